@@ -1,0 +1,12 @@
+"""sendguard: a sendmail guard for terminal mail.
+
+The package is cut along detect → decide → act:
+
+* ``sendguard.rules``   detect: one rule per module, each returns findings and never acts;
+* ``sendguard.decision`` decide: one table turns findings and config into a verdict;
+* ``sendguard.queue``, ``sendguard.delivery``, ``sendguard.sendmail`` act: keep, hand off, report.
+
+Nothing here does work at import time, and nothing on the send path imports Textual or notmuch.
+"""
+
+__version__ = "0.1.0"

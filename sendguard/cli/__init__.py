@@ -1,0 +1,91 @@
+"""The ``sendguard`` command line (click), one module per command or command group.
+
+Commands are registered in COMMANDS and imported only when invoked (a lazy group), so
+``sendguard check`` never pays for the review app and a broken optional part cannot break
+the others. Errors are :class:`SendguardError`\\ s, rendered here in one place:
+``sendguard: error: ...`` on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sendguard.errors import SendguardError
+from sendguard.exitcodes import ExitCode
+
+# command name -> "module:attribute" under sendguard.cli
+COMMANDS: dict[str, str] = {
+    "sendmail": "sendmail_cmd:sendmail",
+    "check": "check_cmd:check",
+    "queue": "queue_cmd:queue",
+    "release": "queue_cmd:release",
+    "discard": "queue_cmd:discard",
+    "config": "config_cmd:config",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(f"sendguard.cli.{module}"), attr)  # type: ignore[no-any-return]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SendguardError as err:
+            render_error(err)
+            ctx.exit(int(err.exit_code))
+
+
+def render_error(err: SendguardError) -> None:
+    lines = err.details()
+    click.echo(f"sendguard: error: {lines[0]}", err=True)
+    for line in lines[1:]:
+        click.echo(f"  {line}", err=True)
+
+
+class State:
+    """What every command gets: the config path (loaded on demand)."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._config = None
+
+    @property
+    def config(self):  # type: ignore[no-untyped-def]
+        if self._config is None:
+            from sendguard import config as config_mod
+
+            self._config = config_mod.load(self.config_path, required=self.config_path is not None)
+        return self._config
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Config file (default: $XDG_CONFIG_HOME/sendguard/config.toml).")
+@click.version_option(package_name="sendguard")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """sendguard: check every outgoing mail before it leaves."""
+    ctx.obj = State(config_path)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="sendguard")
+    except SendguardError as err:  # raised outside a command's invoke (e.g. while parsing)
+        render_error(err)
+        sys.exit(int(err.exit_code))
+    except KeyboardInterrupt:
+        sys.exit(int(ExitCode.TEMPFAIL))

@@ -1,0 +1,56 @@
+"""``sendguard check``: what the send path would decide, without sending (the dry run)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from sendguard.errors import MessageReadError
+from sendguard.exitcodes import CheckExit
+from sendguard.model import Severity, Verdict
+from sendguard.printable import printable
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, one line per file.")
+@click.option("--envelope", "envelope", multiple=True, metavar="ADDR",
+              help="Judge these recipients instead of To/Cc/Bcc (repeatable).")
+@click.argument("files", nargs=-1, required=True)
+@click.pass_obj
+def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Check message FILEs (or - for stdin) and print the verdict and reasons."""
+    from sendguard import paths
+    from sendguard.check import check_message, envelope_for
+    from sendguard.message import OutgoingMessage
+
+    config = state.config
+    worst = Verdict.PASS
+    read_errors = 0
+    for name in files:
+        try:
+            raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        except OSError as err:
+            read_errors += 1
+            click.echo(f"sendguard: error: {name}: cannot be read: {err.strerror}", err=True)
+            continue
+        message = OutgoingMessage(raw)
+        result = check_message(message, config, envelope=envelope_for(message, envelope, False),
+                               state_dir=paths.state_dir())
+        decision = result.decision
+        worst = max(worst, decision.verdict)
+        if as_json:
+            click.echo(json.dumps({"file": name, "verdict": decision.verdict.label,
+                                   "findings": [f.to_json() for f in decision.findings]}, ensure_ascii=False))
+            continue
+        click.echo(f"{printable(name)}: {decision.verdict.label}")
+        for f in decision.findings:
+            if f.severity >= Severity.WARN or not decision.findings:
+                click.echo(f"  {f.severity.label:5} {f.rule}: {printable(f.message)}")
+                if f.suggestion:
+                    click.echo(f"        did you mean {printable(f.suggestion)}?")
+    if read_errors and worst == Verdict.PASS:
+        raise MessageReadError(f"{read_errors} file(s) could not be read")
+    sys.exit(int(CheckExit(int(worst))))

@@ -1,0 +1,348 @@
+"""The configuration: one typed model, validated when loaded.
+
+Each section is a dataclass; every key is declared once, with its type, default and a
+docstring-like ``doc`` (the man page test reads these). Loading collects *all* problems —
+unknown sections and keys, wrong types, bad values — and raises one :class:`ConfigError` that
+names file, line, key, what was expected and the nearest valid key (harlequin's pattern).
+
+Rule options are declared by the rules themselves (``Rule.options``) and validated here, so a
+rule's knobs live beside its code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import typing
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from sendguard.errors import ConfigError, ConfigProblem
+from sendguard.model import Action
+
+
+def key(default: Any, doc: str) -> Any:
+    """Declare a config key with its default and documentation."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass
+class IdentitySection:
+    """Who the user is."""
+
+    addresses: list[str] = key([], "The user's own addresses. Mail from them counts as sent when learning.")
+    name: str = key("", "The user's display name, used in drafts written by `sendguard oops`.")
+
+
+@dataclass
+class OrganizationSection:
+    """The user's own organization: mail to these domains is internal."""
+
+    domains: list[str] = key([], "Domains of the organization. Subdomains count too.")
+    name: str = key("", "The organization's name, used in incident records.")
+
+
+@dataclass
+class ClientSection:
+    """One client (``[clients.NAME]``): who belongs to it and which words name it."""
+
+    domains: list[str] = key([], "The client's mail domains. Subdomains count too.")
+    keywords: list[str] = key([], "Project and company names that identify this client in a text.")
+    addresses: list[str] = key([], "Contacts of this client at other domains (e.g. freemail).")
+
+
+@dataclass
+class TransportSection:
+    """How accepted mail leaves."""
+
+    command: list[str] = key(["msmtp"], "The transport and its arguments; the caller's sendmail options are appended.")
+    timeout: float = key(300.0, "Seconds the transport may take before it counts as failed (temporary).")
+
+
+@dataclass
+class SendmailSection:
+    """What the sendmail interface does with held mail."""
+
+    hold_action: Literal["reject", "queue"] = key(
+        "reject",
+        'reject: exit 75 and explain on stderr (the mail program keeps or forgets its copy; '
+        'sendguard keeps one). queue: exit 0 and keep it until `sendguard release ID`.',
+    )
+    confirm_window: int = key(600, "Seconds within which sending the identical message again confirms a hold.")
+    notify: bool = key(True, "Show a desktop notification (notify-send) when a message is held.")
+
+
+@dataclass
+class ListSection:
+    """Addresses and domains."""
+
+    addresses: list[str] = key([], "Addresses, compared case-insensitively.")
+    domains: list[str] = key([], "Domains; subdomains count too.")
+
+
+@dataclass
+class DelaySection:
+    """The undo window: accepted mail waits before it leaves."""
+
+    seconds: int = key(0, "Seconds every accepted message waits before delivery (0: none).")
+    outside_seconds: int = key(0, "Seconds a message with a recipient outside the organization waits (0: use `seconds`).")
+
+
+@dataclass
+class HistorySection:
+    """What sendguard learned from the user's mail."""
+
+    learn_delivered: bool = key(True, "Add every delivered message to the history.")
+
+
+@dataclass
+class LogSection:
+    """The incident log."""
+
+    enabled: bool = key(True, "Write an incident record for every decision.")
+    notmuch: bool = key(True, "Index the incident log in sendguard's own notmuch database.")
+
+
+@dataclass
+class QueueSection:
+    """The local queue."""
+
+    keep_days: int = key(30, "Days delivered and discarded messages are kept (for `sendguard oops`).")
+
+
+@dataclass
+class RuleConfig:
+    """``[rules.ID]``: ``action`` plus the options the rule declares."""
+
+    action: Action | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    """The whole configuration. ``Config()`` is the embedded default."""
+
+    identity: IdentitySection = field(default_factory=IdentitySection)
+    organization: OrganizationSection = field(default_factory=OrganizationSection)
+    clients: dict[str, ClientSection] = field(default_factory=dict)
+    transport: TransportSection = field(default_factory=TransportSection)
+    sendmail: SendmailSection = field(default_factory=SendmailSection)
+    rules: dict[str, RuleConfig] = field(default_factory=dict)
+    allow: ListSection = field(default_factory=ListSection)
+    block: ListSection = field(default_factory=ListSection)
+    delay: DelaySection = field(default_factory=DelaySection)
+    history: HistorySection = field(default_factory=HistorySection)
+    log: LogSection = field(default_factory=LogSection)
+    queue: QueueSection = field(default_factory=QueueSection)
+    path: Path | None = None
+    """The file it was read from (None for the embedded default)."""
+
+    def actions(self) -> dict[str, Action]:
+        return {rule: rc.action for rule, rc in self.rules.items() if rc.action is not None}
+
+    def rule_option(self, rule_id: str, name: str) -> Any:
+        """An option of a rule: the configured value or the rule's declared default."""
+        rc = self.rules.get(rule_id)
+        if rc is not None and name in rc.options:
+            return rc.options[name]
+        from sendguard.rules import rule_class
+
+        return rule_class(rule_id).options[name][1]
+
+
+# Sections that are a table of named sub-tables rather than keys.
+SECTIONS: dict[str, type] = {
+    "identity": IdentitySection,
+    "organization": OrganizationSection,
+    "transport": TransportSection,
+    "sendmail": SendmailSection,
+    "allow": ListSection,
+    "block": ListSection,
+    "delay": DelaySection,
+    "history": HistorySection,
+    "log": LogSection,
+    "queue": QueueSection,
+}
+TABLE_SECTIONS = ("clients", "rules")
+
+
+def nearest(word: str, choices: typing.Iterable[str]) -> str | None:
+    """The closest valid name, for 'did you mean'. Only runs on the error path."""
+    choices = list(choices)
+    if not choices:
+        return None
+    from rapidfuzz import fuzz, process
+
+    match = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=60)
+    return match[0] if match else None
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in get_args(tp))
+    if origin is list:
+        return f"a list of {_type_name(get_args(tp)[0])}s"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
+
+
+def _check_value(value: Any, tp: Any) -> bool:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return value in get_args(tp)
+    if origin is list:
+        (inner,) = get_args(tp)
+        return isinstance(value, list) and all(_check_value(v, inner) for v in value)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+class _Locator:
+    """Finds the line of ``key`` inside ``[section]`` in the source text (tomllib has no positions)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def find(self, section: str, key_name: str | None = None) -> int | None:
+        current = None
+        for number, raw in enumerate(self.lines, 1):
+            line = raw.strip()
+            if line.startswith("[") and "]" in line:
+                current = line.strip("[] ").replace('"', "").replace("'", "")
+                if key_name is None and current == section:
+                    return number
+                continue
+            if key_name and current == section and line.split("=", 1)[0].strip().strip('"') == key_name:
+                return number
+        return None
+
+
+def _build_section(cls: type, data: Any, name: str, ctx: _Loader) -> Any:
+    if not isinstance(data, dict):
+        ctx.problem(name, None, f"must be a table [{name}]")
+        return cls()
+    known = {f.name: f for f in fields(cls)}
+    values = {}
+    for k, v in data.items():
+        f = known.get(k)
+        if f is None:
+            ctx.problem(name, k, "unknown key", nearest(k, known))
+            continue
+        tp = typing.get_type_hints(cls)[k]
+        if not _check_value(v, tp):
+            ctx.problem(name, k, f"expected {_type_name(tp)}, got {v!r}")
+            continue
+        values[k] = v
+    return cls(**values)
+
+
+class _Loader:
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.locator = _Locator(text)
+        self.problems: list[ConfigProblem] = []
+
+    def problem(self, section: str, key_name: str | None, what: str, suggestion: str | None = None) -> None:
+        line = self.locator.find(section, key_name) or self.locator.find(section)
+        dotted = f"{section}.{key_name}" if key_name else section
+        self.problems.append(ConfigProblem(self.file, line, dotted, what, suggestion))
+
+    def load(self, data: dict[str, Any]) -> Config:
+        from sendguard.rules import RULES, rule_class
+
+        config = Config()
+        for section, value in data.items():
+            if section in SECTIONS:
+                setattr(config, section, _build_section(SECTIONS[section], value, section, self))
+            elif section == "clients":
+                if not isinstance(value, dict):
+                    self.problem(section, None, "must be tables [clients.NAME]")
+                    continue
+                for client, table in value.items():
+                    config.clients[client] = _build_section(ClientSection, table, f"clients.{client}", self)
+            elif section == "rules":
+                if not isinstance(value, dict):
+                    self.problem(section, None, "must be tables [rules.ID]")
+                    continue
+                for rule_id, table in value.items():
+                    if rule_id not in RULES:
+                        self.problem(f"rules.{rule_id}", None, "no such rule", nearest(rule_id, RULES))
+                        continue
+                    config.rules[rule_id] = self._rule(rule_id, table, rule_class(rule_id).options)
+            else:
+                self.problem(section, None, "unknown section", nearest(section, [*SECTIONS, *TABLE_SECTIONS]))
+        return config
+
+    def _rule(self, rule_id: str, table: Any, options: dict[str, tuple[Any, Any, str]]) -> RuleConfig:
+        name = f"rules.{rule_id}"
+        rc = RuleConfig()
+        if not isinstance(table, dict):
+            self.problem(name, None, "must be a table")
+            return rc
+        for k, v in table.items():
+            if k == "action":
+                labels = [a.label for a in Action]
+                if v in labels:
+                    rc.action = Action[v.upper()]
+                else:
+                    self.problem(name, k, f"expected one of {', '.join(labels)}, got {v!r}", nearest(str(v), labels))
+            elif k in options:
+                tp = options[k][0]
+                if _check_value(v, tp):
+                    rc.options[k] = v
+                else:
+                    self.problem(name, k, f"expected {_type_name(tp)}, got {v!r}")
+            else:
+                self.problem(name, k, "unknown key", nearest(k, ["action", *options]))
+        return rc
+
+
+def parse(text: str, file: str = "<config>") -> Config:
+    """Parse and validate config text; raise ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        line = getattr(err, "lineno", None)
+        raise ConfigError([ConfigProblem(file, line, "(syntax)", str(err))]) from None
+    loader = _Loader(file, text)
+    config = loader.load(data)
+    if loader.problems:
+        raise ConfigError(loader.problems)
+    return config
+
+
+def load(path: Path | None, *, required: bool = False) -> Config:
+    """Load the config file at ``path``; the embedded default when it does not exist.
+
+    ``required`` (an explicit ``--config``) turns a missing file into an error.
+    """
+    from sendguard import paths
+
+    file = path or paths.config_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError([ConfigProblem(str(file), None, "(file)", "no such file")]) from None
+        return Config()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError([ConfigProblem(str(file), None, "(file)", f"cannot be read: {err}")]) from None
+    config = parse(text, str(file))
+    config.path = file
+    return config
+
+
+def documented_keys() -> list[tuple[str, str, Any, str]]:
+    """Every key: (dotted name, type, default, doc). The man page check reads this."""
+    out = []
+    for section, cls in [*SECTIONS.items(), ("clients.NAME", ClientSection)]:
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            out.append((f"{section}.{f.name}", _type_name(hints[f.name]), default, f.metadata.get("doc", "")))
+    return out

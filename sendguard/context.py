@@ -1,0 +1,70 @@
+"""What a rule may know besides the message: config, envelope, history, the clock.
+
+Built once per message by check.py. Expensive parts (the history store) open on first use,
+so a rule set that never asks for them never pays for them. Time is injected (``now``), so
+tests never depend on the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sendguard.config import Config
+from sendguard.message import domain_of, normalize_address
+
+
+def domain_matches(domain: str, domains: list[str] | tuple[str, ...]) -> bool:
+    """True when ``domain`` is one of ``domains`` or a subdomain of one."""
+    domain = domain.lower()
+    for d in domains:
+        d = d.lower().lstrip("@")
+        if domain == d or domain.endswith("." + d):
+            return True
+    return False
+
+
+@dataclass
+class CheckContext:
+    config: Config
+    envelope: list[str]
+    """The recipients the message will really go to (normalized addresses)."""
+    now: float
+    state_dir: Path
+    options: tuple[str, ...] = ()
+    """The caller's sendmail options (for rules that care, e.g. git send-email's -i)."""
+    cache: dict[str, Any] = field(default_factory=dict)
+    """Per-message scratch space rules may share (e.g. a parsed greeting)."""
+
+    def is_own(self, addr: str) -> bool:
+        return normalize_address(addr) in {a.lower() for a in self.config.identity.addresses}
+
+    def is_internal(self, addr: str) -> bool:
+        return domain_matches(domain_of(addr), self.config.organization.domains)
+
+    def is_allowed(self, addr: str) -> bool:
+        addr = normalize_address(addr)
+        allow = self.config.allow
+        return addr in {a.lower() for a in allow.addresses} or domain_matches(domain_of(addr), allow.domains)
+
+    def client_of(self, addr: str) -> str | None:
+        """The ``[clients.NAME]`` an address belongs to, if any."""
+        addr = normalize_address(addr)
+        domain = domain_of(addr)
+        for name, client in self.config.clients.items():
+            if addr in {a.lower() for a in client.addresses} or domain_matches(domain, client.domains):
+                return name
+        return None
+
+    @cached_property
+    def outside_recipients(self) -> list[str]:
+        return [a for a in self.envelope if not self.is_internal(a)]
+
+    @cached_property
+    def history(self) -> Any:
+        """The learned history (sendguard.history), or None when nothing was learned."""
+        from sendguard import history
+
+        return history.open_for_check(self.state_dir)

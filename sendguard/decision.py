@@ -1,0 +1,94 @@
+"""Decide: the one place where findings and configuration become a verdict.
+
+Rules only detect; this module is the whole policy, in the manner of Mailman's
+``chains/builtin.py``: a small declarative table, read top to bottom.
+
+1. ``[rules.ID] action`` overrides the severity of every finding of that rule
+   (``off`` drops them; the rule is then not even run, see check.py).
+2. Each finding's severity maps to a verdict (SEVERITY_TO_VERDICT); the highest wins.
+3. Never nag: a single WARN never holds. Independent evidence does: when, for one recipient,
+   findings of two different rules agree — a WARN and another WARN, or a WARN and a
+   corroborating INFO (CORROBORATING_INFO, e.g. "never written to before") — the verdict is
+   raised to HOLD. Findings about the message as a whole (recipient None) count for every
+   recipient, since they travel to all of them.
+
+Every step only ever raises the verdict, so more evidence never lowers it (a property test
+checks this).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from sendguard.model import Action, Finding, Severity, Verdict
+
+SEVERITY_TO_VERDICT: Mapping[Severity, Verdict] = {
+    Severity.INFO: Verdict.PASS,
+    Severity.WARN: Verdict.WARN,
+    Severity.HOLD: Verdict.HOLD,
+    Severity.BLOCK: Verdict.BLOCK,
+}
+
+# INFO findings that add weight to a WARN about the same recipient. Being external is routine
+# and corroborates nothing; never having written to someone does.
+CORROBORATING_INFO: frozenset[str] = frozenset({"first-time-recipient"})
+
+# How many agreeing findings from distinct rules raise a WARN to HOLD.
+AGREEING_RULES_TO_HOLD = 2
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict and the findings that led to it (after config overrides)."""
+
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+    escalated: bool = False
+    """True when the verdict was raised because independent findings agreed."""
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f.message for f in self.findings if f.severity >= Severity.WARN]
+
+
+def apply_actions(findings: Iterable[Finding], actions: Mapping[str, Action]) -> list[Finding]:
+    """Step 1: the user's ``[rules.ID] action`` replaces each rule's own severity."""
+    out: list[Finding] = []
+    for finding in findings:
+        action = actions.get(finding.rule)
+        if action is None:
+            out.append(finding)
+        elif action is not Action.OFF:
+            out.append(replace(finding, severity=Severity(int(action))))
+    return out
+
+
+def _agreement(findings: list[Finding]) -> bool:
+    """Step 3: do independent findings agree about one recipient?"""
+    per_recipient: dict[str | None, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        per_recipient[finding.recipient].append(finding)
+    message_level = per_recipient.pop(None, [])
+    groups = [message_level + own for own in per_recipient.values()] or [message_level]
+    for group in groups:
+        warned = {f.rule for f in group if f.severity == Severity.WARN}
+        if not warned:
+            continue
+        corroborating = {f.rule for f in group if f.severity >= Severity.WARN}
+        corroborating |= {f.rule for f in group if f.severity == Severity.INFO and f.rule in CORROBORATING_INFO}
+        if len(corroborating) >= AGREEING_RULES_TO_HOLD:
+            return True
+    return False
+
+
+def decide(findings: Iterable[Finding], actions: Mapping[str, Action] | None = None) -> Decision:
+    """Turn findings into a verdict. Pure: no I/O, no clock, no config file."""
+    effective = apply_actions(findings, actions or {})
+    verdict = max((SEVERITY_TO_VERDICT[f.severity] for f in effective), default=Verdict.PASS)
+    escalated = False
+    if verdict == Verdict.WARN and _agreement(effective):
+        verdict, escalated = Verdict.HOLD, True
+    ordered = tuple(sorted(effective, key=lambda f: -f.severity))
+    return Decision(verdict=verdict, findings=ordered, escalated=escalated)

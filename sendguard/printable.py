@@ -1,0 +1,19 @@
+"""Message text is untrusted: make it safe to put on a terminal.
+
+Any control character (ESC, CSI, OSC, BEL, backspace, carriage return ...) from a subject,
+name or body is shown as a visible escape (``\\x1b``), so no sequence from a message can move
+the cursor, set a title or hide text. Used for stderr, the CLI and the review screen.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control or bidi-override character shown as an escape."""
+    if not keep_newlines:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

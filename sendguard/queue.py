@@ -1,0 +1,246 @@
+"""The local queue: every message sendguard decided about, kept until it is safely gone.
+
+One directory per message under ``$XDG_DATA_HOME/sendguard/queue/ID``: ``message.eml`` (the
+exact bytes read), ``meta.json`` (argv as a JSON list, envelope, findings, state, times) and a
+``lock`` file. Directories are 0700, files 0600 (umask 077, as msmtpq does).
+
+Crash safety. An entry is built in a hidden temporary directory, fsynced, then renamed into
+place, so it exists whole or not at all; ``meta.json`` is only ever replaced by
+write-temp-fsync-rename. Whoever works on an entry holds its ``flock`` — the sendmail process
+from creation until it is done, ``release`` and ``queue run`` while delivering — so two
+processes never deliver one message twice. A delivery is bracketed by the states ``sending``
+and ``delivered``: an entry found in ``sending`` with nobody holding its lock was interrupted
+while the transport ran and may or may not have left, so it is never retried on its own; it
+is shown as ``interrupted`` for a person to decide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sendguard.errors import QueueError, QueueLockedError
+
+# States, and which of them `queue run` may deliver without a person.
+RECEIVED = "received"  # kept, not yet decided (a crash during the check): queue run re-checks
+ACCEPTED = "accepted"  # decided to go: queue run delivers it if its process died
+DELAYED = "delayed"  # waiting in the undo window until not_before
+HELD = "held"
+BLOCKED = "blocked"
+RELEASED = "released"  # a person said send; queue run delivers it
+SENDING = "sending"
+DELIVERED = "delivered"
+DEFERRED = "deferred"  # the transport failed temporarily; queue run retries
+FAILED = "failed"  # the transport failed permanently; kept for a person
+INTERRUPTED = "interrupted"  # killed while sending: may or may not have left
+DISCARDED = "discarded"
+CONFIRMED = "confirmed"  # a hold confirmed by sending the identical message again
+UNDONE = "undone"  # taken back within the undo window
+
+DUE_STATES = frozenset({ACCEPTED, RELEASED, DEFERRED, DELAYED})
+WAITING_STATES = frozenset({HELD, BLOCKED, DEFERRED, FAILED, INTERRUPTED, DELAYED, RECEIVED, ACCEPTED, RELEASED})
+FINAL_STATES = frozenset({DELIVERED, DISCARDED, CONFIRMED, UNDONE})
+
+
+def now_iso(now: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).isoformat(timespec="seconds")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old or the new content, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        _write_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+@dataclass
+class Entry:
+    """One queued message. ``meta`` is the parsed meta.json."""
+
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def state(self) -> str:
+        return str(self.meta.get("state", RECEIVED))
+
+    @property
+    def message_path(self) -> Path:
+        return self.path / "message.eml"
+
+    def raw(self) -> bytes:
+        return self.message_path.read_bytes()
+
+    def save(self, **changes: Any) -> None:
+        """Update meta.json atomically; ``event`` (if given) is appended to the history."""
+        event = changes.pop("event", None)
+        self.meta.update(changes)
+        stamp = now_iso()
+        self.meta["updated"] = stamp
+        if event:
+            self.meta.setdefault("events", []).append({"time": stamp, "event": event, "state": self.meta.get("state")})
+        atomic_write(self.path / "meta.json", json.dumps(self.meta, indent=1, ensure_ascii=False).encode())
+
+
+class EntryLock:
+    """An exclusive flock on an entry, held until released (or the process dies)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class Queue:
+    """The queue directory. Cheap to construct; touches the disk only when used."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def default(cls) -> Queue:
+        from sendguard import paths
+
+        return cls(paths.state_dir() / "queue")
+
+    def _ensure(self) -> None:
+        from sendguard.paths import ensure_private_dir
+
+        ensure_private_dir(self.root)
+
+    def create(self, raw: bytes, meta: dict[str, Any]) -> tuple[Entry, EntryLock]:
+        """Keep a new message; returns the entry and its lock, already held."""
+        self._ensure()
+        entry_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        tmp = self.root / f".new-{entry_id}"
+        old_umask = os.umask(0o077)
+        try:
+            tmp.mkdir(mode=0o700)
+            _write_file(tmp / "message.eml", raw)
+            meta = {"id": entry_id, "created": now_iso(), **meta}
+            meta.setdefault("events", []).append({"time": meta["created"], "event": "kept", "state": meta.get("state")})
+            _write_file(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
+            lock_fd = os.open(tmp / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            _fsync_dir(tmp)
+            final = self.root / entry_id
+            os.rename(tmp, final)
+            _fsync_dir(self.root)
+        finally:
+            os.umask(old_umask)
+        return Entry(final, meta), EntryLock(lock_fd)
+
+    def resolve(self, entry_id: str) -> Path:
+        """The directory of ``entry_id`` or of the single entry it is a prefix of."""
+        if not entry_id or "/" in entry_id or entry_id.startswith("."):
+            raise QueueError(f"no queued message with id {entry_id!r}", hints=["see `sendguard queue list`"])
+        path = self.root / entry_id
+        if path.is_dir():
+            return path
+        matches = sorted(p for p in self._dirs() if p.name.startswith(entry_id))
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise QueueError(f"no queued message with id {entry_id!r}", hints=["see `sendguard queue list`"])
+        raise QueueError(f"{entry_id!r} matches {len(matches)} messages; give more of the id")
+
+    def get(self, entry_id: str) -> Entry:
+        path = self.resolve(entry_id)
+        return Entry(path, json.loads((path / "meta.json").read_text()))
+
+    def _dirs(self) -> Iterator[Path]:
+        try:
+            with os.scandir(self.root) as it:
+                for d in it:
+                    if d.is_dir() and not d.name.startswith("."):
+                        yield Path(d.path)
+        except FileNotFoundError:
+            return
+
+    def entries(self) -> list[Entry]:
+        """Every entry, oldest first. An entry with unreadable meta is still listed."""
+        out = []
+        for path in sorted(self._dirs()):
+            try:
+                meta = json.loads((path / "meta.json").read_text())
+            except (OSError, ValueError):
+                meta = {"id": path.name, "state": INTERRUPTED, "note": "meta.json unreadable; message.eml is kept"}
+            out.append(Entry(path, meta))
+        return out
+
+    def try_lock(self, entry: Entry) -> EntryLock:
+        """Lock ``entry`` or raise QueueLockedError if another process holds it."""
+        fd = os.open(entry.path / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise QueueLockedError(f"message {entry.id} is being handled by another sendguard process") from None
+            raise
+        return EntryLock(fd)
+
+    @contextlib.contextmanager
+    def locked(self, entry_id: str) -> Iterator[Entry]:
+        """Lock an entry and yield it freshly read (its state may have changed meanwhile)."""
+        entry = Entry(self.resolve(entry_id))
+        lock = self.try_lock(entry)
+        try:
+            entry.meta = json.loads((entry.path / "meta.json").read_text())
+            yield entry
+        finally:
+            lock.release()
+
+    def find_confirmable(self, fingerprint: str, window: float, now: float | None = None) -> Entry | None:
+        """A held entry with this fingerprint, created within ``window`` seconds."""
+        now = time.time() if now is None else now
+        for entry in reversed(self.entries()):
+            if entry.state != HELD or entry.meta.get("fingerprint") != fingerprint:
+                continue
+            created = datetime.fromisoformat(entry.meta["created"]).timestamp()
+            if now - created <= window:
+                return entry
+        return None

@@ -1,0 +1,47 @@
+"""Detect: the rules. One rule per module, each small, each returning findings and never acting.
+
+A rule is a subclass of :class:`Rule` with an ``id`` (kebab-case, stable: configs and
+``check --json`` name it), a one-line ``description``, declared ``options`` (validated by
+config.py, documented in sendguard-rules(7)) and ``check(message, context) -> list[Finding]``.
+
+RULES maps each id to the module that holds it. Modules are imported when the rule set is
+loaded, so a rule must import anything heavy (libmagic, rapidfuzz) inside ``check`` and only
+when it has something to look at: a plain-text mail to a known contact must stay cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, ClassVar
+
+from sendguard.model import Finding
+
+# id -> module name under sendguard.rules. Order is the order findings are reported in.
+RULES: dict[str, str] = {
+    "unreadable-message": "unreadable_message",
+    "blocked-recipient": "blocked_recipient",
+    "external-recipient": "external_recipient",
+    "audience-size": "audience_size",
+}
+
+
+class Rule:
+    """Base class for rules. Subclasses set the class attributes and implement ``check``."""
+
+    id: ClassVar[str]
+    description: ClassVar[str]
+    options: ClassVar[dict[str, tuple[Any, Any, str]]] = {}
+    """option name -> (type, default, doc); read with ``context.config.rule_option(id, name)``."""
+
+    def check(self, message: Any, context: Any) -> list[Finding]:
+        raise NotImplementedError
+
+
+def rule_class(rule_id: str) -> type[Rule]:
+    module = importlib.import_module(f"sendguard.rules.{RULES[rule_id]}")
+    return module.RULE  # type: ignore[no-any-return]
+
+
+def load_rules(skip: frozenset[str] = frozenset()) -> list[Rule]:
+    """Instances of every rule not in ``skip`` (rules switched off are not even run)."""
+    return [rule_class(rule_id)() for rule_id in RULES if rule_id not in skip]

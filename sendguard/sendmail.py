@@ -1,0 +1,231 @@
+"""The send path: ``sendguard-sendmail`` / ``sendguard sendmail``.
+
+Runs on every outgoing mail, so it is lean: no click, no Textual, no notmuch (a subprocess test
+checks ``sys.modules``), heavy libraries only inside the rules that need them.
+
+Order of work, chosen so that no message is ever lost:
+
+1. read stdin to EOF, whatever the flags (-i/-oi are irrelevant to us);
+2. parse argv and config; an error here keeps the message (state held, with the error) and
+   exits 64/78 saying where it is;
+3. check and decide (check.py, decision.py);
+4. keep the message in the queue (fsynced) in the state the decision implies, holding its lock;
+5. act: deliver (pass/warn), confirm an earlier hold of the identical message, or hold/block
+   and explain on stderr.
+
+Any unexpected error after step 1 keeps the message and exits 70 with one line saying where.
+stdout stays empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from sendguard import config as config_mod
+from sendguard import events, paths
+from sendguard import queue as q
+from sendguard.errors import DeliveryError, SendguardError
+from sendguard.exitcodes import ExitCode
+from sendguard.model import Severity, Verdict
+from sendguard.printable import printable
+from sendguard.sendmail_args import SendmailArgs, parse
+
+_VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
+
+
+def fingerprint(raw: bytes, envelope: list[str]) -> str:
+    """Identity of a message for 'send it again to confirm': the envelope, the headers without
+    Date and Message-ID (mutt and git regenerate them on every attempt), and the body."""
+    digest = hashlib.sha256("\0".join(sorted(envelope)).encode() + b"\0\0")
+    head, sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    skipping = False
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                digest.update(line + b"\n")
+            continue
+        skipping = line.lower().startswith(_VOLATILE_HEADERS)
+        if not skipping:
+            digest.update(line + b"\n")
+    digest.update(sep + body)
+    return digest.hexdigest()
+
+
+class SendPath:
+    """One run of the send path. Streams and clock are injected for tests."""
+
+    def __init__(self, config_path: Path | None, stderr: TextIO, queue: q.Queue | None = None,
+                 now: float | None = None) -> None:
+        self.config_path = config_path
+        self.stderr = stderr
+        self.queue = queue or q.Queue.default()
+        self.now = time.time() if now is None else now
+
+    def say(self, *lines: str) -> None:
+        self.stderr.write("\n".join(lines) + "\n")
+        self.stderr.flush()
+
+    def run(self, argv: list[str], stdin: BinaryIO) -> int:
+        raw = stdin.read()
+        try:
+            return self._run(argv, raw)
+        except SendguardError as err:
+            return self._keep_after_error(raw, argv, err.details(), int(err.exit_code))
+        except Exception as err:  # noqa: BLE001 — fail closed: keep the message, say where
+            return self._keep_after_error(raw, argv, [f"internal error: {type(err).__name__}: {err}"],
+                                          int(ExitCode.SOFTWARE))
+
+    def _keep_after_error(self, raw: bytes, argv: list[str], lines: list[str], code: int) -> int:
+        try:
+            entry, lock = self.queue.create(raw, {"state": q.HELD, "argv": argv, "options": [], "recipients": [],
+                                                 "verdict": "hold", "error": lines, "findings": []})
+            lock.release()
+            where = f"the message is kept as {entry.id} (sendguard queue list)"
+        except OSError as err:
+            where = f"and it could not be kept either ({err}); your mail program still has it"
+        self.say(f"sendguard: error: {printable(lines[0])}", *(f"  {printable(x)}" for x in lines[1:]),
+                 f"  Not sent; {where}.")
+        return code
+
+    def _run(self, argv: list[str], raw: bytes) -> int:
+        args = parse(argv)
+        config = config_mod.load(self.config_path, required=self.config_path is not None)
+        from sendguard.check import check_message, envelope_for
+        from sendguard.message import OutgoingMessage
+
+        message = OutgoingMessage(raw)
+        envelope = envelope_for(message, args.recipients, args.read_recipients)
+        if not envelope:
+            from sendguard.errors import UsageError
+
+            raise UsageError("no recipients: give them as arguments or use -t")
+        result = check_message(message, config, envelope=envelope, state_dir=paths.state_dir(),
+                               options=args.options, now=self.now)
+        decision = result.decision
+        meta = {
+            "argv": argv,
+            "options": list(args.options),
+            "recipients": self._transport_recipients(args, envelope),
+            "envelope": envelope,
+            "read_recipients": args.read_recipients,
+            "sender": args.sender,
+            "from": str(message.sender) if message.sender else "",
+            "subject": message.subject,
+            "verdict": decision.verdict.label,
+            "findings": [f.to_json() for f in decision.findings],
+            "fingerprint": fingerprint(raw, envelope),
+            "size": len(raw),
+        }
+        if decision.verdict <= Verdict.WARN:
+            return self._deliver_new(raw, meta, config, "accepted")
+        if decision.verdict == Verdict.HOLD:
+            earlier = self.queue.find_confirmable(meta["fingerprint"], config.sendmail.confirm_window, self.now)
+            if earlier is not None and self._confirm(earlier):
+                meta["confirms"] = earlier.id
+                return self._deliver_new(raw, meta, config, f"confirmed by sending {earlier.id} again")
+        state = q.BLOCKED if decision.verdict == Verdict.BLOCK else q.HELD
+        entry, lock = self.queue.create(raw, {**meta, "state": state})
+        try:
+            events.emit(entry, state, config)
+        finally:
+            lock.release()
+        self._explain(entry, decision, config)
+        if state == q.BLOCKED:
+            return ExitCode.NOPERM
+        return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
+
+    @staticmethod
+    def _transport_recipients(args: SendmailArgs, envelope: list[str]) -> list[str]:
+        if args.recipients:
+            return list(args.recipients)
+        return [] if args.read_recipients else envelope
+
+    def _confirm(self, earlier: q.Entry) -> bool:
+        try:
+            with self.queue.locked(earlier.id) as entry:
+                if entry.state != q.HELD:
+                    return False
+                entry.save(state=q.CONFIRMED, event="confirmed by sending it again")
+                return True
+        except SendguardError:
+            return False
+
+    def _deliver_new(self, raw: bytes, meta: dict, config: config_mod.Config, event: str) -> int:  # type: ignore[type-arg]
+        from sendguard.delivery import deliver
+
+        entry, lock = self.queue.create(raw, {**meta, "state": q.ACCEPTED})
+        try:
+            entry.meta.setdefault("events", []).append({"time": q.now_iso(), "event": event, "state": q.ACCEPTED})
+            try:
+                deliver(entry, config)
+            except DeliveryError as err:
+                self.say(f"sendguard: error: {printable(err.message)}", *(f"  {h}" for h in err.hints))
+                return int(err.exit_code)
+            events.emit(entry, "delivered", config)
+        finally:
+            lock.release()
+        if meta["verdict"] == "warn":
+            reasons = [f["message"] for f in meta["findings"] if f["severity"] == "warn"]
+            self.say(f"sendguard: sent, with a warning: {printable(reasons[0]) if reasons else ''}")
+        return ExitCode.OK
+
+    def _explain(self, entry: q.Entry, decision, config: config_mod.Config) -> None:  # type: ignore[no-untyped-def]
+        held = decision.verdict == Verdict.HOLD
+        meta = entry.meta
+        lines = [
+            "sendguard: " + ("HELD — not sent." if held else "BLOCKED — not sent."),
+            f"  To:      {printable(', '.join(meta['envelope']))}",
+            f"  Subject: {printable(meta['subject'])}",
+            "  Why:",
+        ]
+        for finding in decision.findings:
+            if finding.severity < Severity.WARN:
+                continue
+            lines.append(f"   - {printable(finding.message)}")
+            if finding.suggestion:
+                lines.append(f"     Did you mean {printable(finding.suggestion)}?")
+        if decision.escalated:
+            lines.append("   (each alone would only warn; together they hold the message)")
+        lines.append(f"  Kept as {entry.id}.")
+        if held:
+            minutes = max(1, config.sendmail.confirm_window // 60)
+            lines += [
+                "  What now:",
+                "   - fix the message and send it again; or",
+                f"   - if it is right, send the identical message again within {minutes} min: it goes out once; or",
+                f"   - sendguard release {entry.id}    (sendguard review shows everything held)",
+            ]
+        else:
+            lines.append(f"  It stays in the queue; sendguard discard {entry.id} drops it.")
+        self.say(*lines)
+        if config.sendmail.notify:
+            _notify(f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
+                    f"{meta['subject']}\nsendguard review  (id {entry.id})")
+
+
+def _notify(title: str, body: str) -> None:
+    """A desktop notification, where a desktop exists (aerc throws our stderr away)."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return
+    notifier = shutil.which("notify-send")
+    if notifier:
+        subprocess.Popen([notifier, "--app-name=sendguard", printable(title), printable(body, keep_newlines=True)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+
+
+def run(argv: list[str], config_path: Path | None = None) -> int:
+    config_path = config_path or (Path(os.environ["SENDGUARD_CONFIG"]) if os.environ.get("SENDGUARD_CONFIG") else None)
+    return SendPath(config_path, sys.stderr).run(argv, sys.stdin.buffer)
+
+
+def main() -> None:
+    """Entry point of ``sendguard-sendmail``."""
+    sys.exit(run(sys.argv[1:]))

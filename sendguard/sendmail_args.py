@@ -1,0 +1,94 @@
+"""The sendmail command line, parsed into an immutable value — and nothing else.
+
+Callers differ (see ../shared/notes/integration.md): mutt passes ``[-B8BITMIME] [-f FROM] --
+RCPT...``, aerc only ``RCPT...``, git send-email ``[-f FROM] -i RCPT...``. msmtp and sendmail
+accept more (``-t``, ``-oi``, ``-oem``, ``-F``, ``-N``, ``-R``, ``-V``, ``-C``, ``-a``, long
+options). Every option token is kept verbatim in ``options`` so the transport receives exactly
+what the caller wrote; recipients are kept apart, so that one beginning with ``-`` can be put
+after ``--`` and never reaches the transport as an option.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sendguard.errors import UsageError
+
+# Options that take a value, either attached (-fFROM) or as the next word (-f FROM).
+# -f/-r sender, -F full name, -N DSN notify, -R DSN return, -V envid, -B body type, -h hop
+# count, -O option, -L syslog label; msmtp: -C config file, -a account, -X log file.
+VALUE_OPTIONS = frozenset("frFNRVBhOLCaXq")
+
+# msmtp long options that take a value as the next word when written without '='.
+LONG_VALUE_OPTIONS = frozenset(
+    {"--file", "--account", "--host", "--port", "--from", "--domain", "--auth", "--user",
+     "--passwordeval", "--tls", "--tls-trust-file", "--logfile", "--syslog", "--timeout",
+     "--dsn-notify", "--dsn-return", "--maildomain", "--protocol", "--proxy-host", "--proxy-port",
+     "--source-ip", "--socket", "--aliases", "--set-from-header", "--set-date-header",
+     "--remove-bcc-headers", "--undisclosed-recipients", "--logfile-time-format", "--tls-key-file",
+     "--tls-cert-file", "--tls-crl-file", "--tls-fingerprint", "--tls-priorities",
+     "--tls-host-override", "--tls-min-dh-prime-bits", "--tls-starttls", "--tls-certcheck",
+     "--auto-from", "--read-envelope-from"}
+)
+
+
+@dataclass(frozen=True)
+class SendmailArgs:
+    """What the caller asked for."""
+
+    options: tuple[str, ...] = ()
+    """Every option word as given (values included), in order; passed to the transport."""
+    recipients: tuple[str, ...] = ()
+    """The recipients named on the command line."""
+    read_recipients: bool = False
+    """-t: take recipients from To/Cc/Bcc as well."""
+    sender: str | None = None
+    """-f / -r: the envelope sender."""
+
+    def to_argv(self) -> list[str]:
+        """A command line that parses back to this value; recipients always after ``--``."""
+        return [*self.options, "--", *self.recipients] if self.recipients else list(self.options)
+
+
+def parse(argv: list[str]) -> SendmailArgs:
+    """Parse sendmail-style arguments (without the program name). Never mutates ``argv``."""
+    options: list[str] = []
+    recipients: list[str] = []
+    read_recipients = False
+    sender = None
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        i += 1
+        if word == "--":
+            recipients.extend(argv[i:])
+            break
+        if word.startswith("--"):
+            options.append(word)
+            if "=" not in word and word in LONG_VALUE_OPTIONS:
+                if i >= len(argv):
+                    raise UsageError(f"option {word} needs a value")
+                options.append(argv[i])
+                i += 1
+            continue
+        if not word.startswith("-") or word == "-":
+            recipients.append(word)
+            continue
+        flag = word[1]
+        options.append(word)
+        if flag in VALUE_OPTIONS:
+            if len(word) > 2:
+                value = word[2:]
+            elif i < len(argv):
+                value = argv[i]
+                options.append(value)
+                i += 1
+            else:
+                raise UsageError(f"option {word} needs a value")
+            if flag in "fr":
+                sender = value
+        elif flag == "t":
+            read_recipients = True
+        elif flag == "b" and word not in ("-bm",):
+            raise UsageError(f"{word}: sendguard only sends mail (-bm); use msmtp directly for other modes")
+    return SendmailArgs(tuple(options), tuple(recipients), read_recipients, sender)
