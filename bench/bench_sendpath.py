@@ -1,0 +1,141 @@
+"""Benchmark (not a test): what sendguard adds to sending one mail.
+
+Sends the same plain 10 kB message N times through ``msmtp`` alone and through
+``sendguard-sendmail`` → ``msmtp``, alternately (so drift in machine load hits both alike), to a
+loopback aiosmtpd server this script starts itself, and prints the medians and their ratio.
+
+Everything sendguard touches lives in a temporary directory (config, queue, XDG dirs), on the
+same file system as ``--dir`` (default: the system temp dir), because the queue fsyncs and the
+file system matters. Run it from the project root::
+
+    .venv/bin/python bench/bench_sendpath.py            # N = 30
+    .venv/bin/python bench/bench_sendpath.py -n 100 --dir ~/tmp
+
+Target (issue 2): median ratio ≤ 1.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+RECIPIENT = "anna@kundenfirma.example"
+
+
+def message_10k() -> bytes:
+    """A plain text mail of about 10 kB, as mutt would pipe it."""
+    line = "The Falke rollout is on track; the next milestone is the data migration.\n"
+    body = "Hello Anna,\n\n" + line * (10_000 // len(line)) + "\nRegards\nMe\n"
+    head = (f"From: Me <me@nordwerk.example>\nTo: Anna <{RECIPIENT}>\nSubject: Falke status\n"
+            "Date: Fri, 27 Nov 2026 09:00:00 +0000\nMessage-ID: <bench@nordwerk.example>\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n")
+    return (head + body).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server() -> tuple[object, int, list[int]]:
+    from aiosmtpd.controller import Controller
+
+    received: list[int] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            received.append(len(envelope.original_content))
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port, received
+
+
+def timed(argv: list[str], data: bytes, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, input=data, capture_output=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{argv[0]} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=30, help="sends per variant (default 30)")
+    parser.add_argument("--dir", type=Path, default=None, help="where the temporary state lives")
+    parser.add_argument("--sendmail", default=str(Path(sys.executable).parent / "sendguard-sendmail"),
+                        help="the sendguard-sendmail executable (default: next to this Python)")
+    opts = parser.parse_args()
+    msmtp = shutil.which("msmtp")
+    if not msmtp:
+        sys.exit("msmtp is not installed")
+
+    controller, port, received = start_server()
+    tmp = Path(tempfile.mkdtemp(prefix="sendguard-bench-", dir=opts.dir))
+    try:
+        msmtprc = tmp / "msmtprc"
+        msmtprc.write_text(f"defaults\nauth off\ntls off\n\naccount default\nhost 127.0.0.1\nport {port}\n"
+                           "from me@nordwerk.example\n")
+        msmtprc.chmod(0o600)
+        config = tmp / "config.toml"
+        config.write_text(textwrap.dedent(f"""\
+            [identity]
+            addresses = ["me@nordwerk.example"]
+            [organization]
+            domains = ["nordwerk.example"]
+            [clients.kundenfirma]
+            domains = ["kundenfirma.example"]
+            keywords = ["Falke", "Kundenfirma"]
+            [transport]
+            command = ["{msmtp}", "-C", "{msmtprc}"]
+            [sendmail]
+            notify = false
+            """))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SENDGUARD_"))}
+        for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+            (tmp / var).mkdir(mode=0o700)
+            env[var] = str(tmp / var)
+        env["SENDGUARD_CONFIG"] = str(config)
+
+        data = message_10k()
+        plain = [msmtp, "-C", str(msmtprc), "-f", "me@nordwerk.example", "--", RECIPIENT]
+        guarded = [opts.sendmail, "-f", "me@nordwerk.example", "--", RECIPIENT]
+        for _ in range(3):  # warm the page cache for both
+            timed(plain, data, env)
+            timed(guarded, data, env)
+        alone: list[float] = []
+        through: list[float] = []
+        for _ in range(opts.n):
+            alone.append(timed(plain, data, env))
+            through.append(timed(guarded, data, env))
+        python = [timed([sys.executable, "-c", "pass"], b"", env) for _ in range(min(opts.n, 15))]
+        if len(received) != 2 * (opts.n + 3):
+            sys.exit(f"the server got {len(received)} messages, expected {2 * (opts.n + 3)}")
+    finally:
+        controller.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    med_alone, med_through = statistics.median(alone), statistics.median(through)
+    print(f"message: {len(data)} bytes, n = {opts.n} each, alternating; state on {tmp.parent}")
+    print(f"python -c pass           median {statistics.median(python) * 1000:6.1f} ms")
+    print(f"msmtp alone              median {med_alone * 1000:6.1f} ms  (min {min(alone) * 1000:.1f})")
+    print(f"sendguard-sendmail→msmtp median {med_through * 1000:6.1f} ms  (min {min(through) * 1000:.1f})")
+    print(f"sendguard adds           median {(med_through - med_alone) * 1000:6.1f} ms")
+    print(f"ratio (median)           {med_through / med_alone:.2f}   (target ≤ 1.8)")
+
+
+if __name__ == "__main__":
+    main()
