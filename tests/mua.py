@@ -71,3 +71,48 @@ def run_mutt(program: str, world, home: Path, to: str, subject: str, body: str, 
     env = world.env()
     env["HOME"] = str(home)
     return subprocess.run(argv, input=body.encode(), capture_output=True, env=env, timeout=60, check=False)
+
+
+HOOKS = Path(__file__).resolve().parent.parent / "hooks"
+
+
+def git_repo(world, root: Path, files: dict[str, str], *, hook: bool = True) -> tuple[Path, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """A throwaway repository with one commit per file, sendemail set up as hooks/gitconfig says.
+
+    Returns the repository and the environment to run git in (own HOME, SENDGUARD_CONFIG, SENDGUARD).
+    """
+    need("git")
+    home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    repo = root / "repo"
+    repo.mkdir()
+    env = world.env()
+    env.update(HOME=str(home), SENDGUARD=world.sendguard, GIT_CONFIG_NOSYSTEM="1",
+               GIT_AUTHOR_DATE="2026-11-27T09:00:00Z", GIT_COMMITTER_DATE="2026-11-27T09:00:00Z")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, timeout=60)
+
+    git("init", "-q")
+    git("config", "user.name", "Me")
+    git("config", "user.email", "me@nordwerk.example")
+    git("config", "sendemail.sendmailCmd", world.sendmail)
+    git("config", "sendemail.confirm", "never")
+    for name, text in files.items():
+        (repo / name).write_text(text)
+        git("add", name)
+        git("commit", "-q", "-m", f"Add {name}")
+    if hook:
+        target = repo / ".git" / "hooks" / "sendemail-validate"
+        shutil.copy(HOOKS / "sendemail-validate", target)
+        target.chmod(0o755)
+    return repo, env
+
+
+def git_send_email(repo: Path, env: dict[str, str], count: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """format-patch the last ``count`` commits and send them with git send-email."""
+    out = repo / f"patches-{len(list(repo.glob('patches-*')))}"
+    subprocess.run(["git", "format-patch", "-q", f"-{count}", "-o", str(out)], cwd=repo, env=env, check=True,
+                   capture_output=True, timeout=60)
+    return subprocess.run(["git", "send-email", *args, *sorted(str(p) for p in out.glob("*.patch"))],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=120, check=False)
