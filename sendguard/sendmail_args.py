@@ -74,11 +74,17 @@ def parse(argv: list[str]) -> SendmailArgs:
         if not word.startswith("-") or word == "-":
             recipients.append(word)
             continue
-        flag = word[1]
+        # Flags combine as with getopt ("-it" is -i -t): skip leading no-value flags, noting -t,
+        # up to the first flag that takes the rest of the word (or the next word) as its value.
         options.append(word)
+        pos = 1
+        while pos < len(word) - 1 and word[pos] not in VALUE_OPTIONS and word[pos] not in "ob":
+            read_recipients = read_recipients or word[pos] == "t"
+            pos += 1
+        flag = word[pos]
         if flag in VALUE_OPTIONS:
-            if len(word) > 2:
-                value = word[2:]
+            if len(word) > pos + 1:
+                value = word[pos + 1:]
             elif i < len(argv):
                 value = argv[i]
                 options.append(value)
@@ -89,6 +95,6 @@ def parse(argv: list[str]) -> SendmailArgs:
                 sender = value
         elif flag == "t":
             read_recipients = True
-        elif flag == "b" and word not in ("-bm",):
+        elif flag == "b" and word[pos:] != "bm":
             raise UsageError(f"{word}: sendguard only sends mail (-bm); use msmtp directly for other modes")
     return SendmailArgs(tuple(options), tuple(recipients), read_recipients, sender)
