@@ -184,7 +184,9 @@ def _type_name(tp: Any) -> str:
     if origin is Literal:
         return " or ".join(repr(a) for a in get_args(tp))
     if origin is list:
-        return f"a list of {_type_name(get_args(tp)[0])}s"
+        inner = get_args(tp)[0]
+        plural = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
+        return f"a list of {plural.get(inner) or _type_name(inner)}"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
 
 
@@ -235,7 +237,8 @@ def _build_section(cls: type, data: Any, name: str, ctx: _Loader) -> Any:
             continue
         tp = typing.get_type_hints(cls)[k]
         if not _check_value(v, tp):
-            ctx.problem(name, k, f"expected {_type_name(tp)}, got {v!r}")
+            choices = [str(a) for a in get_args(tp)] if get_origin(tp) is Literal else []
+            ctx.problem(name, k, f"expected {_type_name(tp)}, got {v!r}", nearest(str(v), choices))
             continue
         values[k] = v
     return cls(**values)
@@ -307,7 +310,12 @@ def parse(text: str, file: str = "<config>") -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        line = getattr(err, "lineno", None)
+        line = getattr(err, "lineno", None)  # Python >= 3.14; before, only the text has it
+        if line is None:
+            import re
+
+            found = re.search(r"\(at line (\d+)", str(err))
+            line = int(found.group(1)) if found else None
         raise ConfigError([ConfigProblem(file, line, "(syntax)", str(err))]) from None
     loader = _Loader(file, text)
     config = loader.load(data)
