@@ -1,36 +1,43 @@
-"""A read-only view of one outgoing message, parsed lazily.
+"""A read-only view of one outgoing message, parsed lazily, boundedly and without copies.
 
 The raw bytes are the truth: they are what gets delivered, byte for byte. Everything here is
 derived from them on demand, so a rule that needs only the headers never pays for decoding
-attachments. Parsing uses the ``compat32`` policy: it is several times cheaper to import and
-run than ``policy.default``, never raises on malformed headers, and we decode RFC 2047 words
-ourselves. Anything that cannot be read is recorded in ``problems`` (the check turns that into
-a finding: fail closed) instead of raising.
+attachments.
+
+Why not ``email.message_from_bytes`` for the whole message: on a 25 MB attachment the stdlib
+feed parser takes seconds and holds the message several times over (the text, a list of its
+lines, the joined payload, the decoded bytes), and it recurses once per nesting level, so an
+endlessly nested message raises RecursionError. So the stdlib parses only *header blocks*
+(``compat32`` policy: cheap, never raises on malformed headers; RFC 2047 words are decoded
+here), and the MIME tree is walked by :mod:`sendguard.mimetree`, iteratively, over a memoryview
+of the raw bytes: a part's body is a view, decoded only when a rule asks for it.
+
+Anything that cannot be read is recorded in ``problems`` instead of raising; the
+unreadable-message rule turns that into a hold (fail closed: what was not read was not
+checked). ``parsed`` still offers the full stdlib parse for callers that want a Message tree;
+nothing on the send path should need it.
 """
 
 from __future__ import annotations
 
 import email
-import email.header
+import email.parser
+import email.policy
 import email.utils
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from email.message import Message
 from functools import cached_property
 
-# Bounds that keep a hostile message from costing unbounded time or memory.
-MAX_PARTS = 500
-MAX_DEPTH = 30
+from sendguard import mimetree
+from sendguard.mimetree import MAX_DEPTH, MAX_HEADER_BYTES, MAX_PARTS, Part, decode_header  # noqa: F401  (public names)
+
 MAX_TEXT_CHARS = 2_000_000
+# A header value longer than this is cut before address parsing: the stdlib address parser
+# recurses per comment/word and is quadratic on some inputs.
+MAX_ADDRESS_HEADER_CHARS = 64_000
 
-
-def decode_header(value: str | email.header.Header | None) -> str:
-    """An RFC 2047 header as text; undecodable words are kept as they are."""
-    if value is None:
-        return ""
-    try:
-        return str(email.header.make_header(email.header.decode_header(str(value))))
-    except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError):
-        return str(value)
+_LOOSE_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def normalize_address(addr: str) -> str:
@@ -55,45 +62,6 @@ class Address:
         return email.utils.formataddr((self.name, self.addr)) if self.name else self.addr
 
 
-@dataclass
-class Part:
-    """One leaf of the MIME tree."""
-
-    content_type: str
-    filename: str | None
-    disposition: str | None
-    message: Message = field(repr=False)
-    depth: int = 0
-
-    @property
-    def is_attachment(self) -> bool:
-        if self.disposition == "attachment":
-            return True
-        if self.filename:
-            return True
-        return not (self.content_type.startswith("text/") or self.content_type.startswith("multipart/"))
-
-    def payload(self) -> bytes:
-        """The decoded bytes (base64 / quoted-printable undone)."""
-        try:
-            data = self.message.get_payload(decode=True)
-        except (ValueError, TypeError, AssertionError):
-            data = None
-        if isinstance(data, bytes):
-            return data
-        raw = self.message.get_payload()
-        return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-
-    def text(self) -> str:
-        """The part as text, in its declared charset (or UTF-8), never raising."""
-        data = self.payload()
-        charset = self.message.get_content_charset() or "utf-8"
-        try:
-            return data.decode(charset, "replace")
-        except LookupError:
-            return data.decode("utf-8", "replace")
-
-
 class OutgoingMessage:
     """The message as read from stdin or a file."""
 
@@ -101,13 +69,34 @@ class OutgoingMessage:
         self.raw = raw
         self.problems: list[str] = []
 
+    def problem(self, text: str) -> None:
+        if text not in self.problems:
+            self.problems.append(text)
+
+    @cached_property
+    def _top(self) -> tuple[Message, int]:
+        headers, body_start, problem = mimetree.split_entity(self.raw, 0, len(self.raw))
+        if problem:
+            self.problem(problem)
+        return headers, body_start
+
+    @property
+    def headers(self) -> Message:
+        """The top-level header block only (cheap; no body is parsed)."""
+        return self._top[0]
+
     @cached_property
     def parsed(self) -> Message:
-        return email.message_from_bytes(self.raw)
+        """The stdlib's full parse (expensive on big mail; headers only if it cannot be had)."""
+        try:
+            return email.message_from_bytes(self.raw)
+        except (RecursionError, MemoryError, ValueError, TypeError, LookupError) as err:
+            self.problem(f"the message structure could not be parsed ({type(err).__name__})")
+            return self.headers
 
     def header(self, name: str) -> str:
         """A header decoded to text ('' when absent); the first one if repeated."""
-        return decode_header(self.parsed.get(name))
+        return decode_header(self.headers.get(name))
 
     @cached_property
     def subject(self) -> str:
@@ -116,13 +105,28 @@ class OutgoingMessage:
     def addresses(self, *names: str) -> list[Address]:
         values = []
         for name in names:
-            values.extend(decode_header(v) for v in self.parsed.get_all(name, []))
+            values.extend(decode_header(v) for v in self.headers.get_all(name, []))
+        pairs: list[tuple[str, str]] = []
+        for value in values:
+            pairs.extend(self._parse_addresses(value))
         out: list[Address] = []
-        for display, addr in email.utils.getaddresses(values):
+        for display, addr in pairs:
             addr = normalize_address(addr)
             if "@" in addr:
                 out.append(Address(display.strip(), addr))
         return out
+
+    def _parse_addresses(self, value: str) -> list[tuple[str, str]]:
+        """getaddresses, bounded; on a value it cannot parse, every address-like word (fail closed:
+        a recipient is never dropped because its header is malformed)."""
+        if len(value) <= MAX_ADDRESS_HEADER_CHARS:
+            try:
+                return email.utils.getaddresses([value])
+            except (RecursionError, ValueError, TypeError, IndexError):
+                self.problem("an address header could not be parsed")
+        else:
+            self.problem(f"an address header is longer than {MAX_ADDRESS_HEADER_CHARS} characters")
+        return [("", m) for m in _LOOSE_ADDRESS.findall(value)]
 
     @cached_property
     def sender(self) -> Address | None:
@@ -136,34 +140,11 @@ class OutgoingMessage:
     @cached_property
     def parts(self) -> list[Part]:
         """The leaves of the MIME tree, bounded by MAX_PARTS and MAX_DEPTH."""
-        out: list[Part] = []
-        stack: list[tuple[Message, int]] = [(self.parsed, 0)]
-        while stack:
-            msg, depth = stack.pop()
-            if len(out) >= MAX_PARTS:
-                self.problems.append(f"more than {MAX_PARTS} MIME parts; the rest was not checked")
-                break
-            if depth > MAX_DEPTH:
-                self.problems.append(f"MIME nesting deeper than {MAX_DEPTH}; the rest was not checked")
-                continue
-            payload = msg.get_payload() if msg.is_multipart() else None
-            if isinstance(payload, list):
-                stack.extend((sub, depth + 1) for sub in reversed(payload) if isinstance(sub, Message))
-                continue
-            try:
-                filename = msg.get_filename()
-            except (LookupError, ValueError, TypeError):
-                filename = None
-            out.append(
-                Part(
-                    content_type=msg.get_content_type(),
-                    filename=decode_header(filename) if filename else None,
-                    disposition=msg.get_content_disposition(),
-                    message=msg,
-                    depth=depth,
-                )
-            )
-        return out
+        headers, body_start = self._top
+        parts, problems = mimetree.walk(self.raw, headers, body_start, len(self.raw))
+        for problem in problems:
+            self.problem(problem)
+        return parts
 
     @cached_property
     def attachments(self) -> list[Part]:
@@ -171,21 +152,23 @@ class OutgoingMessage:
 
     @cached_property
     def body_text(self) -> str:
-        """The readable text of the message: text/plain parts, else text/html stripped of tags."""
-        plain = [p for p in self.parts if p.content_type == "text/plain" and not p.is_attachment]
+        """The readable text of the message: text/plain parts, else text/html stripped of tags.
+
+        Forwarded messages (inside message/rfc822) are left out: they are someone else's words.
+        """
+        own = [p for p in self.parts if not p.is_attachment and not p.forwarded]
+        plain = [p for p in own if p.content_type == "text/plain"]
         if plain:
-            text = "\n".join(p.text() for p in plain)
+            text = "\n".join(p.text(MAX_TEXT_CHARS) for p in plain)
         else:
-            html = [p for p in self.parts if p.content_type == "text/html" and not p.is_attachment]
-            text = "\n".join(_strip_html(p.text()) for p in html)
+            html = [p for p in own if p.content_type == "text/html"]
+            text = "\n".join(strip_html(p.text(MAX_TEXT_CHARS)) for p in html)
         return text[:MAX_TEXT_CHARS]
 
 
-def _strip_html(html: str) -> str:
-    import re
-
-    html = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html)
-    html = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", html)
+def strip_html(html: str) -> str:
     import html as html_mod
 
-    return html_mod.unescape(re.sub(r"<[^>]+>", "", html))
+    html = re.sub(r"(?is)<(script|style)\b[^>]*>.*?</\1\s*>", " ", html)
+    html = re.sub(r"(?i)<br\s*/?>|</p\s*>|</div\s*>|</tr\s*>|</li\s*>", "\n", html)
+    return html_mod.unescape(re.sub(r"<[^>]{0,2000}>", "", html))

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Run ``sendguard check --json`` over corpus folders; report verdicts, held share and time.
+
+    bench/corpus_check.py [--config FILE] [--sendguard EXE] [--jobs N] [--show hold] [FOLDER...]
+
+Default folders: ../shared/corpus/mime and ../shared/corpus/patches (relative to the repo), when
+present. Every file is checked by its own ``sendguard check --json FILE`` process, so the time
+reported per message is what a mail program would wait (start-up included) and a crash or hang
+in one message is visible as such. The run uses a throw-away HOME/XDG tree, so no learned
+history or personal config leaks in; ``--config`` defaults to ../shared/scenarios/config.toml.
+
+Prints, per folder: count, verdict distribution, held % (hold + block), crashes (exit status
+outside 0-3 or no JSON line), timeouts, and the slowest messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+TIMEOUT = 20.0
+
+
+def message_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.eml") if p.is_file())
+
+
+def check_one(exe: str, config: Path | None, env: dict[str, str], path: Path) -> tuple[Path, str, float, str]:
+    cmd = [exe]
+    if config:
+        cmd += ["--config", str(config)]
+    cmd += ["check", "--json", str(path)]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, env=env, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return path, "timeout", time.perf_counter() - start, ""
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1, 2, 3):
+        return path, "crash", elapsed, proc.stderr.decode("utf-8", "replace")[-300:]
+    try:
+        data = json.loads(proc.stdout.decode("utf-8").splitlines()[0])
+    except (IndexError, ValueError):
+        return path, "crash", elapsed, "no JSON line"
+    rules = ",".join(sorted({f["rule"] + ":" + f["severity"] for f in data["findings"] if f["severity"] != "info"}))
+    return path, data["verdict"], elapsed, rules
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", nargs="*", type=Path)
+    ap.add_argument("--config", type=Path, default=SHARED / "scenarios" / "config.toml")
+    ap.add_argument("--sendguard", default=str(REPO / ".venv" / "bin" / "sendguard"))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--show", action="append", default=[], metavar="VERDICT",
+                    help="list the files that got this verdict (repeatable)")
+    args = ap.parse_args()
+    folders = args.folders or [f for f in (SHARED / "corpus" / "mime", SHARED / "corpus" / "patches") if f.is_dir()]
+    if not folders:
+        print("no corpus folders found", file=sys.stderr)
+        return 64
+    config = args.config if args.config and args.config.is_file() else None
+    with tempfile.TemporaryDirectory(prefix="sg-corpus-") as home:
+        env = dict(os.environ)
+        for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+            env[var] = str(Path(home) / var.lower())
+            Path(env[var]).mkdir()
+        failed = False
+        for folder in folders:
+            files = message_files(folder)
+            with ThreadPoolExecutor(args.jobs) as pool:
+                results = list(pool.map(lambda p: check_one(args.sendguard, config, env, p), files))
+            verdicts = Counter(r[1] for r in results)
+            held = verdicts["hold"] + verdicts["block"]
+            slowest = sorted(results, key=lambda r: -r[2])[:5]
+            print(f"== {folder}")
+            print(f"count: {len(results)}")
+            print("verdicts: " + ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items())))
+            print(f"held: {held} ({100.0 * held / max(1, len(results)):.2f} %)")
+            print(f"max time per message: {slowest[0][2]:.3f} s" if slowest else "max time per message: -")
+            print(f"median time per message: {sorted(r[2] for r in results)[len(results) // 2]:.3f} s" if results else "")
+            for path, verdict, elapsed, _ in slowest:
+                print(f"  slow {elapsed:.3f} s  {verdict:7} {path.relative_to(folder)}")
+            for path, verdict, _, detail in results:
+                if verdict in ("crash", "timeout") or verdict in args.show:
+                    print(f"  {verdict:7} {path.relative_to(folder)}  {detail}")
+            failed |= bool(verdicts["crash"] or verdicts["timeout"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Walk a MIME tree over the raw bytes: iteratively, within bounds, without copying bodies.
+
+Design: every entity is a pair of offsets into the one ``raw`` bytes object. Header blocks are
+found by a regular expression anchored at the entity start (``match(raw, pos, endpos)``: no
+slicing) and handed to the stdlib header parser; multipart bodies are split with
+``bytes.find`` on the delimiter, which runs at memory speed. A leaf keeps its offsets and
+decodes (base64 / quoted-printable) only when asked, through a memoryview, so a 25 MB
+attachment exists once encoded (the message) and once decoded (if a rule reads it).
+
+Boundaries follow what the stdlib feed parser accepts (a delimiter line is ``--boundary``
+at the start of a line followed only by white space, ``--boundary--`` closes; a missing close
+delimiter ends the part at the end of its parent), so the parts seen here are the parts a mail
+program shows. Bounds (MAX_DEPTH, MAX_PARTS, MAX_ENTITIES, MAX_HEADER_BYTES) turn a hostile
+structure into ``problems`` instead of unbounded time, memory or recursion.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email.errors
+import email.header
+import email.parser
+import email.policy
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+
+MAX_PARTS = 500
+MAX_DEPTH = 30
+MAX_ENTITIES = 2_000
+MAX_HEADER_BYTES = 1_000_000
+
+# One header block: an optional mbox "From " line, stray continuation lines (seen in the wild),
+# then header fields with their continuation
+# lines (field names as the stdlib's headerRE accepts them). Alternatives start with disjoint
+# characters, so matching is linear.
+_HEADER_BLOCK = re.compile(
+    rb"(?:From [^\n]*\n)?(?:[ \t][^\n]*(?:\n|\Z))*(?:[\x21-\x39\x3b-\x7e]+[ \t]*:[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*)*"
+)
+_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def _parse_headers(block: bytes) -> Message:
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
+
+
+def split_entity(raw: bytes, start: int, end: int) -> tuple[Message, int, str | None]:
+    """The header block of the entity at raw[start:end] and the offset where its body starts."""
+    limit = min(end, start + MAX_HEADER_BYTES)
+    match = _HEADER_BLOCK.match(raw, start, limit)
+    head_end = match.end() if match else start
+    problem = None
+    if head_end >= limit and limit < end:
+        problem = f"a header block is larger than {MAX_HEADER_BYTES // 1000} kB"
+    body = head_end
+    if raw.startswith(b"\r\n", body, end):
+        body += 2
+    elif raw.startswith(b"\n", body, end):
+        body += 1
+    return _parse_headers(raw[start:head_end]), min(body, end), problem
+
+
+def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[tuple[int, int]] | None:
+    """The (start, end) of each body part between delimiter lines; None when there is none."""
+    delim = b"--" + boundary
+    cuts: list[tuple[int, int, bool]] = []  # (content end before the line, after the line, closing)
+    pos = start
+    while len(cuts) <= MAX_PARTS + 1:
+        i = raw.find(delim, pos, end)
+        if i < 0:
+            break
+        pos = i + 1
+        if i != start and raw[i - 1] != 0x0A:
+            continue
+        j = i + len(delim)
+        closing = raw.startswith(b"--", j, end)
+        k = j + 2 if closing else j
+        newline = raw.find(b"\n", k, end)
+        line_end = end if newline < 0 else newline
+        if raw[k:min(line_end, k + 256)].strip() and not closing:
+            continue  # "--boundaryX": a longer boundary, not ours
+        cut = i
+        if cut > start and raw[cut - 1] == 0x0A:
+            cut -= 1
+            if cut > start and raw[cut - 1] == 0x0D:
+                cut -= 1
+        after = end if newline < 0 else newline + 1
+        cuts.append((cut, after, closing))
+        pos = after
+        if closing:
+            break
+    if not cuts:
+        return None
+    spans = [(cuts[n][1], max(cuts[n][1], cuts[n + 1][0])) for n in range(len(cuts) - 1)]
+    if not cuts[-1][2]:
+        spans.append((cuts[-1][1], end))
+    return spans or None
+
+
+def _safe(call, default):  # type: ignore[no-untyped-def]
+    """A Message accessor on hostile headers: the stdlib helpers can raise on odd parameters."""
+    try:
+        return call()
+    except (LookupError, ValueError, TypeError, UnicodeError, IndexError, AttributeError):
+        return default
+
+
+@dataclass(eq=False)
+class Part:
+    """One leaf of the MIME tree. ``message`` holds the part's headers; use payload()/text()."""
+
+    content_type: str
+    filename: str | None
+    disposition: str | None
+    message: Message = field(repr=False)
+    depth: int = 0
+    forwarded: bool = False
+    """Inside a message/rfc822 part: someone else's message, forwarded."""
+    raw: bytes = field(default=b"", repr=False)
+    start: int = 0
+    end: int = 0
+
+    @property
+    def is_attachment(self) -> bool:
+        if self.disposition == "attachment":
+            return True
+        if self.filename:
+            return True
+        # message/delivery-status and the like are text for people, not files
+        return not self.content_type.startswith(("text/", "multipart/", "message/"))
+
+    @property
+    def encoded_size(self) -> int:
+        return max(0, self.end - self.start)
+
+    @property
+    def transfer_encoding(self) -> str:
+        return _cte(self.message)
+
+    def payload(self) -> bytes:
+        """The decoded bytes (base64 / quoted-printable undone), decoded once and kept."""
+        cached = self.__dict__.get("_payload")
+        if cached is None:
+            cached = self.__dict__["_payload"] = self._decode()
+        return cached
+
+    def _decode(self) -> bytes:
+        view = memoryview(self.raw)[self.start:self.end]
+        encoding = self.transfer_encoding
+        if encoding == "base64":
+            try:
+                return binascii.a2b_base64(view)
+            except binascii.Error:
+                cleaned = _BASE64_JUNK.sub(b"", view)
+                return binascii.a2b_base64(cleaned[: len(cleaned) - len(cleaned) % 4])
+        if encoding == "quoted-printable":
+            return binascii.a2b_qp(view)
+        return bytes(view)
+
+    def text(self, limit: int | None = None) -> str:
+        """The part as text, in its declared charset (or UTF-8), never raising.
+
+        ``limit``: decode at most this many bytes (a budget for big parts)."""
+        data = self.payload()
+        if limit is not None and len(data) > limit:
+            data = data[:limit]
+        charset = _safe(lambda: self.message.get_content_charset(), None) or "utf-8"
+        try:
+            return data.decode(charset, "replace")
+        except (LookupError, UnicodeError, TypeError, ValueError):
+            return data.decode("utf-8", "replace")
+
+
+_ENCLOSED = ("message/rfc822", "message/global")
+
+
+def _cte(message: Message) -> str:
+    return str(message.get("Content-Transfer-Encoding", "")).strip().lower()
+
+
+def _boundary(message: Message) -> bytes | None:
+    value = _safe(message.get_boundary, None)
+    if not value:
+        return None
+    try:
+        return value.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace")
+
+
+def walk(raw: bytes, headers: Message, body_start: int, end: int) -> tuple[list[Part], list[str]]:
+    """The leaves under one entity, depth first in document order, and what could not be read."""
+    parts: list[Part] = []
+    problems: list[str] = []
+    stack: list[tuple[Message, int, int, int, bool]] = [(headers, body_start, end, 0, False)]
+    entities = 0
+    while stack:
+        message, start, stop, depth, forwarded = stack.pop()
+        entities += 1
+        if len(parts) >= MAX_PARTS or entities > MAX_ENTITIES:
+            problems.append(f"more than {MAX_PARTS} MIME parts; the rest was not checked")
+            break
+        if depth > MAX_DEPTH:
+            problems.append(f"MIME nesting deeper than {MAX_DEPTH}; the rest was not checked")
+            continue
+        content_type = _safe(message.get_content_type, "text/plain")
+        children: list[tuple[int, int]] | None = None
+        inner_forwarded = forwarded
+        if content_type.startswith("multipart/"):
+            boundary = _boundary(message)
+            children = split_multipart(raw, start, stop, boundary) if boundary else None
+            if children is not None and len(children) > MAX_PARTS:
+                problems.append(f"more than {MAX_PARTS} MIME parts; the rest was not checked")
+                children = children[:MAX_PARTS]
+            if children is None:
+                content_type = "text/plain"  # as mail programs show it: the text it is
+        elif content_type in _ENCLOSED and _cte(message) in ("7bit", "8bit", "binary", ""):
+            children, inner_forwarded = [(start, stop)], True
+        if children is not None:
+            for child_start, child_end in reversed(children):
+                child, child_body, problem = split_entity(raw, child_start, child_end)
+                if problem:
+                    problems.append(problem)
+                stack.append((child, child_body, child_end, depth + 1, inner_forwarded))
+            continue
+        filename = _safe(message.get_filename, None)
+        parts.append(Part(
+            content_type=content_type,
+            filename=decode_header(filename) if filename else None,
+            disposition=_safe(message.get_content_disposition, None),
+            message=message, depth=depth, forwarded=forwarded, raw=raw, start=start, end=stop,
+        ))
+    return parts, list(dict.fromkeys(problems))
+
+
+def decode_header(value: object) -> str:
+    """An RFC 2047 header as text; undecodable words are kept as they are."""
+    if value is None:
+        return ""
+    try:
+        return str(email.header.make_header(email.header.decode_header(str(value))))
+    except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError, RecursionError):
+        return str(value)
