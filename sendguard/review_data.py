@@ -1,0 +1,251 @@
+"""What the review screen shows, computed without any UI: queue rows and one message's view.
+
+The review app (tui/) is a thin layer over these plain dataclasses, so the ordering, the
+countdown and the "outside / which client" marks are tested without a terminal, and another
+front end (a CLI, a web page) could reuse them. Nothing here imports Textual; all strings are
+*raw* message text — the UI must pass them through ``printable()`` and render them as text,
+never as markup.
+
+Urgency order (most urgent first): what needs a person now (held, interrupted, failed,
+blocked), then what will leave by itself but can still be stopped (the undo window, soonest
+first), then what is retrying or in flight, then what was recently delivered (newest first).
+Within the first group newest first: the person most likely just sent it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sendguard import queue as q
+
+# state -> rank; lower is more urgent. States not listed (final ones) are not in the queue view.
+URGENCY: dict[str, int] = {
+    q.HELD: 0,
+    q.INTERRUPTED: 1,
+    q.FAILED: 2,
+    q.BLOCKED: 3,
+    q.DELAYED: 4,
+    q.DEFERRED: 5,
+    q.RELEASED: 6,
+    q.ACCEPTED: 6,
+    q.SENDING: 6,
+    q.RECEIVED: 6,
+    q.DELIVERED: 7,
+}
+
+# How long a delivered message stays in the queue view ("recently delivered").
+RECENT_SECONDS = 24 * 3600
+
+
+def _timestamp(value: Any) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None
+
+
+def main_reason(meta: dict[str, Any]) -> str:
+    """The one sentence that best says why: the most serious finding, or the error."""
+    order = {"block": 0, "hold": 1, "warn": 2}
+    serious = [f for f in meta.get("findings", []) if f.get("severity") in order]
+    if serious:
+        serious.sort(key=lambda f: order[f["severity"]])
+        return str(serious[0].get("message", ""))
+    errors = meta.get("error") or []
+    if errors:
+        return str(errors[0])
+    if meta.get("transport_error"):
+        return f"transport: {meta['transport_error']}"
+    return ""
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the queue list."""
+
+    id: str
+    state: str
+    created: float | None
+    recipients: tuple[str, ...]
+    subject: str
+    verdict: str
+    reason: str
+    not_before: float | None = None
+    delivered: float | None = None
+
+    @property
+    def urgency(self) -> int:
+        return URGENCY.get(self.state, 9)
+
+    def sort_key(self) -> tuple[int, float]:
+        if self.state == q.DELAYED:
+            return (self.urgency, self.not_before or 0.0)  # soonest to leave first
+        when = self.delivered if self.state == q.DELIVERED else self.created
+        return (self.urgency, -(when or 0.0))  # newest first
+
+    def countdown(self, now: float) -> str:
+        """'0:42' until a waiting message leaves; '' for anything else."""
+        if self.state != q.DELAYED or self.not_before is None:
+            return ""
+        left = max(0, int(self.not_before - now + 0.999))
+        return f"{left // 60}:{left % 60:02d}"
+
+    def matches(self, needle: str) -> bool:
+        """Case-insensitive substring filter over id, state, recipients, subject and reason."""
+        if not needle:
+            return True
+        hay = " ".join((self.id, self.state, self.verdict, self.subject, self.reason, *self.recipients)).lower()
+        return all(word in hay for word in needle.lower().split())
+
+
+def row_for(entry: q.Entry, state: str | None = None) -> QueueRow:
+    meta = entry.meta
+    return QueueRow(
+        id=entry.id,
+        state=state or entry.state,
+        created=_timestamp(meta.get("created")),
+        recipients=tuple(str(a) for a in meta.get("envelope", meta.get("recipients", [])) or []),
+        subject=str(meta.get("subject", "")),
+        verdict=str(meta.get("verdict", "hold")),
+        reason=main_reason(meta),
+        not_before=_timestamp(meta.get("not_before")),
+        delivered=_timestamp(meta.get("delivered")),
+    )
+
+
+def queue_rows(queue: q.Queue, now: float, *, include_all: bool = False) -> list[QueueRow]:
+    """The queue view, most urgent first. ``include_all`` adds every final entry (incidents)."""
+    from sendguard.queue_ops import effective_state
+
+    rows = []
+    for entry in queue.entries():
+        state = effective_state(queue, entry) if entry.state == q.SENDING else entry.state
+        row = row_for(entry, state)
+        if not include_all:
+            if state not in URGENCY:
+                continue
+            if state == q.DELIVERED and now - (row.delivered or row.created or 0.0) > RECENT_SECONDS:
+                continue
+        rows.append(row)
+    if include_all:
+        rows.sort(key=lambda r: -(r.created or 0.0))
+    else:
+        rows.sort(key=QueueRow.sort_key)
+    return rows
+
+
+@dataclass(frozen=True)
+class RecipientView:
+    addr: str
+    name: str
+    outside: bool
+    client: str | None
+    allowed: bool
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    filename: str
+    declared_type: str
+    real_type: str
+    description: str
+    size: int
+
+    @property
+    def mismatch(self) -> bool:
+        """The declared type is not what the bytes are (e.g. a PDF labelled text/plain)."""
+        return bool(self.real_type) and self.real_type != self.declared_type and not (
+            self.declared_type == "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class FindingView:
+    rule: str
+    severity: str
+    message: str
+    recipient: str | None
+    suggestion: str | None
+    evidence: str | None
+
+
+@dataclass
+class MessageView:
+    """Everything the message screen shows about one entry."""
+
+    id: str
+    state: str
+    subject: str
+    sender: str
+    recipients: list[RecipientView]
+    findings: list[FindingView]
+    body: str
+    attachments: list[AttachmentView]
+    suggestions: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def evidence(self) -> list[str]:
+        return [f.evidence for f in self.findings if f.evidence]
+
+
+def _real_type(data: bytes) -> tuple[str, str]:
+    """libmagic's MIME type and description of ``data`` (content only; names are ignored)."""
+    import magic
+
+    return magic.from_buffer(data[:65536], mime=True), magic.from_buffer(data[:65536])
+
+
+def message_view(queue: q.Queue, entry_id: str, config: Any) -> MessageView:
+    """Read one entry and describe it: recipients with outside/client marks, findings, body."""
+    from sendguard.context import CheckContext
+    from sendguard.message import OutgoingMessage
+
+    entry = queue.get(entry_id)
+    meta = entry.meta
+    message = OutgoingMessage(entry.raw())
+    envelope = [str(a) for a in meta.get("envelope") or []] or [a.addr for a in message.header_recipients]
+    context = CheckContext(config=config, envelope=envelope, now=0.0, state_dir=queue.root.parent)
+    names = {a.addr: a.name for a in message.header_recipients}
+    has_org = bool(config.organization.domains)
+    recipients = [
+        RecipientView(addr=addr, name=names.get(addr, ""),
+                      outside=has_org and not (context.is_internal(addr) or context.is_own(addr)),
+                      client=context.client_of(addr), allowed=context.is_allowed(addr))
+        for addr in envelope
+    ]
+    findings = [FindingView(rule=str(f.get("rule", "")), severity=str(f.get("severity", "")),
+                            message=str(f.get("message", "")), recipient=f.get("recipient"),
+                            suggestion=f.get("suggestion"), evidence=f.get("evidence"))
+                for f in meta.get("findings", [])]
+    attachments = []
+    for part in message.attachments:
+        data = part.payload()
+        real, description = _real_type(data) if data else ("", "empty")
+        attachments.append(AttachmentView(filename=part.filename or "(no name)", declared_type=part.content_type,
+                                          real_type=real, description=description, size=len(data)))
+    suggestions = list(dict.fromkeys(f.suggestion for f in findings if f.suggestion))
+    notes = [str(line) for line in meta.get("error") or []]
+    if meta.get("transport_error"):
+        notes.append(f"transport: {meta['transport_error']}")
+    if message.problems:
+        notes.extend(message.problems)
+    from sendguard.queue_ops import effective_state
+
+    return MessageView(id=entry.id, state=effective_state(queue, entry), subject=message.subject or str(meta.get("subject", "")),
+                       sender=str(message.sender or meta.get("from", "")), recipients=recipients, findings=findings,
+                       body=message.body_text, attachments=attachments, suggestions=suggestions,
+                       events=list(meta.get("events", [])), notes=notes)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

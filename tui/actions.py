@@ -1,0 +1,252 @@
+"""The per-message actions, shared by the queue list and the message screen.
+
+Each key asks first where it sends or destroys (ConfirmModal), then runs one core function in a
+worker thread (ReviewApp.run_job) and reports in the app. The screen only says which entry is
+meant (``current_entry_id``) and how to refresh itself (``after_change``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from sendguard.errors import SendguardError
+from sendguard.tui.safe import text
+from sendguard.tui.screens.modals import ChoiceModal, ConfirmModal
+
+if TYPE_CHECKING:
+    from sendguard.tui.app import ReviewApp
+
+
+def _summary(meta: dict[str, Any]) -> Text:
+    out = Text(end="")
+    out.append("To:      ", style="bold")
+    out.append_text(text(", ".join(meta.get("envelope", [])) or "(none)"))
+    out.append("\nSubject: ", style="bold")
+    out.append_text(text(meta.get("subject", "") or "(no subject)"))
+    return out
+
+
+class EntryActions:
+    """Mixin for a Screen. Subclasses implement current_entry_id() and after_change()."""
+
+    app: ReviewApp
+
+    def current_entry_id(self) -> str | None:
+        raise NotImplementedError
+
+    def after_change(self) -> None:
+        raise NotImplementedError
+
+    def _done(self, message: str, severity: str = "information") -> None:
+        self.app.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+        self.after_change()
+        self.app.queue_changed()
+
+    def _meta(self) -> tuple[str, dict[str, Any]] | None:
+        entry_id = self.current_entry_id()
+        if not entry_id:
+            self.app.notify("No message selected.", severity="warning", markup=False)
+            return None
+        try:
+            return entry_id, self.app.queue.get(entry_id).meta
+        except SendguardError as err:
+            self.app.show_error("Cannot read that message", err.details())
+        except (OSError, ValueError) as err:
+            self.app.show_error("Cannot read that message", [f"{type(err).__name__}: {err}"])
+        return None
+
+    # r
+    def action_release(self) -> None:
+        from sendguard.queue_ops import release
+
+        found = self._meta()
+        if not found:
+            return
+        entry_id, meta = found
+        app = self.app
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                app.run_job("Release failed", lambda: release(app.queue, entry_id, app.config),
+                            lambda entry: self._done(f"Sent to {', '.join(entry.meta.get('envelope', []))}."))
+
+        app.push_screen(ConfirmModal("Send this message now?", _summary(meta), yes="Send"), answered)
+
+    # d
+    def action_discard(self) -> None:
+        from sendguard.queue_ops import discard
+
+        found = self._meta()
+        if not found:
+            return
+        entry_id, meta = found
+        app = self.app
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                app.run_job("Discard failed", lambda: discard(app.queue, entry_id, app.config),
+                            lambda entry: self._done(f"Discarded {entry.id}; it will never be sent."))
+
+        app.push_screen(ConfirmModal("Discard this message? It will never be sent.", _summary(meta),
+                                     yes="Discard"), answered)
+
+    # s
+    def action_suggest(self) -> None:
+        from sendguard import fix
+
+        found = self._meta()
+        if not found:
+            return
+        entry_id, _ = found
+        app = self.app
+        try:
+            changes = fix.plan_suggestion(app.queue, entry_id)
+        except SendguardError as err:
+            app.show_error("No suggestion to take", err.details())
+            return
+        body = Text("These changes will be made, then the message is checked again and sent "
+                    "if nothing else holds it:\n", end="")
+        for change in changes:
+            body.append(f"\n{change.where}:\n", style="bold")
+            body.append("  - ", style="red")
+            body.append_text(text(change.before, "red"))
+            body.append("\n  + ", style="green")
+            body.append_text(text(change.after, "green"))
+
+        def finished(result: fix.FixResult) -> None:
+            if result.delivered:
+                self._done("Recipient changed and sent.")
+            else:
+                why = "; ".join(result.reasons) or result.verdict
+                self._done(f"Recipient changed, but it is still {result.verdict}: {why}", "warning")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                app.run_job("Taking the suggestion failed",
+                            lambda: fix.take_suggestion(app.queue, entry_id, app.config, app.state_dir), finished)
+
+        app.push_screen(ConfirmModal("Take the suggested recipient and send?", body, yes="Change and send"), answered)
+
+    # e
+    def action_edit(self) -> None:
+        from sendguard import fix
+
+        found = self._meta()
+        if not found:
+            return
+        entry_id, _ = found
+        app = self.app
+        try:
+            entry = app.queue.get(entry_id)
+            new_raw = self._run_editor(entry.path, entry.raw())
+        except SendguardError as err:
+            app.show_error("Editing failed", err.details())
+            return
+        if new_raw is None:
+            return
+
+        def finished(result: fix.FixResult) -> None:
+            if not result.changes and not result.reasons and result.verdict == "":
+                self._done("Nothing changed.")
+                return
+            why = "; ".join(result.reasons)
+            self._done(f"Edited and checked again: {result.verdict}{': ' + why if why else ''}. "
+                       "It stays held until you release it.")
+
+        app.run_job("Keeping the edit failed",
+                    lambda: fix.replace_message(app.queue, entry_id, new_raw, app.config, app.state_dir), finished)
+
+    def _run_editor(self, entry_dir: Path, raw: bytes) -> bytes | None:
+        """Open a private copy in $VISUAL/$EDITOR; the new bytes, or None when unchanged."""
+        from textual.app import SuspendNotSupported
+
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        fd, name = tempfile.mkstemp(prefix=".edit-", suffix=".eml", dir=entry_dir)
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
+            argv = [*shlex.split(editor), str(path)]
+            try:
+                with self.app.suspend():
+                    code = subprocess.call(argv)
+            except SuspendNotSupported:  # headless (tests): the editor is not interactive there
+                code = subprocess.call(argv, stdin=subprocess.DEVNULL)
+            except FileNotFoundError:
+                raise SendguardError(f"the editor {argv[0]!r} was not found",
+                                     hints=["set $EDITOR or $VISUAL"]) from None
+            if code != 0:
+                raise SendguardError(f"the editor exited with status {code}; the message was not changed")
+            new_raw = path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
+        return None if new_raw == raw else new_raw
+
+    # a
+    def action_allow(self) -> None:
+        from sendguard import config_edit, fix
+
+        found = self._meta()
+        if not found:
+            return
+        entry_id, meta = found
+        app = self.app
+        flagged = [f["recipient"] for f in meta.get("findings", [])
+                   if f.get("recipient") and f.get("severity") in ("warn", "hold", "block")]
+        candidates = list(dict.fromkeys(flagged or meta.get("envelope", [])))
+        choices = [c for addr in candidates for c in config_edit.choices_for(addr, app.config)]
+        if not choices:
+            app.show_error("Nothing to allow", ["this message has no recipients"])
+            return
+        config_path = app.config_path
+
+        def finished(config: Any) -> None:
+            app.config = config
+            self._done(f"Written to {config_path}.")
+
+        def work(choice: config_edit.AllowChoice) -> Any:
+            config = config_edit.allow(config_path, choice)
+            app.config = config
+            fix.recheck(app.queue, entry_id, config, app.state_dir)
+            return config
+
+        def chosen(index: int | None) -> None:
+            if index is not None:
+                choice = choices[index]
+                app.run_job("Changing the config failed", lambda: work(choice), finished)
+
+        app.push_screen(ChoiceModal("Allow from now on (writes your config):",
+                                    [text(c.label) for c in choices]), chosen)
+
+    # f
+    def action_false_alarm(self) -> None:
+        from sendguard import false_alarms
+
+        found = self._meta()
+        if not found:
+            return
+        _, meta = found
+        app = self.app
+
+        def finished(pairs: list[tuple[str, str]]) -> None:
+            if not pairs:
+                self._done("Nothing to mark: no rule warned about this message.", "warning")
+            else:
+                self._done("Marked as a false alarm: " + ", ".join(f"{r} for {c}" for r, c in pairs)
+                           + ". Press r to send it.")
+
+        app.run_job("Recording the false alarm failed", lambda: false_alarms.record(app.state_dir, meta), finished)
+
+    # y
+    def action_copy_id(self) -> None:
+        entry_id = self.current_entry_id()
+        if entry_id:
+            self.app.copy_to_clipboard(entry_id)
+            self.app.notify(f"Copied {entry_id}", markup=False)

@@ -1,0 +1,94 @@
+"""The review app: composition, the shared job runner, and the error modal. Nothing else.
+
+``run_job`` is the one place actions leave the UI thread: a core function runs in a worker
+thread (msmtp may take seconds; the screen keeps painting), and its result or its error comes
+back to the UI thread. A SendguardError is shown with its ``details()``; anything else is shown
+as one line naming the error — the app never prints a traceback at a person.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from sendguard.config import Config
+from sendguard.errors import SendguardError
+from sendguard.queue import Queue
+from sendguard.tui.screens.help import HelpScreen
+from sendguard.tui.screens.modals import ErrorModal
+from sendguard.tui.screens.queue_list import QueueScreen
+
+
+class ReviewApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "sendguard review"
+    BINDINGS = [
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, *, queue: Queue, config: Config, config_path: Path, state_dir: Path,
+                 now: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.queue = queue
+        self.config = config
+        self.config_path = config_path
+        self.state_dir = state_dir
+        self.now = now
+        self.jobs_done = 0
+
+    def on_mount(self) -> None:
+        self.push_screen(QueueScreen())
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def show_error(self, title: str, lines: list[str]) -> None:
+        self.push_screen(ErrorModal(title, lines or ["(no details)"]))
+
+    def queue_changed(self) -> None:
+        """Something was done to the queue: every queue list on the stack reads it again."""
+        for screen in self.screen_stack:
+            if isinstance(screen, QueueScreen):
+                screen.load()
+
+    def run_job(self, failure_title: str, job: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Run ``job`` in a worker thread; ``done(result)`` or an error modal on the UI thread."""
+        self._job(failure_title, job, done)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _job(self, failure_title: str, job: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        try:
+            result = job()
+        except SendguardError as err:
+            self.call_from_thread(self._job_failed, failure_title, err.details())
+            return
+        except Exception as err:  # noqa: BLE001 — shown in the app; a traceback helps nobody here
+            self.call_from_thread(self._job_failed, failure_title,
+                                  [f"internal error: {type(err).__name__}: {err}",
+                                   "the message is still in the queue; nothing was lost"])
+            return
+        self.call_from_thread(self._job_done, done, result)
+
+    def _job_failed(self, title: str, lines: list[str]) -> None:
+        self.jobs_done += 1
+        self.show_error(title, lines)
+        self.queue_changed()  # a failed delivery changes the state (deferred, failed)
+
+    def _job_done(self, done: Callable[[Any], None], result: Any) -> None:
+        self.jobs_done += 1
+        done(result)
+
+
+def run(config: Config, config_path: Path) -> None:
+    """Start the app on the user's queue (``sendguard review``)."""
+    from sendguard import paths
+
+    ReviewApp(queue=Queue.default(), config=config, config_path=config_path, state_dir=paths.state_dir()).run()

@@ -1,0 +1,60 @@
+"""One message: recipients first, the findings in sentences, evidence highlighted in the body."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from sendguard.errors import SendguardError
+from sendguard.review_data import MessageView, message_view
+from sendguard.tui import render
+from sendguard.tui.actions import EntryActions
+from sendguard.tui.keys import bindings
+from sendguard.tui.safe import text
+
+
+class MessageScreen(EntryActions, Screen[None]):
+    BINDINGS = bindings("message")
+
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(id="message-screen")
+        self.entry_id = entry_id
+        self.view: MessageView | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail-scroll"):
+            yield Static(text("reading the message…", "dim"), id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-scroll").focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, group="message-load", exit_on_error=False)
+    def load(self) -> None:
+        app = self.app
+        try:
+            view = message_view(app.queue, self.entry_id, app.config)
+        except SendguardError as err:
+            app.call_from_thread(app.show_error, "Cannot show that message", err.details())
+            return
+        except (OSError, ValueError) as err:
+            app.call_from_thread(app.show_error, "Cannot show that message", [f"{type(err).__name__}: {err}"])
+            return
+        app.call_from_thread(self.show_view, view)
+
+    def show_view(self, view: MessageView) -> None:
+        self.view = view
+        self.query_one("#detail", Static).update(render.detail(view))
+
+    def current_entry_id(self) -> str | None:
+        return self.entry_id
+
+    def after_change(self) -> None:
+        self.load()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
