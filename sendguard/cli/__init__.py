@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "release": "queue_cmd:release",
     "discard": "queue_cmd:discard",
     "config": "config_cmd:config",
+    "review": "review_cmd:review",
 }
 
 
