@@ -1,0 +1,63 @@
+"""``sendguard learn PATH... [--notmuch QUERY]``: add mail to the history.
+
+Idempotent (a message already learned is skipped), so it can run from cron or a notmuch
+post-new hook. A progress bar is shown only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from sendguard.errors import UsageError
+
+
+@click.command()
+@click.option("--notmuch", "query", metavar="QUERY", help="Also learn the messages matching this notmuch query.")
+@click.option("--notmuch-db", "notmuch_db", type=click.Path(path_type=Path, file_okay=False),
+              help="The notmuch database (default: from the notmuch configuration).")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+def learn(state, query: str | None, notmuch_db: Path | None, paths: tuple[Path, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Learn who you write to, with whom and about what, from maildirs, mbox files,
+    folders of message files or a notmuch query."""
+    from sendguard import paths as sg_paths
+    from sendguard.history import sources
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+
+    if not paths and not query:
+        raise UsageError("nothing to learn from: give PATHs or --notmuch QUERY")
+    config = state.config
+    if not config.identity.addresses:
+        click.echo("sendguard: warning: [identity] addresses is empty: all mail counts as received", err=True)
+    files = [f for p in paths for f in sources.message_files(p)]
+    db = open_for_write(sg_paths.state_dir(create=True))
+    try:
+        with Learner(db, config.identity.addresses, config.organization.domains) as learner:
+            show = sys.stderr.isatty()
+            with click.progressbar(files, label="learning", file=sys.stderr if show else _Null()) as bar:
+                for file in bar:
+                    for raw in sources.read_messages(file):
+                        learner.add(raw)
+            if query:
+                for raw in sources.notmuch_messages(query, notmuch_db):
+                    learner.add(raw)
+    finally:
+        db.close()
+    click.echo(f"learned {learner.added} new messages ({learner.skipped} already known or unusable)")
+
+
+class _Null:
+    """A sink for the progress bar when not on a terminal."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+    def isatty(self) -> bool:
+        return False

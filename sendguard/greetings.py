@@ -1,0 +1,230 @@
+"""Reading people's names out of mail text: salutations, quoted parts, name folding, words.
+
+Shared by the history (learning) and the recipient rules (checking), so both see a message the
+same way. Pure functions over strings, regular expressions compiled on first use: this runs on
+the send path.
+
+Design decisions:
+
+* Only the *author's own* text is searched for a greeting: quoted lines (``>``) and everything
+  after a reply or forward marker ("-----Original Message-----", "On ... wrote:",
+  "Am ... schrieb", "Le ... a écrit", "---------- Forwarded message", "Begin forwarded
+  message") are cut off first, so a forwarded or quoted greeting never counts.
+* A greeting is a salutation word (in German, English, French, Spanish, Dutch, Russian) plus an
+  optional title and one or more names, or a bare "Name," opening line. Group addresses
+  ("Hi all", "Hallo zusammen", "Dear team", "Bonjour à tous") give no name at all.
+* After a title ("Mr", "Frau", "Monsieur", "Sr.", "господин") the name is a *last* name.
+* Names are folded: lower case, diacritics removed, Cyrillic transliterated, so "Köhler",
+  "koehler" and "Kohler" and "Ольга"/"olga" compare equal (``name_keys``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+SALUTATIONS = (
+    # English
+    "hi", "hello", "hey", "dear", "good morning", "good afternoon", "good evening", "morning",
+    # German
+    "hallo", "hi", "liebe", "lieber", "liebes", "sehr geehrte", "sehr geehrter", "sehr geehrtes",
+    "guten morgen", "guten tag", "guten abend", "moin", "servus", "grüß dich", "grüezi", "hoi",
+    # French
+    "bonjour", "bonsoir", "salut", "cher", "chère", "chers", "chères",
+    # Spanish
+    "hola", "querido", "querida", "estimado", "estimada", "buenos días", "buenas tardes",
+    # Dutch
+    "beste", "geachte", "hallo", "hoi", "goedemorgen", "goedemiddag",
+    # Russian
+    "здравствуйте", "здравствуй", "привет", "добрый день", "доброе утро", "добрый вечер",
+    "уважаемый", "уважаемая", "дорогой", "дорогая",
+)
+
+TITLES = (
+    "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "madam",
+    "herr", "frau", "herrn",
+    "monsieur", "madame", "mademoiselle", "m", "mme", "mlle",
+    "señor", "señora", "sr", "sra", "srta", "don", "doña",
+    "dhr", "mevr", "meneer", "mevrouw", "heer",
+    "господин", "госпожа",
+)
+
+# Words that address a group: a greeting with one of these names nobody in particular.
+GROUP_WORDS = frozenset((
+    "all", "everyone", "everybody", "team", "folks", "guys", "colleagues", "there", "both", "y'all",
+    "friends", "gentlemen", "ladies", "sirs", "together",
+    "zusammen", "alle", "allerseits", "leute", "kollegen", "kolleginnen", "team,", "ihr", "beide",
+    "tous", "toutes", "à", "equipe", "équipe", "collègues",
+    "todos", "todas", "equipo", "compañeros",
+    "allemaal", "iedereen", "collega's", "collega",
+    "все", "всем", "коллеги", "друзья",
+))
+
+# Words that end an opening line but are no names ("Thanks," "Morning,").
+NOT_NAMES = frozenset((
+    "thanks", "thank", "regards", "cheers", "ok", "okay", "yes", "no", "fyi", "please", "sorry",
+    "danke", "gruss", "gruß", "grüße", "hallo", "hi", "hello", "merci", "gracias", "bedankt",
+    "спасибо", "note", "update", "attached", "anbei", "re", "fw", "fwd", "and", "und", "et", "y", "en",
+    "и", "the", "a", "dear", "morning", "all",
+))
+
+QUOTE_MARKERS = (
+    r"-{2,}\s*original message\s*-{2,}",
+    r"-{2,}\s*forwarded message\s*-{2,}",
+    r"-{3,}\s*forwarded by",
+    r"begin forwarded message",
+    r"-{2,}\s*ursprüngliche nachricht\s*-{2,}",
+    r"-{2,}\s*weitergeleitete nachricht\s*-{2,}",
+    r"-{2,}\s*message d'origine\s*-{2,}",
+    r"-{2,}\s*mensaje original\s*-{2,}",
+    r"-{2,}\s*oorspronkelijk bericht\s*-{2,}",
+    r"-{2,}\s*пересылаемое сообщение\s*-{2,}",
+    r"-{2,}\s*исходное сообщение\s*-{2,}",
+    r"on .{0,200} wrote:\s*$",
+    r"am .{0,200} schrieb .{0,100}:\s*$",
+    r"le .{0,200} a écrit\s*:\s*$",
+    r"el .{0,200} escribió:\s*$",
+    r"op .{0,200} schreef .{0,100}:\s*$",
+    r"\S.{0,200} пишет:\s*$",
+    r"from:\s.{0,200}$",
+    r"von:\s.{0,200}$",
+    r"de\s?:\s.{0,200}$",
+    r"van:\s.{0,200}$",
+    r"от:\s.{0,200}$",
+)
+
+CYRILLIC = dict(zip(
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
+     "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"],
+))
+
+
+@lru_cache(maxsize=4096)
+def fold(name: str) -> str:
+    """A name for comparison: lower case, no diacritics, Cyrillic in Latin letters, only letters.
+
+    Idempotent: ``fold(fold(x)) == fold(x)``.
+    """
+    text = name.lower().replace("ß", "ss")
+    text = "".join(CYRILLIC.get(ch, ch) for ch in text)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if "a" <= ch <= "z")
+
+
+def name_keys(name: str) -> set[str]:
+    """The folded forms a name may be written in: 'Köhler' -> {'kohler', 'koehler'}."""
+    keys = {fold(name)}
+    umlauts = name.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
+    if umlauts != name.lower():
+        keys.add(fold(umlauts))
+    keys.discard("")
+    return keys
+
+
+@dataclass(frozen=True)
+class Greeting:
+    """Who the author's opening line addresses."""
+
+    names: tuple[str, ...]
+    """Folded names, as written (first names, or last names when ``by_last_name``)."""
+    by_last_name: bool
+    line: str
+    """The greeting line as written (for evidence)."""
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    salutation = "|".join(sorted({re.escape(s) for s in SALUTATIONS}, key=len, reverse=True))
+    title = "|".join(sorted({re.escape(t) for t in TITLES}, key=len, reverse=True))
+    greeting = re.compile(
+        rf"^\s*(?:{salutation})\b[\s,!]*(?P<title>(?:{title})\b\.?\s+)?(?P<names>[^\W\d_][\w.' -]{{0,60}}?)\s*[,!:;.\-–—]?\s*$",
+        re.IGNORECASE,
+    )
+    bare = re.compile(r"^\s*(?P<title>(?:%s)\b\.?\s+)?(?P<names>[^\W\d_][^\W\d_'-]{1,30}(?:\s+[^\W\d_][^\W\d_'-]{1,30})?)\s*[,:!\-–—]\s*$" % title, re.IGNORECASE)
+    marker = re.compile("|".join(f"(?:{m})" for m in QUOTE_MARKERS), re.IGNORECASE)
+    words = re.compile(r"[^\W\d_]{3,}")
+    return greeting, bare, marker, words
+
+
+def own_text(body: str, max_chars: int = 20_000) -> str:
+    """The author's own part of a body: quoted lines and anything after a reply/forward marker removed."""
+    _, _, marker, _ = _patterns()
+    out = []
+    for line in body[:max_chars].splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">") or stripped.startswith("|"):
+            continue
+        if stripped and marker.match(stripped):
+            break
+        out.append(line)
+    return "\n".join(out)
+
+
+def parse_greeting(body: str) -> Greeting | None:
+    """The greeting of the author's own text, or None (no greeting, or one to a group)."""
+    greeting_re, bare_re, _, _ = _patterns()
+    lines = [ln.strip() for ln in own_text(body, 4000).splitlines() if ln.strip()]
+    for line in lines[:2]:
+        if len(line) > 80:
+            return None
+        match = greeting_re.match(line) or bare_re.match(line)
+        if not match:
+            continue
+        raw = match.group("names")
+        parts = [p for p in re.split(r"\s*(?:,|&|\band\b|\bund\b|\bet\b|\by\b|\ben\b|\bи\b)\s*|\s+", raw) if p]
+        parts = [p.strip(".'-") for p in parts]
+        if any(p.lower() in GROUP_WORDS for p in parts):
+            return None
+        names = tuple(fold(p) for p in parts if len(fold(p)) >= 2 and p.lower() not in NOT_NAMES)
+        if not names or (match.re is bare_re and not match.group("title") and not parts[0][:1].isupper()):
+            continue
+        by_last = bool(match.group("title"))
+        if by_last:
+            names = names[-1:]  # "Dear Mr John Smith": the last name
+        elif len(names) > 1 and match.re is bare_re:
+            names = names[:1]  # "Anna Schmidt:" greets Anna
+        return Greeting(names=names[:4], by_last_name=by_last, line=line)
+    return None
+
+
+STOPWORDS = frozenset("""
+the and for you that this with have are was not but from will your all can has our out any
+what when which who would there their they them then than been were also just into about more
+some could should other only over such these those here how its may very much please thanks
+thank regards best hello dear fyi know need like get let see one two new now well want sent
+original message subject forwarded cc bcc am pm com www http https html mail email
+der die das und ist nicht ein eine einen einem einer mit von für fur auf den dem des sie wir
+ich ihr euch uns bitte danke gruss grusse gruesse viele liebe hallo sich auch noch nur wie
+les des une pour que qui dans pas sur avec vous nous est sont merci bonjour cordialement
+los las del por con una para que como pero gracias hola saludos
+het een van voor met niet zijn dat ook maar groet groeten bedankt
+""".split())
+
+
+def words(text: str, limit: int = 400) -> list[str]:
+    """Distinct topical words (folded, 3+ letters, no stop words), in order of first use."""
+    _, _, _, word_re = _patterns()
+    seen: dict[str, None] = {}
+    for raw in word_re.findall(text.lower()):
+        word = fold(raw)
+        if len(word) < 3 or word in STOPWORDS or word in seen:
+            continue
+        seen[word] = None
+        if len(seen) >= limit:
+            break
+    return list(seen)
+
+
+SUBJECT_PREFIX = re.compile(r"^\s*((re|aw|sv|fw|fwd|wg|tr|rv|antw|ответ|отв|доб)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def subject_key(subject: str) -> str:
+    """A thread's subject without Re:/Fwd:/AW:/WG: prefixes, folded and single-spaced."""
+    return " ".join(SUBJECT_PREFIX.sub("", subject).lower().split())
+
+
+def is_reply(subject: str) -> bool:
+    return bool(SUBJECT_PREFIX.match(subject))

@@ -1,0 +1,93 @@
+"""Where mail to learn from comes from: maildirs, mbox files, folders of message files, notmuch.
+
+A directory is walked recursively and every regular file in it is a message (a maildir's
+``cur`` and ``new`` are just folders of message files; ``tmp`` is skipped, being half-written
+by definition). A file that starts with an mbox "From " line is split as an mbox; any other
+file is one message. notmuch2 is imported only for ``--notmuch`` (never on the send path).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from sendguard.errors import SendguardError, UsageError
+
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+
+
+class LearnSourceError(SendguardError):
+    """A mail source cannot be read."""
+
+
+def message_files(path: Path) -> Iterator[Path]:
+    """Every message file under ``path`` (itself if it is a file), in a stable order."""
+    if path.is_file():
+        yield path
+        return
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such file or directory")
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "tmp")
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def read_messages(path: Path) -> Iterator[bytes]:
+    """The raw bytes of each message in one file (an mbox gives several)."""
+    try:
+        if path.stat().st_size > MAX_MESSAGE_BYTES and not _is_mbox(path):
+            return
+        if _is_mbox(path):
+            yield from _mbox(path)
+        else:
+            yield path.read_bytes()
+    except OSError as err:
+        raise LearnSourceError(f"{path}: cannot be read: {err.strerror}") from None
+
+
+def _is_mbox(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(5) == b"From "
+
+
+def _mbox(path: Path) -> Iterator[bytes]:
+    import mailbox
+
+    box = mailbox.mbox(path, create=False)
+    try:
+        for key in box.keys():
+            yield box.get_bytes(key, from_=False)
+    finally:
+        box.close()
+
+
+def count_files(paths: list[Path]) -> int:
+    return sum(1 for p in paths for _ in message_files(p))
+
+
+def notmuch_messages(query: str, database: Path | None = None) -> Iterator[bytes]:
+    """The files of every message matching a notmuch query (the first file of duplicates)."""
+    try:
+        import notmuch2
+    except ImportError as err:
+        raise LearnSourceError(f"--notmuch needs the notmuch2 Python module: {err}") from None
+    try:
+        db = notmuch2.Database(path=str(database) if database else None, mode=notmuch2.Database.MODE.READ_ONLY)
+    except notmuch2.NotmuchError as err:
+        raise LearnSourceError(f"the notmuch database cannot be opened: {err}",
+                               hints=["Run `notmuch new` first, or check NOTMUCH_CONFIG."]) from None
+    try:
+        try:
+            files = [str(msg.path) for msg in db.messages(query)]
+        except notmuch2.NotmuchError as err:
+            raise LearnSourceError(f"notmuch query {query!r} failed: {err}") from None
+        for file in files:
+            try:
+                yield Path(file).read_bytes()
+            except OSError:
+                continue  # notmuch knows a file that is gone: nothing to learn from it
+    finally:
+        db.close()

@@ -1,0 +1,282 @@
+"""The contact store: one sqlite file under the state dir, read by the rules, written by learning.
+
+Every question the send path asks is answered by an indexed lookup bounded by the *message*
+(its recipients, words, references), never by the size of the history: contacts by address,
+first name, last name or typed prefix; co-recipient counts by (contact, contact) primary key;
+word counts by (contact, word) primary key; thread participants by Message-ID. So a check
+costs the same with 100 or 100,000 contacts.
+
+Opening is cheap (sqlite3 is in the standard library and the file is opened read-only, no
+schema work) and happens only when a rule first asks (``CheckContext.history``).
+
+Tables:
+
+* ``contacts`` — address, folded first/last name, how often the user wrote to them (``sent``)
+  and heard from them (``received``), how many messages they appeared in at all (``seen``), the
+  last time of each, and how many words were attributed to them (``words``).
+* ``pairs`` — how often two contacts were in the same message (stored both ways round).
+* ``words`` — how often a word occurred in mail to or from a contact.
+* ``vocab`` — per word: in how many messages it occurred, how many of them stayed inside the
+  organization and how many had an outside participant.
+* ``messages`` — one row per learned Message-ID (learning twice changes nothing), with its
+  subject key and whether it had an outside participant; ``participants`` its contacts.
+* ``domains`` — how often the user wrote to / heard from each domain (lookalike-domain).
+* ``senders`` — which of the user's own addresses was used with a contact (sender-identity).
+* ``alias`` — greeting forms of first names ("bill" -> "william").
+* ``trust`` — the user's "don't ask again" for an address (and a rule, or '*').
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+FILENAME = "history.sqlite"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
+    id INTEGER PRIMARY KEY,
+    addr TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    first TEXT NOT NULL DEFAULT '',
+    last TEXT NOT NULL DEFAULT '',
+    prefix TEXT NOT NULL DEFAULT '',
+    domain TEXT NOT NULL DEFAULT '',
+    sent INTEGER NOT NULL DEFAULT 0,
+    received INTEGER NOT NULL DEFAULT 0,
+    seen INTEGER NOT NULL DEFAULT 0,
+    words INTEGER NOT NULL DEFAULT 0,
+    last_sent REAL NOT NULL DEFAULT 0,
+    last_seen REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS contacts_first ON contacts(first);
+CREATE INDEX IF NOT EXISTS contacts_last ON contacts(last);
+CREATE INDEX IF NOT EXISTS contacts_prefix ON contacts(prefix);
+CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (a, b)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS words (contact INTEGER NOT NULL, word TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (contact, word)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vocab (word TEXT PRIMARY KEY, df INTEGER NOT NULL DEFAULT 0,
+    internal INTEGER NOT NULL DEFAULT 0, outside INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (msgid TEXT PRIMARY KEY, subject TEXT NOT NULL, date REAL NOT NULL,
+    sent INTEGER NOT NULL, outside INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_subject ON messages(subject);
+CREATE TABLE IF NOT EXISTS participants (msgid TEXT NOT NULL, contact INTEGER NOT NULL,
+    PRIMARY KEY (msgid, contact)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS domains (domain TEXT PRIMARY KEY, sent INTEGER NOT NULL DEFAULT 0,
+    seen INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS domains_sent ON domains(sent);
+CREATE TABLE IF NOT EXISTS senders (contact INTEGER NOT NULL, sender TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (contact, sender)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alias (alias TEXT NOT NULL, first TEXT NOT NULL,
+    PRIMARY KEY (alias, first)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trust (addr TEXT NOT NULL, rule TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (addr, rule)) WITHOUT ROWID;
+"""
+
+# How many characters of an address's local part count as "typed" for autocomplete.
+PREFIX_CHARS = 3
+
+
+def path_in(state_dir: Path) -> Path:
+    return Path(state_dir) / FILENAME
+
+
+def prefix_of(addr: str) -> str:
+    return addr[:PREFIX_CHARS].lower()
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    addr: str
+    name: str
+    first: str
+    last: str
+    domain: str
+    sent: int
+    received: int
+    seen: int
+    words: int
+    last_sent: float
+    last_seen: float
+
+    @property
+    def known(self) -> bool:
+        """The user has written to this address before."""
+        return self.sent > 0
+
+
+CONTACT_COLUMNS = "id, addr, name, first, last, domain, sent, received, seen, words, last_sent, last_seen"
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class HistoryStore:
+    """Read access for the rules (and, through ``connection``, write access for learning)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+        self._contacts: dict[str, Contact | None] = {}
+
+    # -- contacts --------------------------------------------------------------------------
+
+    def contact(self, addr: str) -> Contact | None:
+        addr = addr.lower()
+        if addr not in self._contacts:
+            row = self.db.execute(f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE addr = ?", (addr,)).fetchone()
+            self._contacts[addr] = Contact(*row) if row else None
+        return self._contacts[addr]
+
+    def _many(self, where: str, args: Sequence[object], limit: int) -> list[Contact]:
+        rows = self.db.execute(
+            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE {where} ORDER BY sent DESC, seen DESC LIMIT ?",
+            (*args, limit)).fetchall()
+        return [Contact(*row) for row in rows]
+
+    def by_first(self, names: Iterable[str], limit: int = 50) -> list[Contact]:
+        """Contacts whose first name is one of ``names`` or has one of them as a short form."""
+        names = sorted(set(names))
+        if not names:
+            return []
+        firsts = {r[0] for r in self.db.execute(
+            f"SELECT first FROM alias WHERE alias IN ({_marks(len(names))})", names)} | set(names)
+        return self._many(f"first IN ({_marks(len(firsts))})", sorted(firsts), limit)
+
+    def by_last(self, name: str, limit: int = 50) -> list[Contact]:
+        return self._many("last = ?", (name,), limit) if name else []
+
+    def by_prefix(self, addr: str, limit: int = 50) -> list[Contact]:
+        return self._many("prefix = ?", (prefix_of(addr),), limit)
+
+    def first_names_of(self, contact: Contact) -> set[str]:
+        """Every greeting form of a contact's first name."""
+        if len(contact.first) < 2:
+            return set()
+        rows = self.db.execute("SELECT alias FROM alias WHERE first = ?", (contact.first,))
+        return {r[0] for r in rows} | {contact.first}
+
+    # -- co-recipients, words, threads -------------------------------------------------------
+
+    def pair_counts(self, ids: Sequence[int], others: Sequence[int]) -> dict[tuple[int, int], int]:
+        if not ids or not others:
+            return {}
+        rows = self.db.execute(
+            f"SELECT a, b, n FROM pairs WHERE a IN ({_marks(len(ids))}) AND b IN ({_marks(len(others))})",
+            (*ids, *others))
+        return {(a, b): n for a, b, n in rows}
+
+    def word_counts(self, ids: Sequence[int], words: Sequence[str]) -> dict[tuple[int, str], int]:
+        if not ids or not words:
+            return {}
+        rows = self.db.execute(
+            f"SELECT contact, word, n FROM words WHERE contact IN ({_marks(len(ids))}) "
+            f"AND word IN ({_marks(len(words))})", (*ids, *words))
+        return {(c, w): n for c, w, n in rows}
+
+    def vocab(self, words: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+        """word -> (messages, internal-only messages, messages with an outside participant)."""
+        if not words:
+            return {}
+        rows = self.db.execute(
+            f"SELECT word, df, internal, outside FROM vocab WHERE word IN ({_marks(len(words))})", tuple(words))
+        return {w: (df, i, o) for w, df, i, o in rows}
+
+    def thread_participants(self, msgids: Sequence[str]) -> set[str]:
+        if not msgids:
+            return set()
+        rows = self.db.execute(
+            f"SELECT DISTINCT c.addr FROM participants p JOIN contacts c ON c.id = p.contact "
+            f"WHERE p.msgid IN ({_marks(len(msgids))})", tuple(msgids))
+        return {r[0] for r in rows}
+
+    def known_messages(self, msgids: Sequence[str]) -> list[tuple[str, int]]:
+        """(msgid, outside) for those of ``msgids`` the history holds."""
+        if not msgids:
+            return []
+        rows = self.db.execute(
+            f"SELECT msgid, outside FROM messages WHERE msgid IN ({_marks(len(msgids))})", tuple(msgids))
+        return [(m, o) for m, o in rows]
+
+    def subject_counts(self, subject: str, limit: int = 500) -> tuple[int, int]:
+        """(messages, messages with an outside participant) under this subject key."""
+        if not subject:
+            return 0, 0
+        row = self.db.execute(
+            "SELECT count(*), coalesce(sum(outside), 0) FROM "
+            "(SELECT outside FROM messages WHERE subject = ? LIMIT ?)", (subject, limit)).fetchone()
+        return int(row[0]), int(row[1])
+
+    def senders_for(self, ids: Sequence[int]) -> dict[str, int]:
+        if not ids:
+            return {}
+        rows = self.db.execute(
+            f"SELECT sender, sum(n) FROM senders WHERE contact IN ({_marks(len(ids))}) GROUP BY sender", tuple(ids))
+        return {s: n for s, n in rows}
+
+    def frequent_domains(self, limit: int = 300) -> list[tuple[str, int]]:
+        rows = self.db.execute("SELECT domain, sent FROM domains WHERE sent > 0 ORDER BY sent DESC LIMIT ?", (limit,))
+        return [(d, n) for d, n in rows]
+
+    def domain_counts(self, domain: str) -> tuple[int, int]:
+        row = self.db.execute("SELECT sent, seen FROM domains WHERE domain = ?", (domain,)).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def addresses_at(self, domain: str, local: str) -> Contact | None:
+        return self.contact(f"{local}@{domain}")
+
+    def meta(self, key: str) -> int:
+        """A learned total: 'messages', 'sent' or 'wordsum' (word occurrences)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def near_addresses(self, addr: str, limit: int = 200) -> list[Contact]:
+        """Contacts whose address starts with the same two characters (edit-distance candidates)."""
+        start = addr[:2].lower()
+        if len(start) < 2:
+            return []
+        end = start[:-1] + chr(ord(start[-1]) + 1)
+        return self._many("addr >= ? AND addr < ?", (start, end), limit)
+
+    # -- trust ---------------------------------------------------------------------------------
+
+    def is_trusted(self, addr: str, rule: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM trust WHERE addr = ? AND rule IN (?, '*') LIMIT 1",
+                              (addr.lower(), rule)).fetchone()
+        return row is not None
+
+
+def open_read_only(state_dir: Path) -> HistoryStore | None:
+    """The store for checking, or None when nothing has been learned (no file, or empty)."""
+    path = path_in(state_dir)
+    if not path.exists():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        row = db.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()
+    except sqlite3.Error:
+        return None  # a half-written or foreign file: check as if nothing was learned
+    if not row or int(row[0]) == 0:
+        db.close()
+        return None
+    return HistoryStore(db)
+
+
+def open_for_write(state_dir: Path) -> sqlite3.Connection:
+    """A read-write connection, the schema in place (learning, the delivery observer, trust)."""
+    from sendguard import paths
+
+    paths.ensure_private_dir(Path(state_dir))
+    db = sqlite3.connect(path_in(state_dir), timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA)
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+    db.commit()
+    return db

@@ -1,0 +1,62 @@
+"""Confusable contacts: who the user could have picked instead of a recipient by mistake.
+
+What autocomplete really confuses (Carvalho & Cohen; the misdirection benchmark's method): the
+same first name, the same last name, the same first letters typed, an address a couple of edits
+away. Each is one indexed lookup; the near-address one is bounded by a two-letter range and a
+small pure-Python edit distance (no rapidfuzz import on the send path for a few dozen short
+strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sendguard.history.names import contact_names
+from sendguard.history.store import Contact, HistoryStore, prefix_of
+
+MAX_TWINS = 15
+NEAR_EDITS = 2
+
+
+def edit_distance(a: str, b: str, bound: int = NEAR_EDITS) -> int:
+    """Levenshtein distance, giving up (returning bound + 1) once it exceeds ``bound``."""
+    if abs(len(a) - len(b)) > bound:
+        return bound + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > bound:
+            return bound + 1
+        previous = current
+    return previous[-1]
+
+
+def names_of(store: HistoryStore, addr: str, display: str = "") -> tuple[str, str]:
+    contact = store.contact(addr)
+    if contact is not None and (contact.first or contact.last):
+        return contact.first, contact.last
+    return contact_names(display, addr)
+
+
+def confusables(store: HistoryStore, addr: str, display: str = "", exclude: Iterable[str] = ()) -> list[tuple[Contact, str]]:
+    """(contact, why) for each contact the user could have meant instead of ``addr``."""
+    first, last = names_of(store, addr, display)
+    skip = {addr, *exclude}
+    found: dict[str, tuple[Contact, str]] = {}
+
+    def add(contacts: list[Contact], why: str) -> None:
+        for c in contacts:
+            if c.addr not in skip and c.addr not in found:
+                found[c.addr] = (c, why)
+
+    if len(first) >= 2:
+        add(store.by_first([first], limit=MAX_TWINS), "same first name")
+    if len(last) >= 2:
+        add(store.by_last(last, limit=MAX_TWINS), "same last name")
+    add(store.by_prefix(addr, limit=MAX_TWINS), f"same first letters ({prefix_of(addr)}…)")
+    local, _, domain = addr.partition("@")
+    add([c for c in store.near_addresses(addr) if edit_distance(c.addr, addr) <= NEAR_EDITS], "nearly the same address")
+    ranked = sorted(found.values(), key=lambda cw: (-cw[0].sent, -cw[0].seen))
+    return ranked[:MAX_TWINS]
