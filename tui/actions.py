@@ -175,13 +175,14 @@ class EntryActions:
                 handle.write(raw)
             argv = [*shlex.split(editor), str(path)]
             try:
-                with self.app.suspend():
-                    code = subprocess.call(argv)
-            except SuspendNotSupported:  # headless (tests): the editor is not interactive there
-                code = subprocess.call(argv, stdin=subprocess.DEVNULL)
-            except FileNotFoundError:
-                raise SendguardError(f"the editor {argv[0]!r} was not found",
-                                     hints=["set $EDITOR or $VISUAL"]) from None
+                try:
+                    with self.app.suspend():
+                        code = subprocess.call(argv)
+                except SuspendNotSupported:  # headless (tests): the editor is not interactive there
+                    code = subprocess.call(argv, stdin=subprocess.DEVNULL)
+            except (FileNotFoundError, PermissionError) as err:
+                raise SendguardError(f"the editor {argv[0]!r} cannot be run ({err.strerror})",
+                                     hints=["set $VISUAL or $EDITOR to your editor"]) from None
             if code != 0:
                 raise SendguardError(f"the editor exited with status {code}; the message was not changed")
             new_raw = path.read_bytes()

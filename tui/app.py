@@ -42,6 +42,7 @@ class ReviewApp(App[None]):
         self.state_dir = state_dir
         self.now = now
         self.jobs_done = 0
+        self.internal_errors: list[Exception] = []
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen())
@@ -52,6 +53,32 @@ class ReviewApp(App[None]):
 
     def show_error(self, title: str, lines: list[str]) -> None:
         self.push_screen(ErrorModal(title, lines or ["(no details)"]))
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error in a handler: say so in the app and keep running.
+
+        Textual's default ends the app with a traceback. Overriding this (private) hook keeps
+        the person's session and shows one line; the traceback goes to
+        ``$XDG_DATA_HOME/sendguard/review-errors.log`` for a bug report. Errors during start
+        and shutdown still take Textual's path.
+        """
+        if not self.is_running or self._exit_renderables or not isinstance(error, Exception):
+            super()._handle_exception(error)
+            return
+        self.internal_errors.append(error)
+        try:
+            import traceback
+
+            from sendguard.paths import ensure_private_dir
+
+            ensure_private_dir(self.state_dir)
+            with open(self.state_dir / "review-errors.log", "a", encoding="utf-8") as log:
+                log.write("".join(traceback.format_exception(error)))
+            where = f"details in {self.state_dir / 'review-errors.log'}"
+        except OSError as log_error:
+            where = f"and the details could not be written ({log_error})"
+        self.show_error("Something went wrong", [f"internal error: {type(error).__name__}: {error}", where,
+                                                 "nothing was sent or lost; the queue is unchanged by this"])
 
     def queue_changed(self) -> None:
         """Something was done to the queue: every queue list on the stack reads it again."""

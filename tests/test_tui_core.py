@@ -1,0 +1,152 @@
+"""The core under the review screen, without a terminal: ordering, fixes, config edits, marks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sendguard import config as config_mod
+from sendguard import config_edit, false_alarms, fix
+from sendguard.errors import ConfigError, QueueError
+from sendguard.model import Finding, Severity
+from sendguard.queue import Queue
+from sendguard.review_data import message_view, queue_rows
+from tests import tui_snapshot_app as data
+
+
+@pytest.fixture
+def queue(tmp_path):
+    data.build_queue(tmp_path / "queue")
+    return Queue(tmp_path / "queue")
+
+
+def test_queue_rows_most_urgent_first_and_recent_delivered_only(queue):
+    rows = queue_rows(queue, data.NOW)
+    assert [r.id for r in rows] == [data.HELD_ID, data.HOSTILE_ID, data.BLOCKED_ID, data.DELAYED_ID,
+                                    data.DEFERRED_ID, data.DELIVERED_ID]
+    assert data.DISCARDED_ID not in {r.id for r in rows}  # final: only in the incidents
+    # a day later the delivered message is no longer "recent"
+    assert data.DELIVERED_ID not in {r.id for r in queue_rows(queue, data.NOW + 2 * 86400)}
+    everything = queue_rows(queue, data.NOW, include_all=True)
+    assert len(everything) == 7 and everything[0].id == data.DELAYED_ID  # newest first
+
+
+def test_countdown_and_filter(queue):
+    rows = {r.id: r for r in queue_rows(queue, data.NOW)}
+    delayed = rows[data.DELAYED_ID]
+    assert delayed.countdown(data.NOW) == "0:42"
+    assert delayed.countdown(data.NOW + 100) == "0:00"
+    assert rows[data.HELD_ID].countdown(data.NOW) == ""
+    assert rows[data.HELD_ID].matches("markus KUNDENFIRMA")  # words from reason and recipient
+    assert not rows[data.HELD_ID].matches("lunch")
+    assert rows[data.DEFERRED_ID].reason.startswith("transport: msmtp: cannot connect")
+
+
+def test_message_view_marks_outside_and_clients_and_reads_real_types(queue):
+    config = config_mod.parse(data.CONFIG)
+    view = message_view(queue, data.HELD_ID, config)
+    (anna,) = view.recipients
+    assert (anna.addr, anna.name, anna.outside, anna.client) == (
+        "anna@kundenfirma.example", "Anna Schmidt", True, "kundenfirma")
+    assert view.suggestions == ["Markus Berger <m.berger@falkenbau.example>"]
+    assert "Hallo Markus" in view.evidence
+    (att,) = message_view(queue, data.BLOCKED_ID, config).attachments
+    assert (att.filename, att.declared_type, att.real_type) == ("report.txt", "text/plain", "application/pdf")
+    assert att.mismatch and att.size == len(data.PDF)
+
+
+def test_rewrite_recipients_touches_only_the_named_field():
+    raw = (b"From: me@nordwerk.example\r\nTo: Anna <anna@kundenfirma.example>,\r\n bob@x.example\r\n"
+           b"Cc: carl@y.example\r\nSubject: hi\r\n\r\nbody\r\n")
+    new, changes = fix.rewrite_recipients(raw, {"anna@kundenfirma.example": ("Markus Berger", "m.berger@f.example")})
+    assert new == (b"From: me@nordwerk.example\r\nTo: Markus Berger <m.berger@f.example>, bob@x.example\r\n"
+                   b"Cc: carl@y.example\r\nSubject: hi\r\n\r\nbody\r\n")
+    assert [(c.where, c.after) for c in changes] == [("To", "Markus Berger <m.berger@f.example>, bob@x.example")]
+
+
+def test_rewrite_encodes_non_ascii_names():
+    raw = b"To: anna@k.example\nSubject: x\n\nbody\n"
+    new, _ = fix.rewrite_recipients(raw, {"anna@k.example": ("Jürgen Groß", "j@k.example")})
+    assert b"=?utf-8?" in new and new.endswith(b"\nSubject: x\n\nbody\n")
+    from sendguard.message import OutgoingMessage
+
+    assert [(a.name, a.addr) for a in OutgoingMessage(new).header_recipients] == [("Jürgen Groß", "j@k.example")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=st.binary(max_size=300), subject=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126),
+                                                      max_size=40))
+def test_rewrite_never_changes_the_body_or_other_headers(body, subject):
+    raw = b"From: me@n.example\nTo: a@k.example\nSubject: " + subject.encode() + b"\n\n" + body
+    new, _ = fix.rewrite_recipients(raw, {"a@k.example": ("", "b@k.example")})
+    assert new == raw.replace(b"To: a@k.example", b"To: b@k.example", 1)
+
+
+def test_take_suggestion_without_sending_keeps_the_original(queue, tmp_path):
+    config = config_mod.parse(data.CONFIG)
+    plan = fix.plan_suggestion(queue, data.HELD_ID)
+    assert [c.where for c in plan] == ["To", "envelope"]
+    result = fix.take_suggestion(queue, data.HELD_ID, config, tmp_path, send=False)
+    entry = queue.get(data.HELD_ID)
+    assert entry.meta["envelope"] == ["m.berger@falkenbau.example"]
+    assert entry.meta["recipients"] == ["m.berger@falkenbau.example"]
+    assert b"To: Markus Berger <m.berger@falkenbau.example>\n" in entry.raw()
+    assert b"anna@kundenfirma.example" in (entry.path / "original.eml").read_bytes()
+    assert not result.delivered and entry.state == "held"
+    with pytest.raises(QueueError):
+        fix.plan_suggestion(queue, data.DELAYED_ID)  # nothing suggested there
+
+
+def test_replace_message_follows_the_edit_and_keeps_bcc_only_recipients(queue, tmp_path):
+    config = config_mod.parse(data.CONFIG)
+    entry = queue.get(data.HELD_ID)
+    entry.save(envelope=[*entry.meta["envelope"], "hidden@nordwerk.example"])  # a Bcc mutt took out
+    new_raw = entry.raw().replace(b"Anna Schmidt <anna@kundenfirma.example>", b"lena@nordwerk.example")
+    result = fix.replace_message(queue, data.HELD_ID, new_raw, config, tmp_path)
+    meta = queue.get(data.HELD_ID).meta
+    assert meta["envelope"] == ["hidden@nordwerk.example", "lena@nordwerk.example"]
+    assert [c.where for c in result.changes] == ["envelope"]
+    assert queue.get(data.HELD_ID).raw() == new_raw
+    with pytest.raises(QueueError):
+        fix.replace_message(queue, data.DELIVERED_ID, new_raw, config, tmp_path)
+
+
+def test_config_edit_keeps_comments_and_validates(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(data.CONFIG)
+    config = config_mod.parse(data.CONFIG)
+    choices = config_edit.choices_for("Anna@Kundenfirma.example", config)
+    assert [c.label for c in choices] == ["always allow the address anna@kundenfirma.example",
+                                         "always allow the domain kundenfirma.example",
+                                         "anna@kundenfirma.example belongs to client kundenfirma"]
+    new = config_edit.allow(path, choices[0])
+    assert new.allow.addresses == ["anna@kundenfirma.example"]
+    config_edit.allow(path, choices[2])
+    text = path.read_text()
+    assert text.startswith(data.CONFIG.split("\n[clients")[0])  # comments and layout untouched
+    assert 'domains = ["nordwerk.example"]   # us' in text
+    assert config_mod.load(path).clients["kundenfirma"].addresses == ["anna@kundenfirma.example"]
+    before = path.read_text()
+    config_edit.allow(path, choices[0])  # already there: the file is not rewritten
+    assert path.read_text() == before
+    path.write_text(data.CONFIG + "\n[allow]\naddresses = 3\n")
+    with pytest.raises(ConfigError):
+        config_edit.allow(path, choices[1])  # never write a config the send path would reject
+    assert path.read_text().endswith("addresses = 3\n")
+
+
+def test_false_alarm_record_and_demote(queue, tmp_path):
+    meta = queue.get(data.HELD_ID).meta
+    assert false_alarms.record(tmp_path, meta) == [("greeting-mismatch", "anna@kundenfirma.example")]
+    false_alarms.record(tmp_path, meta)
+    marks = false_alarms.load(tmp_path)
+    assert marks == {("greeting-mismatch", "anna@kundenfirma.example"): 2}
+    assert (tmp_path / "false-alarms.json").stat().st_mode & 0o077 == 0
+    findings = [Finding("greeting-mismatch", Severity.WARN, "x", recipient="Anna@kundenfirma.example"),
+                Finding("greeting-mismatch", Severity.WARN, "x", recipient="other@k.example"),
+                Finding("blocked-recipient", Severity.BLOCK, "x", recipient="anna@kundenfirma.example")]
+    assert [f.severity for f in false_alarms.demote(findings, marks)] == [Severity.INFO, Severity.WARN, Severity.BLOCK]
+    assert json.loads((tmp_path / "false-alarms.json").read_text())["marks"][0]["entry"] == data.HELD_ID
