@@ -84,9 +84,19 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 def main() -> None:
     try:
-        cli.main(prog_name="sendguard")
+        code = cli.main(prog_name="sendguard", standalone_mode=False)
+    except click.UsageError as err:  # click's own code 2 would read as "hold" from `sendguard check`
+        err.show()
+        sys.exit(int(ExitCode.USAGE))
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
     except SendguardError as err:  # raised outside a command's invoke (e.g. while parsing)
         render_error(err)
         sys.exit(int(err.exit_code))
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.TEMPFAIL))
+    sys.exit(code if isinstance(code, int) else 0)
