@@ -14,6 +14,7 @@ in spirit, with the greeting and thread added):
   ``sqrt(n)`` so long messages do not dominate;
 * the greeting names ``c`` (first name or a short form of it; the last name after a title);
 * ``c`` took part in the thread this message replies to (In-Reply-To/References);
+* ``c`` belongs to the same organization as the other recipients (internal, a client, a domain);
 * the text mentions ``c`` by name (forwarded and quoted headers count: a reply is addressed to
   whoever wrote what it quotes).
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from sendguard.greetings import Greeting, fold, parse_greeting, words
@@ -33,12 +35,13 @@ from sendguard.history.learn import MAX_BODY_CHARS, MAX_WORDS
 from sendguard.history.store import Contact, HistoryStore
 from sendguard.quoted import QuotedPeople, quoted_people
 
-W_CO = 1.0
+W_CO = 0.5
 W_WORDS = 1.0
 W_GREETING = 3.0
 W_THREAD = 2.0
 W_MENTION = 1.0
 W_QUOTED = 2.0
+W_ORG = 1.5
 DIRICHLET_MU = 20.0
 MAX_WORD_GAIN = 4.0
 
@@ -82,20 +85,26 @@ class Fit:
     thread: bool
     mention: float
     quoted: float
+    org: float
 
     @property
     def total(self) -> float:
         return (W_CO * self.co + W_WORDS * self.words + W_GREETING * self.greeting
-                + W_THREAD * self.thread + W_MENTION * self.mention + W_QUOTED * self.quoted)
+                + W_THREAD * self.thread + W_MENTION * self.mention + W_QUOTED * self.quoted + W_ORG * self.org)
 
 
 class FitModel:
     """Scores contacts against one message; all lookups are bounded by the message's size."""
 
-    def __init__(self, store: HistoryStore, view: MessageView) -> None:
+    def __init__(self, store: HistoryStore, view: MessageView, org_of: Callable[[str], str] | None = None) -> None:
         self.store = store
         self.view = view
-        self.vocab = {w: v for w, v in store.vocab(view.words).items() if v[0] >= 2}
+        self.org_of = org_of or (lambda addr: addr.rpartition("@")[2])
+        vocab = {w: v for w, v in store.vocab(view.words).items() if v[0] >= 2}
+        # Names are who the mail is to, not what it is about: the greeting and signature
+        # would otherwise make every contact named alike look like the topic's owner.
+        names = store.known_first_names(list(vocab))
+        self.vocab = {w: v for w, v in vocab.items() if w not in names}
         self.messages = max(store.meta("messages"), 1)
         self.thread = store.thread_participants(view.refs) if view.refs else set()
         self._greeted: dict[int, bool] = {}
@@ -154,8 +163,10 @@ class FitModel:
         for c in contacts:
             co = sum(math.log1p(2 * pairs.get((c.id, o), 0)) for o in other_ids if o != c.id)
             co /= math.sqrt(max(len(other_ids), 1))
+            org = self.org_of(c.addr)
+            same_org = sum(self.org_of(a) == org for a in others if a != c.addr)
             out[c.id] = Fit(c, co, self._words(c, counts), self.greets(c), c.addr in self.thread,
-                            self.mention(c), self.quoted(c))
+                            self.mention(c), self.quoted(c), same_org / math.sqrt(max(len(others), 1)))
         return out
 
     def _words(self, contact: Contact, counts: dict[tuple[int, str], int]) -> float:
@@ -176,3 +187,31 @@ class FitModel:
             gain = math.log((n + DIRICHLET_MU * p) / ((contact.words + DIRICHLET_MU) * p))
             total += min(max(gain, 0.0), MAX_WORD_GAIN)
         return total / math.sqrt(len(self.vocab))
+
+
+def model_for(message: Any, context: Any) -> FitModel | None:
+    """The message's fit model, shared by the rules of one check (None without a history)."""
+    store = context.history
+    if store is None:
+        return None
+    model = context.cache.get("recipients.model")
+    if model is None:
+        model = FitModel(store, message_view(message, context), org_of=lambda addr: organization(context, addr))
+        context.cache["recipients.model"] = model
+    return model  # type: ignore[no-any-return]
+
+
+def organization(context: Any, addr: str) -> str:
+    """Which organization an address belongs to: 'internal', a configured client, or its domain."""
+    if context.is_internal(addr) or context.is_own(addr):
+        return "internal"
+    client = context.client_of(addr)
+    return f"client:{client}" if client else addr.rpartition("@")[2].lower()
+
+
+def silenced(context: Any, addr: str, rule: str) -> bool:
+    """The user said "don't ask again" about this address, or allowed it in the config."""
+    if context.is_allowed(addr) or context.is_own(addr):
+        return True
+    store = context.history
+    return store is not None and store.is_trusted(addr, rule)

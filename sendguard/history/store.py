@@ -155,6 +155,13 @@ class HistoryStore:
     def by_prefix(self, addr: str, limit: int = 50) -> list[Contact]:
         return self._many("prefix = ?", (prefix_of(addr),), limit)
 
+    def known_first_names(self, words: Sequence[str]) -> set[str]:
+        """Those of ``words`` that are a first name (or a short form of one) in the history."""
+        if not words:
+            return set()
+        rows = self.db.execute(f"SELECT DISTINCT alias FROM alias WHERE alias IN ({_marks(len(words))})", tuple(words))
+        return {r[0] for r in rows}
+
     def first_names_of(self, contact: Contact) -> set[str]:
         """Every greeting form of a contact's first name."""
         if len(contact.first) < 2:

@@ -1,0 +1,68 @@
+"""greeting-mismatch: the salutation greets someone who is not a recipient — and whom you know.
+
+"Hallo Anna," to Sabine Ott: the text was written for someone else. The greeting is read from
+the author's own text only (quoted and forwarded greetings never count; see greetings.py), group
+greetings ("Hi all", "Hallo zusammen") name nobody, and short forms match full names ("Bill" is
+William). A name that matches no contact says nothing (it may be a nickname we cannot know), so
+the finding needs a contact of that name, who becomes the suggestion.
+
+WARN on its own; HOLD when the greeted contact also fits the rest of the message clearly better
+than the recipient (a greeting *and* a topic pointing elsewhere is conclusive).
+"""
+
+from __future__ import annotations
+
+from sendguard.greetings import name_keys
+from sendguard.history.fit import W_GREETING, model_for, silenced
+from sendguard.history.names import contact_names
+from sendguard.model import Finding, Severity
+from sendguard.rules import Rule
+
+TOPIC_MARGIN = 3.0
+
+
+class GreetingMismatch(Rule):
+    id = "greeting-mismatch"
+    description = "The greeting names a known contact who is not among the recipients."
+
+    def check(self, message, context):  # type: ignore[no-untyped-def]
+        model = model_for(message, context)
+        if model is None or model.view.greeting is None or not model.view.recipients:
+            return []
+        greeting = model.view.greeting
+        store = model.store
+        wanted = set(greeting.names)
+        display = {a.addr: a.name for a in message.header_recipients}
+        for addr in model.view.recipients:
+            contact = store.contact(addr)
+            first, last = contact_names(display.get(addr, ""), addr)
+            forms = {first, last} | name_keys(display.get(addr, "").split(" ")[0] if display.get(addr) else "")
+            if contact is not None:
+                forms |= store.first_names_of(contact) | {contact.last}
+            if wanted & forms:
+                return []  # the greeting names a recipient
+            if any(len(n) >= 3 and addr.partition("@")[0].startswith(n) for n in wanted):
+                return []
+        if greeting.by_last_name:
+            candidates = [c for n in wanted for c in store.by_last(n, limit=10)]
+        else:
+            candidates = store.by_first(wanted, limit=10)
+        candidates = [c for c in candidates if c.sent > 0 and not context.is_own(c.addr)]
+        if not candidates:
+            return []
+        recipients = model.view.recipients
+        target = next((a for a in recipients if not silenced(context, a, self.id)), None)
+        if target is None:
+            return []
+        actual = store.contact(target)
+        fits = model.fits(candidates + ([actual] if actual else []), [a for a in recipients if a != target])
+        best = max(candidates, key=lambda c: (fits[c.id].total, c.sent))
+        margin = fits[best.id].total - fits[best.id].greeting * W_GREETING - (fits[actual.id].total if actual else 0.0)
+        severity = Severity.HOLD if margin >= TOPIC_MARGIN else Severity.WARN
+        return [Finding(
+            self.id, severity,
+            f"The greeting \"{greeting.line}\" is not for {target}; did you mean {best.addr}?",
+            recipient=target, suggestion=best.addr, evidence=greeting.line)]
+
+
+RULE = GreetingMismatch

@@ -1,0 +1,82 @@
+"""internal-to-outside: internal-only content addressed to someone outside the organization.
+
+Two kinds of evidence, either enough for a warning (never a hold on its own: outside mail is
+routine):
+
+* a marker in the author's own text — "vertraulich", "intern", "nicht weiterleiten",
+  "confidential", "internal only", "do not forward" and their French, Spanish, Dutch and
+  Russian equivalents (quoted text and disclaimers of forwarded mail are not the author's);
+* a topic the user discusses only internally: among the message's words, several that the
+  history has seen repeatedly in internal-only mail and never in mail with an outside
+  participant, making up a good part of what the history knows of the message.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from sendguard.greetings import own_text
+from sendguard.history.fit import message_view, silenced
+from sendguard.model import Finding, Severity
+from sendguard.rules import Rule
+
+MARKERS = (
+    r"vertraulich\w*", r"streng vertraulich", r"nur intern", r"interne? (?:info|information|angelegenheit)",
+    r"nicht weiter(?:leiten|geben)", r"unter uns", r"nur für den internen gebrauch",
+    r"confidential", r"internal only", r"internal use only", r"for internal use", r"do not forward",
+    r"don't forward", r"not for distribution", r"strictly private",
+    r"confidentiel(?:le)?", r"usage interne", r"ne pas (?:diffuser|transférer)",
+    r"confidencial", r"solo uso interno", r"no reenviar", r"no difundir",
+    r"vertrouwelijk", r"alleen intern", r"niet doorsturen",
+    r"конфиденциально", r"только для внутреннего", r"не пересылать", r"для служебного пользования",
+)
+
+MIN_INTERNAL_SEEN = 2
+MIN_TOPIC_WORDS = 3
+MIN_TOPIC_SHARE = 0.25
+
+
+@lru_cache(maxsize=1)
+def _marker_re() -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + "|".join(MARKERS) + r")(?!\w)", re.IGNORECASE)
+
+
+def internal_topic(message, context) -> list[str]:  # type: ignore[no-untyped-def]
+    """The message's words the user has only ever used inside the organization."""
+    store = context.history
+    if store is None:
+        return []
+    view = message_view(message, context)
+    vocab = store.vocab(view.words)
+    known = {w: v for w, v in vocab.items() if v[0] >= MIN_INTERNAL_SEEN}
+    internal = [w for w, (_, inside, outside) in known.items() if inside >= MIN_INTERNAL_SEEN and outside == 0]
+    if len(internal) >= MIN_TOPIC_WORDS and len(internal) >= MIN_TOPIC_SHARE * len(known):
+        return internal
+    return []
+
+
+class InternalToOutside(Rule):
+    id = "internal-to-outside"
+    description = "Confidentiality markers or an internal-only topic in mail to someone outside the organization."
+
+    def check(self, message, context):  # type: ignore[no-untyped-def]
+        if not context.config.organization.domains:
+            return []
+        outside = [a for a in context.outside_recipients if not silenced(context, a, self.id)]
+        if not outside:
+            return []
+        text = message.subject + "\n" + own_text(message.body_text, 20_000)
+        marker = _marker_re().search(text)
+        if marker:
+            why, evidence = f"it says \"{marker.group(0)}\"", marker.group(0)
+        else:
+            topic = internal_topic(message, context)
+            if not topic:
+                return []
+            why, evidence = "its topic has so far stayed inside the organization", ", ".join(topic[:6])
+        return [Finding(self.id, Severity.WARN, f"This looks internal ({why}), but {addr} is outside the organization.",
+                        recipient=addr, evidence=evidence) for addr in outside]
+
+
+RULE = InternalToOutside

@@ -1,0 +1,97 @@
+"""namesake: the recipient has a confusable twin whom this message fits clearly better.
+
+The autocomplete mistake: "Markus" completes to the client Markus Brandt instead of the boss
+Markus Berger. For each recipient we gather its confusable contacts (same first or last name,
+same typed prefix, an address a couple of edits away: history.twins) and compare how well each
+fits this message (history.fit: co-recipients, topic words, greeting, thread, quoted headers).
+Only a twin that fits *clearly* better is reported, and its address is the suggestion; a
+recipient without a better-fitting twin is never questioned, however unusual.
+
+A misspelt address the user never wrote to, one or two edits from a contact they write to
+regularly, is reported too (the classic typo); with first-time-recipient it holds.
+"""
+
+from __future__ import annotations
+
+from sendguard.history.fit import Fit, model_for, silenced
+from sendguard.history.twins import confusables, edit_distance
+from sendguard.model import Finding, Severity
+from sendguard.rules import Rule
+
+
+def reasons(twin: Fit, actual: Fit | None) -> str:
+    said = []
+    if twin.greeting and not (actual and actual.greeting):
+        said.append("the greeting")
+    if twin.quoted > (actual.quoted if actual else 0):
+        said.append("the quoted message")
+    if twin.co > (actual.co if actual else 0) + 0.5:
+        said.append("the other recipients")
+    if twin.words > (actual.words if actual else 0) + 0.5:
+        said.append("the topic")
+    if twin.thread and not (actual and actual.thread):
+        said.append("the thread")
+    return ", ".join(said) or "the history"
+
+
+class Namesake(Rule):
+    id = "namesake"
+    description = "A recipient whose near namesake fits the message much better (the autocomplete mistake)."
+    options = {
+        "warn_margin": (float, 3.0, "How much better the twin must fit to warn."),
+        "hold_margin": (float, 5.0, "How much better the twin must fit to hold on its own."),
+    }
+
+    def check(self, message, context):  # type: ignore[no-untyped-def]
+        model = model_for(message, context)
+        if model is None:
+            return []
+        store = model.store
+        warn = context.config.rule_option(self.id, "warn_margin")
+        hold = context.config.rule_option(self.id, "hold_margin")
+        recipients = model.view.recipients
+        names = {a.addr: a.name for a in message.header_recipients}
+        findings = []
+        for addr in recipients:
+            if silenced(context, addr, self.id):
+                continue
+            twins = confusables(store, addr, names.get(addr, ""), exclude=recipients)
+            twins = [(c, why) for c, why in twins if c.sent > 0 and not context.is_own(c.addr)]
+            if not twins:
+                continue
+            actual = store.contact(addr)
+            fits = model.fits([c for c, _ in twins] + ([actual] if actual else []),
+                              [a for a in recipients if a != addr])
+            base = fits[actual.id] if actual else None
+            best, best_margin, best_why = None, 0.0, ""
+            for contact, why in twins:
+                margin = fits[contact.id].total - (base.total if base else 0.0)
+                if margin > best_margin:
+                    best, best_margin, best_why = fits[contact.id], margin, why
+            typo = self._typo(addr, actual, twins)
+            if best is not None and best_margin >= warn:
+                severity = Severity.HOLD if best_margin >= hold else Severity.WARN
+                twin = best.contact
+                findings.append(Finding(
+                    self.id, severity,
+                    f"{addr} may be the wrong person: {twin.addr} ({best_why}) fits this message better "
+                    f"({reasons(best, base)}).",
+                    recipient=addr, suggestion=twin.addr, evidence=f"fit margin {best_margin:.1f}"))
+            elif typo is not None:
+                findings.append(Finding(
+                    self.id, Severity.WARN,
+                    f"{addr} is new, and one or two letters away from {typo}, whom you write to regularly.",
+                    recipient=addr, suggestion=typo))
+        return findings
+
+    @staticmethod
+    def _typo(addr, actual, twins):  # type: ignore[no-untyped-def]
+        if actual is not None and actual.sent > 0:
+            return None
+        for contact, _ in twins:
+            if contact.sent >= 2 and edit_distance(contact.addr, addr) <= 2:
+                return contact.addr
+        return None
+
+
+RULE = Namesake

@@ -1,0 +1,58 @@
+"""other-client: mail to client A that names client B (B's keywords, domains or contacts).
+
+Telling one client about another's projects or prices is a leak even when the recipient is
+right. Keywords match as whole words, case-insensitively, in the subject, the author's own text
+(quoted mail from the same client is normal) and attachment file names; domains and addresses
+anywhere in the text. Attachment contents are read when the content rules' extractor
+(sendguard.extract) is installed and the attachment is small.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sendguard.greetings import own_text
+from sendguard.history.fit import silenced
+from sendguard.model import Finding, Severity
+from sendguard.rules import Rule
+
+
+def client_terms(client) -> list[str]:  # type: ignore[no-untyped-def]
+    return [t for t in (*client.keywords, *client.domains, *client.addresses) if t.strip()]
+
+
+def mentions(text: str, term: str) -> bool:
+    return re.search(r"(?<![\w.@-])" + re.escape(term) + r"(?![\w@-])", text, re.IGNORECASE) is not None
+
+
+class OtherClient(Rule):
+    id = "other-client"
+    description = "A mail to one client that names another client (keywords, domains, contacts)."
+
+    def check(self, message, context):  # type: ignore[no-untyped-def]
+        clients = context.config.clients
+        if len(clients) < 2:
+            return []
+        by_recipient = {a: context.client_of(a) for a in context.envelope}
+        addressed = {c for c in by_recipient.values() if c}
+        if not addressed:
+            return []
+        names = " ".join(p.filename or "" for p in message.attachments)
+        text = "\n".join((message.subject, own_text(message.body_text, 50_000), names))
+        findings = []
+        for other, client in clients.items():
+            if other in addressed:
+                continue
+            hits = [t for t in client_terms(client) if mentions(text, t)]
+            if not hits:
+                continue
+            for addr, mine in by_recipient.items():
+                if mine and mine != other and not silenced(context, addr, self.id):
+                    findings.append(Finding(
+                        self.id, Severity.WARN,
+                        f"This mail to {addr} (client {mine}) mentions client {other} ({', '.join(hits[:3])}).",
+                        recipient=addr, evidence=", ".join(hits[:5])))
+        return findings
+
+
+RULE = OtherClient
