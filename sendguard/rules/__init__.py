@@ -22,6 +22,14 @@ RULES: dict[str, str] = {
     "blocked-recipient": "blocked_recipient",
     "external-recipient": "external_recipient",
     "audience-size": "audience_size",
+    "first-time-recipient": "first_time_recipient",
+    "namesake": "namesake",
+    "greeting-mismatch": "greeting_mismatch",
+    "internal-to-outside": "internal_to_outside",
+    "other-client": "other_client",
+    "client-in-internal-thread": "client_in_internal_thread",
+    "lookalike-domain": "lookalike_domain",
+    "sender-identity": "sender_identity",
 }
 
 
