@@ -176,7 +176,13 @@ class Learner:
             chunk = addrs[start:start + 500]
             q = f"SELECT addr, id FROM contacts WHERE addr IN ({','.join('?' * len(chunk))})"
             ids.update(self.db.execute(q, chunk).fetchall())
-        firsts = {r[2] for r in rows if len(r[2]) >= 2}
+        firsts = sorted({r[2] for r in rows if len(r[2]) >= 2})
+        known: set[str] = set()
+        for start in range(0, len(firsts), 500):
+            chunk = firsts[start:start + 500]
+            q = f"SELECT DISTINCT first FROM alias WHERE first IN ({','.join('?' * len(chunk))})"
+            known.update(r[0] for r in self.db.execute(q, chunk))
+        firsts = [f for f in firsts if f not in known]  # the nickname table loads only for new names
         db.executemany("INSERT OR IGNORE INTO alias VALUES (?, ?)", sorted(names.all_aliases(firsts)))
         return ids
 

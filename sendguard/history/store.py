@@ -31,6 +31,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 FILENAME = "history.sqlite"
@@ -260,10 +261,24 @@ class HistoryStore:
 
 
 def open_read_only(state_dir: Path) -> HistoryStore | None:
-    """The store for checking, or None when nothing has been learned (no file, or empty)."""
+    """The store for checking, or None when nothing has been learned (no file, or empty).
+
+    One process checking many messages (``sendguard check`` of a folder) reuses the open store
+    and its contact cache for as long as the files are unchanged.
+    """
     path = path_in(state_dir)
-    if not path.exists():
+    try:
+        stamp = tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
+                      for p in (path, path.with_name(path.name + "-wal")))
+    except OSError:
         return None
+    if stamp[0] is None:
+        return None
+    return _open_cached(str(path), stamp)
+
+
+@lru_cache(maxsize=1)
+def _open_cached(path: str, stamp: tuple[object, ...]) -> HistoryStore | None:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         row = db.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()

@@ -8,7 +8,8 @@ routine):
   Russian equivalents (quoted text and disclaimers of forwarded mail are not the author's);
 * a topic the user discusses only internally: among the message's words, several that the
   history has seen repeatedly in internal-only mail and never in mail with an outside
-  participant, making up a good part of what the history knows of the message.
+  participant, making up a good part of what the history knows of the message. To someone
+  the user never wrote to, that is information only (see ``_severity``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ MARKERS = (
 
 MIN_INTERNAL_SEEN = 2
 MIN_TOPIC_WORDS = 3
-MIN_TOPIC_SHARE = 0.25
+MIN_TOPIC_SHARE = 0.4
 
 
 @lru_cache(maxsize=1)
@@ -75,8 +76,21 @@ class InternalToOutside(Rule):
             if not topic:
                 return []
             why, evidence = "its topic has so far stayed inside the organization", ", ".join(topic[:6])
-        return [Finding(self.id, Severity.WARN, f"This looks internal ({why}), but {addr} is outside the organization.",
+        return [Finding(self.id, self._severity(context, addr, bool(marker)),
+                        f"This looks internal ({why}), but {addr} is outside the organization.",
                         recipient=addr, evidence=evidence) for addr in outside]
+
+    @staticmethod
+    def _severity(context, addr: str, marked: bool) -> Severity:  # type: ignore[no-untyped-def]
+        """A topic alone only warns about someone the user writes to.
+
+        Writing to someone new about one's own work is how new contacts start; with the
+        first-time-recipient information a warning would hold exactly that routine mail.
+        """
+        if marked:
+            return Severity.WARN
+        contact = context.history.contact(addr) if context.history is not None else None
+        return Severity.WARN if contact is not None and contact.sent > 0 else Severity.INFO
 
 
 RULE = InternalToOutside

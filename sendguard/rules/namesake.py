@@ -60,15 +60,23 @@ class Namesake(Rule):
             if not twins:
                 continue
             actual = store.contact(addr)
-            fits = model.fits([c for c, _ in twins] + ([actual] if actual else []),
-                              [a for a in recipients if a != addr])
-            base = fits[actual.id] if actual else None
+            typo = self._typo(addr, actual, twins)
+            if actual is None or actual.sent == 0:
+                # Someone new fits nothing yet, so every known namesake would "fit better":
+                # only a near-identical address to a regular contact is suspicious here.
+                if typo is not None:
+                    findings.append(Finding(
+                        self.id, Severity.WARN,
+                        f"{addr} is new, and one or two letters away from {typo}, whom you write to regularly.",
+                        recipient=addr, suggestion=typo))
+                continue
+            fits = model.fits([c for c, _ in twins] + [actual], [a for a in recipients if a != addr])
+            base = fits[actual.id]
             best, best_margin, best_why = None, 0.0, ""
             for contact, why in twins:
                 margin = fits[contact.id].total - (base.total if base else 0.0)
                 if margin > best_margin:
                     best, best_margin, best_why = fits[contact.id], margin, why
-            typo = self._typo(addr, actual, twins)
             if best is not None and best_margin >= warn:
                 severity = Severity.HOLD if best_margin >= hold else Severity.WARN
                 twin = best.contact
@@ -77,11 +85,6 @@ class Namesake(Rule):
                     f"{addr} may be the wrong person: {twin.addr} ({best_why}) fits this message better "
                     f"({reasons(best, base)}).",
                     recipient=addr, suggestion=twin.addr, evidence=f"fit margin {best_margin:.1f}"))
-            elif typo is not None:
-                findings.append(Finding(
-                    self.id, Severity.WARN,
-                    f"{addr} is new, and one or two letters away from {typo}, whom you write to regularly.",
-                    recipient=addr, suggestion=typo))
         return findings
 
     @staticmethod

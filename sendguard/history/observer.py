@@ -1,0 +1,25 @@
+"""The delivery observer: every message sendguard delivers is added to the history.
+
+Registered in ``events.OBSERVERS``; runs after delivery, so it can never cost the user a
+message (events.emit reports a failure in one line and carries on). Learning is idempotent,
+so the same message turning up later in the sent folder changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sendguard import paths
+from sendguard.history.learn import Learner
+from sendguard.history.store import open_for_write
+
+
+def observe(entry: Any, event: str, config: Any) -> None:
+    if event != "delivered" or not config.history.learn_delivered:
+        return
+    db = open_for_write(paths.state_dir(create=True))
+    try:
+        with Learner(db, config.identity.addresses, config.organization.domains) as learner:
+            learner.add(entry.raw())
+    finally:
+        db.close()
