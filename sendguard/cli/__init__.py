@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "discard": "queue_cmd:discard",
     "config": "config_cmd:config",
     "review": "review_cmd:review",
+    "learn": "learn_cmd:learn",
+    "evaluate": "evaluate_cmd:evaluate",
+    "trust": "trust_cmd:trust",
 }
 
 
