@@ -42,6 +42,8 @@ SALUTATIONS = (
     "уважаемый", "уважаемая", "дорогой", "дорогая",
 )
 
+SALUTATION_WORDS = frozenset(w for s in SALUTATIONS for w in s.split())
+
 TITLES = (
     "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "madam",
     "herr", "frau", "herrn",
@@ -140,7 +142,7 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.P
     salutation = "|".join(sorted({re.escape(s) for s in SALUTATIONS}, key=len, reverse=True))
     title = "|".join(sorted({re.escape(t) for t in TITLES}, key=len, reverse=True))
     greeting = re.compile(
-        rf"^\s*(?:{salutation})\b[\s,!]*(?P<title>(?:{title})\b\.?\s+)?(?P<names>[^\W\d_][\w.' -]{{0,60}}?)\s*[,!:;.\-–—]?\s*$",
+        rf"^\s*(?:{salutation})\b[\s,!]*(?P<title>(?:{title})\b\.?\s+)?(?P<names>[^\W\d_][\w.,' -]{{0,60}}?)\s*[,!:;.\-–—]?\s*$",
         re.IGNORECASE,
     )
     bare = re.compile(r"^\s*(?P<title>(?:%s)\b\.?\s+)?(?P<names>[^\W\d_][^\W\d_'-]{1,30}(?:\s+[^\W\d_][^\W\d_'-]{1,30})?)\s*[,:!\-–—]\s*$" % title, re.IGNORECASE)
@@ -176,6 +178,7 @@ def parse_greeting(body: str) -> Greeting | None:
         raw = match.group("names")
         parts = [p for p in re.split(r"\s*(?:,|&|\band\b|\bund\b|\bet\b|\by\b|\ben\b|\bи\b)\s*|\s+", raw) if p]
         parts = [p.strip(".'-") for p in parts]
+        parts = [p for p in parts if p.lower() not in SALUTATION_WORDS]  # "Liebe Jana, lieber Tim"
         if any(p.lower() in GROUP_WORDS for p in parts):
             return None
         names = tuple(fold(p) for p in parts if len(fold(p)) >= 2 and p.lower() not in NOT_NAMES)

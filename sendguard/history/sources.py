@@ -75,7 +75,11 @@ def notmuch_messages(query: str, database: Path | None = None) -> Iterator[bytes
     except ImportError as err:
         raise LearnSourceError(f"--notmuch needs the notmuch2 Python module: {err}") from None
     try:
-        db = notmuch2.Database(path=str(database) if database else None, mode=notmuch2.Database.MODE.READ_ONLY)
+        if database:  # an explicit database needs no notmuch config file
+            db = notmuch2.Database(path=str(database), mode=notmuch2.Database.MODE.READ_ONLY,
+                                   config=notmuch2.Database.CONFIG.EMPTY)
+        else:
+            db = notmuch2.Database(mode=notmuch2.Database.MODE.READ_ONLY)
     except notmuch2.NotmuchError as err:
         raise LearnSourceError(f"the notmuch database cannot be opened: {err}",
                                hints=["Run `notmuch new` first, or check NOTMUCH_CONFIG."]) from None

@@ -1,0 +1,147 @@
+"""The recipient rules on a small synthetic history (tests/history_fixtures.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sendguard.check import check_message, envelope_for
+from sendguard.greetings import own_text, parse_greeting
+from sendguard.history import trust
+from sendguard.message import OutgoingMessage
+from sendguard.model import Verdict
+from tests import history_fixtures as hf
+
+
+@pytest.fixture
+def state(tmp_path):
+    return hf.learned_state(tmp_path)
+
+
+def run(state, raw, config=None):  # type: ignore[no-untyped-def]
+    message = OutgoingMessage(raw)
+    result = check_message(message, config or hf.config(), envelope=envelope_for(message, (), False),
+                           state_dir=state, now=1_800_000_000.0)
+    return result.decision
+
+
+def rules_of(decision):  # type: ignore[no-untyped-def]
+    return {f.rule: f for f in decision.findings}
+
+
+INTERNAL_NOTE = ("Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken, "
+                 "zwei Stellen fallen weg. Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra")
+
+
+def test_namesake_holds_and_names_the_boss(state):
+    d = run(state, hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100))
+    assert d.verdict >= Verdict.HOLD
+    assert any(f.suggestion == hf.BOSS for f in d.findings)
+    assert rules_of(d)["namesake"].recipient == hf.CLIENT_THOMAS
+
+
+def test_the_same_mail_to_the_boss_passes(state):
+    d = run(state, hf.mail([hf.BOSS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100))
+    assert d.verdict <= Verdict.WARN
+
+
+def test_ordinary_client_mail_passes(state):
+    body = "Hallo Thomas,\n\nder nächste Granit Meilenstein ist am Montag.\n\nGruß\nPetra"
+    assert run(state, hf.mail([hf.CLIENT_THOMAS], "Granit Meilenstein", body, n=100)).verdict == Verdict.PASS
+
+
+def test_new_harmless_contact_is_not_held(state):
+    body = "Hallo Frau Wagner,\n\ndanke für das Gespräch. Passt Ihnen ein Anruf am Dienstag?\n\nPetra Lang"
+    d = run(state, hf.mail(["j.wagner@start.example"], "Kennenlernen", body, n=100))
+    assert d.verdict == Verdict.PASS
+    assert rules_of(d)["first-time-recipient"].severity.label == "info"
+
+
+def test_greeting_for_another_client_holds_with_other_client(state):
+    body = "Hallo Anna,\n\ndie Wartung für Lotse verschiebt sich auf Montag.\n\nGruß\nPetra"
+    d = run(state, hf.mail([hf.CLIENT_THOMAS], "Lotse Wartung", body, n=100))
+    assert d.verdict >= Verdict.HOLD
+    found = rules_of(d)
+    assert found["greeting-mismatch"].suggestion == hf.CLIENT_ANNA
+    assert "other-client" in found
+
+
+def test_other_client_named_warns(state):
+    body = "Hallo Anna,\n\nbei Bergwerk (Projekt Granit) kostet das 900 EUR am Tag.\n\nGruß\nPetra"
+    d = run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100))
+    assert d.verdict == Verdict.WARN and "other-client" in rules_of(d)
+
+
+def test_lookalike_of_own_domain_holds_with_the_real_address(state):
+    body = "Hallo Thomas,\n\ndas Budget kommt morgen.\n\nPetra"
+    d = run(state, hf.mail(["t.keller@lindehnof.example"], "Budget Quartal", body, n=100))
+    assert d.verdict >= Verdict.HOLD
+    assert rules_of(d)["lookalike-domain"].suggestion == hf.BOSS
+
+
+def test_client_added_to_internal_thread_holds(state):
+    body = "Hallo Thomas,\n\nzur Reorganisation: Mia übernimmt ab März das Team.\n\nPetra"
+    raw = hf.mail([hf.BOSS], "Re: Reorganisation Team", body, cc=[hf.COLLEAGUE, hf.CLIENT_ANNA], n=100,
+                  reply_to="reorg-1@lindenhof.example")
+    d = run(state, raw)
+    assert "client-in-internal-thread" in rules_of(d)
+    assert rules_of(d)["client-in-internal-thread"].recipient == hf.CLIENT_ANNA
+
+
+def test_confidential_marker_to_outside_warns_only(state):
+    body = "Hallo Anna,\n\nvertraulich: die Wartung für Lotse wird teurer.\n\nGruß\nPetra"
+    d = run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100))
+    assert rules_of(d)["internal-to-outside"].severity.label == "warn"
+    assert d.verdict == Verdict.WARN
+
+
+def test_sender_identity_warns_on_unusual_from(state):
+    body = "Hallo Thomas,\n\ndas Budget steht.\n\nPetra"
+    d = run(state, hf.mail([hf.BOSS], "Budget Quartal", body, cc=[hf.COLLEAGUE], frm="petra@privat.example", n=100))
+    assert hf.BOSS in {f.recipient for f in d.findings if f.rule == "sender-identity"}
+    assert d.verdict == Verdict.WARN
+
+
+def test_trust_silences_a_known_good_pair(state):
+    raw = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100)
+    trust.trust(state, hf.CLIENT_THOMAS)
+    d = run(state, raw)
+    assert "namesake" not in rules_of(d) and d.verdict <= Verdict.WARN
+
+
+def test_without_history_the_recipient_rules_are_silent(tmp_path):
+    raw = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, n=100)
+    found = rules_of(run(tmp_path / "empty", raw))
+    assert not {"namesake", "greeting-mismatch", "first-time-recipient"} & set(found)
+
+
+@pytest.mark.parametrize(("body", "names", "by_last"), [
+    ("Hallo Markus,\n\ntext", ("markus",), False),
+    ("Hi Anna,\ntext", ("anna",), False),
+    ("Dear Mr Smith,\n\ntext", ("smith",), True),
+    ("Sehr geehrte Frau Ott,\n\ntext", ("ott",), True),
+    ("Bonjour Marie,\n\ntext", ("marie",), False),
+    ("Здравствуйте, Ольга!\n\ntext", ("olga",), False),
+    ("Hola Lucía,\n\ntext", ("lucia",), False),
+    ("Beste Joost,\n\ntext", ("joost",), False),
+    ("Bill,\n\nsee below", ("bill",), False),  # a bare name line is a greeting
+    ("Liebe Jana, lieber Tim,\n\ntext", ("jana",), False),
+])
+def test_greetings_in_several_languages(body, names, by_last):
+    greeting = parse_greeting(body)
+    assert greeting is not None and greeting.names[:len(names)] == names and greeting.by_last_name == by_last
+
+
+@pytest.mark.parametrize("body", [
+    "Hi all,\n\ntext", "Hallo zusammen,\n\ntext", "Dear team,\n\ntext", "Bonjour à tous,\n\ntext",
+    "Hola a todos,\ntext", "Thanks,\nPetra",
+    "fyi\n\n-----Original Message-----\nFrom: Kern, Thomas\n\nHallo Anna,\n\nquoted",
+    "see below\n\nOn Mon, 1 Jan 2024, Anna Brandl <a@b.example> wrote:\n> Hallo Markus,\n",
+    "> Hallo Markus,\n> quoted only\n",
+])
+def test_group_quoted_and_forwarded_greetings_name_nobody(body):
+    assert parse_greeting(body) is None
+
+
+def test_own_text_stops_at_reply_markers():
+    body = "Meine Antwort.\n\nAm 3. März 2024 schrieb Anna Brandl:\n> Ihre Frage\n"
+    assert own_text(body).strip() == "Meine Antwort."
