@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,81 @@ def git_send_email(repo: Path, env: dict[str, str], count: int, *args: str) -> s
                    capture_output=True, timeout=60)
     return subprocess.run(["git", "send-email", *args, *sorted(str(p) for p in out.glob("*.patch"))],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+class Aerc:
+    """aerc 0.14 under a private tmux server: it needs a terminal, repaints only on input, and
+    throws the sendmail program's stderr away (the status bar shows only ``exit status N``)."""
+
+    def __init__(self, world, root: Path) -> None:  # type: ignore[no-untyped-def]
+        need("aerc")
+        self.tmux = need("tmux")
+        self.socket = f"sendguard-test-{root.name}-{id(self)}"
+        config = root / "config" / "aerc"
+        config.mkdir(parents=True)
+        maildir = root / "mail"
+        for sub in ("cur", "new", "tmp"):
+            (maildir / "INBOX" / sub).mkdir(parents=True)
+        accounts = config / "accounts.conf"
+        accounts.write_text(f"[work]\nsource = maildir://{maildir}\noutgoing = {world.sendmail}\n"
+                            'from = Me <me@nordwerk.example>\ncopy-to =\n')
+        accounts.chmod(0o600)
+        editor = root / "editor.sh"
+        editor.write_text("#!/bin/sh\nprintf 'Hello Anna,\\n\\nthe Falke rollout is on track.\\n' >> \"$1\"\n")
+        editor.chmod(0o755)
+        (config / "aerc.conf").write_text(f"[compose]\neditor = {editor}\n")
+        run = root / "run"
+        run.mkdir(mode=0o700)
+        self.env = world.env()
+        self.env.update(XDG_CONFIG_HOME=str(root / "config"), XDG_RUNTIME_DIR=str(run), HOME=str(root),
+                        TERM="xterm-256color")
+        self.width = 160
+
+    def _tmux(self, *args: str) -> str:
+        proc = subprocess.run([self.tmux, "-L", self.socket, *args], env=self.env, capture_output=True,
+                              text=True, timeout=30, check=False)
+        return proc.stdout
+
+    def screen(self) -> str:
+        self.width = 321 - self.width  # aerc repaints only on input: a resize is input
+        self._tmux("resize-window", "-x", str(self.width), "-y", "50")
+        time.sleep(0.3)
+        return self._tmux("capture-pane", "-p")
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.3)
+        raise AssertionError(f"aerc never showed {text!r}; screen:\n{screen}")
+
+    def compose(self, mailto: str) -> None:
+        self._tmux("new-session", "-d", "-x", str(self.width), "-y", "50", f"aerc '{mailto}'")
+        self.wait_for("Send this email?")
+        # keys pressed while the account is still connecting are lost: wait for it to settle
+        self.wait_for("Connected")
+        time.sleep(0.5)
+
+    def send(self) -> None:
+        self._tmux("send-keys", "y")
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+    def __enter__(self) -> Aerc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def wait_until(predicate, timeout: float = 20) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return bool(predicate())
