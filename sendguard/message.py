@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import email
 import email.parser
-import email.policy
 import email.utils
 import re
 from dataclasses import dataclass

@@ -20,7 +20,6 @@ import binascii
 import email.errors
 import email.header
 import email.parser
-import email.policy
 import re
 from dataclasses import dataclass, field
 from email.message import Message
@@ -41,7 +40,9 @@ _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 
 
 def _parse_headers(block: bytes) -> Message:
-    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
+    # The default policy is compat32; naming it would import email.policy (headerregistry &c.,
+    # several ms on every mail).
+    return email.parser.BytesHeaderParser().parsebytes(block)
 
 
 def split_entity(raw: bytes, start: int, end: int) -> tuple[Message, int, str | None]:
@@ -119,6 +120,8 @@ class Part:
     raw: bytes = field(default=b"", repr=False)
     start: int = 0
     end: int = 0
+    memo: dict[str, object] = field(default_factory=dict, repr=False)
+    """What rules learned about this part (e.g. its real type), so it is computed once."""
 
     @property
     def is_attachment(self) -> bool:
@@ -139,9 +142,9 @@ class Part:
 
     def payload(self) -> bytes:
         """The decoded bytes (base64 / quoted-printable undone), decoded once and kept."""
-        cached = self.__dict__.get("_payload")
-        if cached is None:
-            cached = self.__dict__["_payload"] = self._decode()
+        cached = self.memo.get("payload")
+        if not isinstance(cached, bytes):
+            cached = self.memo["payload"] = self._decode()
         return cached
 
     def _decode(self) -> bytes:

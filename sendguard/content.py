@@ -1,0 +1,112 @@
+"""The words a message carries, as the content rules read them.
+
+Three questions every content rule asks, answered once here:
+
+* Which text did the *user* write? ``own_text`` drops quoted lines (``>``), everything after a
+  signature delimiter (``-- ``), and forwarded or replied-to messages (the "-----Original
+  Message-----" / "Am ... schrieb ...:" / "On ... wrote:" families in several languages), so
+  a phrase someone else wrote is never held against the sender.
+* What does a git patch add? ``patch_text`` keeps the prose before the first diff and the
+  added lines (``+``, not ``+++``) of the diff: context and removed lines already exist
+  elsewhere, so they are not leaving the house with this mail.
+* What must never be shown? ``mask`` keeps only the first and last character of a secret, and
+  every finding of the secrets rule goes through it: stderr, ``check --json``, the queue and
+  the incident log only ever see the masked form.
+
+``scan_texts`` lists (where, text) pairs: the body (patch-filtered when it is a patch) and the
+text of every readable attachment (sendguard.extract), cached per message in context.cache.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_CACHE_KEY = "content.scan-texts"
+
+_DIFF_START = re.compile(r"^(?:diff --git |Index: |--- (?:a/|/dev/null)|\+\+\+ b/|@@ -\d)", re.M)
+_PATCH_SUBJECT = re.compile(r"\[(?:[^\]]*\s)?(?:PATCH|RFC)\b", re.I)
+
+_ATTRIBUTION = re.compile(
+    r"^(?:"
+    r"-{2,}\s*(?:Original(?:\s+Message)?|Urspr[üu]ngliche Nachricht|Original-Nachricht|Message d'origine"
+    r"|Mensaje original|Oorspronkelijk bericht|Исходное сообщение|Forwarded message|Weitergeleitete Nachricht"
+    r"|Message transféré|Mensaje reenviado|Doorgestuurd bericht|Пересылаемое сообщение)\s*-{2,}"
+    r"|Begin forwarded message:|Anfang der weitergeleiteten (?:E-Mail|Nachricht):"
+    r"|On .{0,200} wrote:|Am .{0,200} schrieb .{0,200}:|Le .{0,200} a écrit\s*:|El .{0,200} escribió:"
+    r"|Op .{0,200} schreef .{0,200}:|.{0,200} (?:пишет|написал\(а\)|написал):"
+    r")\s*$",
+    re.M | re.I,
+)
+# Outlook puts the replied-to message under a "From: / Sent:" block instead of quoting it.
+_OUTLOOK_BLOCK = re.compile(
+    r"^(?:From|Von|De|Van|От)\s*:.*\n(?:.*\n){0,3}?(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Verzonden|Отправлено)\s*:",
+    re.M | re.I,
+)
+
+
+def mask(secret: str) -> str:
+    """First and last character only; nothing of a short secret."""
+    secret = secret.strip()
+    if len(secret) < 6:
+        return "…"
+    return f"{secret[0]}…{secret[-1]}"
+
+
+def looks_like_patch(text: str, subject: str = "") -> bool:
+    return bool(_DIFF_START.search(text)) or bool(_PATCH_SUBJECT.search(subject))
+
+
+def own_text(text: str) -> str:
+    """The part of a body the sender wrote: no quotes, no signature, no forwarded message."""
+    cut = len(text)
+    for pattern in (_ATTRIBUTION, _OUTLOOK_BLOCK):
+        match = pattern.search(text)
+        if match:
+            cut = min(cut, match.start())
+    signature = re.search(r"^-- ?\r?$", text, re.M)
+    if signature:
+        cut = min(cut, signature.start())
+    lines = [line for line in text[:cut].splitlines() if not line.lstrip().startswith((">", "|"))]
+    return "\n".join(lines)
+
+
+def patch_text(text: str) -> str:
+    """Prose before the first diff, plus the lines the diff adds."""
+    first = _DIFF_START.search(text)
+    if not first:
+        return text
+    added = [line[1:] for line in text[first.start():].splitlines()
+             if line.startswith("+") and not line.startswith("+++ ")]
+    return text[: first.start()] + "\n" + "\n".join(added)
+
+
+def scan_texts(message: Any, context: Any) -> list[tuple[str, str]]:
+    """(where, text) for the body and each readable attachment; once per message."""
+    cached = context.cache.get(_CACHE_KEY)
+    if cached is not None:
+        return list(cached)
+    body = message.body_text
+    if _DIFF_START.search(body):
+        body = patch_text(body)
+    out = [("the message text", body)]
+    if message.attachments:
+        from sendguard.extract import attachment_texts
+
+        for item in attachment_texts(message, context):
+            text = patch_text(item.text) if _DIFF_START.search(item.text) else item.text
+            out.append((f"the attachment {item.name}", text))
+    context.cache[_CACHE_KEY] = tuple(out)
+    return out
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character: random tokens score high, words and repeated characters low."""
+    import math
+    from collections import Counter
+
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    total = len(value)
+    return -sum(n / total * math.log2(n / total) for n in counts.values())

@@ -1,0 +1,169 @@
+"""attachment-type: what each attachment really is, by its bytes (libmagic), not by its name.
+
+Flags, per attachment:
+
+* a name or declared type that disagrees with the content — a spreadsheet called ``.pdf`` is
+  the classic wrong file. Types are compared by *family* (document, spreadsheet, pdf, image,
+  archive, ...), so harmless disagreements (a .csv libmagic calls text/plain, a docx it calls
+  zip, a declared application/octet-stream) are not findings;
+* executables and scripts; an executable dressed as a document is conclusive (HOLD);
+* archives: zip contents are listed (in the finding, for the person to see), encrypted members
+  (their content cannot be checked) and archives nested in archives are flagged, as are
+  executables inside and macro-enabled office files.
+
+Stricter outside: to internal recipients only, these are INFO (a colleague sending a script is
+routine); when anyone outside the organization receives the mail they are WARN. A WARN holds
+only with independent evidence (decision.py): e.g. the disguised spreadsheet that also
+carries salaries (sensitive-data).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from sendguard.extract import real_type
+from sendguard.model import Finding, Severity
+from sendguard.rules import Rule
+
+_EXTENSION_FAMILY = {
+    "pdf": "pdf",
+    "doc": "document", "docx": "document", "docm": "document", "odt": "document", "rtf": "document",
+    "xls": "spreadsheet", "xlsx": "spreadsheet", "xlsm": "spreadsheet", "ods": "spreadsheet",
+    "ppt": "presentation", "pptx": "presentation", "pptm": "presentation", "odp": "presentation",
+    "jpg": "image", "jpeg": "image", "png": "image", "gif": "image", "webp": "image", "bmp": "image",
+    "tif": "image", "tiff": "image", "heic": "image",
+    "zip": "archive", "7z": "archive", "rar": "archive", "gz": "archive", "tgz": "archive", "tar": "archive",
+    "bz2": "archive", "xz": "archive", "zst": "archive",
+    "exe": "executable", "dll": "executable", "msi": "executable", "scr": "executable", "com": "executable",
+    "elf": "executable", "so": "executable", "dylib": "executable", "app": "executable", "apk": "executable",
+    "sh": "script", "bash": "script", "bat": "script", "cmd": "script", "ps1": "script", "vbs": "script",
+    "js": "script", "jse": "script", "wsf": "script", "hta": "script", "jar": "script", "lnk": "script",
+    "py": "script", "pl": "script", "rb": "script",
+    "txt": "text", "csv": "text", "log": "text", "md": "text", "patch": "text", "diff": "text", "eml": "text",
+    "ics": "text", "vcf": "text", "html": "text", "htm": "text", "xml": "text", "json": "text", "asc": "text",
+}
+_ARCHIVE_EXTENSIONS = frozenset(e for e, f in _EXTENSION_FAMILY.items() if f == "archive")
+_RISKY_EXTENSIONS = frozenset(e for e, f in _EXTENSION_FAMILY.items() if f in ("executable", "script"))
+_FAMILY_NAMES = {
+    "pdf": "a PDF", "document": "a text document", "spreadsheet": "a spreadsheet", "presentation": "a presentation",
+    "image": "an image", "archive": "an archive", "executable": "a program", "script": "a script",
+    "text": "plain text",
+}
+
+
+def family_of_type(mime: str) -> str | None:
+    """The family of a MIME type, None when it says nothing (octet-stream, unknown)."""
+    mime = mime.lower()
+    if mime == "application/pdf":
+        return "pdf"
+    if "spreadsheet" in mime or "ms-excel" in mime or mime == "text/csv":
+        return "spreadsheet" if mime != "text/csv" else "text"
+    if "wordprocessing" in mime or "msword" in mime or "opendocument.text" in mime or mime == "text/rtf":
+        return "document"
+    if "presentation" in mime or "powerpoint" in mime:
+        return "presentation"
+    if mime.startswith("image/"):
+        return "image"
+    if mime in ("application/x-executable", "application/x-sharedlib", "application/x-pie-executable",
+                "application/x-dosexec", "application/x-mach-binary", "application/vnd.microsoft.portable-executable",
+                "application/x-msdownload", "application/x-msi"):
+        return "executable"
+    if mime in ("text/x-shellscript", "application/x-shellscript", "text/x-msdos-batch", "application/java-archive",
+                "application/x-ms-shortcut") or (mime.startswith("text/x-") and "script" in mime):
+        return "script"
+    if mime in ("application/zip", "application/x-7z-compressed", "application/x-rar", "application/vnd.rar",
+                "application/gzip", "application/x-gzip", "application/x-tar", "application/x-bzip2", "application/x-xz",
+                "application/zstd", "application/x-rar-compressed"):
+        return "archive"
+    if mime.startswith("text/") or mime in ("application/json", "application/xml"):
+        return "text"
+    return None
+
+
+def extension_of(filename: str | None) -> str:
+    if not filename or "." not in filename:
+        return ""
+    return filename.rsplit(".", 1)[1].strip().lower()
+
+
+def _compatible(claimed: str, real: str) -> bool:
+    if claimed == real:
+        return True
+    # OOXML/ODF are zip files; some writers produce files libmagic only knows as zip.
+    if real == "archive" and claimed in ("document", "spreadsheet", "presentation"):
+        return True
+    # Text is text: .csv, .log, .patch, scripts read as text/plain.
+    return real == "text" and claimed in ("text", "script")
+
+
+def zip_findings(data: bytes, name: str) -> list[tuple[str, bool]]:
+    """(problem, conclusive) about a zip's contents, plus a listing (problem '' → listing only)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+        return [(f"{name} looks like a zip archive but cannot be opened, so its content was not checked", False)]
+    out: list[tuple[str, bool]] = []
+    names = [m.filename for m in members]
+    if any(m.flag_bits & 0x1 for m in members):
+        out.append((f"{name} is an encrypted archive: its content cannot be checked", False))
+    nested = [n for n in names if extension_of(n) in _ARCHIVE_EXTENSIONS]
+    if nested:
+        out.append((f"{name} contains further archives ({', '.join(nested[:3])})", False))
+    risky = [n for n in names if extension_of(n) in _RISKY_EXTENSIONS]
+    if risky:
+        out.append((f"{name} contains programs or scripts ({', '.join(risky[:3])})", False))
+    if any(n.endswith("vbaProject.bin") for n in names):
+        out.append((f"{name} contains macros", False))
+    return out
+
+
+def listing(data: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+        return ""
+    shown = ", ".join(names[:10])
+    return shown + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
+
+
+class AttachmentType(Rule):
+    id = "attachment-type"
+    description = "Attachments whose content is not what their name says, programs, and archives."
+
+    def check(self, message, context):  # type: ignore[no-untyped-def]
+        attachments = [p for p in message.attachments if p.encoded_size]
+        if not attachments:
+            return []
+        outside = bool(context.outside_recipients)
+        findings: list[Finding] = []
+        for index, part in enumerate(attachments, 1):
+            name = part.filename or f"attachment {index} ({part.content_type})"
+            real = real_type(part)
+            real_family = family_of_type(real) if real else None
+            problems: list[tuple[str, bool]] = []
+            claimed = [f for f in (_EXTENSION_FAMILY.get(extension_of(part.filename)),
+                                   family_of_type(part.content_type)) if f]
+            if real_family and any(not _compatible(c, real_family) for c in claimed):
+                disguised = real_family == "executable"
+                problems.append((f"{name} is really {_FAMILY_NAMES[real_family]} ({real}), "
+                                 f"not what its name or declared type says", disguised))
+            elif real_family in ("executable", "script") or _EXTENSION_FAMILY.get(extension_of(part.filename)) in (
+                    "executable", "script"):
+                problems.append((f"{name} is a program or script", False))
+            if real in ("application/zip",) or extension_of(part.filename) in ("zip", "docm", "xlsm", "pptm"):
+                problems.extend(zip_findings(part.payload(), name))
+            for problem, conclusive in problems:
+                severity = Severity.HOLD if conclusive else (Severity.WARN if outside else Severity.INFO)
+                findings.append(Finding(self.id, severity, problem[0].upper() + problem[1:] + ".",
+                                        evidence=f"{name}: {real or 'unknown type'}"))
+            if real == "application/zip" and not problems:
+                files = listing(part.payload())
+                if files:
+                    findings.append(Finding(self.id, Severity.INFO, f"{name} contains: {files}.", evidence=name))
+        return findings
+
+
+RULE = AttachmentType

@@ -1,0 +1,183 @@
+"""sensitive-data: bank accounts, payment cards, personal identifiers and salaries leaving the house.
+
+Only checksummed evidence counts: an IBAN must pass mod-97 (python-stdnum, which also knows each
+country's BBAN format), a card number the Luhn check *and* a card network's number range, and
+a national identifier its own checksum (stdnum again) — a random number that fails is never a
+finding. Identifiers whose checksum is weak (a 9-digit BSN passes one time in eleven) count only
+beside a word that names them ("BSN", "Steuer-ID", "DNI", ...), so a random number that happens
+to pass is not one either. Well-known test card numbers (4111 1111 1111 1111, ...) are ignored:
+they fill payment-code patches.
+
+Salaries: a line with a salary word, an amount and a person's name is a salary figure; two or
+more rows of name + amount in a text or spreadsheet that talks about salaries make a salary
+table (spreadsheet cells carry bare numbers, so a 4-7 digit cell counts as an amount there).
+
+Severity, stricter outside (context.outside_recipients): to internal recipients only, INFO.
+Outside: a salary table, or a salary figure together with an account or identifier (one
+person's pay and bank details) is conclusive: HOLD. Anything else found is a WARN, which holds
+only with independent evidence (decision.py).
+
+Matched values are shown masked (content.mask): the rule that warns about leaking a card number
+must not print it into a log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+from sendguard.content import mask, scan_texts
+from sendguard.model import Finding, Severity
+from sendguard.rules import Rule
+
+_IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)(?![A-Za-z0-9])")
+_CARD = re.compile(r"\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}|\d{4}[ -]?\d{6}[ -]?\d{5}")
+_TEST_CARDS = frozenset({
+    "4111111111111111", "4242424242424242", "4012888888881881", "4000056655665556", "5555555555554444",
+    "5105105105105100", "5200828282828210", "378282246310005", "371449635398431", "6011111111111117",
+    "6011000990139424", "3530111333300000", "3566002020360505", "4222222222222", "4000000000000002",
+    "4000000000000077", "4000000000000093", "4000000000009995", "2223003122003222", "36227206271667",
+    "30569309025904", "38520000023237", "6200000000000005", "4917610000000000", "4484070000000000",
+})
+
+# (label, stdnum module, candidate pattern, words that must stand near it)
+_IDENTIFIERS = [
+    ("German tax ID", "de.idnr", r"\d{2} ?\d{3} ?\d{3} ?\d{3}", r"steuer-?id|steuerliche identifikationsnummer|identifikationsnummer|idnr"),
+    ("Dutch BSN", "nl.bsn", r"\d{4}\.?\d{2}\.?\d{3}|\d{9}", r"bsn|burgerservicenummer|sofinummer"),
+    ("Spanish DNI", "es.dni", r"\d{8}-?[A-Za-z]", r"dni|nif|documento nacional"),
+    ("Spanish NIE", "es.nie", r"[XYZxyz]-?\d{7}-?[A-Za-z]", r"nie|extranjero"),
+    ("French social security number", "fr.nir", r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}",
+     r"nir|s[ée]curit[ée] sociale|num[ée]ro de s[ée]cu|insee"),
+    ("Italian fiscal code", "it.codicefiscale", r"[A-Za-z]{6}\d{2}[A-Za-z]\d{2}[A-Za-z]\d{3}[A-Za-z]",
+     r"codice fiscale|c\.f\.|cf"),
+    ("Austrian social insurance number", "at.vnr", r"\d{4} ?\d{6}", r"sozialversicherungs|svnr|vsnr|versicherungsnummer"),
+    ("Swiss AHV number", "ch.ssn", r"756\.?\d{4}\.?\d{4}\.?\d{2}", r"ahv|avs|sozialversicherungs"),
+    ("Polish PESEL", "pl.pesel", r"\d{11}", r"pesel"),
+    ("Swedish personal number", "se.personnummer", r"\d{6,8}[-+]?\d{4}", r"personnummer"),
+    ("Danish CPR number", "dk.cpr", r"\d{6}-?\d{4}", r"cpr"),
+    ("Finnish personal identity code", "fi.hetu", r"\d{6}[-+A]\d{3}[0-9A-Ya-y]", r"hetu|henkil[öo]tunnus"),
+    ("Belgian national number", "be.nn", r"\d{2}\.?\d{2}\.?\d{2}-?\d{3}\.?\d{2}", r"rijksregister|registre national|national number"),
+    ("NHS number", "gb.nhs", r"\d{3} ?\d{3} ?\d{4}", r"nhs"),
+]
+_NEAR = 80
+
+# Words that mean pay for work and little else ("Vergütung", "brutto", "compensation" also fill
+# offers and invoices, so they are left out).
+_SALARY_WORD = re.compile(
+    r"\b(?:gehalt|gehälter|gehaelter|jahresgehalt|monatsgehalt|bruttogehalt|lohn|löhne|salary|salaries|"
+    r"wages|payroll|base pay|salaire|salaires|sueldo|sueldos|salario|salarios|nómina|salaris|brutoloon|"
+    r"зарплата|зарплаты|оклад|stipendio|retribuzione|wynagrodzenie|pensja)\b")
+_AMOUNT = re.compile(
+    r"(?<![\w.,])(?:(?:€|EUR|USD|\$|£|CHF|RUB|₽)\s?)?\d{1,3}(?:[.,' \u00a0]\d{3})+(?:[.,]\d{2})?(?:\s?(?:€|EUR|USD|\$|£|CHF|k|K|₽|руб))?"
+    r"|(?<![\w.,])\d{4,6}(?:[.,]\d{2})?\s?(?:€|EUR|USD|£|CHF|₽|руб)|(?:€|EUR|USD|\$|£|CHF)\s?\d{4,6}(?:[.,]\d{2})?(?![\w.,])"
+    # a bare number in a table cell (spreadsheets and CSV carry no currency per cell)
+    r"|(?:^|(?<=[\t;,]))[ ]*\d{4,7}(?:[.,]\d{1,2})?[ ]*(?=[\t;,]|$)")
+_NAME = re.compile(r"(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?:[ \t]+[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я'-]+){1,2}(?!\w)"
+                   r"|(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+,[ \t]*[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?!\w)")
+_CARD_NETWORKS = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|5|4[4-9]|2)|35(?:2[89]|[3-8]\d)|3(?:0[0-5]|[689])")
+_TABLE_ROWS = 2
+
+
+def _valid(module: str, value: str) -> bool:
+    return bool(importlib.import_module(f"stdnum.{module}").is_valid(value))
+
+
+def find_ibans(text: str) -> list[str]:
+    return [m.group(1) for m in _IBAN.finditer(text) if _valid("iban", m.group(1))]
+
+
+def find_cards(text: str) -> list[str]:
+    out = []
+    for match in _CARD.finditer(text):
+        before = text[match.start() - 1: match.start()]
+        after = text[match.end(): match.end() + 2]
+        if (before and (before.isalnum() or before in "_.,/-")) or (after[:1] and (after[:1].isalnum() or after[:1] in "_/-")) \
+                or (after[:1] in ".," and after[1:2].isdigit()):
+            continue
+        digits = re.sub(r"\D", "", match.group(0))
+        if not 13 <= len(digits) <= 19 or digits in _TEST_CARDS or len(set(digits)) < 4:
+            continue
+        if _CARD_NETWORKS.match(digits) and _valid("luhn", digits):
+            out.append(match.group(0))
+    return out
+
+
+_KEYWORDS = re.compile(r"\b(?:" + "|".join(words for *_, words in _IDENTIFIERS) + r")\b")
+_KEYWORD_OF = [(label, module, re.compile(rf"(?:{candidate})"), re.compile(rf"^(?:{words})$"))
+               for label, module, candidate, words in _IDENTIFIERS]
+MAX_KEYWORDS = 200
+
+
+def find_identifiers(text: str) -> list[tuple[str, str]]:
+    """National identifiers that pass their checksum and follow a word that names them."""
+    out = []
+    lowered = text.lower()
+    for count, keyword in enumerate(_KEYWORDS.finditer(lowered)):
+        if count >= MAX_KEYWORDS:
+            break
+        window = lowered[keyword.end(): keyword.end() + _NEAR]
+        for label, module, candidate, words in _KEYWORD_OF:
+            if not words.match(keyword.group(0)):
+                continue
+            for match in candidate.finditer(window):
+                value = match.group(0)
+                edge = window[match.end(): match.end() + 1]
+                if (match.start() and (window[match.start() - 1].isalnum())) or (edge and edge.isalnum()):
+                    continue
+                if _valid(module, value.upper()):
+                    out.append((label, value))
+    return list(dict.fromkeys(out))
+
+
+# Salary tables are small; a megabyte of text is not scanned line by line for them.
+SALARY_SCAN_CHARS = 200_000
+
+
+def salary_lines(text: str) -> tuple[list[str], bool]:
+    """(lines with a name and an amount, whether the text talks about salaries at all)."""
+    text = text[:SALARY_SCAN_CHARS]
+    talks_salary = bool(_SALARY_WORD.search(text.lower()))
+    if not talks_salary:
+        return [], False
+    rows = [line for line in text.splitlines() if len(line) < 1000 and _AMOUNT.search(line) and _NAME.search(line)]
+    return rows, True
+
+
+class SensitiveData(Rule):
+    id = "sensitive-data"
+    description = "Checksummed bank, card and identity numbers, and salaries, sent outside."
+
+    def check(self, message, context):  # type: ignore[no-untyped-def]
+        outside = bool(context.outside_recipients)
+        found: list[tuple[str, str, str]] = []  # (kind, where, masked value)
+        salary_table = salary_figure = False
+        for where, text in scan_texts(message, context):
+            if not text:
+                continue
+            found += [("an IBAN", where, mask(v)) for v in find_ibans(text)]
+            found += [("a payment card number", where, mask(v)) for v in find_cards(text)]
+            found += [(f"a {label}", where, mask(v)) for label, v in find_identifiers(text)]
+            rows, talks_salary = salary_lines(text)
+            if talks_salary and len(rows) >= _TABLE_ROWS:
+                salary_table = True
+                found.append(("a table of names with salaries", where, f"{len(rows)} rows"))
+            elif rows and any(_SALARY_WORD.search(r.lower()) for r in rows):
+                salary_figure = True
+                found.append(("a person's salary", where, "1 line" if len(rows) == 1 else f"{len(rows)} lines"))
+        if not found:
+            return []
+        numbers = [f for f in found if not f[0].startswith(("a table", "a person's"))]
+        if not outside:
+            severity = Severity.INFO
+        elif salary_table or (salary_figure and numbers):
+            severity = Severity.HOLD
+        else:
+            severity = Severity.WARN
+        kinds = list(dict.fromkeys(f"{kind} in {where}" for kind, where, _ in found))
+        audience = "to recipients outside the organization" if outside else "internally"
+        return [Finding(self.id, severity,
+                        f"Sensitive data is being sent {audience}: " + "; ".join(kinds[:6]) + ".",
+                        evidence=", ".join(dict.fromkeys(value for _, _, value in found[:6])))]
+
+
+RULE = SensitiveData
