@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Any
 
-OBSERVERS: tuple[str, ...] = ("sendguard.history.observer",)
+OBSERVERS: tuple[str, ...] = ("sendguard.history.observer", "sendguard.incidents.observer")
 
 
 def emit(entry: Any, event: str, config: Any, *, observers: tuple[str, ...] | None = None) -> None:

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "release": "queue_cmd:release",
     "discard": "queue_cmd:discard",
     "config": "config_cmd:config",
+    "log": "log_cmd:log",
     "review": "review_cmd:review",
     "learn": "learn_cmd:learn",
     "evaluate": "evaluate_cmd:evaluate",

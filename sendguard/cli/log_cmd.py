@@ -1,0 +1,72 @@
+"""``sendguard log [QUERY] [--json]``: search the incident log with notmuch's query language.
+
+Before searching, records not yet indexed are indexed by the indexer process, waited for at
+most ``--wait`` seconds: a database locked by someone else delays the index, never the
+answer (the search then runs on what is indexed and says how many records are still pending).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from sendguard.printable import printable
+
+
+def bring_up_to_date(state_dir: Path, wait: float) -> int:
+    """Index pending records (bounded wait); how many are still pending afterwards."""
+    from sendguard.incidents.indexer import run as _run  # noqa: F401 — fail early if it is broken
+    from sendguard.incidents.observer import INDEXER_MODULE
+    from sendguard.incidents.store import pending_markers
+
+    if not pending_markers(state_dir):
+        return 0
+    proc = subprocess.Popen([sys.executable, "-m", INDEXER_MODULE, str(state_dir)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        pass  # it goes on by itself; the records are indexed once the lock is free
+    return len(pending_markers(state_dir))
+
+
+@click.command()
+@click.argument("query", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--limit", type=int, default=None, help="Show at most this many records.")
+@click.option("--reindex", is_flag=True, help="Index every record again (after the database was lost).")
+@click.option("--wait", type=float, default=10.0, show_default=True,
+              help="Seconds to wait for a busy notmuch database before searching what is indexed.")
+def log(query: tuple[str, ...], as_json: bool, limit: int | None, reindex: bool, wait: float) -> None:
+    """Search the incident log (notmuch syntax: tag:held, date:7d.., to:example.org, words)."""
+    from sendguard import paths
+
+    try:
+        from sendguard.incidents import store
+    except ImportError as err:
+        from sendguard.errors import SendguardError
+        from sendguard.incidents import log_dir
+
+        raise SendguardError(f"notmuch2 cannot be loaded ({err}); the log cannot be searched",
+                             hints=[f"the records are plain mail in {log_dir(paths.state_dir())}"]) from None
+    state_dir = paths.state_dir()
+    if reindex:
+        report = store.reindex_all(state_dir)
+        click.echo(f"indexed {report.indexed} records", err=True)
+    pending = bring_up_to_date(state_dir, wait)
+    if pending:
+        click.echo(f"sendguard: {pending} newer record(s) are not indexed yet (the database is busy); "
+                   "they will be", err=True)
+    for row in store.search(state_dir, " ".join(query), limit=limit):
+        if as_json:
+            click.echo(json.dumps(row.to_json(), ensure_ascii=False))
+            continue
+        tags = " ".join(t for t in row.tags if not t.startswith(("state:", "decision:")))
+        click.echo(f"{row.date[:16].replace('T', ' ')}  {printable(row.id)}  {row.event:10} "
+                   f"{printable(', '.join(row.recipients))[:40]:40}  {printable(row.subject)[:50]}")
+        click.echo(f"    {printable(tags)}")

@@ -1,0 +1,59 @@
+"""The incident log's hook in ``events.OBSERVERS``: write a record, start the indexer, return.
+
+Runs on the send path, after the decision is carried out. It writes one file (record.py) and
+starts a detached indexer process with ``os.posix_spawn`` — no subprocess module, no notmuch2
+import, no waiting. If an indexer is already at work (its lock is held) none is started: that
+one looks for new markers again before it exits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from sendguard.incidents import pending_dir
+from sendguard.incidents.record import record
+
+INDEXER_MODULE = "sendguard.incidents.indexer"
+
+
+def observe(entry: Any, event: str, config: Any) -> None:
+    if not config.log.enabled:
+        return
+    record(entry, event, config)
+    if config.log.notmuch:
+        spawn_indexer(entry.path.parent.parent)
+
+
+def indexer_lock_path(state_dir: Path) -> Path:
+    return pending_dir(state_dir) / ".indexer.lock"
+
+
+def indexer_running(state_dir: Path) -> bool:
+    """True when an indexer holds its lock (it will pick up markers written meanwhile)."""
+    try:
+        fd = os.open(indexer_lock_path(state_dir), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def spawn_indexer(state_dir: Path) -> int | None:
+    """Start ``python -m sendguard.incidents.indexer STATE_DIR`` detached; its pid, or None."""
+    if indexer_running(state_dir):
+        return None
+    devnull = os.devnull
+    actions = [(os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0)]
+    return os.posix_spawn(sys.executable, [sys.executable, "-m", INDEXER_MODULE, str(state_dir)],
+                          os.environ, file_actions=actions, setsid=True)

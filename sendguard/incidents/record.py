@@ -1,0 +1,211 @@
+"""Build one incident record and write it into the log's maildir. No notmuch here.
+
+This runs on the send path (through the observer), so it is cheap by design: the record is
+assembled as bytes by hand (no email.generator, no MIME classes), the original is copied in
+verbatim as message/rfc822 (only CRLF becomes LF, as in any maildir), and the file is written
+to ``tmp/`` and renamed into ``cur/`` without fsync. Why no fsync: the queue entry is the
+durable truth about the message and is fsynced already; a record lost in a power cut is
+a missing log line, never a lost message, and an fsync per event would be the fsync storm
+the send path cannot afford.
+
+The tags the indexer applies travel inside the record (``X-Sendguard-Tags``), so a record
+indexed days later, or re-indexed from scratch, gets exactly the tags it was written with.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email.utils
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sendguard.incidents import log_dir, pending_dir
+
+RECORD_DOMAIN = "sendguard.invalid"
+
+# What each event means, for the summary's first line.
+EVENT_TEXT = {
+    "held": "held — not sent",
+    "blocked": "blocked — not sent",
+    "delivered": "delivered",
+    "delayed": "accepted; waiting in the undo window",
+    "undone": "taken back within the undo window — not sent",
+    "released": "released by a person",
+    "discarded": "discarded — will not be sent",
+    "oops": "reported as sent to the wrong person",
+}
+
+
+def encode_header(value: str) -> str:
+    """A header value safe to write: one line, RFC 2047 base64 words when not ASCII."""
+    value = " ".join(value.split())
+    if value.isascii():
+        return value
+    words, chunk = [], b""
+    for char in value:
+        data = char.encode("utf-8")
+        if len(chunk) + len(data) > 45:  # 45 bytes -> 60 base64 chars: a word stays under 75
+            words.append(chunk)
+            chunk = b""
+        chunk += data
+    if chunk:
+        words.append(chunk)
+    return "\n ".join(f"=?utf-8?b?{binascii.b2a_base64(w, newline=False).decode()}?=" for w in words)
+
+
+def _tag_word(text: str) -> str:
+    return "-".join(str(text).lower().split()).replace('"', "").replace("(", "").replace(")", "")
+
+
+def tags_for(meta: dict[str, Any], event: str, config: Any) -> list[str]:
+    """Tags: the event, the decision, the state, every rule that found something, the clients."""
+    from sendguard.context import domain_matches
+    from sendguard.message import domain_of
+
+    tags = {_tag_word(event), f"state:{_tag_word(meta.get('state', 'received'))}"}
+    verdict = meta.get("verdict")
+    if verdict:
+        tags.add(f"decision:{_tag_word(verdict)}")
+        if verdict == "warn" and event == "delivered":
+            tags.add("warned")
+    if meta.get("confirms"):
+        tags.add("confirmed")
+    for finding in meta.get("findings") or []:
+        if finding.get("rule"):
+            tags.add(f"rule:{_tag_word(finding['rule'])}")
+    envelope = meta.get("envelope") or meta.get("recipients") or []
+    org = list(config.organization.domains)
+    for addr in envelope:
+        domain = domain_of(addr)
+        if org and not domain_matches(domain, org):
+            tags.add("outside")
+        for name, client in config.clients.items():
+            if addr.lower() in {a.lower() for a in client.addresses} or domain_matches(domain, client.domains):
+                tags.add(f"client:{_tag_word(name)}")
+    return sorted(tags)
+
+
+def summary_text(meta: dict[str, Any], event: str, when: float, note: str = "") -> str:
+    """The readable part of a record."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when))
+    envelope = meta.get("envelope") or meta.get("recipients") or []
+    lines = [
+        f"sendguard: {EVENT_TEXT.get(event, event)}",
+        "",
+        f"When:      {stamp}",
+        f"Message:   {meta.get('id', '?')} (state {meta.get('state', '?')})",
+        f"From:      {meta.get('from') or meta.get('sender') or ''}",
+        f"To:        {', '.join(envelope)}",
+        f"Subject:   {meta.get('subject', '')}",
+        f"Decision:  {meta.get('verdict', '?')}",
+    ]
+    if meta.get("not_before"):
+        lines.append(f"Not before: {meta['not_before']}")
+    if meta.get("confirms"):
+        lines.append(f"Confirms:  {meta['confirms']} (the identical message, sent again)")
+    findings = meta.get("findings") or []
+    if findings:
+        lines += ["", "Findings:"]
+        for f in findings:
+            lines.append(f"  - [{f.get('severity')}] {f.get('rule')}: {f.get('message')}")
+            if f.get("recipient"):
+                lines.append(f"      recipient: {f['recipient']}")
+            if f.get("suggestion"):
+                lines.append(f"      did you mean: {f['suggestion']}")
+    for error in meta.get("error") or []:
+        lines.append(f"Error:     {error}")
+    if note:
+        lines += ["", note.rstrip()]
+    lines += ["", "The original message is attached."]
+    return "\n".join(lines) + "\n"
+
+
+def _plain_address(text: str) -> str:
+    if "<" in text and ">" in text:
+        return text[text.rindex("<") + 1:text.rindex(">")].strip()
+    return text.strip()
+
+
+def build_record(meta: dict[str, Any], raw: bytes, event: str, tags: Iterable[str], *,
+                 now: float, note: str = "") -> tuple[bytes, str]:
+    """The record as bytes, and its Message-ID (without angle brackets)."""
+    token = os.urandom(4).hex()
+    entry_id = meta.get("id", "unknown")
+    message_id = f"{entry_id}.{_tag_word(event)}.{token}@{RECORD_DOMAIN}"
+    boundary = f"=_sendguard_{token}{os.urandom(8).hex()}"
+    original = raw.replace(b"\r\n", b"\n")
+    if not original.endswith(b"\n"):
+        original += b"\n"
+    sender = _plain_address(meta.get("from") or meta.get("sender") or "") or f"sendguard@{RECORD_DOMAIN}"
+    envelope = meta.get("envelope") or meta.get("recipients") or []
+    subject = meta.get("subject", "")
+    head = [
+        f"From: sendguard <{encode_header(sender)}>",
+        f"To: {encode_header(', '.join(envelope)) or 'undisclosed-recipients:;'}",
+        f"Subject: {encode_header(f'[{event}] {subject}')}",
+        f"Date: {email.utils.formatdate(now, usegmt=True)}",
+        f"Message-ID: <{message_id}>",
+        f"X-Sendguard-Id: {encode_header(str(entry_id))}",
+        f"X-Sendguard-Event: {_tag_word(event)}",
+        f"X-Sendguard-Tags: {' '.join(tags)}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/mixed; boundary="{boundary}"',
+    ]
+    body = summary_text(meta, event, now, note)
+    parts = [
+        "\n".join(head).encode(), b"\n\nThis is an incident record of sendguard in MIME format.\n",
+        f"\n--{boundary}\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n".encode(),
+        body.encode("utf-8", "replace"),
+        f"\n--{boundary}\nContent-Type: message/rfc822\nContent-Disposition: attachment; "
+        f'filename="{entry_id}.eml"\nContent-Transfer-Encoding: 8bit\n\n'.encode(),
+        original,
+        f"\n--{boundary}--\n".encode(),
+    ]
+    return b"".join(parts), message_id
+
+
+def _maildir(root: Path) -> None:
+    from sendguard.paths import ensure_private_dir
+
+    for sub in ("tmp", "new", "cur"):
+        ensure_private_dir(root / sub)
+
+
+def write_record(state_dir: Path, data: bytes, message_id: str, *, now: float) -> Path:
+    """Write a record into the log's maildir (``cur/``, flagged seen) and mark it pending."""
+    root = log_dir(state_dir)
+    pending = pending_dir(state_dir)
+    if not (root / "cur").is_dir():
+        _maildir(root)
+    if not pending.is_dir():
+        from sendguard.paths import ensure_private_dir
+
+        ensure_private_dir(pending)
+    name = f"{int(now)}.{os.getpid()}_{message_id.partition('@')[0]}.sendguard"
+    tmp = root / "tmp" / name
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    final = root / "cur" / f"{name}:2,S"
+    # The marker first: a crash between the two leaves a marker without a record (the indexer
+    # drops it), never a record that nobody will index.
+    os.close(os.open(pending / f"{name}:2,S", os.O_WRONLY | os.O_CREAT, 0o600))
+    os.rename(tmp, final)
+    return final
+
+
+def record(entry: Any, event: str, config: Any, *, now: float | None = None, note: str = "") -> Path:
+    """Write the record of ``event`` for a queue entry. Returns the record's path."""
+    now = time.time() if now is None else now
+    meta = dict(entry.meta)
+    meta.setdefault("id", entry.id)
+    tags = tags_for(meta, event, config)
+    data, message_id = build_record(meta, entry.raw(), event, tags, now=now, note=note)
+    return write_record(entry.path.parent.parent, data, message_id, now=now)

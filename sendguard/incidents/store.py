@@ -1,0 +1,185 @@
+"""The incident log's notmuch database: index pending records, search.
+
+Only ``sendguard log``, ``sendguard oops`` and the detached indexer import this module (it
+imports notmuch2); the send path never does.
+
+The database is sendguard's own, created on first use at ``STATE/incidents/.notmuch`` with an
+empty configuration, so the user's ``~/.notmuch-config`` and their own mail index are never
+read or touched. Tags are applied inside ``msg.frozen()``: ``Database.add`` does not apply any
+``[new] tags``. Markers are removed only after the database is closed (committed), so a crash
+mid-way leaves them to be indexed again — adding a known file again is harmless.
+
+A writer holding the Xapian lock makes a read-write open *wait*; that is why writing happens
+only in the indexer process, which may wait, and ``sendguard log`` bounds its wait for it.
+Readers never wait.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import notmuch2
+
+from sendguard.errors import SendguardError
+from sendguard.incidents import log_dir, pending_dir
+
+
+class IncidentLogError(SendguardError):
+    """The incident log cannot be searched (the records themselves are still on disk)."""
+
+
+@dataclass
+class IndexReport:
+    indexed: int = 0
+    dropped: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def _open(state_dir: Path, write: bool) -> notmuch2.Database | None:
+    root = log_dir(state_dir)
+    mode = notmuch2.Database.MODE.READ_WRITE if write else notmuch2.Database.MODE.READ_ONLY
+    if not (root / ".notmuch").is_dir():
+        if not write:
+            return None
+        for sub in ("tmp", "new", "cur"):
+            (root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        notmuch2.Database.create(str(root), config=notmuch2.Database.CONFIG.EMPTY).close()
+    return notmuch2.Database(str(root), mode=mode, config=notmuch2.Database.CONFIG.EMPTY)
+
+
+def pending_markers(state_dir: Path) -> list[Path]:
+    try:
+        return sorted(p for p in pending_dir(state_dir).iterdir() if not p.name.startswith("."))
+    except FileNotFoundError:
+        return []
+
+
+def _find_record(root: Path, name: str) -> Path | None:
+    """The record a marker names; a mail program may have moved it or changed its flags."""
+    base = name.partition(":")[0]
+    for sub in ("cur", "new"):
+        exact = root / sub / name
+        if exact.exists():
+            return exact
+        for candidate in (root / sub).glob(base + "*"):
+            return candidate
+    return None
+
+
+def _apply_tags(msg: Any) -> None:
+    try:
+        tags = msg.header("X-Sendguard-Tags").split()
+    except LookupError:
+        tags = []
+    with msg.frozen():
+        for tag in tags:
+            msg.tags.add(tag)
+
+
+def index_pending(state_dir: Path) -> IndexReport:
+    """Add every pending record to the database and tag it. Waits if notmuch is locked."""
+    report = IndexReport()
+    markers = pending_markers(state_dir)
+    if not markers:
+        return report
+    root = log_dir(state_dir)
+    done: list[Path] = []
+    db = _open(state_dir, write=True)
+    assert db is not None
+    try:
+        with db.atomic():
+            for marker in markers:
+                path = _find_record(root, marker.name)
+                if path is None:
+                    report.dropped += 1  # a crash before the rename: there is no record
+                    done.append(marker)
+                    continue
+                try:
+                    msg, _duplicate = db.add(str(path))
+                except notmuch2.NotmuchError as err:  # e.g. FileNotEmailError: keep the marker
+                    report.failed.append(f"{path.name}: {err}")
+                    continue
+                _apply_tags(msg)
+                report.indexed += 1
+                done.append(marker)
+    finally:
+        db.close()
+    for marker in done:
+        marker.unlink(missing_ok=True)
+    return report
+
+
+def reindex_all(state_dir: Path) -> IndexReport:
+    """Index every record in the maildir (after the database was removed or damaged)."""
+    root = log_dir(state_dir)
+    pending = pending_dir(state_dir)
+    pending.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for sub in ("cur", "new"):
+        for path in (root / sub).glob("*"):
+            os.close(os.open(pending / path.name, os.O_WRONLY | os.O_CREAT, 0o600))
+    return index_pending(state_dir)
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """One record, as ``sendguard log --json`` prints it."""
+
+    id: str
+    event: str
+    subject: str
+    recipients: list[str]
+    tags: list[str]
+    date: str
+    record: str
+    path: str
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def _header(msg: Any, name: str) -> str:
+    try:
+        return str(msg.header(name))
+    except LookupError:
+        return ""
+
+
+def search(state_dir: Path, query: str, *, limit: int | None = None) -> list[LogRow]:
+    """Records matching a notmuch query, newest first."""
+    try:
+        db = _open(state_dir, write=False)
+    except notmuch2.NotmuchError as err:
+        raise IncidentLogError(f"the incident log's database cannot be opened: {err}",
+                               hints=[f"the records are in {log_dir(state_dir)}; `sendguard log --reindex` rebuilds it"]) from None
+    if db is None:
+        return []
+    rows: list[LogRow] = []
+    try:
+        try:
+            messages = db.messages(query or "*", sort=notmuch2.Database.SORT.NEWEST_FIRST, exclude_tags=())
+            for msg in messages:
+                subject = _header(msg, "Subject")
+                event = _header(msg, "X-Sendguard-Event")
+                prefix = f"[{event}] "
+                rows.append(LogRow(
+                    id=_header(msg, "X-Sendguard-Id"),
+                    event=event,
+                    subject=subject[len(prefix):] if subject.startswith(prefix) else subject,
+                    recipients=[a.strip() for a in _header(msg, "To").split(",") if "@" in a],
+                    tags=sorted(str(t) for t in msg.tags),
+                    date=datetime.fromtimestamp(msg.date, timezone.utc).isoformat(timespec="seconds"),
+                    record=str(msg.messageid),
+                    path=str(msg.path),
+                ))
+                if limit and len(rows) >= limit:
+                    break
+        except notmuch2.NotmuchError as err:
+            raise IncidentLogError(f"notmuch could not run the query {query!r}: {err}",
+                                   hints=["the syntax is notmuch's: tag:held, date:7d.., to:example.org, words"]) from None
+    finally:
+        db.close()
+    return rows
