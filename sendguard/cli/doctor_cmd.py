@@ -1,0 +1,184 @@
+"""``sendguard doctor``: check each piece of the setup and say what to fix.
+
+One line per check: ``ok``, ``warn`` (works, but protection is weaker than it could be: nothing
+learned yet, no clients, notmuch not set up) or ``FAIL`` (mail would not be protected or not
+leave: a broken config, a transport that does not run, a state dir others can read, a mail
+program that sends past sendguard). Each non-ok line is followed by what to do.
+
+Exit status: 0 when nothing failed (warnings allowed: a fresh install is healthy before it has
+learned anything), 1 when something failed. Doctor reads and runs read-only commands only
+(``msmtp -P`` prints msmtp's configuration without sending; its output, which can hold a
+password, is never shown).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from sendguard import mailsetup, paths
+from sendguard.errors import ConfigError
+from sendguard.printable import printable
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def check_config(state) -> tuple[Check, object | None]:  # type: ignore[no-untyped-def]
+    from sendguard import config as config_mod
+
+    path = state.config_path or paths.config_path()
+    try:
+        cfg = config_mod.load(path, required=state.config_path is not None)
+    except ConfigError as err:
+        return Check("config", FAIL, "; ".join(err.details()), "fix the lines named above"), None
+    if cfg.path is None:
+        return Check("config", WARN, f"no config at {path}; the embedded default is used",
+                     "sendguard setup"), cfg
+    return Check("config", OK, f"{cfg.path} is valid"), cfg
+
+
+def check_transport(cfg) -> Check:  # type: ignore[no-untyped-def]
+    command = list(cfg.transport.command)
+    exe = shutil.which(command[0]) if command else None
+    if not exe:
+        return Check("transport", FAIL, f"{command[0] if command else '(empty)'} not found",
+                     "apt-get install msmtp, or set [transport] command")
+    if Path(exe).name.startswith("msmtp"):
+        try:
+            proc = subprocess.run([*command, "-P"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=20, check=False)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            return Check("transport", FAIL, f"{exe} could not be run: {err}")
+        if proc.returncode != 0:
+            reason = next((line for line in proc.stderr.splitlines() if line.startswith("msmtp:")),
+                          f"exit {proc.returncode}")
+            return Check("transport", FAIL, f"msmtp cannot use its configuration: {printable(reason)}",
+                         "fix msmtp's config (try: msmtp -P)")
+        return Check("transport", OK, f"{' '.join(command)} runs and reads its configuration")
+    return Check("transport", OK, f"{exe} is executable (not msmtp: its configuration was not checked)")
+
+
+def check_state_dir() -> Check:
+    root = paths.state_dir()
+    if not root.exists():
+        return Check("state dir", OK, f"{root} will be created private (0700) on first use")
+    mode = stat.S_IMODE(root.stat().st_mode)
+    if root.stat().st_uid != os.getuid():
+        return Check("state dir", FAIL, f"{root} belongs to another user", f"chown -R $USER {root}")
+    if mode & 0o077:
+        return Check("state dir", FAIL, f"{root} is mode {mode:04o}: others can read held mail",
+                     f"chmod 700 {root}")
+    return Check("state dir", OK, f"{root} is private (0700)")
+
+
+def check_history() -> Check:
+    from sendguard.history import open_for_check
+
+    store = open_for_check(paths.state_dir())
+    if store is None:
+        return Check("history", WARN, "nothing learned yet: the wrong-recipient rules have nothing to compare with",
+                     "sendguard learn ~/Mail/Sent   (or --notmuch 'tag:sent')")
+    return Check("history", OK, f"{store.meta('messages')} messages learned ({store.meta('sent')} sent)")
+
+
+def check_notmuch() -> Check:
+    config = os.environ.get("NOTMUCH_CONFIG")
+    candidates = [Path(config)] if config else [
+        mailsetup.xdg_config() / "notmuch" / os.environ.get("NOTMUCH_PROFILE", "default") / "config",
+        mailsetup.home() / ".notmuch-config"]
+    found = next((p for p in candidates if p.is_file()), None)
+    try:
+        import notmuch2
+    except ImportError as err:
+        return Check("notmuch", WARN, f"the notmuch2 module cannot be loaded ({err})",
+                     "apt-get install libnotmuch-dev; pip install notmuch2")
+    if found is None:
+        return Check("notmuch", WARN, "no notmuch config: `sendguard learn --notmuch` cannot be used",
+                     "optional: notmuch setup (or learn from maildirs: sendguard learn PATH)")
+    try:
+        with notmuch2.Database(mode=notmuch2.Database.MODE.READ_ONLY, config=str(found)) as db:
+            count = db.count_messages("*")
+    except notmuch2.NotmuchError as err:
+        return Check("notmuch", WARN, f"the notmuch database of {found} cannot be opened: {err}",
+                     "notmuch new")
+    return Check("notmuch", OK, f"database reachable ({count} messages, {found})")
+
+
+def check_clients(cfg) -> Check:  # type: ignore[no-untyped-def]
+    if not cfg.organization.domains:
+        return Check("organization", WARN, "no [organization] domains: every recipient is judged as outside",
+                     "add domains = [...] under [organization]")
+    if not cfg.clients:
+        return Check("clients", WARN, "no [clients.NAME] tables: mail meant for one client cannot be told "
+                     "from mail to another", "add one table per client (sendguard setup proposes them)")
+    keywords = sum(1 for c in cfg.clients.values() if c.keywords)
+    return Check("clients", OK, f"{len(cfg.clients)} clients configured, {keywords} with keywords")
+
+
+def check_programs(sendmail: Path | None) -> list[Check]:
+    out = []
+    programs = [p for p in mailsetup.find_mail_programs() if p.found]
+    if not any(p.uses_sendguard for p in programs):
+        out.append(Check("mail programs", FAIL, "none sends through sendguard yet: nothing is checked",
+                         "sendguard setup prints the line for each"))
+    for program in programs:
+        name = f"mail: {program.name}"
+        line = program.lines(str(sendmail or "/ABSOLUTE/PATH/sendguard-sendmail"))[0]
+        if program.uses_sendguard:
+            out.append(Check(name, OK, "sends through " + "; ".join(v for _, v in program.settings)))
+        elif program.bypasses:
+            out.append(Check(name, FAIL, "sends past sendguard: " + "; ".join(program.bypasses),
+                             f"in {program.where}: {line}"))
+        else:
+            out.append(Check(name, WARN, "installed, not pointed at sendguard", f"in {program.where}: {line}"))
+    if sendmail is None:
+        out.append(Check("sendguard-sendmail", FAIL, "not found next to sendguard or on PATH",
+                         "reinstall: pip install sendguard"))
+    else:
+        out.append(Check("sendguard-sendmail", OK, str(sendmail)))
+    return out
+
+
+def run_checks(state) -> list[Check]:  # type: ignore[no-untyped-def]
+    config_check, cfg = check_config(state)
+    checks = [config_check]
+    if cfg is not None:
+        checks.append(check_transport(cfg))
+    checks += [check_state_dir(), check_history(), check_notmuch()]
+    if cfg is not None:
+        checks.append(check_clients(cfg))
+    checks += check_programs(mailsetup.installed_executable("sendguard-sendmail"))
+    return checks
+
+
+@click.command()
+@click.pass_obj
+def doctor(state) -> None:  # type: ignore[no-untyped-def]
+    """Check config, transport, state dir, history, notmuch and mail programs; say what to fix."""
+    checks = run_checks(state)
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        click.echo(f"{check.status:4}  {check.name:{width}}  {check.detail}")
+        if check.fix and check.status != OK:
+            click.echo(f"{'':4}  {'':{width}}  → {check.fix}")
+    failed = [c for c in checks if c.status == FAIL]
+    warned = [c for c in checks if c.status == WARN]
+    if failed:
+        click.echo(f"\n{len(failed)} problem(s) to fix.")
+        sys.exit(1)
+    click.echo("\nAll well." if not warned else f"\nAll well; {len(warned)} suggestion(s) above.")

@@ -1,0 +1,148 @@
+"""``sendguard setup``: from ``pip install`` to protected in five minutes.
+
+Finds msmtp's config and the mail programs, writes a starter config if there is none, and
+prints for each mail program the exact lines to add, with the absolute path of this
+installation's ``sendguard-sendmail`` (a shell shim in front of Python would cost ~150 ms per
+mail, so the path is spelled out rather than left to PATH).
+
+It never overwrites a config (the file is created with O_EXCL, so not even a race can) and never
+edits a mail program's config: those files are the user's, often generated or shared between
+machines; printing the lines keeps the person in charge and the change reviewable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from sendguard import mailsetup, paths
+from sendguard.errors import ConfigError
+
+
+def propose_clients(own_domains: set[str], limit: int = 8, min_sent: int = 3) -> list[tuple[str, str, int]]:
+    """(name, domain, mails sent) for the outside domains the user writes to most, from the history."""
+    from sendguard.history import open_for_check
+
+    store = open_for_check(paths.state_dir())
+    if store is None:
+        return []
+    out: list[tuple[str, str, int]] = []
+    names: set[str] = set()
+    for domain, sent in store.frequent_domains():
+        if sent < min_sent or domain in mailsetup.FREEMAIL or any(
+                domain == d or domain.endswith("." + d) for d in own_domains):
+            continue
+        name = domain.split(".")[0] if domain.count(".") >= 1 else domain
+        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "client"
+        if name in names:
+            name = domain.replace(".", "-")
+        names.add(name)
+        out.append((name, domain, sent))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "]"
+
+
+def starter_config(msmtp: mailsetup.MsmtpConfig | None, transport: list[str],
+                   clients: list[tuple[str, str, int]]) -> str:
+    """The text of a starter config: valid as written (checked before it is saved)."""
+    senders = sorted(set(msmtp.senders.values())) if msmtp else []
+    domains = sorted({mailsetup.domain_of(a) for a in senders} - mailsetup.FREEMAIL)
+    lines = ["# sendguard configuration, written by `sendguard setup`.",
+             "# Every key: man 5 sendguard.toml (or `sendguard config keys`). Check it: `sendguard doctor`.",
+             "", "[identity]", "# your own addresses (from msmtp's `from` lines)",
+             f"addresses = {_toml_list(senders)}", "", "[organization]",
+             "# mail to these domains (and their subdomains) is internal",
+             f"domains = {_toml_list(domains)}", ""]
+    for name, domain, sent in clients:
+        lines += [f"[clients.{name}]", f"# proposed from your history: {sent} mails sent to {domain}. "
+                  "Add project and company names to keywords; delete the table if it is no client.",
+                  f"domains = {_toml_list([domain])}", "keywords = []", ""]
+    if not clients:
+        lines += ["# One table per client, for example:", "# [clients.kundenfirma]",
+                  '# domains = ["kundenfirma.example"]', '# keywords = ["Falke", "Kundenfirma"]', ""]
+    lines += ["[transport]", f"command = {_toml_list(transport)}", "", "[sendmail]",
+              '# "reject": a held message is refused (exit 75) with the reason; "queue": accepted, kept',
+              'hold_action = "reject"', ""]
+    return "\n".join(lines)
+
+
+def write_new(path: Path, text: str) -> bool:
+    """Create ``path`` (0600, parents 0700) with ``text``; False if it already exists. Never overwrites."""
+    paths.ensure_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    return True
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Print the starter config instead of writing it.")
+@click.pass_obj
+def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    """Find msmtp and the mail programs, write a starter config, print the lines to add."""
+    from sendguard import config as config_mod
+
+    target: Path = state.config_path or paths.config_path()
+    sendmail = mailsetup.installed_executable("sendguard-sendmail")
+    sendmail_text = str(sendmail) if sendmail else "sendguard-sendmail"
+    msmtp = mailsetup.find_msmtp()
+    transport = ["msmtp"]
+    if msmtp:
+        accounts = ", ".join(f"{a} → {f}" for a, f in msmtp.senders.items()) or "no `from` lines"
+        click.echo(f"msmtp: {msmtp.path} ({accounts})")
+        if msmtp.path not in mailsetup.msmtp_candidates(None):
+            transport = ["msmtp", "-C", str(msmtp.path)]
+    else:
+        click.echo("msmtp: no config found (~/.msmtprc or $XDG_CONFIG_HOME/msmtp/config); "
+                   "sendguard hands mail to msmtp, so set it up first (man msmtp)")
+
+    own = {mailsetup.domain_of(a) for a in (msmtp.senders.values() if msmtp else [])}
+    clients = propose_clients(own)
+    text = starter_config(msmtp, transport, clients)
+    config_mod.parse(text, str(target))  # a starter config that does not load would be a bug
+    click.echo("")
+    if dry_run:
+        click.echo(f"Would write {target}:\n")
+        click.echo(text)
+    elif write_new(target, text):
+        click.echo(f"Wrote {target}.")
+        if clients:
+            click.echo(f"  Clients proposed from your history: {', '.join(d for _, d, _ in clients)}.")
+        click.echo("  Review it: identity, organization, clients.")
+    else:
+        click.echo(f"Kept your config {target} (setup never overwrites it).")
+        try:
+            config_mod.load(target, required=True)
+        except ConfigError as err:
+            click.echo("  It has problems: " + "; ".join(err.details()))
+
+    click.echo("\nPoint your mail programs at sendguard-sendmail:")
+    if sendmail is None:
+        click.echo("  (sendguard-sendmail was not found next to sendguard or on PATH; "
+                   "use the absolute path where pip installed it)")
+    shown = 0
+    for program in mailsetup.find_mail_programs():
+        if not program.found:
+            continue
+        shown += 1
+        status = "already goes through sendguard" if program.uses_sendguard else (
+            "now sends through " + "; ".join(program.bypasses) if program.bypasses else "not set up yet")
+        click.echo(f"\n  {program.name} ({status}) — in {program.where}:")
+        for line in program.lines(sendmail_text):
+            click.echo(f"    {line}")
+    if not shown:
+        click.echo("  no mutt, neomutt, aerc or git send-email found; any program that calls a sendmail "
+                   f"can use {sendmail_text}")
+    click.echo("\nThen: sendguard learn ~/Mail/Sent   (your sent mail; or --notmuch QUERY), and sendguard doctor.")

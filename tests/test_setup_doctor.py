@@ -1,0 +1,149 @@
+"""``sendguard setup`` and ``sendguard doctor`` against real files, real msmtp and real learning."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import textwrap
+from pathlib import Path
+
+from tests.conftest import make_message, sendguard_exe
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sendguard_exe(), *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def home() -> Path:
+    return Path(os.environ["HOME"])
+
+
+def config_file() -> Path:
+    return Path(os.environ["XDG_CONFIG_HOME"]) / "sendguard" / "config.toml"
+
+
+def write_msmtprc(port: int = 2525) -> Path:
+    rc = home() / ".msmtprc"
+    rc.write_text(textwrap.dedent(f"""\
+        defaults
+        auth off
+        tls off
+
+        account work
+        host 127.0.0.1
+        port {port}
+        from d.wolff@nordwerk.example
+
+        account private
+        host 127.0.0.1
+        from dw@gmail.com
+
+        account default : work
+        """))
+    rc.chmod(0o600)
+    return rc
+
+
+def test_setup_writes_a_private_valid_starter_config_from_msmtp():
+    write_msmtprc()
+    proc = run("setup")
+    assert proc.returncode == 0, proc.stderr
+    text = config_file().read_text()
+    assert 'addresses = ["d.wolff@nordwerk.example", "dw@gmail.com"]' in text
+    assert 'domains = ["nordwerk.example"]' in text, "a freemail domain is never the organization"
+    assert stat.S_IMODE(config_file().stat().st_mode) == 0o600
+    assert stat.S_IMODE(config_file().parent.stat().st_mode) == 0o700
+    assert run("config", "validate").returncode == 0
+
+
+def test_setup_never_overwrites_an_existing_config():
+    write_msmtprc()
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text("# mine\n[organization]\ndomains = [\"mine.example\"]\n")
+    before = config_file().read_bytes()
+    proc = run("setup")
+    assert proc.returncode == 0, proc.stderr
+    assert config_file().read_bytes() == before
+    assert "never overwrites" in proc.stdout
+
+
+def test_setup_prints_the_absolute_sendmail_path_for_each_mail_program():
+    write_msmtprc()
+    (home() / ".muttrc").write_text('set sendmail="/usr/bin/msmtp"\n')
+    proc = run("setup")
+    sendmail = sendguard_exe("sendguard-sendmail")
+    assert os.path.isabs(sendmail)
+    assert f'set sendmail = "{sendmail}"' in proc.stdout
+    assert "now sends through set sendmail = /usr/bin/msmtp" in proc.stdout
+    assert f"git config --global sendemail.sendmailCmd {sendmail}" in proc.stdout
+    assert f"outgoing = {sendmail}" in proc.stdout
+
+
+def test_setup_proposes_client_domains_from_the_learned_history(tmp_path):
+    write_msmtprc()
+    assert run("setup").returncode == 0
+    maildir = tmp_path / "Sent"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    for i in range(4):
+        for to in (f"anna{i}@kundenfirma.example", "kai@nordwerk.example", "x@gmail.com"):
+            msg = make_message(to=to, subject=f"Falke {i}", sender="D Wolff <d.wolff@nordwerk.example>",
+                               body=f"Hello,\n\nnote {i}.\n")
+            (maildir / "cur" / f"{i}-{to}:2,S").write_bytes(msg)
+    learned = run("learn", str(maildir))
+    assert learned.returncode == 0, learned.stderr
+    proc = run("--config", str(tmp_path / "new.toml"), "setup", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "[clients.kundenfirma]" in proc.stdout
+    assert 'domains = ["kundenfirma.example"]' in proc.stdout
+    assert "gmail.com\"]" not in proc.stdout.split("[clients", 1)[1], "freemail is never a client"
+    assert not (tmp_path / "new.toml").exists(), "--dry-run writes nothing"
+
+
+def _healthy(world) -> None:  # type: ignore[no-untyped-def]
+    (home() / ".muttrc").write_text(f'set sendmail="{world.sendmail}"\n')
+
+
+def test_doctor_exits_0_when_all_is_well(world):
+    _healthy(world)
+    proc = world.cli("doctor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All well" in proc.stdout
+    lines = {line.split()[1]: line.split()[0] for line in proc.stdout.splitlines() if line[:1] and line[0] in "owF"}
+    assert lines["config"] == "ok" and lines["transport"] == "ok" and lines["state"] == "ok"
+    assert "warn  history" in proc.stdout and "sendguard learn" in proc.stdout
+
+
+def test_doctor_names_a_mail_program_that_sends_past_sendguard(world):
+    (home() / ".muttrc").write_text('set sendmail="/usr/bin/msmtp"\n')
+    proc = world.cli("doctor")
+    assert proc.returncode == 1
+    assert "FAIL  mail: mutt" in proc.stdout
+    assert f'set sendmail = "{world.sendmail}"' in proc.stdout
+
+
+def test_doctor_fails_on_a_state_dir_others_can_read(world):
+    _healthy(world)
+    state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    proc = world.cli("doctor")
+    assert proc.returncode == 1
+    assert f"chmod 700 {state}" in proc.stdout
+
+
+def test_doctor_fails_on_a_broken_transport_config(world):
+    _healthy(world)
+    world.msmtprc.write_text("account default\nhost 127.0.0.1\nbogus_option on\n")
+    proc = world.cli("doctor")
+    assert proc.returncode == 1
+    assert "FAIL  transport" in proc.stdout and "bogus_option" in proc.stdout
+
+
+def test_doctor_reports_a_broken_config_with_its_line(world):
+    _healthy(world)
+    world.config_path.write_text("[sendmail]\nhold_acton = \"queue\"\n")
+    proc = world.cli("doctor")
+    assert proc.returncode == 1
+    assert "FAIL  config" in proc.stdout and "config.toml:2" in proc.stdout
