@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "learn": "learn_cmd:learn",
     "evaluate": "evaluate_cmd:evaluate",
     "trust": "trust_cmd:trust",
+    "setup": "setup_cmd:setup",
+    "doctor": "doctor_cmd:doctor",
 }
 
 
