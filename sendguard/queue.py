@@ -21,7 +21,6 @@ import errno
 import fcntl
 import json
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,7 +77,7 @@ def _write_file(path: Path, data: bytes) -> None:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves the old or the new content, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
     try:
         _write_file(tmp, data)
         os.replace(tmp, path)
@@ -154,7 +153,8 @@ class Queue:
     def create(self, raw: bytes, meta: dict[str, Any]) -> tuple[Entry, EntryLock]:
         """Keep a new message; returns the entry and its lock, already held."""
         self._ensure()
-        entry_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        # os.urandom, not secrets: the same randomness without importing secrets/random/hmac.
+        entry_id = time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
         tmp = self.root / f".new-{entry_id}"
         old_umask = os.umask(0o077)
         try:

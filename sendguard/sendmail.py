@@ -19,10 +19,7 @@ stdout stays empty.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,6 +40,8 @@ _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
 def fingerprint(raw: bytes, envelope: list[str]) -> str:
     """Identity of a message for 'send it again to confirm': the envelope, the headers without
     Date and Message-ID (mutt and git regenerate them on every attempt), and the body."""
+    import hashlib
+
     digest = hashlib.sha256("\0".join(sorted(envelope)).encode() + b"\0\0")
     head, sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
     skipping = False
@@ -120,11 +119,13 @@ class SendPath:
             "subject": message.subject,
             "verdict": decision.verdict.label,
             "findings": [f.to_json() for f in decision.findings],
-            "fingerprint": fingerprint(raw, envelope),
             "size": len(raw),
         }
         if decision.verdict <= Verdict.WARN:
             return self._deliver_new(raw, meta, config, "accepted")
+        # Only a kept hold can be confirmed, so only holds need the fingerprint (hashlib loads
+        # OpenSSL: not worth it for the mail that simply goes out).
+        meta["fingerprint"] = fingerprint(raw, envelope)
         if decision.verdict == Verdict.HOLD:
             earlier = self.queue.find_confirmable(meta["fingerprint"], config.sendmail.confirm_window, self.now)
             if earlier is not None and self._confirm(earlier):
@@ -214,6 +215,9 @@ def _notify(title: str, body: str) -> None:
     """A desktop notification, where a desktop exists (aerc throws our stderr away)."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return
+    import shutil
+    import subprocess
+
     notifier = shutil.which("notify-send")
     if notifier:
         subprocess.Popen([notifier, "--app-name=sendguard", printable(title), printable(body, keep_newlines=True)],

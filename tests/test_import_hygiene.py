@@ -57,11 +57,12 @@ def forbidden_in(modules: list[str]) -> list[str]:
 
 
 def test_running_the_send_path_and_a_check_imports_nothing_heavy():
-    attachment = ("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee attached\n"
-                  "--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n"
-                  "Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n")
-    raw = make_message(extra_headers="MIME-Version: 1.0\n").replace(
-        b"Content-Type: text/plain; charset=utf-8\n\n", b"") + attachment.encode()
+    raw = (b"From: Me <me@nordwerk.example>\nTo: anna@kundenfirma.example\nSubject: Falke report\n"
+           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+           b"--b\nContent-Type: text/plain; charset=utf-8\n\nHello Anna,\n\nthe report is attached.\n\n"
+           b"--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=report.pdf\n"
+           b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQKJeLjz9MKMSAwIG9iago8PD4+CmVuZG9iagp0cmFpbGVyCjw8Pj4KJSVFT0YK\n"
+           b"--b--\n")
     result = loaded_modules(PROBE, raw)
     assert result["code"] == 0, result["stderr"]
     assert forbidden_in(result["modules"]) == []

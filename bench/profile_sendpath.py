@@ -1,0 +1,104 @@
+"""Where the send path's time goes (a tool, not a test): imports and each rule's check.
+
+Runs in fresh interpreters, several times, and prints medians, so that a slow rule or a heavy
+import is visible by name:
+
+* the marginal import cost of each send-path module, in the order the send path imports them;
+* for each rule in RULES: the cost of importing its module (after the core is loaded) and of
+  its first ``check`` on a plain 10 kB mail (lazy imports inside ``check`` included).
+
+    .venv/bin/python bench/profile_sendpath.py [-n 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_sendpath import RECIPIENT, message_10k  # noqa: E402
+
+CORE = ["sendguard.sendmail_args", "sendguard.model", "sendguard.errors", "sendguard.config", "sendguard.queue",
+        "sendguard.sendmail", "sendguard.message", "sendguard.context", "sendguard.decision", "sendguard.rules",
+        "sendguard.check", "sendguard.delivery"]
+
+PROBE = textwrap.dedent("""\
+    import json, sys, time
+    out = {"import": {}, "rule_import": {}, "rule_check": {}}
+    for name in CORE:
+        t = time.perf_counter(); __import__(name); out["import"][name] = time.perf_counter() - t
+    from sendguard import config as config_mod
+    from sendguard.check import envelope_for
+    from sendguard.context import CheckContext
+    from sendguard.message import OutgoingMessage
+    from sendguard.rules import RULES, rule_class
+    config = config_mod.parse(CONFIG)
+    raw = open(MSG, "rb").read()
+    for rule_id in RULES:
+        t = time.perf_counter(); cls = rule_class(rule_id); out["rule_import"][rule_id] = time.perf_counter() - t
+    message = OutgoingMessage(raw)
+    context = CheckContext(config=config, envelope=envelope_for(message, [RCPT], False), now=time.time(),
+                           state_dir=__import__("pathlib").Path(STATE))
+    for rule_id in RULES:
+        rule = rule_class(rule_id)()
+        t = time.perf_counter()
+        try:
+            rule.check(message, context)
+        except Exception as err:
+            out.setdefault("errors", {})[rule_id] = repr(err)
+        out["rule_check"][rule_id] = time.perf_counter() - t
+    print(json.dumps(out))
+    """)
+
+CONFIG = """\
+[identity]
+addresses = ["me@nordwerk.example"]
+[organization]
+domains = ["nordwerk.example"]
+[clients.kundenfirma]
+domains = ["kundenfirma.example"]
+keywords = ["Falke", "Kundenfirma"]
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=9, help="fresh interpreters (default 9)")
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        msg = Path(tmp) / "m.eml"
+        msg.write_bytes(message_10k())
+        code = (f"CORE = {CORE!r}\nCONFIG = {CONFIG!r}\nMSG = {str(msg)!r}\nRCPT = {RECIPIENT!r}\n"
+                f"STATE = {tmp!r}\n" + PROBE)
+        runs = []
+        for _ in range(opts.n):
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                sys.exit(proc.stderr)
+            runs.append(json.loads(proc.stdout))
+
+    def med(section: str, name: str) -> float:
+        return statistics.median(r[section][name] for r in runs) * 1000
+
+    print(f"median of {opts.n} fresh interpreters, ms (marginal: what each step adds)")
+    print("core imports:")
+    for name in CORE:
+        print(f"  {med('import', name):6.1f}  {name}")
+    print(f"  {sum(med('import', n) for n in CORE):6.1f}  total")
+    print("rules: import / first check on a plain 10 kB mail")
+    rules = list(runs[0]["rule_import"])
+    for rule_id in rules:
+        print(f"  {med('rule_import', rule_id):6.1f} / {med('rule_check', rule_id):6.1f}  {rule_id}")
+    print(f"  {sum(med('rule_import', r) for r in rules):6.1f} / {sum(med('rule_check', r) for r in rules):6.1f}  total")
+    for rule_id, err in runs[0].get("errors", {}).items():
+        print(f"  error in {rule_id}: {err}")
+
+
+if __name__ == "__main__":
+    main()
