@@ -25,6 +25,11 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+# How much of a body learning and checking read, and how many distinct words they keep: the
+# same on both sides, so a message and the history are compared like for like.
+MAX_BODY_CHARS = 6000
+MAX_WORDS = 150
+
 SALUTATIONS = (
     # English
     "hi", "hello", "hey", "dear", "good morning", "good afternoon", "good evening", "morning",

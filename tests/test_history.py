@@ -159,3 +159,19 @@ def test_delivered_messages_update_the_history(tmp_path):
     assert store.contact("neu@kunde.example").sent == 1
     events.emit(entry, "delivered", hf.config(), observers=("sendguard.history.observer",))
     assert open_read_only(paths.state_dir()).contact("neu@kunde.example").sent == 1  # idempotent
+
+
+def _levenshtein(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[:], i
+        for j, cb in enumerate(b, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+    return row[-1]
+
+
+@given(st.text(alphabet="ab.@", max_size=9), st.text(alphabet="ab.@", max_size=9))
+def test_bounded_edit_distance_agrees_with_levenshtein(a, b):
+    from sendguard.history.twins import edit_distance
+
+    assert edit_distance(a, b) == min(_levenshtein(a, b), 3)

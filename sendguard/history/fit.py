@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any
 
-from sendguard.greetings import Greeting, fold, parse_greeting, words
-from sendguard.history.learn import MAX_BODY_CHARS, MAX_WORDS
+from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, Greeting, fold, parse_greeting, words
 from sendguard.history.store import Contact, HistoryStore
 from sendguard.quoted import QuotedPeople, quoted_people
 

@@ -27,14 +27,12 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from sendguard.context import domain_matches
-from sendguard.greetings import subject_key, words
+from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
 from sendguard.history import names
 from sendguard.history.store import prefix_of
 from sendguard.message import decode_header, domain_of, normalize_address
 
 MAX_PARTICIPANTS = 20
-MAX_BODY_CHARS = 6000
-MAX_WORDS = 150
 BATCH = 2000
 
 

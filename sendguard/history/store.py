@@ -54,9 +54,9 @@ CREATE TABLE IF NOT EXISTS contacts (
     last_sent REAL NOT NULL DEFAULT 0,
     last_seen REAL NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS contacts_first ON contacts(first);
-CREATE INDEX IF NOT EXISTS contacts_last ON contacts(last);
-CREATE INDEX IF NOT EXISTS contacts_prefix ON contacts(prefix);
+CREATE INDEX IF NOT EXISTS contacts_first_sent ON contacts(first, sent DESC);
+CREATE INDEX IF NOT EXISTS contacts_last_sent ON contacts(last, sent DESC);
+CREATE INDEX IF NOT EXISTS contacts_prefix_sent ON contacts(prefix, sent DESC);
 CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (a, b)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS words (contact INTEGER NOT NULL, word TEXT NOT NULL, n INTEGER NOT NULL,
@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS senders (contact INTEGER NOT NULL, sender TEXT NOT NU
     PRIMARY KEY (contact, sender)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alias (alias TEXT NOT NULL, first TEXT NOT NULL,
     PRIMARY KEY (alias, first)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alias_first ON alias(first);
 CREATE TABLE IF NOT EXISTS trust (addr TEXT NOT NULL, rule TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (addr, rule)) WITHOUT ROWID;
 """
@@ -137,7 +138,7 @@ class HistoryStore:
 
     def _many(self, where: str, args: Sequence[object], limit: int) -> list[Contact]:
         rows = self.db.execute(
-            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE {where} ORDER BY sent DESC, seen DESC LIMIT ?",
+            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE {where} ORDER BY sent DESC LIMIT ?",
             (*args, limit)).fetchall()
         return [Contact(*row) for row in rows]
 
@@ -148,7 +149,8 @@ class HistoryStore:
             return []
         firsts = {r[0] for r in self.db.execute(
             f"SELECT first FROM alias WHERE alias IN ({_marks(len(names))})", names)} | set(names)
-        return self._many(f"first IN ({_marks(len(firsts))})", sorted(firsts), limit)
+        found = [c for first in sorted(firsts) for c in self._many("first = ?", (first,), limit)]
+        return sorted(found, key=lambda c: -c.sent)[:limit]
 
     def by_last(self, name: str, limit: int = 50) -> list[Contact]:
         return self._many("last = ?", (name,), limit) if name else []
@@ -244,13 +246,18 @@ class HistoryStore:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
 
-    def near_addresses(self, addr: str, limit: int = 200) -> list[Contact]:
-        """Contacts whose address starts with the same two characters (edit-distance candidates)."""
-        start = addr[:2].lower()
-        if len(start) < 2:
-            return []
-        end = start[:-1] + chr(ord(start[-1]) + 1)
-        return self._many("addr >= ? AND addr < ?", (start, end), limit)
+    def near_addresses(self, addr: str, limit: int = 30) -> list[Contact]:
+        """Edit-distance candidates: the addresses just before and after this one in sorted order.
+
+        A typo after the first letters keeps an address close to its alphabetical place; two
+        range scans on the unique index, ``limit`` rows each, whatever the history's size.
+        """
+        addr = addr.lower()
+        rows = self.db.execute(
+            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE addr > ? ORDER BY addr LIMIT ?", (addr, limit)).fetchall()
+        rows += self.db.execute(
+            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE addr < ? ORDER BY addr DESC LIMIT ?", (addr, limit)).fetchall()
+        return [Contact(*row) for row in rows]
 
     # -- trust ---------------------------------------------------------------------------------
 

@@ -19,18 +19,32 @@ NEAR_EDITS = 2
 
 
 def edit_distance(a: str, b: str, bound: int = NEAR_EDITS) -> int:
-    """Levenshtein distance, giving up (returning bound + 1) once it exceeds ``bound``."""
+    """Levenshtein distance, giving up (returning bound + 1) once it exceeds ``bound``.
+
+    The common prefix and suffix are cut first (addresses that differ at all mostly share a
+    domain), so the quadratic part runs on a few characters.
+    """
+    over = bound + 1
     if abs(len(a) - len(b)) > bound:
-        return bound + 1
+        return over
+    start = 0
+    while start < len(a) and start < len(b) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < len(a) - start and end < len(b) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    a, b = a[start:len(a) - end], b[start:len(b) - end]
+    if not a or not b:
+        return min(max(len(a), len(b)), over)
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         current = [i]
         for j, cb in enumerate(b, 1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         if min(current) > bound:
-            return bound + 1
+            return over
         previous = current
-    return previous[-1]
+    return min(previous[-1], over)
 
 
 def names_of(store: HistoryStore, addr: str, display: str = "") -> tuple[str, str]:
@@ -60,6 +74,7 @@ def confusables(store: HistoryStore, addr: str, display: str = "", exclude: Iter
     letters = set(addr)
     near = [c for c in store.near_addresses(addr)
             if abs(len(c.addr) - len(addr)) <= NEAR_EDITS and len(letters ^ set(c.addr)) <= 2 * NEAR_EDITS]
+    # most typos keep the address near its place in alphabetical order, or keep the domain
     add([c for c in near if edit_distance(c.addr, addr) <= NEAR_EDITS], "nearly the same address")
     ranked = sorted(found.values(), key=lambda cw: (-cw[0].sent, -cw[0].seen))
     return ranked[:MAX_TWINS]

@@ -1,0 +1,122 @@
+"""Benchmark (not a test): what the history costs — learning, the send path, check throughput.
+
+1. Learning: 10,000 synthetic messages (5,000 contacts) into a fresh store, timed.
+2. Send path: ``sendguard check`` of one message as its own process (as the send path starts),
+   N times with no history and N times with the 5,000-contact history, alternately; medians.
+   Target (issue 3): no more than 15 ms slower with the history.
+3. Lookup cost vs history size: in-process check of the same message against 100 and 5,000
+   contacts (should be about equal: every lookup is indexed).
+4. Throughput: ``sendguard check`` of the Enron misdirection cases in one process, when
+   ../shared is present. Target: >= 300 messages per second.
+
+    .venv/bin/python bench/bench_history.py [-n 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.utils
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SHARED = ROOT.parent / "shared"
+FIRST = ["anna", "markus", "jana", "tim", "lea", "sabine", "thomas", "petra", "mia", "karl", "olga", "bill",
+         "maria", "jan", "eva", "paul", "lisa", "max", "nina", "otto"]
+WORDS = ("budget plan release migration invoice contract review sprint roadmap staffing salary travel "
+         "offer meeting quarter report ticket deploy server database customer project design test").split()
+CONFIG = '[identity]\naddresses = ["me@home.example"]\n[organization]\ndomains = ["home.example"]\n'
+
+
+def synthetic(n_messages: int, n_contacts: int, seed: int = 1) -> list[bytes]:
+    rng = random.Random(seed)
+    contacts = [f"{rng.choice(FIRST)}.{i}@{'home' if i % 3 == 0 else 'org%d' % (i % 50)}.example"
+                for i in range(n_contacts)]
+    out = []
+    for n in range(n_messages):
+        to = rng.sample(contacts, rng.choice((1, 1, 2, 3)))
+        words = " ".join(rng.choices(WORDS, k=40))
+        frm = "me@home.example" if n % 2 == 0 else rng.choice(contacts)
+        head = (f"From: {frm}\nTo: {', '.join(to)}\nSubject: {' '.join(rng.choices(WORDS, k=3))}\n"
+                f"Date: {email.utils.formatdate(1.7e9 + n * 600)}\nMessage-ID: <b{n}@bench.example>\n\n")
+        out.append((head + f"Hello {to[0].split('.')[0].title()},\n\n{words}\n").encode())
+    return out
+
+
+def learn(state: Path, messages: list[bytes]) -> float:
+    sys.path.insert(0, str(ROOT))
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+
+    start = time.perf_counter()
+    db = open_for_write(state)
+    with Learner(db, ["me@home.example"], ["home.example"]) as learner:
+        for raw in messages:
+            learner.add(raw)
+    db.close()
+    return time.perf_counter() - start
+
+
+def run_check(env: dict[str, str], config: Path, message: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([str(BIN / "sendguard"), "--config", str(config), "check", str(message)],
+                   env=env, capture_output=True, check=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=20)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sg-bench-history-") as tmp:
+        root = Path(tmp)
+        config = root / "config.toml"
+        config.write_text(CONFIG)
+        messages = synthetic(10_000, 5_000)
+        full = root / "full" / "sendguard"
+        seconds = learn(full, messages)
+        print(f"learn: 10,000 messages, 5,000 contacts in {seconds:.2f} s ({10_000 / seconds:.0f} msg/s)")
+        small = root / "small" / "sendguard"
+        learn(small, synthetic(200, 100))
+        message = root / "msg.eml"
+        message.write_bytes(messages[0])
+        envs = {}
+        for name, data in (("none", root / "none"), ("5000", root / "full")):
+            env = dict(os.environ, HOME=str(root), XDG_DATA_HOME=str(data), XDG_CONFIG_HOME=str(root / "cfg"))
+            envs[name] = env
+        times: dict[str, list[float]] = {"none": [], "5000": []}
+        for _ in range(a.n):
+            for name in times:
+                times[name].append(run_check(envs[name], config, message))
+        med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+        print(f"send path (check as a process): no history {med['none']:.1f} ms, 5,000 contacts "
+              f"{med['5000']:.1f} ms, difference {med['5000'] - med['none']:+.1f} ms (target <= 15)")
+
+        from sendguard.check import check_message, envelope_for
+        from sendguard.config import parse
+        from sendguard.message import OutgoingMessage
+
+        cfg = parse(CONFIG)
+        for label, state in (("100 contacts", small), ("5,000 contacts", full)):
+            msgs = [OutgoingMessage(raw) for raw in messages[:300]]
+            start = time.perf_counter()
+            for m in msgs:
+                check_message(m, cfg, envelope=envelope_for(m, (), False), state_dir=state)
+            per = (time.perf_counter() - start) / len(msgs) * 1000
+            print(f"in-process check with {label}: {per:.2f} ms per message")
+    tool = SHARED / "tools" / "misdirect-score"
+    if tool.exists():
+        out = subprocess.run([sys.executable, str(tool), "--sendguard", str(BIN / "sendguard")],
+                             capture_output=True, text=True)
+        print(out.stdout.strip())
+
+
+if __name__ == "__main__":
+    main()
