@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "trust": "trust_cmd:trust",
     "setup": "setup_cmd:setup",
     "doctor": "doctor_cmd:doctor",
+    "completion": "completion_cmd:completion",
 }
 
 

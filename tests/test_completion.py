@@ -1,0 +1,50 @@
+"""Shell completion: the scripts ``sendguard completion SHELL`` prints, driven as each shell would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import sendguard_exe
+
+
+def complete_in_bash(*words: str) -> list[str]:
+    """Source the bash script in a real bash and ask it to complete ``words`` (the last is partial)."""
+    words_text = " ".join(f"'{w}'" for w in words)
+    script = (f'source <("{sendguard_exe()}" completion bash)\n'
+              f"COMP_WORDS=(sendguard {words_text}); COMP_CWORD={len(words)}\n"
+              f'_sendguard_completion sendguard\nprintf "%s\\n" "${{COMPREPLY[@]}}"\n')
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    return [line for line in proc.stdout.splitlines() if line]
+
+
+def test_bash_completes_commands_subcommands_and_options():
+    if not shutil.which("bash"):
+        pytest.skip("bash is not installed")
+    assert complete_in_bash("do") == ["doctor"]
+    assert sorted(complete_in_bash("queue", "")) == ["list", "run"]
+    assert "--json" in complete_in_bash("check", "--j")
+    assert "setup" in complete_in_bash("")
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_zsh_and_fish_scripts_use_the_same_protocol(shell):
+    script = subprocess.run([sendguard_exe(), "completion", shell], capture_output=True, text=True,
+                            timeout=60, check=True).stdout
+    assert f"_SENDGUARD_COMPLETE={shell}_complete" in script.replace('"', "")
+    env = dict(os.environ, _SENDGUARD_COMPLETE=f"{shell}_complete", COMP_WORDS="sendguard doc",
+               COMP_CWORD="1" if shell == "zsh" else "doc")
+    out = subprocess.run([sendguard_exe()], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert "doctor" in out
+    if shutil.which(shell):
+        check = subprocess.run([shell, "-n" if shell == "zsh" else "--no-execute", "-c", script],
+                               capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stderr
+
+
+def test_unknown_shell_is_a_usage_error():
+    proc = subprocess.run([sendguard_exe(), "completion", "tcsh"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 64 and "tcsh" in proc.stderr
