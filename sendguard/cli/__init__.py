@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "discard": "queue_cmd:discard",
     "config": "config_cmd:config",
     "log": "log_cmd:log",
+    "undo": "undo_cmd:undo",
     "review": "review_cmd:review",
     "learn": "learn_cmd:learn",
     "evaluate": "evaluate_cmd:evaluate",
@@ -34,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "setup": "setup_cmd:setup",
     "doctor": "doctor_cmd:doctor",
     "completion": "completion_cmd:completion",
+    "demo": "demo_cmd:demo",
 }
 
 

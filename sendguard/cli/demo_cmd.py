@@ -1,0 +1,245 @@
+"""``sendguard demo``: the whole path on an embedded default, in a throwaway directory.
+
+A loopback SMTP server (aiosmtpd) on 127.0.0.1, a temp world (msmtprc, sendguard config, a small
+sent-mail history learned with ``sendguard learn``), then a few messages through mutt (or
+``sendguard-sendmail`` directly when mutt is missing or ``--no-mutt``) → sendguard → the real
+msmtp: routine mail is delivered, a mistyped client domain is held with its reason, and
+``sendguard queue list`` shows it afterwards (mutt in batch mode forgets a failed message: the
+queue does not).
+
+Everything runs in subprocesses with HOME, XDG_* and SENDGUARD_CONFIG pointed into the temp
+dir, so the demo never reads or writes the user's own config, queue or history.
+
+The held message is a lookalike of the client's domain ("kundenfirrna" for "kundenfirma"). The
+demo config sets that rule's action to hold, so the demo does not depend on how strong the
+rule's own judgement is today; without the rule it falls back to a ``[block]`` entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import click
+
+from sendguard import mailsetup
+from sendguard.errors import SendguardError
+from sendguard.printable import printable
+
+ME = "me@nordwerk.example"
+ROUTINE = [  # (to, subject, body): what the demo sends
+    ("anna@kundenfirma.example", "Falke: status", "Hello Anna,\n\nthe Falke rollout is on track for Friday.\n"),
+    ("kai@nordwerk.example", "Lunch?", "Hi Kai,\n\nlunch at 12:30?\n"),
+]
+LOOKALIKE = ("anna@kundenfirrna.example", "Falke: invoice 2026-11",
+             "Hello Anna,\n\nhere are the Falke numbers for November.\n")
+
+
+class DemoError(SendguardError):
+    """A program the demo needs is missing."""
+
+    exit_code = 69  # type: ignore[assignment]  # EX_UNAVAILABLE
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _history_message(n: int, to: str, subject: str, body: str) -> bytes:
+    return (f"From: Me <{ME}>\nTo: {to}\nSubject: {subject}\nDate: Mon, {n % 28 + 1:02d} Sep 2026 10:00:00 +0000\n"
+            f"Message-ID: <demo-{n}@nordwerk.example>\nMIME-Version: 1.0\n"
+            f"Content-Type: text/plain; charset=utf-8\n\n{body}").encode()
+
+
+def write_history(maildir: Path) -> int:
+    """A small embedded sent folder: the user writes to Anna at the client and Kai in-house."""
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    mails = []
+    for i in range(6):
+        mails.append(("anna@kundenfirma.example", f"Falke: week {36 + i}",
+                      f"Hello Anna,\n\nthe Falke numbers for week {36 + i} are attached in the portal.\n"))
+        mails.append(("kai@nordwerk.example", f"Re: Falke planning {i}", "Hi Kai,\n\nagreed, see you at standup.\n"))
+    for n, (to, subject, body) in enumerate(mails):
+        (maildir / "cur" / f"{n}.demo:2,S").write_bytes(_history_message(n, to, subject, body))
+    return len(mails)
+
+
+def write_world(root: Path, port: int, hold_rule: str | None) -> dict[str, Path]:
+    home = root / "home"
+    for sub in ("home", "config", "data", "state", "cache", "run"):
+        (root / sub).mkdir(mode=0o700)
+    msmtprc = root / "msmtprc"
+    msmtprc.write_text(textwrap.dedent(f"""\
+        defaults
+        auth off
+        tls off
+        logfile {root / 'msmtp.log'}
+
+        account default
+        host 127.0.0.1
+        port {port}
+        from {ME}
+        """))
+    msmtprc.chmod(0o600)
+    held = (f'[rules.{hold_rule}]\naction = "hold"\n' if hold_rule
+            else f'[block]\naddresses = ["{LOOKALIKE[0]}"]\n')
+    config = root / "config" / "sendguard" / "config.toml"
+    config.parent.mkdir(mode=0o700)
+    config.write_text(textwrap.dedent(f"""\
+        [identity]
+        addresses = ["{ME}"]
+
+        [organization]
+        domains = ["nordwerk.example"]
+
+        [clients.kundenfirma]
+        domains = ["kundenfirma.example"]
+        keywords = ["Falke", "Kundenfirma"]
+
+        [transport]
+        command = ["msmtp", "-C", "{msmtprc}"]
+
+        [sendmail]
+        notify = false
+
+        """) + held)
+    muttrc = root / "muttrc"
+    return {"home": home, "config": config, "msmtprc": msmtprc, "muttrc": muttrc}
+
+
+class Demo:
+    def __init__(self, root: Path, use_mutt: bool) -> None:
+        self.root = root
+        self.sendguard = mailsetup.installed_executable("sendguard")
+        self.sendmail = mailsetup.installed_executable("sendguard-sendmail")
+        if self.sendmail is None:
+            raise DemoError("sendguard-sendmail was not found next to sendguard or on PATH")
+        if not shutil.which("msmtp"):
+            raise DemoError("msmtp is not installed", hints=["apt-get install msmtp"])
+        self.mutt = shutil.which("mutt") if use_mutt else None
+        self.received: list[tuple[str, list[str], bytes]] = []
+
+    def env(self, paths: dict[str, Path]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SENDGUARD_", "NOTMUCH_"))}
+        env.update(HOME=str(paths["home"]), SENDGUARD_CONFIG=str(paths["config"]),
+                   XDG_CONFIG_HOME=str(self.root / "config"), XDG_DATA_HOME=str(self.root / "data"),
+                   XDG_STATE_HOME=str(self.root / "state"), XDG_CACHE_HOME=str(self.root / "cache"),
+                   XDG_RUNTIME_DIR=str(self.root / "run"))
+        env.pop("DISPLAY", None)
+        env.pop("WAYLAND_DISPLAY", None)
+        return env
+
+    def cli(self, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        base = [str(self.sendguard)] if self.sendguard else [sys.executable, "-m", "sendguard"]
+        return subprocess.run([*base, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    def send(self, env: dict[str, str], paths: dict[str, Path], to: str, subject: str,
+             body: str) -> subprocess.CompletedProcess[bytes]:
+        if self.mutt:
+            paths["muttrc"].write_text(f'set sendmail="{self.sendmail}"\nset record="" copy=no postpone=no\n'
+                                       f'set realname="Me" from="{ME}" use_from=yes\n')
+            argv = [self.mutt, "-n", "-F", str(paths["muttrc"]), "-s", subject, "--", to]
+            return subprocess.run(argv, input=body.encode(), env=env, capture_output=True, timeout=60, check=False)
+        message = (f"From: Me <{ME}>\nTo: {to}\nSubject: {subject}\nMIME-Version: 1.0\n"
+                   f"Content-Type: text/plain; charset=utf-8\n\n{body}").encode()
+        return subprocess.run([str(self.sendmail), "-oi", "--", to], input=message, env=env,
+                              capture_output=True, timeout=60, check=False)
+
+    def server(self, port: int):  # type: ignore[no-untyped-def]
+        from aiosmtpd.controller import Controller
+
+        received = self.received
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+                received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+                return "250 Message accepted for delivery"
+
+        return Controller(Handler(), hostname="127.0.0.1", port=port)
+
+
+def run_demo(root: Path, use_mutt: bool) -> bool:
+    """Run the demo in ``root``; True when it went as it should (routine delivered, one held)."""
+    from sendguard.rules import RULES
+
+    demo = Demo(root, use_mutt)
+    port = _free_port()
+    hold_rule = "lookalike-domain" if "lookalike-domain" in RULES else None
+    paths = write_world(root, port, hold_rule)
+    env = demo.env(paths)
+    controller = demo.server(port)
+    controller.start()
+    try:
+        click.echo(f"A throwaway world in {root}:")
+        click.echo(f"  loopback SMTP server 127.0.0.1:{port} (aiosmtpd); msmtp → it ({paths['msmtprc']})")
+        click.echo(f"  sendguard config {paths['config']}: organization nordwerk.example, "
+                   "client kundenfirma.example")
+        from sendguard.cli import COMMANDS
+
+        if "learn" in COMMANDS:
+            count = write_history(root / "Sent")
+            learned = demo.cli(env, "learn", str(root / "Sent"))
+            status = "learned" if learned.returncode == 0 else f"could not learn ({printable(learned.stderr.strip())})"
+            click.echo(f"  sendguard learn: {count} sent messages {status}")
+        via = "mutt" if demo.mutt else "sendguard-sendmail"
+        click.echo(f"\nSending {len(ROUTINE) + 1} messages: {via} → sendguard → msmtp → the server\n")
+        outcomes = []
+        for to, subject, body in [*ROUTINE, LOOKALIKE]:
+            before = len(demo.received)
+            proc = demo.send(env, paths, to, subject, body)
+            delivered = len(demo.received) > before
+            word = "delivered" if delivered else f"NOT SENT (exit {proc.returncode})"
+            click.echo(f"  {to:28} {subject!r:28} {word}")
+            if not delivered and proc.stderr and not demo.mutt:
+                for line in proc.stderr.decode(errors="replace").splitlines():
+                    click.echo(f"      {printable(line)}")
+            outcomes.append(delivered)
+        time.sleep(0.1)
+        click.echo("\nThe server received:")
+        for sender, rcpts, data in demo.received:
+            subject = next((line[9:] for line in data.decode(errors="replace").splitlines()
+                            if line.lower().startswith("subject: ")), "")
+            click.echo(f"  from {sender} to {', '.join(rcpts)}: {printable(subject)!r}")
+        if demo.mutt:
+            click.echo("\nmutt in batch mode only says 'Could not send the message' and forgets it; sendguard "
+                       "kept it.")
+        click.echo("\n$ sendguard queue list")
+        listing = demo.cli(env, "queue", "list")
+        click.echo(listing.stdout.rstrip() or "(empty)")
+        rows = [json.loads(line) for line in demo.cli(env, "queue", "list", "--json").stdout.splitlines()]
+        held = [r for r in rows if r["state"] in ("held", "blocked")]
+        if held:
+            click.echo(f"\nNext, for real: `sendguard release {held[0]['id']}` would send it, "
+                       "`sendguard discard` drops it; `sendguard setup` sets up your own mail.")
+        return outcomes == [True] * len(ROUTINE) + [False] and len(held) == 1
+    finally:
+        controller.stop()
+
+
+@click.command()
+@click.option("--no-mutt", is_flag=True, help="Send with sendguard-sendmail directly, even if mutt is installed.")
+@click.option("--keep", is_flag=True, help="Keep the temporary directory to look around in it.")
+def demo(no_mutt: bool, keep: bool) -> None:
+    """Show sendguard at work: a loopback SMTP server, mutt, msmtp, one held message."""
+    root = Path(tempfile.mkdtemp(prefix="sendguard-demo-"))
+    try:
+        ok = run_demo(root, use_mutt=not no_mutt)
+    finally:
+        if keep:
+            click.echo(f"\nKept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    if not ok:
+        click.echo("\nThe demo did not go as expected (see above).", err=True)
+        sys.exit(1)

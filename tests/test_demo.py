@@ -1,0 +1,35 @@
+"""``sendguard demo``: the README's quick start, run as a new user would run it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import sendguard_exe
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("args", [[], ["--no-mutt"]], ids=["mutt", "sendmail"])
+def test_demo_delivers_routine_mail_holds_the_lookalike_and_leaves_nothing_behind(args):
+    if not shutil.which("msmtp"):
+        pytest.skip("msmtp is not installed")
+    if not args and not shutil.which("mutt"):
+        pytest.skip("mutt is not installed")
+    proc = subprocess.run([sendguard_exe(), "demo", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert re.search(r"anna@kundenfirma\.example +'Falke: status' +delivered", out)
+    assert re.search(r"kai@nordwerk\.example +'Lunch\?' +delivered", out)
+    assert re.search(r"anna@kundenfirrna\.example +'Falke: invoice 2026-11' +NOT SENT", out)
+    listing = out.split("$ sendguard queue list", 1)[1]
+    assert re.search(r"held +anna@kundenfirrna\.example", listing)
+    assert "kundenfirma" in listing.split("\n")[2], "the reason is shown under the held message"
+    root = Path(re.search(r"A throwaway world in (\S+):", out).group(1))  # type: ignore[union-attr]
+    assert not root.exists(), "the temp dir is removed"
+    assert not (Path(os.environ["XDG_DATA_HOME"]) / "sendguard").exists(), "the user's own state is untouched"
