@@ -155,6 +155,8 @@ class DelaySection:
 
     seconds: int = key(0, "Seconds every accepted message waits before delivery (0: none).")
     outside_seconds: int = key(0, "Seconds a message with a recipient outside the organization waits (0: use `seconds`).")
+    rules: list[str] = key([], "Rule ids whose findings (of any severity) make a message wait `rule_seconds`.")
+    rule_seconds: int = key(0, "Seconds a message waits when one of `rules` found something (the longest delay wins).")
 
 
 @section
@@ -177,6 +179,21 @@ class QueueSection:
     """The local queue."""
 
     keep_days: int = key(30, "Days delivered and discarded messages are kept (for `sendguard oops`).")
+
+
+@section
+class DraftsSection:
+    """Where `sendguard undo` and `sendguard oops` leave drafts for the mail program."""
+
+    maildir: str = key("", "A maildir for drafts, e.g. the mail program's Drafts folder (empty: $XDG_DATA_HOME/sendguard/drafts).")
+
+
+@section
+class OopsSection:
+    """`sendguard oops`: after a message reached the wrong person."""
+
+    manager: str = key("", "An address to tell as well (a draft explaining what happened); empty: none.")
+    privacy_contact: str = key("", "The data protection officer or privacy contact named in the breach record (GDPR art. 33(3)(b)).")
 
 
 @section
@@ -203,6 +220,8 @@ class Config:
     history: HistorySection = field(default_factory=HistorySection)
     log: LogSection = field(default_factory=LogSection)
     queue: QueueSection = field(default_factory=QueueSection)
+    drafts: DraftsSection = field(default_factory=DraftsSection)
+    oops: OopsSection = field(default_factory=OopsSection)
     path: Path | None = None
     """The file it was read from (None for the embedded default)."""
 
@@ -231,6 +250,8 @@ SECTIONS: dict[str, type] = {
     "history": HistorySection,
     "log": LogSection,
     "queue": QueueSection,
+    "drafts": DraftsSection,
+    "oops": OopsSection,
 }
 TABLE_SECTIONS = ("clients", "rules")
 

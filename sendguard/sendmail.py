@@ -159,8 +159,11 @@ class SendPath:
             return False
 
     def _deliver_new(self, raw: bytes, meta: dict, config: config_mod.Config, event: str) -> int:  # type: ignore[type-arg]
+        from sendguard import undo
         from sendguard.delivery import deliver
 
+        if undo.delay_seconds(meta, config):  # the undo window: keep it, a worker delivers it later
+            return undo.accept_delayed(self.queue, raw, meta, config, event, now=self.now, say=self.say)
         entry, lock = self.queue.create(raw, {**meta, "state": q.ACCEPTED})
         try:
             entry.meta.setdefault("events", []).append({"time": q.now_iso(), "event": event, "state": q.ACCEPTED})

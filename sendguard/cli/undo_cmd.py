@@ -1,0 +1,35 @@
+"""``sendguard undo [ID] [--json]``: take a message back while it waits in the undo window."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from sendguard.printable import printable
+
+
+@click.command()
+@click.argument("entry_id", metavar="[ID]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: id, state, draft.")
+@click.pass_obj
+def undo(state, entry_id: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Take back a message before it leaves (default: the latest one waiting); keep it as a draft."""
+    from sendguard import paths
+    from sendguard import queue as q
+    from sendguard.drafts import drafts_maildir
+    from sendguard.undo import undo as do_undo
+
+    config = state.config
+    done = do_undo(q.Queue.default(), entry_id, config, drafts_dir=drafts_maildir(config, paths.state_dir()))
+    meta = done.entry.meta
+    if as_json:
+        click.echo(json.dumps({"id": done.entry.id, "state": done.entry.state, "draft": str(done.draft),
+                               "recipients": meta.get("envelope", []), "subject": meta.get("subject", "")},
+                              ensure_ascii=False))
+        return
+    click.echo(f"Taken back: {done.entry.id} — not sent.")
+    click.echo(f"  To:      {printable(', '.join(meta.get('envelope', [])))}")
+    click.echo(f"  Subject: {printable(meta.get('subject', ''))}")
+    click.echo(f"  Draft:   {done.draft}")
+    click.echo(f"  Reopen it: mutt -H '{done.draft}'   (or neomutt -H; aerc: :recall from that maildir)")
