@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "doctor_cmd:doctor",
     "completion": "completion_cmd:completion",
     "demo": "demo_cmd:demo",
+    "man": "man_cmd:man",
 }
 
 
