@@ -23,15 +23,28 @@ from functools import lru_cache
 MAX_SCAN_CHARS = 20_000
 
 
+@dataclass(frozen=True)
+class Person:
+    """A written name, folded: first name, last name, and the initials of all given names."""
+
+    first: str
+    last: str
+    initials: str
+    tokens: frozenset[str] = frozenset()
+    """Every name token (for multi-word names such as "de Jesus")."""
+
+
 @dataclass
 class QuotedPeople:
     """(first, last) names folded; addresses lower-case."""
 
-    author: tuple[str, str] | None = None
+    author: Person | None = None
     """Who wrote the most recent quoted message."""
-    addressees: list[tuple[str, str]] = field(default_factory=list)
+    author_addr: str = ""
+    """Their address, when the quoted header gives one."""
+    addressees: list[Person] = field(default_factory=list)
     """Its To/Cc."""
-    others: list[tuple[str, str]] = field(default_factory=list)
+    others: list[Person] = field(default_factory=list)
     """Names in older quoted blocks."""
     addresses: set[str] = field(default_factory=set)
     """Mail addresses written anywhere in the text."""
@@ -64,16 +77,27 @@ def split_names(value: str) -> list[str]:
     return parts
 
 
-def person(text: str) -> tuple[str, str] | None:
-    """(first, last) of one written name ('Last, First', 'First Last', 'First Last/ORG@ORG')."""
-    from sendguard.history.names import split_display
+def person(text: str) -> Person | None:
+    """One written name ('Last, First M.', 'First M. Last', 'First Last/ORG@ORG')."""
+    from sendguard.greetings import fold
 
     text = text.split("/")[0].split("@")[0].strip()
-    text = re.sub(r"\bon behalf of\b.*$", "", text, flags=re.IGNORECASE).strip()
+    text = re.sub(r"\bon behalf of\b.*$|\[.*$|\(.*?\)", "", text, flags=re.IGNORECASE).strip()
     if not text or len(text) > 60:
         return None
-    first, last = split_display(text)
-    return (first, last) if first or last else None
+    if "," in text:
+        last_part, _, given_part = text.partition(",")
+        given, lasts = given_part.split(), last_part.split()
+    else:
+        tokens = text.split()
+        if len(tokens) < 2:
+            return None
+        given, lasts = tokens[:-1], tokens[-1:]
+    given = [fold(g) for g in given if fold(g) and fold(g) not in ("jr", "sr", "ii", "iii")]
+    lasts = [fold(x) for x in lasts if fold(x) and fold(x) not in ("jr", "sr", "ii", "iii")]
+    if not lasts:
+        return None
+    return Person(given[0] if given else "", lasts[-1], "".join(g[0] for g in given), frozenset(given + lasts))
 
 
 def quoted_people(body: str) -> QuotedPeople:
@@ -99,6 +123,9 @@ def quoted_people(body: str) -> QuotedPeople:
         m = pats["from"].match(line)
         if m and (block or in_header):
             who = person(m.group("v"))
+            found = pats["addr"].search(m.group("v"))
+            if found and block <= 1 and not out.author_addr:
+                out.author_addr = found.group(0).lower().strip(".")
             if block == 0:
                 block = 1
             if who:
@@ -123,7 +150,7 @@ def quoted_people(body: str) -> QuotedPeople:
     return out
 
 
-def _add_author(out: QuotedPeople, who: tuple[str, str], block: int) -> None:
+def _add_author(out: QuotedPeople, who: Person, block: int) -> None:
     if block <= 1 and out.author is None:
         out.author = who
     else:

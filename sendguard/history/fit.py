@@ -32,7 +32,7 @@ from typing import Any
 
 from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, Greeting, fold, parse_greeting, words
 from sendguard.history.store import Contact, HistoryStore
-from sendguard.quoted import QuotedPeople, quoted_people
+from sendguard.quoted import Person, QuotedPeople, quoted_people
 
 W_CO = 0.5
 W_WORDS = 1.0
@@ -129,23 +129,22 @@ class FitModel:
             score += 0.5
         return score
 
-    def person_match(self, contact: Contact, who: tuple[str, str]) -> float:
-        """How surely a written (first, last) name is this contact: 1 sure, 0 not at all."""
-        first, last = who
-        if not last or last != contact.last:
+    def person_match(self, contact: Contact, who: Person) -> float:
+        """How surely a written name is this contact: 1 sure, 0.8 by initials, 0 not at all."""
+        if not who.last or who.last != contact.last:
             return 0.0
-        if not first:
-            return 0.5
-        if first == contact.first or first in self.store.first_names_of(contact):
+        if len(contact.first) == 1:  # "s..bradford": an initial, maybe the middle one
+            return 0.8 if contact.first in who.initials else 0.0
+        if who.first and (who.first == contact.first or who.first in self.store.first_names_of(contact)):
             return 1.0
-        if contact.first and first[0] == contact.first[0]:
-            return 0.7
         return 0.0
 
     def quoted(self, contact: Contact) -> float:
         """The quoted message was written by (2), addressed to (1) or mentions (0.5) this contact."""
         q = self.view.quoted
         score = 2.0 * self.person_match(contact, q.author) if q.author else 0.0
+        if q.author_addr and contact.addr == q.author_addr:
+            score = 2.0
         score += max((self.person_match(contact, who) for who in q.addressees), default=0.0)
         score += 0.5 * max((self.person_match(contact, who) for who in q.others), default=0.0)
         if contact.addr in q.addresses:

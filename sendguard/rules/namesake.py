@@ -13,7 +13,9 @@ regularly, is reported too (the classic typo); with first-time-recipient it hold
 
 from __future__ import annotations
 
+from sendguard.greetings import is_reply
 from sendguard.history.fit import Fit, model_for, silenced
+from sendguard.history.replies import is_person, misaddressed_reply
 from sendguard.history.twins import confusables, edit_distance
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
@@ -56,7 +58,7 @@ class Namesake(Rule):
             if silenced(context, addr, self.id):
                 continue
             twins = confusables(store, addr, names.get(addr, ""), exclude=recipients)
-            twins = [(c, why) for c, why in twins if c.sent > 0 and not context.is_own(c.addr)]
+            twins = [(c, why) for c, why in twins if (c.sent or c.received) and not context.is_own(c.addr)]
             if not twins:
                 continue
             actual = store.contact(addr)
@@ -85,7 +87,39 @@ class Namesake(Rule):
                     f"{addr} may be the wrong person: {twin.addr} ({best_why}) fits this message better "
                     f"({reasons(best, base)}).",
                     recipient=addr, suggestion=twin.addr, evidence=f"fit margin {best_margin:.1f}"))
+        flagged = {f.recipient for f in findings if f.severity >= Severity.HOLD}
+        findings = [f for f in findings if f.recipient not in flagged or f.severity >= Severity.HOLD]
+        findings += [f for f in self._reply(message, context, model) if f.recipient not in flagged]
         return findings
+
+    def _reply(self, message, context, model):  # type: ignore[no-untyped-def]
+        """A reply that quotes one person and goes to a namesake of theirs (history.replies)."""
+        if not is_reply(message.subject):
+            return []
+        store, quoted = model.store, model.view.quoted
+        names = {a.addr: a.name for a in message.header_recipients}
+        recipients = [(a, names.get(a, "")) for a in model.view.recipients]
+        first_names = {a: store.first_names_of(c) for a, c in ((a, store.contact(a)) for a, _ in recipients) if c}
+        hits = misaddressed_reply(recipients, quoted, first_names)
+        if not hits:
+            return []
+        author = quoted.author
+        meant = quoted.author_addr or self._known_as(store, author)
+        who = f"{author.first.title()} {author.last.title()}".strip() if author else quoted.author_addr
+        return [Finding(
+            self.id, Severity.HOLD,
+            f"This replies to {who}, but goes to {addr} ({why}), who did not write the quoted message.",
+            recipient=addr, suggestion=meant or None, evidence=f"quoted author: {who}")
+            for addr, why in hits if not silenced(context, addr, self.id)]
+
+    @staticmethod
+    def _known_as(store, author):  # type: ignore[no-untyped-def]
+        """The history's address for a quoted author, if exactly one contact matches well."""
+        if author is None or not author.last:
+            return ""
+        found = [c for c in store.by_last(author.last, limit=20)
+                 if is_person(c.addr, c.name, author, store.first_names_of(c))]
+        return max(found, key=lambda c: (c.sent, c.seen)).addr if found else ""
 
     @staticmethod
     def _typo(addr, actual, twins):  # type: ignore[no-untyped-def]
