@@ -79,3 +79,16 @@ def test_validate_hook_stops_the_series_on_a_private_key_in_patch_two(world, tmp
     assert proc.returncode != 0
     assert world.server.received == [], "the hook runs for every patch before the first is sent"
     assert "series is stopped" in proc.stderr
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "confirming by resending works per message: git stops at the first held patch, so every run "
+    "confirms one patch and is held at the next, and patch 1 (now CONFIRMED, not HELD) is held again "
+    "on the next run — a series held for its recipients can never be confirmed by resending"))
+def test_a_series_held_for_its_recipients_is_confirmed_by_sending_it_again(world, tmp_path):
+    world.write_config(HOLD_EXTERNAL)
+    repo, env = git_repo(world, tmp_path, FILES)
+    assert git_send_email(repo, env, 3, "--to=anna@kundenfirma.example").returncode != 0
+    again = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example")
+    assert again.returncode == 0, again.stderr
+    assert len(world.server.received) == 3
