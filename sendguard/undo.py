@@ -137,7 +137,7 @@ def wait_and_deliver(queue: q.Queue, entry_id: str, config: Any, *,
             return entry.state
         remaining = not_before(entry) - clock()
         if remaining > 0:
-            sleep(min(remaining, 30.0))
+            sleep(min(remaining, 5.0))  # re-read now and then: it may have been undone
             continue
         result = deliver_if_due(queue, entry_id, config, now=clock())
         if result == "locked" and lock_tries > 0:
