@@ -150,7 +150,7 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.P
         rf"^\s*(?:{salutation})\b[\s,!]*(?P<title>(?:{title})\b\.?\s+)?(?P<names>[^\W\d_][\w.,' -]{{0,60}}?)\s*[,!:;.\-–—]?\s*$",
         re.IGNORECASE,
     )
-    bare = re.compile(r"^\s*(?P<title>(?:%s)\b\.?\s+)?(?P<names>[^\W\d_][^\W\d_'-]{1,30}(?:\s+[^\W\d_][^\W\d_'-]{1,30})?)\s*[,:!\-–—]\s*$" % title, re.IGNORECASE)
+    bare = re.compile(r"^\s*(?P<title>(?:%s)\b\.?\s+)?(?P<names>[^\W\d_][^\W\d_'-]{1,30}(?:\s+[^\W\d_][^\W\d_'-]{1,30})?)\s*[,:!]\s*$" % title, re.IGNORECASE)
     marker = re.compile("|".join(f"(?:{m})" for m in QUOTE_MARKERS), re.IGNORECASE)
     words = re.compile(r"[^\W\d_]{3,}")
     return greeting, bare, marker, words
@@ -174,10 +174,11 @@ def parse_greeting(body: str) -> Greeting | None:
     """The greeting of the author's own text, or None (no greeting, or one to a group)."""
     greeting_re, bare_re, _, _ = _patterns()
     lines = [ln.strip() for ln in own_text(body, 4000).splitlines() if ln.strip()]
-    for line in lines[:2]:
+    for number, line in enumerate(lines[:2]):
         if len(line) > 80:
             return None
-        match = greeting_re.match(line) or bare_re.match(line)
+        # a bare "Name," counts only as the very first line ("Name - note" lists are no greeting)
+        match = greeting_re.match(line) or (bare_re.match(line) if number == 0 else None)
         if not match:
             continue
         raw = match.group("names")

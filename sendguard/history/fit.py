@@ -7,8 +7,8 @@ confusable contact this message fits clearly better than the one it is addressed
 fit of a contact ``c`` sums independent log-scale signals (Carvalho & Cohen's recipient model
 in spirit, with the greeting and thread added):
 
-* co-recipients: ``log(1 + 2·pairs(c, o))`` for every other recipient ``o`` — people are
-  addressed together with the same people;
+* co-recipients: ``log(1 + 2·pairs(c, o))`` averaged over the other recipients ``o`` — people
+  are addressed together with the same people;
 * words: a Dirichlet-smoothed unigram model of the words of mail to and from ``c`` against the
   whole history (``log P(w|c)/P(w)``), averaged over the message's known words and scaled by
   ``sqrt(n)`` so long messages do not dominate;
@@ -160,7 +160,7 @@ class FitModel:
         out = {}
         for c in contacts:
             co = sum(math.log1p(2 * pairs.get((c.id, o), 0)) for o in other_ids if o != c.id)
-            co /= math.sqrt(max(len(other_ids), 1))
+            co /= max(len(other_ids), 1)  # a mean: one mass mailing must not outweigh everything
             org = self.org_of(c.addr)
             same_org = sum(self.org_of(a) == org for a in others if a != c.addr)
             out[c.id] = Fit(c, co, self._words(c, counts), self.greets(c), c.addr in self.thread,

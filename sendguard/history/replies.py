@@ -34,7 +34,7 @@ def is_person(addr: str, display: str, who: Person, first_names: set[str]) -> bo
     if len(tokens) >= 2 and all(t in who.tokens or (len(t) == 1 and t in who.initials) for t in tokens):
         return True  # "frank.de" for "Frank de Jesus"
     local = "".join(tokens)
-    return bool(who.last and len(who.last) >= 4 and who.last in local and who.first[:1] == local[:1])
+    return bool(who.last and len(who.last) >= 4 and who.last in local)  # "flack@", "pflack@"
 
 
 def confusion(addr: str, display: str, who: Person | None, author_addr: str) -> str | None:

@@ -7,8 +7,9 @@ fits this message (history.fit: co-recipients, topic words, greeting, thread, qu
 Only a twin that fits *clearly* better is reported, and its address is the suggestion; a
 recipient without a better-fitting twin is never questioned, however unusual.
 
-A misspelt address the user never wrote to, one or two edits from a contact they write to
-regularly, is reported too (the classic typo); with first-time-recipient it holds.
+A misspelt address the user never wrote to, one letter (or two swapped neighbours) from a
+contact they write to regularly, is reported too (the classic typo); with first-time-recipient
+it holds. Two independent edits ("mark.smith" for "matt.smith") are another person, not a typo.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from sendguard.history.replies import is_person, misaddressed_reply
 from sendguard.history.twins import confusables, edit_distance
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+
+def swapped_letters(a: str, b: str) -> bool:
+    """``b`` is ``a`` with two neighbouring letters swapped."""
+    if len(a) != len(b):
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
 
 
 def reasons(twin: Fit, actual: Fit | None) -> str:
@@ -126,7 +135,7 @@ class Namesake(Rule):
         if actual is not None and actual.sent > 0:
             return None
         for contact, _ in twins:
-            if contact.sent >= 2 and edit_distance(contact.addr, addr) <= 2:
+            if contact.sent >= 2 and (edit_distance(contact.addr, addr, 1) <= 1 or swapped_letters(contact.addr, addr)):
                 return contact.addr
         return None
 
