@@ -255,3 +255,46 @@ def test_undo_racing_the_delivery_never_both_never_neither(world):
         outcomes.append(state)
     print("race outcomes:", outcomes)
     assert set(outcomes) <= {q.UNDONE, q.DELIVERED}
+
+
+# ---- what runs queue run after a reboot: the systemd user timer, or cron -----------------------
+
+HOOKS = Path(__file__).resolve().parent.parent / "hooks"
+
+
+def test_the_systemd_user_units_are_valid_and_their_command_delivers_what_is_due(world, tmp_path):
+    service = (HOOKS / "sendguard-queue.service").read_text()
+    timer = (HOOKS / "sendguard-queue.timer").read_text()
+    assert "OnUnitActiveSec=1min" in timer and "Persistent=true" in timer and "WantedBy=timers.target" in timer
+    exec_start = next(line.split("=", 1)[1] for line in service.splitlines() if line.startswith("ExecStart="))
+    assert exec_start == "%h/.local/bin/sendguard queue run"
+    home = tmp_path / "unithome"
+    (home / ".local" / "bin").mkdir(parents=True)
+    (home / ".local" / "bin" / "sendguard").symlink_to(world.sendguard)
+    analyze = subprocess.run(["which", "systemd-analyze"], capture_output=True, text=True).stdout.strip()
+    if analyze:
+        runtime = tmp_path / "run"
+        runtime.mkdir(mode=0o700)
+        proc = subprocess.run([analyze, "verify", "--user", str(HOOKS / "sendguard-queue.service"),
+                               str(HOOKS / "sendguard-queue.timer")], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)})
+        assert proc.returncode == 0, proc.stderr
+    # The unit's command, as systemd would run it, delivers a message whose worker was killed.
+    world.write_config("[delay]\nseconds = 1\n")
+    assert world.send(make_message(to="bob@nordwerk.example"), "-t").returncode == 0
+    os.kill(worker_pid(only_entry()), signal.SIGKILL)
+    time.sleep(1.1)  # past its window; the worker is gone
+    assert only_entry().state == q.DELAYED and world.server.received == []
+    argv = exec_start.replace("%h", str(home)).split()
+    proc = subprocess.run([argv[0], "--config", str(world.config_path), *argv[1:]], capture_output=True, text=True,
+                          env=world.env(), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert len(world.server.received) == 1
+
+
+def test_the_cron_line_runs_queue_run_every_minute():
+    lines = [line for line in (HOOKS / "sendguard-queue.cron").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert len(lines) == 1
+    fields = lines[0].split()
+    assert fields[:5] == ["*"] * 5 and fields[5].endswith("/sendguard") and fields[6:8] == ["queue", "run"]
