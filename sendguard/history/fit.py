@@ -14,6 +14,8 @@ in spirit, with the greeting and thread added):
   ``sqrt(n)`` so long messages do not dominate;
 * the greeting names ``c`` (first name or a short form of it; the last name after a title);
 * ``c`` took part in the thread this message replies to (In-Reply-To/References);
+* how recently the user wrote to ``c`` (autocomplete mistakes pick a contact from long ago more
+  often than the one of this week's conversation);
 * ``c`` belongs to the same organization as the other recipients (internal, a client, a domain);
 * the text mentions ``c`` by name (forwarded and quoted headers count: a reply is addressed to
   whoever wrote what it quotes).
@@ -41,6 +43,8 @@ W_THREAD = 2.0
 W_MENTION = 1.0
 W_QUOTED = 2.0
 W_ORG = 1.5
+W_RECENT = 1.0
+AGE_CAP = 6.0  # about 400 days: older than that, all contacts are alike
 DIRICHLET_MU = 20.0
 MAX_WORD_GAIN = 4.0
 
@@ -85,18 +89,23 @@ class Fit:
     mention: float
     quoted: float
     org: float
+    age: float
+    """log(1 + days) since the user last wrote to the contact (capped; the cap if never)."""
 
     @property
     def total(self) -> float:
         return (W_CO * self.co + W_WORDS * self.words + W_GREETING * self.greeting
-                + W_THREAD * self.thread + W_MENTION * self.mention + W_QUOTED * self.quoted + W_ORG * self.org)
+                + W_THREAD * self.thread + W_MENTION * self.mention + W_QUOTED * self.quoted + W_ORG * self.org
+                - W_RECENT * self.age)
 
 
 class FitModel:
     """Scores contacts against one message; all lookups are bounded by the message's size."""
 
-    def __init__(self, store: HistoryStore, view: MessageView, org_of: Callable[[str], str] | None = None) -> None:
+    def __init__(self, store: HistoryStore, view: MessageView, org_of: Callable[[str], str] | None = None,
+                 when: float = 0.0) -> None:
         self.store = store
+        self.when = when
         self.view = view
         self.org_of = org_of or (lambda addr: addr.rpartition("@")[2])
         vocab = {w: v for w, v in store.vocab(view.words).items() if v[0] >= 2}
@@ -164,8 +173,14 @@ class FitModel:
             org = self.org_of(c.addr)
             same_org = sum(self.org_of(a) == org for a in others if a != c.addr)
             out[c.id] = Fit(c, co, self._words(c, counts), self.greets(c), c.addr in self.thread,
-                            self.mention(c), self.quoted(c), same_org / math.sqrt(max(len(others), 1)))
+                            self.mention(c), self.quoted(c), same_org / math.sqrt(max(len(others), 1)), self.age(c))
         return out
+
+    def age(self, contact: Contact) -> float:
+        if not contact.last_sent or not self.when:
+            return AGE_CAP
+        days = max(self.when - contact.last_sent, 0.0) / 86400
+        return min(math.log1p(days), AGE_CAP)
 
     def _words(self, contact: Contact, counts: dict[tuple[int, str], int]) -> float:
         """Positive evidence only: words that go to this contact more often than to anyone.
@@ -194,9 +209,22 @@ def model_for(message: Any, context: Any) -> FitModel | None:
         return None
     model = context.cache.get("recipients.model")
     if model is None:
-        model = FitModel(store, message_view(message, context), org_of=lambda addr: organization(context, addr))
+        model = FitModel(store, message_view(message, context), org_of=lambda addr: organization(context, addr),
+                         when=written_at(message, context.now))
         context.cache["recipients.model"] = model
     return model  # type: ignore[no-any-return]
+
+
+def written_at(message: Any, now: float) -> float:
+    """When the message was written: its Date (checking an old file judges it as of then), else now."""
+    import email.utils
+
+    try:
+        parsed = email.utils.parsedate_to_datetime(message.header("Date"))
+    except (TypeError, ValueError, IndexError):
+        return now
+    stamp = parsed.timestamp() if parsed else now
+    return stamp if stamp <= now + 86400 else now
 
 
 def organization(context: Any, addr: str) -> str:

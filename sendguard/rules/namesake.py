@@ -49,8 +49,8 @@ class Namesake(Rule):
     id = "namesake"
     description = "A recipient whose near namesake fits the message much better (the autocomplete mistake)."
     options = {
-        "warn_margin": (float, 3.0, "How much better the twin must fit to warn."),
-        "hold_margin": (float, 5.0, "How much better the twin must fit to hold on its own."),
+        "warn_margin": (float, 1.5, "How much better the twin must fit to warn."),
+        "hold_margin": (float, 2.0, "How much better the twin must fit to hold on its own."),
     }
 
     def check(self, message, context):  # type: ignore[no-untyped-def]
