@@ -57,6 +57,9 @@ def test_single_patch_is_confirmed_by_sending_it_again(world, tmp_path):
 def test_validate_hook_refuses_the_series_when_sendguard_cannot_check(world, tmp_path):
     # fail closed: a broken config makes `sendguard check` exit 78; the hook stops every patch
     repo, env = git_repo(world, tmp_path, FILES)
+    # the hook finds sendguard beside sendemail.sendmailCmd, with no help from PATH or $SENDGUARD
+    del env["SENDGUARD"]
+    env["PATH"] = "/usr/bin:/bin"
     world.config_path.write_text("[sendmail]\nhold_acton = 1\n")
     proc = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example")
     assert proc.returncode != 0
