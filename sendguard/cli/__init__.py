@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "config": "config_cmd:config",
     "log": "log_cmd:log",
     "undo": "undo_cmd:undo",
+    "oops": "oops_cmd:oops",
     "review": "review_cmd:review",
     "learn": "learn_cmd:learn",
     "evaluate": "evaluate_cmd:evaluate",

@@ -117,6 +117,9 @@ def summary_text(meta: dict[str, Any], event: str, when: float, note: str = "") 
                 lines.append(f"      did you mean: {f['suggestion']}")
     for error in meta.get("error") or []:
         lines.append(f"Error:     {error}")
+    report = meta.get("oops") or {}
+    if event == "oops" and report.get("text"):
+        lines += ["", report["text"].rstrip()]
     if note:
         lines += ["", note.rstrip()]
     lines += ["", "The original message is attached."]
