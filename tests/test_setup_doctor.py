@@ -147,3 +147,23 @@ def test_doctor_reports_a_broken_config_with_its_line(world):
     proc = world.cli("doctor")
     assert proc.returncode == 1
     assert "FAIL  config" in proc.stdout and "config.toml:2" in proc.stdout
+
+
+def test_setup_timer_lines_install_a_service_whose_command_runs():
+    import shutil
+
+    if not shutil.which("systemctl"):
+        import pytest
+
+        pytest.skip("no systemctl: setup prints no timer lines")
+    write_msmtprc()
+    out = run("setup").stdout
+    lines = out.split("systemd (", 1)[1].splitlines()[1:4]  # mkdir, sed, cp (not systemctl)
+    script = "\n".join(line.strip() for line in lines)
+    subprocess.run(["bash", "-euc", script], check=True, env={**os.environ}, timeout=30)
+    units = home() / ".config" / "systemd" / "user"
+    service = (units / "sendguard-queue.service").read_text()
+    (exec_start,) = [line.split("=", 1)[1] for line in service.splitlines() if line.startswith("ExecStart=")]
+    assert exec_start == f"{sendguard_exe()} queue run"
+    assert (units / "sendguard-queue.timer").exists()
+    assert subprocess.run(exec_start.split(), timeout=60).returncode == 0

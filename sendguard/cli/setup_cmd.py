@@ -13,6 +13,8 @@ machines; printing the lines keeps the person in charge and the change reviewabl
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 from pathlib import Path
 
 import click
@@ -87,6 +89,21 @@ def write_new(path: Path, text: str) -> bool:
     return True
 
 
+def _print_timer() -> None:
+    """The systemd user timer that runs `sendguard queue run` (deferred mail goes out by itself)."""
+    hooks = mailsetup.shipped_dir("hooks")
+    sendguard = mailsetup.installed_executable("sendguard")
+    if not (hooks and sendguard and shutil.which("systemctl")):
+        return
+    units = "~/.config/systemd/user"
+    click.echo("\n  systemd (delivers deferred mail every 5 minutes; optional):")
+    click.echo(f"    mkdir -p {units}")
+    click.echo(f"    sed 's|/ABSOLUTE/PATH/TO/sendguard|{sendguard}|' "
+               f"{shlex.quote(str(hooks / 'sendguard-queue.service'))} > {units}/sendguard-queue.service")
+    click.echo(f"    cp {shlex.quote(str(hooks / 'sendguard-queue.timer'))} {units}/")
+    click.echo("    systemctl --user enable --now sendguard-queue.timer")
+
+
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Print the starter config instead of writing it.")
 @click.pass_obj
@@ -145,4 +162,5 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
     if not shown:
         click.echo("  no mutt, neomutt, aerc or git send-email found; any program that calls a sendmail "
                    f"can use {sendmail_text}")
+    _print_timer()
     click.echo("\nThen: sendguard learn ~/Mail/Sent   (your sent mail; or --notmuch QUERY), and sendguard doctor.")
