@@ -98,7 +98,7 @@ def _print_timer() -> None:
     units = "~/.config/systemd/user"
     click.echo("\n  systemd (delivers deferred mail every 5 minutes; optional):")
     click.echo(f"    mkdir -p {units}")
-    click.echo(f"    sed 's|/ABSOLUTE/PATH/TO/sendguard|{sendguard}|' "
+    click.echo(f"    sed 's|^ExecStart=[^ ]*sendguard |ExecStart={sendguard} |' "
                f"{shlex.quote(str(hooks / 'sendguard-queue.service'))} > {units}/sendguard-queue.service")
     click.echo(f"    cp {shlex.quote(str(hooks / 'sendguard-queue.timer'))} {units}/")
     click.echo("    systemctl --user enable --now sendguard-queue.timer")
