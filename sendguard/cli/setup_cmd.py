@@ -101,7 +101,7 @@ def _print_timer() -> None:
     click.echo(f"    sed 's|^ExecStart=[^ ]*sendguard |ExecStart={sendguard} |' "
                f"{shlex.quote(str(hooks / 'sendguard-queue.service'))} > {units}/sendguard-queue.service")
     click.echo(f"    cp {shlex.quote(str(hooks / 'sendguard-queue.timer'))} {units}/")
-    click.echo("    systemctl --user enable --now sendguard-queue.timer")
+    click.echo("    systemctl --user daemon-reload && systemctl --user enable --now sendguard-queue.timer")
 
 
 @click.command()
