@@ -145,3 +145,27 @@ def test_group_quoted_and_forwarded_greetings_name_nobody(body):
 def test_own_text_stops_at_reply_markers():
     body = "Meine Antwort.\n\nAm 3. März 2024 schrieb Anna Brandl:\n> Ihre Frage\n"
     assert own_text(body).strip() == "Meine Antwort."
+
+
+def test_reply_to_a_namesake_of_the_quoted_author_holds(state):
+    body = ("Einverstanden, machen wir so.\n\n-----Original Message-----\nFrom: Keller, Thomas\n"
+            "Sent: Monday, March 4, 2024 9:00 AM\nTo: Lang, Petra\nSubject: Budget Quartal\n\n"
+            "Können wir das Budget diese Woche abschließen?\n")
+    d = run(state, hf.mail([hf.CLIENT_THOMAS], "RE: Budget Quartal", body, n=100))
+    assert d.verdict >= Verdict.HOLD
+    assert rules_of(d)["namesake"].suggestion == hf.BOSS
+
+
+def test_reply_to_the_quoted_author_passes(state):
+    body = ("Einverstanden.\n\n-----Original Message-----\nFrom: Kern, Thomas\nTo: Lang, Petra\n"
+            "Subject: Granit Meilenstein\n\nAbnahme nächste Woche?\n")
+    d = run(state, hf.mail([hf.CLIENT_THOMAS], "RE: Granit Meilenstein", body, n=100))
+    assert d.verdict == Verdict.PASS
+
+
+def test_reply_to_an_old_address_of_the_author_holds(state):
+    body = ("Gern!\n\n-----Original Message-----\nFrom: Thomas Kern [mailto:thomas.kern@neuefirma.example]\n"
+            "To: Lang, Petra\nSubject: Granit Meilenstein\n\nIch bin jetzt bei der Neuen Firma.\n")
+    d = run(state, hf.mail([hf.CLIENT_THOMAS], "RE: Granit Meilenstein", body, n=100))
+    assert d.verdict >= Verdict.HOLD
+    assert rules_of(d)["namesake"].suggestion == "thomas.kern@neuefirma.example"

@@ -78,3 +78,20 @@ def misaddressed_reply(recipients: list[tuple[str, str]], quoted: QuotedPeople,
         if why:
             out.append((addr, why))
     return out
+
+
+def stale_address(recipients: list[tuple[str, str]], quoted: QuotedPeople,
+                  first_names: dict[str, set[str]]) -> tuple[str, str] | None:
+    """(recipient, author address) when a reply goes to the author's name at another domain.
+
+    The quoted header says where the author writes from now; the recipient is the same person at
+    a different organization — typically the address autocomplete remembers from an old job.
+    """
+    author_addr, who = quoted.author_addr, quoted.author
+    if not author_addr or who is None or any(addr == author_addr for addr, _ in recipients):
+        return None
+    domain = author_addr.rpartition("@")[2]
+    for addr, display in recipients:
+        if addr.rpartition("@")[2] != domain and is_person(addr, display, who, first_names.get(addr, set())):
+            return addr, author_addr
+    return None

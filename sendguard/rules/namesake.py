@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from sendguard.greetings import is_reply
 from sendguard.history.fit import Fit, model_for, silenced
-from sendguard.history.replies import is_person, misaddressed_reply
+from sendguard.history.replies import is_person, misaddressed_reply, stale_address
 from sendguard.history.twins import confusables, edit_distance
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
@@ -110,6 +110,14 @@ class Namesake(Rule):
         recipients = [(a, names.get(a, "")) for a in model.view.recipients]
         first_names = {a: store.first_names_of(c) for a, c in ((a, store.contact(a)) for a, _ in recipients) if c}
         hits = misaddressed_reply(recipients, quoted, first_names)
+        stale = stale_address(recipients, quoted, first_names)
+        if stale is not None:
+            addr, author_addr = stale
+            return [Finding(
+                self.id, Severity.HOLD,
+                f"This replies to mail from {author_addr}, but goes to {addr}, an address of the same person "
+                "at another organization (an old address from autocomplete?).",
+                recipient=addr, suggestion=author_addr, evidence=f"quoted author: {author_addr}")]
         if not hits:
             return []
         author = quoted.author
