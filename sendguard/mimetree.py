@@ -158,6 +158,8 @@ class Part:
                 return binascii.a2b_base64(cleaned[: len(cleaned) - len(cleaned) % 4])
         if encoding == "quoted-printable":
             return binascii.a2b_qp(view)
+        if encoding in ("x-uuencode", "uuencode", "x-uue", "uue"):
+            return _uudecode(bytes(view))
         return bytes(view)
 
     def text(self, limit: int | None = None) -> str:
@@ -172,6 +174,27 @@ class Part:
             return data.decode(charset, "replace")
         except (LookupError, UnicodeError, TypeError, ValueError):
             return data.decode("utf-8", "replace")
+
+
+def _uudecode(data: bytes) -> bytes:
+    """uuencoded lines between "begin" and "end", leniently (as the stdlib does)."""
+    out = []
+    lines = iter(data.splitlines())
+    for line in lines:
+        if line.startswith(b"begin "):
+            break
+    for line in lines:
+        if line.strip() == b"end":
+            break
+        try:
+            out.append(binascii.a2b_uu(line))
+        except binascii.Error:
+            length = (((line[:1] or b" ")[0] - 32) & 63) * 4 + 5
+            try:
+                out.append(binascii.a2b_uu(line[: length // 3]))
+            except binascii.Error:
+                continue
+    return b"".join(out)
 
 
 _ENCLOSED = ("message/rfc822", "message/global")

@@ -37,9 +37,10 @@ _EXTENSION_FAMILY = {
     "bz2": "archive", "xz": "archive", "zst": "archive",
     "exe": "executable", "dll": "executable", "msi": "executable", "scr": "executable", "com": "executable",
     "elf": "executable", "so": "executable", "dylib": "executable", "app": "executable", "apk": "executable",
-    "sh": "script", "bash": "script", "bat": "script", "cmd": "script", "ps1": "script", "vbs": "script",
+    # what a double click runs (on Windows: .js and .vbs too); source code a developer sends
+    # (.py, .rb, .sh read as text) is not a finding
+    "bat": "script", "cmd": "script", "ps1": "script", "vbs": "script", "vbe": "script",
     "js": "script", "jse": "script", "wsf": "script", "hta": "script", "jar": "script", "lnk": "script",
-    "py": "script", "pl": "script", "rb": "script",
     "txt": "text", "csv": "text", "log": "text", "md": "text", "patch": "text", "diff": "text", "eml": "text",
     "ics": "text", "vcf": "text", "html": "text", "htm": "text", "xml": "text", "json": "text", "asc": "text",
 }
@@ -50,6 +51,12 @@ _FAMILY_NAMES = {
     "image": "an image", "archive": "an archive", "executable": "a program", "script": "a script",
     "text": "plain text",
 }
+
+
+# Declared types that say nothing: mail programs fall back to them (and the stdlib parser
+# assumes text/plain when Content-Type is broken). The extension, when there is one, wins over
+# the declared type: mail programs derive the declared type from it, sometimes wrongly.
+_GENERIC_TYPES = frozenset({"text/plain", "application/octet-stream", "application/unknown", "binary/octet-stream"})
 
 
 def family_of_type(mime: str) -> str | None:
@@ -69,9 +76,8 @@ def family_of_type(mime: str) -> str | None:
                 "application/x-dosexec", "application/x-mach-binary", "application/vnd.microsoft.portable-executable",
                 "application/x-msdownload", "application/x-msi"):
         return "executable"
-    if mime in ("text/x-shellscript", "application/x-shellscript", "text/x-msdos-batch", "application/java-archive",
-                "application/x-ms-shortcut") or (mime.startswith("text/x-") and "script" in mime):
-        return "script"
+    if mime in ("text/x-msdos-batch", "application/java-archive", "application/x-ms-shortcut"):
+        return "script"  # shell and Python scripts are source code, read as text
     if mime in ("application/zip", "application/x-7z-compressed", "application/x-rar", "application/vnd.rar",
                 "application/gzip", "application/x-gzip", "application/x-tar", "application/x-bzip2", "application/x-xz",
                 "application/zstd", "application/x-rar-compressed"):
@@ -140,13 +146,14 @@ class AttachmentType(Rule):
         outside = bool(context.outside_recipients)
         findings: list[Finding] = []
         for index, part in enumerate(attachments, 1):
-            name = part.filename or f"attachment {index} ({part.content_type})"
+            name = f"The attachment {part.filename}" if part.filename else f"Attachment {index} ({part.content_type})"
             real = real_type(part)
             real_family = family_of_type(real) if real else None
             problems: list[tuple[str, bool]] = []
-            claimed = [f for f in (_EXTENSION_FAMILY.get(extension_of(part.filename)),
-                                   family_of_type(part.content_type)) if f]
-            if real_family and any(not _compatible(c, real_family) for c in claimed):
+            claimed = _EXTENSION_FAMILY.get(extension_of(part.filename))
+            if claimed is None and part.content_type not in _GENERIC_TYPES:
+                claimed = family_of_type(part.content_type)
+            if real_family and claimed and not _compatible(claimed, real_family):
                 disguised = real_family == "executable"
                 problems.append((f"{name} is really {_FAMILY_NAMES[real_family]} ({real}), "
                                  f"not what its name or declared type says", disguised))
@@ -157,12 +164,13 @@ class AttachmentType(Rule):
                 problems.extend(zip_findings(part.payload(), name))
             for problem, conclusive in problems:
                 severity = Severity.HOLD if conclusive else (Severity.WARN if outside else Severity.INFO)
-                findings.append(Finding(self.id, severity, problem[0].upper() + problem[1:] + ".",
-                                        evidence=f"{name}: {real or 'unknown type'}"))
+                findings.append(Finding(self.id, severity, problem + ".",
+                                        evidence=f"{part.filename or index}: {real or 'unknown type'}"))
             if real == "application/zip" and not problems:
                 files = listing(part.payload())
                 if files:
-                    findings.append(Finding(self.id, Severity.INFO, f"{name} contains: {files}.", evidence=name))
+                    findings.append(Finding(self.id, Severity.INFO, f"{name} contains: {files}.",
+                                            evidence=part.filename or str(index)))
         return findings
 
 

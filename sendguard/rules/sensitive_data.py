@@ -74,7 +74,16 @@ _AMOUNT = re.compile(
     r"|(?:^|(?<=[\t;,]))[ ]*\d{4,7}(?:[.,]\d{1,2})?[ ]*(?=[\t;,]|$)")
 _NAME = re.compile(r"(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?:[ \t]+[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я'-]+){1,2}(?!\w)"
                    r"|(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+,[ \t]*[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?!\w)")
-_CARD_NETWORKS = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|5|4[4-9]|2)|35(?:2[89]|[3-8]\d)|3(?:0[0-5]|[689])")
+# (number range, lengths) of the card networks; a Luhn-valid number outside them is not a card.
+_CARD_NETWORKS = [
+    (re.compile(r"4"), (13, 16, 19)),  # Visa
+    (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), (16,)),  # Mastercard
+    (re.compile(r"3[47]"), (15,)),  # American Express
+    (re.compile(r"6(?:011|5|4[4-9])"), (16, 19)),  # Discover
+    (re.compile(r"35(?:2[89]|[3-8]\d)"), (16, 19)),  # JCB
+    (re.compile(r"3(?:0[0-5]|[689])"), (14, 16)),  # Diners Club
+    (re.compile(r"62"), (16, 19)),  # UnionPay
+]
 _TABLE_ROWS = 2
 
 
@@ -97,7 +106,8 @@ def find_cards(text: str) -> list[str]:
         digits = re.sub(r"\D", "", match.group(0))
         if not 13 <= len(digits) <= 19 or digits in _TEST_CARDS or len(set(digits)) < 4:
             continue
-        if _CARD_NETWORKS.match(digits) and _valid("luhn", digits):
+        network = any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in _CARD_NETWORKS)
+        if network and _valid("luhn", digits):
             out.append(match.group(0))
     return out
 
