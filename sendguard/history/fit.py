@@ -72,7 +72,7 @@ def message_view(message: Any, context: Any) -> MessageView:
         words=words(message.subject + "\n" + body, MAX_WORDS),
         greeting=parse_greeting(body),
         refs=[r.strip("<>").lower() for r in refs][-20:],
-        tokens={fold(t) for t in re.findall(r"[^\W\d_]{2,}", body[:MAX_BODY_CHARS])},
+        tokens=set(re.findall(r"[^\W\d_]{2,}", body.lower())),
         quoted=quoted_people(message.body_text),
     )
     context.cache["recipients.view"] = view

@@ -126,6 +126,8 @@ class HistoryStore:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
         self._contacts: dict[str, Contact | None] = {}
+        self._aliases: dict[str, set[str]] = {}
+        self._trusted: dict[str, set[str]] = {}
 
     # -- contacts --------------------------------------------------------------------------
 
@@ -169,8 +171,10 @@ class HistoryStore:
         """Every greeting form of a contact's first name."""
         if len(contact.first) < 2:
             return set()
-        rows = self.db.execute("SELECT alias FROM alias WHERE first = ?", (contact.first,))
-        return {r[0] for r in rows} | {contact.first}
+        if contact.first not in self._aliases:
+            rows = self.db.execute("SELECT alias FROM alias WHERE first = ?", (contact.first,))
+            self._aliases[contact.first] = {r[0] for r in rows} | {contact.first}
+        return self._aliases[contact.first]
 
     # -- co-recipients, words, threads -------------------------------------------------------
 
@@ -246,7 +250,7 @@ class HistoryStore:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
 
-    def near_addresses(self, addr: str, limit: int = 30) -> list[Contact]:
+    def near_addresses(self, addr: str, limit: int = 12) -> list[Contact]:
         """Edit-distance candidates: the addresses just before and after this one in sorted order.
 
         A typo after the first letters keeps an address close to its alphabetical place; two
@@ -262,9 +266,11 @@ class HistoryStore:
     # -- trust ---------------------------------------------------------------------------------
 
     def is_trusted(self, addr: str, rule: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM trust WHERE addr = ? AND rule IN (?, '*') LIMIT 1",
-                              (addr.lower(), rule)).fetchone()
-        return row is not None
+        addr = addr.lower()
+        if addr not in self._trusted:
+            self._trusted[addr] = {r[0] for r in self.db.execute("SELECT rule FROM trust WHERE addr = ?", (addr,))}
+        rules = self._trusted[addr]
+        return rule in rules or "*" in rules
 
 
 def open_read_only(state_dir: Path) -> HistoryStore | None:

@@ -72,9 +72,10 @@ def confusables(store: HistoryStore, addr: str, display: str = "", exclude: Iter
     add(store.by_prefix(addr, limit=MAX_TWINS), f"same first letters ({prefix_of(addr)}…)")
     local, _, domain = addr.partition("@")
     letters = set(addr)
+    # a typo is in the local part or in the domain, rarely in both
     near = [c for c in store.near_addresses(addr)
-            if abs(len(c.addr) - len(addr)) <= NEAR_EDITS and len(letters ^ set(c.addr)) <= 2 * NEAR_EDITS]
-    # most typos keep the address near its place in alphabetical order, or keep the domain
+            if abs(len(c.addr) - len(addr)) <= NEAR_EDITS and (c.domain == domain or c.addr.startswith(local + "@"))
+            and len(letters ^ set(c.addr)) <= 2 * NEAR_EDITS]
     add([c for c in near if edit_distance(c.addr, addr) <= NEAR_EDITS], "nearly the same address")
     ranked = sorted(found.values(), key=lambda cw: (-cw[0].sent, -cw[0].seen))
     return ranked[:MAX_TWINS]
