@@ -14,8 +14,12 @@ Within the first group newest first: the person most likely just sent it.
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sendguard import queue as q
@@ -76,6 +80,8 @@ class QueueRow:
     reason: str
     not_before: float | None = None
     delivered: float | None = None
+    search_text: str = ""
+    """Lower-case id, state, verdict, subject, reason and recipients: what the filter searches."""
 
     @property
     def urgency(self) -> int:
@@ -88,33 +94,58 @@ class QueueRow:
         return (self.urgency, -(when or 0.0))  # newest first
 
     def countdown(self, now: float) -> str:
-        """'0:42' until a waiting message leaves; '' for anything else."""
+        """'0:42' until a waiting message leaves, 'due' after; '' for anything else."""
         if self.state != q.DELAYED or self.not_before is None:
             return ""
-        left = max(0, int(self.not_before - now + 0.999))
+        if self.not_before <= now:
+            return "due"
+        left = int(self.not_before - now + 0.999)
         return f"{left // 60}:{left % 60:02d}"
 
     def matches(self, needle: str) -> bool:
         """Case-insensitive substring filter over id, state, recipients, subject and reason."""
         if not needle:
             return True
-        hay = " ".join((self.id, self.state, self.verdict, self.subject, self.reason, *self.recipients)).lower()
-        return all(word in hay for word in needle.lower().split())
+        return all(word in self.search_text for word in needle.lower().split())
 
 
-def row_for(entry: q.Entry, state: str | None = None) -> QueueRow:
-    meta = entry.meta
+def row_for(entry_id: str, meta: dict[str, Any], state: str | None = None) -> QueueRow:
+    state = state or str(meta.get("state", q.RECEIVED))
+    recipients = tuple(str(a) for a in meta.get("envelope", meta.get("recipients", [])) or [])
+    subject, verdict, reason = str(meta.get("subject", "")), str(meta.get("verdict", "hold")), main_reason(meta)
     return QueueRow(
-        id=entry.id,
-        state=state or entry.state,
+        id=entry_id,
+        state=state,
         created=_timestamp(meta.get("created")),
-        recipients=tuple(str(a) for a in meta.get("envelope", meta.get("recipients", [])) or []),
-        subject=str(meta.get("subject", "")),
-        verdict=str(meta.get("verdict", "hold")),
-        reason=main_reason(meta),
+        recipients=recipients,
+        subject=subject,
+        verdict=verdict,
+        reason=reason,
         not_before=_timestamp(meta.get("not_before")),
         delivered=_timestamp(meta.get("delivered")),
+        search_text=" ".join((entry_id, state, verdict, subject, reason, *recipients)).lower(),
     )
+
+
+def _scan(root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(id, meta) of every entry, read with plain strings.
+
+    The same as ``Queue.entries()``, without a Path object per entry: on Python 3.11 pathlib
+    alone cost ~0.9 s for 10,000 entries, most of the queue view's budget.
+    """
+    try:
+        with os.scandir(root) as it:
+            names = sorted(d.name for d in it if not d.name.startswith(".") and d.is_dir())
+    except FileNotFoundError:
+        return
+    base = os.fspath(root)
+    for name in names:
+        try:
+            with open(os.path.join(base, name, "meta.json"), "rb") as handle:
+                meta = json.loads(handle.read())
+        except (OSError, ValueError):
+            meta = {"id": name, "state": q.INTERRUPTED, "note": "meta.json unreadable; message.eml is kept"}
+        yield name, meta if isinstance(meta, dict) else {"id": name, "state": q.INTERRUPTED}
 
 
 def queue_rows(queue: q.Queue, now: float, *, include_all: bool = False) -> list[QueueRow]:
@@ -122,14 +153,15 @@ def queue_rows(queue: q.Queue, now: float, *, include_all: bool = False) -> list
     from sendguard.queue_ops import effective_state
 
     rows = []
-    for entry in queue.entries():
-        state = effective_state(queue, entry) if entry.state == q.SENDING else entry.state
-        row = row_for(entry, state)
-        if not include_all:
-            if state not in URGENCY:
-                continue
-            if state == q.DELIVERED and now - (row.delivered or row.created or 0.0) > RECENT_SECONDS:
-                continue
+    for entry_id, meta in _scan(queue.root):
+        state = str(meta.get("state", q.RECEIVED))
+        if state == q.SENDING:
+            state = effective_state(queue, q.Entry(queue.root / entry_id, meta))
+        if not include_all and state not in URGENCY:
+            continue
+        row = row_for(entry_id, meta, state)
+        if not include_all and state == q.DELIVERED and now - (row.delivered or row.created or 0.0) > RECENT_SECONDS:
+            continue
         rows.append(row)
     if include_all:
         rows.sort(key=lambda r: -(r.created or 0.0))

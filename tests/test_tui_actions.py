@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from sendguard.queue import Queue
 from sendguard.tui.screens.help import HelpScreen
 from sendguard.tui.screens.incidents import IncidentsScreen
 from sendguard.tui.screens.message import MessageScreen
 from sendguard.tui.screens.modals import ChoiceModal, ConfirmModal, ErrorModal
+from sendguard.tui.rowlist import RowList
 from sendguard.tui.screens.queue_list import QueueScreen
 from tests import tui_snapshot_app as data
 
@@ -42,8 +43,7 @@ async def settle(pilot) -> None:
 
 async def select(pilot, entry_id: str) -> None:
     screen = pilot.app.screen
-    table = screen.query_one(DataTable)
-    table.move_cursor(row=table.get_row_index(entry_id))
+    screen.query_one(RowList).move_to(entry_id)
     await pilot.pause()
 
 
@@ -60,10 +60,10 @@ async def test_queue_list_order_and_preview(app):
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, QueueScreen)
-        table = screen.query_one(DataTable)
-        assert [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)] == [
+        table = screen.query_one(RowList)
+        assert table.keys == [
             data.HELD_ID, data.HOSTILE_ID, data.BLOCKED_ID, data.DELAYED_ID, data.DEFERRED_ID, data.DELIVERED_ID]
-        assert str(table.get_cell(data.DELAYED_ID, "when")) == "in 0:42"
+        assert str(table.cell(data.DELAYED_ID, "when")) == "in 0:42"
         assert "The greeting says Markus" in static_text(screen, "#preview")
 
 
@@ -71,7 +71,7 @@ async def test_filter(app):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"lunch", "enter")
-        table = app.screen.query_one(DataTable)
+        table = app.screen.query_one(RowList)
         assert table.row_count == 1 and screen_id(app) == data.DELAYED_ID
         assert app.focused is table  # Enter leaves the filter; keys act on the list again
         app.screen.query_one(Input).value = ""
@@ -98,8 +98,8 @@ async def test_release_asks_then_sends_through_msmtp(app, world):
         (mail,) = world.server.received
         assert mail.rcpt_tos == ["anna@kundenfirma.example"]
         assert mail.data == queue_of(app).get(data.HELD_ID).raw().replace(b"\n", b"\r\n")
-        table = app.screen.query_one(DataTable)
-        assert str(table.get_cell(data.HELD_ID, "state")) == "delivered"  # the list was read again
+        table = app.screen.query_one(RowList)
+        assert str(table.cell(data.HELD_ID, "state")) == "delivered"  # the list was read again
 
 
 async def test_discard_asks_then_discards(app, world):
@@ -249,7 +249,7 @@ async def test_incidents_search_and_open(app):
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, IncidentsScreen)
-        assert screen.query_one(DataTable).row_count == 7  # discarded ones too
+        assert screen.query_one(RowList).row_count == 7  # discarded ones too
         await pilot.press("slash", *"old news", "enter")
         assert [r.id for r in screen.shown] == [data.DISCARDED_ID]
         await pilot.press("y")
@@ -278,8 +278,8 @@ async def test_help_lists_every_key(app):
 async def test_hostile_message_is_inert(app):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        table = app.screen.query_one(DataTable)
-        cell = table.get_cell(data.HOSTILE_ID, "subject")
+        table = app.screen.query_one(RowList)
+        cell = table.cell(data.HOSTILE_ID, "subject")
         assert str(cell).startswith("[bold red]PWNED[/] [@click")  # literally, unstyled
         assert not cell.spans and cell.style == ""
         await select(pilot, data.HOSTILE_ID)
@@ -309,4 +309,4 @@ async def test_countdown_ticks(world, tmp_path):
         clock[0] += 2
         app.screen.tick()
         await pilot.pause()
-        assert str(app.screen.query_one(DataTable).get_cell(data.DELAYED_ID, "when")) == "in 0:40"
+        assert str(app.screen.query_one(RowList).cell(data.DELAYED_ID, "when")) == "in 0:40"

@@ -38,7 +38,8 @@ def test_countdown_and_filter(queue):
     rows = {r.id: r for r in queue_rows(queue, data.NOW)}
     delayed = rows[data.DELAYED_ID]
     assert delayed.countdown(data.NOW) == "0:42"
-    assert delayed.countdown(data.NOW + 100) == "0:00"
+    assert delayed.countdown(data.NOW + 41.5) == "0:01"
+    assert delayed.countdown(data.NOW + 100) == "due"
     assert rows[data.HELD_ID].countdown(data.NOW) == ""
     assert rows[data.HELD_ID].matches("markus KUNDENFIRMA")  # words from reason and recipient
     assert not rows[data.HELD_ID].matches("lunch")
@@ -150,3 +151,17 @@ def test_false_alarm_record_and_demote(queue, tmp_path):
                 Finding("blocked-recipient", Severity.BLOCK, "x", recipient="anna@kundenfirma.example")]
     assert [f.severity for f in false_alarms.demote(findings, marks)] == [Severity.INFO, Severity.WARN, Severity.BLOCK]
     assert json.loads((tmp_path / "false-alarms.json").read_text())["marks"][0]["entry"] == data.HELD_ID
+
+
+def test_review_needs_a_terminal_and_the_core_never_imports_textual(world):
+    result = world.cli("review")
+    assert result.returncode == 64
+    assert result.stderr.startswith("sendguard: error: sendguard review needs a terminal")
+    import subprocess
+    import sys
+
+    code = ("import sys, sendguard.cli.review_cmd, sendguard.fix, sendguard.config_edit, sendguard.false_alarms, "
+            "sendguard.review_data, sendguard.sendmail, sendguard.check; "
+            "print(sorted(m for m in sys.modules if m.startswith(('textual', 'sendguard.tui'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -78,7 +78,7 @@ def build_queue(queue_root: Path) -> None:
     """The fixed queue every TUI test and snapshot starts from."""
     put(queue_root, HELD_ID,
         message("Anna Schmidt <anna@kundenfirma.example>", "Falke: Angebot",
-                "Hallo Markus,\n\nanbei das Angebot für Falke.\n\nGruß\nMe\n"),
+                "Hallo Markus,\n\nhier der Stand für Falke.\n\nGruß\nMe\n"),
         "held", -300, verdict="hold", findings=[
             finding("greeting-mismatch", "warn", "The greeting says Markus, but the message goes to anna@kundenfirma.example.",
                     "anna@kundenfirma.example", "Markus Berger <m.berger@falkenbau.example>", "Hallo Markus"),

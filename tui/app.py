@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from sendguard.tui.screens.queue_list import QueueScreen
 
 class ReviewApp(App[None]):
     CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False  # every command has its own key (see ?)
     TITLE = "sendguard review"
     BINDINGS = [
         Binding("question_mark", "help", "help"),
@@ -34,13 +36,15 @@ class ReviewApp(App[None]):
     ]
 
     def __init__(self, *, queue: Queue, config: Config, config_path: Path, state_dir: Path,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, prefetch: Future[Any] | None = None) -> None:
         super().__init__()
         self.queue = queue
         self.config = config
         self.config_path = config_path
         self.state_dir = state_dir
         self.now = now
+        self.prefetch = prefetch
+        """The first queue view, already being read (sendguard review starts it before Textual loads)."""
         self.jobs_done = 0
         self.internal_errors: list[Exception] = []
 
@@ -114,8 +118,9 @@ class ReviewApp(App[None]):
         done(result)
 
 
-def run(config: Config, config_path: Path) -> None:
+def run(config: Config, config_path: Path, prefetch: Future[Any] | None = None) -> None:
     """Start the app on the user's queue (``sendguard review``)."""
     from sendguard import paths
 
-    ReviewApp(queue=Queue.default(), config=config, config_path=config_path, state_dir=paths.state_dir()).run()
+    ReviewApp(queue=Queue.default(), config=config, config_path=config_path, state_dir=paths.state_dir(),
+              prefetch=prefetch).run()

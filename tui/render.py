@@ -31,7 +31,7 @@ def state_cell(state: str) -> Text:
 def when_cell(row: QueueRow, now: float) -> Text:
     countdown = row.countdown(now)
     if countdown:
-        return Text(f"in {countdown}", style="bold yellow", end="")
+        return Text("due" if countdown == "due" else f"in {countdown}", style="bold yellow", end="")
     when = row.delivered if row.state == "delivered" and row.delivered else row.created
     if when is None:
         return Text("?", end="")

@@ -3,6 +3,9 @@
 Textual is imported only here, inside the command, so no other command (and never the send
 path) pays its ~0.5 s import. The config is loaded before the screen opens: a broken config is
 reported on the terminal like in every other command, not inside a half-drawn screen.
+
+The queue is read in a thread started *before* Textual is imported, so with a big queue the
+file reads overlap the import instead of following it (bench/bench_tui.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,28 @@ def review(state) -> None:  # type: ignore[no-untyped-def]
         config_path = Path(os.environ["SENDGUARD_CONFIG"])
         state.config_path = config_path
     config = state.config
+    prefetch = _start_reading_queue()
     from sendguard.tui.app import run
 
-    run(config, config_path or paths.config_path())
+    run(config, config_path or paths.config_path(), prefetch)
+
+
+def _start_reading_queue():  # type: ignore[no-untyped-def]
+    """The first queue view, computed in a thread; a Future of review_data.queue_rows."""
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    from sendguard.queue import Queue
+    from sendguard.review_data import queue_rows
+
+    future: Future = Future()  # type: ignore[type-arg]
+
+    def read() -> None:
+        try:
+            future.set_result(queue_rows(Queue.default(), time.time()))
+        except BaseException as err:  # noqa: BLE001 — handed to the screen, which shows it
+            future.set_exception(err)
+
+    threading.Thread(target=read, name="sendguard-queue-prefetch", daemon=True).start()
+    return future

@@ -10,14 +10,15 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from sendguard.review_data import QueueRow, queue_rows
 from sendguard.tui import render
 from sendguard.tui.keys import bindings
+from sendguard.tui.rowlist import RowList
 from sendguard.tui.safe import text
 
-COLUMNS = (("when", "When", 8), ("state", "State", 11), ("to", "To", 24), ("subject", "Subject", 0))
+COLUMNS = [("when", "When", 8), ("state", "State", 11), ("to", "To", 24), ("subject", "Subject", 0)]
 
 
 class IncidentsScreen(Screen[None]):
@@ -27,20 +28,17 @@ class IncidentsScreen(Screen[None]):
         super().__init__(id="incidents-screen")
         self.rows: list[QueueRow] = []
         self.shown: list[QueueRow] = []
+        self.by_id: dict[str, QueueRow] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(text("Incidents — every decision the queue remembers", "bold"), id="title")
-        yield Input(placeholder="/ search: recipient, subject, reason, state, id", id="search")
-        yield DataTable(id="incidents", cursor_type="row")
+        yield Input(placeholder="/ search: recipient, subject, reason, state, id", id="search", compact=True)
+        yield RowList(COLUMNS, id="incidents")
         yield Static(id="preview")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        self.subject_width = max(12, self.app.size.width - sum(w for *_, w in COLUMNS) - 2 * len(COLUMNS) - 2)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width or self.subject_width)
-        table.focus()
+        self.query_one(RowList).focus()
         self.load()
 
     @work(thread=True, exclusive=True, group="incidents-load", exit_on_error=False)
@@ -67,31 +65,26 @@ class IncidentsScreen(Screen[None]):
         return [row for row in self.rows if row.matches(needle)]
 
     def populate(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        now = self.app.now()
         self.shown = self._matching(self.query_one("#search", Input).value.strip())
-        for row in self.shown:
-            table.add_row(render.when_cell(row, now), render.state_cell(row.state),
-                          render.recipients_cell(row, 24), text(row.subject or "(no subject)", limit=self.subject_width),
-                          key=row.id)
+        self.by_id = {row.id: row for row in self.shown}
+        self.query_one(RowList).set_rows([row.id for row in self.shown], self.shown, self._cells)
         self.update_preview()
+
+    def _cells(self, row: QueueRow) -> list:  # type: ignore[type-arg]
+        return [render.when_cell(row, self.app.now()), render.state_cell(row.state), render.recipients_cell(row, 24),
+                text(row.subject or "(no subject)", limit=200)]
 
     def current_entry_id(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not self.shown or table.cursor_row >= len(self.shown):
-            return None
-        return self.shown[table.cursor_row].id
+        return self.query_one(RowList).current_key
 
     def update_preview(self) -> None:
-        entry_id = self.current_entry_id()
-        row = next((r for r in self.shown if r.id == entry_id), None)
+        row = self.by_id.get(self.current_entry_id() or "")
         self.query_one("#preview", Static).update(render.preview(row) if row else text("No incidents match.", "dim"))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_row_list_highlighted(self, event: RowList.Highlighted) -> None:
         self.update_preview()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_row_list_selected(self, event: RowList.Selected) -> None:
         from sendguard.tui.screens.message import MessageScreen
 
         entry_id = self.current_entry_id()
@@ -102,7 +95,7 @@ class IncidentsScreen(Screen[None]):
         self.populate()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one(RowList).focus()
 
     def action_filter(self) -> None:
         self.query_one("#search", Input).focus()
@@ -118,6 +111,6 @@ class IncidentsScreen(Screen[None]):
 
     def action_back(self) -> None:
         if self.focused is self.query_one("#search", Input):
-            self.query_one(DataTable).focus()
+            self.query_one(RowList).focus()
             return
         self.app.pop_screen()

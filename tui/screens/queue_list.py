@@ -1,8 +1,8 @@
 """The first screen: the queue, most urgent first, filterable, with a live undo countdown.
 
 Rows are read in a worker thread (10,000 meta.json files must not block the first paint of
-the frame) and put into the DataTable as Text cells. The countdown timer touches only the
-rows that are waiting in the undo window.
+the frame) and handed to a RowList (tui/rowlist.py), which draws only the visible lines. The
+countdown timer touches only the rows that are waiting in the undo window.
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
+from sendguard.errors import SendguardError
 from sendguard.review_data import QueueRow, queue_rows
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings
+from sendguard.tui.rowlist import RowList
 from sendguard.tui.safe import text
 
-COLUMNS = (("state", "State", 11), ("when", "When", 8), ("to", "To", 24), ("subject", "Subject", 0))
+COLUMNS = [("state", "State", 11), ("when", "When", 8), ("to", "To", 24), ("subject", "Subject", 0)]
 
 
 class QueueScreen(EntryActions, Screen[None]):
@@ -30,32 +32,32 @@ class QueueScreen(EntryActions, Screen[None]):
         self.rows: list[QueueRow] = []
         self.shown: dict[str, QueueRow] = {}
         self.loaded = False
+        self.expired_seen: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
-        yield Input(placeholder="/ filter: words from recipient, subject, reason or state", id="filter")
-        yield DataTable(id="queue", cursor_type="row", zebra_stripes=False)
+        yield Input(placeholder="/ filter: words from recipient, subject, reason or state", id="filter", compact=True)
+        yield RowList(COLUMNS, id="queue")
         yield Static(id="preview")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        subject_width = max(12, self.app.size.width - sum(w for *_, w in COLUMNS) - 2 * len(COLUMNS) - 2)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width or subject_width)
-        self.subject_width = subject_width
         self.query_one("#title", Static).update(text("sendguard review — loading the queue…", "bold"))
-        table.focus()
+        self.query_one(RowList).focus()
         self.set_interval(1.0, self.tick)
         self.load()
 
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def load(self) -> None:
         app = self.app
+        prefetch, app.prefetch = app.prefetch, None
         try:
-            rows = queue_rows(app.queue, app.now())
+            rows = prefetch.result() if prefetch is not None else queue_rows(app.queue, app.now())
         except OSError as err:
             app.call_from_thread(app.show_error, "Cannot read the queue", [f"{app.queue.root}: {err}"])
+            return
+        except SendguardError as err:
+            app.call_from_thread(app.show_error, "Cannot read the queue", err.details())
             return
         app.call_from_thread(self.show_rows, rows)
 
@@ -65,17 +67,14 @@ class QueueScreen(EntryActions, Screen[None]):
         self.populate()
 
     def populate(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RowList)
         keep = self.current_entry_id()
         needle = self.query_one("#filter", Input).value.strip()
-        now = self.app.now()
         shown = [row for row in self.rows if row.matches(needle)]
         self.shown = {row.id: row for row in shown}
-        table.clear()
-        for row in shown:
-            table.add_row(*render.row_cells(row, now, COLUMNS[2][2], self.subject_width), key=row.id)
-        if keep in self.shown:
-            table.move_cursor(row=table.get_row_index(keep), animate=False)
+        to_width = COLUMNS[2][2]
+        table.set_rows([row.id for row in shown], shown,
+                       lambda row: render.row_cells(row, self.app.now(), to_width, 200), keep)
         self.update_title(len(shown))
         self.update_preview()
 
@@ -92,14 +91,7 @@ class QueueScreen(EntryActions, Screen[None]):
         return self.shown.get(self.current_entry_id() or "")
 
     def current_entry_id(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:  # noqa: BLE001 — Textual raises CellDoesNotExist when empty
-            return None
-        return str(key.value) if key.value is not None else None
+        return self.query_one(RowList).current_key
 
     def update_preview(self) -> None:
         row = self.current_row()
@@ -107,10 +99,10 @@ class QueueScreen(EntryActions, Screen[None]):
             return
         self.query_one("#preview", Static).update(render.preview(row))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_row_list_highlighted(self, event: RowList.Highlighted) -> None:
         self.update_preview()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_row_list_selected(self, event: RowList.Selected) -> None:
         self.action_open()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -118,10 +110,10 @@ class QueueScreen(EntryActions, Screen[None]):
             self.populate()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one(RowList).focus()
 
     def action_leave_filter(self) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one(RowList).focus()
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -145,14 +137,13 @@ class QueueScreen(EntryActions, Screen[None]):
         self.load()
 
     def tick(self) -> None:
-        """Once a second: redraw the countdowns; read the queue again when one ran out."""
+        """Once a second: redraw the visible countdowns; read the queue again when one ran out."""
         now = self.app.now()
-        table = self.query_one(DataTable)
-        expired = False
-        for row in self.shown.values():
-            if row.state != "delayed":
-                continue
-            table.update_cell(row.id, "when", render.when_cell(row, now))
-            expired = expired or (row.not_before is not None and row.not_before <= now)
-        if expired:
+        table = self.query_one(RowList)
+        for key in table.visible_keys():
+            if self.shown[key].state == "delayed":
+                table.redraw(key)
+        expired = {r.id for r in self.rows if r.state == "delayed" and r.not_before is not None and r.not_before <= now}
+        if expired - self.expired_seen:  # once per message: `queue run` may have sent it meanwhile
+            self.expired_seen |= expired
             self.load()

@@ -1,0 +1,91 @@
+"""Pictures of the main screens at 80x24 (pytest-textual-snapshot), from the fixed queue in
+tests/tui_snapshot_app.py: fixed ids, a fixed clock, UTC, no cursor blink.
+
+Update after an intended change: ``pytest tests/test_tui_snapshots.py --snapshot-update``,
+then look at the report before committing the new SVGs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from textual.widgets import Input
+
+from sendguard.tui.rowlist import RowList
+from tests import tui_snapshot_app as data
+
+SIZE = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+@pytest.fixture
+def app(tmp_path):
+    return data.make_app(tmp_path)
+
+
+async def _settled(pilot) -> None:
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    await pilot.pause()
+
+
+def _open(entry_id: str):
+    async def run_before(pilot) -> None:
+        await _settled(pilot)
+        pilot.app.screen.query_one(RowList).move_to(entry_id)
+        await pilot.press("enter")
+        await _settled(pilot)
+
+    return run_before
+
+
+def test_queue_list(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE, run_before=_settled)
+
+
+def test_held_message(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE, run_before=_open(data.HELD_ID))
+
+
+def test_hostile_message_shown_as_text(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE, run_before=_open(data.HOSTILE_ID))
+
+
+def test_attachment_with_its_real_type(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE, run_before=_open(data.BLOCKED_ID))
+
+
+def test_take_suggestion_confirmation(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await _open(data.HELD_ID)(pilot)
+        await pilot.press("s")
+        await _settled(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_help(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await _settled(pilot)
+        await pilot.press("question_mark")
+        await _settled(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_incidents(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await _settled(pilot)
+        await pilot.press("i")
+        await _settled(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
