@@ -18,7 +18,7 @@ import re
 from functools import lru_cache
 
 from sendguard.greetings import own_text
-from sendguard.history.fit import message_view, silenced
+from sendguard.history.fit import model_for, silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -45,12 +45,10 @@ def _marker_re() -> re.Pattern[str]:
 
 def internal_topic(message, context) -> list[str]:  # type: ignore[no-untyped-def]
     """The message's words the user has only ever used inside the organization."""
-    store = context.history
-    if store is None:
+    model = model_for(message, context)
+    if model is None:
         return []
-    view = message_view(message, context)
-    vocab = store.vocab(view.words)
-    known = {w: v for w, v in vocab.items() if v[0] >= MIN_INTERNAL_SEEN}
+    known = {w: v for w, v in model.vocab.items() if v[0] >= MIN_INTERNAL_SEEN}
     internal = [w for w, (_, inside, outside) in known.items() if inside >= MIN_INTERNAL_SEEN and outside == 0]
     if len(internal) >= MIN_TOPIC_WORDS and len(internal) >= MIN_TOPIC_SHARE * len(known):
         return internal
