@@ -39,20 +39,23 @@ _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
 
 def fingerprint(raw: bytes, envelope: list[str]) -> str:
     """Identity of a message for 'send it again to confirm': the envelope, the headers without
-    Date and Message-ID (mutt and git regenerate them on every attempt), and the body."""
+    Date and Message-ID (mutt and git regenerate them on every attempt), and the body.
+
+    The header fields are hashed as a sorted set: aerc writes them in a different order on
+    every send (Go map iteration), and the order says nothing about who gets what."""
     import hashlib
 
     digest = hashlib.sha256("\0".join(sorted(envelope)).encode() + b"\0\0")
     head, sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
-    skipping = False
+    fields: list[bytes] = []
     for line in head.split(b"\n"):
-        if line[:1] in (b" ", b"\t"):
-            if not skipping:
-                digest.update(line + b"\n")
-            continue
-        skipping = line.lower().startswith(_VOLATILE_HEADERS)
-        if not skipping:
-            digest.update(line + b"\n")
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b"\n" + line  # a continuation belongs to its field
+        else:
+            fields.append(line)
+    for field in sorted(fields):
+        if not field.lower().startswith(_VOLATILE_HEADERS):
+            digest.update(field + b"\n")
     digest.update(sep + body)
     return digest.hexdigest()
 

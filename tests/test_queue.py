@@ -242,3 +242,18 @@ def test_real_msmtp_delivers_what_arrived(world, lines):
     assert proc.returncode == 0, proc.stderr
     (got,) = world.server.received
     assert got.data.replace(b"\r\n", b"\n") == msg
+
+
+def test_fingerprint_ignores_header_order_date_and_message_id():
+    from sendguard.sendmail import fingerprint
+
+    first = b"From: me@x.example\nTo: a@y.example\nSubject: long\n subject\nDate: 1\nMessage-ID: <1@x>\n\nbody\n"
+    # aerc reorders fields on every send; mutt and git regenerate Date and Message-ID
+    again = b"Message-ID: <2@x>\nSubject: long\n subject\nDate: 2\nTo: a@y.example\nFrom: me@x.example\n\nbody\n"
+    assert fingerprint(first, ["a@y.example"]) == fingerprint(again, ["a@y.example"])
+    assert fingerprint(first.replace(b"\n", b"\r\n"), ["a@y.example"]) == fingerprint(first, ["a@y.example"])
+    # but who gets it, what it says and where a continuation line belongs all count
+    assert fingerprint(first, ["a@y.example"]) != fingerprint(first, ["b@y.example"])
+    assert fingerprint(first, ["a@y.example"]) != fingerprint(first.replace(b"body", b"bodY"), ["a@y.example"])
+    moved = b"From: me@x.example\nTo: a@y.example\n subject\nSubject: long\nDate: 1\n\nbody\n"
+    assert fingerprint(first, ["a@y.example"]) != fingerprint(moved, ["a@y.example"])
