@@ -10,14 +10,18 @@ file system matters. Run it from the project root::
 
     .venv/bin/python bench/bench_sendpath.py            # N = 30
     .venv/bin/python bench/bench_sendpath.py -n 100 --dir ~/tmp
+    .venv/bin/python bench/bench_sendpath.py --sendmail A --sendmail B   # A/B: all alternate
 
-Target (issue 2): median ratio ≤ 1.8.
+Target (issue 2): median ratio ≤ 1.8 (wall clock). CPU time (user + system, the process and
+its children, msmtp included) is printed too: on a busy machine wall clock mostly measures the
+neighbours, CPU time much less so.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -63,10 +67,21 @@ def start_server() -> tuple[object, int, list[int]]:
     return controller, port, received
 
 
+CPU: dict[str, list[float]] = {}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(argv: list[str], data: bytes, env: dict[str, str]) -> float:
+    """Wall time of one run; its CPU time (with its children's) goes to CPU[argv[0]]."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(argv, input=data, capture_output=True, env=env, check=False)
     elapsed = time.perf_counter() - start
+    CPU.setdefault(argv[0], []).append(_children_cpu() - cpu)
     if proc.returncode != 0:
         sys.exit(f"{argv[0]} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
     return elapsed
@@ -76,9 +91,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=30, help="sends per variant (default 30)")
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary state lives")
-    parser.add_argument("--sendmail", default=str(Path(sys.executable).parent / "sendguard-sendmail"),
-                        help="the sendguard-sendmail executable (default: next to this Python)")
+    parser.add_argument("--sendmail", action="append",
+                        help="a sendguard-sendmail executable (default: next to this Python); repeat to compare")
     opts = parser.parse_args()
+    variants = opts.sendmail or [str(Path(sys.executable).parent / "sendguard-sendmail")]
     msmtp = shutil.which("msmtp")
     if not msmtp:
         sys.exit("msmtp is not installed")
@@ -109,32 +125,44 @@ def main() -> None:
             (tmp / var).mkdir(mode=0o700)
             env[var] = str(tmp / var)
         env["SENDGUARD_CONFIG"] = str(config)
+        # As installed for a user: bytecode cached (pip compiles it at install time). With
+        # PYTHONDONTWRITEBYTECODE set, every run would compile every module of the send path again.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")  # not into the source tree
 
         data = message_10k()
         plain = [msmtp, "-C", str(msmtprc), "-f", "me@nordwerk.example", "--", RECIPIENT]
-        guarded = [opts.sendmail, "-f", "me@nordwerk.example", "--", RECIPIENT]
-        for _ in range(3):  # warm the page cache for both
-            timed(plain, data, env)
-            timed(guarded, data, env)
+        guarded = [[exe, "-f", "me@nordwerk.example", "--", RECIPIENT] for exe in variants]
+        for _ in range(3):  # warm the page cache for all
+            for argv in [plain, *guarded]:
+                timed(argv, data, env)
         alone: list[float] = []
-        through: list[float] = []
+        through: list[list[float]] = [[] for _ in variants]
         for _ in range(opts.n):
             alone.append(timed(plain, data, env))
-            through.append(timed(guarded, data, env))
+            for times, argv in zip(through, guarded):
+                times.append(timed(argv, data, env))
         python = [timed([sys.executable, "-c", "pass"], b"", env) for _ in range(min(opts.n, 15))]
-        if len(received) != 2 * (opts.n + 3):
-            sys.exit(f"the server got {len(received)} messages, expected {2 * (opts.n + 3)}")
+        expected = (1 + len(variants)) * (opts.n + 3)
+        if len(received) != expected:
+            sys.exit(f"the server got {len(received)} messages, expected {expected}")
     finally:
         controller.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    med_alone, med_through = statistics.median(alone), statistics.median(through)
+    med_alone = statistics.median(alone)
     print(f"message: {len(data)} bytes, n = {opts.n} each, alternating; state on {tmp.parent}")
     print(f"python -c pass           median {statistics.median(python) * 1000:6.1f} ms")
-    print(f"msmtp alone              median {med_alone * 1000:6.1f} ms  (min {min(alone) * 1000:.1f})")
-    print(f"sendguard-sendmail→msmtp median {med_through * 1000:6.1f} ms  (min {min(through) * 1000:.1f})")
-    print(f"sendguard adds           median {(med_through - med_alone) * 1000:6.1f} ms")
-    print(f"ratio (median)           {med_through / med_alone:.2f}   (target ≤ 1.8)")
+    cpu_alone = statistics.median(CPU[msmtp][3:])
+    print(f"msmtp alone              median {med_alone * 1000:6.1f} ms  (min {min(alone) * 1000:.1f}), "
+          f"cpu {cpu_alone * 1000:.1f} ms")
+    for exe, times in zip(variants, through):
+        med = statistics.median(times)
+        cpu = statistics.median(CPU[exe][3:])
+        print(f"sendguard-sendmail→msmtp median {med * 1000:6.1f} ms  (min {min(times) * 1000:.1f}), "
+              f"cpu {cpu * 1000:.1f} ms  {exe}")
+        print(f"  sendguard adds         median {(med - med_alone) * 1000:6.1f} ms, cpu {(cpu - cpu_alone) * 1000:.1f} ms")
+        print(f"  ratio (median)         {med / med_alone:.2f}   (target ≤ 1.8)")
 
 
 if __name__ == "__main__":
