@@ -364,7 +364,10 @@ class _Loader:
                     if rule_id not in RULES:
                         self.problem(f"rules.{rule_id}", None, "no such rule", nearest(rule_id, RULES))
                         continue
-                    config.rules[rule_id] = self._rule(rule_id, table, rule_class(rule_id).options)
+                    # A table with only `action` needs no options: do not import the rule for it
+                    # (`action = "off"` should cost nothing on the send path).
+                    only_action = isinstance(table, dict) and set(table) <= {"action"}
+                    config.rules[rule_id] = self._rule(rule_id, table, {} if only_action else rule_class(rule_id).options)
             else:
                 self.problem(section, None, "unknown section", nearest(section, [*SECTIONS, *TABLE_SECTIONS]))
         return config
