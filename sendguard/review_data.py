@@ -171,6 +171,49 @@ def queue_rows(queue: q.Queue, now: float, *, include_all: bool = False) -> list
 
 
 @dataclass(frozen=True)
+class IncidentRow:
+    """One past decision: a record of the incident log, or (before there is one) a queue entry."""
+
+    key: str
+    """Unique in the list: the record's path, or the queue id."""
+    id: str
+    """The queue id the decision was about."""
+    when: float | None
+    event: str
+    recipients: tuple[str, ...]
+    subject: str
+    record: str | None = None
+    """The record file (an RFC 5322 message) when the row comes from the incident log."""
+
+
+INCIDENT_LIMIT = 10_000
+
+
+def incident_log_exists(state_dir: Path) -> bool:
+    from sendguard.incidents import log_dir
+
+    return (log_dir(state_dir) / ".notmuch").is_dir()
+
+
+def incident_rows(queue: q.Queue, state_dir: Path, query: str = "") -> tuple[list[IncidentRow], str]:
+    """Past decisions matching ``query``, newest first, and where they came from.
+
+    The incident log (notmuch; ``query`` in notmuch's syntax) once it exists; the queue's own
+    records until then (``query`` = words that must all occur).
+    """
+    if incident_log_exists(state_dir):
+        from sendguard.incidents.store import search  # notmuch2: only here, only when asked
+
+        found = search(state_dir, query.strip() or "*", limit=INCIDENT_LIMIT)
+        return [IncidentRow(key=r.path, id=r.id, when=_timestamp(r.date), event=r.event,
+                            recipients=tuple(r.recipients), subject=r.subject, record=r.path)
+                for r in found], "incident log"
+    rows = [row for row in queue_rows(queue, 0.0, include_all=True) if row.matches(query)]
+    return [IncidentRow(key=row.id, id=row.id, when=row.created, event=row.state, recipients=row.recipients,
+                        subject=row.subject) for row in rows], "queue"
+
+
+@dataclass(frozen=True)
 class RecipientView:
     addr: str
     name: str

@@ -310,3 +310,32 @@ async def test_countdown_ticks(world, tmp_path):
         app.screen.tick()
         await pilot.pause()
         assert str(app.screen.query_one(RowList).cell(data.DELAYED_ID, "when")) == "in 0:40"
+
+
+async def test_incidents_from_the_notmuch_log(app):
+    import shutil
+
+    from sendguard.incidents import record, store
+    from sendguard.tui.screens.incidents import RecordScreen
+
+    for entry in app.queue.entries():
+        record.record(entry, entry.state, app.config, now=data.NOW)
+    report = store.index_pending(app.state_dir)
+    assert report.indexed == 7
+    shutil.rmtree(app.queue.root / data.DISCARDED_ID)  # pruned from the queue; its record stays
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.source == "incident log" and len(screen.shown) == 7
+        await pilot.press("slash", *"subject:Minutes")
+        await settle(pilot)
+        assert [r.id for r in screen.shown] == [data.DEFERRED_ID]
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        await pilot.press("escape", "slash", "ctrl+u", *"Old", "enter", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RecordScreen)
+        assert "Old news" in str(app.screen.query_one(Static).render())

@@ -1,24 +1,38 @@
-"""Past decisions: every message the queue still knows, newest first, searchable.
+"""Past decisions, newest first, searchable: the incident log when it exists, the queue before.
 
-The incident log (sendguard.incidents, indexed with notmuch) is the long memory; when it
-offers ``search(query, state_dir) -> list[str]`` (queue ids, newest first) the search box uses
-it, otherwise the queue's own records are searched (they are kept ``[queue] keep_days``).
+The search runs in a worker (notmuch may take a moment on a big log) on every change of the
+search box; a query notmuch cannot parse is reported under the list, not in a modal that would
+interrupt typing. Enter opens the message when the queue still has it, otherwise the record.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
 
-from sendguard.review_data import QueueRow, queue_rows
+from sendguard.errors import SendguardError
+from sendguard.review_data import IncidentRow, incident_rows
 from sendguard.tui import render
 from sendguard.tui.keys import bindings
 from sendguard.tui.rowlist import RowList
 from sendguard.tui.safe import text
 
-COLUMNS = [("when", "When", 8), ("state", "State", 11), ("to", "To", 24), ("subject", "Subject", 0)]
+COLUMNS = [("when", "When", 12), ("event", "Event", 11), ("to", "To", 24), ("subject", "Subject", 0)]
+
+
+def _cells(row: IncidentRow) -> list[Text]:
+    from datetime import datetime
+
+    when = datetime.fromtimestamp(row.when).astimezone().strftime("%d %b %H:%M") if row.when else "?"
+    first = row.recipients[0] if row.recipients else "(none)"
+    more = f" +{len(row.recipients) - 1}" if len(row.recipients) > 1 else ""
+    return [Text(when), render.state_cell(row.event), text(first + more, limit=60),
+            text(row.subject or "(no subject)", limit=200)]
 
 
 class IncidentsScreen(Screen[None]):
@@ -26,13 +40,14 @@ class IncidentsScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__(id="incidents-screen")
-        self.rows: list[QueueRow] = []
-        self.shown: list[QueueRow] = []
-        self.by_id: dict[str, QueueRow] = {}
+        self.shown: list[IncidentRow] = []
+        self.by_key: dict[str, IncidentRow] = {}
+        self.source = ""
+        self.problem: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(text("Incidents — every decision the queue remembers", "bold"), id="title")
-        yield Input(placeholder="/ search: recipient, subject, reason, state, id", id="search", compact=True)
+        yield Static(text("Incidents — reading…", "bold"), id="title")
+        yield Input(placeholder="/ search", id="search", compact=True)
         yield RowList(COLUMNS, id="incidents")
         yield Static(id="preview")
         yield Footer()
@@ -44,42 +59,49 @@ class IncidentsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="incidents-load", exit_on_error=False)
     def load(self) -> None:
         app = self.app
+        query = self.query_one("#search", Input).value
+        worker = get_current_worker()
         try:
-            rows = queue_rows(app.queue, app.now(), include_all=True)
+            rows, source = incident_rows(app.queue, app.state_dir, query)
+            problem: list[str] = []
+        except SendguardError as err:
+            rows, source, problem = [], self.source, err.details()
         except OSError as err:
-            app.call_from_thread(app.show_error, "Cannot read the queue", [str(err)])
-            return
-        app.call_from_thread(self.show_rows, rows)
+            rows, source, problem = [], self.source, [f"cannot read: {err}"]
+        if not worker.is_cancelled:
+            app.call_from_thread(self.show_rows, rows, source, problem)
 
-    def show_rows(self, rows: list[QueueRow]) -> None:
-        self.rows = rows
-        self.populate()
-
-    def _matching(self, needle: str) -> list[QueueRow]:
-        from sendguard import incidents
-
-        search = getattr(incidents, "search", None)
-        if needle and search is not None:
-            ids = set(search(needle, self.app.state_dir))
-            return [row for row in self.rows if row.id in ids]
-        return [row for row in self.rows if row.matches(needle)]
-
-    def populate(self) -> None:
-        self.shown = self._matching(self.query_one("#search", Input).value.strip())
-        self.by_id = {row.id: row for row in self.shown}
-        self.query_one(RowList).set_rows([row.id for row in self.shown], self.shown, self._cells)
+    def show_rows(self, rows: list[IncidentRow], source: str, problem: list[str]) -> None:
+        self.shown, self.source, self.problem = rows, source, problem
+        self.by_key = {row.key: row for row in rows}
+        self.query_one(RowList).set_rows([row.key for row in rows], rows, _cells)
+        where = ("the incident log (search: notmuch syntax, e.g. tag:held to:example.org)"
+                 if source == "incident log" else "the queue's own records (search: words)")
+        self.query_one("#title", Static).update(text(f"Incidents — {len(rows)} from {where}", "bold"))
         self.update_preview()
 
-    def _cells(self, row: QueueRow) -> list:  # type: ignore[type-arg]
-        return [render.when_cell(row, self.app.now()), render.state_cell(row.state), render.recipients_cell(row, 24),
-                text(row.subject or "(no subject)", limit=200)]
+    def current_row(self) -> IncidentRow | None:
+        return self.by_key.get(self.query_one(RowList).current_key or "")
 
     def current_entry_id(self) -> str | None:
-        return self.query_one(RowList).current_key
+        row = self.current_row()
+        return row.id if row else None
 
     def update_preview(self) -> None:
-        row = self.by_id.get(self.current_entry_id() or "")
-        self.query_one("#preview", Static).update(render.preview(row) if row else text("No incidents match.", "dim"))
+        preview = self.query_one("#preview", Static)
+        if self.problem:
+            preview.update(text("; ".join(self.problem), "red"))
+            return
+        row = self.current_row()
+        if row is None:
+            preview.update(text("No incidents match.", "dim"))
+            return
+        out = Text(end="")
+        out.append("To:  ", style="bold")
+        out.append_text(text(", ".join(row.recipients) or "(none)"))
+        out.append("\nId:  ", style="bold")
+        out.append_text(text(row.id or "?"))
+        preview.update(out)
 
     def on_row_list_highlighted(self, event: RowList.Highlighted) -> None:
         self.update_preview()
@@ -87,12 +109,18 @@ class IncidentsScreen(Screen[None]):
     def on_row_list_selected(self, event: RowList.Selected) -> None:
         from sendguard.tui.screens.message import MessageScreen
 
-        entry_id = self.current_entry_id()
-        if entry_id:
-            self.app.push_screen(MessageScreen(entry_id))
+        row = self.current_row()
+        if row is None:
+            return
+        if row.id and (self.app.queue.root / row.id).is_dir():
+            self.app.push_screen(MessageScreen(row.id))
+        elif row.record:
+            self.app.push_screen(RecordScreen(row.record))
+        else:
+            self.app.show_error("Nothing to open", [f"{row.id} is no longer in the queue"])
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.populate()
+        self.load()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.query_one(RowList).focus()
@@ -113,4 +141,30 @@ class IncidentsScreen(Screen[None]):
         if self.focused is self.query_one("#search", Input):
             self.query_one(RowList).focus()
             return
+        self.app.pop_screen()
+
+
+class RecordScreen(Screen[None]):
+    """One incident record (the queue has pruned the message): its readable summary."""
+
+    BINDINGS = [("escape", "back", "back")]
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        from pathlib import Path
+
+        from sendguard.message import OutgoingMessage
+
+        try:
+            summary = OutgoingMessage(Path(self.path).read_bytes()).body_text
+        except OSError as err:
+            summary = f"the record cannot be read: {err}"
+        with VerticalScroll():
+            yield Static(text(summary, keep_newlines=True))
+        yield Footer()
+
+    def action_back(self) -> None:
         self.app.pop_screen()
