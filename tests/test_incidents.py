@@ -18,8 +18,8 @@ notmuch2 = pytest.importorskip("notmuch2")
 
 from sendguard import config as config_mod  # noqa: E402
 from sendguard import queue as q  # noqa: E402
-from sendguard.cli.log_cmd import bring_up_to_date  # noqa: E402
 from sendguard.incidents import log_dir, pending_dir, store  # noqa: E402
+from sendguard.incidents.indexer import index_now  # noqa: E402
 from sendguard.incidents.record import record  # noqa: E402
 from tests.conftest import make_message  # noqa: E402
 
@@ -144,7 +144,7 @@ def test_a_locked_database_delays_indexing_but_not_the_record_nor_the_search(sta
         path = record(keep(state_dir, subject="second"), "held", CONFIG, now=NOW + 1)
         assert path.exists()
         started = time.monotonic()
-        assert bring_up_to_date(state_dir, wait=0.5) == 1  # bounded wait, then search what is indexed
+        assert index_now(state_dir, wait=0.5) == 1  # bounded wait, then search what is indexed
         assert time.monotonic() - started < 5
         assert [r.subject for r in store.search(state_dir, "tag:held")] == ["first"]
     finally:
@@ -165,7 +165,7 @@ def test_without_notmuch_the_record_is_written_and_indexed_later(state_dir, tmp_
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "libnotmuch is not installed" in proc.stderr
     assert path.exists() and store.pending_markers(state_dir) != []
-    assert bring_up_to_date(state_dir, wait=30) == 0  # notmuch is back: indexed now
+    assert index_now(state_dir, wait=30) == 0  # notmuch is back: indexed now
     assert len(store.search(state_dir, "tag:held")) == 1
 
 

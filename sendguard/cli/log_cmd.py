@@ -8,31 +8,10 @@ answer (the search then runs on what is indexed and says how many records are st
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import click
 
 from sendguard.printable import printable
-
-
-def bring_up_to_date(state_dir: Path, wait: float) -> int:
-    """Index pending records (bounded wait); how many are still pending afterwards."""
-    from sendguard.incidents.indexer import run as _run  # noqa: F401 — fail early if it is broken
-    from sendguard.incidents.observer import INDEXER_MODULE
-    from sendguard.incidents.store import pending_markers
-
-    if not pending_markers(state_dir):
-        return 0
-    proc = subprocess.Popen([sys.executable, "-m", INDEXER_MODULE, str(state_dir)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        proc.wait(timeout=wait)
-    except subprocess.TimeoutExpired:
-        pass  # it goes on by itself; the records are indexed once the lock is free
-    return len(pending_markers(state_dir))
 
 
 @click.command()
@@ -58,7 +37,9 @@ def log(query: tuple[str, ...], as_json: bool, limit: int | None, reindex: bool,
     if reindex:
         report = store.reindex_all(state_dir)
         click.echo(f"indexed {report.indexed} records", err=True)
-    pending = bring_up_to_date(state_dir, wait)
+    from sendguard.incidents.indexer import index_now
+
+    pending = index_now(state_dir, wait)
     if pending:
         click.echo(f"sendguard: {pending} newer record(s) are not indexed yet (the database is busy); "
                    "they will be", err=True)

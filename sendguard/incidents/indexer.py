@@ -42,6 +42,26 @@ def run(state_dir: Path) -> int:
     return 1 if failed else 0
 
 
+def index_now(state_dir: Path, wait: float) -> int:
+    """Index pending records in an indexer process, waiting at most ``wait`` seconds for it;
+    returns how many records are still pending. For ``sendguard log`` and the review screen:
+    a database locked by someone else delays the index, never the caller by more than ``wait``."""
+    import subprocess
+
+    from sendguard.incidents.store import pending_markers
+
+    if not pending_markers(state_dir):
+        return 0
+    proc = subprocess.Popen([sys.executable, "-m", "sendguard.incidents.indexer",
+                             str(state_dir)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        pass  # it goes on by itself and indexes them once the lock is free
+    return len(pending_markers(state_dir))
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m sendguard.incidents.indexer STATE_DIR", file=sys.stderr)
