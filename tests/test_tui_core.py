@@ -165,3 +165,52 @@ def test_review_needs_a_terminal_and_the_core_never_imports_textual(world):
             "print(sorted(m for m in sys.modules if m.startswith(('textual', 'sendguard.tui'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+CONTROL = st.characters(min_codepoint=0, max_codepoint=0x2070)
+MARKUP = st.sampled_from(["[bold]", "[/]", "[@click=app.quit]", "[link=https://e.example]", "\x1b[2J", "\x1b]0;t\x07",
+                          "\u202e", ":smile:", "\r", "\x08"])
+HOSTILE = st.lists(st.one_of(st.text(CONTROL, max_size=8), MARKUP), max_size=8).map("".join)
+
+
+@settings(max_examples=80, deadline=None)
+@given(subject=HOSTILE, name=HOSTILE, body=HOSTILE, reason=HOSTILE)
+def test_rendered_message_text_is_inert(subject, name, body, reason):
+    """Whatever a message says, the screen gets it as plain text: no markup applied, no control
+    character reaching the terminal, and our own styles only on our own labels."""
+    from rich.console import Console
+
+    from sendguard.printable import printable
+    from sendguard.review_data import FindingView, MessageView, RecipientView
+    from sendguard.tui import render
+    from sendguard.tui.safe import text
+
+    view = MessageView(id="x", state="held", subject=subject, sender=name,
+                       recipients=[RecipientView("a@b.example", name, True, None, False)],
+                       findings=[FindingView("rule", "hold", reason, "a@b.example", name, body[:5] or None)],
+                       body=body, attachments=[])
+    rendered = render.detail(view)
+    assert printable(subject) in rendered.plain and printable(body, keep_newlines=True).rstrip("\n") in rendered.plain
+    console = Console(width=80, color_system="truecolor", force_terminal=True, legacy_windows=False)
+    with console.capture() as capture:
+        console.print(rendered)
+        console.print(text(subject))
+    out = capture.get()
+    # the only escapes are Rich's own SGR styles (ESC [ ... m); no OSC, no cursor movement, no BEL
+    import re
+
+    assert not re.search(r"\x1b(?!\[[0-9;]*m)", out)
+    assert "\x07" not in out and "\x08" not in out and "\r" not in out and "\u202e" not in out
+    assert "\x1b]8" not in out  # no hyperlink, whatever [link=] said
+
+
+def test_evidence_is_highlighted_in_the_body(tmp_path):
+    from sendguard.review_data import message_view
+    from sendguard.tui import render
+
+    data.build_queue(tmp_path / "queue")
+    view = message_view(Queue(tmp_path / "queue"), data.HELD_ID, config_mod.parse(data.CONFIG))
+    rendered = render.detail(view)
+    start = rendered.plain.index("Hallo Markus,")
+    assert any(span.start <= start and span.end >= start + len("Hallo Markus") and span.style == render.EVIDENCE
+               for span in rendered.spans)

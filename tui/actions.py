@@ -208,15 +208,13 @@ class EntryActions:
             return
         config_path = app.config_path
 
-        def finished(config: Any) -> None:
-            app.config = config
-            self._done(f"Written to {config_path}.")
+        def finished(result: fix.FixResult) -> None:
+            advice = " Press r to send it." if result.verdict in ("pass", "warn") else ""
+            self._done(f"Written to {config_path}. Checked again: {result.verdict}.{advice}")
 
-        def work(choice: config_edit.AllowChoice) -> Any:
-            config = config_edit.allow(config_path, choice)
-            app.config = config
-            fix.recheck(app.queue, entry_id, config, app.state_dir)
-            return config
+        def work(choice: config_edit.AllowChoice) -> fix.FixResult:
+            app.config = config_edit.allow(config_path, choice)
+            return fix.recheck(app.queue, entry_id, app.config, app.state_dir)
 
         def chosen(index: int | None) -> None:
             if index is not None:
