@@ -187,3 +187,50 @@ def test_combined_flags(argv, read, sender):
     args = parse(argv)
     assert (args.read_recipients, args.sender, args.recipients) == (read, sender, ())
     assert args.options == tuple(argv)
+
+
+# ---- the envelope that is judged, through the real send path ----------------------------------
+
+def _blocked_config(address: str) -> str:
+    return f'[block]\naddresses = ["{address}"]\n'
+
+
+HEADERS = (b"From: me@nordwerk.example\nTo: anna@kundenfirma.example\nCc: cc@kundenfirma.example\n"
+           b"Bcc: secret@kundenfirma.example\nSubject: x\n\nbody\n")
+
+
+@pytest.mark.parametrize(("argv", "judged"), [
+    # mutt and git: Bcc only in argv (the message has none); argv is the envelope
+    (["--", "anna@kundenfirma.example", "secret@kundenfirma.example"], True),
+    # aerc: every recipient in argv, Bcc also left in the message
+    (["anna@kundenfirma.example", "cc@kundenfirma.example", "secret@kundenfirma.example"], True),
+    # -t: To/Cc/Bcc count as well as argv
+    (["-t"], True),
+    (["-t", "extra@kundenfirma.example"], True),
+    # argv given and no -t: header recipients are not the envelope (msmtp would not send to them)
+    (["anna@kundenfirma.example"], False),
+])
+def test_the_envelope_is_what_is_judged(tmp_path, argv, judged):
+    from tests.test_queue import run_send_path
+
+    code, delivered, kept = run_send_path(tmp_path, HEADERS, argv, _blocked_config("secret@kundenfirma.example"))
+    if judged:
+        assert (code, delivered, kept) == (77, [], [HEADERS])
+    else:
+        assert (code, delivered, kept) == (0, [HEADERS], [])
+
+
+def test_comma_separated_argv_recipients_are_each_judged(tmp_path):
+    from tests.test_queue import run_send_path
+
+    code, delivered, _ = run_send_path(tmp_path, HEADERS, ["anna@kundenfirma.example,secret@kundenfirma.example"],
+                                       _blocked_config("secret@kundenfirma.example"))
+    assert code == 77 and delivered == []
+
+
+def test_no_recipients_at_all_is_a_usage_error_and_keeps_the_message(tmp_path):
+    from tests.test_queue import run_send_path
+
+    raw = b"From: me@nordwerk.example\nSubject: nobody\n\nbody\n"
+    code, delivered, kept = run_send_path(tmp_path, raw, ["-i"])
+    assert (code, delivered, kept) == (64, [], [raw])
