@@ -7,6 +7,10 @@ fits this message (history.fit: co-recipients, topic words, greeting, thread, qu
 Only a twin that fits *clearly* better is reported, and its address is the suggestion; a
 recipient without a better-fitting twin is never questioned, however unusual.
 
+The margin must rest on the message itself (co-recipients, topic, greeting, quoted header,
+organization: at least MIN_CONTENT_MARGIN); how recently the user wrote to each contact only
+strengthens that evidence, it never makes a finding on its own.
+
 A misspelt address the user never wrote to, one letter (or two swapped neighbours) from a
 contact they write to regularly, is reported too (the classic typo); with first-time-recipient
 it holds. Two independent edits ("mark.smith" for "matt.smith") are another person, not a typo.
@@ -20,6 +24,9 @@ from sendguard.history.replies import is_person, misaddressed_reply, stale_addre
 from sendguard.history.twins import confusables, edit_distance
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+
+MIN_CONTENT_MARGIN = 0.25
 
 
 def swapped_letters(a: str, b: str) -> bool:
@@ -49,8 +56,8 @@ class Namesake(Rule):
     id = "namesake"
     description = "A recipient whose near namesake fits the message much better (the autocomplete mistake)."
     options = {
-        "warn_margin": (float, 1.5, "How much better the twin must fit to warn."),
-        "hold_margin": (float, 2.0, "How much better the twin must fit to hold on its own."),
+        "warn_margin": (float, 0.75, "How much better the twin must fit to warn."),
+        "hold_margin": (float, 1.0, "How much better the twin must fit to hold on its own."),
     }
 
     def check(self, message, context):  # type: ignore[no-untyped-def]
@@ -85,7 +92,9 @@ class Namesake(Rule):
             base = fits[actual.id]
             best, best_margin, best_why = None, 0.0, ""
             for contact, why in twins:
-                margin = fits[contact.id].total - (base.total if base else 0.0)
+                margin = fits[contact.id].margin_over(base)
+                if fits[contact.id].content_margin_over(base) < MIN_CONTENT_MARGIN:
+                    continue  # recency alone is no reason: people write to old contacts all the time
                 if margin > best_margin:
                     best, best_margin, best_why = fits[contact.id], margin, why
             if best is not None and best_margin >= warn:
