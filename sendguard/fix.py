@@ -110,8 +110,11 @@ def rewrite_recipients(raw: bytes, replacements: dict[str, tuple[str, str]]) -> 
                 new_pairs.append((repl[0] or "", repl[1]))
             elif addr:
                 new_pairs.append((display, addr))
-        new_value = ", ".join(_format_address(n, a) for n, a in new_pairs)
         header = name.decode("ascii", "replace").strip()
+        formatted = [_format_address(n, a) for n, a in new_pairs]
+        new_value = ", ".join(formatted)
+        if len(header) + 2 + len(new_value) > 78:  # fold between addresses (RFC 5322 2.2.3)
+            new_value = ("," + newline.decode() + " ").join(formatted)
         out.append(f"{header}: ".encode() + new_value.encode("utf-8") + newline)
         changes.append(Change(header, text.strip(), ", ".join(email.utils.formataddr(p) if p[0] else p[1]
                                                             for p in new_pairs)))

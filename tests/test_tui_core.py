@@ -214,3 +214,14 @@ def test_evidence_is_highlighted_in_the_body(tmp_path):
     start = rendered.plain.index("Hallo Markus,")
     assert any(span.start <= start and span.end >= start + len("Hallo Markus") and span.style == render.EVIDENCE
                for span in rendered.spans)
+
+
+def test_rewrite_folds_long_address_lists():
+    many = ", ".join(f"person{i}@kundenfirma.example" for i in range(6))
+    raw = f"To: {many}, anna@k.example\r\nSubject: x\r\n\r\nbody".encode()
+    new, _ = fix.rewrite_recipients(raw, {"anna@k.example": ("", "markus@k.example")})
+    head = new.split(b"\r\n\r\n")[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    from sendguard.message import OutgoingMessage
+
+    assert [a.addr for a in OutgoingMessage(new).header_recipients][-1] == "markus@k.example"
