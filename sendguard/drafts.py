@@ -32,7 +32,7 @@ def write_draft(maildir: Path, data: bytes, label: str, *, now: float | None = N
     try:
         view = memoryview(data.replace(b"\r\n", b"\n"))
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

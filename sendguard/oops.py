@@ -40,13 +40,17 @@ from sendguard.oops_texts import TEXTS, language_of
 DEADLINE_HOURS = 72
 LEFT_STATES = frozenset({q.DELIVERED, q.INTERRUPTED, q.SENDING})  # left, or may have left
 TO_ASSESS = "TO BE ASSESSED by a person"
-CANNOT_RECALL = ("sendguard cannot recall mail: once a server accepted the message, it is out of "
-                 "anyone's hands. These drafts help you act fast and properly; nothing has been sent.")
-REGULATION = ("GDPR art. 33(1): a personal data breach is notified to the supervisory authority without "
-              "undue delay and, where feasible, within 72 hours of becoming aware of it, unless it is "
-              "unlikely to result in a risk to the rights and freedoms of natural persons. Art. 33(5): "
-              "every breach is documented, notified or not. Art. 34: the data subjects are told when the "
-              "risk is high.")
+CANNOT_RECALL = (
+    "sendguard cannot recall mail: once a server accepted the message, it is out of "
+    "anyone's hands. These drafts help you act fast and properly; nothing has been sent."
+)
+REGULATION = (
+    "GDPR art. 33(1): a personal data breach is notified to the supervisory authority without "
+    "undue delay and, where feasible, within 72 hours of becoming aware of it, unless it is "
+    "unlikely to result in a risk to the rights and freedoms of natural persons. Art. 33(5): "
+    "every breach is documented, notified or not. Art. 34: the data subjects are told when the "
+    "risk is high."
+)
 
 
 @dataclass
@@ -63,12 +67,16 @@ def find_sent(queue: q.Queue, ref: str | None) -> q.Entry:
         for entry in reversed(queue.entries()):
             if entry.state in LEFT_STATES:
                 return entry
-        raise QueueError("sendguard has no record of a message that left",
-                         hints=["`sendguard queue list --all` shows what it kept"])
+        raise QueueError(
+            "sendguard has no record of a message that left", hints=["`sendguard queue list --all` shows what it kept"]
+        )
     entry = queue.get(ref)  # type: ignore[arg-type]
     if entry.state not in LEFT_STATES:
-        hint = (f"it can still be taken back: sendguard undo {entry.id}" if entry.state in (q.DELAYED, q.DEFERRED)
-                else "nothing left, so nothing reached anyone")
+        hint = (
+            f"it can still be taken back: sendguard undo {entry.id}"
+            if entry.state in (q.DELAYED, q.DEFERRED)
+            else "nothing left, so nothing reached anyone"
+        )
         raise QueueError(f"message {entry.id} is {entry.state}: it did not leave", hints=[hint])
     return entry
 
@@ -79,9 +87,10 @@ def _iso(ts: float) -> str:
 
 def attachment_facts(message: OutgoingMessage) -> list[dict[str, Any]]:
     """Each attachment: name, declared and real type (libmagic), size, sha256."""
+    magic: Any
     try:
         import magic
-    except ImportError:
+    except ImportError:  # libmagic missing: the declared type is all there is, and it says so
         magic = None
     out = []
     for part in message.attachments:
@@ -90,14 +99,23 @@ def attachment_facts(message: OutgoingMessage) -> list[dict[str, Any]]:
         if magic is not None:
             try:
                 real = f"{magic.from_buffer(data, mime=True)} ({magic.from_buffer(data)})"
-            except magic.MagicException:  # type: ignore[attr-defined]
+            except magic.MagicException:
                 real = None
-        out.append({"filename": part.filename, "declared_type": part.content_type, "real_type": real,
-                    "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        out.append(
+            {
+                "filename": part.filename,
+                "declared_type": part.content_type,
+                "real_type": real,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
     return out
 
 
-def classify_recipients(meta: dict[str, Any], config: Any, wrong: list[str], intended: list[str]) -> tuple[list[str], list[str]]:
+def classify_recipients(
+    meta: dict[str, Any], config: Any, wrong: list[str], intended: list[str]
+) -> tuple[list[str], list[str]]:
     """(unintended, intended) recipients: given ones, else the rules' findings, else outsiders."""
     envelope = list(meta.get("envelope") or meta.get("recipients") or [])
     findings = [f for f in meta.get("findings", []) if f.get("severity") != "info"]
@@ -108,26 +126,42 @@ def classify_recipients(meta: dict[str, Any], config: Any, wrong: list[str], int
         org = config.organization.domains
         outside = [a for a in envelope if not (org and domain_matches(domain_of(a), org))]
         unintended = list(dict.fromkeys(flagged)) or outside or envelope
-    meant = [normalize_address(a) for a in intended] or list(dict.fromkeys(
-        f["suggestion"] for f in findings if f.get("suggestion")))
+    meant = [normalize_address(a) for a in intended] or list(
+        dict.fromkeys(f["suggestion"] for f in findings if f.get("suggestion"))
+    )
     return unintended, [a for a in meant if a not in unintended]
 
 
-def build_record(entry: q.Entry, config: Any, *, now: float, unintended: list[str], intended: list[str]) -> dict[str, Any]:
+def build_record(
+    entry: q.Entry, config: Any, *, now: float, unintended: list[str], intended: list[str]
+) -> dict[str, Any]:
     meta = entry.meta
     raw = entry.raw()
     message = OutgoingMessage(raw)
     attachments = attachment_facts(message)
-    sensitive = [{k: f.get(k) for k in ("rule", "severity", "message", "recipient", "evidence")}
-                 for f in meta.get("findings", []) if f.get("severity") != "info"]
+    sensitive = [
+        {k: f.get(k) for k in ("rule", "severity", "message", "recipient", "evidence")}
+        for f in meta.get("findings", [])
+        if f.get("severity") != "info"
+    ]
     sent = meta.get("delivered") or meta.get("updated") or meta.get("created")
-    names = ", ".join(f"{a['filename'] or 'unnamed'} ({a['real_type'] or a['declared_type']}, {a['size']} bytes)"
-                      for a in attachments) or "none"
-    nature = (f"Loss of confidentiality: the e-mail \"{meta.get('subject', '')}\" sent {sent} reached "
-              f"{len(unintended)} recipient(s) outside the intended circle ({', '.join(unintended)}). "
-              f"Attachments: {names}. ")
-    nature += ("Found in it: " + "; ".join(f"{s['rule']}: {s['message']}" for s in sensitive) + ". "
-               if sensitive else "sendguard's rules found no sensitive data in it (that does not prove there is none). ")
+    names = (
+        ", ".join(
+            f"{a['filename'] or 'unnamed'} ({a['real_type'] or a['declared_type']}, {a['size']} bytes)"
+            for a in attachments
+        )
+        or "none"
+    )
+    nature = (
+        f'Loss of confidentiality: the e-mail "{meta.get("subject", "")}" sent {sent} reached '
+        f"{len(unintended)} recipient(s) outside the intended circle ({', '.join(unintended)}). "
+        f"Attachments: {names}. "
+    )
+    nature += (
+        "Found in it: " + "; ".join(f"{s['rule']}: {s['message']}" for s in sensitive) + ". "
+        if sensitive
+        else "sendguard's rules found no sensitive data in it (that does not prove there is none). "
+    )
     nature += f"Categories and approximate number of data subjects and of records: {TO_ASSESS}."
     return {
         "id": entry.id,
@@ -148,11 +182,15 @@ def build_record(entry: q.Entry, config: Any, *, now: float, unintended: list[st
         "art_33_3": {
             "a_nature": nature,
             "b_contact": config.oops.privacy_contact or "TO FILL IN: the data protection officer or contact point",
-            "c_consequences": (f"The unintended recipient(s) can read the message and its attachments and pass "
-                               f"them on. Likely consequences for the people concerned: {TO_ASSESS}."),
-            "d_measures": ("Deletion unread and a confirmation requested from the unintended recipient(s) "
-                           "(draft written by sendguard oops); the intended recipient / manager informed (draft). "
-                           "A sent e-mail cannot be recalled. Further measures: " + TO_ASSESS + "."),
+            "c_consequences": (
+                f"The unintended recipient(s) can read the message and its attachments and pass "
+                f"them on. Likely consequences for the people concerned: {TO_ASSESS}."
+            ),
+            "d_measures": (
+                "Deletion unread and a confirmation requested from the unintended recipient(s) "
+                "(draft written by sendguard oops); the intended recipient / manager informed (draft). "
+                "A sent e-mail cannot be recalled. Further measures: " + TO_ASSESS + "."
+            ),
         },
         "regulation": REGULATION,
         "note": CANNOT_RECALL,
@@ -174,15 +212,25 @@ def record_text(record: dict[str, Any]) -> str:
         f"  Message:     {record['message_size']} bytes, sha256 {record['message_sha256']}",
     ]
     for a in record["attachments"]:
-        lines.append(f"  Attachment:  {a['filename'] or 'unnamed'}: {a['real_type'] or a['declared_type']}, "
-                     f"{a['size']} bytes, sha256 {a['sha256']}")
+        lines.append(
+            f"  Attachment:  {a['filename'] or 'unnamed'}: {a['real_type'] or a['declared_type']}, "
+            f"{a['size']} bytes, sha256 {a['sha256']}"
+        )
     for s in record["sensitive_findings"]:
         lines.append(f"  Found:       [{s['severity']}] {s['rule']}: {s['message']}")
     facts = record["art_33_3"]
-    lines += ["", "  Art. 33(3) facts:",
-              f"   (a) {facts['a_nature']}", f"   (b) {facts['b_contact']}",
-              f"   (c) {facts['c_consequences']}", f"   (d) {facts['d_measures']}",
-              "", f"  {record['regulation']}", "", f"  {record['note']}"]
+    lines += [
+        "",
+        "  Art. 33(3) facts:",
+        f"   (a) {facts['a_nature']}",
+        f"   (b) {facts['b_contact']}",
+        f"   (c) {facts['c_consequences']}",
+        f"   (d) {facts['d_measures']}",
+        "",
+        f"  {record['regulation']}",
+        "",
+        f"  {record['note']}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -204,35 +252,83 @@ def write_drafts(record: dict[str, Any], config: Any, language: str, drafts_dir:
 
     text = TEXTS[language]
     name = config.identity.name or ""
-    sender = f"{name} <{config.identity.addresses[0]}>" if config.identity.addresses and name else \
-        (config.identity.addresses[0] if config.identity.addresses else record["from"])
+    sender = (
+        f"{name} <{config.identity.addresses[0]}>"
+        if config.identity.addresses and name
+        else (config.identity.addresses[0] if config.identity.addresses else record["from"])
+    )
     sent = record["sent"][:16].replace("T", " ") if record["sent"] else "?"
-    values = {"subject": record["subject"], "sent": sent, "name": name, "wrong": ", ".join(record["unintended_recipients"]),
-              "noticed": record["noticed"][:16].replace("T", " ") + " UTC",
-              "deadline": record["deadline"][:16].replace("T", " ") + " UTC",
-              "attachments": text["with_attachments"] if record["attachments"] else "",
-              "intended": text["intended_clause"].format(intended=", ".join(record["intended_recipients"]))
-              if record["intended_recipients"] else "",
-              "facts": record_text(record).rstrip()}
-    paths = [write_draft(drafts_dir, _draft(sender, record["unintended_recipients"],
-                                            text["unintended_subject"].format(**values),
-                                            text["unintended_body"].format(**values), record["message_id"]),
-                         f"oops-unintended-{record['id']}", now=now)]
+    values = {
+        "subject": record["subject"],
+        "sent": sent,
+        "name": name,
+        "wrong": ", ".join(record["unintended_recipients"]),
+        "noticed": record["noticed"][:16].replace("T", " ") + " UTC",
+        "deadline": record["deadline"][:16].replace("T", " ") + " UTC",
+        "attachments": text["with_attachments"] if record["attachments"] else "",
+        "intended": text["intended_clause"].format(intended=", ".join(record["intended_recipients"]))
+        if record["intended_recipients"]
+        else "",
+        "facts": record_text(record).rstrip(),
+    }
+    paths = [
+        write_draft(
+            drafts_dir,
+            _draft(
+                sender,
+                record["unintended_recipients"],
+                text["unintended_subject"].format(**values),
+                text["unintended_body"].format(**values),
+                record["message_id"],
+            ),
+            f"oops-unintended-{record['id']}",
+            now=now,
+        )
+    ]
     if record["intended_recipients"]:
-        paths.append(write_draft(drafts_dir, _draft(sender, record["intended_recipients"],
-                                                    text["intended_subject"].format(**values),
-                                                    text["intended_body"].format(**values), None),
-                                 f"oops-intended-{record['id']}", now=now))
+        paths.append(
+            write_draft(
+                drafts_dir,
+                _draft(
+                    sender,
+                    record["intended_recipients"],
+                    text["intended_subject"].format(**values),
+                    text["intended_body"].format(**values),
+                    None,
+                ),
+                f"oops-intended-{record['id']}",
+                now=now,
+            )
+        )
     if config.oops.manager or not record["intended_recipients"]:
         manager = [config.oops.manager] if config.oops.manager else []
-        paths.append(write_draft(drafts_dir, _draft(sender, manager, text["manager_subject"].format(**values),
-                                                    text["manager_body"].format(**values), None),
-                                 f"oops-manager-{record['id']}", now=now))
+        paths.append(
+            write_draft(
+                drafts_dir,
+                _draft(
+                    sender,
+                    manager,
+                    text["manager_subject"].format(**values),
+                    text["manager_body"].format(**values),
+                    None,
+                ),
+                f"oops-manager-{record['id']}",
+                now=now,
+            )
+        )
     return paths
 
 
-def oops(queue: q.Queue, ref: str | None, config: Any, *, now: float, drafts_dir: Path,
-         wrong: list[str] | None = None, intended: list[str] | None = None) -> OopsReport:
+def oops(
+    queue: q.Queue,
+    ref: str | None,
+    config: Any,
+    *,
+    now: float,
+    drafts_dir: Path,
+    wrong: list[str] | None = None,
+    intended: list[str] | None = None,
+) -> OopsReport:
     """Build the record and the drafts for a message that left; log it. Sends nothing."""
     found = find_sent(queue, ref)
     with queue.locked(found.id) as entry:
@@ -241,8 +337,15 @@ def oops(queue: q.Queue, ref: str | None, config: Any, *, now: float, drafts_dir
         message = OutgoingMessage(entry.raw())
         language = language_of(f"{message.subject}\n{message.body_text}", message.header("Content-Language"))
         drafts = write_drafts(record, config, language, drafts_dir, now=now)
-        entry.save(oops={"noticed": record["noticed"], "deadline": record["deadline"],
-                         "unintended": unintended, "drafts": [str(p) for p in drafts], "text": record_text(record)},
-                   event="reported as sent to the wrong person (sendguard oops)")
+        entry.save(
+            oops={
+                "noticed": record["noticed"],
+                "deadline": record["deadline"],
+                "unintended": unintended,
+                "drafts": [str(p) for p in drafts],
+                "text": record_text(record),
+            },
+            event="reported as sent to the wrong person (sendguard oops)",
+        )
         events.emit(entry, "oops", config)
     return OopsReport(entry, record, drafts, language)

@@ -51,7 +51,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "unintended_subject": "Sent to you by mistake: {subject}",
         "unintended_body": (
             "Hello,\n\n"
-            "the message \"{subject}\" you received from me on {sent} was not meant for you; it "
+            'the message "{subject}" you received from me on {sent} was not meant for you; it '
             "reached you by mistake.\n\n"
             "Please delete it{attachments} without reading it, also from your deleted items, and do "
             "not forward it. Please reply briefly to confirm that you have deleted it.\n\n"
@@ -62,7 +62,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "intended_subject": "Misdirected: {subject}",
         "intended_body": (
             "Hello,\n\n"
-            "the message \"{subject}\" of {sent}, meant for you, also went to {wrong} by mistake.\n\n"
+            'the message "{subject}" of {sent}, meant for you, also went to {wrong} by mistake.\n\n'
             "A sent e-mail cannot be recalled. I have asked the recipient to delete it unread and "
             "to confirm that, and I will let you know when I hear back.\n\n"
             "I am sorry.\n\n"
@@ -71,7 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "manager_subject": "Misdirected e-mail reported: {subject}",
         "manager_body": (
             "Hello,\n\n"
-            "on {sent} I sent the message \"{subject}\" to {wrong} by mistake{intended}.\n\n"
+            'on {sent} I sent the message "{subject}" to {wrong} by mistake{intended}.\n\n'
             "{facts}\n\n"
             "A sent e-mail cannot be recalled. I have asked the recipient to delete it unread and "
             "to confirm that.\n\n"
@@ -85,11 +85,15 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # Words frequent in one language and rare in the other: enough to tell a mail's language.
 MARKERS: dict[str, frozenset[str]] = {
-    "de": frozenset("und der die das ist nicht mit für ich sie wir bitte sehr geehrte geehrter hallo "
-                    "grüße gruß vielen dank ein eine zu auf den dem im anbei ihnen ihre unsere freundlichen "
-                    "liebe lieber guten tag viele".split()),
-    "en": frozenset("the and is not with for you we please dear regards hello hi thanks thank a an to on "
-                    "attached your our of best kind this that".split()),
+    "de": frozenset(
+        "und der die das ist nicht mit für ich sie wir bitte sehr geehrte geehrter hallo "
+        "grüße gruß vielen dank ein eine zu auf den dem im anbei ihnen ihre unsere freundlichen "
+        "liebe lieber guten tag viele".split()
+    ),
+    "en": frozenset(
+        "the and is not with for you we please dear regards hello hi thanks thank a an to on "
+        "attached your our of best kind this that".split()
+    ),
 }
 
 

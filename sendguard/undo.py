@@ -29,7 +29,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sendguard import events
 from sendguard import queue as q
@@ -64,14 +65,31 @@ def not_before(entry: q.Entry) -> float:
     return datetime.fromisoformat(stamp).timestamp() if stamp else 0.0
 
 
-def accept_delayed(queue: q.Queue, raw: bytes, meta: dict[str, Any], config: Any, event: str, *,
-                   now: float, say: Callable[..., None] | None = None, spawn: bool = True) -> int:
+def accept_delayed(
+    queue: q.Queue,
+    raw: bytes,
+    meta: dict[str, Any],
+    config: Any,
+    event: str,
+    *,
+    now: float,
+    say: Callable[..., None] | None = None,
+    spawn: bool = True,
+) -> int:
     """Keep an accepted message in the undo window and start its worker. Returns the exit code 0."""
     delay = delay_seconds(meta, config)
     due = math.ceil(now + delay)
     stamp = q.now_iso(now)
-    entry, lock = queue.create(raw, {**meta, "state": q.DELAYED, "not_before": q.now_iso(due), "delay": delay,
-                                     "events": [{"time": stamp, "event": event, "state": q.DELAYED}]})
+    entry, lock = queue.create(
+        raw,
+        {
+            **meta,
+            "state": q.DELAYED,
+            "not_before": q.now_iso(due),
+            "delay": delay,
+            "events": [{"time": stamp, "event": event, "state": q.DELAYED}],
+        },
+    )
     try:
         events.emit(entry, "delayed", config)
     finally:
@@ -94,9 +112,11 @@ def spawn_worker(entry: q.Entry, config: Any) -> int:
     argv = [sys.executable, "-m", WORKER_MODULE, str(entry.path)]
     if config.path is not None:
         argv.append(str(config.path))
-    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-               (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-               (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+    ]
     return os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions, setsid=True)
 
 
@@ -124,9 +144,15 @@ def deliver_if_due(queue: q.Queue, entry_id: str, config: Any, *, now: float) ->
         return "gone"
 
 
-def wait_and_deliver(queue: q.Queue, entry_id: str, config: Any, *,
-                     clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                     lock_tries: int = 100) -> str:
+def wait_and_deliver(
+    queue: q.Queue,
+    entry_id: str,
+    config: Any,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    lock_tries: int = 100,
+) -> str:
     """The worker's loop: sleep until due (re-reading the entry, it may be undone), then deliver."""
     while True:
         try:
@@ -163,10 +189,14 @@ def latest_undoable(queue: q.Queue) -> q.Entry | None:
 def _too_late(entry: q.Entry) -> QueueError:
     if entry.state in (q.DELIVERED, q.SENDING, q.INTERRUPTED):
         when = entry.meta.get("delivered") or entry.meta.get("updated", "")
-        return QueueError(f"message {entry.id} already left ({entry.state} {when}); sendguard cannot recall mail",
-                          hints=[f"if it went to the wrong person: sendguard oops {entry.id}"])
-    return QueueError(f"message {entry.id} is {entry.state}, not waiting in the undo window",
-                      hints=["`sendguard queue list` shows what is waiting"])
+        return QueueError(
+            f"message {entry.id} already left ({entry.state} {when}); sendguard cannot recall mail",
+            hints=[f"if it went to the wrong person: sendguard oops {entry.id}"],
+        )
+    return QueueError(
+        f"message {entry.id} is {entry.state}, not waiting in the undo window",
+        hints=["`sendguard queue list` shows what is waiting"],
+    )
 
 
 def draft_bytes(entry: q.Entry) -> bytes:
@@ -182,15 +212,19 @@ def draft_bytes(entry: q.Entry) -> bytes:
     return head + b"\nBcc: " + ", ".join(hidden).encode() + b"\n" + (sep[1:] or b"\n") + body
 
 
-def undo(queue: q.Queue, entry_id: str | None, config: Any, *, drafts_dir: Path,
-         wait: float = 10.0, now: float | None = None) -> Undone:
+def undo(
+    queue: q.Queue, entry_id: str | None, config: Any, *, drafts_dir: Path, wait: float = 10.0, now: float | None = None
+) -> Undone:
     """Take a message back before it leaves; leave it as a draft. Raises QueueError if too late."""
     if entry_id is None:
         latest = latest_undoable(queue)
         if latest is None:
             delivered = [e for e in queue.entries() if e.state == q.DELIVERED]
-            hints = [f"the last message that left is {delivered[-1].id}: sendguard oops {delivered[-1].id}"] \
-                if delivered else []
+            hints = (
+                [f"the last message that left is {delivered[-1].id}: sendguard oops {delivered[-1].id}"]
+                if delivered
+                else []
+            )
             raise QueueError("no message is waiting in the undo window", hints=[*hints, "see `sendguard queue list`"])
         entry_id = latest.id
     deadline = time.monotonic() + wait

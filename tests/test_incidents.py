@@ -33,17 +33,39 @@ domains = ["nordwerk.example"]
 domains = ["kundenfirma.example"]
 """)
 
-EXTERNAL = {"rule": "external-recipient", "severity": "warn", "message": "outside", "recipient": "anna@kundenfirma.example",
-            "suggestion": None, "evidence": None}
+EXTERNAL = {
+    "rule": "external-recipient",
+    "severity": "warn",
+    "message": "outside",
+    "recipient": "anna@kundenfirma.example",
+    "suggestion": None,
+    "evidence": None,
+}
 
 
-def keep(state_dir: Path, *, state: str = q.HELD, verdict: str = "hold", to: str = "anna@kundenfirma.example",
-         subject: str = "Falke status", findings: list | None = None, body: str = "Hello,\nthe rollout.\n") -> q.Entry:
+def keep(
+    state_dir: Path,
+    *,
+    state: str = q.HELD,
+    verdict: str = "hold",
+    to: str = "anna@kundenfirma.example",
+    subject: str = "Falke status",
+    findings: list | None = None,
+    body: str = "Hello,\nthe rollout.\n",
+) -> q.Entry:
     queue = q.Queue(state_dir / "queue")
     raw = make_message(to=to, subject=subject, body=body)
-    entry, lock = queue.create(raw, {"state": state, "verdict": verdict, "envelope": [to], "subject": subject,
-                                     "from": "Me <me@nordwerk.example>",
-                                     "findings": [EXTERNAL] if findings is None else findings})
+    entry, lock = queue.create(
+        raw,
+        {
+            "state": state,
+            "verdict": verdict,
+            "envelope": [to],
+            "subject": subject,
+            "from": "Me <me@nordwerk.example>",
+            "findings": [EXTERNAL] if findings is None else findings,
+        },
+    )
     lock.release()
     return entry
 
@@ -64,8 +86,9 @@ def test_a_record_is_a_mail_with_summary_tags_and_the_original_attached(state_di
     assert msg["X-Sendguard-Id"] == entry.id
     assert email.utils.parsedate_to_datetime(msg["Date"]).timestamp() == NOW
     tags = msg["X-Sendguard-Tags"].split()
-    assert {"held", "state:held", "decision:hold", "rule:external-recipient", "client:kundenfirma",
-            "outside"} <= set(tags)
+    assert {"held", "state:held", "decision:hold", "rule:external-recipient", "client:kundenfirma", "outside"} <= set(
+        tags
+    )
     summary, attached = list(msg.iter_parts())
     assert "held — not sent" in summary.get_content()
     assert "external-recipient: outside" in summary.get_content()
@@ -88,8 +111,14 @@ def test_a_non_ascii_subject_survives_as_rfc2047_and_is_found(state_dir):
 def test_notmuch_queries_find_records_by_tag_date_recipient_and_words(state_dir):
     held = keep(state_dir, subject="Falke Angebot", body="the quarterly numbers\n")
     record(held, "held", CONFIG, now=NOW - 10 * DAY)
-    sent = keep(state_dir, state=q.DELIVERED, verdict="warn", to="bob@nordwerk.example", subject="Lunch",
-                findings=[{"rule": "audience-size", "severity": "warn", "message": "many"}])
+    sent = keep(
+        state_dir,
+        state=q.DELIVERED,
+        verdict="warn",
+        to="bob@nordwerk.example",
+        subject="Lunch",
+        findings=[{"rule": "audience-size", "severity": "warn", "message": "many"}],
+    )
     record(sent, "delivered", CONFIG, now=NOW)
     report = store.index_pending(state_dir)
     assert (report.indexed, report.dropped, report.failed) == (2, 0, [])
@@ -138,8 +167,9 @@ def test_reindex_rebuilds_a_lost_database(state_dir):
 def test_a_locked_database_delays_indexing_but_not_the_record_nor_the_search(state_dir):
     record(keep(state_dir, subject="first"), "held", CONFIG, now=NOW)
     store.index_pending(state_dir)
-    writer = notmuch2.Database(str(log_dir(state_dir)), mode=notmuch2.Database.MODE.READ_WRITE,
-                               config=notmuch2.Database.CONFIG.EMPTY)  # someone else holds the lock
+    writer = notmuch2.Database(
+        str(log_dir(state_dir)), mode=notmuch2.Database.MODE.READ_WRITE, config=notmuch2.Database.CONFIG.EMPTY
+    )  # someone else holds the lock
     try:
         path = record(keep(state_dir, subject="second"), "held", CONFIG, now=NOW + 1)
         assert path.exists()
@@ -161,8 +191,13 @@ def test_without_notmuch_the_record_is_written_and_indexed_later(state_dir, tmp_
     fake.mkdir()
     (fake / "notmuch2.py").write_text("raise ImportError('libnotmuch is not installed')\n")
     env = {**os.environ, "PYTHONPATH": f"{fake}{os.pathsep}{Path(__file__).parent.parent}"}
-    proc = subprocess.run([sys.executable, "-m", "sendguard.incidents.indexer", str(state_dir)], env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sendguard.incidents.indexer", str(state_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0 and "libnotmuch is not installed" in proc.stderr
     assert path.exists() and store.pending_markers(state_dir) != []
     assert index_now(state_dir, wait=30) == 0  # notmuch is back: indexed now
@@ -170,6 +205,7 @@ def test_without_notmuch_the_record_is_written_and_indexed_later(state_dir, tmp_
 
 
 # ---- through the real send path and CLI --------------------------------------------------------
+
 
 def _wait_indexed(world, timeout: float = 30) -> None:
     pending = Path(os.environ["XDG_DATA_HOME"]) / "sendguard" / "incidents-pending"
@@ -198,8 +234,12 @@ def test_every_decision_of_the_send_path_is_in_the_log(world):
     assert [r["id"] for r in delivered] == [entries["Lunch"].id]
     released = world.cli("release", entries["Falke numbers"].id)
     assert released.returncode == 0, released.stderr
-    events = [json.loads(line)["event"] for line in
-              world.cli("log", "--json", f"id:{rows[0]['record']} or to:anna@kundenfirma.example").stdout.splitlines()]
+    events = [
+        json.loads(line)["event"]
+        for line in world.cli(
+            "log", "--json", f"id:{rows[0]['record']} or to:anna@kundenfirma.example"
+        ).stdout.splitlines()
+    ]
     assert sorted(events) == ["delivered", "held", "released"]
     text = world.cli("log", "to:kundenfirma.example")
     assert "Falke numbers" in text.stdout and "Lunch" not in text.stdout
@@ -218,10 +258,18 @@ def test_log_disabled_writes_nothing_and_notmuch_off_still_writes_records(world)
 
 
 def test_the_send_path_never_imports_notmuch2_even_when_it_logs(world):
-    code = ("import sys\nfrom sendguard import sendmail\nrc = sendmail.run(['-t'])\n"
-            "assert rc == 0, rc\nassert 'notmuch2' not in sys.modules\nprint('ok')\n")
-    proc = subprocess.run([sys.executable, "-c", code], env=world.env(), capture_output=True, text=True,
-                          input=make_message(to="bob@nordwerk.example").decode(), timeout=60)
+    code = (
+        "import sys\nfrom sendguard import sendmail\nrc = sendmail.run(['-t'])\n"
+        "assert rc == 0, rc\nassert 'notmuch2' not in sys.modules\nprint('ok')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        input=make_message(to="bob@nordwerk.example").decode(),
+        timeout=60,
+    )
     assert proc.stdout.strip() == "ok", proc.stderr
     assert len(list((Path(os.environ["XDG_DATA_HOME"]) / "sendguard" / "incidents" / "cur").iterdir())) == 1
 

@@ -24,8 +24,10 @@ from tests.conftest import make_message
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 NOW = 1795770000.0  # 2026-11-27 09:00 UTC
 
-GERMAN = ("Sehr geehrte Frau Berg,\n\nanbei das Angebot für das Projekt Falke mit den Preisen. "
-          "Bitte geben Sie mir bis Freitag Bescheid.\n\nMit freundlichen Grüßen\nDaniel Wolff\n")
+GERMAN = (
+    "Sehr geehrte Frau Berg,\n\nanbei das Angebot für das Projekt Falke mit den Preisen. "
+    "Bitte geben Sie mir bis Freitag Bescheid.\n\nMit freundlichen Grüßen\nDaniel Wolff\n"
+)
 ENGLISH = "Dear Anna,\n\nplease find the offer for the Falke project attached.\n\nKind regards\nDaniel\n"
 
 EXTRA = """
@@ -59,29 +61,44 @@ def config_text(world) -> str:  # type: ignore[no-untyped-def]
     return EXTRA + "\n[clients.kundenfirma]" + kept
 
 
-@pytest.mark.parametrize(("text", "declared", "expected"), [
-    (GERMAN, "", "de"),
-    (ENGLISH, "", "en"),
-    ("Hallo Anna, anbei die Zahlen. Grüße", "", "de"),
-    ("Hi Anna, the numbers are attached. Thanks", "", "en"),
-    (ENGLISH, "de-DE", "de"),  # a declared Content-Language wins
-    (GERMAN, "en", "en"),
-])
+@pytest.mark.parametrize(
+    ("text", "declared", "expected"),
+    [
+        (GERMAN, "", "de"),
+        (ENGLISH, "", "en"),
+        ("Hallo Anna, anbei die Zahlen. Grüße", "", "de"),
+        ("Hi Anna, the numbers are attached. Thanks", "", "en"),
+        (ENGLISH, "de-DE", "de"),  # a declared Content-Language wins
+        (GERMAN, "en", "en"),
+    ],
+)
 def test_the_drafts_language_is_the_messages(text, declared, expected):
     assert language_of(text, declared) == expected
 
 
 def test_unintended_are_the_given_ones_else_the_flagged_ones_else_the_outsiders():
     config = config_mod.parse('[organization]\ndomains = ["nordwerk.example"]\n')
-    meta = {"envelope": ["bob@nordwerk.example", "anna@kundenfirma.example", "ana@kundenfirm.example"],
-            "findings": [{"rule": "lookalike-domain", "severity": "warn", "recipient": "ana@kundenfirm.example",
-                          "suggestion": "anna@kundenfirma.example"},
-                         {"rule": "first-time-recipient", "severity": "info", "recipient": "bob@nordwerk.example"}]}
+    meta = {
+        "envelope": ["bob@nordwerk.example", "anna@kundenfirma.example", "ana@kundenfirm.example"],
+        "findings": [
+            {
+                "rule": "lookalike-domain",
+                "severity": "warn",
+                "recipient": "ana@kundenfirm.example",
+                "suggestion": "anna@kundenfirma.example",
+            },
+            {"rule": "first-time-recipient", "severity": "info", "recipient": "bob@nordwerk.example"},
+        ],
+    }
     assert classify_recipients(meta, config, [], []) == (["ana@kundenfirm.example"], ["anna@kundenfirma.example"])
     assert classify_recipients({**meta, "findings": []}, config, [], []) == (
-        ["anna@kundenfirma.example", "ana@kundenfirm.example"], [])
+        ["anna@kundenfirma.example", "ana@kundenfirm.example"],
+        [],
+    )
     assert classify_recipients(meta, config, ["Bob@Nordwerk.example"], ["x@y.example"]) == (
-        ["bob@nordwerk.example"], ["x@y.example"])
+        ["bob@nordwerk.example"],
+        ["x@y.example"],
+    )
 
 
 def test_oops_writes_the_record_and_german_drafts_and_logs_it(world):

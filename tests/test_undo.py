@@ -83,16 +83,30 @@ def config_of(world) -> config_mod.Config:
 
 # ---- how long ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("toml", "envelope", "rules", "expected"), [
-    ("", ["bob@nordwerk.example"], [], 0),  # the default: no window
-    ("seconds = 20", ["bob@nordwerk.example"], [], 20),
-    ("outside_seconds = 60", ["bob@nordwerk.example"], [], 0),  # internal mail: not outside
-    ("outside_seconds = 60", ["bob@nordwerk.example", "anna@kundenfirma.example"], [], 60),
-    ("seconds = 20\noutside_seconds = 60", ["bob@nordwerk.example"], [], 20),
-    ('seconds = 20\nrules = ["audience-size"]\nrule_seconds = 300', ["bob@nordwerk.example"], ["audience-size"], 300),
-    ('seconds = 20\nrules = ["audience-size"]\nrule_seconds = 300', ["bob@nordwerk.example"], ["other"], 20),
-    ('seconds = 400\nrules = ["audience-size"]\nrule_seconds = 300', ["bob@nordwerk.example"], ["audience-size"], 400),
-])
+
+@pytest.mark.parametrize(
+    ("toml", "envelope", "rules", "expected"),
+    [
+        ("", ["bob@nordwerk.example"], [], 0),  # the default: no window
+        ("seconds = 20", ["bob@nordwerk.example"], [], 20),
+        ("outside_seconds = 60", ["bob@nordwerk.example"], [], 0),  # internal mail: not outside
+        ("outside_seconds = 60", ["bob@nordwerk.example", "anna@kundenfirma.example"], [], 60),
+        ("seconds = 20\noutside_seconds = 60", ["bob@nordwerk.example"], [], 20),
+        (
+            'seconds = 20\nrules = ["audience-size"]\nrule_seconds = 300',
+            ["bob@nordwerk.example"],
+            ["audience-size"],
+            300,
+        ),
+        ('seconds = 20\nrules = ["audience-size"]\nrule_seconds = 300', ["bob@nordwerk.example"], ["other"], 20),
+        (
+            'seconds = 400\nrules = ["audience-size"]\nrule_seconds = 300',
+            ["bob@nordwerk.example"],
+            ["audience-size"],
+            400,
+        ),
+    ],
+)
 def test_delay_is_seconds_outside_seconds_or_a_rules_delay_whichever_is_longest(toml, envelope, rules, expected):
     config = config_mod.parse(f'[organization]\ndomains = ["nordwerk.example"]\n[delay]\n{toml}\n')
     meta = {"envelope": envelope, "findings": [{"rule": r, "severity": "warn"} for r in rules]}
@@ -100,6 +114,7 @@ def test_delay_is_seconds_outside_seconds_or_a_rules_delay_whichever_is_longest(
 
 
 # ---- never early, never twice, never lost ------------------------------------------------------
+
 
 def test_sendmail_returns_at_once_and_nothing_leaves_before_its_time(world):
     world.write_config("[delay]\nseconds = 30\n")
@@ -179,11 +194,14 @@ def test_a_killed_worker_leaves_it_due_and_queue_run_delivers_it_once(world):
 
 # ---- undo --------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_undo_takes_it_back_as_a_draft_that_mutt_sends_again(world, tmp_path):
     world.write_config("[delay]\nseconds = 60\n")
     message = make_message(to="anna@kundenfirma.example", subject="Falke offer")
-    assert world.send(message, "--", "anna@kundenfirma.example", "boss@nordwerk.example").returncode == 0  # Bcc as mutt does
+    assert (
+        world.send(message, "--", "anna@kundenfirma.example", "boss@nordwerk.example").returncode == 0
+    )  # Bcc as mutt does
     out = world.cli("undo", "--json")
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout)
@@ -208,8 +226,14 @@ def test_undo_takes_it_back_as_a_draft_that_mutt_sends_again(world, tmp_path):
     home = tmp_path / "mutthome"
     rc = write_muttrc(world, home)
     env = {**world.env(), "HOME": str(home)}
-    proc = subprocess.run([need("mutt"), "-F", str(rc), "-H", str(draft)], stdin=subprocess.DEVNULL,
-                          capture_output=True, env=env, timeout=60, check=False)
+    proc = subprocess.run(
+        [need("mutt"), "-F", str(rc), "-H", str(draft)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(world.server.received) == 1
     assert sorted(world.server.received[0].rcpt_tos) == ["anna@kundenfirma.example", "boss@nordwerk.example"]
@@ -234,13 +258,26 @@ def test_undo_racing_the_delivery_never_both_never_neither(world):
     outcomes = []
     for n in range(6):
         subject = f"race {n}"
-        undo.accept_delayed(q.Queue.default(), make_message(to="bob@nordwerk.example", subject=subject),
-                            {"envelope": ["bob@nordwerk.example"], "recipients": ["bob@nordwerk.example"],
-                             "options": [], "subject": subject, "verdict": "pass", "findings": []},
-                            config, "accepted", now=time.time() - 10, spawn=False)
+        undo.accept_delayed(
+            q.Queue.default(),
+            make_message(to="bob@nordwerk.example", subject=subject),
+            {
+                "envelope": ["bob@nordwerk.example"],
+                "recipients": ["bob@nordwerk.example"],
+                "options": [],
+                "subject": subject,
+                "verdict": "pass",
+                "findings": [],
+            },
+            config,
+            "accepted",
+            now=time.time() - 10,
+            spawn=False,
+        )
         entry = [e for e in q.Queue.default().entries() if e.meta["subject"] == subject][0]
-        worker = subprocess.Popen([sys.executable, "-m", "sendguard.undo", str(entry.path), str(world.config_path)],
-                                  env=world.env())
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "sendguard.undo", str(entry.path), str(world.config_path)], env=world.env()
+        )
         if n % 2:
             time.sleep(0.01 * n)
         taken = world.cli("undo", entry.id, "--json")
@@ -275,9 +312,13 @@ def test_the_systemd_user_units_are_valid_and_their_command_delivers_what_is_due
     if analyze:
         runtime = tmp_path / "run"
         runtime.mkdir(mode=0o700)
-        proc = subprocess.run([analyze, "verify", "--user", str(HOOKS / "sendguard-queue.service"),
-                               str(HOOKS / "sendguard-queue.timer")], capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)})
+        proc = subprocess.run(
+            [analyze, "verify", "--user", str(HOOKS / "sendguard-queue.service"), str(HOOKS / "sendguard-queue.timer")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)},
+        )
         assert proc.returncode == 0, proc.stderr
     # The unit's command, as systemd would run it, delivers a message whose worker was killed.
     world.write_config("[delay]\nseconds = 1\n")
@@ -286,15 +327,23 @@ def test_the_systemd_user_units_are_valid_and_their_command_delivers_what_is_due
     time.sleep(1.1)  # past its window; the worker is gone
     assert only_entry().state == q.DELAYED and world.server.received == []
     argv = exec_start.replace("%h", str(home)).split()
-    proc = subprocess.run([argv[0], "--config", str(world.config_path), *argv[1:]], capture_output=True, text=True,
-                          env=world.env(), timeout=60)
+    proc = subprocess.run(
+        [argv[0], "--config", str(world.config_path), *argv[1:]],
+        capture_output=True,
+        text=True,
+        env=world.env(),
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(world.server.received) == 1
 
 
 def test_the_cron_line_runs_queue_run_every_minute():
-    lines = [line for line in (HOOKS / "sendguard-queue.cron").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in (HOOKS / "sendguard-queue.cron").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert len(lines) == 1
     fields = lines[0].split()
     assert fields[:5] == ["*"] * 5 and fields[5].endswith("/sendguard") and fields[6:8] == ["queue", "run"]

@@ -19,8 +19,13 @@ from sendguard.printable import printable
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--limit", type=int, default=None, help="Show at most this many records.")
 @click.option("--reindex", is_flag=True, help="Index every record again (after the database was lost).")
-@click.option("--wait", type=float, default=10.0, show_default=True,
-              help="Seconds to wait for a busy notmuch database before searching what is indexed.")
+@click.option(
+    "--wait",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for a busy notmuch database before searching what is indexed.",
+)
 def log(query: tuple[str, ...], as_json: bool, limit: int | None, reindex: bool, wait: float) -> None:
     """Search the incident log (notmuch syntax: tag:held, date:7d.., to:example.org, words)."""
     from sendguard import paths
@@ -31,8 +36,10 @@ def log(query: tuple[str, ...], as_json: bool, limit: int | None, reindex: bool,
         from sendguard.errors import SendguardError
         from sendguard.incidents import log_dir
 
-        raise SendguardError(f"notmuch2 cannot be loaded ({err}); the log cannot be searched",
-                             hints=[f"the records are plain mail in {log_dir(paths.state_dir())}"]) from None
+        raise SendguardError(
+            f"notmuch2 cannot be loaded ({err}); the log cannot be searched",
+            hints=[f"the records are plain mail in {log_dir(paths.state_dir())}"],
+        ) from None
     state_dir = paths.state_dir()
     if reindex:
         report = store.reindex_all(state_dir)
@@ -41,13 +48,16 @@ def log(query: tuple[str, ...], as_json: bool, limit: int | None, reindex: bool,
 
     pending = index_now(state_dir, wait)
     if pending:
-        click.echo(f"sendguard: {pending} newer record(s) are not indexed yet (the database is busy); "
-                   "they will be", err=True)
+        click.echo(
+            f"sendguard: {pending} newer record(s) are not indexed yet (the database is busy); they will be", err=True
+        )
     for row in store.search(state_dir, " ".join(query), limit=limit):
         if as_json:
             click.echo(json.dumps(row.to_json(), ensure_ascii=False))
             continue
         tags = " ".join(t for t in row.tags if not t.startswith(("state:", "decision:")))
-        click.echo(f"{row.date[:16].replace('T', ' ')}  {printable(row.id)}  {row.event:10} "
-                   f"{printable(', '.join(row.recipients))[:40]:40}  {printable(row.subject)[:50]}")
+        click.echo(
+            f"{row.date[:16].replace('T', ' ')}  {printable(row.id)}  {row.event:10} "
+            f"{printable(', '.join(row.recipients))[:40]:40}  {printable(row.subject)[:50]}"
+        )
         click.echo(f"    {printable(tags)}")

@@ -13,8 +13,12 @@ from sendguard.printable import printable
 @click.command()
 @click.argument("ref", metavar="[ID|last]", required=False, default="last")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: record and drafts (paths).")
-@click.option("--wrong", multiple=True, metavar="ADDR",
-              help="Who got it by mistake (repeatable; default: the recipients the rules flagged, else outsiders).")
+@click.option(
+    "--wrong",
+    multiple=True,
+    metavar="ADDR",
+    help="Who got it by mistake (repeatable; default: the recipients the rules flagged, else outsiders).",
+)
 @click.option("--intended", multiple=True, metavar="ADDR", help="Who it was meant for (repeatable).")
 @click.pass_obj
 def oops(state, ref: str, as_json: bool, wrong: tuple[str, ...], intended: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
@@ -26,11 +30,22 @@ def oops(state, ref: str, as_json: bool, wrong: tuple[str, ...], intended: tuple
     from sendguard.oops import record_text
 
     config = state.config
-    report = do_oops(q.Queue.default(), ref, config, now=time.time(),
-                     drafts_dir=drafts_maildir(config, paths.state_dir()), wrong=list(wrong), intended=list(intended))
+    report = do_oops(
+        q.Queue.default(),
+        ref,
+        config,
+        now=time.time(),
+        drafts_dir=drafts_maildir(config, paths.state_dir()),
+        wrong=list(wrong),
+        intended=list(intended),
+    )
     if as_json:
-        click.echo(json.dumps({"record": report.record, "drafts": [str(p) for p in report.drafts],
-                               "language": report.language}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {"record": report.record, "drafts": [str(p) for p in report.drafts], "language": report.language},
+                ensure_ascii=False,
+            )
+        )
         return
     click.echo(printable(record_text(report.record), keep_newlines=True), nl=False)
     click.echo("")

@@ -24,9 +24,18 @@ def undo(state, entry_id: str | None, as_json: bool) -> None:  # type: ignore[no
     done = do_undo(q.Queue.default(), entry_id, config, drafts_dir=drafts_maildir(config, paths.state_dir()))
     meta = done.entry.meta
     if as_json:
-        click.echo(json.dumps({"id": done.entry.id, "state": done.entry.state, "draft": str(done.draft),
-                               "recipients": meta.get("envelope", []), "subject": meta.get("subject", "")},
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "id": done.entry.id,
+                    "state": done.entry.state,
+                    "draft": str(done.draft),
+                    "recipients": meta.get("envelope", []),
+                    "subject": meta.get("subject", ""),
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     click.echo(f"Taken back: {done.entry.id} — not sent.")
     click.echo(f"  To:      {printable(', '.join(meta.get('envelope', [])))}")

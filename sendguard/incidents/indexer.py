@@ -52,9 +52,13 @@ def index_now(state_dir: Path, wait: float) -> int:
 
     if not pending_markers(state_dir):
         return 0
-    proc = subprocess.Popen([sys.executable, "-m", "sendguard.incidents.indexer",
-                             str(state_dir)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sendguard.incidents.indexer", str(state_dir)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         proc.wait(timeout=wait)
     except subprocess.TimeoutExpired:

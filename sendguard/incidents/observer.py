@@ -52,8 +52,15 @@ def spawn_indexer(state_dir: Path) -> int | None:
     if indexer_running(state_dir):
         return None
     devnull = os.devnull
-    actions = [(os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
-               (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
-               (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0)]
-    return os.posix_spawn(sys.executable, [sys.executable, "-m", INDEXER_MODULE, str(state_dir)],
-                          os.environ, file_actions=actions, setsid=True)
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
+    ]
+    return os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-m", INDEXER_MODULE, str(state_dir)],
+        os.environ,
+        file_actions=actions,
+        setsid=True,
+    )

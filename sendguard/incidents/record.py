@@ -128,12 +128,13 @@ def summary_text(meta: dict[str, Any], event: str, when: float, note: str = "") 
 
 def _plain_address(text: str) -> str:
     if "<" in text and ">" in text:
-        return text[text.rindex("<") + 1:text.rindex(">")].strip()
+        return text[text.rindex("<") + 1 : text.rindex(">")].strip()
     return text.strip()
 
 
-def build_record(meta: dict[str, Any], raw: bytes, event: str, tags: Iterable[str], *,
-                 now: float, note: str = "") -> tuple[bytes, str]:
+def build_record(
+    meta: dict[str, Any], raw: bytes, event: str, tags: Iterable[str], *, now: float, note: str = ""
+) -> tuple[bytes, str]:
     """The record as bytes, and its Message-ID (without angle brackets)."""
     token = os.urandom(4).hex()
     entry_id = meta.get("id", "unknown")
@@ -159,7 +160,8 @@ def build_record(meta: dict[str, Any], raw: bytes, event: str, tags: Iterable[st
     ]
     body = summary_text(meta, event, now, note)
     parts = [
-        "\n".join(head).encode(), b"\n\nThis is an incident record of sendguard in MIME format.\n",
+        "\n".join(head).encode(),
+        b"\n\nThis is an incident record of sendguard in MIME format.\n",
         f"\n--{boundary}\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n".encode(),
         body.encode("utf-8", "replace"),
         f"\n--{boundary}\nContent-Type: message/rfc822\nContent-Disposition: attachment; "
@@ -193,7 +195,7 @@ def write_record(state_dir: Path, data: bytes, message_id: str, *, now: float) -
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
     final = root / "cur" / f"{name}:2,S"

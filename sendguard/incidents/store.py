@@ -153,8 +153,10 @@ def search(state_dir: Path, query: str, *, limit: int | None = None) -> list[Log
     try:
         db = _open(state_dir, write=False)
     except notmuch2.NotmuchError as err:
-        raise IncidentLogError(f"the incident log's database cannot be opened: {err}",
-                               hints=[f"the records are in {log_dir(state_dir)}; `sendguard log --reindex` rebuilds it"]) from None
+        raise IncidentLogError(
+            f"the incident log's database cannot be opened: {err}",
+            hints=[f"the records are in {log_dir(state_dir)}; `sendguard log --reindex` rebuilds it"],
+        ) from None
     if db is None:
         return []
     rows: list[LogRow] = []
@@ -165,21 +167,25 @@ def search(state_dir: Path, query: str, *, limit: int | None = None) -> list[Log
                 subject = _header(msg, "Subject")
                 event = _header(msg, "X-Sendguard-Event")
                 prefix = f"[{event}] "
-                rows.append(LogRow(
-                    id=_header(msg, "X-Sendguard-Id"),
-                    event=event,
-                    subject=subject[len(prefix):] if subject.startswith(prefix) else subject,
-                    recipients=[a.strip() for a in _header(msg, "To").split(",") if "@" in a],
-                    tags=sorted(str(t) for t in msg.tags),
-                    date=datetime.fromtimestamp(msg.date, timezone.utc).isoformat(timespec="seconds"),
-                    record=str(msg.messageid),
-                    path=str(msg.path),
-                ))
+                rows.append(
+                    LogRow(
+                        id=_header(msg, "X-Sendguard-Id"),
+                        event=event,
+                        subject=subject[len(prefix) :] if subject.startswith(prefix) else subject,
+                        recipients=[a.strip() for a in _header(msg, "To").split(",") if "@" in a],
+                        tags=sorted(str(t) for t in msg.tags),
+                        date=datetime.fromtimestamp(msg.date, timezone.utc).isoformat(timespec="seconds"),
+                        record=str(msg.messageid),
+                        path=str(msg.path),
+                    )
+                )
                 if limit and len(rows) >= limit:
                     break
         except notmuch2.NotmuchError as err:
-            raise IncidentLogError(f"notmuch could not run the query {query!r}: {err}",
-                                   hints=["the syntax is notmuch's: tag:held, date:7d.., to:example.org, words"]) from None
+            raise IncidentLogError(
+                f"notmuch could not run the query {query!r}: {err}",
+                hints=["the syntax is notmuch's: tag:held, date:7d.., to:example.org, words"],
+            ) from None
     finally:
         db.close()
     return rows
