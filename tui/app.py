@@ -32,7 +32,7 @@ class ReviewApp(App[None]):
     TITLE = "sendguard review"
     BINDINGS = [
         Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
+        Binding("q", "quit", "quit", show=False),  # listed in the help; the footer has no room at 80 columns
     ]
 
     def __init__(self, *, queue: Queue, config: Config, config_path: Path, state_dir: Path,

@@ -50,7 +50,7 @@ class IncidentsScreen(Screen[None]):
         yield Input(placeholder="/ search", id="search", compact=True)
         yield RowList(COLUMNS, id="incidents")
         yield Static(id="preview")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(RowList).focus()
@@ -164,7 +164,7 @@ class RecordScreen(Screen[None]):
             summary = f"the record cannot be read: {err}"
         with VerticalScroll():
             yield Static(text(summary, keep_newlines=True))
-        yield Footer()
+        yield Footer(compact=True)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -27,7 +27,7 @@ class MessageScreen(EntryActions, Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-scroll"):
             yield Static(text("reading the message…", "dim"), id="detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#detail-scroll").focus()

@@ -39,7 +39,7 @@ class QueueScreen(EntryActions, Screen[None]):
         yield Input(placeholder="/ filter: words from recipient, subject, reason or state", id="filter", compact=True)
         yield RowList(COLUMNS, id="queue")
         yield Static(id="preview")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#title", Static).update(text("sendguard review — loading the queue…", "bold"))
