@@ -109,15 +109,10 @@ def accept_delayed(
 
 def spawn_worker(entry: q.Entry, config: Any) -> int:
     """Start the detached worker for ``entry``; returns its pid (also written to worker.pid)."""
-    argv = [sys.executable, "-m", WORKER_MODULE, str(entry.path)]
-    if config.path is not None:
-        argv.append(str(config.path))
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
-    ]
-    return os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions, setsid=True)
+    from sendguard.detached import spawn_module
+
+    args = [str(entry.path)] if config.path is None else [str(entry.path), str(config.path)]
+    return spawn_module(WORKER_MODULE, *args)
 
 
 def deliver_if_due(queue: q.Queue, entry_id: str, config: Any, *, now: float) -> str:

@@ -1,8 +1,8 @@
 """The incident log's hook in ``events.OBSERVERS``: write a record, start the indexer, return.
 
 Runs on the send path, after the decision is carried out. It writes one file (record.py) and
-starts a detached indexer process with ``os.posix_spawn`` — no subprocess module, no notmuch2
-import, no waiting. If an indexer is already at work (its lock is held) none is started: that
+starts a detached indexer process (sendguard.detached: posix_spawn, no subprocess module), no
+notmuch2 import, no waiting. If an indexer is already at work (its lock is held) none is started: that
 one looks for new markers again before it exits.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +50,6 @@ def spawn_indexer(state_dir: Path) -> int | None:
     """Start ``python -m sendguard.incidents.indexer STATE_DIR`` detached; its pid, or None."""
     if indexer_running(state_dir):
         return None
-    devnull = os.devnull
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
-    ]
-    return os.posix_spawn(
-        sys.executable,
-        [sys.executable, "-m", INDEXER_MODULE, str(state_dir)],
-        os.environ,
-        file_actions=actions,
-        setsid=True,
-    )
+    from sendguard.detached import spawn_module
+
+    return spawn_module(INDEXER_MODULE, str(state_dir))

@@ -1,0 +1,84 @@
+"""Records are well-formed mail whatever the message: properties over arbitrary subjects,
+addresses and bytes; and the detached helpers leave no zombies behind."""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.policy
+import os
+import time
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sendguard.detached import spawn_module
+from sendguard.incidents.record import build_record, encode_header
+
+NOW = 1795770000.0
+
+
+def decoded(value: str) -> str:
+    return str(email.header.make_header(email.header.decode_header(value)))
+
+
+@given(st.text(max_size=300))
+def test_encode_header_is_one_safe_header_that_decodes_back(text):
+    encoded = encode_header(text)
+    assert encoded.isascii()
+    assert all(len(line) <= 78 for line in encoded.split("\n"))
+    assert all(line.startswith(" ") for line in encoded.split("\n")[1:])  # folded, never a new header
+    assert "\r" not in encoded
+    assert decoded(encoded) == " ".join(text.split())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    raw=st.binary(max_size=2000),
+    subject=st.text(max_size=80),
+    event=st.sampled_from(["held", "delivered", "delayed", "undone", "oops"]),
+)
+def test_a_record_parses_and_carries_the_original_unchanged(raw, subject, event):
+    meta = {
+        "id": "20261127-090000-abcdef",
+        "subject": subject,
+        "envelope": ["anna@kundenfirma.example"],
+        "from": "Me <me@nordwerk.example>",
+        "verdict": "hold",
+        "state": event,
+        "findings": [],
+    }
+    data, message_id = build_record(meta, raw, event, ["held", "rule:x"], now=NOW)
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert msg["Message-ID"] == f"<{message_id}>"
+    assert msg["X-Sendguard-Tags"] == "held rule:x"
+    assert msg["Subject"] == " ".join(f"[{event}] {subject}".split())
+    assert msg.get_content_type() == "multipart/mixed"
+    boundary = msg.get_boundary()
+    original = raw.replace(b"\r\n", b"\n")
+    body = data.split(b"Content-Transfer-Encoding: 8bit\n\n", 2)[2]
+    expected = original if original.endswith(b"\n") else original + b"\n"
+    assert body == expected + f"\n--{boundary}--\n".encode()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def test_detached_children_get_their_own_session_and_are_reaped_later():
+    first = spawn_module("json.tool", os.devnull)
+    assert os.getsid(first) == first or _zombie(first)
+    deadline = time.monotonic() + 20
+    while not _zombie(first) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _zombie(first)
+    second = spawn_module("json.tool", os.devnull)
+    assert not _zombie(first)  # reaped by the next spawn
+    deadline = time.monotonic() + 20
+    while not _zombie(second) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.waitpid(second, 0)
