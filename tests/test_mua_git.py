@@ -95,3 +95,15 @@ def test_a_series_held_for_its_recipients_is_confirmed_by_sending_it_again(world
     again = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example")
     assert again.returncode == 0, again.stderr
     assert len(world.server.received) == 3
+
+
+def test_dry_run_runs_the_validate_hook_but_sends_nothing(world, tmp_path):
+    repo, env = git_repo(world, tmp_path, FILES)
+    world.config_path.write_text("[sendmail]\nhold_acton = 1\n")  # the hook fails closed on it
+    refused = git_send_email(repo, env, 3, "--dry-run", "--to=anna@kundenfirma.example")
+    assert refused.returncode != 0 and "hold_acton" in refused.stderr, "the hook ran"
+    world.write_config()
+    dry = git_send_email(repo, env, 3, "--dry-run", "--to=anna@kundenfirma.example")
+    assert dry.returncode == 0, dry.stderr
+    assert world.server.received == [] and queue_rows(world) == [], "sendguard-sendmail was never called"
+    assert (dry.stdout + dry.stderr).count("Dry-OK") == 3
