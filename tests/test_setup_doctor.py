@@ -167,3 +167,16 @@ def test_setup_timer_lines_install_a_service_whose_command_runs():
     assert exec_start == f"{sendguard_exe()} queue run"
     assert (units / "sendguard-queue.timer").exists()
     assert subprocess.run(exec_start.split(), timeout=60).returncode == 0
+
+
+def test_doctor_reaches_a_real_notmuch_database(world, tmp_path, monkeypatch):
+    notmuch2 = __import__("pytest").importorskip("notmuch2")
+    _healthy(world)
+    mail = tmp_path / "mail"
+    (mail / "cur").mkdir(parents=True)
+    config = tmp_path / "notmuch-config"
+    config.write_text(f"[database]\npath={mail}\n")
+    notmuch2.Database.create(str(mail), config=notmuch2.Database.CONFIG.EMPTY).close()
+    monkeypatch.setenv("NOTMUCH_CONFIG", str(config))
+    proc = world.cli("doctor")
+    assert "ok    notmuch" in proc.stdout and "database reachable (0 messages" in proc.stdout, proc.stdout
