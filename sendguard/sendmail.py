@@ -85,9 +85,11 @@ class SendPath:
                                           int(ExitCode.SOFTWARE))
 
     def _keep_after_error(self, raw: bytes, argv: list[str], lines: list[str], code: int) -> int:
+        meta = {"state": q.HELD, "argv": argv, "options": [], "recipients": [], "verdict": "hold",
+                "error": lines, "findings": []}
+        meta.update(self._addressing_if_readable(argv, raw))
         try:
-            entry, lock = self.queue.create(raw, {"state": q.HELD, "argv": argv, "options": [], "recipients": [],
-                                                 "verdict": "hold", "error": lines, "findings": []})
+            entry, lock = self.queue.create(raw, meta)
             lock.release()
             where = f"the message is kept as {entry.id} (sendguard queue list)"
         except OSError as err:
@@ -144,6 +146,23 @@ class SendPath:
         if state == q.BLOCKED:
             return ExitCode.NOPERM
         return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
+
+    @classmethod
+    def _addressing_if_readable(cls, argv: list[str], raw: bytes) -> dict[str, object]:
+        """Options and recipients for a message kept after an error (a broken config, say), so
+        that `sendguard release` can send it where the caller meant; nothing if argv is unusable."""
+        try:
+            args = parse(argv)
+            from sendguard.check import envelope_for
+            from sendguard.message import OutgoingMessage
+
+            envelope = envelope_for(OutgoingMessage(raw), args.recipients, args.read_recipients)
+        except Exception:  # noqa: BLE001 — already on the error path: keep the message whatever happens
+            return {}
+        if not envelope:
+            return {}
+        return {"options": list(args.options), "recipients": cls._transport_recipients(args, envelope),
+                "envelope": envelope, "read_recipients": args.read_recipients, "sender": args.sender}
 
     @staticmethod
     def _transport_recipients(args: SendmailArgs, envelope: list[str]) -> list[str]:

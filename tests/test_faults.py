@@ -274,3 +274,22 @@ def test_concurrent_resends_use_each_confirmation_once(world):
     states = [r["state"] for r in queue_rows(world)]
     assert len(world.server.received) == codes.count(0) == states.count("confirmed") == states.count("delivered")
     assert states.count("held") + states.count("confirmed") == 1 + codes.count(75)  # every hold is kept
+
+
+# ---- kept after an error: releasable once the cause is fixed ----------------------------------
+
+def test_message_kept_after_a_config_error_is_released_to_the_intended_recipients(world):
+    good = world.config_path.read_text()
+    world.config_path.write_text('[sendmail]\nhold_acton = "queue"\n')
+    proc = world.send(MSG, "-f", "me@nordwerk.example", "--", RCPT, "boss@nordwerk.example")
+    assert proc.returncode == 78
+    world.config_path.write_text(good)
+    (row,) = queue_rows(world)
+    assert row["state"] == "held"
+    assert row["recipients"] == [RCPT, "boss@nordwerk.example"]
+    released = world.cli("release", row["id"])
+    assert released.returncode == 0, released.stderr
+    (got,) = world.server.received
+    assert sorted(got.rcpt_tos) == ["anna@kundenfirma.example", "boss@nordwerk.example"]
+    assert got.mail_from == "me@nordwerk.example"
+    assert crlf(got.data) == MSG
