@@ -148,6 +148,22 @@ def _scan(root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield name, meta if isinstance(meta, dict) else {"id": name, "state": q.INTERRUPTED}
 
 
+def queue_signature(root: Path, entry_ids: list[str]) -> tuple[int, ...]:
+    """Changes when an entry appears or goes, or when one of ``entry_ids`` changes state.
+
+    meta.json is only ever replaced by a rename, which changes its directory's mtime; a new
+    entry is renamed into the queue root. So a few stat calls tell the review screen whether
+    reading the whole queue again is worth it.
+    """
+    out = []
+    for path in (os.fspath(root), *(os.path.join(root, i) for i in entry_ids)):
+        try:
+            out.append(os.stat(path).st_mtime_ns)
+        except FileNotFoundError:
+            out.append(0)
+    return tuple(out)
+
+
 def queue_rows(queue: q.Queue, now: float, *, include_all: bool = False) -> list[QueueRow]:
     """The queue view, most urgent first. ``include_all`` adds every final entry (incidents)."""
     from sendguard.queue_ops import effective_state

@@ -339,3 +339,21 @@ async def test_incidents_from_the_notmuch_log(app):
         await settle(pilot)
         assert isinstance(app.screen, RecordScreen)
         assert "Old news" in str(app.screen.query_one(Static).render())
+
+
+async def test_new_held_mail_appears_by_itself(app, world):
+    from tests.conftest import make_message
+
+    world.write_config('\n[rules.external-recipient]\naction = "hold"\n')
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one(RowList).row_count == 6
+        sent = world.send(make_message(to="zoe@outside.example", subject="Fresh"), "zoe@outside.example")
+        assert sent.returncode == 75
+        for _ in range(40):  # the once-a-second check notices the new entry
+            await pilot.pause(0.1)
+            if app.screen.query_one(RowList).row_count == 7:
+                break
+        await settle(pilot)
+        table = app.screen.query_one(RowList)
+        assert table.row_count == 7 and "Fresh" in str(table.cell(table.keys[0], "subject"))

@@ -14,13 +14,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from sendguard.errors import SendguardError
-from sendguard.review_data import QueueRow, queue_rows
+from sendguard.review_data import QueueRow, queue_rows, queue_signature
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings
 from sendguard.tui.rowlist import RowList
 from sendguard.tui.safe import text
 
+WATCH_LIMIT = 500  # entries stat()ed each second for changes; more waiting than that is refreshed by g
 COLUMNS = [("state", "State", 11), ("when", "When", 8), ("to", "To", 24), ("subject", "Subject", 0)]
 
 
@@ -33,6 +34,7 @@ class QueueScreen(EntryActions, Screen[None]):
         self.shown: dict[str, QueueRow] = {}
         self.loaded = False
         self.expired_seen: set[str] = set()
+        self.signature: tuple[int, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -64,6 +66,7 @@ class QueueScreen(EntryActions, Screen[None]):
     def show_rows(self, rows: list[QueueRow]) -> None:
         self.rows = rows
         self.loaded = True
+        self.signature = queue_signature(self.app.queue.root, self._watched())
         self.populate()
 
     def populate(self) -> None:
@@ -136,8 +139,19 @@ class QueueScreen(EntryActions, Screen[None]):
     def after_change(self) -> None:
         self.load()
 
+    def _watched(self) -> list[str]:
+        """The entries whose state may change without us: everything not yet delivered."""
+        return [r.id for r in self.rows if r.state != "delivered"][:WATCH_LIMIT]
+
     def tick(self) -> None:
-        """Once a second: redraw the visible countdowns; read the queue again when one ran out."""
+        """Once a second: redraw the visible countdowns; read the queue again when it changed
+        (new mail held, `queue run` delivered something) or a countdown ran out."""
+        if self.loaded:
+            signature = queue_signature(self.app.queue.root, self._watched())
+            if self.signature is not None and signature != self.signature:
+                self.signature = None
+                self.load()
+                return
         now = self.app.now()
         table = self.query_one(RowList)
         for key in table.visible_keys():
