@@ -40,10 +40,17 @@ EVENT_TEXT = {
 
 
 def encode_header(value: str) -> str:
-    """A header value safe to write: one line, RFC 2047 base64 words when not ASCII."""
+    """A header value safe to write: no line breaks of its own, folded lines, RFC 2047 base64
+    words when not ASCII (so a hostile subject can never start a header of its own)."""
     value = " ".join(value.split())
     if value.isascii():
-        return value
+        lines = [""]
+        for word in value.split(" "):  # fold long values (a hundred recipients) at spaces
+            if lines[-1] and len(lines[-1]) + 1 + len(word) > 76:
+                lines.append(word)
+            else:
+                lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
+        return "\n ".join(lines)
     words, chunk = [], b""
     for char in value:
         data = char.encode("utf-8")
