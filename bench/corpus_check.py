@@ -10,7 +10,8 @@ in one message is visible as such. The run uses a throw-away HOME/XDG tree, so n
 history or personal config leaks in; ``--config`` defaults to ../shared/scenarios/config.toml.
 
 Prints, per folder: count, verdict distribution, held % (hold + block), crashes (exit status
-outside 0-3 or no JSON line), timeouts, and the slowest messages.
+outside 0-3 or no JSON line), timeouts, the slowest messages, and the check time measured in
+this process (without interpreter start-up, which dominates and varies with machine load).
 """
 
 from __future__ import annotations
@@ -56,6 +57,25 @@ def check_one(exe: str, config: Path | None, env: dict[str, str], path: Path) ->
     return path, data["verdict"], elapsed, rules
 
 
+def in_process_times(files: list[Path], config: Path | None, state: Path) -> list[tuple[float, Path]]:
+    """check_message time per file without process start-up (when sendguard imports here)."""
+    try:
+        from sendguard import config as config_mod
+        from sendguard.check import check_message, envelope_for
+        from sendguard.message import OutgoingMessage
+    except ImportError:
+        return []
+    cfg = config_mod.load(config) if config else config_mod.Config()
+    times = []
+    for path in files:
+        raw = path.read_bytes()
+        start = time.perf_counter()
+        message = OutgoingMessage(raw)
+        check_message(message, cfg, envelope=envelope_for(message, [], False), state_dir=state)
+        times.append((time.perf_counter() - start, path))
+    return times
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="*", type=Path)
@@ -91,6 +111,10 @@ def main() -> int:
             print(f"median time per message: {sorted(r[2] for r in results)[len(results) // 2]:.3f} s" if results else "")
             for path, verdict, elapsed, _ in slowest:
                 print(f"  slow {elapsed:.3f} s  {verdict:7} {path.relative_to(folder)}")
+            inner = sorted(in_process_times(files, config, Path(home) / "state"), key=lambda t: -t[0])
+            if inner:
+                print(f"max check time in process (no start-up): {inner[0][0]:.3f} s ({inner[0][1].relative_to(folder)}), "
+                      f"median {inner[len(inner) // 2][0] * 1000:.1f} ms")
             for path, verdict, _, detail in results:
                 if verdict in ("crash", "timeout") or verdict in args.show:
                     print(f"  {verdict:7} {path.relative_to(folder)}  {detail}")

@@ -132,11 +132,11 @@ ODF_TYPES = frozenset({
 _TAG = re.compile(r"<[^>]{0,4000}>")
 _SHEET = re.compile(r"xl/worksheets/sheet\d+\.xml")
 _SLIDE = re.compile(r"ppt/slides/slide\d+\.xml")
-_ROW = re.compile(r"<row\b[^>]*>(.*?)</row>", re.S)
-_CELL = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
-_VALUE = re.compile(r"<v>(.*?)</v>", re.S)
-_INLINE = re.compile(r"<t\b[^>]*>(.*?)</t>", re.S)
-_SHARED = re.compile(r"<si>(.*?)</si>", re.S)
+_ROW = re.compile(r"<row\b[^>]*>(.*?)</row>", re.DOTALL)
+_CELL = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.DOTALL)
+_VALUE = re.compile(r"<v>(.*?)</v>", re.DOTALL)
+_INLINE = re.compile(r"<t\b[^>]*>(.*?)</t>", re.DOTALL)
+_SHARED = re.compile(r"<si>(.*?)</si>", re.DOTALL)
 
 
 def _read(archive: zipfile.ZipFile, name: str) -> str:
@@ -197,9 +197,9 @@ def _sheet_text(xml: str, shared: list[str]) -> str:
     return "\n".join(rows)
 
 
-_PDF_STREAM = re.compile(rb"<<(.{0,2000}?)>>\s*stream\r?\n", re.S)
-_PDF_TEXT_OP = re.compile(rb"\((?:[^()\\]|\\.){0,2000}\)\s*Tj|\[(?:[^\]]{0,4000})\]\s*TJ|\((?:[^()\\]|\\.){0,2000}\)\s*['\"]", re.S)
-_PDF_STRING = re.compile(rb"\(((?:[^()\\]|\\.){0,2000})\)", re.S)
+_PDF_STREAM = re.compile(rb"<<(.{0,2000}?)>>\s*stream\r?\n", re.DOTALL)
+_PDF_TEXT_OP = re.compile(rb"\((?:[^()\\]|\\.){0,2000}\)\s*Tj|\[(?:[^\]]{0,4000})\]\s*TJ|\((?:[^()\\]|\\.){0,2000}\)\s*['\"]", re.DOTALL)
+_PDF_STRING = re.compile(rb"\(((?:[^()\\]|\\.){0,2000})\)", re.DOTALL)
 _PDF_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 
 
@@ -225,9 +225,9 @@ def pdf_text(data: bytes, budget: int) -> tuple[str, bool]:
             except zlib.error:
                 continue
         for op in _PDF_TEXT_OP.finditer(stream):
-            text = b"".join(_unescape_pdf(s) for s in _PDF_STRING.findall(op.group(0)))
-            pieces.append(text.decode("latin-1"))
-            size += len(text)
+            shown = b"".join(_unescape_pdf(s) for s in _PDF_STRING.findall(op.group(0)))
+            pieces.append(shown.decode("latin-1"))
+            size += len(shown)
         pieces.append("\n")
     text = "".join(pieces)
     return text[:budget], size > budget

@@ -29,7 +29,13 @@ from email.message import Message
 from functools import cached_property
 
 from sendguard import mimetree
-from sendguard.mimetree import MAX_DEPTH, MAX_HEADER_BYTES, MAX_PARTS, Part, decode_header  # noqa: F401  (public names)
+from sendguard.mimetree import (  # noqa: F401  (public names)
+    MAX_DEPTH,
+    MAX_HEADER_BYTES,
+    MAX_PARTS,
+    Part,
+    decode_header,
+)
 
 MAX_TEXT_CHARS = 2_000_000
 # A header value longer than this is cut before address parsing: the stdlib address parser
@@ -102,7 +108,7 @@ class OutgoingMessage:
         return " ".join(self.header("Subject").split())
 
     def addresses(self, *names: str) -> list[Address]:
-        values = []
+        values: list[str] = []
         for name in names:
             values.extend(decode_header(v) for v in self.headers.get_all(name, []))
         pairs: list[tuple[str, str]] = []

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.content_fixtures import (ELF, INSIDE, OUTSIDE, PNG, docx, findings_of, mail, odt, pdf, run_check, xlsx,
-                              zip_of)
 from sendguard.extract import text_of
 from sendguard.model import Severity, Verdict
+from tests.content_fixtures import (
+    ELF,
+    INSIDE,
+    PNG,
+    docx,
+    findings_of,
+    mail,
+    odt,
+    pdf,
+    run_check,
+    xlsx,
+    zip_of,
+)
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -155,8 +155,8 @@ class AttachmentType(Rule):
                 claimed = family_of_type(part.content_type)
             if real_family and claimed and not _compatible(claimed, real_family):
                 disguised = real_family == "executable"
-                problems.append((f"{name} is really {_FAMILY_NAMES[real_family]} ({real}), "
-                                 f"not what its name or declared type says", disguised))
+                problems.append((f"{name} is really {_FAMILY_NAMES[real_family]} ({real}), not what its name "
+                                 "or declared type says", disguised))
             elif real_family in ("executable", "script") or _EXTENSION_FAMILY.get(extension_of(part.filename)) in (
                     "executable", "script"):
                 problems.append((f"{name} is a program or script", False))

@@ -24,8 +24,9 @@ _PHRASES = [
     r"see\s+(?:the\s+)?(?:attached|attachment|enclosed)",
     r"(?:i|we)(?:'ve|\s+have)?\s+(?:also\s+)?attached", r"(?:i|we)\s+(?:am\s+|are\s+)?attach(?:ing)?\s",
     r"(?:is|are)\s+attached(?!\s+to\b)", r"attached\s+(?:is|are|please|you\s+(?:will|'ll)\s+find|herewith)",
-    r"in\s+the\s+attachments?\b", r"attached\s+(?:file|document|pdf|spreadsheet|report|invoice|offer|quote|"
-    r"proposal|cv|resume|photo|picture|screenshot|image|slides|presentation|contract|draft|copy|list)s?\b",
+    r"in\s+the\s+attachments?\b",
+    (r"attached\s+(?:file|document|pdf|spreadsheet|report|invoice|offer|quote|"
+     r"proposal|cv|resume|photo|picture|screenshot|image|slides|presentation|contract|draft|copy|list)s?\b"),
     r"the\s+attached\s+\w+\s+(?:shows|contains|has|lists)", r"enclosed\s+(?:please\s+find|is|are)",
     # German
     r"anbei", r"im\s+anhang", r"in\s+der\s+anlage", r"als\s+(?:anhang|anlage)", r"siehe\s+(?:anhang|anlage)",

@@ -99,7 +99,7 @@ def _assignments(text: str) -> list[re.Match[str]]:
         starts[text.rfind("\n", 0, word.start()) + 1] = None
         if len(starts) >= MAX_ASSIGNMENT_LINES:
             break
-    out = []
+    out: list[re.Match[str]] = []
     for start in starts:
         end = text.find("\n", start)
         out.extend(_ASSIGNMENT.finditer(text[start: end if end >= 0 and end - start < 4000 else start + 4000]))
