@@ -24,8 +24,8 @@ from typing import Any
 
 _CACHE_KEY = "content.scan-texts"
 
-_DIFF_START = re.compile(r"^(?:diff --git |Index: |--- (?:a/|/dev/null)|\+\+\+ b/|@@ -\d)", re.M)
-_PATCH_SUBJECT = re.compile(r"\[(?:[^\]]*\s)?(?:PATCH|RFC)\b", re.I)
+_DIFF_START = re.compile(r"^(?:diff --git |Index: |--- (?:a/|/dev/null)|\+\+\+ b/|@@ -\d)", re.MULTILINE)
+_PATCH_SUBJECT = re.compile(r"\[(?:[^\]]*\s)?(?:PATCH|RFC)\b", re.IGNORECASE)
 
 _ATTRIBUTION = re.compile(
     r"^(?:"
@@ -36,12 +36,12 @@ _ATTRIBUTION = re.compile(
     r"|On .{0,200} wrote:|Am .{0,200} schrieb .{0,200}:|Le .{0,200} a écrit\s*:|El .{0,200} escribió:"
     r"|Op .{0,200} schreef .{0,200}:|.{0,200} (?:пишет|написал\(а\)|написал):"
     r")\s*$",
-    re.M | re.I,
+    re.MULTILINE | re.IGNORECASE,
 )
 # Outlook puts the replied-to message under a "From: / Sent:" block instead of quoting it.
 _OUTLOOK_BLOCK = re.compile(
     r"^(?:From|Von|De|Van|От)\s*:.*\n(?:.*\n){0,3}?(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Verzonden|Отправлено)\s*:",
-    re.M | re.I,
+    re.MULTILINE | re.IGNORECASE,
 )
 
 
@@ -64,7 +64,7 @@ def own_text(text: str) -> str:
         match = pattern.search(text)
         if match:
             cut = min(cut, match.start())
-    signature = re.search(r"^-- ?\r?$", text, re.M)
+    signature = re.search(r"^-- ?\r?$", text, re.MULTILINE)
     if signature:
         cut = min(cut, signature.start())
     lines = [line for line in text[:cut].splitlines() if not line.lstrip().startswith((">", "|"))]
