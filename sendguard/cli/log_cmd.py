@@ -47,10 +47,8 @@ def log(query: tuple[str, ...], as_json: bool, limit: int | None, reindex: bool,
     from sendguard.incidents.indexer import index_now
 
     pending = index_now(state_dir, wait)
-    if pending:
-        click.echo(
-            f"sendguard: {pending} newer record(s) are not indexed yet (the database is busy); they will be", err=True
-        )
+    if pending.count:
+        click.echo(f"sendguard: {pending.count} newer record(s) are not indexed yet: {pending.problem}", err=True)
     for row in store.search(state_dir, " ".join(query), limit=limit):
         if as_json:
             click.echo(json.dumps(row.to_json(), ensure_ascii=False))

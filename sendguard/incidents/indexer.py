@@ -11,15 +11,29 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+from sendguard.incidents import pending_dir
 
 # Rounds of "index, release, look again" before giving up (markers that keep failing stay).
 MAX_ROUNDS = 5
 
 
+def notmuch_errors() -> tuple[type[BaseException], ...]:
+    import notmuch2
+
+    return (notmuch2.NotmuchError,)
+
+
 def run(state_dir: Path) -> int:
     from sendguard.incidents.observer import indexer_lock_path
-    from sendguard.incidents.store import index_pending, pending_markers
+
+    try:
+        from sendguard.incidents.store import index_pending, pending_markers
+    except ImportError as err:
+        print(f"sendguard: notmuch2 cannot be loaded ({err}); the records wait in {state_dir}", file=sys.stderr)
+        return 1
     from sendguard.paths import ensure_private_dir
 
     ensure_private_dir(indexer_lock_path(state_dir).parent)
@@ -31,7 +45,11 @@ def run(state_dir: Path) -> int:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 return 0  # another indexer is at work and will look again before it exits
-            report = index_pending(state_dir)
+            try:
+                report = index_pending(state_dir)
+            except notmuch_errors() as err:
+                print(f"sendguard: the incident log cannot be indexed: {err}", file=sys.stderr)
+                return 1
             failed = set(report.failed)
         finally:
             os.close(fd)
@@ -42,28 +60,43 @@ def run(state_dir: Path) -> int:
     return 1 if failed else 0
 
 
-def index_now(state_dir: Path, wait: float) -> int:
-    """Index pending records in an indexer process, waiting at most ``wait`` seconds for it;
-    returns how many records are still pending. For ``sendguard log`` and the review screen:
-    a database locked by someone else delays the index, never the caller by more than ``wait``."""
+@dataclass(frozen=True)
+class Pending:
+    """What is left after :func:`index_now`: records not yet indexed, and why, if known."""
+
+    count: int
+    problem: str = ""
+
+
+def index_now(state_dir: Path, wait: float) -> Pending:
+    """Index pending records in an indexer process, waiting at most ``wait`` seconds for it.
+    For ``sendguard log`` and the review screen: a database locked by someone else delays the
+    index, never the caller by more than ``wait``; an indexer that failed says why."""
     import subprocess
 
     from sendguard.incidents.store import pending_markers
 
     if not pending_markers(state_dir):
-        return 0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sendguard.incidents.indexer", str(state_dir)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+        return Pending(0)
+    # Its stderr goes to a file, not a pipe: it may outlive us when the database is busy.
+    errors = pending_dir(state_dir) / ".indexer.err"
+    with open(errors, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sendguard.incidents.indexer", str(state_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
     try:
-        proc.wait(timeout=wait)
+        code = proc.wait(timeout=wait)
     except subprocess.TimeoutExpired:
-        pass  # it goes on by itself and indexes them once the lock is free
-    return len(pending_markers(state_dir))
+        return Pending(len(pending_markers(state_dir)), "the notmuch database is busy; they will be indexed later")
+    problem = ""
+    if code != 0:
+        lines = errors.read_text(errors="replace").strip().splitlines()
+        problem = lines[-1] if lines else f"the indexer exited with {code}"
+    return Pending(len(pending_markers(state_dir)), problem)
 
 
 def main(argv: list[str]) -> int:
