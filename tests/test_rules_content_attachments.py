@@ -177,3 +177,4 @@ def test_zip_bomb_member_is_read_only_up_to_the_budget():
     text, _ = text_of(buffer.getvalue(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                       budget=10_000)
     assert len(text) <= 10_000
+

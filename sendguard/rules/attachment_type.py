@@ -20,9 +20,8 @@ carries salaries (sensitive-data).
 from __future__ import annotations
 
 import io
-import zipfile
+from typing import TYPE_CHECKING
 
-from sendguard.extract import real_type
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -103,12 +102,26 @@ def _compatible(claimed: str, real: str) -> bool:
     return real == "text" and claimed in ("text", "script")
 
 
-def zip_findings(data: bytes, name: str) -> list[tuple[str, bool]]:
-    """(problem, conclusive) about a zip's contents, plus a listing (problem '' → listing only)."""
+if TYPE_CHECKING:
+    import zipfile
+
+_ZIP_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
+
+
+def _members(data: bytes) -> list[zipfile.ZipInfo] | None:
+    import zipfile  # only when there is a zip: the send path stays lean
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+            return archive.infolist()
+    except (zipfile.BadZipFile, *_ZIP_ERRORS):
+        return None
+
+
+def zip_findings(data: bytes, name: str) -> list[tuple[str, bool]]:
+    """(problem, conclusive) about a zip's contents."""
+    members = _members(data)
+    if members is None:
         return [(f"{name} looks like a zip archive but cannot be opened, so its content was not checked", False)]
     out: list[tuple[str, bool]] = []
     names = [m.filename for m in members]
@@ -126,11 +139,10 @@ def zip_findings(data: bytes, name: str) -> list[tuple[str, bool]]:
 
 
 def listing(data: bytes) -> str:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+    members = _members(data)
+    if not members:
         return ""
+    names = [m.filename for m in members]
     shown = ", ".join(names[:10])
     return shown + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
 
@@ -143,6 +155,8 @@ class AttachmentType(Rule):
         attachments = [p for p in message.attachments if p.encoded_size]
         if not attachments:
             return []
+        from sendguard.extract import real_type  # libmagic and zipfile only for mail with attachments
+
         outside = bool(context.outside_recipients)
         findings: list[Finding] = []
         for index, part in enumerate(attachments, 1):
