@@ -77,30 +77,6 @@ NOT_NAMES = frozenset((
     "и", "the", "a", "dear", "morning", "all",
 ))
 
-QUOTE_MARKERS = (
-    r"-{2,}\s*original message\s*-{2,}",
-    r"-{2,}\s*forwarded message\s*-{2,}",
-    r"-{3,}\s*forwarded by",
-    r"begin forwarded message",
-    r"-{2,}\s*ursprüngliche nachricht\s*-{2,}",
-    r"-{2,}\s*weitergeleitete nachricht\s*-{2,}",
-    r"-{2,}\s*message d'origine\s*-{2,}",
-    r"-{2,}\s*mensaje original\s*-{2,}",
-    r"-{2,}\s*oorspronkelijk bericht\s*-{2,}",
-    r"-{2,}\s*пересылаемое сообщение\s*-{2,}",
-    r"-{2,}\s*исходное сообщение\s*-{2,}",
-    r"on .{0,200} wrote:\s*$",
-    r"am .{0,200} schrieb .{0,100}:\s*$",
-    r"le .{0,200} a écrit\s*:\s*$",
-    r"el .{0,200} escribió:\s*$",
-    r"op .{0,200} schreef .{0,100}:\s*$",
-    r"\S.{0,200} пишет:\s*$",
-    r"from:\s.{0,200}$",
-    r"von:\s.{0,200}$",
-    r"de\s?:\s.{0,200}$",
-    r"van:\s.{0,200}$",
-    r"от:\s.{0,200}$",
-)
 
 CYRILLIC = dict(zip(
     "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
@@ -142,29 +118,65 @@ class Greeting:
     """The greeting line as written (for evidence)."""
 
 
+# Openings of reply and forward markers (compared in lower case, without a regular expression:
+# this runs on the send path, and one big alternation costs milliseconds to compile).
+MARKER_WORDS = ("original", "forwarded", "ursprüngliche", "weitergeleitete", "d'origine", "mensaje original",
+                "oorspronkelijk", "исходное", "пересылаемое")
+ATTRIBUTION_ENDS = ("wrote:", "a écrit :", "a écrit:", "escribió:", "пишет:")
+ATTRIBUTION_WORDS = (" schrieb ", " schreef ", " wrote ")
+HEADER_STARTS = ("from:", "von:", "de:", "de :", "van:", "от:")
+_SALUTATIONS_LONGEST_FIRST = tuple(sorted(set(SALUTATIONS), key=len, reverse=True))
+_TITLE_WORDS = frozenset(TITLES)
+
+
+def is_quote_marker(line: str) -> bool:
+    """Does this (stripped) line start quoted or forwarded text?"""
+    low = line.lower()
+    if low.startswith(("--", "__")):
+        return set(low) <= {"_", " "} and len(low) >= 10 or any(w in low for w in MARKER_WORDS)
+    if low.startswith("begin forwarded message") or low.startswith(HEADER_STARTS):
+        return True
+    if low.endswith(ATTRIBUTION_ENDS):
+        return True
+    return low.endswith(":") and any(w in low for w in ATTRIBUTION_WORDS) and len(low) < 250
+
+
 @lru_cache(maxsize=1)
-def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    salutation = "|".join(sorted({re.escape(s) for s in SALUTATIONS}, key=len, reverse=True))
-    title = "|".join(sorted({re.escape(t) for t in TITLES}, key=len, reverse=True))
-    greeting = re.compile(
-        rf"^\s*(?:{salutation})\b[\s,!]*(?P<title>(?:{title})\b\.?\s+)?(?P<names>[^\W\d_][\w.,' -]{{0,60}}?)\s*[,!:;.\-–—]?\s*$",
-        re.IGNORECASE,
-    )
-    bare = re.compile(r"^\s*(?P<title>(?:%s)\b\.?\s+)?(?P<names>[^\W\d_][^\W\d_'-]{1,30}(?:\s+[^\W\d_][^\W\d_'-]{1,30})?)\s*[,:!]\s*$" % title, re.IGNORECASE)
-    marker = re.compile("|".join(f"(?:{m})" for m in QUOTE_MARKERS), re.IGNORECASE)
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    names = re.compile(r"^[^\W\d_][\w.,' -]{0,60}?\s*[,!:;.\-–—]?$")
+    bare = re.compile(r"^[^\W\d_][^\W\d_'.-]{0,30}(?:\s+[^\W\d_][^\W\d_'.-]{0,30}){0,2}\s*[,:!]$")
     words = re.compile(r"[^\W\d_]{3,}")
-    return greeting, bare, marker, words
+    return names, bare, words
+
+
+def _after_salutation(line: str) -> str | None:
+    """The rest of the line after a salutation word ("Hallo", "Dear", "Здравствуйте"), or None."""
+    low = line.lower()
+    for salutation in _SALUTATIONS_LONGEST_FIRST:
+        if low.startswith(salutation):
+            rest = line[len(salutation):]
+            if rest[:1].isalpha():
+                continue  # "Hilde" is no "Hi"
+            return rest.lstrip(" ,!")
+    return None
+
+
+def _split_title(text: str) -> tuple[bool, str]:
+    """(whether a title leads, the text after it): "Mr. Smith" -> (True, "Smith")."""
+    first, _, rest = text.partition(" ")
+    if rest and first.lower().rstrip(".") in _TITLE_WORDS:
+        return True, rest.strip()
+    return False, text
 
 
 def own_text(body: str, max_chars: int = 20_000) -> str:
     """The author's own part of a body: quoted lines and anything after a reply/forward marker removed."""
-    _, _, marker, _ = _patterns()
     out = []
     for line in body[:max_chars].splitlines():
         stripped = line.strip()
         if stripped.startswith(">") or stripped.startswith("|"):
             continue
-        if stripped and marker.match(stripped):
+        if stripped and is_quote_marker(stripped):
             break
         out.append(line)
     return "\n".join(out)
@@ -172,28 +184,32 @@ def own_text(body: str, max_chars: int = 20_000) -> str:
 
 def parse_greeting(body: str) -> Greeting | None:
     """The greeting of the author's own text, or None (no greeting, or one to a group)."""
-    greeting_re, bare_re, _, _ = _patterns()
+    names_re, bare_re, _ = _patterns()
     lines = [ln.strip() for ln in own_text(body, 4000).splitlines() if ln.strip()]
     for number, line in enumerate(lines[:2]):
         if len(line) > 80:
             return None
-        # a bare "Name," counts only as the very first line ("Name - note" lists are no greeting)
-        match = greeting_re.match(line) or (bare_re.match(line) if number == 0 else None)
-        if not match:
+        rest = _after_salutation(line)
+        bare = False
+        if rest is None:
+            # a bare "Name," counts only as the very first line ("Name - note" lists are no greeting)
+            if number > 0 or not bare_re.match(line):
+                continue
+            rest, bare = line, True
+        elif not rest or not names_re.match(rest):
             continue
-        raw = match.group("names")
-        parts = [p for p in re.split(r"\s*(?:,|&|\band\b|\bund\b|\bet\b|\by\b|\ben\b|\bи\b)\s*|\s+", raw) if p]
+        by_last, rest = _split_title(rest.rstrip(",!:;.-–— "))
+        parts = [p for p in re.split(r"\s*(?:,|&|\band\b|\bund\b|\bet\b|\by\b|\ben\b|\bи\b)\s*|\s+", rest) if p]
         parts = [p.strip(".'-") for p in parts]
         parts = [p for p in parts if p.lower() not in SALUTATION_WORDS]  # "Liebe Jana, lieber Tim"
         if any(p.lower() in GROUP_WORDS for p in parts):
             return None
         names = tuple(fold(p) for p in parts if len(fold(p)) >= 2 and p.lower() not in NOT_NAMES)
-        if not names or (match.re is bare_re and not match.group("title") and not parts[0][:1].isupper()):
+        if not names or (bare and not by_last and not parts[0][:1].isupper()):
             continue
-        by_last = bool(match.group("title"))
         if by_last:
             names = names[-1:]  # "Dear Mr John Smith": the last name
-        elif len(names) > 1 and match.re is bare_re:
+        elif len(names) > 1 and bare:
             names = names[:1]  # "Anna Schmidt:" greets Anna
         return Greeting(names=names[:4], by_last_name=by_last, line=line)
     return None
@@ -215,7 +231,7 @@ het een van voor met niet zijn dat ook maar groet groeten bedankt
 
 def words(text: str, limit: int = 400) -> list[str]:
     """Distinct topical words (folded, 3+ letters, no stop words), in order of first use."""
-    _, _, _, word_re = _patterns()
+    _, _, word_re = _patterns()
     seen: dict[str, None] = {}
     for raw in word_re.findall(text.lower()):
         word = fold(raw)

@@ -175,3 +175,9 @@ def test_bounded_edit_distance_agrees_with_levenshtein(a, b):
     from sendguard.history.twins import edit_distance
 
     assert edit_distance(a, b) == min(_levenshtein(a, b), 3)
+
+
+def test_history_files_are_private(tmp_path):
+    state = hf.learned_state(tmp_path)
+    for file in state.iterdir():
+        assert file.stat().st_mode & 0o077 == 0, file

@@ -28,6 +28,7 @@ Tables:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -308,8 +309,12 @@ def open_for_write(state_dir: Path) -> sqlite3.Connection:
     from sendguard import paths
 
     paths.ensure_private_dir(Path(state_dir))
-    db = sqlite3.connect(path_in(state_dir), timeout=30)
-    db.execute("PRAGMA journal_mode=WAL")
+    old_umask = os.umask(0o077)  # the history is as private as the mail it was learned from
+    try:
+        db = sqlite3.connect(path_in(state_dir), timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+    finally:
+        os.umask(old_umask)
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
     db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
