@@ -19,16 +19,17 @@ from sendguard.errors import UsageError
 # count, -O option, -L syslog label; msmtp: -C config file, -a account, -X log file.
 VALUE_OPTIONS = frozenset("frFNRVBhOLCaXq")
 
-# msmtp long options that take a value as the next word when written without '='.
+# msmtp long options that take a value as the next word when written without '=' (getopt's
+# required arguments). Those whose value is optional (--tls[=on], --auth[=...], --auto-from,
+# --syslog, --set-*-header, --remove-bcc-headers, --undisclosed-recipients) take one only when
+# attached with '=', and --read-envelope-from takes none: the next word is a recipient, and
+# must be judged as one (checked against msmtp 1.8.23).
 LONG_VALUE_OPTIONS = frozenset(
-    {"--file", "--account", "--host", "--port", "--from", "--domain", "--auth", "--user",
-     "--passwordeval", "--tls", "--tls-trust-file", "--logfile", "--syslog", "--timeout",
-     "--dsn-notify", "--dsn-return", "--maildomain", "--protocol", "--proxy-host", "--proxy-port",
-     "--source-ip", "--socket", "--aliases", "--set-from-header", "--set-date-header",
-     "--remove-bcc-headers", "--undisclosed-recipients", "--logfile-time-format", "--tls-key-file",
-     "--tls-cert-file", "--tls-crl-file", "--tls-fingerprint", "--tls-priorities",
-     "--tls-host-override", "--tls-min-dh-prime-bits", "--tls-starttls", "--tls-certcheck",
-     "--auto-from", "--read-envelope-from"}
+    {"--file", "--account", "--host", "--port", "--from", "--domain", "--user", "--passwordeval",
+     "--tls-trust-file", "--logfile", "--timeout", "--dsn-notify", "--dsn-return", "--maildomain",
+     "--protocol", "--proxy-host", "--proxy-port", "--source-ip", "--socket", "--aliases",
+     "--logfile-time-format", "--tls-key-file", "--tls-cert-file", "--tls-crl-file", "--tls-fingerprint",
+     "--tls-priorities", "--tls-host-override", "--tls-min-dh-prime-bits", "--configure", "--rmqs"}
 )
 
 
@@ -70,6 +71,12 @@ def parse(argv: list[str]) -> SendmailArgs:
                     raise UsageError(f"option {word} needs a value")
                 options.append(argv[i])
                 i += 1
+                if word == "--from":
+                    sender = argv[i - 1]
+            elif word.startswith("--from="):
+                sender = word.partition("=")[2]
+            elif word == "--read-recipients":  # msmtp's long -t
+                read_recipients = True
             continue
         if not word.startswith("-") or word == "-":
             recipients.append(word)

@@ -234,3 +234,42 @@ def test_no_recipients_at_all_is_a_usage_error_and_keeps_the_message(tmp_path):
     raw = b"From: me@nordwerk.example\nSubject: nobody\n\nbody\n"
     code, delivered, kept = run_send_path(tmp_path, raw, ["-i"])
     assert (code, delivered, kept) == (64, [], [raw])
+
+
+@pytest.mark.parametrize(("argv", "options", "recipients"), [
+    # msmtp's optional-argument options take a value only with '=' (getopt): the next word is
+    # a recipient, and must be judged as one
+    (["--tls", "a@x.example"], ("--tls",), ("a@x.example",)),
+    (["--tls=off", "a@x.example"], ("--tls=off",), ("a@x.example",)),
+    (["--auth", "a@x.example"], ("--auth",), ("a@x.example",)),
+    (["--auto-from", "a@x.example"], ("--auto-from",), ("a@x.example",)),
+    (["--remove-bcc-headers", "a@x.example"], ("--remove-bcc-headers",), ("a@x.example",)),
+    (["--read-envelope-from", "a@x.example"], ("--read-envelope-from",), ("a@x.example",)),  # no argument at all
+    (["--source-ip", "10.0.0.1", "a@x.example"], ("--source-ip", "10.0.0.1"), ("a@x.example",)),  # required argument
+    (["--timeout", "30", "a@x.example"], ("--timeout", "30"), ("a@x.example",)),
+])
+def test_msmtp_long_options_with_optional_and_required_values(argv, options, recipients):
+    args = parse(argv)
+    assert (args.options, args.recipients) == (options, recipients)
+
+
+def test_long_forms_of_t_and_f():
+    assert parse(["--read-recipients"]).read_recipients is True
+    assert parse(["--from", "me@x.example"]).sender == "me@x.example"
+    assert parse(["--from=me@x.example"]).sender == "me@x.example"
+
+
+def test_a_recipient_after_an_optional_argument_option_is_judged(tmp_path):
+    from tests.test_queue import run_send_path
+
+    code, delivered, _ = run_send_path(tmp_path, HEADERS, ["--remove-bcc-headers", "secret@kundenfirma.example"],
+                                       _blocked_config("secret@kundenfirma.example"))
+    assert code == 77 and delivered == []
+
+
+def test_long_read_recipients_judges_the_headers(tmp_path):
+    from tests.test_queue import run_send_path
+
+    code, delivered, _ = run_send_path(tmp_path, HEADERS, ["--read-recipients", "anna@kundenfirma.example"],
+                                       _blocked_config("secret@kundenfirma.example"))
+    assert code == 77 and delivered == []
