@@ -16,8 +16,9 @@ from sendguard.errors import UsageError
 
 # Options that take a value, either attached (-fFROM) or as the next word (-f FROM).
 # -f/-r sender, -F full name, -N DSN notify, -R DSN return, -V envid, -B body type, -h hop
-# count, -O option, -L syslog label; msmtp: -C config file, -a account, -X log file.
-VALUE_OPTIONS = frozenset("frFNRVBhOLCaXq")
+# count, -O option, -L syslog label, -A alternate config; msmtp: -C config file, -a account,
+# -X log file. (Not -q: its value is optional and attached, "-q1h"; msmtp rejects it anyway.)
+VALUE_OPTIONS = frozenset("frFNRVBhOLCaXA")
 
 # msmtp long options that take a value as the next word when written without '=' (getopt's
 # required arguments). Those whose value is optional (--tls[=on], --auth[=...], --auto-from,

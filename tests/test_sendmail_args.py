@@ -273,3 +273,8 @@ def test_long_read_recipients_judges_the_headers(tmp_path):
     code, delivered, _ = run_send_path(tmp_path, HEADERS, ["--read-recipients", "anna@kundenfirma.example"],
                                        _blocked_config("secret@kundenfirma.example"))
     assert code == 77 and delivered == []
+
+
+def test_short_options_as_msmtp_reads_them():
+    assert parse(["-A", "c", "a@x.example"]).recipients == ("a@x.example",)  # -A takes a value in msmtp
+    assert parse(["-q", "a@x.example"]).recipients == ("a@x.example",)  # -q's value is attached or absent
