@@ -47,14 +47,14 @@ _CACHE_KEY = "extract.attachment-texts"
 def real_type(part: Part) -> str:
     """The MIME type libmagic sees in the decoded bytes ('' when empty or unknown)."""
     if "real_type" not in part.memo:
-        data = part.payload()
+        data = part.head(SNIFF_BYTES)
         if not data:
             part.memo["real_type"] = ""
         else:
             import magic
 
             try:
-                part.memo["real_type"] = magic.from_buffer(data[:SNIFF_BYTES], mime=True) or ""
+                part.memo["real_type"] = magic.from_buffer(data, mime=True) or ""
             except magic.MagicException:
                 part.memo["real_type"] = ""
     return str(part.memo["real_type"])
@@ -80,7 +80,17 @@ def attachment_texts(message: Any, context: Any) -> list[AttachmentText]:
             break
         name = part.filename or f"attachment {index}"
         kind = real_type(part)
-        text, truncated = text_of(part.payload(), kind, min(TEXT_BUDGET, budget))
+        limit = min(TEXT_BUDGET, budget)
+        if is_text(kind):
+            data = part.head(limit * 2)  # a text is cut at the budget anyway: decode no more
+        elif kind == "application/pdf":
+            data = part.head(MAX_PDF_BYTES)
+        elif kind in OOXML_TYPES or kind in ODF_TYPES or kind == "application/zip":
+            data = part.payload()
+        else:
+            continue  # images, binaries: no text to read, nothing decoded
+        text, truncated = text_of(data, kind, limit)
+        truncated = truncated or (is_text(kind) and part.encoded_size > limit * 2)
         if text:
             budget -= len(text)
             out.append(AttachmentText(name, kind, text, truncated))
@@ -88,9 +98,13 @@ def attachment_texts(message: Any, context: Any) -> list[AttachmentText]:
     return out
 
 
+def is_text(kind: str) -> bool:
+    return kind.startswith("text/") or kind in ("application/json", "application/xml", "application/csv")
+
+
 def text_of(data: bytes, kind: str, budget: int = TEXT_BUDGET) -> tuple[str, bool]:
     """(text, truncated) of one document whose real type is ``kind``; ('', False) if unreadable."""
-    if kind.startswith("text/") or kind in ("application/json", "application/xml", "application/csv"):
+    if is_text(kind):
         text = decode_text(data[: budget * 2])
         if kind == "text/html":
             text = strip_html(text)

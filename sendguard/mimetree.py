@@ -28,6 +28,7 @@ MAX_PARTS = 500
 MAX_DEPTH = 30
 MAX_ENTITIES = 2_000
 MAX_HEADER_BYTES = 1_000_000
+MAX_CACHED_PAYLOAD = 4_000_000
 
 # One header block: an optional mbox "From " line, stray continuation lines (seen in the wild),
 # then header fields with their continuation
@@ -141,14 +142,33 @@ class Part:
         return _cte(self.message)
 
     def payload(self) -> bytes:
-        """The decoded bytes (base64 / quoted-printable undone), decoded once and kept."""
-        cached = self.memo.get("payload")
-        if not isinstance(cached, bytes):
-            cached = self.memo["payload"] = self._decode()
-        return cached
+        """The decoded bytes (base64 / quoted-printable undone).
 
-    def _decode(self) -> bytes:
-        view = memoryview(self.raw)[self.start:self.end]
+        Kept when small; a big part is decoded again when asked again (decoding runs at memory
+        speed), so a message with many big attachments never holds all of them decoded at once."""
+        cached = self.memo.get("payload")
+        if isinstance(cached, bytes):
+            return cached
+        data = self._decode(self.end)
+        if len(data) <= MAX_CACHED_PAYLOAD:
+            self.memo["payload"] = data
+        return data
+
+    def head(self, size: int) -> bytes:
+        """About the first ``size`` decoded bytes (at least that many when the part has them),
+        decoding only a prefix: enough for libmagic, without decoding a 25 MB attachment."""
+        cached = self.memo.get("payload")
+        if isinstance(cached, bytes):
+            return cached[:size]
+        encoded = size * 4 // 3 + size // 30 + 1024  # base64 with its line breaks, and some slack
+        stop = self.start + encoded
+        if stop >= self.end:
+            return self.payload()[:size]
+        newline = self.raw.rfind(b"\n", self.start, stop)
+        return self._decode(newline if newline > self.start else stop)[:size]
+
+    def _decode(self, end: int) -> bytes:
+        view = memoryview(self.raw)[self.start:end]
         encoding = self.transfer_encoding
         if encoding == "base64":
             try:
