@@ -17,6 +17,9 @@ the first hour, from the facts it kept:
 
 Nothing is sent: the drafts go into ``[drafts] maildir``. The report goes into the incident log
 (event ``oops``) and into the queue entry's meta, so ``sendguard log tag:oops`` lists them.
+A message the queue has pruned (``[queue] keep_days``) is read back from its ``delivered``
+record in the incident log (incidents/restore.py).
+
 Who was unintended: the addresses given (``--wrong``), else the recipients the rules flagged,
 else everyone outside the organization.
 """
@@ -67,10 +70,19 @@ def find_sent(queue: q.Queue, ref: str | None) -> q.Entry:
         for entry in reversed(queue.entries()):
             if entry.state in LEFT_STATES:
                 return entry
+        restored = _restored(queue, None)
+        if restored is not None:
+            return restored
         raise QueueError(
             "sendguard has no record of a message that left", hints=["`sendguard queue list --all` shows what it kept"]
         )
-    entry = queue.get(ref)  # type: ignore[arg-type]
+    try:
+        entry = queue.get(ref)  # type: ignore[arg-type]
+    except QueueError:
+        restored = _restored(queue, ref)
+        if restored is None:
+            raise
+        return restored
     if entry.state not in LEFT_STATES:
         hint = (
             f"it can still be taken back: sendguard undo {entry.id}"
@@ -79,6 +91,13 @@ def find_sent(queue: q.Queue, ref: str | None) -> q.Entry:
         )
         raise QueueError(f"message {entry.id} is {entry.state}: it did not leave", hints=[hint])
     return entry
+
+
+def _restored(queue: q.Queue, ref: str | None) -> q.Entry | None:
+    """The queue pruned it: the incident log still has what was delivered."""
+    from sendguard.incidents.restore import restore_from_log
+
+    return restore_from_log(queue.root.parent, ref)
 
 
 def _iso(ts: float) -> str:
@@ -331,6 +350,8 @@ def oops(
 ) -> OopsReport:
     """Build the record and the drafts for a message that left; log it. Sends nothing."""
     found = find_sent(queue, ref)
+    if found.path.parent != queue.root:  # restored from the incident log: lock it where it is
+        queue = q.Queue(found.path.parent)
     with queue.locked(found.id) as entry:
         unintended, meant = classify_recipients(entry.meta, config, wrong or [], intended or [])
         record = build_record(entry, config, now=now, unintended=unintended, intended=meant)

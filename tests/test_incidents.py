@@ -89,7 +89,8 @@ def test_a_record_is_a_mail_with_summary_tags_and_the_original_attached(state_di
     assert {"held", "state:held", "decision:hold", "rule:external-recipient", "client:kundenfirma", "outside"} <= set(
         tags
     )
-    summary, attached = list(msg.iter_parts())
+    summary, meta_part, attached = list(msg.iter_parts())
+    assert json.loads(meta_part.get_content())["id"] == entry.id
     assert "held — not sent" in summary.get_content()
     assert "external-recipient: outside" in summary.get_content()
     assert attached.get_content_type() == "message/rfc822"

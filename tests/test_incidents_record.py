@@ -58,7 +58,7 @@ def test_a_record_parses_and_carries_the_original_unchanged(raw, subject, event)
     assert msg.get_content_type() == "multipart/mixed"
     boundary = msg.get_boundary()
     original = raw.replace(b"\r\n", b"\n")
-    body = data.split(b"Content-Transfer-Encoding: 8bit\n\n", 2)[2]
+    body = data.split(b"Content-Transfer-Encoding: 8bit\n\n", 3)[3]
     expected = original if original.endswith(b"\n") else original + b"\n"
     assert body == expected + f"\n--{boundary}--\n".encode()
 

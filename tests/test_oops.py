@@ -177,3 +177,26 @@ def test_oops_on_a_message_that_did_not_leave_says_so(world):
     out = world.cli("oops", waiting.id)
     assert f"sendguard undo {waiting.id}" in out.stderr
     os.kill(json.loads((waiting.path / "worker.pid").read_text()), 9)
+
+
+def test_a_message_the_queue_pruned_is_read_back_from_the_incident_log(world, tmp_path):
+    import shutil
+
+    world.config_path.write_text(config_text(world))
+    raw = with_pdf("petra@falsch.example", GERMAN)
+    assert world.send(raw, "-t").returncode == 0
+    (entry,) = q.Queue.default().entries()
+    shutil.rmtree(entry.path)  # as `queue run` does after [queue] keep_days
+    config = config_mod.load(world.config_path)
+    for ref in (None, entry.id, entry.id[:17]):
+        report = oops(q.Queue.default(), ref, config, now=NOW, drafts_dir=tmp_path / "Drafts")
+        assert report.entry.id == entry.id
+        assert report.record["unintended_recipients"] == ["petra@falsch.example"]
+        assert report.record["message_sha256"] == hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+        assert report.record["attachments"][0]["real_type"].startswith("application/pdf")
+        assert report.language == "de"
+    assert q.Queue.default().entries() == []  # restored beside the queue, never into it
+    assert world.cli("queue", "run").returncode == 0 and len(world.server.received) == 1
+    rows = [json.loads(line) for line in world.cli("log", "--json", "tag:oops").stdout.splitlines()]
+    assert {r["id"] for r in rows} == {entry.id}
+    assert world.cli("oops", "20991231-000000-ffffff").returncode != 0

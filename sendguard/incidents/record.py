@@ -8,6 +8,9 @@ durable truth about the message and is fsynced already; a record lost in a power
 a missing log line, never a lost message, and an fsync per event would be the fsync storm
 the send path cannot afford.
 
+Parts: the summary (text/plain), the entry's meta (application/json, so the record can stand in
+for a pruned queue entry) and the original (message/rfc822), always in this order.
+
 The tags the indexer applies travel inside the record (``X-Sendguard-Tags``), so a record
 indexed days later, or re-indexed from scratch, gets exactly the tags it was written with.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import email.utils
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -171,6 +175,11 @@ def build_record(
         b"\n\nThis is an incident record of sendguard in MIME format.\n",
         f"\n--{boundary}\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n".encode(),
         body.encode("utf-8", "replace"),
+        # The queue entry's meta, so a record can stand in for the entry once the queue pruned
+        # it (sendguard oops on an old message reads it back: see oops.restore_from_log).
+        f"\n--{boundary}\nContent-Type: application/json; charset=utf-8\nContent-Disposition: attachment; "
+        f'filename="meta.json"\nContent-Transfer-Encoding: 8bit\n\n'.encode(),
+        json.dumps(meta, ensure_ascii=False, default=str).encode("utf-8", "replace"),
         f"\n--{boundary}\nContent-Type: message/rfc822\nContent-Disposition: attachment; "
         f'filename="{entry_id}.eml"\nContent-Transfer-Encoding: 8bit\n\n'.encode(),
         original,
