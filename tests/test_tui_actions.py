@@ -195,6 +195,9 @@ async def test_false_alarm_is_recorded(app):
         await pilot.press("f")
         await settle(pilot)
     assert false_alarms.load(app.state_dir) == {("greeting-mismatch", "anna@kundenfirma.example"): 1}
+    from sendguard.history import trust  # handed to the history's "don't ask again", for that rule only
+
+    assert trust.trusted(app.state_dir) == [("anna@kundenfirma.example", "greeting-mismatch")]
 
 
 async def test_copy_id(app):
