@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from collections.abc import Callable
 from typing import Any
 
@@ -50,34 +51,46 @@ DIRICHLET_MU = 20.0
 MAX_WORD_GAIN = 4.0
 
 
-@dataclass
 class MessageView:
-    """What the recipient rules read from a message, computed once per message."""
+    """What the recipient rules read from a message; each part computed once, when first asked."""
 
-    recipients: list[str]
-    words: list[str]
-    greeting: Greeting | None
-    refs: list[str]
-    tokens: set[str] = field(repr=False)
-    quoted: QuotedPeople = field(repr=False, default_factory=QuotedPeople)
+    def __init__(self, message: Any, recipients: list[str]) -> None:
+        self.message = message
+        self.recipients = recipients
+
+    @cached_property
+    def body(self) -> str:
+        return self.message.body_text[:MAX_BODY_CHARS]  # type: ignore[no-any-return]
+
+    @cached_property
+    def words(self) -> list[str]:
+        return words(self.message.subject + "\n" + self.body, MAX_WORDS)
+
+    @cached_property
+    def greeting(self) -> Greeting | None:
+        return parse_greeting(self.body)
+
+    @cached_property
+    def refs(self) -> list[str]:
+        message = self.message
+        found = re.findall(r"<[^<>\s]+>", message.header("In-Reply-To") + " " + message.header("References"))
+        return [r.strip("<>").lower() for r in found][-20:]
+
+    @cached_property
+    def tokens(self) -> set[str]:
+        return set(re.findall(r"[^\W\d_]{2,}", self.body.lower()))
+
+    @cached_property
+    def quoted(self) -> QuotedPeople:
+        return quoted_people(self.message.body_text)
 
 
 def message_view(message: Any, context: Any) -> MessageView:
     cached = context.cache.get("recipients.view")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    body = message.body_text[:MAX_BODY_CHARS]
-    refs = re.findall(r"<[^<>\s]+>", message.header("In-Reply-To") + " " + message.header("References"))
-    view = MessageView(
-        recipients=[a for a in context.envelope if not context.is_own(a)],
-        words=words(message.subject + "\n" + body, MAX_WORDS),
-        greeting=parse_greeting(body),
-        refs=[r.strip("<>").lower() for r in refs][-20:],
-        tokens=set(re.findall(r"[^\W\d_]{2,}", body.lower())),
-        quoted=quoted_people(message.body_text),
-    )
-    context.cache["recipients.view"] = view
-    return view
+    if cached is None:
+        cached = MessageView(message, [a for a in context.envelope if not context.is_own(a)])
+        context.cache["recipients.view"] = cached
+    return cached  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -125,14 +138,24 @@ class FitModel:
         self.when = when
         self.view = view
         self.org_of = org_of or (lambda addr: addr.rpartition("@")[2])
-        vocab = {w: v for w, v in store.vocab(view.words).items() if v[0] >= 2}
+        self._greeted: dict[int, bool] = {}
+
+    @cached_property
+    def vocab(self) -> dict[str, tuple[int, int, int]]:
+        """The message's words the history has seen at least twice, names excluded."""
+        vocab = {w: v for w, v in self.store.vocab(self.view.words).items() if v[0] >= 2}
         # Names are who the mail is to, not what it is about: the greeting and signature
         # would otherwise make every contact named alike look like the topic's owner.
-        names = store.known_first_names(list(vocab))
-        self.vocab = {w: v for w, v in vocab.items() if w not in names}
-        self.messages = max(store.meta("messages"), 1)
-        self.thread = store.thread_participants(view.refs) if view.refs else set()
-        self._greeted: dict[int, bool] = {}
+        names = self.store.known_first_names(list(vocab))
+        return {w: v for w, v in vocab.items() if w not in names}
+
+    @cached_property
+    def messages(self) -> int:
+        return max(self.store.meta("messages"), 1)
+
+    @cached_property
+    def thread(self) -> set[str]:
+        return self.store.thread_participants(self.view.refs) if self.view.refs else set()
 
     def greets(self, contact: Contact) -> bool:
         greeting = self.view.greeting
