@@ -59,3 +59,18 @@ def test_evaluate_reports_both_numbers(tmp_path):
     result = sg(tmp_path, "evaluate", str(maildir))
     assert result.returncode == 0, result.stderr
     assert "held for nothing" in result.stdout and "swapped in" in result.stdout
+
+
+def test_learn_from_a_notmuch_query(tmp_path):
+    import pytest
+
+    notmuch2 = pytest.importorskip("notmuch2")
+    mail_root = tmp_path / "mail"
+    hf.write_maildir(mail_root / "sent", hf.history_messages())
+    db = notmuch2.Database.create(str(mail_root), config=notmuch2.Database.CONFIG.EMPTY)
+    for f in sorted((mail_root / "sent" / "cur").iterdir()):
+        db.add(str(f))
+    db.close()
+    result = sg(tmp_path, "learn", "--notmuch", "subject:Granit", "--notmuch-db", str(mail_root))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("learned 9 new messages")

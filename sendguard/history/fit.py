@@ -33,7 +33,7 @@ from functools import cached_property
 from collections.abc import Callable
 from typing import Any
 
-from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, Greeting, fold, parse_greeting, words
+from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, Greeting, parse_greeting, words
 from sendguard.history.store import Contact, HistoryStore
 from sendguard.quoted import Person, QuotedPeople, quoted_people
 
