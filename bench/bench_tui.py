@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 STATES = ["delivered"] * 90 + ["held"] * 4 + ["delayed"] * 2 + ["deferred"] * 2 + ["blocked", "discarded"]
@@ -46,19 +46,19 @@ def build(root: Path, count: int, now: float) -> None:
     for i in range(count):
         state = STATES[i % len(STATES)]
         created = now - (count - i) * 5
-        entry_id = datetime.fromtimestamp(created, timezone.utc).strftime("%Y%m%d-%H%M%S") + f"-{i:06x}"
+        entry_id = datetime.fromtimestamp(created, UTC).strftime("%Y%m%d-%H%M%S") + f"-{i:06x}"
         path = queue / entry_id
         path.mkdir()
         to = f"person{i}@client{i % 50}.example"
         (path / "message.eml").write_bytes(f"From: me@nordwerk.example\nTo: {to}\nSubject: Message {i}\n\nHello {i}\n".encode())
-        stamp = datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="seconds")
         meta = {"id": entry_id, "created": stamp, "updated": stamp, "state": state, "envelope": [to],
                 "recipients": [to], "subject": f"Message {i} about the Falke project", "verdict": "hold" if state == "held" else "pass",
                 "findings": [{"rule": "greeting-mismatch", "severity": "warn", "message": f"The greeting names someone else than {to}.",
                               "recipient": to, "suggestion": None, "evidence": None}] if state == "held" else [],
                 "events": [{"time": stamp, "event": "kept", "state": state}]}
         if state == "delayed":
-            meta["not_before"] = datetime.fromtimestamp(now + 60 + i % 300, timezone.utc).isoformat(timespec="seconds")
+            meta["not_before"] = datetime.fromtimestamp(now + 60 + i % 300, UTC).isoformat(timespec="seconds")
         if state == "delivered":
             meta["delivered"] = stamp
         (path / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -78,11 +78,11 @@ def bench_rows(root: Path, now: float) -> tuple[float, int]:
 
 
 async def bench_app(root: Path, now: float) -> dict[str, float]:
+    from sendguard.tui.app import ReviewApp
     from sendguard.tui.rowlist import RowList
 
     from sendguard import config as config_mod
     from sendguard.queue import Queue
-    from sendguard.tui.app import ReviewApp
 
     config = config_mod.load(root / "config.toml")
     app = ReviewApp(queue=Queue(root / "data" / "sendguard" / "queue"), config=config,
@@ -138,13 +138,13 @@ def bench_tmux(root: Path) -> float | None:
                     f"{exe} --config {root / 'config.toml'} review"], env=env, check=True)
     try:
         while time.perf_counter() - start < 30:
-            out = subprocess.run([*tmux, "capture-pane", "-p", "-t", "b"], env=env, capture_output=True, text=True).stdout
+            out = subprocess.run([*tmux, "capture-pane", "-p", "-t", "b"], env=env, capture_output=True, text=True, check=False).stdout
             if "in the queue" in out and "loading" not in out:
                 return time.perf_counter() - start
             time.sleep(0.01)
         return None
     finally:
-        subprocess.run([*tmux, "kill-server"], env=env, capture_output=True)
+        subprocess.run([*tmux, "kill-server"], env=env, capture_output=True, check=False)
 
 
 def main() -> None:

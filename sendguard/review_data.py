@@ -218,7 +218,9 @@ def incident_rows(queue: q.Queue, state_dir: Path, query: str = "") -> tuple[lis
     records until then (``query`` = words that must all occur).
     """
     if incident_log_exists(state_dir):
-        from sendguard.incidents.store import search  # notmuch2: only here, only when asked
+        from sendguard.incidents.store import (
+            search,  # notmuch2: only here, only when asked
+        )
 
         found = search(state_dir, query.strip() or "*", limit=INCIDENT_LIMIT)
         return [IncidentRow(key=r.path, id=r.id, when=_timestamp(r.date), event=r.event,
@@ -249,8 +251,8 @@ class AttachmentView:
     @property
     def mismatch(self) -> bool:
         """The declared type is not what the bytes are (e.g. a PDF labelled text/plain)."""
-        return bool(self.real_type) and self.real_type != self.declared_type and not (
-            self.declared_type == "application/octet-stream")
+        generic = self.declared_type == "application/octet-stream"  # says nothing, so it cannot lie
+        return bool(self.real_type) and self.real_type != self.declared_type and not generic
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ import pytest
 from textual.widgets import Input, Static
 
 from sendguard.queue import Queue
+from sendguard.tui.rowlist import RowList
 from sendguard.tui.screens.help import HelpScreen
 from sendguard.tui.screens.incidents import IncidentsScreen
 from sendguard.tui.screens.message import MessageScreen
 from sendguard.tui.screens.modals import ChoiceModal, ConfirmModal, ErrorModal
-from sendguard.tui.rowlist import RowList
 from sendguard.tui.screens.queue_list import QueueScreen
 from tests import tui_snapshot_app as data
 
@@ -195,7 +195,9 @@ async def test_false_alarm_is_recorded(app):
         await pilot.press("f")
         await settle(pilot)
     assert false_alarms.load(app.state_dir) == {("greeting-mismatch", "anna@kundenfirma.example"): 1}
-    from sendguard.history import trust  # handed to the history's "don't ask again", for that rule only
+    from sendguard.history import (
+        trust,  # handed to the history's "don't ask again", for that rule only
+    )
 
     assert trust.trusted(app.state_dir) == [("anna@kundenfirma.example", "greeting-mismatch")]
 
@@ -318,8 +320,9 @@ async def test_countdown_ticks(world, tmp_path):
 async def test_incidents_from_the_notmuch_log(app):
     import shutil
 
-    from sendguard.incidents import record, store
     from sendguard.tui.screens.incidents import RecordScreen
+
+    from sendguard.incidents import record, store
 
     for entry in app.queue.entries():
         record.record(entry, entry.state, app.config, now=data.NOW)

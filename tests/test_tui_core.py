@@ -179,11 +179,11 @@ def test_rendered_message_text_is_inert(subject, name, body, reason):
     """Whatever a message says, the screen gets it as plain text: no markup applied, no control
     character reaching the terminal, and our own styles only on our own labels."""
     from rich.console import Console
+    from sendguard.tui import render
+    from sendguard.tui.safe import text
 
     from sendguard.printable import printable
     from sendguard.review_data import FindingView, MessageView, RecipientView
-    from sendguard.tui import render
-    from sendguard.tui.safe import text
 
     view = MessageView(id="x", state="held", subject=subject, sender=name,
                        recipients=[RecipientView("a@b.example", name, True, None, False)],
@@ -205,8 +205,9 @@ def test_rendered_message_text_is_inert(subject, name, body, reason):
 
 
 def test_evidence_is_highlighted_in_the_body(tmp_path):
-    from sendguard.review_data import message_view
     from sendguard.tui import render
+
+    from sendguard.review_data import message_view
 
     data.build_queue(tmp_path / "queue")
     view = message_view(Queue(tmp_path / "queue"), data.HELD_ID, config_mod.parse(data.CONFIG))

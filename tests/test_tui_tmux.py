@@ -13,7 +13,6 @@ import pytest
 from tests.conftest import make_message
 
 
-
 def wait_for(predicate, timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

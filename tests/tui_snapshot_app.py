@@ -10,17 +10,17 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-NOW = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 27, 9, 0, 0, tzinfo=UTC).timestamp()
 
 HOSTILE_SUBJECT = "[bold red]PWNED[/] [@click=app.quit]click me[/] \x1b]0;owned\x07\x1b[2J"
 
 
 def iso(offset: float) -> str:
-    return datetime.fromtimestamp(NOW + offset, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(NOW + offset, UTC).isoformat(timespec="seconds")
 
 
 def message(to: str, subject: str, body: str, *, cc: str = "", attachment: tuple[str, str, bytes] | None = None,
@@ -123,9 +123,10 @@ keywords = ["Falke", "Kundenfirma"]
 
 def make_app(home: Path, config_text: str = CONFIG, now: float = NOW, config_path: Path | None = None) -> Any:
     """A ReviewApp on a fresh fixed queue under ``home``."""
+    from sendguard.tui.app import ReviewApp
+
     from sendguard import config as config_mod
     from sendguard.queue import Queue
-    from sendguard.tui.app import ReviewApp
 
     state_dir = home / "sendguard"
     build_queue(state_dir / "queue")
