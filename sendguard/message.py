@@ -30,6 +30,7 @@ from functools import cached_property
 
 from sendguard import mimetree
 from sendguard.mimetree import (  # noqa: F401  (public names)
+    MAX_DECODED_HEADER_CHARS,
     MAX_DEPTH,
     MAX_HEADER_BYTES,
     MAX_PARTS,
@@ -38,9 +39,9 @@ from sendguard.mimetree import (  # noqa: F401  (public names)
 )
 
 MAX_TEXT_CHARS = 2_000_000
-# A header value longer than this is cut before address parsing: the stdlib address parser
-# recurses per comment/word and is quadratic on some inputs.
-MAX_ADDRESS_HEADER_CHARS = 64_000
+# An address header longer than this is read only for address-like words (and held as unreadable):
+# the stdlib address parser recurses per comment or word and is superlinear on some inputs.
+MAX_ADDRESS_HEADER_CHARS = 128_000
 
 _LOOSE_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -101,7 +102,10 @@ class OutgoingMessage:
 
     def header(self, name: str) -> str:
         """A header decoded to text ('' when absent); the first one if repeated."""
-        return decode_header(self.headers.get(name))
+        value = self.headers.get(name)
+        if value is not None and len(str(value)) > MAX_DECODED_HEADER_CHARS:
+            self.problem(f"the {name} header is longer than {MAX_DECODED_HEADER_CHARS // 1000} kB")
+        return decode_header(value)
 
     @cached_property
     def subject(self) -> str:
@@ -110,7 +114,12 @@ class OutgoingMessage:
     def addresses(self, *names: str) -> list[Address]:
         values: list[str] = []
         for name in names:
-            values.extend(decode_header(v) for v in self.headers.get_all(name, []))
+            for value in self.headers.get_all(name, []):
+                if len(str(value)) > MAX_ADDRESS_HEADER_CHARS:
+                    self.problem(f"an address header is longer than {MAX_ADDRESS_HEADER_CHARS // 1000} kB")
+                    values.append(str(value))  # every address-like word still counts (below)
+                else:
+                    values.append(decode_header(value, MAX_ADDRESS_HEADER_CHARS))
         pairs: list[tuple[str, str]] = []
         for value in values:
             pairs.extend(self._parse_addresses(value))
@@ -129,8 +138,6 @@ class OutgoingMessage:
                 return email.utils.getaddresses([value])
             except (RecursionError, ValueError, TypeError, IndexError):
                 self.problem("an address header could not be parsed")
-        else:
-            self.problem(f"an address header is longer than {MAX_ADDRESS_HEADER_CHARS} characters")
         return [("", m) for m in _LOOSE_ADDRESS.findall(value)]
 
     @cached_property

@@ -70,9 +70,22 @@ def test_too_many_parts_is_held(tmp_path):
     assert_held_as_unreadable(raw, tmp_path)
 
 
-def test_huge_header_block_is_held(tmp_path):
-    raw = HEAD + b"".join(b"X-Filler-%d: %s\n" % (n, b"y" * 200) for n in range(6000)) + b"\nbody\n"
+@pytest.mark.parametrize("raw", [
+    HEAD + b"".join(b"X-Filler-%d: %s\n" % (n, b"y" * 200) for n in range(6000)) + b"\nbody\n",
+    HEAD + b"X: y\n" * 200_000 + b"\nbody\n",
+    b"From: a@nordwerk.example\nTo: b@x.example\nSubject: " + b"=?utf-8?q?abc?= " * 50_000 + b"\n\nhi\n",
+    HEAD + b'Content-Type: multipart/mixed; boundary="b"\n\n' + b"--bX\n" * 200_000,
+], ids=["big-header-block", "200k-header-lines", "800k-subject-of-encoded-words", "200k-boundary-like-lines"])
+def test_huge_headers_and_endless_structures_are_held_quickly(raw, tmp_path):
     assert_held_as_unreadable(raw, tmp_path)
+
+
+def test_megabytes_of_delimiter_lookalikes_are_read_quickly(tmp_path):
+    raw = HEAD + b'Content-Type: multipart/mixed; boundary="b"\n\n' + b"x--b" * 2_000_000
+    start = time.perf_counter()
+    result = run_check(raw, tmp_path)
+    assert time.perf_counter() - start < 3
+    assert result.decision.verdict == Verdict.PASS
 
 
 def test_address_header_that_breaks_the_stdlib_parser_is_held_with_recipients_kept(tmp_path):
