@@ -36,7 +36,10 @@ def _summary(meta: dict[str, Any]) -> Text:
 class EntryActions:
     """Mixin for a Screen. Subclasses implement current_entry_id() and after_change()."""
 
-    app: ReviewApp
+    if TYPE_CHECKING:  # provided by ReviewScreen, which every user of this mixin also is
+
+        @property
+        def review(self) -> ReviewApp: ...
 
     def current_entry_id(self) -> str | None:
         raise NotImplementedError
@@ -45,21 +48,21 @@ class EntryActions:
         raise NotImplementedError
 
     def _done(self, message: str, severity: str = "information") -> None:
-        self.app.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+        self.review.notify(message, severity=severity, markup=False)  # type: ignore[arg-type,unused-ignore]
         self.after_change()
-        self.app.queue_changed()
+        self.review.queue_changed()
 
     def _meta(self) -> tuple[str, dict[str, Any]] | None:
         entry_id = self.current_entry_id()
         if not entry_id:
-            self.app.notify("No message selected.", severity="warning", markup=False)
+            self.review.notify("No message selected.", severity="warning", markup=False)
             return None
         try:
-            return entry_id, self.app.queue.get(entry_id).meta
+            return entry_id, self.review.queue.get(entry_id).meta
         except SendguardError as err:
-            self.app.show_error("Cannot read that message", err.details())
+            self.review.show_error("Cannot read that message", err.details())
         except (OSError, ValueError) as err:
-            self.app.show_error("Cannot read that message", [f"{type(err).__name__}: {err}"])
+            self.review.show_error("Cannot read that message", [f"{type(err).__name__}: {err}"])
         return None
 
     # r
@@ -70,7 +73,7 @@ class EntryActions:
         if not found:
             return
         entry_id, meta = found
-        app = self.app
+        app = self.review
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -87,7 +90,7 @@ class EntryActions:
         if not found:
             return
         entry_id, meta = found
-        app = self.app
+        app = self.review
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -105,7 +108,7 @@ class EntryActions:
         if not found:
             return
         entry_id, _ = found
-        app = self.app
+        app = self.review
         try:
             changes = fix.plan_suggestion(app.queue, entry_id)
         except SendguardError as err:
@@ -142,7 +145,7 @@ class EntryActions:
         if not found:
             return
         entry_id, _ = found
-        app = self.app
+        app = self.review
         try:
             entry = app.queue.get(entry_id)
             new_raw = self._run_editor(entry.path, entry.raw())
@@ -176,7 +179,7 @@ class EntryActions:
             argv = [*shlex.split(editor), str(path)]
             try:
                 try:
-                    with self.app.suspend():
+                    with self.review.suspend():
                         code = subprocess.call(argv)
                 except SuspendNotSupported:  # headless (tests): the editor is not interactive there
                     code = subprocess.call(argv, stdin=subprocess.DEVNULL)
@@ -198,7 +201,7 @@ class EntryActions:
         if not found:
             return
         entry_id, meta = found
-        app = self.app
+        app = self.review
         flagged = [f["recipient"] for f in meta.get("findings", [])
                    if f.get("recipient") and f.get("severity") in ("warn", "hold", "block")]
         candidates = list(dict.fromkeys(flagged or meta.get("envelope", [])))
@@ -232,7 +235,7 @@ class EntryActions:
         if not found:
             return
         _, meta = found
-        app = self.app
+        app = self.review
 
         def finished(pairs: list[tuple[str, str]]) -> None:
             if not pairs:
@@ -247,5 +250,5 @@ class EntryActions:
     def action_copy_id(self) -> None:
         entry_id = self.current_entry_id()
         if entry_id:
-            self.app.copy_to_clipboard(entry_id)
-            self.app.notify(f"Copied {entry_id}", markup=False)
+            self.review.copy_to_clipboard(entry_id)
+            self.review.notify(f"Copied {entry_id}", markup=False)

@@ -11,7 +11,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
@@ -19,6 +18,7 @@ from sendguard.errors import SendguardError
 from sendguard.review_data import IncidentRow, incident_rows
 from sendguard.tui import render
 from sendguard.tui.keys import bindings
+from sendguard.tui.screens.base import ReviewScreen
 from sendguard.tui.rowlist import RowList
 from sendguard.tui.safe import text
 
@@ -35,7 +35,7 @@ def _cells(row: IncidentRow) -> list[Text]:
             text(row.subject or "(no subject)", limit=200)]
 
 
-class IncidentsScreen(Screen[None]):
+class IncidentsScreen(ReviewScreen):
     BINDINGS = bindings("incidents")
 
     def __init__(self) -> None:
@@ -58,7 +58,7 @@ class IncidentsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="incidents-load", exit_on_error=False)
     def load(self) -> None:
-        app = self.app
+        app = self.review
         query = self.query_one("#search", Input).value
         worker = get_current_worker()
         try:
@@ -112,12 +112,12 @@ class IncidentsScreen(Screen[None]):
         row = self.current_row()
         if row is None:
             return
-        if row.id and (self.app.queue.root / row.id).is_dir():
-            self.app.push_screen(MessageScreen(row.id))
+        if row.id and (self.review.queue.root / row.id).is_dir():
+            self.review.push_screen(MessageScreen(row.id))
         elif row.record:
-            self.app.push_screen(RecordScreen(row.record))
+            self.review.push_screen(RecordScreen(row.record))
         else:
-            self.app.show_error("Nothing to open", [f"{row.id} is no longer in the queue"])
+            self.review.show_error("Nothing to open", [f"{row.id} is no longer in the queue"])
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.load()
@@ -134,17 +134,17 @@ class IncidentsScreen(Screen[None]):
     def action_copy_id(self) -> None:
         entry_id = self.current_entry_id()
         if entry_id:
-            self.app.copy_to_clipboard(entry_id)
-            self.app.notify(f"Copied {entry_id}", markup=False)
+            self.review.copy_to_clipboard(entry_id)
+            self.review.notify(f"Copied {entry_id}", markup=False)
 
     def action_back(self) -> None:
         if self.focused is self.query_one("#search", Input):
             self.query_one(RowList).focus()
             return
-        self.app.pop_screen()
+        self.review.pop_screen()
 
 
-class RecordScreen(Screen[None]):
+class RecordScreen(ReviewScreen):
     """One incident record (the queue has pruned the message): its readable summary."""
 
     BINDINGS = [("escape", "back", "back")]
@@ -167,4 +167,4 @@ class RecordScreen(Screen[None]):
         yield Footer(compact=True)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.review.pop_screen()

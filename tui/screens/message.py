@@ -13,10 +13,11 @@ from sendguard.review_data import MessageView, message_view
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings
+from sendguard.tui.screens.base import ReviewScreen
 from sendguard.tui.safe import text
 
 
-class MessageScreen(EntryActions, Screen[None]):
+class MessageScreen(EntryActions, ReviewScreen):
     BINDINGS = bindings("message")
 
     def __init__(self, entry_id: str) -> None:
@@ -35,7 +36,7 @@ class MessageScreen(EntryActions, Screen[None]):
 
     @work(thread=True, exclusive=True, group="message-load", exit_on_error=False)
     def load(self) -> None:
-        app = self.app
+        app = self.review
         try:
             view = message_view(app.queue, self.entry_id, app.config)
         except SendguardError as err:
@@ -57,4 +58,4 @@ class MessageScreen(EntryActions, Screen[None]):
         self.load()
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.review.pop_screen()

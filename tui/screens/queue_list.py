@@ -18,6 +18,7 @@ from sendguard.review_data import QueueRow, queue_rows, queue_signature
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings
+from sendguard.tui.screens.base import ReviewScreen
 from sendguard.tui.rowlist import RowList
 from sendguard.tui.safe import text
 
@@ -25,7 +26,7 @@ WATCH_LIMIT = 500  # entries stat()ed each second for changes; more waiting than
 COLUMNS = [("state", "State", 11), ("when", "When", 8), ("to", "To", 24), ("subject", "Subject", 0)]
 
 
-class QueueScreen(EntryActions, Screen[None]):
+class QueueScreen(EntryActions, ReviewScreen):
     BINDINGS = [*bindings("queue"), Binding("escape", "leave_filter", "", show=False)]
 
     def __init__(self) -> None:
@@ -51,7 +52,7 @@ class QueueScreen(EntryActions, Screen[None]):
 
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def load(self) -> None:
-        app = self.app
+        app = self.review
         prefetch, app.prefetch = app.prefetch, None
         try:
             rows = prefetch.result() if prefetch is not None else queue_rows(app.queue, app.now())
@@ -66,7 +67,7 @@ class QueueScreen(EntryActions, Screen[None]):
     def show_rows(self, rows: list[QueueRow]) -> None:
         self.rows = rows
         self.loaded = True
-        self.signature = queue_signature(self.app.queue.root, self._watched())
+        self.signature = queue_signature(self.review.queue.root, self._watched())
         self.populate()
 
     def populate(self) -> None:
@@ -77,7 +78,7 @@ class QueueScreen(EntryActions, Screen[None]):
         self.shown = {row.id: row for row in shown}
         to_width = COLUMNS[2][2]
         table.set_rows([row.id for row in shown], shown,
-                       lambda row: render.row_cells(row, self.app.now(), to_width, 200), keep)
+                       lambda row: render.row_cells(row, self.review.now(), to_width, 200), keep)
         self.update_title(len(shown))
         self.update_preview()
 
@@ -126,12 +127,12 @@ class QueueScreen(EntryActions, Screen[None]):
 
         entry_id = self.current_entry_id()
         if entry_id:
-            self.app.push_screen(MessageScreen(entry_id))
+            self.review.push_screen(MessageScreen(entry_id))
 
     def action_incidents(self) -> None:
         from sendguard.tui.screens.incidents import IncidentsScreen
 
-        self.app.push_screen(IncidentsScreen())
+        self.review.push_screen(IncidentsScreen())
 
     def action_refresh(self) -> None:
         self.load()
@@ -147,12 +148,12 @@ class QueueScreen(EntryActions, Screen[None]):
         """Once a second: redraw the visible countdowns; read the queue again when it changed
         (new mail held, `queue run` delivered something) or a countdown ran out."""
         if self.loaded:
-            signature = queue_signature(self.app.queue.root, self._watched())
+            signature = queue_signature(self.review.queue.root, self._watched())
             if self.signature is not None and signature != self.signature:
                 self.signature = None
                 self.load()
                 return
-        now = self.app.now()
+        now = self.review.now()
         table = self.query_one(RowList)
         for key in table.visible_keys():
             if self.shown[key].state == "delayed":
