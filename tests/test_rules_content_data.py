@@ -58,6 +58,23 @@ def test_salary_table_in_a_spreadsheet_holds(tmp_path):
     assert finding.severity.label == "hold" and "salaries" in finding.message and "liste.xlsx" in finding.message
 
 
+@pytest.mark.parametrize("text, rows, figures", [
+    ("Name\tGehalt\nTim Roth\t78000\nLea Vogel\t81000", 2, 0),          # spreadsheet rows
+    ("Salaries:\nTim Roth, 78.000 EUR\nLea Vogel, 81.000 EUR", 2, 0),    # typed list
+    ("Gehälter\nRoth, Tim;78000\nVogel, Lea;81000", 2, 0),               # CSV, "Last, First"
+    ("Gehalt von Tim Roth (Brutto 78.000 EUR)", 0, 1),                    # one person's pay
+    ("Salary review 2026\nJan Berg  2021  lead\nLea Vogel  2019  dev", 0, 0),  # years are no amounts
+    ("Payroll contact\nEmployee Telephone Number:   713.853.5982", 0, 0),
+    ("salary survey\n\t\tSunday, May 13, 2001\nEl Paso built 58,000 miles of pipe", 0, 0),
+    ("Tim Roth\t78000\nLea Vogel\t81000", 0, 0),                         # no word says salary
+])
+def test_salary_tables_and_figures(text, rows, figures):
+    from sendguard.rules.sensitive_data import salary_lines
+
+    found_rows, found_figures = salary_lines(text)
+    assert (len(found_rows), len(found_figures)) == (rows, figures)
+
+
 def test_prices_in_an_offer_are_not_salaries(tmp_path):
     body = "Hallo Markus,\n\nKonzeption Phase 2: 12.000 EUR\nUmsetzung Falke App: 48.000 EUR\nGesamt brutto 71.400 EUR\n"
     assert findings_of(run_check(mail(body), tmp_path), "sensitive-data") == []

@@ -143,14 +143,34 @@ def find_identifiers(text: str) -> list[tuple[str, str]]:
 SALARY_SCAN_CHARS = 200_000
 
 
-def salary_lines(text: str) -> tuple[list[str], bool]:
-    """(lines with a name and an amount, whether the text talks about salaries at all)."""
+# Table cells: tabs, semicolons, runs of spaces, CSV commas ("Roth,78000"; "Roth, Tim" is one cell).
+_CELL_SPLIT = re.compile(r"\t|;|\s{2,}|\|\s*|,(?=\S)|,\s+(?=[\d€$£])")
+_BARE_AMOUNT = re.compile(r"\d{4,7}(?:[.,]\d{1,2})?")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _is_amount(cell: str) -> bool:
+    if _BARE_AMOUNT.fullmatch(cell):
+        return not _YEAR.fullmatch(cell)
+    return bool(_AMOUNT.search(cell))
+
+
+def _is_table_row(line: str) -> bool:
+    """A person's name in the first cell and an amount in another."""
+    cells = [c.strip() for c in _CELL_SPLIT.split(line.strip()) if c.strip()]
+    return len(cells) >= 2 and bool(_NAME.fullmatch(cells[0])) and any(_is_amount(c) for c in cells[1:])
+
+
+def salary_lines(text: str) -> tuple[list[str], list[str]]:
+    """(rows of a names-and-amounts table, lines naming one person's salary) — both only in a
+    text that talks about salaries."""
     text = text[:SALARY_SCAN_CHARS]
-    talks_salary = bool(_SALARY_WORD.search(text.lower()))
-    if not talks_salary:
-        return [], False
-    rows = [line for line in text.splitlines() if len(line) < 1000 and _AMOUNT.search(line) and _NAME.search(line)]
-    return rows, True
+    if not _SALARY_WORD.search(text.lower()):
+        return [], []
+    lines = [line for line in text.splitlines() if len(line) < 1000 and _NAME.search(line)]
+    rows = [line for line in lines if _is_table_row(line)]
+    figures = [line for line in lines if _SALARY_WORD.search(line.lower()) and _AMOUNT.search(line)]
+    return rows, figures
 
 
 class SensitiveData(Rule):
@@ -167,13 +187,13 @@ class SensitiveData(Rule):
             found += [("an IBAN", where, mask(v)) for v in find_ibans(text)]
             found += [("a payment card number", where, mask(v)) for v in find_cards(text)]
             found += [(f"a {label}", where, mask(v)) for label, v in find_identifiers(text)]
-            rows, talks_salary = salary_lines(text)
-            if talks_salary and len(rows) >= _TABLE_ROWS:
+            rows, figures = salary_lines(text)
+            if len(rows) >= _TABLE_ROWS:
                 salary_table = True
                 found.append(("a table of names with salaries", where, f"{len(rows)} rows"))
-            elif rows and any(_SALARY_WORD.search(r.lower()) for r in rows):
+            elif figures:
                 salary_figure = True
-                found.append(("a person's salary", where, "1 line" if len(rows) == 1 else f"{len(rows)} lines"))
+                found.append(("a person's salary", where, "1 line" if len(figures) == 1 else f"{len(figures)} lines"))
         if not found:
             return []
         numbers = [f for f in found if not f[0].startswith(("a table", "a person's"))]
