@@ -363,3 +363,32 @@ async def test_new_held_mail_appears_by_itself(app, world):
         await settle(pilot)
         table = app.screen.query_one(RowList)
         assert table.row_count == 7 and "Fresh" in str(table.cell(table.keys[0], "subject"))
+
+
+async def test_mouse_selects_and_double_click_opens(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.click("#queue", offset=(5, 3))  # line 0 is the header: this is the third row
+        assert app.screen.current_entry_id() == data.BLOCKED_ID
+        await pilot.double_click("#queue", offset=(5, 3))
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen) and app.screen.entry_id == data.BLOCKED_ID
+
+
+async def test_slow_transport_never_freezes_the_screen(app, world, tmp_path):
+    slow = tmp_path / "slow-msmtp"
+    slow.write_text(f"#!/bin/sh\nsleep 1.5\nexec msmtp -C {world.msmtprc} \"$@\"\n")
+    slow.chmod(0o755)
+    app.config.transport.command = [str(slow)]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await select(pilot, data.HELD_ID)
+        await pilot.press("r", "y")
+        started = time.monotonic()
+        await pilot.press("question_mark")  # the app answers while msmtp is still at work
+        assert isinstance(app.screen, HelpScreen)
+        assert time.monotonic() - started < 1.0 and world.server.received == []
+        await pilot.press("escape", "down", "up")
+        await settle(pilot)
+        assert len(world.server.received) == 1
+        assert queue_of(app).get(data.HELD_ID).state == "delivered"
