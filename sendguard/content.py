@@ -35,15 +35,18 @@ _ATTRIBUTION = re.compile(
     r"-{2,}\s*(?:Original(?:\s+Message)?|Urspr[üu]ngliche Nachricht|Original-Nachricht|Message d'origine"
     r"|Mensaje original|Oorspronkelijk bericht|Исходное сообщение|Forwarded message|Weitergeleitete Nachricht"
     r"|Message transféré|Mensaje reenviado|Doorgestuurd bericht|Пересылаемое сообщение)\s*-{2,}"
+    r"|.{0,40}-{3,}\s*(?:Forwarded by|Weitergeleitet von)\b.{0,200}"  # Lotus Notes
     r"|Begin forwarded message:|Anfang der weitergeleiteten (?:E-Mail|Nachricht):"
     r"|On .{0,200} wrote:|Am .{0,200} schrieb .{0,200}:|Le .{0,200} a écrit\s*:|El .{0,200} escribió:"
     r"|Op .{0,200} schreef .{0,200}:|.{0,200} (?:пишет|написал\(а\)|написал):"
     r")\s*$",
     re.MULTILINE | re.IGNORECASE,
 )
-# Outlook puts the replied-to message under a "From: / Sent:" block instead of quoting it.
+# Outlook puts the replied-to message under a "From: / Sent:" block instead of quoting it;
+# Lotus Notes under "To: / cc: / Subject:".
 _OUTLOOK_BLOCK = re.compile(
-    r"^(?:From|Von|De|Van|От)\s*:.*\n(?:.*\n){0,3}?(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Verzonden|Отправлено)\s*:",
+    r"^\s*(?:From|Von|De|Van|От)\s*:.*\n(?:.*\n){0,3}?\s*(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Verzonden|Отправлено)\s*:"
+    r"|^\s*(?:To|An|À|Para|Aan|Кому)\s*:.*\n(?:.*\n){0,4}?\s*(?:Subject|Betreff|Objet|Asunto|Onderwerp|Тема)\s*:",
     re.MULTILINE | re.IGNORECASE,
 )
 

@@ -127,6 +127,10 @@ def test_attachment_promised_but_missing_holds(tmp_path, body):
     # a reply attribution and the message below it
     "Thanks!\n\nOn Mon, 2 Nov 2026, Anna wrote:\nplease find attached the report\n",
     "Danke!\n\n-----Original Message-----\nFrom: Anna\nSent: Monday\nSiehe Anhang.\n",
+    # Lotus Notes forwards and header blocks
+    "FYI\n\n---------------------- Forwarded by Rick Buy/HOU/ECT on 11/16/2001 ---------------------------\n"
+    "attached is the list\n",
+    "FYI\n\n\tMark Ruane\n\t11/16/2001 08:41 AM\nTo: Rick Buy/HOU/ECT@ECT\ncc:\nSubject: list\n\nattached is the list\n",
     # the signature
     "Bis morgen.\n\n-- \nDaniel Wolff\nAnhänge bitte nur als PDF\nsee attachment policy\n",
 ])
