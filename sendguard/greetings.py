@@ -252,4 +252,13 @@ def subject_key(subject: str) -> str:
 
 
 def is_reply(subject: str) -> bool:
+    """Re:/Fwd:/AW:/WG: and the like: the message continues a thread."""
     return bool(SUBJECT_PREFIX.match(subject))
+
+
+FORWARD_PREFIX = re.compile(r"^\s*(\[?(fw|fwd|wg|tr|rv|doorst|пересл)\s*:)", re.IGNORECASE)
+
+
+def is_forward(subject: str) -> bool:
+    """Fwd:/WG:/TR: — the message passes someone else's mail on to new people."""
+    return bool(FORWARD_PREFIX.match(subject))

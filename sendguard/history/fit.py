@@ -33,7 +33,7 @@ from functools import cached_property
 from collections.abc import Callable
 from typing import Any
 
-from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, Greeting, parse_greeting, words
+from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, Greeting, is_forward, parse_greeting, words
 from sendguard.history.store import Contact, HistoryStore
 from sendguard.quoted import Person, QuotedPeople, quoted_people
 
@@ -79,6 +79,10 @@ class MessageView:
     @cached_property
     def tokens(self) -> set[str]:
         return set(re.findall(r"[^\W\d_]{2,}", self.body.lower()))
+
+    @cached_property
+    def forward(self) -> bool:
+        return is_forward(self.message.subject)
 
     @cached_property
     def quoted(self) -> QuotedPeople:
@@ -189,7 +193,13 @@ class FitModel:
         return 0.0
 
     def quoted(self, contact: Contact) -> float:
-        """The quoted message was written by (2), addressed to (1) or mentions (0.5) this contact."""
+        """The quoted message was written by (2), addressed to (1) or mentions (0.5) this contact.
+
+        Not for forwards: a forward goes to someone new, so being in the quoted header says
+        nothing for (if anything, against) being the one it was meant for.
+        """
+        if self.view.forward:
+            return 0.0
         q = self.view.quoted
         score = 2.0 * self.person_match(contact, q.author) if q.author else 0.0
         if q.author_addr and contact.addr == q.author_addr:

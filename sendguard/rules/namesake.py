@@ -18,7 +18,7 @@ it holds. Two independent edits ("mark.smith" for "matt.smith") are another pers
 
 from __future__ import annotations
 
-from sendguard.greetings import is_reply
+from sendguard.greetings import is_forward, is_reply
 from sendguard.history.fit import Fit, model_for, silenced
 from sendguard.history.replies import is_person, misaddressed_reply, stale_address
 from sendguard.history.twins import confusables, edit_distance
@@ -27,6 +27,7 @@ from sendguard.rules import Rule
 
 
 MIN_CONTENT_MARGIN = 0.25
+LARGE_AUDIENCE = 5
 
 
 def swapped_letters(a: str, b: str) -> bool:
@@ -68,6 +69,9 @@ class Namesake(Rule):
         warn = context.config.rule_option(self.id, "warn_margin")
         hold = context.config.rule_option(self.id, "hold_margin")
         recipients = model.view.recipients
+        if len(recipients) > LARGE_AUDIENCE:
+            # everyone on a long list has namesakes; only a clear mismatch with the others counts
+            warn, hold = 2 * warn, 2 * hold
         names = {a.addr: a.name for a in message.header_recipients}
         findings = []
         for addr in recipients:
@@ -112,8 +116,8 @@ class Namesake(Rule):
 
     def _reply(self, message, context, model):  # type: ignore[no-untyped-def]
         """A reply that quotes one person and goes to a namesake of theirs (history.replies)."""
-        if not is_reply(message.subject):
-            return []
+        if not is_reply(message.subject) or is_forward(message.subject):
+            return []  # a forward goes to someone other than the author by design
         store, quoted = model.store, model.view.quoted
         names = {a.addr: a.name for a in message.header_recipients}
         recipients = [(a, names.get(a, "")) for a in model.view.recipients]
