@@ -2,8 +2,12 @@
 
 ``os.posix_spawn`` instead of subprocess: the send path never imports subprocess (its import
 cost), and the child gets its own session (``setsid``) and /dev/null for stdin, stdout and
-stderr, so it outlives sendmail and never writes into the mail program's terminal. Python
-opens files non-inheritable, so no queue lock leaks into the child.
+stderr, so it outlives sendmail and never writes into the mail program's terminal.
+
+Every other descriptor is closed in the child *before* exec. Close-on-exec is not enough: the
+kernel lets the parent of a vfork-style spawn go on before the child's exec has closed those
+descriptors, so for some milliseconds the child still held the caller's queue-entry flock — and
+a second ``oops`` or ``release`` right after found the entry "being handled by another process".
 
 A long-running parent (the review screen, ``queue run``) reaps its earlier children on each
 spawn, so none lingers as a zombie; only pids started here are waited for.
@@ -27,10 +31,18 @@ def _reap() -> None:
             _started.discard(pid)
 
 
+def _open_fds() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: close-on-exec alone has to do
+        return []
+
+
 def spawn_module(module: str, *args: str) -> int:
     """Run ``python -m MODULE ARGS...`` detached; returns its pid."""
     _reap()
-    actions = [
+    actions: list[tuple] = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2]  # type: ignore[type-arg]
+    actions += [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
         (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),

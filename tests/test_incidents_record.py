@@ -83,3 +83,22 @@ def test_detached_children_get_their_own_session_and_are_reaped_later():
     while not _zombie(second) and time.monotonic() < deadline:
         time.sleep(0.02)
     os.waitpid(second, 0)
+
+
+def test_a_spawned_child_never_holds_the_callers_lock_after_the_caller_let_go(tmp_path):
+    """The queue-entry flock the caller held while spawning is free the moment it lets go."""
+    import fcntl
+
+    lock = tmp_path / "lock"
+    lock.touch()
+    for _ in range(20):
+        fd = os.open(lock, os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        child = spawn_module("json.tool", os.devnull)
+        os.close(fd)
+        again = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(again, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the child still holds it
+        finally:
+            os.close(again)
+        os.waitpid(child, 0)
