@@ -51,6 +51,8 @@ class GreetingMismatch(Rule):
         if not candidates:
             return []
         recipients = model.view.recipients
+        if any(self._maybe_same_person(store, a, display.get(a, ""), candidates) for a in recipients):
+            return []
         target = next((a for a in recipients if not silenced(context, a, self.id)), None)
         if target is None:
             return []
@@ -63,6 +65,14 @@ class GreetingMismatch(Rule):
             self.id, severity,
             f"The greeting \"{greeting.line}\" is not for {target}; did you mean {best.addr}?",
             recipient=target, suggestion=best.addr, evidence=greeting.line)]
+
+
+    @staticmethod
+    def _maybe_same_person(store, addr, display, candidates) -> bool:  # type: ignore[no-untyped-def]
+        """A recipient known only by initial and last name ("l..gay@") may be the greeted person."""
+        contact = store.contact(addr)
+        first, last = (contact.first, contact.last) if contact else contact_names(display, addr)
+        return len(first) <= 1 and bool(last) and any(c.last == last for c in candidates)
 
 
 RULE = GreetingMismatch
