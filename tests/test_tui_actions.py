@@ -392,3 +392,18 @@ async def test_slow_transport_never_freezes_the_screen(app, world, tmp_path):
         await settle(pilot)
         assert len(world.server.received) == 1
         assert queue_of(app).get(data.HELD_ID).state == "delivered"
+
+
+async def test_notifications_carry_message_text_inertly(app):
+    entry = app.queue.get(data.HOSTILE_ID)
+    findings = entry.meta["findings"]
+    findings[0]["recipient"] = "[b]x\x1b]0;owned\x07@evil.example"
+    entry.save(findings=findings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await select(pilot, data.HOSTILE_ID)
+        await pilot.press("f")
+        await settle(pilot)
+        (note,) = list(app._notifications)
+        assert "[b]x\\x1b]0;owned\\x07@evil.example" in note.message and "\x1b" not in note.message
+        assert not note.markup

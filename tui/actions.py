@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from sendguard.errors import SendguardError
+from sendguard.printable import printable
 from sendguard.tui.safe import text
 from sendguard.tui.screens.modals import ChoiceModal, ConfirmModal
 
@@ -48,7 +49,8 @@ class EntryActions:
         raise NotImplementedError
 
     def _done(self, message: str, severity: str = "information") -> None:
-        self.review.notify(message, severity=severity, markup=False)  # type: ignore[arg-type,unused-ignore]
+        # message text (addresses, reasons) inside: printable, and never markup
+        self.review.notify(printable(message), severity=severity, markup=False)  # type: ignore[arg-type,unused-ignore]
         self.after_change()
         self.review.queue_changed()
 
@@ -251,4 +253,4 @@ class EntryActions:
         entry_id = self.current_entry_id()
         if entry_id:
             self.review.copy_to_clipboard(entry_id)
-            self.review.notify(f"Copied {entry_id}", markup=False)
+            self.review.notify(printable(f"Copied {entry_id}"), markup=False)

@@ -61,7 +61,9 @@ def preview(row: QueueRow | None) -> Text:
     out = Text(end="")
     out.append("To:  ", style="bold")
     out.append_text(text(", ".join(row.recipients) or "(none)"))
-    out.append("\nWhy: ", style="bold")
+    out.append("\nWhy (", style="bold")
+    out.append_text(text(row.verdict, "bold"))
+    out.append("): ", style="bold")
     out.append_text(text(row.reason or "nothing to report", style="" if row.reason else "dim"))
     return out
 

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
 from sendguard.errors import SendguardError
+from sendguard.printable import printable
 from sendguard.review_data import IncidentRow, incident_rows
 from sendguard.tui import render
 from sendguard.tui.keys import bindings
@@ -135,7 +136,7 @@ class IncidentsScreen(ReviewScreen):
         entry_id = self.current_entry_id()
         if entry_id:
             self.review.copy_to_clipboard(entry_id)
-            self.review.notify(f"Copied {entry_id}", markup=False)
+            self.review.notify(printable(f"Copied {entry_id}"), markup=False)
 
     def action_back(self) -> None:
         if self.focused is self.query_one("#search", Input):
