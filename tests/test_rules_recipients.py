@@ -169,3 +169,15 @@ def test_reply_to_an_old_address_of_the_author_holds(state):
     d = run(state, hf.mail([hf.CLIENT_THOMAS], "RE: Granit Meilenstein", body, n=100))
     assert d.verdict >= Verdict.HOLD
     assert rules_of(d)["namesake"].suggestion == "thomas.kern@neuefirma.example"
+
+
+def test_other_client_named_in_an_attachment_warns(state):
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = hf.ME, hf.CLIENT_ANNA, "Lotse Wartung"
+    msg["Message-ID"] = "<att-1@test.example>"
+    msg.set_content("Hallo Anna,\n\nanbei die Preisliste.\n\nGruß\nPetra")
+    msg.add_attachment(b"Kunde;Tagessatz\nBergwerk AG;900\n", maintype="text", subtype="csv", filename="preise.csv")
+    d = run(state, msg.as_bytes())
+    assert rules_of(d)["other-client"].recipient == hf.CLIENT_ANNA

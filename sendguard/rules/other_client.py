@@ -3,8 +3,8 @@
 Telling one client about another's projects or prices is a leak even when the recipient is
 right. Keywords match as whole words, case-insensitively, in the subject, the author's own text
 (quoted mail from the same client is normal) and attachment file names; domains and addresses
-anywhere in the text. Attachment contents are read when the content rules' extractor
-(sendguard.extract) is installed and the attachment is small.
+anywhere in the text. Attachment contents come from the content rules' extractor
+(sendguard.extract, within its budget), so each attachment is read once per message.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ class OtherClient(Rule):
             return []
         names = " ".join(p.filename or "" for p in message.attachments)
         text = "\n".join((message.subject, own_text(message.body_text, 50_000), names))
+        if message.attachments:
+            from sendguard.extract import attachment_texts  # shared with the content rules, read once
+
+            text += "\n" + "\n".join(a.text for a in attachment_texts(message, context))
         findings = []
         for other, client in clients.items():
             if other in addressed:
