@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sendguard.check import check_message, envelope_for
 from sendguard.greetings import own_text, parse_greeting
@@ -181,3 +183,16 @@ def test_other_client_named_in_an_attachment_warns(state):
     msg.add_attachment(b"Kunde;Tagessatz\nBergwerk AG;900\n", maintype="text", subtype="csv", filename="preise.csv")
     d = run(state, msg.as_bytes())
     assert rules_of(d)["other-client"].recipient == hf.CLIENT_ANNA
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_text_readers_never_raise_and_fold_names(body):
+    from sendguard.greetings import fold
+    from sendguard.quoted import quoted_people
+
+    greeting = parse_greeting(body)
+    if greeting is not None:
+        assert all(name == fold(name) and name for name in greeting.names)
+    quoted_people(body)
+    own_text(body)
