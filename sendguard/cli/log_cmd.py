@@ -49,7 +49,10 @@ def log(query: tuple[str, ...], as_json: bool, limit: int | None, reindex: bool,
     pending = index_now(state_dir, wait)
     if pending.count:
         click.echo(f"sendguard: {pending.count} newer record(s) are not indexed yet: {pending.problem}", err=True)
-    for row in store.search(state_dir, " ".join(query), limit=limit):
+    rows = store.search(state_dir, " ".join(query), limit=limit)
+    if not rows and not as_json:
+        click.echo(f"sendguard: no record matches {printable(' '.join(query) or '*')!r}", err=True)
+    for row in rows:
         if as_json:
             click.echo(json.dumps(row.to_json(), ensure_ascii=False))
             continue
