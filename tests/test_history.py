@@ -181,3 +181,9 @@ def test_history_files_are_private(tmp_path):
     state = hf.learned_state(tmp_path)
     for file in state.iterdir():
         assert file.stat().st_mode & 0o077 == 0, file
+
+
+def test_a_hostile_message_does_not_stop_learning(tmp_path):
+    hostile = b"From: x@y.example\nTo: " + b"a:" * 3000 + b"b@c.example\nSubject: x\n\nbody\n"
+    learner = learn(tmp_path / "s", [hostile, *hf.history_messages()[:5]])
+    assert learner.added == 5 and learner.skipped == 1

@@ -49,7 +49,7 @@ def _date(raw: bytes) -> float:
     try:
         parsed = email.utils.parsedate_to_datetime(msg.get("Date", ""))
         return parsed.timestamp() if parsed else 0.0
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return 0.0
 
 

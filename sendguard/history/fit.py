@@ -271,9 +271,9 @@ def written_at(message: Any, now: float) -> float:
 
     try:
         parsed = email.utils.parsedate_to_datetime(message.header("Date"))
-    except (TypeError, ValueError, IndexError):
-        return now
-    stamp = parsed.timestamp() if parsed else now
+        stamp = parsed.timestamp() if parsed else now
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
+        return now  # no date, or one no calendar can hold
     return stamp if stamp <= now + 86400 else now
 
 

@@ -18,6 +18,7 @@ messages learn in seconds.
 from __future__ import annotations
 
 import email
+import email.errors
 import email.utils
 import hashlib
 import sqlite3
@@ -34,6 +35,10 @@ from sendguard.message import decode_header, domain_of, normalize_address
 
 MAX_PARTICIPANTS = 20
 BATCH = 2000
+# What the standard library's parser raises on mail it cannot read (deep nesting in addresses,
+# impossible dates, unknown charsets).
+UNREADABLE = (RecursionError, ValueError, TypeError, LookupError, IndexError, AttributeError,
+              OverflowError, email.errors.MessageError)
 
 
 @dataclass
@@ -98,8 +103,8 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observ
     try:
         parsed = email.utils.parsedate_to_datetime(decode_header(msg.get("Date")))
         date = parsed.timestamp() if parsed else 0.0
-    except (TypeError, ValueError, IndexError, OverflowError):
-        pass
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
+        date = 0.0  # no usable date: the message still counts, it just has no time
     subject = " ".join(decode_header(msg.get("Subject")).split())
     sent = sender in own
     people = list(recipients) + ([] if sent else [sender])
@@ -135,7 +140,12 @@ class Learner:
         self.flush()
 
     def add(self, raw: bytes) -> bool:
-        observed = observe_message(raw, self.own, self.org_domains)
+        try:
+            observed = observe_message(raw, self.own, self.org_domains)
+        except UNREADABLE:
+            # One hostile or broken message in a decade of mail must not stop the learning
+            # of the rest; it is counted with the unusable ones.
+            observed = None
         if observed is None or observed.msgid in self.batch.ids or self._known(observed.msgid):
             self.skipped += 1
             return False
