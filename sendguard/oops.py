@@ -177,7 +177,7 @@ def build_record(
         f"Attachments: {names}. "
     )
     nature += (
-        "Found in it: " + "; ".join(f"{s['rule']}: {s['message']}" for s in sensitive) + ". "
+        "Found in it: " + "; ".join(f"{s['rule']}: {str(s['message']).rstrip('.')}" for s in sensitive) + ". "
         if sensitive
         else "sendguard's rules found no sensitive data in it (that does not prove there is none). "
     )
@@ -262,7 +262,8 @@ def _draft(sender: str, to: list[str], subject: str, body: str, reply_to_id: str
     if reply_to_id:
         msg["In-Reply-To"] = reply_to_id
         msg["References"] = reply_to_id
-    msg.set_content(body)
+    # 8bit, not quoted-printable: mutt -H shows a draft's body as it is in the file.
+    msg.set_content(body, cte="8bit")
     return bytes(msg)
 
 

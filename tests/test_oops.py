@@ -8,6 +8,7 @@ import email.policy
 import hashlib
 import json
 import os
+import subprocess
 import time
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -132,6 +133,7 @@ def test_oops_writes_the_record_and_german_drafts_and_logs_it(world):
     assert to_wrong["To"] == "petra@falsch.example"
     assert to_wrong["From"] == "Daniel Wolff <me@nordwerk.example>"
     assert to_wrong["In-Reply-To"] == "<offer-1@nordwerk.example>"
+    assert b"ungelesen" in drafts[0].read_bytes()  # readable as it is in the file (mutt -H shows it raw)
     body = to_wrong.get_content()
     assert "ungelesen" in body and "bestätigen" in body and "Anhänge" in body
     assert to_intended["To"] == "anna.berg@kundenfirma.example" and "nicht zurückholen" in to_intended.get_content()
@@ -200,3 +202,29 @@ def test_a_message_the_queue_pruned_is_read_back_from_the_incident_log(world, tm
     rows = [json.loads(line) for line in world.cli("log", "--json", "tag:oops").stdout.splitlines()]
     assert {r["id"] for r in rows} == {entry.id}
     assert world.cli("oops", "20991231-000000-ffffff").returncode != 0
+
+
+def test_mutt_sends_an_oops_draft_as_written(world, tmp_path):
+    from tests.mua import need, write_muttrc
+
+    world.config_path.write_text(config_text(world))
+    world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
+    config = config_mod.load(world.config_path)
+    report = oops(q.Queue.default(), None, config, now=NOW, drafts_dir=tmp_path / "Drafts")
+    home = tmp_path / "mutthome"
+    rc = write_muttrc(world, home)
+    proc = subprocess.run(
+        [need("mutt"), "-F", str(rc), "-H", str(report.drafts[0])],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**world.env(), "HOME": str(home)},
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    sent = world.server.received[-1]
+    assert sent.rcpt_tos == ["petra@falsch.example"]
+    received = email.message_from_bytes(sent.data, policy=email.policy.default)
+    assert received["Subject"] == "Versehentlich an Sie gesendet: Angebot Falke"
+    assert received["In-Reply-To"] == "<offer-1@nordwerk.example>"
+    assert "ungelesen" in received.get_content() and "bestätigen" in received.get_content()
