@@ -253,6 +253,25 @@ def record_text(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def facts_text(record: dict[str, Any], labels: dict[str, str]) -> str:
+    """The facts for the manager's draft, labelled in the draft's language (the register record
+    itself stays in one language: it is the organization's document, not the message's)."""
+    lines = [
+        f"  {labels['subject']}: {record['subject']}",
+        f"  {labels['sent']}: {record['sent']}",
+        f"  {labels['unintended']}: {', '.join(record['unintended_recipients'])}",
+    ]
+    for a in record["attachments"]:
+        lines.append(
+            f"  {labels['attachment']}: {a['filename'] or '-'} ({a['real_type'] or a['declared_type']}, "
+            f"{a['size']} {labels['bytes']}, sha256 {a['sha256']})"
+        )
+    for f in record["sensitive_findings"]:
+        lines.append(f"  {labels['found']}: {f['rule']}: {f['message']}")
+    lines.append(f"  {labels['record'].format(id=record['id'])}")
+    return "\n".join(lines)
+
+
 def _draft(sender: str, to: list[str], subject: str, body: str, reply_to_id: str | None) -> bytes:
     msg = EmailMessage()
     if sender:
@@ -289,7 +308,7 @@ def write_drafts(record: dict[str, Any], config: Any, language: str, drafts_dir:
         "intended": text["intended_clause"].format(intended=", ".join(record["intended_recipients"]))
         if record["intended_recipients"]
         else "",
-        "facts": record_text(record).rstrip(),
+        "facts": facts_text(record, text["facts"]),
     }
     paths = [
         write_draft(

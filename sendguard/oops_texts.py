@@ -7,9 +7,11 @@ intended recipient and the manager are told plainly what happened.
 
 from __future__ import annotations
 
+from typing import Any
+
 LANGUAGES = ("de", "en")
 
-TEXTS: dict[str, dict[str, str]] = {
+TEXTS: dict[str, dict[str, Any]] = {
     "de": {
         "unintended_subject": "Versehentlich an Sie gesendet: {subject}",
         "unintended_body": (
@@ -46,6 +48,16 @@ TEXTS: dict[str, dict[str, str]] = {
             "Viele Grüße\n{name}\n"
         ),
         "intended_clause": " (gemeint war {intended})",
+        "facts": {
+            "subject": "Betreff",
+            "sent": "Gesendet",
+            "unintended": "Falsch an",
+            "attachment": "Anhang",
+            "found": "Gefunden",
+            "bytes": "Bytes",
+            "none": "keine",
+            "record": "Eintrag für das Verzeichnis der Datenschutzverletzungen: sendguard oops --json {id}",
+        },
     },
     "en": {
         "unintended_subject": "Sent to you by mistake: {subject}",
@@ -80,6 +92,16 @@ TEXTS: dict[str, dict[str, str]] = {
             "Best regards\n{name}\n"
         ),
         "intended_clause": " (it was meant for {intended})",
+        "facts": {
+            "subject": "Subject",
+            "sent": "Sent",
+            "unintended": "Wrongly to",
+            "attachment": "Attachment",
+            "found": "Found",
+            "bytes": "bytes",
+            "none": "none",
+            "record": "Record for the breach register: sendguard oops --json {id}",
+        },
     },
 }
 
