@@ -27,7 +27,9 @@ def _fast_sendmail(argv: list[str]) -> int | None:
 def main() -> None:
     code = _fast_sendmail(sys.argv[1:])
     if code is not None:
-        sys.exit(code)
+        from sendguard.sendmail import exit_now
+
+        exit_now(code)
     from sendguard.cli import main as cli_main
 
     cli_main()

@@ -255,6 +255,28 @@ def run(argv: list[str], config_path: Path | None = None) -> int:
     return SendPath(config_path, sys.stderr).run(argv, sys.stdin.buffer)
 
 
+def exit_now(code: int) -> None:
+    """End the process without tearing the interpreter down.
+
+    Module cleanup and garbage collection at exit cost about 10 ms of CPU per mail (measured:
+    bench/README.md), and nothing on the send path needs them: queue writes are fsynced when
+    made, locks are file descriptors the kernel drops, observers close their databases.
+    atexit handlers still run and stdio is flushed; if another thread is alive, exit normally.
+    """
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        sys.exit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # the caller closed its end: nothing more can reach it
+            continue
+    os._exit(code)
+
+
 def main() -> None:
     """Entry point of ``sendguard-sendmail``."""
-    sys.exit(run(sys.argv[1:]))
+    exit_now(run(sys.argv[1:]))
