@@ -64,10 +64,6 @@ def _mbox(path: Path) -> Iterator[bytes]:
         box.close()
 
 
-def count_files(paths: list[Path]) -> int:
-    return sum(1 for p in paths for _ in message_files(p))
-
-
 def notmuch_messages(query: str, database: Path | None = None) -> Iterator[bytes]:
     """The files of every message matching a notmuch query (the first file of duplicates)."""
     try:

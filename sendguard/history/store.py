@@ -243,9 +243,6 @@ class HistoryStore:
         row = self.db.execute("SELECT sent, seen FROM domains WHERE domain = ?", (domain,)).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
-    def addresses_at(self, domain: str, local: str) -> Contact | None:
-        return self.contact(f"{local}@{domain}")
-
     def meta(self, key: str) -> int:
         """A learned total: 'messages', 'sent' or 'wordsum' (word occurrences)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
