@@ -293,3 +293,21 @@ def test_message_kept_after_a_config_error_is_released_to_the_intended_recipient
     assert sorted(got.rcpt_tos) == ["anna@kundenfirma.example", "boss@nordwerk.example"]
     assert got.mail_from == "me@nordwerk.example"
     assert crlf(got.data) == MSG
+
+
+def test_transport_that_hangs_is_given_up_and_never_resent_alone(world, tmp_path):
+    hang = script(tmp_path / "hanging-msmtp", "cat >/dev/null\nexec sleep 30\n")
+    set_transport(world, str(hang))
+    world.config_path.write_text(world.config_path.read_text().replace("[transport]\n", "[transport]\ntimeout = 1\n"))
+    start = time.monotonic()
+    proc = world.send(MSG, RCPT)
+    assert time.monotonic() - start < 20, "the transport's timeout bounds the wait"
+    assert proc.returncode == 75
+    assert b"may or may not have left" in proc.stderr
+    (row,) = queue_rows(world)
+    assert row["state"] == "interrupted"
+    set_transport(world, *msmtp_transport(world))
+    assert world.cli("queue", "run").returncode == 0
+    assert world.server.received == [], "it may have left: only a person sends it again"
+    assert world.cli("release", row["id"]).returncode == 0
+    assert len(world.server.received) == 1
