@@ -27,7 +27,7 @@ def oops(state, ref: str, as_json: bool, wrong: tuple[str, ...], intended: tuple
     from sendguard import queue as q
     from sendguard.drafts import drafts_maildir
     from sendguard.oops import oops as do_oops
-    from sendguard.oops import record_text
+    from sendguard.breach_record import record_text
 
     config = state.config
     report = do_oops(
