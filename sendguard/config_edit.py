@@ -96,6 +96,7 @@ def allow(config_path: Path, choice: AllowChoice) -> Config:
     config = parse(new_text, str(config_path))  # refuse to write a config the send path would reject
     config.path = config_path
     if changed:
-        ensure_private_dir(config_path.parent)
-        q.atomic_write(config_path, new_text.encode("utf-8"))
+        target = config_path.resolve()  # a symlinked config (dotfiles) stays a symlink
+        ensure_private_dir(target.parent)
+        q.atomic_write(target, new_text.encode("utf-8"))
     return config

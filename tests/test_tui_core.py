@@ -226,3 +226,13 @@ def test_rewrite_folds_long_address_lists():
     from sendguard.message import OutgoingMessage
 
     assert [a.addr for a in OutgoingMessage(new).header_recipients][-1] == "markus@k.example"
+
+
+def test_config_edit_keeps_a_symlinked_config_a_symlink(tmp_path):
+    real = tmp_path / "dotfiles" / "sendguard.toml"
+    real.parent.mkdir()
+    real.write_text(data.CONFIG)
+    link = tmp_path / "config.toml"
+    link.symlink_to(real)
+    config_edit.allow(link, config_edit.AllowChoice("domain", "partner.example"))
+    assert link.is_symlink() and 'domains = ["partner.example"]' in real.read_text()
