@@ -26,10 +26,10 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from sendguard import events
@@ -94,8 +94,17 @@ def accept_delayed(
         events.emit(entry, "delayed", config)
     finally:
         lock.release()
+    started = True
     if spawn:
-        spawn_worker(entry, config)
+        try:
+            spawn_worker(entry, config)
+        except OSError:  # the message is kept and due all the same: queue run delivers it
+            started = False
+    if say is not None and not started:
+        say(
+            f"sendguard: the message {entry.id} waits, but its worker could not start; "
+            "`sendguard queue run` delivers it when due"
+        )
     if say is not None:
         warning = ""
         if meta.get("verdict") == "warn":

@@ -347,3 +347,17 @@ def test_the_cron_line_runs_queue_run_every_minute():
     assert len(lines) == 1
     fields = lines[0].split()
     assert fields[:5] == ["*"] * 5 and fields[5].endswith("/sendguard") and fields[6:8] == ["queue", "run"]
+
+
+def test_a_worker_that_cannot_start_costs_nothing_queue_run_delivers_it(world, monkeypatch):
+    world.write_config("[delay]\nseconds = 30\n")
+    with monkeypatch.context() as patched:
+        patched.setattr(sys, "executable", "/nonexistent/python3")  # no worker, no indexer can start
+        code, err = send_at(world, make_message(to="bob@nordwerk.example"), NOW)
+    assert code == 0
+    assert "could not start" in err and "sendguard queue run" in err
+    assert "could not record" not in err  # the record is written; only its indexing waits
+    entry = only_entry()  # kept once, not a second time as an error
+    assert entry.state == q.DELAYED
+    assert run_due(q.Queue.default(), config_of(world), now=NOW + 30).delivered == 1
+    assert len(world.server.received) == 1

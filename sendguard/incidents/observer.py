@@ -24,7 +24,10 @@ def observe(entry: Any, event: str, config: Any) -> None:
         return
     record(entry, event, config)
     if config.log.notmuch:
-        spawn_indexer(entry.path.parent.parent)
+        try:
+            spawn_indexer(entry.path.parent.parent)
+        except OSError:
+            pass  # the record is written and marked pending: the next indexer or `sendguard log` takes it
 
 
 def indexer_lock_path(state_dir: Path) -> Path:
