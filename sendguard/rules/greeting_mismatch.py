@@ -63,7 +63,7 @@ class GreetingMismatch(Rule):
         severity = Severity.HOLD if margin >= TOPIC_MARGIN else Severity.WARN
         return [Finding(
             self.id, severity,
-            f"The greeting \"{greeting.line}\" is not for {target}; did you mean {best.addr}?",
+            f"The greeting \"{greeting.line}\" does not fit {target}, but fits your contact {best.addr}.",
             recipient=target, suggestion=best.addr, evidence=greeting.line)]
 
 

@@ -50,6 +50,12 @@ def reasons(twin: Fit, actual: Fit | None) -> str:
         said.append("the topic")
     if twin.thread and not (actual and actual.thread):
         said.append("the thread")
+    if twin.org > (actual.org if actual else 0):
+        said.append("the organization of the other recipients")
+    if twin.mention > (actual.mention if actual else 0):
+        said.append("the names in the text")
+    if twin.age + 1 < (actual.age if actual else 0):
+        said.append("whom you wrote to recently")
     return ", ".join(said) or "the history"
 
 
@@ -89,7 +95,7 @@ class Namesake(Rule):
                 if typo is not None:
                     findings.append(Finding(
                         self.id, Severity.WARN,
-                        f"{addr} is new, and one or two letters away from {typo}, whom you write to regularly.",
+                        f"{addr} is new, and a typo away from {typo}, whom you write to regularly.",
                         recipient=addr, suggestion=typo))
                 continue
             fits = model.fits([c for c, _ in twins] + [actual], [a for a in recipients if a != addr])
