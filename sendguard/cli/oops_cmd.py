@@ -22,7 +22,7 @@ from sendguard.printable import printable
 @click.option("--intended", multiple=True, metavar="ADDR", help="Who it was meant for (repeatable).")
 @click.pass_obj
 def oops(state, ref: str, as_json: bool, wrong: tuple[str, ...], intended: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
-    """After the fact: a breach-register record (GDPR art. 33, 72 h) and drafts asking to delete it."""
+    """Mail reached the wrong person: a breach-register record (72 h deadline) and drafts to act on it."""
     from sendguard import paths
     from sendguard import queue as q
     from sendguard.drafts import drafts_maildir
