@@ -311,3 +311,26 @@ def test_transport_that_hangs_is_given_up_and_never_resent_alone(world, tmp_path
     assert world.server.received == [], "it may have left: only a person sends it again"
     assert world.cli("release", row["id"]).returncode == 0
     assert len(world.server.received) == 1
+
+
+# ---- the streams are part of the interface ----------------------------------------------------
+
+@pytest.mark.parametrize(("config", "argv", "code"), [
+    ("", [RCPT], 0),  # delivered
+    ('[rules.external-recipient]\naction = "warn"\n', [RCPT], 0),  # sent with a warning
+    ('[rules.external-recipient]\naction = "hold"\n', [RCPT], 75),  # held
+    (f'[block]\naddresses = ["{RCPT}"]\n', [RCPT], 77),  # blocked
+    ("", ["-bp"], 64),  # usage
+    ("BROKEN", [RCPT], 78),  # config
+], ids=["pass", "warn", "hold", "block", "usage", "config"])
+def test_stdout_stays_empty_and_stderr_explains_every_failure(world, config, argv, code):
+    if config == "BROKEN":
+        world.config_path.write_text("[sendmail]\nhold = 1\n")
+    else:
+        world.write_config(config)
+    proc = world.send(MSG, *argv)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout == b""
+    if code:
+        err = proc.stderr.decode()
+        assert err.startswith("sendguard: ") and "kept as" in err.lower()
