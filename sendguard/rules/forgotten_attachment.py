@@ -55,8 +55,8 @@ class ForgottenAttachment(Rule):
     description = "The text says something is attached, and nothing is."
 
     def check(self, message, context):  # type: ignore[no-untyped-def]
-        if message.attachments or any(p.forwarded for p in message.parts):
-            return []
+        if message.attachments or any(p.forwarded or p.content_type.startswith("message/") for p in message.parts):
+            return []  # a forwarded message is an attachment too
         body = message.body_text
         if looks_like_patch(body, message.subject):
             return []
