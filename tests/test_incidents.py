@@ -284,3 +284,21 @@ def test_a_query_notmuch_cannot_parse_is_an_error_for_a_person(world):
     out = world.cli("log", "tag:held and (")
     assert out.returncode != 0
     assert out.stderr.startswith("sendguard: error:") and "Traceback" not in out.stderr
+
+
+def test_a_burst_of_mail_is_all_indexed_by_the_detached_indexers_alone(world):
+    """Many sendmail processes at once: one indexer runs, the others see its lock and leave;
+    it looks again before exiting, so no record is left unindexed without anyone calling log."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    messages = [make_message(to="bob@nordwerk.example", subject=f"burst {n}") for n in range(12)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(lambda m: world.send(m, "-t").returncode, messages))
+    assert codes == [0] * 12
+    state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+    deadline = time.monotonic() + 60
+    while store.pending_markers(state) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert store.pending_markers(state) == []
+    subjects = {r.subject for r in store.search(state, "tag:delivered")}
+    assert subjects == {f"burst {n}" for n in range(12)}
