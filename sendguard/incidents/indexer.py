@@ -16,8 +16,9 @@ from pathlib import Path
 
 from sendguard.incidents import pending_dir
 
-# Rounds of "index, release, look again" before giving up (markers that keep failing stay).
-MAX_ROUNDS = 5
+# Rounds of "index, release, look again": it stops as soon as nothing new is pending; the bound
+# only ends a pathological stream (what is left waits for the next event or `sendguard log`).
+MAX_ROUNDS = 50
 
 
 def notmuch_errors() -> tuple[type[BaseException], ...]:
