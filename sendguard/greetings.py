@@ -233,9 +233,10 @@ def words(text: str, limit: int = 400) -> list[str]:
     """Distinct topical words (folded, 3+ letters, no stop words), in order of first use."""
     _, _, word_re = _patterns()
     seen: dict[str, None] = {}
-    for raw in word_re.findall(text.lower()):
-        word = fold(raw)
-        if len(word) < 3 or word in STOPWORDS or word in seen:
+    for match in word_re.finditer(text.lower()):
+        raw = match.group()
+        word = raw if raw.isascii() else fold(raw)  # ASCII letters are folded already
+        if word in seen or word in STOPWORDS or len(word) < 3:
             continue
         seen[word] = None
         if len(seen) >= limit:
