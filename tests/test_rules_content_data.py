@@ -206,3 +206,19 @@ def test_patch_text_keeps_prose_and_added_lines_only():
 def test_own_text_drops_quotes_signature_and_forwards():
     text = "Mine.\n> theirs\nOn Monday Anna wrote:\nhers\n-- \nsig\n"
     assert own_text(text).strip() == "Mine."
+
+
+def test_a_private_key_file_attached_is_held(tmp_path):
+    raw = mail("Hier der Schlüssel.", attachments=[("id_ed25519", "application/octet-stream", PRIVATE_KEY.encode())])
+    (finding,) = findings_of(run_check(raw, tmp_path), "secrets")
+    assert finding.severity.label == "hold" and "id_ed25519" in finding.message
+
+
+def test_secrets_in_a_docx_are_found(tmp_path):
+    from tests.content_fixtures import docx
+
+    raw = mail("anbei", attachments=[("zugang.docx", "application/vnd.openxmlformats-officedocument."
+                                      "wordprocessingml.document", docx(["Zugang", f"Token: {GITHUB}"]))])
+    (finding,) = findings_of(run_check(raw, tmp_path), "secrets")
+    assert finding.severity.label == "hold" and "zugang.docx" in finding.message
+    assert GITHUB not in finding.message
