@@ -217,8 +217,8 @@ def test_a_private_key_file_attached_is_held(tmp_path):
 def test_secrets_in_a_docx_are_found(tmp_path):
     from tests.content_fixtures import docx
 
-    raw = mail("anbei", attachments=[("zugang.docx", "application/vnd.openxmlformats-officedocument."
-                                      "wordprocessingml.document", docx(["Zugang", f"Token: {GITHUB}"]))])
+    docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    raw = mail("anbei", attachments=[("zugang.docx", docx_type, docx(["Zugang", f"Token: {GITHUB}"]))])
     (finding,) = findings_of(run_check(raw, tmp_path), "secrets")
     assert finding.severity.label == "hold" and "zugang.docx" in finding.message
     assert GITHUB not in finding.message
