@@ -205,9 +205,7 @@ class Part:
         """The part as text, in its declared charset (or UTF-8), never raising.
 
         ``limit``: decode at most this many bytes (a budget for big parts)."""
-        data = self.payload()
-        if limit is not None and len(data) > limit:
-            data = data[:limit]
+        data = self.payload() if limit is None else self.head(limit)
         charset = _safe(lambda: self.message.get_content_charset(), None) or "utf-8"
         try:
             return data.decode(charset, "replace")
