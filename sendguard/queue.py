@@ -244,3 +244,21 @@ class Queue:
             if now - created <= window:
                 return entry
         return None
+
+    def find_confirmed_thread(self, envelope: list[str], thread_ids: list[str], rules: list[str],
+                              window: float, now: float | None = None) -> Entry | None:
+        """A message delivered as a confirmed hold (or in the thread of one) within ``window``
+        seconds, to the same recipients, that this message replies to, and whose confirmed hold
+        covered every rule that holds this one."""
+        now = time.time() if now is None else now
+        wanted = sorted(envelope)
+        ids = set(thread_ids)
+        for entry in reversed(self.entries()):
+            meta = entry.meta
+            if not meta.get("confirms") or meta.get("message_id") not in ids:
+                continue
+            if sorted(meta.get("envelope", [])) != wanted or not set(rules) <= set(meta.get("confirmed_rules", [])):
+                continue
+            if now - datetime.fromisoformat(meta["created"]).timestamp() <= window:
+                return entry
+        return None

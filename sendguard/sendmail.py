@@ -134,8 +134,20 @@ class SendPath:
         if decision.verdict == Verdict.HOLD:
             earlier = self.queue.find_confirmable(meta["fingerprint"], config.sendmail.confirm_window, self.now)
             if earlier is not None and self._confirm(earlier):
-                meta["confirms"] = earlier.id
+                meta.update(confirms=earlier.id, confirmed_rules=_holding_rules(decision),
+                            message_id=message.header("Message-ID").strip())
                 return self._deliver_new(raw, meta, config, f"confirmed by sending {earlier.id} again")
+            # git send-email sends a series as one call per patch, threaded to the first, and
+            # stops at the first held one. Confirming that one confirms the rest of its series:
+            # same recipients, same thread, held for nothing the confirmed message was not.
+            thread = _thread_ids(message)
+            if thread:
+                series = self.queue.find_confirmed_thread(envelope, thread, _holding_rules(decision),
+                                                          config.sendmail.confirm_window, self.now)
+                if series is not None:
+                    meta.update(confirms=series.meta["confirms"], confirmed_rules=series.meta["confirmed_rules"],
+                                message_id=message.header("Message-ID").strip())
+                    return self._deliver_new(raw, meta, config, f"in the thread of {series.id}, confirmed")
         state = q.BLOCKED if decision.verdict == Verdict.BLOCK else q.HELD
         entry, lock = self.queue.create(raw, {**meta, "state": state})
         try:
@@ -234,6 +246,16 @@ class SendPath:
         if config.sendmail.notify:
             _notify(f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
                     f"{meta['subject']}\nsendguard review  (id {entry.id})")
+
+
+def _holding_rules(decision) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted({f.rule for f in decision.findings if f.severity >= Severity.WARN})
+
+
+def _thread_ids(message) -> list[str]:  # type: ignore[no-untyped-def]
+    """The Message-IDs this message replies to (In-Reply-To, References)."""
+    text = message.header("In-Reply-To") + " " + message.header("References")
+    return [word for word in text.split() if word.startswith("<") and word.endswith(">")]
 
 
 def _notify(title: str, body: str) -> None:

@@ -128,3 +128,22 @@ def test_broken_config_exits_78_names_the_key_and_keeps_the_message(world):
     assert "config.toml:2" in err and "hold_acton" in err and "hold_action" in err
     assert "kept as" in err
     assert world.server.received == []
+
+
+def test_a_confirmed_hold_covers_its_thread_but_not_new_reasons(world):
+    # git send-email: one call per patch, each In-Reply-To the first; it stops at the first hold.
+    world.write_config('[rules.external-recipient]\naction = "hold"\n')
+    first = make_message(subject="[PATCH 1/2] a", extra_headers="Message-ID: <p1@x>\n")
+    first = first.replace(b"Message-ID: <test-", b"X-Old-ID: <test-")
+    assert world.send(first, "anna@kundenfirma.example").returncode == 75
+    assert world.send(first, "anna@kundenfirma.example").returncode == 0, "confirmed by resending"
+    second = make_message(subject="[PATCH 2/2] b", extra_headers="In-Reply-To: <p1@x>\nReferences: <p1@x>\n")
+    assert world.send(second, "anna@kundenfirma.example").returncode == 0, "rides on the confirmed first patch"
+    other_rcpt = make_message(to="bob@kundenfirma.example", subject="[PATCH 2/2] b",
+                              extra_headers="In-Reply-To: <p1@x>\n")
+    assert world.send(other_rcpt, "bob@kundenfirma.example").returncode == 75, "different recipients: held"
+    world.write_config('[rules.external-recipient]\naction = "hold"\n[block]\naddresses = ["carl@kundenfirma.example"]\n')
+    blocked = make_message(to="anna@kundenfirma.example, carl@kundenfirma.example", subject="[PATCH 2/2] b",
+                           extra_headers="In-Reply-To: <p1@x>\n")
+    assert world.send(blocked, "anna@kundenfirma.example", "carl@kundenfirma.example").returncode == 77
+    assert len(world.server.received) == 2
