@@ -72,4 +72,10 @@ def check_message(
                                     f"The rule {rule.id} failed ({type(err).__name__}: {err}); "
                                     "the message was held because it could not be checked.",
                                     evidence=rule.id))
+    # A person's "false alarm" marks make that rule one step milder for that contact.
+    from sendguard import false_alarms
+
+    marks = false_alarms.load(state_dir)
+    if marks:
+        findings = false_alarms.demote(findings, marks, envelope)
     return CheckResult(message, envelope, decide(findings, actions))

@@ -86,11 +86,19 @@ def _tell_history(state_dir: Path, pairs: list[tuple[str, str]]) -> None:
         history_trust.trust(state_dir, contact, rule)
 
 
-def demote(findings: Iterable[Finding], marks: dict[tuple[str, str], int]) -> list[Finding]:
-    """Findings with one step less weight where the person marked (rule, recipient) false."""
+def demote(findings: Iterable[Finding], marks: dict[tuple[str, str], int],
+           envelope: Iterable[str] = ()) -> list[Finding]:
+    """Findings with one step less weight where the person marked (rule, recipient) false.
+
+    A finding about the message as a whole was marked for each recipient (see :func:`record`),
+    so it is demoted when every recipient of this message carries that mark."""
+    recipients = [normalize_address(a) for a in envelope]
     out = []
     for finding in findings:
-        marked = finding.recipient and marks.get((finding.rule, normalize_address(finding.recipient)))
+        if finding.recipient:
+            marked = bool(marks.get((finding.rule, normalize_address(finding.recipient))))
+        else:
+            marked = bool(recipients) and all(marks.get((finding.rule, a)) for a in recipients)
         if marked and finding.severity in (Severity.WARN, Severity.HOLD):
             finding = replace(finding, severity=Severity(finding.severity - 1))
         out.append(finding)

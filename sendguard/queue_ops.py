@@ -20,7 +20,8 @@ from sendguard.delivery import deliver
 from sendguard.errors import DeliveryError, QueueError, QueueLockedError
 from sendguard.exitcodes import ExitCode
 
-RELEASABLE = frozenset({q.HELD, q.BLOCKED, q.DEFERRED, q.FAILED, q.INTERRUPTED, q.RELEASED, q.ACCEPTED})
+# DELAYED too: releasing mail in its undo window sends it now instead of when the window ends.
+RELEASABLE = frozenset({q.HELD, q.BLOCKED, q.DEFERRED, q.FAILED, q.INTERRUPTED, q.RELEASED, q.ACCEPTED, q.DELAYED})
 
 
 def effective_state(queue: q.Queue, entry: q.Entry) -> str:
