@@ -101,9 +101,13 @@ def person(text: str) -> Person | None:
 
 
 def quoted_people(body: str) -> QuotedPeople:
-    pats = _patterns()
+    from sendguard.greetings import is_quote_marker
+
     out = QuotedPeople()
     text = body[:MAX_SCAN_CHARS]
+    if "@" not in text and not any(is_quote_marker(line.strip()) for line in text.splitlines() if line.strip()):
+        return out  # nothing quoted, no addresses: most new mail; no pattern needs compiling
+    pats = _patterns()
     out.addresses = {a.lower().strip(".") for a in pats["addr"].findall(text)}
     block = 0  # 0 before the first quoted block; 1 inside the first; 2+ later
     in_header = False
