@@ -46,7 +46,11 @@ def fingerprint(raw: bytes, envelope: list[str]) -> str:
     import hashlib
 
     digest = hashlib.sha256("\0".join(sorted(envelope)).encode() + b"\0\0")
-    head, sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    # Split without copying the body: a big attachment must not be duplicated in memory.
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
+    split = min(ends) if ends else len(raw)
+    head = raw[:split].replace(b"\r\n", b"\n")
+    body = memoryview(raw)[split:]
     fields: list[bytes] = []
     for line in head.split(b"\n"):
         if line[:1] in (b" ", b"\t") and fields:
@@ -56,7 +60,14 @@ def fingerprint(raw: bytes, envelope: list[str]) -> str:
     for field in sorted(fields):
         if not field.lower().startswith(_VOLATILE_HEADERS):
             digest.update(field + b"\n")
-    digest.update(sep + body)
+    # The body in chunks, CRLF folded to LF, so a message is the same whichever line ending
+    # its client used, and at most one chunk is ever copied.
+    carry = b""
+    for start in range(0, len(body), 1 << 20):
+        chunk = carry + bytes(body[start:start + (1 << 20)])
+        carry = b"\r" if chunk.endswith(b"\r") else b""
+        digest.update((chunk[:-1] if carry else chunk).replace(b"\r\n", b"\n"))
+    digest.update(carry)
     return digest.hexdigest()
 
 

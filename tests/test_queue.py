@@ -258,3 +258,12 @@ def test_fingerprint_ignores_header_order_date_and_message_id():
     assert fingerprint(first, ["a@y.example"]) != fingerprint(first.replace(b"body", b"bodY"), ["a@y.example"])
     moved = b"From: me@x.example\nTo: a@y.example\n subject\nSubject: long\nDate: 1\n\nbody\n"
     assert fingerprint(first, ["a@y.example"]) != fingerprint(moved, ["a@y.example"])
+
+
+def test_fingerprint_folds_crlf_across_chunk_boundaries():
+    from sendguard.sendmail import fingerprint
+
+    head = b"From: me@x.example\nTo: a@y.example\n\n"
+    body = b"x" * ((1 << 20) - 1) + b"\r\nend\r\n"  # the CR is the last byte of the first chunk
+    assert fingerprint(head + body, ["a@y.example"]) == fingerprint(head + body.replace(b"\r\n", b"\n"), ["a@y.example"])
+    assert fingerprint(head + body, ["a@y.example"]) != fingerprint(head + body.replace(b"end", b"End"), ["a@y.example"])
