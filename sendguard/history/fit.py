@@ -5,32 +5,39 @@ name, same typed prefix, a near-identical address). So instead of asking "is thi
 unusual?" — which fires on every new contact and is alert fatigue — we ask "is there a
 confusable contact this message fits clearly better than the one it is addressed to?". The
 fit of a contact ``c`` sums independent log-scale signals (Carvalho & Cohen's recipient model
-in spirit, with the greeting and thread added):
+in spirit, with the greeting, quoted headers and thread added):
 
 * co-recipients: ``log(1 + 2·pairs(c, o))`` averaged over the other recipients ``o`` — people
   are addressed together with the same people;
-* words: a Dirichlet-smoothed unigram model of the words of mail to and from ``c`` against the
-  whole history (``log P(w|c)/P(w)``), averaged over the message's known words and scaled by
-  ``sqrt(n)`` so long messages do not dominate;
+* words: positive evidence only — words that go to ``c`` more often than to anyone, per message
+  and Dirichlet-smoothed toward the whole history, summed and divided by ``sqrt(n)`` so long
+  messages do not dominate; the words of mail the user *sent* to ``c`` (what others write about
+  says little about what the user sends them), first names excluded;
 * the greeting names ``c`` (first name or a short form of it; the last name after a title);
 * ``c`` took part in the thread this message replies to (In-Reply-To/References);
-* how recently the user wrote to ``c`` (autocomplete mistakes pick a contact from long ago more
-  often than the one of this week's conversation);
+* the quoted message was written by, addressed to or mentions ``c`` (not for forwards);
 * ``c`` belongs to the same organization as the other recipients (internal, a client, a domain);
-* the text mentions ``c`` by name (forwarded and quoted headers count: a reply is addressed to
-  whoever wrote what it quotes).
+* the text mentions ``c`` by first or last name;
+* how recently the user wrote to ``c`` (autocomplete mistakes pick a contact from long ago more
+  often than the one of this week's conversation), as of the message's Date.
+
+``Fit.margin_over`` compares a twin with the recipient as addressed; co-recipient and word
+evidence count only as far as the recipient's own profile is known (PROFILE_CONFIDENCE), and
+``content_margin_over`` leaves recency out, so the rules can demand that the message itself
+points at the twin.
 
 The weights are round numbers chosen on the scenario world and the Enron misdirection benchmark
-(see bench/); they are not tuned per name or message.
+(bench/bench_history.py, and ``sendguard evaluate`` on the older half of the same mailboxes as
+a check against over-fitting); they are not tuned per name or message.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from collections.abc import Callable
 from typing import Any
 
 from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, Greeting, is_forward, parse_greeting, words
