@@ -11,6 +11,12 @@ The margin must rest on the message itself (co-recipients, topic, greeting, quot
 organization: at least MIN_CONTENT_MARGIN); how recently the user wrote to each contact only
 strengthens that evidence, it never makes a finding on its own.
 
+A reply (Re:/AW:, not a forward) that quotes one person and goes to a namesake of theirs holds
+even when the history has never seen the quoted author (history.replies), and so does a reply
+to the author's name at another organization than the one the quoted header shows (an old
+address from autocomplete). On long recipient lists (more than LARGE_AUDIENCE) the margins
+double: everyone there has namesakes.
+
 A misspelt address the user never wrote to, one letter (or two swapped neighbours) from a
 contact they write to regularly, is reported too (the classic typo); with first-time-recipient
 it holds. Two independent edits ("mark.smith" for "matt.smith") are another person, not a typo.
