@@ -36,12 +36,18 @@ class Score:
     false_holds: int = 0
     swapped: int = 0
     caught: int = 0
+    crossing: int = 0
+    crossing_caught: int = 0
 
     def lines(self) -> list[str]:
         fh = self.false_holds / self.replayed if self.replayed else 0.0
         rec = self.caught / self.swapped if self.swapped else 0.0
-        return [f"replayed {self.replayed} sent messages as sent: {self.false_holds} held for nothing ({fh:.1%})",
-                f"replayed {self.swapped} with a confusable recipient swapped in: {self.caught} held ({rec:.1%})"]
+        out = [f"replayed {self.replayed} sent messages as sent: {self.false_holds} held for nothing ({fh:.1%})",
+               f"replayed {self.swapped} with a confusable recipient swapped in: {self.caught} held ({rec:.1%})"]
+        if self.crossing:
+            out.append(f"  of which {self.crossing} swapped to another domain: {self.crossing_caught} held "
+                       f"({self.crossing_caught / self.crossing:.1%})")
+        return out
 
 
 def _date(raw: bytes) -> float:
@@ -99,6 +105,10 @@ def evaluate(messages: list[bytes], config: Config, seed: int = 0) -> Score:
             wrong = rng.choices(twins, weights=[c.sent for c in twins])[0]
             swapped = OutgoingMessage(_swap(raw, intended, wrong.addr))
             result = check_message(swapped, config, envelope=envelope_for(swapped, (), False), state_dir=state)
+            held = result.decision.verdict >= Verdict.HOLD
             score.swapped += 1
-            score.caught += result.decision.verdict >= Verdict.HOLD
+            score.caught += held
+            if wrong.domain != intended.rpartition("@")[2]:
+                score.crossing += 1
+                score.crossing_caught += held
     return score
