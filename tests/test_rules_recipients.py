@@ -196,3 +196,16 @@ def test_text_readers_never_raise_and_fold_names(body):
         assert all(name == fold(name) and name for name in greeting.names)
     quoted_people(body)
     own_text(body)
+
+
+def test_internal_subject_reply_to_someone_new_is_not_held(state):
+    body = "Guten Tag,\n\ndanke für Ihre Nachricht, ich melde mich nächste Woche.\n\nPetra Lang"
+    d = run(state, hf.mail(["info@neu.example"], "Re: Budget Quartal", body, n=100))
+    assert rules_of(d)["client-in-internal-thread"].severity.label == "info"
+    assert d.verdict == Verdict.PASS
+
+
+def test_one_word_subjects_name_no_thread(state):
+    body = "Hallo Anna,\n\nkurze Frage zum Urlaub.\n\nPetra"
+    d = run(state, hf.mail([hf.CLIENT_ANNA], "Re: Urlaubsplanung", body, n=100))
+    assert "client-in-internal-thread" not in rules_of(d)

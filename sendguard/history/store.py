@@ -228,6 +228,15 @@ class HistoryStore:
             "(SELECT outside FROM messages WHERE subject = ? LIMIT ?)", (subject, limit)).fetchone()
         return int(row[0]), int(row[1])
 
+    def subject_participants(self, subject: str, limit: int = 200) -> set[str]:
+        """Addresses that took part in (at most ``limit``) messages under this subject key."""
+        if not subject:
+            return set()
+        rows = self.db.execute(
+            "SELECT DISTINCT c.addr FROM (SELECT msgid FROM messages WHERE subject = ? LIMIT ?) m "
+            "JOIN participants p ON p.msgid = m.msgid JOIN contacts c ON c.id = p.contact", (subject, limit))
+        return {r[0] for r in rows}
+
     def senders_for(self, ids: Sequence[int]) -> dict[str, int]:
         if not ids:
             return {}

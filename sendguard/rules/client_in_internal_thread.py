@@ -4,7 +4,9 @@ Replying to all on an internal thread and adding (or autocompleting) a client ex
 quoted discussion. A thread is "internal so far" when the history knows it — by the messages
 this one replies to (In-Reply-To/References) or, for mail programs that do not thread, by its
 subject without Re:/AW: — and every known message of it stayed inside the organization.
-Someone outside who already took part in the thread is not news and is not reported.
+Someone outside who already took part in the thread is not news and is not reported. A
+subject must name one thread (two words or more) to count; see ``_severity`` for people new
+to the user.
 """
 
 from __future__ import annotations
@@ -30,20 +32,40 @@ class ClientInInternalThread(Rule):
             return []
         view = message_view(message, context)
         known = store.known_messages(view.refs)
+        key = subject_key(message.subject)
         if known:
             if any(o for _, o in known):
                 return []
             how = f"the {len(known)} earlier message(s) it replies to stayed inside the organization"
-        elif is_reply(message.subject) or view.refs:
-            total, with_outside = store.subject_counts(subject_key(message.subject))
+            before = store.thread_participants(view.refs)
+        elif (is_reply(message.subject) or view.refs) and specific(key):
+            total, with_outside = store.subject_counts(key)
             if total < MIN_SUBJECT_MESSAGES or with_outside:
                 return []
-            how = f"all {total} earlier messages about \"{subject_key(message.subject)}\" stayed inside the organization"
+            how = f"all {total} earlier messages about \"{key}\" stayed inside the organization"
+            before = store.subject_participants(key)
         else:
             return []
-        before = store.thread_participants(view.refs) if known else set()
-        return [Finding(self.id, Severity.WARN, f"This thread was internal so far ({how}); now {addr} is on it.",
+        return [Finding(self.id, self._severity(store, addr, bool(known)),
+                        f"This thread was internal so far ({how}); now {addr} is on it.",
                         recipient=addr, evidence=message.subject) for addr in outside if addr not in before]
+
+    @staticmethod
+    def _severity(store, addr: str, by_reference: bool) -> Severity:  # type: ignore[no-untyped-def]
+        """A thread known only by its subject warns only about people the user writes to.
+
+        "Re: Meeting" from someone new may be a different meeting; with first-time-recipient a
+        warning would hold that ordinary first reply.
+        """
+        if by_reference:
+            return Severity.WARN
+        contact = store.contact(addr)
+        return Severity.WARN if contact is not None and contact.sent > 0 else Severity.INFO
+
+
+def specific(subject: str) -> bool:
+    """A subject that names one thread ("Personalplanung Q3"), not any ("Meeting", "Update")."""
+    return len(subject.split()) >= 2 and len(subject) >= 10
 
 
 RULE = ClientInInternalThread
