@@ -209,3 +209,10 @@ def test_one_word_subjects_name_no_thread(state):
     body = "Hallo Anna,\n\nkurze Frage zum Urlaub.\n\nPetra"
     d = run(state, hf.mail([hf.CLIENT_ANNA], "Re: Urlaubsplanung", body, n=100))
     assert "client-in-internal-thread" not in rules_of(d)
+
+
+@pytest.mark.parametrize("to", ["info@neu.example", "a.meier@neu.example"])
+def test_greeting_a_new_address_without_a_first_name_is_not_questioned(state, to):
+    body = "Hallo Anna,\n\nwie besprochen das Angebot für Lotse.\n\nGruß\nPetra"
+    raw = hf.mail([to], "Angebot", body, n=100).replace(b'"Anna Brandl" ', b"")
+    assert "greeting-mismatch" not in rules_of(run(state, raw))

@@ -6,6 +6,9 @@ greetings ("Hi all", "Hallo zusammen") name nobody, and short forms match full n
 William). A name that matches no contact says nothing (it may be a nickname we cannot know), so
 the finding needs a contact of that name, who becomes the suggestion.
 
+A recipient whose first name the history and the message do not tell ("info@", "a.meier@"
+with no display name) may well be the person greeted: then nothing is said.
+
 WARN on its own; HOLD when the greeted contact also fits the rest of the message clearly better
 than the recipient (a greeting *and* a topic pointing elsewhere is conclusive).
 """
@@ -43,6 +46,9 @@ class GreetingMismatch(Rule):
                 return []  # the greeting names a recipient
             if any(len(n) >= 3 and addr.partition("@")[0].startswith(n) for n in wanted):
                 return []
+            known_first = contact.first if contact is not None and len(contact.first) > len(first) else first
+            if len(known_first) < 2 and (not known_first or any(n[:1] == known_first for n in wanted)):
+                return []  # "info@" or "a.meier@": we cannot tell that this is not the greeted Anna
         if greeting.by_last_name:
             candidates = [c for n in wanted for c in store.by_last(n, limit=10)]
         else:
