@@ -216,3 +216,19 @@ def test_greeting_a_new_address_without_a_first_name_is_not_questioned(state, to
     body = "Hallo Anna,\n\nwie besprochen das Angebot für Lotse.\n\nGruß\nPetra"
     raw = hf.mail([to], "Angebot", body, n=100).replace(b'"Anna Brandl" ', b"")
     assert "greeting-mismatch" not in rules_of(run(state, raw))
+
+
+def test_a_real_mail_provider_is_no_lookalike(state):
+    raws = [hf.mail([f"friend{i}@gmail.com"], "Hallo", "Hallo,\n\nbis bald.\n", n=300 + i) for i in range(4)]
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+
+    db = open_for_write(state)
+    with Learner(db, [hf.ME], ["lindenhof.example"]) as learner:
+        for raw in raws:
+            learner.add(raw)
+    db.close()
+    d = run(state, hf.mail(["someone@mail.com"], "Hallo", "Hallo,\n\nbis bald.\n", n=400))
+    assert "lookalike-domain" not in rules_of(d)
+    d = run(state, hf.mail(["someone@gmial.com"], "Hallo", "Hallo,\n\nbis bald.\n", n=401))
+    assert rules_of(d)["lookalike-domain"].suggestion == "someone@gmail.com"

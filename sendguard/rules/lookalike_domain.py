@@ -19,6 +19,17 @@ HOMOGLYPHS = {"0": "o", "1": "l", "i": "l", "|": "l", "5": "s", "$": "s", "vv": 
               "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "l", "ѕ": "s",
               "ј": "j", "ԁ": "d", "ɡ": "g", "ո": "n", "ν": "v", "ο": "o", "α": "a"}
 FREQUENT_SENT = 3
+# Real mail providers a letter apart from each other ("mail.com" / "gmail.com", "aol.com" /
+# "aon.com"): a recipient at one of these is no imitation of another.
+PROVIDERS = frozenset((
+    "gmail.com", "googlemail.com", "mail.com", "email.com", "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "web.de",
+    "yahoo.com", "yahoo.de", "ymail.com", "outlook.com", "hotmail.com", "hotmail.de", "live.com", "msn.com",
+    "aol.com", "aon.at", "icloud.com", "me.com", "mac.com", "t-online.de", "online.de", "freenet.de",
+    "posteo.de", "posteo.net", "mailbox.org", "protonmail.com", "proton.me", "pm.me", "tutanota.com",
+    "yandex.ru", "ya.ru", "mail.ru", "inbox.ru", "list.ru", "bk.ru", "orange.fr", "free.fr", "laposte.net",
+    "sfr.fr", "wanadoo.fr", "libero.it", "telefonica.net", "ziggo.nl", "kpnmail.nl", "xs4all.nl",
+    "zoho.com", "fastmail.com", "fastmail.fm", "hey.com", "comcast.net", "verizon.net", "att.net",
+))
 
 
 def skeleton(domain: str) -> str:
@@ -74,7 +85,7 @@ class LookalikeDomain(Rule):
             domain = addr.rpartition("@")[2].lower()
             if context.is_internal(addr) or context.client_of(addr) or context.is_allowed(addr):
                 continue
-            if store is not None and store.domain_counts(domain)[0] >= FREQUENT_SENT:
+            if domain in PROVIDERS or (store is not None and store.domain_counts(domain)[0] >= FREQUENT_SENT):
                 continue
             for real, whose in strong + weak:
                 if domain_matches(domain, [real]) or not looks_like(domain, real):
