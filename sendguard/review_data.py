@@ -222,6 +222,9 @@ def incident_rows(queue: q.Queue, state_dir: Path, query: str = "") -> tuple[lis
             search,  # notmuch2: only here, only when asked
         )
 
+        from sendguard.incidents.indexer import index_now
+
+        index_now(state_dir, wait=2.0)  # the newest records first (runs in a worker thread)
         found = search(state_dir, query.strip() or "*", limit=INCIDENT_LIMIT)
         return [IncidentRow(key=r.path, id=r.id, when=_timestamp(r.date), event=r.event,
                             recipients=tuple(r.recipients), subject=r.subject, record=r.path)
