@@ -232,3 +232,12 @@ def test_a_real_mail_provider_is_no_lookalike(state):
     assert "lookalike-domain" not in rules_of(d)
     d = run(state, hf.mail(["someone@gmial.com"], "Hallo", "Hallo,\n\nbis bald.\n", n=401))
     assert rules_of(d)["lookalike-domain"].suggestion == "someone@gmail.com"
+
+
+def test_a_confidentiality_notice_in_the_signature_is_no_marker(state):
+    body = ("Hallo Anna,\n\ndie Wartung für Lotse ist am Freitag.\n\nGruß\nPetra\n\n"
+            "This e-mail is confidential and intended solely for the addressee. If you have received this "
+            "in error, please notify the sender.\n")
+    assert "internal-to-outside" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100)))
+    sig = "Hallo Anna,\n\ndie Wartung ist am Freitag.\n\n-- \nPetra Lang\nVertraulich: nur für den Empfänger\n"
+    assert "internal-to-outside" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", sig, n=101)))

@@ -3,7 +3,7 @@
 Two kinds of evidence, either enough for a warning (never a hold on its own: outside mail is
 routine):
 
-* a marker in the author's own text — "vertraulich", "intern", "nicht weiterleiten",
+* a marker in the author's own text (not in the signature or a legal notice) — "vertraulich", "intern", "nicht weiterleiten",
   "confidential", "internal only", "do not forward" and their French, Spanish, Dutch and
   Russian equivalents (quoted text and disclaimers of forwarded mail are not the author's);
 * a topic the user discusses only internally: among the message's words, several that the
@@ -43,6 +43,20 @@ def _marker_re() -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(MARKERS) + r")(?!\w)", re.IGNORECASE)
 
 
+# Words of the legal notices many signatures carry ("This e-mail is confidential and intended
+# only for ..."): such a notice is on every mail, internal or not, and says nothing about this one.
+BOILERPLATE = ("intended recipient", "intended solely", "received this", "disclaimer", "privileged",
+               "notice", "hinweis", "irrtümlich", "empfänger", "destinataire", "destinatario",
+               "geadresseerde", "адресат")
+
+
+def without_boilerplate(text: str) -> str:
+    """The text before the signature ("-- "), without paragraphs that read like a legal notice."""
+    body = text.split("\n-- \n", 1)[0]
+    paragraphs = body.split("\n\n")
+    return "\n\n".join(p for p in paragraphs if not any(w in p.lower() for w in BOILERPLATE))
+
+
 def internal_topic(message, context) -> list[str]:  # type: ignore[no-untyped-def]
     """The message's words the user has only ever used inside the organization."""
     model = model_for(message, context)
@@ -65,7 +79,7 @@ class InternalToOutside(Rule):
         outside = [a for a in context.outside_recipients if not silenced(context, a, self.id)]
         if not outside:
             return []
-        text = message.subject + "\n" + own_text(message.body_text, 20_000)
+        text = message.subject + "\n" + without_boilerplate(own_text(message.body_text, 20_000))
         marker = _marker_re().search(text)
         if marker:
             why, evidence = f"it says \"{marker.group(0)}\"", marker.group(0)
