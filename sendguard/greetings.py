@@ -252,6 +252,11 @@ def subject_key(subject: str) -> str:
     return " ".join(SUBJECT_PREFIX.sub("", subject).lower().split())
 
 
+def names_one_thread(key: str) -> bool:
+    """A subject key that names one thread ("personalplanung q3"), not any ("meeting", "update")."""
+    return len(key.split()) >= 2 and len(key) >= 10
+
+
 def is_reply(subject: str) -> bool:
     """Re:/Fwd:/AW:/WG: and the like: the message continues a thread."""
     return bool(SUBJECT_PREFIX.match(subject))

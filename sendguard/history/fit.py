@@ -14,7 +14,8 @@ in spirit, with the greeting, quoted headers and thread added):
   messages do not dominate; the words of mail the user *sent* to ``c`` (what others write about
   says little about what the user sends them), first names excluded;
 * the greeting names ``c`` (first name or a short form of it; the last name after a title);
-* ``c`` took part in the thread this message replies to (In-Reply-To/References);
+* ``c`` took part in the thread this message replies to (In-Reply-To/References, or for mail
+  programs that do not send them, earlier messages under the same specific subject);
 * the quoted message was written by, addressed to or mentions ``c`` (not for forwards);
 * ``c`` belongs to the same organization as the other recipients (internal, a client, a domain);
 * the text mentions ``c`` by first or last name;
@@ -40,7 +41,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, Greeting, is_forward, parse_greeting, words
+from sendguard.greetings import (
+    MAX_BODY_CHARS, MAX_WORDS, Greeting, is_forward, is_reply, names_one_thread, parse_greeting, subject_key,
+    words,
+)
 from sendguard.history.store import Contact, HistoryStore
 from sendguard.quoted import Person, QuotedPeople, quoted_people
 
@@ -166,7 +170,17 @@ class FitModel:
 
     @cached_property
     def thread(self) -> set[str]:
-        return self.store.thread_participants(self.view.refs) if self.view.refs else set()
+        """Who took part in the thread: by References, else (a reply) by its subject."""
+        if self.view.refs:
+            found = self.store.thread_participants(self.view.refs)
+            if found:
+                return found
+        subject = self.view.message.subject
+        if is_reply(subject) and not is_forward(subject):
+            key = subject_key(subject)
+            if names_one_thread(key):
+                return self.store.subject_participants(key, limit=50)
+        return set()
 
     def greets(self, contact: Contact) -> bool:
         greeting = self.view.greeting

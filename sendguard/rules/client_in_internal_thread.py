@@ -11,7 +11,7 @@ to the user.
 
 from __future__ import annotations
 
-from sendguard.greetings import is_reply, subject_key
+from sendguard.greetings import is_reply, names_one_thread, subject_key
 from sendguard.history.fit import message_view, silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
@@ -38,7 +38,7 @@ class ClientInInternalThread(Rule):
                 return []
             how = f"the {len(known)} earlier message(s) it replies to stayed inside the organization"
             before = store.thread_participants(view.refs)
-        elif (is_reply(message.subject) or view.refs) and specific(key):
+        elif (is_reply(message.subject) or view.refs) and names_one_thread(key):
             total, with_outside = store.subject_counts(key)
             if total < MIN_SUBJECT_MESSAGES or with_outside:
                 return []
@@ -61,11 +61,6 @@ class ClientInInternalThread(Rule):
             return Severity.WARN
         contact = store.contact(addr)
         return Severity.WARN if contact is not None and contact.sent > 0 else Severity.INFO
-
-
-def specific(subject: str) -> bool:
-    """A subject that names one thread ("Personalplanung Q3"), not any ("Meeting", "Update")."""
-    return len(subject.split()) >= 2 and len(subject) >= 10
 
 
 RULE = ClientInInternalThread
