@@ -241,3 +241,10 @@ def test_a_confidentiality_notice_in_the_signature_is_no_marker(state):
     assert "internal-to-outside" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100)))
     sig = "Hallo Anna,\n\ndie Wartung ist am Freitag.\n\n-- \nPetra Lang\nVertraulich: nur für den Empfänger\n"
     assert "internal-to-outside" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", sig, n=101)))
+
+
+def test_other_client_named_by_a_contact_or_an_address(state):
+    body = "Hallo Thomas,\n\nAnna Brandl hat dasselbe Problem, schreib ihr an anna.brandl@seeblick.example.\n\nPetra"
+    d = run(state, hf.mail([hf.CLIENT_THOMAS], "Granit Meilenstein", body, n=100))
+    hits = rules_of(d)["other-client"].evidence
+    assert "Anna Brandl" in hits and "seeblick.example" in hits

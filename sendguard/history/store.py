@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE INDEX IF NOT EXISTS contacts_first_sent ON contacts(first, sent DESC);
 CREATE INDEX IF NOT EXISTS contacts_last_sent ON contacts(last, sent DESC);
 CREATE INDEX IF NOT EXISTS contacts_prefix_sent ON contacts(prefix, sent DESC);
+CREATE INDEX IF NOT EXISTS contacts_domain_sent ON contacts(domain, sent DESC);
 CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (a, b)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS words (contact INTEGER NOT NULL, word TEXT NOT NULL, n INTEGER NOT NULL,
@@ -157,6 +158,10 @@ class HistoryStore:
 
     def by_last(self, name: str, limit: int = 50) -> list[Contact]:
         return self._many("last = ?", (name,), limit) if name else []
+
+    def at_domain(self, domain: str, limit: int = 20) -> list[Contact]:
+        """The contacts the user writes to most at one domain."""
+        return self._many("domain = ?", (domain,), limit)
 
     def by_prefix(self, addr: str, limit: int = 50) -> list[Contact]:
         return self._many("prefix = ?", (prefix_of(addr),), limit)

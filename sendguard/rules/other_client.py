@@ -1,7 +1,8 @@
 """other-client: mail to client A that names client B (B's keywords, domains or contacts).
 
 Telling one client about another's projects or prices is a leak even when the recipient is
-right. Keywords match as whole words, case-insensitively, in the subject, the author's own text
+right. Client B is named by its configured keywords, domains and addresses, and by the full
+display names of its frequent contacts in the history ("Anna Schmidt"). Keywords match as whole words, case-insensitively, in the subject, the author's own text
 (quoted mail from the same client is normal) and attachment file names; domains and addresses
 anywhere in the text. Attachment contents come from the content rules' extractor
 (sendguard.extract, within its budget), so each attachment is read once per message.
@@ -17,12 +18,24 @@ from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
 
-def client_terms(client) -> list[str]:  # type: ignore[no-untyped-def]
-    return [t for t in (*client.keywords, *client.domains, *client.addresses) if t.strip()]
+MAX_CONTACT_NAMES = 20
+
+
+def client_terms(client, store) -> list[str]:  # type: ignore[no-untyped-def]
+    """Keywords, domains, addresses, and the full names of the client's frequent contacts."""
+    terms = [t for t in (*client.keywords, *client.domains, *client.addresses) if t.strip()]
+    if store is not None:
+        for domain in client.domains:
+            for contact in store.at_domain(domain.lower().lstrip("@"), MAX_CONTACT_NAMES):
+                if len(contact.first) >= 2 and len(contact.last) >= 2 and contact.name:
+                    terms.append(contact.name)
+    return terms
 
 
 def mentions(text: str, term: str) -> bool:
-    return re.search(r"(?<![\w.@-])" + re.escape(term) + r"(?![\w@-])", text, re.IGNORECASE) is not None
+    """Whole words, case-insensitively; a domain also counts inside an address ("anna@helio.example")."""
+    before = r"(?<![\w.-])" if "." in term and " " not in term else r"(?<![\w.@-])"
+    return re.search(before + re.escape(term) + r"(?![\w@-])", text, re.IGNORECASE) is not None
 
 
 class OtherClient(Rule):
@@ -47,7 +60,7 @@ class OtherClient(Rule):
         for other, client in clients.items():
             if other in addressed:
                 continue
-            hits = [t for t in client_terms(client) if mentions(text, t)]
+            hits = [t for t in client_terms(client, context.history) if mentions(text, t)]
             if not hits:
                 continue
             for addr, mine in by_recipient.items():
