@@ -99,15 +99,20 @@ def aliases(first: str) -> set[str]:
     for full, shorts in SHORT_FORMS.items():
         if first in shorts:
             out.add(full)
-    out.update(_english().nicknames_of(first))
-    out.update(_english().canonicals_of(first))
+    english = _english()
+    if english is not None:
+        out.update(english.nicknames_of(first))
+        out.update(english.canonicals_of(first))
     return {fold(a) for a in out if len(fold(a)) >= 2}
 
 
 @lru_cache(maxsize=1)
 def _english():  # type: ignore[no-untyped-def]
-    from nicknames import NickNamer
-
+    """The English nickname table, or None where the package is missing (short forms above only)."""
+    try:
+        from nicknames import NickNamer
+    except ImportError:
+        return None
     return NickNamer()
 
 
