@@ -8,8 +8,8 @@ Rules only detect; this module is the whole policy, in the manner of Mailman's
 2. Each finding's severity maps to a verdict (SEVERITY_TO_VERDICT); the highest wins.
 3. Never nag: a single WARN never holds. Independent evidence does: when, for one recipient,
    findings of two different rules agree — a WARN and another WARN, or a WARN and a
-   corroborating INFO (CORROBORATING_INFO, e.g. "never written to before") — the verdict is
-   raised to HOLD. Findings about the message as a whole (recipient None) count for every
+   corroborating INFO about that same recipient (CORROBORATING_INFO, e.g. "never written to
+   before") — the verdict is raised to HOLD. Findings about the message as a whole (recipient None) count for every
    recipient, since they travel to all of them.
 
 Every step only ever raises the verdict, so more evidence never lowers it (a property test
@@ -71,14 +71,16 @@ def _agreement(findings: list[Finding]) -> bool:
     for finding in findings:
         per_recipient[finding.recipient].append(finding)
     message_level = per_recipient.pop(None, [])
-    groups = [message_level + own for own in per_recipient.values()] or [message_level]
-    for group in groups:
-        warned = {f.rule for f in group if f.severity == Severity.WARN}
-        if not warned:
+    for own in list(per_recipient.values()) or [[]]:
+        group = message_level + own
+        if not any(f.severity == Severity.WARN for f in group):
             continue
-        corroborating = {f.rule for f in group if f.severity >= Severity.WARN}
-        corroborating |= {f.rule for f in group if f.severity == Severity.INFO and f.rule in CORROBORATING_INFO}
-        if len(corroborating) >= AGREEING_RULES_TO_HOLD:
+        agreeing = {f.rule for f in group if f.severity >= Severity.WARN}
+        # "Never written to before" corroborates a doubt about *who* gets the mail, not about
+        # what it carries: it counts only beside a warning about this very recipient.
+        if any(f.severity == Severity.WARN for f in own):
+            agreeing |= {f.rule for f in own if f.severity == Severity.INFO and f.rule in CORROBORATING_INFO}
+        if len(agreeing) >= AGREEING_RULES_TO_HOLD:
             return True
     return False
 

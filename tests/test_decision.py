@@ -33,6 +33,7 @@ def f(rule: str, severity: Severity, recipient: str | None = None) -> Finding:
         ([f("a", WARN, ANNA), f("first-time-recipient", INFO, ANNA)], {}, Verdict.HOLD, True),  # WARN + never written to
         ([f("a", WARN, ANNA), f("first-time-recipient", INFO, BOB)], {}, Verdict.WARN, False),  # ... about someone else
         ([f("first-time-recipient", INFO, ANNA)], {}, Verdict.PASS, False),  # a new contact alone is routine
+        ([f("forgotten-attachment", WARN), f("first-time-recipient", INFO, ANNA)], {}, Verdict.WARN, False),  # a doubt about the content is not one about Anna
         ([f("a", HOLD, ANNA)], {}, Verdict.HOLD, False),  # conclusive evidence holds on its own
         ([f("a", BLOCK, ANNA), f("b", WARN, ANNA)], {}, Verdict.BLOCK, False),  # the highest wins
         ([f("a", HOLD, ANNA), f("b", WARN, ANNA)], {}, Verdict.HOLD, False),  # not "escalated": HOLD already

@@ -11,6 +11,7 @@ when it has something to look at: a plain-text mail to a known contact must stay
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any, ClassVar
 
@@ -49,6 +50,7 @@ class Rule:
         raise NotImplementedError
 
 
+@functools.cache
 def rule_class(rule_id: str) -> type[Rule]:
     module = importlib.import_module(f"sendguard.rules.{RULES[rule_id]}")
     return module.RULE  # type: ignore[no-any-return]
