@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sendguard.check import check_message, envelope_for
+from sendguard.config import parse
 from sendguard.greetings import own_text, parse_greeting
 from sendguard.history import trust
 from sendguard.message import OutgoingMessage
@@ -248,3 +249,64 @@ def test_other_client_named_by_a_contact_or_an_address(state):
     d = run(state, hf.mail([hf.CLIENT_THOMAS], "Granit Meilenstein", body, n=100))
     hits = rules_of(d)["other-client"].evidence
     assert "Anna Brandl" in hits and "seeblick.example" in hits
+
+
+# A colleague written to once, long ago, and never heard from: the stale autocomplete entry.
+DORMANT = "bernhard.ziegler@lindenhof.example"
+LAWYER = "bernd.ott@kanzlei-ott.example"
+DAY = 86400.0
+
+
+@pytest.fixture
+def dormant_state(tmp_path):
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+
+    state = hf.learned_state(tmp_path)
+    cfg = hf.config()
+    db = open_for_write(state)
+    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
+        learner.add(hf.mail([DORMANT], "Parkplatz", "Hallo Bernhard,\n\nder Parkplatz ist frei.\n\nPetra",
+                            n=0, msgid="park@test.example"))
+    db.close()
+    return state
+
+
+def forwarded_contract(days_later: float, greeting: str = "zur Info") -> bytes:
+    body = (f"{greeting}, unterschrieben zurück.\n\nPetra\n\n---------- Forwarded message ----------\n"
+            f"From: Bernd Ott <{LAWYER}>\nSubject: Vertrag\n\nAnbei der Vertragsentwurf.\n")
+    return hf.mail([DORMANT], "Fw: Vertrag", body, msgid="contract@test.example", date=1_700_000_000.0 + days_later * DAY)
+
+
+def test_dormant_contact_nothing_relates_to_holds_and_suggests_the_quoted_address(dormant_state):
+    d = run(dormant_state, forwarded_contract(200))
+    assert d.verdict >= Verdict.HOLD
+    found = rules_of(d)["namesake"]
+    assert found.recipient == DORMANT and "once" in found.message
+    assert found.suggestion == LAWYER
+
+
+def test_dormant_contact_written_to_recently_passes(dormant_state):
+    assert run(dormant_state, forwarded_contract(30)).verdict <= Verdict.WARN
+
+
+def test_dormant_contact_greeted_by_name_passes(dormant_state):
+    assert run(dormant_state, forwarded_contract(200, greeting="Hallo Bernhard")).verdict <= Verdict.WARN
+
+
+def test_dormant_contact_check_can_be_turned_off(dormant_state):
+    config = parse(hf.CONFIG_TEXT + "\n[rules.namesake]\ndormant_days = 0\n")
+    assert run(dormant_state, forwarded_contract(200), config).verdict <= Verdict.WARN
+
+
+def test_contact_written_to_twice_is_not_dormant(dormant_state):
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+
+    cfg = hf.config()
+    db = open_for_write(dormant_state)
+    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
+        learner.add(hf.mail([DORMANT], "Parkplatz", "Bernhard, noch ein Parkplatz.\n\nPetra", n=1,
+                            msgid="park2@test.example"))
+    db.close()
+    assert run(dormant_state, forwarded_contract(200)).verdict <= Verdict.WARN
