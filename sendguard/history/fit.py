@@ -152,8 +152,16 @@ class FitModel:
         self.store = store
         self.when = when
         self.view = view
-        self.org_of = org_of or (lambda addr: addr.rpartition("@")[2])
+        self._org_of = org_of or (lambda addr: addr.rpartition("@")[2])
+        self._orgs: dict[str, str] = {}
         self._greeted: dict[int, bool] = {}
+
+    def org_of(self, addr: str) -> str:
+        """The organization of an address, asked once per address (fits compares every pair)."""
+        org = self._orgs.get(addr)
+        if org is None:
+            org = self._orgs[addr] = self._org_of(addr)
+        return org
 
     @cached_property
     def vocab(self) -> dict[str, tuple[int, int, int]]:

@@ -130,6 +130,11 @@ class HistoryStore:
         self._contacts: dict[str, Contact | None] = {}
         self._aliases: dict[str, set[str]] = {}
         self._trusted: dict[str, set[str]] = {}
+        self._rows: dict[tuple[object, ...], list[Contact]] = {}
+        self.memo: dict[tuple[object, ...], object] = {}
+        """Results derived from the store (e.g. history.twins), kept for the store's lifetime: one
+        process checking many messages asks about the same contacts again and again, and the
+        store is replaced as soon as the file changes (``open_read_only``)."""
 
     # -- contacts --------------------------------------------------------------------------
 
@@ -141,10 +146,13 @@ class HistoryStore:
         return self._contacts[addr]
 
     def _many(self, where: str, args: Sequence[object], limit: int) -> list[Contact]:
-        rows = self.db.execute(
-            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE {where} ORDER BY sent DESC LIMIT ?",
-            (*args, limit)).fetchall()
-        return [Contact(*row) for row in rows]
+        key = (where, *args, limit)
+        if key not in self._rows:
+            rows = self.db.execute(
+                f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE {where} ORDER BY sent DESC LIMIT ?",
+                (*args, limit)).fetchall()
+            self._rows[key] = [Contact(*row) for row in rows]
+        return list(self._rows[key])
 
     def by_first(self, names: Iterable[str], limit: int = 50) -> list[Contact]:
         """Contacts whose first name is one of ``names`` or has one of them as a short form."""

@@ -56,13 +56,27 @@ def names_of(store: HistoryStore, addr: str, display: str = "") -> tuple[str, st
 
 def confusables(store: HistoryStore, addr: str, display: str = "", exclude: Iterable[str] = ()) -> list[tuple[Contact, str]]:
     """(contact, why) for each contact the user could have meant instead of ``addr``."""
+    key = ("twins", addr, display)
+    found = store.memo.get(key)
+    if found is None:
+        found = store.memo[key] = _candidates(store, addr, display)
+    skip = set(exclude)
+    ranked = [cw for cw in found if cw[0].addr not in skip]  # type: ignore[attr-defined]
+    return ranked[:MAX_TWINS]
+
+
+def _candidates(store: HistoryStore, addr: str, display: str) -> list[tuple[Contact, str]]:
+    """Every confusable contact of ``addr``, best known first (before excluding co-recipients).
+
+    Excluding afterwards gives the same answer as excluding during the lookups (each lookup's
+    own limit is applied by sqlite before either), so the result can be kept per process.
+    """
     first, last = names_of(store, addr, display)
-    skip = {addr, *exclude}
     found: dict[str, tuple[Contact, str]] = {}
 
     def add(contacts: list[Contact], why: str) -> None:
         for c in contacts:
-            if c.addr not in skip and c.addr not in found:
+            if c.addr != addr and c.addr not in found:
                 found[c.addr] = (c, why)
 
     if len(first) >= 2:
@@ -77,5 +91,4 @@ def confusables(store: HistoryStore, addr: str, display: str = "", exclude: Iter
             if abs(len(c.addr) - len(addr)) <= NEAR_EDITS and (c.domain == domain or c.addr.startswith(local + "@"))
             and len(letters ^ set(c.addr)) <= 2 * NEAR_EDITS]
     add([c for c in near if edit_distance(c.addr, addr) <= NEAR_EDITS], "nearly the same address")
-    ranked = sorted(found.values(), key=lambda cw: (-cw[0].sent, -cw[0].seen))
-    return ranked[:MAX_TWINS]
+    return sorted(found.values(), key=lambda cw: (-cw[0].sent, -cw[0].seen))
