@@ -258,8 +258,11 @@ class HistoryStore:
         return {s: n for s, n in rows}
 
     def frequent_domains(self, limit: int = 300) -> list[tuple[str, int]]:
-        rows = self.db.execute("SELECT domain, sent FROM domains WHERE sent > 0 ORDER BY sent DESC LIMIT ?", (limit,))
-        return [(d, n) for d, n in rows]
+        key = ("frequent_domains", limit)
+        if key not in self.memo:
+            rows = self.db.execute("SELECT domain, sent FROM domains WHERE sent > 0 ORDER BY sent DESC LIMIT ?", (limit,))
+            self.memo[key] = [(d, n) for d, n in rows]
+        return list(self.memo[key])  # type: ignore[call-overload]
 
     def domain_counts(self, domain: str) -> tuple[int, int]:
         row = self.db.execute("SELECT sent, seen FROM domains WHERE domain = ?", (domain,)).fetchone()
@@ -267,8 +270,11 @@ class HistoryStore:
 
     def meta(self, key: str) -> int:
         """A learned total: 'messages', 'sent' or 'wordsum' (word occurrences)."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return int(row[0]) if row else 0
+        memo_key = ("meta", key)
+        if memo_key not in self.memo:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            self.memo[memo_key] = int(row[0]) if row else 0
+        return self.memo[memo_key]  # type: ignore[return-value]
 
     def near_addresses(self, addr: str, limit: int = 12) -> list[Contact]:
         """Edit-distance candidates: the addresses just before and after this one in sorted order.
