@@ -310,3 +310,19 @@ def test_contact_written_to_twice_is_not_dormant(dormant_state):
                             msgid="park2@test.example"))
     db.close()
     assert run(dormant_state, forwarded_contract(200)).verdict <= Verdict.WARN
+
+
+def test_a_role_address_written_to_once_is_not_dormant(tmp_path):
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+
+    state = hf.learned_state(tmp_path)
+    cfg = hf.config()
+    db = open_for_write(state)
+    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
+        learner.add(hf.mail(["support@drucker.example"], "Toner", "Der Drucker meldet Fehler 42.\n\nPetra",
+                            msgid="toner@test.example"))
+    db.close()
+    again = hf.mail(["support@drucker.example"], "Papierstau", "Der Drucker hat einen Papierstau.\n\nPetra",
+                    msgid="jam@test.example", date=1_700_000_000.0 + 200 * DAY)
+    assert run(state, again).verdict <= Verdict.WARN

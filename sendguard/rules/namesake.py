@@ -25,7 +25,8 @@ The twin the user meant is often not in the history at all: a client's new addre
 first written to this week. Autocomplete then offers whatever old contact starts the same way,
 so the mistake shows from the recipient's side alone: a *dormant* recipient — written to
 only once (DORMANT_SENT), never heard from, last written to more than ``dormant_days`` before
-this message — to whom nothing in the message relates (no greeting, thread, quoted header,
+this message, a person (a known last name; role addresses like support@ are written to once
+per issue) — to whom nothing in the message relates (no greeting, thread, quoted header,
 mention, co-recipient or topic in common; history.fit). Each part alone is routine; together
 they describe the stale autocomplete entry and are rare in real sent mail: in the Enron
 benchmark they held 1 more of 374 as-sent cases and 11 more of 213 misdirected ones (5 of them
@@ -177,9 +178,12 @@ class Namesake(Rule):
     def _dormant(self, model, context, addr, actual, recipients, fit=None):  # type: ignore[no-untyped-def]
         """A stale contact nothing in the message points to: the old autocomplete entry."""
         days = context.config.rule_option(self.id, "dormant_days")
-        if (days <= 0 or actual is None or not 0 < actual.sent <= DORMANT_SENT or actual.received
-                or len(recipients) > LARGE_AUDIENCE or not actual.last_sent or not model.when):
+        if days <= 0 or actual is None or len(recipients) > LARGE_AUDIENCE or not model.when:
             return []
+        if not 0 < actual.sent <= DORMANT_SENT or actual.received or not actual.last_sent:
+            return []
+        if len(actual.last) < 2:
+            return []  # no last name: a role address (support@, info@), written to once per issue
         idle = (model.when - actual.last_sent) / 86400
         if idle < days:
             return []
