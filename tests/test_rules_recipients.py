@@ -326,3 +326,31 @@ def test_a_role_address_written_to_once_is_not_dormant(tmp_path):
     again = hf.mail(["support@drucker.example"], "Papierstau", "Der Drucker hat einen Papierstau.\n\nPetra",
                     msgid="jam@test.example", date=1_700_000_000.0 + 200 * DAY)
     assert run(state, again).verdict <= Verdict.WARN
+
+
+def test_internal_note_to_the_client_namesake_alone_holds_and_names_the_boss(state):
+    # no colleague on Cc: the topic, and that it has only ever stayed inside the organization
+    d = run(state, hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, n=100))
+    assert d.verdict >= Verdict.HOLD
+    found = rules_of(d)["namesake"]
+    assert found.suggestion == hf.BOSS and "inside the organization" in found.message
+
+
+def test_internal_note_to_the_boss_alone_passes(state):
+    assert run(state, hf.mail([hf.BOSS], "Personalkosten Abteilung", INTERNAL_NOTE, n=100)).verdict == Verdict.PASS
+
+
+def test_the_topic_alone_is_one_signal():
+    from sendguard.history.fit import Fit
+    from sendguard.history.store import Contact
+    from sendguard.rules.namesake import topic_only
+
+    def fit(**kw):  # type: ignore[no-untyped-def]
+        base = dict(co=0.0, words=0.0, greeting=False, thread=False, mention=0.0, quoted=0.0, org=0.0, age=1.0)
+        return Fit(Contact(1, "a@x.example", "", "", "", "x.example", 1, 0, 1, 1, 0.0, 0.0), **{**base, **kw})
+
+    actual = fit()
+    assert topic_only(fit(words=2.0), actual)
+    assert not topic_only(fit(words=2.0, greeting=True), actual)
+    assert not topic_only(fit(words=2.0, topic_org=1.0), actual)
+    assert not topic_only(fit(words=2.0, quoted=2.0), actual)

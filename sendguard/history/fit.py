@@ -18,6 +18,9 @@ in spirit, with the greeting, quoted headers and thread added):
   programs that do not send them, earlier messages under the same specific subject);
 * the quoted message was written by, addressed to or mentions ``c`` (not for forwards);
 * ``c`` belongs to the same organization as the other recipients (internal, a client, a domain);
+* ``c`` is internal and the message's topic has so far stayed inside the organization (several
+  of its words seen only in internal mail): the note about cost cuts fits the boss, not the
+  client of the same first name, even with no co-recipient to tell them apart;
 * the text mentions ``c`` by first or last name;
 * how recently the user wrote to ``c`` (autocomplete mistakes pick a contact from long ago more
   often than the one of this week's conversation), as of the message's Date.
@@ -56,6 +59,10 @@ W_MENTION = 1.0
 W_QUOTED = 2.0
 W_ORG = 1.5
 W_RECENT = 1.0
+W_TOPIC_ORG = 1.0
+MIN_INTERNAL_SEEN = 2  # a word counts as internal after this many internal-only messages
+MIN_TOPIC_WORDS = 3
+MIN_TOPIC_SHARE = 0.4
 PROFILE_CONFIDENCE = 5.0  # messages to a recipient after which their profile counts half
 AGE_CAP = 6.0  # about 400 days: older than that, all contacts are alike
 DIRICHLET_MU = 20.0
@@ -120,6 +127,8 @@ class Fit:
     org: float
     age: float
     """log(1 + days) since the user last wrote to the contact (capped; the cap if never)."""
+    topic_org: float = 0.0
+    """1 when the message's topic has so far stayed inside the organization and so does the contact."""
 
     def margin_over(self, actual: Fit) -> float:
         """How much better this contact fits than ``actual``, the recipient as addressed.
@@ -141,7 +150,7 @@ class Fit:
     def total(self) -> float:
         return (W_CO * self.co + W_WORDS * self.words + W_GREETING * self.greeting
                 + W_THREAD * self.thread + W_MENTION * self.mention + W_QUOTED * self.quoted + W_ORG * self.org
-                - W_RECENT * self.age)
+                + W_TOPIC_ORG * self.topic_org - W_RECENT * self.age)
 
 
 class FitModel:
@@ -171,6 +180,19 @@ class FitModel:
         # would otherwise make every contact named alike look like the topic's owner.
         names = self.store.known_first_names(list(vocab))
         return {w: v for w, v in vocab.items() if w not in names}
+
+    @cached_property
+    def internal_topic(self) -> list[str]:
+        """The message's words the user has only ever used inside the organization.
+
+        Several words seen repeatedly in internal-only mail and never in mail with an outside
+        participant, making up a good part of what the history knows of the message.
+        """
+        known = {w: v for w, v in self.vocab.items() if v[0] >= MIN_INTERNAL_SEEN}
+        internal = [w for w, (_, inside, outside) in known.items() if inside >= MIN_INTERNAL_SEEN and outside == 0]
+        if len(internal) >= MIN_TOPIC_WORDS and len(internal) >= MIN_TOPIC_SHARE * len(known):
+            return internal
+        return []
 
     @cached_property
     def messages(self) -> int:
@@ -251,8 +273,10 @@ class FitModel:
             co /= max(len(other_ids), 1)  # a mean: one mass mailing must not outweigh everything
             org = self.org_of(c.addr)
             same_org = sum(self.org_of(a) == org for a in others if a != c.addr)
+            topic_org = float(bool(self.internal_topic) and org == "internal")
             out[c.id] = Fit(c, co, self._words(c, counts), self.greets(c), c.addr in self.thread,
-                            self.mention(c), self.quoted(c), same_org / math.sqrt(max(len(others), 1)), self.age(c))
+                            self.mention(c), self.quoted(c), same_org / math.sqrt(max(len(others), 1)), self.age(c),
+                            topic_org)
         return out
 
     def age(self, contact: Contact) -> float:

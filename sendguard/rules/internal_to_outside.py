@@ -33,11 +33,6 @@ MARKERS = (
     r"конфиденциально", r"только для внутреннего", r"не пересылать", r"для служебного пользования",
 )
 
-MIN_INTERNAL_SEEN = 2
-MIN_TOPIC_WORDS = 3
-MIN_TOPIC_SHARE = 0.4
-
-
 @lru_cache(maxsize=1)
 def _marker_re() -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(MARKERS) + r")(?!\w)", re.IGNORECASE)
@@ -58,15 +53,9 @@ def without_boilerplate(text: str) -> str:
 
 
 def internal_topic(message, context) -> list[str]:  # type: ignore[no-untyped-def]
-    """The message's words the user has only ever used inside the organization."""
+    """The message's words the user has only ever used inside the organization (history.fit)."""
     model = model_for(message, context)
-    if model is None:
-        return []
-    known = {w: v for w, v in model.vocab.items() if v[0] >= MIN_INTERNAL_SEEN}
-    internal = [w for w, (_, inside, outside) in known.items() if inside >= MIN_INTERNAL_SEEN and outside == 0]
-    if len(internal) >= MIN_TOPIC_WORDS and len(internal) >= MIN_TOPIC_SHARE * len(known):
-        return internal
-    return []
+    return [] if model is None else model.internal_topic
 
 
 class InternalToOutside(Rule):
