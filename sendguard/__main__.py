@@ -21,7 +21,7 @@ def _fast_sendmail(argv: list[str]) -> int | None:
         return None
     from sendguard import sendmail
 
-    return sendmail.run(rest[1:], config)
+    return sendmail.run(rest[1:], config, detach_observers=True)
 
 
 def main() -> None:

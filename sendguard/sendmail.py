@@ -11,7 +11,11 @@ Order of work, chosen so that no message is ever lost:
 3. check and decide (check.py, decision.py);
 4. keep the message in the queue (fsynced) in the state the decision implies, holding its lock;
 5. act: deliver (pass/warn), confirm an earlier hold of the identical message, or hold/block
-   and explain on stderr.
+   and explain on stderr;
+6. tell the observers (history, incident log), once the entry's state is final on disk and its
+   lock released. The entry points run them in a detached child (events.ObserverWorker), so
+   the caller gets our exit code without waiting for SQLite; the next mail's check waits for
+   them (events.settle), bounded, so it sees the history as it would have.
 
 Any unexpected error after step 1 keeps the message and exits 70 with one line saying where.
 stdout stays empty.
@@ -75,11 +79,21 @@ class SendPath:
     """One run of the send path. Streams and clock are injected for tests."""
 
     def __init__(self, config_path: Path | None, stderr: TextIO, queue: q.Queue | None = None,
-                 now: float | None = None) -> None:
+                 now: float | None = None, detach_observers: bool = False) -> None:
         self.config_path = config_path
         self.stderr = stderr
         self.queue = queue or q.Queue.default()
         self.now = time.time() if now is None else now
+        # Only for a process that exits right after run() (the entry points): see events.py.
+        self.detach_observers = detach_observers
+        self.observer_worker: events.ObserverWorker | None = None
+
+    def _observe(self, entry: q.Entry, event: str, config: config_mod.Config) -> None:
+        """Tell the observers, once the entry's state is on disk and its lock released."""
+        if self.observer_worker is not None:
+            self.observer_worker.emit(entry, event, config)
+        else:
+            events.emit(entry, event, config)
 
     def say(self, *lines: str) -> None:
         self.stderr.write("\n".join(lines) + "\n")
@@ -121,6 +135,10 @@ class SendPath:
             from sendguard.errors import UsageError
 
             raise UsageError("no recipients: give them as arguments or use -t")
+        # The previous mail's observers may still be writing the history this check reads.
+        events.settle(paths.state_dir(), timeout=3.0)
+        if self.detach_observers:  # forked now, before the rules open the history (events.py)
+            self.observer_worker = events.ObserverWorker.start(config)
         result = check_message(message, config, envelope=envelope, state_dir=paths.state_dir(),
                                options=args.options, now=self.now)
         decision = result.decision
@@ -161,11 +179,9 @@ class SendPath:
                     return self._deliver_new(raw, meta, config, f"in the thread of {series.id}, confirmed")
         state = q.BLOCKED if decision.verdict == Verdict.BLOCK else q.HELD
         entry, lock = self.queue.create(raw, {**meta, "state": state})
-        try:
-            events.emit(entry, state, config)
-        finally:
-            lock.release()
+        lock.release()
         self._explain(entry, decision, config)
+        self._observe(entry, state, config)
         if state == q.BLOCKED:
             return ExitCode.NOPERM
         return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
@@ -217,12 +233,12 @@ class SendPath:
             except DeliveryError as err:
                 self.say(f"sendguard: error: {printable(err.message)}", *(f"  {h}" for h in err.hints))
                 return int(err.exit_code)
-            events.emit(entry, "delivered", config)
         finally:
             lock.release()
         if meta["verdict"] == "warn":
             reasons = [f["message"] for f in meta["findings"] if f["severity"] == "warn"]
             self.say(f"sendguard: sent, with a warning: {printable(reasons[0]) if reasons else ''}")
+        self._observe(entry, "delivered", config)
         return ExitCode.OK
 
     def _explain(self, entry: q.Entry, decision, config: config_mod.Config) -> None:  # type: ignore[no-untyped-def]
@@ -283,9 +299,10 @@ def _notify(title: str, body: str) -> None:
                          start_new_session=True)
 
 
-def run(argv: list[str], config_path: Path | None = None) -> int:
+def run(argv: list[str], config_path: Path | None = None, *, detach_observers: bool = False) -> int:
+    """One mail from stdin. ``detach_observers`` only when the process exits right after."""
     config_path = config_path or (Path(os.environ["SENDGUARD_CONFIG"]) if os.environ.get("SENDGUARD_CONFIG") else None)
-    return SendPath(config_path, sys.stderr).run(argv, sys.stdin.buffer)
+    return SendPath(config_path, sys.stderr, detach_observers=detach_observers).run(argv, sys.stdin.buffer)
 
 
 def exit_now(code: int) -> None:
@@ -312,4 +329,4 @@ def exit_now(code: int) -> None:
 
 def main() -> None:
     """Entry point of ``sendguard-sendmail``."""
-    exit_now(run(sys.argv[1:]))
+    exit_now(run(sys.argv[1:], detach_observers=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from sendguard import paths
+from sendguard import events, paths
 from sendguard.history.store import open_read_only
 from tests import history_fixtures as hf
 
@@ -29,5 +29,6 @@ def test_namesake_is_held_and_delivered_mail_is_learned(world, tmp_path):
     sent = world.send(right, "--", hf.BOSS, hf.COLLEAGUE)
     assert sent.returncode == 0, sent.stderr
     assert len(world.server.received) == 1
+    assert events.settle(paths.state_dir())  # sendmail's detached observers have learned it
     store = open_read_only(paths.state_dir())
     assert store.contact(hf.BOSS).sent == 16  # 15 learned + the one just delivered

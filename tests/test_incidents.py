@@ -17,6 +17,7 @@ import pytest
 notmuch2 = pytest.importorskip("notmuch2")
 
 from sendguard import config as config_mod  # noqa: E402
+from sendguard import events  # noqa: E402
 from sendguard import queue as q  # noqa: E402
 from sendguard.incidents import log_dir, pending_dir, store  # noqa: E402
 from sendguard.incidents.indexer import index_now  # noqa: E402
@@ -213,7 +214,9 @@ def test_without_notmuch_the_record_is_written_and_indexed_later(state_dir, tmp_
 
 
 def _wait_indexed(world, timeout: float = 30) -> None:
-    pending = Path(os.environ["XDG_DATA_HOME"]) / "sendguard" / "incidents-pending"
+    state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+    assert events.settle(state, timeout)  # sendmail's detached observers have written the records
+    pending = state / "incidents-pending"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(not p.name.startswith(".") for p in pending.glob("*")):
         time.sleep(0.05)
@@ -254,11 +257,13 @@ def test_log_disabled_writes_nothing_and_notmuch_off_still_writes_records(world)
     world.write_config("[log]\nnotmuch = false\n")
     assert world.send(make_message(to="bob@nordwerk.example"), "-t").returncode == 0
     data = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+    assert events.settle(data)  # the record is written by sendmail's detached observers
     assert len(list((data / "incidents" / "cur").iterdir())) == 1
     assert not (data / "incidents" / ".notmuch").exists()  # nothing was indexed on the send path
     assert len([json.loads(x) for x in world.cli("log", "--json").stdout.splitlines()]) == 1
     world.write_config("[log]\nenabled = false\n")
     assert world.send(make_message(to="carl@nordwerk.example"), "-t").returncode == 0
+    assert events.settle(data)
     assert len(list((data / "incidents" / "cur").iterdir())) == 1
 
 
@@ -296,6 +301,7 @@ def test_a_burst_of_mail_is_all_indexed_by_the_detached_indexers_alone(world):
         codes = list(pool.map(lambda m: world.send(m, "-t").returncode, messages))
     assert codes == [0] * 12
     state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+    assert events.settle(state, 60)  # every record written (by sendmail's detached observers)
     deadline = time.monotonic() + 60
     while store.pending_markers(state) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sendguard import config as config_mod
+from sendguard import events
 from sendguard import queue as q
 from sendguard.oops import classify_recipients, oops
 from sendguard.oops_texts import language_of
@@ -187,6 +188,7 @@ def test_a_message_the_queue_pruned_is_read_back_from_the_incident_log(world, tm
     world.config_path.write_text(config_text(world))
     raw = with_pdf("petra@falsch.example", GERMAN)
     assert world.send(raw, "-t").returncode == 0
+    assert events.settle(q.Queue.default().root.parent)  # sendmail's detached observers logged it
     (entry,) = q.Queue.default().entries()
     shutil.rmtree(entry.path)  # as `queue run` does after [queue] keep_days
     config = config_mod.load(world.config_path)

@@ -53,6 +53,9 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(f"sendguard.cli.{module}"), attr)  # type: ignore[no-any-return]
 
     def invoke(self, ctx: click.Context) -> Any:
+        from sendguard import events, paths
+
+        events.settle(paths.state_dir())  # a sendmail that just exited may still be logging its mail
         try:
             return super().invoke(ctx)
         except SendguardError as err:
