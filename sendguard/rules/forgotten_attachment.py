@@ -12,9 +12,7 @@ with no Angebot) — sending it again after adding the file, or confirming, cost
 
 from __future__ import annotations
 
-import re
-
-from sendguard.content import looks_like_patch, own_text
+from sendguard.content import LazyPattern, looks_like_patch, own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -45,7 +43,13 @@ _PHRASES = [
 ]
 # Matched against lower-cased text with \b anchors: several times faster than re.I with
 # look-behinds (re loses its first-character prefilter behind a look-behind).
-PHRASE = re.compile(r"\b(?:" + "|".join(_PHRASES) + r")\b")
+PHRASE = LazyPattern(r"\b(?:" + "|".join(_PHRASES) + r")\b")
+# Every phrase above contains one of these (lower-cased). Most mail contains none of them: it is
+# done with in a few substring searches, without own_text and without compiling PHRASE (1.6 ms).
+# A new phrase needs its cue here; tests/test_rules_content_prefilters.py checks every phrase.
+CUES = ("attach", "enclos", "anbei", "anhang", "anlage", "angeh", "beigef", "anliegend", "hänge", "hange",
+        "join", "adjunt", "anexo", "alleg", "bijgevoegd", "bijlage", "вложени", "приложени", "прилагаю",
+        "прикрепля", "załącz", "załacz", "zalącz", "zalacz", "bifoga", "vedhæft", "vedhaft", "vedlagt")
 # The sender's own words are at the top; a megabyte of pasted log is not where "anbei" hides.
 OWN_TEXT_CHARS = 100_000
 
@@ -59,6 +63,10 @@ class ForgottenAttachment(Rule):
             return []  # a forwarded message is an attachment too
         body = message.body_text
         if looks_like_patch(body, message.subject):
+            return []
+        # own_text keeps whole lines of the body, so a cue in it is a cue in the body
+        lowered = body[:OWN_TEXT_CHARS].lower()
+        if not any(cue in lowered for cue in CUES):
             return []
         match = PHRASE.search(own_text(body[:OWN_TEXT_CHARS]).lower())
         if not match:

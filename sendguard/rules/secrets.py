@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from sendguard.content import mask, scan_texts, shannon_entropy
+from sendguard.content import LazyPattern, mask, scan_texts, shannon_entropy
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -32,21 +32,30 @@ _TOKENS: list[tuple[str, str, bool]] = [
     ("a Slack token", r"xox[abposr]-(?:\d+-)?[A-Za-z0-9-]{10,}", True),
     ("a Google API key", r"AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])", True),
 ]
-_WORD_TOKENS = re.compile(r"\b(?:" + "|".join(f"({pattern})" for _, pattern, _ in _TOKENS) + ")")
-_LITERAL_TOKENS: list[tuple[str, re.Pattern[str], bool]] = [
-    ("a private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), True),
-    ("a Slack webhook URL", re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"), True),
-    ("a Google OAuth client secret", re.compile(r"GOCSPX-[A-Za-z0-9_-]{28}"), True),
+_WORD_TOKENS = LazyPattern(r"\b(?:" + "|".join(f"({pattern})" for _, pattern, _ in _TOKENS) + ")")
+# Cues: every match of a pattern contains one of its cues (tests/test_rules_content_prefilters.py
+# checks it). A text without them is done with in a few substring searches, and the pattern is
+# not even compiled; most mail has none.
+_TOKEN_CUES = ("AKIA", "ASIA", "ABIA", "ACCA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-",
+               "glptt-", "glrt-", "gldt-", "glsoat-", "glcbt-", "xox", "AIza")
+_LITERAL_TOKENS: list[tuple[str, str, LazyPattern, bool]] = [
+    ("a private key", "-----BEGIN ", LazyPattern(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), True),
+    ("a Slack webhook URL", "https://hooks.slack.com/services/",
+     LazyPattern(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"), True),
+    ("a Google OAuth client secret", "GOCSPX-", LazyPattern(r"GOCSPX-[A-Za-z0-9_-]{28}"), True),
 ]
-_PLACEHOLDER = re.compile(r"(?i)example|x{4,}|\*{3,}|\.{3}|<[^>]*>|\$\{|\$\(|%\(|\{\{|your[_-]|changeme|dummy|"
+_PLACEHOLDER = LazyPattern(r"(?i)example|x{4,}|\*{3,}|\.{3}|<[^>]*>|\$\{|\$\(|%\(|\{\{|your[_-]|changeme|dummy|"
                           r"fake|placeholder|redacted|sample|\bnone\b|\bnull\b|getenv|environ|secret_?here")
-_PASSWORD_LINE = re.compile(
+_PASSWORD_LINE = LazyPattern(
     r"(?im)^[ \t>*•-]*(?:password|passwd|pwd|passwort|kennwort|mot de passe|contraseña|clave|wachtwoord|"
     r"пароль|senha|hasło|salasana|lösenord)[ \t]*[:=][ \t]*(\S[^\n]{0,100}?)[ \t]*$")
+# Looked for in the case-folded text (casefold, not lower: (?i) also matches "ſ" for "s").
+_PASSWORD_CUES = ("password", "passwd", "pwd", "passwort", "kennwort", "mot de passe", "contraseña", "clave",
+                  "wachtwoord", "пароль", "senha", "hasło", "salasana", "lösenord")
 # Run only on lines that contain one of these words (found first, on lower-cased text, fast).
 _ASSIGNMENT_WORD = re.compile(r"secret|token|key|passw|credential")
 MAX_ASSIGNMENT_LINES = 2_000
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = LazyPattern(
     r"(?i)\b([A-Za-z_][\w.-]{0,60}?(?:secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
     r"passw(?:or)?d|passwd|credential|auth[_-]?key|signing[_-]?key)[\w.-]{0,30})[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
     r"[\"']?([A-Za-z0-9+/_\-.=~]{16,200})[\"']?")
@@ -61,20 +70,25 @@ def find_secrets(text: str) -> list[tuple[str, str, bool]]:
     """(what, value, conclusive) for every secret-looking thing in ``text``."""
     out: list[tuple[str, str, bool]] = []
     seen: set[str] = set()
-    for match in _WORD_TOKENS.finditer(text):
-        what, _, conclusive = _TOKENS[match.lastindex - 1]  # type: ignore[operator]
+    tokens = _WORD_TOKENS.finditer(text) if any(cue in text for cue in _TOKEN_CUES) else ()
+    for match in tokens:
+        what, _, conclusive = _TOKENS[match.lastindex - 1]
         value = match.group(0)
         if not _is_placeholder(value):
             seen.add(value)
             out.append((what, value, conclusive))
-    for what, pattern, conclusive in _LITERAL_TOKENS:
+    for what, cue, pattern, conclusive in _LITERAL_TOKENS:
+        if cue not in text:
+            continue
         for match in pattern.finditer(text):
             value = match.group(0)
             if what != "a private key" and _is_placeholder(value):
                 continue
             seen.add(value)
             out.append((what, value, conclusive))
-    for match in _PASSWORD_LINE.finditer(text):
+    folded = text.casefold()
+    password_lines = _PASSWORD_LINE.finditer(text) if any(cue in folded for cue in _PASSWORD_CUES) else ()
+    for match in password_lines:
         value = match.group(1).strip("\"'`;, ")
         if len(value) >= 6 and len(value.split()) == 1 and not _is_placeholder(value) \
                 and not re.search(r"[()\[\]{}$%]", value):

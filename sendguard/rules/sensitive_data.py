@@ -26,12 +26,12 @@ from __future__ import annotations
 import importlib
 import re
 
-from sendguard.content import mask, scan_texts
+from sendguard.content import LazyPattern, mask, scan_texts
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
-_IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)(?![A-Za-z0-9])")
-_CARD = re.compile(r"\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}|\d{4}[ -]?\d{6}[ -]?\d{5}")
+_IBAN = LazyPattern(r"(?<![A-Za-z0-9])([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)(?![A-Za-z0-9])")
+_CARD = LazyPattern(r"\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}|\d{4}[ -]?\d{6}[ -]?\d{5}")
 _TEST_CARDS = frozenset({
     "4111111111111111", "4242424242424242", "4012888888881881", "4000056655665556", "5555555555554444",
     "5105105105105100", "5200828282828210", "378282246310005", "371449635398431", "6011111111111117",
@@ -63,26 +63,26 @@ _NEAR = 80
 
 # Words that mean pay for work and little else ("Vergütung", "brutto", "compensation" also fill
 # offers and invoices, so they are left out).
-_SALARY_WORD = re.compile(
+_SALARY_WORD = LazyPattern(
     r"\b(?:gehalt|gehälter|gehaelter|jahresgehalt|monatsgehalt|bruttogehalt|lohn|löhne|salary|salaries|"
     r"wages|payroll|base pay|salaire|salaires|sueldo|sueldos|salario|salarios|nómina|salaris|brutoloon|"
     r"зарплата|зарплаты|оклад|stipendio|retribuzione|wynagrodzenie|pensja)\b")
-_AMOUNT = re.compile(
+_AMOUNT = LazyPattern(
     r"(?<![\w.,])(?:(?:€|EUR|USD|\$|£|CHF|RUB|₽)\s?)?\d{1,3}(?:[.,' \u00a0]\d{3})+(?:[.,]\d{2})?(?:\s?(?:€|EUR|USD|\$|£|CHF|k|K|₽|руб))?"
     r"|(?<![\w.,])\d{4,6}(?:[.,]\d{2})?\s?(?:€|EUR|USD|£|CHF|₽|руб)|(?:€|EUR|USD|\$|£|CHF)\s?\d{4,6}(?:[.,]\d{2})?(?![\w.,])"
     # a bare number in a table cell (spreadsheets and CSV carry no currency per cell)
     r"|(?:^|(?<=[\t;,]))[ ]*\d{4,7}(?:[.,]\d{1,2})?[ ]*(?=[\t;,]|$)")
-_NAME = re.compile(r"(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?:[ \t]+[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я'-]+){1,2}(?!\w)"
+_NAME = LazyPattern(r"(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?:[ \t]+[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я'-]+){1,2}(?!\w)"
                    r"|(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+,[ \t]*[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?!\w)")
 # (number range, lengths) of the card networks; a Luhn-valid number outside them is not a card.
 _CARD_NETWORKS = [
-    (re.compile(r"4"), (13, 16, 19)),  # Visa
-    (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), (16,)),  # Mastercard
-    (re.compile(r"3[47]"), (15,)),  # American Express
-    (re.compile(r"6(?:011|5|4[4-9])"), (16, 19)),  # Discover
-    (re.compile(r"35(?:2[89]|[3-8]\d)"), (16, 19)),  # JCB
-    (re.compile(r"3(?:0[0-5]|[689])"), (14, 16)),  # Diners Club
-    (re.compile(r"62"), (16, 19)),  # UnionPay
+    (LazyPattern(r"4"), (13, 16, 19)),  # Visa
+    (LazyPattern(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), (16,)),  # Mastercard
+    (LazyPattern(r"3[47]"), (15,)),  # American Express
+    (LazyPattern(r"6(?:011|5|4[4-9])"), (16, 19)),  # Discover
+    (LazyPattern(r"35(?:2[89]|[3-8]\d)"), (16, 19)),  # JCB
+    (LazyPattern(r"3(?:0[0-5]|[689])"), (14, 16)),  # Diners Club
+    (LazyPattern(r"62"), (16, 19)),  # UnionPay
 ]
 _TABLE_ROWS = 2
 
@@ -112,8 +112,8 @@ def find_cards(text: str) -> list[str]:
     return out
 
 
-_KEYWORDS = re.compile(r"\b(?:" + "|".join(words for *_, words in _IDENTIFIERS) + r")\b")
-_KEYWORD_OF = [(label, module, re.compile(rf"(?:{candidate})"), re.compile(rf"^(?:{words})$"))
+_KEYWORDS = LazyPattern(r"\b(?:" + "|".join(words for *_, words in _IDENTIFIERS) + r")\b")
+_KEYWORD_OF = [(label, module, LazyPattern(rf"(?:{candidate})"), LazyPattern(rf"^(?:{words})$"))
                for label, module, candidate, words in _IDENTIFIERS]
 MAX_KEYWORDS = 200
 
@@ -144,9 +144,9 @@ SALARY_SCAN_CHARS = 200_000
 
 
 # Table cells: tabs, semicolons, runs of spaces, CSV commas ("Roth,78000"; "Roth, Tim" is one cell).
-_CELL_SPLIT = re.compile(r"\t|;|\s{2,}|\|\s*|,(?=\S)|,\s+(?=[\d€$£])")
-_BARE_AMOUNT = re.compile(r"\d{4,7}(?:[.,]\d{1,2})?")
-_YEAR = re.compile(r"(?:19|20)\d\d")
+_CELL_SPLIT = LazyPattern(r"\t|;|\s{2,}|\|\s*|,(?=\S)|,\s+(?=[\d€$£])")
+_BARE_AMOUNT = LazyPattern(r"\d{4,7}(?:[.,]\d{1,2})?")
+_YEAR = LazyPattern(r"(?:19|20)\d\d")
 
 
 def _is_amount(cell: str) -> bool:
