@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from sendguard.config import Config
 from sendguard.context import CheckContext
@@ -21,8 +21,7 @@ from sendguard.model import Action, Finding, Severity
 from sendguard.rules import load_rules
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
     message: OutgoingMessage
     envelope: list[str]
     decision: Decision

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from sendguard.model import Action, Finding, Severity, Verdict
 
@@ -39,8 +40,7 @@ CORROBORATING_INFO: frozenset[str] = frozenset({"first-time-recipient"})
 AGREEING_RULES_TO_HOLD = 2
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
     """The verdict and the findings that led to it (after config overrides)."""
 
     verdict: Verdict

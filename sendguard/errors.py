@@ -9,7 +9,7 @@ message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sendguard.exitcodes import ExitCode
 
@@ -37,8 +37,7 @@ class MessageReadError(SendguardError):
     exit_code = ExitCode.DATAERR
 
 
-@dataclass(frozen=True)
-class ConfigProblem:
+class ConfigProblem(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
     """One problem in a config file: where it is and what was expected."""
 
     file: str

@@ -24,9 +24,9 @@ import email
 import email.parser
 import email.utils
 import re
-from dataclasses import dataclass
 from email.message import Message
 from functools import cached_property
+from typing import NamedTuple
 
 from sendguard import mimetree
 from sendguard.mimetree import (  # noqa: F401  (public names)
@@ -55,8 +55,7 @@ def domain_of(addr: str) -> str:
     return addr.rpartition("@")[2].lower() if "@" in addr else ""
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
     name: str
     addr: str
 

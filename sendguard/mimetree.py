@@ -21,7 +21,6 @@ import email.errors
 import email.header
 import email.parser
 import re
-from dataclasses import dataclass, field
 from email.message import Message
 
 MAX_PARTS = 500
@@ -126,22 +125,32 @@ def _safe(call, default):  # type: ignore[no-untyped-def]
         return default
 
 
-@dataclass(eq=False)
 class Part:
-    """One leaf of the MIME tree. ``message`` holds the part's headers; use payload()/text()."""
+    """One leaf of the MIME tree. ``message`` holds the part's headers; use payload()/text().
 
-    content_type: str
-    filename: str | None
-    disposition: str | None
-    message: Message = field(repr=False)
-    depth: int = 0
-    forwarded: bool = False
-    """Inside a message/rfc822 part: someone else's message, forwarded."""
-    raw: bytes = field(default=b"", repr=False)
-    start: int = 0
-    end: int = 0
-    memo: dict[str, object] = field(default_factory=dict, repr=False)
-    """What rules learned about this part (e.g. its real type), so it is computed once."""
+    A plain class, not a dataclass: parsing runs on every mail, and @dataclass compiles its
+    generated methods per class at import (~0.5 ms; bench/README.md)."""
+
+    def __init__(self, content_type: str, filename: str | None, disposition: str | None, message: Message,
+                 depth: int = 0, forwarded: bool = False, raw: bytes = b"", start: int = 0, end: int = 0,
+                 memo: dict[str, object] | None = None) -> None:
+        self.content_type = content_type
+        self.filename = filename
+        self.disposition = disposition
+        self.message = message
+        self.depth = depth
+        self.forwarded = forwarded
+        """Inside a message/rfc822 part: someone else's message, forwarded."""
+        self.raw = raw
+        self.start = start
+        self.end = end
+        self.memo: dict[str, object] = {} if memo is None else memo
+        """What rules learned about this part (e.g. its real type), so it is computed once."""
+
+    def __repr__(self) -> str:
+        return (f"Part(content_type={self.content_type!r}, filename={self.filename!r}, "
+                f"disposition={self.disposition!r}, depth={self.depth!r}, forwarded={self.forwarded!r}, "
+                f"start={self.start!r}, end={self.end!r})")
 
     @property
     def is_attachment(self) -> bool:

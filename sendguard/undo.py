@@ -27,10 +27,9 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sendguard import events
 from sendguard import queue as q
@@ -177,8 +176,7 @@ def wait_and_deliver(
         return result
 
 
-@dataclass
-class Undone:
+class Undone(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
     entry: q.Entry
     draft: Path
 
