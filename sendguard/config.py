@@ -17,7 +17,6 @@ everywhere here.
 
 from __future__ import annotations
 
-import tomllib
 import typing
 from dataclasses import MISSING, Field, dataclass, field, fields  # noqa: F401  (dataclass: sections may still use it)
 from pathlib import Path
@@ -398,8 +397,14 @@ class _Loader:
 
 def parse(text: str, file: str = "<config>") -> Config:
     """Parse and validate config text; raise ConfigError listing every problem."""
+    return _validate(_toml(text, file), text, file)
+
+
+def _toml(text: str, file: str) -> dict[str, Any]:
+    import tomllib  # not at import: with config_cache, a mail rarely needs it
+
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         line = getattr(err, "lineno", None)  # Python >= 3.14; before, only the text has it
         if line is None:
@@ -408,6 +413,9 @@ def parse(text: str, file: str = "<config>") -> Config:
             found = re.search(r"\(at line (\d+)", str(err))
             line = int(found.group(1)) if found else None
         raise ConfigError([ConfigProblem(file, line, "(syntax)", str(err))]) from None
+
+
+def _validate(data: dict[str, Any], text: str, file: str) -> Config:
     loader = _Loader(file, text)
     config = loader.load(data)
     if loader.problems:
@@ -420,9 +428,18 @@ def load(path: Path | None, *, required: bool = False) -> Config:
 
     ``required`` (an explicit ``--config``) turns a missing file into an error.
     """
-    from sendguard import paths
+    from sendguard import config_cache, paths
 
     file = path or paths.config_path()
+    cached = config_cache.read(file, paths.state_dir())
+    if cached is not None:
+        loader = _Loader(str(file), "")
+        config = loader.load(cached)
+        if not loader.problems:
+            config.path = file
+            return config
+        # valid when cached, not now (sendguard changed): the file gives the errors their lines
+    key = config_cache.key_of(file)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -431,7 +448,9 @@ def load(path: Path | None, *, required: bool = False) -> Config:
         return Config()
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError([ConfigProblem(str(file), None, "(file)", f"cannot be read: {err}")]) from None
-    config = parse(text, str(file))
+    data = _toml(text, str(file))
+    config = _validate(data, text, str(file))
+    config_cache.write(key, data, paths.state_dir())
     config.path = file
     return config
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+
 class LazyPattern:
     """A regular expression compiled when first used, not when its module is imported.
 
@@ -30,7 +31,7 @@ class LazyPattern:
     all at import cost ~6 ms per mail (bench/profile_sendpath.py). Behaves as the compiled
     pattern: ``search``, ``finditer``, ``pattern`` and the rest are the compiled pattern's."""
 
-    __slots__ = ("_source", "_flags", "_compiled")
+    __slots__ = ("_compiled", "_flags", "_source")
 
     def __init__(self, source: str, flags: int = 0) -> None:
         self._source = source
