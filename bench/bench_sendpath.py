@@ -23,7 +23,6 @@ import argparse
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from sendguard.loopback import write_msmtprc
 
 RECIPIENT = "anna@kundenfirma.example"
 
@@ -45,26 +46,11 @@ def message_10k() -> bytes:
     return (head + body).encode()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def start_server() -> tuple[object, int, list[object]]:
+    from sendguard.loopback import LoopbackSMTP
 
-
-def start_server() -> tuple[object, int, list[int]]:
-    from aiosmtpd.controller import Controller
-
-    received: list[int] = []
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
-            received.append(len(envelope.original_content))
-            return "250 OK"
-
-    port = free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller, port, received
+    server = LoopbackSMTP().start()
+    return server, server.port, server.received
 
 
 CPU: dict[str, list[float]] = {}
@@ -102,10 +88,7 @@ def main() -> None:
     controller, port, received = start_server()
     tmp = Path(tempfile.mkdtemp(prefix="sendguard-bench-", dir=opts.dir))
     try:
-        msmtprc = tmp / "msmtprc"
-        msmtprc.write_text(f"defaults\nauth off\ntls off\n\naccount default\nhost 127.0.0.1\nport {port}\n"
-                           "from me@nordwerk.example\n")
-        msmtprc.chmod(0o600)
+        msmtprc = write_msmtprc(tmp / "msmtprc", port, "me@nordwerk.example")
         config = tmp / "config.toml"
         config.write_text(textwrap.dedent(f"""\
             [identity]

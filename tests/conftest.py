@@ -12,8 +12,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,55 +46,14 @@ def isolated_home(tmp_path_factory, monkeypatch):
     return root
 
 
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    data: bytes
-
-
-@dataclass
-class SMTPServer:
-    host: str
-    port: int
-    received: list[Received] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_server():
-    """A real SMTP server on 127.0.0.1 that records what it gets."""
-    aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+    """A real SMTP server on 127.0.0.1 that records what it gets (sendguard.loopback)."""
+    pytest.importorskip("aiosmtpd.controller")
+    from sendguard.loopback import LoopbackSMTP
 
-    server = SMTPServer("127.0.0.1", 0)
-
-    class Handler:
-        async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):  # noqa: N802
-            if address in server.refuse:
-                return "550 no such user here"
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, smtp, session, envelope):  # noqa: N802
-            server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                            envelope.original_content))
-            return "250 Message accepted for delivery"
-
-    server.port = free_port()
-    controller = aiosmtpd_controller.Controller(Handler(), hostname="127.0.0.1", port=server.port)
-    controller.start()
-    try:
+    with LoopbackSMTP() as server:
         yield server
-    finally:
-        controller.stop()
 
 
 @dataclass
@@ -103,7 +63,7 @@ class World:
     root: Path
     config_path: Path
     msmtprc: Path
-    server: SMTPServer
+    server: Any
     sendguard: str
     sendmail: str
 
@@ -148,19 +108,9 @@ class World:
 def world(tmp_path, smtp_server):
     if not shutil.which("msmtp"):
         pytest.skip("msmtp is not installed (apt-get install msmtp)")
-    msmtprc = tmp_path / "msmtprc"
-    msmtprc.write_text(textwrap.dedent(f"""\
-        defaults
-        auth off
-        tls off
-        logfile {tmp_path / 'msmtp.log'}
+    from sendguard.loopback import write_msmtprc
 
-        account default
-        host 127.0.0.1
-        port {smtp_server.port}
-        from me@nordwerk.example
-        """))
-    msmtprc.chmod(0o600)
+    msmtprc = write_msmtprc(tmp_path / "msmtprc", smtp_server.port, "me@nordwerk.example", tmp_path / "msmtp.log")
     w = World(tmp_path, tmp_path / "config.toml", msmtprc, smtp_server,
               sendguard_exe("sendguard"), sendguard_exe("sendguard-sendmail"))
     w.write_config()

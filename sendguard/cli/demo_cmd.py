@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import click
 
 from sendguard import mailsetup
 from sendguard.errors import SendguardError
+from sendguard.loopback import LoopbackSMTP, Received, write_msmtprc
 from sendguard.printable import printable
 
 ME = "me@nordwerk.example"
@@ -47,12 +47,6 @@ class DemoError(SendguardError):
     """A program the demo needs is missing."""
 
     exit_code = 69  # type: ignore[assignment]  # EX_UNAVAILABLE
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _history_message(n: int, to: str, subject: str, body: str) -> bytes:
@@ -79,19 +73,7 @@ def write_world(root: Path, port: int, hold_rule: str | None) -> dict[str, Path]
     home = root / "home"
     for sub in ("home", "config", "data", "state", "cache", "run"):
         (root / sub).mkdir(mode=0o700)
-    msmtprc = root / "msmtprc"
-    msmtprc.write_text(textwrap.dedent(f"""\
-        defaults
-        auth off
-        tls off
-        logfile {root / 'msmtp.log'}
-
-        account default
-        host 127.0.0.1
-        port {port}
-        from {ME}
-        """))
-    msmtprc.chmod(0o600)
+    msmtprc = write_msmtprc(root / "msmtprc", port, ME, root / "msmtp.log")
     held = (f'[rules.{hold_rule}]\naction = "hold"\n' if hold_rule
             else f'[block]\naddresses = ["{LOOKALIKE[0]}"]\n')
     config = root / "config" / "sendguard" / "config.toml"
@@ -128,7 +110,7 @@ class Demo:
         if not shutil.which("msmtp"):
             raise DemoError("msmtp is not installed", hints=["apt-get install msmtp"])
         self.mutt = shutil.which("mutt") if use_mutt else None
-        self.received: list[tuple[str, list[str], bytes]] = []
+        self.received: list[Received] = []
 
     def env(self, paths: dict[str, Path]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SENDGUARD_", "NOTMUCH_"))}
@@ -156,30 +138,18 @@ class Demo:
         return subprocess.run([str(self.sendmail), "-oi", "--", to], input=message, env=env,
                               capture_output=True, timeout=60, check=False)
 
-    def server(self, port: int):  # type: ignore[no-untyped-def]
-        from aiosmtpd.controller import Controller
-
-        received = self.received
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-                received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-                return "250 Message accepted for delivery"
-
-        return Controller(Handler(), hostname="127.0.0.1", port=port)
-
-
 def run_demo(root: Path, use_mutt: bool) -> bool:
     """Run the demo in ``root``; True when it went as it should (routine delivered, one held)."""
     from sendguard.rules import RULES
 
     demo = Demo(root, use_mutt)
-    port = _free_port()
+    server = LoopbackSMTP()
+    port = server.port
     hold_rule = "lookalike-domain" if "lookalike-domain" in RULES else None
     paths = write_world(root, port, hold_rule)
     env = demo.env(paths)
-    controller = demo.server(port)
-    controller.start()
+    server.start()
+    demo.received = server.received
     try:
         click.echo(f"A throwaway world in {root}:")
         click.echo(f"  loopback SMTP server 127.0.0.1:{port} (aiosmtpd); msmtp → it ({paths['msmtprc']})")
@@ -224,7 +194,7 @@ def run_demo(root: Path, use_mutt: bool) -> bool:
                        "`sendguard discard` drops it; `sendguard setup` sets up your own mail.")
         return outcomes == [True] * len(ROUTINE) + [False] and len(held) == 1
     finally:
-        controller.stop()
+        server.stop()
 
 
 @click.command()

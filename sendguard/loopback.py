@@ -1,0 +1,79 @@
+"""A loopback SMTP server and an msmtp account pointing at it.
+
+One implementation for everything that needs real mail to leave without leaving the machine:
+``sendguard demo``, the tests (msmtp → this server) and ``bench/``. The server is aiosmtpd on
+127.0.0.1 only; it records what it receives, exactly as received, and can refuse recipients.
+Never imported on the send path.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import NamedTuple
+
+
+class Received(NamedTuple):
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LoopbackSMTP:
+    """aiosmtpd on 127.0.0.1; ``received`` lists every message, ``refuse`` addresses get a 550."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.received: list[Received] = []
+        self.refuse: set[str] = set()
+        self._controller = None
+
+    def start(self) -> LoopbackSMTP:
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]  # noqa: N802
+                if address in server.refuse:
+                    return "550 no such user here"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, smtp, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+                server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                                envelope.original_content))
+                return "250 Message accepted for delivery"
+
+        self._controller = Controller(Handler(), hostname=self.host, port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> LoopbackSMTP:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def write_msmtprc(path: Path, port: int, sender: str, logfile: Path | None = None) -> Path:
+    """An msmtp config (0600, as msmtp demands) whose default account is the loopback server."""
+    log = f"logfile {logfile}\n" if logfile else ""
+    path.write_text(f"defaults\nauth off\ntls off\n{log}\naccount default\nhost 127.0.0.1\nport {port}\n"
+                    f"from {sender}\n")
+    path.chmod(0o600)
+    return path
