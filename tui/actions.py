@@ -11,6 +11,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,17 @@ class EntryActions:
             self.review.show_error("Cannot read that message", [f"{type(err).__name__}: {err}"])
         return None
 
+    def _confirm_then(self, question: str, body: Text, yes: str, failure: str,
+                      job: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Ask first (it sends or destroys), then run ``job`` in a worker and report."""
+        app = self.review
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                app.run_job(failure, job, done)
+
+        app.push_screen(ConfirmModal(question, body, yes=yes), answered)
+
     # r
     def action_release(self) -> None:
         from sendguard.queue_ops import release
@@ -76,13 +88,9 @@ class EntryActions:
             return
         entry_id, meta = found
         app = self.review
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                app.run_job("Release failed", lambda: release(app.queue, entry_id, app.config),
-                            lambda entry: self._done(f"Sent to {', '.join(entry.meta.get('envelope', []))}."))
-
-        app.push_screen(ConfirmModal("Send this message now?", _summary(meta), yes="Send"), answered)
+        self._confirm_then("Send this message now?", _summary(meta), "Send", "Release failed",
+                           lambda: release(app.queue, entry_id, app.config),
+                           lambda entry: self._done(f"Sent to {', '.join(entry.meta.get('envelope', []))}."))
 
     # d
     def action_discard(self) -> None:
@@ -93,14 +101,9 @@ class EntryActions:
             return
         entry_id, meta = found
         app = self.review
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                app.run_job("Discard failed", lambda: discard(app.queue, entry_id, app.config),
-                            lambda entry: self._done(f"Discarded {entry.id}; it will never be sent."))
-
-        app.push_screen(ConfirmModal("Discard this message? It will never be sent.", _summary(meta),
-                                     yes="Discard"), answered)
+        self._confirm_then("Discard this message? It will never be sent.", _summary(meta), "Discard",
+                           "Discard failed", lambda: discard(app.queue, entry_id, app.config),
+                           lambda entry: self._done(f"Discarded {entry.id}; it will never be sent."))
 
     # s
     def action_suggest(self) -> None:
@@ -132,12 +135,9 @@ class EntryActions:
                 why = "; ".join(result.reasons) or result.verdict
                 self._done(f"Recipient changed, but it is still {result.verdict}: {why}", "warning")
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                app.run_job("Taking the suggestion failed",
-                            lambda: fix.take_suggestion(app.queue, entry_id, app.config, app.state_dir), finished)
-
-        app.push_screen(ConfirmModal("Take the suggested recipient and send?", body, yes="Change and send"), answered)
+        self._confirm_then("Take the suggested recipient and send?", body, "Change and send",
+                           "Taking the suggestion failed",
+                           lambda: fix.take_suggestion(app.queue, entry_id, app.config, app.state_dir), finished)
 
     # e
     def action_edit(self) -> None:
