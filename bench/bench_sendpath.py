@@ -27,11 +27,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
-from sendguard.loopback import write_msmtprc
+from sendguard.loopback import world_config, write_msmtprc
 
 RECIPIENT = "anna@kundenfirma.example"
 
@@ -90,19 +89,7 @@ def main() -> None:
     try:
         msmtprc = write_msmtprc(tmp / "msmtprc", port, "me@nordwerk.example")
         config = tmp / "config.toml"
-        config.write_text(textwrap.dedent(f"""\
-            [identity]
-            addresses = ["me@nordwerk.example"]
-            [organization]
-            domains = ["nordwerk.example"]
-            [clients.kundenfirma]
-            domains = ["kundenfirma.example"]
-            keywords = ["Falke", "Kundenfirma"]
-            [transport]
-            command = ["{msmtp}", "-C", "{msmtprc}"]
-            [sendmail]
-            notify = false
-            """))
+        config.write_text(world_config(msmtprc, msmtp=msmtp))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SENDGUARD_"))}
         for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
             (tmp / var).mkdir(mode=0o700)

@@ -68,23 +68,9 @@ class World:
     sendmail: str
 
     def write_config(self, extra: str = "") -> None:
-        base = textwrap.dedent(f"""\
-            [identity]
-            addresses = ["me@nordwerk.example"]
+        from sendguard.loopback import world_config
 
-            [organization]
-            domains = ["nordwerk.example"]
-
-            [clients.kundenfirma]
-            domains = ["kundenfirma.example"]
-            keywords = ["Falke", "Kundenfirma"]
-
-            [transport]
-            command = ["msmtp", "-C", "{self.msmtprc}"]
-
-            [sendmail]
-            notify = false
-            """)
+        base = world_config(self.msmtprc)
         self.config_path.write_text(base + textwrap.dedent(extra))
 
     def env(self) -> dict[str, str]:

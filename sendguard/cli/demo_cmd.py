@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import click
 
 from sendguard import mailsetup
 from sendguard.errors import SendguardError
-from sendguard.loopback import LoopbackSMTP, Received, write_msmtprc
+from sendguard.loopback import LoopbackSMTP, Received, world_config, write_msmtprc
 from sendguard.printable import printable
 
 ME = "me@nordwerk.example"
@@ -78,24 +77,7 @@ def write_world(root: Path, port: int, hold_rule: str | None) -> dict[str, Path]
             else f'[block]\naddresses = ["{LOOKALIKE[0]}"]\n')
     config = root / "config" / "sendguard" / "config.toml"
     config.parent.mkdir(mode=0o700)
-    config.write_text(textwrap.dedent(f"""\
-        [identity]
-        addresses = ["{ME}"]
-
-        [organization]
-        domains = ["nordwerk.example"]
-
-        [clients.kundenfirma]
-        domains = ["kundenfirma.example"]
-        keywords = ["Falke", "Kundenfirma"]
-
-        [transport]
-        command = ["msmtp", "-C", "{msmtprc}"]
-
-        [sendmail]
-        notify = false
-
-        """) + held)
+    config.write_text(world_config(msmtprc, ME) + held)
     muttrc = root / "muttrc"
     return {"home": home, "config": config, "msmtprc": msmtprc, "muttrc": muttrc}
 
