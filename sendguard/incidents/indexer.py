@@ -27,7 +27,9 @@ def notmuch_errors() -> tuple[type[BaseException], ...]:
     return (notmuch2.NotmuchError,)
 
 
-def run(state_dir: Path) -> int:
+def run(state_dir: Path, *, wait_for_lock: bool = False) -> int:
+    """Index what is pending. ``wait_for_lock``: when another indexer is at work, wait for it
+    and then look (``sendguard log`` wants the records indexed, not merely an indexer started)."""
     from sendguard.incidents.observer import indexer_lock_path
 
     try:
@@ -43,9 +45,10 @@ def run(state_dir: Path) -> int:
         fd = os.open(indexer_lock_path(state_dir), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX if wait_for_lock else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 return 0  # another indexer is at work and will look again before it exits
+            wait_for_lock = False  # one wait is enough: later rounds only pick up stragglers
             try:
                 report = index_pending(state_dir)
             except notmuch_errors() as err:
@@ -83,7 +86,7 @@ def index_now(state_dir: Path, wait: float) -> Pending:
     errors = pending_dir(state_dir) / ".indexer.err"
     with open(errors, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sendguard.incidents.indexer", str(state_dir)],
+            [sys.executable, "-m", "sendguard.incidents.indexer", "--wait", str(state_dir)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -93,7 +96,7 @@ def index_now(state_dir: Path, wait: float) -> Pending:
         code = proc.wait(timeout=wait)
     except subprocess.TimeoutExpired:
         return Pending(len(pending_markers(state_dir)), "the notmuch database is busy; they will be indexed later")
-    problem = ""
+    problem = "an indexer is still at work; they will be indexed shortly"
     if code != 0:
         lines = errors.read_text(errors="replace").strip().splitlines()
         problem = lines[-1] if lines else f"the indexer exited with {code}"
@@ -101,10 +104,12 @@ def index_now(state_dir: Path, wait: float) -> Pending:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m sendguard.incidents.indexer STATE_DIR", file=sys.stderr)
+    wait_for_lock = argv[:1] == ["--wait"]
+    args = argv[1:] if wait_for_lock else argv
+    if len(args) != 1:
+        print("usage: python -m sendguard.incidents.indexer [--wait] STATE_DIR", file=sys.stderr)
         return 64
-    return run(Path(argv[0]))
+    return run(Path(args[0]), wait_for_lock=wait_for_lock)
 
 
 if __name__ == "__main__":

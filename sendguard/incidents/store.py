@@ -47,8 +47,27 @@ def _open(state_dir: Path, write: bool) -> notmuch2.Database | None:
             return None
         for sub in ("tmp", "new", "cur"):
             (root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-        notmuch2.Database.create(str(root), config=notmuch2.Database.CONFIG.EMPTY).close()
+        _create_atomically(root)
     return notmuch2.Database(str(root), mode=mode, config=notmuch2.Database.CONFIG.EMPTY)
+
+
+def _create_atomically(root: Path) -> None:
+    """Create the database beside its place and rename it in: a reader that looks while it is
+    being created sees no database (an empty log), never a half-built one it cannot open."""
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix=".notmuch-new-", dir=root))
+    try:
+        notmuch2.Database.create(str(scratch), config=notmuch2.Database.CONFIG.EMPTY).close()
+        try:
+            os.rename(scratch / ".notmuch", root / ".notmuch")
+        except OSError:
+            if not (root / ".notmuch").is_dir():
+                raise
+            # someone else's creation won the race; theirs is as good as ours
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def pending_markers(state_dir: Path) -> list[Path]:
