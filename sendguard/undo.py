@@ -16,6 +16,11 @@ The guarantees come from the queue, not from the worker:
 - never lost: a killed worker or a reboot leaves the entry ``delayed`` and due, and
   ``sendguard queue run`` (a systemd timer or cron, see hooks/) delivers it.
 
+When the worker's delivery fails (the transport is missing, exits 75, 69, ...), the person is
+no longer at the terminal: the entry is kept ``deferred`` (``queue run`` retries, ``undo`` still
+takes it back) or ``failed`` (for a person), the incident log gets a record of that state, and
+the worker shows a desktop notification (notify.py) saying what failed and what to do.
+
 The clock is injected everywhere (``now``, ``clock``, ``sleep``), so tests do not depend on it.
 """
 
@@ -123,9 +128,16 @@ def spawn_worker(entry: q.Entry, config: Any) -> int:
     return spawn_module(WORKER_MODULE, *args)
 
 
-def deliver_if_due(queue: q.Queue, entry_id: str, config: Any, *, now: float) -> str:
+FailureHandler = Callable[[q.Entry, DeliveryError], None]
+
+
+def deliver_if_due(
+    queue: q.Queue, entry_id: str, config: Any, *, now: float, on_failure: FailureHandler | None = None
+) -> str:
     """Deliver a delayed entry if its time has come. Returns the state found or reached,
-    ``"waiting"`` when it is not due yet, or ``"locked"`` when someone else holds it."""
+    ``"waiting"`` when it is not due yet, or ``"locked"`` when someone else holds it.
+    ``on_failure`` is called (after the state and the log record are written) when the
+    transport fails."""
     from sendguard.delivery import deliver
 
     try:
@@ -136,8 +148,10 @@ def deliver_if_due(queue: q.Queue, entry_id: str, config: Any, *, now: float) ->
                 return "waiting"
             try:
                 deliver(entry, config)
-            except DeliveryError:
+            except DeliveryError as err:
                 events.emit(entry, entry.state, config)  # deferred/failed: queue run or a person
+                if on_failure is not None:
+                    on_failure(entry, err)
                 return entry.state
             events.emit(entry, "delivered", config)
             return q.DELIVERED
@@ -155,6 +169,7 @@ def wait_and_deliver(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     lock_tries: int = 100,
+    on_failure: FailureHandler | None = None,
 ) -> str:
     """The worker's loop: sleep until due (re-reading the entry, it may be undone), then deliver."""
     while True:
@@ -168,7 +183,7 @@ def wait_and_deliver(
         if remaining > 0:
             sleep(min(remaining, 5.0))  # re-read now and then: it may have been undone
             continue
-        result = deliver_if_due(queue, entry_id, config, now=clock())
+        result = deliver_if_due(queue, entry_id, config, now=clock(), on_failure=on_failure)
         if result == "locked" and lock_tries > 0:
             lock_tries -= 1
             sleep(0.1)
@@ -248,6 +263,23 @@ def undo(
             time.sleep(0.05)
 
 
+NOTIFY_WAIT = 10.0  # seconds the exiting worker waits for notify-send (so it is not cut short)
+
+
+def notify_failure(entry: q.Entry, err: DeliveryError) -> None:
+    """Tell the person, who left the terminal long ago, that a delayed message did not leave."""
+    from sendguard.notify import notify
+
+    recipients = ", ".join(entry.meta.get("envelope") or entry.meta.get("recipients") or [])
+    detail = err.message if len(err.message) <= 300 else err.message[:297] + "..."
+    notify(
+        f"sendguard could not send: {entry.meta.get('subject', '')}",
+        "\n".join([f"to {recipients}", detail, *err.hints, "`sendguard queue list` shows it"]),
+        urgency="critical",
+        wait=NOTIFY_WAIT,
+    )
+
+
 def worker_main(argv: list[str]) -> int:
     """``python -m sendguard.undo ENTRY_DIR [CONFIG]``: wait for one entry and deliver it."""
     from sendguard import config as config_mod
@@ -262,8 +294,16 @@ def worker_main(argv: list[str]) -> int:
         config = config_mod.load(Path(argv[1]) if len(argv) > 1 else None, required=len(argv) > 1)
     except (SendguardError, OSError) as err:
         print(f"sendguard: undo worker: {err}; `sendguard queue run` delivers it", file=sys.stderr)
+        from sendguard.notify import notify
+
+        notify(
+            "sendguard: a delayed message waits for `sendguard queue run`",
+            f"{entry_dir.name}: its worker could not start ({err}); it leaves with the next `sendguard queue run`",
+            urgency="critical",
+            wait=NOTIFY_WAIT,
+        )
         return int(ExitCode.CONFIG)
-    result = wait_and_deliver(q.Queue(entry_dir.parent), entry_dir.name, config)
+    result = wait_and_deliver(q.Queue(entry_dir.parent), entry_dir.name, config, on_failure=notify_failure)
     return 0 if result in (q.DELIVERED, q.UNDONE, "gone") else int(ExitCode.TEMPFAIL)
 
 

@@ -23,6 +23,17 @@ def _summary(entry: q.Entry) -> dict[str, object]:
             "created": meta.get("created", "")}
 
 
+def _reason(entry: q.Entry) -> str:
+    """Why it is kept: for a failed or deferred delivery what the transport said (the undo
+    window's worker delivers with nobody watching: this is where the person reads why it did
+    not leave), else what the rules found, else the error that kept it."""
+    meta = entry.meta
+    if entry.state in (q.DEFERRED, q.FAILED) and (meta.get("transport_error") or meta.get("transport_exit")):
+        return f"transport: {meta.get('transport_error') or 'exit ' + str(meta['transport_exit'])}"
+    return next((f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"),
+                (meta.get("error") or [""])[0])
+
+
 @queue.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--all", "show_all", is_flag=True, help="Include delivered, discarded and confirmed messages.")
@@ -38,8 +49,7 @@ def list_cmd(as_json: bool, show_all: bool) -> None:
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))
         else:
-            reason = next((f["message"] for f in entry.meta.get("findings", []) if f.get("severity") != "info"),
-                          (entry.meta.get("error") or [""])[0])
+            reason = _reason(entry)
             click.echo(f"{entry.id}  {entry.state:11} {printable(', '.join(row['recipients']))[:40]:40}  "  # type: ignore[arg-type]
                        f"{printable(str(row['subject']))[:40]}")
             if reason and entry.state not in q.FINAL_STATES:

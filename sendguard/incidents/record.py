@@ -40,6 +40,9 @@ EVENT_TEXT = {
     "released": "released by a person",
     "discarded": "discarded — will not be sent",
     "oops": "reported as sent to the wrong person",
+    "deferred": "not delivered: the transport failed for now — kept, `sendguard queue run` retries",
+    "failed": "not delivered: the transport failed — kept for a person",
+    "interrupted": "may or may not have left: the transport did not finish — kept for a person",
 }
 
 
@@ -128,6 +131,9 @@ def summary_text(meta: dict[str, Any], event: str, when: float, note: str = "") 
                 lines.append(f"      did you mean: {f['suggestion']}")
     for error in meta.get("error") or []:
         lines.append(f"Error:     {error}")
+    if meta.get("state") in ("deferred", "failed") and (meta.get("transport_error") or meta.get("transport_exit")):
+        exit_code = f" (exit {meta['transport_exit']})" if meta.get("transport_exit") else ""
+        lines.append(f"Transport: {meta.get('transport_error') or 'failed'}{exit_code}")
     report = meta.get("oops") or {}
     if event == "oops" and report.get("text"):
         lines += ["", report["text"].rstrip()]

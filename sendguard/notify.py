@@ -1,0 +1,63 @@
+"""Desktop notifications, for the moments when sendguard has something to say and no terminal.
+
+aerc throws the sendmail wrapper's stderr away, and the undo window's worker (undo.py) runs
+detached long after the mail program returned: a failure there would otherwise reach nobody.
+``notify-send`` (libnotify) is the one desktop-neutral way to reach the person; it is tried only
+where a desktop session exists (``DISPLAY`` or ``WAYLAND_DISPLAY``), and its absence is silent —
+a notification is a courtesy on top of the queue and the incident log, which always have the
+facts.
+
+Title and body are message text (untrusted): they go through ``printable()`` first, so a hostile
+subject cannot smuggle control characters into the notification. notify-send is started in its
+own session with no inherited stdio; ``wait`` bounds how long the caller waits for it (the
+send path must not wait; a detached worker that is about to exit can afford to).
+
+subprocess is imported only when a notification is actually shown (the send path never pays
+for it otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+
+APP_NAME = "sendguard"
+
+
+def desktop_available(env: Mapping[str, str] | None = None) -> bool:
+    """True where a graphical session can show a notification."""
+    env = os.environ if env is None else env
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def notify(title: str, body: str, *, urgency: str = "normal", wait: float = 0.0) -> bool:
+    """Show a desktop notification; True if notify-send was started.
+
+    ``urgency``: ``low``, ``normal`` or ``critical`` (most daemons keep a critical one on screen
+    until it is dismissed). ``wait``: seconds to wait for notify-send to finish (0: not at all).
+    """
+    if not desktop_available():
+        return False
+    notifier = shutil.which("notify-send")
+    if not notifier:
+        return False
+    import subprocess
+
+    from sendguard.printable import printable
+
+    try:
+        proc = subprocess.Popen(
+            [notifier, f"--app-name={APP_NAME}", f"--urgency={urgency}", printable(title),
+             printable(body, keep_newlines=True)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:  # not executable after all: the queue and the log still have the facts
+        return False
+    if wait > 0:
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass  # a hung notifier must not keep the caller; it was started, that is all we owe
+    return True
