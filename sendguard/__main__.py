@@ -1,33 +1,32 @@
 """Entry point of ``sendguard``.
 
-``sendguard [--config PATH] sendmail ...`` goes straight to the send path without importing
-click (85 ms): it runs on every mail. Everything else goes through the click CLI.
+``sendguard [--config PATH] sendmail ...`` goes straight to the send path (resident.py) without
+importing click (85 ms): it runs on every mail. Everything else goes through the click CLI.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 
 def _fast_sendmail(argv: list[str]) -> int | None:
     config = None
     rest = argv
     if rest[:1] == ["--config"] and len(rest) >= 2:
-        config, rest = Path(rest[1]), rest[2:]
+        config, rest = rest[1], rest[2:]
     elif rest[:1] and rest[0].startswith("--config="):
-        config, rest = Path(rest[0].split("=", 1)[1]), rest[1:]
+        config, rest = rest[0].split("=", 1)[1], rest[1:]
     if rest[:1] != ["sendmail"]:
         return None
-    from sendguard import sendmail
+    from sendguard import resident
 
-    return sendmail.run(rest[1:], config, detach_observers=True)
+    return resident.send(rest[1:], config)
 
 
 def main() -> None:
     code = _fast_sendmail(sys.argv[1:])
     if code is not None:
-        from sendguard.sendmail import exit_now
+        from sendguard.resident import exit_now
 
         exit_now(code)
     from sendguard.cli import main as cli_main

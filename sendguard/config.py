@@ -138,6 +138,13 @@ class SendmailSection:
     )
     confirm_window: int = key(600, "Seconds within which sending the identical message again confirms a hold.")
     notify: bool = key(True, "Show a desktop notification (notify-send) when a message is held.")
+    resident: bool = key(
+        True,
+        "Keep a checker process running between mails (it stops after resident_idle seconds without "
+        "mail): each mail then costs a small client instead of a Python start-up with every rule. "
+        "false: every mail is checked in a process of its own.",
+    )
+    resident_idle: int = key(600, "Seconds without mail after which the resident checker stops.")
 
 
 @section

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from sendguard import queue as q
@@ -30,13 +31,18 @@ def transport_argv(config: Config, meta: dict[str, Any]) -> list[str]:
     return argv
 
 
-def deliver(entry: q.Entry, config: Config) -> None:
-    """Run the transport for ``entry``; raise DeliveryError if it failed (the entry is kept)."""
+def deliver(entry: q.Entry, config: Config, *, env: Mapping[str, str] | None = None,
+            cwd: str | None = None) -> None:
+    """Run the transport for ``entry``; raise DeliveryError if it failed (the entry is kept).
+
+    ``env`` and ``cwd``: the caller's, when this runs for someone else (the resident checker
+    delivers for its client, whose PATH, GPG agent and DISPLAY msmtp's passwordeval needs)."""
     argv = transport_argv(config, entry.meta)
     entry.save(state=q.SENDING, event="sending", transport=argv)
     raw = entry.raw()
     try:
-        proc = subprocess.run(argv, input=raw, capture_output=True, timeout=config.transport.timeout, check=False)
+        proc = subprocess.run(argv, input=raw, capture_output=True, timeout=config.transport.timeout, check=False,
+                              env=env, cwd=cwd)
     except FileNotFoundError:
         entry.save(state=q.DEFERRED, event="transport missing", transport_error=f"{argv[0]}: not found")
         raise DeliveryError(f"the transport {argv[0]!r} was not found; the message is kept as {entry.id}",

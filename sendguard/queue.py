@@ -22,7 +22,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,9 @@ class Queue:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Called with each new entry once it is on disk (the resident checker tells its client
+        # "kept", so that a client whose server dies afterwards never sends the message again).
+        self.on_kept: Callable[[Entry], None] | None = None
 
     @classmethod
     def default(cls) -> Queue:
@@ -182,7 +185,10 @@ class Queue:
             _fsync_dir(self.root)
         finally:
             os.umask(old_umask)
-        return Entry(final, meta), EntryLock(lock_fd)
+        entry = Entry(final, meta)
+        if self.on_kept is not None:
+            self.on_kept(entry)
+        return entry, EntryLock(lock_fd)
 
     def resolve(self, entry_id: str) -> Path:
         """The directory of ``entry_id`` or of the single entry it is a prefix of."""

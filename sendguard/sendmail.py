@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -36,6 +37,7 @@ from sendguard.errors import DeliveryError, SendguardError
 from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
+from sendguard.resident import exit_now  # noqa: F401  (the entry points' exit)
 from sendguard.sendmail_args import SendmailArgs, parse
 
 _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
@@ -87,10 +89,19 @@ class SendPath:
         # Only for a process that exits right after run() (the entry points): see events.py.
         self.detach_observers = detach_observers
         self.observer_worker: events.ObserverWorker | None = None
+        # The resident checker runs this for a client: the transport gets the client's
+        # environment and directory, and the observers run after the client has its answer.
+        self.environ: dict[str, str] | None = None
+        self.cwd: str | None = None
+        self.observe_later: list[tuple[q.Entry, str, config_mod.Config]] | None = None
+        self.resident_wanted = False  # what the config said, for the entry point (resident.py)
+        self.checker = "process"  # recorded with the entry: "resident" when the server ran this
 
     def _observe(self, entry: q.Entry, event: str, config: config_mod.Config) -> None:
         """Tell the observers, once the entry's state is on disk and its lock released."""
-        if self.observer_worker is not None:
+        if self.observe_later is not None:
+            self.observe_later.append((entry, event, config))
+        elif self.observer_worker is not None:
             self.observer_worker.emit(entry, event, config)
         else:
             events.emit(entry, event, config)
@@ -126,6 +137,7 @@ class SendPath:
     def _run(self, argv: list[str], raw: bytes) -> int:
         args = parse(argv)
         config = config_mod.load(self.config_path, required=self.config_path is not None)
+        self.resident_wanted = config.sendmail.resident
         from sendguard.check import check_message, envelope_for
         from sendguard.message import OutgoingMessage
 
@@ -154,6 +166,7 @@ class SendPath:
             "verdict": decision.verdict.label,
             "findings": [f.to_json() for f in decision.findings],
             "size": len(raw),
+            "checker": self.checker,
         }
         if decision.verdict <= Verdict.WARN:
             return self._deliver_new(raw, meta, config, "accepted")
@@ -229,7 +242,7 @@ class SendPath:
         try:
             entry.meta.setdefault("events", []).append({"time": q.now_iso(), "event": event, "state": q.ACCEPTED})
             try:
-                deliver(entry, config)
+                deliver(entry, config, env=self.environ, cwd=self.cwd)
             except DeliveryError as err:
                 self.say(f"sendguard: error: {printable(err.message)}", *(f"  {h}" for h in err.hints))
                 return int(err.exit_code)
@@ -271,7 +284,7 @@ class SendPath:
             lines.append(f"  It stays in the queue; sendguard discard {entry.id} drops it.")
         self.say(*lines)
         if config.sendmail.notify:
-            _notify(f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
+            _notify(self.environ or os.environ, f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
                     f"{meta['subject']}\nsendguard review  (id {entry.id})")
 
 
@@ -285,18 +298,18 @@ def _thread_ids(message) -> list[str]:  # type: ignore[no-untyped-def]
     return [word for word in text.split() if word.startswith("<") and word.endswith(">")]
 
 
-def _notify(title: str, body: str) -> None:
+def _notify(environ: Mapping[str, str], title: str, body: str) -> None:
     """A desktop notification, where a desktop exists (aerc throws our stderr away)."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")):
         return
     import shutil
     import subprocess
 
-    notifier = shutil.which("notify-send")
+    notifier = shutil.which("notify-send", path=environ.get("PATH"))
     if notifier:
         subprocess.Popen([notifier, "--app-name=sendguard", printable(title), printable(body, keep_newlines=True)],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+                         start_new_session=True, env=dict(environ))
 
 
 def run(argv: list[str], config_path: Path | None = None, *, detach_observers: bool = False) -> int:
@@ -305,28 +318,6 @@ def run(argv: list[str], config_path: Path | None = None, *, detach_observers: b
     return SendPath(config_path, sys.stderr, detach_observers=detach_observers).run(argv, sys.stdin.buffer)
 
 
-def exit_now(code: int) -> None:
-    """End the process without tearing the interpreter down.
-
-    Module cleanup and garbage collection at exit cost about 10 ms of CPU per mail (measured:
-    bench/README.md), and nothing on the send path needs them: queue writes are fsynced when
-    made, locks are file descriptors the kernel drops, observers close their databases.
-    atexit handlers still run and stdio is flushed; if another thread is alive, exit normally.
-    """
-    threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
-        sys.exit(code)
-    import atexit
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # the caller closed its end: nothing more can reach it
-            continue
-    os._exit(code)
-
-
 def main() -> None:
-    """Entry point of ``sendguard-sendmail``."""
+    """The send path in this process, whatever the config says of the resident checker."""
     exit_now(run(sys.argv[1:], detach_observers=True))

@@ -43,6 +43,8 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for var in ("NOTMUCH_CONFIG", "SENDGUARD_CONFIG", "DISPLAY", "WAYLAND_DISPLAY", "MAILDIR", "EDITOR", "VISUAL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    # A resident checker per test HOME would outlive its test; tests/test_resident.py turns it on.
+    monkeypatch.setenv("SENDGUARD_RESIDENT", "0")
     return root
 
 

@@ -94,3 +94,30 @@ def test_import_linter_contract_is_kept():
     proc = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 broken" in proc.stdout
+
+
+def test_the_resident_client_imports_nothing_but_itself():
+    """What every mail pays when a resident checker answers: the client module alone (the server
+    and the send path are imported only when there is none)."""
+    # -S: without site, whose .pth files (an editable install's finder) import re and pathlib.
+    code = textwrap.dedent(f"""\
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        before = set(sys.modules)
+        import sendguard.resident as client
+        client.socket_name("/nonexistent/config.toml")
+        assert client.ask_server(["-t"], b"To: a@b.example\\n\\nhi\\n", "/nonexistent/config.toml") is None
+        loaded = sorted(set(sys.modules) - before)
+        import json
+        print(json.dumps({{"modules": loaded}}))
+        """)
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    loaded = json.loads(proc.stdout)["modules"]
+    assert [m for m in loaded if m.startswith("sendguard")] == ["sendguard", "sendguard.resident"]
+    assert not [m for m in loaded if m in ("pathlib", "email", "re", "hashlib", "socket", "typing")]
+
+
+def test_the_resident_server_imports_nothing_heavy():
+    code = "import json, sys, sendguard.resident_server; print(json.dumps({'modules': sorted(sys.modules)}))"
+    assert forbidden_in(loaded_modules(code)["modules"]) == []

@@ -176,6 +176,10 @@ def run_demo(root: Path, use_mutt: bool) -> bool:
                        "`sendguard discard` drops it; `sendguard setup` sets up your own mail.")
         return outcomes == [True] * len(ROUTINE) + [False] and len(held) == 1
     finally:
+        # The first mail started a resident checker for the rest; it must not outlive the demo.
+        from sendguard import resident
+
+        resident.stop_servers(str(paths["config"]))
         server.stop()
 
 

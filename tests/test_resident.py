@@ -1,0 +1,223 @@
+"""The resident checker (sendguard/resident.py, resident_server.py), for real: the installed
+sendguard-sendmail, a server process it starts itself, msmtp → aiosmtpd on 127.0.0.1.
+
+Every other test runs with SENDGUARD_RESIDENT=0 (conftest: a server per test HOME would outlive
+the test); here it is on, and each test stops its server at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sendguard import resident
+from tests.conftest import make_message
+
+
+def wait_for(condition, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def state_dir() -> Path:
+    return Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+
+
+def server_pid() -> int | None:
+    return resident.running_server(state_dir() / resident.PID_FILE)
+
+
+def entries() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((state_dir() / "queue").glob("*/meta.json"))]
+
+
+def entry_by_subject(subject: str) -> dict:
+    found = [e for e in entries() if e["subject"] == subject]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.fixture
+def rworld(world, monkeypatch):
+    """The world, with the resident checker on (a short idle time, in case a test fails)."""
+    monkeypatch.delenv("SENDGUARD_RESIDENT", raising=False)
+    set_sendmail_keys(world, "resident_idle = 60")
+    yield world
+    assert resident.stop_servers(str(world.config_path), timeout=20), "the resident checker did not stop"
+
+
+def set_sendmail_keys(world, lines: str) -> None:  # type: ignore[no-untyped-def]
+    from sendguard.loopback import world_config
+
+    text = world_config(world.msmtprc).replace("[sendmail]\n", f"[sendmail]\n{lines}\n")
+    world.config_path.write_text(text)
+
+
+def start_server(world) -> int:  # type: ignore[no-untyped-def]
+    """The first mail is checked in its own process and starts the server for the next."""
+    first = world.send(make_message(subject="first of the day"), "-t")
+    assert first.returncode == 0, first.stderr
+    assert entry_by_subject("first of the day")["checker"] == "process"
+    return wait_for(server_pid, what="the resident checker to start")
+
+
+def test_the_next_mail_is_checked_by_the_server_and_delivered_byte_for_byte(rworld):
+    start_server(rworld)
+    message = make_message(subject="through the server", body="Hello Anna,\n\nline\r\nwith CR\n\n-- \nMe\n")
+    proc = rworld.send(message, "-f", "me@nordwerk.example", "--", "anna@kundenfirma.example")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b""
+    entry = entry_by_subject("through the server")
+    assert entry["checker"] == "resident" and entry["state"] == "delivered"
+    got = [m for m in rworld.server.received if b"through the server" in m.data]
+    assert len(got) == 1
+    assert got[0].rcpt_tos == ["anna@kundenfirma.example"]
+    assert got[0].data.replace(b"\r\n", b"\n") == message.replace(b"\r\n", b"\n")
+
+
+def test_a_hold_is_explained_on_the_callers_stderr_and_confirmed_by_sending_again(rworld):
+    start_server(rworld)
+    message = make_message(to="anna@kundenfirma.example, bob@other.example", subject="Gehaltsliste",
+                           body="Hallo Markus,\n\nanbei die vertrauliche Gehaltsliste, nur intern.\n")
+    held = rworld.send(message, "-t")
+    assert held.returncode == 75
+    assert b"HELD" in held.stderr
+    entry = entry_by_subject("Gehaltsliste")
+    assert entry["checker"] == "resident" and entry["state"] == "held"
+    assert entry["id"].encode() in held.stderr
+    assert not [m for m in rworld.server.received if b"Gehaltsliste" in m.data]
+
+    again = rworld.send(message, "-t")
+    assert again.returncode == 0, again.stderr
+    assert len([m for m in rworld.server.received if b"Gehaltsliste" in m.data]) == 1
+
+
+def test_the_transports_failure_comes_back_to_the_caller_and_the_message_is_kept(rworld, tmp_path):
+    start_server(rworld)
+    failing = tmp_path / "failing-transport"
+    failing.write_text("#!/bin/sh\ncat >/dev/null\necho 'no route to the smarthost' >&2\nexit 69\n")
+    failing.chmod(0o755)
+    text = rworld.config_path.read_text().replace(f'command = ["msmtp", "-C", "{rworld.msmtprc}"]',
+                                                  f'command = ["{failing}"]')
+    rworld.config_path.write_text(text)
+    proc = rworld.send(make_message(subject="nowhere to go"), "-t")
+    assert proc.returncode == 69
+    assert b"no route to the smarthost" in proc.stderr
+    entry = entry_by_subject("nowhere to go")
+    assert entry["checker"] == "resident" and entry["state"] == "failed"
+    assert (state_dir() / "queue" / entry["id"] / "message.eml").read_bytes() == make_message(subject="nowhere to go")
+
+
+def test_a_server_killed_between_mails_costs_nothing(rworld):
+    pid = start_server(rworld)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: server_pid() is None, what="the killed server to be gone")
+    proc = rworld.send(make_message(subject="after the kill"), "-t")
+    assert proc.returncode == 0, proc.stderr
+    entry = entry_by_subject("after the kill")
+    assert entry["checker"] == "process" and entry["state"] == "delivered"
+    assert len([m for m in rworld.server.received if b"after the kill" in m.data]) == 1
+    wait_for(server_pid, what="a new server")  # that mail started the next one
+
+
+def test_a_server_killed_mid_delivery_leaves_the_message_kept_and_never_sent_twice(rworld, tmp_path):
+    start_server(rworld)
+    # The transport kills the server that started it, before reading the message.
+    killer = tmp_path / "killer-transport"
+    killer.write_text("#!/bin/sh\nkill -9 $PPID\nsleep 1\nexit 0\n")
+    killer.chmod(0o755)
+    text = rworld.config_path.read_text().replace(f'command = ["msmtp", "-C", "{rworld.msmtprc}"]',
+                                                  f'command = ["{killer}"]')
+    rworld.config_path.write_text(text)
+    proc = rworld.send(make_message(subject="mid-delivery"), "-t")
+    assert proc.returncode == 75
+    entry = entry_by_subject("mid-delivery")
+    assert entry["checker"] == "resident" and entry["state"] == "sending"  # `queue list` shows it interrupted
+    assert entry["id"].encode() in proc.stderr
+    assert not [m for m in rworld.server.received if b"mid-delivery" in m.data]
+    listed = rworld.cli("queue", "list", "--json")
+    states = {json.loads(line)["id"]: json.loads(line)["state"] for line in listed.stdout.splitlines()}
+    assert states[entry["id"]] == "interrupted"
+
+
+def test_turning_it_off_in_the_config_stops_the_server_and_starts_no_other(rworld):
+    start_server(rworld)
+    set_sendmail_keys(rworld, "resident = false")
+    proc = rworld.send(make_message(subject="the last one it checks"), "-t")
+    assert proc.returncode == 0, proc.stderr
+    wait_for(lambda: server_pid() is None, what="the server to stop")
+    proc = rworld.send(make_message(subject="checked alone"), "-t")
+    assert proc.returncode == 0, proc.stderr
+    assert entry_by_subject("checked alone")["checker"] == "process"
+    time.sleep(1.0)  # give a (wrongly) started server time to write its pid file
+    assert server_pid() is None
+
+
+def test_an_idle_server_stops_by_itself(rworld):
+    set_sendmail_keys(rworld, "resident_idle = 1")
+    pid = start_server(rworld)
+    wait_for(lambda: server_pid() is None, what="the idle server to stop")
+    assert resident.running_server(state_dir() / resident.PID_FILE) != pid
+
+
+def test_sigterm_between_mails_stops_it_cleanly(rworld):
+    start_server(rworld)
+    assert resident.stop_server(state_dir(), timeout=20)
+    assert not (state_dir() / resident.PID_FILE).exists()
+    proc = rworld.send(make_message(subject="after the stop"), "-t")
+    assert proc.returncode == 0 and entry_by_subject("after the stop")["checker"] == "process"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
+def test_another_user_gets_no_answer_from_our_server(rworld):
+    start_server(rworld)
+    name = resident.socket_name(str(rworld.config_path))
+    code = (
+        "import _socket, sys\n"
+        "s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)\n"
+        f"s.connect({name!r})\n"
+        "s.sendall(b'SG1' + b'\\x00' * 8)\n"
+        "try:\n    print(repr(s.recv(100)))\n"
+        "except ConnectionResetError:\n    print(repr(b''))\n"  # closed unread: a reset
+    )
+    python = "/usr/bin/python3"  # our venv's Python may live where nobody can read it (/root)
+    if not os.access(python, os.X_OK):
+        pytest.skip("no system python3 to run as another user")
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30,
+                          user=65534, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "b''"  # closed without a word
+    assert server_pid() is not None  # and it still serves us
+    ok = rworld.send(make_message(subject="still ours"), "-t")
+    assert ok.returncode == 0 and entry_by_subject("still ours")["checker"] == "resident"
+
+
+def test_each_config_and_home_has_its_own_server(monkeypatch, tmp_path):
+    base = resident.socket_name(str(tmp_path / "a.toml"))
+    assert base.startswith(b"\0sendguard-")
+    assert resident.socket_name(str(tmp_path / "b.toml")) != base
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "elsewhere"))
+    assert resident.socket_name(str(tmp_path / "a.toml")) != base
+
+
+def test_a_changed_source_file_makes_the_server_stale(tmp_path, monkeypatch):
+    from sendguard.resident_server import _Stamp
+
+    source = tmp_path / "module.py"
+    source.write_text("x = 1\n")
+    stamp = _Stamp()
+    stamp.files[str(source)] = os.stat(source).st_mtime_ns
+    assert not stamp.changed()
+    os.utime(source, ns=(0, os.stat(source).st_mtime_ns + 1_000_000))
+    assert stamp.changed()
