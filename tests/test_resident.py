@@ -221,3 +221,45 @@ def test_a_changed_source_file_makes_the_server_stale(tmp_path, monkeypatch):
     assert not stamp.changed()
     os.utime(source, ns=(0, os.stat(source).st_mtime_ns + 1_000_000))
     assert stamp.changed()
+
+
+@pytest.mark.slow
+def test_git_send_email_series_through_the_resident_checker(rworld, tmp_path):
+    from tests.mua import HOLD_EXTERNAL, git_repo, git_send_email
+
+    files = {"a.txt": "one\n", "b.txt": "two\n", "c.txt": "three\n"}
+    repo, env = git_repo(rworld, tmp_path, files, hook=False)
+    env.pop("SENDGUARD_RESIDENT", None)
+    first = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--suppress-cc=self")
+    assert first.returncode == 0, first.stderr
+    wait_for(lambda: resident.running_server(state_dir() / resident.PID_FILE), what="the server")
+    second = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--suppress-cc=self")
+    assert second.returncode == 0, second.stderr
+    assert len(rworld.server.received) == 6
+    checked = [e["checker"] for e in entries() if e["subject"].startswith("[PATCH")]
+    assert checked[-3:] == ["resident"] * 3 and all(e["state"] == "delivered" for e in entries())
+
+    rworld.config_path.write_text(rworld.config_path.read_text() + HOLD_EXTERNAL)
+    held = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--suppress-cc=self")
+    assert held.returncode != 0
+    assert "HELD" in held.stderr  # the server wrote it on git's stderr
+    assert len(rworld.server.received) == 6
+    assert [e["checker"] for e in entries() if e["state"] == "held"] == ["resident"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ["mutt", "neomutt"])
+def test_mutt_through_the_resident_checker(rworld, tmp_path, program):
+    from tests.mua import run_mutt
+
+    def send(subject: str, to: str = "anna@kundenfirma.example", body: str = "Hello Anna,\n\nok.\n"):  # type: ignore[no-untyped-def]
+        return run_mutt(program, rworld, tmp_path / "home", to, subject, body)
+
+    assert send("first by mutt").returncode == 0
+    wait_for(lambda: resident.running_server(state_dir() / resident.PID_FILE), what="the server")
+    assert send("second by mutt").returncode == 0
+    assert entry_by_subject("second by mutt")["checker"] == "resident"
+    held = send("to the lookalike", to="anna@kundenfirrna.example", body="Hello Anna,\n\nthe Falke budget.\n")
+    assert held.returncode != 0
+    assert entry_by_subject("to the lookalike")["state"] == "held"
+    assert len(rworld.server.received) == 2
