@@ -110,6 +110,9 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
             events.emit(entry, "delivered", config)
         finally:
             lock.release()
+    from sendguard.incidents.restore import prune_restored
+
+    prune_restored(queue.root.parent, config.queue.keep_days, now)  # what `oops` read back from the log
     return report
 
 
