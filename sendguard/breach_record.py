@@ -5,8 +5,11 @@ sendguard knows is filled in — what left, to whom, when, the attachments by th
 (libmagic), size and sha256, what the rules found — and what only a person can judge (the
 categories and number of people concerned, the likely consequences) is marked TO BE ASSESSED
 rather than guessed. The deadline is 72 hours from *noticing* (GDPR art. 33(1)), and the four
-facts art. 33(3) asks for are spelled out as (a)-(d). It stays in one language (English): it
-is the organization's document, not the message's.
+facts art. 33(3) asks for are spelled out as (a)-(d).
+
+Language: the same choice as the drafts (the message's language, German or English: see
+breach_texts.py); the words are there, the logic is here. The JSON keys never change, and the
+record names its ``language``.
 """
 
 from __future__ import annotations
@@ -16,21 +19,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sendguard import queue as q
+from sendguard.breach_texts import RECORD_TEXTS
 from sendguard.message import OutgoingMessage
 
 DEADLINE_HOURS = 72
-TO_ASSESS = "TO BE ASSESSED by a person"
-CANNOT_RECALL = (
-    "sendguard cannot recall mail: once a server accepted the message, it is out of "
-    "anyone's hands. These drafts help you act fast and properly; nothing has been sent."
-)
-REGULATION = (
-    "GDPR art. 33(1): a personal data breach is notified to the supervisory authority without "
-    "undue delay and, where feasible, within 72 hours of becoming aware of it, unless it is "
-    "unlikely to result in a risk to the rights and freedoms of natural persons. Art. 33(5): "
-    "every breach is documented, notified or not. Art. 34: the data subjects are told when the "
-    "risk is high."
-)
 
 
 def _iso(ts: float) -> str:
@@ -66,8 +58,15 @@ def attachment_facts(message: OutgoingMessage) -> list[dict[str, Any]]:
 
 
 def build_record(
-    entry: q.Entry, config: Any, *, now: float, unintended: list[str], intended: list[str]
+    entry: q.Entry,
+    config: Any,
+    *,
+    now: float,
+    unintended: list[str],
+    intended: list[str],
+    language: str = "en",
 ) -> dict[str, Any]:
+    words = RECORD_TEXTS.get(language, RECORD_TEXTS["en"])
     meta = entry.meta
     raw = entry.raw()
     message = OutgoingMessage(raw)
@@ -80,24 +79,30 @@ def build_record(
     sent = meta.get("delivered") or meta.get("updated") or meta.get("created")
     names = (
         ", ".join(
-            f"{a['filename'] or 'unnamed'} ({a['real_type'] or a['declared_type']}, {a['size']} bytes)"
+            words["attachment"].format(
+                name=a["filename"] or words["unnamed"], type=a["real_type"] or a["declared_type"], size=a["size"]
+            )
             for a in attachments
         )
-        or "none"
+        or words["none"]
     )
-    nature = (
-        f'Loss of confidentiality: the e-mail "{meta.get("subject", "")}" sent {sent} reached '
-        f"{len(unintended)} recipient(s) outside the intended circle ({', '.join(unintended)}). "
-        f"Attachments: {names}. "
+    to_assess = words["to_assess"]
+    nature = words["nature"].format(
+        subject=meta.get("subject", ""),
+        sent=sent,
+        count=len(unintended),
+        unintended=", ".join(unintended),
+        attachments=names,
     )
     nature += (
-        "Found in it: " + "; ".join(f"{s['rule']}: {str(s['message']).rstrip('.')}" for s in sensitive) + ". "
+        words["found"].format(found="; ".join(f"{s['rule']}: {str(s['message']).rstrip('.')}" for s in sensitive))
         if sensitive
-        else "sendguard's rules found no sensitive data in it (that does not prove there is none). "
+        else words["nothing_found"]
     )
-    nature += f"Categories and approximate number of data subjects and of records: {TO_ASSESS}."
+    nature += words["subjects"].format(to_assess=to_assess)
     return {
         "id": entry.id,
+        "language": language if language in RECORD_TEXTS else "en",
         "organization": config.organization.name or None,
         "subject": meta.get("subject", ""),
         "from": meta.get("from") or meta.get("sender") or "",
@@ -114,47 +119,50 @@ def build_record(
         "message_sha256": hashlib.sha256(raw).hexdigest(),
         "art_33_3": {
             "a_nature": nature,
-            "b_contact": config.oops.privacy_contact or "TO FILL IN: the data protection officer or contact point",
-            "c_consequences": (
-                f"The unintended recipient(s) can read the message and its attachments and pass "
-                f"them on. Likely consequences for the people concerned: {TO_ASSESS}."
-            ),
-            "d_measures": (
-                "Deletion unread and a confirmation requested from the unintended recipient(s) "
-                "(draft written by sendguard oops); the intended recipient / manager informed (draft). "
-                "A sent e-mail cannot be recalled. Further measures: " + TO_ASSESS + "."
-            ),
+            "b_contact": config.oops.privacy_contact or words["contact_missing"],
+            "c_consequences": words["consequences"].format(to_assess=to_assess),
+            "d_measures": words["measures"].format(to_assess=to_assess),
         },
-        "regulation": REGULATION,
-        "note": CANNOT_RECALL,
+        "regulation": words["regulation"],
+        "note": words["cannot_recall"],
     }
 
 
 def record_text(record: dict[str, Any]) -> str:
-    """The record for a person (stdout and the incident log)."""
+    """The record for a person (stdout and the incident log), in the record's language."""
+    words = RECORD_TEXTS.get(record.get("language", "en"), RECORD_TEXTS["en"])
+    label = words["labels"]
+    width = max(len(text) for text in label.values()) + 2
+
+    def line(key: str, value: str) -> str:
+        return f"  {label[key] + ':':<{width}}{value}"
+
     lines = [
-        f"Misdirected e-mail — record for the breach register ({record['id']})",
-        f"  Subject:     {record['subject']}",
-        f"  From:        {record['from']}",
-        f"  Sent:        {record['sent']}",
-        f"  Noticed:     {record['noticed']}",
-        f"  Deadline:    {record['deadline']}  (72 h from noticing, GDPR art. 33(1))",
-        f"  Recipients:  {', '.join(record['recipients'])}",
-        f"  Unintended:  {', '.join(record['unintended_recipients'])}",
-        f"  Intended:    {', '.join(record['intended_recipients']) or '(not known)'}",
-        f"  Message:     {record['message_size']} bytes, sha256 {record['message_sha256']}",
+        words["title"].format(id=record["id"]),
+        line("subject", record["subject"]),
+        line("from", record["from"]),
+        line("sent", str(record["sent"])),
+        line("noticed", record["noticed"]),
+        line("deadline", f"{record['deadline']}  {words['deadline_note']}"),
+        line("recipients", ", ".join(record["recipients"])),
+        line("unintended", ", ".join(record["unintended_recipients"])),
+        line("intended", ", ".join(record["intended_recipients"]) or words["not_known"]),
+        line("message", f"{record['message_size']} {words['bytes']}, sha256 {record['message_sha256']}"),
     ]
     for a in record["attachments"]:
         lines.append(
-            f"  Attachment:  {a['filename'] or 'unnamed'}: {a['real_type'] or a['declared_type']}, "
-            f"{a['size']} bytes, sha256 {a['sha256']}"
+            line(
+                "attachment",
+                f"{a['filename'] or words['unnamed']}: {a['real_type'] or a['declared_type']}, "
+                f"{a['size']} {words['bytes']}, sha256 {a['sha256']}",
+            )
         )
     for s in record["sensitive_findings"]:
-        lines.append(f"  Found:       [{s['severity']}] {s['rule']}: {s['message']}")
+        lines.append(line("found", f"[{s['severity']}] {s['rule']}: {s['message']}"))
     facts = record["art_33_3"]
     lines += [
         "",
-        "  Art. 33(3) facts:",
+        f"  {words['facts']}",
         f"   (a) {facts['a_nature']}",
         f"   (b) {facts['b_contact']}",
         f"   (c) {facts['c_consequences']}",

@@ -11,7 +11,7 @@ the first hour, from the facts it kept:
   (art. 33(1)), with the facts art. 33(3) asks for filled in where known and marked where a
   person must assess them;
 - a draft to the unintended recipient asking to delete it unread and to confirm, in the
-  message's own language (German or English);
+  message's own language (German or English) — the record above is written in that language too;
 - a draft to the intended recipient and/or the manager (``[oops] manager``) saying what
   happened.
 
@@ -106,8 +106,8 @@ def classify_recipients(
 
 
 def facts_text(record: dict[str, Any], labels: dict[str, str]) -> str:
-    """The facts for the manager's draft, labelled in the draft's language (the register record
-    itself stays in one language: it is the organization's document, not the message's)."""
+    """The facts for the manager's draft, labelled in the draft's language (the same language as
+    the register record: breach_texts.py)."""
     lines = [
         f"  {labels['subject']}: {record['subject']}",
         f"  {labels['sent']}: {record['sent']}",
@@ -226,9 +226,9 @@ def oops(
         queue = q.Queue(found.path.parent)
     with queue.locked(found.id) as entry:
         unintended, meant = classify_recipients(entry.meta, config, wrong or [], intended or [])
-        record = build_record(entry, config, now=now, unintended=unintended, intended=meant)
         message = OutgoingMessage(entry.raw())
         language = language_of(f"{message.subject}\n{message.body_text}", message.header("Content-Language"))
+        record = build_record(entry, config, now=now, unintended=unintended, intended=meant, language=language)
         drafts = write_drafts(record, config, language, drafts_dir, now=now)
         entry.save(
             oops={

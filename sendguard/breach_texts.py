@@ -1,0 +1,127 @@
+"""The fixed words of the breach-register record (breach_record.py), per language (German, English).
+
+The record is written in the language ``oops`` chose for its drafts — the message's own
+(oops_texts.language_of: its Content-Language, else its words) — so a person who writes German
+mail gets a German record to hand to their data protection officer, with the legal references
+as the German text of the GDPR (DSGVO) words them.
+
+Only the words change: the record's JSON keys, the figures, the times (ISO 8601, UTC) and the
+addresses are the same in every language, so a script reading ``oops --json`` never has to
+care. What a person must judge is marked in capitals in either language, never guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+RECORD_TEXTS: dict[str, dict[str, Any]] = {
+    "en": {
+        "to_assess": "TO BE ASSESSED by a person",
+        "cannot_recall": (
+            "sendguard cannot recall mail: once a server accepted the message, it is out of "
+            "anyone's hands. These drafts help you act fast and properly; nothing has been sent."
+        ),
+        "regulation": (
+            "GDPR art. 33(1): a personal data breach is notified to the supervisory authority without "
+            "undue delay and, where feasible, within 72 hours of becoming aware of it, unless it is "
+            "unlikely to result in a risk to the rights and freedoms of natural persons. Art. 33(5): "
+            "every breach is documented, notified or not. Art. 34: the data subjects are told when the "
+            "risk is high."
+        ),
+        "nature": (
+            'Loss of confidentiality: the e-mail "{subject}" sent {sent} reached {count} recipient(s) '
+            "outside the intended circle ({unintended}). Attachments: {attachments}. "
+        ),
+        "attachment": "{name} ({type}, {size} bytes)",
+        "unnamed": "unnamed",
+        "none": "none",
+        "found": "Found in it: {found}. ",
+        "nothing_found": "sendguard's rules found no sensitive data in it (that does not prove there is none). ",
+        "subjects": "Categories and approximate number of data subjects and of records: {to_assess}.",
+        "contact_missing": "TO FILL IN: the data protection officer or contact point",
+        "consequences": (
+            "The unintended recipient(s) can read the message and its attachments and pass them on. "
+            "Likely consequences for the people concerned: {to_assess}."
+        ),
+        "measures": (
+            "Deletion unread and a confirmation requested from the unintended recipient(s) "
+            "(draft written by sendguard oops); the intended recipient / manager informed (draft). "
+            "A sent e-mail cannot be recalled. Further measures: {to_assess}."
+        ),
+        "title": "Misdirected e-mail — record for the breach register ({id})",
+        "labels": {
+            "subject": "Subject",
+            "from": "From",
+            "sent": "Sent",
+            "noticed": "Noticed",
+            "deadline": "Deadline",
+            "recipients": "Recipients",
+            "unintended": "Unintended",
+            "intended": "Intended",
+            "message": "Message",
+            "attachment": "Attachment",
+            "found": "Found",
+        },
+        "deadline_note": "(72 h from noticing, GDPR art. 33(1))",
+        "not_known": "(not known)",
+        "bytes": "bytes",
+        "facts": "Art. 33(3) facts:",
+    },
+    "de": {
+        "to_assess": "VON EINER PERSON ZU BEURTEILEN",
+        "cannot_recall": (
+            "sendguard kann keine E-Mail zurückholen: Sobald ein Server die Nachricht angenommen hat, "
+            "hat niemand sie mehr in der Hand. Die Entwürfe helfen, schnell und richtig zu handeln; "
+            "gesendet wurde nichts."
+        ),
+        "regulation": (
+            "Art. 33 Abs. 1 DSGVO: Eine Verletzung des Schutzes personenbezogener Daten ist unverzüglich "
+            "und möglichst binnen 72 Stunden, nachdem sie bekannt wurde, der zuständigen "
+            "Aufsichtsbehörde zu melden, es sei denn, sie führt voraussichtlich nicht zu einem Risiko "
+            "für die Rechte und Freiheiten natürlicher Personen. Art. 33 Abs. 5: Jede Verletzung wird "
+            "dokumentiert, ob gemeldet oder nicht. Art. 34: Bei hohem Risiko werden die betroffenen "
+            "Personen benachrichtigt."
+        ),
+        "nature": (
+            "Verletzung der Vertraulichkeit: Die E-Mail „{subject}“, gesendet {sent}, hat {count} "
+            "Empfänger außerhalb des vorgesehenen Kreises erreicht ({unintended}). Anhänge: {attachments}. "
+        ),
+        "attachment": "{name} ({type}, {size} Bytes)",
+        "unnamed": "ohne Namen",
+        "none": "keine",
+        "found": "Darin gefunden: {found}. ",
+        "nothing_found": (
+            "Die Regeln von sendguard haben darin keine sensiblen Daten gefunden (das beweist nicht, "
+            "dass keine enthalten sind). "
+        ),
+        "subjects": "Kategorien und ungefähre Zahl der betroffenen Personen und Datensätze: {to_assess}.",
+        "contact_missing": "AUSZUFÜLLEN: Datenschutzbeauftragte(r) oder Anlaufstelle",
+        "consequences": (
+            "Die unbeabsichtigten Empfänger können die Nachricht und ihre Anhänge lesen und weitergeben. "
+            "Wahrscheinliche Folgen für die betroffenen Personen: {to_assess}."
+        ),
+        "measures": (
+            "Löschung ohne Lesen und eine Bestätigung beim unbeabsichtigten Empfänger erbeten "
+            "(Entwurf von sendguard oops); vorgesehener Empfänger / Vorgesetzte informiert (Entwurf). "
+            "Eine gesendete E-Mail lässt sich nicht zurückholen. Weitere Maßnahmen: {to_assess}."
+        ),
+        "title": "Fehlversand einer E-Mail — Eintrag für das Verzeichnis der Datenschutzverletzungen ({id})",
+        "labels": {
+            "subject": "Betreff",
+            "from": "Von",
+            "sent": "Gesendet",
+            "noticed": "Bemerkt",
+            "deadline": "Frist",
+            "recipients": "Empfänger",
+            "unintended": "Unbeabsichtigt",
+            "intended": "Vorgesehen",
+            "message": "Nachricht",
+            "attachment": "Anhang",
+            "found": "Gefunden",
+        },
+        "deadline_note": "(72 Std. ab Bemerken, Art. 33 Abs. 1 DSGVO)",
+        "not_known": "(nicht bekannt)",
+        "bytes": "Bytes",
+        "facts": "Angaben nach Art. 33 Abs. 3 DSGVO:",
+    },
+}
