@@ -90,11 +90,13 @@ def test_a_restored_entry_in_use_is_never_pruned():
         [
             sys.executable,
             "-c",
-            "import fcntl, os, sys\n"
-            f"fd = os.open({str(entry.path / 'lock')!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.read()\n",
+            (
+                "import fcntl, os, sys\n"
+                f"fd = os.open({str(entry.path / 'lock')!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+                "print('locked', flush=True)\n"
+                "sys.stdin.read()\n"
+            ),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
