@@ -356,10 +356,9 @@ async def test_new_held_mail_appears_by_itself(app, world):
         assert app.screen.query_one(RowList).row_count == 6
         sent = world.send(make_message(to="zoe@outside.example", subject="Fresh"), "zoe@outside.example")
         assert sent.returncode == 75
-        for _ in range(40):  # the once-a-second check notices the new entry
+        deadline = time.monotonic() + 20  # the once-a-second check notices the new entry
+        while app.screen.query_one(RowList).row_count != 7 and time.monotonic() < deadline:
             await pilot.pause(0.1)
-            if app.screen.query_one(RowList).row_count == 7:
-                break
         await settle(pilot)
         table = app.screen.query_one(RowList)
         assert table.row_count == 7 and "Fresh" in str(table.cell(table.keys[0], "subject"))
@@ -376,18 +375,27 @@ async def test_mouse_selects_and_double_click_opens(app):
 
 
 async def test_slow_transport_never_freezes_the_screen(app, world, tmp_path):
+    # The transport says it started, then waits for the test's go (bounded, so a failing test
+    # leaves nothing behind for long): "still at work" is a fact, not a race against a sleep.
+    started, go = tmp_path / "transport-started", tmp_path / "transport-go"
     slow = tmp_path / "slow-msmtp"
-    slow.write_text(f"#!/bin/sh\nsleep 1.5\nexec msmtp -C {world.msmtprc} \"$@\"\n")
+    slow.write_text(f"#!/bin/sh\ntouch {started}\nn=0\n"
+                    f"while [ ! -e {go} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\n"
+                    f"exec msmtp -C {world.msmtprc} \"$@\"\n")
     slow.chmod(0o755)
     app.config.transport.command = [str(slow)]
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await select(pilot, data.HELD_ID)
         await pilot.press("r", "y")
-        started = time.monotonic()
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert started.exists(), "the release never started the transport"
         await pilot.press("question_mark")  # the app answers while msmtp is still at work
         assert isinstance(app.screen, HelpScreen)
-        assert time.monotonic() - started < 1.0 and world.server.received == []
+        assert world.server.received == []
+        go.touch()
         await pilot.press("escape", "down", "up")
         await settle(pilot)
         assert len(world.server.received) == 1
