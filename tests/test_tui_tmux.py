@@ -45,7 +45,7 @@ def test_review_in_tmux_releases_a_held_message(world, tmp_path):
 
     try:
         assert wait_for(lambda: "1 need you" in screen()), screen()
-        assert "[bold]Falke[/] status" in screen()  # the subject as text, not markup
+        assert wait_for(lambda: "[bold]Falke[/] status" in screen()), screen()  # text, not markup
         subprocess.run([*tmux, "send-keys", "-t", "review", "r"], env=env, check=True)
         assert wait_for(lambda: "Send this message now?" in screen()), screen()
         subprocess.run([*tmux, "send-keys", "-t", "review", "y"], env=env, check=True)
