@@ -56,6 +56,6 @@ def test_sending_again_from_the_reopened_composer_confirms(world, tmp_path):
         aerc.wait_for("exit status 75")
         aerc.wait_for("Send this email?")
         aerc.send()
-        assert wait_until(lambda: len(world.server.received) == 1, timeout=8), aerc.screen()
+        assert wait_until(lambda: len(world.server.received) == 1), aerc.screen()
     assert sorted(world.server.received[0].rcpt_tos) == ENVELOPE
     assert [r for r in queue_rows(world) if r["state"] == "held"] == []
