@@ -281,7 +281,9 @@ def test_the_send_path_never_imports_notmuch2_even_when_it_logs(world):
         timeout=60,
     )
     assert proc.stdout.strip() == "ok", proc.stderr
-    assert len(list((Path(os.environ["XDG_DATA_HOME"]) / "sendguard" / "incidents" / "cur").iterdir())) == 1
+    state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+    assert events.settle(state, 30)  # observers that run detached have written the record
+    assert len(list((state / "incidents" / "cur").iterdir())) == 1
 
 
 def test_a_query_notmuch_cannot_parse_is_an_error_for_a_person(world):
