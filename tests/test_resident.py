@@ -233,11 +233,12 @@ def test_git_send_email_series_through_the_resident_checker(rworld, tmp_path):
     first = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--suppress-cc=self")
     assert first.returncode == 0, first.stderr
     wait_for(lambda: resident.running_server(state_dir() / resident.PID_FILE), what="the server")
+    earlier = {e["id"] for e in entries()}
     second = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--suppress-cc=self")
     assert second.returncode == 0, second.stderr
     assert len(rworld.server.received) == 6
-    checked = [e["checker"] for e in entries() if e["subject"].startswith("[PATCH")]
-    assert checked[-3:] == ["resident"] * 3 and all(e["state"] == "delivered" for e in entries())
+    assert [e["checker"] for e in entries() if e["id"] not in earlier] == ["resident"] * 3
+    assert all(e["state"] == "delivered" for e in entries())
 
     rworld.config_path.write_text(rworld.config_path.read_text() + HOLD_EXTERNAL)
     held = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--suppress-cc=self")
@@ -263,3 +264,11 @@ def test_mutt_through_the_resident_checker(rworld, tmp_path, program):
     assert held.returncode != 0
     assert entry_by_subject("to the lookalike")["state"] == "held"
     assert len(rworld.server.received) == 2
+
+
+def test_doctor_says_whether_the_resident_checker_runs(rworld):
+    before = rworld.cli("doctor")
+    assert "resident checker" in before.stdout and "not running now" in before.stdout
+    pid = start_server(rworld)
+    after = rworld.cli("doctor")
+    assert f"running (pid {pid})" in after.stdout

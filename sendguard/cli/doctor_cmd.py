@@ -154,11 +154,26 @@ def check_programs(sendmail: Path | None) -> list[Check]:
     return out
 
 
+def check_resident(cfg) -> Check:  # type: ignore[no-untyped-def]
+    """Whether mail is checked by a warm resident checker (informational: both ways are safe)."""
+    from sendguard import paths, resident
+
+    if not cfg.sendmail.resident or not resident.enabled():
+        why = "[sendmail] resident = false" if not cfg.sendmail.resident else "SENDGUARD_RESIDENT=0"
+        return Check("resident checker", OK, f"off ({why}): every mail is checked in a process of its own")
+    pid = resident.running_server(paths.state_dir() / resident.PID_FILE)
+    if pid is None:
+        return Check("resident checker", OK, "not running now; the next mail starts it "
+                     f"(it stops after {cfg.sendmail.resident_idle} s without mail)")
+    return Check("resident checker", OK, f"running (pid {pid})")
+
+
 def run_checks(state) -> list[Check]:  # type: ignore[no-untyped-def]
     config_check, cfg = check_config(state)
     checks = [config_check]
     if cfg is not None:
         checks.append(check_transport(cfg))
+        checks.append(check_resident(cfg))
     checks += [check_state_dir(), check_history(), check_notmuch()]
     if cfg is not None:
         checks.append(check_clients(cfg))
