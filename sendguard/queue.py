@@ -54,6 +54,17 @@ def now_iso(now: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).isoformat(timespec="seconds")
 
 
+def new_id() -> str:
+    """``YYYYmmdd-HHMMSS-`` (local time) and six hex digits: the microsecond (five) and one
+    random. Ids sort in the order the entries were made, also within one second: ``entries()``
+    is oldest first by name, and "the latest" (``undo`` without an id, ``oops last``) must be
+    the latest — a git series or a script sends several mails a second, and with a random
+    suffix the last of them was any of them. A clash (same microsecond, same digit) is retried
+    by :meth:`Queue.create`. (os.urandom, not secrets: no import of secrets/random/hmac.)"""
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(seconds))}-{nanos // 1000:05x}{os.urandom(1)[0] & 15:x}"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -167,12 +178,18 @@ class Queue:
     def create(self, raw: bytes, meta: dict[str, Any]) -> tuple[Entry, EntryLock]:
         """Keep a new message; returns the entry and its lock, already held."""
         self._ensure()
-        # os.urandom, not secrets: the same randomness without importing secrets/random/hmac.
-        entry_id = time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
-        tmp = self.root / f".new-{entry_id}"
         old_umask = os.umask(0o077)
         try:
-            tmp.mkdir(mode=0o700)
+            while True:
+                entry_id = new_id()
+                tmp = self.root / f".new-{entry_id}"
+                if (self.root / entry_id).exists():
+                    continue
+                try:
+                    tmp.mkdir(mode=0o700)
+                    break
+                except FileExistsError:  # another process makes the same id right now
+                    continue
             _write_file(tmp / "message.eml", raw)
             meta = {"id": entry_id, "created": now_iso(), **meta}
             meta.setdefault("events", []).append({"time": meta["created"], "event": "kept", "state": meta.get("state")})

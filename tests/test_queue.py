@@ -122,6 +122,16 @@ def test_ids_resolve_by_unique_prefix(queue):
         queue.resolve(common)
 
 
+def test_entries_are_oldest_first_even_within_one_second(queue):
+    """`undo` without an id and `oops last` take the last entry: it must be the last one kept
+    (a git series keeps several a second; with a random id suffix "the last" was any of them)."""
+    from sendguard.undo import latest_undoable
+
+    made = [keep(queue, state=q.DELAYED).id for _ in range(12)]
+    assert [e.id for e in queue.entries()] == made
+    assert latest_undoable(queue).id == made[-1]
+
+
 @pytest.mark.parametrize("bad", ["", "nope", "../queue", ".new-x", "a/b"])
 def test_unknown_or_unsafe_ids_are_errors(queue, bad):
     keep(queue)
