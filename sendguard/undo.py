@@ -136,10 +136,11 @@ def deliver_if_due(
 ) -> str:
     """Deliver a delayed entry if its time has come. Returns the state found or reached,
     ``"waiting"`` when it is not due yet, or ``"locked"`` when someone else holds it.
-    ``on_failure`` is called (after the state and the log record are written) when the
-    transport fails."""
+    ``on_failure`` is called when the transport fails, after the state and the log record are
+    written and the lock is released (so ``undo`` or ``release`` can act at once)."""
     from sendguard.delivery import deliver
 
+    failed: tuple[q.Entry, DeliveryError] | None = None
     try:
         with queue.locked(entry_id) as entry:
             if entry.state != q.DELAYED:
@@ -150,15 +151,18 @@ def deliver_if_due(
                 deliver(entry, config)
             except DeliveryError as err:
                 events.emit(entry, entry.state, config)  # deferred/failed: queue run or a person
-                if on_failure is not None:
-                    on_failure(entry, err)
-                return entry.state
-            events.emit(entry, "delivered", config)
-            return q.DELIVERED
+                failed = (entry, err)
+            else:
+                events.emit(entry, "delivered", config)
+                return q.DELIVERED
     except QueueLockedError:
         return "locked"
     except QueueError:
         return "gone"
+    assert failed is not None  # every other way out of the block returned
+    if on_failure is not None:
+        on_failure(*failed)
+    return failed[0].state
 
 
 def wait_and_deliver(

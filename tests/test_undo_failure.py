@@ -36,12 +36,23 @@ def desktop(tmp_path, monkeypatch):
     calls = tmp_path / "notifications"
     calls.mkdir()
     script = bindir / "notify-send"
+    # It also notes whether each queue entry's lock is free while it runs: the worker must not
+    # keep the message locked while the person is being told about it.
     script.write_text(
         f"#!{sys.executable}\n"
-        "import json, os, sys\n"
+        "import fcntl, glob, json, os, sys\n"
+        "free = []\n"
+        "for lock in glob.glob(os.path.join(os.environ['XDG_DATA_HOME'], 'sendguard/queue/*/lock')):\n"
+        "    fd = os.open(lock, os.O_RDWR)\n"
+        "    try:\n"
+        "        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "        free.append(True)\n"
+        "    except OSError:\n"
+        "        free.append(False)\n"
+        "    os.close(fd)\n"
         f"path = os.path.join({str(calls)!r}, str(os.getpid()))\n"
         "with open(path + '.tmp', 'w') as f:\n"
-        "    json.dump(sys.argv[1:], f)\n"
+        "    json.dump({'argv': sys.argv[1:], 'locks_free': free}, f)\n"
         "os.rename(path + '.tmp', path + '.json')\n"
     )
     script.chmod(0o755)
@@ -51,7 +62,11 @@ def desktop(tmp_path, monkeypatch):
 
 
 def notifications(calls: Path) -> list[list[str]]:
-    return [json.loads(p.read_text()) for p in sorted(calls.glob("*.json"))]
+    return [json.loads(p.read_text())["argv"] for p in sorted(calls.glob("*.json"))]
+
+
+def locks_free(calls: Path) -> list[bool]:
+    return [free for p in sorted(calls.glob("*.json")) for free in json.loads(p.read_text())["locks_free"]]
 
 
 def write_config(tmp_path: Path, transport: list[str]) -> Path:
@@ -128,6 +143,7 @@ def test_a_transport_exiting_69_after_the_window_notifies_and_shows_in_queue_lis
     assert SUBJECT in title and "could not send" in title
     assert "anna@kundenfirma.example" in body and "exit 69" in body and "recipient address rejected" in body
     assert f"sendguard release {entry.id}" in body  # what to do next
+    assert locks_free(desktop) == [True]  # told with the entry unlocked: release can act at once
     listing = cli(config_path, "queue", "list")
     assert listing.returncode == 0, listing.stderr
     assert entry.id in listing.stdout and "failed" in listing.stdout
