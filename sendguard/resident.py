@@ -101,6 +101,10 @@ def ask_server(argv: list[str], raw: bytes, config: str) -> _Outcome | None:
     import _socket
     import marshal
 
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr to hand over: check it here
+        return None
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         try:
@@ -112,7 +116,7 @@ def ask_server(argv: list[str], raw: bytes, config: str) -> _Outcome | None:
         request = marshal.dumps({"argv": argv, "config": config, "env": dict(os.environ), "cwd": _cwd(),
                                  "size": len(raw)})
         head = _MAGIC + len(request).to_bytes(4, "big") + request
-        fds = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, sys.stderr.fileno().to_bytes(4, sys.byteorder))]
+        fds = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, stderr_fd.to_bytes(4, sys.byteorder))]
         try:
             sent = sock.sendmsg([head], fds)
             sock.sendall(head[sent:] + raw if sent < len(head) else raw)
@@ -145,7 +149,7 @@ def _read_outcome(sock) -> _Outcome | None:  # type: ignore[no-untyped-def]
             if word == "K":
                 outcome.kept = value
             elif word == "X":
-                outcome.code = int(value)
+                outcome.code = int(value) if value.isdigit() else 75  # garbled: it did not say "sent"
                 return outcome
             elif word == "R" and not outcome.kept:
                 return None  # it declined (stale, or the config turned it off): check it here
@@ -157,7 +161,7 @@ def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> 
     """One mail from stdin, through the resident checker if there is one, else in this process."""
     raw = sys.stdin.buffer.read()  # to EOF, whatever the flags
     config = config_location(config_path)
-    if enabled():
+    if enabled() and sys.stderr is not None:  # no stderr to pass: check it here, where None is fine
         outcome = ask_server(argv, raw, config)
         if outcome is not None:
             if outcome.code is not None:

@@ -242,8 +242,9 @@ def _tell(conn: socket.socket, line: str) -> None:
         pass  # the client is gone; what happened to the message is in the queue
 
 
-class _Stop(Exception):
-    """SIGTERM while waiting for mail."""
+class _Stop(BaseException):
+    """SIGTERM while waiting for mail. A BaseException, like SystemExit: the warm-up and the
+    config loader have broad ``except Exception`` fallbacks that must not swallow it."""
 
 
 def _on_sigterm(server: Server | None) -> Any:
