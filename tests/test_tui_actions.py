@@ -256,6 +256,7 @@ async def test_incidents_search_and_open(app):
         assert isinstance(screen, IncidentsScreen)
         assert screen.query_one(RowList).row_count == 7  # discarded ones too
         await pilot.press("slash", *"old news", "enter")
+        await settle(pilot)  # every keystroke starts a search in a worker thread
         assert [r.id for r in screen.shown] == [data.DISCARDED_ID]
         await pilot.press("y")
         assert app.clipboard == data.DISCARDED_ID
