@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 _started: set[int] = set()
 
@@ -38,8 +39,8 @@ def _open_fds() -> list[int]:
         return []
 
 
-def spawn_module(module: str, *args: str) -> int:
-    """Run ``python -m MODULE ARGS...`` detached; returns its pid."""
+def spawn_module(module: str, *args: str, env: Mapping[str, str] | None = None) -> int:
+    """Run ``python -m MODULE ARGS...`` detached (in ``env``, default ours); returns its pid."""
     _reap()
     actions: list[tuple] = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2]  # type: ignore[type-arg]
     actions += [
@@ -48,7 +49,8 @@ def spawn_module(module: str, *args: str) -> int:
         (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
     ]
     pid = os.posix_spawn(
-        sys.executable, [sys.executable, "-m", module, *args], os.environ, file_actions=actions, setsid=True
+        sys.executable, [sys.executable, "-m", module, *args], os.environ if env is None else env,
+        file_actions=actions, setsid=True
     )
     _started.add(pid)
     return pid

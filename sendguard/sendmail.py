@@ -237,7 +237,8 @@ class SendPath:
         from sendguard.delivery import deliver
 
         if undo.delay_seconds(meta, config):  # the undo window: keep it, a worker delivers it later
-            return undo.accept_delayed(self.queue, raw, meta, config, event, now=self.now, say=self.say)
+            return undo.accept_delayed(self.queue, raw, meta, config, event, now=self.now, say=self.say,
+                                       env=self.environ)
         entry, lock = self.queue.create(raw, {**meta, "state": q.ACCEPTED})
         try:
             entry.meta.setdefault("events", []).append({"time": q.now_iso(), "event": event, "state": q.ACCEPTED})

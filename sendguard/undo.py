@@ -31,7 +31,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -79,8 +79,11 @@ def accept_delayed(
     now: float,
     say: Callable[..., None] | None = None,
     spawn: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> int:
-    """Keep an accepted message in the undo window and start its worker. Returns the exit code 0."""
+    """Keep an accepted message in the undo window and start its worker. Returns the exit code 0.
+    ``env``: the sender's environment for the worker (and so for its transport and its desktop
+    notification), when this runs in the resident checker on someone else's behalf."""
     delay = delay_seconds(meta, config)
     due = math.ceil(now + delay)
     stamp = q.now_iso(now)
@@ -101,7 +104,7 @@ def accept_delayed(
     started = True
     if spawn:
         try:
-            spawn_worker(entry, config)
+            spawn_worker(entry, config, env=env)
         except OSError:  # the message is kept and due all the same: queue run delivers it
             started = False
     if say is not None and not started:
@@ -120,12 +123,12 @@ def accept_delayed(
     return int(ExitCode.OK)
 
 
-def spawn_worker(entry: q.Entry, config: Any) -> int:
+def spawn_worker(entry: q.Entry, config: Any, *, env: Mapping[str, str] | None = None) -> int:
     """Start the detached worker for ``entry``; returns its pid (also written to worker.pid)."""
     from sendguard.detached import spawn_module
 
     args = [str(entry.path)] if config.path is None else [str(entry.path), str(config.path)]
-    return spawn_module(WORKER_MODULE, *args)
+    return spawn_module(WORKER_MODULE, *args, env=env)
 
 
 FailureHandler = Callable[[q.Entry, DeliveryError], None]

@@ -272,3 +272,36 @@ def test_doctor_says_whether_the_resident_checker_runs(rworld):
     pid = start_server(rworld)
     after = rworld.cli("doctor")
     assert f"running (pid {pid})" in after.stdout
+
+
+def test_the_transport_runs_in_the_callers_environment_and_directory(rworld, tmp_path):
+    """msmtp's passwordeval needs the caller's GPG agent and DISPLAY: the server, started by an
+    earlier mail, must run the transport with this caller's environment, also after the undo
+    window (the delayed worker it starts)."""
+    start_server(rworld)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    recorder = tmp_path / "recording-transport"
+    recorder.write_text(f'#!/bin/sh\ncat >/dev/null\necho "$CALLER_MARK $(pwd)" > "{seen}/$CALLER_MARK"\n')
+    recorder.chmod(0o755)
+    text = rworld.config_path.read_text().replace(f'command = ["msmtp", "-C", "{rworld.msmtprc}"]',
+                                                  f'command = ["{recorder}"]')
+    rworld.config_path.write_text(text)
+    workdir = tmp_path / "caller's dir"
+    workdir.mkdir()
+
+    def send(mark: str, subject: str) -> None:
+        env = rworld.env() | {"CALLER_MARK": mark}
+        proc = subprocess.run([rworld.sendmail, "-t"], input=make_message(subject=subject), env=env,
+                              cwd=workdir, capture_output=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+
+    send("now", "right away")
+    assert entry_by_subject("right away")["checker"] == "resident"
+    assert (seen / "now").read_text() == f"now {workdir}\n"
+
+    rworld.config_path.write_text(text + "\n[delay]\nseconds = 1\n")
+    send("later", "after the window")
+    assert entry_by_subject("after the window")["checker"] == "resident"
+    assert wait_for(lambda: (seen / "later").exists(), what="the delayed delivery")
+    assert (seen / "later").read_text().startswith("later ")
