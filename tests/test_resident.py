@@ -305,3 +305,16 @@ def test_the_transport_runs_in_the_callers_environment_and_directory(rworld, tmp
     assert entry_by_subject("after the window")["checker"] == "resident"
     assert wait_for(lambda: (seen / "later").exists(), what="the delayed delivery")
     assert (seen / "later").read_text().startswith("later ")
+
+
+def test_mail_sent_at_the_same_time_is_all_delivered_once(rworld):
+    from concurrent.futures import ThreadPoolExecutor
+
+    start_server(rworld)
+    messages = [make_message(subject=f"burst {n}", body=f"Hello Anna,\n\npart {n}.\n") for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda m: rworld.send(m, "-t"), messages))
+    assert [r.returncode for r in results] == [0] * 8, [r.stderr for r in results]
+    for n in range(8):
+        assert len([m for m in rworld.server.received if f"Subject: burst {n}\r\n".encode() in m.data]) == 1
+        assert entry_by_subject(f"burst {n}")["state"] == "delivered"
