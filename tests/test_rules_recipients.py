@@ -354,3 +354,13 @@ def test_the_topic_alone_is_one_signal():
     assert not topic_only(fit(words=2.0, greeting=True), actual)
     assert not topic_only(fit(words=2.0, topic_org=1.0), actual)
     assert not topic_only(fit(words=2.0, quoted=2.0), actual)
+
+
+def test_trust_silences_a_lookalike_domain_and_only_for_the_rule_named(state):
+    raw = hf.mail(["t.keller@lindehnof.example"], "Budget Quartal", "Hallo Thomas,\n\ndas Budget kommt morgen.\n\nPetra",
+                  n=100)
+    trust.trust(state, "t.keller@lindehnof.example", "namesake")
+    assert "lookalike-domain" in rules_of(run(state, raw))  # vouched for another rule only
+    trust.trust(state, "t.keller@lindehnof.example", "lookalike-domain")
+    d = run(state, raw)
+    assert "lookalike-domain" not in rules_of(d) and d.verdict <= Verdict.WARN

@@ -6,12 +6,15 @@ to regularly; a domain the user already writes to is never a lookalike. One edit
 transposition counts as one) for short names, two for long ones; or the same "skeleton" after
 folding homoglyphs. Conclusive (HOLD) when it imitates the organization or a client: nobody
 means to write to a near copy of those; WARN when it resembles some other frequent domain.
-The suggestion keeps the local part and puts the real domain.
+The suggestion keeps the local part and puts the real domain. An address the user allowed
+(``[allow]``) or vouched for (``sendguard trust``) is not questioned: the per-contact "don't ask
+again" applies here as to every recipient rule.
 """
 
 from __future__ import annotations
 
 from sendguard.context import domain_matches
+from sendguard.history.fit import silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -83,7 +86,7 @@ class LookalikeDomain(Rule):
         findings = []
         for addr in context.envelope:
             domain = addr.rpartition("@")[2].lower()
-            if context.is_internal(addr) or context.client_of(addr) or context.is_allowed(addr):
+            if context.is_internal(addr) or context.client_of(addr) or silenced(context, addr, self.id):
                 continue
             if domain in PROVIDERS or (store is not None and store.domain_counts(domain)[0] >= FREQUENT_SENT):
                 continue
