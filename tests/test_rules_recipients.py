@@ -364,3 +364,19 @@ def test_trust_silences_a_lookalike_domain_and_only_for_the_rule_named(state):
     trust.trust(state, "t.keller@lindehnof.example", "lookalike-domain")
     d = run(state, raw)
     assert "lookalike-domain" not in rules_of(d) and d.verdict <= Verdict.WARN
+
+
+@pytest.mark.parametrize("marker", [
+    "vertraulich", "Das bleibt bitte intern", "streng intern", "nicht weiterleiten", "confidential", "internal only",
+    "do not forward", "confidentiel", "ne pas diffuser", "confidencial", "no reenviar", "vertrouwelijk",
+    "niet doorsturen", "конфиденциально", "не пересылать",
+])
+def test_confidentiality_markers_in_several_languages_warn_about_the_outsider(state, marker):
+    body = f"Hallo Anna,\n\n{marker}: die Wartung für Lotse wird teurer.\n\nGruß\nPetra"
+    found = rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100)))["internal-to-outside"]
+    assert found.severity.label == "warn" and found.recipient == hf.CLIENT_ANNA
+
+
+def test_an_intern_is_no_confidentiality_marker(state):
+    body = "Hallo Anna,\n\nour intern Tim joins the Lotse call; he is an intern until May.\n\nGruß\nPetra"
+    assert "internal-to-outside" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100)))

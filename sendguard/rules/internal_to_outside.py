@@ -24,6 +24,9 @@ from sendguard.rules import Rule
 
 MARKERS = (
     r"vertraulich\w*", r"streng vertraulich", r"nur intern", r"interne? (?:info|information|angelegenheit)",
+    # bare "intern" is also the English trainee ("our intern joins the call"): only its German uses
+    r"(?:streng|rein|strikt|absolut|bitte) intern", r"(?:bleibt|bleiben|ist|sind)(?: bitte| streng| rein| vorerst)? intern",
+    r"intern (?:halten|behandeln)", r"\[intern\]",
     r"nicht weiter(?:leiten|geben)", r"unter uns", r"nur für den internen gebrauch",
     r"confidential", r"internal only", r"internal use only", r"for internal use", r"do not forward",
     r"don't forward", r"not for distribution", r"strictly private",
