@@ -316,8 +316,37 @@ def decode_header(value: object, limit: int = MAX_DECODED_HEADER_CHARS) -> str:
     """An RFC 2047 header as text (its first ``limit`` characters); undecodable words are kept."""
     if value is None:
         return ""
+    if isinstance(value, email.header.Header):
+        text = _eight_bit_text(value)[:limit]
+        # RFC 2047 words beside raw non-ASCII text: the stdlib would turn the raw part into
+        # backslash escapes, so only the encoded words themselves are decoded
+        return _ENCODED_WORDS.sub(lambda words: decode_header(words.group(0)), text)
     text = str(value)[:limit]
     try:
         return str(email.header.make_header(email.header.decode_header(text)))
     except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError, RecursionError):
         return text
+
+
+_ENCODED_WORDS = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*")
+
+
+def _eight_bit_text(header: email.header.Header) -> str:
+    """A header with raw non-ASCII bytes (UTF-8 as RFC 6532 allows, or a legacy 8-bit charset).
+
+    The compat32 parser keeps such a value as a Header of "unknown-8bit" bytes, and str() of it
+    turns every non-ASCII byte into U+FFFD: "Jürgen" would lose its "ü", a lookalike domain
+    spelt with a Cyrillic "o" would lose exactly the letter that gives it away, and with
+    sendmail -t the envelope itself would carry the mangled address. The bytes are read as UTF-8, else as cp1252 (what older mail programs
+    wrote).
+    """
+    parts = []
+    for chunk, _charset in email.header.decode_header(header):
+        if isinstance(chunk, bytes):
+            try:
+                parts.append(chunk.decode("utf-8"))
+            except UnicodeDecodeError:
+                parts.append(chunk.decode("cp1252", "replace"))
+        else:
+            parts.append(chunk)
+    return "".join(parts)

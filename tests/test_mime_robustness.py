@@ -156,6 +156,20 @@ def test_filenames_are_decoded():
     assert [a.filename for a in message.attachments] == ["Grüße.pdf", "Köln.pdf"]
 
 
+def test_raw_eight_bit_headers_are_read_as_the_text_they_say():
+    # RFC 6532 lets a header carry UTF-8 as it is; older programs wrote latin-1 bytes
+    raw = ("From: Jürgen Müller <j.mueller@nordwerk.example>\n"
+           "To: Thomas <t.keller@lindenh\u043ef.example>, =?utf-8?q?Gr=C3=BC=C3=9Fe?= <x@y.example>\n"
+           "Subject: Grüße aus Köln\n\nbody\n").encode()
+    message = OutgoingMessage(raw)
+    assert [a.addr for a in message.header_recipients] == ["t.keller@lindenh\u043ef.example", "x@y.example"]
+    assert message.header_recipients[1].name == "Grüße"
+    assert message.sender is not None and message.sender.name == "Jürgen Müller"
+    assert message.subject == "Grüße aus Köln"
+    latin = OutgoingMessage(b"From: a@b.example\nTo: J\xfcrgen <j@x.example>\nSubject: caf\xe9\n\nb\n")
+    assert latin.header_recipients[0].name == "Jürgen" and latin.subject == "café"
+
+
 def test_forwarded_messages_are_marked_and_not_the_senders_text():
     inner = b"From: anna@x.example\nSubject: old\n\nplease find attached\n"
     raw = (HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\n\nFYI\n'

@@ -380,3 +380,15 @@ def test_confidentiality_markers_in_several_languages_warn_about_the_outsider(st
 def test_an_intern_is_no_confidentiality_marker(state):
     body = "Hallo Anna,\n\nour intern Tim joins the Lotse call; he is an intern until May.\n\nGruß\nPetra"
     assert "internal-to-outside" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100)))
+
+
+@pytest.mark.parametrize("spelt", ["utf-8", "punycode"])
+def test_a_homoglyph_of_the_own_domain_holds_and_names_the_real_one(state, spelt):
+    fake = "lindenh\u043ef.example"  # a Cyrillic o
+    domain = fake if spelt == "utf-8" else fake.encode("idna").decode()
+    raw = hf.mail([hf.BOSS], "Budget Quartal", "Hallo Thomas,\n\ndas Budget kommt morgen.\n\nPetra", n=100)
+    raw = raw.replace(f"<{hf.BOSS}>".encode(), f"<t.keller@{domain}>".encode())
+    d = run(state, raw)
+    found = rules_of(d)["lookalike-domain"]
+    assert d.verdict >= Verdict.HOLD
+    assert found.recipient == f"t.keller@{domain}" and found.suggestion == hf.BOSS
