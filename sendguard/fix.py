@@ -181,9 +181,11 @@ def take_suggestion(queue: q.Queue, entry_id: str, config: Config, state_dir: Pa
             changes.append(Change("envelope", ", ".join(envelope), ", ".join(new_envelope)))
         _keep_original(entry)
         q.atomic_write(entry.message_path, new_raw)
+        taken = [f"{c.where}: {c.before} -> {c.after}" for c in changes]
+        # suggestion_taken: the incident log tags the entry's later records "fixed" (issue 6)
         entry.save(envelope=new_envelope, recipients=_replace_list(list(meta.get("recipients", [])), replacements),
-                   size=len(new_raw), event="took the suggested recipient: " + "; ".join(
-                       f"{c.where}: {c.before} -> {c.after}" for c in changes))
+                   size=len(new_raw), suggestion_taken=taken,
+                   event="took the suggested recipient: " + "; ".join(taken))
         decision = _recheck(entry, new_raw, config, state_dir)
         result = FixResult(entry.id, changes, decision.verdict.label, decision.reasons)
         if send and decision.verdict <= Verdict.WARN:

@@ -87,6 +87,8 @@ def tags_for(meta: dict[str, Any], event: str, config: Any) -> list[str]:
             tags.add("warned")
     if meta.get("confirms"):
         tags.add("confirmed")
+    if meta.get("suggestion_taken"):
+        tags.add("fixed")
     for finding in meta.get("findings") or []:
         if finding.get("rule"):
             tags.add(f"rule:{_tag_word(finding['rule'])}")
@@ -120,6 +122,8 @@ def summary_text(meta: dict[str, Any], event: str, when: float, note: str = "") 
         lines.append(f"Not before: {meta['not_before']}")
     if meta.get("confirms"):
         lines.append(f"Confirms:  {meta['confirms']} (the identical message, sent again)")
+    for change in meta.get("suggestion_taken") or []:
+        lines.append(f"Fixed:     took the suggested recipient: {change}")
     findings = meta.get("findings") or []
     if findings:
         lines += ["", "Findings:"]
