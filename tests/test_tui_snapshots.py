@@ -14,6 +14,7 @@ from sendguard.tui.rowlist import RowList
 from textual.widgets import Input
 
 from tests import tui_snapshot_app as data
+from tests.tui_pilot import wait_for_workers
 
 SIZE = (80, 24)
 # The pictures were made with these versions; another Textual or Rich draws other (equally
@@ -50,7 +51,7 @@ def app(tmp_path):
 async def _settled(pilot) -> None:
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await wait_for_workers(pilot.app)
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()
