@@ -45,6 +45,57 @@ def test_zsh_and_fish_scripts_use_the_same_protocol(shell):
         assert check.returncode == 0, check.stderr
 
 
+def _script_file(shell: str, tmp_path) -> str:
+    path = tmp_path / f"sendguard.{shell}"
+    path.write_text(subprocess.run([sendguard_exe(), "completion", shell], capture_output=True, text=True,
+                                   timeout=60, check=True).stdout)
+    return str(path)
+
+
+def _shell_env() -> dict[str, str]:
+    # The scripts call `sendguard` by name, as an installed one is.
+    return dict(os.environ, PATH=f"{os.path.dirname(sendguard_exe())}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def test_fish_completes_with_whole_descriptions(tmp_path):
+    fish = shutil.which("fish")
+    if not fish:
+        pytest.skip("fish is not installed")
+    script = _script_file("fish", tmp_path)
+    program = (f"source {script}; complete -C 'sendguard doc'; "
+               "complete -C 'sendguard queue '; complete -C 'sendguard check --j'")
+    proc = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60,
+                          env=_shell_env(), check=False)
+    assert proc.returncode == 0, proc.stderr
+    rows = dict(line.split("\t", 1) for line in proc.stdout.splitlines())
+    assert set(rows) == {"doctor", "list", "run", "--json"}
+    # click's own script cut every description at its first comma ("Check config")
+    assert rows["doctor"].startswith("Check config, transport")
+
+
+def test_zsh_completion_function_offers_commands_and_options(tmp_path):
+    zsh = shutil.which("zsh")
+    if not zsh:
+        pytest.skip("zsh is not installed")
+    script = _script_file("zsh", tmp_path)
+    # zsh's completion widgets need a line editor; the builtins the script hands its results to
+    # are replaced by printers, so the real script runs in the real zsh and its answers are seen.
+    program = f"""
+compdef() {{ : }}
+_describe() {{ print -l -- "${{(@P)3}}" }}
+compadd() {{ print -l -- "${{(@P)${{@[-1]}}}}" }}
+source {script}
+words=(sendguard doc); CURRENT=2; _sendguard_completion
+words=(sendguard queue ''); CURRENT=3; _sendguard_completion
+words=(sendguard check --j); CURRENT=3; _sendguard_completion
+"""
+    proc = subprocess.run([zsh, "-f", "-c", program], capture_output=True, text=True, timeout=60,
+                          env=_shell_env(), check=False)
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split(":", 1)[0] for line in proc.stdout.splitlines()]
+    assert names == ["doctor", "list", "run", "--json"]
+
+
 def test_unknown_shell_is_a_usage_error():
     proc = subprocess.run([sendguard_exe(), "completion", "tcsh"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 64 and "tcsh" in proc.stderr

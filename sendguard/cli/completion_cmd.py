@@ -25,4 +25,9 @@ def completion(shell: str) -> None:
 
     cls = get_completion_class(shell)
     assert cls is not None  # click ships all three
-    click.echo(cls(cli, {}, "sendguard", "_SENDGUARD_COMPLETE").source())
+    source = cls(cli, {}, "sendguard", "_SENDGUARD_COMPLETE").source()
+    if shell == "fish":
+        # click's fish script splits "plain,VALUE\tHELP" at every comma, so fish showed each
+        # description only up to its first comma ("Check config"); split once.
+        source = source.replace('(string split "," $completion)', '(string split -m 1 "," $completion)')
+    click.echo(source)
