@@ -26,6 +26,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+READY_TIMEOUT = 30.0  # seconds a starting server may take to answer; it normally takes milliseconds
+
+
 class LoopbackSMTP:
     """aiosmtpd on 127.0.0.1; ``received`` lists every message, ``refuse`` addresses get a 550."""
 
@@ -54,7 +57,9 @@ class LoopbackSMTP:
                                                 envelope.original_content))
                 return "250 Message accepted for delivery"
 
-        self._controller = Controller(Handler(), hostname=self.host, port=self.port)
+        # aiosmtpd gives a starting server 5 s to answer its own test connection, and says "the
+        # system is too busy" when that runs out: on a loaded 2-core CI machine it can.
+        self._controller = Controller(Handler(), hostname=self.host, port=self.port, ready_timeout=READY_TIMEOUT)
         self._controller.start()
         return self
 
