@@ -74,3 +74,68 @@ def test_learn_from_a_notmuch_query(tmp_path):
     result = sg(tmp_path, "learn", "--notmuch", "subject:Granit", "--notmuch-db", str(mail_root))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("learned 9 new messages")
+
+
+def on_a_terminal(tmp_path, *args) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Run sendguard with stderr on a pseudo-terminal; (exit code, what the terminal showed)."""
+    import os
+    import pty
+    import select
+    import time
+
+    config = tmp_path / "config.toml"
+    config.write_text(hf.CONFIG_TEXT)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sendguard_exe(), "--config", str(config), *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=slave, env={**os.environ, "COLUMNS": "80"})
+    os.close(slave)
+    shown = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal: everything has been read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return proc.wait(timeout=60), shown.decode("utf-8", "replace")
+
+
+def percentages(shown: str) -> set[int]:
+    import re
+
+    return {int(p) for p in re.findall(r"(\d+)%", shown)}
+
+
+def test_learning_one_big_mbox_moves_the_progress_bar(tmp_path):
+    import mailbox
+
+    box = mailbox.mbox(tmp_path / "archive.mbox")
+    for raw in hf.history_messages():
+        box.add(raw)
+    box.flush()
+    box.close()
+    code, shown = on_a_terminal(tmp_path, "learn", str(tmp_path / "archive.mbox"))
+    assert code == 0, shown
+    assert "learning" in shown and 100 in percentages(shown)
+    assert percentages(shown) - {0, 100}, shown  # it moved while reading the one file
+
+
+def test_learning_a_notmuch_query_shows_the_progress_bar(tmp_path):
+    import pytest
+
+    notmuch2 = pytest.importorskip("notmuch2")
+    mail_root = tmp_path / "mail"
+    hf.write_maildir(mail_root / "sent", hf.history_messages())
+    db = notmuch2.Database.create(str(mail_root), config=notmuch2.Database.CONFIG.EMPTY)
+    for f in sorted((mail_root / "sent" / "cur").iterdir()):
+        db.add(str(f))
+    db.close()
+    code, shown = on_a_terminal(tmp_path, "learn", "--notmuch", "subject:Granit", "--notmuch-db", str(mail_root))
+    assert code == 0, shown
+    assert "learning" in shown and percentages(shown) - {0, 100}, shown

@@ -1,7 +1,9 @@
 """``sendguard learn PATH... [--notmuch QUERY]``: add mail to the history.
 
 Idempotent (a message already learned is skipped), so it can run from cron or a notmuch
-post-new hook. A progress bar is shown only when stderr is a terminal.
+post-new hook. A progress bar is shown only when stderr is a terminal. It counts bytes, not
+files: a decade of mail in one mbox file is one file, and the bar must still move; the messages
+of a notmuch query are counted in the same bar.
 """
 
 from __future__ import annotations
@@ -34,20 +36,40 @@ def learn(state, query: str | None, notmuch_db: Path | None, paths: tuple[Path, 
     if not config.identity.addresses:
         click.echo("sendguard: warning: [identity] addresses is empty: all mail counts as received", err=True)
     files = [f for p in paths for f in sources.message_files(p)]
+    found = sources.notmuch_files(query, notmuch_db) if query else []
     db = open_for_write(sg_paths.state_dir(create=True))
     try:
         with Learner(db, config.identity.addresses, config.organization.domains) as learner:
             show = sys.stderr.isatty()
-            with click.progressbar(files, label="learning", file=sys.stderr if show else _Null()) as bar:
-                for file in bar:
+            with click.progressbar(length=max(_size(files + found), 1), label="learning",
+                                   file=sys.stderr if show else _Null()) as bar:
+                for file in files:
+                    done = 0
                     for raw in sources.read_messages(file):
                         learner.add(raw)
-            if query:
-                for raw in sources.notmuch_messages(query, notmuch_db):
+                        bar.update(len(raw))
+                        done += len(raw)
+                    bar.update(max(_size([file]) - done, 0))  # mbox separator lines, skipped files
+                for file in found:
+                    try:
+                        raw = file.read_bytes()
+                    except OSError:
+                        continue  # notmuch knows a file that is gone: nothing to learn from it
                     learner.add(raw)
+                    bar.update(len(raw))
     finally:
         db.close()
     click.echo(f"learned {learner.added} new messages ({learner.skipped} already known or unusable)")
+
+
+def _size(files: list[Path]) -> int:
+    total = 0
+    for file in files:
+        try:
+            total += file.stat().st_size
+        except OSError:
+            continue  # gone meanwhile: reading it will say so
+    return total
 
 
 class _Null:

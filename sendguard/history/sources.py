@@ -65,7 +65,16 @@ def _mbox(path: Path) -> Iterator[bytes]:
 
 
 def notmuch_messages(query: str, database: Path | None = None) -> Iterator[bytes]:
-    """The files of every message matching a notmuch query (the first file of duplicates)."""
+    """The bytes of every message matching a notmuch query (the first file of duplicates)."""
+    for file in notmuch_files(query, database):
+        try:
+            yield file.read_bytes()
+        except OSError:
+            continue  # notmuch knows a file that is gone: nothing to learn from it
+
+
+def notmuch_files(query: str, database: Path | None = None) -> list[Path]:
+    """The file of every message matching a notmuch query (the first file of duplicates)."""
     try:
         import notmuch2
     except ImportError as err:
@@ -80,14 +89,8 @@ def notmuch_messages(query: str, database: Path | None = None) -> Iterator[bytes
         raise LearnSourceError(f"the notmuch database cannot be opened: {err}",
                                hints=["Run `notmuch new` first, or check NOTMUCH_CONFIG."]) from None
     try:
-        try:
-            files = [str(msg.path) for msg in db.messages(query)]
-        except notmuch2.NotmuchError as err:
-            raise LearnSourceError(f"notmuch query {query!r} failed: {err}") from None
-        for file in files:
-            try:
-                yield Path(file).read_bytes()
-            except OSError:
-                continue  # notmuch knows a file that is gone: nothing to learn from it
+        return [Path(msg.path) for msg in db.messages(query)]
+    except notmuch2.NotmuchError as err:
+        raise LearnSourceError(f"notmuch query {query!r} failed: {err}") from None
     finally:
         db.close()
