@@ -54,6 +54,17 @@ def test_trust_rejects_unknown_rules(tmp_path):
     assert result.returncode == 64 and "no such rule" in result.stderr
 
 
+def test_evaluate_catches_the_swap_and_holds_no_real_mail(tmp_path):
+    from sendguard import paths
+    from sendguard.history.evaluate import evaluate
+
+    score = evaluate(hf.history_messages(), hf.config(), seed=0)
+    # the newest 30 % of the 34 sent messages; of those, the ones with a confusable contact are swapped
+    assert score.replayed == 10 and score.false_holds == 0
+    assert score.swapped >= 1 and score.caught == score.swapped
+    assert not paths.state_dir().exists() or not any(paths.state_dir().iterdir())  # learned into a temp dir
+
+
 def test_evaluate_reports_both_numbers(tmp_path):
     maildir = hf.write_maildir(tmp_path / "sent", hf.history_messages())
     result = sg(tmp_path, "evaluate", str(maildir))

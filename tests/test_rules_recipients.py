@@ -81,13 +81,16 @@ def test_lookalike_of_own_domain_holds_with_the_real_address(state):
     assert rules_of(d)["lookalike-domain"].suggestion == hf.BOSS
 
 
-def test_client_added_to_internal_thread_holds(state):
+def test_client_added_to_internal_thread_warns_and_holds_with_more_evidence(state):
     body = "Hallo Thomas,\n\nzur Reorganisation: Mia übernimmt ab März das Team.\n\nPetra"
     raw = hf.mail([hf.BOSS], "Re: Reorganisation Team", body, cc=[hf.COLLEAGUE, hf.CLIENT_ANNA], n=100,
                   reply_to="reorg-1@lindenhof.example")
     d = run(state, raw)
-    assert "client-in-internal-thread" in rules_of(d)
     assert rules_of(d)["client-in-internal-thread"].recipient == hf.CLIENT_ANNA
+    assert d.verdict == Verdict.WARN  # one signal about a client the user writes to: never nag
+    marked = hf.mail([hf.BOSS], "Re: Reorganisation Team", body + "\n\nBitte vertraulich behandeln.",
+                     cc=[hf.COLLEAGUE, hf.CLIENT_ANNA], n=101, reply_to="reorg-1@lindenhof.example")
+    assert run(state, marked).verdict >= Verdict.HOLD  # and a second one about her holds
 
 
 def test_confidential_marker_to_outside_warns_only(state):
