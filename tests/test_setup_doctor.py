@@ -180,3 +180,46 @@ def test_doctor_reaches_a_real_notmuch_database(world, tmp_path, monkeypatch):
     monkeypatch.setenv("NOTMUCH_CONFIG", str(config))
     proc = world.cli("doctor")
     assert "ok    notmuch" in proc.stdout and "database reachable (0 messages" in proc.stdout, proc.stdout
+
+
+def _doctor_line(proc: subprocess.CompletedProcess[str], name: str) -> str:
+    """The check's line, its columns' padding folded to single spaces."""
+    (line,) = [line for line in proc.stdout.splitlines() if line[6:].startswith(name)]
+    return " ".join(line.split())
+
+
+def test_doctor_sees_unindexed_records_and_a_broken_incident_log_and_its_fix_works(world):
+    __import__("pytest").importorskip("notmuch2")
+    from sendguard import config as config_mod
+    from sendguard import paths
+    from sendguard import queue as q
+    from sendguard.incidents import log_dir, pending_dir
+    from sendguard.incidents.record import record
+
+    _healthy(world)
+    assert _doctor_line(world.cli("doctor"), "incident log").startswith("ok incident log 0 records indexed")
+    config = config_mod.load(world.config_path)
+    for subject in ("one", "two"):  # written as the send path does, with no indexer started
+        entry, lock = q.Queue.default().create(make_message(subject=subject), {"state": q.HELD, "subject": subject})
+        lock.release()
+        record(entry, "held", config)
+    an_hour_ago = __import__("time").time() - 3600
+    for marker in pending_dir(paths.state_dir()).iterdir():
+        os.utime(marker, (an_hour_ago, an_hour_ago))
+    proc = world.cli("doctor")
+    assert proc.returncode == 0, proc.stdout  # a warning: the records are safe on disk
+    assert _doctor_line(proc, "incident log").startswith("warn incident log 2 record(s) written but not indexed")
+    assert "→ sendguard log" in proc.stdout
+    assert world.cli("log").returncode == 0
+    assert _doctor_line(world.cli("doctor"), "incident log").startswith("ok incident log 2 records indexed")
+
+    database = log_dir(paths.state_dir()) / ".notmuch"
+    for part in database.rglob("*"):
+        if part.is_file():
+            part.write_bytes(b"not a xapian database")
+    proc = world.cli("doctor")
+    assert _doctor_line(proc, "incident log").startswith("warn incident log its notmuch database cannot be opened")
+    fix = proc.stdout.split("→ mv ", 1)[1].splitlines()[0]
+    subprocess.run(f"mv {fix}", shell=True, check=True, timeout=120, env=world.env(),  # the advice as printed
+                   executable="/bin/bash")
+    assert _doctor_line(world.cli("doctor"), "incident log").startswith("ok incident log 2 records indexed")

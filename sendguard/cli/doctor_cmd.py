@@ -5,6 +5,10 @@ learned yet, no clients, notmuch not set up) or ``FAIL`` (mail would not be prot
 leave: a broken config, a transport that does not run, a state dir others can read, a mail
 program that sends past sendguard). Each non-ok line is followed by what to do.
 
+Two notmuch checks, on purpose: ``notmuch`` is the user's own database (``sendguard learn
+--notmuch``), ``incident log`` is sendguard's (``sendguard log``): that it opens, and that
+records are not piling up unindexed (a marker older than a few minutes with no indexer at work).
+
 Exit status: 0 when nothing failed (warnings allowed: a fresh install is healthy before it has
 learned anything), 1 when something failed. Doctor reads and runs read-only commands only
 (``msmtp -P`` prints msmtp's configuration without sending; its output, which can hold a
@@ -119,6 +123,56 @@ def check_notmuch() -> Check:
     return Check("notmuch", OK, f"database reachable ({count} messages, {found})")
 
 
+STALE_MARKER_SECONDS = 300  # a record older than this and still unindexed, with no indexer at work: stuck
+
+
+def check_incident_log(cfg, now: float | None = None) -> Check:  # type: ignore[no-untyped-def]
+    """sendguard's own notmuch database (not the user's): opens, and records do not pile up unindexed."""
+    import time
+
+    from sendguard.incidents import log_dir, pending_dir
+    from sendguard.incidents.observer import indexer_running
+
+    if not cfg.log.enabled:
+        return Check("incident log", OK, "off ([log] enabled = false): decisions are not recorded")
+    state = paths.state_dir()
+    root = log_dir(state)
+    try:
+        markers = [p for p in pending_dir(state).iterdir() if not p.name.startswith(".")]
+    except FileNotFoundError:
+        markers = []
+    if not cfg.log.notmuch:
+        return Check("incident log", OK, f"records in {root}, not indexed ([log] notmuch = false)")
+    try:
+        import notmuch2
+    except ImportError as err:
+        return Check("incident log", WARN, f"records are written to {root} but cannot be indexed: "
+                     f"the notmuch2 module cannot be loaded ({err})", "apt-get install libnotmuch-dev; pip install notmuch2")
+    count = 0
+    if (root / ".notmuch").is_dir():
+        try:
+            with notmuch2.Database(str(root), mode=notmuch2.Database.MODE.READ_ONLY,
+                                   config=notmuch2.Database.CONFIG.EMPTY) as db:
+                count = db.count_messages("*")
+        except notmuch2.NotmuchError as err:
+            return Check("incident log", WARN, f"its notmuch database cannot be opened ({err}); the records "
+                         f"are safe in {root}", f"mv {root / '.notmuch'} {root / '.notmuch.broken'} && "
+                         "sendguard log --reindex")
+    now = time.time() if now is None else now
+    stale = []
+    for marker in markers:
+        try:
+            if now - marker.stat().st_mtime > STALE_MARKER_SECONDS:
+                stale.append(marker)
+        except FileNotFoundError:
+            continue  # indexed meanwhile
+    if stale and not indexer_running(state):
+        return Check("incident log", WARN, f"{len(stale)} record(s) written but not indexed: "
+                     "`sendguard log` does not find them yet", "sendguard log   (indexes them first)")
+    waiting = f", {len(markers)} being indexed" if markers else ""
+    return Check("incident log", OK, f"{count} records indexed{waiting} ({root})")
+
+
 def check_clients(cfg) -> Check:  # type: ignore[no-untyped-def]
     if not cfg.organization.domains:
         return Check("organization", WARN, "no [organization] domains: every recipient is judged as outside",
@@ -176,6 +230,7 @@ def run_checks(state) -> list[Check]:  # type: ignore[no-untyped-def]
         checks.append(check_resident(cfg))
     checks += [check_state_dir(), check_history(), check_notmuch()]
     if cfg is not None:
+        checks.append(check_incident_log(cfg))
         checks.append(check_clients(cfg))
     checks += check_programs(mailsetup.installed_executable("sendguard-sendmail"))
     return checks
