@@ -395,3 +395,22 @@ def test_a_homoglyph_of_the_own_domain_holds_and_names_the_real_one(state, spelt
     found = rules_of(d)["lookalike-domain"]
     assert d.verdict >= Verdict.HOLD
     assert found.recipient == f"t.keller@{domain}" and found.suggestion == hf.BOSS
+
+
+@pytest.mark.parametrize("filename", ["Angebot_Bergwerk.pdf", "bergwerk-angebot-2026.pdf", "Granit_Plan.pdf"])
+def test_other_client_named_in_an_attachment_name_with_separators_warns(state, filename):
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = hf.ME, hf.CLIENT_ANNA, "Lotse Wartung"
+    msg["Message-ID"] = "<att-2@test.example>"
+    msg.set_content("Hallo Anna,\n\nanbei die Unterlagen.\n\nGruß\nPetra")
+    msg.add_attachment(b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf", filename=filename)
+    assert rules_of(run(state, msg.as_bytes()))["other-client"].recipient == hf.CLIENT_ANNA
+
+
+def test_other_client_named_in_a_hyphenated_compound_warns(state):
+    body = "Hallo Anna,\n\ndas Granit-Team hat dieselbe Frage zur Wartung.\n\nGruß\nPetra"
+    assert "other-client" in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100)))
+    address = "Hallo Anna,\n\nschreib an granit@lindenhof.example, nicht an mich.\n\nGruß\nPetra"
+    assert "other-client" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", address, n=101)))

@@ -33,9 +33,14 @@ def client_terms(client, store) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def mentions(text: str, term: str) -> bool:
-    """Whole words, case-insensitively; a domain also counts inside an address ("anna@helio.example")."""
-    before = r"(?<![\w.-])" if "." in term and " " not in term else r"(?<![\w.@-])"
-    return re.search(before + re.escape(term) + r"(?![\w@-])", text, re.IGNORECASE) is not None
+    """Whole words, case-insensitively; a domain also counts inside an address ("anna@helio.example").
+
+    A keyword or name also counts as part of a hyphenated compound or a file name ("Granit-Projekt",
+    "Angebot_Granit.pdf", "angebot-granit-2026.xlsx"): hyphens and underscores separate words there.
+    """
+    if "." in term and " " not in term:  # a domain or an address
+        return re.search(r"(?<![\w.-])" + re.escape(term) + r"(?![\w@-])", text, re.IGNORECASE) is not None
+    return re.search(r"(?<![^\W_]|[.@])" + re.escape(term) + r"(?![^\W_]|@)", text, re.IGNORECASE) is not None
 
 
 class OtherClient(Rule):
