@@ -17,13 +17,16 @@ import pytest
 pytest.importorskip("notmuch2")
 
 from sendguard import config as config_mod
-from sendguard import fix, paths
+from sendguard import events, fix, paths
 from sendguard import queue as q
 from tests.conftest import make_message
 
 
 def logged(world, query: str) -> list[dict]:
-    out = world.cli("log", "--json", query)  # waits for a running indexer, indexes what is pending
+    # The observers a sendmail left detached have written their records (generous bound for a
+    # loaded machine); `log` then indexes what is pending, waiting for a busy database.
+    assert events.settle(paths.state_dir(), timeout=60)
+    out = world.cli("log", "--wait", "60", "--json", query)
     assert out.returncode == 0, out.stderr
     return [json.loads(line) for line in out.stdout.splitlines()]
 

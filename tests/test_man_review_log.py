@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from sendguard.tui.keys import KEYS, LABELS
 
+from sendguard import events, paths
 from tests.conftest import make_message
 from tests.test_man import sections
 from tests.test_man_render import source
@@ -35,7 +36,9 @@ def test_the_pages_notmuch_commands_read_the_incident_log(world, tmp_path):
         pytest.skip("notmuch is not installed")
     world.write_config('[rules.external-recipient]\naction = "hold"\n')
     assert world.send(make_message(subject="Falke numbers"), "-t").returncode == 75
-    assert world.cli("log", "tag:held").returncode == 0  # indexed, whatever the indexer was doing
+    assert events.settle(paths.state_dir(), timeout=60)  # sendmail's detached observers wrote the record
+    indexed = world.cli("log", "--wait", "60", "tag:held")  # indexes it, waiting for a busy database
+    assert indexed.returncode == 0 and "Falke numbers" in indexed.stdout, indexed.stderr
     block = _section("sendguard log").split("\tlog=", 1)[1].split("\n\n", 1)[0]
     commands = ("log=" + block).replace("++\n", "\n").replace("\\\\", "\\")
     # The page names the default place; the tests' state is under their own XDG_DATA_HOME.

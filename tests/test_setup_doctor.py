@@ -210,7 +210,7 @@ def test_doctor_sees_unindexed_records_and_a_broken_incident_log_and_its_fix_wor
     assert proc.returncode == 0, proc.stdout  # a warning: the records are safe on disk
     assert _doctor_line(proc, "incident log").startswith("warn incident log 2 record(s) written but not indexed")
     assert "→ sendguard log" in proc.stdout
-    assert world.cli("log").returncode == 0
+    assert world.cli("log", "--wait", "60").returncode == 0  # indexes them
     assert _doctor_line(world.cli("doctor"), "incident log").startswith("ok incident log 2 records indexed")
 
     database = log_dir(paths.state_dir()) / ".notmuch"
