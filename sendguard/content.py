@@ -13,8 +13,9 @@ Three questions every content rule asks, answered once here:
   every finding of the secrets rule goes through it: stderr, ``check --json``, the queue and
   the incident log only ever see the masked form.
 
-``scan_texts`` lists (where, text) pairs: the body (patch-filtered when it is a patch) and the
-text of every readable attachment (sendguard.extract), cached per message in context.cache.
+``scan_texts`` lists (where, text) pairs: the subject with the body (patch-filtered when it is a
+patch) and the text of every readable attachment (sendguard.extract), cached per message in
+context.cache.
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ def scan_texts(message: Any, context: Any) -> list[tuple[str, str]]:
     body = message.body_text[:SCAN_CHARS]
     if _DIFF_START.search(body):
         body = patch_text(body)
-    out = [("the message text", body)]
+    # The subject travels too ("Erstattung auf DE89 3704 …", "new token ghp_…"), and it is the
+    # heading of the text: "Gehälter 2026" above a bare table of names and amounts.
+    out = [("the message text", f"{message.subject}\n\n{body}" if message.subject else body)]
     if message.attachments:
         from sendguard.extract import attachment_texts
 

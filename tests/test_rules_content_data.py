@@ -222,3 +222,13 @@ def test_secrets_in_a_docx_are_found(tmp_path):
     (finding,) = findings_of(run_check(raw, tmp_path), "secrets")
     assert finding.severity.label == "hold" and "zugang.docx" in finding.message
     assert GITHUB not in finding.message
+
+
+def test_the_subject_is_scanned_too(tmp_path):
+    iban = findings_of(run_check(mail("Danke!", subject=f"Erstattung bitte auf {IBAN}"), tmp_path), "sensitive-data")
+    assert iban and "3704" not in (iban[0].evidence or "")
+    (secret,) = findings_of(run_check(mail("siehe Betreff", subject=f"neuer Zugang {GITHUB}"), tmp_path), "secrets")
+    assert secret.severity.label == "hold" and GITHUB not in secret.message
+    table = "Tim Roth\t78000\nLea Vogel\t81000\n"  # the word that makes it a salary table is in the subject
+    (salaries,) = findings_of(run_check(mail(table, subject="Gehälter 2026"), tmp_path), "sensitive-data")
+    assert salaries.severity.label == "hold"
