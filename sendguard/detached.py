@@ -39,10 +39,20 @@ def _open_fds() -> list[int]:
         return []
 
 
-def spawn_module(module: str, *args: str, env: Mapping[str, str] | None = None) -> int:
-    """Run ``python -m MODULE ARGS...`` detached (in ``env``, default ours); returns its pid."""
+PASSED_FD = 3  # where a descriptor handed to the child (``pass_fd``) appears in it
+
+
+def spawn_module(module: str, *args: str, env: Mapping[str, str] | None = None, pass_fd: int | None = None) -> int:
+    """Run ``python -m MODULE ARGS...`` detached (in ``env``, default ours); returns its pid.
+
+    ``pass_fd``: one descriptor the child gets as fd 3 — e.g. a held flock, which then belongs
+    to the child from its first instruction, with no moment in which nobody holds it."""
     _reap()
-    actions: list[tuple] = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2]  # type: ignore[type-arg]
+    actions: list[tuple] = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2 and fd != pass_fd]  # type: ignore[type-arg]
+    if pass_fd is not None:
+        actions.append((os.POSIX_SPAWN_DUP2, pass_fd, PASSED_FD))  # dup2 clears close-on-exec
+        if pass_fd != PASSED_FD:
+            actions.append((os.POSIX_SPAWN_CLOSE, pass_fd))
     actions += [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),

@@ -27,9 +27,10 @@ def notmuch_errors() -> tuple[type[BaseException], ...]:
     return (notmuch2.NotmuchError,)
 
 
-def run(state_dir: Path, *, wait_for_lock: bool = False) -> int:
+def run(state_dir: Path, *, wait_for_lock: bool = False, locked_fd: int | None = None) -> int:
     """Index what is pending. ``wait_for_lock``: when another indexer is at work, wait for it
-    and then look (``sendguard log`` wants the records indexed, not merely an indexer started)."""
+    and then look (``sendguard log`` wants the records indexed, not merely an indexer started).
+    ``locked_fd``: the lock, already held for us by whoever started us (observer.py)."""
     from sendguard.incidents.observer import indexer_lock_path
 
     try:
@@ -42,7 +43,10 @@ def run(state_dir: Path, *, wait_for_lock: bool = False) -> int:
     ensure_private_dir(indexer_lock_path(state_dir).parent)
     failed: set[str] = set()
     for _ in range(MAX_ROUNDS):
-        fd = os.open(indexer_lock_path(state_dir), os.O_RDWR | os.O_CREAT, 0o600)
+        if locked_fd is not None:
+            fd, locked_fd = locked_fd, None  # the first round only: later ones lock for themselves
+        else:
+            fd = os.open(indexer_lock_path(state_dir), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX if wait_for_lock else fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -104,12 +108,14 @@ def index_now(state_dir: Path, wait: float) -> Pending:
 
 
 def main(argv: list[str]) -> int:
-    wait_for_lock = argv[:1] == ["--wait"]
-    args = argv[1:] if wait_for_lock else argv
+    flag = argv[0] if argv[:1] in (["--wait"], ["--locked"]) else ""
+    args = argv[1:] if flag else argv
     if len(args) != 1:
-        print("usage: python -m sendguard.incidents.indexer [--wait] STATE_DIR", file=sys.stderr)
+        print("usage: python -m sendguard.incidents.indexer [--wait | --locked] STATE_DIR", file=sys.stderr)
         return 64
-    return run(Path(args[0]), wait_for_lock=wait_for_lock)
+    from sendguard.detached import PASSED_FD
+
+    return run(Path(args[0]), wait_for_lock=flag == "--wait", locked_fd=PASSED_FD if flag == "--locked" else None)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,32 @@
+"""The incident indexer is started holding its lock (observer.spawn_indexer hands it over as
+fd 3), so mail sent while it starts up starts no second one."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from sendguard.incidents.observer import indexer_lock_path, indexer_running, spawn_indexer
+
+
+def test_the_lock_is_held_from_the_spawn_on_and_a_second_spawn_starts_nothing(tmp_path):
+    state = tmp_path / "state"
+    indexer_lock_path(state).parent.mkdir(parents=True)
+    pid = spawn_indexer(state)
+    assert pid is not None
+    assert indexer_running(state), "held the moment spawn_indexer returned, before the child ran a line"
+    assert spawn_indexer(state) is None
+    deadline = time.monotonic() + 30
+    while indexer_running(state) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not indexer_running(state), "the indexer let go of the lock when it was done"
+    assert spawn_indexer(state) is not None  # and the next one may start
+    _wait_gone(state)
+
+
+def _wait_gone(state: Path) -> None:
+    deadline = time.monotonic() + 30
+    while indexer_running(state) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.path.isdir(state)
