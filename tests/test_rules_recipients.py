@@ -414,3 +414,19 @@ def test_other_client_named_in_a_hyphenated_compound_warns(state):
     assert "other-client" in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100)))
     address = "Hallo Anna,\n\nschreib an granit@lindenhof.example, nicht an mich.\n\nGruß\nPetra"
     assert "other-client" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", address, n=101)))
+
+
+@pytest.mark.parametrize("greeting", [
+    "Hallo Anna,", "Hi Anna,", "Dear Ms Brandl,", "Sehr geehrte Frau Brandl,", "Bonjour Anna,", "Hola Anna,",
+    "Beste Anna,", "Здравствуйте, Анна!",
+])
+def test_greeting_someone_else_is_reported_in_every_language(state, greeting):
+    body = f"{greeting}\n\nder Meilenstein ist erreicht.\n\nPetra"
+    found = rules_of(run(state, hf.mail([hf.CLIENT_THOMAS], "Granit Meilenstein", body, n=100)))["greeting-mismatch"]
+    assert found.recipient == hf.CLIENT_THOMAS and found.suggestion == hf.CLIENT_ANNA
+
+
+@pytest.mark.parametrize("greeting", ["Hi Tom,", "Hallo Thomas,", "Dear Mr Kern,", "Hallo zusammen,", "Dear team,"])
+def test_greeting_the_recipient_by_a_short_form_or_a_group_is_fine(state, greeting):
+    body = f"{greeting}\n\nder Meilenstein ist erreicht.\n\nPetra"
+    assert "greeting-mismatch" not in rules_of(run(state, hf.mail([hf.CLIENT_THOMAS], "Granit Meilenstein", body, n=100)))
