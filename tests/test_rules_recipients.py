@@ -430,3 +430,20 @@ def test_greeting_someone_else_is_reported_in_every_language(state, greeting):
 def test_greeting_the_recipient_by_a_short_form_or_a_group_is_fine(state, greeting):
     body = f"{greeting}\n\nder Meilenstein ist erreicht.\n\nPetra"
     assert "greeting-mismatch" not in rules_of(run(state, hf.mail([hf.CLIENT_THOMAS], "Granit Meilenstein", body, n=100)))
+
+
+def test_allow_silences_a_known_good_pair(state):
+    raw = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100)
+    config = parse(hf.CONFIG_TEXT + f'\n[allow]\naddresses = ["{hf.CLIENT_THOMAS}"]\n')
+    d = run(state, raw, config)
+    assert not {"namesake", "internal-to-outside"} & set(rules_of(d)) and d.verdict <= Verdict.WARN
+
+
+@pytest.mark.parametrize(("action", "verdict"), [("off", Verdict.WARN), ("warn", Verdict.WARN), ("block", Verdict.BLOCK)])
+def test_rule_action_turns_a_recipient_rule_off_or_sets_its_weight(state, action, verdict):
+    raw = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, n=100)
+    config = parse(hf.CONFIG_TEXT + f'\n[rules.namesake]\naction = "{action}"\n'
+                   '[rules.internal-to-outside]\naction = "off"\n')
+    d = run(state, raw, config)
+    assert ("namesake" in rules_of(d)) is (action != "off")
+    assert d.verdict <= verdict if action == "off" else d.verdict == verdict
