@@ -61,7 +61,8 @@ def deliver(entry: q.Entry, config: Config, *, env: Mapping[str, str] | None = N
                             hints=["check your sent mail, then `sendguard release` or `sendguard discard` it"]) from None
     stderr = proc.stderr.decode("utf-8", "replace").strip()
     if proc.returncode == 0:
-        entry.save(state=q.DELIVERED, event="delivered", delivered=q.now_iso(time.time()), transport_exit=0)
+        entry.save(state=q.DELIVERED, event="delivered", delivered=q.now_iso(time.time()), transport_exit=0,
+                   durable=False)  # a power cut leaves "sending": interrupted, never resent (Entry.save)
         return
     state = q.DEFERRED if proc.returncode == ExitCode.TEMPFAIL else q.FAILED
     entry.save(state=state, event=f"transport exit {proc.returncode}", transport_exit=proc.returncode,
