@@ -181,7 +181,16 @@ def test_oops_on_a_message_that_did_not_leave_says_so(world):
     waiting = [e for e in q.Queue.default().entries() if e.state == q.DELAYED][0]
     out = world.cli("oops", waiting.id)
     assert f"sendguard undo {waiting.id}" in out.stderr
-    os.kill(json.loads((waiting.path / "worker.pid").read_text()), 9)
+    # Stop its undo worker, once it has started (a detached process: it writes worker.pid itself).
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            pid = json.loads((waiting.path / "worker.pid").read_text())
+            break
+        except (OSError, ValueError):  # not started, or not done writing it
+            assert time.monotonic() < deadline, "the undo worker never started"
+            time.sleep(0.02)
+    os.kill(pid, 9)
 
 
 def test_a_message_the_queue_pruned_is_read_back_from_the_incident_log(world, tmp_path):
