@@ -79,8 +79,8 @@ def test_an_undone_message_is_in_the_log_as_undone(world):
     assert out.returncode == 0, out.stderr
     try:
         os.kill(json.loads((entry.path / "worker.pid").read_text()), signal.SIGKILL)
-    except (FileNotFoundError, ProcessLookupError):
-        pass  # it noticed the undo and ended by itself
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass  # it ended by itself, or is only now writing its pid: either way it finds it undone and ends
     rows = logged(world, "tag:undone")
     assert [(r["id"], r["event"], r["subject"]) for r in rows] == [(entry.id, "undone", "Too soon")]
     assert world.server.received == []
