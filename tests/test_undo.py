@@ -8,6 +8,7 @@ it, with generous bounds.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -36,22 +37,28 @@ NOW = float(int(time.time()) + 86400)
 def _alive_worker(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:  # gone (and reaped) meanwhile
         return False
-    if b"sendguard.undo" not in cmdline:
-        return False
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
+    return b"sendguard.undo" in cmdline and state != "Z"
 
 
 @pytest.fixture(autouse=True)
 def stop_workers():
-    """Workers left sleeping towards NOW are stopped after each test (only ours, by pid)."""
+    """Workers left sleeping towards NOW are stopped after each test: only this test's (their
+    argv names its queue), found in /proc, so one that has not written worker.pid yet is too."""
     yield
-    for pidfile in (Path(os.environ["XDG_DATA_HOME"]) / "sendguard" / "queue").glob("*/worker.pid"):
-        pid = json.loads(pidfile.read_text())
-        if _alive_worker(pid):
-            os.kill(pid, signal.SIGKILL)
+    queue_dir = os.fsencode(Path(os.environ["XDG_DATA_HOME"]) / "sendguard" / "queue") + b"/"
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"sendguard.undo" in cmdline and queue_dir in cmdline and _alive_worker(int(name)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(name), signal.SIGKILL)
 
 
 def worker_pid(entry: q.Entry, timeout: float = 20) -> int:
