@@ -20,6 +20,7 @@ neighbours, CPU time much less so.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -146,6 +147,10 @@ def main() -> None:
             for times, argv in zip(through, guarded):
                 times.append(timed(argv, data, env, state))
         python = [timed([sys.executable, "-c", "pass"], b"", env) for _ in range(min(opts.n, 15))]
+        checkers: dict[str, int] = {}
+        for meta_file in (state / "queue").glob("*/meta.json"):
+            checker = json.loads(meta_file.read_text()).get("checker", "?")
+            checkers[checker] = checkers.get(checker, 0) + 1
         expected = (1 + len(variants)) * (opts.n + 3)
         if len(received) != expected:
             sys.exit(f"the server got {len(received)} messages, expected {expected}")
@@ -156,6 +161,7 @@ def main() -> None:
         controller.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    print("queue entries by checker:", ", ".join(f"{k} {v}" for k, v in sorted(checkers.items())))
     med_alone = statistics.median(alone)
     print(f"message: {len(data)} bytes, n = {opts.n} each, alternating; state on {tmp.parent}")
     print(f"python -c pass           median {statistics.median(python) * 1000:6.1f} ms")

@@ -40,6 +40,11 @@ def _open_fds() -> list[int]:
 
 
 PASSED_FD = 3  # where a descriptor handed to the child (``pass_fd``) appears in it
+# -P: ``python -m`` would put the caller's directory first on sys.path, and a sendguard/ there
+# (a checkout, or anything in a repository git send-email runs in) would be run instead of the
+# installed one — measured: the resident checker came from the checkout and, under another
+# name, was never reached.
+SAFE_PATH = ("-P",)
 
 
 def spawn_module(module: str, *args: str, env: Mapping[str, str] | None = None, pass_fd: int | None = None) -> int:
@@ -59,7 +64,7 @@ def spawn_module(module: str, *args: str, env: Mapping[str, str] | None = None, 
         (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
     ]
     pid = os.posix_spawn(
-        sys.executable, [sys.executable, "-m", module, *args], os.environ if env is None else env,
+        sys.executable, [sys.executable, *SAFE_PATH, "-m", module, *args], os.environ if env is None else env,
         file_actions=actions, setsid=True
     )
     _started.add(pid)

@@ -269,7 +269,7 @@ def stop_servers(config: str, timeout: float = 10.0) -> bool:
                 args = cmdline.read().split(b"\0")
         except OSError:
             continue  # gone meanwhile
-        if args[1:3] == [b"-m", b"sendguard.resident_server"] and args[3:4] == [os.fsencode(config)]:
+        if args[1:4] == [b"-P", b"-m", b"sendguard.resident_server"] and args[4:5] == [os.fsencode(config)]:
             pids.append(int(name))
     for pid in pids:
         try:

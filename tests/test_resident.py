@@ -318,3 +318,22 @@ def test_mail_sent_at_the_same_time_is_all_delivered_once(rworld):
     for n in range(8):
         assert len([m for m in rworld.server.received if f"Subject: burst {n}\r\n".encode() in m.data]) == 1
         assert entry_by_subject(f"burst {n}")["state"] == "delivered"
+
+
+def test_a_sendguard_directory_where_the_mail_is_sent_from_is_not_run(rworld, tmp_path):
+    """git send-email runs in a repository; a sendguard/ there (a checkout of this project, or
+    anyone's code) must not become the resident checker — `python -m` would put it first."""
+    workdir = tmp_path / "repo"
+    (workdir / "sendguard").mkdir(parents=True)
+    (workdir / "sendguard" / "__init__.py").write_text("raise SystemExit('the wrong sendguard')\n")
+    (workdir / "sendguard" / "resident_server.py").write_text("")
+
+    def send(subject: str) -> None:
+        proc = subprocess.run([rworld.sendmail, "-t"], input=make_message(subject=subject), env=rworld.env(),
+                              cwd=workdir, capture_output=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+
+    send("from a repository")
+    wait_for(server_pid, what="the installed resident checker to start")
+    send("again from it")
+    assert entry_by_subject("again from it")["checker"] == "resident"

@@ -109,6 +109,7 @@ def index_now(state_dir: Path, wait: float) -> Pending:
 
     import time
 
+    from sendguard.detached import SAFE_PATH
     from sendguard.incidents.observer import indexer_running
     from sendguard.incidents.store import pending_markers
 
@@ -124,7 +125,7 @@ def index_now(state_dir: Path, wait: float) -> Pending:
     errors = pending_dir(state_dir) / ".indexer.err"
     with open(errors, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sendguard.incidents.indexer", "--wait", str(state_dir)],
+            [sys.executable, *SAFE_PATH, "-m", "sendguard.incidents.indexer", "--wait", str(state_dir)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
