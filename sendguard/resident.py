@@ -60,7 +60,7 @@ def config_location(config_path: str | os.PathLike[str] | None) -> str:
 def socket_name(config: str) -> bytes:
     """The abstract socket of the server for this user, interpreter, package and config."""
     # sys.prefix and the real interpreter: bin/python and bin/python3 of one venv are one server.
-    parts = [str(os.getuid()), sys.prefix, os.path.realpath(sys.executable), os.path.dirname(os.path.abspath(__file__)),
+    parts = [str(os.getuid()), sys.prefix, os.path.realpath(sys.executable), os.path.dirname(os.path.realpath(__file__)),
              config]
     parts += [f"{k}={os.environ.get(k, '')}" for k in _ENV_KEYS]
     parts += sorted(f"{k}={v}" for k, v in os.environ.items()
