@@ -31,15 +31,17 @@ def desktop_available(env: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
-def notify(title: str, body: str, *, urgency: str = "normal", wait: float = 0.0) -> bool:
+def notify(title: str, body: str, *, urgency: str = "normal", wait: float = 0.0,
+           env: Mapping[str, str] | None = None) -> bool:
     """Show a desktop notification; True if notify-send was started.
 
     ``urgency``: ``low``, ``normal`` or ``critical`` (most daemons keep a critical one on screen
     until it is dismissed). ``wait``: seconds to wait for notify-send to finish (0: not at all).
+    ``env``: the session to show it in, when it is not ours (the resident checker's client's).
     """
-    if not desktop_available():
+    if not desktop_available(env):
         return False
-    notifier = shutil.which("notify-send")
+    notifier = shutil.which("notify-send", path=None if env is None else env.get("PATH"))
     if not notifier:
         return False
     import subprocess
@@ -51,7 +53,7 @@ def notify(title: str, body: str, *, urgency: str = "normal", wait: float = 0.0)
             [notifier, f"--app-name={APP_NAME}", f"--urgency={urgency}", printable(title),
              printable(body, keep_newlines=True)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, env=None if env is None else dict(env),
         )
     except OSError:  # not executable after all: the queue and the log still have the facts
         return False

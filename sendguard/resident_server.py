@@ -92,8 +92,7 @@ def _mtime(path: str) -> int:
 def _warm_up(config_path: Path | None) -> None:
     """Import and exercise everything a check needs, so the first client does not pay for it."""
     from sendguard import config as config_mod
-    from sendguard import delivery, events  # noqa: F401
-    from sendguard import paths
+    from sendguard import delivery, events, paths  # noqa: F401
     from sendguard.check import check_message
     from sendguard.message import OutgoingMessage
 
@@ -125,7 +124,7 @@ class Server:
             self.listener.settimeout(idle)
             try:
                 conn, _ = self.listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 return
             self.busy = True
             with conn:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -37,7 +36,7 @@ from sendguard.errors import DeliveryError, SendguardError
 from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
-from sendguard.resident import exit_now  # noqa: F401  (the entry points' exit)
+from sendguard.resident import exit_now
 from sendguard.sendmail_args import SendmailArgs, parse
 
 _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
@@ -285,8 +284,10 @@ class SendPath:
             lines.append(f"  It stays in the queue; sendguard discard {entry.id} drops it.")
         self.say(*lines)
         if config.sendmail.notify:
-            _notify(self.environ or os.environ, f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
-                    f"{meta['subject']}\nsendguard review  (id {entry.id})")
+            from sendguard.notify import notify
+
+            notify(f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
+                   f"{meta['subject']}\nsendguard review  (id {entry.id})", env=self.environ)
 
 
 def _holding_rules(decision) -> list[str]:  # type: ignore[no-untyped-def]
@@ -297,20 +298,6 @@ def _thread_ids(message) -> list[str]:  # type: ignore[no-untyped-def]
     """The Message-IDs this message replies to (In-Reply-To, References)."""
     text = message.header("In-Reply-To") + " " + message.header("References")
     return [word for word in text.split() if word.startswith("<") and word.endswith(">")]
-
-
-def _notify(environ: Mapping[str, str], title: str, body: str) -> None:
-    """A desktop notification, where a desktop exists (aerc throws our stderr away)."""
-    if not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")):
-        return
-    import shutil
-    import subprocess
-
-    notifier = shutil.which("notify-send", path=environ.get("PATH"))
-    if notifier:
-        subprocess.Popen([notifier, "--app-name=sendguard", printable(title), printable(body, keep_newlines=True)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, env=dict(environ))
 
 
 def run(argv: list[str], config_path: Path | None = None, *, detach_observers: bool = False) -> int:

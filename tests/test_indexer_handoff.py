@@ -7,7 +7,11 @@ import os
 import time
 from pathlib import Path
 
-from sendguard.incidents.observer import indexer_lock_path, indexer_running, spawn_indexer
+from sendguard.incidents.observer import (
+    indexer_lock_path,
+    indexer_running,
+    spawn_indexer,
+)
 
 
 def test_the_lock_is_held_from_the_spawn_on_and_a_second_spawn_starts_nothing(tmp_path):

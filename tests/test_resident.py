@@ -194,7 +194,7 @@ def test_another_user_gets_no_answer_from_our_server(rworld):
     python = "/usr/bin/python3"  # our venv's Python may live where nobody can read it (/root)
     if not os.access(python, os.X_OK):
         pytest.skip("no system python3 to run as another user")
-    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30,
+    proc = subprocess.run([python, "-c", code], check=False, capture_output=True, text=True, timeout=30,
                           user=65534, cwd="/", env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "b''"  # closed without a word
@@ -337,3 +337,26 @@ def test_a_sendguard_directory_where_the_mail_is_sent_from_is_not_run(rworld, tm
     wait_for(server_pid, what="the installed resident checker to start")
     send("again from it")
     assert entry_by_subject("again from it")["checker"] == "resident"
+
+
+def test_a_hold_is_notified_on_the_callers_desktop(rworld, tmp_path):
+    """aerc throws stderr away: a held mail is also a desktop notification, shown in the
+    session of the program that sent it, not of the one that started the server. A fake
+    notify-send records its argv (no notification daemon can run here)."""
+    start_server(rworld)  # started from an environment without a desktop
+    rworld.config_path.write_text(rworld.config_path.read_text().replace("notify = false", "notify = true"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shown = tmp_path / "shown"
+    fake = bin_dir / "notify-send"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$DISPLAY" "$@" > "{shown}"\n')
+    fake.chmod(0o755)
+    env = rworld.env() | {"DISPLAY": ":42", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    held = subprocess.run([rworld.sendmail, "-t"], input=make_message(to="anna@kundenfirrna.example",
+                                                                      subject="to the lookalike"),
+                          env=env, capture_output=True, timeout=60, check=False)
+    assert held.returncode == 75, held.stderr
+    assert entry_by_subject("to the lookalike")["checker"] == "resident"
+    lines = wait_for(lambda: shown.exists() and shown.read_text().splitlines(), what="the notification")
+    assert lines[0] == ":42"
+    assert "sendguard held a message to anna@kundenfirrna.example" in lines

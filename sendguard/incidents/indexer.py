@@ -106,7 +106,6 @@ def index_now(state_dir: Path, wait: float) -> Pending:
     For ``sendguard log`` and the review screen: a database locked by someone else delays the
     index, never the caller by more than ``wait``; an indexer that failed says why."""
     import subprocess
-
     import time
 
     from sendguard.detached import SAFE_PATH
