@@ -262,6 +262,9 @@ def main(argv: list[str]) -> int:
     from sendguard import paths
 
     config = argv[0] if argv else ""
+    # Not the first caller's directory: it may be deleted or on a disk someone wants to unmount
+    # for as long as we live. Every path we use is absolute (the client sends its own cwd).
+    os.chdir("/")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(resident.socket_name(config))

@@ -73,7 +73,8 @@ def start_server(world) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_the_next_mail_is_checked_by_the_server_and_delivered_byte_for_byte(rworld):
-    start_server(rworld)
+    pid = start_server(rworld)
+    assert os.readlink(f"/proc/{pid}/cwd") == "/"  # it holds no caller's directory
     message = make_message(subject="through the server", body="Hello Anna,\n\nline\r\nwith CR\n\n-- \nMe\n")
     proc = rworld.send(message, "-f", "me@nordwerk.example", "--", "anna@kundenfirma.example")
     assert proc.returncode == 0, proc.stderr
