@@ -49,6 +49,8 @@ def run(state_dir: Path, *, wait_for_lock: bool = False, locked_fd: int | None =
         return 1
     from sendguard.paths import ensure_private_dir
 
+    if not state_dir.is_dir():
+        return 0  # removed meanwhile (a demo's throwaway world): do not create it again
     ensure_private_dir(indexer_lock_path(state_dir).parent)
     failed: set[str] = set()
     for _ in range(MAX_ROUNDS):

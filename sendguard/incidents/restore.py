@@ -47,8 +47,10 @@ def find_delivered_record(state_dir: Path, ref: str | None) -> Path | None:
     found = [*(root / "cur").glob(pattern), *(root / "new").glob(pattern)]
 
     def written(path: Path) -> tuple[int, str]:
+        # Within one second, the entry id (it sorts in the order entries were kept), not the
+        # writer's pid that comes before it in the name.
         stamp = path.name.split(".", 1)[0]
-        return (int(stamp) if stamp.isdigit() else 0, path.name)
+        return (int(stamp) if stamp.isdigit() else 0, path.name.partition("_")[2])
 
     return max(found, key=written, default=None)
 
