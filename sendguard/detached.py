@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 _started: set[int] = set()
 
@@ -69,3 +69,45 @@ def spawn_module(module: str, *args: str, env: Mapping[str, str] | None = None, 
     )
     _started.add(pid)
     return pid
+
+
+def stop_processes(matches: Callable[[list[bytes]], bool], timeout: float = 10.0) -> bool:
+    """SIGTERM every process of this user whose argv (as bytes) ``matches``, and wait for them,
+    bounded; True if none is left. For clean-ups that must also find a helper still starting up,
+    before it wrote any pid file (the demo's throwaway world, the tests' resident checkers)."""
+    import signal
+    import time
+
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != os.getuid():
+                continue
+            with open(f"/proc/{name}/cmdline", "rb") as cmdline:
+                args = cmdline.read().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if matches(args):
+            pids.append(int(name))
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if _running(pid)]
+        time.sleep(0.02)
+    return not pids
+
+
+def _running(pid: int) -> bool:
+    """Alive, as opposed to gone or a zombie nobody reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+

@@ -255,41 +255,10 @@ def stop_servers(config: str, timeout: float = 10.0) -> bool:
     """Stop every resident checker of ours started for ``config`` (absolute path, or "" for
     the default), including one still starting up and not yet in its pid file (the demo's and
     the tests' clean-up). True if none is left."""
-    import signal
-    import time
+    from sendguard.detached import stop_processes
 
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{name}").st_uid != os.getuid():
-                continue
-            with open(f"/proc/{name}/cmdline", "rb") as cmdline:
-                args = cmdline.read().split(b"\0")
-        except OSError:
-            continue  # gone meanwhile
-        if args[1:4] == [b"-P", b"-m", b"sendguard.resident_server"] and args[4:5] == [os.fsencode(config)]:
-            pids.append(int(name))
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    deadline = time.monotonic() + timeout
-    while pids and time.monotonic() < deadline:
-        pids = [pid for pid in pids if _alive(pid)]
-        time.sleep(0.02)
-    return not pids
-
-
-def _alive(pid: int) -> bool:
-    """Running, as opposed to gone or a zombie nobody reaped yet (its cmdline is empty)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return bool(cmdline.read())
-    except OSError:
-        return False
+    wanted = [b"-P", b"-m", b"sendguard.resident_server", os.fsencode(config)]
+    return stop_processes(lambda args: args[1:5] == wanted, timeout)
 
 
 def stop_server(state_dir: os.PathLike[str] | str, timeout: float = 10.0) -> bool:

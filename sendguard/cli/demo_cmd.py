@@ -194,42 +194,11 @@ def stop_helpers(root: Path, timeout: float = 10.0) -> bool:
     back in part and stayed in /tmp (seen with the indexer's start delayed by 1 s). Found in
     /proc by their argv (the module and a path inside ``root``); the world is thrown away, so
     cutting an indexer short loses nothing."""
-    import signal
+    from sendguard.detached import stop_processes
 
     prefix = os.fsencode(str(root)) + b"/"
-    try:
-        names = [name for name in os.listdir("/proc") if name.isdigit()]
-    except OSError:  # no /proc: nothing to find them by
-        return True
-    pids = []
-    for name in names:
-        try:
-            if os.stat(f"/proc/{name}").st_uid != os.getuid():
-                continue
-            with open(f"/proc/{name}/cmdline", "rb") as cmdline:
-                args = cmdline.read().split(b"\0")
-        except OSError:
-            continue  # gone meanwhile
-        if HELPER_MODULES.intersection(args) and any(arg.startswith(prefix) for arg in args):
-            pids.append(int(name))
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    deadline = time.monotonic() + timeout
-    while pids and time.monotonic() < deadline:
-        pids = [pid for pid in pids if _running(pid)]
-        time.sleep(0.02)
-    return not pids
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return stop_processes(lambda args: bool(HELPER_MODULES.intersection(args))
+                          and any(arg.startswith(prefix) for arg in args), timeout)
 
 
 @click.command()
