@@ -64,6 +64,16 @@ def set_sendmail_keys(world, lines: str) -> None:  # type: ignore[no-untyped-def
     world.config_path.write_text(text)
 
 
+def use_transport(world, path: Path, script: str) -> str:  # type: ignore[no-untyped-def]
+    """Make ``script`` (sh) the world's transport instead of msmtp; returns the new config text."""
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    text = world.config_path.read_text().replace(f'command = ["msmtp", "-C", "{world.msmtprc}"]',
+                                                 f'command = ["{path}"]')
+    world.config_path.write_text(text)
+    return text
+
+
 def start_server(world) -> int:  # type: ignore[no-untyped-def]
     """The first mail is checked in its own process and starts the server for the next."""
     first = world.send(make_message(subject="first of the day"), "-t")
@@ -106,12 +116,8 @@ def test_a_hold_is_explained_on_the_callers_stderr_and_confirmed_by_sending_agai
 
 def test_the_transports_failure_comes_back_to_the_caller_and_the_message_is_kept(rworld, tmp_path):
     start_server(rworld)
-    failing = tmp_path / "failing-transport"
-    failing.write_text("#!/bin/sh\ncat >/dev/null\necho 'no route to the smarthost' >&2\nexit 69\n")
-    failing.chmod(0o755)
-    text = rworld.config_path.read_text().replace(f'command = ["msmtp", "-C", "{rworld.msmtprc}"]',
-                                                  f'command = ["{failing}"]')
-    rworld.config_path.write_text(text)
+    use_transport(rworld, tmp_path / "failing-transport",
+                  "cat >/dev/null\necho 'no route to the smarthost' >&2\nexit 69\n")
     proc = rworld.send(make_message(subject="nowhere to go"), "-t")
     assert proc.returncode == 69
     assert b"no route to the smarthost" in proc.stderr
@@ -135,12 +141,7 @@ def test_a_server_killed_between_mails_costs_nothing(rworld):
 def test_a_server_killed_mid_delivery_leaves_the_message_kept_and_never_sent_twice(rworld, tmp_path):
     start_server(rworld)
     # The transport kills the server that started it, before reading the message.
-    killer = tmp_path / "killer-transport"
-    killer.write_text("#!/bin/sh\nkill -9 $PPID\nsleep 1\nexit 0\n")
-    killer.chmod(0o755)
-    text = rworld.config_path.read_text().replace(f'command = ["msmtp", "-C", "{rworld.msmtprc}"]',
-                                                  f'command = ["{killer}"]')
-    rworld.config_path.write_text(text)
+    use_transport(rworld, tmp_path / "killer-transport", "kill -9 $PPID\nsleep 1\nexit 0\n")
     proc = rworld.send(make_message(subject="mid-delivery"), "-t")
     assert proc.returncode == 75
     entry = entry_by_subject("mid-delivery")
@@ -282,12 +283,8 @@ def test_the_transport_runs_in_the_callers_environment_and_directory(rworld, tmp
     start_server(rworld)
     seen = tmp_path / "seen"
     seen.mkdir()
-    recorder = tmp_path / "recording-transport"
-    recorder.write_text(f'#!/bin/sh\ncat >/dev/null\necho "$CALLER_MARK $(pwd)" > "{seen}/$CALLER_MARK"\n')
-    recorder.chmod(0o755)
-    text = rworld.config_path.read_text().replace(f'command = ["msmtp", "-C", "{rworld.msmtprc}"]',
-                                                  f'command = ["{recorder}"]')
-    rworld.config_path.write_text(text)
+    text = use_transport(rworld, tmp_path / "recording-transport",
+                         f'cat >/dev/null\necho "$CALLER_MARK $(pwd)" > "{seen}/$CALLER_MARK"\n')
     workdir = tmp_path / "caller's dir"
     workdir.mkdir()
 
