@@ -170,7 +170,7 @@ def _levenshtein(a: str, b: str) -> int:
     return row[-1]
 
 
-@given(st.text(alphabet="ab.@", max_size=9), st.text(alphabet="ab.@", max_size=9))
+@given(st.text(alphabet="abcd.@", max_size=9), st.text(alphabet="abcd.@", max_size=9))
 def test_bounded_edit_distance_agrees_with_levenshtein(a, b):
     from sendguard.history.twins import edit_distance
 
