@@ -3,7 +3,8 @@
 Every question the send path asks is answered by an indexed lookup bounded by the *message*
 (its recipients, words, references), never by the size of the history: contacts by address,
 first name, last name or typed prefix; co-recipient counts by (contact, contact) primary key;
-word counts by (contact, word) primary key; thread participants by Message-ID. So a check
+word counts by (contact, word) primary key; thread participants by Message-ID; near-identical
+names by the first letters of first and last name (expression indexes). So a check
 costs the same with 100 or 100,000 contacts.
 
 Opening is cheap (sqlite3 is in the standard library and the file is opened read-only, no
@@ -36,7 +37,15 @@ from functools import lru_cache
 from pathlib import Path
 
 FILENAME = "history.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the name-key indexes (``near_names``). Migration is the schema script itself: every
+``open_for_write`` (learning, each delivered mail) runs it, and ``CREATE INDEX IF NOT EXISTS``
+builds a missing index from the rows already there. Until then a read-only check of an older
+file gets the same answers from a table scan."""
+
+# The expressions of the name-key indexes: sqlite uses an expression index only for a query that
+# spells the expression exactly the same way, so both sides take them from here.
+NAME_KEYS = ("substr(first, 1, 2) || substr(last, 1, 1)", "substr(first, 1, 1) || substr(last, 1, 2)")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +68,8 @@ CREATE INDEX IF NOT EXISTS contacts_first_sent ON contacts(first, sent DESC);
 CREATE INDEX IF NOT EXISTS contacts_last_sent ON contacts(last, sent DESC);
 CREATE INDEX IF NOT EXISTS contacts_prefix_sent ON contacts(prefix, sent DESC);
 CREATE INDEX IF NOT EXISTS contacts_domain_sent ON contacts(domain, sent DESC);
+CREATE INDEX IF NOT EXISTS contacts_name_key_first ON contacts(substr(first, 1, 2) || substr(last, 1, 1), sent DESC);
+CREATE INDEX IF NOT EXISTS contacts_name_key_last ON contacts(substr(first, 1, 1) || substr(last, 1, 2), sent DESC);
 CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (a, b)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS words (contact INTEGER NOT NULL, word TEXT NOT NULL, n INTEGER NOT NULL,
@@ -289,6 +300,22 @@ class HistoryStore:
             f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE addr < ? ORDER BY addr DESC LIMIT ?", (addr, limit)).fetchall()
         return [Contact(*row) for row in rows]
 
+    def near_names(self, first: str, last: str, limit: int = 15) -> list[Contact]:
+        """Candidates for a near-identical name ("Jon Smyth" for "John Smith").
+
+        A misspelt name mostly keeps its first letters: the contacts whose first name starts with
+        the same two letters and last name with the same one, and those whose first name starts
+        with the same letter and last name with the same two — two lookups on the name-key
+        indexes, ``limit`` contacts each (the most written to), whatever the history's size.
+        """
+        if len(first) < 2 or len(last) < 2:
+            return []
+        found: dict[str, Contact] = {}
+        for expr, key in zip(NAME_KEYS, (first[:2] + last[:1], first[:1] + last[:2])):
+            for c in self._many(f"{expr} = ?", (key,), limit):
+                found.setdefault(c.addr, c)
+        return sorted(found.values(), key=lambda c: -c.sent)
+
     # -- trust ---------------------------------------------------------------------------------
 
     def is_trusted(self, addr: str, rule: str) -> bool:
@@ -342,6 +369,6 @@ def open_for_write(state_dir: Path) -> sqlite3.Connection:
         os.umask(old_umask)
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
-    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
     db.commit()
     return db

@@ -2,7 +2,8 @@
 
 What autocomplete really confuses (Carvalho & Cohen; the misdirection benchmark's method): the
 same first name, the same last name, the same first letters typed, an address a couple of edits
-away. Each is one indexed lookup; the near-address one is bounded by a two-letter range, and
+away, a full name a spelling away ("Jon Smyth" for "John Smith", found through the first letters
+of both names). Each is one indexed lookup; the near-address one is bounded by a two-letter range, and
 rapidfuzz measures the edits only for the few candidates that pass exact cheap prefilters (so
 most checks never import it).
 """
@@ -34,6 +35,16 @@ def edit_distance(a: str, b: str, bound: int = NEAR_EDITS) -> int:
     from rapidfuzz.distance import Levenshtein
 
     return min(Levenshtein.distance(a, b, score_cutoff=bound), over)
+
+
+def near_name(a: str, b: str) -> bool:
+    """Two full names a spelling away: at most NEAR_EDITS edits, and at most one in five letters.
+
+    "Jon Smyth" / "John Smith" (2 of 10) and "Katrin Maier" / "Kathrin Meier" (2 of 13) are;
+    "Anna Li" / "Anne Lu" (2 of 7) is not: in a short name two letters make another person.
+    """
+    d = edit_distance(a, b)
+    return d <= NEAR_EDITS and 5 * d <= max(len(a), len(b))
 
 
 def names_of(store: HistoryStore, addr: str, display: str = "") -> tuple[str, str]:
@@ -80,4 +91,8 @@ def _candidates(store: HistoryStore, addr: str, display: str) -> list[tuple[Cont
             if abs(len(c.addr) - len(addr)) <= NEAR_EDITS and (c.domain == domain or c.addr.startswith(local + "@"))
             and len(letters ^ set(c.addr)) <= 2 * NEAR_EDITS]
     add([c for c in near if edit_distance(c.addr, addr) <= NEAR_EDITS], "nearly the same address")
+    if len(first) >= 2 and len(last) >= 2:
+        name = f"{first} {last}"
+        add([c for c in store.near_names(first, last, limit=MAX_TWINS) if near_name(f"{c.first} {c.last}", name)],
+            "a near-identical name")
     return sorted(found.values(), key=lambda cw: (-cw[0].sent, -cw[0].seen))
