@@ -2,8 +2,9 @@
 
 The autocomplete mistake: "Markus" completes to the client Markus Brandt instead of the boss
 Markus Berger. For each recipient we gather its confusable contacts (same first or last name,
-same typed prefix, an address a couple of edits away: history.twins) and compare how well each
-fits this message (history.fit: co-recipients, topic words, greeting, thread, quoted headers).
+same typed prefix, an address a couple of edits away, a full name a spelling away: history.twins)
+and compare how well each fits this message (history.fit: co-recipients, topic words, greeting,
+thread, quoted headers).
 Only a twin that fits *clearly* better is reported, and its address is the suggestion; a
 recipient without a better-fitting twin is never questioned, however unusual.
 
