@@ -187,3 +187,28 @@ def test_a_hostile_message_does_not_stop_learning(tmp_path):
     hostile = b"From: x@y.example\nTo: " + b"a:" * 3000 + b"b@c.example\nSubject: x\n\nbody\n"
     learner = learn(tmp_path / "s", [hostile, *hf.history_messages()[:5]])
     assert learner.added == 5 and learner.skipped == 1
+
+
+def test_how_recently_the_user_heard_from_a_contact(tmp_path):
+    """last_received: the contact's own latest mail to the user (last_seen counts the user's too)."""
+    state = tmp_path / "s"
+    heard = hf.mail([hf.ME], "Granit: Frage", "Hallo Petra,\n\neine Frage.\n", frm=hf.CLIENT_THOMAS, n=1)
+    wrote = hf.mail([hf.CLIENT_THOMAS], "Re: Granit: Frage", "Hallo Thomas,\n\nAntwort.\n", n=5)
+    learn(state, [heard, wrote])
+    thomas = history.open_for_check(state).contact(hf.CLIENT_THOMAS)
+    assert thomas.last_received == 1_700_000_000.0 + 3600
+    assert thomas.last_sent == thomas.last_seen == 1_700_000_000.0 + 5 * 3600
+
+
+def test_a_history_from_before_last_received_is_read_and_then_migrated(tmp_path):
+    state = tmp_path / "s"
+    learn(state, [hf.mail([hf.CLIENT_THOMAS], "Granit", "Hallo Thomas,\n\nok.\n")])
+    db = sqlite3.connect(path_in(state))
+    db.execute("ALTER TABLE contacts DROP COLUMN last_received")  # as schema 2 wrote it
+    db.commit()
+    db.close()
+    old = history.open_for_check(state).contact(hf.CLIENT_THOMAS)
+    assert old.sent == 1 and old.last_received == 0.0
+    learn(state, [hf.mail([hf.ME], "Re: Granit", "Hallo Petra,\n\ndanke.\n", frm=hf.CLIENT_THOMAS, n=2)])
+    new = history.open_for_check(state).contact(hf.CLIENT_THOMAS)
+    assert new.sent == 1 and new.received == 1 and new.last_received == 1_700_000_000.0 + 2 * 3600

@@ -13,7 +13,12 @@ import sqlite3
 
 from sendguard.check import check_message, envelope_for
 from sendguard.history.learn import Learner
-from sendguard.history.store import open_for_write, open_read_only, path_in
+from sendguard.history.store import (
+    SCHEMA_VERSION,
+    open_for_write,
+    open_read_only,
+    path_in,
+)
 from sendguard.history.twins import confusables, near_name
 from sendguard.message import OutgoingMessage
 from tests import history_fixtures as hf
@@ -109,5 +114,5 @@ def test_an_older_history_file_answers_the_same_and_gets_the_index_on_the_next_w
     db = sqlite3.connect(path_in(state))
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"contacts_name_key_first", "contacts_name_key_last"} <= indexes
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
     db.close()

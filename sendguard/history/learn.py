@@ -205,6 +205,7 @@ class Learner:
         sent, received, seen, nwords = Counter(), Counter(), Counter(), Counter()
         last_sent: dict[int, float] = {}
         last_seen: dict[int, float] = {}
+        last_received: dict[int, float] = {}
         pairs: Counter[tuple[int, int]] = Counter()
         word_counts: Counter[tuple[int, str]] = Counter()
         vocab_df, vocab_in, vocab_out = Counter(), Counter(), Counter()
@@ -230,6 +231,7 @@ class Learner:
                 owners = rcpt
             else:
                 received[ids[m.sender]] += 1
+                last_received[ids[m.sender]] = max(last_received.get(ids[m.sender], 0.0), m.date)
                 owners = []  # what others write about says little about what the user sends them
             small = len(party) <= MAX_PARTICIPANTS
             if small:
@@ -250,9 +252,10 @@ class Learner:
         db = self.db
         db.executemany(
             "UPDATE contacts SET sent = sent + ?, received = received + ?, seen = seen + ?, words = words + ?, "
-            "last_sent = max(last_sent, ?), last_seen = max(last_seen, ?) WHERE id = ?",
-            [(sent[c], received[c], seen[c], nwords[c], last_sent.get(c, 0.0), last_seen.get(c, 0.0), c)
-             for c in set(ids.values())])
+            "last_sent = max(last_sent, ?), last_seen = max(last_seen, ?), last_received = max(last_received, ?) "
+            "WHERE id = ?",
+            [(sent[c], received[c], seen[c], nwords[c], last_sent.get(c, 0.0), last_seen.get(c, 0.0),
+              last_received.get(c, 0.0), c) for c in set(ids.values())])
         db.executemany("INSERT INTO pairs VALUES (?, ?, ?) ON CONFLICT(a, b) DO UPDATE SET n = n + excluded.n",
                        [(a, b, n) for (a, b), n in pairs.items()])
         db.executemany("INSERT INTO words VALUES (?, ?, ?) ON CONFLICT(contact, word) DO UPDATE SET n = n + excluded.n",

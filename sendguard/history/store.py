@@ -37,11 +37,14 @@ from functools import lru_cache
 from pathlib import Path
 
 FILENAME = "history.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """2: the name-key indexes (``near_names``). Migration is the schema script itself: every
 ``open_for_write`` (learning, each delivered mail) runs it, and ``CREATE INDEX IF NOT EXISTS``
 builds a missing index from the rows already there. Until then a read-only check of an older
-file gets the same answers from a table scan."""
+file gets the same answers from a table scan.
+3: ``contacts.last_received`` (how recently the user heard from a contact; ``last_seen`` counts
+the user's own mail too). ``open_for_write`` adds the column to an older file; until then a
+reader sees 0 for it (HistoryStore.columns)."""
 
 # The expressions of the name-key indexes: sqlite uses an expression index only for a query that
 # spells the expression exactly the same way, so both sides take them from here.
@@ -62,7 +65,8 @@ CREATE TABLE IF NOT EXISTS contacts (
     seen INTEGER NOT NULL DEFAULT 0,
     words INTEGER NOT NULL DEFAULT 0,
     last_sent REAL NOT NULL DEFAULT 0,
-    last_seen REAL NOT NULL DEFAULT 0
+    last_seen REAL NOT NULL DEFAULT 0,
+    last_received REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS contacts_first_sent ON contacts(first, sent DESC);
 CREATE INDEX IF NOT EXISTS contacts_last_sent ON contacts(last, sent DESC);
@@ -119,6 +123,7 @@ class Contact:
     words: int
     last_sent: float
     last_seen: float
+    last_received: float = 0.0
 
     @property
     def known(self) -> bool:
@@ -126,7 +131,9 @@ class Contact:
         return self.sent > 0
 
 
-CONTACT_COLUMNS = "id, addr, name, first, last, domain, sent, received, seen, words, last_sent, last_seen"
+CONTACT_COLUMNS = "id, addr, name, first, last, domain, sent, received, seen, words, last_sent, last_seen, last_received"
+# The same for a file from before schema 3, read before its first write adds the column.
+CONTACT_COLUMNS_V2 = CONTACT_COLUMNS.replace("last_received", "0 AS last_received")
 
 
 def _marks(n: int) -> str:
@@ -138,6 +145,8 @@ class HistoryStore:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
+        has_last_received = any(row[1] == "last_received" for row in connection.execute("PRAGMA table_info(contacts)"))
+        self.columns = CONTACT_COLUMNS if has_last_received else CONTACT_COLUMNS_V2
         self._contacts: dict[str, Contact | None] = {}
         self._aliases: dict[str, set[str]] = {}
         self._trusted: dict[str, set[str]] = {}
@@ -152,7 +161,7 @@ class HistoryStore:
     def contact(self, addr: str) -> Contact | None:
         addr = addr.lower()
         if addr not in self._contacts:
-            row = self.db.execute(f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE addr = ?", (addr,)).fetchone()
+            row = self.db.execute(f"SELECT {self.columns} FROM contacts WHERE addr = ?", (addr,)).fetchone()
             self._contacts[addr] = Contact(*row) if row else None
         return self._contacts[addr]
 
@@ -160,7 +169,7 @@ class HistoryStore:
         key = (where, *args, limit)
         if key not in self._rows:
             rows = self.db.execute(
-                f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE {where} ORDER BY sent DESC LIMIT ?",
+                f"SELECT {self.columns} FROM contacts WHERE {where} ORDER BY sent DESC LIMIT ?",
                 (*args, limit)).fetchall()
             self._rows[key] = [Contact(*row) for row in rows]
         return list(self._rows[key])
@@ -295,9 +304,9 @@ class HistoryStore:
         """
         addr = addr.lower()
         rows = self.db.execute(
-            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE addr > ? ORDER BY addr LIMIT ?", (addr, limit)).fetchall()
+            f"SELECT {self.columns} FROM contacts WHERE addr > ? ORDER BY addr LIMIT ?", (addr, limit)).fetchall()
         rows += self.db.execute(
-            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE addr < ? ORDER BY addr DESC LIMIT ?", (addr, limit)).fetchall()
+            f"SELECT {self.columns} FROM contacts WHERE addr < ? ORDER BY addr DESC LIMIT ?", (addr, limit)).fetchall()
         return [Contact(*row) for row in rows]
 
     def near_names(self, first: str, last: str, limit: int = 15) -> list[Contact]:
@@ -369,6 +378,8 @@ def open_for_write(state_dir: Path) -> sqlite3.Connection:
         os.umask(old_umask)
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
+    if not any(row[1] == "last_received" for row in db.execute("PRAGMA table_info(contacts)")):
+        db.execute("ALTER TABLE contacts ADD COLUMN last_received REAL NOT NULL DEFAULT 0")  # schema 3
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
     db.commit()
     return db
