@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sendguard.paths import ensure_private_dir
+from sendguard.queue import write_new
 
 
 def drafts_maildir(config: Any, state_dir: Path) -> Path:
@@ -28,14 +29,7 @@ def write_draft(maildir: Path, data: bytes, label: str, *, now: float | None = N
     stamp = int(time.time() if now is None else now)
     name = f"{stamp}.{os.getpid()}_{os.urandom(4).hex()}.{label}"
     tmp = maildir / "tmp" / name
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data.replace(b"\r\n", b"\n"))
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_new(tmp, data.replace(b"\r\n", b"\n"))
     final = maildir / "cur" / f"{name}:2,D"
     os.rename(tmp, final)
     return final

@@ -73,8 +73,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_file(path: Path, data: bytes, durable: bool = True) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
+def write_new(path: Path, data: bytes, durable: bool = True) -> None:
+    """Create ``path`` (it must not exist), private (0600), with all of ``data``; fsynced unless
+    ``durable`` is False. The queue, the incident log, restored entries and drafts write so."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         view = memoryview(data)
         while view:
@@ -94,7 +96,7 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
     harmless — see Entry.save."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
     try:
-        _write_file(tmp, data, durable)
+        write_new(tmp, data, durable)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -200,10 +202,10 @@ class Queue:
                     break
                 except FileExistsError:  # another process makes the same id right now
                     continue
-            _write_file(tmp / "message.eml", raw)
+            write_new(tmp / "message.eml", raw)
             meta = {"id": entry_id, "created": now_iso(), **meta}
             meta.setdefault("events", []).append({"time": meta["created"], "event": "kept", "state": meta.get("state")})
-            _write_file(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
+            write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
             lock_fd = os.open(tmp / "lock", os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             _fsync_dir(tmp)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sendguard.incidents import log_dir, pending_dir
+from sendguard.queue import write_new
 
 RECORD_DOMAIN = "sendguard.invalid"
 
@@ -217,13 +218,7 @@ def write_record(state_dir: Path, data: bytes, message_id: str, *, now: float) -
         ensure_private_dir(pending)
     name = f"{int(now)}.{os.getpid()}_{message_id.partition('@')[0]}.sendguard"
     tmp = root / "tmp" / name
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
+    write_new(tmp, data, durable=False)
     final = root / "cur" / f"{name}:2,S"
     # The marker first: a crash between the two leaves a marker without a record (the indexer
     # drops it), never a record that nobody will index.

@@ -97,23 +97,13 @@ def restore_from_log(state_dir: Path, ref: str | None) -> q.Entry | None:
     return q.Entry(entry_dir, json.loads((entry_dir / "meta.json").read_text()))
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-
-
 def _build(root: Path, entry_dir: Path, original: bytes, meta: dict) -> None:  # type: ignore[type-arg]
     """Write the entry in a hidden directory and rename it into place."""
     tmp = root / f".new-{entry_dir.name}-{os.urandom(3).hex()}"
     tmp.mkdir(mode=0o700)
     try:
-        _write_new(tmp / "message.eml", original)
-        _write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
+        q.write_new(tmp / "message.eml", original, durable=False)
+        q.write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode(), durable=False)
         if entry_dir.is_dir() and not (entry_dir / "meta.json").exists():
             # Left half-written by a restore that wrote in place (before this was atomic).
             _set_aside(entry_dir)
