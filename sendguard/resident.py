@@ -173,7 +173,7 @@ def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> 
 
     path = SendPath(_path(config) if config else None, sys.stderr, detach_observers=True)
     code = path.run(argv, io.BytesIO(raw))
-    if path.resident_wanted and enabled():
+    if path.config is not None and path.config.sendmail.resident and enabled():
         start_server(config)
     return code
 
@@ -259,24 +259,3 @@ def stop_servers(config: str, timeout: float = 10.0) -> bool:
 
     wanted = [b"-P", b"-m", b"sendguard.resident_server", os.fsencode(config)]
     return stop_processes(lambda args: args[1:5] == wanted, timeout)
-
-
-def stop_server(state_dir: os.PathLike[str] | str, timeout: float = 10.0) -> bool:
-    """Ask the resident checker of ``state_dir`` to stop (it finishes a mail in hand first) and
-    wait for it, bounded. True if none is running afterwards."""
-    import signal
-    import time
-
-    pid = running_server(os.path.join(state_dir, PID_FILE))
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not os.path.exists(f"/proc/{pid}") or running_server(os.path.join(state_dir, PID_FILE)) != pid:
-            return True
-        time.sleep(0.02)
-    return False

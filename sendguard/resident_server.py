@@ -89,8 +89,9 @@ def _mtime(path: str) -> int:
         return -1
 
 
-def _warm_up(config_path: Path | None) -> None:
-    """Import and exercise everything a check needs, so the first client does not pay for it."""
+def _warm_up(config_path: Path | None) -> Any:
+    """Import and exercise everything a check needs, so the first client does not pay for it.
+    Returns the config it loaded."""
     from sendguard import config as config_mod
     from sendguard import delivery, events, paths  # noqa: F401
     from sendguard.check import check_message
@@ -103,25 +104,29 @@ def _warm_up(config_path: Path | None) -> None:
                   state_dir=paths.state_dir(), options=[], now=time.time())
     for name in events.OBSERVERS:
         __import__(name)
+    return config
+
+
+def _idle_seconds(config: Any) -> float | None:
+    """How long to wait for the next mail; None: stop now (the config turned us off)."""
+    return float(max(1, config.sendmail.resident_idle)) if config.sendmail.resident else None
 
 
 class Server:
-    def __init__(self, config: str, listener: socket.socket) -> None:
-        self.config = config
+    def __init__(self, config: str, listener: socket.socket, loaded: Any) -> None:
         self.config_path = Path(config) if config else None
         self.listener = listener
         self.stamp = _Stamp()
         self.busy = False
         self.stop_requested = False
+        # From the config as each mail's check loaded it (no second load per mail).
+        self.idle = _idle_seconds(loaded)
 
     def serve(self) -> None:
-        from sendguard import config as config_mod
-
         while True:
-            idle = self._idle_seconds(config_mod)
-            if idle is None:
+            if self.idle is None:
                 return  # (a changed stamp is noticed per mail, in handle)
-            self.listener.settimeout(idle)
+            self.listener.settimeout(self.idle)
             try:
                 conn, _ = self.listener.accept()
             except TimeoutError:
@@ -139,16 +144,6 @@ class Server:
             if self.stop_requested:
                 return
 
-    def _idle_seconds(self, config_mod: Any) -> float | None:
-        """How long to wait for the next mail; None: stop now (the config turned us off)."""
-        try:
-            config = config_mod.load(self.config_path, required=self.config_path is not None)
-        except Exception:  # noqa: BLE001 — a broken config is for the in-process path to report
-            return None
-        if not config.sendmail.resident:
-            return None
-        return float(max(1, config.sendmail.resident_idle))
-
     def handle(self, conn: socket.socket) -> bool:
         """Serve one client; False: stop serving after it."""
         if resident._peer_uid(conn) != os.getuid():
@@ -159,7 +154,7 @@ class Server:
             return True
         stderr = _ClientStderr(stderr_fd)
         try:
-            if self.stamp.changed() or request.get("config") != self.config:
+            if self.stamp.changed():
                 conn.sendall(b"R\n")
                 return False
             return self._run(conn, request, raw, stderr)
@@ -220,7 +215,10 @@ class Server:
         state_dir = paths.state_dir()
         for entry, event, config in path.observe_later:
             events.emit(entry, event, config, warn=lambda line: events._log_failure(state_dir, line))
-        return path.resident_wanted
+        if path.config is None:
+            return False  # it could not be loaded (the mail was kept, the error explained): stop
+        self.idle = _idle_seconds(path.config)
+        return True
 
     @staticmethod
     def _log(line: str) -> None:
@@ -275,8 +273,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm(None))
     try:
         resident.write_pid_file(pid_file)
-        _warm_up(Path(config) if config else None)
-        server = Server(config, listener)
+        loaded = _warm_up(Path(config) if config else None)
+        server = Server(config, listener, loaded)
         signal.signal(signal.SIGTERM, _on_sigterm(server))
         server.serve()
     except _Stop:

@@ -93,7 +93,7 @@ class SendPath:
         self.environ: dict[str, str] | None = None
         self.cwd: str | None = None
         self.observe_later: list[tuple[q.Entry, str, config_mod.Config]] | None = None
-        self.resident_wanted = False  # what the config said, for the entry point (resident.py)
+        self.config: config_mod.Config | None = None  # once loaded: the entry points ask it of the resident checker
         self.checker = "process"  # recorded with the entry: "resident" when the server ran this
 
     def _observe(self, entry: q.Entry, event: str, config: config_mod.Config) -> None:
@@ -136,7 +136,7 @@ class SendPath:
     def _run(self, argv: list[str], raw: bytes) -> int:
         args = parse(argv)
         config = config_mod.load(self.config_path, required=self.config_path is not None)
-        self.resident_wanted = config.sendmail.resident
+        self.config = config
         from sendguard.check import check_message, envelope_for
         from sendguard.message import OutgoingMessage
 

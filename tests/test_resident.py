@@ -175,7 +175,7 @@ def test_an_idle_server_stops_by_itself(rworld):
 
 def test_sigterm_between_mails_stops_it_cleanly(rworld):
     start_server(rworld)
-    assert resident.stop_server(state_dir(), timeout=20)
+    assert resident.stop_servers(str(rworld.config_path), timeout=20)
     assert not (state_dir() / resident.PID_FILE).exists()
     proc = rworld.send(make_message(subject="after the stop"), "-t")
     assert proc.returncode == 0 and entry_by_subject("after the stop")["checker"] == "process"
