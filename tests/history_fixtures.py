@@ -102,6 +102,19 @@ def write_maildir(root: Path, messages: list[bytes]) -> Path:
     return root
 
 
+def notmuch_mail_root(mail_root: Path, folder: str) -> Path:
+    """The synthetic history as a maildir ``folder`` under ``mail_root``, indexed by a real notmuch
+    database at ``mail_root`` (empty config: the developer's own notmuch is never read)."""
+    import notmuch2
+
+    write_maildir(mail_root / folder, history_messages())
+    db = notmuch2.Database.create(str(mail_root), config=notmuch2.Database.CONFIG.EMPTY)
+    for f in sorted((mail_root / folder / "cur").iterdir()):
+        db.add(str(f))
+    db.close()
+    return mail_root
+
+
 def learned_state(tmp_path: Path) -> Path:
     """A state dir with the synthetic history learned."""
     from sendguard.history.learn import Learner

@@ -110,13 +110,8 @@ def test_maildir_mbox_and_folder_sources(tmp_path):
 
 
 def test_notmuch_query(tmp_path):
-    notmuch2 = pytest.importorskip("notmuch2")
-    mail_root = tmp_path / "mail"
-    hf.write_maildir(mail_root / "inbox", hf.history_messages())
-    db = notmuch2.Database.create(str(mail_root), config=notmuch2.Database.CONFIG.EMPTY)
-    for f in sorted((mail_root / "inbox" / "cur").iterdir()):
-        db.add(str(f))
-    db.close()
+    pytest.importorskip("notmuch2")
+    mail_root = hf.notmuch_mail_root(tmp_path / "mail", "inbox")
     got = list(sources.notmuch_messages("subject:Lotse", mail_root))
     assert len(got) == 6 and all(b"Lotse" in raw for raw in got)
     learn(tmp_path / "state", got)

@@ -75,13 +75,8 @@ def test_evaluate_reports_both_numbers(tmp_path):
 def test_learn_from_a_notmuch_query(tmp_path):
     import pytest
 
-    notmuch2 = pytest.importorskip("notmuch2")
-    mail_root = tmp_path / "mail"
-    hf.write_maildir(mail_root / "sent", hf.history_messages())
-    db = notmuch2.Database.create(str(mail_root), config=notmuch2.Database.CONFIG.EMPTY)
-    for f in sorted((mail_root / "sent" / "cur").iterdir()):
-        db.add(str(f))
-    db.close()
+    pytest.importorskip("notmuch2")
+    mail_root = hf.notmuch_mail_root(tmp_path / "mail", "sent")
     result = sg(tmp_path, "learn", "--notmuch", "subject:Granit", "--notmuch-db", str(mail_root))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("learned 9 new messages")
@@ -140,13 +135,8 @@ def test_learning_one_big_mbox_moves_the_progress_bar(tmp_path):
 def test_learning_a_notmuch_query_shows_the_progress_bar(tmp_path):
     import pytest
 
-    notmuch2 = pytest.importorskip("notmuch2")
-    mail_root = tmp_path / "mail"
-    hf.write_maildir(mail_root / "sent", hf.history_messages())
-    db = notmuch2.Database.create(str(mail_root), config=notmuch2.Database.CONFIG.EMPTY)
-    for f in sorted((mail_root / "sent" / "cur").iterdir()):
-        db.add(str(f))
-    db.close()
+    pytest.importorskip("notmuch2")
+    mail_root = hf.notmuch_mail_root(tmp_path / "mail", "sent")
     code, shown = on_a_terminal(tmp_path, "learn", "--notmuch", "subject:Granit", "--notmuch-db", str(mail_root))
     assert code == 0, shown
     assert "learning" in shown and percentages(shown) - {0, 100}, shown
