@@ -169,19 +169,15 @@ def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> 
             sys.stderr.write(f"sendguard: error: the resident checker stopped while handling the message.\n"
                              f"  It is kept as {outcome.kept} (sendguard queue list shows whether it left).\n")
             return 75  # ExitCode.TEMPFAIL, without importing it on this path
+    from pathlib import Path
+
     from sendguard.sendmail import SendPath
 
-    path = SendPath(_path(config) if config else None, sys.stderr, detach_observers=True)
+    path = SendPath(Path(config) if config else None, sys.stderr, detach_observers=True)
     code = path.run(argv, io.BytesIO(raw))
     if path.config is not None and path.config.sendmail.resident and enabled():
         start_server(config)
     return code
-
-
-def _path(config: str):  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
-    return Path(config)
 
 
 def start_server(config: str) -> None:
