@@ -23,7 +23,6 @@ stdout stays empty.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from sendguard.errors import DeliveryError, SendguardError
 from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
-from sendguard.resident import exit_now
+from sendguard.resident import config_location, exit_now
 from sendguard.sendmail_args import SendmailArgs, parse
 
 _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
@@ -302,8 +301,9 @@ def _thread_ids(message) -> list[str]:  # type: ignore[no-untyped-def]
 
 def run(argv: list[str], config_path: Path | None = None, *, detach_observers: bool = False) -> int:
     """One mail from stdin. ``detach_observers`` only when the process exits right after."""
-    config_path = config_path or (Path(os.environ["SENDGUARD_CONFIG"]) if os.environ.get("SENDGUARD_CONFIG") else None)
-    return SendPath(config_path, sys.stderr, detach_observers=detach_observers).run(argv, sys.stdin.buffer)
+    located = config_location(config_path)  # the same rule as the resident checker's client
+    path = SendPath(Path(located) if located else None, sys.stderr, detach_observers=detach_observers)
+    return path.run(argv, sys.stdin.buffer)
 
 
 def main() -> None:
