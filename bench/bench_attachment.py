@@ -34,7 +34,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def build(kind: str, size: int) -> bytes:
@@ -61,9 +61,9 @@ def build(kind: str, size: int) -> bytes:
 
 
 def in_process(raw: bytes, repeat: int) -> tuple[float, int, str]:
-    from sendguard.check import check_message, envelope_for
-    from sendguard.config import Config
-    from sendguard.message import OutgoingMessage
+    from sendguard.decide.check import check_message, envelope_for
+    from sendguard.config.schema import Config
+    from sendguard.mail.message import OutgoingMessage
 
     config = Config()
     state = Path(tempfile.mkdtemp(prefix="sg-bench-"))

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SHARED = ROOT.parent / "shared"
 FIRST = ["anna", "markus", "jana", "tim", "lea", "sabine", "thomas", "petra", "mia", "karl", "olga", "bill",
@@ -81,9 +81,9 @@ def run_check(env: dict[str, str], config: Path, message: Path) -> float:
 COLD_CHECK = """
 import sys, time
 from pathlib import Path
-from sendguard.check import check_message, envelope_for
-from sendguard.config import parse
-from sendguard.message import OutgoingMessage
+from sendguard.decide.check import check_message, envelope_for
+from sendguard.config.schema import parse
+from sendguard.mail.message import OutgoingMessage
 cfg = parse(Path(sys.argv[1]).read_text())
 m = OutgoingMessage(Path(sys.argv[2]).read_bytes())
 t = time.process_time()
@@ -136,9 +136,9 @@ def main() -> None:
         print(f"send path (first check in a fresh process, CPU, interpreter start excluded): no history "
               f"{c['none']:.1f} ms, 5,000 contacts {c['5000']:.1f} ms, difference {c['5000'] - c['none']:+.1f} ms")
 
-        from sendguard.check import check_message, envelope_for
-        from sendguard.config import parse
-        from sendguard.message import OutgoingMessage
+        from sendguard.decide.check import check_message, envelope_for
+        from sendguard.config.schema import parse
+        from sendguard.mail.message import OutgoingMessage
 
         cfg = parse(CONFIG)
         # 100 contacts: few namesakes per name; from 5,000 on every name has the maximum number of

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sendguard.loopback import world_config, write_msmtprc
+from sendguard.cli.support.loopback import world_config, write_msmtprc
 
 RECIPIENT = "anna@kundenfirma.example"
 
@@ -47,7 +47,7 @@ def message_10k() -> bytes:
 
 
 def start_server() -> tuple[object, int, list[object]]:
-    from sendguard.loopback import LoopbackSMTP
+    from sendguard.cli.support.loopback import LoopbackSMTP
 
     server = LoopbackSMTP().start()
     return server, server.port, server.received
@@ -66,7 +66,7 @@ def _resident_cpu(state: Path | None) -> tuple[int | None, float]:
     does not see it, /proc does)."""
     if state is None:
         return None, 0.0
-    from sendguard.resident import PID_FILE, running_server
+    from sendguard.sendpath.client import PID_FILE, running_server
 
     pid = running_server(state / PID_FILE)
     if pid is None:
@@ -149,7 +149,7 @@ def main() -> None:
         if len(received) != expected:
             sys.exit(f"the server got {len(received)} messages, expected {expected}")
     finally:
-        from sendguard.resident import stop_servers
+        from sendguard.sendpath.client import stop_servers
 
         stop_servers(str(config))
         controller.stop()

@@ -66,8 +66,8 @@ def build(root: Path, count: int, now: float) -> None:
 
 
 def bench_rows(root: Path, now: float) -> tuple[float, int]:
-    from sendguard.queue import Queue
-    from sendguard.review_data import queue_rows
+    from sendguard.act.queue import Queue
+    from sendguard.recover.review_data import queue_rows
 
     times = []
     for _ in range(3):
@@ -81,8 +81,8 @@ async def bench_app(root: Path, now: float) -> dict[str, float]:
     from sendguard.tui.app import ReviewApp
     from sendguard.tui.rowlist import RowList
 
-    from sendguard import config as config_mod
-    from sendguard.queue import Queue
+    from sendguard.config import schema as config_mod
+    from sendguard.act.queue import Queue
 
     config = config_mod.load(root / "config.toml")
     app = ReviewApp(queue=Queue(root / "data" / "sendguard" / "queue"), config=config,

@@ -27,7 +27,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 TIMEOUT = 20.0
 
@@ -60,9 +60,9 @@ def check_one(exe: str, config: Path | None, env: dict[str, str], path: Path) ->
 def in_process_times(files: list[Path], config: Path | None, state: Path) -> list[tuple[float, Path]]:
     """check_message time per file without process start-up (when sendguard imports here)."""
     try:
-        from sendguard import config as config_mod
-        from sendguard.check import check_message, envelope_for
-        from sendguard.message import OutgoingMessage
+        from sendguard.config import schema as config_mod
+        from sendguard.decide.check import check_message, envelope_for
+        from sendguard.mail.message import OutgoingMessage
     except ImportError:
         return []
     cfg = config_mod.load(config) if config else config_mod.Config()

@@ -29,9 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sendpath import RECIPIENT, message_10k  # noqa: E402
 
-CORE = ["sendguard.sendmail_args", "sendguard.model", "sendguard.errors", "sendguard.config", "sendguard.queue",
-        "sendguard.sendmail", "sendguard.message", "sendguard.context", "sendguard.decision", "sendguard.rules",
-        "sendguard.check", "sendguard.delivery"]
+CORE = ["sendguard.sendpath.args", "sendguard.model", "sendguard.errors", "sendguard.config.schema", "sendguard.act.queue",
+        "sendguard.sendpath.path", "sendguard.mail.message", "sendguard.rules.context", "sendguard.decide.decision", "sendguard.rules",
+        "sendguard.decide.check", "sendguard.act.delivery"]
 
 PROBE = textwrap.dedent("""\
     import json, sys, time
@@ -39,10 +39,10 @@ PROBE = textwrap.dedent("""\
     out = {"import": {}, "rule_import": {}, "rule_check": {}, "observer_import": {}}
     for name in CORE:
         t = clock(); __import__(name); out["import"][name] = clock() - t
-    from sendguard import config as config_mod
-    from sendguard.check import envelope_for
-    from sendguard.context import CheckContext
-    from sendguard.message import OutgoingMessage
+    from sendguard.config import schema as config_mod
+    from sendguard.decide.check import envelope_for
+    from sendguard.rules.context import CheckContext
+    from sendguard.mail.message import OutgoingMessage
     from sendguard.rules import RULES, rule_class
     config = config_mod.parse(CONFIG)
     raw = open(MSG, "rb").read()
@@ -59,7 +59,7 @@ PROBE = textwrap.dedent("""\
         except Exception as err:
             out.setdefault("errors", {})[rule_id] = repr(err)
         out["rule_check"][rule_id] = clock() - t
-    from sendguard.events import OBSERVERS
+    from sendguard.act.events import OBSERVERS
     for name in OBSERVERS:
         t = clock(); __import__(name); out["observer_import"][name] = clock() - t
     print(json.dumps(out))

@@ -3,8 +3,8 @@
 The package is cut along detect → decide → act:
 
 * ``sendguard.rules``   detect: one rule per module, each returns findings and never acts;
-* ``sendguard.decision`` decide: one table turns findings and config into a verdict;
-* ``sendguard.queue``, ``sendguard.delivery``, ``sendguard.sendmail`` act: keep, hand off, report.
+* ``sendguard.decide.decision`` decide: one table turns findings and config into a verdict;
+* ``sendguard.act.queue``, ``sendguard.act.delivery``, ``sendguard.sendpath.path`` act: keep, hand off, report.
 
 Nothing here does work at import time, and nothing on the send path imports Textual or notmuch.
 """

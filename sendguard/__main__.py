@@ -18,7 +18,7 @@ def _fast_sendmail(argv: list[str]) -> int | None:
         config, rest = rest[0].split("=", 1)[1], rest[1:]
     if rest[:1] != ["sendmail"]:
         return None
-    from sendguard import resident
+    from sendguard.sendpath import client as resident
 
     return resident.send(rest[1:], config)
 
@@ -26,7 +26,7 @@ def _fast_sendmail(argv: list[str]) -> int | None:
 def main() -> None:
     code = _fast_sendmail(sys.argv[1:])
     if code is not None:
-        from sendguard.resident import exit_now
+        from sendguard.sendpath.client import exit_now
 
         exit_now(code)
     from sendguard.cli import main as cli_main

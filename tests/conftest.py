@@ -43,16 +43,16 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for var in ("NOTMUCH_CONFIG", "SENDGUARD_CONFIG", "DISPLAY", "WAYLAND_DISPLAY", "MAILDIR", "EDITOR", "VISUAL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    # A resident checker per test HOME would outlive its test; tests/test_resident.py turns it on.
+    # A resident checker per test HOME would outlive its test; tests/integration/test_resident.py turns it on.
     monkeypatch.setenv("SENDGUARD_RESIDENT", "0")
     return root
 
 
 @pytest.fixture
 def smtp_server():
-    """A real SMTP server on 127.0.0.1 that records what it gets (sendguard.loopback)."""
+    """A real SMTP server on 127.0.0.1 that records what it gets (sendguard.cli.support.loopback)."""
     pytest.importorskip("aiosmtpd.controller")
-    from sendguard.loopback import LoopbackSMTP
+    from sendguard.cli.support.loopback import LoopbackSMTP
 
     with LoopbackSMTP() as server:
         yield server
@@ -70,7 +70,7 @@ class World:
     sendmail: str
 
     def write_config(self, extra: str = "") -> None:
-        from sendguard.loopback import world_config
+        from sendguard.cli.support.loopback import world_config
 
         base = world_config(self.msmtprc)
         self.config_path.write_text(base + textwrap.dedent(extra))
@@ -96,7 +96,7 @@ class World:
 def world(tmp_path, smtp_server):
     if not shutil.which("msmtp"):
         pytest.skip("msmtp is not installed (apt-get install msmtp)")
-    from sendguard.loopback import write_msmtprc
+    from sendguard.cli.support.loopback import write_msmtprc
 
     msmtprc = write_msmtprc(tmp_path / "msmtprc", smtp_server.port, "me@nordwerk.example", tmp_path / "msmtp.log")
     w = World(tmp_path, tmp_path / "config.toml", msmtprc, smtp_server,

@@ -81,7 +81,7 @@ class EntryActions:
 
     # r
     def action_release(self) -> None:
-        from sendguard.queue_ops import release
+        from sendguard.act.ops import release
 
         found = self._meta()
         if not found:
@@ -94,7 +94,7 @@ class EntryActions:
 
     # d
     def action_discard(self) -> None:
-        from sendguard.queue_ops import discard
+        from sendguard.act.ops import discard
 
         found = self._meta()
         if not found:
@@ -107,7 +107,7 @@ class EntryActions:
 
     # s
     def action_suggest(self) -> None:
-        from sendguard import fix
+        from sendguard.recover import fix
 
         found = self._meta()
         if not found:
@@ -141,7 +141,7 @@ class EntryActions:
 
     # e
     def action_edit(self) -> None:
-        from sendguard import fix
+        from sendguard.recover import fix
 
         found = self._meta()
         if not found:
@@ -197,7 +197,8 @@ class EntryActions:
 
     # a
     def action_allow(self) -> None:
-        from sendguard import config_edit, fix
+        from sendguard.config import edit as config_edit
+        from sendguard.recover import fix
 
         found = self._meta()
         if not found:
@@ -231,7 +232,7 @@ class EntryActions:
 
     # f
     def action_false_alarm(self) -> None:
-        from sendguard import false_alarms
+        from sendguard.decide import false_alarms
 
         found = self._meta()
         if not found:

@@ -18,9 +18,9 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from sendguard.config import Config
+from sendguard.config.schema import Config
 from sendguard.errors import SendguardError
-from sendguard.queue import Queue
+from sendguard.act.queue import Queue
 from sendguard.tui.screens.help import HelpScreen
 from sendguard.tui.screens.modals import ErrorModal
 from sendguard.tui.screens.queue_list import QueueScreen

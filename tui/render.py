@@ -10,7 +10,7 @@ from datetime import datetime
 from rich.text import Text
 
 from sendguard.printable import printable
-from sendguard.review_data import MessageView, QueueRow, human_size
+from sendguard.recover.review_data import MessageView, QueueRow, human_size
 from sendguard.tui.safe import text
 
 BODY_LIMIT = 20_000  # characters of body shown; the rest is one key away in $EDITOR

@@ -53,7 +53,8 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(f"sendguard.cli.{module}"), attr)  # type: ignore[no-any-return]
 
     def invoke(self, ctx: click.Context) -> Any:
-        from sendguard import events, paths
+        from sendguard import paths
+        from sendguard.act import events
 
         events.settle(paths.state_dir())  # a sendmail that just exited may still be logging its mail
         try:
@@ -80,7 +81,7 @@ class State:
     @property
     def config(self):  # type: ignore[no-untyped-def]
         if self._config is None:
-            from sendguard import config as config_mod
+            from sendguard.config import schema as config_mod
 
             self._config = config_mod.load(self.config_path, required=self.config_path is not None)
         return self._config

@@ -23,8 +23,8 @@ from sendguard.printable import printable
 def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """Check message FILEs (or - for stdin) and print the verdict and reasons."""
     from sendguard import paths
-    from sendguard.check import check_message, envelope_for
-    from sendguard.message import OutgoingMessage
+    from sendguard.decide.check import check_message, envelope_for
+    from sendguard.mail.message import OutgoingMessage
 
     config = state.config
     worst = Verdict.PASS

@@ -21,7 +21,7 @@ def validate(state) -> None:  # type: ignore[no-untyped-def]
 @config.command("keys")
 def keys() -> None:
     """Every config key with its type, default and meaning."""
-    from sendguard.config import documented_keys
+    from sendguard.config.schema import documented_keys
 
     for name, type_name, default, doc in documented_keys():
         click.echo(f"{name} = {default!r}  ({type_name})\n    {doc}")

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import click
 
-from sendguard import mailsetup
+from sendguard.cli.support import mailsetup
 from sendguard.errors import SendguardError
-from sendguard.loopback import LoopbackSMTP, Received, world_config, write_msmtprc
+from sendguard.cli.support.loopback import LoopbackSMTP, Received, world_config, write_msmtprc
 from sendguard.printable import printable
 
 ME = "me@nordwerk.example"
@@ -177,13 +177,13 @@ def run_demo(root: Path, use_mutt: bool) -> bool:
         return outcomes == [True] * len(ROUTINE) + [False] and len(held) == 1
     finally:
         # The first mail started a resident checker for the rest; it must not outlive the demo.
-        from sendguard import resident
+        from sendguard.sendpath import client as resident
 
         resident.stop_servers(str(paths["config"]))
         server.stop()
 
 
-HELPER_MODULES = frozenset({b"sendguard.incidents.indexer", b"sendguard.undo"})
+HELPER_MODULES = frozenset({b"sendguard.incidents.indexer", b"sendguard.act.delay"})
 
 
 def stop_helpers(root: Path, timeout: float = 10.0) -> bool:

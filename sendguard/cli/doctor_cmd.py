@@ -27,7 +27,8 @@ from pathlib import Path
 
 import click
 
-from sendguard import mailsetup, paths
+from sendguard import paths
+from sendguard.cli.support import mailsetup
 from sendguard.errors import ConfigError
 from sendguard.printable import printable
 
@@ -43,7 +44,7 @@ class Check:
 
 
 def check_config(state) -> tuple[Check, object | None]:  # type: ignore[no-untyped-def]
-    from sendguard import config as config_mod
+    from sendguard.config import schema as config_mod
 
     path = state.config_path or paths.config_path()
     try:
@@ -210,7 +211,8 @@ def check_programs(sendmail: Path | None) -> list[Check]:
 
 def check_resident(cfg) -> Check:  # type: ignore[no-untyped-def]
     """Whether mail is checked by a warm resident checker (informational: both ways are safe)."""
-    from sendguard import paths, resident
+    from sendguard import paths
+    from sendguard.sendpath import client as resident
 
     if not cfg.sendmail.resident or not resident.enabled():
         why = "[sendmail] resident = false" if not cfg.sendmail.resident else "SENDGUARD_RESIDENT=0"

@@ -16,7 +16,7 @@ def evaluate(state, seed: int, paths: tuple[Path, ...]) -> None:  # type: ignore
     recipient swapped for a confusable contact, and report caught mistakes and false holds."""
     from sendguard.errors import UsageError
     from sendguard.history import sources
-    from sendguard.history.evaluate import evaluate as run
+    from sendguard.decide.evaluate import evaluate as run
 
     config = state.config
     if not config.identity.addresses:

@@ -23,7 +23,7 @@ PAGES = {"sendguard": ("sendguard", 1), "sendguard.toml": ("sendguard.toml", 5),
 
 
 def page_file(name: str, section: int) -> Path | None:
-    from sendguard.mailsetup import shipped_dir
+    from sendguard.cli.support.mailsetup import shipped_dir
 
     candidates = [Path(sys.prefix) / "share" / "man" / f"man{section}" / f"{name}.{section}"]
     source = shipped_dir("man")

@@ -24,10 +24,10 @@ from sendguard.printable import printable
 def oops(state, ref: str, as_json: bool, wrong: tuple[str, ...], intended: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """Mail reached the wrong person: a breach-register record (72 h deadline) and drafts to act on it."""
     from sendguard import paths
-    from sendguard import queue as q
-    from sendguard.drafts import drafts_maildir
-    from sendguard.oops import oops as do_oops
-    from sendguard.breach_record import record_text
+    from sendguard.act import queue as q
+    from sendguard.act.drafts import drafts_maildir
+    from sendguard.recover.oops import oops as do_oops
+    from sendguard.recover.breach_record import record_text
 
     config = state.config
     report = do_oops(

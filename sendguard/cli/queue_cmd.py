@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from sendguard import queue as q
+from sendguard.act import queue as q
 from sendguard.printable import printable
 
 
@@ -39,7 +39,7 @@ def _reason(entry: q.Entry) -> str:
 @click.option("--all", "show_all", is_flag=True, help="Include delivered, discarded and confirmed messages.")
 def list_cmd(as_json: bool, show_all: bool) -> None:
     """List kept messages (held, blocked, deferred, waiting; --all for the rest)."""
-    from sendguard.queue_ops import effective_state
+    from sendguard.act.ops import effective_state
 
     for entry in q.Queue.default().entries():
         entry.meta["state"] = effective_state(q.Queue.default(), entry)
@@ -60,7 +60,7 @@ def list_cmd(as_json: bool, show_all: bool) -> None:
 @click.pass_obj
 def run_cmd(state) -> None:  # type: ignore[no-untyped-def]
     """Deliver what is due: deferred, released, accepted but interrupted, past its undo window."""
-    from sendguard.queue_ops import run_due
+    from sendguard.act.ops import run_due
 
     report = run_due(q.Queue.default(), state.config)
     for line in report.lines:
@@ -73,7 +73,7 @@ def run_cmd(state) -> None:  # type: ignore[no-untyped-def]
 @click.pass_obj
 def release(state, entry_id: str) -> None:  # type: ignore[no-untyped-def]
     """Deliver a held message now."""
-    from sendguard.queue_ops import release as do_release
+    from sendguard.act.ops import release as do_release
 
     entry = do_release(q.Queue.default(), entry_id, state.config)
     click.echo(f"{entry.id}: delivered to {', '.join(entry.meta.get('envelope', []))}")
@@ -84,7 +84,7 @@ def release(state, entry_id: str) -> None:  # type: ignore[no-untyped-def]
 @click.pass_obj
 def discard(state, entry_id: str) -> None:  # type: ignore[no-untyped-def]
     """Drop a held message (it stays in the incident log)."""
-    from sendguard.queue_ops import discard as do_discard
+    from sendguard.act.ops import discard as do_discard
 
     entry = do_discard(q.Queue.default(), entry_id, state.config)
     click.echo(f"{entry.id}: discarded")

@@ -44,8 +44,8 @@ def _start_reading_queue():  # type: ignore[no-untyped-def]
     import time
     from concurrent.futures import Future
 
-    from sendguard.queue import Queue
-    from sendguard.review_data import queue_rows
+    from sendguard.act.queue import Queue
+    from sendguard.recover.review_data import queue_rows
 
     future: Future = Future()  # type: ignore[type-arg]
 

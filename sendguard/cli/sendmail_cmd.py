@@ -12,6 +12,6 @@ import click
 @click.pass_obj
 def sendmail(state, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """Read one message on stdin, check it, deliver it or hold it (sendmail options)."""
-    from sendguard import sendmail as send_path
+    from sendguard.sendpath import path as send_path
 
     sys.exit(send_path.run(list(args), state.config_path))

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import click
 
-from sendguard import mailsetup, paths
+from sendguard import paths
+from sendguard.cli.support import mailsetup
 from sendguard.errors import ConfigError
 
 
@@ -109,7 +110,7 @@ def _print_timer() -> None:
 @click.pass_obj
 def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
     """Find msmtp and the mail programs, write a starter config, print the lines to add."""
-    from sendguard import config as config_mod
+    from sendguard.config import schema as config_mod
 
     target: Path = state.config_path or paths.config_path()
     sendmail = mailsetup.installed_executable("sendguard-sendmail")

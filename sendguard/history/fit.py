@@ -44,12 +44,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sendguard.greetings import (
+from sendguard.mail.greetings import (
     MAX_BODY_CHARS, MAX_WORDS, Greeting, is_forward, is_reply, names_one_thread, parse_greeting, subject_key,
     words,
 )
 from sendguard.history.store import Contact, HistoryStore
-from sendguard.quoted import Person, QuotedPeople, quoted_people
+from sendguard.mail.quoted import Person, QuotedPeople, quoted_people
 
 W_CO = 0.5
 W_WORDS = 1.0

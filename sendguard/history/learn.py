@@ -27,11 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
 
-from sendguard.context import domain_matches
-from sendguard.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
+from sendguard.rules.context import domain_matches
+from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
 from sendguard.history import names
 from sendguard.history.store import prefix_of
-from sendguard.message import decode_header, domain_of, normalize_address
+from sendguard.mail.message import decode_header, domain_of, normalize_address
 
 MAX_PARTICIPANTS = 20
 BATCH = 2000

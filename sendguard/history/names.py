@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from sendguard.greetings import fold
+from sendguard.mail.greetings import fold
 
 # Short forms the English table lacks: full name -> short forms.
 SHORT_FORMS: dict[str, tuple[str, ...]] = {

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 
-from sendguard.greetings import fold
+from sendguard.mail.greetings import fold
 from sendguard.history.names import LOCAL_SPLIT, contact_names
 from sendguard.history.twins import edit_distance
-from sendguard.quoted import Person, QuotedPeople
+from sendguard.mail.quoted import Person, QuotedPeople
 
 
 def local_tokens(addr: str) -> list[str]:

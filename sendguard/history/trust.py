@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from sendguard.history.store import open_for_write
-from sendguard.message import normalize_address
+from sendguard.mail.message import normalize_address
 
 ALL_RULES = "*"
 

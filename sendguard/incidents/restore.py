@@ -27,7 +27,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from sendguard import queue as q
+from sendguard.act import queue as q
 from sendguard.incidents import log_dir
 
 _SAFE_REF = re.compile(r"[0-9A-Za-z-]+")

@@ -155,7 +155,7 @@ class AttachmentType(Rule):
         attachments = [p for p in message.attachments if p.encoded_size]
         if not attachments:
             return []
-        from sendguard.extract import real_type  # libmagic and zipfile only for mail with attachments
+        from sendguard.mail.extract import real_type  # libmagic and zipfile only for mail with attachments
 
         outside = bool(context.outside_recipients)
         findings: list[Finding] = []

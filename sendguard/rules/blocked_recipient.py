@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sendguard.context import domain_matches
-from sendguard.message import domain_of
+from sendguard.rules.context import domain_matches
+from sendguard.mail.message import domain_of
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 

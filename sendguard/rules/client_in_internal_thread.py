@@ -11,7 +11,7 @@ to the user.
 
 from __future__ import annotations
 
-from sendguard.greetings import is_reply, names_one_thread, subject_key
+from sendguard.mail.greetings import is_reply, names_one_thread, subject_key
 from sendguard.history.fit import message_view, silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule

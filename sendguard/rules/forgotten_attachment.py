@@ -12,7 +12,7 @@ with no Angebot) — sending it again after adding the file, or confirming, cost
 
 from __future__ import annotations
 
-from sendguard.content import LazyPattern, looks_like_patch, own_text
+from sendguard.mail.content import LazyPattern, looks_like_patch, own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 

@@ -15,7 +15,7 @@ than the recipient (a greeting *and* a topic pointing elsewhere is conclusive).
 
 from __future__ import annotations
 
-from sendguard.greetings import name_keys
+from sendguard.mail.greetings import name_keys
 from sendguard.history.fit import W_GREETING, model_for, silenced
 from sendguard.history.names import contact_names
 from sendguard.model import Finding, Severity

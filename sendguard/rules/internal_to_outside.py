@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from sendguard.greetings import own_text
+from sendguard.mail.greetings import own_text
 from sendguard.history.fit import model_for, silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule

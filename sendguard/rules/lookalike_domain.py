@@ -13,7 +13,7 @@ again" applies here as to every recipient rule.
 
 from __future__ import annotations
 
-from sendguard.context import domain_matches
+from sendguard.rules.context import domain_matches
 from sendguard.history.fit import silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule

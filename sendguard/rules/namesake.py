@@ -41,7 +41,7 @@ in the quoted text that starts with the same letters is suggested.
 
 from __future__ import annotations
 
-from sendguard.greetings import is_forward, is_reply
+from sendguard.mail.greetings import is_forward, is_reply
 from sendguard.history.fit import Fit, model_for, silenced
 from sendguard.history.replies import is_person, misaddressed_reply, stale_address
 from sendguard.history.store import prefix_of

@@ -5,14 +5,14 @@ right. Client B is named by its configured keywords, domains and addresses, and 
 display names of its frequent contacts in the history ("Anna Schmidt"). Keywords match as whole words, case-insensitively, in the subject, the author's own text
 (quoted mail from the same client is normal) and attachment file names; domains and addresses
 anywhere in the text. Attachment contents come from the content rules' extractor
-(sendguard.extract, within its budget), so each attachment is read once per message.
+(sendguard.mail.extract, within its budget), so each attachment is read once per message.
 """
 
 from __future__ import annotations
 
 import re
 
-from sendguard.greetings import own_text
+from sendguard.mail.greetings import own_text
 from sendguard.history.fit import silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
@@ -58,7 +58,7 @@ class OtherClient(Rule):
         names = " ".join(p.filename or "" for p in message.attachments)
         text = "\n".join((message.subject, own_text(message.body_text, 50_000), names))
         if message.attachments:
-            from sendguard.extract import attachment_texts  # shared with the content rules, read once
+            from sendguard.mail.extract import attachment_texts  # shared with the content rules, read once
 
             text += "\n" + "\n".join(a.text for a in attachment_texts(message, context))
         findings = []

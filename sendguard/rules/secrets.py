@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from sendguard.content import LazyPattern, mask, scan_texts, shannon_entropy
+from sendguard.mail.content import LazyPattern, mask, scan_texts, shannon_entropy
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib
 import re
 
-from sendguard.content import LazyPattern, mask, scan_texts
+from sendguard.mail.content import LazyPattern, mask, scan_texts
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 

@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 
 from sendguard.errors import SendguardError
 from sendguard.printable import printable
-from sendguard.review_data import IncidentRow, incident_rows
+from sendguard.recover.review_data import IncidentRow, incident_rows
 from sendguard.tui import render
 from sendguard.tui.keys import bindings
 from sendguard.tui.screens.base import ReviewScreen
@@ -157,7 +157,7 @@ class RecordScreen(ReviewScreen):
     def compose(self) -> ComposeResult:
         from pathlib import Path
 
-        from sendguard.message import OutgoingMessage
+        from sendguard.mail.message import OutgoingMessage
 
         try:
             summary = OutgoingMessage(Path(self.path).read_bytes()).body_text

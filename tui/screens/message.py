@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from sendguard.errors import SendguardError
-from sendguard.review_data import MessageView, message_view
+from sendguard.recover.review_data import MessageView, message_view
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from sendguard.errors import SendguardError
-from sendguard.review_data import QueueRow, queue_rows, queue_signature
+from sendguard.recover.review_data import QueueRow, queue_rows, queue_signature
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings

@@ -1,0 +1,1 @@
+"""Act: keep (the queue), deliver, delay, notify, tell the observers."""

@@ -1,0 +1,239 @@
+"""The user's mail setup as sendguard finds it: msmtp, mutt, neomutt, aerc and git send-email.
+
+Shared by ``sendguard setup`` (which proposes a config and the lines to add) and ``sendguard
+doctor`` (which checks that every mail program really goes through sendguard). It only reads
+files and asks ``git config``; it never writes anything, so both commands can call it freely.
+
+Parsing is deliberately shallow — the last ``set sendmail=`` in a muttrc, ``outgoing =`` per aerc
+account, ``from`` per msmtp account — because the aim is to tell a person what to change, not to
+reimplement each program's config language. ``source``d files and conditionals are not followed;
+what is not found is reported as "not found", never guessed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FREEMAIL = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com", "icloud.com",
+    "me.com", "gmx.de", "gmx.net", "gmx.at", "web.de", "t-online.de", "posteo.de", "mailbox.org",
+    "proton.me", "protonmail.com", "fastmail.com", "aol.com", "freenet.de", "yandex.ru", "mail.ru",
+})
+"""Mail providers whose domain is never an organization or a client: everyone uses them."""
+
+
+def home() -> Path:
+    return Path(os.environ.get("HOME") or Path.home())
+
+
+def xdg_config() -> Path:
+    value = os.environ.get("XDG_CONFIG_HOME")
+    return Path(value) if value and os.path.isabs(value) else home() / ".config"
+
+
+def installed_executable(name: str) -> Path | None:
+    """The absolute path of an installed sendguard script, as mail programs should be pointed at it.
+
+    The directory of the running ``sendguard`` first (a venv's bin is often not on PATH), then
+    the interpreter's bin, then PATH. Not resolved through symlinks: a venv's python is one.
+    """
+    candidates = []
+    if sys.argv and sys.argv[0]:
+        candidates.append(Path(sys.argv[0]).absolute().parent / name)
+    candidates.append(Path(sys.executable).absolute().parent / name)
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    found = shutil.which(name)
+    return Path(found).absolute() if found else None
+
+
+def shipped_dir(name: str) -> Path | None:
+    """``hooks`` or ``man`` as shipped: the source tree (editable install) or ``PREFIX/share/sendguard``."""
+    for base in (Path(__file__).resolve().parents[3] / name, Path(sys.prefix) / "share" / "sendguard" / name):
+        if base.is_dir():
+            return base
+    return None
+
+
+# -- msmtp ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MsmtpConfig:
+    path: Path
+    senders: dict[str, str]
+    """account name -> its ``from`` address (accounts without one are left out)."""
+
+
+def msmtp_candidates(transport: list[str] | None = None) -> list[Path]:
+    """Where msmtp reads its config: ``-C``/``--file`` in the transport command, else its defaults."""
+    out: list[Path] = []
+    args = list(transport or [])
+    for i, arg in enumerate(args):
+        if arg == "-C" and i + 1 < len(args):
+            out.append(Path(args[i + 1]).expanduser())
+        elif arg.startswith("--file="):
+            out.append(Path(arg.split("=", 1)[1]).expanduser())
+    return out or [home() / ".msmtprc", xdg_config() / "msmtp" / "config"]
+
+
+def parse_msmtprc(text: str) -> dict[str, str]:
+    senders: dict[str, str] = {}
+    defaults_from = ""
+    account = None
+    for raw in text.splitlines():
+        words = raw.strip().split(None, 1)
+        if not words or words[0].startswith("#"):
+            continue
+        head, rest = words[0], (words[1].strip() if len(words) > 1 else "")
+        if head == "defaults":
+            account = None
+        elif head == "account":
+            name, _, parent = rest.partition(":")  # "account NAME : PARENT" inherits PARENT
+            account = name.strip()
+            inherited = senders.get(parent.strip()) if parent else None
+            if inherited or defaults_from:
+                senders[account] = inherited or defaults_from
+        elif head == "from":
+            if account is None:
+                defaults_from = rest
+            else:
+                senders[account] = rest
+    return {name: addr for name, addr in senders.items() if "@" in addr}
+
+
+def find_msmtp(transport: list[str] | None = None) -> MsmtpConfig | None:
+    for path in msmtp_candidates(transport):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        return MsmtpConfig(path, parse_msmtprc(text))
+    return None
+
+
+# -- mail programs -------------------------------------------------------------------------------
+
+
+@dataclass
+class MailProgram:
+    """One mail program: where its config is and what it sends through now."""
+
+    name: str
+    installed: bool
+    config: Path | None
+    where: str
+    """Where the lines go, for a person ("~/.muttrc", "each account in accounts.conf")."""
+    settings: list[tuple[str, str]] = field(default_factory=list)
+    """(what, current value): the sendmail setting(s) found, e.g. ("set sendmail", "/usr/bin/msmtp")."""
+
+    @property
+    def found(self) -> bool:
+        return self.installed or self.config is not None or bool(self.settings)
+
+    @property
+    def uses_sendguard(self) -> bool:
+        return bool(self.settings) and all("sendguard" in value for _, value in self.settings)
+
+    @property
+    def bypasses(self) -> list[str]:
+        """Settings that send past sendguard."""
+        return [f"{what} = {value}" for what, value in self.settings if "sendguard" not in value]
+
+    def lines(self, sendmail: str) -> list[str]:
+        quoted = shlex.quote(sendmail)
+        if self.name in ("mutt", "neomutt"):
+            return [f'set sendmail = "{sendmail}"']
+        if self.name == "aerc":
+            return [f"outgoing = {sendmail}"]
+        hook = shipped_dir("hooks")
+        out = [f"git config --global sendemail.sendmailCmd {quoted}",
+               "git config --global sendemail.validate true"]
+        if hook:
+            out.append(f"cp {shlex.quote(str(hook / 'sendemail-validate'))} REPO/.git/hooks/   # in each repository")
+        return out
+
+
+def _first_existing(paths: list[Path]) -> Path | None:
+    return next((p for p in paths if p.is_file()), None)
+
+
+_MUTT_SENDMAIL = re.compile(r"""^\s*set\s+sendmail\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))""")
+
+
+def _mutt_like(name: str, paths: list[Path]) -> MailProgram:
+    config = _first_existing(paths)
+    settings = []
+    if config:
+        value = None
+        for line in config.read_text(encoding="utf-8", errors="replace").splitlines():
+            match = _MUTT_SENDMAIL.match(line)
+            if match:
+                value = next(g for g in match.groups() if g is not None)
+        if value is not None:
+            settings.append(("set sendmail", value))
+    shown = str(config or paths[0]).replace(str(home()), "~", 1)
+    return MailProgram(name, bool(shutil.which(name)), config, shown, settings)
+
+
+def _aerc() -> MailProgram:
+    path = xdg_config() / "aerc" / "accounts.conf"
+    settings = []
+    if path.is_file():
+        account = "?"
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            stripped = line.strip()
+            if stripped.startswith("[") and stripped.endswith("]"):
+                account = stripped[1:-1]
+            elif re.match(r"outgoing\s*=", stripped):
+                settings.append((f"[{account}] outgoing", stripped.split("=", 1)[1].strip()))
+    shown = str(path).replace(str(home()), "~", 1) + " (each account)"
+    return MailProgram("aerc", bool(shutil.which("aerc")), path if path.is_file() else None, shown, settings)
+
+
+def _git_config(name: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", "config", "--global", "--get", name], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except OSError:
+        return None
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+
+def _git() -> MailProgram:
+    installed = bool(shutil.which("git"))
+    settings = []
+    if installed:
+        for key_name in ("sendemail.sendmailCmd", "sendemail.smtpServer"):
+            value = _git_config(key_name)
+            if value:
+                settings.append((key_name, value))
+    return MailProgram("git send-email", installed and _has_send_email(), None, "~/.gitconfig", settings)
+
+
+def _has_send_email() -> bool:
+    exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, timeout=10, check=False)
+    return (Path(exec_path.stdout.strip()) / "git-send-email").exists()
+
+
+def find_mail_programs() -> list[MailProgram]:
+    """mutt, neomutt, aerc and git send-email, each whether found or not."""
+    h, x = home(), xdg_config()
+    return [
+        _mutt_like("mutt", [h / ".muttrc", h / ".mutt" / "muttrc", x / "mutt" / "muttrc"]),
+        _mutt_like("neomutt", [h / ".neomuttrc", x / "neomutt" / "neomuttrc", h / ".neomutt" / "neomuttrc"]),
+        _aerc(),
+        _git(),
+    ]
+
+
+def domain_of(addr: str) -> str:
+    return addr.rpartition("@")[2].strip(" >").lower()

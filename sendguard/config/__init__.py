@@ -1,0 +1,1 @@
+"""The configuration: the typed model, its cache and its editor."""

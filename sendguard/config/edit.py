@@ -1,0 +1,102 @@
+"""Change the user's config file from the review screen, keeping its comments and layout.
+
+The file is the user's: it is edited with tomlkit (a round-trip TOML parser), so comments,
+ordering, quoting and blank lines survive and only the touched array grows by one item. The
+new text is validated with the same loader the send path uses *before* it replaces the old
+file (write-temp-fsync-rename): a change that would break the config is refused, never written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from sendguard.config.schema import Config, parse
+from sendguard.errors import ConfigError, ConfigProblem
+from sendguard.mail.message import domain_of, normalize_address
+
+AllowKind = Literal["address", "domain", "client"]
+
+
+@dataclass(frozen=True)
+class AllowChoice:
+    """One thing the person may allow from now on."""
+
+    kind: AllowKind
+    value: str
+    client: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "address":
+            return f"always allow the address {self.value}"
+        if self.kind == "domain":
+            return f"always allow the domain {self.value}"
+        return f"{self.value} belongs to client {self.client}"
+
+
+def choices_for(addr: str, config: Config) -> list[AllowChoice]:
+    """What may be allowed for ``addr``: itself, its domain, and a pairing with each client."""
+    addr = normalize_address(addr)
+    out = [AllowChoice("address", addr)]
+    if domain_of(addr):
+        out.append(AllowChoice("domain", domain_of(addr)))
+    out.extend(AllowChoice("client", addr, name) for name in sorted(config.clients))
+    return out
+
+
+def _append_unique(array: object, value: str) -> bool:
+    existing = {str(v).lower() for v in array}  # type: ignore[attr-defined]
+    if value.lower() in existing:
+        return False
+    array.append(value)  # type: ignore[attr-defined]
+    return True
+
+
+def apply_choice(text: str, choice: AllowChoice) -> tuple[str, bool]:
+    """The config text with ``choice`` added; False when it was already there."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as err:
+        raise ConfigError([ConfigProblem("<config>", getattr(err, "line", None), "(syntax)", str(err))]) from None
+    if choice.kind == "client":
+        clients = doc.get("clients")
+        if clients is None or choice.client not in clients:
+            raise ConfigError([ConfigProblem("<config>", None, f"clients.{choice.client}", "no such client")])
+        table = clients[choice.client]
+        key = "addresses"
+    else:
+        if "allow" not in doc:
+            doc.add(tomlkit.nl())
+            doc.add("allow", tomlkit.table())
+        table = doc["allow"]
+        key = "addresses" if choice.kind == "address" else "domains"
+    if key not in table:
+        table[key] = tomlkit.array()
+    changed = _append_unique(table[key], choice.value)
+    return tomlkit.dumps(doc), changed
+
+
+def allow(config_path: Path, choice: AllowChoice) -> Config:
+    """Add ``choice`` to the config file and return the config as now loaded."""
+    from sendguard.act import queue as q
+    from sendguard.paths import ensure_private_dir
+
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError([ConfigProblem(str(config_path), None, "(file)", f"cannot be read: {err}")]) from None
+    new_text, changed = apply_choice(text, choice)
+    config = parse(new_text, str(config_path))  # refuse to write a config the send path would reject
+    config.path = config_path
+    if changed:
+        target = config_path.resolve()  # a symlinked config (dotfiles) stays a symlink
+        ensure_private_dir(target.parent)
+        q.atomic_write(target, new_text.encode("utf-8"))
+    return config

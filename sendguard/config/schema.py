@@ -1,0 +1,474 @@
+"""The configuration: one typed model, validated when loaded.
+
+Each section is a dataclass; every key is declared once, with its type, default and a
+docstring-like ``doc`` (the man page test reads these). Loading collects *all* problems —
+unknown sections and keys, wrong types, bad values — and raises one :class:`ConfigError` that
+names file, line, key, what was expected and the nearest valid key (harlequin's pattern).
+
+Rule options are declared by the rules themselves (``Rule.options``) and validated here, so a
+rule's knobs live beside its code.
+
+Sections are declared with :func:`section` rather than ``@dataclass``: the same declaration
+(annotated ``key()`` fields), the same ``__init__`` / ``__eq__`` / ``__repr__``, but built without
+the code generation dataclasses does per class (it compiles three methods each, ~0.3 ms a class;
+this module is imported on every mail). A section written with plain ``@dataclass`` still works
+everywhere here.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import MISSING, Field, dataclass, field, fields  # noqa: F401  (dataclass: sections may still use it)
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from sendguard.errors import ConfigError, ConfigProblem
+from sendguard.model import Action
+
+
+def key(default: Any, doc: str) -> Any:
+    """Declare a config key with its default and documentation."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
+def section(cls: type) -> type:
+    """A light ``@dataclass`` for config sections (see the module docstring for why)."""
+    declared: dict[str, Field[Any]] = {}
+    for name in cls.__dict__.get("__annotations__", {}):
+        value = cls.__dict__.get(name, MISSING)
+        f = value if isinstance(value, Field) else field(default=value)
+        f.name = name
+        declared[name] = f
+        if f.default is not MISSING:
+            setattr(cls, name, f.default)
+        elif name in cls.__dict__:
+            delattr(cls, name)
+
+    def __init__(self: Any, *args: Any, **values: Any) -> None:  # noqa: N807
+        values.update(zip(declared, args))
+        for name, f in declared.items():
+            if name in values:
+                value = values.pop(name)
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            elif f.default is not MISSING:
+                value = f.default
+            else:
+                raise TypeError(f"{cls.__name__}() needs {name!r}")
+            setattr(self, name, value)
+        if values:
+            raise TypeError(f"{cls.__name__}() got unexpected {', '.join(sorted(values))}")
+
+    def __eq__(self: Any, other: Any) -> bool:  # noqa: N807
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in declared)
+
+    def __repr__(self: Any) -> str:  # noqa: N807
+        return f"{cls.__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in declared)})"
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    cls.__eq__ = __eq__  # type: ignore[method-assign,assignment]
+    cls.__repr__ = __repr__  # type: ignore[method-assign,assignment]
+    cls.__hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq
+    cls.__config_keys__ = declared  # type: ignore[attr-defined]
+    return cls
+
+
+def _keys(cls: type) -> dict[str, Field[Any]]:
+    """The declared keys of a section, whether made with :func:`section` or ``@dataclass``."""
+    declared = cls.__dict__.get("__config_keys__")
+    return declared if declared is not None else {f.name: f for f in fields(cls)}
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The evaluated annotations of a section, once per class (they are strings until asked)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+@section
+class IdentitySection:
+    """Who the user is."""
+
+    addresses: list[str] = key([], "The user's own addresses. Mail from them counts as sent when learning.")
+    name: str = key("", "The user's display name, used in drafts written by `sendguard oops`.")
+
+
+@section
+class OrganizationSection:
+    """The user's own organization: mail to these domains is internal."""
+
+    domains: list[str] = key([], "Domains of the organization. Subdomains count too.")
+    name: str = key("", "The organization's name, used in incident records.")
+
+
+@section
+class ClientSection:
+    """One client (``[clients.NAME]``): who belongs to it and which words name it."""
+
+    domains: list[str] = key([], "The client's mail domains. Subdomains count too.")
+    keywords: list[str] = key([], "Project and company names that identify this client in a text.")
+    addresses: list[str] = key([], "Contacts of this client at other domains (e.g. freemail).")
+
+
+@section
+class TransportSection:
+    """How accepted mail leaves."""
+
+    command: list[str] = key(["msmtp"], "The transport and its arguments; the caller's sendmail options are appended.")
+    timeout: float = key(300.0, "Seconds the transport may take before it counts as failed (temporary).")
+
+
+@section
+class SendmailSection:
+    """What the sendmail interface does with held mail."""
+
+    hold_action: Literal["reject", "queue"] = key(
+        "reject",
+        'reject: exit 75 and explain on stderr (the mail program keeps or forgets its copy; '
+        'sendguard keeps one). queue: exit 0 and keep it until `sendguard release ID`.',
+    )
+    confirm_window: int = key(600, "Seconds within which sending the identical message again confirms a hold.")
+    notify: bool = key(True, "Show a desktop notification (notify-send) when a message is held.")
+    resident: bool = key(
+        True,
+        "Keep a checker process running between mails (it stops after resident_idle seconds without "
+        "mail): each mail then costs a small client instead of a Python start-up with every rule. "
+        "false: every mail is checked in a process of its own.",
+    )
+    resident_idle: int = key(600, "Seconds without mail after which the resident checker stops.")
+
+
+@section
+class ListSection:
+    """Addresses and domains."""
+
+    addresses: list[str] = key([], "Addresses, compared case-insensitively.")
+    domains: list[str] = key([], "Domains; subdomains count too.")
+
+
+@section
+class DelaySection:
+    """The undo window: accepted mail waits before it leaves."""
+
+    seconds: int = key(0, "Seconds every accepted message waits before delivery (0: none).")
+    outside_seconds: int = key(0, "Seconds a message with a recipient outside the organization waits (0: use `seconds`).")
+    rules: list[str] = key([], "Rule ids whose findings (of any severity) make a message wait `rule_seconds`.")
+    rule_seconds: int = key(0, "Seconds a message waits when one of `rules` found something (the longest delay wins).")
+
+
+@section
+class HistorySection:
+    """What sendguard learned from the user's mail."""
+
+    learn_delivered: bool = key(True, "Add every delivered message to the history.")
+
+
+@section
+class LogSection:
+    """The incident log."""
+
+    enabled: bool = key(True, "Write an incident record for every decision.")
+    notmuch: bool = key(True, "Index the incident log in sendguard's own notmuch database.")
+
+
+@section
+class QueueSection:
+    """The local queue."""
+
+    keep_days: int = key(30, "Days delivered and discarded messages are kept (for `sendguard oops`).")
+
+
+@section
+class DraftsSection:
+    """Where `sendguard undo` and `sendguard oops` leave drafts for the mail program."""
+
+    maildir: str = key("", "A maildir for drafts, e.g. the mail program's Drafts folder (empty: $XDG_DATA_HOME/sendguard/drafts).")
+
+
+@section
+class OopsSection:
+    """`sendguard oops`: after a message reached the wrong person."""
+
+    manager: str = key("", "An address to tell as well (a draft explaining what happened); empty: none.")
+    privacy_contact: str = key("", "The data protection officer or privacy contact named in the breach record (GDPR art. 33(3)(b)).")
+
+
+@section
+class RuleConfig:
+    """``[rules.ID]``: ``action`` plus the options the rule declares."""
+
+    action: Action | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@section
+class Config:
+    """The whole configuration. ``Config()`` is the embedded default."""
+
+    identity: IdentitySection = field(default_factory=IdentitySection)
+    organization: OrganizationSection = field(default_factory=OrganizationSection)
+    clients: dict[str, ClientSection] = field(default_factory=dict)
+    transport: TransportSection = field(default_factory=TransportSection)
+    sendmail: SendmailSection = field(default_factory=SendmailSection)
+    rules: dict[str, RuleConfig] = field(default_factory=dict)
+    allow: ListSection = field(default_factory=ListSection)
+    block: ListSection = field(default_factory=ListSection)
+    delay: DelaySection = field(default_factory=DelaySection)
+    history: HistorySection = field(default_factory=HistorySection)
+    log: LogSection = field(default_factory=LogSection)
+    queue: QueueSection = field(default_factory=QueueSection)
+    drafts: DraftsSection = field(default_factory=DraftsSection)
+    oops: OopsSection = field(default_factory=OopsSection)
+    path: Path | None = None
+    """The file it was read from (None for the embedded default)."""
+
+    def actions(self) -> dict[str, Action]:
+        return {rule: rc.action for rule, rc in self.rules.items() if rc.action is not None}
+
+    def rule_option(self, rule_id: str, name: str) -> Any:
+        """An option of a rule: the configured value or the rule's declared default."""
+        rc = self.rules.get(rule_id)
+        if rc is not None and name in rc.options:
+            return rc.options[name]
+        from sendguard.rules import rule_class
+
+        return rule_class(rule_id).options[name][1]
+
+
+# Sections that are a table of named sub-tables rather than keys.
+SECTIONS: dict[str, type] = {
+    "identity": IdentitySection,
+    "organization": OrganizationSection,
+    "transport": TransportSection,
+    "sendmail": SendmailSection,
+    "allow": ListSection,
+    "block": ListSection,
+    "delay": DelaySection,
+    "history": HistorySection,
+    "log": LogSection,
+    "queue": QueueSection,
+    "drafts": DraftsSection,
+    "oops": OopsSection,
+}
+TABLE_SECTIONS = ("clients", "rules")
+
+
+def nearest(word: str, choices: typing.Iterable[str]) -> str | None:
+    """The closest valid name, for 'did you mean'. Only runs on the error path."""
+    choices = list(choices)
+    if not choices:
+        return None
+    from rapidfuzz import fuzz, process
+
+    match = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=60)
+    return match[0] if match else None
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in get_args(tp))
+    if origin is list:
+        inner = get_args(tp)[0]
+        plural = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
+        return f"a list of {plural.get(inner) or _type_name(inner)}"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
+
+
+def _check_value(value: Any, tp: Any) -> bool:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return value in get_args(tp)
+    if origin is list:
+        (inner,) = get_args(tp)
+        return isinstance(value, list) and all(_check_value(v, inner) for v in value)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+class _Locator:
+    """Finds the line of ``key`` inside ``[section]`` in the source text (tomllib has no positions)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def find(self, section: str, key_name: str | None = None) -> int | None:
+        current = None
+        for number, raw in enumerate(self.lines, 1):
+            line = raw.strip()
+            if line.startswith("[") and "]" in line:
+                current = line.strip("[] ").replace('"', "").replace("'", "")
+                if key_name is None and current == section:
+                    return number
+                continue
+            if key_name and current == section and line.split("=", 1)[0].strip().strip('"') == key_name:
+                return number
+        return None
+
+
+def _build_section(cls: type, data: Any, name: str, ctx: _Loader) -> Any:
+    if not isinstance(data, dict):
+        ctx.problem(name, None, f"must be a table [{name}]")
+        return cls()
+    known = _keys(cls)
+    values = {}
+    for k, v in data.items():
+        f = known.get(k)
+        if f is None:
+            ctx.problem(name, k, "unknown key", nearest(k, known))
+            continue
+        tp = _hints(cls)[k]
+        if not _check_value(v, tp):
+            choices = [str(a) for a in get_args(tp)] if get_origin(tp) is Literal else []
+            ctx.problem(name, k, f"expected {_type_name(tp)}, got {v!r}", nearest(str(v), choices))
+            continue
+        values[k] = v
+    return cls(**values)
+
+
+class _Loader:
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.locator = _Locator(text)
+        self.problems: list[ConfigProblem] = []
+
+    def problem(self, section: str, key_name: str | None, what: str, suggestion: str | None = None) -> None:
+        line = self.locator.find(section, key_name) or self.locator.find(section)
+        dotted = f"{section}.{key_name}" if key_name else section
+        self.problems.append(ConfigProblem(self.file, line, dotted, what, suggestion))
+
+    def load(self, data: dict[str, Any]) -> Config:
+        from sendguard.rules import RULES, rule_class
+
+        config = Config()
+        for section, value in data.items():
+            if section in SECTIONS:
+                setattr(config, section, _build_section(SECTIONS[section], value, section, self))
+            elif section == "clients":
+                if not isinstance(value, dict):
+                    self.problem(section, None, "must be tables [clients.NAME]")
+                    continue
+                for client, table in value.items():
+                    config.clients[client] = _build_section(ClientSection, table, f"clients.{client}", self)
+            elif section == "rules":
+                if not isinstance(value, dict):
+                    self.problem(section, None, "must be tables [rules.ID]")
+                    continue
+                for rule_id, table in value.items():
+                    if rule_id not in RULES:
+                        self.problem(f"rules.{rule_id}", None, "no such rule", nearest(rule_id, RULES))
+                        continue
+                    # A table with only `action` needs no options: do not import the rule for it
+                    # (`action = "off"` should cost nothing on the send path).
+                    only_action = isinstance(table, dict) and set(table) <= {"action"}
+                    config.rules[rule_id] = self._rule(rule_id, table, {} if only_action else rule_class(rule_id).options)
+            else:
+                self.problem(section, None, "unknown section", nearest(section, [*SECTIONS, *TABLE_SECTIONS]))
+        return config
+
+    def _rule(self, rule_id: str, table: Any, options: dict[str, tuple[Any, Any, str]]) -> RuleConfig:
+        name = f"rules.{rule_id}"
+        rc = RuleConfig()
+        if not isinstance(table, dict):
+            self.problem(name, None, "must be a table")
+            return rc
+        for k, v in table.items():
+            if k == "action":
+                labels = [a.label for a in Action]
+                if v in labels:
+                    rc.action = Action[v.upper()]
+                else:
+                    self.problem(name, k, f"expected one of {', '.join(labels)}, got {v!r}", nearest(str(v), labels))
+            elif k in options:
+                tp = options[k][0]
+                if _check_value(v, tp):
+                    rc.options[k] = v
+                else:
+                    self.problem(name, k, f"expected {_type_name(tp)}, got {v!r}")
+            else:
+                self.problem(name, k, "unknown key", nearest(k, ["action", *options]))
+        return rc
+
+
+def parse(text: str, file: str = "<config>") -> Config:
+    """Parse and validate config text; raise ConfigError listing every problem."""
+    return _validate(_toml(text, file), text, file)
+
+
+def _toml(text: str, file: str) -> dict[str, Any]:
+    import tomllib  # not at import: with config_cache, a mail rarely needs it
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        line = getattr(err, "lineno", None)  # Python >= 3.14; before, only the text has it
+        if line is None:
+            import re
+
+            found = re.search(r"\(at line (\d+)", str(err))
+            line = int(found.group(1)) if found else None
+        raise ConfigError([ConfigProblem(file, line, "(syntax)", str(err))]) from None
+
+
+def _validate(data: dict[str, Any], text: str, file: str) -> Config:
+    loader = _Loader(file, text)
+    config = loader.load(data)
+    if loader.problems:
+        raise ConfigError(loader.problems)
+    return config
+
+
+def load(path: Path | None, *, required: bool = False) -> Config:
+    """Load the config file at ``path``; the embedded default when it does not exist.
+
+    ``required`` (an explicit ``--config``) turns a missing file into an error.
+    """
+    from sendguard import paths
+    from sendguard.config import cache as config_cache
+
+    file = path or paths.config_path()
+    cached = config_cache.read(file, paths.state_dir())
+    if cached is not None:
+        loader = _Loader(str(file), "")
+        config = loader.load(cached)
+        if not loader.problems:
+            config.path = file
+            return config
+        # valid when cached, not now (sendguard changed): the file gives the errors their lines
+    key = config_cache.key_of(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError([ConfigProblem(str(file), None, "(file)", "no such file")]) from None
+        return Config()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError([ConfigProblem(str(file), None, "(file)", f"cannot be read: {err}")]) from None
+    data = _toml(text, str(file))
+    config = _validate(data, text, str(file))
+    config_cache.write(key, data, paths.state_dir())
+    config.path = file
+    return config
+
+
+def documented_keys() -> list[tuple[str, str, Any, str]]:
+    """Every key: (dotted name, type, default, doc). The man page check reads this."""
+    out = []
+    for section, cls in [*SECTIONS.items(), ("clients.NAME", ClientSection)]:
+        hints = _hints(cls)
+        for f in _keys(cls).values():
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            out.append((f"{section}.{f.name}", _type_name(hints[f.name]), default, f.metadata.get("doc", "")))
+    return out

@@ -1,0 +1,1 @@
+"""Decide: run the rules, turn findings into one verdict, and measure it."""

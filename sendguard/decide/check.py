@@ -1,0 +1,80 @@
+"""Run the rules over one message and decide: the pure core shared by ``check`` and ``sendmail``.
+
+``check_message`` does no I/O of its own beyond what rules read (the history store), never
+delivers and never writes: ``sendguard check`` is the send path's dry run.
+A rule that crashes is itself a finding (fail closed: the message is held, the traceback is
+not shown to the person but the rule and error are named), never a lost message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+from sendguard.config.schema import Config
+from sendguard.rules.context import CheckContext
+from sendguard.decide.decision import Decision, decide
+from sendguard.mail.message import OutgoingMessage, normalize_address
+from sendguard.model import Action, Finding, Severity
+from sendguard.rules import load_rules
+
+
+class CheckResult(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
+    message: OutgoingMessage
+    envelope: list[str]
+    decision: Decision
+
+
+def envelope_for(message: OutgoingMessage, argv_recipients: Iterable[str], read_headers: bool) -> list[str]:
+    """The recipients the message will go to: argv ones, plus To/Cc/Bcc when asked (-t) or none given."""
+    seen: dict[str, None] = {}
+    for addr in argv_recipients:
+        for part in addr.split(","):  # sendmail accepts "a@x,b@y" as one argument
+            if part.strip():
+                seen[normalize_address(part)] = None
+    if read_headers or not seen:
+        for address in message.header_recipients:
+            seen[address.addr] = None
+    return list(seen)
+
+
+def check_message(
+    message: OutgoingMessage,
+    config: Config,
+    *,
+    envelope: list[str],
+    state_dir: Path,
+    options: tuple[str, ...] = (),
+    now: float | None = None,
+) -> CheckResult:
+    actions = config.actions()
+    context = CheckContext(
+        config=config,
+        envelope=envelope,
+        now=time.time() if now is None else now,
+        state_dir=state_dir,
+        options=options,
+    )
+    findings: list[Finding] = []
+    off = frozenset(rule for rule, action in actions.items() if action is Action.OFF)
+    for rule in load_rules(skip=off):
+        try:
+            findings.extend(rule.check(message, context))
+        except (RecursionError, MemoryError) as err:
+            findings.append(Finding("unreadable-message", Severity.HOLD,
+                                    f"The message is too complex to check ({type(err).__name__} in {rule.id}).",
+                                    evidence=rule.id))
+        except Exception as err:  # noqa: BLE001 — a broken rule must hold the mail, not lose it
+            findings.append(Finding("internal-error", Severity.HOLD,
+                                    f"The rule {rule.id} failed ({type(err).__name__}: {err}); "
+                                    "the message was held because it could not be checked.",
+                                    evidence=rule.id))
+    # A person's "false alarm" marks make that rule one step milder for that contact.
+    from sendguard.decide import false_alarms
+
+    marks = false_alarms.load(state_dir)
+    if marks:
+        findings = false_alarms.demote(findings, marks, envelope)
+    return CheckResult(message, envelope, decide(findings, actions))

@@ -1,0 +1,105 @@
+"""False alarms: the person said "this hold was wrong" for a rule and a contact.
+
+Recorded in ``$XDG_DATA_HOME/sendguard/false-alarms.json`` (0600, replaced atomically), one
+mark per (rule, contact) with a count and the last time and queue id. A mark lowers the weight
+of that rule for that contact: :func:`demote` turns its findings one step milder (HOLD → WARN,
+WARN → INFO), so after a false alarm the same rule alone no longer holds mail to that contact,
+while a second, independent signal still does (decision.py's agreement step). BLOCK is policy
+and is never demoted.
+
+When the history offers its per-contact "don't ask again" (``sendguard.history.trust``), each
+mark is also handed to it for that rule only, so the recipient rules that consult it stay
+silent about that contact while the other rules keep their full weight.
+Reading the file is cheap (one small JSON), so the send path may consult it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sendguard.mail.message import normalize_address
+from sendguard.model import Finding, Severity
+
+FILE_NAME = "false-alarms.json"
+
+
+def _path(state_dir: Path) -> Path:
+    return state_dir / FILE_NAME
+
+
+def load(state_dir: Path) -> dict[tuple[str, str], int]:
+    """(rule, contact) -> how many times it was marked a false alarm."""
+    try:
+        data = json.loads(_path(state_dir).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {(m["rule"], m["contact"]): int(m.get("count", 1)) for m in data.get("marks", [])
+            if isinstance(m, dict) and "rule" in m and "contact" in m}
+
+
+def record(state_dir: Path, meta: dict[str, Any], *, now: float | None = None) -> list[tuple[str, str]]:
+    """Mark every warning or hold of a queued message's findings as a false alarm.
+
+    Findings about the message as a whole are marked for each of its recipients. Returns the
+    (rule, contact) pairs marked.
+    """
+    from sendguard.act import queue as q
+    from sendguard.paths import ensure_private_dir
+
+    envelope = [normalize_address(a) for a in meta.get("envelope", [])]
+    pairs: dict[tuple[str, str], None] = {}
+    for finding in meta.get("findings", []):
+        if finding.get("severity") not in ("warn", "hold"):
+            continue
+        contacts = [normalize_address(finding["recipient"])] if finding.get("recipient") else envelope
+        for contact in contacts:
+            pairs[(str(finding.get("rule")), contact)] = None
+    if not pairs:
+        return []
+    ensure_private_dir(state_dir)
+    try:
+        data = json.loads(_path(state_dir).read_text())
+    except (FileNotFoundError, ValueError):
+        data = {"version": 1, "marks": []}
+    marks = {(m["rule"], m["contact"]): m for m in data.get("marks", []) if isinstance(m, dict)}
+    stamp = q.now_iso(now)
+    for rule, contact in pairs:
+        mark = marks.setdefault((rule, contact), {"rule": rule, "contact": contact, "count": 0})
+        mark.update(count=int(mark.get("count", 0)) + 1, last=stamp, entry=meta.get("id"))
+    data["marks"] = list(marks.values())
+    q.atomic_write(_path(state_dir), json.dumps(data, indent=1, ensure_ascii=False).encode())
+    _tell_history(state_dir, list(pairs))
+    return list(pairs)
+
+
+def _tell_history(state_dir: Path, pairs: list[tuple[str, str]]) -> None:
+    """Hand each mark to the history's per-contact, per-rule "don't ask again" when it exists."""
+    try:
+        from sendguard.history import trust as history_trust
+    except ImportError:  # the history is optional: our own record above is what counts then
+        return
+    for rule, contact in pairs:
+        history_trust.trust(state_dir, contact, rule)
+
+
+def demote(findings: Iterable[Finding], marks: dict[tuple[str, str], int],
+           envelope: Iterable[str] = ()) -> list[Finding]:
+    """Findings with one step less weight where the person marked (rule, recipient) false.
+
+    A finding about the message as a whole was marked for each recipient (see :func:`record`),
+    so it is demoted when every recipient of this message carries that mark."""
+    recipients = [normalize_address(a) for a in envelope]
+    out = []
+    for finding in findings:
+        if finding.recipient:
+            marked = bool(marks.get((finding.rule, normalize_address(finding.recipient))))
+        else:
+            marked = bool(recipients) and all(marks.get((finding.rule, a)) for a in recipients)
+        if marked and finding.severity in (Severity.WARN, Severity.HOLD):
+            finding = replace(finding, severity=Severity(finding.severity - 1))
+        out.append(finding)
+    return out

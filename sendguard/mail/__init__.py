@@ -1,0 +1,1 @@
+"""The message as sendguard reads it: parsing, MIME, text, greetings and quotes."""

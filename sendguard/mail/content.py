@@ -1,0 +1,146 @@
+"""The words a message carries, as the content rules read them.
+
+Three questions every content rule asks, answered once here:
+
+* Which text did the *user* write? ``own_text`` drops quoted lines (``>``), everything after a
+  signature delimiter (``-- ``), and forwarded or replied-to messages (the "-----Original
+  Message-----" / "Am ... schrieb ...:" / "On ... wrote:" families in several languages), so
+  a phrase someone else wrote is never held against the sender.
+* What does a git patch add? ``patch_text`` keeps the prose before the first diff and the
+  added lines (``+``, not ``+++``) of the diff: context and removed lines already exist
+  elsewhere, so they are not leaving the house with this mail.
+* What must never be shown? ``mask`` keeps only the first and last character of a secret, and
+  every finding of the secrets rule goes through it: stderr, ``check --json``, the queue and
+  the incident log only ever see the masked form.
+
+``scan_texts`` lists (where, text) pairs: the subject with the body (patch-filtered when it is a
+patch) and the text of every readable attachment (sendguard.mail.extract), cached per message in
+context.cache.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+class LazyPattern:
+    """A regular expression compiled when first used, not when its module is imported.
+
+    The content rules are imported for every mail, but most mail never reaches most of their
+    patterns (a salary table's name pattern, the placeholder list of secrets): compiling them
+    all at import cost ~6 ms per mail (bench/profile_sendpath.py). Behaves as the compiled
+    pattern: ``search``, ``finditer``, ``pattern`` and the rest are the compiled pattern's."""
+
+    __slots__ = ("_compiled", "_flags", "_source")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self._source = source
+        self._flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self._source, self._flags)
+        return self._compiled
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.compiled(), name)
+
+
+_CACHE_KEY = "content.scan-texts"
+# The body is read up to here (attachments have their own budget in sendguard.mail.extract): a
+# secret or an IBAN sits in what a person wrote, not after a megabyte of pasted log.
+SCAN_CHARS = 1_000_000
+
+_DIFF_START = re.compile(r"^(?:diff --git |Index: |--- (?:a/|/dev/null)|\+\+\+ b/|@@ -\d)", re.MULTILINE)
+_PATCH_SUBJECT = re.compile(r"\[(?:[^\]]*\s)?(?:PATCH|RFC)\b", re.IGNORECASE)
+
+_ATTRIBUTION = LazyPattern(
+    r"^(?:"
+    r"-{2,}\s*(?:Original(?:\s+Message)?|Urspr[üu]ngliche Nachricht|Original-Nachricht|Message d'origine"
+    r"|Mensaje original|Oorspronkelijk bericht|Исходное сообщение|Forwarded message|Weitergeleitete Nachricht"
+    r"|Message transféré|Mensaje reenviado|Doorgestuurd bericht|Пересылаемое сообщение)\s*-{2,}"
+    r"|.{0,40}-{3,}\s*(?:Forwarded by|Weitergeleitet von)\b.{0,200}"  # Lotus Notes
+    r"|Begin forwarded message:|Anfang der weitergeleiteten (?:E-Mail|Nachricht):"
+    r"|On .{0,200} wrote:|Am .{0,200} schrieb .{0,200}:|Le .{0,200} a écrit\s*:|El .{0,200} escribió:"
+    r"|Op .{0,200} schreef .{0,200}:|.{0,200} (?:пишет|написал\(а\)|написал):"
+    r")\s*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+# Outlook puts the replied-to message under a "From: / Sent:" block instead of quoting it;
+# Lotus Notes under "To: / cc: / Subject:".
+_OUTLOOK_BLOCK = LazyPattern(
+    r"^\s*(?:From|Von|De|Van|От)\s*:.*\n(?:.*\n){0,3}?\s*(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Verzonden|Отправлено)\s*:"
+    r"|^\s*(?:To|An|À|Para|Aan|Кому)\s*:.*\n(?:.*\n){0,4}?\s*(?:Subject|Betreff|Objet|Asunto|Onderwerp|Тема)\s*:",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def mask(secret: str) -> str:
+    """First and last character only; nothing of a short secret."""
+    secret = secret.strip()
+    if len(secret) < 6:
+        return "…"
+    return f"{secret[0]}…{secret[-1]}"
+
+
+def looks_like_patch(text: str, subject: str = "") -> bool:
+    return bool(_DIFF_START.search(text)) or bool(_PATCH_SUBJECT.search(subject))
+
+
+def own_text(text: str) -> str:
+    """The part of a body the sender wrote: no quotes, no signature, no forwarded message."""
+    cut = len(text)
+    for pattern in (_ATTRIBUTION, _OUTLOOK_BLOCK):
+        match = pattern.search(text)
+        if match:
+            cut = min(cut, match.start())
+    signature = re.search(r"^-- ?\r?$", text, re.MULTILINE)
+    if signature:
+        cut = min(cut, signature.start())
+    lines = [line for line in text[:cut].splitlines() if not line.lstrip().startswith((">", "|"))]
+    return "\n".join(lines)
+
+
+def patch_text(text: str) -> str:
+    """Prose before the first diff, plus the lines the diff adds."""
+    first = _DIFF_START.search(text)
+    if not first:
+        return text
+    added = [line[1:] for line in text[first.start():].splitlines()
+             if line.startswith("+") and not line.startswith("+++ ")]
+    return text[: first.start()] + "\n" + "\n".join(added)
+
+
+def scan_texts(message: Any, context: Any) -> list[tuple[str, str]]:
+    """(where, text) for the body and each readable attachment; once per message."""
+    cached = context.cache.get(_CACHE_KEY)
+    if cached is not None:
+        return list(cached)
+    body = message.body_text[:SCAN_CHARS]
+    if _DIFF_START.search(body):
+        body = patch_text(body)
+    # The subject travels too ("Erstattung auf DE89 3704 …", "new token ghp_…"), and it is the
+    # heading of the text: "Gehälter 2026" above a bare table of names and amounts.
+    out = [("the message text", f"{message.subject}\n\n{body}" if message.subject else body)]
+    if message.attachments:
+        from sendguard.mail.extract import attachment_texts
+
+        for item in attachment_texts(message, context):
+            text = patch_text(item.text) if _DIFF_START.search(item.text) else item.text
+            out.append((f"the attachment {item.name}", text))
+    context.cache[_CACHE_KEY] = tuple(out)
+    return out
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character: random tokens score high, words and repeated characters low."""
+    import math
+    from collections import Counter
+
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    total = len(value)
+    return -sum(n / total * math.log2(n / total) for n in counts.values())

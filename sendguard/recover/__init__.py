@@ -1,0 +1,1 @@
+"""Recover: fix, undo, oops and the review's data."""

@@ -1,0 +1,76 @@
+"""What a rule may know besides the message: config, envelope, history, the clock.
+
+Built once per message by check.py. Expensive parts (the history store) open on first use,
+so a rule set that never asks for them never pays for them. Time is injected (``now``), so
+tests never depend on the clock.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sendguard.config.schema import Config
+from sendguard.mail.message import domain_of, normalize_address
+
+
+def domain_matches(domain: str, domains: list[str] | tuple[str, ...]) -> bool:
+    """True when ``domain`` is one of ``domains`` or a subdomain of one."""
+    domain = domain.lower()
+    for d in domains:
+        d = d.lower().lstrip("@")
+        if domain == d or domain.endswith("." + d):
+            return True
+    return False
+
+
+class CheckContext:
+    """A plain class, not a dataclass: this module is imported on every mail, and @dataclass
+    compiles its generated methods per class (~0.5 ms each; bench/README.md)."""
+
+    def __init__(self, config: Config, envelope: list[str], now: float, state_dir: Path,
+                 options: tuple[str, ...] = (), cache: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self.envelope = envelope
+        """The recipients the message will really go to (normalized addresses)."""
+        self.now = now
+        self.state_dir = state_dir
+        self.options = options
+        """The caller's sendmail options (for rules that care, e.g. git send-email's -i)."""
+        self.cache: dict[str, Any] = {} if cache is None else cache
+        """Per-message scratch space rules may share (e.g. a parsed greeting)."""
+
+    def __repr__(self) -> str:
+        return f"CheckContext(envelope={self.envelope!r}, now={self.now!r}, state_dir={self.state_dir!r})"
+
+    def is_own(self, addr: str) -> bool:
+        return normalize_address(addr) in {a.lower() for a in self.config.identity.addresses}
+
+    def is_internal(self, addr: str) -> bool:
+        return domain_matches(domain_of(addr), self.config.organization.domains)
+
+    def is_allowed(self, addr: str) -> bool:
+        addr = normalize_address(addr)
+        allow = self.config.allow
+        return addr in {a.lower() for a in allow.addresses} or domain_matches(domain_of(addr), allow.domains)
+
+    def client_of(self, addr: str) -> str | None:
+        """The ``[clients.NAME]`` an address belongs to, if any."""
+        addr = normalize_address(addr)
+        domain = domain_of(addr)
+        for name, client in self.config.clients.items():
+            if addr in {a.lower() for a in client.addresses} or domain_matches(domain, client.domains):
+                return name
+        return None
+
+    @cached_property
+    def outside_recipients(self) -> list[str]:
+        return [a for a in self.envelope if not self.is_internal(a)]
+
+    @cached_property
+    def history(self) -> Any:
+        """The learned history (sendguard.history), or None when nothing was learned."""
+        from sendguard import history
+
+        return history.open_for_check(self.state_dir)

@@ -1,0 +1,1 @@
+"""The sendmail entry: argv, the path every mail takes, the resident checker."""

@@ -1,0 +1,257 @@
+"""The resident checker: one warm process checks every mail; ``sendguard-sendmail`` is its client.
+
+Why: the send path runs on every mail, and a fresh Python that imports the rules, compiles their
+patterns and opens the history costs ~75 ms per mail, against ~50 ms for msmtp itself
+(bench/README.md). Warm, the same check takes a few milliseconds. So the entry points
+(``sendguard-sendmail``, ``sendguard sendmail``) first offer the message to a resident checker
+and only run the send path themselves when there is none; after such a run they start one for
+the next mail (``[sendmail] resident``, default on; it stops after ``resident_idle`` seconds
+without mail, and when its own code or the Python it runs changes on disk).
+
+What the server runs is the same :class:`sendguard.sendpath.path.SendPath` as the in-process path,
+with the client's argv, environment, directory and stderr (the descriptor is passed over the
+socket), so held mail is explained on the caller's terminal and the transport (msmtp, with its
+passwordeval) runs in the caller's environment. Only the observers move: they run after the
+client has its exit code, before the next mail is taken, so the next check sees the history.
+
+Never losing a message across two processes — the client keeps the bytes until the server
+says otherwise:
+
+* the server answers ``K id`` as soon as the message is kept in the queue (Queue.on_kept) and
+  ``X code`` when it is done;
+* a server that fails or vanishes before ``K`` never kept and never delivered the message
+  (the queue keeps it before any hand-off), so the client runs the send path itself;
+* one that vanishes after ``K`` leaves the message in the queue: the client says where and
+  exits 75 (temporary failure) — never sends it a second time.
+
+Trust: the socket is in Linux's abstract namespace (no file to clean up, no path-length limit),
+named after the user, the Python, the package and the config and data locations, so a test's
+isolated HOME gets its own server. Abstract sockets have no permissions, so each side checks
+the other's uid (SO_PEERCRED) and talks only to itself.
+
+Only the client part is imported on every mail: it needs ``_socket`` and ``marshal`` (both
+built in, no import cost worth measuring) and nothing of sendguard's.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+# Fixed header: "SG1" + the length of the marshalled request description.
+_MAGIC = b"SG1"
+_ENV_KEYS = ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+_DISABLE = "SENDGUARD_RESIDENT"  # "0"/"off"/"no": this process neither asks nor starts one
+PID_FILE = "resident.pid"  # in the state dir, while a server for it runs
+
+
+def enabled(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    return environ.get(_DISABLE, "").strip().lower() not in ("0", "off", "no", "false")
+
+
+def config_location(config_path: str | os.PathLike[str] | None) -> str:
+    """The config file this call means, absolute (a relative --config is the caller's)."""
+    if config_path is None and os.environ.get("SENDGUARD_CONFIG"):
+        config_path = os.environ["SENDGUARD_CONFIG"]
+    return os.path.abspath(config_path) if config_path is not None else ""
+
+
+def socket_name(config: str) -> bytes:
+    """The abstract socket of the server for this user, interpreter, package and config."""
+    # sys.prefix and the real interpreter: bin/python and bin/python3 of one venv are one server.
+    parts = [str(os.getuid()), sys.prefix, os.path.realpath(sys.executable), os.path.dirname(os.path.realpath(__file__)),
+             config]
+    parts += [f"{k}={os.environ.get(k, '')}" for k in _ENV_KEYS]
+    parts += sorted(f"{k}={v}" for k, v in os.environ.items()
+                    if k.startswith("SENDGUARD_") and k not in (_DISABLE, "SENDGUARD_CONFIG"))  # config: above
+    return b"\0sendguard-" + _digest("\0".join(parts).encode("utf-8", "surrogateescape"))
+
+
+def _digest(data: bytes) -> bytes:
+    # The built-in SHA-256 module: hashlib would load OpenSSL (milliseconds, on every mail).
+    try:
+        from _sha256 import sha256  # Python ≤ 3.11
+    except ImportError:
+        from _sha2 import sha256  # type: ignore[no-redef]  # Python ≥ 3.12
+    return sha256(data).hexdigest()[:32].encode()
+
+
+def _peer_uid(sock) -> int:  # type: ignore[no-untyped-def]
+    import _socket
+
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # struct ucred: pid, uid, gid
+    return int.from_bytes(creds[4:8], sys.byteorder)
+
+
+# --- the client: every mail -------------------------------------------------------------------
+
+
+class _Outcome:
+    """What the server said: ``code`` when it finished, ``kept`` once the message was kept."""
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        self.kept = ""
+
+
+def ask_server(argv: list[str], raw: bytes, config: str) -> _Outcome | None:
+    """Offer the message to a running server. None: there is none (or it declined) and it never
+    kept the message, so the caller checks it itself."""
+    import _socket
+    import marshal
+
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr to hand over: check it here
+        return None
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        try:
+            sock.connect(socket_name(config))
+        except OSError:
+            return None  # nobody listening: the usual first mail after a pause
+        if _peer_uid(sock) != os.getuid():
+            return None  # someone else holds our name: never hand them mail
+        request = marshal.dumps({"argv": argv, "config": config, "env": dict(os.environ), "cwd": _cwd(),
+                                 "size": len(raw)})
+        head = _MAGIC + len(request).to_bytes(4, "big") + request
+        fds = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, stderr_fd.to_bytes(4, sys.byteorder))]
+        try:
+            sent = sock.sendmsg([head], fds)
+            sock.sendall(head[sent:] + raw if sent < len(head) else raw)
+        except OSError:
+            return None  # it went away before it took anything
+        return _read_outcome(sock)
+    finally:
+        sock.close()
+
+
+def _cwd() -> str:
+    try:
+        return os.getcwd()
+    except OSError:  # run from a deleted directory: the transport starts in /
+        return "/"
+
+
+def _read_outcome(sock) -> _Outcome | None:  # type: ignore[no-untyped-def]
+    outcome = _Outcome()
+    buffer = b""
+    while True:
+        try:
+            chunk = sock.recv(4096)
+        except OSError:
+            chunk = b""
+        buffer += chunk
+        while b"\n" in buffer:
+            line, _, buffer = buffer.partition(b"\n")
+            word, _, value = line.decode("ascii", "replace").partition(" ")
+            if word == "K":
+                outcome.kept = value
+            elif word == "X":
+                outcome.code = int(value) if value.isdigit() else 75  # garbled: it did not say "sent"
+                return outcome
+            elif word == "R" and not outcome.kept:
+                return None  # it declined (stale, or the config turned it off): check it here
+        if not chunk:
+            return outcome if outcome.kept else None
+
+
+def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> int:
+    """One mail from stdin, through the resident checker if there is one, else in this process."""
+    raw = sys.stdin.buffer.read()  # to EOF, whatever the flags
+    config = config_location(config_path)
+    if enabled() and sys.stderr is not None:  # no stderr to pass: check it here, where None is fine
+        outcome = ask_server(argv, raw, config)
+        if outcome is not None:
+            if outcome.code is not None:
+                return outcome.code
+            sys.stderr.write(f"sendguard: error: the resident checker stopped while handling the message.\n"
+                             f"  It is kept as {outcome.kept} (sendguard queue list shows whether it left).\n")
+            return 75  # ExitCode.TEMPFAIL, without importing it on this path
+    from pathlib import Path
+
+    from sendguard.sendpath.path import SendPath
+
+    path = SendPath(Path(config) if config else None, sys.stderr, detach_observers=True)
+    code = path.run(argv, io.BytesIO(raw))
+    if path.config is not None and path.config.sendmail.resident and enabled():
+        start_server(config)
+    return code
+
+
+def start_server(config: str) -> None:
+    """Start a server for the next mail, detached; if another won the race, it just exits."""
+    from sendguard.detached import spawn_module
+
+    try:
+        spawn_module("sendguard.sendpath.server", config)
+    except OSError:
+        return  # the next mail is checked in its own process, as this one was
+
+
+def main() -> None:
+    """Entry point of ``sendguard-sendmail``."""
+    exit_now(send(sys.argv[1:]))
+
+
+def exit_now(code: int) -> None:
+    """End the process without tearing the interpreter down.
+
+    Module cleanup and garbage collection at exit cost about 10 ms of CPU per mail (measured:
+    bench/README.md), and nothing on the send path needs them: queue writes are fsynced when
+    made, locks are file descriptors the kernel drops, observers close their databases.
+    atexit handlers still run and stdio is flushed; if another thread is alive, exit normally.
+    """
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        sys.exit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # the caller closed its end: nothing more can reach it
+            continue
+    os._exit(code)
+
+
+# --- the server's pid file: for `sendguard doctor`, the demo and tests -------------------------
+
+
+def write_pid_file(path: os.PathLike[str] | str) -> None:
+    tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="ascii") as out:
+        out.write(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+def remove_pid_file(path: os.PathLike[str] | str) -> None:
+    if running_server(path) == os.getpid():
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+
+
+def running_server(pid_file: os.PathLike[str] | str) -> int | None:
+    """The pid of the resident checker named in ``pid_file``, if it is alive and is one."""
+    try:
+        with open(pid_file, encoding="ascii") as text:
+            pid = int(text.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            alive = b"sendguard.sendpath.server" in cmdline.read()
+    except (OSError, ValueError):
+        return None
+    return pid if alive else None
+
+
+def stop_servers(config: str, timeout: float = 10.0) -> bool:
+    """Stop every resident checker of ours started for ``config`` (absolute path, or "" for
+    the default), including one still starting up and not yet in its pid file (the demo's and
+    the tests' clean-up). True if none is left."""
+    from sendguard.detached import stop_processes
+
+    wanted = [b"-P", b"-m", b"sendguard.sendpath.server", os.fsencode(config)]
+    return stop_processes(lambda args: args[1:5] == wanted, timeout)

@@ -1,0 +1,312 @@
+"""The send path: ``sendguard-sendmail`` / ``sendguard sendmail``.
+
+Runs on every outgoing mail, so it is lean: no click, no Textual, no notmuch (a subprocess test
+checks ``sys.modules``), heavy libraries only inside the rules that need them.
+
+Order of work, chosen so that no message is ever lost:
+
+1. read stdin to EOF, whatever the flags (-i/-oi are irrelevant to us);
+2. parse argv and config; an error here keeps the message (state held, with the error) and
+   exits 64/78 saying where it is;
+3. check and decide (check.py, decision.py);
+4. keep the message in the queue (fsynced) in the state the decision implies, holding its lock;
+5. act: deliver (pass/warn), confirm an earlier hold of the identical message, or hold/block
+   and explain on stderr;
+6. tell the observers (history, incident log), once the entry's state is final on disk and its
+   lock released. The entry points run them in a detached child (events.ObserverWorker), so
+   the caller gets our exit code without waiting for SQLite; the next mail's check waits for
+   them (events.settle), bounded, so it sees the history as it would have.
+
+Any unexpected error after step 1 keeps the message and exits 70 with one line saying where.
+stdout stays empty.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from sendguard.config import schema as config_mod
+from sendguard import paths
+from sendguard.act import events
+from sendguard.act import queue as q
+from sendguard.errors import DeliveryError, SendguardError
+from sendguard.exitcodes import ExitCode
+from sendguard.model import Severity, Verdict
+from sendguard.printable import printable
+from sendguard.sendpath.client import config_location, exit_now
+from sendguard.sendpath.args import SendmailArgs, parse
+
+_VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
+
+
+def fingerprint(raw: bytes, envelope: list[str]) -> str:
+    """Identity of a message for 'send it again to confirm': the envelope, the headers without
+    Date and Message-ID (mutt and git regenerate them on every attempt), and the body.
+
+    The header fields are hashed as a sorted set: aerc writes them in a different order on
+    every send (Go map iteration), and the order says nothing about who gets what."""
+    import hashlib
+
+    digest = hashlib.sha256("\0".join(sorted(envelope)).encode() + b"\0\0")
+    # Split without copying the body: a big attachment must not be duplicated in memory.
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
+    split = min(ends) if ends else len(raw)
+    head = raw[:split].replace(b"\r\n", b"\n")
+    body = memoryview(raw)[split:]
+    fields: list[bytes] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b"\n" + line  # a continuation belongs to its field
+        else:
+            fields.append(line)
+    for field in sorted(fields):
+        if not field.lower().startswith(_VOLATILE_HEADERS):
+            digest.update(field + b"\n")
+    # The body in chunks, CRLF folded to LF, so a message is the same whichever line ending
+    # its client used, and at most one chunk is ever copied.
+    carry = b""
+    for start in range(0, len(body), 1 << 20):
+        chunk = carry + bytes(body[start:start + (1 << 20)])
+        carry = b"\r" if chunk.endswith(b"\r") else b""
+        digest.update((chunk[:-1] if carry else chunk).replace(b"\r\n", b"\n"))
+    digest.update(carry)
+    return digest.hexdigest()
+
+
+class SendPath:
+    """One run of the send path. Streams and clock are injected for tests."""
+
+    def __init__(self, config_path: Path | None, stderr: TextIO, queue: q.Queue | None = None,
+                 now: float | None = None, detach_observers: bool = False) -> None:
+        self.config_path = config_path
+        self.stderr = stderr
+        self.queue = queue or q.Queue.default()
+        self.now = time.time() if now is None else now
+        # Only for a process that exits right after run() (the entry points): see events.py.
+        self.detach_observers = detach_observers
+        self.observer_worker: events.ObserverWorker | None = None
+        # The resident checker runs this for a client: the transport gets the client's
+        # environment and directory, and the observers run after the client has its answer.
+        self.environ: dict[str, str] | None = None
+        self.cwd: str | None = None
+        self.observe_later: list[tuple[q.Entry, str, config_mod.Config]] | None = None
+        self.config: config_mod.Config | None = None  # once loaded: the entry points ask it of the resident checker
+        self.checker = "process"  # recorded with the entry: "resident" when the server ran this
+
+    def _observe(self, entry: q.Entry, event: str, config: config_mod.Config) -> None:
+        """Tell the observers, once the entry's state is on disk and its lock released."""
+        if self.observe_later is not None:
+            self.observe_later.append((entry, event, config))
+        elif self.observer_worker is not None:
+            self.observer_worker.emit(entry, event, config)
+        else:
+            events.emit(entry, event, config)
+
+    def say(self, *lines: str) -> None:
+        self.stderr.write("\n".join(lines) + "\n")
+        self.stderr.flush()
+
+    def run(self, argv: list[str], stdin: BinaryIO) -> int:
+        raw = stdin.read()
+        try:
+            return self._run(argv, raw)
+        except SendguardError as err:
+            return self._keep_after_error(raw, argv, err.details(), int(err.exit_code))
+        except Exception as err:  # noqa: BLE001 — fail closed: keep the message, say where
+            return self._keep_after_error(raw, argv, [f"internal error: {type(err).__name__}: {err}"],
+                                          int(ExitCode.SOFTWARE))
+
+    def _keep_after_error(self, raw: bytes, argv: list[str], lines: list[str], code: int) -> int:
+        meta = {"state": q.HELD, "argv": argv, "options": [], "recipients": [], "verdict": "hold",
+                "error": lines, "findings": []}
+        meta.update(self._addressing_if_readable(argv, raw))
+        try:
+            entry, lock = self.queue.create(raw, meta)
+            lock.release()
+            where = f"the message is kept as {entry.id} (sendguard queue list)"
+        except OSError as err:
+            where = f"and it could not be kept either ({err}); your mail program still has it"
+        self.say(f"sendguard: error: {printable(lines[0])}", *(f"  {printable(x)}" for x in lines[1:]),
+                 f"  Not sent; {where}.")
+        return code
+
+    def _run(self, argv: list[str], raw: bytes) -> int:
+        args = parse(argv)
+        config = config_mod.load(self.config_path, required=self.config_path is not None)
+        self.config = config
+        from sendguard.decide.check import check_message, envelope_for
+        from sendguard.mail.message import OutgoingMessage
+
+        message = OutgoingMessage(raw)
+        envelope = envelope_for(message, args.recipients, args.read_recipients)
+        if not envelope:
+            from sendguard.errors import UsageError
+
+            raise UsageError("no recipients: give them as arguments or use -t")
+        # The previous mail's observers may still be writing the history this check reads.
+        events.settle(paths.state_dir(), timeout=3.0)
+        if self.detach_observers:  # forked now, before the rules open the history (events.py)
+            self.observer_worker = events.ObserverWorker.start(config)
+        result = check_message(message, config, envelope=envelope, state_dir=paths.state_dir(),
+                               options=args.options, now=self.now)
+        decision = result.decision
+        meta = {
+            "argv": argv,
+            "options": list(args.options),
+            "recipients": self._transport_recipients(args, envelope),
+            "envelope": envelope,
+            "read_recipients": args.read_recipients,
+            "sender": args.sender,
+            "from": str(message.sender) if message.sender else "",
+            "subject": message.subject,
+            "verdict": decision.verdict.label,
+            "findings": [f.to_json() for f in decision.findings],
+            "size": len(raw),
+            "checker": self.checker,
+        }
+        if decision.verdict <= Verdict.WARN:
+            return self._deliver_new(raw, meta, config, "accepted")
+        # Only a kept hold can be confirmed, so only holds need the fingerprint (hashlib loads
+        # OpenSSL: not worth it for the mail that simply goes out).
+        meta["fingerprint"] = fingerprint(raw, envelope)
+        if decision.verdict == Verdict.HOLD:
+            earlier = self.queue.find_confirmable(meta["fingerprint"], config.sendmail.confirm_window, self.now)
+            if earlier is not None and self._confirm(earlier):
+                meta.update(confirms=earlier.id, confirmed_rules=_holding_rules(decision),
+                            message_id=message.header("Message-ID").strip())
+                return self._deliver_new(raw, meta, config, f"confirmed by sending {earlier.id} again")
+            # git send-email sends a series as one call per patch, threaded to the first, and
+            # stops at the first held one. Confirming that one confirms the rest of its series:
+            # same recipients, same thread, held for nothing the confirmed message was not.
+            thread = _thread_ids(message)
+            if thread:
+                series = self.queue.find_confirmed_thread(envelope, thread, _holding_rules(decision),
+                                                          config.sendmail.confirm_window, self.now)
+                if series is not None:
+                    meta.update(confirms=series.meta["confirms"], confirmed_rules=series.meta["confirmed_rules"],
+                                message_id=message.header("Message-ID").strip())
+                    return self._deliver_new(raw, meta, config, f"in the thread of {series.id}, confirmed")
+        state = q.BLOCKED if decision.verdict == Verdict.BLOCK else q.HELD
+        entry, lock = self.queue.create(raw, {**meta, "state": state})
+        lock.release()
+        self._explain(entry, decision, config)
+        self._observe(entry, state, config)
+        if state == q.BLOCKED:
+            return ExitCode.NOPERM
+        return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
+
+    @classmethod
+    def _addressing_if_readable(cls, argv: list[str], raw: bytes) -> dict[str, object]:
+        """Options and recipients for a message kept after an error (a broken config, say), so
+        that `sendguard release` can send it where the caller meant; nothing if argv is unusable."""
+        try:
+            args = parse(argv)
+            from sendguard.decide.check import envelope_for
+            from sendguard.mail.message import OutgoingMessage
+
+            envelope = envelope_for(OutgoingMessage(raw), args.recipients, args.read_recipients)
+        except Exception:  # noqa: BLE001 — already on the error path: keep the message whatever happens
+            return {}
+        if not envelope:
+            return {}
+        return {"options": list(args.options), "recipients": cls._transport_recipients(args, envelope),
+                "envelope": envelope, "read_recipients": args.read_recipients, "sender": args.sender}
+
+    @staticmethod
+    def _transport_recipients(args: SendmailArgs, envelope: list[str]) -> list[str]:
+        if args.recipients:
+            return list(args.recipients)
+        return [] if args.read_recipients else envelope
+
+    def _confirm(self, earlier: q.Entry) -> bool:
+        try:
+            with self.queue.locked(earlier.id) as entry:
+                if entry.state != q.HELD:
+                    return False
+                entry.save(state=q.CONFIRMED, event="confirmed by sending it again")
+                return True
+        except SendguardError:
+            return False
+
+    def _deliver_new(self, raw: bytes, meta: dict, config: config_mod.Config, event: str) -> int:  # type: ignore[type-arg]
+        from sendguard.act import delay as undo
+        from sendguard.act.delivery import deliver
+
+        if undo.delay_seconds(meta, config):  # the undo window: keep it, a worker delivers it later
+            return undo.accept_delayed(self.queue, raw, meta, config, event, now=self.now, say=self.say,
+                                       env=self.environ)
+        entry, lock = self.queue.create(raw, {**meta, "state": q.ACCEPTED})
+        try:
+            entry.meta.setdefault("events", []).append({"time": q.now_iso(), "event": event, "state": q.ACCEPTED})
+            try:
+                deliver(entry, config, env=self.environ, cwd=self.cwd)
+            except DeliveryError as err:
+                self.say(f"sendguard: error: {printable(err.message)}", *(f"  {h}" for h in err.hints))
+                return int(err.exit_code)
+        finally:
+            lock.release()
+        if meta["verdict"] == "warn":
+            reasons = [f["message"] for f in meta["findings"] if f["severity"] == "warn"]
+            self.say(f"sendguard: sent, with a warning: {printable(reasons[0]) if reasons else ''}")
+        self._observe(entry, "delivered", config)
+        return ExitCode.OK
+
+    def _explain(self, entry: q.Entry, decision, config: config_mod.Config) -> None:  # type: ignore[no-untyped-def]
+        held = decision.verdict == Verdict.HOLD
+        meta = entry.meta
+        lines = [
+            "sendguard: " + ("HELD — not sent." if held else "BLOCKED — not sent."),
+            f"  To:      {printable(', '.join(meta['envelope']))}",
+            f"  Subject: {printable(meta['subject'])}",
+            "  Why:",
+        ]
+        for finding in decision.findings:
+            if finding.severity < Severity.WARN:
+                continue
+            lines.append(f"   - {printable(finding.message)}")
+            if finding.suggestion:
+                lines.append(f"     Did you mean {printable(finding.suggestion)}?")
+        if decision.escalated:
+            lines.append("   (each alone would only warn; together they hold the message)")
+        lines.append(f"  Kept as {entry.id}.")
+        if held:
+            minutes = max(1, config.sendmail.confirm_window // 60)
+            lines += [
+                "  What now:",
+                "   - fix the message and send it again; or",
+                f"   - if it is right, send the identical message again within {minutes} min: it goes out once; or",
+                f"   - sendguard release {entry.id}    (sendguard review shows everything held)",
+            ]
+        else:
+            lines.append(f"  It stays in the queue; sendguard discard {entry.id} drops it.")
+        self.say(*lines)
+        if config.sendmail.notify:
+            from sendguard.act.notify import notify
+
+            notify(f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
+                   f"{meta['subject']}\nsendguard review  (id {entry.id})", env=self.environ)
+
+
+def _holding_rules(decision) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted({f.rule for f in decision.findings if f.severity >= Severity.WARN})
+
+
+def _thread_ids(message) -> list[str]:  # type: ignore[no-untyped-def]
+    """The Message-IDs this message replies to (In-Reply-To, References)."""
+    text = message.header("In-Reply-To") + " " + message.header("References")
+    return [word for word in text.split() if word.startswith("<") and word.endswith(">")]
+
+
+def run(argv: list[str], config_path: Path | None = None, *, detach_observers: bool = False) -> int:
+    """One mail from stdin. ``detach_observers`` only when the process exits right after."""
+    located = config_location(config_path)  # the same rule as the resident checker's client
+    path = SendPath(Path(located) if located else None, sys.stderr, detach_observers=detach_observers)
+    return path.run(argv, sys.stdin.buffer)
+
+
+def main() -> None:
+    """The send path in this process, whatever the config says of the resident checker."""
+    exit_now(run(sys.argv[1:], detach_observers=True))

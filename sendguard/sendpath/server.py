@@ -1,0 +1,295 @@
+"""The resident checker's server: ``python -m sendguard.sendpath.server CONFIG``.
+
+Started detached by a sendmail run that found none (resident.py explains the protocol and why).
+It serves one mail at a time, in order: a mail is a few milliseconds of checking plus the
+transport, and one at a time keeps the send path exactly as it is in a process of its own — the
+same queue locks, the same observers before the next check. A second client waits in the
+listen backlog meanwhile.
+
+It stops, and the next mail is checked in its own process (which starts a fresh server):
+
+* after ``[sendmail] resident_idle`` seconds without mail;
+* when the config says ``resident = false``;
+* when a source file it has loaded, or the Python it runs, changed on disk (an upgrade, or a
+  developer's edit): old code must not go on judging mail.
+
+Anything that goes wrong with one client is logged to ``resident.log`` in the state dir and
+costs only that connection; the client then checks the message itself unless it was told the
+message was kept.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sendguard.sendpath import client as resident
+
+# A request description larger than this is not from our client (the environment is the bulk).
+MAX_REQUEST = 4 << 20
+
+
+class _ClientStderr(io.TextIOBase):
+    """The client's stderr, passed over the socket. A client that went away must not turn a
+    delivered message into an internal error: what cannot be written is dropped."""
+
+    def __init__(self, fd: int) -> None:
+        self._file = os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", closefd=True)
+
+    def write(self, text: str) -> int:
+        try:
+            self._file.write(text)
+        except OSError:
+            pass  # the caller is gone; the message's fate is on disk, not on its terminal
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._file.flush()
+        except (OSError, ValueError):  # ValueError: already closed
+            pass  # as above
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError:
+            pass  # as above
+        super().close()
+
+
+class _Stamp:
+    """The files this server's code came from, with their mtimes, to notice an upgrade."""
+
+    def __init__(self) -> None:
+        self.files = {path: _mtime(path) for path in self._sources()}
+
+    @staticmethod
+    def _sources() -> list[str]:
+        paths = [sys.executable]
+        for name, module in list(sys.modules.items()):
+            if name == "sendguard" or name.startswith("sendguard."):
+                path = getattr(module, "__file__", None)
+                if path:
+                    paths.append(path)
+        return paths
+
+    def changed(self) -> bool:
+        return any(_mtime(path) != mtime for path, mtime in self.files.items())
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _warm_up(config_path: Path | None) -> Any:
+    """Import and exercise everything a check needs, so the first client does not pay for it.
+    Returns the config it loaded."""
+    from sendguard.config import schema as config_mod
+    from sendguard import paths
+    from sendguard.act import delivery
+    from sendguard.act import events  # noqa: F401
+    from sendguard.decide.check import check_message
+    from sendguard.mail.message import OutgoingMessage
+
+    config = config_mod.load(config_path, required=config_path is not None)
+    sample = (b"From: warm-up <warm-up@example.invalid>\nTo: someone@example.invalid\nSubject: warm-up\n"
+              b"Content-Type: text/plain; charset=utf-8\n\nHello,\nnothing to see.\n")
+    check_message(OutgoingMessage(sample), config, envelope=["someone@example.invalid"],
+                  state_dir=paths.state_dir(), options=[], now=time.time())
+    for name in events.OBSERVERS:
+        __import__(name)
+    return config
+
+
+def _idle_seconds(config: Any) -> float | None:
+    """How long to wait for the next mail; None: stop now (the config turned us off)."""
+    return float(max(1, config.sendmail.resident_idle)) if config.sendmail.resident else None
+
+
+class Server:
+    def __init__(self, config: str, listener: socket.socket, loaded: Any) -> None:
+        self.config_path = Path(config) if config else None
+        self.listener = listener
+        self.stamp = _Stamp()
+        self.busy = False
+        self.stop_requested = False
+        # From the config as each mail's check loaded it (no second load per mail).
+        self.idle = _idle_seconds(loaded)
+
+    def serve(self) -> None:
+        while True:
+            if self.idle is None:
+                return  # (a changed stamp is noticed per mail, in handle)
+            self.listener.settimeout(self.idle)
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                return
+            self.busy = True
+            with conn:
+                try:
+                    if not self.handle(conn):
+                        return
+                except Exception as err:  # noqa: BLE001 — one client's failure must not end the others' service
+                    import traceback
+
+                    self._log(f"{type(err).__name__}: {err}\n{traceback.format_exc()}")
+            self.busy = False
+            if self.stop_requested:
+                return
+
+    def handle(self, conn: socket.socket) -> bool:
+        """Serve one client; False: stop serving after it."""
+        if resident._peer_uid(conn) != os.getuid():
+            return True  # not our user: say nothing
+        conn.settimeout(30)  # a client that stalls mid-request must not stall everyone's mail
+        request, raw, stderr_fd = self._receive(conn)
+        if request is None:
+            return True
+        stderr = _ClientStderr(stderr_fd)
+        try:
+            if self.stamp.changed():
+                conn.sendall(b"R\n")
+                return False
+            return self._run(conn, request, raw, stderr)
+        finally:
+            stderr.close()
+
+    def _receive(self, conn: socket.socket) -> tuple[dict[str, Any] | None, bytes, int]:
+        import marshal
+
+        data, ancillary, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(4))
+        fds = [int.from_bytes(cdata[:4], sys.byteorder) for level, kind, cdata in ancillary
+               if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS]
+        if len(fds) != 1 or not data.startswith(resident._MAGIC):
+            for fd in fds:
+                os.close(fd)
+            return None, b"", -1
+        while len(data) < 7:
+            data += self._recv_some(conn)
+        length = int.from_bytes(data[3:7], "big")
+        if length > MAX_REQUEST:
+            os.close(fds[0])
+            return None, b"", -1
+        while len(data) < 7 + length:
+            data += self._recv_some(conn)
+        request = marshal.loads(data[7:7 + length])
+        size = int(request["size"])
+        chunks = [data[7 + length:]]
+        have = len(chunks[0])
+        while have < size:
+            chunk = self._recv_some(conn, min(1 << 20, size - have))
+            chunks.append(chunk)
+            have += len(chunk)
+        return request, b"".join(chunks), fds[0]
+
+    @staticmethod
+    def _recv_some(conn: socket.socket, size: int = 65536) -> bytes:
+        chunk = conn.recv(size)
+        if not chunk:
+            raise ConnectionError("the client went away mid-request")
+        return chunk
+
+    def _run(self, conn: socket.socket, request: dict[str, Any], raw: bytes, stderr: _ClientStderr) -> bool:
+        from sendguard import paths
+        from sendguard.act import events
+        from sendguard.act import queue as q
+        from sendguard.sendpath.path import SendPath
+
+        queue = q.Queue.default()
+        queue.on_kept = lambda entry: _tell(conn, f"K {entry.id}\n")
+        path = SendPath(self.config_path, stderr, queue=queue)
+        path.environ = request["env"]
+        path.cwd = request["cwd"]
+        path.observe_later = []
+        path.checker = "resident"
+        code = path.run(list(request["argv"]), io.BytesIO(raw))
+        stderr.flush()
+        _tell(conn, f"X {int(code)}\n")
+        conn.close()
+        state_dir = paths.state_dir()
+        for entry, event, config in path.observe_later:
+            events.emit(entry, event, config, warn=lambda line: events._log_failure(state_dir, line))
+        if path.config is None:
+            return False  # it could not be loaded (the mail was kept, the error explained): stop
+        self.idle = _idle_seconds(path.config)
+        return True
+
+    @staticmethod
+    def _log(line: str) -> None:
+        from sendguard import paths
+
+        try:
+            state = paths.state_dir(create=True)
+            with open(state / "resident.log", "a", encoding="utf-8") as log:
+                log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+        except OSError:
+            return  # nowhere to say it; the client has had its answer either way
+
+
+def _tell(conn: socket.socket, line: str) -> None:
+    try:
+        conn.sendall(line.encode("ascii"))
+    except OSError:
+        pass  # the client is gone; what happened to the message is in the queue
+
+
+class _Stop(BaseException):
+    """SIGTERM while waiting for mail. A BaseException, like SystemExit: the warm-up and the
+    config loader have broad ``except Exception`` fallbacks that must not swallow it."""
+
+
+def _on_sigterm(server: Server | None) -> Any:
+    def handler(_signum: int, _frame: Any) -> None:
+        # Between mails, stop at once; during one, finish it first (a kill mid-delivery would
+        # leave it "interrupted" for a person to sort out).
+        if server is None or not server.busy:
+            raise _Stop
+        server.stop_requested = True
+    return handler
+
+
+def main(argv: list[str]) -> int:
+    import signal
+
+    from sendguard import paths
+
+    config = argv[0] if argv else ""
+    # Not the first caller's directory: it may be deleted or on a disk someone wants to unmount
+    # for as long as we live. Every path we use is absolute (the client sends its own cwd).
+    os.chdir("/")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(resident.socket_name(config))
+    except OSError:
+        return 0  # another server for the same user and config is already there
+    listener.listen(16)
+    pid_file = paths.state_dir(create=True) / resident.PID_FILE
+    signal.signal(signal.SIGTERM, _on_sigterm(None))
+    try:
+        resident.write_pid_file(pid_file)
+        loaded = _warm_up(Path(config) if config else None)
+        server = Server(config, listener, loaded)
+        signal.signal(signal.SIGTERM, _on_sigterm(server))
+        server.serve()
+    except _Stop:
+        return 0
+    except Exception as err:  # noqa: BLE001 — a server that cannot start does not serve; mail still flows
+        Server._log(f"not serving: {type(err).__name__}: {err}")
+        return 1
+    finally:
+        listener.close()
+        resident.remove_pid_file(pid_file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,35 @@
+"""The history on the real send path: sendguard-sendmail → msmtp → a loopback SMTP server."""
+
+from __future__ import annotations
+
+import subprocess
+
+from sendguard import paths
+from sendguard.act import events
+from sendguard.history.store import open_read_only
+from tests.support import history_fixtures as hf
+
+INTERNAL_NOTE = ("Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken.\n"
+                 "Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra")
+
+
+def test_namesake_is_held_and_delivered_mail_is_learned(world, tmp_path):
+    world.config_path.write_text(hf.CONFIG_TEXT + f'\n[transport]\ncommand = ["msmtp", "-C", "{world.msmtprc}"]\n'
+                                 "\n[sendmail]\nnotify = false\n")
+    maildir = hf.write_maildir(tmp_path / "sent", hf.history_messages())
+    learned = subprocess.run([world.sendguard, "--config", str(world.config_path), "learn", str(maildir)],
+                             capture_output=True, text=True, env=world.env())
+    assert learned.returncode == 0, learned.stderr
+
+    wrong = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=200)
+    held = world.send(wrong, "--", hf.CLIENT_THOMAS, hf.COLLEAGUE)
+    assert held.returncode == 75 and not world.server.received
+    assert hf.BOSS.encode() in held.stderr  # "did you mean" the boss
+
+    right = hf.mail([hf.BOSS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=201)
+    sent = world.send(right, "--", hf.BOSS, hf.COLLEAGUE)
+    assert sent.returncode == 0, sent.stderr
+    assert len(world.server.received) == 1
+    assert events.settle(paths.state_dir())  # sendmail's detached observers have learned it
+    store = open_read_only(paths.state_dir())
+    assert store.contact(hf.BOSS).sent == 16  # 15 learned + the one just delivered

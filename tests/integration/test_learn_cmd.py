@@ -1,0 +1,142 @@
+"""``sendguard learn``, ``trust`` and ``evaluate`` through the real command line."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.support import history_fixtures as hf
+from tests.conftest import sendguard_exe
+
+
+def sg(tmp_path, *args):  # type: ignore[no-untyped-def]
+    config = tmp_path / "config.toml"
+    config.write_text(hf.CONFIG_TEXT)
+    return subprocess.run([sendguard_exe(), "--config", str(config), *args], capture_output=True, text=True)
+
+
+def test_learn_is_idempotent_and_quiet_off_a_terminal(tmp_path):
+    maildir = hf.write_maildir(tmp_path / "sent", hf.history_messages())
+    first = sg(tmp_path, "learn", str(maildir))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(f"learned {len(hf.history_messages())} new messages")
+    assert "learning" not in first.stderr  # no progress bar without a terminal
+    second = sg(tmp_path, "learn", str(maildir))
+    assert second.stdout.startswith("learned 0 new messages")
+
+
+def test_learn_without_sources_is_a_usage_error(tmp_path):
+    result = sg(tmp_path, "learn")
+    assert result.returncode == 64 and result.stderr.startswith("sendguard: error: nothing to learn")
+
+
+def test_learn_missing_path_is_a_usage_error(tmp_path):
+    result = sg(tmp_path, "learn", str(tmp_path / "nope"))
+    assert result.returncode == 64 and "no such file" in result.stderr
+
+
+def test_learned_history_changes_the_check(tmp_path):
+    body = ("Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken.\n"
+            "Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra")
+    msg = tmp_path / "msg.eml"
+    msg.write_bytes(hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", body, cc=[hf.COLLEAGUE], n=100))
+    assert sg(tmp_path, "check", str(msg)).returncode == 0
+    sg(tmp_path, "learn", str(hf.write_maildir(tmp_path / "sent", hf.history_messages())))
+    held = sg(tmp_path, "check", str(msg))
+    assert held.returncode == 2 and f"did you mean {hf.BOSS}?" in held.stdout
+    trusted = sg(tmp_path, "trust", hf.CLIENT_THOMAS)
+    assert trusted.returncode == 0 and "trusted" in trusted.stdout
+    assert sg(tmp_path, "check", str(msg)).returncode <= 1
+    assert hf.CLIENT_THOMAS in sg(tmp_path, "trust", "--list").stdout
+
+
+def test_trust_rejects_unknown_rules(tmp_path):
+    result = sg(tmp_path, "trust", "--rule", "no-such-rule", hf.CLIENT_THOMAS)
+    assert result.returncode == 64 and "no such rule" in result.stderr
+
+
+def test_evaluate_catches_the_swap_and_holds_no_real_mail(tmp_path):
+    from sendguard import paths
+    from sendguard.decide.evaluate import evaluate
+
+    score = evaluate(hf.history_messages(), hf.config(), seed=0)
+    # the newest 30 % of the 34 sent messages; of those, the ones with a confusable contact are swapped
+    assert score.replayed == 10 and score.false_holds == 0
+    assert score.swapped >= 1 and score.caught == score.swapped
+    assert not paths.state_dir().exists() or not any(paths.state_dir().iterdir())  # learned into a temp dir
+
+
+def test_evaluate_reports_both_numbers(tmp_path):
+    maildir = hf.write_maildir(tmp_path / "sent", hf.history_messages())
+    result = sg(tmp_path, "evaluate", str(maildir))
+    assert result.returncode == 0, result.stderr
+    assert "held for nothing" in result.stdout and "swapped in" in result.stdout
+
+
+def test_learn_from_a_notmuch_query(tmp_path):
+    import pytest
+
+    pytest.importorskip("notmuch2")
+    mail_root = hf.notmuch_mail_root(tmp_path / "mail", "sent")
+    result = sg(tmp_path, "learn", "--notmuch", "subject:Granit", "--notmuch-db", str(mail_root))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("learned 9 new messages")
+
+
+def on_a_terminal(tmp_path, *args) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Run sendguard with stderr on a pseudo-terminal; (exit code, what the terminal showed)."""
+    import os
+    import pty
+    import select
+    import time
+
+    config = tmp_path / "config.toml"
+    config.write_text(hf.CONFIG_TEXT)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sendguard_exe(), "--config", str(config), *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=slave, env={**os.environ, "COLUMNS": "80"})
+    os.close(slave)
+    shown = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal: everything has been read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return proc.wait(timeout=60), shown.decode("utf-8", "replace")
+
+
+def percentages(shown: str) -> set[int]:
+    import re
+
+    return {int(p) for p in re.findall(r"(\d+)%", shown)}
+
+
+def test_learning_one_big_mbox_moves_the_progress_bar(tmp_path):
+    import mailbox
+
+    box = mailbox.mbox(tmp_path / "archive.mbox")
+    for raw in hf.history_messages():
+        box.add(raw)
+    box.flush()
+    box.close()
+    code, shown = on_a_terminal(tmp_path, "learn", str(tmp_path / "archive.mbox"))
+    assert code == 0, shown
+    assert "learning" in shown and 100 in percentages(shown)
+    assert percentages(shown) - {0, 100}, shown  # it moved while reading the one file
+
+
+def test_learning_a_notmuch_query_shows_the_progress_bar(tmp_path):
+    import pytest
+
+    pytest.importorskip("notmuch2")
+    mail_root = hf.notmuch_mail_root(tmp_path / "mail", "sent")
+    code, shown = on_a_terminal(tmp_path, "learn", "--notmuch", "subject:Granit", "--notmuch-db", str(mail_root))
+    assert code == 0, shown
+    assert "learning" in shown and percentages(shown) - {0, 100}, shown

@@ -1,0 +1,243 @@
+"""sendguard oops: after the fact, a breach-register record with the 72-hour deadline and
+drafts in the message's language — honest that nothing can be recalled, and nothing sent."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import json
+import os
+import subprocess
+import time
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from sendguard.config import schema as config_mod
+from sendguard.act import events
+from sendguard.act import queue as q
+from sendguard.recover.oops import classify_recipients, oops
+from sendguard.recover.oops_texts import language_of
+from tests.conftest import make_message
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+NOW = 1795770000.0  # 2026-11-27 09:00 UTC
+
+GERMAN = (
+    "Sehr geehrte Frau Berg,\n\nanbei das Angebot für das Projekt Falke mit den Preisen. "
+    "Bitte geben Sie mir bis Freitag Bescheid.\n\nMit freundlichen Grüßen\nDaniel Wolff\n"
+)
+ENGLISH = "Dear Anna,\n\nplease find the offer for the Falke project attached.\n\nKind regards\nDaniel\n"
+
+EXTRA = """
+[identity]
+addresses = ["me@nordwerk.example"]
+name = "Daniel Wolff"
+[organization]
+domains = ["nordwerk.example"]
+name = "Nordwerk GmbH"
+[oops]
+manager = "chefin@nordwerk.example"
+privacy_contact = "Datenschutz, dsb@nordwerk.example"
+"""
+
+
+def with_pdf(to: str, body: str, subject: str = "Angebot Falke") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Daniel Wolff <me@nordwerk.example>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<offer-1@nordwerk.example>"
+    msg.set_content(body)
+    msg.add_attachment(PDF, maintype="application", subtype="octet-stream", filename="preise.txt")
+    return bytes(msg)
+
+
+def config_text(world) -> str:  # type: ignore[no-untyped-def]
+    # The world's config with our sections merged in (identity and organization replaced).
+    base = world.config_path.read_text()
+    kept = base.split("[clients.kundenfirma]", 1)[1]
+    return EXTRA + "\n[clients.kundenfirma]" + kept
+
+
+@pytest.mark.parametrize(
+    ("text", "declared", "expected"),
+    [
+        (GERMAN, "", "de"),
+        (ENGLISH, "", "en"),
+        ("Hallo Anna, anbei die Zahlen. Grüße", "", "de"),
+        ("Hi Anna, the numbers are attached. Thanks", "", "en"),
+        (ENGLISH, "de-DE", "de"),  # a declared Content-Language wins
+        (GERMAN, "en", "en"),
+    ],
+)
+def test_the_drafts_language_is_the_messages(text, declared, expected):
+    assert language_of(text, declared) == expected
+
+
+def test_unintended_are_the_given_ones_else_the_flagged_ones_else_the_outsiders():
+    config = config_mod.parse('[organization]\ndomains = ["nordwerk.example"]\n')
+    meta = {
+        "envelope": ["bob@nordwerk.example", "anna@kundenfirma.example", "ana@kundenfirm.example"],
+        "findings": [
+            {
+                "rule": "lookalike-domain",
+                "severity": "warn",
+                "recipient": "ana@kundenfirm.example",
+                "suggestion": "anna@kundenfirma.example",
+            },
+            {"rule": "first-time-recipient", "severity": "info", "recipient": "bob@nordwerk.example"},
+        ],
+    }
+    assert classify_recipients(meta, config, [], []) == (["ana@kundenfirm.example"], ["anna@kundenfirma.example"])
+    assert classify_recipients({**meta, "findings": []}, config, [], []) == (
+        ["anna@kundenfirma.example", "ana@kundenfirm.example"],
+        [],
+    )
+    assert classify_recipients(meta, config, ["Bob@Nordwerk.example"], ["x@y.example"]) == (
+        ["bob@nordwerk.example"],
+        ["x@y.example"],
+    )
+
+
+def test_oops_writes_the_record_and_german_drafts_and_logs_it(world):
+    world.config_path.write_text(config_text(world))
+    raw = with_pdf("petra@falsch.example", GERMAN)
+    assert world.send(raw, "-t").returncode == 0
+    out = world.cli("oops", "last", "--json", "--intended", "anna.berg@kundenfirma.example")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    record = data["record"]
+    assert record["unintended_recipients"] == ["petra@falsch.example"]
+    assert record["intended_recipients"] == ["anna.berg@kundenfirma.example"]
+    noticed = datetime.fromisoformat(record["noticed"])
+    assert datetime.fromisoformat(record["deadline"]) - noticed == timedelta(hours=72)
+    assert abs(noticed.timestamp() - time.time()) < 120
+    (attachment,) = record["attachments"]
+    assert attachment["filename"] == "preise.txt"
+    assert attachment["real_type"].startswith("application/pdf")  # libmagic, not the name
+    assert attachment["size"] == len(PDF) and attachment["sha256"] == hashlib.sha256(PDF).hexdigest()
+    assert record["message_sha256"] == hashlib.sha256(raw).hexdigest()
+    facts = record["art_33_3"]
+    assert set(facts) == {"a_nature", "b_contact", "c_consequences", "d_measures"}
+    assert facts["b_contact"] == "Datenschutz, dsb@nordwerk.example"
+    # The record speaks the message's language, as the drafts do (its JSON keys never change).
+    assert "preise.txt" in facts["a_nature"] and "nicht zurückholen" in facts["d_measures"]
+    assert data["language"] == "de" and record["language"] == "de"
+
+    drafts = [Path(p) for p in data["drafts"]]
+    assert len(drafts) == 3 and all(p.exists() and p.name.endswith(":2,D") for p in drafts)
+    parsed = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in drafts]
+    to_wrong, to_intended, to_manager = parsed
+    assert to_wrong["To"] == "petra@falsch.example"
+    assert to_wrong["From"] == "Daniel Wolff <me@nordwerk.example>"
+    assert to_wrong["In-Reply-To"] == "<offer-1@nordwerk.example>"
+    assert b"ungelesen" in drafts[0].read_bytes()  # readable as it is in the file (mutt -H shows it raw)
+    body = to_wrong.get_content()
+    assert "ungelesen" in body and "bestätigen" in body and "Anhänge" in body
+    assert to_intended["To"] == "anna.berg@kundenfirma.example" and "nicht zurückholen" in to_intended.get_content()
+    assert to_manager["To"] == "chefin@nordwerk.example"
+    assert "72 Stunden" in to_manager.get_content() and "sha256" in to_manager.get_content()
+    for msg in parsed:  # honest: never claims a recall
+        text = msg.get_content().lower().replace("cannot be recalled", "").replace("cannot recall", "")
+        assert "zurückgerufen" not in text and "recall" not in text
+    assert len(world.server.received) == 1  # only the original: oops sends nothing
+
+    logged = [json.loads(line) for line in world.cli("log", "--json", "tag:oops").stdout.splitlines()]
+    assert [row["id"] for row in logged] == [record["id"]]
+    text = world.cli("oops", record["id"])
+    assert "Frist:" in text.stdout and "kann keine E-Mail zurückholen" in text.stdout and "mutt -H" in text.stdout
+    assert "Deadline to decide" in text.stdout  # the command's own words stay English
+
+
+def test_english_message_gets_english_drafts_and_no_manager_draft_without_one(world, tmp_path):
+    world.write_config()
+    world.send(make_message(to="anna@kundenfirma.example", body=ENGLISH), "-t")
+    config = config_mod.load(world.config_path)
+    report = oops(q.Queue.default(), None, config, now=NOW, drafts_dir=tmp_path / "Drafts")
+    assert report.language == "en"
+    assert report.record["noticed"] == "2026-11-27T09:00:00+00:00"
+    assert report.record["deadline"] == "2026-11-30T09:00:00+00:00"
+    assert report.record["unintended_recipients"] == ["anna@kundenfirma.example"]  # outside the organization
+    # Nobody intended is known and no manager configured: one draft to a manager to fill in.
+    assert len(report.drafts) == 2
+    wrong = email.message_from_bytes(report.drafts[0].read_bytes(), policy=email.policy.default)
+    assert wrong["Subject"] == "Sent to you by mistake: Falke status"
+    assert "without reading" in wrong.get_content() and "confirm" in wrong.get_content()
+    assert all(p.parent == tmp_path / "Drafts" / "cur" for p in report.drafts)
+
+
+def test_oops_on_a_message_that_did_not_leave_says_so(world):
+    world.write_config('[rules.external-recipient]\naction = "hold"\n[delay]\nseconds = 600\n')
+    assert world.cli("oops").returncode != 0  # nothing left at all
+    world.send(make_message(to="anna@kundenfirma.example"), "-t")
+    held = q.Queue.default().entries()[0]
+    out = world.cli("oops", held.id)
+    assert out.returncode == 64 and "did not leave" in out.stderr and "Traceback" not in out.stderr
+    world.send(make_message(to="bob@nordwerk.example"), "-t")
+    waiting = [e for e in q.Queue.default().entries() if e.state == q.DELAYED][0]
+    out = world.cli("oops", waiting.id)
+    assert f"sendguard undo {waiting.id}" in out.stderr
+    # Stop its undo worker, once it has started (a detached process: it writes worker.pid itself).
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            pid = json.loads((waiting.path / "worker.pid").read_text())
+            break
+        except (OSError, ValueError):  # not started, or not done writing it
+            assert time.monotonic() < deadline, "the undo worker never started"
+            time.sleep(0.02)
+    os.kill(pid, 9)
+
+
+def test_a_message_the_queue_pruned_is_read_back_from_the_incident_log(world, tmp_path):
+    import shutil
+
+    world.config_path.write_text(config_text(world))
+    raw = with_pdf("petra@falsch.example", GERMAN)
+    assert world.send(raw, "-t").returncode == 0
+    assert events.settle(q.Queue.default().root.parent)  # sendmail's detached observers logged it
+    (entry,) = q.Queue.default().entries()
+    shutil.rmtree(entry.path)  # as `queue run` does after [queue] keep_days
+    config = config_mod.load(world.config_path)
+    for ref in (None, entry.id, entry.id[:17]):
+        report = oops(q.Queue.default(), ref, config, now=NOW, drafts_dir=tmp_path / "Drafts")
+        assert report.entry.id == entry.id
+        assert report.record["unintended_recipients"] == ["petra@falsch.example"]
+        assert report.record["message_sha256"] == hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+        assert report.record["attachments"][0]["real_type"].startswith("application/pdf")
+        assert report.language == "de"
+    assert q.Queue.default().entries() == []  # restored beside the queue, never into it
+    assert world.cli("queue", "run").returncode == 0 and len(world.server.received) == 1
+    rows = [json.loads(line) for line in world.cli("log", "--json", "tag:oops").stdout.splitlines()]
+    assert {r["id"] for r in rows} == {entry.id}
+    assert world.cli("oops", "20991231-000000-ffffff").returncode != 0
+
+
+def test_mutt_sends_an_oops_draft_as_written(world, tmp_path):
+    from tests.support.mua import need, write_muttrc
+
+    world.config_path.write_text(config_text(world))
+    world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
+    config = config_mod.load(world.config_path)
+    report = oops(q.Queue.default(), None, config, now=NOW, drafts_dir=tmp_path / "Drafts")
+    home = tmp_path / "mutthome"
+    rc = write_muttrc(world, home)
+    proc = subprocess.run(
+        [need("mutt"), "-F", str(rc), "-H", str(report.drafts[0])],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**world.env(), "HOME": str(home)},
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    sent = world.server.received[-1]
+    assert sent.rcpt_tos == ["petra@falsch.example"]
+    received = email.message_from_bytes(sent.data, policy=email.policy.default)
+    assert received["Subject"] == "Versehentlich an Sie gesendet: Angebot Falke"
+    assert received["In-Reply-To"] == "<offer-1@nordwerk.example>"
+    assert "ungelesen" in received.get_content() and "bestätigen" in received.get_content()

@@ -1,0 +1,279 @@
+"""The queue: private, atomic, locked; and whatever arrives on stdin is delivered or kept, identical."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sendguard.act import queue as q
+from sendguard.errors import QueueError, QueueLockedError
+from sendguard.sendpath.path import SendPath
+from tests.conftest import make_message
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def queue(tmp_path) -> q.Queue:
+    return q.Queue(tmp_path / "state" / "queue")
+
+
+def keep(queue: q.Queue, raw: bytes = b"Subject: x\n\nbody\n", **meta) -> q.Entry:
+    entry, lock = queue.create(raw, {"state": q.HELD, **meta})
+    lock.release()
+    return entry
+
+
+# ---- privacy and atomicity ---------------------------------------------------------------------
+
+def test_directories_are_0700_and_files_0600_whatever_the_umask(queue):
+    old = os.umask(0o022)
+    try:
+        entry = keep(queue)
+    finally:
+        os.umask(old)
+    assert mode(queue.root) == 0o700
+    assert mode(entry.path) == 0o700
+    for name in ("message.eml", "meta.json", "lock"):
+        assert mode(entry.path / name) == 0o600, name
+    entry.save(state=q.RELEASED, event="released")
+    assert mode(entry.path / "meta.json") == 0o600
+
+
+def test_create_keeps_the_exact_bytes_and_the_meta(queue):
+    raw = b"Subject: \xff\xfe binary\r\n\r\n\x00\x01 body without final newline"
+    entry = keep(queue, raw, argv=["-f", "me@x.example", "--", "-x@y.example"])
+    assert (entry.path / "message.eml").read_bytes() == raw
+    again = queue.get(entry.id)
+    assert again.raw() == raw
+    assert again.meta["argv"] == ["-f", "me@x.example", "--", "-x@y.example"]  # a JSON list, as given
+    assert again.meta["state"] == q.HELD
+    assert again.meta["events"][0]["event"] == "kept"
+    assert again.meta["id"] == entry.id
+
+
+def test_no_temporary_files_are_left_behind(queue):
+    entry = keep(queue)
+    entry.save(state=q.RELEASED, event="released")
+    entry.save(state=q.DELIVERED, event="delivered")
+    assert sorted(p.name for p in queue.root.iterdir()) == [entry.id]
+    assert sorted(p.name for p in entry.path.iterdir()) == ["lock", "message.eml", "meta.json"]
+
+
+def test_atomic_write_replaces_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "meta.json"
+    q.atomic_write(target, b"old")
+    q.atomic_write(target, b"new" * 1000)
+    assert target.read_bytes() == b"new" * 1000
+    # a rename that fails leaves the old content and no temporary file
+    blocker = tmp_path / "dir"
+    (blocker / "sub").mkdir(parents=True)
+    with pytest.raises(OSError):
+        q.atomic_write(blocker, b"x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "meta.json"]
+    assert (blocker / "sub").is_dir()
+
+
+def test_save_records_events_and_survives_a_reread(queue):
+    entry = keep(queue)
+    entry.save(state=q.RELEASED, event="released")
+    meta = json.loads((entry.path / "meta.json").read_text())
+    assert meta["state"] == q.RELEASED
+    assert [e["event"] for e in meta["events"]] == ["kept", "released"]
+    assert meta["updated"]
+
+
+def test_an_entry_with_broken_meta_is_still_listed_and_its_message_kept(queue):
+    entry = keep(queue, b"Subject: precious\n\nkeep me\n")
+    (entry.path / "meta.json").write_text("{ truncated")
+    (listed,) = queue.entries()
+    assert listed.id == entry.id and listed.state == q.INTERRUPTED
+    assert listed.raw() == b"Subject: precious\n\nkeep me\n"
+
+
+def test_half_built_entries_are_invisible(queue):
+    keep(queue)
+    (queue.root / ".new-20260101-000000-abcdef").mkdir()
+    assert len(queue.entries()) == 1
+
+
+# ---- ids --------------------------------------------------------------------------------------
+
+def test_ids_resolve_by_unique_prefix(queue):
+    a = keep(queue)
+    b = keep(queue)
+    assert a.id != b.id
+    assert queue.get(a.id).id == a.id
+    common = os.path.commonprefix([a.id, b.id])
+    assert queue.get(a.id[: len(common) + 1]).id == a.id  # the shortest unique prefix
+    with pytest.raises(QueueError, match="matches 2 messages"):
+        queue.resolve(common)
+
+
+def test_entries_are_oldest_first_even_within_one_second(queue):
+    """`undo` without an id and `oops last` take the last entry: it must be the last one kept
+    (a git series keeps several a second; with a random id suffix "the last" was any of them)."""
+    from sendguard.act.delay import latest_undoable
+
+    made = [keep(queue, state=q.DELAYED).id for _ in range(12)]
+    assert [e.id for e in queue.entries()] == made
+    assert latest_undoable(queue).id == made[-1]
+
+
+@pytest.mark.parametrize("bad", ["", "nope", "../queue", ".new-x", "a/b"])
+def test_unknown_or_unsafe_ids_are_errors(queue, bad):
+    keep(queue)
+    with pytest.raises(QueueError) as info:
+        queue.resolve(bad)
+    assert info.value.exit_code == 64
+
+
+# ---- locks ------------------------------------------------------------------------------------
+
+def test_the_creator_holds_the_lock_until_it_lets_go(queue):
+    entry, lock = queue.create(b"x", {"state": q.ACCEPTED})
+    with pytest.raises(QueueLockedError) as info:
+        queue.try_lock(entry)  # flock: a second open file conflicts even in one process
+    assert info.value.exit_code == 75
+    with pytest.raises(QueueLockedError):
+        with queue.locked(entry.id):
+            pass
+    lock.release()
+    with queue.locked(entry.id) as fresh:
+        assert fresh.state == q.ACCEPTED
+
+
+def test_release_of_a_locked_entry_exits_75_and_delivers_nothing(world):
+    world.write_config('[rules.external-recipient]\naction = "hold"\n')
+    assert world.send(make_message(), "anna@kundenfirma.example").returncode == 75
+    (row,) = [json.loads(x) for x in world.cli("queue", "list", "--json").stdout.splitlines()]
+    queue = q.Queue(Path(os.environ["XDG_DATA_HOME"]) / "sendguard" / "queue")
+    lock = queue.try_lock(queue.get(row["id"]))
+    try:
+        proc = world.cli("release", row["id"])
+    finally:
+        lock.release()
+    assert proc.returncode == 75
+    assert "another sendguard process" in proc.stderr
+    assert world.server.received == []
+    assert world.cli("release", row["id"]).returncode == 0
+    assert len(world.server.received) == 1
+
+
+def test_find_confirmable_only_within_the_window(queue):
+    entry = keep(queue, fingerprint="abc")
+    created = time.time()
+    assert queue.find_confirmable("abc", 600, created + 10).id == entry.id
+    assert queue.find_confirmable("abc", 600, created + 700) is None
+    assert queue.find_confirmable("other", 600, created) is None
+    entry.save(state=q.DISCARDED)
+    assert queue.find_confirmable("abc", 600, created) is None
+
+
+# ---- whatever arrives on stdin is delivered identical or kept identical -----------------------
+
+RECORDING_TRANSPORT = textwrap.dedent("""\
+    #!/bin/sh
+    # A transport that records what it was given, as msmtp would receive it.
+    n=$(ls "$OUT" | wc -l)
+    printf '%s\\n' "$@" > "$OUT/$n.args"
+    cat > "$OUT/$n.eml"
+    """)
+
+
+def run_send_path(root: Path, raw: bytes, argv: list[str], extra_config: str = "") -> tuple[int, list[bytes], list[bytes]]:
+    """The real send path in-process, with a real transport program; returns (exit, delivered, kept)."""
+    out = root / "out"
+    out.mkdir()
+    transport = root / "transport"
+    transport.write_text(RECORDING_TRANSPORT)
+    transport.chmod(0o700)
+    config = root / "config.toml"
+    # No incident log: its indexer is a detached process that would write into `root` after we return.
+    config.write_text(f'[organization]\ndomains = ["nordwerk.example"]\n[transport]\ncommand = ["{transport}"]\n'
+                      f'[sendmail]\nnotify = false\n[log]\nenabled = false\n{extra_config}')
+    queue = q.Queue(root / "queue")
+    os.environ["OUT"] = str(out)
+    try:
+        code = SendPath(config, io.StringIO(), queue=queue).run(argv, io.BytesIO(raw))
+    finally:
+        del os.environ["OUT"]
+    delivered = [p.read_bytes() for p in sorted(out.glob("*.eml"))]
+    kept = [e.raw() for e in queue.entries() if e.state not in (q.DELIVERED, q.CONFIRMED)]
+    return code, delivered, kept
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=st.one_of(
+    st.binary(max_size=3000),
+    st.lists(st.one_of(st.binary(max_size=80), st.sampled_from([
+        b"To: anna@kundenfirma.example", b"Bcc: boss@nordwerk.example", b"Content-Type: multipart/mixed; boundary=b",
+        b"--b", b"--b--", b"Subject: =?utf-8?b?w6Q=?=", b"", b".", b"From nobody", b"\r", b"\x00"])),
+        max_size=40).map(b"\n".join)),
+    argv=st.sampled_from([["anna@kundenfirma.example"], ["-i", "--", "-oQ@kundenfirma.example"], ["-t"],
+                          ["-f", "me@nordwerk.example", "-t", "x@nordwerk.example"]]),
+    held=st.booleans())
+def test_stdin_is_delivered_identical_or_kept_identical(raw, argv, held):
+    extra = '[rules.external-recipient]\naction = "hold"\n' if held else ""
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        code, delivered, kept = run_send_path(Path(tmp), raw, argv, extra)
+    assert delivered + kept == [raw], f"exit {code}: delivered {len(delivered)}, kept {len(kept)}"
+    assert (code == 0) == (delivered == [raw])
+
+
+def test_transport_gets_caller_options_and_dash_recipients_after_double_dash(tmp_path):
+    code, delivered, _ = run_send_path(tmp_path, make_message(), ["-oi", "-f", "me@nordwerk.example", "--",
+                                                                   "-oQ@kundenfirma.example"])
+    assert code == 0
+    assert (tmp_path / "out" / "0.args").read_text().splitlines() == [
+        "-oi", "-f", "me@nordwerk.example", "--", "-oQ@kundenfirma.example"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=200),
+                      max_size=30))
+def test_real_msmtp_delivers_what_arrived(world, lines):
+    """Through real msmtp to aiosmtpd: identical bytes, SMTP's CRLF aside."""
+    world.server.received.clear()
+    body = "\n".join(lines) + "\n"
+    msg = make_message(body=body)
+    proc = world.send(msg, "--", "anna@kundenfirma.example")
+    assert proc.returncode == 0, proc.stderr
+    (got,) = world.server.received
+    assert got.data.replace(b"\r\n", b"\n") == msg
+
+
+def test_fingerprint_ignores_header_order_date_and_message_id():
+    from sendguard.sendpath.path import fingerprint
+
+    first = b"From: me@x.example\nTo: a@y.example\nSubject: long\n subject\nDate: 1\nMessage-ID: <1@x>\n\nbody\n"
+    # aerc reorders fields on every send; mutt and git regenerate Date and Message-ID
+    again = b"Message-ID: <2@x>\nSubject: long\n subject\nDate: 2\nTo: a@y.example\nFrom: me@x.example\n\nbody\n"
+    assert fingerprint(first, ["a@y.example"]) == fingerprint(again, ["a@y.example"])
+    assert fingerprint(first.replace(b"\n", b"\r\n"), ["a@y.example"]) == fingerprint(first, ["a@y.example"])
+    # but who gets it, what it says and where a continuation line belongs all count
+    assert fingerprint(first, ["a@y.example"]) != fingerprint(first, ["b@y.example"])
+    assert fingerprint(first, ["a@y.example"]) != fingerprint(first.replace(b"body", b"bodY"), ["a@y.example"])
+    moved = b"From: me@x.example\nTo: a@y.example\n subject\nSubject: long\nDate: 1\n\nbody\n"
+    assert fingerprint(first, ["a@y.example"]) != fingerprint(moved, ["a@y.example"])
+
+
+def test_fingerprint_folds_crlf_across_chunk_boundaries():
+    from sendguard.sendpath.path import fingerprint
+
+    head = b"From: me@x.example\nTo: a@y.example\n\n"
+    body = b"x" * ((1 << 20) - 1) + b"\r\nend\r\n"  # the CR is the last byte of the first chunk
+    assert fingerprint(head + body, ["a@y.example"]) == fingerprint(head + body.replace(b"\r\n", b"\n"), ["a@y.example"])
+    assert fingerprint(head + body, ["a@y.example"]) != fingerprint(head + body.replace(b"end", b"End"), ["a@y.example"])

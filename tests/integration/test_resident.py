@@ -1,0 +1,360 @@
+"""The resident checker (sendguard/resident.py, resident_server.py), for real: the installed
+sendguard-sendmail, a server process it starts itself, msmtp → aiosmtpd on 127.0.0.1.
+
+Every other test runs with SENDGUARD_RESIDENT=0 (conftest: a server per test HOME would outlive
+the test); here it is on, and each test stops its server at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sendguard.sendpath import client as resident
+from tests.conftest import make_message
+
+
+def wait_for(condition, timeout: float = 60.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def state_dir() -> Path:
+    return Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+
+
+def server_pid() -> int | None:
+    return resident.running_server(state_dir() / resident.PID_FILE)
+
+
+def entries() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((state_dir() / "queue").glob("*/meta.json"))]
+
+
+def entry_by_subject(subject: str) -> dict:
+    found = [e for e in entries() if e["subject"] == subject]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.fixture
+def rworld(world, monkeypatch):
+    """The world, with the resident checker on (a short idle time, in case a test fails)."""
+    monkeypatch.delenv("SENDGUARD_RESIDENT", raising=False)
+    set_sendmail_keys(world, "resident_idle = 60")
+    yield world
+    assert resident.stop_servers(str(world.config_path), timeout=20), "the resident checker did not stop"
+
+
+def set_sendmail_keys(world, lines: str) -> None:  # type: ignore[no-untyped-def]
+    from sendguard.cli.support.loopback import world_config
+
+    text = world_config(world.msmtprc).replace("[sendmail]\n", f"[sendmail]\n{lines}\n")
+    world.config_path.write_text(text)
+
+
+def use_transport(world, path: Path, script: str) -> str:  # type: ignore[no-untyped-def]
+    """Make ``script`` (sh) the world's transport instead of msmtp; returns the new config text."""
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    text = world.config_path.read_text().replace(f'command = ["msmtp", "-C", "{world.msmtprc}"]',
+                                                 f'command = ["{path}"]')
+    world.config_path.write_text(text)
+    return text
+
+
+def start_server(world) -> int:  # type: ignore[no-untyped-def]
+    """The first mail is checked in its own process and starts the server for the next."""
+    first = world.send(make_message(subject="first of the day"), "-t")
+    assert first.returncode == 0, first.stderr
+    assert entry_by_subject("first of the day")["checker"] == "process"
+    return wait_for(server_pid, what="the resident checker to start")
+
+
+def test_the_next_mail_is_checked_by_the_server_and_delivered_byte_for_byte(rworld):
+    pid = start_server(rworld)
+    assert os.readlink(f"/proc/{pid}/cwd") == "/"  # it holds no caller's directory
+    message = make_message(subject="through the server", body="Hello Anna,\n\nline\r\nwith CR\n\n-- \nMe\n")
+    proc = rworld.send(message, "-f", "me@nordwerk.example", "--", "anna@kundenfirma.example")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b""
+    entry = entry_by_subject("through the server")
+    assert entry["checker"] == "resident" and entry["state"] == "delivered"
+    got = [m for m in rworld.server.received if b"through the server" in m.data]
+    assert len(got) == 1
+    assert got[0].rcpt_tos == ["anna@kundenfirma.example"]
+    assert got[0].data.replace(b"\r\n", b"\n") == message.replace(b"\r\n", b"\n")
+
+
+def test_a_hold_is_explained_on_the_callers_stderr_and_confirmed_by_sending_again(rworld):
+    start_server(rworld)
+    message = make_message(to="anna@kundenfirma.example, bob@other.example", subject="Gehaltsliste",
+                           body="Hallo Markus,\n\nanbei die vertrauliche Gehaltsliste, nur intern.\n")
+    held = rworld.send(message, "-t")
+    assert held.returncode == 75
+    assert b"HELD" in held.stderr
+    entry = entry_by_subject("Gehaltsliste")
+    assert entry["checker"] == "resident" and entry["state"] == "held"
+    assert entry["id"].encode() in held.stderr
+    assert not [m for m in rworld.server.received if b"Gehaltsliste" in m.data]
+
+    again = rworld.send(message, "-t")
+    assert again.returncode == 0, again.stderr
+    assert len([m for m in rworld.server.received if b"Gehaltsliste" in m.data]) == 1
+
+
+def test_the_transports_failure_comes_back_to_the_caller_and_the_message_is_kept(rworld, tmp_path):
+    start_server(rworld)
+    use_transport(rworld, tmp_path / "failing-transport",
+                  "cat >/dev/null\necho 'no route to the smarthost' >&2\nexit 69\n")
+    proc = rworld.send(make_message(subject="nowhere to go"), "-t")
+    assert proc.returncode == 69
+    assert b"no route to the smarthost" in proc.stderr
+    entry = entry_by_subject("nowhere to go")
+    assert entry["checker"] == "resident" and entry["state"] == "failed"
+    assert (state_dir() / "queue" / entry["id"] / "message.eml").read_bytes() == make_message(subject="nowhere to go")
+
+
+def test_a_server_killed_between_mails_costs_nothing(rworld):
+    pid = start_server(rworld)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: server_pid() is None, what="the killed server to be gone")
+    proc = rworld.send(make_message(subject="after the kill"), "-t")
+    assert proc.returncode == 0, proc.stderr
+    entry = entry_by_subject("after the kill")
+    assert entry["checker"] == "process" and entry["state"] == "delivered"
+    assert len([m for m in rworld.server.received if b"after the kill" in m.data]) == 1
+    wait_for(server_pid, what="a new server")  # that mail started the next one
+
+
+def test_a_server_killed_mid_delivery_leaves_the_message_kept_and_never_sent_twice(rworld, tmp_path):
+    start_server(rworld)
+    # The transport kills the server that started it, before reading the message.
+    use_transport(rworld, tmp_path / "killer-transport", "kill -9 $PPID\nsleep 1\nexit 0\n")
+    proc = rworld.send(make_message(subject="mid-delivery"), "-t")
+    assert proc.returncode == 75
+    entry = entry_by_subject("mid-delivery")
+    assert entry["checker"] == "resident" and entry["state"] == "sending"  # `queue list` shows it interrupted
+    assert entry["id"].encode() in proc.stderr
+    assert not [m for m in rworld.server.received if b"mid-delivery" in m.data]
+    listed = rworld.cli("queue", "list", "--json")
+    states = {json.loads(line)["id"]: json.loads(line)["state"] for line in listed.stdout.splitlines()}
+    assert states[entry["id"]] == "interrupted"
+
+
+def test_turning_it_off_in_the_config_stops_the_server_and_starts_no_other(rworld):
+    start_server(rworld)
+    set_sendmail_keys(rworld, "resident = false")
+    proc = rworld.send(make_message(subject="the last one it checks"), "-t")
+    assert proc.returncode == 0, proc.stderr
+    wait_for(lambda: server_pid() is None, what="the server to stop")
+    proc = rworld.send(make_message(subject="checked alone"), "-t")
+    assert proc.returncode == 0, proc.stderr
+    assert entry_by_subject("checked alone")["checker"] == "process"
+    time.sleep(1.0)  # give a (wrongly) started server time to write its pid file
+    assert server_pid() is None
+
+
+def test_an_idle_server_stops_by_itself(rworld):
+    set_sendmail_keys(rworld, "resident_idle = 1")
+    pid = start_server(rworld)
+    wait_for(lambda: server_pid() is None, what="the idle server to stop")
+    assert resident.running_server(state_dir() / resident.PID_FILE) != pid
+
+
+def test_sigterm_between_mails_stops_it_cleanly(rworld):
+    start_server(rworld)
+    assert resident.stop_servers(str(rworld.config_path), timeout=20)
+    assert not (state_dir() / resident.PID_FILE).exists()
+    proc = rworld.send(make_message(subject="after the stop"), "-t")
+    assert proc.returncode == 0 and entry_by_subject("after the stop")["checker"] == "process"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
+def test_another_user_gets_no_answer_from_our_server(rworld):
+    start_server(rworld)
+    name = resident.socket_name(str(rworld.config_path))
+    code = (
+        "import _socket, sys\n"
+        "s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)\n"
+        f"s.connect({name!r})\n"
+        "s.sendall(b'SG1' + b'\\x00' * 8)\n"
+        "try:\n    print(repr(s.recv(100)))\n"
+        "except ConnectionResetError:\n    print(repr(b''))\n"  # closed unread: a reset
+    )
+    python = "/usr/bin/python3"  # our venv's Python may live where nobody can read it (/root)
+    if not os.access(python, os.X_OK):
+        pytest.skip("no system python3 to run as another user")
+    proc = subprocess.run([python, "-c", code], check=False, capture_output=True, text=True, timeout=30,
+                          user=65534, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "b''"  # closed without a word
+    assert server_pid() is not None  # and it still serves us
+    ok = rworld.send(make_message(subject="still ours"), "-t")
+    assert ok.returncode == 0 and entry_by_subject("still ours")["checker"] == "resident"
+
+
+def test_each_config_and_home_has_its_own_server(monkeypatch, tmp_path):
+    base = resident.socket_name(str(tmp_path / "a.toml"))
+    assert base.startswith(b"\0sendguard-")
+    assert resident.socket_name(str(tmp_path / "b.toml")) != base
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "elsewhere"))
+    assert resident.socket_name(str(tmp_path / "a.toml")) != base
+
+
+def test_a_changed_source_file_makes_the_server_stale(tmp_path, monkeypatch):
+    from sendguard.sendpath.server import _Stamp
+
+    source = tmp_path / "module.py"
+    source.write_text("x = 1\n")
+    stamp = _Stamp()
+    stamp.files[str(source)] = os.stat(source).st_mtime_ns
+    assert not stamp.changed()
+    os.utime(source, ns=(0, os.stat(source).st_mtime_ns + 1_000_000))
+    assert stamp.changed()
+
+
+@pytest.mark.slow
+def test_git_send_email_series_through_the_resident_checker(rworld, tmp_path):
+    from tests.support.mua import HOLD_EXTERNAL, git_repo, git_send_email
+
+    files = {"a.txt": "one\n", "b.txt": "two\n", "c.txt": "three\n"}
+    repo, env = git_repo(rworld, tmp_path, files, hook=False)
+    env.pop("SENDGUARD_RESIDENT", None)
+    first = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--suppress-cc=self")
+    assert first.returncode == 0, first.stderr
+    wait_for(lambda: resident.running_server(state_dir() / resident.PID_FILE), what="the server")
+    earlier = {e["id"] for e in entries()}
+    second = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--suppress-cc=self")
+    assert second.returncode == 0, second.stderr
+    assert len(rworld.server.received) == 6
+    assert [e["checker"] for e in entries() if e["id"] not in earlier] == ["resident"] * 3
+    assert all(e["state"] == "delivered" for e in entries())
+
+    rworld.config_path.write_text(rworld.config_path.read_text() + HOLD_EXTERNAL)
+    held = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--suppress-cc=self")
+    assert held.returncode != 0
+    assert "HELD" in held.stderr  # the server wrote it on git's stderr
+    assert len(rworld.server.received) == 6
+    assert [e["checker"] for e in entries() if e["state"] == "held"] == ["resident"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ["mutt", "neomutt"])
+def test_mutt_through_the_resident_checker(rworld, tmp_path, program):
+    from tests.support.mua import run_mutt
+
+    def send(subject: str, to: str = "anna@kundenfirma.example", body: str = "Hello Anna,\n\nok.\n"):  # type: ignore[no-untyped-def]
+        return run_mutt(program, rworld, tmp_path / "home", to, subject, body)
+
+    assert send("first by mutt").returncode == 0
+    wait_for(lambda: resident.running_server(state_dir() / resident.PID_FILE), what="the server")
+    assert send("second by mutt").returncode == 0
+    assert entry_by_subject("second by mutt")["checker"] == "resident"
+    held = send("to the lookalike", to="anna@kundenfirrna.example", body="Hello Anna,\n\nthe Falke budget.\n")
+    assert held.returncode != 0
+    assert entry_by_subject("to the lookalike")["state"] == "held"
+    assert len(rworld.server.received) == 2
+
+
+def test_doctor_says_whether_the_resident_checker_runs(rworld):
+    before = rworld.cli("doctor")
+    assert "resident checker" in before.stdout and "not running now" in before.stdout
+    pid = start_server(rworld)
+    after = rworld.cli("doctor")
+    assert f"running (pid {pid})" in after.stdout
+
+
+def test_the_transport_runs_in_the_callers_environment_and_directory(rworld, tmp_path):
+    """msmtp's passwordeval needs the caller's GPG agent and DISPLAY: the server, started by an
+    earlier mail, must run the transport with this caller's environment, also after the undo
+    window (the delayed worker it starts)."""
+    start_server(rworld)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    text = use_transport(rworld, tmp_path / "recording-transport",
+                         f'cat >/dev/null\necho "$CALLER_MARK $(pwd)" > "{seen}/$CALLER_MARK"\n')
+    workdir = tmp_path / "caller's dir"
+    workdir.mkdir()
+
+    def send(mark: str, subject: str) -> None:
+        env = rworld.env() | {"CALLER_MARK": mark}
+        proc = subprocess.run([rworld.sendmail, "-t"], input=make_message(subject=subject), env=env,
+                              cwd=workdir, capture_output=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+
+    send("now", "right away")
+    assert entry_by_subject("right away")["checker"] == "resident"
+    assert (seen / "now").read_text() == f"now {workdir}\n"
+
+    rworld.config_path.write_text(text + "\n[delay]\nseconds = 1\n")
+    send("later", "after the window")
+    assert entry_by_subject("after the window")["checker"] == "resident"
+    assert wait_for(lambda: (seen / "later").exists(), what="the delayed delivery")
+    assert (seen / "later").read_text().startswith("later ")
+
+
+def test_mail_sent_at_the_same_time_is_all_delivered_once(rworld):
+    from concurrent.futures import ThreadPoolExecutor
+
+    start_server(rworld)
+    messages = [make_message(subject=f"burst {n}", body=f"Hello Anna,\n\npart {n}.\n") for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda m: rworld.send(m, "-t"), messages))
+    assert [r.returncode for r in results] == [0] * 8, [r.stderr for r in results]
+    for n in range(8):
+        assert len([m for m in rworld.server.received if f"Subject: burst {n}\r\n".encode() in m.data]) == 1
+        assert entry_by_subject(f"burst {n}")["state"] == "delivered"
+
+
+def test_a_sendguard_directory_where_the_mail_is_sent_from_is_not_run(rworld, tmp_path):
+    """git send-email runs in a repository; a sendguard/ there (a checkout of this project, or
+    anyone's code) must not become the resident checker — `python -m` would put it first."""
+    workdir = tmp_path / "repo"
+    (workdir / "sendguard").mkdir(parents=True)
+    (workdir / "sendguard" / "__init__.py").write_text("raise SystemExit('the wrong sendguard')\n")
+    (workdir / "sendguard" / "resident_server.py").write_text("")
+
+    def send(subject: str) -> None:
+        proc = subprocess.run([rworld.sendmail, "-t"], input=make_message(subject=subject), env=rworld.env(),
+                              cwd=workdir, capture_output=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+
+    send("from a repository")
+    wait_for(server_pid, what="the installed resident checker to start")
+    send("again from it")
+    assert entry_by_subject("again from it")["checker"] == "resident"
+
+
+def test_a_hold_is_notified_on_the_callers_desktop(rworld, tmp_path):
+    """aerc throws stderr away: a held mail is also a desktop notification, shown in the
+    session of the program that sent it, not of the one that started the server. A fake
+    notify-send records its argv (no notification daemon can run here)."""
+    start_server(rworld)  # started from an environment without a desktop
+    rworld.config_path.write_text(rworld.config_path.read_text().replace("notify = false", "notify = true"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shown = tmp_path / "shown"
+    fake = bin_dir / "notify-send"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$DISPLAY" "$@" > "{shown}"\n')
+    fake.chmod(0o755)
+    env = rworld.env() | {"DISPLAY": ":42", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    held = subprocess.run([rworld.sendmail, "-t"], input=make_message(to="anna@kundenfirrna.example",
+                                                                      subject="to the lookalike"),
+                          env=env, capture_output=True, timeout=60, check=False)
+    assert held.returncode == 75, held.stderr
+    assert entry_by_subject("to the lookalike")["checker"] == "resident"
+    lines = wait_for(lambda: shown.exists() and shown.read_text().splitlines(), what="the notification")
+    assert lines[0] == ":42"
+    assert "sendguard held a message to anna@kundenfirrna.example" in lines

@@ -1,0 +1,225 @@
+"""``sendguard setup`` and ``sendguard doctor`` against real files, real msmtp and real learning."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import textwrap
+from pathlib import Path
+
+from tests.conftest import make_message, sendguard_exe
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sendguard_exe(), *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def home() -> Path:
+    return Path(os.environ["HOME"])
+
+
+def config_file() -> Path:
+    return Path(os.environ["XDG_CONFIG_HOME"]) / "sendguard" / "config.toml"
+
+
+def write_msmtprc(port: int = 2525) -> Path:
+    rc = home() / ".msmtprc"
+    rc.write_text(textwrap.dedent(f"""\
+        defaults
+        auth off
+        tls off
+
+        account work
+        host 127.0.0.1
+        port {port}
+        from d.wolff@nordwerk.example
+
+        account private
+        host 127.0.0.1
+        from dw@gmail.com
+
+        account default : work
+        """))
+    rc.chmod(0o600)
+    return rc
+
+
+def test_setup_writes_a_private_valid_starter_config_from_msmtp():
+    write_msmtprc()
+    proc = run("setup")
+    assert proc.returncode == 0, proc.stderr
+    text = config_file().read_text()
+    assert 'addresses = ["d.wolff@nordwerk.example", "dw@gmail.com"]' in text
+    assert 'domains = ["nordwerk.example"]' in text, "a freemail domain is never the organization"
+    assert stat.S_IMODE(config_file().stat().st_mode) == 0o600
+    assert stat.S_IMODE(config_file().parent.stat().st_mode) == 0o700
+    assert run("config", "validate").returncode == 0
+
+
+def test_setup_never_overwrites_an_existing_config():
+    write_msmtprc()
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text("# mine\n[organization]\ndomains = [\"mine.example\"]\n")
+    before = config_file().read_bytes()
+    proc = run("setup")
+    assert proc.returncode == 0, proc.stderr
+    assert config_file().read_bytes() == before
+    assert "never overwrites" in proc.stdout
+
+
+def test_setup_prints_the_absolute_sendmail_path_for_each_mail_program():
+    write_msmtprc()
+    (home() / ".muttrc").write_text('set sendmail="/usr/bin/msmtp"\n')
+    proc = run("setup")
+    sendmail = sendguard_exe("sendguard-sendmail")
+    assert os.path.isabs(sendmail)
+    assert f'set sendmail = "{sendmail}"' in proc.stdout
+    assert "now sends through set sendmail = /usr/bin/msmtp" in proc.stdout
+    assert f"git config --global sendemail.sendmailCmd {sendmail}" in proc.stdout
+    assert f"outgoing = {sendmail}" in proc.stdout
+
+
+def test_setup_proposes_client_domains_from_the_learned_history(tmp_path):
+    write_msmtprc()
+    assert run("setup").returncode == 0
+    maildir = tmp_path / "Sent"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    for i in range(4):
+        for to in (f"anna{i}@kundenfirma.example", "kai@nordwerk.example", "x@gmail.com"):
+            msg = make_message(to=to, subject=f"Falke {i}", sender="D Wolff <d.wolff@nordwerk.example>",
+                               body=f"Hello,\n\nnote {i}.\n")
+            (maildir / "cur" / f"{i}-{to}:2,S").write_bytes(msg)
+    learned = run("learn", str(maildir))
+    assert learned.returncode == 0, learned.stderr
+    proc = run("--config", str(tmp_path / "new.toml"), "setup", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "[clients.kundenfirma]" in proc.stdout
+    assert 'domains = ["kundenfirma.example"]' in proc.stdout
+    assert "gmail.com\"]" not in proc.stdout.split("[clients", 1)[1], "freemail is never a client"
+    assert not (tmp_path / "new.toml").exists(), "--dry-run writes nothing"
+
+
+def _healthy(world) -> None:  # type: ignore[no-untyped-def]
+    (home() / ".muttrc").write_text(f'set sendmail="{world.sendmail}"\n')
+
+
+def test_doctor_exits_0_when_all_is_well(world):
+    _healthy(world)
+    proc = world.cli("doctor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All well" in proc.stdout
+    lines = {line.split()[1]: line.split()[0] for line in proc.stdout.splitlines() if line[:1] and line[0] in "owF"}
+    assert lines["config"] == "ok" and lines["transport"] == "ok" and lines["state"] == "ok"
+    assert "warn  history" in proc.stdout and "sendguard learn" in proc.stdout
+
+
+def test_doctor_names_a_mail_program_that_sends_past_sendguard(world):
+    (home() / ".muttrc").write_text('set sendmail="/usr/bin/msmtp"\n')
+    proc = world.cli("doctor")
+    assert proc.returncode == 1
+    assert "FAIL  mail: mutt" in proc.stdout
+    assert f'set sendmail = "{world.sendmail}"' in proc.stdout
+
+
+def test_doctor_fails_on_a_state_dir_others_can_read(world):
+    _healthy(world)
+    state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    proc = world.cli("doctor")
+    assert proc.returncode == 1
+    assert f"chmod 700 {state}" in proc.stdout
+
+
+def test_doctor_fails_on_a_broken_transport_config(world):
+    _healthy(world)
+    world.msmtprc.write_text("account default\nhost 127.0.0.1\nbogus_option on\n")
+    proc = world.cli("doctor")
+    assert proc.returncode == 1
+    assert "FAIL  transport" in proc.stdout and "bogus_option" in proc.stdout
+
+
+def test_doctor_reports_a_broken_config_with_its_line(world):
+    _healthy(world)
+    world.config_path.write_text("[sendmail]\nhold_acton = \"queue\"\n")
+    proc = world.cli("doctor")
+    assert proc.returncode == 1
+    assert "FAIL  config" in proc.stdout and "config.toml:2" in proc.stdout
+
+
+def test_setup_timer_lines_install_a_service_whose_command_runs():
+    import shutil
+
+    if not shutil.which("systemctl"):
+        import pytest
+
+        pytest.skip("no systemctl: setup prints no timer lines")
+    write_msmtprc()
+    out = run("setup").stdout
+    lines = out.split("systemd (", 1)[1].splitlines()[1:4]  # mkdir, sed, cp (not systemctl)
+    script = "\n".join(line.strip() for line in lines)
+    subprocess.run(["bash", "-euc", script], check=True, env={**os.environ}, timeout=30)
+    units = home() / ".config" / "systemd" / "user"
+    service = (units / "sendguard-queue.service").read_text()
+    (exec_start,) = [line.split("=", 1)[1] for line in service.splitlines() if line.startswith("ExecStart=")]
+    assert exec_start == f"{sendguard_exe()} queue run"
+    assert (units / "sendguard-queue.timer").exists()
+    assert subprocess.run(exec_start.split(), timeout=60).returncode == 0
+
+
+def test_doctor_reaches_a_real_notmuch_database(world, tmp_path, monkeypatch):
+    notmuch2 = __import__("pytest").importorskip("notmuch2")
+    _healthy(world)
+    mail = tmp_path / "mail"
+    (mail / "cur").mkdir(parents=True)
+    config = tmp_path / "notmuch-config"
+    config.write_text(f"[database]\npath={mail}\n")
+    notmuch2.Database.create(str(mail), config=notmuch2.Database.CONFIG.EMPTY).close()
+    monkeypatch.setenv("NOTMUCH_CONFIG", str(config))
+    proc = world.cli("doctor")
+    assert "ok    notmuch" in proc.stdout and "database reachable (0 messages" in proc.stdout, proc.stdout
+
+
+def _doctor_line(proc: subprocess.CompletedProcess[str], name: str) -> str:
+    """The check's line, its columns' padding folded to single spaces."""
+    (line,) = [line for line in proc.stdout.splitlines() if line[6:].startswith(name)]
+    return " ".join(line.split())
+
+
+def test_doctor_sees_unindexed_records_and_a_broken_incident_log_and_its_fix_works(world):
+    __import__("pytest").importorskip("notmuch2")
+    from sendguard.config import schema as config_mod
+    from sendguard import paths
+    from sendguard.act import queue as q
+    from sendguard.incidents import log_dir, pending_dir
+    from sendguard.incidents.record import record
+
+    _healthy(world)
+    assert _doctor_line(world.cli("doctor"), "incident log").startswith("ok incident log 0 records indexed")
+    config = config_mod.load(world.config_path)
+    for subject in ("one", "two"):  # written as the send path does, with no indexer started
+        entry, lock = q.Queue.default().create(make_message(subject=subject), {"state": q.HELD, "subject": subject})
+        lock.release()
+        record(entry, "held", config)
+    an_hour_ago = __import__("time").time() - 3600
+    for marker in pending_dir(paths.state_dir()).iterdir():
+        os.utime(marker, (an_hour_ago, an_hour_ago))
+    proc = world.cli("doctor")
+    assert proc.returncode == 0, proc.stdout  # a warning: the records are safe on disk
+    assert _doctor_line(proc, "incident log").startswith("warn incident log 2 record(s) written but not indexed")
+    assert "→ sendguard log" in proc.stdout
+    assert world.cli("log", "--wait", "60").returncode == 0  # indexes them
+    assert _doctor_line(world.cli("doctor"), "incident log").startswith("ok incident log 2 records indexed")
+
+    database = log_dir(paths.state_dir()) / ".notmuch"
+    for part in database.rglob("*"):
+        if part.is_file():
+            part.write_bytes(b"not a xapian database")
+    proc = world.cli("doctor")
+    assert _doctor_line(proc, "incident log").startswith("warn incident log its notmuch database cannot be opened")
+    fix = proc.stdout.split("→ mv ", 1)[1].splitlines()[0]
+    subprocess.run(f"mv {fix}", shell=True, check=True, timeout=120, env=world.env(),  # the advice as printed
+                   executable="/bin/bash")
+    assert _doctor_line(world.cli("doctor"), "incident log").startswith("ok incident log 2 records indexed")

@@ -1,0 +1,1 @@
+"""What the tests share: message builders, mail-program drivers, fixtures."""

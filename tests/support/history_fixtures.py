@@ -1,0 +1,130 @@
+"""A small synthetic mail world for the history and recipient-rule tests (written for sendguard).
+
+The user Petra Lang works at lindenhof.example; clients: Bergwerk AG (bergwerk.example,
+project "Granit") and Seeblick GmbH (seeblick.example, project "Lotse"). Her boss is Thomas
+Keller; a client contact is Thomas Kern — the namesake pair.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from pathlib import Path
+
+from sendguard.config.schema import parse
+
+ME = "p.lang@lindenhof.example"
+BOSS = "t.keller@lindenhof.example"
+COLLEAGUE = "m.sommer@lindenhof.example"
+CLIENT_THOMAS = "thomas.kern@bergwerk.example"
+CLIENT_ANNA = "anna.brandl@seeblick.example"
+
+CONFIG_TEXT = f"""
+[identity]
+addresses = ["{ME}", "petra@privat.example"]
+
+[organization]
+domains = ["lindenhof.example"]
+
+[clients.bergwerk]
+domains = ["bergwerk.example"]
+keywords = ["Granit", "Bergwerk"]
+
+[clients.seeblick]
+domains = ["seeblick.example"]
+keywords = ["Lotse", "Seeblick"]
+"""
+
+NAMES = {ME: "Petra Lang", BOSS: "Thomas Keller", COLLEAGUE: "Mia Sommer",
+         CLIENT_THOMAS: "Thomas Kern", CLIENT_ANNA: "Anna Brandl"}
+
+
+def config():  # type: ignore[no-untyped-def]
+    return parse(CONFIG_TEXT)
+
+
+def mail(to: list[str], subject: str, body: str, *, cc: list[str] = (), frm: str = ME, n: int = 0,  # type: ignore[assignment]
+         msgid: str | None = None, reply_to: str | None = None, date: float = 1_700_000_000.0) -> bytes:
+    def fmt(addrs: list[str]) -> str:
+        return ", ".join(email.utils.formataddr((NAMES.get(a, ""), a)) for a in addrs)
+
+    lines = [f"From: {fmt([frm])}", f"To: {fmt(to)}"]
+    if cc:
+        lines.append(f"Cc: {fmt(list(cc))}")
+    lines += [f"Subject: {subject}", f"Date: {email.utils.formatdate(date + n * 3600)}",
+              f"Message-ID: <{msgid or f'm{n}@test.example'}>"]
+    if reply_to:
+        lines += [f"In-Reply-To: <{reply_to}>", f"References: <{reply_to}>"]
+    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+              "Content-Transfer-Encoding: 8bit", "", body, ""]
+    return "\n".join(lines).encode()
+
+
+def history_messages() -> list[bytes]:
+    """About forty messages of sent (and some received) mail."""
+    out = []
+    n = 0
+    for i in range(8):
+        n += 1
+        out.append(mail([BOSS], "Personalkosten Abteilung", "Hallo Thomas,\n\ndie Personalkosten und "
+                        "Gehälter der Abteilung liegen über Budget. Umstrukturierung nötig.\n\nGruß\nPetra",
+                        cc=[COLLEAGUE], n=n))
+    for i in range(6):
+        n += 1
+        out.append(mail([BOSS], "Budget Quartal", "Hallo Thomas,\n\ndas Budget für Umstrukturierung "
+                        "und Personalkosten steht.\n\nGruß\nPetra", cc=[COLLEAGUE], n=n))
+    for i in range(6):
+        n += 1
+        out.append(mail([CLIENT_THOMAS], "Granit Meilenstein", "Hallo Thomas,\n\nder Meilenstein für "
+                        "Granit ist erreicht, die Abnahme folgt.\n\nGruß\nPetra", n=n))
+    for i in range(6):
+        n += 1
+        out.append(mail([CLIENT_ANNA], "Lotse Wartung", "Hallo Anna,\n\ndie Wartung für Lotse ist "
+                        "am Freitag.\n\nGruß\nPetra", n=n))
+    for i in range(4):
+        n += 1
+        out.append(mail([COLLEAGUE], "Urlaubsplanung", "Hi Mia,\n\nkannst du die Urlaubsplanung "
+                        "übernehmen?\n\nPetra", n=n))
+    for i in range(3):
+        n += 1
+        out.append(mail([ME], "Re: Granit Meilenstein", "Hallo Petra,\n\ndanke, Abnahme nächste Woche.\n\nThomas",
+                        frm=CLIENT_THOMAS, n=n))
+    n += 1
+    out.append(mail([BOSS], "Reorganisation Team", "Hallo Thomas,\n\nerste Ideen zur Reorganisation.\n\nPetra",
+                    cc=[COLLEAGUE], n=n, msgid="reorg-1@lindenhof.example"))
+    return out
+
+
+def write_maildir(root: Path, messages: list[bytes]) -> Path:
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i, raw in enumerate(messages):
+        (root / "cur" / f"{1700000000 + i}.{i}.test:2,S").write_bytes(raw)
+    return root
+
+
+def notmuch_mail_root(mail_root: Path, folder: str) -> Path:
+    """The synthetic history as a maildir ``folder`` under ``mail_root``, indexed by a real notmuch
+    database at ``mail_root`` (empty config: the developer's own notmuch is never read)."""
+    import notmuch2
+
+    write_maildir(mail_root / folder, history_messages())
+    db = notmuch2.Database.create(str(mail_root), config=notmuch2.Database.CONFIG.EMPTY)
+    for f in sorted((mail_root / folder / "cur").iterdir()):
+        db.add(str(f))
+    db.close()
+    return mail_root
+
+
+def learned_state(tmp_path: Path) -> Path:
+    """A state dir with the synthetic history learned."""
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+
+    state = tmp_path / "state"
+    cfg = config()
+    db = open_for_write(state)
+    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
+        for raw in history_messages():
+            learner.add(raw)
+    db.close()
+    return state

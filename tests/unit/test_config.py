@@ -1,0 +1,215 @@
+"""The configuration: one typed model; every problem named with file, line, key and a suggestion."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+
+import pytest
+
+from sendguard.config.schema import Config, documented_keys, load, parse
+from sendguard.errors import ConfigError
+from sendguard.model import Action
+from tests.conftest import make_message, sendguard_exe
+
+CONTRACT_EXAMPLE = """\
+[identity]
+addresses = ["d.wolff@nordwerk.example"]        # the user's own addresses
+
+[organization]
+domains = ["nordwerk.example"]                  # internal mail
+
+[clients.kundenfirma]                           # one table per client
+domains = ["kundenfirma.example"]
+keywords = ["Falke", "Kundenfirma"]             # project and company names
+
+[transport]
+command = ["msmtp"]                             # sendmail options are appended
+
+[sendmail]
+hold_action = "reject"                          # or "queue"
+
+[rules.external-recipient]                      # every rule: [rules.ID]
+action = "hold"                                 # off | warn | hold | block
+
+[allow]
+addresses = []                                  # never held for who they are
+domains = []
+"""
+
+
+def problems_of(text: str, file: str = "c.toml") -> list[tuple[int | None, str, str, str | None]]:
+    with pytest.raises(ConfigError) as info:
+        parse(text, file)
+    assert all(p.file == file for p in info.value.problems)
+    return [(p.line, p.key, p.problem, p.suggestion) for p in info.value.problems]
+
+
+def test_the_contract_example_loads_into_the_typed_model():
+    config = parse(CONTRACT_EXAMPLE)
+    assert config.identity.addresses == ["d.wolff@nordwerk.example"]
+    assert config.organization.domains == ["nordwerk.example"]
+    assert config.clients["kundenfirma"].keywords == ["Falke", "Kundenfirma"]
+    assert config.transport.command == ["msmtp"]
+    assert config.sendmail.hold_action == "reject"
+    assert config.actions() == {"external-recipient": Action.HOLD}
+    assert config.allow.addresses == []
+
+
+def test_the_embedded_default_is_used_without_a_file(tmp_path):
+    config = load(tmp_path / "missing.toml")
+    assert config == Config()
+    assert config.transport.command == ["msmtp"]
+    assert config.sendmail.hold_action == "reject"
+    assert config.sendmail.confirm_window == 600
+
+
+def test_an_explicit_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "missing.toml", required=True)
+    assert "missing.toml" in str(info.value) and info.value.exit_code == 78
+
+
+def test_defaults_are_not_shared_between_instances():
+    one, two = Config(), Config()
+    one.allow.addresses.append("x@y.example")
+    assert two.allow.addresses == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[sendmail]\nhold_acton = "queue"\n', (2, "sendmail.hold_acton", "unknown key", "hold_action")),
+        ('\n[transprt]\ncommand = ["msmtp"]\n', (2, "transprt", "unknown section", "transport")),
+        ('[rules.externl-recipient]\naction = "hold"\n',
+         (1, "rules.externl-recipient", "no such rule", "external-recipient")),
+        ('[rules."external-recipient"]\naction = "hodl"\n', (2, "rules.external-recipient.action", None, "hold")),
+        ('[rules.audience-size]\ntreshold = 3\n', (2, "rules.audience-size.treshold", "unknown key", "threshold")),
+        ('[sendmail]\nhold_action = "queu"\n', (2, "sendmail.hold_action", None, "queue")),
+        ('[clients.acme]\ndomain = ["acme.example"]\n', (2, "clients.acme.domain", "unknown key", "domains")),
+    ],
+    ids=["key", "section", "rule", "action", "rule-option", "literal", "client-key"],
+)
+def test_unknown_names_get_file_line_key_and_the_nearest_valid_one(text, expected):
+    ((line, key, problem, suggestion),) = problems_of(text)
+    assert (line, key, suggestion) == (expected[0], expected[1], expected[3])
+    if expected[2]:
+        assert problem == expected[2]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ('[sendmail]\nconfirm_window = "ten"\n', "sendmail.confirm_window", "an integer"),
+        ('[sendmail]\nconfirm_window = true\n', "sendmail.confirm_window", "an integer"),  # bool is no int
+        ('[sendmail]\nnotify = "yes"\n', "sendmail.notify", "true or false"),
+        ('[transport]\ncommand = "msmtp -a work"\n', "transport.command", "a list of strings"),
+        ('[transport]\ncommand = ["msmtp", 3]\n', "transport.command", "a list of strings"),
+        ('[transport]\ntimeout = "5"\n', "transport.timeout", "a number"),
+        ('[allow]\ndomains = "a.example"\n', "allow.domains", "a list of strings"),
+        ('[rules.audience-size]\nthreshold = 2.5\n', "rules.audience-size.threshold", "an integer"),
+        ('[sendmail]\nhold_action = "bounce"\n', "sendmail.hold_action", "'reject' or 'queue'"),
+        ('identity = 3\n', "identity", "must be a table"),
+        ('rules = 3\n', "rules", "must be tables"),
+    ],
+)
+def test_wrong_types_and_values_say_what_was_expected(text, key, expected):
+    ((_line, got_key, problem, _suggestion),) = problems_of(text)
+    assert got_key == key
+    assert expected in problem
+
+
+def test_good_values_of_each_type_are_accepted():
+    config = parse('[transport]\ntimeout = 5\n[sendmail]\nnotify = false\nconfirm_window = 60\n'
+                   '[rules.audience-size]\nthreshold = 4\naction = "off"\n')
+    assert config.transport.timeout == 5
+    assert config.sendmail.notify is False
+    assert config.rule_option("audience-size", "threshold") == 4
+    assert config.actions() == {"audience-size": Action.OFF}
+
+
+def test_all_problems_are_reported_at_once():
+    text = textwrap.dedent("""\
+        [sendmail]
+        hold_acton = "queue"
+        confirm_window = "ten"
+
+        [transprt]
+        command = ["msmtp"]
+
+        [rules.audience-size]
+        action = "hodl"
+        """)
+    got = problems_of(text)
+    assert [(line, key) for line, key, _, _ in got] == [
+        (2, "sendmail.hold_acton"), (3, "sendmail.confirm_window"), (5, "transprt"), (9, "rules.audience-size.action")]
+    with pytest.raises(ConfigError) as info:
+        parse(text, "c.toml")
+    assert str(info.value).startswith("4 configuration errors")
+
+
+def test_toml_syntax_error_names_file_and_line():
+    ((line, key, problem, _),) = problems_of('[sendmail]\nhold_action = "queue\n')
+    assert line == 2 and key == "(syntax)"
+    assert "line 2" in problem
+
+
+def test_every_key_is_documented():
+    keys = documented_keys()
+    assert {"sendmail.hold_action", "transport.command", "organization.domains", "clients.NAME.keywords"} <= {
+        k[0] for k in keys}
+    undocumented = [name for name, _type, _default, doc in keys if not doc.strip()]
+    assert undocumented == []
+
+
+# ---- through the command line: exit 78 -------------------------------------------------------
+
+BROKEN = '[sendmail]\nhold_acton = "queue"\n\n[transprt]\ncommand = ["msmtp"]\n'
+
+
+def run(*args: str, input: bytes = b"") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), input=input.decode(), capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_cli_config_validate_exits_78_with_every_problem(tmp_path):
+    conf = tmp_path / "config.toml"
+    conf.write_text(BROKEN)
+    proc = run(sendguard_exe(), "--config", str(conf), "config", "validate")
+    assert proc.returncode == 78
+    assert proc.stdout == ""
+    assert f"{conf}:2: sendmail.hold_acton: unknown key (did you mean 'hold_action'?)" in proc.stderr
+    assert f"{conf}:4: transprt: unknown section (did you mean 'transport'?)" in proc.stderr
+
+
+def test_cli_config_validate_ok(tmp_path):
+    conf = tmp_path / "config.toml"
+    conf.write_text(CONTRACT_EXAMPLE)
+    proc = run(sendguard_exe(), "--config", str(conf), "config", "validate")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_check_with_broken_default_config_exits_78(tmp_path, isolated_home):
+    conf = isolated_home / "config" / "sendguard" / "config.toml"
+    conf.parent.mkdir()
+    conf.write_text(BROKEN)
+    msg = tmp_path / "m.eml"
+    msg.write_bytes(make_message())
+    proc = run(sendguard_exe(), "check", str(msg))
+    assert proc.returncode == 78
+    assert "hold_acton" in proc.stderr and "config.toml:2" in proc.stderr
+
+
+def test_missing_explicit_config_exits_78(tmp_path):
+    proc = run(sendguard_exe(), "--config", str(tmp_path / "nope.toml"), "config", "validate")
+    assert proc.returncode == 78
+    assert "nope.toml" in proc.stderr
+
+
+def test_sendmail_with_broken_config_exits_78_and_keeps_the_message(tmp_path):
+    conf = tmp_path / "config.toml"
+    conf.write_text(BROKEN)
+    proc = subprocess.run([sendguard_exe(), "--config", str(conf), "sendmail", "anna@kundenfirma.example"],
+                          input=make_message(), capture_output=True, timeout=60, check=False)
+    assert proc.returncode == 78
+    assert proc.stdout == b""
+    assert b"hold_acton" in proc.stderr and b"kept as" in proc.stderr

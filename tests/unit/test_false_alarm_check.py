@@ -1,0 +1,35 @@
+"""A false alarm marked by a person makes that rule milder for that contact on the next check."""
+
+from __future__ import annotations
+
+from sendguard.config import schema as config_mod
+from sendguard.decide import false_alarms
+from sendguard.decide.check import check_message, envelope_for
+from sendguard.mail.message import OutgoingMessage
+from sendguard.model import Verdict
+from tests.conftest import make_message
+
+CONFIG = """
+[organization]
+domains = ["nordwerk.example"]
+[rules.audience-size]
+threshold = 2
+"""
+
+
+def _check(raw: bytes, state_dir):
+    message = OutgoingMessage(raw)
+    config = config_mod.parse(CONFIG)
+    return check_message(message, config, envelope=envelope_for(message, [], False), state_dir=state_dir, now=0)
+
+
+def test_marked_rule_no_longer_holds_that_contact_alone(tmp_path):
+    to = ", ".join(f"p{i}@d{i}.example" for i in range(4))
+    raw = make_message(to=to, body="Hello all,\n\nsee you.\n")
+    held = _check(raw, tmp_path)
+    assert held.decision.verdict == Verdict.HOLD
+    meta = {"id": "x", "envelope": held.envelope, "findings": [f.to_json() for f in held.decision.findings]}
+    assert false_alarms.record(tmp_path, meta, now=0)
+    assert _check(raw, tmp_path).decision.verdict == Verdict.WARN
+    other = make_message(to=", ".join(f"q{i}@e{i}.example" for i in range(4)), body="Hello all,\n")
+    assert _check(other, tmp_path).decision.verdict == Verdict.HOLD, "other contacts keep the full weight"

@@ -1,0 +1,240 @@
+"""The core under the review screen, without a terminal: ordering, fixes, config edits, marks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sendguard.config import schema as config_mod
+from sendguard.config import edit as config_edit
+from sendguard.decide import false_alarms
+from sendguard.recover import fix
+from sendguard.errors import ConfigError, QueueError
+from sendguard.model import Finding, Severity
+from sendguard.act.queue import Queue
+from sendguard.recover.review_data import message_view, queue_rows
+from tests.support import tui_snapshot_app as data
+
+
+@pytest.fixture
+def queue(tmp_path):
+    data.build_queue(tmp_path / "queue")
+    return Queue(tmp_path / "queue")
+
+
+def test_queue_rows_most_urgent_first_and_recent_delivered_only(queue):
+    rows = queue_rows(queue, data.NOW)
+    assert [r.id for r in rows] == [data.HELD_ID, data.HOSTILE_ID, data.BLOCKED_ID, data.DELAYED_ID,
+                                    data.DEFERRED_ID, data.DELIVERED_ID]
+    assert data.DISCARDED_ID not in {r.id for r in rows}  # final: only in the incidents
+    # a day later the delivered message is no longer "recent"
+    assert data.DELIVERED_ID not in {r.id for r in queue_rows(queue, data.NOW + 2 * 86400)}
+    everything = queue_rows(queue, data.NOW, include_all=True)
+    assert len(everything) == 7 and everything[0].id == data.DELAYED_ID  # newest first
+
+
+def test_countdown_and_filter(queue):
+    rows = {r.id: r for r in queue_rows(queue, data.NOW)}
+    delayed = rows[data.DELAYED_ID]
+    assert delayed.countdown(data.NOW) == "0:42"
+    assert delayed.countdown(data.NOW + 41.5) == "0:01"
+    assert delayed.countdown(data.NOW + 100) == "due"
+    assert rows[data.HELD_ID].countdown(data.NOW) == ""
+    assert rows[data.HELD_ID].matches("markus KUNDENFIRMA")  # words from reason and recipient
+    assert not rows[data.HELD_ID].matches("lunch")
+    assert rows[data.DEFERRED_ID].reason.startswith("transport: msmtp: cannot connect")
+
+
+def test_message_view_marks_outside_and_clients_and_reads_real_types(queue):
+    config = config_mod.parse(data.CONFIG)
+    view = message_view(queue, data.HELD_ID, config)
+    (anna,) = view.recipients
+    assert (anna.addr, anna.name, anna.outside, anna.client) == (
+        "anna@kundenfirma.example", "Anna Schmidt", True, "kundenfirma")
+    assert view.suggestions == ["Markus Berger <m.berger@falkenbau.example>"]
+    assert "Hallo Markus" in view.evidence
+    (att,) = message_view(queue, data.BLOCKED_ID, config).attachments
+    assert (att.filename, att.declared_type, att.real_type) == ("report.txt", "text/plain", "application/pdf")
+    assert att.mismatch and att.size == len(data.PDF)
+
+
+def test_rewrite_recipients_touches_only_the_named_field():
+    raw = (b"From: me@nordwerk.example\r\nTo: Anna <anna@kundenfirma.example>,\r\n bob@x.example\r\n"
+           b"Cc: carl@y.example\r\nSubject: hi\r\n\r\nbody\r\n")
+    new, changes = fix.rewrite_recipients(raw, {"anna@kundenfirma.example": ("Markus Berger", "m.berger@f.example")})
+    assert new == (b"From: me@nordwerk.example\r\nTo: Markus Berger <m.berger@f.example>, bob@x.example\r\n"
+                   b"Cc: carl@y.example\r\nSubject: hi\r\n\r\nbody\r\n")
+    assert [(c.where, c.after) for c in changes] == [("To", "Markus Berger <m.berger@f.example>, bob@x.example")]
+
+
+def test_rewrite_encodes_non_ascii_names():
+    raw = b"To: anna@k.example\nSubject: x\n\nbody\n"
+    new, _ = fix.rewrite_recipients(raw, {"anna@k.example": ("Jürgen Groß", "j@k.example")})
+    assert b"=?utf-8?" in new and new.endswith(b"\nSubject: x\n\nbody\n")
+    from sendguard.mail.message import OutgoingMessage
+
+    assert [(a.name, a.addr) for a in OutgoingMessage(new).header_recipients] == [("Jürgen Groß", "j@k.example")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=st.binary(max_size=300), subject=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126),
+                                                      max_size=40))
+def test_rewrite_never_changes_the_body_or_other_headers(body, subject):
+    raw = b"From: me@n.example\nTo: a@k.example\nSubject: " + subject.encode() + b"\n\n" + body
+    new, _ = fix.rewrite_recipients(raw, {"a@k.example": ("", "b@k.example")})
+    assert new == raw.replace(b"To: a@k.example", b"To: b@k.example", 1)
+
+
+def test_take_suggestion_without_sending_keeps_the_original(queue, tmp_path):
+    config = config_mod.parse(data.CONFIG)
+    plan = fix.plan_suggestion(queue, data.HELD_ID)
+    assert [c.where for c in plan] == ["To", "envelope"]
+    result = fix.take_suggestion(queue, data.HELD_ID, config, tmp_path, send=False)
+    entry = queue.get(data.HELD_ID)
+    assert entry.meta["envelope"] == ["m.berger@falkenbau.example"]
+    assert entry.meta["recipients"] == ["m.berger@falkenbau.example"]
+    assert b"To: Markus Berger <m.berger@falkenbau.example>\n" in entry.raw()
+    assert b"anna@kundenfirma.example" in (entry.path / "original.eml").read_bytes()
+    assert not result.delivered and entry.state == "held"
+    with pytest.raises(QueueError):
+        fix.plan_suggestion(queue, data.DELAYED_ID)  # nothing suggested there
+
+
+def test_replace_message_follows_the_edit_and_keeps_bcc_only_recipients(queue, tmp_path):
+    config = config_mod.parse(data.CONFIG)
+    entry = queue.get(data.HELD_ID)
+    entry.save(envelope=[*entry.meta["envelope"], "hidden@nordwerk.example"])  # a Bcc mutt took out
+    new_raw = entry.raw().replace(b"Anna Schmidt <anna@kundenfirma.example>", b"lena@nordwerk.example")
+    result = fix.replace_message(queue, data.HELD_ID, new_raw, config, tmp_path)
+    meta = queue.get(data.HELD_ID).meta
+    assert meta["envelope"] == ["hidden@nordwerk.example", "lena@nordwerk.example"]
+    assert [c.where for c in result.changes] == ["envelope"]
+    assert queue.get(data.HELD_ID).raw() == new_raw
+    with pytest.raises(QueueError):
+        fix.replace_message(queue, data.DELIVERED_ID, new_raw, config, tmp_path)
+
+
+def test_config_edit_keeps_comments_and_validates(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(data.CONFIG)
+    config = config_mod.parse(data.CONFIG)
+    choices = config_edit.choices_for("Anna@Kundenfirma.example", config)
+    assert [c.label for c in choices] == ["always allow the address anna@kundenfirma.example",
+                                         "always allow the domain kundenfirma.example",
+                                         "anna@kundenfirma.example belongs to client kundenfirma"]
+    new = config_edit.allow(path, choices[0])
+    assert new.allow.addresses == ["anna@kundenfirma.example"]
+    config_edit.allow(path, choices[2])
+    text = path.read_text()
+    assert text.startswith(data.CONFIG.split("\n[clients")[0])  # comments and layout untouched
+    assert 'domains = ["nordwerk.example"]   # us' in text
+    assert config_mod.load(path).clients["kundenfirma"].addresses == ["anna@kundenfirma.example"]
+    before = path.read_text()
+    config_edit.allow(path, choices[0])  # already there: the file is not rewritten
+    assert path.read_text() == before
+    path.write_text(data.CONFIG + "\n[allow]\naddresses = 3\n")
+    with pytest.raises(ConfigError):
+        config_edit.allow(path, choices[1])  # never write a config the send path would reject
+    assert path.read_text().endswith("addresses = 3\n")
+
+
+def test_false_alarm_record_and_demote(queue, tmp_path):
+    meta = queue.get(data.HELD_ID).meta
+    assert false_alarms.record(tmp_path, meta) == [("greeting-mismatch", "anna@kundenfirma.example")]
+    false_alarms.record(tmp_path, meta)
+    marks = false_alarms.load(tmp_path)
+    assert marks == {("greeting-mismatch", "anna@kundenfirma.example"): 2}
+    assert (tmp_path / "false-alarms.json").stat().st_mode & 0o077 == 0
+    findings = [Finding("greeting-mismatch", Severity.WARN, "x", recipient="Anna@kundenfirma.example"),
+                Finding("greeting-mismatch", Severity.WARN, "x", recipient="other@k.example"),
+                Finding("blocked-recipient", Severity.BLOCK, "x", recipient="anna@kundenfirma.example")]
+    assert [f.severity for f in false_alarms.demote(findings, marks)] == [Severity.INFO, Severity.WARN, Severity.BLOCK]
+    assert json.loads((tmp_path / "false-alarms.json").read_text())["marks"][0]["entry"] == data.HELD_ID
+
+
+def test_review_needs_a_terminal_and_the_core_never_imports_textual(world):
+    result = world.cli("review")
+    assert result.returncode == 64
+    assert result.stderr.startswith("sendguard: error: sendguard review needs a terminal")
+    import subprocess
+    import sys
+
+    code = ("import sys, sendguard.cli.review_cmd, sendguard.recover.fix, sendguard.config.edit, sendguard.decide.false_alarms, "
+            "sendguard.recover.review_data, sendguard.sendpath.path, sendguard.decide.check; "
+            "print(sorted(m for m in sys.modules if m.startswith(('textual', 'sendguard.tui'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+CONTROL = st.characters(min_codepoint=0, max_codepoint=0x2070)
+MARKUP = st.sampled_from(["[bold]", "[/]", "[@click=app.quit]", "[link=https://e.example]", "\x1b[2J", "\x1b]0;t\x07",
+                          "\u202e", ":smile:", "\r", "\x08"])
+HOSTILE = st.lists(st.one_of(st.text(CONTROL, max_size=8), MARKUP), max_size=8).map("".join)
+
+
+@settings(max_examples=80, deadline=None)
+@given(subject=HOSTILE, name=HOSTILE, body=HOSTILE, reason=HOSTILE)
+def test_rendered_message_text_is_inert(subject, name, body, reason):
+    """Whatever a message says, the screen gets it as plain text: no markup applied, no control
+    character reaching the terminal, and our own styles only on our own labels."""
+    from rich.console import Console
+    from sendguard.tui import render
+    from sendguard.tui.safe import text
+
+    from sendguard.printable import printable
+    from sendguard.recover.review_data import FindingView, MessageView, RecipientView
+
+    view = MessageView(id="x", state="held", subject=subject, sender=name,
+                       recipients=[RecipientView("a@b.example", name, True, None, False)],
+                       findings=[FindingView("rule", "hold", reason, "a@b.example", name, body[:5] or None)],
+                       body=body, attachments=[])
+    rendered = render.detail(view)
+    assert printable(subject) in rendered.plain and printable(body, keep_newlines=True).rstrip("\n") in rendered.plain
+    console = Console(width=80, color_system="truecolor", force_terminal=True, legacy_windows=False)
+    with console.capture() as capture:
+        console.print(rendered)
+        console.print(text(subject))
+    out = capture.get()
+    # the only escapes are Rich's own SGR styles (ESC [ ... m); no OSC, no cursor movement, no BEL
+    import re
+
+    assert not re.search(r"\x1b(?!\[[0-9;]*m)", out)
+    assert "\x07" not in out and "\x08" not in out and "\r" not in out and "\u202e" not in out
+    assert "\x1b]8" not in out  # no hyperlink, whatever [link=] said
+
+
+def test_evidence_is_highlighted_in_the_body(tmp_path):
+    from sendguard.tui import render
+
+    from sendguard.recover.review_data import message_view
+
+    data.build_queue(tmp_path / "queue")
+    view = message_view(Queue(tmp_path / "queue"), data.HELD_ID, config_mod.parse(data.CONFIG))
+    rendered = render.detail(view)
+    start = rendered.plain.index("Hallo Markus,")
+    assert any(span.start <= start and span.end >= start + len("Hallo Markus") and span.style == render.EVIDENCE
+               for span in rendered.spans)
+
+
+def test_rewrite_folds_long_address_lists():
+    many = ", ".join(f"person{i}@kundenfirma.example" for i in range(6))
+    raw = f"To: {many}, anna@k.example\r\nSubject: x\r\n\r\nbody".encode()
+    new, _ = fix.rewrite_recipients(raw, {"anna@k.example": ("", "markus@k.example")})
+    head = new.split(b"\r\n\r\n")[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    from sendguard.mail.message import OutgoingMessage
+
+    assert [a.addr for a in OutgoingMessage(new).header_recipients][-1] == "markus@k.example"
+
+
+def test_config_edit_keeps_a_symlinked_config_a_symlink(tmp_path):
+    real = tmp_path / "dotfiles" / "sendguard.toml"
+    real.parent.mkdir()
+    real.write_text(data.CONFIG)
+    link = tmp_path / "config.toml"
+    link.symlink_to(real)
+    config_edit.allow(link, config_edit.AllowChoice("domain", "partner.example"))
+    assert link.is_symlink() and 'domains = ["partner.example"]' in real.read_text()
