@@ -61,8 +61,8 @@ def build(kind: str, size: int) -> bytes:
 
 
 def in_process(raw: bytes, repeat: int) -> tuple[float, int, str]:
-    from sendguard.decide.check import check_message, envelope_for
     from sendguard.config.schema import Config
+    from sendguard.decide.check import check_message, envelope_for
     from sendguard.mail.message import OutgoingMessage
 
     config = Config()
@@ -93,9 +93,18 @@ def child_run(path: Path) -> tuple[float, int]:
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
     exe = str(REPO / ".venv" / "bin" / "sendguard")
-    out = subprocess.run([sys.executable, "-c", code, exe, "check", str(path)], capture_output=True, text=True,
-                         check=True, env={**os.environ, "HOME": tempfile.mkdtemp(), "XDG_CONFIG_HOME": tempfile.mkdtemp(),
-                                          "XDG_DATA_HOME": tempfile.mkdtemp()})
+    out = subprocess.run(
+        [sys.executable, "-c", code, exe, "check", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "HOME": tempfile.mkdtemp(),
+            "XDG_CONFIG_HOME": tempfile.mkdtemp(),
+            "XDG_DATA_HOME": tempfile.mkdtemp(),
+        },
+    )
     wall, rss_kb = out.stdout.split()
     return float(wall), int(rss_kb) * 1024
 
@@ -121,9 +130,11 @@ def main() -> int:
             wall, rss = child_run(path)
             ratio = peak / len(raw)
             rss_ratio = (rss - base_rss) / len(raw)
-            print(f"{kind:6} attachment {size / 1e6:.1f} MB, message {len(raw) / 1e6:.1f} MB, verdict {verdict}: "
-                  f"check {seconds:.3f} s, tracemalloc peak {peak / 1e6:.1f} MB ({ratio:.2f}x message); "
-                  f"sendguard check: {wall:.3f} s wall, +{(rss - base_rss) / 1e6:.1f} MB RSS ({rss_ratio:.2f}x message)")
+            print(
+                f"{kind:6} attachment {size / 1e6:.1f} MB, message {len(raw) / 1e6:.1f} MB, verdict {verdict}: "
+                f"check {seconds:.3f} s, tracemalloc peak {peak / 1e6:.1f} MB ({ratio:.2f}x message); "
+                f"sendguard check: {wall:.3f} s wall, +{(rss - base_rss) / 1e6:.1f} MB RSS ({rss_ratio:.2f}x message)"
+            )
             ok &= seconds <= 1.0 and ratio <= 4.0 and rss_ratio <= 4.0
             del raw
     print("goal (<= 1 s, <= 4x): " + ("met" if ok else "NOT met"))

@@ -29,24 +29,49 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SHARED = ROOT.parent / "shared"
-FIRST = ["anna", "markus", "jana", "tim", "lea", "sabine", "thomas", "petra", "mia", "karl", "olga", "bill",
-         "maria", "jan", "eva", "paul", "lisa", "max", "nina", "otto"]
-WORDS = ("budget plan release migration invoice contract review sprint roadmap staffing salary travel "
-         "offer meeting quarter report ticket deploy server database customer project design test").split()
+FIRST = [
+    "anna",
+    "markus",
+    "jana",
+    "tim",
+    "lea",
+    "sabine",
+    "thomas",
+    "petra",
+    "mia",
+    "karl",
+    "olga",
+    "bill",
+    "maria",
+    "jan",
+    "eva",
+    "paul",
+    "lisa",
+    "max",
+    "nina",
+    "otto",
+]
+WORDS = (
+    "budget plan release migration invoice contract review sprint roadmap staffing salary travel "
+    "offer meeting quarter report ticket deploy server database customer project design test"
+).split()
 CONFIG = '[identity]\naddresses = ["me@home.example"]\n[organization]\ndomains = ["home.example"]\n'
 
 
 def synthetic(n_messages: int, n_contacts: int, seed: int = 1) -> list[bytes]:
     rng = random.Random(seed)
-    contacts = [f"{rng.choice(FIRST)}.{i}@{'home' if i % 3 == 0 else 'org%d' % (i % 50)}.example"
-                for i in range(n_contacts)]
+    contacts = [
+        f"{rng.choice(FIRST)}.{i}@{'home' if i % 3 == 0 else f'org{i % 50}'}.example" for i in range(n_contacts)
+    ]
     out = []
     for n in range(n_messages):
         to = rng.sample(contacts, rng.choice((1, 1, 2, 3)))
         words = " ".join(rng.choices(WORDS, k=40))
         frm = "me@home.example" if n % 2 == 0 else rng.choice(contacts)
-        head = (f"From: {frm}\nTo: {', '.join(to)}\nSubject: {' '.join(rng.choices(WORDS, k=3))}\n"
-                f"Date: {email.utils.formatdate(1.7e9 + n * 600)}\nMessage-ID: <b{n}@bench.example>\n\n")
+        head = (
+            f"From: {frm}\nTo: {', '.join(to)}\nSubject: {' '.join(rng.choices(WORDS, k=3))}\n"
+            f"Date: {email.utils.formatdate(1.7e9 + n * 600)}\nMessage-ID: <b{n}@bench.example>\n\n"
+        )
         out.append((head + f"Hello {to[0].split('.')[0].title()},\n\n{words}\n").encode())
     return out
 
@@ -72,8 +97,12 @@ def run_check(env: dict[str, str], config: Path, message: Path) -> float:
     neighbours; the CPU a process burns is what it costs.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([str(BIN / "sendguard"), "--config", str(config), "check", str(message)],
-                   env=env, capture_output=True, check=False)
+    subprocess.run(
+        [str(BIN / "sendguard"), "--config", str(config), "check", str(message)],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -94,8 +123,12 @@ print((time.process_time() - t) * 1000)
 
 def cold_check(config: Path, message: Path, state: Path) -> float:
     """CPU ms of the first check_message in a fresh interpreter (interpreter start excluded)."""
-    out = subprocess.run([sys.executable, "-c", COLD_CHECK, str(config), str(message), str(state)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", COLD_CHECK, str(config), str(message), str(state)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout.strip())
 
 
@@ -126,18 +159,22 @@ def main() -> None:
             for name in times:
                 times[name].append(run_check(envs[name], config, message))
         med = {k: statistics.median(v) * 1000 for k, v in times.items()}
-        print(f"send path (check as a process, CPU time): no history {med['none']:.1f} ms, 5,000 contacts "
-              f"{med['5000']:.1f} ms, difference {med['5000'] - med['none']:+.1f} ms (target <= 15)")
+        print(
+            f"send path (check as a process, CPU time): no history {med['none']:.1f} ms, 5,000 contacts "
+            f"{med['5000']:.1f} ms, difference {med['5000'] - med['none']:+.1f} ms (target <= 15)"
+        )
         cold: dict[str, list[float]] = {"none": [], "5000": []}
         for _ in range(a.n):
             cold["none"].append(cold_check(config, message, root / "none" / "sendguard"))
             cold["5000"].append(cold_check(config, message, full))
         c = {k: statistics.median(v) for k, v in cold.items()}
-        print(f"send path (first check in a fresh process, CPU, interpreter start excluded): no history "
-              f"{c['none']:.1f} ms, 5,000 contacts {c['5000']:.1f} ms, difference {c['5000'] - c['none']:+.1f} ms")
+        print(
+            f"send path (first check in a fresh process, CPU, interpreter start excluded): no history "
+            f"{c['none']:.1f} ms, 5,000 contacts {c['5000']:.1f} ms, difference {c['5000'] - c['none']:+.1f} ms"
+        )
 
-        from sendguard.decide.check import check_message, envelope_for
         from sendguard.config.schema import parse
+        from sendguard.decide.check import check_message, envelope_for
         from sendguard.mail.message import OutgoingMessage
 
         cfg = parse(CONFIG)
@@ -160,8 +197,9 @@ def main() -> None:
         print(f"learn: {len(raws):,} real Enron messages in {seconds:.2f} s ({len(raws) / seconds:.0f} msg/s)")
     tool = SHARED / "tools" / "misdirect-score"
     if tool.exists():
-        out = subprocess.run([sys.executable, str(tool), "--sendguard", str(BIN / "sendguard")],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, str(tool), "--sendguard", str(BIN / "sendguard")], capture_output=True, text=True
+        )
         print(out.stdout.strip())
 
 

@@ -40,9 +40,11 @@ def message_10k() -> bytes:
     """A plain text mail of about 10 kB, as mutt would pipe it."""
     line = "The Falke rollout is on track; the next milestone is the data migration.\n"
     body = "Hello Anna,\n\n" + line * (10_000 // len(line)) + "\nRegards\nMe\n"
-    head = (f"From: Me <me@nordwerk.example>\nTo: Anna <{RECIPIENT}>\nSubject: Falke status\n"
-            "Date: Fri, 27 Nov 2026 09:00:00 +0000\nMessage-ID: <bench@nordwerk.example>\n"
-            "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n")
+    head = (
+        f"From: Me <me@nordwerk.example>\nTo: Anna <{RECIPIENT}>\nSubject: Falke status\n"
+        "Date: Fri, 27 Nov 2026 09:00:00 +0000\nMessage-ID: <bench@nordwerk.example>\n"
+        "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+    )
     return (head + body).encode()
 
 
@@ -98,10 +100,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=30, help="sends per variant (default 30)")
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary state lives")
-    parser.add_argument("--sendmail", action="append",
-                        help="a sendguard-sendmail executable (default: next to this Python); repeat to compare")
-    parser.add_argument("--no-resident", action="store_true",
-                        help="check every mail in a process of its own (SENDGUARD_RESIDENT=0)")
+    parser.add_argument(
+        "--sendmail",
+        action="append",
+        help="a sendguard-sendmail executable (default: next to this Python); repeat to compare",
+    )
+    parser.add_argument(
+        "--no-resident", action="store_true", help="check every mail in a process of its own (SENDGUARD_RESIDENT=0)"
+    )
     opts = parser.parse_args()
     variants = opts.sendmail or [str(Path(sys.executable).parent / "sendguard-sendmail")]
     msmtp = shutil.which("msmtp")
@@ -160,15 +166,21 @@ def main() -> None:
     print(f"message: {len(data)} bytes, n = {opts.n} each, alternating; state on {tmp.parent}")
     print(f"python -c pass           median {statistics.median(python) * 1000:6.1f} ms")
     cpu_alone = statistics.median(CPU[msmtp][3:])
-    print(f"msmtp alone              median {med_alone * 1000:6.1f} ms  (min {min(alone) * 1000:.1f}), "
-          f"cpu {cpu_alone * 1000:.1f} ms")
+    print(
+        f"msmtp alone              median {med_alone * 1000:6.1f} ms  (min {min(alone) * 1000:.1f}), "
+        f"cpu {cpu_alone * 1000:.1f} ms"
+    )
     for exe, times in zip(variants, through):
         med = statistics.median(times)
         cpu = statistics.median(CPU[exe][3:])
-        print(f"sendguard-sendmail→msmtp median {med * 1000:6.1f} ms  (min {min(times) * 1000:.1f}), "
-              f"cpu {cpu * 1000:.1f} ms  {exe}")
-        print(f"  sendguard adds         median {(med - med_alone) * 1000:6.1f} ms, cpu {(cpu - cpu_alone) * 1000:.1f} ms"
-              "  (the resident checker's cpu included)")
+        print(
+            f"sendguard-sendmail→msmtp median {med * 1000:6.1f} ms  (min {min(times) * 1000:.1f}), "
+            f"cpu {cpu * 1000:.1f} ms  {exe}"
+        )
+        print(
+            f"  sendguard adds         median {(med - med_alone) * 1000:6.1f} ms, cpu {(cpu - cpu_alone) * 1000:.1f} ms"
+            "  (the resident checker's cpu included)"
+        )
         print(f"  ratio (median)         {med / med_alone:.2f}   (target ≤ 1.8)")
 
 

@@ -50,13 +50,33 @@ def build(root: Path, count: int, now: float) -> None:
         path = queue / entry_id
         path.mkdir()
         to = f"person{i}@client{i % 50}.example"
-        (path / "message.eml").write_bytes(f"From: me@nordwerk.example\nTo: {to}\nSubject: Message {i}\n\nHello {i}\n".encode())
+        (path / "message.eml").write_bytes(
+            f"From: me@nordwerk.example\nTo: {to}\nSubject: Message {i}\n\nHello {i}\n".encode()
+        )
         stamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="seconds")
-        meta = {"id": entry_id, "created": stamp, "updated": stamp, "state": state, "envelope": [to],
-                "recipients": [to], "subject": f"Message {i} about the Falke project", "verdict": "hold" if state == "held" else "pass",
-                "findings": [{"rule": "greeting-mismatch", "severity": "warn", "message": f"The greeting names someone else than {to}.",
-                              "recipient": to, "suggestion": None, "evidence": None}] if state == "held" else [],
-                "events": [{"time": stamp, "event": "kept", "state": state}]}
+        meta = {
+            "id": entry_id,
+            "created": stamp,
+            "updated": stamp,
+            "state": state,
+            "envelope": [to],
+            "recipients": [to],
+            "subject": f"Message {i} about the Falke project",
+            "verdict": "hold" if state == "held" else "pass",
+            "findings": [
+                {
+                    "rule": "greeting-mismatch",
+                    "severity": "warn",
+                    "message": f"The greeting names someone else than {to}.",
+                    "recipient": to,
+                    "suggestion": None,
+                    "evidence": None,
+                }
+            ]
+            if state == "held"
+            else [],
+            "events": [{"time": stamp, "event": "kept", "state": state}],
+        }
         if state == "delayed":
             meta["not_before"] = datetime.fromtimestamp(now + 60 + i % 300, UTC).isoformat(timespec="seconds")
         if state == "delivered":
@@ -78,15 +98,19 @@ def bench_rows(root: Path, now: float) -> tuple[float, int]:
 
 
 async def bench_app(root: Path, now: float) -> dict[str, float]:
+    from sendguard.act.queue import Queue
+    from sendguard.config import schema as config_mod
     from sendguard.tui.app import ReviewApp
     from sendguard.tui.rowlist import RowList
 
-    from sendguard.config import schema as config_mod
-    from sendguard.act.queue import Queue
-
     config = config_mod.load(root / "config.toml")
-    app = ReviewApp(queue=Queue(root / "data" / "sendguard" / "queue"), config=config,
-                    config_path=root / "config.toml", state_dir=root / "data" / "sendguard", now=lambda: now)
+    app = ReviewApp(
+        queue=Queue(root / "data" / "sendguard" / "queue"),
+        config=config,
+        config_path=root / "config.toml",
+        state_dir=root / "data" / "sendguard",
+        now=lambda: now,
+    )
     start = time.perf_counter()
     result: dict[str, float] = {}
     async with app.run_test(size=(80, 24)) as pilot:
@@ -134,11 +158,27 @@ def bench_tmux(root: Path) -> float | None:
     env.pop("TMUX", None)
     tmux = ["tmux", "-S", str(sock)]
     start = time.perf_counter()
-    subprocess.run([*tmux, "new-session", "-d", "-s", "b", "-x", "80", "-y", "24",
-                    f"{exe} --config {root / 'config.toml'} review"], env=env, check=True)
+    subprocess.run(
+        [
+            *tmux,
+            "new-session",
+            "-d",
+            "-s",
+            "b",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            f"{exe} --config {root / 'config.toml'} review",
+        ],
+        env=env,
+        check=True,
+    )
     try:
         while time.perf_counter() - start < 30:
-            out = subprocess.run([*tmux, "capture-pane", "-p", "-t", "b"], env=env, capture_output=True, text=True, check=False).stdout
+            out = subprocess.run(
+                [*tmux, "capture-pane", "-p", "-t", "b"], env=env, capture_output=True, text=True, check=False
+            ).stdout
             if "in the queue" in out and "loading" not in out:
                 return time.perf_counter() - start
             time.sleep(0.01)
@@ -167,8 +207,10 @@ def main() -> None:
             print(f"app {key}: {value:.3f}" if isinstance(value, float) else f"app {key}: {value}")
         for label, where in (("empty queue", empty), (f"{count} entries", root)):
             walls = [w for w in (bench_tmux(where) for _ in range(3)) if w is not None]
-            print(f"tmux, {label}: `sendguard review` launch to the counted list on screen: "
-                  + (f"median {statistics.median(walls):.2f} s, best {min(walls):.2f} s" if walls else "not measured"))
+            print(
+                f"tmux, {label}: `sendguard review` launch to the counted list on screen: "
+                + (f"median {statistics.median(walls):.2f} s, best {min(walls):.2f} s" if walls else "not measured")
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(empty, ignore_errors=True)

@@ -82,8 +82,13 @@ def main() -> int:
     ap.add_argument("--config", type=Path, default=SHARED / "scenarios" / "config.toml")
     ap.add_argument("--sendguard", default=str(REPO / ".venv" / "bin" / "sendguard"))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--show", action="append", default=[], metavar="VERDICT",
-                    help="list the files that got this verdict (repeatable)")
+    ap.add_argument(
+        "--show",
+        action="append",
+        default=[],
+        metavar="VERDICT",
+        help="list the files that got this verdict (repeatable)",
+    )
     args = ap.parse_args()
     folders = args.folders or [f for f in (SHARED / "corpus" / "mime", SHARED / "corpus" / "patches") if f.is_dir()]
     if not folders:
@@ -108,13 +113,17 @@ def main() -> int:
             print("verdicts: " + ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items())))
             print(f"held: {held} ({100.0 * held / max(1, len(results)):.2f} %)")
             print(f"max time per message: {slowest[0][2]:.3f} s" if slowest else "max time per message: -")
-            print(f"median time per message: {sorted(r[2] for r in results)[len(results) // 2]:.3f} s" if results else "")
+            print(
+                f"median time per message: {sorted(r[2] for r in results)[len(results) // 2]:.3f} s" if results else ""
+            )
             for path, verdict, elapsed, _ in slowest:
                 print(f"  slow {elapsed:.3f} s  {verdict:7} {path.relative_to(folder)}")
             inner = sorted(in_process_times(files, config, Path(home) / "state"), key=lambda t: -t[0])
             if inner:
-                print(f"max check time in process (no start-up): {inner[0][0]:.3f} s ({inner[0][1].relative_to(folder)}), "
-                      f"median {inner[len(inner) // 2][0] * 1000:.1f} ms")
+                print(
+                    f"max check time in process (no start-up): {inner[0][0]:.3f} s ({inner[0][1].relative_to(folder)}), "
+                    f"median {inner[len(inner) // 2][0] * 1000:.1f} ms"
+                )
             for path, verdict, _, detail in results:
                 if verdict in ("crash", "timeout") or verdict in args.show:
                     print(f"  {verdict:7} {path.relative_to(folder)}  {detail}")

@@ -29,9 +29,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sendpath import RECIPIENT, message_10k  # noqa: E402
 
-CORE = ["sendguard.sendpath.args", "sendguard.model", "sendguard.errors", "sendguard.config.schema", "sendguard.act.queue",
-        "sendguard.sendpath.path", "sendguard.mail.message", "sendguard.rules.context", "sendguard.decide.decision", "sendguard.rules",
-        "sendguard.decide.check", "sendguard.act.delivery"]
+CORE = [
+    "sendguard.sendpath.args",
+    "sendguard.model",
+    "sendguard.errors",
+    "sendguard.config.schema",
+    "sendguard.act.queue",
+    "sendguard.sendpath.path",
+    "sendguard.mail.message",
+    "sendguard.rules.context",
+    "sendguard.decide.decision",
+    "sendguard.rules",
+    "sendguard.decide.check",
+    "sendguard.act.delivery",
+]
 
 PROBE = textwrap.dedent("""\
     import json, sys, time
@@ -83,8 +94,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         msg = Path(tmp) / "m.eml"
         msg.write_bytes(message_10k())
-        code = (f"CORE = {CORE!r}\nCONFIG = {CONFIG!r}\nMSG = {str(msg)!r}\nRCPT = {RECIPIENT!r}\n"
-                f"STATE = {tmp!r}\n" + PROBE)
+        code = (
+            f"CORE = {CORE!r}\nCONFIG = {CONFIG!r}\nMSG = {str(msg)!r}\nRCPT = {RECIPIENT!r}\nSTATE = {tmp!r}\n" + PROBE
+        )
         # bytecode cached, as for an installed package (see bench_sendpath.py); one warm-up run
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
@@ -108,7 +120,9 @@ def main() -> None:
     rules = list(runs[0]["rule_import"])
     for rule_id in rules:
         print(f"  {med('rule_import', rule_id):6.1f} / {med('rule_check', rule_id):6.1f}  {rule_id}")
-    print(f"  {sum(med('rule_import', r) for r in rules):6.1f} / {sum(med('rule_check', r) for r in rules):6.1f}  total")
+    print(
+        f"  {sum(med('rule_import', r) for r in rules):6.1f} / {sum(med('rule_check', r) for r in rules):6.1f}  total"
+    )
     print("observers (after every delivery): import")
     observers = list(runs[0]["observer_import"])
     for name in observers:

@@ -64,8 +64,11 @@ def spawn_module(module: str, *args: str, env: Mapping[str, str] | None = None, 
         (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
     ]
     pid = os.posix_spawn(
-        sys.executable, [sys.executable, *SAFE_PATH, "-m", module, *args], os.environ if env is None else env,
-        file_actions=actions, setsid=True
+        sys.executable,
+        [sys.executable, *SAFE_PATH, "-m", module, *args],
+        os.environ if env is None else env,
+        file_actions=actions,
+        setsid=True,
     )
     _started.add(pid)
     return pid
@@ -110,4 +113,3 @@ def _running(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-

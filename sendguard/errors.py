@@ -87,5 +87,3 @@ class DeliveryError(SendguardError):
         super().__init__(message, hints=hints)
         self.exit_code = exit_code  # type: ignore[assignment]  # the transport's own code passes through
         self.stderr = stderr
-
-

@@ -35,8 +35,14 @@ def sendguard_exe(name: str = "sendguard") -> str:
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.mktemp("home")
-    for var, sub in (("HOME", "home"), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache"), ("XDG_RUNTIME_DIR", "run")):
+    for var, sub in (
+        ("HOME", "home"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_RUNTIME_DIR", "run"),
+    ):
         path = root / sub
         path.mkdir(mode=0o700)
         monkeypatch.setenv(var, str(path))
@@ -80,16 +86,29 @@ class World:
         env["SENDGUARD_CONFIG"] = str(self.config_path)
         return env
 
-    def send(self, message: bytes, *args: str, env: dict[str, str] | None = None,
-             timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    def send(
+        self, message: bytes, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[bytes]:
         """Run sendguard-sendmail as a mail program would."""
-        return subprocess.run([self.sendmail, *args], input=message, capture_output=True,
-                              env=env or self.env(), timeout=timeout, check=False)
+        return subprocess.run(
+            [self.sendmail, *args],
+            input=message,
+            capture_output=True,
+            env=env or self.env(),
+            timeout=timeout,
+            check=False,
+        )
 
     def cli(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self.sendguard, "--config", str(self.config_path), *args],
-                              input=input.decode() if input else None, capture_output=True, text=True,
-                              env=self.env(), timeout=120, check=False)
+        return subprocess.run(
+            [self.sendguard, "--config", str(self.config_path), *args],
+            input=input.decode() if input else None,
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=120,
+            check=False,
+        )
 
 
 @pytest.fixture
@@ -99,16 +118,28 @@ def world(tmp_path, smtp_server):
     from sendguard.cli.support.loopback import write_msmtprc
 
     msmtprc = write_msmtprc(tmp_path / "msmtprc", smtp_server.port, "me@nordwerk.example", tmp_path / "msmtp.log")
-    w = World(tmp_path, tmp_path / "config.toml", msmtprc, smtp_server,
-              sendguard_exe("sendguard"), sendguard_exe("sendguard-sendmail"))
+    w = World(
+        tmp_path,
+        tmp_path / "config.toml",
+        msmtprc,
+        smtp_server,
+        sendguard_exe("sendguard"),
+        sendguard_exe("sendguard-sendmail"),
+    )
     w.write_config()
     return w
 
 
-def make_message(to: str = "anna@kundenfirma.example", subject: str = "Falke status",
-                 body: str = "Hello Anna,\n\nthe Falke rollout is on track.\n\nRegards\nMe\n",
-                 sender: str = "Me <me@nordwerk.example>", extra_headers: str = "") -> bytes:
+def make_message(
+    to: str = "anna@kundenfirma.example",
+    subject: str = "Falke status",
+    body: str = "Hello Anna,\n\nthe Falke rollout is on track.\n\nRegards\nMe\n",
+    sender: str = "Me <me@nordwerk.example>",
+    extra_headers: str = "",
+) -> bytes:
     """A plain text message as a mail program would pipe it."""
-    return (f"From: {sender}\nTo: {to}\nSubject: {subject}\nDate: Fri, 27 Nov 2026 09:00:00 +0000\n"
-            f"Message-ID: <test-{abs(hash((to, subject, body)))}@nordwerk.example>\n{extra_headers}"
-            f"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n{body}").encode()
+    return (
+        f"From: {sender}\nTo: {to}\nSubject: {subject}\nDate: Fri, 27 Nov 2026 09:00:00 +0000\n"
+        f"Message-ID: <test-{abs(hash((to, subject, body)))}@nordwerk.example>\n{extra_headers}"
+        f"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n{body}"
+    ).encode()

@@ -68,8 +68,9 @@ class EntryActions:
             self.review.show_error("Cannot read that message", [f"{type(err).__name__}: {err}"])
         return None
 
-    def _confirm_then(self, question: str, body: Text, yes: str, failure: str,
-                      job: Callable[[], Any], done: Callable[[Any], None]) -> None:
+    def _confirm_then(
+        self, question: str, body: Text, yes: str, failure: str, job: Callable[[], Any], done: Callable[[Any], None]
+    ) -> None:
         """Ask first (it sends or destroys), then run ``job`` in a worker and report."""
         app = self.review
 
@@ -88,9 +89,14 @@ class EntryActions:
             return
         entry_id, meta = found
         app = self.review
-        self._confirm_then("Send this message now?", _summary(meta), "Send", "Release failed",
-                           lambda: release(app.queue, entry_id, app.config),
-                           lambda entry: self._done(f"Sent to {', '.join(entry.meta.get('envelope', []))}."))
+        self._confirm_then(
+            "Send this message now?",
+            _summary(meta),
+            "Send",
+            "Release failed",
+            lambda: release(app.queue, entry_id, app.config),
+            lambda entry: self._done(f"Sent to {', '.join(entry.meta.get('envelope', []))}."),
+        )
 
     # d
     def action_discard(self) -> None:
@@ -101,9 +107,14 @@ class EntryActions:
             return
         entry_id, meta = found
         app = self.review
-        self._confirm_then("Discard this message? It will never be sent.", _summary(meta), "Discard",
-                           "Discard failed", lambda: discard(app.queue, entry_id, app.config),
-                           lambda entry: self._done(f"Discarded {entry.id}; it will never be sent."))
+        self._confirm_then(
+            "Discard this message? It will never be sent.",
+            _summary(meta),
+            "Discard",
+            "Discard failed",
+            lambda: discard(app.queue, entry_id, app.config),
+            lambda entry: self._done(f"Discarded {entry.id}; it will never be sent."),
+        )
 
     # s
     def action_suggest(self) -> None:
@@ -119,8 +130,9 @@ class EntryActions:
         except SendguardError as err:
             app.show_error("No suggestion to take", err.details())
             return
-        body = Text("These changes will be made, then the message is checked again and sent "
-                    "if nothing else holds it:\n", end="")
+        body = Text(
+            "These changes will be made, then the message is checked again and sent if nothing else holds it:\n", end=""
+        )
         for change in changes:
             body.append(f"\n{change.where}:\n", style="bold")
             body.append("  - ", style="red")
@@ -135,9 +147,14 @@ class EntryActions:
                 why = "; ".join(result.reasons) or result.verdict
                 self._done(f"Recipient changed, but it is still {result.verdict}: {why}", "warning")
 
-        self._confirm_then("Take the suggested recipient and send?", body, "Change and send",
-                           "Taking the suggestion failed",
-                           lambda: fix.take_suggestion(app.queue, entry_id, app.config, app.state_dir), finished)
+        self._confirm_then(
+            "Take the suggested recipient and send?",
+            body,
+            "Change and send",
+            "Taking the suggestion failed",
+            lambda: fix.take_suggestion(app.queue, entry_id, app.config, app.state_dir),
+            finished,
+        )
 
     # e
     def action_edit(self) -> None:
@@ -162,11 +179,16 @@ class EntryActions:
                 self._done("Nothing changed.")
                 return
             why = "; ".join(result.reasons)
-            self._done(f"Edited and checked again: {result.verdict}{': ' + why if why else ''}. "
-                       "It stays held until you release it.")
+            self._done(
+                f"Edited and checked again: {result.verdict}{': ' + why if why else ''}. "
+                "It stays held until you release it."
+            )
 
-        app.run_job("Keeping the edit failed",
-                    lambda: fix.replace_message(app.queue, entry_id, new_raw, app.config, app.state_dir), finished)
+        app.run_job(
+            "Keeping the edit failed",
+            lambda: fix.replace_message(app.queue, entry_id, new_raw, app.config, app.state_dir),
+            finished,
+        )
 
     def _run_editor(self, entry_dir: Path, raw: bytes) -> bytes | None:
         """Open a private copy in $VISUAL/$EDITOR; the new bytes, or None when unchanged."""
@@ -186,8 +208,10 @@ class EntryActions:
                 except SuspendNotSupported:  # headless (tests): the editor is not interactive there
                     code = subprocess.call(argv, stdin=subprocess.DEVNULL)
             except (FileNotFoundError, PermissionError) as err:
-                raise SendguardError(f"the editor {argv[0]!r} cannot be run ({err.strerror})",
-                                     hints=["set $VISUAL or $EDITOR to your editor"]) from None
+                raise SendguardError(
+                    f"the editor {argv[0]!r} cannot be run ({err.strerror})",
+                    hints=["set $VISUAL or $EDITOR to your editor"],
+                ) from None
             if code != 0:
                 raise SendguardError(f"the editor exited with status {code}; the message was not changed")
             new_raw = path.read_bytes()
@@ -205,8 +229,11 @@ class EntryActions:
             return
         entry_id, meta = found
         app = self.review
-        flagged = [f["recipient"] for f in meta.get("findings", [])
-                   if f.get("recipient") and f.get("severity") in ("warn", "hold", "block")]
+        flagged = [
+            f["recipient"]
+            for f in meta.get("findings", [])
+            if f.get("recipient") and f.get("severity") in ("warn", "hold", "block")
+        ]
         candidates = list(dict.fromkeys(flagged or meta.get("envelope", [])))
         choices = [c for addr in candidates for c in config_edit.choices_for(addr, app.config)]
         if not choices:
@@ -227,8 +254,9 @@ class EntryActions:
                 choice = choices[index]
                 app.run_job("Changing the config failed", lambda: work(choice), finished)
 
-        app.push_screen(ChoiceModal("Allow from now on (writes your config):",
-                                    [text(c.label) for c in choices]), chosen)
+        app.push_screen(
+            ChoiceModal("Allow from now on (writes your config):", [text(c.label) for c in choices]), chosen
+        )
 
     # f
     def action_false_alarm(self) -> None:
@@ -244,8 +272,9 @@ class EntryActions:
             if not pairs:
                 self._done("Nothing to mark: no rule warned about this message.", "warning")
             else:
-                self._done("Marked as a false alarm: " + ", ".join(f"{r} for {c}" for r, c in pairs)
-                           + ". Press r to send it.")
+                self._done(
+                    "Marked as a false alarm: " + ", ".join(f"{r} for {c}" for r, c in pairs) + ". Press r to send it."
+                )
 
         app.run_job("Recording the false alarm failed", lambda: false_alarms.record(app.state_dir, meta), finished)
 

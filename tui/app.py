@@ -18,9 +18,9 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from sendguard.act.queue import Queue
 from sendguard.config.schema import Config
 from sendguard.errors import SendguardError
-from sendguard.act.queue import Queue
 from sendguard.tui.screens.help import HelpScreen
 from sendguard.tui.screens.modals import ErrorModal
 from sendguard.tui.screens.queue_list import QueueScreen
@@ -35,8 +35,16 @@ class ReviewApp(App[None]):
         Binding("q", "quit", "quit", show=False),  # listed in the help; the footer has no room at 80 columns
     ]
 
-    def __init__(self, *, queue: Queue, config: Config, config_path: Path, state_dir: Path,
-                 now: Callable[[], float] = time.time, prefetch: Future[Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        queue: Queue,
+        config: Config,
+        config_path: Path,
+        state_dir: Path,
+        now: Callable[[], float] = time.time,
+        prefetch: Future[Any] | None = None,
+    ) -> None:
         super().__init__()
         self.queue = queue
         self.config = config
@@ -81,8 +89,14 @@ class ReviewApp(App[None]):
             where = f"details in {self.state_dir / 'review-errors.log'}"
         except OSError as log_error:
             where = f"and the details could not be written ({log_error})"
-        self.show_error("Something went wrong", [f"internal error: {type(error).__name__}: {error}", where,
-                                                 "nothing was sent or lost; the queue is unchanged by this"])
+        self.show_error(
+            "Something went wrong",
+            [
+                f"internal error: {type(error).__name__}: {error}",
+                where,
+                "nothing was sent or lost; the queue is unchanged by this",
+            ],
+        )
 
     def queue_changed(self) -> None:
         """Something was done to the queue: every queue list on the stack reads it again."""
@@ -102,9 +116,11 @@ class ReviewApp(App[None]):
             self.call_from_thread(self._job_failed, failure_title, err.details())
             return
         except Exception as err:  # noqa: BLE001 — shown in the app; a traceback helps nobody here
-            self.call_from_thread(self._job_failed, failure_title,
-                                  [f"internal error: {type(err).__name__}: {err}",
-                                   "the message is still in the queue; nothing was lost"])
+            self.call_from_thread(
+                self._job_failed,
+                failure_title,
+                [f"internal error: {type(err).__name__}: {err}", "the message is still in the queue; nothing was lost"],
+            )
             return
         self.call_from_thread(self._job_done, done, result)
 
@@ -122,5 +138,6 @@ def run(config: Config, config_path: Path, prefetch: Future[Any] | None = None) 
     """Start the app on the user's queue (``sendguard review``)."""
     from sendguard import paths
 
-    ReviewApp(queue=Queue.default(), config=config, config_path=config_path, state_dir=paths.state_dir(),
-              prefetch=prefetch).run()
+    ReviewApp(
+        queue=Queue.default(), config=config, config_path=config_path, state_dir=paths.state_dir(), prefetch=prefetch
+    ).run()

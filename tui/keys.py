@@ -23,7 +23,13 @@ KEYS: tuple[Key, ...] = (
     Key("s", "suggest", "take the suggested recipient, check again, send (asks first)", "queue message", "suggest"),
     Key("e", "edit", "edit the message in $EDITOR, then check it again", "queue message", "edit"),
     Key("a", "allow", "allow this recipient / domain / client pairing from now on", "queue message", "allow"),
-    Key("f", "false_alarm", "mark as a false alarm (that rule weighs less for that contact)", "queue message", "false alarm"),
+    Key(
+        "f",
+        "false_alarm",
+        "mark as a false alarm (that rule weighs less for that contact)",
+        "queue message",
+        "false alarm",
+    ),
     Key("y", "copy_id", "copy the queue id", "queue message incidents", "copy"),
     Key("slash", "filter", "filter the list / search the incidents", "queue incidents", "filter"),
     Key("i", "incidents", "browse past decisions (incidents)", "queue", "incidents"),
@@ -40,5 +46,4 @@ def bindings(where: str) -> list[Any]:
     """The Textual Bindings of one screen ("all" keys are bound by the app itself)."""
     from textual.binding import Binding
 
-    return [Binding(k.key, k.action, k.short, show=bool(k.short))
-            for k in KEYS if where in k.where.split()]
+    return [Binding(k.key, k.action, k.short, show=bool(k.short)) for k in KEYS if where in k.where.split()]

@@ -16,9 +16,18 @@ from sendguard.tui.safe import text
 BODY_LIMIT = 20_000  # characters of body shown; the rest is one key away in $EDITOR
 
 STATE_STYLES = {
-    "held": "bold red", "blocked": "bold magenta", "interrupted": "bold red", "failed": "red",
-    "delayed": "yellow", "deferred": "yellow", "delivered": "green", "discarded": "dim",
-    "confirmed": "green", "released": "cyan", "sending": "cyan", "accepted": "cyan",
+    "held": "bold red",
+    "blocked": "bold magenta",
+    "interrupted": "bold red",
+    "failed": "red",
+    "delayed": "yellow",
+    "deferred": "yellow",
+    "delivered": "green",
+    "discarded": "dim",
+    "confirmed": "green",
+    "released": "cyan",
+    "sending": "cyan",
+    "accepted": "cyan",
 }
 SEVERITY_STYLES = {"block": "bold magenta", "hold": "bold red", "warn": "yellow", "info": "dim"}
 EVIDENCE = "black on yellow"
@@ -50,8 +59,12 @@ def recipients_cell(row: QueueRow, width: int) -> Text:
 
 
 def row_cells(row: QueueRow, now: float, to_width: int, subject_width: int) -> list[Text]:
-    return [state_cell(row.state), when_cell(row, now), recipients_cell(row, to_width),
-            text(row.subject or "(no subject)", limit=subject_width)]
+    return [
+        state_cell(row.state),
+        when_cell(row, now),
+        recipients_cell(row, to_width),
+        text(row.subject or "(no subject)", limit=subject_width),
+    ]
 
 
 def preview(row: QueueRow | None) -> Text:

@@ -71,8 +71,9 @@ class RowList(ScrollView, can_focus=True):
 
     # data
 
-    def set_rows(self, keys: list[str], rows: list[Any], render_row: Callable[[Any], list[Text]],
-                 keep: str | None = None) -> None:
+    def set_rows(
+        self, keys: list[str], rows: list[Any], render_row: Callable[[Any], list[Text]], keep: str | None = None
+    ) -> None:
         """Show ``rows`` (``keys`` name them); ``keep`` the cursor on that key if it is there."""
         self.keys, self.rows, self.render_row = keys, rows, render_row
         self._cells = {}
@@ -97,7 +98,7 @@ class RowList(ScrollView, can_focus=True):
 
     def visible_keys(self) -> list[str]:
         top = self.scroll_offset.y
-        return self.keys[top: top + max(0, self.size.height - 1)]
+        return self.keys[top : top + max(0, self.size.height - 1)]
 
     @property
     def row_count(self) -> int:

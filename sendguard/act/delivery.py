@@ -31,8 +31,7 @@ def transport_argv(config: Config, meta: dict[str, Any]) -> list[str]:
     return argv
 
 
-def deliver(entry: q.Entry, config: Config, *, env: Mapping[str, str] | None = None,
-            cwd: str | None = None) -> None:
+def deliver(entry: q.Entry, config: Config, *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> None:
     """Run the transport for ``entry``; raise DeliveryError if it failed (the entry is kept).
 
     ``env`` and ``cwd``: the caller's, when this runs for someone else (the resident checker
@@ -41,34 +40,52 @@ def deliver(entry: q.Entry, config: Config, *, env: Mapping[str, str] | None = N
     entry.save(state=q.SENDING, event="sending", transport=argv)
     raw = entry.raw()
     try:
-        proc = subprocess.run(argv, input=raw, capture_output=True, timeout=config.transport.timeout, check=False,
-                              env=env, cwd=cwd)
+        proc = subprocess.run(
+            argv, input=raw, capture_output=True, timeout=config.transport.timeout, check=False, env=env, cwd=cwd
+        )
     except FileNotFoundError:
         entry.save(state=q.DEFERRED, event="transport missing", transport_error=f"{argv[0]}: not found")
-        raise DeliveryError(f"the transport {argv[0]!r} was not found; the message is kept as {entry.id}",
-                            exit_code=ExitCode.TEMPFAIL,
-                            hints=["install it or set [transport] command, then run `sendguard queue run`"]) from None
+        raise DeliveryError(
+            f"the transport {argv[0]!r} was not found; the message is kept as {entry.id}",
+            exit_code=ExitCode.TEMPFAIL,
+            hints=["install it or set [transport] command, then run `sendguard queue run`"],
+        ) from None
     except PermissionError:
         entry.save(state=q.DEFERRED, event="transport not executable", transport_error=f"{argv[0]}: permission denied")
-        raise DeliveryError(f"the transport {argv[0]!r} cannot be run (permission denied); kept as {entry.id}",
-                            exit_code=ExitCode.TEMPFAIL) from None
+        raise DeliveryError(
+            f"the transport {argv[0]!r} cannot be run (permission denied); kept as {entry.id}",
+            exit_code=ExitCode.TEMPFAIL,
+        ) from None
     except subprocess.TimeoutExpired:
         # It may have handed the message over before hanging: never resend without a person.
         entry.save(state=q.INTERRUPTED, event="transport timed out")
-        raise DeliveryError(f"the transport took longer than {config.transport.timeout:g} s; the message "
-                            f"{entry.id} may or may not have left",
-                            exit_code=ExitCode.TEMPFAIL,
-                            hints=["check your sent mail, then `sendguard release` or `sendguard discard` it"]) from None
+        raise DeliveryError(
+            f"the transport took longer than {config.transport.timeout:g} s; the message "
+            f"{entry.id} may or may not have left",
+            exit_code=ExitCode.TEMPFAIL,
+            hints=["check your sent mail, then `sendguard release` or `sendguard discard` it"],
+        ) from None
     stderr = proc.stderr.decode("utf-8", "replace").strip()
     if proc.returncode == 0:
-        entry.save(state=q.DELIVERED, event="delivered", delivered=q.now_iso(time.time()), transport_exit=0,
-                   durable=False)  # a power cut leaves "sending": interrupted, never resent (Entry.save)
+        entry.save(
+            state=q.DELIVERED, event="delivered", delivered=q.now_iso(time.time()), transport_exit=0, durable=False
+        )  # a power cut leaves "sending": interrupted, never resent (Entry.save)
         return
     state = q.DEFERRED if proc.returncode == ExitCode.TEMPFAIL else q.FAILED
-    entry.save(state=state, event=f"transport exit {proc.returncode}", transport_exit=proc.returncode,
-               transport_error=stderr[-2000:])
-    hint = ("`sendguard queue run` tries again" if state == q.DEFERRED
-            else f"fix the cause, then `sendguard release {entry.id}`")
-    raise DeliveryError(f"the transport failed (exit {proc.returncode}): {stderr or 'no message'}; "
-                        f"the message is kept as {entry.id}",
-                        exit_code=proc.returncode, stderr=stderr, hints=[hint])
+    entry.save(
+        state=state,
+        event=f"transport exit {proc.returncode}",
+        transport_exit=proc.returncode,
+        transport_error=stderr[-2000:],
+    )
+    hint = (
+        "`sendguard queue run` tries again"
+        if state == q.DEFERRED
+        else f"fix the cause, then `sendguard release {entry.id}`"
+    )
+    raise DeliveryError(
+        f"the transport failed (exit {proc.returncode}): {stderr or 'no message'}; the message is kept as {entry.id}",
+        exit_code=proc.returncode,
+        stderr=stderr,
+        hints=[hint],
+    )

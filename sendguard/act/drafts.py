@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sendguard.paths import ensure_private_dir
 from sendguard.act.queue import write_new
+from sendguard.paths import ensure_private_dir
 
 
 def drafts_maildir(config: Any, state_dir: Path) -> Path:

@@ -54,8 +54,14 @@ def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def emit(entry: Any, event: str, config: Any, *, observers: tuple[str, ...] | None = None,
-         warn: Callable[[str], None] = _to_stderr) -> None:
+def emit(
+    entry: Any,
+    event: str,
+    config: Any,
+    *,
+    observers: tuple[str, ...] | None = None,
+    warn: Callable[[str], None] = _to_stderr,
+) -> None:
     for name in OBSERVERS if observers is None else observers:
         try:
             importlib.import_module(name).observe(entry, event, config)
@@ -113,7 +119,7 @@ class ObserverWorker:
         try:
             view = memoryview(job)
             while view:
-                view = view[os.write(self.job_fd, view):]
+                view = view[os.write(self.job_fd, view) :]
             os.close(self.job_fd)
             self.job_fd = -1
             taken = os.read(self.ack_fd, 1) == b"1"

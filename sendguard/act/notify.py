@@ -31,8 +31,9 @@ def desktop_available(env: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
-def notify(title: str, body: str, *, urgency: str = "normal", wait: float = 0.0,
-           env: Mapping[str, str] | None = None) -> bool:
+def notify(
+    title: str, body: str, *, urgency: str = "normal", wait: float = 0.0, env: Mapping[str, str] | None = None
+) -> bool:
     """Show a desktop notification; True if notify-send was started.
 
     ``urgency``: ``low``, ``normal`` or ``critical`` (most daemons keep a critical one on screen
@@ -50,10 +51,18 @@ def notify(title: str, body: str, *, urgency: str = "normal", wait: float = 0.0,
 
     try:
         proc = subprocess.Popen(
-            [notifier, f"--app-name={APP_NAME}", f"--urgency={urgency}", printable(title),
-             printable(body, keep_newlines=True)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, env=None if env is None else dict(env),
+            [
+                notifier,
+                f"--app-name={APP_NAME}",
+                f"--urgency={urgency}",
+                printable(title),
+                printable(body, keep_newlines=True),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env=None if env is None else dict(env),
         )
     except OSError:  # not executable after all: the queue and the log still have the facts
         return False

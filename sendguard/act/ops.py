@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sendguard.act import events
 from sendguard.act import queue as q
-from sendguard.config.schema import Config
 from sendguard.act.delivery import deliver
+from sendguard.config.schema import Config
 from sendguard.errors import DeliveryError, QueueError, QueueLockedError
 from sendguard.exitcodes import ExitCode
 
@@ -94,8 +94,10 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
             entry.meta = json.loads((entry.path / "meta.json").read_text())
             if entry.state == q.SENDING:
                 entry.save(state=q.INTERRUPTED, event="found interrupted while sending; not resent")
-                report.lines.append(f"{entry.id}: interrupted while sending; it may have left. "
-                                    f"Check, then `sendguard release` or `discard` it.")
+                report.lines.append(
+                    f"{entry.id}: interrupted while sending; it may have left. "
+                    f"Check, then `sendguard release` or `discard` it."
+                )
                 continue
             if not _is_due(entry, now):
                 continue

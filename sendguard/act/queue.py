@@ -23,7 +23,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ FINAL_STATES = frozenset({DELIVERED, DISCARDED, CONFIRMED, UNDONE})
 
 
 def now_iso(now: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(time.time() if now is None else now, UTC).isoformat(timespec="seconds")
 
 
 def new_id() -> str:
@@ -291,8 +291,9 @@ class Queue:
                 return entry
         return None
 
-    def find_confirmed_thread(self, envelope: list[str], thread_ids: list[str], rules: list[str],
-                              window: float, now: float | None = None) -> Entry | None:
+    def find_confirmed_thread(
+        self, envelope: list[str], thread_ids: list[str], rules: list[str], window: float, now: float | None = None
+    ) -> Entry | None:
         """A message delivered as a confirmed hold (or in the thread of one) within ``window``
         seconds, to the same recipients, that this message replies to, and whose confirmed hold
         covered every rule that holds this one."""

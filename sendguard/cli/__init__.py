@@ -88,8 +88,12 @@ class State:
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Config file (default: $XDG_CONFIG_HOME/sendguard/config.toml).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: $XDG_CONFIG_HOME/sendguard/config.toml).",
+)
 @click.version_option(package_name="sendguard")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:

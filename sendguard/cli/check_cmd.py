@@ -16,8 +16,13 @@ from sendguard.printable import printable
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, one line per file.")
-@click.option("--envelope", "envelope", multiple=True, metavar="ADDR",
-              help="Judge these recipients instead of To/Cc/Bcc (repeatable).")
+@click.option(
+    "--envelope",
+    "envelope",
+    multiple=True,
+    metavar="ADDR",
+    help="Judge these recipients instead of To/Cc/Bcc (repeatable).",
+)
 @click.argument("files", nargs=-1, required=True)
 @click.pass_obj
 def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
@@ -37,13 +42,22 @@ def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...
             click.echo(f"sendguard: error: {name}: cannot be read: {err.strerror}", err=True)
             continue
         message = OutgoingMessage(raw)
-        result = check_message(message, config, envelope=envelope_for(message, envelope, False),
-                               state_dir=paths.state_dir())
+        result = check_message(
+            message, config, envelope=envelope_for(message, envelope, False), state_dir=paths.state_dir()
+        )
         decision = result.decision
         worst = max(worst, decision.verdict)
         if as_json:
-            click.echo(json.dumps({"file": name, "verdict": decision.verdict.label,
-                                   "findings": [f.to_json() for f in decision.findings]}, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "file": name,
+                        "verdict": decision.verdict.label,
+                        "findings": [f.to_json() for f in decision.findings],
+                    },
+                    ensure_ascii=False,
+                )
+            )
             continue
         click.echo(f"{printable(name)}: {decision.verdict.label}")
         for f in decision.findings:

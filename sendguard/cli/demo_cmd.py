@@ -29,8 +29,8 @@ from pathlib import Path
 import click
 
 from sendguard.cli.support import mailsetup
-from sendguard.errors import SendguardError
 from sendguard.cli.support.loopback import LoopbackSMTP, Received, world_config, write_msmtprc
+from sendguard.errors import SendguardError
 from sendguard.printable import printable
 
 ME = "me@nordwerk.example"
@@ -38,8 +38,11 @@ ROUTINE = [  # (to, subject, body): what the demo sends
     ("anna@kundenfirma.example", "Falke: status", "Hello Anna,\n\nthe Falke rollout is on track for Friday.\n"),
     ("kai@nordwerk.example", "Lunch?", "Hi Kai,\n\nlunch at 12:30?\n"),
 ]
-LOOKALIKE = ("anna@kundenfirrna.example", "Falke: invoice 2026-11",
-             "Hello Anna,\n\nhere are the Falke numbers for November.\n")
+LOOKALIKE = (
+    "anna@kundenfirrna.example",
+    "Falke: invoice 2026-11",
+    "Hello Anna,\n\nhere are the Falke numbers for November.\n",
+)
 
 
 class DemoError(SendguardError):
@@ -49,9 +52,11 @@ class DemoError(SendguardError):
 
 
 def _history_message(n: int, to: str, subject: str, body: str) -> bytes:
-    return (f"From: Me <{ME}>\nTo: {to}\nSubject: {subject}\nDate: Mon, {n % 28 + 1:02d} Sep 2026 10:00:00 +0000\n"
-            f"Message-ID: <demo-{n}@nordwerk.example>\nMIME-Version: 1.0\n"
-            f"Content-Type: text/plain; charset=utf-8\n\n{body}").encode()
+    return (
+        f"From: Me <{ME}>\nTo: {to}\nSubject: {subject}\nDate: Mon, {n % 28 + 1:02d} Sep 2026 10:00:00 +0000\n"
+        f"Message-ID: <demo-{n}@nordwerk.example>\nMIME-Version: 1.0\n"
+        f"Content-Type: text/plain; charset=utf-8\n\n{body}"
+    ).encode()
 
 
 def write_history(maildir: Path) -> int:
@@ -60,8 +65,13 @@ def write_history(maildir: Path) -> int:
         (maildir / sub).mkdir(parents=True, exist_ok=True)
     mails = []
     for i in range(6):
-        mails.append(("anna@kundenfirma.example", f"Falke: week {36 + i}",
-                      f"Hello Anna,\n\nthe Falke numbers for week {36 + i} are attached in the portal.\n"))
+        mails.append(
+            (
+                "anna@kundenfirma.example",
+                f"Falke: week {36 + i}",
+                f"Hello Anna,\n\nthe Falke numbers for week {36 + i} are attached in the portal.\n",
+            )
+        )
         mails.append(("kai@nordwerk.example", f"Re: Falke planning {i}", "Hi Kai,\n\nagreed, see you at standup.\n"))
     for n, (to, subject, body) in enumerate(mails):
         (maildir / "cur" / f"{n}.demo:2,S").write_bytes(_history_message(n, to, subject, body))
@@ -73,8 +83,7 @@ def write_world(root: Path, port: int, hold_rule: str | None) -> dict[str, Path]
     for sub in ("home", "config", "data", "state", "cache", "run"):
         (root / sub).mkdir(mode=0o700)
     msmtprc = write_msmtprc(root / "msmtprc", port, ME, root / "msmtp.log")
-    held = (f'[rules.{hold_rule}]\naction = "hold"\n' if hold_rule
-            else f'[block]\naddresses = ["{LOOKALIKE[0]}"]\n')
+    held = f'[rules.{hold_rule}]\naction = "hold"\n' if hold_rule else f'[block]\naddresses = ["{LOOKALIKE[0]}"]\n'
     config = root / "config" / "sendguard" / "config.toml"
     config.parent.mkdir(mode=0o700)
     config.write_text(world_config(msmtprc, ME) + held)
@@ -96,10 +105,15 @@ class Demo:
 
     def env(self, paths: dict[str, Path]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SENDGUARD_", "NOTMUCH_"))}
-        env.update(HOME=str(paths["home"]), SENDGUARD_CONFIG=str(paths["config"]),
-                   XDG_CONFIG_HOME=str(self.root / "config"), XDG_DATA_HOME=str(self.root / "data"),
-                   XDG_STATE_HOME=str(self.root / "state"), XDG_CACHE_HOME=str(self.root / "cache"),
-                   XDG_RUNTIME_DIR=str(self.root / "run"))
+        env.update(
+            HOME=str(paths["home"]),
+            SENDGUARD_CONFIG=str(paths["config"]),
+            XDG_CONFIG_HOME=str(self.root / "config"),
+            XDG_DATA_HOME=str(self.root / "data"),
+            XDG_STATE_HOME=str(self.root / "state"),
+            XDG_CACHE_HOME=str(self.root / "cache"),
+            XDG_RUNTIME_DIR=str(self.root / "run"),
+        )
         env.pop("DISPLAY", None)
         env.pop("WAYLAND_DISPLAY", None)
         return env
@@ -108,17 +122,24 @@ class Demo:
         base = [str(self.sendguard)] if self.sendguard else [sys.executable, "-m", "sendguard"]
         return subprocess.run([*base, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
 
-    def send(self, env: dict[str, str], paths: dict[str, Path], to: str, subject: str,
-             body: str) -> subprocess.CompletedProcess[bytes]:
+    def send(
+        self, env: dict[str, str], paths: dict[str, Path], to: str, subject: str, body: str
+    ) -> subprocess.CompletedProcess[bytes]:
         if self.mutt:
-            paths["muttrc"].write_text(f'set sendmail="{self.sendmail}"\nset record="" copy=no postpone=no\n'
-                                       f'set realname="Me" from="{ME}" use_from=yes\n')
+            paths["muttrc"].write_text(
+                f'set sendmail="{self.sendmail}"\nset record="" copy=no postpone=no\n'
+                f'set realname="Me" from="{ME}" use_from=yes\n'
+            )
             argv = [self.mutt, "-n", "-F", str(paths["muttrc"]), "-s", subject, "--", to]
             return subprocess.run(argv, input=body.encode(), env=env, capture_output=True, timeout=60, check=False)
-        message = (f"From: Me <{ME}>\nTo: {to}\nSubject: {subject}\nMIME-Version: 1.0\n"
-                   f"Content-Type: text/plain; charset=utf-8\n\n{body}").encode()
-        return subprocess.run([str(self.sendmail), "-oi", "--", to], input=message, env=env,
-                              capture_output=True, timeout=60, check=False)
+        message = (
+            f"From: Me <{ME}>\nTo: {to}\nSubject: {subject}\nMIME-Version: 1.0\n"
+            f"Content-Type: text/plain; charset=utf-8\n\n{body}"
+        ).encode()
+        return subprocess.run(
+            [str(self.sendmail), "-oi", "--", to], input=message, env=env, capture_output=True, timeout=60, check=False
+        )
+
 
 def run_demo(root: Path, use_mutt: bool) -> bool:
     """Run the demo in ``root``; True when it went as it should (routine delivered, one held)."""
@@ -135,8 +156,7 @@ def run_demo(root: Path, use_mutt: bool) -> bool:
     try:
         click.echo(f"A throwaway world in {root}:")
         click.echo(f"  loopback SMTP server 127.0.0.1:{port} (aiosmtpd); msmtp → it ({paths['msmtprc']})")
-        click.echo(f"  sendguard config {paths['config']}: organization nordwerk.example, "
-                   "client kundenfirma.example")
+        click.echo(f"  sendguard config {paths['config']}: organization nordwerk.example, client kundenfirma.example")
         from sendguard.cli import COMMANDS
 
         if "learn" in COMMANDS:
@@ -160,20 +180,27 @@ def run_demo(root: Path, use_mutt: bool) -> bool:
         time.sleep(0.1)
         click.echo("\nThe server received:")
         for sender, rcpts, data in demo.received:
-            subject = next((line[9:] for line in data.decode(errors="replace").splitlines()
-                            if line.lower().startswith("subject: ")), "")
+            subject = next(
+                (
+                    line[9:]
+                    for line in data.decode(errors="replace").splitlines()
+                    if line.lower().startswith("subject: ")
+                ),
+                "",
+            )
             click.echo(f"  from {sender} to {', '.join(rcpts)}: {printable(subject)!r}")
         if demo.mutt:
-            click.echo("\nmutt in batch mode only says 'Could not send the message' and forgets it; sendguard "
-                       "kept it.")
+            click.echo("\nmutt in batch mode only says 'Could not send the message' and forgets it; sendguard kept it.")
         click.echo("\n$ sendguard queue list")
         listing = demo.cli(env, "queue", "list")
         click.echo(listing.stdout.rstrip() or "(empty)")
         rows = [json.loads(line) for line in demo.cli(env, "queue", "list", "--json").stdout.splitlines()]
         held = [r for r in rows if r["state"] in ("held", "blocked")]
         if held:
-            click.echo(f"\nNext, for real: `sendguard release {held[0]['id']}` would send it, "
-                       "`sendguard discard` drops it; `sendguard setup` sets up your own mail.")
+            click.echo(
+                f"\nNext, for real: `sendguard release {held[0]['id']}` would send it, "
+                "`sendguard discard` drops it; `sendguard setup` sets up your own mail."
+            )
         return outcomes == [True] * len(ROUTINE) + [False] and len(held) == 1
     finally:
         # The first mail started a resident checker for the rest; it must not outlive the demo.
@@ -197,8 +224,9 @@ def stop_helpers(root: Path, timeout: float = 10.0) -> bool:
     from sendguard.detached import stop_processes
 
     prefix = os.fsencode(str(root)) + b"/"
-    return stop_processes(lambda args: bool(HELPER_MODULES.intersection(args))
-                          and any(arg.startswith(prefix) for arg in args), timeout)
+    return stop_processes(
+        lambda args: bool(HELPER_MODULES.intersection(args)) and any(arg.startswith(prefix) for arg in args), timeout
+    )
 
 
 @click.command()

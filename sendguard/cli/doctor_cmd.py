@@ -52,8 +52,7 @@ def check_config(state) -> tuple[Check, object | None]:  # type: ignore[no-untyp
     except ConfigError as err:
         return Check("config", FAIL, "; ".join(err.details()), "fix the lines named above"), None
     if cfg.path is None:
-        return Check("config", WARN, f"no config at {path}; the embedded default is used",
-                     "sendguard setup"), cfg
+        return Check("config", WARN, f"no config at {path}; the embedded default is used", "sendguard setup"), cfg
     return Check("config", OK, f"{cfg.path} is valid"), cfg
 
 
@@ -61,19 +60,29 @@ def check_transport(cfg) -> Check:  # type: ignore[no-untyped-def]
     command = list(cfg.transport.command)
     exe = shutil.which(command[0]) if command else None
     if not exe:
-        return Check("transport", FAIL, f"{command[0] if command else '(empty)'} not found",
-                     "apt-get install msmtp, or set [transport] command")
+        return Check(
+            "transport",
+            FAIL,
+            f"{command[0] if command else '(empty)'} not found",
+            "apt-get install msmtp, or set [transport] command",
+        )
     if Path(exe).name.startswith("msmtp"):
         try:
-            proc = subprocess.run([*command, "-P"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=20, check=False)
+            proc = subprocess.run(
+                [*command, "-P"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as err:
             return Check("transport", FAIL, f"{exe} could not be run: {err}")
         if proc.returncode != 0:
-            reason = next((line for line in proc.stderr.splitlines() if line.startswith("msmtp:")),
-                          f"exit {proc.returncode}")
-            return Check("transport", FAIL, f"msmtp cannot use its configuration: {printable(reason)}",
-                         "fix msmtp's config (try: msmtp -P)")
+            reason = next(
+                (line for line in proc.stderr.splitlines() if line.startswith("msmtp:")), f"exit {proc.returncode}"
+            )
+            return Check(
+                "transport",
+                FAIL,
+                f"msmtp cannot use its configuration: {printable(reason)}",
+                "fix msmtp's config (try: msmtp -P)",
+            )
         return Check("transport", OK, f"{' '.join(command)} runs and reads its configuration")
     return Check("transport", OK, f"{exe} is executable (not msmtp: its configuration was not checked)")
 
@@ -86,8 +95,7 @@ def check_state_dir() -> Check:
     if root.stat().st_uid != os.getuid():
         return Check("state dir", FAIL, f"{root} belongs to another user", f"chown -R $USER {root}")
     if mode & 0o077:
-        return Check("state dir", FAIL, f"{root} is mode {mode:04o}: others can read held mail",
-                     f"chmod 700 {root}")
+        return Check("state dir", FAIL, f"{root} is mode {mode:04o}: others can read held mail", f"chmod 700 {root}")
     return Check("state dir", OK, f"{root} is private (0700)")
 
 
@@ -96,31 +104,47 @@ def check_history() -> Check:
 
     store = open_for_check(paths.state_dir())
     if store is None:
-        return Check("history", WARN, "nothing learned yet: the wrong-recipient rules have nothing to compare with",
-                     "sendguard learn ~/Mail/Sent   (or --notmuch 'tag:sent')")
+        return Check(
+            "history",
+            WARN,
+            "nothing learned yet: the wrong-recipient rules have nothing to compare with",
+            "sendguard learn ~/Mail/Sent   (or --notmuch 'tag:sent')",
+        )
     return Check("history", OK, f"{store.meta('messages')} messages learned ({store.meta('sent')} sent)")
 
 
 def check_notmuch() -> Check:
     config = os.environ.get("NOTMUCH_CONFIG")
-    candidates = [Path(config)] if config else [
-        mailsetup.xdg_config() / "notmuch" / os.environ.get("NOTMUCH_PROFILE", "default") / "config",
-        mailsetup.home() / ".notmuch-config"]
+    candidates = (
+        [Path(config)]
+        if config
+        else [
+            mailsetup.xdg_config() / "notmuch" / os.environ.get("NOTMUCH_PROFILE", "default") / "config",
+            mailsetup.home() / ".notmuch-config",
+        ]
+    )
     found = next((p for p in candidates if p.is_file()), None)
     try:
         import notmuch2
     except ImportError as err:
-        return Check("notmuch", WARN, f"the notmuch2 module cannot be loaded ({err})",
-                     "apt-get install libnotmuch-dev; pip install notmuch2")
+        return Check(
+            "notmuch",
+            WARN,
+            f"the notmuch2 module cannot be loaded ({err})",
+            "apt-get install libnotmuch-dev; pip install notmuch2",
+        )
     if found is None:
-        return Check("notmuch", WARN, "no notmuch config: `sendguard learn --notmuch` cannot be used",
-                     "optional: notmuch setup (or learn from maildirs: sendguard learn PATH)")
+        return Check(
+            "notmuch",
+            WARN,
+            "no notmuch config: `sendguard learn --notmuch` cannot be used",
+            "optional: notmuch setup (or learn from maildirs: sendguard learn PATH)",
+        )
     try:
         with notmuch2.Database(mode=notmuch2.Database.MODE.READ_ONLY, config=str(found)) as db:
             count = db.count_messages("*")
     except notmuch2.NotmuchError as err:
-        return Check("notmuch", WARN, f"the notmuch database of {found} cannot be opened: {err}",
-                     "notmuch new")
+        return Check("notmuch", WARN, f"the notmuch database of {found} cannot be opened: {err}", "notmuch new")
     return Check("notmuch", OK, f"database reachable ({count} messages, {found})")
 
 
@@ -147,18 +171,26 @@ def check_incident_log(cfg, now: float | None = None) -> Check:  # type: ignore[
     try:
         import notmuch2
     except ImportError as err:
-        return Check("incident log", WARN, f"records are written to {root} but cannot be indexed: "
-                     f"the notmuch2 module cannot be loaded ({err})", "apt-get install libnotmuch-dev; pip install notmuch2")
+        return Check(
+            "incident log",
+            WARN,
+            f"records are written to {root} but cannot be indexed: the notmuch2 module cannot be loaded ({err})",
+            "apt-get install libnotmuch-dev; pip install notmuch2",
+        )
     count = 0
     if (root / ".notmuch").is_dir():
         try:
-            with notmuch2.Database(str(root), mode=notmuch2.Database.MODE.READ_ONLY,
-                                   config=notmuch2.Database.CONFIG.EMPTY) as db:
+            with notmuch2.Database(
+                str(root), mode=notmuch2.Database.MODE.READ_ONLY, config=notmuch2.Database.CONFIG.EMPTY
+            ) as db:
                 count = db.count_messages("*")
         except notmuch2.NotmuchError as err:
-            return Check("incident log", WARN, f"its notmuch database cannot be opened ({err}); the records "
-                         f"are safe in {root}", f"mv {root / '.notmuch'} {root / '.notmuch.broken'} && "
-                         "sendguard log --reindex")
+            return Check(
+                "incident log",
+                WARN,
+                f"its notmuch database cannot be opened ({err}); the records are safe in {root}",
+                f"mv {root / '.notmuch'} {root / '.notmuch.broken'} && sendguard log --reindex",
+            )
     now = time.time() if now is None else now
     stale = []
     for marker in markers:
@@ -168,19 +200,31 @@ def check_incident_log(cfg, now: float | None = None) -> Check:  # type: ignore[
         except FileNotFoundError:
             continue  # indexed meanwhile
     if stale and not indexer_running(state):
-        return Check("incident log", WARN, f"{len(stale)} record(s) written but not indexed: "
-                     "`sendguard log` does not find them yet", "sendguard log   (indexes them first)")
+        return Check(
+            "incident log",
+            WARN,
+            f"{len(stale)} record(s) written but not indexed: `sendguard log` does not find them yet",
+            "sendguard log   (indexes them first)",
+        )
     waiting = f", {len(markers)} being indexed" if markers else ""
     return Check("incident log", OK, f"{count} records indexed{waiting} ({root})")
 
 
 def check_clients(cfg) -> Check:  # type: ignore[no-untyped-def]
     if not cfg.organization.domains:
-        return Check("organization", WARN, "no [organization] domains: every recipient is judged as outside",
-                     "add domains = [...] under [organization]")
+        return Check(
+            "organization",
+            WARN,
+            "no [organization] domains: every recipient is judged as outside",
+            "add domains = [...] under [organization]",
+        )
     if not cfg.clients:
-        return Check("clients", WARN, "no [clients.NAME] tables: mail meant for one client cannot be told "
-                     "from mail to another", "add one table per client (sendguard setup proposes them)")
+        return Check(
+            "clients",
+            WARN,
+            "no [clients.NAME] tables: mail meant for one client cannot be told from mail to another",
+            "add one table per client (sendguard setup proposes them)",
+        )
     keywords = sum(1 for c in cfg.clients.values() if c.keywords)
     return Check("clients", OK, f"{len(cfg.clients)} clients configured, {keywords} with keywords")
 
@@ -189,21 +233,31 @@ def check_programs(sendmail: Path | None) -> list[Check]:
     out = []
     programs = [p for p in mailsetup.find_mail_programs() if p.found]
     if not any(p.uses_sendguard for p in programs):
-        out.append(Check("mail programs", FAIL, "none sends through sendguard yet: nothing is checked",
-                         "sendguard setup prints the line for each"))
+        out.append(
+            Check(
+                "mail programs",
+                FAIL,
+                "none sends through sendguard yet: nothing is checked",
+                "sendguard setup prints the line for each",
+            )
+        )
     for program in programs:
         name = f"mail: {program.name}"
         line = program.lines(str(sendmail or "/ABSOLUTE/PATH/sendguard-sendmail"))[0]
         if program.uses_sendguard:
             out.append(Check(name, OK, "sends through " + "; ".join(v for _, v in program.settings)))
         elif program.bypasses:
-            out.append(Check(name, FAIL, "sends past sendguard: " + "; ".join(program.bypasses),
-                             f"in {program.where}: {line}"))
+            out.append(
+                Check(name, FAIL, "sends past sendguard: " + "; ".join(program.bypasses), f"in {program.where}: {line}")
+            )
         else:
             out.append(Check(name, WARN, "installed, not pointed at sendguard", f"in {program.where}: {line}"))
     if sendmail is None:
-        out.append(Check("sendguard-sendmail", FAIL, "not found next to sendguard or on PATH",
-                         "reinstall: pip install sendguard"))
+        out.append(
+            Check(
+                "sendguard-sendmail", FAIL, "not found next to sendguard or on PATH", "reinstall: pip install sendguard"
+            )
+        )
     else:
         out.append(Check("sendguard-sendmail", OK, str(sendmail)))
     return out
@@ -219,8 +273,11 @@ def check_resident(cfg) -> Check:  # type: ignore[no-untyped-def]
         return Check("resident checker", OK, f"off ({why}): every mail is checked in a process of its own")
     pid = resident.running_server(paths.state_dir() / resident.PID_FILE)
     if pid is None:
-        return Check("resident checker", OK, "not running now; the next mail starts it "
-                     f"(it stops after {cfg.sendmail.resident_idle} s without mail)")
+        return Check(
+            "resident checker",
+            OK,
+            f"not running now; the next mail starts it (it stops after {cfg.sendmail.resident_idle} s without mail)",
+        )
     return Check("resident checker", OK, f"running (pid {pid})")
 
 

@@ -14,9 +14,9 @@ import click
 def evaluate(state, seed: int, paths: tuple[Path, ...]) -> None:  # type: ignore[no-untyped-def]
     """Learn from the older part of your mail, replay the newer sent mail as sent and with one
     recipient swapped for a confusable contact, and report caught mistakes and false holds."""
+    from sendguard.decide.evaluate import evaluate as run
     from sendguard.errors import UsageError
     from sendguard.history import sources
-    from sendguard.decide.evaluate import evaluate as run
 
     config = state.config
     if not config.identity.addresses:

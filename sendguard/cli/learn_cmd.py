@@ -18,8 +18,12 @@ from sendguard.errors import UsageError
 
 @click.command()
 @click.option("--notmuch", "query", metavar="QUERY", help="Also learn the messages matching this notmuch query.")
-@click.option("--notmuch-db", "notmuch_db", type=click.Path(path_type=Path, file_okay=False),
-              help="The notmuch database (default: from the notmuch configuration).")
+@click.option(
+    "--notmuch-db",
+    "notmuch_db",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The notmuch database (default: from the notmuch configuration).",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
 def learn(state, query: str | None, notmuch_db: Path | None, paths: tuple[Path, ...]) -> None:  # type: ignore[no-untyped-def]
@@ -41,8 +45,9 @@ def learn(state, query: str | None, notmuch_db: Path | None, paths: tuple[Path, 
     try:
         with Learner(db, config.identity.addresses, config.organization.domains) as learner:
             show = sys.stderr.isatty()
-            with click.progressbar(length=max(_size(files + found), 1), label="learning",
-                                   file=sys.stderr if show else _Null()) as bar:
+            with click.progressbar(
+                length=max(_size(files + found), 1), label="learning", file=sys.stderr if show else _Null()
+            ) as bar:
                 for file in files:
                     done = 0
                     for raw in sources.read_messages(file):

@@ -17,9 +17,13 @@ import click
 
 from sendguard.errors import SendguardError
 
-PAGES = {"sendguard": ("sendguard", 1), "sendguard.toml": ("sendguard.toml", 5),
-         "config": ("sendguard.toml", 5), "sendguard-rules": ("sendguard-rules", 7),
-         "rules": ("sendguard-rules", 7)}
+PAGES = {
+    "sendguard": ("sendguard", 1),
+    "sendguard.toml": ("sendguard.toml", 5),
+    "config": ("sendguard.toml", 5),
+    "sendguard-rules": ("sendguard-rules", 7),
+    "rules": ("sendguard-rules", 7),
+}
 
 
 def page_file(name: str, section: int) -> Path | None:
@@ -39,8 +43,10 @@ def man(page: str) -> None:
     name, section = PAGES[page]
     path = page_file(name, section)
     if path is None:
-        raise SendguardError(f"the manual page {name}({section}) is not installed",
-                             hints=["reinstall sendguard, or read man/*.scd in its source"])
+        raise SendguardError(
+            f"the manual page {name}({section}) is not installed",
+            hints=["reinstall sendguard, or read man/*.scd in its source"],
+        )
     viewer = shutil.which("man")
     if viewer:
         sys.stdout.flush()

@@ -26,8 +26,8 @@ def oops(state, ref: str, as_json: bool, wrong: tuple[str, ...], intended: tuple
     from sendguard import paths
     from sendguard.act import queue as q
     from sendguard.act.drafts import drafts_maildir
-    from sendguard.recover.oops import oops as do_oops
     from sendguard.recover.breach_record import record_text
+    from sendguard.recover.oops import oops as do_oops
 
     config = state.config
     report = do_oops(

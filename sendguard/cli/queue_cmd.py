@@ -18,9 +18,14 @@ def queue() -> None:
 
 def _summary(entry: q.Entry) -> dict[str, object]:
     meta = entry.meta
-    return {"id": entry.id, "state": entry.state, "recipients": meta.get("envelope", meta.get("recipients", [])),
-            "subject": meta.get("subject", ""), "verdict": meta.get("verdict", "hold"),
-            "created": meta.get("created", "")}
+    return {
+        "id": entry.id,
+        "state": entry.state,
+        "recipients": meta.get("envelope", meta.get("recipients", [])),
+        "subject": meta.get("subject", ""),
+        "verdict": meta.get("verdict", "hold"),
+        "created": meta.get("created", ""),
+    }
 
 
 def _reason(entry: q.Entry) -> str:
@@ -30,8 +35,9 @@ def _reason(entry: q.Entry) -> str:
     meta = entry.meta
     if entry.state in (q.DEFERRED, q.FAILED) and (meta.get("transport_error") or meta.get("transport_exit")):
         return f"transport: {meta.get('transport_error') or 'exit ' + str(meta['transport_exit'])}"
-    return next((f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"),
-                (meta.get("error") or [""])[0])
+    return next(
+        (f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"), (meta.get("error") or [""])[0]
+    )
 
 
 @queue.command("list")
@@ -50,8 +56,10 @@ def list_cmd(as_json: bool, show_all: bool) -> None:
             click.echo(json.dumps(row, ensure_ascii=False))
         else:
             reason = _reason(entry)
-            click.echo(f"{entry.id}  {entry.state:11} {printable(', '.join(row['recipients']))[:40]:40}  "  # type: ignore[arg-type]
-                       f"{printable(str(row['subject']))[:40]}")
+            click.echo(
+                f"{entry.id}  {entry.state:11} {printable(', '.join(row['recipients']))[:40]:40}  "  # type: ignore[arg-type]
+                f"{printable(str(row['subject']))[:40]}"
+            )
             if reason and entry.state not in q.FINAL_STATES:
                 click.echo(f"    {printable(reason)[:150]}")
 

@@ -34,8 +34,11 @@ def propose_clients(own_domains: set[str], limit: int = 8, min_sent: int = 3) ->
     out: list[tuple[str, str, int]] = []
     names: set[str] = set()
     for domain, sent in store.frequent_domains():
-        if sent < min_sent or domain in mailsetup.FREEMAIL or any(
-                domain == d or domain.endswith("." + d) for d in own_domains):
+        if (
+            sent < min_sent
+            or domain in mailsetup.FREEMAIL
+            or any(domain == d or domain.endswith("." + d) for d in own_domains)
+        ):
             continue
         name = domain.split(".")[0] if domain.count(".") >= 1 else domain
         name = "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "client"
@@ -52,27 +55,51 @@ def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "]"
 
 
-def starter_config(msmtp: mailsetup.MsmtpConfig | None, transport: list[str],
-                   clients: list[tuple[str, str, int]]) -> str:
+def starter_config(
+    msmtp: mailsetup.MsmtpConfig | None, transport: list[str], clients: list[tuple[str, str, int]]
+) -> str:
     """The text of a starter config: valid as written (checked before it is saved)."""
     senders = sorted(set(msmtp.senders.values())) if msmtp else []
     domains = sorted({mailsetup.domain_of(a) for a in senders} - mailsetup.FREEMAIL)
-    lines = ["# sendguard configuration, written by `sendguard setup`.",
-             "# Every key: man 5 sendguard.toml (or `sendguard config keys`). Check it: `sendguard doctor`.",
-             "", "[identity]", "# your own addresses (from msmtp's `from` lines)",
-             f"addresses = {_toml_list(senders)}", "", "[organization]",
-             "# mail to these domains (and their subdomains) is internal",
-             f"domains = {_toml_list(domains)}", ""]
+    lines = [
+        "# sendguard configuration, written by `sendguard setup`.",
+        "# Every key: man 5 sendguard.toml (or `sendguard config keys`). Check it: `sendguard doctor`.",
+        "",
+        "[identity]",
+        "# your own addresses (from msmtp's `from` lines)",
+        f"addresses = {_toml_list(senders)}",
+        "",
+        "[organization]",
+        "# mail to these domains (and their subdomains) is internal",
+        f"domains = {_toml_list(domains)}",
+        "",
+    ]
     for name, domain, sent in clients:
-        lines += [f"[clients.{name}]", f"# proposed from your history: {sent} mails sent to {domain}. "
-                  "Add project and company names to keywords; delete the table if it is no client.",
-                  f"domains = {_toml_list([domain])}", "keywords = []", ""]
+        lines += [
+            f"[clients.{name}]",
+            f"# proposed from your history: {sent} mails sent to {domain}. "
+            "Add project and company names to keywords; delete the table if it is no client.",
+            f"domains = {_toml_list([domain])}",
+            "keywords = []",
+            "",
+        ]
     if not clients:
-        lines += ["# One table per client, for example:", "# [clients.kundenfirma]",
-                  '# domains = ["kundenfirma.example"]', '# keywords = ["Falke", "Kundenfirma"]', ""]
-    lines += ["[transport]", f"command = {_toml_list(transport)}", "", "[sendmail]",
-              '# "reject": a held message is refused (exit 75) with the reason; "queue": accepted, kept',
-              'hold_action = "reject"', ""]
+        lines += [
+            "# One table per client, for example:",
+            "# [clients.kundenfirma]",
+            '# domains = ["kundenfirma.example"]',
+            '# keywords = ["Falke", "Kundenfirma"]',
+            "",
+        ]
+    lines += [
+        "[transport]",
+        f"command = {_toml_list(transport)}",
+        "",
+        "[sendmail]",
+        '# "reject": a held message is refused (exit 75) with the reason; "queue": accepted, kept',
+        'hold_action = "reject"',
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -99,8 +126,10 @@ def _print_timer() -> None:
     units = "~/.config/systemd/user"
     click.echo("\n  systemd (delivers deferred mail every 5 minutes; optional):")
     click.echo(f"    mkdir -p {units}")
-    click.echo(f"    sed 's|^ExecStart=[^ ]*sendguard |ExecStart={sendguard} |' "
-               f"{shlex.quote(str(hooks / 'sendguard-queue.service'))} > {units}/sendguard-queue.service")
+    click.echo(
+        f"    sed 's|^ExecStart=[^ ]*sendguard |ExecStart={sendguard} |' "
+        f"{shlex.quote(str(hooks / 'sendguard-queue.service'))} > {units}/sendguard-queue.service"
+    )
     click.echo(f"    cp {shlex.quote(str(hooks / 'sendguard-queue.timer'))} {units}/")
     click.echo("    systemctl --user daemon-reload && systemctl --user enable --now sendguard-queue.timer")
 
@@ -123,8 +152,10 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
         if msmtp.path not in mailsetup.msmtp_candidates(None):
             transport = ["msmtp", "-C", str(msmtp.path)]
     else:
-        click.echo("msmtp: no config found (~/.msmtprc or $XDG_CONFIG_HOME/msmtp/config); "
-                   "sendguard hands mail to msmtp, so set it up first (man msmtp)")
+        click.echo(
+            "msmtp: no config found (~/.msmtprc or $XDG_CONFIG_HOME/msmtp/config); "
+            "sendguard hands mail to msmtp, so set it up first (man msmtp)"
+        )
 
     own = {mailsetup.domain_of(a) for a in (msmtp.senders.values() if msmtp else [])}
     clients = propose_clients(own)
@@ -148,20 +179,27 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
 
     click.echo("\nPoint your mail programs at sendguard-sendmail:")
     if sendmail is None:
-        click.echo("  (sendguard-sendmail was not found next to sendguard or on PATH; "
-                   "use the absolute path where pip installed it)")
+        click.echo(
+            "  (sendguard-sendmail was not found next to sendguard or on PATH; "
+            "use the absolute path where pip installed it)"
+        )
     shown = 0
     for program in mailsetup.find_mail_programs():
         if not program.found:
             continue
         shown += 1
-        status = "already goes through sendguard" if program.uses_sendguard else (
-            "now sends through " + "; ".join(program.bypasses) if program.bypasses else "not set up yet")
+        status = (
+            "already goes through sendguard"
+            if program.uses_sendguard
+            else ("now sends through " + "; ".join(program.bypasses) if program.bypasses else "not set up yet")
+        )
         click.echo(f"\n  {program.name} ({status}) — in {program.where}:")
         for line in program.lines(sendmail_text):
             click.echo(f"    {line}")
     if not shown:
-        click.echo("  no mutt, neomutt, aerc or git send-email found; any program that calls a sendmail "
-                   f"can use {sendmail_text}")
+        click.echo(
+            "  no mutt, neomutt, aerc or git send-email found; any program that calls a sendmail "
+            f"can use {sendmail_text}"
+        )
     _print_timer()
     click.echo("\nThen: sendguard learn ~/Mail/Sent   (your sent mail; or --notmuch QUERY), and sendguard doctor.")

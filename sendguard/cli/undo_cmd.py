@@ -17,8 +17,8 @@ def undo(state, entry_id: str | None, as_json: bool) -> None:  # type: ignore[no
     """Take back a message before it leaves (default: the latest one waiting); keep it as a draft."""
     from sendguard import paths
     from sendguard.act import queue as q
-    from sendguard.act.drafts import drafts_maildir
     from sendguard.act.delay import undo as do_undo
+    from sendguard.act.drafts import drafts_maildir
 
     config = state.config
     done = do_undo(q.Queue.default(), entry_id, config, drafts_dir=drafts_maildir(config, paths.state_dir()))

@@ -133,8 +133,8 @@ class SendmailSection:
 
     hold_action: Literal["reject", "queue"] = key(
         "reject",
-        'reject: exit 75 and explain on stderr (the mail program keeps or forgets its copy; '
-        'sendguard keeps one). queue: exit 0 and keep it until `sendguard release ID`.',
+        "reject: exit 75 and explain on stderr (the mail program keeps or forgets its copy; "
+        "sendguard keeps one). queue: exit 0 and keep it until `sendguard release ID`.",
     )
     confirm_window: int = key(600, "Seconds within which sending the identical message again confirms a hold.")
     notify: bool = key(True, "Show a desktop notification (notify-send) when a message is held.")
@@ -160,7 +160,9 @@ class DelaySection:
     """The undo window: accepted mail waits before it leaves."""
 
     seconds: int = key(0, "Seconds every accepted message waits before delivery (0: none).")
-    outside_seconds: int = key(0, "Seconds a message with a recipient outside the organization waits (0: use `seconds`).")
+    outside_seconds: int = key(
+        0, "Seconds a message with a recipient outside the organization waits (0: use `seconds`)."
+    )
     rules: list[str] = key([], "Rule ids whose findings (of any severity) make a message wait `rule_seconds`.")
     rule_seconds: int = key(0, "Seconds a message waits when one of `rules` found something (the longest delay wins).")
 
@@ -191,7 +193,9 @@ class QueueSection:
 class DraftsSection:
     """Where `sendguard undo` and `sendguard oops` leave drafts for the mail program."""
 
-    maildir: str = key("", "A maildir for drafts, e.g. the mail program's Drafts folder (empty: $XDG_DATA_HOME/sendguard/drafts).")
+    maildir: str = key(
+        "", "A maildir for drafts, e.g. the mail program's Drafts folder (empty: $XDG_DATA_HOME/sendguard/drafts)."
+    )
 
 
 @section
@@ -199,7 +203,9 @@ class OopsSection:
     """`sendguard oops`: after a message reached the wrong person."""
 
     manager: str = key("", "An address to tell as well (a draft explaining what happened); empty: none.")
-    privacy_contact: str = key("", "The data protection officer or privacy contact named in the breach record (GDPR art. 33(3)(b)).")
+    privacy_contact: str = key(
+        "", "The data protection officer or privacy contact named in the breach record (GDPR art. 33(3)(b))."
+    )
 
 
 @section
@@ -373,7 +379,9 @@ class _Loader:
                     # A table with only `action` needs no options: do not import the rule for it
                     # (`action = "off"` should cost nothing on the send path).
                     only_action = isinstance(table, dict) and set(table) <= {"action"}
-                    config.rules[rule_id] = self._rule(rule_id, table, {} if only_action else rule_class(rule_id).options)
+                    config.rules[rule_id] = self._rule(
+                        rule_id, table, {} if only_action else rule_class(rule_id).options
+                    )
             else:
                 self.problem(section, None, "unknown section", nearest(section, [*SECTIONS, *TABLE_SECTIONS]))
         return config

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from sendguard.config.schema import Config
-from sendguard.rules.context import CheckContext
 from sendguard.decide.decision import Decision, decide
 from sendguard.mail.message import OutgoingMessage, normalize_address
 from sendguard.model import Action, Finding, Severity
 from sendguard.rules import load_rules
+from sendguard.rules.context import CheckContext
 
 
 class CheckResult(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
@@ -63,14 +63,24 @@ def check_message(
         try:
             findings.extend(rule.check(message, context))
         except (RecursionError, MemoryError) as err:
-            findings.append(Finding("unreadable-message", Severity.HOLD,
-                                    f"The message is too complex to check ({type(err).__name__} in {rule.id}).",
-                                    evidence=rule.id))
+            findings.append(
+                Finding(
+                    "unreadable-message",
+                    Severity.HOLD,
+                    f"The message is too complex to check ({type(err).__name__} in {rule.id}).",
+                    evidence=rule.id,
+                )
+            )
         except Exception as err:  # noqa: BLE001 — a broken rule must hold the mail, not lose it
-            findings.append(Finding("internal-error", Severity.HOLD,
-                                    f"The rule {rule.id} failed ({type(err).__name__}: {err}); "
-                                    "the message was held because it could not be checked.",
-                                    evidence=rule.id))
+            findings.append(
+                Finding(
+                    "internal-error",
+                    Severity.HOLD,
+                    f"The rule {rule.id} failed ({type(err).__name__}: {err}); "
+                    "the message was held because it could not be checked.",
+                    evidence=rule.id,
+                )
+            )
     # A person's "false alarm" marks make that rule one step milder for that contact.
     from sendguard.decide import false_alarms
 

@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sendguard.decide.check import check_message, envelope_for
 from sendguard.config.schema import Config
+from sendguard.decide.check import check_message, envelope_for
 from sendguard.history.learn import Learner
 from sendguard.history.store import open_for_write, open_read_only
 from sendguard.history.twins import confusables
@@ -42,11 +42,15 @@ class Score:
     def lines(self) -> list[str]:
         fh = self.false_holds / self.replayed if self.replayed else 0.0
         rec = self.caught / self.swapped if self.swapped else 0.0
-        out = [f"replayed {self.replayed} sent messages as sent: {self.false_holds} held for nothing ({fh:.1%})",
-               f"replayed {self.swapped} with a confusable recipient swapped in: {self.caught} held ({rec:.1%})"]
+        out = [
+            f"replayed {self.replayed} sent messages as sent: {self.false_holds} held for nothing ({fh:.1%})",
+            f"replayed {self.swapped} with a confusable recipient swapped in: {self.caught} held ({rec:.1%})",
+        ]
         if self.crossing:
-            out.append(f"  of which {self.crossing} swapped to another domain: {self.crossing_caught} held "
-                       f"({self.crossing_caught / self.crossing:.1%})")
+            out.append(
+                f"  of which {self.crossing} swapped to another domain: {self.crossing_caught} held "
+                f"({self.crossing_caught / self.crossing:.1%})"
+            )
         return out
 
 

@@ -37,8 +37,11 @@ def load(state_dir: Path) -> dict[tuple[str, str], int]:
         data = json.loads(_path(state_dir).read_text())
     except (FileNotFoundError, ValueError):
         return {}
-    return {(m["rule"], m["contact"]): int(m.get("count", 1)) for m in data.get("marks", [])
-            if isinstance(m, dict) and "rule" in m and "contact" in m}
+    return {
+        (m["rule"], m["contact"]): int(m.get("count", 1))
+        for m in data.get("marks", [])
+        if isinstance(m, dict) and "rule" in m and "contact" in m
+    }
 
 
 def record(state_dir: Path, meta: dict[str, Any], *, now: float | None = None) -> list[tuple[str, str]]:
@@ -86,8 +89,9 @@ def _tell_history(state_dir: Path, pairs: list[tuple[str, str]]) -> None:
         history_trust.trust(state_dir, contact, rule)
 
 
-def demote(findings: Iterable[Finding], marks: dict[tuple[str, str], int],
-           envelope: Iterable[str] = ()) -> list[Finding]:
+def demote(
+    findings: Iterable[Finding], marks: dict[tuple[str, str], int], envelope: Iterable[str] = ()
+) -> list[Finding]:
     """Findings with one step less weight where the person marked (rule, recipient) false.
 
     A finding about the message as a whole was marked for each recipient (see :func:`record`),

@@ -44,11 +44,18 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from sendguard.history.store import Contact, HistoryStore
 from sendguard.mail.greetings import (
-    MAX_BODY_CHARS, MAX_WORDS, Greeting, is_forward, is_reply, names_one_thread, parse_greeting, subject_key,
+    MAX_BODY_CHARS,
+    MAX_WORDS,
+    Greeting,
+    is_forward,
+    is_reply,
+    names_one_thread,
+    parse_greeting,
+    subject_key,
     words,
 )
-from sendguard.history.store import Contact, HistoryStore
 from sendguard.mail.quoted import Person, QuotedPeople, quoted_people
 
 W_CO = 0.5
@@ -139,8 +146,11 @@ class Fit:
         differences are scaled by the confidence in the recipient's profile.
         """
         confidence = actual.contact.sent / (actual.contact.sent + PROFILE_CONFIDENCE)
-        return (self.total - actual.total
-                - (1 - confidence) * (W_CO * (self.co - actual.co) + W_WORDS * (self.words - actual.words)))
+        return (
+            self.total
+            - actual.total
+            - (1 - confidence) * (W_CO * (self.co - actual.co) + W_WORDS * (self.words - actual.words))
+        )
 
     def content_margin_over(self, actual: Fit) -> float:
         """The margin without recency: what the message itself says (never recency alone)."""
@@ -148,16 +158,25 @@ class Fit:
 
     @property
     def total(self) -> float:
-        return (W_CO * self.co + W_WORDS * self.words + W_GREETING * self.greeting
-                + W_THREAD * self.thread + W_MENTION * self.mention + W_QUOTED * self.quoted + W_ORG * self.org
-                + W_TOPIC_ORG * self.topic_org - W_RECENT * self.age)
+        return (
+            W_CO * self.co
+            + W_WORDS * self.words
+            + W_GREETING * self.greeting
+            + W_THREAD * self.thread
+            + W_MENTION * self.mention
+            + W_QUOTED * self.quoted
+            + W_ORG * self.org
+            + W_TOPIC_ORG * self.topic_org
+            - W_RECENT * self.age
+        )
 
 
 class FitModel:
     """Scores contacts against one message; all lookups are bounded by the message's size."""
 
-    def __init__(self, store: HistoryStore, view: MessageView, org_of: Callable[[str], str] | None = None,
-                 when: float = 0.0) -> None:
+    def __init__(
+        self, store: HistoryStore, view: MessageView, org_of: Callable[[str], str] | None = None, when: float = 0.0
+    ) -> None:
         self.store = store
         self.when = when
         self.view = view
@@ -274,9 +293,18 @@ class FitModel:
             org = self.org_of(c.addr)
             same_org = sum(self.org_of(a) == org for a in others if a != c.addr)
             topic_org = float(bool(self.internal_topic) and org == "internal")
-            out[c.id] = Fit(c, co, self._words(c, counts), self.greets(c), c.addr in self.thread,
-                            self.mention(c), self.quoted(c), same_org / math.sqrt(max(len(others), 1)), self.age(c),
-                            topic_org)
+            out[c.id] = Fit(
+                c,
+                co,
+                self._words(c, counts),
+                self.greets(c),
+                c.addr in self.thread,
+                self.mention(c),
+                self.quoted(c),
+                same_org / math.sqrt(max(len(others), 1)),
+                self.age(c),
+                topic_org,
+            )
         return out
 
     def age(self, contact: Contact) -> float:
@@ -312,8 +340,12 @@ def model_for(message: Any, context: Any) -> FitModel | None:
         return None
     model = context.cache.get("recipients.model")
     if model is None:
-        model = FitModel(store, message_view(message, context), org_of=lambda addr: organization(context, addr),
-                         when=written_at(message, context.now))
+        model = FitModel(
+            store,
+            message_view(message, context),
+            org_of=lambda addr: organization(context, addr),
+            when=written_at(message, context.now),
+        )
         context.cache["recipients.model"] = model
     return model  # type: ignore[no-any-return]
 

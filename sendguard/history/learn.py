@@ -27,18 +27,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
 
-from sendguard.rules.context import domain_matches
-from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
 from sendguard.history import names
 from sendguard.history.store import prefix_of
+from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
 from sendguard.mail.message import decode_header, domain_of, normalize_address
+from sendguard.rules.context import domain_matches
 
 MAX_PARTICIPANTS = 20
 BATCH = 2000
 # What the standard library's parser raises on mail it cannot read (deep nesting in addresses,
 # impossible dates, unknown charsets).
-UNREADABLE = (RecursionError, ValueError, TypeError, LookupError, IndexError, AttributeError,
-              OverflowError, email.errors.MessageError)
+UNREADABLE = (
+    RecursionError,
+    ValueError,
+    TypeError,
+    LookupError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    email.errors.MessageError,
+)
 
 
 @dataclass
@@ -109,9 +117,17 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observ
     sent = sender in own
     people = list(recipients) + ([] if sent else [sender])
     outside = any(not domain_matches(domain_of(a), org_domains) for a in people) if org_domains else True
-    return Observed(msgid=msgid, sent=sent, sender=sender, recipients=list(recipients.items()),
-                    sender_name=sender_name.strip(), subject=subject, date=date,
-                    words=words(subject + "\n" + body_text(msg), MAX_WORDS), outside=outside)
+    return Observed(
+        msgid=msgid,
+        sent=sent,
+        sender=sender,
+        recipients=list(recipients.items()),
+        sender_name=sender_name.strip(),
+        subject=subject,
+        date=date,
+        words=words(subject + "\n" + body_text(msg), MAX_WORDS),
+        outside=outside,
+    )
 
 
 @dataclass
@@ -177,17 +193,19 @@ class Learner:
             "ON CONFLICT(addr) DO UPDATE SET "
             "name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END, "
             "first = CASE WHEN length(excluded.first) > length(first) THEN excluded.first ELSE first END, "
-            "last = CASE WHEN last = '' THEN excluded.last ELSE last END", rows)
+            "last = CASE WHEN last = '' THEN excluded.last ELSE last END",
+            rows,
+        )
         ids: dict[str, int] = {}
         addrs = list(people)
         for start in range(0, len(addrs), 500):
-            chunk = addrs[start:start + 500]
+            chunk = addrs[start : start + 500]
             q = f"SELECT addr, id FROM contacts WHERE addr IN ({','.join('?' * len(chunk))})"
             ids.update(self.db.execute(q, chunk).fetchall())
         firsts = sorted({r[2] for r in rows if len(r[2]) >= 2})
         known: set[str] = set()
         for start in range(0, len(firsts), 500):
-            chunk = firsts[start:start + 500]
+            chunk = firsts[start : start + 500]
             q = f"SELECT DISTINCT first FROM alias WHERE first IN ({','.join('?' * len(chunk))})"
             known.update(r[0] for r in self.db.execute(q, chunk))
         firsts = [f for f in firsts if f not in known]  # the nickname table loads only for new names
@@ -254,26 +272,52 @@ class Learner:
             "UPDATE contacts SET sent = sent + ?, received = received + ?, seen = seen + ?, words = words + ?, "
             "last_sent = max(last_sent, ?), last_seen = max(last_seen, ?), last_received = max(last_received, ?) "
             "WHERE id = ?",
-            [(sent[c], received[c], seen[c], nwords[c], last_sent.get(c, 0.0), last_seen.get(c, 0.0),
-              last_received.get(c, 0.0), c) for c in set(ids.values())])
-        db.executemany("INSERT INTO pairs VALUES (?, ?, ?) ON CONFLICT(a, b) DO UPDATE SET n = n + excluded.n",
-                       [(a, b, n) for (a, b), n in pairs.items()])
-        db.executemany("INSERT INTO words VALUES (?, ?, ?) ON CONFLICT(contact, word) DO UPDATE SET n = n + excluded.n",
-                       [(c, w, n) for (c, w), n in word_counts.items()])
+            [
+                (
+                    sent[c],
+                    received[c],
+                    seen[c],
+                    nwords[c],
+                    last_sent.get(c, 0.0),
+                    last_seen.get(c, 0.0),
+                    last_received.get(c, 0.0),
+                    c,
+                )
+                for c in set(ids.values())
+            ],
+        )
+        db.executemany(
+            "INSERT INTO pairs VALUES (?, ?, ?) ON CONFLICT(a, b) DO UPDATE SET n = n + excluded.n",
+            [(a, b, n) for (a, b), n in pairs.items()],
+        )
+        db.executemany(
+            "INSERT INTO words VALUES (?, ?, ?) ON CONFLICT(contact, word) DO UPDATE SET n = n + excluded.n",
+            [(c, w, n) for (c, w), n in word_counts.items()],
+        )
         db.executemany(
             "INSERT INTO vocab VALUES (?, ?, ?, ?) ON CONFLICT(word) DO UPDATE SET df = df + excluded.df, "
             "internal = internal + excluded.internal, outside = outside + excluded.outside",
-            [(w, n, vocab_in[w], vocab_out[w]) for w, n in vocab_df.items()])
-        db.executemany("INSERT INTO domains VALUES (?, ?, ?) ON CONFLICT(domain) DO UPDATE SET "
-                       "sent = sent + excluded.sent, seen = seen + excluded.seen",
-                       [(d, dom_sent[d], n) for d, n in dom_seen.items()])
-        db.executemany("INSERT INTO senders VALUES (?, ?, ?) ON CONFLICT(contact, sender) DO UPDATE SET n = n + excluded.n",
-                       [(c, s, n) for (c, s), n in senders.items()])
-        db.executemany("INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?)",
-                       [(m.msgid, subject_key(m.subject), m.date, int(m.sent), int(m.outside)) for m in messages])
+            [(w, n, vocab_in[w], vocab_out[w]) for w, n in vocab_df.items()],
+        )
+        db.executemany(
+            "INSERT INTO domains VALUES (?, ?, ?) ON CONFLICT(domain) DO UPDATE SET "
+            "sent = sent + excluded.sent, seen = seen + excluded.seen",
+            [(d, dom_sent[d], n) for d, n in dom_seen.items()],
+        )
+        db.executemany(
+            "INSERT INTO senders VALUES (?, ?, ?) ON CONFLICT(contact, sender) DO UPDATE SET n = n + excluded.n",
+            [(c, s, n) for (c, s), n in senders.items()],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?)",
+            [(m.msgid, subject_key(m.subject), m.date, int(m.sent), int(m.outside)) for m in messages],
+        )
         db.executemany("INSERT OR IGNORE INTO participants VALUES (?, ?)", participants)
         n_sent = sum(1 for m in messages if m.sent)
         wordsum = sum(len(m.words) for m in messages)
         for key, n in (("messages", len(messages)), ("sent", n_sent), ("wordsum", wordsum)):
-            db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
-                       "value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)", (key, str(n)))
+            db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
+                (key, str(n)),
+            )

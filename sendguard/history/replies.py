@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from sendguard.mail.greetings import fold
 from sendguard.history.names import LOCAL_SPLIT, contact_names
 from sendguard.history.twins import edit_distance
+from sendguard.mail.greetings import fold
 from sendguard.mail.quoted import Person, QuotedPeople
 
 
@@ -57,8 +57,9 @@ def confusion(addr: str, display: str, who: Person | None, author_addr: str) -> 
     return None
 
 
-def misaddressed_reply(recipients: list[tuple[str, str]], quoted: QuotedPeople,
-                       first_names: dict[str, set[str]]) -> list[tuple[str, str]]:
+def misaddressed_reply(
+    recipients: list[tuple[str, str]], quoted: QuotedPeople, first_names: dict[str, set[str]]
+) -> list[tuple[str, str]]:
     """(recipient, why) for recipients confusable with the quoted author, when none is the author.
 
     ``recipients`` are (address, display name); ``first_names`` maps an address to the greeting
@@ -80,8 +81,9 @@ def misaddressed_reply(recipients: list[tuple[str, str]], quoted: QuotedPeople,
     return out
 
 
-def stale_address(recipients: list[tuple[str, str]], quoted: QuotedPeople,
-                  first_names: dict[str, set[str]]) -> tuple[str, str] | None:
+def stale_address(
+    recipients: list[tuple[str, str]], quoted: QuotedPeople, first_names: dict[str, set[str]]
+) -> tuple[str, str] | None:
     """(recipient, author address) when a reply goes to the author's name at another domain.
 
     The quoted header says where the author writes from now; the recipient is the same person at

@@ -81,13 +81,15 @@ def notmuch_files(query: str, database: Path | None = None) -> list[Path]:
         raise LearnSourceError(f"--notmuch needs the notmuch2 Python module: {err}") from None
     try:
         if database:  # an explicit database needs no notmuch config file
-            db = notmuch2.Database(path=str(database), mode=notmuch2.Database.MODE.READ_ONLY,
-                                   config=notmuch2.Database.CONFIG.EMPTY)
+            db = notmuch2.Database(
+                path=str(database), mode=notmuch2.Database.MODE.READ_ONLY, config=notmuch2.Database.CONFIG.EMPTY
+            )
         else:
             db = notmuch2.Database(mode=notmuch2.Database.MODE.READ_ONLY)
     except notmuch2.NotmuchError as err:
-        raise LearnSourceError(f"the notmuch database cannot be opened: {err}",
-                               hints=["Run `notmuch new` first, or check NOTMUCH_CONFIG."]) from None
+        raise LearnSourceError(
+            f"the notmuch database cannot be opened: {err}", hints=["Run `notmuch new` first, or check NOTMUCH_CONFIG."]
+        ) from None
     try:
         return [Path(msg.path) for msg in db.messages(query)]
     except notmuch2.NotmuchError as err:

@@ -131,7 +131,9 @@ class Contact:
         return self.sent > 0
 
 
-CONTACT_COLUMNS = "id, addr, name, first, last, domain, sent, received, seen, words, last_sent, last_seen, last_received"
+CONTACT_COLUMNS = (
+    "id, addr, name, first, last, domain, sent, received, seen, words, last_sent, last_seen, last_received"
+)
 # The same for a file from before schema 3, read before its first write adds the column.
 CONTACT_COLUMNS_V2 = CONTACT_COLUMNS.replace("last_received", "0 AS last_received")
 
@@ -169,8 +171,8 @@ class HistoryStore:
         key = (where, *args, limit)
         if key not in self._rows:
             rows = self.db.execute(
-                f"SELECT {self.columns} FROM contacts WHERE {where} ORDER BY sent DESC LIMIT ?",
-                (*args, limit)).fetchall()
+                f"SELECT {self.columns} FROM contacts WHERE {where} ORDER BY sent DESC LIMIT ?", (*args, limit)
+            ).fetchall()
             self._rows[key] = [Contact(*row) for row in rows]
         return list(self._rows[key])
 
@@ -179,8 +181,9 @@ class HistoryStore:
         names = sorted(set(names))
         if not names:
             return []
-        firsts = {r[0] for r in self.db.execute(
-            f"SELECT first FROM alias WHERE alias IN ({_marks(len(names))})", names)} | set(names)
+        firsts = {
+            r[0] for r in self.db.execute(f"SELECT first FROM alias WHERE alias IN ({_marks(len(names))})", names)
+        } | set(names)
         found = [c for first in sorted(firsts) for c in self._many("first = ?", (first,), limit)]
         return sorted(found, key=lambda c: -c.sent)[:limit]
 
@@ -217,7 +220,8 @@ class HistoryStore:
             return {}
         rows = self.db.execute(
             f"SELECT a, b, n FROM pairs WHERE a IN ({_marks(len(ids))}) AND b IN ({_marks(len(others))})",
-            (*ids, *others))
+            (*ids, *others),
+        )
         return {(a, b): n for a, b, n in rows}
 
     def word_counts(self, ids: Sequence[int], words: Sequence[str]) -> dict[tuple[int, str], int]:
@@ -225,7 +229,9 @@ class HistoryStore:
             return {}
         rows = self.db.execute(
             f"SELECT contact, word, n FROM words WHERE contact IN ({_marks(len(ids))}) "
-            f"AND word IN ({_marks(len(words))})", (*ids, *words))
+            f"AND word IN ({_marks(len(words))})",
+            (*ids, *words),
+        )
         return {(c, w): n for c, w, n in rows}
 
     def vocab(self, words: Sequence[str]) -> dict[str, tuple[int, int, int]]:
@@ -233,7 +239,8 @@ class HistoryStore:
         if not words:
             return {}
         rows = self.db.execute(
-            f"SELECT word, df, internal, outside FROM vocab WHERE word IN ({_marks(len(words))})", tuple(words))
+            f"SELECT word, df, internal, outside FROM vocab WHERE word IN ({_marks(len(words))})", tuple(words)
+        )
         return {w: (df, i, o) for w, df, i, o in rows}
 
     def thread_participants(self, msgids: Sequence[str]) -> set[str]:
@@ -241,7 +248,9 @@ class HistoryStore:
             return set()
         rows = self.db.execute(
             f"SELECT DISTINCT c.addr FROM participants p JOIN contacts c ON c.id = p.contact "
-            f"WHERE p.msgid IN ({_marks(len(msgids))})", tuple(msgids))
+            f"WHERE p.msgid IN ({_marks(len(msgids))})",
+            tuple(msgids),
+        )
         return {r[0] for r in rows}
 
     def known_messages(self, msgids: Sequence[str]) -> list[tuple[str, int]]:
@@ -249,7 +258,8 @@ class HistoryStore:
         if not msgids:
             return []
         rows = self.db.execute(
-            f"SELECT msgid, outside FROM messages WHERE msgid IN ({_marks(len(msgids))})", tuple(msgids))
+            f"SELECT msgid, outside FROM messages WHERE msgid IN ({_marks(len(msgids))})", tuple(msgids)
+        )
         return [(m, o) for m, o in rows]
 
     def subject_counts(self, subject: str, limit: int = 500) -> tuple[int, int]:
@@ -257,8 +267,9 @@ class HistoryStore:
         if not subject:
             return 0, 0
         row = self.db.execute(
-            "SELECT count(*), coalesce(sum(outside), 0) FROM "
-            "(SELECT outside FROM messages WHERE subject = ? LIMIT ?)", (subject, limit)).fetchone()
+            "SELECT count(*), coalesce(sum(outside), 0) FROM (SELECT outside FROM messages WHERE subject = ? LIMIT ?)",
+            (subject, limit),
+        ).fetchone()
         return int(row[0]), int(row[1])
 
     def subject_participants(self, subject: str, limit: int = 200) -> set[str]:
@@ -267,20 +278,25 @@ class HistoryStore:
             return set()
         rows = self.db.execute(
             "SELECT DISTINCT c.addr FROM (SELECT msgid FROM messages WHERE subject = ? LIMIT ?) m "
-            "JOIN participants p ON p.msgid = m.msgid JOIN contacts c ON c.id = p.contact", (subject, limit))
+            "JOIN participants p ON p.msgid = m.msgid JOIN contacts c ON c.id = p.contact",
+            (subject, limit),
+        )
         return {r[0] for r in rows}
 
     def senders_for(self, ids: Sequence[int]) -> dict[str, int]:
         if not ids:
             return {}
         rows = self.db.execute(
-            f"SELECT sender, sum(n) FROM senders WHERE contact IN ({_marks(len(ids))}) GROUP BY sender", tuple(ids))
+            f"SELECT sender, sum(n) FROM senders WHERE contact IN ({_marks(len(ids))}) GROUP BY sender", tuple(ids)
+        )
         return {s: n for s, n in rows}
 
     def frequent_domains(self, limit: int = 300) -> list[tuple[str, int]]:
         key = ("frequent_domains", limit)
         if key not in self.memo:
-            rows = self.db.execute("SELECT domain, sent FROM domains WHERE sent > 0 ORDER BY sent DESC LIMIT ?", (limit,))
+            rows = self.db.execute(
+                "SELECT domain, sent FROM domains WHERE sent > 0 ORDER BY sent DESC LIMIT ?", (limit,)
+            )
             self.memo[key] = [(d, n) for d, n in rows]
         return list(self.memo[key])  # type: ignore[call-overload]
 
@@ -304,9 +320,11 @@ class HistoryStore:
         """
         addr = addr.lower()
         rows = self.db.execute(
-            f"SELECT {self.columns} FROM contacts WHERE addr > ? ORDER BY addr LIMIT ?", (addr, limit)).fetchall()
+            f"SELECT {self.columns} FROM contacts WHERE addr > ? ORDER BY addr LIMIT ?", (addr, limit)
+        ).fetchall()
         rows += self.db.execute(
-            f"SELECT {self.columns} FROM contacts WHERE addr < ? ORDER BY addr DESC LIMIT ?", (addr, limit)).fetchall()
+            f"SELECT {self.columns} FROM contacts WHERE addr < ? ORDER BY addr DESC LIMIT ?", (addr, limit)
+        ).fetchall()
         return [Contact(*row) for row in rows]
 
     def near_names(self, first: str, last: str, limit: int = 15) -> list[Contact]:
@@ -343,8 +361,10 @@ def open_read_only(state_dir: Path) -> HistoryStore | None:
     """
     path = path_in(state_dir)
     try:
-        stamp = tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
-                      for p in (path, path.with_name(path.name + "-wal")))
+        stamp = tuple(
+            (p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
+            for p in (path, path.with_name(path.name + "-wal"))
+        )
     except OSError:
         return None
     if stamp[0] is None:

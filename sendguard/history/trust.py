@@ -20,8 +20,10 @@ def trust(state_dir: Path, addr: str, rule: str | None = None) -> None:
     db = open_for_write(state_dir)
     try:
         with db:
-            db.execute("INSERT OR REPLACE INTO trust VALUES (?, ?, ?)",
-                       (normalize_address(addr), rule or ALL_RULES, time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO trust VALUES (?, ?, ?)",
+                (normalize_address(addr), rule or ALL_RULES, time.time()),
+            )
     finally:
         db.close()
 

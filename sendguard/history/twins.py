@@ -54,7 +54,9 @@ def names_of(store: HistoryStore, addr: str, display: str = "") -> tuple[str, st
     return contact_names(display, addr)
 
 
-def confusables(store: HistoryStore, addr: str, display: str = "", exclude: Iterable[str] = ()) -> list[tuple[Contact, str]]:
+def confusables(
+    store: HistoryStore, addr: str, display: str = "", exclude: Iterable[str] = ()
+) -> list[tuple[Contact, str]]:
     """(contact, why) for each contact the user could have meant instead of ``addr``."""
     key = ("twins", addr, display)
     found = store.memo.get(key)
@@ -87,12 +89,18 @@ def _candidates(store: HistoryStore, addr: str, display: str) -> list[tuple[Cont
     local, _, domain = addr.partition("@")
     letters = set(addr)
     # a typo is in the local part or in the domain, rarely in both
-    near = [c for c in store.near_addresses(addr)
-            if abs(len(c.addr) - len(addr)) <= NEAR_EDITS and (c.domain == domain or c.addr.startswith(local + "@"))
-            and len(letters ^ set(c.addr)) <= 2 * NEAR_EDITS]
+    near = [
+        c
+        for c in store.near_addresses(addr)
+        if abs(len(c.addr) - len(addr)) <= NEAR_EDITS
+        and (c.domain == domain or c.addr.startswith(local + "@"))
+        and len(letters ^ set(c.addr)) <= 2 * NEAR_EDITS
+    ]
     add([c for c in near if edit_distance(c.addr, addr) <= NEAR_EDITS], "nearly the same address")
     if len(first) >= 2 and len(last) >= 2:
         name = f"{first} {last}"
-        add([c for c in store.near_names(first, last, limit=MAX_TWINS) if near_name(f"{c.first} {c.last}", name)],
-            "a near-identical name")
+        add(
+            [c for c in store.near_names(first, last, limit=MAX_TWINS) if near_name(f"{c.first} {c.last}", name)],
+            "a near-identical name",
+        )
     return sorted(found.values(), key=lambda cw: (-cw[0].sent, -cw[0].seen))

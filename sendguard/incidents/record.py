@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sendguard.incidents import log_dir, pending_dir
 from sendguard.act.queue import write_new
+from sendguard.incidents import log_dir, pending_dir
 
 RECORD_DOMAIN = "sendguard.invalid"
 
@@ -77,8 +77,8 @@ def _tag_word(text: str) -> str:
 
 def tags_for(meta: dict[str, Any], event: str, config: Any) -> list[str]:
     """Tags: the event, the decision, the state, every rule that found something, the clients."""
-    from sendguard.rules.context import domain_matches
     from sendguard.mail.message import domain_of
+    from sendguard.rules.context import domain_matches
 
     tags = {_tag_word(event), f"state:{_tag_word(meta.get('state', 'received'))}"}
     verdict = meta.get("verdict")

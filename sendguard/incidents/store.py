@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,7 @@ def search(state_dir: Path, query: str, *, limit: int | None = None) -> list[Log
                         subject=subject[len(prefix) :] if subject.startswith(prefix) else subject,
                         recipients=[a.strip() for a in _header(msg, "To").split(",") if "@" in a],
                         tags=sorted(str(t) for t in msg.tags),
-                        date=datetime.fromtimestamp(msg.date, timezone.utc).isoformat(timespec="seconds"),
+                        date=datetime.fromtimestamp(msg.date, UTC).isoformat(timespec="seconds"),
                         record=str(msg.messageid),
                         path=str(msg.path),
                     )

@@ -108,8 +108,9 @@ def patch_text(text: str) -> str:
     first = _DIFF_START.search(text)
     if not first:
         return text
-    added = [line[1:] for line in text[first.start():].splitlines()
-             if line.startswith("+") and not line.startswith("+++ ")]
+    added = [
+        line[1:] for line in text[first.start() :].splitlines() if line.startswith("+") and not line.startswith("+++ ")
+    ]
     return text[: first.start()] + "\n" + "\n".join(added)
 
 

@@ -130,18 +130,22 @@ def decode_text(data: bytes) -> str:
         return data.decode("cp1252", "replace")
 
 
-OOXML_TYPES = frozenset({
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.ms-excel.sheet.macroenabled.12",
-    "application/vnd.ms-word.document.macroenabled.12",
-})
-ODF_TYPES = frozenset({
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-})
+OOXML_TYPES = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.ms-excel.sheet.macroenabled.12",
+        "application/vnd.ms-word.document.macroenabled.12",
+    }
+)
+ODF_TYPES = frozenset(
+    {
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+    }
+)
 
 _TAG = re.compile(r"<[^>]{0,4000}>")
 _SHEET = re.compile(r"xl/worksheets/sheet\d+\.xml")
@@ -212,7 +216,9 @@ def _sheet_text(xml: str, shared: list[str]) -> str:
 
 
 _PDF_STREAM = re.compile(rb"<<(.{0,2000}?)>>\s*stream\r?\n", re.DOTALL)
-_PDF_TEXT_OP = re.compile(rb"\((?:[^()\\]|\\.){0,2000}\)\s*Tj|\[(?:[^\]]{0,4000})\]\s*TJ|\((?:[^()\\]|\\.){0,2000}\)\s*['\"]", re.DOTALL)
+_PDF_TEXT_OP = re.compile(
+    rb"\((?:[^()\\]|\\.){0,2000}\)\s*Tj|\[(?:[^\]]{0,4000})\]\s*TJ|\((?:[^()\\]|\\.){0,2000}\)\s*['\"]", re.DOTALL
+)
 _PDF_STRING = re.compile(rb"\(((?:[^()\\]|\\.){0,2000})\)", re.DOTALL)
 _PDF_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 

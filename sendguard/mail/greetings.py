@@ -32,57 +32,238 @@ MAX_WORDS = 150
 
 SALUTATIONS = (
     # English
-    "hi", "hello", "hey", "dear", "good morning", "good afternoon", "good evening", "morning",
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "morning",
     # German
-    "hallo", "hi", "liebe", "lieber", "liebes", "sehr geehrte", "sehr geehrter", "sehr geehrtes",
-    "guten morgen", "guten tag", "guten abend", "moin", "servus", "grüß dich", "grüezi", "hoi",
+    "hallo",
+    "hi",
+    "liebe",
+    "lieber",
+    "liebes",
+    "sehr geehrte",
+    "sehr geehrter",
+    "sehr geehrtes",
+    "guten morgen",
+    "guten tag",
+    "guten abend",
+    "moin",
+    "servus",
+    "grüß dich",
+    "grüezi",
+    "hoi",
     # French
-    "bonjour", "bonsoir", "salut", "cher", "chère", "chers", "chères",
+    "bonjour",
+    "bonsoir",
+    "salut",
+    "cher",
+    "chère",
+    "chers",
+    "chères",
     # Spanish
-    "hola", "querido", "querida", "estimado", "estimada", "buenos días", "buenas tardes",
+    "hola",
+    "querido",
+    "querida",
+    "estimado",
+    "estimada",
+    "buenos días",
+    "buenas tardes",
     # Dutch
-    "beste", "geachte", "hallo", "hoi", "goedemorgen", "goedemiddag",
+    "beste",
+    "geachte",
+    "hallo",
+    "hoi",
+    "goedemorgen",
+    "goedemiddag",
     # Russian
-    "здравствуйте", "здравствуй", "привет", "добрый день", "доброе утро", "добрый вечер",
-    "уважаемый", "уважаемая", "дорогой", "дорогая",
+    "здравствуйте",
+    "здравствуй",
+    "привет",
+    "добрый день",
+    "доброе утро",
+    "добрый вечер",
+    "уважаемый",
+    "уважаемая",
+    "дорогой",
+    "дорогая",
 )
 
 SALUTATION_WORDS = frozenset(w for s in SALUTATIONS for w in s.split())
 
 TITLES = (
-    "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "madam",
-    "herr", "frau", "herrn",
-    "monsieur", "madame", "mademoiselle", "m", "mme", "mlle",
-    "señor", "señora", "sr", "sra", "srta", "don", "doña",
-    "dhr", "mevr", "meneer", "mevrouw", "heer",
-    "господин", "госпожа",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "dr",
+    "prof",
+    "sir",
+    "madam",
+    "herr",
+    "frau",
+    "herrn",
+    "monsieur",
+    "madame",
+    "mademoiselle",
+    "m",
+    "mme",
+    "mlle",
+    "señor",
+    "señora",
+    "sr",
+    "sra",
+    "srta",
+    "don",
+    "doña",
+    "dhr",
+    "mevr",
+    "meneer",
+    "mevrouw",
+    "heer",
+    "господин",
+    "госпожа",
 )
 
 # Words that address a group: a greeting with one of these names nobody in particular.
-GROUP_WORDS = frozenset((
-    "all", "everyone", "everybody", "team", "folks", "guys", "colleagues", "there", "both", "y'all",
-    "friends", "gentlemen", "ladies", "sirs", "together",
-    "zusammen", "alle", "allerseits", "leute", "kollegen", "kolleginnen", "team,", "ihr", "beide",
-    "tous", "toutes", "à", "equipe", "équipe", "collègues",
-    "todos", "todas", "equipo", "compañeros",
-    "allemaal", "iedereen", "collega's", "collega",
-    "все", "всем", "коллеги", "друзья",
-))
+GROUP_WORDS = frozenset(
+    (
+        "all",
+        "everyone",
+        "everybody",
+        "team",
+        "folks",
+        "guys",
+        "colleagues",
+        "there",
+        "both",
+        "y'all",
+        "friends",
+        "gentlemen",
+        "ladies",
+        "sirs",
+        "together",
+        "zusammen",
+        "alle",
+        "allerseits",
+        "leute",
+        "kollegen",
+        "kolleginnen",
+        "team,",
+        "ihr",
+        "beide",
+        "tous",
+        "toutes",
+        "à",
+        "equipe",
+        "équipe",
+        "collègues",
+        "todos",
+        "todas",
+        "equipo",
+        "compañeros",
+        "allemaal",
+        "iedereen",
+        "collega's",
+        "collega",
+        "все",
+        "всем",
+        "коллеги",
+        "друзья",
+    )
+)
 
 # Words that end an opening line but are no names ("Thanks," "Morning,").
-NOT_NAMES = frozenset((
-    "thanks", "thank", "regards", "cheers", "ok", "okay", "yes", "no", "fyi", "please", "sorry",
-    "danke", "gruss", "gruß", "grüße", "hallo", "hi", "hello", "merci", "gracias", "bedankt",
-    "спасибо", "note", "update", "attached", "anbei", "re", "fw", "fwd", "and", "und", "et", "y", "en",
-    "и", "the", "a", "dear", "morning", "all",
-))
+NOT_NAMES = frozenset(
+    (
+        "thanks",
+        "thank",
+        "regards",
+        "cheers",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "fyi",
+        "please",
+        "sorry",
+        "danke",
+        "gruss",
+        "gruß",
+        "grüße",
+        "hallo",
+        "hi",
+        "hello",
+        "merci",
+        "gracias",
+        "bedankt",
+        "спасибо",
+        "note",
+        "update",
+        "attached",
+        "anbei",
+        "re",
+        "fw",
+        "fwd",
+        "and",
+        "und",
+        "et",
+        "y",
+        "en",
+        "и",
+        "the",
+        "a",
+        "dear",
+        "morning",
+        "all",
+    )
+)
 
 
-CYRILLIC = dict(zip(
-    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
-     "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"],
-))
+CYRILLIC = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        [
+            "a",
+            "b",
+            "v",
+            "g",
+            "d",
+            "e",
+            "e",
+            "zh",
+            "z",
+            "i",
+            "y",
+            "k",
+            "l",
+            "m",
+            "n",
+            "o",
+            "p",
+            "r",
+            "s",
+            "t",
+            "u",
+            "f",
+            "kh",
+            "ts",
+            "ch",
+            "sh",
+            "shch",
+            "",
+            "y",
+            "",
+            "e",
+            "yu",
+            "ya",
+        ],
+    )
+)
 
 
 @lru_cache(maxsize=4096)
@@ -120,8 +301,17 @@ class Greeting:
 
 # Openings of reply and forward markers (compared in lower case, without a regular expression:
 # this runs on the send path, and one big alternation costs milliseconds to compile).
-MARKER_WORDS = ("original", "forwarded", "ursprüngliche", "weitergeleitete", "d'origine", "mensaje original",
-                "oorspronkelijk", "исходное", "пересылаемое")
+MARKER_WORDS = (
+    "original",
+    "forwarded",
+    "ursprüngliche",
+    "weitergeleitete",
+    "d'origine",
+    "mensaje original",
+    "oorspronkelijk",
+    "исходное",
+    "пересылаемое",
+)
 ATTRIBUTION_ENDS = ("wrote:", "a écrit :", "a écrit:", "escribió:", "пишет:")
 ATTRIBUTION_WORDS = (" schrieb ", " schreef ", " wrote ")
 HEADER_STARTS = ("from:", "von:", "de:", "de :", "van:", "от:")
@@ -154,7 +344,7 @@ def _after_salutation(line: str) -> str | None:
     low = line.lower()
     for salutation in _SALUTATIONS_LONGEST_FIRST:
         if low.startswith(salutation):
-            rest = line[len(salutation):]
+            rest = line[len(salutation) :]
             if rest[:1].isalpha():
                 continue  # "Hilde" is no "Hi"
             return rest.lstrip(" ,!")
@@ -215,7 +405,8 @@ def parse_greeting(body: str) -> Greeting | None:
     return None
 
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 the and for you that this with have are was not but from will your all can has our out any
 what when which who would there their they them then than been were also just into about more
 some could should other only over such these those here how its may very much please thanks
@@ -226,7 +417,8 @@ ich ihr euch uns bitte danke gruss grusse gruesse viele liebe hallo sich auch no
 les des une pour que qui dans pas sur avec vous nous est sont merci bonjour cordialement
 los las del por con una para que como pero gracias hola saludos
 het een van voor met niet zijn dat ook maar groet groeten bedankt
-""".split())
+""".split()
+)
 
 
 def words(text: str, limit: int = 400) -> list[str]:

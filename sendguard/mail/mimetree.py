@@ -76,8 +76,9 @@ def _next_delimiter(raw: bytes, line_delim: bytes, pos: int, end: int) -> int:
     return found + 1 if found >= 0 else -1
 
 
-def split_multipart(raw: bytes, start: int, end: int,
-                    boundary: bytes) -> tuple[list[tuple[int, int]] | None, str | None]:
+def split_multipart(
+    raw: bytes, start: int, end: int, boundary: bytes
+) -> tuple[list[tuple[int, int]] | None, str | None]:
     """The (start, end) of each body part between delimiter lines (None when there is none), and
     a problem when the body has more delimiter-like lines than any real message."""
     delim = b"--" + boundary
@@ -96,7 +97,7 @@ def split_multipart(raw: bytes, start: int, end: int,
         k = j + 2 if closing else j
         newline = raw.find(b"\n", k, end)
         line_end = end if newline < 0 else newline
-        if raw[k:min(line_end, k + 256)].strip() and not closing:
+        if raw[k : min(line_end, k + 256)].strip() and not closing:
             i = _next_delimiter(raw, line_delim, i, end)  # "--boundaryX": a longer boundary, not ours
             continue
         cut = i
@@ -131,9 +132,19 @@ class Part:
     A plain class, not a dataclass: parsing runs on every mail, and @dataclass compiles its
     generated methods per class at import (~0.5 ms; bench/README.md)."""
 
-    def __init__(self, content_type: str, filename: str | None, disposition: str | None, message: Message,
-                 depth: int = 0, forwarded: bool = False, raw: bytes = b"", start: int = 0, end: int = 0,
-                 memo: dict[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        content_type: str,
+        filename: str | None,
+        disposition: str | None,
+        message: Message,
+        depth: int = 0,
+        forwarded: bool = False,
+        raw: bytes = b"",
+        start: int = 0,
+        end: int = 0,
+        memo: dict[str, object] | None = None,
+    ) -> None:
         self.content_type = content_type
         self.filename = filename
         self.disposition = disposition
@@ -148,9 +159,11 @@ class Part:
         """What rules learned about this part (e.g. its real type), so it is computed once."""
 
     def __repr__(self) -> str:
-        return (f"Part(content_type={self.content_type!r}, filename={self.filename!r}, "
-                f"disposition={self.disposition!r}, depth={self.depth!r}, forwarded={self.forwarded!r}, "
-                f"start={self.start!r}, end={self.end!r})")
+        return (
+            f"Part(content_type={self.content_type!r}, filename={self.filename!r}, "
+            f"disposition={self.disposition!r}, depth={self.depth!r}, forwarded={self.forwarded!r}, "
+            f"start={self.start!r}, end={self.end!r})"
+        )
 
     @property
     def is_attachment(self) -> bool:
@@ -196,7 +209,7 @@ class Part:
         return self._decode(newline if newline > self.start else stop)[:size]
 
     def _decode(self, end: int) -> bytes:
-        view = memoryview(self.raw)[self.start:end]
+        view = memoryview(self.raw)[self.start : end]
         encoding = self.transfer_encoding
         if encoding == "base64":
             try:
@@ -298,12 +311,19 @@ def walk(raw: bytes, headers: Message, body_start: int, end: int) -> tuple[list[
                 stack.append((child, child_body, child_end, depth + 1, inner_forwarded))
             continue
         filename = _safe(message.get_filename, None)
-        parts.append(Part(
-            content_type=content_type,
-            filename=decode_header(filename) if filename else None,
-            disposition=_safe(message.get_content_disposition, None),
-            message=message, depth=depth, forwarded=forwarded, raw=raw, start=start, end=stop,
-        ))
+        parts.append(
+            Part(
+                content_type=content_type,
+                filename=decode_header(filename) if filename else None,
+                disposition=_safe(message.get_content_disposition, None),
+                message=message,
+                depth=depth,
+                forwarded=forwarded,
+                raw=raw,
+                start=start,
+                end=stop,
+            )
+        )
     return parts, list(dict.fromkeys(problems))
 
 

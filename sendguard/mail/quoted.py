@@ -57,9 +57,14 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "to": re.compile(r"^\s*[>|\s]*(?:to|cc|an|à|a|para|aan|кому|копия)\s*:\s*(?P<v>.+)$", re.IGNORECASE),
         "wrote": re.compile(
             r"^\s*(?:on|am|le|el|op)\b.{0,120}?,?\s*(?P<v>[^,<>]{2,60}?)\s*(?:<[^>]*>)?\s*"
-            r"(?:wrote|schrieb|a écrit|escribió|schreef)\b", re.IGNORECASE),
+            r"(?:wrote|schrieb|a écrit|escribió|schreef)\b",
+            re.IGNORECASE,
+        ),
         "lotus": re.compile(r"^\s*(?P<v>[^\W\d_][\w .'-]{1,40})/[A-Z][\w/]*@[\w.]+\s*$"),
-        "marker": re.compile(r"^\s*_{10,}\s*$|^\s*-{2,}.{0,40}(?:original|forwarded|ursprüngliche|weitergeleitete|origine|original|oorspronkelijk|исходное|пересылаемое).{0,40}$", re.IGNORECASE),
+        "marker": re.compile(
+            r"^\s*_{10,}\s*$|^\s*-{2,}.{0,40}(?:original|forwarded|ursprüngliche|weitergeleitete|origine|original|oorspronkelijk|исходное|пересылаемое).{0,40}$",
+            re.IGNORECASE,
+        ),
         "addr": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"),
     }
 

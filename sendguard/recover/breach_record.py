@@ -15,18 +15,18 @@ record names its ``language``.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sendguard.act import queue as q
-from sendguard.recover.breach_texts import RECORD_TEXTS
 from sendguard.mail.message import OutgoingMessage
+from sendguard.recover.breach_texts import RECORD_TEXTS
 
 DEADLINE_HOURS = 72
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def attachment_facts(message: OutgoingMessage) -> list[dict[str, Any]]:

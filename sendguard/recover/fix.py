@@ -64,8 +64,9 @@ def suggested_replacements(meta: dict[str, Any]) -> dict[str, tuple[str, str]]:
 def _split_head(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
     """Header fields (each with its continuation lines and line ending), separator, body."""
     match = re.search(rb"\r?\n\r?\n", raw)
-    head, sep, body = (raw[: match.start()], raw[match.start(): match.end()], raw[match.end():]) if match \
-        else (raw, b"", b"")
+    head, sep, body = (
+        (raw[: match.start()], raw[match.start() : match.end()], raw[match.end() :]) if match else (raw, b"", b"")
+    )
     fields: list[bytes] = []
     for line in head.splitlines(keepends=True):
         if line[:1] in (b" ", b"\t") and fields:
@@ -116,8 +117,9 @@ def rewrite_recipients(raw: bytes, replacements: dict[str, tuple[str, str]]) -> 
         if len(header) + 2 + len(new_value) > 78:  # fold between addresses (RFC 5322 2.2.3)
             new_value = ("," + newline.decode() + " ").join(formatted)
         out.append(f"{header}: ".encode() + new_value.encode("utf-8") + newline)
-        changes.append(Change(header, text.strip(), ", ".join(email.utils.formataddr(p) if p[0] else p[1]
-                                                            for p in new_pairs)))
+        changes.append(
+            Change(header, text.strip(), ", ".join(email.utils.formataddr(p) if p[0] else p[1] for p in new_pairs))
+        )
     return b"".join(out) + sep + body, changes
 
 
@@ -131,12 +133,21 @@ def _recheck(entry: q.Entry, raw: bytes, config: Config, state_dir: Path) -> Any
     from sendguard.decide.check import check_message
     from sendguard.sendpath.path import fingerprint
 
-    result = check_message(OutgoingMessage(raw), config, envelope=list(entry.meta.get("envelope", [])),
-                           state_dir=state_dir, options=tuple(entry.meta.get("options", [])))
+    result = check_message(
+        OutgoingMessage(raw),
+        config,
+        envelope=list(entry.meta.get("envelope", [])),
+        state_dir=state_dir,
+        options=tuple(entry.meta.get("options", [])),
+    )
     decision = result.decision
-    entry.save(verdict=decision.verdict.label, findings=[f.to_json() for f in decision.findings],
-               fingerprint=fingerprint(raw, list(entry.meta.get("envelope", []))), error=[],
-               event=f"checked again: {decision.verdict.label}")
+    entry.save(
+        verdict=decision.verdict.label,
+        findings=[f.to_json() for f in decision.findings],
+        fingerprint=fingerprint(raw, list(entry.meta.get("envelope", []))),
+        error=[],
+        event=f"checked again: {decision.verdict.label}",
+    )
     return decision
 
 
@@ -162,8 +173,7 @@ def plan_suggestion(queue: q.Queue, entry_id: str) -> list[Change]:
     return changes
 
 
-def take_suggestion(queue: q.Queue, entry_id: str, config: Config, state_dir: Path, *,
-                    send: bool = True) -> FixResult:
+def take_suggestion(queue: q.Queue, entry_id: str, config: Config, state_dir: Path, *, send: bool = True) -> FixResult:
     """Replace the suspicious recipients by the suggested ones, check again, send if it passes."""
     from sendguard.act.delivery import deliver
 
@@ -183,9 +193,13 @@ def take_suggestion(queue: q.Queue, entry_id: str, config: Config, state_dir: Pa
         q.atomic_write(entry.message_path, new_raw)
         taken = [f"{c.where}: {c.before} -> {c.after}" for c in changes]
         # suggestion_taken: the incident log tags the entry's later records "fixed" (issue 6)
-        entry.save(envelope=new_envelope, recipients=_replace_list(list(meta.get("recipients", [])), replacements),
-                   size=len(new_raw), suggestion_taken=taken,
-                   event="took the suggested recipient: " + "; ".join(taken))
+        entry.save(
+            envelope=new_envelope,
+            recipients=_replace_list(list(meta.get("recipients", [])), replacements),
+            size=len(new_raw),
+            suggestion_taken=taken,
+            event="took the suggested recipient: " + "; ".join(taken),
+        )
         decision = _recheck(entry, new_raw, config, state_dir)
         result = FixResult(entry.id, changes, decision.verdict.label, decision.reasons)
         if send and decision.verdict <= Verdict.WARN:
@@ -214,8 +228,11 @@ def replace_message(queue: q.Queue, entry_id: str, new_raw: bytes, config: Confi
         new_message = OutgoingMessage(new_raw)
         after = [a.addr for a in new_message.header_recipients]
         envelope = list(entry.meta.get("envelope", []))
-        new_envelope = list(dict.fromkeys([a for a in envelope if a not in before or a in after]
-                                          + [a for a in after if a not in before]))
+        new_envelope = list(
+            dict.fromkeys(
+                [a for a in envelope if a not in before or a in after] + [a for a in after if a not in before]
+            )
+        )
         if not new_envelope:
             raise QueueError("the edited message has no recipients; nothing was changed")
         changes = []
@@ -228,8 +245,13 @@ def replace_message(queue: q.Queue, entry_id: str, new_raw: bytes, config: Confi
             recipients = new_envelope
         _keep_original(entry)
         q.atomic_write(entry.message_path, new_raw)
-        entry.save(envelope=new_envelope, recipients=recipients, subject=new_message.subject, size=len(new_raw),
-                   event="edited by the person")
+        entry.save(
+            envelope=new_envelope,
+            recipients=recipients,
+            subject=new_message.subject,
+            size=len(new_raw),
+            event="edited by the person",
+        )
         decision = _recheck(entry, new_raw, config, state_dir)
         return FixResult(entry.id, changes, decision.verdict.label, decision.reasons)
 

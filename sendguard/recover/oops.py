@@ -33,11 +33,11 @@ from typing import Any
 
 from sendguard.act import events
 from sendguard.act import queue as q
-from sendguard.rules.context import domain_matches
 from sendguard.errors import QueueError
 from sendguard.mail.message import OutgoingMessage, domain_of, normalize_address
 from sendguard.recover.breach_record import build_record, record_text
 from sendguard.recover.oops_texts import TEXTS, language_of
+from sendguard.rules.context import domain_matches
 
 LEFT_STATES = frozenset({q.DELIVERED, q.INTERRUPTED, q.SENDING})  # left, or may have left
 

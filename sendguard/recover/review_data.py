@@ -218,20 +218,32 @@ def incident_rows(queue: q.Queue, state_dir: Path, query: str = "") -> tuple[lis
     records until then (``query`` = words that must all occur).
     """
     if incident_log_exists(state_dir):
+        from sendguard.incidents.indexer import index_now
         from sendguard.incidents.store import (
             search,  # notmuch2: only here, only when asked
         )
 
-        from sendguard.incidents.indexer import index_now
-
         index_now(state_dir, wait=2.0)  # the newest records first (runs in a worker thread)
         found = search(state_dir, query.strip() or "*", limit=INCIDENT_LIMIT)
-        return [IncidentRow(key=r.path, id=r.id, when=_timestamp(r.date), event=r.event,
-                            recipients=tuple(r.recipients), subject=r.subject, record=r.path)
-                for r in found], "incident log"
+        return [
+            IncidentRow(
+                key=r.path,
+                id=r.id,
+                when=_timestamp(r.date),
+                event=r.event,
+                recipients=tuple(r.recipients),
+                subject=r.subject,
+                record=r.path,
+            )
+            for r in found
+        ], "incident log"
     rows = [row for row in queue_rows(queue, 0.0, include_all=True) if row.matches(query)]
-    return [IncidentRow(key=row.id, id=row.id, when=row.created, event=row.state, recipients=row.recipients,
-                        subject=row.subject) for row in rows], "queue"
+    return [
+        IncidentRow(
+            key=row.id, id=row.id, when=row.created, event=row.state, recipients=row.recipients, subject=row.subject
+        )
+        for row in rows
+    ], "queue"
 
 
 @dataclass(frozen=True)
@@ -298,8 +310,8 @@ def _real_type(data: bytes) -> tuple[str, str]:
 
 def message_view(queue: q.Queue, entry_id: str, config: Any) -> MessageView:
     """Read one entry and describe it: recipients with outside/client marks, findings, body."""
-    from sendguard.rules.context import CheckContext
     from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
     entry = queue.get(entry_id)
     meta = entry.meta
@@ -309,21 +321,39 @@ def message_view(queue: q.Queue, entry_id: str, config: Any) -> MessageView:
     names = {a.addr: a.name for a in message.header_recipients}
     has_org = bool(config.organization.domains)
     recipients = [
-        RecipientView(addr=addr, name=names.get(addr, ""),
-                      outside=has_org and not (context.is_internal(addr) or context.is_own(addr)),
-                      client=context.client_of(addr), allowed=context.is_allowed(addr))
+        RecipientView(
+            addr=addr,
+            name=names.get(addr, ""),
+            outside=has_org and not (context.is_internal(addr) or context.is_own(addr)),
+            client=context.client_of(addr),
+            allowed=context.is_allowed(addr),
+        )
         for addr in envelope
     ]
-    findings = [FindingView(rule=str(f.get("rule", "")), severity=str(f.get("severity", "")),
-                            message=str(f.get("message", "")), recipient=f.get("recipient"),
-                            suggestion=f.get("suggestion"), evidence=f.get("evidence"))
-                for f in meta.get("findings", [])]
+    findings = [
+        FindingView(
+            rule=str(f.get("rule", "")),
+            severity=str(f.get("severity", "")),
+            message=str(f.get("message", "")),
+            recipient=f.get("recipient"),
+            suggestion=f.get("suggestion"),
+            evidence=f.get("evidence"),
+        )
+        for f in meta.get("findings", [])
+    ]
     attachments = []
     for part in message.attachments:
         data = part.payload()
         real, description = _real_type(data) if data else ("", "empty")
-        attachments.append(AttachmentView(filename=part.filename or "(no name)", declared_type=part.content_type,
-                                          real_type=real, description=description, size=len(data)))
+        attachments.append(
+            AttachmentView(
+                filename=part.filename or "(no name)",
+                declared_type=part.content_type,
+                real_type=real,
+                description=description,
+                size=len(data),
+            )
+        )
     suggestions = list(dict.fromkeys(f.suggestion for f in findings if f.suggestion))
     notes = [str(line) for line in meta.get("error") or []]
     if meta.get("transport_error"):
@@ -332,10 +362,19 @@ def message_view(queue: q.Queue, entry_id: str, config: Any) -> MessageView:
         notes.extend(message.problems)
     from sendguard.act.ops import effective_state
 
-    return MessageView(id=entry.id, state=effective_state(queue, entry), subject=message.subject or str(meta.get("subject", "")),
-                       sender=str(message.sender or meta.get("from", "")), recipients=recipients, findings=findings,
-                       body=message.body_text, attachments=attachments, suggestions=suggestions,
-                       events=list(meta.get("events", [])), notes=notes)
+    return MessageView(
+        id=entry.id,
+        state=effective_state(queue, entry),
+        subject=message.subject or str(meta.get("subject", "")),
+        sender=str(message.sender or meta.get("from", "")),
+        recipients=recipients,
+        findings=findings,
+        body=message.body_text,
+        attachments=attachments,
+        suggestions=suggestions,
+        events=list(meta.get("events", [])),
+        notes=notes,
+    )
 
 
 def human_size(size: int) -> str:

@@ -27,27 +27,86 @@ from sendguard.rules import Rule
 
 _EXTENSION_FAMILY = {
     "pdf": "pdf",
-    "doc": "document", "docx": "document", "docm": "document", "odt": "document", "rtf": "document",
-    "xls": "spreadsheet", "xlsx": "spreadsheet", "xlsm": "spreadsheet", "ods": "spreadsheet",
-    "ppt": "presentation", "pptx": "presentation", "pptm": "presentation", "odp": "presentation",
-    "jpg": "image", "jpeg": "image", "png": "image", "gif": "image", "webp": "image", "bmp": "image",
-    "tif": "image", "tiff": "image", "heic": "image",
-    "zip": "archive", "7z": "archive", "rar": "archive", "gz": "archive", "tgz": "archive", "tar": "archive",
-    "bz2": "archive", "xz": "archive", "zst": "archive",
-    "exe": "executable", "dll": "executable", "msi": "executable", "scr": "executable", "com": "executable",
-    "elf": "executable", "so": "executable", "dylib": "executable", "app": "executable", "apk": "executable",
+    "doc": "document",
+    "docx": "document",
+    "docm": "document",
+    "odt": "document",
+    "rtf": "document",
+    "xls": "spreadsheet",
+    "xlsx": "spreadsheet",
+    "xlsm": "spreadsheet",
+    "ods": "spreadsheet",
+    "ppt": "presentation",
+    "pptx": "presentation",
+    "pptm": "presentation",
+    "odp": "presentation",
+    "jpg": "image",
+    "jpeg": "image",
+    "png": "image",
+    "gif": "image",
+    "webp": "image",
+    "bmp": "image",
+    "tif": "image",
+    "tiff": "image",
+    "heic": "image",
+    "zip": "archive",
+    "7z": "archive",
+    "rar": "archive",
+    "gz": "archive",
+    "tgz": "archive",
+    "tar": "archive",
+    "bz2": "archive",
+    "xz": "archive",
+    "zst": "archive",
+    "exe": "executable",
+    "dll": "executable",
+    "msi": "executable",
+    "scr": "executable",
+    "com": "executable",
+    "elf": "executable",
+    "so": "executable",
+    "dylib": "executable",
+    "app": "executable",
+    "apk": "executable",
     # what a double click runs (on Windows: .js and .vbs too); source code a developer sends
     # (.py, .rb, .sh read as text) is not a finding
-    "bat": "script", "cmd": "script", "ps1": "script", "vbs": "script", "vbe": "script",
-    "js": "script", "jse": "script", "wsf": "script", "hta": "script", "jar": "script", "lnk": "script",
-    "txt": "text", "csv": "text", "log": "text", "md": "text", "patch": "text", "diff": "text", "eml": "text",
-    "ics": "text", "vcf": "text", "html": "text", "htm": "text", "xml": "text", "json": "text", "asc": "text",
+    "bat": "script",
+    "cmd": "script",
+    "ps1": "script",
+    "vbs": "script",
+    "vbe": "script",
+    "js": "script",
+    "jse": "script",
+    "wsf": "script",
+    "hta": "script",
+    "jar": "script",
+    "lnk": "script",
+    "txt": "text",
+    "csv": "text",
+    "log": "text",
+    "md": "text",
+    "patch": "text",
+    "diff": "text",
+    "eml": "text",
+    "ics": "text",
+    "vcf": "text",
+    "html": "text",
+    "htm": "text",
+    "xml": "text",
+    "json": "text",
+    "asc": "text",
 }
 _ARCHIVE_EXTENSIONS = frozenset(e for e, f in _EXTENSION_FAMILY.items() if f == "archive")
 _RISKY_EXTENSIONS = frozenset(e for e, f in _EXTENSION_FAMILY.items() if f in ("executable", "script"))
 _FAMILY_NAMES = {
-    "pdf": "a PDF", "document": "a text document", "spreadsheet": "a spreadsheet", "presentation": "a presentation",
-    "image": "an image", "archive": "an archive", "executable": "a program", "script": "a script",
+    "pdf": "a PDF",
+    "document": "a text document",
+    "spreadsheet": "a spreadsheet",
+    "presentation": "a presentation",
+    "image": "an image",
+    "archive": "an archive",
+    "executable": "a program",
+    "script": "a script",
     "text": "plain text",
 }
 
@@ -71,15 +130,32 @@ def family_of_type(mime: str) -> str | None:
         return "presentation"
     if mime.startswith("image/"):
         return "image"
-    if mime in ("application/x-executable", "application/x-sharedlib", "application/x-pie-executable",
-                "application/x-dosexec", "application/x-mach-binary", "application/vnd.microsoft.portable-executable",
-                "application/x-msdownload", "application/x-msi"):
+    if mime in (
+        "application/x-executable",
+        "application/x-sharedlib",
+        "application/x-pie-executable",
+        "application/x-dosexec",
+        "application/x-mach-binary",
+        "application/vnd.microsoft.portable-executable",
+        "application/x-msdownload",
+        "application/x-msi",
+    ):
         return "executable"
     if mime in ("text/x-msdos-batch", "application/java-archive", "application/x-ms-shortcut"):
         return "script"  # shell and Python scripts are source code, read as text
-    if mime in ("application/zip", "application/x-7z-compressed", "application/x-rar", "application/vnd.rar",
-                "application/gzip", "application/x-gzip", "application/x-tar", "application/x-bzip2", "application/x-xz",
-                "application/zstd", "application/x-rar-compressed"):
+    if mime in (
+        "application/zip",
+        "application/x-7z-compressed",
+        "application/x-rar",
+        "application/vnd.rar",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-tar",
+        "application/x-bzip2",
+        "application/x-xz",
+        "application/zstd",
+        "application/x-rar-compressed",
+    ):
         return "archive"
     if mime.startswith("text/") or mime in ("application/json", "application/xml"):
         return "text"
@@ -169,22 +245,35 @@ class AttachmentType(Rule):
                 claimed = family_of_type(part.content_type)
             if real_family and claimed and not _compatible(claimed, real_family):
                 disguised = real_family == "executable"
-                problems.append((f"{name} is really {_FAMILY_NAMES[real_family]} ({real}), not what its name "
-                                 "or declared type says", disguised))
+                problems.append(
+                    (
+                        f"{name} is really {_FAMILY_NAMES[real_family]} ({real}), not what its name "
+                        "or declared type says",
+                        disguised,
+                    )
+                )
             elif real_family in ("executable", "script") or _EXTENSION_FAMILY.get(extension_of(part.filename)) in (
-                    "executable", "script"):
+                "executable",
+                "script",
+            ):
                 problems.append((f"{name} is a program or script", False))
             if real in ("application/zip",) or extension_of(part.filename) in ("zip", "docm", "xlsm", "pptm"):
                 problems.extend(zip_findings(part.payload(), name))
             for problem, conclusive in problems:
                 severity = Severity.HOLD if conclusive else (Severity.WARN if outside else Severity.INFO)
-                findings.append(Finding(self.id, severity, problem + ".",
-                                        evidence=f"{part.filename or index}: {real or 'unknown type'}"))
+                findings.append(
+                    Finding(
+                        self.id, severity, problem + ".", evidence=f"{part.filename or index}: {real or 'unknown type'}"
+                    )
+                )
             if real == "application/zip" and not problems:
                 files = listing(part.payload())
                 if files:
-                    findings.append(Finding(self.id, Severity.INFO, f"{name} contains: {files}.",
-                                            evidence=part.filename or str(index)))
+                    findings.append(
+                        Finding(
+                            self.id, Severity.INFO, f"{name} contains: {files}.", evidence=part.filename or str(index)
+                        )
+                    )
         return findings
 
 

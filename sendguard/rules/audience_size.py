@@ -24,12 +24,15 @@ class AudienceSize(Rule):
         if len(outside) < threshold or len(domains) < 2:
             return []
         severity = Severity.HOLD if len(outside) >= 2 * threshold else Severity.WARN
-        return [Finding(
-            self.id, severity,
-            f"{len(outside)} outside addresses from {len(domains)} domains can all see each other; "
-            "put them in Bcc.",
-            evidence=", ".join(outside[:5]) + (" ..." if len(outside) > 5 else ""),
-        )]
+        return [
+            Finding(
+                self.id,
+                severity,
+                f"{len(outside)} outside addresses from {len(domains)} domains can all see each other; "
+                "put them in Bcc.",
+                evidence=", ".join(outside[:5]) + (" ..." if len(outside) > 5 else ""),
+            )
+        ]
 
 
 RULE = AudienceSize

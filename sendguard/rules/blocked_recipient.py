@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sendguard.rules.context import domain_matches
 from sendguard.mail.message import domain_of
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+from sendguard.rules.context import domain_matches
 
 
 class BlockedRecipient(Rule):
@@ -16,8 +16,13 @@ class BlockedRecipient(Rule):
         block = context.config.block
         addresses = {a.lower() for a in block.addresses}
         return [
-            Finding(self.id, Severity.BLOCK, f"{addr} is on the block list; mail to it is never sent.",
-                    recipient=addr, evidence=addr)
+            Finding(
+                self.id,
+                Severity.BLOCK,
+                f"{addr} is on the block list; mail to it is never sent.",
+                recipient=addr,
+                evidence=addr,
+            )
             for addr in context.envelope
             if addr in addresses or domain_matches(domain_of(addr), block.domains)
         ]

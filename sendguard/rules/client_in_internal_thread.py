@@ -11,8 +11,8 @@ to the user.
 
 from __future__ import annotations
 
-from sendguard.mail.greetings import is_reply, names_one_thread, subject_key
 from sendguard.history.fit import message_view, silenced
+from sendguard.mail.greetings import is_reply, names_one_thread, subject_key
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -42,13 +42,21 @@ class ClientInInternalThread(Rule):
             total, with_outside = store.subject_counts(key)
             if total < MIN_SUBJECT_MESSAGES or with_outside:
                 return []
-            how = f"all {total} earlier messages about \"{key}\" stayed inside the organization"
+            how = f'all {total} earlier messages about "{key}" stayed inside the organization'
             before = store.subject_participants(key)
         else:
             return []
-        return [Finding(self.id, self._severity(store, addr, bool(known)),
-                        f"This thread was internal so far ({how}); now {addr} is on it.",
-                        recipient=addr, evidence=message.subject) for addr in outside if addr not in before]
+        return [
+            Finding(
+                self.id,
+                self._severity(store, addr, bool(known)),
+                f"This thread was internal so far ({how}); now {addr} is on it.",
+                recipient=addr,
+                evidence=message.subject,
+            )
+            for addr in outside
+            if addr not in before
+        ]
 
     @staticmethod
     def _severity(store, addr: str, by_reference: bool) -> Severity:  # type: ignore[no-untyped-def]

@@ -29,8 +29,15 @@ class CheckContext:
     """A plain class, not a dataclass: this module is imported on every mail, and @dataclass
     compiles its generated methods per class (~0.5 ms each; bench/README.md)."""
 
-    def __init__(self, config: Config, envelope: list[str], now: float, state_dir: Path,
-                 options: tuple[str, ...] = (), cache: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        envelope: list[str],
+        now: float,
+        state_dir: Path,
+        options: tuple[str, ...] = (),
+        cache: dict[str, Any] | None = None,
+    ) -> None:
         self.config = config
         self.envelope = envelope
         """The recipients the message will really go to (normalized addresses)."""

@@ -27,8 +27,9 @@ class FirstTimeRecipient(Rule):
             contact = store.contact(addr)
             if contact is None or contact.sent == 0:
                 heard = " (you have only received mail from them)" if contact and contact.received else ""
-                findings.append(Finding(self.id, Severity.INFO, f"You have never written to {addr} before{heard}.",
-                                        recipient=addr))
+                findings.append(
+                    Finding(self.id, Severity.INFO, f"You have never written to {addr} before{heard}.", recipient=addr)
+                )
         return findings
 
 

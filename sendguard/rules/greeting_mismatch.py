@@ -15,9 +15,9 @@ than the recipient (a greeting *and* a topic pointing elsewhere is conclusive).
 
 from __future__ import annotations
 
-from sendguard.mail.greetings import name_keys
 from sendguard.history.fit import W_GREETING, model_for, silenced
 from sendguard.history.names import contact_names
+from sendguard.mail.greetings import name_keys
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -67,11 +67,16 @@ class GreetingMismatch(Rule):
         best = max(candidates, key=lambda c: (fits[c.id].total, c.sent))
         margin = fits[best.id].total - fits[best.id].greeting * W_GREETING - (fits[actual.id].total if actual else 0.0)
         severity = Severity.HOLD if margin >= TOPIC_MARGIN else Severity.WARN
-        return [Finding(
-            self.id, severity,
-            f"The greeting \"{greeting.line}\" does not fit {target}, but fits your contact {best.addr}.",
-            recipient=target, suggestion=best.addr, evidence=greeting.line)]
-
+        return [
+            Finding(
+                self.id,
+                severity,
+                f'The greeting "{greeting.line}" does not fit {target}, but fits your contact {best.addr}.',
+                recipient=target,
+                suggestion=best.addr,
+                evidence=greeting.line,
+            )
+        ]
 
     @staticmethod
     def _maybe_same_person(store, addr, display, candidates) -> bool:  # type: ignore[no-untyped-def]

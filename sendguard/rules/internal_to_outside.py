@@ -17,24 +17,48 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from sendguard.mail.greetings import own_text
 from sendguard.history.fit import model_for, silenced
+from sendguard.mail.greetings import own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
 MARKERS = (
-    r"vertraulich\w*", r"streng vertraulich", r"nur intern", r"interne? (?:info|information|angelegenheit)",
+    r"vertraulich\w*",
+    r"streng vertraulich",
+    r"nur intern",
+    r"interne? (?:info|information|angelegenheit)",
     # bare "intern" is also the English trainee ("our intern joins the call"): only its German uses
-    r"(?:streng|rein|strikt|absolut|bitte) intern", r"(?:bleibt|bleiben|ist|sind)(?: bitte| streng| rein| vorerst)? intern",
-    r"intern (?:halten|behandeln)", r"\[intern\]",
-    r"nicht weiter(?:leiten|geben)", r"unter uns", r"nur für den internen gebrauch",
-    r"confidential", r"internal only", r"internal use only", r"for internal use", r"do not forward",
-    r"don't forward", r"not for distribution", r"strictly private",
-    r"confidentiel(?:le)?", r"usage interne", r"ne pas (?:diffuser|transférer)",
-    r"confidencial", r"solo uso interno", r"no reenviar", r"no difundir",
-    r"vertrouwelijk", r"alleen intern", r"niet doorsturen",
-    r"конфиденциально", r"только для внутреннего", r"не пересылать", r"для служебного пользования",
+    r"(?:streng|rein|strikt|absolut|bitte) intern",
+    r"(?:bleibt|bleiben|ist|sind)(?: bitte| streng| rein| vorerst)? intern",
+    r"intern (?:halten|behandeln)",
+    r"\[intern\]",
+    r"nicht weiter(?:leiten|geben)",
+    r"unter uns",
+    r"nur für den internen gebrauch",
+    r"confidential",
+    r"internal only",
+    r"internal use only",
+    r"for internal use",
+    r"do not forward",
+    r"don't forward",
+    r"not for distribution",
+    r"strictly private",
+    r"confidentiel(?:le)?",
+    r"usage interne",
+    r"ne pas (?:diffuser|transférer)",
+    r"confidencial",
+    r"solo uso interno",
+    r"no reenviar",
+    r"no difundir",
+    r"vertrouwelijk",
+    r"alleen intern",
+    r"niet doorsturen",
+    r"конфиденциально",
+    r"только для внутреннего",
+    r"не пересылать",
+    r"для служебного пользования",
 )
+
 
 @lru_cache(maxsize=1)
 def _marker_re() -> re.Pattern[str]:
@@ -43,9 +67,21 @@ def _marker_re() -> re.Pattern[str]:
 
 # Words of the legal notices many signatures carry ("This e-mail is confidential and intended
 # only for ..."): such a notice is on every mail, internal or not, and says nothing about this one.
-BOILERPLATE = ("intended recipient", "intended solely", "received this", "disclaimer", "privileged",
-               "notice", "hinweis", "irrtümlich", "empfänger", "destinataire", "destinatario",
-               "geadresseerde", "адресат")
+BOILERPLATE = (
+    "intended recipient",
+    "intended solely",
+    "received this",
+    "disclaimer",
+    "privileged",
+    "notice",
+    "hinweis",
+    "irrtümlich",
+    "empfänger",
+    "destinataire",
+    "destinatario",
+    "geadresseerde",
+    "адресат",
+)
 
 
 def without_boilerplate(text: str) -> str:
@@ -74,15 +110,22 @@ class InternalToOutside(Rule):
         text = message.subject + "\n" + without_boilerplate(own_text(message.body_text, 20_000))
         marker = _marker_re().search(text)
         if marker:
-            why, evidence = f"it says \"{marker.group(0)}\"", marker.group(0)
+            why, evidence = f'it says "{marker.group(0)}"', marker.group(0)
         else:
             topic = internal_topic(message, context)
             if not topic:
                 return []
             why, evidence = "its topic has so far stayed inside the organization", ", ".join(topic[:6])
-        return [Finding(self.id, self._severity(context, addr, bool(marker)),
-                        f"This looks internal ({why}), but {addr} is outside the organization.",
-                        recipient=addr, evidence=evidence) for addr in outside]
+        return [
+            Finding(
+                self.id,
+                self._severity(context, addr, bool(marker)),
+                f"This looks internal ({why}), but {addr} is outside the organization.",
+                recipient=addr,
+                evidence=evidence,
+            )
+            for addr in outside
+        ]
 
     @staticmethod
     def _severity(context, addr: str, marked: bool) -> Severity:  # type: ignore[no-untyped-def]

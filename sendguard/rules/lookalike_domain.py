@@ -13,26 +13,100 @@ again" applies here as to every recipient rule.
 
 from __future__ import annotations
 
-from sendguard.rules.context import domain_matches
 from sendguard.history.fit import silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+from sendguard.rules.context import domain_matches
 
-HOMOGLYPHS = {"0": "o", "1": "l", "i": "l", "|": "l", "5": "s", "$": "s", "vv": "w", "rn": "m", "cl": "d",
-              "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "l", "ѕ": "s",
-              "ј": "j", "ԁ": "d", "ɡ": "g", "ո": "n", "ν": "v", "ο": "o", "α": "a"}
+HOMOGLYPHS = {
+    "0": "o",
+    "1": "l",
+    "i": "l",
+    "|": "l",
+    "5": "s",
+    "$": "s",
+    "vv": "w",
+    "rn": "m",
+    "cl": "d",
+    "а": "a",
+    "е": "e",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "у": "y",
+    "х": "x",
+    "і": "l",
+    "ѕ": "s",
+    "ј": "j",
+    "ԁ": "d",
+    "ɡ": "g",
+    "ո": "n",
+    "ν": "v",
+    "ο": "o",
+    "α": "a",
+}
 FREQUENT_SENT = 3
 # Real mail providers a letter apart from each other ("mail.com" / "gmail.com", "aol.com" /
 # "aon.com"): a recipient at one of these is no imitation of another.
-PROVIDERS = frozenset((
-    "gmail.com", "googlemail.com", "mail.com", "email.com", "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "web.de",
-    "yahoo.com", "yahoo.de", "ymail.com", "outlook.com", "hotmail.com", "hotmail.de", "live.com", "msn.com",
-    "aol.com", "aon.at", "icloud.com", "me.com", "mac.com", "t-online.de", "online.de", "freenet.de",
-    "posteo.de", "posteo.net", "mailbox.org", "protonmail.com", "proton.me", "pm.me", "tutanota.com",
-    "yandex.ru", "ya.ru", "mail.ru", "inbox.ru", "list.ru", "bk.ru", "orange.fr", "free.fr", "laposte.net",
-    "sfr.fr", "wanadoo.fr", "libero.it", "telefonica.net", "ziggo.nl", "kpnmail.nl", "xs4all.nl",
-    "zoho.com", "fastmail.com", "fastmail.fm", "hey.com", "comcast.net", "verizon.net", "att.net",
-))
+PROVIDERS = frozenset(
+    (
+        "gmail.com",
+        "googlemail.com",
+        "mail.com",
+        "email.com",
+        "gmx.de",
+        "gmx.net",
+        "gmx.at",
+        "gmx.ch",
+        "web.de",
+        "yahoo.com",
+        "yahoo.de",
+        "ymail.com",
+        "outlook.com",
+        "hotmail.com",
+        "hotmail.de",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "aon.at",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "t-online.de",
+        "online.de",
+        "freenet.de",
+        "posteo.de",
+        "posteo.net",
+        "mailbox.org",
+        "protonmail.com",
+        "proton.me",
+        "pm.me",
+        "tutanota.com",
+        "yandex.ru",
+        "ya.ru",
+        "mail.ru",
+        "inbox.ru",
+        "list.ru",
+        "bk.ru",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "sfr.fr",
+        "wanadoo.fr",
+        "libero.it",
+        "telefonica.net",
+        "ziggo.nl",
+        "kpnmail.nl",
+        "xs4all.nl",
+        "zoho.com",
+        "fastmail.com",
+        "fastmail.fm",
+        "hey.com",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+    )
+)
 
 
 def skeleton(domain: str) -> str:
@@ -81,8 +155,11 @@ class LookalikeDomain(Rule):
         strong = [(d.lower().lstrip("@"), "the organization's") for d in config.organization.domains]
         strong += [(d.lower().lstrip("@"), f"client {name}'s") for name, c in config.clients.items() for d in c.domains]
         store = context.history
-        weak = [(d, "a domain you write to") for d, n in store.frequent_domains()
-                if n >= FREQUENT_SENT] if store is not None else []
+        weak = (
+            [(d, "a domain you write to") for d, n in store.frequent_domains() if n >= FREQUENT_SENT]
+            if store is not None
+            else []
+        )
         findings = []
         for addr in context.envelope:
             domain = addr.rpartition("@")[2].lower()
@@ -95,9 +172,16 @@ class LookalikeDomain(Rule):
                     continue
                 severity = Severity.HOLD if (real, whose) in strong else Severity.WARN
                 local = addr.rpartition("@")[0]
-                findings.append(Finding(
-                    self.id, severity, f"{domain} looks like {whose} domain {real}, but is not.",
-                    recipient=addr, suggestion=f"{local}@{real}", evidence=domain))
+                findings.append(
+                    Finding(
+                        self.id,
+                        severity,
+                        f"{domain} looks like {whose} domain {real}, but is not.",
+                        recipient=addr,
+                        suggestion=f"{local}@{real}",
+                        evidence=domain,
+                    )
+                )
                 break
         return findings
 

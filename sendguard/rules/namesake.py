@@ -41,14 +41,13 @@ in the quoted text that starts with the same letters is suggested.
 
 from __future__ import annotations
 
-from sendguard.mail.greetings import is_forward, is_reply
 from sendguard.history.fit import Fit, model_for, silenced
 from sendguard.history.replies import is_person, misaddressed_reply, stale_address
 from sendguard.history.store import prefix_of
 from sendguard.history.twins import confusables, edit_distance
+from sendguard.mail.greetings import is_forward, is_reply
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
-
 
 MIN_CONTENT_MARGIN = 0.25
 LARGE_AUDIENCE = 5
@@ -66,9 +65,15 @@ def swapped_letters(a: str, b: str) -> bool:
 
 def topic_only(twin: Fit, actual: Fit) -> bool:
     """The twin's advantage is the topic words alone: no greeting, quote, thread, names or circle."""
-    return (twin.greeting <= actual.greeting and twin.thread <= actual.thread and twin.quoted <= actual.quoted
-            and twin.mention <= actual.mention and twin.co <= actual.co + 0.5 and twin.org <= actual.org
-            and twin.topic_org <= actual.topic_org)
+    return (
+        twin.greeting <= actual.greeting
+        and twin.thread <= actual.thread
+        and twin.quoted <= actual.quoted
+        and twin.mention <= actual.mention
+        and twin.co <= actual.co + 0.5
+        and twin.org <= actual.org
+        and twin.topic_org <= actual.topic_org
+    )
 
 
 def reasons(twin: Fit, actual: Fit | None) -> str:
@@ -100,9 +105,13 @@ class Namesake(Rule):
     options = {
         "warn_margin": (float, 0.75, "How much better the twin must fit to warn."),
         "hold_margin": (float, 1.0, "How much better the twin must fit to hold on its own."),
-        "dormant_days": (float, 90.0, "Hold mail to a contact written to once or twice, never heard from, "
-                                      "not for this many days, when nothing in the message relates to them "
-                                      "(0 turns this off)."),
+        "dormant_days": (
+            float,
+            90.0,
+            "Hold mail to a contact written to once or twice, never heard from, "
+            "not for this many days, when nothing in the message relates to them "
+            "(0 turns this off).",
+        ),
     }
 
     def check(self, message, context):  # type: ignore[no-untyped-def]
@@ -132,10 +141,15 @@ class Namesake(Rule):
                 # Someone new fits nothing yet, so every known namesake would "fit better":
                 # only a near-identical address to a regular contact is suspicious here.
                 if typo is not None:
-                    findings.append(Finding(
-                        self.id, Severity.WARN,
-                        f"{addr} is new, and a typo away from {typo}, whom you write to regularly.",
-                        recipient=addr, suggestion=typo))
+                    findings.append(
+                        Finding(
+                            self.id,
+                            Severity.WARN,
+                            f"{addr} is new, and a typo away from {typo}, whom you write to regularly.",
+                            recipient=addr,
+                            suggestion=typo,
+                        )
+                    )
                 continue
             fits = model.fits([c for c, _ in twins] + [actual], [a for a in recipients if a != addr])
             base = fits[actual.id]
@@ -153,11 +167,17 @@ class Namesake(Rule):
                 needed = TOPIC_ONLY_FACTOR * hold if topic_only(best, base) else hold
                 severity = Severity.HOLD if best_margin >= needed else Severity.WARN
                 twin = best.contact
-                findings.append(Finding(
-                    self.id, severity,
-                    f"{addr} may be the wrong person: {twin.addr} ({best_why}) fits this message better "
-                    f"({reasons(best, base)}).",
-                    recipient=addr, suggestion=twin.addr, evidence=f"fit margin {best_margin:.1f}"))
+                findings.append(
+                    Finding(
+                        self.id,
+                        severity,
+                        f"{addr} may be the wrong person: {twin.addr} ({best_why}) fits this message better "
+                        f"({reasons(best, base)}).",
+                        recipient=addr,
+                        suggestion=twin.addr,
+                        evidence=f"fit margin {best_margin:.1f}",
+                    )
+                )
         flagged = {f.recipient for f in findings if f.severity >= Severity.HOLD}
         findings = [f for f in findings if f.recipient not in flagged or f.severity >= Severity.HOLD]
         findings += [f for f in self._reply(message, context, model) if f.recipient not in flagged]
@@ -175,21 +195,34 @@ class Namesake(Rule):
         stale = stale_address(recipients, quoted, first_names)
         if stale is not None:
             addr, author_addr = stale
-            return [Finding(
-                self.id, Severity.HOLD,
-                f"This replies to mail from {author_addr}, but goes to {addr}, an address of the same person "
-                "at another organization (an old address from autocomplete?).",
-                recipient=addr, suggestion=author_addr, evidence=f"quoted author: {author_addr}")]
+            return [
+                Finding(
+                    self.id,
+                    Severity.HOLD,
+                    f"This replies to mail from {author_addr}, but goes to {addr}, an address of the same person "
+                    "at another organization (an old address from autocomplete?).",
+                    recipient=addr,
+                    suggestion=author_addr,
+                    evidence=f"quoted author: {author_addr}",
+                )
+            ]
         if not hits:
             return []
         author = quoted.author
         meant = quoted.author_addr or self._known_as(store, author)
         who = f"{author.first.title()} {author.last.title()}".strip() if author else quoted.author_addr
-        return [Finding(
-            self.id, Severity.HOLD,
-            f"This replies to {who}, but goes to {addr} ({why}), who did not write the quoted message.",
-            recipient=addr, suggestion=meant or None, evidence=f"quoted author: {who}")
-            for addr, why in hits if not silenced(context, addr, self.id)]
+        return [
+            Finding(
+                self.id,
+                Severity.HOLD,
+                f"This replies to {who}, but goes to {addr} ({why}), who did not write the quoted message.",
+                recipient=addr,
+                suggestion=meant or None,
+                evidence=f"quoted author: {who}",
+            )
+            for addr, why in hits
+            if not silenced(context, addr, self.id)
+        ]
 
     def _dormant(self, model, context, addr, actual, recipients, fit=None):  # type: ignore[no-untyped-def]
         """A stale contact nothing in the message points to: the old autocomplete entry."""
@@ -210,19 +243,28 @@ class Namesake(Rule):
         prefix = prefix_of(addr)
         meant = sorted(a for a in model.view.quoted.addresses if prefix_of(a) == prefix and a not in recipients)
         times = "once" if actual.sent == 1 else "twice"
-        return [Finding(
-            self.id, Severity.HOLD,
-            f"You wrote to {addr} only {times}, {idle / 30.4:.0f} months ago, have never heard from them, and "
-            "nothing in this message relates to them: did autocomplete pick an old contact?",
-            recipient=addr, suggestion=meant[0] if meant else None, evidence=f"dormant {idle:.0f} days")]
+        return [
+            Finding(
+                self.id,
+                Severity.HOLD,
+                f"You wrote to {addr} only {times}, {idle / 30.4:.0f} months ago, have never heard from them, and "
+                "nothing in this message relates to them: did autocomplete pick an old contact?",
+                recipient=addr,
+                suggestion=meant[0] if meant else None,
+                evidence=f"dormant {idle:.0f} days",
+            )
+        ]
 
     @staticmethod
     def _known_as(store, author):  # type: ignore[no-untyped-def]
         """The history's address for a quoted author, if exactly one contact matches well."""
         if author is None or not author.last:
             return ""
-        found = [c for c in store.by_last(author.last, limit=20)
-                 if is_person(c.addr, c.name, author, store.first_names_of(c))]
+        found = [
+            c
+            for c in store.by_last(author.last, limit=20)
+            if is_person(c.addr, c.name, author, store.first_names_of(c))
+        ]
         return max(found, key=lambda c: (c.sent, c.seen)).addr if found else ""
 
     @staticmethod

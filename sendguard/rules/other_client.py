@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 
-from sendguard.mail.greetings import own_text
 from sendguard.history.fit import silenced
+from sendguard.mail.greetings import own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
-
 
 MAX_CONTACT_NAMES = 20
 
@@ -70,10 +69,15 @@ class OtherClient(Rule):
                 continue
             for addr, mine in by_recipient.items():
                 if mine and mine != other and not silenced(context, addr, self.id):
-                    findings.append(Finding(
-                        self.id, Severity.WARN,
-                        f"This mail to {addr} (client {mine}) mentions client {other} ({', '.join(hits[:3])}).",
-                        recipient=addr, evidence=", ".join(hits[:5])))
+                    findings.append(
+                        Finding(
+                            self.id,
+                            Severity.WARN,
+                            f"This mail to {addr} (client {mine}) mentions client {other} ({', '.join(hits[:3])}).",
+                            recipient=addr,
+                            evidence=", ".join(hits[:5]),
+                        )
+                    )
         return findings
 
 

@@ -36,29 +36,69 @@ _WORD_TOKENS = LazyPattern(r"\b(?:" + "|".join(f"({pattern})" for _, pattern, _ 
 # Cues: every match of a pattern contains one of its cues (tests/test_rules_content_prefilters.py
 # checks it). A text without them is done with in a few substring searches, and the pattern is
 # not even compiled; most mail has none.
-_TOKEN_CUES = ("AKIA", "ASIA", "ABIA", "ACCA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-",
-               "glptt-", "glrt-", "gldt-", "glsoat-", "glcbt-", "xox", "AIza")
+_TOKEN_CUES = (
+    "AKIA",
+    "ASIA",
+    "ABIA",
+    "ACCA",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "glptt-",
+    "glrt-",
+    "gldt-",
+    "glsoat-",
+    "glcbt-",
+    "xox",
+    "AIza",
+)
 _LITERAL_TOKENS: list[tuple[str, str, LazyPattern, bool]] = [
     ("a private key", "-----BEGIN ", LazyPattern(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), True),
-    ("a Slack webhook URL", "https://hooks.slack.com/services/",
-     LazyPattern(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"), True),
+    (
+        "a Slack webhook URL",
+        "https://hooks.slack.com/services/",
+        LazyPattern(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"),
+        True,
+    ),
     ("a Google OAuth client secret", "GOCSPX-", LazyPattern(r"GOCSPX-[A-Za-z0-9_-]{28}"), True),
 ]
-_PLACEHOLDER = LazyPattern(r"(?i)example|x{4,}|\*{3,}|\.{3}|<[^>]*>|\$\{|\$\(|%\(|\{\{|your[_-]|changeme|dummy|"
-                          r"fake|placeholder|redacted|sample|\bnone\b|\bnull\b|getenv|environ|secret_?here")
+_PLACEHOLDER = LazyPattern(
+    r"(?i)example|x{4,}|\*{3,}|\.{3}|<[^>]*>|\$\{|\$\(|%\(|\{\{|your[_-]|changeme|dummy|"
+    r"fake|placeholder|redacted|sample|\bnone\b|\bnull\b|getenv|environ|secret_?here"
+)
 _PASSWORD_LINE = LazyPattern(
     r"(?im)^[ \t>*•-]*(?:password|passwd|pwd|passwort|kennwort|mot de passe|contraseña|clave|wachtwoord|"
-    r"пароль|senha|hasło|salasana|lösenord)[ \t]*[:=][ \t]*(\S[^\n]{0,100}?)[ \t]*$")
+    r"пароль|senha|hasło|salasana|lösenord)[ \t]*[:=][ \t]*(\S[^\n]{0,100}?)[ \t]*$"
+)
 # Looked for in the case-folded text (casefold, not lower: (?i) also matches "ſ" for "s").
-_PASSWORD_CUES = ("password", "passwd", "pwd", "passwort", "kennwort", "mot de passe", "contraseña", "clave",
-                  "wachtwoord", "пароль", "senha", "hasło", "salasana", "lösenord")
+_PASSWORD_CUES = (
+    "password",
+    "passwd",
+    "pwd",
+    "passwort",
+    "kennwort",
+    "mot de passe",
+    "contraseña",
+    "clave",
+    "wachtwoord",
+    "пароль",
+    "senha",
+    "hasło",
+    "salasana",
+    "lösenord",
+)
 # Run only on lines that contain one of these words (found first, on lower-cased text, fast).
 _ASSIGNMENT_WORD = re.compile(r"secret|token|key|passw|credential")
 MAX_ASSIGNMENT_LINES = 2_000
 _ASSIGNMENT = LazyPattern(
     r"(?i)\b([A-Za-z_][\w.-]{0,60}?(?:secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
     r"passw(?:or)?d|passwd|credential|auth[_-]?key|signing[_-]?key)[\w.-]{0,30})[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
-    r"[\"']?([A-Za-z0-9+/_\-.=~]{16,200})[\"']?")
+    r"[\"']?([A-Za-z0-9+/_\-.=~]{16,200})[\"']?"
+)
 MIN_ENTROPY = 3.5
 
 
@@ -90,8 +130,12 @@ def find_secrets(text: str) -> list[tuple[str, str, bool]]:
     password_lines = _PASSWORD_LINE.finditer(text) if any(cue in folded for cue in _PASSWORD_CUES) else ()
     for match in password_lines:
         value = match.group(1).strip("\"'`;, ")
-        if len(value) >= 6 and len(value.split()) == 1 and not _is_placeholder(value) \
-                and not re.search(r"[()\[\]{}$%]", value):
+        if (
+            len(value) >= 6
+            and len(value.split()) == 1
+            and not _is_placeholder(value)
+            and not re.search(r"[()\[\]{}$%]", value)
+        ):
             out.append(("a password", value, False))
             seen.add(value)
     for match in _assignments(text):
@@ -116,7 +160,7 @@ def _assignments(text: str) -> list[re.Match[str]]:
     out: list[re.Match[str]] = []
     for start in starts:
         end = text.find("\n", start)
-        out.extend(_ASSIGNMENT.finditer(text[start: end if end >= 0 and end - start < 4000 else start + 4000]))
+        out.extend(_ASSIGNMENT.finditer(text[start : end if end >= 0 and end - start < 4000 else start + 4000]))
     return out
 
 
@@ -133,9 +177,14 @@ class Secrets(Rule):
         kinds = {what.split(" assigned to ")[0] for what, _, _, _ in found}
         conclusive = any(c for *_, c in found) or len(kinds) >= 2
         described = list(dict.fromkeys(f"{what} ({value}) in {where}" for what, where, value, _ in found))
-        return [Finding(self.id, Severity.HOLD if conclusive else Severity.WARN,
-                        "Secrets would leave with this message: " + "; ".join(described[:5]) + ".",
-                        evidence=", ".join(dict.fromkeys(value for _, _, value, _ in found[:5])))]
+        return [
+            Finding(
+                self.id,
+                Severity.HOLD if conclusive else Severity.WARN,
+                "Secrets would leave with this message: " + "; ".join(described[:5]) + ".",
+                evidence=", ".join(dict.fromkeys(value for _, _, value, _ in found[:5])),
+            )
+        ]
 
 
 RULE = Secrets

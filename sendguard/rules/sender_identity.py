@@ -33,11 +33,18 @@ class SenderIdentity(Rule):
             used = store.senders_for([contact.id])
             if sender in used or len(used) != 1:
                 continue
-            (habit, n), = used.items()
+            ((habit, n),) = used.items()
             if n >= MIN_HABIT:
-                findings.append(Finding(self.id, Severity.WARN,
-                                        f"You always wrote to {addr} from {habit} ({n} times), now from {sender}.",
-                                        recipient=addr, suggestion=None, evidence=sender))
+                findings.append(
+                    Finding(
+                        self.id,
+                        Severity.WARN,
+                        f"You always wrote to {addr} from {habit} ({n} times), now from {sender}.",
+                        recipient=addr,
+                        suggestion=None,
+                        evidence=sender,
+                    )
+                )
         return findings
 
 

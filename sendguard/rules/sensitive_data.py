@@ -32,31 +32,76 @@ from sendguard.rules import Rule
 
 _IBAN = LazyPattern(r"(?<![A-Za-z0-9])([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)(?![A-Za-z0-9])")
 _CARD = LazyPattern(r"\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}|\d{4}[ -]?\d{6}[ -]?\d{5}")
-_TEST_CARDS = frozenset({
-    "4111111111111111", "4242424242424242", "4012888888881881", "4000056655665556", "5555555555554444",
-    "5105105105105100", "5200828282828210", "378282246310005", "371449635398431", "6011111111111117",
-    "6011000990139424", "3530111333300000", "3566002020360505", "4222222222222", "4000000000000002",
-    "4000000000000077", "4000000000000093", "4000000000009995", "2223003122003222", "36227206271667",
-    "30569309025904", "38520000023237", "6200000000000005", "4917610000000000", "4484070000000000",
-})
+_TEST_CARDS = frozenset(
+    {
+        "4111111111111111",
+        "4242424242424242",
+        "4012888888881881",
+        "4000056655665556",
+        "5555555555554444",
+        "5105105105105100",
+        "5200828282828210",
+        "378282246310005",
+        "371449635398431",
+        "6011111111111117",
+        "6011000990139424",
+        "3530111333300000",
+        "3566002020360505",
+        "4222222222222",
+        "4000000000000002",
+        "4000000000000077",
+        "4000000000000093",
+        "4000000000009995",
+        "2223003122003222",
+        "36227206271667",
+        "30569309025904",
+        "38520000023237",
+        "6200000000000005",
+        "4917610000000000",
+        "4484070000000000",
+    }
+)
 
 # (label, stdnum module, candidate pattern, words that must stand near it)
 _IDENTIFIERS = [
-    ("German tax ID", "de.idnr", r"\d{2} ?\d{3} ?\d{3} ?\d{3}", r"steuer-?id|steuerliche identifikationsnummer|identifikationsnummer|idnr"),
+    (
+        "German tax ID",
+        "de.idnr",
+        r"\d{2} ?\d{3} ?\d{3} ?\d{3}",
+        r"steuer-?id|steuerliche identifikationsnummer|identifikationsnummer|idnr",
+    ),
     ("Dutch BSN", "nl.bsn", r"\d{4}\.?\d{2}\.?\d{3}|\d{9}", r"bsn|burgerservicenummer|sofinummer"),
     ("Spanish DNI", "es.dni", r"\d{8}-?[A-Za-z]", r"dni|nif|documento nacional"),
     ("Spanish NIE", "es.nie", r"[XYZxyz]-?\d{7}-?[A-Za-z]", r"nie|extranjero"),
-    ("French social security number", "fr.nir", r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}",
-     r"nir|s[ée]curit[ée] sociale|num[ée]ro de s[ée]cu|insee"),
-    ("Italian fiscal code", "it.codicefiscale", r"[A-Za-z]{6}\d{2}[A-Za-z]\d{2}[A-Za-z]\d{3}[A-Za-z]",
-     r"codice fiscale|c\.f\.|cf"),
-    ("Austrian social insurance number", "at.vnr", r"\d{4} ?\d{6}", r"sozialversicherungs|svnr|vsnr|versicherungsnummer"),
+    (
+        "French social security number",
+        "fr.nir",
+        r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}",
+        r"nir|s[ée]curit[ée] sociale|num[ée]ro de s[ée]cu|insee",
+    ),
+    (
+        "Italian fiscal code",
+        "it.codicefiscale",
+        r"[A-Za-z]{6}\d{2}[A-Za-z]\d{2}[A-Za-z]\d{3}[A-Za-z]",
+        r"codice fiscale|c\.f\.|cf",
+    ),
+    (
+        "Austrian social insurance number",
+        "at.vnr",
+        r"\d{4} ?\d{6}",
+        r"sozialversicherungs|svnr|vsnr|versicherungsnummer",
+    ),
     ("Swiss AHV number", "ch.ssn", r"756\.?\d{4}\.?\d{4}\.?\d{2}", r"ahv|avs|sozialversicherungs"),
     ("Polish PESEL", "pl.pesel", r"\d{11}", r"pesel"),
     ("Swedish personal number", "se.personnummer", r"\d{6,8}[-+]?\d{4}", r"personnummer"),
     ("Danish CPR number", "dk.cpr", r"\d{6}-?\d{4}", r"cpr"),
     ("Finnish personal identity code", "fi.hetu", r"\d{6}[-+A]\d{3}[0-9A-Ya-y]", r"hetu|henkil[öo]tunnus"),
-    ("Belgian national number", "be.nn", r"\d{2}\.?\d{2}\.?\d{2}-?\d{3}\.?\d{2}", r"rijksregister|registre national|national number"),
+    (
+        "Belgian national number",
+        "be.nn",
+        r"\d{2}\.?\d{2}\.?\d{2}-?\d{3}\.?\d{2}",
+        r"rijksregister|registre national|national number",
+    ),
     ("NHS number", "gb.nhs", r"\d{3} ?\d{3} ?\d{4}", r"nhs"),
 ]
 _NEAR = 80
@@ -66,14 +111,18 @@ _NEAR = 80
 _SALARY_WORD = LazyPattern(
     r"\b(?:gehalt|gehälter|gehaelter|jahresgehalt|monatsgehalt|bruttogehalt|lohn|löhne|salary|salaries|"
     r"wages|payroll|base pay|salaire|salaires|sueldo|sueldos|salario|salarios|nómina|salaris|brutoloon|"
-    r"зарплата|зарплаты|оклад|stipendio|retribuzione|wynagrodzenie|pensja)\b")
+    r"зарплата|зарплаты|оклад|stipendio|retribuzione|wynagrodzenie|pensja)\b"
+)
 _AMOUNT = LazyPattern(
     r"(?<![\w.,])(?:(?:€|EUR|USD|\$|£|CHF|RUB|₽)\s?)?\d{1,3}(?:[.,' \u00a0]\d{3})+(?:[.,]\d{2})?(?:\s?(?:€|EUR|USD|\$|£|CHF|k|K|₽|руб))?"
     r"|(?<![\w.,])\d{4,6}(?:[.,]\d{2})?\s?(?:€|EUR|USD|£|CHF|₽|руб)|(?:€|EUR|USD|\$|£|CHF)\s?\d{4,6}(?:[.,]\d{2})?(?![\w.,])"
     # a bare number in a table cell (spreadsheets and CSV carry no currency per cell)
-    r"|(?:^|(?<=[\t;,]))[ ]*\d{4,7}(?:[.,]\d{1,2})?[ ]*(?=[\t;,]|$)")
-_NAME = LazyPattern(r"(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?:[ \t]+[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я'-]+){1,2}(?!\w)"
-                   r"|(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+,[ \t]*[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?!\w)")
+    r"|(?:^|(?<=[\t;,]))[ ]*\d{4,7}(?:[.,]\d{1,2})?[ ]*(?=[\t;,]|$)"
+)
+_NAME = LazyPattern(
+    r"(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?:[ \t]+[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я'-]+){1,2}(?!\w)"
+    r"|(?<!\w)[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+,[ \t]*[A-ZÄÖÜÀ-ÝА-Я][a-zäöüßà-ÿа-я]+(?!\w)"
+)
 # (number range, lengths) of the card networks; a Luhn-valid number outside them is not a card.
 _CARD_NETWORKS = [
     (LazyPattern(r"4"), (13, 16, 19)),  # Visa
@@ -98,10 +147,13 @@ def find_ibans(text: str) -> list[str]:
 def find_cards(text: str) -> list[str]:
     out = []
     for match in _CARD.finditer(text):
-        before = text[match.start() - 1: match.start()]
-        after = text[match.end(): match.end() + 2]
-        if (before and (before.isalnum() or before in "_.,/-")) or (after[:1] and (after[:1].isalnum() or after[:1] in "_/-")) \
-                or (after[:1] in ".," and after[1:2].isdigit()):
+        before = text[match.start() - 1 : match.start()]
+        after = text[match.end() : match.end() + 2]
+        if (
+            (before and (before.isalnum() or before in "_.,/-"))
+            or (after[:1] and (after[:1].isalnum() or after[:1] in "_/-"))
+            or (after[:1] in ".," and after[1:2].isdigit())
+        ):
             continue
         digits = re.sub(r"\D", "", match.group(0))
         if not 13 <= len(digits) <= 19 or digits in _TEST_CARDS or len(set(digits)) < 4:
@@ -113,8 +165,10 @@ def find_cards(text: str) -> list[str]:
 
 
 _KEYWORDS = LazyPattern(r"\b(?:" + "|".join(words for *_, words in _IDENTIFIERS) + r")\b")
-_KEYWORD_OF = [(label, module, LazyPattern(rf"(?:{candidate})"), LazyPattern(rf"^(?:{words})$"))
-               for label, module, candidate, words in _IDENTIFIERS]
+_KEYWORD_OF = [
+    (label, module, LazyPattern(rf"(?:{candidate})"), LazyPattern(rf"^(?:{words})$"))
+    for label, module, candidate, words in _IDENTIFIERS
+]
 MAX_KEYWORDS = 200
 
 
@@ -125,13 +179,13 @@ def find_identifiers(text: str) -> list[tuple[str, str]]:
     for count, keyword in enumerate(_KEYWORDS.finditer(lowered)):
         if count >= MAX_KEYWORDS:
             break
-        window = lowered[keyword.end(): keyword.end() + _NEAR]
+        window = lowered[keyword.end() : keyword.end() + _NEAR]
         for label, module, candidate, words in _KEYWORD_OF:
             if not words.match(keyword.group(0)):
                 continue
             for match in candidate.finditer(window):
                 value = match.group(0)
-                edge = window[match.end(): match.end() + 1]
+                edge = window[match.end() : match.end() + 1]
                 if (match.start() and (window[match.start() - 1].isalnum())) or (edge and edge.isalnum()):
                     continue
                 if _valid(module, value.upper()):
@@ -205,9 +259,14 @@ class SensitiveData(Rule):
             severity = Severity.WARN
         kinds = list(dict.fromkeys(f"{kind} in {where}" for kind, where, _ in found))
         audience = "to recipients outside the organization" if outside else "internally"
-        return [Finding(self.id, severity,
-                        f"Sensitive data is being sent {audience}: " + "; ".join(kinds[:6]) + ".",
-                        evidence=", ".join(dict.fromkeys(value for _, _, value in found[:6])))]
+        return [
+            Finding(
+                self.id,
+                severity,
+                f"Sensitive data is being sent {audience}: " + "; ".join(kinds[:6]) + ".",
+                evidence=", ".join(dict.fromkeys(value for _, _, value in found[:6])),
+            )
+        ]
 
 
 RULE = SensitiveData

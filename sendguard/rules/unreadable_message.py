@@ -18,10 +18,16 @@ class UnreadableMessage(Rule):
         message.parts  # noqa: B018  (walking the tree records the problems)
         if not message.problems:
             return []
-        return [Finding(self.id, Severity.HOLD,
-                        "The message could not be read fully, so it was not checked fully: "
-                        + "; ".join(dict.fromkeys(message.problems)) + ".",
-                        evidence=message.problems[0])]
+        return [
+            Finding(
+                self.id,
+                Severity.HOLD,
+                "The message could not be read fully, so it was not checked fully: "
+                + "; ".join(dict.fromkeys(message.problems))
+                + ".",
+                evidence=message.problems[0],
+            )
+        ]
 
 
 RULE = UnreadableMessage

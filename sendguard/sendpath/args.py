@@ -26,11 +26,38 @@ VALUE_OPTIONS = frozenset("frFNRVBhOLCaXA")
 # attached with '=', and --read-envelope-from takes none: the next word is a recipient, and
 # must be judged as one (checked against msmtp 1.8.23).
 LONG_VALUE_OPTIONS = frozenset(
-    {"--file", "--account", "--host", "--port", "--from", "--domain", "--user", "--passwordeval",
-     "--tls-trust-file", "--logfile", "--timeout", "--dsn-notify", "--dsn-return", "--maildomain",
-     "--protocol", "--proxy-host", "--proxy-port", "--source-ip", "--socket", "--aliases",
-     "--logfile-time-format", "--tls-key-file", "--tls-cert-file", "--tls-crl-file", "--tls-fingerprint",
-     "--tls-priorities", "--tls-host-override", "--tls-min-dh-prime-bits", "--configure", "--rmqs"}
+    {
+        "--file",
+        "--account",
+        "--host",
+        "--port",
+        "--from",
+        "--domain",
+        "--user",
+        "--passwordeval",
+        "--tls-trust-file",
+        "--logfile",
+        "--timeout",
+        "--dsn-notify",
+        "--dsn-return",
+        "--maildomain",
+        "--protocol",
+        "--proxy-host",
+        "--proxy-port",
+        "--source-ip",
+        "--socket",
+        "--aliases",
+        "--logfile-time-format",
+        "--tls-key-file",
+        "--tls-cert-file",
+        "--tls-crl-file",
+        "--tls-fingerprint",
+        "--tls-priorities",
+        "--tls-host-override",
+        "--tls-min-dh-prime-bits",
+        "--configure",
+        "--rmqs",
+    }
 )
 
 
@@ -92,7 +119,7 @@ def parse(argv: list[str]) -> SendmailArgs:
         flag = word[pos]
         if flag in VALUE_OPTIONS:
             if len(word) > pos + 1:
-                value = word[pos + 1:]
+                value = word[pos + 1 :]
             elif i < len(argv):
                 value = argv[i]
                 options.append(value)

@@ -60,11 +60,19 @@ def config_location(config_path: str | os.PathLike[str] | None) -> str:
 def socket_name(config: str) -> bytes:
     """The abstract socket of the server for this user, interpreter, package and config."""
     # sys.prefix and the real interpreter: bin/python and bin/python3 of one venv are one server.
-    parts = [str(os.getuid()), sys.prefix, os.path.realpath(sys.executable), os.path.dirname(os.path.realpath(__file__)),
-             config]
+    parts = [
+        str(os.getuid()),
+        sys.prefix,
+        os.path.realpath(sys.executable),
+        os.path.dirname(os.path.realpath(__file__)),
+        config,
+    ]
     parts += [f"{k}={os.environ.get(k, '')}" for k in _ENV_KEYS]
-    parts += sorted(f"{k}={v}" for k, v in os.environ.items()
-                    if k.startswith("SENDGUARD_") and k not in (_DISABLE, "SENDGUARD_CONFIG"))  # config: above
+    parts += sorted(
+        f"{k}={v}"
+        for k, v in os.environ.items()
+        if k.startswith("SENDGUARD_") and k not in (_DISABLE, "SENDGUARD_CONFIG")
+    )  # config: above
     return b"\0sendguard-" + _digest("\0".join(parts).encode("utf-8", "surrogateescape"))
 
 
@@ -113,8 +121,9 @@ def ask_server(argv: list[str], raw: bytes, config: str) -> _Outcome | None:
             return None  # nobody listening: the usual first mail after a pause
         if _peer_uid(sock) != os.getuid():
             return None  # someone else holds our name: never hand them mail
-        request = marshal.dumps({"argv": argv, "config": config, "env": dict(os.environ), "cwd": _cwd(),
-                                 "size": len(raw)})
+        request = marshal.dumps(
+            {"argv": argv, "config": config, "env": dict(os.environ), "cwd": _cwd(), "size": len(raw)}
+        )
         head = _MAGIC + len(request).to_bytes(4, "big") + request
         fds = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, stderr_fd.to_bytes(4, sys.byteorder))]
         try:
@@ -166,8 +175,10 @@ def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> 
         if outcome is not None:
             if outcome.code is not None:
                 return outcome.code
-            sys.stderr.write(f"sendguard: error: the resident checker stopped while handling the message.\n"
-                             f"  It is kept as {outcome.kept} (sendguard queue list shows whether it left).\n")
+            sys.stderr.write(
+                f"sendguard: error: the resident checker stopped while handling the message.\n"
+                f"  It is kept as {outcome.kept} (sendguard queue list shows whether it left).\n"
+            )
             return 75  # ExitCode.TEMPFAIL, without importing it on this path
     from pathlib import Path
 

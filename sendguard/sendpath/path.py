@@ -28,16 +28,16 @@ import time
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from sendguard.config import schema as config_mod
 from sendguard import paths
 from sendguard.act import events
 from sendguard.act import queue as q
+from sendguard.config import schema as config_mod
 from sendguard.errors import DeliveryError, SendguardError
 from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
-from sendguard.sendpath.client import config_location, exit_now
 from sendguard.sendpath.args import SendmailArgs, parse
+from sendguard.sendpath.client import config_location, exit_now
 
 _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
 
@@ -69,7 +69,7 @@ def fingerprint(raw: bytes, envelope: list[str]) -> str:
     # its client used, and at most one chunk is ever copied.
     carry = b""
     for start in range(0, len(body), 1 << 20):
-        chunk = carry + bytes(body[start:start + (1 << 20)])
+        chunk = carry + bytes(body[start : start + (1 << 20)])
         carry = b"\r" if chunk.endswith(b"\r") else b""
         digest.update((chunk[:-1] if carry else chunk).replace(b"\r\n", b"\n"))
     digest.update(carry)
@@ -79,8 +79,14 @@ def fingerprint(raw: bytes, envelope: list[str]) -> str:
 class SendPath:
     """One run of the send path. Streams and clock are injected for tests."""
 
-    def __init__(self, config_path: Path | None, stderr: TextIO, queue: q.Queue | None = None,
-                 now: float | None = None, detach_observers: bool = False) -> None:
+    def __init__(
+        self,
+        config_path: Path | None,
+        stderr: TextIO,
+        queue: q.Queue | None = None,
+        now: float | None = None,
+        detach_observers: bool = False,
+    ) -> None:
         self.config_path = config_path
         self.stderr = stderr
         self.queue = queue or q.Queue.default()
@@ -116,12 +122,20 @@ class SendPath:
         except SendguardError as err:
             return self._keep_after_error(raw, argv, err.details(), int(err.exit_code))
         except Exception as err:  # noqa: BLE001 — fail closed: keep the message, say where
-            return self._keep_after_error(raw, argv, [f"internal error: {type(err).__name__}: {err}"],
-                                          int(ExitCode.SOFTWARE))
+            return self._keep_after_error(
+                raw, argv, [f"internal error: {type(err).__name__}: {err}"], int(ExitCode.SOFTWARE)
+            )
 
     def _keep_after_error(self, raw: bytes, argv: list[str], lines: list[str], code: int) -> int:
-        meta = {"state": q.HELD, "argv": argv, "options": [], "recipients": [], "verdict": "hold",
-                "error": lines, "findings": []}
+        meta = {
+            "state": q.HELD,
+            "argv": argv,
+            "options": [],
+            "recipients": [],
+            "verdict": "hold",
+            "error": lines,
+            "findings": [],
+        }
         meta.update(self._addressing_if_readable(argv, raw))
         try:
             entry, lock = self.queue.create(raw, meta)
@@ -129,8 +143,11 @@ class SendPath:
             where = f"the message is kept as {entry.id} (sendguard queue list)"
         except OSError as err:
             where = f"and it could not be kept either ({err}); your mail program still has it"
-        self.say(f"sendguard: error: {printable(lines[0])}", *(f"  {printable(x)}" for x in lines[1:]),
-                 f"  Not sent; {where}.")
+        self.say(
+            f"sendguard: error: {printable(lines[0])}",
+            *(f"  {printable(x)}" for x in lines[1:]),
+            f"  Not sent; {where}.",
+        )
         return code
 
     def _run(self, argv: list[str], raw: bytes) -> int:
@@ -150,8 +167,9 @@ class SendPath:
         events.settle(paths.state_dir(), timeout=3.0)
         if self.detach_observers:  # forked now, before the rules open the history (events.py)
             self.observer_worker = events.ObserverWorker.start(config)
-        result = check_message(message, config, envelope=envelope, state_dir=paths.state_dir(),
-                               options=args.options, now=self.now)
+        result = check_message(
+            message, config, envelope=envelope, state_dir=paths.state_dir(), options=args.options, now=self.now
+        )
         decision = result.decision
         meta = {
             "argv": argv,
@@ -175,19 +193,26 @@ class SendPath:
         if decision.verdict == Verdict.HOLD:
             earlier = self.queue.find_confirmable(meta["fingerprint"], config.sendmail.confirm_window, self.now)
             if earlier is not None and self._confirm(earlier):
-                meta.update(confirms=earlier.id, confirmed_rules=_holding_rules(decision),
-                            message_id=message.header("Message-ID").strip())
+                meta.update(
+                    confirms=earlier.id,
+                    confirmed_rules=_holding_rules(decision),
+                    message_id=message.header("Message-ID").strip(),
+                )
                 return self._deliver_new(raw, meta, config, f"confirmed by sending {earlier.id} again")
             # git send-email sends a series as one call per patch, threaded to the first, and
             # stops at the first held one. Confirming that one confirms the rest of its series:
             # same recipients, same thread, held for nothing the confirmed message was not.
             thread = _thread_ids(message)
             if thread:
-                series = self.queue.find_confirmed_thread(envelope, thread, _holding_rules(decision),
-                                                          config.sendmail.confirm_window, self.now)
+                series = self.queue.find_confirmed_thread(
+                    envelope, thread, _holding_rules(decision), config.sendmail.confirm_window, self.now
+                )
                 if series is not None:
-                    meta.update(confirms=series.meta["confirms"], confirmed_rules=series.meta["confirmed_rules"],
-                                message_id=message.header("Message-ID").strip())
+                    meta.update(
+                        confirms=series.meta["confirms"],
+                        confirmed_rules=series.meta["confirmed_rules"],
+                        message_id=message.header("Message-ID").strip(),
+                    )
                     return self._deliver_new(raw, meta, config, f"in the thread of {series.id}, confirmed")
         state = q.BLOCKED if decision.verdict == Verdict.BLOCK else q.HELD
         entry, lock = self.queue.create(raw, {**meta, "state": state})
@@ -212,8 +237,13 @@ class SendPath:
             return {}
         if not envelope:
             return {}
-        return {"options": list(args.options), "recipients": cls._transport_recipients(args, envelope),
-                "envelope": envelope, "read_recipients": args.read_recipients, "sender": args.sender}
+        return {
+            "options": list(args.options),
+            "recipients": cls._transport_recipients(args, envelope),
+            "envelope": envelope,
+            "read_recipients": args.read_recipients,
+            "sender": args.sender,
+        }
 
     @staticmethod
     def _transport_recipients(args: SendmailArgs, envelope: list[str]) -> list[str]:
@@ -236,8 +266,9 @@ class SendPath:
         from sendguard.act.delivery import deliver
 
         if undo.delay_seconds(meta, config):  # the undo window: keep it, a worker delivers it later
-            return undo.accept_delayed(self.queue, raw, meta, config, event, now=self.now, say=self.say,
-                                       env=self.environ)
+            return undo.accept_delayed(
+                self.queue, raw, meta, config, event, now=self.now, say=self.say, env=self.environ
+            )
         entry, lock = self.queue.create(raw, {**meta, "state": q.ACCEPTED})
         try:
             entry.meta.setdefault("events", []).append({"time": q.now_iso(), "event": event, "state": q.ACCEPTED})
@@ -286,8 +317,11 @@ class SendPath:
         if config.sendmail.notify:
             from sendguard.act.notify import notify
 
-            notify(f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
-                   f"{meta['subject']}\nsendguard review  (id {entry.id})", env=self.environ)
+            notify(
+                f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
+                f"{meta['subject']}\nsendguard review  (id {entry.id})",
+                env=self.environ,
+            )
 
 
 def _holding_rules(decision) -> list[str]:  # type: ignore[no-untyped-def]

@@ -92,18 +92,27 @@ def _mtime(path: str) -> int:
 def _warm_up(config_path: Path | None) -> Any:
     """Import and exercise everything a check needs, so the first client does not pay for it.
     Returns the config it loaded."""
-    from sendguard.config import schema as config_mod
     from sendguard import paths
-    from sendguard.act import delivery
-    from sendguard.act import events  # noqa: F401
+    from sendguard.act import (
+        events,  # noqa: F401
+    )
+    from sendguard.config import schema as config_mod
     from sendguard.decide.check import check_message
     from sendguard.mail.message import OutgoingMessage
 
     config = config_mod.load(config_path, required=config_path is not None)
-    sample = (b"From: warm-up <warm-up@example.invalid>\nTo: someone@example.invalid\nSubject: warm-up\n"
-              b"Content-Type: text/plain; charset=utf-8\n\nHello,\nnothing to see.\n")
-    check_message(OutgoingMessage(sample), config, envelope=["someone@example.invalid"],
-                  state_dir=paths.state_dir(), options=[], now=time.time())
+    sample = (
+        b"From: warm-up <warm-up@example.invalid>\nTo: someone@example.invalid\nSubject: warm-up\n"
+        b"Content-Type: text/plain; charset=utf-8\n\nHello,\nnothing to see.\n"
+    )
+    check_message(
+        OutgoingMessage(sample),
+        config,
+        envelope=["someone@example.invalid"],
+        state_dir=paths.state_dir(),
+        options=[],
+        now=time.time(),
+    )
     for name in events.OBSERVERS:
         __import__(name)
     return config
@@ -167,8 +176,11 @@ class Server:
         import marshal
 
         data, ancillary, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(4))
-        fds = [int.from_bytes(cdata[:4], sys.byteorder) for level, kind, cdata in ancillary
-               if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS]
+        fds = [
+            int.from_bytes(cdata[:4], sys.byteorder)
+            for level, kind, cdata in ancillary
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
+        ]
         if len(fds) != 1 or not data.startswith(resident._MAGIC):
             for fd in fds:
                 os.close(fd)
@@ -181,9 +193,9 @@ class Server:
             return None, b"", -1
         while len(data) < 7 + length:
             data += self._recv_some(conn)
-        request = marshal.loads(data[7:7 + length])
+        request = marshal.loads(data[7 : 7 + length])
         size = int(request["size"])
-        chunks = [data[7 + length:]]
+        chunks = [data[7 + length :]]
         have = len(chunks[0])
         while have < size:
             chunk = self._recv_some(conn, min(1 << 20, size - have))
@@ -254,6 +266,7 @@ def _on_sigterm(server: Server | None) -> Any:
         if server is None or not server.busy:
             raise _Stop
         server.stop_requested = True
+
     return handler
 
 

@@ -32,9 +32,14 @@ def config(tmp_path) -> Path:
 
 
 def check(config: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sendguard_exe(), "--config", str(config), "check", *args],
-                          input=stdin.decode() if stdin is not None else None, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sendguard_exe(), "--config", str(config), "check", *args],
+        input=stdin.decode() if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def write(tmp_path: Path, name: str, to: str) -> str:
@@ -61,9 +66,11 @@ def assert_contract_shape(row: dict) -> None:
 
 
 def test_json_shape_is_exactly_the_contract(tmp_path, config):
-    files = [write(tmp_path, "internal.eml", "boss@nordwerk.example"),
-             write(tmp_path, "client.eml", "anna@kundenfirma.example"),
-             write(tmp_path, "blocked.eml", "leak@evil.example")]
+    files = [
+        write(tmp_path, "internal.eml", "boss@nordwerk.example"),
+        write(tmp_path, "client.eml", "anna@kundenfirma.example"),
+        write(tmp_path, "blocked.eml", "leak@evil.example"),
+    ]
     proc = check(config, "--json", *files)
     assert proc.returncode == 3, proc.stderr
     rows = lines(proc)
@@ -72,16 +79,30 @@ def test_json_shape_is_exactly_the_contract(tmp_path, config):
         assert_contract_shape(row)
     assert [r["verdict"] for r in rows] == ["pass", "pass", "block"]
     assert rows[0]["findings"] == []
-    assert rows[1]["findings"] == [{"rule": "external-recipient", "severity": "info",
-                                    "message": "anna@kundenfirma.example is client kundenfirma.",
-                                    "recipient": "anna@kundenfirma.example", "suggestion": None, "evidence": None}]
+    assert rows[1]["findings"] == [
+        {
+            "rule": "external-recipient",
+            "severity": "info",
+            "message": "anna@kundenfirma.example is client kundenfirma.",
+            "recipient": "anna@kundenfirma.example",
+            "suggestion": None,
+            "evidence": None,
+        }
+    ]
     blocked = [f for f in rows[2]["findings"] if f["rule"] == "blocked-recipient"]
     assert blocked and blocked[0]["severity"] == "block" and blocked[0]["recipient"] == "leak@evil.example"
 
 
-@pytest.mark.parametrize(("action", "code", "verdict"), [
-    ("info", 0, "pass"), ("warn", 1, "warn"), ("hold", 2, "hold"), ("block", 3, "block"), ("off", 0, "pass"),
-])
+@pytest.mark.parametrize(
+    ("action", "code", "verdict"),
+    [
+        ("info", 0, "pass"),
+        ("warn", 1, "warn"),
+        ("hold", 2, "hold"),
+        ("block", 3, "block"),
+        ("off", 0, "pass"),
+    ],
+)
 def test_exit_code_is_the_verdict(tmp_path, config, action, code, verdict):
     config.write_text(CONFIG + f'[rules.external-recipient]\naction = "{action}"\n')
     proc = check(config, "--json", write(tmp_path, "m.eml", "anna@kundenfirma.example"))
@@ -91,16 +112,21 @@ def test_exit_code_is_the_verdict(tmp_path, config, action, code, verdict):
 
 def test_exit_code_is_the_highest_over_all_files(tmp_path, config):
     config.write_text(CONFIG + '[rules.external-recipient]\naction = "warn"\n')
-    files = [write(tmp_path, "a.eml", "boss@nordwerk.example"), write(tmp_path, "b.eml", "anna@kundenfirma.example"),
-             write(tmp_path, "c.eml", "boss@nordwerk.example")]
+    files = [
+        write(tmp_path, "a.eml", "boss@nordwerk.example"),
+        write(tmp_path, "b.eml", "anna@kundenfirma.example"),
+        write(tmp_path, "c.eml", "boss@nordwerk.example"),
+    ]
     proc = check(config, "--json", *files)
     assert proc.returncode == 1
     assert [r["verdict"] for r in lines(proc)] == ["pass", "warn", "pass"]
 
 
 def test_many_files_in_one_process(tmp_path, config):
-    files = [write(tmp_path, f"{i:03}.eml", "leak@evil.example" if i == 77 else f"p{i}@kundenfirma.example")
-             for i in range(120)]
+    files = [
+        write(tmp_path, f"{i:03}.eml", "leak@evil.example" if i == 77 else f"p{i}@kundenfirma.example")
+        for i in range(120)
+    ]
     start = time.monotonic()
     proc = check(config, "--json", *files)
     elapsed = time.monotonic() - start

@@ -14,9 +14,11 @@ from tests.conftest import sendguard_exe
 def complete_in_bash(*words: str) -> list[str]:
     """Source the bash script in a real bash and ask it to complete ``words`` (the last is partial)."""
     words_text = " ".join(f"'{w}'" for w in words)
-    script = (f'source <("{sendguard_exe()}" completion bash)\n'
-              f"COMP_WORDS=(sendguard {words_text}); COMP_CWORD={len(words)}\n"
-              f'_sendguard_completion sendguard\nprintf "%s\\n" "${{COMPREPLY[@]}}"\n')
+    script = (
+        f'source <("{sendguard_exe()}" completion bash)\n'
+        f"COMP_WORDS=(sendguard {words_text}); COMP_CWORD={len(words)}\n"
+        f'_sendguard_completion sendguard\nprintf "%s\\n" "${{COMPREPLY[@]}}"\n'
+    )
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, check=True)
     return [line for line in proc.stdout.splitlines() if line]
 
@@ -32,23 +34,35 @@ def test_bash_completes_commands_subcommands_and_options():
 
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
 def test_zsh_and_fish_scripts_use_the_same_protocol(shell):
-    script = subprocess.run([sendguard_exe(), "completion", shell], capture_output=True, text=True,
-                            timeout=60, check=True).stdout
+    script = subprocess.run(
+        [sendguard_exe(), "completion", shell], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert f"_SENDGUARD_COMPLETE={shell}_complete" in script.replace('"', "")
-    env = dict(os.environ, _SENDGUARD_COMPLETE=f"{shell}_complete", COMP_WORDS="sendguard doc",
-               COMP_CWORD="1" if shell == "zsh" else "doc")
+    env = dict(
+        os.environ,
+        _SENDGUARD_COMPLETE=f"{shell}_complete",
+        COMP_WORDS="sendguard doc",
+        COMP_CWORD="1" if shell == "zsh" else "doc",
+    )
     out = subprocess.run([sendguard_exe()], env=env, capture_output=True, text=True, timeout=60).stdout
     assert "doctor" in out
     if shutil.which(shell):
-        check = subprocess.run([shell, "-n" if shell == "zsh" else "--no-execute", "-c", script],
-                               capture_output=True, text=True, timeout=60)
+        check = subprocess.run(
+            [shell, "-n" if shell == "zsh" else "--no-execute", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert check.returncode == 0, check.stderr
 
 
 def _script_file(shell: str, tmp_path) -> str:
     path = tmp_path / f"sendguard.{shell}"
-    path.write_text(subprocess.run([sendguard_exe(), "completion", shell], capture_output=True, text=True,
-                                   timeout=60, check=True).stdout)
+    path.write_text(
+        subprocess.run(
+            [sendguard_exe(), "completion", shell], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+    )
     return str(path)
 
 
@@ -62,10 +76,13 @@ def test_fish_completes_with_whole_descriptions(tmp_path):
     if not fish:
         pytest.skip("fish is not installed")
     script = _script_file("fish", tmp_path)
-    program = (f"source {script}; complete -C 'sendguard doc'; "
-               "complete -C 'sendguard queue '; complete -C 'sendguard check --j'")
-    proc = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60,
-                          env=_shell_env(), check=False)
+    program = (
+        f"source {script}; complete -C 'sendguard doc'; "
+        "complete -C 'sendguard queue '; complete -C 'sendguard check --j'"
+    )
+    proc = subprocess.run(
+        [fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60, env=_shell_env(), check=False
+    )
     assert proc.returncode == 0, proc.stderr
     rows = dict(line.split("\t", 1) for line in proc.stdout.splitlines())
     assert set(rows) == {"doctor", "list", "run", "--json"}
@@ -89,8 +106,9 @@ words=(sendguard doc); CURRENT=2; _sendguard_completion
 words=(sendguard queue ''); CURRENT=3; _sendguard_completion
 words=(sendguard check --j); CURRENT=3; _sendguard_completion
 """
-    proc = subprocess.run([zsh, "-f", "-c", program], capture_output=True, text=True, timeout=60,
-                          env=_shell_env(), check=False)
+    proc = subprocess.run(
+        [zsh, "-f", "-c", program], capture_output=True, text=True, timeout=60, env=_shell_env(), check=False
+    )
     assert proc.returncode == 0, proc.stderr
     names = [line.split(":", 1)[0] for line in proc.stdout.splitlines()]
     assert names == ["doctor", "list", "run", "--json"]

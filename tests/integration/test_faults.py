@@ -63,6 +63,7 @@ def wait_for(path: Path, timeout: float = 20) -> None:
 
 # ---- the transport cannot be run or fails -----------------------------------------------------
 
+
 def test_missing_transport_keeps_the_message_deferred_until_queue_run(world, tmp_path):
     set_transport(world, str(tmp_path / "no-such-msmtp"))
     proc = world.send(MSG, RCPT)
@@ -141,8 +142,9 @@ KILL_AT = textwrap.dedent("""\
 def send_and_die(world, where: str) -> subprocess.CompletedProcess[bytes]:
     env = world.env()
     env["KILL_AT"] = where
-    return subprocess.run([sys.executable, "-c", KILL_AT, "--", RCPT], input=MSG, capture_output=True,
-                          env=env, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", KILL_AT, "--", RCPT], input=MSG, capture_output=True, env=env, timeout=60, check=False
+    )
 
 
 def test_killed_after_keeping_before_handing_off_queue_run_delivers_exactly_once(world):
@@ -179,15 +181,19 @@ def test_killed_as_the_hand_off_starts_it_shows_interrupted_and_is_never_resent_
 def test_killed_while_the_transport_runs(world, tmp_path, transport_survives):
     flags = tmp_path / "flags"
     flags.mkdir()
-    gate = script(tmp_path / "gated-msmtp", f"""\
+    gate = script(
+        tmp_path / "gated-msmtp",
+        f"""\
         # Tell the test we have the message, wait until sendguard is dead, then really send.
         echo $$ > "{flags}/started"
         while [ ! -e "{flags}/go" ]; do sleep 0.01; done
         exec msmtp -C "{world.msmtprc}" "$@"
-        """)
+        """,
+    )
     set_transport(world, str(gate))
-    sendguard = subprocess.Popen([world.sendmail, RCPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, env=world.env())
+    sendguard = subprocess.Popen(
+        [world.sendmail, RCPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=world.env()
+    )
     sendguard.stdin.write(MSG)
     sendguard.stdin.close()
     try:
@@ -222,6 +228,7 @@ def test_killed_while_the_transport_runs(world, tmp_path, transport_survives):
 
 # ---- concurrency ------------------------------------------------------------------------------
 
+
 def test_two_concurrent_releases_of_one_id_deliver_exactly_once(world, tmp_path):
     world.write_config('[rules.external-recipient]\naction = "hold"\n')
     slow = script(tmp_path / "slow-msmtp", f'sleep 0.3\nexec msmtp -C "{world.msmtprc}" "$@"\n')
@@ -229,8 +236,10 @@ def test_two_concurrent_releases_of_one_id_deliver_exactly_once(world, tmp_path)
     assert world.send(MSG, RCPT).returncode == 75
     (row,) = queue_rows(world)
     argv = [world.sendguard, "--config", str(world.config_path), "release", row["id"]]
-    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=world.env())
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=world.env())
+        for _ in range(2)
+    ]
     results = [(p.wait(timeout=60), p.stdout.read() + p.stderr.read()) for p in procs]
     for p in procs:
         p.stdout.close()
@@ -248,8 +257,10 @@ def test_release_racing_queue_run_delivers_a_deferred_message_once(world, tmp_pa
     (row,) = queue_rows(world)
     set_transport(world, str(script(tmp_path / "slow-msmtp", f'sleep 0.3\nexec msmtp -C "{world.msmtprc}" "$@"\n')))
     base = [world.sendguard, "--config", str(world.config_path)]
-    procs = [subprocess.Popen([*base, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=world.env())
-             for cmd in (["release", row["id"]], ["queue", "run"], ["queue", "run"])]
+    procs = [
+        subprocess.Popen([*base, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=world.env())
+        for cmd in (["release", row["id"]], ["queue", "run"], ["queue", "run"])
+    ]
     for p in procs:
         p.wait(timeout=60)
     assert len(world.server.received) == 1
@@ -263,8 +274,16 @@ def test_concurrent_resends_use_each_confirmation_once(world):
     any interleaving may happen, but every delivery must use up exactly one held copy."""
     world.write_config('[rules.external-recipient]\naction = "hold"\n')
     assert world.send(MSG, RCPT).returncode == 75
-    procs = [subprocess.Popen([world.sendmail, RCPT], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=world.env()) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [world.sendmail, RCPT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=world.env(),
+        )
+        for _ in range(4)
+    ]
     for p in procs:
         p.stdin.write(MSG)
         p.stdin.close()
@@ -277,6 +296,7 @@ def test_concurrent_resends_use_each_confirmation_once(world):
 
 
 # ---- kept after an error: releasable once the cause is fixed ----------------------------------
+
 
 def test_message_kept_after_a_config_error_is_released_to_the_intended_recipients(world):
     good = world.config_path.read_text()
@@ -315,14 +335,19 @@ def test_transport_that_hangs_is_given_up_and_never_resent_alone(world, tmp_path
 
 # ---- the streams are part of the interface ----------------------------------------------------
 
-@pytest.mark.parametrize(("config", "argv", "code"), [
-    ("", [RCPT], 0),  # delivered
-    ('[rules.external-recipient]\naction = "warn"\n', [RCPT], 0),  # sent with a warning
-    ('[rules.external-recipient]\naction = "hold"\n', [RCPT], 75),  # held
-    (f'[block]\naddresses = ["{RCPT}"]\n', [RCPT], 77),  # blocked
-    ("", ["-bp"], 64),  # usage
-    ("BROKEN", [RCPT], 78),  # config
-], ids=["pass", "warn", "hold", "block", "usage", "config"])
+
+@pytest.mark.parametrize(
+    ("config", "argv", "code"),
+    [
+        ("", [RCPT], 0),  # delivered
+        ('[rules.external-recipient]\naction = "warn"\n', [RCPT], 0),  # sent with a warning
+        ('[rules.external-recipient]\naction = "hold"\n', [RCPT], 75),  # held
+        (f'[block]\naddresses = ["{RCPT}"]\n', [RCPT], 77),  # blocked
+        ("", ["-bp"], 64),  # usage
+        ("BROKEN", [RCPT], 78),  # config
+    ],
+    ids=["pass", "warn", "hold", "block", "usage", "config"],
+)
 def test_stdout_stays_empty_and_stderr_explains_every_failure(world, config, argv, code):
     if config == "BROKEN":
         world.config_path.write_text("[sendmail]\nhold = 1\n")

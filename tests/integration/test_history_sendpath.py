@@ -9,16 +9,23 @@ from sendguard.act import events
 from sendguard.history.store import open_read_only
 from tests.support import history_fixtures as hf
 
-INTERNAL_NOTE = ("Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken.\n"
-                 "Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra")
+INTERNAL_NOTE = (
+    "Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken.\n"
+    "Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra"
+)
 
 
 def test_namesake_is_held_and_delivered_mail_is_learned(world, tmp_path):
-    world.config_path.write_text(hf.CONFIG_TEXT + f'\n[transport]\ncommand = ["msmtp", "-C", "{world.msmtprc}"]\n'
-                                 "\n[sendmail]\nnotify = false\n")
+    world.config_path.write_text(
+        hf.CONFIG_TEXT + f'\n[transport]\ncommand = ["msmtp", "-C", "{world.msmtprc}"]\n\n[sendmail]\nnotify = false\n'
+    )
     maildir = hf.write_maildir(tmp_path / "sent", hf.history_messages())
-    learned = subprocess.run([world.sendguard, "--config", str(world.config_path), "learn", str(maildir)],
-                             capture_output=True, text=True, env=world.env())
+    learned = subprocess.run(
+        [world.sendguard, "--config", str(world.config_path), "learn", str(maildir)],
+        capture_output=True,
+        text=True,
+        env=world.env(),
+    )
     assert learned.returncode == 0, learned.stderr
 
     wrong = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=200)

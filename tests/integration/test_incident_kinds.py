@@ -16,11 +16,11 @@ import pytest
 
 pytest.importorskip("notmuch2")
 
-from sendguard.config import schema as config_mod
 from sendguard import paths
 from sendguard.act import events
-from sendguard.recover import fix
 from sendguard.act import queue as q
+from sendguard.config import schema as config_mod
+from sendguard.recover import fix
 from tests.conftest import make_message
 
 
@@ -34,23 +34,35 @@ def logged(world, query: str) -> list[dict]:
 
 
 def test_blocked_confirmed_discarded_and_fixed_are_each_tagged(world):
-    world.write_config('[rules.external-recipient]\naction = "hold"\n'
-                       '[block]\naddresses = ["leak@rival.example"]\n')
+    world.write_config('[rules.external-recipient]\naction = "hold"\n[block]\naddresses = ["leak@rival.example"]\n')
     assert world.send(make_message(to="leak@rival.example", subject="Prices"), "-t").returncode == 77
     confirm = make_message(to="anna@kundenfirma.example", subject="Falke offer")
     assert world.send(confirm, "-t").returncode == 75
     assert world.send(confirm, "-t").returncode == 0  # the identical message again: confirmed
-    assert world.send(make_message(to="anna@kundenfirma.example", subject="Draft, not for her"),
-                      "-t").returncode == 75
+    assert world.send(make_message(to="anna@kundenfirma.example", subject="Draft, not for her"), "-t").returncode == 75
     by_subject = {e.meta["subject"]: e for e in q.Queue.default().entries()}
     assert world.cli("discard", by_subject["Draft, not for her"].id).returncode == 0
 
     # A typo the rules suggested a fix for, taken as the review app's "s" key does.
     typo, lock = q.Queue.default().create(
         make_message(to="bob@nordwerk.exmaple", subject="Lunch"),
-        {"state": q.HELD, "verdict": "hold", "envelope": ["bob@nordwerk.exmaple"], "subject": "Lunch", "options": ["-t"],
-         "findings": [{"rule": "lookalike-domain", "severity": "hold", "message": "a typo of nordwerk.example",
-                       "recipient": "bob@nordwerk.exmaple", "suggestion": "Bob <bob@nordwerk.example>"}]})
+        {
+            "state": q.HELD,
+            "verdict": "hold",
+            "envelope": ["bob@nordwerk.exmaple"],
+            "subject": "Lunch",
+            "options": ["-t"],
+            "findings": [
+                {
+                    "rule": "lookalike-domain",
+                    "severity": "hold",
+                    "message": "a typo of nordwerk.example",
+                    "recipient": "bob@nordwerk.exmaple",
+                    "suggestion": "Bob <bob@nordwerk.example>",
+                }
+            ],
+        },
+    )
     lock.release()
     config = config_mod.load(world.config_path)
     result = fix.take_suggestion(q.Queue.default(), typo.id, config, paths.state_dir())

@@ -16,9 +16,9 @@ import pytest
 
 notmuch2 = pytest.importorskip("notmuch2")
 
-from sendguard.config import schema as config_mod  # noqa: E402
 from sendguard.act import events  # noqa: E402
 from sendguard.act import queue as q  # noqa: E402
+from sendguard.config import schema as config_mod  # noqa: E402
 from sendguard.incidents import log_dir, pending_dir, store  # noqa: E402
 from sendguard.incidents.indexer import index_now  # noqa: E402
 from sendguard.incidents.record import record  # noqa: E402

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.support import history_fixtures as hf
 from tests.conftest import sendguard_exe
+from tests.support import history_fixtures as hf
 
 
 def sg(tmp_path, *args):  # type: ignore[no-untyped-def]
@@ -35,8 +35,10 @@ def test_learn_missing_path_is_a_usage_error(tmp_path):
 
 
 def test_learned_history_changes_the_check(tmp_path):
-    body = ("Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken.\n"
-            "Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra")
+    body = (
+        "Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken.\n"
+        "Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra"
+    )
     msg = tmp_path / "msg.eml"
     msg.write_bytes(hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", body, cc=[hf.COLLEAGUE], n=100))
     assert sg(tmp_path, "check", str(msg)).returncode == 0
@@ -92,8 +94,13 @@ def on_a_terminal(tmp_path, *args) -> tuple[int, str]:  # type: ignore[no-untype
     config = tmp_path / "config.toml"
     config.write_text(hf.CONFIG_TEXT)
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sendguard_exe(), "--config", str(config), *args], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=slave, env={**os.environ, "COLUMNS": "80"})
+    proc = subprocess.Popen(
+        [sendguard_exe(), "--config", str(config), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env={**os.environ, "COLUMNS": "80"},
+    )
     os.close(slave)
     shown = b""
     deadline = time.monotonic() + 60

@@ -49,11 +49,15 @@ def assert_held_as_unreadable(raw: bytes, tmp_path) -> None:
     assert findings_of(result, "internal-error") == []
 
 
-@pytest.mark.parametrize("raw", [
-    nested_multipart(MAX_DEPTH + 5),
-    nested_multipart(5000),
-    nested_rfc822(5000),
-], ids=["just-too-deep", "multipart-5000", "rfc822-5000"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        nested_multipart(MAX_DEPTH + 5),
+        nested_multipart(5000),
+        nested_rfc822(5000),
+    ],
+    ids=["just-too-deep", "multipart-5000", "rfc822-5000"],
+)
 def test_deep_nesting_is_held_not_crashed(raw, tmp_path):
     assert_held_as_unreadable(raw, tmp_path)
 
@@ -70,12 +74,16 @@ def test_too_many_parts_is_held(tmp_path):
     assert_held_as_unreadable(raw, tmp_path)
 
 
-@pytest.mark.parametrize("raw", [
-    HEAD + b"".join(b"X-Filler-%d: %s\n" % (n, b"y" * 200) for n in range(6000)) + b"\nbody\n",
-    HEAD + b"X: y\n" * 200_000 + b"\nbody\n",
-    b"From: a@nordwerk.example\nTo: b@x.example\nSubject: " + b"=?utf-8?q?abc?= " * 50_000 + b"\n\nhi\n",
-    HEAD + b'Content-Type: multipart/mixed; boundary="b"\n\n' + b"--bX\n" * 200_000,
-], ids=["big-header-block", "200k-header-lines", "800k-subject-of-encoded-words", "200k-boundary-like-lines"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        HEAD + b"".join(b"X-Filler-%d: %s\n" % (n, b"y" * 200) for n in range(6000)) + b"\nbody\n",
+        HEAD + b"X: y\n" * 200_000 + b"\nbody\n",
+        b"From: a@nordwerk.example\nTo: b@x.example\nSubject: " + b"=?utf-8?q?abc?= " * 50_000 + b"\n\nhi\n",
+        HEAD + b'Content-Type: multipart/mixed; boundary="b"\n\n' + b"--bX\n" * 200_000,
+    ],
+    ids=["big-header-block", "200k-header-lines", "800k-subject-of-encoded-words", "200k-boundary-like-lines"],
+)
 def test_huge_headers_and_endless_structures_are_held_quickly(raw, tmp_path):
     assert_held_as_unreadable(raw, tmp_path)
 
@@ -89,8 +97,7 @@ def test_megabytes_of_delimiter_lookalikes_are_read_quickly(tmp_path):
 
 
 def test_address_header_that_breaks_the_stdlib_parser_is_held_with_recipients_kept(tmp_path):
-    raw = (b"From: a@nordwerk.example\nTo: anna@kundenfirma.example, " + b"(" * 50_000 + b"\n"
-           + b"Subject: x\n\nhello\n")
+    raw = b"From: a@nordwerk.example\nTo: anna@kundenfirma.example, " + b"(" * 50_000 + b"\n" + b"Subject: x\n\nhello\n"
     message = OutgoingMessage(raw)
     assert "anna@kundenfirma.example" in [a.addr for a in message.header_recipients]
     assert_held_as_unreadable(raw, tmp_path)
@@ -98,48 +105,58 @@ def test_address_header_that_breaks_the_stdlib_parser_is_held_with_recipients_ke
 
 def test_endless_rfc2047_words_in_to_are_bounded(tmp_path):
     words = b"\n\t=?utf-8?Q?date=3E2017-08-20T10:08:28.617=3C/pr?=" * 4000
-    raw = b"From: a@nordwerk.example\nTo: \"t\" <t@kundenfirma.example>," + words + b"\nSubject: x\n\nhi\n"
+    raw = b'From: a@nordwerk.example\nTo: "t" <t@kundenfirma.example>,' + words + b"\nSubject: x\n\nhi\n"
     start = time.perf_counter()
     result = run_check(raw, tmp_path)
     assert time.perf_counter() - start < 5
     assert result.decision.verdict is not None
 
 
-@pytest.mark.parametrize("raw, texts", [
-    # no closing delimiter: the last part runs to the end
-    (HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\n\none\n--zz\n\ntwo\n', ["one", "two"]),
-    # a longer boundary that starts like ours is not ours
-    (HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\n\none\n--zzz\nstill one\n--zz--\n',
-     ["one\n--zzz\nstill one"]),
-    # declared multipart without any delimiter: read as the text it is
-    (HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\njust text\n', ["just text"]),
-    # multipart without a boundary parameter
-    (HEAD + b"Content-Type: multipart/mixed\n\njust text\n", ["just text"]),
-    # CRLF line ends
-    (HEAD.replace(b"\n", b"\r\n") + b'Content-Type: multipart/mixed; boundary="zz"\r\n\r\n--zz\r\n\r\none\r\n--zz--\r\n',
-     ["one"]),
-    # no header/body separator at all
-    (b"From: a@b.example\nTo: c@d.example", [""]),
-    # nothing
-    (b"", [""]),
-    # a body that starts where headers should be
-    (b"hello, this is not a header\n\nstill body\n", ["hello, this is not a header\n\nstill body"]),
-])
+@pytest.mark.parametrize(
+    "raw, texts",
+    [
+        # no closing delimiter: the last part runs to the end
+        (HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\n\none\n--zz\n\ntwo\n', ["one", "two"]),
+        # a longer boundary that starts like ours is not ours
+        (
+            HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\n\none\n--zzz\nstill one\n--zz--\n',
+            ["one\n--zzz\nstill one"],
+        ),
+        # declared multipart without any delimiter: read as the text it is
+        (HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\njust text\n', ["just text"]),
+        # multipart without a boundary parameter
+        (HEAD + b"Content-Type: multipart/mixed\n\njust text\n", ["just text"]),
+        # CRLF line ends
+        (
+            HEAD.replace(b"\n", b"\r\n")
+            + b'Content-Type: multipart/mixed; boundary="zz"\r\n\r\n--zz\r\n\r\none\r\n--zz--\r\n',
+            ["one"],
+        ),
+        # no header/body separator at all
+        (b"From: a@b.example\nTo: c@d.example", [""]),
+        # nothing
+        (b"", [""]),
+        # a body that starts where headers should be
+        (b"hello, this is not a header\n\nstill body\n", ["hello, this is not a header\n\nstill body"]),
+    ],
+)
 def test_broken_structures_are_read_like_mail_programs_do(raw, texts):
     message = OutgoingMessage(raw)
     assert [p.text().strip() for p in message.parts] == texts
 
 
 def test_transfer_encodings_are_undone():
-    raw = (HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n'
-           b"--zz\nContent-Transfer-Encoding: base64\n\nSGVsbG8gV2VsdA==\n"
-           b"--zz\nContent-Transfer-Encoding: base64\n\nSGVsbG8gV2VsdA=\n"   # bad padding
-           b"--zz\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
-           b"Gr=FC=DFe=\n aus K=F6ln\n"
-           b"--zz\nContent-Type: application/octet-stream; name=x.bin\nContent-Transfer-Encoding: x-uuencode\n\n"
-           b"begin 644 x.bin\n%2&5L;&\\`\n`\nend\n"
-           b"--zz\nContent-Type: text/plain; charset=no-such-charset\n\nplain\n"
-           b"--zz--\n")
+    raw = (
+        HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n'
+        b"--zz\nContent-Transfer-Encoding: base64\n\nSGVsbG8gV2VsdA==\n"
+        b"--zz\nContent-Transfer-Encoding: base64\n\nSGVsbG8gV2VsdA=\n"  # bad padding
+        b"--zz\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
+        b"Gr=FC=DFe=\n aus K=F6ln\n"
+        b"--zz\nContent-Type: application/octet-stream; name=x.bin\nContent-Transfer-Encoding: x-uuencode\n\n"
+        b"begin 644 x.bin\n%2&5L;&\\`\n`\nend\n"
+        b"--zz\nContent-Type: text/plain; charset=no-such-charset\n\nplain\n"
+        b"--zz--\n"
+    )
     parts = OutgoingMessage(raw).parts
     assert parts[0].payload() == b"Hello Welt"
     assert parts[1].payload().startswith(b"Hello We")
@@ -149,18 +166,22 @@ def test_transfer_encodings_are_undone():
 
 
 def test_filenames_are_decoded():
-    raw = (HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\n\nhi\n'
-           b"--zz\nContent-Type: application/pdf\nContent-Disposition: attachment; filename*=UTF-8''Gr%C3%BC%C3%9Fe.pdf\n\nx\n"
-           b'--zz\nContent-Type: application/pdf; name="=?utf-8?q?K=C3=B6ln.pdf?="\n\nx\n--zz--\n')
+    raw = (
+        HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\n\nhi\n'
+        b"--zz\nContent-Type: application/pdf\nContent-Disposition: attachment; filename*=UTF-8''Gr%C3%BC%C3%9Fe.pdf\n\nx\n"
+        b'--zz\nContent-Type: application/pdf; name="=?utf-8?q?K=C3=B6ln.pdf?="\n\nx\n--zz--\n'
+    )
     message = OutgoingMessage(raw)
     assert [a.filename for a in message.attachments] == ["Grüße.pdf", "Köln.pdf"]
 
 
 def test_raw_eight_bit_headers_are_read_as_the_text_they_say():
     # RFC 6532 lets a header carry UTF-8 as it is; older programs wrote latin-1 bytes
-    raw = ("From: Jürgen Müller <j.mueller@nordwerk.example>\n"
-           "To: Thomas <t.keller@lindenh\u043ef.example>, =?utf-8?q?Gr=C3=BC=C3=9Fe?= <x@y.example>\n"
-           "Subject: Grüße aus Köln\n\nbody\n").encode()
+    raw = (
+        "From: Jürgen Müller <j.mueller@nordwerk.example>\n"
+        "To: Thomas <t.keller@lindenh\u043ef.example>, =?utf-8?q?Gr=C3=BC=C3=9Fe?= <x@y.example>\n"
+        "Subject: Grüße aus Köln\n\nbody\n"
+    ).encode()
     message = OutgoingMessage(raw)
     assert [a.addr for a in message.header_recipients] == ["t.keller@lindenh\u043ef.example", "x@y.example"]
     assert message.header_recipients[1].name == "Grüße"
@@ -172,8 +193,10 @@ def test_raw_eight_bit_headers_are_read_as_the_text_they_say():
 
 def test_forwarded_messages_are_marked_and_not_the_senders_text():
     inner = b"From: anna@x.example\nSubject: old\n\nplease find attached\n"
-    raw = (HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\n\nFYI\n'
-           b"--zz\nContent-Type: message/rfc822\n\n" + inner + b"--zz--\n")
+    raw = (
+        HEAD + b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\n\nFYI\n'
+        b"--zz\nContent-Type: message/rfc822\n\n" + inner + b"--zz--\n"
+    )
     message = OutgoingMessage(raw)
     assert [p.forwarded for p in message.parts] == [False, True]
     assert message.body_text.strip() == "FYI"
@@ -217,12 +240,35 @@ boundaries = st.text(alphabet="abz=-_.'()+,/:? ", min_size=1, max_size=12)
 @st.composite
 def hostile_mime(draw, depth=0):  # type: ignore[no-untyped-def]
     headers = {
-        "Content-Type": draw(st.sampled_from(["text/plain", "text/html", "multipart/mixed", "message/rfc822",
-                                              "application/pdf", "application/zip", "image/png", "garbage", ""])),
-        "Content-Transfer-Encoding": draw(st.sampled_from(["", "base64", "quoted-printable", "x-uuencode", "8bit",
-                                                           "bogus"])),
-        "Content-Disposition": draw(st.sampled_from(["", "attachment", "attachment; filename=\"a.pdf\"",
-                                                     "inline; filename*=UTF-8''%ZZ.txt", "attachment; filename="])),
+        "Content-Type": draw(
+            st.sampled_from(
+                [
+                    "text/plain",
+                    "text/html",
+                    "multipart/mixed",
+                    "message/rfc822",
+                    "application/pdf",
+                    "application/zip",
+                    "image/png",
+                    "garbage",
+                    "",
+                ]
+            )
+        ),
+        "Content-Transfer-Encoding": draw(
+            st.sampled_from(["", "base64", "quoted-printable", "x-uuencode", "8bit", "bogus"])
+        ),
+        "Content-Disposition": draw(
+            st.sampled_from(
+                [
+                    "",
+                    "attachment",
+                    'attachment; filename="a.pdf"',
+                    "inline; filename*=UTF-8''%ZZ.txt",
+                    "attachment; filename=",
+                ]
+            )
+        ),
     }
     boundary = draw(boundaries)
     if headers["Content-Type"].startswith("multipart") and depth < 4:
@@ -260,6 +306,7 @@ def test_arbitrary_bytes_never_crash_the_parser(raw):
 
 # --- big mail --------------------------------------------------------------------------------------
 
+
 def test_big_attachment_is_not_copied_around(tmp_path):
     import os
 
@@ -282,7 +329,8 @@ def test_big_attachment_is_not_copied_around(tmp_path):
 def test_check_cli_gives_a_verdict_for_a_hostile_file(tmp_path):
     path = tmp_path / "deep.eml"
     path.write_bytes(nested_multipart(3000))
-    out = subprocess.run([sendguard_exe(), "check", "--json", str(path)], capture_output=True, text=True,
-                         timeout=30, check=False)
+    out = subprocess.run(
+        [sendguard_exe(), "check", "--json", str(path)], capture_output=True, text=True, timeout=30, check=False
+    )
     assert out.returncode == 2, out.stderr
     assert json.loads(out.stdout)["verdict"] == "hold"

@@ -28,8 +28,9 @@ def send(world, message: bytes) -> tuple[subprocess.CompletedProcess[bytes], flo
     env = world.env()
     env["PYTHONPATH"] = str(ROOT)
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", SEND, "-t"], input=message, capture_output=True, env=env,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", SEND, "-t"], input=message, capture_output=True, env=env, timeout=60, check=False
+    )
     return proc, time.monotonic() - start
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from sendguard.config import schema as config_mod
 from sendguard.act import events
 from sendguard.act import queue as q
+from sendguard.config import schema as config_mod
 from sendguard.recover.oops import classify_recipients, oops
 from sendguard.recover.oops_texts import language_of
 from tests.conftest import make_message

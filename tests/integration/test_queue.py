@@ -38,6 +38,7 @@ def keep(queue: q.Queue, raw: bytes = b"Subject: x\n\nbody\n", **meta) -> q.Entr
 
 # ---- privacy and atomicity ---------------------------------------------------------------------
 
+
 def test_directories_are_0700_and_files_0600_whatever_the_umask(queue):
     old = os.umask(0o022)
     try:
@@ -111,6 +112,7 @@ def test_half_built_entries_are_invisible(queue):
 
 # ---- ids --------------------------------------------------------------------------------------
 
+
 def test_ids_resolve_by_unique_prefix(queue):
     a = keep(queue)
     b = keep(queue)
@@ -141,6 +143,7 @@ def test_unknown_or_unsafe_ids_are_errors(queue, bad):
 
 
 # ---- locks ------------------------------------------------------------------------------------
+
 
 def test_the_creator_holds_the_lock_until_it_lets_go(queue):
     entry, lock = queue.create(b"x", {"state": q.ACCEPTED})
@@ -193,7 +196,9 @@ RECORDING_TRANSPORT = textwrap.dedent("""\
     """)
 
 
-def run_send_path(root: Path, raw: bytes, argv: list[str], extra_config: str = "") -> tuple[int, list[bytes], list[bytes]]:
+def run_send_path(
+    root: Path, raw: bytes, argv: list[str], extra_config: str = ""
+) -> tuple[int, list[bytes], list[bytes]]:
     """The real send path in-process, with a real transport program; returns (exit, delivered, kept)."""
     out = root / "out"
     out.mkdir()
@@ -202,8 +207,10 @@ def run_send_path(root: Path, raw: bytes, argv: list[str], extra_config: str = "
     transport.chmod(0o700)
     config = root / "config.toml"
     # No incident log: its indexer is a detached process that would write into `root` after we return.
-    config.write_text(f'[organization]\ndomains = ["nordwerk.example"]\n[transport]\ncommand = ["{transport}"]\n'
-                      f'[sendmail]\nnotify = false\n[log]\nenabled = false\n{extra_config}')
+    config.write_text(
+        f'[organization]\ndomains = ["nordwerk.example"]\n[transport]\ncommand = ["{transport}"]\n'
+        f"[sendmail]\nnotify = false\n[log]\nenabled = false\n{extra_config}"
+    )
     queue = q.Queue(root / "queue")
     os.environ["OUT"] = str(out)
     try:
@@ -216,15 +223,41 @@ def run_send_path(root: Path, raw: bytes, argv: list[str], extra_config: str = "
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(raw=st.one_of(
-    st.binary(max_size=3000),
-    st.lists(st.one_of(st.binary(max_size=80), st.sampled_from([
-        b"To: anna@kundenfirma.example", b"Bcc: boss@nordwerk.example", b"Content-Type: multipart/mixed; boundary=b",
-        b"--b", b"--b--", b"Subject: =?utf-8?b?w6Q=?=", b"", b".", b"From nobody", b"\r", b"\x00"])),
-        max_size=40).map(b"\n".join)),
-    argv=st.sampled_from([["anna@kundenfirma.example"], ["-i", "--", "-oQ@kundenfirma.example"], ["-t"],
-                          ["-f", "me@nordwerk.example", "-t", "x@nordwerk.example"]]),
-    held=st.booleans())
+@given(
+    raw=st.one_of(
+        st.binary(max_size=3000),
+        st.lists(
+            st.one_of(
+                st.binary(max_size=80),
+                st.sampled_from(
+                    [
+                        b"To: anna@kundenfirma.example",
+                        b"Bcc: boss@nordwerk.example",
+                        b"Content-Type: multipart/mixed; boundary=b",
+                        b"--b",
+                        b"--b--",
+                        b"Subject: =?utf-8?b?w6Q=?=",
+                        b"",
+                        b".",
+                        b"From nobody",
+                        b"\r",
+                        b"\x00",
+                    ]
+                ),
+            ),
+            max_size=40,
+        ).map(b"\n".join),
+    ),
+    argv=st.sampled_from(
+        [
+            ["anna@kundenfirma.example"],
+            ["-i", "--", "-oQ@kundenfirma.example"],
+            ["-t"],
+            ["-f", "me@nordwerk.example", "-t", "x@nordwerk.example"],
+        ]
+    ),
+    held=st.booleans(),
+)
 def test_stdin_is_delivered_identical_or_kept_identical(raw, argv, held):
     extra = '[rules.external-recipient]\naction = "hold"\n' if held else ""
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
@@ -234,16 +267,21 @@ def test_stdin_is_delivered_identical_or_kept_identical(raw, argv, held):
 
 
 def test_transport_gets_caller_options_and_dash_recipients_after_double_dash(tmp_path):
-    code, delivered, _ = run_send_path(tmp_path, make_message(), ["-oi", "-f", "me@nordwerk.example", "--",
-                                                                   "-oQ@kundenfirma.example"])
+    code, delivered, _ = run_send_path(
+        tmp_path, make_message(), ["-oi", "-f", "me@nordwerk.example", "--", "-oQ@kundenfirma.example"]
+    )
     assert code == 0
     assert (tmp_path / "out" / "0.args").read_text().splitlines() == [
-        "-oi", "-f", "me@nordwerk.example", "--", "-oQ@kundenfirma.example"]
+        "-oi",
+        "-f",
+        "me@nordwerk.example",
+        "--",
+        "-oQ@kundenfirma.example",
+    ]
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=200),
-                      max_size=30))
+@given(lines=st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=200), max_size=30))
 def test_real_msmtp_delivers_what_arrived(world, lines):
     """Through real msmtp to aiosmtpd: identical bytes, SMTP's CRLF aside."""
     world.server.received.clear()
@@ -275,5 +313,9 @@ def test_fingerprint_folds_crlf_across_chunk_boundaries():
 
     head = b"From: me@x.example\nTo: a@y.example\n\n"
     body = b"x" * ((1 << 20) - 1) + b"\r\nend\r\n"  # the CR is the last byte of the first chunk
-    assert fingerprint(head + body, ["a@y.example"]) == fingerprint(head + body.replace(b"\r\n", b"\n"), ["a@y.example"])
-    assert fingerprint(head + body, ["a@y.example"]) != fingerprint(head + body.replace(b"end", b"End"), ["a@y.example"])
+    assert fingerprint(head + body, ["a@y.example"]) == fingerprint(
+        head + body.replace(b"\r\n", b"\n"), ["a@y.example"]
+    )
+    assert fingerprint(head + body, ["a@y.example"]) != fingerprint(
+        head + body.replace(b"end", b"End"), ["a@y.example"]
+    )

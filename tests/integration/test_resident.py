@@ -68,8 +68,9 @@ def use_transport(world, path: Path, script: str) -> str:  # type: ignore[no-unt
     """Make ``script`` (sh) the world's transport instead of msmtp; returns the new config text."""
     path.write_text("#!/bin/sh\n" + script)
     path.chmod(0o755)
-    text = world.config_path.read_text().replace(f'command = ["msmtp", "-C", "{world.msmtprc}"]',
-                                                 f'command = ["{path}"]')
+    text = world.config_path.read_text().replace(
+        f'command = ["msmtp", "-C", "{world.msmtprc}"]', f'command = ["{path}"]'
+    )
     world.config_path.write_text(text)
     return text
 
@@ -99,8 +100,11 @@ def test_the_next_mail_is_checked_by_the_server_and_delivered_byte_for_byte(rwor
 
 def test_a_hold_is_explained_on_the_callers_stderr_and_confirmed_by_sending_again(rworld):
     start_server(rworld)
-    message = make_message(to="anna@kundenfirma.example, bob@other.example", subject="Gehaltsliste",
-                           body="Hallo Markus,\n\nanbei die vertrauliche Gehaltsliste, nur intern.\n")
+    message = make_message(
+        to="anna@kundenfirma.example, bob@other.example",
+        subject="Gehaltsliste",
+        body="Hallo Markus,\n\nanbei die vertrauliche Gehaltsliste, nur intern.\n",
+    )
     held = rworld.send(message, "-t")
     assert held.returncode == 75
     assert b"HELD" in held.stderr
@@ -116,8 +120,9 @@ def test_a_hold_is_explained_on_the_callers_stderr_and_confirmed_by_sending_agai
 
 def test_the_transports_failure_comes_back_to_the_caller_and_the_message_is_kept(rworld, tmp_path):
     start_server(rworld)
-    use_transport(rworld, tmp_path / "failing-transport",
-                  "cat >/dev/null\necho 'no route to the smarthost' >&2\nexit 69\n")
+    use_transport(
+        rworld, tmp_path / "failing-transport", "cat >/dev/null\necho 'no route to the smarthost' >&2\nexit 69\n"
+    )
     proc = rworld.send(make_message(subject="nowhere to go"), "-t")
     assert proc.returncode == 69
     assert b"no route to the smarthost" in proc.stderr
@@ -196,8 +201,16 @@ def test_another_user_gets_no_answer_from_our_server(rworld):
     python = "/usr/bin/python3"  # our venv's Python may live where nobody can read it (/root)
     if not os.access(python, os.X_OK):
         pytest.skip("no system python3 to run as another user")
-    proc = subprocess.run([python, "-c", code], check=False, capture_output=True, text=True, timeout=30,
-                          user=65534, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [python, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        user=65534,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "b''"  # closed without a word
     assert server_pid() is not None  # and it still serves us
@@ -283,15 +296,25 @@ def test_the_transport_runs_in_the_callers_environment_and_directory(rworld, tmp
     start_server(rworld)
     seen = tmp_path / "seen"
     seen.mkdir()
-    text = use_transport(rworld, tmp_path / "recording-transport",
-                         f'cat >/dev/null\necho "$CALLER_MARK $(pwd)" > "{seen}/$CALLER_MARK"\n')
+    text = use_transport(
+        rworld,
+        tmp_path / "recording-transport",
+        f'cat >/dev/null\necho "$CALLER_MARK $(pwd)" > "{seen}/$CALLER_MARK"\n',
+    )
     workdir = tmp_path / "caller's dir"
     workdir.mkdir()
 
     def send(mark: str, subject: str) -> None:
         env = rworld.env() | {"CALLER_MARK": mark}
-        proc = subprocess.run([rworld.sendmail, "-t"], input=make_message(subject=subject), env=env,
-                              cwd=workdir, capture_output=True, timeout=60, check=False)
+        proc = subprocess.run(
+            [rworld.sendmail, "-t"],
+            input=make_message(subject=subject),
+            env=env,
+            cwd=workdir,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
 
     send("now", "right away")
@@ -327,8 +350,15 @@ def test_a_sendguard_directory_where_the_mail_is_sent_from_is_not_run(rworld, tm
     (workdir / "sendguard" / "resident_server.py").write_text("")
 
     def send(subject: str) -> None:
-        proc = subprocess.run([rworld.sendmail, "-t"], input=make_message(subject=subject), env=rworld.env(),
-                              cwd=workdir, capture_output=True, timeout=60, check=False)
+        proc = subprocess.run(
+            [rworld.sendmail, "-t"],
+            input=make_message(subject=subject),
+            env=rworld.env(),
+            cwd=workdir,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
 
     send("from a repository")
@@ -350,9 +380,14 @@ def test_a_hold_is_notified_on_the_callers_desktop(rworld, tmp_path):
     fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$DISPLAY" "$@" > "{shown}"\n')
     fake.chmod(0o755)
     env = rworld.env() | {"DISPLAY": ":42", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    held = subprocess.run([rworld.sendmail, "-t"], input=make_message(to="anna@kundenfirrna.example",
-                                                                      subject="to the lookalike"),
-                          env=env, capture_output=True, timeout=60, check=False)
+    held = subprocess.run(
+        [rworld.sendmail, "-t"],
+        input=make_message(to="anna@kundenfirrna.example", subject="to the lookalike"),
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert held.returncode == 75, held.stderr
     assert entry_by_subject("to the lookalike")["checker"] == "resident"
     lines = wait_for(lambda: shown.exists() and shown.read_text().splitlines(), what="the notification")

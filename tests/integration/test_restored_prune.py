@@ -18,11 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from sendguard.config import schema as config_mod
 from sendguard.act import queue as q
+from sendguard.act.ops import run_due
+from sendguard.config import schema as config_mod
 from sendguard.incidents.record import record
 from sendguard.incidents.restore import prune_restored, restore_from_log, restored_root
-from sendguard.act.ops import run_due
 from tests.conftest import make_message
 
 DAY = 86400.0
@@ -33,7 +33,7 @@ def state_dir() -> Path:
 
 
 def config(keep_days: int = 2) -> config_mod.Config:
-    return config_mod.parse(f'[log]\nnotmuch = false\n[queue]\nkeep_days = {keep_days}\n')
+    return config_mod.parse(f"[log]\nnotmuch = false\n[queue]\nkeep_days = {keep_days}\n")
 
 
 def delivered_then_pruned(subject: str = "Falke offer") -> str:

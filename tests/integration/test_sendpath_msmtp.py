@@ -139,11 +139,17 @@ def test_a_confirmed_hold_covers_its_thread_but_not_new_reasons(world):
     assert world.send(first, "anna@kundenfirma.example").returncode == 0, "confirmed by resending"
     second = make_message(subject="[PATCH 2/2] b", extra_headers="In-Reply-To: <p1@x>\nReferences: <p1@x>\n")
     assert world.send(second, "anna@kundenfirma.example").returncode == 0, "rides on the confirmed first patch"
-    other_rcpt = make_message(to="bob@kundenfirma.example", subject="[PATCH 2/2] b",
-                              extra_headers="In-Reply-To: <p1@x>\n")
+    other_rcpt = make_message(
+        to="bob@kundenfirma.example", subject="[PATCH 2/2] b", extra_headers="In-Reply-To: <p1@x>\n"
+    )
     assert world.send(other_rcpt, "bob@kundenfirma.example").returncode == 75, "different recipients: held"
-    world.write_config('[rules.external-recipient]\naction = "hold"\n[block]\naddresses = ["carl@kundenfirma.example"]\n')
-    blocked = make_message(to="anna@kundenfirma.example, carl@kundenfirma.example", subject="[PATCH 2/2] b",
-                           extra_headers="In-Reply-To: <p1@x>\n")
+    world.write_config(
+        '[rules.external-recipient]\naction = "hold"\n[block]\naddresses = ["carl@kundenfirma.example"]\n'
+    )
+    blocked = make_message(
+        to="anna@kundenfirma.example, carl@kundenfirma.example",
+        subject="[PATCH 2/2] b",
+        extra_headers="In-Reply-To: <p1@x>\n",
+    )
     assert world.send(blocked, "anna@kundenfirma.example", "carl@kundenfirma.example").returncode == 77
     assert len(world.server.received) == 2

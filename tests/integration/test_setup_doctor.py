@@ -25,7 +25,8 @@ def config_file() -> Path:
 
 def write_msmtprc(port: int = 2525) -> Path:
     rc = home() / ".msmtprc"
-    rc.write_text(textwrap.dedent(f"""\
+    rc.write_text(
+        textwrap.dedent(f"""\
         defaults
         auth off
         tls off
@@ -40,7 +41,8 @@ def write_msmtprc(port: int = 2525) -> Path:
         from dw@gmail.com
 
         account default : work
-        """))
+        """)
+    )
     rc.chmod(0o600)
     return rc
 
@@ -60,7 +62,7 @@ def test_setup_writes_a_private_valid_starter_config_from_msmtp():
 def test_setup_never_overwrites_an_existing_config():
     write_msmtprc()
     config_file().parent.mkdir(parents=True)
-    config_file().write_text("# mine\n[organization]\ndomains = [\"mine.example\"]\n")
+    config_file().write_text('# mine\n[organization]\ndomains = ["mine.example"]\n')
     before = config_file().read_bytes()
     proc = run("setup")
     assert proc.returncode == 0, proc.stderr
@@ -88,8 +90,9 @@ def test_setup_proposes_client_domains_from_the_learned_history(tmp_path):
         (maildir / sub).mkdir(parents=True)
     for i in range(4):
         for to in (f"anna{i}@kundenfirma.example", "kai@nordwerk.example", "x@gmail.com"):
-            msg = make_message(to=to, subject=f"Falke {i}", sender="D Wolff <d.wolff@nordwerk.example>",
-                               body=f"Hello,\n\nnote {i}.\n")
+            msg = make_message(
+                to=to, subject=f"Falke {i}", sender="D Wolff <d.wolff@nordwerk.example>", body=f"Hello,\n\nnote {i}.\n"
+            )
             (maildir / "cur" / f"{i}-{to}:2,S").write_bytes(msg)
     learned = run("learn", str(maildir))
     assert learned.returncode == 0, learned.stderr
@@ -97,7 +100,7 @@ def test_setup_proposes_client_domains_from_the_learned_history(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "[clients.kundenfirma]" in proc.stdout
     assert 'domains = ["kundenfirma.example"]' in proc.stdout
-    assert "gmail.com\"]" not in proc.stdout.split("[clients", 1)[1], "freemail is never a client"
+    assert 'gmail.com"]' not in proc.stdout.split("[clients", 1)[1], "freemail is never a client"
     assert not (tmp_path / "new.toml").exists(), "--dry-run writes nothing"
 
 
@@ -143,7 +146,7 @@ def test_doctor_fails_on_a_broken_transport_config(world):
 
 def test_doctor_reports_a_broken_config_with_its_line(world):
     _healthy(world)
-    world.config_path.write_text("[sendmail]\nhold_acton = \"queue\"\n")
+    world.config_path.write_text('[sendmail]\nhold_acton = "queue"\n')
     proc = world.cli("doctor")
     assert proc.returncode == 1
     assert "FAIL  config" in proc.stdout and "config.toml:2" in proc.stdout
@@ -190,9 +193,9 @@ def _doctor_line(proc: subprocess.CompletedProcess[str], name: str) -> str:
 
 def test_doctor_sees_unindexed_records_and_a_broken_incident_log_and_its_fix_works(world):
     __import__("pytest").importorskip("notmuch2")
-    from sendguard.config import schema as config_mod
     from sendguard import paths
     from sendguard.act import queue as q
+    from sendguard.config import schema as config_mod
     from sendguard.incidents import log_dir, pending_dir
     from sendguard.incidents.record import record
 
@@ -220,6 +223,12 @@ def test_doctor_sees_unindexed_records_and_a_broken_incident_log_and_its_fix_wor
     proc = world.cli("doctor")
     assert _doctor_line(proc, "incident log").startswith("warn incident log its notmuch database cannot be opened")
     fix = proc.stdout.split("→ mv ", 1)[1].splitlines()[0]
-    subprocess.run(f"mv {fix}", shell=True, check=True, timeout=120, env=world.env(),  # the advice as printed
-                   executable="/bin/bash")
+    subprocess.run(
+        f"mv {fix}",
+        shell=True,
+        check=True,
+        timeout=120,
+        env=world.env(),  # the advice as printed
+        executable="/bin/bash",
+    )
     assert _doctor_line(world.cli("doctor"), "incident log").startswith("ok incident log 2 records indexed")

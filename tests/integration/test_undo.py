@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from sendguard.config import schema as config_mod
-from sendguard.act import queue as q
 from sendguard.act import delay as undo
+from sendguard.act import queue as q
 from sendguard.act.ops import run_due
+from sendguard.config import schema as config_mod
 from sendguard.sendpath.path import SendPath
 from tests.conftest import make_message
 from tests.support.mua import need, write_muttrc

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from sendguard.config import schema as config_mod
-from sendguard.act import queue as q
 from sendguard.act import delay as undo
+from sendguard.act import queue as q
+from sendguard.config import schema as config_mod
 from tests.conftest import make_message, sendguard_exe
 
 SUBJECT = "Falke offer"
@@ -149,12 +149,17 @@ def test_a_transport_exiting_69_after_the_window_notifies_and_shows_in_queue_lis
     assert entry.id in listing.stdout and "failed" in listing.stdout
     assert "transport: recipient address rejected by the server" in listing.stdout
     (record,) = log_records("failed")
-    assert "the transport failed" in record and "Transport: recipient address rejected by the server (exit 69)" in record
+    assert (
+        "the transport failed" in record and "Transport: recipient address rejected by the server (exit 69)" in record
+    )
     # --wait: a loaded machine may take its time indexing; the bound is generous, not a timing.
     searched = cli(config_path, "log", "--wait", "60", "--json", "tag:failed")
     assert searched.returncode == 0, searched.stderr
     rows = [json.loads(line) for line in searched.stdout.splitlines()]
-    assert [(r["event"], r["subject"], r["id"]) for r in rows] == [("failed", SUBJECT, entry.id)], (rows, searched.stderr)
+    assert [(r["event"], r["subject"], r["id"]) for r in rows] == [("failed", SUBJECT, entry.id)], (
+        rows,
+        searched.stderr,
+    )
 
 
 def test_a_missing_transport_defers_notifies_and_queue_run_or_undo_still_can_act(tmp_path, desktop):

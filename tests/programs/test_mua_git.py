@@ -18,8 +18,9 @@ FILES = {"a.txt": "one\n", "b.txt": "two\n", "c.txt": "three\n"}
 
 def test_series_passes_whole_and_bcc_stays_out_of_the_headers(world, tmp_path):
     repo, env = git_repo(world, tmp_path, FILES)
-    proc = git_send_email(repo, env, 3, "--to=anna@kundenfirma.example", "--bcc=boss@nordwerk.example",
-                          "--suppress-cc=self")
+    proc = git_send_email(
+        repo, env, 3, "--to=anna@kundenfirma.example", "--bcc=boss@nordwerk.example", "--suppress-cc=self"
+    )
     assert proc.returncode == 0, proc.stderr
     got = world.server.received
     assert len(got) == 3
@@ -70,10 +71,12 @@ def test_validate_hook_refuses_the_series_when_sendguard_cannot_check(world, tmp
 
 
 def test_validate_hook_stops_the_series_on_a_private_key_in_patch_two(world, tmp_path):
-    key = ("-----BEGIN OPENSSH PRIVATE KEY-----\n"
-           "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
-           "QyNTUxOQAAACBXQm9nZ2V0aGF0c2hvdWxkbm90bGVhdmV0aGVob3VzZQAAAJgAAAAA\n"
-           "-----END OPENSSH PRIVATE KEY-----\n")
+    key = (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+        "QyNTUxOQAAACBXQm9nZ2V0aGF0c2hvdWxkbm90bGVhdmV0aGVob3VzZQAAAJgAAAAA\n"
+        "-----END OPENSSH PRIVATE KEY-----\n"
+    )
     repo, env = git_repo(world, tmp_path, {"a.txt": "one\n", "id_ed25519": key, "c.txt": "three\n"})
     probe = world.cli("check", "--envelope", "me@nordwerk.example", str(repo / "id_ed25519"))
     if probe.returncode < 2:

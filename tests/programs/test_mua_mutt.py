@@ -17,8 +17,9 @@ BODY = "Hello Anna,\n\nthe Falke rollout is on track.\n\nRegards\nMe\n"
 
 
 def test_passing_message_is_delivered_and_bcc_is_only_in_the_envelope(program, world, tmp_path):
-    proc = run_mutt(program, world, tmp_path / "home", "anna@kundenfirma.example", "Falke status", BODY,
-                    bcc="boss@nordwerk.example")
+    proc = run_mutt(
+        program, world, tmp_path / "home", "anna@kundenfirma.example", "Falke status", BODY, bcc="boss@nordwerk.example"
+    )
     assert proc.returncode == 0, proc.stderr
     (got,) = world.server.received
     assert sorted(got.rcpt_tos) == ["anna@kundenfirma.example", "boss@nordwerk.example"]
@@ -30,8 +31,9 @@ def test_passing_message_is_delivered_and_bcc_is_only_in_the_envelope(program, w
 
 def test_held_message_survives_mutt_forgetting_it_and_is_released_once(program, world, tmp_path):
     world.write_config(HOLD_EXTERNAL)
-    proc = run_mutt(program, world, tmp_path / "home", "anna@kundenfirma.example", "Falke budget", BODY,
-                    bcc="boss@nordwerk.example")
+    proc = run_mutt(
+        program, world, tmp_path / "home", "anna@kundenfirma.example", "Falke budget", BODY, bcc="boss@nordwerk.example"
+    )
     assert proc.returncode != 0  # batch mode: mutt reports the failure and forgets the message
     assert world.server.received == []
     row = held_row(world)

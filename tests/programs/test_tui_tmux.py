@@ -26,8 +26,9 @@ def test_review_in_tmux_releases_a_held_message(world, tmp_path):
     if not shutil.which("tmux"):
         pytest.skip("tmux is not installed")
     world.write_config('\n[rules.external-recipient]\naction = "hold"\n')
-    sent = world.send(make_message(to="anna@kundenfirma.example", subject="[bold]Falke[/] status"),
-                      "anna@kundenfirma.example")
+    sent = world.send(
+        make_message(to="anna@kundenfirma.example", subject="[bold]Falke[/] status"), "anna@kundenfirma.example"
+    )
     assert sent.returncode == 75, sent.stderr  # held by the real send path
     assert world.server.received == []
 
@@ -36,12 +37,16 @@ def test_review_in_tmux_releases_a_held_message(world, tmp_path):
     env = world.env()
     env.pop("TMUX", None)
     inner = " ".join(shlex.quote(a) for a in [world.sendguard, "--config", str(world.config_path), "review"])
-    subprocess.run([*tmux, "new-session", "-d", "-s", "review", "-x", "80", "-y", "24",
-                    f"{inner}; echo EXITED $?; sleep 30"], env=env, check=True)
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", "review", "-x", "80", "-y", "24", f"{inner}; echo EXITED $?; sleep 30"],
+        env=env,
+        check=True,
+    )
 
     def screen() -> str:
-        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "review"], env=env, capture_output=True,
-                              text=True, check=False).stdout
+        return subprocess.run(
+            [*tmux, "capture-pane", "-p", "-t", "review"], env=env, capture_output=True, text=True, check=False
+        ).stdout
 
     try:
         assert wait_for(lambda: "1 need you" in screen()), screen()

@@ -44,8 +44,9 @@ def findings_of(result: CheckResult, rule: str) -> list:  # type: ignore[type-ar
     return [f for f in result.decision.findings if f.rule == rule]
 
 
-def mail(body: str, to: str = OUTSIDE, attachments: list[tuple[str, str, bytes]] | None = None,
-         subject: str = "Angebot") -> bytes:
+def mail(
+    body: str, to: str = OUTSIDE, attachments: list[tuple[str, str, bytes]] | None = None, subject: str = "Angebot"
+) -> bytes:
     """A message as a mail program writes it; attachments are (filename, declared type, bytes)."""
     text = MIMEText(body, "plain", "utf-8")
     if not attachments:
@@ -66,15 +67,22 @@ def mail(body: str, to: str = OUTSIDE, attachments: list[tuple[str, str, bytes]]
     return message.as_bytes()
 
 
-_CT = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-       'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>')
+_CT = (
+    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>'
+)
 _RELS = '<?xml version="1.0" encoding="UTF-8"?><Relationships/>'
 
 
 def docx(paragraphs: list[str]) -> bytes:
     body = "".join(f"<w:p><w:r><w:t>{escape(p)}</w:t></w:r></w:p>" for p in paragraphs)
-    return _zip([("[Content_Types].xml", _CT), ("_rels/.rels", _RELS),
-                 ("word/document.xml", f'<?xml version="1.0"?><w:document><w:body>{body}</w:body></w:document>')])
+    return _zip(
+        [
+            ("[Content_Types].xml", _CT),
+            ("_rels/.rels", _RELS),
+            ("word/document.xml", f'<?xml version="1.0"?><w:document><w:body>{body}</w:body></w:document>'),
+        ]
+    )
 
 
 def xlsx(rows: list[list[str | int]]) -> bytes:
@@ -91,35 +99,51 @@ def xlsx(rows: list[list[str | int]]) -> bytes:
                 cells.append(f'<c r="{ref}" t="s"><v>{len(strings) - 1}</v></c>')
         xml_rows.append(f'<row r="{r}">{"".join(cells)}</row>')
     shared = "".join(f"<si><t>{escape(s)}</t></si>" for s in strings)
-    return _zip([("[Content_Types].xml", _CT), ("_rels/.rels", _RELS), ("xl/workbook.xml", "<workbook/>"),
-                 ("xl/sharedStrings.xml", f"<sst>{shared}</sst>"),
-                 ("xl/worksheets/sheet1.xml", f"<worksheet><sheetData>{''.join(xml_rows)}</sheetData></worksheet>")])
+    return _zip(
+        [
+            ("[Content_Types].xml", _CT),
+            ("_rels/.rels", _RELS),
+            ("xl/workbook.xml", "<workbook/>"),
+            ("xl/sharedStrings.xml", f"<sst>{shared}</sst>"),
+            ("xl/worksheets/sheet1.xml", f"<worksheet><sheetData>{''.join(xml_rows)}</sheetData></worksheet>"),
+        ]
+    )
 
 
 def odt(paragraphs: list[str]) -> bytes:
     body = "".join(f"<text:p>{escape(p)}</text:p>" for p in paragraphs)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(_member("mimetype"), "application/vnd.oasis.opendocument.text",
-                         compress_type=zipfile.ZIP_STORED)
-        archive.writestr(_member("content.xml"), f'<?xml version="1.0"?><office:document-content><office:body><office:text>'
-                                        f"{body}</office:text></office:body></office:document-content>")
+        archive.writestr(
+            _member("mimetype"), "application/vnd.oasis.opendocument.text", compress_type=zipfile.ZIP_STORED
+        )
+        archive.writestr(
+            _member("content.xml"),
+            f'<?xml version="1.0"?><office:document-content><office:body><office:text>'
+            f"{body}</office:text></office:body></office:document-content>",
+        )
         archive.writestr(_member("META-INF/manifest.xml"), "<manifest/>")
     return buffer.getvalue()
 
 
 def pdf(lines: list[str], compress: bool = False) -> bytes:
     """A one-page PDF whose content stream shows ``lines`` with Tj operators."""
-    ops = "BT /F1 12 Tf 72 720 Td " + " ".join(
-        "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj 0 -14 Td" for line in lines
-    ) + " ET"
+    ops = (
+        "BT /F1 12 Tf 72 720 Td "
+        + " ".join(
+            "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj 0 -14 Td" for line in lines
+        )
+        + " ET"
+    )
     stream = zlib.compress(ops.encode("latin-1")) if compress else ops.encode("latin-1")
     filters = b" /Filter /FlateDecode" if compress else b""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-         b"/Resources << /Font << /F1 5 0 R >> >> >>"),
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
         b"<< /Length " + str(len(stream)).encode() + filters + b" >>\nstream\n" + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -159,5 +183,7 @@ def _member(name: str, compress_type: int = zipfile.ZIP_STORED) -> zipfile.ZipIn
 
 
 ELF = (b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00\x01\x00\x00\x00" + b"\x00" * 40) + b"\x00" * 200
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)

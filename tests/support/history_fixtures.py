@@ -34,28 +34,52 @@ domains = ["seeblick.example"]
 keywords = ["Lotse", "Seeblick"]
 """
 
-NAMES = {ME: "Petra Lang", BOSS: "Thomas Keller", COLLEAGUE: "Mia Sommer",
-         CLIENT_THOMAS: "Thomas Kern", CLIENT_ANNA: "Anna Brandl"}
+NAMES = {
+    ME: "Petra Lang",
+    BOSS: "Thomas Keller",
+    COLLEAGUE: "Mia Sommer",
+    CLIENT_THOMAS: "Thomas Kern",
+    CLIENT_ANNA: "Anna Brandl",
+}
 
 
 def config():  # type: ignore[no-untyped-def]
     return parse(CONFIG_TEXT)
 
 
-def mail(to: list[str], subject: str, body: str, *, cc: list[str] = (), frm: str = ME, n: int = 0,  # type: ignore[assignment]
-         msgid: str | None = None, reply_to: str | None = None, date: float = 1_700_000_000.0) -> bytes:
+def mail(
+    to: list[str],
+    subject: str,
+    body: str,
+    *,
+    cc: list[str] = (),
+    frm: str = ME,
+    n: int = 0,  # type: ignore[assignment]
+    msgid: str | None = None,
+    reply_to: str | None = None,
+    date: float = 1_700_000_000.0,
+) -> bytes:
     def fmt(addrs: list[str]) -> str:
         return ", ".join(email.utils.formataddr((NAMES.get(a, ""), a)) for a in addrs)
 
     lines = [f"From: {fmt([frm])}", f"To: {fmt(to)}"]
     if cc:
         lines.append(f"Cc: {fmt(list(cc))}")
-    lines += [f"Subject: {subject}", f"Date: {email.utils.formatdate(date + n * 3600)}",
-              f"Message-ID: <{msgid or f'm{n}@test.example'}>"]
+    lines += [
+        f"Subject: {subject}",
+        f"Date: {email.utils.formatdate(date + n * 3600)}",
+        f"Message-ID: <{msgid or f'm{n}@test.example'}>",
+    ]
     if reply_to:
         lines += [f"In-Reply-To: <{reply_to}>", f"References: <{reply_to}>"]
-    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
-              "Content-Transfer-Encoding: 8bit", "", body, ""]
+    lines += [
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        body,
+        "",
+    ]
     return "\n".join(lines).encode()
 
 
@@ -63,34 +87,76 @@ def history_messages() -> list[bytes]:
     """About forty messages of sent (and some received) mail."""
     out = []
     n = 0
-    for i in range(8):
+    for _i in range(8):
         n += 1
-        out.append(mail([BOSS], "Personalkosten Abteilung", "Hallo Thomas,\n\ndie Personalkosten und "
-                        "Gehälter der Abteilung liegen über Budget. Umstrukturierung nötig.\n\nGruß\nPetra",
-                        cc=[COLLEAGUE], n=n))
-    for i in range(6):
+        out.append(
+            mail(
+                [BOSS],
+                "Personalkosten Abteilung",
+                "Hallo Thomas,\n\ndie Personalkosten und "
+                "Gehälter der Abteilung liegen über Budget. Umstrukturierung nötig.\n\nGruß\nPetra",
+                cc=[COLLEAGUE],
+                n=n,
+            )
+        )
+    for _i in range(6):
         n += 1
-        out.append(mail([BOSS], "Budget Quartal", "Hallo Thomas,\n\ndas Budget für Umstrukturierung "
-                        "und Personalkosten steht.\n\nGruß\nPetra", cc=[COLLEAGUE], n=n))
-    for i in range(6):
+        out.append(
+            mail(
+                [BOSS],
+                "Budget Quartal",
+                "Hallo Thomas,\n\ndas Budget für Umstrukturierung und Personalkosten steht.\n\nGruß\nPetra",
+                cc=[COLLEAGUE],
+                n=n,
+            )
+        )
+    for _i in range(6):
         n += 1
-        out.append(mail([CLIENT_THOMAS], "Granit Meilenstein", "Hallo Thomas,\n\nder Meilenstein für "
-                        "Granit ist erreicht, die Abnahme folgt.\n\nGruß\nPetra", n=n))
-    for i in range(6):
+        out.append(
+            mail(
+                [CLIENT_THOMAS],
+                "Granit Meilenstein",
+                "Hallo Thomas,\n\nder Meilenstein für Granit ist erreicht, die Abnahme folgt.\n\nGruß\nPetra",
+                n=n,
+            )
+        )
+    for _i in range(6):
         n += 1
-        out.append(mail([CLIENT_ANNA], "Lotse Wartung", "Hallo Anna,\n\ndie Wartung für Lotse ist "
-                        "am Freitag.\n\nGruß\nPetra", n=n))
-    for i in range(4):
+        out.append(
+            mail(
+                [CLIENT_ANNA],
+                "Lotse Wartung",
+                "Hallo Anna,\n\ndie Wartung für Lotse ist am Freitag.\n\nGruß\nPetra",
+                n=n,
+            )
+        )
+    for _i in range(4):
         n += 1
-        out.append(mail([COLLEAGUE], "Urlaubsplanung", "Hi Mia,\n\nkannst du die Urlaubsplanung "
-                        "übernehmen?\n\nPetra", n=n))
-    for i in range(3):
+        out.append(
+            mail([COLLEAGUE], "Urlaubsplanung", "Hi Mia,\n\nkannst du die Urlaubsplanung übernehmen?\n\nPetra", n=n)
+        )
+    for _i in range(3):
         n += 1
-        out.append(mail([ME], "Re: Granit Meilenstein", "Hallo Petra,\n\ndanke, Abnahme nächste Woche.\n\nThomas",
-                        frm=CLIENT_THOMAS, n=n))
+        out.append(
+            mail(
+                [ME],
+                "Re: Granit Meilenstein",
+                "Hallo Petra,\n\ndanke, Abnahme nächste Woche.\n\nThomas",
+                frm=CLIENT_THOMAS,
+                n=n,
+            )
+        )
     n += 1
-    out.append(mail([BOSS], "Reorganisation Team", "Hallo Thomas,\n\nerste Ideen zur Reorganisation.\n\nPetra",
-                    cc=[COLLEAGUE], n=n, msgid="reorg-1@lindenhof.example"))
+    out.append(
+        mail(
+            [BOSS],
+            "Reorganisation Team",
+            "Hallo Thomas,\n\nerste Ideen zur Reorganisation.\n\nPetra",
+            cc=[COLLEAGUE],
+            n=n,
+            msgid="reorg-1@lindenhof.example",
+        )
+    )
     return out
 
 

@@ -60,8 +60,15 @@ def write_muttrc(world, home: Path) -> Path:  # type: ignore[no-untyped-def]
     return rc
 
 
-def run_mutt(program: str, world, home: Path, to: str, subject: str, body: str,  # type: ignore[no-untyped-def]
-             bcc: str | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_mutt(
+    program: str,
+    world,
+    home: Path,
+    to: str,
+    subject: str,
+    body: str,  # type: ignore[no-untyped-def]
+    bcc: str | None = None,
+) -> subprocess.CompletedProcess[bytes]:
     """Send one message with mutt or neomutt in batch mode (no terminal, body on stdin)."""
     exe = need(program)
     rc = write_muttrc(world, home)
@@ -88,8 +95,13 @@ def git_repo(world, root: Path, files: dict[str, str], *, hook: bool = True) -> 
     repo = root / "repo"
     repo.mkdir()
     env = world.env()
-    env.update(HOME=str(home), SENDGUARD=world.sendguard, GIT_CONFIG_NOSYSTEM="1",
-               GIT_AUTHOR_DATE="2026-11-27T09:00:00Z", GIT_COMMITTER_DATE="2026-11-27T09:00:00Z")
+    env.update(
+        HOME=str(home),
+        SENDGUARD=world.sendguard,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_DATE="2026-11-27T09:00:00Z",
+        GIT_COMMITTER_DATE="2026-11-27T09:00:00Z",
+    )
 
     def git(*args: str) -> None:
         subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, timeout=60)
@@ -113,10 +125,23 @@ def git_repo(world, root: Path, files: dict[str, str], *, hook: bool = True) -> 
 def git_send_email(repo: Path, env: dict[str, str], count: int, *args: str) -> subprocess.CompletedProcess[str]:
     """format-patch the last ``count`` commits and send them with git send-email."""
     out = repo / f"patches-{len(list(repo.glob('patches-*')))}"
-    subprocess.run(["git", "format-patch", "-q", f"-{count}", "-o", str(out)], cwd=repo, env=env, check=True,
-                   capture_output=True, timeout=60)
-    return subprocess.run(["git", "send-email", *args, *sorted(str(p) for p in out.glob("*.patch"))],
-                          cwd=repo, env=env, capture_output=True, text=True, timeout=120, check=False)
+    subprocess.run(
+        ["git", "format-patch", "-q", f"-{count}", "-o", str(out)],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return subprocess.run(
+        ["git", "send-email", *args, *sorted(str(p) for p in out.glob("*.patch"))],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 class Aerc:
@@ -133,8 +158,10 @@ class Aerc:
         for sub in ("cur", "new", "tmp"):
             (maildir / "INBOX" / sub).mkdir(parents=True)
         accounts = config / "accounts.conf"
-        accounts.write_text(f"[work]\nsource = maildir://{maildir}\noutgoing = {world.sendmail}\n"
-                            'from = Me <me@nordwerk.example>\ncopy-to =\n')
+        accounts.write_text(
+            f"[work]\nsource = maildir://{maildir}\noutgoing = {world.sendmail}\n"
+            "from = Me <me@nordwerk.example>\ncopy-to =\n"
+        )
         accounts.chmod(0o600)
         editor = root / "editor.sh"
         editor.write_text("#!/bin/sh\nprintf 'Hello Anna,\\n\\nthe Falke rollout is on track.\\n' >> \"$1\"\n")
@@ -143,13 +170,15 @@ class Aerc:
         run = root / "run"
         run.mkdir(mode=0o700)
         self.env = world.env()
-        self.env.update(XDG_CONFIG_HOME=str(root / "config"), XDG_RUNTIME_DIR=str(run), HOME=str(root),
-                        TERM="xterm-256color")
+        self.env.update(
+            XDG_CONFIG_HOME=str(root / "config"), XDG_RUNTIME_DIR=str(run), HOME=str(root), TERM="xterm-256color"
+        )
         self.width = 160
 
     def _tmux(self, *args: str) -> str:
-        proc = subprocess.run([self.tmux, "-L", self.socket, *args], env=self.env, capture_output=True,
-                              text=True, timeout=30, check=False)
+        proc = subprocess.run(
+            [self.tmux, "-L", self.socket, *args], env=self.env, capture_output=True, text=True, timeout=30, check=False
+        )
         return proc.stdout
 
     def screen(self) -> str:

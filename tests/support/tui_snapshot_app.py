@@ -23,26 +23,50 @@ def iso(offset: float) -> str:
     return datetime.fromtimestamp(NOW + offset, UTC).isoformat(timespec="seconds")
 
 
-def message(to: str, subject: str, body: str, *, cc: str = "", attachment: tuple[str, str, bytes] | None = None,
-            sender: str = "Me <me@nordwerk.example>") -> bytes:
-    head = (f"From: {sender}\nTo: {to}\n" + (f"Cc: {cc}\n" if cc else "")
-            + f"Subject: {subject}\nDate: Fri, 27 Nov 2026 08:55:00 +0000\nMessage-ID: <{abs(hash(subject))}@x>\n"
-            "MIME-Version: 1.0\n")
+def message(
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    cc: str = "",
+    attachment: tuple[str, str, bytes] | None = None,
+    sender: str = "Me <me@nordwerk.example>",
+) -> bytes:
+    head = (
+        f"From: {sender}\nTo: {to}\n"
+        + (f"Cc: {cc}\n" if cc else "")
+        + f"Subject: {subject}\nDate: Fri, 27 Nov 2026 08:55:00 +0000\nMessage-ID: <{abs(hash(subject))}@x>\n"
+        "MIME-Version: 1.0\n"
+    )
     if attachment is None:
         return (head + f"Content-Type: text/plain; charset=utf-8\n\n{body}").encode()
     import base64
 
     name, ctype, data = attachment
-    return (head + 'Content-Type: multipart/mixed; boundary="b1"\n\n--b1\n'
-            f"Content-Type: text/plain; charset=utf-8\n\n{body}\n--b1\n"
-            f'Content-Type: {ctype}; name="{name}"\nContent-Disposition: attachment; filename="{name}"\n'
-            f"Content-Transfer-Encoding: base64\n\n{base64.encodebytes(data).decode()}--b1--\n").encode()
+    return (
+        head + 'Content-Type: multipart/mixed; boundary="b1"\n\n--b1\n'
+        f"Content-Type: text/plain; charset=utf-8\n\n{body}\n--b1\n"
+        f'Content-Type: {ctype}; name="{name}"\nContent-Disposition: attachment; filename="{name}"\n'
+        f"Content-Transfer-Encoding: base64\n\n{base64.encodebytes(data).decode()}--b1--\n"
+    ).encode()
 
 
-def finding(rule: str, severity: str, text: str, recipient: str | None = None, suggestion: str | None = None,
-            evidence: str | None = None) -> dict[str, Any]:
-    return {"rule": rule, "severity": severity, "message": text, "recipient": recipient,
-            "suggestion": suggestion, "evidence": evidence}
+def finding(
+    rule: str,
+    severity: str,
+    text: str,
+    recipient: str | None = None,
+    suggestion: str | None = None,
+    evidence: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "rule": rule,
+        "severity": severity,
+        "message": text,
+        "recipient": recipient,
+        "suggestion": suggestion,
+        "evidence": evidence,
+    }
 
 
 def put(queue_root: Path, entry_id: str, raw: bytes, state: str, created: float, **meta: Any) -> Path:
@@ -55,10 +79,22 @@ def put(queue_root: Path, entry_id: str, raw: bytes, state: str, created: float,
 
     msg = OutgoingMessage(raw)
     envelope = [a.addr for a in msg.header_recipients]
-    data = {"id": entry_id, "created": iso(created), "updated": iso(created), "state": state,
-            "argv": ["--", *envelope], "options": [], "recipients": envelope, "envelope": envelope,
-            "read_recipients": False, "subject": msg.subject, "verdict": "hold", "findings": [],
-            "events": [{"time": iso(created), "event": "kept", "state": state}], **meta}
+    data = {
+        "id": entry_id,
+        "created": iso(created),
+        "updated": iso(created),
+        "state": state,
+        "argv": ["--", *envelope],
+        "options": [],
+        "recipients": envelope,
+        "envelope": envelope,
+        "read_recipients": False,
+        "subject": msg.subject,
+        "verdict": "hold",
+        "findings": [],
+        "events": [{"time": iso(created), "event": "kept", "state": state}],
+        **meta,
+    }
     (path / "meta.json").write_text(json.dumps(data, indent=1))
     return path
 
@@ -76,35 +112,108 @@ PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R
 
 def build_queue(queue_root: Path) -> None:
     """The fixed queue every TUI test and snapshot starts from."""
-    put(queue_root, HELD_ID,
-        message("Anna Schmidt <anna@kundenfirma.example>", "Falke: Angebot",
-                "Hallo Markus,\n\nhier der Stand für Falke.\n\nGruß\nMe\n"),
-        "held", -300, verdict="hold", findings=[
-            finding("greeting-mismatch", "warn", "The greeting says Markus, but the message goes to anna@kundenfirma.example.",
-                    "anna@kundenfirma.example", "Markus Berger <m.berger@falkenbau.example>", "Hallo Markus"),
-            finding("first-time-recipient", "info", "You have never written to anna@kundenfirma.example.",
-                    "anna@kundenfirma.example"),
-        ])
-    put(queue_root, DELAYED_ID, message("bob@nordwerk.example", "Lunch?", "Lunch at noon?\n"),
-        "delayed", -30, verdict="pass", not_before=iso(42))
-    put(queue_root, DEFERRED_ID, message("carl@partner.example", "Minutes", "Minutes attached.\n"),
-        "deferred", -1800, verdict="pass", transport_error="msmtp: cannot connect to smtp.example: Connection refused")
-    put(queue_root, DELIVERED_ID, message("dora@nordwerk.example", "Done", "Done.\n"),
-        "delivered", -3600, verdict="pass", delivered=iso(-3590))
-    put(queue_root, HOSTILE_ID,
-        message("[red]eve[/] <eve@evil.example>", HOSTILE_SUBJECT,
-                "[@click=app.quit]Click[/] \x1b[31mred\x1b[0m\n[link=https://evil.example]x[/link]\n",
-                sender="\x1b]8;;https://evil.example\x07Boss\x1b]8;;\x07 <boss@evil.example>"),
-        "held", -900, verdict="hold", findings=[
-            finding("[b]rule[/b]", "hold", "[blink]Evil[/blink] \x1b[5m finding [@click=app.quit]x[/]",
-                    "eve@evil.example", "[@click=app.quit]x[/] <x@evil.example>", "[@click=app.quit]Click[/]")])
-    put(queue_root, BLOCKED_ID,
-        message("ops@outside.example", "Q3 figures", "See the attached report.\n",
-                attachment=("report.txt", "text/plain", PDF)),
-        "blocked", -2700, verdict="block", findings=[
-            finding("attachment-type", "block", "report.txt is really a PDF document.", None, None, "report.txt")])
-    put(queue_root, DISCARDED_ID, message("old@nordwerk.example", "Old news", "Old.\n"),
-        "discarded", -75600, verdict="hold")
+    put(
+        queue_root,
+        HELD_ID,
+        message(
+            "Anna Schmidt <anna@kundenfirma.example>",
+            "Falke: Angebot",
+            "Hallo Markus,\n\nhier der Stand für Falke.\n\nGruß\nMe\n",
+        ),
+        "held",
+        -300,
+        verdict="hold",
+        findings=[
+            finding(
+                "greeting-mismatch",
+                "warn",
+                "The greeting says Markus, but the message goes to anna@kundenfirma.example.",
+                "anna@kundenfirma.example",
+                "Markus Berger <m.berger@falkenbau.example>",
+                "Hallo Markus",
+            ),
+            finding(
+                "first-time-recipient",
+                "info",
+                "You have never written to anna@kundenfirma.example.",
+                "anna@kundenfirma.example",
+            ),
+        ],
+    )
+    put(
+        queue_root,
+        DELAYED_ID,
+        message("bob@nordwerk.example", "Lunch?", "Lunch at noon?\n"),
+        "delayed",
+        -30,
+        verdict="pass",
+        not_before=iso(42),
+    )
+    put(
+        queue_root,
+        DEFERRED_ID,
+        message("carl@partner.example", "Minutes", "Minutes attached.\n"),
+        "deferred",
+        -1800,
+        verdict="pass",
+        transport_error="msmtp: cannot connect to smtp.example: Connection refused",
+    )
+    put(
+        queue_root,
+        DELIVERED_ID,
+        message("dora@nordwerk.example", "Done", "Done.\n"),
+        "delivered",
+        -3600,
+        verdict="pass",
+        delivered=iso(-3590),
+    )
+    put(
+        queue_root,
+        HOSTILE_ID,
+        message(
+            "[red]eve[/] <eve@evil.example>",
+            HOSTILE_SUBJECT,
+            "[@click=app.quit]Click[/] \x1b[31mred\x1b[0m\n[link=https://evil.example]x[/link]\n",
+            sender="\x1b]8;;https://evil.example\x07Boss\x1b]8;;\x07 <boss@evil.example>",
+        ),
+        "held",
+        -900,
+        verdict="hold",
+        findings=[
+            finding(
+                "[b]rule[/b]",
+                "hold",
+                "[blink]Evil[/blink] \x1b[5m finding [@click=app.quit]x[/]",
+                "eve@evil.example",
+                "[@click=app.quit]x[/] <x@evil.example>",
+                "[@click=app.quit]Click[/]",
+            )
+        ],
+    )
+    put(
+        queue_root,
+        BLOCKED_ID,
+        message(
+            "ops@outside.example",
+            "Q3 figures",
+            "See the attached report.\n",
+            attachment=("report.txt", "text/plain", PDF),
+        ),
+        "blocked",
+        -2700,
+        verdict="block",
+        findings=[
+            finding("attachment-type", "block", "report.txt is really a PDF document.", None, None, "report.txt")
+        ],
+    )
+    put(
+        queue_root,
+        DISCARDED_ID,
+        message("old@nordwerk.example", "Old news", "Old.\n"),
+        "discarded",
+        -75600,
+        verdict="hold",
+    )
 
 
 CONFIG = """\
@@ -123,10 +232,9 @@ keywords = ["Falke", "Kundenfirma"]
 
 def make_app(home: Path, config_text: str = CONFIG, now: float = NOW, config_path: Path | None = None) -> Any:
     """A ReviewApp on a fresh fixed queue under ``home``."""
-    from sendguard.tui.app import ReviewApp
-
-    from sendguard.config import schema as config_mod
     from sendguard.act.queue import Queue
+    from sendguard.config import schema as config_mod
+    from sendguard.tui.app import ReviewApp
 
     state_dir = home / "sendguard"
     build_queue(state_dir / "queue")
@@ -134,8 +242,9 @@ def make_app(home: Path, config_text: str = CONFIG, now: float = NOW, config_pat
         config_path = home / "config.toml"
         config_path.write_text(config_text)
     config = config_mod.load(config_path, required=True)
-    return ReviewApp(queue=Queue(state_dir / "queue"), config=config, config_path=config_path,
-                     state_dir=state_dir, now=lambda: now)
+    return ReviewApp(
+        queue=Queue(state_dir / "queue"), config=config, config_path=config_path, state_dir=state_dir, now=lambda: now
+    )
 
 
 def _snapshot_app() -> Any:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from sendguard.config import schema as config_mod
 from sendguard.act import queue as q
+from sendguard.config import schema as config_mod
 from sendguard.recover.breach_record import build_record, record_text
 from sendguard.recover.breach_texts import RECORD_TEXTS
 from sendguard.recover.oops import oops
@@ -51,18 +51,34 @@ def config() -> config_mod.Config:
             GERMAN,
             "Preise Falke",
             "de",
-            ["Eintrag für das Verzeichnis der Datenschutzverletzungen", "Betreff:", "Unbeabsichtigt:",
-             "Frist:", "Art. 33 Abs. 3 DSGVO", "VON EINER PERSON ZU BEURTEILEN", "Darin gefunden: sensitive-data",
-             "kann keine E-Mail zurückholen", "AUSZUFÜLLEN"],
+            [
+                "Eintrag für das Verzeichnis der Datenschutzverletzungen",
+                "Betreff:",
+                "Unbeabsichtigt:",
+                "Frist:",
+                "Art. 33 Abs. 3 DSGVO",
+                "VON EINER PERSON ZU BEURTEILEN",
+                "Darin gefunden: sensitive-data",
+                "kann keine E-Mail zurückholen",
+                "AUSZUFÜLLEN",
+            ],
             ["TO BE ASSESSED", "Subject:", "cannot recall"],
         ),
         (
             ENGLISH,
             "Falke prices",
             "en",
-            ["record for the breach register", "Subject:", "Unintended:", "Deadline:", "Art. 33(3) facts",
-             "TO BE ASSESSED by a person", "Found in it: sensitive-data", "sendguard cannot recall mail",
-             "TO FILL IN"],
+            [
+                "record for the breach register",
+                "Subject:",
+                "Unintended:",
+                "Deadline:",
+                "Art. 33(3) facts",
+                "TO BE ASSESSED by a person",
+                "Found in it: sensitive-data",
+                "sendguard cannot recall mail",
+                "TO FILL IN",
+            ],
             ["ZU BEURTEILEN", "Betreff:", "zurückholen"],
         ),
     ],

@@ -81,10 +81,12 @@ def test_defaults_are_not_shared_between_instances():
     [
         ('[sendmail]\nhold_acton = "queue"\n', (2, "sendmail.hold_acton", "unknown key", "hold_action")),
         ('\n[transprt]\ncommand = ["msmtp"]\n', (2, "transprt", "unknown section", "transport")),
-        ('[rules.externl-recipient]\naction = "hold"\n',
-         (1, "rules.externl-recipient", "no such rule", "external-recipient")),
+        (
+            '[rules.externl-recipient]\naction = "hold"\n',
+            (1, "rules.externl-recipient", "no such rule", "external-recipient"),
+        ),
         ('[rules."external-recipient"]\naction = "hodl"\n', (2, "rules.external-recipient.action", None, "hold")),
-        ('[rules.audience-size]\ntreshold = 3\n', (2, "rules.audience-size.treshold", "unknown key", "threshold")),
+        ("[rules.audience-size]\ntreshold = 3\n", (2, "rules.audience-size.treshold", "unknown key", "threshold")),
         ('[sendmail]\nhold_action = "queu"\n', (2, "sendmail.hold_action", None, "queue")),
         ('[clients.acme]\ndomain = ["acme.example"]\n', (2, "clients.acme.domain", "unknown key", "domains")),
     ],
@@ -101,16 +103,16 @@ def test_unknown_names_get_file_line_key_and_the_nearest_valid_one(text, expecte
     ("text", "key", "expected"),
     [
         ('[sendmail]\nconfirm_window = "ten"\n', "sendmail.confirm_window", "an integer"),
-        ('[sendmail]\nconfirm_window = true\n', "sendmail.confirm_window", "an integer"),  # bool is no int
+        ("[sendmail]\nconfirm_window = true\n", "sendmail.confirm_window", "an integer"),  # bool is no int
         ('[sendmail]\nnotify = "yes"\n', "sendmail.notify", "true or false"),
         ('[transport]\ncommand = "msmtp -a work"\n', "transport.command", "a list of strings"),
         ('[transport]\ncommand = ["msmtp", 3]\n', "transport.command", "a list of strings"),
         ('[transport]\ntimeout = "5"\n', "transport.timeout", "a number"),
         ('[allow]\ndomains = "a.example"\n', "allow.domains", "a list of strings"),
-        ('[rules.audience-size]\nthreshold = 2.5\n', "rules.audience-size.threshold", "an integer"),
+        ("[rules.audience-size]\nthreshold = 2.5\n", "rules.audience-size.threshold", "an integer"),
         ('[sendmail]\nhold_action = "bounce"\n', "sendmail.hold_action", "'reject' or 'queue'"),
-        ('identity = 3\n', "identity", "must be a table"),
-        ('rules = 3\n', "rules", "must be tables"),
+        ("identity = 3\n", "identity", "must be a table"),
+        ("rules = 3\n", "rules", "must be tables"),
     ],
 )
 def test_wrong_types_and_values_say_what_was_expected(text, key, expected):
@@ -120,8 +122,10 @@ def test_wrong_types_and_values_say_what_was_expected(text, key, expected):
 
 
 def test_good_values_of_each_type_are_accepted():
-    config = parse('[transport]\ntimeout = 5\n[sendmail]\nnotify = false\nconfirm_window = 60\n'
-                   '[rules.audience-size]\nthreshold = 4\naction = "off"\n')
+    config = parse(
+        "[transport]\ntimeout = 5\n[sendmail]\nnotify = false\nconfirm_window = 60\n"
+        '[rules.audience-size]\nthreshold = 4\naction = "off"\n'
+    )
     assert config.transport.timeout == 5
     assert config.sendmail.notify is False
     assert config.rule_option("audience-size", "threshold") == 4
@@ -142,7 +146,11 @@ def test_all_problems_are_reported_at_once():
         """)
     got = problems_of(text)
     assert [(line, key) for line, key, _, _ in got] == [
-        (2, "sendmail.hold_acton"), (3, "sendmail.confirm_window"), (5, "transprt"), (9, "rules.audience-size.action")]
+        (2, "sendmail.hold_acton"),
+        (3, "sendmail.confirm_window"),
+        (5, "transprt"),
+        (9, "rules.audience-size.action"),
+    ]
     with pytest.raises(ConfigError) as info:
         parse(text, "c.toml")
     assert str(info.value).startswith("4 configuration errors")
@@ -157,7 +165,8 @@ def test_toml_syntax_error_names_file_and_line():
 def test_every_key_is_documented():
     keys = documented_keys()
     assert {"sendmail.hold_action", "transport.command", "organization.domains", "clients.NAME.keywords"} <= {
-        k[0] for k in keys}
+        k[0] for k in keys
+    }
     undocumented = [name for name, _type, _default, doc in keys if not doc.strip()]
     assert undocumented == []
 
@@ -208,8 +217,13 @@ def test_missing_explicit_config_exits_78(tmp_path):
 def test_sendmail_with_broken_config_exits_78_and_keeps_the_message(tmp_path):
     conf = tmp_path / "config.toml"
     conf.write_text(BROKEN)
-    proc = subprocess.run([sendguard_exe(), "--config", str(conf), "sendmail", "anna@kundenfirma.example"],
-                          input=make_message(), capture_output=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sendguard_exe(), "--config", str(conf), "sendmail", "anna@kundenfirma.example"],
+        input=make_message(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 78
     assert proc.stdout == b""
     assert b"hold_acton" in proc.stderr and b"kept as" in proc.stderr

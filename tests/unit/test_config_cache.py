@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sendguard.config import schema as config_mod
 from sendguard import paths
 from sendguard.config import cache as config_cache
+from sendguard.config import schema as config_mod
 from sendguard.errors import ConfigError
 
 TEXT = """\
@@ -61,9 +61,11 @@ def test_the_second_load_comes_from_the_cache_and_equals_the_first(old_file):
 
 def test_a_fresh_interpreter_loads_a_cached_config_without_tomllib(old_file):
     config_mod.load(old_file)
-    code = ("import sys\nfrom pathlib import Path\nfrom sendguard.config import schema as config\n"
-            f"c = config.load(Path({str(old_file)!r}))\n"
-            "print('tomllib' in sys.modules, c.rules['external-recipient'].action.label)\n")
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom sendguard.config import schema as config\n"
+        f"c = config.load(Path({str(old_file)!r}))\n"
+        "print('tomllib' in sys.modules, c.rules['external-recipient'].action.label)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert out.stdout.split() == ["False", "hold"], out.stderr
 
@@ -112,6 +114,10 @@ def test_a_toml_date_is_parsed_each_time(old_file):
     config_mod.load(old_file)
     data = config_cache.read(old_file, paths.state_dir())
     assert data is not None and data["rules"]["secrets"] == {"action": "warn"}
-    config_cache.write(config_cache.key_of(old_file), {"x": __import__("datetime").date(2026, 11, 27)},
-                       paths.state_dir(), now=time.time() + 60)
+    config_cache.write(
+        config_cache.key_of(old_file),
+        {"x": __import__("datetime").date(2026, 11, 27)},
+        paths.state_dir(),
+        now=time.time() + 60,
+    )
     assert config_cache.read(old_file, paths.state_dir()) == data  # the date could not be cached: unchanged

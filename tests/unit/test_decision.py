@@ -24,16 +24,31 @@ def f(rule: str, severity: Severity, recipient: str | None = None) -> Finding:
         ([], {}, Verdict.PASS, False),  # nothing found
         ([f("external-recipient", INFO, ANNA)], {}, Verdict.PASS, False),  # routine client mail
         ([f("a", WARN, ANNA)], {}, Verdict.WARN, False),  # one weak signal never holds
-        ([f("a", WARN, ANNA), f("external-recipient", INFO, ANNA)], {}, Verdict.WARN, False),  # being external corroborates nothing
+        (
+            [f("a", WARN, ANNA), f("external-recipient", INFO, ANNA)],
+            {},
+            Verdict.WARN,
+            False,
+        ),  # being external corroborates nothing
         ([f("a", WARN, ANNA), f("a", WARN, ANNA)], {}, Verdict.WARN, False),  # one rule twice is not independent
         ([f("a", WARN, ANNA), f("b", WARN, ANNA)], {}, Verdict.HOLD, True),  # two rules agree on Anna
         ([f("a", WARN, ANNA), f("b", WARN, BOB)], {}, Verdict.WARN, False),  # they disagree on who
         ([f("a", WARN, ANNA), f("b", WARN)], {}, Verdict.HOLD, True),  # message-level counts for everyone
         ([f("a", WARN), f("b", WARN)], {}, Verdict.HOLD, True),  # both about the whole message
-        ([f("a", WARN, ANNA), f("first-time-recipient", INFO, ANNA)], {}, Verdict.HOLD, True),  # WARN + never written to
+        (
+            [f("a", WARN, ANNA), f("first-time-recipient", INFO, ANNA)],
+            {},
+            Verdict.HOLD,
+            True,
+        ),  # WARN + never written to
         ([f("a", WARN, ANNA), f("first-time-recipient", INFO, BOB)], {}, Verdict.WARN, False),  # ... about someone else
         ([f("first-time-recipient", INFO, ANNA)], {}, Verdict.PASS, False),  # a new contact alone is routine
-        ([f("forgotten-attachment", WARN), f("first-time-recipient", INFO, ANNA)], {}, Verdict.WARN, False),  # a doubt about the content is not one about Anna
+        (
+            [f("forgotten-attachment", WARN), f("first-time-recipient", INFO, ANNA)],
+            {},
+            Verdict.WARN,
+            False,
+        ),  # a doubt about the content is not one about Anna
         ([f("a", HOLD, ANNA)], {}, Verdict.HOLD, False),  # conclusive evidence holds on its own
         ([f("a", BLOCK, ANNA), f("b", WARN, ANNA)], {}, Verdict.BLOCK, False),  # the highest wins
         ([f("a", HOLD, ANNA), f("b", WARN, ANNA)], {}, Verdict.HOLD, False),  # not "escalated": HOLD already
@@ -61,9 +76,14 @@ def test_findings_are_ordered_most_serious_first_and_keep_their_text():
 def test_action_replaces_the_severity_in_the_reported_findings():
     (finding,) = decide([f("external-recipient", INFO, ANNA)], {"external-recipient": Action.BLOCK}).findings
     assert finding.severity == BLOCK
-    assert finding.to_json() == {"rule": "external-recipient", "severity": "block",
-                                 "message": "external-recipient says info", "recipient": ANNA,
-                                 "suggestion": None, "evidence": None}
+    assert finding.to_json() == {
+        "rule": "external-recipient",
+        "severity": "block",
+        "message": "external-recipient says info",
+        "recipient": ANNA,
+        "suggestion": None,
+        "evidence": None,
+    }
 
 
 def test_decide_does_not_change_its_input():
@@ -91,8 +111,10 @@ def test_order_of_findings_does_not_matter(before, more, actions):
     assert decide(before + more, actions).verdict == decide(more + before, actions).verdict
 
 
-@given(warn=st.builds(f, _rules, st.just(WARN), _recipients),
-       infos=st.lists(st.builds(f, st.just("external-recipient"), st.just(INFO), _recipients), max_size=5))
+@given(
+    warn=st.builds(f, _rules, st.just(WARN), _recipients),
+    infos=st.lists(st.builds(f, st.just("external-recipient"), st.just(INFO), _recipients), max_size=5),
+)
 def test_a_single_warn_never_holds(warn, infos):
     # one weak signal, however many routine INFO findings come with it
     assert decide([warn, *infos]).verdict == Verdict.WARN

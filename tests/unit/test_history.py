@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from sendguard import history
 from sendguard.act import events
-from sendguard.mail.greetings import fold
 from sendguard.history import sources, trust
 from sendguard.history.learn import Learner
 from sendguard.history.store import open_for_write, open_read_only, path_in
+from sendguard.mail.greetings import fold
 from sendguard.mail.message import normalize_address
 from tests.support import history_fixtures as hf
 
@@ -103,8 +103,12 @@ def test_maildir_mbox_and_folder_sources(tmp_path):
     folder.mkdir()
     for i, raw in enumerate(messages[20:]):
         (folder / f"{i}.eml").write_bytes(raw)
-    found = [raw for p in (tmp_path / "Mail", tmp_path / "archive.mbox", folder)
-             for f in sources.message_files(p) for raw in sources.read_messages(f)]
+    found = [
+        raw
+        for p in (tmp_path / "Mail", tmp_path / "archive.mbox", folder)
+        for f in sources.message_files(p)
+        for raw in sources.read_messages(f)
+    ]
     assert len(found) == len(messages)
     learner = learn(tmp_path / "state", found)
     assert learner.added == len(messages)

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_message
-
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("textual", "notmuch2", "sendguard.tui", "click")
 
@@ -57,12 +55,14 @@ def forbidden_in(modules: list[str]) -> list[str]:
 
 
 def test_running_the_send_path_and_a_check_imports_nothing_heavy():
-    raw = (b"From: Me <me@nordwerk.example>\nTo: anna@kundenfirma.example\nSubject: Falke report\n"
-           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
-           b"--b\nContent-Type: text/plain; charset=utf-8\n\nHello Anna,\n\nthe report is attached.\n\n"
-           b"--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=report.pdf\n"
-           b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQKJeLjz9MKMSAwIG9iago8PD4+CmVuZG9iagp0cmFpbGVyCjw8Pj4KJSVFT0YK\n"
-           b"--b--\n")
+    raw = (
+        b"From: Me <me@nordwerk.example>\nTo: anna@kundenfirma.example\nSubject: Falke report\n"
+        b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+        b"--b\nContent-Type: text/plain; charset=utf-8\n\nHello Anna,\n\nthe report is attached.\n\n"
+        b"--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=report.pdf\n"
+        b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQKJeLjz9MKMSAwIG9iago8PD4+CmVuZG9iagp0cmFpbGVyCjw8Pj4KJSVFT0YK\n"
+        b"--b--\n"
+    )
     result = loaded_modules(PROBE, raw)
     assert result["code"] == 0, result["stderr"]
     assert forbidden_in(result["modules"]) == []
@@ -114,7 +114,11 @@ def test_the_resident_client_imports_nothing_but_itself():
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr.decode()
     loaded = json.loads(proc.stdout)["modules"]
-    assert [m for m in loaded if m.startswith("sendguard")] == ["sendguard", "sendguard.sendpath", "sendguard.sendpath.client"]
+    assert [m for m in loaded if m.startswith("sendguard")] == [
+        "sendguard",
+        "sendguard.sendpath",
+        "sendguard.sendpath.client",
+    ]
     assert not [m for m in loaded if m in ("pathlib", "email", "re", "hashlib", "socket", "typing")]
 
 

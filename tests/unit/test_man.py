@@ -15,8 +15,8 @@ import re
 
 import click
 
-from sendguard.config import schema as config_mod
 from sendguard.cli import COMMANDS, cli
+from sendguard.config import schema as config_mod
 from sendguard.errors import ConfigError
 from sendguard.rules import RULES, rule_class
 from sendguard.sendpath.args import VALUE_OPTIONS
@@ -61,8 +61,13 @@ def leaf_commands() -> list[tuple[str, click.Command]]:
 
 
 def option_names(command: click.Command) -> list[str]:
-    return [opt for p in command.params if isinstance(p, click.Option) and not p.hidden
-            for opt in [*p.opts, *p.secondary_opts] if opt not in ("-h", "--help")]
+    return [
+        opt
+        for p in command.params
+        if isinstance(p, click.Option) and not p.hidden
+        for opt in [*p.opts, *p.secondary_opts]
+        if opt not in ("-h", "--help")
+    ]
 
 
 def _heading_for(heads: dict[str, str], path: str) -> str | None:
@@ -137,7 +142,7 @@ def _examples(heads: dict[str, str]) -> list[tuple[str, str]]:
 def test_every_config_key_is_in_sendguard_toml_5_with_type_default_and_example():
     heads = sections(source("sendguard.toml.5"))
     missing = []
-    for dotted, type_name, _default, _doc in config_mod.documented_keys():
+    for dotted, _type_name, _default, _doc in config_mod.documented_keys():
         section, _, name = dotted.rpartition(".")
         body = heads.get(f"[{section}]")
         if body is None:

@@ -24,12 +24,16 @@ def test_scdoc_renders_without_warnings_and_the_roff_is_current(page):
     if not scdoc:
         pytest.skip("scdoc is not installed (apt-get install scdoc)")
     epoch = re.search(r"^SOURCE_DATE_EPOCH = (\d+)$", (MAN / "Makefile").read_text(), re.M).group(1)  # type: ignore[union-attr]
-    proc = subprocess.run([scdoc], input=source(page).encode(), capture_output=True, timeout=30,
-                          env={"SOURCE_DATE_EPOCH": epoch, "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [scdoc],
+        input=source(page).encode(),
+        capture_output=True,
+        timeout=30,
+        env={"SOURCE_DATE_EPOCH": epoch, "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0 and not proc.stderr, proc.stderr.decode()
     roff = MAN / page
-    assert roff.exists() and roff.read_bytes() == proc.stdout, (
-        f"man/{page} is stale: run  make -C man")
+    assert roff.exists() and roff.read_bytes() == proc.stdout, f"man/{page} is stale: run  make -C man"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -37,8 +41,13 @@ def test_man_formats_the_page_without_warnings(page):
     man = shutil.which("man")
     if not man or not shutil.which("groff"):
         pytest.skip("man/groff are not installed")
-    proc = subprocess.run([man, "--warnings", "-l", str(MAN / page)], capture_output=True, text=True,
-                          timeout=60, env={"MANWIDTH": "80", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    proc = subprocess.run(
+        [man, "--warnings", "-l", str(MAN / page)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"MANWIDTH": "80", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "", proc.stderr
     assert "sendguard" in proc.stdout
@@ -61,7 +70,8 @@ def test_sendguard_man_without_man_prints_the_source(tmp_path):
     exe = Path(sendguard_exe())
     bindir = tmp_path / "bin"  # a PATH with sendguard's python but no man
     bindir.mkdir()
-    proc = subprocess.run([str(exe), "man", "config"], capture_output=True, text=True, timeout=60,
-                          env={"PATH": str(bindir)})
+    proc = subprocess.run(
+        [str(exe), "man", "config"], capture_output=True, text=True, timeout=60, env={"PATH": str(bindir)}
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("sendguard.toml(5)")

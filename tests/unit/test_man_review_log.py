@@ -9,10 +9,10 @@ import shutil
 import subprocess
 
 import pytest
-from sendguard.tui.keys import KEYS, LABELS
 
 from sendguard import paths
 from sendguard.act import events
+from sendguard.tui.keys import KEYS, LABELS
 from tests.conftest import make_message
 from tests.unit.test_man import sections
 from tests.unit.test_man_render import source
@@ -44,7 +44,8 @@ def test_the_pages_notmuch_commands_read_the_incident_log(world, tmp_path):
     commands = ("log=" + block).replace("++\n", "\n").replace("\\\\", "\\")
     # The page names the default place; the tests' state is under their own XDG_DATA_HOME.
     commands = commands.replace("~/.local/share", os.environ["XDG_DATA_HOME"])
-    proc = subprocess.run(["bash", "-euc", commands], capture_output=True, text=True, timeout=60,
-                          env=world.env(), check=False)
+    proc = subprocess.run(
+        ["bash", "-euc", commands], capture_output=True, text=True, timeout=60, env=world.env(), check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert "[held] Falke numbers" in proc.stdout and "rule:external-recipient" in proc.stdout

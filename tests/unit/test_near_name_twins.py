@@ -27,8 +27,10 @@ KATHRIN = "k.meier@lindenhof.example"
 KATRIN = "katrin.maier@bergwerk.example"
 NAMES = {hf.ME: "Petra Lang", KATHRIN: "Kathrin Meier", KATRIN: "Katrin Maier", hf.COLLEAGUE: "Mia Sommer"}
 
-SALARIES = ("Hallo Kathrin,\n\ndie Gehälter und Personalkosten der Abteilung liegen über Budget; "
-            "die Umstrukturierung besprechen wir mit Mia.\n\nGruß\nPetra")
+SALARIES = (
+    "Hallo Kathrin,\n\ndie Gehälter und Personalkosten der Abteilung liegen über Budget; "
+    "die Umstrukturierung besprechen wir mit Mia.\n\nGruß\nPetra"
+)
 GRANIT = "Hallo Katrin,\n\nder Meilenstein für Granit ist erreicht, die Abnahme folgt.\n\nGruß\nPetra"
 
 
@@ -37,9 +39,17 @@ def mail(to: list[str], subject: str, body: str, n: int, cc: list[str] = (), frm
         return ", ".join(email.utils.formataddr((NAMES.get(a, ""), a)) for a in addrs)
 
     lines = [f"From: {fmt([frm])}", f"To: {fmt(to)}"] + ([f"Cc: {fmt(list(cc))}"] if cc else [])
-    lines += [f"Subject: {subject}", f"Date: {email.utils.formatdate(1_700_000_000 + n * 3600)}",
-              f"Message-ID: <near{n}@test.example>", "MIME-Version: 1.0",
-              "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "", body, ""]
+    lines += [
+        f"Subject: {subject}",
+        f"Date: {email.utils.formatdate(1_700_000_000 + n * 3600)}",
+        f"Message-ID: <near{n}@test.example>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        body,
+        "",
+    ]
     return "\n".join(lines).encode()
 
 
@@ -55,8 +65,9 @@ def learned(tmp_path, older: bool = False):  # type: ignore[no-untyped-def]
     cfg = hf.config()
     db = open_for_write(state)
     if older:  # an older history file: the same tables without the name-key indexes
-        for (index,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE "
-                                   "'contacts_name_key%'").fetchall():
+        for (index,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'contacts_name_key%'"
+        ).fetchall():
             db.execute(f"DROP INDEX {index}")
     with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
         for raw in history():
@@ -67,8 +78,9 @@ def learned(tmp_path, older: bool = False):  # type: ignore[no-untyped-def]
 
 def run(state, raw):  # type: ignore[no-untyped-def]
     message = OutgoingMessage(raw)
-    return check_message(message, hf.config(), envelope=envelope_for(message, (), False),
-                         state_dir=state, now=1_800_000_000.0).decision
+    return check_message(
+        message, hf.config(), envelope=envelope_for(message, (), False), state_dir=state, now=1_800_000_000.0
+    ).decision
 
 
 def namesake(decision):  # type: ignore[no-untyped-def]

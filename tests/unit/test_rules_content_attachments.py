@@ -26,9 +26,12 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # --- attachment-type ---------------------------------------------------------------------------
 
+
 def test_spreadsheet_named_pdf_is_flagged_with_its_real_type(tmp_path):
-    raw = mail("Hallo Markus,\n\nanbei das Angebot.\n", attachments=[("Angebot.pdf", "application/pdf",
-                                                                        xlsx([["Posten", "Preis"], ["Konzept", 1200]]))])
+    raw = mail(
+        "Hallo Markus,\n\nanbei das Angebot.\n",
+        attachments=[("Angebot.pdf", "application/pdf", xlsx([["Posten", "Preis"], ["Konzept", 1200]]))],
+    )
     (finding,) = findings_of(run_check(raw, tmp_path), "attachment-type")
     assert finding.severity == Severity.WARN
     assert "Angebot.pdf" in finding.message and "spreadsheet" in finding.message
@@ -41,15 +44,18 @@ def test_same_mismatch_to_colleagues_is_only_info(tmp_path):
     assert finding.severity == Severity.INFO
 
 
-@pytest.mark.parametrize("name, declared, data", [
-    ("Angebot.pdf", "application/pdf", pdf(["Angebot Phase 2"])),       # a real PDF
-    ("Bericht.docx", "application/octet-stream", docx(["Bericht"])),    # generic declared type
-    ("Liste.xlsx", "application/pdf", xlsx([["a", 1]])),                 # wrong declared type, right name
-    ("notes.txt", "text/plain", b"#!/bin/sh\necho hello\n"),           # a script read as text
-    ("export.csv", "text/csv", b"a;b;c\n1;2;3\n"),                      # csv that libmagic calls text
-    ("photo.png", "image/png", PNG),
-    ("text.odt", "application/vnd.oasis.opendocument.text", odt(["Hallo"])),
-])
+@pytest.mark.parametrize(
+    "name, declared, data",
+    [
+        ("Angebot.pdf", "application/pdf", pdf(["Angebot Phase 2"])),  # a real PDF
+        ("Bericht.docx", "application/octet-stream", docx(["Bericht"])),  # generic declared type
+        ("Liste.xlsx", "application/pdf", xlsx([["a", 1]])),  # wrong declared type, right name
+        ("notes.txt", "text/plain", b"#!/bin/sh\necho hello\n"),  # a script read as text
+        ("export.csv", "text/csv", b"a;b;c\n1;2;3\n"),  # csv that libmagic calls text
+        ("photo.png", "image/png", PNG),
+        ("text.odt", "application/vnd.oasis.opendocument.text", odt(["Hallo"])),
+    ],
+)
 def test_documents_that_are_what_they_say_are_not_findings(tmp_path, name, declared, data):
     raw = mail("Hallo,\n\nanbei die Datei.\n", attachments=[(name, declared, data)])
     result = run_check(raw, tmp_path)
@@ -77,15 +83,19 @@ def test_zip_contents_are_listed(tmp_path):
     assert "a.txt" in finding.message and "b.csv" in finding.message
 
 
-@pytest.mark.parametrize("members, encrypted, words", [
-    ([("secret.txt", b"x")], True, "encrypted"),
-    ([("inner.zip", zip_of([("a", b"b")])), ("x.txt", b"y")], False, "further archives"),
-    ([("run.exe", ELF)], False, "programs"),
-])
+@pytest.mark.parametrize(
+    "members, encrypted, words",
+    [
+        ([("secret.txt", b"x")], True, "encrypted"),
+        ([("inner.zip", zip_of([("a", b"b")])), ("x.txt", b"y")], False, "further archives"),
+        ([("run.exe", ELF)], False, "programs"),
+    ],
+)
 def test_zip_problems_warn_to_outside(tmp_path, members, encrypted, words):
     raw = mail("anbei", attachments=[("bundle.zip", "application/zip", zip_of(members, encrypted))])
-    messages = [f.message for f in findings_of(run_check(raw, tmp_path), "attachment-type")
-                if f.severity == Severity.WARN]
+    messages = [
+        f.message for f in findings_of(run_check(raw, tmp_path), "attachment-type") if f.severity == Severity.WARN
+    ]
     assert any(words in m for m in messages), messages
 
 
@@ -98,20 +108,24 @@ def test_a_broken_zip_does_not_crash(tmp_path):
 
 # --- forgotten-attachment ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body", [
-    "Hallo Markus,\n\nanbei wie versprochen das Angebot.\n",
-    "Hallo,\n\nim Anhang findest du die Schätzung.\n",
-    "Hi,\n\nplease find attached the report.\n",
-    "Hi,\n\nsee attachment.\n",
-    "The invoice is attached.\n",
-    "Bonjour,\n\nvous trouverez ci-joint le devis.\n",
-    "Bonjour,\n\nle devis en pièce jointe.\n",
-    "Hola,\n\nte adjunto el presupuesto.\n",
-    "Hallo,\n\nbijgevoegd de offerte.\n",
-    "Hallo,\n\nzie bijlage.\n",
-    "Привет,\n\nдокумент во вложении.\n",
-    "Ciao,\n\nin allegato il preventivo.\n",
-])
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Hallo Markus,\n\nanbei wie versprochen das Angebot.\n",
+        "Hallo,\n\nim Anhang findest du die Schätzung.\n",
+        "Hi,\n\nplease find attached the report.\n",
+        "Hi,\n\nsee attachment.\n",
+        "The invoice is attached.\n",
+        "Bonjour,\n\nvous trouverez ci-joint le devis.\n",
+        "Bonjour,\n\nle devis en pièce jointe.\n",
+        "Hola,\n\nte adjunto el presupuesto.\n",
+        "Hallo,\n\nbijgevoegd de offerte.\n",
+        "Hallo,\n\nzie bijlage.\n",
+        "Привет,\n\nдокумент во вложении.\n",
+        "Ciao,\n\nin allegato il preventivo.\n",
+    ],
+)
 def test_attachment_promised_but_missing_holds(tmp_path, body):
     result = run_check(mail(body), tmp_path)
     (finding,) = findings_of(result, "forgotten-attachment")
@@ -119,21 +133,24 @@ def test_attachment_promised_but_missing_holds(tmp_path, body):
     assert result.decision.verdict >= Verdict.HOLD
 
 
-@pytest.mark.parametrize("body", [
-    "Hallo,\n\nwie besprochen: Termin am Montag.\n",
-    "The device is attached to the bus at boot.\n",
-    # quoted lines are someone else's words
-    "Danke, erledigt.\n\n> anbei die Unterlagen\n> Gruß\n",
-    # a reply attribution and the message below it
-    "Thanks!\n\nOn Mon, 2 Nov 2026, Anna wrote:\nplease find attached the report\n",
-    "Danke!\n\n-----Original Message-----\nFrom: Anna\nSent: Monday\nSiehe Anhang.\n",
-    # Lotus Notes forwards and header blocks
-    "FYI\n\n---------------------- Forwarded by Rick Buy/HOU/ECT on 11/16/2001 ---------------------------\n"
-    "attached is the list\n",
-    "FYI\n\n\tMark Ruane\n\t11/16/2001 08:41 AM\nTo: Rick Buy/HOU/ECT@ECT\ncc:\nSubject: list\n\nattached is the list\n",
-    # the signature
-    "Bis morgen.\n\n-- \nDaniel Wolff\nAnhänge bitte nur als PDF\nsee attachment policy\n",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Hallo,\n\nwie besprochen: Termin am Montag.\n",
+        "The device is attached to the bus at boot.\n",
+        # quoted lines are someone else's words
+        "Danke, erledigt.\n\n> anbei die Unterlagen\n> Gruß\n",
+        # a reply attribution and the message below it
+        "Thanks!\n\nOn Mon, 2 Nov 2026, Anna wrote:\nplease find attached the report\n",
+        "Danke!\n\n-----Original Message-----\nFrom: Anna\nSent: Monday\nSiehe Anhang.\n",
+        # Lotus Notes forwards and header blocks
+        "FYI\n\n---------------------- Forwarded by Rick Buy/HOU/ECT on 11/16/2001 ---------------------------\n"
+        "attached is the list\n",
+        "FYI\n\n\tMark Ruane\n\t11/16/2001 08:41 AM\nTo: Rick Buy/HOU/ECT@ECT\ncc:\nSubject: list\n\nattached is the list\n",
+        # the signature
+        "Bis morgen.\n\n-- \nDaniel Wolff\nAnhänge bitte nur als PDF\nsee attachment policy\n",
+    ],
+)
 def test_no_finding_for_other_peoples_words_or_other_meanings(tmp_path, body):
     assert findings_of(run_check(mail(body), tmp_path), "forgotten-attachment") == []
 
@@ -144,22 +161,31 @@ def test_mail_with_attachment_is_fine(tmp_path):
 
 
 def test_git_patches_are_not_forgotten_attachments(tmp_path):
-    body = ("The attached patch fixes the leak.\n\nSigned-off-by: D <d@x.example>\n---\n"
-            "diff --git a/x.c b/x.c\n--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n")
+    body = (
+        "The attached patch fixes the leak.\n\nSigned-off-by: D <d@x.example>\n---\n"
+        "diff --git a/x.c b/x.c\n--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n"
+    )
     assert findings_of(run_check(mail(body, subject="[PATCH] fix leak"), tmp_path), "forgotten-attachment") == []
 
 
 # --- extraction ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data, kind, expected", [
-    (docx(["Projekt Falke", "zweiter Absatz"]),
-     "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Projekt Falke\nzweiter Absatz"),
-    (xlsx([["Name", "Gehalt"], ["Tim Roth", 78000]]), XLSX_TYPE, "Tim Roth\t78000"),
-    (odt(["Projekt Falke"]), "application/vnd.oasis.opendocument.text", "Projekt Falke"),
-    (pdf(["Projekt (Falke) 2"]), "application/pdf", "Projekt (Falke) 2"),
-    (pdf(["Projekt Falke"], compress=True), "application/pdf", "Projekt Falke"),
-    ("Grüße aus Köln".encode("cp1252"), "text/plain", "Grüße aus Köln"),
-])
+
+@pytest.mark.parametrize(
+    "data, kind, expected",
+    [
+        (
+            docx(["Projekt Falke", "zweiter Absatz"]),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "Projekt Falke\nzweiter Absatz",
+        ),
+        (xlsx([["Name", "Gehalt"], ["Tim Roth", 78000]]), XLSX_TYPE, "Tim Roth\t78000"),
+        (odt(["Projekt Falke"]), "application/vnd.oasis.opendocument.text", "Projekt Falke"),
+        (pdf(["Projekt (Falke) 2"]), "application/pdf", "Projekt (Falke) 2"),
+        (pdf(["Projekt Falke"], compress=True), "application/pdf", "Projekt Falke"),
+        ("Grüße aus Köln".encode("cp1252"), "text/plain", "Grüße aus Köln"),
+    ],
+)
 def test_text_is_extracted_from_documents(data, kind, expected):
     text, truncated = text_of(data, kind)
     assert expected in text and not truncated
@@ -178,7 +204,7 @@ def test_zip_bomb_member_is_read_only_up_to_the_budget():
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
         archive.writestr("word/document.xml", "<w:p>" + "a" * 50_000_000 + "</w:p>")
-    text, _ = text_of(buffer.getvalue(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                      budget=10_000)
+    text, _ = text_of(
+        buffer.getvalue(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document", budget=10_000
+    )
     assert len(text) <= 10_000
-

@@ -70,12 +70,15 @@ def test_a_plain_mail_compiles_none_of_the_skipped_patterns():
     assert proc.stdout.strip() == "0", proc.stderr
 
 
-@pytest.mark.parametrize("text, found", [
-    ("key id AKIAIOSFODNN7ABCDEFG here", True),
-    ("Passwort: Hunter2Geheim", True),
-    ("PAſſWORD: Hunter2Geheim", True),  # (?i) matches the long s: casefold finds the cue as well
-    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", True),
-    ("nothing secret in here, only a keyboard", False),
-])
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("key id AKIAIOSFODNN7ABCDEFG here", True),
+        ("Passwort: Hunter2Geheim", True),
+        ("PAſſWORD: Hunter2Geheim", True),  # (?i) matches the long s: casefold finds the cue as well
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", True),
+        ("nothing secret in here, only a keyboard", False),
+    ],
+)
 def test_cues_do_not_change_what_is_found(text, found):
     assert bool(secrets.find_secrets(text)) is found

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sendguard.decide.check import check_message, envelope_for
 from sendguard.config.schema import parse
-from sendguard.mail.greetings import own_text, parse_greeting
+from sendguard.decide.check import check_message, envelope_for
 from sendguard.history import trust
+from sendguard.mail.greetings import own_text, parse_greeting
 from sendguard.mail.message import OutgoingMessage
 from sendguard.model import Verdict
 from tests.support import history_fixtures as hf
@@ -22,8 +22,9 @@ def state(tmp_path):
 
 def run(state, raw, config=None):  # type: ignore[no-untyped-def]
     message = OutgoingMessage(raw)
-    result = check_message(message, config or hf.config(), envelope=envelope_for(message, (), False),
-                           state_dir=state, now=1_800_000_000.0)
+    result = check_message(
+        message, config or hf.config(), envelope=envelope_for(message, (), False), state_dir=state, now=1_800_000_000.0
+    )
     return result.decision
 
 
@@ -31,8 +32,10 @@ def rules_of(decision):  # type: ignore[no-untyped-def]
     return {f.rule: f for f in decision.findings}
 
 
-INTERNAL_NOTE = ("Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken, "
-                 "zwei Stellen fallen weg. Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra")
+INTERNAL_NOTE = (
+    "Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken, "
+    "zwei Stellen fallen weg. Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra"
+)
 
 
 def test_namesake_holds_and_names_the_boss(state):
@@ -83,13 +86,25 @@ def test_lookalike_of_own_domain_holds_with_the_real_address(state):
 
 def test_client_added_to_internal_thread_warns_and_holds_with_more_evidence(state):
     body = "Hallo Thomas,\n\nzur Reorganisation: Mia übernimmt ab März das Team.\n\nPetra"
-    raw = hf.mail([hf.BOSS], "Re: Reorganisation Team", body, cc=[hf.COLLEAGUE, hf.CLIENT_ANNA], n=100,
-                  reply_to="reorg-1@lindenhof.example")
+    raw = hf.mail(
+        [hf.BOSS],
+        "Re: Reorganisation Team",
+        body,
+        cc=[hf.COLLEAGUE, hf.CLIENT_ANNA],
+        n=100,
+        reply_to="reorg-1@lindenhof.example",
+    )
     d = run(state, raw)
     assert rules_of(d)["client-in-internal-thread"].recipient == hf.CLIENT_ANNA
     assert d.verdict == Verdict.WARN  # one signal about a client the user writes to: never nag
-    marked = hf.mail([hf.BOSS], "Re: Reorganisation Team", body + "\n\nBitte vertraulich behandeln.",
-                     cc=[hf.COLLEAGUE, hf.CLIENT_ANNA], n=101, reply_to="reorg-1@lindenhof.example")
+    marked = hf.mail(
+        [hf.BOSS],
+        "Re: Reorganisation Team",
+        body + "\n\nBitte vertraulich behandeln.",
+        cc=[hf.COLLEAGUE, hf.CLIENT_ANNA],
+        n=101,
+        reply_to="reorg-1@lindenhof.example",
+    )
     assert run(state, marked).verdict >= Verdict.HOLD  # and a second one about her holds
 
 
@@ -120,30 +135,40 @@ def test_without_history_the_recipient_rules_are_silent(tmp_path):
     assert not {"namesake", "greeting-mismatch", "first-time-recipient"} & set(found)
 
 
-@pytest.mark.parametrize(("body", "names", "by_last"), [
-    ("Hallo Markus,\n\ntext", ("markus",), False),
-    ("Hi Anna,\ntext", ("anna",), False),
-    ("Dear Mr Smith,\n\ntext", ("smith",), True),
-    ("Sehr geehrte Frau Ott,\n\ntext", ("ott",), True),
-    ("Bonjour Marie,\n\ntext", ("marie",), False),
-    ("Здравствуйте, Ольга!\n\ntext", ("olga",), False),
-    ("Hola Lucía,\n\ntext", ("lucia",), False),
-    ("Beste Joost,\n\ntext", ("joost",), False),
-    ("Bill,\n\nsee below", ("bill",), False),  # a bare name line is a greeting
-    ("Liebe Jana, lieber Tim,\n\ntext", ("jana",), False),
-])
+@pytest.mark.parametrize(
+    ("body", "names", "by_last"),
+    [
+        ("Hallo Markus,\n\ntext", ("markus",), False),
+        ("Hi Anna,\ntext", ("anna",), False),
+        ("Dear Mr Smith,\n\ntext", ("smith",), True),
+        ("Sehr geehrte Frau Ott,\n\ntext", ("ott",), True),
+        ("Bonjour Marie,\n\ntext", ("marie",), False),
+        ("Здравствуйте, Ольга!\n\ntext", ("olga",), False),
+        ("Hola Lucía,\n\ntext", ("lucia",), False),
+        ("Beste Joost,\n\ntext", ("joost",), False),
+        ("Bill,\n\nsee below", ("bill",), False),  # a bare name line is a greeting
+        ("Liebe Jana, lieber Tim,\n\ntext", ("jana",), False),
+    ],
+)
 def test_greetings_in_several_languages(body, names, by_last):
     greeting = parse_greeting(body)
-    assert greeting is not None and greeting.names[:len(names)] == names and greeting.by_last_name == by_last
+    assert greeting is not None and greeting.names[: len(names)] == names and greeting.by_last_name == by_last
 
 
-@pytest.mark.parametrize("body", [
-    "Hi all,\n\ntext", "Hallo zusammen,\n\ntext", "Dear team,\n\ntext", "Bonjour à tous,\n\ntext",
-    "Hola a todos,\ntext", "Thanks,\nPetra",
-    "fyi\n\n-----Original Message-----\nFrom: Kern, Thomas\n\nHallo Anna,\n\nquoted",
-    "see below\n\nOn Mon, 1 Jan 2024, Anna Brandl <a@b.example> wrote:\n> Hallo Markus,\n",
-    "> Hallo Markus,\n> quoted only\n",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Hi all,\n\ntext",
+        "Hallo zusammen,\n\ntext",
+        "Dear team,\n\ntext",
+        "Bonjour à tous,\n\ntext",
+        "Hola a todos,\ntext",
+        "Thanks,\nPetra",
+        "fyi\n\n-----Original Message-----\nFrom: Kern, Thomas\n\nHallo Anna,\n\nquoted",
+        "see below\n\nOn Mon, 1 Jan 2024, Anna Brandl <a@b.example> wrote:\n> Hallo Markus,\n",
+        "> Hallo Markus,\n> quoted only\n",
+    ],
+)
 def test_group_quoted_and_forwarded_greetings_name_nobody(body):
     assert parse_greeting(body) is None
 
@@ -154,24 +179,30 @@ def test_own_text_stops_at_reply_markers():
 
 
 def test_reply_to_a_namesake_of_the_quoted_author_holds(state):
-    body = ("Einverstanden, machen wir so.\n\n-----Original Message-----\nFrom: Keller, Thomas\n"
-            "Sent: Monday, March 4, 2024 9:00 AM\nTo: Lang, Petra\nSubject: Budget Quartal\n\n"
-            "Können wir das Budget diese Woche abschließen?\n")
+    body = (
+        "Einverstanden, machen wir so.\n\n-----Original Message-----\nFrom: Keller, Thomas\n"
+        "Sent: Monday, March 4, 2024 9:00 AM\nTo: Lang, Petra\nSubject: Budget Quartal\n\n"
+        "Können wir das Budget diese Woche abschließen?\n"
+    )
     d = run(state, hf.mail([hf.CLIENT_THOMAS], "RE: Budget Quartal", body, n=100))
     assert d.verdict >= Verdict.HOLD
     assert rules_of(d)["namesake"].suggestion == hf.BOSS
 
 
 def test_reply_to_the_quoted_author_passes(state):
-    body = ("Einverstanden.\n\n-----Original Message-----\nFrom: Kern, Thomas\nTo: Lang, Petra\n"
-            "Subject: Granit Meilenstein\n\nAbnahme nächste Woche?\n")
+    body = (
+        "Einverstanden.\n\n-----Original Message-----\nFrom: Kern, Thomas\nTo: Lang, Petra\n"
+        "Subject: Granit Meilenstein\n\nAbnahme nächste Woche?\n"
+    )
     d = run(state, hf.mail([hf.CLIENT_THOMAS], "RE: Granit Meilenstein", body, n=100))
     assert d.verdict == Verdict.PASS
 
 
 def test_reply_to_an_old_address_of_the_author_holds(state):
-    body = ("Gern!\n\n-----Original Message-----\nFrom: Thomas Kern [mailto:thomas.kern@neuefirma.example]\n"
-            "To: Lang, Petra\nSubject: Granit Meilenstein\n\nIch bin jetzt bei der Neuen Firma.\n")
+    body = (
+        "Gern!\n\n-----Original Message-----\nFrom: Thomas Kern [mailto:thomas.kern@neuefirma.example]\n"
+        "To: Lang, Petra\nSubject: Granit Meilenstein\n\nIch bin jetzt bei der Neuen Firma.\n"
+    )
     d = run(state, hf.mail([hf.CLIENT_THOMAS], "RE: Granit Meilenstein", body, n=100))
     assert d.verdict >= Verdict.HOLD
     assert rules_of(d)["namesake"].suggestion == "thomas.kern@neuefirma.example"
@@ -239,9 +270,11 @@ def test_a_real_mail_provider_is_no_lookalike(state):
 
 
 def test_a_confidentiality_notice_in_the_signature_is_no_marker(state):
-    body = ("Hallo Anna,\n\ndie Wartung für Lotse ist am Freitag.\n\nGruß\nPetra\n\n"
-            "This e-mail is confidential and intended solely for the addressee. If you have received this "
-            "in error, please notify the sender.\n")
+    body = (
+        "Hallo Anna,\n\ndie Wartung für Lotse ist am Freitag.\n\nGruß\nPetra\n\n"
+        "This e-mail is confidential and intended solely for the addressee. If you have received this "
+        "in error, please notify the sender.\n"
+    )
     assert "internal-to-outside" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100)))
     sig = "Hallo Anna,\n\ndie Wartung ist am Freitag.\n\n-- \nPetra Lang\nVertraulich: nur für den Empfänger\n"
     assert "internal-to-outside" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", sig, n=101)))
@@ -269,16 +302,27 @@ def dormant_state(tmp_path):
     cfg = hf.config()
     db = open_for_write(state)
     with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        learner.add(hf.mail([DORMANT], "Parkplatz", "Hallo Bernhard,\n\nder Parkplatz ist frei.\n\nPetra",
-                            n=0, msgid="park@test.example"))
+        learner.add(
+            hf.mail(
+                [DORMANT],
+                "Parkplatz",
+                "Hallo Bernhard,\n\nder Parkplatz ist frei.\n\nPetra",
+                n=0,
+                msgid="park@test.example",
+            )
+        )
     db.close()
     return state
 
 
 def forwarded_contract(days_later: float, greeting: str = "zur Info") -> bytes:
-    body = (f"{greeting}, unterschrieben zurück.\n\nPetra\n\n---------- Forwarded message ----------\n"
-            f"From: Bernd Ott <{LAWYER}>\nSubject: Vertrag\n\nAnbei der Vertragsentwurf.\n")
-    return hf.mail([DORMANT], "Fw: Vertrag", body, msgid="contract@test.example", date=1_700_000_000.0 + days_later * DAY)
+    body = (
+        f"{greeting}, unterschrieben zurück.\n\nPetra\n\n---------- Forwarded message ----------\n"
+        f"From: Bernd Ott <{LAWYER}>\nSubject: Vertrag\n\nAnbei der Vertragsentwurf.\n"
+    )
+    return hf.mail(
+        [DORMANT], "Fw: Vertrag", body, msgid="contract@test.example", date=1_700_000_000.0 + days_later * DAY
+    )
 
 
 def test_dormant_contact_nothing_relates_to_holds_and_suggests_the_quoted_address(dormant_state):
@@ -309,8 +353,9 @@ def test_contact_written_to_twice_is_not_dormant(dormant_state):
     cfg = hf.config()
     db = open_for_write(dormant_state)
     with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        learner.add(hf.mail([DORMANT], "Parkplatz", "Bernhard, noch ein Parkplatz.\n\nPetra", n=1,
-                            msgid="park2@test.example"))
+        learner.add(
+            hf.mail([DORMANT], "Parkplatz", "Bernhard, noch ein Parkplatz.\n\nPetra", n=1, msgid="park2@test.example")
+        )
     db.close()
     assert run(dormant_state, forwarded_contract(200)).verdict <= Verdict.WARN
 
@@ -323,11 +368,22 @@ def test_a_role_address_written_to_once_is_not_dormant(tmp_path):
     cfg = hf.config()
     db = open_for_write(state)
     with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        learner.add(hf.mail(["support@drucker.example"], "Toner", "Der Drucker meldet Fehler 42.\n\nPetra",
-                            msgid="toner@test.example"))
+        learner.add(
+            hf.mail(
+                ["support@drucker.example"],
+                "Toner",
+                "Der Drucker meldet Fehler 42.\n\nPetra",
+                msgid="toner@test.example",
+            )
+        )
     db.close()
-    again = hf.mail(["support@drucker.example"], "Papierstau", "Der Drucker hat einen Papierstau.\n\nPetra",
-                    msgid="jam@test.example", date=1_700_000_000.0 + 200 * DAY)
+    again = hf.mail(
+        ["support@drucker.example"],
+        "Papierstau",
+        "Der Drucker hat einen Papierstau.\n\nPetra",
+        msgid="jam@test.example",
+        date=1_700_000_000.0 + 200 * DAY,
+    )
     assert run(state, again).verdict <= Verdict.WARN
 
 
@@ -360,8 +416,9 @@ def test_the_topic_alone_is_one_signal():
 
 
 def test_trust_silences_a_lookalike_domain_and_only_for_the_rule_named(state):
-    raw = hf.mail(["t.keller@lindehnof.example"], "Budget Quartal", "Hallo Thomas,\n\ndas Budget kommt morgen.\n\nPetra",
-                  n=100)
+    raw = hf.mail(
+        ["t.keller@lindehnof.example"], "Budget Quartal", "Hallo Thomas,\n\ndas Budget kommt morgen.\n\nPetra", n=100
+    )
     trust.trust(state, "t.keller@lindehnof.example", "namesake")
     assert "lookalike-domain" in rules_of(run(state, raw))  # vouched for another rule only
     trust.trust(state, "t.keller@lindehnof.example", "lookalike-domain")
@@ -369,11 +426,26 @@ def test_trust_silences_a_lookalike_domain_and_only_for_the_rule_named(state):
     assert "lookalike-domain" not in rules_of(d) and d.verdict <= Verdict.WARN
 
 
-@pytest.mark.parametrize("marker", [
-    "vertraulich", "Das bleibt bitte intern", "streng intern", "nicht weiterleiten", "confidential", "internal only",
-    "do not forward", "confidentiel", "ne pas diffuser", "confidencial", "no reenviar", "vertrouwelijk",
-    "niet doorsturen", "конфиденциально", "не пересылать",
-])
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "vertraulich",
+        "Das bleibt bitte intern",
+        "streng intern",
+        "nicht weiterleiten",
+        "confidential",
+        "internal only",
+        "do not forward",
+        "confidentiel",
+        "ne pas diffuser",
+        "confidencial",
+        "no reenviar",
+        "vertrouwelijk",
+        "niet doorsturen",
+        "конфиденциально",
+        "не пересылать",
+    ],
+)
 def test_confidentiality_markers_in_several_languages_warn_about_the_outsider(state, marker):
     body = f"Hallo Anna,\n\n{marker}: die Wartung für Lotse wird teurer.\n\nGruß\nPetra"
     found = rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", body, n=100)))["internal-to-outside"]
@@ -416,10 +488,19 @@ def test_other_client_named_in_a_hyphenated_compound_warns(state):
     assert "other-client" not in rules_of(run(state, hf.mail([hf.CLIENT_ANNA], "Lotse Wartung", address, n=101)))
 
 
-@pytest.mark.parametrize("greeting", [
-    "Hallo Anna,", "Hi Anna,", "Dear Ms Brandl,", "Sehr geehrte Frau Brandl,", "Bonjour Anna,", "Hola Anna,",
-    "Beste Anna,", "Здравствуйте, Анна!",
-])
+@pytest.mark.parametrize(
+    "greeting",
+    [
+        "Hallo Anna,",
+        "Hi Anna,",
+        "Dear Ms Brandl,",
+        "Sehr geehrte Frau Brandl,",
+        "Bonjour Anna,",
+        "Hola Anna,",
+        "Beste Anna,",
+        "Здравствуйте, Анна!",
+    ],
+)
 def test_greeting_someone_else_is_reported_in_every_language(state, greeting):
     body = f"{greeting}\n\nder Meilenstein ist erreicht.\n\nPetra"
     found = rules_of(run(state, hf.mail([hf.CLIENT_THOMAS], "Granit Meilenstein", body, n=100)))["greeting-mismatch"]
@@ -429,7 +510,9 @@ def test_greeting_someone_else_is_reported_in_every_language(state, greeting):
 @pytest.mark.parametrize("greeting", ["Hi Tom,", "Hallo Thomas,", "Dear Mr Kern,", "Hallo zusammen,", "Dear team,"])
 def test_greeting_the_recipient_by_a_short_form_or_a_group_is_fine(state, greeting):
     body = f"{greeting}\n\nder Meilenstein ist erreicht.\n\nPetra"
-    assert "greeting-mismatch" not in rules_of(run(state, hf.mail([hf.CLIENT_THOMAS], "Granit Meilenstein", body, n=100)))
+    assert "greeting-mismatch" not in rules_of(
+        run(state, hf.mail([hf.CLIENT_THOMAS], "Granit Meilenstein", body, n=100))
+    )
 
 
 def test_allow_silences_a_known_good_pair(state):
@@ -439,11 +522,14 @@ def test_allow_silences_a_known_good_pair(state):
     assert not {"namesake", "internal-to-outside"} & set(rules_of(d)) and d.verdict <= Verdict.WARN
 
 
-@pytest.mark.parametrize(("action", "verdict"), [("off", Verdict.WARN), ("warn", Verdict.WARN), ("block", Verdict.BLOCK)])
+@pytest.mark.parametrize(
+    ("action", "verdict"), [("off", Verdict.WARN), ("warn", Verdict.WARN), ("block", Verdict.BLOCK)]
+)
 def test_rule_action_turns_a_recipient_rule_off_or_sets_its_weight(state, action, verdict):
     raw = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, n=100)
-    config = parse(hf.CONFIG_TEXT + f'\n[rules.namesake]\naction = "{action}"\n'
-                   '[rules.internal-to-outside]\naction = "off"\n')
+    config = parse(
+        hf.CONFIG_TEXT + f'\n[rules.namesake]\naction = "{action}"\n[rules.internal-to-outside]\naction = "off"\n'
+    )
     d = run(state, raw, config)
     assert ("namesake" in rules_of(d)) is (action != "off")
     assert d.verdict <= verdict if action == "off" else d.verdict == verdict

@@ -14,27 +14,47 @@ from hypothesis import strategies as st
 from sendguard.errors import UsageError
 from sendguard.sendpath.args import LONG_VALUE_OPTIONS, VALUE_OPTIONS, SendmailArgs, parse
 
-
 # ---- the three real callers -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("argv", "options", "recipients", "sender"),
     [
         # mutt, default: only "--" and the recipients (Bcc is among them, not in the message)
-        (["--", "anna@kundenfirma.example", "boss@nordwerk.example"],
-         (), ("anna@kundenfirma.example", "boss@nordwerk.example"), None),
+        (
+            ["--", "anna@kundenfirma.example", "boss@nordwerk.example"],
+            (),
+            ("anna@kundenfirma.example", "boss@nordwerk.example"),
+            None,
+        ),
         # mutt with 8-bit body and $use_envelope_from
-        (["-B8BITMIME", "-f", "me@nordwerk.example", "--", "anna@kundenfirma.example"],
-         ("-B8BITMIME", "-f", "me@nordwerk.example"), ("anna@kundenfirma.example",), "me@nordwerk.example"),
+        (
+            ["-B8BITMIME", "-f", "me@nordwerk.example", "--", "anna@kundenfirma.example"],
+            ("-B8BITMIME", "-f", "me@nordwerk.example"),
+            ("anna@kundenfirma.example",),
+            "me@nordwerk.example",
+        ),
         # mutt with DSN
-        (["-N", "failure,delay", "-R", "hdrs", "--", "anna@kundenfirma.example"],
-         ("-N", "failure,delay", "-R", "hdrs"), ("anna@kundenfirma.example",), None),
+        (
+            ["-N", "failure,delay", "-R", "hdrs", "--", "anna@kundenfirma.example"],
+            ("-N", "failure,delay", "-R", "hdrs"),
+            ("anna@kundenfirma.example",),
+            None,
+        ),
         # aerc: recipients only, no "--", no -i
-        (["anna@kundenfirma.example", "bcc@kundenfirma.example"],
-         (), ("anna@kundenfirma.example", "bcc@kundenfirma.example"), None),
+        (
+            ["anna@kundenfirma.example", "bcc@kundenfirma.example"],
+            (),
+            ("anna@kundenfirma.example", "bcc@kundenfirma.example"),
+            None,
+        ),
         # git send-email via sendemail.sendmailCmd
-        (["-f", "me@nordwerk.example", "-i", "dev@lists.example", "anna@kundenfirma.example"],
-         ("-f", "me@nordwerk.example", "-i"), ("dev@lists.example", "anna@kundenfirma.example"), "me@nordwerk.example"),
+        (
+            ["-f", "me@nordwerk.example", "-i", "dev@lists.example", "anna@kundenfirma.example"],
+            ("-f", "me@nordwerk.example", "-i"),
+            ("dev@lists.example", "anna@kundenfirma.example"),
+            "me@nordwerk.example",
+        ),
         # git send-email via sendemail.smtpServer=/abs/path
         (["-i", "dev@lists.example"], ("-i",), ("dev@lists.example",), None),
     ],
@@ -57,6 +77,7 @@ def test_parse_does_not_mutate_argv():
 
 # ---- what msmtp and sendmail accept besides ---------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("argv", "options", "recipients"),
     [
@@ -68,8 +89,11 @@ def test_parse_does_not_mutate_argv():
         (["-FMe", "a@x.example"], ("-FMe",), ("a@x.example",)),  # full name, attached
         (["-V", "envid42", "a@x.example"], ("-V", "envid42"), ("a@x.example",)),
         (["-Nnever", "-Rfull", "a@x.example"], ("-Nnever", "-Rfull"), ("a@x.example",)),
-        (["-C", "/home/u/.msmtprc", "-a", "work", "a@x.example"],
-         ("-C", "/home/u/.msmtprc", "-a", "work"), ("a@x.example",)),  # msmtp config and account
+        (
+            ["-C", "/home/u/.msmtprc", "-a", "work", "a@x.example"],
+            ("-C", "/home/u/.msmtprc", "-a", "work"),
+            ("a@x.example",),
+        ),  # msmtp config and account
         (["-awork", "a@x.example"], ("-awork",), ("a@x.example",)),
         (["--account=work", "--tls=on", "a@x.example"], ("--account=work", "--tls=on"), ("a@x.example",)),
         (["--account", "work", "a@x.example"], ("--account", "work"), ("a@x.example",)),  # long, value apart
@@ -78,7 +102,11 @@ def test_parse_does_not_mutate_argv():
         (["-v", "a@x.example"], ("-v",), ("a@x.example",)),  # unknown single flags pass through
         (["-f", "-weird-sender", "a@x.example"], ("-f", "-weird-sender"), ("a@x.example",)),  # a value may start with -
         (["a@x.example", "-i", "b@x.example"], ("-i",), ("a@x.example", "b@x.example")),  # interleaved
-        (["--", "-oQ@x.example", "--", "b@x.example"], (), ("-oQ@x.example", "--", "b@x.example")),  # after --: all recipients
+        (
+            ["--", "-oQ@x.example", "--", "b@x.example"],
+            (),
+            ("-oQ@x.example", "--", "b@x.example"),
+        ),  # after --: all recipients
         (["-"], (), ("-",)),  # a lone "-" is not an option
         ([], (), ()),
     ],
@@ -95,27 +123,34 @@ def test_minus_t_sets_read_recipients():
     assert parse(["-i"]).read_recipients is False
 
 
-@pytest.mark.parametrize(("argv", "sender"), [
-    (["-f", "me@x.example"], "me@x.example"),
-    (["-fme@x.example"], "me@x.example"),
-    (["-r", "me@x.example"], "me@x.example"),  # -r is the old spelling of -f
-    (["-f", "a@x.example", "-f", "b@x.example"], "b@x.example"),  # the last one wins, as in msmtp
-])
+@pytest.mark.parametrize(
+    ("argv", "sender"),
+    [
+        (["-f", "me@x.example"], "me@x.example"),
+        (["-fme@x.example"], "me@x.example"),
+        (["-r", "me@x.example"], "me@x.example"),  # -r is the old spelling of -f
+        (["-f", "a@x.example", "-f", "b@x.example"], "b@x.example"),  # the last one wins, as in msmtp
+    ],
+)
 def test_sender(argv, sender):
     assert parse(argv).sender == sender
 
 
 # ---- usage errors -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv", [
-    ["-f"],  # value missing at the end
-    ["a@x.example", "-C"],
-    ["-N"],
-    ["--account"],  # long option missing its value
-    ["-bp"],  # print the queue: not sendguard's job
-    ["-bs", "a@x.example"],  # SMTP on stdin
-    ["-bv", "a@x.example"],
-])
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-f"],  # value missing at the end
+        ["a@x.example", "-C"],
+        ["-N"],
+        ["--account"],  # long option missing its value
+        ["-bp"],  # print the queue: not sendguard's job
+        ["-bs", "a@x.example"],  # SMTP on stdin
+        ["-bv", "a@x.example"],
+    ],
+)
 def test_usage_errors(argv):
     with pytest.raises(UsageError) as info:
         parse(argv)
@@ -152,16 +187,14 @@ def _flatten(items: list[str | list[str]]) -> tuple[str, ...]:
     return tuple(out)
 
 
-@given(options=st.lists(_option, max_size=6),
-       recipients=st.lists(st.one_of(_address, _word), max_size=5))
+@given(options=st.lists(_option, max_size=6), recipients=st.lists(st.one_of(_address, _word), max_size=5))
 def test_parse_of_to_argv_round_trips(options, recipients):
     args = parse([*_flatten(options), "--", *recipients])
     assert parse(args.to_argv()) == args
     assert args.recipients == tuple(recipients)  # after "--" everything is a recipient, even "-x"
 
 
-@given(argv=st.lists(st.one_of(_address, st.sampled_from(["-i", "-t", "-oi", "--", "-f", "me@x.example"])),
-                     max_size=8))
+@given(argv=st.lists(st.one_of(_address, st.sampled_from(["-i", "-t", "-oi", "--", "-f", "me@x.example"])), max_size=8))
 def test_any_accepted_argv_round_trips(argv):
     try:
         args = parse(argv)
@@ -176,13 +209,16 @@ def test_to_argv_puts_dash_recipients_after_double_dash():
     assert parse(args.to_argv()) == args
 
 
-@pytest.mark.parametrize(("argv", "read", "sender"), [
-    (["-it"], True, None),  # getopt-style combination, either order
-    (["-ti"], True, None),
-    (["-itf", "me@x.example"], True, "me@x.example"),  # the last flag takes the next word
-    (["-itfme@x.example"], True, "me@x.example"),
-    (["-ibm"], False, None),
-])
+@pytest.mark.parametrize(
+    ("argv", "read", "sender"),
+    [
+        (["-it"], True, None),  # getopt-style combination, either order
+        (["-ti"], True, None),
+        (["-itf", "me@x.example"], True, "me@x.example"),  # the last flag takes the next word
+        (["-itfme@x.example"], True, "me@x.example"),
+        (["-ibm"], False, None),
+    ],
+)
 def test_combined_flags(argv, read, sender):
     args = parse(argv)
     assert (args.read_recipients, args.sender, args.recipients) == (read, sender, ())
@@ -191,25 +227,31 @@ def test_combined_flags(argv, read, sender):
 
 # ---- the envelope that is judged, through the real send path ----------------------------------
 
+
 def _blocked_config(address: str) -> str:
     return f'[block]\naddresses = ["{address}"]\n'
 
 
-HEADERS = (b"From: me@nordwerk.example\nTo: anna@kundenfirma.example\nCc: cc@kundenfirma.example\n"
-           b"Bcc: secret@kundenfirma.example\nSubject: x\n\nbody\n")
+HEADERS = (
+    b"From: me@nordwerk.example\nTo: anna@kundenfirma.example\nCc: cc@kundenfirma.example\n"
+    b"Bcc: secret@kundenfirma.example\nSubject: x\n\nbody\n"
+)
 
 
-@pytest.mark.parametrize(("argv", "judged"), [
-    # mutt and git: Bcc only in argv (the message has none); argv is the envelope
-    (["--", "anna@kundenfirma.example", "secret@kundenfirma.example"], True),
-    # aerc: every recipient in argv, Bcc also left in the message
-    (["anna@kundenfirma.example", "cc@kundenfirma.example", "secret@kundenfirma.example"], True),
-    # -t: To/Cc/Bcc count as well as argv
-    (["-t"], True),
-    (["-t", "extra@kundenfirma.example"], True),
-    # argv given and no -t: header recipients are not the envelope (msmtp would not send to them)
-    (["anna@kundenfirma.example"], False),
-])
+@pytest.mark.parametrize(
+    ("argv", "judged"),
+    [
+        # mutt and git: Bcc only in argv (the message has none); argv is the envelope
+        (["--", "anna@kundenfirma.example", "secret@kundenfirma.example"], True),
+        # aerc: every recipient in argv, Bcc also left in the message
+        (["anna@kundenfirma.example", "cc@kundenfirma.example", "secret@kundenfirma.example"], True),
+        # -t: To/Cc/Bcc count as well as argv
+        (["-t"], True),
+        (["-t", "extra@kundenfirma.example"], True),
+        # argv given and no -t: header recipients are not the envelope (msmtp would not send to them)
+        (["anna@kundenfirma.example"], False),
+    ],
+)
 def test_the_envelope_is_what_is_judged(tmp_path, argv, judged):
     from tests.integration.test_queue import run_send_path
 
@@ -223,8 +265,12 @@ def test_the_envelope_is_what_is_judged(tmp_path, argv, judged):
 def test_comma_separated_argv_recipients_are_each_judged(tmp_path):
     from tests.integration.test_queue import run_send_path
 
-    code, delivered, _ = run_send_path(tmp_path, HEADERS, ["anna@kundenfirma.example,secret@kundenfirma.example"],
-                                       _blocked_config("secret@kundenfirma.example"))
+    code, delivered, _ = run_send_path(
+        tmp_path,
+        HEADERS,
+        ["anna@kundenfirma.example,secret@kundenfirma.example"],
+        _blocked_config("secret@kundenfirma.example"),
+    )
     assert code == 77 and delivered == []
 
 
@@ -236,18 +282,25 @@ def test_no_recipients_at_all_is_a_usage_error_and_keeps_the_message(tmp_path):
     assert (code, delivered, kept) == (64, [], [raw])
 
 
-@pytest.mark.parametrize(("argv", "options", "recipients"), [
-    # msmtp's optional-argument options take a value only with '=' (getopt): the next word is
-    # a recipient, and must be judged as one
-    (["--tls", "a@x.example"], ("--tls",), ("a@x.example",)),
-    (["--tls=off", "a@x.example"], ("--tls=off",), ("a@x.example",)),
-    (["--auth", "a@x.example"], ("--auth",), ("a@x.example",)),
-    (["--auto-from", "a@x.example"], ("--auto-from",), ("a@x.example",)),
-    (["--remove-bcc-headers", "a@x.example"], ("--remove-bcc-headers",), ("a@x.example",)),
-    (["--read-envelope-from", "a@x.example"], ("--read-envelope-from",), ("a@x.example",)),  # no argument at all
-    (["--source-ip", "10.0.0.1", "a@x.example"], ("--source-ip", "10.0.0.1"), ("a@x.example",)),  # required argument
-    (["--timeout", "30", "a@x.example"], ("--timeout", "30"), ("a@x.example",)),
-])
+@pytest.mark.parametrize(
+    ("argv", "options", "recipients"),
+    [
+        # msmtp's optional-argument options take a value only with '=' (getopt): the next word is
+        # a recipient, and must be judged as one
+        (["--tls", "a@x.example"], ("--tls",), ("a@x.example",)),
+        (["--tls=off", "a@x.example"], ("--tls=off",), ("a@x.example",)),
+        (["--auth", "a@x.example"], ("--auth",), ("a@x.example",)),
+        (["--auto-from", "a@x.example"], ("--auto-from",), ("a@x.example",)),
+        (["--remove-bcc-headers", "a@x.example"], ("--remove-bcc-headers",), ("a@x.example",)),
+        (["--read-envelope-from", "a@x.example"], ("--read-envelope-from",), ("a@x.example",)),  # no argument at all
+        (
+            ["--source-ip", "10.0.0.1", "a@x.example"],
+            ("--source-ip", "10.0.0.1"),
+            ("a@x.example",),
+        ),  # required argument
+        (["--timeout", "30", "a@x.example"], ("--timeout", "30"), ("a@x.example",)),
+    ],
+)
 def test_msmtp_long_options_with_optional_and_required_values(argv, options, recipients):
     args = parse(argv)
     assert (args.options, args.recipients) == (options, recipients)
@@ -262,16 +315,24 @@ def test_long_forms_of_t_and_f():
 def test_a_recipient_after_an_optional_argument_option_is_judged(tmp_path):
     from tests.integration.test_queue import run_send_path
 
-    code, delivered, _ = run_send_path(tmp_path, HEADERS, ["--remove-bcc-headers", "secret@kundenfirma.example"],
-                                       _blocked_config("secret@kundenfirma.example"))
+    code, delivered, _ = run_send_path(
+        tmp_path,
+        HEADERS,
+        ["--remove-bcc-headers", "secret@kundenfirma.example"],
+        _blocked_config("secret@kundenfirma.example"),
+    )
     assert code == 77 and delivered == []
 
 
 def test_long_read_recipients_judges_the_headers(tmp_path):
     from tests.integration.test_queue import run_send_path
 
-    code, delivered, _ = run_send_path(tmp_path, HEADERS, ["--read-recipients", "anna@kundenfirma.example"],
-                                       _blocked_config("secret@kundenfirma.example"))
+    code, delivered, _ = run_send_path(
+        tmp_path,
+        HEADERS,
+        ["--read-recipients", "anna@kundenfirma.example"],
+        _blocked_config("secret@kundenfirma.example"),
+    )
     assert code == 77 and delivered == []
 
 

@@ -29,7 +29,7 @@ def utc(monkeypatch):
 
 @pytest.fixture
 def app(world):
-    world.write_config('\n# keep this comment\n[allow]\ndomains = []  # and this one\n')
+    world.write_config("\n# keep this comment\n[allow]\ndomains = []  # and this one\n")
     return data.make_app(Path(os.environ["XDG_DATA_HOME"]), config_path=world.config_path)
 
 
@@ -63,7 +63,13 @@ async def test_queue_list_order_and_preview(app):
         assert isinstance(screen, QueueScreen)
         table = screen.query_one(RowList)
         assert table.keys == [
-            data.HELD_ID, data.HOSTILE_ID, data.BLOCKED_ID, data.DELAYED_ID, data.DEFERRED_ID, data.DELIVERED_ID]
+            data.HELD_ID,
+            data.HOSTILE_ID,
+            data.BLOCKED_ID,
+            data.DELAYED_ID,
+            data.DEFERRED_ID,
+            data.DELIVERED_ID,
+        ]
         assert str(table.cell(data.DELAYED_ID, "when")) == "in 0:42"
         assert "The greeting says Markus" in static_text(screen, "#preview")
 
@@ -322,9 +328,8 @@ async def test_countdown_ticks(world, tmp_path):
 async def test_incidents_from_the_notmuch_log(app):
     import shutil
 
-    from sendguard.tui.screens.incidents import RecordScreen
-
     from sendguard.incidents import record, store
+    from sendguard.tui.screens.incidents import RecordScreen
 
     for entry in app.queue.entries():
         record.record(entry, entry.state, app.config, now=data.NOW)
@@ -383,9 +388,11 @@ async def test_slow_transport_never_freezes_the_screen(app, world, tmp_path):
     # leaves nothing behind for long): "still at work" is a fact, not a race against a sleep.
     started, go = tmp_path / "transport-started", tmp_path / "transport-go"
     slow = tmp_path / "slow-msmtp"
-    slow.write_text(f"#!/bin/sh\ntouch {started}\nn=0\n"
-                    f"while [ ! -e {go} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\n"
-                    f"exec msmtp -C {world.msmtprc} \"$@\"\n")
+    slow.write_text(
+        f"#!/bin/sh\ntouch {started}\nn=0\n"
+        f"while [ ! -e {go} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\n"
+        f'exec msmtp -C {world.msmtprc} "$@"\n'
+    )
     slow.chmod(0o755)
     app.config.transport.command = [str(slow)]
     async with app.run_test(size=(80, 24)) as pilot:

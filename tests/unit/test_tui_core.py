@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sendguard.config import schema as config_mod
+from sendguard.act.queue import Queue
 from sendguard.config import edit as config_edit
+from sendguard.config import schema as config_mod
 from sendguard.decide import false_alarms
-from sendguard.recover import fix
 from sendguard.errors import ConfigError, QueueError
 from sendguard.model import Finding, Severity
-from sendguard.act.queue import Queue
+from sendguard.recover import fix
 from sendguard.recover.review_data import message_view, queue_rows
 from tests.support import tui_snapshot_app as data
 
@@ -27,8 +27,14 @@ def queue(tmp_path):
 
 def test_queue_rows_most_urgent_first_and_recent_delivered_only(queue):
     rows = queue_rows(queue, data.NOW)
-    assert [r.id for r in rows] == [data.HELD_ID, data.HOSTILE_ID, data.BLOCKED_ID, data.DELAYED_ID,
-                                    data.DEFERRED_ID, data.DELIVERED_ID]
+    assert [r.id for r in rows] == [
+        data.HELD_ID,
+        data.HOSTILE_ID,
+        data.BLOCKED_ID,
+        data.DELAYED_ID,
+        data.DEFERRED_ID,
+        data.DELIVERED_ID,
+    ]
     assert data.DISCARDED_ID not in {r.id for r in rows}  # final: only in the incidents
     # a day later the delivered message is no longer "recent"
     assert data.DELIVERED_ID not in {r.id for r in queue_rows(queue, data.NOW + 2 * 86400)}
@@ -53,7 +59,11 @@ def test_message_view_marks_outside_and_clients_and_reads_real_types(queue):
     view = message_view(queue, data.HELD_ID, config)
     (anna,) = view.recipients
     assert (anna.addr, anna.name, anna.outside, anna.client) == (
-        "anna@kundenfirma.example", "Anna Schmidt", True, "kundenfirma")
+        "anna@kundenfirma.example",
+        "Anna Schmidt",
+        True,
+        "kundenfirma",
+    )
     assert view.suggestions == ["Markus Berger <m.berger@falkenbau.example>"]
     assert "Hallo Markus" in view.evidence
     (att,) = message_view(queue, data.BLOCKED_ID, config).attachments
@@ -62,11 +72,15 @@ def test_message_view_marks_outside_and_clients_and_reads_real_types(queue):
 
 
 def test_rewrite_recipients_touches_only_the_named_field():
-    raw = (b"From: me@nordwerk.example\r\nTo: Anna <anna@kundenfirma.example>,\r\n bob@x.example\r\n"
-           b"Cc: carl@y.example\r\nSubject: hi\r\n\r\nbody\r\n")
+    raw = (
+        b"From: me@nordwerk.example\r\nTo: Anna <anna@kundenfirma.example>,\r\n bob@x.example\r\n"
+        b"Cc: carl@y.example\r\nSubject: hi\r\n\r\nbody\r\n"
+    )
     new, changes = fix.rewrite_recipients(raw, {"anna@kundenfirma.example": ("Markus Berger", "m.berger@f.example")})
-    assert new == (b"From: me@nordwerk.example\r\nTo: Markus Berger <m.berger@f.example>, bob@x.example\r\n"
-                   b"Cc: carl@y.example\r\nSubject: hi\r\n\r\nbody\r\n")
+    assert new == (
+        b"From: me@nordwerk.example\r\nTo: Markus Berger <m.berger@f.example>, bob@x.example\r\n"
+        b"Cc: carl@y.example\r\nSubject: hi\r\n\r\nbody\r\n"
+    )
     assert [(c.where, c.after) for c in changes] == [("To", "Markus Berger <m.berger@f.example>, bob@x.example")]
 
 
@@ -80,8 +94,10 @@ def test_rewrite_encodes_non_ascii_names():
 
 
 @settings(max_examples=60, deadline=None)
-@given(body=st.binary(max_size=300), subject=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126),
-                                                      max_size=40))
+@given(
+    body=st.binary(max_size=300),
+    subject=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+)
 def test_rewrite_never_changes_the_body_or_other_headers(body, subject):
     raw = b"From: me@n.example\nTo: a@k.example\nSubject: " + subject.encode() + b"\n\n" + body
     new, _ = fix.rewrite_recipients(raw, {"a@k.example": ("", "b@k.example")})
@@ -122,9 +138,11 @@ def test_config_edit_keeps_comments_and_validates(tmp_path):
     path.write_text(data.CONFIG)
     config = config_mod.parse(data.CONFIG)
     choices = config_edit.choices_for("Anna@Kundenfirma.example", config)
-    assert [c.label for c in choices] == ["always allow the address anna@kundenfirma.example",
-                                         "always allow the domain kundenfirma.example",
-                                         "anna@kundenfirma.example belongs to client kundenfirma"]
+    assert [c.label for c in choices] == [
+        "always allow the address anna@kundenfirma.example",
+        "always allow the domain kundenfirma.example",
+        "anna@kundenfirma.example belongs to client kundenfirma",
+    ]
     new = config_edit.allow(path, choices[0])
     assert new.allow.addresses == ["anna@kundenfirma.example"]
     config_edit.allow(path, choices[2])
@@ -148,9 +166,11 @@ def test_false_alarm_record_and_demote(queue, tmp_path):
     marks = false_alarms.load(tmp_path)
     assert marks == {("greeting-mismatch", "anna@kundenfirma.example"): 2}
     assert (tmp_path / "false-alarms.json").stat().st_mode & 0o077 == 0
-    findings = [Finding("greeting-mismatch", Severity.WARN, "x", recipient="Anna@kundenfirma.example"),
-                Finding("greeting-mismatch", Severity.WARN, "x", recipient="other@k.example"),
-                Finding("blocked-recipient", Severity.BLOCK, "x", recipient="anna@kundenfirma.example")]
+    findings = [
+        Finding("greeting-mismatch", Severity.WARN, "x", recipient="Anna@kundenfirma.example"),
+        Finding("greeting-mismatch", Severity.WARN, "x", recipient="other@k.example"),
+        Finding("blocked-recipient", Severity.BLOCK, "x", recipient="anna@kundenfirma.example"),
+    ]
     assert [f.severity for f in false_alarms.demote(findings, marks)] == [Severity.INFO, Severity.WARN, Severity.BLOCK]
     assert json.loads((tmp_path / "false-alarms.json").read_text())["marks"][0]["entry"] == data.HELD_ID
 
@@ -162,16 +182,30 @@ def test_review_needs_a_terminal_and_the_core_never_imports_textual(world):
     import subprocess
     import sys
 
-    code = ("import sys, sendguard.cli.review_cmd, sendguard.recover.fix, sendguard.config.edit, sendguard.decide.false_alarms, "
-            "sendguard.recover.review_data, sendguard.sendpath.path, sendguard.decide.check; "
-            "print(sorted(m for m in sys.modules if m.startswith(('textual', 'sendguard.tui'))))")
+    code = (
+        "import sys, sendguard.cli.review_cmd, sendguard.recover.fix, sendguard.config.edit, sendguard.decide.false_alarms, "
+        "sendguard.recover.review_data, sendguard.sendpath.path, sendguard.decide.check; "
+        "print(sorted(m for m in sys.modules if m.startswith(('textual', 'sendguard.tui'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 CONTROL = st.characters(min_codepoint=0, max_codepoint=0x2070)
-MARKUP = st.sampled_from(["[bold]", "[/]", "[@click=app.quit]", "[link=https://e.example]", "\x1b[2J", "\x1b]0;t\x07",
-                          "\u202e", ":smile:", "\r", "\x08"])
+MARKUP = st.sampled_from(
+    [
+        "[bold]",
+        "[/]",
+        "[@click=app.quit]",
+        "[link=https://e.example]",
+        "\x1b[2J",
+        "\x1b]0;t\x07",
+        "\u202e",
+        ":smile:",
+        "\r",
+        "\x08",
+    ]
+)
 HOSTILE = st.lists(st.one_of(st.text(CONTROL, max_size=8), MARKUP), max_size=8).map("".join)
 
 
@@ -181,16 +215,22 @@ def test_rendered_message_text_is_inert(subject, name, body, reason):
     """Whatever a message says, the screen gets it as plain text: no markup applied, no control
     character reaching the terminal, and our own styles only on our own labels."""
     from rich.console import Console
-    from sendguard.tui import render
-    from sendguard.tui.safe import text
 
     from sendguard.printable import printable
     from sendguard.recover.review_data import FindingView, MessageView, RecipientView
+    from sendguard.tui import render
+    from sendguard.tui.safe import text
 
-    view = MessageView(id="x", state="held", subject=subject, sender=name,
-                       recipients=[RecipientView("a@b.example", name, True, None, False)],
-                       findings=[FindingView("rule", "hold", reason, "a@b.example", name, body[:5] or None)],
-                       body=body, attachments=[])
+    view = MessageView(
+        id="x",
+        state="held",
+        subject=subject,
+        sender=name,
+        recipients=[RecipientView("a@b.example", name, True, None, False)],
+        findings=[FindingView("rule", "hold", reason, "a@b.example", name, body[:5] or None)],
+        body=body,
+        attachments=[],
+    )
     rendered = render.detail(view)
     assert printable(subject) in rendered.plain and printable(body, keep_newlines=True).rstrip("\n") in rendered.plain
     console = Console(width=80, color_system="truecolor", force_terminal=True, legacy_windows=False)
@@ -207,16 +247,17 @@ def test_rendered_message_text_is_inert(subject, name, body, reason):
 
 
 def test_evidence_is_highlighted_in_the_body(tmp_path):
-    from sendguard.tui import render
-
     from sendguard.recover.review_data import message_view
+    from sendguard.tui import render
 
     data.build_queue(tmp_path / "queue")
     view = message_view(Queue(tmp_path / "queue"), data.HELD_ID, config_mod.parse(data.CONFIG))
     rendered = render.detail(view)
     start = rendered.plain.index("Hallo Markus,")
-    assert any(span.start <= start and span.end >= start + len("Hallo Markus") and span.style == render.EVIDENCE
-               for span in rendered.spans)
+    assert any(
+        span.start <= start and span.end >= start + len("Hallo Markus") and span.style == render.EVIDENCE
+        for span in rendered.spans
+    )
 
 
 def test_rewrite_folds_long_address_lists():

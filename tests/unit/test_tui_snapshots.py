@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from sendguard.tui.rowlist import RowList
 from textual.widgets import Input
 
+from sendguard.tui.rowlist import RowList
 from tests.support import tui_snapshot_app as data
 from tests.support.tui_pilot import wait_for_workers
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rich.text import Text
-from sendguard.tui.keys import KEYS, LABELS
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from sendguard.tui.keys import KEYS, LABELS
 
 
 def help_text() -> Text:

@@ -19,9 +19,9 @@ from sendguard.printable import printable
 from sendguard.recover.review_data import IncidentRow, incident_rows
 from sendguard.tui import render
 from sendguard.tui.keys import bindings
-from sendguard.tui.screens.base import ReviewScreen
 from sendguard.tui.rowlist import RowList
 from sendguard.tui.safe import text
+from sendguard.tui.screens.base import ReviewScreen
 
 COLUMNS = [("when", "When", 12), ("event", "Event", 11), ("to", "To", 24), ("subject", "Subject", 0)]
 
@@ -32,8 +32,12 @@ def _cells(row: IncidentRow) -> list[Text]:
     when = datetime.fromtimestamp(row.when).astimezone().strftime("%d %b %H:%M") if row.when else "?"
     first = row.recipients[0] if row.recipients else "(none)"
     more = f" +{len(row.recipients) - 1}" if len(row.recipients) > 1 else ""
-    return [Text(when), render.state_cell(row.event), text(first + more, limit=60),
-            text(row.subject or "(no subject)", limit=200)]
+    return [
+        Text(when),
+        render.state_cell(row.event),
+        text(first + more, limit=60),
+        text(row.subject or "(no subject)", limit=200),
+    ]
 
 
 class IncidentsScreen(ReviewScreen):
@@ -76,8 +80,11 @@ class IncidentsScreen(ReviewScreen):
         self.shown, self.source, self.problem = rows, source, problem
         self.by_key = {row.key: row for row in rows}
         self.query_one(RowList).set_rows([row.key for row in rows], rows, _cells)
-        where = ("the incident log (search: notmuch syntax, e.g. tag:held to:example.org)"
-                 if source == "incident log" else "the queue's own records (search: words)")
+        where = (
+            "the incident log (search: notmuch syntax, e.g. tag:held to:example.org)"
+            if source == "incident log"
+            else "the queue's own records (search: words)"
+        )
         self.query_one("#title", Static).update(text(f"Incidents — {len(rows)} from {where}", "bold"))
         self.update_preview()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from sendguard.errors import SendguardError
@@ -13,8 +12,8 @@ from sendguard.recover.review_data import MessageView, message_view
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings
-from sendguard.tui.screens.base import ReviewScreen
 from sendguard.tui.safe import text
+from sendguard.tui.screens.base import ReviewScreen
 
 
 class MessageScreen(EntryActions, ReviewScreen):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from sendguard.errors import SendguardError
@@ -18,9 +17,9 @@ from sendguard.recover.review_data import QueueRow, queue_rows, queue_signature
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings
-from sendguard.tui.screens.base import ReviewScreen
 from sendguard.tui.rowlist import RowList
 from sendguard.tui.safe import text
+from sendguard.tui.screens.base import ReviewScreen
 
 WATCH_LIMIT = 500  # entries stat()ed each second for changes; more waiting than that is refreshed by g
 COLUMNS = [("state", "State", 11), ("when", "When", 8), ("to", "To", 24), ("subject", "Subject", 0)]
@@ -77,8 +76,9 @@ class QueueScreen(EntryActions, ReviewScreen):
         shown = [row for row in self.rows if row.matches(needle)]
         self.shown = {row.id: row for row in shown}
         to_width = COLUMNS[2][2]
-        table.set_rows([row.id for row in shown], shown,
-                       lambda row: render.row_cells(row, self.review.now(), to_width, 200), keep)
+        table.set_rows(
+            [row.id for row in shown], shown, lambda row: render.row_cells(row, self.review.now(), to_width, 200), keep
+        )
         self.update_title(len(shown))
         self.update_preview()
 

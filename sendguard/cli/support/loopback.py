@@ -53,8 +53,7 @@ class LoopbackSMTP:
                 return "250 OK"
 
             async def handle_DATA(self, smtp, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-                server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                                envelope.original_content))
+                server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
                 return "250 Message accepted for delivery"
 
         # aiosmtpd gives a starting server 5 s to answer its own test connection, and says "the
@@ -78,8 +77,9 @@ class LoopbackSMTP:
 def write_msmtprc(path: Path, port: int, sender: str, logfile: Path | None = None) -> Path:
     """An msmtp config (0600, as msmtp demands) whose default account is the loopback server."""
     log = f"logfile {logfile}\n" if logfile else ""
-    path.write_text(f"defaults\nauth off\ntls off\n{log}\naccount default\nhost 127.0.0.1\nport {port}\n"
-                    f"from {sender}\n")
+    path.write_text(
+        f"defaults\nauth off\ntls off\n{log}\naccount default\nhost 127.0.0.1\nport {port}\nfrom {sender}\n"
+    )
     path.chmod(0o600)
     return path
 
@@ -87,8 +87,10 @@ def write_msmtprc(path: Path, port: int, sender: str, logfile: Path | None = Non
 def world_config(msmtprc: Path, sender: str = "me@nordwerk.example", msmtp: str = "msmtp") -> str:
     """The sendguard config of the small Nordwerk world the demo, tests and bench send from:
     the user at nordwerk.example, one client, msmtp pointed at ``msmtprc``, no desktop pop-ups."""
-    return (f'[identity]\naddresses = ["{sender}"]\n\n'
-            '[organization]\ndomains = ["nordwerk.example"]\n\n'
-            '[clients.kundenfirma]\ndomains = ["kundenfirma.example"]\nkeywords = ["Falke", "Kundenfirma"]\n\n'
-            f'[transport]\ncommand = ["{msmtp}", "-C", "{msmtprc}"]\n\n'
-            '[sendmail]\nnotify = false\n\n')
+    return (
+        f'[identity]\naddresses = ["{sender}"]\n\n'
+        '[organization]\ndomains = ["nordwerk.example"]\n\n'
+        '[clients.kundenfirma]\ndomains = ["kundenfirma.example"]\nkeywords = ["Falke", "Kundenfirma"]\n\n'
+        f'[transport]\ncommand = ["{msmtp}", "-C", "{msmtprc}"]\n\n'
+        "[sendmail]\nnotify = false\n\n"
+    )

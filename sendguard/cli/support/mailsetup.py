@@ -21,11 +21,32 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FREEMAIL = frozenset({
-    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com", "icloud.com",
-    "me.com", "gmx.de", "gmx.net", "gmx.at", "web.de", "t-online.de", "posteo.de", "mailbox.org",
-    "proton.me", "protonmail.com", "fastmail.com", "aol.com", "freenet.de", "yandex.ru", "mail.ru",
-})
+FREEMAIL = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "gmx.de",
+        "gmx.net",
+        "gmx.at",
+        "web.de",
+        "t-online.de",
+        "posteo.de",
+        "mailbox.org",
+        "proton.me",
+        "protonmail.com",
+        "fastmail.com",
+        "aol.com",
+        "freenet.de",
+        "yandex.ru",
+        "mail.ru",
+    }
+)
 """Mail providers whose domain is never an organization or a client: everyone uses them."""
 
 
@@ -155,8 +176,7 @@ class MailProgram:
         if self.name == "aerc":
             return [f"outgoing = {sendmail}"]
         hook = shipped_dir("hooks")
-        out = [f"git config --global sendemail.sendmailCmd {quoted}",
-               "git config --global sendemail.validate true"]
+        out = [f"git config --global sendemail.sendmailCmd {quoted}", "git config --global sendemail.validate true"]
         if hook:
             out.append(f"cp {shlex.quote(str(hook / 'sendemail-validate'))} REPO/.git/hooks/   # in each repository")
         return out
@@ -201,8 +221,9 @@ def _aerc() -> MailProgram:
 
 def _git_config(name: str) -> str | None:
     try:
-        proc = subprocess.run(["git", "config", "--global", "--get", name], capture_output=True, text=True,
-                              timeout=10, check=False)
+        proc = subprocess.run(
+            ["git", "config", "--global", "--get", name], capture_output=True, text=True, timeout=10, check=False
+        )
     except OSError:
         return None
     return (proc.stdout.strip() or None) if proc.returncode == 0 else None
