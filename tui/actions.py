@@ -95,8 +95,19 @@ class EntryActions:
             "Send",
             "Release failed",
             lambda: release(app.queue, entry_id, app.config),
-            lambda entry: self._done(f"Sent to {', '.join(entry.meta.get('envelope', []))}."),
+            self._released,
         )
+
+    def _released(self, entry: Any) -> None:
+        from sendguard.act import queue as q
+
+        if entry.state == q.DELIVERED:
+            self._done(f"Sent to {', '.join(entry.meta.get('envelope', []))}.")
+            return
+        # kept before it could be checked: checked now, and held (or blocked) by that check
+        reasons = [f["message"] for f in entry.meta.get("findings", []) if f.get("severity") in ("hold", "block")]
+        why = reasons[0] if reasons else entry.meta.get("verdict", "")
+        self._done(f"Not sent: checked now, it is {entry.state}: {why} Press r again to send it anyway.", "warning")
 
     # d
     def action_discard(self) -> None:

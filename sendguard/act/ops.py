@@ -12,16 +12,21 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.act.delivery import deliver
 from sendguard.config.schema import Config
-from sendguard.errors import DeliveryError, QueueError, QueueLockedError
+from sendguard.errors import DeliveryError, QueueError, QueueLockedError, SendguardError
 from sendguard.exitcodes import ExitCode
+from sendguard.model import Verdict
 
 # DELAYED too: releasing mail in its undo window sends it now instead of when the window ends.
-RELEASABLE = frozenset({q.HELD, q.BLOCKED, q.DEFERRED, q.FAILED, q.INTERRUPTED, q.RELEASED, q.ACCEPTED, q.DELAYED})
+RELEASABLE = frozenset(
+    {q.RECEIVED, q.HELD, q.BLOCKED, q.DEFERRED, q.FAILED, q.INTERRUPTED, q.RELEASED, q.ACCEPTED, q.DELAYED}
+)
 
 
 def effective_state(queue: q.Queue, entry: q.Entry) -> str:
@@ -36,13 +41,80 @@ def effective_state(queue: q.Queue, entry: q.Entry) -> str:
     return q.INTERRUPTED
 
 
-def release(queue: q.Queue, entry_id: str, config: Config) -> q.Entry:
-    """Deliver a kept message now (a person's decision). Raises if it already left."""
+def unjudged(meta: dict[str, Any]) -> bool:
+    """Kept before any check decided about it: after an error (a broken config, a crash in the
+    send path), or with no decision written. Such a message has no verdict a person could
+    have agreed to, so releasing it must check it first."""
+    return bool(meta.get("error")) or meta.get("state", q.RECEIVED) == q.RECEIVED
+
+
+def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
+    """Check a kept message as the send path checks a new one, under ``config``; record the
+    findings and the verdict (the caller holds the entry's lock). Held or blocked by the
+    check, the entry says so; otherwise its state is left to the caller."""
+    from sendguard.decide.check import check_message, envelope_for
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.sendpath.args import parse
+    from sendguard.sendpath.path import fingerprint
+
+    raw = entry.raw()
+    message = OutgoingMessage(raw)
+    meta = entry.meta
+    envelope = list(meta.get("envelope") or [])
+    if not envelope:  # kept before the arguments were read: read them as the send path would
+        args = parse(list(meta.get("argv", [])))
+        envelope = envelope_for(message, args.recipients, args.read_recipients)
+        if not envelope:
+            raise QueueError(
+                f"message {entry.id} names no recipients; it cannot be checked or sent",
+                hints=[f"sendguard discard {entry.id}, and send it again from your mail program"],
+            )
+        meta.update(
+            options=list(args.options),
+            recipients=list(args.recipients) if args.recipients else ([] if args.read_recipients else envelope),
+            envelope=envelope,
+            read_recipients=args.read_recipients,
+            sender=args.sender,
+        )
+    decision = check_message(
+        message, config, envelope=envelope, state_dir=state_dir, options=tuple(meta.get("options", []))
+    ).decision
+    verdict = decision.verdict
+    changes: dict[str, Any] = {
+        "verdict": verdict.label,
+        "findings": [f.to_json() for f in decision.findings],
+        "fingerprint": fingerprint(raw, envelope),
+        "subject": message.subject,
+        "error": [],
+        "event": f"checked (it had been kept unchecked): {verdict.label}",
+    }
+    if verdict == Verdict.BLOCK:
+        changes["state"] = q.BLOCKED
+    elif verdict == Verdict.HOLD:
+        changes["state"] = q.HELD
+    entry.save(**changes)
+    if verdict >= Verdict.HOLD:
+        events.emit(entry, entry.state, config)
+    return verdict
+
+
+def release(queue: q.Queue, entry_id: str, config: Config, *, unchecked: bool = False) -> q.Entry:
+    """Deliver a kept message now (a person's decision). Raises if it already left.
+
+    A message kept before it was checked is checked first, like a new one: held or blocked by
+    that check, it stays (the returned entry says so) and the person decides again knowing why.
+    ``unchecked`` sends it without the check, the documented way round (``release --unchecked``)."""
     with queue.locked(entry_id) as entry:
         if entry.state == q.SENDING:
             entry.meta["state"] = q.INTERRUPTED  # we hold the lock, so nobody is sending it
         if entry.state not in RELEASABLE:
             raise QueueError(f"message {entry.id} is {entry.state}; nothing to release")
+        if unjudged(entry.meta):
+            if not unchecked:
+                if judge(entry, config, queue.root.parent) >= Verdict.HOLD:
+                    return entry
+            else:
+                entry.save(event="released without a check (--unchecked)", released_unchecked=True)
         entry.save(state=q.RELEASED, event="released")
         events.emit(entry, "released", config)
         deliver(entry, config)
@@ -71,7 +143,17 @@ class RunReport:
         return int(ExitCode.TEMPFAIL if self.failed else ExitCode.OK)
 
 
+def _reason(meta: dict[str, Any]) -> str:
+    order = {"block": 0, "hold": 1, "warn": 2}
+    serious = sorted(
+        (f for f in meta.get("findings", []) if f.get("severity") in order), key=lambda f: order[f["severity"]]
+    )
+    return str(serious[0].get("message", "")) if serious else ""
+
+
 def _is_due(entry: q.Entry, now: float) -> bool:
+    if entry.state == q.RECEIVED:  # never decided (a crash before the check): checked, then sent
+        return True
     if entry.state not in q.DUE_STATES:
         return False
     not_before = entry.meta.get("not_before")
@@ -83,7 +165,7 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
     now = time.time() if now is None else now
     report = RunReport()
     for entry in queue.entries():
-        if entry.state not in q.DUE_STATES and entry.state != q.SENDING:
+        if entry.state not in q.DUE_STATES and entry.state not in (q.SENDING, q.RECEIVED):
             _prune(entry, config, now)
             continue
         try:
@@ -101,6 +183,16 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
                 continue
             if not _is_due(entry, now):
                 continue
+            if unjudged(entry.meta):
+                try:
+                    verdict = judge(entry, config, queue.root.parent)
+                except SendguardError as err:
+                    report.failed += 1
+                    report.lines.append(f"{entry.id}: not checked, so not sent: {err.message}")
+                    continue
+                if verdict >= Verdict.HOLD:
+                    report.lines.append(f"{entry.id}: checked now: {verdict.label} — {_reason(entry.meta)}")
+                    continue
             try:
                 deliver(entry, config)
             except DeliveryError as err:

@@ -8,6 +8,7 @@ import sys
 import click
 
 from sendguard.act import queue as q
+from sendguard.exitcodes import ExitCode
 from sendguard.printable import printable
 
 
@@ -77,22 +78,63 @@ def run_cmd(state) -> None:  # type: ignore[no-untyped-def]
 
 
 @click.command()
-@click.argument("entry_id", metavar="ID")
+@click.argument("entry_ids", metavar="ID...", nargs=-1, required=True)
+@click.option(
+    "--unchecked",
+    is_flag=True,
+    help="Send a message that was kept before it could be checked without checking it now.",
+)
 @click.pass_obj
-def release(state, entry_id: str) -> None:  # type: ignore[no-untyped-def]
-    """Deliver a held message now."""
-    from sendguard.act.ops import release as do_release
+def release(state, entry_ids: tuple[str, ...], unchecked: bool) -> None:  # type: ignore[no-untyped-def]
+    """Deliver held messages now.
 
-    entry = do_release(q.Queue.default(), entry_id, state.config)
-    click.echo(f"{entry.id}: delivered to {', '.join(entry.meta.get('envelope', []))}")
+    A message kept before it could be checked (a broken config, a crash) is checked first,
+    under the config now in force; if that check holds it, it stays held and the reason is
+    shown: release it again to send it anyway, or use --unchecked."""
+    from sendguard.act.ops import release as do_release
+    from sendguard.cli import render_error
+    from sendguard.errors import SendguardError
+
+    worst = 0
+    for entry_id in entry_ids:
+        try:
+            entry = do_release(q.Queue.default(), entry_id, state.config, unchecked=unchecked)
+        except SendguardError as err:
+            render_error(err)
+            worst = max(worst, int(err.exit_code))
+            continue
+        if entry.state == q.DELIVERED:
+            click.echo(f"{entry.id}: delivered to {printable(', '.join(entry.meta.get('envelope', [])))}")
+            continue
+        worst = max(worst, int(ExitCode.NOPERM if entry.state == q.BLOCKED else ExitCode.TEMPFAIL))
+        click.echo(f"{entry.id}: checked now (it had been kept unchecked): {entry.meta.get('verdict')}", err=True)
+        for finding in entry.meta.get("findings", []):
+            if finding.get("severity") in ("warn", "hold", "block"):
+                click.echo(f"  - {printable(finding.get('message', ''))}", err=True)
+                if finding.get("suggestion"):
+                    click.echo(f"    Did you mean {printable(finding['suggestion'])}?", err=True)
+        click.echo(
+            f"  Not sent. `sendguard release {entry.id}` now sends it as it is; `sendguard review` to fix it.", err=True
+        )
+    sys.exit(worst)
 
 
 @click.command()
-@click.argument("entry_id", metavar="ID")
+@click.argument("entry_ids", metavar="ID...", nargs=-1, required=True)
 @click.pass_obj
-def discard(state, entry_id: str) -> None:  # type: ignore[no-untyped-def]
-    """Drop a held message (it stays in the incident log)."""
+def discard(state, entry_ids: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Drop held messages (they stay in the incident log)."""
     from sendguard.act.ops import discard as do_discard
+    from sendguard.cli import render_error
+    from sendguard.errors import SendguardError
 
-    entry = do_discard(q.Queue.default(), entry_id, state.config)
-    click.echo(f"{entry.id}: discarded")
+    worst = 0
+    for entry_id in entry_ids:
+        try:
+            entry = do_discard(q.Queue.default(), entry_id, state.config)
+        except SendguardError as err:
+            render_error(err)
+            worst = max(worst, int(err.exit_code))
+            continue
+        click.echo(f"{entry.id}: discarded")
+    sys.exit(worst)
