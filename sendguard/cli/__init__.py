@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "completion": "completion_cmd:completion",
     "demo": "demo_cmd:demo",
     "man": "man_cmd:man",
+    "milter": "milter_cmd:milter",
 }
 
 

@@ -209,6 +209,35 @@ class OopsSection:
 
 
 @section
+class MilterSection:
+    """`sendguard milter`: the same checks on a Postfix or Sendmail server, for a whole team."""
+
+    hold: Literal["reject", "quarantine"] = key(
+        "reject",
+        "reject: a held message gets 550 5.7.1 at the end of DATA with the reason and the way out "
+        "(send it again unchanged within confirm_window to send it anyway). quarantine: it goes to "
+        "Postfix's hold queue for an administrator (`sendguard queue list --postfix`).",
+    )
+    state_dir: str = key(
+        "", "Where the milter keeps each sender's history and its held copies (empty: $XDG_DATA_HOME/sendguard/milter)."
+    )
+    confirm_window: int = key(600, "Seconds within which sending the identical message again confirms a hold.")
+    timeout: float = key(
+        20.0,
+        "Seconds one message may take to check; past that the milter answers 451 4.3.0 and the "
+        "client tries again later (never an unchecked message, never a lost one).",
+    )
+    learn: bool = key(True, "Add every message the milter lets through to its sender's history.")
+    notice: bool = key(True, "quarantine: send the sender a notice mail saying the message is held and why.")
+    notice_command: list[str] = key(
+        ["/usr/sbin/sendmail", "-i", "-t"], "How a notice mail is submitted (a sendmail command; -t reads To)."
+    )
+    postfix_config: str = key(
+        "", "The Postfix configuration directory `queue --postfix` passes to postqueue/postsuper (empty: the default)."
+    )
+
+
+@section
 class RuleConfig:
     """``[rules.ID]``: ``action`` plus the options the rule declares."""
 
@@ -234,6 +263,7 @@ class Config:
     queue: QueueSection = field(default_factory=QueueSection)
     drafts: DraftsSection = field(default_factory=DraftsSection)
     oops: OopsSection = field(default_factory=OopsSection)
+    milter: MilterSection = field(default_factory=MilterSection)
     path: Path | None = None
     """The file it was read from (None for the embedded default)."""
 
@@ -264,6 +294,7 @@ SECTIONS: dict[str, type] = {
     "queue": QueueSection,
     "drafts": DraftsSection,
     "oops": OopsSection,
+    "milter": MilterSection,
 }
 TABLE_SECTIONS = ("clients", "rules")
 

@@ -1,0 +1,130 @@
+"""The milter protocol side: pymilter callbacks in, a policy outcome out. Nothing is decided here.
+
+libmilter runs one thread per MTA connection and calls these methods on one object per
+connection; a connection may carry several transactions (``envfrom`` starts each anew). The
+callbacks before end-of-message only collect and never answer (``@Milter.noreply``), so Postfix
+does not wait for a round trip per header or body chunk. At ``eom`` the whole message goes to
+the judge (lifecycle.Checker: the policy under a time limit) and its outcome becomes the reply:
+
+* accept — ACCEPT, with an ``X-Sendguard`` header for a warning or a confirmed hold;
+* reject — 550 5.7.1 and the policy's lines (a multi-line reply where the MTA supports it);
+* quarantine — ``smfi_quarantine`` (Postfix: the hold queue) and ACCEPT;
+* tempfail — 451 4.3.0: the client keeps the message and tries again.
+
+Anything unexpected here becomes a tempfail too: never a lost message, never an unchecked one.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import Milter
+
+from sendguard.milter import senders
+from sendguard.milter.policy import ACCEPT, HEADER, QUARANTINE, REJECT, Outcome, Transaction, tempfail
+from sendguard.printable import printable
+
+Judge = Callable[[Transaction], Outcome]
+
+
+def _log(line: str) -> None:
+    print(f"sendguard-milter: {line}", file=sys.stderr, flush=True)
+
+
+class SendguardMilter(Milter.Base):
+    """One MTA connection. ``judge`` is set by the lifecycle before the milter starts."""
+
+    judge: Judge = staticmethod(lambda tx: tempfail("not ready"))  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.envelope_from = ""
+        self.auth_user = ""
+        self.recipients: list[str] = []
+        self.headers: list[bytes] = []
+        self.body_chunks: list[bytes] = []
+
+    @Milter.noreply
+    def envfrom(self, mailfrom: str, *params: str) -> int:
+        self._reset()
+        self.envelope_from = mailfrom.strip().strip("<>")
+        self.auth_user = self.getsymval("{auth_authen}") or ""
+        return Milter.CONTINUE
+
+    @Milter.noreply
+    def envrcpt(self, to: str, *params: str) -> int:
+        address = to.strip().strip("<>").strip().lower()
+        if address:
+            self.recipients.append(address)
+        return Milter.CONTINUE
+
+    @Milter.decode("bytes")
+    @Milter.noreply
+    def header(self, name: str, value: bytes) -> int:
+        if isinstance(value, str):  # pymilter hands bytes when asked; be safe either way
+            value = value.encode("utf-8", "surrogateescape")
+        self.headers.append(name.encode("ascii", "replace") + b": " + value.replace(b"\r\n", b"\n") + b"\n")
+        return Milter.CONTINUE
+
+    @Milter.noreply
+    def body(self, chunk: bytes) -> int:
+        self.body_chunks.append(chunk)
+        return Milter.CONTINUE
+
+    def raw(self) -> bytes:
+        body = b"".join(self.body_chunks).replace(b"\r\n", b"\n")
+        return b"".join(self.headers) + b"\n" + body
+
+    def eom(self) -> int:
+        queue_id = self.getsymval("i") or ""
+        try:
+            tx = Transaction(
+                sender=senders.key_of(self.auth_user, self.envelope_from),
+                envelope_from=self.envelope_from,
+                recipients=list(dict.fromkeys(self.recipients)),
+                raw=self.raw(),
+                queue_id=queue_id,
+            )
+            outcome = type(self).judge(tx)
+            result = self._apply(outcome)
+        except Exception as err:  # noqa: BLE001 — a broken milter must make the client retry, not lose mail
+            _log(f"{queue_id or '-'}: internal error: {type(err).__name__}: {printable(str(err))}")
+            outcome = tempfail("internal error")
+            self.setreply(outcome.code, outcome.xcode, *outcome.lines)
+            result = Milter.TEMPFAIL
+        _log(
+            f"{queue_id or '-'}: sender={printable(tx.sender) if 'tx' in locals() else '?'} "
+            f"verdict={outcome.verdict.label} action={outcome.action}"
+            + (f" id={outcome.entry_id}" if outcome.entry_id else "")
+        )
+        self._reset()
+        return result
+
+    def _apply(self, outcome: Outcome) -> int:
+        if outcome.action == ACCEPT:
+            if outcome.header:
+                self.addheader(HEADER, outcome.header)
+            return Milter.ACCEPT
+        if outcome.action == QUARANTINE:
+            self.quarantine(outcome.reason)
+            return Milter.ACCEPT
+        self.setreply(outcome.code, outcome.xcode, *outcome.lines)
+        return Milter.REJECT if outcome.action == REJECT else Milter.TEMPFAIL
+
+    def abort(self) -> int:
+        self._reset()
+        return Milter.CONTINUE
+
+    def close(self) -> int:
+        return Milter.CONTINUE
+
+
+def run(name: str, spec: str, judge: Judge, mta_timeout: int) -> None:
+    """Listen on ``spec`` until SIGTERM/SIGINT (libmilter handles the signals)."""
+    SendguardMilter.judge = staticmethod(judge)  # type: ignore[assignment]
+    Milter.factory = SendguardMilter
+    Milter.set_flags(Milter.ADDHDRS | Milter.QUARANTINE)
+    Milter.runmilter(name, spec, timeout=mta_timeout, rmsock=True)

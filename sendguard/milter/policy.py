@@ -1,0 +1,297 @@
+"""What the milter does with one message: the send path's checks, per sender, and the way out.
+
+No milter library here: the adapter hands over a :class:`Transaction` (the envelope, the sender
+and the bytes) and gets an :class:`Outcome` back, so the whole policy is tested with bytes.
+
+* The checks are ``check_message`` and the decision table, run against the *sender's* own
+  history (``senders.sender_dir``) with the sender as ``[identity]``.
+* pass: accept. warn: accept with an ``X-Sendguard`` header (no other change).
+* hold, ``[milter] hold = "reject"``: a copy is kept (the milter's own queue, fsynced, and the
+  incident log) and the client gets 550 5.7.1 with the reason, the suggestion and the way out.
+  The identical message from the same sender within ``confirm_window`` is the confirmation: it
+  goes out once (the same fingerprint as the send path, without Postfix's Received line).
+* hold, ``quarantine``: accepted into Postfix's hold queue (the adapter quarantines it), a copy
+  in the incident log, a notice to the sender.
+* block: 550 5.7.1 without a way out; kept in the incident log.
+* Every message let through is learned into its sender's history (in the background).
+
+Whatever happens after a time-out (``cancelled``) changes nothing on disk: the client was told
+to try again, and its retry must be judged afresh, not taken as a confirmation.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sendguard.act import queue as q
+from sendguard.config.schema import Config, IdentitySection
+from sendguard.milter import senders
+from sendguard.model import Severity, Verdict
+
+ACCEPT = "accept"
+REJECT = "reject"
+QUARANTINE = "quarantine"
+TEMPFAIL = "tempfail"
+
+QUARANTINED = "quarantined"  # the milter queue's state for a copy of a message in Postfix's hold queue
+
+HEADER = "X-Sendguard"
+# An SMTP reply line may be 512 octets (RFC 5321 4.5.3.1.5); leave room for "550-5.7.1 ".
+MAX_LINE = 480
+MAX_LINES = 8
+
+
+class Transaction(NamedTuple):
+    """One SMTP transaction as the MTA showed it to the milter."""
+
+    sender: str
+    """Whose history judges it: the authenticated login or the envelope sender (senders.key_of)."""
+    envelope_from: str
+    recipients: list[str]
+    raw: bytes
+    queue_id: str = ""
+
+
+class Outcome(NamedTuple):
+    action: str
+    verdict: Verdict
+    code: str = ""
+    xcode: str = ""
+    lines: tuple[str, ...] = ()
+    header: str = ""
+    """Value of an X-Sendguard header to add ('' for none)."""
+    reason: str = ""
+    """One line for the quarantine reason and the milter's log."""
+    entry_id: str = ""
+
+
+def tempfail(why: str) -> Outcome:
+    return Outcome(TEMPFAIL, Verdict.HOLD, "451", "4.3.0", (smtp_text(f"sendguard: {why}; please try again later."),))
+
+
+def smtp_text(text: str) -> str:
+    """One SMTP reply line: ASCII (accents folded), no control characters, bounded."""
+    folded = unicodedata.normalize("NFKD", " ".join(text.split()))
+    ascii_text = "".join(c for c in folded if not unicodedata.combining(c)).encode("ascii", "replace").decode()
+    ascii_text = "".join(c if " " <= c <= "~" else "?" for c in ascii_text)
+    return ascii_text if len(ascii_text) <= MAX_LINE else ascii_text[: MAX_LINE - 1] + "~"
+
+
+def without_received(raw: bytes) -> bytes:
+    """The message without its Received: fields (Postfix adds one with a new queue id and time
+    to every attempt; the client's resend is otherwise the same)."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
+    split = min(ends) if ends else len(raw)
+    kept: list[bytes] = []
+    skipping = False
+    for line in raw[:split].splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line[:9].lower() == b"received:"
+        if not skipping:
+            kept.append(line)
+    return b"".join(kept) + raw[split:]
+
+
+def holding_reasons(decision: Any) -> list[str]:
+    """Each finding that weighs (warn and up) as a sentence, with its suggestion."""
+    out = []
+    for finding in decision.findings:
+        if finding.severity < Severity.WARN:
+            continue
+        text = finding.message.strip()
+        if finding.suggestion and finding.suggestion.lower() not in text.lower():
+            text = f"{text.rstrip('.')}; did you mean {finding.suggestion}?"
+        out.append(text)
+    return out or ["it could not be checked"]
+
+
+class Policy:
+    """The milter's decisions, for one configuration. Thread-safe: one instance serves every
+    connection; each call works on its own message."""
+
+    def __init__(
+        self,
+        config: Config,
+        root: Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        later: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.root = root or senders.state_dir(config)
+        self.queue = q.Queue(self.root / "queue")
+        self.clock = clock
+        self.later = later or (lambda job: job())
+        """Runs work the reply need not wait for (learning, notices): the lifecycle's background thread."""
+        self._confirm_lock = threading.Lock()
+
+    # -- the decision -------------------------------------------------------------------------
+
+    def config_for(self, tx: Transaction) -> Config:
+        """The configuration with the sender as the identity (a shallow copy; sections shared)."""
+        own = [a for a in dict.fromkeys([tx.sender, tx.envelope_from.lower()]) if "@" in a]
+        config = copy.copy(self.config)
+        config.identity = IdentitySection(addresses=own, name=self.config.identity.name)
+        return config
+
+    def judge(self, tx: Transaction, cancelled: threading.Event | None = None) -> Outcome:
+        from sendguard.decide.check import check_message
+        from sendguard.mail.message import OutgoingMessage
+
+        cancelled = cancelled or threading.Event()
+        config = self.config_for(tx)
+        sender_dir = senders.sender_dir(self.root, tx.sender)
+        message = OutgoingMessage(tx.raw)
+        result = check_message(message, config, envelope=tx.recipients, state_dir=sender_dir, now=self.clock())
+        decision = result.decision
+        if cancelled.is_set():
+            return tempfail("the check took too long")
+        if decision.verdict <= Verdict.WARN:
+            self._learn_later(tx, config)
+            if decision.verdict == Verdict.WARN:
+                rules = sorted({f.rule for f in decision.findings if f.severity == Severity.WARN})
+                return Outcome(ACCEPT, decision.verdict, header=smtp_text("warn: " + ", ".join(rules)))
+            return Outcome(ACCEPT, decision.verdict)
+        meta = self._meta(tx, message, decision)
+        if decision.verdict == Verdict.BLOCK:
+            entry = self._keep(tx, meta, q.BLOCKED, cancelled)
+            if entry is None:
+                return tempfail("the check took too long")
+            reasons = holding_reasons(decision)
+            lines = [f"sendguard blocked this message: {reasons[0]} It cannot be sent as it is."]
+            lines += [f"Also: {r}" for r in reasons[1:]]
+            lines.append(f"Kept as {entry.id}; ask your mail administrator.")
+            return self._reply(REJECT, decision.verdict, lines, entry.id)
+        if self.config.milter.hold == "quarantine":
+            entry = self._keep(tx, meta, QUARANTINED, cancelled)
+            if entry is None:
+                return tempfail("the check took too long")
+            reason = smtp_text("sendguard: " + "; ".join(holding_reasons(decision)))
+            self._notice_later(tx, meta, entry.id)
+            return Outcome(QUARANTINE, decision.verdict, reason=reason, entry_id=entry.id)
+        return self._hold_or_confirm(tx, meta, decision, config, cancelled)
+
+    def _hold_or_confirm(
+        self, tx: Transaction, meta: dict, decision: Any, config: Config, cancelled: threading.Event
+    ) -> Outcome:  # type: ignore[type-arg]
+        from sendguard.sendpath.path import fingerprint
+
+        window = self.config.milter.confirm_window
+        meta["fingerprint"] = fingerprint(without_received(tx.raw), [*tx.recipients, f"sender:{tx.sender}"])
+        with self._confirm_lock:  # two connections resending at once: only one confirms
+            earlier = self.queue.find_confirmable(meta["fingerprint"], window, self.clock())
+            if earlier is not None and not cancelled.is_set() and self._confirm(earlier):
+                self._learn_later(tx, config)
+                rules = sorted({f.rule for f in decision.findings if f.severity >= Severity.WARN})
+                return Outcome(
+                    ACCEPT,
+                    decision.verdict,
+                    header=smtp_text(f"confirmed by the sender ({', '.join(rules)})"),
+                    entry_id=earlier.id,
+                )
+            entry = self._keep(tx, meta, q.HELD, cancelled)
+        if entry is None:
+            return tempfail("the check took too long")
+        reasons = holding_reasons(decision)
+        minutes = max(1, window // 60)
+        lines = [
+            f"sendguard held this message: {reasons[0].rstrip('.')}. "
+            f"Send it again unchanged within {minutes} minutes to send it anyway."
+        ]
+        lines += [f"Also: {r}" for r in reasons[1:]]
+        lines.append(f"Or change it and send it again. (Held as {entry.id}.)")
+        return self._reply(REJECT, decision.verdict, lines, entry.id)
+
+    @staticmethod
+    def _reply(action: str, verdict: Verdict, lines: list[str], entry_id: str) -> Outcome:
+        text = tuple(smtp_text(line).replace("%", "%%") for line in lines)
+        if len(text) > MAX_LINES:
+            text = (*text[: MAX_LINES - 1], text[-1])
+        return Outcome(action, verdict, "550", "5.7.1", text, reason=text[0], entry_id=entry_id)
+
+    # -- keeping and confirming ---------------------------------------------------------------
+
+    @staticmethod
+    def _meta(tx: Transaction, message: Any, decision: Any) -> dict[str, Any]:
+        return {
+            "sender": tx.envelope_from,
+            "milter_sender": tx.sender,
+            "from": str(message.sender) if message.sender else "",
+            "recipients": list(tx.recipients),
+            "envelope": list(tx.recipients),
+            "subject": message.subject,
+            "verdict": decision.verdict.label,
+            "findings": [f.to_json() for f in decision.findings],
+            "size": len(tx.raw),
+            "checker": "milter",
+            "postfix_queue_id": tx.queue_id,
+        }
+
+    def _keep(self, tx: Transaction, meta: dict[str, Any], state: str, cancelled: threading.Event) -> q.Entry | None:
+        """Keep a copy (fsynced) and write its incident record; None if the check was cancelled."""
+        if cancelled.is_set():
+            return None
+        entry, lock = self.queue.create(tx.raw, {**meta, "state": state})
+        lock.release()
+        self._record(entry, {QUARANTINED: "held", q.HELD: "held", q.BLOCKED: "blocked"}[state])
+        return entry
+
+    def _record(self, entry: q.Entry, event: str) -> None:
+        from sendguard.act import events
+
+        events.emit(entry, event, self.config, observers=("sendguard.incidents.observer",))
+
+    def _confirm(self, earlier: q.Entry) -> bool:
+        from sendguard.errors import SendguardError
+
+        try:
+            with self.queue.locked(earlier.id) as entry:
+                if entry.state != q.HELD:
+                    return False
+                entry.save(state=q.CONFIRMED, event="confirmed by sending it again")
+                return True
+        except SendguardError:
+            return False
+
+    # -- work after the reply -----------------------------------------------------------------
+
+    def _learn_later(self, tx: Transaction, config: Config) -> None:
+        if not self.config.milter.learn or not tx.sender:
+            return
+        self.later(lambda: self.learn(tx.sender, tx.raw, config.identity.addresses))
+
+    def learn(self, sender: str, raw: bytes, own: list[str]) -> None:
+        """Add one message to the sender's history (as sent by them)."""
+        from sendguard.history.learn import Learner
+        from sendguard.history.store import open_for_write
+
+        db = open_for_write(senders.sender_dir(self.root, sender, create=True))
+        try:
+            with Learner(db, own or [sender], self.config.organization.domains) as learner:
+                learner.add(raw)
+        finally:
+            db.close()
+
+    def _notice_later(self, tx: Transaction, meta: dict[str, Any], entry_id: str) -> None:
+        if not self.config.milter.notice or not tx.envelope_from:
+            return
+        from sendguard.milter.postfix import notice_mail
+
+        text = notice_mail(tx.envelope_from, meta, entry_id, tx.queue_id)
+        command = list(self.config.milter.notice_command)
+        self.later(lambda: _submit(command, text))
+
+
+def _submit(command: list[str], text: bytes) -> None:
+    import subprocess
+
+    subprocess.run(command, input=text, check=True, timeout=60, capture_output=True)

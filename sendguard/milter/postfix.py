@@ -1,0 +1,145 @@
+"""Postfix's hold queue, for ``sendguard queue list/release/discard --postfix``, and the notice mail.
+
+A quarantined message lives in Postfix's own queue, not in sendguard's: ``postqueue -j`` lists
+it (one JSON object per line), ``postsuper -H`` releases it (to the deferred queue, then
+``postqueue -i`` asks for delivery now), ``postsuper -d ID hold`` deletes it. What sendguard
+knows about it (subject, findings) is joined from the milter's own copy by Postfix queue id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+from sendguard.errors import QueueError
+
+_QUEUE_ID = re.compile(r"^[0-9A-Za-z]{6,20}$")
+
+
+def _config_args(config_dir: str) -> list[str]:
+    return ["-c", config_dir] if config_dir else []
+
+
+def _run(command: list[str]) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise QueueError(f"{command[0]} not found", hints=["is Postfix installed on this machine?"]) from None
+    except subprocess.TimeoutExpired:
+        raise QueueError(f"{' '.join(command)} did not answer within 60 s") from None
+    if done.returncode != 0:
+        why = (done.stderr or done.stdout).strip().splitlines()
+        raise QueueError(f"{' '.join(command)} failed: {why[-1] if why else f'exit {done.returncode}'}")
+    return done.stdout
+
+
+def hold_queue(config_dir: str = "") -> list[dict[str, Any]]:
+    """The messages in Postfix's hold queue, as ``postqueue -j`` describes them."""
+    out = []
+    for line in _run(["postqueue", *_config_args(config_dir), "-j"]).splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if item.get("queue_name") == "hold":
+            out.append(item)
+    return out
+
+
+def known_copies(milter_state: Path) -> dict[str, dict[str, Any]]:
+    """The milter's own records of quarantined messages, by Postfix queue id."""
+    from sendguard.act.queue import Queue
+
+    return {
+        e.meta["postfix_queue_id"]: e.meta
+        for e in Queue(milter_state / "queue").entries()
+        if e.meta.get("postfix_queue_id") and e.meta.get("state") == "quarantined"
+    }
+
+
+def listing(config_dir: str, milter_state: Path) -> list[dict[str, Any]]:
+    """``queue list --json`` lines for Postfix's hold queue."""
+    from datetime import UTC, datetime
+
+    copies = known_copies(milter_state)
+    rows = []
+    for item in hold_queue(config_dir):
+        qid = str(item.get("queue_id", ""))
+        meta = copies.get(qid, {})
+        rows.append(
+            {
+                "id": qid,
+                "state": "held",
+                "sender": item.get("sender", ""),
+                "recipients": [r.get("address", "") for r in item.get("recipients", [])],
+                "subject": meta.get("subject", ""),
+                "verdict": meta.get("verdict", "hold"),
+                "created": datetime.fromtimestamp(int(item.get("arrival_time", 0)), UTC).isoformat(timespec="seconds"),
+                "reasons": [f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"],
+            }
+        )
+    return rows
+
+
+def _checked_id(queue_id: str) -> str:
+    if not _QUEUE_ID.match(queue_id):
+        raise QueueError(f"{queue_id!r} is not a Postfix queue id", hints=["see `sendguard queue list --postfix`"])
+    return queue_id
+
+
+def release(queue_id: str, config_dir: str = "") -> None:
+    """Let a held message go: out of the hold queue, and ask for its delivery now."""
+    queue_id = _checked_id(queue_id)
+    if queue_id not in {str(i.get("queue_id")) for i in hold_queue(config_dir)}:
+        raise QueueError(
+            f"no message {queue_id} in Postfix's hold queue", hints=["see `sendguard queue list --postfix`"]
+        )
+    _run(["postsuper", *_config_args(config_dir), "-H", queue_id])
+    _run(["postqueue", *_config_args(config_dir), "-i", queue_id])
+
+
+def discard(queue_id: str, config_dir: str = "") -> None:
+    """Delete a held message from the hold queue (the milter's copy stays in the incident log)."""
+    queue_id = _checked_id(queue_id)
+    if queue_id not in {str(i.get("queue_id")) for i in hold_queue(config_dir)}:
+        raise QueueError(
+            f"no message {queue_id} in Postfix's hold queue", hints=["see `sendguard queue list --postfix`"]
+        )
+    _run(["postsuper", *_config_args(config_dir), "-d", queue_id, "hold"])
+
+
+def notice_mail(to: str, meta: dict[str, Any], entry_id: str, queue_id: str) -> bytes:
+    """The note to the sender of a quarantined message: held, why, and what happens next."""
+    from sendguard.incidents.record import encode_header
+    from sendguard.milter.policy import smtp_text
+
+    reasons = [f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"]
+    subject = meta.get("subject", "")
+    body = [
+        "Your message was not sent yet: sendguard held it for a check by your mail administrator.",
+        "",
+        f"  Subject: {smtp_text(subject)}",
+        f"  To:      {smtp_text(', '.join(meta.get('recipients', [])))}",
+        "",
+        "Why:",
+        *(f"  - {smtp_text(r)}" for r in reasons),
+        "",
+        "If it is right, ask your administrator to release it; if not, nothing more leaves.",
+        f"(Postfix queue id {queue_id or '?'}, sendguard id {entry_id}.)",
+    ]
+    head = [
+        "From: sendguard <postmaster>",
+        f"To: {smtp_text(to)}",
+        f"Subject: {encode_header('Held for review: ' + subject)}",
+        f"Date: {formatdate(localtime=True)}",
+        f"Message-ID: {make_msgid('sendguard')}",
+        "Auto-Submitted: auto-generated",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
+    return ("\n".join(head) + "\n\n" + "\n".join(body) + "\n").encode()

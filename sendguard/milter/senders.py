@@ -1,0 +1,46 @@
+"""Where the milter keeps each sender's own learned history: one directory per sender.
+
+``STATE/senders/ADDRESS/history.sqlite`` (the history store's own file name), so the rules read a
+sender's history exactly as they read a single user's (``CheckContext.history``). The sender is
+the authenticated login (Postfix's ``{auth_authen}``) or else the envelope sender, lower-cased.
+``sendguard learn --as ADDRESS`` seeds the same directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from sendguard import paths
+
+
+def state_dir(config: object) -> Path:
+    """The milter's state directory: ``[milter] state_dir`` or ``$XDG_DATA_HOME/sendguard/milter``."""
+    configured = getattr(getattr(config, "milter", None), "state_dir", "")
+    if configured:
+        return Path(configured).expanduser()
+    return paths.state_dir() / "milter"
+
+
+def key_of(auth_user: str | None, envelope_sender: str | None) -> str:
+    """Who sent it: the authenticated login, else the envelope sender ('' for the null sender)."""
+    for value in (auth_user, envelope_sender):
+        value = (value or "").strip().strip("<>").strip().lower()
+        if value:
+            return value
+    return ""
+
+
+def dir_name(key: str) -> str:
+    """A file name for a sender key that can never leave the senders directory."""
+    name = quote(key, safe="@+-_.=")
+    if not name or name.startswith("."):
+        name = "%2E" + name[1:] if name else "%00"
+    return name
+
+
+def sender_dir(root: Path, key: str, *, create: bool = False) -> Path:
+    path = root / "senders" / dir_name(key)
+    if create:
+        paths.ensure_private_dir(path)
+    return path
