@@ -240,15 +240,22 @@ class EntryActions:
             return
         entry_id, meta = found
         app = self.review
+        # Only this message's recipients outside the organization, the flagged ones first.
         flagged = [
             f["recipient"]
             for f in meta.get("findings", [])
             if f.get("recipient") and f.get("severity") in ("warn", "hold", "block")
         ]
-        candidates = list(dict.fromkeys(flagged or meta.get("envelope", [])))
+        candidates = list(dict.fromkeys([*flagged, *meta.get("envelope", [])]))
         choices = [c for addr in candidates for c in config_edit.choices_for(addr, app.config)]
         if not choices:
-            app.show_error("Nothing to allow", ["this message has no recipients"])
+            app.show_error(
+                "Nothing to allow",
+                [
+                    "every recipient of this message is in your organization",
+                    "allowing a recipient never allows content (secrets, internal matters, attachments)",
+                ],
+            )
             return
         config_path = app.config_path
 
@@ -281,7 +288,11 @@ class EntryActions:
 
         def finished(pairs: list[tuple[str, str]]) -> None:
             if not pairs:
-                self._done("Nothing to mark: no rule warned about this message.", "warning")
+                self._done(
+                    "Nothing to mark: no rule warned about a recipient. What a message carries is judged "
+                    "each time; press r to send this one if it is right.",
+                    "warning",
+                )
             else:
                 self._done(
                     "Marked as a false alarm: " + ", ".join(f"{r} for {c}" for r, c in pairs) + ". Press r to send it."

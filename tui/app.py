@@ -58,6 +58,17 @@ class ReviewApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen())
+        self.run_job("Checking held mail again failed", self._refresh_verdicts, self._verdicts_refreshed)
+
+    def _refresh_verdicts(self) -> list[str]:
+        """Held mail judged under another version of the config is judged again under this one."""
+        from sendguard.recover.fix import refresh_stale
+
+        return refresh_stale(self.queue, self.config, self.state_dir)
+
+    def _verdicts_refreshed(self, ids: list[str]) -> None:
+        if ids:
+            self.queue_changed()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -76,6 +76,9 @@ def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
             read_recipients=args.read_recipients,
             sender=args.sender,
         )
+    from sendguard.config.cache import stamp
+
+    config_key = stamp(config)
     decision = check_message(
         message, config, envelope=envelope, state_dir=state_dir, options=tuple(meta.get("options", []))
     ).decision
@@ -86,6 +89,7 @@ def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
         "fingerprint": fingerprint(raw, envelope),
         "subject": message.subject,
         "error": [],
+        "config_key": config_key,
         "event": f"checked (it had been kept unchecked): {verdict.label}",
     }
     if verdict == Verdict.BLOCK:

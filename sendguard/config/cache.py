@@ -35,6 +35,13 @@ def key_of(file: Path) -> list[Any] | None:
     return [os.path.abspath(file), st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns]
 
 
+def stamp(config: Any) -> list[Any] | None:
+    """Which version of its file ``config`` was read from, to record beside a verdict: a queued
+    message whose stamp differs from the config now in force was judged under another one."""
+    path = getattr(config, "path", None)
+    return None if path is None else key_of(path)
+
+
 def read(file: Path, state_dir: Path) -> dict[str, Any] | None:
     """The parsed data cached for ``file`` as it is now, or None."""
     key = key_of(file)

@@ -36,13 +36,34 @@ class AllowChoice:
         return f"{self.value} belongs to client {self.client}"
 
 
-def choices_for(addr: str, config: Config) -> list[AllowChoice]:
-    """What may be allowed for ``addr``: itself, its domain, and a pairing with each client."""
+def is_outside(addr: str, config: Config) -> bool:
+    """Neither one of the user's own addresses nor in the organization's domains."""
+    from sendguard.rules.context import domain_matches
+
     addr = normalize_address(addr)
+    if addr in {a.lower() for a in config.identity.addresses}:
+        return False
+    return not domain_matches(domain_of(addr), config.organization.domains)
+
+
+def choices_for(addr: str, config: Config) -> list[AllowChoice]:
+    """What may be allowed for ``addr``: itself, its domain, and (when it belongs to no client
+    yet) a pairing with each client. Nothing for the user's own organization: allowing it would
+    change nothing the recipient rules say, and would read as if it did."""
+    from sendguard.rules.context import domain_matches
+
+    addr = normalize_address(addr)
+    if not is_outside(addr, config):
+        return []
     out = [AllowChoice("address", addr)]
     if domain_of(addr):
         out.append(AllowChoice("domain", domain_of(addr)))
-    out.extend(AllowChoice("client", addr, name) for name in sorted(config.clients))
+    known = any(
+        addr in {a.lower() for a in client.addresses} or domain_matches(domain_of(addr), client.domains)
+        for client in config.clients.values()
+    )
+    if not known:
+        out.extend(AllowChoice("client", addr, name) for name in sorted(config.clients))
     return out
 
 

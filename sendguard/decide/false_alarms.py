@@ -10,6 +10,10 @@ and is never demoted.
 When the history offers its per-contact "don't ask again" (``sendguard.history.trust``), each
 mark is also handed to it for that rule only, so the recipient rules that consult it stay
 silent about that contact while the other rules keep their full weight.
+Rules about what a message carries (rules.CONTENT_RULES: a secret, internal content, an
+attachment) are never marked: such a finding was about that message, not about the contact,
+and the next message to the same person must be judged on its own. The person sends that one
+anyway by releasing it.
 Reading the file is cheap (one small JSON), so the send path may consult it.
 """
 
@@ -52,11 +56,12 @@ def record(state_dir: Path, meta: dict[str, Any], *, now: float | None = None) -
     """
     from sendguard.act import queue as q
     from sendguard.paths import ensure_private_dir
+    from sendguard.rules import CONTENT_RULES
 
     envelope = [normalize_address(a) for a in meta.get("envelope", [])]
     pairs: dict[tuple[str, str], None] = {}
     for finding in meta.get("findings", []):
-        if finding.get("severity") not in ("warn", "hold"):
+        if finding.get("severity") not in ("warn", "hold") or finding.get("rule") in CONTENT_RULES:
             continue
         contacts = [normalize_address(finding["recipient"])] if finding.get("recipient") else envelope
         for contact in contacts:
@@ -96,9 +101,14 @@ def demote(
 
     A finding about the message as a whole was marked for each recipient (see :func:`record`),
     so it is demoted when every recipient of this message carries that mark."""
+    from sendguard.rules import CONTENT_RULES
+
     recipients = [normalize_address(a) for a in envelope]
     out = []
     for finding in findings:
+        if finding.rule in CONTENT_RULES:  # marked by an older version: about a message, not a contact
+            out.append(finding)
+            continue
         if finding.recipient:
             marked = bool(marks.get((finding.rule, normalize_address(finding.recipient))))
         else:

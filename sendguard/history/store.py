@@ -345,12 +345,13 @@ class HistoryStore:
 
     # -- trust ---------------------------------------------------------------------------------
 
-    def is_trusted(self, addr: str, rule: str) -> bool:
+    def is_trusted(self, addr: str, rule: str, *, blanket: bool = True) -> bool:
+        """``addr`` is trusted for ``rule``; ``blanket``: a trust for every rule counts too."""
         addr = addr.lower()
         if addr not in self._trusted:
             self._trusted[addr] = {r[0] for r in self.db.execute("SELECT rule FROM trust WHERE addr = ?", (addr,))}
         rules = self._trusted[addr]
-        return rule in rules or "*" in rules
+        return rule in rules or (blanket and "*" in rules)
 
 
 def open_read_only(state_dir: Path) -> HistoryStore | None:

@@ -130,9 +130,11 @@ def _keep_original(entry: q.Entry) -> None:
 
 
 def _recheck(entry: q.Entry, raw: bytes, config: Config, state_dir: Path) -> Any:
+    from sendguard.config.cache import stamp
     from sendguard.decide.check import check_message
     from sendguard.sendpath.path import fingerprint
 
+    config_key = stamp(config)
     result = check_message(
         OutgoingMessage(raw),
         config,
@@ -146,6 +148,7 @@ def _recheck(entry: q.Entry, raw: bytes, config: Config, state_dir: Path) -> Any
         findings=[f.to_json() for f in decision.findings],
         fingerprint=fingerprint(raw, list(entry.meta.get("envelope", []))),
         error=[],
+        config_key=config_key,
         event=f"checked again: {decision.verdict.label}",
     )
     return decision
@@ -263,3 +266,34 @@ def recheck(queue: q.Queue, entry_id: str, config: Config, state_dir: Path) -> F
             return FixResult(entry.id, [], str(entry.meta.get("verdict", "")))
         decision = _recheck(entry, entry.raw(), config, state_dir)
         return FixResult(entry.id, [], decision.verdict.label, decision.reasons)
+
+
+def refresh_stale(queue: q.Queue, config: Config, state_dir: Path) -> list[str]:
+    """Check again every held or blocked message that was judged under another version of the
+    config file than ``config`` (an ``[allow]`` added or removed since), so that what review
+    shows is the verdict under the config in force. Their state is not changed: a person still
+    decides. Returns the ids checked again; one busy elsewhere (locked) is left for next time."""
+    from sendguard.config.cache import stamp
+    from sendguard.errors import QueueLockedError
+
+    now_key = stamp(config)
+    done = []
+    for entry in queue.entries():
+        meta = entry.meta
+        if entry.state not in (q.HELD, q.BLOCKED):
+            continue
+        stale = "config_key" in meta and meta["config_key"] != now_key
+        if not (stale or meta.get("error")):  # error: kept before any check (a broken config)
+            continue
+        if not meta.get("envelope"):  # kept before its arguments were read: release checks it
+            continue
+        try:
+            with queue.locked(entry.id) as fresh:
+                if fresh.state in (q.HELD, q.BLOCKED) and (
+                    fresh.meta.get("config_key") != now_key or fresh.meta.get("error")
+                ):
+                    _recheck(fresh, fresh.raw(), config, state_dir)
+                    done.append(fresh.id)
+        except QueueLockedError:
+            continue
+    return done

@@ -37,6 +37,24 @@ RULES: dict[str, str] = {
     "sender-identity": "sender_identity",
 }
 
+# The rules about what a message carries, as against who gets it. "[allow]" and a "don't ask
+# again" for an address vouch for the person, not for what is sent to them: these rules still
+# apply to an allowed or trusted address. Only a "don't ask again" naming one of them
+# (`sendguard trust --rule ID`) silences it for that address, and a false alarm never weakens
+# them for a contact (it was about that one message).
+CONTENT_RULES: frozenset[str] = frozenset(
+    {
+        "unreadable-message",
+        "attachment-type",
+        "forgotten-attachment",
+        "sensitive-data",
+        "secrets",
+        "internal-to-outside",
+        "other-client",
+        "client-in-internal-thread",
+    }
+)
+
 
 class Rule:
     """Base class for rules. Subclasses set the class attributes and implement ``check``."""

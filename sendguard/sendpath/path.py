@@ -154,6 +154,9 @@ class SendPath:
         args = parse(argv)
         config = config_mod.load(self.config_path, required=self.config_path is not None)
         self.config = config
+        from sendguard.config.cache import stamp
+
+        config_key = stamp(config)  # before the check: the version the verdict is judged under
         from sendguard.decide.check import check_message, envelope_for
         from sendguard.mail.message import OutgoingMessage
 
@@ -184,6 +187,7 @@ class SendPath:
             "findings": [f.to_json() for f in decision.findings],
             "size": len(raw),
             "checker": self.checker,
+            "config_key": config_key,
         }
         if decision.verdict <= Verdict.WARN:
             return self._deliver_new(raw, meta, config, "accepted")

@@ -33,3 +33,22 @@ def test_marked_rule_no_longer_holds_that_contact_alone(tmp_path):
     assert _check(raw, tmp_path).decision.verdict == Verdict.WARN
     other = make_message(to=", ".join(f"q{i}@e{i}.example" for i in range(4)), body="Hello all,\n")
     assert _check(other, tmp_path).decision.verdict == Verdict.HOLD, "other contacts keep the full weight"
+
+
+def test_a_false_alarm_never_weakens_what_the_mail_carries(tmp_path):
+    from sendguard.decide.check import check_message as check
+    from sendguard.model import Finding, Severity
+
+    meta = {
+        "id": "x",
+        "envelope": ["anna@kundenfirma.example"],
+        "findings": [
+            {"rule": "internal-to-outside", "severity": "warn", "recipient": "anna@kundenfirma.example"},
+            {"rule": "secrets", "severity": "hold", "recipient": None},
+        ],
+    }
+    assert false_alarms.record(tmp_path, meta, now=0) == [], "about that message, not about the contact"
+    old = {("internal-to-outside", "anna@kundenfirma.example"): 1}  # a mark an older version wrote
+    finding = Finding("internal-to-outside", Severity.WARN, "x", recipient="anna@kundenfirma.example")
+    assert false_alarms.demote([finding], old) == [finding]
+    assert check  # the send path consults the same module

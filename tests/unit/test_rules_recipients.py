@@ -11,7 +11,7 @@ from sendguard.decide.check import check_message, envelope_for
 from sendguard.history import trust
 from sendguard.mail.greetings import own_text, parse_greeting
 from sendguard.mail.message import OutgoingMessage
-from sendguard.model import Verdict
+from sendguard.model import Severity, Verdict
 from tests.support import history_fixtures as hf
 
 
@@ -515,11 +515,22 @@ def test_greeting_the_recipient_by_a_short_form_or_a_group_is_fine(state, greeti
     )
 
 
-def test_allow_silences_a_known_good_pair(state):
+@pytest.mark.parametrize("allow", [f'addresses = ["{hf.CLIENT_THOMAS}"]', 'domains = ["bergwerk.example"]'])
+def test_allow_silences_the_recipient_rules_but_not_what_the_mail_carries(state, allow):
     raw = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100)
-    config = parse(hf.CONFIG_TEXT + f'\n[allow]\naddresses = ["{hf.CLIENT_THOMAS}"]\n')
+    config = parse(hf.CONFIG_TEXT + f"\n[allow]\n{allow}\n")
     d = run(state, raw, config)
-    assert not {"namesake", "internal-to-outside"} & set(rules_of(d)) and d.verdict <= Verdict.WARN
+    assert "namesake" not in rules_of(d) and d.verdict <= Verdict.WARN
+    assert rules_of(d)["internal-to-outside"].severity == Severity.WARN, "content rules still apply"
+
+
+def test_trust_for_every_rule_is_for_the_recipient_rules_only(state):
+    raw = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100)
+    trust.trust(state, hf.CLIENT_THOMAS)
+    d = run(state, raw)
+    assert "namesake" not in rules_of(d) and "internal-to-outside" in rules_of(d)
+    trust.trust(state, hf.CLIENT_THOMAS, "internal-to-outside")  # named: the person means it
+    assert "internal-to-outside" not in rules_of(run(state, raw))
 
 
 @pytest.mark.parametrize(

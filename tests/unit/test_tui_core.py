@@ -137,19 +137,23 @@ def test_config_edit_keeps_comments_and_validates(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(data.CONFIG)
     config = config_mod.parse(data.CONFIG)
-    choices = config_edit.choices_for("Anna@Kundenfirma.example", config)
+    choices = config_edit.choices_for("Anna@Kundenfirma-Group.example", config)
     assert [c.label for c in choices] == [
-        "always allow the address anna@kundenfirma.example",
-        "always allow the domain kundenfirma.example",
-        "anna@kundenfirma.example belongs to client kundenfirma",
+        "always allow the address anna@kundenfirma-group.example",
+        "always allow the domain kundenfirma-group.example",
+        "anna@kundenfirma-group.example belongs to client kundenfirma",
     ]
+    # a client's own address is not offered to a client again
+    assert [c.kind for c in config_edit.choices_for("anna@kundenfirma.example", config)] == ["address", "domain"]
+    # nothing of the own organization is ever offered: allowing it would change nothing
+    assert config_edit.choices_for("m.berger@nordwerk.example", config) == []
     new = config_edit.allow(path, choices[0])
-    assert new.allow.addresses == ["anna@kundenfirma.example"]
+    assert new.allow.addresses == ["anna@kundenfirma-group.example"]
     config_edit.allow(path, choices[2])
     text = path.read_text()
     assert text.startswith(data.CONFIG.split("\n[clients")[0])  # comments and layout untouched
     assert 'domains = ["nordwerk.example"]   # us' in text
-    assert config_mod.load(path).clients["kundenfirma"].addresses == ["anna@kundenfirma.example"]
+    assert config_mod.load(path).clients["kundenfirma"].addresses == ["anna@kundenfirma-group.example"]
     before = path.read_text()
     config_edit.allow(path, choices[0])  # already there: the file is not rewritten
     assert path.read_text() == before

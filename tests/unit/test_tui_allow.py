@@ -1,0 +1,111 @@
+"""Allow means what it says (Pilot tests against a queue the real send path filled): the dialog
+offers the held message's outside recipients only, allowing one silences the recipient rules
+for it but not what the message carries, and review shows the verdict under the config in force."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from textual.widgets import Static
+
+from sendguard import paths
+from sendguard.act.queue import Queue
+from sendguard.config.schema import load
+from sendguard.tui.app import ReviewApp
+from sendguard.tui.rowlist import RowList
+from sendguard.tui.screens.modals import ChoiceModal, ErrorModal
+from tests.conftest import make_message
+from tests.support.tui_pilot import wait_for_workers
+
+STRICT = '[rules.external-recipient]\naction = "hold"\n'
+CONFIDENTIAL = "Hallo,\n\ndie Kostensenkung 2027: bitte streng vertraulich behandeln.\n\nGruss\n"
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+def review(world) -> ReviewApp:
+    return ReviewApp(
+        queue=Queue.default(),
+        config=load(world.config_path, required=True),
+        config_path=world.config_path,
+        state_dir=paths.state_dir(),
+    )
+
+
+async def settle(pilot) -> None:
+    for _ in range(4):
+        await pilot.pause()
+        await wait_for_workers(pilot.app)
+    await pilot.pause()
+    assert not pilot.app.internal_errors
+
+
+def held_id(world) -> str:
+    (entry,) = [e for e in Queue.default().entries() if e.state == "held"]
+    return entry.id
+
+
+async def test_the_dialog_offers_outside_recipients_only_and_content_rules_still_apply(world):
+    world.write_config(STRICT)
+    raw = make_message(
+        to="Markus <markus.brandt@kundenfirma.example>, Berger <m.berger@nordwerk.example>",
+        subject="Kostensenkung 2027",
+        body=CONFIDENTIAL,
+    )
+    assert world.send(raw, "-t").returncode == 75
+    app = review(world)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.screen.query_one(RowList).move_to(held_id(world))
+        await pilot.pause()
+        await pilot.press("a")
+        assert isinstance(app.screen, ChoiceModal)
+        labels = [str(label) for label in app.screen.options]
+        assert labels == [
+            "always allow the address markus.brandt@kundenfirma.example",
+            "always allow the domain kundenfirma.example",
+        ], "never the own organization, never a client for a client's own address"
+        await pilot.press("down", "enter")  # the domain
+        await settle(pilot)
+        (note,) = list(app._notifications)
+        assert "Checked again: warn" in note.message, "internal-to-outside still applies to an allowed domain"
+        preview = str(app.screen.query_one("#preview", Static).render())
+        assert "Why (warn)" in preview and "looks internal" in preview
+    assert load(world.config_path).allow.domains == ["kundenfirma.example"]
+
+
+async def test_nothing_to_allow_when_every_recipient_is_inside(world):
+    world.write_config(
+        '[rules.internal-to-outside]\naction = "off"\n[block]\naddresses = ["m.berger@nordwerk.example"]\n'
+    )
+    assert world.send(make_message(to="m.berger@nordwerk.example"), "m.berger@nordwerk.example").returncode == 77
+    app = review(world)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        assert isinstance(app.screen, ErrorModal)
+        assert "in your organization" in app.screen.lines[0]
+
+
+async def test_review_shows_the_verdict_under_the_config_in_force(world):
+    world.write_config(STRICT)
+    assert world.send(make_message(), "anna@kundenfirma.example").returncode == 75
+    entry_id = held_id(world)
+    world.write_config(STRICT + '[allow]\ndomains = ["kundenfirma.example"]\n')  # allowed since
+    app = review(world)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        preview = str(app.screen.query_one("#preview", Static).render())
+        assert "Why (pass): nothing to report" in preview
+    world.write_config(STRICT)  # and the allow removed again: the next review start says so
+    app = review(world)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        preview = str(app.screen.query_one("#preview", Static).render())
+        assert "Why (hold): anna@kundenfirma.example is client kundenfirma" in preview
+    assert Queue.default().get(entry_id).state == "held", "checking again never sends"
