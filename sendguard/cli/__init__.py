@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "oops": "oops_cmd:oops",
     "review": "review_cmd:review",
     "learn": "learn_cmd:learn",
+    "forget": "forget_cmd:forget",
     "evaluate": "evaluate_cmd:evaluate",
     "trust": "trust_cmd:trust",
     "setup": "setup_cmd:setup",

@@ -21,16 +21,18 @@ import email
 import email.errors
 import email.utils
 import hashlib
+import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from email.message import Message
 
 from sendguard.history import names
 from sendguard.history.store import prefix_of
 from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
 from sendguard.mail.message import decode_header, domain_of, normalize_address
+from sendguard.mail.voice import voice_of
 from sendguard.rules.context import domain_matches
 
 MAX_PARTICIPANTS = 20
@@ -63,6 +65,8 @@ class Observed:
     date: float
     words: list[str]
     outside: bool
+    voice: dict[str, str] = field(default_factory=dict)
+    """How the user greets, addresses and signs off (sent mail only: mail.voice)."""
 
 
 def body_text(msg: Message) -> str:
@@ -115,6 +119,7 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observ
         date = 0.0  # no usable date: the message still counts, it just has no time
     subject = " ".join(decode_header(msg.get("Subject")).split())
     sent = sender in own
+    body = body_text(msg)
     people = list(recipients) + ([] if sent else [sender])
     outside = any(not domain_matches(domain_of(a), org_domains) for a in people) if org_domains else True
     return Observed(
@@ -125,8 +130,19 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observ
         sender_name=sender_name.strip(),
         subject=subject,
         date=date,
-        words=words(subject + "\n" + body_text(msg), MAX_WORDS),
+        words=words(subject + "\n" + body, MAX_WORDS),
         outside=outside,
+        voice=voice_of(body) if sent else {},
+    )
+
+
+def write_ledger(db: sqlite3.Connection, messages: list[Observed]) -> None:
+    """Keep what each *sent* message added, so it can be taken back (history/forget.py) and the
+    user's voice with a person read back (recover/oops.py). Received mail is never a mistake of
+    the user's to undo, and it is most of the mail: it is not kept."""
+    db.executemany(
+        "INSERT OR REPLACE INTO ledger VALUES (?, ?)",
+        [(m.msgid, json.dumps(asdict(m), ensure_ascii=False)) for m in messages if m.sent],
     )
 
 
@@ -173,13 +189,16 @@ class Learner:
         return True
 
     def _known(self, msgid: str) -> bool:
-        return self.db.execute("SELECT 1 FROM messages WHERE msgid = ?", (msgid,)).fetchone() is not None
+        """Learned already, or forgotten on purpose (a mistake: history/forget.py)."""
+        q = "SELECT 1 FROM messages WHERE msgid = ? UNION ALL SELECT 1 FROM forgotten WHERE msgid = ?"
+        return self.db.execute(q, (msgid, msgid)).fetchone() is not None
 
     def flush(self) -> None:
         if not self.batch.messages:
             return
         with self.db:
             self._write(self.batch.messages)
+            write_ledger(self.db, self.batch.messages)
         self.batch = Batch()
 
     def _contact_ids(self, people: dict[str, str]) -> dict[str, int]:

@@ -3,6 +3,9 @@
 Registered in ``events.OBSERVERS``; runs after delivery, so it can never cost the user a
 message (events.emit reports a failure in one line and carries on). Learning is idempotent,
 so the same message turning up later in the sent folder changes nothing.
+
+A held message the user discarded was a mistake caught in time: its Message-ID is recorded as
+forgotten (history/forget.py), so the copy the mail program filed in Sent is never learned.
 """
 
 from __future__ import annotations
@@ -15,6 +18,15 @@ from sendguard.history.store import open_for_write
 
 
 def observe(entry: Any, event: str, config: Any) -> None:
+    if event == "discarded":
+        from sendguard.history.forget import forget_raw
+
+        db = open_for_write(paths.state_dir(create=True))
+        try:
+            forget_raw(db, entry.raw(), config.identity.addresses, config.organization.domains)
+        finally:
+            db.close()
+        return
     if event != "delivered" or not config.history.learn_delivered:
         return
     db = open_for_write(paths.state_dir(create=True))

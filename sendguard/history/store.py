@@ -25,6 +25,9 @@ Tables:
 * ``senders`` — which of the user's own addresses was used with a contact (sender-identity).
 * ``alias`` — greeting forms of first names ("bill" -> "william").
 * ``trust`` — the user's "don't ask again" for an address (and a rule, or '*').
+* ``ledger`` — per sent message (by Message-ID), what learning observed of it (JSON), so
+  ``forget`` can take exactly that back and ``oops`` can read how the user writes to someone.
+* ``forgotten`` — Message-IDs the user marked as mistakes: learning never takes them in again.
 """
 
 from __future__ import annotations
@@ -95,6 +98,9 @@ CREATE TABLE IF NOT EXISTS alias (alias TEXT NOT NULL, first TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS alias_first ON alias(first);
 CREATE TABLE IF NOT EXISTS trust (addr TEXT NOT NULL, rule TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (addr, rule)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger (msgid TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS forgotten (msgid TEXT PRIMARY KEY, created REAL NOT NULL,
+    subject TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
 """
 
 # How many characters of an address's local part count as "typed" for autocomplete.

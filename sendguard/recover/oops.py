@@ -222,6 +222,7 @@ def oops(
 ) -> OopsReport:
     """Build the record and the drafts for a message that left; log it. Sends nothing."""
     found = find_sent(queue, ref)
+    state_dir = queue.root.parent
     if found.path.parent != queue.root:  # restored from the incident log: lock it where it is
         queue = q.Queue(found.path.parent)
     with queue.locked(found.id) as entry:
@@ -241,4 +242,18 @@ def oops(
             event="reported as sent to the wrong person (sendguard oops)",
         )
         events.emit(entry, "oops", config)
+    forget_mistake(state_dir, entry.raw(), config)
     return OopsReport(entry, record, drafts, language)
+
+
+def forget_mistake(state_dir: Path, raw: bytes, config: Any) -> None:
+    """The history takes the message back and never learns it again (history/forget.py): a
+    mistake must not teach sendguard that the wrong person is someone the user writes such mail to."""
+    from sendguard.history.forget import forget_raw
+    from sendguard.history.store import open_for_write
+
+    db = open_for_write(state_dir)
+    try:
+        forget_raw(db, raw, config.identity.addresses, config.organization.domains)
+    finally:
+        db.close()

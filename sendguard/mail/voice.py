@@ -1,0 +1,130 @@
+"""How the user writes to someone: the greeting line, the closing and du/Sie (tu/vous).
+
+Read from the user's own sent mail when it is learned (one small dict per message in the
+history's ledger) and used by ``sendguard oops`` to write drafts the way the user writes to that
+very person: "Hallo Markus," and "Viele Grüße" to a colleague on first-name terms, "Sehr
+geehrter Herr Brandt," and "Mit freundlichen Grüßen" where the history says so. Pure functions
+over the body text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from sendguard.mail.greetings import own_text, parse_greeting
+
+CLOSINGS = (
+    # German
+    "viele grüße",
+    "beste grüße",
+    "liebe grüße",
+    "herzliche grüße",
+    "freundliche grüße",
+    "mit freundlichen grüßen",
+    "mit besten grüßen",
+    "schöne grüße",
+    "grüße",
+    "gruß",
+    "lg",
+    "vg",
+    "bg",
+    "mfg",
+    "bis bald",
+    "vielen dank",
+    "danke",
+    # English
+    "best regards",
+    "kind regards",
+    "warm regards",
+    "regards",
+    "best wishes",
+    "all the best",
+    "best",
+    "cheers",
+    "many thanks",
+    "thanks",
+    "thank you",
+    "yours sincerely",
+    "sincerely",
+    # French
+    "cordialement",
+    "bien cordialement",
+    "bien à vous",
+    "bien à toi",
+    "amicalement",
+    "bonne journée",
+    "à bientôt",
+    "merci",
+)
+
+# Forms of address that say du or Sie (tu or vous). "Sie"/"Ihnen"/"Ihr" count only capitalised
+# and not at the start of a sentence ("sie" is also "they"/"she").
+INFORMAL = frozenset("du dich dir dein deine deinen deinem deiner euch euer eure gib tu te toi ton ta tes".split())
+FORMAL_DE = frozenset("Sie Ihnen Ihr Ihre Ihren Ihrem Ihrer".split())
+FORMAL_FR = frozenset("vous votre vos".split())
+TITLED = re.compile(r"\b(herr|frau|mr|mrs|ms|dr|prof|monsieur|madame)\b\.?", re.IGNORECASE)
+
+
+def closing_of(text: str) -> str:
+    """The closing line of the author's own text ("Viele Grüße"), or ""."""
+    lines = []
+    for line in text.splitlines():
+        if line.rstrip() in ("--", "-- "):
+            break  # the signature
+        if line.strip():
+            lines.append(line.strip())
+    for line in lines[-4:]:
+        low = line.lower().rstrip(",.! ")
+        if len(low) <= 40 and any(low == c or low.startswith(c + " ") or low.startswith(c + ",") for c in CLOSINGS):
+            return line.rstrip(",")
+    return ""
+
+
+def address_form(text: str, greeting: str = "") -> str:
+    """'du', 'sie', 'tu', 'vous' or '' (the text does not say)."""
+    tokens = re.findall(r"[^\W\d_]+|[.!?:]", text)
+    informal = formal = french = 0
+    for i, tok in enumerate(tokens):
+        low = tok.lower()
+        if low in INFORMAL:
+            informal += 1
+            french += low in ("tu", "te", "toi", "ton", "ta", "tes")
+        elif tok in FORMAL_DE and i > 0 and tokens[i - 1] not in (".", "!", "?", ":"):
+            formal += 1
+        elif low in FORMAL_FR:
+            formal += 1
+            french += 1
+    if TITLED.search(greeting):
+        formal += 2
+    if informal == formal:
+        return ""
+    if french * 2 >= informal + formal:
+        return "tu" if informal > formal else "vous"
+    return "du" if informal > formal else "sie"
+
+
+def voice_of(body: str) -> dict[str, str]:
+    """{greeting, closing, form} of one message the user wrote (empty strings where unknown)."""
+    text = own_text(body, 8000)
+    greeting = parse_greeting(body)
+    line = greeting.line if greeting else ""
+    return {"greeting": line, "closing": closing_of(text), "form": address_form(text, line)}
+
+
+def usual(voices: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """What the user writes most often, over several messages to one person."""
+    greetings: Counter[str] = Counter()
+    closings: Counter[str] = Counter()
+    forms: Counter[str] = Counter()
+    for v in voices:
+        for counter, key in ((greetings, "greeting"), (closings, "closing"), (forms, "form")):
+            if v.get(key):
+                counter[v[key]] += 1
+    return {
+        "greeting": greetings.most_common(1)[0][0] if greetings else "",
+        "closing": closings.most_common(1)[0][0] if closings else "",
+        "form": forms.most_common(1)[0][0] if forms else "",
+    }
