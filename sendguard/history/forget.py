@@ -14,7 +14,8 @@ other table the columns ``a``, ``b`` and ``contact`` mapped from the scratch sto
 to the real ones through the address. So whatever learning counts, now or later, is taken back.
 Rows of the message itself (any table with a ``msgid`` column) are deleted; counts that reach
 zero delete their row; a contact no message mentions any more is deleted; the "last written"
-times are recomputed from the messages that remain.
+and "last seen" times are recomputed from the messages that remain. (``last_received`` is not:
+what is forgotten is the user's own mail, which never set it.)
 """
 
 from __future__ import annotations
