@@ -160,8 +160,12 @@ class Namesake(Rule):
                     continue  # recency alone is no reason: people write to old contacts all the time
                 if margin > best_margin:
                     best, best_margin, best_why = fits[contact.id], margin, why
-            if best is None:
+            crossing = self._crossing(model, base, fits, twins)
+            if best is None and crossing is None:
                 findings += self._dormant(model, context, addr, actual, recipients, fits[actual.id])
+            elif best is None or best_margin < warn:
+                if crossing is not None:
+                    findings.append(crossing)
             elif best_margin >= warn:
                 # the topic alone is one signal: it holds only when it is twice as clear
                 needed = TOPIC_ONLY_FACTOR * hold if topic_only(best, base) else hold
@@ -182,6 +186,36 @@ class Namesake(Rule):
         findings = [f for f in findings if f.recipient not in flagged or f.severity >= Severity.HOLD]
         findings += [f for f in self._reply(message, context, model) if f.recipient not in flagged]
         return findings
+
+    def _crossing(self, model, base, fits, twins):  # type: ignore[no-untyped-def]
+        """An outside recipient, an internal namesake, and a topic that so far stayed inside.
+
+        The mistake that leaks: the note meant for a colleague goes to the client of the same
+        name, alone, so no co-recipient tells them apart. When the message's topic is one the
+        user keeps inside the organization and an internal twin fits what the message says
+        better, that is a warning; internal-to-outside says the same from the content's side,
+        and the two together hold. Not for forwards: a forward goes to someone new by design.
+        """
+        if model.view.forward or not model.internal_topic or model.org_of(base.contact.addr) == "internal":
+            return None
+        inside = [
+            fits[c.id]
+            for c, _ in twins
+            if model.org_of(c.addr) == "internal" and fits[c.id].content_margin_over(base) >= MIN_CONTENT_MARGIN
+        ]
+        if not inside:
+            return None
+        twin = max(inside, key=lambda f: f.content_margin_over(base))
+        addr = base.contact.addr
+        return Finding(
+            self.id,
+            Severity.WARN,
+            f"{addr} may be the wrong person: {twin.contact.addr}, inside the organization, fits this message "
+            f"better ({reasons(twin, base)}).",
+            recipient=addr,
+            suggestion=twin.contact.addr,
+            evidence=f"fit margin {twin.content_margin_over(base):.1f}",
+        )
 
     def _reply(self, message, context, model):  # type: ignore[no-untyped-def]
         """A reply that quotes one person and goes to a namesake of theirs (history.replies)."""

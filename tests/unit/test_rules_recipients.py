@@ -45,6 +45,13 @@ def test_namesake_holds_and_names_the_boss(state):
     assert rules_of(d)["namesake"].recipient == hf.CLIENT_THOMAS
 
 
+def test_the_internal_note_to_the_client_namesake_alone_holds(state):
+    """No Cc to tell boss and client apart: the internal topic and the internal namesake do."""
+    d = run(state, hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, n=100))
+    assert d.verdict >= Verdict.HOLD
+    assert rules_of(d)["namesake"].suggestion == hf.BOSS
+
+
 def test_the_same_mail_to_the_boss_passes(state):
     d = run(state, hf.mail([hf.BOSS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100))
     assert d.verdict <= Verdict.WARN
