@@ -17,52 +17,19 @@ def queue() -> None:
     """What is held, deferred or waiting."""
 
 
-def _summary(entry: q.Entry) -> dict[str, object]:
-    meta = entry.meta
-    return {
-        "id": entry.id,
-        "state": entry.state,
-        "recipients": meta.get("envelope", meta.get("recipients", [])),
-        "subject": meta.get("subject", ""),
-        "verdict": meta.get("verdict", "hold"),
-        "created": meta.get("created", ""),
-    }
-
-
-def _reason(entry: q.Entry) -> str:
-    """Why it is kept: for a failed or deferred delivery what the transport said (the undo
-    window's worker delivers with nobody watching: this is where the person reads why it did
-    not leave), else what the rules found, else the error that kept it."""
-    meta = entry.meta
-    if entry.state in (q.DEFERRED, q.FAILED) and (meta.get("transport_error") or meta.get("transport_exit")):
-        return f"transport: {meta.get('transport_error') or 'exit ' + str(meta['transport_exit'])}"
-    return next(
-        (f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"), (meta.get("error") or [""])[0]
-    )
-
-
 @queue.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--all", "show_all", is_flag=True, help="Include delivered, discarded and confirmed messages.")
 def list_cmd(as_json: bool, show_all: bool) -> None:
     """List kept messages (held, blocked, deferred, waiting; --all for the rest)."""
-    from sendguard.act.ops import effective_state
+    from sendguard.act import listing
 
-    for entry in q.Queue.default().entries():
-        entry.meta["state"] = effective_state(q.Queue.default(), entry)
-        if not show_all and entry.state in q.FINAL_STATES:
-            continue
-        row = _summary(entry)
+    for entry in listing.entries(q.Queue.default(), show_all):
         if as_json:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            click.echo(json.dumps(listing.summary(entry), ensure_ascii=False))
         else:
-            reason = _reason(entry)
-            click.echo(
-                f"{entry.id}  {entry.state:11} {printable(', '.join(row['recipients']))[:40]:40}  "  # type: ignore[arg-type]
-                f"{printable(str(row['subject']))[:40]}"
-            )
-            if reason and entry.state not in q.FINAL_STATES:
-                click.echo(f"    {printable(reason)[:150]}")
+            for line in listing.text_lines(entry):
+                click.echo(line)
 
 
 @queue.command("run")

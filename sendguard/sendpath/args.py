@@ -61,6 +61,30 @@ LONG_VALUE_OPTIONS = frozenset(
 )
 
 
+class UnsupportedMode(UsageError):
+    """A sendmail mode sendguard does not offer (-bv, -bs, -bd...): nothing is read or kept."""
+
+
+# The modes sendguard offers besides sending, and the names of some it does not (for the error).
+_MODE_NAMES = {
+    "bv": "verify addresses",
+    "bs": "SMTP on stdin",
+    "bd": "run as a daemon",
+    "bi": "rebuild aliases",
+    "bt": "test addresses",
+    "bh": "host status",
+    "bH": "purge host status",
+    "bD": "run as a daemon",
+    "bP": "print queue counts",
+}
+
+
+def _unsupported(word: str) -> UnsupportedMode:
+    name = _MODE_NAMES.get(word.lstrip("-")[:2])
+    what = f"{word} ({name})" if name else word
+    return UnsupportedMode(f"{what} is not offered: sendguard sends mail (-bm), lists its queue (-bp) and runs it (-q)")
+
+
 class SendmailArgs(NamedTuple):
     """What the caller asked for. (A NamedTuple: immutable like a frozen dataclass, without the
     per-class code generation @dataclass costs on every mail.)"""
@@ -73,6 +97,8 @@ class SendmailArgs(NamedTuple):
     """-t: take recipients from To/Cc/Bcc as well."""
     sender: str | None = None
     """-f / -r: the envelope sender."""
+    mode: str = "send"
+    """What to do: ``send`` (-bm, the default), ``help``, ``version``, ``list`` (-bp), ``run`` (-q)."""
 
     def to_argv(self) -> list[str]:
         """A command line that parses back to this value; recipients always after ``--``."""
@@ -85,6 +111,7 @@ def parse(argv: list[str]) -> SendmailArgs:
     recipients: list[str] = []
     read_recipients = False
     sender = None
+    mode = "send"
     i = 0
     while i < len(argv):
         word = argv[i]
@@ -105,6 +132,8 @@ def parse(argv: list[str]) -> SendmailArgs:
                 sender = word.partition("=")[2]
             elif word == "--read-recipients":  # msmtp's long -t
                 read_recipients = True
+            elif word in ("--help", "--version"):
+                mode = word[2:]
             continue
         if not word.startswith("-") or word == "-":
             recipients.append(word)
@@ -113,7 +142,7 @@ def parse(argv: list[str]) -> SendmailArgs:
         # up to the first flag that takes the rest of the word (or the next word) as its value.
         options.append(word)
         pos = 1
-        while pos < len(word) - 1 and word[pos] not in VALUE_OPTIONS and word[pos] not in "ob":
+        while pos < len(word) - 1 and word[pos] not in VALUE_OPTIONS and word[pos] not in "obq":
             read_recipients = read_recipients or word[pos] == "t"
             pos += 1
         flag = word[pos]
@@ -130,6 +159,11 @@ def parse(argv: list[str]) -> SendmailArgs:
                 sender = value
         elif flag == "t":
             read_recipients = True
-        elif flag == "b" and word[pos:] != "bm":
-            raise UsageError(f"{word}: sendguard only sends mail (-bm); use msmtp directly for other modes")
-    return SendmailArgs(tuple(options), tuple(recipients), read_recipients, sender)
+        elif flag == "b":
+            if word[pos:] == "bp":
+                mode = "list"
+            elif word[pos:] != "bm":
+                raise _unsupported(word)
+        elif flag == "q":  # -q, -q1h, -qf, -qR...: deliver what is due, once
+            mode = "run"
+    return SendmailArgs(tuple(options), tuple(recipients), read_recipients, sender, mode)

@@ -166,10 +166,27 @@ def _read_outcome(sock) -> _Outcome | None:  # type: ignore[no-untyped-def]
             return outcome if outcome.kept else None
 
 
+def _may_be_mode(argv: list[str]) -> bool:
+    """Cheap test: could ``argv`` ask for something other than sending (--help, -bp, -q, -bv...)?
+    False for every call a mail program makes, so the mail path imports nothing more."""
+    for word in argv:
+        if word == "--":
+            return False
+        if word in ("--help", "--version") or (word[:1] == "-" and word[1:2] != "-" and ("b" in word or "q" in word)):
+            return True
+    return False
+
+
 def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> int:
     """One mail from stdin, through the resident checker if there is one, else in this process."""
-    raw = sys.stdin.buffer.read()  # to EOF, whatever the flags
     config = config_location(config_path)
+    if _may_be_mode(argv):
+        from sendguard.sendpath import modes
+
+        code = modes.run(argv, config)
+        if code is not None:
+            return code
+    raw = sys.stdin.buffer.read()  # to EOF, whatever the flags
     if enabled() and sys.stderr is not None:  # no stderr to pass: check it here, where None is fine
         outcome = ask_server(argv, raw, config)
         if outcome is not None:

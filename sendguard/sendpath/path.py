@@ -36,7 +36,7 @@ from sendguard.errors import DeliveryError, SendguardError
 from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
-from sendguard.sendpath.args import SendmailArgs, parse
+from sendguard.sendpath.args import SendmailArgs, UnsupportedMode, parse
 from sendguard.sendpath.client import config_location, exit_now
 
 _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
@@ -117,8 +117,14 @@ class SendPath:
 
     def run(self, argv: list[str], stdin: BinaryIO) -> int:
         raw = stdin.read()
+        if not raw.strip():  # nothing to check, deliver or keep: a blank held entry helps nobody
+            self.say("sendguard: error: the message is empty; nothing was sent or kept.")
+            return int(ExitCode.DATAERR)
         try:
             return self._run(argv, raw)
+        except UnsupportedMode as err:  # the entry points answer these before reading a message
+            self.say(f"sendguard: error: {printable(err.message)}; nothing was sent or kept.")
+            return int(err.exit_code)
         except SendguardError as err:
             return self._keep_after_error(raw, argv, err.details(), int(err.exit_code))
         except Exception as err:  # noqa: BLE001 — fail closed: keep the message, say where
@@ -152,6 +158,8 @@ class SendPath:
 
     def _run(self, argv: list[str], raw: bytes) -> int:
         args = parse(argv)
+        if args.mode != "send":
+            raise UnsupportedMode(f"{args.mode} is not a mail: run sendguard-sendmail with it, without a message")
         config = config_mod.load(self.config_path, required=self.config_path is not None)
         self.config = config
         from sendguard.config.cache import stamp
@@ -341,6 +349,11 @@ def _thread_ids(message) -> list[str]:  # type: ignore[no-untyped-def]
 def run(argv: list[str], config_path: Path | None = None, *, detach_observers: bool = False) -> int:
     """One mail from stdin. ``detach_observers`` only when the process exits right after."""
     located = config_location(config_path)  # the same rule as the resident checker's client
+    from sendguard.sendpath import modes
+
+    code = modes.run(argv, located)
+    if code is not None:
+        return code
     path = SendPath(Path(located) if located else None, sys.stderr, detach_observers=detach_observers)
     return path.run(argv, sys.stdin.buffer)
 

@@ -343,7 +343,7 @@ def test_transport_that_hangs_is_given_up_and_never_resent_alone(world, tmp_path
         ('[rules.external-recipient]\naction = "warn"\n', [RCPT], 0),  # sent with a warning
         ('[rules.external-recipient]\naction = "hold"\n', [RCPT], 75),  # held
         (f'[block]\naddresses = ["{RCPT}"]\n', [RCPT], 77),  # blocked
-        ("", ["-bp"], 64),  # usage
+        ("", [RCPT, "-f"], 64),  # usage: -f without its value
         ("BROKEN", [RCPT], 78),  # config
     ],
     ids=["pass", "warn", "hold", "block", "usage", "config"],

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sendguard.errors import UsageError
-from sendguard.sendpath.args import LONG_VALUE_OPTIONS, VALUE_OPTIONS, SendmailArgs, parse
+from sendguard.sendpath.args import LONG_VALUE_OPTIONS, VALUE_OPTIONS, SendmailArgs, UnsupportedMode, parse
 
 # ---- the three real callers -------------------------------------------------------------------
 
@@ -146,7 +146,6 @@ def test_sender(argv, sender):
         ["a@x.example", "-C"],
         ["-N"],
         ["--account"],  # long option missing its value
-        ["-bp"],  # print the queue: not sendguard's job
         ["-bs", "a@x.example"],  # SMTP on stdin
         ["-bv", "a@x.example"],
     ],
@@ -158,8 +157,34 @@ def test_usage_errors(argv):
     assert argv[-1].lstrip("-")[:1] in info.value.message or "-b" in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("argv", "mode"),
+    [
+        (["--help"], "help"),
+        (["--version"], "version"),
+        (["-bp"], "list"),
+        (["-q"], "run"),
+        (["-q1h"], "run"),  # an interval: sendguard runs the queue once
+        (["-oi", "-qf"], "run"),
+        (["-bm", "a@x.example"], "send"),
+        (["-i", "a@x.example"], "send"),
+        (["--", "--help"], "send"),  # a recipient, however odd
+    ],
+)
+def test_modes(argv, mode):
+    assert parse(argv).mode == mode
+
+
+@pytest.mark.parametrize("argv", [["-bv", "a@x.example"], ["-bs"], ["-bd"], ["-bi"], ["-b"], ["-ibt"]])
+def test_unsupported_modes_say_which(argv):
+    with pytest.raises(UnsupportedMode) as info:
+        parse(argv)
+    assert info.value.exit_code == 64
+    assert argv[0] in info.value.message and "-bp" in info.value.message
+
+
 def test_usage_error_through_the_executable_exits_64_and_keeps_the_message(world):
-    proc = world.send(b"Subject: x\n\nbody\n", "-bp")
+    proc = world.send(b"Subject: x\n\nbody\n", "-f")
     assert proc.returncode == 64
     assert proc.stdout == b""
     assert b"kept as" in proc.stderr

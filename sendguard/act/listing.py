@@ -1,0 +1,57 @@
+"""The queue as a person reads it: one summary per entry and why it is kept.
+
+Shared by ``sendguard queue list`` and ``sendguard-sendmail -bp`` (which must not import click).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sendguard.act import queue as q
+from sendguard.printable import printable
+
+
+def summary(entry: q.Entry) -> dict[str, object]:
+    """The ``queue list --json`` row (contract.md)."""
+    meta = entry.meta
+    return {
+        "id": entry.id,
+        "state": entry.state,
+        "recipients": meta.get("envelope", meta.get("recipients", [])),
+        "subject": meta.get("subject", ""),
+        "verdict": meta.get("verdict", "hold"),
+        "created": meta.get("created", ""),
+    }
+
+
+def reason(entry: q.Entry) -> str:
+    """Why it is kept: for a failed or deferred delivery what the transport said (the undo
+    window's worker delivers with nobody watching: this is where the person reads why it did
+    not leave), else what the rules found, else the error that kept it."""
+    meta = entry.meta
+    if entry.state in (q.DEFERRED, q.FAILED) and (meta.get("transport_error") or meta.get("transport_exit")):
+        return f"transport: {meta.get('transport_error') or 'exit ' + str(meta['transport_exit'])}"
+    return next(
+        (f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"), (meta.get("error") or [""])[0]
+    )
+
+
+def entries(queue: q.Queue, show_all: bool = False) -> Iterator[q.Entry]:
+    """The entries a person should see, in their effective state (final ones only with ``show_all``)."""
+    from sendguard.act.ops import effective_state
+
+    for entry in queue.entries():
+        entry.meta["state"] = effective_state(queue, entry)
+        if show_all or entry.state not in q.FINAL_STATES:
+            yield entry
+
+
+def text_lines(entry: q.Entry) -> list[str]:
+    """One line per entry, and a second saying why it is kept."""
+    row = summary(entry)
+    recipients = printable(", ".join(row["recipients"]))[:40]  # type: ignore[arg-type]
+    lines = [f"{entry.id}  {entry.state:11} {recipients:40}  {printable(str(row['subject']))[:40]}"]
+    why = reason(entry)
+    if why and entry.state not in q.FINAL_STATES:
+        lines.append(f"    {printable(why)[:150]}")
+    return lines
