@@ -33,3 +33,27 @@ def write_draft(maildir: Path, data: bytes, label: str, *, now: float | None = N
     final = maildir / "cur" / f"{name}:2,D"
     os.rename(tmp, final)
     return final
+
+
+def rewrite_draft(maildir: Path, path: Path, data: bytes) -> Path | None:
+    """Replace the draft written earlier at ``path`` with ``data``, in place (atomically), where
+    it is now: a mail program may have moved it between ``new/`` and ``cur/`` or changed its
+    flags. None when it is gone (sent or deleted): it is not written again."""
+    base = path.name.split(":2,", 1)[0]
+    current = None
+    for sub in ("cur", "new"):
+        folder = maildir / sub
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            continue
+        current = next((folder / n for n in names if n.split(":2,", 1)[0] == base), None)
+        if current is not None:
+            break
+    if current is None:
+        return None
+    tmp = maildir / "tmp" / f"{base}.{os.urandom(4).hex()}"
+    ensure_private_dir(tmp.parent)
+    write_new(tmp, data.replace(b"\r\n", b"\n"))
+    os.replace(tmp, current)
+    return current

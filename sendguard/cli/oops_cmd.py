@@ -1,13 +1,34 @@
-"""``sendguard oops [ID|last] [--json]``: a message reached the wrong person — the record and the drafts."""
+"""``sendguard oops [ID|last] [--json] [--noticed TIME] [--list]``: a message reached the wrong
+person — the record and the drafts (recover/oops.py), or the open incidents and their time left."""
 
 from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 
 import click
 
+from sendguard.errors import UsageError
 from sendguard.printable import printable
+
+
+def parse_noticed(value: str, now: float) -> float:
+    """An ISO 8601 time (``2026-12-07T17:04``, ``2026-12-07 17:04:23+01:00``); local time when it
+    names no zone. Not in the future."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"--noticed {value!r}: not a time; write it like 2026-12-07T17:04 (ISO 8601)") from None
+    stamp = moment.timestamp()  # a naive time is local time
+    if stamp > now + 60:
+        raise UsageError(f"--noticed {value}: that is in the future")
+    return stamp
+
+
+def left_words(seconds: int) -> str:
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return f"{hours} h {rest // 60:02d} min left"
 
 
 @click.command()
@@ -19,30 +40,71 @@ from sendguard.printable import printable
     metavar="ADDR",
     help="Who got it by mistake (repeatable; default: the recipients the rules flagged, else outsiders).",
 )
-@click.option("--intended", multiple=True, metavar="ADDR", help="Who it was meant for (repeatable).")
+@click.option(
+    "--intended",
+    multiple=True,
+    metavar="ADDR",
+    help="Who it was meant for (repeatable; default: presumed from the check's suggestion or the history).",
+)
+@click.option(
+    "--noticed",
+    metavar="TIME",
+    help="When the mistake was noticed (ISO 8601; default: the first `oops` for this message). The deadline runs from it.",
+)
+@click.option("--list", "as_list", is_flag=True, help="List open incidents (deadline not passed) with the time left.")
 @click.pass_obj
-def oops(state, ref: str, as_json: bool, wrong: tuple[str, ...], intended: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def oops(  # type: ignore[no-untyped-def]
+    state,
+    ref: str,
+    as_json: bool,
+    wrong: tuple[str, ...],
+    intended: tuple[str, ...],
+    noticed: str | None,
+    as_list: bool,
+) -> None:
     """Mail reached the wrong person: a breach-register record (72 h deadline) and drafts to act on it."""
     from sendguard import paths
     from sendguard.act import queue as q
     from sendguard.act.drafts import drafts_maildir
     from sendguard.recover.breach_record import record_text
     from sendguard.recover.oops import oops as do_oops
+    from sendguard.recover.oops import open_incidents
 
+    now = time.time()
+    if as_list:
+        rows = open_incidents(q.Queue.default(), now)
+        if as_json:
+            for row in rows:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            return
+        if not rows:
+            click.echo("no open incidents (none recorded, or their 72 hours have passed)")
+        for row in rows:
+            click.echo(
+                f"{row['id']}  {left_words(row['seconds_left'])} (deadline {row['deadline']})  "
+                f"{printable(row['subject'])}  → {printable(', '.join(row['unintended_recipients']))}"
+            )
+        return
     config = state.config
     report = do_oops(
         q.Queue.default(),
         ref,
         config,
-        now=time.time(),
+        now=now,
         drafts_dir=drafts_maildir(config, paths.state_dir()),
         wrong=list(wrong),
         intended=list(intended),
+        noticed=parse_noticed(noticed, now) if noticed else None,
     )
     if as_json:
         click.echo(
             json.dumps(
-                {"record": report.record, "drafts": [str(p) for p in report.drafts], "language": report.language},
+                {
+                    "record": report.record,
+                    "drafts": [str(p) for p in report.drafts],
+                    "language": report.language,
+                    "notes": report.notes,
+                },
                 ensure_ascii=False,
             )
         )
@@ -52,4 +114,7 @@ def oops(state, ref: str, as_json: bool, wrong: tuple[str, ...], intended: tuple
     click.echo(f"Drafts ({'German' if report.language == 'de' else 'English'}), not sent — open them, check, send:")
     for path in report.drafts:
         click.echo(f"  mutt -H '{path}'")
+    for note in report.notes:
+        click.echo(f"Note: {printable(note)}")
     click.echo(f"Deadline to decide on notifying the supervisory authority: {report.record['deadline']}.")
+    click.echo("The history has forgotten this message: it will not be learned as a real relationship.")

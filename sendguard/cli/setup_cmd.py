@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -51,12 +52,57 @@ def propose_clients(own_domains: set[str], limit: int = 8, min_sent: int = 3) ->
     return out
 
 
+SENT_FOLDERS = ("Mail/Sent", "Maildir/Sent", "Maildir/.Sent", "mail/Sent", "Mail/sent", ".mail/Sent")
+
+
+def sent_display_name(addresses: list[str], limit: int = 200) -> str:
+    """The display name on the user's own sent mail: from the learned history, else from the
+    From lines of a Sent maildir in a usual place (read before anything was learned)."""
+    import email.parser
+    import email.utils
+    from collections import Counter
+
+    from sendguard.history.ledger import own_display_name
+
+    name = own_display_name(paths.state_dir())
+    if name:
+        return name
+    own = {a.lower() for a in addresses}
+    names: Counter[str] = Counter()
+    parser = email.parser.BytesHeaderParser()
+    for folder in SENT_FOLDERS:
+        for sub in ("cur", "new"):
+            try:
+                files = sorted((mailsetup.home() / folder / sub).iterdir())[-limit:]
+            except OSError:
+                continue
+            for file in files:
+                try:
+                    with file.open("rb") as fh:
+                        headers = parser.parse(fh)
+                except (OSError, ValueError):
+                    continue  # a file that is no message says nothing about the name
+                shown, addr = email.utils.parseaddr(str(headers.get("From", "")))
+                if shown.strip() and (not own or addr.lower() in own):
+                    names[shown.strip()] += 1
+    return names.most_common(1)[0][0] if names else ""
+
+
+def _toml_string(text: str) -> str:
+    text = "".join(c for c in text if c.isprintable())  # a name read from mail: no control characters
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "]"
 
 
 def starter_config(
-    msmtp: mailsetup.MsmtpConfig | None, transport: list[str], clients: list[tuple[str, str, int]]
+    msmtp: mailsetup.MsmtpConfig | None,
+    transport: list[str],
+    clients: list[tuple[str, str, int]],
+    name: str = "",
+    manager: str = "",
 ) -> str:
     """The text of a starter config: valid as written (checked before it is saved)."""
     senders = sorted(set(msmtp.senders.values())) if msmtp else []
@@ -68,6 +114,8 @@ def starter_config(
         "[identity]",
         "# your own addresses (from msmtp's `from` lines)",
         f"addresses = {_toml_list(senders)}",
+        "# your name as it signs the drafts of `sendguard oops` (from your sent mail)",
+        f"name = {_toml_string(name)}",
         "",
         "[organization]",
         "# mail to these domains (and their subdomains) is internal",
@@ -98,6 +146,10 @@ def starter_config(
         "[sendmail]",
         '# "reject": a held message is refused (exit 75) with the reason; "queue": accepted, kept',
         'hold_action = "reject"',
+        "",
+        "[oops]",
+        "# who gets the facts after a message reached the wrong person (manager or data protection officer)",
+        f"manager = {_toml_string(manager)}",
         "",
     ]
     return "\n".join(lines)
@@ -159,7 +211,19 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
 
     own = {mailsetup.domain_of(a) for a in (msmtp.senders.values() if msmtp else [])}
     clients = propose_clients(own)
-    text = starter_config(msmtp, transport, clients)
+    name = sent_display_name(list(msmtp.senders.values()) if msmtp else [])
+    manager = ""
+    if not dry_run and sys.stdin.isatty() and not target.exists():
+        manager = click.prompt(
+            "Who should get the facts when a message reaches the wrong person "
+            "(your manager or data protection officer; empty: nobody)",
+            default="",
+            show_default=False,
+        ).strip()
+        if manager and "@" not in manager:
+            click.echo(f"  {manager!r} is no address: [oops] manager left empty")
+            manager = ""
+    text = starter_config(msmtp, transport, clients, name, manager)
     config_mod.parse(text, str(target))  # a starter config that does not load would be a bug
     click.echo("")
     if dry_run:
@@ -170,6 +234,10 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
         if clients:
             click.echo(f"  Clients proposed from your history: {', '.join(d for _, d, _ in clients)}.")
         click.echo("  Review it: identity, organization, clients.")
+        if not manager:
+            click.echo(
+                '  After a mistake, `sendguard oops` writes the facts for [oops] manager = "ADDRESS": set it there.'
+            )
     else:
         click.echo(f"Kept your config {target} (setup never overwrites it).")
         try:

@@ -99,7 +99,7 @@ class IdentitySection:
     """Who the user is."""
 
     addresses: list[str] = key([], "The user's own addresses. Mail from them counts as sent when learning.")
-    name: str = key("", "The user's display name, used in drafts written by `sendguard oops`.")
+    name: str = key("", "The user's name: signs `sendguard oops` drafts and stands in their From (setup fills it).")
 
 
 @section
@@ -202,7 +202,7 @@ class DraftsSection:
 class OopsSection:
     """`sendguard oops`: after a message reached the wrong person."""
 
-    manager: str = key("", "An address to tell as well (a draft explaining what happened); empty: none.")
+    manager: str = key("", "Who gets the facts after a mistake (manager or DPO); empty: no such draft.")
     privacy_contact: str = key(
         "", "The data protection officer or privacy contact named in the breach record (GDPR art. 33(3)(b))."
     )

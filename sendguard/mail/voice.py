@@ -16,49 +16,76 @@ from typing import Any
 
 from sendguard.mail.greetings import own_text, parse_greeting
 
-CLOSINGS = (
-    # German
-    "viele grüße",
-    "beste grüße",
-    "liebe grüße",
-    "herzliche grüße",
-    "freundliche grüße",
-    "mit freundlichen grüßen",
-    "mit besten grüßen",
-    "schöne grüße",
-    "grüße",
-    "gruß",
-    "lg",
-    "vg",
-    "bg",
-    "mfg",
-    "bis bald",
-    "vielen dank",
-    "danke",
-    # English
-    "best regards",
-    "kind regards",
-    "warm regards",
-    "regards",
-    "best wishes",
-    "all the best",
-    "best",
-    "cheers",
-    "many thanks",
-    "thanks",
-    "thank you",
-    "yours sincerely",
-    "sincerely",
-    # French
-    "cordialement",
-    "bien cordialement",
-    "bien à vous",
-    "bien à toi",
-    "amicalement",
-    "bonne journée",
-    "à bientôt",
-    "merci",
-)
+CLOSINGS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
+    "de": (
+        "viele grüße",
+        "beste grüße",
+        "liebe grüße",
+        "herzliche grüße",
+        "freundliche grüße",
+        "mit freundlichen grüßen",
+        "mit besten grüßen",
+        "schöne grüße",
+        "grüße",
+        "gruß",
+        "lg",
+        "vg",
+        "bg",
+        "mfg",
+        "bis bald",
+        "vielen dank",
+        "danke",
+    ),
+    "en": (
+        "best regards",
+        "kind regards",
+        "warm regards",
+        "regards",
+        "best wishes",
+        "all the best",
+        "best",
+        "cheers",
+        "many thanks",
+        "thanks",
+        "thank you",
+        "yours sincerely",
+        "sincerely",
+    ),
+    "fr": (
+        "cordialement",
+        "bien cordialement",
+        "bien à vous",
+        "bien à toi",
+        "amicalement",
+        "bonne journée",
+        "à bientôt",
+        "merci",
+    ),
+}
+CLOSINGS = tuple(c for closings in CLOSINGS_BY_LANGUAGE.values() for c in closings)
+# Salutations by language, to keep a greeting out of a draft in another language.
+SALUTATIONS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
+    "de": (
+        "hallo",
+        "hi",
+        "hey",
+        "liebe",
+        "lieber",
+        "sehr geehrte",
+        "guten morgen",
+        "guten tag",
+        "guten abend",
+        "moin",
+        "servus",
+        "grüß dich",
+        "grüezi",
+        "hoi",
+    ),
+    "en": ("hi", "hello", "hey", "dear", "good morning", "good afternoon", "good evening", "morning"),
+    "fr": ("bonjour", "bonsoir", "salut", "cher", "chère", "chers", "chères"),
+}
+# German openings that go with first names and "du" ("Hallo Markus"), unlike "Sehr geehrter".
+FAMILIAR_DE = ("hallo", "hi", "hey", "liebe", "lieber", "moin", "servus", "grüß dich")
 
 # Forms of address that say du or Sie (tu or vous). "Sie"/"Ihnen"/"Ihr" count only capitalised
 # and not at the start of a sentence ("sie" is also "they"/"she").
@@ -112,6 +139,12 @@ def voice_of(body: str) -> dict[str, str]:
     greeting = parse_greeting(body)
     line = greeting.line if greeting else ""
     return {"greeting": line, "closing": closing_of(text), "form": address_form(text, line)}
+
+
+def fits_language(text: str, language: str, table: dict[str, tuple[str, ...]]) -> bool:
+    """Does a greeting or closing as written belong to ``language`` (per ``table``)?"""
+    low = text.lower()
+    return any(low == w or low.startswith((w + " ", w + ",")) for w in table.get(language, ()))
 
 
 def usual(voices: Iterable[dict[str, Any]]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sendguard.act import queue as q
 from sendguard.mail.message import OutgoingMessage
-from sendguard.recover.breach_texts import RECORD_TEXTS
+from sendguard.recover.breach_texts import RECORD_TEXTS, SEVERITY_WORDS, finding_sentence, type_words
 
 DEADLINE_HOURS = 72
 
@@ -65,7 +65,12 @@ def build_record(
     unintended: list[str],
     intended: list[str],
     language: str = "en",
+    noticed: float | None = None,
+    intended_guess: bool = False,
 ) -> dict[str, Any]:
+    """The record; ``noticed`` is when the mistake was first noticed (default: ``now``), and the
+    deadline runs from it, however often the record is built again."""
+    noticed = now if noticed is None else noticed
     words = RECORD_TEXTS.get(language, RECORD_TEXTS["en"])
     meta = entry.meta
     raw = entry.raw()
@@ -80,7 +85,9 @@ def build_record(
     names = (
         ", ".join(
             words["attachment"].format(
-                name=a["filename"] or words["unnamed"], type=a["real_type"] or a["declared_type"], size=a["size"]
+                name=a["filename"] or words["unnamed"],
+                type=type_words(a["real_type"], a["declared_type"], language),
+                size=a["size"],
             )
             for a in attachments
         )
@@ -95,7 +102,7 @@ def build_record(
         attachments=names,
     )
     nature += (
-        words["found"].format(found="; ".join(f"{s['rule']}: {str(s['message']).rstrip('.')}" for s in sensitive))
+        words["found"].format(found="; ".join(finding_sentence(s, language) for s in sensitive))
         if sensitive
         else words["nothing_found"]
     )
@@ -108,11 +115,12 @@ def build_record(
         "from": meta.get("from") or meta.get("sender") or "",
         "message_id": message.header("Message-ID") or None,
         "sent": sent,
-        "noticed": _iso(now),
-        "deadline": _iso(now + DEADLINE_HOURS * 3600),
+        "noticed": _iso(noticed),
+        "deadline": _iso(noticed + DEADLINE_HOURS * 3600),
         "recipients": list(meta.get("envelope") or meta.get("recipients") or []),
         "unintended_recipients": unintended,
         "intended_recipients": intended,
+        "intended_guess": bool(intended and intended_guess),
         "attachments": attachments,
         "sensitive_findings": sensitive,
         "message_size": len(raw),
@@ -130,7 +138,9 @@ def build_record(
 
 def record_text(record: dict[str, Any]) -> str:
     """The record for a person (stdout and the incident log), in the record's language."""
-    words = RECORD_TEXTS.get(record.get("language", "en"), RECORD_TEXTS["en"])
+    language = record.get("language", "en")
+    words = RECORD_TEXTS.get(language, RECORD_TEXTS["en"])
+    severity = SEVERITY_WORDS.get(language, SEVERITY_WORDS["en"])
     label = words["labels"]
     width = max(len(text) for text in label.values()) + 2
 
@@ -146,19 +156,24 @@ def record_text(record: dict[str, Any]) -> str:
         line("deadline", f"{record['deadline']}  {words['deadline_note']}"),
         line("recipients", ", ".join(record["recipients"])),
         line("unintended", ", ".join(record["unintended_recipients"])),
-        line("intended", ", ".join(record["intended_recipients"]) or words["not_known"]),
+        line(
+            "intended",
+            ", ".join(record["intended_recipients"]) + (f"  {words['guess']}" if record.get("intended_guess") else "")
+            if record["intended_recipients"]
+            else words["not_known"],
+        ),
         line("message", f"{record['message_size']} {words['bytes']}, sha256 {record['message_sha256']}"),
     ]
     for a in record["attachments"]:
         lines.append(
             line(
                 "attachment",
-                f"{a['filename'] or words['unnamed']}: {a['real_type'] or a['declared_type']}, "
+                f"{a['filename'] or words['unnamed']}: {type_words(a['real_type'], a['declared_type'], language)}, "
                 f"{a['size']} {words['bytes']}, sha256 {a['sha256']}",
             )
         )
     for s in record["sensitive_findings"]:
-        lines.append(line("found", f"[{s['severity']}] {s['rule']}: {s['message']}"))
+        lines.append(line("found", f"[{severity.get(s['severity'], s['severity'])}] {finding_sentence(s, language)}"))
     facts = record["art_33_3"]
     lines += [
         "",

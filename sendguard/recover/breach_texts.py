@@ -44,9 +44,10 @@ RECORD_TEXTS: dict[str, dict[str, Any]] = {
             "Likely consequences for the people concerned: {to_assess}."
         ),
         "measures": (
-            "Deletion unread and a confirmation requested from the unintended recipient(s) "
-            "(draft written by sendguard oops); the intended recipient / manager informed (draft). "
-            "A sent e-mail cannot be recalled. Further measures: {to_assess}."
+            "Drafted by sendguard oops, for the user to check and send: a request to the unintended "
+            "recipient(s) to delete the message unread and to confirm; the message forwarded to, or a "
+            "note for, the intended recipient; the facts for the manager. A sent e-mail cannot be "
+            "recalled. Further measures: {to_assess}."
         ),
         "title": "Misdirected e-mail — record for the breach register ({id})",
         "labels": {
@@ -64,6 +65,7 @@ RECORD_TEXTS: dict[str, dict[str, Any]] = {
         },
         "deadline_note": "(72 h from noticing, GDPR art. 33(1))",
         "not_known": "(not known)",
+        "guess": "(presumed by sendguard: confirm with --intended ADDR)",
         "bytes": "bytes",
         "facts": "Art. 33(3) facts:",
     },
@@ -101,9 +103,11 @@ RECORD_TEXTS: dict[str, dict[str, Any]] = {
             "Wahrscheinliche Folgen für die betroffenen Personen: {to_assess}."
         ),
         "measures": (
-            "Löschung ohne Lesen und eine Bestätigung beim unbeabsichtigten Empfänger erbeten "
-            "(Entwurf von sendguard oops); vorgesehener Empfänger / Vorgesetzte informiert (Entwurf). "
-            "Eine gesendete E-Mail lässt sich nicht zurückholen. Weitere Maßnahmen: {to_assess}."
+            "Von sendguard oops entworfen, zum Prüfen und Senden: die Bitte an den unbeabsichtigten "
+            "Empfänger, die Nachricht ungelesen zu löschen und das zu bestätigen; die Nachricht "
+            "weitergeleitet an den vorgesehenen Empfänger oder eine Nachricht an ihn; die Fakten für "
+            "die Vorgesetzten. Eine gesendete E-Mail lässt sich nicht zurückholen. Weitere Maßnahmen: "
+            "{to_assess}."
         ),
         "title": "Fehlversand einer E-Mail — Eintrag für das Verzeichnis der Datenschutzverletzungen ({id})",
         "labels": {
@@ -121,7 +125,54 @@ RECORD_TEXTS: dict[str, dict[str, Any]] = {
         },
         "deadline_note": "(72 Std. ab Bemerken, Art. 33 Abs. 1 DSGVO)",
         "not_known": "(nicht bekannt)",
+        "guess": "(von sendguard vermutet: mit --intended ADRESSE bestätigen)",
         "bytes": "Bytes",
         "facts": "Angaben nach Art. 33 Abs. 3 DSGVO:",
     },
 }
+
+# What a finding means, in German: the rules speak English, and a German record or draft must
+# not quote them (one language per document). English documents use the rule's own sentence.
+FINDING_SENTENCES: dict[str, dict[str, str]] = {
+    "de": {
+        "attachment-type": "Ein Anhang ist nicht, was sein Name sagt, oder von einem riskanten Typ",
+        "audience-size": "Viele Empfänger außerhalb der Organisation konnten einander sehen",
+        "blocked-recipient": "Ein Empfänger steht auf der Sperrliste",
+        "client-in-internal-thread": "Ein bisher interner Verlauf ging an jemanden außerhalb",
+        "external-recipient": "Ein Empfänger ist außerhalb der Organisation",
+        "first-time-recipient": "An diesen Empfänger wurde noch nie geschrieben",
+        "forgotten-attachment": "Der Text erwähnt einen Anhang, die Nachricht hat keinen",
+        "greeting-mismatch": "Die Anrede passt nicht zum Empfänger, aber zu einem anderen Kontakt",
+        "internal-to-outside": "Die Nachricht wirkt intern, ging aber an jemanden außerhalb der Organisation",
+        "lookalike-domain": "Eine Empfängerdomain sieht einer bekannten Domain nur ähnlich",
+        "namesake": "Der Empfänger ist vermutlich mit einem anderen Kontakt verwechselt worden",
+        "other-client": "Die Nachricht nennt einen anderen Kunden",
+        "secrets": "Die Nachricht enthält Zugangsdaten oder Schlüssel",
+        "sender-identity": "Die Absenderadresse ist nicht die übliche für diesen Empfänger",
+        "sensitive-data": "Die Nachricht enthält sensible Daten",
+        "unreadable-message": "Die Nachricht ließ sich nicht vollständig lesen und prüfen",
+    },
+}
+FINDING_UNKNOWN = {"de": "Die Regel {rule} hat angeschlagen"}
+SEVERITY_WORDS = {
+    "de": {"info": "Hinweis", "warn": "Warnung", "hold": "zurückgehalten", "block": "gesperrt"},
+    "en": {"info": "info", "warn": "warn", "hold": "hold", "block": "block"},
+}
+
+
+def finding_sentence(finding: dict[str, Any], language: str) -> str:
+    """One finding as a sentence in ``language`` (without a final full stop)."""
+    if language not in FINDING_SENTENCES:
+        return str(finding.get("message") or finding.get("rule") or "").rstrip(".")
+    rule = str(finding.get("rule") or "")
+    sentence = FINDING_SENTENCES[language].get(rule) or FINDING_UNKNOWN[language].format(rule=rule)
+    recipient = finding.get("recipient")
+    return f"{sentence} ({recipient})" if recipient else sentence
+
+
+def type_words(real_type: str | None, declared: str, language: str) -> str:
+    """An attachment's type for a document: libmagic's description is English, so documents in
+    another language name the MIME type alone."""
+    if not real_type:
+        return declared
+    return real_type if language == "en" else real_type.split(" (", 1)[0]

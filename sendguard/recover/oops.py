@@ -10,10 +10,27 @@ the first hour, from the facts it kept:
   found — when it left, when it was noticed, and the deadline: 72 hours from noticing
   (art. 33(1)), with the facts art. 33(3) asks for filled in where known and marked where a
   person must assess them;
-- a draft to the unintended recipient asking to delete it unread and to confirm, in the
-  message's own language (German or English) — the record above is written in that language too;
-- a draft to the intended recipient and/or the manager (``[oops] manager``) saying what
-  happened.
+- a draft to each unintended recipient asking to delete it unread and to confirm;
+- a draft to the intended recipient: if they did not get the message, it forwards it (attached)
+  and says it went to someone else instead; if they got it too, it says who else did;
+- a draft to the manager (``[oops] manager``) with the facts only. Without a manager no such
+  draft is written (a draft with an empty To helps nobody) and ``oops`` says how to set one.
+
+One incident, one record: the first ``oops`` for a message (or ``--noticed``) fixes when it was
+noticed, so the 72-hour deadline never moves; running it again rebuilds the record and rewrites
+the same draft files in place (a draft the user already sent or deleted is not written again).
+
+The drafts are in the user's own voice with each person: greeting, du/Sie and closing as the
+user writes them to that person (the ledger of sent mail: history/ledger.py), signed with
+``[identity] name`` (else the display name of the original's From). Record and drafts are in one
+language, the original's (German or English), the rules' findings included.
+
+Who was meant: ``--intended``, else the suggestion the rules made when checking it, else the
+contact the recipient model finds most confusable with the wrong recipient — the last two
+marked as presumed, for the user to confirm.
+
+``oops`` also makes the history forget the message (history/forget.py), before reading the
+user's voice from it.
 
 Nothing is sent: the drafts go into ``[drafts] maildir``. The report goes into the incident log
 (event ``oops``) and into the queue entry's meta, so ``sendguard log tag:oops`` lists them.
@@ -26,7 +43,11 @@ else everyone outside the organization.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import email.utils
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -34,9 +55,10 @@ from typing import Any
 from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.errors import QueueError
-from sendguard.mail.message import OutgoingMessage, domain_of, normalize_address
+from sendguard.mail.message import OutgoingMessage, decode_header, domain_of, normalize_address
 from sendguard.recover.breach_record import build_record, record_text
-from sendguard.recover.oops_texts import TEXTS, language_of
+from sendguard.recover.breach_texts import finding_sentence, type_words
+from sendguard.recover.oops_texts import TEXTS, language_of, text_for
 from sendguard.rules.context import domain_matches
 
 LEFT_STATES = frozenset({q.DELIVERED, q.INTERRUPTED, q.SENDING})  # left, or may have left
@@ -48,6 +70,8 @@ class OopsReport:
     record: dict[str, Any]
     drafts: list[Path] = field(default_factory=list)
     language: str = "en"
+    notes: list[str] = field(default_factory=list)
+    """One line each, for the user: what was not written and why, what to confirm."""
 
 
 def find_sent(queue: q.Queue, ref: str | None) -> q.Entry:
@@ -87,9 +111,13 @@ def _restored(queue: q.Queue, ref: str | None) -> q.Entry | None:
 
 
 def classify_recipients(
-    meta: dict[str, Any], config: Any, wrong: list[str], intended: list[str]
-) -> tuple[list[str], list[str]]:
-    """(unintended, intended) recipients: given ones, else the rules' findings, else outsiders."""
+    meta: dict[str, Any], config: Any, wrong: list[str], intended: list[str], state_dir: Path | None = None
+) -> tuple[list[str], list[str], bool]:
+    """(unintended, intended, whether the intended ones are presumed).
+
+    Unintended: the given ones, else those the rules flagged, else the outsiders. Intended: the
+    given ones, else the rules' suggestions, else (with a history) the contact most confusable
+    with each unintended recipient."""
     envelope = list(meta.get("envelope") or meta.get("recipients") or [])
     findings = [f for f in meta.get("findings", []) if f.get("severity") != "info"]
     if wrong:
@@ -99,115 +127,259 @@ def classify_recipients(
         org = config.organization.domains
         outside = [a for a in envelope if not (org and domain_matches(domain_of(a), org))]
         unintended = list(dict.fromkeys(flagged)) or outside or envelope
-    meant = [normalize_address(a) for a in intended] or list(
-        dict.fromkeys(f["suggestion"] for f in findings if f.get("suggestion"))
-    )
-    return unintended, [a for a in meant if a not in unintended]
+    if intended:
+        meant = [normalize_address(a) for a in intended]
+        return unintended, [a for a in meant if a not in unintended], False
+    meant = list(dict.fromkeys(f["suggestion"] for f in findings if f.get("suggestion")))
+    if not meant and state_dir is not None:
+        meant = best_twins(state_dir, unintended, config)
+    return unintended, [a for a in meant if a not in unintended], True
 
 
-def facts_text(record: dict[str, Any], labels: dict[str, str]) -> str:
-    """The facts for the manager's draft, labelled in the draft's language (the same language as
-    the register record: breach_texts.py)."""
+def best_twins(state_dir: Path, unintended: list[str], config: Any) -> list[str]:
+    """For each unintended recipient, the contact the user writes to most who could have been
+    picked instead (history/twins.py): autocomplete's usual victim."""
+    from sendguard.history import open_for_check
+    from sendguard.history.twins import confusables
+
+    store = open_for_check(state_dir)
+    if store is None:
+        return []
+    own = {a.lower() for a in config.identity.addresses}
+    out = []
+    for addr in unintended:
+        for contact, _why in confusables(store, addr, exclude=[*unintended, *own]):
+            if contact.sent > 0:
+                out.append(contact.addr)
+                break
+    return list(dict.fromkeys(out))
+
+
+def facts_text(record: dict[str, Any], labels: dict[str, str], when: str, noticed: str) -> str:
+    """The facts for the manager's draft, labelled in the draft's language (the register
+    record's language: breach_texts.py)."""
+    language = record.get("language", "en")
+    intended = ", ".join(record["intended_recipients"])
     lines = [
         f"  {labels['subject']}: {record['subject']}",
-        f"  {labels['sent']}: {record['sent']}",
+        f"  {labels['sent']}: {when}",
+        f"  {labels['recipients']}: {', '.join(record['recipients'])}",
         f"  {labels['unintended']}: {', '.join(record['unintended_recipients'])}",
     ]
+    if intended:
+        lines.append(
+            f"  {labels['intended']}: {intended}" + (f" {labels['guess']}" if record.get("intended_guess") else "")
+        )
     for a in record["attachments"]:
         lines.append(
-            f"  {labels['attachment']}: {a['filename'] or '-'} ({a['real_type'] or a['declared_type']}, "
+            f"  {labels['attachment']}: {a['filename'] or '-'} ({type_words(a['real_type'], a['declared_type'], language)}, "
             f"{a['size']} {labels['bytes']}, sha256 {a['sha256']})"
         )
     for f in record["sensitive_findings"]:
-        lines.append(f"  {labels['found']}: {f['rule']}: {f['message']}")
+        lines.append(f"  {labels['found']}: {finding_sentence(f, language)}")
+    lines.append(f"  {labels['noticed']}: {noticed}")
     lines.append(f"  {labels['record'].format(id=record['id'])}")
     return "\n".join(lines)
 
 
-def _draft(sender: str, to: list[str], subject: str, body: str, reply_to_id: str | None) -> bytes:
-    msg = EmailMessage()
+def local_time(iso: str | None, fmt: str, zone: bool = False) -> str:
+    """An ISO 8601 time as a person reads it: local time, in the draft language's format."""
+    if not iso:
+        return "?"
+    try:
+        moment = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone()
+    return local.strftime(fmt) + (f" ({local.strftime('%Z')})" if zone else "")
+
+
+@dataclass
+class Person:
+    """Someone a draft goes to, and how the user writes to them."""
+
+    addr: str
+    display: str
+    greeting: str
+    closing: str
+    form: str
+    """'formal' or 'familiar' (du/Sie); English drafts have one form."""
+
+    @property
+    def prose(self) -> str:
+        return f"{self.display} ({self.addr})" if self.display else self.addr
+
+
+def person(state_dir: Path, addr: str, display: str, language: str) -> Person:
+    """``addr`` with the greeting, form and closing the user uses with them (the ledger), or the
+    language's polite defaults where the history has none in this language."""
+    from sendguard.history.ledger import voice_with
+    from sendguard.mail.voice import CLOSINGS_BY_LANGUAGE, FAMILIAR_DE, SALUTATIONS_BY_LANGUAGE, TITLED, fits_language
+
+    words = TEXTS[language]
+    voice = voice_with(state_dir, addr)
+    greeting = voice["greeting"] if fits_language(voice["greeting"], language, SALUTATIONS_BY_LANGUAGE) else ""
+    closing = voice["closing"] if fits_language(voice["closing"], language, CLOSINGS_BY_LANGUAGE) else ""
+    if voice["form"] in ("du", "sie"):
+        form = "familiar" if voice["form"] == "du" else "formal"
+    elif greeting and not TITLED.search(greeting) and fits_language(greeting, "de", {"de": FAMILIAR_DE}):
+        form = "familiar"  # "Hallo Markus": first names go with du
+    else:
+        form = "formal"
+    first = display.split()[0] if display.split() else ""
+    if not greeting:
+        if form == "familiar" and first:
+            greeting = words["greeting_familiar"].format(first=first)
+        elif display and language == "de":
+            greeting = words["greeting_formal"].format(full=display, first=first)
+        elif first and language != "de":
+            greeting = words["greeting_formal"].format(full=display, first=first)
+        else:
+            greeting = words["greeting_formal_unnamed"]
+    if greeting[-1:].isalnum():
+        greeting += ","
+    closing = closing or words[f"closing_{form}"]
+    return Person(addr, display, greeting, closing, form)
+
+
+def _draft(
+    sender: str,
+    person: Person | None,
+    to: str,
+    subject: str,
+    body: str,
+    reply_to_id: str | None,
+    attach: bytes | None = None,
+) -> bytes:
+    # Folded at 200: the default 78 splits a subject with one non-ASCII dash into encoded-word
+    # fragments (even an empty one) that some programs show as they are.
+    msg = EmailMessage(policy=email.policy.default.clone(max_line_length=200))
     if sender:
         msg["From"] = sender
-    msg["To"] = ", ".join(to)
+    msg["To"] = email.utils.formataddr((person.display, person.addr)) if person else to
     msg["Subject"] = subject
     if reply_to_id:
         msg["In-Reply-To"] = reply_to_id
         msg["References"] = reply_to_id
     # 8bit, not quoted-printable: mutt -H shows a draft's body as it is in the file.
     msg.set_content(body, cte="8bit")
+    if attach is not None:
+        original = email.message_from_bytes(attach, policy=email.policy.default)
+        del original["Bcc"]  # whom the user sent a blind copy to is not the intended reader's business
+        msg.add_attachment(original)
     return bytes(msg)
 
 
-def write_drafts(record: dict[str, Any], config: Any, language: str, drafts_dir: Path, *, now: float) -> list[Path]:
-    from sendguard.act.drafts import write_draft
+def _displays(raw: bytes) -> dict[str, str]:
+    """Address -> display name, from the original's To/Cc."""
+    msg = email.message_from_bytes(raw)
+    values = [decode_header(v) for name in ("To", "Cc") for v in msg.get_all(name, [])]
+    return {normalize_address(a): n.strip() for n, a in email.utils.getaddresses(values) if a}
 
+
+def _sender(config: Any, raw: bytes) -> tuple[str, str]:
+    """(From header for the drafts, the name that signs them)."""
+    msg = email.message_from_bytes(raw)
+    shown, addr = email.utils.parseaddr(decode_header(msg.get("From")))
+    own = [a.lower() for a in config.identity.addresses]
+    address = addr.lower() if addr.lower() in own else (own[0] if own else addr)
+    name = config.identity.name or shown.strip()
+    return (email.utils.formataddr((name, address)) if name else address), name
+
+
+def write_drafts(
+    record: dict[str, Any],
+    config: Any,
+    language: str,
+    drafts_dir: Path,
+    *,
+    now: float,
+    raw: bytes,
+    state_dir: Path,
+    previous: dict[str, str] | None = None,
+) -> tuple[dict[str, Path], list[str]]:
+    """The drafts, by role; rewritten in place where ``previous`` names their files. Returns the
+    drafts written and the notes for the user."""
+    from sendguard.act.drafts import rewrite_draft, write_draft
+
+    previous = previous or {}
     text = TEXTS[language]
-    name = config.identity.name or ""
-    sender = (
-        f"{name} <{config.identity.addresses[0]}>"
-        if config.identity.addresses and name
-        else (config.identity.addresses[0] if config.identity.addresses else record["from"])
-    )
-    sent = record["sent"][:16].replace("T", " ") if record["sent"] else "?"
+    sender, name = _sender(config, raw)
+    displays = _displays(raw)
+    recipients = set(record["recipients"])
+    wrong_people = [person(state_dir, a, displays.get(a, ""), language) for a in record["unintended_recipients"]]
     values = {
         "subject": record["subject"],
-        "sent": sent,
+        "sent": local_time(record["sent"], text["date"]),
         "name": name,
-        "wrong": ", ".join(record["unintended_recipients"]),
-        "noticed": record["noticed"][:16].replace("T", " ") + " UTC",
-        "deadline": record["deadline"][:16].replace("T", " ") + " UTC",
+        "wrong": ", ".join(p.prose for p in wrong_people),
+        "deadline": local_time(record["deadline"], text["date"], zone=True),
         "attachments": text["with_attachments"] if record["attachments"] else "",
-        "intended": text["intended_clause"].format(intended=", ".join(record["intended_recipients"]))
-        if record["intended_recipients"]
-        else "",
-        "facts": facts_text(record, text["facts"]),
     }
-    paths = [
-        write_draft(
-            drafts_dir,
-            _draft(
-                sender,
-                record["unintended_recipients"],
-                text["unintended_subject"].format(**values),
-                text["unintended_body"].format(**values),
-                record["message_id"],
-            ),
-            f"oops-unintended-{record['id']}",
-            now=now,
+    values["facts"] = facts_text(
+        record, text["facts"], values["sent"], local_time(record["noticed"], text["date"], zone=True)
+    )
+    jobs: list[tuple[str, bytes]] = []
+
+    def add(role: str, who: Person | None, to: str, key: str, reply: str | None, attach: bytes | None = None) -> None:
+        form = who.form if who else "formal"
+        greeting = who.greeting if who else text["greeting_formal_unnamed"]
+        closing = who.closing if who else text["closing_formal"]
+        fill = {**values, "greeting": greeting, "closing": closing}
+        subject = text_for(language, f"{key}_subject", form).format(**fill)
+        body = text_for(language, f"{key}_body", form).format(**fill)
+        jobs.append((role, _draft(sender, who, to, subject, body, reply, attach)))
+
+    for i, who in enumerate(wrong_people):
+        add(f"unintended-{i}" if i else "unintended", who, who.addr, "unintended", record["message_id"])
+    for i, addr in enumerate(record["intended_recipients"]):
+        who = person(state_dir, addr, displays.get(addr, "") or _contact_display(state_dir, addr), language)
+        if addr in recipients:
+            add(f"intended-{i}" if i else "intended", who, addr, "intended_also", record["message_id"])
+        else:
+            add(f"intended-{i}" if i else "intended", who, addr, "intended_missed", None, attach=raw)
+    notes = []
+    manager = normalize_address(config.oops.manager or "")
+    if not manager:
+        notes.append(
+            'no draft for a manager: none is set; add manager = "ADDRESS" under [oops] in the config '
+            "(sendguard setup asks for it)"
         )
-    ]
-    if record["intended_recipients"]:
-        paths.append(
-            write_draft(
-                drafts_dir,
-                _draft(
-                    sender,
-                    record["intended_recipients"],
-                    text["intended_subject"].format(**values),
-                    text["intended_body"].format(**values),
-                    None,
-                ),
-                f"oops-intended-{record['id']}",
-                now=now,
-            )
-        )
-    if config.oops.manager or not record["intended_recipients"]:
-        manager = [config.oops.manager] if config.oops.manager else []
-        paths.append(
-            write_draft(
-                drafts_dir,
-                _draft(
-                    sender,
-                    manager,
-                    text["manager_subject"].format(**values),
-                    text["manager_body"].format(**values),
-                    None,
-                ),
-                f"oops-manager-{record['id']}",
-                now=now,
-            )
-        )
-    return paths
+    elif manager in record["intended_recipients"]:
+        notes.append(f"no separate manager draft: [oops] manager {manager} is who it was meant for")
+    else:
+        who = person(state_dir, manager, _contact_display(state_dir, manager), language)
+        add("manager", who, manager, "manager", None)
+    written: dict[str, Path] = {}
+    for role, data in jobs:
+        label = f"oops-{role}-{record['id']}"
+        if role in previous:
+            path = rewrite_draft(drafts_dir, Path(previous[role]), data)
+            if path is None:
+                notes.append(f"the {role} draft is no longer in the drafts folder (sent or deleted): not written again")
+                continue
+        else:
+            path = write_draft(drafts_dir, data, label, now=now)
+        written[role] = path
+    return written, notes
+
+
+def _contact_display(state_dir: Path, addr: str) -> str:
+    """The display name the history has for an address, or ""."""
+    from sendguard.history import open_for_check
+
+    store = open_for_check(state_dir)
+    contact = store.contact(addr) if store is not None else None
+    return contact.name if contact is not None else ""
+
+
+def _timestamp(iso: object) -> float | None:
+    try:
+        return datetime.fromisoformat(str(iso)).timestamp() if iso else None
+    except ValueError:
+        return None
 
 
 def oops(
@@ -219,31 +391,101 @@ def oops(
     drafts_dir: Path,
     wrong: list[str] | None = None,
     intended: list[str] | None = None,
+    noticed: float | None = None,
 ) -> OopsReport:
-    """Build the record and the drafts for a message that left; log it. Sends nothing."""
+    """Build (or rebuild) the record and the drafts for a message that left; log it once. Sends nothing."""
     found = find_sent(queue, ref)
     state_dir = queue.root.parent
     if found.path.parent != queue.root:  # restored from the incident log: lock it where it is
         queue = q.Queue(found.path.parent)
     with queue.locked(found.id) as entry:
-        unintended, meant = classify_recipients(entry.meta, config, wrong or [], intended or [])
-        message = OutgoingMessage(entry.raw())
-        language = language_of(f"{message.subject}\n{message.body_text}", message.header("Content-Language"))
-        record = build_record(entry, config, now=now, unintended=unintended, intended=meant, language=language)
-        drafts = write_drafts(record, config, language, drafts_dir, now=now)
+        raw = entry.raw()
+        previous = dict(entry.meta.get("oops") or {})
+        first = not previous
+        forget_mistake(state_dir, raw, config)  # before the user's voice is read from the history
+        wrong_given = [normalize_address(a) for a in wrong or []] or list(previous.get("wrong_given") or [])
+        intended_given = [normalize_address(a) for a in intended or []] or list(previous.get("intended_given") or [])
+        unintended, meant, guess = classify_recipients(entry.meta, config, wrong_given, intended_given, state_dir)
+        message = OutgoingMessage(raw)
+        language = previous.get("language") or language_of(
+            f"{message.subject}\n{message.body_text}", message.header("Content-Language")
+        )
+        noticed_at = noticed if noticed is not None else _timestamp(previous.get("noticed")) or now
+        record = build_record(
+            entry,
+            config,
+            now=now,
+            unintended=unintended,
+            intended=meant,
+            language=language,
+            noticed=noticed_at,
+            intended_guess=guess,
+        )
+        written, notes = write_drafts(
+            record,
+            config,
+            language,
+            drafts_dir,
+            now=now,
+            raw=raw,
+            state_dir=state_dir,
+            previous=previous.get("draft_files") or {},
+        )
+        if guess and meant:
+            notes.append(
+                f"who it was meant for is presumed ({', '.join(meant)}): check, or say it with --intended ADDR"
+            )
+        elif not meant:
+            notes.append("who it was meant for is not known: no draft to them; say it with --intended ADDR")
         entry.save(
             oops={
                 "noticed": record["noticed"],
                 "deadline": record["deadline"],
+                "language": language,
                 "unintended": unintended,
-                "drafts": [str(p) for p in drafts],
+                "intended": meant,
+                "intended_guess": record["intended_guess"],
+                "wrong_given": wrong_given,
+                "intended_given": intended_given,
+                "draft_files": {role: str(p) for role, p in written.items()}
+                | {r: p for r, p in (previous.get("draft_files") or {}).items() if r not in written},
+                "drafts": [str(p) for p in written.values()],
                 "text": record_text(record),
             },
-            event="reported as sent to the wrong person (sendguard oops)",
+            event="reported as sent to the wrong person (sendguard oops)"
+            if first
+            else "breach record and drafts refreshed (sendguard oops)",
         )
-        events.emit(entry, "oops", config)
-    forget_mistake(state_dir, entry.raw(), config)
-    return OopsReport(entry, record, drafts, language)
+        if first:
+            events.emit(entry, "oops", config)
+    return OopsReport(entry, record, list(written.values()), language, notes)
+
+
+def open_incidents(queue: q.Queue, now: float) -> list[dict[str, Any]]:
+    """Every message ``oops`` recorded whose 72-hour deadline has not passed, soonest first."""
+    from sendguard.incidents.restore import restored_root
+
+    found = []
+    roots = [queue, q.Queue(restored_root(queue.root.parent))]
+    for root in roots:
+        for entry in root.entries():
+            report = entry.meta.get("oops")
+            deadline = _timestamp(report.get("deadline")) if isinstance(report, dict) else None
+            if deadline is None or deadline <= now:
+                continue
+            found.append(
+                {
+                    "id": entry.id,
+                    "subject": entry.meta.get("subject", ""),
+                    "unintended_recipients": report.get("unintended", []),
+                    "noticed": report.get("noticed"),
+                    "deadline": report.get("deadline"),
+                    "seconds_left": int(deadline - now),
+                    "drafts": report.get("drafts", []),
+                }
+            )
+    unique = {row["id"]: row for row in found}
+    return sorted(unique.values(), key=lambda row: row["seconds_left"])
 
 
 def forget_mistake(state_dir: Path, raw: bytes, config: Any) -> None:

@@ -9,60 +9,17 @@ Keller — is held. Real sendguard-sendmail, msmtp and an SMTP server on 127.0.0
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 
 import pytest
 
-from sendguard.history.store import path_in
 from tests.support import history_fixtures as hf
+from tests.support.oops_world import deliver, setup_world, verdict
+from tests.support.oops_world import sent_to as sent_to_addr
 
 INTERNAL_NOTE = (
     "Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken, "
     "zwei Stellen fallen weg. Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra"
 )
-
-
-def setup_world(world, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    base = world.config_path.read_text()
-    transport = base[base.index("[transport]") :]
-    world.config_path.write_text(
-        hf.CONFIG_TEXT.replace("[identity]\n", '[identity]\nname = "Petra Lang"\n') + transport
-    )
-    sent = hf.write_maildir(tmp_path / "Mail" / "Sent", hf.history_messages())
-    out = world.cli("learn", str(sent))
-    assert out.returncode == 0, out.stderr
-    return sent
-
-
-def verdict(world, tmp_path: Path, raw: bytes) -> str:  # type: ignore[no-untyped-def]
-    probe = tmp_path / "probe.eml"
-    probe.write_bytes(raw)
-    out = world.cli("check", "--json", str(probe))
-    assert out.returncode in (0, 1, 2, 3), out.stderr
-    return json.loads(out.stdout)["verdict"]
-
-
-def sent_to(world, addr: str) -> int:  # type: ignore[no-untyped-def]
-    from sendguard import paths
-
-    db = sqlite3.connect(path_in(paths.state_dir()))
-    row = db.execute("SELECT sent FROM contacts WHERE addr = ?", (addr,)).fetchone()
-    db.close()
-    return int(row[0]) if row else 0
-
-
-def deliver(world, raw: bytes) -> str:  # type: ignore[no-untyped-def]
-    """Send as mutt would; a hold is released by the user, knowingly. Returns the queue id."""
-    before = len(world.server.received)
-    out = world.send(raw, "-t")
-    rows = [json.loads(line) for line in world.cli("queue", "list", "--json", "--all").stdout.splitlines()]
-    entry = rows[-1]
-    if out.returncode != 0:
-        assert out.returncode == 75, out.stderr
-        assert world.cli("release", entry["id"]).returncode == 0
-    assert len(world.server.received) == before + 1
-    return str(entry["id"])
 
 
 @pytest.mark.parametrize("how", ["forget-id", "forget-message-id", "oops"])
@@ -72,12 +29,12 @@ def test_a_delivered_mistake_is_forgotten_and_relearning_sent_keeps_it_out(world
         [hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], msgid="probe@x.example", n=200
     )
     assert verdict(world, tmp_path, probe) == "hold"
-    known = sent_to(world, hf.CLIENT_THOMAS)
+    known = sent_to_addr(hf.CLIENT_THOMAS)
 
     mistake = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, msgid="mistake@x.example", n=100)
     entry_id = deliver(world, mistake)
     (sent / "cur" / "1800000000.mistake.test:2,S").write_bytes(mistake)  # mutt's Fcc
-    assert sent_to(world, hf.CLIENT_THOMAS) == known + 1  # the delivery taught the history
+    assert sent_to_addr(hf.CLIENT_THOMAS) == known + 1  # the delivery taught the history
 
     if how == "forget-id":
         out = world.cli("forget", entry_id)
@@ -86,17 +43,17 @@ def test_a_delivered_mistake_is_forgotten_and_relearning_sent_keeps_it_out(world
     else:
         out = world.cli("oops", entry_id, "--json")
     assert out.returncode == 0, out.stderr
-    assert sent_to(world, hf.CLIENT_THOMAS) == known
+    assert sent_to_addr(hf.CLIENT_THOMAS) == known
 
     out = world.cli("learn", str(sent))
     assert out.returncode == 0 and "learned 0 new messages" in out.stdout
-    assert sent_to(world, hf.CLIENT_THOMAS) == known
+    assert sent_to_addr(hf.CLIENT_THOMAS) == known
     assert verdict(world, tmp_path, probe) == "hold"
 
 
 def test_a_held_then_discarded_message_is_never_learned(world, tmp_path):
     sent = setup_world(world, tmp_path)
-    known = sent_to(world, hf.CLIENT_THOMAS)
+    known = sent_to_addr(hf.CLIENT_THOMAS)
     mistake = hf.mail(
         [hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], msgid="held@x.example", n=100
     )
@@ -106,7 +63,7 @@ def test_a_held_then_discarded_message_is_never_learned(world, tmp_path):
     (sent / "cur" / "1800000000.held.test:2,S").write_bytes(mistake)  # the mail program filed it anyway
     out = world.cli("learn", str(sent))
     assert "learned 0 new messages" in out.stdout
-    assert sent_to(world, hf.CLIENT_THOMAS) == known
+    assert sent_to_addr(hf.CLIENT_THOMAS) == known
 
 
 def test_forget_says_what_it_did_in_one_line(world, tmp_path):

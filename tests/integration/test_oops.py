@@ -92,14 +92,21 @@ def test_unintended_are_the_given_ones_else_the_flagged_ones_else_the_outsiders(
             {"rule": "first-time-recipient", "severity": "info", "recipient": "bob@nordwerk.example"},
         ],
     }
-    assert classify_recipients(meta, config, [], []) == (["ana@kundenfirm.example"], ["anna@kundenfirma.example"])
+    # the check's suggestion is who was meant, presumed until the user confirms it
+    assert classify_recipients(meta, config, [], []) == (
+        ["ana@kundenfirm.example"],
+        ["anna@kundenfirma.example"],
+        True,
+    )
     assert classify_recipients({**meta, "findings": []}, config, [], []) == (
         ["anna@kundenfirma.example", "ana@kundenfirm.example"],
         [],
+        True,
     )
     assert classify_recipients(meta, config, ["Bob@Nordwerk.example"], ["x@y.example"]) == (
         ["bob@nordwerk.example"],
         ["x@y.example"],
+        False,
     )
 
 
@@ -138,11 +145,21 @@ def test_oops_writes_the_record_and_german_drafts_and_logs_it(world):
     assert b"ungelesen" in drafts[0].read_bytes()  # readable as it is in the file (mutt -H shows it raw)
     body = to_wrong.get_content()
     assert "ungelesen" in body and "bestätigen" in body and "Anhänge" in body
-    assert to_intended["To"] == "anna.berg@kundenfirma.example" and "nicht zurückholen" in to_intended.get_content()
+    # anna.berg never got it: the draft forwards it, attached
+    assert to_intended["To"] == "anna.berg@kundenfirma.example" and to_intended["Subject"] == "WG: Angebot Falke"
+    assert "nicht zurückholen" in to_intended.get_body(("plain",)).get_content()
+    (forwarded,) = [p for p in to_intended.iter_attachments() if p.get_content_type() == "message/rfc822"]
+    assert forwarded.get_content()["Message-ID"] == "<offer-1@nordwerk.example>"
     assert to_manager["To"] == "chefin@nordwerk.example"
     assert "72 Stunden" in to_manager.get_content() and "sha256" in to_manager.get_content()
     for msg in parsed:  # honest: never claims a recall
-        text = msg.get_content().lower().replace("cannot be recalled", "").replace("cannot recall", "")
+        text = (
+            msg.get_body(("plain",))
+            .get_content()
+            .lower()
+            .replace("cannot be recalled", "")
+            .replace("cannot recall", "")
+        )
         assert "zurückgerufen" not in text and "recall" not in text
     assert len(world.server.received) == 1  # only the original: oops sends nothing
 
@@ -162,8 +179,10 @@ def test_english_message_gets_english_drafts_and_no_manager_draft_without_one(wo
     assert report.record["noticed"] == "2026-11-27T09:00:00+00:00"
     assert report.record["deadline"] == "2026-11-30T09:00:00+00:00"
     assert report.record["unintended_recipients"] == ["anna@kundenfirma.example"]  # outside the organization
-    # Nobody intended is known and no manager configured: one draft to a manager to fill in.
-    assert len(report.drafts) == 2
+    # Nobody intended is known and no manager configured: no draft with an empty To, but a
+    # note saying how to set one.
+    assert len(report.drafts) == 1
+    assert any("[oops]" in n and "manager" in n for n in report.notes)
     wrong = email.message_from_bytes(report.drafts[0].read_bytes(), policy=email.policy.default)
     assert wrong["Subject"] == "Sent to you by mistake: Falke status"
     assert "without reading" in wrong.get_content() and "confirm" in wrong.get_content()

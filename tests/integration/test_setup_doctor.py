@@ -59,6 +59,23 @@ def test_setup_writes_a_private_valid_starter_config_from_msmtp():
     assert run("config", "validate").returncode == 0
 
 
+def test_setup_signs_with_the_name_on_the_sent_mail_and_leaves_a_manager_to_set():
+    write_msmtprc()
+    sent = home() / "Mail" / "Sent" / "cur"
+    sent.mkdir(parents=True)
+    for i in range(3):
+        msg = make_message(to="kai@nordwerk.example", sender='"Wolff, Daniel" <d.wolff@nordwerk.example>')
+        (sent / f"{i}:2,S").write_bytes(msg)
+    (sent / "other:2,S").write_bytes(make_message(sender="Someone Else <else@example.org>"))
+    proc = run("setup")
+    assert proc.returncode == 0, proc.stderr
+    text = config_file().read_text()
+    assert 'name = "Wolff, Daniel"' in text
+    assert "[oops]" in text and 'manager = ""' in text
+    assert "[oops] manager" in proc.stdout
+    assert run("config", "validate").returncode == 0
+
+
 def test_setup_never_overwrites_an_existing_config():
     write_msmtprc()
     config_file().parent.mkdir(parents=True)
