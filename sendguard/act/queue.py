@@ -12,6 +12,9 @@ processes never deliver one message twice. A delivery is bracketed by the states
 and ``delivered``: an entry found in ``sending`` with nobody holding its lock was interrupted
 while the transport ran and may or may not have left, so it is never retried on its own; it
 is shown as ``interrupted`` for a person to decide.
+
+States are :class:`State`; every change of state goes through :meth:`Entry.save`, which
+allows only the changes in :data:`TRANSITIONS` (ARCHITECTURE.md draws the machine).
 """
 
 from __future__ import annotations
@@ -24,30 +27,128 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sendguard.errors import QueueError, QueueLockedError
 
-# States, and which of them `queue run` may deliver without a person.
-RECEIVED = "received"  # kept, not yet decided (a crash during the check): queue run re-checks
-ACCEPTED = "accepted"  # decided to go: queue run delivers it if its process died
-DELAYED = "delayed"  # waiting in the undo window until not_before
-HELD = "held"
-BLOCKED = "blocked"
-RELEASED = "released"  # a person said send; queue run delivers it
-SENDING = "sending"
-DELIVERED = "delivered"
-DEFERRED = "deferred"  # the transport failed temporarily; queue run retries
-FAILED = "failed"  # the transport failed permanently; kept for a person
-INTERRUPTED = "interrupted"  # killed while sending: may or may not have left
-DISCARDED = "discarded"
-CONFIRMED = "confirmed"  # a hold confirmed by sending the identical message again
-UNDONE = "undone"  # taken back within the undo window
 
+class State(StrEnum):
+    """Where a kept message is. Stored in meta.json as its value; compares equal to it."""
+
+    RECEIVED = "received"  # kept, not yet decided (a crash during the check): queue run re-checks
+    ACCEPTED = "accepted"  # decided to go: queue run delivers it if its process died
+    DELAYED = "delayed"  # waiting in the undo window until not_before
+    HELD = "held"
+    BLOCKED = "blocked"
+    RELEASED = "released"  # a person said send; queue run delivers it
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"  # the transport failed temporarily; queue run retries
+    FAILED = "failed"  # the transport failed permanently; kept for a person
+    INTERRUPTED = "interrupted"  # killed while sending: may or may not have left
+    DISCARDED = "discarded"
+    CONFIRMED = "confirmed"  # a hold confirmed by sending the identical message again
+    UNDONE = "undone"  # taken back within the undo window
+
+
+RECEIVED, ACCEPTED, DELAYED, HELD, BLOCKED = State.RECEIVED, State.ACCEPTED, State.DELAYED, State.HELD, State.BLOCKED
+RELEASED, SENDING, DELIVERED, DEFERRED = State.RELEASED, State.SENDING, State.DELIVERED, State.DEFERRED
+FAILED, INTERRUPTED, DISCARDED, CONFIRMED, UNDONE = (
+    State.FAILED,
+    State.INTERRUPTED,
+    State.DISCARDED,
+    State.CONFIRMED,
+    State.UNDONE,
+)
+
+# The states the send path creates entries in (restored records are created "delivered").
+INITIAL_STATES = frozenset({RECEIVED, ACCEPTED, DELAYED, HELD, BLOCKED, DELIVERED})
+
+# Every allowed change of state: the one table that Entry.save enforces. Saving an entry
+# without changing its state (a new event, an edit) is always allowed. To add a state, add
+# its row and the rows that lead to it; tests/unit/test_queue_states.py walks the table.
+_LEAVE_FOR_A_PERSON = frozenset({RELEASED, DISCARDED})
+_CHECKED_AGAIN = frozenset({HELD, BLOCKED})  # a check before sending (release, queue run) may stop it
+TRANSITIONS: dict[State, frozenset[State]] = {
+    RECEIVED: frozenset({ACCEPTED, DELAYED, SENDING}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
+    ACCEPTED: frozenset({SENDING}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
+    DELAYED: frozenset({SENDING, UNDONE}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
+    HELD: frozenset({CONFIRMED, BLOCKED}) | _LEAVE_FOR_A_PERSON,
+    BLOCKED: frozenset({HELD}) | _LEAVE_FOR_A_PERSON,
+    RELEASED: frozenset({SENDING}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
+    SENDING: frozenset({DELIVERED, DEFERRED, FAILED, INTERRUPTED, DISCARDED}),
+    DEFERRED: frozenset({SENDING, UNDONE}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
+    FAILED: _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
+    INTERRUPTED: frozenset({DELIVERED}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
+    DELIVERED: frozenset(),
+    DISCARDED: frozenset(),
+    CONFIRMED: frozenset(),
+    UNDONE: frozenset({DISCARDED}),
+}
+
+# Which of them `queue run` may deliver without a person.
 DUE_STATES = frozenset({ACCEPTED, RELEASED, DEFERRED, DELAYED})
 WAITING_STATES = frozenset({HELD, BLOCKED, DEFERRED, FAILED, INTERRUPTED, DELAYED, RECEIVED, ACCEPTED, RELEASED})
 FINAL_STATES = frozenset({DELIVERED, DISCARDED, CONFIRMED, UNDONE})
+
+
+def check_transition(old: str, new: str) -> None:
+    """Raise QueueError unless an entry in state ``old`` may move to ``new``."""
+    if old == new:
+        return
+    try:
+        allowed = new in TRANSITIONS[State(old)]
+    except ValueError:  # a state this version does not know (a newer one wrote it): leave it be
+        allowed = False
+    if not allowed:
+        raise QueueError(f"a message that is {old} cannot become {new}")
+
+
+class Event(TypedDict):
+    time: str
+    event: str
+    state: str | None
+
+
+class Meta(TypedDict, total=False):
+    """meta.json: what is known about a kept message. Every key is optional on disk (older
+    entries, entries kept after an error); read with ``.get``."""
+
+    id: str
+    state: State | str
+    created: str
+    updated: str
+    events: list[Event]
+    argv: list[str]
+    options: list[str]
+    recipients: list[str]  # given to the transport after ``--``; empty: it reads the headers
+    envelope: list[str]  # who gets it, as checked
+    read_recipients: bool
+    sender: str | None
+    subject: str
+    message_id: str
+    size: int
+    checker: str  # "process" or "resident"
+    verdict: str
+    findings: list[dict[str, Any]]
+    error: list[str]
+    fingerprint: str
+    confirms: str
+    confirmed_rules: list[str]
+    not_before: str
+    delay: int
+    draft: str
+    transport: list[str]
+    transport_exit: int
+    transport_error: str
+    delivered: str
+    suggestion_taken: list[str]
+    oops: dict[str, Any]
+    note: str
+    restored_from: str
+    restored: str
 
 
 def now_iso(now: float | None = None) -> str:
@@ -111,9 +212,9 @@ class Entry:
 
     A plain class, not a dataclass (the per-class code generation costs every mail ~0.4 ms)."""
 
-    def __init__(self, path: Path, meta: dict[str, Any] | None = None) -> None:
+    def __init__(self, path: Path, meta: Meta | None = None) -> None:
         self.path = path
-        self.meta: dict[str, Any] = {} if meta is None else meta
+        self.meta: Meta = {} if meta is None else meta
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -147,7 +248,9 @@ class Entry:
         "sending" — shown as interrupted, never sent again — so nothing is lost or doubled, and
         every delivered mail saves two fsyncs (~1–5 ms each on a busy disk, measured)."""
         event = changes.pop("event", None)
-        self.meta.update(changes)
+        if "state" in changes:
+            check_transition(self.state, changes["state"])
+        self.meta.update(changes)  # type: ignore[typeddict-item]
         stamp = now_iso()
         self.meta["updated"] = stamp
         if event:
@@ -187,7 +290,7 @@ class Queue:
 
         ensure_private_dir(self.root)
 
-    def create(self, raw: bytes, meta: dict[str, Any]) -> tuple[Entry, EntryLock]:
+    def create(self, raw: bytes, meta: Meta) -> tuple[Entry, EntryLock]:
         """Keep a new message; returns the entry and its lock, already held."""
         self._ensure()
         old_umask = os.umask(0o077)
@@ -203,7 +306,7 @@ class Queue:
                 except FileExistsError:  # another process makes the same id right now
                     continue
             write_new(tmp / "message.eml", raw)
-            meta = {"id": entry_id, "created": now_iso(), **meta}
+            meta = {"id": entry_id, "created": now_iso(), **meta}  # type: ignore[typeddict-item]
             meta.setdefault("events", []).append({"time": meta["created"], "event": "kept", "state": meta.get("state")})
             write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
             lock_fd = os.open(tmp / "lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -68,6 +68,7 @@ def test_create_keeps_the_exact_bytes_and_the_meta(queue):
 def test_no_temporary_files_are_left_behind(queue):
     entry = keep(queue)
     entry.save(state=q.RELEASED, event="released")
+    entry.save(state=q.SENDING, event="sending")
     entry.save(state=q.DELIVERED, event="delivered")
     assert sorted(p.name for p in queue.root.iterdir()) == [entry.id]
     assert sorted(p.name for p in entry.path.iterdir()) == ["lock", "message.eml", "meta.json"]
