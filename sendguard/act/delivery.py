@@ -1,8 +1,9 @@
 """Act: hand a kept message to the transport, exactly once, and record what happened.
 
-The transport (``[transport] command``, msmtp by default) gets the exact bytes that were kept,
-the caller's sendmail options unchanged, and the recipients after ``--``, so an address that
-begins with ``-`` is never read as an option. Its exit code comes back unchanged.
+The transport (``[transport] command``, msmtp by default) gets the bytes that were kept
+(without Bcc fields), the caller's sendmail options (without -t: the recipients checked are
+the recipients sent), and the recipients after ``--``, so an address that begins with ``-``
+is never read as an option. Its exit code comes back unchanged.
 
 Only call :func:`deliver` while holding the entry's lock (queue.py). The state goes
 ``sending`` before the transport starts and ``delivered`` / ``deferred`` / ``failed`` after;
@@ -20,6 +21,7 @@ from sendguard.act import queue as q
 from sendguard.config.schema import Config
 from sendguard.errors import DeliveryError
 from sendguard.exitcodes import ExitCode
+from sendguard.mail.addresses import without_bcc
 
 
 def transport_argv(config: Config, meta: dict[str, Any]) -> list[str]:
@@ -38,7 +40,9 @@ def deliver(entry: q.Entry, config: Config, *, env: Mapping[str, str] | None = N
     delivers for its client, whose PATH, GPG agent and DISPLAY msmtp's passwordeval needs)."""
     argv = transport_argv(config, entry.meta)
     entry.save(state=q.SENDING, event="sending", transport=argv)
-    raw = entry.raw()
+    # The Bcc fields never reach the recipients, whatever the transport's own settings
+    # (msmtp's remove_bcc_headers can be turned off in its config).
+    raw = without_bcc(entry.raw())
     try:
         proc = subprocess.run(
             argv, input=raw, capture_output=True, timeout=config.transport.timeout, check=False, env=env, cwd=cwd

@@ -27,17 +27,42 @@ class CheckResult(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArg
     decision: Decision
 
 
-def envelope_for(message: OutgoingMessage, argv_recipients: Iterable[str], read_headers: bool) -> list[str]:
-    """The recipients the message will go to: argv ones, plus To/Cc/Bcc when asked (-t) or none given."""
-    seen: dict[str, None] = {}
-    for addr in argv_recipients:
-        for part in addr.split(","):  # sendmail accepts "a@x,b@y" as one argument
-            if part.strip():
-                seen[normalize_address(part)] = None
+# A recipient argument is one address: line breaks would reach the SMTP dialogue, angle
+# brackets and spaces mean a display name or a smuggled second address.
+_BAD_ARGUMENT_CHARS = frozenset("\r\n<> \t\0")
+
+
+def recipients_for(message: OutgoingMessage, argv_recipients: Iterable[str], read_headers: bool) -> list[str]:
+    """The recipient list handed to the transport, each address once (case kept).
+
+    The argv ones (sendmail accepts "a@x,b@y" as one argument), plus — with -t, or when argv
+    names none — the ones ``sendmail -t`` reads from the headers (message.sendmail_recipients).
+    A recipient argument with a line break, angle bracket or space is refused (UsageError)."""
+    seen: dict[str, str] = {}
+    for arg in argv_recipients:
+        for part in arg.split(","):
+            addr = part.strip(" ")
+            if not addr:
+                continue
+            bad = sorted(_BAD_ARGUMENT_CHARS.intersection(addr))
+            if bad:
+                from sendguard.errors import UsageError
+
+                shown = addr.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+                raise UsageError(
+                    f"the recipient argument {shown} contains {', '.join(repr(c) for c in bad)}; "
+                    "give each address bare, as its own argument"
+                )
+            seen.setdefault(normalize_address(addr), addr)
     if read_headers or not seen:
-        for address in message.header_recipients:
-            seen[address.addr] = None
-    return list(seen)
+        for box in message.sendmail_recipients:
+            seen.setdefault(normalize_address(box.addr), box.addr)
+    return list(seen.values())
+
+
+def envelope_for(message: OutgoingMessage, argv_recipients: Iterable[str], read_headers: bool) -> list[str]:
+    """The recipients the message will go to, normalised (recipients_for, lower-cased)."""
+    return [normalize_address(addr) for addr in recipients_for(message, argv_recipients, read_headers)]
 
 
 def check_message(

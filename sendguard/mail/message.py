@@ -9,7 +9,8 @@ feed parser takes seconds and holds the message several times over (the text, a 
 lines, the joined payload, the decoded bytes), and it recurses once per nesting level, so an
 endlessly nested message raises RecursionError. So the stdlib parses only *header blocks*
 (``compat32`` policy: cheap, never raises on malformed headers; RFC 2047 words are decoded
-here), and the MIME tree is walked by :mod:`sendguard.mail.mimetree`, iteratively, over a memoryview
+here), addresses are read by :mod:`sendguard.mail.addresses` (strict, linear, the same on
+every Python: the recipients read here are the envelope that is sent), and the MIME tree is walked by :mod:`sendguard.mail.mimetree`, iteratively, over a memoryview
 of the raw bytes: a part's body is a view, decoded only when a rule asks for it.
 
 Anything that cannot be read is recorded in ``problems`` instead of raising; the
@@ -28,7 +29,7 @@ from email.message import Message
 from functools import cached_property
 from typing import NamedTuple
 
-from sendguard.mail import mimetree
+from sendguard.mail import addresses, mimetree
 from sendguard.mail.mimetree import (  # noqa: F401  (public names)
     MAX_DECODED_HEADER_CHARS,
     MAX_DEPTH,
@@ -39,11 +40,12 @@ from sendguard.mail.mimetree import (  # noqa: F401  (public names)
 )
 
 MAX_TEXT_CHARS = 2_000_000
-# An address header longer than this is read only for address-like words (and held as unreadable):
-# the stdlib address parser recurses per comment or word and is superlinear on some inputs.
-MAX_ADDRESS_HEADER_CHARS = 128_000
 
-_LOOSE_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# The fields sendmail -t reads recipients from (msmtp and sendmail alike): To, Cc and Bcc — or,
+# when the header block has any Resent- field, the Resent-To/-Cc/-Bcc of its first block of
+# Resent- fields (the most recent resending).
+RECIPIENT_FIELDS = ("to", "cc", "bcc")
+RESENT_RECIPIENT_FIELDS = ("resent-to", "resent-cc", "resent-bcc")
 
 
 def normalize_address(addr: str) -> str:
@@ -64,7 +66,14 @@ class Address(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
         return domain_of(self.addr)
 
     def __str__(self) -> str:
-        return email.utils.formataddr((self.name, self.addr)) if self.name else self.addr
+        """For people: ``Name <addr>``, the name quoted where it must be; nothing is encoded,
+        so an internationalised address (RFC 6531) is shown as it is, never raises."""
+        if not self.name:
+            return self.addr
+        name = self.name
+        if any(c in name for c in '()<>[]:;@\\,."'):
+            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return f"{name} <{self.addr}>"
 
 
 class OutgoingMessage:
@@ -83,6 +92,7 @@ class OutgoingMessage:
         headers, body_start, problem = mimetree.split_entity(self.raw, 0, len(self.raw))
         if problem:
             self.problem(problem)
+        self.header_block  # noqa: B018  (reading the fields strictly records their problems)
         return headers, body_start
 
     @property
@@ -110,38 +120,83 @@ class OutgoingMessage:
     def subject(self) -> str:
         return " ".join(self.header("Subject").split())
 
-    def addresses(self, *names: str) -> list[Address]:
-        values: list[str] = []
+    @cached_property
+    def header_block(self) -> addresses.HeaderBlock:
+        """The top-level header fields as sendguard reads them for addresses: strictly
+        (mail/addresses.py); what another reader could read differently is a problem."""
+        block = addresses.scan_header_block(self.raw, MAX_HEADER_BYTES)
+        for problem in block.problems:
+            self.problem(problem)
+        return block
+
+    def addresses(self, *names: str, strict: bool = True) -> list[Address]:
+        """The mailboxes in the named fields, in the order of ``names`` (addresses lower-cased).
+
+        ``strict``: an address that does not parse is a problem (for recipients: the envelope
+        must never be guessed)."""
+        return [
+            Address(self._display(box.name), normalize_address(box.addr))
+            for box in self.mailboxes(*names, strict=strict)
+        ]
+
+    def mailboxes(self, *names: str, strict: bool = True) -> list[addresses.Mailbox]:
+        """The mailboxes in the named fields, as written (case kept, names still encoded).
+        An address without a domain is left out: it is a problem (held), never a recipient."""
+        out: list[addresses.Mailbox] = []
         for name in names:
-            for value in self.headers.get_all(name, []):
-                if len(str(value)) > MAX_ADDRESS_HEADER_CHARS:
-                    self.problem(f"an address header is longer than {MAX_ADDRESS_HEADER_CHARS // 1000} kB")
-                    values.append(str(value))  # every address-like word still counts (below)
-                else:
-                    values.append(decode_header(value, MAX_ADDRESS_HEADER_CHARS))
-        pairs: list[tuple[str, str]] = []
-        for value in values:
-            pairs.extend(self._parse_addresses(value))
-        out: list[Address] = []
-        for display, addr in pairs:
-            addr = normalize_address(addr)
-            if "@" in addr:
-                out.append(Address(display.strip(), addr))
+            wanted = name.lower()
+            for field, value in self.header_block.fields:
+                if field == wanted:
+                    out.extend(box for box in self._parse_field(field, value, strict) if "@" in box.addr)
         return out
 
-    def _parse_addresses(self, value: str) -> list[tuple[str, str]]:
-        """getaddresses, bounded; on a value it cannot parse, every address-like word (fail closed:
-        a recipient is never dropped because its header is malformed)."""
-        if len(value) <= MAX_ADDRESS_HEADER_CHARS:
-            try:
-                return email.utils.getaddresses([value])
-            except (RecursionError, ValueError, TypeError, IndexError):
-                self.problem("an address header could not be parsed")
-        return [("", m) for m in _LOOSE_ADDRESS.findall(value)]
+    def _parse_field(self, field: str, value: bytes, strict: bool) -> list[addresses.Mailbox]:
+        key = (field, value)
+        cached = self._parsed_fields.get(key)
+        if cached is None:
+            text, legacy = addresses.header_text(value)
+            parsed = addresses.parse_address_list(text)
+            problems = list(parsed.problems)
+            if legacy and any(not box.addr.isascii() for box in parsed.mailboxes):
+                problems.append("an address in a legacy 8-bit charset, not UTF-8")
+            cached = (parsed.mailboxes, problems)
+            self._parsed_fields[key] = cached
+        if strict:
+            label = "-".join(word.capitalize() for word in field.split("-"))
+            for problem in cached[1]:
+                self.problem(f"{label}: {problem}")
+        return cached[0]
+
+    @cached_property
+    def _parsed_fields(self) -> dict[tuple[str, bytes], tuple[list[addresses.Mailbox], list[str]]]:
+        return {}
+
+    @staticmethod
+    def _display(name: str) -> str:
+        return " ".join(decode_header(name).split()) if "=?" in name else name
+
+    @cached_property
+    def sendmail_recipients(self) -> list[addresses.Mailbox]:
+        """The recipients ``sendmail -t`` takes from the headers: To, Cc, Bcc, or the first
+        block of Resent- fields' Resent-To/-Cc/-Bcc when the message has Resent- fields."""
+        fields = self.header_block.fields
+        first = next((i for i, (name, _) in enumerate(fields) if name.startswith("resent-")), -1)
+        if first < 0:
+            return self.mailboxes(*RECIPIENT_FIELDS)
+        out: list[addresses.Mailbox] = []
+        for name, value in fields[first:]:
+            if not name.startswith("resent-"):
+                break
+            if name in RESENT_RECIPIENT_FIELDS:
+                out.extend(box for box in self._parse_field(name, value, True) if "@" in box.addr)
+        # the To/Cc/Bcc fields are not recipients now; their problems still count: a reader
+        # that ignores Resent- fields would send there
+        self.mailboxes(*RECIPIENT_FIELDS)
+        return out
 
     @cached_property
     def sender(self) -> Address | None:
-        found = self.addresses("From")
+        found = self.addresses("From", strict=False)
         return found[0] if found else None
 
     @cached_property

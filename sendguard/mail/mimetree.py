@@ -344,8 +344,8 @@ def decode_header(value: object, limit: int = MAX_DECODED_HEADER_CHARS) -> str:
     text = str(value)[:limit]
     try:
         return str(email.header.make_header(email.header.decode_header(text)))
-    except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError, RecursionError):
-        return text
+    except (email.errors.MessageError, LookupError, UnicodeError, ValueError, RecursionError):
+        return text  # MessageError: HeaderParseError, CharsetError ("=?ütf-8?q?x?=")
 
 
 _ENCODED_WORDS = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*")

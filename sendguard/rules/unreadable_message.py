@@ -15,7 +15,10 @@ class UnreadableMessage(Rule):
     description = "Malformed or oversized structure that could not be checked fully."
 
     def check(self, message, context):  # type: ignore[no-untyped-def]
-        message.parts  # noqa: B018  (walking the tree records the problems)
+        # walking the tree and reading the recipients record the problems
+        message.parts  # noqa: B018
+        message.header_recipients  # noqa: B018
+        message.sendmail_recipients  # noqa: B018
         if not message.problems:
             return []
         return [

@@ -167,3 +167,40 @@ def parse(argv: list[str]) -> SendmailArgs:
         elif flag == "q":  # -q, -q1h, -qf, -qR...: deliver what is due, once
             mode = "run"
     return SendmailArgs(tuple(options), tuple(recipients), read_recipients, sender, mode)
+
+
+def without_read_recipients(options: tuple[str, ...] | list[str]) -> list[str]:
+    """The option words without -t / --read-recipients: sendguard hands the transport the
+    recipients it checked, explicitly, and never lets it read more from the headers.
+
+    Combined flags lose only their "t" ("-ti" becomes "-i"); option values are kept as they are."""
+    out: list[str] = []
+    words = list(options)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word == "--read-recipients":
+            continue
+        if word.startswith("--"):
+            out.append(word)
+            if "=" not in word and word in LONG_VALUE_OPTIONS and i < len(words):
+                out.append(words[i])
+                i += 1
+            continue
+        if not word.startswith("-") or word == "-":
+            out.append(word)
+            continue
+        pos = 1
+        while pos < len(word) - 1 and word[pos] not in VALUE_OPTIONS and word[pos] not in "obq":
+            pos += 1
+        flags, rest = word[1:pos], word[pos:]
+        if rest == "t":
+            rest = ""
+        kept = flags.replace("t", "") + rest
+        if kept:
+            out.append("-" + kept)
+        if rest[:1] in VALUE_OPTIONS and len(rest) == 1 and i < len(words):
+            out.append(words[i])  # the value, as the next word
+            i += 1
+    return out

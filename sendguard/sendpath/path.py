@@ -36,7 +36,7 @@ from sendguard.errors import DeliveryError, SendguardError
 from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
-from sendguard.sendpath.args import SendmailArgs, UnsupportedMode, parse
+from sendguard.sendpath.args import UnsupportedMode, parse, without_read_recipients
 from sendguard.sendpath.client import config_location, exit_now
 
 _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
@@ -165,11 +165,13 @@ class SendPath:
         from sendguard.config.cache import stamp
 
         config_key = stamp(config)  # before the check: the version the verdict is judged under
-        from sendguard.decide.check import check_message, envelope_for
-        from sendguard.mail.message import OutgoingMessage
+        from sendguard.decide.check import check_message, recipients_for
+        from sendguard.mail.message import OutgoingMessage, normalize_address
 
         message = OutgoingMessage(raw)
-        envelope = envelope_for(message, args.recipients, args.read_recipients)
+        # The transport gets exactly the recipients checked: never its own -t.
+        recipients = recipients_for(message, args.recipients, args.read_recipients)
+        envelope = [normalize_address(addr) for addr in recipients]
         if not envelope:
             from sendguard.errors import UsageError
 
@@ -184,8 +186,8 @@ class SendPath:
         decision = result.decision
         meta = {
             "argv": argv,
-            "options": list(args.options),
-            "recipients": self._transport_recipients(args, envelope),
+            "options": without_read_recipients(args.options),
+            "recipients": recipients,
             "envelope": envelope,
             "read_recipients": args.read_recipients,
             "sender": args.sender,
@@ -241,27 +243,21 @@ class SendPath:
         that `sendguard release` can send it where the caller meant; nothing if argv is unusable."""
         try:
             args = parse(argv)
-            from sendguard.decide.check import envelope_for
-            from sendguard.mail.message import OutgoingMessage
+            from sendguard.decide.check import recipients_for
+            from sendguard.mail.message import OutgoingMessage, normalize_address
 
-            envelope = envelope_for(OutgoingMessage(raw), args.recipients, args.read_recipients)
+            recipients = recipients_for(OutgoingMessage(raw), args.recipients, args.read_recipients)
         except Exception:  # noqa: BLE001 — already on the error path: keep the message whatever happens
             return {}
-        if not envelope:
+        if not recipients:
             return {}
         return {
-            "options": list(args.options),
-            "recipients": cls._transport_recipients(args, envelope),
-            "envelope": envelope,
+            "options": without_read_recipients(args.options),
+            "recipients": recipients,
+            "envelope": [normalize_address(addr) for addr in recipients],
             "read_recipients": args.read_recipients,
             "sender": args.sender,
         }
-
-    @staticmethod
-    def _transport_recipients(args: SendmailArgs, envelope: list[str]) -> list[str]:
-        if args.recipients:
-            return list(args.recipients)
-        return [] if args.read_recipients else envelope
 
     def _confirm(self, earlier: q.Entry) -> bool:
         try:

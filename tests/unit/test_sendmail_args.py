@@ -284,7 +284,8 @@ def test_the_envelope_is_what_is_judged(tmp_path, argv, judged):
     if judged:
         assert (code, delivered, kept) == (77, [], [HEADERS])
     else:
-        assert (code, delivered, kept) == (0, [HEADERS], [])
+        # delivered without its Bcc field: a blind copy never reaches the recipients
+        assert (code, delivered, kept) == (0, [HEADERS.replace(b"Bcc: secret@kundenfirma.example\n", b"")], [])
 
 
 def test_comma_separated_argv_recipients_are_each_judged(tmp_path):

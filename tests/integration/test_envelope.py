@@ -1,0 +1,163 @@
+"""The envelope sendguard checks is the envelope that is sent: real msmtp → aiosmtpd on 127.0.0.1.
+
+sendguard reads the recipients itself (with -t as sendmail does, Resent- fields included) and
+hands msmtp the explicit list, never msmtp's own -t; a header block another reader could read
+differently is held; a recipient argument that is not one bare address is refused."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sendguard.act import queue as q
+from sendguard.sendpath.path import SendPath
+from tests.conftest import make_message
+
+INSIDE = "kai@nordwerk.example"
+EVIL = "evil@outside.example"
+
+
+def queue_rows(world) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
+
+
+def test_resent_to_is_the_envelope_with_t(world):
+    # msmtp -t reads Resent-To instead of To when Resent- fields exist: so must the check
+    msg = make_message(to=INSIDE, extra_headers=f"Resent-From: me@nordwerk.example\nResent-To: {EVIL}\n")
+    world.write_config('[rules.external-recipient]\naction = "hold"\n')
+    proc = world.send(msg, "-t")
+    assert proc.returncode == 75, proc.stderr
+    assert world.server.received == []
+    (row,) = queue_rows(world)
+    assert row["recipients"] == [EVIL]
+
+
+@pytest.mark.parametrize(
+    "trick",
+    [
+        "X-Gr\u00fc\u00dfe: hi\n",  # a field name with non-ASCII bytes
+        "this line has no colon\n",
+        "From x\n",
+        "X-Note: a\rb\n",  # a bare CR
+    ],
+    ids=["non-ascii-field-name", "no-colon", "from-line", "bare-cr"],
+)
+def test_header_tricks_before_a_bcc_are_held_with_the_bcc_in_the_envelope(world, trick):
+    msg = make_message(to=INSIDE, extra_headers=f"{trick}Bcc: {EVIL}\n")
+    proc = world.send(msg, "-t")
+    assert proc.returncode == 75, proc.stderr
+    assert world.server.received == []
+    assert b"could not be read fully" in proc.stderr
+    (row,) = queue_rows(world)
+    assert EVIL in row["recipients"]
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [f"{EVIL}>\r\nRCPT TO:<{INSIDE}", f"{INSIDE}\n", f"Kai <{INSIDE}>", f"{INSIDE} {EVIL}"],
+    ids=["smtp-injection", "newline", "display-name", "space"],
+)
+def test_recipient_arguments_that_are_not_one_bare_address_are_refused(world, argument):
+    proc = world.send(make_message(to=INSIDE), "--", argument)
+    assert proc.returncode == 64, proc.stderr
+    assert world.server.received == []
+    assert b"recipient argument" in proc.stderr
+
+
+def test_msmtp_gets_the_checked_list_not_its_own_t(world):
+    msg = make_message(to=f"Anna <anna@kundenfirma.example>, {INSIDE}", extra_headers=f"Cc: team: {INSIDE};\n")
+    proc = world.send(msg, "-oi", "-t")
+    assert proc.returncode == 0, proc.stderr
+    (got,) = world.server.received
+    assert got.rcpt_tos == ["anna@kundenfirma.example", INSIDE]
+
+
+def test_bcc_never_reaches_the_recipients_even_when_msmtp_would_keep_it(world):
+    world.msmtprc.write_text(world.msmtprc.read_text() + "remove_bcc_headers off\n")
+    msg = make_message(to=INSIDE, extra_headers=f"Bcc: Secret\n <secret@nordwerk.example>\nResent-Bcc: {INSIDE}\n")
+    # aerc: every recipient in argv, the Bcc field left in the message
+    proc = world.send(msg, INSIDE, "secret@nordwerk.example")
+    assert proc.returncode == 0, proc.stderr
+    (got,) = world.server.received
+    assert sorted(got.rcpt_tos) == [INSIDE, "secret@nordwerk.example"]
+    assert b"bcc" not in got.data.lower()
+    assert b"secret" not in got.data
+
+
+# ---- property: the recipients recorded are the RCPT TOs the server receives -------------------
+
+LOCALS = st.sampled_from(["anna", "Kai", "m.berger", "o'neil", "x+tag", "A.B-c_d"])
+DOMAINS = st.sampled_from(["nordwerk.example", "kundenfirma.example", "Nordwerk.Example"])
+NAMES = st.sampled_from(["", "Anna", "Berger, Maria", "Jürgen Müller", "=?utf-8?q?Gr=C3=BC=C3=9Fe?=", "O'Neil"])
+
+
+@st.composite
+def mailbox(draw) -> str:  # type: ignore[no-untyped-def]
+    addr = f"{draw(LOCALS)}@{draw(DOMAINS)}"
+    name = draw(NAMES)
+    form = draw(st.sampled_from(["bare", "angle", "comment"]))
+    if form == "bare" or not name:
+        return addr
+    if form == "comment":
+        return f"{addr} ({name.replace(',', '')})"
+    quoted = f'"{name}"' if any(c in name for c in ',."') else name
+    return f"{quoted} <{addr}>"
+
+
+@st.composite
+def address_list(draw) -> str:  # type: ignore[no-untyped-def]
+    boxes = draw(st.lists(mailbox(), min_size=0, max_size=4))
+    if boxes and draw(st.booleans()):
+        cut = draw(st.integers(0, len(boxes)))
+        boxes = [*boxes[:cut], f"team: {', '.join(boxes[cut:])};"]
+    separator = draw(st.sampled_from([", ", ",\n ", ",\n\t"]))
+    return separator.join(boxes) or "undisclosed-recipients:;"
+
+
+FIELDS = ["To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc", "Resent-From", "TO", "bcc"]
+
+
+@st.composite
+def addressed_message(draw) -> tuple[bytes, list[str]]:  # type: ignore[no-untyped-def]
+    fields = draw(st.lists(st.tuples(st.sampled_from(FIELDS), address_list()), max_size=5))
+    head = "".join(f"{name}: {value}\n" for name, value in fields)
+    raw = f"From: Me <me@nordwerk.example>\n{head}Subject: hi\nMIME-Version: 1.0\n\nhello\n".encode()
+    argv_recipients = draw(st.lists(st.builds(lambda a, b: f"{a}@{b}", LOCALS, DOMAINS), max_size=2))
+    flags = draw(st.sampled_from([[], ["-t"], ["-oi", "-t"], ["-ti"], ["-i"]]))
+    return raw, [*flags, *argv_recipients]
+
+
+def _all_rules_off_but_unreadable() -> str:
+    from sendguard.rules import load_rules
+
+    return "".join(f'[rules.{rule.id}]\naction = "off"\n' for rule in load_rules() if rule.id != "unreadable-message")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(case=addressed_message())
+def test_recorded_recipients_are_the_rcpt_tos_msmtp_sends(world, tmp_path_factory, case):
+    raw, argv = case
+    world.write_config("[log]\nenabled = false\n" + _all_rules_off_but_unreadable())
+    queue = q.Queue(tmp_path_factory.mktemp("queue"))
+    world.server.received.clear()
+    code = SendPath(world.config_path, io.StringIO(), queue=queue).run(argv, io.BytesIO(raw))
+    entries = queue.entries()
+    if code == 64:  # no recipients at all: nothing kept to send, nothing sent
+        assert world.server.received == []
+        return
+    (entry,) = entries
+    if entry.state != q.DELIVERED:
+        assert world.server.received == [], entry.meta
+        return
+    assert code == 0
+    (got,) = world.server.received
+    assert got.rcpt_tos == entry.meta["recipients"]
+    assert [a.lower() for a in got.rcpt_tos] == entry.meta["envelope"]
+    head = got.data.split(b"\r\n\r\n", 1)[0].lower()
+    assert b"\nbcc:" not in head and b"\nresent-bcc:" not in head
