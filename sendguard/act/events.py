@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-OBSERVERS: tuple[str, ...] = ("sendguard.history.observer", "sendguard.incidents.observer")
+OBSERVERS: tuple[str, ...] = ("sendguard.history.observer", "sendguard.incidents.observer", "sendguard.act.supersede")
 LOCK_NAME = ".observers.lock"
 ERROR_LOG = "observers.log"
 

@@ -29,6 +29,8 @@ def reason(entry: q.Entry) -> str:
     window's worker delivers with nobody watching: this is where the person reads why it did
     not leave), else what the rules found, else the error that kept it."""
     meta = entry.meta
+    if entry.state == q.SUPERSEDED:
+        return f"superseded by {meta.get('superseded_by', '?')}: sent again, fixed; nobody needs to act on this copy"
     if entry.state in (q.DEFERRED, q.FAILED) and (meta.get("transport_error") or meta.get("transport_exit")):
         return f"transport: {meta.get('transport_error') or 'exit ' + str(meta['transport_exit'])}"
     return next(

@@ -25,7 +25,18 @@ from sendguard.model import Verdict
 
 # DELAYED too: releasing mail in its undo window sends it now instead of when the window ends.
 RELEASABLE = frozenset(
-    {q.RECEIVED, q.HELD, q.BLOCKED, q.DEFERRED, q.FAILED, q.INTERRUPTED, q.RELEASED, q.ACCEPTED, q.DELAYED}
+    {
+        q.RECEIVED,
+        q.SUPERSEDED,
+        q.HELD,
+        q.BLOCKED,
+        q.DEFERRED,
+        q.FAILED,
+        q.INTERRUPTED,
+        q.RELEASED,
+        q.ACCEPTED,
+        q.DELAYED,
+    }
 )
 
 
@@ -216,7 +227,7 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
 
 def _prune(entry: q.Entry, config: Config, now: float) -> None:
     """Remove final entries older than ``[queue] keep_days``."""
-    if entry.state not in q.FINAL_STATES:
+    if entry.state not in q.FINAL_STATES and entry.state != q.SUPERSEDED:
         return
     updated = entry.meta.get("updated") or entry.meta.get("created")
     if updated and now - datetime.fromisoformat(updated).timestamp() > config.queue.keep_days * 86400:

@@ -51,6 +51,7 @@ class State(StrEnum):
     DISCARDED = "discarded"
     CONFIRMED = "confirmed"  # a hold confirmed by sending the identical message again
     UNDONE = "undone"  # taken back within the undo window
+    SUPERSEDED = "superseded"  # held, then sent again fixed: waits for nobody; still releasable
 
 
 RECEIVED, ACCEPTED, DELAYED, HELD, BLOCKED = State.RECEIVED, State.ACCEPTED, State.DELAYED, State.HELD, State.BLOCKED
@@ -62,6 +63,7 @@ FAILED, INTERRUPTED, DISCARDED, CONFIRMED, UNDONE = (
     State.CONFIRMED,
     State.UNDONE,
 )
+SUPERSEDED = State.SUPERSEDED
 
 # The states the send path creates entries in (restored records are created "delivered").
 INITIAL_STATES = frozenset({RECEIVED, ACCEPTED, DELAYED, HELD, BLOCKED, DELIVERED})
@@ -75,8 +77,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     RECEIVED: frozenset({ACCEPTED, DELAYED, SENDING}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
     ACCEPTED: frozenset({SENDING}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
     DELAYED: frozenset({SENDING, UNDONE}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
-    HELD: frozenset({CONFIRMED, BLOCKED}) | _LEAVE_FOR_A_PERSON,
-    BLOCKED: frozenset({HELD}) | _LEAVE_FOR_A_PERSON,
+    HELD: frozenset({CONFIRMED, BLOCKED, SUPERSEDED}) | _LEAVE_FOR_A_PERSON,
+    BLOCKED: frozenset({HELD, SUPERSEDED}) | _LEAVE_FOR_A_PERSON,
+    SUPERSEDED: _LEAVE_FOR_A_PERSON,
     RELEASED: frozenset({SENDING}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,
     SENDING: frozenset({DELIVERED, DEFERRED, FAILED, INTERRUPTED, DISCARDED}),
     DEFERRED: frozenset({SENDING, UNDONE}) | _CHECKED_AGAIN | _LEAVE_FOR_A_PERSON,

@@ -44,6 +44,7 @@ EVENT_TEXT = {
     "deferred": "not delivered: the transport failed for now — kept, `sendguard queue run` retries",
     "failed": "not delivered: the transport failed — kept for a person",
     "interrupted": "may or may not have left: the transport did not finish — kept for a person",
+    "superseded": "superseded — sent again, fixed; this copy is kept but no longer waits",
 }
 
 

@@ -37,6 +37,7 @@ URGENCY: dict[str, int] = {
     q.SENDING: 6,
     q.RECEIVED: 6,
     q.DELIVERED: 7,
+    q.SUPERSEDED: 8,  # sent again fixed: shown, but it needs nobody
 }
 
 # How long a delivered message stays in the queue view ("recently delivered").
@@ -54,6 +55,8 @@ def _timestamp(value: Any) -> float | None:
 
 def main_reason(meta: dict[str, Any]) -> str:
     """The one sentence that best says why: the most serious finding, or the error."""
+    if meta.get("state") == q.SUPERSEDED:
+        return f"superseded by {meta.get('superseded_by', '?')}: sent again, fixed; r still sends this copy"
     order = {"block": 0, "hold": 1, "warn": 2}
     serious = [f for f in meta.get("findings", []) if f.get("severity") in order]
     if serious:
@@ -176,7 +179,8 @@ def queue_rows(queue: q.Queue, now: float, *, include_all: bool = False) -> list
         if not include_all and state not in URGENCY:
             continue
         row = row_for(entry_id, meta, state)
-        if not include_all and state == q.DELIVERED and now - (row.delivered or row.created or 0.0) > RECENT_SECONDS:
+        recent = row.delivered or _timestamp(meta.get("updated")) or row.created or 0.0
+        if not include_all and state in (q.DELIVERED, q.SUPERSEDED) and now - recent > RECENT_SECONDS:
             continue
         rows.append(row)
     if include_all:
