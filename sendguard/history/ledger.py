@@ -48,10 +48,11 @@ def _rows(
     return rows, (names[0], names[1]) if names else ("", "")
 
 
-def voice_with(state_dir: Path, addr: str) -> dict[str, str]:
+def voice_with(state_dir: Path, addr: str, language: str = "") -> dict[str, str]:
     """{greeting, closing, form}: what the user usually writes to ``addr`` (empty strings where
-    the history has nothing). A greeting counts when ``addr`` was the only recipient or the
-    greeting names them (mail to a boss with a colleague in Cc still greets the boss)."""
+    the history has nothing), in mail in ``language`` if given. A greeting counts when ``addr``
+    was the only recipient or the greeting names them (mail to a boss with a colleague in Cc
+    still greets the boss)."""
     rows, (first, last) = _rows(
         state_dir,
         "SELECT l.data FROM contacts c JOIN participants p ON p.contact = c.id "
@@ -63,6 +64,8 @@ def voice_with(state_dir: Path, addr: str) -> dict[str, str]:
     voices = []
     for row in rows:
         voice = row.get("voice") or {}
+        if language and voice.get("language", language) != language:
+            continue
         alone = len(row.get("recipients") or []) == 1
         greeting = parse_greeting(voice.get("greeting", "")) if voice.get("greeting") else None
         named = bool(greeting and keys & {fold(n) for n in greeting.names})

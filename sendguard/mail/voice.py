@@ -71,7 +71,10 @@ SALUTATIONS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
         "hey",
         "liebe",
         "lieber",
+        "liebes",
         "sehr geehrte",
+        "sehr geehrter",
+        "sehr geehrtes",
         "guten morgen",
         "guten tag",
         "guten abend",
@@ -134,11 +137,16 @@ def address_form(text: str, greeting: str = "") -> str:
 
 
 def voice_of(body: str) -> dict[str, str]:
-    """{greeting, closing, form} of one message the user wrote (empty strings where unknown)."""
+    """{greeting, closing, form, language} of one message the user wrote ('' where unknown)."""
     text = own_text(body, 8000)
     greeting = parse_greeting(body)
     line = greeting.line if greeting else ""
-    return {"greeting": line, "closing": closing_of(text), "form": address_form(text, line)}
+    return {
+        "greeting": line,
+        "closing": closing_of(text),
+        "form": address_form(text, line),
+        "language": language_of(text),
+    }
 
 
 def fits_language(text: str, language: str, table: dict[str, tuple[str, ...]]) -> bool:
@@ -161,3 +169,30 @@ def usual(voices: Iterable[dict[str, Any]]) -> dict[str, str]:
         "closing": closings.most_common(1)[0][0] if closings else "",
         "form": forms.most_common(1)[0][0] if forms else "",
     }
+
+
+DRAFT_LANGUAGES = ("de", "en")
+# Words frequent in one language and rare in the other: enough to tell a mail's language.
+MARKERS: dict[str, frozenset[str]] = {
+    "de": frozenset(
+        "und der die das ist nicht mit für ich sie wir bitte sehr geehrte geehrter hallo "
+        "grüße gruß vielen dank ein eine zu auf den dem im anbei ihnen ihre unsere freundlichen "
+        "liebe lieber guten tag viele".split()
+    ),
+    "en": frozenset(
+        "the and is not with for you we please dear regards hello hi thanks thank a an to on "
+        "attached your our of best kind this that".split()
+    ),
+}
+
+
+def language_of(text: str, declared: str = "") -> str:
+    """``de`` or ``en``: the Content-Language if it names one, else the words of the text."""
+    declared = declared.strip().lower()[:2]
+    if declared in DRAFT_LANGUAGES:
+        return declared
+    words = [w.strip(".,;:!?()\"'„“”") for w in text.lower().split()]
+    scores = {lang: sum(w in markers for w in words) for lang, markers in MARKERS.items()}
+    if any(ch in text for ch in "äöüß"):
+        scores["de"] += 2
+    return "de" if scores["de"] > scores["en"] else "en"

@@ -219,7 +219,7 @@ def person(state_dir: Path, addr: str, display: str, language: str) -> Person:
     from sendguard.mail.voice import CLOSINGS_BY_LANGUAGE, FAMILIAR_DE, SALUTATIONS_BY_LANGUAGE, TITLED, fits_language
 
     words = TEXTS[language]
-    voice = voice_with(state_dir, addr)
+    voice = voice_with(state_dir, addr, language)
     greeting = voice["greeting"] if fits_language(voice["greeting"], language, SALUTATIONS_BY_LANGUAGE) else ""
     closing = voice["closing"] if fits_language(voice["closing"], language, CLOSINGS_BY_LANGUAGE) else ""
     if voice["form"] in ("du", "sie"):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sendguard.mail.voice import language_of  # noqa: F401 (where the drafts' language is chosen)
+
 LANGUAGES = ("de", "en")
 
 # Per language: each draft's subject and body, in a formal ("Sie") and a familiar ("du") form
@@ -197,29 +199,3 @@ def text_for(language: str, key: str, form: str) -> str:
     """A draft's subject or body in the language and form (English has one form)."""
     variants = TEXTS[language][key]
     return str(variants.get(form) or variants["formal"])
-
-
-# Words frequent in one language and rare in the other: enough to tell a mail's language.
-MARKERS: dict[str, frozenset[str]] = {
-    "de": frozenset(
-        "und der die das ist nicht mit für ich sie wir bitte sehr geehrte geehrter hallo "
-        "grüße gruß vielen dank ein eine zu auf den dem im anbei ihnen ihre unsere freundlichen "
-        "liebe lieber guten tag viele".split()
-    ),
-    "en": frozenset(
-        "the and is not with for you we please dear regards hello hi thanks thank a an to on "
-        "attached your our of best kind this that".split()
-    ),
-}
-
-
-def language_of(text: str, declared: str = "") -> str:
-    """``de`` or ``en``: the Content-Language if it names one, else the words of the text."""
-    declared = declared.strip().lower()[:2]
-    if declared in LANGUAGES:
-        return declared
-    words = [w.strip(".,;:!?()\"'„“”") for w in text.lower().split()]
-    scores = {lang: sum(w in markers for w in words) for lang, markers in MARKERS.items()}
-    if any(ch in text for ch in "äöüß"):
-        scores["de"] += 2
-    return "de" if scores["de"] > scores["en"] else "en"

@@ -155,11 +155,17 @@ def test_voice_reads_greeting_closing_and_form():
         "greeting": "Hallo Markus,",
         "closing": "Viele Grüße",
         "form": "du",
+        "language": "de",
     }
     formal = voice_of(
         "Sehr geehrter Herr Brandt,\n\nanbei das Angebot, das wir Ihnen zugesagt haben.\n\nMit freundlichen Grüßen\nDaniel Wolff\n"
     )
-    assert formal == {"greeting": "Sehr geehrter Herr Brandt,", "closing": "Mit freundlichen Grüßen", "form": "sie"}
+    assert formal == {
+        "greeting": "Sehr geehrter Herr Brandt,",
+        "closing": "Mit freundlichen Grüßen",
+        "form": "sie",
+        "language": "de",
+    }
     assert (
         voice_of("Hi Anna,\n\nthe numbers.\n\nBest regards,\nDaniel\n-- \nNordwerk GmbH\n")["closing"] == "Best regards"
     )
