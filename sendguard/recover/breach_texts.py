@@ -49,6 +49,15 @@ RECORD_TEXTS: dict[str, dict[str, Any]] = {
             "note for, the intended recipient; the facts for the manager. A sent e-mail cannot be "
             "recalled. Further measures: {to_assess}."
         ),
+        "drafted": {
+            "intro": "Drafted by sendguard oops, for the user to check and send: ",
+            "unintended": "a request to {who} to delete the message unread and to confirm",
+            "forward": "the message forwarded to {who}, for whom it was meant",
+            "also": "a note to {who}, who got it as intended, saying who else got it",
+            "manager": "the facts for {who}",
+            "none": "nothing",
+            "end": ". A sent e-mail cannot be recalled. Further measures: {to_assess}.",
+        },
         "title": "Misdirected e-mail — record for the breach register ({id})",
         "labels": {
             "subject": "Subject",
@@ -109,6 +118,15 @@ RECORD_TEXTS: dict[str, dict[str, Any]] = {
             "die Vorgesetzten. Eine gesendete E-Mail lässt sich nicht zurückholen. Weitere Maßnahmen: "
             "{to_assess}."
         ),
+        "drafted": {
+            "intro": "Von sendguard oops entworfen, zum Prüfen und Senden: ",
+            "unintended": "die Bitte an {who}, die Nachricht ungelesen zu löschen und das zu bestätigen",
+            "forward": "die Nachricht, weitergeleitet an {who}, für den sie bestimmt war",
+            "also": "eine Nachricht an {who}, der sie wie vorgesehen erhalten hat, wer sie noch bekam",
+            "manager": "die Fakten für {who}",
+            "none": "nichts",
+            "end": ". Eine gesendete E-Mail lässt sich nicht zurückholen. Weitere Maßnahmen: {to_assess}.",
+        },
         "title": "Fehlversand einer E-Mail — Eintrag für das Verzeichnis der Datenschutzverletzungen ({id})",
         "labels": {
             "subject": "Betreff",

@@ -56,7 +56,7 @@ from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.errors import QueueError
 from sendguard.mail.message import OutgoingMessage, decode_header, domain_of, normalize_address
-from sendguard.recover.breach_record import build_record, record_text
+from sendguard.recover.breach_record import build_record, drafted_measures, record_text
 from sendguard.recover.breach_texts import finding_sentence, type_words
 from sendguard.recover.oops_texts import TEXTS, language_of, text_for
 from sendguard.rules.context import domain_matches
@@ -301,7 +301,8 @@ def write_drafts(
     previous: dict[str, str] | None = None,
 ) -> tuple[dict[str, Path], list[str]]:
     """The drafts, by role; rewritten in place where ``previous`` names their files. Returns the
-    drafts written and the notes for the user."""
+    drafts written and the notes for the user; the record's measures (art. 33(3)(d)) name
+    exactly the drafts written."""
     from sendguard.act.drafts import rewrite_draft, write_draft
 
     previous = previous or {}
@@ -321,7 +322,8 @@ def write_drafts(
     values["facts"] = facts_text(
         record, text["facts"], values["sent"], local_time(record["noticed"], text["date"], zone=True)
     )
-    jobs: list[tuple[str, bytes]] = []
+    jobs: list[tuple[str, bytes, str, str]] = []
+    kinds = {"unintended": "unintended", "intended_missed": "forward", "intended_also": "also", "manager": "manager"}
 
     def add(role: str, who: Person | None, to: str, key: str, reply: str | None, attach: bytes | None = None) -> None:
         form = who.form if who else "formal"
@@ -330,7 +332,7 @@ def write_drafts(
         fill = {**values, "greeting": greeting, "closing": closing}
         subject = text_for(language, f"{key}_subject", form).format(**fill)
         body = text_for(language, f"{key}_body", form).format(**fill)
-        jobs.append((role, _draft(sender, who, to, subject, body, reply, attach)))
+        jobs.append((role, _draft(sender, who, to, subject, body, reply, attach), kinds[key], to))
 
     for i, who in enumerate(wrong_people):
         add(f"unintended-{i}" if i else "unintended", who, who.addr, "unintended", record["message_id"])
@@ -353,7 +355,8 @@ def write_drafts(
         who = person(state_dir, manager, _contact_display(state_dir, manager), language)
         add("manager", who, manager, "manager", None)
     written: dict[str, Path] = {}
-    for role, data in jobs:
+    drafted: list[tuple[str, str]] = []
+    for role, data, kind, to in jobs:
         label = f"oops-{role}-{record['id']}"
         if role in previous:
             path = rewrite_draft(drafts_dir, Path(previous[role]), data)
@@ -363,6 +366,8 @@ def write_drafts(
         else:
             path = write_draft(drafts_dir, data, label, now=now)
         written[role] = path
+        drafted.append((kind, to))
+    record["art_33_3"]["d_measures"] = drafted_measures(record, drafted)
     return written, notes
 
 

@@ -61,6 +61,12 @@ def test_the_story_in_german_three_drafts_true_in_her_voice_one_language(world, 
     assert any("--intended" in n for n in data["notes"])
     drafts = by_role(data["drafts"])
     assert set(drafts) == {"unintended", "intended", "manager"}
+    # the record's measures name exactly the drafts written
+    assert record["art_33_3"]["d_measures"].startswith(
+        f"Von sendguard oops entworfen, zum Prüfen und Senden: die Bitte an {hf.CLIENT_THOMAS}, die Nachricht "
+        f"ungelesen zu löschen und das zu bestätigen; die Nachricht, weitergeleitet an {hf.BOSS}, für den sie "
+        "bestimmt war; die Fakten für dsb@lindenhof.example. Eine gesendete E-Mail lässt sich nicht zurückholen."
+    )
 
     for msg in drafts.values():
         assert msg["From"] == "Petra Lang <p.lang@lindenhof.example>"
@@ -178,6 +184,7 @@ def test_noticed_and_the_list_of_open_incidents(world, tmp_path):
     text = world.cli("oops", entry_id).stdout
     (note,) = [n for n in text.splitlines() if "manager" in n]
     assert "[oops]" in note
+    assert "Fakten" not in again["art_33_3"]["d_measures"]  # no manager draft, none claimed
     bad = world.cli("oops", entry_id, "--noticed", "yesterday")
     assert bad.returncode == 64 and "ISO 8601" in bad.stderr and "Traceback" not in bad.stderr
 
