@@ -260,3 +260,36 @@ def test_mutt_sends_an_oops_draft_as_written(world, tmp_path):
     assert received["Subject"] == "Versehentlich an Sie gesendet: Angebot Falke"
     assert received["In-Reply-To"] == "<offer-1@nordwerk.example>"
     assert "ungelesen" in received.get_content() and "bestätigen" in received.get_content()
+
+
+def test_mutt_sends_the_forwarding_draft_with_the_original_attached(world, tmp_path):
+    from tests.support.mua import need, write_muttrc
+
+    world.config_path.write_text(config_text(world))
+    world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
+    config = config_mod.load(world.config_path)
+    report = oops(
+        q.Queue.default(), None, config, now=NOW, drafts_dir=tmp_path / "Drafts", intended=["bob@nordwerk.example"]
+    )
+    (forward,) = [p for p in report.drafts if ".oops-intended-" in p.name]
+    home = tmp_path / "mutthome"
+    rc = write_muttrc(world, home)
+    proc = subprocess.run(
+        [need("mutt"), "-F", str(rc), "-H", str(forward)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**world.env(), "HOME": str(home)},
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    sent = world.server.received[-1]
+    assert sent.rcpt_tos == ["bob@nordwerk.example"]
+    received = email.message_from_bytes(sent.data, policy=email.policy.default)
+    assert received["Subject"] == "WG: Angebot Falke"
+    assert "war für Sie bestimmt" in received.get_body(("plain",)).get_content()
+    (original,) = [p for p in received.iter_attachments() if p.get_content_type() == "message/rfc822"]
+    inner = original.get_content()
+    assert inner["Message-ID"] == "<offer-1@nordwerk.example>"
+    (pdf,) = list(inner.iter_attachments())
+    assert pdf.get_content() == PDF  # the original's attachment arrives intact
