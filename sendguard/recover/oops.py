@@ -228,16 +228,13 @@ def person(state_dir: Path, addr: str, display: str, language: str) -> Person:
         form = "familiar"  # "Hallo Markus": first names go with du
     else:
         form = "formal"
+    if "," in display:  # "Kern, Thomas"
+        last, _, given = display.partition(",")
+        display = f"{given.strip()} {last.strip()}".strip()
     first = display.split()[0] if display.split() else ""
     if not greeting:
-        if form == "familiar" and first:
-            greeting = words["greeting_familiar"].format(first=first)
-        elif display and language == "de":
-            greeting = words["greeting_formal"].format(full=display, first=first)
-        elif first and language != "de":
-            greeting = words["greeting_formal"].format(full=display, first=first)
-        else:
-            greeting = words["greeting_formal_unnamed"]
+        key = "greeting_formal_unnamed" if not first else f"greeting_{form}"
+        greeting = words[key].format(first=first, full=display)
     if greeting[-1:].isalnum():
         greeting += ","
     closing = closing or words[f"closing_{form}"]
@@ -246,7 +243,7 @@ def person(state_dir: Path, addr: str, display: str, language: str) -> Person:
 
 def _draft(
     sender: str,
-    person: Person | None,
+    who: Person | None,
     to: str,
     subject: str,
     body: str,
@@ -258,7 +255,7 @@ def _draft(
     msg = EmailMessage(policy=email.policy.default.clone(max_line_length=200))
     if sender:
         msg["From"] = sender
-    msg["To"] = email.utils.formataddr((person.display, person.addr)) if person else to
+    msg["To"] = email.utils.formataddr((who.display, who.addr)) if who else to
     msg["Subject"] = subject
     if reply_to_id:
         msg["In-Reply-To"] = reply_to_id

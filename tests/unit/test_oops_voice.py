@@ -65,3 +65,4 @@ def test_drafts_take_that_voice_in_their_own_language(state):
     stranger = person(state, "x@elsewhere.example", "", "de")
     assert (stranger.greeting, stranger.form, stranger.closing) == ("Guten Tag,", "formal", "Mit freundlichen Grüßen")
     assert person(state, "x@elsewhere.example", "Jane Roe", "en").greeting == "Hello Jane,"
+    assert person(state, "x@elsewhere.example", "Roe, Jane", "de").greeting == "Guten Tag Jane Roe,"
