@@ -111,7 +111,8 @@ def oops(  # type: ignore[no-untyped-def]
         return
     click.echo(printable(record_text(report.record), keep_newlines=True), nl=False)
     click.echo("")
-    click.echo(f"Drafts ({'German' if report.language == 'de' else 'English'}), not sent — open them, check, send:")
+    language = {"de": "German", "fr": "French"}.get(report.language, "English")
+    click.echo(f"Drafts ({language}), not sent — open them, check, send:")
     for path in report.drafts:
         click.echo(f"  mutt -H '{path}'")
     for note in report.notes:

@@ -85,10 +85,14 @@ SALUTATIONS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
         "hoi",
     ),
     "en": ("hi", "hello", "hey", "dear", "good morning", "good afternoon", "good evening", "morning"),
-    "fr": ("bonjour", "bonsoir", "salut", "cher", "chère", "chers", "chères"),
+    "fr": ("bonjour", "bonsoir", "salut", "coucou", "cher", "chère", "chers", "chères"),
 }
-# German openings that go with first names and "du" ("Hallo Markus"), unlike "Sehr geehrter".
-FAMILIAR_DE = ("hallo", "hi", "hey", "liebe", "lieber", "moin", "servus", "grüß dich")
+# Openings that go with first names and du/tu ("Hallo Markus", "Salut Claire"), unlike "Sehr
+# geehrter" or "Bonjour Madame". English has no such distinction.
+FAMILIAR: dict[str, tuple[str, ...]] = {
+    "de": ("hallo", "hi", "hey", "liebe", "lieber", "liebes", "moin", "servus", "grüß dich"),
+    "fr": ("salut", "coucou", "cher", "chère"),
+}
 
 # Forms of address that say du or Sie (tu or vous). "Sie"/"Ihnen"/"Ihr" count only capitalised
 # and not at the start of a sentence ("sie" is also "they"/"she").
@@ -171,7 +175,7 @@ def usual(voices: Iterable[dict[str, Any]]) -> dict[str, str]:
     }
 
 
-DRAFT_LANGUAGES = ("de", "en")
+DRAFT_LANGUAGES = ("de", "en", "fr")
 # Words frequent in one language and rare in the other: enough to tell a mail's language.
 MARKERS: dict[str, frozenset[str]] = {
     "de": frozenset(
@@ -183,16 +187,24 @@ MARKERS: dict[str, frozenset[str]] = {
         "the and is not with for you we please dear regards hello hi thanks thank a an to on "
         "attached your our of best kind this that".split()
     ),
+    "fr": frozenset(
+        "le la les et est pas avec pour je vous nous tu merci bonjour cordialement une un des du de "
+        "ce cette votre vos ci-joint dans sur que qui il elle au aux salut bien".split()
+    ),
 }
 
 
 def language_of(text: str, declared: str = "") -> str:
-    """``de`` or ``en``: the Content-Language if it names one, else the words of the text."""
+    """``de``, ``en`` or ``fr``: the Content-Language if it names one, else the words of the text;
+    English when nothing tells."""
     declared = declared.strip().lower()[:2]
     if declared in DRAFT_LANGUAGES:
         return declared
-    words = [w.strip(".,;:!?()\"'„“”") for w in text.lower().split()]
+    words = [w.strip(".,;:!?()\"'„“”«»") for w in text.lower().split()]
     scores = {lang: sum(w in markers for w in words) for lang, markers in MARKERS.items()}
     if any(ch in text for ch in "äöüß"):
         scores["de"] += 2
-    return "de" if scores["de"] > scores["en"] else "en"
+    if any(ch in text for ch in "éèêàçù"):
+        scores["fr"] += 2
+    best = max(scores.values())
+    return next((lang for lang in ("en", "de", "fr") if scores[lang] == best), "en")

@@ -1,4 +1,5 @@
-"""The fixed words of the breach-register record (breach_record.py), per language (German, English).
+"""The fixed words of the breach-register record (breach_record.py), per language (German,
+English, French).
 
 The record is written in the language ``oops`` chose for its drafts — the message's own
 (oops_texts.language_of: its Content-Language, else its words) — so a person who writes German
@@ -147,6 +148,73 @@ RECORD_TEXTS: dict[str, dict[str, Any]] = {
         "bytes": "Bytes",
         "facts": "Angaben nach Art. 33 Abs. 3 DSGVO:",
     },
+    "fr": {
+        "to_assess": "À ÉVALUER par une personne",
+        "cannot_recall": (
+            "sendguard ne peut pas rappeler un e-mail : dès qu'un serveur a accepté le message, plus "
+            "personne ne le maîtrise. Les brouillons aident à agir vite et correctement ; rien n'a été "
+            "envoyé."
+        ),
+        "regulation": (
+            "RGPD art. 33, paragraphe 1 : en cas de violation de données à caractère personnel, le "
+            "responsable du traitement la notifie à l'autorité de contrôle compétente dans les "
+            "meilleurs délais et, si possible, 72 heures au plus tard après en avoir pris connaissance, "
+            "à moins qu'elle ne soit pas susceptible d'engendrer un risque pour les droits et libertés "
+            "des personnes physiques. Art. 33, paragraphe 5 : toute violation est documentée, notifiée "
+            "ou non. Art. 34 : les personnes concernées sont informées lorsque le risque est élevé."
+        ),
+        "nature": (
+            "Atteinte à la confidentialité : l'e-mail « {subject} », envoyé {sent}, a atteint {count} "
+            "destinataire(s) hors du cercle prévu ({unintended}). Pièces jointes : {attachments}. "
+        ),
+        "attachment": "{name} ({type}, {size} octets)",
+        "unnamed": "sans nom",
+        "none": "aucune",
+        "found": "Relevé : {found}. ",
+        "nothing_found": (
+            "Les règles de sendguard n'y ont trouvé aucune donnée sensible (ce qui ne prouve pas qu'il n'y en a pas). "
+        ),
+        "subjects": "Catégories et nombre approximatif de personnes concernées et d'enregistrements : {to_assess}.",
+        "contact_missing": "À COMPLÉTER : délégué à la protection des données ou point de contact",
+        "consequences": (
+            "Le ou les destinataires non prévus peuvent lire le message et ses pièces jointes et les "
+            "transmettre. Conséquences probables pour les personnes concernées : {to_assess}."
+        ),
+        "measures": (
+            "Rédigés par sendguard oops, à vérifier et envoyer : la demande au destinataire non prévu "
+            "de supprimer le message sans le lire et de le confirmer ; le message transféré au "
+            "destinataire prévu ou un mot pour lui ; les faits pour le responsable. Un e-mail envoyé "
+            "ne peut pas être rappelé. Autres mesures : {to_assess}."
+        ),
+        "drafted": {
+            "intro": "Rédigés par sendguard oops, à vérifier et envoyer : ",
+            "unintended": "la demande à {who} de supprimer le message sans le lire et de le confirmer",
+            "forward": "le message transféré à {who}, à qui il était destiné",
+            "also": "un mot à {who}, qui l'a reçu comme prévu, disant qui d'autre l'a reçu",
+            "manager": "les faits pour {who}",
+            "none": "rien",
+            "end": ". Un e-mail envoyé ne peut pas être rappelé. Autres mesures : {to_assess}.",
+        },
+        "title": "E-mail mal adressé — entrée du registre des violations de données ({id})",
+        "labels": {
+            "subject": "Objet",
+            "from": "De",
+            "sent": "Envoyé",
+            "noticed": "Constaté",
+            "deadline": "Délai",
+            "recipients": "Destinataires",
+            "unintended": "Non prévus",
+            "intended": "Prévus",
+            "message": "Message",
+            "attachment": "Pièce jointe",
+            "found": "Relevé",
+        },
+        "deadline_note": "(72 h à compter du constat, RGPD art. 33, paragraphe 1)",
+        "not_known": "(inconnu)",
+        "guess": "(présumé par sendguard : confirmer avec --intended ADRESSE)",
+        "bytes": "octets",
+        "facts": "Informations selon le RGPD art. 33, paragraphe 3 :",
+    },
 }
 
 # What a finding means, in German: the rules speak English, and a German record or draft must
@@ -171,10 +239,29 @@ FINDING_SENTENCES: dict[str, dict[str, str]] = {
         "unreadable-message": "Die Nachricht ließ sich nicht vollständig lesen und prüfen",
     },
 }
-FINDING_UNKNOWN = {"de": "Die Regel {rule} hat angeschlagen"}
+FINDING_SENTENCES["fr"] = {
+    "attachment-type": "Une pièce jointe n'est pas ce que dit son nom, ou d'un type risqué",
+    "audience-size": "De nombreux destinataires externes pouvaient se voir les uns les autres",
+    "blocked-recipient": "Un destinataire figure sur la liste de blocage",
+    "client-in-internal-thread": "Une conversation jusque-là interne est partie vers l'extérieur",
+    "external-recipient": "Un destinataire est hors de l'organisation",
+    "first-time-recipient": "Ce destinataire n'avait encore jamais reçu de message",
+    "forgotten-attachment": "Le texte annonce une pièce jointe, le message n'en a pas",
+    "greeting-mismatch": "La formule d'appel ne correspond pas au destinataire, mais à un autre contact",
+    "internal-to-outside": "Le message semble interne, mais il est parti hors de l'organisation",
+    "lookalike-domain": "Un domaine destinataire ressemble seulement à un domaine connu",
+    "namesake": "Le destinataire a probablement été confondu avec un autre contact",
+    "other-client": "Le message mentionne un autre client",
+    "secrets": "Le message contient des identifiants ou des clés",
+    "sender-identity": "L'adresse d'expédition n'est pas celle utilisée d'habitude avec ce destinataire",
+    "sensitive-data": "Le message contient des données sensibles",
+    "unreadable-message": "Le message n'a pas pu être lu ni vérifié entièrement",
+}
+FINDING_UNKNOWN = {"de": "Die Regel {rule} hat angeschlagen", "fr": "La règle {rule} s'est déclenchée"}
 SEVERITY_WORDS = {
     "de": {"info": "Hinweis", "warn": "Warnung", "hold": "zurückgehalten", "block": "gesperrt"},
     "en": {"info": "info", "warn": "warn", "hold": "hold", "block": "block"},
+    "fr": {"info": "info", "warn": "avertissement", "hold": "retenu", "block": "bloqué"},
 }
 
 

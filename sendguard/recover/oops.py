@@ -23,7 +23,8 @@ the same draft files in place (a draft the user already sent or deleted is not w
 The drafts are in the user's own voice with each person: greeting, du/Sie and closing as the
 user writes them to that person (the ledger of sent mail: history/ledger.py), signed with
 ``[identity] name`` (else the display name of the original's From). Record and drafts are in one
-language, the original's (German or English), the rules' findings included.
+language, the original's (German, English or French; English for any other), the rules' findings
+included.
 
 Who was meant: ``--intended``, else the suggestion the rules made when checking it, else the
 contact the recipient model finds most confusable with the wrong recipient — the last two
@@ -216,16 +217,16 @@ def person(state_dir: Path, addr: str, display: str, language: str) -> Person:
     """``addr`` with the greeting, form and closing the user uses with them (the ledger), or the
     language's polite defaults where the history has none in this language."""
     from sendguard.history.ledger import voice_with
-    from sendguard.mail.voice import CLOSINGS_BY_LANGUAGE, FAMILIAR_DE, SALUTATIONS_BY_LANGUAGE, TITLED, fits_language
+    from sendguard.mail.voice import CLOSINGS_BY_LANGUAGE, FAMILIAR, SALUTATIONS_BY_LANGUAGE, TITLED, fits_language
 
     words = TEXTS[language]
     voice = voice_with(state_dir, addr, language)
     greeting = voice["greeting"] if fits_language(voice["greeting"], language, SALUTATIONS_BY_LANGUAGE) else ""
     closing = voice["closing"] if fits_language(voice["closing"], language, CLOSINGS_BY_LANGUAGE) else ""
-    if voice["form"] in ("du", "sie"):
-        form = "familiar" if voice["form"] == "du" else "formal"
-    elif greeting and not TITLED.search(greeting) and fits_language(greeting, "de", {"de": FAMILIAR_DE}):
-        form = "familiar"  # "Hallo Markus": first names go with du
+    if voice["form"] in ("du", "sie", "tu", "vous"):
+        form = "familiar" if voice["form"] in ("du", "tu") else "formal"
+    elif greeting and not TITLED.search(greeting) and fits_language(greeting, language, FAMILIAR):
+        form = "familiar"  # "Hallo Markus", "Salut Claire": first names go with du and tu
     else:
         form = "formal"
     if "," in display:  # "Kern, Thomas"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sendguard.mail.voice import language_of  # noqa: F401 (where the drafts' language is chosen)
 
-LANGUAGES = ("de", "en")
+LANGUAGES = ("de", "en", "fr")
 
 # Per language: each draft's subject and body, in a formal ("Sie") and a familiar ("du") form
 # where the language has the distinction. {greeting} and {closing} are the user's own with that
@@ -191,6 +191,109 @@ TEXTS: dict[str, dict[str, Any]] = {
         "closing_formal": "Kind regards",
         "closing_familiar": "Kind regards",
         "date": "%d %b %Y, %H:%M",
+    },
+    "fr": {
+        "unintended_subject": {
+            "formal": "Envoyé par erreur : {subject}",
+            "familiar": "Envoyé par erreur : {subject}",
+        },
+        "unintended_body": {
+            "formal": (
+                "{greeting}\n\n"
+                "Mon message « {subject} » du {sent} ne vous était pas destiné ; je vous l'ai envoyé "
+                "par erreur.\n\n"
+                "Pourriez-vous le supprimer{attachments} sans le lire, y compris de la corbeille, et ne "
+                "pas le transférer ? Merci de me confirmer d'une courte réponse que vous l'avez "
+                "supprimé.\n\n"
+                "Veuillez m'excuser pour le dérangement, et merci de votre aide.\n\n"
+                "{closing}\n{name}\n"
+            ),
+            "familiar": (
+                "{greeting}\n\n"
+                "Mon message « {subject} » du {sent} ne t'était pas destiné ; je te l'ai envoyé par "
+                "erreur.\n\n"
+                "Pourrais-tu le supprimer{attachments} sans le lire, y compris de la corbeille, et ne "
+                "pas le transférer ? Merci de me confirmer d'une courte réponse que tu l'as "
+                "supprimé.\n\n"
+                "Excuse-moi pour le dérangement, et merci de ton aide.\n\n"
+                "{closing}\n{name}\n"
+            ),
+        },
+        "with_attachments": " avec ses pièces jointes",
+        "intended_missed_subject": {"formal": "TR : {subject}", "familiar": "TR : {subject}"},
+        "intended_missed_body": {
+            "formal": (
+                "{greeting}\n\n"
+                "Le message ci-joint « {subject} » du {sent} vous était destiné. Je l'ai envoyé par "
+                "erreur à {wrong} au lieu de vous.\n\n"
+                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong}, dans un message "
+                "séparé, de le supprimer sans le lire et de me le confirmer.\n\n"
+                "Toutes mes excuses.\n\n"
+                "{closing}\n{name}\n"
+            ),
+            "familiar": (
+                "{greeting}\n\n"
+                "Le message ci-joint « {subject} » du {sent} t'était destiné. Je l'ai envoyé par "
+                "erreur à {wrong} au lieu de toi.\n\n"
+                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong}, dans un message "
+                "séparé, de le supprimer sans le lire et de me le confirmer.\n\n"
+                "Toutes mes excuses.\n\n"
+                "{closing}\n{name}\n"
+            ),
+        },
+        "intended_also_subject": {"formal": "Envoi erroné : {subject}", "familiar": "Envoi erroné : {subject}"},
+        "intended_also_body": {
+            "formal": (
+                "{greeting}\n\n"
+                "Mon message « {subject} » du {sent}, qui vous était adressé, est aussi parti par erreur "
+                "à {wrong}.\n\n"
+                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong}, dans un message "
+                "séparé, de le supprimer sans le lire et de me le confirmer.\n\n"
+                "Toutes mes excuses.\n\n"
+                "{closing}\n{name}\n"
+            ),
+            "familiar": (
+                "{greeting}\n\n"
+                "Mon message « {subject} » du {sent}, qui t'était adressé, est aussi parti par erreur "
+                "à {wrong}.\n\n"
+                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong}, dans un message "
+                "séparé, de le supprimer sans le lire et de me le confirmer.\n\n"
+                "Toutes mes excuses.\n\n"
+                "{closing}\n{name}\n"
+            ),
+        },
+        "manager_subject": {"formal": "Envoi erroné signalé : {subject}"},
+        "manager_body": {
+            "formal": (
+                "{greeting}\n\n"
+                "Pour information : un e-mail est parti par erreur au mauvais destinataire.\n\n"
+                "{facts}\n\n"
+                "Un e-mail envoyé ne peut pas être rappelé.\n"
+                "Si des données personnelles sont concernées, il faut décider dans les 72 heures suivant "
+                "le constat s'il y a lieu de notifier l'autorité de contrôle (RGPD art. 33) : avant le "
+                "{deadline}.\n\n"
+                "{closing}\n{name}\n"
+            ),
+        },
+        "facts": {
+            "subject": "Objet",
+            "sent": "Envoyé",
+            "recipients": "À",
+            "unintended": "Par erreur à",
+            "intended": "Destiné à",
+            "guess": "(présumé)",
+            "attachment": "Pièce jointe",
+            "found": "Relevé",
+            "noticed": "Constaté",
+            "bytes": "octets",
+            "record": "Entrée du registre des violations : sendguard oops --json {id}",
+        },
+        "greeting_formal": "Bonjour {full},",
+        "greeting_formal_unnamed": "Bonjour,",
+        "greeting_familiar": "Salut {first},",
+        "closing_formal": "Cordialement",
+        "closing_familiar": "Amicalement",
+        "date": "%d/%m/%Y à %H:%M",
     },
 }
 

@@ -121,14 +121,16 @@ def test_only_the_words_differ_between_languages():
 
 def test_an_unknown_language_falls_back_to_english():
     entry = delivered(ENGLISH, "Falke prices")
-    record = build_record(entry, config(), now=NOW, unintended=["petra@falsch.example"], intended=[], language="fr")
+    record = build_record(entry, config(), now=NOW, unintended=["petra@falsch.example"], intended=[], language="nl")
     assert record["language"] == "en" and "TO BE ASSESSED" in record_text(record)
 
 
 def test_every_language_has_every_word():
     keys = {lang: set(words) for lang, words in RECORD_TEXTS.items()}
-    assert keys["de"] == keys["en"]
-    assert set(RECORD_TEXTS["de"]["labels"]) == set(RECORD_TEXTS["en"]["labels"])
+    assert keys["de"] == keys["en"] == keys["fr"]
+    for lang in ("de", "fr"):
+        assert set(RECORD_TEXTS[lang]["labels"]) == set(RECORD_TEXTS["en"]["labels"])
+        assert set(RECORD_TEXTS[lang]["drafted"]) == set(RECORD_TEXTS["en"]["drafted"])
     for lang, words in RECORD_TEXTS.items():
         for key in ("nature", "found", "subjects", "consequences", "measures", "title"):
             # the same placeholders, so one build fills either
