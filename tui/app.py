@@ -58,6 +58,7 @@ class ReviewApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen())
+        self._show_notices()
         self.run_job("Checking held mail again failed", self._refresh_verdicts, self._verdicts_refreshed)
 
     def _refresh_verdicts(self) -> list[str]:
@@ -69,6 +70,19 @@ class ReviewApp(App[None]):
     def _verdicts_refreshed(self, ids: list[str]) -> None:
         if ids:
             self.queue_changed()
+
+    def _show_notices(self) -> None:
+        """What sendguard said where no mail program showed it (act/notices.py), once."""
+        from sendguard.act import notices
+
+        for item in notices.take(self.state_dir):
+            self.notify(
+                "\n".join(str(line) for line in item.get("body", [])),
+                title=str(item.get("title", "")),
+                severity="warning",
+                timeout=60,
+                markup=False,
+            )
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

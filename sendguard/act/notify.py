@@ -55,6 +55,7 @@ def notify(
                 notifier,
                 f"--app-name={APP_NAME}",
                 f"--urgency={urgency}",
+                "--",  # a title beginning with "-" is text, not an option
                 printable(title),
                 printable(body, keep_newlines=True),
             ],

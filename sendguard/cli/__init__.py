@@ -54,6 +54,14 @@ class LazyGroup(click.Group):
         module, attr = target.split(":")
         return getattr(importlib.import_module(f"sendguard.cli.{module}"), attr)  # type: ignore[no-any-return]
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name not in ("review", "sendmail"):  # review shows them in its screen
+            _show_notices()
+        return name, command, rest
+
     def invoke(self, ctx: click.Context) -> Any:
         from sendguard import paths
         from sendguard.act import events
@@ -64,6 +72,20 @@ class LazyGroup(click.Group):
         except SendguardError as err:
             render_error(err)
             ctx.exit(int(err.exit_code))
+
+
+def _show_notices() -> None:
+    """What sendguard said where no mail program showed it (act/notices.py), once, on a terminal."""
+    if not sys.stderr.isatty():
+        return  # a script's stderr: keep them for the person
+    from sendguard import paths
+    from sendguard.act import notices
+
+    state_dir = paths.state_dir()
+    if notices.pending(state_dir):
+        taken = notices.take(state_dir)
+        if taken:
+            click.echo("\n".join(notices.as_text(taken)) + "\n", err=True)
 
 
 def render_error(err: SendguardError) -> None:

@@ -138,6 +138,12 @@ class SendmailSection:
     )
     confirm_window: int = key(600, "Seconds within which sending the identical message again confirms a hold.")
     notify: bool = key(True, "Show a desktop notification (notify-send) when a message is held.")
+    silent_callers: list[str] = key(
+        ["aerc"],
+        "Mail programs (process names) that show nothing sendguard writes: sending a held message "
+        "again from them does not confirm it, and holds and warnings reach you as notices "
+        "(sendguard review, the next sendguard command, a desktop notification).",
+    )
     resident: bool = key(
         True,
         "Keep a checker process running between mails (it stops after resident_idle seconds without "

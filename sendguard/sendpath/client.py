@@ -121,8 +121,17 @@ def ask_server(argv: list[str], raw: bytes, config: str) -> _Outcome | None:
             return None  # nobody listening: the usual first mail after a pause
         if _peer_uid(sock) != os.getuid():
             return None  # someone else holds our name: never hand them mail
+        from sendguard.sendpath import caller  # only os: reads /proc
+
         request = marshal.dumps(
-            {"argv": argv, "config": config, "env": dict(os.environ), "cwd": _cwd(), "size": len(raw)}
+            {
+                "argv": argv,
+                "config": config,
+                "env": dict(os.environ),
+                "cwd": _cwd(),
+                "size": len(raw),
+                "caller": caller.detect(),  # the mail program is our parent, not the server's
+            }
         )
         head = _MAGIC + len(request).to_bytes(4, "big") + request
         fds = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, stderr_fd.to_bytes(4, sys.byteorder))]

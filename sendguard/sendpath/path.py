@@ -36,6 +36,7 @@ from sendguard.errors import DeliveryError, SendguardError
 from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
+from sendguard.sendpath import render
 from sendguard.sendpath.args import UnsupportedMode, parse, without_read_recipients
 from sendguard.sendpath.client import config_location, exit_now
 
@@ -85,22 +86,35 @@ class SendPath:
         stderr: TextIO,
         queue: q.Queue | None = None,
         now: float | None = None,
+        *,
         detach_observers: bool = False,
+        environ: dict[str, str] | None = None,
+        cwd: str | None = None,
+        observe_later: list[tuple[q.Entry, str, config_mod.Config]] | None = None,
+        checker: str = "process",
+        caller: dict[str, object] | None = None,
     ) -> None:
+        """``detach_observers``: only for a process that exits right after run() (the entry
+        points; events.py). The resident checker runs this for a client: it passes the client's
+        ``environ`` and ``cwd`` (for the transport), its ``caller`` (the mail program, from
+        caller.detect), and ``observe_later``, a list that collects the observers' work to run
+        after the client has its answer; ``checker`` is recorded with the entry."""
         self.config_path = config_path
         self.stderr = stderr
         self.queue = queue or q.Queue.default()
         self.now = time.time() if now is None else now
-        # Only for a process that exits right after run() (the entry points): see events.py.
         self.detach_observers = detach_observers
         self.observer_worker: events.ObserverWorker | None = None
-        # The resident checker runs this for a client: the transport gets the client's
-        # environment and directory, and the observers run after the client has its answer.
-        self.environ: dict[str, str] | None = None
-        self.cwd: str | None = None
-        self.observe_later: list[tuple[q.Entry, str, config_mod.Config]] | None = None
+        self.environ = environ
+        self.cwd = cwd
+        self.observe_later = observe_later
+        self.checker = checker
+        if caller is None:
+            from sendguard.sendpath import caller as caller_mod
+
+            caller = caller_mod.detect()
+        self.caller = caller
         self.config: config_mod.Config | None = None  # once loaded: the entry points ask it of the resident checker
-        self.checker = "process"  # recorded with the entry: "resident" when the server ran this
 
     def _observe(self, entry: q.Entry, event: str, config: config_mod.Config) -> None:
         """Tell the observers, once the entry's state is on disk and its lock released."""
@@ -204,34 +218,53 @@ class SendPath:
         # Only a kept hold can be confirmed, so only holds need the fingerprint (hashlib loads
         # OpenSSL: not worth it for the mail that simply goes out).
         meta["fingerprint"] = fingerprint(raw, envelope)
+        seen = render.caller_shows(self.caller, config.sendmail.silent_callers)
         if decision.verdict == Verdict.HOLD:
-            earlier = self.queue.find_confirmable(meta["fingerprint"], config.sendmail.confirm_window, self.now)
-            if earlier is not None and self._confirm(earlier):
+            from sendguard.decide import confirm
+
+            resend = confirm.resend(
+                self.queue,
+                fingerprint=meta["fingerprint"],
+                envelope=envelope,
+                thread=_thread_ids(message),
+                rules=_holding_rules(decision),
+                window=config.sendmail.confirm_window,
+                now=self.now,
+                could_show_hold=seen.failure,
+            )
+            if resend is not None and resend.kind == "confirm" and self._confirm(resend.earlier):
                 meta.update(
-                    confirms=earlier.id,
+                    confirms=resend.earlier.id,
                     confirmed_rules=_holding_rules(decision),
                     message_id=message.header("Message-ID").strip(),
                 )
-                return self._deliver_new(raw, meta, config, f"confirmed by sending {earlier.id} again")
-            # git send-email sends a series as one call per patch, threaded to the first, and
-            # stops at the first held one. Confirming that one confirms the rest of its series:
-            # same recipients, same thread, held for nothing the confirmed message was not.
-            thread = _thread_ids(message)
-            if thread:
-                series = self.queue.find_confirmed_thread(
-                    envelope, thread, _holding_rules(decision), config.sendmail.confirm_window, self.now
+                return self._deliver_new(raw, meta, config, f"confirmed by sending {resend.earlier.id} again")
+            if resend is not None and resend.kind == "series":
+                meta.update(
+                    confirms=resend.earlier.meta["confirms"],
+                    confirmed_rules=resend.earlier.meta["confirmed_rules"],
+                    message_id=message.header("Message-ID").strip(),
                 )
-                if series is not None:
-                    meta.update(
-                        confirms=series.meta["confirms"],
-                        confirmed_rules=series.meta["confirmed_rules"],
-                        message_id=message.header("Message-ID").strip(),
-                    )
-                    return self._deliver_new(raw, meta, config, f"in the thread of {series.id}, confirmed")
+                return self._deliver_new(raw, meta, config, f"in the thread of {resend.earlier.id}, confirmed")
+            if resend is not None and resend.kind == "repeat":
+                # the same message, still held, from a program that showed nothing: keep one copy
+                self.say(*render.held_again(resend.earlier.id, resend.earlier.meta))
+                self._tell_unseen("held", resend.earlier.id, resend.earlier.meta, config, seen.failure)
+                return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
         state = q.BLOCKED if decision.verdict == Verdict.BLOCK else q.HELD
         entry, lock = self.queue.create(raw, {**meta, "state": state})
         lock.release()
-        self._explain(entry, decision, config)
+        self.say(
+            *render.held(
+                entry.id,
+                entry.meta,
+                blocked=state == q.BLOCKED,
+                escalated=decision.escalated,
+                confirm_window=config.sendmail.confirm_window,
+                resend_confirms=seen.failure,
+            )
+        )
+        self._tell_unseen("blocked" if state == q.BLOCKED else "held", entry.id, entry.meta, config, seen.failure)
         self._observe(entry, state, config)
         if state == q.BLOCKED:
             return ExitCode.NOPERM
@@ -274,6 +307,9 @@ class SendPath:
         from sendguard.act.delivery import deliver
 
         if undo.delay_seconds(meta, config):  # the undo window: keep it, a worker delivers it later
+            if meta["verdict"] == "warn":
+                seen = render.caller_shows(self.caller, config.sendmail.silent_callers).success
+                self._tell_unseen("waiting", "", meta, config, seen)
             return undo.accept_delayed(
                 self.queue, raw, meta, config, event, now=self.now, say=self.say, env=self.environ
             )
@@ -284,52 +320,33 @@ class SendPath:
                 deliver(entry, config, env=self.environ, cwd=self.cwd)
             except DeliveryError as err:
                 self.say(f"sendguard: error: {printable(err.message)}", *(f"  {h}" for h in err.hints))
+                meta = {**entry.meta, "transport_error": err.message}
+                seen = render.caller_shows(self.caller, config.sendmail.silent_callers).failure
+                self._tell_unseen("deferred", entry.id, meta, config, seen)
                 return int(err.exit_code)
         finally:
             lock.release()
         if meta["verdict"] == "warn":
-            reasons = [f["message"] for f in meta["findings"] if f["severity"] == "warn"]
-            self.say(f"sendguard: sent, with a warning: {printable(reasons[0]) if reasons else ''}")
+            self.say(*render.warned(meta))
+            seen = render.caller_shows(self.caller, config.sendmail.silent_callers).success
+            self._tell_unseen("warned", entry.id, meta, config, seen)
         self._observe(entry, "delivered", config)
         return ExitCode.OK
 
-    def _explain(self, entry: q.Entry, decision, config: config_mod.Config) -> None:  # type: ignore[no-untyped-def]
-        held = decision.verdict == Verdict.HOLD
-        meta = entry.meta
-        lines = [
-            "sendguard: " + ("HELD — not sent." if held else "BLOCKED — not sent."),
-            f"  To:      {printable(', '.join(meta['envelope']))}",
-            f"  Subject: {printable(meta['subject'])}",
-            "  Why:",
-        ]
-        for finding in decision.findings:
-            if finding.severity < Severity.WARN:
-                continue
-            lines.append(f"   - {printable(finding.message)}")
-            if finding.suggestion:
-                lines.append(f"     Did you mean {printable(finding.suggestion)}?")
-        if decision.escalated:
-            lines.append("   (each alone would only warn; together they hold the message)")
-        lines.append(f"  Kept as {entry.id}.")
-        if held:
-            minutes = max(1, config.sendmail.confirm_window // 60)
-            lines += [
-                "  What now:",
-                "   - fix the message and send it again; or",
-                f"   - if it is right, send the identical message again within {minutes} min: it goes out once; or",
-                f"   - sendguard release {entry.id}    (sendguard review shows everything held)",
-            ]
-        else:
-            lines.append(f"  It stays in the queue; sendguard discard {entry.id} drops it.")
-        self.say(*lines)
+    def _tell_unseen(self, kind: str, entry_id: str, meta: dict, config: config_mod.Config, seen: bool) -> None:  # type: ignore[type-arg]
+        """What the mail program does not show becomes a notice (shown at the next sendguard
+        command and in review) and a desktop notification; a hold is notified either way."""
+        if seen and kind not in ("held", "blocked"):
+            return
+        title, body = render.notice(kind, entry_id, meta)
+        if not seen:
+            from sendguard.act import notices
+
+            notices.add(paths.state_dir(), kind, entry_id, title, body)
         if config.sendmail.notify:
             from sendguard.act.notify import notify
 
-            notify(
-                f"sendguard held a message to {', '.join(meta['envelope'][:3])}",
-                f"{meta['subject']}\nsendguard review  (id {entry.id})",
-                env=self.environ,
-            )
+            notify(title, "\n".join(body), env=self.environ)
 
 
 def _holding_rules(decision) -> list[str]:  # type: ignore[no-untyped-def]

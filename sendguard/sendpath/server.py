@@ -218,17 +218,22 @@ class Server:
 
         queue = q.Queue.default()
         queue.on_kept = lambda entry: _tell(conn, f"K {entry.id}\n")
-        path = SendPath(self.config_path, stderr, queue=queue)
-        path.environ = request["env"]
-        path.cwd = request["cwd"]
-        path.observe_later = []
-        path.checker = "resident"
+        path = SendPath(
+            self.config_path,
+            stderr,
+            queue=queue,
+            environ=request["env"],
+            cwd=request["cwd"],
+            observe_later=[],
+            checker="resident",
+            caller=request.get("caller") or {},
+        )
         code = path.run(list(request["argv"]), io.BytesIO(raw))
         stderr.flush()
         _tell(conn, f"X {int(code)}\n")
         conn.close()
         state_dir = paths.state_dir()
-        for entry, event, config in path.observe_later:
+        for entry, event, config in path.observe_later or []:
             events.emit(entry, event, config, warn=lambda line: events._log_failure(state_dir, line))
         if path.config is None:
             return False  # it could not be loaded (the mail was kept, the error explained): stop

@@ -8,6 +8,7 @@ a user's setup would (see ../shared/notes/integration.md for how each program ca
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -148,10 +149,10 @@ class Aerc:
     """aerc 0.14 under a private tmux server: it needs a terminal, repaints only on input, and
     throws the sendmail program's stderr away (the status bar shows only ``exit status N``)."""
 
-    def __init__(self, world, root: Path) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, world, root: Path, extra_env: dict[str, str] | None = None) -> None:  # type: ignore[no-untyped-def]
         need("aerc")
         self.tmux = need("tmux")
-        self.socket = f"sendguard-test-{root.name}-{id(self)}"
+        self.socket = f"sendguard-test-{root.name}-{os.getpid()}-{id(self)}"
         config = root / "config" / "aerc"
         config.mkdir(parents=True)
         maildir = root / "mail"
@@ -173,6 +174,7 @@ class Aerc:
         self.env.update(
             XDG_CONFIG_HOME=str(root / "config"), XDG_RUNTIME_DIR=str(run), HOME=str(root), TERM="xterm-256color"
         )
+        self.env.update(extra_env or {})
         self.width = 160
 
     def _tmux(self, *args: str) -> str:

@@ -1,0 +1,86 @@
+"""Who called sendmail, and what that program shows its person.
+
+The mail programs differ in what reaches the screen (measured under tmux; README.md has the
+table): mutt and neomutt, interactive, show the wrapper's output only when it fails, in a pager;
+aerc 0.14 shows only ``exit status N`` and discards the output whatever the status; git
+send-email, mutt in batch mode and mailx leave stderr on the terminal. The caller is recognised
+from the process that started us (its name, up past a ``sh -c``), and for mutt whether it has
+a terminal. Read from /proc, so only Linux knows it; elsewhere the caller is unknown.
+
+Imported by the resident checker's client on every mail: it uses nothing but ``os``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# comm (the kernel's process name) -> program
+_PROGRAMS = {
+    "mutt": "mutt",
+    "neomutt": "neomutt",
+    "aerc": "aerc",
+    "git-send-email": "git",
+    "git": "git",
+    "mail": "mailx",
+    "mailx": "mailx",
+    "bsd-mailx": "mailx",
+    "s-nail": "mailx",
+    "nail": "mailx",
+}
+_SHELLS = frozenset({"sh", "dash", "bash", "zsh", "perl", "env"})
+
+
+def _status(pid: int) -> tuple[str, int]:
+    """(comm, parent pid) of ``pid``; ("", 0) if unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:
+        return "", 0
+    # "pid (comm) state ppid ...": comm may contain spaces and parentheses
+    left, right = data.find(b"("), data.rfind(b")")
+    fields = data[right + 2 :].split()
+    try:
+        return data[left + 1 : right].decode("utf-8", "replace"), int(fields[1])
+    except (IndexError, ValueError):
+        return "", 0
+
+
+def _has_terminal(pid: int) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/0").startswith(("/dev/pts/", "/dev/tty"))
+    except OSError:
+        return False
+
+
+def detect(pid: int | None = None) -> dict[str, object]:
+    """The calling program of this process (or of ``pid``): ``program`` (a name above, or the
+    parent's own name when unknown), ``interactive`` (it has a terminal on stdin) and
+    ``stderr_tty`` (our stderr is a terminal). A plain dict: it is marshalled to the resident
+    checker."""
+    pid = os.getppid() if pid is None else pid
+    first = ""
+    for _ in range(4):  # past a `sh -c` (git) or an env/wrapper script
+        name, parent = _status(pid)
+        first = first or name
+        program = _PROGRAMS.get(name)
+        if program is not None:
+            # mutt sends from a forked child of itself with its stdin on a temp file: the
+            # terminal, if any, is the first mutt's
+            for _ in range(4):
+                up_name, up_parent = _status(parent)
+                if up_name != name:
+                    break
+                pid, parent = parent, up_parent
+            return {"program": program, "interactive": _has_terminal(pid), "stderr_tty": _stderr_tty()}
+        if name not in _SHELLS or parent <= 1:
+            break
+        pid = parent
+    return {"program": first, "interactive": False, "stderr_tty": _stderr_tty()}
+
+
+def _stderr_tty() -> bool:
+    try:
+        return os.isatty(2)
+    except OSError:
+        return False

@@ -1,0 +1,186 @@
+"""Every hold and every warning reaches the person where they look, in each mail program.
+
+Each test runs the real program in a terminal (tmux) and reads its screen, as the README's table
+was measured: mutt and neomutt show a failed delivery's output in a pager and nothing on
+success; git send-email and mailx leave stderr on the terminal; aerc shows only ``exit status
+N``, so there the reason goes to the notices (act/notices.py) and a desktop notification, and
+the identical resend from the reopened composer does not confirm what aerc never showed.
+
+The mistake is the classic one: ``anna@kundenfirrna.example`` ("rn" for "m"), held as a lookalike
+of the client's domain, with ``anna@kundenfirma.example`` as the suggestion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from sendguard import paths
+from sendguard.act import notices
+from tests.support.mua import Aerc, held_row, need, queue_rows, wait_until, write_muttrc
+from tests.support.terminal import Terminal
+
+pytestmark = pytest.mark.slow
+
+WRONG = "anna@kundenfirrna.example"
+MEANT = "anna@kundenfirma.example"
+LOOKALIKE_WARNS = '[rules.lookalike-domain]\naction = "warn"\n'
+
+
+def unseen() -> list[dict]:  # type: ignore[type-arg]
+    path = paths.state_dir() / notices.FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def mutt_home(world, root: Path) -> tuple[Path, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """A HOME with a muttrc for interactive use: an editor that writes the body, a maildir."""
+    home = root / "home"
+    rc = write_muttrc(world, home)
+    editor = root / "editor.sh"
+    editor.write_text("#!/bin/sh\nprintf 'Hello Anna,\\n\\nthe Falke rollout is on track.\\n' >> \"$1\"\n")
+    editor.chmod(0o755)
+    for sub in ("cur", "new", "tmp"):
+        (home / "mail" / "INBOX" / sub).mkdir(parents=True)
+    with rc.open("a") as out:
+        out.write(
+            f'set editor="{editor}" edit_headers=no askcc=no askbcc=no\nset folder="{home}/mail" mbox_type=Maildir\n'
+        )
+    env = world.env() | {"HOME": str(home), "TERM": "xterm-256color"}
+    return rc, env
+
+
+def compose_in_mutt(term: Terminal, program: str, rc: Path, home: Path, to: str) -> None:
+    term.start(f"{program} {'-n ' if program == 'neomutt' else ''}-F {rc} -f {home}/mail/INBOX")
+    term.wait_for("m:Mail")
+    term.keys("m")
+    term.wait_for("To:")
+    term.keys(to, "Enter")
+    term.wait_for("Subject:")
+    term.keys("Falke status", "Enter")
+    term.wait_for("y:Send")
+    term.keys("y")
+
+
+@pytest.mark.parametrize("program", ["mutt", "neomutt"])
+def test_mutt_shows_the_hold_its_reason_suggestion_and_way_out(program, world, tmp_path):
+    need(program)
+    rc, env = mutt_home(world, tmp_path)
+    with Terminal(env, program) as term:
+        compose_in_mutt(term, program, rc, tmp_path / "home", WRONG)
+        screen = term.wait_for("Output of the delivery process")
+        assert "HELD" in screen and "looks like client kundenfirma's domain" in screen
+        assert f"Did you mean {MEANT}?" in screen
+        row = held_row(world)
+        assert f"sendguard release {row['id']}" in screen
+        assert "send the identical message again" in screen, "mutt showed it: a resend may confirm"
+        term.keys("q")
+        assert "y:Send" in term.wait_for("y:Send"), "back in the composer, the message intact"
+    assert world.server.received == []
+    assert unseen() == [], "mutt showed the hold: no notice needed"
+
+
+def test_a_warning_mutt_does_not_show_becomes_a_notice_shown_once(world, tmp_path):
+    need("mutt")
+    world.write_config(LOOKALIKE_WARNS)
+    rc, env = mutt_home(world, tmp_path)
+    with Terminal(env, "mutt-warn") as term:
+        compose_in_mutt(term, "mutt", rc, tmp_path / "home", WRONG)
+        assert wait_until(lambda: len(world.server.received) == 1)
+        term.wait_for("Mail sent")  # all mutt says: the warning on stderr is thrown away
+        assert "warning" not in term.screen()
+    (notice,) = unseen()
+    assert notice["kind"] == "warned" and WRONG in notice["title"]
+    assert f"Did you mean {MEANT}?" in notice["body"]
+    with Terminal(env, "mutt-next") as term:  # the next sendguard command on a terminal shows it
+        term.start(f"{world.sendguard} --config {world.config_path} queue list")
+        screen = term.wait_for("EXIT=")
+        assert "notice you have not seen" in screen and f"Did you mean {MEANT}?" in screen
+    assert unseen() == [], "shown once, then cleared"
+
+
+@pytest.fixture
+def desktop(tmp_path):
+    """A notification recorder: a fake notify-send that writes its argv as JSON, one file a call."""
+    bindir = tmp_path / "desktop-bin"
+    bindir.mkdir()
+    shown = tmp_path / "shown"
+    shown.mkdir()
+    recorder = bindir / "notify-send"
+    recorder.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"open(os.path.join({str(shown)!r}, str(os.getpid()) + '.json'), 'w').write(json.dumps(sys.argv[1:]))\n"
+    )
+    recorder.chmod(0o755)
+    return {"DISPLAY": ":77", "PATH": f"{bindir}:{os.environ['PATH']}"}, shown
+
+
+def notifications(shown: Path) -> list[list[str]]:
+    return [json.loads(p.read_text()) for p in sorted(shown.glob("*.json"))]
+
+
+def test_aerc_shows_the_exit_status_the_reason_goes_to_a_notice_and_a_resend_does_not_confirm(world, tmp_path, desktop):
+    env, shown = desktop
+    world.config_path.write_text(world.config_path.read_text().replace("notify = false", "notify = true"))
+    with Aerc(world, tmp_path / "aerc", extra_env=env) as aerc:
+        aerc.compose(f"mailto:{WRONG}?subject=Falke%20status")
+        aerc.send()
+        aerc.wait_for("exit status 75")  # all aerc shows
+        row = held_row(world)
+        (notice,) = unseen()
+        assert notice["kind"] == "held" and notice["id"] == row["id"]
+        assert f"Did you mean {MEANT}?" in notice["body"]
+        assert f"sendguard release {row['id']}  ·  sendguard review" in notice["body"]
+        assert wait_until(lambda: len(notifications(shown)) == 1)
+        argv = notifications(shown)[0]
+        assert argv[argv.index("--") + 1] == f"sendguard held a message to {WRONG}"
+        assert f"Did you mean {MEANT}?" in argv[-1]
+        # the natural retry: y in the reopened composer. aerc never showed why: not a yes
+        aerc.wait_for("Send this email?")
+        aerc.send()
+        assert wait_until(lambda: len(unseen()) == 2), aerc.screen()
+        aerc.wait_for("exit status 75")
+    assert world.server.received == []
+    assert [r["id"] for r in queue_rows(world)] == [row["id"]], "held once, not once per try"
+    assert world.cli("release", row["id"]).returncode == 0  # the knowing yes
+    assert len(world.server.received) == 1
+
+
+def test_git_send_email_shows_the_hold_on_the_terminal(world, tmp_path):
+    from tests.support.mua import git_repo
+
+    repo, env = git_repo(world, tmp_path / "git", {"falke.txt": "Falke\n"}, hook=False)
+    env = env | {"TERM": "xterm-256color"}
+    with Terminal(env, "git") as term:
+        term.start(
+            "git format-patch -q -1 -o out && "
+            f"git send-email --confirm=never --sendmail-cmd={world.sendmail} --to={WRONG} out/*.patch",
+            cwd=str(repo),
+        )
+        screen = term.wait_for("EXIT=")
+    row = held_row(world)
+    assert "HELD" in screen and f"Did you mean {MEANT}?" in screen
+    assert f"sendguard release {row['id']}" in screen
+    assert "EXIT=75" in screen
+    assert world.server.received == []
+
+
+@pytest.mark.parametrize("program", ["bsd-mailx", "s-nail"])
+def test_mailx_shows_the_hold_on_the_terminal(program, world, tmp_path):
+    need(program)
+    home = tmp_path / "home"
+    home.mkdir()
+    rc = home / ".mailrc"
+    rc.write_text(f"set sendmail={world.sendmail}\n" if program == "bsd-mailx" else f"set mta={world.sendmail}\n")
+    env = world.env() | {"HOME": str(home), "MAILRC": str(rc), "TERM": "xterm-256color"}
+    with Terminal(env, program) as term:
+        term.start(f"echo 'Hello Anna, the Falke budget.' | {program} -s 'Falke status' {WRONG}")
+        screen = term.wait_for("EXIT=")
+    row = held_row(world)
+    assert "HELD" in screen and f"Did you mean {MEANT}?" in screen
+    assert f"sendguard release {row['id']}" in screen
+    assert world.server.received == []

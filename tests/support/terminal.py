@@ -1,0 +1,62 @@
+"""A program in a terminal: a private tmux server per test (its own socket name), for the
+mail programs whose screen is what a person sees."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import time
+
+import pytest
+
+_serial = itertools.count()
+
+
+class Terminal:
+    def __init__(self, env: dict[str, str], name: str, width: int = 120, height: int = 40) -> None:
+        from tests.support.mua import need
+
+        self.tmux = need("tmux")
+        self.socket = f"sg-{name}-{os.getpid()}-{next(_serial)}"
+        self.env = env
+        self.width, self.height = width, height
+
+    def _tmux(self, *args: str) -> str:
+        proc = subprocess.run(
+            [self.tmux, "-L", self.socket, *args], env=self.env, capture_output=True, text=True, timeout=30, check=False
+        )
+        return proc.stdout
+
+    def start(self, command: str, cwd: str | None = None) -> None:
+        """Run ``command`` in a shell; the pane stays after it exits, with its exit status."""
+        self._tmux(
+            "new-session", "-d", "-x", str(self.width), "-y", str(self.height),
+            *(["-c", cwd] if cwd else []),
+            f"{command}; echo EXIT=$?; sleep 600",
+        )  # fmt: skip
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-J")
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        pytest.fail(f"the terminal never showed {text!r}; screen:\n{screen}")
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", *keys)
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
