@@ -426,3 +426,15 @@ async def test_notifications_carry_message_text_inertly(app):
         (note,) = list(app._notifications)
         assert "[b]x\\x1b]0;owned\\x07@evil.example" in note.message and "\x1b" not in note.message
         assert not note.markup
+
+
+async def test_notices_no_mail_program_showed_appear_at_review_start_once(app):
+    from sendguard.act import notices
+
+    notices.add(app.state_dir, "held", data.HELD_ID, "sendguard held a message to x@y.example", ["Why: because"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        shown = list(app._notifications)
+        assert [n.title for n in shown] == ["sendguard held a message to x@y.example"]
+        assert "Why: because" in shown[0].message
+    assert notices.take(app.state_dir) == [], "shown once"
