@@ -156,6 +156,9 @@ def deliver_if_due(
                 events.emit(entry, entry.state, config)  # deferred/failed: queue run or a person
                 failed = (entry, err)
             else:
+                from sendguard.act.sent import file_delivered
+
+                file_delivered(entry, config)  # a failure is recorded on the entry: nobody is here
                 events.emit(entry, "delivered", config)
                 return q.DELIVERED
     except QueueLockedError:

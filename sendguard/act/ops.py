@@ -18,6 +18,7 @@ from typing import Any
 from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.act.delivery import deliver
+from sendguard.act.sent import file_delivered
 from sendguard.config.schema import Config
 from sendguard.errors import DeliveryError, QueueError, QueueLockedError, SendguardError
 from sendguard.exitcodes import ExitCode
@@ -133,6 +134,7 @@ def release(queue: q.Queue, entry_id: str, config: Config, *, unchecked: bool = 
         entry.save(state=q.RELEASED, event="released")
         events.emit(entry, "released", config)
         deliver(entry, config)
+        file_delivered(entry, config)
         events.emit(entry, "delivered", config)
         return entry
 
@@ -216,6 +218,9 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
                 continue
             report.delivered += 1
             report.lines.append(f"{entry.id}: delivered")
+            problem = file_delivered(entry, config)
+            if problem:
+                report.lines.append(f"{entry.id}: {problem}")
             events.emit(entry, "delivered", config)
         finally:
             lock.release()

@@ -72,6 +72,8 @@ def release(state, entry_ids: tuple[str, ...], unchecked: bool) -> None:  # type
             continue
         if entry.state == q.DELIVERED:
             click.echo(f"{entry.id}: delivered to {printable(', '.join(entry.meta.get('envelope', [])))}")
+            if entry.meta.get("sent_copy_error"):
+                click.echo(f"sendguard: warning: {printable(entry.meta['sent_copy_error'])}", err=True)
             continue
         worst = max(worst, int(ExitCode.NOPERM if entry.state == q.BLOCKED else ExitCode.TEMPFAIL))
         click.echo(f"{entry.id}: checked now (it had been kept unchecked): {entry.meta.get('verdict')}", err=True)

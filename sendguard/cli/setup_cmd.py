@@ -103,6 +103,7 @@ def starter_config(
     clients: list[tuple[str, str, int]],
     name: str = "",
     manager: str = "",
+    sent_folder: tuple[Path, str] | None = None,
 ) -> str:
     """The text of a starter config: valid as written (checked before it is saved)."""
     senders = sorted(set(msmtp.senders.values())) if msmtp else []
@@ -152,7 +153,16 @@ def starter_config(
         f"manager = {_toml_string(manager)}",
         "",
     ]
+    lines += _sent_lines(sent_folder)
     return "\n".join(lines)
+
+
+def _sent_lines(sent: tuple[Path, str] | None) -> list[str]:
+    why = "# a copy of what sendguard itself delivers later (released, fixed, queue run) goes here"
+    if sent is None:
+        return ["[sent]", why, '# maildir = "~/Mail/Sent"', ""]
+    shown = str(sent[0]).replace(str(mailsetup.home()), "~", 1)
+    return ["[sent]", f"{why} ({sent[1]})", f"maildir = {_toml_string(shown)}", ""]
 
 
 def write_new(path: Path, text: str) -> bool:
@@ -223,7 +233,8 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
         if manager and "@" not in manager:
             click.echo(f"  {manager!r} is no address: [oops] manager left empty")
             manager = ""
-    text = starter_config(msmtp, transport, clients, name, manager)
+    sent = mailsetup.sent_folder()
+    text = starter_config(msmtp, transport, clients, name, manager, sent)
     config_mod.parse(text, str(target))  # a starter config that does not load would be a bug
     click.echo("")
     if dry_run:
@@ -241,9 +252,14 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
     else:
         click.echo(f"Kept your config {target} (setup never overwrites it).")
         try:
-            config_mod.load(target, required=True)
+            existing = config_mod.load(target, required=True)
         except ConfigError as err:
             click.echo("  It has problems: " + "; ".join(err.details()))
+        else:
+            if sent is not None and not existing.sent.maildir:
+                click.echo("  To see in your Sent folder what sendguard delivers later, add:")
+                for line in _sent_lines(sent)[:-1]:
+                    click.echo(f"    {line}")
 
     click.echo("\nPoint your mail programs at sendguard-sendmail:")
     if sendmail is None:

@@ -205,6 +205,18 @@ class DraftsSection:
 
 
 @section
+class SentSection:
+    """Where the mail sendguard itself delivers from the queue is filed."""
+
+    maildir: str = key(
+        "",
+        "A maildir (the mail program's Sent folder) that gets a copy, marked seen, of every message sendguard "
+        "itself delivers from the queue: released, fixed in review, after the undo window, by `queue run`. "
+        "Empty: none.",
+    )
+
+
+@section
 class OopsSection:
     """`sendguard oops`: after a message reached the wrong person."""
 
@@ -268,6 +280,7 @@ class Config:
     log: LogSection = field(default_factory=LogSection)
     queue: QueueSection = field(default_factory=QueueSection)
     drafts: DraftsSection = field(default_factory=DraftsSection)
+    sent: SentSection = field(default_factory=SentSection)
     oops: OopsSection = field(default_factory=OopsSection)
     milter: MilterSection = field(default_factory=MilterSection)
     path: Path | None = None
@@ -299,6 +312,7 @@ SECTIONS: dict[str, type] = {
     "log": LogSection,
     "queue": QueueSection,
     "drafts": DraftsSection,
+    "sent": SentSection,
     "oops": OopsSection,
     "milter": MilterSection,
 }

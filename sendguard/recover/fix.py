@@ -209,6 +209,9 @@ def take_suggestion(queue: q.Queue, entry_id: str, config: Config, state_dir: Pa
             entry.save(state=q.RELEASED, event="released after taking the suggestion")
             events.emit(entry, "released", config)
             deliver(entry, config)
+            from sendguard.act.sent import file_delivered
+
+            file_delivered(entry, config)
             events.emit(entry, "delivered", config)
             result.delivered = True
         return result

@@ -249,3 +249,42 @@ def test_doctor_sees_unindexed_records_and_a_broken_incident_log_and_its_fix_wor
         executable="/bin/bash",
     )
     assert _doctor_line(world.cli("doctor"), "incident log").startswith("ok incident log 2 records indexed")
+
+
+def _maildir(path: Path) -> Path:
+    for sub in ("cur", "new", "tmp"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_setup_proposes_muttʼs_record_as_the_sent_folder():
+    write_msmtprc()
+    _maildir(home() / "Mail" / "Sent")  # a usual place, but mutt files elsewhere
+    _maildir(home() / "mail" / "work" / "Gesendet")
+    (home() / ".muttrc").write_text('set folder = "~/mail/work"\nset record = "+Gesendet"\n')
+    proc = run("setup")
+    assert proc.returncode == 0, proc.stderr
+    text = config_file().read_text()
+    assert 'maildir = "~/mail/work/Gesendet"' in text and "mutt's record" in text
+    assert run("config", "validate").returncode == 0
+
+
+def test_setup_proposes_aercs_copy_to_and_suggests_it_for_an_existing_config():
+    write_msmtprc()
+    _maildir(home() / "Maildir" / "Sent Items")
+    accounts = Path(os.environ["XDG_CONFIG_HOME"]) / "aerc" / "accounts.conf"
+    accounts.parent.mkdir(parents=True)
+    accounts.write_text(f"[work]\nsource = maildir://{home()}/Maildir\noutgoing = msmtp\ncopy-to = Sent Items\n")
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text('[organization]\ndomains = ["nordwerk.example"]\n')
+    proc = run("setup")
+    assert proc.returncode == 0, proc.stderr
+    assert 'maildir = "~/Maildir/Sent Items"' in proc.stdout and "aerc's copy-to" in proc.stdout
+
+
+def test_setup_leaves_the_sent_folder_commented_out_when_there_is_none():
+    write_msmtprc()
+    (home() / ".muttrc").write_text('set record = "~/sent-mbox"\n')  # an mbox file: no maildir
+    (home() / "sent-mbox").write_text("")
+    assert run("setup").returncode == 0
+    assert '# maildir = "~/Mail/Sent"' in config_file().read_text()

@@ -256,5 +256,81 @@ def find_mail_programs() -> list[MailProgram]:
     ]
 
 
+# -- the Sent folder ------------------------------------------------------------------------------
+
+_MUTT_SET = re.compile(r"""^\s*set\s+(folder|record)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))""")
+USUAL_SENT = ("Mail/Sent", "Maildir/Sent", "Maildir/.Sent", "mail/Sent", "Mail/sent", ".mail/Sent")
+
+
+def is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+def _expand(value: str, folder: Path) -> Path:
+    """A mutt mailbox path: ``+``/``=`` inside ``folder``, ``~`` and ``$HOME`` at home."""
+    if value[:1] in ("+", "="):
+        return folder / value[1:].lstrip("/")
+    if value.startswith("$HOME"):
+        value = str(home()) + value[len("$HOME") :]
+    return Path(os.path.expanduser(value))
+
+
+def _mutt_record(config: Path) -> Path | None:
+    """mutt's ``record`` (where it files sent mail), with ``+``/``=`` read against ``folder``."""
+    found: dict[str, str] = {}
+    for line in config.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = _MUTT_SET.match(line)
+        if match:
+            found[match.group(1)] = next(g for g in match.groups()[1:] if g is not None)
+    if not found.get("record"):
+        return None
+    folder = _expand(found.get("folder", "~/Mail"), home())
+    return _expand(found["record"], folder)
+
+
+def _aerc_copy_to(path: Path) -> list[Path]:
+    """Each aerc account's ``copy-to`` folder, inside its ``source = maildir://...``."""
+    out: list[Path] = []
+    source = copy_to = None
+
+    def flush() -> None:
+        if source and copy_to:
+            out.append(Path(os.path.expanduser(source)) / copy_to)
+
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            flush()
+            source = copy_to = None
+        elif re.match(r"source\s*=", stripped):
+            value = stripped.split("=", 1)[1].strip()
+            source = value.removeprefix("maildir://") if value.startswith("maildir://") else None
+        elif re.match(r"copy-to\s*=", stripped):
+            copy_to = stripped.split("=", 1)[1].strip() or None
+    flush()
+    return out
+
+
+def sent_folder() -> tuple[Path, str] | None:
+    """The mail program's Sent maildir and where it was found: mutt's or neomutt's ``record``,
+    aerc's ``copy-to``, else a usual place. None when no maildir is found (an mbox ``record``
+    is no maildir: sendguard files only into maildirs)."""
+    for program in find_mail_programs():
+        if program.config is None or program.name == "git send-email":
+            continue
+        try:
+            candidates = _aerc_copy_to(program.config) if program.name == "aerc" else [_mutt_record(program.config)]
+        except OSError:
+            continue
+        for candidate in candidates:
+            if candidate is not None and is_maildir(candidate):
+                setting = "copy-to" if program.name == "aerc" else "record"
+                return candidate, f"{program.name}'s {setting}"
+    for usual in USUAL_SENT:
+        if is_maildir(home() / usual):
+            return home() / usual, "a usual place"
+    return None
+
+
 def domain_of(addr: str) -> str:
     return addr.rpartition("@")[2].strip(" >").lower()
