@@ -24,9 +24,15 @@ from sendguard.errors import UsageError
     type=click.Path(path_type=Path, file_okay=False),
     help="The notmuch database (default: from the notmuch configuration).",
 )
+@click.option(
+    "--as",
+    "as_sender",
+    metavar="ADDRESS",
+    help="Learn into this sender's own history, for `sendguard milter` (mail from ADDRESS counts as sent).",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
-def learn(state, query: str | None, notmuch_db: Path | None, paths: tuple[Path, ...]) -> None:  # type: ignore[no-untyped-def]
+def learn(state, query: str | None, notmuch_db: Path | None, as_sender: str | None, paths: tuple[Path, ...]) -> None:  # type: ignore[no-untyped-def]
     """Learn who you write to, with whom and about what, from maildirs, mbox files,
     folders of message files or a notmuch query."""
     from sendguard import paths as sg_paths
@@ -37,13 +43,24 @@ def learn(state, query: str | None, notmuch_db: Path | None, paths: tuple[Path, 
     if not paths and not query:
         raise UsageError("nothing to learn from: give PATHs or --notmuch QUERY")
     config = state.config
-    if not config.identity.addresses:
+    own = list(config.identity.addresses)
+    if as_sender is not None:  # one sender's history in the milter's store (senders.py)
+        from sendguard.milter import senders
+
+        key = senders.key_of(as_sender, None)
+        if not key:
+            raise UsageError("--as needs the sender's address (or login)")
+        own = [key] if "@" in key else [key, *own]  # a login that is no address: [identity] says which are theirs
+        target = senders.sender_dir(senders.state_dir(config), key, create=True)
+    else:
+        target = sg_paths.state_dir(create=True)
+    if not own:
         click.echo("sendguard: warning: [identity] addresses is empty: all mail counts as received", err=True)
     files = [f for p in paths for f in sources.message_files(p)]
     found = sources.notmuch_files(query, notmuch_db) if query else []
-    db = open_for_write(sg_paths.state_dir(create=True))
+    db = open_for_write(target)
     try:
-        with Learner(db, config.identity.addresses, config.organization.domains) as learner:
+        with Learner(db, own, config.organization.domains) as learner:
             show = sys.stderr.isatty()
             with click.progressbar(
                 length=max(_size(files + found), 1), label="learning", file=sys.stderr if show else _Null()

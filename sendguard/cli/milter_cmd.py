@@ -44,3 +44,42 @@ def milter(state, spec: str, state_dir: Path | None) -> None:  # type: ignore[no
     root = state_dir or senders.state_dir(config)
     ensure_private_dir(root)
     lifecycle.serve(spec, Policy(config, root), config.milter.timeout)
+
+
+def postfix_list(config, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """``queue list --postfix``: Postfix's hold queue, with what the milter knows of each message."""
+    import json
+
+    from sendguard.milter import postfix, senders
+    from sendguard.printable import printable
+
+    for row in postfix.listing(config.milter.postfix_config, senders.state_dir(config)):
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+            continue
+        click.echo(
+            f"{row['id']:14} held  {printable(row['sender'])[:30]:30}  "
+            f"{printable(', '.join(row['recipients']))[:40]:40}  {printable(str(row['subject']))[:40]}"
+        )
+        for reason in row["reasons"][:3]:
+            click.echo(f"    {printable(reason)[:150]}")
+
+
+def postfix_act(config, action: str, queue_ids: tuple[str, ...]) -> int:  # type: ignore[no-untyped-def]
+    """``release --postfix`` / ``discard --postfix``: act on Postfix's hold queue; the worst exit code."""
+    from sendguard.cli import render_error
+    from sendguard.errors import SendguardError
+    from sendguard.milter import postfix
+
+    worst = 0
+    for queue_id in queue_ids:
+        try:
+            getattr(postfix, action)(queue_id, config.milter.postfix_config)
+        except SendguardError as err:
+            render_error(err)
+            worst = max(worst, int(err.exit_code))
+            continue
+        click.echo(
+            f"{queue_id}: {'released to Postfix for delivery' if action == 'release' else 'deleted from the hold queue'}"
+        )
+    return worst

@@ -20,9 +20,18 @@ def queue() -> None:
 @queue.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--all", "show_all", is_flag=True, help="Include delivered, discarded and confirmed messages.")
-def list_cmd(as_json: bool, show_all: bool) -> None:
+@click.option(
+    "--postfix", is_flag=True, help="Postfix's hold queue (what `sendguard milter` quarantined), not sendguard's own."
+)
+@click.pass_obj
+def list_cmd(state, as_json: bool, show_all: bool, postfix: bool) -> None:  # type: ignore[no-untyped-def]
     """List kept messages (held, blocked, deferred, waiting; --all for the rest)."""
     from sendguard.act import listing
+
+    if postfix:
+        from sendguard.cli import milter_cmd
+
+        return milter_cmd.postfix_list(state.config, as_json)
 
     for entry in listing.entries(q.Queue.default(), show_all):
         if as_json:
@@ -51,8 +60,11 @@ def run_cmd(state) -> None:  # type: ignore[no-untyped-def]
     is_flag=True,
     help="Send a message that was kept before it could be checked without checking it now.",
 )
+@click.option(
+    "--postfix", is_flag=True, help="Postfix's hold queue (what `sendguard milter` quarantined), not sendguard's own."
+)
 @click.pass_obj
-def release(state, entry_ids: tuple[str, ...], unchecked: bool) -> None:  # type: ignore[no-untyped-def]
+def release(state, entry_ids: tuple[str, ...], unchecked: bool, postfix: bool) -> None:  # type: ignore[no-untyped-def]
     """Deliver held messages now.
 
     A message kept before it could be checked (a broken config, a crash) is checked first,
@@ -61,6 +73,11 @@ def release(state, entry_ids: tuple[str, ...], unchecked: bool) -> None:  # type
     from sendguard.act.ops import release as do_release
     from sendguard.cli import render_error
     from sendguard.errors import SendguardError
+
+    if postfix:
+        from sendguard.cli import milter_cmd
+
+        sys.exit(milter_cmd.postfix_act(state.config, "release", entry_ids))
 
     worst = 0
     for entry_id in entry_ids:
@@ -90,12 +107,20 @@ def release(state, entry_ids: tuple[str, ...], unchecked: bool) -> None:  # type
 
 @click.command()
 @click.argument("entry_ids", metavar="ID...", nargs=-1, required=True)
+@click.option(
+    "--postfix", is_flag=True, help="Postfix's hold queue (what `sendguard milter` quarantined), not sendguard's own."
+)
 @click.pass_obj
-def discard(state, entry_ids: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def discard(state, entry_ids: tuple[str, ...], postfix: bool) -> None:  # type: ignore[no-untyped-def]
     """Drop held messages (they stay in the incident log)."""
     from sendguard.act.ops import discard as do_discard
     from sendguard.cli import render_error
     from sendguard.errors import SendguardError
+
+    if postfix:
+        from sendguard.cli import milter_cmd
+
+        sys.exit(milter_cmd.postfix_act(state.config, "discard", entry_ids))
 
     worst = 0
     for entry_id in entry_ids:

@@ -114,6 +114,23 @@ def holding_reasons(decision: Any) -> list[str]:
     return out or ["it could not be checked"]
 
 
+def headline(decision: Any) -> str:
+    """The one sentence that says what is wrong, short enough for a mail program's error line:
+    "X may be the wrong person; did you mean Y?" where a rule suggests someone, else the
+    strongest finding's own sentence."""
+    weighty = [f for f in decision.findings if f.severity >= Severity.WARN]
+    for finding in weighty:
+        if finding.recipient and finding.suggestion:
+            return f"{finding.recipient} may be the wrong person; did you mean {finding.suggestion}?"
+    return holding_reasons(decision)[0].rstrip(".") + "."
+
+
+def reply_lines(decision: Any, last: str) -> list[str]:
+    """Every reason, then the line that matters: many mail programs (mutt among them) show
+    only the last line of a multi-line SMTP reply, so it carries the headline and the way out."""
+    return [f"Why: {r}" for r in holding_reasons(decision)] + [last]
+
+
 class Policy:
     """The milter's decisions, for one configuration. Thread-safe: one instance serves every
     connection; each call works on its own message."""
@@ -166,11 +183,11 @@ class Policy:
             entry = self._keep(tx, meta, q.BLOCKED, cancelled)
             if entry is None:
                 return tempfail("the check took too long")
-            reasons = holding_reasons(decision)
-            lines = [f"sendguard blocked this message: {reasons[0]} It cannot be sent as it is."]
-            lines += [f"Also: {r}" for r in reasons[1:]]
-            lines.append(f"Kept as {entry.id}; ask your mail administrator.")
-            return self._reply(REJECT, decision.verdict, lines, entry.id)
+            last = (
+                f"sendguard blocked this message: {headline(decision)} It cannot be sent as it is "
+                f"(kept as {entry.id}; ask your mail administrator)."
+            )
+            return self._reply(REJECT, decision.verdict, reply_lines(decision, last), entry.id)
         if self.config.milter.hold == "quarantine":
             entry = self._keep(tx, meta, QUARANTINED, cancelled)
             if entry is None:
@@ -201,22 +218,19 @@ class Policy:
             entry = self._keep(tx, meta, q.HELD, cancelled)
         if entry is None:
             return tempfail("the check took too long")
-        reasons = holding_reasons(decision)
         minutes = max(1, window // 60)
-        lines = [
-            f"sendguard held this message: {reasons[0].rstrip('.')}. "
-            f"Send it again unchanged within {minutes} minutes to send it anyway."
-        ]
-        lines += [f"Also: {r}" for r in reasons[1:]]
-        lines.append(f"Or change it and send it again. (Held as {entry.id}.)")
-        return self._reply(REJECT, decision.verdict, lines, entry.id)
+        last = (
+            f"sendguard held this message: {headline(decision)} "
+            f"Send it again unchanged within {minutes} minutes to send it anyway (held as {entry.id})."
+        )
+        return self._reply(REJECT, decision.verdict, reply_lines(decision, last), entry.id)
 
     @staticmethod
     def _reply(action: str, verdict: Verdict, lines: list[str], entry_id: str) -> Outcome:
         text = tuple(smtp_text(line).replace("%", "%%") for line in lines)
         if len(text) > MAX_LINES:
             text = (*text[: MAX_LINES - 1], text[-1])
-        return Outcome(action, verdict, "550", "5.7.1", text, reason=text[0], entry_id=entry_id)
+        return Outcome(action, verdict, "550", "5.7.1", text, reason=text[-1], entry_id=entry_id)
 
     # -- keeping and confirming ---------------------------------------------------------------
 

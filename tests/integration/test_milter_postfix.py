@@ -6,6 +6,7 @@ what the client is told is asserted as the client sees it (msmtp's stderr, smtpl
 
 from __future__ import annotations
 
+import json
 import smtplib
 import subprocess
 import textwrap
@@ -34,21 +35,25 @@ notmuch = false
 
 [milter]
 hold = "{hold}"
+state_dir = "{state}"
 """
 
 
 class Team:
     """Postfix with the milter in front of it, the relay it hands mail to, a way to submit."""
 
-    def __init__(self, tmp_path, server, hold: str = "reject", extra: str = "") -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, tmp_path, server, hold: str = "reject", extra: str = "", base_config: str = "") -> None:  # type: ignore[no-untyped-def]
         skip_unless_postfix()
         self.tmp = tmp_path
         self.server = server
         self.config = tmp_path / "sendguard.toml"
-        self.config.write_text(CONFIG.format(hold=hold) + textwrap.dedent(extra))
         self.state = tmp_path / "milter"
         self.milter = MilterProcess(sendguard_exe(), self.config, self.state)
         self.postfix = Postfix(server.port, milter=self.milter.postfix_spec)
+        base = base_config or CONFIG
+        notice = f'notice_command = ["/usr/sbin/sendmail", "-C", "{self.postfix.conf}", "-i", "-t"]\n'
+        notice += f'postfix_config = "{self.postfix.conf}"\n'
+        self.config.write_text(base.format(hold=hold, state=self.state) + notice + textwrap.dedent(extra))
 
     def __enter__(self) -> Team:
         self.milter.start()
@@ -71,6 +76,15 @@ class Team:
             ["msmtp", "-C", str(rc), "-f", sender, "--", *recipients],
             input=message,
             capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sendguard_exe(), "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
             timeout=120,
             check=False,
         )
@@ -122,5 +136,116 @@ def test_smtplib_sees_the_same_rejection(tmp_path, smtp_server):
                 client.sendmail("me@nordwerk.example", ["anna@kundenfirma.example"], make_message())
         assert caught.value.smtp_code == 550
         text = caught.value.smtp_error.decode()
-        assert text.startswith("5.7.1 sendguard held this message:")
-        assert "Send it again unchanged within 10 minutes" in text
+        *why, last = text.splitlines()
+        assert why and all(line.startswith("5.7.1 Why: ") for line in why)
+        assert last.startswith("5.7.1 sendguard held this message: ")
+        assert "Send it again unchanged within 10 minutes" in last
+
+
+def test_each_sender_is_judged_by_their_own_history_seeded_by_learn_as(tmp_path, smtp_server):
+    from tests.support import history_fixtures as hf
+    from tests.unit.test_rules_recipients import INTERNAL_NOTE
+
+    base = hf.CONFIG_TEXT.replace("[identity]", "[previous-identity]").split("[previous-identity]")[0]
+    base += hf.CONFIG_TEXT.split("\n[organization]", 1)[1].join(["\n[organization]", ""])
+    base += '\n[log]\nnotmuch = false\n\n[milter]\nhold = "{hold}"\nstate_dir = "{state}"\n'
+    with Team(tmp_path, smtp_server, base_config=base) as team:
+        sent = hf.write_maildir(tmp_path / "Sent", hf.history_messages())
+        learned = team.cli("learn", "--as", hf.ME, str(sent))
+        assert learned.returncode == 0, learned.stderr
+        # Petra writes about the department's staff costs to the client's Thomas, not her boss
+        wrong = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100)
+        proc = team.msmtp(wrong, hf.ME, hf.CLIENT_THOMAS, hf.COLLEAGUE)
+        assert proc.returncode != 0
+        err = proc.stderr.decode()
+        # the last line, all that some mail programs show, says it all
+        last = [line for line in err.splitlines() if "server message: 550 " in line][0]
+        assert (
+            f"550 5.7.1 sendguard held this message: {hf.CLIENT_THOMAS} may be the wrong person; "
+            f"did you mean {hf.BOSS}? Send it again unchanged within 10 minutes to send it anyway"
+        ) in last, err
+        # someone else, with no such history, sends the same text: nothing ties it to Thomas Keller
+        other = wrong.replace(hf.ME.encode(), b"k.neu@lindenhof.example")
+        proc = team.msmtp(other, "k.neu@lindenhof.example", hf.CLIENT_THOMAS, hf.COLLEAGUE)
+        assert proc.returncode == 0, proc.stderr
+        team.delivered(1)
+
+
+def test_what_the_milter_lets_through_grows_the_senders_history(tmp_path, smtp_server):
+    import sqlite3
+
+    from sendguard.milter import senders
+
+    with Team(tmp_path, smtp_server) as team:
+        message = make_message(to="kollege@nordwerk.example", subject="Lunch")
+        assert team.msmtp(message, "me@nordwerk.example", "kollege@nordwerk.example").returncode == 0
+        store = senders.sender_dir(team.state, "me@nordwerk.example") / "history.sqlite"
+
+        def learned() -> bool:
+            if not store.exists():
+                return False
+            try:
+                with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+                    row = db.execute("SELECT sent FROM contacts WHERE addr = 'kollege@nordwerk.example'").fetchone()
+            except sqlite3.Error:  # being created right now
+                return False
+            return bool(row and row[0] == 1)
+
+        wait_until(learned, 60, "the message in the sender's history")
+        assert not senders.sender_dir(team.state, "kollege@nordwerk.example").exists()
+
+
+def test_quarantine_puts_it_in_postfixs_hold_queue_and_the_admin_releases_or_discards(tmp_path, smtp_server):
+    extra = '[rules.external-recipient]\naction = "hold"\n'
+    with Team(tmp_path, smtp_server, hold="quarantine", extra=extra) as team:
+        for n in (1, 2):
+            message = make_message(subject=f"Falke offer {n}")
+            with smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=60) as client:
+                client.sendmail("me@nordwerk.example", ["anna@kundenfirma.example"], message)  # 250: accepted, held
+        wait_until(lambda: len([m for m in team.postfix.queue() if m["queue_name"] == "hold"]) == 2, 60, "2 held")
+        # the sender hears about each hold; nothing went to Anna
+        notices = team.delivered(2)
+        assert sorted(n.rcpt_tos[0] for n in notices) == ["me@nordwerk.example"] * 2
+        assert all(b"Held for review: Falke offer" in n.data for n in notices)
+        listed = team.cli("queue", "list", "--postfix", "--json")
+        assert listed.returncode == 0, listed.stderr
+        rows = {json.loads(line)["subject"]: json.loads(line) for line in listed.stdout.splitlines()}
+        assert set(rows) == {"Falke offer 1", "Falke offer 2"}
+        assert rows["Falke offer 1"]["recipients"] == ["anna@kundenfirma.example"]
+        assert any("kundenfirma.example" in r for r in rows["Falke offer 1"]["reasons"])
+        released = team.cli("release", "--postfix", rows["Falke offer 1"]["id"])
+        assert released.returncode == 0, released.stderr
+        dropped = team.cli("discard", "--postfix", rows["Falke offer 2"]["id"])
+        assert dropped.returncode == 0, dropped.stderr
+        (got,) = [m for m in team.delivered(3) if m.rcpt_tos == ["anna@kundenfirma.example"]]
+        assert b"Subject: Falke offer 1" in got.data
+        wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
+        assert len(smtp_server.received) == 3
+        again = team.cli("release", "--postfix", rows["Falke offer 2"]["id"])
+        assert again.returncode != 0 and "hold queue" in again.stderr
+
+
+def test_a_milter_killed_mid_message_costs_a_retry_never_the_message(tmp_path, smtp_server):
+    with Team(tmp_path, smtp_server) as team:
+        message = make_message(to="kollege@nordwerk.example", subject="Quarterly numbers").replace(b"\n", b"\r\n")
+        head, rest = message.split(b"\r\n\r\n", 1)
+        client = smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=60)
+        client.ehlo()
+        assert client.mail("me@nordwerk.example")[0] == 250
+        assert client.rcpt("kollege@nordwerk.example")[0] == 250
+        assert client.docmd("DATA")[0] == 354
+        client.send(head + b"\r\n\r\n")
+        team.milter.kill()  # mid-message: the headers are in, the body is not
+        client.send(rest + b"\r\n.\r\n")
+        code, text = client.getreply()
+        client.close()
+        assert 400 <= code < 500, (code, text)  # milter_default_action = tempfail: the client keeps it
+        assert team.postfix.queue() == []
+        # the client tries again once the milter is back (systemd's Restart=always)
+        team.milter.start()
+        with smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=60) as retry:
+            retry.sendmail("me@nordwerk.example", ["kollege@nordwerk.example"], message)
+        (got,) = team.delivered(1)
+        assert b"Quarterly numbers" in got.data
+        wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
+        assert len(smtp_server.received) == 1

@@ -105,8 +105,8 @@ def test_a_hold_is_rejected_with_the_way_out_and_the_identical_resend_confirms_i
     message = make_message()
     first = policy.judge(tx(message))
     assert first.action == REJECT and (first.code, first.xcode) == ("550", "5.7.1")
-    assert "Send it again unchanged within 10 minutes to send it anyway" in first.lines[0]
-    assert first.entry_id in first.lines[-1]
+    assert "Send it again unchanged within 10 minutes to send it anyway" in first.lines[-1]
+    assert first.entry_id in first.lines[-1] and first.lines[0].startswith("Why: ")
     # Postfix's Received line and the client's Date and Message-ID differ on the resend
     again = b"Received: by mx id 9XYZ; now\n" + message.replace(b"09:00:00", b"09:02:00").replace(b"<test-", b"<r-")
     second = policy.judge(tx(again))
@@ -143,4 +143,4 @@ def test_a_block_has_no_way_out(tmp_path):
     policy = Policy(parse(BASE + '[block]\naddresses = ["anna@kundenfirma.example"]\n'), tmp_path)
     outcome = policy.judge(tx(make_message()))
     assert outcome.action == REJECT and outcome.verdict == Verdict.BLOCK
-    assert "blocked" in outcome.lines[0] and "Send it again" not in " ".join(outcome.lines)
+    assert "blocked" in outcome.lines[-1] and "Send it again" not in " ".join(outcome.lines)
