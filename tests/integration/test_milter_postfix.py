@@ -249,3 +249,18 @@ def test_a_milter_killed_mid_message_costs_a_retry_never_the_message(tmp_path, s
         assert b"Quarterly numbers" in got.data
         wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
         assert len(smtp_server.received) == 1
+
+
+def test_a_warning_adds_the_header_and_changes_nothing_else(tmp_path, smtp_server):
+    extra = '[rules.external-recipient]\naction = "warn"\n'
+    with Team(tmp_path, smtp_server, extra=extra) as team:
+        message = make_message()
+        proc = team.msmtp(message, "me@nordwerk.example", "anna@kundenfirma.example")
+        assert proc.returncode == 0, proc.stderr
+        (got,) = team.delivered(1)
+        data = got.data.replace(b"\r\n", b"\n")
+        assert b"\nX-Sendguard: warn: external-recipient\n" in data
+        head, body = message.split(b"\n\n", 1)
+        assert data.endswith(b"\n\n" + body)
+        for line in head.split(b"\n"):
+            assert b"\n" + line + b"\n" in data

@@ -1,0 +1,69 @@
+"""The milter's time limit and background work, without a milter library (sendguard.milter.lifecycle)."""
+
+from __future__ import annotations
+
+import threading
+
+from sendguard.config.schema import parse
+from sendguard.milter.lifecycle import Background, Checker
+from sendguard.milter.policy import ACCEPT, TEMPFAIL, Policy, Transaction
+from tests.conftest import make_message
+
+HOLD_OUTSIDE = '[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n\n[rules.external-recipient]\naction = "hold"\n'
+
+
+def tx(raw: bytes) -> Transaction:
+    return Transaction("me@nordwerk.example", "me@nordwerk.example", ["anna@kundenfirma.example"], raw, "Q1")
+
+
+class SlowPolicy(Policy):
+    """Judges only once the test lets it (a rule stuck on a hostile message, say)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.go = threading.Event()
+        self.done = threading.Event()
+
+    def judge(self, tx, cancelled=None):  # type: ignore[no-untyped-def]
+        self.go.wait(30)
+        try:
+            return super().judge(tx, cancelled)
+        finally:
+            self.done.set()
+
+
+def test_a_check_past_the_time_limit_is_a_451_and_its_late_result_keeps_nothing(tmp_path):
+    policy = SlowPolicy(parse(HOLD_OUTSIDE), tmp_path)
+    checker = Checker(policy, timeout=0.2)
+    outcome = checker(tx(make_message()))
+    assert outcome.action == TEMPFAIL and (outcome.code, outcome.xcode) == ("451", "4.3.0")
+    assert "try again later" in outcome.lines[0]
+    policy.go.set()
+    assert policy.done.wait(30)
+    # the late hold was not kept, so the client's retry is judged afresh, not taken as a confirmation
+    assert policy.queue.entries() == []
+    checker.timeout = 30
+    assert checker(tx(make_message())).action != ACCEPT
+
+
+def test_a_crashing_check_is_a_451_never_an_accept(tmp_path):
+    class Broken(Policy):
+        def judge(self, tx, cancelled=None):  # type: ignore[no-untyped-def]
+            raise RuntimeError("boom")
+
+    outcome = Checker(Broken(parse(HOLD_OUTSIDE), tmp_path), timeout=5)(tx(make_message()))
+    assert outcome.action == TEMPFAIL
+
+
+def test_background_work_runs_in_order_and_survives_a_failing_job():
+    background = Background()
+    done: list[int] = []
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    background.submit(lambda: done.append(1))
+    background.submit(fail)
+    background.submit(lambda: done.append(2))
+    background.stop(timeout=10)
+    assert done == [1, 2]
