@@ -11,6 +11,13 @@ the send path cannot afford.
 Parts: the summary (text/plain), the entry's meta (application/json, so the record can stand in
 for a pruned queue entry) and the original (message/rfc822), always in this order.
 
+One stored copy of big mail: an original larger than INLINE_ORIGINAL_BYTES is not copied into
+each record. It is hard-linked from the queue into the log's ``originals/`` (one link per
+version of the message, shared by all its records; the queue can prune its entry and the bytes
+stay), and the record's third part is a ``message/external-body; access-type=local-file``
+naming it, with the original's header block as the phantom headers (so notmuch still indexes
+From, To, Subject). Where a link is impossible (another file system) the original is inlined.
+
 The tags the indexer applies travel inside the record (``X-Sendguard-Tags``), so a record
 indexed days later, or re-indexed from scratch, gets exactly the tags it was written with.
 """
@@ -30,6 +37,7 @@ from sendguard.act.queue import write_new
 from sendguard.incidents import log_dir, pending_dir
 
 RECORD_DOMAIN = "sendguard.invalid"
+INLINE_ORIGINAL_BYTES = 512_000
 
 # What each event means, for the summary's first line.
 EVENT_TEXT = {
@@ -156,16 +164,29 @@ def _plain_address(text: str) -> str:
 
 
 def build_record(
-    meta: dict[str, Any], raw: bytes, event: str, tags: Iterable[str], *, now: float, note: str = ""
+    meta: dict[str, Any],
+    raw: bytes,
+    event: str,
+    tags: Iterable[str],
+    *,
+    now: float,
+    note: str = "",
+    linked: Path | None = None,
 ) -> tuple[bytes, str]:
-    """The record as bytes, and its Message-ID (without angle brackets)."""
+    """The record as bytes, and its Message-ID (without angle brackets).
+
+    ``linked``: the original is stored there (a hard link): the record refers to it and carries
+    only its header block (``raw`` may then be just that)."""
     token = os.urandom(4).hex()
     entry_id = meta.get("id", "unknown")
     message_id = f"{entry_id}.{_tag_word(event)}.{token}@{RECORD_DOMAIN}"
     boundary = f"=_sendguard_{token}{os.urandom(8).hex()}"
-    original = raw.replace(b"\r\n", b"\n")
-    if not original.endswith(b"\n"):
-        original += b"\n"
+    if linked is not None:
+        original = _header_block(raw).replace(b"\r\n", b"\n") + b"\n"
+    else:
+        original = raw.replace(b"\r\n", b"\n")
+        if not original.endswith(b"\n"):
+            original += b"\n"
     sender = _plain_address(meta.get("from") or meta.get("sender") or "") or f"sendguard@{RECORD_DOMAIN}"
     envelope = meta.get("envelope") or meta.get("recipients") or []
     subject = meta.get("subject", "")
@@ -192,8 +213,13 @@ def build_record(
         f"\n--{boundary}\nContent-Type: application/json; charset=utf-8\nContent-Disposition: attachment; "
         f'filename="meta.json"\nContent-Transfer-Encoding: 8bit\n\n'.encode(),
         json.dumps(meta, ensure_ascii=False, default=str).encode("utf-8", "replace"),
-        f"\n--{boundary}\nContent-Type: message/rfc822\nContent-Disposition: attachment; "
-        f'filename="{entry_id}.eml"\nContent-Transfer-Encoding: 8bit\n\n'.encode(),
+        (
+            f"\n--{boundary}\nContent-Type: message/rfc822\nContent-Disposition: attachment; "
+            f'filename="{entry_id}.eml"\nContent-Transfer-Encoding: 8bit\n\n'.encode()
+            if linked is None
+            else f'\n--{boundary}\nContent-Type: message/external-body; access-type=local-file;\n name="{linked}"\n'
+            f'Content-Disposition: attachment; filename="{entry_id}.eml"\n\n'.encode()
+        ),
         original,
         f"\n--{boundary}--\n".encode(),
     ]
@@ -228,11 +254,67 @@ def write_record(state_dir: Path, data: bytes, message_id: str, *, now: float) -
     return final
 
 
+def _header_block(raw: bytes) -> bytes:
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
+    return raw[: min(ends) + 1] if ends else raw[:INLINE_ORIGINAL_BYTES]
+
+
+def originals_dir(state_dir: Path) -> Path:
+    return log_dir(state_dir) / "originals"
+
+
+def link_original(state_dir: Path, entry_id: str, message_path: Path) -> Path | None:
+    """A hard link to the queue's copy in the log's ``originals/`` (the same one for every record
+    of this version of the message); None if it cannot be made."""
+    from sendguard.paths import ensure_private_dir
+
+    try:
+        st = message_path.stat()
+        folder = ensure_private_dir(originals_dir(state_dir))
+        target = folder / f"{entry_id}.{st.st_ino}.eml"
+        try:
+            os.link(message_path, target)
+        except FileExistsError:
+            if target.stat().st_ino != st.st_ino:
+                return None
+        return target
+    except OSError:
+        return None
+
+
+def read_original(record_part_head: bytes) -> bytes | None:
+    """The original a record's external-body part names (None if it is gone)."""
+    import re
+
+    match = re.search(rb'name="([^"]+)"', record_part_head)
+    if not match:
+        return None
+    path = Path(os.fsdecode(match.group(1)))
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
 def record(entry: Any, event: str, config: Any, *, now: float | None = None, note: str = "") -> Path:
     """Write the record of ``event`` for a queue entry. Returns the record's path."""
     now = time.time() if now is None else now
     meta = dict(entry.meta)
     meta.setdefault("id", entry.id)
     tags = tags_for(meta, event, config)
-    data, message_id = build_record(meta, entry.raw(), event, tags, now=now, note=note)
-    return write_record(entry.path.parent.parent, data, message_id, now=now)
+    state_dir = entry.path.parent.parent
+    linked = None
+    path = entry.message_path
+    try:
+        big = path.stat().st_size > INLINE_ORIGINAL_BYTES
+    except OSError:
+        big = False
+    if big:
+        linked = link_original(state_dir, str(meta["id"]), path)
+    if linked is not None:
+        with open(linked, "rb") as file:  # only the header block is read
+            raw = file.read(256_000)
+    else:
+        raw = entry.raw()
+    data, message_id = build_record(meta, raw, event, tags, now=now, note=note, linked=linked)
+    return write_record(state_dir, data, message_id, now=now)

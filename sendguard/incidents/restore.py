@@ -70,6 +70,10 @@ def parse_record(data: bytes) -> tuple[dict, bytes] | None:  # type: ignore[type
             meta = json.loads(body)
         elif b"Content-Type: message/rfc822" in part_head:
             original = body
+        elif b"Content-Type: message/external-body" in part_head:
+            from sendguard.incidents.record import read_original
+
+            original = read_original(part_head)
     if meta is None or original is None:
         return None
     return meta, original
