@@ -1,11 +1,17 @@
 """secrets: private keys, access tokens and passwords in the body or the attachments.
 
-Known token formats are conclusive on their own and HOLD: a private key block, GitHub
-(``ghp_``, ``github_pat_``), GitLab (``glpat-``), Slack (``xox?-``, webhook URLs) and Google
-(``AIza``, ``GOCSPX-``) tokens. Weaker signs are WARN: an AWS access key *ID* (it names a key
-but is not the secret half), a ``password: …`` line, a high-entropy value assigned to a name
-that says secret/token/key/password. Two different kinds together (an AWS key ID beside a
-40-character secret) are a credential pair and HOLD.
+The detection is detect-secrets' (Yelp): its plugins for cloud keys (AWS, Azure, IBM, ...),
+private keys, JSON web tokens, credentials in URLs, service tokens (GitHub, GitLab, Slack,
+Stripe, OpenAI, npm, PyPI, ...) and keyword assignments (``DB_PASSWORD = "..."``), whose value
+its high-entropy plugins weigh. It is imported lazily: only lines that carry a cue (a keyword
+such as "secret" or "passw", or a token prefix) are handed to it, at most MAX_SCAN_LINES of
+them, so plain mail never loads it. What detect-secrets has no plugin for stays here: Google
+API keys and OAuth client secrets, and "Passwort: ..." lines in the languages mail is written in.
+
+Service tokens, private keys, JWTs and passwords in URLs are conclusive on their own and HOLD.
+Weaker signs are WARN: an AWS access key *ID* (it names a key but is not the secret half), a
+``password: …`` line, a value assigned to a name that says secret/token/key/password. Two
+different kinds together (an AWS key ID beside its secret) are a credential pair and HOLD.
 
 In git patches only added lines count (content.patch_text): removing a leaked key from a
 repository must not be held for containing it. Placeholders (``EXAMPLE``, ``xxxx``,
@@ -18,54 +24,99 @@ evidence field, and therefore in stderr, ``check --json``, the queue and the inc
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sendguard.mail.content import LazyPattern, mask, scan_texts, shannon_entropy
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
-# (what, pattern, conclusive). The word-anchored ones share one pass over the text (_WORD_TOKENS):
-# one alternation behind one \b is several times faster than five searches.
-_TOKENS: list[tuple[str, str, bool]] = [
-    ("an AWS access key ID", r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", False),
-    ("a GitHub token", r"(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})", True),
-    ("a GitLab token", r"gl(?:pat|ptt|rt|dt|soat|cbt)-[A-Za-z0-9_-]{20,}", True),
-    ("a Slack token", r"xox[abposr]-(?:\d+-)?[A-Za-z0-9-]{10,}", True),
-    ("a Google API key", r"AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])", True),
-]
-_WORD_TOKENS = LazyPattern(r"\b(?:" + "|".join(f"({pattern})" for _, pattern, _ in _TOKENS) + ")")
-# Cues: every match of a pattern contains one of its cues (tests/test_rules_content_prefilters.py
-# checks it). A text without them is done with in a few substring searches, and the pattern is
-# not even compiled; most mail has none.
-_TOKEN_CUES = (
-    "AKIA",
-    "ASIA",
-    "ABIA",
-    "ACCA",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
+MAX_SCAN_LINES = 200
+MAX_LINE_CHARS = 1_000
+# A line goes to detect-secrets only if it holds one of these (case-folded): the keywords its
+# keyword plugin looks for and the prefixes of the tokens its other plugins know.
+_CUES = (
+    "secret",
+    "token",
+    "passw",
+    "pwd",
+    "key",
+    "credential",
+    "auth",
+    "akia",
+    "asia",
+    "abia",
+    "acca",
+    "gh",  # ghp_, gho_ ...
     "github_pat_",
     "glpat-",
-    "glptt-",
-    "glrt-",
-    "gldt-",
-    "glsoat-",
-    "glcbt-",
     "xox",
-    "AIza",
+    "eyj",  # a JSON web token
+    "://",  # user:password@host
+    "-----begin",
+    "k_live_",
+    "sk-",
+    "npm_",
+    "pypi-",
+    "sg.",
 )
+# Where a cue is, the line around it goes to detect-secrets. Literal alternatives and bounded
+# repeats only: linear on any input.
+_CUE = LazyPattern(
+    r"(?i)secret|token|passw|pwd|key|credential|auth|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|"
+    r"xox[abposr]-|eyJ|://[^\s/@:]{1,100}:[^\s/@]{1,200}@|-----BEGIN|[sr]k_live_|sk-|npm_|pypi-|SG\."
+)
+# Not in detect-secrets: (what, cue, pattern).
 _LITERAL_TOKENS: list[tuple[str, str, LazyPattern, bool]] = [
-    ("a private key", "-----BEGIN ", LazyPattern(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), True),
-    (
-        "a Slack webhook URL",
-        "https://hooks.slack.com/services/",
-        LazyPattern(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"),
-        True,
-    ),
+    ("a Google API key", "AIza", LazyPattern(r"AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])"), True),
     ("a Google OAuth client secret", "GOCSPX-", LazyPattern(r"GOCSPX-[A-Za-z0-9_-]{28}"), True),
 ]
+# detect-secrets' secret types: what they are called here, and whether one alone holds.
+_TYPES = {
+    "AWS Access Key": ("an AWS secret access key", False),
+    "Private Key": ("a private key", True),
+    "JSON Web Token": ("a JSON web token", True),
+    "Basic Auth Credentials": ("a password in a URL", True),
+    "Secret Keyword": ("a secret assigned to a name", False),
+}
+_PLUGIN_NAMES = (
+    ("aws", "AWSKeyDetector"),
+    ("azure_storage_key", "AzureStorageKeyDetector"),
+    ("basic_auth", "BasicAuthDetector"),
+    ("discord", "DiscordBotTokenDetector"),
+    ("github_token", "GitHubTokenDetector"),
+    ("gitlab_token", "GitLabTokenDetector"),
+    ("ibm_cloud_iam", "IbmCloudIamDetector"),
+    ("jwt", "JwtTokenDetector"),
+    ("mailchimp", "MailchimpDetector"),
+    ("npm", "NpmDetector"),
+    ("openai", "OpenAIDetector"),
+    ("private_key", "PrivateKeyDetector"),
+    ("pypi_token", "PypiTokenDetector"),
+    ("sendgrid", "SendGridDetector"),
+    ("slack", "SlackDetector"),
+    ("square_oauth", "SquareOAuthDetector"),
+    ("stripe", "StripeDetector"),
+    ("telegram_token", "TelegramBotTokenDetector"),
+    ("twilio", "TwilioKeyDetector"),
+)
+_plugins: list[Any] = []
+
+
+def _detectors() -> tuple[list[Any], Any, Any, Any]:
+    """detect-secrets' plugins, built once (the import costs ~0.2 s: only when a cue is seen)."""
+    import importlib
+
+    if not _plugins:
+        from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString, HexHighEntropyString
+        from detect_secrets.plugins.keyword import KeywordDetector
+
+        tokens = [getattr(importlib.import_module(f"detect_secrets.plugins.{m}"), c)() for m, c in _PLUGIN_NAMES]
+        _plugins.extend(
+            [tokens, KeywordDetector(), Base64HighEntropyString(limit=4.5), HexHighEntropyString(limit=3.0)]
+        )
+    return _plugins[0], _plugins[1], _plugins[2], _plugins[3]
+
+
 _PLACEHOLDER = LazyPattern(
     r"(?i)example|x{4,}|\*{3,}|\.{3}|<[^>]*>|\$\{|\$\(|%\(|\{\{|your[_-]|changeme|dummy|"
     r"fake|placeholder|redacted|sample|\bnone\b|\bnull\b|getenv|environ|secret_?here"
@@ -91,41 +142,110 @@ _PASSWORD_CUES = (
     "salasana",
     "lösenord",
 )
-# Run only on lines that contain one of these words (found first, on lower-cased text, fast).
-_ASSIGNMENT_WORD = re.compile(r"secret|token|key|passw|credential")
-MAX_ASSIGNMENT_LINES = 2_000
-_ASSIGNMENT = LazyPattern(
-    r"(?i)\b([A-Za-z_][\w.-]{0,60}?(?:secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
-    r"passw(?:or)?d|passwd|credential|auth[_-]?key|signing[_-]?key)[\w.-]{0,30})[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
-    r"[\"']?([A-Za-z0-9+/_\-.=~]{16,200})[\"']?"
-)
 MIN_ENTROPY = 3.5
+_AWS_KEY_ID = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}")
+_NAME_BEFORE = re.compile(r"([A-Za-z_][\w.-]{0,60})[\"'\]]?[ \t]*(?::=|=>|=|:)?[ \t]*[\"'`]?$")
 
 
 def _is_placeholder(value: str) -> bool:
     return bool(_PLACEHOLDER.search(value)) or len(set(value)) < 5
 
 
-def find_secrets(text: str) -> list[tuple[str, str, bool]]:
-    """(what, value, conclusive) for every secret-looking thing in ``text``."""
+def _random_looking(value: str) -> bool:
+    return bool(re.search(r"\d", value) and re.search(r"[A-Za-z]", value)) and shannon_entropy(value) >= MIN_ENTROPY
+
+
+def _cue_lines(text: str) -> list[str]:
+    """The lines (at most MAX_LINE_CHARS around the cue) that hold a cue; MAX_SCAN_LINES of them."""
+    folded = text.casefold()
+    if not any(cue in folded for cue in _CUES):
+        return []
+    lines: list[str] = []
+    pos = 0
+    while len(lines) < MAX_SCAN_LINES:
+        match = _CUE.search(text, pos)
+        if match is None:
+            break
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        half = MAX_LINE_CHARS // 2
+        lines.append(text[max(start, match.start() - half) : min(end, match.end() + half)])
+        pos = end + 1
+    return lines
+
+
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_.+/=-]{1,300}")
+
+
+def _full_token(line: str, value: str) -> str:
+    """Some plugins report only a token's prefix ("ghp", "glpat"): the whole word it starts."""
+    at = line.find(value)
+    if at < 0:
+        return value
+    match = _TOKEN_RUN.match(line, at)
+    return match.group(0) if match else value
+
+
+def _analyze(plugin: Any, filename: str, line: str) -> list[Any]:
+    try:
+        return list(plugin.analyze_line(filename=filename, line=line, line_number=1))
+    except Exception:  # noqa: BLE001 — a plugin's own bug must not stop the others
+        return []
+
+
+def _scan_line(line: str) -> list[tuple[str, str, bool]]:
+    """(what, value, conclusive) that detect-secrets finds in one line."""
+    tokens, keyword, base64, hexa = _detectors()
     out: list[tuple[str, str, bool]] = []
-    seen: set[str] = set()
-    tokens = _WORD_TOKENS.finditer(text) if any(cue in text for cue in _TOKEN_CUES) else ()
-    for match in tokens:
-        what, _, conclusive = _TOKENS[match.lastindex - 1]
-        value = match.group(0)
-        if not _is_placeholder(value):
-            seen.add(value)
-            out.append((what, value, conclusive))
-    for what, cue, pattern, conclusive in _LITERAL_TOKENS:
-        if cue not in text:
-            continue
-        for match in pattern.finditer(text):
-            value = match.group(0)
-            if what != "a private key" and _is_placeholder(value):
+    for plugin in tokens:
+        for found in _analyze(plugin, "mail.txt", line):
+            value = str(found.secret_value or "")
+            if len(value) < 12:
+                value = _full_token(line, value)
+            if found.type == "AWS Access Key":
+                if _is_placeholder(value):
+                    continue
+                if _AWS_KEY_ID.fullmatch(value):
+                    out.append(("an AWS access key ID", value, False))
+                elif _random_looking(value):
+                    out.append(("an AWS secret access key", value, False))
                 continue
-            seen.add(value)
-            out.append((what, value, conclusive))
+            if found.type == "Basic Auth Credentials" and (_is_placeholder(value) or len(value) < 6):
+                continue
+            what, conclusive = _TYPES.get(found.type, (f"a {found.type.replace(' Token', ' token')}", True))
+            if found.type == "Private Key" or not _is_placeholder(value):
+                out.append((what, value, conclusive))
+    # Keyword assignments: quoted values as any file has them; unquoted ones (.env, YAML) only
+    # when the value looks random, since prose has "key: value" everywhere.
+    values = {str(f.secret_value or ""): True for f in _analyze(keyword, "mail.txt", line)}
+    values.update({str(f.secret_value or ""): False for f in _analyze(keyword, "settings.yaml", line) if f})
+    for value, quoted in values.items():
+        if not value or _is_placeholder(value) or re.search(r"[()\[\]{}$%]", value):
+            continue
+        entropic = any(
+            str(f.secret_value) == value for f in _analyze(base64, "mail.txt", line) + _analyze(hexa, "mail.txt", line)
+        )
+        random_looking = entropic or _random_looking(value)
+        if not quoted and not random_looking:
+            continue
+        if len(value) < 6:
+            continue
+        name = _NAME_BEFORE.search(line[: line.find(value)]) if value in line else None
+        label = name.group(1) if name else "a name"
+        what = f"a random-looking value assigned to {label}" if random_looking else f"a password assigned to {label}"
+        out.append((what, value, False))
+    return out
+
+
+def find_secrets(text: str) -> list[tuple[str, str, bool]]:
+    """(what, value, conclusive) for every secret-looking thing in ``text``, one per value."""
+    found: list[tuple[str, str, bool]] = []
+    for what, cue, pattern, conclusive in _LITERAL_TOKENS:
+        if cue in text:
+            found += [(what, m.group(0), conclusive) for m in pattern.finditer(text) if not _is_placeholder(m.group(0))]
+    for line in _cue_lines(text):
+        found += _scan_line(line)
     folded = text.casefold()
     password_lines = _PASSWORD_LINE.finditer(text) if any(cue in folded for cue in _PASSWORD_CUES) else ()
     for match in password_lines:
@@ -136,32 +256,26 @@ def find_secrets(text: str) -> list[tuple[str, str, bool]]:
             and not _is_placeholder(value)
             and not re.search(r"[()\[\]{}$%]", value)
         ):
-            out.append(("a password", value, False))
-            seen.add(value)
-    for match in _assignments(text):
-        name, value = match.group(1), match.group(2)
-        if any(value in s or s in value for s in seen) or _is_placeholder(value):
-            continue
-        if not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
-            continue
-        if shannon_entropy(value) >= MIN_ENTROPY:
-            out.append((f"a random-looking value assigned to {name}", value, False))
-            seen.add(value)
-    return out
-
-
-def _assignments(text: str) -> list[re.Match[str]]:
-    lowered = text.lower()
-    starts: dict[int, None] = {}
-    for word in _ASSIGNMENT_WORD.finditer(lowered):
-        starts[text.rfind("\n", 0, word.start()) + 1] = None
-        if len(starts) >= MAX_ASSIGNMENT_LINES:
-            break
-    out: list[re.Match[str]] = []
-    for start in starts:
-        end = text.find("\n", start)
-        out.extend(_ASSIGNMENT.finditer(text[start : end if end >= 0 and end - start < 4000 else start + 4000]))
-    return out
+            found.append(("a password", value, False))
+    # One finding per value: the conclusive or most specific description wins.
+    out: dict[str, tuple[str, str, bool]] = {}
+    for what, value, conclusive in found:
+        value = value.strip()
+        earlier = out.get(value)
+        if (
+            earlier is None
+            or (conclusive and not earlier[2])
+            or (
+                earlier[0].startswith(("a password", "a secret assigned", "a random-looking"))
+                and not earlier[2]
+                and not what.startswith(("a password", "a secret assigned", "a random-looking"))
+            )
+        ):
+            out[value] = (what, value, conclusive)
+    # a value found inside a longer one (a token's prefix, say) is the same secret
+    values = sorted(out, key=len, reverse=True)
+    kept = [v for i, v in enumerate(values) if not any(v in longer for longer in values[:i])]
+    return [out[v] for v in kept]
 
 
 class Secrets(Rule):

@@ -169,6 +169,15 @@ def test_patch_removing_a_key_is_not_held(tmp_path):
         ("password: Tr0ub4dor&3x", "warn"),
         ("Passwort: hunter2hunter", "warn"),
         (f"db_secret = '{AWS_SECRET}'", "warn"),
+        ('DB_PASSWORD = "Xk9#mP2qL7vR4tZ8"', "warn"),  # passed before detect-secrets
+        ("DB_PASSWORD=Xk9mP2qL7vR4tZ8", "warn"),
+        ("clone https://deploy:Vq7pX2mL9rT4@git.kundenfirma.example/repo.git", "hold"),
+        (
+            "auth eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+            "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "hold",
+        ),
+        ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "hold"),
     ],
 )
 def test_secrets_are_found(tmp_path, text, severity):
