@@ -218,7 +218,10 @@ class SendPath:
         # Only a kept hold can be confirmed, so only holds need the fingerprint (hashlib loads
         # OpenSSL: not worth it for the mail that simply goes out).
         meta["fingerprint"] = fingerprint(raw, envelope)
-        seen = render.caller_shows(self.caller, config.sendmail.silent_callers)
+        shows = render.caller_shows(self.caller, config.sendmail.silent_callers)
+        # hold_action = "queue" exits 0 for a hold: then only what the program shows on success counts
+        quiet_hold = decision.verdict == Verdict.HOLD and config.sendmail.hold_action == "queue"
+        seen = shows.success if quiet_hold else shows.failure
         if decision.verdict == Verdict.HOLD:
             from sendguard.decide import confirm
 
@@ -230,7 +233,7 @@ class SendPath:
                 rules=_holding_rules(decision),
                 window=config.sendmail.confirm_window,
                 now=self.now,
-                could_show_hold=seen.failure,
+                could_show_hold=seen,
             )
             if resend is not None and resend.kind == "confirm" and self._confirm(resend.earlier):
                 meta.update(
@@ -249,7 +252,7 @@ class SendPath:
             if resend is not None and resend.kind == "repeat":
                 # the same message, still held, from a program that showed nothing: keep one copy
                 self.say(*render.held_again(resend.earlier.id, resend.earlier.meta))
-                self._tell_unseen("held", resend.earlier.id, resend.earlier.meta, config, seen.failure)
+                self._tell_unseen("held", resend.earlier.id, resend.earlier.meta, config, seen)
                 return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
         state = q.BLOCKED if decision.verdict == Verdict.BLOCK else q.HELD
         entry, lock = self.queue.create(raw, {**meta, "state": state})
@@ -261,10 +264,10 @@ class SendPath:
                 blocked=state == q.BLOCKED,
                 escalated=decision.escalated,
                 confirm_window=config.sendmail.confirm_window,
-                resend_confirms=seen.failure,
+                resend_confirms=seen,
             )
         )
-        self._tell_unseen("blocked" if state == q.BLOCKED else "held", entry.id, entry.meta, config, seen.failure)
+        self._tell_unseen("blocked" if state == q.BLOCKED else "held", entry.id, entry.meta, config, seen)
         self._observe(entry, state, config)
         if state == q.BLOCKED:
             return ExitCode.NOPERM
