@@ -111,3 +111,30 @@ def test_a_due_entry_kept_after_an_error_is_checked_before_queue_run_sends_it(wo
     assert report.delivered == 0 and world.server.received == []
     assert queue.get(entry.id).state == q.HELD
     assert queue.get(entry.id).meta["envelope"] == ["anna@kundenfirma.example"]
+
+
+def test_the_story_kept_by_a_config_typo_is_held_on_release(world, tmp_path):
+    """A learned history; the internal note addressed to the client namesake of the boss; the
+    config has a typo when it is sent; the config is fixed; `release` checks it and holds it."""
+    from tests.support import history_fixtures as hf
+
+    transport = "[transport]" + world.config_path.read_text().split("[transport]", 1)[1]
+    good = hf.CONFIG_TEXT + "\n" + transport  # Petra's world, msmtp to the test server
+    world.config_path.write_text(good)
+    learned = world.cli("learn", str(hf.write_maildir(tmp_path / "Sent", hf.history_messages())))
+    assert learned.returncode == 0, learned.stderr
+    story = hf.mail(
+        [hf.CLIENT_THOMAS],
+        "Personalkosten Abteilung",
+        "Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken, "
+        "zwei Stellen fallen weg. Budget und Gehälter besprechen wir morgen.\n\nGruß\nPetra",
+        n=100,
+    )
+    world.config_path.write_text(good.replace("[organization]", "[organisation]"))
+    assert world.send(story, "-t").returncode == 78
+    world.config_path.write_text(good)
+    (row,) = [json.loads(x) for x in world.cli("queue", "list", "--json").stdout.splitlines()]
+    proc = world.cli("release", row["id"])
+    assert proc.returncode == 75, proc.stderr
+    assert world.server.received == [], "not delivered to the client"
+    assert f"Did you mean {hf.BOSS}" in proc.stderr or hf.BOSS in proc.stderr

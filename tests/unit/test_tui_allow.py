@@ -109,3 +109,40 @@ async def test_review_shows_the_verdict_under_the_config_in_force(world):
         preview = str(app.screen.query_one("#preview", Static).render())
         assert "Why (hold): anna@kundenfirma.example is client kundenfirma" in preview
     assert Queue.default().get(entry_id).state == "held", "checking again never sends"
+
+
+KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def _kept_unchecked(world) -> str:
+    world.write_config()
+    good = world.config_path.read_text()
+    world.config_path.write_text(good.replace("[organization]", "[organisation]"))
+    raw = make_message(subject="the key", body=f"Hello Anna,\n\nthe server key:\n\n{KEY}\nRegards\n")
+    assert world.send(raw, "anna@kundenfirma.example").returncode == 78
+    world.config_path.write_text(good)
+    return held_id(world)
+
+
+async def test_review_judges_a_message_kept_unchecked_before_showing_it(world):
+    entry_id = _kept_unchecked(world)
+    app = review(world)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        preview = str(app.screen.query_one("#preview", Static).render())
+        assert "Why (hold)" in preview and "private key" in preview, "the verdict, not the old config error"
+    assert Queue.default().get(entry_id).state == "held"
+
+
+async def test_reviews_send_checks_a_message_kept_unchecked(world, monkeypatch):
+    entry_id = _kept_unchecked(world)
+    app = review(world)
+    monkeypatch.setattr(app, "_refresh_verdicts", lambda: [])  # pressed before the start-up check ran
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("r", "y")
+        await settle(pilot)
+        (note,) = list(app._notifications)
+        assert "Not sent: checked now, it is held" in note.message and "private key" in note.message
+    assert world.server.received == []
+    assert Queue.default().get(entry_id).state == "held"
