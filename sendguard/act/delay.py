@@ -52,8 +52,7 @@ def delay_seconds(meta: dict[str, Any], config: Any) -> int:
         return 0
     seconds = delay.seconds
     if delay.outside_seconds:
-        from sendguard.mail.message import domain_of
-        from sendguard.rules.context import domain_matches
+        from sendguard.mail.message import domain_matches, domain_of
 
         org = config.organization.domains
         if any(not domain_matches(domain_of(a), org) for a in meta.get("envelope", [])):

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sendguard.act.queue import write_new
+from sendguard.fsutil import write_new
 from sendguard.paths import ensure_private_dir
 
 

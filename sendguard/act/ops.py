@@ -18,6 +18,7 @@ from typing import Any
 from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.act.delivery import deliver
+from sendguard.act.restored import prune_restored
 from sendguard.act.sent import file_delivered
 from sendguard.config.schema import Config
 from sendguard.errors import DeliveryError, QueueError, QueueLockedError, SendguardError
@@ -224,8 +225,6 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
             events.emit(entry, "delivered", config)
         finally:
             lock.release()
-    from sendguard.incidents.restore import prune_restored
-
     prune_restored(queue.root.parent, config.queue.keep_days, now)  # what `oops` read back from the log
     return report
 

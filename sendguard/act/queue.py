@@ -26,12 +26,14 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypedDict
 
+from sendguard.clock import now_iso
 from sendguard.errors import QueueError, QueueLockedError
+from sendguard.fsutil import atomic_write, fsync_dir, write_new
 
 
 class State(StrEnum):
@@ -154,10 +156,6 @@ class Meta(TypedDict, total=False):
     restored: str
 
 
-def now_iso(now: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if now is None else now, UTC).isoformat(timespec="seconds")
-
-
 def new_id() -> str:
     """``YYYYmmdd-HHMMSS-`` (local time) and six hex digits: the microsecond (five) and one
     random. Ids sort in the order the entries were made, also within one second: ``entries()``
@@ -167,47 +165,6 @@ def new_id() -> str:
     by :meth:`Queue.create`. (os.urandom, not secrets: no import of secrets/random/hmac.)"""
     seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
     return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(seconds))}-{nanos // 1000:05x}{os.urandom(1)[0] & 15:x}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_new(path: Path, data: bytes, durable: bool = True) -> None:
-    """Create ``path`` (it must not exist), private (0600), with all of ``data``; fsynced unless
-    ``durable`` is False. The queue, the incident log, restored entries and drafts write so."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old or the new content, never half.
-
-    ``durable=False`` skips the two fsyncs: a crash of the process still leaves old or new
-    (the rename is atomic), a power cut may leave the old. Only for a state whose loss is
-    harmless — see Entry.save."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
-    try:
-        write_new(tmp, data, durable)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    if durable:
-        _fsync_dir(path.parent)
 
 
 class Entry:
@@ -314,10 +271,10 @@ class Queue:
             write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
             lock_fd = os.open(tmp / "lock", os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             final = self.root / entry_id
             os.rename(tmp, final)
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         finally:
             os.umask(old_umask)
         entry = Entry(final, meta)

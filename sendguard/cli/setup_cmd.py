@@ -23,6 +23,7 @@ import click
 from sendguard import paths
 from sendguard.cli.support import mailsetup
 from sendguard.errors import ConfigError
+from sendguard.mail.message import domain_of, normalize_address
 
 
 def propose_clients(own_domains: set[str], limit: int = 8, min_sent: int = 3) -> list[tuple[str, str, int]]:
@@ -107,7 +108,7 @@ def starter_config(
 ) -> str:
     """The text of a starter config: valid as written (checked before it is saved)."""
     senders = sorted(set(msmtp.senders.values())) if msmtp else []
-    domains = sorted({mailsetup.domain_of(a) for a in senders} - mailsetup.FREEMAIL)
+    domains = sorted({domain_of(normalize_address(a)) for a in senders} - mailsetup.FREEMAIL)
     lines = [
         "# sendguard configuration, written by `sendguard setup`.",
         "# Every key: man 5 sendguard.toml (or `sendguard config keys`). Check it: `sendguard doctor`.",
@@ -219,7 +220,7 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
             "sendguard hands mail to msmtp, so set it up first (man msmtp)"
         )
 
-    own = {mailsetup.domain_of(a) for a in (msmtp.senders.values() if msmtp else [])}
+    own = {domain_of(normalize_address(a)) for a in (msmtp.senders.values() if msmtp else [])}
     clients = propose_clients(own)
     name = sent_display_name(list(msmtp.senders.values()) if msmtp else [])
     manager = ""

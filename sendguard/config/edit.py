@@ -104,7 +104,7 @@ def apply_choice(text: str, choice: AllowChoice) -> tuple[str, bool]:
 
 def allow(config_path: Path, choice: AllowChoice) -> Config:
     """Add ``choice`` to the config file and return the config as now loaded."""
-    from sendguard.act import queue as q
+    from sendguard.fsutil import atomic_write
     from sendguard.paths import ensure_private_dir
 
     try:
@@ -119,5 +119,5 @@ def allow(config_path: Path, choice: AllowChoice) -> Config:
     if changed:
         target = config_path.resolve()  # a symlinked config (dotfiles) stays a symlink
         ensure_private_dir(target.parent)
-        q.atomic_write(target, new_text.encode("utf-8"))
+        atomic_write(target, new_text.encode("utf-8"))
     return config

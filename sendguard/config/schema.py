@@ -24,6 +24,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from sendguard.errors import ConfigError, ConfigProblem
 from sendguard.model import Action
+from sendguard.rules import RULES, rule_class
 
 
 def key(default: Any, doc: str) -> Any:
@@ -294,8 +295,6 @@ class Config:
         rc = self.rules.get(rule_id)
         if rc is not None and name in rc.options:
             return rc.options[name]
-        from sendguard.rules import rule_class
-
         return rule_class(rule_id).options[name][1]
 
 
@@ -407,8 +406,6 @@ class _Loader:
         self.problems.append(ConfigProblem(self.file, line, dotted, what, suggestion))
 
     def load(self, data: dict[str, Any]) -> Config:
-        from sendguard.rules import RULES, rule_class
-
         config = Config()
         for section, value in data.items():
             if section in SECTIONS:

@@ -54,7 +54,8 @@ def record(state_dir: Path, meta: dict[str, Any], *, now: float | None = None) -
     Findings about the message as a whole are marked for each of its recipients. Returns the
     (rule, contact) pairs marked.
     """
-    from sendguard.act import queue as q
+    from sendguard.clock import now_iso
+    from sendguard.fsutil import atomic_write
     from sendguard.paths import ensure_private_dir
     from sendguard.rules import CONTENT_RULES
 
@@ -74,12 +75,12 @@ def record(state_dir: Path, meta: dict[str, Any], *, now: float | None = None) -
     except (FileNotFoundError, ValueError):
         data = {"version": 1, "marks": []}
     marks = {(m["rule"], m["contact"]): m for m in data.get("marks", []) if isinstance(m, dict)}
-    stamp = q.now_iso(now)
+    stamp = now_iso(now)
     for rule, contact in pairs:
         mark = marks.setdefault((rule, contact), {"rule": rule, "contact": contact, "count": 0})
         mark.update(count=int(mark.get("count", 0)) + 1, last=stamp, entry=meta.get("id"))
     data["marks"] = list(marks.values())
-    q.atomic_write(_path(state_dir), json.dumps(data, indent=1, ensure_ascii=False).encode())
+    atomic_write(_path(state_dir), json.dumps(data, indent=1, ensure_ascii=False).encode())
     _tell_history(state_dir, list(pairs))
     return list(pairs)
 

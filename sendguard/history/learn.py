@@ -31,9 +31,8 @@ from email.message import Message
 from sendguard.history import names
 from sendguard.history.store import prefix_of
 from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
-from sendguard.mail.message import decode_header, domain_of, normalize_address
+from sendguard.mail.message import decode_header, domain_matches, domain_of, normalize_address
 from sendguard.mail.voice import voice_of
-from sendguard.rules.context import domain_matches
 
 MAX_PARTICIPANTS = 20
 BATCH = 2000

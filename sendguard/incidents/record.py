@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sendguard.act.queue import write_new
+from sendguard.fsutil import write_new
 from sendguard.incidents import log_dir, pending_dir
 
 RECORD_DOMAIN = "sendguard.invalid"
@@ -86,8 +86,7 @@ def _tag_word(text: str) -> str:
 
 def tags_for(meta: dict[str, Any], event: str, config: Any) -> list[str]:
     """Tags: the event, the decision, the state, every rule that found something, the clients."""
-    from sendguard.mail.message import domain_of
-    from sendguard.rules.context import domain_matches
+    from sendguard.mail.message import domain_matches, domain_of
 
     tags = {_tag_word(event), f"state:{_tag_word(meta.get('state', 'received'))}"}
     verdict = meta.get("verdict")

@@ -11,10 +11,7 @@ and renamed into place (two ``oops`` at once: the second rename fails, that one 
 first). It carries a ``restored`` stamp, so the pruning below counts its age from when it was
 read back, not from the delivery long ago that made the queue prune it in the first place.
 
-Pruning (:func:`prune_restored`, run by ``queue run`` beside the queue's own pruning) follows the
-queue's rule — an entry not touched for ``[queue] keep_days`` goes; the log still has it, so
-``oops`` can restore it again. An entry is only pruned under its lock (an ``oops`` at work
-holds it) and is first renamed to a hidden ``.pruned-*`` name, so nobody finds it half removed.
+Pruning is the queue's business (sendguard.act.restored).
 """
 
 from __future__ import annotations
@@ -23,19 +20,14 @@ import json
 import os
 import re
 import shutil
-import time
-from datetime import datetime
 from pathlib import Path
 
 from sendguard.act import queue as q
+from sendguard.act.restored import restored_root, set_aside
 from sendguard.incidents import log_dir
 
 _SAFE_REF = re.compile(r"[0-9A-Za-z-]+")
 _BOUNDARY = re.compile(rb'boundary="([^"]+)"')
-
-
-def restored_root(state_dir: Path) -> Path:
-    return state_dir / "restored"
 
 
 def find_delivered_record(state_dir: Path, ref: str | None) -> Path | None:
@@ -110,7 +102,7 @@ def _build(root: Path, entry_dir: Path, original: bytes, meta: dict) -> None:  #
         q.write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode(), durable=False)
         if entry_dir.is_dir() and not (entry_dir / "meta.json").exists():
             # Left half-written by a restore that wrote in place (before this was atomic).
-            _set_aside(entry_dir)
+            set_aside(entry_dir)
         try:
             os.rename(tmp, entry_dir)
         except OSError:  # another oops restored it a moment ago: use that one
@@ -119,80 +111,3 @@ def _build(root: Path, entry_dir: Path, original: bytes, meta: dict) -> None:  #
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _set_aside(entry_dir: Path) -> Path:
-    """Rename an entry out of everyone's sight (a hidden name nothing resolves) before removal."""
-    aside = entry_dir.with_name(f".pruned-{entry_dir.name}-{os.urandom(3).hex()}")
-    os.rename(entry_dir, aside)
-    return aside
-
-
-def _last_touched(meta: dict) -> float | None:  # type: ignore[type-arg]
-    stamps = [meta.get(k) for k in ("updated", "restored", "created")]
-    times = []
-    for stamp in stamps:
-        try:
-            times.append(datetime.fromisoformat(str(stamp)).timestamp())
-        except ValueError:
-            continue
-    return max(times, default=None)
-
-
-STALE_BUILD = 3600.0  # a .new-* directory this old was left by a restore that died
-
-
-def prune_restored(state_dir: Path, keep_days: int, now: float | None = None) -> list[str]:
-    """Remove restored entries not touched for ``keep_days`` (the queue's rule); returns their
-    ids. An entry some process holds locked (an ``oops`` at work) is left for the next run."""
-    from sendguard.errors import QueueLockedError
-
-    now = time.time() if now is None else now
-    root = restored_root(state_dir)
-    try:
-        names = sorted(os.listdir(root))
-    except FileNotFoundError:
-        return []
-    restored = q.Queue(root)
-    pruned = []
-    for name in names:
-        path = root / name
-        if name.startswith(".pruned-"):  # set aside by an earlier run that did not finish
-            shutil.rmtree(path, ignore_errors=True)
-            continue
-        if name.startswith("."):
-            try:
-                stale = now - path.stat().st_mtime > STALE_BUILD
-            except FileNotFoundError:
-                continue
-            if stale:
-                shutil.rmtree(path, ignore_errors=True)
-            continue
-        if not path.is_dir():
-            continue
-        entry = q.Entry(path)
-        try:
-            lock = restored.try_lock(entry)
-        except QueueLockedError:
-            continue
-        except OSError:  # removed meanwhile by another queue run
-            continue
-        try:
-            try:
-                meta = json.loads((path / "meta.json").read_text())
-            except (OSError, ValueError):
-                meta = {}
-            try:
-                touched = _last_touched(meta)
-                if touched is None:  # no readable meta: judge by the directory's own age
-                    touched = path.stat().st_mtime
-                if now - touched <= keep_days * 86400:
-                    continue
-                aside = _set_aside(path)
-            except OSError:  # set aside by another queue run just before we took the lock
-                continue
-        finally:
-            lock.release()
-        shutil.rmtree(aside, ignore_errors=True)
-        pruned.append(name)
-    return pruned

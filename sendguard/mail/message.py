@@ -57,6 +57,16 @@ def domain_of(addr: str) -> str:
     return addr.rpartition("@")[2].lower() if "@" in addr else ""
 
 
+def domain_matches(domain: str, domains: list[str] | tuple[str, ...]) -> bool:
+    """True when ``domain`` is one of ``domains`` or a subdomain of one."""
+    domain = domain.lower()
+    for d in domains:
+        d = d.lower().lstrip("@")
+        if domain == d or domain.endswith("." + d):
+            return True
+    return False
+
+
 class Address(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
     name: str
     addr: str

@@ -56,11 +56,10 @@ from typing import Any
 from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.errors import QueueError
-from sendguard.mail.message import OutgoingMessage, decode_header, domain_of, normalize_address
+from sendguard.mail.message import OutgoingMessage, decode_header, domain_matches, domain_of, normalize_address
 from sendguard.recover.breach_record import build_record, drafted_measures, record_text
 from sendguard.recover.breach_texts import finding_sentence, type_words
 from sendguard.recover.oops_texts import TEXTS, language_of, text_for
-from sendguard.rules.context import domain_matches
 
 LEFT_STATES = frozenset({q.DELIVERED, q.INTERRUPTED, q.SENDING})  # left, or may have left
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sendguard.mail.message import domain_of
+from sendguard.mail.message import domain_matches, domain_of
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
-from sendguard.rules.context import domain_matches
 
 
 class BlockedRecipient(Rule):

@@ -9,20 +9,14 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sendguard.config.schema import Config
-from sendguard.mail.message import domain_of, normalize_address
+from sendguard.mail.message import domain_matches, domain_of, normalize_address
 
+__all__ = ["CheckContext", "domain_matches"]
 
-def domain_matches(domain: str, domains: list[str] | tuple[str, ...]) -> bool:
-    """True when ``domain`` is one of ``domains`` or a subdomain of one."""
-    domain = domain.lower()
-    for d in domains:
-        d = d.lower().lstrip("@")
-        if domain == d or domain.endswith("." + d):
-            return True
-    return False
+if TYPE_CHECKING:
+    from sendguard.config.schema import Config
 
 
 class CheckContext:

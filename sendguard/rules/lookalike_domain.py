@@ -14,9 +14,9 @@ again" applies here as to every recipient rule.
 from __future__ import annotations
 
 from sendguard.history.fit import silenced
+from sendguard.mail.message import domain_matches
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
-from sendguard.rules.context import domain_matches
 
 HOMOGLYPHS = {
     "0": "o",

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from sendguard.act import queue as q
 from sendguard.act.ops import run_due
+from sendguard.act.restored import prune_restored, restored_root
 from sendguard.config import schema as config_mod
 from sendguard.incidents.record import record
-from sendguard.incidents.restore import prune_restored, restore_from_log, restored_root
+from sendguard.incidents.restore import restore_from_log
 from tests.conftest import make_message
 
 DAY = 86400.0

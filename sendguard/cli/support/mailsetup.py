@@ -330,7 +330,3 @@ def sent_folder() -> tuple[Path, str] | None:
         if is_maildir(home() / usual):
             return home() / usual, "a usual place"
     return None
-
-
-def domain_of(addr: str) -> str:
-    return addr.rpartition("@")[2].strip(" >").lower()
