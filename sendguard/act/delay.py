@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 
 from sendguard.act import events
 from sendguard.act import queue as q
+from sendguard.clock import now_iso
 from sendguard.errors import DeliveryError, QueueError, QueueLockedError
 from sendguard.exitcodes import ExitCode
 
@@ -85,13 +86,13 @@ def accept_delayed(
     notification), when this runs in the resident checker on someone else's behalf."""
     delay = delay_seconds(meta, config)
     due = math.ceil(now + delay)
-    stamp = q.now_iso(now)
+    stamp = now_iso(now)
     entry, lock = queue.create(
         raw,
         {
             **meta,
             "state": q.DELAYED,
-            "not_before": q.now_iso(due),
+            "not_before": now_iso(due),
             "delay": delay,
             "events": [{"time": stamp, "event": event, "state": q.DELAYED}],
         },

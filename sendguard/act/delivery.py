@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sendguard.act import queue as q
+from sendguard.clock import now_iso
 from sendguard.config.schema import Config
 from sendguard.errors import DeliveryError
 from sendguard.exitcodes import ExitCode
@@ -72,7 +73,7 @@ def deliver(entry: q.Entry, config: Config, *, env: Mapping[str, str] | None = N
     stderr = proc.stderr.decode("utf-8", "replace").strip()
     if proc.returncode == 0:
         entry.save(
-            state=q.DELIVERED, event="delivered", delivered=q.now_iso(time.time()), transport_exit=0, durable=False
+            state=q.DELIVERED, event="delivered", delivered=now_iso(time.time()), transport_exit=0, durable=False
         )  # a power cut leaves "sending": interrupted, never resent (Entry.save)
         return
     state = q.DEFERRED if proc.returncode == ExitCode.TEMPFAIL else q.FAILED

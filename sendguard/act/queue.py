@@ -179,7 +179,7 @@ class Entry:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return (self.path, self.meta) == (other.path, other.meta)  # type: ignore[attr-defined]
+        return (self.path, self.meta) == (other.path, other.meta)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sendguard.errors import SendguardError
 from sendguard.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from sendguard.config.schema import Config
 
 # command name -> "module:attribute" under sendguard.cli
 COMMANDS: dict[str, str] = {
@@ -100,10 +103,10 @@ class State:
 
     def __init__(self, config_path: Path | None) -> None:
         self.config_path = config_path
-        self._config = None
+        self._config: Config | None = None
 
     @property
-    def config(self):  # type: ignore[no-untyped-def]
+    def config(self) -> Config:
         if self._config is None:
             from sendguard.config import schema as config_mod
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TextIO, cast
 
 import click
 
@@ -63,7 +64,9 @@ def learn(state, query: str | None, notmuch_db: Path | None, as_sender: str | No
         with Learner(db, own, config.organization.domains) as learner:
             show = sys.stderr.isatty()
             with click.progressbar(
-                length=max(_size(files + found), 1), label="learning", file=sys.stderr if show else _Null()
+                length=max(_size(files + found), 1),
+                label="learning",
+                file=sys.stderr if show else cast(TextIO, _Null()),
             ) as bar:
                 for file in files:
                     done = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,7 +39,7 @@ def review(state) -> None:  # type: ignore[no-untyped-def]
     run(config, config_path or paths.config_path(), prefetch)
 
 
-def _start_reading_queue():  # type: ignore[no-untyped-def]
+def _start_reading_queue() -> Any:
     """The first queue view, computed in a thread; a Future of review_data.queue_rows."""
     import threading
     import time

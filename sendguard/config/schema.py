@@ -17,10 +17,11 @@ everywhere here.
 
 from __future__ import annotations
 
+import functools
 import typing
 from dataclasses import MISSING, Field, dataclass, field, fields  # noqa: F401  (dataclass: sections may still use it)
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, TypeVar, dataclass_transform, get_args, get_origin
 
 from sendguard.errors import ConfigError, ConfigProblem
 from sendguard.model import Action
@@ -30,11 +31,15 @@ from sendguard.rules import RULES, rule_class
 def key(default: Any, doc: str) -> Any:
     """Declare a config key with its default and documentation."""
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"doc": doc})
+        return field(default_factory=functools.partial(type(default), default), metadata={"doc": doc})
     return field(default=default, metadata={"doc": doc})
 
 
-def section(cls: type) -> type:
+_T = TypeVar("_T")
+
+
+@dataclass_transform(field_specifiers=(field,))
+def section(cls: type[_T]) -> type[_T]:
     """A light ``@dataclass`` for config sections (see the module docstring for why)."""
     declared: dict[str, Field[Any]] = {}
     for name in cls.__dict__.get("__annotations__", {}):
@@ -70,9 +75,9 @@ def section(cls: type) -> type:
     def __repr__(self: Any) -> str:  # noqa: N807
         return f"{cls.__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in declared)})"
 
-    cls.__init__ = __init__  # type: ignore[misc]
-    cls.__eq__ = __eq__  # type: ignore[method-assign,assignment]
-    cls.__repr__ = __repr__  # type: ignore[method-assign,assignment]
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    cls.__eq__ = __eq__  # type: ignore[method-assign]
+    cls.__repr__ = __repr__  # type: ignore[method-assign]
     cls.__hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq
     cls.__config_keys__ = declared  # type: ignore[attr-defined]
     return cls
@@ -525,6 +530,6 @@ def documented_keys() -> list[tuple[str, str, Any, str]]:
     for section, cls in [*SECTIONS.items(), ("clients.NAME", ClientSection)]:
         hints = _hints(cls)
         for f in _keys(cls).values():
-            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[operator]  # MISSING was ruled out
             out.append((f"{section}.{f.name}", _type_name(hints[f.name]), default, f.metadata.get("doc", "")))
     return out

@@ -55,7 +55,7 @@ class Score:
 
 
 def _date(raw: bytes) -> float:
-    msg = email.message_from_bytes(raw, _class=email.message.Message)
+    msg = email.message_from_bytes(raw)
     try:
         parsed = email.utils.parsedate_to_datetime(msg.get("Date", ""))
         return parsed.timestamp() if parsed else 0.0
@@ -72,7 +72,8 @@ def _swap(raw: bytes, old: str, new: str) -> bytes:
 
 def evaluate(messages: list[bytes], config: Config, seed: int = 0) -> Score:
     own = {a.lower() for a in config.identity.addresses}
-    sent, other = [], []
+    sent: list[bytes] = []
+    other: list[bytes] = []
     for raw in messages:
         sender = email.utils.parseaddr(email.message_from_bytes(raw).get("From", ""))[1]
         (sent if normalize_address(sender) in own else other).append(raw)

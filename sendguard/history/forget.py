@@ -27,7 +27,8 @@ from dataclasses import dataclass, fields
 
 from sendguard.history.learn import Learner, Observed, observe_message
 from sendguard.history.store import SCHEMA
-from sendguard.mail.message import decode_header, normalize_address
+from sendguard.mail.message import normalize_address
+from sendguard.mail.mimetree import decode_header
 
 CONTACT_REFS = ("a", "b", "contact")
 # Tables whose rows are not counts of messages: names, the user's trust, the bookkeeping itself.

@@ -31,7 +31,8 @@ from email.message import Message
 from sendguard.history import names
 from sendguard.history.store import prefix_of
 from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
-from sendguard.mail.message import decode_header, domain_matches, domain_of, normalize_address
+from sendguard.mail.message import domain_matches, domain_of, normalize_address
+from sendguard.mail.mimetree import decode_header
 from sendguard.mail.voice import voice_of
 
 MAX_PARTICIPANTS = 20
@@ -238,14 +239,20 @@ class Learner:
             for addr, display in m.recipients:
                 people[addr] = people.get(addr) or display
         ids = self._contact_ids(people)
-        sent, received, seen, nwords = Counter(), Counter(), Counter(), Counter()
+        sent: Counter[int] = Counter()
+        received: Counter[int] = Counter()
+        seen: Counter[int] = Counter()
+        nwords: Counter[int] = Counter()
         last_sent: dict[int, float] = {}
         last_seen: dict[int, float] = {}
         last_received: dict[int, float] = {}
         pairs: Counter[tuple[int, int]] = Counter()
         word_counts: Counter[tuple[int, str]] = Counter()
-        vocab_df, vocab_in, vocab_out = Counter(), Counter(), Counter()
-        dom_sent, dom_seen = Counter(), Counter()
+        vocab_df: Counter[str] = Counter()
+        vocab_in: Counter[str] = Counter()
+        vocab_out: Counter[str] = Counter()
+        dom_sent: Counter[str] = Counter()
+        dom_seen: Counter[str] = Counter()
         senders: Counter[tuple[int, str]] = Counter()
         participants: list[tuple[str, int]] = []
         for m in messages:

@@ -38,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 FILENAME = "history.sqlite"
 SCHEMA_VERSION = 3
@@ -304,7 +305,7 @@ class HistoryStore:
                 "SELECT domain, sent FROM domains WHERE sent > 0 ORDER BY sent DESC LIMIT ?", (limit,)
             )
             self.memo[key] = [(d, n) for d, n in rows]
-        return list(self.memo[key])  # type: ignore[call-overload]
+        return list(cast("list[tuple[str, int]]", self.memo[key]))
 
     def domain_counts(self, domain: str) -> tuple[int, int]:
         row = self.db.execute("SELECT sent, seen FROM domains WHERE domain = ?", (domain,)).fetchone()

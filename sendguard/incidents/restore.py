@@ -24,6 +24,8 @@ from pathlib import Path
 
 from sendguard.act import queue as q
 from sendguard.act.restored import restored_root, set_aside
+from sendguard.clock import now_iso
+from sendguard.fsutil import write_new
 from sendguard.incidents import log_dir
 
 _SAFE_REF = re.compile(r"[0-9A-Za-z-]+")
@@ -88,7 +90,7 @@ def restore_from_log(state_dir: Path, ref: str | None) -> q.Entry | None:
     root = ensure_private_dir(restored_root(state_dir))
     entry_dir = root / entry_id
     if not (entry_dir / "meta.json").exists():
-        meta = {**meta, "state": q.DELIVERED, "restored_from": str(path), "restored": q.now_iso()}
+        meta = {**meta, "state": q.DELIVERED, "restored_from": str(path), "restored": now_iso()}
         _build(root, entry_dir, original, meta)
     return q.Entry(entry_dir, json.loads((entry_dir / "meta.json").read_text()))
 
@@ -98,8 +100,8 @@ def _build(root: Path, entry_dir: Path, original: bytes, meta: dict) -> None:  #
     tmp = root / f".new-{entry_dir.name}-{os.urandom(3).hex()}"
     tmp.mkdir(mode=0o700)
     try:
-        q.write_new(tmp / "message.eml", original, durable=False)
-        q.write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode(), durable=False)
+        write_new(tmp / "message.eml", original, durable=False)
+        write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode(), durable=False)
         if entry_dir.is_dir() and not (entry_dir / "meta.json").exists():
             # Left half-written by a restore that wrote in place (before this was atomic).
             set_aside(entry_dir)

@@ -21,6 +21,10 @@ import email.errors
 import email.header
 import email.parser
 import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 from email.message import Message
 
 MAX_PARTS = 500
@@ -118,7 +122,7 @@ def split_multipart(
     return spans or None, problem
 
 
-def _safe(call, default):  # type: ignore[no-untyped-def]
+def _safe(call: Callable[[], Any], default: Any) -> Any:
     """A Message accessor on hostile headers: the stdlib helpers can raise on odd parameters."""
     try:
         return call()
@@ -264,7 +268,7 @@ def _cte(message: Message) -> str:
 
 
 def _boundary(message: Message) -> bytes | None:
-    value = _safe(message.get_boundary, None)
+    value: str | None = _safe(message.get_boundary, None)
     if not value:
         return None
     try:

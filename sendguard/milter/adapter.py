@@ -35,7 +35,7 @@ def _log(line: str) -> None:
 class SendguardMilter(Milter.Base):
     """One MTA connection. ``judge`` is set by the lifecycle before the milter starts."""
 
-    judge: Judge = staticmethod(lambda tx: tempfail("not ready"))  # type: ignore[assignment]
+    judge: Judge = staticmethod(lambda tx: tempfail("not ready"))
 
     def __init__(self) -> None:
         self._reset()
@@ -124,7 +124,7 @@ class SendguardMilter(Milter.Base):
 
 def run(name: str, spec: str, judge: Judge, mta_timeout: int) -> None:
     """Listen on ``spec`` until SIGTERM/SIGINT (libmilter handles the signals)."""
-    SendguardMilter.judge = staticmethod(judge)  # type: ignore[assignment]
+    SendguardMilter.judge = staticmethod(judge)
     Milter.factory = SendguardMilter
     Milter.set_flags(Milter.ADDHDRS | Milter.QUARANTINE)
     Milter.runmilter(name, spec, timeout=mta_timeout, rmsock=True)

@@ -198,8 +198,8 @@ class Policy:
         return self._hold_or_confirm(tx, meta, decision, config, cancelled)
 
     def _hold_or_confirm(
-        self, tx: Transaction, meta: dict, decision: Any, config: Config, cancelled: threading.Event
-    ) -> Outcome:  # type: ignore[type-arg]
+        self, tx: Transaction, meta: dict[str, Any], decision: Any, config: Config, cancelled: threading.Event
+    ) -> Outcome:
         from sendguard.sendpath.path import fingerprint
 
         window = self.config.milter.confirm_window

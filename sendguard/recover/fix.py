@@ -23,6 +23,7 @@ from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.config.schema import Config
 from sendguard.errors import QueueError
+from sendguard.fsutil import atomic_write
 from sendguard.mail.message import OutgoingMessage, normalize_address
 from sendguard.model import Verdict
 
@@ -88,7 +89,7 @@ def _format_address(name: str, addr: str) -> str:
 
 def rewrite_recipients(raw: bytes, replacements: dict[str, tuple[str, str]]) -> tuple[bytes, list[Change]]:
     """``raw`` with the replaced addresses in To/Cc/Bcc; untouched fields stay byte-identical."""
-    from sendguard.mail.message import decode_header
+    from sendguard.mail.mimetree import decode_header
 
     fields, sep, body = _split_head(raw)
     newline = b"\r\n" if b"\r\n" in (fields[0] if fields else b"") else b"\n"
@@ -126,7 +127,7 @@ def rewrite_recipients(raw: bytes, replacements: dict[str, tuple[str, str]]) -> 
 def _keep_original(entry: q.Entry) -> None:
     original = entry.path / "original.eml"
     if not original.exists():
-        q.atomic_write(original, entry.raw())
+        atomic_write(original, entry.raw())
 
 
 def _recheck(entry: q.Entry, raw: bytes, config: Config, state_dir: Path) -> Any:
@@ -193,7 +194,7 @@ def take_suggestion(queue: q.Queue, entry_id: str, config: Config, state_dir: Pa
         if new_envelope != envelope:
             changes.append(Change("envelope", ", ".join(envelope), ", ".join(new_envelope)))
         _keep_original(entry)
-        q.atomic_write(entry.message_path, new_raw)
+        atomic_write(entry.message_path, new_raw)
         taken = [f"{c.where}: {c.before} -> {c.after}" for c in changes]
         # suggestion_taken: the incident log tags the entry's later records "fixed" (issue 6)
         entry.save(
@@ -250,7 +251,7 @@ def replace_message(queue: q.Queue, entry_id: str, new_raw: bytes, config: Confi
         if recipients:  # the transport was given explicit recipients: they follow the envelope
             recipients = new_envelope
         _keep_original(entry)
-        q.atomic_write(entry.message_path, new_raw)
+        atomic_write(entry.message_path, new_raw)
         entry.save(
             envelope=new_envelope,
             recipients=recipients,

@@ -87,7 +87,7 @@ def find_sent(queue: q.Queue, ref: str | None) -> q.Entry:
             "sendguard has no record of a message that left", hints=["`sendguard queue list --all` shows what it kept"]
         )
     try:
-        entry = queue.get(ref)  # type: ignore[arg-type]
+        entry = queue.get(ref)
     except QueueError:
         restored = _restored(queue, ref)
         if restored is None:

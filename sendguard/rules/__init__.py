@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sendguard.model import Finding
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 # id -> module name under sendguard.rules. Order is the order findings are reported in.
 RULES: dict[str, str] = {
@@ -64,7 +68,7 @@ class Rule:
     options: ClassVar[dict[str, tuple[Any, Any, str]]] = {}
     """option name -> (type, default, doc); read with ``context.config.rule_option(id, name)``."""
 
-    def check(self, message: Any, context: Any) -> list[Finding]:
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         raise NotImplementedError
 
 

@@ -25,6 +25,10 @@ from typing import TYPE_CHECKING
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
+
 _EXTENSION_FAMILY = {
     "pdf": "pdf",
     "doc": "document",
@@ -190,7 +194,7 @@ def _members(data: bytes) -> list[zipfile.ZipInfo] | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return archive.infolist()
-    except (zipfile.BadZipFile, *_ZIP_ERRORS):
+    except (zipfile.BadZipFile, *_ZIP_ERRORS):  # type: ignore[misc]  # mypy cannot splat a typed tuple
         return None
 
 
@@ -227,7 +231,7 @@ class AttachmentType(Rule):
     id = "attachment-type"
     description = "Attachments whose content is not what their name says, programs, and archives."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         attachments = [p for p in message.attachments if p.encoded_size]
         if not attachments:
             return []

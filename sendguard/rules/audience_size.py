@@ -7,8 +7,14 @@ normal. A warning at ``threshold``; a hold at twice that.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 
 class AudienceSize(Rule):
@@ -16,7 +22,7 @@ class AudienceSize(Rule):
     description = "Many outside recipients visible to each other in To/Cc: suggest Bcc."
     options = {"threshold": (int, 10, "Visible outside recipients from which to warn (hold at twice as many).")}
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         threshold = context.config.rule_option(self.id, "threshold")
         visible = {a.addr for a in message.addresses("To", "Cc")}
         outside = sorted(a for a in visible if not context.is_internal(a) and not context.is_own(a))

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.mail.message import domain_matches, domain_of
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 
 class BlockedRecipient(Rule):
     id = "blocked-recipient"
     description = "A recipient listed in [block] addresses or domains."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         block = context.config.block
         addresses = {a.lower() for a in block.addresses}
         return [

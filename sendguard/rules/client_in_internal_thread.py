@@ -11,10 +11,16 @@ to the user.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.history.fit import message_view, silenced
 from sendguard.mail.greetings import is_reply, names_one_thread, subject_key
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 MIN_SUBJECT_MESSAGES = 2
 
@@ -23,7 +29,7 @@ class ClientInInternalThread(Rule):
     id = "client-in-internal-thread"
     description = "An outside recipient in a reply to a thread that was internal so far."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         store = context.history
         if store is None or not context.config.organization.domains:
             return []

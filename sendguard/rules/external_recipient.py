@@ -7,15 +7,21 @@ is exactly the alert fatigue that gets a tool switched off. Other rules use it a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 
 class ExternalRecipient(Rule):
     id = "external-recipient"
     description = "A recipient outside the organization's domains and the allow list."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         if not context.config.organization.domains:
             return []  # without an organization everything would be "outside"
         findings = []

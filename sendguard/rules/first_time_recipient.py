@@ -7,16 +7,22 @@ Silent until something has been learned (without a history everyone is new).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.history.fit import silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 
 class FirstTimeRecipient(Rule):
     id = "first-time-recipient"
     description = "A recipient the user has never written to before (information; adds weight to other findings)."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         store = context.history
         if store is None:
             return []

@@ -12,9 +12,15 @@ with no Angebot) — sending it again after adding the file, or confirming, cost
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.mail.content import LazyPattern, looks_like_patch, own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 _PHRASES = [
     # English
@@ -119,7 +125,7 @@ class ForgottenAttachment(Rule):
     id = "forgotten-attachment"
     description = "The text says something is attached, and nothing is."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         if message.attachments or any(p.forwarded or p.content_type.startswith("message/") for p in message.parts):
             return []  # a forwarded message is an attachment too
         body = message.body_text

@@ -15,11 +15,17 @@ than the recipient (a greeting *and* a topic pointing elsewhere is conclusive).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.history.fit import W_GREETING, model_for, silenced
 from sendguard.history.names import contact_names
 from sendguard.mail.greetings import name_keys
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 TOPIC_MARGIN = 3.0
 
@@ -28,7 +34,7 @@ class GreetingMismatch(Rule):
     id = "greeting-mismatch"
     description = "The greeting names a known contact who is not among the recipients."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         model = model_for(message, context)
         if model is None or model.view.greeting is None or not model.view.recipients:
             return []

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from sendguard.history.fit import model_for, silenced
 from sendguard.mail.greetings import own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 MARKERS = (
     r"vertraulich\w*",
@@ -101,7 +106,7 @@ class InternalToOutside(Rule):
     id = "internal-to-outside"
     description = "Confidentiality markers or an internal-only topic in mail to someone outside the organization."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         if not context.config.organization.domains:
             return []
         outside = [a for a in context.outside_recipients if not silenced(context, a, self.id)]

@@ -13,10 +13,16 @@ again" applies here as to every recipient rule.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.history.fit import silenced
 from sendguard.mail.message import domain_matches
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 HOMOGLYPHS = {
     "0": "o",
@@ -150,7 +156,7 @@ class LookalikeDomain(Rule):
     id = "lookalike-domain"
     description = "A recipient domain a typo or homoglyph away from the organization's, a client's or a frequent one."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         config = context.config
         strong = [(d.lower().lstrip("@"), "the organization's") for d in config.organization.domains]
         strong += [(d.lower().lstrip("@"), f"client {name}'s") for name, c in config.clients.items() for d in c.domains]

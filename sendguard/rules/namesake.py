@@ -41,6 +41,8 @@ in the quoted text that starts with the same letters is suggested.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sendguard.history.fit import Fit, model_for, silenced
 from sendguard.history.replies import is_person, misaddressed_reply, stale_address
 from sendguard.history.store import prefix_of
@@ -48,6 +50,13 @@ from sendguard.history.twins import confusables, edit_distance
 from sendguard.mail.greetings import is_forward, is_reply
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.history.fit import FitModel
+    from sendguard.history.store import Contact, HistoryStore
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.mail.quoted import Person
+    from sendguard.rules.context import CheckContext
 
 MIN_CONTENT_MARGIN = 0.25
 LARGE_AUDIENCE = 5
@@ -114,7 +123,7 @@ class Namesake(Rule):
         ),
     }
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         model = model_for(message, context)
         if model is None:
             return []
@@ -187,7 +196,9 @@ class Namesake(Rule):
         findings += [f for f in self._reply(message, context, model) if f.recipient not in flagged]
         return findings
 
-    def _crossing(self, model, base, fits, twins):  # type: ignore[no-untyped-def]
+    def _crossing(
+        self, model: FitModel, base: Fit, fits: dict[int, Fit], twins: list[tuple[Contact, Any]]
+    ) -> Finding | None:
         """An outside recipient, an internal namesake, and a topic that so far stayed inside.
 
         The mistake that leaks: the note meant for a colleague goes to the client of the same
@@ -217,7 +228,7 @@ class Namesake(Rule):
             evidence=f"fit margin {twin.content_margin_over(base):.1f}",
         )
 
-    def _reply(self, message, context, model):  # type: ignore[no-untyped-def]
+    def _reply(self, message: OutgoingMessage, context: CheckContext, model: FitModel) -> list[Finding]:
         """A reply that quotes one person and goes to a namesake of theirs (history.replies)."""
         if not is_reply(message.subject) or is_forward(message.subject):
             return []  # a forward goes to someone other than the author by design
@@ -258,7 +269,15 @@ class Namesake(Rule):
             if not silenced(context, addr, self.id)
         ]
 
-    def _dormant(self, model, context, addr, actual, recipients, fit=None):  # type: ignore[no-untyped-def]
+    def _dormant(
+        self,
+        model: FitModel,
+        context: CheckContext,
+        addr: str,
+        actual: Contact | None,
+        recipients: list[str],
+        fit: Fit | None = None,
+    ) -> list[Finding]:
         """A stale contact nothing in the message points to: the old autocomplete entry."""
         days = context.config.rule_option(self.id, "dormant_days")
         if days <= 0 or actual is None or len(recipients) > LARGE_AUDIENCE or not model.when:
@@ -290,7 +309,7 @@ class Namesake(Rule):
         ]
 
     @staticmethod
-    def _known_as(store, author):  # type: ignore[no-untyped-def]
+    def _known_as(store: HistoryStore, author: Person | None) -> str:
         """The history's address for a quoted author, if exactly one contact matches well."""
         if author is None or not author.last:
             return ""
@@ -302,7 +321,7 @@ class Namesake(Rule):
         return max(found, key=lambda c: (c.sent, c.seen)).addr if found else ""
 
     @staticmethod
-    def _typo(addr, actual, twins):  # type: ignore[no-untyped-def]
+    def _typo(addr: str, actual: Contact | None, twins: list[tuple[Contact, Any]]) -> str | None:
         if actual is not None and actual.sent > 0:
             return None
         for contact, _ in twins:

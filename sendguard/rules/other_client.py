@@ -11,11 +11,16 @@ anywhere in the text. Attachment contents come from the content rules' extractor
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from sendguard.history.fit import silenced
 from sendguard.mail.greetings import own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 MAX_CONTACT_NAMES = 20
 
@@ -46,7 +51,7 @@ class OtherClient(Rule):
     id = "other-client"
     description = "A mail to one client that names another client (keywords, domains, contacts)."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         clients = context.config.clients
         if len(clients) < 2:
             return []

@@ -24,11 +24,15 @@ evidence field, and therefore in stderr, ``check --json``, the queue and the inc
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sendguard.mail.content import LazyPattern, mask, scan_texts, shannon_entropy
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 MAX_SCAN_LINES = 200
 MAX_LINE_CHARS = 1_000
@@ -282,7 +286,7 @@ class Secrets(Rule):
     id = "secrets"
     description = "Private keys, access tokens and passwords in the message or its attachments."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         found: list[tuple[str, str, str, bool]] = []
         for where, text in scan_texts(message, context):
             found += [(what, where, mask(value), conclusive) for what, value, conclusive in find_secrets(text)]

@@ -8,9 +8,15 @@ address); a WARN, never a hold on its own.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.history.fit import silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 MIN_HABIT = 3
 
@@ -19,7 +25,7 @@ class SenderIdentity(Rule):
     id = "sender-identity"
     description = "The From address differs from the one always used with these recipients."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         store = context.history
         own = context.config.identity.addresses
         if store is None or len(own) < 2 or message.sender is None:

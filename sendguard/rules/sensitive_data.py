@@ -25,10 +25,15 @@ from __future__ import annotations
 
 import importlib
 import re
+from typing import TYPE_CHECKING
 
 from sendguard.mail.content import LazyPattern, mask, scan_texts
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 _IBAN = LazyPattern(r"(?<![A-Za-z0-9])([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)(?![A-Za-z0-9])")
 _CARD = LazyPattern(r"\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}|\d{4}[ -]?\d{6}[ -]?\d{5}")
@@ -231,7 +236,7 @@ class SensitiveData(Rule):
     id = "sensitive-data"
     description = "Checksummed bank, card and identity numbers, and salaries, sent outside."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         outside = bool(context.outside_recipients)
         found: list[tuple[str, str, str]] = []  # (kind, where, masked value)
         salary_table = salary_figure = False

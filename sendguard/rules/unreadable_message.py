@@ -6,15 +6,21 @@ rather than waved through. Parsing itself never raises (message.py records probl
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+
+if TYPE_CHECKING:
+    from sendguard.mail.message import OutgoingMessage
+    from sendguard.rules.context import CheckContext
 
 
 class UnreadableMessage(Rule):
     id = "unreadable-message"
     description = "Malformed or oversized structure that could not be checked fully."
 
-    def check(self, message, context):  # type: ignore[no-untyped-def]
+    def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         # walking the tree and reading the recipients record the problems
         message.parts  # noqa: B018
         message.header_recipients  # noqa: B018

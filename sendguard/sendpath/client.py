@@ -81,8 +81,9 @@ def _digest(data: bytes) -> bytes:
     try:
         from _sha256 import sha256  # Python ≤ 3.11
     except ImportError:
-        from _sha2 import sha256  # type: ignore[no-redef]  # Python ≥ 3.12
-    return sha256(data).hexdigest()[:32].encode()
+        from _sha2 import sha256  # type: ignore[no-redef,unused-ignore]  # Python ≥ 3.12
+    digest: str = sha256(data).hexdigest()
+    return digest[:32].encode()
 
 
 def _peer_uid(sock) -> int:  # type: ignore[no-untyped-def]

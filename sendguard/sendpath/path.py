@@ -26,11 +26,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from sendguard import paths
 from sendguard.act import events
 from sendguard.act import queue as q
+from sendguard.clock import now_iso
 from sendguard.config import schema as config_mod
 from sendguard.errors import DeliveryError, SendguardError
 from sendguard.exitcodes import ExitCode
@@ -147,7 +148,7 @@ class SendPath:
             )
 
     def _keep_after_error(self, raw: bytes, argv: list[str], lines: list[str], code: int) -> int:
-        meta = {
+        meta: dict[str, Any] = {
             "state": q.HELD,
             "argv": argv,
             "options": [],
@@ -198,7 +199,7 @@ class SendPath:
             message, config, envelope=envelope, state_dir=paths.state_dir(), options=args.options, now=self.now
         )
         decision = result.decision
-        meta = {
+        meta: dict[str, Any] = {
             "argv": argv,
             "options": without_read_recipients(args.options),
             "recipients": recipients,
@@ -318,7 +319,7 @@ class SendPath:
             )
         entry, lock = self.queue.create(raw, {**meta, "state": q.ACCEPTED})
         try:
-            entry.meta.setdefault("events", []).append({"time": q.now_iso(), "event": event, "state": q.ACCEPTED})
+            entry.meta.setdefault("events", []).append({"time": now_iso(), "event": event, "state": q.ACCEPTED})
             try:
                 deliver(entry, config, env=self.environ, cwd=self.cwd)
             except DeliveryError as err:

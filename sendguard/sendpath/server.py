@@ -26,7 +26,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from sendguard.sendpath import client as resident
 
@@ -110,7 +110,7 @@ def _warm_up(config_path: Path | None) -> Any:
         config,
         envelope=["someone@example.invalid"],
         state_dir=paths.state_dir(),
-        options=[],
+        options=(),
         now=time.time(),
     )
     for name in events.OBSERVERS:
@@ -220,7 +220,7 @@ class Server:
         queue.on_kept = lambda entry: _tell(conn, f"K {entry.id}\n")
         path = SendPath(
             self.config_path,
-            stderr,
+            cast(TextIO, stderr),
             queue=queue,
             environ=request["env"],
             cwd=request["cwd"],

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
 
 
 class Received(NamedTuple):
@@ -38,7 +41,7 @@ class LoopbackSMTP:
         self.port = port or free_port()
         self.received: list[Received] = []
         self.refuse: set[str] = set()
-        self._controller = None
+        self._controller: Controller | None = None
 
     def start(self) -> LoopbackSMTP:
         from aiosmtpd.controller import Controller
