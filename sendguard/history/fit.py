@@ -368,20 +368,3 @@ def organization(context: Any, addr: str) -> str:
         return "internal"
     client = context.client_of(addr)
     return f"client:{client}" if client else addr.rpartition("@")[2].lower()
-
-
-def silenced(context: Any, addr: str, rule: str) -> bool:
-    """The user said "don't ask again" about this address, or allowed it in the config.
-
-    For a rule about what the message carries (rules.CONTENT_RULES) only a "don't ask again"
-    that names that rule counts: allowing a person is not allowing everything sent to them."""
-    from sendguard.rules import CONTENT_RULES
-
-    if context.is_own(addr):
-        return True
-    store = context.history
-    if rule in CONTENT_RULES:
-        return store is not None and store.is_trusted(addr, rule, blanket=False)
-    if context.is_allowed(addr):
-        return True
-    return store is not None and store.is_trusted(addr, rule)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sendguard.history.fit import message_view, silenced
+from sendguard.history.fit import message_view
 from sendguard.mail.greetings import is_reply, names_one_thread, subject_key
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+from sendguard.rules.context import silenced
 
 if TYPE_CHECKING:
     from sendguard.mail.message import OutgoingMessage

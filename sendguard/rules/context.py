@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sendguard.mail.message import domain_matches, domain_of, normalize_address
+from sendguard.rules import CONTENT_RULES
 
 __all__ = ["CheckContext", "domain_matches"]
 
@@ -75,3 +76,18 @@ class CheckContext:
         from sendguard import history
 
         return history.open_for_check(self.state_dir)
+
+
+def silenced(context: CheckContext, addr: str, rule: str) -> bool:
+    """The user said "don't ask again" about this address, or allowed it in the config.
+
+    For a rule about what the message carries (rules.CONTENT_RULES) only a "don't ask again"
+    that names that rule counts: allowing a person is not allowing everything sent to them."""
+    if context.is_own(addr):
+        return True
+    store = context.history
+    if rule in CONTENT_RULES:
+        return store is not None and store.is_trusted(addr, rule, blanket=False)
+    if context.is_allowed(addr):
+        return True
+    return store is not None and store.is_trusted(addr, rule)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sendguard.history.fit import silenced
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+from sendguard.rules.context import silenced
 
 if TYPE_CHECKING:
     from sendguard.mail.message import OutgoingMessage

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sendguard.history.fit import W_GREETING, model_for, silenced
+from sendguard.history.fit import W_GREETING, model_for
 from sendguard.history.names import contact_names
 from sendguard.mail.greetings import name_keys
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+from sendguard.rules.context import silenced
 
 if TYPE_CHECKING:
     from sendguard.mail.message import OutgoingMessage

@@ -18,10 +18,11 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sendguard.history.fit import model_for, silenced
+from sendguard.history.fit import model_for
 from sendguard.mail.greetings import own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+from sendguard.rules.context import silenced
 
 if TYPE_CHECKING:
     from sendguard.mail.message import OutgoingMessage

@@ -43,13 +43,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sendguard.history.fit import Fit, model_for, silenced
+from sendguard.history.fit import Fit, model_for
 from sendguard.history.replies import is_person, misaddressed_reply, stale_address
 from sendguard.history.store import prefix_of
 from sendguard.history.twins import confusables, edit_distance
 from sendguard.mail.greetings import is_forward, is_reply
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
+from sendguard.rules.context import silenced
 
 if TYPE_CHECKING:
     from sendguard.history.fit import FitModel
