@@ -7,7 +7,7 @@ categories and number of people concerned, the likely consequences) is marked TO
 rather than guessed. The deadline is 72 hours from *noticing* (GDPR art. 33(1)), and the four
 facts art. 33(3) asks for are spelled out as (a)-(d).
 
-Language: the same choice as the drafts (the message's language, German or English: see
+Language: the same choice as the drafts (the message's language, German, English or French: see
 breach_texts.py); the words are there, the logic is here. The JSON keys never change, and the
 record names its ``language``.
 """

@@ -1,4 +1,4 @@
-"""The words of ``sendguard oops``'s drafts, per language (German and English).
+"""The words of ``sendguard oops``'s drafts, per language (German, English, French).
 
 Honest on purpose: nothing here says the message was recalled or will be; sendguard cannot
 recall mail, and no draft claims something already happened that only the user's sending the
