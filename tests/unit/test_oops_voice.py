@@ -66,3 +66,17 @@ def test_drafts_take_that_voice_in_their_own_language(state):
     assert (stranger.greeting, stranger.form, stranger.closing) == ("Guten Tag,", "formal", "Mit freundlichen Grüßen")
     assert person(state, "x@elsewhere.example", "Jane Roe", "en").greeting == "Hello Jane,"
     assert person(state, "x@elsewhere.example", "Roe, Jane", "de").greeting == "Guten Tag Jane Roe,"
+
+
+def test_who_was_meant_is_presumed_from_the_history_when_the_check_said_nothing(state):
+    from sendguard.recover.oops import classify_recipients
+
+    meta = {"envelope": [hf.CLIENT_THOMAS], "findings": []}
+    # autocomplete's usual victim: the contact with the same first name she writes to most
+    assert classify_recipients(meta, hf.config(), [], [], state) == ([hf.CLIENT_THOMAS], [hf.BOSS], True)
+    # what the user says wins, and is no guess
+    assert classify_recipients(meta, hf.config(), [], [hf.COLLEAGUE], state) == (
+        [hf.CLIENT_THOMAS],
+        [hf.COLLEAGUE],
+        False,
+    )
