@@ -288,3 +288,36 @@ def test_setup_leaves_the_sent_folder_commented_out_when_there_is_none():
     (home() / "sent-mbox").write_text("")
     assert run("setup").returncode == 0
     assert '# maildir = "~/Mail/Sent"' in config_file().read_text()
+
+
+def test_setup_on_a_terminal_asks_who_gets_the_facts_after_a_mistake():
+    import pty
+    import select
+    import time
+
+    write_msmtprc()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: setup on a terminal, as a person runs it
+        os.execv(sendguard_exe(), [sendguard_exe(), "setup"])
+    out = b""
+    answered = False
+    deadline = time.monotonic() + 60
+    while True:
+        if not select.select([fd], [], [], max(deadline - time.monotonic(), 0))[0]:
+            os.kill(pid, 9)  # waited a minute for a prompt or an end: fail, never hang
+            break
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # the terminal closed: setup is done
+            break
+        if not data:
+            break
+        out += data
+        if b"nobody)" in out and not answered:
+            os.write(fd, b"dsb@nordwerk.example\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out.decode(errors="replace")
+    assert answered
+    assert 'manager = "dsb@nordwerk.example"' in config_file().read_text()
+    assert run("config", "validate").returncode == 0
