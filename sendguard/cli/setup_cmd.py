@@ -56,9 +56,10 @@ def propose_clients(own_domains: set[str], limit: int = 8, min_sent: int = 3) ->
 SENT_FOLDERS = ("Mail/Sent", "Maildir/Sent", "Maildir/.Sent", "mail/Sent", "Mail/sent", ".mail/Sent")
 
 
-def sent_display_name(addresses: list[str], limit: int = 200) -> str:
+def sent_display_name(addresses: list[str], sent: Path | None = None, limit: int = 200) -> str:
     """The display name on the user's own sent mail: from the learned history, else from the
-    From lines of a Sent maildir in a usual place (read before anything was learned)."""
+    From lines of the mail program's Sent maildir (``sent``) or one in a usual place (read
+    before anything was learned)."""
     import email.parser
     import email.utils
     from collections import Counter
@@ -71,10 +72,11 @@ def sent_display_name(addresses: list[str], limit: int = 200) -> str:
     own = {a.lower() for a in addresses}
     names: Counter[str] = Counter()
     parser = email.parser.BytesHeaderParser()
-    for folder in SENT_FOLDERS:
+    folders = ([sent] if sent else []) + [mailsetup.home() / f for f in SENT_FOLDERS]
+    for folder in folders:
         for sub in ("cur", "new"):
             try:
-                files = sorted((mailsetup.home() / folder / sub).iterdir())[-limit:]
+                files = sorted((folder / sub).iterdir())[-limit:]
             except OSError:
                 continue
             for file in files:
@@ -222,7 +224,8 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
 
     own = {domain_of(normalize_address(a)) for a in (msmtp.senders.values() if msmtp else [])}
     clients = propose_clients(own)
-    name = sent_display_name(list(msmtp.senders.values()) if msmtp else [])
+    sent = mailsetup.sent_folder()
+    name = sent_display_name(list(msmtp.senders.values()) if msmtp else [], sent[0] if sent else None)
     manager = ""
     if not dry_run and sys.stdin.isatty() and not target.exists():
         manager = click.prompt(
@@ -234,7 +237,6 @@ def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
         if manager and "@" not in manager:
             click.echo(f"  {manager!r} is no address: [oops] manager left empty")
             manager = ""
-    sent = mailsetup.sent_folder()
     text = starter_config(msmtp, transport, clients, name, manager, sent)
     config_mod.parse(text, str(target))  # a starter config that does not load would be a bug
     click.echo("")

@@ -321,3 +321,12 @@ def test_setup_on_a_terminal_asks_who_gets_the_facts_after_a_mistake():
     assert answered
     assert 'manager = "dsb@nordwerk.example"' in config_file().read_text()
     assert run("config", "validate").returncode == 0
+
+
+def test_setup_reads_the_name_from_the_sent_folder_mutt_files_into():
+    write_msmtprc()
+    sent = _maildir(home() / "mail" / "work" / "Gesendet")
+    (home() / ".muttrc").write_text('set folder = "~/mail/work"\nset record = "+Gesendet"\n')
+    (sent / "cur" / "1:2,S").write_bytes(make_message(sender="Dana Wolff <d.wolff@nordwerk.example>"))
+    assert run("setup").returncode == 0
+    assert 'name = "Dana Wolff"' in config_file().read_text()
