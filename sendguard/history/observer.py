@@ -13,14 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from sendguard import paths
+from sendguard.history.forget import forget_raw
 from sendguard.history.learn import Learner
 from sendguard.history.store import open_for_write
 
 
 def observe(entry: Any, event: str, config: Any) -> None:
     if event == "discarded":
-        from sendguard.history.forget import forget_raw
-
         db = open_for_write(paths.state_dir(create=True))
         try:
             forget_raw(db, entry.raw(), config.identity.addresses, config.organization.domains)

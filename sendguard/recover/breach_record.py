@@ -140,8 +140,8 @@ def drafted_measures(record: dict[str, Any], drafted: list[tuple[str, str]]) -> 
     """Art. 33(3)(d) as it stands: the drafts ``oops`` actually wrote, as (kind, address) with
     kind unintended, forward, also or manager — never one it did not write."""
     words = RECORD_TEXTS.get(record.get("language", "en"), RECORD_TEXTS["en"])
-    parts = [words["drafted"][kind].format(who=who) for kind, who in drafted]
-    return (
+    parts = [str(words["drafted"][kind]).format(who=who) for kind, who in drafted]
+    return str(
         words["drafted"]["intro"]
         + ("; ".join(parts) or words["drafted"]["none"])
         + words["drafted"]["end"].format(to_assess=words["to_assess"])

@@ -51,15 +51,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sendguard.act import events
 from sendguard.act import queue as q
+from sendguard.act.drafts import rewrite_draft, write_draft
+from sendguard.act.restored import restored_root
 from sendguard.errors import QueueError
-from sendguard.mail.message import OutgoingMessage, decode_header, domain_matches, domain_of, normalize_address
+from sendguard.history import open_for_check
+from sendguard.history.forget import forget_raw
+from sendguard.history.ledger import voice_with
+from sendguard.history.store import open_for_write
+from sendguard.history.twins import confusables
+from sendguard.mail.message import OutgoingMessage, domain_matches, domain_of, normalize_address
+from sendguard.mail.mimetree import decode_header
+from sendguard.mail.voice import (
+    CLOSINGS_BY_LANGUAGE,
+    FAMILIAR,
+    SALUTATIONS_BY_LANGUAGE,
+    TITLED,
+    fits_language,
+    language_of,
+)
 from sendguard.recover.breach_record import build_record, drafted_measures, record_text
 from sendguard.recover.breach_texts import finding_sentence, type_words
-from sendguard.recover.oops_texts import TEXTS, language_of, text_for
+from sendguard.recover.oops_texts import TEXTS, text_for
 
 LEFT_STATES = frozenset({q.DELIVERED, q.INTERRUPTED, q.SENDING})  # left, or may have left
 
@@ -139,8 +155,6 @@ def classify_recipients(
 def best_twins(state_dir: Path, unintended: list[str], config: Any) -> list[str]:
     """For each unintended recipient, the contact the user writes to most who could have been
     picked instead (history/twins.py): autocomplete's usual victim."""
-    from sendguard.history import open_for_check
-    from sendguard.history.twins import confusables
 
     store = open_for_check(state_dir)
     if store is None:
@@ -215,8 +229,6 @@ class Person:
 def person(state_dir: Path, addr: str, display: str, language: str) -> Person:
     """``addr`` with the greeting, form and closing the user uses with them (the ledger), or the
     language's polite defaults where the history has none in this language."""
-    from sendguard.history.ledger import voice_with
-    from sendguard.mail.voice import CLOSINGS_BY_LANGUAGE, FAMILIAR, SALUTATIONS_BY_LANGUAGE, TITLED, fits_language
 
     words = TEXTS[language]
     voice = voice_with(state_dir, addr, language)
@@ -300,7 +312,6 @@ def write_drafts(
     """The drafts, by role; rewritten in place where ``previous`` names their files. Returns the
     drafts written and the notes for the user; the record's measures (art. 33(3)(d)) name
     exactly the drafts written."""
-    from sendguard.act.drafts import rewrite_draft, write_draft
 
     previous = previous or {}
     text = TEXTS[language]
@@ -370,7 +381,6 @@ def write_drafts(
 
 def _contact_display(state_dir: Path, addr: str) -> str:
     """The display name the history has for an address, or ""."""
-    from sendguard.history import open_for_check
 
     store = open_for_check(state_dir)
     contact = store.contact(addr) if store is not None else None
@@ -407,7 +417,8 @@ def oops(
         forget_mistake(state_dir, raw, config)  # before the user's voice is read from the history
         wrong_given = [normalize_address(a) for a in wrong or []] or list(previous.get("wrong_given") or [])
         intended_given = [normalize_address(a) for a in intended or []] or list(previous.get("intended_given") or [])
-        unintended, meant, guess = classify_recipients(entry.meta, config, wrong_given, intended_given, state_dir)
+        meta = cast(dict[str, Any], entry.meta)
+        unintended, meant, guess = classify_recipients(meta, config, wrong_given, intended_given, state_dir)
         message = OutgoingMessage(raw)
         language = previous.get("language") or language_of(
             f"{message.subject}\n{message.body_text}", message.header("Content-Language")
@@ -465,14 +476,15 @@ def oops(
 
 def open_incidents(queue: q.Queue, now: float) -> list[dict[str, Any]]:
     """Every message ``oops`` recorded whose 72-hour deadline has not passed, soonest first."""
-    from sendguard.incidents.restore import restored_root
 
     found = []
     roots = [queue, q.Queue(restored_root(queue.root.parent))]
     for root in roots:
         for entry in root.entries():
             report = entry.meta.get("oops")
-            deadline = _timestamp(report.get("deadline")) if isinstance(report, dict) else None
+            if not isinstance(report, dict):
+                continue
+            deadline = _timestamp(report.get("deadline"))
             if deadline is None or deadline <= now:
                 continue
             found.append(
@@ -493,8 +505,6 @@ def open_incidents(queue: q.Queue, now: float) -> list[dict[str, Any]]:
 def forget_mistake(state_dir: Path, raw: bytes, config: Any) -> None:
     """The history takes the message back and never learns it again (history/forget.py): a
     mistake must not teach sendguard that the wrong person is someone the user writes such mail to."""
-    from sendguard.history.forget import forget_raw
-    from sendguard.history.store import open_for_write
 
     db = open_for_write(state_dir)
     try:
