@@ -140,6 +140,13 @@ def make_message(
     """A plain text message as a mail program would pipe it."""
     return (
         f"From: {sender}\nTo: {to}\nSubject: {subject}\nDate: Fri, 27 Nov 2026 09:00:00 +0000\n"
-        f"Message-ID: <test-{abs(hash((to, subject, body)))}@nordwerk.example>\n{extra_headers}"
+        f"Message-ID: <test-{_stable_id(to, subject, body)}@nordwerk.example>\n{extra_headers}"
         f"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n{body}"
     ).encode()
+
+
+def _stable_id(*parts: object) -> str:
+    """The same id for the same message in every run (hash() of a str is salted per process)."""
+    import hashlib
+
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]

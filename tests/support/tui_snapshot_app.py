@@ -7,6 +7,7 @@ fixed (NOW), the time zone is UTC, so the pictures never depend on the clock.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -35,7 +36,7 @@ def message(
     head = (
         f"From: {sender}\nTo: {to}\n"
         + (f"Cc: {cc}\n" if cc else "")
-        + f"Subject: {subject}\nDate: Fri, 27 Nov 2026 08:55:00 +0000\nMessage-ID: <{abs(hash(subject))}@x>\n"
+        + f"Subject: {subject}\nDate: Fri, 27 Nov 2026 08:55:00 +0000\nMessage-ID: <{hashlib.sha256(subject.encode()).hexdigest()[:16]}@x>\n"
         "MIME-Version: 1.0\n"
     )
     if attachment is None:
