@@ -15,7 +15,7 @@ Measured two ways:
   peak RSS (ru_maxrss) minus the peak RSS of the same command on a tiny message (interpreter
   and libraries), compared with the message size.
 
-Goal (issue 4): ≤ 1 s and peak ≤ 4x the message size.
+Goal: ≤ 1 s and peak ≤ 4x the message size.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 1. Learning: 10,000 synthetic messages (5,000 contacts) into a fresh store, timed.
 2. Send path: ``sendguard check`` of one message as its own process (as the send path starts),
    N times with no history and N times with the 5,000-contact history, alternately; medians.
-   Target (issue 3): no more than 15 ms slower with the history.
+   Target: no more than 15 ms slower with the history.
 3. Lookup cost vs history size: in-process check of the same messages against 100, 5,000 and
    20,000 contacts (5,000 and 20,000 should be about equal: every lookup is indexed and bounded).
 4. With ../shared present: learning the three real Enron mailboxes, and the misdirection score

@@ -12,7 +12,7 @@ file system matters. Run it from the project root::
     .venv/bin/python bench/bench_sendpath.py -n 100 --dir ~/tmp
     .venv/bin/python bench/bench_sendpath.py --sendmail A --sendmail B   # A/B: all alternate
 
-Target (issue 2): median ratio ≤ 1.8 (wall clock). CPU time (user + system, the process and
+Target: median ratio ≤ 1.8 (wall clock). CPU time (user + system, the process and
 its children, msmtp included) is printed too: on a busy machine wall clock mostly measures the
 neighbours, CPU time much less so.
 """

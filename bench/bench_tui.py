@@ -1,4 +1,4 @@
-"""How fast is ``sendguard review`` with a big queue? (issue 5: 10,000 entries, first paint ≤ 1 s)
+"""How fast is ``sendguard review`` with a big queue? (10,000 entries, first paint ≤ 1 s)
 
 Builds a queue of N entries (default 10,000: mostly delivered, some held, delayed, deferred)
 in a temp dir, then measures:

@@ -1,7 +1,7 @@
 """Exit codes: the sendmail conventions (sysexits.h), part of the outside interface.
 
 Mail programs read them: mutt shows the output of a failed delivery, git send-email stops a
-series on any non-zero code, aerc shows only ``exit status N``. See ../shared/notes/contract.md.
+series on any non-zero code, aerc shows only ``exit status N`` (man sendguard, EXIT STATUS).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Shared fixtures. Every test runs in its own HOME and XDG tree (b4's autouse pattern), so no
-test reads the developer's config, queue or history, and none depends on ../shared.
+test reads the developer's config, queue or history, and none depends on anything outside the repository.
 
 Real parts: ``smtp_server`` is an aiosmtpd server on 127.0.0.1; ``world`` writes an msmtp
 config pointing at it and a sendguard config whose transport is the real msmtp.

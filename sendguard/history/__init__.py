@@ -1,4 +1,4 @@
-"""The history: what sendguard learned from the user's own mail (see issue 3).
+"""The history: what sendguard learned from the user's own mail.
 
 ``open_for_check`` is the send path's hook (``CheckContext.history``): it opens the sqlite file
 read-only and returns None when nothing has been learned, so rules that need a history simply

@@ -196,7 +196,7 @@ def take_suggestion(queue: q.Queue, entry_id: str, config: Config, state_dir: Pa
         _keep_original(entry)
         atomic_write(entry.message_path, new_raw)
         taken = [f"{c.where}: {c.before} -> {c.after}" for c in changes]
-        # suggestion_taken: the incident log tags the entry's later records "fixed" (issue 6)
+        # suggestion_taken: the incident log tags the entry's later records "fixed"
         entry.save(
             envelope=new_envelope,
             recipients=_replace_list(list(meta.get("recipients", [])), replacements),

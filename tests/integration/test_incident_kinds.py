@@ -1,4 +1,4 @@
-"""Issue 6: every kind of decision is an incident a person can find by its tag in ``sendguard log``.
+"""Every kind of decision is an incident a person can find by its tag in ``sendguard log``.
 
 test_incidents.py covers held, delivered, warned, released and the query language, test_oops.py
 the oops report; here the remaining kinds, each made the way a person makes it (sendmail,

@@ -2,7 +2,7 @@
 
 Each helper runs the real mail program with its own HOME and config pointing at the world's
 ``sendguard-sendmail`` by absolute path, with ``SENDGUARD_CONFIG`` in the environment, exactly as
-a user's setup would (see ../shared/notes/integration.md for how each program calls sendmail).
+a user's setup would.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The sendmail command line: the three real call shapes, msmtp's extras, usage errors, round-trip.
 
-Call shapes as measured on Debian 12 (../shared/notes/integration.md, summarised here so the
+Call shapes as measured on Debian 12 (summarised here so the
 tests stand alone): mutt/neomutt ``[-B8BITMIME] [-f FROM] [-N DSN -R RET] -- RCPT...``, aerc
 ``RCPT...``, git send-email ``[-f FROM] -i RCPT...``.
 """
