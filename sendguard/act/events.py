@@ -1,36 +1,11 @@
 """After a decision or a state change: tell the observers (history, incident log).
 
-The send path must not wait for them and must never fail because of them: an observer that
-breaks is reported in one line and the message's fate is unchanged. Observers are modules
-named here, each with ``observe(entry, event, config)``; they are imported only when an event
-happens.
-
-Two ways to run them:
-
-* :func:`emit` runs them here and now. The CLI, the review app and ``queue_ops`` use it: there
-  the order of events matters (a release records "released" before "delivered") and nobody is
-  waiting on a pipe.
-* :class:`ObserverWorker` is for the sendmail entry points, which exit right after. Once the
-  entry's final state is fsynced the caller needs nothing but our exit code, yet the observers
-  cost 10–25 ms of wall clock per mail (importing the history, its SQLite commits, the incident
-  record, starting the indexer). So a child process runs them, with /dev/null for stdin, stdout
-  and stderr and every other descriptor closed: mutt, git send-email and aerc wait only for our
-  process and for EOF on the pipes they gave us, so they return as soon as the parent exits.
-  The child writes failures to ``observers.log`` in the state dir (nobody reads its stderr).
-
-Why the child is forked *before* the rules run and then waits for its job on a pipe, instead
-of being forked at the end: the rules open the history's SQLite database, and an SQLite
-connection open at fork time breaks the child's own connections to that file ("locking
-protocol", measured: SQLite's per-process lock bookkeeping does not survive a fork). Forked
-early, the child holds no SQLite state; a fresh interpreter would work too but costs ~50 ms of
-CPU per mail where the fork costs ~1.
-
-Readers that must see what the observers wrote — the next mail's check (first-time-recipient
-reads the history), every CLI command, tests — call :func:`settle` first. A worker takes a
-shared ``flock`` on ``.observers.lock`` in the state dir *before* it acknowledges its job, and
-the parent exits only after the acknowledgement, so there is no moment after sendmail exits
-when a child is at work unseen; ``settle`` waits, bounded, for an exclusive lock, i.e. until
-no worker is at work. Nothing waits when none is: one open and one flock.
+:func:`emit` runs them here and now (CLI, review, queue run: the order of events matters there).
+:class:`ObserverWorker` runs them in a child forked *before* the rules open SQLite (a connection
+open at fork time breaks the child's), for the sendmail entry points, which exit right after.
+:func:`settle` waits, bounded, until no worker is at work, for readers that must see what the
+observers wrote. An observer that breaks is logged to ``observers.log``; the message's fate is
+unchanged. See ARCHITECTURE.md, "Processes" and rule 5 of the send path.
 """
 
 from __future__ import annotations

@@ -1,19 +1,14 @@
 """Decide: the one place where findings and configuration become a verdict.
 
-Rules only detect; this module is the whole policy, in the manner of Mailman's
-``chains/builtin.py``: a small declarative table, read top to bottom.
+A small declarative table, read top to bottom (Mailman's ``chains/builtin.py``):
 
-1. ``[rules.ID] action`` overrides the severity of every finding of that rule
-   (``off`` drops them; the rule is then not even run, see check.py).
+1. ``[rules.ID] action`` overrides the severity of every finding of that rule (``off`` drops them).
 2. Each finding's severity maps to a verdict (SEVERITY_TO_VERDICT); the highest wins.
-3. Never nag: a single WARN never holds. Independent evidence does: when, for one recipient,
-   findings of two different rules agree — a WARN and another WARN, or a WARN and a
-   corroborating INFO about that same recipient (CORROBORATING_INFO, e.g. "never written to
-   before") — the verdict is raised to HOLD. Findings about the message as a whole (recipient None) count for every
-   recipient, since they travel to all of them.
+3. Never nag: one WARN never holds; two independent pieces of evidence about one recipient do
+   (two rules' WARNs, or a WARN and a corroborating INFO). Findings about the whole message count
+   for every recipient.
 
-Every step only ever raises the verdict, so more evidence never lowers it (a property test
-checks this).
+Every step only raises the verdict: more evidence never lowers it (a property test checks this).
 """
 
 from __future__ import annotations
