@@ -67,33 +67,44 @@ def test_display_names_are_kept_and_decoded():
     assert message.problems == []
 
 
+def _cpu_seconds(call) -> float:
+    """The least CPU time of three runs: a loaded machine slows wall clocks, not the work."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        call()
+        best = min(best, time.process_time() - start)
+    return best
+
+
 @pytest.mark.parametrize(
-    "text",
+    "unit, count",
     [
-        "a" * 130_000,  # took 40 s through the old fallback regex
-        "(" * 200_000,
-        '"' * 200_000,
-        "<" * 200_000,
-        "a," * 100_000,
-        "x@" * 100_000,
-        "(\\" * 100_000,
-        "g:" * 100_000,
+        ("a", 32_500),  # 130 kB of it took 40 s through the old fallback regex
+        ("(", 50_000),
+        ('"', 50_000),
+        ("<", 50_000),
+        ("a,", 25_000),
+        ("x@", 25_000),
+        ("(\\", 25_000),
+        ("g:", 25_000),
     ],
     ids=["no-at", "parens", "quotes", "angles", "commas", "ats", "escapes", "groups"],
 )
-def test_hostile_lists_take_linear_time(text):
-    start = time.perf_counter()
-    parse_address_list(text)
-    assert time.perf_counter() - start < 2.0
+def test_hostile_lists_take_linear_time(unit, count):
+    # four times the input may cost about four times the work, never the sixteen of a quadratic
+    small = _cpu_seconds(lambda: parse_address_list(unit * count))
+    large = _cpu_seconds(lambda: parse_address_list(unit * (4 * count)))
+    assert large < 8 * small + 0.05
 
 
 def test_a_130k_to_header_without_at_is_held_quickly():
     raw = b"From: a@nordwerk.example\nTo: " + b"a" * 130_000 + b"\nSubject: x\n\nhi\n"
-    start = time.perf_counter()
+    start = time.process_time()
     message = OutgoingMessage(raw)
     assert message.header_recipients == []
     assert message.problems
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0  # CPU time: 40 s before, milliseconds now
 
 
 # round trip: any list of mailboxes, written the ways mail programs write them, reads back
