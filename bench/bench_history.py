@@ -1,5 +1,7 @@
 """Benchmark (not a test): what the history costs — learning, the send path, check throughput.
 
+0. Learning as ``sendguard learn`` does, the judgement fitted: 100,000 synthetic messages (half of
+   them sent, 50,000 contacts; ``--learn N``), timed. Target: under a minute.
 1. Learning: 10,000 synthetic messages (5,000 contacts) into a fresh store, timed.
 2. Send path: ``sendguard check`` of one message as its own process (as the send path starts),
    N times with no history and N times with the 5,000-contact history, alternately; medians.
@@ -76,16 +78,23 @@ def synthetic(n_messages: int, n_contacts: int, seed: int = 1) -> list[bytes]:
     return out
 
 
-def learn(state: Path, messages: list[bytes]) -> float:
+def learn(state: Path, messages: list[bytes], judge: bool = False) -> float:
+    """Seconds to learn ``messages``; with ``judge``, as ``sendguard learn`` does: the newest sent
+    mail judged as it comes and the judgement fitted (history.train)."""
     sys.path.insert(0, str(ROOT))
+    from sendguard.config.schema import parse
     from sendguard.history.learn import Learner
     from sendguard.history.store import open_for_write
+    from sendguard.history.train import refresh
 
+    config = parse(CONFIG) if judge else None
     start = time.perf_counter()
     db = open_for_write(state)
-    with Learner(db, ["me@home.example"], ["home.example"]) as learner:
+    with Learner(db, ["me@home.example"], ["home.example"], config) as learner:
         for raw in messages:
             learner.add(raw)
+    if config is not None:
+        print(f"  {refresh(db, config).operating_point()}")
     db.close()
     return time.perf_counter() - start
 
@@ -135,9 +144,12 @@ def cold_check(config: Path, message: Path, state: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
+    ap.add_argument("--learn", type=int, default=100_000, help="messages for the learn-and-fit timing")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sg-bench-history-") as tmp:
         root = Path(tmp)
+        seconds = learn(root / "judged" / "sendguard", synthetic(a.learn, a.learn // 2), judge=True)
+        print(f"learn and fit: {a.learn:,} messages in {seconds:.1f} s ({a.learn / seconds:.0f} msg/s)")
         config = root / "config.toml"
         config.write_text(CONFIG)
         messages = synthetic(10_000, 5_000)

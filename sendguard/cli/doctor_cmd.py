@@ -110,7 +110,10 @@ def check_history() -> Check:
             "nothing learned yet: the wrong-recipient rules have nothing to compare with",
             "sendguard learn ~/Mail/Sent   (or --notmuch 'tag:sent')",
         )
-    return Check("history", OK, f"{store.meta('messages')} messages learned ({store.meta('sent')} sent)")
+    from sendguard.history.judgement import judgement_of
+
+    learned = f"{store.meta('messages')} messages learned ({store.meta('sent')} sent)"
+    return Check("history", OK, f"{learned}; {judgement_of(store).operating_point()}")
 
 
 def check_notmuch() -> Check:

@@ -187,6 +187,17 @@ class HistorySection:
 
 
 @section
+class JudgementSection:
+    """How the recipient model is fitted to the user's mail (at learn time)."""
+
+    false_holds: float = key(
+        0.01,
+        "The false-hold budget: the share of ordinary sent mail the recipient model may hold, "
+        "measured on the user's own held-out mail when it is fitted (0.01: one in a hundred).",
+    )
+
+
+@section
 class LogSection:
     """The incident log."""
 
@@ -283,6 +294,7 @@ class Config:
     block: ListSection = field(default_factory=ListSection)
     delay: DelaySection = field(default_factory=DelaySection)
     history: HistorySection = field(default_factory=HistorySection)
+    judgement: JudgementSection = field(default_factory=JudgementSection)
     log: LogSection = field(default_factory=LogSection)
     queue: QueueSection = field(default_factory=QueueSection)
     drafts: DraftsSection = field(default_factory=DraftsSection)
@@ -313,6 +325,7 @@ SECTIONS: dict[str, type] = {
     "block": ListSection,
     "delay": DelaySection,
     "history": HistorySection,
+    "judgement": JudgementSection,
     "log": LogSection,
     "queue": QueueSection,
     "drafts": DraftsSection,

@@ -38,6 +38,8 @@ class Score:
     caught: int = 0
     crossing: int = 0
     crossing_caught: int = 0
+    operating_point: str = ""
+    """What the judgement fitted on the learned part expects (history.judgement)."""
 
     def lines(self) -> list[str]:
         fh = self.false_holds / self.replayed if self.replayed else 0.0
@@ -51,6 +53,8 @@ class Score:
                 f"  of which {self.crossing} swapped to another domain: {self.crossing_caught} held "
                 f"({self.crossing_caught / self.crossing:.1%})"
             )
+        if self.operating_point:
+            out.append(self.operating_point)
         return out
 
 
@@ -87,9 +91,13 @@ def evaluate(messages: list[bytes], config: Config, seed: int = 0) -> Score:
     with tempfile.TemporaryDirectory(prefix="sendguard-evaluate-") as tmp:
         state = Path(tmp)
         db = open_for_write(state)
-        with Learner(db, config.identity.addresses, config.organization.domains) as learner:
+        with Learner(db, config.identity.addresses, config.organization.domains, config) as learner:
             for raw in learn:
                 learner.add(raw)
+        from sendguard.history.train import refresh
+
+        fitted = refresh(db, config, force=True)
+        score.operating_point = fitted.operating_point() if fitted is not None else ""
         db.close()
         store = open_read_only(state)
         for raw in replay:

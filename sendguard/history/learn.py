@@ -67,6 +67,12 @@ class Observed:
     outside: bool
     voice: dict[str, str] = field(default_factory=dict)
     """How the user greets, addresses and signs off (sent mail only: mail.voice)."""
+    sample: bytes = b""
+    """For sent mail: its headers and text, kept (the newest SAMPLE_LIMIT) to fit the judgement on."""
+    examples: str = ""
+    """The judgement's training examples simulated on it as the history stood before it (JSON)."""
+    copy_key: str = ""
+    """The same mail under another Message-ID (a copy in another folder) has the same key."""
 
 
 def body_text(msg: Message) -> str:
@@ -133,17 +139,52 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observ
         words=words(subject + "\n" + body, MAX_WORDS),
         outside=outside,
         voice=voice_of(body) if sent else {},
+        sample=_sample(msg, body) if sent and recipients else b"",
+        copy_key=_copy_key(sender, date, recipients, subject),
     )
+
+
+def _copy_key(sender: str, date: float, recipients: dict[str, str], subject: str) -> str:
+    """Sender, date, recipients and subject: one mail filed twice, with two Message-IDs."""
+    if not date:
+        return ""  # undated mail cannot be told apart from another with the same subject
+    text = "\n".join([sender, repr(date), subject, *sorted(recipients)])
+    return "copy:" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+SAMPLE_HEADERS = ("From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
+SAMPLE_LIMIT = 1000
+TAIL_LIMIT = 20_000
+WARM_UP = 0.3  # the share of sent mail learned before mistakes are simulated on the rest
+YOUNG = '{"young": true}'  # examples not simulated: the history was too young to judge by
+
+
+def _sample(msg: Message, text: str) -> bytes:
+    """A plain-text copy of a sent message: what the recipient rules read, nothing else."""
+    head = []
+    for name in SAMPLE_HEADERS:
+        for value in msg.get_all(name, []):
+            value = " ".join(decode_header(value).split())
+            head.append(f"{name}: {value}")
+    head.append("Content-Type: text/plain; charset=utf-8")
+    head.append("Content-Transfer-Encoding: 8bit")
+    return ("\n".join(head) + "\n\n" + text).encode("utf-8", "replace")
+
+
+# What the ledger leaves out: the judgement's training material is not evidence to take back.
+NOT_IN_LEDGER = ("sample", "examples", "copy_key")
 
 
 def write_ledger(db: sqlite3.Connection, messages: list[Observed]) -> None:
     """Keep what each *sent* message added, so it can be taken back (history/forget.py) and the
     user's voice with a person read back (recover/oops.py). Received mail is never a mistake of
     the user's to undo, and it is most of the mail: it is not kept."""
-    db.executemany(
-        "INSERT OR REPLACE INTO ledger VALUES (?, ?)",
-        [(m.msgid, json.dumps(asdict(m), ensure_ascii=False)) for m in messages if m.sent],
-    )
+    rows = []
+    for m in messages:
+        if m.sent:
+            data = {k: v for k, v in asdict(m).items() if k not in NOT_IN_LEDGER}
+            rows.append((m.msgid, json.dumps(data, ensure_ascii=False)))
+    db.executemany("INSERT OR REPLACE INTO ledger VALUES (?, ?)", rows)
 
 
 @dataclass
@@ -155,21 +196,80 @@ class Batch:
 
 
 class Learner:
-    """Feeds messages into the store. Use as a context manager; ``add`` returns whether it was new."""
+    """Feeds messages into the store. Use as a context manager; ``add`` returns whether it was new.
 
-    def __init__(self, db: sqlite3.Connection, own: Iterable[str], org_domains: Iterable[str]) -> None:
+    With a ``config``, the newest SAMPLE_LIMIT sent messages of a run (and the mail that came
+    after the oldest of them, up to TAIL_LIMIT messages) are held back and learned last, in
+    date order, each sent one first judged against the history as it stood before it
+    (history.train): the user's own mistakes simulated as the user would have met them.
+    """
+
+    def __init__(
+        self, db: sqlite3.Connection, own: Iterable[str], org_domains: Iterable[str], config: object = None
+    ) -> None:
         self.db = db
         self.own = {a.lower() for a in own}
         self.org_domains = list(org_domains)
+        self.config = config
         self.batch = Batch()
         self.added = 0
         self.skipped = 0
+        self.tail: list[tuple[float, int, Observed]] = []
+        self.tail_ids: set[str] = set()
+        self.tail_sent = 0
+        self.copies: set[str] = set()
 
     def __enter__(self) -> Learner:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """Learn what was held back, in date order, simulating on each sent message first."""
+        import heapq
+
+        simulator = None
+        if self.config is not None and self.tail_sent:
+            from sendguard.history.train import Simulator
+
+            simulator = Simulator(self.db, self.config, own=self.own)
+        learned = self._count("sent")
+        while self.tail:
+            _, _, observed = heapq.heappop(self.tail)
+            if simulator is not None and observed.sample:
+                self.flush()
+                # a young history judges everyone as new: mistakes on it say little about later
+                mature = learned >= WARM_UP * (learned + self.tail_sent)
+                observed.examples = simulator.examples(observed) if mature else YOUNG
+                learned += 1
+                self.tail_sent -= 1
+            self._queue(observed)
+        self.tail_ids.clear()
+        self.tail_sent = 0
         self.flush()
+
+    def _hold_back(self, observed: Observed) -> None:
+        import heapq
+
+        heapq.heappush(self.tail, (observed.date, self.added, observed))
+        self.tail_ids.add(observed.msgid)
+        self.tail_sent += bool(observed.sample)
+        while self.tail and (
+            self.tail_sent > SAMPLE_LIMIT
+            or len(self.tail) > TAIL_LIMIT
+            or (self.tail_sent >= SAMPLE_LIMIT and not self.tail[0][2].sample)
+        ):
+            _, _, oldest = heapq.heappop(self.tail)
+            self.tail_ids.discard(oldest.msgid)
+            self.tail_sent -= bool(oldest.sample)
+            self._queue(oldest)
+
+    def _queue(self, observed: Observed) -> None:
+        self.batch.messages.append(observed)
+        self.batch.ids.add(observed.msgid)
+        if len(self.batch.messages) >= BATCH:
+            self.flush()
 
     def add(self, raw: bytes) -> bool:
         try:
@@ -178,15 +278,35 @@ class Learner:
             # One hostile or broken message in a decade of mail must not stop the learning
             # of the rest; it is counted with the unusable ones.
             observed = None
-        if observed is None or observed.msgid in self.batch.ids or self._known(observed.msgid):
+        if (
+            observed is None
+            or observed.msgid in self.batch.ids
+            or observed.msgid in self.tail_ids
+            or self._known(observed.msgid)
+            or self._copy(observed.copy_key)
+        ):
             self.skipped += 1
             return False
-        self.batch.messages.append(observed)
-        self.batch.ids.add(observed.msgid)
         self.added += 1
-        if len(self.batch.messages) >= BATCH:
-            self.flush()
+        if self.config is not None:
+            self._hold_back(observed)
+        else:
+            self._queue(observed)
         return True
+
+    def _count(self, key: str) -> int:
+        self.flush()
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _copy(self, key: str) -> bool:
+        """A copy of a message learned already (in this run or before), under another Message-ID."""
+        if not key:
+            return False
+        if key in self.copies:
+            return True
+        self.copies.add(key)
+        return self.db.execute("SELECT 1 FROM copies WHERE key = ?", (key,)).fetchone() is not None
 
     def _known(self, msgid: str) -> bool:
         """Learned already, or forgotten on purpose (a mistake: history/forget.py)."""
@@ -338,6 +458,23 @@ class Learner:
             [(m.msgid, subject_key(m.subject), m.date, int(m.sent), int(m.outside)) for m in messages],
         )
         db.executemany("INSERT OR IGNORE INTO participants VALUES (?, ?)", participants)
+        db.executemany(
+            "INSERT OR IGNORE INTO copies VALUES (?, ?)", [(m.copy_key, m.msgid) for m in messages if m.copy_key]
+        )
+        samples = sorted((m for m in messages if m.sample), key=lambda m: -m.date)[:SAMPLE_LIMIT]
+        if samples:
+            db.executemany(
+                "INSERT OR IGNORE INTO samples VALUES (?, ?, ?)", [(m.msgid, m.date, m.sample) for m in samples]
+            )
+            db.execute(
+                "DELETE FROM samples WHERE date < (SELECT date FROM samples ORDER BY date DESC LIMIT 1 OFFSET ?)",
+                (SAMPLE_LIMIT - 1,),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO examples VALUES (?, ?, ?)",
+                [(m.msgid, m.date, m.examples) for m in samples if m.examples],
+            )
+            db.execute("DELETE FROM examples WHERE msgid NOT IN (SELECT msgid FROM samples)")
         n_sent = sum(1 for m in messages if m.sent)
         wordsum = sum(len(m.words) for m in messages)
         for key, n in (("messages", len(messages)), ("sent", n_sent), ("wordsum", wordsum)):

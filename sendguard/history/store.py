@@ -19,6 +19,8 @@ Tables:
 * ``words`` — how often a word occurred in mail to or from a contact.
 * ``vocab`` — per word: in how many messages it occurred, how many of them stayed inside the
   organization and how many had an outside participant.
+* ``copies`` — sender, date, recipients and subject of each learned message, hashed: the same
+  mail filed in two folders under two Message-IDs is learned once.
 * ``messages`` — one row per learned Message-ID (learning twice changes nothing), with its
   subject key and whether it had an outside participant; ``participants`` its contacts.
 * ``domains`` — how often the user wrote to / heard from each domain (lookalike-domain).
@@ -28,6 +30,10 @@ Tables:
 * ``ledger`` — per sent message (by Message-ID), what learning observed of it (JSON), so
   ``forget`` can take exactly that back and ``oops`` can read how the user writes to someone.
 * ``forgotten`` — Message-IDs the user marked as mistakes: learning never takes them in again.
+* ``samples`` — the newest sent messages (headers and text, SAMPLE_LIMIT of them): the mail on
+  which ``history.train`` simulates autocomplete mistakes to fit the judgement at learn time.
+  ``examples`` — what was simulated on each of them as the history stood before it (JSON). The
+  fitted model itself is one JSON row in ``meta`` (key ``judgement``).
 """
 
 from __future__ import annotations
@@ -97,6 +103,10 @@ CREATE TABLE IF NOT EXISTS senders (contact INTEGER NOT NULL, sender TEXT NOT NU
 CREATE TABLE IF NOT EXISTS alias (alias TEXT NOT NULL, first TEXT NOT NULL,
     PRIMARY KEY (alias, first)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alias_first ON alias(first);
+CREATE TABLE IF NOT EXISTS samples (msgid TEXT PRIMARY KEY, date REAL NOT NULL, raw BLOB NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS samples_date ON samples(date);
+CREATE TABLE IF NOT EXISTS copies (key TEXT PRIMARY KEY, msgid TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS examples (msgid TEXT PRIMARY KEY, date REAL NOT NULL, data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS trust (addr TEXT NOT NULL, rule TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (addr, rule)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger (msgid TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
@@ -318,6 +328,17 @@ class HistoryStore:
             row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             self.memo[memo_key] = int(row[0]) if row else 0
         return self.memo[memo_key]  # type: ignore[return-value]
+
+    def judgement(self) -> str:
+        """The fitted judgement (JSON, ``history.judgement``), or '' before the first fit."""
+        key = ("judgement",)
+        if key not in self.memo:
+            try:
+                row = self.db.execute("SELECT value FROM meta WHERE key = 'judgement'").fetchone()
+            except sqlite3.Error:
+                row = None
+            self.memo[key] = row[0] if row else ""
+        return self.memo[key]  # type: ignore[return-value]
 
     def near_addresses(self, addr: str, limit: int = 12) -> list[Contact]:
         """Edit-distance candidates: the addresses just before and after this one in sorted order.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sendguard.history.names import contact_names
+from sendguard.history.names import LOCAL_SPLIT, contact_names
 from sendguard.history.store import Contact, HistoryStore, prefix_of
 
 MAX_TWINS = 15
@@ -47,6 +47,36 @@ def near_name(a: str, b: str) -> bool:
     return d <= NEAR_EDITS and 5 * d <= max(len(a), len(b))
 
 
+def same_person(store: HistoryStore, addr: str, first: str, last: str, other: Contact) -> bool:
+    """Two addresses of one person, never twins of each other.
+
+    The same mailbox at another domain (an old job, a private address), or the same last name
+    with the same first name, an initial (of the first or a middle name), a short form ("Bill" for William) or a middle
+    name in the address ("j.r.smith" and "robert.smith").
+    """
+    local, other_local = addr.partition("@")[0], other.addr.partition("@")[0]
+    if local == other_local and len(local) >= 3:
+        return True
+    if len(last) < 2 or last != other.last or not first or not other.first:
+        return False
+    a, b = first, other.first
+    if a == b or len(a) == 1 or len(b) == 1:
+        return True  # an initial may be the first or the middle one ("t..hodge", Jeffrey T. Hodge)
+    if a in store.first_names_of(other) or b in _aliases_of(store, a):
+        return True  # a short form of the other's first name, or the other way round
+    tokens, other_tokens = set(LOCAL_SPLIT.split(local)), set(LOCAL_SPLIT.split(other_local))
+    return a in other_tokens or b in tokens
+
+
+def _aliases_of(store: HistoryStore, first: str) -> set[str]:
+    key = ("aliases", first)
+    found = store.memo.get(key)
+    if found is None:
+        rows = store.db.execute("SELECT alias FROM alias WHERE first = ?", (first,))
+        found = store.memo[key] = {r[0] for r in rows} | {first}
+    return found  # type: ignore[return-value]
+
+
 def names_of(store: HistoryStore, addr: str, display: str = "") -> tuple[str, str]:
     contact = store.contact(addr)
     if contact is not None and (contact.first or contact.last):
@@ -78,7 +108,7 @@ def _candidates(store: HistoryStore, addr: str, display: str) -> list[tuple[Cont
 
     def add(contacts: list[Contact], why: str) -> None:
         for c in contacts:
-            if c.addr != addr and c.addr not in found:
+            if c.addr != addr and c.addr not in found and not same_person(store, addr, first, last, c):
                 found[c.addr] = (c, why)
 
     if len(first) >= 2:

@@ -6,7 +6,9 @@ same typed prefix, an address a couple of edits away, a full name a spelling awa
 and compare how well each fits this message (history.fit: co-recipients, topic words, greeting,
 thread, quoted headers).
 Only a twin that fits *clearly* better is reported, and its address is the suggestion; a
-recipient without a better-fitting twin is never questioned, however unusual.
+recipient without a better-fitting twin is never questioned, however unusual. How much better
+is clear enough is fitted per user at learn time to the false-hold budget (history.judgement,
+history.train); until then, and never more leniently than, the ``hold_margin`` option.
 
 The margin must rest on the message itself (co-recipients, topic, greeting, quoted header,
 organization: at least MIN_CONTENT_MARGIN); how recently the user wrote to each contact only
@@ -18,8 +20,8 @@ mailbox held 5 of 207 sent mails for nothing with the topic alone; 3 with the fa
 A reply (Re:/AW:, not a forward) that quotes one person and goes to a namesake of theirs holds
 even when the history has never seen the quoted author (history.replies), and so does a reply
 to the author's name at another organization than the one the quoted header shows (an old
-address from autocomplete). On long recipient lists (more than LARGE_AUDIENCE) the margins
-double: everyone there has namesakes.
+address from autocomplete). On long recipient lists (more than LARGE_AUDIENCE) margins count
+half: everyone there has namesakes.
 
 A misspelt address the user never wrote to, one letter (or two swapped neighbours) from a
 contact they write to regularly, is reported too (the classic typo); with first-time-recipient
@@ -44,9 +46,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sendguard.history.fit import Fit, model_for
+from sendguard.history.judgement import LARGE_AUDIENCE, MIN_CONTENT_MARGIN, compare, judgement_of, known_twins
 from sendguard.history.replies import is_person, misaddressed_reply, stale_address
 from sendguard.history.store import prefix_of
-from sendguard.history.twins import confusables, edit_distance
+from sendguard.history.twins import edit_distance
 from sendguard.mail.greetings import is_forward, is_reply
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
@@ -59,10 +62,7 @@ if TYPE_CHECKING:
     from sendguard.mail.quoted import Person
     from sendguard.rules.context import CheckContext
 
-MIN_CONTENT_MARGIN = 0.25
-LARGE_AUDIENCE = 5
 DORMANT_SENT = 1
-TOPIC_ONLY_FACTOR = 1.5
 
 
 def swapped_letters(a: str, b: str) -> bool:
@@ -71,19 +71,6 @@ def swapped_letters(a: str, b: str) -> bool:
         return False
     diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
     return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-
-
-def topic_only(twin: Fit, actual: Fit) -> bool:
-    """The twin's advantage is the topic words alone: no greeting, quote, thread, names or circle."""
-    return (
-        twin.greeting <= actual.greeting
-        and twin.thread <= actual.thread
-        and twin.quoted <= actual.quoted
-        and twin.mention <= actual.mention
-        and twin.co <= actual.co + 0.5
-        and twin.org <= actual.org
-        and twin.topic_org <= actual.topic_org
-    )
 
 
 def reasons(twin: Fit, actual: Fit | None) -> str:
@@ -113,8 +100,18 @@ class Namesake(Rule):
     id = "namesake"
     description = "A recipient whose near namesake fits the message much better (the autocomplete mistake)."
     options = {
-        "warn_margin": (float, 0.75, "How much better the twin must fit to warn."),
-        "hold_margin": (float, 1.0, "How much better the twin must fit to hold on its own."),
+        "warn_margin": (
+            float,
+            0.75,
+            "How much better the twin must fit to warn, until the judgement is fitted to your mail "
+            "(then the fitted hold margin less the difference of these two).",
+        ),
+        "hold_margin": (
+            float,
+            1.0,
+            "How much better the twin must fit to hold on its own; the judgement fitted to your mail "
+            "may raise it to meet [judgement] false_holds, never lower it.",
+        ),
         "dormant_days": (
             float,
             90.0,
@@ -129,19 +126,18 @@ class Namesake(Rule):
         if model is None:
             return []
         store = model.store
-        warn = context.config.rule_option(self.id, "warn_margin")
-        hold = context.config.rule_option(self.id, "hold_margin")
+        judgement = judgement_of(
+            store,
+            context.config.rule_option(self.id, "hold_margin"),
+            context.config.rule_option(self.id, "warn_margin"),
+        )
         recipients = model.view.recipients
-        if len(recipients) > LARGE_AUDIENCE:
-            # everyone on a long list has namesakes; only a clear mismatch with the others counts
-            warn, hold = 2 * warn, 2 * hold
         names = {a.addr: a.name for a in message.header_recipients}
         findings = []
         for addr in recipients:
             if silenced(context, addr, self.id):
                 continue
-            twins = confusables(store, addr, names.get(addr, ""), exclude=recipients)
-            twins = [(c, why) for c, why in twins if (c.sent or c.received) and not context.is_own(c.addr)]
+            twins = known_twins(store, addr, names.get(addr, ""), recipients, context.is_own)
             actual = store.contact(addr)
             if not twins:
                 findings += self._dormant(model, context, addr, actual, recipients)
@@ -161,37 +157,25 @@ class Namesake(Rule):
                         )
                     )
                 continue
-            fits = model.fits([c for c, _ in twins] + [actual], [a for a in recipients if a != addr])
-            base = fits[actual.id]
-            best, best_margin, best_why = None, 0.0, ""
-            for contact, why in twins:
-                margin = fits[contact.id].margin_over(base)
-                if fits[contact.id].content_margin_over(base) < MIN_CONTENT_MARGIN:
-                    continue  # recency alone is no reason: people write to old contacts all the time
-                if margin > best_margin:
-                    best, best_margin, best_why = fits[contact.id], margin, why
+            base, fits, compared = compare(model, actual, twins, recipients)
+            margin, best, best_why = max(compared, key=lambda c: c[0])
             crossing = self._crossing(model, base, fits, twins)
-            if best is None and crossing is None:
-                findings += self._dormant(model, context, addr, actual, recipients, fits[actual.id])
-            elif best is None or best_margin < warn:
-                if crossing is not None:
-                    findings.append(crossing)
-            elif best_margin >= warn:
-                # the topic alone is one signal: it holds only when it is twice as clear
-                needed = TOPIC_ONLY_FACTOR * hold if topic_only(best, base) else hold
-                severity = Severity.HOLD if best_margin >= needed else Severity.WARN
-                twin = best.contact
-                findings.append(
-                    Finding(
-                        self.id,
-                        severity,
-                        f"{addr} may be the wrong person: {twin.addr} ({best_why}) fits this message better "
-                        f"({reasons(best, base)}).",
-                        recipient=addr,
-                        suggestion=twin.addr,
-                        evidence=f"fit margin {best_margin:.1f}",
-                    )
+            if margin < judgement.warn:
+                findings += [crossing] if crossing else self._dormant(model, context, addr, actual, recipients, base)
+                continue
+            severity = Severity.HOLD if margin >= judgement.hold else Severity.WARN
+            twin = best.contact
+            findings.append(
+                Finding(
+                    self.id,
+                    severity,
+                    f"{addr} may be the wrong person: {twin.addr} ({best_why}) fits this message better "
+                    f"({reasons(best, base)}).",
+                    recipient=addr,
+                    suggestion=twin.addr,
+                    evidence=f"fit margin {margin:.1f} (holds from {judgement.hold:.1f})",
                 )
+            )
         flagged = {f.recipient for f in findings if f.severity >= Severity.HOLD}
         findings = [f for f in findings if f.recipient not in flagged or f.severity >= Severity.HOLD]
         findings += [f for f in self._reply(message, context, model) if f.recipient not in flagged]

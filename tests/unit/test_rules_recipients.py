@@ -408,8 +408,8 @@ def test_internal_note_to_the_boss_alone_passes(state):
 
 def test_the_topic_alone_is_one_signal():
     from sendguard.history.fit import Fit
+    from sendguard.history.judgement import topic_only
     from sendguard.history.store import Contact
-    from sendguard.rules.namesake import topic_only
 
     def fit(**kw):  # type: ignore[no-untyped-def]
         base = dict(co=0.0, words=0.0, greeting=False, thread=False, mention=0.0, quoted=0.0, org=0.0, age=1.0)

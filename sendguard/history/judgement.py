@@ -1,0 +1,123 @@
+"""The judgement: when a better-fitting twin is reason enough to warn or hold, per user.
+
+For a recipient R and each confusable contact T (history.twins), ``margin`` is how much better
+T fits the message than R (history.fit: co-recipients, topic, greeting, thread, quoted header,
+organization, names; recency only adds to evidence from the message itself, and a topic that is
+the only evidence counts at 1/TOPIC_ONLY_FACTOR). How large a margin is unusual differs from
+one user's mail to the next — how many namesakes they have, how alike their correspondents'
+topics are — so the hold and warn thresholds are fitted per user at learn time (history.train)
+on the user's own sent mail: the hold threshold at the false-hold budget ``[judgement]
+false_holds``, never below the rule's own ``hold_margin`` (the prior, used until a history is
+large enough to fit on). The send path only compares one number with two.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sendguard.history.fit import Fit
+from sendguard.history.store import Contact
+
+MIN_CONTENT_MARGIN = 0.25
+TOPIC_ONLY_FACTOR = 1.5
+LARGE_AUDIENCE = 5
+"""On longer recipient lists margins count half: everyone there has namesakes."""
+NO_MARGIN = -10.0
+"""The margin of a twin whose advantage is recency alone: never a reason."""
+
+
+def topic_only(twin: Fit, actual: Fit) -> bool:
+    """The twin's advantage is the topic words alone: no greeting, quote, thread, names or circle."""
+    return (
+        twin.greeting <= actual.greeting
+        and twin.thread <= actual.thread
+        and twin.quoted <= actual.quoted
+        and twin.mention <= actual.mention
+        and twin.co <= actual.co + 0.5
+        and twin.org <= actual.org
+        and twin.topic_org <= actual.topic_org
+    )
+
+
+def margin(twin: Fit, actual: Fit) -> float:
+    """How much better the twin fits, in units of the hold threshold (NO_MARGIN: recency alone).
+
+    Two colleagues on the same desk share a vocabulary, so the topic alone counts at
+    1/TOPIC_ONLY_FACTOR; people write to old contacts all the time, so recency only ever adds
+    to a margin the message itself gives (at least MIN_CONTENT_MARGIN).
+    """
+    if twin.content_margin_over(actual) < MIN_CONTENT_MARGIN:
+        return NO_MARGIN
+    m = twin.margin_over(actual)
+    return m / TOPIC_ONLY_FACTOR if topic_only(twin, actual) else m
+
+
+@dataclass
+class Judgement:
+    """The fitted thresholds on ``margin``, and what the fit measured."""
+
+    hold: float
+    warn: float
+    fitted: bool = False
+    """False: the rule's own margins (too little sent mail to fit on yet)."""
+    report: dict[str, Any] = field(default_factory=dict)
+    """The operating point measured when fitting: budget, samples, swaps, false_holds, recall."""
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self))
+
+    def operating_point(self) -> str:
+        """One line for learn, evaluate and doctor."""
+        r = self.report
+        if not self.fitted:
+            why = r.get("why", "nothing fitted yet")
+            return f"judgement: the rule's own margins ({why})"
+        return (
+            f"judgement: fitted on {r.get('samples', 0)} sent messages and {r.get('swaps', 0)} simulated "
+            f"mistakes: hold at margin {self.hold:.2f}; held-out false holds {r.get('false_holds', 0.0):.1%} "
+            f"(budget {r.get('budget', 0.0):.1%}), mistakes held {r.get('recall', 0.0):.1%}"
+        )
+
+
+def loads(text: str, hold: float, warn: float) -> Judgement:
+    """The stored judgement, or the given (prior) margins when there is none or it is unreadable."""
+    prior = Judgement(hold, warn)
+    if not text:
+        return prior
+    try:
+        data = json.loads(text)
+        return Judgement(float(data["hold"]), float(data["warn"]), bool(data["fitted"]), dict(data["report"]))
+    except (ValueError, KeyError, TypeError):
+        return prior
+
+
+def judgement_of(store: Any, hold: float = 1.0, warn: float = 0.75) -> Judgement:
+    """The store's judgement (``hold``/``warn``: the prior), parsed once per store."""
+    key = ("judgement.parsed", hold, warn)
+    found = store.memo.get(key)
+    if found is None:
+        found = store.memo[key] = loads(store.judgement(), hold, warn)
+    return found  # type: ignore[no-any-return]
+
+
+def known_twins(
+    store: Any, addr: str, display: str, recipients: list[str], is_own: Callable[[str], bool]
+) -> list[tuple[Contact, str]]:
+    """(contact, why) for the confusable contacts of ``addr`` the user knows (wrote to or heard from)."""
+    from sendguard.history.twins import confusables
+
+    twins = confusables(store, addr, display, exclude=recipients)
+    return [(c, why) for c, why in twins if (c.sent or c.received) and not is_own(c.addr)]
+
+
+def compare(
+    model: Any, actual: Contact, twins: list[tuple[Contact, str]], recipients: list[str]
+) -> tuple[Fit, dict[int, Fit], list[tuple[float, Fit, str]]]:
+    """The recipient's fit, every fit, and (margin, twin's fit, why confusable) for each twin."""
+    fits = model.fits([c for c, _ in twins] + [actual], [a for a in recipients if a != actual.addr])
+    base = fits[actual.id]
+    scale = 0.5 if len(recipients) > LARGE_AUDIENCE else 1.0
+    return base, fits, [(scale * margin(fits[c.id], base), fits[c.id], why) for c, why in twins]
