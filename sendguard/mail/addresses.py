@@ -211,8 +211,15 @@ def _addr_spec(tokens: list[tuple[int, str]], problems: list[str], bare: bool = 
     start = 0
     if bare and at_index > 0:
         start = at_index - 1
-        while start >= 2 and tokens[start - 1] == (_SPECIAL, ".") and tokens[start - 2][0] in (_ATOM, _QUOTED):
-            start -= 2
+        while start >= 2 and tokens[start - 1] == (_SPECIAL, "."):
+            k = start - 1
+            while k >= 1 and tokens[k - 1] == (_SPECIAL, "."):
+                k -= 1  # "s..bradford@": consecutive dots, see _dotted
+            if k < 1 or tokens[k - 1][0] not in (_ATOM, _QUOTED):
+                break
+            start = k - 1
+        while start >= 1 and tokens[start - 1] == (_SPECIAL, "."):
+            start -= 1  # ".ward@": a leading dot, see _dotted
     text = "".join(_quote_local(value) if kind == _QUOTED else value for kind, value in tokens[start:])
     if at_index < 0 or at_index == start or at_index == len(tokens) - 1:
         problems.append(f"an address without a domain: {text[:80]}")
@@ -228,7 +235,17 @@ def _addr_spec(tokens: list[tuple[int, str]], problems: list[str], bare: bool = 
 
 
 def _dotted(tokens: list[tuple[int, str]], allow_quoted: bool) -> bool:
-    """word *("." word): alternating, starting and ending with a word."""
+    """word *("." word): alternating, starting and ending with a word.
+
+    In a local part (``allow_quoted``) consecutive, leading and trailing dots are accepted:
+    "s..bradford@", ".ward@" (RFC 5322's obsolete forms) are how whole organizations' addresses
+    look, and every reader reads them alike."""
+    if allow_quoted:
+        tokens = [t for i, t in enumerate(tokens) if not (i and t == (_SPECIAL, ".") == tokens[i - 1])]
+        while len(tokens) > 1 and tokens[0] == (_SPECIAL, "."):
+            tokens = tokens[1:]
+        while len(tokens) > 1 and tokens[-1] == (_SPECIAL, "."):
+            tokens = tokens[:-1]
     if not tokens:
         return False
     for index, (kind, value) in enumerate(tokens):

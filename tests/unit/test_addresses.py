@@ -29,6 +29,8 @@ def addrs(text: str) -> list[str]:
         ('"a b"@x.example', ['"a b"@x.example']),
         ("x@[192.0.2.1]", ["x@[192.0.2.1]"]),
         (",, a@x.example ,", ["a@x.example"]),
+        ("s..bradford@x.example, Buy <r..buy@x.example>", ["s..bradford@x.example", "r..buy@x.example"]),
+        (".ward@x.example, <kim.@x.example>", [".ward@x.example", "kim.@x.example"]),
         ("J\u00fcrgen M\u00fcller <j\u00fcrgen@m\u00fcller.example>", ["j\u00fcrgen@m\u00fcller.example"]),
         ("=?utf-8?q?Gr=C3=BC=C3=9Fe=2C_x?= <x@y.example>", ["x@y.example"]),
     ],
