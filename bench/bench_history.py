@@ -80,17 +80,18 @@ def synthetic(n_messages: int, n_contacts: int, seed: int = 1) -> list[bytes]:
 
 def learn(state: Path, messages: list[bytes], judge: bool = False) -> float:
     """Seconds to learn ``messages``; with ``judge``, as ``sendguard learn`` does: the newest sent
-    mail judged as it comes and the judgement fitted (history.train)."""
+    mail judged as it comes and the judgement fitted (decide.train)."""
     sys.path.insert(0, str(ROOT))
     from sendguard.config.schema import parse
+    from sendguard.decide.train import Simulator, refresh
     from sendguard.history.learn import Learner
     from sendguard.history.store import open_for_write
-    from sendguard.history.train import refresh
 
     config = parse(CONFIG) if judge else None
     start = time.perf_counter()
     db = open_for_write(state)
-    with Learner(db, ["me@home.example"], ["home.example"], config) as learner:
+    simulate = Simulator(db, config).examples if config is not None else None
+    with Learner(db, ["me@home.example"], ["home.example"], simulate) as learner:
         for raw in messages:
             learner.add(raw)
     if config is not None:

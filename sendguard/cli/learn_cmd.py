@@ -61,7 +61,10 @@ def learn(state, query: str | None, notmuch_db: Path | None, as_sender: str | No
     found = sources.notmuch_files(query, notmuch_db) if query else []
     db = open_for_write(target)
     try:
-        with Learner(db, own, config.organization.domains, config) as learner:
+        from sendguard.decide.train import Simulator, refresh
+
+        simulate = Simulator(db, config, own=own).examples
+        with Learner(db, own, config.organization.domains, simulate) as learner:
             show = sys.stderr.isatty()
             with click.progressbar(
                 length=max(_size(files + found), 1),
@@ -82,8 +85,6 @@ def learn(state, query: str | None, notmuch_db: Path | None, as_sender: str | No
                         continue  # notmuch knows a file that is gone: nothing to learn from it
                     learner.add(raw)
                     bar.update(len(raw))
-        from sendguard.history.train import refresh
-
         fitted = refresh(db, config)
     finally:
         db.close()

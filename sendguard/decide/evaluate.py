@@ -91,11 +91,12 @@ def evaluate(messages: list[bytes], config: Config, seed: int = 0) -> Score:
     with tempfile.TemporaryDirectory(prefix="sendguard-evaluate-") as tmp:
         state = Path(tmp)
         db = open_for_write(state)
-        with Learner(db, config.identity.addresses, config.organization.domains, config) as learner:
+        from sendguard.decide.train import Simulator, refresh
+
+        simulate = Simulator(db, config).examples
+        with Learner(db, config.identity.addresses, config.organization.domains, simulate) as learner:
             for raw in learn:
                 learner.add(raw)
-        from sendguard.history.train import refresh
-
         fitted = refresh(db, config, force=True)
         score.operating_point = fitted.operating_point() if fitted is not None else ""
         db.close()

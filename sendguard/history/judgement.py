@@ -5,7 +5,7 @@ T fits the message than R (history.fit: co-recipients, topic, greeting, thread, 
 organization, names; recency only adds to evidence from the message itself, and a topic that is
 the only evidence counts at 1/TOPIC_ONLY_FACTOR). How large a margin is unusual differs from
 one user's mail to the next — how many namesakes they have, how alike their correspondents'
-topics are — so the hold and warn thresholds are fitted per user at learn time (history.train)
+topics are — so the hold and warn thresholds are fitted per user at learn time (decide.train)
 on the user's own sent mail: the hold threshold at the false-hold budget ``[judgement]
 false_holds``, never below the rule's own ``hold_margin`` (the prior, used until a history is
 large enough to fit on). The send path only compares one number with two.

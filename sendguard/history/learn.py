@@ -24,7 +24,7 @@ import hashlib
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from email.message import Message
 
@@ -198,19 +198,23 @@ class Batch:
 class Learner:
     """Feeds messages into the store. Use as a context manager; ``add`` returns whether it was new.
 
-    With a ``config``, the newest SAMPLE_LIMIT sent messages of a run (and the mail that came
-    after the oldest of them, up to TAIL_LIMIT messages) are held back and learned last, in
-    date order, each sent one first judged against the history as it stood before it
-    (history.train): the user's own mistakes simulated as the user would have met them.
+    With ``simulate`` (decide.train), the newest SAMPLE_LIMIT sent messages of a run (and the
+    mail that came after the oldest of them, up to TAIL_LIMIT messages) are held back and
+    learned last, in date order, each sent one first judged by ``simulate`` against the history
+    as it stood before it: the user's own mistakes simulated as the user would have met them.
     """
 
     def __init__(
-        self, db: sqlite3.Connection, own: Iterable[str], org_domains: Iterable[str], config: object = None
+        self,
+        db: sqlite3.Connection,
+        own: Iterable[str],
+        org_domains: Iterable[str],
+        simulate: Callable[[Observed], str] | None = None,
     ) -> None:
         self.db = db
         self.own = {a.lower() for a in own}
         self.org_domains = list(org_domains)
-        self.config = config
+        self.simulate = simulate
         self.batch = Batch()
         self.added = 0
         self.skipped = 0
@@ -229,19 +233,14 @@ class Learner:
         """Learn what was held back, in date order, simulating on each sent message first."""
         import heapq
 
-        simulator = None
-        if self.config is not None and self.tail_sent:
-            from sendguard.history.train import Simulator
-
-            simulator = Simulator(self.db, self.config, own=self.own)
-        learned = self._count("sent")
+        learned = self._count("sent") if self.tail_sent else 0
         while self.tail:
             _, _, observed = heapq.heappop(self.tail)
-            if simulator is not None and observed.sample:
+            if self.simulate is not None and observed.sample:
                 self.flush()
                 # a young history judges everyone as new: mistakes on it say little about later
                 mature = learned >= WARM_UP * (learned + self.tail_sent)
-                observed.examples = simulator.examples(observed) if mature else YOUNG
+                observed.examples = self.simulate(observed) if mature else YOUNG
                 learned += 1
                 self.tail_sent -= 1
             self._queue(observed)
@@ -288,7 +287,7 @@ class Learner:
             self.skipped += 1
             return False
         self.added += 1
-        if self.config is not None:
+        if self.simulate is not None:
             self._hold_back(observed)
         else:
             self._queue(observed)

@@ -31,7 +31,7 @@ Tables:
   ``forget`` can take exactly that back and ``oops`` can read how the user writes to someone.
 * ``forgotten`` — Message-IDs the user marked as mistakes: learning never takes them in again.
 * ``samples`` — the newest sent messages (headers and text, SAMPLE_LIMIT of them): the mail on
-  which ``history.train`` simulates autocomplete mistakes to fit the judgement at learn time.
+  which ``decide.train`` simulates autocomplete mistakes to fit the judgement at learn time.
   ``examples`` — what was simulated on each of them as the history stood before it (JSON). The
   fitted model itself is one JSON row in ``meta`` (key ``judgement``).
 """

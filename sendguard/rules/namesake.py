@@ -8,7 +8,7 @@ thread, quoted headers).
 Only a twin that fits *clearly* better is reported, and its address is the suggestion; a
 recipient without a better-fitting twin is never questioned, however unusual. How much better
 is clear enough is fitted per user at learn time to the false-hold budget (history.judgement,
-history.train); until then, and never more leniently than, the ``hold_margin`` option.
+decide.train); until then, and never more leniently than, the ``hold_margin`` option.
 
 The margin must rest on the message itself (co-recipients, topic, greeting, quoted header,
 organization: at least MIN_CONTENT_MARGIN); how recently the user wrote to each contact only

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from sendguard.config.schema import parse
 from sendguard.decide.check import check_message, envelope_for
+from sendguard.decide.train import Simulator, refresh, threshold
 from sendguard.history import judgement as jm
 from sendguard.history.learn import Learner
 from sendguard.history.store import open_for_write, open_read_only
-from sendguard.history.train import refresh, threshold
 from sendguard.history.twins import confusables
 from sendguard.mail.message import OutgoingMessage
 from sendguard.model import Verdict
@@ -26,7 +26,8 @@ NOTE = (
 
 def learn(state, cfg, raws, fit=True):  # type: ignore[no-untyped-def]
     db = open_for_write(state)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains, cfg if fit else None) as learner:
+    simulate = Simulator(db, cfg).examples if fit else None
+    with Learner(db, cfg.identity.addresses, cfg.organization.domains, simulate) as learner:
         for raw in raws:
             learner.add(raw)
     fitted = refresh(db, cfg) if fit else None
