@@ -55,8 +55,8 @@ def _has_terminal(pid: int) -> bool:
 
 def detect(pid: int | None = None) -> dict[str, object]:
     """The calling program of this process (or of ``pid``): ``program`` (a name above, or the
-    parent's own name when unknown), ``interactive`` (it has a terminal on stdin) and
-    ``stderr_tty`` (our stderr is a terminal). A plain dict: it is marshalled to the resident
+    parent's own name when unknown), ``interactive`` (it has a terminal on stdin),
+    ``stderr_tty`` and ``stderr_null`` (our stderr is a terminal, or /dev/null). A plain dict: it is marshalled to the resident
     checker."""
     pid = os.getppid() if pid is None else pid
     first = ""
@@ -72,15 +72,22 @@ def detect(pid: int | None = None) -> dict[str, object]:
                 if up_name != name:
                     break
                 pid, parent = parent, up_parent
-            return {"program": program, "interactive": _has_terminal(pid), "stderr_tty": _stderr_tty()}
+            return {"program": program, "interactive": _has_terminal(pid), **_stderr()}
         if name not in _SHELLS or parent <= 1:
             break
         pid = parent
-    return {"program": first, "interactive": False, "stderr_tty": _stderr_tty()}
+    return {"program": first, "interactive": False, **_stderr()}
 
 
-def _stderr_tty() -> bool:
+def _stderr() -> dict[str, bool]:
+    """Where our stderr goes: a terminal (``stderr_tty``), or nowhere (``stderr_null``: aerc
+    hands its sendmail program /dev/null, measured)."""
     try:
-        return os.isatty(2)
+        null = os.readlink("/proc/self/fd/2") == "/dev/null"
     except OSError:
-        return False
+        null = False
+    try:
+        tty = os.isatty(2)
+    except OSError:
+        tty = False
+    return {"stderr_tty": tty, "stderr_null": null}

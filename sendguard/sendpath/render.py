@@ -29,10 +29,11 @@ def caller_shows(caller: dict[str, object], silent: Sequence[str]) -> Shows:
     """Measured under tmux (README.md's table): aerc shows nothing but ``exit status N``; mutt and
     neomutt on a terminal show our output in a pager when we fail and nothing when we exit 0;
     in batch mode they, like git send-email and mailx, leave stderr on the caller's terminal.
-    ``silent``: the programs (``[sendmail] silent_callers``) that show nothing. An unknown
-    caller is taken to pass stderr on, as a script or a terminal does."""
+    ``silent``: the programs (``[sendmail] silent_callers``) that show nothing; so does any
+    caller that points our stderr at /dev/null. Any other caller is taken to pass stderr on,
+    as a script or a terminal does."""
     program = str(caller.get("program", ""))
-    if program in silent:
+    if program in silent or caller.get("stderr_null"):  # whoever gives us /dev/null reads nothing
         return Shows(False, False)
     if program in ("mutt", "neomutt") and caller.get("interactive"):
         return Shows(False, True)

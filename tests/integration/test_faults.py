@@ -279,7 +279,7 @@ def test_concurrent_resends_use_each_confirmation_once(world):
             [world.sendmail, RCPT],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # read by the caller: on /dev/null a resend never confirms
             env=world.env(),
         )
         for _ in range(4)
@@ -288,6 +288,8 @@ def test_concurrent_resends_use_each_confirmation_once(world):
         p.stdin.write(MSG)
         p.stdin.close()
     codes = [p.wait(timeout=60) for p in procs]
+    for p in procs:
+        p.stderr.close()
     assert set(codes) <= {0, 75}
     assert 0 in codes, "the first held copy is confirmed by one of them"
     states = [r["state"] for r in queue_rows(world)]

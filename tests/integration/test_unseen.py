@@ -62,3 +62,18 @@ def test_with_hold_action_queue_a_hold_exits_0_and_only_what_the_caller_shows_th
     code, err = send(world, make_message(to=WRONG), caller)
     assert code == 0 and "HELD" in err
     assert kinds() == noticed
+
+
+def test_a_caller_that_reads_nothing_is_told_by_notice_and_its_resend_does_not_confirm(world):
+    """Any caller that hands sendguard-sendmail /dev/null for stderr (as aerc does) reads nothing."""
+    import subprocess
+
+    raw = make_message(to=WRONG)
+    for _ in range(2):
+        proc = subprocess.run(
+            [world.sendmail, WRONG], input=raw, stderr=subprocess.DEVNULL, env=world.env(), timeout=60, check=False
+        )
+        assert proc.returncode == 75
+    assert [e.state for e in q.Queue.default().entries()] == [q.HELD]
+    assert kinds() == ["held", "held"]
+    assert world.send(raw, WRONG).returncode == 0, "a caller that reads stderr saw it: its resend is a yes"

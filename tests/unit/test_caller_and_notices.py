@@ -42,6 +42,19 @@ def test_an_unknown_caller_is_named_as_it_is(tmp_path):
     assert detect_under(tmp_path, "fetchmail-ish")["program"] == "fetchmail-ish"
 
 
+def test_stderr_on_dev_null_is_noticed(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", DETECT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert json.loads(proc.stdout)["stderr_null"] is True
+    assert detect_under(tmp_path, "sh-like")["stderr_null"] is False  # a pipe here
+
+
 @pytest.mark.parametrize(
     ("caller", "success", "failure"),
     [
@@ -52,6 +65,8 @@ def test_an_unknown_caller_is_named_as_it_is(tmp_path):
         ({"program": "git"}, True, True),
         ({"program": "mailx"}, True, True),
         ({"program": "bash"}, True, True),
+        ({"program": "bash", "stderr_null": True}, False, False),  # 2>/dev/null: nobody reads it
+        ({"program": "mutt", "interactive": False, "stderr_null": True}, False, False),
         ({}, True, True),
     ],
 )
