@@ -77,3 +77,10 @@ def test_a_caller_that_reads_nothing_is_told_by_notice_and_its_resend_does_not_c
     assert [e.state for e in q.Queue.default().entries()] == [q.HELD]
     assert kinds() == ["held", "held"]
     assert world.send(raw, WRONG).returncode == 0, "a caller that reads stderr saw it: its resend is a yes"
+
+
+def test_a_script_running_sendguard_does_not_use_up_the_notices(world):
+    assert send(world, make_message(to=WRONG), AERC)[0] == 75
+    listed = world.cli("queue", "list")  # stderr is a pipe here, not a person's terminal
+    assert listed.returncode == 0 and "notice" not in listed.stderr
+    assert notices.pending(paths.state_dir()), "kept for the person"
