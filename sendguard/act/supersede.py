@@ -113,8 +113,14 @@ def supersede(queue: q.Queue, new: q.Entry, config: Any) -> list[str]:
     done = []
     for old in older:
         old_raw = old.raw()
-        if not (message_id and _message_id(old_raw) == message_id):
-            if created - _created(old.meta) > window or sorted(old.meta.get("envelope", [])) == envelope:
+        same_envelope = sorted(old.meta.get("envelope", [])) == envelope
+        if message_id and _message_id(old_raw) == message_id:
+            if same_envelope:
+                content = content or content_key(raw)
+                if content_key(old_raw) == content:
+                    continue  # the same message again, not a fix: confirming it is path.py's business
+        else:
+            if created - _created(old.meta) > window or same_envelope:
                 continue
             content = content or content_key(raw)
             if content_key(old_raw) != content:
