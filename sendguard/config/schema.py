@@ -160,6 +160,17 @@ class SendmailSection:
 
 
 @section
+class CheckSection:
+    """Bounds on the checking of one message."""
+
+    budget: float = key(
+        2.0,
+        "Seconds the content checks of one message may take. What is not read by then (attachments, "
+        "content rules) makes the message unreadable-message's finding (default: hold), never a silent pass.",
+    )
+
+
+@section
 class ListSection:
     """Addresses and domains."""
 
@@ -289,6 +300,7 @@ class Config:
     clients: dict[str, ClientSection] = field(default_factory=dict)
     transport: TransportSection = field(default_factory=TransportSection)
     sendmail: SendmailSection = field(default_factory=SendmailSection)
+    check: CheckSection = field(default_factory=CheckSection)
     rules: dict[str, RuleConfig] = field(default_factory=dict)
     allow: ListSection = field(default_factory=ListSection)
     block: ListSection = field(default_factory=ListSection)
@@ -321,6 +333,7 @@ SECTIONS: dict[str, type] = {
     "organization": OrganizationSection,
     "transport": TransportSection,
     "sendmail": SendmailSection,
+    "check": CheckSection,
     "allow": ListSection,
     "block": ListSection,
     "delay": DelaySection,

@@ -17,7 +17,7 @@ from sendguard.config.schema import Config
 from sendguard.decide.decision import Decision, decide
 from sendguard.mail.message import OutgoingMessage, normalize_address
 from sendguard.model import Action, Finding, Severity
-from sendguard.rules import load_rules
+from sendguard.rules import CONTENT_RULES, load_rules
 from sendguard.rules.context import CheckContext
 
 
@@ -82,9 +82,22 @@ def check_message(
         state_dir=state_dir,
         options=options,
     )
+    context.deadline = time.monotonic() + config.check.budget
     findings: list[Finding] = []
     off = frozenset(rule for rule, action in actions.items() if action is Action.OFF)
-    for rule in load_rules(skip=off):
+    # unreadable-message last: it reports what the others could not read (within the budget)
+    rules = sorted(load_rules(skip=off), key=lambda rule: rule.id == "unreadable-message")
+    content = [rule for rule in rules if rule.id in CONTENT_RULES and rule.id != "unreadable-message"]
+    spent = False
+    for rule in rules:
+        if rule in content and (spent or time.monotonic() > context.deadline):
+            if not spent:
+                message.problem(
+                    f"too large or complex to read fully: checked {content.index(rule)} of {len(content)} "
+                    f"content checks within the time budget ({config.check.budget:g} s)"
+                )
+            spent = True
+            continue
         try:
             findings.extend(rule.check(message, context))
         except (RecursionError, MemoryError) as err:

@@ -14,10 +14,19 @@ strings in uncompressed or Flate streams; nothing else). Spreadsheet rows become
 lines, so "a name and an amount on one row" survives extraction.
 
 Budget: at most TEXT_BUDGET characters per attachment and TOTAL_BUDGET per message, zip members
-read with a size limit (a zip bomb costs at most MEMBER_BUDGET), at most MAX_MEMBERS members
-and MAX_PDF_STREAMS streams. Text beyond the budget is not checked; ``truncated`` says so. This
-is deliberate: holding every large attachment for being large would nag, and secrets and
-personal data sit in the first megabyte of nearly every document that has them.
+read with a size limit (a zip bomb costs at most MEMBER_BUDGET), at most ARCHIVE_BUDGET bytes
+across all members of one archive, at most MAX_MEMBERS members and MAX_PDF_STREAMS streams.
+Text beyond the text budget is not checked; ``truncated`` says so. This is deliberate: holding
+every large attachment for being large would nag, and secrets and personal data sit in the
+first megabyte of nearly every document that has them. What the *reading* budgets cut (an
+archive with more members than ARCHIVE_BUDGET lets us read, the time budget of the check,
+``[check] budget``) is different: parts were not read at all, and the message gets a problem
+("too large or complex to read fully: checked N of M parts"), which the unreadable-message
+rule turns into a finding.
+
+Linear time on any input: no pattern here can backtrack. Tags are removed by ``<[^<>]*>``
+(a scan from one "<" stops at the next "<" or ">"), elements are cut out with str.find, and
+PDF streams are found from their "stream" keyword backwards.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +50,7 @@ MEMBER_BUDGET = 4_000_000
 MAX_MEMBERS = 2_000
 MAX_PDF_STREAMS = 200
 MAX_PDF_BYTES = 8_000_000
+ARCHIVE_BUDGET = 16_000_000
 
 _CACHE_KEY = "extract.attachment-texts"
 
@@ -73,10 +84,20 @@ def attachment_texts(message: Any, context: Any) -> list[AttachmentText]:
     cached = context.cache.get(_CACHE_KEY)
     if cached is not None:
         return list(cached)
+    import time
+
     out: list[AttachmentText] = []
     budget = TOTAL_BUDGET
-    for index, part in enumerate(message.attachments, 1):
+    deadline = getattr(context, "deadline", float("inf"))
+    attachments = message.attachments
+    for index, part in enumerate(attachments, 1):
         if budget <= 0:
+            break
+        if time.monotonic() > deadline:
+            message.problem(
+                f"too large or complex to read fully: checked {index - 1} of {len(attachments)} attachments "
+                "within the time budget"
+            )
             break
         name = part.filename or f"attachment {index}"
         kind = real_type(part)
@@ -89,7 +110,10 @@ def attachment_texts(message: Any, context: Any) -> list[AttachmentText]:
             data = part.payload()
         else:
             continue  # images, binaries: no text to read, nothing decoded
-        text, truncated = text_of(data, kind, limit)
+        unread: list[str] = []
+        text, truncated = text_of(data, kind, limit, unread, deadline)
+        for problem in unread:
+            message.problem(f"too large or complex to read fully: {problem} in {name}")
         truncated = truncated or (is_text(kind) and part.encoded_size > limit * 2)
         if text:
             budget -= len(text)
@@ -102,8 +126,15 @@ def is_text(kind: str) -> bool:
     return kind.startswith("text/") or kind in ("application/json", "application/xml", "application/csv")
 
 
-def text_of(data: bytes, kind: str, budget: int = TEXT_BUDGET) -> tuple[str, bool]:
-    """(text, truncated) of one document whose real type is ``kind``; ('', False) if unreadable."""
+def text_of(
+    data: bytes,
+    kind: str,
+    budget: int = TEXT_BUDGET,
+    unread: list[str] | None = None,
+    deadline: float = float("inf"),
+) -> tuple[str, bool]:
+    """(text, truncated) of one document whose real type is ``kind``; ('', False) if unreadable.
+    ``unread`` gets a line for each part of it that the reading budgets left unread."""
     if is_text(kind):
         text = decode_text(data[: budget * 2])
         if kind == "text/html":
@@ -114,7 +145,7 @@ def text_of(data: bytes, kind: str, budget: int = TEXT_BUDGET) -> tuple[str, boo
     if kind in OOXML_TYPES or kind in ODF_TYPES or kind == "application/zip":
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                return office_text(archive, budget)
+                return office_text(archive, budget, unread, deadline)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
             return "", False
     return "", False
@@ -147,77 +178,145 @@ ODF_TYPES = frozenset(
     }
 )
 
-_TAG = re.compile(r"<[^>]{0,4000}>")
+_TAG = re.compile(r"<[^<>]*>")
 _SHEET = re.compile(r"xl/worksheets/sheet\d+\.xml")
 _SLIDE = re.compile(r"ppt/slides/slide\d+\.xml")
-_ROW = re.compile(r"<row\b[^>]*>(.*?)</row>", re.DOTALL)
-_CELL = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.DOTALL)
-_VALUE = re.compile(r"<v>(.*?)</v>", re.DOTALL)
-_INLINE = re.compile(r"<t\b[^>]*>(.*?)</t>", re.DOTALL)
-_SHARED = re.compile(r"<si>(.*?)</si>", re.DOTALL)
+_NAME_END = frozenset(" \t\r\n>/")
 
 
-def _read(archive: zipfile.ZipFile, name: str) -> str:
-    with archive.open(name) as member:
-        return member.read(MEMBER_BUDGET).decode("utf-8", "replace")
+def elements(xml: str, tag: str) -> Iterator[tuple[str, str | None]]:
+    """(attributes, content) of each ``<tag ...>content</tag>`` (content None for ``<tag/>``),
+    in order, not nested. Linear: every search starts where the last one ended, and an element
+    whose end tag never comes ends the list."""
+    opening, closing = f"<{tag}", f"</{tag}>"
+    pos = 0
+    while True:
+        start = xml.find(opening, pos)
+        if start < 0:
+            return
+        after = start + len(opening)
+        if after < len(xml) and xml[after] not in _NAME_END:
+            pos = after  # <tagname...>: a longer name
+            continue
+        head_end = xml.find(">", after)
+        if head_end < 0:
+            return
+        if xml[head_end - 1] == "/":
+            yield xml[after : head_end - 1], None
+            pos = head_end + 1
+            continue
+        end = xml.find(closing, head_end)
+        if end < 0:
+            return
+        yield xml[after:head_end], xml[head_end + 1 : end]
+        pos = end + len(closing)
+
+
+def _contents(xml: str, tag: str) -> Iterator[str]:
+    return (content or "" for _, content in elements(xml, tag))
+
+
+class _Reader:
+    """Reads archive members within MEMBER_BUDGET each and ARCHIVE_BUDGET together."""
+
+    def __init__(self, archive: zipfile.ZipFile, deadline: float) -> None:
+        self.archive = archive
+        self.left = ARCHIVE_BUDGET
+        self.skipped = 0
+        self.deadline = deadline
+
+    def read(self, name: str) -> str:
+        import time
+
+        if self.left <= 0 or time.monotonic() > self.deadline:
+            self.skipped += 1
+            return ""
+        with self.archive.open(name) as member:
+            data = member.read(min(MEMBER_BUDGET, self.left))
+        self.left -= len(data)
+        return data.decode("utf-8", "replace")
 
 
 def _strip(xml: str) -> str:
     return html.unescape(_TAG.sub("", xml))
 
 
-def office_text(archive: zipfile.ZipFile, budget: int) -> tuple[str, bool]:
+def office_text(
+    archive: zipfile.ZipFile, budget: int, unread: list[str] | None = None, deadline: float = float("inf")
+) -> tuple[str, bool]:
     """Text of an OOXML or ODF document (docx, xlsx, pptx, odt, ods, odp)."""
-    names = [info.filename for info in archive.infolist()[:MAX_MEMBERS]]
+    members = archive.infolist()
+    names = [info.filename for info in members[:MAX_MEMBERS]]
+    reader = _Reader(archive, deadline)
     chunks: list[str] = []
+    read_parts = 0
     if "word/document.xml" in names:
-        xml = _read(archive, "word/document.xml")
+        xml = reader.read("word/document.xml")
         xml = re.sub(r"</w:p>|<w:br\s*/>", "\n", xml)
         chunks.append(_strip(re.sub(r"<w:tab\s*/>|</w:tc>", "\t", xml)))
     if "xl/workbook.xml" in names:
         shared = []
         if "xl/sharedStrings.xml" in names:
-            shared = [_strip(s) for s in _SHARED.findall(_read(archive, "xl/sharedStrings.xml"))]
+            shared = [_strip(s) for s in _contents(reader.read("xl/sharedStrings.xml"), "si")]
         for name in sorted(n for n in names if _SHEET.fullmatch(n)):
-            chunks.append(_sheet_text(_read(archive, name), shared))
+            read_parts += 1
+            chunks.append(_sheet_text(reader.read(name), shared, budget - sum(map(len, chunks)), reader))
     for name in sorted(n for n in names if _SLIDE.fullmatch(n)):
-        chunks.append(" ".join(_strip(t) for t in _INLINE.findall(_read(archive, name).replace("a:t", "t"))))
+        read_parts += 1
+        chunks.append(" ".join(_strip(t) for t in _contents(reader.read(name).replace("a:t", "t"), "t")))
     if "content.xml" in names:
-        xml = _read(archive, "content.xml")
+        xml = reader.read("content.xml")
         xml = re.sub(r"</table:table-row>", "\n", xml)
         xml = re.sub(r"</table:table-cell>|<table:covered-table-cell[^>]*/>", "\t", xml)
         xml = re.sub(r"<text:tab\s*/>", "\t", xml)
         xml = re.sub(r"</text:p>(?!\s*</table:table-cell>)|</text:h>", "\n", xml)
         chunks.append(_strip(xml))
+    if unread is not None:
+        if reader.skipped:
+            unread.append(
+                f"checked {read_parts - reader.skipped} of {read_parts} parts "
+                f"(more than {ARCHIVE_BUDGET // 1_000_000} MB inside the archive, or out of time)"
+            )
+        if len(members) > MAX_MEMBERS:
+            unread.append(f"more than {MAX_MEMBERS} members in the archive")
     text = "\n".join(chunks)
     return text[:budget], len(text) > budget
 
 
-def _sheet_text(xml: str, shared: list[str]) -> str:
-    """A worksheet as tab-separated rows."""
-    rows = []
-    for row in _ROW.findall(xml):
+def _sheet_text(xml: str, shared: list[str], budget: int = TEXT_BUDGET, reader: _Reader | None = None) -> str:
+    """A worksheet as tab-separated rows (no more than ``budget`` characters of them; stopped,
+    and counted as unread, when the reader's deadline passes)."""
+    import time
+
+    rows: list[str] = []
+    size = 0
+    for row in _contents(xml, "row"):
+        if size > budget:
+            break
+        if reader is not None and len(rows) % 2048 == 2047 and time.monotonic() > reader.deadline:
+            reader.skipped += 1
+            break
         cells = []
-        for attrs, inner in _CELL.findall(row):
+        for attrs, inner in elements(row, "c"):
             inner = inner or ""
+            values = list(_contents(inner, "v"))
             if 't="s"' in attrs:
-                value = _VALUE.search(inner)
                 try:
-                    cells.append(shared[int(value.group(1))] if value else "")
+                    cells.append(shared[int(values[0])] if values else "")
                 except (ValueError, IndexError):
                     cells.append("")
             elif 't="inlineStr"' in attrs:
-                cells.append(_strip("".join(_INLINE.findall(inner))))
+                cells.append(_strip("".join(_contents(inner, "t"))))
             else:
-                value = _VALUE.search(inner)
-                cells.append(html.unescape(value.group(1)) if value else "")
+                cells.append(html.unescape(values[0]) if values else "")
         rows.append("\t".join(cells))
+        size += len(rows[-1]) + 1
     return "\n".join(rows)
 
 
-_PDF_STREAM = re.compile(rb"<<(.{0,2000}?)>>\s*stream\r?\n", re.DOTALL)
+_PDF_STREAM_KEYWORD = re.compile(rb">>\s{0,64}stream\r?\n")
 _PDF_TEXT_OP = re.compile(
-    rb"\((?:[^()\\]|\\.){0,2000}\)\s*Tj|\[(?:[^\]]{0,4000})\]\s*TJ|\((?:[^()\\]|\\.){0,2000}\)\s*['\"]", re.DOTALL
+    rb"\((?:[^()\\]|\\.){0,2000}\)\s*Tj|\[(?:[^\][]{0,4000})\]\s*TJ|\((?:[^()\\]|\\.){0,2000}\)\s*['\"]", re.DOTALL
 )
 _PDF_STRING = re.compile(rb"\(((?:[^()\\]|\\.){0,2000})\)", re.DOTALL)
 _PDF_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
@@ -228,15 +327,13 @@ def pdf_text(data: bytes, budget: int) -> tuple[str, bool]:
     data = data[:MAX_PDF_BYTES]
     pieces: list[str] = []
     size = 0
-    for count, match in enumerate(_PDF_STREAM.finditer(data)):
+    for count, (filters, start) in enumerate(_pdf_streams(data)):
         if count >= MAX_PDF_STREAMS or size >= budget:
             break
-        start = match.end()
         stop = data.find(b"endstream", start)
         if stop < 0:
             break
         stream = data[start:stop]
-        filters = match.group(1)
         if b"/Filter" in filters:
             if b"/FlateDecode" not in filters or b"[" in filters.split(b"/Filter", 1)[1][:3]:
                 continue
@@ -251,6 +348,23 @@ def pdf_text(data: bytes, budget: int) -> tuple[str, bool]:
         pieces.append("\n")
     text = "".join(pieces)
     return text[:budget], size > budget
+
+
+def _pdf_streams(data: bytes):  # type: ignore[no-untyped-def]
+    """(dictionary, offset of the data) of each stream: found from ">> stream" (a keyword the
+    data must have), the dictionary read back to its "<<", at most 2,000 bytes. Each step
+    starts after the last stream's data, so no byte is looked at twice."""
+    pos = 0
+    while True:
+        match = _PDF_STREAM_KEYWORD.search(data, pos)
+        if match is None:
+            return
+        opening = data.rfind(b"<<", max(0, match.start() - 2000), match.start())
+        yield data[opening + 2 if opening >= 0 else match.start() : match.start()], match.end()
+        after = data.find(b"endstream", match.end())
+        if after < 0:
+            return
+        pos = after + len(b"endstream")
 
 
 def _unescape_pdf(raw: bytes) -> bytes:

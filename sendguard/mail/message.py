@@ -242,9 +242,32 @@ class OutgoingMessage:
         return text[:MAX_TEXT_CHARS]
 
 
+_BLOCK_OPEN = re.compile(r"(?i)<(script|style)\b")
+_BLOCK_CLOSE = {"script": re.compile(r"(?i)</script"), "style": re.compile(r"(?i)</style")}
+_LINE_BREAK_TAGS = re.compile(r"(?i)<br\s*/?>|</p\s*>|</div\s*>|</tr\s*>|</li\s*>")
+
+
 def strip_html(html: str) -> str:
+    """The text of an HTML document: scripts and styles dropped, tags removed, entities undone.
+
+    Linear on any input: a script or style block ends at the first closing tag after it (found
+    with str.find; a block never closed ends the document), and a tag is "<" up to the next
+    "<" or ">", so no scan starts twice over the same characters."""
     import html as html_mod
 
-    html = re.sub(r"(?is)<(script|style)\b[^>]*>.*?</\1\s*>", " ", html)
-    html = re.sub(r"(?i)<br\s*/?>|</p\s*>|</div\s*>|</tr\s*>|</li\s*>", "\n", html)
-    return html_mod.unescape(re.sub(r"<[^>]{0,2000}>", "", html))
+    pieces: list[str] = []
+    pos = 0
+    while True:
+        match = _BLOCK_OPEN.search(html, pos)
+        if match is None:
+            pieces.append(html[pos:])
+            break
+        pieces.append(html[pos : match.start()])
+        pieces.append(" ")
+        end = _BLOCK_CLOSE[match.group(1).lower()].search(html, match.end())
+        if end is None:
+            break
+        close = html.find(">", end.end())
+        pos = len(html) if close < 0 else close + 1
+    text = _LINE_BREAK_TAGS.sub("\n", "".join(pieces))
+    return html_mod.unescape(re.sub(r"<[^<>]*>", "", text))

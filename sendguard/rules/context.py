@@ -42,6 +42,9 @@ class CheckContext:
         """The caller's sendmail options (for rules that care, e.g. git send-email's -i)."""
         self.cache: dict[str, Any] = {} if cache is None else cache
         """Per-message scratch space rules may share (e.g. a parsed greeting)."""
+        self.deadline = float("inf")
+        """time.monotonic() by which the content checks must be done ([check] budget): what is
+        not read by then is a problem of the message (held as unreadable), never skipped silently."""
 
     def __repr__(self) -> str:
         return f"CheckContext(envelope={self.envelope!r}, now={self.now!r}, state_dir={self.state_dir!r})"

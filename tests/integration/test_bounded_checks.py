@@ -1,0 +1,123 @@
+"""Bounded checks: hostile inputs that were quadratic or worse finish quickly, an archive is read
+within one budget across all its members, and what the budgets leave unread holds the message
+("too large or complex to read fully"), as [rules.unreadable-message] says."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+import zipfile
+
+import pytest
+
+from sendguard.config.schema import parse
+from sendguard.decide.check import check_message
+from sendguard.mail import extract
+from sendguard.mail.message import OutgoingMessage, strip_html
+from sendguard.model import Verdict
+from tests.support.content_fixtures import findings_of, run_check
+
+HEAD = "From: Daniel Wolff <d.wolff@nordwerk.example>\nTo: m.berger@nordwerk.example\nSubject: report\n"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+CT = '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"></Types>'
+
+
+def with_attachment(name: str, ctype: str, data: bytes) -> bytes:
+    return (
+        (
+            f'{HEAD}MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\n'
+            "Content-Type: text/plain\n\nsee attached\n--b\n"
+            f'Content-Type: {ctype}; name="{name}"\nContent-Disposition: attachment; filename="{name}"\n'
+            "Content-Transfer-Encoding: base64\n\n"
+        ).encode()
+        + base64.encodebytes(data)
+        + b"--b--\n"
+    )
+
+
+def office(members: list[tuple[str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", CT)
+        archive.writestr("_rels/.rels", "<Relationships/>")
+        for name, data in members:
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def timed_check(raw: bytes, tmp_path, limit: float = 3.0):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    result = run_check(raw, tmp_path)
+    elapsed = time.perf_counter() - start
+    assert elapsed < limit, f"{elapsed:.1f} s"
+    return result
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"{HEAD}MIME-Version: 1.0\nContent-Type: text/html\n\n{'<script>' * 250_000}\n".encode(),  # 11.8 s at 160 kB
+        with_attachment("r.pdf", "application/pdf", b"%PDF-1.4\n" + b"<<" * 500_000),  # 20 s
+        with_attachment("d.docx", DOCX, office([("word/document.xml", b"<" * 4_000_000)])),  # 18.5 s
+        with_attachment(
+            "s.xlsx",
+            XLSX,
+            office([("xl/workbook.xml", b"<workbook/>"), ("xl/worksheets/sheet1.xml", b"<row><c>" * 500_000)]),
+        ),
+        f"From: a@nordwerk.example\nTo: {'a' * 130_000}\nSubject: x\n\nhi\n".encode(),  # 40 s
+    ],
+    ids=["html-script", "pdf-of-ltlt", "docx-of-lt", "xlsx-unclosed-rows", "to-without-at"],
+)
+def test_hostile_inputs_are_checked_in_linear_time(raw, tmp_path):
+    timed_check(raw, tmp_path)
+
+
+def test_linear_helpers_on_their_worst_inputs():
+    for text in ("<script>" * 300_000, "<" * 3_000_000, "<a" * 1_000_000, "<style>x" * 200_000):
+        start = time.perf_counter()
+        strip_html(text)
+        assert time.perf_counter() - start < 1.0
+    start = time.perf_counter()
+    assert list(extract.elements("<row>" * 500_000, "row")) == []
+    assert list(extract._pdf_streams(b"<<" * 2_000_000)) == []
+    assert time.perf_counter() - start < 1.0
+    assert strip_html("<p>a</p><SCRIPT>x<y</Script>b<br>c &amp; d") == "a\n b\nc & d"
+
+
+def test_an_archive_is_read_within_one_budget_across_its_members(tmp_path, monkeypatch):
+    # the budget was per member: 2,000 sheets of 4 MB reached 6.1 GB
+    monkeypatch.setattr(extract, "ARCHIVE_BUDGET", 300_000)
+    sheet = (
+        b"<worksheet><sheetData>"
+        + b'<row><c t="inlineStr"><is><t>Tim Roth</t></is></c></row>' * 2_000
+        + b"</sheetData></worksheet>"
+    )
+    members = [("xl/workbook.xml", b"<workbook/>")] + [(f"xl/worksheets/sheet{i}.xml", sheet) for i in range(1, 21)]
+    result = timed_check(with_attachment("s.xlsx", XLSX, office(members)), tmp_path)
+    (finding,) = findings_of(result, "unreadable-message")
+    assert "too large or complex to read fully" in finding.message
+    assert "of 20 parts" in finding.message
+    assert result.decision.verdict == Verdict.HOLD
+
+
+def test_the_time_budget_holds_what_it_did_not_read(tmp_path):
+    config = parse('[organization]\ndomains = ["nordwerk.example"]\n[check]\nbudget = 0.0\n', "test")
+    raw = with_attachment("d.docx", DOCX, office([("word/document.xml", b"<w:p>hello</w:p>")]))
+    result = check_message(OutgoingMessage(raw), config, envelope=["m.berger@nordwerk.example"], state_dir=tmp_path)
+    (finding,) = findings_of(result, "unreadable-message")
+    assert "too large or complex to read fully" in finding.message and "time budget" in finding.message
+    assert result.decision.verdict == Verdict.HOLD
+    relaxed = parse(
+        '[organization]\ndomains = ["nordwerk.example"]\n[check]\nbudget = 0.0\n'
+        '[rules.unreadable-message]\naction = "warn"\n',
+        "test",
+    )
+    result = check_message(OutgoingMessage(raw), relaxed, envelope=["m.berger@nordwerk.example"], state_dir=tmp_path)
+    assert result.decision.verdict == Verdict.WARN
+
+
+def test_plain_mail_is_untouched_by_the_budget(tmp_path):
+    raw = (HEAD + "\nThe rollout is on track.\n").encode()
+    assert findings_of(run_check(raw, tmp_path), "unreadable-message") == []
