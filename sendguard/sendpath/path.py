@@ -266,6 +266,7 @@ class SendPath:
                 escalated=decision.escalated,
                 confirm_window=config.sendmail.confirm_window,
                 resend_confirms=seen,
+                program=str(self.caller.get("program", "")),
             )
         )
         self._tell_unseen("blocked" if state == q.BLOCKED else "held", entry.id, entry.meta, config, seen)

@@ -53,8 +53,10 @@ def held(
     escalated: bool,
     confirm_window: int,
     resend_confirms: bool,
+    program: str = "",
 ) -> list[str]:
-    """The explanation of a hold or block, for stderr."""
+    """The explanation of a hold or block, for stderr. ``program``: the caller (caller.detect),
+    where its next step differs (git send-email stops a series at the first failed message)."""
     lines = [
         "sendguard: " + ("BLOCKED — not sent." if blocked else "HELD — not sent."),
         f"  To:      {printable(', '.join(meta['envelope']))}",
@@ -68,6 +70,8 @@ def held(
     if escalated:
         lines.append("   (each alone would only warn; together they hold the message)")
     lines.append(f"  Kept as {entry_id}.")
+    if program == "git":
+        lines.append("  git send-email stops here: patches after this one, if any, were not sent.")
     if blocked:
         lines.append(f"  It stays in the queue; sendguard discard {entry_id} drops it.")
         return lines

@@ -165,6 +165,7 @@ def test_git_send_email_shows_the_hold_on_the_terminal(world, tmp_path):
     row = held_row(world)
     assert "HELD" in screen and f"Did you mean {MEANT}?" in screen
     assert f"sendguard release {row['id']}" in screen
+    assert "patches after this one, if any, were not sent" in screen
     assert "EXIT=75" in screen
     assert world.server.received == []
 
