@@ -114,7 +114,8 @@ def supersede(queue: q.Queue, new: q.Entry, config: Any) -> list[str]:
     for old in older:
         old_raw = old.raw()
         same_envelope = sorted(old.meta.get("envelope", [])) == envelope
-        if message_id and _message_id(old_raw) == message_id:
+        same_id = bool(message_id) and _message_id(old_raw) == message_id
+        if same_id:
             if same_envelope:
                 content = content or content_key(raw)
                 if content_key(old_raw) == content:
@@ -129,9 +130,17 @@ def supersede(queue: q.Queue, new: q.Entry, config: Any) -> list[str]:
             with queue.locked(old.id) as fresh:
                 if fresh.state not in WAITING:
                     continue
-                fresh.save(state=q.SUPERSEDED, superseded_by=new.id, event=f"superseded: sent again as {new.id}")
+                fresh.save(
+                    state=q.SUPERSEDED,
+                    superseded_by=new.id,
+                    superseded_same_id=same_id,
+                    event=f"superseded: sent again as {new.id}",
+                )
         except QueueError:  # being released or fixed right now: the person is on it
             continue
-        events.emit(fresh, "superseded", config, observers=("sendguard.incidents.observer",))
+        # the history never learns it (its copy in Sent, if the mail program filed one); the log records it
+        events.emit(
+            fresh, "superseded", config, observers=("sendguard.history.observer", "sendguard.incidents.observer")
+        )
         done.append(old.id)
     return done

@@ -4,8 +4,9 @@ Registered in ``events.OBSERVERS``; runs after delivery, so it can never cost th
 message (events.emit reports a failure in one line and carries on). Learning is idempotent,
 so the same message turning up later in the sent folder changes nothing.
 
-A held message the user discarded was a mistake caught in time: its Message-ID is recorded as
-forgotten (history/forget.py), so the copy the mail program filed in Sent is never learned.
+A held message the user discarded, or sent again fixed (superseded), was a mistake caught in
+time: its Message-ID is recorded as forgotten (history/forget.py), so the copy the mail program
+filed in Sent is never learned.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sendguard.history.store import open_for_write
 
 
 def observe(entry: Any, event: str, config: Any) -> None:
-    if event == "discarded":
+    # superseded by a fixed message of its own Message-ID: forgetting that id would forget the fix
+    if event == "discarded" or (event == "superseded" and not entry.meta.get("superseded_same_id")):
         db = open_for_write(paths.state_dir(create=True))
         try:
             forget_raw(db, entry.raw(), config.identity.addresses, config.organization.domains)

@@ -72,3 +72,46 @@ def test_only_within_the_confirm_window(tmp_path):
     old.save(created=new.meta["created"])
     assert supersede(queue, new, config) == [old.id]
     assert queue.get(old.id).meta["superseded_by"] == new.id
+
+
+def _learned_ids(state_dir) -> set[str]:
+    import sqlite3
+
+    from sendguard.history.store import path_in
+
+    db = sqlite3.connect(path_in(state_dir))
+    try:
+        return {row[0] for row in db.execute("SELECT msgid FROM messages")}
+    finally:
+        db.close()
+
+
+def test_a_superseded_copy_is_never_learned_but_a_fix_of_its_own_message_id_is(world, tmp_path):
+    from sendguard import paths
+    from tests.support.history_fixtures import write_maildir
+
+    world.write_config(STRICT)
+    wrong = make_message(to="markus.brandt@kundenfirma.example", subject="Kosten", body=NOTE)
+    assert world.send(wrong, "markus.brandt@kundenfirma.example").returncode == 75
+    fixed = make_message(to="m.berger@nordwerk.example", subject="Kosten", body=NOTE)
+    assert world.send(fixed, "m.berger@nordwerk.example").returncode == 0
+    first = make_message(subject="Falke", body="Hello Anna,\n\ndraft one.\n")
+    first = first.replace(b"Message-ID: <test-", b"Message-ID: <same-2@x>\nX-Old: <")
+    assert world.send(first, "anna@kundenfirma.example").returncode == 75
+    second = first.replace(b"draft one.", b"draft two.").replace(b"anna@kundenfirma", b"anna@nordwerk")
+    assert world.send(second, "anna@nordwerk.example").returncode == 0
+    assert sorted(r["state"] for r in rows(world, "--all").values()) == [
+        "delivered",
+        "delivered",
+        "superseded",
+        "superseded",
+    ]
+    # the mail program filed all four in Sent (hold_action = "queue" says 0 to a hold): learn them
+    sent = write_maildir(tmp_path / "Sent", [wrong, fixed, first, second])
+    assert world.cli("learn", str(sent)).returncode == 0
+    learned = _learned_ids(paths.state_dir())
+    assert "same-2@x" in learned, "the fix shares the superseded copy's Message-ID and is learned"
+    wrong_id = wrong.split(b"Message-ID: <")[1].split(b">")[0].decode()
+    fixed_id = fixed.split(b"Message-ID: <")[1].split(b">")[0].decode()
+    assert fixed_id in learned
+    assert wrong_id not in learned, "the copy sent to the wrong person is never learned"
