@@ -23,10 +23,11 @@ from sendguard.tui.safe import text
 from sendguard.tui.screens.modals import ChoiceModal, ConfirmModal
 
 if TYPE_CHECKING:
+    from sendguard.act.queue import Meta
     from sendguard.tui.app import ReviewApp
 
 
-def _summary(meta: dict[str, Any]) -> Text:
+def _summary(meta: Meta) -> Text:
     out = Text(end="")
     out.append("To:      ", style="bold")
     out.append_text(text(", ".join(meta.get("envelope", [])) or "(none)"))
@@ -55,7 +56,7 @@ class EntryActions:
         self.after_change()
         self.review.queue_changed()
 
-    def _meta(self) -> tuple[str, dict[str, Any]] | None:
+    def _meta(self) -> tuple[str, Meta] | None:
         entry_id = self.current_entry_id()
         if not entry_id:
             self.review.notify("No message selected.", severity="warning", markup=False)

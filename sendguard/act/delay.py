@@ -46,7 +46,7 @@ WORKER_MODULE = "sendguard.act.delay"
 UNDOABLE = frozenset({q.DELAYED, q.DEFERRED})  # not left yet: waiting, or the transport failed
 
 
-def delay_seconds(meta: dict[str, Any], config: Any) -> int:
+def delay_seconds(meta: q.Meta, config: Any) -> int:
     """How long this message waits: ``[delay]`` seconds, outside_seconds, rule_seconds (longest)."""
     delay = config.delay
     if not (delay.seconds or delay.outside_seconds or delay.rule_seconds):
@@ -72,7 +72,7 @@ def not_before(entry: q.Entry) -> float:
 def accept_delayed(
     queue: q.Queue,
     raw: bytes,
-    meta: dict[str, Any],
+    meta: q.Meta,
     config: Any,
     event: str,
     *,

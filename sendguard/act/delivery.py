@@ -15,7 +15,6 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from sendguard.act import queue as q
 from sendguard.clock import now_iso
@@ -25,7 +24,7 @@ from sendguard.exitcodes import ExitCode
 from sendguard.mail.addresses import without_bcc
 
 
-def transport_argv(config: Config, meta: dict[str, Any]) -> list[str]:
+def transport_argv(config: Config, meta: q.Meta) -> list[str]:
     """The transport command line for a queued entry."""
     argv = [*config.transport.command, *meta.get("options", [])]
     recipients = meta.get("recipients", [])

@@ -54,7 +54,7 @@ def effective_state(queue: q.Queue, entry: q.Entry) -> str:
     return q.INTERRUPTED
 
 
-def unjudged(meta: dict[str, Any]) -> bool:
+def unjudged(meta: q.Meta) -> bool:
     """Kept before any check decided about it: after an error (a broken config, a crash in the
     send path), or with no decision written. Such a message has no verdict a person could
     have agreed to, so releasing it must check it first."""
@@ -83,11 +83,13 @@ def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
                 hints=[f"sendguard discard {entry.id}, and send it again from your mail program"],
             )
         meta.update(
-            options=list(args.options),
-            recipients=list(args.recipients) if args.recipients else ([] if args.read_recipients else envelope),
-            envelope=envelope,
-            read_recipients=args.read_recipients,
-            sender=args.sender,
+            {
+                "options": list(args.options),
+                "recipients": list(args.recipients) if args.recipients else ([] if args.read_recipients else envelope),
+                "envelope": envelope,
+                "read_recipients": args.read_recipients,
+                "sender": args.sender,
+            }
         )
     from sendguard.config.cache import stamp
 
@@ -161,7 +163,7 @@ class RunReport:
         return int(ExitCode.TEMPFAIL if self.failed else ExitCode.OK)
 
 
-def _reason(meta: dict[str, Any]) -> str:
+def _reason(meta: q.Meta) -> str:
     order = {"block": 0, "hold": 1, "warn": 2}
     serious = sorted(
         (f for f in meta.get("findings", []) if f.get("severity") in order), key=lambda f: order[f["severity"]]

@@ -117,7 +117,11 @@ class Event(TypedDict):
     state: str | None
 
 
-class Meta(TypedDict, total=False):
+# "from" is a keyword, so it can only be declared in the functional form.
+_MetaFrom = TypedDict("_MetaFrom", {"from": str}, total=False)
+
+
+class Meta(_MetaFrom, total=False):
     """meta.json: what is known about a kept message. Every key is optional on disk (older
     entries, entries kept after an error); read with ``.get``."""
 
@@ -154,6 +158,12 @@ class Meta(TypedDict, total=False):
     note: str
     restored_from: str
     restored: str
+    config_key: list[Any] | None  # the config version the verdict was judged under (config.cache.stamp)
+    superseded_by: str
+    sent_copy: str  # where the copy filed in the Sent folder is
+    sent_copy_error: str
+    milter_sender: str  # the milter's: whose history judged it
+    postfix_queue_id: str
 
 
 def new_id() -> str:
@@ -266,7 +276,7 @@ class Queue:
                 except FileExistsError:  # another process makes the same id right now
                     continue
             write_new(tmp / "message.eml", raw)
-            meta = {"id": entry_id, "created": now_iso(), **meta}  # type: ignore[typeddict-item]
+            meta = {"id": entry_id, "created": now_iso(), **meta}
             meta.setdefault("events", []).append({"time": meta["created"], "event": "kept", "state": meta.get("state")})
             write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
             lock_fd = os.open(tmp / "lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sendguard.act import queue as q
+from sendguard.fsutil import fsync_dir, write_new
 
 # A mail program files its copy right after sendmail returns; the entry was kept just before.
 SLACK_SECONDS = 120
@@ -71,14 +72,6 @@ def already_filed(maildir: Path, message_id: bytes, since: float) -> bool:
     return False
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_seen(maildir: Path, data: bytes, *, now: float | None = None) -> Path:
     """Deliver ``data`` into ``maildir`` (made if missing, 0700) as a seen message."""
     from sendguard.paths import ensure_private_dir
@@ -89,10 +82,10 @@ def write_seen(maildir: Path, data: bytes, *, now: float | None = None) -> Path:
     host = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
     name = f"{int(stamp)}.M{int(stamp % 1 * 1e6)}P{os.getpid()}R{os.urandom(4).hex()}.{host}"
     tmp = maildir / "tmp" / name
-    q.write_new(tmp, data.replace(b"\r\n", b"\n"))
+    write_new(tmp, data.replace(b"\r\n", b"\n"))
     final = maildir / "cur" / f"{name}:2,S"
     os.rename(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return final
 
 

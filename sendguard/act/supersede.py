@@ -37,7 +37,7 @@ def observe(entry: Any, event: str, config: Any) -> None:
     supersede(q.Queue(entry.path.parent), entry, config)
 
 
-def _created(meta: dict[str, Any]) -> float:
+def _created(meta: q.Meta) -> float:
     try:
         return datetime.fromisoformat(str(meta.get("created"))).timestamp()
     except ValueError:

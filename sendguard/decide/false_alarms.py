@@ -20,7 +20,7 @@ Reading the file is cheap (one small JSON), so the send path may consult it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ def load(state_dir: Path) -> dict[tuple[str, str], int]:
     }
 
 
-def record(state_dir: Path, meta: dict[str, Any], *, now: float | None = None) -> list[tuple[str, str]]:
+def record(state_dir: Path, meta: Mapping[str, Any], *, now: float | None = None) -> list[tuple[str, str]]:
     """Mark every warning or hold of a queued message's findings as a false alarm.
 
     Findings about the message as a whole are marked for each of its recipients. Returns the

@@ -390,7 +390,7 @@ def without_bcc(raw: bytes, limit: int = MAX_HEADER_BYTES) -> bytes:
         cuts.append((hiding, pos))
     if not cuts:
         return raw
-    pieces = []
+    pieces: list[bytes | memoryview] = []
     keep = 0
     for start, end in cuts:
         pieces.append(raw[keep:start])

@@ -30,6 +30,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from sendguard.mail import addresses, mimetree
+from sendguard.mail.addresses import Mailbox
 from sendguard.mail.mimetree import (  # noqa: F401  (public names)
     MAX_DECODED_HEADER_CHARS,
     MAX_DEPTH,
@@ -149,10 +150,10 @@ class OutgoingMessage:
             for box in self.mailboxes(*names, strict=strict)
         ]
 
-    def mailboxes(self, *names: str, strict: bool = True) -> list[addresses.Mailbox]:
+    def mailboxes(self, *names: str, strict: bool = True) -> list[Mailbox]:
         """The mailboxes in the named fields, as written (case kept, names still encoded).
         An address without a domain is left out: it is a problem (held), never a recipient."""
-        out: list[addresses.Mailbox] = []
+        out: list[Mailbox] = []
         for name in names:
             wanted = name.lower()
             for field, value in self.header_block.fields:
@@ -160,7 +161,7 @@ class OutgoingMessage:
                     out.extend(box for box in self._parse_field(field, value, strict) if "@" in box.addr)
         return out
 
-    def _parse_field(self, field: str, value: bytes, strict: bool) -> list[addresses.Mailbox]:
+    def _parse_field(self, field: str, value: bytes, strict: bool) -> list[Mailbox]:
         key = (field, value)
         cached = self._parsed_fields.get(key)
         if cached is None:
@@ -178,7 +179,7 @@ class OutgoingMessage:
         return cached[0]
 
     @cached_property
-    def _parsed_fields(self) -> dict[tuple[str, bytes], tuple[list[addresses.Mailbox], list[str]]]:
+    def _parsed_fields(self) -> dict[tuple[str, bytes], tuple[list[Mailbox], list[str]]]:
         return {}
 
     @staticmethod
@@ -186,14 +187,14 @@ class OutgoingMessage:
         return " ".join(decode_header(name).split()) if "=?" in name else name
 
     @cached_property
-    def sendmail_recipients(self) -> list[addresses.Mailbox]:
+    def sendmail_recipients(self) -> list[Mailbox]:
         """The recipients ``sendmail -t`` takes from the headers: To, Cc, Bcc, or the first
         block of Resent- fields' Resent-To/-Cc/-Bcc when the message has Resent- fields."""
         fields = self.header_block.fields
         first = next((i for i, (name, _) in enumerate(fields) if name.startswith("resent-")), -1)
         if first < 0:
             return self.mailboxes(*RECIPIENT_FIELDS)
-        out: list[addresses.Mailbox] = []
+        out: list[Mailbox] = []
         for name, value in fields[first:]:
             if not name.startswith("resent-"):
                 break

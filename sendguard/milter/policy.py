@@ -198,7 +198,7 @@ class Policy:
         return self._hold_or_confirm(tx, meta, decision, config, cancelled)
 
     def _hold_or_confirm(
-        self, tx: Transaction, meta: dict[str, Any], decision: Any, config: Config, cancelled: threading.Event
+        self, tx: Transaction, meta: q.Meta, decision: Any, config: Config, cancelled: threading.Event
     ) -> Outcome:
         from sendguard.sendpath.path import fingerprint
 
@@ -235,7 +235,7 @@ class Policy:
     # -- keeping and confirming ---------------------------------------------------------------
 
     @staticmethod
-    def _meta(tx: Transaction, message: Any, decision: Any) -> dict[str, Any]:
+    def _meta(tx: Transaction, message: Any, decision: Any) -> q.Meta:
         return {
             "sender": tx.envelope_from,
             "milter_sender": tx.sender,
@@ -250,7 +250,7 @@ class Policy:
             "postfix_queue_id": tx.queue_id,
         }
 
-    def _keep(self, tx: Transaction, meta: dict[str, Any], state: str, cancelled: threading.Event) -> q.Entry | None:
+    def _keep(self, tx: Transaction, meta: q.Meta, state: str, cancelled: threading.Event) -> q.Entry | None:
         """Keep a copy (fsynced) and write its incident record; None if the check was cancelled."""
         if cancelled.is_set():
             return None
@@ -295,7 +295,7 @@ class Policy:
         finally:
             db.close()
 
-    def _notice_later(self, tx: Transaction, meta: dict[str, Any], entry_id: str) -> None:
+    def _notice_later(self, tx: Transaction, meta: q.Meta, entry_id: str) -> None:
         if not self.config.milter.notice or not tx.envelope_from:
             return
         from sendguard.milter.postfix import notice_mail

@@ -13,9 +13,12 @@ import re
 import subprocess
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sendguard.errors import QueueError
+
+if TYPE_CHECKING:
+    from sendguard.act.queue import Meta
 
 _QUEUE_ID = re.compile(r"^[0-9A-Za-z]{6,20}$")
 
@@ -50,7 +53,7 @@ def hold_queue(config_dir: str = "") -> list[dict[str, Any]]:
     return out
 
 
-def known_copies(milter_state: Path) -> dict[str, dict[str, Any]]:
+def known_copies(milter_state: Path) -> dict[str, Meta]:
     """The milter's own records of quarantined messages, by Postfix queue id."""
     from sendguard.act.queue import Queue
 
@@ -112,7 +115,7 @@ def discard(queue_id: str, config_dir: str = "") -> None:
     _run(["postsuper", *_config_args(config_dir), "-d", queue_id, "hold"])
 
 
-def notice_mail(to: str, meta: dict[str, Any], entry_id: str, queue_id: str) -> bytes:
+def notice_mail(to: str, meta: Meta, entry_id: str, queue_id: str) -> bytes:
     """The note to the sender of a quarantined message: held, why, and what happens next."""
     from sendguard.incidents.record import encode_header
     from sendguard.milter.policy import smtp_text

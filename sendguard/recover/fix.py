@@ -49,7 +49,7 @@ class FixResult:
     delivered: bool = False
 
 
-def suggested_replacements(meta: dict[str, Any]) -> dict[str, tuple[str, str]]:
+def suggested_replacements(meta: q.Meta) -> dict[str, tuple[str, str]]:
     """recipient address -> (display name, suggested address), from the findings."""
     out: dict[str, tuple[str, str]] = {}
     for finding in meta.get("findings", []):

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sendguard.act import queue as q
 
@@ -53,7 +53,7 @@ def _timestamp(value: Any) -> float | None:
         return None
 
 
-def main_reason(meta: dict[str, Any]) -> str:
+def main_reason(meta: q.Meta) -> str:
     """The one sentence that best says why: the most serious finding, or the error."""
     if meta.get("state") == q.SUPERSEDED:
         return f"superseded by {meta.get('superseded_by', '?')}: sent again, fixed; r still sends this copy"
@@ -112,7 +112,7 @@ class QueueRow:
         return all(word in self.search_text for word in needle.lower().split())
 
 
-def row_for(entry_id: str, meta: dict[str, Any], state: str | None = None) -> QueueRow:
+def row_for(entry_id: str, meta: q.Meta, state: str | None = None) -> QueueRow:
     state = state or str(meta.get("state", q.RECEIVED))
     recipients = tuple(str(a) for a in meta.get("envelope", meta.get("recipients", [])) or [])
     subject, verdict, reason = str(meta.get("subject", "")), str(meta.get("verdict", "hold")), main_reason(meta)
@@ -130,7 +130,7 @@ def row_for(entry_id: str, meta: dict[str, Any], state: str | None = None) -> Qu
     )
 
 
-def _scan(root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _scan(root: Path) -> Iterator[tuple[str, q.Meta]]:
     """(id, meta) of every entry, read with plain strings.
 
     The same as ``Queue.entries()``, without a Path object per entry: on Python 3.11 pathlib
@@ -145,10 +145,11 @@ def _scan(root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     for name in names:
         try:
             with open(os.path.join(base, name, "meta.json"), "rb") as handle:
-                meta = json.loads(handle.read())
+                data = json.loads(handle.read())
         except (OSError, ValueError):
-            meta = {"id": name, "state": q.INTERRUPTED, "note": "meta.json unreadable; message.eml is kept"}
-        yield name, meta if isinstance(meta, dict) else {"id": name, "state": q.INTERRUPTED}
+            yield name, {"id": name, "state": q.INTERRUPTED, "note": "meta.json unreadable; message.eml is kept"}
+            continue
+        yield name, cast(q.Meta, data) if isinstance(data, dict) else {"id": name, "state": q.INTERRUPTED}
 
 
 def queue_signature(root: Path, entry_ids: list[str]) -> tuple[int, ...]:
@@ -297,7 +298,7 @@ class MessageView:
     body: str
     attachments: list[AttachmentView]
     suggestions: list[str] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[q.Event] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
 from sendguard import paths
 from sendguard.act import events
@@ -148,7 +148,7 @@ class SendPath:
             )
 
     def _keep_after_error(self, raw: bytes, argv: list[str], lines: list[str], code: int) -> int:
-        meta: dict[str, Any] = {
+        meta: q.Meta = {
             "state": q.HELD,
             "argv": argv,
             "options": [],
@@ -199,7 +199,7 @@ class SendPath:
             message, config, envelope=envelope, state_dir=paths.state_dir(), options=args.options, now=self.now
         )
         decision = result.decision
-        meta: dict[str, Any] = {
+        meta: q.Meta = {
             "argv": argv,
             "options": without_read_recipients(args.options),
             "recipients": recipients,
@@ -238,16 +238,20 @@ class SendPath:
             )
             if resend is not None and resend.kind == "confirm" and self._confirm(resend.earlier):
                 meta.update(
-                    confirms=resend.earlier.id,
-                    confirmed_rules=_holding_rules(decision),
-                    message_id=message.header("Message-ID").strip(),
+                    {
+                        "confirms": resend.earlier.id,
+                        "confirmed_rules": _holding_rules(decision),
+                        "message_id": message.header("Message-ID").strip(),
+                    }
                 )
                 return self._deliver_new(raw, meta, config, f"confirmed by sending {resend.earlier.id} again")
             if resend is not None and resend.kind == "series":
                 meta.update(
-                    confirms=resend.earlier.meta["confirms"],
-                    confirmed_rules=resend.earlier.meta["confirmed_rules"],
-                    message_id=message.header("Message-ID").strip(),
+                    {
+                        "confirms": resend.earlier.meta["confirms"],
+                        "confirmed_rules": resend.earlier.meta["confirmed_rules"],
+                        "message_id": message.header("Message-ID").strip(),
+                    }
                 )
                 return self._deliver_new(raw, meta, config, f"in the thread of {resend.earlier.id}, confirmed")
             if resend is not None and resend.kind == "repeat":
@@ -276,7 +280,7 @@ class SendPath:
         return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
 
     @classmethod
-    def _addressing_if_readable(cls, argv: list[str], raw: bytes) -> dict[str, object]:
+    def _addressing_if_readable(cls, argv: list[str], raw: bytes) -> q.Meta:
         """Options and recipients for a message kept after an error (a broken config, say), so
         that `sendguard release` can send it where the caller meant; nothing if argv is unusable."""
         try:
@@ -307,7 +311,7 @@ class SendPath:
         except SendguardError:
             return False
 
-    def _deliver_new(self, raw: bytes, meta: dict, config: config_mod.Config, event: str) -> int:  # type: ignore[type-arg]
+    def _deliver_new(self, raw: bytes, meta: q.Meta, config: config_mod.Config, event: str) -> int:
         from sendguard.act import delay as undo
         from sendguard.act.delivery import deliver
 
@@ -338,7 +342,7 @@ class SendPath:
         self._observe(entry, "delivered", config)
         return ExitCode.OK
 
-    def _tell_unseen(self, kind: str, entry_id: str, meta: dict, config: config_mod.Config, seen: bool) -> None:  # type: ignore[type-arg]
+    def _tell_unseen(self, kind: str, entry_id: str, meta: q.Meta, config: config_mod.Config, seen: bool) -> None:
         """What the mail program does not show becomes a notice (shown at the next sendguard
         command and in review) and a desktop notification; a hold is notified either way."""
         if seen and kind not in ("held", "blocked"):
