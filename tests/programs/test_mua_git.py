@@ -39,6 +39,9 @@ def test_held_first_patch_stops_the_series_and_release_delivers_it(world, tmp_pa
     assert proc.returncode != 0
     assert world.server.received == [], "git stops the series at the first held patch"
     row = held_row(world)
+    # git reaches its sendmail-command error through Email::Valid (libemail-valid-perl in .ci/setup)
+    assert "Email/Valid.pm" not in proc.stderr
+    assert row["id"] in proc.stderr, "the person sees sendguard's reason and the way out"
     assert row["subject"] == "[PATCH 1/3] Add a.txt"
     assert len(queue_rows(world)) == 1, "patches 2 and 3 were never handed to sendguard"
     assert world.cli("release", row["id"]).returncode == 0
