@@ -9,6 +9,9 @@ message.
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
 from typing import NamedTuple
 
 from sendguard.exitcodes import ExitCode
@@ -87,3 +90,50 @@ class DeliveryError(SendguardError):
         super().__init__(message, hints=hints)
         self.exit_code = exit_code  # type: ignore[assignment]  # the transport's own code passes through
         self.stderr = stderr
+
+
+class StateUnwritable(SendguardError):
+    """sendguard cannot write where it keeps its state. One line: the path, why, and the fix."""
+
+    exit_code = ExitCode.CANTCREAT
+    WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+
+    def __init__(self, path: Path, err: OSError) -> None:
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        super().__init__(f"cannot write {path} ({reason}): {self.fix(path, err.errno)}")
+        self.path = path
+
+    @staticmethod
+    def fix(path: Path, code: int | None) -> str:
+        """What to do, for the directory (or file) that refused the write."""
+        culprit = path
+        while not culprit.exists() and culprit.parent != culprit:
+            culprit = culprit.parent  # a file or directory that could not be created: its parent refused
+        if code == errno.EPERM:
+            return f"is it immutable? lsattr -d {culprit}; chattr -i {culprit}"
+        if code == errno.EACCES:
+            try:
+                theirs = culprit.stat().st_uid != os.getuid()
+            except OSError:
+                theirs = False
+            return f"chown -R $USER {culprit}" if theirs else f"chmod u+rwx {culprit}"
+        if code == errno.EROFS:
+            return f"{culprit} is on a read-only file system: remount it, or set XDG_DATA_HOME elsewhere"
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            return f"the disk holding {culprit} is full: free some space"
+        return f"make {culprit} writable"
+
+    @classmethod
+    def from_error(cls, err: BaseException, state_dir: Path) -> StateUnwritable | None:
+        """The error as this one when it is a refused write in ``state_dir``, else None."""
+        if isinstance(err, OSError) and err.errno in cls.WRITE_ERRNOS:
+            filename = Path(os.fsdecode(err.filename)) if err.filename else state_dir
+            if filename == state_dir or state_dir in filename.parents:
+                return cls(filename, err)
+            return None
+        if type(err).__module__ == "sqlite3":  # "unable to open database file", "readonly database"
+            from sendguard.paths import probe_write
+
+            refused = probe_write(state_dir)
+            return cls(state_dir, refused) if refused is not None else None
+        return None

@@ -22,6 +22,10 @@ class ExitCode(IntEnum):
     SOFTWARE = 70
     """An internal error (EX_SOFTWARE). The message is kept; stderr says where."""
 
+    CANTCREAT = 73
+    """sendguard cannot write where it keeps its state (EX_CANTCREAT): a read-only or immutable
+    directory, a full disk. Nothing was sent; a message stays with the mail program."""
+
     TEMPFAIL = 75
     """Held (hold_action = "reject") or the transport failed temporarily (EX_TEMPFAIL); kept."""
 

@@ -38,3 +38,20 @@ def ensure_private_dir(path: Path) -> Path:
         finally:
             os.umask(old)
     return path
+
+
+def probe_write(directory: Path) -> OSError | None:
+    """Try a real write in ``directory`` (created 0700 if missing): None when it works, else the
+    error. ``os.access`` is not enough: root passes it on an immutable or read-only directory."""
+    try:
+        ensure_private_dir(directory)
+        probe = directory / f".write-probe-{os.getpid()}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return err
+    return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sendguard.errors import SendguardError
+from sendguard.errors import SendguardError, StateUnwritable
 from sendguard.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -46,6 +46,35 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# commands that write the state dir (queue, history, incident log): they first try a write there,
+# so an unwritable state is one line naming the path, before any work is done
+WRITES_STATE = frozenset({"sendmail", "queue", "release", "discard", "log", "undo", "oops", "review", "learn", "trust"})
+
+
+def require_writable_state() -> None:
+    from sendguard import paths
+
+    root = paths.state_dir()
+    refused = paths.probe_write(root)
+    if refused is not None:
+        raise StateUnwritable(root, refused)
+
+
+def _probing(command: click.Command) -> click.Command:
+    """``command`` with the write probe before it runs (after click parsed it: --help still works)."""
+    if getattr(command, "_probes_state", False):
+        return command
+    invoke = command.invoke
+
+    def probed(ctx: click.Context) -> Any:
+        require_writable_state()
+        return invoke(ctx)
+
+    command.invoke = probed  # type: ignore[method-assign]
+    command._probes_state = True  # type: ignore[attr-defined]
+    return command
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -55,7 +84,8 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, attr = target.split(":")
-        return getattr(importlib.import_module(f"sendguard.cli.{module}"), attr)  # type: ignore[no-any-return]
+        command: click.Command = getattr(importlib.import_module(f"sendguard.cli.{module}"), attr)
+        return _probing(command) if name in WRITES_STATE else command
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -75,6 +105,12 @@ class LazyGroup(click.Group):
         except SendguardError as err:
             render_error(err)
             ctx.exit(int(err.exit_code))
+        except Exception as err:  # a write the state dir refused, wherever it happened: one line, no traceback
+            unwritable = StateUnwritable.from_error(err, paths.state_dir())
+            if unwritable is None:
+                raise
+            render_error(unwritable)
+            ctx.exit(int(unwritable.exit_code))
 
 
 def _show_notices() -> None:

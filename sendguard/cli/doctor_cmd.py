@@ -29,7 +29,7 @@ import click
 
 from sendguard import paths
 from sendguard.cli.support import mailsetup
-from sendguard.errors import ConfigError
+from sendguard.errors import ConfigError, StateUnwritable
 from sendguard.printable import printable
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -90,13 +90,44 @@ def check_transport(cfg) -> Check:  # type: ignore[no-untyped-def]
 def check_state_dir() -> Check:
     root = paths.state_dir()
     if not root.exists():
+        refused = _probe_creation(root)
+        if refused is not None:
+            return Check(
+                "state dir",
+                FAIL,
+                f"{root} cannot be created ({os.strerror(refused.errno or 0)})",
+                StateUnwritable.fix(root, refused.errno),
+            )
         return Check("state dir", OK, f"{root} will be created private (0700) on first use")
+    refused = paths.probe_write(root)  # a real write: mode bits say nothing of chattr +i, a read-only mount, root
+    if refused is not None:
+        reason = os.strerror(refused.errno) if refused.errno else str(refused)
+        return Check(
+            "state dir",
+            FAIL,
+            f"{root} cannot be written ({reason}): nothing can be kept or sent",
+            StateUnwritable.fix(root, refused.errno),
+        )
     mode = stat.S_IMODE(root.stat().st_mode)
     if root.stat().st_uid != os.getuid():
         return Check("state dir", FAIL, f"{root} belongs to another user", f"chown -R $USER {root}")
     if mode & 0o077:
         return Check("state dir", FAIL, f"{root} is mode {mode:04o}: others can read held mail", f"chmod 700 {root}")
     return Check("state dir", OK, f"{root} is private (0700)")
+
+
+def _probe_creation(root: Path) -> OSError | None:
+    """Whether ``root`` could be created: a write in its nearest existing parent, leaving nothing."""
+    parent = root.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    try:
+        fd = os.open(parent / f".sendguard-probe-{os.getpid()}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(parent / f".sendguard-probe-{os.getpid()}")
+    except OSError as err:
+        return err
+    return None
 
 
 def check_history() -> Check:

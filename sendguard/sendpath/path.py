@@ -33,7 +33,7 @@ from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.clock import now_iso
 from sendguard.config import schema as config_mod
-from sendguard.errors import DeliveryError, SendguardError
+from sendguard.errors import DeliveryError, SendguardError, StateUnwritable
 from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
@@ -163,7 +163,12 @@ class SendPath:
             lock.release()
             where = f"the message is kept as {entry.id} (sendguard queue list)"
         except OSError as err:
-            where = f"and it could not be kept either ({err}); your mail program still has it"
+            unwritable = StateUnwritable.from_error(err, self.queue.root.parent)
+            if unwritable is None:
+                where = f"and it could not be kept either ({err}); your mail program still has it"
+            else:  # the state cannot be written: that is the problem to fix, in one line
+                self.say(f"sendguard: error: {printable(unwritable.message)}; not sent, your mail program still has it")
+                return int(unwritable.exit_code)
         self.say(
             f"sendguard: error: {printable(lines[0])}",
             *(f"  {printable(x)}" for x in lines[1:]),
