@@ -257,7 +257,7 @@ def check_clients(cfg) -> Check:  # type: ignore[no-untyped-def]
             "clients",
             WARN,
             "no [clients.NAME] tables: mail meant for one client cannot be told from mail to another",
-            "add one table per client (sendguard setup proposes them)",
+            "sendguard setup --add-clients (adds those of your learned history), or a table per client",
         )
     keywords = sum(1 for c in cfg.clients.values() if c.keywords)
     return Check("clients", OK, f"{len(cfg.clients)} clients configured, {keywords} with keywords")

@@ -91,6 +91,23 @@ def learn(state, query: str | None, notmuch_db: Path | None, as_sender: str | No
     click.echo(f"learned {learner.added} new messages ({learner.skipped} already known or unusable)")
     if fitted is not None:
         click.echo(fitted.operating_point())
+    _propose_clients(config)
+
+
+def _propose_clients(config) -> None:  # type: ignore[no-untyped-def]
+    """Name the clients the history now shows that the config lacks, and how to add them."""
+    from sendguard.cli.setup_cmd import missing_clients
+
+    missing = missing_clients(config)
+    if not missing:
+        return
+    click.echo("\nClients in your history that the config lacks:")
+    for name, domain, sent in missing:
+        click.echo(f"  {name}: {domain} ({sent} mails sent)")
+    if config.path is None:
+        click.echo("Write a config with them: sendguard setup")
+    else:
+        click.echo("Add them (your config's comments are kept): sendguard setup --add-clients")
 
 
 def _size(files: list[Path]) -> int:

@@ -96,6 +96,22 @@ def _toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def missing_clients(config) -> list[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
+    """The clients the history proposes whose domain no ``[clients.*]`` table of ``config`` covers
+    (named so that no existing table's name is taken)."""
+    own = set(config.organization.domains) | {mailsetup.domain_of(a) for a in config.identity.addresses}
+    covered = {d.lower() for c in config.clients.values() for d in c.domains}
+    out = []
+    for name, domain, sent in propose_clients(own):
+        if any(domain == d or domain.endswith("." + d) for d in covered):
+            continue
+        if name in config.clients:
+            name = domain.replace(".", "-")
+        if name not in config.clients:
+            out.append((name, domain, sent))
+    return out
+
+
 def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "]"
 
@@ -199,14 +215,39 @@ def _print_timer() -> None:
     click.echo("    systemctl --user daemon-reload && systemctl --user enable --now sendguard-queue.timer")
 
 
+def _add_clients(target: Path) -> None:
+    """Add the clients the history proposes to an existing config, keeping its comments."""
+    from sendguard.config import edit
+    from sendguard.config import schema as config_mod
+
+    config = config_mod.load(target, required=True)
+    missing = missing_clients(config)
+    if not missing:
+        click.echo(f"No client to add: every outside domain you often write to is in {target}.")
+        return
+    added = set(edit.add_clients(target, missing))
+    for name, domain, sent in missing:
+        if name in added:
+            click.echo(f'added [clients.{name}]  domains = ["{domain}"]   ({sent} mails sent)')
+    click.echo(f"Review them in {target}: add keywords, delete a table that is no client.")
+
+
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Print the starter config instead of writing it.")
+@click.option(
+    "--add-clients",
+    is_flag=True,
+    help="Add the clients proposed from the learned history to an existing config (comments kept).",
+)
 @click.pass_obj
-def setup(state, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+def setup(state, dry_run: bool, add_clients: bool) -> None:  # type: ignore[no-untyped-def]
     """Find msmtp and the mail programs, write a starter config, print the lines to add."""
     from sendguard.config import schema as config_mod
 
     target: Path = state.config_path or paths.config_path()
+    if add_clients and not dry_run and target.exists():
+        _add_clients(target)
+        return
     sendmail = mailsetup.installed_executable("sendguard-sendmail")
     sendmail_text = str(sendmail) if sendmail else "sendguard-sendmail"
     msmtp = mailsetup.find_msmtp()

@@ -121,3 +121,45 @@ def allow(config_path: Path, choice: AllowChoice) -> Config:
         ensure_private_dir(target.parent)
         atomic_write(target, new_text.encode("utf-8"))
     return config
+
+
+def add_clients(config_path: Path, clients: list[tuple[str, str, int]]) -> list[str]:
+    """Add a ``[clients.NAME]`` table for each (name, domain, mails sent) to the config file,
+    keeping its comments; the names added (a name already there is skipped)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    from sendguard.act import queue as q
+
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        doc = tomlkit.parse(text)
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError([ConfigProblem(str(config_path), None, "(file)", f"cannot be read: {err}")]) from None
+    except TOMLKitError as err:
+        raise ConfigError([ConfigProblem(str(config_path), getattr(err, "line", None), "(syntax)", str(err))]) from None
+    if "clients" not in doc:
+        doc.add(tomlkit.nl())
+        doc.add("clients", tomlkit.table(is_super_table=True))
+    section = doc["clients"]
+    added = []
+    for name, domain, sent in clients:
+        if name in section:
+            continue
+        table = tomlkit.table()
+        table.add(
+            tomlkit.comment(
+                f"proposed from your history: {sent} mails sent to {domain}. "
+                "Add project and company names to keywords; delete the table if it is no client."
+            )
+        )
+        table.add("domains", tomlkit.array().multiline(False))
+        table["domains"].append(domain)
+        table.add("keywords", tomlkit.array())
+        section.add(name, table)  # type: ignore[union-attr]
+        added.append(name)
+    if added:
+        new_text = tomlkit.dumps(doc)
+        parse(new_text, str(config_path))  # refuse to write a config the send path would reject
+        q.atomic_write(config_path.resolve(), new_text.encode("utf-8"))
+    return added

@@ -99,18 +99,24 @@ def test_setup_prints_the_absolute_sendmail_path_for_each_mail_program():
     assert f"outgoing = {sendmail}" in proc.stdout
 
 
-def test_setup_proposes_client_domains_from_the_learned_history(tmp_path):
-    write_msmtprc()
-    assert run("setup").returncode == 0
-    maildir = tmp_path / "Sent"
+def sent_maildir(root: Path, outside: tuple[str, ...] = ("kundenfirma.example",)) -> Path:
+    """Four weeks of sent mail: to each outside domain, a colleague and a freemail address."""
+    maildir = root / "Sent"
     for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True)
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
     for i in range(4):
-        for to in (f"anna{i}@kundenfirma.example", "kai@nordwerk.example", "x@gmail.com"):
+        for to in (*(f"anna{i}@{d}" for d in outside), "kai@nordwerk.example", "x@gmail.com"):
             msg = make_message(
                 to=to, subject=f"Falke {i}", sender="D Wolff <d.wolff@nordwerk.example>", body=f"Hello,\n\nnote {i}.\n"
             )
             (maildir / "cur" / f"{i}-{to}:2,S").write_bytes(msg)
+    return maildir
+
+
+def test_setup_proposes_client_domains_from_the_learned_history(tmp_path):
+    write_msmtprc()
+    assert run("setup").returncode == 0
+    maildir = sent_maildir(tmp_path)
     learned = run("learn", str(maildir))
     assert learned.returncode == 0, learned.stderr
     proc = run("--config", str(tmp_path / "new.toml"), "setup", "--dry-run")
@@ -119,6 +125,35 @@ def test_setup_proposes_client_domains_from_the_learned_history(tmp_path):
     assert 'domains = ["kundenfirma.example"]' in proc.stdout
     assert 'gmail.com"]' not in proc.stdout.split("[clients", 1)[1], "freemail is never a client"
     assert not (tmp_path / "new.toml").exists(), "--dry-run writes nothing"
+
+
+def test_setup_then_learn_proposes_the_clients_and_add_clients_keeps_comments(tmp_path):
+    """The README's order: setup (no history yet, so no clients), learn, then the line learn prints."""
+    write_msmtprc()
+    assert run("setup").returncode == 0
+    assert "\n[clients." not in config_file().read_text()
+    with config_file().open("a") as out:
+        out.write('# my own note, kept\n[clients.acme]\ndomains = ["acme.example"]  # the old one\n')
+    learned = run("learn", str(sent_maildir(tmp_path, ("kundenfirma.example", "acme.example", "birkholz.example"))))
+    assert learned.returncode == 0, learned.stderr
+    tail = learned.stdout.split("Clients in your history that the config lacks:\n", 1)[1].splitlines()
+    assert sorted(tail[:2]) == [
+        "  birkholz: birkholz.example (4 mails sent)",
+        "  kundenfirma: kundenfirma.example (4 mails sent)",
+    ], "one line each, and not acme: the config has it"
+    assert tail[2:] == ["Add them (your config's comments are kept): sendguard setup --add-clients"]
+    before = config_file().read_text()
+    added = run("setup", "--add-clients")
+    assert added.returncode == 0, added.stderr
+    assert 'added [clients.kundenfirma]  domains = ["kundenfirma.example"]   (4 mails sent)' in added.stdout
+    after = config_file().read_text()
+    assert after.startswith(before), "the user's text, comments included, is kept as it was"
+    assert "[clients.kundenfirma]" in after and "[clients.birkholz]" in after
+    assert after.count("[clients.acme]") == 1
+    assert run("config", "validate").returncode == 0
+    again = run("learn", str(tmp_path / "Sent"))
+    assert "lacks" not in again.stdout, "nothing left to propose"
+    assert "No client to add" in run("setup", "--add-clients").stdout
 
 
 def _healthy(world) -> None:  # type: ignore[no-untyped-def]
