@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -141,7 +142,7 @@ class Demo:
         )
 
 
-def run_demo(root: Path, use_mutt: bool) -> bool:
+def run_demo(root: Path, use_mutt: bool, keep: bool = False) -> bool:
     """Run the demo in ``root``; True when it went as it should (routine delivered, one held)."""
     from sendguard.rules import RULES
 
@@ -196,10 +197,20 @@ def run_demo(root: Path, use_mutt: bool) -> bool:
         click.echo(listing.stdout.rstrip() or "(empty)")
         rows = [json.loads(line) for line in demo.cli(env, "queue", "list", "--json").stdout.splitlines()]
         held = [r for r in rows if r["state"] in ("held", "blocked")]
-        if held:
+        if held and keep:
+            exe = shlex.quote(str(demo.sendguard or "sendguard"))
+            look = " ".join(f"{k}={shlex.quote(env[k])}" for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")) + f" {exe}"
             click.echo(
-                f"\nNext, for real: `sendguard release {held[0]['id']}` would send it, "
-                "`sendguard discard` drops it; `sendguard setup` sets up your own mail."
+                f"\nThe demo's world stays in {root} (remove it when done). Look around in it:\n"
+                f"  {look} queue list     (or review, log)\n"
+                "Its SMTP server has stopped: a release there would only be deferred. "
+                "`sendguard setup` sets up your own mail."
+            )
+        elif held:
+            click.echo(
+                f"\nThe demo's world is removed now, {held[0]['id']} with it: `sendguard release ID` sends a "
+                "held message and `sendguard discard ID` drops it in your own queue (`sendguard demo --keep` "
+                "keeps this world to look around). `sendguard setup` sets up your own mail."
             )
         return outcomes == [True] * len(ROUTINE) + [False] and len(held) == 1
     finally:
@@ -236,7 +247,7 @@ def demo(no_mutt: bool, keep: bool) -> None:
     """Show sendguard at work: a loopback SMTP server, mutt, msmtp, one held message."""
     root = Path(tempfile.mkdtemp(prefix="sendguard-demo-"))
     try:
-        ok = run_demo(root, use_mutt=not no_mutt)
+        ok = run_demo(root, use_mutt=not no_mutt, keep=keep)
     finally:
         if keep:
             click.echo(f"\nKept {root}")

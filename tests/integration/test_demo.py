@@ -32,4 +32,25 @@ def test_demo_delivers_routine_mail_holds_the_lookalike_and_leaves_nothing_behin
     assert "kundenfirma" in listing.split("\n")[2], "the reason is shown under the held message"
     root = Path(re.search(r"A throwaway world in (\S+):", out).group(1))  # type: ignore[union-attr]
     assert not root.exists(), "the temp dir is removed"
+    held_id = re.search(r"^(\d{8}-\d{6}-[0-9a-f]+) +held", listing, re.M).group(1)  # type: ignore[union-attr]
+    assert f"The demo's world is removed now, {held_id} with it" in out, "no hint at an id nobody can release"
     assert not (Path(os.environ["XDG_DATA_HOME"]) / "sendguard").exists(), "the user's own state is untouched"
+
+
+def test_demo_keep_names_a_command_that_shows_the_held_message(tmp_path):
+    if not shutil.which("msmtp"):
+        pytest.skip("msmtp is not installed")
+    proc = subprocess.run([sendguard_exe(), "demo", "--no-mutt", "--keep"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    root = Path(re.search(r"A throwaway world in (\S+):", proc.stdout).group(1))  # type: ignore[union-attr]
+    try:
+        assert f"The demo's world stays in {root}" in proc.stdout
+        command = re.search(r"^  (XDG_DATA_HOME=.*) queue list ", proc.stdout, re.M).group(1)  # type: ignore[union-attr]
+        shown = subprocess.run(f"{command} queue list", shell=True, capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert re.search(r"held +anna@kundenfirrna\.example", shown.stdout)
+    finally:
+        from sendguard.cli.demo_cmd import stop_helpers
+
+        stop_helpers(root)
+        shutil.rmtree(root, ignore_errors=True)
