@@ -95,6 +95,8 @@ def _apply_tags(msg: Any) -> None:
     except LookupError:
         tags = []
     with msg.frozen():
+        if "attachment" not in tags:  # notmuch's own, for the record's meta part: not the message's
+            msg.tags.discard("attachment")
         for tag in tags:
             msg.tags.add(tag)
 

@@ -143,6 +143,28 @@ def test_notmuch_queries_find_records_by_tag_date_recipient_and_words(state_dir)
     assert row.event == "held" and row.subject == "Falke Angebot"
 
 
+def test_only_a_message_with_an_attachment_is_tagged_attachment(state_dir):
+    plain = keep(state_dir, subject="No file")
+    record(plain, "held", CONFIG, now=NOW)
+    queue = q.Queue(state_dir / "queue")
+    with_file = (
+        b"From: Me <me@nordwerk.example>\nTo: anna@kundenfirma.example\nSubject: The offer\n"
+        b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\n'
+        b"Attached.\n--b\nContent-Type: application/pdf\nContent-Disposition:\n attachment; filename=offer.pdf\n"
+        b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n"
+    )
+    attached, lock = queue.create(with_file, {"state": q.HELD, "verdict": "hold", "subject": "The offer"})
+    lock.release()
+    record(attached, "held", CONFIG, now=NOW)
+    store.index_pending(state_dir)
+    assert [r.id for r in store.search(state_dir, "tag:attachment")] == [attached.id]
+    assert [r.id for r in store.search(state_dir, "attachment:offer.pdf")] == [attached.id]
+    (row,) = store.search(state_dir, "tag:held and not tag:attachment")
+    assert row.id == plain.id
+    store.reindex_all(state_dir)
+    assert [r.id for r in store.search(state_dir, "tag:attachment")] == [attached.id], "and after a rebuild"
+
+
 def test_indexing_twice_and_a_marker_without_record_are_harmless(state_dir):
     path = record(keep(state_dir), "held", CONFIG, now=NOW)
     store.index_pending(state_dir)

@@ -9,11 +9,12 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sendguard.detached import spawn_module
-from sendguard.incidents.record import build_record, encode_header
+from sendguard.incidents.record import build_record, encode_header, has_attachment
 
 NOW = 1795770000.0
 
@@ -102,3 +103,17 @@ def test_a_spawned_child_never_holds_the_callers_lock_after_the_caller_let_go(tm
         finally:
             os.close(again)
         os.waitpid(child, 0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"Subject: x\n\nsee the attachment\nContent-Disposition: attachmentless\n", False),
+        (b"Subject: x\n\nno file\n", False),
+        (b"--b\r\nContent-Disposition: ATTACHMENT; filename=a.pdf\r\n\r\n", True),
+        (b"--b\nContent-Disposition:\n\tattachment;\n filename=a.pdf\n\n", True),
+        (b"--b\ncontent-disposition: inline; filename=attachment.png\n\n", False),
+    ],
+)
+def test_has_attachment_means_a_part_disposed_as_attachment(raw, expected):
+    assert has_attachment(raw) is expected
