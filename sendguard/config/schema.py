@@ -506,7 +506,59 @@ def _toml(text: str, file: str) -> dict[str, Any]:
 
             found = re.search(r"\(at line (\d+)", str(err))
             line = int(found.group(1)) if found else None
+        opened = _unclosed_at(text, line) if line and _ends_an_array(str(err), text, line) else None
+        if opened is not None:  # tomllib notices where the next line cannot be an element
+            what = "inline table" if "table" in str(err) else "array"
+            problem = f"this {what} is never closed (the parser noticed at line {line})"
+            raise ConfigError([ConfigProblem(file, opened, "(syntax)", problem)]) from None
         raise ConfigError([ConfigProblem(file, line, "(syntax)", str(err))]) from None
+
+
+def _ends_an_array(error: str, text: str, line: int) -> bool:
+    """Whether the error is tomllib meeting the next key or table inside an array left open: it
+    says "Unclosed array", or "Invalid value" after a trailing comma."""
+    if error.startswith("Unclosed"):
+        return True
+    import re
+
+    lines = text.splitlines()
+    here = lines[line - 1] if 0 < line <= len(lines) else ""
+    return error.startswith("Invalid value") and bool(
+        re.match(r"\s*(\[\[?[\w.\"' -]+\]\]?\s*(#.*)?$|[\w.\"'-]+\s*=)", here)
+    )
+
+
+def _unclosed_at(text: str, before_line: int) -> int | None:
+    """The line where the outermost array or inline table still open before ``before_line``
+    was opened, skipping strings, comments and table headers; None when none is open."""
+    stack: list[int] = []
+    in_value = False  # after a key's "=" on its line, or inside brackets
+    i, line, n = 0, 1, len(text)
+    while i < n and line < before_line:
+        c = text[i]
+        if c == "\n":
+            line += 1
+            in_value = bool(stack)
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end == -1 else end
+            continue
+        elif c in "\"'":
+            delim = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(delim)
+            while j < n and not text.startswith(delim, j) and (len(delim) == 3 or text[j] != "\n"):
+                j += 2 if c == '"' and text[j] == "\\" else 1
+            line += text.count("\n", i, j)
+            i = j + len(delim)
+            continue
+        elif c == "=" and not stack:
+            in_value = True
+        elif c in "[{" and in_value:
+            stack.append(line)
+        elif c in "]}" and stack:
+            stack.pop()
+        i += 1
+    return stack[0] if stack else None
 
 
 def _validate(data: dict[str, Any], text: str, file: str) -> Config:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sendguard.config.schema import Config, documented_keys, load, parse
 from sendguard.errors import ConfigError
@@ -160,6 +163,51 @@ def test_toml_syntax_error_names_file_and_line():
     ((line, key, problem, _),) = problems_of('[sendmail]\nhold_action = "queue\n')
     assert line == 2 and key == "(syntax)"
     assert "line 2" in problem
+
+
+def test_an_unclosed_array_is_reported_where_it_opened():
+    text = textwrap.dedent("""\
+        # sendguard
+        [identity]
+        addresses = ["me@nordwerk.example"]  # me, [not an array]
+
+        [organization]
+        domains = ["nordwerk.example"]
+        note = "a [bracket] in a string"
+        other = '''[
+        '''
+        [clients.kundenfirma]
+        domains = [
+            "kundenfirma.example",  # ]
+            "kundenfirma.de"
+
+        [transport]
+        command = ["msmtp"]
+        """)
+    ((line, key, problem, _),) = problems_of(text)
+    assert (line, key) == (11, "(syntax)")
+    assert problem.startswith("this array is never closed (the parser noticed at line 15")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.text(alphabet="ab[]{}#=\"' ", max_size=6), max_size=3), min_size=1, max_size=5),
+    st.data(),
+)
+def test_any_unclosed_multiline_array_is_reported_on_its_own_line(arrays, data):
+    lines, opened = ["[section]"], []
+    for n, items in enumerate(arrays):
+        opened.append(len(lines) + 1)
+        lines.append(f"key{n} = [")
+        lines += [f"    {json.dumps(item)}," for item in items]
+        lines.append("]")
+    broken = data.draw(st.integers(0, len(arrays) - 1))
+    closing = opened[broken] + len(arrays[broken]) + 1  # the line of its "]"
+    del lines[closing - 1]
+    if broken == len(arrays) - 1:
+        lines.append("after = 1")  # something after it that cannot be an element
+    ((line, _key, problem, _),) = problems_of("\n".join(lines) + "\n")
+    assert line == opened[broken], problem
 
 
 def test_every_key_is_documented():
