@@ -9,6 +9,7 @@ from datetime import datetime
 
 import click
 
+from sendguard.cli import complete
 from sendguard.errors import UsageError
 from sendguard.printable import printable
 
@@ -32,7 +33,13 @@ def left_words(seconds: int) -> str:
 
 
 @click.command()
-@click.argument("ref", metavar="[ID|last]", required=False, default="last")
+@click.argument(
+    "ref",
+    metavar="[ID|last]",
+    required=False,
+    default="last",
+    shell_complete=complete.incident_ids("tag:delivered", "delivered"),
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: record and drafts (paths).")
 @click.option(
     "--wrong",

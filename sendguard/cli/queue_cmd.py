@@ -8,6 +8,7 @@ import sys
 import click
 
 from sendguard.act import queue as q
+from sendguard.cli import complete
 from sendguard.exitcodes import ExitCode
 from sendguard.printable import printable
 
@@ -54,7 +55,7 @@ def run_cmd(state) -> None:  # type: ignore[no-untyped-def]
 
 
 @click.command()
-@click.argument("entry_ids", metavar="ID...", nargs=-1, required=True)
+@click.argument("entry_ids", metavar="ID...", nargs=-1, required=True, shell_complete=complete.releasable)
 @click.option(
     "--unchecked",
     is_flag=True,
@@ -106,7 +107,7 @@ def release(state, entry_ids: tuple[str, ...], unchecked: bool, postfix: bool) -
 
 
 @click.command()
-@click.argument("entry_ids", metavar="ID...", nargs=-1, required=True)
+@click.argument("entry_ids", metavar="ID...", nargs=-1, required=True, shell_complete=complete.releasable)
 @click.option(
     "--postfix", is_flag=True, help="Postfix's hold queue (what `sendguard milter` quarantined), not sendguard's own."
 )

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import click
 
+from sendguard.cli import complete
 from sendguard.errors import UsageError
 
 
 @click.command()
-@click.option("--rule", "rule", metavar="ID", help="Only for this rule (default: every recipient rule).")
+@click.option(
+    "--rule",
+    "rule",
+    metavar="ID",
+    shell_complete=complete.rule_ids,
+    help="Only for this rule (default: every recipient rule).",
+)
 @click.option("--remove", is_flag=True, help="Forget the trust instead.")
 @click.option("--list", "show", is_flag=True, help="List trusted addresses.")
 @click.argument("addresses", nargs=-1)

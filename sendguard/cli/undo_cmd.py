@@ -6,11 +6,12 @@ import json
 
 import click
 
+from sendguard.cli import complete
 from sendguard.printable import printable
 
 
 @click.command()
-@click.argument("entry_id", metavar="[ID]", required=False)
+@click.argument("entry_id", metavar="[ID]", required=False, shell_complete=complete.queue_ids("delayed"))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: id, state, draft.")
 @click.pass_obj
 def undo(state, entry_id: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]

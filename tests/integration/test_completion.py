@@ -117,3 +117,55 @@ words=(sendguard check --j); CURRENT=3; _sendguard_completion
 def test_unknown_shell_is_a_usage_error():
     proc = subprocess.run([sendguard_exe(), "completion", "tcsh"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 64 and "tcsh" in proc.stderr
+
+
+def _kept(state: str, subject: str) -> str:
+    from sendguard.act import queue as q
+    from tests.conftest import make_message
+
+    entry, lock = q.Queue.default().create(make_message(subject=subject), {"state": state, "subject": subject})
+    lock.release()
+    return entry.id
+
+
+def test_release_discard_undo_and_oops_complete_the_ids_they_accept():
+    if not shutil.which("bash"):
+        pytest.skip("bash is not installed")
+    held, blocked = _kept("held", "Held one"), _kept("blocked", "Blocked one")
+    delivered, delayed = _kept("delivered", "Gone"), _kept("delayed", "Waiting")
+    waiting = sorted([held, blocked, delayed])  # a message in its undo window can be sent now, too
+    assert sorted(complete_in_bash("release", "")) == waiting
+    assert sorted(complete_in_bash("discard", "")) == waiting
+    assert complete_in_bash("release", held[:-2]) == [held]
+    assert complete_in_bash("undo", "") == [delayed]
+    assert complete_in_bash("oops", "") == [delivered]
+
+
+def test_oops_completes_a_message_only_the_incident_log_still_has():
+    pytest.importorskip("notmuch2")
+    import shutil as sh
+
+    from sendguard import paths
+    from sendguard.act import queue as q
+    from sendguard.config import schema as config_mod
+    from sendguard.incidents import store
+    from sendguard.incidents.record import record
+
+    pruned = _kept("delivered", "Long ago")
+    (entry,) = q.Queue.default().entries()
+    record(entry, "delivered", config_mod.parse(""))
+    store.index_pending(paths.state_dir())
+    sh.rmtree(entry.path)  # the queue pruned it; the log keeps it
+    env = dict(os.environ, _SENDGUARD_COMPLETE="zsh_complete", COMP_WORDS="sendguard oops ", COMP_CWORD="2")
+    out = subprocess.run([sendguard_exe()], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert pruned in out.splitlines()
+    assert "delivered: Long ago" in out, "zsh shows what the id is"
+
+
+def test_trust_rule_completes_rule_ids_with_their_descriptions():
+    if not shutil.which("bash"):
+        pytest.skip("bash is not installed")
+    assert complete_in_bash("trust", "--rule", "look") == ["lookalike-domain"]
+    env = dict(os.environ, _SENDGUARD_COMPLETE="zsh_complete", COMP_WORDS="sendguard trust --rule name", COMP_CWORD="3")
+    out = subprocess.run([sendguard_exe()], env=env, capture_output=True, text=True, timeout=60).stdout.splitlines()
+    assert out[1] == "namesake" and out[2], "the id, then its one-line description"
