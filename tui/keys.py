@@ -30,8 +30,9 @@ KEYS: tuple[Key, ...] = (
         "queue message",
         "false alarm",
     ),
-    Key("y", "copy_id", "copy the queue id", "queue message incidents", "copy"),
-    Key("slash", "filter", "filter the list / search the incidents", "queue incidents", "filter"),
+    # Not in the footer, which must fit 80 columns: y (in the help) and / (the filter line says it).
+    Key("y", "copy_id", "copy the queue id", "queue message incidents", ""),
+    Key("slash", "filter", "filter the list / search the incidents", "queue incidents", ""),
     Key("i", "incidents", "browse past decisions (incidents)", "queue", "incidents"),
     Key("g", "refresh", "read the queue again", "queue incidents", ""),
     Key("escape", "back", "back", "message incidents", "back"),

@@ -25,11 +25,18 @@ from typing import Any
 import notmuch2
 
 from sendguard.errors import SendguardError
+from sendguard.exitcodes import ExitCode
 from sendguard.incidents import log_dir, pending_dir
 
 
 class IncidentLogError(SendguardError):
     """The incident log cannot be searched (the records themselves are still on disk)."""
+
+
+class IncidentQueryError(IncidentLogError):
+    """The query is one notmuch cannot run or would misread: the person's to fix."""
+
+    exit_code = ExitCode.USAGE
 
 
 @dataclass
@@ -169,6 +176,46 @@ def _header(msg: Any, name: str) -> str:
         return ""
 
 
+QUERY_HINT = "the syntax is notmuch's: tag:held, date:7d.., to:example.org, words (man notmuch-search-terms)"
+
+
+def _unclosed(query: str) -> str:
+    """An unclosed quote or parenthesis in ``query``, in words; empty when there is none."""
+    depth, quoted = 0, False
+    for char in query:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+            if depth < 0:
+                return "a ')' that closes nothing"
+    if quoted:
+        return 'a quote (") that is not closed'
+    return f"{depth} '(' not closed" if depth else ""
+
+
+def _notmuch_says(state_dir: Path, query: str) -> str | None:
+    """notmuch's own words for a query it refuses: notmuch2 has only "A Xapian exception
+    occurred"; the notmuch command prints the parser's message (on this error path only)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("notmuch")
+    if exe is None:
+        return None
+    env = dict(os.environ, NOTMUCH_DATABASE=str(log_dir(state_dir)))
+    try:
+        proc = subprocess.run(
+            [exe, "--config=", "count", "--", query], env=env, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in proc.stderr.splitlines():
+        if "parsing query:" in line:
+            return line.split("parsing query:", 1)[1].strip()
+    return None
+
+
 def search(state_dir: Path, query: str, *, limit: int | None = None) -> list[LogRow]:
     """Records matching a notmuch query, newest first."""
     try:
@@ -178,6 +225,9 @@ def search(state_dir: Path, query: str, *, limit: int | None = None) -> list[Log
             f"the incident log's database cannot be opened: {err}",
             hints=[f"the records are in {log_dir(state_dir)}; `sendguard log --reindex` rebuilds it"],
         ) from None
+    unclosed = _unclosed(query)
+    if unclosed:  # notmuch takes these without a word and finds nothing: say what is wrong
+        raise IncidentQueryError(f"the query {query!r} has {unclosed}", hints=[QUERY_HINT])
     if db is None:
         return []
     rows: list[LogRow] = []
@@ -203,10 +253,8 @@ def search(state_dir: Path, query: str, *, limit: int | None = None) -> list[Log
                 if limit and len(rows) >= limit:
                     break
         except notmuch2.NotmuchError as err:
-            raise IncidentLogError(
-                f"notmuch could not run the query {query!r}: {err}",
-                hints=["the syntax is notmuch's: tag:held, date:7d.., to:example.org, words"],
-            ) from None
+            says = _notmuch_says(state_dir, query) or str(err)
+            raise IncidentQueryError(f"notmuch cannot run the query {query!r}: {says}", hints=[QUERY_HINT]) from None
     finally:
         db.close()
     return rows

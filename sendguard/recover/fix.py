@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,9 @@ class FixResult:
     delivered: bool = False
 
 
-def suggested_replacements(meta: q.Meta) -> dict[str, tuple[str, str]]:
-    """recipient address -> (display name, suggested address), from the findings."""
+def suggested_replacements(meta: q.Meta, name_of: Callable[[str], str] | None = None) -> dict[str, tuple[str, str]]:
+    """recipient address -> (display name, suggested address), from the findings. A rule names
+    the address only; ``name_of`` (the learned history's names) gives the person's name."""
     out: dict[str, tuple[str, str]] = {}
     for finding in meta.get("findings", []):
         recipient, suggestion = finding.get("recipient"), finding.get("suggestion")
@@ -58,8 +60,31 @@ def suggested_replacements(meta: q.Meta) -> dict[str, tuple[str, str]]:
             continue
         name, addr = email.utils.parseaddr(str(suggestion))
         if "@" in addr and normalize_address(addr) != normalize_address(recipient):
+            if not name and name_of is not None:
+                name = name_of(normalize_address(addr))
             out.setdefault(normalize_address(recipient), (name, normalize_address(addr)))
     return out
+
+
+def history_names(state_dir: Path) -> Callable[[str], str]:
+    """The display name the learned history has for an address ("" when none is known)."""
+    import sqlite3
+
+    from sendguard.history import open_for_check
+
+    try:
+        store = open_for_check(state_dir)
+    except (OSError, sqlite3.Error):
+        store = None
+
+    def name_of(addr: str) -> str:
+        try:
+            contact = store.contact(addr) if store is not None else None
+        except sqlite3.Error:
+            return ""
+        return contact.name if contact is not None else ""
+
+    return name_of
 
 
 def _split_head(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
@@ -109,7 +134,9 @@ def rewrite_recipients(raw: bytes, replacements: dict[str, tuple[str, str]]) -> 
         for display, addr in pairs:
             repl = replacements.get(normalize_address(addr))
             if repl:
-                new_pairs.append((repl[0] or "", repl[1]))
+                # no name known: a typo'd domain fixed keeps the person's name; another person's never
+                same_person = addr.rpartition("@")[0].lower() == repl[1].rpartition("@")[0]
+                new_pairs.append((repl[0] or (display if same_person else ""), repl[1]))
             elif addr:
                 new_pairs.append((display, addr))
         header = name.decode("ascii", "replace").strip()
@@ -166,7 +193,7 @@ def _replace_list(values: list[str], replacements: dict[str, tuple[str, str]]) -
 def plan_suggestion(queue: q.Queue, entry_id: str) -> list[Change]:
     """What taking the suggestion would change, without changing anything."""
     entry = queue.get(entry_id)
-    replacements = suggested_replacements(entry.meta)
+    replacements = suggested_replacements(entry.meta, history_names(queue.root.parent))
     if not replacements:
         raise QueueError(f"message {entry.id} has no suggested recipient")
     _, changes = rewrite_recipients(entry.raw(), replacements)
@@ -184,7 +211,7 @@ def take_suggestion(queue: q.Queue, entry_id: str, config: Config, state_dir: Pa
     with queue.locked(entry_id) as entry:
         if entry.state not in FIXABLE:
             raise QueueError(f"message {entry.id} is {entry.state}; it can no longer be changed")
-        replacements = suggested_replacements(entry.meta)
+        replacements = suggested_replacements(entry.meta, history_names(state_dir))
         if not replacements:
             raise QueueError(f"message {entry.id} has no suggested recipient")
         new_raw, changes = rewrite_recipients(entry.raw(), replacements)

@@ -85,6 +85,9 @@ class QueueRow:
     delivered: float | None = None
     search_text: str = ""
     """Lower-case id, state, verdict, subject, reason and recipients: what the filter searches."""
+    suggestion: bool = False
+    """A finding suggests another recipient (the s key can take it)."""
+    findings: bool = False
 
     @property
     def urgency(self) -> int:
@@ -127,7 +130,33 @@ def row_for(entry_id: str, meta: q.Meta, state: str | None = None) -> QueueRow:
         not_before=_timestamp(meta.get("not_before")),
         delivered=_timestamp(meta.get("delivered")),
         search_text=" ".join((entry_id, state, verdict, subject, reason, *recipients)).lower(),
+        suggestion=any(isinstance(f, dict) and f.get("suggestion") for f in meta.get("findings") or []),
+        findings=bool(meta.get("findings")),
     )
+
+
+ENTRY_ACTIONS = frozenset({"release", "discard", "suggest", "edit", "allow", "false_alarm"})
+"""The review keys that act on one entry: offered only where its state allows them."""
+
+
+def allowed_actions(state: str, *, suggestion: bool, findings: bool) -> frozenset[str]:
+    """Which of ENTRY_ACTIONS can do something to an entry in ``state`` — the ones the review
+    screen offers: no "send it now?" for mail that already left, no fix for mail past fixing."""
+    from sendguard.act.ops import RELEASABLE
+    from sendguard.recover.fix import FIXABLE
+
+    out = set()
+    if state in RELEASABLE:
+        out.add("release")
+    if state in RELEASABLE or state == q.RECEIVED:
+        out.add("discard")
+    if state in FIXABLE:
+        out |= {"edit", "allow"}
+        if suggestion:
+            out.add("suggest")
+    if findings:
+        out.add("false_alarm")
+    return frozenset(out)
 
 
 def _scan(root: Path) -> Iterator[tuple[str, q.Meta]]:
@@ -359,7 +388,7 @@ def message_view(queue: q.Queue, entry_id: str, config: Any) -> MessageView:
                 size=len(data),
             )
         )
-    suggestions = list(dict.fromkeys(f.suggestion for f in findings if f.suggestion))
+    suggestions = list(dict.fromkeys(_named(f.suggestion, queue.root.parent) for f in findings if f.suggestion))
     notes = [str(line) for line in meta.get("error") or []]
     if meta.get("transport_error"):
         notes.append(f"transport: {meta['transport_error']}")
@@ -380,6 +409,19 @@ def message_view(queue: q.Queue, entry_id: str, config: Any) -> MessageView:
         events=list(meta.get("events", [])),
         notes=notes,
     )
+
+
+def _named(suggestion: str, state_dir: Path) -> str:
+    """A suggested address with the person's name, as taking it writes it into the header."""
+    import email.utils
+
+    from sendguard.recover.fix import history_names
+
+    name, addr = email.utils.parseaddr(suggestion)
+    if name or "@" not in addr:
+        return suggestion
+    name = history_names(state_dir)(addr.lower())
+    return f"{name} <{addr}>" if name else suggestion
 
 
 def human_size(size: int) -> str:

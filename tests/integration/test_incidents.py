@@ -315,6 +315,16 @@ def test_a_query_notmuch_cannot_parse_is_an_error_for_a_person(world):
     assert out.stderr.startswith("sendguard: error:") and "Traceback" not in out.stderr
 
 
+def test_log_says_in_notmuchs_words_why_a_query_cannot_run(world):
+    world.send(make_message(to="bob@nordwerk.example"), "-t")
+    assert world.cli("log", "--wait", "30", "*").returncode == 0  # the log exists and is indexed
+    refused = world.cli("log", "date:yesterdayish")
+    assert refused.returncode == 64
+    assert "Didn't understand date specification 'yesterdayish'" in refused.stderr
+    unclosed = world.cli("log", "date:(((")  # notmuch itself would find nothing and say nothing
+    assert unclosed.returncode == 64 and "3 '(' not closed" in unclosed.stderr
+
+
 def test_a_burst_of_mail_is_all_indexed_by_the_detached_indexers_alone(world):
     """Many sendmail processes at once: one indexer runs, the others see its lock and leave;
     it looks again before exiting, so no record is left unindexed without anyone calling log."""

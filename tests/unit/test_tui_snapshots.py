@@ -108,3 +108,30 @@ def test_incidents(snap_compare, app):
         await _settled(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_delivered_message_offers_no_action(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await _settled(pilot)
+        await pilot.press("i")
+        await _open(data.DELIVERED_ID)(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_incident_search_notmuch_cannot_run(snap_compare, app):
+    pytest.importorskip("notmuch2")
+    from sendguard.incidents import record, store
+
+    for entry in app.queue.entries():
+        record.record(entry, entry.state, app.config, now=data.NOW)
+    store.index_pending(app.state_dir)
+
+    async def run_before(pilot) -> None:
+        await _settled(pilot)
+        await pilot.press("i")
+        await _settled(pilot)
+        await pilot.press("slash", *"date:(((")
+        await _settled(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

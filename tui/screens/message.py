@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from sendguard.errors import SendguardError
-from sendguard.recover.review_data import MessageView, message_view
+from sendguard.recover.review_data import ENTRY_ACTIONS, MessageView, allowed_actions, message_view
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings
@@ -49,6 +49,16 @@ class MessageScreen(EntryActions, ReviewScreen):
     def show_view(self, view: MessageView) -> None:
         self.view = view
         self.query_one("#detail", Static).update(render.detail(view))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer (in the footer) and run only the actions this message's state allows."""
+        if action not in ENTRY_ACTIONS:
+            return True
+        view = self.view
+        return view is not None and action in allowed_actions(
+            view.state, suggestion=bool(view.suggestions), findings=bool(view.findings)
+        )
 
     def current_entry_id(self) -> str | None:
         return self.entry_id

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Input, Static
 
 from sendguard.errors import SendguardError
-from sendguard.recover.review_data import QueueRow, queue_rows, queue_signature
+from sendguard.recover.review_data import ENTRY_ACTIONS, QueueRow, allowed_actions, queue_rows, queue_signature
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings
@@ -81,6 +81,7 @@ class QueueScreen(EntryActions, ReviewScreen):
         )
         self.update_title(len(shown))
         self.update_preview()
+        self.refresh_bindings()
 
     def update_title(self, count: int) -> None:
         held = sum(1 for r in self.rows if r.state in ("held", "blocked", "interrupted", "failed"))
@@ -105,6 +106,16 @@ class QueueScreen(EntryActions, ReviewScreen):
 
     def on_row_list_highlighted(self, event: RowList.Highlighted) -> None:
         self.update_preview()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer (in the footer) and run only the actions the highlighted message's state allows."""
+        if action not in ENTRY_ACTIONS:
+            return True
+        row = self.current_row()
+        return row is not None and action in allowed_actions(
+            row.state, suggestion=row.suggestion, findings=row.findings
+        )
 
     def on_row_list_selected(self, event: RowList.Selected) -> None:
         self.action_open()
