@@ -99,7 +99,7 @@ def _toml_string(text: str) -> str:
 def missing_clients(config) -> list[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
     """The clients the history proposes whose domain no ``[clients.*]`` table of ``config`` covers
     (named so that no existing table's name is taken)."""
-    own = set(config.organization.domains) | {mailsetup.domain_of(a) for a in config.identity.addresses}
+    own = set(config.organization.domains) | {domain_of(normalize_address(a)) for a in config.identity.addresses}
     covered = {d.lower() for c in config.clients.values() for d in c.domains}
     out = []
     for name, domain, sent in propose_clients(own):

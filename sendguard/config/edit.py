@@ -129,7 +129,7 @@ def add_clients(config_path: Path, clients: list[tuple[str, str, int]]) -> list[
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
 
-    from sendguard.act import queue as q
+    from sendguard.fsutil import atomic_write
 
     try:
         text = config_path.read_text(encoding="utf-8")
@@ -161,5 +161,5 @@ def add_clients(config_path: Path, clients: list[tuple[str, str, int]]) -> list[
     if added:
         new_text = tomlkit.dumps(doc)
         parse(new_text, str(config_path))  # refuse to write a config the send path would reject
-        q.atomic_write(config_path.resolve(), new_text.encode("utf-8"))
+        atomic_write(config_path.resolve(), new_text.encode("utf-8"))
     return added
