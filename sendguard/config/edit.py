@@ -156,7 +156,7 @@ def add_clients(config_path: Path, clients: list[tuple[str, str, int]]) -> list[
         table.add("domains", tomlkit.array().multiline(False))
         table["domains"].append(domain)
         table.add("keywords", tomlkit.array())
-        section.add(name, table)  # type: ignore[union-attr]
+        section.add(name, table)
         added.append(name)
     if added:
         new_text = tomlkit.dumps(doc)
