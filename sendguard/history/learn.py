@@ -226,7 +226,9 @@ class Learner:
     def __enter__(self) -> Learner:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is not None:
+            self.simulate = None  # interrupted: learn what was read, judge nothing more
         self.finish()
 
     def finish(self) -> None:

@@ -143,3 +143,18 @@ def test_one_mail_filed_twice_under_two_message_ids_is_learned_once(tmp_path):
         assert not learner.add(copy)
     db.close()
     assert open_read_only(tmp_path).contact("anna.berger@home.example").sent == 1
+
+
+def test_an_interrupted_learn_keeps_what_it_read_and_simulates_nothing(tmp_path):
+    cfg = parse(jw.CONFIG_TEXT)
+    raws = jw.messages(jw.world(), 60)
+    db = open_for_write(tmp_path)
+    calls = []
+    with pytest.raises(KeyboardInterrupt):
+        with Learner(db, cfg.identity.addresses, cfg.organization.domains, lambda o: calls.append(o) or "") as learner:
+            for raw in raws:
+                learner.add(raw)
+            raise KeyboardInterrupt
+    db.close()
+    assert calls == []
+    assert open_read_only(tmp_path).meta("messages") == 60
