@@ -16,7 +16,6 @@ is of the held copy itself).
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +46,8 @@ def _created(meta: q.Meta) -> float:
 def content_key(raw: bytes) -> tuple[str, tuple[tuple[str, str], ...]]:
     """What the message says: its text (whitespace folded) and its attachments (name, digest).
     MIME boundaries and headers, which a mail program makes anew on every send, do not count."""
+    import hashlib
+
     from sendguard.mail.message import OutgoingMessage
 
     message = OutgoingMessage(raw)
