@@ -267,4 +267,9 @@ def threshold(scores: list[float], share: float) -> float:
     for _ in range(50):
         mid = (low + high) / 2
         low, high = (mid, high) if above(mid) > share else (low, mid)
+    # Smoothing must not spend more than the budget on ties: scores at one value (many equal
+    # margins) are held all together or not at all, so step above them while they would be.
+    allowed = share * len(scores) + 1
+    while sum(s >= high for s in scores) > allowed:
+        high = math.nextafter(min(s for s in scores if s >= high), math.inf)
     return high
