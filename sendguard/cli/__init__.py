@@ -48,7 +48,9 @@ COMMANDS: dict[str, str] = {
 
 # commands that write the state dir (queue, history, incident log): they first try a write there,
 # so an unwritable state is one line naming the path, before any work is done
-WRITES_STATE = frozenset({"sendmail", "queue", "release", "discard", "log", "undo", "oops", "review", "learn", "trust"})
+WRITES_STATE = frozenset(
+    {"sendmail", "queue", "release", "discard", "log", "undo", "oops", "review", "learn", "forget", "trust"}
+)
 
 
 def require_writable_state() -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import click
 
+from sendguard.cli import complete
 from sendguard.errors import QueueError, UsageError
 from sendguard.printable import printable
 
 
 @click.command()
-@click.argument("refs", nargs=-1, metavar="ID|MESSAGE-ID...")
+@click.argument(
+    "refs", nargs=-1, metavar="ID|MESSAGE-ID...", shell_complete=complete.incident_ids("tag:delivered", "delivered")
+)
 @click.pass_obj
 def forget(state, refs: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """Remove delivered messages from the learned history; learn never learns them again."""

@@ -139,6 +139,7 @@ def test_release_discard_undo_and_oops_complete_the_ids_they_accept():
     assert complete_in_bash("release", held[:-2]) == [held]
     assert complete_in_bash("undo", "") == [delayed]
     assert complete_in_bash("oops", "") == [delivered]
+    assert complete_in_bash("forget", "") == [delivered]
 
 
 def test_oops_completes_a_message_only_the_incident_log_still_has():

@@ -44,6 +44,7 @@ def run(exe: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess
 COMMANDS = [
     ["learn", "MAILDIR"],
     ["trust", "anna@kundenfirma.example"],
+    ["forget", "<m1@nordwerk.example>"],
     ["queue", "list"],
     ["queue", "run"],
     ["release", "20261127-090000-abcdef"],
