@@ -103,9 +103,23 @@ def body_text(msg: Message) -> str:
     return ""
 
 
+# Above this size a message is read by the bounded MIME walker (headers, and the text parts in
+# place), not by the stdlib's full parse, which holds a 20 MB mail several times over (the
+# resident checker peaked at 8x the message size learning it after delivery).
+BIG_MESSAGE = 1_000_000
+
+
 def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observed | None:
     """Parse one message; None when it has no usable From."""
-    msg = email.message_from_bytes(raw)
+    body: str | None = None
+    if len(raw) > BIG_MESSAGE:
+        from sendguard.mail.message import OutgoingMessage
+
+        outgoing = OutgoingMessage(raw)
+        msg = outgoing.headers
+        body = outgoing.body_text[:MAX_BODY_CHARS]
+    else:
+        msg = email.message_from_bytes(raw)
     senders = email.utils.getaddresses([decode_header(v) for v in msg.get_all("From", [])])
     if not senders or "@" not in senders[0][1]:
         return None
@@ -125,7 +139,7 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observ
         date = 0.0  # no usable date: the message still counts, it just has no time
     subject = " ".join(decode_header(msg.get("Subject")).split())
     sent = sender in own
-    body = body_text(msg)
+    body = body_text(msg) if body is None else body
     people = list(recipients) + ([] if sent else [sender])
     outside = any(not domain_matches(domain_of(a), org_domains) for a in people) if org_domains else True
     return Observed(

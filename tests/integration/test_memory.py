@@ -1,0 +1,38 @@
+"""The send path holds a big mail at most about three times over: check, delivery and the
+observers (history, incident log) included, as the resident checker runs them. The history
+observer parsed a 20 MB mail with the stdlib's full parser: 10x the message size."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_20_mb_mail_peaks_below_three_times_its_size(tmp_path):
+    pdf = b"%PDF-1.4\n" + os.urandom(15_000_000)
+    message = tmp_path / "big.eml"
+    message.write_bytes(
+        b"From: me@nordwerk.example\nTo: m.berger@nordwerk.example\nSubject: report\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\n\nsee attached\n--b\n'
+        b"Content-Type: application/pdf; name=r.pdf\nContent-Transfer-Encoding: base64\n\n"
+        + base64.encodebytes(pdf)
+        + b"--b--\n"
+    )
+    del pdf
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.support.sendpath_peak", str(message), str(tmp_path / "root")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    code, ratio = proc.stdout.split()
+    assert code == "0"
+    assert float(ratio) <= 3.0, ratio
