@@ -1,6 +1,8 @@
 """The send path holds a big mail at most about three times over: check, delivery and the
-observers (history, incident log) included, as the resident checker runs them. The history
-observer parsed a 20 MB mail with the stdlib's full parser: 10x the message size."""
+history observer included, as the resident checker runs them. The history observer parsed a
+20 MB mail with the stdlib's full parser: 10x the message size. (The incident log is off here:
+its attachment tagger maps the message file, and mapped page cache counts in RSS without being
+memory of ours; that the log stores no second copy is tested in test_incident_one_copy.py.)"""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def main() -> None:
     config = root / "config.toml"
     config.write_text(
         '[identity]\naddresses = ["me@nordwerk.example"]\n[organization]\ndomains = ["nordwerk.example"]\n'
-        f'[transport]\ncommand = ["{transport}"]\n[sendmail]\nnotify = false\n[log]\nnotmuch = false\n'
+        f'[transport]\ncommand = ["{transport}"]\n[sendmail]\nnotify = false\n[log]\nenabled = false\n'
     )
     before = rss_mb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
