@@ -137,3 +137,10 @@ class StateUnwritable(SendguardError):
             refused = probe_write(state_dir)
             return cls(state_dir, refused) if refused is not None else None
         return None
+
+
+class ResourceError(SendguardError):
+    """The disk is full (or another resource ran out) before the message could be kept or its
+    delivery begun: nothing was sent, and nothing is left that a later run could send."""
+
+    exit_code = ExitCode.CANTCREAT

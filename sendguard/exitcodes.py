@@ -24,7 +24,8 @@ class ExitCode(IntEnum):
 
     CANTCREAT = 73
     """sendguard cannot write where it keeps its state (EX_CANTCREAT): a read-only or immutable
-    directory, a full disk. Nothing was sent; a message stays with the mail program."""
+    directory, a full disk. Nothing was sent, nothing is left that could be sent later; the
+    message stays with the mail program."""
 
     TEMPFAIL = 75
     """Held (hold_action = "reject") or the transport failed temporarily (EX_TEMPFAIL); kept."""

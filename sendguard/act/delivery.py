@@ -1,27 +1,48 @@
 """Act: hand a kept message to the transport, exactly once, and record what happened.
 
 The transport (``[transport] command``, msmtp by default) gets the bytes that were kept
-(without Bcc fields), the caller's sendmail options (without -t: the recipients checked are
+(without Bcc fields; its stdin is a file, not a pipe, so a caller that dies mid-send cannot
+cut the message short), the caller's sendmail options (without -t: the recipients checked are
 the recipients sent), and the recipients after ``--``, so an address that begins with ``-``
-is never read as an option. Its exit code comes back unchanged.
+is never read as an option.
 
 Only call :func:`deliver` while holding the entry's lock (queue.py). The state goes
-``sending`` before the transport starts and ``delivered`` / ``deferred`` / ``failed`` after;
-a crash in between leaves ``sending``, which queue.py reports as interrupted, never resends.
+``sending`` before the transport starts and, after it, to what its exit proves:
+
+* 0: ``delivered``;
+* 75, or a refusal (64–69, 77, 78) whose SMTP replies were all temporary (msmtp says
+  ``server message: 451 ...`` and exits 69): ``deferred``, which ``queue run`` retries;
+* any other refusal (64–69, 77, 78): ``failed``, kept for a person;
+* killed by a signal, timed out, or any other code (70, 74 ... do not prove the message did
+  not leave): ``interrupted`` — never resent without a person (exit 75).
+
+A crash in between leaves ``sending``, which queue.py reports as interrupted, never resends.
+SIGTERM and SIGHUP wait while the transport runs, so a caller that is stopped mid-send still
+records what happened.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import subprocess
 import time
 from collections.abc import Mapping
+from typing import Any
 
+from sendguard import faults
 from sendguard.act import queue as q
 from sendguard.clock import now_iso
 from sendguard.config.schema import Config
-from sendguard.errors import DeliveryError
+from sendguard.errors import DeliveryError, ResourceError
 from sendguard.exitcodes import ExitCode
 from sendguard.mail.addresses import without_bcc
+
+# sysexits codes with which a sendmail-compatible transport says it did not take the message.
+REFUSED = frozenset({64, 65, 66, 67, 68, 69, 77, 78})
+_SMTP_REPLY = re.compile(r"server message: ([2-5])\d\d")  # msmtp's report of the server's reply
+_DEFERRED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def transport_argv(config: Config, meta: q.Meta) -> list[str]:
@@ -33,63 +54,163 @@ def transport_argv(config: Config, meta: q.Meta) -> list[str]:
     return argv
 
 
+def outcome(returncode: int, stderr: str) -> q.State:
+    """What a transport's exit proves about the message (see the module docstring)."""
+    if returncode == 0:
+        return q.DELIVERED
+    if returncode == ExitCode.TEMPFAIL:
+        return q.DEFERRED
+    if returncode in REFUSED:
+        replies = set(_SMTP_REPLY.findall(stderr))
+        return q.DEFERRED if replies == {"4"} else q.FAILED
+    return q.INTERRUPTED
+
+
+class _SignalsWait:
+    """Hold SIGTERM/SIGHUP until the transport's outcome is on disk, then deliver them."""
+
+    def __enter__(self) -> _SignalsWait:
+        self.pending: list[int] = []
+        self.old: dict[int, Any] = {}
+        try:
+            for signum in _DEFERRED_SIGNALS:
+                self.old[signum] = signal.signal(signum, self._note)
+        except ValueError:  # not the main thread: signals are not ours to hold
+            pass
+        return self
+
+    def _note(self, signum: int, _frame: Any) -> None:
+        self.pending.append(signum)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.old.items():
+            signal.signal(signum, handler)
+        for signum in self.pending:
+            signal.raise_signal(signum)
+
+
 def deliver(entry: q.Entry, config: Config, *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> None:
-    """Run the transport for ``entry``; raise DeliveryError if it failed (the entry is kept).
+    """Run the transport for ``entry``; raise DeliveryError if it did not deliver (the entry is
+    kept), ResourceError if the delivery could not even be recorded as begun (nothing ran).
 
     ``env`` and ``cwd``: the caller's, when this runs for someone else (the resident checker
     delivers for its client, whose PATH, GPG agent and DISPLAY msmtp's passwordeval needs)."""
     argv = transport_argv(config, entry.meta)
-    entry.save(state=q.SENDING, event="sending", transport=argv)
-    # The Bcc fields never reach the recipients, whatever the transport's own settings
-    # (msmtp's remove_bcc_headers can be turned off in its config).
-    raw = without_bcc(entry.raw())
+    faults.point("before-sending")
     try:
-        proc = subprocess.run(
-            argv, input=raw, capture_output=True, timeout=config.transport.timeout, check=False, env=env, cwd=cwd
-        )
-    except FileNotFoundError:
-        entry.save(state=q.DEFERRED, event="transport missing", transport_error=f"{argv[0]}: not found")
-        raise DeliveryError(
-            f"the transport {argv[0]!r} was not found; the message is kept as {entry.id}",
-            exit_code=ExitCode.TEMPFAIL,
-            hints=["install it or set [transport] command, then run `sendguard queue run`"],
-        ) from None
-    except PermissionError:
-        entry.save(state=q.DEFERRED, event="transport not executable", transport_error=f"{argv[0]}: permission denied")
-        raise DeliveryError(
-            f"the transport {argv[0]!r} cannot be run (permission denied); kept as {entry.id}",
-            exit_code=ExitCode.TEMPFAIL,
-        ) from None
-    except subprocess.TimeoutExpired:
-        # It may have handed the message over before hanging: never resend without a person.
-        entry.save(state=q.INTERRUPTED, event="transport timed out")
-        raise DeliveryError(
-            f"the transport took longer than {config.transport.timeout:g} s; the message "
-            f"{entry.id} may or may not have left",
-            exit_code=ExitCode.TEMPFAIL,
-            hints=["check your sent mail, then `sendguard release` or `sendguard discard` it"],
-        ) from None
-    stderr = proc.stderr.decode("utf-8", "replace").strip()
-    if proc.returncode == 0:
-        entry.save(
-            state=q.DELIVERED, event="delivered", delivered=now_iso(time.time()), transport_exit=0, durable=False
-        )  # a power cut leaves "sending": interrupted, never resent (Entry.save)
-        return
-    state = q.DEFERRED if proc.returncode == ExitCode.TEMPFAIL else q.FAILED
-    entry.save(
-        state=state,
-        event=f"transport exit {proc.returncode}",
-        transport_exit=proc.returncode,
-        transport_error=stderr[-2000:],
-    )
-    hint = (
-        "`sendguard queue run` tries again"
-        if state == q.DEFERRED
-        else f"fix the cause, then `sendguard release {entry.id}`"
-    )
+        stdin = _transport_input(entry)
+    except OSError as err:
+        raise ResourceError(f"the message could not be prepared for the transport ({err.strerror or err})") from None
+    try:
+        try:
+            entry.save(state=q.SENDING, event="sending", transport=argv)
+        except OSError as err:
+            raise ResourceError(f"the message could not be marked as sending ({err.strerror or err})") from None
+        faults.point("after-sending")
+        _run_transport(entry, config, argv, stdin, env, cwd)
+    finally:
+        os.close(stdin)
+
+
+def _transport_input(entry: q.Entry) -> int:
+    """A descriptor to give the transport as stdin (a file, never a pipe: a caller that dies
+    mid-send cannot cut it short): the kept file, or without its Bcc fields an unnamed copy.
+    The Bcc fields never reach the recipients, whatever the transport's own settings
+    (msmtp's remove_bcc_headers can be turned off in its config)."""
+    original = entry.raw()
+    raw = without_bcc(original)
+    if len(raw) == len(original):  # removing a field only ever shortens it: nothing to remove
+        return os.open(entry.message_path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(entry.path, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _run_transport(
+    entry: q.Entry, config: Config, argv: list[str], stdin: int, env: Mapping[str, str] | None, cwd: str | None
+) -> None:
+    with _SignalsWait():
+        try:
+            proc = subprocess.run(
+                argv,
+                stdin=stdin,
+                capture_output=True,
+                timeout=config.transport.timeout,
+                check=False,
+                env=env,
+                cwd=cwd,
+            )
+        except FileNotFoundError:
+            entry.save(state=q.DEFERRED, event="transport missing", transport_error=f"{argv[0]}: not found")
+            raise DeliveryError(
+                f"the transport {argv[0]!r} was not found; the message is kept as {entry.id}",
+                exit_code=ExitCode.TEMPFAIL,
+                hints=["install it or set [transport] command, then run `sendguard queue run`"],
+            ) from None
+        except PermissionError:
+            entry.save(
+                state=q.DEFERRED, event="transport not executable", transport_error=f"{argv[0]}: permission denied"
+            )
+            raise DeliveryError(
+                f"the transport {argv[0]!r} cannot be run (permission denied); kept as {entry.id}",
+                exit_code=ExitCode.TEMPFAIL,
+            ) from None
+        except subprocess.TimeoutExpired:
+            # It may have handed the message over before hanging: never resend without a person.
+            entry.save(state=q.INTERRUPTED, event="transport timed out")
+            raise DeliveryError(
+                f"the transport took longer than {config.transport.timeout:g} s; the message "
+                f"{entry.id} may or may not have left",
+                exit_code=ExitCode.TEMPFAIL,
+                hints=["check your sent mail, then `sendguard release` or `sendguard discard` it"],
+            ) from None
+        except OSError as err:  # it could not be started (no memory, no processes left): it never ran
+            entry.save(state=q.DEFERRED, event="transport could not start", transport_error=str(err))
+            raise DeliveryError(
+                f"the transport could not be started ({err.strerror or err}); the message is kept as {entry.id}",
+                exit_code=ExitCode.TEMPFAIL,
+                hints=["`sendguard queue run` tries again"],
+            ) from None
+        faults.point("after-transport")
+        stderr = proc.stderr.decode("utf-8", "replace").strip()
+        state = outcome(proc.returncode, stderr)
+        if state == q.DELIVERED:
+            try:
+                entry.save(
+                    state=q.DELIVERED,
+                    event="delivered",
+                    delivered=now_iso(time.time()),
+                    transport_exit=0,
+                    durable=False,
+                )  # a power cut leaves "sending": interrupted, never resent (Entry.save)
+            except OSError:
+                pass  # it left; "sending" on disk is shown as interrupted and never resent
+            return
+        how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+        try:
+            entry.save(
+                state=state, event=f"transport {how}", transport_exit=proc.returncode, transport_error=stderr[-2000:]
+            )
+        except OSError:
+            pass  # "sending" on disk: shown as interrupted, never resent
+    if state == q.DEFERRED:
+        code, hint = int(ExitCode.TEMPFAIL), "`sendguard queue run` tries again"
+    elif state == q.FAILED:
+        code, hint = proc.returncode, f"fix the cause, then `sendguard release {entry.id}`"
+    else:
+        code = int(ExitCode.TEMPFAIL)
+        hint = f"it may have left: check your sent mail, then `sendguard release {entry.id}` or `discard` it"
     raise DeliveryError(
-        f"the transport failed (exit {proc.returncode}): {stderr or 'no message'}; the message is kept as {entry.id}",
-        exit_code=proc.returncode,
+        f"the transport {'was ' + how if proc.returncode < 0 else 'failed (' + how + ')'}: "
+        f"{stderr or 'no message'}; the message is kept as {entry.id}",
+        exit_code=code,
         stderr=stderr,
         hints=[hint],
     )

@@ -184,6 +184,7 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
     """Deliver every due entry nobody else is working on; mark abandoned sends interrupted."""
     now = time.time() if now is None else now
     report = RunReport()
+    queue.clean_leftovers()  # what processes that died while keeping a message left
     for entry in queue.entries():
         if entry.state not in q.DUE_STATES and entry.state not in (q.SENDING, q.RECEIVED):
             _prune(entry, config, now)

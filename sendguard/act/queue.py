@@ -24,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -31,9 +32,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypedDict
 
+from sendguard import faults
 from sendguard.clock import now_iso
 from sendguard.errors import QueueError, QueueLockedError
 from sendguard.fsutil import atomic_write, fsync_dir, write_new
+from sendguard.ids import new_id
 
 
 class State(StrEnum):
@@ -98,6 +101,8 @@ DUE_STATES = frozenset({ACCEPTED, RELEASED, DEFERRED, DELAYED})
 WAITING_STATES = frozenset({HELD, BLOCKED, DEFERRED, FAILED, INTERRUPTED, DELAYED, RECEIVED, ACCEPTED, RELEASED})
 FINAL_STATES = frozenset({DELIVERED, DISCARDED, CONFIRMED, UNDONE})
 
+MESSAGE_IDS = ".message-ids"  # in the queue directory: per Message-ID, a file per entry kept with it
+
 
 def check_transition(old: str, new: str) -> None:
     """Raise QueueError unless an entry in state ``old`` may move to ``new``."""
@@ -138,6 +143,7 @@ class Meta(_MetaFrom, total=False):
     sender: str | None
     subject: str
     message_id: str
+    duplicate_of: str  # held because this message already left (or may have) as that entry
     size: int
     checker: str  # "process" or "resident"
     verdict: str
@@ -164,17 +170,6 @@ class Meta(_MetaFrom, total=False):
     sent_copy_error: str
     milter_sender: str  # the milter's: whose history judged it
     postfix_queue_id: str
-
-
-def new_id() -> str:
-    """``YYYYmmdd-HHMMSS-`` (local time) and six hex digits: the microsecond (five) and one
-    random. Ids sort in the order the entries were made, also within one second: ``entries()``
-    is oldest first by name, and "the latest" (``undo`` without an id, ``oops last``) must be
-    the latest — a git series or a script sends several mails a second, and with a random
-    suffix the last of them was any of them. A clash (same microsecond, same digit) is retried
-    by :meth:`Queue.create`. (os.urandom, not secrets: no import of secrets/random/hmac.)"""
-    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
-    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(seconds))}-{nanos // 1000:05x}{os.urandom(1)[0] & 15:x}"
 
 
 class Entry:
@@ -248,6 +243,8 @@ class Queue:
         # Called with each new entry once it is on disk (the resident checker tells its client
         # "kept", so that a client whose server dies afterwards never sends the message again).
         self.on_kept: Callable[[Entry], None] | None = None
+        # The id the next create() uses: the resident checker's client chose it (sendpath/client.py).
+        self.reserved_id: str | None = None
 
     @classmethod
     def default(cls) -> Queue:
@@ -261,36 +258,151 @@ class Queue:
         ensure_private_dir(self.root)
 
     def create(self, raw: bytes, meta: Meta) -> tuple[Entry, EntryLock]:
-        """Keep a new message; returns the entry and its lock, already held."""
+        """Keep a new message; returns the entry and its lock, already held.
+
+        It is built in ``.new-ID`` and renamed into place: it exists whole or not at all. If
+        anything fails (a full disk), the half-built directory is removed, so nothing is left
+        that a later ``queue run`` could send, and the error is raised."""
         self._ensure()
+        reserved, self.reserved_id = self.reserved_id, None
         old_umask = os.umask(0o077)
+        lock_fd = -1
+        tmp: Path | None = None
         try:
             while True:
-                entry_id = new_id()
+                entry_id = reserved or new_id()
                 tmp = self.root / f".new-{entry_id}"
                 if (self.root / entry_id).exists():
+                    if reserved:
+                        raise QueueError(f"message {entry_id} is already kept")
                     continue
                 try:
                     tmp.mkdir(mode=0o700)
                     break
                 except FileExistsError:  # another process makes the same id right now
+                    if reserved:  # left by a resident checker that died (the client decides now)
+                        shutil.rmtree(tmp, ignore_errors=True)
                     continue
+            # The lock first: a .new- directory whose lock nobody holds is a leftover.
+            lock_fd = os.open(tmp / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
             write_new(tmp / "message.eml", raw)
             meta = {"id": entry_id, "created": now_iso(), **meta}
             meta.setdefault("events", []).append({"time": meta["created"], "event": "kept", "state": meta.get("state")})
             write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
-            lock_fd = os.open(tmp / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
             fsync_dir(tmp)
+            self._remember_message_id(entry_id, meta)
             final = self.root / entry_id
             os.rename(tmp, final)
+            tmp = None
             fsync_dir(self.root)
+        except BaseException:
+            if lock_fd >= 0:
+                os.close(lock_fd)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
         finally:
             os.umask(old_umask)
         entry = Entry(final, meta)
+        faults.point("after-kept")
         if self.on_kept is not None:
             self.on_kept(entry)
         return entry, EntryLock(lock_fd)
+
+    def unkeep(self, entry: Entry) -> bool:
+        """Remove an entry that must not be sent (its delivery could not even begin): renamed
+        out of sight first, so a crash halfway leaves a leftover, never a sendable entry."""
+        gone = self.root / f".new-{entry.id}.gone"
+        try:
+            os.rename(entry.path, gone)
+        except OSError:
+            return False
+        shutil.rmtree(gone, ignore_errors=True)
+        return True
+
+    def clean_leftovers(self, min_age: float = 60.0) -> list[str]:
+        """Remove ``.new-*`` directories of processes that died while keeping a message (or
+        removing one); returns their names. One whose lock is held is still being built."""
+        removed: list[str] = []
+        try:
+            names = [n for n in os.listdir(self.root) if n.startswith(".new-")]
+        except FileNotFoundError:
+            return removed
+        now = time.time()
+        for name in names:
+            path = self.root / name
+            try:
+                fd = os.open(path / "lock", os.O_RDWR)
+            except FileNotFoundError:
+                try:  # no lock yet: being made right now, or its maker died at once
+                    if now - path.stat().st_mtime < min_age:
+                        continue
+                except OSError:
+                    continue
+                fd = -1
+            except OSError:
+                continue
+            try:
+                if fd >= 0:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError:
+                        continue  # its maker is alive and at work
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(name)
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+        return removed
+
+    # --- Message-IDs of kept messages: the last line against sending one message twice -------
+
+    def _message_id_dir(self, message_id: str) -> Path:
+        try:
+            from _sha256 import sha256  # the built-in module: hashlib loads OpenSSL
+        except ImportError:  # Python >= 3.12
+            from _sha2 import sha256  # type: ignore[no-redef,unused-ignore]
+        key: str = sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        return self.root / MESSAGE_IDS / key
+
+    def _remember_message_id(self, entry_id: str, meta: Meta) -> None:
+        """Note that ``entry_id`` has this Message-ID: an empty file named after it, made before
+        the entry is renamed into place (a crash right after must not hide the entry). Best
+        effort: losing it (a full disk) costs only this last line of defence."""
+        message_id = meta.get("message_id")
+        if not message_id or meta.get("duplicate_of"):
+            return
+        directory = self._message_id_dir(message_id)
+        try:
+            try:
+                os.close(os.open(directory / entry_id, os.O_WRONLY | os.O_CREAT, 0o600))
+            except FileNotFoundError:
+                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.close(os.open(directory / entry_id, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError:
+            return
+
+    def latest_with_message_id(self, message_id: str) -> Entry | None:
+        """The latest entry kept with this Message-ID that is still there."""
+        if not message_id:
+            return None
+        directory = self._message_id_dir(message_id)
+        try:
+            names = sorted(os.listdir(directory), reverse=True)
+        except OSError:
+            return None
+        for name in names:
+            try:
+                entry = self.get(name)
+            except (OSError, ValueError, QueueError):
+                with contextlib.suppress(OSError):  # never made (a failed keep), or pruned
+                    if not (self.root / name).exists():
+                        os.unlink(directory / name)
+                continue
+            if entry.meta.get("message_id") == message_id:
+                return entry
+        return None
 
     def resolve(self, entry_id: str) -> Path:
         """The directory of ``entry_id`` or of the single entry it is a prefix of."""

@@ -17,6 +17,7 @@ import click
 
 from sendguard.errors import SendguardError, StateUnwritable
 from sendguard.exitcodes import ExitCode
+from sendguard.printable import printable
 
 if TYPE_CHECKING:
     from sendguard.config.schema import Config
@@ -130,10 +131,11 @@ def _show_notices() -> None:
 
 
 def render_error(err: SendguardError) -> None:
+    """One line and its hints; through printable(): they quote mail and transports."""
     lines = err.details()
-    click.echo(f"sendguard: error: {lines[0]}", err=True)
+    click.echo(f"sendguard: error: {printable(lines[0])}", err=True)
     for line in lines[1:]:
-        click.echo(f"  {line}", err=True)
+        click.echo(f"  {printable(line)}", err=True)
 
 
 class State:

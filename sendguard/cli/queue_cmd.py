@@ -50,7 +50,7 @@ def run_cmd(state) -> None:  # type: ignore[no-untyped-def]
 
     report = run_due(q.Queue.default(), state.config)
     for line in report.lines:
-        click.echo(line)
+        click.echo(printable(line))  # they quote what the transport said
     sys.exit(report.exit_code)
 
 

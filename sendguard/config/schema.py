@@ -143,6 +143,11 @@ class SendmailSection:
         "sendguard keeps one). queue: exit 0 and keep it until `sendguard release ID`.",
     )
     confirm_window: int = key(600, "Seconds within which sending the identical message again confirms a hold.")
+    duplicate_window: int = key(
+        86400,
+        "Seconds within which a message that already left (same Message-ID, same content) is held "
+        "instead of sent again; 0: never compare.",
+    )
     notify: bool = key(True, "Show a desktop notification (notify-send) when a message is held.")
     silent_callers: list[str] = key(
         ["aerc"],

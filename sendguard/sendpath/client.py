@@ -14,20 +14,21 @@ socket), so held mail is explained on the caller's terminal and the transport (m
 passwordeval) runs in the caller's environment. Only the observers move: they run after the
 client has its exit code, before the next mail is taken, so the next check sees the history.
 
-Never losing a message across two processes — the client keeps the bytes until the server
-says otherwise:
+Exactly once across two processes: the client chooses the queue id and sends it with the
+message. The server keeps the message under that id (and says ``K id``), then answers
+``X code`` when it is done. A client that gets no ``X`` (the server was killed, or declined
+with ``R``) runs the send path itself with the same id, after the server is gone (the
+connection closed): if an entry with that id exists, the server kept it and the client
+finishes that entry; if not, the server never kept it and never will, and the client keeps it
+under that id (sendpath/once.py). So the message is kept once and delivered once, whichever
+side stops where (tests/integration/test_exactly_once.py kills each at every step).
 
-* the server answers ``K id`` as soon as the message is kept in the queue (Queue.on_kept) and
-  ``X code`` when it is done;
-* a server that fails or vanishes before ``K`` never kept and never delivered the message
-  (the queue keeps it before any hand-off), so the client runs the send path itself;
-* one that vanishes after ``K`` leaves the message in the queue: the client says where and
-  exits 75 (temporary failure) — never sends it a second time.
-
-Trust: the socket is in Linux's abstract namespace (no file to clean up, no path-length limit),
-named after the user, the Python, the package and the config and data locations, so a test's
-isolated HOME gets its own server. Abstract sockets have no permissions, so each side checks
-the other's uid (SO_PEERCRED) and talks only to itself.
+Trust: the socket is a file in a directory only the user can enter — ``$XDG_RUNTIME_DIR/
+sendguard`` when ``$XDG_RUNTIME_DIR`` is the user's and 0700, else the state directory — named
+after the Python, the package and the config and data locations, so a test's isolated HOME
+gets its own server. Nobody else can take the name, fill its backlog or connect; the client
+also checks the server's uid (SO_PEERCRED), gives up connecting after CONNECT_TIMEOUT and then
+checks the mail itself.
 
 Only the client part is imported on every mail: it needs ``_socket`` and ``marshal`` (both
 built in, no import cost worth measuring) and nothing of sendguard's.
@@ -39,11 +40,16 @@ import io
 import os
 import sys
 
+from sendguard import faults
+from sendguard.ids import new_id
+
 # Fixed header: "SG1" + the length of the marshalled request description.
 _MAGIC = b"SG1"
 _ENV_KEYS = ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
 _DISABLE = "SENDGUARD_RESIDENT"  # "0"/"off"/"no": this process neither asks nor starts one
 PID_FILE = "resident.pid"  # in the state dir, while a server for it runs
+CONNECT_TIMEOUT = 2.0  # seconds; then the mail is checked in the caller's process
+_NOT_IN_NAME = (_DISABLE, "SENDGUARD_CONFIG", "SENDGUARD_KILL_AT")  # config: named apart; kill points: tests
 
 
 def enabled(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
@@ -57,8 +63,27 @@ def config_location(config_path: str | os.PathLike[str] | None) -> str:
     return os.path.abspath(config_path) if config_path is not None else ""
 
 
-def socket_name(config: str) -> bytes:
-    """The abstract socket of the server for this user, interpreter, package and config."""
+def runtime_dir(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    """The private directory the socket lives in: ``$XDG_RUNTIME_DIR/sendguard`` when
+    ``$XDG_RUNTIME_DIR`` is ours and 0700, else the state directory (``paths.state_dir``)."""
+    import stat
+
+    base = environ.get("XDG_RUNTIME_DIR", "")
+    if base and os.path.isabs(base):
+        try:
+            st = os.stat(base)
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+            return os.path.join(base, "sendguard")
+    data = environ.get("XDG_DATA_HOME", "")
+    if not (data and os.path.isabs(data)):
+        data = os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "sendguard")
+
+
+def socket_path(config: str) -> str:
+    """The socket of the server for this user, interpreter, package and config."""
     # sys.prefix and the real interpreter: bin/python and bin/python3 of one venv are one server.
     parts = [
         str(os.getuid()),
@@ -68,12 +93,22 @@ def socket_name(config: str) -> bytes:
         config,
     ]
     parts += [f"{k}={os.environ.get(k, '')}" for k in _ENV_KEYS]
-    parts += sorted(
-        f"{k}={v}"
-        for k, v in os.environ.items()
-        if k.startswith("SENDGUARD_") and k not in (_DISABLE, "SENDGUARD_CONFIG")
-    )  # config: above
-    return b"\0sendguard-" + _digest("\0".join(parts).encode("utf-8", "surrogateescape"))
+    parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("SENDGUARD_") and k not in _NOT_IN_NAME)
+    name = _digest("\0".join(parts).encode("utf-8", "surrogateescape")).decode()
+    return os.path.join(runtime_dir(), f"resident-{name}.sock")
+
+
+def at_path(sock, path: str, method: str) -> None:  # type: ignore[no-untyped-def]
+    """``sock.connect(path)`` or ``sock.bind(path)``, also for a path longer than a socket
+    address may be (108 bytes): through the directory's descriptor in /proc/self/fd."""
+    if len(os.fsencode(path)) < 100:
+        getattr(sock, method)(path)
+        return
+    fd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
+    try:
+        getattr(sock, method)(f"/proc/self/fd/{fd}/{os.path.basename(path)}")
+    finally:
+        os.close(fd)
 
 
 def _digest(data: bytes) -> bytes:
@@ -96,17 +131,9 @@ def _peer_uid(sock) -> int:  # type: ignore[no-untyped-def]
 # --- the client: every mail -------------------------------------------------------------------
 
 
-class _Outcome:
-    """What the server said: ``code`` when it finished, ``kept`` once the message was kept."""
-
-    def __init__(self) -> None:
-        self.code: int | None = None
-        self.kept = ""
-
-
-def ask_server(argv: list[str], raw: bytes, config: str) -> _Outcome | None:
-    """Offer the message to a running server. None: there is none (or it declined) and it never
-    kept the message, so the caller checks it itself."""
+def ask_server(argv: list[str], raw: bytes, config: str, entry_id: str) -> int | None:
+    """Offer the message to a running server; its exit code, or None if it did not finish (there
+    is none, it declined, or it stopped): then the caller runs the send path with ``entry_id``."""
     import _socket
     import marshal
 
@@ -116,12 +143,14 @@ def ask_server(argv: list[str], raw: bytes, config: str) -> _Outcome | None:
         return None
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
+        sock.settimeout(CONNECT_TIMEOUT)
         try:
-            sock.connect(socket_name(config))
+            at_path(sock, socket_path(config), "connect")
         except OSError:
-            return None  # nobody listening: the usual first mail after a pause
+            return None  # nobody listening (the usual first mail after a pause), or it is stuck
+        sock.settimeout(None)
         if _peer_uid(sock) != os.getuid():
-            return None  # someone else holds our name: never hand them mail
+            return None  # not ours (it cannot be, in our private directory): never hand it mail
         from sendguard.sendpath import caller  # only os: reads /proc
 
         request = marshal.dumps(
@@ -132,6 +161,7 @@ def ask_server(argv: list[str], raw: bytes, config: str) -> _Outcome | None:
                 "cwd": _cwd(),
                 "size": len(raw),
                 "caller": caller.detect(),  # the mail program is our parent, not the server's
+                "entry_id": entry_id,
             }
         )
         head = _MAGIC + len(request).to_bytes(4, "big") + request
@@ -140,8 +170,9 @@ def ask_server(argv: list[str], raw: bytes, config: str) -> _Outcome | None:
             sent = sock.sendmsg([head], fds)
             sock.sendall(head[sent:] + raw if sent < len(head) else raw)
         except OSError:
-            return None  # it went away before it took anything
-        return _read_outcome(sock)
+            pass  # it went away: what it did with the message, the queue says (the id)
+        faults.point("client-after-request")
+        return _read_code(sock)
     finally:
         sock.close()
 
@@ -153,8 +184,9 @@ def _cwd() -> str:
         return "/"
 
 
-def _read_outcome(sock) -> _Outcome | None:  # type: ignore[no-untyped-def]
-    outcome = _Outcome()
+def _read_code(sock) -> int | None:  # type: ignore[no-untyped-def]
+    """The server's ``X code``; None when the connection ends without one (``K`` and ``R``
+    lines say what it did so far; the queue says it again, under our id)."""
     buffer = b""
     while True:
         try:
@@ -165,15 +197,12 @@ def _read_outcome(sock) -> _Outcome | None:  # type: ignore[no-untyped-def]
         while b"\n" in buffer:
             line, _, buffer = buffer.partition(b"\n")
             word, _, value = line.decode("ascii", "replace").partition(" ")
-            if word == "K":
-                outcome.kept = value
-            elif word == "X":
-                outcome.code = int(value) if value.isdigit() else 75  # garbled: it did not say "sent"
-                return outcome
-            elif word == "R" and not outcome.kept:
+            if word == "X":
+                return int(value) if value.isdigit() else 75  # garbled: it did not say "sent"
+            if word == "R":
                 return None  # it declined (stale, or the config turned it off): check it here
         if not chunk:
-            return outcome if outcome.kept else None
+            return None
 
 
 def _may_be_mode(argv: list[str]) -> bool:
@@ -197,21 +226,17 @@ def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> 
         if code is not None:
             return code
     raw = sys.stdin.buffer.read()  # to EOF, whatever the flags
+    entry_id = new_id()
     if enabled() and sys.stderr is not None:  # no stderr to pass: check it here, where None is fine
-        outcome = ask_server(argv, raw, config)
-        if outcome is not None:
-            if outcome.code is not None:
-                return outcome.code
-            sys.stderr.write(
-                f"sendguard: error: the resident checker stopped while handling the message.\n"
-                f"  It is kept as {outcome.kept} (sendguard queue list shows whether it left).\n"
-            )
-            return 75  # ExitCode.TEMPFAIL, without importing it on this path
+        code = ask_server(argv, raw, config, entry_id)
+        if code is not None:
+            return code
     from pathlib import Path
 
     from sendguard.sendpath.path import SendPath
 
     path = SendPath(Path(config) if config else None, sys.stderr, detach_observers=True)
+    path.entry_id = entry_id  # the server may have kept it under this id before it stopped
     code = path.run(argv, io.BytesIO(raw))
     if path.config is not None and path.config.sendmail.resident and enabled():
         start_server(config)

@@ -17,12 +17,15 @@ Order of work, chosen so that no message is ever lost:
    the caller gets our exit code without waiting for SQLite; the next mail's check waits for
    them (events.settle), bounded, so it sees the history as it would have.
 
-Any unexpected error after step 1 keeps the message and exits 70 with one line saying where.
-stdout stays empty.
+Any unexpected error after step 1 keeps the message and exits 70 with one line saying where;
+a full disk exits 75 if the message is kept, 73 if it could not be (then nothing is left that
+could be sent later). A message that may already be in the queue (a resident checker that
+stopped mid-way, a mail program that sends it again) is handled in once.py. stdout stays empty.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from pathlib import Path
@@ -33,15 +36,19 @@ from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.clock import now_iso
 from sendguard.config import schema as config_mod
-from sendguard.errors import DeliveryError, SendguardError, StateUnwritable
+from sendguard.errors import DeliveryError, ResourceError, SendguardError, StateUnwritable
 from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
-from sendguard.sendpath import render
+from sendguard.sendpath import once, render
 from sendguard.sendpath.args import UnsupportedMode, parse, without_read_recipients
 from sendguard.sendpath.client import config_location, exit_now
 
 _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
+# A full disk or quota, or no memory or file descriptors left: exit 75 or 73, not 70.
+_RESOURCE_ERRORS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.EIO}
+)
 
 
 def fingerprint(raw: bytes, envelope: list[str]) -> str:
@@ -94,6 +101,7 @@ class SendPath:
         observe_later: list[tuple[q.Entry, str, config_mod.Config]] | None = None,
         checker: str = "process",
         caller: dict[str, object] | None = None,
+        entry_id: str | None = None,
     ) -> None:
         """``detach_observers``: only for a process that exits right after run() (the entry
         points; events.py). The resident checker runs this for a client: it passes the client's
@@ -116,6 +124,9 @@ class SendPath:
             caller = caller_mod.detect()
         self.caller = caller
         self.config: config_mod.Config | None = None  # once loaded: the entry points ask it of the resident checker
+        # The queue id the resident checker's client chose: it keeps the message under it, or
+        # finishes the entry a server that stopped mid-way kept under it (once.py).
+        self.entry_id = entry_id
 
     def _observe(self, entry: q.Entry, event: str, config: config_mod.Config) -> None:
         """Tell the observers, once the entry's state is on disk and its lock released."""
@@ -136,12 +147,22 @@ class SendPath:
             self.say("sendguard: error: the message is empty; nothing was sent or kept.")
             return int(ExitCode.DATAERR)
         try:
+            if self.entry_id is not None:
+                if (self.queue.root / self.entry_id).is_dir():
+                    return self._adopt(self.entry_id)
+                self.queue.reserved_id = self.entry_id
             return self._run(argv, raw)
         except UnsupportedMode as err:  # the entry points answer these before reading a message
             self.say(f"sendguard: error: {printable(err.message)}; nothing was sent or kept.")
             return int(err.exit_code)
         except SendguardError as err:
             return self._keep_after_error(raw, argv, err.details(), int(err.exit_code))
+        except OSError as err:
+            if err.errno not in _RESOURCE_ERRORS:
+                return self._keep_after_error(
+                    raw, argv, [f"internal error: {type(err).__name__}: {err}"], int(ExitCode.SOFTWARE)
+                )
+            return self._keep_after_error(raw, argv, [f"not sent: {err.strerror or err}"], int(ExitCode.TEMPFAIL))
         except Exception as err:  # noqa: BLE001 — fail closed: keep the message, say where
             return self._keep_after_error(
                 raw, argv, [f"internal error: {type(err).__name__}: {err}"], int(ExitCode.SOFTWARE)
@@ -166,9 +187,13 @@ class SendPath:
             unwritable = StateUnwritable.from_error(err, self.queue.root.parent)
             if unwritable is None:
                 where = f"and it could not be kept either ({err}); your mail program still has it"
+                code = int(ExitCode.CANTCREAT)  # nothing is left behind (Queue.create)
             else:  # the state cannot be written: that is the problem to fix, in one line
                 self.say(f"sendguard: error: {printable(unwritable.message)}; not sent, your mail program still has it")
                 return int(unwritable.exit_code)
+        except SendguardError as err:  # the reserved id is taken: a server kept it meanwhile
+            where = f"and it could not be kept either ({err}); your mail program still has it"
+            code = int(ExitCode.CANTCREAT)
         self.say(
             f"sendguard: error: {printable(lines[0])}",
             *(f"  {printable(x)}" for x in lines[1:]),
@@ -218,6 +243,7 @@ class SendPath:
             "size": len(raw),
             "checker": self.checker,
             "config_key": config_key,
+            "message_id": message.header("Message-ID").strip(),
         }
         if decision.verdict <= Verdict.WARN:
             return self._deliver_new(raw, meta, config, "accepted")
@@ -320,6 +346,15 @@ class SendPath:
         from sendguard.act import delay as undo
         from sendguard.act.delivery import deliver
 
+        earlier = once.earlier_copy(
+            self.queue,
+            str(meta.get("message_id", "")),
+            config.sendmail.duplicate_window,
+            self.now,
+            lambda entry: self._same_message(entry, raw, meta),
+        )
+        if earlier is not None:
+            return self._sent_again(earlier, raw, meta, config)
         if undo.delay_seconds(meta, config):  # the undo window: keep it, a worker delivers it later
             if meta["verdict"] == "warn":
                 seen = render.caller_shows(self.caller, config.sendmail.silent_callers).success
@@ -333,11 +368,23 @@ class SendPath:
             try:
                 deliver(entry, config, env=self.environ, cwd=self.cwd)
             except DeliveryError as err:
-                self.say(f"sendguard: error: {printable(err.message)}", *(f"  {h}" for h in err.hints))
+                self.say(f"sendguard: error: {printable(err.message)}", *(f"  {printable(h)}" for h in err.hints))
                 meta = {**entry.meta, "transport_error": err.message}
                 seen = render.caller_shows(self.caller, config.sendmail.silent_callers).failure
                 self._tell_unseen("deferred", entry.id, meta, config, seen)
                 return int(err.exit_code)
+            except ResourceError as err:  # nothing ran: take it back (under its lock), or say where it is
+                if self.queue.unkeep(entry):
+                    self.say(
+                        f"sendguard: error: {printable(err.message)}",
+                        "  Not sent and not kept: your mail program still has it.",
+                    )
+                    return int(ExitCode.CANTCREAT)
+                self.say(
+                    f"sendguard: error: {printable(err.message)}",
+                    f"  Not sent yet; kept as {entry.id}: `sendguard queue run` sends it.",
+                )
+                return int(ExitCode.TEMPFAIL)
         finally:
             lock.release()
         if meta["verdict"] == "warn":
@@ -346,6 +393,135 @@ class SendPath:
             self._tell_unseen("warned", entry.id, meta, config, seen)
         self._observe(entry, "delivered", config)
         return ExitCode.OK
+
+    def _same_message(self, earlier: q.Entry, raw: bytes, meta: q.Meta) -> bool:
+        """Same recipients, headers (but Date and Message-ID) and body: :func:`fingerprint`."""
+        if "fingerprint" not in meta:
+            meta["fingerprint"] = fingerprint(raw, meta["envelope"])
+        theirs = earlier.meta.get("fingerprint") or fingerprint(earlier.raw(), list(earlier.meta.get("envelope", [])))
+        return bool(theirs == meta["fingerprint"])
+
+    def _sent_again(self, earlier: once.Earlier, raw: bytes, meta: q.Meta, config: config_mod.Config) -> int:
+        """The mail program sent a message again that is already in the queue (once.py)."""
+        from sendguard.act.delivery import deliver
+
+        entry = earlier.entry
+        if earlier.kind == once.PENDING:
+            assert earlier.lock is not None
+            try:
+                if entry.state in (q.FAILED, q.RECEIVED):
+                    entry.save(state=q.RELEASED, event="sent again by the mail program")
+                else:
+                    entry.save(event="sent again by the mail program: this copy goes, once")
+                try:
+                    deliver(entry, config, env=self.environ, cwd=self.cwd)
+                except DeliveryError as err:
+                    self.say(f"sendguard: error: {printable(err.message)}", *(f"  {printable(h)}" for h in err.hints))
+                    return int(err.exit_code)
+            finally:
+                earlier.lock.release()
+            self._observe(entry, "delivered", config)
+            return ExitCode.OK
+        if earlier.kind == once.WAITING:
+            self.say(
+                f"sendguard: this message already waits to leave as {entry.id} "
+                f"(at {entry.meta.get('not_before', '?')}); not kept twice. `sendguard undo` takes it back."
+            )
+            return ExitCode.OK
+        left = earlier.kind == once.LEFT
+        when = entry.meta.get("delivered") or entry.meta.get("updated", "")
+        message = (
+            f"this message already left at {when} ({entry.id})"
+            if left
+            else f"this message may already have left at {when}: its sending ({entry.id}) was interrupted"
+        )
+        finding = {
+            "rule": "sent-twice",
+            "severity": "hold",
+            "message": message,
+            "recipient": None,
+            "suggestion": None,
+            "evidence": None,
+        }
+        held: q.Meta = {**meta, "state": q.HELD, "verdict": "hold", "findings": [finding], "duplicate_of": entry.id}
+        held.pop("fingerprint", None)  # not confirmable by sending it again: only release sends it
+        new, lock = self.queue.create(raw, held)
+        lock.release()
+        self.say(
+            "sendguard: " + ("already sent — not sent twice." if left else "HELD — it may already have left."),
+            f"  {printable(message)}.",
+            f"  This copy is kept as {new.id}; `sendguard release {new.id}` sends it anyway.",
+        )
+        self._observe(new, q.HELD, config)
+        if left:
+            return ExitCode.OK
+        return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
+
+    def _adopt(self, entry_id: str) -> int:
+        """Finish the entry a resident checker kept under our id and then stopped (once.py)."""
+        from sendguard.act.delivery import deliver
+
+        config = config_mod.load(self.config_path, required=self.config_path is not None)
+        self.config = config
+        entry = q.Entry(self.queue.root / entry_id)
+        lock = once.wait_for_lock(self.queue, entry, timeout=10.0)
+        if lock is None:
+            self.say(
+                f"sendguard: the message is kept as {entry_id}; another sendguard process is at it (sendguard queue list)."
+            )
+            return ExitCode.TEMPFAIL
+        observe: str | None = None
+        try:
+            entry.meta = self.queue.get(entry_id).meta
+            state = entry.state
+            if state in (q.ACCEPTED, q.RELEASED, q.DEFERRED):
+                try:
+                    deliver(entry, config, env=self.environ, cwd=self.cwd)
+                except DeliveryError as err:
+                    self.say(f"sendguard: error: {printable(err.message)}", *(f"  {printable(h)}" for h in err.hints))
+                    return int(err.exit_code)
+                observe, code = "delivered", ExitCode.OK
+            elif state == q.DELIVERED:
+                code = ExitCode.OK
+            elif state == q.DELAYED:
+                from sendguard.act import delay as undo
+
+                try:
+                    undo.spawn_worker(entry, config, env=self.environ)
+                except OSError:
+                    pass  # it is due all the same: queue run delivers it
+                self.say(
+                    f"sendguard: leaves at {entry.meta.get('not_before', '?')}; `sendguard undo` takes it back ({entry_id})."
+                )
+                code = ExitCode.OK
+            elif state in (q.HELD, q.BLOCKED):
+                self.say(
+                    f"sendguard: {'HELD' if state == q.HELD else 'BLOCKED'} — not sent. Kept as {entry_id}.",
+                    "  `sendguard review` shows why.",
+                )
+                observe = state
+                code = (
+                    ExitCode.NOPERM
+                    if state == q.BLOCKED
+                    else ExitCode.OK
+                    if config.sendmail.hold_action == "queue"
+                    else ExitCode.TEMPFAIL
+                )
+            elif state == q.SENDING:
+                entry.save(state=q.INTERRUPTED, event="found interrupted while sending; not resent")
+                self.say(
+                    f"sendguard: error: the resident checker stopped while sending {entry_id}; it may have left.",
+                    f"  Check your sent mail, then `sendguard release {entry_id}` or `sendguard discard {entry_id}`.",
+                )
+                code = ExitCode.TEMPFAIL
+            else:
+                self.say(f"sendguard: the message is kept as {entry_id} ({state}); see `sendguard queue list`.")
+                code = ExitCode.TEMPFAIL
+        finally:
+            lock.release()
+        if observe is not None:
+            self._observe(entry, observe, config)
+        return code
 
     def _tell_unseen(self, kind: str, entry_id: str, meta: q.Meta, config: config_mod.Config, seen: bool) -> None:
         """What the mail program does not show becomes a notice (shown at the next sendguard

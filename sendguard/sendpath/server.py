@@ -4,7 +4,8 @@ Started detached by a sendmail run that found none (resident.py explains the pro
 It serves one mail at a time, in order: a mail is a few milliseconds of checking plus the
 transport, and one at a time keeps the send path exactly as it is in a process of its own — the
 same queue locks, the same observers before the next check. A second client waits in the
-listen backlog meanwhile.
+listen backlog meanwhile. Connections from another user (none can reach the private directory
+the socket is in, but should one) are closed unanswered and do not keep it alive.
 
 It stops, and the next mail is checked in its own process (which starts a fresh server):
 
@@ -28,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from sendguard import faults
+from sendguard.ids import valid as valid_id
 from sendguard.sendpath import client as resident
 
 # A request description larger than this is not from our client (the environment is the bulk).
@@ -115,6 +118,9 @@ def _warm_up(config_path: Path | None) -> Any:
     )
     for name in events.OBSERVERS:
         __import__(name)
+    from sendguard.act import queue as q
+
+    q.Queue.default().clean_leftovers()  # what processes that died while keeping a message left
     return config
 
 
@@ -134,14 +140,24 @@ class Server:
         self.idle = _idle_seconds(loaded)
 
     def serve(self) -> None:
+        deadline = None
         while True:
             if self.idle is None:
                 return  # (a changed stamp is noticed per mail, in handle)
-            self.listener.settimeout(self.idle)
+            if deadline is None:
+                deadline = time.monotonic() + self.idle
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self.listener.settimeout(remaining)
             try:
                 conn, _ = self.listener.accept()
             except TimeoutError:
                 return
+            if resident._peer_uid(conn) != os.getuid():
+                conn.close()  # not our user: say nothing, and it buys no time
+                continue
+            deadline = None
             self.busy = True
             with conn:
                 try:
@@ -156,13 +172,12 @@ class Server:
                 return
 
     def handle(self, conn: socket.socket) -> bool:
-        """Serve one client; False: stop serving after it."""
-        if resident._peer_uid(conn) != os.getuid():
-            return True  # not our user: say nothing
+        """Serve one client (of our uid: serve checked); False: stop serving after it."""
         conn.settimeout(30)  # a client that stalls mid-request must not stall everyone's mail
         request, raw, stderr_fd = self._receive(conn)
         if request is None:
             return True
+        faults.point("server-after-receive")
         stderr = _ClientStderr(stderr_fd)
         try:
             if self.stamp.changed():
@@ -228,8 +243,11 @@ class Server:
             checker="resident",
             caller=request.get("caller") or {},
         )
+        if valid_id(request.get("entry_id")):
+            path.entry_id = request["entry_id"]  # the client's: it looks there if we stop
         code = path.run(list(request["argv"]), io.BytesIO(raw))
         stderr.flush()
+        faults.point("server-before-answer")
         _tell(conn, f"X {int(code)}\n")
         conn.close()
         state_dir = paths.state_dir()
@@ -284,12 +302,13 @@ def main(argv: list[str]) -> int:
     # Not the first caller's directory: it may be deleted or on a disk someone wants to unmount
     # for as long as we live. Every path we use is absolute (the client sends its own cwd).
     os.chdir("/")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        listener.bind(resident.socket_name(config))
-    except OSError:
+        listener, lock_fd, where = _listen(config)
+    except OSError as err:
+        Server._log(f"not serving: cannot listen: {err}")
+        return 1
+    if listener is None:
         return 0  # another server for the same user and config is already there
-    listener.listen(16)
     pid_file = paths.state_dir(create=True) / resident.PID_FILE
     signal.signal(signal.SIGTERM, _on_sigterm(None))
     try:
@@ -305,8 +324,46 @@ def main(argv: list[str]) -> int:
         return 1
     finally:
         listener.close()
+        try:
+            os.unlink(where)  # ours: we hold its lock
+        except OSError:
+            pass  # already gone
+        os.close(lock_fd)
         resident.remove_pid_file(pid_file)
     return 0
+
+
+def _listen(config: str) -> tuple[socket.socket | None, int, str]:
+    """Bind our socket in the private directory, unless a server for it already runs (its
+    lock file says so); a socket file left by a killed one is replaced."""
+    import fcntl
+
+    where = resident.socket_path(config)
+    directory = os.path.dirname(where)
+    old = os.umask(0o077)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    finally:
+        os.umask(old)
+    st = os.stat(directory)
+    if st.st_uid != os.getuid():
+        return None, -1, where  # not ours: never listen where someone else can reach
+    if st.st_mode & 0o077:
+        os.chmod(directory, 0o700)
+    lock_fd = os.open(where[: -len(".sock")] + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lock_fd)
+        return None, -1, where
+    try:
+        os.unlink(where)
+    except FileNotFoundError:
+        pass  # no server ran here before, or it cleaned up
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    resident.at_path(listener, where, "bind")
+    listener.listen(16)
+    return listener, lock_fd, where
 
 
 if __name__ == "__main__":

@@ -273,6 +273,10 @@ def test_concurrent_resends_use_each_confirmation_once(world):
     Sequentially, sends of one message alternate hold, confirm, hold, confirm...; concurrently
     any interleaving may happen, but every delivery must use up exactly one held copy."""
     world.write_config('[rules.external-recipient]\naction = "hold"\n')
+    # Identical sends on purpose: the last line against a second copy would hold them instead.
+    world.config_path.write_text(
+        world.config_path.read_text().replace("[sendmail]\n", "[sendmail]\nduplicate_window = 0\n")
+    )
     assert world.send(MSG, RCPT).returncode == 75
     procs = [
         subprocess.Popen(

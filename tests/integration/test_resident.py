@@ -149,9 +149,9 @@ def test_a_server_killed_mid_delivery_leaves_the_message_kept_and_never_sent_twi
     use_transport(rworld, tmp_path / "killer-transport", "kill -9 $PPID\nsleep 1\nexit 0\n")
     proc = rworld.send(make_message(subject="mid-delivery"), "-t")
     assert proc.returncode == 75
-    entry = entry_by_subject("mid-delivery")
-    assert entry["checker"] == "resident" and entry["state"] == "sending"  # `queue list` shows it interrupted
-    assert entry["id"].encode() in proc.stderr
+    entry = entry_by_subject("mid-delivery")  # one entry: the client finished the server's, under its id
+    assert entry["checker"] == "resident" and entry["state"] == "interrupted"
+    assert entry["id"].encode() in proc.stderr and b"may have left" in proc.stderr
     assert not [m for m in rworld.server.received if b"mid-delivery" in m.data]
     listed = rworld.cli("queue", "list", "--json")
     states = {json.loads(line)["id"]: json.loads(line)["state"] for line in listed.stdout.splitlines()}
@@ -187,16 +187,18 @@ def test_sigterm_between_mails_stops_it_cleanly(rworld):
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
-def test_another_user_gets_no_answer_from_our_server(rworld):
+def test_another_user_cannot_reach_our_server(rworld):
+    """It used to listen on an abstract socket anyone could see, bind first, or fill."""
     start_server(rworld)
-    name = resident.socket_name(str(rworld.config_path))
+    where = resident.socket_path(str(rworld.config_path))
+    assert os.path.exists(where)
+    directory = os.stat(os.path.dirname(where))
+    assert directory.st_uid == os.getuid() and directory.st_mode & 0o777 == 0o700
     code = (
         "import _socket, sys\n"
         "s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)\n"
-        f"s.connect({name!r})\n"
-        "s.sendall(b'SG1' + b'\\x00' * 8)\n"
-        "try:\n    print(repr(s.recv(100)))\n"
-        "except ConnectionResetError:\n    print(repr(b''))\n"  # closed unread: a reset
+        f"try:\n    s.connect({where!r})\n    print('connected')\n"
+        "except PermissionError:\n    print('refused')\n"
     )
     python = "/usr/bin/python3"  # our venv's Python may live where nobody can read it (/root)
     if not os.access(python, os.X_OK):
@@ -212,18 +214,61 @@ def test_another_user_gets_no_answer_from_our_server(rworld):
         env={"PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "b''"  # closed without a word
+    assert proc.stdout.strip() == "refused"
     assert server_pid() is not None  # and it still serves us
     ok = rworld.send(make_message(subject="still ours"), "-t")
     assert ok.returncode == 0 and entry_by_subject("still ours")["checker"] == "resident"
 
 
+def test_a_stuck_server_does_not_stall_mail(rworld):
+    """A listener on our socket that never answers (a server hung in a check): connect gives up
+    after a moment and the mail is checked in the caller's process."""
+    import socket
+
+    where = resident.socket_path(str(rworld.config_path))
+    os.makedirs(os.path.dirname(where), mode=0o700, exist_ok=True)
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    resident.at_path(stuck, where, "bind")
+    stuck.listen(0)
+    fillers = []
+    try:
+        for _ in range(4):  # fill its backlog: the next connect would block for ever
+            filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            try:
+                resident.at_path(filler, where, "connect")
+            except BlockingIOError:
+                filler.close()
+                break
+            fillers.append(filler)
+        started = time.monotonic()
+        proc = rworld.send(make_message(subject="not stalled"), "-t", timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert time.monotonic() - started < 30
+        assert entry_by_subject("not stalled")["checker"] == "process"
+    finally:
+        for filler in fillers:
+            filler.close()
+        stuck.close()
+        os.unlink(where)
+
+
 def test_each_config_and_home_has_its_own_server(monkeypatch, tmp_path):
-    base = resident.socket_name(str(tmp_path / "a.toml"))
-    assert base.startswith(b"\0sendguard-")
-    assert resident.socket_name(str(tmp_path / "b.toml")) != base
+    base = resident.socket_path(str(tmp_path / "a.toml"))
+    assert os.path.basename(base).startswith("resident-") and base.endswith(".sock")
+    assert resident.socket_path(str(tmp_path / "b.toml")) != base
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "elsewhere"))
-    assert resident.socket_name(str(tmp_path / "a.toml")) != base
+    assert resident.socket_path(str(tmp_path / "a.toml")) != base
+
+
+def test_the_socket_lives_in_a_private_runtime_dir_or_else_the_state_dir(monkeypatch, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert resident.runtime_dir() == str(run / "sendguard")
+    run.chmod(0o755)  # not private: someone else could reach in
+    assert resident.runtime_dir() == str(tmp_path / "data" / "sendguard")
 
 
 def test_a_changed_source_file_makes_the_server_stale(tmp_path, monkeypatch):

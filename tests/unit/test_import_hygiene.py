@@ -105,8 +105,8 @@ def test_the_resident_client_imports_nothing_but_itself():
         sys.path.insert(0, {str(ROOT)!r})
         before = set(sys.modules)
         import sendguard.sendpath.client as client
-        client.socket_name("/nonexistent/config.toml")
-        assert client.ask_server(["-t"], b"To: a@b.example\\n\\nhi\\n", "/nonexistent/config.toml") is None
+        client.socket_path("/nonexistent/config.toml")
+        assert client.ask_server(["-t"], b"To: a@b.example\\n\\nhi\\n", "/nonexistent/config.toml", client.new_id()) is None
         loaded = sorted(set(sys.modules) - before)
         import json
         print(json.dumps({{"modules": loaded}}))
@@ -116,6 +116,8 @@ def test_the_resident_client_imports_nothing_but_itself():
     loaded = json.loads(proc.stdout)["modules"]
     assert [m for m in loaded if m.startswith("sendguard")] == [
         "sendguard",
+        "sendguard.faults",
+        "sendguard.ids",
         "sendguard.sendpath",
         "sendguard.sendpath.client",
     ]
