@@ -249,3 +249,36 @@ def test_a_full_disk_keeps_the_message_or_leaves_nothing_that_could_be_sent(worl
         leftovers = [p.name for p in (disk / "sendguard" / "queue").iterdir() if p.name.startswith(".new-")]
         assert leftovers == []
         assert 73 in outcomes and 0 in outcomes, outcomes  # the sweep crossed the edge
+
+
+def test_a_caller_stopped_mid_send_still_records_what_the_transport_did(world, tmp_path):
+    """SIGTERM to sendguard-sendmail while msmtp runs: it waits for the transport, records
+    "delivered", then ends by that signal (it used to die at once and leave "sending")."""
+    import signal
+    import time
+
+    started = tmp_path / "started"
+    go = tmp_path / "go"
+    set_transport(
+        world,
+        script(
+            tmp_path / "slow",
+            f'touch {started}\nwhile [ ! -e {go} ]; do sleep 0.02; done\nexec msmtp -C {world.msmtprc} "$@"\n',
+        ),
+    )
+    env = dict(world.env(), SENDGUARD_RESIDENT="0")
+    proc = subprocess.Popen(
+        [world.sendmail, "-t"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    proc.stdin.write(make_message(subject="stopped mid-send"))
+    proc.stdin.close()
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    go.touch()
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert [r["state"] for r in rows(world)] == ["delivered"]
+    assert len([m for m in world.server.received if b"stopped mid-send" in m.data]) == 1
