@@ -194,10 +194,11 @@ def test_another_user_cannot_reach_our_server(rworld):
     assert os.path.exists(where)
     directory = os.stat(os.path.dirname(where))
     assert directory.st_uid == os.getuid() and directory.st_mode & 0o777 == 0o700
-    code = (
-        "import _socket, sys\n"
+    code = (  # through the directory's descriptor, as the client does: the path may be too long
+        "import _socket, os\n"
         "s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)\n"
-        f"try:\n    s.connect({where!r})\n    print('connected')\n"
+        f"try:\n    fd = os.open({os.path.dirname(where)!r}, os.O_PATH)\n"
+        f"    s.connect('/proc/self/fd/%d/{os.path.basename(where)}' % fd)\n    print('connected')\n"
         "except PermissionError:\n    print('refused')\n"
     )
     python = "/usr/bin/python3"  # our venv's Python may live where nobody can read it (/root)

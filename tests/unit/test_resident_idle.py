@@ -1,0 +1,44 @@
+"""The resident checker's idle timer: only its own user's mail keeps it alive."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+from sendguard.sendpath import client as resident
+from sendguard.sendpath import server
+
+
+class _Config:
+    class sendmail:  # noqa: N801 — the shape of Config.sendmail
+        resident = True
+        resident_idle = 1
+
+
+def test_another_users_connections_do_not_keep_it_alive(tmp_path, monkeypatch):
+    where = str(tmp_path / "s.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(where)
+    listener.listen(16)
+    srv = server.Server("", listener, _Config())
+    monkeypatch.setattr(resident, "_peer_uid", lambda sock: 12345)  # every caller is someone else
+    stop = threading.Event()
+
+    def knock() -> None:
+        while not stop.is_set():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(where)
+                assert s.recv(10) == b""  # closed without a word
+            time.sleep(0.2)
+
+    knocker = threading.Thread(target=knock, daemon=True)
+    knocker.start()
+    started = time.monotonic()
+    try:
+        srv.serve()  # would never return if each knock restarted the idle timer
+    finally:
+        stop.set()
+        knocker.join(timeout=10)
+        listener.close()
+    assert time.monotonic() - started < 5
