@@ -229,6 +229,7 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
         finally:
             lock.release()
     prune_restored(queue.root.parent, config.queue.keep_days, now)  # what `oops` read back from the log
+    queue.prune_message_ids()  # of entries pruned above
     return report
 
 

@@ -383,6 +383,30 @@ class Queue:
         except OSError:
             return
 
+    def prune_message_ids(self) -> int:
+        """Forget the Message-IDs of entries that are gone (pruned after keep_days); returns how
+        many notes were removed. queue run calls it, so the notes never outgrow the queue."""
+        removed = 0
+        base = self.root / MESSAGE_IDS
+        try:
+            keys = os.listdir(base)
+        except FileNotFoundError:
+            return 0
+        for key in keys:
+            directory = base / key
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                continue
+            for name in names:
+                if not (self.root / name).is_dir():
+                    with contextlib.suppress(OSError):
+                        os.unlink(directory / name)
+                        removed += 1
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only when empty
+        return removed
+
     def latest_with_message_id(self, message_id: str) -> Entry | None:
         """The latest entry kept with this Message-ID that is still there."""
         if not message_id:

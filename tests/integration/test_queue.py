@@ -329,3 +329,16 @@ def test_fingerprint_folds_crlf_across_chunk_boundaries():
     assert fingerprint(head + body, ["a@y.example"]) != fingerprint(
         head + body.replace(b"end", b"End"), ["a@y.example"]
     )
+
+
+def test_message_id_notes_go_with_their_entries(queue):
+    entry, lock = queue.create(b"Message-ID: <a@x>\n\nhi\n", {"state": q.ACCEPTED, "message_id": "<a@x>"})
+    lock.release()
+    assert queue.latest_with_message_id("<a@x>") == entry
+    assert queue.prune_message_ids() == 0
+    import shutil
+
+    shutil.rmtree(entry.path)  # pruned after keep_days
+    assert queue.prune_message_ids() == 1
+    assert list((queue.root / q.MESSAGE_IDS).iterdir()) == []
+    assert queue.latest_with_message_id("<a@x>") is None
