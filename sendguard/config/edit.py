@@ -47,16 +47,17 @@ def is_outside(addr: str, config: Config) -> bool:
 
 
 def choices_for(addr: str, config: Config) -> list[AllowChoice]:
-    """What may be allowed for ``addr``: itself, its domain, and (when it belongs to no client
-    yet) a pairing with each client. Nothing for the user's own organization: allowing it would
+    """What may be allowed for ``addr``: itself, its domain (not a mail provider's), and (when it
+    belongs to no client yet) a pairing with each client. Nothing for the user's own organization: allowing it would
     change nothing the recipient rules say, and would read as if it did."""
+    from sendguard.mail.providers import FREEMAIL
     from sendguard.rules.context import domain_matches
 
     addr = normalize_address(addr)
     if not is_outside(addr, config):
         return []
     out = [AllowChoice("address", addr)]
-    if domain_of(addr):
+    if domain_of(addr) and domain_of(addr) not in FREEMAIL:  # gmail.com: that would be everyone
         out.append(AllowChoice("domain", domain_of(addr)))
     known = any(
         addr in {a.lower() for a in client.addresses} or domain_matches(domain_of(addr), client.domains)

@@ -145,6 +145,8 @@ def test_config_edit_keeps_comments_and_validates(tmp_path):
     ]
     # a client's own address is not offered to a client again
     assert [c.kind for c in config_edit.choices_for("anna@kundenfirma.example", config)] == ["address", "domain"]
+    # a mail provider's domain is everyone's: only the address is offered
+    assert [c.kind for c in config_edit.choices_for("markus@gmail.com", config)] == ["address", "client"]
     # nothing of the own organization is ever offered: allowing it would change nothing
     assert config_edit.choices_for("m.berger@nordwerk.example", config) == []
     new = config_edit.allow(path, choices[0])

@@ -21,33 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FREEMAIL = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "outlook.com",
-        "hotmail.com",
-        "live.com",
-        "yahoo.com",
-        "icloud.com",
-        "me.com",
-        "gmx.de",
-        "gmx.net",
-        "gmx.at",
-        "web.de",
-        "t-online.de",
-        "posteo.de",
-        "mailbox.org",
-        "proton.me",
-        "protonmail.com",
-        "fastmail.com",
-        "aol.com",
-        "freenet.de",
-        "yandex.ru",
-        "mail.ru",
-    }
-)
-"""Mail providers whose domain is never an organization or a client: everyone uses them."""
+from sendguard.mail.providers import FREEMAIL as FREEMAIL  # setup and doctor read it here
 
 
 def home() -> Path:
