@@ -23,6 +23,7 @@ from sendguard.incidents import log_dir, pending_dir, store  # noqa: E402
 from sendguard.incidents.indexer import index_now  # noqa: E402
 from sendguard.incidents.record import record  # noqa: E402
 from tests.conftest import make_message  # noqa: E402
+from tests.support.wait import wait_until  # noqa: E402
 
 NOW = 1795770000.0  # 2026-11-27 09:00 UTC
 DAY = 86400.0
@@ -203,9 +204,8 @@ def test_a_locked_database_delays_indexing_but_not_the_record_nor_the_search(sta
         assert [r.subject for r in store.search(state_dir, "tag:held")] == ["first"]
     finally:
         writer.close()
-    deadline = time.monotonic() + 30  # the indexer it started goes on by itself once the lock is free
-    while store.pending_markers(state_dir) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # the indexer it started goes on by itself once the lock is free
+    wait_until(lambda: not store.pending_markers(state_dir), 30)
     assert [r.subject for r in store.search(state_dir, "tag:held")] == ["second", "first"]
 
 
@@ -239,9 +239,7 @@ def _wait_indexed(world, timeout: float = 30) -> None:
     state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
     assert events.settle(state, timeout)  # sendmail's detached observers have written the records
     pending = state / "incidents-pending"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(not p.name.startswith(".") for p in pending.glob("*")):
-        time.sleep(0.05)
+    wait_until(lambda: not any(not p.name.startswith(".") for p in pending.glob("*")), timeout)
 
 
 def test_every_decision_of_the_send_path_is_in_the_log(world):
@@ -336,9 +334,7 @@ def test_a_burst_of_mail_is_all_indexed_by_the_detached_indexers_alone(world):
     assert codes == [0] * 12
     state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
     assert events.settle(state, 60)  # every record written (by sendmail's detached observers)
-    deadline = time.monotonic() + 60
-    while store.pending_markers(state) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: not store.pending_markers(state), 60, 0.1)
     assert store.pending_markers(state) == []
     subjects = {r.subject for r in store.search(state, "tag:delivered")}
     assert subjects == {f"burst {n}" for n in range(12)}

@@ -18,16 +18,13 @@ import pytest
 
 from sendguard.sendpath import client as resident
 from tests.conftest import make_message
+from tests.support.wait import wait_until
 
 
 def wait_for(condition, timeout: float = 60.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    value = wait_until(condition, timeout)
+    assert value, f"timed out waiting for {what}"
+    return value
 
 
 def state_dir() -> Path:

@@ -28,6 +28,7 @@ from sendguard.config import schema as config_mod
 from sendguard.sendpath.path import SendPath
 from tests.conftest import make_message
 from tests.support.mua import need, write_muttrc
+from tests.support.wait import wait_until
 
 # A day ahead of the real clock: a real worker never fires by itself during a test, and queue
 # run (which prunes by the real "updated" stamps the queue writes) still keeps recent entries.
@@ -62,13 +63,15 @@ def stop_workers():
 
 
 def worker_pid(entry: q.Entry, timeout: float = 20) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def pid() -> int | None:
         try:
             return int(json.loads((entry.path / "worker.pid").read_text()))
         except (OSError, ValueError):
-            time.sleep(0.02)
-    raise AssertionError("the worker never started")
+            return None
+
+    found = wait_until(pid, timeout, 0.02)
+    assert found is not None, "the worker never started"
+    return found
 
 
 def send_at(world, message: bytes, now: float, *args: str) -> tuple[int, str]:
@@ -168,13 +171,10 @@ def test_the_real_worker_delivers_it_when_due_exactly_once(world):
     proc = world.send(make_message(to="bob@nordwerk.example", subject="soon"), "-t")
     assert proc.returncode == 0 and proc.stdout == b""
     assert time.time() - sent < 5  # sendmail did not wait for the window
-    deadline = time.monotonic() + 30
-    while not world.server.received and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: world.server.received, 30)
     assert len(world.server.received) == 1
     # The server has it a moment before the worker records "delivered": wait for the record.
-    while only_entry().state != q.DELIVERED and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: only_entry().state == q.DELIVERED, 30)
     entry = only_entry()
     assert entry.state == q.DELIVERED
     assert datetime.fromisoformat(entry.meta["delivered"]) >= datetime.fromisoformat(entry.meta["not_before"])
@@ -188,9 +188,7 @@ def test_a_killed_worker_leaves_it_due_and_queue_run_delivers_it_once(world):
     entry = only_entry()
     pid = worker_pid(entry)
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _alive_worker(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: not _alive_worker(pid), 10, 0.02)
     assert not _alive_worker(pid)
     due = datetime.fromisoformat(entry.meta["not_before"]).timestamp()
     config = config_of(world)
@@ -227,9 +225,7 @@ def test_undo_takes_it_back_as_a_draft_that_mutt_sends_again(world, tmp_path):
     assert again.returncode != 0 and "undone" in again.stderr
     # The worker notices and ends by itself.
     pid = worker_pid(q.Queue.default().get(row["id"]))
-    deadline = time.monotonic() + 15
-    while _alive_worker(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: not _alive_worker(pid), 15, 0.1)
     assert not _alive_worker(pid)
     # The person fixes nothing and sends the draft again with mutt: it goes out, Bcc included.
     world.write_config("")
@@ -337,9 +333,7 @@ def test_the_systemd_user_units_are_valid_and_their_command_delivers_what_is_due
     assert world.send(make_message(to="bob@nordwerk.example"), "-t").returncode == 0
     pid = worker_pid(only_entry())
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    while _alive_worker(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: not _alive_worker(pid), 20, 0.02)
     assert not _alive_worker(pid)
     with q.Queue.default().locked(only_entry().id) as entry:
         entry.save(not_before=q.now_iso(time.time() - 1))  # as after a night switched off

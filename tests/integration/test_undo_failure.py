@@ -24,6 +24,7 @@ from sendguard.act import delay as undo
 from sendguard.act import queue as q
 from sendguard.config import schema as config_mod
 from tests.conftest import make_message, sendguard_exe
+from tests.support.wait import wait_until
 
 SUBJECT = "Falke offer"
 
@@ -184,9 +185,7 @@ def test_the_worker_the_send_path_spawns_notifies_by_itself(tmp_path, desktop):
     config_path = write_config(tmp_path, failing_transport(tmp_path, 69))
     entry = keep_due(config_path)
     undo.spawn_worker(entry, config_mod.load(config_path))  # detached.py reaps it on its next spawn
-    deadline = time.monotonic() + 30
-    while not notifications(desktop) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: notifications(desktop), 30)
     assert len(notifications(desktop)) == 1
     assert q.Queue.default().get(entry.id).state == q.FAILED  # saved before the notification
 

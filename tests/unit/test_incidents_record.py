@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from sendguard.detached import spawn_module
 from sendguard.incidents.record import build_record, encode_header, has_attachment
+from tests.support.wait import wait_until
 
 NOW = 1795770000.0
 
@@ -74,15 +74,10 @@ def _zombie(pid: int) -> bool:
 def test_detached_children_get_their_own_session_and_are_reaped_later():
     first = spawn_module("json.tool", os.devnull)
     assert os.getsid(first) == first or _zombie(first)
-    deadline = time.monotonic() + 20
-    while not _zombie(first) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert _zombie(first)
+    assert wait_until(lambda: _zombie(first), 20, 0.02)
     second = spawn_module("json.tool", os.devnull)
     assert not _zombie(first)  # reaped by the next spawn
-    deadline = time.monotonic() + 20
-    while not _zombie(second) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: _zombie(second), 20, 0.02)
     os.waitpid(second, 0)
 
 
