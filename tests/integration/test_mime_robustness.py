@@ -40,9 +40,9 @@ def nested_rfc822(depth: int) -> bytes:
 
 
 def assert_held_as_unreadable(raw: bytes, tmp_path) -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: what the check costs, not how loaded the machine is
     result = run_check(raw, tmp_path)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     assert result.decision.verdict >= Verdict.HOLD
     (finding,) = findings_of(result, "unreadable-message")
     assert "could not be read fully" in finding.message
@@ -90,9 +90,9 @@ def test_huge_headers_and_endless_structures_are_held_quickly(raw, tmp_path):
 
 def test_megabytes_of_delimiter_lookalikes_are_read_quickly(tmp_path):
     raw = HEAD + b'Content-Type: multipart/mixed; boundary="b"\n\n' + b"x--b" * 2_000_000
-    start = time.perf_counter()
+    start = time.process_time()
     result = run_check(raw, tmp_path)
-    assert time.perf_counter() - start < 3
+    assert time.process_time() - start < 3
     assert result.decision.verdict == Verdict.PASS
 
 
@@ -106,9 +106,9 @@ def test_address_header_that_breaks_the_stdlib_parser_is_held_with_recipients_ke
 def test_endless_rfc2047_words_in_to_are_bounded(tmp_path):
     words = b"\n\t=?utf-8?Q?date=3E2017-08-20T10:08:28.617=3C/pr?=" * 4000
     raw = b'From: a@nordwerk.example\nTo: "t" <t@kundenfirma.example>,' + words + b"\nSubject: x\n\nhi\n"
-    start = time.perf_counter()
+    start = time.process_time()
     result = run_check(raw, tmp_path)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     assert result.decision.verdict is not None
 
 
@@ -316,9 +316,9 @@ def test_big_attachment_is_not_copied_around(tmp_path):
     outer.attach(MIMEApplication(os.urandom(4 * 1024 * 1024), Name="data.bin"))
     raw = outer.as_bytes()
     tracemalloc.start()
-    start = time.perf_counter()
+    start = time.process_time()
     result = run_check(raw, tmp_path)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert result.decision.verdict == Verdict.PASS
