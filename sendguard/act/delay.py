@@ -1,27 +1,10 @@
 """The undo window: accepted mail waits ``[delay]`` seconds before it leaves, and can be taken back.
 
-Flow. The send path (sendmail.py) asks :func:`delay_seconds`; when it is > 0 it calls
-:func:`accept_delayed` instead of delivering: the entry is kept in state ``delayed`` with
-``meta["not_before"]`` (rounded *up* to the second, so rounding never sends early), a
-detached worker (``python -m sendguard.act.delay ENTRY_DIR [CONFIG]``) is started, and sendmail
-exits 0 at once. The worker sleeps until the time has come, then delivers under the entry's
-lock. ``sendguard undo`` takes the same lock, finds the entry still ``delayed`` and turns it
-into ``undone`` plus a draft.
-
-The guarantees come from the queue, not from the worker:
-- never early: the worker, :func:`deliver_if_due` and ``queue run`` (queue_ops.run_due) all
-  compare ``not_before`` with the clock, under the lock;
-- never twice: delivering and undoing both need the entry's flock and re-read the state under
-  it; whoever comes second finds ``delivered`` or ``undone`` and stops;
-- never lost: a killed worker or a reboot leaves the entry ``delayed`` and due, and
-  ``sendguard queue run`` (a systemd timer or cron, see hooks/) delivers it.
-
-When the worker's delivery fails (the transport is missing, exits 75, 69, ...), the person is
-no longer at the terminal: the entry is kept ``deferred`` (``queue run`` retries, ``undo`` still
-takes it back) or ``failed`` (for a person), the incident log gets a record of that state, and
-the worker shows a desktop notification (notify.py) saying what failed and what to do.
-
-The clock is injected everywhere (``now``, ``clock``, ``sleep``), so tests do not depend on it.
+:func:`accept_delayed` keeps the entry ``delayed`` until ``not_before`` and starts a detached
+worker (``python -m sendguard.act.delay ENTRY_DIR [CONFIG]``) that delivers it when due, under the
+entry's lock. Never early, never twice and never lost come from the queue, not from the worker
+(ARCHITECTURE.md, "The undo window"). The clock is injected everywhere (``now``, ``clock``,
+``sleep``), so tests do not depend on it.
 """
 
 from __future__ import annotations

@@ -1,18 +1,7 @@
 """The local queue: every message sendguard decided about, kept until it is safely gone.
 
-One directory per message under ``$XDG_DATA_HOME/sendguard/queue/ID``: ``message.eml`` (the
-exact bytes read), ``meta.json`` (argv as a JSON list, envelope, findings, state, times) and a
-``lock`` file. Directories are 0700, files 0600 (umask 077, as msmtpq does).
-
-Crash safety. An entry is built in a hidden temporary directory, fsynced, then renamed into
-place, so it exists whole or not at all; ``meta.json`` is only ever replaced by
-write-temp-fsync-rename. Whoever works on an entry holds its ``flock`` — the sendmail process
-from creation until it is done, ``release`` and ``queue run`` while delivering — so two
-processes never deliver one message twice. A delivery is bracketed by the states ``sending``
-and ``delivered``: an entry found in ``sending`` with nobody holding its lock was interrupted
-while the transport ran and may or may not have left, so it is never retried on its own; it
-is shown as ``interrupted`` for a person to decide.
-
+One directory per message under ``$XDG_DATA_HOME/sendguard/queue/ID`` (message.eml, meta.json,
+lock), built whole or not at all, worked on only under its flock (ARCHITECTURE.md, "The queue").
 States are :class:`State`; every change of state goes through :meth:`Entry.save`, which
 allows only the changes in :data:`TRANSITIONS` (ARCHITECTURE.md draws the machine).
 """

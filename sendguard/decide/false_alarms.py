@@ -1,20 +1,9 @@
 """False alarms: the person said "this hold was wrong" for a rule and a contact.
 
-Recorded in ``$XDG_DATA_HOME/sendguard/false-alarms.json`` (0600, replaced atomically), one
-mark per (rule, contact) with a count and the last time and queue id. A mark lowers the weight
-of that rule for that contact: :func:`demote` turns its findings one step milder (HOLD → WARN,
-WARN → INFO), so after a false alarm the same rule alone no longer holds mail to that contact,
-while a second, independent signal still does (decision.py's agreement step). BLOCK is policy
-and is never demoted.
-
-When the history offers its per-contact "don't ask again" (``sendguard.history.trust``), each
-mark is also handed to it for that rule only, so the recipient rules that consult it stay
-silent about that contact while the other rules keep their full weight.
-Rules about what a message carries (rules.CONTENT_RULES: a secret, internal content, an
-attachment) are never marked: such a finding was about that message, not about the contact,
-and the next message to the same person must be judged on its own. The person sends that one
-anyway by releasing it.
-Reading the file is cheap (one small JSON), so the send path may consult it.
+One mark per (rule, contact) in ``$XDG_DATA_HOME/sendguard/false-alarms.json`` (0600, replaced
+atomically); :func:`demote` turns that rule's findings about that contact one step milder, so
+the rule alone no longer holds mail to them while an independent signal still does
+(ARCHITECTURE.md, "False alarms"). Reading the file is cheap, so the send path may consult it.
 """
 
 from __future__ import annotations

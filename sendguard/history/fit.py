@@ -1,38 +1,9 @@
 """How well a contact fits this message: the evidence behind namesake and greeting-mismatch.
 
-The autocomplete mistake swaps the intended contact for a *confusable* one (same first or last
-name, same typed prefix, a near-identical address). So instead of asking "is this recipient
-unusual?" — which fires on every new contact and is alert fatigue — we ask "is there a
-confusable contact this message fits clearly better than the one it is addressed to?". The
-fit of a contact ``c`` sums independent log-scale signals (Carvalho & Cohen's recipient model
-in spirit, with the greeting, quoted headers and thread added):
-
-* co-recipients: ``log(1 + 2·pairs(c, o))`` averaged over the other recipients ``o`` — people
-  are addressed together with the same people;
-* words: positive evidence only — words that go to ``c`` more often than to anyone, per message
-  and Dirichlet-smoothed toward the whole history, summed and divided by ``sqrt(n)`` so long
-  messages do not dominate; the words of mail the user *sent* to ``c`` (what others write about
-  says little about what the user sends them), first names excluded;
-* the greeting names ``c`` (first name or a short form of it; the last name after a title);
-* ``c`` took part in the thread this message replies to (In-Reply-To/References, or for mail
-  programs that do not send them, earlier messages under the same specific subject);
-* the quoted message was written by, addressed to or mentions ``c`` (not for forwards);
-* ``c`` belongs to the same organization as the other recipients (internal, a client, a domain);
-* ``c`` is internal and the message's topic has so far stayed inside the organization (several
-  of its words seen only in internal mail): the note about cost cuts fits the boss, not the
-  client of the same first name, even with no co-recipient to tell them apart;
-* the text mentions ``c`` by first or last name;
-* how recently the user wrote to ``c`` (autocomplete mistakes pick a contact from long ago more
-  often than the one of this week's conversation), as of the message's Date.
-
-``Fit.margin_over`` compares a twin with the recipient as addressed; co-recipient and word
-evidence count only as far as the recipient's own profile is known (PROFILE_CONFIDENCE), and
-``content_margin_over`` leaves recency out, so the rules can demand that the message itself
-points at the twin.
-
-The weights are round numbers chosen on the scenario world and the Enron misdirection benchmark
-(bench/bench_history.py, and ``sendguard evaluate`` on the older half of the same mailboxes as
-a check against over-fitting); they are not tuned per name or message.
+Instead of "is this recipient unusual?" (which fires on every new contact) the rules ask "is
+there a confusable contact this message fits clearly better than the one it is addressed to?".
+:class:`Fit` sums independent log-scale signals; which, and why: ARCHITECTURE.md, "The fit of a
+contact". The weights are round numbers, not tuned per name or message.
 """
 
 from __future__ import annotations

@@ -1,21 +1,9 @@
 """Forgetting: take a message that was a mistake back out of the history, and keep it out.
 
-A misdirected message that was delivered has been learned (the delivery observer, or the next
-``learn`` of the Sent folder): the client contact now counts as someone the user writes cost
-cuts to, and the next such mistake looks ordinary. ``forget`` undoes exactly what learning added
-for that message and records its Message-ID in ``forgotten``, which learning skips, so re-learning
-the Sent folder (where the mail program filed it) does not bring it back.
-
-How it undoes without duplicating learning's arithmetic: the message's observation (the
-``ledger`` row learning wrote, or the message itself parsed again) is learned into an empty
-in-memory store by the very same code (``Learner._write``), and every count found there is
-subtracted from the real store, row by row, by natural key: contacts by address, and in every
-other table the columns ``a``, ``b`` and ``contact`` mapped from the scratch store's contact ids
-to the real ones through the address. So whatever learning counts, now or later, is taken back.
-Rows of the message itself (any table with a ``msgid`` column) are deleted; counts that reach
-zero delete their row; a contact no message mentions any more is deleted; the "last written"
-and "last seen" times are recomputed from the messages that remain. (``last_received`` is not:
-what is forgotten is the user's own mail, which never set it.)
+A misdirected message that was delivered has been learned, so the next such mistake would look
+ordinary. ``forget`` takes back exactly what learning added for it, by learning it again into an
+empty store and subtracting that (ARCHITECTURE.md, "After a mistake"), and records its
+Message-ID in ``forgotten``, which learning skips.
 """
 
 from __future__ import annotations

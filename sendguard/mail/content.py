@@ -1,21 +1,8 @@
 """The words a message carries, as the content rules read them.
 
-Three questions every content rule asks, answered once here:
-
-* Which text did the *user* write? ``own_text`` drops quoted lines (``>``), everything after a
-  signature delimiter (``-- ``), and forwarded or replied-to messages (the "-----Original
-  Message-----" / "Am ... schrieb ...:" / "On ... wrote:" families in several languages), so
-  a phrase someone else wrote is never held against the sender.
-* What does a git patch add? ``patch_text`` keeps the prose before the first diff and the
-  added lines (``+``, not ``+++``) of the diff: context and removed lines already exist
-  elsewhere, so they are not leaving the house with this mail.
-* What must never be shown? ``mask`` keeps only the first and last character of a secret, and
-  every finding of the secrets rule goes through it: stderr, ``check --json``, the queue and
-  the incident log only ever see the masked form.
-
-``scan_texts`` lists (where, text) pairs: the subject with the body (patch-filtered when it is a
-patch) and the text of every readable attachment (sendguard.mail.extract), cached per message in
-context.cache.
+Answers once what every content rule asks (ARCHITECTURE.md, "Reading a message"): the text the
+user wrote (``own_text``), what a git patch adds (``patch_text``), how a secret is shown
+(``mask``), and every (where, text) pair to scan (``scan_texts``, cached per message).
 """
 
 from __future__ import annotations

@@ -1,21 +1,8 @@
 """Reading people's names out of mail text: salutations, quoted parts, name folding, words.
 
 Shared by the history (learning) and the recipient rules (checking), so both see a message the
-same way. Pure functions over strings, regular expressions compiled on first use: this runs on
-the send path.
-
-Design decisions:
-
-* Only the *author's own* text is searched for a greeting: quoted lines (``>``) and everything
-  after a reply or forward marker ("-----Original Message-----", "On ... wrote:",
-  "Am ... schrieb", "Le ... a écrit", "---------- Forwarded message", "Begin forwarded
-  message") are cut off first, so a forwarded or quoted greeting never counts.
-* A greeting is a salutation word (in German, English, French, Spanish, Dutch, Russian) plus an
-  optional title and one or more names, or a bare "Name," opening line. Group addresses
-  ("Hi all", "Hallo zusammen", "Dear team", "Bonjour à tous") give no name at all.
-* After a title ("Mr", "Frau", "Monsieur", "Sr.", "господин") the name is a *last* name.
-* Names are folded: lower case, diacritics removed, Cyrillic transliterated, so "Köhler",
-  "koehler" and "Kohler" and "Ольга"/"olga" compare equal (``name_keys``).
+same way (ARCHITECTURE.md, "Reading a message"). Pure functions over strings, regular expressions
+compiled on first use: this runs on the send path.
 """
 
 from __future__ import annotations

@@ -1,22 +1,8 @@
 """What the milter does with one message: the send path's checks, per sender, and the way out.
 
 No milter library here: the adapter hands over a :class:`Transaction` (the envelope, the sender
-and the bytes) and gets an :class:`Outcome` back, so the whole policy is tested with bytes.
-
-* The checks are ``check_message`` and the decision table, run against the *sender's* own
-  history (``senders.sender_dir``) with the sender as ``[identity]``.
-* pass: accept. warn: accept with an ``X-Sendguard`` header (no other change).
-* hold, ``[milter] hold = "reject"``: a copy is kept (the milter's own queue, fsynced, and the
-  incident log) and the client gets 550 5.7.1 with the reason, the suggestion and the way out.
-  The identical message from the same sender within ``confirm_window`` is the confirmation: it
-  goes out once (the same fingerprint as the send path, without Postfix's Received line).
-* hold, ``quarantine``: accepted into Postfix's hold queue (the adapter quarantines it), a copy
-  in the incident log, a notice to the sender.
-* block: 550 5.7.1 without a way out; kept in the incident log.
-* Every message let through is learned into its sender's history (in the background).
-
-Whatever happens after a time-out (``cancelled``) changes nothing on disk: the client was told
-to try again, and its retry must be judged afresh, not taken as a confirmation.
+and the bytes) and gets an :class:`Outcome` back, so the whole policy is tested with bytes. What
+each verdict becomes: ARCHITECTURE.md, "The milter".
 """
 
 from __future__ import annotations

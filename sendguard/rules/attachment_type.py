@@ -1,20 +1,9 @@
 """attachment-type: what each attachment really is, by its bytes (libmagic), not by its name.
 
-Flags, per attachment:
-
-* a name or declared type that disagrees with the content — a spreadsheet called ``.pdf`` is
-  the classic wrong file. Types are compared by *family* (document, spreadsheet, pdf, image,
-  archive, ...), so harmless disagreements (a .csv libmagic calls text/plain, a docx it calls
-  zip, a declared application/octet-stream) are not findings;
-* executables and scripts; an executable dressed as a document is conclusive (HOLD);
-* archives: zip contents are listed (in the finding, for the person to see), encrypted members
-  (their content cannot be checked) and archives nested in archives are flagged, as are
-  executables inside and macro-enabled office files.
-
-Stricter outside: to internal recipients only, these are INFO (a colleague sending a script is
-routine); when anyone outside the organization receives the mail they are WARN. A WARN holds
-only with independent evidence (decision.py): e.g. the disguised spreadsheet that also
-carries salaries (sensitive-data).
+A name or declared type is compared with the content by *family* (document, spreadsheet, pdf,
+image, archive, ...), so harmless disagreements (a .csv libmagic calls text/plain) are not
+findings; executables, scripts and archives (listed, encrypted or nested) are flagged. What
+holds and what warns: sendguard-rules(7) and ARCHITECTURE.md, "Content rules".
 """
 
 from __future__ import annotations

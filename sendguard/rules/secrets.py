@@ -1,24 +1,10 @@
 """secrets: private keys, access tokens and passwords in the body or the attachments.
 
-The detection is detect-secrets' (Yelp): its plugins for cloud keys (AWS, Azure, IBM, ...),
-private keys, JSON web tokens, credentials in URLs, service tokens (GitHub, GitLab, Slack,
-Stripe, OpenAI, npm, PyPI, ...) and keyword assignments (``DB_PASSWORD = "..."``), whose value
-its high-entropy plugins weigh. It is imported lazily: only lines that carry a cue (a keyword
-such as "secret" or "passw", or a token prefix) are handed to it, at most MAX_SCAN_LINES of
-them, so plain mail never loads it. What detect-secrets has no plugin for stays here: Google
-API keys and OAuth client secrets, and "Passwort: ..." lines in the languages mail is written in.
-
-Service tokens, private keys, JWTs and passwords in URLs are conclusive on their own and HOLD.
-Weaker signs are WARN: an AWS access key *ID* (it names a key but is not the secret half), a
-``password: …`` line, a value assigned to a name that says secret/token/key/password. Two
-different kinds together (an AWS key ID beside its secret) are a credential pair and HOLD.
-
-In git patches only added lines count (content.patch_text): removing a leaked key from a
-repository must not be held for containing it. Placeholders (``EXAMPLE``, ``xxxx``,
-``<your-token>``, ``${VAR}``, environment lookups) are not secrets.
-
-Evidence is always masked (content.mask: first and last character) — in the message, in the
-evidence field, and therefore in stderr, ``check --json``, the queue and the incident log.
+The detection is detect-secrets' plugins, imported lazily and handed only lines with a cue (a
+keyword or a token prefix), at most MAX_SCAN_LINES of them, so plain mail never loads it; what it
+has no plugin for (Google API keys and OAuth client secrets, "Passwort: ..." lines) stays here.
+What holds and what warns: sendguard-rules(7); evidence is masked (ARCHITECTURE.md, "Content
+rules").
 """
 
 from __future__ import annotations

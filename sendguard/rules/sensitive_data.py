@@ -1,24 +1,9 @@
 """sensitive-data: bank accounts, payment cards, personal identifiers and salaries leaving the house.
 
-Only checksummed evidence counts: an IBAN must pass mod-97 (python-stdnum, which also knows each
-country's BBAN format), a card number the Luhn check *and* a card network's number range, and
-a national identifier its own checksum (stdnum again) — a random number that fails is never a
-finding. Identifiers whose checksum is weak (a 9-digit BSN passes one time in eleven) count only
-beside a word that names them ("BSN", "Steuer-ID", "DNI", ...), so a random number that happens
-to pass is not one either. Well-known test card numbers (4111 1111 1111 1111, ...) are ignored:
-they fill payment-code patches.
-
-Salaries: a line with a salary word, an amount and a person's name is a salary figure; two or
-more rows of name + amount in a text or spreadsheet that talks about salaries make a salary
-table (spreadsheet cells carry bare numbers, so a 4-7 digit cell counts as an amount there).
-
-Severity, stricter outside (context.outside_recipients): to internal recipients only, INFO.
-Outside: a salary table, or a salary figure together with an account or identifier (one
-person's pay and bank details) is conclusive: HOLD. Anything else found is a WARN, which holds
-only with independent evidence (decision.py).
-
-Matched values are shown masked (content.mask): the rule that warns about leaking a card number
-must not print it into a log.
+Only checksummed evidence counts (IBAN mod-97 and national identifiers through python-stdnum,
+cards by Luhn and a network's number range; a weak checksum only beside a word naming it), so a
+random number is never a finding. What holds and what warns: sendguard-rules(7) and
+ARCHITECTURE.md, "Content rules".
 """
 
 from __future__ import annotations
