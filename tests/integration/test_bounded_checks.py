@@ -48,10 +48,10 @@ def office(members: list[tuple[str, bytes]]) -> bytes:
 
 
 def timed_check(raw: bytes, tmp_path, limit: float = 3.0):  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: what the check costs, not how loaded the machine is
     result = run_check(raw, tmp_path)
-    elapsed = time.perf_counter() - start
-    assert elapsed < limit, f"{elapsed:.1f} s"
+    elapsed = time.process_time() - start
+    assert elapsed < limit, f"{elapsed:.1f} s CPU"
     return result
 
 
@@ -76,13 +76,13 @@ def test_hostile_inputs_are_checked_in_linear_time(raw, tmp_path):
 
 def test_linear_helpers_on_their_worst_inputs():
     for text in ("<script>" * 300_000, "<" * 3_000_000, "<a" * 1_000_000, "<style>x" * 200_000):
-        start = time.perf_counter()
+        start = time.process_time()
         strip_html(text)
-        assert time.perf_counter() - start < 1.0
-    start = time.perf_counter()
+        assert time.process_time() - start < 1.0
+    start = time.process_time()
     assert list(extract.elements("<row>" * 500_000, "row")) == []
     assert list(extract._pdf_streams(b"<<" * 2_000_000)) == []
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert strip_html("<p>a</p><SCRIPT>x<y</Script>b<br>c &amp; d") == "a\n b\nc & d"
 
 
