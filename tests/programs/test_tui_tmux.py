@@ -6,20 +6,15 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
-import time
 
 import pytest
 
 from tests.conftest import make_message
+from tests.support.wait import wait_until
 
 
 def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+    return bool(wait_until(predicate, timeout, 0.1))
 
 
 def test_review_in_tmux_releases_a_held_message(world, tmp_path):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import wait
+
 HOLD_EXTERNAL = '[rules.external-recipient]\naction = "hold"\n'
 """Config extra that holds every mail to outside the organization: a deterministic hold."""
 
@@ -220,9 +222,4 @@ class Aerc:
 
 
 def wait_until(predicate, timeout: float = 20) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return bool(predicate())
+    return bool(wait.wait_until(predicate, timeout, 0.2))

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from sendguard.cli.support.loopback import free_port
+from tests.support import wait
 
 POSTFIX = "/usr/sbin/postfix"
 MASTER_CF = """\
@@ -175,11 +176,8 @@ class Postfix:
 
 def wait_until(predicate, timeout: float = 30.0, what: str = "the condition") -> None:  # type: ignore[no-untyped-def]
     """Poll ``predicate`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+    if not wait.wait_until(predicate, timeout):
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class MilterProcess:
