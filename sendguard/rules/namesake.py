@@ -1,44 +1,10 @@
 """namesake: the recipient has a confusable twin whom this message fits clearly better.
 
 The autocomplete mistake: "Markus" completes to the client Markus Brandt instead of the boss
-Markus Berger. For each recipient we gather its confusable contacts (same first or last name,
-same typed prefix, an address a couple of edits away, a full name a spelling away: history.twins)
-and compare how well each fits this message (history.fit: co-recipients, topic words, greeting,
-thread, quoted headers).
-Only a twin that fits *clearly* better is reported, and its address is the suggestion; a
-recipient without a better-fitting twin is never questioned, however unusual. How much better
-is clear enough is fitted per user at learn time to the false-hold budget (history.judgement,
-decide.train); until then, and never more leniently than, the ``hold_margin`` option.
-
-The margin must rest on the message itself (co-recipients, topic, greeting, quoted header,
-organization: at least MIN_CONTENT_MARGIN); how recently the user wrote to each contact only
-strengthens that evidence, it never makes a finding on its own. The topic words alone are one
-signal, so they hold only at TOPIC_ONLY_FACTOR times the hold margin: two colleagues on the
-same desk share a vocabulary (``sendguard evaluate`` on the older half of the Enron buy-r
-mailbox held 5 of 207 sent mails for nothing with the topic alone; 3 with the factor).
-
-A reply (Re:/AW:, not a forward) that quotes one person and goes to a namesake of theirs holds
-even when the history has never seen the quoted author (history.replies), and so does a reply
-to the author's name at another organization than the one the quoted header shows (an old
-address from autocomplete). On long recipient lists (more than LARGE_AUDIENCE) margins count
-half: everyone there has namesakes.
-
-A misspelt address the user never wrote to, one letter (or two swapped neighbours) from a
-contact they write to regularly, is reported too (the classic typo); with first-time-recipient
-it holds. Two independent edits ("mark.smith" for "matt.smith") are another person, not a typo.
-
-The twin the user meant is often not in the history at all: a client's new address, a lawyer
-first written to this week. Autocomplete then offers whatever old contact starts the same way,
-so the mistake shows from the recipient's side alone: a *dormant* recipient — written to
-only once (DORMANT_SENT), never heard from, last written to more than ``dormant_days`` before
-this message, a person (a known last name; role addresses like support@ are written to once
-per issue) — to whom nothing in the message relates (no greeting, thread, quoted header,
-mention, co-recipient or topic in common; history.fit). Each part alone is routine; together
-they describe the stale autocomplete entry and are rare in real sent mail: in the Enron
-benchmark they held 1 more of 374 as-sent cases and 11 more of 213 misdirected ones (5 of them
-crossing organizations), and ``sendguard evaluate`` on the older halves held nothing more for
-nothing. Twice-written contacts were measured too and cost three false holds there. An address
-in the quoted text that starts with the same letters is suggested.
+Markus Berger. Each recipient's confusable contacts (history.twins) are compared by how well they
+fit this message (history.fit); only a twin that fits *clearly* better is reported, with its
+address as the suggestion. Also a one-letter typo of a regular contact, and a dormant recipient
+nothing in the message relates to. When each of these holds: ARCHITECTURE.md, "namesake".
 """
 
 from __future__ import annotations
