@@ -1,39 +1,9 @@
 """The contact store: one sqlite file under the state dir, read by the rules, written by learning.
 
-Every question the send path asks is answered by an indexed lookup bounded by the *message*
-(its recipients, words, references), never by the size of the history: contacts by address,
-first name, last name or typed prefix; co-recipient counts by (contact, contact) primary key;
-word counts by (contact, word) primary key; thread participants by Message-ID; near-identical
-names by the first letters of first and last name (expression indexes). So a check
-costs the same with 100 or 100,000 contacts.
-
-Opening is cheap (sqlite3 is in the standard library and the file is opened read-only, no
-schema work) and happens only when a rule first asks (``CheckContext.history``).
-
-Tables:
-
-* ``contacts`` — address, folded first/last name, how often the user wrote to them (``sent``)
-  and heard from them (``received``), how many messages they appeared in at all (``seen``), the
-  last time of each, and how many words were attributed to them (``words``).
-* ``pairs`` — how often two contacts were in the same message (stored both ways round).
-* ``words`` — how often a word occurred in mail to or from a contact.
-* ``vocab`` — per word: in how many messages it occurred, how many of them stayed inside the
-  organization and how many had an outside participant.
-* ``copies`` — sender, date, recipients and subject of each learned message, hashed: the same
-  mail filed in two folders under two Message-IDs is learned once.
-* ``messages`` — one row per learned Message-ID (learning twice changes nothing), with its
-  subject key and whether it had an outside participant; ``participants`` its contacts.
-* ``domains`` — how often the user wrote to / heard from each domain (lookalike-domain).
-* ``senders`` — which of the user's own addresses was used with a contact (sender-identity).
-* ``alias`` — greeting forms of first names ("bill" -> "william").
-* ``trust`` — the user's "don't ask again" for an address (and a rule, or '*').
-* ``ledger`` — per sent message (by Message-ID), what learning observed of it (JSON), so
-  ``forget`` can take exactly that back and ``oops`` can read how the user writes to someone.
-* ``forgotten`` — Message-IDs the user marked as mistakes: learning never takes them in again.
-* ``samples`` — the newest sent messages (headers and text, SAMPLE_LIMIT of them): the mail on
-  which ``decide.train`` simulates autocomplete mistakes to fit the judgement at learn time.
-  ``examples`` — what was simulated on each of them as the history stood before it (JSON). The
-  fitted model itself is one JSON row in ``meta`` (key ``judgement``).
+Every lookup the send path makes is indexed and bounded by the *message*, never by the size of
+the history, so a check costs the same with 100 or 100,000 contacts; opening is cheap (read-only,
+no schema work) and happens only when a rule first asks. The tables: ARCHITECTURE.md, "The
+history store".
 """
 
 from __future__ import annotations
