@@ -1,32 +1,9 @@
 """What attachments really are, and the text inside them, within a budget.
 
-``real_type`` asks libmagic (content only; names and declared types lie). magic is imported
-here, lazily, the first time an attachment is looked at: a mail without attachments never
-loads it. Only the first SNIFF_BYTES are shown to libmagic; that is enough for every format
-we care about (an OOXML zip names its parts in the first entries).
-
-``attachment_texts`` turns the readable attachments into text, so the content rules
-(sensitive-data, secrets, and the other-client rule via ``context.cache``) read them exactly
-as they read the body: plain text and CSV, docx/xlsx/pptx/odt/ods (zip + XML, parsed with
-regular expressions rather than an XML parser: the tags we need are flat, and a hostile
-document cannot make a regex expand entities), and PDF text where it is cheap (literal
-strings in uncompressed or Flate streams; nothing else). Spreadsheet rows become tab-separated
-lines, so "a name and an amount on one row" survives extraction.
-
-Budget: at most TEXT_BUDGET characters per attachment and TOTAL_BUDGET per message, zip members
-read with a size limit (a zip bomb costs at most MEMBER_BUDGET), at most ARCHIVE_BUDGET bytes
-across all members of one archive, at most MAX_MEMBERS members and MAX_PDF_STREAMS streams.
-Text beyond the text budget is not checked; ``truncated`` says so. This is deliberate: holding
-every large attachment for being large would nag, and secrets and personal data sit in the
-first megabyte of nearly every document that has them. What the *reading* budgets cut (an
-archive with more members than ARCHIVE_BUDGET lets us read, the time budget of the check,
-``[check] budget``) is different: parts were not read at all, and the message gets a problem
-("too large or complex to read fully: checked N of M parts"), which the unreadable-message
-rule turns into a finding.
-
-Linear time on any input: no pattern here can backtrack. Tags are removed by ``<[^<>]*>``
-(a scan from one "<" stops at the next "<" or ">"), elements are cut out with str.find, and
-PDF streams are found from their "stream" keyword backwards.
+``real_type`` asks libmagic (content only; names and declared types lie), imported the first
+time an attachment is looked at. ``attachment_texts`` turns readable attachments into text, so
+the content rules read them as they read the body. Every extractor runs in linear time and within
+the budgets (ARCHITECTURE.md, "Reading a message" and "reading is bounded").
 """
 
 from __future__ import annotations
