@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 
 from sendguard import faults
 from sendguard.clock import now_iso
-from sendguard.errors import QueueError, QueueLockedError
+from sendguard.errors import QueueError, QueueLockedError, SendguardError
 from sendguard.fsutil import atomic_write, fsync_dir, write_new
 from sendguard.ids import new_id
 
@@ -488,6 +488,18 @@ class Queue:
             if now - created <= window:
                 return entry
         return None
+
+    def confirm(self, entry_id: str) -> bool:
+        """Mark a held entry confirmed (its identical message was sent again); False when it is
+        no longer held or another process has it."""
+        try:
+            with self.locked(entry_id) as entry:
+                if entry.state != HELD:
+                    return False
+                entry.save(state=CONFIRMED, event="confirmed by sending it again")
+                return True
+        except SendguardError:
+            return False
 
     def find_confirmed_thread(
         self, envelope: list[str], thread_ids: list[str], rules: list[str], window: float, now: float | None = None

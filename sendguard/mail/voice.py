@@ -63,30 +63,6 @@ CLOSINGS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
     ),
 }
 CLOSINGS = tuple(c for closings in CLOSINGS_BY_LANGUAGE.values() for c in closings)
-# Salutations by language, to keep a greeting out of a draft in another language.
-SALUTATIONS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
-    "de": (
-        "hallo",
-        "hi",
-        "hey",
-        "liebe",
-        "lieber",
-        "liebes",
-        "sehr geehrte",
-        "sehr geehrter",
-        "sehr geehrtes",
-        "guten morgen",
-        "guten tag",
-        "guten abend",
-        "moin",
-        "servus",
-        "grüß dich",
-        "grüezi",
-        "hoi",
-    ),
-    "en": ("hi", "hello", "hey", "dear", "good morning", "good afternoon", "good evening", "morning"),
-    "fr": ("bonjour", "bonsoir", "salut", "coucou", "cher", "chère", "chers", "chères"),
-}
 # Openings that go with first names and du/tu ("Hallo Markus", "Salut Claire"), unlike "Sehr
 # geehrter" or "Bonjour Madame". English has no such distinction.
 FAMILIAR: dict[str, tuple[str, ...]] = {

@@ -192,7 +192,7 @@ class Policy:
         meta["fingerprint"] = fingerprint(without_received(tx.raw), [*tx.recipients, f"sender:{tx.sender}"])
         with self._confirm_lock:  # two connections resending at once: only one confirms
             earlier = self.queue.find_confirmable(meta["fingerprint"], window, self.clock())
-            if earlier is not None and not cancelled.is_set() and self._confirm(earlier):
+            if earlier is not None and not cancelled.is_set() and self.queue.confirm(earlier.id):
                 self._learn_later(tx, config)
                 rules = sorted({f.rule for f in decision.findings if f.severity >= Severity.WARN})
                 return Outcome(
@@ -249,18 +249,6 @@ class Policy:
         from sendguard.act import events
 
         events.emit(entry, event, self.config, observers=("sendguard.incidents.observer",))
-
-    def _confirm(self, earlier: q.Entry) -> bool:
-        from sendguard.errors import SendguardError
-
-        try:
-            with self.queue.locked(earlier.id) as entry:
-                if entry.state != q.HELD:
-                    return False
-                entry.save(state=q.CONFIRMED, event="confirmed by sending it again")
-                return True
-        except SendguardError:
-            return False
 
     # -- work after the reply -----------------------------------------------------------------
 

@@ -63,12 +63,12 @@ from sendguard.history.forget import forget_raw
 from sendguard.history.ledger import voice_with
 from sendguard.history.store import open_for_write
 from sendguard.history.twins import confusables
+from sendguard.mail.greetings import SALUTATIONS_BY_LANGUAGE
 from sendguard.mail.message import OutgoingMessage, domain_matches, domain_of, normalize_address
 from sendguard.mail.mimetree import decode_header
 from sendguard.mail.voice import (
     CLOSINGS_BY_LANGUAGE,
     FAMILIAR,
-    SALUTATIONS_BY_LANGUAGE,
     TITLED,
     fits_language,
     language_of,

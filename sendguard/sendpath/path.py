@@ -267,7 +267,7 @@ class SendPath:
                 now=self.now,
                 could_show_hold=seen,
             )
-            if resend is not None and resend.kind == "confirm" and self._confirm(resend.earlier):
+            if resend is not None and resend.kind == "confirm" and self.queue.confirm(resend.earlier.id):
                 meta.update(
                     {
                         "confirms": resend.earlier.id,
@@ -331,16 +331,6 @@ class SendPath:
             "read_recipients": args.read_recipients,
             "sender": args.sender,
         }
-
-    def _confirm(self, earlier: q.Entry) -> bool:
-        try:
-            with self.queue.locked(earlier.id) as entry:
-                if entry.state != q.HELD:
-                    return False
-                entry.save(state=q.CONFIRMED, event="confirmed by sending it again")
-                return True
-        except SendguardError:
-            return False
 
     def _deliver_new(self, raw: bytes, meta: q.Meta, config: config_mod.Config, event: str) -> int:
         from sendguard.act import delay as undo
