@@ -1,45 +1,10 @@
 """``sendguard oops``: a message already reached the wrong person. Act fast and properly.
 
-sendguard cannot recall mail — once a server accepted a message it is out of anyone's hands,
-and the wording everywhere here says so. What it can do is what a careful person would do in
-the first hour, from the facts it kept:
-
-- a record for the organization's breach register (GDPR art. 33(5) asks to document every
-  breach): what left — subject, recipients outside the intended circle, attachments with
-  their real types (libmagic, not the names), sizes and sha256, the sensitive data the rules
-  found — when it left, when it was noticed, and the deadline: 72 hours from noticing
-  (art. 33(1)), with the facts art. 33(3) asks for filled in where known and marked where a
-  person must assess them;
-- a draft to each unintended recipient asking to delete it unread and to confirm;
-- a draft to the intended recipient: if they did not get the message, it forwards it (attached)
-  and says it went to someone else instead; if they got it too, it says who else did;
-- a draft to the manager (``[oops] manager``) with the facts only. Without a manager no such
-  draft is written (a draft with an empty To helps nobody) and ``oops`` says how to set one.
-
-One incident, one record: the first ``oops`` for a message (or ``--noticed``) fixes when it was
-noticed, so the 72-hour deadline never moves; running it again rebuilds the record and rewrites
-the same draft files in place (a draft the user already sent or deleted is not written again).
-
-The drafts are in the user's own voice with each person: greeting, du/Sie and closing as the
-user writes them to that person (the ledger of sent mail: history/ledger.py), signed with
-``[identity] name`` (else the display name of the original's From). Record and drafts are in one
-language, the original's (German, English or French; English for any other), the rules' findings
-included.
-
-Who was meant: ``--intended``, else the suggestion the rules made when checking it, else the
-contact the recipient model finds most confusable with the wrong recipient — the last two
-marked as presumed, for the user to confirm.
-
-``oops`` also makes the history forget the message (history/forget.py), before reading the
-user's voice from it.
-
-Nothing is sent: the drafts go into ``[drafts] maildir``. The report goes into the incident log
-(event ``oops``) and into the queue entry's meta, so ``sendguard log tag:oops`` lists them.
-A message the queue has pruned (``[queue] keep_days``) is read back from its ``delivered``
-record in the incident log (incidents/restore.py).
-
-Who was unintended: the addresses given (``--wrong``), else the recipients the rules flagged,
-else everyone outside the organization.
+sendguard cannot recall mail, and the wording everywhere here says so. It does what a careful
+person would do in the first hour, from the facts it kept: a record for the breach register
+(GDPR art. 33: what left, when, noticed when, the 72-hour deadline) and drafts, in the user's
+own voice, to the wrong recipients, the intended one and the manager. Nothing is sent: the
+drafts go into ``[drafts] maildir``. How: ARCHITECTURE.md, "After a mistake".
 """
 
 from __future__ import annotations
