@@ -1,19 +1,11 @@
 """Desktop notifications, for the moments when sendguard has something to say and no terminal.
 
-aerc throws the sendmail wrapper's stderr away, and the undo window's worker (undo.py) runs
-detached long after the mail program returned: a failure there would otherwise reach nobody.
-``notify-send`` (libnotify) is the one desktop-neutral way to reach the person; it is tried only
-where a desktop session exists (``DISPLAY`` or ``WAYLAND_DISPLAY``), and its absence is silent —
-a notification is a courtesy on top of the queue and the incident log, which always have the
-facts.
-
-Title and body are message text (untrusted): they go through ``printable()`` first, so a hostile
-subject cannot smuggle control characters into the notification. notify-send is started in its
-own session with no inherited stdio; ``wait`` bounds how long the caller waits for it (the
-send path must not wait; a detached worker that is about to exit can afford to).
-
-subprocess is imported only when a notification is actually shown (the send path never pays
-for it otherwise).
+aerc throws the sendmail wrapper's stderr away, and the undo worker runs detached long after the
+mail program returned. ``notify-send`` is tried only where a desktop session exists (``DISPLAY``
+or ``WAYLAND_DISPLAY``); its absence is silent, as the queue and the incident log always have the
+facts. Title and body are untrusted message text and go through ``printable()``; notify-send runs
+in its own session without our stdio, and ``wait`` bounds how long the caller waits (the send
+path must not). subprocess is imported only when a notification is shown.
 """
 
 from __future__ import annotations
