@@ -43,7 +43,7 @@ def milter(state, spec: str, state_dir: Path | None) -> None:  # type: ignore[no
 
     root = state_dir or senders.state_dir(config)
     ensure_private_dir(root)
-    lifecycle.serve(spec, Policy(config, root), config.milter.timeout)
+    lifecycle.serve(spec, Policy(config, root), config.milter.timeout, workers=max(config.milter.workers, 0))
 
 
 def postfix_list(config, as_json: bool) -> None:  # type: ignore[no-untyped-def]

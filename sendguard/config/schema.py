@@ -278,6 +278,11 @@ class MilterSection:
         "Seconds one message may take to check; past that the milter answers 451 4.3.0 and the "
         "client tries again later (never an unchecked message, never a lost one).",
     )
+    workers: int = key(
+        2,
+        "Check processes: each judges one message at a time, so this many are checked at once "
+        "(one per core is right; 0: check in the milter process itself, on one thread).",
+    )
     learn: bool = key(True, "Add every message the milter lets through to its sender's history.")
     notice: bool = key(True, "quarantine: send the sender a notice mail saying the message is held and why.")
     notice_command: list[str] = key(

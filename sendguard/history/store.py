@@ -12,7 +12,6 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import cast
 
@@ -368,11 +367,26 @@ def open_read_only(state_dir: Path) -> HistoryStore | None:
         return None
     if stamp[0] is None:
         return None
-    return _open_cached(str(path), stamp)
+    key = str(path)
+    hit = _OPEN.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    store = _open(key)
+    _OPEN.pop(key, None)
+    while len(_OPEN) >= MAX_OPEN:  # the least recently opened goes
+        _OPEN.pop(next(iter(_OPEN)))
+    _OPEN[key] = (stamp, store)
+    return store
 
 
-@lru_cache(maxsize=1)
-def _open_cached(path: str, stamp: tuple[object, ...]) -> HistoryStore | None:
+# Open stores by file, each as of its stamp: one file replaces its own entry when it changes, so a
+# user's process keeps one store as before, and a process checking for many people (the milter's
+# workers: one history per sender) keeps each of theirs instead of reopening on every message.
+MAX_OPEN = 32
+_OPEN: dict[str, tuple[tuple[object, ...], HistoryStore | None]] = {}
+
+
+def _open(path: str) -> HistoryStore | None:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         row = db.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()

@@ -1,13 +1,17 @@
-"""The milter process: warm up, listen, judge each message under a time limit, work in the background.
+"""The milter process: start the check workers, listen, judge each message under a time limit.
 
-* One checker thread judges messages one at a time: the rules are Python (one core under the
-  GIL either way) and the history stores they open are not shared between threads. Each
-  message waits at most ``[milter] timeout`` seconds, queueing included; past that the client
-  gets 451 (try again) and the late result changes nothing (policy: ``cancelled``).
-* One background thread learns what was let through and sends quarantine notices, after the
-  reply: the client never waits for SQLite or for a notice mail.
-* libmilter owns the socket and the signals: SIGTERM or SIGINT stop it; then the background
-  work still queued is finished (bounded) before the process exits.
+* ``[milter] workers`` check processes (worker.py) judge the messages, so the rules run on
+  every core rather than on one Python thread under the GIL. Each message waits at most
+  ``[milter] timeout`` seconds, queueing included; past that the client gets 451 (try again),
+  the worker is killed and replaced, and what it did not finish changes nothing (a check
+  near its deadline keeps and confirms nothing: worker.Deadline). A worker that dies is a 451
+  for its message and is replaced.
+* The workers learn what they let through when idle, in batches, and send quarantine notices
+  after the reply: the client never waits for SQLite or for a notice mail.
+* ``workers = 0`` judges in this process, on one thread (Checker), learning in a background
+  thread: for a small site or a debugger.
+* libmilter owns the socket and the signals: SIGTERM or SIGINT stop it; then the workers get
+  EOF, learn what they still hold and exit (bounded).
 
 Postfix must be told what to do when the milter is away (``milter_default_action = tempfail``,
 README "For a team"): then a milter that is down, slow or killed costs a retry, never a message.
@@ -16,12 +20,15 @@ README "For a team"): then a milter that is down, slow or killed costs a retry, 
 from __future__ import annotations
 
 import queue
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any
 
 from sendguard.milter.policy import Outcome, Policy, Transaction, tempfail
 from sendguard.printable import printable
@@ -90,22 +97,140 @@ class Checker:
         load_rules()
 
 
-def serve(spec: str, policy: Policy, timeout: float) -> None:
+class Worker:
+    """One check process (``python -m sendguard.milter.worker``) and its pipes."""
+
+    def __init__(self, setup: tuple[Any, Path]) -> None:
+        from sendguard.milter.worker import write_frame
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", "-m", "sendguard.milter.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        write_frame(self.proc.stdin, setup)  # type: ignore[arg-type]
+
+    def wait_ready(self, timeout: float) -> None:
+        if self._read(timeout) != "ready":
+            self.kill()
+            raise RuntimeError("a check worker did not start")
+
+    def _read(self, timeout: float) -> Any:
+        import select
+
+        from sendguard.milter.worker import read_frame
+
+        stdout = self.proc.stdout
+        assert stdout is not None  # Popen(stdout=PIPE)
+        ready, _, _ = select.select([stdout], [], [], max(timeout, 0))
+        if not ready:
+            return None
+        return read_frame(stdout)
+
+    def ask(self, tx: Transaction, deadline: float) -> Outcome | None:
+        """The worker's outcome, or None when it did not answer by ``deadline`` or died."""
+        from sendguard.milter.worker import write_frame
+
+        try:
+            write_frame(self.proc.stdin, (tx, deadline))  # type: ignore[arg-type]
+            return self._read(deadline - time.time())  # type: ignore[no-any-return]
+        except (OSError, EOFError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def close(self, timeout: float) -> None:
+        """EOF: the worker learns what it holds and exits."""
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+            self.proc.wait(timeout)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+
+
+class WorkerPool:
+    """Check workers, each judging one message at a time, with a deadline per message."""
+
+    def __init__(self, policy: Policy, count: int, timeout: float) -> None:
+        self.setup = (policy.config, policy.root)
+        self.timeout = timeout
+        self.idle: queue.Queue[Worker] = queue.Queue()
+        self.closing = False
+        workers = [Worker(self.setup) for _ in range(count)]
+        for worker in workers:
+            worker.wait_ready(120)
+            self.idle.put(worker)
+
+    def __call__(self, tx: Transaction) -> Outcome:
+        deadline = time.time() + self.timeout
+        try:
+            worker = self.idle.get(timeout=self.timeout)
+        except queue.Empty:
+            _log(f"{tx.queue_id or '-'}: no check worker free within {self.timeout:g} s: 451, the client retries")
+            return tempfail("the check took too long")
+        outcome = worker.ask(tx, deadline)
+        if outcome is None:
+            died = worker.proc.poll() is not None
+            worker.kill()
+            _log(
+                f"{tx.queue_id or '-'}: "
+                + ("the check worker died" if died else f"not checked within {self.timeout:g} s")
+                + ": 451, the client retries; starting another worker"
+            )
+            threading.Thread(target=self._replace, name="sendguard-respawn", daemon=True).start()
+            return tempfail("internal error" if died else "the check took too long")
+        self.idle.put(worker)
+        return outcome
+
+    def _replace(self) -> None:
+        while not self.closing:
+            try:
+                worker = Worker(self.setup)
+                worker.wait_ready(120)
+            except Exception as err:  # noqa: BLE001 — keep trying: without workers every mail is a 451
+                _log(f"could not start a check worker: {type(err).__name__}: {printable(str(err))}")
+                time.sleep(5)
+                continue
+            self.idle.put(worker)
+            return
+
+    def close(self, timeout: float = 30) -> None:
+        self.closing = True
+        while True:
+            try:
+                self.idle.get_nowait().close(timeout)
+            except queue.Empty:
+                return
+
+
+def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
     """Run the milter on ``spec`` until a signal stops it."""
     from sendguard.milter import adapter
 
-    background = Background()
-    policy.later = background.submit
-    checker = Checker(policy, timeout)
     started = time.monotonic()
-    checker.warm_up()
+    background: Background | None = None
+    judge: Checker | WorkerPool
+    if workers > 0:
+        judge = WorkerPool(policy, workers, timeout)
+    else:
+        background = Background()
+        policy.later = background.submit
+        policy.to_learn = lambda sender, raw, own: background.submit(lambda: policy.learn(sender, raw, own))
+        judge = Checker(policy, timeout)
+        judge.warm_up()
     _log(
-        f"listening on {spec} (hold = {policy.config.milter.hold}, state {policy.root}; ready in {time.monotonic() - started:.2f} s)"
+        f"listening on {spec} (hold = {policy.config.milter.hold}, {workers} check workers, state {policy.root}; "
+        f"ready in {time.monotonic() - started:.2f} s)"
     )
     try:
         # libmilter's own MTA timeout: how long it waits on a silent MTA before dropping it.
-        adapter.run(NAME, spec, checker, mta_timeout=max(int(timeout) * 2, 30))
+        adapter.run(NAME, spec, judge, mta_timeout=max(int(timeout) * 2, 30))
     finally:
-        checker.pool.shutdown(wait=False, cancel_futures=True)
-        background.stop(timeout=30)
+        if isinstance(judge, WorkerPool):
+            judge.close()
+        else:
+            judge.pool.shutdown(wait=False, cancel_futures=True)
+        if background is not None:
+            background.stop(timeout=30)
         _log("stopped")

@@ -134,7 +134,10 @@ class Policy:
         self.queue = q.Queue(self.root / "queue")
         self.clock = clock
         self.later = later or (lambda job: job())
-        """Runs work the reply need not wait for (learning, notices): the lifecycle's background thread."""
+        """Runs work the reply need not wait for (notices): after the reply, in the worker."""
+        self.to_learn: Callable[[str, bytes, list[str]], None] = self.learn
+        """Where a message let through goes to be learned: at once by default; the worker
+        batches them and learns when idle (worker.py)."""
         self._confirm_lock = threading.Lock()
 
     # -- the decision -------------------------------------------------------------------------
@@ -146,11 +149,13 @@ class Policy:
         config.identity = IdentitySection(addresses=own, name=self.config.identity.name)
         return config
 
-    def judge(self, tx: Transaction, cancelled: threading.Event | None = None) -> Outcome:
+    def judge(self, tx: Transaction, cancelled: Any = None) -> Outcome:
+        """``cancelled``: anything with ``is_set()`` (a threading.Event, worker.Deadline); once
+        set, nothing more is kept or confirmed and the outcome is a tempfail."""
         from sendguard.decide.check import check_message
         from sendguard.mail.message import OutgoingMessage
 
-        cancelled = cancelled or threading.Event()
+        cancelled = threading.Event() if cancelled is None else cancelled
         config = self.config_for(tx)
         sender_dir = senders.sender_dir(self.root, tx.sender)
         message = OutgoingMessage(tx.raw)
@@ -183,9 +188,7 @@ class Policy:
             return Outcome(QUARANTINE, decision.verdict, reason=reason, entry_id=entry.id)
         return self._hold_or_confirm(tx, meta, decision, config, cancelled)
 
-    def _hold_or_confirm(
-        self, tx: Transaction, meta: q.Meta, decision: Any, config: Config, cancelled: threading.Event
-    ) -> Outcome:
+    def _hold_or_confirm(self, tx: Transaction, meta: q.Meta, decision: Any, config: Config, cancelled: Any) -> Outcome:
         from sendguard.sendpath.path import fingerprint
 
         window = self.config.milter.confirm_window
@@ -236,7 +239,7 @@ class Policy:
             "postfix_queue_id": tx.queue_id,
         }
 
-    def _keep(self, tx: Transaction, meta: q.Meta, state: str, cancelled: threading.Event) -> q.Entry | None:
+    def _keep(self, tx: Transaction, meta: q.Meta, state: str, cancelled: Any) -> q.Entry | None:
         """Keep a copy (fsynced) and write its incident record; None if the check was cancelled."""
         if cancelled.is_set():
             return None
@@ -255,17 +258,22 @@ class Policy:
     def _learn_later(self, tx: Transaction, config: Config) -> None:
         if not self.config.milter.learn or not tx.sender:
             return
-        self.later(lambda: self.learn(tx.sender, tx.raw, config.identity.addresses))
+        self.to_learn(tx.sender, tx.raw, list(config.identity.addresses))
 
     def learn(self, sender: str, raw: bytes, own: list[str]) -> None:
         """Add one message to the sender's history (as sent by them)."""
+        self.learn_many(sender, [raw], own)
+
+    def learn_many(self, sender: str, raws: list[bytes], own: list[str]) -> None:
+        """Add messages of one sender to their history: one connection, one transaction."""
         from sendguard.history.learn import Learner
         from sendguard.history.store import open_for_write
 
         db = open_for_write(senders.sender_dir(self.root, sender, create=True))
         try:
             with Learner(db, own or [sender], self.config.organization.domains) as learner:
-                learner.add(raw)
+                for raw in raws:
+                    learner.add(raw)
         finally:
             db.close()
 

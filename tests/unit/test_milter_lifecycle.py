@@ -67,3 +67,21 @@ def test_background_work_runs_in_order_and_survives_a_failing_job():
     background.submit(lambda: done.append(2))
     background.stop(timeout=10)
     assert done == [1, 2]
+
+
+def test_a_worker_past_the_time_limit_is_killed_and_replaced(tmp_path):
+    from sendguard.milter.lifecycle import WorkerPool
+    from sendguard.milter.policy import REJECT
+    from tests.support.postfix import wait_until
+
+    pool = WorkerPool(Policy(parse(HOLD_OUTSIDE), tmp_path), count=1, timeout=30)
+    try:
+        (first,) = list(pool.idle.queue)
+        pool.timeout = 0.001  # no check is that fast
+        assert pool(tx(make_message())).action == TEMPFAIL
+        assert first.proc.poll() is not None, "the stuck worker is gone"
+        pool.timeout = 30
+        wait_until(lambda: pool.idle.qsize() == 1, 60, "a new worker")
+        assert pool(tx(make_message())).action == REJECT
+    finally:
+        pool.close()

@@ -1,0 +1,305 @@
+"""Benchmark (not a test): messages per second through Postfix, with and without ``sendguard milter``.
+
+Debian's Postfix on loopback ports (tests/support/postfix.py: its own config, queue and log in a
+temporary directory) relays to an aiosmtpd sink in a process of its own. Eight concurrent
+senders submit 10 kB mail over SMTP, one connection per message as mail programs do; the rate
+is messages submitted and delivered to the sink per second of wall clock. Rounds alternate
+Postfix alone / Postfix with the milter, each on a fresh instance, so drift in machine load
+hits both alike; the medians and their ratio are printed.
+
+Each of the eight senders has a learned history (about 120 messages, seeded with the milter's
+own ``Policy.learn``, as ``sendguard learn --as`` does), and writes to people in it, so every
+check reads a history; the milter learns every message it lets through, as in production.
+
+``--kill`` adds a round that kills the milter (SIGKILL) halfway and starts it again: senders
+retry on a 4xx, as a mail program or msmtpq does; the sink must then hold every message
+exactly once (by Message-ID).
+
+Needs root and postfix (.ci/setup installs it). From the project root::
+
+    .venv/bin/python bench/bench_milter.py                 # 3 rounds each, 8 x 25 messages
+    .venv/bin/python bench/bench_milter.py --rounds 5 -n 50 --kill
+
+Target (issue 12): ratio (alone / with milter, in messages per second) ≤ 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import smtplib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.postfix import MilterProcess, Postfix, wait_until  # noqa: E402
+
+cpu: dict[str, float] = {}  # the last round's CPU seconds per kind
+SENDERS = [f"user{i}@nordwerk.example" for i in range(8)]
+COLLEAGUES = [f"kollege{i}@nordwerk.example" for i in range(12)]
+CLIENTS = [f"kontakt{i}@kundenfirma.example" for i in range(12)]
+
+CONFIG = """\
+[organization]
+domains = ["nordwerk.example"]
+
+[clients.kundenfirma]
+domains = ["kundenfirma.example"]
+keywords = ["Falke", "Kundenfirma"]
+
+[log]
+notmuch = false
+
+[milter]
+state_dir = "{state}"
+learn = {learn}
+"""
+
+
+def message(sender: str, to: list[str], n: int, size: int = 10_000) -> bytes:
+    line = "The Falke rollout is on track; the next milestone is the data migration.\n"
+    body = "Hello,\n\n" + line * (size // len(line)) + "\nRegards\n"
+    head = (
+        f"From: {sender}\nTo: {', '.join(to)}\nSubject: Falke status {n}\n"
+        f"Date: Fri, 04 Dec 2026 09:00:00 +0000\nMessage-ID: <bench-{n}-{sender}>\n"
+        "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+    )
+    return (head + body).encode()
+
+
+def seed(config_path: Path, state: Path) -> None:
+    """About 120 sent messages per sender, to colleagues and client contacts."""
+    from sendguard.config.schema import load
+    from sendguard.milter.policy import Policy
+
+    policy = Policy(load(config_path, required=True), state)
+    for s, sender in enumerate(SENDERS):
+        for n in range(120):
+            to = [COLLEAGUES[(s + n) % 12]] if n % 2 else [CLIENTS[(s + n) % 12], COLLEAGUES[(s + n + 1) % 12]]
+            policy.learn(
+                sender, message(sender, to, n, size=600).replace(b"Message-ID: <", b"Message-ID: <seed-"), [sender]
+            )
+
+
+def sink_main(port: int, log_path: str, ready) -> None:  # type: ignore[no-untyped-def]
+    """An aiosmtpd server that appends each Message-ID it receives to ``log_path``."""
+    from aiosmtpd.controller import Controller
+
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            data = envelope.original_content
+            start = data.find(b"Message-ID: <")
+            mid = data[start + 13 : data.find(b">", start)] if start >= 0 else b"?"
+            os.write(fd, mid + b"\n")
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, ready_timeout=30)
+    controller.start()
+    ready.set()
+    threading.Event().wait()
+
+
+def delivered(log: Path) -> list[bytes]:
+    try:
+        return log.read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def send_all(
+    port: int, per_sender: int, tag: str, kill_at: int | None = None, milter: MilterProcess | None = None
+) -> tuple[int, int]:
+    """Eight threads, one per sender; a 4xx is retried (as a mail program's queue does).
+    Returns (messages, 4xx replies seen)."""
+    retries = [0]
+    lock = threading.Lock()
+    sent = [0]
+    killed = threading.Event()
+
+    def one(s: int) -> None:
+        sender = SENDERS[s]
+        for n in range(per_sender):
+            to = [COLLEAGUES[(s + n) % 12]] if n % 2 else [CLIENTS[(s + n) % 12], COLLEAGUES[(s + n + 1) % 12]]
+            raw = message(sender, to, n).replace(b"<bench-", f"<{tag}-".encode())
+            while True:
+                try:
+                    with smtplib.SMTP("127.0.0.1", port, timeout=120) as client:
+                        client.sendmail(sender, to, raw)
+                    break
+                except (
+                    smtplib.SMTPResponseException,
+                    smtplib.SMTPServerDisconnected,
+                    smtplib.SMTPRecipientsRefused,
+                ) as err:
+                    code = getattr(err, "smtp_code", 451)
+                    if isinstance(err, smtplib.SMTPRecipientsRefused):
+                        code = min(c for c, _ in err.recipients.values())
+                    if not 400 <= code < 500 and not isinstance(err, smtplib.SMTPServerDisconnected):
+                        raise
+                    with lock:
+                        retries[0] += 1
+                    time.sleep(0.2)
+            with lock:
+                sent[0] += 1
+                if kill_at is not None and sent[0] == kill_at and milter is not None and not killed.is_set():
+                    killed.set()
+                    threading.Thread(target=restart, args=(milter,)).start()
+
+    threads = [threading.Thread(target=one, args=(s,)) for s in range(len(SENDERS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sent[0], retries[0]
+
+
+def restart(milter: MilterProcess) -> None:
+    milter.kill()
+    time.sleep(1.0)  # a second without a milter: Postfix tempfails whatever arrives meanwhile
+    milter.start()
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its waited-for children and its live descendants (/proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        kids = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        return 0.0
+    own = sum(int(v) for v in fields[11:15]) / TICK  # utime stime cutime cstime
+    return own + sum(tree_cpu(k) for k in kids)
+
+
+def one_round(
+    kind: str,
+    args,
+    sink_port: int,
+    log: Path,
+    config: Path,
+    state: Path,
+    tag: str,
+    kill: bool = False,
+    n: int | None = None,
+) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(messages per second, CPU seconds of Postfix and the milter, start to stop, all processes)."""
+    n = args.n if n is None else n
+    milter = MilterProcess(str(Path(sys.executable).parent / "sendguard"), config, state) if kind != "alone" else None
+    postfix = Postfix(sink_port, milter=milter.postfix_spec if milter else "")
+    if milter:
+        milter.start()
+    postfix.start()
+    try:
+        before = len(delivered(log))
+        send_all(postfix.port, 1, f"warm{tag}")  # warm up: smtpd, cleanup, the milter's first check
+        wait_until(lambda: len(delivered(log)) >= before + len(SENDERS), 120, "the warm-up mail")
+        before = len(delivered(log))
+        total = n * len(SENDERS)
+        started = time.perf_counter()
+        sent, retries = send_all(postfix.port, n, tag, kill_at=total // 2 if kill else None, milter=milter)
+        wait_until(lambda: len(delivered(log)) >= before + total, 600, "every message at the sink")
+        elapsed = time.perf_counter() - started
+        rate = total / elapsed if total else 0.0
+        ids = [i for i in delivered(log) if i.startswith(f"{tag}-".encode())]
+        dup = len(ids) - len(set(ids))
+        if not total:
+            return 0.0, 0.0
+        print(
+            f"{kind:12} {total} messages in {elapsed:6.2f} s = {rate:6.1f}/s"
+            + (f"  (4xx retried: {retries}, at the sink: {len(set(ids))} distinct, {dup} duplicated)" if kill else ""),
+            flush=True,
+        )
+        if kill:
+            time.sleep(2)  # anything late would show up now
+            ids = [i for i in delivered(log) if i.startswith(f"{tag}-".encode())]
+            assert len(ids) == total and len(set(ids)) == total, (len(ids), len(set(ids)), total)
+        return rate, 0.0
+    finally:
+        # Postfix: its process tree just before it stops (the daemons it did not reap yet are
+        # alive then). The milter: everything it and its workers used, learning at exit
+        # included, as this process sees it once it has reaped the milter.
+        cpu[kind] = tree_cpu(postfix.proc.pid) if postfix.proc else 0.0
+        if milter and milter.proc and os.environ.get("BENCH_SPLIT"):
+            total = tree_cpu(milter.proc.pid)
+            with open(f"/proc/{milter.proc.pid}/stat") as f:
+                own = sum(int(v) for v in f.read().rsplit(")", 1)[1].split()[11:13]) / TICK
+            print(f"{'':12} milter process {own:.2f} s, its workers {total - own:.2f} s", flush=True)
+        postfix.stop()
+        if milter:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            milter.stop()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[kind] += after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=25, help="messages per sender per round (8 senders)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--kill", action="store_true", help="also a round that kills the milter halfway")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench_milter: needs root (Postfix)")
+    from sendguard.cli.support.loopback import free_port
+
+    with tempfile.TemporaryDirectory(prefix="bench-milter-") as tmp:
+        tmpdir = Path(tmp)
+        state = tmpdir / "milter"
+        config = tmpdir / "sendguard.toml"
+        config.write_text(CONFIG.format(state=state, learn=os.environ.get("BENCH_LEARN", "true")))
+        seed(config, state)
+        log = tmpdir / "sink.log"
+        sink_port = free_port()
+        ready = multiprocessing.Event()
+        sink = multiprocessing.Process(target=sink_main, args=(sink_port, str(log), ready), daemon=True)
+        sink.start()
+        ready.wait(30)
+        rates: dict[str, list[float]] = {"alone": [], "with milter": []}
+        per_message: dict[str, list[float]] = {"alone": [], "with milter": []}
+        try:
+            for r in range(args.rounds):
+                for kind in ("alone", "with milter"):
+                    # CPU per message: a full round's CPU less that of a round without messages
+                    # (start, warm-up, stop), both for every process of Postfix and the milter.
+                    one_round(kind, args, sink_port, log, config, state, f"e{r}{kind[0]}", n=0)
+                    empty = cpu[kind]
+                    rate, _ = one_round(kind, args, sink_port, log, config, state, f"r{r}{kind[0]}")
+                    rates[kind].append(rate)
+                    per_message[kind].append((cpu[kind] - empty) / (args.n * len(SENDERS)) * 1000)
+                    print(
+                        f"{'':12} CPU {per_message[kind][-1]:.1f} ms per message (Postfix"
+                        + (" and the milter)" if kind != "alone" else ")"),
+                        flush=True,
+                    )
+            if args.kill:
+                one_round("milter kill", args, sink_port, log, config, state, "kill", kill=True)
+        finally:
+            sink.terminate()
+            sink.join()
+        alone, milter = statistics.median(rates["alone"]), statistics.median(rates["with milter"])
+        print(
+            f"median: alone {alone:.1f}/s, with the milter {milter:.1f}/s; ratio {alone / milter:.2f} (target <= 1.5)"
+        )
+        ca, cm = statistics.median(per_message["alone"]), statistics.median(per_message["with milter"])
+        print(f"CPU per message, median: Postfix alone {ca:.1f} ms, with the milter {cm:.1f} ms (ratio {cm / ca:.2f})")
+        print(f"load average: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""A check worker: one process that judges messages for the milter, one at a time.
+
+The milter starts ``[milter] workers`` of these (``python -m sendguard.milter.worker``), so the
+rules run on every core instead of one Python thread under the GIL, and a check stuck past the
+time limit is ended by killing its process (lifecycle.WorkerPool), not left running.
+
+Protocol on stdin/stdout: frames of a 4-byte big-endian length and a pickle. The first frame
+is ``(config, root)``; then each request is ``(transaction, deadline)`` (``time.time()``
+seconds) and each reply an Outcome. Nothing else is written to stdout; log lines go to stderr.
+
+Learning is batched: what a check let through is queued here and learned once no request came
+for LEARN_IDLE seconds (or the batch is full), one transaction per sender, so a burst of mail is
+answered first and learned right after, at a fraction of the cost per message. Notices for quarantined mail are sent after the reply.
+On EOF (the milter stopped or died) the batch is learned and the worker exits.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import struct
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+MAX_BATCH = 200  # messages waiting to be learned before a busy worker learns them anyway
+LEARN_IDLE = 0.5  # seconds without a request after which the waiting messages are learned
+# A check that has this little time left keeps and confirms nothing: the milter may kill it any
+# moment, and a copy kept without the client being told would make its retry a confirmation.
+MARGIN = 2.0
+
+
+def write_frame(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack(">I", len(data)) + data)
+    stream.flush()
+
+
+def read_frame(stream: IO[bytes]) -> Any:
+    """The next object, or None at EOF."""
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    (size,) = struct.unpack(">I", head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)
+
+
+class Deadline:
+    """``is_set()`` once less than MARGIN seconds are left (policy.judge's ``cancelled``)."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def is_set(self) -> bool:
+        return time.time() > self.at - MARGIN
+
+
+def _log(line: str) -> None:
+    print(f"sendguard-milter[{os.getpid()}]: {line}", file=sys.stderr, flush=True)
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    from sendguard.milter.policy import Policy, tempfail
+
+    setup = read_frame(stdin)
+    if setup is None:
+        return
+    config, root = setup
+    policy = Policy(config, root)
+    pending: dict[tuple[str, tuple[str, ...]], list[bytes]] = {}
+    after: list[Callable[[], None]] = []
+    policy.to_learn = lambda sender, raw, own: pending.setdefault((sender, tuple(own)), []).append(raw)
+    policy.later = after.append
+    from sendguard.rules import load_rules
+
+    load_rules()  # warm: the first mail should not pay for the imports
+    write_frame(stdout, "ready")
+    while True:
+        waiting = sum(len(v) for v in pending.values())
+        if waiting and (waiting >= MAX_BATCH or not select.select([stdin], [], [], LEARN_IDLE)[0]):
+            _learn(policy, pending)
+            continue
+        request = read_frame(stdin)
+        if request is None:
+            break
+        tx, deadline = request
+        try:
+            outcome = policy.judge(tx, Deadline(deadline))
+        except Exception as err:  # noqa: BLE001 — fail closed: the client keeps its copy and retries
+            _log(f"{tx.queue_id or '-'}: check failed: {type(err).__name__}: {err}")
+            outcome = tempfail("internal error")
+        write_frame(stdout, outcome)
+        for job in after:
+            try:
+                job()
+            except Exception as err:  # noqa: BLE001 — a notice must never stop the checks
+                _log(f"background work failed: {type(err).__name__}: {err}")
+        after.clear()
+    _learn(policy, pending)
+
+
+def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[bytes]]) -> None:
+    for (sender, own), raws in list(pending.items()):
+        try:
+            policy.learn_many(sender, raws, list(own))
+        except Exception as err:  # noqa: BLE001 — a history that cannot be written costs learning, not mail
+            _log(f"could not learn {len(raws)} messages of {sender}: {type(err).__name__}: {err}")
+    pending.clear()
+
+
+def main() -> None:
+    stdout = sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but frames on the pipe
+    serve(sys.stdin.buffer, stdout)
+
+
+if __name__ == "__main__":
+    main()
