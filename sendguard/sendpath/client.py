@@ -280,22 +280,7 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
-# --- the server's pid file: for `sendguard doctor`, the demo and tests -------------------------
-
-
-def write_pid_file(path: os.PathLike[str] | str) -> None:
-    tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="ascii") as out:
-        out.write(f"{os.getpid()}\n")
-    os.replace(tmp, path)
-
-
-def remove_pid_file(path: os.PathLike[str] | str) -> None:
-    if running_server(path) == os.getpid():
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            return
+# --- the server's pid file (written by sendguard.runner): for `sendguard doctor`, the demo and tests ---
 
 
 def running_server(pid_file: os.PathLike[str] | str) -> int | None:

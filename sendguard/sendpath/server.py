@@ -31,6 +31,7 @@ from typing import Any, TextIO, cast
 
 from sendguard import faults
 from sendguard.ids import valid as valid_id
+from sendguard.runner import Runner
 from sendguard.sendpath import client as resident
 
 # A request description larger than this is not from our client (the environment is the bulk).
@@ -129,50 +130,93 @@ def _idle_seconds(config: Any) -> float | None:
     return float(max(1, config.sendmail.resident_idle)) if config.sendmail.resident else None
 
 
-class Server:
-    def __init__(self, config: str, listener: socket.socket, loaded: Any) -> None:
+class Server(Runner):
+    """Serves one mail at a time until idle, told to stop, or its code changed on disk."""
+
+    name = "resident checker"
+
+    def __init__(self, config: str, listener: socket.socket | None = None, loaded: Any = None) -> None:
+        super().__init__()
+        self.config = config
         self.config_path = Path(config) if config else None
         self.listener = listener
+        self.where = ""  # the socket file we bound (ours to remove: we hold its lock)
         self.stamp = _Stamp()
-        self.busy = False
-        self.stop_requested = False
-        # From the config as each mail's check loaded it (no second load per mail).
-        self.idle = _idle_seconds(loaded)
+        if loaded is not None:
+            self._follow(loaded)
 
-    def serve(self) -> None:
-        deadline = None
-        while True:
-            if self.idle is None:
-                return  # (a changed stamp is noticed per mail, in handle)
-            if deadline is None:
-                deadline = time.monotonic() + self.idle
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self.listener.settimeout(remaining)
+    def _follow(self, config: Any) -> None:
+        """Take the idle time from the config each mail's check loaded (no second load per mail)."""
+        idle = _idle_seconds(config)
+        if idle is None:
+            self.stop()  # the config turned us off (a changed stamp is noticed per mail, in handle)
+        else:
+            self.idle = idle
+
+    def own(self) -> bool:
+        """Our socket in the private directory, unless a server for it already runs (its lock file
+        says so); a socket file left by a killed one is replaced."""
+        from sendguard import paths
+
+        where = resident.socket_path(self.config)
+        try:
+            if not _private_dir(os.path.dirname(where)):
+                return False  # not ours: never listen where someone else can reach
+            self.pid_path = paths.state_dir(create=True) / resident.PID_FILE
+            self.lock_path = Path(where[: -len(".sock")] + ".lock")
+            if not super().own():
+                return False  # another server for the same user and config is already there
             try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                return
-            if resident._peer_uid(conn) != os.getuid():
-                conn.close()  # not our user: say nothing, and it buys no time
-                continue
-            deadline = None
-            self.busy = True
-            with conn:
-                try:
-                    if not self.handle(conn):
-                        return
-                except Exception as err:  # noqa: BLE001 — one client's failure must not end the others' service
-                    import traceback
+                self.listener = _bind(where)
+            except OSError:
+                super().release()
+                raise
+        except OSError as err:
+            self.log(f"not serving: cannot listen: {err}")
+            self.code = 1
+            return False
+        self.where = where
+        return True
 
-                    self._log(f"{type(err).__name__}: {err}\n{traceback.format_exc()}")
-            self.busy = False
-            if self.stop_requested:
-                return
+    def start(self) -> None:
+        loaded = _warm_up(self.config_path)
+        self.stamp = _Stamp()  # after the warm-up: every module a check loads
+        self._follow(loaded)
+
+    def release(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+        if self.where:
+            try:
+                os.unlink(self.where)  # ours: we hold its lock
+            except OSError:
+                pass  # already gone
+        super().release()
+
+    def next_work(self, timeout: float | None) -> socket.socket | None:
+        assert self.listener is not None
+        self.listener.settimeout(timeout)
+        try:
+            conn, _ = self.listener.accept()
+        except TimeoutError:
+            return None
+        if resident._peer_uid(conn) != os.getuid():
+            conn.close()  # not our user: say nothing, and it buys no time
+            return None
+        return conn
+
+    def work(self, item: socket.socket) -> bool:
+        with item as conn:
+            try:
+                return self.handle(conn)
+            except Exception as err:  # noqa: BLE001 — one client's failure must not end the others' service
+                import traceback
+
+                self.log(f"{type(err).__name__}: {err}\n{traceback.format_exc()}")
+                return True
 
     def handle(self, conn: socket.socket) -> bool:
-        """Serve one client (of our uid: serve checked); False: stop serving after it."""
+        """Serve one client (of our uid: next_work checked); False: stop serving after it."""
         conn.settimeout(30)  # a client that stalls mid-request must not stall everyone's mail
         request, raw, stderr_fd = self._receive(conn)
         if request is None:
@@ -255,11 +299,10 @@ class Server:
             events.emit(entry, event, config, warn=lambda line: events._log_failure(state_dir, line))
         if path.config is None:
             return False  # it could not be loaded (the mail was kept, the error explained): stop
-        self.idle = _idle_seconds(path.config)
+        self._follow(path.config)
         return True
 
-    @staticmethod
-    def _log(line: str) -> None:
+    def log(self, line: str) -> None:
         from sendguard import paths
 
         try:
@@ -277,69 +320,16 @@ def _tell(conn: socket.socket, line: str) -> None:
         pass  # the client is gone; what happened to the message is in the queue
 
 
-class _Stop(BaseException):
-    """SIGTERM while waiting for mail. A BaseException, like SystemExit: the warm-up and the
-    config loader have broad ``except Exception`` fallbacks that must not swallow it."""
-
-
-def _on_sigterm(server: Server | None) -> Any:
-    def handler(_signum: int, _frame: Any) -> None:
-        # Between mails, stop at once; during one, finish it first (a kill mid-delivery would
-        # leave it "interrupted" for a person to sort out).
-        if server is None or not server.busy:
-            raise _Stop
-        server.stop_requested = True
-
-    return handler
-
-
 def main(argv: list[str]) -> int:
-    import signal
-
-    from sendguard import paths
-
     config = argv[0] if argv else ""
     # Not the first caller's directory: it may be deleted or on a disk someone wants to unmount
     # for as long as we live. Every path we use is absolute (the client sends its own cwd).
     os.chdir("/")
-    try:
-        listener, lock_fd, where = _listen(config)
-    except OSError as err:
-        Server._log(f"not serving: cannot listen: {err}")
-        return 1
-    if listener is None:
-        return 0  # another server for the same user and config is already there
-    pid_file = paths.state_dir(create=True) / resident.PID_FILE
-    signal.signal(signal.SIGTERM, _on_sigterm(None))
-    try:
-        resident.write_pid_file(pid_file)
-        loaded = _warm_up(Path(config) if config else None)
-        server = Server(config, listener, loaded)
-        signal.signal(signal.SIGTERM, _on_sigterm(server))
-        server.serve()
-    except _Stop:
-        return 0
-    except Exception as err:  # noqa: BLE001 — a server that cannot start does not serve; mail still flows
-        Server._log(f"not serving: {type(err).__name__}: {err}")
-        return 1
-    finally:
-        listener.close()
-        try:
-            os.unlink(where)  # ours: we hold its lock
-        except OSError:
-            pass  # already gone
-        os.close(lock_fd)
-        resident.remove_pid_file(pid_file)
-    return 0
+    return Server(config).run()
 
 
-def _listen(config: str) -> tuple[socket.socket | None, int, str]:
-    """Bind our socket in the private directory, unless a server for it already runs (its
-    lock file says so); a socket file left by a killed one is replaced."""
-    import fcntl
-
-    where = resident.socket_path(config)
-    directory = os.path.dirname(where)
+def _private_dir(directory: str) -> bool:
+    """Make ``directory`` (0700); False when it belongs to someone else."""
     old = os.umask(0o077)
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -347,23 +337,25 @@ def _listen(config: str) -> tuple[socket.socket | None, int, str]:
         os.umask(old)
     st = os.stat(directory)
     if st.st_uid != os.getuid():
-        return None, -1, where  # not ours: never listen where someone else can reach
+        return False
     if st.st_mode & 0o077:
         os.chmod(directory, 0o700)
-    lock_fd = os.open(where[: -len(".sock")] + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(lock_fd)
-        return None, -1, where
+    return True
+
+
+def _bind(where: str) -> socket.socket:
     try:
         os.unlink(where)
     except FileNotFoundError:
         pass  # no server ran here before, or it cleaned up
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    resident.at_path(listener, where, "bind")
-    listener.listen(16)
-    return listener, lock_fd, where
+    try:
+        resident.at_path(listener, where, "bind")
+        listener.listen(16)
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 if __name__ == "__main__":
