@@ -9,9 +9,7 @@ entry's lock. Never early, never twice and never lost come from the queue, not f
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +22,7 @@ from sendguard.act import queue as q
 from sendguard.clock import now_iso
 from sendguard.errors import DeliveryError, QueueError, QueueLockedError
 from sendguard.exitcodes import ExitCode
+from sendguard.runner import Runner
 
 WORKER_MODULE = "sendguard.act.delay"
 UNDOABLE = frozenset({q.DELAYED, q.DEFERRED})  # not left yet: waiting, or the transport failed
@@ -154,6 +153,96 @@ def deliver_if_due(
     return failed[0].state
 
 
+class DelayWorker(Runner):
+    """Waits for one entry to come due (re-reading it: it may be undone), then delivers it."""
+
+    name = "undo worker"
+    keep_pid_file = True  # worker.pid names the entry's last worker, also once it is gone
+
+    def __init__(
+        self,
+        queue: q.Queue,
+        entry_id: str,
+        config: Any,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        lock_tries: int = 100,
+        on_failure: FailureHandler | None = None,
+        config_path: Path | None = None,
+    ) -> None:
+        super().__init__(pid_path=queue.root / entry_id / "worker.pid")
+        self.queue = queue
+        self.entry_id = entry_id
+        self.config = config
+        self.now = clock  # the wall clock of not_before, not the runner's idle clock
+        self.sleep = sleep
+        self.lock_tries = lock_tries
+        self.on_failure = on_failure
+        self.config_path = config_path
+        self.result: str | None = None  # the state found or reached
+
+    def start(self) -> None:
+        """Load the config (after the pid file is written: a worker that cannot start is seen)."""
+        from sendguard.config import schema as config_mod
+        from sendguard.errors import SendguardError
+
+        if self.config is not None:
+            return
+        try:
+            self.config = config_mod.load(self.config_path, required=self.config_path is not None)
+        except (SendguardError, OSError) as err:
+            self._could_not_start(err)
+
+    def _could_not_start(self, err: Exception) -> None:
+        from sendguard.act.notify import notify
+
+        self.log(f"sendguard: undo worker: {err}; `sendguard queue run` delivers it")
+        notify(
+            "sendguard: a delayed message waits for `sendguard queue run`",
+            f"{self.entry_id}: its worker could not start ({err}); it leaves with the next `sendguard queue run`",
+            urgency="critical",
+            wait=NOTIFY_WAIT,
+        )
+        self.code = int(ExitCode.CONFIG)
+        self.stop()
+
+    def own(self) -> bool:
+        try:
+            return super().own()
+        except OSError as err:
+            self._could_not_start(err)
+            return False
+
+    def next_work(self, timeout: float | None) -> str | None:
+        try:
+            entry = self.queue.get(self.entry_id)
+        except (QueueError, OSError, ValueError):
+            self._done("gone")
+            return None
+        if entry.state != q.DELAYED:
+            self._done(entry.state)
+            return None
+        remaining = not_before(entry) - self.now()
+        if remaining > 0:
+            self.sleep(min(remaining, 5.0))  # re-read now and then: it may have been undone
+            return None
+        return self.entry_id
+
+    def _done(self, result: str) -> None:
+        self.result = result
+        self.stop()
+
+    def work(self, item: str) -> bool:
+        result = deliver_if_due(self.queue, item, self.config, now=self.now(), on_failure=self.on_failure)
+        if result == "locked" and self.lock_tries > 0:
+            self.lock_tries -= 1
+            self.sleep(0.1)
+            return True
+        self.result = result
+        return False
+
+
 def wait_and_deliver(
     queue: q.Queue,
     entry_id: str,
@@ -164,24 +253,13 @@ def wait_and_deliver(
     lock_tries: int = 100,
     on_failure: FailureHandler | None = None,
 ) -> str:
-    """The worker's loop: sleep until due (re-reading the entry, it may be undone), then deliver."""
-    while True:
-        try:
-            entry = queue.get(entry_id)
-        except (QueueError, OSError, ValueError):
-            return "gone"
-        if entry.state != q.DELAYED:
-            return entry.state
-        remaining = not_before(entry) - clock()
-        if remaining > 0:
-            sleep(min(remaining, 5.0))  # re-read now and then: it may have been undone
-            continue
-        result = deliver_if_due(queue, entry_id, config, now=clock(), on_failure=on_failure)
-        if result == "locked" and lock_tries > 0:
-            lock_tries -= 1
-            sleep(0.1)
-            continue
-        return result
+    """The worker's loop, in this process: sleep until due (re-reading the entry), then deliver."""
+    worker = DelayWorker(
+        queue, entry_id, config, clock=clock, sleep=sleep, lock_tries=lock_tries, on_failure=on_failure
+    )
+    worker.serve()
+    assert worker.result is not None  # serve ends only by _done or work, which both set it
+    return worker.result
 
 
 class Undone(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArgs
@@ -275,29 +353,21 @@ def notify_failure(entry: q.Entry, err: DeliveryError) -> None:
 
 def worker_main(argv: list[str]) -> int:
     """``python -m sendguard.act.delay ENTRY_DIR [CONFIG]``: wait for one entry and deliver it."""
-    from sendguard.config import schema as config_mod
-    from sendguard.errors import SendguardError
-
     if not argv:
         print("usage: python -m sendguard.act.delay ENTRY_DIR [CONFIG]", file=sys.stderr)
         return int(ExitCode.USAGE)
     entry_dir = Path(argv[0])
-    try:
-        (entry_dir / "worker.pid").write_text(json.dumps(os.getpid()))
-        config = config_mod.load(Path(argv[1]) if len(argv) > 1 else None, required=len(argv) > 1)
-    except (SendguardError, OSError) as err:
-        print(f"sendguard: undo worker: {err}; `sendguard queue run` delivers it", file=sys.stderr)
-        from sendguard.act.notify import notify
-
-        notify(
-            "sendguard: a delayed message waits for `sendguard queue run`",
-            f"{entry_dir.name}: its worker could not start ({err}); it leaves with the next `sendguard queue run`",
-            urgency="critical",
-            wait=NOTIFY_WAIT,
-        )
-        return int(ExitCode.CONFIG)
-    result = wait_and_deliver(q.Queue(entry_dir.parent), entry_dir.name, config, on_failure=notify_failure)
-    return 0 if result in (q.DELIVERED, q.UNDONE, "gone") else int(ExitCode.TEMPFAIL)
+    worker = DelayWorker(
+        q.Queue(entry_dir.parent),
+        entry_dir.name,
+        None,
+        on_failure=notify_failure,
+        config_path=Path(argv[1]) if len(argv) > 1 else None,
+    )
+    code = worker.run()
+    if code:
+        return code
+    return 0 if worker.result in (q.DELIVERED, q.UNDONE, "gone") else int(ExitCode.TEMPFAIL)
 
 
 if __name__ == "__main__":
