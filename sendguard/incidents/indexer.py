@@ -14,13 +14,12 @@ does not wait for the lingering: it waits only until nothing is pending (index_n
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from sendguard.incidents import pending_dir
+from sendguard.runner import Runner
 
 # Rounds of "index, release, look again": it stops as soon as nothing new is pending; the bound
 # only ends a pathological stream (what is left waits for the next event or `sendguard log`).
@@ -40,59 +39,90 @@ def run(state_dir: Path, *, wait_for_lock: bool = False, locked_fd: int | None =
     and then look (``sendguard log`` wants the records indexed, not merely an indexer started).
     ``locked_fd``: the lock, already held for us by whoever started us (observer.py).
     ``linger``: seconds to stay, lock held, for records arriving after the work is done."""
-    from sendguard.incidents.observer import indexer_lock_path
-
     try:
-        from sendguard.incidents.store import index_pending, pending_markers
+        from sendguard.incidents import store  # noqa: F401 — notmuch2, checked before anything starts
     except ImportError as err:
         print(f"sendguard: notmuch2 cannot be loaded ({err}); the records wait in {state_dir}", file=sys.stderr)
         return 1
+    from sendguard.incidents.observer import indexer_lock_path
     from sendguard.paths import ensure_private_dir
 
     if not state_dir.is_dir():
         return 0  # removed meanwhile (a demo's throwaway world): do not create it again
     ensure_private_dir(indexer_lock_path(state_dir).parent)
-    failed: set[str] = set()
-    for _ in range(MAX_ROUNDS):
-        if locked_fd is not None:
-            fd, locked_fd = locked_fd, None  # the first round only: later ones lock for themselves
-        else:
-            fd = os.open(indexer_lock_path(state_dir), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX if wait_for_lock else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return 0  # another indexer is at work and will look again before it exits
-            wait_for_lock = False  # one wait is enough: later rounds only pick up stragglers
-            try:
-                report = index_pending(state_dir)
-            except notmuch_errors() as err:
-                print(f"sendguard: the incident log cannot be indexed: {err}", file=sys.stderr)
-                return 1
-            failed = set(report.failed)
-            if linger and _wait_for_more(state_dir, len(failed), linger):
-                continue  # the lock is released and taken again: no one waits longer than a round
-        finally:
-            os.close(fd)
-        if len(pending_markers(state_dir)) <= len(failed):
-            break
-    for line in sorted(failed):
+    indexer = Indexer(state_dir, wait_for_lock=wait_for_lock, locked_fd=locked_fd, linger=linger)
+    code = indexer.run()
+    for line in sorted(indexer.failed):
         print(f"sendguard: could not index {line}", file=sys.stderr)
-    return 1 if failed else 0
+    return code or (1 if indexer.failed else 0)
 
 
-def _wait_for_more(state_dir: Path, known_failures: int, seconds: float) -> bool:
-    """True as soon as more records are pending than those that failed; False after ``seconds``."""
-    import time
+class Indexer(Runner):
+    """Whoever holds ``.indexer.lock`` indexes; a second indexer exits at once."""
 
-    from sendguard.incidents.store import pending_markers
+    name = "incident indexer"
+    # Rounds of "index, release, look again": it stops as soon as nothing new is pending; the
+    # bound only ends a pathological stream (what is left waits for the next event or `log`).
+    max_rounds = MAX_ROUNDS
 
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if len(pending_markers(state_dir)) > known_failures:
-            return True
-        time.sleep(POLL_SECONDS)
-    return False
+    def __init__(self, state_dir: Path, *, wait_for_lock: bool, locked_fd: int | None, linger: float) -> None:
+        from sendguard.incidents.observer import indexer_lock_path
+
+        super().__init__(lock_path=indexer_lock_path(state_dir), lock_fd=locked_fd, wait_for_lock=wait_for_lock)
+        self.state_dir = state_dir
+        self.lingering = linger > 0
+        self.idle = linger if self.lingering else None
+        self.failed: set[str] = set()
+        self.pieces = 0
+        self._fresh = False  # owned just now: index at once, without waiting
+
+    def own(self) -> bool:
+        self._fresh = super().own()
+        return self._fresh
+
+    def next_work(self, timeout: float | None) -> str | None:
+        if self._fresh:
+            self._fresh = False
+            return "pending"
+        if not self._wait_for_more(timeout or 0.0):
+            return None
+        if not self.let_others_in():  # no one waits for the lock longer than one piece of work
+            self.stop()  # whoever took it indexes these
+            return None
+        return "pending"
+
+    def _wait_for_more(self, seconds: float) -> bool:
+        """True as soon as more records are pending than those that failed; False after ``seconds``."""
+        import time
+
+        from sendguard.incidents.store import pending_markers
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if len(pending_markers(self.state_dir)) > len(self.failed):
+                return True
+            time.sleep(POLL_SECONDS)
+        return False
+
+    def work(self, item: str) -> bool:
+        from sendguard.incidents.store import index_pending
+
+        self.pieces += 1
+        try:
+            report = index_pending(self.state_dir)
+        except notmuch_errors() as err:
+            self.log(f"sendguard: the incident log cannot be indexed: {err}")
+            self.code = 1
+            self.stop()
+            return False
+        self.failed = set(report.failed)
+        return self.lingering and self.pieces < MAX_ROUNDS
+
+    def more_after_release(self) -> bool:
+        """A record written while we were letting go found the lock held and started no indexer."""
+        from sendguard.incidents.store import pending_markers
+
+        return self.pieces < MAX_ROUNDS and len(pending_markers(self.state_dir)) > len(self.failed)
 
 
 @dataclass(frozen=True)
