@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sendguard.history.fit import model_for
+from sendguard.mail.content import fold
 from sendguard.mail.greetings import own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
@@ -66,9 +67,41 @@ MARKERS = (
 )
 
 
+# Every marker contains one of these once folded (content.fold; a test checks each marker). Most
+# mail has none, and is done with in a few substring searches: the case-insensitive alternation
+# behind a look-behind tries every position of the text (~1 ms over 10 kB).
+MARKER_CUES = (
+    "vertraulich",
+    "intern",
+    "weiter",
+    "unter uns",
+    "confiden",
+    "forward",
+    "distribution",
+    "private",
+    "ne pas",
+    "reenviar",
+    "difundir",
+    "vertrouwelijk",
+    "doorsturen",
+    "конфиденциально",
+    "внутреннего",
+    "пересылать",
+    "служебного",
+)
+
+
 @lru_cache(maxsize=1)
 def _marker_re() -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(MARKERS) + r")(?!\w)", re.IGNORECASE)
+
+
+def find_marker(text: str) -> re.Match[str] | None:
+    """The first confidentiality marker in ``text``."""
+    folded = fold(text)
+    if not any(cue in folded for cue in MARKER_CUES):
+        return None
+    return _marker_re().search(text)
 
 
 # Words of the legal notices many signatures carry ("This e-mail is confidential and intended
@@ -114,7 +147,7 @@ class InternalToOutside(Rule):
         if not outside:
             return []
         text = message.subject + "\n" + without_boilerplate(own_text(message.body_text, 20_000))
-        marker = _marker_re().search(text)
+        marker = find_marker(text)
         if marker:
             why, evidence = f'it says "{marker.group(0)}"', marker.group(0)
         else:

@@ -103,6 +103,28 @@ _SALARY_WORD = LazyPattern(
     r"wages|payroll|base pay|salaire|salaires|sueldo|sueldos|salario|salarios|nómina|salaris|brutoloon|"
     r"зарплата|зарплаты|оклад|stipendio|retribuzione|wynagrodzenie|pensja)\b"
 )
+# Every salary word contains one of these (a test checks it): most text has none.
+SALARY_CUES = (
+    "gehalt",
+    "gehälter",
+    "gehaelter",
+    "lohn",
+    "löhne",
+    "salar",
+    "wages",
+    "payroll",
+    "base pay",
+    "salaire",
+    "sueldo",
+    "nómina",
+    "brutoloon",
+    "зарплат",
+    "оклад",
+    "stipendio",
+    "retribuzione",
+    "wynagrodzenie",
+    "pensja",
+)
 _AMOUNT = LazyPattern(
     r"(?<![\w.,])(?:(?:€|EUR|USD|\$|£|CHF|RUB|₽)\s?)?\d{1,3}(?:[.,' \u00a0]\d{3})+(?:[.,]\d{2})?(?:\s?(?:€|EUR|USD|\$|£|CHF|k|K|₽|руб))?"
     r"|(?<![\w.,])\d{4,6}(?:[.,]\d{2})?\s?(?:€|EUR|USD|£|CHF|₽|руб)|(?:€|EUR|USD|\$|£|CHF)\s?\d{4,6}(?:[.,]\d{2})?(?![\w.,])"
@@ -125,16 +147,46 @@ _CARD_NETWORKS = [
 ]
 _TABLE_ROWS = 2
 
+# Cheap tests that let a text skip a pattern that cannot match it, read in C (bytes.translate,
+# bytes.find) instead of the patterns' own position-by-position scan (~0.3-0.6 ms each over a
+# 10 kB body). The shape of a text: each ASCII digit "0", each capital A-Z "A", each byte of a
+# non-ASCII character "u" (it may be a digit: \d matches every script's digits), all else ".".
+_SHAPE = bytes(
+    ord("0") if chr(b).isdigit() and b < 128 else ord("A") if 65 <= b <= 90 else ord("u") if b >= 128 else ord(".")
+    for b in range(256)
+)
+_DIGIT = LazyPattern(r"\d")
+
+
+def _shape(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass").translate(_SHAPE)
+
+
+def _has_digits(text: str, shape: bytes, count: int) -> bool:
+    """At least ``count`` characters that \\d matches (exact: other scripts' digits count too)."""
+    if shape.count(b"0") >= count:
+        return True
+    return not text.isascii() and len(_DIGIT.findall(text)) >= count
+
+
+def _may_hold_iban(shape: bytes) -> bool:
+    """Two capitals and a digit, as every IBAN starts ("u": a non-ASCII digit, perhaps)."""
+    return b"AA0" in shape or b"AAu" in shape
+
 
 def _valid(module: str, value: str) -> bool:
     return bool(importlib.import_module(f"stdnum.{module}").is_valid(value))
 
 
-def find_ibans(text: str) -> list[str]:
+def find_ibans(text: str, shape: bytes | None = None) -> list[str]:
+    if not _may_hold_iban(_shape(text) if shape is None else shape):
+        return []
     return [m.group(1) for m in _IBAN.finditer(text) if _valid("iban", m.group(1))]
 
 
-def find_cards(text: str) -> list[str]:
+def find_cards(text: str, shape: bytes | None = None) -> list[str]:
+    if not _has_digits(text, _shape(text) if shape is None else shape, 13):  # the shortest card
+        return []
     out = []
     for match in _CARD.finditer(text):
         before = text[match.start() - 1 : match.start()]
@@ -160,12 +212,54 @@ _KEYWORD_OF = [
     for label, module, candidate, words in _IDENTIFIERS
 ]
 MAX_KEYWORDS = 200
+# Every keyword above contains one of these (a test checks it); the candidates all have 7 digits
+# or more.
+KEYWORD_CUES = (
+    "steuer",
+    "identifikationsnummer",
+    "idnr",
+    "bsn",
+    "burgerservicenummer",
+    "sofinummer",
+    "dni",
+    "nif",
+    "documento nacional",
+    "nie",
+    "extranjero",
+    "nir",
+    "sociale",
+    "ro de s",
+    "insee",
+    "codice fiscale",
+    "c.f.",
+    "cf",
+    "sozialversicherungs",
+    "svnr",
+    "vsnr",
+    "versicherungsnummer",
+    "ahv",
+    "avs",
+    "pesel",
+    "personnummer",
+    "cpr",
+    "hetu",
+    "tunnus",
+    "rijksregister",
+    "registre national",
+    "national number",
+    "nhs",
+)
+MIN_IDENTIFIER_DIGITS = 7
 
 
-def find_identifiers(text: str) -> list[tuple[str, str]]:
+def find_identifiers(text: str, shape: bytes | None = None) -> list[tuple[str, str]]:
     """National identifiers that pass their checksum and follow a word that names them."""
-    out = []
+    if not _has_digits(text, _shape(text) if shape is None else shape, MIN_IDENTIFIER_DIGITS):
+        return []
     lowered = text.lower()
+    if not any(cue in lowered for cue in KEYWORD_CUES):
+        return []
+    out = []
     for count, keyword in enumerate(_KEYWORDS.finditer(lowered)):
         if count >= MAX_KEYWORDS:
             break
@@ -209,7 +303,8 @@ def salary_lines(text: str) -> tuple[list[str], list[str]]:
     """(rows of a names-and-amounts table, lines naming one person's salary) — both only in a
     text that talks about salaries."""
     text = text[:SALARY_SCAN_CHARS]
-    if not _SALARY_WORD.search(text.lower()):
+    lowered = text.lower()
+    if not any(cue in lowered for cue in SALARY_CUES) or not _SALARY_WORD.search(lowered):
         return [], []
     lines = [line for line in text.splitlines() if len(line) < 1000 and _NAME.search(line)]
     rows = [line for line in lines if _is_table_row(line)]
@@ -228,9 +323,10 @@ class SensitiveData(Rule):
         for where, text in scan_texts(message, context):
             if not text:
                 continue
-            found += [("an IBAN", where, mask(v)) for v in find_ibans(text)]
-            found += [("a payment card number", where, mask(v)) for v in find_cards(text)]
-            found += [(f"a {label}", where, mask(v)) for label, v in find_identifiers(text)]
+            shape = _shape(text)
+            found += [("an IBAN", where, mask(v)) for v in find_ibans(text, shape)]
+            found += [("a payment card number", where, mask(v)) for v in find_cards(text, shape)]
+            found += [(f"a {label}", where, mask(v)) for label, v in find_identifiers(text, shape)]
             rows, figures = salary_lines(text)
             if len(rows) >= _TABLE_ROWS:
                 salary_table = True

@@ -12,8 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sendguard.mail.content import fold
 from sendguard.rules import forgotten_attachment as fa
+from sendguard.rules import internal_to_outside as ito
 from sendguard.rules import secrets
+from sendguard.rules import sensitive_data as sd
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -29,10 +32,57 @@ def test_every_attachment_phrase_contains_a_cue(phrase):
     check()
 
 
+def test_fold_compares_letters_as_ignorecase_does():
+    """Every code point re.IGNORECASE matches for a letter of a cue folds to that letter's fold."""
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    cues = [*secrets._CUES, *secrets._PASSWORD_CUES, *ito.MARKER_CUES]
+    for letter in sorted(set("".join(cues))):
+        for matched in re.findall(re.escape(letter), everything, re.IGNORECASE):
+            assert fold(matched) == fold(letter), (letter, matched)
+
+
 @FAST
 @given(st.from_regex(secrets._CUE.compiled(), fullmatch=True))
-def test_every_line_cue_contains_a_cue_once_case_folded(text):
-    assert any(cue in text.casefold() for cue in secrets._CUES), text
+def test_every_line_cue_contains_a_cue_once_folded(text):
+    assert any(cue in fold(text) for cue in secrets._CUES), text
+
+
+def _cue_lines_by_scanning(text: str) -> list[str]:
+    """The plain scan that secrets._cue_lines must agree with: _CUE over the whole text."""
+    lines: list[str] = []
+    pos = 0
+    while len(lines) < secrets.MAX_SCAN_LINES:
+        match = secrets._CUE.search(text, pos)
+        if match is None:
+            break
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        half = secrets.MAX_LINE_CHARS // 2
+        lines.append(text[max(start, match.start() - half) : min(end, match.end() + half)])
+        pos = end + 1
+    return lines
+
+
+_PIECES = st.sampled_from(
+    ["\n", " ", "Key", "TOKEN", "ghp_", "GH", "İ", "ı", "ß", "ſ", "://u:p@h", "sk-", "x" * 600, "AKIA", "-----BEGIN"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=8)), max_size=30).map("".join))
+def test_cue_lines_are_what_a_scan_of_the_whole_text_finds(text):
+    assert secrets._cue_lines(text) == _cue_lines_by_scanning(text)
+
+
+@pytest.mark.parametrize("marker", ito.MARKERS)
+def test_every_confidentiality_marker_contains_a_cue_once_folded(marker):
+    @FAST
+    @given(st.from_regex(re.compile(marker, re.IGNORECASE), fullmatch=True))
+    def check(text: str) -> None:
+        assert any(cue in fold(text) for cue in ito.MARKER_CUES), text
+
+    check()
 
 
 @pytest.mark.parametrize("index", range(len(secrets._LITERAL_TOKENS)))
@@ -49,8 +99,8 @@ def test_every_literal_token_contains_its_cue(index):
 
 @FAST
 @given(st.from_regex(secrets._PASSWORD_LINE.compiled(), fullmatch=True))
-def test_every_password_line_contains_a_cue_once_case_folded(text):
-    assert any(cue in text.casefold() for cue in secrets._PASSWORD_CUES), text
+def test_every_password_line_contains_a_cue_once_folded(text):
+    assert any(cue in fold(text) for cue in secrets._PASSWORD_CUES), text
 
 
 def test_a_plain_mail_compiles_none_of_the_skipped_patterns():
@@ -79,3 +129,57 @@ def test_a_plain_mail_compiles_none_of_the_skipped_patterns():
 )
 def test_cues_do_not_change_what_is_found(text, found):
     assert bool(secrets.find_secrets(text)) is found
+
+
+@FAST
+@given(st.from_regex(sd._SALARY_WORD.compiled(), fullmatch=True))
+def test_every_salary_word_contains_a_cue(text):
+    # salary_lines searches lower-cased text, so what the pattern matches is lower-cased already
+    assert any(cue in text for cue in sd.SALARY_CUES), text
+
+
+@pytest.mark.parametrize("words", [words for *_, words in sd._IDENTIFIERS])
+def test_every_identifier_keyword_contains_a_cue(words):
+    @FAST
+    @given(st.from_regex(re.compile(words), fullmatch=True))
+    def check(text: str) -> None:
+        assert any(cue in text for cue in sd.KEYWORD_CUES), text
+
+    check()
+
+
+@pytest.mark.parametrize("candidate", [candidate for _, _, candidate, _ in sd._IDENTIFIERS])
+def test_every_identifier_has_enough_digits(candidate):
+    @FAST
+    @given(st.from_regex(re.compile(candidate), fullmatch=True))
+    def check(text: str) -> None:
+        assert len(re.findall(r"\d", text)) >= sd.MIN_IDENTIFIER_DIGITS, text
+
+    check()
+
+
+@FAST
+@given(st.from_regex(sd._CARD.compiled(), fullmatch=True))
+def test_every_card_candidate_has_13_digits(text):
+    assert len(re.findall(r"\d", text)) >= 13, text
+
+
+@FAST
+@given(st.from_regex(sd._IBAN.compiled()))
+def test_every_iban_candidate_has_the_shape_of_one(text):
+    assert sd._may_hold_iban(sd._shape(text)), text
+
+
+_NUMBERS = st.sampled_from(
+    ["\n", " ", "-", "DE89 3704 0044 0532 0130 00", "4556 7375 8689 9855", "٤٥٥٦", "１２３", "Steuer-ID: ", "BSN ", "ä"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_NUMBERS, st.text(alphabet="0123456789 AZDE-x\n", max_size=12)), max_size=20).map("".join))
+def test_number_prefilters_change_nothing(text):
+    """A shape that passes every test (b"AA0" + 13 digits) makes each finder scan in full."""
+    everything = b"AA0" + b"0" * 13
+    assert sd.find_ibans(text) == sd.find_ibans(text, everything)
+    assert sd.find_cards(text) == sd.find_cards(text, everything)
+    assert sd.find_identifiers(text) == sd.find_identifiers(text, everything)
