@@ -202,10 +202,10 @@ def one_round(
     n = args.n if n is None else n
     milter = MilterProcess(str(Path(sys.executable).parent / "sendguard"), config, state) if kind != "alone" else None
     postfix = Postfix(sink_port, milter=milter.postfix_spec if milter else "")
-    if milter:
-        milter.start()
-    postfix.start()
     try:
+        if milter:
+            milter.start()
+        postfix.start()
         before = len(delivered(log))
         send_all(postfix.port, 1, f"warm{tag}")  # warm up: smtpd, cleanup, the milter's first check
         wait_until(lambda: len(delivered(log)) >= before + len(SENDERS), 120, "the warm-up mail")

@@ -8,90 +8,13 @@ from __future__ import annotations
 
 import json
 import smtplib
-import subprocess
-import textwrap
 
 import pytest
 
-from sendguard.cli.support.loopback import write_msmtprc
-from tests.conftest import make_message, sendguard_exe
-from tests.support.postfix import MilterProcess, Postfix, skip_unless_postfix, wait_until
+from tests.conftest import make_message
+from tests.support.postfix import Team, wait_until
 
 pytestmark = pytest.mark.slow
-
-CONFIG = """\
-[identity]
-addresses = []
-
-[organization]
-domains = ["nordwerk.example"]
-
-[clients.kundenfirma]
-domains = ["kundenfirma.example"]
-keywords = ["Falke", "Kundenfirma"]
-
-[log]
-notmuch = false
-
-[milter]
-hold = "{hold}"
-state_dir = "{state}"
-"""
-
-
-class Team:
-    """Postfix with the milter in front of it, the relay it hands mail to, a way to submit."""
-
-    def __init__(self, tmp_path, server, hold: str = "reject", extra: str = "", base_config: str = "") -> None:  # type: ignore[no-untyped-def]
-        skip_unless_postfix()
-        self.tmp = tmp_path
-        self.server = server
-        self.config = tmp_path / "sendguard.toml"
-        self.state = tmp_path / "milter"
-        self.milter = MilterProcess(sendguard_exe(), self.config, self.state)
-        self.postfix = Postfix(server.port, milter=self.milter.postfix_spec)
-        base = base_config or CONFIG
-        notice = f'notice_command = ["/usr/sbin/sendmail", "-C", "{self.postfix.conf}", "-i", "-t"]\n'
-        notice += f'postfix_config = "{self.postfix.conf}"\n'
-        self.config.write_text(base.format(hold=hold, state=self.state) + notice + textwrap.dedent(extra))
-
-    def __enter__(self) -> Team:
-        self.milter.start()
-        try:
-            self.postfix.start()
-        except Exception:
-            self.milter.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is not None:
-            print("--- maillog ---\n" + self.postfix.log() + "\n--- milter ---\n" + self.milter.log())
-        self.postfix.stop()
-        self.milter.stop()
-
-    def msmtp(self, message: bytes, sender: str, *recipients: str) -> subprocess.CompletedProcess[bytes]:
-        rc = write_msmtprc(self.tmp / f"msmtprc-{self.postfix.port}", self.postfix.port, sender)
-        return subprocess.run(
-            ["msmtp", "-C", str(rc), "-f", sender, "--", *recipients],
-            input=message,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sendguard_exe(), "--config", str(self.config), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    def delivered(self, count: int) -> list:  # type: ignore[type-arg]
-        wait_until(lambda: len(self.server.received) >= count, 60, f"{count} messages at the relay")
-        return self.server.received
 
 
 def test_a_passing_message_goes_through_postfix_unchanged(tmp_path, smtp_server):
@@ -142,19 +65,31 @@ def test_smtplib_sees_the_same_rejection(tmp_path, smtp_server):
         assert "Send it again unchanged within 10 minutes" in last
 
 
-def test_each_sender_is_judged_by_their_own_history_seeded_by_learn_as(tmp_path, smtp_server):
+def _petras_world() -> str:
+    """The history fixtures' organization and clients, with nobody's identity: the milter's config."""
     from tests.support import history_fixtures as hf
-    from tests.unit.test_rules_recipients import INTERNAL_NOTE
 
     base = hf.CONFIG_TEXT.replace("[identity]", "[previous-identity]").split("[previous-identity]")[0]
     base += hf.CONFIG_TEXT.split("\n[organization]", 1)[1].join(["\n[organization]", ""])
-    base += '\n[log]\nnotmuch = false\n\n[milter]\nhold = "{hold}"\nstate_dir = "{state}"\n'
-    with Team(tmp_path, smtp_server, base_config=base) as team:
+    return base + '\n[log]\nnotmuch = false\n\n[milter]\nhold = "{hold}"\nstate_dir = "{state}"\n'
+
+
+def _wrong_thomas() -> bytes:
+    """Petra writes about the department's staff costs to the client's Thomas, not her boss."""
+    from tests.support import history_fixtures as hf
+    from tests.unit.test_rules_recipients import INTERNAL_NOTE
+
+    return hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100)
+
+
+def test_each_sender_is_judged_by_their_own_history_seeded_by_learn_as(tmp_path, smtp_server):
+    from tests.support import history_fixtures as hf
+
+    with Team(tmp_path, smtp_server, base_config=_petras_world()) as team:
         sent = hf.write_maildir(tmp_path / "Sent", hf.history_messages())
         learned = team.cli("learn", "--as", hf.ME, str(sent))
         assert learned.returncode == 0, learned.stderr
-        # Petra writes about the department's staff costs to the client's Thomas, not her boss
-        wrong = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=100)
+        wrong = _wrong_thomas()
         proc = team.msmtp(wrong, hf.ME, hf.CLIENT_THOMAS, hf.COLLEAGUE)
         assert proc.returncode != 0
         err = proc.stderr.decode()
@@ -169,6 +104,44 @@ def test_each_sender_is_judged_by_their_own_history_seeded_by_learn_as(tmp_path,
         proc = team.msmtp(other, "k.neu@lindenhof.example", hf.CLIENT_THOMAS, hf.COLLEAGUE)
         assert proc.returncode == 0, proc.stderr
         team.delivered(1)
+
+
+def test_the_sender_is_the_login_not_the_envelope_sender(tmp_path, smtp_server):
+    """SMTP AUTH (Cyrus SASL, a sasldb) as Petra: her history judges, whatever MAIL FROM says;
+    logged in as someone else with Petra's address in MAIL FROM, hers does not."""
+    from sendguard.milter import senders
+    from tests.support import history_fixtures as hf
+
+    newcomer = "k.neu@lindenhof.example"
+    users = {hf.ME: "petra-secret", newcomer: "kai-secret"}
+    with Team(tmp_path, smtp_server, base_config=_petras_world(), sasl_users=users) as team:
+        sent = hf.write_maildir(tmp_path / "Sent", hf.history_messages())
+        learned = team.cli("learn", "--as", hf.ME, str(sent))
+        assert learned.returncode == 0, learned.stderr
+        # the login is checked for real: a wrong password is refused before any mail
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            team.submit_as(hf.ME, "wrong", b"Subject: x\n\nx\n", hf.ME, hf.BOSS)
+        assert refused.value.smtp_code == 535
+        wrong = _wrong_thomas()
+        # logged in as Petra, the newcomer's address as the envelope and From: Petra's history holds it
+        disguised = wrong.replace(hf.ME.encode(), newcomer.encode())
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            team.submit_as(hf.ME, "petra-secret", disguised, newcomer, hf.CLIENT_THOMAS, hf.COLLEAGUE)
+        assert caught.value.smtp_code == 550
+        last = caught.value.smtp_error.decode().splitlines()[-1]
+        assert f"{hf.CLIENT_THOMAS} may be the wrong person; did you mean {hf.BOSS}?" in last
+        assert f"sender={hf.ME} verdict=hold action=reject" in team.milter.log()
+        # logged in as the newcomer, Petra's address as the envelope and From: his (empty) history
+        team.submit_as(newcomer, "kai-secret", wrong, hf.ME, hf.CLIENT_THOMAS, hf.COLLEAGUE)
+        (got,) = team.delivered(1)
+        assert got.mail_from == hf.ME
+        assert f"sender={newcomer} verdict=pass action=accept" in team.milter.log()
+        # and what went through is learned into the newcomer's history, not Petra's
+        wait_until(
+            lambda: (senders.sender_dir(team.state, newcomer) / "history.sqlite").exists(),
+            60,
+            "the newcomer's history",
+        )
 
 
 def test_what_the_milter_lets_through_grows_the_senders_history(tmp_path, smtp_server):
@@ -264,3 +237,21 @@ def test_a_warning_adds_the_header_and_changes_nothing_else(tmp_path, smtp_serve
         assert data.endswith(b"\n\n" + body)
         for line in head.split(b"\n"):
             assert b"\n" + line + b"\n" in data
+
+
+def test_a_team_that_cannot_start_leaves_nothing_behind(tmp_path, smtp_server):
+    team = Team(tmp_path, smtp_server, extra="no_such_key = 1\n")  # the milter refuses this config
+    with pytest.raises(RuntimeError, match="exited"):
+        with team:
+            pass
+    assert team.milter.proc is not None and team.milter.proc.poll() is not None
+    assert not team.postfix.root.exists()
+
+
+def test_a_failing_test_still_stops_postfix_and_removes_its_directory(tmp_path, smtp_server):
+    with pytest.raises(AssertionError, match="on purpose"):
+        with Team(tmp_path, smtp_server) as team:
+            assert (team.postfix.root / "queue").is_dir()
+            raise AssertionError("on purpose")
+    assert team.postfix.proc is None and not team.postfix.root.exists()
+    assert team.milter.proc is not None and team.milter.proc.poll() is not None

@@ -4,7 +4,12 @@ Each instance lives in a fresh directory under /tmp (0755: Postfix's daemons run
 ``postfix`` user and must reach the queue), listens on a free port of 127.0.0.1, relays every
 message to an aiosmtpd server (``relayhost``) and logs to a file there. ``postfix start-fg``
 keeps its master daemon a child of the test, so it is stopped by pid, never by name. Several
-instances (other tests, other people's test runs) never share a file or a port.
+instances (other tests, other people's test runs) never share a file or a port. The directory
+exists from ``start()`` to ``stop()`` only, and a :class:`Team` that fails half-way through
+starting stops what it started: nothing is left under /tmp.
+
+``sasl_users`` turns on SMTP AUTH with Cyrus SASL and a sasldb of its own (``saslpasswd2``
+from sasl2-bin), so the milter sees a real ``{auth_authen}``.
 
 Needs root and the postfix package (.ci/setup installs it): ``skip_unless_postfix`` says so.
 """
@@ -17,8 +22,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import textwrap
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,11 +58,13 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-def skip_unless_postfix() -> None:
+def skip_unless_postfix(sasl: bool = False) -> None:
     if os.geteuid() != 0:
         pytest.skip("a real Postfix needs root")
     if not Path(POSTFIX).exists() or not shutil.which("postqueue"):
         pytest.skip("postfix is not installed (.ci/setup installs it)")
+    if sasl and not shutil.which("saslpasswd2"):
+        pytest.skip("saslpasswd2 is not installed (sasl2-bin; .ci/setup installs it)")
 
 
 def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -75,14 +85,18 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes
 class Postfix:
     """One Postfix instance relaying to ``relay_port``, optionally with a milter at ``milter_port``."""
 
-    def __init__(self, relay_port: int, milter: str = "", extra: str = "") -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="sendguard-postfix-"))
-        self.root.chmod(0o755)
+    def __init__(
+        self, relay_port: int, milter: str = "", extra: str = "", sasl_users: dict[str, str] | None = None
+    ) -> None:
+        # Named now (callers write the config path into theirs), made by start(): an instance
+        # that never starts leaves no directory behind.
+        self.root = Path(tempfile.gettempdir()) / f"sendguard-postfix-{uuid.uuid4().hex[:12]}"
         self.conf = self.root / "conf"
         self.port = free_port()
         self.relay_port = relay_port
         self.milter = milter
         self.extra = extra
+        self.sasl_users = dict(sasl_users or {})
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -90,7 +104,9 @@ class Postfix:
         return self.root / "maillog"
 
     def write_config(self) -> None:
-        self.conf.mkdir(exist_ok=True)
+        self.root.mkdir(mode=0o755)
+        self.root.chmod(0o755)  # whatever the umask: the postfix user must reach the queue
+        self.conf.mkdir()
         data = self.root / "data"
         data.mkdir(exist_ok=True)
         shutil.chown(data, "postfix")
@@ -123,21 +139,52 @@ class Postfix:
             "alias_maps =\nalias_database =\n"
             "queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n"
             "smtp_connection_cache_on_demand = no\n"
-            f"{milter}{self.extra}"
+            f"{milter}{self.write_sasl()}{self.extra}"
         )
         (self.conf / "master.cf").write_text(MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
 
-    def start(self) -> Postfix:
-        self.write_config()
-        self.proc = subprocess.Popen(
-            [POSTFIX, "-c", str(self.conf), "start-fg"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    def write_sasl(self) -> str:
+        """Cyrus SASL for smtpd: PLAIN and LOGIN against a sasldb of ``sasl_users``; main.cf lines."""
+        if not self.sasl_users:
+            return ""
+        sasl = self.conf / "sasl"  # Debian's Postfix reads $config_directory/sasl/, upstream's this setting
+        sasl.mkdir(mode=0o755)
+        db = sasl / "sasldb2"
+        (sasl / "smtpd.conf").write_text(
+            f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: {db}\n"
         )
+        for login, password in self.sasl_users.items():
+            user, _, realm = login.rpartition("@") if "@" in login else (login, "", "")
+            subprocess.run(
+                ["saslpasswd2", "-f", str(db), "-p", "-c", *(["-u", realm] if realm else []), user],
+                input=password.encode(),
+                capture_output=True,
+                timeout=60,
+                check=True,
+            )
+        shutil.chown(db, "postfix")  # smtpd reads it after dropping root
+        db.chmod(0o600)
+        return textwrap.dedent(
+            f"""\
+            smtpd_sasl_auth_enable = yes
+            smtpd_sasl_type = cyrus
+            smtpd_sasl_path = smtpd
+            cyrus_sasl_config_path = {sasl}
+            smtpd_sasl_security_options = noanonymous
+            """
+        )
+
+    def start(self) -> Postfix:
         try:
+            self.write_config()
+            self.proc = subprocess.Popen(
+                [POSTFIX, "-c", str(self.conf), "start-fg"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             wait_for_port(self.port, proc=self.proc)
-        except Exception:
+        except BaseException:
             log = self.log()
             self.stop()
             raise RuntimeError(f"postfix did not start:\n{log}") from None
@@ -196,6 +243,15 @@ class MilterProcess:
         return f"inet:127.0.0.1:{self.port}"
 
     def start(self) -> MilterProcess:
+        """Start it and wait until it listens; if it does not, it is stopped and this raises."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -212,11 +268,12 @@ class MilterProcess:
                 stdout=log,
                 stderr=log,
             )
-        wait_until(
-            lambda: b"listening on" in self.log_path.read_bytes() or self.proc.poll() is not None, 60, "the milter"
-        )
-        wait_for_port(self.port, proc=self.proc)
-        return self
+        proc = self.proc
+        wait_until(lambda: b"listening on" in self.log_path.read_bytes() or proc.poll() is not None, 60, "the milter")
+        try:
+            wait_for_port(self.port, proc=proc)
+        except RuntimeError as err:
+            raise RuntimeError(f"{err}:\n{self.log()}") from None
 
     def kill(self) -> None:
         """SIGKILL: the crash a test wants to survive."""
@@ -244,3 +301,115 @@ class MilterProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+TEAM_CONFIG = """\
+[identity]
+addresses = []
+
+[organization]
+domains = ["nordwerk.example"]
+
+[clients.kundenfirma]
+domains = ["kundenfirma.example"]
+keywords = ["Falke", "Kundenfirma"]
+
+[log]
+notmuch = false
+
+[milter]
+hold = "{hold}"
+state_dir = "{state}"
+"""
+
+
+class Team:
+    """Postfix with ``sendguard milter`` in front of it, the relay it hands mail to, ways to submit.
+
+    A context manager: leaving it (a failed assertion included) stops Postfix and the milter and
+    removes Postfix's directory; so does a start that fails half-way.
+    """
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        server: Any,
+        hold: str = "reject",
+        extra: str = "",
+        base_config: str = "",
+        sasl_users: dict[str, str] | None = None,
+    ) -> None:
+        from tests.conftest import sendguard_exe
+
+        skip_unless_postfix(sasl=bool(sasl_users))
+        self.tmp = tmp_path
+        self.server = server
+        self.config = tmp_path / "sendguard.toml"
+        self.state = tmp_path / "milter"
+        self.milter = MilterProcess(sendguard_exe(), self.config, self.state)
+        self.postfix = Postfix(server.port, milter=self.milter.postfix_spec, sasl_users=sasl_users)
+        base = base_config or TEAM_CONFIG
+        notice = f'notice_command = ["/usr/sbin/sendmail", "-C", "{self.postfix.conf}", "-i", "-t"]\n'
+        notice += f'postfix_config = "{self.postfix.conf}"\n'
+        self.config.write_text(base.format(hold=hold, state=self.state) + notice + textwrap.dedent(extra))
+
+    def __enter__(self) -> Team:
+        try:
+            self.milter.start()
+            self.postfix.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            print("--- maillog ---\n" + self.postfix.log() + "\n--- milter ---\n" + self.milter.log())
+        self.stop()
+
+    def stop(self) -> None:
+        try:
+            self.postfix.stop()
+        finally:
+            self.milter.stop()
+
+    def msmtp(self, message: bytes, sender: str, *recipients: str) -> subprocess.CompletedProcess[bytes]:
+        from sendguard.cli.support.loopback import write_msmtprc
+
+        rc = write_msmtprc(self.tmp / f"msmtprc-{self.postfix.port}", self.postfix.port, sender)
+        return subprocess.run(
+            ["msmtp", "-C", str(rc), "-f", sender, "--", *recipients],
+            input=message,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+    def submit_as(self, login: str, password: str, message: bytes, sender: str, *recipients: str) -> None:
+        """Submit with AUTH PLAIN as ``login`` (smtplib; its exceptions are the client's view)."""
+        import smtplib
+
+        with smtplib.SMTP("127.0.0.1", self.postfix.port, timeout=60) as client:
+            client.ehlo()
+            client.user, client.password = login, password
+            client.auth("PLAIN", client.auth_plain)
+            client.sendmail(sender, list(recipients), message)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        from tests.conftest import sendguard_exe
+
+        return subprocess.run(
+            [sendguard_exe(), "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def delivered(self, count: int) -> list[Any]:
+        wait_until(lambda: len(self.server.received) >= count, 60, f"{count} messages at the relay")
+        return list(self.server.received)
+
+    def held(self) -> list[dict[str, object]]:
+        """What is in Postfix's hold queue now."""
+        return [m for m in self.postfix.queue() if m["queue_name"] == "hold"]
