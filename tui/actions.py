@@ -24,6 +24,7 @@ from sendguard.tui.screens.modals import ChoiceModal, ConfirmModal
 
 if TYPE_CHECKING:
     from sendguard.act.queue import Meta
+    from sendguard.recover.review_data import QueueRow
     from sendguard.tui.app import ReviewApp
 
 
@@ -36,8 +37,25 @@ def _summary(meta: Meta) -> Text:
     return out
 
 
+def _postfix_summary(row: QueueRow) -> Text:
+    out = Text(end="")
+    out.append("From:    ", style="bold")
+    out.append_text(text(row.sender or "(null sender)"))
+    out.append("\nTo:      ", style="bold")
+    out.append_text(text(", ".join(row.recipients) or "(none)"))
+    out.append("\nSubject: ", style="bold")
+    out.append_text(text(row.subject or "(no subject)"))
+    if row.reason:
+        out.append("\nWhy:     ", style="bold")
+        out.append_text(text(row.reason))
+    out.append(f"\n\nPostfix queue id {row.id}", style="dim")
+    return out
+
+
 class EntryActions:
-    """Mixin for a Screen. Subclasses implement current_entry_id() and after_change()."""
+    """Mixin for a Screen. Subclasses implement current_entry_id() and after_change(); on
+    Postfix's hold queue also current_postfix_row(), and r/d act there (milter/postfix.py,
+    the code behind ``release --postfix`` and ``discard --postfix``)."""
 
     if TYPE_CHECKING:  # provided by ReviewScreen, which every user of this mixin also is
 
@@ -49,6 +67,38 @@ class EntryActions:
 
     def after_change(self) -> None:
         raise NotImplementedError
+
+    def current_postfix_row(self) -> QueueRow | None:
+        return None
+
+    def _postfix_action(self, action: str) -> None:
+        """r / d on Postfix's hold queue: postsuper -H (then delivery now) / postsuper -d."""
+        from sendguard.milter import postfix
+
+        app = self.review
+        row = self.current_postfix_row()
+        if row is None:
+            app.notify("No message selected.", severity="warning", markup=False)
+            return
+        queue_id, config_dir = row.id, app.config.milter.postfix_config
+        if action == "release":
+            self._confirm_then(
+                "Release this message? Postfix delivers it now.",
+                _postfix_summary(row),
+                "Release",
+                "Release failed",
+                lambda: postfix.release(queue_id, config_dir),
+                lambda _: self._done(f"Released {queue_id}: Postfix delivers it now."),
+            )
+        else:
+            self._confirm_then(
+                "Delete this message from Postfix's hold queue? It will never be sent.",
+                _postfix_summary(row),
+                "Delete",
+                "Delete failed",
+                lambda: postfix.discard(queue_id, config_dir),
+                lambda _: self._done(f"Deleted {queue_id} from the hold queue; it will never be sent."),
+            )
 
     def _done(self, message: str, severity: str = "information") -> None:
         # message text (addresses, reasons) inside: printable, and never markup
@@ -85,6 +135,9 @@ class EntryActions:
     def action_release(self) -> None:
         from sendguard.act.ops import release
 
+        if self.review.postfix:
+            self._postfix_action("release")
+            return
         found = self._meta()
         if not found:
             return
@@ -114,6 +167,9 @@ class EntryActions:
     def action_discard(self) -> None:
         from sendguard.act.ops import discard
 
+        if self.review.postfix:
+            self._postfix_action("discard")
+            return
         found = self._meta()
         if not found:
             return

@@ -21,6 +21,7 @@ from textual.binding import Binding
 from sendguard.act.queue import Queue
 from sendguard.config.schema import Config
 from sendguard.errors import SendguardError
+from sendguard.recover.review_data import QueueRow
 from sendguard.tui.screens.help import HelpScreen
 from sendguard.tui.screens.modals import ErrorModal
 from sendguard.tui.screens.queue_list import QueueScreen
@@ -44,6 +45,7 @@ class ReviewApp(App[None]):
         state_dir: Path,
         now: Callable[[], float] = time.time,
         prefetch: Future[Any] | None = None,
+        hold_queue: Callable[[], list[QueueRow]] | None = None,
     ) -> None:
         super().__init__()
         self.queue = queue
@@ -53,11 +55,22 @@ class ReviewApp(App[None]):
         self.now = now
         self.prefetch = prefetch
         """The first queue view, already being read (sendguard review starts it before Textual loads)."""
+        self.hold_queue = hold_queue
+        """Set: the list is Postfix's hold queue as this reads it (``review --postfix``); ``queue``
+        is then the milter's own copies (what Enter opens) and r/d act through postsuper."""
         self.jobs_done = 0
         self.internal_errors: list[Exception] = []
+        if hold_queue is not None:
+            self.title = "sendguard review — Postfix"
+
+    @property
+    def postfix(self) -> bool:
+        return self.hold_queue is not None
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen())
+        if self.postfix:  # an administrator's view: the user's notices and verdicts are not here
+            return
         self._show_notices()
         self.run_job("Checking held mail again failed", self._refresh_verdicts, self._verdicts_refreshed)
 
@@ -159,10 +172,28 @@ class ReviewApp(App[None]):
         done(result)
 
 
-def run(config: Config, config_path: Path, prefetch: Future[Any] | None = None) -> None:
-    """Start the app on the user's queue (``sendguard review``)."""
+def postfix_app(config: Config, config_path: Path) -> ReviewApp:
+    """The app on Postfix's hold queue: what ``sendguard milter`` quarantined, for an administrator."""
+    from sendguard.milter import senders
+    from sendguard.recover.review_data import postfix_rows
+
+    root = senders.state_dir(config)
+    return ReviewApp(
+        queue=Queue(root / "queue"),
+        config=config,
+        config_path=config_path,
+        state_dir=root,
+        hold_queue=lambda: postfix_rows(config.milter.postfix_config, root),
+    )
+
+
+def run(config: Config, config_path: Path, prefetch: Future[Any] | None = None, *, postfix: bool = False) -> None:
+    """Start the app on the user's queue (``sendguard review``), or on Postfix's hold queue."""
     from sendguard import paths
 
+    if postfix:
+        postfix_app(config, config_path).run()
+        return
     ReviewApp(
         queue=Queue.default(), config=config, config_path=config_path, state_dir=paths.state_dir(), prefetch=prefetch
     ).run()

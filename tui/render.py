@@ -67,6 +67,16 @@ def row_cells(row: QueueRow, now: float, to_width: int, subject_width: int) -> l
     ]
 
 
+def postfix_row_cells(row: QueueRow, now: float, from_width: int, to_width: int, subject_width: int) -> list[Text]:
+    """A row of Postfix's hold queue: who sent it where a row of one's own queue has its state."""
+    return [
+        text(row.sender or "(null sender)", limit=from_width),
+        when_cell(row, now),
+        recipients_cell(row, to_width),
+        text(row.subject or "(no subject)", limit=subject_width),
+    ]
+
+
 def preview(row: QueueRow | None) -> Text:
     """The two lines under the list: every recipient and the main reason, in full."""
     if row is None:

@@ -6,6 +6,9 @@ reported on the terminal like in every other command, not inside a half-drawn sc
 
 The queue is read in a thread started *before* Textual is imported, so with a big queue the
 file reads overlap the import instead of following it (bench/bench_tui.py).
+
+``--postfix`` (the default where ``[milter] hold = "quarantine"``): Postfix's hold queue, what
+``sendguard milter`` quarantined, for an administrator; ``--no-postfix``: one's own queue.
 """
 
 from __future__ import annotations
@@ -21,8 +24,14 @@ from sendguard.errors import UsageError
 
 
 @click.command()
+@click.option(
+    "--postfix/--no-postfix",
+    default=None,
+    help="Postfix's hold queue (what `sendguard milter` quarantined), not your own queue. "
+    'Default: on where [milter] hold = "quarantine".',
+)
 @click.pass_obj
-def review(state) -> None:  # type: ignore[no-untyped-def]
+def review(state, postfix: bool | None) -> None:  # type: ignore[no-untyped-def]
     """See what was held, fix it with one key, and move on."""
     from sendguard import paths
 
@@ -33,10 +42,12 @@ def review(state) -> None:  # type: ignore[no-untyped-def]
         config_path = Path(os.environ["SENDGUARD_CONFIG"])
         state.config_path = config_path
     config = state.config
-    prefetch = _start_reading_queue()
+    if postfix is None:
+        postfix = config.milter.hold == "quarantine"
+    prefetch = None if postfix else _start_reading_queue()
     from sendguard.tui.app import run
 
-    run(config, config_path or paths.config_path(), prefetch)
+    run(config, config_path or paths.config_path(), prefetch, postfix=postfix)
 
 
 def _start_reading_queue() -> Any:

@@ -64,13 +64,18 @@ def known_copies(milter_state: Path) -> dict[str, Meta]:
     }
 
 
-def listing(config_dir: str, milter_state: Path) -> list[dict[str, Any]]:
-    """``queue list --json`` lines for Postfix's hold queue."""
+def listing(config_dir: str, milter_state: Path, held: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """``queue list --json`` lines for Postfix's hold queue (the review screen reads them too).
+
+    ``login``: whose history judged it (the authenticated login, else the envelope sender);
+    ``sendguard_id``: the milter's own copy. Both empty for mail sendguard did not hold.
+    ``held``: the hold queue as :func:`hold_queue` returns it (default: ask Postfix now).
+    """
     from datetime import UTC, datetime
 
     copies = known_copies(milter_state)
     rows = []
-    for item in hold_queue(config_dir):
+    for item in hold_queue(config_dir) if held is None else held:
         qid = str(item.get("queue_id", ""))
         meta = copies.get(qid, {})
         rows.append(
@@ -83,6 +88,8 @@ def listing(config_dir: str, milter_state: Path) -> list[dict[str, Any]]:
                 "verdict": meta.get("verdict", "hold"),
                 "created": datetime.fromtimestamp(int(item.get("arrival_time", 0)), UTC).isoformat(timespec="seconds"),
                 "reasons": [f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"],
+                "login": meta.get("milter_sender", ""),
+                "sendguard_id": meta.get("id", ""),
             }
         )
     return rows

@@ -88,6 +88,10 @@ class QueueRow:
     suggestion: bool = False
     """A finding suggests another recipient (the s key can take it)."""
     findings: bool = False
+    sender: str = ""
+    """Who sent it, where several people's mail is listed (Postfix's hold queue)."""
+    copy_id: str = ""
+    """The milter's own copy of a message held in Postfix's queue: what Enter opens."""
 
     @property
     def urgency(self) -> int:
@@ -217,6 +221,43 @@ def queue_rows(queue: q.Queue, now: float, *, include_all: bool = False) -> list
         rows.sort(key=lambda r: -(r.created or 0.0))
     else:
         rows.sort(key=QueueRow.sort_key)
+    return rows
+
+
+def postfix_rows(config_dir: str, milter_state: Path, held: list[dict[str, Any]] | None = None) -> list[QueueRow]:
+    """Postfix's hold queue as queue rows, newest first (``review --postfix``).
+
+    The id is Postfix's queue id (what ``postsuper`` acts on); the reason, the subject and
+    ``copy_id`` come from the copy the milter kept when it quarantined the message, joined by
+    that id (milter/postfix.listing, as ``queue list --postfix``). Mail held by someone else has
+    no copy: it is listed with what Postfix knows and says so. ``held``: ``postqueue -j``'s
+    objects, when already read (default: ask Postfix now).
+    """
+    from sendguard.milter import postfix
+
+    rows = []
+    for item in postfix.listing(config_dir, milter_state, held):
+        qid, recipients = str(item["id"]), tuple(str(a) for a in item["recipients"])
+        subject, verdict = str(item["subject"]), str(item["verdict"])
+        reasons = [str(r) for r in item["reasons"]]
+        copy_id = str(item.get("sendguard_id") or "")
+        reason = reasons[0] if reasons else ("" if copy_id else "sendguard has no copy of it: held by something else")
+        sender = str(item.get("login") or item.get("sender") or "")
+        rows.append(
+            QueueRow(
+                id=qid,
+                state=q.HELD,
+                created=_timestamp(item["created"]),
+                recipients=recipients,
+                subject=subject,
+                verdict=verdict,
+                reason=reason,
+                search_text=" ".join((qid, sender, verdict, subject, *reasons, *recipients)).lower(),
+                sender=sender,
+                copy_id=copy_id,
+            )
+        )
+    rows.sort(key=QueueRow.sort_key)
     return rows
 
 

@@ -248,6 +248,96 @@ def make_app(home: Path, config_text: str = CONFIG, now: float = NOW, config_pat
     )
 
 
+# Postfix's hold queue as `postqueue -j` lists it, and the milter's copies of what it quarantined.
+POSTFIX_WRONG_ID = "4ZpQ3x1HkLz9"
+POSTFIX_PDF_ID = "4ZpQ2w0GjKy8"
+POSTFIX_OTHER_ID = "4ZpQ1v9FhJx7"
+
+
+def postfix_hold_queue() -> list[dict[str, Any]]:
+    def item(qid: str, offset: float, sender: str, *rcpts: str) -> dict[str, Any]:
+        return {
+            "queue_name": "hold",
+            "queue_id": qid,
+            "arrival_time": int(NOW + offset),
+            "message_size": 1200,
+            "forced_expire": False,
+            "sender": sender,
+            "recipients": [{"address": r} for r in rcpts],
+        }
+
+    return [
+        item(POSTFIX_WRONG_ID, -120, "d.wolff@nordwerk.example", "m.berger@kundenfirma.example"),
+        item(POSTFIX_PDF_ID, -1500, "j.krause@nordwerk.example", "ops@outside.example", "cfo@outside.example"),
+        item(POSTFIX_OTHER_ID, -7200, "newsletter@nordwerk.example", "list@partner.example"),
+    ]
+
+
+def build_milter_copies(queue_root: Path) -> None:
+    """The copies ``sendguard milter`` kept when it quarantined two of the held messages."""
+    put(
+        queue_root,
+        "20261127-085800-111111",
+        message("m.berger@kundenfirma.example", "Personalkosten Abteilung", "Die Zahlen für die Abteilung.\n"),
+        "quarantined",
+        -120,
+        sender="d.wolff@nordwerk.example",
+        milter_sender="d.wolff@nordwerk.example",
+        checker="milter",
+        postfix_queue_id=POSTFIX_WRONG_ID,
+        findings=[
+            finding(
+                "wrong-recipient",
+                "hold",
+                "m.berger@kundenfirma.example may be the wrong person: you write about internal matters "
+                "with m.berger@nordwerk.example.",
+                "m.berger@kundenfirma.example",
+                "m.berger@nordwerk.example",
+            )
+        ],
+    )
+    put(
+        queue_root,
+        "20261127-083500-222222",
+        message(
+            "ops@outside.example",
+            "Q3 figures",
+            "See the attached report.\n",
+            cc="cfo@outside.example",
+            attachment=("report.txt", "text/plain", PDF),
+        ),
+        "quarantined",
+        -1500,
+        sender="j.krause@nordwerk.example",
+        milter_sender="j.krause",
+        checker="milter",
+        postfix_queue_id=POSTFIX_PDF_ID,
+        findings=[finding("attachment-type", "hold", "report.txt is really a PDF document.", None, None, "report.txt")],
+    )
+
+
+def make_postfix_app(home: Path, config_text: str = CONFIG, now: float = NOW) -> Any:
+    """A ReviewApp on Postfix's hold queue (``review --postfix``) with fixed contents."""
+    from sendguard.act.queue import Queue
+    from sendguard.config import schema as config_mod
+    from sendguard.recover.review_data import postfix_rows
+    from sendguard.tui.app import ReviewApp
+
+    root = home / "milter"
+    build_milter_copies(root / "queue")
+    config_path = home / "config.toml"
+    config_path.write_text(config_text + f'\n[milter]\nhold = "quarantine"\nstate_dir = "{root}"\n')
+    config = config_mod.load(config_path, required=True)
+    return ReviewApp(
+        queue=Queue(root / "queue"),
+        config=config,
+        config_path=config_path,
+        state_dir=root,
+        now=lambda: now,
+        hold_queue=lambda: postfix_rows("", root, held=postfix_hold_queue()),
+    )
+
+
 def _snapshot_app() -> Any:
     import tempfile
 

@@ -135,3 +135,20 @@ def test_incident_search_notmuch_cannot_run(snap_compare, app):
         await _settled(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_postfix_hold_queue(snap_compare, tmp_path):
+    """`review --postfix`: who sent each held message, sendguard's reason, release and delete only."""
+    app = data.make_postfix_app(tmp_path)
+    assert snap_compare(app, terminal_size=SIZE, run_before=_settled)
+
+
+def test_postfix_release_confirmation(snap_compare, tmp_path):
+    app = data.make_postfix_app(tmp_path)
+
+    async def run_before(pilot) -> None:
+        await _settled(pilot)
+        await pilot.press("r")
+        await _settled(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -1,4 +1,8 @@
-"""One message: recipients first, the findings in sentences, evidence highlighted in the body."""
+"""One message: recipients first, the findings in sentences, evidence highlighted in the body.
+
+For a message in Postfix's hold queue this is the milter's copy of it (``postfix_row`` says
+which held message it stands for); r and d then act on Postfix's queue, nothing else is offered.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from sendguard.errors import SendguardError
-from sendguard.recover.review_data import ENTRY_ACTIONS, MessageView, allowed_actions, message_view
+from sendguard.recover.review_data import ENTRY_ACTIONS, MessageView, QueueRow, allowed_actions, message_view
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
 from sendguard.tui.keys import bindings
@@ -19,9 +23,10 @@ from sendguard.tui.screens.base import ReviewScreen
 class MessageScreen(EntryActions, ReviewScreen):
     BINDINGS = bindings("message")
 
-    def __init__(self, entry_id: str) -> None:
+    def __init__(self, entry_id: str, postfix_row: QueueRow | None = None) -> None:
         super().__init__(id="message-screen")
         self.entry_id = entry_id
+        self.postfix_row = postfix_row
         self.view: MessageView | None = None
 
     def compose(self) -> ComposeResult:
@@ -55,6 +60,10 @@ class MessageScreen(EntryActions, ReviewScreen):
         """Offer (in the footer) and run only the actions this message's state allows."""
         if action not in ENTRY_ACTIONS:
             return True
+        if self.postfix_row is not None:
+            from sendguard.tui.screens.queue_list import POSTFIX_ACTIONS
+
+            return action in POSTFIX_ACTIONS
         view = self.view
         return view is not None and action in allowed_actions(
             view.state, suggestion=bool(view.suggestions), findings=bool(view.findings)
@@ -63,7 +72,13 @@ class MessageScreen(EntryActions, ReviewScreen):
     def current_entry_id(self) -> str | None:
         return self.entry_id
 
+    def current_postfix_row(self) -> QueueRow | None:
+        return self.postfix_row
+
     def after_change(self) -> None:
+        if self.postfix_row is not None:  # released or deleted: it is no longer in the hold queue
+            self.review.pop_screen()
+            return
         self.load()
 
     def action_back(self) -> None:

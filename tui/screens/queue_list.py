@@ -3,6 +3,10 @@
 Rows are read in a worker thread (10,000 meta.json files must not block the first paint of
 the frame) and handed to a RowList (tui/rowlist.py), which draws only the visible lines. The
 countdown timer touches only the rows that are waiting in the undo window.
+
+On Postfix's hold queue (``review --postfix``) the same list shows who sent each message
+instead of its state (all are held), offers release and discard only, and reads the hold queue
+again every few seconds: Postfix does not tell anyone when it holds or lets go of a message.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Input, Static
 
 from sendguard.errors import SendguardError
+from sendguard.printable import printable
 from sendguard.recover.review_data import ENTRY_ACTIONS, QueueRow, allowed_actions, queue_rows, queue_signature
 from sendguard.tui import render
 from sendguard.tui.actions import EntryActions
@@ -23,6 +28,10 @@ from sendguard.tui.screens.base import ReviewScreen
 
 WATCH_LIMIT = 500  # entries stat()ed each second for changes; more waiting than that is refreshed by g
 COLUMNS = [("state", "State", 11), ("when", "When", 8), ("to", "To", 24), ("subject", "Subject", 0)]
+POSTFIX_COLUMNS = [("from", "From", 22), ("when", "When", 8), ("to", "To", 22), ("subject", "Subject", 0)]
+POSTFIX_ACTIONS = frozenset({"release", "discard"})
+"""What can be done to a message in Postfix's hold queue: let it go, or delete it."""
+POSTFIX_POLL = 5.0  # seconds between reads of Postfix's hold queue
 
 
 class QueueScreen(EntryActions, ReviewScreen):
@@ -38,8 +47,9 @@ class QueueScreen(EntryActions, ReviewScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
-        yield Input(placeholder="/ filter: words from recipient, subject, reason or state", id="filter", compact=True)
-        yield RowList(COLUMNS, id="queue")
+        what = "sender, recipient, subject or reason" if self.review.postfix else "recipient, subject, reason or state"
+        yield Input(placeholder=f"/ filter: words from {what}", id="filter", compact=True)
+        yield RowList(POSTFIX_COLUMNS if self.review.postfix else COLUMNS, id="queue")
         yield Static(id="preview")
         yield Footer(compact=True)
 
@@ -47,6 +57,8 @@ class QueueScreen(EntryActions, ReviewScreen):
         self.query_one("#title", Static).update(text("sendguard review — loading the queue…", "bold"))
         self.query_one(RowList).focus()
         self.set_interval(1.0, self.tick)
+        if self.review.postfix:
+            self.set_interval(POSTFIX_POLL, self.load)
         self.load()
 
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
@@ -54,12 +66,16 @@ class QueueScreen(EntryActions, ReviewScreen):
         app = self.review
         prefetch, app.prefetch = app.prefetch, None
         try:
-            rows = prefetch.result() if prefetch is not None else queue_rows(app.queue, app.now())
+            if app.hold_queue is not None:
+                rows = app.hold_queue()
+            else:
+                rows = prefetch.result() if prefetch is not None else queue_rows(app.queue, app.now())
         except OSError as err:
             app.call_from_thread(app.show_error, "Cannot read the queue", [f"{app.queue.root}: {err}"])
             return
         except SendguardError as err:
-            app.call_from_thread(app.show_error, "Cannot read the queue", err.details())
+            title = "Cannot read Postfix's hold queue" if app.postfix else "Cannot read the queue"
+            app.call_from_thread(app.show_error, title, err.details())
             return
         app.call_from_thread(self.show_rows, rows)
 
@@ -75,15 +91,29 @@ class QueueScreen(EntryActions, ReviewScreen):
         needle = self.query_one("#filter", Input).value.strip()
         shown = [row for row in self.rows if row.matches(needle)]
         self.shown = {row.id: row for row in shown}
-        to_width = COLUMNS[2][2]
-        table.set_rows(
-            [row.id for row in shown], shown, lambda row: render.row_cells(row, self.review.now(), to_width, 200), keep
-        )
+        now = self.review.now
+        if self.review.postfix:
+            widths = (POSTFIX_COLUMNS[0][2], POSTFIX_COLUMNS[2][2])
+            table.set_rows(
+                [row.id for row in shown], shown, lambda row: render.postfix_row_cells(row, now(), *widths, 200), keep
+            )
+        else:
+            to_width = COLUMNS[2][2]
+            table.set_rows(
+                [row.id for row in shown], shown, lambda row: render.row_cells(row, now(), to_width, 200), keep
+            )
         self.update_title(len(shown))
         self.update_preview()
         self.refresh_bindings()
 
     def update_title(self, count: int) -> None:
+        if self.review.postfix:
+            title = text(f"sendguard review — Postfix's hold queue: {len(self.rows)} held", "bold")
+            if count != len(self.rows):
+                title.append(f"  (showing {count})", style="dim")
+            title.append("   ? help", style="dim")
+            self.query_one("#title", Static).update(title)
+            return
         held = sum(1 for r in self.rows if r.state in ("held", "blocked", "interrupted", "failed"))
         waiting = sum(1 for r in self.rows if r.state == "delayed")
         title = text(f"sendguard review — {held} need you, {waiting} waiting, {len(self.rows)} in the queue", "bold")
@@ -98,6 +128,9 @@ class QueueScreen(EntryActions, ReviewScreen):
     def current_entry_id(self) -> str | None:
         return self.query_one(RowList).current_key
 
+    def current_postfix_row(self) -> QueueRow | None:
+        return self.current_row() if self.review.postfix else None
+
     def update_preview(self) -> None:
         row = self.current_row()
         if row is None and not self.loaded:
@@ -110,6 +143,12 @@ class QueueScreen(EntryActions, ReviewScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Offer (in the footer) and run only the actions the highlighted message's state allows."""
+        if self.review.postfix:
+            if action == "incidents":  # the milter's decisions are in its own log, not this user's
+                return False
+            if action in ENTRY_ACTIONS:
+                return self.current_row() is not None and action in POSTFIX_ACTIONS
+            return True
         if action not in ENTRY_ACTIONS:
             return True
         row = self.current_row()
@@ -136,6 +175,17 @@ class QueueScreen(EntryActions, ReviewScreen):
     def action_open(self) -> None:
         from sendguard.tui.screens.message import MessageScreen
 
+        if self.review.postfix:
+            row = self.current_row()
+            if row is not None and row.copy_id:
+                self.review.push_screen(MessageScreen(row.copy_id, postfix_row=row))
+            elif row is not None:
+                self.review.notify(
+                    printable(f"sendguard kept no copy of {row.id}: it was held by something else."),
+                    severity="warning",
+                    markup=False,
+                )
+            return
         entry_id = self.current_entry_id()
         if entry_id:
             self.review.push_screen(MessageScreen(entry_id))
@@ -153,6 +203,8 @@ class QueueScreen(EntryActions, ReviewScreen):
 
     def _watched(self) -> list[str]:
         """The entries whose state may change without us: everything not yet delivered."""
+        if self.review.postfix:  # Postfix's ids are not entries of the milter's queue; it is polled
+            return []
         return [r.id for r in self.rows if r.state != "delivered"][:WATCH_LIMIT]
 
     def tick(self) -> None:
