@@ -1,24 +1,8 @@
-"""Act: hand a kept message to the transport, exactly once, and record what happened.
+"""Hand a kept message to the transport, exactly once, and record what its exit proves.
 
-The transport (``[transport] command``, msmtp by default) gets the bytes that were kept
-(without Bcc fields; its stdin is a file, not a pipe, so a caller that dies mid-send cannot
-cut the message short), the caller's sendmail options (without -t: the recipients checked are
-the recipients sent), and the recipients after ``--``, so an address that begins with ``-``
-is never read as an option.
-
-Only call :func:`deliver` while holding the entry's lock (queue.py). The state goes
-``sending`` before the transport starts and, after it, to what its exit proves:
-
-* 0: ``delivered``;
-* 75, or a refusal (64–69, 77, 78) whose SMTP replies were all temporary (msmtp says
-  ``server message: 451 ...`` and exits 69): ``deferred``, which ``queue run`` retries;
-* any other refusal (64–69, 77, 78): ``failed``, kept for a person;
-* killed by a signal, timed out, or any other code (70, 74 ... do not prove the message did
-  not leave): ``interrupted`` — never resent without a person (exit 75).
-
-A crash in between leaves ``sending``, which queue.py reports as interrupted, never resends.
-SIGTERM and SIGHUP wait while the transport runs, so a caller that is stopped mid-send still
-records what happened.
+Call :func:`deliver` only while holding the entry's lock. The transport gets the envelope that
+was checked and the bytes that were kept (without Bcc); its exit status becomes ``delivered``,
+``deferred``, ``failed`` or ``interrupted`` (ARCHITECTURE.md, "Exactly once").
 """
 
 from __future__ import annotations

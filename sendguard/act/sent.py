@@ -1,18 +1,8 @@
 """File what sendguard itself delivers from the queue into the user's Sent maildir.
 
-A mail program files a message in its Sent folder when sendmail tells it the message left. A
-message sendguard held, deferred or kept and delivered later (``release``, review's fix, the
-undo window, ``queue run``) left without the mail program, so without ``[sent] maildir`` the
-Sent folder never shows it. The copy is the bytes delivered, written through ``tmp/`` into
-``cur/`` with the Seen flag (``:2,S``), fsynced, so a crash leaves it whole or not at all.
-
-The mail program did file a message when it was told "sent" before sendguard delivered it
-(exit 0 at the start of the undo window, ``hold_action = "queue"``). Such a copy is in the
-folder already, written after the entry was kept: a file there, that new, with the same
-Message-ID, means it is not filed twice.
-
-Filing never undoes a delivery: a copy that cannot be written is recorded on the entry and
-reported, and the message has left all the same.
+Mail sendguard delivered later (release, a fix, the undo window, ``queue run``) left without the
+mail program, which therefore never filed it. A copy already filed by the mail program is not
+filed twice, and filing never undoes a delivery (ARCHITECTURE.md, "The Sent folder").
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """``sendguard demo``: the whole path on an embedded default, in a throwaway directory.
 
-A loopback SMTP server (aiosmtpd) on 127.0.0.1, a temp world (msmtprc, sendguard config, a small
-sent-mail history learned with ``sendguard learn``), then a few messages through mutt (or
-``sendguard-sendmail`` directly when mutt is missing or ``--no-mutt``) → sendguard → the real
-msmtp: routine mail is delivered, a mistyped client domain is held with its reason, and
-``sendguard queue list`` shows it afterwards (mutt in batch mode forgets a failed message: the
-queue does not).
-
-Everything runs in subprocesses with HOME, XDG_* and SENDGUARD_CONFIG pointed into the temp
-dir, so the demo never reads or writes the user's own config, queue or history.
-
-The held message is a lookalike of the client's domain ("kundenfirrna" for "kundenfirma"). The
-demo config sets that rule's action to hold, so the demo does not depend on how strong the
-rule's own judgement is today; without the rule it falls back to a ``[block]`` entry.
+A loopback SMTP server on 127.0.0.1, a temporary world (msmtprc, config, a small learned
+history), then a few messages through mutt (or ``sendguard-sendmail`` when mutt is missing or
+``--no-mutt``) and the real msmtp: routine mail is delivered, a lookalike of the client's domain
+is held, and ``queue list`` shows it. HOME, XDG_* and SENDGUARD_CONFIG point into the temporary
+directory, so the demo never touches the user's own config, queue or history.
 """
 
 from __future__ import annotations
@@ -84,6 +76,8 @@ def write_world(root: Path, port: int, hold_rule: str | None) -> dict[str, Path]
     for sub in ("home", "config", "data", "state", "cache", "run"):
         (root / sub).mkdir(mode=0o700)
     msmtprc = write_msmtprc(root / "msmtprc", port, ME, root / "msmtp.log")
+    # The lookalike rule is set to hold, so the demo does not depend on how strong the rule's own
+    # judgement is today; without the rule, a [block] entry holds the same message.
     held = f'[rules.{hold_rule}]\naction = "hold"\n' if hold_rule else f'[block]\naddresses = ["{LOOKALIKE[0]}"]\n'
     config = root / "config" / "sendguard" / "config.toml"
     config.parent.mkdir(mode=0o700)

@@ -1,18 +1,9 @@
 """``sendguard doctor``: check each piece of the setup and say what to fix.
 
-One line per check: ``ok``, ``warn`` (works, but protection is weaker than it could be: nothing
-learned yet, no clients, notmuch not set up) or ``FAIL`` (mail would not be protected or not
-leave: a broken config, a transport that does not run, a state dir others can read, a mail
-program that sends past sendguard). Each non-ok line is followed by what to do.
-
-Two notmuch checks, on purpose: ``notmuch`` is the user's own database (``sendguard learn
---notmuch``), ``incident log`` is sendguard's (``sendguard log``): that it opens, and that
-records are not piling up unindexed (a marker older than a few minutes with no indexer at work).
-
-Exit status: 0 when nothing failed (warnings allowed: a fresh install is healthy before it has
-learned anything), 1 when something failed. Doctor reads and runs read-only commands only
-(``msmtp -P`` prints msmtp's configuration without sending; its output, which can hold a
-password, is never shown).
+One line per check, ``ok``, ``warn`` (works, but protects less than it could) or ``FAIL`` (mail
+would not be protected or not leave), each non-ok line followed by what to do. Exit status 0
+when nothing failed, 1 otherwise. It runs read-only commands only, and never shows msmtp's
+configuration (it can hold a password).
 """
 
 from __future__ import annotations
@@ -147,6 +138,9 @@ def check_history() -> Check:
     return Check("history", OK, f"{learned}; {judgement_of(store).operating_point()}")
 
 
+# Two notmuch checks on purpose: this one is the user's own database (``learn --notmuch``),
+# check_incident_log is sendguard's (``sendguard log``): that it opens, and that records are not
+# piling up unindexed.
 def check_notmuch() -> Check:
     config = os.environ.get("NOTMUCH_CONFIG")
     candidates = (

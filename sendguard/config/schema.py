@@ -1,18 +1,9 @@
 """The configuration: one typed model, validated when loaded.
 
-Each section is a dataclass; every key is declared once, with its type, default and a
-docstring-like ``doc`` (the man page test reads these). Loading collects *all* problems —
-unknown sections and keys, wrong types, bad values — and raises one :class:`ConfigError` that
-names file, line, key, what was expected and the nearest valid key (harlequin's pattern).
-
-Rule options are declared by the rules themselves (``Rule.options``) and validated here, so a
-rule's knobs live beside its code.
-
-Sections are declared with :func:`section` rather than ``@dataclass``: the same declaration
-(annotated ``key()`` fields), the same ``__init__`` / ``__eq__`` / ``__repr__``, but built without
-the code generation dataclasses does per class (it compiles three methods each, ~0.3 ms a class;
-this module is imported on every mail). A section written with plain ``@dataclass`` still works
-everywhere here.
+Every key is declared once, with its type, default and ``doc`` (the man page test reads them);
+loading reports every problem at once, with file, line and the nearest valid key. Sections use
+:func:`section`, not ``@dataclass``: this module is imported on every mail (ARCHITECTURE.md,
+"Config").
 """
 
 from __future__ import annotations

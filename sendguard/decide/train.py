@@ -1,19 +1,8 @@
-"""Fit the judgement to the user's own mail, at learn time (never on the send path).
+"""Fit the judgement (the per-user hold threshold) to the user's own mail, at learn time.
 
-What ``sendguard evaluate`` measures, used to decide: each kept sample of the user's sent mail
-(``samples``, the newest SAMPLE_LIMIT) is judged once as it was sent and once with one recipient
-swapped for a confusable contact the user could have picked (frequent contacts more often, as
-autocomplete does), SWAPS times on different recipients. Each judgement is the largest twin
-margin the namesake rule would see (history.judgement). It is simulated when the message is
-learned, against the history as it stood before it (``Learner`` with a config: the user meets
-their mail in date order, and a message must not vouch for itself); a sample learned otherwise
-(a delivered message) is judged against the whole history less that message (LeaveOut), which
-knows a little of the future.
-
-The hold threshold is the margin above which ``[judgement] false_holds`` of the messages as
-sent lie, read from a kernel-smoothed distribution (a 1 % budget on a few hundred messages
-would otherwise hang on the two highest), and never below the rule's ``hold_margin``: the fit
-may only hold less than the hand-set prior. The warn threshold keeps the prior's distance below.
+Never on the send path: it simulates autocomplete mistakes on the user's sent mail and reads the
+threshold from the margins seen (ARCHITECTURE.md, "The judgement: who was meant, decided per
+user"); ``sendguard evaluate`` measures the same.
 """
 
 from __future__ import annotations

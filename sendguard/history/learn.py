@@ -1,18 +1,7 @@
 """Learning: turn messages into contact statistics, in batches, idempotently.
 
-A message is identified by its Message-ID (or, lacking one, a hash of its bytes); one already in
-``messages`` is skipped, so learning the same mail twice — or a delivered message that later
-turns up in the sent folder — changes nothing.
-
-Mail whose From is an ``[identity]`` address is *sent*: each recipient's ``sent`` count rises
-and the message's words are attributed to them. Other mail is *received*: the sender's
-``received`` count rises and the words are attributed to the sender. Every participant's
-``seen`` count rises, and every pair of participants is counted as co-addressed. Messages to
-very many people (lists, announcements) say little about who belongs together: their pairs and
-words are not counted (MAX_PARTICIPANTS).
-
-Counts are gathered in memory per batch and written with one upsert per row, so 10,000
-messages learn in seconds.
+A message already learned (by Message-ID) changes nothing when learned again; sent and received
+mail count differently (ARCHITECTURE.md, "The history store").
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
-"""The detached indexer: ``python -m sendguard.incidents.indexer STATE_DIR``.
+"""The detached indexer: ``python -m sendguard.incidents.indexer [--wait | --locked] STATE_DIR``.
 
-Started by the observer after each record (never waited for) and by ``sendguard log`` (waited
-for, up to a bound). One at a time: whoever holds ``.indexer.lock`` indexes; others exit at
-once. After releasing the lock it looks once more for markers written meanwhile, so a record
-written while an indexer was finishing is not left behind.
-
-One started by the observer lingers, lock held, for LINGER_SECONDS after its work, indexing what
-arrives meanwhile: mail comes in bursts (a git series, a script), and a fresh indexer per mail
-costs a Python start and the notmuch2 import, ~90 ms of CPU each (measured per mail in a
-back-to-back run), competing with the next mail's check on a 2-core machine. ``sendguard log``
-does not wait for the lingering: it waits only until nothing is pending (index_now).
+A :class:`~sendguard.runner.Runner`: whoever holds ``.indexer.lock`` indexes the pending records;
+others exit at once. Started by the observer (lock handed over, lingering for the rest of a
+burst) and by ``sendguard log`` (waited for, bounded): ARCHITECTURE.md, "The incident log".
 """
 
 from __future__ import annotations

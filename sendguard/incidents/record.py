@@ -1,25 +1,8 @@
-"""Build one incident record and write it into the log's maildir. No notmuch here.
+"""Build one incident record and write it into the log's maildir (no notmuch here).
 
-This runs on the send path (through the observer), so it is cheap by design: the record is
-assembled as bytes by hand (no email.generator, no MIME classes), the original is copied in
-verbatim as message/rfc822 (only CRLF becomes LF, as in any maildir), and the file is written
-to ``tmp/`` and renamed into ``cur/`` without fsync. Why no fsync: the queue entry is the
-durable truth about the message and is fsynced already; a record lost in a power cut is
-a missing log line, never a lost message, and an fsync per event would be the fsync storm
-the send path cannot afford.
-
-Parts: the summary (text/plain), the entry's meta (application/json, so the record can stand in
-for a pruned queue entry) and the original (message/rfc822), always in this order.
-
-One stored copy of big mail: an original larger than INLINE_ORIGINAL_BYTES is not copied into
-each record. It is hard-linked from the queue into the log's ``originals/`` (one link per
-version of the message, shared by all its records; the queue can prune its entry and the bytes
-stay), and the record's third part is a ``message/external-body; access-type=local-file``
-naming it, with the original's header block as the phantom headers (so notmuch still indexes
-From, To, Subject). Where a link is impossible (another file system) the original is inlined.
-
-The tags the indexer applies travel inside the record (``X-Sendguard-Tags``), so a record
-indexed days later, or re-indexed from scratch, gets exactly the tags it was written with.
+It runs on the send path (through the observer), so it is cheap: bytes assembled by hand, the
+original copied verbatim or, when big, hard-linked, no fsync. Why, and the record's parts:
+ARCHITECTURE.md, "The incident log".
 """
 
 from __future__ import annotations

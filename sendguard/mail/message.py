@@ -1,22 +1,9 @@
 """A read-only view of one outgoing message, parsed lazily, boundedly and without copies.
 
-The raw bytes are the truth: they are what gets delivered, byte for byte. Everything here is
-derived from them on demand, so a rule that needs only the headers never pays for decoding
-attachments.
-
-Why not ``email.message_from_bytes`` for the whole message: on a 25 MB attachment the stdlib
-feed parser takes seconds and holds the message several times over (the text, a list of its
-lines, the joined payload, the decoded bytes), and it recurses once per nesting level, so an
-endlessly nested message raises RecursionError. So the stdlib parses only *header blocks*
-(``compat32`` policy: cheap, never raises on malformed headers; RFC 2047 words are decoded
-here), addresses are read by :mod:`sendguard.mail.addresses` (strict, linear, the same on
-every Python: the recipients read here are the envelope that is sent), and the MIME tree is walked by :mod:`sendguard.mail.mimetree`, iteratively, over a memoryview
-of the raw bytes: a part's body is a view, decoded only when a rule asks for it.
-
-Anything that cannot be read is recorded in ``problems`` instead of raising; the
-unreadable-message rule turns that into a hold (fail closed: what was not read was not
-checked). ``parsed`` still offers the full stdlib parse for callers that want a Message tree;
-nothing on the send path should need it.
+The raw bytes are the truth: they are what is delivered. Everything here is derived from them
+on demand, and what cannot be read goes into ``problems`` instead of raising (the
+unreadable-message rule holds it). Why not the stdlib's parser: ARCHITECTURE.md, "Reading a
+message".
 """
 
 from __future__ import annotations

@@ -1,20 +1,10 @@
 """The milter process: start the check workers, listen, judge each message under a time limit.
 
-* ``[milter] workers`` check processes (worker.py) judge the messages, so the rules run on
-  every core rather than on one Python thread under the GIL. Each message waits at most
-  ``[milter] timeout`` seconds, queueing included; past that the client gets 451 (try again),
-  the worker is killed and replaced, and what it did not finish changes nothing (a check
-  near its deadline keeps and confirms nothing: worker.Deadline). A worker that dies is a 451
-  for its message and is replaced.
-* The workers learn what they let through when idle, in batches, and send quarantine notices
-  after the reply: the client never waits for SQLite or for a notice mail.
-* ``workers = 0`` judges in this process, on one thread (Checker), learning in a background
-  thread: for a small site or a debugger.
-* libmilter owns the socket and the signals: SIGTERM or SIGINT stop it; then the workers get
-  EOF, learn what they still hold and exit (bounded).
-
-Postfix must be told what to do when the milter is away (``milter_default_action = tempfail``,
-README "For a team"): then a milter that is down, slow or killed costs a retry, never a message.
+Checks run in worker processes (every core, not one thread under the GIL), each message within
+``[milter] timeout`` or a 451; learning and notices happen off the reply path. libmilter owns the
+socket and the signals, which is why this is not a sendguard.runner.Runner (ARCHITECTURE.md,
+"Processes" and "The milter"). Postfix needs ``milter_default_action = tempfail``:
+then a milter that is down costs a retry, never a message.
 """
 
 from __future__ import annotations

@@ -1,37 +1,10 @@
-"""The resident checker: one warm process checks every mail; ``sendguard-sendmail`` is its client.
+"""The resident checker's client: ``sendguard-sendmail`` offers each mail to a warm server.
 
-Why: the send path runs on every mail, and a fresh Python that imports the rules, compiles their
-patterns and opens the history costs ~75 ms per mail, against ~50 ms for msmtp itself
-(bench/README.md). Warm, the same check takes a few milliseconds. So the entry points
-(``sendguard-sendmail``, ``sendguard sendmail``) first offer the message to a resident checker
-and only run the send path themselves when there is none; after such a run they start one for
-the next mail (``[sendmail] resident``, default on; it stops after ``resident_idle`` seconds
-without mail, and when its own code or the Python it runs changes on disk).
-
-What the server runs is the same :class:`sendguard.sendpath.path.SendPath` as the in-process path,
-with the client's argv, environment, directory and stderr (the descriptor is passed over the
-socket), so held mail is explained on the caller's terminal and the transport (msmtp, with its
-passwordeval) runs in the caller's environment. Only the observers move: they run after the
-client has its exit code, before the next mail is taken, so the next check sees the history.
-
-Exactly once across two processes: the client chooses the queue id and sends it with the
-message. The server keeps the message under that id (and says ``K id``), then answers
-``X code`` when it is done. A client that gets no ``X`` (the server was killed, or declined
-with ``R``) runs the send path itself with the same id, after the server is gone (the
-connection closed): if an entry with that id exists, the server kept it and the client
-finishes that entry; if not, the server never kept it and never will, and the client keeps it
-under that id (sendpath/once.py). So the message is kept once and delivered once, whichever
-side stops where (tests/integration/test_exactly_once.py kills each at every step).
-
-Trust: the socket is a file in a directory only the user can enter — ``$XDG_RUNTIME_DIR/
-sendguard`` when ``$XDG_RUNTIME_DIR`` is the user's and 0700, else the state directory — named
-after the Python, the package and the config and data locations, so a test's isolated HOME
-gets its own server. Nobody else can take the name, fill its backlog or connect; the client
-also checks the server's uid (SO_PEERCRED), gives up connecting after CONNECT_TIMEOUT and then
-checks the mail itself.
-
-Only the client part is imported on every mail: it needs ``_socket`` and ``marshal`` (both
-built in, no import cost worth measuring) and nothing of sendguard's.
+A fresh Python costs more per mail than msmtp itself; warm, a check takes a few milliseconds.
+When no server answers, the caller runs the send path itself and starts one for the next mail.
+This module is imported on every mail, so it needs nothing of sendguard's but ``ids`` and
+``faults``. Protocol, trust and the exactly-once hand-over: ARCHITECTURE.md, "The resident
+checker" and "Exactly once".
 """
 
 from __future__ import annotations

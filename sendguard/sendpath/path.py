@@ -1,26 +1,9 @@
-"""The send path: ``sendguard-sendmail`` / ``sendguard sendmail``.
+"""The send path: what ``sendguard-sendmail`` / ``sendguard sendmail`` does with one mail.
 
-Runs on every outgoing mail, so it is lean: no click, no Textual, no notmuch (a subprocess test
-checks ``sys.modules``), heavy libraries only inside the rules that need them.
-
-Order of work, chosen so that no message is ever lost:
-
-1. read stdin to EOF, whatever the flags (-i/-oi are irrelevant to us);
-2. parse argv and config; an error here keeps the message (state held, with the error) and
-   exits 64/78 saying where it is;
-3. check and decide (check.py, decision.py);
-4. keep the message in the queue (fsynced) in the state the decision implies, holding its lock;
-5. act: deliver (pass/warn), confirm an earlier hold of the identical message, or hold/block
-   and explain on stderr;
-6. tell the observers (history, incident log), once the entry's state is final on disk and its
-   lock released. The entry points run them in a detached child (events.ObserverWorker), so
-   the caller gets our exit code without waiting for SQLite; the next mail's check waits for
-   them (events.settle), bounded, so it sees the history as it would have.
-
-Any unexpected error after step 1 keeps the message and exits 70 with one line saying where;
-a full disk exits 75 if the message is kept, 73 if it could not be (then nothing is left that
-could be sent later). A message that may already be in the queue (a resident checker that
-stopped mid-way, a mail program that sends it again) is handled in once.py. stdout stays empty.
+The same in process and in the resident checker. It runs on every mail, so it stays lean: no
+click, Textual or notmuch (a test checks ``sys.modules``). Its order of work, and the exit codes
+when something fails, are what keep every message: ARCHITECTURE.md, "The send path's order of
+work". stdout stays empty.
 """
 
 from __future__ import annotations

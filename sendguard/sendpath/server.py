@@ -1,22 +1,8 @@
 """The resident checker's server: ``python -m sendguard.sendpath.server CONFIG``.
 
-Started detached by a sendmail run that found none (resident.py explains the protocol and why).
-It serves one mail at a time, in order: a mail is a few milliseconds of checking plus the
-transport, and one at a time keeps the send path exactly as it is in a process of its own — the
-same queue locks, the same observers before the next check. A second client waits in the
-listen backlog meanwhile. Connections from another user (none can reach the private directory
-the socket is in, but should one) are closed unanswered and do not keep it alive.
-
-It stops, and the next mail is checked in its own process (which starts a fresh server):
-
-* after ``[sendmail] resident_idle`` seconds without mail;
-* when the config says ``resident = false``;
-* when a source file it has loaded, or the Python it runs, changed on disk (an upgrade, or a
-  developer's edit): old code must not go on judging mail.
-
-Anything that goes wrong with one client is logged to ``resident.log`` in the state dir and
-costs only that connection; the client then checks the message itself unless it was told the
-message was kept.
+A :class:`~sendguard.runner.Runner` started detached by a mail that found none. It serves one
+mail at a time with the same SendPath as the in-process path, and stops when idle, when the
+config turns it off, or when its code changed on disk (ARCHITECTURE.md, "The resident checker").
 """
 
 from __future__ import annotations
