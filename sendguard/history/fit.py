@@ -20,12 +20,13 @@ from sendguard.mail.greetings import (
     MAX_BODY_CHARS,
     MAX_WORDS,
     Greeting,
+    distinct_words,
     is_forward,
     is_reply,
+    letter_runs,
     names_one_thread,
     parse_greeting,
     subject_key,
-    words,
 )
 from sendguard.mail.quoted import Person, QuotedPeople, quoted_people
 
@@ -60,7 +61,14 @@ class MessageView:
 
     @cached_property
     def words(self) -> list[str]:
-        return words(self.message.subject + "\n" + self.body, MAX_WORDS)
+        """greetings.words of the subject and body, from the body's runs that ``tokens`` shares."""
+        body_runs = [run for run in dict.fromkeys(self._runs) if len(run) >= 3]
+        return distinct_words(letter_runs(self.message.subject.lower(), 3) + body_runs, MAX_WORDS)
+
+    @cached_property
+    def _runs(self) -> list[str]:
+        """The body's lower-cased runs of 2+ letters (one scan for ``words`` and ``tokens``)."""
+        return letter_runs(self.body.lower(), 2)
 
     @cached_property
     def greeting(self) -> Greeting | None:
@@ -74,7 +82,7 @@ class MessageView:
 
     @cached_property
     def tokens(self) -> set[str]:
-        return set(re.findall(r"[^\W\d_]{2,}", self.body.lower()))
+        return set(self._runs)
 
     @cached_property
     def forward(self) -> bool:

@@ -319,6 +319,8 @@ _TITLE_WORDS = frozenset(TITLES)
 
 def is_quote_marker(line: str) -> bool:
     """Does this (stripped) line start quoted or forwarded text?"""
+    if ":" not in line and line[:1] not in "-_bB":  # most lines: every marker has one of these
+        return False
     low = line.lower()
     if low.startswith(("--", "__")):
         return set(low) <= {"_", " "} and len(low) >= 10 or any(w in low for w in MARKER_WORDS)
@@ -419,12 +421,29 @@ het een van voor met niet zijn dat ook maar groet groeten bedankt
 )
 
 
+_RUNS: dict[tuple[int, bool], re.Pattern[str]] = {}
+
+
+def letter_runs(text: str, minimum: int) -> list[str]:
+    """The runs of ``minimum`` or more letters (``[^\\W\\d_]``) in ``text``, in order. An ASCII
+    text is read with ``[a-zA-Z]``, the same letters there, at a third of the cost."""
+    key = (minimum, text.isascii())
+    pattern = _RUNS.get(key)
+    if pattern is None:
+        letters = "[a-zA-Z]" if key[1] else r"[^\W\d_]"
+        pattern = _RUNS[key] = re.compile(f"{letters}{{{minimum},}}")
+    return pattern.findall(text)
+
+
 def words(text: str, limit: int = 400) -> list[str]:
     """Distinct topical words (folded, 3+ letters, no stop words), in order of first use."""
-    _, _, word_re = _patterns()
+    return distinct_words(letter_runs(text.lower(), 3), limit)
+
+
+def distinct_words(runs: list[str], limit: int = 400) -> list[str]:
+    """``words`` of a text's lower-cased runs of 3+ letters: each run folded and looked at once."""
     seen: dict[str, None] = {}
-    for match in word_re.finditer(text.lower()):
-        raw = match.group()
+    for raw in dict.fromkeys(runs):
         word = raw if raw.isascii() else fold(raw)  # ASCII letters are folded already
         if word in seen or word in STOPWORDS or len(word) < 3:
             continue

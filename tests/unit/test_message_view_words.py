@@ -1,0 +1,152 @@
+"""The recipient model reads a message's words and name tokens from one scan of its body: the
+same words and tokens as reading each from the whole text."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sendguard.history.fit import MessageView
+from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, STOPWORDS, fold, is_quote_marker, words
+
+
+class Message:
+    def __init__(self, subject: str, body: str) -> None:
+        self.subject = subject
+        self.body_text = body
+
+
+def words_one_by_one(text: str, limit: int = 400) -> list[str]:
+    """greetings.words as first written: a match at a time."""
+    seen: dict[str, None] = {}
+    for match in re.finditer(r"[^\W\d_]{3,}", text.lower()):
+        raw = match.group()
+        word = raw if raw.isascii() else fold(raw)
+        if word in seen or word in STOPWORDS or len(word) < 3:
+            continue
+        seen[word] = None
+        if len(seen) >= limit:
+            break
+    return list(seen)
+
+
+PIECES = st.sampled_from(
+    [" ", "\n", "the", "Köhler", "koehler", "ΣΟΦΟΣ", "İstanbul", "straße", "Ольга", "and", "x1y", "_ab", "Falke"]
+)
+TEXT = st.lists(st.one_of(PIECES, st.text(max_size=6)), max_size=40).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT, st.integers(min_value=1, max_value=20))
+def test_words_are_those_of_a_scan_a_match_at_a_time(text, limit):
+    assert words(text, limit) == words_one_by_one(text, limit)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT, TEXT)
+def test_view_words_and_tokens_are_those_of_the_whole_text(subject, body):
+    view = MessageView(Message(subject, body), [])
+    assert view.words == words_one_by_one(subject + "\n" + body[:MAX_BODY_CHARS], MAX_WORDS)
+    assert view.tokens == set(re.findall(r"[^\W\d_]{2,}", body[:MAX_BODY_CHARS].lower()))
+
+
+def is_quote_marker_in_full(line: str) -> bool:
+    from sendguard.mail import greetings as g
+
+    low = line.lower()
+    if low.startswith(("--", "__")):
+        return set(low) <= {"_", " "} and len(low) >= 10 or any(w in low for w in g.MARKER_WORDS)
+    if low.startswith("begin forwarded message") or low.startswith(g.HEADER_STARTS):
+        return True
+    if low.endswith(g.ATTRIBUTION_ENDS):
+        return True
+    return low.endswith(":") and any(w in low for w in g.ATTRIBUTION_WORDS) and len(low) < 250
+
+
+LINES = st.lists(
+    st.sampled_from(
+        ["--", "__", ":", "Begin", "BEGIN forwarded message", "From:", "wrote:", " schrieb ", "x", "İ", "Ⓑ"]
+    ),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(LINES, st.text(max_size=30)))
+def test_quote_marker_shortcut_changes_nothing(line):
+    line = line.strip()
+    assert is_quote_marker(line) == is_quote_marker_in_full(line)
+
+
+def address_form_word_by_word(text: str, greeting: str = "") -> str:
+    from sendguard.mail import voice as v
+
+    tokens = re.findall(r"[^\W\d_]+|[.!?:]", text)
+    informal = formal = french = 0
+    for i, tok in enumerate(tokens):
+        low = tok.lower()
+        if low in v.INFORMAL:
+            informal += 1
+            french += low in ("tu", "te", "toi", "ton", "ta", "tes")
+        elif tok in v.FORMAL_DE and i > 0 and tokens[i - 1] not in (".", "!", "?", ":"):
+            formal += 1
+        elif low in v.FORMAL_FR:
+            formal += 1
+            french += 1
+    if v.TITLED.search(greeting):
+        formal += 2
+    if informal == formal:
+        return ""
+    if french * 2 >= informal + formal:
+        return "tu" if informal > formal else "vous"
+    return "du" if informal > formal else "sie"
+
+
+def language_word_by_word(text: str) -> str:
+    from sendguard.mail import voice as v
+
+    words = [w.strip(".,;:!?()\"'„“”«»") for w in text.lower().split()]
+    scores = {lang: sum(w in markers for w in words) for lang, markers in v.MARKERS.items()}
+    if any(ch in text for ch in "äöüß"):
+        scores["de"] += 2
+    if any(ch in text for ch in "éèêàçù"):
+        scores["fr"] += 2
+    best = max(scores.values())
+    return next((lang for lang in ("en", "de", "fr") if scores[lang] == best), "en")
+
+
+VOICE = st.lists(
+    st.sampled_from(
+        [
+            "Sie",
+            "Ihnen",
+            "du",
+            "Du",
+            "tu",
+            "vous",
+            "Vous",
+            ". ",
+            "! ",
+            ": ",
+            "und",
+            "the",
+            "la",
+            "merci,",
+            "«vous»",
+            "\n",
+        ]
+    )
+    | st.text(max_size=5),
+    max_size=30,
+).map(" ".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(VOICE, st.sampled_from(["", "Sehr geehrter Herr Brandt,", "Hallo Markus,"]))
+def test_voice_counts_per_distinct_word_change_nothing(text, greeting):
+    from sendguard.mail.voice import address_form, language_of
+
+    assert address_form(text, greeting) == address_form_word_by_word(text, greeting)
+    assert language_of(text) == language_word_by_word(text)
