@@ -41,6 +41,9 @@ _CACHE_KEY = "content.scan-texts"
 SCAN_CHARS = 1_000_000
 
 _DIFF_START = re.compile(r"^(?:diff --git |Index: |--- (?:a/|/dev/null)|\+\+\+ b/|@@ -\d)", re.MULTILINE)
+# Each start of a diff holds one of these: without any, the search (which tries every position
+# of a multi-line text) is skipped.
+_DIFF_CUES = ("diff --git ", "Index: ", "--- ", "+++ b/", "@@ -")
 _PATCH_SUBJECT = re.compile(r"\[(?:[^\]]*\s)?(?:PATCH|RFC)\b", re.IGNORECASE)
 
 _ATTRIBUTION = LazyPattern(
@@ -83,8 +86,15 @@ def mask(secret: str) -> str:
     return f"{secret[0]}…{secret[-1]}"
 
 
+def diff_start(text: str) -> re.Match[str] | None:
+    """Where the first diff of a git patch starts, if any."""
+    if not any(cue in text for cue in _DIFF_CUES):
+        return None
+    return _DIFF_START.search(text)
+
+
 def looks_like_patch(text: str, subject: str = "") -> bool:
-    return bool(_DIFF_START.search(text)) or bool(_PATCH_SUBJECT.search(subject))
+    return bool(diff_start(text)) or bool(_PATCH_SUBJECT.search(subject))
 
 
 def own_text(text: str) -> str:
@@ -103,7 +113,7 @@ def own_text(text: str) -> str:
 
 def patch_text(text: str) -> str:
     """Prose before the first diff, plus the lines the diff adds."""
-    first = _DIFF_START.search(text)
+    first = diff_start(text)
     if not first:
         return text
     added = [
@@ -118,7 +128,7 @@ def scan_texts(message: Any, context: Any) -> list[tuple[str, str]]:
     if cached is not None:
         return list(cached)
     body = message.body_text[:SCAN_CHARS]
-    if _DIFF_START.search(body):
+    if diff_start(body):
         body = patch_text(body)
     # The subject travels too ("Erstattung auf DE89 3704 …", "new token ghp_…"), and it is the
     # heading of the text: "Gehälter 2026" above a bare table of names and amounts.
@@ -127,7 +137,7 @@ def scan_texts(message: Any, context: Any) -> list[tuple[str, str]]:
         from sendguard.mail.extract import attachment_texts
 
         for item in attachment_texts(message, context):
-            text = patch_text(item.text) if _DIFF_START.search(item.text) else item.text
+            text = patch_text(item.text) if diff_start(item.text) else item.text
             out.append((f"the attachment {item.name}", text))
     context.cache[_CACHE_KEY] = tuple(out)
     return out
