@@ -80,15 +80,19 @@ class EntryActions:
         if row is None:
             app.notify("No message selected.", severity="warning", markup=False)
             return
-        queue_id, config_dir = row.id, app.config.milter.postfix_config
+        queue_id, config, config_dir = row.id, app.config, app.config.milter.postfix_config
+
+        def done(what: str) -> Callable[[list[str]], None]:
+            return lambda warnings: self._done(" ".join([what, *warnings]), "warning" if warnings else "information")
+
         if action == "release":
             self._confirm_then(
                 "Release this message? Postfix delivers it now.",
                 _postfix_summary(row),
                 "Release",
                 "Release failed",
-                lambda: postfix.release(queue_id, config_dir),
-                lambda _: self._done(f"Released {queue_id}: Postfix delivers it now."),
+                lambda: postfix.release(queue_id, config_dir, config=config),
+                done(f"Released {queue_id}: Postfix delivers it now."),
             )
         else:
             self._confirm_then(
@@ -96,8 +100,8 @@ class EntryActions:
                 _postfix_summary(row),
                 "Delete",
                 "Delete failed",
-                lambda: postfix.discard(queue_id, config_dir),
-                lambda _: self._done(f"Deleted {queue_id} from the hold queue; it will never be sent."),
+                lambda: postfix.discard(queue_id, config_dir, config=config),
+                done(f"Deleted {queue_id} from the hold queue; it will never be sent."),
             )
 
     def _done(self, message: str, severity: str = "information") -> None:

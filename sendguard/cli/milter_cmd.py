@@ -70,11 +70,12 @@ def postfix_act(config, action: str, queue_ids: tuple[str, ...]) -> int:  # type
     from sendguard.cli import render_error
     from sendguard.errors import SendguardError
     from sendguard.milter import postfix
+    from sendguard.printable import printable
 
     worst = 0
     for queue_id in queue_ids:
         try:
-            getattr(postfix, action)(queue_id, config.milter.postfix_config)
+            warnings = getattr(postfix, action)(queue_id, config.milter.postfix_config, config=config)
         except SendguardError as err:
             render_error(err)
             worst = max(worst, int(err.exit_code))
@@ -82,4 +83,6 @@ def postfix_act(config, action: str, queue_ids: tuple[str, ...]) -> int:  # type
         click.echo(
             f"{queue_id}: {'released to Postfix for delivery' if action == 'release' else 'deleted from the hold queue'}"
         )
+        for warning in warnings:
+            click.echo(f"sendguard: warning: {printable(warning)}", err=True)
     return worst

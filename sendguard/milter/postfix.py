@@ -4,6 +4,8 @@ A quarantined message lives in Postfix's own queue, not in sendguard's: ``postqu
 it (one JSON object per line), ``postsuper -H`` releases it (to the deferred queue, then
 ``postqueue -i`` asks for delivery now), ``postsuper -d ID hold`` deletes it. What sendguard
 knows about it (subject, findings) is joined from the milter's own copy by Postfix queue id.
+The administrator's decision is noted on that copy (``postfix_decision``, an event) and in the
+milter's incident log, and a decided copy is never joined again (Postfix reuses queue ids).
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ def known_copies(milter_state: Path) -> dict[str, Meta]:
     return {
         e.meta["postfix_queue_id"]: e.meta
         for e in Queue(milter_state / "queue").entries()
-        if e.meta.get("postfix_queue_id") and e.meta.get("state") == "quarantined"
+        if e.meta.get("postfix_queue_id")
+        and e.meta.get("state") == "quarantined"
+        and not e.meta.get("postfix_decision")
     }
 
 
@@ -101,25 +105,61 @@ def _checked_id(queue_id: str) -> str:
     return queue_id
 
 
-def release(queue_id: str, config_dir: str = "") -> None:
-    """Let a held message go: out of the hold queue, and ask for its delivery now."""
+def release(queue_id: str, config_dir: str = "", *, config: Any = None) -> list[str]:
+    """Let a held message go: out of the hold queue, and ask for its delivery now.
+
+    With ``config``, the decision is noted on the milter's copy; what could not be noted comes
+    back as warnings (Postfix has acted either way)."""
     queue_id = _checked_id(queue_id)
     if queue_id not in {str(i.get("queue_id")) for i in hold_queue(config_dir)}:
         raise QueueError(
             f"no message {queue_id} in Postfix's hold queue", hints=["see `sendguard queue list --postfix`"]
         )
     _run(["postsuper", *_config_args(config_dir), "-H", queue_id])
+    warnings = _note_decision(config, queue_id, "released")
     _run(["postqueue", *_config_args(config_dir), "-i", queue_id])
+    return warnings
 
 
-def discard(queue_id: str, config_dir: str = "") -> None:
-    """Delete a held message from the hold queue (the milter's copy stays in the incident log)."""
+def discard(queue_id: str, config_dir: str = "", *, config: Any = None) -> list[str]:
+    """Delete a held message from the hold queue (the milter's copy stays, in its incident log too)."""
     queue_id = _checked_id(queue_id)
     if queue_id not in {str(i.get("queue_id")) for i in hold_queue(config_dir)}:
         raise QueueError(
             f"no message {queue_id} in Postfix's hold queue", hints=["see `sendguard queue list --postfix`"]
         )
     _run(["postsuper", *_config_args(config_dir), "-d", queue_id, "hold"])
+    return _note_decision(config, queue_id, "discarded")
+
+
+def _note_decision(config: Any, queue_id: str, event: str) -> list[str]:
+    """Mark the milter's copy of ``queue_id`` as decided and write the incident record."""
+    if config is None:
+        return []
+    from sendguard.act import events
+    from sendguard.act.queue import Queue
+    from sendguard.errors import SendguardError
+    from sendguard.milter import senders
+
+    queue = Queue(senders.state_dir(config) / "queue")
+    warnings: list[str] = []
+    if not queue.root.is_dir():
+        return warnings
+    try:
+        ids = [
+            e.id
+            for e in queue.entries()
+            if e.meta.get("postfix_queue_id") == queue_id
+            and e.meta.get("state") == "quarantined"
+            and not e.meta.get("postfix_decision")
+        ]
+        for entry_id in ids:
+            with queue.locked(entry_id) as entry:
+                entry.save(postfix_decision=event, event=f"{event} from Postfix's hold queue")
+                events.emit(entry, event, config, observers=("sendguard.incidents.observer",), warn=warnings.append)
+    except (OSError, SendguardError) as err:
+        warnings.append(f"{queue_id} was {event}, but sendguard's copy of it could not be marked so: {err}")
+    return warnings
 
 
 def notice_mail(to: str, meta: Meta, entry_id: str, queue_id: str) -> bytes:

@@ -11,6 +11,8 @@ import smtplib
 
 import pytest
 
+from sendguard.act.queue import Queue
+from sendguard.incidents import log_dir
 from tests.conftest import make_message
 from tests.support.postfix import Team, wait_until
 
@@ -196,6 +198,21 @@ def test_quarantine_puts_it_in_postfixs_hold_queue_and_the_admin_releases_or_dis
         assert len(smtp_server.received) == 3
         again = team.cli("release", "--postfix", rows["Falke offer 2"]["id"])
         assert again.returncode != 0 and "hold queue" in again.stderr
+        # the decisions are on the milter's copies and in its incident log
+        copies = {e.meta["subject"]: e for e in Queue(team.state / "queue").entries()}
+        assert copies["Falke offer 1"].meta["postfix_decision"] == "released"
+        assert copies["Falke offer 2"].meta["postfix_decision"] == "discarded"
+        assert copies["Falke offer 1"].meta["events"][-1]["event"] == "released from Postfix's hold queue"
+        records = [f.read_bytes() for f in (log_dir(team.state) / "cur").iterdir()]
+        events = {
+            (line.split(b": ", 1)[1], r.split(b"X-Sendguard-Id: ", 1)[1].split(b"\n", 1)[0])
+            for r in records
+            for line in r.splitlines()
+            if line.startswith(b"X-Sendguard-Event: ")
+        }
+        for subject, event in (("Falke offer 1", b"released"), ("Falke offer 2", b"discarded")):
+            assert (event, copies[subject].id.encode()) in events, events
+        assert team.cli("queue", "list", "--postfix", "--json").stdout == ""
 
 
 def test_a_milter_killed_mid_message_costs_a_retry_never_the_message(tmp_path, smtp_server):

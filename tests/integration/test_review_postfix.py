@@ -116,6 +116,9 @@ async def test_review_lists_postfixs_hold_queue_and_releases_and_deletes_through
             await until(pilot, lambda: rows_of(app) == {}, "an empty list")
             wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
             assert len(smtp_server.received) == 3  # two notices and the released message
+            # each decision is noted on the milter's copy (and in its incident log)
+            decided = {e.id: e.meta.get("postfix_decision") for e in app.queue.entries()}
+            assert decided == {first.copy_id: "released", second.copy_id: "discarded"}
 
 
 async def test_a_message_gone_meanwhile_is_an_error_in_the_app_not_a_crash(tmp_path, smtp_server):

@@ -30,3 +30,17 @@ def test_a_copy_of_a_message_no_longer_held_is_not_listed(tmp_path):
     data.build_milter_copies(tmp_path / "queue")
     held = [i for i in data.postfix_hold_queue() if i["queue_id"] != data.POSTFIX_WRONG_ID]
     assert [r.id for r in postfix_rows("", tmp_path, held=held)] == [data.POSTFIX_PDF_ID, data.POSTFIX_OTHER_ID]
+
+
+def test_a_decided_copy_is_never_joined_again(tmp_path):
+    """Postfix reuses queue ids: a copy released or deleted once must not lend its reason to
+    another message that gets the same id later."""
+    from sendguard.act.queue import Queue
+
+    data.build_milter_copies(tmp_path / "queue")
+    entry = Queue(tmp_path / "queue").get("20261127-085800-111111")
+    entry.save(postfix_decision="released", event="released from Postfix's hold queue")
+    rows = {r.id: r for r in postfix_rows("", tmp_path, held=data.postfix_hold_queue())}
+    assert rows[data.POSTFIX_WRONG_ID].copy_id == ""
+    assert rows[data.POSTFIX_WRONG_ID].reason == "sendguard has no copy of it: held by something else"
+    assert rows[data.POSTFIX_PDF_ID].copy_id == "20261127-083500-222222"
