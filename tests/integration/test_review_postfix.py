@@ -143,3 +143,30 @@ async def test_a_message_gone_meanwhile_is_an_error_in_the_app_not_a_crash(tmp_p
             assert isinstance(modal, ErrorModal) and modal.title_text == "Release failed"
             assert f"no message {target.id} in Postfix's hold queue" in modal.lines[0]
         assert [m for m in team.delivered(2) if m.rcpt_tos == ["anna@kundenfirma.example"]] == []
+
+
+def test_the_real_command_in_a_terminal_opens_on_postfixs_hold_queue(tmp_path, smtp_server):
+    """`sendguard review` where [milter] hold = "quarantine": Postfix's hold queue, no flag needed."""
+    import os
+
+    from tests.conftest import sendguard_exe
+    from tests.support.terminal import Terminal
+
+    with Team(tmp_path, smtp_server, hold="quarantine", extra=HOLD_EXTERNAL) as team:
+        with smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=60) as client:
+            client.sendmail("me@nordwerk.example", ["anna@kundenfirma.example"], make_message(subject="Falke offer"))
+        wait_until(lambda: len(team.held()) == 1, 60, "the message in the hold queue")
+        env = {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path / "data")}
+        with Terminal(env, "review-postfix", width=100, height=30) as term:
+            term.start(f"{sendguard_exe()} --config {team.config} review")
+            screen = term.wait_for("Postfix's hold queue: 1 held", 60)
+            assert "me@nordwerk.example" in screen and "Falke offer" in screen
+            term.keys("r")
+            term.wait_for("Release this message?")
+            term.keys("y")
+            wait_until(lambda: any(m.rcpt_tos == ["anna@kundenfirma.example"] for m in smtp_server.received), 60, "it")
+            term.wait_for("Postfix's hold queue: 0 held", 30)
+            term.keys("q")
+            assert "EXIT=0" in term.wait_for("EXIT=", 30)
+        (got,) = [m for m in smtp_server.received if m.rcpt_tos == ["anna@kundenfirma.example"]]
+        assert b"Subject: Falke offer" in got.data
