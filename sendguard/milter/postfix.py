@@ -56,16 +56,36 @@ def hold_queue(config_dir: str = "") -> list[dict[str, Any]]:
 
 
 def known_copies(milter_state: Path) -> dict[str, Meta]:
-    """The milter's own records of quarantined messages, by Postfix queue id."""
-    from sendguard.act.queue import Queue
+    """The milter's own records of quarantined, undecided messages, by Postfix queue id.
 
-    return {
-        e.meta["postfix_queue_id"]: e.meta
-        for e in Queue(milter_state / "queue").entries()
-        if e.meta.get("postfix_queue_id")
-        and e.meta.get("state") == "quarantined"
-        and not e.meta.get("postfix_decision")
-    }
+    Every copy the milter keeps (each 550's too) is in that queue, and the review screen asks
+    every few seconds: plain reads, JSON parsed only where the bytes can match."""
+    import os
+
+    base = os.fspath(milter_state / "queue")
+    try:
+        with os.scandir(base) as it:
+            names = [d.name for d in it if not d.name.startswith(".") and d.is_dir()]
+    except FileNotFoundError:
+        return {}
+    out: dict[str, Meta] = {}
+    for name in sorted(names):
+        try:
+            with open(os.path.join(base, name, "meta.json"), "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        if b'"quarantined"' not in data or b'"postfix_queue_id"' not in data:
+            continue
+        try:
+            meta = json.loads(data)
+        except ValueError:
+            continue
+        if not isinstance(meta, dict) or meta.get("state") != "quarantined" or meta.get("postfix_decision"):
+            continue
+        if meta.get("postfix_queue_id"):
+            out[str(meta["postfix_queue_id"])] = meta  # type: ignore[assignment]
+    return out
 
 
 def listing(config_dir: str, milter_state: Path, held: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
