@@ -172,7 +172,7 @@ def pair_rows(
                 for name in (*SIGNALS, "age"):
                     row[f"{side}_{name}"] = float(getattr(f, name))
                 for name in ("sent", "received", "seen", "words"):
-                    row[f"{side}_{name}"] = getattr(f.contact, name)
+                    row[f"{side}_n_{name}"] = getattr(f.contact, name)
                 row[f"{side}_org_of"] = model.org_of(f.contact.addr)
             row["content"] = fit.content_margin_over(base)
             row["topic_only"] = jm.topic_only(fit, base)

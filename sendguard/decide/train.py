@@ -19,7 +19,7 @@ from sendguard.history.fit import FitModel, MessageView, organization
 from sendguard.history.learn import MAX_PARTICIPANTS, observe_message
 from sendguard.history.store import Contact, HistoryStore
 
-VERSION = 1
+VERSION = 2
 """Of the simulated examples: a change to the margin makes older ones useless."""
 MIN_SAMPLES = 50
 MIN_SWAPS = 20

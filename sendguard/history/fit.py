@@ -31,6 +31,7 @@ from sendguard.mail.greetings import (
 from sendguard.mail.quoted import Person, QuotedPeople, quoted_people
 
 W_CO = 0.5
+CO_SHARE = 6.0  # co-recipients: the share of a contact's mail with each other recipient, in these units
 W_WORDS = 1.0
 W_GREETING = 3.0
 W_THREAD = 2.0
@@ -42,7 +43,6 @@ W_TOPIC_ORG = 1.0
 MIN_INTERNAL_SEEN = 2  # a word counts as internal after this many internal-only messages
 MIN_TOPIC_WORDS = 3
 MIN_TOPIC_SHARE = 0.4
-PROFILE_CONFIDENCE = 5.0  # messages to a recipient after which their profile counts half
 AGE_CAP = 6.0  # about 400 days: older than that, all contacts are alike
 DIRICHLET_MU = 20.0
 MAX_WORD_GAIN = 4.0
@@ -119,17 +119,10 @@ class Fit:
     def margin_over(self, actual: Fit) -> float:
         """How much better this contact fits than ``actual``, the recipient as addressed.
 
-        Co-recipients and words can only speak against the recipient as far as the history
-        knows whom and what the user sends them: against someone written to twice, a contact
-        written to a hundred times "fits" nearly every topic and circle. So those two
-        differences are scaled by the confidence in the recipient's profile.
+        No discount for a recipient written to rarely: co-recipients count as a share of each
+        contact's own mail, so a contact written to a hundred times does not "fit" every circle.
         """
-        confidence = actual.contact.sent / (actual.contact.sent + PROFILE_CONFIDENCE)
-        return (
-            self.total
-            - actual.total
-            - (1 - confidence) * (W_CO * (self.co - actual.co) + W_WORDS * (self.words - actual.words))
-        )
+        return self.total - actual.total
 
     def content_margin_over(self, actual: Fit) -> float:
         """The margin without recency: what the message itself says (never recency alone)."""
@@ -267,7 +260,9 @@ class FitModel:
         counts = self.store.word_counts(ids, list(self.vocab))
         out = {}
         for c in contacts:
-            co = sum(math.log1p(2 * pairs.get((c.id, o), 0)) for o in other_ids if o != c.id)
+            # the share of the contact's mail each other recipient was in: how often the user writes to
+            # someone says nothing of whom they write with (a raw count would reward volume)
+            co = sum(CO_SHARE * pairs.get((c.id, o), 0) / (c.seen + 1) for o in other_ids if o != c.id)
             co /= max(len(other_ids), 1)  # a mean: one mass mailing must not outweigh everything
             org = self.org_of(c.addr)
             same_org = sum(self.org_of(a) == org for a in others if a != c.addr)
