@@ -19,7 +19,7 @@ from sendguard.history.fit import FitModel, MessageView, organization
 from sendguard.history.learn import MAX_PARTICIPANTS, observe_message
 from sendguard.history.store import Contact, HistoryStore
 
-VERSION = 2
+VERSION = 3
 """Of the simulated examples: a change to the margin makes older ones useless."""
 MIN_SAMPLES = 50
 MIN_SWAPS = 20
@@ -145,7 +145,7 @@ def _largest(store: Any, message: Any, recipients: list[str], context: Any, when
     best = jm.NO_MARGIN
     for addr in recipients:
         actual = store.contact(addr)
-        if actual is None or actual.sent == 0:
+        if actual is None or not (actual.sent or actual.received):
             continue
         twins = jm.known_twins(store, addr, names.get(addr, ""), recipients, context.is_own)
         if twins:

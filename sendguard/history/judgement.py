@@ -106,11 +106,15 @@ def judgement_of(store: Any, hold: float = 1.0, warn: float = 0.75) -> Judgement
 def known_twins(
     store: Any, addr: str, display: str, recipients: list[str], is_own: Callable[[str], bool]
 ) -> list[tuple[Contact, str]]:
-    """(contact, why) for the confusable contacts of ``addr`` the user knows (wrote to or heard from)."""
+    """(contact, why) for the confusable contacts of ``addr`` the user has met in their mail.
+
+    Written to, heard from, or only seen beside others: the person meant is often one the user
+    has so far only been copied with.
+    """
     from sendguard.history.twins import confusables
 
     twins = confusables(store, addr, display, exclude=recipients)
-    return [(c, why) for c, why in twins if (c.sent or c.received) and not is_own(c.addr)]
+    return [(c, why) for c, why in twins if (c.sent or c.received or c.seen) and not is_own(c.addr)]
 
 
 def compare(

@@ -109,9 +109,10 @@ class Namesake(Rule):
                 findings += self._dormant(model, context, addr, actual, recipients)
                 continue
             typo = self._typo(addr, actual, twins)
-            if actual is None or actual.sent == 0:
-                # Someone new fits nothing yet, so every known namesake would "fit better":
-                # only a near-identical address to a regular contact is suspicious here.
+            if actual is None or not (actual.sent or actual.received):
+                # Someone the user never wrote to nor heard from fits nothing yet, so every known
+                # namesake would "fit better": only a near-identical address to a regular contact
+                # is suspicious here. Someone only heard from is compared like any contact.
                 if typo is not None:
                     findings.append(
                         Finding(

@@ -551,3 +551,20 @@ def test_rule_action_turns_a_recipient_rule_off_or_sets_its_weight(state, action
     d = run(state, raw, config)
     assert ("namesake" in rules_of(d)) is (action != "off")
     assert d.verdict <= verdict if action == "off" else d.verdict == verdict
+
+
+def test_a_contact_only_heard_from_is_compared_with_its_namesakes(tmp_path):
+    """Someone who wrote to the user but was never written to is scored like any contact."""
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+
+    heard_from = "thomas.weber@lindenhof.example"
+    state = hf.learned_state(tmp_path)
+    db = open_for_write(state)
+    cfg = hf.config()
+    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
+        learner.add(hf.mail([hf.ME], "Kantine", "Hallo Petra,\n\ndie Kantine ist zu.\n\nThomas", frm=heard_from, n=500))
+    db.close()
+    d = run(state, hf.mail([heard_from], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=600))
+    assert d.verdict >= Verdict.HOLD
+    assert rules_of(d)["namesake"].suggestion == hf.BOSS
