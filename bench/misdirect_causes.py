@@ -7,7 +7,7 @@ missed swap and every false hold names one cause, first match wins:
 misses
   intended-unknown       the intended contact was never written to nor heard from
   intended-co-only       seen only as a co-recipient of others' mail
-  wrong-new              the swapped-in address was never written to (only the typo check runs)
+  wrong-new              the swapped-in address was never written to nor heard from (typo check only)
   not-a-twin             the intended contact is not among the swapped-in one's confusables
   no-content-margin      nothing in the message favours the intended contact (recency at most)
   below-threshold        a margin, but under the fitted hold (the largest signals are named)
@@ -86,7 +86,7 @@ def miss_cause(store: object, config: schema.Config, raw: bytes, intended: str, 
         return "intended-unknown"
     if not i.sent and not i.received:
         return "intended-co-only"
-    if w is None or w.sent == 0:
+    if w is None or not (w.sent or w.received):
         return "wrong-new"
     message = OutgoingMessage(raw)
     envelope = envelope_for(message, (), False)
@@ -154,7 +154,7 @@ def pair_rows(
     rows = []
     for addr in recipients:
         actual = s.contact(addr)  # type: ignore[attr-defined]
-        if actual is None or actual.sent == 0:
+        if actual is None or not (actual.sent or actual.received):
             continue
         twins = jm.known_twins(s, addr, names.get(addr, ""), recipients, context.is_own)  # type: ignore[attr-defined]
         if not twins:
