@@ -101,12 +101,12 @@ def stop_processes(matches: Callable[[list[bytes]], bool], timeout: float = 10.0
             continue
     deadline = time.monotonic() + timeout
     while pids and time.monotonic() < deadline:
-        pids = [pid for pid in pids if _running(pid)]
+        pids = [pid for pid in pids if process_alive(pid)]
         time.sleep(0.02)
     return not pids
 
 
-def _running(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Alive, as opposed to gone or a zombie nobody reaped yet."""
     try:
         with open(f"/proc/{pid}/stat") as stat:

@@ -177,6 +177,22 @@ class Runner:
         self.stopping = True
 
 
+def lock_held(path: os.PathLike[str] | str) -> bool:
+    """Whether some process holds the lock file ``path`` (probed without waiting; a lock file
+    that cannot even be opened is held by nobody)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def write_pid_file(path: os.PathLike[str] | str) -> None:
     """Write our pid to ``path`` atomically (readers never see half a number)."""
     tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"

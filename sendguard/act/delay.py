@@ -243,20 +243,10 @@ class DelayWorker(Runner):
         return False
 
 
-def wait_and_deliver(
-    queue: q.Queue,
-    entry_id: str,
-    config: Any,
-    *,
-    clock: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
-    lock_tries: int = 100,
-    on_failure: FailureHandler | None = None,
-) -> str:
-    """The worker's loop, in this process: sleep until due (re-reading the entry), then deliver."""
-    worker = DelayWorker(
-        queue, entry_id, config, clock=clock, sleep=sleep, lock_tries=lock_tries, on_failure=on_failure
-    )
+def wait_and_deliver(queue: q.Queue, entry_id: str, config: Any, **options: Any) -> str:
+    """The worker's loop, in this process (``options`` as for :class:`DelayWorker`): sleep until
+    due, re-reading the entry, then deliver. Returns the state found or reached."""
+    worker = DelayWorker(queue, entry_id, config, **options)
     worker.serve()
     assert worker.result is not None  # serve ends only by _done or work, which both set it
     return worker.result

@@ -36,17 +36,9 @@ def indexer_lock_path(state_dir: Path) -> Path:
 
 def indexer_running(state_dir: Path) -> bool:
     """True when an indexer holds its lock (it will pick up markers written meanwhile)."""
-    try:
-        fd = os.open(indexer_lock_path(state_dir), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    from sendguard.runner import lock_held
+
+    return lock_held(indexer_lock_path(state_dir))
 
 
 def spawn_indexer(state_dir: Path) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sendguard.runner import Runner
+from sendguard.runner import Runner, lock_held
 
 
 class Scripted(Runner):
@@ -63,18 +63,6 @@ class Scripted(Runner):
         self.lines.append(line)
 
 
-def held_elsewhere(lock: Path) -> bool:
-    """Whether someone holds ``lock`` (another open file description, as another process has)."""
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 @pytest.fixture(autouse=True)
 def _sigterm_restored():
     before = signal.getsignal(signal.SIGTERM)
@@ -89,7 +77,7 @@ def test_start_work_stop_and_clean_up(tmp_path):
     assert runner.started == 1 and runner.released == 1
     assert runner.seen_pid == f"{os.getpid()}\n", "the pid file is there while it runs"
     assert not (tmp_path / "r.pid").exists(), "and gone after"
-    assert not held_elsewhere(tmp_path / "r.lock"), "the lock is let go"
+    assert not lock_held(tmp_path / "r.lock"), "the lock is let go"
 
 
 def test_it_stops_after_idle_seconds_without_work_and_work_restarts_the_clock(tmp_path):
@@ -123,7 +111,7 @@ def test_an_inherited_lock_is_used_not_taken_again(tmp_path):
     assert runner.done == ["a", "last"]
     with pytest.raises(OSError):
         os.fstat(fd)  # the runner closed it when done
-    assert not held_elsewhere(tmp_path / "r.lock")
+    assert not lock_held(tmp_path / "r.lock")
 
 
 def test_sigterm_while_waiting_stops_at_once_and_cleans_up(tmp_path):
@@ -145,7 +133,7 @@ def test_a_failure_is_one_log_line_an_exit_status_and_a_clean_up(tmp_path):
     runner = Scripted(["a", "fail", "b"], tmp_path)
     assert runner.run() == 1
     assert runner.lines == ["scripted stopped: ValueError: a broken piece of work"]
-    assert runner.released == 1 and not held_elsewhere(tmp_path / "r.lock")
+    assert runner.released == 1 and not lock_held(tmp_path / "r.lock")
 
 
 def test_work_that_came_while_letting_go_brings_it_back(tmp_path):
