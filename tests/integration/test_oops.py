@@ -240,6 +240,7 @@ def test_a_message_the_queue_pruned_is_read_back_from_the_incident_log(world, tm
     assert world.cli("oops", "20991231-000000-ffffff").returncode != 0
 
 
+@pytest.mark.slow
 def test_mutt_sends_an_oops_draft_as_written(world, tmp_path):
     from tests.support.mua import need, write_muttrc
 
@@ -266,6 +267,7 @@ def test_mutt_sends_an_oops_draft_as_written(world, tmp_path):
     assert "ungelesen" in received.get_content() and "bestätigen" in received.get_content()
 
 
+@pytest.mark.slow
 def test_mutt_sends_the_forwarding_draft_with_the_original_attached(world, tmp_path):
     from tests.support.mua import need, write_muttrc
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.mua import HOLD_EXTERNAL, header_names, held_row, queue_rows, run_mutt, unix
 
-pytestmark = pytest.mark.parametrize("program", ["mutt", "neomutt"])
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("program", ["mutt", "neomutt"])]
 
 BODY = "Hello Anna,\n\nthe Falke rollout is on track.\n\nRegards\nMe\n"
 

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import make_message
 from tests.support.wait import wait_until
 
+pytestmark = pytest.mark.slow
+
 
 def wait_for(predicate, timeout: float = 20.0) -> bool:
     return bool(wait_until(predicate, timeout, 0.1))
