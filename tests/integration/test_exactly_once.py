@@ -28,6 +28,7 @@ import pytest
 
 from sendguard.sendpath import client as resident
 from tests.conftest import sendguard_exe
+from tests.support.wait import pid_in, process_alive, wait_until
 
 SCALE = float(os.environ.get("SENDGUARD_CRASH_TRIALS", "1"))
 
@@ -146,16 +147,8 @@ def message(mid: str) -> bytes:
 
 
 def wait_gone(pid: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().split(") ", 1)[1].startswith("Z"):
-                    return  # a zombie: dead, waiting for a parent that is gone or busy
-        except (FileNotFoundError, ProcessLookupError):
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"process {pid} did not end")
+    # a zombie counts as gone: dead, waiting for a parent that is gone or busy
+    assert wait_until(lambda: not process_alive(pid), timeout, 0.01), f"process {pid} did not end"
 
 
 def queue_entries(data: Path) -> list[dict]:
@@ -207,10 +200,8 @@ def trial(smtp: Smtp, setup, monkeypatch, role: str, point: str, n: int) -> str:
             start_new_session=True,
         )
         where = resident.socket_path(str(config_path))
-        deadline = time.monotonic() + 30
-        while not Path(where).exists():
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
+        wait_until(lambda: Path(where).exists() or server.poll() is not None, 30, 0.01)
+        assert Path(where).exists(), "the server did not start"
     caller_env = killed_env if role in ("inproc", "client") else env
     proc = subprocess.run(
         [sendguard_exe("sendguard-sendmail"), "-t"],
@@ -228,14 +219,7 @@ def trial(smtp: Smtp, setup, monkeypatch, role: str, point: str, n: int) -> str:
         server.wait(timeout=60)
     if role == "worker":
         for entry_dir in (data / "sendguard" / "queue").glob("[0-9]*"):
-            pid_file = entry_dir / "worker.pid"
-            deadline = time.monotonic() + 30
-            pid = None
-            while pid is None and time.monotonic() < deadline:
-                try:
-                    pid = int(json.loads(pid_file.read_text()))
-                except (OSError, ValueError):  # not written yet, or half
-                    time.sleep(0.01)
+            pid = pid_in(entry_dir / "worker.pid")
             if pid is not None:
                 wait_gone(pid)
     if smtp.pid_file.exists():

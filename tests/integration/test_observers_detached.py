@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from sendguard.act import events
@@ -24,14 +23,12 @@ SEND = (
 )
 
 
-def send(world, message: bytes) -> tuple[subprocess.CompletedProcess[bytes], float]:
+def send(world, message: bytes) -> subprocess.CompletedProcess[bytes]:
     env = world.env()
     env["PYTHONPATH"] = str(ROOT)
-    start = time.monotonic()
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", SEND, "-t"], input=message, capture_output=True, env=env, timeout=60, check=False
     )
-    return proc, time.monotonic() - start
 
 
 def state_dir() -> Path:
@@ -42,7 +39,7 @@ def test_the_caller_does_not_wait_for_the_observers_and_settle_does(world, monke
     gate = tmp_path / "observer-gate"
     monkeypatch.setenv("SLOW_OBSERVER_GATE", str(gate))  # the observer works only once it exists
     monkeypatch.setenv("SLOW_OBSERVER_SECONDS", "0")
-    proc, _ = send(world, make_message(to="bob@nordwerk.example"))
+    proc = send(world, make_message(to="bob@nordwerk.example"))
     # Until the gate opens the observer waits (up to 120 s, longer than send's 60 s timeout), so
     # getting here at all proves the caller waited neither for it nor for EOF on stdout and
     # stderr (capture_output waits for those too): the child holds neither. No clock involved.
@@ -62,11 +59,11 @@ def test_the_next_mail_waits_for_the_last_ones_observers(world, monkeypatch, tmp
     gate = tmp_path / "observer-gate"
     monkeypatch.setenv("SLOW_OBSERVER_GATE", str(gate))
     monkeypatch.setenv("SLOW_OBSERVER_SECONDS", "1")
-    first, _ = send(world, make_message(to="bob@nordwerk.example", subject="one"))
+    first = send(world, make_message(to="bob@nordwerk.example", subject="one"))
     assert not events.settle(state_dir(), timeout=0)  # the first one's child is at work (at the gate)
     monkeypatch.setenv("SLOW_OBSERVER_SECONDS", "0")
     gate.touch()  # the first observer now takes 1 s more: well inside the 3 s a check waits for it
-    second, _ = send(world, make_message(to="bob@nordwerk.example", subject="two"))
+    second = send(world, make_message(to="bob@nordwerk.example", subject="two"))
     assert first.returncode == second.returncode == 0
     assert events.settle(state_dir(), timeout=30)
     entries = {e.meta["subject"]: e for e in q.Queue.default().entries()}
@@ -77,7 +74,7 @@ def test_the_next_mail_waits_for_the_last_ones_observers(world, monkeypatch, tmp
 
 
 def test_a_broken_observer_is_logged_in_the_state_dir_and_costs_nothing(world):
-    proc, _ = send(world, make_message(to="bob@nordwerk.example", subject="fail"))
+    proc = send(world, make_message(to="bob@nordwerk.example", subject="fail"))
     assert proc.returncode == 0 and b"could not record" not in proc.stderr
     assert len(world.server.received) == 1
     assert events.settle(state_dir(), timeout=30)
@@ -88,7 +85,7 @@ def test_a_broken_observer_is_logged_in_the_state_dir_and_costs_nothing(world):
 def test_a_held_message_is_observed_too(world, monkeypatch):
     world.write_config('[rules.external-recipient]\naction = "hold"\n')
     monkeypatch.setenv("SLOW_OBSERVER_SECONDS", "0")
-    proc, _ = send(world, make_message(to="anna@kundenfirma.example"))
+    proc = send(world, make_message(to="anna@kundenfirma.example"))
     assert proc.returncode == 75 and b"HELD" in proc.stderr
     assert events.settle(state_dir(), timeout=30)
     (entry,) = q.Queue.default().entries()

@@ -19,6 +19,7 @@ import pytest
 from sendguard.act import queue as q
 from sendguard.act.delivery import outcome
 from tests.conftest import make_message
+from tests.support.wait import wait_until
 
 RCPT = "anna@kundenfirma.example"
 
@@ -255,7 +256,6 @@ def test_a_caller_stopped_mid_send_still_records_what_the_transport_did(world, t
     """SIGTERM to sendguard-sendmail while msmtp runs: it waits for the transport, records
     "delivered", then ends by that signal (it used to die at once and leave "sending")."""
     import signal
-    import time
 
     started = tmp_path / "started"
     go = tmp_path / "go"
@@ -272,13 +272,20 @@ def test_a_caller_stopped_mid_send_still_records_what_the_transport_did(world, t
     )
     proc.stdin.write(make_message(subject="stopped mid-send"))
     proc.stdin.close()
-    deadline = time.monotonic() + 60
-    while not started.exists():
-        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-        time.sleep(0.02)
+    assert wait_until(lambda: started.exists() or proc.poll() is not None, 60, 0.02), "the transport never started"
+    assert proc.poll() is None, proc.stderr.read()
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
+    # The transport goes on only once sendmail has taken the signal (it is no longer pending).
+    assert wait_until(lambda: not _pending(proc.pid, signal.SIGTERM), 60, 0.01), "SIGTERM was never delivered"
     go.touch()
     assert proc.wait(timeout=60) == -signal.SIGTERM
     assert [r["state"] for r in rows(world)] == ["delivered"]
     assert len([m for m in world.server.received if b"stopped mid-send" in m.data]) == 1
+
+
+def _pending(pid: int, signum: int) -> bool:
+    """Whether ``signum`` was sent to ``pid`` and not yet delivered (its handler has not run)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("ShdPnd:", "SigPnd:")) and int(line.split()[1], 16) >> (signum - 1) & 1:
+            return True
+    return False

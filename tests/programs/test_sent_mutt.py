@@ -17,6 +17,7 @@ from sendguard.act import delay as undo
 from sendguard.act import queue as q
 from sendguard.config import schema as config_mod
 from tests.support.mua import HOLD_EXTERNAL, need
+from tests.support.wait import pid_in
 
 pytestmark = pytest.mark.slow
 
@@ -48,14 +49,8 @@ def _mutt(
 
 def _stop_worker(entry: q.Entry) -> None:
     """The undo window's worker this test started (its pid file names it)."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            pid = int((entry.path / "worker.pid").read_text())
-            break
-        except (OSError, ValueError):
-            time.sleep(0.02)
-    else:
+    pid = pid_in(entry.path / "worker.pid", 20)
+    if pid is None:
         return
     with contextlib.suppress(OSError):
         if b"sendguard.act.delay" in Path(f"/proc/{pid}/cmdline").read_bytes():

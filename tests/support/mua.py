@@ -192,14 +192,14 @@ class Aerc:
         return self._tmux("capture-pane", "-p")
 
     def wait_for(self, text: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.3)
-        raise AssertionError(f"aerc never showed {text!r}; screen:\n{screen}")
+        screens = [""]
+
+        def shown() -> bool:
+            screens[0] = self.screen()
+            return text in screens[0]
+
+        assert wait.wait_until(shown, timeout, 0.3), f"aerc never showed {text!r}; screen:\n{screens[0]}"
+        return screens[0]
 
     def compose(self, mailto: str) -> None:
         self._tmux("new-session", "-d", "-x", str(self.width), "-y", "50", f"aerc '{mailto}'")

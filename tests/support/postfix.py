@@ -23,7 +23,6 @@ import socket
 import subprocess
 import tempfile
 import textwrap
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -69,17 +68,18 @@ def skip_unless_postfix(sasl: bool = False) -> None:
 
 def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Until something accepts connections on 127.0.0.1:port (or the process died)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def listening() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+                return True
         except OSError:
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"the process exited ({proc.returncode}) before listening on {port}") from None
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s") from None
-            time.sleep(0.05)
+            return False
+
+    if not wait.wait_until(listening, timeout):
+        raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
 class Postfix:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import time
 
 import pytest
+
+from tests.support.wait import wait_until
 
 _serial = itertools.count()
 
@@ -40,14 +41,15 @@ class Terminal:
         return self._tmux("capture-pane", "-p", "-J")
 
     def wait_for(self, text: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.2)
-        pytest.fail(f"the terminal never showed {text!r}; screen:\n{screen}")
+        screens = [""]
+
+        def shown() -> bool:
+            screens[0] = self.screen()
+            return text in screens[0]
+
+        if not wait_until(shown, timeout, 0.2):
+            pytest.fail(f"the terminal never showed {text!r}; screen:\n{screens[0]}")
+        return screens[0]
 
     def keys(self, *keys: str) -> None:
         self._tmux("send-keys", *keys)

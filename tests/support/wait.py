@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
+
+from sendguard.detached import process_alive  # noqa: F401 — the tests' one test for a running process
 
 T = TypeVar("T")
 
@@ -24,3 +27,16 @@ def wait_until(predicate: Callable[[], T], timeout: float = 30.0, interval: floa
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def pid_in(path: Path, timeout: float = 30.0) -> int | None:
+    """The pid written to ``path`` (a number, perhaps with a newline), once it is there; None if
+    it did not appear within ``timeout`` seconds."""
+
+    def read() -> int | None:
+        try:
+            return int(path.read_text().strip())
+        except (OSError, ValueError):  # not written yet, or half
+            return None
+
+    return wait_until(read, timeout, 0.01)
