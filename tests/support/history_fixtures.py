@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 from pathlib import Path
+from typing import Any
 
 from sendguard.config.schema import parse
 
@@ -83,80 +84,55 @@ def mail(
     return "\n".join(lines).encode()
 
 
+# How often, to whom (Cc, or received from), about what: the synthetic history, in order.
+_HISTORY: list[tuple[int, list[str], str, str, dict[str, Any]]] = [
+    (
+        8,
+        [BOSS],
+        "Personalkosten Abteilung",
+        "Hallo Thomas,\n\ndie Personalkosten und "
+        "Gehälter der Abteilung liegen über Budget. Umstrukturierung nötig.\n\nGruß\nPetra",
+        {"cc": [COLLEAGUE]},
+    ),
+    (
+        6,
+        [BOSS],
+        "Budget Quartal",
+        "Hallo Thomas,\n\ndas Budget für Umstrukturierung und Personalkosten steht.\n\nGruß\nPetra",
+        {"cc": [COLLEAGUE]},
+    ),
+    (
+        6,
+        [CLIENT_THOMAS],
+        "Granit Meilenstein",
+        "Hallo Thomas,\n\nder Meilenstein für Granit ist erreicht, die Abnahme folgt.\n\nGruß\nPetra",
+        {},
+    ),
+    (6, [CLIENT_ANNA], "Lotse Wartung", "Hallo Anna,\n\ndie Wartung für Lotse ist am Freitag.\n\nGruß\nPetra", {}),
+    (4, [COLLEAGUE], "Urlaubsplanung", "Hi Mia,\n\nkannst du die Urlaubsplanung übernehmen?\n\nPetra", {}),
+    (
+        3,
+        [ME],
+        "Re: Granit Meilenstein",
+        "Hallo Petra,\n\ndanke, Abnahme nächste Woche.\n\nThomas",
+        {"frm": CLIENT_THOMAS},
+    ),
+    (
+        1,
+        [BOSS],
+        "Reorganisation Team",
+        "Hallo Thomas,\n\nerste Ideen zur Reorganisation.\n\nPetra",
+        {"cc": [COLLEAGUE], "msgid": "reorg-1@lindenhof.example"},
+    ),
+]
+
+
 def history_messages() -> list[bytes]:
     """About forty messages of sent (and some received) mail."""
     out = []
-    n = 0
-    for _i in range(8):
-        n += 1
-        out.append(
-            mail(
-                [BOSS],
-                "Personalkosten Abteilung",
-                "Hallo Thomas,\n\ndie Personalkosten und "
-                "Gehälter der Abteilung liegen über Budget. Umstrukturierung nötig.\n\nGruß\nPetra",
-                cc=[COLLEAGUE],
-                n=n,
-            )
-        )
-    for _i in range(6):
-        n += 1
-        out.append(
-            mail(
-                [BOSS],
-                "Budget Quartal",
-                "Hallo Thomas,\n\ndas Budget für Umstrukturierung und Personalkosten steht.\n\nGruß\nPetra",
-                cc=[COLLEAGUE],
-                n=n,
-            )
-        )
-    for _i in range(6):
-        n += 1
-        out.append(
-            mail(
-                [CLIENT_THOMAS],
-                "Granit Meilenstein",
-                "Hallo Thomas,\n\nder Meilenstein für Granit ist erreicht, die Abnahme folgt.\n\nGruß\nPetra",
-                n=n,
-            )
-        )
-    for _i in range(6):
-        n += 1
-        out.append(
-            mail(
-                [CLIENT_ANNA],
-                "Lotse Wartung",
-                "Hallo Anna,\n\ndie Wartung für Lotse ist am Freitag.\n\nGruß\nPetra",
-                n=n,
-            )
-        )
-    for _i in range(4):
-        n += 1
-        out.append(
-            mail([COLLEAGUE], "Urlaubsplanung", "Hi Mia,\n\nkannst du die Urlaubsplanung übernehmen?\n\nPetra", n=n)
-        )
-    for _i in range(3):
-        n += 1
-        out.append(
-            mail(
-                [ME],
-                "Re: Granit Meilenstein",
-                "Hallo Petra,\n\ndanke, Abnahme nächste Woche.\n\nThomas",
-                frm=CLIENT_THOMAS,
-                n=n,
-            )
-        )
-    n += 1
-    out.append(
-        mail(
-            [BOSS],
-            "Reorganisation Team",
-            "Hallo Thomas,\n\nerste Ideen zur Reorganisation.\n\nPetra",
-            cc=[COLLEAGUE],
-            n=n,
-            msgid="reorg-1@lindenhof.example",
-        )
-    )
+    for count, to, subject, body, extra in _HISTORY:
+        for _ in range(count):
+            out.append(mail(to, subject, body, n=len(out) + 1, **extra))
     return out
 
 
