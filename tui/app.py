@@ -99,7 +99,7 @@ class ReviewApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.postfix))
 
     def show_error(self, title: str, lines: list[str]) -> None:
         self.push_screen(ErrorModal(title, lines or ["(no details)"]))

@@ -86,6 +86,15 @@ async def test_review_lists_postfixs_hold_queue_and_releases_and_deletes_through
             assert screen.check_action("release", ()) and screen.check_action("discard", ())
             assert not screen.check_action("suggest", ()) and not screen.check_action("edit", ())
 
+            # ? lists only the keys that work here
+            await pilot.press("question_mark")
+            await settle(pilot)
+            shown = str(app.screen.query_one("#dialog-body Static").render())
+            assert "release it from Postfix's hold queue" in shown and "delete it from Postfix's hold queue" in shown
+            assert "suggested recipient" not in shown and "$EDITOR" not in shown
+            await pilot.press("escape")
+            await settle(pilot)
+
             # Enter: the milter's copy, with the findings
             await pilot.press("enter")
             await settle(pilot)
