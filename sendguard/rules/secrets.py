@@ -13,7 +13,7 @@ import bisect
 import re
 from typing import TYPE_CHECKING, Any
 
-from sendguard.mail.content import LazyPattern, fold, mask, scan_texts, shannon_entropy
+from sendguard.mail.content import LazyPattern, fold, mask, shannon_entropy, texts_in_time
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -304,7 +304,7 @@ class Secrets(Rule):
 
     def check(self, message: OutgoingMessage, context: CheckContext) -> list[Finding]:
         found: list[tuple[str, str, str, bool]] = []
-        for where, text in scan_texts(message, context):
+        for where, text in texts_in_time(message, context, self.id):
             found += [(what, where, mask(value), conclusive) for what, value, conclusive in find_secrets(text)]
         if not found:
             return []

@@ -12,7 +12,7 @@ import importlib
 import re
 from typing import TYPE_CHECKING
 
-from sendguard.mail.content import LazyPattern, mask, scan_texts
+from sendguard.mail.content import LazyPattern, mask, texts_in_time
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -320,7 +320,7 @@ class SensitiveData(Rule):
         outside = bool(context.outside_recipients)
         found: list[tuple[str, str, str]] = []  # (kind, where, masked value)
         salary_table = salary_figure = False
-        for where, text in scan_texts(message, context):
+        for where, text in texts_in_time(message, context, self.id):
             if not text:
                 continue
             shape = _shape(text)
