@@ -189,28 +189,34 @@ class Part:
     def payload(self) -> bytes:
         """The decoded bytes (base64 / quoted-printable undone).
 
-        Kept when small; a big part is decoded again when asked again (decoding runs at memory
+        Kept when small and encoded; a big part is decoded again when asked again (decoding runs at memory
         speed), so a message with many big attachments never holds all of them decoded at once."""
         cached = self.memo.get("payload")
         if isinstance(cached, bytes):
             return cached
         data = self._decode(self.end)
-        if len(data) <= MAX_CACHED_PAYLOAD:
-            self.memo["payload"] = data
+        if len(data) <= MAX_CACHED_PAYLOAD and self.transfer_encoding in _DECODED:
+            self.memo["payload"] = data  # an unencoded part is a copy of the message: not kept
         return data
 
     def head(self, size: int) -> bytes:
         """About the first ``size`` decoded bytes (at least that many when the part has them),
         decoding only a prefix: enough for libmagic, without decoding a 25 MB attachment."""
+        data = self._prefix(size, cache=True)
+        return data if len(data) <= size else data[:size]
+
+    def _prefix(self, size: int, cache: bool) -> bytes:
+        """At least the first ``size`` decoded bytes (or all); ``cache=False``: a whole part
+        decoded here is not kept."""
         cached = self.memo.get("payload")
         if isinstance(cached, bytes):
-            return cached[:size]
+            return cached
         encoded = size * 4 // 3 + size // 30 + 1024  # base64 with its line breaks, and some slack
         stop = self.start + encoded
         if stop >= self.end:
-            return self.payload()[:size]
+            return self.payload() if cache else self._decode(self.end)
         newline = self.raw.rfind(b"\n", self.start, stop)
-        return self._decode(newline if newline > self.start else stop)[:size]
+        return self._decode(newline if newline > self.start else stop)
 
     def _decode(self, end: int) -> bytes:
         view = memoryview(self.raw)[self.start : end]
@@ -230,13 +236,28 @@ class Part:
     def text(self, limit: int | None = None) -> str:
         """The part as text, in its declared charset (or UTF-8), never raising.
 
-        ``limit``: decode at most this many bytes (a budget for big parts)."""
-        data = self.payload() if limit is None else self.head(limit)
+        ``limit``: decode at most this many bytes (a budget for big parts). Holds one copy of
+        the part beside the message: an unencoded body is decoded straight from the message's
+        bytes, an encoded one is decoded to bytes that are dropped (not cached) once it is text."""
+        cached = self.memo.get("payload")
+        size = self.encoded_size if limit is None else limit
+        data: bytes | memoryview
+        if isinstance(cached, bytes):
+            data = cached if len(cached) <= size else memoryview(cached)[:size]
+        elif self.transfer_encoding in _DECODED:
+            data = self._prefix(size, cache=False)
+            if len(data) > size:
+                data = memoryview(data)[:size]
+        else:
+            data = memoryview(self.raw)[self.start : min(self.end, self.start + size)]
         charset = _safe(lambda: self.message.get_content_charset(), None) or "utf-8"
         try:
-            return data.decode(charset, "replace")
+            return str(data, charset, "replace")
         except (LookupError, UnicodeError, TypeError, ValueError):
-            return data.decode("utf-8", "replace")
+            return str(data, "utf-8", "replace")
+
+
+_DECODED = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "x-uue", "uue"})
 
 
 def _uudecode(data: bytes) -> bytes:

@@ -38,3 +38,31 @@ def test_a_20_mb_mail_peaks_below_three_times_its_size(tmp_path):
     code, ratio = proc.stdout.split()
     assert code == "0"
     assert float(ratio) <= 3.0, ratio
+
+
+def check_peak(raw: bytes, tmp_path: Path) -> tuple[str, float]:
+    message = tmp_path / "message.eml"
+    message.write_bytes(raw)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.support.check_peak", str(message), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    verdict, ratio = proc.stdout.split()
+    return verdict, float(ratio)
+
+
+def test_a_2_mb_hostile_html_body_is_held_at_most_three_times_over(tmp_path):
+    # the body was held four times: the message, its bytes copied (and cached), a slice of
+    # that copy, and the text
+    raw = (
+        b"From: me@nordwerk.example\nTo: m.berger@nordwerk.example\nSubject: report\nMIME-Version: 1.0\n"
+        b"Content-Type: text/html\n\n" + b"<script>" * 250_000 + b"\n"
+    )
+    verdict, ratio = check_peak(raw, tmp_path)
+    assert verdict == "pass"
+    assert ratio <= 3.0, ratio
