@@ -21,7 +21,7 @@ from sendguard.clock import now_iso
 from sendguard.config.schema import Config
 from sendguard.errors import DeliveryError, ResourceError
 from sendguard.exitcodes import ExitCode
-from sendguard.mail.addresses import without_bcc
+from sendguard.mail.addresses import MAX_HEADER_BYTES, without_bcc
 
 # sysexits codes with which a sendmail-compatible transport says it did not take the message.
 REFUSED = frozenset({64, 65, 66, 67, 68, 69, 77, 78})
@@ -100,21 +100,35 @@ def _transport_input(entry: q.Entry) -> int:
     """A descriptor to give the transport as stdin (a file, never a pipe: a caller that dies
     mid-send cannot cut it short): the kept file, or without its Bcc fields an unnamed copy.
     The Bcc fields never reach the recipients, whatever the transport's own settings
-    (msmtp's remove_bcc_headers can be turned off in its config)."""
-    original = entry.raw()
-    raw = without_bcc(original)
-    if len(raw) == len(original):  # removing a field only ever shortens it: nothing to remove
-        return os.open(entry.message_path, os.O_RDONLY | os.O_CLOEXEC)
-    fd = os.open(entry.path, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    (msmtp's remove_bcc_headers can be turned off in its config). Only the header block is
+    read into memory: the body is copied file to file by the kernel, so delivering a 200 MB
+    mail does not hold a second copy of it beside the one the check read."""
+    source = os.open(entry.message_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        view = memoryview(raw)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.lseek(fd, 0, os.SEEK_SET)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        head = os.pread(source, MAX_HEADER_BYTES, 0)
+        kept = without_bcc(head, MAX_HEADER_BYTES)
+        if len(kept) == len(head):  # removing a field only ever shortens it: nothing to remove
+            fd, source = source, -1  # the kept file itself: the caller closes it
+            return fd
+        fd = os.open(entry.path, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(kept)
+            while view:
+                view = view[os.write(fd, view) :]
+            offset, size = len(head), os.fstat(source).st_size
+            while offset < size:
+                copied = os.sendfile(fd, source, offset, size - offset)
+                if copied == 0:
+                    raise OSError("the kept message shrank while it was copied")
+                offset += copied
+            os.lseek(fd, 0, os.SEEK_SET)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    finally:
+        if source >= 0:
+            os.close(source)
 
 
 def _run_transport(

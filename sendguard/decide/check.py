@@ -119,6 +119,10 @@ def check_message(
                     evidence=rule.id,
                 )
             )
+    # The rules' shared memos refer to the context (the fit model's organization lookup does):
+    # a cycle that would keep the message's parsed view alive until the garbage collector ran,
+    # and with it a 200 MB message beside the next thing that reads the kept file.
+    context.cache.clear()
     # A person's "false alarm" marks make that rule one step milder for that contact.
     from sendguard.decide import false_alarms
 

@@ -82,7 +82,7 @@ def attachment_texts(message: Any, context: Any) -> list[AttachmentText]:
         if is_text(kind):
             data = part.head(limit * 2)  # a text is cut at the budget anyway: decode no more
         elif kind == "application/pdf":
-            data = part.head(MAX_PDF_BYTES)
+            data = part.prefix(MAX_PDF_BYTES)  # pdf_text reads no further: not cut (a copy)
         elif kind in OOXML_TYPES or kind in ODF_TYPES or kind == "application/zip":
             data = part.payload()
         else:
@@ -331,14 +331,15 @@ _PDF_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 
 
 def pdf_text(data: bytes, budget: int) -> tuple[str, bool]:
-    """The literal text strings of a PDF's content streams (uncompressed or FlateDecode only)."""
-    data = data[:MAX_PDF_BYTES]
+    """The literal text strings of a PDF's content streams (uncompressed or FlateDecode only),
+    in its first MAX_PDF_BYTES (bounded by index: a cut would copy megabytes)."""
+    end = min(len(data), MAX_PDF_BYTES)
     pieces: list[str] = []
     size = 0
-    for count, (filters, start) in enumerate(_pdf_streams(data)):
+    for count, (filters, start) in enumerate(_pdf_streams(data, end)):
         if count >= MAX_PDF_STREAMS or size >= budget:
             break
-        stop = data.find(b"endstream", start)
+        stop = data.find(b"endstream", start, end)
         if stop < 0:
             break
         stream = data[start:stop]
@@ -358,18 +359,19 @@ def pdf_text(data: bytes, budget: int) -> tuple[str, bool]:
     return text[:budget], size > budget
 
 
-def _pdf_streams(data: bytes):  # type: ignore[no-untyped-def]
-    """(dictionary, offset of the data) of each stream: found from ">> stream" (a keyword the
-    data must have), the dictionary read back to its "<<", at most 2,000 bytes. Each step
-    starts after the last stream's data, so no byte is looked at twice."""
+def _pdf_streams(data: bytes, end: int | None = None):  # type: ignore[no-untyped-def]
+    """(dictionary, offset of the data) of each stream before ``end``: found from ">> stream"
+    (a keyword the data must have), the dictionary read back to its "<<", at most 2,000 bytes.
+    Each step starts after the last stream's data, so no byte is looked at twice."""
+    end = len(data) if end is None else end
     pos = 0
     while True:
-        match = _PDF_STREAM_KEYWORD.search(data, pos)
+        match = _PDF_STREAM_KEYWORD.search(data, pos, end)
         if match is None:
             return
         opening = data.rfind(b"<<", max(0, match.start() - 2000), match.start())
         yield data[opening + 2 if opening >= 0 else match.start() : match.start()], match.end()
-        after = data.find(b"endstream", match.end())
+        after = data.find(b"endstream", match.end(), end)
         if after < 0:
             return
         pos = after + len(b"endstream")

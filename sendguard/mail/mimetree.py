@@ -205,6 +205,11 @@ class Part:
         data = self._prefix(size, cache=True)
         return data if len(data) <= size else data[:size]
 
+    def prefix(self, size: int) -> bytes:
+        """At least the first ``size`` decoded bytes (or all), not cut to ``size``: for a
+        reader that stops at ``size`` itself, so megabytes are not copied to cut a few off."""
+        return self._prefix(size, cache=True)
+
     def _prefix(self, size: int, cache: bool) -> bytes:
         """At least the first ``size`` decoded bytes (or all); ``cache=False``: a whole part
         decoded here is not kept."""

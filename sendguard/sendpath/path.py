@@ -126,7 +126,9 @@ class SendPath:
 
     def run(self, argv: list[str], stdin: BinaryIO) -> int:
         raw = stdin.read()
-        if not raw.strip():  # nothing to check, deliver or keep: a blank held entry helps nobody
+        # nothing to check, deliver or keep: a blank held entry helps nobody (isspace, not
+        # strip: strip would copy a 200 MB message to find that it is not blank)
+        if not raw or raw.isspace():
             self.say("sendguard: error: the message is empty; nothing was sent or kept.")
             return int(ExitCode.DATAERR)
         try:

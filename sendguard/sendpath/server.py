@@ -204,7 +204,7 @@ class Server(Runner):
     def handle(self, conn: socket.socket) -> bool:
         """Serve one client (of our uid: next_work checked); False: stop serving after it."""
         conn.settimeout(30)  # a client that stalls mid-request must not stall everyone's mail
-        request, raw, stderr_fd = self._receive(conn)
+        request, stdin, stderr_fd = self._receive(conn)
         if request is None:
             return True
         faults.point("server-after-receive")
@@ -213,49 +213,56 @@ class Server(Runner):
             if self.stamp.changed():
                 conn.sendall(b"R\n")
                 return False
-            return self._run(conn, request, raw, stderr)
+            return self._run(conn, request, stdin, stderr)
         finally:
             stderr.close()
 
-    def _receive(self, conn: socket.socket) -> tuple[dict[str, Any] | None, bytes, int]:
+    def _receive(self, conn: socket.socket) -> tuple[dict[str, Any] | None, list[bytes], int]:
+        """The request, the message and the client's stderr. The message is read straight into
+        the one bytes object that is checked and kept (a buffered read of its exact size): no
+        list of chunks joined into a second copy. It comes in a list that ``_run`` empties, so
+        nothing holds it once the send path is done (the observers read the kept file)."""
         import marshal
 
-        data, ancillary, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(4))
+        # The fixed head only: the descriptor comes with its first byte, and nothing of the
+        # message is read into a buffer that would have to be joined to the rest.
+        data, ancillary, _flags, _addr = conn.recvmsg(7, socket.CMSG_SPACE(4))
         fds = [
             int.from_bytes(cdata[:4], sys.byteorder)
             for level, kind, cdata in ancillary
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
         ]
-        if len(fds) != 1 or not data.startswith(resident._MAGIC):
+        if len(fds) != 1 or not data or not resident._MAGIC.startswith(data[:3]):
             for fd in fds:
                 os.close(fd)
-            return None, b"", -1
-        while len(data) < 7:
-            data += self._recv_some(conn)
-        length = int.from_bytes(data[3:7], "big")
-        if length > MAX_REQUEST:
+            return None, [], -1
+        stream = conn.makefile("rb")
+        try:
+            data += self._read_exactly(stream, 7 - len(data))
+            if not data.startswith(resident._MAGIC):
+                os.close(fds[0])
+                return None, [], -1
+            length = int.from_bytes(data[3:7], "big")
+            if length > MAX_REQUEST:
+                os.close(fds[0])
+                return None, [], -1
+            request = marshal.loads(self._read_exactly(stream, length))
+            raw = self._read_exactly(stream, int(request["size"]))
+        except BaseException:
             os.close(fds[0])
-            return None, b"", -1
-        while len(data) < 7 + length:
-            data += self._recv_some(conn)
-        request = marshal.loads(data[7 : 7 + length])
-        size = int(request["size"])
-        chunks = [data[7 + length :]]
-        have = len(chunks[0])
-        while have < size:
-            chunk = self._recv_some(conn, min(1 << 20, size - have))
-            chunks.append(chunk)
-            have += len(chunk)
-        return request, b"".join(chunks), fds[0]
+            raise
+        finally:
+            stream.close()  # the socket stays open: makefile's object only drops its reference
+        return request, [raw], fds[0]
 
     @staticmethod
-    def _recv_some(conn: socket.socket, size: int = 65536) -> bytes:
-        chunk = conn.recv(size)
-        if not chunk:
+    def _read_exactly(stream: Any, size: int) -> bytes:
+        data: bytes = stream.read(size)  # BufferedReader: reads into one bytes object of this size
+        if len(data) != size:
             raise ConnectionError("the client went away mid-request")
-        return chunk
+        return data
 
-    def _run(self, conn: socket.socket, request: dict[str, Any], raw: bytes, stderr: _ClientStderr) -> bool:
+    def _run(self, conn: socket.socket, request: dict[str, Any], stdin: list[bytes], stderr: _ClientStderr) -> bool:
         from sendguard import paths
         from sendguard.act import events
         from sendguard.act import queue as q
@@ -275,7 +282,7 @@ class Server(Runner):
         )
         if valid_id(request.get("entry_id")):
             path.entry_id = request["entry_id"]  # the client's: it looks there if we stop
-        code = path.run(list(request["argv"]), io.BytesIO(raw))
+        code = path.run(list(request["argv"]), io.BytesIO(stdin.pop()))  # the only reference: gone after
         stderr.flush()
         faults.point("server-before-answer")
         _tell(conn, f"X {int(code)}\n")
