@@ -55,9 +55,42 @@ def recipients_for(message: OutgoingMessage, argv_recipients: Iterable[str], rea
                 )
             seen.setdefault(normalize_address(addr), addr)
     if read_headers or not seen:
+        _refuse_ambiguous_header(message)
         for box in message.sendmail_recipients:
             seen.setdefault(normalize_address(box.addr), box.addr)
     return list(seen.values())
+
+
+def _refuse_ambiguous_header(message: OutgoingMessage) -> None:
+    """Recipients are never read from a header block with a NUL byte or a bare CR: readers
+    disagree about where its fields end (msmtp ends a line at a NUL and reads a bare CR as part
+    of it; others start a new field there), so any envelope would be a guess. The message is
+    unreadable (MessageReadError: kept, exit 65), and stays so until it is fixed."""
+    from sendguard.mail.addresses import AMBIGUOUS_BYTES
+
+    block = message.header_block
+    found = [problem for problem in block.problems if problem in AMBIGUOUS_BYTES]
+    if not found:
+        return
+    from sendguard.errors import MessageReadError
+
+    head = message.raw[: block.end]
+    where = min(i for i in (head.find(b"\0"), _bare_cr(head)) if i >= 0)
+    line = head.count(b"\n", 0, where) + 1
+    what = " and ".join(AMBIGUOUS_BYTES[problem] for problem in found)
+    raise MessageReadError(
+        f"the message's header has {what} in line {line}; programs disagree on where its fields "
+        "end, so who would get it cannot be known",
+        hints=["fix the message in your mail program and send it again"],
+    )
+
+
+def _bare_cr(head: bytes) -> int:
+    """The offset of the first CR not followed by a LF, or -1."""
+    pos = head.find(b"\r")
+    while pos >= 0 and head[pos + 1 : pos + 2] == b"\n":
+        pos = head.find(b"\r", pos + 1)
+    return pos
 
 
 def envelope_for(message: OutgoingMessage, argv_recipients: Iterable[str], read_headers: bool) -> list[str]:

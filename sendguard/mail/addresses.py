@@ -29,6 +29,12 @@ class HeaderBlock(NamedTuple):
     problems: list[str]
 
 
+# Bytes that make the field boundaries themselves a matter of opinion: msmtp reads a NUL as
+# the end of the line and a bare CR as part of it; other readers end a field at a bare CR.
+BARE_CR = "a header line contains a bare CR"
+NUL_BYTE = "a header line contains a NUL byte"
+AMBIGUOUS_BYTES = {BARE_CR: "a bare carriage return", NUL_BYTE: "a NUL byte"}
+
 _NAME_OK = frozenset(range(0x21, 0x7F)) - {0x3A}
 
 
@@ -75,7 +81,9 @@ def scan_header_block(raw: bytes, limit: int = MAX_HEADER_BYTES) -> HeaderBlock:
         if not line:
             break  # the empty line: the body starts at pos
         if b"\r" in line:
-            problems.append("a header line contains a bare CR")
+            problems.append(BARE_CR)
+        if b"\0" in line:
+            problems.append(NUL_BYTE)
         first = line[0]
         if first in (0x20, 0x09):
             if name:

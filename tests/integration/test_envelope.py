@@ -42,9 +42,8 @@ def test_resent_to_is_the_envelope_with_t(world):
         "X-Gr\u00fc\u00dfe: hi\n",  # a field name with non-ASCII bytes
         "this line has no colon\n",
         "From x\n",
-        "X-Note: a\rb\n",  # a bare CR
     ],
-    ids=["non-ascii-field-name", "no-colon", "from-line", "bare-cr"],
+    ids=["non-ascii-field-name", "no-colon", "from-line"],
 )
 def test_header_tricks_before_a_bcc_are_held_with_the_bcc_in_the_envelope(world, trick):
     msg = make_message(to=INSIDE, extra_headers=f"{trick}Bcc: {EVIL}\n")
@@ -54,6 +53,37 @@ def test_header_tricks_before_a_bcc_are_held_with_the_bcc_in_the_envelope(world,
     assert b"could not be read fully" in proc.stderr
     (row,) = queue_rows(world)
     assert EVIL in row["recipients"]
+
+
+@pytest.mark.parametrize(
+    ("head", "line"),
+    [
+        (f"To: {INSIDE}\nX-Note: a\rb\nBcc: {EVIL}\n", 2),  # a bare CR before a Bcc
+        (f"To: {INSIDE}\rBcc: {EVIL}\n", 1),  # read as "To: kai" + "Bcc: evil" by some, not by msmtp
+        (f"To: {INSIDE}\nBcc:\0@\0\n", 2),  # msmtp ends the line at the NUL; the envelope was "\0@\0"
+        (f"To: {INSIDE}\0, {EVIL}\n", 1),
+    ],
+    ids=["bare-cr-line", "bare-cr-in-to", "nul-bcc", "nul-in-to"],
+)
+def test_a_header_with_a_nul_or_a_bare_cr_is_unreadable_never_sent_on_a_guess(world, head, line):
+    # "Bcc:\0@\0" passed the check and crashed the transport's start (exit 70); "To: kai\rBcc:
+    # evil" was held showing "To: evil" and offering to send it there on a resend or a release
+    msg = f"From: Me <me@nordwerk.example>\n{head}Subject: hi\n\nhello\n".encode()
+    proc = world.send(msg, "-t")
+    assert proc.returncode == 65, proc.stderr
+    assert world.server.received == []
+    assert f"in line {line + 1}; programs disagree on where its fields end".encode() in proc.stderr
+    assert b"Not sent; the message is kept as" in proc.stderr
+    (row,) = queue_rows(world)
+    assert row["state"] == "held" and not row.get("envelope")
+    shown = world.cli("queue", "list").stdout
+    assert row["id"] in shown and "programs disagree" in shown
+    again = world.send(msg, "-t")  # the identical message again confirms nothing
+    assert again.returncode == 65 and world.server.received == []
+    released = world.cli("release", row["id"])
+    assert released.returncode == 65, released.stdout + released.stderr
+    assert "programs disagree" in released.stderr
+    assert world.server.received == []
 
 
 @pytest.mark.parametrize(
@@ -125,6 +155,9 @@ FIELDS = ["To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc", "Resent-Fro
 def addressed_message(draw) -> tuple[bytes, list[str]]:  # type: ignore[no-untyped-def]
     fields = draw(st.lists(st.tuples(st.sampled_from(FIELDS), address_list()), max_size=5))
     head = "".join(f"{name}: {value}\n" for name, value in fields)
+    if head and draw(st.booleans()):  # a NUL or a bare CR somewhere in the recipient fields
+        at = draw(st.integers(0, len(head) - 1))
+        head = head[:at] + draw(st.sampled_from(["\0", "\r"])) + head[at:]
     raw = f"From: Me <me@nordwerk.example>\n{head}Subject: hi\nMIME-Version: 1.0\n\nhello\n".encode()
     argv_recipients = draw(st.lists(st.builds(lambda a, b: f"{a}@{b}", LOCALS, DOMAINS), max_size=2))
     flags = draw(st.sampled_from([[], ["-t"], ["-oi", "-t"], ["-ti"], ["-i"]]))
@@ -150,6 +183,14 @@ def test_recorded_recipients_are_the_rcpt_tos_msmtp_sends(world, tmp_path_factor
     entries = queue.entries()
     if code == 64:  # no recipients at all: nothing kept to send, nothing sent
         assert world.server.received == []
+        return
+    header = raw.split(b"\n\n", 1)[0].replace(b"\r\n", b"\n")
+    reads_header = any(flag in argv for flag in ("-t", "-ti")) or not [a for a in argv if "@" in a]
+    if reads_header and (b"\0" in header or b"\r" in header):
+        assert code == 65, code  # recipients from such a header would be a guess
+        assert world.server.received == []
+        (entry,) = entries
+        assert entry.state == q.HELD and not entry.meta.get("envelope")
         return
     (entry,) = entries
     if entry.state != q.DELIVERED:
