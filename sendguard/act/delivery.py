@@ -31,11 +31,14 @@ _DEFERRED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 def transport_argv(config: Config, meta: q.Meta) -> list[str]:
     """The transport command line for a queued entry."""
-    argv = [*config.transport.command, *meta.get("options", [])]
     recipients = meta.get("recipients", [])
-    if recipients:
-        argv += ["--", *recipients]
-    return argv
+    if not recipients:  # never let the transport find recipients of its own (-t)
+        raise DeliveryError(
+            f"message {meta.get('id', '?')} names no recipients sendguard could read; it is not sent",
+            exit_code=ExitCode.DATAERR,
+            hints=["fix it in your mail program and send it again"],
+        )
+    return [*config.transport.command, *meta.get("options", []), "--", *recipients]
 
 
 def outcome(returncode: int, stderr: str) -> q.State:

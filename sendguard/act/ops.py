@@ -65,9 +65,9 @@ def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
     """Check a kept message as the send path checks a new one, under ``config``; record the
     findings and the verdict (the caller holds the entry's lock). Held or blocked by the
     check, the entry says so; otherwise its state is left to the caller."""
-    from sendguard.decide.check import check_message, envelope_for
-    from sendguard.mail.message import OutgoingMessage
-    from sendguard.sendpath.args import parse
+    from sendguard.decide.check import check_message, recipients_for, refuse_guessed_envelope
+    from sendguard.mail.message import OutgoingMessage, normalize_address
+    from sendguard.sendpath.args import parse, without_read_recipients
     from sendguard.sendpath.path import fingerprint
 
     raw = entry.raw()
@@ -76,7 +76,9 @@ def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
     envelope = list(meta.get("envelope") or [])
     if not envelope:  # kept before the arguments were read: read them as the send path would
         args = parse(list(meta.get("argv", [])))
-        envelope = envelope_for(message, args.recipients, args.read_recipients)
+        refuse_guessed_envelope(message, args.recipients, args.read_recipients)
+        recipients = recipients_for(message, args.recipients, args.read_recipients)
+        envelope = [normalize_address(addr) for addr in recipients]
         if not envelope:
             raise QueueError(
                 f"message {entry.id} names no recipients; it cannot be checked or sent",
@@ -84,8 +86,9 @@ def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
             )
         meta.update(
             {
-                "options": list(args.options),
-                "recipients": list(args.recipients) if args.recipients else ([] if args.read_recipients else envelope),
+                # as the send path hands them over: the list checked, never the transport's own -t
+                "options": without_read_recipients(args.options),
+                "recipients": recipients,
                 "envelope": envelope,
                 "read_recipients": args.read_recipients,
                 "sender": args.sender,
@@ -133,6 +136,11 @@ def release(queue: q.Queue, entry_id: str, config: Config, *, unchecked: bool = 
                 if judge(entry, config, queue.root.parent) >= Verdict.HOLD:
                     return entry
             else:
+                if not entry.meta.get("recipients"):
+                    raise QueueError(
+                        f"message {entry.id} names no recipients sendguard could read; it cannot be sent",
+                        hints=["fix it in your mail program and send it again"],
+                    )
                 entry.save(event="released without a check (--unchecked)", released_unchecked=True)
         entry.save(state=q.RELEASED, event="released")
         events.emit(entry, "released", config)

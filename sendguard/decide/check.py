@@ -55,18 +55,22 @@ def recipients_for(message: OutgoingMessage, argv_recipients: Iterable[str], rea
                 )
             seen.setdefault(normalize_address(addr), addr)
     if read_headers or not seen:
-        _refuse_ambiguous_header(message)
         for box in message.sendmail_recipients:
             seen.setdefault(normalize_address(box.addr), box.addr)
     return list(seen.values())
 
 
-def _refuse_ambiguous_header(message: OutgoingMessage) -> None:
-    """Recipients are never read from a header block with a NUL byte or a bare CR: readers
-    disagree about where its fields end (msmtp ends a line at a NUL and reads a bare CR as part
-    of it; others start a new field there), so any envelope would be a guess. The message is
-    unreadable (MessageReadError: kept, exit 65), and stays so until it is fixed."""
+def refuse_guessed_envelope(message: OutgoingMessage, argv_recipients: Iterable[str], read_headers: bool) -> None:
+    """Raise MessageReadError when the recipients would be read from a header block with a NUL
+    byte or a bare CR: readers disagree about where its fields end (msmtp ends a line at a NUL
+    and reads a bare CR as part of it; others start a new field there), so any envelope would be
+    a guess. The send path keeps such a message as unreadable (exit 65), and release refuses it
+    until it is fixed. (``recipients_for`` itself still reads it: learning and evaluating old
+    mail must not stop at one odd message.)"""
     from sendguard.mail.addresses import AMBIGUOUS_BYTES
+
+    if not read_headers and any(part.strip(" ") for arg in argv_recipients for part in arg.split(",")):
+        return  # the envelope is the arguments
 
     block = message.header_block
     found = [problem for problem in block.problems if problem in AMBIGUOUS_BYTES]

@@ -195,10 +195,11 @@ class SendPath:
         from sendguard.config.cache import stamp
 
         config_key = stamp(config)  # before the check: the version the verdict is judged under
-        from sendguard.decide.check import check_message, recipients_for
+        from sendguard.decide.check import check_message, recipients_for, refuse_guessed_envelope
         from sendguard.mail.message import OutgoingMessage, normalize_address
 
         message = OutgoingMessage(raw)
+        refuse_guessed_envelope(message, args.recipients, args.read_recipients)
         # The transport gets exactly the recipients checked: never its own -t.
         recipients = recipients_for(message, args.recipients, args.read_recipients)
         envelope = [normalize_address(addr) for addr in recipients]
@@ -301,10 +302,12 @@ class SendPath:
         that `sendguard release` can send it where the caller meant; nothing if argv is unusable."""
         try:
             args = parse(argv)
-            from sendguard.decide.check import recipients_for
+            from sendguard.decide.check import recipients_for, refuse_guessed_envelope
             from sendguard.mail.message import OutgoingMessage, normalize_address
 
-            recipients = recipients_for(OutgoingMessage(raw), args.recipients, args.read_recipients)
+            message = OutgoingMessage(raw)
+            refuse_guessed_envelope(message, args.recipients, args.read_recipients)
+            recipients = recipients_for(message, args.recipients, args.read_recipients)
         except Exception:  # noqa: BLE001 — already on the error path: keep the message whatever happens
             return {}
         if not recipients:

@@ -83,6 +83,8 @@ def test_a_header_with_a_nul_or_a_bare_cr_is_unreadable_never_sent_on_a_guess(wo
     released = world.cli("release", row["id"])
     assert released.returncode == 65, released.stdout + released.stderr
     assert "programs disagree" in released.stderr
+    unchecked = world.cli("release", "--unchecked", row["id"])  # nor let the transport read them
+    assert unchecked.returncode != 0 and "names no recipients" in unchecked.stderr
     assert world.server.received == []
 
 
