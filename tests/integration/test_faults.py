@@ -360,3 +360,62 @@ def test_stdout_stays_empty_and_stderr_explains_every_failure(world, config, arg
     if code:
         err = proc.stderr.decode()
         assert err.startswith("sendguard: ") and "kept as" in err.lower()
+
+
+def test_a_caller_killed_mid_send_leaves_it_interrupted_and_a_resend_is_held_not_doubled(world, tmp_path):
+    # The audit: the mail program killed mid-send (its process group with it), the message often
+    # left anyway and stayed "interrupted"; a user who sent it again sent it twice.
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    gate = script(
+        tmp_path / "gated-msmtp",
+        f"""\
+        # The message is handed on to a real msmtp outside the caller's process group (it gets
+        # through whatever happens to the caller), then this transport waits to be killed.
+        cat > "{flags}/message"
+        setsid sh -c 'touch "{flags}/detached"; while [ ! -e "{flags}/go" ]; do sleep 0.01; done
+            exec msmtp -C "{world.msmtprc}" "$@" < "{flags}/message"' sh "$@" &
+        while [ ! -e "{flags}/detached" ]; do sleep 0.01; done
+        touch "{flags}/started"
+        sleep 60
+        """,
+    )
+    set_transport(world, str(gate))
+    (tmp_path / "message.eml").write_bytes(MSG)
+    caller = subprocess.Popen(
+        ["sh", "-c", f'"{world.sendmail}" -t < "{tmp_path / "message.eml"}"; echo finished'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=world.env(),
+        start_new_session=True,
+    )
+    try:
+        wait_for(flags / "started")
+        os.killpg(caller.pid, signal.SIGKILL)  # the mail program, sendguard and the transport
+        assert caller.wait(timeout=20) == -signal.SIGKILL
+    finally:
+        caller.stdout.close()
+        caller.stderr.close()
+    (flags / "go").touch()
+    deadline = time.monotonic() + 20
+    while not world.server.received and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(world.server.received) == 1  # it left after all
+    (row,) = queue_rows(world)
+    assert row["state"] == "interrupted"
+    listed = world.cli("queue", "list").stdout
+    assert row["id"] in listed and "interrupted" in listed
+
+    set_transport(world, *msmtp_transport(world))
+    again = world.send(MSG, "-t")  # the user, not knowing, sends it again
+    assert again.returncode == 75, again.stderr
+    assert b"HELD \xe2\x80\x94 it may already have left." in again.stderr
+    assert f"its sending ({row['id']}) was interrupted".encode() in again.stderr
+    assert len(world.server.received) == 1  # not doubled
+    states = {r["id"]: r["state"] for r in queue_rows(world)}
+    assert sorted(states.values()) == ["held", "interrupted"]
+    held = next(i for i, s in states.items() if s == "held")
+    listed = world.cli("queue", "list").stdout
+    assert held in listed and "may already have left" in listed
+    assert world.cli("queue", "run").returncode == 0
+    assert len(world.server.received) == 1  # and no queue run sends either copy on its own
