@@ -32,13 +32,19 @@ _DEFERRED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 def transport_argv(config: Config, meta: q.Meta) -> list[str]:
     """The transport command line for a queued entry."""
     recipients = meta.get("recipients", [])
+    options = meta.get("options", [])
+    if not recipients and meta.get("envelope"):
+        # kept before recipients were listed (its options may say -t): the envelope checked
+        from sendguard.sendpath.args import without_read_recipients
+
+        recipients, options = meta["envelope"], without_read_recipients(options)
     if not recipients:  # never let the transport find recipients of its own (-t)
         raise DeliveryError(
             f"message {meta.get('id', '?')} names no recipients sendguard could read; it is not sent",
             exit_code=ExitCode.DATAERR,
             hints=["fix it in your mail program and send it again"],
         )
-    return [*config.transport.command, *meta.get("options", []), "--", *recipients]
+    return [*config.transport.command, *options, "--", *recipients]
 
 
 def outcome(returncode: int, stderr: str) -> q.State:
