@@ -397,9 +397,7 @@ def test_a_caller_killed_mid_send_leaves_it_interrupted_and_a_resend_is_held_not
         caller.stdout.close()
         caller.stderr.close()
     (flags / "go").touch()
-    deadline = time.monotonic() + 20
-    while not world.server.received and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: world.server.received, 20, 0.02)
     assert len(world.server.received) == 1  # it left after all
     (row,) = queue_rows(world)
     assert row["state"] == "interrupted"
