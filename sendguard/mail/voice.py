@@ -80,13 +80,17 @@ TITLED = re.compile(r"\b(herr|frau|mr|mrs|ms|dr|prof|monsieur|madame)\b\.?", re.
 
 def closing_of(text: str) -> str:
     """The closing line of the author's own text ("Viele Grüße"), or ""."""
-    lines = []
-    for line in text.splitlines():
-        if line.rstrip() in ("--", "-- "):
-            break  # the signature
+    all_lines = text.splitlines()
+    if "--" in text:
+        cut = next((i for i, line in enumerate(all_lines) if line.rstrip() in ("--", "-- ")), len(all_lines))
+        all_lines = all_lines[:cut]  # the signature
+    lines: list[str] = []
+    for line in reversed(all_lines):  # the last four lines with text, read from the end
         if line.strip():
-            lines.append(line.strip())
-    for line in lines[-4:]:
+            lines.insert(0, line.strip())
+            if len(lines) == 4:
+                break
+    for line in lines:
         low = line.lower().rstrip(",.! ")
         if len(low) <= 40 and any(low == c or low.startswith(c + " ") or low.startswith(c + ",") for c in CLOSINGS):
             return line.rstrip(",")

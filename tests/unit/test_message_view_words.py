@@ -150,3 +150,34 @@ def test_voice_counts_per_distinct_word_change_nothing(text, greeting):
 
     assert address_form(text, greeting) == address_form_word_by_word(text, greeting)
     assert language_of(text) == language_word_by_word(text)
+
+
+def closing_reading_every_line(text: str) -> str:
+    from sendguard.mail import voice as v
+
+    lines = []
+    for line in text.splitlines():
+        if line.rstrip() in ("--", "-- "):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    for line in lines[-4:]:
+        low = line.lower().rstrip(",.! ")
+        if len(low) <= 40 and any(low == c or low.startswith(c + " ") or low.startswith(c + ",") for c in v.CLOSINGS):
+            return line.rstrip(",")
+    return ""
+
+
+CLOSING = st.lists(
+    st.sampled_from(["Viele Grüße", "Best regards,", "--", "-- ", "--x", "", "  ", "Anna", "thanks", "\t", "Merci"])
+    | st.text(max_size=6),
+    max_size=12,
+).map("\n".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(CLOSING)
+def test_closing_read_from_the_end_is_the_same(text):
+    from sendguard.mail.voice import closing_of
+
+    assert closing_of(text) == closing_reading_every_line(text)
