@@ -8,6 +8,7 @@ history store".
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -357,17 +358,13 @@ def open_read_only(state_dir: Path) -> HistoryStore | None:
     One process checking many messages (``sendguard check`` of a folder) reuses the open store
     and its contact cache for as long as the files are unchanged.
     """
-    path = path_in(state_dir)
+    key = str(path_in(state_dir))
     try:
-        stamp = tuple(
-            (p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
-            for p in (path, path.with_name(path.name + "-wal"))
-        )
+        stamp = (_stamp(key), _stamp(key + "-wal"))
     except OSError:
         return None
     if stamp[0] is None:
         return None
-    key = str(path)
     hit = _OPEN.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
@@ -377,6 +374,17 @@ def open_read_only(state_dir: Path) -> HistoryStore | None:
         _OPEN.pop(next(iter(_OPEN)))
     _OPEN[key] = (stamp, store)
     return store
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    """(mtime, size) of a file, None if there is none: one stat (a check asks on every message)."""
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):  # as Path.exists
+            return None
+        raise
+    return st.st_mtime_ns, st.st_size
 
 
 # Open stores by file, each as of its stamp: one file replaces its own entry when it changes, so a
