@@ -183,3 +183,16 @@ def test_number_prefilters_change_nothing(text):
     assert sd.find_ibans(text) == sd.find_ibans(text, everything)
     assert sd.find_cards(text) == sd.find_cards(text, everything)
     assert sd.find_identifiers(text) == sd.find_identifiers(text, everything)
+
+
+_CARD_TEXT = st.lists(
+    st.sampled_from(["4556 7375 8689 9855", "4556-7375-8689-9855", "1234", " ", "-", "\n", "x", "٤٥٥٦", "0" * 7]),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_CARD_TEXT, st.text(alphabet="0123456789 -x\n", max_size=60)))
+def test_card_candidates_are_what_a_scan_of_the_whole_text_finds(text):
+    found = [(m.start(), m.end()) for m in sd._card_candidates(text)]
+    assert found == [(m.start(), m.end()) for m in sd._CARD.finditer(text)]
