@@ -282,6 +282,11 @@ class MilterSection:
     postfix_config: str = key(
         "", "The Postfix configuration directory `queue --postfix` passes to postqueue/postsuper (empty: the default)."
     )
+    keep_days: int = key(
+        30,
+        "Days the milter keeps its copy of a held, blocked or confirmed message after it last changed; "
+        "a copy of a message still in Postfix's hold queue is kept whatever its age.",
+    )
 
 
 @section

@@ -1,7 +1,8 @@
 """The milter process: start the check workers, listen, judge each message under a time limit.
 
 Checks run in worker processes (every core, not one thread under the GIL), each message within
-``[milter] timeout`` or a 451; learning and notices happen off the reply path. libmilter owns the
+``[milter] timeout`` or a 451; learning, notices and removing expired copies (``[milter]
+keep_days``, :class:`Maintenance`) happen off the reply path. libmilter owns the
 socket and the signals, which is why this is not a sendguard.runner.Runner (ARCHITECTURE.md,
 "Processes" and "The milter"). Postfix needs ``milter_default_action = tempfail``:
 then a milter that is down costs a retry, never a message.
@@ -55,6 +56,41 @@ class Background:
 
     def stop(self, timeout: float) -> None:
         self.jobs.put(None)
+        self.thread.join(timeout)
+
+
+class Maintenance:
+    """A thread in the milter's own process that removes expired copies (retention.prune) at
+    start and then every ``every`` seconds; never on a message's reply path."""
+
+    def __init__(self, policy: Policy, every: float = 3600.0, clock: Callable[[], float] = time.time) -> None:
+        self.policy = policy
+        self.every = every
+        self.clock = clock
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="sendguard-maintenance", daemon=True)
+
+    def run_once(self) -> list[str]:
+        from sendguard.milter import retention
+
+        removed = retention.prune(self.policy.root, self.policy.config, self.clock(), log=_log)
+        if removed:
+            _log(f"removed {len(removed)} copies older than {self.policy.config.milter.keep_days} days")
+        return removed
+
+    def _loop(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.run_once()
+            except Exception as err:  # noqa: BLE001 — a copy kept too long must never stop the milter
+                _log(f"removing old copies failed: {type(err).__name__}: {printable(str(err))}")
+            self.stopped.wait(self.every)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float) -> None:
+        self.stopped.set()
         self.thread.join(timeout)
 
 
@@ -209,6 +245,8 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
         policy.to_learn = lambda sender, raw, own: background.submit(lambda: policy.learn(sender, raw, own))
         judge = Checker(policy, timeout)
         judge.warm_up()
+    maintenance = Maintenance(policy)
+    maintenance.start()
     _log(
         f"listening on {spec} (hold = {policy.config.milter.hold}, {workers} check workers, state {policy.root}; "
         f"ready in {time.monotonic() - started:.2f} s)"
@@ -223,4 +261,5 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
             judge.pool.shutdown(wait=False, cancel_futures=True)
         if background is not None:
             background.stop(timeout=30)
+        maintenance.stop(timeout=30)
         _log("stopped")

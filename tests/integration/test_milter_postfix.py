@@ -215,6 +215,30 @@ def test_quarantine_puts_it_in_postfixs_hold_queue_and_the_admin_releases_or_dis
         assert team.cli("queue", "list", "--postfix", "--json").stdout == ""
 
 
+def test_a_copy_of_a_message_in_postfixs_hold_queue_outlives_keep_days(tmp_path, smtp_server):
+    """The real hold queue (postqueue -j) decides which old copies stay; a year passes by the clock."""
+    import time
+
+    from sendguard.config.schema import load
+    from sendguard.milter import retention
+
+    extra = '[rules.external-recipient]\naction = "hold"\n'
+    with Team(tmp_path, smtp_server, hold="quarantine", extra=extra) as team:
+        for n in (1, 2):
+            with smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=60) as client:
+                client.sendmail("me@nordwerk.example", ["anna@kundenfirma.example"], make_message(subject=f"Falke {n}"))
+        wait_until(lambda: len(team.held()) == 2, 60, "2 held")
+        config = load(team.config)
+        a_year_later = time.time() + 365 * 86400
+        assert retention.prune(team.state, config, a_year_later) == []
+        copies = {e.meta["subject"]: e for e in Queue(team.state / "queue").entries()}
+        dropped = team.cli("discard", "--postfix", copies["Falke 2"].meta["postfix_queue_id"])
+        assert dropped.returncode == 0, dropped.stderr
+        assert retention.prune(team.state, config, a_year_later) == [copies["Falke 2"].id]
+        assert [e.meta["subject"] for e in Queue(team.state / "queue").entries()] == ["Falke 1"]
+        assert len(team.held()) == 1
+
+
 def test_a_milter_killed_mid_message_costs_a_retry_never_the_message(tmp_path, smtp_server):
     with Team(tmp_path, smtp_server) as team:
         message = make_message(to="kollege@nordwerk.example", subject="Quarterly numbers").replace(b"\n", b"\r\n")
