@@ -272,6 +272,23 @@ KEYWORD_CUES = (
     "nhs",
 )
 MIN_IDENTIFIER_DIGITS = 7
+# Cues that are a whole keyword (or end one that starts with a word): _KEYWORDS' \b holds on both
+# sides of them, so "nie" in "companies" or "nif" in "significant" does not count (a test checks
+# each keyword in its context).
+WHOLE_WORD_CUES = frozenset(KEYWORD_CUES) - {"steuer", "ro de s", "c.f.", "tunnus"}
+
+
+def _has_cue(lowered: str, cue: str) -> bool:
+    at = lowered.find(cue)
+    if cue not in WHOLE_WORD_CUES:
+        return at >= 0
+    while at >= 0:
+        before = lowered[at - 1 : at] if at else ""
+        after = lowered[at + len(cue) : at + len(cue) + 1]
+        if not (before and (before.isalnum() or before == "_")) and not (after and (after.isalnum() or after == "_")):
+            return True
+        at = lowered.find(cue, at + 1)
+    return False
 
 
 def find_identifiers(text: str, shape: bytes | None = None) -> list[tuple[str, str]]:
@@ -279,7 +296,7 @@ def find_identifiers(text: str, shape: bytes | None = None) -> list[tuple[str, s
     if not _has_digits(text, _shape(text) if shape is None else shape, MIN_IDENTIFIER_DIGITS):
         return []
     lowered = text.lower()
-    if not any(cue in lowered for cue in KEYWORD_CUES):
+    if not any(_has_cue(lowered, cue) for cue in KEYWORD_CUES):
         return []
     out = []
     for count, keyword in enumerate(_KEYWORDS.finditer(lowered)):

@@ -196,3 +196,33 @@ _CARD_TEXT = st.lists(
 def test_card_candidates_are_what_a_scan_of_the_whole_text_finds(text):
     found = [(m.start(), m.end()) for m in sd._card_candidates(text)]
     assert found == [(m.start(), m.end()) for m in sd._CARD.finditer(text)]
+
+
+@pytest.mark.parametrize("words", [words for *_, words in sd._IDENTIFIERS])
+def test_every_identifier_keyword_in_its_context_has_a_cue(words):
+    """Where _KEYWORDS matches a keyword (word boundaries around it), _has_cue finds a cue."""
+
+    @FAST
+    @given(st.from_regex(re.compile(words), fullmatch=True), st.sampled_from([" ", "\n", "(", ""]))
+    def check(keyword: str, edge: str) -> None:
+        after = " " if keyword[-1:].isalnum() or keyword[-1:] == "_" else "x"
+        text = edge + keyword + after
+        if sd._KEYWORDS.search(text) is None:
+            return  # no \\b there ("c.f." before a space): nothing to find
+        assert any(sd._has_cue(text, cue) for cue in sd.KEYWORD_CUES), text
+
+    check()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["nie", "companies", "nif", "significant", "cf", "c.f.", "BSN ", "steuer-id", "_", " ", "\n"])
+        | st.text(alphabet="abcnief_. -0123456789", max_size=6),
+        max_size=15,
+    ).map("".join)
+)
+def test_keyword_cues_skip_only_texts_without_a_keyword(text):
+    lowered = text.lower()
+    if sd._KEYWORDS.search(lowered):
+        assert any(sd._has_cue(lowered, cue) for cue in sd.KEYWORD_CUES), text
