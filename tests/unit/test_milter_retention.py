@@ -121,9 +121,9 @@ def test_the_milters_maintenance_thread_prunes_at_start_and_stops_at_once(tmp_pa
         wait_until(lambda: policy.queue.entries() == [], 30)
         assert policy.queue.entries() == []
     finally:
-        started = time.monotonic()
         maintenance.stop(timeout=30)
-    assert not maintenance.thread.is_alive() and time.monotonic() - started < 5
+    # It waits an hour between rounds: gone within stop's 30 s, it was woken, not timed out.
+    assert not maintenance.thread.is_alive()
 
 
 def test_keep_days_is_a_milter_key_and_a_typo_names_it():
