@@ -278,6 +278,11 @@ class HistoryStore:
         )
         return {s: n for s, n in rows}
 
+    def sent_from(self) -> list[str]:
+        """The addresses the user's own learned mail came from, the most used first."""
+        rows = self.db.execute("SELECT sender, sum(n) AS n FROM senders GROUP BY sender ORDER BY n DESC, sender")
+        return [r[0] for r in rows]
+
     def frequent_domains(self, limit: int = 300) -> list[tuple[str, int]]:
         key = ("frequent_domains", limit)
         if key not in self.memo:

@@ -278,13 +278,18 @@ class Policy:
             db.close()
 
     def _notice_later(self, tx: Transaction, meta: q.Meta, entry_id: str) -> None:
-        if not self.config.milter.notice or not tx.envelope_from:
+        if not self.config.milter.notice or not (tx.sender or tx.envelope_from):
             return
-        from sendguard.milter.postfix import notice_mail
+        command, root = list(self.config.milter.notice_command), self.root
 
-        text = notice_mail(tx.envelope_from, meta, entry_id, tx.queue_id)
-        command = list(self.config.milter.notice_command)
-        self.later(lambda: _submit(command, text))
+        def notice() -> None:  # after the reply: the address may need the sender's history
+            from sendguard.milter.postfix import notice_mail
+
+            to = senders.notice_address(root, tx.sender, tx.envelope_from)
+            if to:
+                _submit(command, notice_mail(to, meta, entry_id, tx.queue_id))
+
+        self.later(notice)
 
 
 def _submit(command: list[str], text: bytes) -> None:

@@ -3,11 +3,13 @@
 ``STATE/senders/ADDRESS/history.sqlite`` (the history store's own file name), so the rules read a
 sender's history exactly as they read a single user's (``CheckContext.history``). The sender is
 the authenticated login (Postfix's ``{auth_authen}``) or else the envelope sender, lower-cased.
-``sendguard learn --as ADDRESS`` seeds the same directory.
+``sendguard learn --as ADDRESS`` seeds the same directory. A notice about a held message goes to
+the person who logged in (:func:`notice_address`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
@@ -44,3 +46,25 @@ def sender_dir(root: Path, key: str, *, create: bool = False) -> Path:
     if create:
         paths.ensure_private_dir(path)
     return path
+
+
+def notice_address(root: Path, key: str, envelope_sender: str) -> str:
+    """Where a note about a held message goes: to the person who wrote it ('' for nobody).
+
+    Whoever logged in wrote it, whatever MAIL FROM says (a shared mailbox, a list, a bounce
+    address): the login itself when it is an address; a login that is not one reaches the
+    address its history sends from most (what the milter let through, ``learn --as``); failing
+    both, the envelope sender."""
+    envelope_sender = envelope_sender.strip().strip("<>").strip()
+    if not key or key == envelope_sender.lower():
+        return envelope_sender
+    if "@" in key:
+        return key
+    from sendguard.history.store import open_read_only
+
+    try:
+        store = open_read_only(sender_dir(root, key))
+        known = store.sent_from() if store is not None else []
+    except (OSError, sqlite3.Error):
+        known = []
+    return known[0] if known else envelope_sender

@@ -239,6 +239,42 @@ def test_a_copy_of_a_message_in_postfixs_hold_queue_outlives_keep_days(tmp_path,
         assert len(team.held()) == 1
 
 
+def test_the_quarantine_notice_goes_to_whoever_logged_in(tmp_path, smtp_server):
+    """SMTP AUTH (a sasldb): Petra logs in with her address, D. Wolff with a bare login; both send
+    as the team's shared mailbox. Each notice reaches the person, not the shared mailbox."""
+    from sendguard.milter import senders
+
+    petra, team_box = "petra@nordwerk.example", "team@nordwerk.example"
+    users = {petra: "petra-secret", "dwolff": "dieter-secret"}
+    extra = '[rules.external-recipient]\naction = "hold"\n'
+    with Team(tmp_path, smtp_server, hold="quarantine", extra=extra, sasl_users=users) as team:
+        team.submit_as(
+            petra,
+            "petra-secret",
+            make_message(subject="Falke P", sender=team_box),
+            team_box,
+            "anna@kundenfirma.example",
+        )
+        (notice,) = team.delivered(1)
+        assert notice.rcpt_tos == [petra] and b"Held for review: Falke P" in notice.data
+        # the bare login's address: what the milter let through for him, from his own address
+        wolff = "d.wolff@nordwerk.example"
+        lunch = make_message(to="kollege@nordwerk.example", subject="Lunch", sender=wolff)
+        team.submit_as("dwolff", "dieter-secret", lunch, wolff, "kollege@nordwerk.example")
+        team.delivered(2)
+        wait_until(lambda: senders.notice_address(team.state, "dwolff", team_box) == wolff, 60, "dwolff's history")
+        team.submit_as(
+            "dwolff",
+            "dieter-secret",
+            make_message(subject="Falke W", sender=team_box),
+            team_box,
+            "anna@kundenfirma.example",
+        )
+        notices = [m for m in team.delivered(3) if b"Held for review: Falke W" in m.data]
+        assert [m.rcpt_tos for m in notices] == [[wolff]]
+        assert "sender=dwolff verdict=hold action=quarantine" in team.milter.log()
+
+
 def test_a_milter_killed_mid_message_costs_a_retry_never_the_message(tmp_path, smtp_server):
     with Team(tmp_path, smtp_server) as team:
         message = make_message(to="kollege@nordwerk.example", subject="Quarterly numbers").replace(b"\n", b"\r\n")

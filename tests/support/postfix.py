@@ -100,6 +100,10 @@ class Postfix:
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def hostname(self) -> str:
+        return f"postfix-{self.port}.sendguard.test"
+
+    @property
     def maillog(self) -> Path:
         return self.root / "maillog"
 
@@ -129,7 +133,7 @@ class Postfix:
             f"maillog_file_prefixes = {self.root}\n"
             "inet_interfaces = loopback-only\n"
             "inet_protocols = ipv4\n"
-            f"myhostname = postfix-{self.port}.sendguard.test\n"
+            f"myhostname = {self.hostname}\n"
             "mydomain = sendguard.test\n"
             "mydestination =\n"
             "mynetworks = 127.0.0.0/8\n"
@@ -154,7 +158,8 @@ class Postfix:
             f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: {db}\n"
         )
         for login, password in self.sasl_users.items():
-            user, _, realm = login.rpartition("@") if "@" in login else (login, "", "")
+            # a bare login is in the realm smtpd asks Cyrus for by default: its myhostname
+            user, _, realm = login.rpartition("@") if "@" in login else (login, "", self.hostname)
             subprocess.run(
                 ["saslpasswd2", "-f", str(db), "-p", "-c", *(["-u", realm] if realm else []), user],
                 input=password.encode(),

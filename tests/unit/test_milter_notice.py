@@ -1,0 +1,55 @@
+"""Who hears about a quarantined message: the person who logged in (senders.notice_address)."""
+
+from __future__ import annotations
+
+import shlex
+
+from sendguard.config.schema import parse
+from sendguard.milter import senders
+from sendguard.milter.policy import QUARANTINE, Policy, Transaction
+from tests.conftest import make_message
+
+BASE = '[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n\n'
+PETRA = "petra@nordwerk.example"
+SHARED = "Team@nordwerk.example"  # a shared mailbox in MAIL FROM
+
+
+def test_the_login_is_who_wrote_it_when_it_is_an_address(tmp_path):
+    assert senders.notice_address(tmp_path, PETRA, SHARED) == PETRA
+
+
+def test_without_a_login_the_envelope_sender_as_it_was_written(tmp_path):
+    assert senders.notice_address(tmp_path, SHARED.lower(), SHARED) == SHARED
+    assert senders.notice_address(tmp_path, "", "") == ""  # the null sender: nobody to tell
+
+
+def test_a_login_that_is_no_address_reaches_the_address_its_history_sends_from(tmp_path):
+    policy = Policy(parse(BASE), tmp_path)
+    # unknown so far: the envelope sender
+    assert senders.notice_address(tmp_path, "dwolff", SHARED) == SHARED
+    # what the milter let through for the login dwolff, sent as d.wolff@ (twice) and once as the team
+    for frm, to in (("d.wolff", "kollege"), ("d.wolff", "chefin"), ("team", "kollege")):
+        raw = make_message(to=f"{to}@nordwerk.example", sender=f"D. Wolff <{frm}@nordwerk.example>")
+        policy.learn("dwolff", raw, [f"{frm}@nordwerk.example"])
+    assert senders.notice_address(tmp_path, "dwolff", SHARED) == "d.wolff@nordwerk.example"
+    assert senders.notice_address(tmp_path, "dwolff", "") == "d.wolff@nordwerk.example"
+
+
+def test_the_quarantine_notice_goes_to_the_login_not_the_shared_mailbox(tmp_path):
+    out = tmp_path / "notice.eml"
+    command = ["sh", "-c", f"cat > {shlex.quote(str(out))}"]
+    config = parse(
+        BASE
+        + '[rules.external-recipient]\naction = "hold"\n\n[milter]\nhold = "quarantine"\n'
+        f"notice_command = {command!r}\n".replace("'", '"')
+    )
+    jobs: list = []  # type: ignore[type-arg]
+    policy = Policy(config, tmp_path / "milter", later=jobs.append)
+    tx = Transaction(PETRA, SHARED, ["anna@kundenfirma.example"], make_message(sender=SHARED), "4ABC123DEF")
+    assert policy.judge(tx).action == QUARANTINE
+    assert not out.exists()  # not on the reply path
+    (job,) = jobs
+    job()
+    head = out.read_bytes().split(b"\n\n", 1)[0]
+    assert f"To: {PETRA}".encode() in head.splitlines()
+    assert b"Subject: Held for review: Falke status" in head.splitlines()
