@@ -31,9 +31,23 @@ from sendguard.errors import UsageError
     metavar="ADDRESS",
     help="Learn into this sender's own history, for `sendguard milter` (mail from ADDRESS counts as sent).",
 )
+@click.option(
+    "--address",
+    "addresses",
+    metavar="ADDRESS",
+    multiple=True,
+    help="With --as a login that is no address: mail from ADDRESS is theirs (repeatable).",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
-def learn(state, query: str | None, notmuch_db: Path | None, as_sender: str | None, paths: tuple[Path, ...]) -> None:  # type: ignore[no-untyped-def]
+def learn(  # type: ignore[no-untyped-def]
+    state,
+    query: str | None,
+    notmuch_db: Path | None,
+    as_sender: str | None,
+    addresses: tuple[str, ...],
+    paths: tuple[Path, ...],
+) -> None:
     """Learn who you write to, with whom and about what, from maildirs, mbox files,
     folders of message files or a notmuch query."""
     from sendguard import paths as sg_paths
@@ -45,13 +59,21 @@ def learn(state, query: str | None, notmuch_db: Path | None, as_sender: str | No
         raise UsageError("nothing to learn from: give PATHs or --notmuch QUERY")
     config = state.config
     own = list(config.identity.addresses)
+    if addresses and as_sender is None:
+        raise UsageError("--address says whose mail it is for --as; give --as LOGIN too")
     if as_sender is not None:  # one sender's history in the milter's store (senders.py)
         from sendguard.milter import senders
 
         key = senders.key_of(as_sender, None)
         if not key:
             raise UsageError("--as needs the sender's address (or login)")
-        own = [key] if "@" in key else [key, *own]  # a login that is no address: [identity] says which are theirs
+        given = [a.strip().lower() for a in addresses if a.strip()]
+        if any("@" not in a for a in given):
+            raise UsageError("--address needs an email address", hints=["e.g. --address d.wolff@nordwerk.example"])
+        if "@" in key:
+            own = [key, *given]
+        else:  # a login that is no address: --address (else [identity]) says which are theirs
+            own = [key, *(given or own)]
         target = senders.sender_dir(senders.state_dir(config), key, create=True)
     else:
         target = sg_paths.state_dir(create=True)

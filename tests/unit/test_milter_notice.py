@@ -53,3 +53,29 @@ def test_the_quarantine_notice_goes_to_the_login_not_the_shared_mailbox(tmp_path
     head = out.read_bytes().split(b"\n\n", 1)[0]
     assert f"To: {PETRA}".encode() in head.splitlines()
     assert b"Subject: Held for review: Falke status" in head.splitlines()
+
+
+def test_learn_as_a_bare_login_with_address_makes_that_address_theirs(tmp_path):
+    import subprocess
+
+    from tests.conftest import sendguard_exe
+    from tests.support import history_fixtures as hf
+
+    state = tmp_path / "milter"
+    config = tmp_path / "sendguard.toml"
+    config.write_text(BASE + f'[milter]\nstate_dir = "{state}"\n')
+    sent = hf.write_maildir(tmp_path / "Sent", hf.history_messages())
+
+    def learn(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sendguard_exe(), "--config", str(config), "learn", *args, str(sent)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    refused = learn("--address", hf.ME)
+    assert refused.returncode == 64 and "--as" in refused.stderr
+    assert learn("--as", "dwolff", "--address", "petra").returncode == 64
+    # without --address, a bare login's own mail is not known as theirs
+    assert learn("--as", "kdorn").returncode == 0
+    assert senders.notice_address(state, "kdorn", SHARED) == SHARED
+    done = learn("--as", "dwolff", "--address", hf.ME.upper())
+    assert done.returncode == 0, done.stderr
+    assert senders.notice_address(state, "dwolff", SHARED) == hf.ME
