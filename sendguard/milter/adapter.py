@@ -3,7 +3,10 @@
 libmilter runs one thread per MTA connection and calls these methods on one object per
 connection; a connection may carry several transactions (``envfrom`` starts each anew). The
 callbacks before end-of-message only collect and never answer (``@Milter.noreply``), so Postfix
-does not wait for a round trip per header or body chunk. At ``eom`` the whole message goes to
+does not wait for a round trip per header or body chunk, except ``data``: Postfix writes to the
+milter socket with Nagle's algorithm on, so a small packet sent after unanswered ones waits for
+the kernel's delayed ACK (40 ms on loopback per message); answering DATA acknowledges what
+came before, and the headers go out at once. At ``eom`` the whole message goes to
 the judge (lifecycle.Checker: the policy under a time limit) and its outcome becomes the reply:
 
 * accept — ACCEPT, with an ``X-Sendguard`` header for a warning or a confirmed hold;
@@ -59,6 +62,10 @@ class SendguardMilter(Milter.Base):
         address = to.strip().strip("<>").strip().lower()
         if address:
             self.recipients.append(address)
+        return Milter.CONTINUE
+
+    def data(self) -> int:
+        """Answered, unlike the callbacks around it: the reply saves a 40 ms stall (module docstring)."""
         return Milter.CONTINUE
 
     @Milter.decode("bytes")
