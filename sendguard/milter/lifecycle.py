@@ -166,14 +166,6 @@ class Worker:
             self.proc.kill()
         self.proc.wait()
 
-    def close(self, timeout: float) -> None:
-        """EOF: the worker learns what it holds and exits."""
-        try:
-            self.proc.stdin.close()  # type: ignore[union-attr]
-            self.proc.wait(timeout)
-        except (OSError, subprocess.TimeoutExpired):
-            self.kill()
-
 
 class WorkerPool:
     """Check workers, each judging one message at a time, with a deadline per message."""
@@ -183,10 +175,19 @@ class WorkerPool:
         self.timeout = timeout
         self.idle: queue.Queue[Worker] = queue.Queue()
         self.closing = False
+        self.lock = threading.Lock()
+        self.workers: set[Worker] = set()
+        """Every live worker, idle or busy: close() waits for each."""
+        self.respawns: list[threading.Thread] = []
         workers = [Worker(self.setup) for _ in range(count)]
         for worker in workers:
             worker.wait_ready(120)
-            self.idle.put(worker)
+            self._add(worker)
+
+    def _add(self, worker: Worker) -> None:
+        with self.lock:
+            self.workers.add(worker)
+        self.idle.put(worker)
 
     def __call__(self, tx: Transaction) -> Outcome:
         deadline = time.time() + self.timeout
@@ -199,12 +200,17 @@ class WorkerPool:
         if outcome is None:
             died = worker.proc.poll() is not None
             worker.kill()
+            with self.lock:
+                self.workers.discard(worker)
             _log(
                 f"{tx.queue_id or '-'}: "
                 + ("the check worker died" if died else f"not checked within {self.timeout:g} s")
                 + ": 451, the client retries; starting another worker"
             )
-            threading.Thread(target=self._replace, name="sendguard-respawn", daemon=True).start()
+            respawn = threading.Thread(target=self._replace, name="sendguard-respawn", daemon=True)
+            with self.lock:
+                self.respawns.append(respawn)
+            respawn.start()
             return tempfail("internal error" if died else "the check took too long")
         self.idle.put(worker)
         return outcome
@@ -218,16 +224,46 @@ class WorkerPool:
                 _log(f"could not start a check worker: {type(err).__name__}: {printable(str(err))}")
                 time.sleep(5)
                 continue
-            self.idle.put(worker)
+            self._add(worker)
             return
 
     def close(self, timeout: float = 30) -> None:
+        """Close every worker, a busy one once it has answered, and wait until each has learned
+        what it holds and exited (killed past ``timeout``): none outlives the milter."""
         self.closing = True
+        end = time.monotonic() + timeout
+        with self.lock:
+            respawns = list(self.respawns)
+        for respawn in respawns:
+            respawn.join(max(end - time.monotonic(), 0))
+        closed: list[Worker] = []
         while True:
+            with self.lock:
+                open_ = [w for w in self.workers if w not in closed]
+            if not open_:
+                break
             try:
-                self.idle.get_nowait().close(timeout)
+                worker = self.idle.get(timeout=max(end - time.monotonic(), 0.01))
             except queue.Empty:
-                return
+                break
+            if worker in closed:
+                continue
+            try:
+                worker.proc.stdin.close()  # type: ignore[union-attr]  # EOF: learn, then exit
+            except OSError:
+                pass
+            closed.append(worker)
+        with self.lock:
+            everyone = list(self.workers)
+        for worker in everyone:
+            if worker in closed:
+                try:
+                    worker.proc.wait(max(end - time.monotonic(), 0.01))
+                    continue
+                except subprocess.TimeoutExpired:
+                    pass
+            _log(f"a check worker did not stop within {timeout:g} s: killed")
+            worker.kill()
 
 
 def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:

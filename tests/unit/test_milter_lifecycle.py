@@ -91,3 +91,26 @@ def test_a_worker_past_the_time_limit_is_killed_and_replaced(tmp_path):
         assert pool(tx(make_message())).action == REJECT
     finally:
         pool.close()
+
+
+def test_closing_waits_for_a_busy_worker_to_answer_learn_and_exit(tmp_path):
+    from sendguard.milter import senders
+    from sendguard.milter.lifecycle import WorkerPool
+    from tests.support.postfix import wait_until
+
+    config = parse('[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n')
+    pool = WorkerPool(Policy(config, tmp_path), count=1, timeout=60)
+    (worker,) = list(pool.idle.queue)
+    os.kill(worker.proc.pid, signal.SIGSTOP)  # busy for certain while close() starts
+    outcomes = []
+    asking = threading.Thread(target=lambda: outcomes.append(pool(tx(make_message()))))
+    asking.start()
+    wait_until(lambda: pool.idle.qsize() == 0, 30, "the worker taken")
+    closing = threading.Thread(target=pool.close, kwargs={"timeout": 60})
+    closing.start()
+    os.kill(worker.proc.pid, signal.SIGCONT)
+    asking.join(60)
+    closing.join(60)
+    assert [o.action for o in outcomes] == [ACCEPT]
+    assert worker.proc.returncode == 0, "it exited by itself, not killed"
+    assert (senders.sender_dir(tmp_path, "me@nordwerk.example") / "history.sqlite").exists(), "and learned first"
