@@ -9,7 +9,7 @@ not shown to the person but the rule and error are named), never a lost message.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +32,15 @@ class CheckResult(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArg
 _BAD_ARGUMENT_CHARS = frozenset("\r\n<> \t\0")
 
 
+def _argument_addresses(argv_recipients: Iterable[str]) -> Iterator[str]:
+    """Each address the recipient arguments name (sendmail accepts "a@x,b@y" as one argument)."""
+    for arg in argv_recipients:
+        for part in arg.split(","):
+            addr = part.strip(" ")
+            if addr:
+                yield addr
+
+
 def recipients_for(message: OutgoingMessage, argv_recipients: Iterable[str], read_headers: bool) -> list[str]:
     """The recipient list handed to the transport, each address once (case kept).
 
@@ -39,21 +48,17 @@ def recipients_for(message: OutgoingMessage, argv_recipients: Iterable[str], rea
     names none — the ones ``sendmail -t`` reads from the headers (message.sendmail_recipients).
     A recipient argument with a line break, angle bracket or space is refused (UsageError)."""
     seen: dict[str, str] = {}
-    for arg in argv_recipients:
-        for part in arg.split(","):
-            addr = part.strip(" ")
-            if not addr:
-                continue
-            bad = sorted(_BAD_ARGUMENT_CHARS.intersection(addr))
-            if bad:
-                from sendguard.errors import UsageError
+    for addr in _argument_addresses(argv_recipients):
+        bad = sorted(_BAD_ARGUMENT_CHARS.intersection(addr))
+        if bad:
+            from sendguard.errors import UsageError
 
-                shown = addr.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-                raise UsageError(
-                    f"the recipient argument {shown} contains {', '.join(repr(c) for c in bad)}; "
-                    "give each address bare, as its own argument"
-                )
-            seen.setdefault(normalize_address(addr), addr)
+            shown = addr.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+            raise UsageError(
+                f"the recipient argument {shown} contains {', '.join(repr(c) for c in bad)}; "
+                "give each address bare, as its own argument"
+            )
+        seen.setdefault(normalize_address(addr), addr)
     if read_headers or not seen:
         for box in message.sendmail_recipients:
             seen.setdefault(normalize_address(box.addr), box.addr)
@@ -69,7 +74,7 @@ def refuse_guessed_envelope(message: OutgoingMessage, argv_recipients: Iterable[
     mail must not stop at one odd message.)"""
     from sendguard.mail.addresses import AMBIGUOUS_BYTES
 
-    if not read_headers and any(part.strip(" ") for arg in argv_recipients for part in arg.split(",")):
+    if not read_headers and any(_argument_addresses(argv_recipients)):
         return  # the envelope is the arguments
 
     block = message.header_block
