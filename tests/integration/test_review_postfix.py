@@ -21,19 +21,11 @@ from sendguard.tui.screens.modals import ConfirmModal
 from sendguard.tui.screens.queue_list import QueueScreen
 from tests.conftest import make_message
 from tests.support.postfix import Team, wait_until
-from tests.support.tui_pilot import wait_for_workers
+from tests.support.tui_pilot import settle
 
 pytestmark = pytest.mark.slow
 
 HOLD_EXTERNAL = '[rules.external-recipient]\naction = "hold"\n'
-
-
-async def settle(pilot) -> None:
-    for _ in range(4):
-        await pilot.pause()
-        await wait_for_workers(pilot.app)
-    await pilot.pause()
-    assert not pilot.app.internal_errors
 
 
 async def until(pilot, predicate, what: str, timeout: float = 60.0) -> None:

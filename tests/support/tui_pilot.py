@@ -1,4 +1,4 @@
-"""Waiting for the review app's workers in pilot tests (tests/test_tui_*.py).
+"""Waiting for the review app's workers in pilot tests (tests/unit/test_tui_*.py and others).
 
 ``app.workers.wait_for_complete()`` raises WorkerCancelled when a worker it waits for is
 cancelled by a newer one of its exclusive group — the queue read again by the once-a-second
@@ -27,3 +27,13 @@ async def wait_for_workers(app: Any) -> None:
             except WorkerCancelled:
                 continue
     raise AssertionError(f"workers still running after {ROUNDS} rounds: {list(app.workers)}")
+
+
+async def settle(pilot: Any) -> None:
+    """Let workers and the messages they post run to the end (jobs chain into reloads), then
+    assert the app met no internal error (it shows them, but in a test every one is a bug)."""
+    for _ in range(4):
+        await pilot.pause()
+        await wait_for_workers(pilot.app)
+    await pilot.pause()
+    assert not pilot.app.internal_errors

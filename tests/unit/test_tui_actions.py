@@ -18,7 +18,7 @@ from sendguard.tui.screens.message import MessageScreen
 from sendguard.tui.screens.modals import ChoiceModal, ConfirmModal, ErrorModal
 from sendguard.tui.screens.queue_list import QueueScreen
 from tests.support import tui_snapshot_app as data
-from tests.support.tui_pilot import wait_for_workers
+from tests.support.tui_pilot import settle
 
 
 @pytest.fixture(autouse=True)
@@ -31,15 +31,6 @@ def utc(monkeypatch):
 def app(world):
     world.write_config("\n# keep this comment\n[allow]\ndomains = []  # and this one\n")
     return data.make_app(Path(os.environ["XDG_DATA_HOME"]), config_path=world.config_path)
-
-
-async def settle(pilot) -> None:
-    """Let workers and the messages they post run to the end (jobs chain into reloads)."""
-    for _ in range(4):
-        await pilot.pause()
-        await wait_for_workers(pilot.app)
-    await pilot.pause()
-    assert not pilot.app.internal_errors  # the app shows them, but here every one is a bug
 
 
 async def select(pilot, entry_id: str) -> None:

@@ -16,7 +16,7 @@ from sendguard.tui.app import ReviewApp
 from sendguard.tui.rowlist import RowList
 from sendguard.tui.screens.modals import ChoiceModal, ErrorModal
 from tests.conftest import make_message
-from tests.support.tui_pilot import wait_for_workers
+from tests.support.tui_pilot import settle
 
 STRICT = '[rules.external-recipient]\naction = "hold"\n'
 CONFIDENTIAL = "Hallo,\n\ndie Kostensenkung 2027: bitte streng vertraulich behandeln.\n\nGruss\n"
@@ -35,14 +35,6 @@ def review(world) -> ReviewApp:
         config_path=world.config_path,
         state_dir=paths.state_dir(),
     )
-
-
-async def settle(pilot) -> None:
-    for _ in range(4):
-        await pilot.pause()
-        await wait_for_workers(pilot.app)
-    await pilot.pause()
-    assert not pilot.app.internal_errors
 
 
 def held_id(world) -> str:

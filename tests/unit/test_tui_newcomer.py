@@ -16,7 +16,7 @@ from sendguard.tui.rowlist import RowList
 from sendguard.tui.screens.message import MessageScreen
 from sendguard.tui.screens.modals import ConfirmModal
 from tests.support import tui_snapshot_app as data
-from tests.support.tui_pilot import wait_for_workers
+from tests.support.tui_pilot import settle
 
 SIZE = (80, 24)
 
@@ -30,14 +30,6 @@ def utc(monkeypatch):
 @pytest.fixture
 def app(tmp_path):
     return data.make_app(tmp_path)
-
-
-async def settle(pilot) -> None:
-    for _ in range(4):
-        await pilot.pause()
-        await wait_for_workers(pilot.app)
-    await pilot.pause()
-    assert not pilot.app.internal_errors
 
 
 def footer(app) -> list[str]:
