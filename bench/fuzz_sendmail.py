@@ -31,29 +31,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="sendguard-fuzz-"))
-    for sub in ("home", "config", "data", "state", "cache", "run"):
-        (root / sub).mkdir(mode=0o700)
-    os.environ.update(
-        HOME=str(root / "home"),
-        XDG_CONFIG_HOME=str(root / "config"),
-        XDG_DATA_HOME=str(root / "data"),
-        XDG_STATE_HOME=str(root / "state"),
-        XDG_CACHE_HOME=str(root / "cache"),
-        XDG_RUNTIME_DIR=str(root / "run"),
-        SENDGUARD_RESIDENT="0",
-    )
+    from tests.support.isolated import private_dirs, swallowing_config
+
+    os.environ.update(private_dirs(root), SENDGUARD_RESIDENT="0")
     from sendguard.act import queue as q
     from sendguard.sendpath.path import SendPath
     from tests.support import intl_mail
 
-    transport = root / "transport"
-    transport.write_text("#!/bin/sh\ncat > /dev/null\n")
-    transport.chmod(0o700)
-    config = root / "config.toml"
-    config.write_text(
-        '[identity]\naddresses = ["me@nordwerk.example"]\n[organization]\ndomains = ["nordwerk.example"]\n'
-        f'[transport]\ncommand = ["{transport}"]\n[sendmail]\nnotify = false\n[log]\nenabled = false\n'
-    )
+    config = swallowing_config(root)
     codes: Counter[int] = Counter()
     crashes = []
     start = time.perf_counter()

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.isolated import private_dirs
+
 BIN = Path(sys.executable).parent
 
 
@@ -35,17 +37,8 @@ def sendguard_exe(name: str = "sendguard") -> str:
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.mktemp("home")
-    for var, sub in (
-        ("HOME", "home"),
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-        ("XDG_CACHE_HOME", "cache"),
-        ("XDG_RUNTIME_DIR", "run"),
-    ):
-        path = root / sub
-        path.mkdir(mode=0o700)
-        monkeypatch.setenv(var, str(path))
+    for var, path in private_dirs(root).items():
+        monkeypatch.setenv(var, path)
     for var in ("NOTMUCH_CONFIG", "SENDGUARD_CONFIG", "DISPLAY", "WAYLAND_DISPLAY", "MAILDIR", "EDITOR", "VISUAL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from tests.support.isolated import private_dirs, swallowing_config
+
 
 def rss_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -22,16 +24,7 @@ def rss_mb(field: str) -> float:
 
 def main() -> None:
     message, root = Path(sys.argv[1]), Path(sys.argv[2])
-    for var, sub in (
-        ("HOME", "home"),
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-        ("XDG_CACHE_HOME", "cache"),
-        ("XDG_RUNTIME_DIR", "run"),
-    ):
-        (root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.environ[var] = str(root / sub)
+    os.environ.update(private_dirs(root))
     os.environ["SENDGUARD_RESIDENT"] = "0"
     from sendguard.act import events
     from sendguard.act import queue as q
@@ -39,14 +32,7 @@ def main() -> None:
     from sendguard.sendpath.path import SendPath
 
     load_rules()
-    transport = root / "transport"
-    transport.write_text("#!/bin/sh\ncat > /dev/null\n")
-    transport.chmod(0o700)
-    config = root / "config.toml"
-    config.write_text(
-        '[identity]\naddresses = ["me@nordwerk.example"]\n[organization]\ndomains = ["nordwerk.example"]\n'
-        f'[transport]\ncommand = ["{transport}"]\n[sendmail]\nnotify = false\n[log]\nenabled = false\n'
-    )
+    config = swallowing_config(root)
     before = rss_mb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
     raw = message.read_bytes()
