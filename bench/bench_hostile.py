@@ -14,7 +14,6 @@ an audit found quadratic or worse (bench/README.md has the figures before and af
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -27,26 +26,13 @@ import zipfile
 import zlib
 from pathlib import Path
 
-HEAD = "From: Daniel Wolff <d.wolff@nordwerk.example>\nTo: m.berger@nordwerk.example\nSubject: report\n"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 CT = (
     '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
     'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>'
 )
 RELS = '<?xml version="1.0" encoding="UTF-8"?><Relationships/>'
-
-
-def with_attachment(name: str, ctype: str, data: bytes) -> bytes:
-    encoded = base64.encodebytes(data)
-    return (
-        (
-            f'{HEAD}MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\n'
-            "Content-Type: text/plain\n\nsee attached\n--b\n"
-            f'Content-Type: {ctype}; name="{name}"\nContent-Disposition: attachment; filename="{name}"\n'
-            "Content-Transfer-Encoding: base64\n\n"
-        ).encode()
-        + encoded
-        + b"--b--\n"
-    )
 
 
 def small_zip(members: list[tuple[str, bytes]]) -> bytes:
@@ -106,6 +92,9 @@ def repeated_zip(first: list[tuple[str, bytes]], name_of, count: int, data: byte
 
 def build(name: str) -> tuple[bytes, list[str]]:
     """(message, envelope) of one hostile input."""
+    from tests.support.content_fixtures import RAW_HEAD as HEAD
+    from tests.support.content_fixtures import raw_with_attachment as with_attachment
+
     envelope = ["m.berger@nordwerk.example"]
     if name == "plain-10k":
         return (HEAD + "\n" + "The Falke rollout is on track.\n" * 330).encode(), envelope

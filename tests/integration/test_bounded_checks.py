@@ -16,25 +16,13 @@ from sendguard.decide.check import check_message
 from sendguard.mail import extract
 from sendguard.mail.message import OutgoingMessage, strip_html
 from sendguard.model import Verdict
+from tests.support.content_fixtures import RAW_HEAD as HEAD
 from tests.support.content_fixtures import findings_of, run_check
+from tests.support.content_fixtures import raw_with_attachment as with_attachment
 
-HEAD = "From: Daniel Wolff <d.wolff@nordwerk.example>\nTo: m.berger@nordwerk.example\nSubject: report\n"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 CT = '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"></Types>'
-
-
-def with_attachment(name: str, ctype: str, data: bytes) -> bytes:
-    return (
-        (
-            f'{HEAD}MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\n'
-            "Content-Type: text/plain\n\nsee attached\n--b\n"
-            f'Content-Type: {ctype}; name="{name}"\nContent-Disposition: attachment; filename="{name}"\n'
-            "Content-Transfer-Encoding: base64\n\n"
-        ).encode()
-        + base64.encodebytes(data)
-        + b"--b--\n"
-    )
 
 
 def office(members: list[tuple[str, bytes]]) -> bytes:

@@ -6,6 +6,7 @@ table), so real libmagic identifies them as it would a file from an office suite
 
 from __future__ import annotations
 
+import base64
 import io
 import zipfile
 import zlib
@@ -65,6 +66,25 @@ def mail(
     message["To"] = to
     message["Subject"] = subject
     return message.as_bytes()
+
+
+# A message built as bytes, not with the email package: the hostile inputs of the bounded-check
+# tests and bench/bench_hostile.py are megabytes the stdlib would take long to write.
+RAW_HEAD = "From: Daniel Wolff <d.wolff@nordwerk.example>\nTo: m.berger@nordwerk.example\nSubject: report\n"
+
+
+def raw_with_attachment(name: str, ctype: str, data: bytes) -> bytes:
+    """RAW_HEAD, a line of text and ``data`` attached (base64) as ``name`` of type ``ctype``."""
+    return (
+        (
+            f'{RAW_HEAD}MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\n'
+            "Content-Type: text/plain\n\nsee attached\n--b\n"
+            f'Content-Type: {ctype}; name="{name}"\nContent-Disposition: attachment; filename="{name}"\n'
+            "Content-Transfer-Encoding: base64\n\n"
+        ).encode()
+        + base64.encodebytes(data)
+        + b"--b--\n"
+    )
 
 
 _CT = (
