@@ -11,6 +11,7 @@ then a milter that is down costs a retry, never a message.
 from __future__ import annotations
 
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ from sendguard.milter.policy import Outcome, Policy, Transaction, tempfail
 from sendguard.printable import printable
 
 NAME = "sendguard"
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def _log(line: str) -> None:
@@ -270,6 +272,12 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
     """Run the milter on ``spec`` until a signal stops it."""
     from sendguard.milter import adapter
 
+    # libmilter stops on SIGTERM/SIGINT/SIGHUP by blocking them in the thread that runs it and
+    # waiting for them in a thread of its own; a thread started before that (ours below) would
+    # otherwise take the signal, and its default action ends the process at once: no worker
+    # waited for, nothing learned that they held. Threads and processes started from here on
+    # inherit the mask; the check workers keep it (worker.main).
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     started = time.monotonic()
     background: Background | None = None
     judge: Checker | WorkerPool

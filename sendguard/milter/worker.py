@@ -114,6 +114,12 @@ def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[bytes]])
 
 
 def main() -> None:
+    import signal
+
+    # A worker stops at EOF on its stdin only, once it has answered and learned what it holds:
+    # the milter closes it when it stops, or the pipe closes when it dies. A SIGTERM to the
+    # whole group (systemd's stop, Ctrl-C) reaches the milter, which closes its workers in turn.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames on the pipe
     serve(sys.stdin.buffer, stdout)

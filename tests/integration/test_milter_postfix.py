@@ -7,6 +7,7 @@ what the client is told is asserted as the client sees it (msmtp's stderr, smtpl
 from __future__ import annotations
 
 import json
+import os
 import smtplib
 
 import pytest
@@ -273,6 +274,33 @@ def test_the_quarantine_notice_goes_to_whoever_logged_in(tmp_path, smtp_server):
         notices = [m for m in team.delivered(3) if b"Held for review: Falke W" in m.data]
         assert [m.rcpt_tos for m in notices] == [[wolff]]
         assert "sender=dwolff verdict=hold action=quarantine" in team.milter.log()
+
+
+def test_a_sigterm_stops_the_milter_after_its_workers_learned_what_they_held(tmp_path, smtp_server):
+    import sqlite3
+
+    from sendguard.milter import senders
+
+    with Team(tmp_path, smtp_server) as team:
+        message = make_message(to="kollege@nordwerk.example", subject="Lunch")
+        assert team.msmtp(message, "me@nordwerk.example", "kollege@nordwerk.example").returncode == 0
+        milter = team.milter.proc
+        assert milter is not None
+        workers = [int(p) for t in os.listdir(f"/proc/{milter.pid}/task") for p in open_children(milter.pid, t)]
+        assert workers, "the milter runs check workers"
+        team.milter.stop()  # SIGTERM, as systemd's stop and kill(1) send it
+        assert milter.returncode == 0, team.milter.log()
+        assert "sendguard-milter: stopped" in team.milter.log()
+        assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")], "no worker outlives the milter"
+        store = senders.sender_dir(team.state, "me@nordwerk.example") / "history.sqlite"
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT sent FROM contacts WHERE addr = 'kollege@nordwerk.example'").fetchone()
+        assert row == (1,), "learned before it exited"
+
+
+def open_children(pid: int, task: str) -> list[str]:
+    with open(f"/proc/{pid}/task/{task}/children") as f:
+        return f.read().split()
 
 
 def test_a_milter_killed_mid_message_costs_a_retry_never_the_message(tmp_path, smtp_server):
