@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.postfix import MilterProcess, Postfix, wait_until  # noqa: E402
 
 cpu: dict[str, float] = {}  # the last round's CPU seconds per kind
+sink_pid = 0
 SENDERS = [f"user{i}@nordwerk.example" for i in range(8)]
 COLLEAGUES = [f"kollege{i}@nordwerk.example" for i in range(12)]
 CLIENTS = [f"kontakt{i}@kundenfirma.example" for i in range(12)]
@@ -187,6 +188,33 @@ def tree_cpu(pid: int) -> float:
     return own + sum(tree_cpu(k) for k in kids)
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process used so far, its own threads only."""
+    with open(f"/proc/{pid}/stat") as f:
+        return sum(int(v) for v in f.read().rsplit(")", 1)[1].split()[11:13]) / TICK
+
+
+def snapshot(postfix: Postfix, milter: MilterProcess | None) -> dict[str, float]:
+    """CPU seconds so far of each part (BENCH_SPLIT): Postfix's process tree, the milter's own
+    process and its workers, this process (the senders), the sink, and the whole machine
+    (busy and idle, other people's processes included) from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = (fields[3] + fields[4]) / TICK
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    parts = {"postfix": tree_cpu(postfix.proc.pid) if postfix.proc else 0.0}
+    if milter and milter.proc:
+        parts["milter"] = proc_cpu(milter.proc.pid)
+        parts["workers"] = tree_cpu(milter.proc.pid) - parts["milter"]
+    parts |= {
+        "senders": own.ru_utime + own.ru_stime,
+        "sink": proc_cpu(sink_pid),
+        "machine busy": sum(fields[:8]) / TICK - idle,
+        "idle": idle,
+    }
+    return parts
+
+
 def one_round(
     kind: str,
     args,
@@ -211,10 +239,19 @@ def one_round(
         wait_until(lambda: len(delivered(log)) >= before + len(SENDERS), 120, "the warm-up mail")
         before = len(delivered(log))
         total = n * len(SENDERS)
+        split = os.environ.get("BENCH_SPLIT") and total
+        marks = snapshot(postfix, milter) if split else {}
         started = time.perf_counter()
         sent, retries = send_all(postfix.port, n, tag, kill_at=total // 2 if kill else None, milter=milter)
         wait_until(lambda: len(delivered(log)) >= before + total, 600, "every message at the sink")
         elapsed = time.perf_counter() - started
+        if split:
+            after = snapshot(postfix, milter)
+            print(
+                f"{'':12} CPU during the round, per message (ms): "
+                + ", ".join(f"{k} {(after[k] - marks[k]) / total * 1000:.2f}" for k in marks),
+                flush=True,
+            )
         rate = total / elapsed if total else 0.0
         ids = [i for i in delivered(log) if i.startswith(f"{tag}-".encode())]
         dup = len(ids) - len(set(ids))
@@ -235,11 +272,6 @@ def one_round(
         # alive then). The milter: everything it and its workers used, learning at exit
         # included, as this process sees it once it has reaped the milter.
         cpu[kind] = tree_cpu(postfix.proc.pid) if postfix.proc else 0.0
-        if milter and milter.proc and os.environ.get("BENCH_SPLIT"):
-            total = tree_cpu(milter.proc.pid)
-            with open(f"/proc/{milter.proc.pid}/stat") as f:
-                own = sum(int(v) for v in f.read().rsplit(")", 1)[1].split()[11:13]) / TICK
-            print(f"{'':12} milter process {own:.2f} s, its workers {total - own:.2f} s", flush=True)
         postfix.stop()
         if milter:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -270,6 +302,8 @@ def main() -> None:
         ready = multiprocessing.Event()
         sink = multiprocessing.Process(target=sink_main, args=(sink_port, str(log), ready), daemon=True)
         sink.start()
+        global sink_pid
+        sink_pid = sink.pid or 0
         ready.wait(30)
         rates: dict[str, list[float]] = {"alone": [], "with milter": []}
         per_message: dict[str, list[float]] = {"alone": [], "with milter": []}
