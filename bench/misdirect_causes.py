@@ -180,11 +180,13 @@ def pair_rows(
     return rows
 
 
-def _recording_largest(store: object, message: object, recipients: list[str], context: object, when: float) -> float:
+def _recording_judge(self: Simulator, store: object, message: object, envelope: list[str], when: float) -> list[object]:
     kind = "sim-sent" if TAG.get("first") else "sim-swap"
     TAG["first"] = False
+    recipients = [a for a in envelope if a not in self.own]
+    context = CheckContext(self.config, envelope, 0.0, None)  # type: ignore[arg-type]
     FEATURES.append({**TAG, "kind": kind, "pairs": pair_rows(store, message, recipients, context, when)})
-    return ORIGINAL_LARGEST(store, message, recipients, context, when)  # type: ignore[no-any-return]
+    return ORIGINAL_JUDGE(self, store, message, envelope, when)
 
 
 def _recording_examples(self: Simulator, observed: object, store: object = None) -> str:
@@ -193,9 +195,7 @@ def _recording_examples(self: Simulator, observed: object, store: object = None)
     return ORIGINAL_EXAMPLES(self, observed, store)
 
 
-import sendguard.decide.train as train  # noqa: E402
-
-ORIGINAL_LARGEST = train._largest
+ORIGINAL_JUDGE = Simulator.judge
 ORIGINAL_EXAMPLES = Simulator.examples
 
 
@@ -277,7 +277,7 @@ def main() -> int:
     DETAIL = a.detail
     if a.features:
         RECORD = True
-        train._largest = _recording_largest  # type: ignore[assignment]
+        Simulator.judge = _recording_judge  # type: ignore[method-assign]
         Simulator.examples = _recording_examples  # type: ignore[method-assign]
     dirs = a.dirs or sorted(p for p in CORPUS.iterdir() if p.is_dir())
     out: list[dict[str, str]] = []

@@ -65,6 +65,9 @@ class Finding:
     A rule gives HOLD or BLOCK only for evidence that is conclusive on its own (a checksum-valid
     IBAN to an outsider, a private key, a greeting *and* a topic that point at someone else);
     weak signals are WARN or INFO, and decision.py holds only when independent ones agree.
+
+    ``kind`` names which of a rule's reasons this is, where a rule has several that the learned
+    judgement weighs apart (namesake: margin, typo, dormant, reply, crossing); not in the JSON.
     """
 
     rule: str
@@ -73,8 +76,15 @@ class Finding:
     recipient: str | None = None
     suggestion: str | None = None
     evidence: str | None = None
+    kind: str | None = None
+
+    @property
+    def mechanism(self) -> str:
+        """The rule, and the reason within it when it has several ("namesake:dormant")."""
+        return f"{self.rule}:{self.kind}" if self.kind else self.rule
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["severity"] = self.severity.label
+        del data["kind"]
         return data

@@ -171,4 +171,19 @@ def check_message(
     marks = false_alarms.load(state_dir)
     if marks:
         findings = false_alarms.demote(findings, marks, envelope)
-    return CheckResult(message, envelope, decide(findings, actions))
+    return CheckResult(message, envelope, decide(findings, actions, _demoted(context)))
+
+
+def _demoted(context: CheckContext) -> dict[str, str]:
+    """What the judgement fitted to the user's mail only lets warn (decide.train), if a rule
+    opened the history; mechanism -> why, for the evidence."""
+    store = context.__dict__.get("history")  # never opened here only to read this
+    if store is None:
+        return {}
+    from sendguard.history.judgement import judgement_of
+
+    config = context.config
+    judgement = judgement_of(
+        store, config.rule_option("namesake", "hold_margin"), config.rule_option("namesake", "warn_margin")
+    )
+    return judgement.demotions()

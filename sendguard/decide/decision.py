@@ -7,6 +7,10 @@ A small declarative table, read top to bottom (Mailman's ``chains/builtin.py``):
 3. Never nag: one WARN never holds; two independent pieces of evidence about one recipient do
    (two rules' WARNs, or a WARN and a corroborating INFO). Findings about the whole message count
    for every recipient.
+4. What the judgement learned from the user's own mail (decide.train): a reason
+   (``Finding.mechanism``) that would hold too much of the user's routine mail for what it
+   catches only warns for this user: capped at WARN and left out of step 3. A rule whose
+   action the user set is left as the user set it.
 
 Every step only raises the verdict: more evidence never lowers it (a property test checks this).
 """
@@ -80,12 +84,30 @@ def _agreement(findings: list[Finding]) -> bool:
     return False
 
 
-def decide(findings: Iterable[Finding], actions: Mapping[str, Action] | None = None) -> Decision:
-    """Turn findings into a verdict. Pure: no I/O, no clock, no config file."""
-    effective = apply_actions(findings, actions or {})
+def decide(
+    findings: Iterable[Finding],
+    actions: Mapping[str, Action] | None = None,
+    demoted: Mapping[str, str] | None = None,
+) -> Decision:
+    """Turn findings into a verdict. Pure: no I/O, no clock, no config file.
+
+    ``demoted``: mechanism -> why it only warns for this user (step 4; added to the evidence).
+    """
+    actions = actions or {}
+    effective = apply_actions(findings, actions)
+    counted = effective
+    if demoted:
+        effective, counted = [], []
+        for f in apply_actions(findings, actions):
+            if f.mechanism in demoted and f.rule not in actions and f.severity in (Severity.WARN, Severity.HOLD):
+                why = demoted[f.mechanism]
+                f = replace(f, severity=Severity.WARN, evidence=f"{f.evidence}; {why}" if f.evidence else why)
+            else:
+                counted.append(f)
+            effective.append(f)
     verdict = max((SEVERITY_TO_VERDICT[f.severity] for f in effective), default=Verdict.PASS)
     escalated = False
-    if verdict == Verdict.WARN and _agreement(effective):
+    if verdict == Verdict.WARN and _agreement(counted):
         verdict, escalated = Verdict.HOLD, True
     ordered = tuple(sorted(effective, key=lambda f: -f.severity))
     return Decision(verdict=verdict, findings=ordered, escalated=escalated)

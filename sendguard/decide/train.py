@@ -1,26 +1,40 @@
 """Fit the judgement (the per-user hold threshold) to the user's own mail, at learn time.
 
-Never on the send path: it simulates autocomplete mistakes on the user's sent mail and reads the
-threshold from the margins seen (ARCHITECTURE.md, "The judgement: who was meant, decided per
-user"); ``sendguard evaluate`` measures the same.
+Never on the send path: it simulates autocomplete mistakes on the user's sent mail, judges each
+as sent and swapped with the rules about who gets a message (JUDGED_RULES), and reads the
+threshold from the margins seen and which other reasons to hold stay able to, all within one
+false-hold budget (ARCHITECTURE.md, "The judgement: who was meant, decided per user");
+``sendguard evaluate`` measures the same.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sendguard.decide.decision import CORROBORATING_INFO, decide
 from sendguard.history import judgement as jm
-from sendguard.history.fit import FitModel, MessageView, organization
 from sendguard.history.learn import MAX_PARTICIPANTS, observe_message
 from sendguard.history.store import Contact, HistoryStore
+from sendguard.model import Action, Finding, Severity, Verdict
 
-VERSION = 3
-"""Of the simulated examples: a change to the margin makes older ones useless."""
+VERSION = 4
+"""Of the simulated examples: a change to the margin or to what is recorded makes older ones useless."""
+JUDGED_RULES = (
+    "first-time-recipient",
+    "namesake",
+    "greeting-mismatch",
+    "internal-to-outside",
+    "client-in-internal-thread",
+    "lookalike-domain",
+    "sender-identity",
+)
+"""The rules about who gets a message, run on each simulated message as the send path would."""
 MIN_SAMPLES = 50
 MIN_SWAPS = 20
 SWAPS = 2
@@ -104,27 +118,37 @@ class Simulator:
 
     def __init__(self, db: Any, config: Any, seed: int = 0, own: Any = None) -> None:
         self.db = db
-        self.config = config
         self.own = {a.lower() for a in (config.identity.addresses if own is None else own)}
+        if self.own != {a.lower() for a in config.identity.addresses}:
+            from sendguard.config.schema import IdentitySection
+
+            config = copy.copy(config)  # judged as this sender's own send path would
+            config.identity = IdentitySection(addresses=sorted(self.own), name=config.identity.name)
+        self.config = config
         self.rng = random.Random(seed)
+        from sendguard.rules import rule_class
+
+        off = {rule for rule, action in config.actions().items() if action is Action.OFF}
+        self.rules = [rule_class(rule)() for rule in JUDGED_RULES if rule not in off]
 
     def examples(self, observed: Any, store: Any = None) -> str:
-        """JSON: {"v": VERSION, "sent": margin, "swaps": [margin, ...]} (a margin: the largest twin's)."""
+        """JSON: {"v": VERSION, "sent": judged, "swaps": [judged, ...]}, each judged message
+        [the largest twin margin, [[mechanism, severity, recipient], ...]] (see ``judge``)."""
         from sendguard.decide.check import envelope_for
         from sendguard.decide.evaluate import _swap
         from sendguard.history.twins import confusables
         from sendguard.mail.message import OutgoingMessage
-        from sendguard.rules.context import CheckContext
 
         store = store if store is not None else HistoryStore(self.db)
+        # the margin is recorded as a number: the rule itself must neither warn nor hold on it
+        store.memo[("judgement.parsed", *_prior(self.config))] = jm.Judgement(math.inf, math.inf)
         raw = observed.sample
         message = OutgoingMessage(raw)
         envelope = envelope_for(message, (), False)
         recipients = [a for a in envelope if a not in self.own]
         if not recipients:
             return ""
-        context = CheckContext(self.config, envelope, 0.0, None)  # type: ignore[arg-type]
-        out: dict[str, Any] = {"v": VERSION, "sent": _largest(store, message, recipients, context, observed.date)}
+        out: dict[str, Any] = {"v": VERSION, "sent": self.judge(store, message, envelope, observed.date)}
         swaps = []
         for intended in self.rng.sample(recipients, min(SWAPS, len(recipients))):
             twins = [c for c, _ in confusables(store, intended, exclude=envelope) if c.sent > 0]
@@ -132,30 +156,48 @@ class Simulator:
                 continue
             wrong = self.rng.choices(twins, weights=[c.sent for c in twins])[0]
             swapped = OutgoingMessage(_swap(raw, intended, wrong.addr))
-            swapped_to = [a for a in envelope_for(swapped, (), False) if a not in self.own]
-            swaps.append(_largest(store, swapped, swapped_to, context, observed.date))
+            swaps.append(self.judge(store, swapped, envelope_for(swapped, (), False), observed.date))
         out["swaps"] = swaps
         return json.dumps(out)
 
+    def judge(self, store: Any, message: Any, envelope: list[str], when: float) -> list[Any]:
+        """[the largest twin margin the namesake rule saw (NO_MARGIN: none), the findings that
+        may weigh in the decision as [mechanism, severity, recipient]] (none if nothing warns)."""
+        from sendguard.rules.context import CheckContext
+        from sendguard.rules.namesake import LARGEST
 
-def _largest(store: Any, message: Any, recipients: list[str], context: Any, when: float) -> float:
-    """The largest twin margin the namesake rule sees in this message (NO_MARGIN: none)."""
-    model = FitModel(store, MessageView(message, recipients), org_of=lambda a: organization(context, a), when=when)
-    names = {a.addr: a.name for a in message.header_recipients}
-    best = jm.NO_MARGIN
-    for addr in recipients:
-        actual = store.contact(addr)
-        if actual is None or not (actual.sent or actual.received):
-            continue
-        twins = jm.known_twins(store, addr, names.get(addr, ""), recipients, context.is_own)
-        if twins:
-            _, _, compared = jm.compare(model, actual, twins, recipients)
-            best = max(best, max(m for m, _, _ in compared))
-    return best
+        context = CheckContext(self.config, envelope, when, None)  # type: ignore[arg-type]
+        context.history = store
+        findings: list[Finding] = []
+        for rule in self.rules:
+            try:
+                findings += rule.check(message, context)
+            except Exception:  # noqa: BLE001 — the send path holds such mail; learning goes on
+                continue
+        kept = [f for f in findings if f.severity >= Severity.WARN or f.rule in CORROBORATING_INFO]
+        if not any(f.severity >= Severity.WARN for f in kept):
+            kept = []
+        return [
+            context.cache.get(LARGEST, jm.NO_MARGIN),
+            [[f.mechanism, int(f.severity), f.recipient or ""] for f in kept],
+        ]
 
 
-def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[float], list[float]]:
-    """(margins of the kept samples as sent, margins of their swaps)."""
+Judged = tuple[float, list[Finding]]
+"""One simulated message: its largest twin margin and the findings that may weigh in the decision."""
+
+
+def _judged(data: Any) -> Judged:
+    margin, found = data
+    findings = []
+    for mechanism, severity, recipient in found:
+        rule, _, kind = str(mechanism).partition(":")
+        findings.append(Finding(rule, Severity(int(severity)), "", recipient or None, kind=kind or None))
+    return float(margin), findings
+
+
+def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[Judged], list[Judged]]:
+    """(the kept samples judged as sent, their swaps judged): margins and findings."""
     base = HistoryStore(db)
     simulator = Simulator(db, config, seed)
     ids: dict[str, int] | None = None
@@ -163,8 +205,8 @@ def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[float], list[flo
         "SELECT s.raw, e.data FROM samples s JOIN messages m ON m.msgid = s.msgid "
         "LEFT JOIN examples e ON e.msgid = s.msgid ORDER BY s.date, s.msgid"
     ).fetchall()
-    sent: list[float] = []
-    swaps: list[float] = []
+    sent: list[Judged] = []
+    swaps: list[Judged] = []
     for raw, data in rows:
         if data is None:
             observed = observe_message(bytes(raw), simulator.own, config.organization.domains)
@@ -179,8 +221,12 @@ def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[float], list[flo
             continue
         if found.get("v") != VERSION:
             continue  # judged while the history was young, or by an older margin
-        sent.append(float(found["sent"]))
-        swaps.extend(float(s) for s in found.get("swaps", []))
+        try:
+            judged = _judged(found["sent"]), [_judged(s) for s in found.get("swaps", [])]
+        except (ValueError, TypeError, KeyError):
+            continue
+        sent.append(judged[0])
+        swaps.extend(judged[1])
     return sent, swaps
 
 
@@ -230,13 +276,81 @@ def fit(db: Any, config: Any, seed: int = 0) -> jm.Judgement:
     if len(sent) < MIN_SAMPLES or len(swaps) < MIN_SWAPS:
         report["why"] = f"{len(sent)} sent messages and {len(swaps)} simulated mistakes, too few to fit on yet"
         return jm.Judgement(hold, warn, False, report)
-    fitted_hold = max(threshold(sent, budget), hold)
+    chosen = choose(sent, swaps, budget, hold, config.actions())
     report.update(
-        false_holds=sum(s >= fitted_hold for s in sent) / len(sent),
-        recall=sum(s >= fitted_hold for s in swaps) / len(swaps),
+        false_holds=chosen.false_holds / len(sent),
+        recall=chosen.caught / len(swaps),
+        demoted=chosen.demoted,
         seconds=round(time.monotonic() - started, 2),
     )
-    return jm.Judgement(fitted_hold, fitted_hold - (hold - warn), True, report)
+    return jm.Judgement(chosen.hold, chosen.hold - (hold - warn), True, report)
+
+
+@dataclass
+class Choice:
+    """The fitted hold threshold, and which reasons only warn, with what was counted for them."""
+
+    hold: float
+    false_holds: int
+    caught: int
+    demoted: dict[str, dict[str, int]] = field(default_factory=dict)
+    """mechanism -> {"held": sent messages only it held, "caught": mistakes only it caught}."""
+
+
+def choose(sent: list[Judged], swaps: list[Judged], budget: float, floor: float, actions: dict[str, Action]) -> Choice:
+    """The hold threshold, and which other reasons to hold only warn (see the module doc).
+
+    The namesake margin gets the budget: its threshold is where ``budget`` of the margins as sent
+    lie, never below ``floor``. Another reason keeps holding only while it earns its routine
+    holds: it must catch at least as many simulated mistakes as the margin would catch if its
+    budget grew by the routine messages that reason alone holds. Greedy, the reason furthest
+    below that first, counted again after each demotion (two reasons holding together only
+    count for both). Demoting never lowers the threshold: it only removes holds.
+    """
+    n = len(sent)
+    margins = [m for m, _ in sent]
+    t = max(threshold(margins, budget), floor)
+    by_margin = sum(m >= t for m, _ in swaps)
+    earned: dict[int, int] = {}
+
+    def earn(k: int) -> int:
+        """What the margin would catch with ``k`` more routine holds in its budget."""
+        if k not in earned:
+            wider = max(threshold(margins, budget + k / n), floor)
+            earned[k] = sum(m >= wider for m, _ in swaps) - by_margin
+        return earned[k]
+
+    def held(findings: list[Finding], demoted: frozenset[str]) -> bool:
+        if not findings:
+            return False
+        return decide(findings, actions, dict.fromkeys(demoted, "")).verdict >= Verdict.HOLD
+
+    def outcome(demoted: frozenset[str]) -> tuple[list[bool], list[bool]]:
+        """(each sent message held, each swap held)."""
+        return [m >= t or held(fs, demoted) for m, fs in sent], [m >= t or held(fs, demoted) for m, fs in swaps]
+
+    def lost(before: tuple[list[bool], list[bool]], after: tuple[list[bool], list[bool]]) -> dict[str, int]:
+        return {
+            "held": sum(a and not b for a, b in zip(before[0], after[0], strict=True)),
+            "caught": sum(a and not b for a, b in zip(before[1], after[1], strict=True)),
+        }
+
+    candidates = sorted({f.mechanism for _, fs in sent for f in fs if f.severity >= Severity.WARN})
+    demoted: frozenset[str] = frozenset()
+    now = outcome(demoted)
+    while True:
+        # (how far below what the margin would earn, the reason) for each reason that does not earn its holds
+        short = []
+        for m in sorted(set(candidates) - demoted):
+            d = lost(now, outcome(demoted | {m}))
+            if d["held"] and (d["caught"] < earn(d["held"]) or not d["caught"]):
+                short.append((earn(d["held"]) - d["caught"], m))
+        if not short:
+            break
+        demoted |= {max(short)[1]}
+        now = outcome(demoted)
+    why = {m: lost(outcome(demoted - {m}), now) for m in sorted(demoted)}
+    return Choice(t, sum(now[0]), sum(now[1]), why)
 
 
 def threshold(scores: list[float], share: float) -> float:

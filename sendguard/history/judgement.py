@@ -8,7 +8,11 @@ one user's mail to the next — how many namesakes they have, how alike their co
 topics are — so the hold and warn thresholds are fitted per user at learn time (decide.train)
 on the user's own sent mail: the hold threshold at the false-hold budget ``[judgement]
 false_holds``, never below the rule's own ``hold_margin`` (the prior, used until a history is
-large enough to fit on). The send path only compares one number with two.
+large enough to fit on). The same budget covers the other reasons to hold about who gets a
+message (a dormant contact, a typo, a reply to someone else, a greeting, ...): the fit may let
+one of them only warn for this user (``demoted``) when its holds of the user's routine mail cost
+more of the budget than it catches. The send path only compares one number with two, and
+looks up the reasons that only warn.
 """
 
 from __future__ import annotations
@@ -25,6 +29,18 @@ MIN_CONTENT_MARGIN = 0.25
 TOPIC_ONLY_FACTOR = 1.5
 LARGE_AUDIENCE = 5
 """On longer recipient lists margins count half: everyone there has namesakes."""
+MECHANISMS = {
+    "namesake:typo": "a new address a typo away from a regular contact",
+    "namesake:dormant": "a contact written to once or twice, long ago",
+    "namesake:reply": "a reply that goes to someone other than the quoted author",
+    "namesake:crossing": "an outside recipient with an internal namesake",
+    "greeting-mismatch": "a greeting that names someone else",
+    "internal-to-outside": "an internal topic to someone outside",
+    "client-in-internal-thread": "an outsider added to an internal thread",
+    "lookalike-domain": "a domain that looks like a known one",
+    "sender-identity": "another From address than usual",
+}
+"""The reasons other than the namesake margin that may hold mail about who gets it, in words."""
 NO_MARGIN = -10.0
 """The margin of a twin whose advantage is recency alone: never a reason."""
 
@@ -64,7 +80,8 @@ class Judgement:
     fitted: bool = False
     """False: the rule's own margins (too little sent mail to fit on yet)."""
     report: dict[str, Any] = field(default_factory=dict)
-    """The operating point measured when fitting: budget, samples, swaps, false_holds, recall."""
+    """The operating point measured when fitting: budget, samples, swaps, false_holds, recall, and
+    ``demoted``: mechanism -> {"held": sent messages only it held, "caught": mistakes only it caught}."""
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -75,11 +92,31 @@ class Judgement:
         if not self.fitted:
             why = r.get("why", "nothing fitted yet")
             return f"judgement: the rule's own margins ({why})"
-        return (
+        line = (
             f"judgement: fitted on {r.get('samples', 0)} sent messages and {r.get('swaps', 0)} simulated "
             f"mistakes: hold at margin {self.hold:.2f}; held-out false holds {r.get('false_holds', 0.0):.1%} "
             f"(budget {r.get('budget', 0.0):.1%}), mistakes held {r.get('recall', 0.0):.1%}"
         )
+        demoted = self.report.get("demoted") or {}
+        if demoted:
+            said = "; ".join(
+                f"{MECHANISMS.get(m, m)} [{m}] (held {d.get('held', 0)}, caught {d.get('caught', 0)})"
+                for m, d in sorted(demoted.items())
+            )
+            line += f"; only warn, too costly on your mail: {said}"
+        return line
+
+    def demotions(self) -> dict[str, str]:
+        """mechanism -> why it only warns for this user (for the finding's evidence)."""
+        r = self.report
+        return {
+            m: (
+                f"only warns for you: on your sent mail it would have held {d.get('held', 0)} of "
+                f"{r.get('samples', 0)} messages for nothing and caught {d.get('caught', 0)} of "
+                f"{r.get('swaps', 0)} simulated mistakes"
+            )
+            for m, d in (r.get("demoted") or {}).items()
+        }
 
 
 def loads(text: str, hold: float, warn: float) -> Judgement:

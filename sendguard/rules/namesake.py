@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sendguard.history.fit import Fit, model_for
-from sendguard.history.judgement import LARGE_AUDIENCE, MIN_CONTENT_MARGIN, compare, judgement_of, known_twins
+from sendguard.history.judgement import (
+    LARGE_AUDIENCE,
+    MIN_CONTENT_MARGIN,
+    NO_MARGIN,
+    compare,
+    judgement_of,
+    known_twins,
+)
 from sendguard.history.replies import is_person, misaddressed_reply, stale_address
 from sendguard.history.store import prefix_of
 from sendguard.history.twins import edit_distance
@@ -29,6 +36,8 @@ if TYPE_CHECKING:
     from sendguard.rules.context import CheckContext
 
 DORMANT_SENT = 1
+LARGEST = "namesake.largest"
+"""Key in the check's scratch space: the largest twin margin seen in the message (NO_MARGIN: none)."""
 
 
 def swapped_letters(a: str, b: str) -> bool:
@@ -121,11 +130,14 @@ class Namesake(Rule):
                             f"{addr} is new, and a typo away from {typo}, whom you write to regularly.",
                             recipient=addr,
                             suggestion=typo,
+                            kind="typo",
                         )
                     )
                 continue
             base, fits, compared = compare(model, actual, twins, recipients)
             margin, best, best_why = max(compared, key=lambda c: c[0])
+            # the largest margin of the message, for the learn-time simulation (decide.train)
+            context.cache[LARGEST] = max(context.cache.get(LARGEST, NO_MARGIN), margin)
             crossing = self._crossing(model, base, fits, twins)
             if margin < judgement.warn:
                 findings += [crossing] if crossing else self._dormant(model, context, addr, actual, recipients, base)
@@ -141,6 +153,7 @@ class Namesake(Rule):
                     recipient=addr,
                     suggestion=twin.addr,
                     evidence=f"fit margin {margin:.1f} (holds from {judgement.hold:.1f})",
+                    kind="margin",
                 )
             )
         flagged = {f.recipient for f in findings if f.severity >= Severity.HOLD}
@@ -178,6 +191,7 @@ class Namesake(Rule):
             recipient=addr,
             suggestion=twin.contact.addr,
             evidence=f"fit margin {twin.content_margin_over(base):.1f}",
+            kind="crossing",
         )
 
     def _reply(self, message: OutgoingMessage, context: CheckContext, model: FitModel) -> list[Finding]:
@@ -201,6 +215,7 @@ class Namesake(Rule):
                     recipient=addr,
                     suggestion=author_addr,
                     evidence=f"quoted author: {author_addr}",
+                    kind="reply",
                 )
             ]
         if not hits:
@@ -216,6 +231,7 @@ class Namesake(Rule):
                 recipient=addr,
                 suggestion=meant or None,
                 evidence=f"quoted author: {who}",
+                kind="reply",
             )
             for addr, why in hits
             if not silenced(context, addr, self.id)
@@ -257,6 +273,7 @@ class Namesake(Rule):
                 recipient=addr,
                 suggestion=meant[0] if meant else None,
                 evidence=f"dormant {idle:.0f} days",
+                kind="dormant",
             )
         ]
 
