@@ -197,24 +197,30 @@ def _judged(data: Any) -> Judged:
 
 
 def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[Judged], list[Judged]]:
-    """(the kept samples judged as sent, their swaps judged): margins and findings."""
+    """(the kept samples judged as sent, their swaps judged): margins and findings.
+
+    A sample never judged (learned without simulation) or judged by an older VERSION is judged
+    now against the history less that message (LeaveOut), and the result kept in ``examples``.
+    """
     base = HistoryStore(db)
     simulator = Simulator(db, config, seed)
     ids: dict[str, int] | None = None
     rows = db.execute(
-        "SELECT s.raw, e.data FROM samples s JOIN messages m ON m.msgid = s.msgid "
+        "SELECT s.msgid, s.date, s.raw, e.data FROM samples s JOIN messages m ON m.msgid = s.msgid "
         "LEFT JOIN examples e ON e.msgid = s.msgid ORDER BY s.date, s.msgid"
     ).fetchall()
     sent: list[Judged] = []
     swaps: list[Judged] = []
-    for raw, data in rows:
-        if data is None:
+    judged_now = []
+    for msgid, date, raw, data in rows:
+        if data is None or _older(data):
             observed = observe_message(bytes(raw), simulator.own, config.organization.domains)
             if observed is None or not observed.recipients:
                 continue
             if ids is None:
                 ids = dict(db.execute("SELECT addr, id FROM contacts"))
             data = simulator.examples(observed, LeaveOut(base, observed, ids))
+            judged_now.append((msgid, date, data))
         try:
             found = json.loads(data) if data else {}
         except ValueError:
@@ -227,7 +233,19 @@ def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[Judged], list[Ju
             continue
         sent.append(judged[0])
         swaps.extend(judged[1])
+    if judged_now:
+        with db:
+            db.executemany("INSERT OR REPLACE INTO examples VALUES (?, ?, ?)", judged_now)
     return sent, swaps
+
+
+def _older(data: str) -> bool:
+    """Examples judged by an older VERSION (not those skipped while the history was young)."""
+    try:
+        found = json.loads(data) if data else {}
+    except ValueError:
+        return False
+    return isinstance(found, dict) and "v" in found and found["v"] != VERSION
 
 
 def refresh(db: Any, config: Any, *, force: bool = False) -> jm.Judgement | None:
@@ -242,6 +260,7 @@ def refresh(db: Any, config: Any, *, force: bool = False) -> jm.Judgement | None
         or sent >= fitted_at + max(STALE_MIN, STALE_SHARE * fitted_at)
         or current.report.get("budget") != config.judgement.false_holds
         or current.report.get("prior") != [hold, warn]
+        or current.report.get("version") != VERSION
     )
     if not (force or stale):
         return None
@@ -269,6 +288,7 @@ def fit(db: Any, config: Any, seed: int = 0) -> jm.Judgement:
     report: dict[str, Any] = {
         "budget": budget,
         "prior": [hold, warn],
+        "version": VERSION,
         "sent": _meta(db, "sent"),
         "samples": len(sent),
         "swaps": len(swaps),

@@ -134,3 +134,29 @@ def test_the_operating_point_names_what_only_warns():
     line = jm.Judgement(2.0, 1.75, True, report).operating_point()
     assert "\n" not in line and "only warn" in line and "[namesake:typo] (held 2, caught 0)" in line
     assert "only warn" not in jm.Judgement(2.0, 1.75, True, {"samples": 300}).operating_point()
+
+
+def test_samples_judged_by_an_older_version_are_judged_again_and_kept(tmp_path):
+    import json
+
+    from sendguard.decide.train import VERSION, refresh, simulate
+
+    state = hf.learned_state(tmp_path)  # learned without simulation: samples, no examples
+    cfg = hf.config()
+    db = open_for_write(state)
+    sent, _ = simulate(db, cfg)
+    kept = [json.loads(d) for (d,) in db.execute("SELECT data FROM examples") if d]
+    assert sent and len(kept) == len(sent) and all(k["v"] == VERSION for k in kept)
+    with db:
+        db.execute("UPDATE examples SET data = ?", ('{"v": 3, "sent": 9.0, "swaps": []}',))
+    again, _ = simulate(db, cfg)
+    assert [m for m, _ in again] == [m for m, _ in sent]
+    # a judgement fitted by an older version is refitted at the next learn, then left alone
+    fitted = refresh(db, cfg)
+    assert fitted is not None and refresh(db, cfg) is None
+    fitted.report["version"] = VERSION - 1
+    with db:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('judgement', ?)", (fitted.dumps(),))
+    assert refresh(db, cfg) is not None
+    assert refresh(db, cfg) is None
+    db.close()
