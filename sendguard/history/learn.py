@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from email.message import Message
 
 from sendguard.history import names
@@ -185,7 +185,9 @@ def write_ledger(db: sqlite3.Connection, messages: list[Observed]) -> None:
     rows = []
     for m in messages:
         if m.sent:
-            data = {k: v for k, v in asdict(m).items() if k not in NOT_IN_LEDGER}
+            # the fields as they are: asdict's deep copy of every word list is most of the cost,
+            # and json.dumps writes the same text from the originals (no dataclass nests here)
+            data = {f.name: getattr(m, f.name) for f in fields(m) if f.name not in NOT_IN_LEDGER}
             rows.append((m.msgid, json.dumps(data, ensure_ascii=False)))
     db.executemany("INSERT OR REPLACE INTO ledger VALUES (?, ?)", rows)
 

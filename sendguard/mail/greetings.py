@@ -421,17 +421,23 @@ het een van voor met niet zijn dat ook maar groet groeten bedankt
 )
 
 
-_RUNS: dict[tuple[int, bool], re.Pattern[str]] = {}
+_RUNS: dict[int, re.Pattern[str]] = {}
+# Every ASCII byte that is not a letter, as a space: an ASCII text's runs of letters are then
+# its words as str.split() sees them.
+_NOT_LETTERS = bytes(c if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))
 
 
 def letter_runs(text: str, minimum: int) -> list[str]:
     """The runs of ``minimum`` or more letters (``[^\\W\\d_]``) in ``text``, in order. An ASCII
-    text is read with ``[a-zA-Z]``, the same letters there, at a third of the cost."""
-    key = (minimum, text.isascii())
-    pattern = _RUNS.get(key)
+    text has no letters but a-z and A-Z: its non-letters become spaces (bytes.translate) and
+    split() yields the runs, at half the cost of the pattern (learning and every check read
+    the whole body this way)."""
+    if minimum >= 1 and text.isascii():
+        runs = text.encode("ascii").translate(_NOT_LETTERS).decode("ascii").split()
+        return runs if minimum == 1 else [run for run in runs if len(run) >= minimum]
+    pattern = _RUNS.get(minimum)
     if pattern is None:
-        letters = "[a-zA-Z]" if key[1] else r"[^\W\d_]"
-        pattern = _RUNS[key] = re.compile(f"{letters}{{{minimum},}}")
+        pattern = _RUNS[minimum] = re.compile(rf"[^\W\d_]{{{minimum},}}")
     return pattern.findall(text)
 
 

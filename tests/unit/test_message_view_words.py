@@ -181,3 +181,16 @@ def test_closing_read_from_the_end_is_the_same(text):
     from sendguard.mail.voice import closing_of
 
     assert closing_of(text) == closing_reading_every_line(text)
+
+
+ASCII_TEXT = st.lists(
+    st.one_of(PIECES.filter(str.isascii), st.text(st.characters(max_codepoint=127), max_size=8)), max_size=40
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(ASCII_TEXT, TEXT), st.integers(min_value=1, max_value=4))
+def test_letter_runs_are_the_patterns_matches_ascii_or_not(text, minimum):
+    from sendguard.mail.greetings import letter_runs
+
+    assert letter_runs(text, minimum) == re.findall(rf"[^\W\d_]{{{minimum},}}", text)
