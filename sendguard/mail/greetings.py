@@ -359,14 +359,25 @@ def _split_title(text: str) -> tuple[bool, str]:
     return False, text
 
 
+# A stripped line can be a quote marker only if it holds a colon or starts with one of these
+# (is_quote_marker's first test): looking at that inline spares most lines a call.
+MARKER_FIRST = ("-", "_", "b", "B")
+
+
+def has_quote_marker(text: str) -> bool:
+    """Does any line of ``text`` start quoted or forwarded text (is_quote_marker, stripped)?"""
+    return any(is_quote_marker(s) for s in map(str.strip, text.splitlines()) if s[:1] in MARKER_FIRST or ":" in s)
+
+
 def own_text(body: str, max_chars: int = 20_000) -> str:
     """The author's own part of a body: quoted lines and anything after a reply/forward marker removed."""
     out = []
-    for line in body[:max_chars].splitlines():
-        stripped = line.strip()
-        if stripped.startswith(">") or stripped.startswith("|"):
+    lines = body[:max_chars].splitlines()
+    for line, stripped in zip(lines, map(str.strip, lines)):
+        first = stripped[:1]
+        if first == ">" or first == "|":
             continue
-        if stripped and is_quote_marker(stripped):
+        if (first in MARKER_FIRST or ":" in stripped) and is_quote_marker(stripped):
             break
         out.append(line)
     return "\n".join(out)

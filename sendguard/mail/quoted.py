@@ -106,11 +106,11 @@ def person(text: str) -> Person | None:
 
 
 def quoted_people(body: str) -> QuotedPeople:
-    from sendguard.mail.greetings import is_quote_marker
+    from sendguard.mail.greetings import has_quote_marker
 
     out = QuotedPeople()
     text = body[:MAX_SCAN_CHARS]
-    if "@" not in text and not any(is_quote_marker(line.strip()) for line in text.splitlines() if line.strip()):
+    if "@" not in text and not has_quote_marker(text):
         return out  # nothing quoted, no addresses: most new mail; no pattern needs compiling
     pats = _patterns()
     out.addresses = {a.lower().strip(".") for a in pats["addr"].findall(text)}

@@ -194,3 +194,36 @@ def test_letter_runs_are_the_patterns_matches_ascii_or_not(text, minimum):
     from sendguard.mail.greetings import letter_runs
 
     assert letter_runs(text, minimum) == re.findall(rf"[^\W\d_]{{{minimum},}}", text)
+
+
+def own_text_line_by_line(body: str, max_chars: int = 20_000) -> str:
+    """greetings.own_text as first written: every line through is_quote_marker."""
+    out = []
+    for line in body[:max_chars].splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">") or stripped.startswith("|"):
+            continue
+        if stripped and is_quote_marker(stripped):
+            break
+        out.append(line)
+    return "\n".join(out)
+
+
+BODIES = st.lists(
+    st.one_of(
+        LINES,
+        st.sampled_from(["> quoted", " | piped", "", "  ", "\r", "\x85", "\u2028", "Best,"]),
+        st.text(max_size=12),
+    ),
+    max_size=12,
+).map("\n".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(BODIES, st.integers(min_value=1, max_value=200))
+def test_own_text_and_has_quote_marker_are_those_of_every_line_read(body, max_chars):
+    from sendguard.mail.greetings import has_quote_marker, own_text
+
+    assert own_text(body, max_chars) == own_text_line_by_line(body, max_chars)
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    assert has_quote_marker(body) == any(is_quote_marker(line) for line in lines)
