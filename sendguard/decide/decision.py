@@ -12,7 +12,8 @@ A small declarative table, read top to bottom (Mailman's ``chains/builtin.py``):
    catches only warns for this user: capped at WARN and left out of step 3. A rule whose
    action the user set is left as the user set it.
 
-Every step only raises the verdict: more evidence never lowers it (a property test checks this).
+Steps 2 and 3 only raise the verdict, step 4 only caps reasons the user's own mail showed to
+hold routine mail: more evidence never lowers it (a property test checks this).
 """
 
 from __future__ import annotations

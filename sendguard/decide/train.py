@@ -35,6 +35,9 @@ JUDGED_RULES = (
     "sender-identity",
 )
 """The rules about who gets a message, run on each simulated message as the send path would."""
+UNMEASURED = frozenset({"namesake:typo"})
+"""Reasons the simulation cannot see catch (it swaps in contacts written to, never a mistyped
+address): judged by routine holds alone they would always lose, so they are never demoted."""
 MIN_SAMPLES = 50
 MIN_SWAPS = 20
 SWAPS = 2
@@ -355,7 +358,7 @@ def choose(sent: list[Judged], swaps: list[Judged], budget: float, floor: float,
             "caught": sum(a and not b for a, b in zip(before[1], after[1], strict=True)),
         }
 
-    candidates = sorted({f.mechanism for _, fs in sent for f in fs if f.severity >= Severity.WARN})
+    candidates = sorted({f.mechanism for _, fs in sent for f in fs if f.severity >= Severity.WARN} - UNMEASURED)
     demoted: frozenset[str] = frozenset()
     now = outcome(demoted)
     while True:

@@ -35,12 +35,19 @@ def world(
 
 
 def test_a_reason_that_holds_routine_mail_and_catches_nothing_only_warns():
-    sent, swaps = world(routine=[typo(), typo(), typo()], caught=[])
+    sent, swaps = world(routine=[[dormant()]] * 3, caught=[])
     before = choose(sent, swaps, 0.01, 1.0, {})
-    assert before.demoted == {"namesake:typo": {"held": 3, "caught": 0}}
+    assert before.demoted == {"namesake:dormant": {"held": 3, "caught": 0}}
     # the threshold is the margin's own: demoting frees nothing for it, it only removes holds
     assert before.hold == choose([(m, []) for m, _ in sent], swaps, 0.01, 1.0, {}).hold
     assert before.false_holds == sum(m >= before.hold for m, _ in sent)
+
+
+def test_the_typo_check_is_never_demoted_as_the_simulation_cannot_see_it_catch():
+    # simulated mistakes pick contacts written to, never a mistyped address: zero catches by design
+    sent, swaps = world(routine=[typo(), typo(), typo()], caught=[])
+    assert choose(sent, swaps, 0.01, 1.0, {}).demoted == {}
+    assert decide(typo()).verdict == Verdict.HOLD
 
 
 def test_a_reason_that_catches_more_than_the_margin_would_keeps_holding():
