@@ -304,6 +304,7 @@ def fit(db: Any, config: Any, seed: int = 0) -> jm.Judgement:
         false_holds=chosen.false_holds / len(sent),
         recall=chosen.caught / len(swaps),
         demoted=chosen.demoted,
+        kept=chosen.kept,
         seconds=round(time.monotonic() - started, 2),
     )
     return jm.Judgement(chosen.hold, chosen.hold - (hold - warn), True, report)
@@ -318,6 +319,8 @@ class Choice:
     caught: int
     demoted: dict[str, dict[str, int]] = field(default_factory=dict)
     """mechanism -> {"held": sent messages only it held, "caught": mistakes only it caught}."""
+    kept: dict[str, dict[str, int]] = field(default_factory=dict)
+    """The same for the reasons that hold routine mail and earn it: why the total can pass the budget."""
 
 
 def choose(sent: list[Judged], swaps: list[Judged], budget: float, floor: float, actions: dict[str, Action]) -> Choice:
@@ -373,7 +376,8 @@ def choose(sent: list[Judged], swaps: list[Judged], budget: float, floor: float,
         demoted |= {max(short)[1]}
         now = outcome(demoted)
     why = {m: lost(outcome(demoted - {m}), now) for m in sorted(demoted)}
-    return Choice(t, sum(now[0]), sum(now[1]), why)
+    kept = {m: d for m in sorted(set(candidates) - demoted) if (d := lost(now, outcome(demoted | {m})))["held"]}
+    return Choice(t, sum(now[0]), sum(now[1]), why, kept)
 
 
 def threshold(scores: list[float], share: float) -> float:

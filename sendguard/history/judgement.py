@@ -81,7 +81,8 @@ class Judgement:
     """False: the rule's own margins (too little sent mail to fit on yet)."""
     report: dict[str, Any] = field(default_factory=dict)
     """The operating point measured when fitting: budget, samples, swaps, false_holds, recall, and
-    ``demoted``: mechanism -> {"held": sent messages only it held, "caught": mistakes only it caught}."""
+    ``demoted``: mechanism -> {"held": sent messages only it held, "caught": mistakes only it caught};
+    ``kept``: the same for reasons that hold routine mail and earn it."""
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -97,13 +98,12 @@ class Judgement:
             f"mistakes: hold at margin {self.hold:.2f}; held-out false holds {r.get('false_holds', 0.0):.1%} "
             f"(budget {r.get('budget', 0.0):.1%}), mistakes held {r.get('recall', 0.0):.1%}"
         )
-        demoted = self.report.get("demoted") or {}
+        kept = r.get("kept") or {}
+        if kept and r.get("false_holds", 0.0) > r.get("budget", 0.0):
+            line += f"; over the budget, as these catch more than they cost: {_counted(kept)}"
+        demoted = r.get("demoted") or {}
         if demoted:
-            said = "; ".join(
-                f"{MECHANISMS.get(m, m)} [{m}] (held {d.get('held', 0)}, caught {d.get('caught', 0)})"
-                for m, d in sorted(demoted.items())
-            )
-            line += f"; only warn, too costly on your mail: {said}"
+            line += f"; only warn, too costly on your mail: {_counted(demoted)}"
         return line
 
     def demotions(self) -> dict[str, str]:
@@ -117,6 +117,13 @@ class Judgement:
             )
             for m, d in (r.get("demoted") or {}).items()
         }
+
+
+def _counted(reasons: dict[str, dict[str, int]]) -> str:
+    return "; ".join(
+        f"{MECHANISMS.get(m, m)} [{m}] (held {d.get('held', 0)}, caught {d.get('caught', 0)})"
+        for m, d in sorted(reasons.items())
+    )
 
 
 def loads(text: str, hold: float, warn: float) -> Judgement:

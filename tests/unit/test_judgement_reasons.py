@@ -143,6 +143,17 @@ def test_the_operating_point_names_what_only_warns():
     assert "only warn" not in jm.Judgement(2.0, 1.75, True, {"samples": 300}).operating_point()
 
 
+def test_the_operating_point_says_why_it_passes_the_budget():
+    sent, swaps = world(routine=[[dormant()]] * 5, caught=[[dormant()]] * 60)
+    chosen = choose(sent, swaps, 0.01, 1.0, {})
+    assert chosen.demoted == {} and chosen.kept == {"namesake:dormant": {"held": 5, "caught": 60}}
+    over = {"samples": 200, "swaps": 200, "budget": 0.01, "false_holds": 0.035, "kept": chosen.kept}
+    line = jm.Judgement(chosen.hold, chosen.hold - 0.25, True, over).operating_point()
+    assert "over the budget" in line and "[namesake:dormant] (held 5, caught 60)" in line
+    within = {**over, "false_holds": 0.01}
+    assert "over the budget" not in jm.Judgement(2.0, 1.75, True, within).operating_point()
+
+
 def test_samples_judged_by_an_older_version_are_judged_again_and_kept(tmp_path):
     import json
 
