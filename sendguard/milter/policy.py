@@ -293,6 +293,11 @@ class Policy:
 
 
 def _submit(command: list[str], text: bytes) -> None:
+    """Hand a notice to Postfix's sendmail, which must stop on SIGTERM even from a worker that
+    blocks the stop signals (a child inherits the mask)."""
+    import signal
     import subprocess
 
-    subprocess.run(command, input=text, check=True, timeout=60, capture_output=True)
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    unblock = (lambda: signal.pthread_sigmask(signal.SIG_SETMASK, set())) if blocked else None
+    subprocess.run(command, input=text, check=True, timeout=60, capture_output=True, preexec_fn=unblock)

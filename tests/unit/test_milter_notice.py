@@ -79,3 +79,23 @@ def test_learn_as_a_bare_login_with_address_makes_that_address_theirs(tmp_path):
     done = learn("--as", "dwolff", "--address", hf.ME.upper())
     assert done.returncode == 0, done.stderr
     assert senders.notice_address(state, "dwolff", SHARED) == hf.ME
+
+
+def test_the_notice_sendmail_stops_on_sigterm_even_from_a_worker_that_blocks_it(tmp_path):
+    import signal
+    import sys
+
+    from sendguard.milter.policy import _submit
+
+    status = tmp_path / "status"
+    # the child's own signal mask, as the kernel reports it
+    copy = f"import shutil, sys; sys.stdin.read(); shutil.copy('/proc/self/status', {str(status)!r})"
+    command = [sys.executable, "-c", copy]  # not sh: dash clears the mask it inherits
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    try:
+        _submit(command, b"notice")
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+    (line,) = [x for x in status.read_text().splitlines() if x.startswith("SigBlk:")]
+    blocked = int(line.split()[1], 16)
+    assert not blocked & (1 << (signal.SIGTERM - 1))
