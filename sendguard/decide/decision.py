@@ -85,6 +85,23 @@ def _agreement(findings: list[Finding]) -> bool:
     return False
 
 
+def apply_demotions(
+    findings: list[Finding], actions: Mapping[str, Action], demoted: Mapping[str, str]
+) -> tuple[list[Finding], list[Finding]]:
+    """Step 4: (every finding, those step 3 may count). A demoted reason is capped at WARN, says why
+    in its evidence and is left out of the agreement, unless the user set its rule's action."""
+    effective: list[Finding] = []
+    counted: list[Finding] = []
+    for f in findings:
+        if f.mechanism in demoted and f.rule not in actions and f.severity in (Severity.WARN, Severity.HOLD):
+            why = demoted[f.mechanism]
+            f = replace(f, severity=Severity.WARN, evidence=f"{f.evidence}; {why}" if f.evidence else why)
+        else:
+            counted.append(f)
+        effective.append(f)
+    return effective, counted
+
+
 def decide(
     findings: Iterable[Finding],
     actions: Mapping[str, Action] | None = None,
@@ -95,17 +112,9 @@ def decide(
     ``demoted``: mechanism -> why it only warns for this user (step 4; added to the evidence).
     """
     actions = actions or {}
-    effective = apply_actions(findings, actions)
-    counted = effective
+    effective = counted = apply_actions(findings, actions)
     if demoted:
-        effective, counted = [], []
-        for f in apply_actions(findings, actions):
-            if f.mechanism in demoted and f.rule not in actions and f.severity in (Severity.WARN, Severity.HOLD):
-                why = demoted[f.mechanism]
-                f = replace(f, severity=Severity.WARN, evidence=f"{f.evidence}; {why}" if f.evidence else why)
-            else:
-                counted.append(f)
-            effective.append(f)
+        effective, counted = apply_demotions(effective, actions, demoted)
     verdict = max((SEVERITY_TO_VERDICT[f.severity] for f in effective), default=Verdict.PASS)
     escalated = False
     if verdict == Verdict.WARN and _agreement(counted):

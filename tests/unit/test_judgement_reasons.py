@@ -178,3 +178,9 @@ def test_samples_judged_by_an_older_version_are_judged_again_and_kept(tmp_path):
     assert refresh(db, cfg) is not None
     assert refresh(db, cfg) is None
     db.close()
+
+
+def test_demotion_reads_findings_given_once():
+    # decide takes any iterable: the demotion step must read the findings the actions step read
+    decision = decide(iter([dormant()]), demoted={"namesake:typo": "x"})
+    assert decision.verdict == Verdict.HOLD and len(decision.findings) == 1
