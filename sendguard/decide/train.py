@@ -365,18 +365,20 @@ def choose(sent: list[Judged], swaps: list[Judged], budget: float, floor: float,
     demoted: frozenset[str] = frozenset()
     now = outcome(demoted)
     while True:
-        # (how far below what the margin would earn, the reason) for each reason that does not earn its holds
-        short = []
-        for m in sorted(set(candidates) - demoted):
-            d = lost(now, outcome(demoted | {m}))
-            if d["held"] and (d["caught"] < earn(d["held"]) or not d["caught"]):
-                short.append((earn(d["held"]) - d["caught"], m))
+        # what each reason still holding alone holds and catches
+        alone = {m: lost(now, outcome(demoted | {m})) for m in sorted(set(candidates) - demoted)}
+        # (how far below what the margin would earn, the reason) for each that does not earn its holds
+        short = [
+            (earn(d["held"]) - d["caught"], m)
+            for m, d in alone.items()
+            if d["held"] and (d["caught"] < earn(d["held"]) or not d["caught"])
+        ]
         if not short:
             break
         demoted |= {max(short)[1]}
         now = outcome(demoted)
     why = {m: lost(outcome(demoted - {m}), now) for m in sorted(demoted)}
-    kept = {m: d for m in sorted(set(candidates) - demoted) if (d := lost(now, outcome(demoted | {m})))["held"]}
+    kept = {m: d for m, d in alone.items() if d["held"]}
     return Choice(t, sum(now[0]), sum(now[1]), why, kept)
 
 
