@@ -216,7 +216,9 @@ def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[Judged], list[Ju
     swaps: list[Judged] = []
     judged_now = []
     for msgid, date, raw, data in rows:
-        if data is None or _older(data):
+        found = _parsed(data)
+        # never judged, or by an older VERSION (not those skipped while the history was young)
+        if data is None or found.get("v", VERSION) != VERSION:
             observed = observe_message(bytes(raw), simulator.own, config.organization.domains)
             if observed is None or not observed.recipients:
                 continue
@@ -224,10 +226,7 @@ def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[Judged], list[Ju
                 ids = dict(db.execute("SELECT addr, id FROM contacts"))
             data = simulator.examples(observed, LeaveOut(base, observed, ids))
             judged_now.append((msgid, date, data))
-        try:
-            found = json.loads(data) if data else {}
-        except ValueError:
-            continue
+            found = _parsed(data)
         if found.get("v") != VERSION:
             continue  # judged while the history was young, or by an older margin
         try:
@@ -242,13 +241,13 @@ def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[Judged], list[Ju
     return sent, swaps
 
 
-def _older(data: str) -> bool:
-    """Examples judged by an older VERSION (not those skipped while the history was young)."""
+def _parsed(data: str | None) -> dict[str, Any]:
+    """A stored example ({} when none, unreadable or not an object)."""
     try:
         found = json.loads(data) if data else {}
     except ValueError:
-        return False
-    return isinstance(found, dict) and "v" in found and found["v"] != VERSION
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def refresh(db: Any, config: Any, *, force: bool = False) -> jm.Judgement | None:
