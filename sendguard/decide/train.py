@@ -144,7 +144,7 @@ class Simulator:
 
         store = store if store is not None else HistoryStore(self.db)
         # the margin is recorded as a number: the rule itself must neither warn nor hold on it
-        store.memo[("judgement.parsed", *_prior(self.config))] = jm.Judgement(math.inf, math.inf)
+        jm.pin(store, *_prior(self.config), jm.Judgement(math.inf, math.inf))
         raw = observed.sample
         message = OutgoingMessage(raw)
         envelope = envelope_for(message, (), False)

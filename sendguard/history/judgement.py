@@ -147,6 +147,11 @@ def judgement_of(store: Any, hold: float = 1.0, warn: float = 0.75) -> Judgement
     return found  # type: ignore[no-any-return]
 
 
+def pin(store: Any, hold: float, warn: float, judgement: Judgement) -> None:
+    """Make ``judgement_of(store, hold, warn)`` answer ``judgement`` instead of the stored one."""
+    store.memo[("judgement.parsed", hold, warn)] = judgement
+
+
 def known_twins(
     store: Any, addr: str, display: str, recipients: list[str], is_own: Callable[[str], bool]
 ) -> list[tuple[Contact, str]]:
