@@ -317,9 +317,14 @@ _SALUTATIONS_LONGEST_FIRST = tuple(sorted(set(SALUTATIONS), key=len, reverse=Tru
 _TITLE_WORDS = frozenset(TITLES)
 
 
+# A stripped line can be a quote marker only if it holds a colon or starts with one of these
+# (is_quote_marker's first test): callers that look at that inline spare most lines a call.
+MARKER_FIRST = ("-", "_", "b", "B")
+
+
 def is_quote_marker(line: str) -> bool:
     """Does this (stripped) line start quoted or forwarded text?"""
-    if ":" not in line and line[:1] not in "-_bB":  # most lines: every marker has one of these
+    if ":" not in line and line[:1] not in MARKER_FIRST:  # most lines: every marker has one of these
         return False
     low = line.lower()
     if low.startswith(("--", "__")):
@@ -357,11 +362,6 @@ def _split_title(text: str) -> tuple[bool, str]:
     if rest and first.lower().rstrip(".") in _TITLE_WORDS:
         return True, rest.strip()
     return False, text
-
-
-# A stripped line can be a quote marker only if it holds a colon or starts with one of these
-# (is_quote_marker's first test): looking at that inline spares most lines a call.
-MARKER_FIRST = ("-", "_", "b", "B")
 
 
 def has_quote_marker(text: str) -> bool:
