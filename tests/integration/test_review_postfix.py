@@ -9,8 +9,11 @@ Textual's Pilot, built as ``sendguard review --postfix`` builds it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import smtplib
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -44,6 +47,19 @@ def rows_of(app) -> dict[str, object]:
     return {row.subject: row for row in screen.rows}
 
 
+@contextlib.asynccontextmanager
+async def reviewing_two_held(tmp_path, smtp_server) -> AsyncIterator[tuple[Team, Any, Any]]:
+    """(team, app, pilot): two messages quarantined, listed in ``review --postfix`` as it is built."""
+    from sendguard.tui.app import postfix_app
+
+    with Team(tmp_path, smtp_server, hold="quarantine", extra=HOLD_EXTERNAL) as team:
+        quarantine_two(team)
+        app = postfix_app(config_mod.load(team.config, required=True), team.config)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: len(rows_of(app)) == 2, "both held messages listed")
+            yield team, app, pilot
+
+
 def quarantine_two(team: Team) -> None:
     for n in (1, 2):
         message = make_message(subject=f"Falke offer {n}")
@@ -54,95 +70,84 @@ def quarantine_two(team: Team) -> None:
 
 
 async def test_review_lists_postfixs_hold_queue_and_releases_and_deletes_through_postsuper(tmp_path, smtp_server):
-    from sendguard.tui.app import postfix_app
+    async with reviewing_two_held(tmp_path, smtp_server) as (team, app, pilot):
+        screen = app.screen
+        rows = rows_of(app)
+        held_ids = {str(m["queue_id"]) for m in team.held()}
+        assert {row.id for row in rows.values()} == held_ids  # Postfix's own queue ids
+        first, second = rows["Falke offer 1"], rows["Falke offer 2"]
+        assert first.sender == "me@nordwerk.example"
+        assert first.recipients == ("anna@kundenfirma.example",)
+        assert "anna@kundenfirma.example" in first.reason  # sendguard's reason, from the milter's copy
+        assert "Postfix's hold queue: 2 held" in str(screen.query_one("#title").render())
+        table = screen.query_one(RowList)
+        assert str(table.cell(first.id, "from")) == "me@nordwerk.example"
+        # only what can be done to a message in Postfix's queue is offered
+        table.move_to(first.id)
+        await pilot.pause()
+        assert screen.check_action("release", ()) and screen.check_action("discard", ())
+        assert not screen.check_action("suggest", ()) and not screen.check_action("edit", ())
 
-    with Team(tmp_path, smtp_server, hold="quarantine", extra=HOLD_EXTERNAL) as team:
-        quarantine_two(team)
-        app = postfix_app(config_mod.load(team.config, required=True), team.config)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await until(pilot, lambda: len(rows_of(app)) == 2, "both held messages listed")
-            screen = app.screen
-            rows = rows_of(app)
-            held_ids = {str(m["queue_id"]) for m in team.held()}
-            assert {row.id for row in rows.values()} == held_ids  # Postfix's own queue ids
-            first, second = rows["Falke offer 1"], rows["Falke offer 2"]
-            assert first.sender == "me@nordwerk.example"
-            assert first.recipients == ("anna@kundenfirma.example",)
-            assert "anna@kundenfirma.example" in first.reason  # sendguard's reason, from the milter's copy
-            assert "Postfix's hold queue: 2 held" in str(screen.query_one("#title").render())
-            table = screen.query_one(RowList)
-            assert str(table.cell(first.id, "from")) == "me@nordwerk.example"
-            # only what can be done to a message in Postfix's queue is offered
-            table.move_to(first.id)
-            await pilot.pause()
-            assert screen.check_action("release", ()) and screen.check_action("discard", ())
-            assert not screen.check_action("suggest", ()) and not screen.check_action("edit", ())
+        # ? lists only the keys that work here
+        await pilot.press("question_mark")
+        await settle(pilot)
+        shown = str(app.screen.query_one("#dialog-body Static").render())
+        assert "release it from Postfix's hold queue" in shown and "delete it from Postfix's hold queue" in shown
+        assert "suggested recipient" not in shown and "$EDITOR" not in shown
+        await pilot.press("escape")
+        await settle(pilot)
 
-            # ? lists only the keys that work here
-            await pilot.press("question_mark")
-            await settle(pilot)
-            shown = str(app.screen.query_one("#dialog-body Static").render())
-            assert "release it from Postfix's hold queue" in shown and "delete it from Postfix's hold queue" in shown
-            assert "suggested recipient" not in shown and "$EDITOR" not in shown
-            await pilot.press("escape")
-            await settle(pilot)
+        # Enter: the milter's copy, with the findings
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        detail = str(app.screen.query_one("#detail").render())
+        assert "Falke offer 1" in detail and "anna@kundenfirma.example" in detail
+        await pilot.press("escape")
+        await settle(pilot)
 
-            # Enter: the milter's copy, with the findings
-            await pilot.press("enter")
-            await settle(pilot)
-            assert isinstance(app.screen, MessageScreen)
-            detail = str(app.screen.query_one("#detail").render())
-            assert "Falke offer 1" in detail and "anna@kundenfirma.example" in detail
-            await pilot.press("escape")
-            await settle(pilot)
+        # r: asks, then postsuper -H and delivery now
+        table.move_to(first.id)
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        (got,) = [m for m in team.delivered(3) if m.rcpt_tos == ["anna@kundenfirma.example"]]
+        assert b"Subject: Falke offer 1" in got.data
+        await until(pilot, lambda: set(rows_of(app)) == {"Falke offer 2"}, "the released one gone from the list")
 
-            # r: asks, then postsuper -H and delivery now
-            table.move_to(first.id)
-            await pilot.press("r")
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmModal)
-            await pilot.press("y")
-            await settle(pilot)
-            (got,) = [m for m in team.delivered(3) if m.rcpt_tos == ["anna@kundenfirma.example"]]
-            assert b"Subject: Falke offer 1" in got.data
-            await until(pilot, lambda: set(rows_of(app)) == {"Falke offer 2"}, "the released one gone from the list")
-
-            # d: asks, then postsuper -d; nothing is sent
-            table.move_to(second.id)
-            await pilot.press("d")
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmModal)
-            await pilot.press("y")
-            await settle(pilot)
-            await until(pilot, lambda: rows_of(app) == {}, "an empty list")
-            wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
-            assert len(smtp_server.received) == 3  # two notices and the released message
-            # each decision is noted on the milter's copy (and in its incident log)
-            decided = {e.id: e.meta.get("postfix_decision") for e in app.queue.entries()}
-            assert decided == {first.copy_id: "released", second.copy_id: "discarded"}
+        # d: asks, then postsuper -d; nothing is sent
+        table.move_to(second.id)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        await until(pilot, lambda: rows_of(app) == {}, "an empty list")
+        wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
+        assert len(smtp_server.received) == 3  # two notices and the released message
+        # each decision is noted on the milter's copy (and in its incident log)
+        decided = {e.id: e.meta.get("postfix_decision") for e in app.queue.entries()}
+        assert decided == {first.copy_id: "released", second.copy_id: "discarded"}
 
 
 async def test_a_message_gone_meanwhile_is_an_error_in_the_app_not_a_crash(tmp_path, smtp_server):
     """Another administrator (or `sendguard discard --postfix`) acted first."""
-    from sendguard.tui.app import postfix_app
     from sendguard.tui.screens.modals import ErrorModal
 
-    with Team(tmp_path, smtp_server, hold="quarantine", extra=HOLD_EXTERNAL) as team:
-        quarantine_two(team)
-        app = postfix_app(config_mod.load(team.config, required=True), team.config)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await until(pilot, lambda: len(rows_of(app)) == 2, "both held messages listed")
-            target = rows_of(app)["Falke offer 1"]
-            gone = team.cli("discard", "--postfix", target.id)
-            assert gone.returncode == 0, gone.stderr
-            app.screen.query_one(RowList).move_to(target.id)
-            await pilot.press("r")
-            await pilot.pause()
-            await pilot.press("y")
-            await settle(pilot)
-            modal = app.screen
-            assert isinstance(modal, ErrorModal) and modal.title_text == "Release failed"
-            assert f"no message {target.id} in Postfix's hold queue" in modal.lines[0]
+    async with reviewing_two_held(tmp_path, smtp_server) as (team, app, pilot):
+        target = rows_of(app)["Falke offer 1"]
+        gone = team.cli("discard", "--postfix", target.id)
+        assert gone.returncode == 0, gone.stderr
+        app.screen.query_one(RowList).move_to(target.id)
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, ErrorModal) and modal.title_text == "Release failed"
+        assert f"no message {target.id} in Postfix's hold queue" in modal.lines[0]
         assert [m for m in team.delivered(2) if m.rcpt_tos == ["anna@kundenfirma.example"]] == []
 
 
