@@ -228,7 +228,8 @@ def one_round(
 ) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """(messages per second, CPU seconds of Postfix and the milter, start to stop, all processes)."""
     n = args.n if n is None else n
-    milter = MilterProcess(str(Path(sys.executable).parent / "sendguard"), config, state) if kind != "alone" else None
+    exe = str(Path(sys.executable).parent / "sendguard")
+    milter = MilterProcess(exe, config, state, transport=args.transport) if kind != "alone" else None
     postfix = Postfix(sink_port, milter=milter.postfix_spec if milter else "")
     try:
         if milter:
@@ -285,6 +286,12 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=25, help="messages per sender per round (8 senders)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kill", action="store_true", help="also a round that kills the milter halfway")
+    parser.add_argument(
+        "--transport",
+        choices=("unix", "inet"),
+        default="unix",
+        help="how Postfix reaches the milter: a unix socket (as hooks/ set it up) or TCP on 127.0.0.1",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench_milter: needs root (Postfix)")

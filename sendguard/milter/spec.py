@@ -35,9 +35,16 @@ def parse_listen(spec: str) -> str:
     )
 
 
-def postfix_form(spec: str) -> str:
-    """The same socket as Postfix's ``smtpd_milters`` writes it (``inet:HOST:PORT``, ``unix:PATH``)."""
+def postfix_form(spec: str, chroot: str = "") -> str:
+    """The same socket as Postfix's ``smtpd_milters`` writes it (``inet:HOST:PORT``, ``unix:PATH``).
+
+    ``chroot``: the directory a chrooted smtpd sees as ``/`` (Debian: /var/spool/postfix); a
+    socket under it is named from there.
+    """
     found = _INET.match(spec)
     if found:
         return f"inet:{found.group(3) or '127.0.0.1'}:{found.group(2)}"
+    root = chroot.rstrip("/")
+    if root and spec.startswith(f"unix:{root}/"):
+        return "unix:" + spec[len("unix:") + len(root) :]
     return spec

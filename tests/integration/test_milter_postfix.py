@@ -20,8 +20,9 @@ from tests.support.postfix import Team, wait_until
 pytestmark = pytest.mark.slow
 
 
-def test_a_passing_message_goes_through_postfix_unchanged(tmp_path, smtp_server):
-    with Team(tmp_path, smtp_server) as team:
+@pytest.mark.parametrize("transport", ["unix", "inet"])
+def test_a_passing_message_goes_through_postfix_unchanged(tmp_path, smtp_server, transport):
+    with Team(tmp_path, smtp_server, transport=transport) as team:
         message = make_message(to="kollege@nordwerk.example", subject="Lunch")
         proc = team.msmtp(message, "me@nordwerk.example", "kollege@nordwerk.example")
         assert proc.returncode == 0, proc.stderr

@@ -82,6 +82,24 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes
         raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
+def wait_for_socket(path: Path, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Until something accepts connections on the unix socket ``path`` (or the process died)."""
+
+    def listening() -> bool:
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(1)
+                sock.connect(str(path))
+                return True
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"the process exited ({proc.returncode}) before listening on {path}") from None
+            return False
+
+    if not wait.wait_until(listening, timeout):
+        raise TimeoutError(f"nothing listens on {path} after {timeout} s")
+
+
 class Postfix:
     """One Postfix instance relaying to ``relay_port``, optionally with a milter at ``milter_port``."""
 
@@ -233,19 +251,39 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "the condition") ->
 
 
 class MilterProcess:
-    """``sendguard milter`` as a child process on a free port, its stderr kept in a file."""
+    """``sendguard milter`` as a child process, its stderr kept in a file.
 
-    def __init__(self, sendguard: str, config: Path, state_dir: Path, port: int | None = None) -> None:
+    ``transport="unix"`` (the deployment hooks/ recommend): a socket in a fresh setgid directory
+    of group ``postfix`` under /tmp, the milter started with umask 007, so Postfix's daemons (user
+    ``postfix``) may connect and nobody else may. ``"inet"``: a free port on 127.0.0.1.
+    """
+
+    def __init__(
+        self, sendguard: str, config: Path, state_dir: Path, port: int | None = None, transport: str = "unix"
+    ) -> None:
         self.sendguard = sendguard
         self.config = config
         self.state_dir = state_dir
         self.port = port or free_port()
+        self.transport = transport
         self.log_path = state_dir.parent / f"milter-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        # Named now (Postfix's config needs it before the milter starts), made by start().
+        self.socket_dir = Path(tempfile.gettempdir()) / f"sendguard-milter-{uuid.uuid4().hex[:12]}"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.socket_dir / "milter.sock"
+
+    @property
+    def listen_spec(self) -> str:
+        """``--listen``, as libmilter writes it."""
+        return f"unix:{self.socket_path}" if self.transport == "unix" else f"inet:{self.port}@127.0.0.1"
 
     @property
     def postfix_spec(self) -> str:
-        return f"inet:127.0.0.1:{self.port}"
+        """``smtpd_milters``, as Postfix writes it (the test Postfix is not chrooted)."""
+        return f"unix:{self.socket_path}" if self.transport == "unix" else f"inet:127.0.0.1:{self.port}"
 
     def start(self) -> MilterProcess:
         """Start it and wait until it listens; if it does not, it is stopped and this raises."""
@@ -257,6 +295,12 @@ class MilterProcess:
         return self
 
     def _start(self) -> None:
+        if self.transport == "unix":
+            import grp
+
+            self.socket_dir.mkdir(mode=0o750, exist_ok=True)
+            os.chown(self.socket_dir, -1, grp.getgrnam("postfix").gr_gid)
+            os.chmod(self.socket_dir, 0o2750)  # setgid: the socket is created in group postfix
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -265,18 +309,22 @@ class MilterProcess:
                     str(self.config),
                     "milter",
                     "--listen",
-                    f"inet:{self.port}@127.0.0.1",
+                    self.listen_spec,
                     "--state-dir",
                     str(self.state_dir),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                umask=0o007,
             )
         proc = self.proc
         wait_until(lambda: b"listening on" in self.log_path.read_bytes() or proc.poll() is not None, 60, "the milter")
         try:
-            wait_for_port(self.port, proc=proc)
+            if self.transport == "unix":
+                wait_for_socket(self.socket_path, proc=proc)
+            else:
+                wait_for_port(self.port, proc=proc)
         except RuntimeError as err:
             raise RuntimeError(f"{err}:\n{self.log()}") from None
 
@@ -287,13 +335,16 @@ class MilterProcess:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        finally:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     def log(self) -> str:
         try:
@@ -343,6 +394,7 @@ class Team:
         extra: str = "",
         base_config: str = "",
         sasl_users: dict[str, str] | None = None,
+        transport: str = "unix",
     ) -> None:
         from tests.conftest import sendguard_exe
 
@@ -351,7 +403,7 @@ class Team:
         self.server = server
         self.config = tmp_path / "sendguard.toml"
         self.state = tmp_path / "milter"
-        self.milter = MilterProcess(sendguard_exe(), self.config, self.state)
+        self.milter = MilterProcess(sendguard_exe(), self.config, self.state, transport=transport)
         self.postfix = Postfix(server.port, milter=self.milter.postfix_spec, sasl_users=sasl_users)
         base = base_config or TEAM_CONFIG
         notice = f'notice_command = ["/usr/sbin/sendmail", "-C", "{self.postfix.conf}", "-i", "-t"]\n'

@@ -41,5 +41,16 @@ def test_every_main_cf_and_master_cf_setting_is_a_postfix_parameter():
 def test_postfix_and_the_unit_name_the_same_socket():
     unit = (HOOKS / "sendguard-milter.service").read_text()
     spec = re.search(r"milter --listen (\S+)", unit).group(1)  # type: ignore[union-attr]
-    master = settings((HOOKS / "postfix-master.cf").read_text())
-    assert master["smtpd_milters"] == postfix_form(parse_listen(spec))
+    text = (HOOKS / "postfix-master.cf").read_text()
+    master = settings(text)
+    chrooted = re.search(r"^submission\s+inet\s+\S+\s+\S+\s+(\S+)", text, re.M).group(1) == "y"  # type: ignore[union-attr]
+    assert master["smtpd_milters"] == postfix_form(parse_listen(spec), "/var/spool/postfix" if chrooted else "")
+
+
+def test_the_unit_makes_the_socket_directory_postfix_can_enter():
+    unit = (HOOKS / "sendguard-milter.service").read_text()
+    spec = re.search(r"milter --listen unix:(\S+)", unit).group(1)  # type: ignore[union-attr]
+    made = re.search(r"^ExecStartPre=\+/usr/bin/install -d -o sendguard -g postfix -m 2750 (\S+)$", unit, re.M)
+    assert made and spec == made.group(1) + "/milter.sock"
+    assert re.search(r"^UMask=0007$", unit, re.M)
+    assert made.group(1) in re.search(r"^ReadWritePaths=(.*)$", unit, re.M).group(1).split()  # type: ignore[union-attr]

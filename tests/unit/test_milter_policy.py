@@ -61,6 +61,8 @@ def test_a_bad_listen_spec_is_a_usage_error(spec):
 def test_postfix_writes_the_same_socket_differently():
     assert postfix_form("inet:8891@127.0.0.1") == "inet:127.0.0.1:8891"
     assert postfix_form("unix:/run/m.sock") == "unix:/run/m.sock"
+    assert postfix_form("unix:/var/spool/postfix/sg/m.sock", "/var/spool/postfix/") == "unix:/sg/m.sock"
+    assert postfix_form("unix:/run/m.sock", "/var/spool/postfix") == "unix:/run/m.sock"
 
 
 def test_the_sender_is_the_login_else_the_envelope_sender():
