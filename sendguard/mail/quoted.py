@@ -20,7 +20,17 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from sendguard.mail.content import fold as fold_text
+
 MAX_SCAN_CHARS = 20_000
+# Each line pattern below is tried only on a line that can match it: from and to need a colon,
+# lotus a slash and an at sign, marker a first character (after white space) of MARKER_FIRST,
+# wrote one of WROTE_FIRST (on/am/le/el/op: re.IGNORECASE matches no other code point, a test
+# checks every one) and one of WROTE_WORDS in the folded line (content.fold). Most lines of
+# prose pass by without trying five patterns each.
+MARKER_FIRST = frozenset("_-")
+WROTE_FIRST = frozenset("oOaAlLeE")
+WROTE_WORDS = ("wrote", "schrieb", "a écrit", "escribió", "schreef")
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
             re.IGNORECASE,
         ),
         "addr": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"),
+        # where an address can be: a run of the characters addr takes (find_addresses)
+        "run": re.compile(r"[\w.+'@-]*"),
     }
 
 
@@ -82,8 +94,10 @@ def split_names(value: str) -> list[str]:
     return parts
 
 
+@lru_cache(maxsize=1024)
 def person(text: str) -> Person | None:
-    """One written name ('Last, First M.', 'First M. Last', 'First Last/ORG@ORG')."""
+    """One written name ('Last, First M.', 'First M. Last', 'First Last/ORG@ORG'); kept, as the
+    same names recur in the quoted headers of one thread and of the next message."""
     from sendguard.mail.greetings import fold
 
     text = text.split("/")[0].split("@")[0].strip()
@@ -113,15 +127,16 @@ def quoted_people(body: str) -> QuotedPeople:
     if "@" not in text and not has_quote_marker(text):
         return out  # nothing quoted, no addresses: most new mail; no pattern needs compiling
     pats = _patterns()
-    out.addresses = {a.lower().strip(".") for a in pats["addr"].findall(text)}
+    out.addresses = {a.lower().strip(".") for a in find_addresses(text)}
     block = 0  # 0 before the first quoted block; 1 inside the first; 2+ later
     in_header = False
     for line in text.splitlines():
-        if pats["marker"].match(line):
+        lead = line.lstrip()[:1]  # ^\s* as re reads it: str.isspace (a test checks every code point)
+        if lead in MARKER_FIRST and pats["marker"].match(line):
             block += 1
             in_header = True
             continue
-        m = pats["wrote"].match(line)
+        m = pats["wrote"].match(line) if lead in WROTE_FIRST and _may_attribute(line) else None
         if m:
             block += 1
             who = person(m.group("v"))
@@ -129,7 +144,8 @@ def quoted_people(body: str) -> QuotedPeople:
                 _add_author(out, who, block)
             in_header = False
             continue
-        m = pats["from"].match(line)
+        colon = ":" in line
+        m = pats["from"].match(line) if colon else None
         if m and (block or in_header):
             who = person(m.group("v"))
             found = pats["addr"].search(m.group("v"))
@@ -141,22 +157,51 @@ def quoted_people(body: str) -> QuotedPeople:
                 _add_author(out, who, block)
             in_header = True
             continue
-        m = pats["to"].match(line)
+        m = pats["to"].match(line) if colon else None
         if m and in_header:
             for name in split_names(m.group("v")):
                 who = person(name)
                 if who:
                     (out.addressees if block <= 1 else out.others).append(who)
             continue
-        m = pats["lotus"].match(line)
+        m = pats["lotus"].match(line) if "/" in line and "@" in line else None
         if m and block:
             who = person(m.group("v"))
             if who:
                 _add_author(out, who, block)
             continue
-        if not line.strip() and in_header:
+        if not lead and in_header:
             in_header = False
     return out
+
+
+def _in_address(ch: str) -> bool:
+    return ch.isalnum() or ch in "_.+'-@"
+
+
+def find_addresses(text: str) -> list[str]:
+    """``addr``'s findall over ``text``, tried only on the runs of address characters around an
+    "@" (\\w is str.isalnum or "_" as re reads it; a test checks every code point): every match
+    lies in one, and the pattern tried at every position of every word costs ~0.4 ms over 10 kB
+    of prose."""
+    pattern, address_run = _patterns()["addr"], _patterns()["run"]
+    out: list[str] = []
+    at = text.find("@")
+    while at >= 0:
+        start = at
+        while start and _in_address(text[start - 1]):
+            start -= 1
+        run = address_run.match(text, at)
+        end = run.end() if run else at + 1  # always a match ("*"): for the type checker
+        out += pattern.findall(text, start, end)
+        at = text.find("@", end)
+    return out
+
+
+def _may_attribute(line: str) -> bool:
+    """Does the line hold one of the attribution's verbs, as re.IGNORECASE compares letters?"""
+    folded = fold_text(line)
+    return any(word in folded for word in WROTE_WORDS)
 
 
 def _add_author(out: QuotedPeople, who: Person, block: int) -> None:

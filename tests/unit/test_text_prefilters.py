@@ -1,0 +1,133 @@
+"""Shortcuts in reading a message's text (line prefilters, shared per-message analysis) must
+give exactly what the plain reading gives: checked against the plain reading with hypothesis."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sendguard.mail import quoted
+from sendguard.mail.content import fold
+
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EVERY_CHAR = "".join(map(chr, range(sys.maxunicode + 1)))
+
+
+def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
+    """quoted.quoted_people as first written: every pattern tried on every line."""
+    from sendguard.mail.greetings import has_quote_marker
+
+    out = quoted.QuotedPeople()
+    text = body[: quoted.MAX_SCAN_CHARS]
+    if "@" not in text and not has_quote_marker(text):
+        return out
+    pats = quoted._patterns()
+    out.addresses = {a.lower().strip(".") for a in pats["addr"].findall(text)}
+    block = 0
+    in_header = False
+    for line in text.splitlines():
+        if pats["marker"].match(line):
+            block += 1
+            in_header = True
+            continue
+        m = pats["wrote"].match(line)
+        if m:
+            block += 1
+            who = quoted.person(m.group("v"))
+            if who:
+                quoted._add_author(out, who, block)
+            in_header = False
+            continue
+        m = pats["from"].match(line)
+        if m and (block or in_header):
+            who = quoted.person(m.group("v"))
+            found = pats["addr"].search(m.group("v"))
+            if found and block <= 1 and not out.author_addr:
+                out.author_addr = found.group(0).lower().strip(".")
+            if block == 0:
+                block = 1
+            if who:
+                quoted._add_author(out, who, block)
+            in_header = True
+            continue
+        m = pats["to"].match(line)
+        if m and in_header:
+            for name in quoted.split_names(m.group("v")):
+                who = quoted.person(name)
+                if who:
+                    (out.addressees if block <= 1 else out.others).append(who)
+            continue
+        m = pats["lotus"].match(line)
+        if m and block:
+            who = quoted.person(m.group("v"))
+            if who:
+                quoted._add_author(out, who, block)
+            continue
+        if not line.strip() and in_header:
+            in_header = False
+    return out
+
+
+def test_line_prefilters_know_every_character_the_patterns_accept():
+    # ^\s* is str.isspace, as lstrip reads it; \w is str.isalnum or "_"
+    assert re.findall(r"\s", EVERY_CHAR) == [c for c in EVERY_CHAR if c.isspace()]
+    assert re.findall(r"[\w.+'@-]", EVERY_CHAR) == [c for c in EVERY_CHAR if quoted._in_address(c)]
+    # the attribution's first words, case-insensitively, start with no other letters
+    assert set(re.findall(r"[oale]", EVERY_CHAR, re.IGNORECASE)) <= quoted.WROTE_FIRST
+    # and its verbs, folded, are found in the folded line
+    for letter in sorted(set("".join(quoted.WROTE_WORDS))):
+        for matched in re.findall(re.escape(letter), EVERY_CHAR, re.IGNORECASE):
+            assert fold(matched) == fold(letter), (letter, matched)
+
+
+QUOTED_LINES = st.sampled_from(
+    [
+        "",
+        "  ",
+        "\u3000",
+        "Hi Anna,",
+        "-----Original Message-----",
+        " ___________________ ",
+        "-- Weitergeleitete Nachricht --",
+        "From: Berger, Markus [mailto:m.berger@nordwerk.example]",
+        "Von: Jana Roth <j.roth@x.example>",
+        "> From: Tim Kohl",
+        "Sent: Monday",
+        "To: Anna Schmidt; Tim Kohl",
+        "Cc: a@b.example",
+        "An: Jana Roth, Tim Kohl",
+        "On Mon, 4 Dec 2026, Markus Berger <m@b.example> wrote:",
+        "Am 4.12.2026 schrieb Jana Roth:",
+        "  Le 4 déc. Pierre Martin a écrit :",
+        "El lunes, Ana García escribió:",
+        "op maandag schreef Jan de Vries",
+        "John Smith/ACME/US@ACME",
+        "and so on: the plan",
+        "Let me know",
+        "path/to@file",
+        "the Falke rollout is on track",
+        "mail m.berger@nordwerk.example, j.roth@x.example. or @@a@b.c-d.e",
+        "ON Monday SCHRIEB JANA ROTH:",
+        "on jan 3 tim wrote",
+        "Op 3 jan schreef ıngrid:",
+    ]
+)
+QUOTED_TEXT = st.lists(st.one_of(QUOTED_LINES, st.text(max_size=12)), max_size=30).map("\n".join)
+
+
+@FAST
+@given(QUOTED_TEXT)
+def test_quoted_people_are_those_of_trying_every_line(text):
+    assert quoted.quoted_people(text) == quoted_people_everywhere(text)
+
+
+@FAST
+@given(
+    st.lists(st.one_of(st.sampled_from(["@", ".", "a", "-", " ", "é", "x.y", "_"]), st.text(max_size=4)), max_size=40)
+)
+def test_addresses_are_those_of_a_scan_of_the_whole_text(pieces):
+    text = "".join(pieces)
+    assert quoted.find_addresses(text) == quoted._patterns()["addr"].findall(text)
