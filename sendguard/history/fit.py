@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from sendguard.history.store import Contact, HistoryStore
+from sendguard.mail.content import Reading
 from sendguard.mail.greetings import (
     MAX_BODY_CHARS,
     MAX_WORDS,
@@ -67,8 +68,9 @@ class MessageView:
 
     @cached_property
     def _runs(self) -> list[str]:
-        """The body's lower-cased runs of 2+ letters (one scan for ``words`` and ``tokens``)."""
-        return letter_runs(self.body.lower(), 2)
+        """The body's lower-cased runs of 2+ letters (one scan for ``words`` and ``tokens``), read
+        in its distinct lines: both ask only which runs there are, in order of first use."""
+        return letter_runs(Reading(self.body).lowered, 2)
 
     @cached_property
     def greeting(self) -> Greeting | None:

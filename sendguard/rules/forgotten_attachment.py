@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sendguard.mail.content import LazyPattern, looks_like_patch, own_text
+from sendguard.mail.content import LazyPattern, looks_like_patch, own_text, reading
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -129,11 +129,10 @@ class ForgottenAttachment(Rule):
         if message.attachments or any(p.forwarded or p.content_type.startswith("message/") for p in message.parts):
             return []  # a forwarded message is an attachment too
         body = message.body_text
-        if looks_like_patch(body, message.subject):
+        if looks_like_patch(body, message.subject, reading(context, body)):
             return []
         # own_text keeps whole lines of the body, so a cue in it is a cue in the body
-        lowered = body[:OWN_TEXT_CHARS].lower()
-        if not any(cue in lowered for cue in CUES):
+        if not reading(context, body[:OWN_TEXT_CHARS]).any_lowered(CUES):
             return []
         match = PHRASE.search(own_text(body[:OWN_TEXT_CHARS]).lower())
         if not match:

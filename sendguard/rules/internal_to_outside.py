@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sendguard.history.fit import model_for
-from sendguard.mail.content import fold
+from sendguard.mail.content import Reading
 from sendguard.mail.greetings import own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
@@ -98,8 +98,7 @@ def _marker_re() -> re.Pattern[str]:
 
 def find_marker(text: str) -> re.Match[str] | None:
     """The first confidentiality marker in ``text``."""
-    folded = fold(text)
-    if not any(cue in folded for cue in MARKER_CUES):
+    if not Reading(text).any_folded(MARKER_CUES):
         return None
     return _marker_re().search(text)
 
@@ -126,6 +125,8 @@ BOILERPLATE = (
 def without_boilerplate(text: str) -> str:
     """The text before the signature ("-- "), without paragraphs that read like a legal notice."""
     body = text.split("\n-- \n", 1)[0]
+    if not Reading(body).any_lowered(BOILERPLATE):  # in no paragraph either
+        return body
     paragraphs = body.split("\n\n")
     return "\n\n".join(p for p in paragraphs if not any(w in p.lower() for w in BOILERPLATE))
 

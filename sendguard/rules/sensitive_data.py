@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from sendguard.mail.content import LazyPattern, mask, texts_in_time
+from sendguard.mail.content import LazyPattern, Reading, mask, reading, texts_in_time
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -291,13 +291,14 @@ def _has_cue(lowered: str, cue: str) -> bool:
     return False
 
 
-def find_identifiers(text: str, shape: bytes | None = None) -> list[tuple[str, str]]:
+def find_identifiers(text: str, shape: bytes | None = None, read: Reading | None = None) -> list[tuple[str, str]]:
     """National identifiers that pass their checksum and follow a word that names them."""
     if not _has_digits(text, _shape(text) if shape is None else shape, MIN_IDENTIFIER_DIGITS):
         return []
-    lowered = text.lower()
-    if not any(_has_cue(lowered, cue) for cue in KEYWORD_CUES):
+    read = Reading(text) if read is None else read
+    if not any(read.has_word(cue) if cue in WHOLE_WORD_CUES else read.has_lowered(cue) for cue in KEYWORD_CUES):
         return []
+    lowered = read.whole_lowered
     out = []
     for count, keyword in enumerate(_KEYWORDS.finditer(lowered)):
         if count >= MAX_KEYWORDS:
@@ -338,12 +339,12 @@ def _is_table_row(line: str) -> bool:
     return len(cells) >= 2 and bool(_NAME.fullmatch(cells[0])) and any(_is_amount(c) for c in cells[1:])
 
 
-def salary_lines(text: str) -> tuple[list[str], list[str]]:
+def salary_lines(text: str, read: Reading | None = None) -> tuple[list[str], list[str]]:
     """(rows of a names-and-amounts table, lines naming one person's salary) — both only in a
     text that talks about salaries."""
     text = text[:SALARY_SCAN_CHARS]
-    lowered = text.lower()
-    if not any(cue in lowered for cue in SALARY_CUES) or not _SALARY_WORD.search(lowered):
+    read = Reading(text) if read is None or read.text is not text else read
+    if not read.any_lowered(SALARY_CUES) or not _SALARY_WORD.search(read.whole_lowered):
         return [], []
     lines = [line for line in text.splitlines() if len(line) < 1000 and _NAME.search(line)]
     rows = [line for line in lines if _is_table_row(line)]
@@ -362,11 +363,11 @@ class SensitiveData(Rule):
         for where, text in texts_in_time(message, context, self.id):
             if not text:
                 continue
-            shape = _shape(text)
+            shape, read = _shape(text), reading(context, text)
             found += [("an IBAN", where, mask(v)) for v in find_ibans(text, shape)]
             found += [("a payment card number", where, mask(v)) for v in find_cards(text, shape)]
-            found += [(f"a {label}", where, mask(v)) for label, v in find_identifiers(text, shape)]
-            rows, figures = salary_lines(text)
+            found += [(f"a {label}", where, mask(v)) for label, v in find_identifiers(text, shape, read)]
+            rows, figures = salary_lines(text, read)
             if len(rows) >= _TABLE_ROWS:
                 salary_table = True
                 found.append(("a table of names with salaries", where, f"{len(rows)} rows"))

@@ -131,3 +131,98 @@ def test_quoted_people_are_those_of_trying_every_line(text):
 def test_addresses_are_those_of_a_scan_of_the_whole_text(pieces):
     text = "".join(pieces)
     assert quoted.find_addresses(text) == quoted._patterns()["addr"].findall(text)
+
+
+def _all_cues() -> list[str]:
+    from sendguard.mail import content
+    from sendguard.rules import forgotten_attachment as fa
+    from sendguard.rules import internal_to_outside as ito
+    from sendguard.rules import secrets
+    from sendguard.rules import sensitive_data as sd
+
+    literal = [cue for _, cue, _, _ in secrets._LITERAL_TOKENS]
+    return sorted(
+        {
+            *secrets._CUES,
+            *secrets._PASSWORD_CUES,
+            *literal,
+            *sd.KEYWORD_CUES,
+            *sd.SALARY_CUES,
+            *ito.MARKER_CUES,
+            *ito.BOILERPLATE,
+            *fa.CUES,
+            *content._DIFF_CUES,
+        }
+    )
+
+
+CUES = _all_cues()
+LINES = st.sampled_from(
+    [
+        "the Falke rollout is on track",
+        "PASSWORD: Hunter2",
+        "ſecret İNTERN Gehälter",
+        "Пароль и конфиденциально",
+        "companies nie (nie) c.f. NHS",
+        "diff --git a/x b/x",
+        "@@ -1,2 +1,2 @@",
+        "--- a/x",
+        "anbei das Angebot, see attached",
+        "intended recipient",
+        "ΣΟΦΟΣ",
+        "",
+    ]
+)
+BREAKS = st.sampled_from(["\n", "\n", "\r\n", "\r", "\x85", "\u2028", " ", "\n\n"])
+CUE_TEXT = st.lists(st.tuples(st.one_of(LINES, st.text(max_size=10)), BREAKS), max_size=25).map(
+    lambda pairs: "".join(line + brk for line, brk in pairs)
+)
+
+
+def test_no_cue_holds_a_line_break():
+    assert not [cue for cue in CUES if "\n" in cue]
+
+
+@FAST
+@given(CUE_TEXT)
+def test_a_reading_answers_as_a_search_of_the_whole_text(text):
+    from sendguard.mail.content import Reading, _has_word, diff_start
+
+    read = Reading(text)
+    lowered, folded = text.lower(), fold(text)
+    assert read.whole_lowered == lowered
+    assert read.whole_folded == folded
+    for cue in CUES:
+        assert read.has(cue) == (cue in text), cue
+        assert read.has_lowered(cue) == (cue in lowered), cue
+        assert read.has_folded(cue) == (cue in folded), cue
+        assert read.has_word(cue) == _has_word(lowered, cue), cue
+    first = diff_start(text)
+    assert (read.diff_start and read.diff_start.span()) == (first and first.span())
+
+
+@FAST
+@given(CUE_TEXT)
+def test_boilerplate_is_left_out_as_paragraph_by_paragraph(text):
+    from sendguard.rules import internal_to_outside as ito
+
+    body = text.split("\n-- \n", 1)[0]
+    plain = "\n\n".join(p for p in body.split("\n\n") if not any(w in p.lower() for w in ito.BOILERPLATE))
+    assert ito.without_boilerplate(text) == plain
+
+
+@FAST
+@given(CUE_TEXT, CUE_TEXT)
+def test_the_recipient_model_reads_the_words_of_the_whole_text(subject, body):
+    from sendguard.history.fit import MessageView
+    from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, distinct_words, letter_runs
+
+    class Message:
+        def __init__(self) -> None:
+            self.subject, self.body_text = subject, body
+
+    view = MessageView(Message(), [])
+    runs = letter_runs(body[:MAX_BODY_CHARS].lower(), 2)
+    assert view.tokens == set(runs)
+    subject_runs = letter_runs(subject.lower(), 3)
+    assert view.words == distinct_words(subject_runs + [r for r in runs if len(r) >= 3], MAX_WORDS)
