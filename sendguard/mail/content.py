@@ -94,7 +94,10 @@ class Reading:
     def __init__(self, text: str) -> None:
         self.text = text
         self._ascii = text.isascii()
-        self._seen: dict[tuple[str, str], bool] = {}
+        self._as_is: dict[str, bool] = {}
+        self._folded: dict[str, bool] = {}
+        self._lowered: dict[str, bool] = {}
+        self._words: dict[str, bool] = {}
 
     @cached_property
     def distinct(self) -> str:
@@ -122,47 +125,44 @@ class Reading:
     def whole_lowered(self) -> str:
         return self.lowered if self.distinct is self.text else self.text.lower()
 
-    def _has(self, cue: str, how: str) -> bool:
-        key = (how, cue)
-        found = self._seen.get(key)
-        if found is None:
-            if self._ascii and not cue.isascii():
-                found = False  # lower-casing and folding keep an ASCII text ASCII
-            elif how == "folded":
-                found = cue in self.folded
-            elif how == "lowered":
-                found = cue in self.lowered
-            elif how == "word":
-                found = _has_word(self.lowered, cue)
-            else:
-                found = cue in self.distinct
-            self._seen[key] = found
-        return found
-
+    # Each answer is kept per cue; a non-ASCII cue is never in an ASCII text (lower-casing and
+    # folding keep an ASCII text ASCII).
     def has(self, cue: str) -> bool:
         """``cue in text``."""
-        return self._has(cue, "as is")
+        found = self._as_is.get(cue)
+        if found is None:
+            found = self._as_is[cue] = (not self._ascii or cue.isascii()) and cue in self.distinct
+        return found
 
     def has_folded(self, cue: str) -> bool:
         """``cue in fold(text)``."""
-        return self._has(cue, "folded")
+        found = self._folded.get(cue)
+        if found is None:
+            found = self._folded[cue] = (not self._ascii or cue.isascii()) and cue in self.folded
+        return found
 
     def has_lowered(self, cue: str) -> bool:
         """``cue in text.lower()``."""
-        return self._has(cue, "lowered")
+        found = self._lowered.get(cue)
+        if found is None:
+            found = self._lowered[cue] = (not self._ascii or cue.isascii()) and cue in self.lowered
+        return found
 
     def has_word(self, cue: str) -> bool:
         """``cue`` in ``text.lower()`` with no letter, digit or "_" on either side."""
-        return self._has(cue, "word")
+        found = self._words.get(cue)
+        if found is None:
+            found = self._words[cue] = self.has_lowered(cue) and _has_word(self.lowered, cue)
+        return found
 
     def any(self, cues: Iterable[str]) -> bool:
-        return any(self._has(cue, "as is") for cue in cues)
+        return any(map(self.has, cues))
 
     def any_folded(self, cues: Iterable[str]) -> bool:
-        return any(self._has(cue, "folded") for cue in cues)
+        return any(map(self.has_folded, cues))
 
     def any_lowered(self, cues: Iterable[str]) -> bool:
-        return any(self._has(cue, "lowered") for cue in cues)
+        return any(map(self.has_lowered, cues))
 
     @cached_property
     def diff_start(self) -> re.Match[str] | None:

@@ -366,7 +366,8 @@ def _split_title(text: str) -> tuple[bool, str]:
 
 def has_quote_marker(text: str) -> bool:
     """Does any line of ``text`` start quoted or forwarded text (is_quote_marker, stripped)?"""
-    return any(is_quote_marker(s) for s in map(str.strip, text.splitlines()) if s[:1] in MARKER_FIRST or ":" in s)
+    lines = dict.fromkeys(text.splitlines())  # a line repeated is looked at once
+    return any(is_quote_marker(s) for s in map(str.strip, lines) if s[:1] in MARKER_FIRST or ":" in s)
 
 
 def own_text(body: str, max_chars: int = 20_000) -> str:
@@ -383,11 +384,28 @@ def own_text(body: str, max_chars: int = 20_000) -> str:
     return "\n".join(out)
 
 
+def _opening_lines(body: str, max_chars: int, count: int) -> list[str]:
+    """The first ``count`` non-empty lines of ``own_text(body, max_chars)``, stripped: read only
+    as far as they go."""
+    out: list[str] = []
+    for line in body[:max_chars].splitlines():
+        stripped = line.strip()
+        first = stripped[:1]
+        if first == ">" or first == "|":
+            continue
+        if (first in MARKER_FIRST or ":" in stripped) and is_quote_marker(stripped):
+            break
+        if stripped:
+            out.append(stripped)
+            if len(out) >= count:
+                break
+    return out
+
+
 def parse_greeting(body: str) -> Greeting | None:
     """The greeting of the author's own text, or None (no greeting, or one to a group)."""
     names_re, bare_re, _ = _patterns()
-    lines = [ln.strip() for ln in own_text(body, 4000).splitlines() if ln.strip()]
-    for number, line in enumerate(lines[:2]):
+    for number, line in enumerate(_opening_lines(body, 4000, 2)):
         if len(line) > 80:
             return None
         rest = _after_salutation(line)

@@ -49,23 +49,38 @@ class CheckContext:
     def __repr__(self) -> str:
         return f"CheckContext(envelope={self.envelope!r}, now={self.now!r}, state_dir={self.state_dir!r})"
 
+    # The configured address lists, lower-cased once per check (each rule asks per recipient).
+    @cached_property
+    def _own(self) -> frozenset[str]:
+        return frozenset(a.lower() for a in self.config.identity.addresses)
+
+    @cached_property
+    def _allowed(self) -> frozenset[str]:
+        return frozenset(a.lower() for a in self.config.allow.addresses)
+
+    @cached_property
+    def _clients(self) -> list[tuple[str, frozenset[str], list[str]]]:
+        return [
+            (name, frozenset(a.lower() for a in client.addresses), client.domains)
+            for name, client in self.config.clients.items()
+        ]
+
     def is_own(self, addr: str) -> bool:
-        return normalize_address(addr) in {a.lower() for a in self.config.identity.addresses}
+        return normalize_address(addr) in self._own
 
     def is_internal(self, addr: str) -> bool:
         return domain_matches(domain_of(addr), self.config.organization.domains)
 
     def is_allowed(self, addr: str) -> bool:
         addr = normalize_address(addr)
-        allow = self.config.allow
-        return addr in {a.lower() for a in allow.addresses} or domain_matches(domain_of(addr), allow.domains)
+        return addr in self._allowed or domain_matches(domain_of(addr), self.config.allow.domains)
 
     def client_of(self, addr: str) -> str | None:
         """The ``[clients.NAME]`` an address belongs to, if any."""
         addr = normalize_address(addr)
         domain = domain_of(addr)
-        for name, client in self.config.clients.items():
-            if addr in {a.lower() for a in client.addresses} or domain_matches(domain, client.domains):
+        for name, addresses, domains in self._clients:
+            if addr in addresses or domain_matches(domain, domains):
                 return name
         return None
 

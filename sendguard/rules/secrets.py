@@ -13,7 +13,7 @@ import bisect
 import re
 from typing import TYPE_CHECKING, Any
 
-from sendguard.mail.content import LazyPattern, Reading, mask, reading, shannon_entropy, texts_in_time
+from sendguard.mail.content import LazyPattern, Reading, fold, mask, reading, shannon_entropy, texts_in_time
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -219,6 +219,21 @@ def _analyze(plugin: Any, filename: str, line: str) -> list[Any]:
         return []
 
 
+# Every pattern of detect-secrets' keyword plugin (for the two file types asked: .txt and .yaml)
+# holds one of its denylist's words, as re.IGNORECASE compares letters, and ":", "=" or ";" (a
+# test checks lines with and without): its ~10 case-insensitive searches per line, the most of
+# what a cue line of prose costs, are skipped for a line without both.
+KEYWORD_WORDS = ("key", "pass", "pwd", "secret", "contraseña", "contrasena")
+KEYWORD_SIGNS = (":", "=", ";")
+
+
+def _may_assign_keyword(line: str) -> bool:
+    if not any(sign in line for sign in KEYWORD_SIGNS):
+        return False
+    folded = fold(line)
+    return any(word in folded for word in KEYWORD_WORDS)
+
+
 def _scan_line(line: str) -> list[tuple[str, str, bool]]:
     """(what, value, conclusive) that detect-secrets finds in one line."""
     tokens, keyword, base64, hexa = _detectors()
@@ -243,8 +258,10 @@ def _scan_line(line: str) -> list[tuple[str, str, bool]]:
                 out.append((what, value, conclusive))
     # Keyword assignments: quoted values as any file has them; unquoted ones (.env, YAML) only
     # when the value looks random, since prose has "key: value" everywhere.
-    values = {str(f.secret_value or ""): True for f in _analyze(keyword, "mail.txt", line)}
-    values.update({str(f.secret_value or ""): False for f in _analyze(keyword, "settings.yaml", line) if f})
+    values: dict[str, bool] = {}
+    if _may_assign_keyword(line):
+        values = {str(f.secret_value or ""): True for f in _analyze(keyword, "mail.txt", line)}
+        values.update({str(f.secret_value or ""): False for f in _analyze(keyword, "settings.yaml", line) if f})
     for value, quoted in values.items():
         if not value or _is_placeholder(value) or re.search(r"[()\[\]{}$%]", value):
             continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import sys
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sendguard.mail import quoted
@@ -226,3 +226,91 @@ def test_the_recipient_model_reads_the_words_of_the_whole_text(subject, body):
     assert view.tokens == set(runs)
     subject_runs = letter_runs(subject.lower(), 3)
     assert view.words == distinct_words(subject_runs + [r for r in runs if len(r) >= 3], MAX_WORDS)
+
+
+GREETING_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(
+            ["Hi Anna,", "", "  ", "> quoted", "| table", "On Mon, Tim wrote:", "-----Original Message-----"]
+        ),
+        LINES,
+        st.text(max_size=10),
+    ),
+    max_size=12,
+).map("\n".join)
+
+
+@FAST
+@given(GREETING_TEXT, st.integers(min_value=0, max_value=60), st.integers(min_value=1, max_value=3))
+def test_opening_lines_are_those_of_the_own_text(text, max_chars, count):
+    from sendguard.mail import greetings
+
+    plain = [line.strip() for line in greetings.own_text(text, max_chars).splitlines() if line.strip()]
+    assert greetings._opening_lines(text, max_chars, count) == plain[:count]
+
+
+@FAST
+@given(GREETING_TEXT)
+def test_quote_markers_are_found_line_by_line(text):
+    from sendguard.mail import greetings
+
+    plain = any(greetings.is_quote_marker(line.strip()) for line in text.splitlines())
+    assert greetings.has_quote_marker(text) == plain
+
+
+def test_the_keyword_plugin_needs_a_word_and_a_sign():
+    from detect_secrets.plugins import keyword
+
+    from sendguard.rules import secrets
+
+    assert all(any(word in atom for word in secrets.KEYWORD_WORDS) for atom in keyword.DENYLIST)
+    for letter in sorted(set("".join(secrets.KEYWORD_WORDS))):
+        for matched in re.findall(re.escape(letter), EVERY_CHAR, re.IGNORECASE):
+            assert fold(matched) == fold(letter), (letter, matched)
+
+
+ASSIGNMENTS = st.sampled_from(
+    [
+        "password",
+        "PASSWORD",
+        "api_key",
+        "db_pass",
+        "Contraseña",
+        "secret",
+        "pwd",
+        "token",
+        "auth",
+        " = ",
+        "=",
+        "==",
+        "!=",
+        ":",
+        " := ",
+        "=>",
+        ";",
+        '"',
+        "'",
+        "`",
+        "[]",
+        "Xk9fQ2pL7vB3",
+        "hunter2hunter2",
+        "(",
+        " ",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(ASSIGNMENTS, st.text(max_size=5)), max_size=12).map("".join))
+@example('private_key "Xk9fQ2pL7vB3";')
+@example("'hunter2hunter2' == password")
+@example('PASSWORD: "hunter2hunter2"')
+@example("db_pass=Xk9fQ2pL7vB3")
+def test_keyword_lines_skipped_hold_nothing_the_plugin_finds(line):
+    from unittest.mock import patch
+
+    from sendguard.rules import secrets
+
+    with patch.object(secrets, "_may_assign_keyword", lambda line: True):
+        everything = secrets._scan_line(line)
+    assert secrets._scan_line(line) == everything
