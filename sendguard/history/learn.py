@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.errors
+import email.parser
 import email.utils
 import hashlib
 import json
@@ -98,6 +99,24 @@ def body_text(msg: Message) -> str:
 BIG_MESSAGE = 1_000_000
 
 
+def parse(raw: bytes) -> Message:
+    """``email.message_from_bytes(raw)``, the same Message, without the stdlib's pass over a
+    body it keeps as it is (a single-part, non-message entity's): a plain LF-delimited message
+    is its header block parsed alone, by the same header parser, and the rest as the payload."""
+    end = raw.find(b"\n\n") + 2
+    head = raw[:end].lower()
+    if end < 2 or b"multipart/" in head or b"message/" in head:
+        return email.message_from_bytes(raw)
+    msg = email.parser.BytesHeaderParser().parsebytes(raw[:end])
+    if msg.get_payload() or msg.get_content_maintype() in ("multipart", "message"):
+        # the stdlib's header block ended before that blank line (a line that is no header
+        # field, an empty CRLF line): the rest is its body; multipart and message entities
+        # have their body parsed into parts
+        return email.message_from_bytes(raw)
+    msg.set_payload(raw[end:].decode("ascii", "surrogateescape"))
+    return msg
+
+
 def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observed | None:
     """Parse one message; None when it has no usable From."""
     body: str | None = None
@@ -108,7 +127,7 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observ
         msg = outgoing.headers
         body = outgoing.body_text[:MAX_BODY_CHARS]
     else:
-        msg = email.message_from_bytes(raw)
+        msg = parse(raw)
     senders = email.utils.getaddresses([decode_header(v) for v in msg.get_all("From", [])])
     if not senders or "@" not in senders[0][1]:
         return None
