@@ -25,6 +25,8 @@ class CheckResult(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArg
     message: OutgoingMessage
     envelope: list[str]
     decision: Decision
+    read: tuple[str, str, list[str]] | None = None
+    """The recipient model's (subject, body, words), when it read them (history.fit.MessageView.read)."""
 
 
 # A recipient argument is one address: line breaks would reach the SMTP dialogue, angle
@@ -161,6 +163,8 @@ def check_message(
                     evidence=rule.id,
                 )
             )
+    view = context.cache.get("recipients.view")
+    read = view.read() if view is not None else None
     # The rules' shared memos refer to the context (the fit model's organization lookup does):
     # a cycle that would keep the message's parsed view alive until the garbage collector ran,
     # and with it a 200 MB message beside the next thing that reads the kept file.
@@ -171,7 +175,7 @@ def check_message(
     marks = false_alarms.load(state_dir)
     if marks:
         findings = false_alarms.demote(findings, marks, envelope)
-    return CheckResult(message, envelope, decide(findings, actions, _demoted(context)))
+    return CheckResult(message, envelope, decide(findings, actions, _demoted(context)), read)
 
 
 def _demoted(context: CheckContext) -> dict[str, str]:

@@ -72,6 +72,12 @@ class MessageView:
         in its distinct lines: both ask only which runs there are, in order of first use."""
         return letter_runs(Reading(self.body).lowered, 2)
 
+    def read(self) -> tuple[str, str, list[str]] | None:
+        """(subject, body, words) when a rule asked for the words: learning may take them over."""
+        if "words" not in self.__dict__:
+            return None
+        return self.message.subject, self.body, self.words
+
     @cached_property
     def greeting(self) -> Greeting | None:
         return parse_greeting(self.body)

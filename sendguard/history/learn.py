@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from email.message import Message
+from typing import NamedTuple
 
 from sendguard.history import names
 from sendguard.history.store import prefix_of
@@ -117,8 +118,17 @@ def parse(raw: bytes) -> Message:
     return msg
 
 
-def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observed | None:
-    """Parse one message; None when it has no usable From."""
+class Read(NamedTuple):
+    """What the check read of a message (history.fit.MessageView): its subject, body and words.
+    Learning takes the words over when it reads the same subject and body."""
+
+    subject: str
+    body: str
+    words: list[str]
+
+
+def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Read | None = None) -> Observed | None:
+    """Parse one message; None when it has no usable From. ``read``: what the check read of it."""
     body: str | None = None
     if len(raw) > BIG_MESSAGE:
         from sendguard.mail.message import OutgoingMessage
@@ -158,7 +168,9 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str]) -> Observ
         sender_name=sender_name.strip(),
         subject=subject,
         date=date,
-        words=words(subject + "\n" + body, MAX_WORDS),
+        words=list(read.words)
+        if read is not None and read.subject == subject and read.body == body
+        else words(subject + "\n" + body, MAX_WORDS),
         outside=outside,
         voice=voice_of(body) if sent else {},
         sample=_sample(msg, body) if sent and recipients else b"",
@@ -296,9 +308,9 @@ class Learner:
         if len(self.batch.messages) >= BATCH:
             self.flush()
 
-    def add(self, raw: bytes) -> bool:
+    def add(self, raw: bytes, read: Read | None = None) -> bool:
         try:
-            observed = observe_message(raw, self.own, self.org_domains)
+            observed = observe_message(raw, self.own, self.org_domains, read)
         except UNREADABLE:
             # One hostile or broken message in a decade of mail must not stop the learning
             # of the rest; it is counted with the unusable ones.

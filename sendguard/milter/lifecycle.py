@@ -286,7 +286,7 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
     else:
         background = Background()
         policy.later = background.submit
-        policy.to_learn = lambda sender, raw, own: background.submit(lambda: policy.learn(sender, raw, own))
+        policy.to_learn = lambda sender, raw, own, read: background.submit(lambda: policy.learn(sender, raw, own, read))
         judge = Checker(policy, timeout)
         judge.warm_up()
     maintenance = Maintenance(policy)

@@ -135,7 +135,7 @@ class Policy:
         self.clock = clock
         self.later = later or (lambda job: job())
         """Runs work the reply need not wait for (notices): after the reply, in the worker."""
-        self.to_learn: Callable[[str, bytes, list[str]], None] = self.learn
+        self.to_learn: Callable[[str, bytes, list[str], Any], None] = self.learn
         """Where a message let through goes to be learned: at once by default; the worker
         batches them and learns when idle (worker.py)."""
         self._confirm_lock = threading.Lock()
@@ -164,7 +164,7 @@ class Policy:
         if cancelled.is_set():
             return tempfail("the check took too long")
         if decision.verdict <= Verdict.WARN:
-            self._learn_later(tx, config)
+            self._learn_later(tx, config, result.read)
             if decision.verdict == Verdict.WARN:
                 rules = sorted({f.rule for f in decision.findings if f.severity == Severity.WARN})
                 return Outcome(ACCEPT, decision.verdict, header=smtp_text("warn: " + ", ".join(rules)))
@@ -255,25 +255,26 @@ class Policy:
 
     # -- work after the reply -----------------------------------------------------------------
 
-    def _learn_later(self, tx: Transaction, config: Config) -> None:
+    def _learn_later(self, tx: Transaction, config: Config, read: Any = None) -> None:
         if not self.config.milter.learn or not tx.sender:
             return
-        self.to_learn(tx.sender, tx.raw, list(config.identity.addresses))
+        self.to_learn(tx.sender, tx.raw, list(config.identity.addresses), read)
 
-    def learn(self, sender: str, raw: bytes, own: list[str]) -> None:
-        """Add one message to the sender's history (as sent by them)."""
-        self.learn_many(sender, [raw], own)
+    def learn(self, sender: str, raw: bytes, own: list[str], read: Any = None) -> None:
+        """Add one message to the sender's history (as sent by them); ``read``: what the check
+        read of it (CheckResult.read), so as not to read it again."""
+        self.learn_many(sender, [raw], own, [read])
 
-    def learn_many(self, sender: str, raws: list[bytes], own: list[str]) -> None:
+    def learn_many(self, sender: str, raws: list[bytes], own: list[str], reads: list[Any] | None = None) -> None:
         """Add messages of one sender to their history: one connection, one transaction."""
-        from sendguard.history.learn import Learner
+        from sendguard.history.learn import Learner, Read
         from sendguard.history.store import open_for_write
 
         db = open_for_write(senders.sender_dir(self.root, sender, create=True))
         try:
             with Learner(db, own or [sender], self.config.organization.domains) as learner:
-                for raw in raws:
-                    learner.add(raw)
+                for raw, read in zip(raws, reads or [None] * len(raws), strict=True):
+                    learner.add(raw, Read(*read) if read is not None else None)
         finally:
             db.close()
 

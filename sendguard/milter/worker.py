@@ -72,9 +72,9 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         return
     config, root = setup
     policy = Policy(config, root)
-    pending: dict[tuple[str, tuple[str, ...]], list[bytes]] = {}
+    pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Any]]] = {}
     after: list[Callable[[], None]] = []
-    policy.to_learn = lambda sender, raw, own: pending.setdefault((sender, tuple(own)), []).append(raw)
+    policy.to_learn = lambda sender, raw, own, read: pending.setdefault((sender, tuple(own)), []).append((raw, read))
     policy.later = after.append
     from sendguard.rules import load_rules
 
@@ -104,12 +104,12 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     _learn(policy, pending)
 
 
-def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[bytes]]) -> None:
-    for (sender, own), raws in list(pending.items()):
+def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Any]]]) -> None:
+    for (sender, own), items in list(pending.items()):
         try:
-            policy.learn_many(sender, raws, list(own))
+            policy.learn_many(sender, [raw for raw, _ in items], list(own), [read for _, read in items])
         except Exception as err:  # noqa: BLE001 — a history that cannot be written costs learning, not mail
-            _log(f"could not learn {len(raws)} messages of {sender}: {type(err).__name__}: {err}")
+            _log(f"could not learn {len(items)} messages of {sender}: {type(err).__name__}: {err}")
     pending.clear()
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sendguard.history import learn
 from sendguard.history.learn import Learner, observe_message, parse
 from sendguard.history.store import open_for_write
+from sendguard.mail.greetings import words
 from tests.support.history_fixtures import config, history_messages
 
 FIELDS = st.sampled_from(
@@ -127,6 +128,12 @@ def _learned(tmp_path: Any, name: str, raws: list[bytes]) -> dict[str, list[tupl
     with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
         for raw in raws:
             learner.add(raw)
+    db.close()
+    return _dump(tmp_path / name)
+
+
+def _dump(state: Any) -> dict[str, list[tuple[Any, ...]]]:
+    db = open_for_write(state)
     tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     dump = {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}  # noqa: S608
     db.close()
@@ -154,3 +161,33 @@ def test_a_plain_message_is_not_given_to_the_full_parse(monkeypatch: Any) -> Non
 
     monkeypatch.setattr(email, "message_from_bytes", full)
     assert parse(raw).get_payload() == raw[raw.index(b"\n\n") + 2 :].decode()
+
+
+def test_learning_from_what_the_check_read_gives_the_same_history(tmp_path: Any, monkeypatch: Any) -> None:
+    """The milter's worker learns what it let through with the words its check read: the same
+    history as learning the raw bytes."""
+    from sendguard.decide.check import check_message
+    from sendguard.history.learn import Read
+    from sendguard.mail.message import OutgoingMessage
+    from tests.support.history_fixtures import learned_state
+
+    state = learned_state(tmp_path)
+    cfg = config()
+    raws = [m.replace(b"Message-ID: <", b"Message-ID: <again-") for m in history_messages()] + _bench_mail()
+    reads = []
+    for raw in raws:
+        message = OutgoingMessage(raw)
+        envelope = [a.addr.lower() for a in message.header_recipients]
+        reads.append(check_message(message, cfg, envelope=envelope, state_dir=state).read)
+    assert sum(r is not None for r in reads) >= len(raws) // 2, "the check read most of them"
+
+    computed = []
+    monkeypatch.setattr(learn, "words", lambda text, limit: computed.append(text) or words(text, limit))
+    db = open_for_write(tmp_path / "reused")
+    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
+        for raw, read in zip(raws, reads, strict=True):
+            learner.add(raw, Read(*read) if read is not None else None)
+    db.close()
+    assert len(computed) < len(raws) // 2, "learning took the check's words over"
+    monkeypatch.undo()
+    assert _dump(tmp_path / "reused") == _learned(tmp_path, "raw", raws)
