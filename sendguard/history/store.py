@@ -11,12 +11,13 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 FILENAME = "history.sqlite"
+MAX_KEPT_LOOKUPS = 200_000
 SCHEMA_VERSION = 3
 """2: the name-key indexes (``near_names``). Migration is the schema script itself: every
 ``open_for_write`` (learning, each delivered mail) runs it, and ``CREATE INDEX IF NOT EXISTS``
@@ -132,7 +133,7 @@ def _marks(n: int) -> str:
 class HistoryStore:
     """Read access for the rules (and, through ``connection``, write access for learning)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, keep_lookups: bool = False) -> None:
         self.db = connection
         has_last_received = any(row[1] == "last_received" for row in connection.execute("PRAGMA table_info(contacts)"))
         self.columns = CONTACT_COLUMNS if has_last_received else CONTACT_COLUMNS_V2
@@ -141,6 +142,12 @@ class HistoryStore:
         self._trusted: dict[str, set[str]] = {}
         self._rows: dict[tuple[object, ...], list[Contact]] = {}
         self.memo: dict[tuple[object, ...], object] = {}
+        self._kept: dict[tuple[object, ...], object] | None = {} if keep_lookups else None
+        self._kept_items = 0
+        """Per-item answers of the word, name and pair lookups (``keep_lookups``: a store only read,
+        replaced when its file changes, as ``open_read_only``'s). Each message asks about its own
+        words and contacts, and the next message of the same writer about mostly the same: a
+        lookup kept costs a dictionary access, against ~1-2 us per item in sqlite."""
         """Results derived from the store (e.g. history.twins), kept for the store's lifetime: one
         process checking many messages asks about the same contacts again and again, and the
         store is replaced as soon as the file changes (``open_read_only``)."""
@@ -188,8 +195,26 @@ class HistoryStore:
         """Those of ``words`` that are a first name (or a short form of one) in the history."""
         if not words:
             return set()
+        kept = self._kept_for()
+        if kept is not None:
+            missing = [w for w in dict.fromkeys(words) if ("name", w) not in kept]
+            if missing:
+                found = self._known_first_names(missing)
+                kept.update((("name", w), w in found) for w in missing)
+            return {w for w in words if kept[("name", w)]}
+        return self._known_first_names(words)
+
+    def _known_first_names(self, words: Sequence[str]) -> set[str]:
         rows = self.db.execute(f"SELECT DISTINCT alias FROM alias WHERE alias IN ({_marks(len(words))})", tuple(words))
         return {r[0] for r in rows}
+
+    def _kept_for(self) -> dict[tuple[object, ...], object] | None:
+        """The kept lookups, if this store keeps them (emptied first when they grew too many)."""
+        kept = self._kept
+        if kept is not None and len(kept) + self._kept_items > MAX_KEPT_LOOKUPS:
+            kept.clear()
+            self._kept_items = 0
+        return kept
 
     def first_names_of(self, contact: Contact) -> set[str]:
         """Every greeting form of a contact's first name."""
@@ -205,6 +230,12 @@ class HistoryStore:
     def pair_counts(self, ids: Sequence[int], others: Sequence[int]) -> dict[tuple[int, int], int]:
         if not ids or not others:
             return {}
+        kept = self._kept_for()
+        if kept is not None:
+            return self._kept_counts("pair", ids, others, self._pair_counts)
+        return self._pair_counts(ids, others)
+
+    def _pair_counts(self, ids: Sequence[int], others: Sequence[int]) -> dict[tuple[int, int], int]:
         rows = self.db.execute(
             f"SELECT a, b, n FROM pairs WHERE a IN ({_marks(len(ids))}) AND b IN ({_marks(len(others))})",
             (*ids, *others),
@@ -214,6 +245,50 @@ class HistoryStore:
     def word_counts(self, ids: Sequence[int], words: Sequence[str]) -> dict[tuple[int, str], int]:
         if not ids or not words:
             return {}
+        kept = self._kept_for()
+        if kept is not None:
+            return self._kept_counts("word", ids, words, self._word_counts)
+        return self._word_counts(ids, words)
+
+    def _kept_counts(
+        self,
+        kind: str,
+        ids: Sequence[int],
+        items: Sequence[Any],
+        query: Callable[[Sequence[int], Sequence[Any]], dict[tuple[int, Any], int]],
+    ) -> dict[tuple[int, Any], int]:
+        """(id, item) -> count for the rows there are, as ``query`` gives them. Kept per id: the
+        items asked about so far, and the counts of those that have a row; sqlite is asked only
+        about what some id was not asked about yet (set operations, so a miss costs little)."""
+        kept = self._kept
+        assert kept is not None
+        wanted = set(items)
+        missing_ids: list[int] = []
+        missing: set[Any] = set()
+        for i in dict.fromkeys(ids):
+            entry = kept.get((kind, i))
+            gap = wanted if entry is None else wanted - entry[0]  # type: ignore[index]
+            if gap:
+                missing_ids.append(i)
+                missing |= gap
+        if missing_ids:
+            found = query(missing_ids, sorted(missing, key=str))
+            for i in missing_ids:
+                entry = kept.get((kind, i))
+                if entry is None:
+                    entry = kept[(kind, i)] = (set(), {})
+                entry[0].update(missing)  # type: ignore[index]
+            for (i, x), n in found.items():
+                kept[(kind, i)][1][x] = n  # type: ignore[index]
+            self._kept_items += len(missing_ids) * len(missing)
+        out: dict[tuple[int, Any], int] = {}
+        for i in ids:
+            counts = kept[(kind, i)][1]  # type: ignore[index]
+            for x in counts.keys() & wanted:
+                out[(i, x)] = counts[x]
+        return out
+
+    def _word_counts(self, ids: Sequence[int], words: Sequence[str]) -> dict[tuple[int, str], int]:
         rows = self.db.execute(
             f"SELECT contact, word, n FROM words WHERE contact IN ({_marks(len(ids))}) "
             f"AND word IN ({_marks(len(words))})",
@@ -222,9 +297,25 @@ class HistoryStore:
         return {(c, w): n for c, w, n in rows}
 
     def vocab(self, words: Sequence[str]) -> dict[str, tuple[int, int, int]]:
-        """word -> (messages, internal-only messages, messages with an outside participant)."""
+        """word -> (messages, internal-only messages, messages with an outside participant), the
+        words in sorted order (as sqlite answers an IN list on the key; a test checks it)."""
         if not words:
             return {}
+        kept = self._kept_for()
+        if kept is None:
+            return self._vocab(words)
+        missing = [w for w in dict.fromkeys(words) if ("vocab", w) not in kept]
+        if missing:
+            found = self._vocab(missing)
+            kept.update((("vocab", w), found.get(w)) for w in missing)
+        out = {}
+        for w in sorted(set(words)):
+            v = kept[("vocab", w)]
+            if v is not None:
+                out[w] = v
+        return out  # type: ignore[return-value]
+
+    def _vocab(self, words: Sequence[str]) -> dict[str, tuple[int, int, int]]:
         rows = self.db.execute(
             f"SELECT word, df, internal, outside FROM vocab WHERE word IN ({_marks(len(words))})", tuple(words)
         )
@@ -408,7 +499,7 @@ def _open(path: str) -> HistoryStore | None:
     if not row or int(row[0]) == 0:
         db.close()
         return None
-    return HistoryStore(db)
+    return HistoryStore(db, keep_lookups=True)
 
 
 def open_for_write(state_dir: Path) -> sqlite3.Connection:

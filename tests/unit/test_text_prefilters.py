@@ -314,3 +314,27 @@ def test_keyword_lines_skipped_hold_nothing_the_plugin_finds(line):
     with patch.object(secrets, "_may_assign_keyword", lambda line: True):
         everything = secrets._scan_line(line)
     assert secrets._scan_line(line) == everything
+
+
+def test_a_read_only_store_keeps_its_lookups_and_answers_as_sqlite(tmp_path):
+    """The kept word, name and pair lookups answer as the queries do, in the same order."""
+    import random
+
+    from sendguard.history.store import HistoryStore, open_read_only
+    from tests.support import history_fixtures as hf
+
+    state = hf.learned_state(tmp_path)
+    kept = open_read_only(state)
+    plain = HistoryStore(kept.db)
+    words = [r[0] for r in kept.db.execute("SELECT word FROM vocab")] + ["zzz", "anna", "falke"]
+    ids = [r[0] for r in kept.db.execute("SELECT id FROM contacts")] + [10_000]
+    assert kept._kept is not None and plain._kept is None
+    rng = random.Random(7)
+    for _ in range(40):
+        some = rng.sample(words, min(len(words), rng.randint(1, 30)))
+        some_ids = rng.sample(ids, min(len(ids), rng.randint(1, 6)))
+        others = rng.sample(ids, min(len(ids), rng.randint(1, 4)))
+        assert list(kept.vocab(some).items()) == list(plain.vocab(some).items())
+        assert kept.known_first_names(some) == plain.known_first_names(some)
+        assert kept.word_counts(some_ids, some) == plain.word_counts(some_ids, some)
+        assert kept.pair_counts(some_ids, others) == plain.pair_counts(some_ids, others)
