@@ -273,13 +273,14 @@ class HistoryStore:
                 missing |= gap
         if missing_ids:
             found = query(missing_ids, sorted(missing, key=str))
+            entries = {}
             for i in missing_ids:
                 entry = kept.get((kind, i))
-                if entry is None:
-                    entry = kept[(kind, i)] = (set(), {})
-                entry[0].update(missing)  # type: ignore[index]
+                entries[i] = kept[(kind, i)] = (set(), {}) if entry is None else entry
             for (i, x), n in found.items():
-                kept[(kind, i)][1][x] = n  # type: ignore[index]
+                entries[i][1][x] = n  # type: ignore[index]
+            for i in missing_ids:  # asked only once its counts are in (a reader on another thread)
+                entries[i][0].update(missing)  # type: ignore[index]
             self._kept_items += len(missing_ids) * len(missing)
         out: dict[tuple[int, Any], int] = {}
         for i in ids:
