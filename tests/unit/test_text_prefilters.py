@@ -338,3 +338,39 @@ def test_a_read_only_store_keeps_its_lookups_and_answers_as_sqlite(tmp_path):
         assert kept.known_first_names(some) == plain.known_first_names(some)
         assert kept.word_counts(some_ids, some) == plain.word_counts(some_ids, some)
         assert kept.pair_counts(some_ids, others) == plain.pair_counts(some_ids, others)
+
+
+def test_a_changed_history_is_read_again_on_the_same_connection(tmp_path):
+    """A store is replaced when its file changes; the new one reads the change through the old
+    connection (no schema to read again), and through a new one once the file is another."""
+    import shutil
+    import sqlite3
+
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write, open_read_only, path_in
+    from tests.support import history_fixtures as hf
+
+    state = hf.learned_state(tmp_path)
+    first = open_read_only(state)
+    assert first is not None and first.contact("neu@kunde.example") is None
+    cfg = hf.config()
+    db = open_for_write(state)
+    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
+        learner.add(hf.mail(["neu@kunde.example"], "Angebot", "Hallo,\n\nanbei das Angebot.\n", n=99))
+    db.close()
+    second = open_read_only(state)
+    assert second is not first and second.db is first.db
+    assert second.contact("neu@kunde.example").sent == 1
+    assert open_read_only(state) is second  # unchanged since
+
+    path = path_in(state)
+    checkpoint = sqlite3.connect(path)
+    checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint.close()
+    shutil.copy(path, tmp_path / "copy.sqlite")
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    (tmp_path / "copy.sqlite").replace(path)  # another file under the same name
+    third = open_read_only(state)
+    assert third is not None and third.db is not second.db
+    assert third.contact("neu@kunde.example").sent == 1
