@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import random
 import resource
 import smtplib
 import statistics
@@ -65,9 +66,73 @@ learn = {learn}
 """
 
 
+PROSE = (
+    "the rollout|the data migration|our Falke team|the steering group|the client's IT department|the test plan|"
+    "the budget review|the second release|the support contract|the training for the new staff|the hand-over|"
+    "the Kundenfirma account|the interface specification|the pilot site|the invoice for October|the risk list",
+    "is on track|slipped by a week|needs another review|was approved on Tuesday|depends on the vendor|"
+    "moves to the next phase|is waiting for sign-off|came back with three questions|is cheaper than planned|"
+    "has two open issues|will be ready before the holidays|looks better after the last call",
+    "so we keep the date|so please check the figures|and I will send the minutes|unless someone objects by Friday|"
+    "as discussed in the meeting|according to the latest report|after the workshop in Hamburg|"
+    "before we tell the client|and the backups are verified|if the numbers hold|while the old system still runs",
+)
+COMMON = (
+    "about above account across action address after again against agree already also although always amount "
+    "answer anyone area around ask available away back based because become before begin behind being below "
+    "best better between board both bring build business call can care carry case cause center certain change "
+    "check choose clear close cost could country course cover create current customer date deal decide design "
+    "detail develop difference direction discuss document during early effect effort either end enough entire "
+    "even evening event every evidence example expect experience explain face fact factor family far feel few "
+    "field figure final find finish first focus follow form forward free friend full future general give goal "
+    "good great group grow happen hard head hear help here high hold home hope hour however idea important "
+    "include increase indeed information inside instead interest issue item keep kind know large last late "
+    "later lead learn least leave less letter level light likely line list little local long look lose low "
+    "main maintain manage manager many market matter maybe mean measure meet member mention might mind minute "
+    "model moment money month more morning most move much must need network never next night note nothing "
+    "notice number offer office often once only open option order other outside over own page paper part "
+    "particular party pass past pay people perhaps period person phone picture piece place plan point policy "
+    "position possible power practice prepare present pressure price probably problem process produce product "
+    "program project provide public purpose put question quickly quite rather reach read ready real reason "
+    "receive recent record reduce region remain remember report request require response rest result return "
+    "right role room rule run same save schedule season second section seem sell send sense series serve "
+    "service set several share short should show side sign similar simple since single site size small "
+    "something soon sort source space speak special staff stage stand start state still stop store strategy "
+    "strong structure study subject success suggest summer support sure system table take task team tell term "
+    "test thank thing think third though thought through time today together tomorrow total toward travel "
+    "true try turn type under understand unit until update usually value various version view visit wait "
+    "want watch way week whatever whether while whole why window within without wonder word work worker "
+    "world would write year yesterday young"
+).split()
+
+
 def message(sender: str, to: list[str], n: int, size: int = 10_000) -> bytes:
-    line = "The Falke rollout is on track; the next milestone is the data migration.\n"
-    body = "Hello,\n\n" + line * (size // len(line)) + "\nRegards\n"
+    """A plain-text status mail of about ``size`` bytes, the same for the same (sender, n): prose
+    whose lines, sentences and words vary as real mail's do (a repeated line would flatter every
+    check that reads distinct lines or distinct words)."""
+    rng = random.Random(f"{sender} {n}")
+    parts = [p.split("|") for p in PROSE]
+    words: list[str] = []
+    length = 0
+    while length < size - 40:
+        sentence = " ".join(rng.choice(p) for p in parts)
+        sentence += ("." if rng.random() < 0.8 else f" ({rng.randint(2, 98)} %).") + " "
+        filler = " ".join(rng.choice(COMMON) for _ in range(rng.randint(5, 14)))
+        sentence = sentence[0].upper() + sentence[1:] + filler[0].upper() + filler[1:] + "."
+        words.extend(sentence.split())
+        length += len(sentence) + 1
+    lines, line = [], ""
+    for word in words:
+        if len(line) + len(word) >= 72:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+        if word.endswith(".") and rng.random() < 0.15:
+            lines.extend([line, ""])
+            line = ""
+    lines.append(line)
+    body = "Hello,\n\n" + "\n".join(lines) + "\n\nRegards\n"
     head = (
         f"From: {sender}\nTo: {', '.join(to)}\nSubject: Falke status {n}\n"
         f"Date: Fri, 04 Dec 2026 09:00:00 +0000\nMessage-ID: <bench-{n}-{sender}>\n"
