@@ -289,6 +289,15 @@ class FitModel:
             )
         return out
 
+    @cached_property
+    def _word_rates(self) -> dict[str, tuple[float, float]]:
+        """Each word's rate in the whole history (p) and its Dirichlet prior mass (mu * p)."""
+        rates = {}
+        for w, (df, _, _) in self.vocab.items():
+            p = df / self.messages
+            rates[w] = (p, DIRICHLET_MU * p)
+        return rates
+
     def age(self, contact: Contact) -> float:
         if not contact.last_sent or not self.when:
             return AGE_CAP
@@ -305,13 +314,15 @@ class FitModel:
         if not self.vocab or contact.words == 0:
             return 0.0
         total = 0.0
-        for w, (df, _, _) in self.vocab.items():
-            n = counts.get((contact.id, w), 0)
+        cid, scale = contact.id, contact.words + DIRICHLET_MU
+        log = math.log
+        for w, (p, mu_p) in self._word_rates.items():
+            n = counts.get((cid, w), 0)
             if not n:
                 continue
-            p = df / self.messages
-            gain = math.log((n + DIRICHLET_MU * p) / ((contact.words + DIRICHLET_MU) * p))
-            total += min(max(gain, 0.0), MAX_WORD_GAIN)
+            gain = log((n + mu_p) / (scale * p))
+            if gain > 0.0:
+                total += gain if gain < MAX_WORD_GAIN else MAX_WORD_GAIN
         return total / math.sqrt(len(self.vocab))
 
 
