@@ -98,6 +98,7 @@ class Reading:
         self._folded: dict[str, bool] = {}
         self._lowered: dict[str, bool] = {}
         self._words: dict[str, bool] = {}
+        self._starts: dict[str, bool] = {}
 
     @cached_property
     def distinct(self) -> str:
@@ -155,6 +156,15 @@ class Reading:
             found = self._words[cue] = self.has_lowered(cue) and _has_word(self.lowered, cue)
         return found
 
+    def has_word_start(self, cue: str) -> bool:
+        """``cue`` in ``text.lower()`` with no letter, digit or "_" just before it (a word starts there).
+
+        What a pattern with ``\\b`` before its cue needs: "hange" in "change" is no German "hänge"."""
+        found = self._starts.get(cue)
+        if found is None:
+            found = self._starts[cue] = self.has_lowered(cue) and _has_word_start(self.lowered, cue)
+        return found
+
     def any(self, cues: Iterable[str]) -> bool:
         return any(map(self.has, cues))
 
@@ -163,6 +173,9 @@ class Reading:
 
     def any_lowered(self, cues: Iterable[str]) -> bool:
         return any(map(self.has_lowered, cues))
+
+    def any_word_start(self, cues: Iterable[str]) -> bool:
+        return any(map(self.has_word_start, cues))
 
     @cached_property
     def diff_start(self) -> re.Match[str] | None:
@@ -176,6 +189,18 @@ def _has_word(lowered: str, cue: str) -> bool:
         before = lowered[at - 1 : at] if at else ""
         after = lowered[at + len(cue) : at + len(cue) + 1]
         if not (before and (before.isalnum() or before == "_")) and not (after and (after.isalnum() or after == "_")):
+            return True
+        at = lowered.find(cue, at + 1)
+    return False
+
+
+def _has_word_start(lowered: str, cue: str) -> bool:
+    at = lowered.find(cue)
+    while at >= 0:
+        if not at:
+            return True
+        before = lowered[at - 1]
+        if not (before.isalnum() or before == "_"):
             return True
         at = lowered.find(cue, at + 1)
     return False

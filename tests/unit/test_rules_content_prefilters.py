@@ -21,15 +21,67 @@ from sendguard.rules import sensitive_data as sd
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def _cue_at_word_start(text: str) -> bool:
+    """A cue with no letter, digit or "_" just before it (or at the start of the text)."""
+    return any(re.search(r"(?<!\w)" + re.escape(cue), text) for cue in fa.CUES)
+
+
 @pytest.mark.parametrize("phrase", fa._PHRASES)
-def test_every_attachment_phrase_contains_a_cue(phrase):
+def test_every_attachment_phrase_has_a_cue_where_a_word_starts(phrase):
+    """PHRASE is \\b(?:...): a cue at the match's start is at a word start in any text it is found in."""
+
     @FAST
     @given(st.from_regex(re.compile(phrase), fullmatch=True))
     def check(text: str) -> None:
-        # the rule searches lower-cased text, so what the phrase matches is already lower-cased
-        assert any(cue in text for cue in fa.CUES), text
+        # the rule searches lower-cased text
+        assert _cue_at_word_start(text.lower()), text
 
     check()
+
+
+_PHRASE_MATCHES = st.sampled_from(fa._PHRASES).flatmap(lambda p: st.from_regex(re.compile(p), fullmatch=True))
+_AROUND = st.sampled_from(
+    [
+        "change",
+        "exchange",
+        "join",
+        "joint",
+        "Anhang",
+        "x",
+        "_",
+        "1",
+        "-",
+        " ",
+        "\n",
+        "\r\n",
+        "> ",
+        "-- \n",
+        "İ",
+        "Σ",
+        "ß",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.one_of(_AROUND, _PHRASE_MATCHES, st.text(max_size=6)), max_size=12).map("".join),
+    st.sampled_from([str, str.upper, str.title]),
+)
+def test_the_attachment_prefilter_never_rejects_what_phrase_finds(text, case):
+    from sendguard.mail.content import Reading, own_text
+
+    body = case(text)
+    if fa.PHRASE.search(own_text(body).lower()):
+        assert Reading(body).any_word_start(fa.CUES), body
+
+
+def test_change_exchange_and_join_are_no_attachment_cues():
+    from sendguard.mail.content import Reading
+
+    assert not Reading("Exchange rates change; she rejoined the adjoining room.").any_word_start(fa.CUES)
+    assert Reading("Ich hänge dir das Angebot an").any_word_start(fa.CUES)
+    assert Reading("ci-joint le devis").any_word_start(fa.CUES)
 
 
 def test_fold_compares_letters_as_ignorecase_does():

@@ -168,6 +168,7 @@ LINES = st.sampled_from(
         "@@ -1,2 +1,2 @@",
         "--- a/x",
         "anbei das Angebot, see attached",
+        "exchange rates change; join us",
         "intended recipient",
         "ΣΟΦΟΣ",
         "",
@@ -197,6 +198,7 @@ def test_a_reading_answers_as_a_search_of_the_whole_text(text):
         assert read.has_lowered(cue) == (cue in lowered), cue
         assert read.has_folded(cue) == (cue in folded), cue
         assert read.has_word(cue) == _has_word(lowered, cue), cue
+        assert read.has_word_start(cue) == bool(re.search(r"(?<!\w)" + re.escape(cue), lowered)), cue
     first = diff_start(text)
     assert (read.diff_start and read.diff_start.span()) == (first and first.span())
 
