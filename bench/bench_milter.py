@@ -26,6 +26,7 @@ Target (issue 12): ratio (alone / with milter, in messages per second) ≤ 1.5.
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import os
 import random
@@ -182,6 +183,14 @@ def delivered(log: Path) -> list[bytes]:
         return []
 
 
+@functools.cache
+def outgoing(s: int, n: int) -> tuple[list[str], bytes]:
+    """Sender ``s``'s message ``n``: (recipients, message). Made once, before any timed round."""
+    sender = SENDERS[s]
+    to = [COLLEAGUES[(s + n) % 12]] if n % 2 else [CLIENTS[(s + n) % 12], COLLEAGUES[(s + n + 1) % 12]]
+    return to, message(sender, to, n)
+
+
 def send_all(
     port: int, per_sender: int, tag: str, kill_at: int | None = None, milter: MilterProcess | None = None
 ) -> tuple[int, int]:
@@ -195,8 +204,8 @@ def send_all(
     def one(s: int) -> None:
         sender = SENDERS[s]
         for n in range(per_sender):
-            to = [COLLEAGUES[(s + n) % 12]] if n % 2 else [CLIENTS[(s + n) % 12], COLLEAGUES[(s + n + 1) % 12]]
-            raw = message(sender, to, n).replace(b"<bench-", f"<{tag}-".encode())
+            to, raw = outgoing(s, n)
+            raw = raw.replace(b"<bench-", f"<{tag}-".encode())
             while True:
                 try:
                     with smtplib.SMTP("127.0.0.1", port, timeout=120) as client:
@@ -369,6 +378,9 @@ def main() -> None:
         config = tmpdir / "sendguard.toml"
         config.write_text(CONFIG.format(state=state, learn=os.environ.get("BENCH_LEARN", "true")))
         seed(config, state)
+        for s in range(len(SENDERS)):  # the messages are made here, not in the senders' timed rounds
+            for n in range(max(args.n, 1)):
+                outgoing(s, n)
         log = tmpdir / "sink.log"
         sink_port = free_port()
         ready = multiprocessing.Event()
