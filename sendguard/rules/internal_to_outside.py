@@ -69,17 +69,22 @@ MARKERS = (
 
 # Every marker contains one of these once folded (content.fold; a test checks each marker). Most
 # mail has none, and is done with in a few substring searches: the case-insensitive alternation
-# behind a look-behind tries every position of the text (~1 ms over 10 kB).
+# behind a look-behind tries every position of the text (~1 ms over 10 kB). Whole phrases where a
+# marker's word is everyday English ("look forward", "confident", "a private", "distribution list").
 MARKER_CUES = (
     "vertraulich",
     "intern",
     "weiter",
     "unter uns",
-    "confiden",
-    "forward",
-    "distribution",
-    "private",
-    "ne pas",
+    "confidential",
+    "confidentiel",
+    "confidencial",
+    "not forward",
+    "n't forward",
+    "for distribution",
+    "strictly private",
+    "ne pas diffuser",
+    "ne pas transf",
     "reenviar",
     "difundir",
     "vertrouwelijk",
