@@ -153,7 +153,7 @@ class Reading:
         """``cue`` in ``text.lower()`` with no letter, digit or "_" on either side."""
         found = self._words.get(cue)
         if found is None:
-            found = self._words[cue] = self.has_lowered(cue) and _has_word(self.lowered, cue)
+            found = self._words[cue] = self.has_lowered(cue) and has_whole_word(self.lowered, cue)
         return found
 
     def has_word_start(self, cue: str) -> bool:
@@ -183,7 +183,8 @@ class Reading:
         return _DIFF_START.search(self.text) if self.any(_DIFF_CUES) else None
 
 
-def _has_word(lowered: str, cue: str) -> bool:
+def has_whole_word(lowered: str, cue: str) -> bool:
+    """``cue`` in the lower-cased text ``lowered`` with no letter, digit or "_" on either side."""
     at = lowered.find(cue)
     while at >= 0:
         before = lowered[at - 1 : at] if at else ""

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from sendguard.mail.content import LazyPattern, Reading, mask, reading, texts_in_time
+from sendguard.mail.content import LazyPattern, Reading, has_whole_word, mask, reading, texts_in_time
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -279,16 +279,7 @@ WHOLE_WORD_CUES = frozenset(KEYWORD_CUES) - {"steuer", "ro de s", "c.f.", "tunnu
 
 
 def _has_cue(lowered: str, cue: str) -> bool:
-    at = lowered.find(cue)
-    if cue not in WHOLE_WORD_CUES:
-        return at >= 0
-    while at >= 0:
-        before = lowered[at - 1 : at] if at else ""
-        after = lowered[at + len(cue) : at + len(cue) + 1]
-        if not (before and (before.isalnum() or before == "_")) and not (after and (after.isalnum() or after == "_")):
-            return True
-        at = lowered.find(cue, at + 1)
-    return False
+    return has_whole_word(lowered, cue) if cue in WHOLE_WORD_CUES else cue in lowered
 
 
 def find_identifiers(text: str, shape: bytes | None = None, read: Reading | None = None) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import textwrap
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,36 +69,41 @@ def skip_unless_postfix(sasl: bool = False) -> None:
 
 def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Until something accepts connections on 127.0.0.1:port (or the process died)."""
-
-    def listening() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"the process exited ({proc.returncode}) before listening on {port}") from None
-            return False
-
-    if not wait.wait_until(listening, timeout):
-        raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+    _wait_for_listener(
+        lambda: socket.create_connection(("127.0.0.1", port), timeout=1), f"127.0.0.1:{port}", timeout, proc
+    )
 
 
 def wait_for_socket(path: Path, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Until something accepts connections on the unix socket ``path`` (or the process died)."""
 
+    def connect() -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.settimeout(1)
+            sock.connect(str(path))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    _wait_for_listener(connect, str(path), timeout, proc)
+
+
+def _wait_for_listener(
+    connect: Callable[[], socket.socket], where: str, timeout: float, proc: subprocess.Popen[bytes] | None
+) -> None:
     def listening() -> bool:
         try:
-            with socket.socket(socket.AF_UNIX) as sock:
-                sock.settimeout(1)
-                sock.connect(str(path))
+            with connect():
                 return True
         except OSError:
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"the process exited ({proc.returncode}) before listening on {path}") from None
+                raise RuntimeError(f"the process exited ({proc.returncode}) before listening on {where}") from None
             return False
 
     if not wait.wait_until(listening, timeout):
-        raise TimeoutError(f"nothing listens on {path} after {timeout} s")
+        raise TimeoutError(f"nothing listens on {where} after {timeout} s")
 
 
 class Postfix:

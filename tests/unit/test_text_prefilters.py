@@ -187,7 +187,7 @@ def test_no_cue_holds_a_line_break():
 @FAST
 @given(CUE_TEXT)
 def test_a_reading_answers_as_a_search_of_the_whole_text(text):
-    from sendguard.mail.content import Reading, _has_word, diff_start
+    from sendguard.mail.content import Reading, diff_start, has_whole_word
 
     read = Reading(text)
     lowered, folded = text.lower(), fold(text)
@@ -197,7 +197,7 @@ def test_a_reading_answers_as_a_search_of_the_whole_text(text):
         assert read.has(cue) == (cue in text), cue
         assert read.has_lowered(cue) == (cue in lowered), cue
         assert read.has_folded(cue) == (cue in folded), cue
-        assert read.has_word(cue) == _has_word(lowered, cue), cue
+        assert read.has_word(cue) == has_whole_word(lowered, cue), cue
         assert read.has_word_start(cue) == bool(re.search(r"(?<!\w)" + re.escape(cue), lowered)), cue
     first = diff_start(text)
     assert (read.diff_start and read.diff_start.span()) == (first and first.span())
