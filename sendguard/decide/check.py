@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from sendguard.config.schema import Config
 from sendguard.decide.decision import Decision, decide
+from sendguard.history.fit import Read
 from sendguard.mail.message import OutgoingMessage, normalize_address
 from sendguard.model import Action, Finding, Severity
 from sendguard.rules import CONTENT_RULES, load_rules
@@ -25,8 +26,8 @@ class CheckResult(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArg
     message: OutgoingMessage
     envelope: list[str]
     decision: Decision
-    read: tuple[str, str, list[str]] | None = None
-    """The recipient model's (subject, body, words), when it read them (history.fit.MessageView.read)."""
+    read: Read | None = None
+    """The recipient model's subject, body and words, when it read them (MessageView.read)."""
 
 
 # A recipient argument is one address: line breaks would reach the SMTP dialogue, angle

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from sendguard.history.store import Contact, HistoryStore
 from sendguard.mail.content import Reading
@@ -49,6 +49,15 @@ DIRICHLET_MU = 20.0
 MAX_WORD_GAIN = 4.0
 
 
+class Read(NamedTuple):
+    """What the check read of a message: its subject, body and words. Learning takes the words
+    over when it reads the same subject and body."""
+
+    subject: str
+    body: str
+    words: list[str]
+
+
 class MessageView:
     """What the recipient rules read from a message; each part computed once, when first asked."""
 
@@ -72,11 +81,11 @@ class MessageView:
         in its distinct lines: both ask only which runs there are, in order of first use."""
         return letter_runs(Reading(self.body).lowered, 2)
 
-    def read(self) -> tuple[str, str, list[str]] | None:
-        """(subject, body, words) when a rule asked for the words: learning may take them over."""
+    def read(self) -> Read | None:
+        """What was read, when a rule asked for the words: learning may take them over."""
         if "words" not in self.__dict__:
             return None
-        return self.message.subject, self.body, self.words
+        return Read(self.message.subject, self.body, self.words)
 
     @cached_property
     def greeting(self) -> Greeting | None:

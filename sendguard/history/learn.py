@@ -17,9 +17,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from email.message import Message
-from typing import NamedTuple
 
 from sendguard.history import names
+from sendguard.history.fit import Read
 from sendguard.history.store import prefix_of
 from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
 from sendguard.mail.message import domain_matches, domain_of, normalize_address
@@ -116,15 +116,6 @@ def parse(raw: bytes) -> Message:
         return email.message_from_bytes(raw)
     msg.set_payload(raw[end:].decode("ascii", "surrogateescape"))
     return msg
-
-
-class Read(NamedTuple):
-    """What the check read of a message (history.fit.MessageView): its subject, body and words.
-    Learning takes the words over when it reads the same subject and body."""
-
-    subject: str
-    body: str
-    words: list[str]
 
 
 def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Read | None = None) -> Observed | None:

@@ -13,12 +13,15 @@ import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sendguard.act import queue as q
 from sendguard.config.schema import Config, IdentitySection
 from sendguard.milter import senders
 from sendguard.model import Severity, Verdict
+
+if TYPE_CHECKING:
+    from sendguard.history.fit import Read
 
 ACCEPT = "accept"
 REJECT = "reject"
@@ -135,7 +138,7 @@ class Policy:
         self.clock = clock
         self.later = later or (lambda job: job())
         """Runs work the reply need not wait for (notices): after the reply, in the worker."""
-        self.to_learn: Callable[[str, bytes, list[str], Any], None] = self.learn
+        self.to_learn: Callable[[str, bytes, list[str], Read | None], None] = self.learn
         """Where a message let through goes to be learned: at once by default; the worker
         batches them and learns when idle (worker.py)."""
         self._confirm_lock = threading.Lock()
@@ -255,26 +258,28 @@ class Policy:
 
     # -- work after the reply -----------------------------------------------------------------
 
-    def _learn_later(self, tx: Transaction, config: Config, read: Any = None) -> None:
+    def _learn_later(self, tx: Transaction, config: Config, read: Read | None = None) -> None:
         if not self.config.milter.learn or not tx.sender:
             return
         self.to_learn(tx.sender, tx.raw, list(config.identity.addresses), read)
 
-    def learn(self, sender: str, raw: bytes, own: list[str], read: Any = None) -> None:
+    def learn(self, sender: str, raw: bytes, own: list[str], read: Read | None = None) -> None:
         """Add one message to the sender's history (as sent by them); ``read``: what the check
         read of it (CheckResult.read), so as not to read it again."""
         self.learn_many(sender, [raw], own, [read])
 
-    def learn_many(self, sender: str, raws: list[bytes], own: list[str], reads: list[Any] | None = None) -> None:
+    def learn_many(
+        self, sender: str, raws: list[bytes], own: list[str], reads: list[Read | None] | None = None
+    ) -> None:
         """Add messages of one sender to their history: one connection, one transaction."""
-        from sendguard.history.learn import Learner, Read
+        from sendguard.history.learn import Learner
         from sendguard.history.store import open_for_write
 
         db = open_for_write(senders.sender_dir(self.root, sender, create=True))
         try:
             with Learner(db, own or [sender], self.config.organization.domains) as learner:
                 for raw, read in zip(raws, reads or [None] * len(raws), strict=True):
-                    learner.add(raw, Read(*read) if read is not None else None)
+                    learner.add(raw, read)
         finally:
             db.close()
 

@@ -23,7 +23,10 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sendguard.history.fit import Read
 
 MAX_BATCH = 200  # messages waiting to be learned before a busy worker learns them anyway
 LEARN_IDLE = 0.5  # seconds without a request after which the waiting messages are learned
@@ -72,7 +75,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         return
     config, root = setup
     policy = Policy(config, root)
-    pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Any]]] = {}
+    pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Read | None]]] = {}
     after: list[Callable[[], None]] = []
     policy.to_learn = lambda sender, raw, own, read: pending.setdefault((sender, tuple(own)), []).append((raw, read))
     policy.later = after.append
@@ -104,7 +107,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     _learn(policy, pending)
 
 
-def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Any]]]) -> None:
+def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Read | None]]]) -> None:
     for (sender, own), items in list(pending.items()):
         try:
             policy.learn_many(sender, [raw for raw, _ in items], list(own), [read for _, read in items])

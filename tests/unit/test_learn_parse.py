@@ -167,7 +167,6 @@ def test_learning_from_what_the_check_read_gives_the_same_history(tmp_path: Any,
     """The milter's worker learns what it let through with the words its check read: the same
     history as learning the raw bytes."""
     from sendguard.decide.check import check_message
-    from sendguard.history.learn import Read
     from sendguard.mail.message import OutgoingMessage
     from tests.support.history_fixtures import learned_state
 
@@ -186,7 +185,7 @@ def test_learning_from_what_the_check_read_gives_the_same_history(tmp_path: Any,
     db = open_for_write(tmp_path / "reused")
     with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
         for raw, read in zip(raws, reads, strict=True):
-            learner.add(raw, Read(*read) if read is not None else None)
+            learner.add(raw, read)
     db.close()
     assert len(computed) < len(raws) // 2, "learning took the check's words over"
     monkeypatch.undo()
