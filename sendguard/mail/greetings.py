@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 
 # How much of a body learning and checking read, and how many distinct words they keep: the
 # same on both sides, so a message and the history are compared like for like.
@@ -370,36 +372,26 @@ def has_quote_marker(text: str) -> bool:
     return any(is_quote_marker(s) for s in map(str.strip, lines) if s[:1] in MARKER_FIRST or ":" in s)
 
 
-def own_text(body: str, max_chars: int = 20_000) -> str:
-    """The author's own part of a body: quoted lines and anything after a reply/forward marker removed."""
-    out = []
-    lines = body[:max_chars].splitlines()
-    for line, stripped in zip(lines, map(str.strip, lines)):
-        first = stripped[:1]
-        if first == ">" or first == "|":
-            continue
-        if (first in MARKER_FIRST or ":" in stripped) and is_quote_marker(stripped):
-            break
-        out.append(line)
-    return "\n".join(out)
-
-
-def _opening_lines(body: str, max_chars: int, count: int) -> list[str]:
-    """The first ``count`` non-empty lines of ``own_text(body, max_chars)``, stripped: read only
-    as far as they go."""
-    out: list[str] = []
+def _own_lines(body: str, max_chars: int) -> Iterator[tuple[str, str]]:
+    """(line, stripped) of the author's own part, read only as far as it is asked for."""
     for line in body[:max_chars].splitlines():
         stripped = line.strip()
         first = stripped[:1]
         if first == ">" or first == "|":
             continue
         if (first in MARKER_FIRST or ":" in stripped) and is_quote_marker(stripped):
-            break
-        if stripped:
-            out.append(stripped)
-            if len(out) >= count:
-                break
-    return out
+            return
+        yield line, stripped
+
+
+def _opening_lines(body: str, max_chars: int, count: int) -> list[str]:
+    """The first ``count`` non-empty lines of ``own_text(body, max_chars)``, stripped."""
+    return list(islice((stripped for _, stripped in _own_lines(body, max_chars) if stripped), count))
+
+
+def own_text(body: str, max_chars: int = 20_000) -> str:
+    """The author's own part of a body: quoted lines and anything after a reply/forward marker removed."""
+    return "\n".join(line for line, _ in _own_lines(body, max_chars))
 
 
 def parse_greeting(body: str) -> Greeting | None:
