@@ -142,15 +142,15 @@ class HistoryStore:
         self._trusted: dict[str, set[str]] = {}
         self._rows: dict[tuple[object, ...], list[Contact]] = {}
         self.memo: dict[tuple[object, ...], object] = {}
-        self._kept: dict[tuple[object, ...], object] | None = {} if keep_lookups else None
+        """Results derived from the store (e.g. history.twins), kept for the store's lifetime: one
+        process checking many messages asks about the same contacts again and again, and the
+        store is replaced as soon as the file changes (``open_read_only``)."""
         self._kept_items = 0
+        self._kept: dict[tuple[object, ...], object] | None = {} if keep_lookups else None
         """Per-item answers of the word, name and pair lookups (``keep_lookups``: a store only read,
         replaced when its file changes, as ``open_read_only``'s). Each message asks about its own
         words and contacts, and the next message of the same writer about mostly the same: a
         lookup kept costs a dictionary access, against ~1-2 us per item in sqlite."""
-        """Results derived from the store (e.g. history.twins), kept for the store's lifetime: one
-        process checking many messages asks about the same contacts again and again, and the
-        store is replaced as soon as the file changes (``open_read_only``)."""
 
     # -- contacts --------------------------------------------------------------------------
 
