@@ -31,6 +31,16 @@ pytestmark = pytest.mark.slow
 HOLD_EXTERNAL = '[rules.external-recipient]\naction = "hold"\n'
 
 
+async def decide_confirmed(pilot, app, table, row_id, key: str) -> None:
+    """On row ``row_id``, press ``key``; the review asks first, and the answer is yes."""
+    table.move_to(row_id)
+    await pilot.press(key)
+    await pilot.pause()
+    assert isinstance(app.screen, ConfirmModal)
+    await pilot.press("y")
+    await settle(pilot)
+
+
 async def until(pilot, predicate, what: str, timeout: float = 60.0) -> None:
     """Let the app run (it reads the hold queue again by itself) until ``predicate`` holds."""
     deadline = time.monotonic() + timeout
@@ -107,23 +117,13 @@ async def test_review_lists_postfixs_hold_queue_and_releases_and_deletes_through
         await settle(pilot)
 
         # r: asks, then postsuper -H and delivery now
-        table.move_to(first.id)
-        await pilot.press("r")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmModal)
-        await pilot.press("y")
-        await settle(pilot)
+        await decide_confirmed(pilot, app, table, first.id, "r")
         (got,) = [m for m in team.delivered(3) if m.rcpt_tos == ["anna@kundenfirma.example"]]
         assert b"Subject: Falke offer 1" in got.data
         await until(pilot, lambda: set(rows_of(app)) == {"Falke offer 2"}, "the released one gone from the list")
 
         # d: asks, then postsuper -d; nothing is sent
-        table.move_to(second.id)
-        await pilot.press("d")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmModal)
-        await pilot.press("y")
-        await settle(pilot)
+        await decide_confirmed(pilot, app, table, second.id, "d")
         await until(pilot, lambda: rows_of(app) == {}, "an empty list")
         wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
         assert len(smtp_server.received) == 3  # two notices and the released message
