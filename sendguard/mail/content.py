@@ -84,21 +84,40 @@ class Reading:
     """One text as the rules read it, each reading done once, when first asked.
 
     Most of what the content rules ask of a text is whether it holds a cue (a substring
-    search, ~4 us per cue over 10 kB, and they ask over a hundred). Here each cue is searched
+    search, ~5 us per cue over 10 kB, and they ask over a hundred). Here each cue is searched
     once per text however many rules ask, not at all when it is not ASCII and the text is, and
     in the text's distinct lines only: a line repeated is read once. Every cue holds no line
     break, so it is in the text exactly when it is in one of its lines (a test compares each
     answer with a search of the whole text). Lines are split at "\\n" only, as the rules count them.
+
+    Once a long text has been asked a few cues, the rest are looked for in its distinct runs of
+    word characters (``runs``: a third of the text's length; a whole word or a word start is
+    the cue with spaces around it, no scan of every occurrence): a cue of such characters is
+    answered there, another is not in the text when one of its runs is not (``_pieces``).
+
+    ``parts``: readings of texts that make up this one, joined by line breaks (the subject and
+    the body of the text to scan). A cue holds no line break, so each answer is theirs.
+    ``within``: readings of texts that hold each line of this one (a body, for the own text cut
+    from it): a cue none of them holds is not in this text either (lower-cased: unless it holds
+    a sigma, whose lower case depends on the letters around it).
     """
 
-    def __init__(self, text: str) -> None:
+    # Building the runs costs about 20 searches of the text: done only for a long text asked
+    # more than a few cues (the message body is asked ~150 by the content rules).
+    RUNS_AFTER = 6
+    RUNS_MIN_CHARS = 2_000
+
+    def __init__(self, text: str, parts: tuple[Reading, ...] = (), within: tuple[Reading, ...] = ()) -> None:
         self.text = text
+        self._parts = parts
+        self._within = within
         self._ascii = text.isascii()
         self._as_is: dict[str, bool] = {}
         self._folded: dict[str, bool] = {}
         self._lowered: dict[str, bool] = {}
         self._words: dict[str, bool] = {}
         self._starts: dict[str, bool] = {}
+        self._searches = 0
 
     @cached_property
     def distinct(self) -> str:
@@ -126,34 +145,99 @@ class Reading:
     def whole_lowered(self) -> str:
         return self.lowered if self.distinct is self.text else self.text.lower()
 
+    @cached_property
+    def lowered_runs(self) -> str:
+        """``runs(lowered)``."""
+        return runs(self.lowered)
+
+    @cached_property
+    def folded_runs(self) -> str:
+        """``runs(folded)`` (an ASCII text folds as it lower-cases)."""
+        return self.lowered_runs if self._ascii else runs(self.folded)
+
+    def _by_runs(self) -> bool:
+        """Whether the runs answer: built, or worth building now."""
+        if "lowered_runs" in self.__dict__:
+            return True
+        self._searches += 1
+        return self._searches > self.RUNS_AFTER and len(self.distinct) >= self.RUNS_MIN_CHARS
+
+    def _search(self, cue: str, text: str, runs_of: str) -> bool:
+        pieces = _pieces(cue)
+        if pieces and self._by_runs():
+            found = getattr(self, runs_of)
+            if pieces[0] == cue:
+                return cue in found
+            if not all(piece in found for piece in pieces):
+                return False
+        return cue in getattr(self, text)
+
     # Each answer is kept per cue; a non-ASCII cue is never in an ASCII text (lower-casing and
     # folding keep an ASCII text ASCII).
     def has(self, cue: str) -> bool:
         """``cue in text``."""
         found = self._as_is.get(cue)
         if found is None:
-            found = self._as_is[cue] = (not self._ascii or cue.isascii()) and cue in self.distinct
+            if self._parts:
+                found = any(part.has(cue) for part in self._parts)
+            elif (self._ascii and not cue.isascii()) or (
+                self._within and not any(outer.has(cue) for outer in self._within)
+            ):
+                found = False
+            elif cue.isascii() and _pieces(cue.lower()) and self._by_runs():
+                # an ASCII cue in the text is its lower-cased self in the lower-cased text
+                low = cue.lower()
+                found = all(piece in self.lowered_runs for piece in _pieces(low)) and cue in self.distinct
+            else:
+                found = cue in self.distinct
+            self._as_is[cue] = found
         return found
 
     def has_folded(self, cue: str) -> bool:
         """``cue in fold(text)``."""
         found = self._folded.get(cue)
         if found is None:
-            found = self._folded[cue] = (not self._ascii or cue.isascii()) and cue in self.folded
+            if self._parts:
+                found = any(part.has_folded(cue) for part in self._parts)
+            elif self._within and not any(outer.has_folded(cue) for outer in self._within):
+                found = False
+            else:
+                found = (not self._ascii or cue.isascii()) and self._search(cue, "folded", "folded_runs")
+            self._folded[cue] = found
         return found
 
     def has_lowered(self, cue: str) -> bool:
         """``cue in text.lower()``."""
         found = self._lowered.get(cue)
         if found is None:
-            found = self._lowered[cue] = (not self._ascii or cue.isascii()) and cue in self.lowered
+            if self._parts:
+                found = any(part.has_lowered(cue) for part in self._parts)
+            elif (
+                self._within
+                and "σ" not in cue
+                and "ς" not in cue
+                and not any(outer.has_lowered(cue) for outer in self._within)
+            ):
+                found = False
+            else:
+                found = (not self._ascii or cue.isascii()) and self._search(cue, "lowered", "lowered_runs")
+            self._lowered[cue] = found
         return found
 
     def has_word(self, cue: str) -> bool:
         """``cue`` in ``text.lower()`` with no letter, digit or "_" on either side."""
         found = self._words.get(cue)
         if found is None:
-            found = self._words[cue] = self.has_lowered(cue) and has_whole_word(self.lowered, cue)
+            if self._parts:
+                found = any(part.has_word(cue) for part in self._parts)
+            elif not self.has_lowered(cue):
+                found = False
+            elif "lowered_runs" in self.__dict__ and _pieces(cue) == (cue,):
+                # a run that is the cue is a whole word; in an ASCII text the runs are the words
+                found = f" {cue} " in self.lowered_runs or (not self._ascii and has_whole_word(self.lowered, cue))
+            else:
+                found = has_whole_word(self.lowered, cue)
+            self._words[cue] = found
         return found
 
     def has_word_start(self, cue: str) -> bool:
@@ -162,7 +246,15 @@ class Reading:
         What a pattern with ``\\b`` before its cue needs: "hange" in "change" is no German "hänge"."""
         found = self._starts.get(cue)
         if found is None:
-            found = self._starts[cue] = self.has_lowered(cue) and _has_word_start(self.lowered, cue)
+            if self._parts:
+                found = any(part.has_word_start(cue) for part in self._parts)
+            elif not self.has_lowered(cue):
+                found = False
+            elif "lowered_runs" in self.__dict__ and _pieces(cue) == (cue,):
+                found = f" {cue}" in self.lowered_runs or (not self._ascii and _has_word_start(self.lowered, cue))
+            else:
+                found = _has_word_start(self.lowered, cue)
+            self._starts[cue] = found
         return found
 
     def any(self, cues: Iterable[str]) -> bool:
@@ -181,6 +273,37 @@ class Reading:
     def diff_start(self) -> re.Match[str] | None:
         """Where the first diff of a git patch starts, if any (``diff_start``)."""
         return _DIFF_START.search(self.text) if self.any(_DIFF_CUES) else None
+
+
+# Word characters as re's \\w reads them in ASCII (letters, digits, "_") and every byte of a
+# non-ASCII character (which may or may not be one) stay; every other byte becomes a space.
+_RUN_BYTES = bytes(
+    b if b >= 128 or b == 95 or 48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 else 32 for b in range(256)
+)
+_PIECES: dict[str, tuple[str, ...]] = {}
+
+
+def runs(text: str) -> str:
+    """The text's distinct runs of word characters and non-ASCII characters, each once, between
+    spaces (" run run ... "): translated and split in C, ~20 searches of the text.
+
+    A cue made of such characters is in the text exactly when it is in one run, so exactly when
+    it is in ``runs``. In an ASCII text the runs are its words (maximal ``\\w+``): the cue is a
+    whole word exactly when " cue " is in ``runs``, starts a word exactly when " cue" is. In
+    other text a run may hold a character that is no word character ("’", a non-breaking
+    space), so there a hit says yes and only a miss of the bare cue says no."""
+    data = text.encode("utf-8", "surrogatepass").translate(_RUN_BYTES)
+    return " " + b" ".join(set(data.split())).decode("utf-8", "surrogatepass") + " "
+
+
+def _pieces(cue: str) -> tuple[str, ...]:
+    """The runs of ``cue`` (the cue itself when it is one run): each is in the runs of a text
+    that holds the cue."""
+    found = _PIECES.get(cue)
+    if found is None:
+        data = cue.encode("utf-8", "surrogatepass").translate(_RUN_BYTES)
+        found = _PIECES[cue] = tuple(piece.decode("utf-8", "surrogatepass") for piece in data.split())
+    return found
 
 
 def has_whole_word(lowered: str, cue: str) -> bool:
@@ -210,16 +333,21 @@ def _has_word_start(lowered: str, cue: str) -> bool:
 _READINGS_KEY = "content.readings"
 
 
-def reading(context: Any, text: str) -> Reading:
-    """The shared reading of one of the message's texts (its body, a text to scan), made once per
-    check and text, kept in the check's scratch space (let go when the check ends)."""
+def _readings(context: Any) -> dict[str, Reading]:
     readings = context.cache.get(_READINGS_KEY)
     if readings is None:
         readings = context.cache[_READINGS_KEY] = {}
+    return readings  # type: ignore[no-any-return]
+
+
+def reading(context: Any, text: str) -> Reading:
+    """The shared reading of one of the message's texts (its body, a text to scan), made once per
+    check and text, kept in the check's scratch space (let go when the check ends)."""
+    readings = _readings(context)
     found = readings.get(text)
     if found is None:
         found = readings[text] = Reading(text)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def mask(secret: str) -> str:
@@ -277,7 +405,13 @@ def scan_texts(message: Any, context: Any) -> list[tuple[str, str]]:
         body = patch_text(body)
     # The subject travels too ("Erstattung auf DE89 3704 …", "new token ghp_…"), and it is the
     # heading of the text: "Gehälter 2026" above a bare table of names and amounts.
-    out = [("the message text", f"{message.subject}\n\n{body}" if message.subject else body)]
+    text = f"{message.subject}\n\n{body}" if message.subject else body
+    if text is not body:
+        # its cues are answered by the body's reading, which the other rules share
+        _readings(context).setdefault(
+            text, Reading(text, parts=(reading(context, message.subject), reading(context, body)))
+        )
+    out = [("the message text", text)]
     if message.attachments:
         from sendguard.mail.extract import attachment_texts
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sendguard.history.fit import model_for
-from sendguard.mail.content import Reading
+from sendguard.mail.content import Reading, reading
 from sendguard.mail.greetings import own_text
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
@@ -101,9 +101,9 @@ def _marker_re() -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(MARKERS) + r")(?!\w)", re.IGNORECASE)
 
 
-def find_marker(text: str) -> re.Match[str] | None:
-    """The first confidentiality marker in ``text``."""
-    if not Reading(text).any_folded(MARKER_CUES):
+def find_marker(text: str, within: tuple[Reading, ...] = ()) -> re.Match[str] | None:
+    """The first confidentiality marker in ``text`` (each line of it within one of ``within``'s texts)."""
+    if not Reading(text, within=within).any_folded(MARKER_CUES):
         return None
     return _marker_re().search(text)
 
@@ -127,13 +127,17 @@ BOILERPLATE = (
 )
 
 
-def without_boilerplate(text: str) -> str:
-    """The text before the signature ("-- "), without paragraphs that read like a legal notice."""
+def without_boilerplate(text: str, within: tuple[Reading, ...] = ()) -> str:
+    """The text before the signature ("-- "), without paragraphs that read like a legal notice
+    (each line of ``text`` within one of ``within``'s texts)."""
     body = text.split("\n-- \n", 1)[0]
-    if not Reading(body).any_lowered(BOILERPLATE):  # in no paragraph either
+    read = Reading(body, within=within)
+    # a word not in the text is in no paragraph (a test checks no word holds a sigma)
+    words = [w for w in BOILERPLATE if read.has_lowered(w)]
+    if not words:
         return body
     paragraphs = body.split("\n\n")
-    return "\n\n".join(p for p in paragraphs if not any(w in p.lower() for w in BOILERPLATE))
+    return "\n\n".join(p for p in paragraphs if not any(w in p.lower() for w in words))
 
 
 def internal_topic(message, context) -> list[str]:  # type: ignore[no-untyped-def]
@@ -152,8 +156,10 @@ class InternalToOutside(Rule):
         outside = [a for a in context.outside_recipients if not silenced(context, a, self.id)]
         if not outside:
             return []
-        text = message.subject + "\n" + without_boilerplate(own_text(message.body_text, 20_000))
-        marker = find_marker(text)
+        body = message.body_text
+        within = (reading(context, message.subject), reading(context, body))
+        text = message.subject + "\n" + without_boilerplate(own_text(body, 20_000), within[1:])
+        marker = find_marker(text, within)
         if marker:
             why, evidence = f'it says "{marker.group(0)}"', marker.group(0)
         else:

@@ -177,6 +177,9 @@ LINES = st.sampled_from(
         "exchange rates change; join us",
         "intended recipient",
         "ΣΟΦΟΣ",
+        "ΟΣ ΣΟΦΟΣ σοφός",
+        "x’anbei’ key\u00a0secret_ the_nhs",
+        "—intern— «cpr» naïve·token ĸey",
         "",
     ]
 )
@@ -190,12 +193,73 @@ def test_no_cue_holds_a_line_break():
     assert not [cue for cue in CUES if "\n" in cue]
 
 
+def _readings(text):
+    """A reading as the rules get it, one that answers every cue it can from the text's runs,
+    one of the text's parts (split at its first line break) and one within the text and more."""
+    from sendguard.mail.content import Reading
+
+    class ByRuns(Reading):
+        RUNS_AFTER = 0
+        RUNS_MIN_CHARS = 0
+
+    head, _, tail = text.partition("\n")
+    parts = (ByRuns(head), Reading(tail)) if "\n" in text else (Reading(text),)
+    return (
+        Reading(text),
+        ByRuns(text),
+        Reading(text, parts=parts),
+        Reading(text, within=(ByRuns(text + "\nΣ x"),)),
+        ByRuns(text, within=(Reading("nie " + text),)),
+    )
+
+
+@FAST
+@given(CUE_TEXT, st.integers(0, 40), st.integers(0, 40))
+def test_a_reading_within_a_text_answers_as_a_search_of_its_own(text, start, length):
+    """A piece of each line (as own_text or a paragraph cut them) read within the whole text."""
+    from sendguard.mail.content import Reading
+
+    piece = "\n".join(line[start % (len(line) + 1) :][:length] for line in text.split("\n"))
+    _answers_as_a_search(Reading(piece, within=(Reading(text),)), piece)
+
+
+def test_no_boilerplate_word_holds_a_sigma():
+    from sendguard.rules import internal_to_outside as ito
+
+    # a paragraph lower-cases as its part of the text does, but for the sigma
+    assert not [w for w in ito.BOILERPLATE if "σ" in w or "ς" in w]
+
+
 @FAST
 @given(CUE_TEXT)
+@example("x’anbei’ key\u00a0secret_ intern—confidential attach-\nmentions ß nhs")
+@example("ΣΟΦΟΣ nie\tnif NHS\u2028nhs")
 def test_a_reading_answers_as_a_search_of_the_whole_text(text):
-    from sendguard.mail.content import Reading, diff_start, has_whole_word
+    for read in _readings(text):
+        _answers_as_a_search(read, text)
 
-    read = Reading(text)
+
+# Cues glued to what may or may not be a word character, in and out of ASCII.
+GLUED_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(CUES),
+        st.sampled_from([" ", "\n", "_", "1", "a", "é", "’", "\u00a0", "—", "·", "ß", "İ", "K", "-", ".", "Σ"]),
+        st.text(max_size=3),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@FAST
+@given(GLUED_TEXT)
+def test_a_reading_answers_as_a_search_where_cues_touch_other_characters(text):
+    for read in _readings(text):
+        _answers_as_a_search(read, text)
+
+
+def _answers_as_a_search(read, text):
+    from sendguard.mail.content import diff_start, has_whole_word
+
     lowered, folded = text.lower(), fold(text)
     assert read.whole_lowered == lowered
     assert read.whole_folded == folded
@@ -380,3 +444,10 @@ def test_a_changed_history_is_read_again_on_the_same_connection(tmp_path):
     third = open_read_only(state)
     assert third is not None and third.db is not second.db
     assert third.contact("neu@kunde.example").sent == 1
+
+
+def test_a_sigma_lower_cases_by_its_neighbours_so_within_does_not_answer_for_it():
+    from sendguard.mail.content import Reading
+
+    # "ΑΣ" lower-cases to "ας" (a final sigma), its piece "Σ" to "σ"
+    assert Reading("Σ", within=(Reading("ΑΣ"),)).has_lowered("σ")
