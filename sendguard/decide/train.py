@@ -14,6 +14,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -86,13 +87,16 @@ class LeaveOut(HistoryStore):
                     counts[key] -= 1
         return counts
 
-    def word_counts(self, ids: Any, words: Any) -> dict[tuple[int, str], int]:
-        counts = self.base.word_counts(ids, words)
-        if self.small:
-            for key in list(counts):
-                if key[0] in self.rcpt and key[1] in self.words:
-                    counts[key] -= 1
-        return counts
+    def contact_words(self, ids: Any, words: Any) -> dict[int, Mapping[str, int]]:
+        found = self.base.contact_words(ids, words)
+        if not self.small:
+            return found
+        out = dict(found)
+        for i in self.rcpt.intersection(found):
+            counts = found[i]
+            if not self.words.isdisjoint(counts):
+                out[i] = {w: n - (w in self.words) for w, n in counts.items()}  # a copy: the base's are kept
+        return out
 
     def vocab(self, words: Any) -> dict[str, tuple[int, int, int]]:
         found = self.base.vocab(words)

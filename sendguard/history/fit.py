@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, reduce
+from itertools import repeat
+from operator import add
 from typing import Any, NamedTuple
 
 from sendguard.history.store import Contact, HistoryStore
@@ -47,6 +49,7 @@ MIN_TOPIC_SHARE = 0.4
 AGE_CAP = 6.0  # about 400 days: older than that, all contacts are alike
 DIRICHLET_MU = 20.0
 MAX_WORD_GAIN = 4.0
+MAX_KEPT_GAINS = 200_000  # per store: about as many as the lookups it keeps
 
 
 class Read(NamedTuple):
@@ -274,7 +277,7 @@ class FitModel:
         other_ids = [c.id for c in (self.store.contact(a) for a in others) if c is not None]
         ids = [c.id for c in contacts]
         pairs = self.store.pair_counts(ids, other_ids)
-        counts = self.store.word_counts(ids, list(self.vocab))
+        counts = self.store.contact_words(ids, list(self.vocab))
         out = {}
         for c in contacts:
             # the share of the contact's mail each other recipient was in: how often the user writes to
@@ -287,7 +290,7 @@ class FitModel:
             out[c.id] = Fit(
                 c,
                 co,
-                self._words(c, counts),
+                self._words(c, counts.get(c.id, {})),
                 self.greets(c),
                 c.addr in self.thread,
                 self.mention(c),
@@ -298,41 +301,62 @@ class FitModel:
             )
         return out
 
-    @cached_property
-    def _word_rates(self) -> dict[str, tuple[float, float]]:
-        """Each word's rate in the whole history (p) and its Dirichlet prior mass (mu * p)."""
-        rates = {}
-        for w, (df, _, _) in self.vocab.items():
-            p = df / self.messages
-            rates[w] = (p, DIRICHLET_MU * p)
-        return rates
-
     def age(self, contact: Contact) -> float:
         if not contact.last_sent or not self.when:
             return AGE_CAP
         days = max(self.when - contact.last_sent, 0.0) / 86400
         return min(math.log1p(days), AGE_CAP)
 
-    def _words(self, contact: Contact, counts: dict[tuple[int, str], int]) -> float:
+    def _words(self, contact: Contact, counts: Mapping[str, int]) -> float:
         """Positive evidence only: words that go to this contact more often than to anyone.
 
         Per message (Bernoulli), Dirichlet-smoothed toward the word's rate in the whole history.
         A word never sent to the contact adds nothing rather than counting against it: otherwise
-        a contact the user knows well would lose to one they never wrote to.
+        a contact the user knows well would lose to one they never wrote to. Summed in the
+        vocabulary's order, as the gains come (a word without one adds 0.0, which changes no sum).
         """
         if not self.vocab or contact.words == 0:
             return 0.0
-        total = 0.0
-        cid, scale = contact.id, contact.words + DIRICHLET_MU
-        log = math.log
-        for w, (p, mu_p) in self._word_rates.items():
-            n = counts.get((cid, w), 0)
-            if not n:
-                continue
-            gain = log((n + mu_p) / (scale * p))
-            if gain > 0.0:
-                total += gain if gain < MAX_WORD_GAIN else MAX_WORD_GAIN
+        gains = self._gains(contact, counts)
+        total: float = reduce(add, map(gains.get, self.vocab, repeat(math.nan)), 0.0)
+        if total != total:  # NaN: a word without its gain yet (each gain is a number)
+            scale, messages, vocab, log = contact.words + DIRICHLET_MU, self.messages, self.vocab, math.log
+            missing = [w for w in vocab if w not in gains]
+            for w in missing:
+                n = counts.get(w, 0)
+                gains[w] = 0.0
+                if n:
+                    p = vocab[w][0] / messages
+                    gain = log((n + DIRICHLET_MU * p) / (scale * p))
+                    if gain > 0.0:
+                        gains[w] = gain if gain < MAX_WORD_GAIN else MAX_WORD_GAIN
+            self._kept_gains[0] += len(missing)
+            total = reduce(add, map(gains.get, vocab, repeat(math.nan)), 0.0)
         return total / math.sqrt(len(self.vocab))
+
+    def _gains(self, contact: Contact, counts: Mapping[str, int]) -> dict[str, float]:
+        """word -> the contact's gain (capped; 0.0 if none) for the words asked about so far.
+
+        Kept in the store's memo while the store hands out the same counts: a kept store's counts
+        of a word asked about, its rates and contacts never change, and the next message of the
+        same writer mostly asks about the same contacts and words.
+        """
+        kept = self._kept_gains
+        entry = kept[1].get(contact.id)
+        if entry is None or entry[0] is not counts or entry[1] != contact.words or entry[2] != self.messages:
+            if kept[0] > MAX_KEPT_GAINS:
+                kept[0] = 0
+                kept[1].clear()
+            entry = kept[1][contact.id] = (counts, contact.words, self.messages, {})
+        return entry[3]  # type: ignore[no-any-return]
+
+    @cached_property
+    def _kept_gains(self) -> list[Any]:
+        """[gains kept, {contact id: (counts, words, messages, {word: gain})}] in the store's memo."""
+        found = self.store.memo.get(("fit.gains",))
+        if found is None:
+            found = self.store.memo[("fit.gains",)] = [0, {}]
+        return found  # type: ignore[return-value]
 
 
 def model_for(message: Any, context: Any) -> FitModel | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -130,6 +130,14 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def _by_id(counts: dict[tuple[int, Any], int]) -> dict[int, dict[Any, int]]:
+    """(id, item) -> n as id -> item -> n."""
+    out: dict[int, dict[Any, int]] = {}
+    for (i, x), n in counts.items():
+        out.setdefault(i, {})[x] = n
+    return out
+
+
 class HistoryStore:
     """Read access for the rules (and, through ``connection``, write access for learning)."""
 
@@ -231,9 +239,16 @@ class HistoryStore:
         if not ids or not others:
             return {}
         kept = self._kept_for()
-        if kept is not None:
-            return self._kept_counts("pair", ids, others, self._pair_counts)
-        return self._pair_counts(ids, others)
+        if kept is None:
+            return self._pair_counts(ids, others)
+        self._keep_counts("pair", ids, others, lambda i, o: _by_id(self._pair_counts(i, o)))
+        wanted = set(others)
+        out = {}
+        for i in ids:
+            counts = kept[("pair", i)][1]  # type: ignore[index]
+            for o in counts.keys() & wanted:
+                out[(i, o)] = counts[o]
+        return out
 
     def _pair_counts(self, ids: Sequence[int], others: Sequence[int]) -> dict[tuple[int, int], int]:
         rows = self.db.execute(
@@ -242,60 +257,64 @@ class HistoryStore:
         )
         return {(a, b): n for a, b, n in rows}
 
-    def word_counts(self, ids: Sequence[int], words: Sequence[str]) -> dict[tuple[int, str], int]:
+    def contact_words(self, ids: Sequence[int], words: Sequence[str]) -> dict[int, Mapping[str, int]]:
+        """Each id's word counts: of ``words``, those it has a row for, and maybe words asked
+        about before (intersect with your own). Read only: a kept store hands out its own dicts,
+        so the next message of the same writer costs no copy."""
         if not ids or not words:
-            return {}
+            return {i: {} for i in ids}
         kept = self._kept_for()
-        if kept is not None:
-            return self._kept_counts("word", ids, words, self._word_counts)
-        return self._word_counts(ids, words)
+        if kept is None:
+            return self._contact_words(ids, words)
+        self._keep_counts("word", ids, words, self._contact_words)
+        return {i: kept[("word", i)][1] for i in ids}  # type: ignore[index]
 
-    def _kept_counts(
+    def _keep_counts(
         self,
         kind: str,
         ids: Sequence[int],
         items: Sequence[Any],
-        query: Callable[[Sequence[int], Sequence[Any]], dict[tuple[int, Any], int]],
-    ) -> dict[tuple[int, Any], int]:
-        """(id, item) -> count for the rows there are, as ``query`` gives them. Kept per id: the
-        items asked about so far, and the counts of those that have a row; sqlite is asked only
-        about what some id was not asked about yet (set operations, so a miss costs little)."""
+        query: Callable[[Sequence[int], Sequence[Any]], Mapping[int, Mapping[Any, int]]],
+    ) -> None:
+        """Keep, per id, the items asked about so far and the counts of those that have a row;
+        sqlite is asked only about what some id was not asked about yet (set operations, so a
+        miss costs little). A kept count never changes: a reader may derive from it."""
         kept = self._kept
         assert kept is not None
         wanted = set(items)
-        missing_ids: list[int] = []
+        gaps: dict[int, set[Any]] = {}
         missing: set[Any] = set()
         for i in dict.fromkeys(ids):
             entry = kept.get((kind, i))
             gap = wanted if entry is None else wanted - entry[0]  # type: ignore[index]
             if gap:
-                missing_ids.append(i)
+                gaps[i] = gap
                 missing |= gap
-        if missing_ids:
-            found = query(missing_ids, sorted(missing, key=str))
-            entries = {}
-            for i in missing_ids:
-                entry = kept.get((kind, i))
-                entries[i] = kept[(kind, i)] = (set(), {}) if entry is None else entry
-            for (i, x), n in found.items():
-                entries[i][1][x] = n  # type: ignore[index]
-            for i in missing_ids:  # asked only once its counts are in (a reader on another thread)
-                entries[i][0].update(missing)  # type: ignore[index]
-            self._kept_items += len(missing_ids) * len(missing)
-        out: dict[tuple[int, Any], int] = {}
-        for i in ids:
-            counts = kept[(kind, i)][1]  # type: ignore[index]
-            for x in counts.keys() & wanted:
-                out[(i, x)] = counts[x]
-        return out
+        if not gaps:
+            return
+        found = query(list(gaps), sorted(missing, key=str))
+        entries = {}
+        for i, gap in gaps.items():
+            entry = kept.get((kind, i))
+            entries[i] = kept[(kind, i)] = (set(), {}) if entry is None else entry
+            counts = entries[i][1]  # type: ignore[index]
+            for x, n in found.get(i, {}).items():
+                if x in gap:
+                    counts[x] = n
+        for i, gap in gaps.items():  # asked only once its counts are in (a reader on another thread)
+            entries[i][0].update(gap)  # type: ignore[index]
+        self._kept_items += sum(map(len, gaps.values()))
 
-    def _word_counts(self, ids: Sequence[int], words: Sequence[str]) -> dict[tuple[int, str], int]:
+    def _contact_words(self, ids: Sequence[int], words: Sequence[str]) -> dict[int, Mapping[str, int]]:
         rows = self.db.execute(
             f"SELECT contact, word, n FROM words WHERE contact IN ({_marks(len(ids))}) "
             f"AND word IN ({_marks(len(words))})",
             (*ids, *words),
         )
-        return {(c, w): n for c, w, n in rows}
+        out: dict[int, dict[str, int]] = {i: {} for i in ids}
+        for c, w, n in rows:
+            out[c][w] = n
+        return out  # type: ignore[return-value]
 
     def vocab(self, words: Sequence[str]) -> dict[str, tuple[int, int, int]]:
         """word -> (messages, internal-only messages, messages with an outside participant), the

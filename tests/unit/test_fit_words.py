@@ -1,4 +1,4 @@
-"""The word evidence of a contact: the precomputed per-word rates give exactly the plain formula."""
+"""The word evidence of a contact: the kept per-word gains give exactly the plain formula."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from sendguard.history.store import Contact
 
 
 def plain(vocab: dict[str, tuple[int, int, int]], messages: int, contact: Contact, counts: dict) -> float:
-    """The formula as first written: every word, its rate computed where it is used."""
+    """The formula as first written: every word in the vocabulary's order, its rate computed
+    where it is used, the flat (id, word) -> n counts."""
     if not vocab or contact.words == 0:
         return 0.0
     total = 0.0
@@ -27,18 +28,66 @@ def plain(vocab: dict[str, tuple[int, int, int]], messages: int, contact: Contac
     return total / math.sqrt(len(vocab))
 
 
+def model_of(store: SimpleNamespace, vocab: dict, messages: int) -> FitModel:
+    model = FitModel(store, SimpleNamespace())  # type: ignore[arg-type]
+    model.__dict__.update(vocab=vocab, messages=messages)
+    return model
+
+
+WORDS = st.text("abcdefgh", min_size=1, max_size=4)
+
+
 @given(
-    dfs=st.dictionaries(st.text("abcdefgh", min_size=1, max_size=4), st.integers(1, 500), max_size=40),
+    dfs=st.dictionaries(WORDS, st.integers(1, 500), max_size=40),
     extra=st.integers(0, 1000),
-    words=st.integers(0, 3000),
-    seen=st.data(),
+    words=st.sampled_from([0, 1, 2, 7, 60, 3000]) | st.integers(0, 3000),
+    later=st.integers(0, 3000),
+    data=st.data(),
 )
-def test_word_evidence_is_the_plain_formula_to_the_last_bit(dfs, extra, words, seen):
+def test_word_evidence_is_the_plain_formula_to_the_last_bit(dfs, extra, words, later, data):
+    """Several messages against one store, each with its own words in any order. As a kept
+    store does, the contact's counts grow between them, each word's decided when it is first
+    asked about (no row, or a count; never changed), other words asked about too. Then a copy
+    (a store that does not keep them) less a message's words (LeaveOut: zero counts), and
+    the same counts with another number of words for the contact or of messages."""
     messages = max(dfs.values(), default=1) + extra
-    vocab = {w: (df, 0, 0) for w, df in dfs.items()}
+    store = SimpleNamespace(memo={})
     contact = Contact(7, "a@b.example", "", "", "", "b.example", 1, 0, 1, words, 0.0, 0.0)
-    counts = {(7, w): seen.draw(st.integers(0, 60)) for w in vocab}
-    counts[(8, "other")] = 5  # another contact's count is never read
-    model = SimpleNamespace(vocab=vocab, messages=messages)
-    model._word_rates = FitModel._word_rates.func(model)
-    assert FitModel._words(model, contact, counts) == plain(vocab, messages, contact, counts)
+    kept: dict[str, int] = {}
+    asked: set[str] = set()
+    pool = list(dfs)
+    some = st.lists(st.sampled_from(pool), unique=True) if pool else st.just([])
+    for round_ in range(5):
+        chosen = data.draw(some)
+        vocab = {w: (dfs[w], 0, 0) for w in chosen}
+        for w in chosen + data.draw(some):
+            if w not in asked:
+                asked.add(w)
+                n = data.draw(st.integers(0, 60))
+                if n:
+                    kept[w] = n
+        counts = kept
+        if round_ == 2:
+            less = set(data.draw(some))
+            counts = {w: n - (w in less) for w, n in kept.items()}
+        elif round_ == 3:  # the same counts, but not the contact's words or the messages: anew
+            contact = Contact(7, "a@b.example", "", "", "", "b.example", 1, 0, 1, later, 0.0, 0.0)
+        elif round_ == 4:
+            messages += data.draw(st.integers(1, 3))
+        flat = {(7, w): n for w, n in counts.items()}
+        flat[(8, "other")] = 5  # another contact's count is never read
+        model = model_of(store, vocab, messages)
+        assert model._words(contact, counts) == plain(vocab, messages, contact, flat)
+
+
+def test_a_gain_is_kept_for_the_same_counts_and_computed_again_for_others():
+    store = SimpleNamespace(memo={})
+    contact = Contact(7, "a@b.example", "", "", "", "b.example", 1, 0, 1, 10, 0.0, 0.0)
+    counts = {"ledger": 5}
+    first = model_of(store, {"ledger": (3, 0, 0)}, 100)
+    gain = first._words(contact, counts)
+    # a store that keeps its counts hands out the same dict: the gain kept is used
+    assert model_of(store, {"ledger": (3, 0, 0)}, 100)._words(contact, counts) == gain
+    # one that does not hands out another: computed again from what it says
+    assert model_of(store, {"ledger": (3, 0, 0)}, 100)._words(contact, {"ledger": 1}) < gain
+    assert model_of(store, {"ledger": (3, 0, 0)}, 50)._words(contact, {"ledger": 5}) != gain

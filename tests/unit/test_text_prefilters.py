@@ -386,6 +386,11 @@ def test_keyword_lines_skipped_hold_nothing_the_plugin_finds(line):
     assert secrets._scan_line(line) == everything
 
 
+def asked(found, words):
+    """Each id's counts of ``words`` (a kept store's dicts hold what was asked before too)."""
+    return {i: {w: n for w, n in counts.items() if w in words} for i, counts in found.items()}
+
+
 def test_a_read_only_store_keeps_its_lookups_and_answers_as_sqlite(tmp_path):
     """The kept word, name and pair lookups answer as the queries do, in the same order."""
     import random
@@ -406,7 +411,7 @@ def test_a_read_only_store_keeps_its_lookups_and_answers_as_sqlite(tmp_path):
         others = rng.sample(ids, min(len(ids), rng.randint(1, 4)))
         assert list(kept.vocab(some).items()) == list(plain.vocab(some).items())
         assert kept.known_first_names(some) == plain.known_first_names(some)
-        assert kept.word_counts(some_ids, some) == plain.word_counts(some_ids, some)
+        assert asked(kept.contact_words(some_ids, some), some) == asked(plain.contact_words(some_ids, some), some)
         assert kept.pair_counts(some_ids, others) == plain.pair_counts(some_ids, others)
 
 
