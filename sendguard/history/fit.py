@@ -75,14 +75,14 @@ class MessageView:
     @cached_property
     def words(self) -> list[str]:
         """greetings.words of the subject and body, from the body's runs that ``tokens`` shares."""
-        body_runs = [run for run in dict.fromkeys(self._runs) if len(run) >= 3]
+        body_runs = [run for run in self._runs if len(run) >= 3]
         return distinct_words(letter_runs(self.message.subject.lower(), 3) + body_runs, MAX_WORDS)
 
     @cached_property
     def _runs(self) -> list[str]:
-        """The body's lower-cased runs of 2+ letters (one scan for ``words`` and ``tokens``), read
-        in its distinct lines: both ask only which runs there are, in order of first use."""
-        return letter_runs(Reading(self.body).lowered, 2)
+        """The body's distinct lower-cased runs of 2+ letters in order of first use (one scan for
+        ``words`` and ``tokens``), read in its distinct lines: both ask only which runs there are."""
+        return [run for run in dict.fromkeys(letter_runs(Reading(self.body).lowered, 1)) if len(run) >= 2]
 
     def read(self) -> Read | None:
         """What was read, when a rule asked for the words: learning may take them over."""
@@ -186,11 +186,11 @@ class FitModel:
     @cached_property
     def vocab(self) -> dict[str, tuple[int, int, int]]:
         """The message's words the history has seen at least twice, names excluded."""
-        vocab = {w: v for w, v in self.store.vocab(self.view.words).items() if v[0] >= 2}
+        found = self.store.vocab(self.view.words)
         # Names are who the mail is to, not what it is about: the greeting and signature
         # would otherwise make every contact named alike look like the topic's owner.
-        names = self.store.known_first_names(list(vocab))
-        return {w: v for w, v in vocab.items() if w not in names}
+        names = self.store.known_first_names(list(found))
+        return {w: v for w, v in found.items() if v[0] >= 2 and w not in names}
 
     @cached_property
     def internal_topic(self) -> list[str]:

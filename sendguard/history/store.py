@@ -203,18 +203,32 @@ class HistoryStore:
         """Those of ``words`` that are a first name (or a short form of one) in the history."""
         if not words:
             return set()
-        kept = self._kept_for()
-        if kept is not None:
-            missing = [w for w in dict.fromkeys(words) if ("name", w) not in kept]
-            if missing:
-                found = self._known_first_names(missing)
-                kept.update((("name", w), w in found) for w in missing)
-            return {w for w in words if kept[("name", w)]}
-        return self._known_first_names(words)
+        entry = self._kept_answers("name")
+        if entry is None:
+            return self._known_first_names(words)
+        asked, names = entry
+        wanted = set(words)
+        missing = wanted - asked
+        if missing:
+            names.update(dict.fromkeys(self._known_first_names(sorted(missing))))
+            asked |= missing  # asked only once its answers are in (a reader on another thread)
+            self._kept_items += len(missing)
+        return names.keys() & wanted
 
     def _known_first_names(self, words: Sequence[str]) -> set[str]:
         rows = self.db.execute(f"SELECT DISTINCT alias FROM alias WHERE alias IN ({_marks(len(words))})", tuple(words))
         return {r[0] for r in rows}
+
+    def _kept_answers(self, kind: str) -> tuple[set[str], dict[str, Any]] | None:
+        """(the words asked about, word -> answer for those that have one) of one kind of
+        lookup, if this store keeps them: set operations find what to ask and what was found."""
+        kept = self._kept_for()
+        if kept is None:
+            return None
+        entry = kept.get((kind,))
+        if entry is None:
+            entry = kept[(kind,)] = (set(), {})
+        return cast("tuple[set[str], dict[str, Any]]", entry)
 
     def _kept_for(self) -> dict[tuple[object, ...], object] | None:
         """The kept lookups, if this store keeps them (emptied first when they grew too many)."""
@@ -321,19 +335,18 @@ class HistoryStore:
         words in sorted order (as sqlite answers an IN list on the key; a test checks it)."""
         if not words:
             return {}
-        kept = self._kept_for()
-        if kept is None:
+        entry = self._kept_answers("vocab")
+        if entry is None:
             return self._vocab(words)
-        missing = [w for w in dict.fromkeys(words) if ("vocab", w) not in kept]
+        asked, known = entry
+        wanted = set(words)
+        missing = wanted - asked
         if missing:
-            found = self._vocab(missing)
-            kept.update((("vocab", w), found.get(w)) for w in missing)
-        out = {}
-        for w in sorted(set(words)):
-            v = kept[("vocab", w)]
-            if v is not None:
-                out[w] = v
-        return out  # type: ignore[return-value]
+            known.update(self._vocab(sorted(missing)))
+            asked |= missing  # asked only once its answers are in (a reader on another thread)
+            self._kept_items += len(missing)
+        found = sorted(known.keys() & wanted)
+        return dict(zip(found, map(known.__getitem__, found)))
 
     def _vocab(self, words: Sequence[str]) -> dict[str, tuple[int, int, int]]:
         rows = self.db.execute(

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import islice
+from itertools import filterfalse, islice
 
 # How much of a body learning and checking read, and how many distinct words they keep: the
 # same on both sides, so a message and the history are compared like for like.
@@ -469,8 +469,12 @@ def words(text: str, limit: int = 400) -> list[str]:
 
 def distinct_words(runs: list[str], limit: int = 400) -> list[str]:
     """``words`` of a text's lower-cased runs of 3+ letters: each run folded and looked at once."""
+    unique = dict.fromkeys(runs)
+    if limit >= 1 and all(map(str.isascii, unique)) and min(map(len, unique), default=3) >= 3:
+        # nothing to fold nor too short: the loop below would keep each word that is not a stop word
+        return list(islice(filterfalse(STOPWORDS.__contains__, unique), limit))
     seen: dict[str, None] = {}
-    for raw in dict.fromkeys(runs):
+    for raw in unique:
         word = raw if raw.isascii() else fold(raw)  # ASCII letters are folded already
         if word in seen or word in STOPWORDS or len(word) < 3:
             continue

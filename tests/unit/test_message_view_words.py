@@ -196,6 +196,27 @@ def test_letter_runs_are_the_patterns_matches_ascii_or_not(text, minimum):
     assert letter_runs(text, minimum) == re.findall(rf"[^\W\d_]{{{minimum},}}", text)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.one_of(st.sampled_from(["the", "and", "x", "ab", "Falke", "über", "straße"]), ASCII_TEXT), max_size=30),
+    st.integers(min_value=-1, max_value=30),
+)
+def test_distinct_words_of_ascii_runs_are_those_of_a_run_at_a_time(pieces, limit):
+    """An ASCII text's words come from one pass at C speed: the same as looking at each run."""
+    from sendguard.mail.greetings import distinct_words
+
+    for runs in (pieces, [p.lower() for p in pieces if len(p) >= 3]):
+        seen: dict[str, None] = {}
+        for raw in dict.fromkeys(runs):
+            word = raw if raw.isascii() else fold(raw)
+            if word in seen or word in STOPWORDS or len(word) < 3:
+                continue
+            seen[word] = None
+            if len(seen) >= limit:
+                break
+        assert distinct_words(runs, limit) == list(seen)
+
+
 def own_text_line_by_line(body: str, max_chars: int = 20_000) -> str:
     """greetings.own_text as first written: every line through is_quote_marker."""
     out = []
