@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property, reduce
 from itertools import repeat
 from operator import add
+from string import ascii_lowercase
 from typing import Any, NamedTuple
 
 from sendguard.history.store import Contact, HistoryStore
@@ -27,6 +28,7 @@ from sendguard.mail.greetings import (
     is_forward,
     is_reply,
     letter_runs,
+    lowered_runs,
     names_one_thread,
     parse_greeting,
     subject_key,
@@ -81,7 +83,13 @@ class MessageView:
     @cached_property
     def _runs(self) -> list[str]:
         """The body's distinct lower-cased runs of 2+ letters in order of first use (one scan for
-        ``words`` and ``tokens``), read in its distinct lines: both ask only which runs there are."""
+        ``words`` and ``tokens``): both ask only which runs there are."""
+        if self.body.isascii():
+            runs = dict.fromkeys(lowered_runs(self.body))
+            for letter in ascii_lowercase:  # the runs of one letter there can be
+                runs.pop(letter, None)
+            return list(runs)
+        # read in its distinct lines, for the pattern's sake
         return [run for run in dict.fromkeys(letter_runs(Reading(self.body).lowered, 1)) if len(run) >= 2]
 
     def read(self) -> Read | None:

@@ -446,6 +446,7 @@ _RUNS: dict[int, re.Pattern[str]] = {}
 # Every ASCII byte that is not a letter, as a space: an ASCII text's runs of letters are then
 # its words as str.split() sees them.
 _NOT_LETTERS = bytes(c if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))
+_NOT_LETTERS_LOWER = bytes(ord(chr(c).lower()) if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))
 
 
 def letter_runs(text: str, minimum: int) -> list[str]:
@@ -460,6 +461,14 @@ def letter_runs(text: str, minimum: int) -> list[str]:
     if pattern is None:
         pattern = _RUNS[minimum] = re.compile(rf"[^\W\d_]{{{minimum},}}")
     return pattern.findall(text)
+
+
+def lowered_runs(text: str) -> list[str]:
+    """``letter_runs(text.lower(), 1)``; an ASCII text's letters are lower-cased as they are
+    found (one translate, no lower-cased copy of the text)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_NOT_LETTERS_LOWER).decode("ascii").split()
+    return letter_runs(text.lower(), 1)
 
 
 def words(text: str, limit: int = 400) -> list[str]:

@@ -248,3 +248,15 @@ def test_own_text_and_has_quote_marker_are_those_of_every_line_read(body, max_ch
     assert own_text(body, max_chars) == own_text_line_by_line(body, max_chars)
     lines = [line.strip() for line in body.splitlines() if line.strip()]
     assert has_quote_marker(body) == any(is_quote_marker(line) for line in lines)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(ASCII_TEXT, TEXT), st.one_of(ASCII_TEXT, TEXT, st.sampled_from(["A b C dd EE\nA b C dd EE\n" * 3])))
+def test_view_words_and_tokens_of_ascii_bodies_are_those_of_the_whole_text(subject, body):
+    """An ASCII body's runs come lower-cased from one translate: the same words and tokens."""
+    from sendguard.mail.greetings import lowered_runs
+
+    assert lowered_runs(body) == re.findall(r"[^\W\d_]+", body.lower())
+    view = MessageView(Message(subject, body), [])
+    assert view.words == words_one_by_one(subject + "\n" + body[:MAX_BODY_CHARS], MAX_WORDS)
+    assert view.tokens == set(re.findall(r"[^\W\d_]{2,}", body[:MAX_BODY_CHARS].lower()))
