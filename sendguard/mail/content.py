@@ -80,6 +80,10 @@ def fold(text: str) -> str:
     return folded
 
 
+# What a reading is asked: a cue in the text as it is, lower-cased, folded; a whole word; a word start.
+_AS_IS, _LOWERED, _FOLDED, _WORD, _START = range(5)
+
+
 class Reading:
     """One text as the rules read it, each reading done once, when first asked.
 
@@ -91,15 +95,17 @@ class Reading:
     answer with a search of the whole text). Lines are split at "\\n" only, as the rules count them.
 
     Once a long text has been asked a few cues, the rest are looked for in its distinct runs of
-    word characters (``runs``: a third of the text's length; a whole word or a word start is
-    the cue with spaces around it, no scan of every occurrence): a cue of such characters is
-    answered there, another is not in the text when one of its runs is not (``_pieces``).
+    word characters (``Runs``: a third of the text's length; a whole word is a set lookup, a
+    word start the cue after a space, no scan of every occurrence): a cue of such characters is
+    answered there, another is not in the text when one of its runs is not (``_cue``). A rule
+    asks for its cues together (``which_lowered``, ``any_word_start``...): one loop.
 
     ``parts``: readings of texts that make up this one, joined by line breaks (the subject and
     the body of the text to scan). A cue holds no line break, so each answer is theirs.
     ``within``: readings of texts that hold each line of this one (a body, for the own text cut
-    from it): a cue none of them holds is not in this text either (lower-cased: unless it holds
-    a sigma, whose lower case depends on the letters around it).
+    from it): when they answer by reading less than this text, a cue none of them holds is not
+    in this text either (lower-cased: unless it holds a sigma, whose lower case depends on the
+    letters around it).
     """
 
     # Building the runs costs about 20 searches of the text: done only for a long text asked
@@ -112,11 +118,7 @@ class Reading:
         self._parts = parts
         self._within = within
         self._ascii = text.isascii()
-        self._as_is: dict[str, bool] = {}
-        self._folded: dict[str, bool] = {}
-        self._lowered: dict[str, bool] = {}
-        self._words: dict[str, bool] = {}
-        self._starts: dict[str, bool] = {}
+        self._known: tuple[dict[str, bool], ...] = ({}, {}, {}, {}, {})
         self._searches = 0
 
     @cached_property
@@ -146,128 +148,147 @@ class Reading:
         return self.lowered if self.distinct is self.text else self.text.lower()
 
     @cached_property
-    def lowered_runs(self) -> str:
-        """``runs(lowered)``."""
-        return runs(self.lowered)
+    def lowered_runs(self) -> Runs:
+        """``Runs(lowered)``."""
+        return Runs(self.lowered)
 
     @cached_property
-    def folded_runs(self) -> str:
-        """``runs(folded)`` (an ASCII text folds as it lower-cases)."""
-        return self.lowered_runs if self._ascii else runs(self.folded)
+    def folded_runs(self) -> Runs:
+        """``Runs(folded)`` (an ASCII text folds as it lower-cases)."""
+        return self.lowered_runs if self._ascii else Runs(self.folded)
 
-    def _by_runs(self) -> bool:
-        """Whether the runs answer: built, or worth building now."""
+    def _which(self, kind: int, cues: Iterable[str]) -> list[str]:
+        """The cues the text holds (as ``kind`` asks), in their order; each answer kept."""
+        cues = tuple(cues)
+        known = self._known[kind]
+        new = [cue for cue in cues if cue not in known]
+        if new:
+            found = self._find(kind, new)
+            for cue in new:
+                known[cue] = cue in found
+        return [cue for cue in cues if known[cue]]
+
+    def _by_runs(self, count: int) -> bool:
+        """Whether the runs answer (built, or worth building now that ``count`` more cues are asked)."""
         if "lowered_runs" in self.__dict__:
             return True
-        self._searches += 1
-        return self._searches > self.RUNS_AFTER and len(self.distinct) >= self.RUNS_MIN_CHARS
+        self._searches += count
+        return self._searches > self.RUNS_AFTER and len(self.text) >= self.RUNS_MIN_CHARS
 
-    def _search(self, cue: str, text: str, runs_of: str) -> bool:
-        pieces = _pieces(cue)
-        if pieces and self._by_runs():
-            found = getattr(self, runs_of)
-            if pieces[0] == cue:
-                return cue in found
-            if not all(piece in found for piece in pieces):
-                return False
-        return cue in getattr(self, text)
+    def _cheaper_than(self, kind: int, size: int) -> bool:
+        """Whether this reading answers ``kind`` by reading fewer than ``size`` characters (its
+        text, or its runs when it has them), so asking it first is worth it."""
+        if self._parts:
+            return all(part._cheaper_than(kind, size) for part in self._parts)
+        runs = self.__dict__.get("lowered_runs" if kind != _FOLDED or self._ascii else "folded_runs")
+        return len(self.text) < size or (runs is not None and len(runs.joined) < size)
 
-    # Each answer is kept per cue; a non-ASCII cue is never in an ASCII text (lower-casing and
-    # folding keep an ASCII text ASCII).
+    def _find(self, kind: int, cues: list[str]) -> set[str]:
+        if self._parts:
+            return {cue for part in self._parts for cue in part._which(kind, cues)}
+        if self._ascii:  # a non-ASCII cue is never in an ASCII text (lower-casing and folding keep it ASCII)
+            cues = [cue for cue in cues if cue.isascii()]
+        if kind == _WORD or kind == _START:
+            return self._find_words(kind, cues)
+        if self._within and all(outer._cheaper_than(kind, len(self.text)) for outer in self._within):
+            sure = {cue for outer in self._within for cue in outer._which(kind, cues)}
+            cues = [cue for cue in cues if cue in sure or (kind == _LOWERED and ("σ" in cue or "ς" in cue))]
+        if not cues:
+            return set()
+        if not self._by_runs(len(cues)):
+            text = self.distinct if kind == _AS_IS else self.lowered if kind == _LOWERED else self.folded
+            return {cue for cue in cues if cue in text}
+        out = set()
+        if kind == _AS_IS:
+            # an ASCII cue in the text is its lower-cased self in the lower-cased text
+            joined = self.lowered_runs.joined
+            for cue in cues:
+                if (
+                    not cue.isascii() or all(piece in joined for piece in _cue(cue.lower())[2])
+                ) and cue in self.distinct:
+                    out.add(cue)
+            return out
+        joined = (self.lowered_runs if kind == _LOWERED else self.folded_runs).joined
+        text = self.lowered if kind == _LOWERED else self.folded
+        for cue in cues:
+            data, _, pieces = _cue(cue)
+            if pieces == (data,):
+                if data in joined:
+                    out.add(cue)
+            elif all(piece in joined for piece in pieces) and cue in text:
+                out.add(cue)
+        return out
+
+    def _find_words(self, kind: int, cues: list[str]) -> set[str]:
+        """Which of ``cues`` stand in the lower-cased text as a whole word or at a word start."""
+        out = set()
+        rest = cues
+        if self._by_runs(len(cues)):
+            # a run that is the cue is a whole word (that starts with it, a word start); in an
+            # ASCII text the runs are the words, elsewhere a miss is read again
+            runs = self.lowered_runs
+            rest = []
+            for cue in cues:
+                data, spaced, pieces = _cue(cue)
+                if pieces != (data,):
+                    rest.append(cue)
+                elif data in runs.words if kind == _WORD else spaced in runs.joined:
+                    out.add(cue)
+                elif not self._ascii:
+                    rest.append(cue)
+        for cue in self._which(_LOWERED, rest):
+            if (has_whole_word if kind == _WORD else _has_word_start)(self.lowered, cue):
+                out.add(cue)
+        return out
+
+    def _has(self, kind: int, cue: str) -> bool:
+        found = self._known[kind].get(cue)
+        return bool(self._which(kind, (cue,))) if found is None else found
+
     def has(self, cue: str) -> bool:
         """``cue in text``."""
-        found = self._as_is.get(cue)
-        if found is None:
-            if self._parts:
-                found = any(part.has(cue) for part in self._parts)
-            elif (self._ascii and not cue.isascii()) or (
-                self._within and not any(outer.has(cue) for outer in self._within)
-            ):
-                found = False
-            elif cue.isascii() and _pieces(cue.lower()) and self._by_runs():
-                # an ASCII cue in the text is its lower-cased self in the lower-cased text
-                low = cue.lower()
-                found = all(piece in self.lowered_runs for piece in _pieces(low)) and cue in self.distinct
-            else:
-                found = cue in self.distinct
-            self._as_is[cue] = found
-        return found
+        return self._has(_AS_IS, cue)
 
     def has_folded(self, cue: str) -> bool:
         """``cue in fold(text)``."""
-        found = self._folded.get(cue)
-        if found is None:
-            if self._parts:
-                found = any(part.has_folded(cue) for part in self._parts)
-            elif self._within and not any(outer.has_folded(cue) for outer in self._within):
-                found = False
-            else:
-                found = (not self._ascii or cue.isascii()) and self._search(cue, "folded", "folded_runs")
-            self._folded[cue] = found
-        return found
+        return self._has(_FOLDED, cue)
 
     def has_lowered(self, cue: str) -> bool:
         """``cue in text.lower()``."""
-        found = self._lowered.get(cue)
-        if found is None:
-            if self._parts:
-                found = any(part.has_lowered(cue) for part in self._parts)
-            elif (
-                self._within
-                and "σ" not in cue
-                and "ς" not in cue
-                and not any(outer.has_lowered(cue) for outer in self._within)
-            ):
-                found = False
-            else:
-                found = (not self._ascii or cue.isascii()) and self._search(cue, "lowered", "lowered_runs")
-            self._lowered[cue] = found
-        return found
+        return self._has(_LOWERED, cue)
 
     def has_word(self, cue: str) -> bool:
         """``cue`` in ``text.lower()`` with no letter, digit or "_" on either side."""
-        found = self._words.get(cue)
-        if found is None:
-            if self._parts:
-                found = any(part.has_word(cue) for part in self._parts)
-            elif not self.has_lowered(cue):
-                found = False
-            elif "lowered_runs" in self.__dict__ and _pieces(cue) == (cue,):
-                # a run that is the cue is a whole word; in an ASCII text the runs are the words
-                found = f" {cue} " in self.lowered_runs or (not self._ascii and has_whole_word(self.lowered, cue))
-            else:
-                found = has_whole_word(self.lowered, cue)
-            self._words[cue] = found
-        return found
+        return self._has(_WORD, cue)
 
     def has_word_start(self, cue: str) -> bool:
         """``cue`` in ``text.lower()`` with no letter, digit or "_" just before it (a word starts there).
 
         What a pattern with ``\\b`` before its cue needs: "hange" in "change" is no German "hänge"."""
-        found = self._starts.get(cue)
-        if found is None:
-            if self._parts:
-                found = any(part.has_word_start(cue) for part in self._parts)
-            elif not self.has_lowered(cue):
-                found = False
-            elif "lowered_runs" in self.__dict__ and _pieces(cue) == (cue,):
-                found = f" {cue}" in self.lowered_runs or (not self._ascii and _has_word_start(self.lowered, cue))
-            else:
-                found = _has_word_start(self.lowered, cue)
-            self._starts[cue] = found
-        return found
+        return self._has(_START, cue)
+
+    def which_folded(self, cues: Iterable[str]) -> list[str]:
+        """The cues in ``fold(text)``, in their order."""
+        return self._which(_FOLDED, cues)
+
+    def which_lowered(self, cues: Iterable[str]) -> list[str]:
+        """The cues in ``text.lower()``, in their order."""
+        return self._which(_LOWERED, cues)
 
     def any(self, cues: Iterable[str]) -> bool:
-        return any(map(self.has, cues))
+        return bool(self._which(_AS_IS, cues))
 
     def any_folded(self, cues: Iterable[str]) -> bool:
-        return any(map(self.has_folded, cues))
+        return bool(self._which(_FOLDED, cues))
 
     def any_lowered(self, cues: Iterable[str]) -> bool:
-        return any(map(self.has_lowered, cues))
+        return bool(self._which(_LOWERED, cues))
+
+    def any_word(self, cues: Iterable[str]) -> bool:
+        return bool(self._which(_WORD, cues))
 
     def any_word_start(self, cues: Iterable[str]) -> bool:
-        return any(map(self.has_word_start, cues))
+        return bool(self._which(_START, cues))
 
     @cached_property
     def diff_start(self) -> re.Match[str] | None:
@@ -280,29 +301,34 @@ class Reading:
 _RUN_BYTES = bytes(
     b if b >= 128 or b == 95 or 48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 else 32 for b in range(256)
 )
-_PIECES: dict[str, tuple[str, ...]] = {}
+_CUES: dict[str, tuple[bytes, bytes, tuple[bytes, ...]]] = {}
 
 
-def runs(text: str) -> str:
-    """The text's distinct runs of word characters and non-ASCII characters, each once, between
-    spaces (" run run ... "): translated and split in C, ~20 searches of the text.
+class Runs:
+    """A text's distinct runs of word characters and non-ASCII characters (UTF-8), each once:
+    as a set (``words``) and between spaces (``joined``, b" run run ... "). Translated, split and
+    joined in C, ~20 searches of the text.
 
     A cue made of such characters is in the text exactly when it is in one run, so exactly when
-    it is in ``runs``. In an ASCII text the runs are its words (maximal ``\\w+``): the cue is a
-    whole word exactly when " cue " is in ``runs``, starts a word exactly when " cue" is. In
-    other text a run may hold a character that is no word character ("’", a non-breaking
-    space), so there a hit says yes and only a miss of the bare cue says no."""
-    data = text.encode("utf-8", "surrogatepass").translate(_RUN_BYTES)
-    return " " + b" ".join(set(data.split())).decode("utf-8", "surrogatepass") + " "
+    it is in ``joined``. In an ASCII text the runs are its words (maximal ``\\w+``): the cue is a
+    whole word exactly when it is in ``words``, starts a word exactly when b" cue" is in
+    ``joined``. In other text a run may hold a character that is no word character ("’", a
+    non-breaking space), so there a hit says yes and a miss is read again."""
+
+    __slots__ = ("joined", "words")
+
+    def __init__(self, text: str) -> None:
+        self.words = set(text.encode("utf-8", "surrogatepass").translate(_RUN_BYTES).split())
+        self.joined = b" " + b" ".join(self.words) + b" "
 
 
-def _pieces(cue: str) -> tuple[str, ...]:
-    """The runs of ``cue`` (the cue itself when it is one run): each is in the runs of a text
-    that holds the cue."""
-    found = _PIECES.get(cue)
+def _cue(cue: str) -> tuple[bytes, bytes, tuple[bytes, ...]]:
+    """(the cue in UTF-8, after a space, its runs): each run of a cue is in the runs of a text that
+    holds the cue; a cue that is one run is ``(data,)`` there."""
+    found = _CUES.get(cue)
     if found is None:
-        data = cue.encode("utf-8", "surrogatepass").translate(_RUN_BYTES)
-        found = _PIECES[cue] = tuple(piece.decode("utf-8", "surrogatepass") for piece in data.split())
+        data = cue.encode("utf-8", "surrogatepass")
+        found = _CUES[cue] = (data, b" " + data, tuple(data.translate(_RUN_BYTES).split()))
     return found
 
 

@@ -133,7 +133,7 @@ def without_boilerplate(text: str, within: tuple[Reading, ...] = ()) -> str:
     body = text.split("\n-- \n", 1)[0]
     read = Reading(body, within=within)
     # a word not in the text is in no paragraph (a test checks no word holds a sigma)
-    words = [w for w in BOILERPLATE if read.has_lowered(w)]
+    words = read.which_lowered(BOILERPLATE)
     if not words:
         return body
     paragraphs = body.split("\n\n")

@@ -168,7 +168,7 @@ def _cue_lines(text: str, read: Reading | None = None) -> list[str]:
     line break, so the first match of each such line is the one a scan of the text would find.
     Where each cue is, is looked for only if the text has it (``read``, shared by the rules)."""
     read = Reading(text) if read is None else read
-    cues = [cue for cue in _CUES if read.has_folded(cue)]
+    cues = read.which_folded(_CUES)
     if not cues:
         return []
     folded = read.whole_folded

@@ -276,6 +276,8 @@ MIN_IDENTIFIER_DIGITS = 7
 # sides of them, so "nie" in "companies" or "nif" in "significant" does not count (a test checks
 # each keyword in its context).
 WHOLE_WORD_CUES = frozenset(KEYWORD_CUES) - {"steuer", "ro de s", "c.f.", "tunnus"}
+_WORD_CUES = tuple(cue for cue in KEYWORD_CUES if cue in WHOLE_WORD_CUES)
+_PART_CUES = tuple(cue for cue in KEYWORD_CUES if cue not in WHOLE_WORD_CUES)
 
 
 def _has_cue(lowered: str, cue: str) -> bool:
@@ -287,7 +289,7 @@ def find_identifiers(text: str, shape: bytes | None = None, read: Reading | None
     if not _has_digits(text, _shape(text) if shape is None else shape, MIN_IDENTIFIER_DIGITS):
         return []
     read = Reading(text) if read is None else read
-    if not any(read.has_word(cue) if cue in WHOLE_WORD_CUES else read.has_lowered(cue) for cue in KEYWORD_CUES):
+    if not read.any_word(_WORD_CUES) and not read.any_lowered(_PART_CUES):
         return []
     lowered = read.whole_lowered
     out = []

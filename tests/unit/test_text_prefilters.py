@@ -208,9 +208,23 @@ def _readings(text):
         Reading(text),
         ByRuns(text),
         Reading(text, parts=parts),
-        Reading(text, within=(ByRuns(text + "\nΣ x"),)),
-        ByRuns(text, within=(Reading("nie " + text),)),
+        Reading(text, within=(always_asked(text + "\nΣ x", runs=True),)),
+        ByRuns(text, within=(always_asked("nie " + text),)),
     )
+
+
+def always_asked(text, runs=False):
+    """A reading that a reading within its text always asks first (however long it is)."""
+    from sendguard.mail.content import Reading
+
+    class Asked(Reading):
+        RUNS_AFTER = 0 if runs else Reading.RUNS_AFTER
+        RUNS_MIN_CHARS = 0 if runs else Reading.RUNS_MIN_CHARS
+
+        def _cheaper_than(self, kind, size):
+            return True
+
+    return Asked(text)
 
 
 @FAST
@@ -220,6 +234,8 @@ def test_a_reading_within_a_text_answers_as_a_search_of_its_own(text, start, len
     from sendguard.mail.content import Reading
 
     piece = "\n".join(line[start % (len(line) + 1) :][:length] for line in text.split("\n"))
+    _answers_as_a_search(Reading(piece, within=(always_asked(text),)), piece)
+    _answers_as_a_search(Reading(piece, within=(always_asked(text, runs=True),)), piece, together=True)
     _answers_as_a_search(Reading(piece, within=(Reading(text),)), piece)
 
 
@@ -237,6 +253,8 @@ def test_no_boilerplate_word_holds_a_sigma():
 def test_a_reading_answers_as_a_search_of_the_whole_text(text):
     for read in _readings(text):
         _answers_as_a_search(read, text)
+    for read in _readings(text):
+        _answers_as_a_search(read, text, together=True)
 
 
 # Cues glued to what may or may not be a word character, in and out of ASCII.
@@ -255,12 +273,20 @@ GLUED_TEXT = st.lists(
 def test_a_reading_answers_as_a_search_where_cues_touch_other_characters(text):
     for read in _readings(text):
         _answers_as_a_search(read, text)
+    for read in _readings(text):
+        _answers_as_a_search(read, text, together=True)
 
 
-def _answers_as_a_search(read, text):
+def _answers_as_a_search(read, text, together=False):
     from sendguard.mail.content import diff_start, has_whole_word
 
     lowered, folded = text.lower(), fold(text)
+    if together:  # all cues asked at once, as the rules ask them, before one by one
+        assert read.which_lowered(CUES) == [cue for cue in CUES if cue in lowered]
+        assert read.which_folded(CUES) == [cue for cue in CUES if cue in folded]
+        assert read.any(CUES) == any(cue in text for cue in CUES)
+        assert read.any_word(CUES) == any(has_whole_word(lowered, cue) for cue in CUES)
+        assert read.any_word_start(CUES) == any(re.search(r"(?<!\w)" + re.escape(cue), lowered) for cue in CUES)
     assert read.whole_lowered == lowered
     assert read.whole_folded == folded
     for cue in CUES:
@@ -455,4 +481,4 @@ def test_a_sigma_lower_cases_by_its_neighbours_so_within_does_not_answer_for_it(
     from sendguard.mail.content import Reading
 
     # "ΑΣ" lower-cases to "ας" (a final sigma), its piece "Σ" to "σ"
-    assert Reading("Σ", within=(Reading("ΑΣ"),)).has_lowered("σ")
+    assert Reading("Σ", within=(always_asked("ΑΣ"),)).has_lowered("σ")
