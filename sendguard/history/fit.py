@@ -285,7 +285,8 @@ class FitModel:
         other_ids = [c.id for c in (self.store.contact(a) for a in others) if c is not None]
         ids = [c.id for c in contacts]
         pairs = self.store.pair_counts(ids, other_ids)
-        counts = self.store.contact_words(ids, list(self.vocab))
+        # a contact never sent words has no word evidence (``_words``): its counts are not looked up
+        counts = self.store.contact_words([c.id for c in contacts if c.words], list(self.vocab))
         out = {}
         for c in contacts:
             # the share of the contact's mail each other recipient was in: how often the user writes to
