@@ -89,10 +89,8 @@ class Reading:
 
     Most of what the content rules ask of a text is whether it holds a cue (a substring
     search, ~5 us per cue over 10 kB, and they ask over a hundred). Here each cue is searched
-    once per text however many rules ask, not at all when it is not ASCII and the text is, and
-    in the text's distinct lines only: a line repeated is read once. Every cue holds no line
-    break, so it is in the text exactly when it is in one of its lines (a test compares each
-    answer with a search of the whole text). Lines are split at "\\n" only, as the rules count them.
+    once per text however many rules ask, not at all when it is not ASCII and the text is (a
+    test compares each answer with a search of the whole text). Every cue holds no line break.
 
     Once a long text has been asked a few cues, the rest are looked for in its distinct runs of
     word characters (``Runs``: a third of the text's length; a whole word is a set lookup, a
@@ -123,7 +121,9 @@ class Reading:
 
     @cached_property
     def distinct(self) -> str:
-        """The distinct lines, each once, in order of first appearance (the text itself if none repeats)."""
+        """The distinct lines, each once, in order of first appearance (the text itself if none
+        repeats); lines are split at "\\n" only. The cues are looked for in the whole text: its runs
+        hold each word once, and a text read through its parts needs none of its own."""
         lines = self.text.split("\n")
         unique = dict.fromkeys(lines)
         return self.text if len(unique) == len(lines) else "\n".join(unique)
@@ -138,24 +138,29 @@ class Reading:
         """``distinct`` lower-cased."""
         return self.distinct.lower()
 
+    # The distinct lines are not made for these (a text read through its parts has none).
     @cached_property
     def whole_folded(self) -> str:
         """The whole text folded, for the patterns that read it at every position."""
-        return self.folded if self.distinct is self.text else fold(self.text)
+        if self.__dict__.get("distinct") is self.text and "folded" in self.__dict__:
+            return self.folded
+        return fold(self.text)
 
     @cached_property
     def whole_lowered(self) -> str:
-        return self.lowered if self.distinct is self.text else self.text.lower()
+        if self.__dict__.get("distinct") is self.text and "lowered" in self.__dict__:
+            return self.lowered
+        return self.text.lower()
 
     @cached_property
     def lowered_runs(self) -> Runs:
-        """``Runs(lowered)``."""
-        return Runs(self.lowered)
+        """``Runs(whole_lowered)``."""
+        return Runs(self.whole_lowered)
 
     @cached_property
     def folded_runs(self) -> Runs:
-        """``Runs(folded)`` (an ASCII text folds as it lower-cases)."""
-        return self.lowered_runs if self._ascii else Runs(self.folded)
+        """``Runs(whole_folded)`` (an ASCII text folds as it lower-cases)."""
+        return self.lowered_runs if self._ascii else Runs(self.whole_folded)
 
     def _which(self, kind: int, cues: Iterable[str]) -> list[str]:
         """The cues the text holds (as ``kind`` asks), in their order; each answer kept."""
@@ -196,20 +201,18 @@ class Reading:
         if not cues:
             return set()
         if not self._by_runs(len(cues)):
-            text = self.distinct if kind == _AS_IS else self.lowered if kind == _LOWERED else self.folded
+            text = self.text if kind == _AS_IS else self.whole_lowered if kind == _LOWERED else self.whole_folded
             return {cue for cue in cues if cue in text}
         out = set()
         if kind == _AS_IS:
             # an ASCII cue in the text is its lower-cased self in the lower-cased text
             joined = self.lowered_runs.joined
             for cue in cues:
-                if (
-                    not cue.isascii() or all(piece in joined for piece in _cue(cue.lower())[2])
-                ) and cue in self.distinct:
+                if (not cue.isascii() or all(piece in joined for piece in _cue(cue.lower())[2])) and cue in self.text:
                     out.add(cue)
             return out
         joined = (self.lowered_runs if kind == _LOWERED else self.folded_runs).joined
-        text = self.lowered if kind == _LOWERED else self.folded
+        text = self.whole_lowered if kind == _LOWERED else self.whole_folded
         for cue in cues:
             data, _, pieces = _cue(cue)
             if pieces == (data,):
@@ -237,7 +240,7 @@ class Reading:
                 elif not self._ascii:
                     rest.append(cue)
         for cue in self._which(_LOWERED, rest):
-            if (has_whole_word if kind == _WORD else _has_word_start)(self.lowered, cue):
+            if (has_whole_word if kind == _WORD else _has_word_start)(self.whole_lowered, cue):
                 out.add(cue)
         return out
 

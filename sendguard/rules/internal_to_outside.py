@@ -137,7 +137,11 @@ def without_boilerplate(text: str, within: tuple[Reading, ...] = ()) -> str:
     if not words:
         return body
     paragraphs = body.split("\n\n")
-    return "\n\n".join(p for p in paragraphs if not any(w in p.lower() for w in words))
+    # lower-casing maps "\n" to itself alone: the lower-cased paragraphs are those of the lower-cased text
+    lowered = read.whole_lowered.split("\n\n")
+    if len(lowered) != len(paragraphs):  # never; but no paragraph may go unread
+        lowered = [p.lower() for p in paragraphs]
+    return "\n\n".join(p for p, low in zip(paragraphs, lowered, strict=True) if not any(w in low for w in words))
 
 
 def internal_topic(message, context) -> list[str]:  # type: ignore[no-untyped-def]

@@ -160,6 +160,11 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
+
+
 def _cue_lines(text: str, read: Reading | None = None) -> list[str]:
     """The lines (at most MAX_LINE_CHARS around the cue) that hold a cue; MAX_SCAN_LINES of them.
 
@@ -183,14 +188,16 @@ def _cue_lines(text: str, read: Reading | None = None) -> list[str]:
             at = folded.find(cue, at)
     if not hits:
         return []
-    folded_starts = _line_starts(folded)
-    numbers = sorted({bisect.bisect_right(folded_starts, at) - 1 for at in hits})
-    starts = _line_starts(text)  # casefold keeps every line break, so line numbers agree
+    if text.isascii():  # folded letter for letter: each line is where it is in the folded text
+        spans = [(start, _line_end(text, start)) for start in sorted({folded.rfind("\n", 0, at) + 1 for at in hits})]
+    else:
+        folded_starts = _line_starts(folded)
+        numbers = sorted({bisect.bisect_right(folded_starts, at) - 1 for at in hits})
+        starts = _line_starts(text)  # casefold keeps every line break, so line numbers agree
+        spans = [(starts[n], starts[n + 1] - 1 if n + 1 < len(starts) else len(text)) for n in numbers]
     lines: list[str] = []
     half = MAX_LINE_CHARS // 2
-    for number in numbers:
-        start = starts[number]
-        end = starts[number + 1] - 1 if number + 1 < len(starts) else len(text)
+    for start, end in spans:
         match = _CUE.search(text, start, end)
         if match is None:
             continue

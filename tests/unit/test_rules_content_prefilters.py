@@ -127,6 +127,22 @@ def test_cue_lines_are_what_a_scan_of_the_whole_text_finds(text):
     assert secrets._cue_lines(text) == _cue_lines_by_scanning(text)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(_PIECES.filter(str.isascii), st.text(st.characters(max_codepoint=127), max_size=8)), max_size=30
+    ).map("".join)
+)
+def test_cue_lines_of_an_ascii_text_are_what_a_scan_finds(text):
+    from sendguard.mail.content import Reading
+
+    class ByRuns(Reading):  # its cues answered from its runs, however short it is
+        RUNS_AFTER = 0
+        RUNS_MIN_CHARS = 0
+
+    assert secrets._cue_lines(text, ByRuns(text)) == _cue_lines_by_scanning(text)
+
+
 @pytest.mark.parametrize("marker", ito.MARKERS)
 def test_every_confidentiality_marker_contains_a_cue_once_folded(marker):
     @FAST
