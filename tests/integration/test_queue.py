@@ -294,7 +294,14 @@ def test_real_msmtp_delivers_what_arrived(world, lines):
     # hypothesis sends one message more than once: the same Message-ID, on purpose.
     text = world.config_path.read_text()
     if "duplicate_window" not in text:
-        world.config_path.write_text(text.replace("[sendmail]\n", "[sendmail]\nduplicate_window = 0\n"))
+        # and it draws words from the source ("anbei" with no attachment holds): what the lines
+        # say is not this test's matter
+        from sendguard.rules import CONTENT_RULES
+
+        off = "".join(
+            f'[rules.{rule}]\naction = "off"\n' for rule in sorted(CONTENT_RULES) if rule != "unreadable-message"
+        )
+        world.config_path.write_text(text.replace("[sendmail]\n", "[sendmail]\nduplicate_window = 0\n") + off)
     body = "\n".join(lines) + "\n"
     msg = make_message(body=body)
     proc = world.send(msg, "--", "anna@kundenfirma.example")
