@@ -333,12 +333,11 @@ class FitModel:
             missing = [w for w in vocab if w not in gains]
             for w in missing:
                 n = counts.get(w, 0)
-                gains[w] = 0.0
+                gain = 0.0
                 if n:
                     p = vocab[w][0] / messages
-                    gain = log((n + DIRICHLET_MU * p) / (scale * p))
-                    if gain > 0.0:
-                        gains[w] = gain if gain < MAX_WORD_GAIN else MAX_WORD_GAIN
+                    gain = max(log((n + DIRICHLET_MU * p) / (scale * p)), 0.0)
+                gains[w] = gain if gain < MAX_WORD_GAIN else MAX_WORD_GAIN  # once: a reader on another thread
             self._kept_gains[0] += len(missing)
             total = reduce(add, map(gains.get, vocab, repeat(math.nan)), 0.0)
         return total / math.sqrt(len(self.vocab))

@@ -91,3 +91,33 @@ def test_a_gain_is_kept_for_the_same_counts_and_computed_again_for_others():
     # one that does not hands out another: computed again from what it says
     assert model_of(store, {"ledger": (3, 0, 0)}, 100)._words(contact, {"ledger": 1}) < gain
     assert model_of(store, {"ledger": (3, 0, 0)}, 50)._words(contact, {"ledger": 5}) != gain
+
+
+def test_threads_sharing_a_store_read_each_gain_whole():
+    """Checks on several threads share the kept gains: one being computed is missing to the
+    others (they compute it too), never a provisional value."""
+    import sys
+    import threading
+
+    vocab = {f"w{i:03d}": (3 + i % 7, 0, 0) for i in range(300)}
+    counts = {w: 1 + i % 5 for i, w in enumerate(vocab)}
+    contact = Contact(7, "a@b.example", "", "", "", "b.example", 1, 0, 1, 40, 0.0, 0.0)
+    want = plain(vocab, 1000, contact, {(7, w): n for w, n in counts.items()})
+    got: list[float] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        for _ in range(100):
+            store = SimpleNamespace(memo={})
+
+            def check(store: SimpleNamespace = store) -> None:
+                got.append(model_of(store, vocab, 1000)._words(contact, counts))
+
+            threads = [threading.Thread(target=check) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(got) == 400 and set(got) == {want}
