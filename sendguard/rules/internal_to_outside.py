@@ -162,8 +162,12 @@ class InternalToOutside(Rule):
             return []
         body = message.body_text
         within = (reading(context, message.subject), reading(context, body))
-        text = message.subject + "\n" + without_boilerplate(own_text(body, 20_000), within[1:])
-        marker = find_marker(text, within)
+        marker = None
+        # the text read is cut from the subject's and the body's lines: without a cue in them,
+        # there is no marker to find in it (and no own text to cut)
+        if any(read.any_folded(MARKER_CUES) for read in within):
+            text = message.subject + "\n" + without_boilerplate(own_text(body, 20_000), within[1:])
+            marker = find_marker(text, within)
         if marker:
             why, evidence = f'it says "{marker.group(0)}"', marker.group(0)
         else:

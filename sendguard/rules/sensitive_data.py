@@ -99,33 +99,38 @@ _NEAR = 80
 
 # Words that mean pay for work and little else ("Vergütung", "brutto", "compensation" also fill
 # offers and invoices, so they are left out).
-_SALARY_WORD = LazyPattern(
-    r"\b(?:gehalt|gehälter|gehaelter|jahresgehalt|monatsgehalt|bruttogehalt|lohn|löhne|salary|salaries|"
-    r"wages|payroll|base pay|salaire|salaires|sueldo|sueldos|salario|salarios|nómina|salaris|brutoloon|"
-    r"зарплата|зарплаты|оклад|stipendio|retribuzione|wynagrodzenie|pensja)\b"
-)
-# Every salary word contains one of these (a test checks it): most text has none.
-SALARY_CUES = (
+SALARY_WORDS = (
     "gehalt",
     "gehälter",
     "gehaelter",
+    "jahresgehalt",
+    "monatsgehalt",
+    "bruttogehalt",
     "lohn",
     "löhne",
-    "salar",
+    "salary",
+    "salaries",
     "wages",
     "payroll",
     "base pay",
     "salaire",
+    "salaires",
     "sueldo",
+    "sueldos",
+    "salario",
+    "salarios",
     "nómina",
+    "salaris",
     "brutoloon",
-    "зарплат",
+    "зарплата",
+    "зарплаты",
     "оклад",
     "stipendio",
     "retribuzione",
     "wynagrodzenie",
     "pensja",
 )
+_SALARY_WORD = LazyPattern(r"\b(?:" + "|".join(SALARY_WORDS) + r")\b")
 _AMOUNT = LazyPattern(
     r"(?<![\w.,])(?:(?:€|EUR|USD|\$|£|CHF|RUB|₽)\s?)?\d{1,3}(?:[.,' \u00a0]\d{3})+(?:[.,]\d{2})?(?:\s?(?:€|EUR|USD|\$|£|CHF|k|K|₽|руб))?"
     r"|(?<![\w.,])\d{4,6}(?:[.,]\d{2})?\s?(?:€|EUR|USD|£|CHF|₽|руб)|(?:€|EUR|USD|\$|£|CHF)\s?\d{4,6}(?:[.,]\d{2})?(?![\w.,])"
@@ -337,7 +342,8 @@ def salary_lines(text: str, read: Reading | None = None) -> tuple[list[str], lis
     text that talks about salaries."""
     text = text[:SALARY_SCAN_CHARS]
     read = Reading(text) if read is None or read.text is not text else read
-    if not read.any_lowered(SALARY_CUES) or not _SALARY_WORD.search(read.whole_lowered):
+    # each salary word begins and ends with a letter: \b around it is no letter, digit or "_"
+    if not read.any_word(SALARY_WORDS):
         return [], []
     lines = [line for line in text.splitlines() if len(line) < 1000 and _NAME.search(line)]
     rows = [line for line in lines if _is_table_row(line)]

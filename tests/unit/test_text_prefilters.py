@@ -153,7 +153,7 @@ def _all_cues() -> list[str]:
             *secrets._PASSWORD_CUES,
             *literal,
             *sd.KEYWORD_CUES,
-            *sd.SALARY_CUES,
+            *sd.SALARY_WORDS,
             *ito.MARKER_CUES,
             *ito.BOILERPLATE,
             *fa.CUES,
