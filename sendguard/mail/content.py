@@ -107,9 +107,12 @@ class Reading:
     """
 
     # Building the runs costs about 20 searches of the text: done only for a long text asked
-    # more than a few cues (the message body is asked ~150 by the content rules).
+    # more than a few cues (the message body is asked ~150 by the content rules). Not for a very
+    # long one: its set of runs would be held for the whole check (25 MB for a megabyte of
+    # distinct words), where searching it costs about what building them would.
     RUNS_AFTER = 6
     RUNS_MIN_CHARS = 2_000
+    RUNS_MAX_CHARS = 100_000
 
     def __init__(self, text: str, parts: tuple[Reading, ...] = (), within: tuple[Reading, ...] = ()) -> None:
         self.text = text
@@ -178,7 +181,7 @@ class Reading:
         if "lowered_runs" in self.__dict__:
             return True
         self._searches += count
-        return self._searches > self.RUNS_AFTER and len(self.text) >= self.RUNS_MIN_CHARS
+        return self._searches > self.RUNS_AFTER and self.RUNS_MIN_CHARS <= len(self.text) <= self.RUNS_MAX_CHARS
 
     def _cheaper_than(self, kind: int, size: int) -> bool:
         """Whether this reading answers ``kind`` by reading fewer than ``size`` characters (its

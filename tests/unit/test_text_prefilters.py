@@ -482,3 +482,13 @@ def test_a_sigma_lower_cases_by_its_neighbours_so_within_does_not_answer_for_it(
 
     # "ΑΣ" lower-cases to "ας" (a final sigma), its piece "Σ" to "σ"
     assert Reading("Σ", within=(always_asked("ΑΣ"),)).has_lowered("σ")
+
+
+def test_a_very_long_text_is_searched_without_runs():
+    from sendguard.mail.content import Reading
+
+    text = " ".join(f"w{i:x}" for i in range(Reading.RUNS_MAX_CHARS // 4)) + " the_nhs nie"
+    read = Reading(text)
+    assert read.any_lowered([f"q{i}" for i in range(20)]) is False
+    assert read.has_word("nie") and not read.has_word("nhs") and read.has_lowered("nhs")
+    assert "lowered_runs" not in read.__dict__  # no set of runs held for the whole check
