@@ -203,32 +203,35 @@ class HistoryStore:
         """Those of ``words`` that are a first name (or a short form of one) in the history."""
         if not words:
             return set()
-        entry = self._kept_answers("name")
-        if entry is None:
-            return self._known_first_names(words)
-        asked, names = entry
         wanted = set(words)
-        missing = wanted - asked
-        if missing:
-            names.update(dict.fromkeys(self._known_first_names(sorted(missing))))
-            asked |= missing  # asked only once its answers are in (a reader on another thread)
-            self._kept_items += len(missing)
+        names = self._kept_answers("name", wanted, lambda missing: dict.fromkeys(self._known_first_names(missing)))
+        if names is None:
+            return self._known_first_names(words)
         return names.keys() & wanted
 
     def _known_first_names(self, words: Sequence[str]) -> set[str]:
         rows = self.db.execute(f"SELECT DISTINCT alias FROM alias WHERE alias IN ({_marks(len(words))})", tuple(words))
         return {r[0] for r in rows}
 
-    def _kept_answers(self, kind: str) -> tuple[set[str], dict[str, Any]] | None:
-        """(the words asked about, word -> answer for those that have one) of one kind of
-        lookup, if this store keeps them: set operations find what to ask and what was found."""
+    def _kept_answers(
+        self, kind: str, wanted: set[str], query: Callable[[list[str]], dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """word -> answer of one kind of lookup, for the words asked so far that have one, once
+        ``query`` (given the sorted words not asked yet) has answered ``wanted``; None if this store
+        keeps no lookups. Set operations find what to ask and what was found."""
         kept = self._kept_for()
         if kept is None:
             return None
         entry = kept.get((kind,))
         if entry is None:
             entry = kept[(kind,)] = (set(), {})
-        return cast("tuple[set[str], dict[str, Any]]", entry)
+        asked, known = cast("tuple[set[str], dict[str, Any]]", entry)
+        missing = wanted - asked
+        if missing:
+            known.update(query(sorted(missing)))
+            asked |= missing  # asked only once its answers are in (a reader on another thread)
+            self._kept_items += len(missing)
+        return known
 
     def _kept_for(self) -> dict[tuple[object, ...], object] | None:
         """The kept lookups, if this store keeps them (emptied first when they grew too many)."""
@@ -335,16 +338,10 @@ class HistoryStore:
         words in sorted order (as sqlite answers an IN list on the key; a test checks it)."""
         if not words:
             return {}
-        entry = self._kept_answers("vocab")
-        if entry is None:
-            return self._vocab(words)
-        asked, known = entry
         wanted = set(words)
-        missing = wanted - asked
-        if missing:
-            known.update(self._vocab(sorted(missing)))
-            asked |= missing  # asked only once its answers are in (a reader on another thread)
-            self._kept_items += len(missing)
+        known = self._kept_answers("vocab", wanted, self._vocab)
+        if known is None:
+            return self._vocab(words)
         found = sorted(known.keys() & wanted)
         return dict(zip(found, map(known.__getitem__, found)))
 

@@ -20,9 +20,13 @@ class Message:
 
 def words_one_by_one(text: str, limit: int = 400) -> list[str]:
     """greetings.words as first written: a match at a time."""
+    return words_of_runs([m.group() for m in re.finditer(r"[^\W\d_]{3,}", text.lower())], limit)
+
+
+def words_of_runs(runs: list[str], limit: int) -> list[str]:
+    """distinct_words as first written: each run looked at in turn."""
     seen: dict[str, None] = {}
-    for match in re.finditer(r"[^\W\d_]{3,}", text.lower()):
-        raw = match.group()
+    for raw in runs:
         word = raw if raw.isascii() else fold(raw)
         if word in seen or word in STOPWORDS or len(word) < 3:
             continue
@@ -206,15 +210,7 @@ def test_distinct_words_of_ascii_runs_are_those_of_a_run_at_a_time(pieces, limit
     from sendguard.mail.greetings import distinct_words
 
     for runs in (pieces, [p.lower() for p in pieces if len(p) >= 3]):
-        seen: dict[str, None] = {}
-        for raw in dict.fromkeys(runs):
-            word = raw if raw.isascii() else fold(raw)
-            if word in seen or word in STOPWORDS or len(word) < 3:
-                continue
-            seen[word] = None
-            if len(seen) >= limit:
-                break
-        assert distinct_words(runs, limit) == list(seen)
+        assert distinct_words(runs, limit) == words_of_runs(runs, limit)
 
 
 def own_text_line_by_line(body: str, max_chars: int = 20_000) -> str:
