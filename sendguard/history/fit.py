@@ -19,7 +19,6 @@ from string import ascii_lowercase
 from typing import Any, NamedTuple
 
 from sendguard.history.store import Contact, HistoryStore
-from sendguard.mail.content import Reading
 from sendguard.mail.greetings import (
     MAX_BODY_CHARS,
     MAX_WORDS,
@@ -89,8 +88,7 @@ class MessageView:
             for letter in ascii_lowercase:  # the runs of one letter there can be
                 runs.pop(letter, None)
             return list(runs)
-        # read in its distinct lines, for the pattern's sake
-        return [run for run in dict.fromkeys(letter_runs(Reading(self.body).lowered, 1)) if len(run) >= 2]
+        return [run for run in dict.fromkeys(lowered_runs(self.body)) if len(run) >= 2]
 
     def read(self) -> Read | None:
         """What was read, when a rule asked for the words: learning may take them over."""

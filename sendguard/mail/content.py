@@ -123,36 +123,12 @@ class Reading:
         self._searches = 0
 
     @cached_property
-    def distinct(self) -> str:
-        """The distinct lines, each once, in order of first appearance (the text itself if none
-        repeats); lines are split at "\\n" only. The cues are looked for in the whole text: its runs
-        hold each word once, and a text read through its parts needs none of its own."""
-        lines = self.text.split("\n")
-        unique = dict.fromkeys(lines)
-        return self.text if len(unique) == len(lines) else "\n".join(unique)
-
-    @cached_property
-    def folded(self) -> str:
-        """``distinct`` folded (``fold``): casefold keeps every line as a line."""
-        return fold(self.distinct)
-
-    @cached_property
-    def lowered(self) -> str:
-        """``distinct`` lower-cased."""
-        return self.distinct.lower()
-
-    # The distinct lines are not made for these (a text read through its parts has none).
-    @cached_property
     def whole_folded(self) -> str:
         """The whole text folded, for the patterns that read it at every position."""
-        if self.__dict__.get("distinct") is self.text and "folded" in self.__dict__:
-            return self.folded
         return fold(self.text)
 
     @cached_property
     def whole_lowered(self) -> str:
-        if self.__dict__.get("distinct") is self.text and "lowered" in self.__dict__:
-            return self.lowered
         return self.text.lower()
 
     @cached_property

@@ -139,8 +139,6 @@ def without_boilerplate(text: str, within: tuple[Reading, ...] = ()) -> str:
     paragraphs = body.split("\n\n")
     # lower-casing maps "\n" to itself alone: the lower-cased paragraphs are those of the lower-cased text
     lowered = read.whole_lowered.split("\n\n")
-    if len(lowered) != len(paragraphs):  # never; but no paragraph may go unread
-        lowered = [p.lower() for p in paragraphs]
     return "\n\n".join(p for p, low in zip(paragraphs, lowered, strict=True) if not any(w in low for w in words))
 
 
