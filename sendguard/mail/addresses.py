@@ -219,6 +219,8 @@ def _addr_spec(tokens: list[tuple[int, str]], problems: list[str], bare: bool = 
     start = 0
     if bare and at_index > 0:
         start = at_index - 1
+        while start >= 1 and tokens[start] == (_SPECIAL, "."):
+            start -= 1  # "st.@": trailing dots, see _dotted
         while start >= 2 and tokens[start - 1] == (_SPECIAL, "."):
             k = start - 1
             while k >= 1 and tokens[k - 1] == (_SPECIAL, "."):

@@ -31,6 +31,8 @@ def addrs(text: str) -> list[str]:
         (",, a@x.example ,", ["a@x.example"]),
         ("s..bradford@x.example, Buy <r..buy@x.example>", ["s..bradford@x.example", "r..buy@x.example"]),
         (".ward@x.example, <kim.@x.example>", [".ward@x.example", "kim.@x.example"]),
+        ("carol.st.@x.example, .j.@x.example", ["carol.st.@x.example", ".j.@x.example"]),
+        ("Carol St. Clair <carol.st.@x.example>, kim..@x.example", ["carol.st.@x.example", "kim..@x.example"]),
         ("J\u00fcrgen M\u00fcller <j\u00fcrgen@m\u00fcller.example>", ["j\u00fcrgen@m\u00fcller.example"]),
         ("=?utf-8?q?Gr=C3=BC=C3=9Fe=2C_x?= <x@y.example>", ["x@y.example"]),
     ],
@@ -46,6 +48,9 @@ def test_well_formed_lists_parse_without_problems(text, expected):
     [
         "anna",  # no domain: the transport would qualify it somehow
         "John Smith john@x.example",  # words before a bare address
+        "John Smith carol.st.@x.example",
+        ".@x.example",
+        "..@x.example",
         "a@x.example, (unclosed",
         '"unclosed@x.example',
         "<a@x.example",
