@@ -18,6 +18,8 @@ from itertools import filterfalse, islice
 # same on both sides, so a message and the history are compared like for like.
 MAX_BODY_CHARS = 6000
 MAX_WORDS = 150
+MAX_NAME_WORDS = 3  # "Anna von Berg"; a longer run between commas is a sentence
+_CONNECTORS = frozenset(("&", "and", "und", "et", "y", "en", "и"))
 
 # Salutations by language: greetings are read with all of them, and a draft in one language
 # takes a greeting only from its own (recover.oops).
@@ -174,6 +176,50 @@ GROUP_WORDS = frozenset(
         "всем",
         "коллеги",
         "друзья",
+        # a role, not a person ("Dear Amazon.com Customer", "Dear Sir or Madam", "Sehr geehrte Damen und Herren")
+        "customer",
+        "customers",
+        "client",
+        "clients",
+        "subscriber",
+        "subscribers",
+        "member",
+        "members",
+        "user",
+        "users",
+        "reader",
+        "readers",
+        "viewer",
+        "viewers",
+        "investor",
+        "investors",
+        "participant",
+        "participants",
+        "employee",
+        "employees",
+        "colleague",
+        "partner",
+        "partners",
+        "professional",
+        "professionals",
+        "sir",
+        "madam",
+        "herren",
+        "damen",
+        "kunde",
+        "kunden",
+        "kundin",
+        "mitglied",
+        "mitglieder",
+        "abonnent",
+        "abonnenten",
+        "abonné",
+        "abonnés",
+        "cliente",
+        "clientes",
+        "klant",
+        "klanten",
+        "клиент",
     )
 )
 
@@ -220,6 +266,8 @@ NOT_NAMES = frozenset(
         "dear",
         "morning",
         "all",
+        "greetings",
+        "im",
     )
 )
 
@@ -341,7 +389,7 @@ def is_quote_marker(line: str) -> bool:
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     names = re.compile(r"^[^\W\d_][\w.,' -]{0,60}?\s*[,!:;.\-–—]?$")
-    bare = re.compile(r"^[^\W\d_][^\W\d_'.-]{0,30}(?:\s+[^\W\d_][^\W\d_'.-]{0,30}){0,2}\s*[,:!]$")
+    bare = re.compile(r"^[^\W\d_][^\W\d_'.-]{0,30}(?:\s+[^\W\d_][^\W\d_'.-]{0,30}){0,2}\s*[,:]$")
     words = re.compile(r"[^\W\d_]{3,}")
     return names, bare, words
 
@@ -356,6 +404,27 @@ def _after_salutation(line: str) -> str | None:
                 continue  # "Hilde" is no "Hi"
             return rest.lstrip(" ,!")
     return None
+
+
+def _names_part(text: str) -> str:
+    """The comma-separated names at the start of a greeting's rest, up to where a sentence begins:
+    "Mike, just wanted to show you" greets Mike, "Anna, Tim, Jana" all three. A sentence is a
+    segment of more than MAX_NAME_WORDS words (titles and "and" not counted), or one starting
+    lower-case after a capitalised name (a writer who writes names lower-case is read as before)."""
+    segments = text.split(",")
+    capitalised = segments[0].lstrip()[:1].isupper()
+    kept: list[str] = []
+    for segment in segments:
+        words = [
+            w for w in segment.split() if w.lower() not in _CONNECTORS and w.lower().rstrip(".") not in _TITLE_WORDS
+        ]
+        first = words[0] if words else ""
+        if len(words) > MAX_NAME_WORDS or (
+            kept and capitalised and first[:1].islower() and first.lower() not in SALUTATION_WORDS
+        ):
+            break
+        kept.append(segment)
+    return ",".join(kept)
 
 
 def _split_title(text: str) -> tuple[bool, str]:
@@ -409,7 +478,7 @@ def parse_greeting(body: str) -> Greeting | None:
             rest, bare = line, True
         elif not rest or not names_re.match(rest):
             continue
-        by_last, rest = _split_title(rest.rstrip(",!:;.-–— "))
+        by_last, rest = _split_title(_names_part(rest).rstrip(",!:;.-–— "))
         parts = [p for p in re.split(r"\s*(?:,|&|\band\b|\bund\b|\bet\b|\by\b|\ben\b|\bи\b)\s*|\s+", rest) if p]
         parts = [p.strip(".'-") for p in parts]
         parts = [p for p in parts if p.lower() not in SALUTATION_WORDS]  # "Liebe Jana, lieber Tim"

@@ -155,6 +155,11 @@ def test_without_history_the_recipient_rules_are_silent(tmp_path):
         ("Beste Joost,\n\ntext", ("joost",), False),
         ("Bill,\n\nsee below", ("bill",), False),  # a bare name line is a greeting
         ("Liebe Jana, lieber Tim,\n\ntext", ("jana",), False),
+        ("Hi Mike, just wanted to show you what I sent Keith last week.\n", ("mike",), False),
+        ("Hi Anna, Tim, Jana,\n\ntext", ("anna", "tim", "jana"), False),
+        ("Dear Mr. Smith, thanks for the call.\n", ("smith",), True),
+        ("Sehr geehrte Frau Prof. Dr. Ott,\n\ntext", ("ott",), True),
+        ("Romance in Paradise!\n\nDear Peter,\n\ntext", ("peter",), False),
     ],
 )
 def test_greetings_in_several_languages(body, names, by_last):
@@ -174,6 +179,13 @@ def test_greetings_in_several_languages(body, names, by_last):
         "fyi\n\n-----Original Message-----\nFrom: Kern, Thomas\n\nHallo Anna,\n\nquoted",
         "see below\n\nOn Mon, 1 Jan 2024, Anna Brandl <a@b.example> wrote:\n> Hallo Markus,\n",
         "> Hallo Markus,\n> quoted only\n",
+        "Dear Amazon.com Customer,\n\ntext",  # a role names nobody
+        "Dear Sir or Madam,\n\ntext",
+        "Sehr geehrte Damen und Herren,\n\ntext",
+        "Current Notes User:\n\ntext",
+        "Looks great!\n\ntext",  # an exclamation is no bare greeting
+        "Hey, I'm gonna be in town on Wed. night.\n",  # a sentence after the salutation
+        "Hi, this is the thing I was talking about!\n",
     ],
 )
 def test_group_quoted_and_forwarded_greetings_name_nobody(body):
