@@ -9,7 +9,9 @@ handful of conventions, all read here:
   "От:/Кому:");
 * attribution lines: "On <date>, First Last <addr> wrote:", "Am ... schrieb First Last:",
   "Le ... First Last a écrit :";
-* Lotus Notes: "First Last/ORG/ORG@ORG" on its own line, or after "To:".
+* Lotus Notes: "First Last/ORG/ORG@ORG" on its own line, or after "To:"; its header lines
+  "First Last <addr> on 05/11/2001 04:28:09 PM", and a name on the line before a lone
+  "12/13/2000 09:51 AM".
 
 The first block is the most recent message: its author is the likeliest recipient of a reply.
 """
@@ -27,7 +29,8 @@ MAX_SCAN_CHARS = 20_000
 # lotus a slash and an at sign, marker a first character (after white space) of MARKER_FIRST,
 # wrote one of WROTE_FIRST (on/am/le/el/op: re.IGNORECASE matches no other code point, a test
 # checks every one) and one of WROTE_WORDS in the folded line (content.fold). Most lines of
-# prose pass by without trying five patterns each.
+# prose pass by without trying five patterns each; the Notes date patterns need a slash and a
+# colon.
 MARKER_FIRST = frozenset("_-")
 WROTE_FIRST = frozenset("oOaAlLeE")
 WROTE_WORDS = ("wrote", "schrieb", "a écrit", "escribió", "schreef")
@@ -60,6 +63,9 @@ class QuotedPeople:
     """Mail addresses written anywhere in the text."""
 
 
+_NOTES_DATE = r"\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AP]M)?"
+
+
 @lru_cache(maxsize=1)
 def _patterns() -> dict[str, re.Pattern[str]]:
     return {
@@ -72,9 +78,11 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         ),
         "lotus": re.compile(r"^\s*(?P<v>[^\W\d_][\w .'-]{1,40})/[A-Z][\w/]*@[\w.]+\s*$"),
         "marker": re.compile(
-            r"^\s*_{10,}\s*$|^\s*-{2,}.{0,40}(?:original|forwarded|ursprüngliche|weitergeleitete|origine|original|oorspronkelijk|исходное|пересылаемое).{0,40}$",
+            r"^\s*_{10,}\s*$|^\s*-{2,}.{0,40}(?:original|forwarded|ursprüngliche|weitergeleitete|origine|original|oorspronkelijk|исходное|пересылаемое).{0,120}$",
             re.IGNORECASE,
         ),
+        "notes_on": re.compile(r"^\s*(?:from:\s*)?(?P<v>\S.{0,80}?)\s+on\s+" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
+        "notes_date": re.compile(r"^\s*" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
         "addr": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"),
         # where an address can be: a run of the characters addr takes (find_addresses)
         "run": re.compile(r"[\w.+'@-]*"),
@@ -130,18 +138,40 @@ def quoted_people(body: str) -> QuotedPeople:
     out.addresses = {a.lower().strip(".") for a in find_addresses(text)}
     block = 0  # 0 before the first quoted block; 1 inside the first; 2+ later
     in_header = False
+    named = False  # whether the current block named its author (a marker before any does not open another)
+    previous = ""  # the last non-empty line, for Notes' name-then-date header
     for line in text.splitlines():
         lead = line.lstrip()[:1]  # ^\s* as re reads it: str.isspace (a test checks every code point)
         if lead in MARKER_FIRST and pats["marker"].match(line):
-            block += 1
+            if block == 0 or named:
+                block += 1
+                named = False
             in_header = True
+            previous = ""
             continue
+        if "/" in line and ":" in line:
+            m = pats["notes_on"].match(line) or pats["notes_date"].match(line)
+            value = (m.groupdict().get("v") or previous) if m else ""
+            dated_name = m is not None and m.groupdict().get("v") is None and _looks_like_name(previous)
+            if m and (dated_name or (m.groupdict().get("v") and (block or in_header))):
+                found = pats["addr"].search(value)
+                who = person(re.sub(r'<[^>]*>|"', " ", re.sub(r"^\s*from:\s*", "", value, flags=re.IGNORECASE)))
+                block = block or 1
+                if found and block <= 1 and not out.author_addr:
+                    out.author_addr = found.group(0).lower().strip(".")
+                if who:
+                    _add_author(out, who, block)
+                named = named or bool(who or found)
+                in_header = True
+                previous = ""
+                continue
         m = pats["wrote"].match(line) if lead in WROTE_FIRST and _may_attribute(line) else None
         if m:
             block += 1
             who = person(m.group("v"))
             if who:
                 _add_author(out, who, block)
+            named = bool(who)
             in_header = False
             continue
         colon = ":" in line
@@ -155,6 +185,7 @@ def quoted_people(body: str) -> QuotedPeople:
                 block = 1
             if who:
                 _add_author(out, who, block)
+            named = named or bool(who or found)
             in_header = True
             continue
         m = pats["to"].match(line) if colon else None
@@ -169,10 +200,20 @@ def quoted_people(body: str) -> QuotedPeople:
             who = person(m.group("v"))
             if who:
                 _add_author(out, who, block)
+                named = True
             continue
         if not lead and in_header:
             in_header = False
+        if lead:
+            previous = line
     return out
+
+
+def _looks_like_name(line: str) -> bool:
+    """Notes' header names the sender on the line before the date: "Michael Tribolet",
+    "From:  Rick Buy", "Rick Buy/HOU/ECT@ECT" (two to four capitalised words)."""
+    words = re.sub(r"^\s*from:\s*", "", line, flags=re.IGNORECASE).split("/")[0].split()
+    return 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words)
 
 
 def _in_address(ch: str) -> bool:

@@ -25,7 +25,7 @@ def assert_folding_finds(words) -> None:
 
 
 def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
-    """quoted.quoted_people as first written: every pattern tried on every line."""
+    """quoted.quoted_people with every pattern tried on every line."""
     from sendguard.mail.greetings import has_quote_marker
 
     out = quoted.QuotedPeople()
@@ -36,10 +36,30 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
     out.addresses = {a.lower().strip(".") for a in pats["addr"].findall(text)}
     block = 0
     in_header = False
+    named = False
+    previous = ""
     for line in text.splitlines():
         if pats["marker"].match(line):
-            block += 1
+            if block == 0 or named:
+                block += 1
+                named = False
             in_header = True
+            previous = ""
+            continue
+        m = pats["notes_on"].match(line) or pats["notes_date"].match(line)
+        given = m.groupdict().get("v") if m else None
+        if m and ((given is None and quoted._looks_like_name(previous)) or (given and (block or in_header))):
+            value = given or previous
+            found = pats["addr"].search(value)
+            who = quoted.person(re.sub(r'<[^>]*>|"', " ", re.sub(r"^\s*from:\s*", "", value, flags=re.IGNORECASE)))
+            block = block or 1
+            if found and block <= 1 and not out.author_addr:
+                out.author_addr = found.group(0).lower().strip(".")
+            if who:
+                quoted._add_author(out, who, block)
+            named = named or bool(who or found)
+            in_header = True
+            previous = ""
             continue
         m = pats["wrote"].match(line)
         if m:
@@ -47,6 +67,7 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
             who = quoted.person(m.group("v"))
             if who:
                 quoted._add_author(out, who, block)
+            named = bool(who)
             in_header = False
             continue
         m = pats["from"].match(line)
@@ -59,6 +80,7 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
                 block = 1
             if who:
                 quoted._add_author(out, who, block)
+            named = named or bool(who or found)
             in_header = True
             continue
         m = pats["to"].match(line)
@@ -73,9 +95,12 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
             who = quoted.person(m.group("v"))
             if who:
                 quoted._add_author(out, who, block)
+                named = True
             continue
         if not line.strip() and in_header:
             in_header = False
+        if line.strip():
+            previous = line
     return out
 
 
@@ -119,6 +144,13 @@ QUOTED_LINES = st.sampled_from(
         "ON Monday SCHRIEB JANA ROTH:",
         "on jan 3 tim wrote",
         "Op 3 jan schreef ıngrid:",
+        "---------------------- Forwarded by Peter F Keavey/HOU/ECT on 05/14/2001 07:49 AM ---------------------------",
+        "sandra delgado <s.delgado@y.example> on 05/11/2001 04:28:09 PM",
+        "From:\tRichard Causey/ENRON@enronXgate on 08/23/2001 08:52 AM",
+        "Michael Tribolet",
+        "12/13/2000 09:51 AM",
+        "From:  Rick Buy",
+        "call me on 12/13/2000 10:00 AM",
     ]
 )
 QUOTED_TEXT = st.lists(st.one_of(QUOTED_LINES, st.text(max_size=12)), max_size=30).map("\n".join)
