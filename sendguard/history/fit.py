@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, KeysView, Mapping
 from dataclasses import dataclass
 from functools import cached_property, reduce
 from itertools import repeat
@@ -23,6 +23,7 @@ from sendguard.mail.greetings import (
     MAX_BODY_CHARS,
     MAX_WORDS,
     Greeting,
+    ascii_words,
     distinct_words,
     is_forward,
     is_reply,
@@ -76,19 +77,21 @@ class MessageView:
     @cached_property
     def words(self) -> list[str]:
         """greetings.words of the subject and body, from the body's runs that ``tokens`` shares."""
-        body_runs = [run for run in self._runs if len(run) >= 3]
-        return distinct_words(letter_runs(self.message.subject.lower(), 3) + body_runs, MAX_WORDS)
+        subject = letter_runs(self.message.subject.lower(), 3)
+        if self.body.isascii() and all(map(str.isascii, subject)):
+            return ascii_words(subject, self._runs, MAX_WORDS)
+        return distinct_words(subject + [run for run in self._runs if len(run) >= 3], MAX_WORDS)
 
     @cached_property
-    def _runs(self) -> list[str]:
+    def _runs(self) -> dict[str, None]:
         """The body's distinct lower-cased runs of 2+ letters in order of first use (one scan for
         ``words`` and ``tokens``): both ask only which runs there are."""
+        runs = dict.fromkeys(lowered_runs(self.body))
         if self.body.isascii():
-            runs = dict.fromkeys(lowered_runs(self.body))
             for letter in ascii_lowercase:  # the runs of one letter there can be
                 runs.pop(letter, None)
-            return list(runs)
-        return [run for run in dict.fromkeys(lowered_runs(self.body)) if len(run) >= 2]
+            return runs
+        return {run: None for run in runs if len(run) >= 2}
 
     def read(self) -> Read | None:
         """What was read, when a rule asked for the words: learning may take them over."""
@@ -107,8 +110,9 @@ class MessageView:
         return [r.strip("<>").lower() for r in found][-20:]
 
     @cached_property
-    def tokens(self) -> set[str]:
-        return set(self._runs)
+    def tokens(self) -> KeysView[str]:
+        """The body's distinct lower-cased runs of 2+ letters (a set)."""
+        return self._runs.keys()
 
     @cached_property
     def forward(self) -> bool:

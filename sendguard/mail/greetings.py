@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import filterfalse, islice
+from itertools import chain, filterfalse, islice
+from string import ascii_lowercase
 
 # How much of a body learning and checking read, and how many distinct words they keep: the
 # same on both sides, so a message and the history are compared like for like.
@@ -560,6 +561,20 @@ def distinct_words(runs: list[str], limit: int = 400) -> list[str]:
         if len(seen) >= limit:
             break
     return list(seen)
+
+
+# What distinct_words leaves out of runs of lower-case ASCII letters: stop words and every run
+# shorter than three letters.
+_ASCII_LEFT_OUT = STOPWORDS | {a + b for a in ascii_lowercase for b in ("", *ascii_lowercase)}
+
+
+def ascii_words(first: list[str], runs: Iterable[str], limit: int) -> list[str]:
+    """``distinct_words(first + list(runs), limit)`` for runs of lower-case ASCII letters, ``runs``
+    distinct, ``limit`` >= 1: in one pass at C speed that stops at the limit (a subject's runs and
+    a body's, read for ``tokens`` too)."""
+    head = dict.fromkeys(first)
+    rest = filterfalse(head.__contains__, runs) if head else runs
+    return list(islice(filterfalse(_ASCII_LEFT_OUT.__contains__, chain(head, rest)), limit))
 
 
 SUBJECT_PREFIX = re.compile(r"^\s*((re|aw|sv|fw|fwd|wg|tr|rv|antw|ответ|отв|доб)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)

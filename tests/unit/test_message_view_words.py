@@ -256,3 +256,36 @@ def test_view_words_and_tokens_of_ascii_bodies_are_those_of_the_whole_text(subje
     view = MessageView(Message(subject, body), [])
     assert view.words == words_one_by_one(subject + "\n" + body[:MAX_BODY_CHARS], MAX_WORDS)
     assert view.tokens == set(re.findall(r"[^\W\d_]{2,}", body[:MAX_BODY_CHARS].lower()))
+
+
+LOWER_RUNS = st.lists(
+    st.sampled_from(["the", "and", "ab", "x", "for", "ledger", "q", "zz"])
+    | st.text("abcdefghij", min_size=1, max_size=5),
+    max_size=300,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LOWER_RUNS, LOWER_RUNS, st.integers(min_value=1, max_value=200))
+def test_ascii_words_are_distinct_words_of_the_runs_one_after_another(first, runs, limit):
+    from sendguard.mail.greetings import ascii_words
+
+    distinct = list(dict.fromkeys(runs))
+    first = [r for r in first if len(r) >= 3]
+    assert ascii_words(first, dict.fromkeys(distinct), limit) == words_of_runs(first + distinct, limit)
+    assert ascii_words(first, distinct, limit) == words_of_runs(first + distinct, limit)
+
+
+POOL = [a + b + c for a in "bcdfg" for b in "aeiou" for c in "klmnprst"]  # 200 words, none a stop word
+LONG_BODY = st.lists(st.sampled_from(POOL + ["the", "and", "a", "of", "Ünal", "x9", "_pm", "Falke"]), max_size=900).map(
+    " ".join
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(TEXT, st.sampled_from(["", "Re: status", "Grüße"])), LONG_BODY)
+def test_view_words_of_long_bodies_stop_at_the_limit_as_the_whole_text(subject, body):
+    """A body with more distinct words than the model keeps: the first ones, as from the whole text."""
+    view = MessageView(Message(subject, body), [])
+    assert view.words == words_one_by_one(subject + "\n" + body[:MAX_BODY_CHARS], MAX_WORDS)
+    assert view.tokens == set(re.findall(r"[^\W\d_]{2,}", body[:MAX_BODY_CHARS].lower()))
