@@ -15,6 +15,7 @@ recipient that any reader might have found.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 MAX_HEADER_BYTES = 256_000
@@ -38,20 +39,57 @@ AMBIGUOUS_BYTES = {BARE_CR: "a bare carriage return", NUL_BYTE: "a NUL byte"}
 _NAME_OK = frozenset(range(0x21, 0x7F)) - {0x3A}
 
 
+# One field of a block with nothing to report: a name of visible ASCII, its value and
+# continuation lines, each ending in LF or CRLF, no other CR and no NUL.
+_PLAIN_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:([^\r\n\0]*)\r?\n((?:[ \t][^\r\n\0]*\r?\n)*)")
+
+
 def scan_header_block(raw: bytes, limit: int = MAX_HEADER_BYTES) -> HeaderBlock:
     """The top-level header fields of ``raw`` up to the first empty line.
 
     An mbox ``From `` line at offset 0 is skipped (it is no header field); one further down is
     a problem. Continuation lines are joined to their field without the line break (RFC 5322
-    unfolding)."""
-    fields: list[tuple[str, bytes]] = []
-    problems: list[str] = []
+    unfolding). A block with nothing to report is read field by field with a pattern
+    (``_plain_block``), anything else line by line."""
     size = len(raw)
     stop = min(size, limit)
     pos = 0
     if raw.startswith(b"From "):
         newline = raw.find(b"\n", 0, stop)
         pos = stop if newline < 0 else newline + 1
+    return _plain_block(raw, pos, stop) or _scan_lines(raw, pos, stop, limit)
+
+
+def _plain_block(raw: bytes, pos: int, stop: int) -> HeaderBlock | None:
+    """What ``_scan_lines`` reads from a block whose lines all match ``_PLAIN_FIELD`` up to an
+    empty line before ``stop`` (within MAX_HEADER_LINES): its fields, no problem. None for
+    any other block."""
+    fields: list[tuple[str, bytes]] = []
+    start = pos
+    match = _PLAIN_FIELD.match
+    found = match(raw, pos, stop)
+    while found is not None:
+        value, more = found.group(2, 3)
+        if more:
+            value += more.replace(b"\r", b"").replace(b"\n", b"")
+        fields.append((found.group(1).decode("ascii").lower(), value))
+        pos = found.end()
+        found = match(raw, pos, stop)
+    if raw.startswith(b"\n", pos, stop):
+        end = pos + 1
+    elif raw.startswith(b"\r\n", pos, stop):
+        end = pos + 2
+    else:
+        return None
+    if raw.count(b"\n", start, end) > MAX_HEADER_LINES:
+        return None
+    return HeaderBlock(fields, end, [])
+
+
+def _scan_lines(raw: bytes, pos: int, stop: int, limit: int) -> HeaderBlock:
+    fields: list[tuple[str, bytes]] = []
+    problems: list[str] = []
+    size = len(raw)
     pieces: list[bytes] = []
     name = ""
     lines = 0
@@ -279,9 +317,25 @@ def _phrase(tokens: list[tuple[int, str]], gaps: list[bool]) -> str:
     return "".join(out).strip()
 
 
+# A list of bare addresses ("a@x.example, b.c@y.example"): dotted words of atom characters
+# (no special, no white space) around one "@", between commas; white space only around them.
+_ATOM_RUN = r'[^()<>\[\]:;@\\,." \t\r\n]+'
+_BARE_ADDRESS = rf"{_ATOM_RUN}(?:\.{_ATOM_RUN})*@{_ATOM_RUN}(?:\.{_ATOM_RUN})*"
+_BARE_LIST = re.compile(rf"[ \t\r\n]*{_BARE_ADDRESS}(?:[ \t\r\n]*,[ \t\r\n]*{_BARE_ADDRESS})*[ \t\r\n]*")
+
+
 def parse_address_list(text: str) -> AddressList:
     """RFC 5322 address-list (mailboxes, groups, obsolete routes and empty elements), leniently
-    for what is unambiguous and with a problem for what is not. Linear in ``len(text)``."""
+    for what is unambiguous and with a problem for what is not. Linear in ``len(text)``.
+
+    A list of bare addresses, as most To fields are, is split at its commas (``_BARE_LIST``:
+    what the tokens would give, without them)."""
+    if _BARE_LIST.fullmatch(text):
+        return AddressList([Mailbox("", addr.strip(" \t\r\n")) for addr in text.split(",")], [])
+    return _parse_tokens(text)
+
+
+def _parse_tokens(text: str) -> AddressList:
     problems: list[str] = []
     gaps: list[bool] = []
     tokens = _tokens(text, problems, gaps)

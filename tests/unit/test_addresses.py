@@ -4,11 +4,13 @@ problems (never guesses) for what another reader could read differently."""
 from __future__ import annotations
 
 import time
+from unittest import mock
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sendguard.mail import addresses
 from sendguard.mail.addresses import parse_address_list, scan_header_block, without_bcc
 from sendguard.mail.message import Address, OutgoingMessage
 
@@ -204,3 +206,111 @@ def test_internationalised_addresses_print_without_raising():
     )
     assert str(message.sender) == "Jürgen Müller <jürgen@müller.example>"
     assert str(message.header_recipients[0]) == '"Müller, J" <j@x.example>'
+
+
+# ---- the plain block's shortcut reads what the line-by-line reader reads ---------------------
+
+_field_names = st.sampled_from(["To", "Subject", "X-A", "x", "Cc", "Bad Name", "Gr\xfc\xdfe", "From ", "", ":x"])
+_values = st.text(alphabet=" \t\r\0:ab,@.\xe9\u2028", max_size=12).map(lambda v: v.encode("utf-8"))
+_endings = st.sampled_from([b"\n", b"\n", b"\r\n", b"\r", b"\r\r\n", b""])
+_header_lines = st.one_of(
+    st.builds(
+        lambda n, sep, v, e: n.encode("utf-8") + sep + v + e,
+        _field_names,
+        st.sampled_from([b":", b" :", b"\t:"]),
+        _values,
+        _endings,
+    ),
+    st.builds(lambda lead, v, e: lead + v + e, st.sampled_from([b" ", b"\t"]), _values, _endings),
+    st.builds(lambda v, e: v + e, _values, _endings),
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.booleans(),
+    st.lists(_header_lines, max_size=8),
+    st.sampled_from([b"\n", b"\r\n", b"", b"\r"]),
+    st.sampled_from([b"body\n", b"", b"X: y\n"]),
+    st.sampled_from([addresses.MAX_HEADER_BYTES, 1, 5, 20, 60]),
+    st.sampled_from([addresses.MAX_HEADER_LINES, 0, 1, 2, 3]),
+)
+def test_the_plain_block_shortcut_reads_what_the_line_reader_reads(mbox, lines, empty, body, limit, max_lines):
+    raw = (b"From me Mon Jan  1 00:00:00 2026\n" if mbox else b"") + b"".join(lines) + empty + body
+    with mock.patch.object(addresses, "MAX_HEADER_LINES", max_lines):
+        pos = 0
+        if raw.startswith(b"From "):
+            newline = raw.find(b"\n", 0, min(len(raw), limit))
+            pos = min(len(raw), limit) if newline < 0 else newline + 1
+        lines_read = addresses._scan_lines(raw, pos, min(len(raw), limit), limit)
+        assert scan_header_block(raw, limit) == lines_read
+        shortcut = addresses._plain_block(raw, pos, min(len(raw), limit))
+        assert shortcut is None or shortcut == lines_read
+
+
+_clean = _values.map(lambda v: v.replace(b"\r", b"").replace(b"\0", b""))
+_eol = st.sampled_from([b"\n", b"\r\n"])
+_plain_fields = st.lists(
+    st.tuples(
+        st.sampled_from([b"To:", b"Subject :", b"X-Mailer\t:"]),
+        _clean,
+        _eol,
+        st.lists(st.tuples(st.sampled_from([b" ", b"\t"]), _clean, _eol), max_size=2),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=500)
+@given(
+    _plain_fields,
+    _eol,
+    st.sampled_from([-1, 0, 1, 100]),
+    st.sampled_from([b"", b"\0", b"\r", b"\nab", b"\n", b" "]),
+    st.integers(0, 99),
+)
+def test_plain_blocks_take_the_shortcut(fields, empty, spare_lines, odd, at):
+    raw = b"".join(
+        name + value + eol + b"".join(lead + more + end for lead, more, end in continued)
+        for name, value, eol, continued in fields
+    )
+    at = at % (len(raw) + 1)
+    raw = raw[:at] + odd + raw[at:] + empty + b"body"
+    max_lines = raw.count(b"\n") + spare_lines
+    with mock.patch.object(addresses, "MAX_HEADER_LINES", max_lines):
+        lines_read = addresses._scan_lines(raw, 0, len(raw), len(raw))
+        shortcut = addresses._plain_block(raw, 0, len(raw))
+    if odd or spare_lines < 0:
+        assert shortcut is None or shortcut == lines_read
+    else:
+        assert shortcut == lines_read
+        assert shortcut.problems == []
+
+
+# ---- a list of bare addresses is split at its commas: what the tokens give -------------------
+
+_list_chars = st.text(alphabet='ab.@, \t\r\n<>()"[]:;\\\x0b\xe9\u2028', max_size=30)
+_bare_word = st.text(alphabet="ab\xe9\x0b+_-", min_size=1, max_size=4)
+_bare_list = st.lists(
+    st.tuples(
+        st.lists(_bare_word, min_size=1, max_size=3).map(".".join),
+        st.lists(_bare_word, min_size=1, max_size=3).map(".".join),
+        st.sampled_from(["", " ", "\t", "\r\n ", "  "]),
+    ),
+    min_size=1,
+    max_size=4,
+).map(lambda boxes: ",".join(f"{space}{local}@{domain}{space}" for local, domain, space in boxes))
+
+
+@settings(max_examples=500)
+@given(st.one_of(_list_chars, _bare_list), st.sampled_from(["", *'<>()"[]:;\\.,@ \t\r\n\x0b']), st.integers(0, 99))
+def test_a_bare_list_reads_as_its_tokens_read(text, odd, at):
+    at = at % (len(text) + 1)
+    text = text[:at] + odd + text[at:]
+    assert parse_address_list(text) == addresses._parse_tokens(text)
+
+
+@given(_bare_list)
+def test_bare_lists_take_the_shortcut(text):
+    assert addresses._BARE_LIST.fullmatch(text)
+    assert parse_address_list(text).problems == []
