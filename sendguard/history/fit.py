@@ -25,6 +25,7 @@ from sendguard.mail.greetings import (
     Greeting,
     ascii_words,
     distinct_words,
+    forwards_in_body,
     is_forward,
     is_reply,
     letter_runs,
@@ -116,7 +117,7 @@ class MessageView:
 
     @cached_property
     def forward(self) -> bool:
-        return is_forward(self.message.subject)
+        return is_forward(self.message.subject) or forwards_in_body(self.body)
 
     @cached_property
     def quoted(self) -> QuotedPeople:

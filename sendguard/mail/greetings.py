@@ -454,6 +454,35 @@ def _own_lines(body: str, max_chars: int) -> Iterator[tuple[str, str]]:
         yield line, stripped
 
 
+FORWARD_MARKER_WORDS = (
+    "forwarded",
+    "weitergeleitete",
+    "transféré",
+    "reenviado",
+    "doorgestuurd",
+    "пересылаемое",
+)
+
+
+def forwards_in_body(body: str, max_chars: int = 20_000) -> bool:
+    """Does the author's text end where a forwarded message begins ("---- Forwarded by ... ----",
+    "Begin forwarded message:")? Lotus Notes forwards keep the subject as it was, so only the
+    body says that the mail passes someone else's message on."""
+    text = body[:max_chars]
+    low = text.lower()
+    if not any(word in low for word in FORWARD_MARKER_WORDS):
+        return False  # most mail: no marker can name a forward ("begin forwarded message" too)
+    for line in text.splitlines():
+        stripped = line.strip()
+        first = stripped[:1]
+        if first == ">" or first == "|":
+            return False  # quoted lines come first: a reply
+        if (first in MARKER_FIRST or ":" in stripped) and is_quote_marker(stripped):
+            low = stripped.lower()
+            return low.startswith("begin forwarded message") or any(w in low for w in FORWARD_MARKER_WORDS)
+    return False
+
+
 def _opening_lines(body: str, max_chars: int, count: int) -> list[str]:
     """The first ``count`` non-empty lines of ``own_text(body, max_chars)``, stripped."""
     return list(islice((stripped for _, stripped in _own_lines(body, max_chars) if stripped), count))

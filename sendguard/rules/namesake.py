@@ -23,7 +23,7 @@ from sendguard.history.judgement import (
 from sendguard.history.replies import is_person, misaddressed_reply, stale_address
 from sendguard.history.store import prefix_of
 from sendguard.history.twins import edit_distance
-from sendguard.mail.greetings import is_forward, is_reply
+from sendguard.mail.greetings import is_reply
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 from sendguard.rules.context import silenced
@@ -196,7 +196,7 @@ class Namesake(Rule):
 
     def _reply(self, message: OutgoingMessage, context: CheckContext, model: FitModel) -> list[Finding]:
         """A reply that quotes one person and goes to a namesake of theirs (history.replies)."""
-        if not is_reply(message.subject) or is_forward(message.subject):
+        if not is_reply(message.subject) or model.view.forward:
             return []  # a forward goes to someone other than the author by design
         store, quoted = model.store, model.view.quoted
         names = {a.addr: a.name for a in message.header_recipients}

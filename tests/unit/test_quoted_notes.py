@@ -1,9 +1,12 @@
-"""Lotus Notes' quoted headers name the author of the quoted message."""
+"""Lotus Notes' quoted headers name the author of the quoted message; its forwards are forwards."""
 
 from __future__ import annotations
 
 import pytest
 
+from sendguard.history.fit import MessageView
+from sendguard.mail.greetings import forwards_in_body
+from sendguard.mail.message import OutgoingMessage
 from sendguard.mail.quoted import quoted_people
 
 FORWARD = (
@@ -50,3 +53,26 @@ def test_a_date_in_the_users_own_text_names_nobody():
     assert quoted_people("Let's meet, as agreed on 12/13/2000 10:00 AM\nrick\n").author is None
     assert quoted_people("Agenda for the call (a@b.example)\n12/13/2000 10:00 AM\n").author is None
     assert quoted_people("Let me know, a@b.example\n12/13/2000 10:00 AM\n").author is None
+
+
+@pytest.mark.parametrize(
+    ("body", "forwards"),
+    [
+        (FORWARD, True),  # Notes keeps the subject of what it forwards
+        ("fyi\n\n---------- Forwarded message ---------\nFrom: Anna <a@x.example>\n\ntext\n", True),
+        ("see below\n\nBegin forwarded message:\n\nFrom: Anna <a@x.example>\n", True),
+        ("Gern!\n\n-----Original Message-----\nFrom: Kern, Thomas\n\ntext\n", False),
+        ("> quoted first\n\n---- Forwarded by X/ORG on 03/04/2024 09:30 AM ----\n", False),
+        ("On Mon, 4 Dec 2026, Anna <a@x.example> wrote:\n> text\n", False),
+        ("no quote at all\n", False),
+    ],
+)
+def test_a_forward_is_known_by_its_body_too(body, forwards):
+    assert forwards_in_body(body) is forwards
+
+
+def test_a_notes_forward_under_its_old_subject_is_no_reply():
+    message = OutgoingMessage(b"From: me@x.example\nTo: b@y.example\nSubject: RE: ticket\n\n" + FORWARD.encode())
+    view = MessageView(message, ["b@y.example"])
+    assert view.forward
+    assert not MessageView(OutgoingMessage(b"To: b@y.example\nSubject: RE: ticket\n\n> hi\n"), []).forward
