@@ -141,6 +141,11 @@ def _by_id(counts: dict[tuple[int, Any], int]) -> dict[int, dict[Any, int]]:
 class HistoryStore:
     """Read access for the rules (and, through ``connection``, write access for learning)."""
 
+    # Nothing kept unless __init__ says so: also for a subclass that does not call it
+    # (decide.train.LeaveOut, the history less one message, whose answers are its own).
+    _kept: dict[tuple[object, ...], object] | None = None
+    _kept_items = 0
+
     def __init__(self, connection: sqlite3.Connection, keep_lookups: bool = False) -> None:
         self.db = connection
         has_last_received = any(row[1] == "last_received" for row in connection.execute("PRAGMA table_info(contacts)"))
@@ -154,7 +159,7 @@ class HistoryStore:
         process checking many messages asks about the same contacts again and again, and the
         store is replaced as soon as the file changes (``open_read_only``)."""
         self._kept_items = 0
-        self._kept: dict[tuple[object, ...], object] | None = {} if keep_lookups else None
+        self._kept = {} if keep_lookups else None
         """Per-item answers of the word, name and pair lookups (``keep_lookups``: a store only read,
         replaced when its file changes, as ``open_read_only``'s). Each message asks about its own
         words and contacts, and the next message of the same writer about mostly the same: a
