@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, KeysView, Mapping
 from dataclasses import dataclass
 from functools import cached_property, reduce
-from itertools import repeat
-from operator import add
+from itertools import filterfalse, repeat
+from operator import add, itemgetter
 from string import ascii_lowercase
 from typing import Any, NamedTuple
 
@@ -46,6 +46,7 @@ W_QUOTED = 2.0
 W_ORG = 1.5
 W_RECENT = 1.0
 W_TOPIC_ORG = 1.0
+MIN_SEEN = 2  # a word of the message is evidence once the history has seen it in this many messages
 MIN_INTERNAL_SEEN = 2  # a word counts as internal after this many internal-only messages
 MIN_TOPIC_WORDS = 3
 MIN_TOPIC_SHARE = 0.4
@@ -197,11 +198,14 @@ class FitModel:
     @cached_property
     def vocab(self) -> dict[str, tuple[int, int, int]]:
         """The message's words the history has seen at least twice, names excluded."""
-        found = self.store.vocab(self.view.words)
+        found = self.store.vocab(self.view.words)  # a new dict, in the store's order
         # Names are who the mail is to, not what it is about: the greeting and signature
         # would otherwise make every contact named alike look like the topic's owner.
-        names = self.store.known_first_names(list(found))
-        return {w: v for w, v in found.items() if v[0] >= 2 and w not in names}
+        for name in self.store.known_first_names(list(found)):
+            found.pop(name, None)
+        if min(map(itemgetter(0), found.values()), default=MIN_SEEN) < MIN_SEEN:
+            found = {w: v for w, v in found.items() if v[0] >= MIN_SEEN}
+        return found
 
     @cached_property
     def internal_topic(self) -> list[str]:
@@ -210,7 +214,9 @@ class FitModel:
         Several words seen repeatedly in internal-only mail and never in mail with an outside
         participant, making up a good part of what the history knows of the message.
         """
-        known = {w: v for w, v in self.vocab.items() if v[0] >= MIN_INTERNAL_SEEN}
+        known = self.vocab  # each word seen at least MIN_SEEN times
+        if MIN_INTERNAL_SEEN > MIN_SEEN:
+            known = {w: v for w, v in known.items() if v[0] >= MIN_INTERNAL_SEEN}
         internal = [w for w, (_, inside, outside) in known.items() if inside >= MIN_INTERNAL_SEEN and outside == 0]
         if len(internal) >= MIN_TOPIC_WORDS and len(internal) >= MIN_TOPIC_SHARE * len(known):
             return internal
@@ -325,15 +331,16 @@ class FitModel:
         Per message (Bernoulli), Dirichlet-smoothed toward the word's rate in the whole history.
         A word never sent to the contact adds nothing rather than counting against it: otherwise
         a contact the user knows well would lose to one they never wrote to. Summed in the
-        vocabulary's order, as the gains come (a word without one adds 0.0, which changes no sum).
+        vocabulary's order, as the gains come; a gain of 0.0 is left out (adding it to a sum of
+        gains, never below 0.0, would change nothing).
         """
         if not self.vocab or contact.words == 0:
             return 0.0
         gains = self._gains(contact, counts)
-        total: float = reduce(add, map(gains.get, self.vocab, repeat(math.nan)), 0.0)
+        total: float = reduce(add, filter(None, map(gains.get, self.vocab, repeat(math.nan))), 0.0)
         if total != total:  # NaN: a word without its gain yet (each gain is a number)
             scale, messages, vocab, log = contact.words + DIRICHLET_MU, self.messages, self.vocab, math.log
-            missing = [w for w in vocab if w not in gains]
+            missing = list(filterfalse(gains.__contains__, vocab))
             for w in missing:
                 n = counts.get(w, 0)
                 gain = 0.0
@@ -342,7 +349,7 @@ class FitModel:
                     gain = max(log((n + DIRICHLET_MU * p) / (scale * p)), 0.0)
                 gains[w] = gain if gain < MAX_WORD_GAIN else MAX_WORD_GAIN  # once: a reader on another thread
             self._kept_gains[0] += len(missing)
-            total = reduce(add, map(gains.get, vocab, repeat(math.nan)), 0.0)
+            total = reduce(add, filter(None, map(gains.get, vocab, repeat(math.nan))), 0.0)
         return total / math.sqrt(len(self.vocab))
 
     def _gains(self, contact: Contact, counts: Mapping[str, int]) -> dict[str, float]:

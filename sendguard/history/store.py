@@ -340,7 +340,8 @@ class HistoryStore:
 
     def vocab(self, words: Sequence[str]) -> dict[str, tuple[int, int, int]]:
         """word -> (messages, internal-only messages, messages with an outside participant), the
-        words in sorted order (as sqlite answers an IN list on the key; a test checks it)."""
+        words in sorted order (as sqlite answers an IN list on the key; a test checks it); a new
+        dict, the caller's to change."""
         if not words:
             return {}
         wanted = set(words)

@@ -121,3 +121,37 @@ def test_threads_sharing_a_store_read_each_gain_whole():
     finally:
         sys.setswitchinterval(interval)
     assert len(got) == 400 and set(got) == {want}
+
+
+class Answers:
+    """A store's vocabulary and first-name answers, a new dict each time as the store gives them."""
+
+    def __init__(self, vocab: dict[str, tuple[int, int, int]], names: set[str]) -> None:
+        self.answers, self.names, self.memo = vocab, names, {}
+
+    def vocab(self, words: list[str]) -> dict[str, tuple[int, int, int]]:
+        return {w: self.answers[w] for w in sorted(words) if w in self.answers}
+
+    def known_first_names(self, words: list[str]) -> set[str]:
+        return self.names & set(words)
+
+
+COUNTS = st.tuples(st.integers(1, 6), st.integers(0, 6), st.integers(0, 6))
+
+
+@given(st.dictionaries(WORDS, COUNTS, max_size=30), st.sets(WORDS, max_size=10), st.lists(WORDS, max_size=40))
+def test_vocabulary_and_internal_topic_are_the_plain_filters(answers, names, words):
+    """Names taken out of the store's dict in place, the rare words only when there are any, the
+    topic from the vocabulary itself: the same words in the same order as filtering a copy."""
+    from sendguard.history.fit import MIN_INTERNAL_SEEN, MIN_TOPIC_SHARE, MIN_TOPIC_WORDS
+
+    words = list(dict.fromkeys(words))
+    store = Answers(answers, names)
+    model = FitModel(store, SimpleNamespace(words=words))  # type: ignore[arg-type]
+    found = store.vocab(words)
+    plain = {w: v for w, v in found.items() if v[0] >= 2 and w not in names}
+    assert list(model.vocab.items()) == list(plain.items())
+    known = {w: v for w, v in plain.items() if v[0] >= MIN_INTERNAL_SEEN}
+    internal = [w for w, (_, inside, outside) in known.items() if inside >= MIN_INTERNAL_SEEN and outside == 0]
+    topic = internal if len(internal) >= MIN_TOPIC_WORDS and len(internal) >= MIN_TOPIC_SHARE * len(known) else []
+    assert model.internal_topic == topic
