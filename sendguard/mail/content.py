@@ -121,6 +121,9 @@ class Reading:
         self._ascii = text.isascii()
         self._known: tuple[dict[str, bool], ...] = ({}, {}, {}, {}, {})
         self._searches = 0
+        # a short text of its own is searched each time it is asked: a search of it costs about
+        # what keeping its answers would
+        self._direct = not parts and not within and len(text) < self.RUNS_MIN_CHARS
 
     @cached_property
     def whole_folded(self) -> str:
@@ -142,15 +145,36 @@ class Reading:
         return self.lowered_runs if self._ascii else Runs(self.whole_folded)
 
     def _which(self, kind: int, cues: Iterable[str]) -> list[str]:
-        """The cues the text holds (as ``kind`` asks), in their order; each answer kept."""
+        """The cues the text holds (as ``kind`` asks), in their order; each answer kept (by the
+        parts, for a text made of parts; not for a short text, searched again)."""
         cues = tuple(cues)
+        if self._direct:
+            return self._search(kind, cues)
+        if self._parts:
+            found = set()
+            for part in self._parts:
+                found.update(part._which(kind, cues))
+            return [cue for cue in cues if cue in found]
         known = self._known[kind]
-        new = [cue for cue in cues if cue not in known]
+        new = [cue for cue in cues if cue not in known] if known else cues
         if new:
             found = self._find(kind, new)
             for cue in new:
                 known[cue] = cue in found
         return [cue for cue in cues if known[cue]]
+
+    def _search(self, kind: int, cues: tuple[str, ...]) -> list[str]:
+        """The cues the text holds, each searched in the whole text."""
+        if kind == _AS_IS:
+            return [cue for cue in cues if cue in self.text]
+        if kind == _FOLDED:
+            folded = self.whole_folded
+            return [cue for cue in cues if cue in folded]
+        lowered = self.whole_lowered
+        if kind == _LOWERED:
+            return [cue for cue in cues if cue in lowered]
+        whole = has_whole_word if kind == _WORD else _has_word_start
+        return [cue for cue in cues if cue in lowered and whole(lowered, cue)]
 
     def _by_runs(self, count: int) -> bool:
         """Whether the runs answer (built, or worth building now that ``count`` more cues are asked)."""
@@ -167,9 +191,7 @@ class Reading:
         runs = self.__dict__.get("lowered_runs" if kind != _FOLDED or self._ascii else "folded_runs")
         return len(self.text) < size or (runs is not None and len(runs.joined) < size)
 
-    def _find(self, kind: int, cues: list[str]) -> set[str]:
-        if self._parts:
-            return {cue for part in self._parts for cue in part._which(kind, cues)}
+    def _find(self, kind: int, cues: list[str] | tuple[str, ...]) -> set[str]:
         if self._ascii:  # a non-ASCII cue is never in an ASCII text (lower-casing and folding keep it ASCII)
             cues = [cue for cue in cues if cue.isascii()]
         if kind == _WORD or kind == _START:
@@ -181,27 +203,28 @@ class Reading:
             return set()
         if not self._by_runs(len(cues)):
             text = self.text if kind == _AS_IS else self.whole_lowered if kind == _LOWERED else self.whole_folded
-            return {cue for cue in cues if cue in text}
+            return {cue for cue in cues if (_CUES.get(cue) or _cue(cue))[5] in text and cue in text}
         out = set()
         if kind == _AS_IS:
             # an ASCII cue in the text is its lower-cased self in the lower-cased text
             joined = self.lowered_runs.joined
             for cue in cues:
-                if (not cue.isascii() or all(piece in joined for piece in _cue(cue.lower())[2])) and cue in self.text:
-                    out.add(cue)
+                if (not cue.isascii() or _in_runs(_cue(cue.lower()), joined)) and _cue(cue)[5] in self.text:
+                    if cue in self.text:
+                        out.add(cue)
             return out
         joined = (self.lowered_runs if kind == _LOWERED else self.folded_runs).joined
         text = self.whole_lowered if kind == _LOWERED else self.whole_folded
         for cue in cues:
-            data, _, pieces = _cue(cue)
-            if pieces == (data,):
-                if data in joined:
+            found = _CUES.get(cue) or _cue(cue)
+            if found[3]:
+                if found[4] in joined and found[0] in joined:
                     out.add(cue)
-            elif all(piece in joined for piece in pieces) and cue in text:
+            elif _in_runs(found, joined) and found[5] in text and cue in text:
                 out.add(cue)
         return out
 
-    def _find_words(self, kind: int, cues: list[str]) -> set[str]:
+    def _find_words(self, kind: int, cues: list[str] | tuple[str, ...]) -> set[str]:
         """Which of ``cues`` stand in the lower-cased text as a whole word or at a word start."""
         out = set()
         rest = cues
@@ -209,14 +232,16 @@ class Reading:
             # a run that is the cue is a whole word (that starts with it, a word start); in an
             # ASCII text the runs are the words, elsewhere a miss is read again
             runs = self.lowered_runs
+            again = not self._ascii
             rest = []
+            words, joined = runs.words, runs.joined
             for cue in cues:
-                data, spaced, pieces = _cue(cue)
-                if pieces != (data,):
+                found = _CUES.get(cue) or _cue(cue)
+                if not found[3]:
                     rest.append(cue)
-                elif data in runs.words if kind == _WORD else spaced in runs.joined:
+                elif found[0] in words if kind == _WORD else found[4] in joined and found[1] in joined:
                     out.add(cue)
-                elif not self._ascii:
+                elif again:
                     rest.append(cue)
         for cue in self._which(_LOWERED, rest):
             if (has_whole_word if kind == _WORD else _has_word_start)(self.whole_lowered, cue):
@@ -283,7 +308,12 @@ class Reading:
 _RUN_BYTES = bytes(
     b if b >= 128 or b == 95 or 48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 else 32 for b in range(256)
 )
-_CUES: dict[str, tuple[bytes, bytes, tuple[bytes, ...]]] = {}
+_CUES: dict[str, tuple[bytes, bytes, tuple[bytes, ...], bool, bytes, str]] = {}
+# ASCII characters from the most to the least frequent in mail (roughly; anything else is rarer):
+# a cue is looked for by its rarest character first, which memchr finds or misses in a fraction
+# of the time a search for the whole cue takes.
+_FREQUENT = " etaoinsrhldcumfpgwybv,.kx-'jq\nz0123456789ETAOINSRHLDCUMFPGWYBVKXJQZ:;()/!?\"_@+=*&%$#[]{}<>|\\^`~\t"
+_RANK = {ord(c): i for i, c in enumerate(_FREQUENT)}
 
 
 class Runs:
@@ -304,14 +334,26 @@ class Runs:
         self.joined = b" " + b" ".join(self.words) + b" "
 
 
-def _cue(cue: str) -> tuple[bytes, bytes, tuple[bytes, ...]]:
-    """(the cue in UTF-8, after a space, its runs): each run of a cue is in the runs of a text that
-    holds the cue; a cue that is one run is ``(data,)`` there."""
+def _cue(cue: str) -> tuple[bytes, bytes, tuple[bytes, ...], bool, bytes, str]:
+    """(the cue in UTF-8, after a space, its runs, whether it is one run, its rarest byte, its
+    rarest character): each run of a cue is in the runs of a text that holds the cue; a cue that
+    is one run is ``(data,)`` there; a text without one of the cue's characters has no cue."""
     found = _CUES.get(cue)
     if found is None:
         data = cue.encode("utf-8", "surrogatepass")
-        found = _CUES[cue] = (data, b" " + data, tuple(data.translate(_RUN_BYTES).split()))
+        pieces = tuple(data.translate(_RUN_BYTES).split())
+        rare_byte = bytes([max(data, key=lambda b: _RANK.get(b, 1000))]) if data else b""
+        rare_char = max(cue, key=lambda c: _RANK.get(ord(c), 1000)) if cue else ""
+        found = _CUES[cue] = (data, b" " + data, pieces, pieces == (data,), rare_byte, rare_char)
     return found
+
+
+def _in_runs(cue: tuple[bytes, bytes, tuple[bytes, ...], bool, bytes, str], joined: bytes) -> bool:
+    """Whether each run of the cue (``_cue``) is in ``joined``."""
+    for piece in cue[2]:
+        if piece not in joined:
+            return False
+    return True
 
 
 def has_whole_word(lowered: str, cue: str) -> bool:
