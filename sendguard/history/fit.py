@@ -294,8 +294,11 @@ class FitModel:
         other_ids = [c.id for c in (self.store.contact(a) for a in others) if c is not None]
         ids = [c.id for c in contacts]
         pairs = self.store.pair_counts(ids, other_ids)
-        # a contact never sent words has no word evidence (``_words``): its counts are not looked up
-        counts = self.store.contact_words([c.id for c in contacts if c.words], list(self.vocab))
+        # a contact never sent words has no word evidence (``_words``): its counts are not looked up,
+        # nor those of a contact whose kept gains answer for every word (``_kept_words``)
+        words = self._kept_words([c for c in contacts if c.words])
+        asked = [c.id for c in contacts if c.words and c.id not in words]
+        counts = self.store.contact_words(asked, list(self.vocab)) if asked else {}
         out = {}
         for c in contacts:
             # the share of the contact's mail each other recipient was in: how often the user writes to
@@ -308,7 +311,7 @@ class FitModel:
             out[c.id] = Fit(
                 c,
                 co,
-                self._words(c, counts.get(c.id, {})),
+                words[c.id] if c.id in words else self._words(c, counts.get(c.id, {}), c.id in self._unsummed),
                 self.greets(c),
                 c.addr in self.thread,
                 self.mention(c),
@@ -325,19 +328,47 @@ class FitModel:
         days = max(self.when - contact.last_sent, 0.0) / 86400
         return min(math.log1p(days), AGE_CAP)
 
-    def _words(self, contact: Contact, counts: Mapping[str, int]) -> float:
+    def _kept_words(self, contacts: list[Contact]) -> dict[int, float]:
+        """The word evidence of each contact whose gains kept in a store that keeps its lookups
+        cover the message's words, without asking the store for counts: such a store's count of a
+        word, once handed out, is its answer for the store's lifetime, and a gain is kept only
+        once computed from it. The others are left to ``_words`` (and ``_unsummed``: their sum
+        came out NaN)."""
+        vocab = self.vocab
+        if not vocab or not getattr(self.store, "keeps_lookups", False):
+            return {}
+        kept, messages, nan = self._kept_gains[1], self.messages, math.nan
+        out = {}
+        for c in contacts:
+            entry = kept.get(c.id)
+            if entry is None or entry[1] != c.words or entry[2] != messages:
+                continue
+            total: float = reduce(add, filter(None, map(entry[3].get, vocab, repeat(nan))), 0.0)
+            if total == total:
+                out[c.id] = total / math.sqrt(len(vocab))
+            else:
+                self._unsummed.add(c.id)
+        return out
+
+    @cached_property
+    def _unsummed(self) -> set[int]:
+        """Contacts whose kept gains were summed to NaN (a word without one): not summed again."""
+        return set()
+
+    def _words(self, contact: Contact, counts: Mapping[str, int], incomplete: bool = False) -> float:
         """Positive evidence only: words that go to this contact more often than to anyone.
 
         Per message (Bernoulli), Dirichlet-smoothed toward the word's rate in the whole history.
         A word never sent to the contact adds nothing rather than counting against it: otherwise
         a contact the user knows well would lose to one they never wrote to. Summed in the
         vocabulary's order, as the gains come; a gain of 0.0 is left out (adding it to a sum of
-        gains, never below 0.0, would change nothing).
+        gains, never below 0.0, would change nothing). ``incomplete``: the kept gains were summed
+        to NaN already (``_kept_words``), so the sum starts with the missing gains.
         """
         if not self.vocab or contact.words == 0:
             return 0.0
         gains = self._gains(contact, counts)
-        total: float = reduce(add, filter(None, map(gains.get, self.vocab, repeat(math.nan))), 0.0)
+        total = math.nan if incomplete else reduce(add, filter(None, map(gains.get, self.vocab, repeat(math.nan))), 0.0)
         if total != total:  # NaN: a word without its gain yet (each gain is a number)
             scale, messages, vocab, log = contact.words + DIRICHLET_MU, self.messages, self.vocab, math.log
             missing = list(filterfalse(gains.__contains__, vocab))

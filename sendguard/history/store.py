@@ -165,6 +165,12 @@ class HistoryStore:
         words and contacts, and the next message of the same writer about mostly the same: a
         lookup kept costs a dictionary access, against ~1-2 us per item in sqlite."""
 
+    @property
+    def keeps_lookups(self) -> bool:
+        """Whether this store keeps its lookups: then a count it handed out is its answer for as
+        long as the store lives (it is only read, and replaced when its file changes)."""
+        return self._kept is not None
+
     # -- contacts --------------------------------------------------------------------------
 
     def contact(self, addr: str) -> Contact | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from types import SimpleNamespace
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sendguard.history.fit import DIRICHLET_MU, MAX_WORD_GAIN, FitModel
-from sendguard.history.store import Contact
+from sendguard.history.store import Contact, HistoryStore
 
 
 def plain(vocab: dict[str, tuple[int, int, int]], messages: int, contact: Contact, counts: dict) -> float:
@@ -155,3 +156,104 @@ def test_vocabulary_and_internal_topic_are_the_plain_filters(answers, names, wor
     internal = [w for w, (_, inside, outside) in known.items() if inside >= MIN_INTERNAL_SEEN and outside == 0]
     topic = internal if len(internal) >= MIN_TOPIC_WORDS and len(internal) >= MIN_TOPIC_SHARE * len(known) else []
     assert model.internal_topic == topic
+
+
+def history(counts: dict[int, dict[str, int]], dfs: dict[str, int], messages: int) -> sqlite3.Connection:
+    """A history file's tables in memory: each contact's word counts, each word's messages."""
+    from sendguard.history.store import SCHEMA
+
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    db.executescript(SCHEMA)
+    for i, words in counts.items():
+        db.execute(
+            "INSERT INTO contacts (id, addr, sent, seen, words) VALUES (?, ?, 1, 1, ?)",
+            (i, f"c{i}@x.example", sum(words.values()) + 1),
+        )
+    db.executemany("INSERT INTO words VALUES (?, ?, ?)", [(i, w, n) for i, ws in counts.items() for w, n in ws.items()])
+    db.executemany("INSERT INTO vocab VALUES (?, ?, 0, 0)", list(dfs.items()))
+    db.execute("INSERT INTO meta VALUES ('messages', ?)", (str(messages),))
+    db.commit()
+    return db
+
+
+def view_of(words: list[str]) -> SimpleNamespace:
+    """What fits reads of a message besides its words: nothing (no thread, greeting or quote)."""
+    message = SimpleNamespace(subject="")
+    return SimpleNamespace(words=words, refs=[], message=message, greeting=None, tokens=set(), forward=True)
+
+
+def plain_words(store: HistoryStore, vocab: dict, contact: Contact) -> float:
+    flat = {(contact.id, w): n for w, n in store._contact_words([contact.id], list(vocab))[contact.id].items()}
+    return plain(vocab, store.meta("messages"), contact, flat)
+
+
+FEW_WORDS = st.text("abcd", min_size=1, max_size=2)  # 20 words: contacts, history and messages share them
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    counts=st.dictionaries(st.integers(1, 6), st.dictionaries(FEW_WORDS, st.integers(1, 30), max_size=12), max_size=5),
+    dfs=st.dictionaries(FEW_WORDS, st.integers(1, 300), max_size=20),
+    messages=st.lists(st.lists(FEW_WORDS, max_size=12), min_size=1, max_size=6),
+)
+def test_word_evidence_from_the_kept_gains_is_the_plain_formula(counts, dfs, messages):
+    """A store that keeps its lookups is asked for counts only for contacts whose kept gains miss
+    a word of the message; every contact's evidence is still the plain formula, message after
+    message, as from a store that keeps nothing."""
+    total = max(dfs.values(), default=1) + 10
+    db = history(counts, dfs, total)
+    kept, fresh = HistoryStore(db, keep_lookups=True), HistoryStore(db)
+    assert kept.keeps_lookups and not fresh.keeps_lookups
+    for words in messages:
+        words = list(dict.fromkeys(words))
+        for store in (kept, fresh):
+            model = FitModel(store, view_of(words))  # type: ignore[arg-type]
+            contacts = [store.contact(f"c{i}@x.example") for i in counts]
+            fits = model.fits(contacts, [])
+            for c in contacts:
+                assert fits[c.id].words == plain_words(fresh, model.vocab, c)
+
+
+def test_threads_sharing_a_kept_store_get_the_plain_evidence():
+    """Four threads check messages against one store that keeps its lookups: a contact's gains
+    are summed without asking for counts only once every word's gain is in."""
+    import random
+    import sys
+    import threading
+
+    rng = random.Random(7)
+    pool = [f"w{i:03d}" for i in range(400)]
+    dfs = {w: 2 + i % 9 for i, w in enumerate(pool)}
+    counts = {i: {w: 1 + (i + j) % 4 for j, w in enumerate(rng.sample(pool, 150))} for i in range(1, 7)}
+    db = history(counts, dfs, 1000)
+    messages = [rng.sample(pool, 120) for _ in range(8)]
+    reference = HistoryStore(db)
+    want = {}
+    for k, words in enumerate(messages):
+        model = FitModel(reference, view_of(words))  # type: ignore[arg-type]
+        for i in counts:
+            c = reference.contact(f"c{i}@x.example")
+            want[(k, i)] = plain_words(reference, model.vocab, c)
+    bad: list[tuple[int, int]] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(15):
+            store = HistoryStore(db, keep_lookups=True)
+
+            def check(order: list[int], store: HistoryStore = store) -> None:
+                for k in order:
+                    model = FitModel(store, view_of(messages[k]))  # type: ignore[arg-type]
+                    contacts = [store.contact(f"c{i}@x.example") for i in counts]
+                    for c in contacts:
+                        if model.fits([c], [])[c.id].words != want[(k, c.id)]:
+                            bad.append((k, c.id))
+
+            threads = [threading.Thread(target=check, args=(rng.sample(range(8), 8),)) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert bad == []
