@@ -83,6 +83,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         ),
         "notes_on": re.compile(r"^\s*(?:from:\s*)?(?P<v>\S.{0,80}?)\s+on\s+" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
         "notes_date": re.compile(r"^\s*" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
+        "dated": re.compile(r"\s+" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
         "addr": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"),
         # where an address can be: a run of the characters addr takes (find_addresses)
         "run": re.compile(r"[\w.+'@-]*"),
@@ -138,14 +139,14 @@ def quoted_people(body: str) -> QuotedPeople:
     out.addresses = {a.lower().strip(".") for a in find_addresses(text)}
     block = 0  # 0 before the first quoted block; 1 inside the first; 2+ later
     in_header = False
-    named = False  # whether the current block named its author (a marker before any does not open another)
+    headed = False  # whether the current block showed a header line (a marker before any opens no other)
     previous = ""  # the last non-empty line, for Notes' name-then-date header
     for line in text.splitlines():
         lead = line.lstrip()[:1]  # ^\s* as re reads it: str.isspace (a test checks every code point)
         if lead in MARKER_FIRST and pats["marker"].match(line):
-            if block == 0 or named:
+            if block == 0 or headed:
                 block += 1
-                named = False
+                headed = False
             in_header = True
             previous = ""
             continue
@@ -161,7 +162,7 @@ def quoted_people(body: str) -> QuotedPeople:
                     out.author_addr = found.group(0).lower().strip(".")
                 if who:
                     _add_author(out, who, block)
-                named = named or bool(who or found)
+                headed = True
                 in_header = True
                 previous = ""
                 continue
@@ -171,21 +172,22 @@ def quoted_people(body: str) -> QuotedPeople:
             who = person(m.group("v"))
             if who:
                 _add_author(out, who, block)
-            named = bool(who)
+            headed = True
             in_header = False
             continue
         colon = ":" in line
         m = pats["from"].match(line) if colon else None
         if m and (block or in_header):
-            who = person(m.group("v"))
-            found = pats["addr"].search(m.group("v"))
+            value = pats["dated"].sub("", m.group("v"))  # Notes: "From:  Name      01/17/2001 08:11 AM"
+            who = person(value)
+            found = pats["addr"].search(value)
             if found and block <= 1 and not out.author_addr:
                 out.author_addr = found.group(0).lower().strip(".")
             if block == 0:
                 block = 1
             if who:
                 _add_author(out, who, block)
-            named = named or bool(who or found)
+            headed = True
             in_header = True
             continue
         m = pats["to"].match(line) if colon else None
@@ -194,13 +196,14 @@ def quoted_people(body: str) -> QuotedPeople:
                 who = person(name)
                 if who:
                     (out.addressees if block <= 1 else out.others).append(who)
+            headed = True
             continue
         m = pats["lotus"].match(line) if "/" in line and "@" in line else None
         if m and block:
             who = person(m.group("v"))
             if who:
                 _add_author(out, who, block)
-                named = True
+            headed = True
             continue
         if not lead and in_header:
             in_header = False

@@ -76,3 +76,27 @@ def test_a_notes_forward_under_its_old_subject_is_no_reply():
     view = MessageView(message, ["b@y.example"])
     assert view.forward
     assert not MessageView(OutgoingMessage(b"To: b@y.example\nSubject: RE: ticket\n\n> hi\n"), []).forward
+
+
+def test_a_block_with_a_header_nobody_can_name_still_counts():
+    # the newest quoted message's author is unreadable: the older block's author is not taken for it
+    body = (
+        "ok\n\n-----Original Message-----\nFrom: 12345\nSent: Monday\nTo: Lang, Petra\n\ntext\n"
+        "-----Original Message-----\nFrom: Keller, Thomas\nTo: Lang, Petra\n\nolder\n"
+    )
+    quoted = quoted_people(body)
+    assert quoted.author is None
+    assert quoted.others[0].last == "keller"
+
+
+def test_a_notes_from_line_with_its_date_names_the_author():
+    body = (
+        "fyi\n---------------------- Forwarded by Rick Buy/HOU/ECT on 01/17/2001 08:27 AM \n"
+        "---------------------------\n\t\n\tFrom:  William S Bradford                01/17/2001 08:11 AM\n\t\n\n"
+        "To: Rick Buy/HOU/ECT@ECT\nSubject: Imperial Holly\n\ntext\n"
+        "---------------------- Forwarded by William S Bradford/HOU/ECT on 01/17/2001 \n07:10 AM ------\n"
+        "Jason R Williams@ENRON\n01/17/2001 07:51 AM\nTo: William S Bradford/HOU/ECT@ECT\n\nolder\n"
+    )
+    quoted = quoted_people(body)
+    assert quoted.author is not None and quoted.author.last == "bradford"
+    assert "williams" in [p.last for p in quoted.others]

@@ -36,13 +36,13 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
     out.addresses = {a.lower().strip(".") for a in pats["addr"].findall(text)}
     block = 0
     in_header = False
-    named = False
+    headed = False
     previous = ""
     for line in text.splitlines():
         if pats["marker"].match(line):
-            if block == 0 or named:
+            if block == 0 or headed:
                 block += 1
-                named = False
+                headed = False
             in_header = True
             previous = ""
             continue
@@ -57,7 +57,7 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
                 out.author_addr = found.group(0).lower().strip(".")
             if who:
                 quoted._add_author(out, who, block)
-            named = named or bool(who or found)
+            headed = True
             in_header = True
             previous = ""
             continue
@@ -67,20 +67,21 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
             who = quoted.person(m.group("v"))
             if who:
                 quoted._add_author(out, who, block)
-            named = bool(who)
+            headed = True
             in_header = False
             continue
         m = pats["from"].match(line)
         if m and (block or in_header):
-            who = quoted.person(m.group("v"))
-            found = pats["addr"].search(m.group("v"))
+            value = pats["dated"].sub("", m.group("v"))  # Notes: "From:  Name      01/17/2001 08:11 AM"
+            who = quoted.person(value)
+            found = pats["addr"].search(value)
             if found and block <= 1 and not out.author_addr:
                 out.author_addr = found.group(0).lower().strip(".")
             if block == 0:
                 block = 1
             if who:
                 quoted._add_author(out, who, block)
-            named = named or bool(who or found)
+            headed = True
             in_header = True
             continue
         m = pats["to"].match(line)
@@ -89,13 +90,14 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
                 who = quoted.person(name)
                 if who:
                     (out.addressees if block <= 1 else out.others).append(who)
+            headed = True
             continue
         m = pats["lotus"].match(line)
         if m and block:
             who = quoted.person(m.group("v"))
             if who:
                 quoted._add_author(out, who, block)
-                named = True
+            headed = True
             continue
         if not line.strip() and in_header:
             in_header = False
