@@ -40,8 +40,11 @@ _NAME_OK = frozenset(range(0x21, 0x7F)) - {0x3A}
 
 
 # One field of a block with nothing to report: a name of visible ASCII, its value and
-# continuation lines, each ending in LF or CRLF, no other CR and no NUL.
+# continuation lines, each ending in LF or CRLF, no other CR and no NUL; such fields up to the
+# empty line are the whole block.
+_PLAIN = rb"[\x21-\x39\x3b-\x7e]+[ \t]*:[^\r\n\0]*\r?\n(?:[ \t][^\r\n\0]*\r?\n)*"
 _PLAIN_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:([^\r\n\0]*)\r?\n((?:[ \t][^\r\n\0]*\r?\n)*)")
+_PLAIN_BLOCK = re.compile(rb"(?:" + _PLAIN + rb")*\r?\n")
 
 
 def scan_header_block(raw: bytes, limit: int = MAX_HEADER_BYTES) -> HeaderBlock:
@@ -64,25 +67,16 @@ def _plain_block(raw: bytes, pos: int, stop: int) -> HeaderBlock | None:
     """What ``_scan_lines`` reads from a block whose lines all match ``_PLAIN_FIELD`` up to an
     empty line before ``stop`` (within MAX_HEADER_LINES): its fields, no problem. None for
     any other block."""
-    fields: list[tuple[str, bytes]] = []
-    start = pos
-    match = _PLAIN_FIELD.match
-    found = match(raw, pos, stop)
-    while found is not None:
-        value, more = found.group(2, 3)
-        if more:
-            value += more.replace(b"\r", b"").replace(b"\n", b"")
-        fields.append((found.group(1).decode("ascii").lower(), value))
-        pos = found.end()
-        found = match(raw, pos, stop)
-    if raw.startswith(b"\n", pos, stop):
-        end = pos + 1
-    elif raw.startswith(b"\r\n", pos, stop):
-        end = pos + 2
-    else:
+    block = _PLAIN_BLOCK.match(raw, pos, stop)
+    if block is None:
         return None
-    if raw.count(b"\n", start, end) > MAX_HEADER_LINES:
+    end = block.end()
+    if raw.count(b"\n", pos, end) > MAX_HEADER_LINES:
         return None
+    fields = [
+        (name.decode("ascii").lower(), value + more.replace(b"\r", b"").replace(b"\n", b"") if more else value)
+        for name, value, more in _PLAIN_FIELD.findall(raw, pos, end)
+    ]
     return HeaderBlock(fields, end, [])
 
 

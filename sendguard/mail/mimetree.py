@@ -46,8 +46,11 @@ _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 
 
 # A field as the stdlib's feed parser reads it with nothing to note: a name right before its
-# colon, continuation lines, each line ending in LF or CRLF, no other CR.
-_SIMPLE_FIELD = re.compile(rb"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*")
+# colon, continuation lines, each line ending in LF or CRLF, no other CR. Read from the block
+# as the parser decodes it (ASCII, other bytes as surrogates).
+_SIMPLE = r"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*"
+_SIMPLE_FIELD = re.compile(_SIMPLE)
+_SIMPLE_BLOCK = re.compile(f"(?:{_SIMPLE})*")
 
 
 def _parse_headers(block: bytes) -> Message:
@@ -61,19 +64,13 @@ def _simple_headers(block: bytes) -> Message | None:
     """What ``BytesHeaderParser`` (compat32) makes of a block of ``_SIMPLE_FIELD`` fields, built
     without its line-by-line feed parser (most of the cost of reading a header block); None
     for any other block. Each field is stored as compat32's ``header_source_parse`` stores it."""
-    headers: list[tuple[str, str]] = []
-    pos, end = 0, len(block)
-    match = _SIMPLE_FIELD.match
-    while pos < end:
-        found = match(block, pos)
-        if found is None:
-            return None
-        name, value = block[pos : found.end()].decode("ascii", "surrogateescape").split(":", 1)
-        headers.append((name, value.lstrip(" \t").rstrip("\r\n")))
-        pos = found.end()
+    text = block.decode("ascii", "surrogateescape")
+    if not _SIMPLE_BLOCK.fullmatch(text):
+        return None
     message = Message()
-    for name, value in headers:
-        message.set_raw(name, value)
+    for field in _SIMPLE_FIELD.findall(text):
+        name, value = field.split(":", 1)
+        message.set_raw(name, value.lstrip(" \t").rstrip("\r\n"))
     message.set_payload("")  # what headers-only parsing leaves as the payload
     return message
 
@@ -330,6 +327,20 @@ def _boundary(message: Message) -> bytes | None:
         return value.encode("utf-8", "replace")
 
 
+def _may_name_a_file(message: Message) -> bool:
+    """Whether ``get_filename`` may find a name: a "filename" or "name" parameter is named in
+    the Content-Disposition or Content-Type it reads (each parameter name, lower-cased, is part
+    of the lower-cased field), so most text parts skip parsing their parameters for it."""
+    try:
+        for field in ("content-disposition", "content-type"):
+            value = message.get(field)
+            if value is not None and "name" in str(value).lower():
+                return True
+    except (LookupError, ValueError, TypeError, UnicodeError, IndexError, AttributeError):
+        return True  # get_filename decides (and fails alike)
+    return False
+
+
 def walk(raw: bytes, headers: Message, body_start: int, end: int) -> tuple[list[Part], list[str]]:
     """The leaves under one entity, depth first in document order, and what could not be read."""
     parts: list[Part] = []
@@ -367,7 +378,7 @@ def walk(raw: bytes, headers: Message, body_start: int, end: int) -> tuple[list[
                     problems.append(problem)
                 stack.append((child, child_body, child_end, depth + 1, inner_forwarded))
             continue
-        filename = _safe(message.get_filename, None)
+        filename = _safe(message.get_filename, None) if _may_name_a_file(message) else None
         parts.append(
             Part(
                 content_type=content_type,

@@ -70,3 +70,31 @@ def test_simple_blocks_take_the_shortcut(fields):
     simple = mimetree._simple_headers(block)
     assert simple is not None
     assert _state(simple) == _state(email.parser.BytesHeaderParser().parsebytes(block))
+
+
+_params = st.lists(
+    st.tuples(
+        st.sampled_from(["name", "NAME", "filename", "fileName*", "filename*0", "filename*1*", "x", "charset", ""]),
+        st.sampled_from(["=", "= ", ""]),
+        st.text(alphabet="ab.\"' %;=\u00e9\u212a", max_size=8),
+    ),
+    max_size=3,
+).map(lambda ps: "".join(f"; {k}{eq}{v}" for k, eq, v in ps))
+
+
+@settings(max_examples=500)
+@given(
+    st.sampled_from(["text/plain", "application/pdf", "", "multipart/mixed"]),
+    _params,
+    st.sampled_from([None, "attachment", "inline", ""]),
+    _params,
+    st.booleans(),
+)
+def test_parts_without_a_name_parameter_have_no_filename(ctype, cparams, disposition, dparams, eight_bit):
+    head = f"Content-Type: {ctype}{cparams}\n"
+    if disposition is not None:
+        head += f"Content-Disposition: {disposition}{dparams}\n"
+    block = head.encode("utf-8" if eight_bit else "ascii", "replace")
+    message = mimetree._parse_headers(block)
+    plain = mimetree._safe(message.get_filename, None)
+    assert (plain if mimetree._may_name_a_file(message) else None) == plain
