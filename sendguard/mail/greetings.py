@@ -361,7 +361,7 @@ MARKER_WORDS = (
     "исходное",
     "пересылаемое",
 )
-ATTRIBUTION_ENDS = ("wrote:", "a écrit :", "a écrit:", "escribió:", "пишет:")
+ATTRIBUTION_ENDS = ("wrote:", "schrieb:", "schreef:", "a écrit :", "a écrit:", "escribió:", "пишет:")
 ATTRIBUTION_WORDS = (" schrieb ", " schreef ", " wrote ")
 HEADER_STARTS = ("from:", "von:", "de:", "de :", "van:", "от:")
 _SALUTATIONS_LONGEST_FIRST = tuple(sorted(set(SALUTATIONS), key=len, reverse=True))

@@ -8,7 +8,7 @@ handful of conventions, all read here:
   (also German "Von:/An:", French "De:/À:", Spanish "De:/Para:", Dutch "Van:/Aan:", Russian
   "От:/Кому:");
 * attribution lines: "On <date>, First Last <addr> wrote:", "Am ... schrieb First Last:",
-  "Le ... First Last a écrit :";
+  "Le ... First Last a écrit :", also wrapped over two lines or as "First Last <addr> wrote:";
 * Lotus Notes: "First Last/ORG/ORG@ORG" on its own line, or after "To:"; its header lines
   "First Last <addr> on 05/11/2001 04:28:09 PM", and a name on the line before a lone
   "12/13/2000 09:51 AM".
@@ -83,6 +83,11 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         ),
         "notes_on": re.compile(r"^\s*(?:from:\s*)?(?P<v>\S.{0,80}?)\s+on\s+" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
         "notes_date": re.compile(r"^\s*" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
+        # the second half of a wrapped attribution: "Anna Berger <a@b.example> wrote:"
+        "wrote_tail": re.compile(
+            r"^\s*(?P<v>[^\W\d_][^,<>:]{1,60}?)\s*(?:<[^>]*>)?\s*(?:wrote|schrieb|a écrit|escribió|schreef)\s*:\s*$",
+            re.IGNORECASE,
+        ),
         "dated": re.compile(r"\s+" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
         "addr": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"),
         # where an address can be: a run of the characters addr takes (find_addresses)
@@ -167,6 +172,8 @@ def quoted_people(body: str) -> QuotedPeople:
                 previous = ""
                 continue
         m = pats["wrote"].match(line) if lead in WROTE_FIRST and _may_attribute(line) else None
+        if m is None and line.rstrip().endswith(":") and _may_attribute(line) and _wrapped_attribution(line, previous):
+            m = pats["wrote_tail"].match(line)
         if m:
             block += 1
             who = person(m.group("v"))
@@ -210,6 +217,12 @@ def quoted_people(body: str) -> QuotedPeople:
         if lead:
             previous = line
     return out
+
+
+def _wrapped_attribution(line: str, previous: str) -> bool:
+    """Is ``line`` the end of an attribution a mail program wrapped ("On Mon, 4 Dec 2026 10:00,"
+    above it), or one that gives the writer's address? A name alone before "wrote:" could be prose."""
+    return "<" in line or previous.lstrip().lower().startswith(("on ", "am ", "le ", "el ", "op "))
 
 
 def _looks_like_name(line: str) -> bool:

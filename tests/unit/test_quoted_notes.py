@@ -100,3 +100,20 @@ def test_a_notes_from_line_with_its_date_names_the_author():
     quoted = quoted_people(body)
     assert quoted.author is not None and quoted.author.last == "bradford"
     assert "williams" in [p.last for p in quoted.others]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Agreed.\n\nOn 06/25/2010 04:05 PM,\nSuresh Jayaraman <sj@suse.example> wrote:\n> the patch\n",
+        "Agreed.\n\nSuresh Jayaraman <sj@suse.example> wrote:\n> the patch\n",
+        "Agreed.\n\nAm Montag, 4. Dezember 2026 um 10:00\nSuresh Jayaraman schrieb:\n> der Patch\n",
+    ],
+)
+def test_a_wrapped_attribution_names_the_author(body):
+    quoted = quoted_people(body)
+    assert quoted.author is not None and quoted.author.last == "jayaraman"
+
+
+def test_a_name_before_wrote_in_prose_is_no_attribution():
+    assert quoted_people("As Tim Kohl wrote:\nthe plan is fine (see a@b.example)\n").author is None

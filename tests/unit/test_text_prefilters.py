@@ -62,6 +62,8 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
             previous = ""
             continue
         m = pats["wrote"].match(line)
+        if m is None and quoted._wrapped_attribution(line, previous):
+            m = pats["wrote_tail"].match(line)
         if m:
             block += 1
             who = quoted.person(m.group("v"))
@@ -146,6 +148,10 @@ QUOTED_LINES = st.sampled_from(
         "ON Monday SCHRIEB JANA ROTH:",
         "on jan 3 tim wrote",
         "Op 3 jan schreef ıngrid:",
+        "On Mon, 4 Dec 2026 at 10:00, ",
+        "Suresh Jayaraman <sj@x.example> wrote:",
+        "Anna Berger wrote:",
+        "As Tim wrote:",
         "---------------------- Forwarded by Peter F Keavey/HOU/ECT on 05/14/2001 07:49 AM ---------------------------",
         "sandra delgado <s.delgado@y.example> on 05/11/2001 04:28:09 PM",
         "From:\tRichard Causey/ENRON@enronXgate on 08/23/2001 08:52 AM",
