@@ -127,8 +127,9 @@ class Reading:
 
     @cached_property
     def whole_folded(self) -> str:
-        """The whole text folded, for the patterns that read it at every position."""
-        return fold(self.text)
+        """The whole text folded, for the patterns that read it at every position (an ASCII
+        text folds as it lower-cases: one copy for both)."""
+        return self.whole_lowered if self._ascii else fold(self.text)
 
     @cached_property
     def whole_lowered(self) -> str:
@@ -235,11 +236,18 @@ class Reading:
             again = not self._ascii
             rest = []
             words, joined = runs.words, runs.joined
+            starts = _word_starts(cues, joined) if kind == _START and len(cues) >= _STARTS_AT_ONCE else None
             for cue in cues:
                 found = _CUES.get(cue) or _cue(cue)
                 if not found[3]:
                     rest.append(cue)
-                elif found[0] in words if kind == _WORD else found[4] in joined and found[1] in joined:
+                elif (
+                    found[0] in words
+                    if kind == _WORD
+                    else cue in starts
+                    if starts is not None
+                    else found[4] in joined and found[1] in joined
+                ):
                     out.add(cue)
                 elif again:
                     rest.append(cue)
@@ -354,6 +362,29 @@ def _in_runs(cue: tuple[bytes, bytes, tuple[bytes, ...], bool, bytes, str], join
         if piece not in joined:
             return False
     return True
+
+
+# From this many cues on, word starts are looked for with one pattern of them all (_word_starts).
+_STARTS_AT_ONCE = 8
+_START_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
+
+
+def _word_starts(cues: Iterable[str], joined: bytes) -> set[str]:
+    """Which of ``cues`` that are one run start a run of ``joined`` (b" " + cue is in it), in one
+    pass: a pattern of them all after a space, the longest first, reports at each space the
+    longest cue there, and every other cue there starts it. (A cue holds no space, so no match
+    hides another.)"""
+    cues = tuple(cue for cue in cues if (_CUES.get(cue) or _cue(cue))[3])
+    pattern = _START_PATTERNS.get(cues)
+    if pattern is None:
+        if len(_START_PATTERNS) >= 32:
+            _START_PATTERNS.clear()
+        data = sorted({_cue(cue)[0] for cue in cues}, key=len, reverse=True)
+        pattern = _START_PATTERNS[cues] = re.compile(b" (?:" + b"|".join(map(re.escape, data)) + b")")
+    found = set(pattern.findall(joined))
+    if not found:
+        return set()
+    return {cue for cue in cues if any(hit.startswith(_cue(cue)[1]) for hit in found)}
 
 
 def has_whole_word(lowered: str, cue: str) -> bool:

@@ -532,3 +532,15 @@ def test_a_very_long_text_is_searched_without_runs():
     assert read.any_lowered([f"q{i}" for i in range(20)]) is False
     assert read.has_word("nie") and not read.has_word("nhs") and read.has_lowered("nhs")
     assert "lowered_runs" not in read.__dict__  # no set of runs held for the whole check
+
+
+@FAST
+@given(
+    st.lists(st.text(alphabet="ab\u00e9_1", min_size=1, max_size=4), max_size=12),
+    st.lists(st.text(alphabet="ab\u00e9_1 .", max_size=4), max_size=14),
+)
+def test_word_starts_found_at_once_are_those_found_one_by_one(runs, cues):
+    from sendguard.mail.content import Runs, _cue, _word_starts
+
+    joined = Runs(" ".join(runs)).joined
+    assert _word_starts(cues, joined) == {cue for cue in cues if _cue(cue)[3] and _cue(cue)[1] in joined}
