@@ -133,6 +133,55 @@ def person(text: str) -> Person | None:
     return Person(given[0] if given else "", lasts[-1], "".join(g[0] for g in given), frozenset(given + lasts))
 
 
+class _Blocks:
+    """What quoted_people has read so far: which quoted block a line is in, and who is named.
+
+    Block 0 is before the first quoted block, 1 the first (the newest message), 2+ older ones.
+    A marker opens the next block once the current one showed a header line, so a rule of
+    underscores under a signature does not make the real first block the second."""
+
+    def __init__(self, out: QuotedPeople) -> None:
+        self.out = out
+        self.block = 0
+        self.in_header = False
+        self.headed = False
+        self.previous = ""  # the last non-empty line, for Notes' name-then-date header
+
+    def marker(self) -> None:
+        if self.block == 0 or self.headed:
+            self.block += 1
+            self.headed = False
+        self.in_header = True
+        self.previous = ""
+
+    def author_header(self, value: str, address: re.Pattern[str], name: str | None = None) -> None:
+        """A From-like header line: its address and name (``name``, else ``value``) wrote the block's message."""
+        self.block = self.block or 1
+        found = address.search(value)
+        if found and self.block <= 1 and not self.out.author_addr:
+            self.out.author_addr = found.group(0).lower().strip(".")
+        self.author(person(value if name is None else name))
+        self.in_header = True
+
+    def attribution(self, value: str) -> None:
+        """ "On ..., X wrote:": a new block, written by X."""
+        self.block += 1
+        self.author(person(value))
+        self.in_header = False
+
+    def author(self, who: Person | None) -> None:
+        if who:
+            _add_author(self.out, who, self.block)
+        self.headed = True
+
+    def addressees(self, value: str) -> None:
+        for name in split_names(value):
+            who = person(name)
+            if who:
+                (self.out.addressees if self.block <= 1 else self.out.others).append(who)
+        self.headed = True
+
+
 def quoted_people(body: str) -> QuotedPeople:
     from sendguard.mail.greetings import has_quote_marker
 
@@ -142,80 +191,49 @@ def quoted_people(body: str) -> QuotedPeople:
         return out  # nothing quoted, no addresses: most new mail; no pattern needs compiling
     pats = _patterns()
     out.addresses = {a.lower().strip(".") for a in find_addresses(text)}
-    block = 0  # 0 before the first quoted block; 1 inside the first; 2+ later
-    in_header = False
-    headed = False  # whether the current block showed a header line (a marker before any opens no other)
-    previous = ""  # the last non-empty line, for Notes' name-then-date header
+    at = _Blocks(out)
     for line in text.splitlines():
         lead = line.lstrip()[:1]  # ^\s* as re reads it: str.isspace (a test checks every code point)
         if lead in MARKER_FIRST and pats["marker"].match(line):
-            if block == 0 or headed:
-                block += 1
-                headed = False
-            in_header = True
-            previous = ""
+            at.marker()
             continue
         if "/" in line and ":" in line:
             m = pats["notes_on"].match(line) or pats["notes_date"].match(line)
-            value = (m.groupdict().get("v") or previous) if m else ""
-            dated_name = m is not None and m.groupdict().get("v") is None and _looks_like_name(previous)
-            if m and (dated_name or (m.groupdict().get("v") and (block or in_header))):
-                found = pats["addr"].search(value)
-                who = person(re.sub(r'<[^>]*>|"', " ", re.sub(r"^\s*from:\s*", "", value, flags=re.IGNORECASE)))
-                block = block or 1
-                if found and block <= 1 and not out.author_addr:
-                    out.author_addr = found.group(0).lower().strip(".")
-                if who:
-                    _add_author(out, who, block)
-                headed = True
-                in_header = True
-                previous = ""
+            given = m.groupdict().get("v") if m else None
+            if m and ((given is None and _looks_like_name(at.previous)) or (given and (at.block or at.in_header))):
+                value = given or at.previous  # "Name <addr> on <date>", or the name above a lone date
+                name = re.sub(r'<[^>]*>|"', " ", re.sub(r"^\s*from:\s*", "", value, flags=re.IGNORECASE))
+                at.author_header(value, pats["addr"], name)
+                at.previous = ""
                 continue
         m = pats["wrote"].match(line) if lead in WROTE_FIRST and _may_attribute(line) else None
-        if m is None and line.rstrip().endswith(":") and _may_attribute(line) and _wrapped_attribution(line, previous):
+        if (
+            m is None
+            and line.rstrip().endswith(":")
+            and _may_attribute(line)
+            and _wrapped_attribution(line, at.previous)
+        ):
             m = pats["wrote_tail"].match(line)
         if m:
-            block += 1
-            who = person(m.group("v"))
-            if who:
-                _add_author(out, who, block)
-            headed = True
-            in_header = False
+            at.attribution(m.group("v"))
             continue
         colon = ":" in line
         m = pats["from"].match(line) if colon else None
-        if m and (block or in_header):
-            value = pats["dated"].sub("", m.group("v"))  # Notes: "From:  Name      01/17/2001 08:11 AM"
-            who = person(value)
-            found = pats["addr"].search(value)
-            if found and block <= 1 and not out.author_addr:
-                out.author_addr = found.group(0).lower().strip(".")
-            if block == 0:
-                block = 1
-            if who:
-                _add_author(out, who, block)
-            headed = True
-            in_header = True
+        if m and (at.block or at.in_header):
+            at.author_header(pats["dated"].sub("", m.group("v")), pats["addr"])  # Notes: "From:  Name   <date>"
             continue
         m = pats["to"].match(line) if colon else None
-        if m and in_header:
-            for name in split_names(m.group("v")):
-                who = person(name)
-                if who:
-                    (out.addressees if block <= 1 else out.others).append(who)
-            headed = True
+        if m and at.in_header:
+            at.addressees(m.group("v"))
             continue
         m = pats["lotus"].match(line) if "/" in line and "@" in line else None
-        if m and block:
-            who = person(m.group("v"))
-            if who:
-                _add_author(out, who, block)
-            headed = True
+        if m and at.block:
+            at.author(person(m.group("v")))
             continue
-        if not lead and in_header:
-            in_header = False
+        if not lead and at.in_header:
+            at.in_header = False
         if lead:
-            previous = line
+            at.previous = line
     return out
 
 
