@@ -289,3 +289,23 @@ def test_view_words_of_long_bodies_stop_at_the_limit_as_the_whole_text(subject, 
     view = MessageView(Message(subject, body), [])
     assert view.words == words_one_by_one(subject + "\n" + body[:MAX_BODY_CHARS], MAX_WORDS)
     assert view.tokens == set(re.findall(r"[^\W\d_]{2,}", body[:MAX_BODY_CHARS].lower()))
+
+
+MARKERLESS = st.lists(
+    st.sampled_from(["-", "_", "- -", "b", "Begin", "BEGIN forwarded message", "begİn forwarded message", "wrote"])
+    | st.sampled_from(["--", "__", "-- Original", "_ _", "__________", "-----Forwarded"])
+    | st.sampled_from(["\n", " ", "\r\n", "\x85", "Σ", "K"])
+    | st.text(st.characters(blacklist_characters=":"), max_size=6),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(MARKERLESS)
+def test_a_text_without_the_markers_characters_is_read_as_line_by_line(text):
+    """has_quote_marker says no at once for a text with no ":", "--", "__" or "begin forwarded
+    message": the same answer as reading every line."""
+    from sendguard.mail.greetings import has_quote_marker
+
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert has_quote_marker(text) == any(is_quote_marker(line) for line in lines)
