@@ -9,6 +9,7 @@ the rule alone no longer holds mail to them while an independent signal still do
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -26,8 +27,15 @@ def _path(state_dir: Path) -> Path:
 
 def load(state_dir: Path) -> dict[tuple[str, str], int]:
     """(rule, contact) -> how many times it was marked a false alarm."""
+    path = _path(state_dir)
     try:
-        data = json.loads(_path(state_dir).read_text())
+        os.stat(path)  # most people never mark one: a failed stat is cheaper than a failed open
+    except FileNotFoundError:
+        return {}
+    except OSError:
+        pass  # read_text says what it is
+    try:
+        data = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return {}
     return {

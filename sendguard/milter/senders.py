@@ -9,6 +9,7 @@ the person who logged in (:func:`notice_address`).
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -33,6 +34,13 @@ def key_of(auth_user: str | None, envelope_sender: str | None) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=1024)
+def _sender_path(root: Path, key: str) -> Path:
+    """The directory of one sender's history, quoted and joined once per (root, sender): the
+    milter asks for it with every message."""
+    return root / "senders" / dir_name(key)
+
+
 def dir_name(key: str) -> str:
     """A file name for a sender key that can never leave the senders directory."""
     name = quote(key, safe="@+-_.=")
@@ -42,7 +50,7 @@ def dir_name(key: str) -> str:
 
 
 def sender_dir(root: Path, key: str, *, create: bool = False) -> Path:
-    path = root / "senders" / dir_name(key)
+    path = _sender_path(root, key)
     if create:
         paths.ensure_private_dir(path)
     return path

@@ -52,3 +52,12 @@ def test_a_false_alarm_never_weakens_what_the_mail_carries(tmp_path):
     finding = Finding("internal-to-outside", Severity.WARN, "x", recipient="anna@kundenfirma.example")
     assert false_alarms.demote([finding], old) == [finding]
     assert check  # the send path consults the same module
+
+
+def test_only_a_missing_marks_file_means_no_marks(tmp_path):
+    import pytest
+
+    assert false_alarms.load(tmp_path / "nowhere") == {}
+    (tmp_path / false_alarms.FILE_NAME).mkdir()
+    with pytest.raises(IsADirectoryError):
+        false_alarms.load(tmp_path)  # read as before: an unreadable file is not "no marks"
