@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from hypothesis import given, settings
@@ -11,6 +13,15 @@ from hypothesis import strategies as st
 
 from sendguard.history.fit import DIRICHLET_MU, MAX_WORD_GAIN, FitModel
 from sendguard.history.store import Contact, HistoryStore
+
+
+def run_together(jobs: list[Callable[[], None]]) -> None:
+    """Each job on a thread of its own, all started before any is waited for."""
+    threads = [threading.Thread(target=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def plain(vocab: dict[str, tuple[int, int, int]], messages: int, contact: Contact, counts: dict) -> float:
@@ -98,7 +109,6 @@ def test_threads_sharing_a_store_read_each_gain_whole():
     """Checks on several threads share the kept gains: one being computed is missing to the
     others (they compute it too), never a provisional value."""
     import sys
-    import threading
 
     vocab = {f"w{i:03d}": (3 + i % 7, 0, 0) for i in range(300)}
     counts = {w: 1 + i % 5 for i, w in enumerate(vocab)}
@@ -114,11 +124,7 @@ def test_threads_sharing_a_store_read_each_gain_whole():
             def check(store: SimpleNamespace = store) -> None:
                 got.append(model_of(store, vocab, 1000)._words(contact, counts))
 
-            threads = [threading.Thread(target=check) for _ in range(4)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            run_together([check] * 4)
     finally:
         sys.setswitchinterval(interval)
     assert len(got) == 400 and set(got) == {want}
@@ -219,7 +225,6 @@ def test_threads_sharing_a_kept_store_get_the_plain_evidence():
     are summed without asking for counts only once every word's gain is in."""
     import random
     import sys
-    import threading
 
     rng = random.Random(7)
     pool = [f"w{i:03d}" for i in range(400)]
@@ -249,11 +254,8 @@ def test_threads_sharing_a_kept_store_get_the_plain_evidence():
                         if model.fits([c], [])[c.id].words != want[(k, c.id)]:
                             bad.append((k, c.id))
 
-            threads = [threading.Thread(target=check, args=(rng.sample(range(8), 8),)) for _ in range(4)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            orders = [rng.sample(range(8), 8) for _ in range(4)]
+            run_together([lambda order=order, check=check: check(order) for order in orders])
     finally:
         sys.setswitchinterval(interval)
     assert bad == []
