@@ -68,8 +68,11 @@ def test_simple_blocks_read_as_the_stdlib_reads_them(fields, odd, cut):
 def test_simple_blocks_take_the_shortcut(fields):
     block = b"".join(name + b":" + value.replace(b"\r", b"") + eol for name, value, eol in fields)
     simple = mimetree._simple_headers(block)
-    assert simple is not None
-    assert _state(simple) == _state(email.parser.BytesHeaderParser().parsebytes(block))
+    if b"multipart" in block.lower():
+        assert simple is None  # 3.11's patch releases disagree on its defects: the stdlib reads it
+    else:
+        assert simple is not None
+        assert _state(simple) == _state(email.parser.BytesHeaderParser().parsebytes(block))
 
 
 _params = st.lists(
