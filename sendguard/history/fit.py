@@ -175,6 +175,13 @@ class Fit:
         )
 
 
+def _gain_sum(gains: Mapping[str, float], vocab: Mapping[str, Any]) -> float:
+    """The gains of the vocabulary's words summed in its order, zeros left out (a sum of gains,
+    never below 0.0, is the same without them); NaN when a word has no gain yet."""
+    total: float = reduce(add, filter(None, map(gains.get, vocab, repeat(math.nan))), 0.0)
+    return total
+
+
 class FitModel:
     """Scores contacts against one message; all lookups are bounded by the message's size."""
 
@@ -337,13 +344,13 @@ class FitModel:
         vocab = self.vocab
         if not vocab or not getattr(self.store, "keeps_lookups", False):
             return {}
-        kept, messages, nan = self._kept_gains[1], self.messages, math.nan
+        kept, messages = self._kept_gains[1], self.messages
         out = {}
         for c in contacts:
             entry = kept.get(c.id)
             if entry is None or entry[1] != c.words or entry[2] != messages:
                 continue
-            total: float = reduce(add, filter(None, map(entry[3].get, vocab, repeat(nan))), 0.0)
+            total = _gain_sum(entry[3], vocab)
             if total == total:
                 out[c.id] = total / math.sqrt(len(vocab))
             else:
@@ -368,7 +375,7 @@ class FitModel:
         if not self.vocab or contact.words == 0:
             return 0.0
         gains = self._gains(contact, counts)
-        total = math.nan if incomplete else reduce(add, filter(None, map(gains.get, self.vocab, repeat(math.nan))), 0.0)
+        total = math.nan if incomplete else _gain_sum(gains, self.vocab)
         if total != total:  # NaN: a word without its gain yet (each gain is a number)
             scale, messages, vocab, log = contact.words + DIRICHLET_MU, self.messages, self.vocab, math.log
             missing = list(filterfalse(gains.__contains__, vocab))
@@ -380,7 +387,7 @@ class FitModel:
                     gain = max(log((n + DIRICHLET_MU * p) / (scale * p)), 0.0)
                 gains[w] = gain if gain < MAX_WORD_GAIN else MAX_WORD_GAIN  # once: a reader on another thread
             self._kept_gains[0] += len(missing)
-            total = reduce(add, filter(None, map(gains.get, vocab, repeat(math.nan))), 0.0)
+            total = _gain_sum(gains, vocab)
         return total / math.sqrt(len(self.vocab))
 
     def _gains(self, contact: Contact, counts: Mapping[str, int]) -> dict[str, float]:

@@ -88,6 +88,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
             r"^\s*(?P<v>[^\W\d_][^,<>:]{1,60}?)\s*(?:<[^>]*>)?\s*(?:wrote|schrieb|a écrit|escribió|schreef)\s*:\s*$",
             re.IGNORECASE,
         ),
+        "from_prefix": re.compile(r"^\s*from:\s*", re.IGNORECASE),  # Notes: "From:  Name" above a date
         "dated": re.compile(r"\s+" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
         "addr": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"),
         # where an address can be: a run of the characters addr takes (find_addresses)
@@ -202,7 +203,7 @@ def quoted_people(body: str) -> QuotedPeople:
             given = m.groupdict().get("v") if m else None
             if m and ((given is None and _looks_like_name(at.previous)) or (given and (at.block or at.in_header))):
                 value = given or at.previous  # "Name <addr> on <date>", or the name above a lone date
-                name = re.sub(r'<[^>]*>|"', " ", re.sub(r"^\s*from:\s*", "", value, flags=re.IGNORECASE))
+                name = re.sub(r'<[^>]*>|"', " ", pats["from_prefix"].sub("", value))
                 at.author_header(value, pats["addr"], name)
                 at.previous = ""
                 continue
@@ -246,7 +247,7 @@ def _wrapped_attribution(line: str, previous: str) -> bool:
 def _looks_like_name(line: str) -> bool:
     """Notes' header names the sender on the line before the date: "Michael Tribolet",
     "From:  Rick Buy", "Rick Buy/HOU/ECT@ECT" (two to four capitalised words)."""
-    words = re.sub(r"^\s*from:\s*", "", line, flags=re.IGNORECASE).split("/")[0].split()
+    words = _patterns()["from_prefix"].sub("", line).split("/")[0].split()
     return 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words)
 
 
