@@ -20,7 +20,11 @@ Needs root and postfix (.ci/setup installs it). From the project root::
     .venv/bin/python bench/bench_milter.py                 # 3 rounds each, 8 x 25 messages
     .venv/bin/python bench/bench_milter.py --rounds 5 -n 50 --kill
 
-Target (issue 12): ratio (alone / with milter, in messages per second) ≤ 1.5.
+Environment: ``BENCH_SPLIT=1`` prints each part's CPU per message during the timed rounds;
+``BENCH_LEARN=false`` stops the milter learning; ``BENCH_CONFIG`` is appended to the milter's
+config (``\n`` for a line break), e.g. every rule's ``action = "off"`` for the protocol's floor.
+
+Target: ratio (alone / with milter, in messages per second) ≤ 1.5.
 """
 
 from __future__ import annotations
@@ -376,7 +380,10 @@ def main() -> None:
         tmpdir = Path(tmp)
         state = tmpdir / "milter"
         config = tmpdir / "sendguard.toml"
-        config.write_text(CONFIG.format(state=state, learn=os.environ.get("BENCH_LEARN", "true")))
+        config.write_text(
+            CONFIG.format(state=state, learn=os.environ.get("BENCH_LEARN", "true"))
+            + os.environ.get("BENCH_CONFIG", "").replace("\\n", "\n")
+        )
         seed(config, state)
         for s in range(len(SENDERS)):  # the messages are made here, not in the senders' timed rounds
             for n in range(max(args.n, 1)):
