@@ -40,6 +40,8 @@ class Score:
     crossing_caught: int = 0
     operating_point: str = ""
     """What the judgement fitted on the learned part expects (history.judgement)."""
+    trade_off: str = ""
+    """What it would hold at other budgets, on the same simulated mail."""
 
     def lines(self) -> list[str]:
         fh = self.false_holds / self.replayed if self.replayed else 0.0
@@ -55,6 +57,8 @@ class Score:
             )
         if self.operating_point:
             out.append(self.operating_point)
+        if self.trade_off:
+            out.append(self.trade_off)
         return out
 
 
@@ -99,6 +103,7 @@ def evaluate(messages: list[bytes], config: Config, seed: int = 0) -> Score:
                 learner.add(raw)
         fitted = refresh(db, config, force=True)
         score.operating_point = fitted.operating_point() if fitted is not None else ""
+        score.trade_off = fitted.trade_off() if fitted is not None else ""
         db.close()
         store = open_read_only(state)
         for raw in replay:

@@ -45,6 +45,8 @@ SWAPS = 2
 STALE_SHARE = 0.1  # refit when the sent mail grew by this share since the last fit
 STALE_MIN = 20
 BANDWIDTH = 0.3  # of the smoothing kernel, in margin units
+CURVE = (0.005, 0.01, 0.02, 0.03, 0.05)
+"""Budgets at which the fit also reports what it would hold, so a user can choose their own."""
 
 
 class LeaveOut(HistoryStore):
@@ -302,12 +304,19 @@ def fit(db: Any, config: Any, seed: int = 0) -> jm.Judgement:
     if len(sent) < MIN_SAMPLES or len(swaps) < MIN_SWAPS:
         report["why"] = f"{len(sent)} sent messages and {len(swaps)} simulated mistakes, too few to fit on yet"
         return jm.Judgement(hold, warn, False, report)
-    chosen = choose(sent, swaps, budget, hold, config.actions())
+    actions = config.actions()
+    chosen = choose(sent, swaps, budget, hold, actions)
+    curve = []
+    for other in CURVE:
+        if other != budget:
+            there = choose(sent, swaps, other, hold, actions)
+            curve.append([other, there.false_holds / len(sent), there.caught / len(swaps)])
     report.update(
         false_holds=chosen.false_holds / len(sent),
         recall=chosen.caught / len(swaps),
         demoted=chosen.demoted,
         kept=chosen.kept,
+        curve=curve,
         seconds=round(time.monotonic() - started, 2),
     )
     return jm.Judgement(chosen.hold, chosen.hold - (hold - warn), True, report)

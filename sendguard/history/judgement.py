@@ -82,7 +82,8 @@ class Judgement:
     report: dict[str, Any] = field(default_factory=dict)
     """The operating point measured when fitting: budget, samples, swaps, false_holds, recall, and
     ``demoted``: mechanism -> {"held": sent messages only it held, "caught": mistakes only it caught};
-    ``kept``: the same for reasons that hold routine mail and earn it."""
+    ``kept``: the same for reasons that hold routine mail and earn it; ``curve``: [budget,
+    false_holds, recall] at other budgets, on the same simulated mail."""
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -105,6 +106,14 @@ class Judgement:
         if demoted:
             line += f"; only warn, too costly on your mail: {_counted(demoted)}"
         return line
+
+    def trade_off(self) -> str:
+        """What other budgets would hold on the same simulated mail (evaluate), or ''."""
+        curve = self.report.get("curve") or []
+        if not self.fitted or not curve:
+            return ""
+        points = "; ".join(f"{b:.1%}: {fh:.1%}, {rec:.1%}" for b, fh, rec in curve)
+        return f"at other budgets ([judgement] false_holds), held for nothing and mistakes held: {points}"
 
     def demotions(self) -> dict[str, str]:
         """mechanism -> why it only warns for this user (for the finding's evidence)."""

@@ -72,6 +72,7 @@ def test_evaluate_reports_both_numbers(tmp_path):
     result = sg(tmp_path, "evaluate", str(maildir))
     assert result.returncode == 0, result.stderr
     assert "held for nothing" in result.stdout and "swapped in" in result.stdout
+    assert "judgement:" in result.stdout  # the operating point the fit expects
 
 
 def test_learn_from_a_notmuch_query(tmp_path):

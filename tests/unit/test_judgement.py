@@ -102,6 +102,29 @@ def test_the_fit_meets_the_budget_at_any_volume(tmp_path, volume):
     assert fitted.report["false_holds"] <= 0.02
 
 
+def test_the_fit_reports_what_other_budgets_would_hold(tmp_path):
+    """Beside its own budget, the fit says what the others would hold on the same simulated mail."""
+    from sendguard.decide.train import CURVE
+
+    cfg = parse(jw.CONFIG_TEXT + "[judgement]\nfalse_holds = 0.02\n")
+    fitted = learn(tmp_path, cfg, jw.messages(jw.world(teams=10), 250))
+    assert fitted is not None and fitted.fitted
+    curve = fitted.report["curve"]
+    assert [b for b, _, _ in curve] == [b for b in CURVE if b != 0.02]
+    slack = 1 / fitted.report["samples"]  # the threshold may hold one tie more than the share
+    assert all(fh <= b + slack for b, fh, _ in curve)
+    recalls = [rec for _, _, rec in curve]
+    assert recalls == sorted(recalls) and recalls[0] < recalls[-1]  # a larger budget buys more catches
+    line = fitted.trade_off()
+    assert line.startswith("at other budgets ([judgement] false_holds)") and "\n" not in line
+    assert f"0.5%: {curve[0][1]:.1%}, {curve[0][2]:.1%}" in line
+
+
+def test_no_trade_off_is_reported_before_a_fit():
+    assert jm.Judgement(1.0, 0.75, False, {"why": "too little mail"}).trade_off() == ""
+    assert jm.Judgement(2.0, 1.75, True, {"samples": 300}).trade_off() == ""  # fitted before the curve
+
+
 def test_the_fitted_threshold_meets_the_budget_on_new_mail(tmp_path):
     """Fitted on the older mail, the hold threshold keeps routine newer mail under the budget."""
     cfg = parse(jw.CONFIG_TEXT + "[judgement]\nfalse_holds = 0.02\n")
