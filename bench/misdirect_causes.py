@@ -228,6 +228,11 @@ def replay(d: Path, out: list[dict[str, str]]) -> None:
                 cause = ""
                 if label == "ok" and held:
                     cause = hold_cause(result)
+                    if DETAIL:
+                        print(f"  held for nothing: {d.name} {f}", file=sys.stderr)
+                        for x in result.decision.findings:
+                            if x.severity >= Severity.WARN:
+                                print(f"    {x.rule}: {x.message} [{x.evidence}]", file=sys.stderr)
                 elif label != "ok" and not held:
                     store = open_read_only(state)
                     cause = miss_cause(store, config, raw, intended, wrong)
@@ -270,7 +275,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dirs", nargs="*", type=Path)
     ap.add_argument("--cases", type=Path, help="write every case and its cause here (TSV)")
-    ap.add_argument("--detail", action="store_true", help="print the fits of each missed swap")
+    ap.add_argument("--detail", action="store_true", help="print the fits of each missed swap, and the findings of each false hold")
     ap.add_argument("--features", type=Path, help="write every judged (recipient, twin) pair here (JSON lines)")
     a = ap.parse_args()
     global DETAIL, RECORD
