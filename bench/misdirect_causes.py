@@ -275,7 +275,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dirs", nargs="*", type=Path)
     ap.add_argument("--cases", type=Path, help="write every case and its cause here (TSV)")
-    ap.add_argument("--detail", action="store_true", help="print the fits of each missed swap, and the findings of each false hold")
+    ap.add_argument(
+        "--detail", action="store_true", help="print the fits of each missed swap, and the findings of each false hold"
+    )
     ap.add_argument("--features", type=Path, help="write every judged (recipient, twin) pair here (JSON lines)")
     a = ap.parse_args()
     global DETAIL, RECORD
