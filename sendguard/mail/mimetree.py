@@ -411,6 +411,8 @@ def decode_header(value: object, limit: int = MAX_DECODED_HEADER_CHARS) -> str:
         # backslash escapes, so only the encoded words themselves are decoded
         return _ENCODED_WORDS.sub(lambda words: decode_header(words.group(0)), text)
     text = str(value)[:limit]
+    if "=?" not in text:
+        return text  # no encoded word: the stdlib would give the text back as it is
     try:
         return str(email.header.make_header(email.header.decode_header(text)))
     except (email.errors.MessageError, LookupError, UnicodeError, ValueError, RecursionError):

@@ -101,3 +101,25 @@ def test_parts_without_a_name_parameter_have_no_filename(ctype, cparams, disposi
     message = mimetree._parse_headers(block)
     plain = mimetree._safe(message.get_filename, None)
     assert (plain if mimetree._may_name_a_file(message) else None) == plain
+
+
+def _decode_header_as_before(value: object, limit: int = mimetree.MAX_DECODED_HEADER_CHARS) -> str:
+    """decode_header of a plain value as first written: every one through the stdlib."""
+    import email.errors
+    import email.header
+
+    text = str(value)[:limit]
+    try:
+        return str(email.header.make_header(email.header.decode_header(text)))
+    except (email.errors.MessageError, LookupError, UnicodeError, ValueError, RecursionError):
+        return text
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.text(alphabet=" \t\r\n=?abQB-_:;\xe9\u2028\udc80", max_size=30)
+    | st.sampled_from(["=?utf-8?q?J=C3=BCrgen?= x", "a =? b", "=?x?b??=", "Fri, 04 Dec 2026 09:00:00 +0000"]),
+    st.integers(1, 40),
+)
+def test_a_plain_header_value_reads_as_the_stdlib_reads_it(value: str, limit: int) -> None:
+    assert mimetree.decode_header(value, limit) == _decode_header_as_before(value, limit)
