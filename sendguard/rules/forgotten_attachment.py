@@ -131,10 +131,11 @@ class ForgottenAttachment(Rule):
         if message.attachments or any(p.forwarded or p.content_type.startswith("message/") for p in message.parts):
             return []  # a forwarded message is an attachment too
         body = message.body_text
-        if looks_like_patch(body, message.subject, reading(context, body)):
-            return []
         # own_text keeps whole lines of the body, so a cue at a word start in it is one in the body
+        # (asked first: most mail has none, and the patch's cues are then asked of its runs)
         if not reading(context, body[:OWN_TEXT_CHARS]).any_word_start(CUES):
+            return []
+        if looks_like_patch(body, message.subject, reading(context, body)):
             return []
         match = PHRASE.search(own_text(body[:OWN_TEXT_CHARS]).lower())
         if not match:

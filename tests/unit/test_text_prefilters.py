@@ -233,6 +233,21 @@ def test_no_cue_holds_a_line_break():
     assert not [cue for cue in CUES if "\n" in cue]
 
 
+DIFF_LINES = st.sampled_from(
+    ["--- a/x", "--- /dev/null", "---", "--- ", "-- -", "+++ b/x", "@@ -1 +1 @@", "@@ -x", "Index: a", "diff --git a"]
+)
+
+
+@FAST
+@given(st.lists(st.tuples(st.one_of(DIFF_LINES, LINES, st.text("-+@/ab \nId:x", max_size=8)), BREAKS)))
+def test_every_start_of_a_diff_holds_a_diff_cue(pairs):
+    from sendguard.mail import content
+
+    text = "".join(line + brk for line, brk in pairs)
+    first = content._DIFF_START.search(text)
+    assert (content.diff_start(text) and content.diff_start(text).span()) == (first and first.span())
+
+
 def _readings(text):
     """A reading as the rules get it, one that answers every cue it can from the text's runs,
     one of the text's parts (split at its first line break) and one within the text and more."""
