@@ -398,6 +398,8 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
 def _after_salutation(line: str) -> str | None:
     """The rest of the line after a salutation word ("Hallo", "Dear", "Здравствуйте"), or None."""
     low = line.lower()
+    if not low.startswith(_SALUTATIONS_LONGEST_FIRST):
+        return None  # most lines: one test of them all
     for salutation in _SALUTATIONS_LONGEST_FIRST:
         if low.startswith(salutation):
             rest = line[len(salutation) :]
