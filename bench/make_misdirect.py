@@ -29,7 +29,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from sendguard.history.names import contact_names
+from sendguard.history.names import aliases, contact_names
 from sendguard.history.twins import edit_distance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,9 @@ def _same_person(a: str, b: str) -> bool:
     if not sa or sa != sb or not fa or not fb:
         return False
     # an initial may be of a middle name ("s..bradford" is William S.), so any initial counts
-    return fa == fb or len(fa) == 1 or len(fb) == 1 or fa.startswith(fb) or fb.startswith(fa)
+    if fa == fb or len(fa) == 1 or len(fb) == 1 or fa.startswith(fb) or fb.startswith(fa):
+        return True
+    return fa in aliases(fb) or fb in aliases(fa)  # a short form: Dave and David, Molly and Mary
 
 
 def _kind(a: str, b: str) -> str:
