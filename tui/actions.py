@@ -135,26 +135,25 @@ class EntryActions:
 
         app.push_screen(ConfirmModal(question, body, yes=yes), answered)
 
-    # r
-    def action_release(self) -> None:
-        from sendguard.act.ops import release
-
+    def _queue_op(
+        self, action: str, question: str, yes: str, failure: str, op: Callable[..., Any], done: Callable[[Any], None]
+    ) -> None:
+        """r / d: on Postfix's hold queue there, else ask, then ``op(queue, entry_id, config)``."""
         if self.review.postfix:
-            self._postfix_action("release")
+            self._postfix_action(action)
             return
         found = self._meta()
         if not found:
             return
         entry_id, meta = found
         app = self.review
-        self._confirm_then(
-            "Send this message now?",
-            _summary(meta),
-            "Send",
-            "Release failed",
-            lambda: release(app.queue, entry_id, app.config),
-            self._released,
-        )
+        self._confirm_then(question, _summary(meta), yes, failure, lambda: op(app.queue, entry_id, app.config), done)
+
+    # r
+    def action_release(self) -> None:
+        from sendguard.act.ops import release
+
+        self._queue_op("release", "Send this message now?", "Send", "Release failed", release, self._released)
 
     def _released(self, entry: Any) -> None:
         from sendguard.act import queue as q
@@ -171,20 +170,12 @@ class EntryActions:
     def action_discard(self) -> None:
         from sendguard.act.ops import discard
 
-        if self.review.postfix:
-            self._postfix_action("discard")
-            return
-        found = self._meta()
-        if not found:
-            return
-        entry_id, meta = found
-        app = self.review
-        self._confirm_then(
+        self._queue_op(
+            "discard",
             "Discard this message? It will never be sent.",
-            _summary(meta),
             "Discard",
             "Discard failed",
-            lambda: discard(app.queue, entry_id, app.config),
+            discard,
             lambda entry: self._done(f"Discarded {entry.id}; it will never be sent."),
         )
 
