@@ -46,29 +46,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.postfix import MilterProcess, Postfix, wait_until  # noqa: E402
+from tests.support.postfix import TEAM_CONFIG, MilterProcess, Postfix, wait_until  # noqa: E402
 
 cpu: dict[str, float] = {}  # the last round's CPU seconds per kind
 sink_pid = 0
 SENDERS = [f"user{i}@nordwerk.example" for i in range(8)]
 COLLEAGUES = [f"kollege{i}@nordwerk.example" for i in range(12)]
 CLIENTS = [f"kontakt{i}@kundenfirma.example" for i in range(12)]
-
-CONFIG = """\
-[organization]
-domains = ["nordwerk.example"]
-
-[clients.kundenfirma]
-domains = ["kundenfirma.example"]
-keywords = ["Falke", "Kundenfirma"]
-
-[log]
-notmuch = false
-
-[milter]
-state_dir = "{state}"
-learn = {learn}
-"""
 
 
 PROSE = (
@@ -381,7 +365,8 @@ def main() -> None:
         state = tmpdir / "milter"
         config = tmpdir / "sendguard.toml"
         config.write_text(
-            CONFIG.format(state=state, learn=os.environ.get("BENCH_LEARN", "true"))
+            TEAM_CONFIG.format(hold="reject", state=state)  # the same team as the tests
+            + f"learn = {os.environ.get('BENCH_LEARN', 'true')}\n"
             + os.environ.get("BENCH_CONFIG", "").replace("\\n", "\n")
         )
         seed(config, state)
