@@ -142,14 +142,25 @@ class Policy:
         """Where a message let through goes to be learned: at once by default; the worker
         batches them and learns when idle (worker.py)."""
         self._confirm_lock = threading.Lock()
+        self._configs: dict[tuple[str, str], tuple[Config, Config]] = {}
 
     # -- the decision -------------------------------------------------------------------------
 
+    MAX_CONFIGS = 1024
+
     def config_for(self, tx: Transaction) -> Config:
-        """The configuration with the sender as the identity (a shallow copy; sections shared)."""
+        """The configuration with the sender as the identity (a shallow copy; sections shared),
+        made once per sender and envelope sender: the check only reads it."""
+        key = (tx.sender, tx.envelope_from)
+        found = self._configs.get(key)
+        if found is not None and found[0] is self.config:
+            return found[1]
         own = [a for a in dict.fromkeys([tx.sender, tx.envelope_from.lower()]) if "@" in a]
         config = copy.copy(self.config)
         config.identity = IdentitySection(addresses=own, name=self.config.identity.name)
+        if len(self._configs) >= self.MAX_CONFIGS:
+            self._configs.clear()
+        self._configs[key] = (self.config, config)
         return config
 
     def judge(self, tx: Transaction, cancelled: Any = None) -> Outcome:

@@ -146,3 +146,15 @@ def test_a_block_has_no_way_out(tmp_path):
     outcome = policy.judge(tx(make_message()))
     assert outcome.action == REJECT and outcome.verdict == Verdict.BLOCK
     assert "blocked" in outcome.lines[-1] and "Send it again" not in " ".join(outcome.lines)
+
+
+def test_each_sender_is_checked_as_its_own_identity_under_the_current_configuration(tmp_path):
+    policy = Policy(parse(BASE), tmp_path)
+    first = policy.config_for(tx(b"x", sender="me@nordwerk.example"))
+    assert first.identity.addresses == ["me@nordwerk.example"]
+    assert policy.config_for(tx(b"y", sender="me@nordwerk.example")) is first  # kept per sender
+    assert policy.config_for(tx(b"x", sender="you@nordwerk.example")).identity.addresses == ["you@nordwerk.example"]
+    policy.config = parse(BASE + '[rules.external-recipient]\naction = "warn"\n')
+    again = policy.config_for(tx(b"x", sender="me@nordwerk.example"))
+    assert again is not first and again.rules == policy.config.rules
+    assert again.identity.addresses == ["me@nordwerk.example"]
