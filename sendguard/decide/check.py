@@ -18,7 +18,7 @@ from sendguard.decide.decision import Decision, decide
 from sendguard.history.fit import Read
 from sendguard.mail.message import OutgoingMessage, normalize_address
 from sendguard.model import Action, Finding, Severity
-from sendguard.rules import CONTENT_RULES, load_rules
+from sendguard.rules import CONTENT_RULES, Rule, load_rules
 from sendguard.rules.context import CheckContext
 
 
@@ -130,9 +130,7 @@ def check_message(
     context.deadline = time.monotonic() + config.check.budget
     findings: list[Finding] = []
     off = frozenset(rule for rule, action in actions.items() if action is Action.OFF)
-    # unreadable-message last: it reports what the others could not read (within the budget)
-    rules = sorted(load_rules(skip=off), key=lambda rule: rule.id == "unreadable-message")
-    content = [rule for rule in rules if rule.id in CONTENT_RULES and rule.id != "unreadable-message"]
+    rules, content = _rule_set(off)
     spent = False
     for rule in rules:
         if rule in content and (spent or time.monotonic() > context.deadline):
@@ -177,6 +175,23 @@ def check_message(
     if marks:
         findings = false_alarms.demote(findings, marks, envelope)
     return CheckResult(message, envelope, decide(findings, actions, _demoted(context)), read)
+
+
+_RULE_SETS: dict[frozenset[str], tuple[list[Rule], list[Rule]]] = {}
+
+
+def _rule_set(off: frozenset[str]) -> tuple[list[Rule], list[Rule]]:
+    """(the rules to run, those of them about content), once per process and set of rules off:
+    a rule keeps nothing of a message."""
+    found = _RULE_SETS.get(off)
+    if found is None:
+        # unreadable-message last: it reports what the others could not read (within the budget)
+        rules = sorted(load_rules(skip=off), key=lambda rule: rule.id == "unreadable-message")
+        content = [rule for rule in rules if rule.id in CONTENT_RULES and rule.id != "unreadable-message"]
+        if len(_RULE_SETS) >= 64:
+            _RULE_SETS.clear()
+        found = _RULE_SETS[off] = (rules, content)
+    return found
 
 
 def _demoted(context: CheckContext) -> dict[str, str]:
