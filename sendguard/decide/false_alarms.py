@@ -22,7 +22,16 @@ FILE_NAME = "false-alarms.json"
 
 
 def _path(state_dir: Path) -> Path:
-    return state_dir / FILE_NAME
+    found = _PATHS.get(state_dir)
+    if found is None:
+        if len(_PATHS) >= 256:
+            _PATHS.clear()
+        found = _PATHS[state_dir] = state_dir / FILE_NAME
+    return found
+
+
+_PATHS: dict[Path, Path] = {}
+"""The marks file of each state directory asked about (the send path and milter ask per message)."""
 
 
 def load(state_dir: Path) -> dict[tuple[str, str], int]:
