@@ -75,7 +75,7 @@ def milter_workload(tmp: Path, n: int) -> tuple[Any, list[Any]]:
 
     state = tmp / "milter"
     config = tmp / "sendguard.toml"
-    config.write_text(bench_milter.CONFIG.format(state=state, learn="false"))
+    config.write_text(bench_milter.TEAM_CONFIG.format(hold="reject", state=state) + "learn = false\n")
     bench_milter.seed(config, state)
     policy = Policy(load(config, required=True), state)
     senders = bench_milter.SENDERS
