@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from functools import cached_property
 from typing import Any
+
+from sendguard.lazy import cached_property
 
 
 class LazyPattern:
@@ -343,21 +344,28 @@ class Runs:
 
 
 def _cue(cue: str) -> tuple[bytes, bytes, tuple[bytes, ...], bool, bytes, str]:
-    """(the cue in UTF-8, after a space, its runs, whether it is one run, its rarest byte, its
-    rarest character): each run of a cue is in the runs of a text that holds the cue; a cue that
-    is one run is ``(data,)`` there; a text without one of the cue's characters has no cue."""
+    """(the cue in UTF-8, after a space, its runs as ``joined`` shows them, whether it is one run,
+    its rarest byte, its rarest character): each run of a cue is in the runs of a text that holds
+    the cue, and one the cue has a separator before starts a run there (" run" is in ``joined``),
+    one it has a separator after ends one ("run "); a cue that is one run is ``(data,)`` there; a
+    text without one of the cue's characters has no cue."""
     found = _CUES.get(cue)
     if found is None:
         data = cue.encode("utf-8", "surrogatepass")
-        pieces = tuple(data.translate(_RUN_BYTES).split())
+        spaced = data.translate(_RUN_BYTES)  # a separator is ASCII: where it is, a run starts or ends
+        pieces = tuple(spaced.split())
+        shown = tuple(
+            b" " * (run.start() > 0) + run.group() + b" " * (run.end() < len(spaced))
+            for run in re.finditer(rb"[^ ]+", spaced)
+        )
         rare_byte = bytes([max(data, key=lambda b: _RANK.get(b, 1000))]) if data else b""
         rare_char = max(cue, key=lambda c: _RANK.get(ord(c), 1000)) if cue else ""
-        found = _CUES[cue] = (data, b" " + data, pieces, pieces == (data,), rare_byte, rare_char)
+        found = _CUES[cue] = (data, b" " + data, shown, pieces == (data,), rare_byte, rare_char)
     return found
 
 
 def _in_runs(cue: tuple[bytes, bytes, tuple[bytes, ...], bool, bytes, str], joined: bytes) -> bool:
-    """Whether each run of the cue (``_cue``) is in ``joined``."""
+    """Whether each run of the cue (``_cue``) stands in ``joined`` as the cue shows it."""
     for piece in cue[2]:
         if piece not in joined:
             return False
