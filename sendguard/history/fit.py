@@ -12,13 +12,14 @@ import math
 import re
 from collections.abc import Callable, KeysView, Mapping
 from dataclasses import dataclass
-from functools import cached_property, reduce
+from functools import reduce
 from itertools import filterfalse, repeat
 from operator import add, itemgetter
 from string import ascii_lowercase
 from typing import Any, NamedTuple
 
 from sendguard.history.store import Contact, HistoryStore
+from sendguard.lazy import cached_property
 from sendguard.mail.greetings import (
     MAX_BODY_CHARS,
     MAX_WORDS,

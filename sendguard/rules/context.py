@@ -7,10 +7,10 @@ tests never depend on the clock.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sendguard.lazy import cached_property
 from sendguard.mail.message import domain_matches, domain_of, normalize_address
 from sendguard.rules import CONTENT_RULES
 
