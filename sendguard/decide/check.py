@@ -8,6 +8,7 @@ not shown to the person but the rule and error are named), never a lost message.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -177,21 +178,14 @@ def check_message(
     return CheckResult(message, envelope, decide(findings, actions, _demoted(context)), read)
 
 
-_RULE_SETS: dict[frozenset[str], tuple[list[Rule], list[Rule]]] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def _rule_set(off: frozenset[str]) -> tuple[list[Rule], list[Rule]]:
     """(the rules to run, those of them about content), once per process and set of rules off:
     a rule keeps nothing of a message."""
-    found = _RULE_SETS.get(off)
-    if found is None:
-        # unreadable-message last: it reports what the others could not read (within the budget)
-        rules = sorted(load_rules(skip=off), key=lambda rule: rule.id == "unreadable-message")
-        content = [rule for rule in rules if rule.id in CONTENT_RULES and rule.id != "unreadable-message"]
-        if len(_RULE_SETS) >= 64:
-            _RULE_SETS.clear()
-        found = _RULE_SETS[off] = (rules, content)
-    return found
+    # unreadable-message last: it reports what the others could not read (within the budget)
+    rules = sorted(load_rules(skip=off), key=lambda rule: rule.id == "unreadable-message")
+    content = [rule for rule in rules if rule.id in CONTENT_RULES and rule.id != "unreadable-message"]
+    return rules, content
 
 
 def _demoted(context: CheckContext) -> dict[str, str]:

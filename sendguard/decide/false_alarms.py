@@ -8,6 +8,7 @@ the rule alone no longer holds mail to them while an independent signal still do
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -21,17 +22,10 @@ from sendguard.model import Finding, Severity
 FILE_NAME = "false-alarms.json"
 
 
+@functools.lru_cache(maxsize=256)
 def _path(state_dir: Path) -> Path:
-    found = _PATHS.get(state_dir)
-    if found is None:
-        if len(_PATHS) >= 256:
-            _PATHS.clear()
-        found = _PATHS[state_dir] = state_dir / FILE_NAME
-    return found
-
-
-_PATHS: dict[Path, Path] = {}
-"""The marks file of each state directory asked about (the send path and milter ask per message)."""
+    """The marks file of a state directory (the send path and the milter ask per message)."""
+    return state_dir / FILE_NAME
 
 
 def load(state_dir: Path) -> dict[tuple[str, str], int]:

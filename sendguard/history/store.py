@@ -9,6 +9,7 @@ history store".
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -496,11 +497,7 @@ def open_read_only(state_dir: Path) -> HistoryStore | None:
     One process checking many messages (``sendguard check`` of a folder) reuses the open store
     and its contact cache for as long as the files are unchanged.
     """
-    key = _KEYS.get(state_dir)
-    if key is None:
-        if len(_KEYS) >= 4 * MAX_OPEN:
-            _KEYS.clear()
-        key = _KEYS[state_dir] = str(path_in(state_dir))
+    key = _file_of(state_dir)
     try:
         stamp = (_stamp(key), _stamp(key + "-wal"))
     except OSError:
@@ -540,8 +537,12 @@ def _stamp(path: str) -> tuple[int, int, int, int] | None:
 MAX_OPEN = 32
 _Stamp = tuple[int, int, int, int]
 _OPEN: dict[str, tuple[tuple[_Stamp | None, _Stamp | None], HistoryStore | None]] = {}
-_KEYS: dict[Path, str] = {}
-"""The file of each state directory asked about (pathlib's joining costs more than the stats)."""
+
+
+@functools.lru_cache(maxsize=4 * MAX_OPEN)
+def _file_of(state_dir: Path) -> str:
+    """The history file of a state directory (pathlib's joining costs more than the stats)."""
+    return str(path_in(state_dir))
 
 
 def _open(path: str) -> HistoryStore | None:
