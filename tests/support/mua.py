@@ -172,9 +172,15 @@ class Aerc:
         (config / "aerc.conf").write_text(f"[compose]\neditor = {editor}\n")
         run = root / "run"
         run.mkdir(mode=0o700)
+        scratch = root / "tmp"  # aerc writes each draft under $TMPDIR: keep them in the test's directory
+        scratch.mkdir()
         self.env = world.env()
         self.env.update(
-            XDG_CONFIG_HOME=str(root / "config"), XDG_RUNTIME_DIR=str(run), HOME=str(root), TERM="xterm-256color"
+            XDG_CONFIG_HOME=str(root / "config"),
+            XDG_RUNTIME_DIR=str(run),
+            HOME=str(root),
+            TERM="xterm-256color",
+            TMPDIR=str(scratch),
         )
         self.env.update(extra_env or {})
         self.width = 160
