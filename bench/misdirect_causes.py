@@ -15,6 +15,10 @@ false holds
   the rule, and for namesake the signals that made the margin (typo, dormant, reply, fit:...)
 
     .venv/bin/python bench/misdirect_causes.py [DIR...] [--cases out.tsv]
+
+``--received`` also learns the user's received mail dated after the split (from the Enron
+mailbox), before each case everything that arrived earlier: the benchmark learns only what came
+before its split.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "misdirect"
 DETAIL = False
 RECORD = False
+RECEIVED = False
 SIGNALS = ("co", "words", "greeting", "thread", "mention", "quoted", "org", "topic_org")
 
 
@@ -53,6 +58,22 @@ def day_of(raw: bytes) -> str:
         return when.astimezone(datetime.UTC).date().isoformat()
     except (TypeError, ValueError, IndexError):
         return "0000-00-00"
+
+
+def when_of(raw: bytes) -> float:
+    try:
+        return email.utils.parsedate_to_datetime(email.message_from_bytes(raw)["Date"]).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return 0.0
+
+
+def later_received(d: Path, start: float) -> list[tuple[float, bytes]]:
+    """The user's received mail dated from the first case on (the benchmark learns only what came before)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import make_misdirect
+
+    _, received = make_misdirect._mailbox(ROOT.parent / "shared" / "corpus" / "enron" / d.name)
+    return [(t, raw) for t, raw in received if t >= start]
 
 
 def learn(state: Path, config: schema.Config, raws: list[bytes]) -> None:
@@ -219,8 +240,20 @@ def replay(d: Path, out: list[dict[str, str]]) -> None:
         for r in rows:
             raw = (d / "cases" / r[0]).read_bytes()
             days[day_of(raw)].append((r, raw))
+        incoming: list[tuple[float, bytes]] = []
+        if RECEIVED:
+            start = min((when_of(raw) for day in days.values() for _, raw in day), default=0.0)
+            incoming = later_received(d, start)
         for day in sorted(days):
+            if incoming:
+                days[day].sort(key=lambda item: when_of(item[1]))
             for r, raw in days[day]:
+                if incoming:
+                    now = when_of(raw)
+                    arrived = [m for t, m in incoming if t < now]
+                    if arrived:
+                        incoming = [(t, m) for t, m in incoming if t >= now]
+                        learn(state, config, arrived)
                 message = OutgoingMessage(raw)
                 result = check_message(message, config, envelope=envelope_for(message, (), False), state_dir=state)
                 held = result.decision.verdict >= Verdict.HOLD
@@ -278,10 +311,16 @@ def main() -> int:
     ap.add_argument(
         "--detail", action="store_true", help="print the fits of each missed swap, and the findings of each false hold"
     )
+    ap.add_argument(
+        "--received",
+        action="store_true",
+        help="also learn the user's received mail as it arrives (from the Enron mailbox, before each case)",
+    )
     ap.add_argument("--features", type=Path, help="write every judged (recipient, twin) pair here (JSON lines)")
     a = ap.parse_args()
-    global DETAIL, RECORD
+    global DETAIL, RECORD, RECEIVED
     DETAIL = a.detail
+    RECEIVED = a.received
     if a.features:
         RECORD = True
         Simulator.judge = _recording_judge  # type: ignore[method-assign]
