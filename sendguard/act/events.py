@@ -4,8 +4,9 @@
 :class:`ObserverWorker` runs them in a child forked *before* the rules open SQLite (a connection
 open at fork time breaks the child's), for the sendmail entry points, which exit right after.
 :func:`settle` waits, bounded, until no worker is at work, for readers that must see what the
-observers wrote. An observer that breaks is logged to ``observers.log``; the message's fate is
-unchanged. See ARCHITECTURE.md, "Processes" and rule 5 of the send path.
+observers wrote. LATER (the judgement's refit) runs after them, with their lock released: no
+reader needs to wait for it. An observer that breaks is logged to ``observers.log``; the
+message's fate is unchanged. See ARCHITECTURE.md, "Processes" and rule 5 of the send path.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 OBSERVERS: tuple[str, ...] = ("sendguard.history.observer", "sendguard.incidents.observer", "sendguard.act.supersede")
+LATER: tuple[str, ...] = ("sendguard.decide.refit",)
+"""Run after OBSERVERS, outside their lock: work no reader has to wait for (settle)."""
 LOCK_NAME = ".observers.lock"
 ERROR_LOG = "observers.log"
 
@@ -37,7 +40,7 @@ def emit(
     observers: tuple[str, ...] | None = None,
     warn: Callable[[str], None] = _to_stderr,
 ) -> None:
-    for name in OBSERVERS if observers is None else observers:
+    for name in (*OBSERVERS, *LATER) if observers is None else observers:
         try:
             importlib.import_module(name).observe(entry, event, config)
         except Exception as err:  # noqa: BLE001 — the log must never cost the user a message
@@ -122,10 +125,13 @@ def _work(job_fd: int, ack_fd: int, config: Any) -> None:
     entry = Entry(Path(job["path"]), job["meta"])
     state_dir = entry.path.parent.parent  # STATE/queue/ID
     lock_fd = os.open(state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)  # OSError: no ack, the parent does it
-    fcntl.flock(lock_fd, fcntl.LOCK_SH)  # held until we exit
+    fcntl.flock(lock_fd, fcntl.LOCK_SH)
     os.write(ack_fd, b"1")
     os.close(ack_fd)
-    emit(entry, job["event"], config, warn=lambda line: _log_failure(state_dir, line))
+    warn = lambda line: _log_failure(state_dir, line)  # noqa: E731
+    emit(entry, job["event"], config, observers=OBSERVERS, warn=warn)
+    os.close(lock_fd)  # settle() and the next mail's check wait no longer
+    emit(entry, job["event"], config, observers=LATER, warn=warn)
 
 
 def _become_detached(keep: tuple[int, ...]) -> None:

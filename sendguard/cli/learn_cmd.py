@@ -107,7 +107,7 @@ def learn(  # type: ignore[no-untyped-def]
                         continue  # notmuch knows a file that is gone: nothing to learn from it
                     learner.add(raw)
                     bar.update(len(raw))
-        fitted = refresh(db, config)
+        fitted = refresh(db, config, own=own)
     finally:
         db.close()
     click.echo(f"learned {learner.added} new messages ({learner.skipped} already known or unusable)")

@@ -205,14 +205,14 @@ def _judged(data: Any) -> Judged:
     return float(margin), findings
 
 
-def simulate(db: Any, config: Any, seed: int = 0) -> tuple[list[Judged], list[Judged]]:
+def simulate(db: Any, config: Any, seed: int = 0, own: Any = None) -> tuple[list[Judged], list[Judged]]:
     """(the kept samples judged as sent, their swaps judged): margins and findings.
 
     A sample never judged (learned without simulation) or judged by an older VERSION is judged
     now against the history less that message (LeaveOut), and the result kept in ``examples``.
     """
     base = HistoryStore(db)
-    simulator = Simulator(db, config, seed)
+    simulator = Simulator(db, config, seed, own=own)
     ids: dict[str, int] | None = None
     rows = db.execute(
         "SELECT s.msgid, s.date, s.raw, e.data FROM samples s JOIN messages m ON m.msgid = s.msgid "
@@ -256,26 +256,32 @@ def _parsed(data: str | None) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def refresh(db: Any, config: Any, *, force: bool = False) -> jm.Judgement | None:
-    """Refit when the sent mail grew by STALE_SHARE since the last fit (or never was); None if fresh."""
+def refresh(db: Any, config: Any, *, force: bool = False, own: Any = None) -> jm.Judgement | None:
+    """Refit when the sent mail grew by STALE_SHARE since the last fit (or never was), or the
+    budget or prior changed; None if fresh. ``own``: whose history it is, when not the config's
+    identity (a sender of the milter)."""
+    if not (force or stale(db, config)):
+        return None
+    fitted = fit(db, config, own=own)
+    with db:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('judgement', ?)", (fitted.dumps(),))
+    return fitted
+
+
+def stale(db: Any, config: Any) -> bool:
+    """Whether the stored judgement is due for a refit (see ``refresh``): two rows read."""
     row = db.execute("SELECT value FROM meta WHERE key = 'judgement'").fetchone()
     hold, warn = _prior(config)
     current = jm.loads(row[0] if row else "", hold, warn)
     sent = _meta(db, "sent")
     fitted_at = int(current.report.get("sent", -1)) if row else -1
-    stale = (
+    return (
         fitted_at < 0
         or sent >= fitted_at + max(STALE_MIN, STALE_SHARE * fitted_at)
         or current.report.get("budget") != config.judgement.false_holds
         or current.report.get("prior") != [hold, warn]
         or current.report.get("version") != VERSION
     )
-    if not (force or stale):
-        return None
-    fitted = fit(db, config)
-    with db:
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('judgement', ?)", (fitted.dumps(),))
-    return fitted
 
 
 def _prior(config: Any) -> tuple[float, float]:
@@ -287,12 +293,12 @@ def _meta(db: Any, key: str) -> int:
     return int(row[0]) if row else 0
 
 
-def fit(db: Any, config: Any, seed: int = 0) -> jm.Judgement:
+def fit(db: Any, config: Any, seed: int = 0, own: Any = None) -> jm.Judgement:
     """The thresholds at the budget (see the module docstring), or the prior with too little mail."""
     started = time.monotonic()
     budget = config.judgement.false_holds
     hold, warn = _prior(config)
-    sent, swaps = simulate(db, config, seed)
+    sent, swaps = simulate(db, config, seed, own)
     report: dict[str, Any] = {
         "budget": budget,
         "prior": [hold, warn],

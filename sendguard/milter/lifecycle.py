@@ -61,6 +61,11 @@ class Background:
         self.thread.join(timeout)
 
 
+def _learn_and_refit(policy: Policy, sender: str, raw: bytes, own: list[str], read: Any) -> None:
+    policy.learn(sender, raw, own, read)
+    policy.refit(sender, own)
+
+
 class Maintenance:
     """A thread in the milter's own process that removes expired copies (retention.prune) at
     start and then every ``every`` seconds; never on a message's reply path."""
@@ -286,7 +291,9 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
     else:
         background = Background()
         policy.later = background.submit
-        policy.to_learn = lambda sender, raw, own, read: background.submit(lambda: policy.learn(sender, raw, own, read))
+        policy.to_learn = lambda sender, raw, own, read: background.submit(
+            lambda: _learn_and_refit(policy, sender, raw, own, read)
+        )
         judge = Checker(policy, timeout)
         judge.warm_up()
     maintenance = Maintenance(policy)

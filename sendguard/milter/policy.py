@@ -22,6 +22,7 @@ from sendguard.model import Severity, Verdict
 
 if TYPE_CHECKING:
     from sendguard.history.fit import Read
+    from sendguard.history.judgement import Judgement
 
 ACCEPT = "accept"
 REJECT = "reject"
@@ -293,6 +294,12 @@ class Policy:
                     learner.add(raw, read)
         finally:
             db.close()
+
+    def refit(self, sender: str, own: list[str]) -> Judgement | None:
+        """Refit the sender's judgement once their history grew enough since it was fitted."""
+        from sendguard.decide.refit import refit
+
+        return refit(senders.sender_dir(self.root, sender, create=True), self.config, own=own or [sender])
 
     def _notice_later(self, tx: Transaction, meta: q.Meta, entry_id: str) -> None:
         if not self.config.milter.notice or not (tx.sender or tx.envelope_from):

@@ -113,6 +113,11 @@ def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[tuple[by
             policy.learn_many(sender, [raw for raw, _ in items], list(own), [read for _, read in items])
         except Exception as err:  # noqa: BLE001 — a history that cannot be written costs learning, not mail
             _log(f"could not learn {len(items)} messages of {sender}: {type(err).__name__}: {err}")
+            continue
+        try:
+            policy.refit(sender, list(own))
+        except Exception as err:  # noqa: BLE001 — a judgement not refitted stays as it was fitted
+            _log(f"could not refit the judgement of {sender}: {type(err).__name__}: {err}")
     pending.clear()
 
 

@@ -103,7 +103,7 @@ def _warm_up(config_path: Path | None) -> Any:
         options=(),
         now=time.time(),
     )
-    for name in events.OBSERVERS:
+    for name in (*events.OBSERVERS, *events.LATER):
         __import__(name)
     from sendguard.act import queue as q
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from sendguard.act import events
 from sendguard.act import queue as q
 from tests.conftest import make_message
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,11 +24,15 @@ SEND = (
 )
 
 
-def send(world, message: bytes) -> subprocess.CompletedProcess[bytes]:
+# The same with the slow observer as the work that comes after the observers (a refit).
+SEND_LATER = SEND.replace("events.OBSERVERS = ", "events.OBSERVERS = ()\nevents.LATER = ")
+
+
+def send(world, message: bytes, script: str = SEND) -> subprocess.CompletedProcess[bytes]:
     env = world.env()
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
-        [sys.executable, "-c", SEND, "-t"], input=message, capture_output=True, env=env, timeout=60, check=False
+        [sys.executable, "-c", script, "-t"], input=message, capture_output=True, env=env, timeout=60, check=False
     )
 
 
@@ -90,3 +95,20 @@ def test_a_held_message_is_observed_too(world, monkeypatch):
     assert events.settle(state_dir(), timeout=30)
     (entry,) = q.Queue.default().entries()
     assert (state_dir() / "slow-observer-saw").read_text() == f"{entry.id} held held"
+
+
+def test_work_after_the_observers_keeps_neither_readers_nor_the_next_mail_waiting(world, monkeypatch, tmp_path):
+    gate = tmp_path / "observer-gate"
+    monkeypatch.setenv("SLOW_OBSERVER_GATE", str(gate))
+    monkeypatch.setenv("SLOW_OBSERVER_SECONDS", "0")
+    first = send(world, make_message(to="bob@nordwerk.example", subject="one"), SEND_LATER)
+    assert first.returncode == 0, first.stderr
+    # The later work waits at the closed gate, yet settle() finds no observer at work, and the
+    # next mail is checked and delivered without waiting for it.
+    assert events.settle(state_dir(), timeout=30)
+    assert not (state_dir() / "slow-observer-saw").exists()
+    second = send(world, make_message(to="bob@nordwerk.example", subject="two"), SEND_LATER)
+    assert second.returncode == 0, second.stderr
+    assert len(world.server.received) == 2
+    gate.touch()
+    assert wait_until(lambda: (state_dir() / "first-observer-done").exists())

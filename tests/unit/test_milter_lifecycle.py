@@ -14,8 +14,8 @@ from tests.conftest import make_message
 HOLD_OUTSIDE = '[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n\n[rules.external-recipient]\naction = "hold"\n'
 
 
-def tx(raw: bytes) -> Transaction:
-    return Transaction("me@nordwerk.example", "me@nordwerk.example", ["anna@kundenfirma.example"], raw, "Q1")
+def tx(raw: bytes, to: str = "anna@kundenfirma.example") -> Transaction:
+    return Transaction("me@nordwerk.example", "me@nordwerk.example", [to], raw, "Q1")
 
 
 class SlowPolicy(Policy):
@@ -114,3 +114,27 @@ def test_closing_waits_for_a_busy_worker_to_answer_learn_and_exit(tmp_path):
     assert [o.action for o in outcomes] == [ACCEPT]
     assert worker.proc.returncode == 0, "it exited by itself, not killed"
     assert (senders.sender_dir(tmp_path, "me@nordwerk.example") / "history.sqlite").exists(), "and learned first"
+
+
+def test_the_workers_refit_a_senders_judgement_as_their_history_grows(tmp_path):
+    import json
+
+    from sendguard.decide import train
+    from sendguard.history.store import open_read_only
+    from sendguard.milter import senders
+    from sendguard.milter.lifecycle import WorkerPool
+
+    config = parse('[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n')
+    pool = WorkerPool(Policy(config, tmp_path), count=1, timeout=60)
+    count = train.MIN_SAMPLES + 10
+    try:
+        for n in range(count):
+            to = f"kollege{n % 4}@nordwerk.example"
+            assert pool(tx(make_message(to=to, subject=f"Wochenplan {n}"), to=to)).action == ACCEPT
+    finally:
+        pool.close()  # the worker learns what it holds before it exits, and refits
+    stored = open_read_only(senders.sender_dir(tmp_path, "me@nordwerk.example")).judgement()
+    assert stored, "no judgement without a learn --as"
+    judgement = json.loads(stored)
+    # fitted on the sender's mail as theirs (as sent), not the prior for want of samples
+    assert judgement["report"]["sent"] == count and judgement["fitted"], judgement["report"]
