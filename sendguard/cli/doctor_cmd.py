@@ -291,6 +291,14 @@ def check_programs(sendmail: Path | None) -> list[Check]:
     return out
 
 
+def check_on_path() -> Check:
+    """Whether the ``sendguard ...`` commands that held mail and notices name run this sendguard."""
+    problem = mailsetup.path_problem()
+    if problem is None:
+        return Check("sendguard on PATH", OK, str(shutil.which("sendguard")))
+    return Check("sendguard on PATH", WARN, *problem)
+
+
 def check_resident(cfg) -> Check:  # type: ignore[no-untyped-def]
     """Whether mail is checked by a warm resident checker (informational: both ways are safe)."""
     from sendguard import paths
@@ -320,6 +328,7 @@ def run_checks(state) -> list[Check]:  # type: ignore[no-untyped-def]
         checks.append(check_incident_log(cfg))
         checks.append(check_clients(cfg))
     checks += check_programs(mailsetup.installed_executable("sendguard-sendmail"))
+    checks.append(check_on_path())
     return checks
 
 

@@ -330,4 +330,7 @@ def setup(state, dry_run: bool, add_clients: bool) -> None:  # type: ignore[no-u
             f"can use {sendmail_text}"
         )
     _print_timer()
+    problem = mailsetup.path_problem()
+    if problem is not None:
+        click.echo(f"\n{problem[0]}; to put it there:\n    {problem[1]}")
     click.echo("\nThen: sendguard learn ~/Mail/Sent   (your sent mail; or --notmuch QUERY), and sendguard doctor.")

@@ -365,3 +365,25 @@ def test_setup_reads_the_name_from_the_sent_folder_mutt_files_into():
     (sent / "cur" / "1:2,S").write_bytes(make_message(sender="Dana Wolff <d.wolff@nordwerk.example>"))
     assert run("setup").returncode == 0
     assert 'name = "Dana Wolff"' in config_file().read_text()
+
+
+def test_setup_and_doctor_say_how_to_reach_sendguard_off_path_and_the_way_works(tmp_path):
+    """A checkout's venv is off PATH, yet every held message says `sendguard release ID`."""
+    write_msmtprc()
+    exe = Path(sendguard_exe())
+    local_bin = home() / ".local" / "bin"
+    bare = {**os.environ, "PATH": f"{local_bin}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+
+    def doctor_row() -> str:
+        proc = subprocess.run([str(exe), "doctor"], capture_output=True, text=True, env=bare, timeout=60, check=False)
+        return next(line for line in proc.stdout.splitlines() if "sendguard on PATH" in line)
+
+    setup = subprocess.run([str(exe), "setup"], capture_output=True, text=True, env=bare, timeout=60, check=False)
+    assert "`sendguard` is not on PATH" in setup.stdout
+    assert doctor_row().startswith("warn")
+    fix = next(line.strip() for line in setup.stdout.splitlines() if "ln -s" in line)
+    command = fix.split("   (")[0]
+    subprocess.run(["sh", "-c", command], env=bare, check=True, timeout=30)
+    assert doctor_row().startswith("ok")
+    on_path = subprocess.run(["sendguard", "--version"], capture_output=True, text=True, env=bare, timeout=60)
+    assert on_path.returncode == 0, on_path.stderr

@@ -50,6 +50,24 @@ def installed_executable(name: str) -> Path | None:
     return Path(found).absolute() if found else None
 
 
+def path_problem() -> tuple[str, str] | None:
+    """Why typing ``sendguard`` would not run this sendguard, and how to fix it; None when it would.
+
+    Every message names commands (``sendguard release ID``, ``sendguard review``); from a
+    checkout's venv they end in "command not found" until its ``bin`` is reachable.
+    """
+    mine = installed_executable("sendguard")
+    if mine is None:
+        return None
+    found = shutil.which("sendguard")
+    if found and os.path.samefile(found, mine):
+        return None
+    fix = f"mkdir -p ~/.local/bin && ln -s {mine} ~/.local/bin/   (~/.local/bin on PATH)"
+    if found:
+        return f"`sendguard` on PATH is {found}, not this one ({mine})", fix
+    return '`sendguard` is not on PATH: the commands its messages name say "command not found"', fix
+
+
 def shipped_dir(name: str) -> Path | None:
     """``hooks`` or ``man`` as shipped: the source tree (editable install) or ``PREFIX/share/sendguard``."""
     for base in (Path(__file__).resolve().parents[3] / name, Path(sys.prefix) / "share" / "sendguard" / name):
