@@ -318,10 +318,8 @@ def write_drafts(
     notes = []
     manager = normalize_address(config.oops.manager or "")
     if not manager:
-        notes.append(
-            'no draft for a manager: none is set; add manager = "ADDRESS" under [oops] in the config '
-            "(sendguard setup asks for it)"
-        )
+        where = config.path or "the config (sendguard setup writes one)"
+        notes.append(f'no draft for a manager: none is set; add manager = "ADDRESS" under [oops] in {where}')
     elif manager in record["intended_recipients"]:
         notes.append(f"no separate manager draft: [oops] manager {manager} is who it was meant for")
     else:

@@ -192,6 +192,20 @@ def test_english_message_gets_english_drafts_and_no_manager_draft_without_one(wo
     assert all(p.parent == tmp_path / "Drafts" / "cur" for p in report.drafts)
 
 
+def test_the_note_without_a_manager_names_the_file_where_setting_one_works(world):
+    """setup asks for the manager only when it writes a new config: the note must say where it goes."""
+    world.write_config()
+    world.send(make_message(to="anna@kundenfirma.example", body=ENGLISH), "-t")
+    out = world.cli("oops").stdout
+    note = next(line for line in out.splitlines() if "no draft for a manager" in line)
+    assert str(world.config_path) in note and "setup asks" not in note
+    with world.config_path.open("a") as f:
+        f.write('\n[oops]\nmanager = "chefin@nordwerk.example"\n')
+    again = world.cli("oops")
+    assert "no draft for a manager" not in again.stdout, again.stdout + again.stderr
+    assert "oops-manager-" in again.stdout
+
+
 def test_oops_on_a_message_that_did_not_leave_says_so(world):
     world.write_config('[rules.external-recipient]\naction = "hold"\n[delay]\nseconds = 600\n')
     assert world.cli("oops").returncode != 0  # nothing left at all
