@@ -123,11 +123,13 @@ def detail(view: MessageView) -> Text:
     if not view.recipients:
         out.append("   (none)\n", style="dim")
     out.append("\nWhy\n", style="bold underline")
-    shown = [f for f in view.findings if f.severity != "info"] or view.findings
+    shown = view.reasons
     for finding in shown:
         out.append(f" {finding.severity:>5} ", style=SEVERITY_STYLES.get(finding.severity, ""))
         out.append_text(text(finding.message, keep_newlines=False))
         out.append(f"  ({finding.rule})\n", style="dim")
+    if view.escalated:
+        out.append("       (each alone would only warn; together they hold the message)\n", style="dim")
     for note in view.notes:
         out.append("  note ", style="bold red")
         out.append_text(text(note))

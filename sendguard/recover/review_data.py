@@ -370,6 +370,23 @@ class MessageView:
     suggestions: list[str] = field(default_factory=list)
     events: list[q.Event] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    verdict: str = ""
+
+    @property
+    def escalated(self) -> bool:
+        """Held though no reason holds alone: warnings about one recipient agreed."""
+        severities = {f.severity for f in self.findings}
+        return self.verdict == "hold" and "warn" in severities and not severities & {"hold", "block"}
+
+    @property
+    def reasons(self) -> list[FindingView]:
+        """The findings the screen lists: not the info ones, unless one helped hold the message."""
+        from sendguard.decide.decision import CORROBORATING_INFO
+
+        def counts(f: FindingView) -> bool:
+            return f.severity != "info" or (self.escalated and f.rule in CORROBORATING_INFO)
+
+        return [f for f in self.findings if counts(f)] or self.findings
 
     @property
     def evidence(self) -> list[str]:
@@ -449,6 +466,7 @@ def message_view(queue: q.Queue, entry_id: str, config: Any) -> MessageView:
         suggestions=suggestions,
         events=list(meta.get("events", [])),
         notes=notes,
+        verdict=str(meta.get("verdict", "")),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from sendguard.errors import ConfigError, QueueError
 from sendguard.model import Finding, Severity
 from sendguard.recover import fix
 from sendguard.recover.review_data import message_view, queue_rows
+from tests.conftest import make_message
 from tests.support import tui_snapshot_app as data
 
 
@@ -285,3 +287,20 @@ def test_config_edit_keeps_a_symlinked_config_a_symlink(tmp_path):
     link.symlink_to(real)
     config_edit.allow(link, config_edit.AllowChoice("domain", "partner.example"))
     assert link.is_symlink() and 'domains = ["partner.example"]' in real.read_text()
+
+
+def test_a_hold_of_warnings_that_agree_says_so_on_the_message_screen(world):
+    """Two reasons marked "warn" under HELD read as a contradiction unless the screen says why."""
+    from sendguard.tui import render
+
+    world.write_config('[rules.external-recipient]\naction = "warn"\n')
+    body = "Hallo Anna,\n\nbitte vertraulich behandeln: die Zahlen zum Umbau.\n"
+    sent = world.send(make_message(to="anna@kundenfirma.example", body=body), "-t")
+    assert sent.returncode == 75 and b"each alone would only warn" in sent.stderr
+    queue = Queue.default()
+    (entry,) = queue.entries()
+    view = message_view(queue, entry.id, config_mod.load(world.config_path))
+    shown = render.detail(view).plain
+    why = shown.split("\nWhy\n")[1].split("\nMessage\n")[0]
+    assert re.findall(r"^ +(\w+) ", why, re.M) == ["warn", "warn"], "no reason holds by itself"
+    assert "each alone would only warn; together they hold the message" in shown
