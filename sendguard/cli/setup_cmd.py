@@ -129,7 +129,8 @@ def starter_config(
     domains = sorted({domain_of(normalize_address(a)) for a in senders} - mailsetup.FREEMAIL)
     lines = [
         "# sendguard configuration, written by `sendguard setup`.",
-        "# Every key: man 5 sendguard.toml (or `sendguard config keys`). Check it: `sendguard doctor`.",
+        "# Every key: `sendguard man config` (sendguard.toml(5)) or `sendguard config keys`.",
+        "# Check it: `sendguard doctor`.",
         "",
         "[identity]",
         "# your own addresses (from msmtp's `from` lines)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import textwrap
@@ -387,3 +388,24 @@ def test_setup_and_doctor_say_how_to_reach_sendguard_off_path_and_the_way_works(
     assert doctor_row().startswith("ok")
     on_path = subprocess.run(["sendguard", "--version"], capture_output=True, text=True, env=bare, timeout=60)
     assert on_path.returncode == 0, on_path.stderr
+
+
+def test_the_commands_the_starter_config_names_in_its_header_work():
+    """A checkout installs no man pages: `man 5 sendguard.toml` says "No manual entry" there."""
+    write_msmtprc()
+    assert run("setup").returncode == 0
+    header = [line for line in config_file().read_text().splitlines() if line.startswith("#")][:3]
+    commands = [c for line in header for c in re.findall(r"`(sendguard [^`]+)`", line)]
+    assert "sendguard man config" in commands
+    env = {**os.environ, "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80"}
+    for command in commands:
+        args = command.split()[1:]
+        proc = subprocess.run([sendguard_exe(), *args], capture_output=True, text=True, env=env, timeout=60)
+        assert proc.returncode in (0, 1), f"{command}: {proc.stderr}"  # doctor: 1 until mail programs use it
+        assert proc.stdout.strip(), command
+    assert (
+        "[identity]"
+        in subprocess.run(
+            [sendguard_exe(), "man", "config"], capture_output=True, text=True, env=env, timeout=60
+        ).stdout
+    )
