@@ -7,7 +7,6 @@ ARCHITECTURE.md, "The incident log".
 
 from __future__ import annotations
 
-import binascii
 import email.utils
 import json
 import os
@@ -41,7 +40,7 @@ EVENT_TEXT = {
 
 
 def encode_header(value: str) -> str:
-    """A header value safe to write: no line breaks of its own, folded lines, RFC 2047 base64
+    """A header value safe to write: no line breaks of its own, folded lines, RFC 2047 Q
     words when not ASCII (so a hostile subject can never start a header of its own)."""
     value = " ".join(value.split())
     if value.isascii():
@@ -52,16 +51,30 @@ def encode_header(value: str) -> str:
             else:
                 lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
         return "\n ".join(lines)
-    words, chunk = [], b""
+    # Q, not B: notmuch's GMime joins adjacent base64 words before decoding, so a word that
+    # ends in padding ("=") loses every word after it. A Q word has no padding.
+    words, chunk = [], ""
     for char in value:
-        data = char.encode("utf-8")
-        if len(chunk) + len(data) > 45:  # 45 bytes -> 60 base64 chars: a word stays under 75
+        code = _q_char(char)
+        if len(chunk) + len(code) > 63:  # "=?utf-8?q?" + 63 + "?=": a word stays within 75
             words.append(chunk)
-            chunk = b""
-        chunk += data
+            chunk = ""
+        chunk += code
     if chunk:
         words.append(chunk)
-    return "\n ".join(f"=?utf-8?b?{binascii.b2a_base64(w, newline=False).decode()}?=" for w in words)
+    return "\n ".join(f"=?utf-8?q?{w}?=" for w in words)
+
+
+_Q_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+
+
+def _q_char(char: str) -> str:
+    """One character as RFC 2047 Q text (the set allowed in a phrase; a space is "_")."""
+    if char == " ":
+        return "_"
+    if char in _Q_LITERAL:
+        return char
+    return "".join(f"={byte:02X}" for byte in char.encode("utf-8", "replace"))
 
 
 def _tag_word(text: str) -> str:

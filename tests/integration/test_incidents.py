@@ -110,6 +110,18 @@ def test_a_non_ascii_subject_survives_as_rfc2047_and_is_found(state_dir):
     assert [r.subject for r in rows] == ["Größe der Übergabe – Angebot"]
 
 
+def test_a_long_non_ascii_subject_reads_back_whole_wherever_its_words_split(state_dir):
+    """notmuch (GMime) drops the rest of a subject after an RFC 2047 word that ends in a space."""
+    subjects = [f"{'x' * n} Kostenoptimierung Niederlassung – bitte um Freigabe" for n in range(1, 16)]
+    for subject in subjects:
+        for event in ("held", "released", "delivered"):
+            record(keep(state_dir, subject=subject), event, CONFIG, now=NOW)
+    store.index_pending(state_dir)
+    rows = store.search(state_dir, "Kostenoptimierung")
+    assert len(rows) == 3 * len(subjects)
+    assert sorted({r.subject for r in rows}) == sorted(subjects)
+
+
 def test_notmuch_queries_find_records_by_tag_date_recipient_and_words(state_dir):
     held = keep(state_dir, subject="Falke Angebot", body="the quarterly numbers\n")
     record(held, "held", CONFIG, now=NOW - 10 * DAY)
