@@ -96,6 +96,37 @@ def _find_record(root: Path, name: str) -> Path | None:
     return None
 
 
+# write_record makes the marker, then renames the record from tmp/ into cur/: an indexer can run
+# in between. A record in tmp/ younger than this is on its way; older, its writer died.
+WRITER_GRACE_SECONDS = 60.0
+RENAME_WAIT_SECONDS = 0.5
+
+
+def _in_tmp_recently(root: Path, name: str) -> bool:
+    import time
+
+    try:
+        return time.time() - (root / "tmp" / name.partition(":")[0]).stat().st_mtime < WRITER_GRACE_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def _record_for(root: Path, name: str) -> tuple[Path | None, bool]:
+    """(the record a marker names, whether its writer still holds it in tmp/), waiting briefly
+    for the rename. tmp/ is looked at first, so a rename in between is found."""
+    import time
+
+    deadline = time.monotonic() + RENAME_WAIT_SECONDS
+    while True:
+        on_its_way = _in_tmp_recently(root, name)
+        path = _find_record(root, name)
+        if path is not None or not on_its_way:
+            return path, False
+        if time.monotonic() >= deadline:
+            return None, True
+        time.sleep(0.01)
+
+
 def _apply_tags(msg: Any) -> None:
     try:
         tags = msg.header("X-Sendguard-Tags").split()
@@ -121,7 +152,9 @@ def index_pending(state_dir: Path) -> IndexReport:
     try:
         with db.atomic():
             for marker in markers:
-                path = _find_record(root, marker.name)
+                path, on_its_way = _record_for(root, marker.name)
+                if on_its_way:
+                    continue  # the marker stays for the next round
                 if path is None:
                     report.dropped += 1  # a crash before the rename: there is no record
                     done.append(marker)

@@ -177,6 +177,26 @@ def test_only_a_message_with_an_attachment_is_tagged_attachment(state_dir):
     assert [r.id for r in store.search(state_dir, "tag:attachment")] == [attached.id], "and after a rebuild"
 
 
+def test_a_record_caught_between_its_marker_and_its_rename_is_indexed_once_it_lands(state_dir):
+    """Another sendmail's indexer can run between write_record's marker and its rename: it must
+    not take the record still in tmp/ for a crashed write and drop its marker."""
+    from sendguard.incidents.record import build_record, write_record
+
+    write_record(state_dir, build_record(keep(state_dir).meta, b"x", "held", [], now=NOW)[0], "first", now=NOW)
+    store.index_pending(state_dir)  # the log's database and dirs exist, as after any earlier mail
+    data, message_id = build_record(keep(state_dir, subject="caught").meta, b"x", "held", ["held"], now=NOW)
+    name = f"{int(NOW)}.{os.getpid()}_{message_id.partition('@')[0]}.sendguard"
+    (log_dir(state_dir) / "tmp" / name).write_bytes(data)  # the writer's steps, stopped halfway
+    marker = pending_dir(state_dir) / f"{name}:2,S"
+    marker.touch()
+    report = store.index_pending(state_dir)
+    assert report.dropped == 0 and marker.exists(), "the record is on its way: keep its marker"
+    os.rename(log_dir(state_dir) / "tmp" / name, log_dir(state_dir) / "cur" / f"{name}:2,S")
+    store.index_pending(state_dir)
+    assert [r.subject for r in store.search(state_dir, "subject:caught")] == ["caught"]
+    assert store.pending_markers(state_dir) == []
+
+
 def test_indexing_twice_and_a_marker_without_record_are_harmless(state_dir):
     path = record(keep(state_dir), "held", CONFIG, now=NOW)
     store.index_pending(state_dir)
