@@ -3,7 +3,8 @@
 aerc throws the sendmail wrapper's stderr away, and the undo worker runs detached long after the
 mail program returned. ``notify-send`` is tried only where a desktop session exists (``DISPLAY``
 or ``WAYLAND_DISPLAY``); its absence is silent, as the queue and the incident log always have the
-facts. Title and body are untrusted message text and go through ``printable()``; notify-send runs
+facts. Title and body are untrusted message text and go through ``printable()``; the body is
+also markup-escaped, as daemons read it as markup (``<a href>``, ``<img>``). notify-send runs
 in its own session without our stdio, and ``wait`` bounds how long the caller waits (the send
 path must not). subprocess is imported only when a notification is shown.
 """
@@ -21,6 +22,15 @@ def desktop_available(env: Mapping[str, str] | None = None) -> bool:
     """True where a graphical session can show a notification."""
     env = os.environ if env is None else env
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def body_text(body: str) -> str:
+    """``body`` as notify-send must pass it: printable, and markup-escaped. The specification
+    lets a daemon read the body as markup, and GNOME Shell, KDE, dunst and mako do: a subject
+    holding ``<a href=...>`` would be a link. The summary (title) is plain text there."""
+    from sendguard.printable import printable
+
+    return printable(body, keep_newlines=True).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def notify(
@@ -49,7 +59,7 @@ def notify(
                 f"--urgency={urgency}",
                 "--",  # a title beginning with "-" is text, not an option
                 printable(title),
-                printable(body, keep_newlines=True),
+                body_text(body),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -11,6 +11,7 @@ does not exist. The workers are real processes; the tests wait for them (bounded
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -19,6 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sendguard.act import delay as undo
 from sendguard.act import queue as q
@@ -223,3 +226,26 @@ def test_notify_needs_a_desktop_x11_or_wayland_and_escapes_message_text(desktop,
     (argv,) = notifications(desktop)
     assert argv[-2] == "held: \\x1b[31mred\\x1b[0m"  # no terminal escape reaches the notifier
     assert argv[-1] == "line one\nline two\\x07"  # newlines kept in the body, bell shown
+
+
+def test_notification_body_markup_from_a_message_is_shown_as_text(desktop):
+    """notify-send hands the body to the daemon, which reads it as markup (GNOME Shell, KDE,
+    dunst, mako: <a href>, <b>, <img>): a subject must not become a link in a notification."""
+    from sendguard.act import notify
+
+    subject = 'Subject: <a href="https://evil.example/">release it here</a> & <img src="file:///etc/passwd">'
+    assert notify.notify("held", subject, wait=10) is True
+    (argv,) = notifications(desktop)
+    assert "<" not in argv[-1] and ">" not in argv[-1]
+    assert html.unescape(argv[-1]) == subject
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_notification_body_reads_back_as_the_printable_text(body):
+    from sendguard.act.notify import body_text
+    from sendguard.printable import printable
+
+    shown = body_text(body)
+    assert "<" not in shown and ">" not in shown
+    assert html.unescape(shown) == printable(body, keep_newlines=True)
