@@ -391,24 +391,102 @@ def _check_value(value: Any, tp: Any) -> bool:
     return isinstance(value, tp)
 
 
+def _key_path(line: str, pos: int) -> tuple[list[str], int] | None:
+    """The dotted key starting at ``line[pos]`` (bare, "basic" or 'literal' parts) and the
+    offset after it, or None where no key starts."""
+    import json
+    import re
+
+    parts: list[str] = []
+    while True:
+        while pos < len(line) and line[pos] in " \t":
+            pos += 1
+        if line.startswith('"', pos):
+            end = pos + 1
+            while end < len(line) and line[end] != '"':
+                end += 2 if line[end] == "\\" else 1
+            if end >= len(line):
+                return None
+            try:
+                parts.append(json.loads(line[pos : end + 1]))
+            except ValueError:
+                parts.append(line[pos + 1 : end])
+            pos = end + 1
+        elif line.startswith("'", pos):
+            end = line.find("'", pos + 1)
+            if end < 0:
+                return None
+            parts.append(line[pos + 1 : end])
+            pos = end + 1
+        else:
+            found = re.compile(r"[A-Za-z0-9_-]+").match(line, pos)
+            if found is None:
+                return None
+            parts.append(found.group())
+            pos = found.end()
+        while pos < len(line) and line[pos] in " \t":
+            pos += 1
+        if not line.startswith(".", pos):
+            return parts, pos
+        pos += 1
+
+
 class _Locator:
-    """Finds the line of ``key`` inside ``[section]`` in the source text (tomllib has no positions)."""
+    """Finds the line of a key in the source text (tomllib has no positions): under its
+    ``[table]`` header (a comment after the header is fine), as a dotted key
+    (``sendmail.hold_action = 5``) or inside an inline table (``sendmail = { hold_action = 5 }``).
+    Lines inside multi-line strings are not read as keys. Read on the first ``find``: only an
+    error needs a line."""
 
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
+        self.text = text
+        self._entries: list[tuple[int, str, bool]] | None = None
+
+    @property
+    def entries(self) -> list[tuple[int, str, bool]]:
+        """(line, the full dotted path a header or key line names, whether it opens an inline table)"""
+        if self._entries is None:
+            self._entries = self._scan(self.text)
+        return self._entries
+
+    @staticmethod
+    def _scan(text: str) -> list[tuple[int, str, bool]]:
+        entries: list[tuple[int, str, bool]] = []
+        table: list[str] = []
+        closing = ""  # the delimiter of the multi-line string a line is inside
+        for number, line in enumerate(text.splitlines(), 1):
+            if closing:
+                if closing in line:
+                    closing = ""
+                continue
+            stripped = line.lstrip()
+            if stripped.startswith("["):
+                found = _key_path(stripped, 2 if stripped.startswith("[[") else 1)
+                if found is not None and stripped.startswith("]", found[1]):
+                    table = found[0]
+                    entries.append((number, ".".join(table), False))
+                continue
+            found = _key_path(stripped, 0)
+            if found is None or not stripped.startswith("=", found[1]):
+                continue
+            value = stripped[found[1] + 1 :].lstrip()
+            entries.append((number, ".".join([*table, *found[0]]), value.startswith("{")))
+            for delim in ('"""', "'''"):
+                if value.startswith(delim) and delim not in value[3:]:
+                    closing = delim
+        return entries
 
     def find(self, section: str, key_name: str | None = None) -> int | None:
-        current = None
-        for number, raw in enumerate(self.lines, 1):
-            line = raw.strip()
-            if line.startswith("[") and "]" in line:
-                current = line.strip("[] ").replace('"', "").replace("'", "")
-                if key_name is None and current == section:
-                    return number
-                continue
-            if key_name and current == section and line.split("=", 1)[0].strip().strip('"') == key_name:
+        target = f"{section}.{key_name}" if key_name else section
+        best: tuple[int, int] | None = None  # (length of the path matched, line)
+        for number, path, inline in self.entries:
+            if path == target:
                 return number
-        return None
+            if key_name is None and path.startswith(target + "."):
+                return number  # the section written as dotted keys or an inline table
+            if inline and target.startswith(path + ".") and (best is None or len(path) > best[0]):
+                best = (len(path), number)
+        return best[1] if best else None
 
 
 def _build_section(cls: type, data: Any, name: str, ctx: _Loader) -> Any:

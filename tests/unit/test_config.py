@@ -275,3 +275,49 @@ def test_sendmail_with_broken_config_exits_78_and_keeps_the_message(tmp_path):
     assert proc.returncode == 78
     assert proc.stdout == b""
     assert b"hold_acton" in proc.stderr and b"kept as" in proc.stderr
+
+
+# Every way TOML lets one write [sendmail] hold_action = 5; "@" marks the line it is on.
+_WAYS = [
+    "[sendmail] # my settings\n@hold_action = 5\n",
+    "[ sendmail ]\n@  hold_action   =   5\n",
+    "['sendmail']\n@'hold_action' = 5\n",
+    '["sendmail"]\n@"hold_action" = 5\n',
+    "@sendmail.hold_action = 5\n",
+    "@sendmail = { notify = false, hold_action = 5 }\n",
+    "[sendmail]\nnotify = false\n@hold_action = 5 # reject\n",
+]
+# Lines that must not be taken for it: comments, other tables, a multi-line string holding it.
+_NOISE = [
+    "# hold_action = 5\n",
+    '[oops]\nmanager = """\nhold_action = 5\n[sendmail]\n"""\n',
+    "[drafts]\nmaildir = '''\nsendmail.hold_action = 5'''\n",
+    '[identity]\naddresses = [\n  "a@b.example",  # ]\n]\n',
+    '[clients.acme]\ndomains = ["acme.example"]\n',
+    "[delay]\nseconds = 0\n",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_WAYS), st.lists(st.sampled_from(_NOISE), unique=True, max_size=4), st.data())
+def test_a_bad_value_is_reported_on_its_own_line_however_it_is_written(way, noise, data):
+    split = data.draw(st.integers(0, len(noise)))
+    # a top-level dotted key or inline table must come before any [table]
+    text = "".join([way, *noise] if way.startswith("@") else [*noise[:split], way, "\n", *noise[split:]])
+    expected = next(n for n, line in enumerate(text.split("\n"), 1) if line.startswith("@"))
+    ((line, key, _problem, _),) = problems_of(text.replace("@", ""))
+    assert (line, key) == (expected, "sendmail.hold_action")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        ("[clients]\nacme.domains = 5\n", 2, "clients.acme.domains"),
+        ("[clients]\nacme = { domains = 5 }\n", 2, "clients.acme.domains"),
+        ('\nrules = { external-recipient = { action = "x" } }\n', 2, "rules.external-recipient.action"),
+        ("\nsendmial.notify = false\n", 2, "sendmial"),
+    ],
+)
+def test_dotted_keys_and_inline_tables_are_located(text, line, key):
+    ((got_line, got_key, _problem, _),) = problems_of(text)
+    assert (got_line, got_key) == (line, key)
