@@ -19,11 +19,15 @@ from sendguard.model import Action
 from sendguard.rules import RULES, rule_class
 
 
-def key(default: Any, doc: str) -> Any:
-    """Declare a config key with its default and documentation."""
+def key(default: Any, doc: str, *, least: float | None = None, most: float | None = None) -> Any:
+    """Declare a config key with its default and documentation; a number's value must be
+    finite, and within ``least`` .. ``most`` where given."""
     if isinstance(default, (list, dict)):
         return field(default_factory=functools.partial(type(default), default), metadata={"doc": doc})
-    return field(default=default, metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc, "range": (least, most)})
+
+
+YEAR = 365 * 86400  # the longest wait or window: beyond it, dates overflow
 
 
 _T = TypeVar("_T")
@@ -121,7 +125,9 @@ class TransportSection:
     """How accepted mail leaves."""
 
     command: list[str] = key(["msmtp"], "The transport and its arguments; the caller's sendmail options are appended.")
-    timeout: float = key(300.0, "Seconds the transport may take before it counts as failed (temporary).")
+    timeout: float = key(
+        300.0, "Seconds the transport may take before it counts as failed (temporary).", least=1, most=YEAR
+    )
 
 
 @section
@@ -133,11 +139,15 @@ class SendmailSection:
         "reject: exit 75 and explain on stderr (the mail program keeps or forgets its copy; "
         "sendguard keeps one). queue: exit 0 and keep it until `sendguard release ID`.",
     )
-    confirm_window: int = key(600, "Seconds within which sending the identical message again confirms a hold.")
+    confirm_window: int = key(
+        600, "Seconds within which sending the identical message again confirms a hold.", least=0, most=YEAR
+    )
     duplicate_window: int = key(
         86400,
         "Seconds within which a message that already left (same Message-ID, same content) is held "
         "instead of sent again; 0: never compare.",
+        least=0,
+        most=YEAR,
     )
     notify: bool = key(True, "Show a desktop notification (notify-send) when a message is held.")
     silent_callers: list[str] = key(
@@ -152,7 +162,7 @@ class SendmailSection:
         "mail): each mail then costs a small client instead of a Python start-up with every rule. "
         "false: every mail is checked in a process of its own.",
     )
-    resident_idle: int = key(600, "Seconds without mail after which the resident checker stops.")
+    resident_idle: int = key(600, "Seconds without mail after which the resident checker stops.", least=0, most=YEAR)
 
 
 @section
@@ -163,6 +173,8 @@ class CheckSection:
         2.0,
         "Seconds the content checks of one message may take. What is not read by then (attachments, "
         "content rules) makes the message unreadable-message's finding (default: hold), never a silent pass.",
+        least=0,
+        most=YEAR,
     )
 
 
@@ -178,12 +190,20 @@ class ListSection:
 class DelaySection:
     """The undo window: accepted mail waits before it leaves."""
 
-    seconds: int = key(0, "Seconds every accepted message waits before delivery (0: none).")
+    seconds: int = key(0, "Seconds every accepted message waits before delivery (0: none).", least=0, most=YEAR)
     outside_seconds: int = key(
-        0, "Seconds a message with a recipient outside the organization waits (0: use `seconds`)."
+        0,
+        "Seconds a message with a recipient outside the organization waits (0: use `seconds`).",
+        least=0,
+        most=YEAR,
     )
     rules: list[str] = key([], "Rule ids whose findings (of any severity) make a message wait `rule_seconds`.")
-    rule_seconds: int = key(0, "Seconds a message waits when one of `rules` found something (the longest delay wins).")
+    rule_seconds: int = key(
+        0,
+        "Seconds a message waits when one of `rules` found something (the longest delay wins).",
+        least=0,
+        most=YEAR,
+    )
 
 
 @section
@@ -216,7 +236,9 @@ class LogSection:
 class QueueSection:
     """The local queue."""
 
-    keep_days: int = key(30, "Days delivered and discarded messages are kept (for `sendguard oops`).")
+    keep_days: int = key(
+        30, "Days delivered and discarded messages are kept (for `sendguard oops`).", least=0, most=36500
+    )
 
 
 @section
@@ -263,16 +285,22 @@ class MilterSection:
     state_dir: str = key(
         "", "Where the milter keeps each sender's history and its held copies (empty: $XDG_DATA_HOME/sendguard/milter)."
     )
-    confirm_window: int = key(600, "Seconds within which sending the identical message again confirms a hold.")
+    confirm_window: int = key(
+        600, "Seconds within which sending the identical message again confirms a hold.", least=0, most=YEAR
+    )
     timeout: float = key(
         20.0,
         "Seconds one message may take to check; past that the milter answers 451 4.3.0 and the "
         "client tries again later (never an unchecked message, never a lost one).",
+        least=1,
+        most=YEAR,
     )
     workers: int = key(
         2,
         "Check processes: each judges one message at a time, so this many are checked at once "
         "(one per core is right; 0: check in the milter process itself, on one thread).",
+        least=0,
+        most=1024,
     )
     learn: bool = key(True, "Add every message the milter lets through to its sender's history.")
     notice: bool = key(True, "quarantine: send the sender a notice mail saying the message is held and why.")
@@ -286,6 +314,8 @@ class MilterSection:
         30,
         "Days the milter keeps its copy of a held, blocked or confirmed message after it last changed; "
         "a copy of a message still in Postfix's hold queue is kept whatever its age.",
+        least=0,
+        most=36500,
     )
 
 
@@ -431,6 +461,14 @@ def _key_path(line: str, pos: int) -> tuple[list[str], int] | None:
         pos += 1
 
 
+def _in_range(value: float, bounds: tuple[float | None, float | None]) -> bool:
+    """Whether a number is finite and within its key's bounds (either may be None)."""
+    least, most = bounds
+    if value != value or value in (float("inf"), float("-inf")):  # nan, or infinite
+        return False
+    return (least is None or value >= least) and (most is None or value <= most)
+
+
 class _Locator:
     """Finds the line of a key in the source text (tomllib has no positions): under its
     ``[table]`` header (a comment after the header is fine), as a dotted key
@@ -504,6 +542,11 @@ def _build_section(cls: type, data: Any, name: str, ctx: _Loader) -> Any:
         if not _check_value(v, tp):
             choices = [str(a) for a in get_args(tp)] if get_origin(tp) is Literal else []
             ctx.problem(name, k, f"expected {_type_name(tp)}, got {v!r}", nearest(str(v), choices))
+            continue
+        if tp in (int, float) and not _in_range(v, f.metadata.get("range", (None, None))):
+            least, most = f.metadata.get("range", (None, None))
+            span = f"from {least:.10g} to {most:.10g}" if least is not None and most is not None else "that is finite"
+            ctx.problem(name, k, f"expected a number {span}, got {v!r}")
             continue
         values[k] = v
     return cls(**values)

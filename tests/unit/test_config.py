@@ -321,3 +321,37 @@ def test_a_bad_value_is_reported_on_its_own_line_however_it_is_written(way, nois
 def test_dotted_keys_and_inline_tables_are_located(text, line, key):
     ((got_line, got_key, _problem, _),) = problems_of(text)
     assert (got_line, got_key) == (line, key)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[transport]\ntimeout = 0\n", "transport.timeout"),  # every delivery "took too long"
+        ("[transport]\ntimeout = -1.0\n", "transport.timeout"),
+        ("[transport]\ntimeout = nan\n", "transport.timeout"),
+        ("[transport]\ntimeout = inf\n", "transport.timeout"),
+        ("[check]\nbudget = nan\n", "check.budget"),  # no bound on the check at all
+        ("[delay]\nseconds = 10000000000000\n", "delay.seconds"),  # past the year 9999
+        ("[delay]\noutside_seconds = -30\n", "delay.outside_seconds"),
+        ("[sendmail]\nconfirm_window = -1\n", "sendmail.confirm_window"),
+        ("[queue]\nkeep_days = -1\n", "queue.keep_days"),  # would drop what oops needs at once
+        ("[milter]\nworkers = -2\n", "milter.workers"),
+    ],
+)
+def test_numbers_out_of_their_range_are_config_errors(text, key):
+    ((line, got_key, problem, _),) = problems_of(text)
+    assert (line, got_key) == (2, key)
+    assert problem.startswith("expected a number from ")
+
+
+def test_sendmail_with_a_zero_transport_timeout_exits_78_and_keeps_the_message(world):
+    """It was taken: every delivery then 'took longer than 0 s', and each message was left
+    interrupted, 'may or may not have left'; an infinite one was an internal error."""
+    text = world.config_path.read_text().replace("[transport]\n", "[transport]\ntimeout = 0\n")
+    world.config_path.write_text(text)
+    proc = world.send(make_message(), "anna@kundenfirma.example")
+    assert proc.returncode == 78, proc.stderr
+    assert b"transport.timeout" in proc.stderr and b"Traceback" not in proc.stderr
+    assert world.server.received == []
+    rows = [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
+    assert [r["state"] for r in rows] == ["held"]
