@@ -19,11 +19,12 @@ from sendguard.model import Action
 from sendguard.rules import RULES, rule_class
 
 
-def key(default: Any, doc: str, *, least: float | None = None, most: float | None = None) -> Any:
+def key(default: Any, doc: str, *, least: float | None = None, most: float | None = None, command: bool = False) -> Any:
     """Declare a config key with its default and documentation; a number's value must be
-    finite, and within ``least`` .. ``most`` where given."""
+    finite, and within ``least`` .. ``most`` where given; a ``command`` (a list) must name a program."""
     if isinstance(default, (list, dict)):
-        return field(default_factory=functools.partial(type(default), default), metadata={"doc": doc})
+        metadata = {"doc": doc, "command": command}
+        return field(default_factory=functools.partial(type(default), default), metadata=metadata)
     return field(default=default, metadata={"doc": doc, "range": (least, most)})
 
 
@@ -124,7 +125,9 @@ class ClientSection:
 class TransportSection:
     """How accepted mail leaves."""
 
-    command: list[str] = key(["msmtp"], "The transport and its arguments; the caller's sendmail options are appended.")
+    command: list[str] = key(
+        ["msmtp"], "The transport and its arguments; the caller's sendmail options are appended.", command=True
+    )
     timeout: float = key(
         300.0, "Seconds the transport may take before it counts as failed (temporary).", least=1, most=YEAR
     )
@@ -305,7 +308,9 @@ class MilterSection:
     learn: bool = key(True, "Add every message the milter lets through to its sender's history.")
     notice: bool = key(True, "quarantine: send the sender a notice mail saying the message is held and why.")
     notice_command: list[str] = key(
-        ["/usr/sbin/sendmail", "-i", "-t"], "How a notice mail is submitted (a sendmail command; -t reads To)."
+        ["/usr/sbin/sendmail", "-i", "-t"],
+        "How a notice mail is submitted (a sendmail command; -t reads To).",
+        command=True,
     )
     postfix_config: str = key(
         "", "The Postfix configuration directory `queue --postfix` passes to postqueue/postsuper (empty: the default)."
@@ -542,6 +547,9 @@ def _build_section(cls: type, data: Any, name: str, ctx: _Loader) -> Any:
         if not _check_value(v, tp):
             choices = [str(a) for a in get_args(tp)] if get_origin(tp) is Literal else []
             ctx.problem(name, k, f"expected {_type_name(tp)}, got {v!r}", nearest(str(v), choices))
+            continue
+        if f.metadata.get("command") and not (v and v[0].strip()):
+            ctx.problem(name, k, f"expected a program and its arguments, got {v!r}")
             continue
         if tp in (int, float) and not _in_range(v, f.metadata.get("range", (None, None))):
             least, most = f.metadata.get("range", (None, None))

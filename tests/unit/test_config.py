@@ -355,3 +355,11 @@ def test_sendmail_with_a_zero_transport_timeout_exits_78_and_keeps_the_message(w
     assert world.server.received == []
     rows = [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
     assert [r["state"] for r in rows] == ["held"]
+
+
+@pytest.mark.parametrize("value", ["[]", '[""]', '["  ", "-C", "x"]'])
+def test_a_transport_command_must_name_a_program(value):
+    """An empty one was taken, and every message then went to a transport called '--'."""
+    ((line, key, problem, _),) = problems_of(f"[transport]\ncommand = {value}\n")
+    assert (line, key) == (2, "transport.command")
+    assert problem.startswith("expected a program")
