@@ -158,7 +158,7 @@ class State:
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),  # a directory is a config error (78, one line), not a usage error
     help="Config file (default: $XDG_CONFIG_HOME/sendguard/config.toml).",
 )
 @click.version_option(package_name="sendguard")

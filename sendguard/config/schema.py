@@ -704,6 +704,22 @@ def _validate(data: dict[str, Any], text: str, file: str) -> Config:
     return config
 
 
+def _decode(raw: bytes, file: str) -> str:
+    """The file's text; where it is not UTF-8, or starts with a byte order mark (which TOML
+    readers refuse as an 'invalid statement'), a ConfigError naming the line."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        problem = f"not UTF-8 (byte 0x{raw[err.start]:02x} at column {column}); save the file as UTF-8"
+        raise ConfigError([ConfigProblem(file, line, "(file)", problem)]) from None
+    if text.startswith("\ufeff"):
+        problem = "starts with a byte order mark (U+FEFF); save the file as UTF-8 without one"
+        raise ConfigError([ConfigProblem(file, 1, "(file)", problem)])
+    return text
+
+
 def load(path: Path | None, *, required: bool = False) -> Config:
     """Load the config file at ``path``; the embedded default when it does not exist.
 
@@ -723,13 +739,16 @@ def load(path: Path | None, *, required: bool = False) -> Config:
         # valid when cached, not now (sendguard changed): the file gives the errors their lines
     key = config_cache.key_of(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes()
     except FileNotFoundError:
         if required:
             raise ConfigError([ConfigProblem(str(file), None, "(file)", "no such file")]) from None
         return Config()
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError([ConfigProblem(str(file), None, "(file)", f"cannot be read: {err}")]) from None
+    except OSError as err:
+        raise ConfigError(
+            [ConfigProblem(str(file), None, "(file)", f"cannot be read: {err.strerror or err}")]
+        ) from None
+    text = _decode(raw, str(file))
     data = _toml(text, str(file))
     config = _validate(data, text, str(file))
     config_cache.write(key, data, paths.state_dir())

@@ -363,3 +363,30 @@ def test_a_transport_command_must_name_a_program(value):
     ((line, key, problem, _),) = problems_of(f"[transport]\ncommand = {value}\n")
     assert (line, key) == (2, "transport.command")
     assert problem.startswith("expected a program")
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "what"),
+    [
+        (b'[identity]\nname = "Jos\xe9"\n', 2, "not UTF-8 (byte 0xe9 at column 12)"),  # Latin-1
+        (b"[sendmail]\nnotify = false\n# caf\xc3\n", 3, "not UTF-8 (byte 0xc3 at column 6)"),
+        (b"\xef\xbb\xbf[sendmail]\nnotify = false\n", 1, "starts with a byte order mark"),
+    ],
+)
+def test_a_file_that_is_not_plain_utf8_is_named_with_its_line(tmp_path, raw, line, what):
+    path = tmp_path / "config.toml"
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError) as caught:
+        load(path, required=True)
+    ((problem),) = caught.value.problems
+    assert (problem.file, problem.line) == (str(path), line)
+    assert problem.problem.startswith(what)
+
+
+def test_a_directory_as_config_is_a_one_line_config_error(tmp_path):
+    (tmp_path / "config.toml").mkdir()
+    proc = run(sendguard_exe(), "--config", str(tmp_path / "config.toml"), "config", "validate")
+    assert proc.returncode == 78
+    assert proc.stderr.strip().splitlines() == [
+        f"sendguard: error: {tmp_path / 'config.toml'}: (file): cannot be read: Is a directory"
+    ]
