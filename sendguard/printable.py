@@ -17,3 +17,17 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
     if not keep_newlines:
         text = text.replace("\n", " ").replace("\t", " ")
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+# What JSON leaves raw but a terminal acts on or reorders: DEL, the C1 controls (U+009B is CSI,
+# U+009D OSC: VTE and xterm act on them in UTF-8), bidi overrides, line and paragraph separators.
+_JSON_RAW = re.compile(r"[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def json_line(value: object) -> str:
+    """``value`` as one line of JSON for stdout: non-ASCII text stays readable, but every
+    character a terminal would act on is a ``\\uXXXX`` escape (json.dumps escapes only C0)."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False)
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

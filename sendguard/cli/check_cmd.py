@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import click
 from sendguard.errors import MessageReadError
 from sendguard.exitcodes import CheckExit
 from sendguard.model import Severity, Verdict
-from sendguard.printable import printable
+from sendguard.printable import json_line, printable
 
 
 @click.command()
@@ -49,13 +48,12 @@ def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...
         worst = max(worst, decision.verdict)
         if as_json:
             click.echo(
-                json.dumps(
+                json_line(
                     {
                         "file": name,
                         "verdict": decision.verdict.label,
                         "findings": [f.to_json() for f in decision.findings],
-                    },
-                    ensure_ascii=False,
+                    }
                 )
             )
             continue

@@ -7,11 +7,9 @@ answer (the search then runs on what is indexed and says how many records are st
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from sendguard.printable import printable
+from sendguard.printable import json_line, printable
 
 
 @click.command()
@@ -54,7 +52,7 @@ def log(query: tuple[str, ...], as_json: bool, limit: int | None, reindex: bool,
         click.echo(f"sendguard: no record matches {printable(' '.join(query) or '*')!r}", err=True)
     for row in rows:
         if as_json:
-            click.echo(json.dumps(row.to_json(), ensure_ascii=False))
+            click.echo(json_line(row.to_json()))
             continue
         tags = " ".join(t for t in row.tags if not t.startswith(("state:", "decision:")))
         click.echo(

@@ -48,14 +48,12 @@ def milter(state, spec: str, state_dir: Path | None) -> None:  # type: ignore[no
 
 def postfix_list(config, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """``queue list --postfix``: Postfix's hold queue, with what the milter knows of each message."""
-    import json
-
     from sendguard.milter import postfix, senders
-    from sendguard.printable import printable
+    from sendguard.printable import json_line, printable
 
     for row in postfix.listing(config.milter.postfix_config, senders.state_dir(config)):
         if as_json:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            click.echo(json_line(row))
             continue
         click.echo(
             f"{row['id']:14} held  {printable(row['sender'])[:30]:30}  "

@@ -3,7 +3,6 @@ person — the record and the drafts (recover/oops.py), or the open incidents an
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 
@@ -11,7 +10,7 @@ import click
 
 from sendguard.cli import complete
 from sendguard.errors import UsageError
-from sendguard.printable import printable
+from sendguard.printable import json_line, printable
 
 
 def parse_noticed(value: str, now: float) -> float:
@@ -82,7 +81,7 @@ def oops(  # type: ignore[no-untyped-def]
         rows = open_incidents(q.Queue.default(), now)
         if as_json:
             for row in rows:
-                click.echo(json.dumps(row, ensure_ascii=False))
+                click.echo(json_line(row))
             return
         if not rows:
             click.echo("no open incidents (none recorded, or their 72 hours have passed)")
@@ -105,14 +104,13 @@ def oops(  # type: ignore[no-untyped-def]
     )
     if as_json:
         click.echo(
-            json.dumps(
+            json_line(
                 {
                     "record": report.record,
                     "drafts": [str(p) for p in report.drafts],
                     "language": report.language,
                     "notes": report.notes,
-                },
-                ensure_ascii=False,
+                }
             )
         )
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -10,7 +9,7 @@ import click
 from sendguard.act import queue as q
 from sendguard.cli import complete
 from sendguard.exitcodes import ExitCode
-from sendguard.printable import printable
+from sendguard.printable import json_line, printable
 
 
 @click.group()
@@ -36,7 +35,7 @@ def list_cmd(state, as_json: bool, show_all: bool, postfix: bool) -> None:  # ty
 
     for entry in listing.entries(q.Queue.default(), show_all):
         if as_json:
-            click.echo(json.dumps(listing.summary(entry), ensure_ascii=False))
+            click.echo(json_line(listing.summary(entry)))
         else:
             for line in listing.text_lines(entry):
                 click.echo(line)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from sendguard.cli import complete
-from sendguard.printable import printable
+from sendguard.printable import json_line, printable
 
 
 @click.command()
@@ -26,15 +24,14 @@ def undo(state, entry_id: str | None, as_json: bool) -> None:  # type: ignore[no
     meta = done.entry.meta
     if as_json:
         click.echo(
-            json.dumps(
+            json_line(
                 {
                     "id": done.entry.id,
                     "state": done.entry.state,
                     "draft": str(done.draft),
                     "recipients": meta.get("envelope", []),
                     "subject": meta.get("subject", ""),
-                },
-                ensure_ascii=False,
+                }
             )
         )
         return
