@@ -34,6 +34,9 @@ class CheckResult(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArg
 # A recipient argument is one address: line breaks would reach the SMTP dialogue, angle
 # brackets and spaces mean a display name or a smuggled second address.
 _BAD_ARGUMENT_CHARS = frozenset("\r\n<> \t\0")
+# No address holds a control character (C0, DEL, C1); msmtp or the server would send the mail
+# to another one ("bob\x01x@" left as "bob_x@"), which nobody judged.
+_CONTROL_CHARS = frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
 
 
 def _argument_addresses(argv_recipients: Iterable[str]) -> Iterator[str]:
@@ -53,11 +56,12 @@ def recipients_for(message: OutgoingMessage, argv_recipients: Iterable[str], rea
     A recipient argument with a line break, angle bracket or space is refused (UsageError)."""
     seen: dict[str, str] = {}
     for addr in _argument_addresses(argv_recipients):
-        bad = sorted(_BAD_ARGUMENT_CHARS.intersection(addr))
+        bad = sorted(_BAD_ARGUMENT_CHARS.union(_CONTROL_CHARS).intersection(addr))
         if bad:
             from sendguard.errors import UsageError
+            from sendguard.printable import printable
 
-            shown = addr.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+            shown = printable(addr.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t"))
             raise UsageError(
                 f"the recipient argument {shown} contains {', '.join(repr(c) for c in bad)}; "
                 "give each address bare, as its own argument"
@@ -84,6 +88,7 @@ def refuse_guessed_envelope(message: OutgoingMessage, argv_recipients: Iterable[
     block = message.header_block
     found = [problem for problem in block.problems if problem in AMBIGUOUS_BYTES]
     if not found:
+        _refuse_control_characters(message)
         return
     from sendguard.errors import MessageReadError
 
@@ -96,6 +101,22 @@ def refuse_guessed_envelope(message: OutgoingMessage, argv_recipients: Iterable[
         "end, so who would get it cannot be known",
         hints=["fix the message in your mail program and send it again"],
     )
+
+
+def _refuse_control_characters(message: OutgoingMessage) -> None:
+    """Raise MessageReadError when a To, Cc or Bcc address holds a control character: the
+    transport or the server would send it to another address than the one judged."""
+    for box in message.sendmail_recipients:
+        bad = sorted(_CONTROL_CHARS.intersection(box.addr))
+        if bad:
+            from sendguard.errors import MessageReadError
+            from sendguard.printable import printable
+
+            raise MessageReadError(
+                f"the recipient address {printable(box.addr)} contains {', '.join(repr(c) for c in bad)}; "
+                "no server takes it as written, so who would get it cannot be known",
+                hints=["fix the address in your mail program and send it again"],
+            )
 
 
 def _bare_cr(head: bytes) -> int:
