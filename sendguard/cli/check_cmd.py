@@ -38,7 +38,11 @@ def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...
             raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         except OSError as err:
             read_errors += 1
-            click.echo(f"sendguard: error: {name}: cannot be read: {err.strerror}", err=True)
+            click.echo(f"sendguard: error: {printable(name)}: cannot be read: {err.strerror}", err=True)
+            continue
+        if not raw or raw.isspace():  # the send path refuses it (65): so does its dry run
+            read_errors += 1
+            click.echo(f"sendguard: error: {printable(name)}: the message is empty", err=True)
             continue
         message = OutgoingMessage(raw)
         result = check_message(

@@ -210,3 +210,21 @@ def test_unparseable_garbage_is_judged_not_crashed(tmp_path, config):
     proc = check(config, "--json", "--envelope", "anna@kundenfirma.example", str(path))
     assert proc.returncode in (0, 1, 2, 3), proc.stderr
     assert_contract_shape(lines(proc)[0])
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \r\n"], ids=["empty", "blank"])
+def test_an_empty_message_is_refused_as_the_send_path_refuses_it(tmp_path, config, content):
+    """It was 'pass', exit 0, where sendguard-sendmail exits 65 for the same bytes."""
+    path = tmp_path / "empty.eml"
+    path.write_bytes(content)
+    proc = check(config, "--json", str(path))
+    assert proc.returncode == 65
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines()[0] == f"sendguard: error: {path}: the message is empty"
+
+
+def test_a_file_name_is_shown_as_text(tmp_path, config):
+    proc = check(config, str(tmp_path / "\x1b]0;owned\x07.eml"))
+    assert proc.returncode == 65
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    assert "\\x1b]0;owned\\x07.eml" in proc.stderr
