@@ -7,7 +7,6 @@ message twice: the second one finds the entry locked or already delivered.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -202,7 +201,10 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
         except QueueLockedError:
             continue
         try:
-            entry.meta = json.loads((entry.path / "meta.json").read_text())
+            try:
+                entry.meta = q.read_meta(entry.path)
+            except ValueError:  # damaged since it was listed: queue list shows it, nothing to send
+                continue
             if entry.state == q.SENDING:
                 entry.save(state=q.INTERRUPTED, event="found interrupted while sending; not resent")
                 report.lines.append(

@@ -212,6 +212,23 @@ class Entry:
         atomic_write(self.path / "meta.json", json.dumps(self.meta, indent=1, ensure_ascii=False).encode(), durable)
 
 
+def read_meta(path: Path) -> Meta:
+    """The meta.json of the entry at ``path``; ValueError when it is not a JSON object (a disk
+    error, a hand edit): every reader then treats the entry as damaged, not the queue."""
+    data = json.loads((path / "meta.json").read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"meta.json holds a JSON {type(data).__name__}, not an object")
+    return data  # type: ignore[return-value]  # a dict with the keys Entry.save writes
+
+
+def damaged(path: Path, error: Exception) -> QueueError:
+    """The one-line error for an entry whose meta.json cannot be read; its message is kept."""
+    return QueueError(
+        f"message {path.name} cannot be read: its meta.json is damaged ({error})",
+        hints=[f"the message itself is kept: {path / 'message.eml'}"],
+    )
+
+
 class EntryLock:
     """An exclusive flock on an entry, held until released (or the process dies)."""
 
@@ -433,7 +450,10 @@ class Queue:
 
     def get(self, entry_id: str) -> Entry:
         path = self.resolve(entry_id)
-        return Entry(path, json.loads((path / "meta.json").read_text()))
+        try:
+            return Entry(path, read_meta(path))
+        except ValueError as err:
+            raise damaged(path, err) from None
 
     def _dirs(self) -> Iterator[Path]:
         try:
@@ -449,7 +469,7 @@ class Queue:
         out = []
         for path in sorted(self._dirs()):
             try:
-                meta = json.loads((path / "meta.json").read_text())
+                meta = read_meta(path)
             except (OSError, ValueError):
                 meta = {"id": path.name, "state": INTERRUPTED, "note": "meta.json unreadable; message.eml is kept"}
             out.append(Entry(path, meta))
@@ -473,7 +493,10 @@ class Queue:
         entry = Entry(self.resolve(entry_id))
         lock = self.try_lock(entry)
         try:
-            entry.meta = json.loads((entry.path / "meta.json").read_text())
+            try:
+                entry.meta = read_meta(entry.path)
+            except ValueError as err:
+                raise damaged(entry.path, err) from None
             yield entry
         finally:
             lock.release()

@@ -7,7 +7,6 @@ work holds it) and is first renamed to a hidden ``.pruned-*`` name, so nobody fi
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -78,7 +77,7 @@ def prune_restored(state_dir: Path, keep_days: int, now: float | None = None) ->
             continue
         try:
             try:
-                meta = json.loads((path / "meta.json").read_text())
+                meta = dict(q.read_meta(path))
             except (OSError, ValueError):
                 meta = {}
             try:

@@ -17,7 +17,7 @@ is of the held copy itself).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sendguard.act import events
 from sendguard.act import queue as q
@@ -95,8 +95,8 @@ def waiting_entries(queue: q.Queue, before: str) -> list[q.Entry]:
             meta = json.loads(data)
         except ValueError:
             continue
-        if meta.get("state") in WAITING:
-            out.append(q.Entry(queue.root / name, meta))
+        if isinstance(meta, dict) and meta.get("state") in WAITING:  # not a damaged one
+            out.append(q.Entry(queue.root / name, cast(q.Meta, meta)))
     return out
 
 

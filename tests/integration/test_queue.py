@@ -349,3 +349,29 @@ def test_message_id_notes_go_with_their_entries(queue):
     assert queue.prune_message_ids() == 1
     assert list((queue.root / q.MESSAGE_IDS).iterdir()) == []
     assert queue.latest_with_message_id("<a@x>") is None
+
+
+# ---- a damaged entry ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", [b"", b"{bad", b"[]", b'"x"', b"null", b"5", b"\xff\xfe"])
+def test_a_damaged_entry_is_named_in_one_line_and_stops_nothing_else(world, damage):
+    """A meta.json that is not a JSON object (a disk error, a hand edit) made every later hold
+    an internal error (70) and every listing a traceback; an unparsable one, release and discard."""
+    world.write_config('[rules.external-recipient]\naction = "hold"\n')
+    assert world.send(make_message(subject="first"), "anna@kundenfirma.example").returncode == 75
+    (entry,) = q.Queue.default().entries()
+    (entry.path / "meta.json").write_bytes(damage)
+    held = world.send(make_message(subject="second"), "anna@kundenfirma.example")
+    assert held.returncode == 75, held.stderr
+    listed = world.cli("queue", "list")
+    assert listed.returncode == 0 and entry.id in listed.stdout, listed.stderr
+    for command in ("release", "discard"):
+        proc = world.cli(command, entry.id)
+        assert proc.returncode == 64, proc.stderr
+        assert "Traceback" not in proc.stderr
+        first, *hints = proc.stderr.splitlines()
+        assert first.startswith(f"sendguard: error: message {entry.id} cannot be read: its meta.json is damaged")
+        assert hints == [f"  the message itself is kept: {entry.path / 'message.eml'}"]
+    assert (entry.path / "message.eml").exists()
+    assert world.server.received == []
