@@ -189,8 +189,26 @@ def _may_be_mode(argv: list[str]) -> bool:
     return False
 
 
+def sane_stdio() -> None:
+    """Open /dev/null on fd 0, 1 or 2 where the caller left it closed, as Postfix's sendmail
+    does: else the first file sendguard opens (a queue file) takes that number, and what is
+    written to "stderr", by msmtp too, lands in it. A closed stdin then reads as an empty
+    message (exit 65); a closed stderr is one that shows nothing, like /dev/null."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+        if getattr(sys, name) is None:  # Python found it closed at start-up
+            setattr(sys, name, open(fd, mode, closefd=False, encoding="utf-8", errors="backslashreplace"))  # noqa: SIM115
+
+
 def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> int:
     """One mail from stdin, through the resident checker if there is one, else in this process."""
+    sane_stdio()
     config = config_location(config_path)
     if _may_be_mode(argv):
         from sendguard.sendpath import modes
@@ -248,7 +266,7 @@ def exit_now(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # the caller closed its end: nothing more can reach it
+        except (OSError, ValueError, AttributeError):  # the caller closed its end (or it was None)
             continue
     os._exit(code)
 

@@ -121,8 +121,13 @@ class SendPath:
             events.emit(entry, event, config)
 
     def say(self, *lines: str) -> None:
-        self.stderr.write("\n".join(lines) + "\n")
-        self.stderr.flush()
+        """Write to the caller's stderr. One it cannot take (/dev/full, a closed pipe) changes
+        nothing of what happens to the message: the queue and the incident log have it."""
+        try:
+            self.stderr.write("\n".join(lines) + "\n")
+            self.stderr.flush()
+        except (OSError, ValueError):
+            pass
 
     def run(self, argv: list[str], stdin: BinaryIO) -> int:
         raw = stdin.read()
