@@ -121,7 +121,7 @@ def _probe_creation(root: Path) -> OSError | None:
     return None
 
 
-def check_history() -> Check:
+def check_history(cfg=None) -> Check:  # type: ignore[no-untyped-def]
     from sendguard.history import open_for_check
 
     store = open_for_check(paths.state_dir())
@@ -135,7 +135,17 @@ def check_history() -> Check:
     from sendguard.history.judgement import judgement_of
 
     learned = f"{store.meta('messages')} messages learned ({store.meta('sent')} sent)"
-    return Check("history", OK, f"{learned}; {judgement_of(store).operating_point()}")
+    judgement = judgement_of(store)
+    fitted_for = judgement.report.get("budget")
+    if cfg is not None and fitted_for is not None and fitted_for != cfg.judgement.false_holds:
+        return Check(
+            "history",
+            WARN,
+            f"{learned}; {judgement.operating_point()}; fitted for a budget of {fitted_for:.1%}, "
+            f"[judgement] false_holds is now {cfg.judgement.false_holds:.1%}",
+            "sendguard learn   (or it is refitted after the next delivered message)",
+        )
+    return Check("history", OK, f"{learned}; {judgement.operating_point()}")
 
 
 # Two notmuch checks on purpose: this one is the user's own database (``learn --notmuch``),
@@ -323,7 +333,7 @@ def run_checks(state) -> list[Check]:  # type: ignore[no-untyped-def]
     if cfg is not None:
         checks.append(check_transport(cfg))
         checks.append(check_resident(cfg))
-    checks += [check_state_dir(), check_history(), check_notmuch()]
+    checks += [check_state_dir(), check_history(cfg), check_notmuch()]
     if cfg is not None:
         checks.append(check_incident_log(cfg))
         checks.append(check_clients(cfg))

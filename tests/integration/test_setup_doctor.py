@@ -409,3 +409,23 @@ def test_the_commands_the_starter_config_names_in_its_header_work():
             [sendguard_exe(), "man", "config"], capture_output=True, text=True, env=env, timeout=60
         ).stdout
     )
+
+
+def test_doctor_says_when_the_budget_changed_and_the_next_delivery_refits(world, tmp_path):
+    from tests.support import history_fixtures as hf
+    from tests.support.wait import wait_until
+
+    mail = [make_message(to=f"kollege{n}@nordwerk.example", subject=f"Plan {n}") for n in range(3)]
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "Sent", mail))).returncode == 0
+
+    def history() -> str:
+        proc = world.cli("doctor")
+        return next(line for line in proc.stdout.splitlines() if line.split()[1:2] == ["history"])
+
+    assert history().startswith("ok")
+    world.write_config("[judgement]\nfalse_holds = 0.02\n")
+    line = history()
+    assert line.startswith("warn") and "fitted for a budget of 1.0%, [judgement] false_holds is now 2.0%" in line
+    sent = world.send(make_message(to="kollege0@nordwerk.example", subject="Plan 9"), "--", "kollege0@nordwerk.example")
+    assert sent.returncode == 0, sent.stderr
+    assert wait_until(lambda: history().startswith("ok")), history()
