@@ -66,7 +66,7 @@ def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
     check, the entry says so; otherwise its state is left to the caller."""
     from sendguard.decide.check import check_message, recipients_for, refuse_guessed_envelope
     from sendguard.mail.message import OutgoingMessage, normalize_address
-    from sendguard.sendpath.args import parse, without_read_recipients
+    from sendguard.sendpath.args import parse, refuse_control_characters, without_read_recipients
     from sendguard.sendpath.path import fingerprint
 
     raw = entry.raw()
@@ -74,7 +74,7 @@ def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
     meta = entry.meta
     envelope = list(meta.get("envelope") or [])
     if not envelope:  # kept before the arguments were read: read them as the send path would
-        args = parse(list(meta.get("argv", [])))
+        args = refuse_control_characters(parse(list(meta.get("argv", []))))
         refuse_guessed_envelope(message, args.recipients, args.read_recipients)
         recipients = recipients_for(message, args.recipients, args.read_recipients)
         envelope = [normalize_address(addr) for addr in recipients]

@@ -169,6 +169,21 @@ def parse(argv: list[str]) -> SendmailArgs:
     return SendmailArgs(tuple(options), tuple(recipients), read_recipients, sender, mode)
 
 
+def refuse_control_characters(args: SendmailArgs) -> SendmailArgs:
+    """``args``, or UsageError when an option word holds a control character (C0 or DEL).
+    msmtp writes values such as -f's into the SMTP dialogue, where a line break starts a command
+    of its own: ``-f 'me@x>\r\nRCPT TO:<evil@y'`` added a recipient nobody judged."""
+    for word in args.options:
+        bad = sorted({c for c in word if c < " " or c == "\x7f"})
+        if bad:
+            shown = word.encode("unicode_escape").decode("ascii")
+            raise UsageError(
+                f"the option word {shown} contains {', '.join(repr(c) for c in bad)}; "
+                "no sendmail option holds a control character"
+            )
+    return args
+
+
 def without_read_recipients(options: tuple[str, ...] | list[str]) -> list[str]:
     """The option words without -t / --read-recipients: sendguard hands the transport the
     recipients it checked, explicitly, and never lets it read more from the headers.

@@ -24,7 +24,7 @@ from sendguard.exitcodes import ExitCode
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
 from sendguard.sendpath import once, render
-from sendguard.sendpath.args import UnsupportedMode, parse, without_read_recipients
+from sendguard.sendpath.args import UnsupportedMode, parse, refuse_control_characters, without_read_recipients
 from sendguard.sendpath.client import config_location, exit_now
 
 _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
@@ -192,7 +192,7 @@ class SendPath:
         return code
 
     def _run(self, argv: list[str], raw: bytes) -> int:
-        args = parse(argv)
+        args = refuse_control_characters(parse(argv))
         if args.mode != "send":
             raise UnsupportedMode(f"{args.mode} is not a mail: run sendguard-sendmail with it, without a message")
         config = config_mod.load(self.config_path, required=self.config_path is not None)
@@ -306,7 +306,7 @@ class SendPath:
         """Options and recipients for a message kept after an error (a broken config, say), so
         that `sendguard release` can send it where the caller meant; nothing if argv is unusable."""
         try:
-            args = parse(argv)
+            args = refuse_control_characters(parse(argv))
             from sendguard.decide.check import recipients_for, refuse_guessed_envelope
             from sendguard.mail.message import OutgoingMessage, normalize_address
 

@@ -7,12 +7,15 @@ tests stand alone): mutt/neomutt ``[-B8BITMIME] [-f FROM] [-N DSN -R RET] -- RCP
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sendguard.errors import UsageError
 from sendguard.sendpath.args import LONG_VALUE_OPTIONS, VALUE_OPTIONS, SendmailArgs, UnsupportedMode, parse
+from tests.conftest import make_message
 
 # ---- the three real callers -------------------------------------------------------------------
 
@@ -365,3 +368,31 @@ def test_long_read_recipients_judges_the_headers(tmp_path):
 def test_short_options_as_msmtp_reads_them():
     assert parse(["-A", "c", "a@x.example"]).recipients == ("a@x.example",)  # -A takes a value in msmtp
     assert parse(["-q", "a@x.example"]).recipients == ("a@x.example",)  # -q's value is attached or absent
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-f", "me@nordwerk.example>\r\nRCPT TO:<evil@outside.example"],
+        ["-fme@nordwerk.example>\nRCPT TO:<evil@outside.example"],
+        ["--from=me@nordwerk.example>\r\nRCPT TO:<evil@outside.example"],
+        ["-N", "never\r\nRCPT TO:<evil@outside.example>"],
+        ["--domain", "x\r\nRCPT TO:<evil@outside.example>"],
+        ["-F", "Me\x1b[2J"],
+    ],
+    ids=["-f", "-fVALUE", "--from=", "-N", "--domain", "-F-escape"],
+)
+def test_an_option_with_a_control_character_never_reaches_the_transport(world, argv):
+    """msmtp writes -f's value (and --domain's, -N's...) into the SMTP dialogue: a line break
+    there was a RCPT TO of its own, to an address nobody judged (the server said 250)."""
+    proc = world.send(make_message(to="kai@nordwerk.example"), *argv, "kai@nordwerk.example")
+    assert proc.returncode == 64, proc.stderr
+    assert b"contains" in proc.stderr and b"control character" in proc.stderr
+    assert world.server.received == []
+    log = world.root / "msmtp.log"
+    assert not log.exists() or log.read_text() == "", "msmtp must not even run"
+    (row,) = [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
+    assert row["state"] == "held"
+    released = world.cli("release", row["id"])  # nor later, from the kept copy
+    assert released.returncode == 64 and "control character" in released.stderr
+    assert world.server.received == []
