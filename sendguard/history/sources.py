@@ -27,11 +27,13 @@ def message_files(path: Path) -> Iterator[Path]:
         yield path
         return
     if not path.is_dir():
-        raise UsageError(f"{path}: no such file or directory")
+        what = "not a file or a directory" if path.exists() else "no such file or directory"
+        raise UsageError(f"{path}: {what}")
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "tmp")
         for name in sorted(files):
-            if not name.startswith("."):
+            # regular files only: reading a FIFO or a device found in a mail folder never ends
+            if not name.startswith(".") and (Path(root) / name).is_file():
                 yield Path(root) / name
 
 

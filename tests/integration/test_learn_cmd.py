@@ -11,7 +11,9 @@ from tests.support import history_fixtures as hf
 def sg(tmp_path, *args):  # type: ignore[no-untyped-def]
     config = tmp_path / "config.toml"
     config.write_text(hf.CONFIG_TEXT)
-    return subprocess.run([sendguard_exe(), "--config", str(config), *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sendguard_exe(), "--config", str(config), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_learn_is_idempotent_and_quiet_off_a_terminal(tmp_path):
@@ -148,3 +150,16 @@ def test_learning_a_notmuch_query_shows_the_progress_bar(tmp_path):
     code, shown = on_a_terminal(tmp_path, "learn", "--notmuch", "subject:Granit", "--notmuch-db", str(mail_root))
     assert code == 0, shown
     assert "learning" in shown and percentages(shown) - {0, 100}, shown
+
+
+def test_learn_skips_what_is_not_a_regular_file(tmp_path):
+    """A FIFO in a mail folder made learn (and evaluate) wait for a writer forever."""
+    import os
+
+    maildir = hf.write_maildir(tmp_path / "sent", hf.history_messages())
+    os.mkfifo(maildir / "cur" / "a-fifo")
+    learned = sg(tmp_path, "learn", str(maildir))
+    assert learned.returncode == 0, learned.stderr
+    assert learned.stdout.startswith(f"learned {len(hf.history_messages())} new messages")
+    device = sg(tmp_path, "learn", os.devnull)
+    assert device.returncode == 64 and f"{os.devnull}: not a file or a directory" in device.stderr
