@@ -76,6 +76,17 @@ def forget(
     return Forgotten(msgid, learned=True, contacts=touched)
 
 
+def remember_raw(db: sqlite3.Connection, raw: bytes, own: list[str], org_domains: list[str]) -> None:
+    """A message kept out as never sent (undone, discarded) has left after all, from its draft
+    with the same Message-ID: it is real history now, and learning may take it in."""
+    if db.execute("SELECT 1 FROM forgotten LIMIT 1").fetchone() is None:
+        return
+    observed = observe_message(raw, {a.lower() for a in own}, list(org_domains))
+    if observed is not None:
+        with db:
+            db.execute("DELETE FROM forgotten WHERE msgid = ?", (message_id(observed.msgid),))
+
+
 def is_forgotten(db: sqlite3.Connection, msgid: str) -> bool:
     return db.execute("SELECT 1 FROM forgotten WHERE msgid = ?", (message_id(msgid),)).fetchone() is not None
 

@@ -66,6 +66,34 @@ def test_a_held_then_discarded_message_is_never_learned(world, tmp_path):
     assert sent_to_addr(hf.CLIENT_THOMAS) == known
 
 
+def test_an_undone_message_is_never_learned_but_its_draft_sent_again_is(world, tmp_path):
+    """Undo is for the mistake seen a second too late; mutt filed it in Sent when sendmail said 0."""
+    from pathlib import Path
+
+    from sendguard import paths
+    from sendguard.act import events
+
+    sent = setup_world(world, tmp_path, extra="\n[delay]\nseconds = 600\n")
+    known = sent_to_addr(hf.COLLEAGUE)
+    note = hf.mail(
+        [hf.COLLEAGUE], "Kaffee", "Hallo Martin,\n\nKaffee um drei?\n\nGruß\nPetra", msgid="undone@x.example"
+    )
+    assert world.send(note, "-t").returncode == 0  # waiting in the undo window
+    undo = world.cli("undo", "--json")
+    assert undo.returncode == 0, undo.stderr
+    draft = Path(json.loads(undo.stdout)["draft"])
+    (sent / "cur" / "1800000000.undone.test:2,S").write_bytes(note)
+    out = world.cli("learn", str(sent))
+    assert "learned 0 new messages" in out.stdout
+    assert sent_to_addr(hf.COLLEAGUE) == known
+
+    world.config_path.write_text(world.config_path.read_text().replace("seconds = 600", "seconds = 0"))
+    assert world.send(draft.read_bytes(), "-t").returncode == 0  # mutt -H keeps the Message-ID
+    assert len(world.server.received) == 1
+    assert events.settle(paths.state_dir(), 60)
+    assert sent_to_addr(hf.COLLEAGUE) == known + 1, "it left this time: a real relationship"
+
+
 def test_forget_says_what_it_did_in_one_line(world, tmp_path):
     setup_world(world, tmp_path)
     out = world.cli("forget", "never-seen@x.example")
