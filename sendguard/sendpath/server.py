@@ -116,6 +116,9 @@ def _idle_seconds(config: Any) -> float | None:
     return float(max(1, config.sendmail.resident_idle)) if config.sendmail.resident else None
 
 
+LATER_IDLE = 0.3  # seconds without mail after which the work after the observers is done
+
+
 class Server(Runner):
     """Serves one mail at a time until idle, told to stop, or its code changed on disk."""
 
@@ -128,6 +131,8 @@ class Server(Runner):
         self.listener = listener
         self.where = ""  # the socket file we bound (ours to remove: we hold its lock)
         self.stamp = _Stamp()
+        self.later: list[tuple[Any, str, Any]] = []
+        """Events whose LATER work (the judgement's refit) waits until no mail comes for LATER_IDLE."""
         if loaded is not None:
             self._follow(loaded)
 
@@ -181,10 +186,13 @@ class Server(Runner):
 
     def next_work(self, timeout: float | None) -> socket.socket | None:
         assert self.listener is not None
+        if self.later:  # the next mail first, if it is already coming
+            timeout = LATER_IDLE if timeout is None else min(timeout, LATER_IDLE)
         self.listener.settimeout(timeout)
         try:
             conn, _ = self.listener.accept()
         except TimeoutError:
+            self._run_later()
             return None
         if resident._peer_uid(conn) != os.getuid():
             conn.close()  # not our user: say nothing, and it buys no time
@@ -289,11 +297,25 @@ class Server(Runner):
         conn.close()
         state_dir = paths.state_dir()
         for entry, event, config in path.observe_later or []:
-            events.emit(entry, event, config, warn=lambda line: events._log_failure(state_dir, line))
+            events.emit(
+                entry, event, config, observers=events.OBSERVERS, warn=lambda line: events._log_failure(state_dir, line)
+            )
+            self.later.append((entry, event, config))
         if path.config is None:
             return False  # it could not be loaded (the mail was kept, the error explained): stop
         self._follow(path.config)
         return True
+
+    def _run_later(self) -> None:
+        from sendguard import paths
+        from sendguard.act import events
+
+        state_dir = paths.state_dir()
+        for entry, event, config in self.later:
+            events.emit(
+                entry, event, config, observers=events.LATER, warn=lambda line: events._log_failure(state_dir, line)
+            )
+        self.later.clear()
 
     def log(self, line: str) -> None:
         from sendguard import paths

@@ -482,3 +482,25 @@ def test_a_big_mail_is_held_once_by_the_server(rworld, tmp_path):
     assert entry_by_subject("after the big one")["checker"] == "resident"
     ratio = (_status_kb(pid, "VmHWM") - before) * 1024 / len(raw)
     assert ratio < 1.5, f"the server peaked at {ratio:.2f} times the message"
+
+
+def test_mail_delivered_through_the_server_refits_the_judgement_once_mail_stops(rworld, tmp_path):
+    from sendguard.decide import train
+    from sendguard.history.store import open_read_only
+    from tests.support import history_fixtures as hf
+
+    def fitted_on() -> int:
+        stored = open_read_only(state_dir()).judgement()
+        return int(json.loads(stored)["report"]["sent"]) if stored else -1
+
+    mail = [make_message(to=f"kollege{n}@nordwerk.example", subject=f"Plan {n}") for n in range(3)]
+    assert rworld.cli("learn", str(hf.write_maildir(tmp_path / "Sent", mail))).returncode == 0
+    before = fitted_on()
+    start_server(rworld)
+    for n in range(train.STALE_MIN):
+        to = f"kollege{n % 3}@nordwerk.example"
+        sent = rworld.send(make_message(to=to, subject=f"Woche {n}"), "--", to)
+        assert sent.returncode == 0, sent.stderr
+    assert {e["checker"] for e in entries() if e["subject"].startswith("Woche")} == {"resident"}
+    # the server refits once no mail has come for a moment, not before the next mail
+    assert wait_for(lambda: fitted_on() > before, what="the refit") and fitted_on() == before + train.STALE_MIN + 1
