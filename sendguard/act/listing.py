@@ -55,5 +55,16 @@ def text_lines(entry: q.Entry) -> list[str]:
     lines = [f"{entry.id}  {entry.state:11} {recipients:40}  {printable(str(row['subject']))[:40]}"]
     why = reason(entry)
     if why and entry.state not in q.FINAL_STATES:
-        lines.append(f"    {printable(why)[:150]}")
+        lines.append(f"    {clip(printable(why), REASON_LIMIT)}")
     return lines
+
+
+REASON_LIMIT = 300  # a namesake's reason with both addresses is ~200; a hostile one is cut
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` whole, or cut at a word before ``limit`` with "…": never mid-word, never silently."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit - 1)
+    return text[: cut if cut > limit // 2 else limit - 1].rstrip() + " …"

@@ -375,3 +375,31 @@ def test_a_damaged_entry_is_named_in_one_line_and_stops_nothing_else(world, dama
         assert hints == [f"  the message itself is kept: {entry.path / 'message.eml'}"]
     assert (entry.path / "message.eml").exists()
     assert world.server.received == []
+
+
+def test_queue_list_shows_a_long_reason_whole_and_marks_a_cut_one():
+    """The reason was cut at 150 characters mid-word ("... a topic you k"): the person reads
+    why a message is kept here, after mutt in batch mode forgot it."""
+    from sendguard.act.listing import text_lines
+
+    queue = q.Queue(Path(os.environ["XDG_DATA_HOME"]) / "sendguard" / "queue")
+    long_reason = (
+        "markus.brandt@kundenfirma.example may be the wrong person: m.berger@nordwerk.example, inside the "
+        "organization, fits this message better (a topic you keep inside the organization)."
+    )
+    hostile = "x@example.org " * 100
+    shown = {}
+    for why in (long_reason, hostile):
+        entry, lock = queue.create(
+            make_message(subject="why"),
+            {
+                "state": "held",
+                "envelope": ["markus.brandt@kundenfirma.example"],
+                "subject": "why",
+                "findings": [{"rule": "namesake", "severity": "hold", "message": why}],
+            },
+        )
+        lock.release()
+        shown[why] = text_lines(entry)[1]
+    assert shown[long_reason] == "    " + long_reason
+    assert shown[hostile].endswith("example.org …") and len(shown[hostile]) < 320
