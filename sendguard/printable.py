@@ -19,6 +19,14 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+def column(text: str, width: int) -> str:
+    """``text`` in a column of ``width``: padded, or cut with "…" so a cut never passes for the
+    whole (a recipient list missing its last address, "Freigab" for "Freigabe")."""
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.ljust(width)
+
+
 # What JSON leaves raw but a terminal acts on or reorders: DEL, the C1 controls (U+009B is CSI,
 # U+009D OSC: VTE and xterm act on them in UTF-8), bidi overrides, line and paragraph separators.
 _JSON_RAW = re.compile(r"[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")

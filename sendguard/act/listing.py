@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sendguard.act import queue as q
-from sendguard.printable import printable
+from sendguard.printable import column, printable
 
 
 def summary(entry: q.Entry) -> dict[str, object]:
@@ -51,8 +51,8 @@ def entries(queue: q.Queue, show_all: bool = False) -> Iterator[q.Entry]:
 def text_lines(entry: q.Entry) -> list[str]:
     """One line per entry, and a second saying why it is kept."""
     row = summary(entry)
-    recipients = printable(", ".join(row["recipients"]))[:40]  # type: ignore[arg-type]
-    lines = [f"{entry.id}  {entry.state:11} {recipients:40}  {printable(str(row['subject']))[:40]}"]
+    recipients = column(printable(", ".join(row["recipients"])), 40)  # type: ignore[arg-type]
+    lines = [f"{entry.id}  {entry.state:11} {recipients}  {column(printable(str(row['subject'])), 40).rstrip()}"]
     why = reason(entry)
     if why and entry.state not in q.FINAL_STATES:
         lines.append(f"    {clip(printable(why), REASON_LIMIT)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from sendguard.printable import json_line, printable
+from sendguard.printable import column, json_line, printable
 
 
 @click.command()
@@ -57,6 +57,6 @@ def log(query: tuple[str, ...], as_json: bool, limit: int | None, reindex: bool,
         tags = " ".join(t for t in row.tags if not t.startswith(("state:", "decision:")))
         click.echo(
             f"{row.date[:16].replace('T', ' ')}  {printable(row.id)}  {row.event:10} "
-            f"{printable(', '.join(row.recipients))[:40]:40}  {printable(row.subject)[:50]}"
+            f"{column(printable(', '.join(row.recipients)), 40)}  {column(printable(row.subject), 50).rstrip()}"
         )
         click.echo(f"    {printable(tags)}")

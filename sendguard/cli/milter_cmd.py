@@ -48,19 +48,20 @@ def milter(state, spec: str, state_dir: Path | None) -> None:  # type: ignore[no
 
 def postfix_list(config, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """``queue list --postfix``: Postfix's hold queue, with what the milter knows of each message."""
+    from sendguard.act.listing import REASON_LIMIT, clip
     from sendguard.milter import postfix, senders
-    from sendguard.printable import json_line, printable
+    from sendguard.printable import column, json_line, printable
 
     for row in postfix.listing(config.milter.postfix_config, senders.state_dir(config)):
         if as_json:
             click.echo(json_line(row))
             continue
         click.echo(
-            f"{row['id']:14} held  {printable(row['sender'])[:30]:30}  "
-            f"{printable(', '.join(row['recipients']))[:40]:40}  {printable(str(row['subject']))[:40]}"
+            f"{row['id']:14} held  {column(printable(row['sender']), 30)}  "
+            f"{column(printable(', '.join(row['recipients'])), 40)}  {column(printable(str(row['subject'])), 40).rstrip()}"
         )
         for reason in row["reasons"][:3]:
-            click.echo(f"    {printable(reason)[:150]}")
+            click.echo(f"    {clip(printable(reason), REASON_LIMIT)}")
 
 
 def postfix_act(config, action: str, queue_ids: tuple[str, ...]) -> int:  # type: ignore[no-untyped-def]

@@ -403,3 +403,16 @@ def test_queue_list_shows_a_long_reason_whole_and_marks_a_cut_one():
         shown[why] = text_lines(entry)[1]
     assert shown[long_reason] == "    " + long_reason
     assert shown[hostile].endswith("example.org …") and len(shown[hostile]) < 320
+
+
+def test_queue_list_and_log_mark_a_cut_recipient_list_and_subject(world):
+    """Columns were cut silently: three recipients read as two and a bit, "Freigabe" as "Freigab"."""
+    world.write_config('[rules.external-recipient]\naction = "hold"\n')
+    to = ["anna.schmidt@kundenfirma.example", "bernd.meier@kundenfirma.example", "carla.roth@kundenfirma.example"]
+    subject = "Kostenoptimierung Niederlassung – bitte um Freigabe bis Freitag"
+    assert world.send(make_message(subject=subject), *to).returncode == 75
+    listed = world.cli("queue", "list").stdout.splitlines()[0]
+    logged = world.cli("log").stdout.splitlines()[0]
+    for line in (listed, logged):
+        assert "anna.schmidt@kundenfirma.example, bernd…" in line, line
+        assert line.endswith("…") and "Kostenoptimierung Niederlassung" in line, line
