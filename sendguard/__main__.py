@@ -24,6 +24,9 @@ def _fast_sendmail(argv: list[str]) -> int | None:
 
 
 def main() -> None:
+    from sendguard.sendpath.client import sane_stdio
+
+    sane_stdio()  # a closed stdin, stdout or stderr is /dev/null, before anything opens a file
     code = _fast_sendmail(sys.argv[1:])
     if code is not None:
         from sendguard.sendpath.client import exit_now

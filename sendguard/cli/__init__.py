@@ -8,6 +8,7 @@ the others. Errors are :class:`SendguardError`\\ s, rendered here in one place:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 from pathlib import Path
@@ -109,11 +110,26 @@ class LazyGroup(click.Group):
             render_error(err)
             ctx.exit(int(err.exit_code))
         except Exception as err:  # a write the state dir refused, wherever it happened: one line, no traceback
+            if isinstance(err, OSError) and _output_refused(err):  # our own stdout, not the state dir
+                click.echo(f"sendguard: error: cannot write the output: {err.strerror}", err=True)
+                ctx.exit(int(ExitCode.CANTCREAT))
             unwritable = StateUnwritable.from_error(err, paths.state_dir())
             if unwritable is None:
                 raise
             render_error(unwritable)
             ctx.exit(int(unwritable.exit_code))
+
+
+def _output_refused(err: BaseException) -> bool:
+    """Whether ``err``, a failed write naming no file, was our own stdout's (/dev/full, a full
+    disk under a redirect) rather than the state dir's: the state dir still takes a write."""
+    import errno
+
+    from sendguard import paths
+
+    if not isinstance(err, OSError) or err.filename or err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+        return False
+    return paths.probe_write(paths.state_dir()) is None
 
 
 def _show_notices() -> None:
@@ -171,6 +187,12 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 def main() -> None:
     try:
         code = cli.main(prog_name="sendguard", standalone_mode=False)
+    except OSError as err:  # the help, or a usage error, could not be written
+        if not _output_refused(err):
+            raise
+        with contextlib.suppress(OSError, ValueError):
+            click.echo(f"sendguard: error: cannot write the output: {err.strerror}", err=True)
+        sys.exit(int(ExitCode.CANTCREAT))
     except click.UsageError as err:  # click's own code 2 would read as "hold" from `sendguard check`
         err.show()
         sys.exit(int(ExitCode.USAGE))

@@ -60,3 +60,37 @@ def test_without_a_usable_stderr_a_held_message_is_kept_once_as_it_came(world, r
 
     assert q.Queue.default().get(row["id"]).raw() == message
     assert world.server.received == []
+
+
+def cli(world, redirects: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    command = " ".join(shlex.quote(word) for word in (world.sendguard, "--config", str(world.config_path), *args))
+    return subprocess.run(
+        ["bash", "-c", f"exec {command} {redirects}"], capture_output=True, env=world.env(), timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("redirects", "args", "code", "said"),
+    [
+        ("<&-", ("check", "-"), 65, "sendguard: error: -: the message is empty"),
+        (
+            ">/dev/full",
+            ("queue", "list", "--json"),
+            73,
+            "sendguard: error: cannot write the output: No space left on device",
+        ),
+        (">/dev/full", ("--help",), 73, "sendguard: error: cannot write the output: No space left on device"),
+        ("2>&-", ("release", "nonexistent"), 64, None),
+    ],
+    ids=["check-stdin-closed", "list-to-dev-full", "help-to-dev-full", "stderr-closed"],
+)
+def test_the_cli_with_a_closed_or_full_stream_says_one_true_line(world, redirects, args, code, said):
+    """They were tracebacks (exit 1), or blamed a full disk under the state directory for a full
+    stdout: 'the disk holding .../sendguard is full'."""
+    world.write_config('[rules.external-recipient]\naction = "hold"\n')
+    assert world.send(make_message(), "anna@kundenfirma.example").returncode == 75  # something to list
+    proc = cli(world, redirects, *args)
+    assert proc.returncode == code, proc.stderr
+    assert b"Traceback" not in proc.stderr
+    if said is not None:
+        assert proc.stderr.decode().splitlines()[0] == said
