@@ -118,6 +118,21 @@ def parse(raw: bytes) -> Message:
     return msg
 
 
+def _mailboxes(values: Iterable[object]) -> list[tuple[str, str]]:
+    """(display name, address) of each mailbox in these header values. The list is parsed as
+    written and only the names are decoded then: decoding first let an encoded name hold the
+    address (``=?utf-8?q?ceo=40nordwerk.example?= <x@evil.example>`` was learned as from
+    ceo@...), and split "Müller, Hans" in two, losing the message."""
+    from sendguard.mail.addresses import parse_address_list
+    from sendguard.mail.mimetree import header_as_written
+
+    out = []
+    for value in values:
+        for box in parse_address_list(header_as_written(value)).mailboxes:
+            out.append((" ".join(decode_header(box.name).split()) if "=?" in box.name else box.name, box.addr))
+    return out
+
+
 def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Read | None = None) -> Observed | None:
     """Parse one message; None when it has no usable From. ``read``: what the check read of it."""
     body: str | None = None
@@ -129,13 +144,12 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Rea
         body = outgoing.body_text[:MAX_BODY_CHARS]
     else:
         msg = parse(raw)
-    senders = email.utils.getaddresses([decode_header(v) for v in msg.get_all("From", [])])
+    senders = _mailboxes(msg.get_all("From", []))
     if not senders or "@" not in senders[0][1]:
         return None
     sender_name, sender = senders[0][0], normalize_address(senders[0][1])
-    values = [decode_header(v) for name in ("To", "Cc", "Bcc") for v in msg.get_all(name, [])]
     recipients: dict[str, str] = {}
-    for display, addr in email.utils.getaddresses(values):
+    for display, addr in _mailboxes(v for name in ("To", "Cc", "Bcc") for v in msg.get_all(name, [])):
         addr = normalize_address(addr)
         if "@" in addr and addr not in own and addr != sender:
             recipients.setdefault(addr, display.strip())

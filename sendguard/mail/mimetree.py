@@ -419,6 +419,17 @@ def decode_header(value: object, limit: int = MAX_DECODED_HEADER_CHARS) -> str:
         return text  # MessageError: HeaderParseError, CharsetError ("=?ütf-8?q?x?=")
 
 
+def header_as_written(value: object, limit: int = MAX_DECODED_HEADER_CHARS) -> str:
+    """A header value as written, its RFC 2047 words still encoded (raw 8-bit bytes read as
+    :func:`decode_header` reads them): an address list is parsed from this, and only then are
+    its names decoded, since a decoded name may hold an "@", a comma or angle brackets."""
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        return _eight_bit_text(value)[:limit]
+    return str(value)[:limit]
+
+
 _ENCODED_WORDS = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*")
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sendguard import history
 from sendguard.act import events
 from sendguard.history import sources, trust
-from sendguard.history.learn import Learner
+from sendguard.history.learn import Learner, observe_message
 from sendguard.history.store import open_for_write, open_read_only, path_in
 from sendguard.mail.greetings import fold
 from sendguard.mail.message import normalize_address
@@ -186,7 +186,8 @@ def test_history_files_are_private(tmp_path):
 def test_a_hostile_message_does_not_stop_learning(tmp_path):
     hostile = b"From: x@y.example\nTo: " + b"a:" * 3000 + b"b@c.example\nSubject: x\n\nbody\n"
     learner = learn(tmp_path / "s", [hostile, *hf.history_messages()[:5]])
-    assert learner.added == 5 and learner.skipped == 1
+    # the address parser reads it (b@c.example after 3000 empty groups) where the stdlib's gave up
+    assert learner.added + learner.skipped == 6 and learner.added >= 5
 
 
 def test_how_recently_the_user_heard_from_a_contact(tmp_path):
@@ -212,3 +213,27 @@ def test_a_history_from_before_last_received_is_read_and_then_migrated(tmp_path)
     learn(state, [hf.mail([hf.ME], "Re: Granit", "Hallo Petra,\n\ndanke.\n", frm=hf.CLIENT_THOMAS, n=2)])
     new = history.open_for_check(state).contact(hf.CLIENT_THOMAS)
     assert new.sent == 1 and new.received == 1 and new.last_received == 1_700_000_000.0 + 2 * 3600
+
+
+@pytest.mark.parametrize(
+    ("sender", "learned"),
+    [
+        # an encoded name holding an address: the address is the one in angle brackets
+        (
+            "=?utf-8?q?ceo=40nordwerk.example?= <attacker@evil.example>",
+            ("attacker@evil.example", "ceo@nordwerk.example"),
+        ),
+        # "Surname, Given name" encoded (as Outlook writes it): one mailbox, not a lost message
+        ("=?utf-8?q?M=C3=BCller=2C_Hans?= <hans@kunde.example>", ("hans@kunde.example", "Müller, Hans")),
+        ('"Berger, Maria" <m.berger@nordwerk.example>', ("m.berger@nordwerk.example", "Berger, Maria")),
+    ],
+)
+def test_names_are_decoded_after_the_addresses_are_read(sender, learned):
+    raw = (
+        f"From: {sender}\nTo: =?utf-8?q?boss=40nordwerk.example=2C_x?= <kai@nordwerk.example>\n"
+        "Subject: s\nMessage-ID: <n@x.example>\n\nbody\n"
+    ).encode()
+    observed = observe_message(raw, {"me@nordwerk.example"}, ["nordwerk.example"])
+    assert observed is not None
+    assert (observed.sender, observed.sender_name) == learned
+    assert observed.recipients == [("kai@nordwerk.example", "boss@nordwerk.example, x")]
