@@ -9,6 +9,8 @@ import shlex
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import make_message
 
@@ -94,3 +96,43 @@ def test_the_cli_with_a_closed_or_full_stream_says_one_true_line(world, redirect
     assert b"Traceback" not in proc.stderr
     if said is not None:
         assert proc.stderr.decode().splitlines()[0] == said
+
+
+# ---- property: whatever the argument words, a message leaves to what was judged, or is kept ----
+
+WORDS = st.sampled_from(
+    [
+        "-i", "-t", "-oi", "-oem", "-odb", "-v", "-bm", "-ti", "-it", "-f", "-fme@nordwerk.example", "-r",
+        "--from=me@nordwerk.example", "-F", "Me, Myself", "-N", "never", "-R", "hdrs", "--", "-", "",
+        " ", ",", "kai@nordwerk.example", "anna@kundenfirma.example", "a@nordwerk.example,b@nordwerk.example",
+        "-x@nordwerk.example", "<kai@nordwerk.example>", "k\x01ai@nordwerk.example", "me\r\nRCPT TO:<e@x.example>",
+        "--read-recipients", "--read-envelope-from", "-B8BITMIME", "-q", "-bp", "-bv", "--help",
+    ]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(argv=st.lists(WORDS, max_size=6), to=st.sampled_from(["kai@nordwerk.example", "anna@kundenfirma.example", ""]))
+def test_any_argument_words_deliver_to_what_was_judged_or_keep_the_message(world, tmp_path_factory, argv, to):
+    import io
+
+    from sendguard.act import queue as q
+    from sendguard.sendpath.path import SendPath
+
+    world.write_config("[log]\nenabled = false\n")
+    queue = q.Queue(tmp_path_factory.mktemp("queue"))
+    world.server.received.clear()
+    message = make_message(to=to)
+    err = io.StringIO()
+    code = SendPath(world.config_path, err, queue=queue).run(list(argv), io.BytesIO(message))
+    assert code not in (1, 70) and "internal error" not in err.getvalue(), err.getvalue()
+    entries = queue.entries()
+    for got in world.server.received:  # what left went where it was judged to go, once
+        (entry,) = [e for e in entries if e.state == q.DELIVERED]
+        assert [a.lower() for a in got.rcpt_tos] == entry.meta["envelope"]
+        assert got.data.replace(b"\r\n", b"\n") == message
+    if not world.server.received and code != 0:
+        modes = {"-q", "-bp", "-bv", "--help"}
+        assert entries or modes.intersection(argv), (argv, code, err.getvalue())  # kept, or not a mail
