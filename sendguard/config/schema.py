@@ -401,6 +401,13 @@ def nearest(word: str, choices: typing.Iterable[str]) -> str | None:
     return match[0] if match else None
 
 
+def _elsewhere(key_name: str) -> str | None:
+    """Where a key of this name is, when it was put in the wrong table or before any table
+    (``hold_action`` at the top, ``seconds`` under [sendmail]): "sendmail.hold_action"."""
+    found = [f"{section}.{key_name}" for section, cls in SECTIONS.items() if key_name in _keys(cls)]
+    return "' or '".join(found) or None  # shown as: did you mean 'a.x' or 'b.x'?
+
+
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:
@@ -541,7 +548,7 @@ def _build_section(cls: type, data: Any, name: str, ctx: _Loader) -> Any:
     for k, v in data.items():
         f = known.get(k)
         if f is None:
-            ctx.problem(name, k, "unknown key", nearest(k, known))
+            ctx.problem(name, k, "unknown key", nearest(k, known) or _elsewhere(k))
             continue
         tp = _hints(cls)[k]
         if not _check_value(v, tp):
@@ -597,7 +604,10 @@ class _Loader:
                         rule_id, table, {} if only_action else rule_class(rule_id).options
                     )
             else:
-                self.problem(section, None, "unknown section", nearest(section, [*SECTIONS, *TABLE_SECTIONS]))
+                if isinstance(value, dict):
+                    self.problem(section, None, "unknown section", nearest(section, [*SECTIONS, *TABLE_SECTIONS]))
+                else:  # a key before any [table]
+                    self.problem(section, None, "a key outside any [table]", _elsewhere(section))
         return config
 
     def _rule(self, rule_id: str, table: Any, options: dict[str, tuple[Any, Any, str]]) -> RuleConfig:

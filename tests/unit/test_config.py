@@ -390,3 +390,23 @@ def test_a_directory_as_config_is_a_one_line_config_error(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"sendguard: error: {tmp_path / 'config.toml'}: (file): cannot be read: Is a directory"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem", "suggestion"),
+    [
+        ('hold_action = "queue"\n', "hold_action", "a key outside any [table]", "sendmail.hold_action"),
+        ("[sendmail]\nseconds = 30\n", "sendmail.seconds", "unknown key", "delay.seconds"),
+        ('[delay]\nhold_action = "queue"\n', "delay.hold_action", "unknown key", "sendmail.hold_action"),
+        (
+            'addresses = ["me@nordwerk.example"]\n',
+            "addresses",
+            "a key outside any [table]",
+            "identity.addresses' or 'allow.addresses' or 'block.addresses",
+        ),
+    ],
+)
+def test_a_key_in_the_wrong_table_is_pointed_to_where_it_belongs(text, key, problem, suggestion):
+    """They said only 'unknown section' or 'unknown key', with nothing near to suggest."""
+    ((_line, got_key, got_problem, got_suggestion),) = problems_of(text)
+    assert (got_key, got_problem, got_suggestion) == (key, problem, suggestion)
