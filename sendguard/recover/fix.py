@@ -112,8 +112,16 @@ def _format_address(name: str, addr: str) -> str:
     return email.utils.formataddr((name, addr))
 
 
+def _shown(name: str, addr: str) -> str:
+    """A mailbox for a person to read: the name as text, not as an RFC 2047 word."""
+    if not name:
+        return addr
+    return email.utils.formataddr((name, addr)) if name.isascii() else f"{name} <{addr}>"
+
+
 def rewrite_recipients(raw: bytes, replacements: dict[str, tuple[str, str]]) -> tuple[bytes, list[Change]]:
     """``raw`` with the replaced addresses in To/Cc/Bcc; untouched fields stay byte-identical."""
+    from sendguard.mail.addresses import parse_address_list
     from sendguard.mail.mimetree import decode_header
 
     fields, sep, body = _split_head(raw)
@@ -125,8 +133,14 @@ def rewrite_recipients(raw: bytes, replacements: dict[str, tuple[str, str]]) -> 
         if not colon or name.strip().lower() not in _ADDRESS_FIELDS:
             out.append(fld)
             continue
-        text = decode_header(" ".join(value.decode("utf-8", "surrogateescape").split()))
-        pairs = email.utils.getaddresses([text])
+        as_written = " ".join(value.decode("utf-8", "surrogateescape").split())
+        text = decode_header(as_written)
+        # the list is read as written, then the names decoded: a decoded name may hold an "@" or
+        # a comma ("Müller, Hans"), which read again would be addresses of their own
+        pairs = [
+            (" ".join(decode_header(box.name).split()) if "=?" in box.name else box.name, box.addr)
+            for box in parse_address_list(as_written).mailboxes
+        ]
         if not any(normalize_address(a) in replacements for _, a in pairs):
             out.append(fld)
             continue
@@ -145,9 +159,7 @@ def rewrite_recipients(raw: bytes, replacements: dict[str, tuple[str, str]]) -> 
         if len(header) + 2 + len(new_value) > 78:  # fold between addresses (RFC 5322 2.2.3)
             new_value = ("," + newline.decode() + " ").join(formatted)
         out.append(f"{header}: ".encode() + new_value.encode("utf-8") + newline)
-        changes.append(
-            Change(header, text.strip(), ", ".join(email.utils.formataddr(p) if p[0] else p[1] for p in new_pairs))
-        )
+        changes.append(Change(header, text.strip(), ", ".join(_shown(name, addr) for name, addr in new_pairs)))
     return b"".join(out) + sep + body, changes
 
 

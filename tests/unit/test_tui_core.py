@@ -304,3 +304,35 @@ def test_a_hold_of_warnings_that_agree_says_so_on_the_message_screen(world):
     why = shown.split("\nWhy\n")[1].split("\nMessage\n")[0]
     assert re.findall(r"^ +(\w+) ", why, re.M) == ["warn", "warn"], "no reason holds by itself"
     assert "each alone would only warn; together they hold the message" in shown
+
+
+_NAMES = st.sampled_from(
+    ["", "Anna", "Müller, Hans", "boss@nordwerk.example", "a@b.example, c@d.example", "O'Neil <x@y>", "Jürgen"]
+)
+_ADDRS = st.sampled_from(["hans@kunde.example", "anna@kundenfirma.example", "kai@nordwerk.example", "c@d.example"])
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.tuples(_NAMES, _ADDRS, st.sampled_from(["encoded", "quoted"])), min_size=1, max_size=4))
+def test_taking_a_suggestion_changes_the_one_address_and_no_other_recipient(boxes):
+    """A name that decodes to an "@" or a comma was read again as addresses of its own: fixing
+    a typo'd recipient added boss@nordwerk.example and a bare "Müller" to the To field."""
+    from email.header import Header
+
+    from sendguard.mail.message import OutgoingMessage
+
+    def written(name: str, form: str) -> str:
+        if not name:
+            return ""
+        if form == "encoded":
+            return Header(name, "utf-8").encode() + " "
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '" '
+
+    to = ", ".join(f"{written(name, form)}<{addr}>" for name, addr, form in boxes)
+    raw = f"From: me@nordwerk.example\nTo: {to}, typo@nordwerk.exmaple\nSubject: x\n\nbody\n".encode()
+    before = [box.addr for box in OutgoingMessage(raw).sendmail_recipients]
+    new, _ = fix.rewrite_recipients(raw, {"typo@nordwerk.exmaple": ("", "typo@nordwerk.example")})
+    after = [box.addr for box in OutgoingMessage(new).sendmail_recipients]
+    assert after == [a if a != "typo@nordwerk.exmaple" else "typo@nordwerk.example" for a in before]
+    names_before = [box.name for box in OutgoingMessage(raw).header_recipients][:-1]
+    assert [box.name for box in OutgoingMessage(new).header_recipients][:-1] == names_before
