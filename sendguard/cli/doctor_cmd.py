@@ -130,7 +130,7 @@ def check_history(cfg=None) -> Check:  # type: ignore[no-untyped-def]
             "history",
             WARN,
             "nothing learned yet: the wrong-recipient rules have nothing to compare with",
-            "sendguard learn ~/Mail/Sent   (or --notmuch 'tag:sent')",
+            "sendguard learn ~/Mail/Sent ~/Mail/INBOX   (or --notmuch QUERY)",
         )
     from sendguard.history.judgement import judgement_of
 
@@ -143,7 +143,15 @@ def check_history(cfg=None) -> Check:  # type: ignore[no-untyped-def]
             WARN,
             f"{learned}; {judgement.operating_point()}; fitted for a budget of {fitted_for:.1%}, "
             f"[judgement] false_holds is now {cfg.judgement.false_holds:.1%}",
-            "sendguard learn   (or it is refitted after the next delivered message)",
+            "sendguard learn ~/Mail/Sent   (or it is refitted after the next delivered message)",
+        )
+    if store.meta("sent") and store.meta("messages") <= store.meta("sent"):
+        return Check(
+            "history",
+            WARN,
+            f"{learned}; nothing received: whom you hear from, their threads and the authors you "
+            "quote are unknown, and the wrong recipient is found less often",
+            "sendguard learn ~/Mail/INBOX   (the folder your mail arrives in)",
         )
     return Check("history", OK, f"{learned}; {judgement.operating_point()}")
 

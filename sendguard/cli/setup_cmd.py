@@ -185,6 +185,16 @@ def _sent_lines(sent: tuple[Path, str] | None) -> list[str]:
     return ["[sent]", f"{why} ({sent[1]})", f"maildir = {_toml_string(shown)}", ""]
 
 
+def _shell_path(path: Path) -> str:
+    """``path`` as one shell word, under ``~`` when it is in the home directory."""
+    import shlex
+
+    try:
+        return "~/" + shlex.quote(str(path.relative_to(mailsetup.home())))
+    except ValueError:
+        return shlex.quote(str(path))
+
+
 def write_new(path: Path, text: str) -> bool:
     """Create ``path`` (0600, parents 0700) with ``text``; False if it already exists. Never overwrites."""
     paths.ensure_private_dir(path.parent)
@@ -334,4 +344,8 @@ def setup(state, dry_run: bool, add_clients: bool) -> None:  # type: ignore[no-u
     problem = mailsetup.path_problem()
     if problem is not None:
         click.echo(f"\n{problem[0]}; to put it there:\n    {problem[1]}")
-    click.echo("\nThen: sendguard learn ~/Mail/Sent   (your sent mail; or --notmuch QUERY), and sendguard doctor.")
+    folder = _shell_path(sent[0]) if sent is not None else "~/Mail/Sent"
+    click.echo(
+        f"\nThen: sendguard learn {folder} ~/Mail/INBOX   (your sent mail and the folder your mail arrives in;"
+        " or --notmuch QUERY), and sendguard doctor."
+    )

@@ -303,6 +303,8 @@ def test_setup_proposes_muttʼs_record_as_the_sent_folder():
     text = config_file().read_text()
     assert 'maildir = "~/mail/work/Gesendet"' in text and "mutt's record" in text
     assert run("config", "validate").returncode == 0
+    # and what to learn next: that folder, and the one mail arrives in
+    assert "Then: sendguard learn ~/mail/work/Gesendet ~/Mail/INBOX" in proc.stdout
 
 
 def test_setup_proposes_aercs_copy_to_and_suggests_it_for_an_existing_config():
@@ -411,7 +413,7 @@ def test_the_commands_the_starter_config_names_in_its_header_work():
     )
 
 
-def test_doctor_says_when_the_budget_changed_and_the_next_delivery_refits(world, tmp_path):
+def test_doctor_asks_for_received_mail_and_says_when_the_budget_changed(world, tmp_path):
     from tests.support import history_fixtures as hf
     from tests.support.wait import wait_until
 
@@ -422,6 +424,12 @@ def test_doctor_says_when_the_budget_changed_and_the_next_delivery_refits(world,
         proc = world.cli("doctor")
         return next(line for line in proc.stdout.splitlines() if line.split()[1:2] == ["history"])
 
+    # sent mail alone: doctor asks for the inbox too
+    assert history().startswith("warn") and "nothing received" in history()
+    fix = world.cli("doctor").stdout.split("nothing received", 1)[1]
+    assert "sendguard learn ~/Mail/INBOX" in fix
+    inbox = [make_message(to="me@nordwerk.example", sender="Kollege <kollege0@nordwerk.example>", subject="Re: Plan")]
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "INBOX", inbox))).returncode == 0
     assert history().startswith("ok")
     world.write_config("[judgement]\nfalse_holds = 0.02\n")
     line = history()
