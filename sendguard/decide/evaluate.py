@@ -38,6 +38,8 @@ class Score:
     caught: int = 0
     crossing: int = 0
     crossing_caught: int = 0
+    received: int = 0
+    """Messages given that are not the user's own (their inbox): none makes every figure poorer."""
     operating_point: str = ""
     """What the judgement fitted on the learned part expects (history.judgement)."""
     trade_off: str = ""
@@ -54,6 +56,11 @@ class Score:
             out.append(
                 f"  of which {self.crossing} swapped to another domain: {self.crossing_caught} held "
                 f"({self.crossing_caught / self.crossing:.1%})"
+            )
+        if self.replayed and not self.received:
+            out.append(
+                "no received mail was given: who writes to you, their threads and whom you quote "
+                "were unknown; give your inbox too (sendguard evaluate ~/Mail/Sent ~/Mail/INBOX)"
             )
         if self.operating_point:
             out.append(self.operating_point)
@@ -91,7 +98,7 @@ def evaluate(messages: list[bytes], config: Config, seed: int = 0) -> Score:
     learn = sent[:split] + [m for m in other if _date(m) < cutoff]
     replay = sent[split:]
     rng = random.Random(seed)
-    score = Score()
+    score = Score(received=len(other))
     with tempfile.TemporaryDirectory(prefix="sendguard-evaluate-") as tmp:
         state = Path(tmp)
         db = open_for_write(state)

@@ -163,3 +163,12 @@ def test_learn_skips_what_is_not_a_regular_file(tmp_path):
     assert learned.stdout.startswith(f"learned {len(hf.history_messages())} new messages")
     device = sg(tmp_path, "learn", os.devnull)
     assert device.returncode == 64 and f"{os.devnull}: not a file or a directory" in device.stderr
+
+
+def test_evaluate_of_sent_mail_alone_asks_for_the_inbox(tmp_path):
+    own = [m for m in hf.history_messages() if f"<{hf.ME}>".encode() in m.split(b"\n", 1)[0]]
+    everything = sg(tmp_path, "evaluate", str(hf.write_maildir(tmp_path / "all", hf.history_messages())))
+    sent_only = sg(tmp_path, "evaluate", str(hf.write_maildir(tmp_path / "sent", own)))
+    assert everything.returncode == sent_only.returncode == 0, everything.stderr + sent_only.stderr
+    assert "no received mail was given" not in everything.stdout
+    assert "no received mail was given" in sent_only.stdout and "~/Mail/INBOX" in sent_only.stdout
