@@ -19,7 +19,8 @@ INTERNAL_NOTE = (
 )
 
 
-def test_namesake_is_held_and_delivered_mail_is_learned(world, tmp_path):
+def learn_fixture_history(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The fixture user's config with the world's msmtp, and their mail learned by `sendguard learn`."""
     world.config_path.write_text(
         hf.CONFIG_TEXT + f'\n[transport]\ncommand = ["msmtp", "-C", "{world.msmtprc}"]\n\n[sendmail]\nnotify = false\n'
     )
@@ -31,6 +32,10 @@ def test_namesake_is_held_and_delivered_mail_is_learned(world, tmp_path):
         env=world.env(),
     )
     assert learned.returncode == 0, learned.stderr
+
+
+def test_namesake_is_held_and_delivered_mail_is_learned(world, tmp_path):
+    learn_fixture_history(world, tmp_path)
 
     wrong = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=200)
     held = world.send(wrong, "--", hf.CLIENT_THOMAS, hf.COLLEAGUE)
@@ -53,17 +58,7 @@ def fitted_on(state) -> int:
 
 
 def test_delivered_mail_refits_the_judgement_without_a_learn(world, tmp_path):
-    world.config_path.write_text(
-        hf.CONFIG_TEXT + f'\n[transport]\ncommand = ["msmtp", "-C", "{world.msmtprc}"]\n\n[sendmail]\nnotify = false\n'
-    )
-    maildir = hf.write_maildir(tmp_path / "sent", hf.history_messages())
-    learned = subprocess.run(
-        [world.sendguard, "--config", str(world.config_path), "learn", str(maildir)],
-        capture_output=True,
-        text=True,
-        env=world.env(),
-    )
-    assert learned.returncode == 0, learned.stderr
+    learn_fixture_history(world, tmp_path)
     state = paths.state_dir()
     before = fitted_on(state)
     assert before > 0
