@@ -22,7 +22,7 @@ from sendguard.history import names
 from sendguard.history.fit import Read
 from sendguard.history.store import prefix_of
 from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
-from sendguard.mail.message import domain_matches, domain_of, normalize_address
+from sendguard.mail.message import domain_matches, domain_of, named_mailboxes, normalize_address
 from sendguard.mail.mimetree import decode_header
 from sendguard.mail.voice import voice_of
 
@@ -118,21 +118,6 @@ def parse(raw: bytes) -> Message:
     return msg
 
 
-def _mailboxes(values: Iterable[object]) -> list[tuple[str, str]]:
-    """(display name, address) of each mailbox in these header values. The list is parsed as
-    written and only the names are decoded then: decoding first let an encoded name hold the
-    address (``=?utf-8?q?ceo=40nordwerk.example?= <x@evil.example>`` was learned as from
-    ceo@...), and split "Müller, Hans" in two, losing the message."""
-    from sendguard.mail.addresses import parse_address_list
-    from sendguard.mail.mimetree import header_as_written
-
-    out = []
-    for value in values:
-        for box in parse_address_list(header_as_written(value)).mailboxes:
-            out.append((" ".join(decode_header(box.name).split()) if "=?" in box.name else box.name, box.addr))
-    return out
-
-
 def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Read | None = None) -> Observed | None:
     """Parse one message; None when it has no usable From. ``read``: what the check read of it."""
     body: str | None = None
@@ -144,12 +129,12 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Rea
         body = outgoing.body_text[:MAX_BODY_CHARS]
     else:
         msg = parse(raw)
-    senders = _mailboxes(msg.get_all("From", []))
+    senders = named_mailboxes(msg.get_all("From", []))
     if not senders or "@" not in senders[0][1]:
         return None
     sender_name, sender = senders[0][0], normalize_address(senders[0][1])
     recipients: dict[str, str] = {}
-    for display, addr in _mailboxes(v for name in ("To", "Cc", "Bcc") for v in msg.get_all(name, [])):
+    for display, addr in named_mailboxes(v for name in ("To", "Cc", "Bcc") for v in msg.get_all(name, [])):
         addr = normalize_address(addr)
         if "@" in addr and addr not in own and addr != sender:
             recipients.setdefault(addr, display.strip())

@@ -12,6 +12,7 @@ import email
 import email.parser
 import email.utils
 import re
+from collections.abc import Iterable
 from email.message import Message
 from functools import cached_property
 from typing import NamedTuple
@@ -39,6 +40,18 @@ RESENT_RECIPIENT_FIELDS = ("resent-to", "resent-cc", "resent-bcc")
 def normalize_address(addr: str) -> str:
     """Lower-case, stripped, without surrounding angle brackets. Idempotent."""
     return addr.strip().strip("<>").strip().lower()
+
+
+def named_mailboxes(values: Iterable[object]) -> list[tuple[str, str]]:
+    """(display name, address) of each mailbox in these header values (str, or the stdlib's
+    Header for raw 8-bit ones). The list is read as written, and only then are the names'
+    RFC 2047 words decoded: a decoded name may hold an "@" or a comma ("Müller, Hans",
+    ``=?utf-8?q?ceo=40nordwerk.example?=``), which read again would be addresses of their own."""
+    out = []
+    for value in values:
+        for box in addresses.parse_address_list(mimetree.header_as_written(value)).mailboxes:
+            out.append((" ".join(decode_header(box.name).split()) if "=?" in box.name else box.name, box.addr))
+    return out
 
 
 def domain_of(addr: str) -> str:

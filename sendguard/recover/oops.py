@@ -248,9 +248,12 @@ def _draft(
 
 def _displays(raw: bytes) -> dict[str, str]:
     """Address -> display name, from the original's To/Cc."""
+    from sendguard.mail.message import named_mailboxes
+
     msg = email.message_from_bytes(raw)
-    values = [decode_header(v) for name in ("To", "Cc") for v in msg.get_all(name, [])]
-    return {normalize_address(a): n.strip() for n, a in email.utils.getaddresses(values) if a}
+    boxes = named_mailboxes(v for name in ("To", "Cc") for v in msg.get_all(name, []))
+    # a name that is an address ("boss@x" <anna@y>) is nobody's name to greet by
+    return {normalize_address(a): "" if "@" in n else n.strip() for n, a in boxes if a}
 
 
 def _sender(config: Any, raw: bytes) -> tuple[str, str]:

@@ -313,3 +313,17 @@ def test_mutt_sends_the_forwarding_draft_with_the_original_attached(world, tmp_p
     assert inner["Message-ID"] == "<offer-1@nordwerk.example>"
     (pdf,) = list(inner.iter_attachments())
     assert pdf.get_content() == PDF  # the original's attachment arrives intact
+
+
+def test_the_drafts_name_each_person_as_the_original_did(world, tmp_path):
+    """The To field's encoded words were decoded before the list was read: an encoded
+    "Müller, Hans" became the address "Müller" and the name "Hans"."""
+    world.write_config()
+    to = "=?utf-8?q?M=C3=BCller=2C_Hans?= <hans@kunde.example>, =?utf-8?q?boss=40nordwerk.example?= <anna@k.example>"
+    world.send(make_message(to=to, body=ENGLISH), "-t")
+    report = oops(q.Queue.default(), None, config_mod.load(world.config_path), now=NOW, drafts_dir=tmp_path / "D")
+    drafts = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in report.drafts]
+    by_address = {d["To"].addresses[0].addr_spec: d for d in drafts}
+    assert set(by_address) == {"hans@kunde.example", "anna@k.example"}
+    assert by_address["hans@kunde.example"]["To"].addresses[0].display_name == "Hans Müller"
+    assert by_address["anna@k.example"]["To"].addresses[0].display_name == ""  # an address is no name
