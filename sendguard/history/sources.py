@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sendguard.errors import SendguardError, UsageError
+from sendguard.exitcodes import ExitCode
 
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
 
 class LearnSourceError(SendguardError):
-    """A mail source cannot be read."""
+    """A mail source cannot be read: bad input (65), not an internal error (70)."""
+
+    exit_code = ExitCode.DATAERR
 
 
 def message_files(path: Path) -> Iterator[Path]:

@@ -172,3 +172,21 @@ def test_evaluate_of_sent_mail_alone_asks_for_the_inbox(tmp_path):
     assert everything.returncode == sent_only.returncode == 0, everything.stderr + sent_only.stderr
     assert "no received mail was given" not in everything.stdout
     assert "no received mail was given" in sent_only.stdout and "~/Mail/INBOX" in sent_only.stdout
+
+
+def test_a_notmuch_database_that_cannot_be_opened_is_bad_input_not_an_internal_error(tmp_path):
+    """It exited 70, which means a bug in sendguard."""
+    import os
+
+    env = dict(os.environ, NOTMUCH_CONFIG=str(tmp_path / "no-such-notmuch-config"))
+    config = tmp_path / "config.toml"
+    config.write_text(hf.CONFIG_TEXT)
+    proc = subprocess.run(
+        [sendguard_exe(), "--config", str(config), "learn", "--notmuch", "*"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 65, proc.stderr
+    assert proc.stderr.startswith("sendguard: error: the notmuch database cannot be opened")
