@@ -9,6 +9,7 @@ checker" and "Exactly once".
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -213,7 +214,16 @@ def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> 
     if _may_be_mode(argv):
         from sendguard.sendpath import modes
 
-        code = modes.run(argv, config)
+        try:
+            code = modes.run(argv, config)
+        except OSError as err:
+            if err.filename:  # the state dir, not the output
+                raise
+            from sendguard.exitcodes import ExitCode
+
+            with contextlib.suppress(OSError, ValueError):  # the help or -bp into /dev/full
+                sys.stderr.write(f"sendguard: error: cannot write the output: {err.strerror}\n")
+            return int(ExitCode.CANTCREAT)
         if code is not None:
             return code
     raw = sys.stdin.buffer.read()  # to EOF, whatever the flags

@@ -50,6 +50,14 @@ def test_without_a_usable_stderr_a_passing_message_leaves_once(world, redirects)
     assert kept(world) == []
 
 
+@pytest.mark.parametrize("args", [("--help",), ("-bp",)], ids=["help", "list"])
+def test_sendmail_modes_into_a_full_stdout_say_so_in_one_line(world, args):
+    """They ended in a traceback (exit 1)."""
+    proc = run(world, b"", "<&- >/dev/full", *args)
+    assert proc.returncode == 73
+    assert proc.stderr == b"sendguard: error: cannot write the output: No space left on device\n"
+
+
 @pytest.mark.parametrize("redirects", ["2>&-", "2>/dev/full"], ids=["closed", "full"])
 def test_without_a_usable_stderr_a_held_message_is_kept_once_as_it_came(world, redirects):
     world.write_config('[rules.external-recipient]\naction = "hold"\n')
