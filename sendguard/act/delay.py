@@ -313,7 +313,16 @@ def undo(
                     raise _too_late(entry)
                 from sendguard.act.drafts import write_draft
 
-                draft = write_draft(drafts_dir, draft_bytes(entry), f"undone-{entry.id}", now=now)
+                try:
+                    draft = write_draft(drafts_dir, draft_bytes(entry), f"undone-{entry.id}", now=now)
+                except OSError as err:  # taken back all the same: the person asked that it not leave
+                    entry.save(state=q.UNDONE, event=f"undone; no draft could be written: {err.strerror}")
+                    events.emit(entry, "undone", config)
+                    raise QueueError(
+                        f"{entry.id} is taken back and will not leave, but no draft could be written "
+                        f"in {drafts_dir}: {err.strerror}",
+                        hints=[f"the message is kept: {entry.message_path}", "[drafts] maildir names the folder"],
+                    ) from None
                 entry.save(state=q.UNDONE, event="undone", draft=str(draft))
                 events.emit(entry, "undone", config)
                 return Undone(entry, draft)

@@ -237,6 +237,28 @@ def test_undo_takes_it_back_as_a_draft_that_mutt_sends_again(world, tmp_path):
     assert sorted(world.server.received[0].rcpt_tos) == ["anna@kundenfirma.example", "boss@nordwerk.example"]
 
 
+def test_undo_without_a_writable_drafts_folder_still_takes_it_back(world, tmp_path):
+    """It ended in a traceback and left the message waiting: the worker would send it when due."""
+    not_a_folder = tmp_path / "drafts-is-a-file"
+    not_a_folder.write_text("")
+    world.write_config(f'[delay]\nseconds = 60\n[drafts]\nmaildir = "{not_a_folder}"\n')
+    message = make_message(to="anna@kundenfirma.example")
+    assert world.send(message, "anna@kundenfirma.example").returncode == 0
+    entry = only_entry()
+    out = world.cli("undo")
+    assert out.returncode == 64 and "Traceback" not in out.stderr
+    first, *hints = out.stderr.splitlines()
+    assert first == (
+        f"sendguard: error: {entry.id} is taken back and will not leave, but no draft could be written "
+        f"in {not_a_folder}: Not a directory"
+    )
+    assert hints[0] == f"  the message is kept: {entry.message_path}"
+    assert q.Queue.default().get(entry.id).state == q.UNDONE
+    assert entry.message_path.read_bytes() == message
+    assert run_due(q.Queue.default(), config_of(world), now=NOW).delivered == 0
+    assert world.server.received == []
+
+
 def test_undo_after_it_left_says_so_honestly_and_points_to_oops(world):
     assert world.send(make_message(to="bob@nordwerk.example"), "-t").returncode == 0
     entry = only_entry()
