@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +116,10 @@ class LazyGroup(click.Group):
                 ctx.exit(int(ExitCode.CANTCREAT))
             unwritable = StateUnwritable.from_error(err, paths.state_dir())
             if unwritable is None:
+                if isinstance(err, OSError) and err.filename:  # a file the config or a command names
+                    where = os.fsdecode(err.filename)
+                    click.echo(f"sendguard: error: {printable(where)}: {err.strerror or err}", err=True)
+                    ctx.exit(int(ExitCode.CANTCREAT))
                 raise
             render_error(unwritable)
             ctx.exit(int(unwritable.exit_code))

@@ -327,3 +327,14 @@ def test_the_drafts_name_each_person_as_the_original_did(world, tmp_path):
     assert set(by_address) == {"hans@kunde.example", "anna@k.example"}
     assert by_address["hans@kunde.example"]["To"].addresses[0].display_name == "Hans Müller"
     assert by_address["anna@k.example"]["To"].addresses[0].display_name == ""  # an address is no name
+
+
+def test_a_drafts_folder_that_cannot_be_written_is_one_line_naming_it(world, tmp_path):
+    """It was a NotADirectoryError traceback."""
+    not_a_folder = tmp_path / "drafts-is-a-file"
+    not_a_folder.write_text("")
+    world.write_config(f'[drafts]\nmaildir = "{not_a_folder}"\n')
+    assert world.send(make_message(to="anna@kundenfirma.example", body=ENGLISH), "-t").returncode == 0
+    proc = world.cli("oops")
+    assert proc.returncode == 73
+    assert proc.stderr == f"sendguard: error: {not_a_folder / 'tmp'}: Not a directory\n"
