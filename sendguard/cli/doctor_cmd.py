@@ -41,6 +41,13 @@ def check_config(state) -> tuple[Check, object | None]:  # type: ignore[no-untyp
     try:
         cfg = config_mod.load(path, required=state.config_path is not None)
     except ConfigError as err:
+        if not path.exists():  # --config or SENDGUARD_CONFIG names a file that is not there
+            return Check(
+                "config",
+                FAIL,
+                f"{path}: no such file",
+                f"check the path, or write a starter config there: sendguard --config {path} setup",
+            ), None
         return Check("config", FAIL, "; ".join(err.details()), "fix the lines named above"), None
     if cfg.path is None:
         return Check("config", WARN, f"no config at {path}; the embedded default is used", "sendguard setup"), cfg

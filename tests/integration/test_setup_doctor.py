@@ -437,3 +437,17 @@ def test_doctor_asks_for_received_mail_and_says_when_the_budget_changed(world, t
     sent = world.send(make_message(to="kollege0@nordwerk.example", subject="Plan 9"), "--", "kollege0@nordwerk.example")
     assert sent.returncode == 0, sent.stderr
     assert wait_until(lambda: history().startswith("ok")), history()
+
+
+def test_doctor_on_a_config_path_that_does_not_exist_says_so_and_how_to_get_one(tmp_path):
+    """ "fix the lines named above" named no line: the file is not there (a typo in --config)."""
+    missing = tmp_path / "nope.toml"
+    proc = run("--config", str(missing), "doctor")
+    assert proc.returncode == 1
+    first, fix = proc.stdout.splitlines()[:2]
+    assert first.startswith("FAIL  config") and str(missing) in first
+    assert "lines named above" not in fix
+    command = fix.split("there: ")[1].split()
+    assert command[0] == "sendguard"
+    assert run(*command[1:]).returncode == 0  # the advice works: a starter config is written there
+    assert run("--config", str(missing), "doctor").stdout.startswith("ok    config")
