@@ -30,7 +30,6 @@ from sendguard.history.store import open_for_write
 from sendguard.history.twins import confusables
 from sendguard.mail.greetings import SALUTATIONS_BY_LANGUAGE
 from sendguard.mail.message import OutgoingMessage, domain_matches, domain_of, normalize_address
-from sendguard.mail.mimetree import decode_header
 from sendguard.mail.voice import (
     CLOSINGS_BY_LANGUAGE,
     FAMILIAR,
@@ -258,8 +257,10 @@ def _displays(raw: bytes) -> dict[str, str]:
 
 def _sender(config: Any, raw: bytes) -> tuple[str, str]:
     """(From header for the drafts, the name that signs them)."""
+    from sendguard.mail.message import named_mailboxes
+
     msg = email.message_from_bytes(raw)
-    shown, addr = email.utils.parseaddr(decode_header(msg.get("From")))
+    shown, addr = (named_mailboxes(msg.get_all("From", [])) or [("", "")])[0]
     own = [a.lower() for a in config.identity.addresses]
     address = addr.lower() if addr.lower() in own else (own[0] if own else addr)
     name = config.identity.name or shown.strip()

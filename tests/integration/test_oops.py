@@ -338,3 +338,14 @@ def test_a_drafts_folder_that_cannot_be_written_is_one_line_naming_it(world, tmp
     proc = world.cli("oops")
     assert proc.returncode == 73
     assert proc.stderr == f"sendguard: error: {not_a_folder / 'tmp'}: Not a directory\n"
+
+
+def test_the_drafts_are_signed_with_the_name_the_original_was_sent_under(world, tmp_path):
+    """An encoded "Wolff, Daniel" was read as the address "Wolff" with no name: unsigned drafts."""
+    world.write_config()
+    sender = "=?utf-8?q?Wolff=2C_Daniel?= <me@nordwerk.example>"
+    world.send(make_message(to="anna@kundenfirma.example", body=ENGLISH, sender=sender), "-t")
+    report = oops(q.Queue.default(), None, config_mod.load(world.config_path), now=NOW, drafts_dir=tmp_path / "D")
+    (draft,) = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in report.drafts]
+    assert draft["From"].addresses[0].display_name == "Wolff, Daniel"
+    assert draft["From"].addresses[0].addr_spec == "me@nordwerk.example"
