@@ -224,6 +224,8 @@ class JudgementSection:
         0.01,
         "The false-hold budget: the share of ordinary sent mail the recipient model may hold, "
         "measured on the user's own held-out mail when it is fitted (0.01: one in a hundred).",
+        least=0,
+        most=1,
     )
 
 

@@ -336,6 +336,8 @@ def test_dotted_keys_and_inline_tables_are_located(text, line, key):
         ("[sendmail]\nconfirm_window = -1\n", "sendmail.confirm_window"),
         ("[queue]\nkeep_days = -1\n", "queue.keep_days"),  # would drop what oops needs at once
         ("[milter]\nworkers = -2\n", "milter.workers"),
+        ("[judgement]\nfalse_holds = 5\n", "judgement.false_holds"),  # a share: 5 would hold all mail
+        ("[judgement]\nfalse_holds = -0.01\n", "judgement.false_holds"),
     ],
 )
 def test_numbers_out_of_their_range_are_config_errors(text, key):
