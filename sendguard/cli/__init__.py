@@ -113,6 +113,7 @@ class LazyGroup(click.Group):
         except Exception as err:  # a write the state dir refused, wherever it happened: one line, no traceback
             if isinstance(err, OSError) and _output_refused(err):  # our own stdout, not the state dir
                 click.echo(f"sendguard: error: cannot write the output: {err.strerror}", err=True)
+                _drop_stdout()
                 ctx.exit(int(ExitCode.CANTCREAT))
             unwritable = StateUnwritable.from_error(err, paths.state_dir())
             if unwritable is None:
@@ -189,6 +190,15 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = State(config_path)
 
 
+def _drop_stdout() -> None:
+    """After stdout refused a write: what it still buffers goes to /dev/null. Python flushes
+    stdout once more as it stops, and a second failure there would end it with exit 120."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
 def main() -> None:
     try:
         code = cli.main(prog_name="sendguard", standalone_mode=False)
@@ -197,6 +207,7 @@ def main() -> None:
             raise
         with contextlib.suppress(OSError, ValueError):
             click.echo(f"sendguard: error: cannot write the output: {err.strerror}", err=True)
+        _drop_stdout()
         sys.exit(int(ExitCode.CANTCREAT))
     except click.UsageError as err:  # click's own code 2 would read as "hold" from `sendguard check`
         err.show()

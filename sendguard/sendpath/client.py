@@ -216,6 +216,7 @@ def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> 
 
         try:
             code = modes.run(argv, config)
+            sys.stdout.flush()  # a full stdout fails here, not silently at exit
         except OSError as err:
             if err.filename:  # the state dir, not the output
                 raise
