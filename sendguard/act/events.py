@@ -12,6 +12,7 @@ message's fate is unchanged. See ARCHITECTURE.md, "Processes" and rule 5 of the 
 from __future__ import annotations
 
 import fcntl
+import functools
 import importlib
 import json
 import os
@@ -128,7 +129,7 @@ def _work(job_fd: int, ack_fd: int, config: Any) -> None:
     fcntl.flock(lock_fd, fcntl.LOCK_SH)
     os.write(ack_fd, b"1")
     os.close(ack_fd)
-    warn = lambda line: _log_failure(state_dir, line)  # noqa: E731
+    warn = functools.partial(_log_failure, state_dir)
     emit(entry, job["event"], config, observers=OBSERVERS, warn=warn)
     os.close(lock_fd)  # settle() and the next mail's check wait no longer
     emit(entry, job["event"], config, observers=LATER, warn=warn)

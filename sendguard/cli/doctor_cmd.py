@@ -128,7 +128,7 @@ def _probe_creation(root: Path) -> OSError | None:
     return None
 
 
-def check_history(cfg=None) -> Check:  # type: ignore[no-untyped-def]
+def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
     from sendguard.history import open_for_check
 
     store = open_for_check(paths.state_dir())

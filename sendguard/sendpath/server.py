@@ -7,6 +7,7 @@ config turns it off, or when its code changed on disk (ARCHITECTURE.md, "The res
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import socket
@@ -310,11 +311,9 @@ class Server(Runner):
         from sendguard import paths
         from sendguard.act import events
 
-        state_dir = paths.state_dir()
+        warn = functools.partial(events._log_failure, paths.state_dir())
         for entry, event, config in self.later:
-            events.emit(
-                entry, event, config, observers=events.LATER, warn=lambda line: events._log_failure(state_dir, line)
-            )
+            events.emit(entry, event, config, observers=events.LATER, warn=warn)
         self.later.clear()
 
     def log(self, line: str) -> None:

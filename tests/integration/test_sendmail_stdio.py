@@ -15,24 +15,22 @@ from hypothesis import strategies as st
 from tests.conftest import make_message
 
 
-def as_users_run_it(world) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """The world's environment without PYTHONUNBUFFERED (a developer's shell may set it): a
-    user's stdout is buffered, so a full one fails at a flush, not at the write."""
-    return {k: v for k, v in world.env().items() if k != "PYTHONUNBUFFERED"}
+def in_bash(world, words: tuple[str, ...], redirects: str) -> subprocess.CompletedProcess[bytes]:  # type: ignore[no-untyped-def]
+    """``words`` run by bash with ``redirects``, in the world's environment less PYTHONUNBUFFERED
+    (a developer's shell may set it): a user's stdout is buffered, so a full one fails at a
+    flush, not at the write."""
+    env = {k: v for k, v in world.env().items() if k != "PYTHONUNBUFFERED"}
+    command = " ".join(shlex.quote(word) for word in words)
+    return subprocess.run(
+        ["bash", "-c", f"exec {command} {redirects}"], capture_output=True, env=env, timeout=60, check=False
+    )
 
 
 def run(world, message: bytes, redirects: str, *args: str) -> subprocess.CompletedProcess[bytes]:
     path = world.root / "message.eml"
     path.write_bytes(message)
-    command = " ".join(shlex.quote(word) for word in (world.sendmail, *args))
-    stdin = "" if "<&-" in redirects else f"< {shlex.quote(str(path))}"
-    return subprocess.run(
-        ["bash", "-c", f"exec {command} {stdin} {redirects}"],
-        capture_output=True,
-        env=as_users_run_it(world),
-        timeout=60,
-        check=False,
-    )
+    stdin = "" if "<&-" in redirects else f"< {shlex.quote(str(path))} "
+    return in_bash(world, (world.sendmail, *args), stdin + redirects)
 
 
 def kept(world) -> list[dict]:  # type: ignore[type-arg]
@@ -79,14 +77,7 @@ def test_without_a_usable_stderr_a_held_message_is_kept_once_as_it_came(world, r
 
 
 def cli(world, redirects: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    command = " ".join(shlex.quote(word) for word in (world.sendguard, "--config", str(world.config_path), *args))
-    return subprocess.run(
-        ["bash", "-c", f"exec {command} {redirects}"],
-        capture_output=True,
-        env=as_users_run_it(world),
-        timeout=60,
-        check=False,
-    )
+    return in_bash(world, (world.sendguard, "--config", str(world.config_path), *args), redirects)
 
 
 @pytest.mark.parametrize(
