@@ -34,15 +34,20 @@ def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...
     worst = Verdict.PASS
     read_errors = 0
     for name in files:
+        problem = None
         try:
             raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         except OSError as err:
+            problem = f"cannot be read: {err.strerror or type(err).__name__}"
+        else:
+            if not raw or raw.isspace():  # the send path refuses it (65): so does its dry run
+                problem = "the message is empty"
+        if problem is not None:
+            # Its own line too: a script reading one line per file must not skip it unknowingly.
             read_errors += 1
-            click.echo(f"sendguard: error: {printable(name)}: cannot be read: {err.strerror}", err=True)
-            continue
-        if not raw or raw.isspace():  # the send path refuses it (65): so does its dry run
-            read_errors += 1
-            click.echo(f"sendguard: error: {printable(name)}: the message is empty", err=True)
+            click.echo(f"sendguard: error: {printable(name)}: {problem}", err=True)
+            if as_json:
+                click.echo(json_line({"file": name, "verdict": None, "findings": [], "error": problem}))
             continue
         message = OutgoingMessage(raw)
         result = check_message(
@@ -67,6 +72,6 @@ def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...
                 click.echo(f"  {f.severity.label:5} {f.rule}: {printable(f.message)}")
                 if f.suggestion:
                     click.echo(f"        did you mean {printable(f.suggestion)}?")
-    if read_errors and worst == Verdict.PASS:
+    if read_errors:  # a file nobody judged outranks every verdict: never "only a warning"
         raise MessageReadError(f"{read_errors} file(s) could not be read")
     sys.exit(int(CheckExit(int(worst))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 from pathlib import Path
@@ -197,6 +198,40 @@ def test_unreadable_file_exits_65(tmp_path, config):
     assert "missing.eml" in proc.stderr
 
 
+def _unreadable(tmp_path: Path, kind: str) -> str:
+    path = tmp_path / f"{kind}.eml"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "no-permission":
+        if os.geteuid() == 0:
+            pytest.skip("root reads any file")
+        path.write_bytes(make_message(to="anna@kundenfirma.example"))
+        path.chmod(0)
+    return str(path)
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "no-permission"])
+def test_an_unreadable_file_has_its_own_json_line_and_outranks_every_verdict(tmp_path, config, kind):
+    """It had no line at all, so a reader pairing lines with files lost count; and beside a warn
+    the exit was 1, "only a warning", for a file nobody judged."""
+    bad = _unreadable(tmp_path, kind)
+    files = [
+        write(tmp_path, "client.eml", "anna@kundenfirma.example"),
+        bad,
+        write(tmp_path, "in.eml", "boss@nordwerk.example"),
+    ]
+    proc = check(config, "--json", *files)
+    assert proc.returncode == 65, proc.stderr
+    assert "Traceback" not in proc.stderr
+    rows = lines(proc)
+    assert [row["file"] for row in rows] == files
+    assert_contract_shape(rows[0])
+    assert_contract_shape(rows[2])
+    assert rows[1]["verdict"] is None and rows[1]["findings"] == []
+    assert rows[1]["error"].startswith("cannot be read: ")
+    assert f"sendguard: error: {bad}: {rows[1]['error']}" in proc.stderr.splitlines()
+
+
 def test_broken_config_exits_78(tmp_path, config):
     config.write_text("[organisation]\ndomains = []\n")
     proc = check(config, write(tmp_path, "m.eml", "anna@kundenfirma.example"))
@@ -219,7 +254,7 @@ def test_an_empty_message_is_refused_as_the_send_path_refuses_it(tmp_path, confi
     path.write_bytes(content)
     proc = check(config, "--json", str(path))
     assert proc.returncode == 65
-    assert proc.stdout == ""
+    assert lines(proc) == [{"file": str(path), "verdict": None, "findings": [], "error": "the message is empty"}]
     assert proc.stderr.splitlines()[0] == f"sendguard: error: {path}: the message is empty"
 
 
