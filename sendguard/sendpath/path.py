@@ -9,6 +9,7 @@ work". stdout stays empty.
 from __future__ import annotations
 
 import errno
+import re
 import sys
 import time
 from pathlib import Path
@@ -36,7 +37,8 @@ _RESOURCE_ERRORS = frozenset(
 
 def fingerprint(raw: bytes, envelope: list[str]) -> str:
     """Identity of a message for 'send it again to confirm': the envelope, the headers without
-    Date and Message-ID (mutt and git regenerate them on every attempt), and the body.
+    Date and Message-ID (mutt and git regenerate them on every attempt), and the body with its
+    MIME boundaries numbered (mutt, neomutt and aerc draw new ones on every attempt).
 
     The header fields are hashed as a sorted set: aerc writes them in a different order on
     every send (Go map iteration), and the order says nothing about who gets what."""
@@ -54,18 +56,58 @@ def fingerprint(raw: bytes, envelope: list[str]) -> str:
             fields[-1] += b"\n" + line  # a continuation belongs to its field
         else:
             fields.append(line)
+    boundaries = _Boundaries() if _BOUNDARY.search(head) else None
+    if boundaries is not None:
+        fields = [boundaries.declared(field) for field in fields]
     for field in sorted(fields):
         if not field.lower().startswith(_VOLATILE_HEADERS):
             digest.update(field + b"\n")
-    # The body in chunks, CRLF folded to LF, so a message is the same whichever line ending
-    # its client used, and at most one chunk is ever copied.
+    # The body in chunks of whole lines, CRLF folded to LF, so a message is the same whichever
+    # line ending its client used, and at most one chunk is ever copied.
     carry = b""
     for start in range(0, len(body), 1 << 20):
         chunk = carry + bytes(body[start : start + (1 << 20)])
-        carry = b"\r" if chunk.endswith(b"\r") else b""
-        digest.update((chunk[:-1] if carry else chunk).replace(b"\r\n", b"\n"))
+        cut = chunk.rfind(b"\n") + 1 if start + (1 << 20) < len(body) else len(chunk)
+        if cut == 0:  # a line longer than a chunk: no MIME delimiter, no CRLF to fold but the last
+            cut = len(chunk) - 1 if chunk.endswith(b"\r") else len(chunk)
+        chunk, carry = chunk[:cut].replace(b"\r\n", b"\n"), chunk[cut:]
+        digest.update(boundaries.numbered(chunk) if boundaries is not None else chunk)
     digest.update(carry)
     return digest.hexdigest()
+
+
+_BOUNDARY = re.compile(rb'(boundary\s*=\s*)(?:"([^"\n]{1,200})"|([^\s;"]{1,200}))', re.IGNORECASE)
+
+
+class _Boundaries:
+    """MIME boundaries in the order they are declared, each replaced by its number: a resend
+    with new random boundaries is the same message; any other difference still counts."""
+
+    def __init__(self) -> None:
+        self.names: dict[bytes, bytes] = {}
+        self.delimiter: re.Pattern[bytes] | None = None
+
+    def declared(self, text: bytes) -> bytes:
+        """``text`` with each boundary parameter replaced by its number (learning new ones)."""
+
+        def number(match: re.Match[bytes]) -> bytes:
+            name = match.group(2) if match.group(2) is not None else match.group(3)
+            if name not in self.names:
+                self.names[name] = b"\0%d" % len(self.names)
+                self.delimiter = None
+            return match.group(1) + b'"' + self.names[name] + b'"'
+
+        return _BOUNDARY.sub(number, text)
+
+    def numbered(self, lines: bytes) -> bytes:
+        """Whole lines (LF) with declarations and delimiter lines numbered."""
+        lines = self.declared(lines)
+        if not self.names:
+            return lines
+        if self.delimiter is None:
+            alternatives = b"|".join(re.escape(n) for n in sorted(self.names, key=len, reverse=True))
+            self.delimiter = re.compile(rb"^--(" + alternatives + rb")(?=(?:--)?[ \t]*$)", re.MULTILINE)
+        return self.delimiter.sub(lambda m: b"--" + self.names[m.group(1)], lines)
 
 
 class SendPath:

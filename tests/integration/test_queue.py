@@ -338,6 +338,52 @@ def test_fingerprint_folds_crlf_across_chunk_boundaries():
     )
 
 
+def _multipart(outer: str, inner: str, text: str = "Hello Anna", attachment: str = "cXVhcnRlcmx5") -> bytes:
+    """A mutt-like message with an alternative part inside a mixed one, boundaries as given."""
+    return (
+        f'From: me@x.example\nTo: a@y.example\nContent-Type: multipart/mixed;\n boundary="{outer}"\n\n'
+        f"--{outer}\nContent-Type: multipart/alternative; boundary={inner}\n\n"
+        f"--{inner}\nContent-Type: text/plain\n\n{text}\n--{inner}\nContent-Type: text/html\n\n<p>{text}</p>\n"
+        f"--{inner}--\n\n--{outer}\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n"
+        f"{attachment}\n--{outer}--  \n"
+    ).encode()
+
+
+def test_fingerprint_numbers_mime_boundaries_and_still_sees_every_other_change():
+    from sendguard.sendpath.path import fingerprint
+
+    to = ["a@y.example"]
+    first = fingerprint(_multipart("CbGUPD6XSkCdabUZ", "inner-1"), to)
+    # mutt, neomutt and aerc draw new boundaries on every attempt (measured)
+    assert fingerprint(_multipart("mKsTKI6GszLYUJdY", "zz-2nd-inner-zz"), to) == first
+    assert fingerprint(_multipart("mKsTKI6GszLYUJdY", "x").replace(b"\n", b"\r\n"), to) == first
+    # the text, the attachment, the structure and the recipients still count
+    assert fingerprint(_multipart("A", "B", text="Hello Anne"), to) != first
+    assert fingerprint(_multipart("A", "B", attachment="cXVhcnRlcmx6"), to) != first
+    assert fingerprint(_multipart("A", "A"), to) != first  # one boundary for both levels: another tree
+    assert fingerprint(_multipart("A", "B"), ["b@y.example"]) != first
+    swapped = _multipart("A", "B").replace(b"text/plain", b"text/PLAIN")
+    assert fingerprint(swapped, to) != first
+
+
+def test_fingerprint_numbers_boundaries_across_chunk_boundaries():
+    from sendguard.sendpath.path import fingerprint
+
+    def big(boundary: str) -> bytes:
+        head = f'From: me@x.example\nContent-Type: multipart/mixed; boundary="{boundary}"'.encode()
+        delimiter = b"--" + boundary.encode()
+        body = b"\r\n\r\n" + delimiter + b"\r\n\r\n"
+        filler = b"QUJD" * 19 + b"\r\n"
+        body += filler * ((1 << 20) // len(filler) - 2)
+        body += b"Q" * ((1 << 20) - 3 - len(body) - 2) + b"\r\n"  # the next delimiter spans the 1 MiB mark
+        assert len(body) == (1 << 20) - 3
+        return head + body + delimiter + b"\r\n\r\n" + filler * 50 + delimiter + b"--\r\n"
+
+    assert fingerprint(big("boundary-one"), ["a@y.example"]) == fingerprint(big("boundary-two"), ["a@y.example"])
+    changed = big("boundary-two").replace(b"QUJD\r\n--", b"QUJE\r\n--")
+    assert fingerprint(big("boundary-one"), ["a@y.example"]) != fingerprint(changed, ["a@y.example"])
+
+
 def test_message_id_notes_go_with_their_entries(queue):
     entry, lock = queue.create(b"Message-ID: <a@x>\n\nhi\n", {"state": q.ACCEPTED, "message_id": "<a@x>"})
     lock.release()
