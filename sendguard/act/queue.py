@@ -159,6 +159,9 @@ class Meta(_MetaFrom, total=False):
     sent_copy_error: str
     milter_sender: str  # the milter's: whose history judged it
     postfix_queue_id: str
+    thread: list[str]  # the milter's: the Message-IDs it replies to
+    series: list[str]  # the milter's: Message-IDs let through on the strength of this confirmed hold
+    confirmed_at: float  # the milter's: when the resend confirmed it (seconds since the epoch)
 
 
 class Entry:

@@ -91,34 +91,49 @@ def without_received(raw: bytes) -> bytes:
     return b"".join(kept) + raw[split:]
 
 
+def _weighty(decision: Any) -> list[Any]:
+    return [f for f in decision.findings if f.severity >= Severity.WARN]
+
+
+def _reason(finding: Any) -> str:
+    """A finding as a sentence, with its suggestion."""
+    text = str(finding.message).strip()
+    if finding.suggestion and finding.suggestion.lower() not in text.lower():
+        text = f"{text.rstrip('.')}; did you mean {finding.suggestion}?"
+    return text
+
+
 def holding_reasons(decision: Any) -> list[str]:
     """Each finding that weighs (warn and up) as a sentence, with its suggestion."""
-    out = []
-    for finding in decision.findings:
-        if finding.severity < Severity.WARN:
-            continue
-        text = finding.message.strip()
-        if finding.suggestion and finding.suggestion.lower() not in text.lower():
-            text = f"{text.rstrip('.')}; did you mean {finding.suggestion}?"
-        out.append(text)
-    return out or ["it could not be checked"]
+    return [_reason(f) for f in _weighty(decision)] or ["it could not be checked"]
+
+
+def _first(decision: Any) -> Any:
+    """The finding the headline speaks of: one that suggests someone, else the strongest."""
+    weighty = _weighty(decision)
+    suggesting = [f for f in weighty if f.recipient and f.suggestion]
+    return (suggesting or weighty or [None])[0]
 
 
 def headline(decision: Any) -> str:
     """The one sentence that says what is wrong, short enough for a mail program's error line:
     "X may be the wrong person; did you mean Y?" where a rule suggests someone, else the
     strongest finding's own sentence."""
-    weighty = [f for f in decision.findings if f.severity >= Severity.WARN]
-    for finding in weighty:
-        if finding.recipient and finding.suggestion:
-            return f"{finding.recipient} may be the wrong person; did you mean {finding.suggestion}?"
+    first = _first(decision)
+    if first is not None and first.recipient and first.suggestion:
+        return f"{first.recipient} may be the wrong person; did you mean {first.suggestion}?"
     return holding_reasons(decision)[0].rstrip(".") + "."
 
 
-def reply_lines(decision: Any, last: str) -> list[str]:
-    """Every reason, then the line that matters: many mail programs (mutt among them) show
-    only the last line of a multi-line SMTP reply, so it carries the headline and the way out."""
-    return [f"Why: {r}" for r in holding_reasons(decision)] + [last]
+def reply_lines(decision: Any, main: str) -> list[str]:
+    """``main`` (what happened, the way out, the headline) first and last, other reasons between.
+
+    Mail programs show a multi-line reply differently, all cut at the terminal's width: mutt
+    shows only the last line, aerc the lines joined from the first, git send-email and smtplib
+    all of them. With one reason the reply is one line."""
+    first = _first(decision)
+    others = [f"Also: {_reason(f)}" for f in _weighty(decision) if f is not first]
+    return [main, *others, main] if others else [main]
 
 
 class Policy:
@@ -189,11 +204,11 @@ class Policy:
             entry = self._keep(tx, meta, q.BLOCKED, cancelled)
             if entry is None:
                 return tempfail("the check took too long")
-            last = (
-                f"sendguard blocked this message: {headline(decision)} It cannot be sent as it is "
-                f"(kept as {entry.id}; ask your mail administrator)."
+            main = (
+                f"Blocked; it cannot be sent as it is. {headline(decision)} "
+                f"(sendguard {entry.id}; ask your mail administrator)"
             )
-            return self._reply(REJECT, decision.verdict, reply_lines(decision, last), entry.id)
+            return self._reply(REJECT, decision.verdict, reply_lines(decision, main), entry.id)
         if self.config.milter.hold == "quarantine":
             entry = self._keep(tx, meta, QUARANTINED, cancelled)
             if entry is None:
@@ -207,27 +222,74 @@ class Policy:
         from sendguard.sendpath.path import fingerprint
 
         window = self.config.milter.confirm_window
+        rules = sorted({f.rule for f in decision.findings if f.severity >= Severity.WARN})
+        message_id = str(meta.get("message_id", ""))
         meta["fingerprint"] = fingerprint(without_received(tx.raw), [*tx.recipients, f"sender:{tx.sender}"])
         with self._confirm_lock:  # two connections resending at once: only one confirms
             earlier = self.queue.find_confirmable(meta["fingerprint"], window, self.clock())
             if earlier is not None and not cancelled.is_set() and self.queue.confirm(earlier.id):
+                self._note_series(earlier.id, message_id, rules)
                 self._learn_later(tx, config)
-                rules = sorted({f.rule for f in decision.findings if f.severity >= Severity.WARN})
                 return Outcome(
                     ACCEPT,
                     decision.verdict,
                     header=smtp_text(f"confirmed by the sender ({', '.join(rules)})"),
                     entry_id=earlier.id,
                 )
+            series = self._confirmed_series(tx, meta, rules, window)
+            if series is not None and not cancelled.is_set() and self._note_series(series.id, message_id):
+                self._learn_later(tx, config)
+                return Outcome(
+                    ACCEPT,
+                    decision.verdict,
+                    header=smtp_text(f"in a series the sender confirmed ({', '.join(rules)})"),
+                    entry_id=series.id,
+                )
             entry = self._keep(tx, meta, q.HELD, cancelled)
         if entry is None:
             return tempfail("the check took too long")
         minutes = max(1, window // 60)
-        last = (
-            f"sendguard held this message: {headline(decision)} "
-            f"Send it again unchanged within {minutes} minutes to send it anyway (held as {entry.id})."
-        )
-        return self._reply(REJECT, decision.verdict, reply_lines(decision, last), entry.id)
+        main = f"Held; send again within {minutes} min to send anyway. {headline(decision)} (sendguard {entry.id})"
+        return self._reply(REJECT, decision.verdict, reply_lines(decision, main), entry.id)
+
+    # git send-email sends a series as one message per patch, threaded to the first, and stops at
+    # the first one held; sent again, each patch has a new Message-ID and its In-Reply-To points
+    # at the new first one. So a confirmed message lends its confirmation to the messages of its
+    # thread that follow within the window: same sender, same recipients, held for nothing it
+    # was not confirmed for. Otherwise every run would confirm one patch and hold the next.
+
+    def _confirmed_series(self, tx: Transaction, meta: q.Meta, rules: list[str], window: float) -> q.Entry | None:
+        thread = set(meta.get("thread", []))
+        if not thread:
+            return None
+        now, wanted = self.clock(), sorted(tx.recipients)
+        for entry in reversed(self.queue.entries()):
+            found = entry.meta
+            if entry.state != q.CONFIRMED or found.get("milter_sender") != tx.sender:
+                continue
+            if not thread & set(found.get("series", [])) or sorted(found.get("envelope", [])) != wanted:
+                continue
+            if set(rules) <= set(found.get("confirmed_rules", [])) and now - found.get("confirmed_at", 0) <= window:
+                return entry
+        return None
+
+    def _note_series(self, entry_id: str, message_id: str, rules: list[str] | None = None) -> bool:
+        """Add ``message_id`` to the series of a confirmed entry (``rules``: it was just confirmed
+        for these); False when the entry cannot be had."""
+        from sendguard.errors import SendguardError
+
+        try:
+            with self.queue.locked(entry_id) as entry:
+                if entry.state != q.CONFIRMED:
+                    return False
+                series = [*entry.meta.get("series", []), *([message_id] if message_id else [])]
+                changes: dict[str, Any] = {"series": series}
+                if rules is not None:
+                    changes.update(confirmed_rules=rules, confirmed_at=self.clock())
+                entry.save(**changes)
+                return True
+        except SendguardError:
+            return False
 
     @staticmethod
     def _reply(action: str, verdict: Verdict, lines: list[str], entry_id: str) -> Outcome:
@@ -252,6 +314,8 @@ class Policy:
             "size": len(tx.raw),
             "checker": "milter",
             "postfix_queue_id": tx.queue_id,
+            "message_id": message.header("Message-ID").strip(),
+            "thread": _thread_ids(message),
         }
 
     def _keep(self, tx: Transaction, meta: q.Meta, state: str, cancelled: Any) -> q.Entry | None:
@@ -314,6 +378,12 @@ class Policy:
                 _submit(command, notice_mail(to, meta, entry_id, tx.queue_id))
 
         self.later(notice)
+
+
+def _thread_ids(message: Any) -> list[str]:
+    """The Message-IDs a message replies to (In-Reply-To, References)."""
+    text = message.header("In-Reply-To") + " " + message.header("References")
+    return [word for word in text.split() if word.startswith("<") and word.endswith(">")]
 
 
 def _submit(command: list[str], text: bytes) -> None:

@@ -42,7 +42,7 @@ def test_a_hold_is_a_550_with_the_reason_and_the_way_out_and_a_resend_confirms(t
         err = proc.stderr.decode()
         assert "550" in err and "5.7.1" in err, err
         assert "anna@kundenfirma.example" in err
-        assert "Send it again unchanged within 10 minutes to send it anyway" in err
+        assert "550 5.7.1 Held; send again within 10 min to send anyway. anna@kundenfirma.example" in err
         assert smtp_server.received == []
         # the mail program sends it again: new Date and Message-ID, otherwise the same
         again = message.replace(b"09:00:00", b"09:01:30").replace(b"<test-", b"<retry-")
@@ -62,11 +62,8 @@ def test_smtplib_sees_the_same_rejection(tmp_path, smtp_server):
             with pytest.raises(smtplib.SMTPDataError) as caught:
                 client.sendmail("me@nordwerk.example", ["anna@kundenfirma.example"], make_message())
         assert caught.value.smtp_code == 550
-        text = caught.value.smtp_error.decode()
-        *why, last = text.splitlines()
-        assert why and all(line.startswith("5.7.1 Why: ") for line in why)
-        assert last.startswith("5.7.1 sendguard held this message: ")
-        assert "Send it again unchanged within 10 minutes" in last
+        (line,) = caught.value.smtp_error.decode().splitlines()  # one reason: one line
+        assert line.startswith("5.7.1 Held; send again within 10 min to send anyway. anna@kundenfirma.example ")
 
 
 def _petras_world() -> str:
@@ -97,11 +94,11 @@ def test_each_sender_is_judged_by_their_own_history_seeded_by_learn_as(tmp_path,
         proc = team.msmtp(wrong, hf.ME, hf.CLIENT_THOMAS, hf.COLLEAGUE)
         assert proc.returncode != 0
         err = proc.stderr.decode()
-        # the last line, all that some mail programs show, says it all
-        last = [line for line in err.splitlines() if "server message: 550 " in line][0]
+        # the last line, all that mutt shows, says it all
+        last = [line for line in err.splitlines() if "server message: 550 " in line][-1]
         assert (
-            f"550 5.7.1 sendguard held this message: {hf.CLIENT_THOMAS} may be the wrong person; "
-            f"did you mean {hf.BOSS}? Send it again unchanged within 10 minutes to send it anyway"
+            f"550 5.7.1 Held; send again within 10 min to send anyway. {hf.CLIENT_THOMAS} may be the wrong "
+            f"person; did you mean {hf.BOSS}?"
         ) in last, err
         # someone else, with no such history, sends the same text: nothing ties it to Thomas Keller
         other = wrong.replace(hf.ME.encode(), b"k.neu@lindenhof.example")
