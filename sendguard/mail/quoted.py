@@ -11,7 +11,9 @@ handful of conventions, all read here:
   "Le ... First Last a écrit :", also wrapped over two lines or as "First Last <addr> wrote:";
 * Lotus Notes: "First Last/ORG/ORG@ORG" on its own line, or after "To:"; its header lines
   "First Last <addr> on 05/11/2001 04:28:09 PM", and a name on the line before a lone
-  "12/13/2000 09:51 AM".
+  "12/13/2000 09:51 AM";
+* a message passed on as an attachment and shown inline ("--- Inline attachment follows ---"),
+  and any of these blocks quoted once more ("> -----Original Message-----", "> From: ...").
 
 The first block is the most recent message: its author is the likeliest recipient of a reply.
 """
@@ -26,12 +28,13 @@ from sendguard.mail.content import fold as fold_text
 
 MAX_SCAN_CHARS = 20_000
 # Each line pattern below is tried only on a line that can match it: from and to need a colon,
-# lotus a slash and an at sign, marker a first character (after white space) of MARKER_FIRST,
+# lotus a slash and an at sign, marker a first character (after white space) of MARKER_FIRST
+# (">" for a marker quoted once more),
 # wrote one of WROTE_FIRST (on/am/le/el/op: re.IGNORECASE matches no other code point, a test
 # checks every one) and one of WROTE_WORDS in the folded line (content.fold). Most lines of
 # prose pass by without trying five patterns each; the Notes date patterns need a slash and a
 # colon.
-MARKER_FIRST = frozenset("_-")
+MARKER_FIRST = frozenset("_->")
 WROTE_FIRST = frozenset("oOaAlLeE")
 WROTE_WORDS = ("wrote", "schrieb", "a écrit", "escribió", "schreef")
 
@@ -78,7 +81,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         ),
         "lotus": re.compile(r"^\s*(?P<v>[^\W\d_][\w .'-]{1,40})/[A-Z][\w/]*@[\w.]+\s*$"),
         "marker": re.compile(
-            r"^\s*_{10,}\s*$|^\s*-{2,}.{0,40}(?:original|forwarded|ursprüngliche|weitergeleitete|origine|original|oorspronkelijk|исходное|пересылаемое).{0,120}$",
+            r"^[\s>]*_{10,}\s*$|^[\s>]*-{2,}.{0,40}(?:original|forwarded|ursprüngliche|weitergeleitete|origine|original"
+            r"|oorspronkelijk|исходное|пересылаемое|inline attachment).{0,120}$",
             re.IGNORECASE,
         ),
         "notes_on": re.compile(r"^\s*(?:from:\s*)?(?P<v>\S.{0,80}?)\s+on\s+" + _NOTES_DATE + r"\s*$", re.IGNORECASE),
@@ -115,7 +119,8 @@ def person(text: str) -> Person | None:
     same names recur in the quoted headers of one thread and of the next message."""
     from sendguard.mail.greetings import fold
 
-    text = text.split("/")[0].split("@")[0].strip()
+    # "Name <addr>@ORG": Notes' form of an outside sender; the address is no part of the name
+    text = re.sub(r"<[^>]*>?", " ", text).split("/")[0].split("@")[0].strip()
     text = re.sub(r"\bon behalf of\b.*$|\[.*$|\(.*?\)", "", text, flags=re.IGNORECASE).strip()
     if not text or len(text) > 60:
         return None
@@ -188,7 +193,7 @@ def quoted_people(body: str) -> QuotedPeople:
 
     out = QuotedPeople()
     text = body[:MAX_SCAN_CHARS]
-    if "@" not in text and not has_quote_marker(text):
+    if "@" not in text and ">" not in text and not has_quote_marker(text):
         return out  # nothing quoted, no addresses: most new mail; no pattern needs compiling
     pats = _patterns()
     out.addresses = {a.lower().strip(".") for a in find_addresses(text)}
@@ -231,8 +236,8 @@ def quoted_people(body: str) -> QuotedPeople:
         if m and at.block:
             at.author(person(m.group("v")))
             continue
-        if not lead and at.in_header:
-            at.in_header = False
+        if at.in_header and (not lead or (lead == ">" and not line.replace(">", "").strip())):
+            at.in_header = False  # a blank line, or a quoted one ("> "), ends the header
         if lead:
             at.previous = line
     return out

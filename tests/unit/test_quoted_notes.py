@@ -117,3 +117,53 @@ def test_a_wrapped_attribution_names_the_author(body):
 
 def test_a_name_before_wrote_in_prose_is_no_attribution():
     assert quoted_people("As Tim Kohl wrote:\nthe plan is fine (see a@b.example)\n").author is None
+
+
+def test_a_quoted_header_quoted_once_more_names_the_author():
+    # a forward of a reply: the whole Outlook block, marker and all, behind ">"
+    body = (
+        "see below\n\n>  -----Original Message-----\n> From: \tJana Roth\n> Sent:\tWednesday, 3 March 2027\n"
+        "> To:\tTim Kohl\n> Subject:\tlunch\n>\n> Friday at noon\n> to: be confirmed\n"
+    )
+    quoted = quoted_people(body)
+    assert quoted.author is not None and quoted.author.last == "roth"
+    assert [p.last for p in quoted.addressees] == ["kohl"]  # the quoted blank line ended the header
+
+
+def test_an_outlook_block_inside_a_quoted_reply_is_older():
+    body = (
+        "Thanks\n\nOn Mon, 4 Dec 2026, Anna Berger <a@b.example> wrote:\n> ok\n>\n"
+        "> -----Original Message-----\n> From: Kohl, Tim\n> To: Berger, Anna; Roth, Jana\n>\n> text\n"
+    )
+    quoted = quoted_people(body)
+    assert quoted.author is not None and quoted.author.last == "berger"
+    assert not quoted.addressees  # Roth was addressed by the older message, not by Berger's
+    assert {"kohl", "roth"} <= {p.last for p in quoted.others}
+
+
+def test_a_message_shown_inline_as_an_attachment_gives_its_sender():
+    body = (
+        "fyi\n\n--------- Inline attachment follows ---------\n\nFrom:  <jroth@mail.example>\n"
+        "To: tkohl@x.example\nDate: Friday, 3 March 2027 6:21:52 GMT\nSubject: \n\ntext\n"
+    )
+    quoted = quoted_people(body)
+    assert quoted.author is None and quoted.author_addr == "jroth@mail.example"
+
+
+@pytest.mark.parametrize(
+    ("sender", "first", "last"),
+    [
+        (
+            "Jana Roth <jroth@mail.example>@ACME [mailto:IMCEANOTES-Jana+20Roth+20+3Cjroth+40mail@ACME.example]",
+            "jana",
+            "roth",
+        ),
+        ('"Roth, Jana" <JROTH@mail.example>@ACME', "jana", "roth"),
+        ("Jana Roth <jana.roth@mail.example>", "jana", "roth"),
+    ],
+)
+def test_an_address_beside_a_name_is_no_part_of_it(sender, first, last):
+    quoted = quoted_people(f"ok\n\n-----Original Message-----\nFrom: \t{sender}\nSent: Monday\n\ntext\n")
+    assert quoted.author is not None and (quoted.author.first, quoted.author.last) == (first, last)
+    assert quoted.author.tokens == {first, last}
+    assert quoted.author_addr.startswith("j")

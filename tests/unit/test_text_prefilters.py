@@ -30,7 +30,7 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
 
     out = quoted.QuotedPeople()
     text = body[: quoted.MAX_SCAN_CHARS]
-    if "@" not in text and not has_quote_marker(text):
+    if "@" not in text and ">" not in text and not has_quote_marker(text):
         return out
     pats = quoted._patterns()
     out.addresses = {a.lower().strip(".") for a in pats["addr"].findall(text)}
@@ -101,7 +101,7 @@ def quoted_people_everywhere(body: str) -> quoted.QuotedPeople:
                 quoted._add_author(out, who, block)
             headed = True
             continue
-        if not line.strip() and in_header:
+        if not line.replace(">", "").strip() and in_header:
             in_header = False
         if line.strip():
             previous = line
@@ -130,6 +130,12 @@ QUOTED_LINES = st.sampled_from(
         "From: Berger, Markus [mailto:m.berger@nordwerk.example]",
         "Von: Jana Roth <j.roth@x.example>",
         "> From: Tim Kohl",
+        ">  -----Original Message-----",
+        "> ",
+        ">",
+        "--------- Inline attachment follows ---------",
+        "From:  <a@b.example>",
+        "From:  Anna Berger <a.berger@x.example>@ACME",
         "Sent: Monday",
         "To: Anna Schmidt; Tim Kohl",
         "Cc: a@b.example",
