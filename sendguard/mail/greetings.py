@@ -142,6 +142,7 @@ GROUP_WORDS = frozenset(
         "folks",
         "guys",
         "colleagues",
+        "people",
         "there",
         "both",
         "y'all",
@@ -527,14 +528,25 @@ def parse_greeting(body: str) -> Greeting | None:
         if any(p.lower() in GROUP_WORDS for p in parts):
             return None
         names = tuple(fold(p) for p in parts if len(fold(p)) >= 2 and p.lower() not in NOT_NAMES)
-        if not names or (bare and not by_last and not parts[0][:1].isupper()):
+        joined = bare and any(w.lower() in _CONNECTORS for w in rest.split())
+        if not names or (bare and not by_last and not _bare_names(parts, joined, line)):
             continue
         if by_last:
             names = names[-1:]  # "Dear Mr John Smith": the last name
-        elif len(names) > 1 and bare:
-            names = names[:1]  # "Anna Schmidt:" greets Anna
+        elif len(names) > 1 and bare and not joined:
+            names = names[:1]  # "Anna Schmidt," greets Anna; "Jay and Matt," both
         return Greeting(names=names[:4], by_last_name=by_last, line=line)
     return None
+
+
+def _bare_names(parts: list[str], joined: bool, line: str) -> bool:
+    """Does a first line without a salutation name people? "Bill,", "Jay and Matt," and "Anna
+    Schmidt," do; headings do not: names are capitalised ("Selection criteria:", "Mark Twomey
+    joked:"), and a line of several words that ends in a colon names people only when they are
+    joined ("Rick and Greg:", not "Executive Summary:" nor "Critical Migration Information:")."""
+    if not parts[0][:1].isupper() or not parts[-1][:1].isupper():
+        return False
+    return len(parts) == 1 or joined or not line.endswith(":")
 
 
 STOPWORDS = frozenset(

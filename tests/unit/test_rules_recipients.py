@@ -160,6 +160,9 @@ def test_without_history_the_recipient_rules_are_silent(tmp_path):
         ("Dear Mr. Smith, thanks for the call.\n", ("smith",), True),
         ("Sehr geehrte Frau Prof. Dr. Ott,\n\ntext", ("ott",), True),
         ("Romance in Paradise!\n\nDear Peter,\n\ntext", ("peter",), False),
+        ("Jay and Matt,\n\ntext", ("jay", "matt"), False),  # both, not the first alone
+        ("Rick and Greg:\n\ntext", ("rick", "greg"), False),
+        ("Anna Schmidt,\n\ntext", ("anna",), False),
     ],
 )
 def test_greetings_in_several_languages(body, names, by_last):
@@ -186,6 +189,12 @@ def test_greetings_in_several_languages(body, names, by_last):
         "Looks great!\n\ntext",  # an exclamation is no bare greeting
         "Hey, I'm gonna be in town on Wed. night.\n",  # a sentence after the salutation
         "Hi, this is the thing I was talking about!\n",
+        "Executive Summary:\n- prices rose\n",  # a heading is no bare greeting
+        "Important Upgrade Information:\n\n1. save your files\n",
+        "Search criteria:\n\ncounty = north\n",
+        "To confirm:\n\nwe meet at ten\n",
+        "Tim Kohl joked:\n> a quote\n",
+        "People,\n\nthe prices are out\n",
     ],
 )
 def test_group_quoted_and_forwarded_greetings_name_nobody(body):
