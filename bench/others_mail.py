@@ -11,7 +11,12 @@ message rules speak), and the readers the recipient model relies on are asked wh
 * quoted headers: of the messages with a visible reply or forward marker, how many name the
   quoted author, only its address, or nobody; and how many forwards only the body tells.
 
-    .venv/bin/python bench/others_mail.py [--show RULE] [FOLDER...]
+With ``--sample N`` it also prints N messages drawn at random (``--seed``) from each of four
+groups, with what was read and the lines it was read from, for judging the readers by hand:
+(a) greetings naming none of at most three recipients, (b) greetings naming one of them,
+(c) messages whose quoted author was read, (d) messages with a visible marker where nobody was.
+
+    .venv/bin/python bench/others_mail.py [--show RULE] [--sample N [--seed S]] [FOLDER...]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import collections
 import email
 import email.utils
+import random
 import re
 import tempfile
 import time
@@ -60,6 +66,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folders", nargs="*", type=Path)
     ap.add_argument("--show", default="", help="list the messages this rule held")
+    ap.add_argument("--sample", type=int, default=0, help="print this many messages of each group (a)-(d)")
+    ap.add_argument("--seed", type=int, default=7)
     a = ap.parse_args()
     folders = a.folders or [ENRON]
     messages = distinct_messages(folders)
@@ -70,6 +78,7 @@ def main() -> None:
     greet: collections.Counter[str] = collections.Counter()
     quoted: collections.Counter[str] = collections.Counter()
     shown = []
+    groups: dict[str, list[tuple[Path, str]]] = {"a": [], "b": [], "c": [], "d": []}
     start = time.process_time()
     for path, raw in messages:
         sender = email.utils.parseaddr(str(email.message_from_bytes(raw).get("From", "")))[1].lower()
@@ -94,11 +103,19 @@ def main() -> None:
         greeting = parse_greeting(body)
         if greeting is not None:
             greet["with a greeting"] += 1
-            if 0 < len(recipients) <= 3 and not set(greeting.names) & first_names(recipients):
-                greet["naming no recipient (of at most three)"] += 1
+            if 0 < len(recipients) <= 3:
+                named = bool(set(greeting.names) & first_names(recipients))
+                groups["b" if named else "a"].append((path, f"greeting {greeting.names} in {greeting.line!r}"))
+                if not named:
+                    greet["naming no recipient (of at most three)"] += 1
         if VISIBLE_QUOTE.search(body):
             people = quoted_people(body)
             quoted["author" if people.author else ("address only" if people.author_addr else "nobody")] += 1
+            if people.author:
+                read = f"author {people.author.first} {people.author.last} <{people.author_addr}>"
+                groups["c"].append((path, read))
+            elif not people.author_addr:
+                groups["d"].append((path, "nobody"))
             if forwards_in_body(body) and not is_forward(message.subject):
                 quoted["forwards known by the body only"] += 1
     cpu = time.process_time() - start
@@ -108,6 +125,22 @@ def main() -> None:
     print("  greetings:", ", ".join(f"{k} {v}" for k, v in greet.items()))
     print("  quoted headers:", ", ".join(f"{k} {v}" for k, v in quoted.most_common()))
     print("\n".join(shown))
+    if a.sample:
+        print_samples(groups, a.sample, a.seed)
+
+
+def print_samples(groups: dict[str, list[tuple[Path, str]]], n: int, seed: int) -> None:
+    """N messages of each group: what was read, the recipients, and the lines it was read from."""
+    rng = random.Random(seed)
+    for name, members in groups.items():
+        members = sorted(members, key=lambda member: str(member[0]))
+        for i, (path, read) in enumerate(rng.sample(members, min(n, len(members)))):
+            message = OutgoingMessage(path.read_bytes())
+            recipients = ", ".join(box.addr for box in message.header_recipients)
+            print(f"\n## {name}{i:02d} {path}\n{read}\nto: {recipients[:160]}\nsubject: {message.subject[:100]}")
+            lines = message.body_text.splitlines()
+            at = 0 if name in "ab" else next((j for j, x in enumerate(lines) if VISIBLE_QUOTE.search(x)), 0)
+            print("\n".join(f"  |{x[:160]}" for x in lines[max(0, at - 4) : at + 12]))
 
 
 if __name__ == "__main__":
