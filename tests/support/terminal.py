@@ -51,6 +51,10 @@ class Terminal:
             pytest.fail(f"the terminal never showed {text!r}; screen:\n{screens[0]}")
         return screens[0]
 
+    def resize(self, width: int, height: int) -> None:
+        """A resize is input: a program that repaints only on input (aerc 0.14) repaints."""
+        self._tmux("resize-window", "-x", str(width), "-y", str(height))
+
     def keys(self, *keys: str) -> None:
         self._tmux("send-keys", *keys)
 
