@@ -5,7 +5,10 @@ Everything message-derived goes through :func:`sendguard.tui.safe.text`; styles 
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from rich.text import Text
 
@@ -14,6 +17,11 @@ from sendguard.recover.review_data import MessageView, QueueRow, human_size
 from sendguard.tui.safe import text
 
 BODY_LIMIT = 20_000  # characters of body shown; the rest is one key away in $EDITOR
+# Lines of recipients and of reasons listed on the message screen; the rest is counted in one
+# line. Textual draws every line of the screen's text on each layout, so a mail to 3,000 people
+# listed in full took seconds to open, for a list nobody reads line by line.
+RECIPIENT_LIMIT = 200
+REASON_LIMIT = 100
 
 STATE_STYLES = {
     "held": "bold red",
@@ -31,6 +39,7 @@ STATE_STYLES = {
 }
 SEVERITY_STYLES = {"block": "bold magenta", "hold": "bold red", "warn": "yellow", "info": "dim"}
 EVIDENCE = "black on yellow"
+T = TypeVar("T")
 
 
 def state_cell(state: str) -> Text:
@@ -91,6 +100,18 @@ def preview(row: QueueRow | None) -> Text:
     return out
 
 
+def _first(items: list[T], limit: int, first: Callable[[T], bool]) -> tuple[list[T], list[T]]:
+    """(what to list, what to count): all of ``items`` if they fit in ``limit``; else ``limit``
+    of them, those ``first`` picks before the others, each group in its order."""
+    if len(items) <= limit:
+        return items, []
+    picked = [item for item in items if first(item)][:limit]
+    chosen = {id(item) for item in picked}
+    listed = picked + [item for item in items if id(item) not in chosen][: limit - len(picked)]
+    chosen.update(id(item) for item in listed)
+    return listed, [item for item in items if id(item) not in chosen]
+
+
 def detail(view: MessageView) -> Text:
     """The message screen: recipients first, then why, then suggestion, attachments, body."""
     out = Text(end="")
@@ -102,7 +123,8 @@ def detail(view: MessageView) -> Text:
     out.append_text(text(view.sender or "(unknown)"))
     out.append("\n\nRecipients (the envelope: who really gets it)\n", style="bold underline")
     flagged = {f.recipient for f in view.findings if f.recipient and f.severity in ("warn", "hold", "block")}
-    for rcpt in view.recipients:
+    listed, rest = _first(view.recipients, RECIPIENT_LIMIT, lambda rcpt: rcpt.addr in flagged)
+    for rcpt in listed:
         mark = "!" if rcpt.addr in flagged else " "
         out.append(f" {mark} ", style="bold red")
         out.append_text(text(rcpt.addr, "bold" if rcpt.addr in flagged else ""))
@@ -120,14 +142,27 @@ def detail(view: MessageView) -> Text:
             out.append("  ")
             out.append(label, style=style)
         out.append("\n")
+    if rest:
+        outside = sum(1 for rcpt in rest if rcpt.outside)
+        clients = Counter(rcpt.client for rcpt in rest if rcpt.client)
+        out.append(f"   … and {len(rest)} more: {outside} outside", style="dim")
+        out.append_text(text("".join(f", client {name} {n}" for name, n in clients.most_common(5)), "dim"))
+        out.append(" (all of them: sendguard queue list --json)\n", style="dim")
     if not view.recipients:
         out.append("   (none)\n", style="dim")
     out.append("\nWhy\n", style="bold underline")
     shown = view.reasons
-    for finding in shown:
+    severe = {"block": 0, "hold": 1, "warn": 2}
+    listed_reasons, more = _first(shown, REASON_LIMIT, lambda f: f.severity in severe)
+    for finding in listed_reasons:
         out.append(f" {finding.severity:>5} ", style=SEVERITY_STYLES.get(finding.severity, ""))
         out.append_text(text(finding.message, keep_newlines=False))
         out.append(f"  ({finding.rule})\n", style="dim")
+    if more:
+        rules = Counter(f.rule for f in more)
+        out.append(f"   … and {len(more)} more: ", style="dim")
+        out.append_text(text(", ".join(f"{rule} {n}" for rule, n in rules.most_common()), "dim"))
+        out.append("\n")
     if view.escalated:
         out.append("       (each alone would only warn; together they hold the message)\n", style="dim")
     for note in view.notes:

@@ -383,8 +383,10 @@ class MessageView:
         """The findings the screen lists: not the info ones, unless one helped hold the message."""
         from sendguard.decide.decision import CORROBORATING_INFO
 
+        escalated = self.escalated  # once, not once per finding: quadratic in the recipients
+
         def counts(f: FindingView) -> bool:
-            return f.severity != "info" or (self.escalated and f.rule in CORROBORATING_INFO)
+            return f.severity != "info" or (escalated and f.rule in CORROBORATING_INFO)
 
         return [f for f in self.findings if counts(f)] or self.findings
 

@@ -76,13 +76,27 @@ class CheckContext:
         return addr in self._allowed or domain_matches(domain_of(addr), self.config.allow.domains)
 
     def client_of(self, addr: str) -> str | None:
-        """The ``[clients.NAME]`` an address belongs to, if any."""
+        """The ``[clients.NAME]`` an address belongs to, if any: the first client that lists the
+        address or one of whose domains it is in."""
         addr = normalize_address(addr)
-        domain = domain_of(addr)
-        for name, addresses, domains in self._clients:
-            if addr in addresses or domain_matches(domain, domains):
+        by_domain = self._client_of_domain(domain_of(addr))
+        for index, (name, addresses, _domains) in enumerate(self._clients):
+            if index == by_domain or addr in addresses:
                 return name
         return None
+
+    @cached_property
+    def _client_domains(self) -> dict[str, int]:
+        return {}
+
+    def _client_of_domain(self, domain: str) -> int:
+        """The index of the first client one of whose domains ``domain`` is in (-1: none), once
+        per domain: thousands of recipients share a few domains, and each client has several."""
+        known = self._client_domains
+        if domain not in known:
+            matches = (i for i, (_n, _a, domains) in enumerate(self._clients) if domain_matches(domain, domains))
+            known[domain] = next(matches, -1)
+        return known[domain]
 
     @cached_property
     def outside_recipients(self) -> list[str]:
