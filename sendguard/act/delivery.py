@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sendguard import faults
+from sendguard.act import aliases
 from sendguard.act import queue as q
 from sendguard.clock import now_iso
 from sendguard.config.schema import Config
@@ -29,8 +30,9 @@ _SMTP_REPLY = re.compile(r"server message: ([2-5])\d\d")  # msmtp's report of th
 _DEFERRED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-def transport_argv(config: Config, meta: q.Meta) -> list[str]:
-    """The transport command line for a queued entry."""
+def transport_argv(config: Config, meta: q.Meta, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The transport command line for a queued entry. msmtp gets ``--aliases=`` after every
+    other option: its aliases were expanded before the check (act/aliases.py), never again."""
     recipients = meta.get("recipients", [])
     options = meta.get("options", [])
     if not recipients and meta.get("envelope"):
@@ -44,7 +46,9 @@ def transport_argv(config: Config, meta: q.Meta) -> list[str]:
             exit_code=ExitCode.DATAERR,
             hints=["fix it in your mail program and send it again"],
         )
-    return [*config.transport.command, *options, "--", *recipients]
+    command = config.transport.command
+    unset = [aliases.UNSET] if aliases.is_msmtp(command, environ) else []
+    return [*command, *options, *unset, "--", *recipients]
 
 
 def outcome(returncode: int, stderr: str) -> q.State:
@@ -88,7 +92,7 @@ def deliver(entry: q.Entry, config: Config, *, env: Mapping[str, str] | None = N
 
     ``env`` and ``cwd``: the caller's, when this runs for someone else (the resident checker
     delivers for its client, whose PATH, GPG agent and DISPLAY msmtp's passwordeval needs)."""
-    argv = transport_argv(config, entry.meta)
+    argv = transport_argv(config, entry.meta, env)
     faults.point("before-sending")
     try:
         stdin = _transport_input(entry)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sendguard.act import events
+from sendguard.act import aliases, events
 from sendguard.act import queue as q
 from sendguard.act.delivery import deliver
 from sendguard.act.restored import prune_restored
@@ -93,6 +93,17 @@ def judge(entry: q.Entry, config: Config, state_dir: Path) -> Verdict:
                 "sender": args.sender,
             }
         )
+    if not meta.get("aliases_expanded"):  # kept before msmtp's aliases were expanded: now, as the send path does
+        recipients, expanded = aliases.expand(
+            config.transport.command,
+            list(meta.get("options", [])),
+            list(meta.get("recipients") or envelope),
+            raw[: message.header_block.end],
+        )
+        envelope = [normalize_address(addr) for addr in recipients]
+        meta.update({"recipients": recipients, "envelope": envelope, "aliases_expanded": True})
+        if expanded:
+            meta["aliases"] = expanded
     from sendguard.config.cache import stamp
 
     config_key = stamp(config)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sendguard.errors import MessageReadError
+from sendguard.errors import MessageReadError, SendguardError
 from sendguard.exitcodes import CheckExit
 from sendguard.model import Severity, Verdict
 from sendguard.printable import json_line, printable
@@ -27,12 +27,15 @@ from sendguard.printable import json_line, printable
 def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """Check message FILEs (or - for stdin) and print the verdict and reasons."""
     from sendguard import paths
-    from sendguard.decide.check import check_message, envelope_for
-    from sendguard.mail.message import OutgoingMessage
+    from sendguard.act import aliases
+    from sendguard.act.aliases import AliasesError
+    from sendguard.decide.check import check_message, recipients_for
+    from sendguard.mail.message import OutgoingMessage, normalize_address
 
     config = state.config
     worst = Verdict.PASS
     read_errors = 0
+    config_errors: list[SendguardError] = []
     for name in files:
         problem = None
         try:
@@ -50,9 +53,19 @@ def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...
                 click.echo(json_line({"file": name, "verdict": None, "findings": [], "error": problem}))
             continue
         message = OutgoingMessage(raw)
-        result = check_message(
-            message, config, envelope=envelope_for(message, envelope, False), state_dir=paths.state_dir()
-        )
+        recipients = recipients_for(message, envelope, False)
+        try:  # msmtp's aliases, as the send path expands them
+            recipients, _ = aliases.expand(
+                config.transport.command, (), recipients, message.raw[: message.header_block.end]
+            )
+        except AliasesError as err:
+            config_errors.append(err)
+            click.echo(f"sendguard: error: {printable(name)}: {printable(err.message)}", err=True)
+            if as_json:
+                click.echo(json_line({"file": name, "verdict": None, "findings": [], "error": err.message}))
+            continue
+        envelope_checked = [normalize_address(addr) for addr in recipients]
+        result = check_message(message, config, envelope=envelope_checked, state_dir=paths.state_dir())
         decision = result.decision
         worst = max(worst, decision.verdict)
         if as_json:
@@ -72,6 +85,8 @@ def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...
                 click.echo(f"  {f.severity.label:5} {f.rule}: {printable(f.message)}")
                 if f.suggestion:
                     click.echo(f"        did you mean {printable(f.suggestion)}?")
+    if config_errors:  # the envelope could not be known: the configuration is at fault
+        raise config_errors[0]
     if read_errors:  # a file nobody judged outranks every verdict: never "only a warning"
         raise MessageReadError(f"{read_errors} file(s) could not be read")
     sys.exit(int(CheckExit(int(worst))))

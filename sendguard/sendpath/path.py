@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from sendguard import paths
-from sendguard.act import events
+from sendguard.act import aliases, events
 from sendguard.act import queue as q
 from sendguard.clock import now_iso
 from sendguard.config import schema as config_mod
@@ -249,11 +249,21 @@ class SendPath:
         refuse_guessed_envelope(message, args.recipients, args.read_recipients)
         # The transport gets exactly the recipients checked: never its own -t.
         recipients = recipients_for(message, args.recipients, args.read_recipients)
-        envelope = [normalize_address(addr) for addr in recipients]
-        if not envelope:
+        if not recipients:
             from sendguard.errors import UsageError
 
             raise UsageError("no recipients: give them as arguments or use -t")
+        options = without_read_recipients(args.options)
+        # msmtp's aliases: expanded here, judged, and never expanded by msmtp (act/aliases.py)
+        recipients, expanded = aliases.expand(
+            config.transport.command,
+            options,
+            recipients,
+            message.raw[: message.header_block.end],
+            environ=self.environ,
+            cwd=self.cwd,
+        )
+        envelope = [normalize_address(addr) for addr in recipients]
         # The previous mail's observers may still be writing the history this check reads.
         events.settle(paths.state_dir(), timeout=3.0)
         if self.detach_observers:  # forked now, before the rules open the history (events.py)
@@ -264,9 +274,11 @@ class SendPath:
         decision = result.decision
         meta: q.Meta = {
             "argv": argv,
-            "options": without_read_recipients(args.options),
+            "options": options,
             "recipients": recipients,
             "envelope": envelope,
+            "aliases_expanded": True,
+            **({"aliases": expanded} if expanded else {}),
             "read_recipients": args.read_recipients,
             "sender": args.sender,
             "from": str(message.sender) if message.sender else "",
