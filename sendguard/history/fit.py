@@ -35,6 +35,7 @@ from sendguard.mail.greetings import (
     parse_greeting,
     subject_key,
 )
+from sendguard.mail.message import route_of
 from sendguard.mail.quoted import Person, QuotedPeople, quoted_people
 
 W_CO = 0.5
@@ -477,4 +478,7 @@ def organization(context: Any, addr: str) -> str:
     if context.is_internal(addr) or context.is_own(addr):
         return "internal"
     client = context.client_of(addr)
-    return f"client:{client}" if client else addr.rpartition("@")[2].lower()
+    if client:
+        return f"client:{client}"
+    route = route_of(addr)  # a routed address belongs where it ends, not to the relay it names
+    return route.destination if route else addr.rpartition("@")[2].lower()

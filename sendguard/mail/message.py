@@ -58,6 +58,58 @@ def domain_of(addr: str) -> str:
     return addr.rpartition("@")[2].lower() if "@" in addr else ""
 
 
+class Route(NamedTuple):
+    """Where an address with old-style routing in it really goes (:func:`route_of`)."""
+
+    hosts: tuple[str, ...]
+    """Every host besides the domain after the last "@" that a relay honouring the routing
+    hands the mail to, lower-cased, in no particular order."""
+    destination: str
+    """The host it would end at."""
+    mailbox: str
+    """user@destination: the address it would end at."""
+    how: str
+    """"the percent hack", "a bang path", "a source route" or "an '@' in the local part"."""
+
+
+_ROUTING = re.compile(r"[%!@]")
+
+
+def route_of(addr: str) -> Route | None:
+    """The routing an address carries besides its domain, or None for an ordinary address.
+
+    ``bob%evil.example@nordwerk.example`` reaches nordwerk.example's relay, and one that honours
+    the percent hack (RFC 1123 5.2.16 allows it) sends it on to bob@evil.example; so do bang
+    paths (``evil.example!bob@...``, UUCP), source routes (``@relay:bob@...``, RFC 5321 C) and
+    an "@" inside a quoted local part. For "u%b%a@d", d sends to a, a to b: b is the destination."""
+    addr = normalize_address(addr)
+    if "%" not in addr and "!" not in addr and addr.count("@") <= 1 and not addr.startswith("@"):
+        return None  # the common case, once per recipient and rule
+    hosts: list[str] = []
+    how = ""
+    if addr.startswith("@") and ":" in addr:
+        route, _, addr = addr.partition(":")
+        hosts += [host.strip().lstrip("@") for host in route.split(",")]
+        how = "a source route"
+    local, at, domain = addr.rpartition("@")
+    if not at:
+        local, domain = addr, ""
+    local = local.replace('"', "")
+    *bang, user = local.split("!")
+    user, *percent = _ROUTING.split(user)
+    hosts += bang + percent
+    if not hosts:
+        return None
+    if percent:
+        destination = percent[0]
+        how = "the percent hack" if "%" in local else "an '@' in the local part"
+    elif bang:
+        destination, how = bang[-1], "a bang path"
+    else:
+        destination = domain
+    return Route(tuple(hosts), destination, f"{user}@{destination}", how)
+
+
 def domain_matches(domain: str, domains: list[str] | tuple[str, ...]) -> bool:
     """True when ``domain`` is one of ``domains`` or a subdomain of one."""
     domain = domain.lower()

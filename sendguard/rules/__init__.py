@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 RULES: dict[str, str] = {
     "unreadable-message": "unreadable_message",
     "blocked-recipient": "blocked_recipient",
+    "routed-address": "routed_address",
     "external-recipient": "external_recipient",
     "audience-size": "audience_size",
     "attachment-type": "attachment_type",

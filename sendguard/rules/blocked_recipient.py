@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sendguard.mail.message import domain_matches, domain_of
+from sendguard.mail.message import domain_matches, domain_of, route_of
 from sendguard.model import Finding, Severity
 from sendguard.rules import Rule
 
@@ -29,8 +29,19 @@ class BlockedRecipient(Rule):
                 evidence=addr,
             )
             for addr in context.envelope
-            if addr in addresses or domain_matches(domain_of(addr), block.domains)
+            if _blocked(addr, addresses, block.domains)
         ]
+
+
+def _blocked(addr: str, addresses: set[str], domains: list[str]) -> bool:
+    """Listed, or its domain is; for a routed address (route_of) also the address it would end
+    at and every host on its way: ``leak%evil.example@nordwerk.example`` reaches leak@evil.example."""
+    if addr in addresses or domain_matches(domain_of(addr), domains):
+        return True
+    route = route_of(addr)
+    return route is not None and (
+        route.mailbox in addresses or any(domain_matches(host, domains) for host in route.hosts)
+    )
 
 
 RULE = BlockedRecipient

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sendguard.lazy import cached_property
-from sendguard.mail.message import domain_matches, domain_of, normalize_address
+from sendguard.mail.message import domain_matches, domain_of, normalize_address, route_of
 from sendguard.rules import CONTENT_RULES
 
 __all__ = ["CheckContext", "domain_matches"]
@@ -69,17 +69,32 @@ class CheckContext:
         return normalize_address(addr) in self._own
 
     def is_internal(self, addr: str) -> bool:
-        return domain_matches(domain_of(addr), self.config.organization.domains)
+        """Its domain is the organization's, and so is every host its routing names: a routed
+        address (``bob%evil.example@nordwerk.example``) leaves through the organization's relay."""
+        domains = self.config.organization.domains
+        if not domain_matches(domain_of(addr), domains):
+            return False
+        route = route_of(addr)
+        return route is None or all(domain_matches(host, domains) for host in route.hosts)
 
     def is_allowed(self, addr: str) -> bool:
+        """Listed in ``[allow] addresses``, or its domain and every host it routes through in
+        ``[allow] domains``."""
         addr = normalize_address(addr)
-        return addr in self._allowed or domain_matches(domain_of(addr), self.config.allow.domains)
+        if addr in self._allowed:
+            return True
+        domains = self.config.allow.domains
+        if not domain_matches(domain_of(addr), domains):
+            return False
+        route = route_of(addr)
+        return route is None or all(domain_matches(host, domains) for host in route.hosts)
 
     def client_of(self, addr: str) -> str | None:
         """The ``[clients.NAME]`` an address belongs to, if any: the first client that lists the
-        address or one of whose domains it is in."""
+        address or one of whose domains it is in. A routed address belongs to no client by its
+        domain (route_of): where it ends is not the domain it names last."""
         addr = normalize_address(addr)
-        by_domain = self._client_of_domain(domain_of(addr))
+        by_domain = -1 if route_of(addr) else self._client_of_domain(domain_of(addr))
         for index, (name, addresses, _domains) in enumerate(self._clients):
             if index == by_domain or addr in addresses:
                 return name

@@ -219,3 +219,18 @@ def test_recorded_recipients_are_the_rcpt_tos_msmtp_sends(world, tmp_path_factor
     assert [a.lower() for a in got.rcpt_tos] == entry.meta["envelope"]
     head = got.data.split(b"\r\n\r\n", 1)[0].lower()
     assert b"\nbcc:" not in head and b"\nresent-bcc:" not in head
+
+
+@pytest.mark.parametrize(
+    "routed",
+    ["bob%evil.example@nordwerk.example", "evil.example!bob@nordwerk.example", "@evil.example:bob@nordwerk.example"],
+    ids=["percent-hack", "bang-path", "source-route"],
+)
+def test_a_routed_address_at_the_organization_is_held_not_sent_as_a_colleague(world, routed):
+    # It passed as internal mail, and a relay honouring the percent hack delivers it to evil.example.
+    proc = world.send(make_message(to=INSIDE), "--", routed)
+    assert proc.returncode == 75, proc.stderr
+    assert world.server.received == []
+    assert b"routed address" in proc.stderr
+    (row,) = queue_rows(world)
+    assert row["recipients"] == [routed]
