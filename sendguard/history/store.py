@@ -190,14 +190,19 @@ class HistoryStore:
             self._rows[key] = [Contact(*row) for row in rows]
         return list(self._rows[key])
 
-    def by_first(self, names: Iterable[str], limit: int = 50) -> list[Contact]:
-        """Contacts whose first name is one of ``names`` or has one of them as a short form."""
+    def full_forms(self, names: Iterable[str]) -> set[str]:
+        """``names`` and the first names the history knows them as short forms of ("bill": william)."""
         names = sorted(set(names))
         if not names:
+            return set()
+        rows = self.db.execute(f"SELECT first FROM alias WHERE alias IN ({_marks(len(names))})", names)
+        return {r[0] for r in rows} | set(names)
+
+    def by_first(self, names: Iterable[str], limit: int = 50) -> list[Contact]:
+        """Contacts whose first name is one of ``names`` or has one of them as a short form."""
+        firsts = self.full_forms(names)
+        if not firsts:
             return []
-        firsts = {
-            r[0] for r in self.db.execute(f"SELECT first FROM alias WHERE alias IN ({_marks(len(names))})", names)
-        } | set(names)
         found = [c for first in sorted(firsts) for c in self._many("first = ?", (first,), limit)]
         return sorted(found, key=lambda c: -c.sent)[:limit]
 

@@ -54,8 +54,8 @@ class GreetingMismatch(Rule):
             if any(len(n) >= 3 and addr.partition("@")[0].startswith(n) for n in wanted):
                 return []
             known_first = contact.first if contact is not None and len(contact.first) > len(first) else first
-            if len(known_first) < 2 and (not known_first or any(n[:1] == known_first for n in wanted)):
-                return []  # "info@" or "a.meier@": we cannot tell that this is not the greeted Anna
+            if len(known_first) < 2 and (not known_first or known_first in {n[:1] for n in store.full_forms(wanted)}):
+                return []  # "info@" or "a.meier@" (or "w.brown@" greeted "Bill"): this may be the greeted one
         if greeting.by_last_name:
             candidates = [c for n in wanted for c in store.by_last(n, limit=10)]
         else:
