@@ -516,7 +516,12 @@ def parse_greeting(body: str) -> Greeting | None:
         bare = False
         if rest is None:
             # a bare "Name," counts only as the very first line ("Name - note" lists are no greeting)
-            if number > 0 or not bare_re.match(line):
+            if number > 0:
+                continue
+            if not bare_re.match(line):
+                opening = _name_then_sentence(line)
+                if opening is not None:
+                    return opening
                 continue
             rest, bare = line, True
         elif not rest or not names_re.match(rest):
@@ -537,6 +542,26 @@ def parse_greeting(body: str) -> Greeting | None:
             names = names[:1]  # "Anna Schmidt," greets Anna; "Jay and Matt," both
         return Greeting(names=names[:4], by_last_name=by_last, line=line)
     return None
+
+
+def _name_then_sentence(line: str) -> Greeting | None:
+    """A first line that opens with a name and goes on: "Anne, can you check this deal?",
+    "Karen- please file this", "Pete--". The name is one capitalised word that is no common
+    opening ("Thanks, ...", "Yes - ...") nor a date ("Wednesday, May 2, 2001")."""
+    m = _NAME_THEN_SENTENCE.match(line)
+    if m is None:
+        return None
+    word, rest = m.group("name"), m.group("rest") or ""
+    if not (word[:1].isupper() and word[1:].islower()) or (m.group("sep") == "," and not rest):
+        return None
+    low = word.lower()
+    if low in NOT_NAMES or low in SALUTATION_WORDS or low in GROUP_WORDS or _DATE_START.match(rest):
+        return None
+    return Greeting(names=(fold(word),), by_last_name=False, line=line[: m.end("sep")])
+
+
+_NAME_THEN_SENTENCE = re.compile(r"^(?P<name>[^\W\d_][^\W\d_'-]{1,30})(?P<sep>,|\s?-{1,2})(?:\s+(?P<rest>.*)|$)")
+_DATE_START = re.compile(r"^(?:[^\W\d_]+\.?\s+)?\d")
 
 
 def _bare_names(parts: list[str], joined: bool, line: str) -> bool:

@@ -163,6 +163,10 @@ def test_without_history_the_recipient_rules_are_silent(tmp_path):
         ("Jay and Matt,\n\ntext", ("jay", "matt"), False),  # both, not the first alone
         ("Rick and Greg:\n\ntext", ("rick", "greg"), False),
         ("Anna Schmidt,\n\ntext", ("anna",), False),
+        ("Anne, can you check the deal?\n", ("anne",), False),  # a name, then the sentence
+        ("Karen- please file this. Rick\n", ("karen",), False),
+        ("Pete--\n\nthe numbers are in\n", ("pete",), False),
+        ("Wednesday, 3 March 2027\n\nDear Peter,\n\ntext", ("peter",), False),  # a date is no name
     ],
 )
 def test_greetings_in_several_languages(body, names, by_last):
@@ -195,6 +199,10 @@ def test_greetings_in_several_languages(body, names, by_last):
         "To confirm:\n\nwe meet at ten\n",
         "Tim Kohl joked:\n> a quote\n",
         "People,\n\nthe prices are out\n",
+        "Thanks, Rick\n",
+        "fyi, rick\n",
+        "All - please read\n",
+        "FYI, the prices are out\n",
     ],
 )
 def test_group_quoted_and_forwarded_greetings_name_nobody(body):
@@ -275,8 +283,9 @@ def test_one_word_subjects_name_no_thread(state):
 
 
 @pytest.mark.parametrize("to", ["info@neu.example", "a.meier@neu.example"])
-def test_greeting_a_new_address_without_a_first_name_is_not_questioned(state, to):
-    body = "Hallo Anna,\n\nwie besprochen das Angebot für Lotse.\n\nGruß\nPetra"
+@pytest.mark.parametrize("greeting", ["Hallo Anna,", "Hallo Nan,"])  # Nan: a short form of Anna
+def test_greeting_a_new_address_without_a_first_name_is_not_questioned(state, to, greeting):
+    body = f"{greeting}\n\nwie besprochen das Angebot für Lotse.\n\nGruß\nPetra"
     raw = hf.mail([to], "Angebot", body, n=100).replace(b'"Anna Brandl" ', b"")
     assert "greeting-mismatch" not in rules_of(run(state, raw))
 
