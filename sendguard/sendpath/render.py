@@ -60,6 +60,10 @@ def held(
     lines = [
         "sendguard: " + ("BLOCKED — not sent." if blocked else "HELD — not sent."),
         f"  To:      {printable(', '.join(meta['envelope']))}",
+        *(
+            f"           ({printable(name)}: msmtp's alias for {printable(', '.join(addrs))})"
+            for name, addrs in (meta.get("aliases") or {}).items()
+        ),
         f"  Subject: {printable(meta['subject'])}",
         "  Why:",
     ]

@@ -52,6 +52,7 @@ def test_a_local_recipient_is_judged_as_what_msmtp_makes_of_it(world, recipient)
     proc = world.send(make_message(to="kai@nordwerk.example"), "--", recipient)
     assert proc.returncode == 77, proc.stderr  # the address it stands for is blocked
     assert world.server.received == []
+    assert f"({recipient}: msmtp's alias for {LEAK})".encode() in proc.stderr  # where it came from
     (row,) = queue_rows(world)
     assert row["recipients"] == [LEAK]
 
@@ -177,3 +178,14 @@ def test_every_local_recipient_is_replaced_also_the_one_msmtp_would_skip(world):
     proc = world.send(make_message(to="kai@nordwerk.example"), "--", "a", "b")
     assert proc.returncode == 0, proc.stderr
     assert sorted(world.server.received[0].rcpt_tos) == ["a@x.example", "b@x.example"]
+
+
+def test_check_gives_a_file_whose_envelope_cannot_be_known_its_line_and_exits_78(world, tmp_path):
+    with_aliases(world, ALIASES).unlink()
+    message = tmp_path / "m.eml"
+    message.write_bytes(make_message(to="kai@nordwerk.example"))
+    proc = world.cli("check", "--json", "--envelope", "bob", str(message))
+    assert proc.returncode == 78, proc.stderr
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert row["verdict"] is None and "cannot be read (No such file or directory)" in row["error"]
+    assert "Traceback" not in proc.stderr
