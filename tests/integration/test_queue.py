@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sendguard.act import queue as q
@@ -364,6 +364,35 @@ def test_fingerprint_numbers_mime_boundaries_and_still_sees_every_other_change()
     assert fingerprint(_multipart("A", "B"), ["b@y.example"]) != first
     swapped = _multipart("A", "B").replace(b"text/plain", b"text/PLAIN")
     assert fingerprint(swapped, to) != first
+
+
+_TOKEN = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'()+_,-./:=?", min_size=8, max_size=40)
+
+
+@given(
+    texts=st.lists(st.text("abcdefgh xyz-\n", max_size=60), min_size=1, max_size=4),
+    names=st.lists(_TOKEN, min_size=2, max_size=2, unique=True),
+    renamed=st.lists(_TOKEN, min_size=2, max_size=2, unique=True),
+    at=st.integers(min_value=0),
+)
+def test_fingerprint_ignores_boundary_names_and_nothing_else(texts, names, renamed, at):
+    """Renaming the boundaries keeps the fingerprint; changing one character of a part does not."""
+    from sendguard.sendpath.path import fingerprint
+
+    def message(outer: str, inner: str, parts: list[str]) -> bytes:
+        body = "".join(f"--{inner}\nContent-Type: text/plain\n\n{t}\n" for t in parts) + f"--{inner}--\n"
+        return (
+            f'From: me@x.example\nContent-Type: multipart/mixed; boundary="{outer}"\n\n--{outer}\n'
+            f'Content-Type: multipart/alternative; boundary="{inner}"\n\n{body}--{outer}--\n'
+        ).encode()
+
+    joined = "\0".join(texts)
+    i = at % (len(joined) + 1)
+    changed = (joined[:i] + "Q" + joined[i:]).split("\0")
+    assume(not any(n in t for t in texts + changed for n in names + renamed))  # RFC 2046: never in a part
+    first = fingerprint(message(*names, texts), ["a@y.example"])
+    assert fingerprint(message(*renamed, texts), ["a@y.example"]) == first
+    assert fingerprint(message(*renamed, changed), ["a@y.example"]) != first
 
 
 def test_fingerprint_numbers_boundaries_across_chunk_boundaries():
