@@ -283,10 +283,28 @@ class FitModel:
         if contact.id not in self._greeted:
             if greeting.by_last_name:
                 hit = contact.last in greeting.names
-            else:
+            elif len(contact.first) >= 2:
                 hit = bool(self.store.first_names_of(contact) & set(greeting.names))
+            else:
+                hit = self._may_be_greeted(contact, greeting.names)
             self._greeted[contact.id] = hit
         return self._greeted[contact.id]
+
+    def _may_be_greeted(self, contact: Contact, names: tuple[str, ...]) -> bool:
+        """Whether a contact whose first name is unknown (an initial at most) may be the one greeted:
+        then the greeting counts for it, as greeting-mismatch reads it; a greeting that cannot be
+        checked against a recipient is no evidence that someone else was meant."""
+        if contact.first:  # an initial: "Bill" may greet w.brown@
+            return contact.first in self._greeted_initials
+        local = contact.addr.partition("@")[0]
+        return any(len(name) >= 3 and name in local for name in names)
+
+    @cached_property
+    def _greeted_initials(self) -> set[str]:
+        """The initials of the greeted names and of the full forms the history knows them as."""
+        greeting = self.view.greeting
+        names = greeting.names if greeting is not None else ()
+        return {name[:1] for name in self.store.full_forms(names)}
 
     def mention(self, contact: Contact) -> float:
         tokens = self.view.tokens
