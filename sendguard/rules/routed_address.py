@@ -4,7 +4,9 @@
 percent hack sends it to bob@evil.example; bang paths, source routes and an "@" in a quoted local
 part do the same. Such an address is judged where it would end (context.is_internal and the
 organization test read every host on its way) and held: no mail program writes one today, and
-whether a relay on the way honours it cannot be known from here.
+whether a relay on the way honours it cannot be known from here. An address the user's own sent
+mail already went to (mail systems of the 1990s, Lotus Notes gateways) only warns: the history
+says it is how this user reaches that person.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class RoutedAddress(Rule):
             route = route_of(addr)
             if route is None or silenced(context, addr, self.id):
                 continue
+            store = context.history
+            contact = store.contact(addr) if store is not None else None
+            written = contact is not None and contact.sent > 0
             if route.how == "a source route":
                 where = f"through {', '.join(route.hosts)} on its way to {route.destination}"
             else:
@@ -39,8 +44,9 @@ class RoutedAddress(Rule):
             findings.append(
                 Finding(
                     self.id,
-                    Severity.HOLD,
-                    f"{addr} is a routed address ({route.how}): a server that honours it sends the mail {where}.",
+                    Severity.WARN if written else Severity.HOLD,
+                    f"{addr} is a routed address ({route.how}): a server that honours it sends the mail {where}"
+                    + ("; you have written to it before." if written else "."),
                     recipient=addr,
                     evidence=addr,
                 )

@@ -94,3 +94,26 @@ def test_a_routed_address_is_internal_only_if_where_it_goes_is(user, host, mark)
     addr = f"{user}%{host}@nordwerk.example" if mark == "%" else f"{host}!{user}@nordwerk.example"
     ctx = CheckContext(config=CONFIG, envelope=[addr], now=0.0, state_dir=None)  # type: ignore[arg-type]
     assert ctx.is_internal(addr) == host.endswith(".nordwerk.example")
+
+
+def test_a_routed_address_the_user_writes_to_only_warns(tmp_path):
+    """Lotus Notes gateways wrote addresses like ``Name/Dept%Domain@corp.example``: one the user's
+    own sent mail already went to is how they reach that person; a new one is held."""
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+    from tests.support import history_fixtures as hf
+
+    gateway = "robert.turner/remote%eott@lindenhof.example"
+    state = hf.learned_state(tmp_path)
+    db = open_for_write(state)
+    with Learner(db, [hf.ME], ["lindenhof.example"]) as learner:
+        learner.add(hf.mail([gateway], "Pipeline", "Robert,\n\nthe figures.\n", n=400))
+    db.close()
+
+    def routed(addr: str):  # type: ignore[no-untyped-def]
+        message = OutgoingMessage(hf.mail([addr], "Pipeline", "Robert,\n\nmore figures.\n", n=401))
+        decision = check_message(message, hf.config(), envelope=[addr], state_dir=state).decision
+        return next(f for f in decision.findings if f.rule == "routed-address")
+
+    assert routed(gateway).severity.label == "warn"
+    assert routed("bob%evil.example@lindenhof.example").severity.label == "hold"
