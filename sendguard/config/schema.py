@@ -308,7 +308,12 @@ class MilterSection:
         most=1024,
     )
     learn: bool = key(True, "Add every message the milter lets through to its sender's history.")
-    notice: bool = key(True, "quarantine: send the sender a notice mail saying the message is held and why.")
+    notify: bool = key(
+        True,
+        "Mail the sender a notice for each message held: what, why (every reason, with its "
+        "suggestion) and the way out; with reject also one line when a resend sends it anyway "
+        "(some mail programs, neomutt among them, show no SMTP error at all).",
+    )
     notice_command: list[str] = key(
         ["/usr/sbin/sendmail", "-i", "-t"],
         "How a notice mail is submitted (a sendmail command; -t reads To).",

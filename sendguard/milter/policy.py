@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sendguard.act import queue as q
 from sendguard.config.schema import Config, IdentitySection
-from sendguard.milter import senders
+from sendguard.milter import notices, senders
 from sendguard.model import Severity, Verdict
 
 if TYPE_CHECKING:
@@ -152,8 +152,11 @@ class Policy:
         self.root = root or senders.state_dir(config)
         self.queue = q.Queue(self.root / "queue")
         self.clock = clock
-        self.later = later or (lambda job: job())
-        """Runs work the reply need not wait for (notices): after the reply, in the worker."""
+        self.deferred: list[Callable[[], None]] = []
+        self.later = later or self.deferred.append
+        """Takes work the reply need not wait for (notices). The worker and the lifecycle run it
+        after the reply, on a thread of its own; by default it waits in ``deferred``, unrun, so
+        a policy made for a test or a benchmark never mails anyone."""
         self.to_learn: Callable[[str, bytes, list[str], Read | None], None] = self.learn
         """Where a message let through goes to be learned: at once by default; the worker
         batches them and learns when idle (worker.py)."""
@@ -214,7 +217,8 @@ class Policy:
             if entry is None:
                 return tempfail("the check took too long")
             reason = smtp_text("sendguard: " + "; ".join(holding_reasons(decision)))
-            self._notice_later(tx, meta, entry.id)
+            queue_id = tx.queue_id
+            self._notice_later(tx, lambda to: notices.quarantined(to, entry.meta, entry.id, queue_id))
             return Outcome(QUARANTINE, decision.verdict, reason=reason, entry_id=entry.id)
         return self._hold_or_confirm(tx, meta, decision, config, cancelled)
 
@@ -222,6 +226,7 @@ class Policy:
         from sendguard.sendpath.path import fingerprint
 
         window = self.config.milter.confirm_window
+        contact = notices.contact(self.config)
         rules = sorted({f.rule for f in decision.findings if f.severity >= Severity.WARN})
         message_id = str(meta.get("message_id", ""))
         meta["fingerprint"] = fingerprint(without_received(tx.raw), [*tx.recipients, f"sender:{tx.sender}"])
@@ -230,6 +235,8 @@ class Policy:
             if earlier is not None and not cancelled.is_set() and self.queue.confirm(earlier.id):
                 self._note_series(earlier.id, message_id, rules)
                 self._learn_later(tx, config)
+                now, found = self.clock(), earlier.meta
+                self._notice_later(tx, lambda to: notices.sent_anyway(to, found, earlier.id, now=now, contact=contact))
                 return Outcome(
                     ACCEPT,
                     decision.verdict,
@@ -248,6 +255,8 @@ class Policy:
             entry = self._keep(tx, meta, q.HELD, cancelled)
         if entry is None:
             return tempfail("the check took too long")
+        kept, now = entry.meta, self.clock()
+        self._notice_later(tx, lambda to: notices.held(to, kept, entry.id, window=window, now=now, contact=contact))
         minutes = max(1, window // 60)
         main = f"Held; send again within {minutes} min to send anyway. {headline(decision)} (sendguard {entry.id})"
         return self._reply(REJECT, decision.verdict, reply_lines(decision, main), entry.id)
@@ -365,17 +374,17 @@ class Policy:
 
         return refit(senders.sender_dir(self.root, sender, create=True), self.config, own=own or [sender])
 
-    def _notice_later(self, tx: Transaction, meta: q.Meta, entry_id: str) -> None:
-        if not self.config.milter.notice or not (tx.sender or tx.envelope_from):
+    def _notice_later(self, tx: Transaction, mail: Callable[[str], bytes]) -> None:
+        """Mail the sender ``mail(address)`` after the reply (its address may need their history);
+        a notice that cannot be made or sent is logged by whoever runs it, and costs nothing else."""
+        if not self.config.milter.notify or not (tx.sender or tx.envelope_from):
             return
         command, root = list(self.config.milter.notice_command), self.root
 
-        def notice() -> None:  # after the reply: the address may need the sender's history
-            from sendguard.milter.postfix import notice_mail
-
+        def notice() -> None:
             to = senders.notice_address(root, tx.sender, tx.envelope_from)
             if to:
-                _submit(command, notice_mail(to, meta, entry_id, tx.queue_id))
+                notices.submit(command, mail(to))
 
         self.later(notice)
 
@@ -384,14 +393,3 @@ def _thread_ids(message: Any) -> list[str]:
     """The Message-IDs a message replies to (In-Reply-To, References)."""
     text = message.header("In-Reply-To") + " " + message.header("References")
     return [word for word in text.split() if word.startswith("<") and word.endswith(">")]
-
-
-def _submit(command: list[str], text: bytes) -> None:
-    """Hand a notice to Postfix's sendmail, which must stop on SIGTERM even from a worker that
-    blocks the stop signals (a child inherits the mask)."""
-    import signal
-    import subprocess
-
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, set())
-    unblock = (lambda: signal.pthread_sigmask(signal.SIG_SETMASK, set())) if blocked else None
-    subprocess.run(command, input=text, check=True, timeout=60, capture_output=True, preexec_fn=unblock)

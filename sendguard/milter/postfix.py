@@ -1,4 +1,4 @@
-"""Postfix's hold queue, for ``sendguard queue list/release/discard --postfix``, and the notice mail.
+"""Postfix's hold queue, for ``sendguard queue list/release/discard --postfix``.
 
 A quarantined message lives in Postfix's own queue, not in sendguard's: ``postqueue -j`` lists
 it (one JSON object per line), ``postsuper -H`` releases it (to the deferred queue, then
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,36 +179,3 @@ def _note_decision(config: Any, queue_id: str, event: str) -> list[str]:
     except (OSError, SendguardError) as err:
         warnings.append(f"{queue_id} was {event}, but sendguard's copy of it could not be marked so: {err}")
     return warnings
-
-
-def notice_mail(to: str, meta: Meta, entry_id: str, queue_id: str) -> bytes:
-    """The note to the sender of a quarantined message: held, why, and what happens next."""
-    from sendguard.incidents.record import encode_header
-    from sendguard.milter.policy import smtp_text
-
-    reasons = [f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"]
-    subject = meta.get("subject", "")
-    body = [
-        "Your message was not sent yet: sendguard held it for a check by your mail administrator.",
-        "",
-        f"  Subject: {smtp_text(subject)}",
-        f"  To:      {smtp_text(', '.join(meta.get('recipients', [])))}",
-        "",
-        "Why:",
-        *(f"  - {smtp_text(r)}" for r in reasons),
-        "",
-        "If it is right, ask your administrator to release it; if not, nothing more leaves.",
-        f"(Postfix queue id {queue_id or '?'}, sendguard id {entry_id}.)",
-    ]
-    head = [
-        "From: sendguard <postmaster>",
-        f"To: {smtp_text(to)}",
-        f"Subject: {encode_header('Held for review: ' + subject)}",
-        f"Date: {formatdate(localtime=True)}",
-        f"Message-ID: {make_msgid('sendguard')}",
-        "Auto-Submitted: auto-generated",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-        "Content-Transfer-Encoding: 8bit",
-    ]
-    return ("\n".join(head) + "\n\n" + "\n".join(body) + "\n").encode()

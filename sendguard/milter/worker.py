@@ -10,7 +10,9 @@ seconds) and each reply an Outcome. Nothing else is written to stdout; log lines
 
 Learning is batched: what a check let through is queued here and learned once no request came
 for LEARN_IDLE seconds (or the batch is full), one transaction per sender, so a burst of mail is
-answered first and learned right after, at a fraction of the cost per message. Notices for quarantined mail are sent after the reply.
+answered first and learned right after, at a fraction of the cost per message. Notice mails
+(a hold, a quarantine, a confirmed hold) go out on a thread of their own after the reply, so a
+slow ``sendmail`` never delays this worker's next check.
 On EOF (the milter stopped or died) the batch is learned and the worker exits.
 """
 
@@ -25,6 +27,8 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
+from sendguard.printable import printable
+
 if TYPE_CHECKING:
     from sendguard.history.fit import Read
 
@@ -33,6 +37,7 @@ LEARN_IDLE = 0.5  # seconds without a request after which the waiting messages a
 # A check that has this little time left keeps and confirms nothing: the milter may kill it any
 # moment, and a copy kept without the client being told would make its retry a confirmation.
 MARGIN = 2.0
+NOTICE_WAIT = 20.0  # seconds a stopping worker waits for its notices to be handed to sendmail
 
 
 def write_frame(stream: IO[bytes], obj: Any) -> None:
@@ -76,9 +81,9 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     config, root = setup
     policy = Policy(config, root)
     pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Read | None]]] = {}
-    after: list[Callable[[], None]] = []
+    after = Notices()
     policy.to_learn = lambda sender, raw, own, read: pending.setdefault((sender, tuple(own)), []).append((raw, read))
-    policy.later = after.append
+    policy.later = after.submit
     from sendguard.rules import load_rules
 
     load_rules()  # warm: the first mail should not pay for the imports
@@ -97,14 +102,46 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         except Exception as err:  # noqa: BLE001 — fail closed: the client keeps its copy and retries
             _log(f"{tx.queue_id or '-'}: check failed: {type(err).__name__}: {err}")
             outcome = tempfail("internal error")
+            after.held.clear()  # a notice of a hold would lie to a client told 451
         write_frame(stdout, outcome)
-        for job in after:
+        after.start()  # what judge() handed over, now that the reply is out
+    _learn(policy, pending)
+    after.stop(NOTICE_WAIT)
+
+
+class Notices:
+    """Jobs handed over during a check, run in order on one thread once the reply is written
+    (``start``); a failing one is logged in one line and skipped."""
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self.held: list[Callable[[], None]] = []
+        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._work, name="sendguard-notices", daemon=True)
+        self.thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.held.append(job)
+
+    def start(self) -> None:
+        for job in self.held:
+            self.jobs.put(job)
+        self.held.clear()
+
+    def _work(self) -> None:
+        while (job := self.jobs.get()) is not None:
             try:
                 job()
             except Exception as err:  # noqa: BLE001 — a notice must never stop the checks
-                _log(f"background work failed: {type(err).__name__}: {err}")
-        after.clear()
-    _learn(policy, pending)
+                _log(f"a notice could not be sent: {type(err).__name__}: {printable(str(err))}")
+
+    def stop(self, timeout: float) -> None:
+        """Let the notices handed over go out, waiting at most ``timeout`` seconds."""
+        self.start()
+        self.jobs.put(None)
+        self.thread.join(timeout)
 
 
 def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Read | None]]]) -> None:

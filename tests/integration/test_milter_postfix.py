@@ -15,6 +15,7 @@ import pytest
 from sendguard.act.queue import Queue
 from sendguard.incidents import log_dir
 from tests.conftest import make_message
+from tests.support.mua import unix
 from tests.support.postfix import Team, wait_until
 
 pytestmark = pytest.mark.slow
@@ -43,16 +44,62 @@ def test_a_hold_is_a_550_with_the_reason_and_the_way_out_and_a_resend_confirms(t
         assert "550" in err and "5.7.1" in err, err
         assert "anna@kundenfirma.example" in err
         assert "550 5.7.1 Held; send again within 10 min to send anyway. anna@kundenfirma.example" in err
-        assert smtp_server.received == []
+        assert team.mail() == []
         # the mail program sends it again: new Date and Message-ID, otherwise the same
         again = message.replace(b"09:00:00", b"09:01:30").replace(b"<test-", b"<retry-")
         proc = team.msmtp(again, "me@nordwerk.example", "anna@kundenfirma.example")
         assert proc.returncode == 0, proc.stderr
-        (got,) = team.delivered(1)
+        (got,) = team.sent(1)
         assert b"X-Sendguard: confirmed by the sender (external-recipient)" in got.data
         # the confirmation is used once
         third = team.msmtp(again, "me@nordwerk.example", "anna@kundenfirma.example")
         assert third.returncode != 0 and b"550" in third.stderr
+
+
+def test_a_hold_mails_the_sender_a_notice_once_and_the_resend_that_confirms_says_it_went_out(tmp_path, smtp_server):
+    """neomutt shows nothing when the server answers 550: the sender's mailbox is where the hold
+    is seen. One notice per held message, every reason in full; the confirming resend sends no
+    second one, only a line that it went out."""
+    import re
+
+    extra = '[rules.external-recipient]\naction = "hold"\n'
+    with Team(tmp_path, smtp_server, extra=extra) as team:
+        body = "Hello Anna,\n\nplease find attached the offer.\n\nRegards\nMe\n"  # two reasons
+        message = make_message(subject="Falke offer", body=body)
+        proc = team.msmtp(message, "me@nordwerk.example", "anna@kundenfirma.example")
+        assert proc.returncode != 0 and b"550 5.7.1 Held;" in proc.stderr, proc.stderr
+        (entry_id,) = re.findall(r"\(sendguard ([0-9a-f-]+)\)", proc.stderr.decode())[-1:]
+        (notice,) = team.notices(1)
+        assert notice.rcpt_tos == ["me@nordwerk.example"] and team.mail() == []
+        text = " ".join(unix(notice.data).decode().split())
+        assert "Subject: Held, not sent: Falke offer" in text
+        assert f"Id: {entry_id}" in text and "anna@kundenfirma.example is client kundenfirma" in text
+        assert "but the message has no attachment" in text  # the reason the 550 line had no room for
+        assert "send it again unchanged before" in text
+        again = message.replace(b"09:00:00", b"09:01:30").replace(b"<test-", b"<retry-")
+        proc = team.msmtp(again, "me@nordwerk.example", "anna@kundenfirma.example")
+        assert proc.returncode == 0, proc.stderr
+        (got,) = team.sent(1)
+        assert got.rcpt_tos == ["anna@kundenfirma.example"]
+        (sent,) = team.notices(1, "Sent anyway after a hold: Falke offer")
+        assert sent.rcpt_tos == ["me@nordwerk.example"] and f"Id:      {entry_id}".encode() in unix(sent.data)
+        assert len(team.notices(subject="Held, not sent")) == 1
+        assert "verdict=hold action=accept" in team.milter.log()
+
+
+def test_with_notify_false_a_hold_mails_nobody(tmp_path, smtp_server):
+    from tests.support import wait
+
+    extra = 'notify = false\n[rules.external-recipient]\naction = "hold"\n'
+    with Team(tmp_path, smtp_server, extra=extra) as team:
+        message = make_message(subject="Falke offer")
+        assert team.msmtp(message, "me@nordwerk.example", "anna@kundenfirma.example").returncode != 0
+        assert team.msmtp(message, "me@nordwerk.example", "anna@kundenfirma.example").returncode == 0
+        (got,) = team.sent(1)
+        assert got.rcpt_tos == ["anna@kundenfirma.example"]
+        wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
+        # a notice reaches the relay within a second or two (the test above); none comes here
+        assert not wait.wait_until(lambda: team.notices(), 5), [n.data for n in team.notices()]
 
 
 def test_smtplib_sees_the_same_rejection(tmp_path, smtp_server):
@@ -104,7 +151,7 @@ def test_each_sender_is_judged_by_their_own_history_seeded_by_learn_as(tmp_path,
         other = wrong.replace(hf.ME.encode(), b"k.neu@lindenhof.example")
         proc = team.msmtp(other, "k.neu@lindenhof.example", hf.CLIENT_THOMAS, hf.COLLEAGUE)
         assert proc.returncode == 0, proc.stderr
-        team.delivered(1)
+        team.sent(1)
 
 
 def test_the_sender_is_the_login_not_the_envelope_sender(tmp_path, smtp_server):
@@ -134,7 +181,7 @@ def test_the_sender_is_the_login_not_the_envelope_sender(tmp_path, smtp_server):
         assert f"sender={hf.ME} verdict=hold action=reject" in team.milter.log()
         # logged in as the newcomer, Petra's address as the envelope and From: his (empty) history
         team.submit_as(newcomer, "kai-secret", wrong, hf.ME, hf.CLIENT_THOMAS, hf.COLLEAGUE)
-        (got,) = team.delivered(1)
+        (got,) = team.sent(1)
         assert got.mail_from == hf.ME
         assert f"sender={newcomer} verdict=pass action=accept" in team.milter.log()
         # and what went through is learned into the newcomer's history, not Petra's

@@ -67,10 +67,10 @@ def test_mutt_shows_the_way_out_keeps_the_message_and_sending_again_sends_it(tmp
             assert error.startswith(f"SMTP session failed: 550 5.7.1 {WAY_OUT}"), screen
             # the message is still in the compose menu, attachment and all; nothing left
             assert "-- Mutt: Compose" in screen and "Atts: 2]" in screen, screen
-            assert smtp_server.received == []
+            assert team.mail() == []
             term.keys("y")
             term.wait_for("EXIT=0")
-        (got,) = team.delivered(1)
+        (got,) = team.sent(1)
         assert got.rcpt_tos == ["anna@kundenfirma.example"]
         data = unix(got.data)
         assert b"X-Sendguard: confirmed by the sender (external-recipient)" in data
@@ -128,10 +128,10 @@ def test_aerc_shows_the_way_out_for_a_while_and_sending_again_sends_it(tmp_path,
             assert wait.wait_until(lambda: shows(WAY_OUT), 30, 0.3), repainted()
             screen = repainted()
             assert "Send this email?" in screen  # the composer is back, the message in it
-            assert smtp_server.received == []
+            assert team.mail() == []
             term.keys("y")
             assert wait.wait_until(lambda: shows("Message sent."), 30, 0.3), repainted()
-        (got,) = team.delivered(1)
+        (got,) = team.sent(1)
         assert b"X-Sendguard: confirmed by the sender (external-recipient)" in got.data
 
 
@@ -182,12 +182,12 @@ def test_git_send_email_sees_the_way_out_and_sending_the_series_again_sends_all_
         assert first.returncode != 0
         (line,) = [line for line in first.stderr.splitlines() if "5.7.1" in line]
         assert line.startswith(f"5.7.1 {WAY_OUT} anna@kundenfirma.example is client kundenfirma. (sendguard ")
-        assert "Result: 250" not in first.stdout and smtp_server.received == []
+        assert "Result: 250" not in first.stdout and team.mail() == []
         # the same command again: new Message-IDs, each patch threaded to the new first one
         again = _send_email(repo, env, team.postfix.port, 3, "anna@kundenfirma.example")
         assert again.returncode == 0, again.stderr
         assert again.stdout.count("Result: 250") == 3
-        got = team.delivered(3)
+        got = team.sent(3)
         subjects = sorted(m.data.split(b"Subject: ", 1)[1].split(b"\n", 1)[0].strip() for m in got)
         assert subjects == [f"[PATCH {n}/3] Add {c}.txt".encode() for n, c in ((1, "a"), (2, "b"), (3, "c"))]
         headers = sorted(m.data.split(b"X-Sendguard: ", 1)[1].split(b"\n", 1)[0].strip() for m in got)
@@ -199,7 +199,7 @@ def test_git_send_email_sees_the_way_out_and_sending_the_series_again_sends_all_
         # a third run is a new message: held again, nothing sent twice
         third = _send_email(repo, env, team.postfix.port, 3, "anna@kundenfirma.example")
         assert third.returncode != 0 and WAY_OUT in third.stderr
-        assert len(smtp_server.received) == 3
+        assert len(team.mail()) == 3
 
 
 def test_git_send_email_a_warning_and_a_pass_look_like_any_sent_mail(tmp_path, smtp_server):
@@ -215,3 +215,4 @@ def test_git_send_email_a_warning_and_a_pass_look_like_any_sent_mail(tmp_path, s
         assert passed.returncode == 0 and "Result: 250" in passed.stdout, passed.stderr
         got = [m for m in team.delivered(2) if "kollege@nordwerk.example" in m.rcpt_tos]
         assert len(got) == 1 and b"X-Sendguard" not in got[0].data
+

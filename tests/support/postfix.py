@@ -473,6 +473,37 @@ class Team:
         wait_until(lambda: len(self.server.received) >= count, 60, f"{count} messages at the relay")
         return list(self.server.received)
 
+    def sent(self, count: int) -> list[Any]:
+        """The relay's mail but the milter's notices to senders, once there are ``count``."""
+        wait_until(lambda: len(self.mail()) >= count, 60, f"{count} messages (not notices) at the relay")
+        return self.mail()
+
+    def mail(self) -> list[Any]:
+        return [m for m in self.server.received if not is_notice(m)]
+
+    def notices(self, count: int = 0, subject: str = "") -> list[Any]:
+        """The milter's notices at the relay (``subject``: those whose Subject starts so), waiting
+        until there are ``count``."""
+
+        def found() -> list[Any]:
+            return [m for m in self.server.received if is_notice(m) and notice_subject(m).startswith(subject)]
+
+        if count:
+            wait_until(lambda: len(found()) >= count, 60, f"{count} notices {subject!r} at the relay")
+        return found()
+
     def held(self) -> list[dict[str, object]]:
         """What is in Postfix's hold queue now."""
         return [m for m in self.postfix.queue() if m["queue_name"] == "hold"]
+
+
+def is_notice(message: Any) -> bool:
+    """A notice the milter mailed a sender (every one is marked auto-generated)."""
+    return b"\nAuto-Submitted: auto-generated" in message.data.replace(b"\r\n", b"\n")
+
+
+def notice_subject(message: Any) -> str:
+    import email
+    import email.policy
+
+    return str(email.message_from_bytes(message.data, policy=email.policy.default)["Subject"] or "")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shlex
 
+import pytest
+
 from sendguard.config.schema import parse
 from sendguard.milter import senders
 from sendguard.milter.policy import QUARANTINE, Policy, Transaction
@@ -85,7 +87,7 @@ def test_the_notice_sendmail_stops_on_sigterm_even_from_a_worker_that_blocks_it(
     import signal
     import sys
 
-    from sendguard.milter.policy import _submit
+    from sendguard.milter.notices import submit
 
     status = tmp_path / "status"
     # the child's own signal mask, as the kernel reports it
@@ -93,9 +95,155 @@ def test_the_notice_sendmail_stops_on_sigterm_even_from_a_worker_that_blocks_it(
     command = [sys.executable, "-c", copy]  # not sh: dash clears the mask it inherits
     before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     try:
-        _submit(command, b"notice")
+        submit(command, b"notice")
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
     (line,) = [x for x in status.read_text().splitlines() if x.startswith("SigBlk:")]
     blocked = int(line.split()[1], 16)
     assert not blocked & (1 << (signal.SIGTERM - 1))
+
+
+def _reject_policy(tmp_path, extra: str = ""):  # type: ignore[no-untyped-def]
+    """A policy that holds mail to outside with a 550, its notices written to files in order."""
+    out = tmp_path / "notices"
+    out.mkdir()
+    script = f"n=$(ls {shlex.quote(str(out))} | wc -l); cat > {shlex.quote(str(out))}/$n.eml"
+    command = ["sh", "-c", script]
+    config = parse(
+        BASE
+        + '[rules.external-recipient]\naction = "hold"\n\n[oops]\nprivacy_contact = "dsb@nordwerk.example"\n\n'
+        f"[milter]\nnotice_command = {command!r}\n".replace("'", '"')
+        + extra
+    )
+    jobs: list = []  # type: ignore[type-arg]
+    return Policy(config, tmp_path / "milter", later=jobs.append), jobs, out
+
+
+def _sent(out) -> list[tuple[dict[str, str], str]]:  # type: ignore[no-untyped-def]
+    import email
+    import email.policy
+
+    mails = []
+    for path in sorted(out.iterdir(), key=lambda p: int(p.stem)):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        mails.append(({k: str(v) for k, v in msg.items()}, msg.get_content()))
+    return mails
+
+
+def test_a_550_hold_mails_the_sender_every_reason_the_way_out_and_the_id(tmp_path):
+    from sendguard.milter.policy import REJECT
+
+    policy, jobs, out = _reject_policy(tmp_path)
+    body = "Hello Anna,\n\nplease find attached the offer.\n\nRegards\nMe\n"  # two reasons
+    outcome = policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], make_message(body=body)))
+    assert outcome.action == REJECT
+    assert list(out.iterdir()) == []  # not on the reply path
+    for job in jobs:
+        job()
+    ((head, text),) = _sent(out)
+    assert head["To"] == PETRA and head["Subject"] == "Held, not sent: Falke status"
+    assert head["Auto-Submitted"] == "auto-generated"
+    assert f"Id:      {outcome.entry_id}" in text
+    assert "To:      anna@kundenfirma.example" in text
+    (entry,) = policy.queue.entries()
+    reasons = [f["message"] for f in entry.meta["findings"] if f["severity"] != "info"]
+    assert len(reasons) >= 2
+    flat = " ".join(text.split())
+    for reason in reasons:  # each in full, where the 550 is cut at the terminal's width
+        assert " ".join(reason.split()).rstrip(".") in flat, (reason, text)
+    assert "send it again unchanged before " in flat and "within 10 min" in flat
+    assert "it went out then" in flat and "mail administrator" in flat and "dsb@nordwerk.example" in flat
+    assert "sendguard oops" in flat
+
+
+def test_the_resend_that_confirms_sends_no_second_hold_notice_but_says_it_went_out(tmp_path):
+    from sendguard.milter.policy import ACCEPT, REJECT
+
+    policy, jobs, out = _reject_policy(tmp_path)
+    message = make_message()
+    first = policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message))
+    again = message.replace(b"09:00:00", b"09:02:00").replace(b"<test-", b"<r-")
+    second = policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], again))
+    assert (first.action, second.action) == (REJECT, ACCEPT)
+    for job in jobs:
+        job()
+    subjects = [head["Subject"] for head, _ in _sent(out)]
+    assert subjects == ["Held, not sent: Falke status", "Sent anyway after a hold: Falke status"]
+    (_, text) = _sent(out)[1]
+    assert text.startswith("Sent anyway at ") and f"Id:      {first.entry_id}" in text
+
+
+def test_notify_false_sends_no_notice(tmp_path):
+    from sendguard.milter.policy import ACCEPT, REJECT
+
+    policy, jobs, out = _reject_policy(tmp_path, "notify = false\n")
+    message = make_message()
+    assert policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message)).action == REJECT
+    assert policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message)).action == ACCEPT
+    assert jobs == []
+
+
+def test_a_notice_that_cannot_be_sent_costs_nothing_but_itself(tmp_path):
+    """sendmail missing: the hold stands, its copy is kept, the next message is judged as ever."""
+    from sendguard.milter.policy import REJECT
+    from sendguard.milter.worker import Notices
+
+    config = parse(
+        BASE + '[rules.external-recipient]\naction = "hold"\n\n[milter]\nnotice_command = ["/nonexistent/sendmail"]\n'
+    )
+    after = Notices()
+    policy = Policy(config, tmp_path, later=after.submit)
+    outcome = policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], make_message()))
+    after.stop(30)
+    assert outcome.action == REJECT and not after.thread.is_alive()
+    assert [e.id for e in policy.queue.entries()] == [outcome.entry_id]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Falke\r\nBcc: evil@example.org", "Falke\nTo: evil@example.org", "\x1b]0;pwned\x07 Angebot\u202e für Anna"],
+)
+def test_a_hostile_subject_adds_no_header_and_no_control_character(tmp_path, subject):
+    from sendguard.milter import notices
+
+    meta = {
+        "subject": subject,
+        "recipients": ["anna@kundenfirma.example"],
+        "findings": [{"severity": "hold", "message": f"held: {subject}", "suggestion": None}],
+        "created": "2026-12-05T14:00:00+00:00",
+    }
+    for mail in (
+        notices.held(PETRA, meta, "ID1", window=600, now=0),
+        notices.sent_anyway(PETRA, meta, "ID1", now=0),
+        notices.quarantined(PETRA, meta, "ID1", "4ABC"),
+    ):
+        head, _, body = mail.partition(b"\n\n")
+        names = [line.split(b":", 1)[0] for line in head.split(b"\n") if line[:1] not in (b" ", b"\t")]
+        assert names == [
+            b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Auto-Submitted", b"MIME-Version",
+            b"Content-Type", b"Content-Transfer-Encoding",
+        ]  # fmt: skip
+        text = body.decode()
+        assert not any(c in text for c in "\x1b\x07\r\u202e"), text
+
+
+@pytest.mark.parametrize("to", ["a@b.example, evil@example.org", "Petra <p@b.example>", "", "x\n@y"])
+def test_a_notice_goes_to_one_plain_address_or_nowhere(to):
+    from sendguard.milter import notices
+
+    with pytest.raises(ValueError):
+        notices.held(to, {"subject": "x"}, "ID1", window=600, now=0)
+
+
+def test_a_worker_runs_notices_only_once_its_reply_is_out_and_off_its_own_thread():
+    import threading
+
+    from sendguard.milter.worker import Notices
+
+    ran: list[str] = []
+    after = Notices()
+    after.submit(lambda: ran.append(threading.current_thread().name))
+    assert ran == []  # still judging: nothing goes out before the reply
+    after.start()
+    after.stop(30)
+    assert ran == ["sendguard-notices"]

@@ -199,7 +199,7 @@ def test_a_hold_after_the_time_limit_keeps_nothing_and_confirms_nothing(tmp_path
 
 
 def test_quarantine_keeps_a_copy_with_the_postfix_queue_id(tmp_path):
-    policy = Policy(parse(HOLD_OUTSIDE + '[milter]\nhold = "quarantine"\nnotice = false\n'), tmp_path)
+    policy = Policy(parse(HOLD_OUTSIDE + '[milter]\nhold = "quarantine"\nnotify = false\n'), tmp_path)
     outcome = policy.judge(tx(make_message()))
     assert outcome.action == QUARANTINE and "anna@kundenfirma.example" in outcome.reason
     (entry,) = policy.queue.entries()

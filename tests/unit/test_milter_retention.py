@@ -29,7 +29,7 @@ def tx(raw: bytes, queue_id: str = "") -> Transaction:
 
 
 def quarantine(tmp_path, extra: str = "") -> Policy:  # type: ignore[no-untyped-def]
-    return Policy(parse(HOLD_OUTSIDE + f'[milter]\nhold = "quarantine"\nnotice = false\n{extra}'), tmp_path)
+    return Policy(parse(HOLD_OUTSIDE + f'[milter]\nhold = "quarantine"\nnotify = false\n{extra}'), tmp_path)
 
 
 def copies(policy: Policy) -> dict[str, str]:

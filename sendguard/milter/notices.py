@@ -1,0 +1,199 @@
+"""The notice mails the milter sends a sender about their own message, and how they are submitted.
+
+Three kinds: held for an administrator (``hold = "quarantine"``), held with a way out (``hold =
+"reject"``: the 550 is shown cut at the terminal's width by mutt, and not at all by neomutt), and
+sent anyway (a resend confirmed that hold). Plain text: everything from the message (subject,
+recipients, what the rules say about them) is untrusted and goes through ``printable``; the
+subject reaches the header only as ``encode_header`` writes it, and the recipient must be one
+plain address, since ``sendmail -t`` reads the recipients from the header.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING, Any
+
+from sendguard.printable import printable
+
+if TYPE_CHECKING:
+    from sendguard.act.queue import Meta
+
+# One address, nothing a header parser could read as a second one (a comma, a group, a quote).
+_ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$")
+WIDTH = 76
+
+
+def deliverable(to: str) -> bool:
+    """True when ``to`` can be the notice's one recipient as it stands."""
+    return bool(_ADDRESS.match(to)) and len(to) <= 254
+
+
+def reasons(meta: Meta) -> list[str]:
+    """Every finding that weighs (warn and up) as a sentence, with its suggestion: all of them in full."""
+    out = []
+    for finding in meta.get("findings", []):
+        if finding.get("severity") in ("info", None):
+            continue
+        text = str(finding.get("message", "")).strip()
+        suggestion = str(finding.get("suggestion") or "")
+        if suggestion and suggestion.lower() not in text.lower():
+            text = f"{text.rstrip('.')}; did you mean {suggestion}?"
+        out.append(text)
+    return out or ["it could not be checked"]
+
+
+def clock_time(at: float) -> str:
+    """``14:32 UTC``: the server's local time with its zone, as a person reads it."""
+    return time.strftime("%H:%M %Z", time.localtime(at)).strip()
+
+
+def created_at(meta: Meta, default: float) -> float:
+    try:
+        return datetime.fromisoformat(str(meta["created"])).timestamp()
+    except (KeyError, ValueError):
+        return default
+
+
+def _line(text: object) -> str:
+    return printable(str(text))
+
+
+def _bullets(items: Iterable[str]) -> list[str]:
+    lines: list[str] = []
+    for item in items:
+        lines += textwrap.wrap(_line(item), WIDTH, initial_indent="  - ", subsequent_indent="    ") or ["  -"]
+    return lines
+
+
+def _para(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, break_long_words=False, break_on_hyphens=False)
+
+
+def _what(meta: Meta, entry_id: str) -> list[str]:
+    return [
+        f"  Subject: {_line(meta.get('subject', '')) or '(none)'}",
+        *textwrap.wrap(
+            _line(", ".join(meta.get("recipients", []))),
+            WIDTH,
+            initial_indent="  To:      ",
+            subsequent_indent="           ",
+            break_long_words=False,
+        ),
+        f"  Id:      {entry_id}",
+    ]
+
+
+def _after_a_mistake(contact: str) -> list[str]:
+    who = f"your mail administrator (and {_line(contact)})" if contact else "your mail administrator"
+    return _para(
+        f"If it reached someone it should not have: tell {who} now and give the id above; the server "
+        "kept a copy of it and a record. A breach of personal data may have to be reported within "
+        "72 hours: where you run sendguard yourself, `sendguard oops` writes that record and the "
+        "drafts to the people who got it."
+    )
+
+
+def quarantined(to: str, meta: Meta, entry_id: str, queue_id: str) -> bytes:
+    """A message waits in Postfix's hold queue for an administrator: held, why, what happens next."""
+    body = [
+        "Your message was not sent yet: sendguard held it for a check by your mail administrator.",
+        "",
+        *_what(meta, entry_id),
+        "",
+        "Why:",
+        *_bullets(reasons(meta)),
+        "",
+        "If it is right, ask your administrator to release it; if not, nothing more leaves.",
+        f"(Postfix queue id {_line(queue_id) or '?'}, sendguard id {entry_id}.)",
+    ]
+    return _mail(to, "Held for review: ", meta, body)
+
+
+def held(to: str, meta: Meta, entry_id: str, *, window: float, now: float, contact: str = "") -> bytes:
+    """A message was refused with a 550 and a way out: what, every reason, the way out and its
+    deadline, and what happened if they already sent it again."""
+    at = created_at(meta, now)
+    until = clock_time(at + window)
+    minutes = max(1, int(window) // 60)
+    body = [
+        f"sendguard held your message at {clock_time(at)}; it was not sent.",
+        "",
+        *_what(meta, entry_id),
+        "",
+        "Why:",
+        *_bullets(reasons(meta)),
+        "",
+        "What now:",
+        *_bullets(
+            [
+                f"If it is right as it is, send it again unchanged before {until} (within {minutes} min "
+                "of the hold): that sends it, once.",
+                "If not, change it or its recipients and send that; this one stays unsent.",
+            ]
+        ),
+        "",
+        *_para(
+            f"Already sent it again? If you did so unchanged before {until}, it went out then, and a "
+            "second note says so."
+        ),
+        "",
+        *_after_a_mistake(contact),
+    ]
+    return _mail(to, "Held, not sent: ", meta, body)
+
+
+def sent_anyway(to: str, meta: Meta, entry_id: str, *, now: float, contact: str = "") -> bytes:
+    """A resend confirmed a hold: the message went out. One line says so; the rest is what to do
+    if that was a mistake (a neomutt user may have confirmed a hold they never saw)."""
+    body = [
+        f"Sent anyway at {clock_time(now)} after a hold at {clock_time(created_at(meta, now))}: "
+        "you sent it again unchanged.",
+        "",
+        *_what(meta, entry_id),
+        "",
+        "It was held because:",
+        *_bullets(reasons(meta)),
+        "",
+        *_after_a_mistake(contact),
+    ]
+    return _mail(to, "Sent anyway after a hold: ", meta, body)
+
+
+def _mail(to: str, prefix: str, meta: Meta, body: list[str]) -> bytes:
+    from sendguard.incidents.record import encode_header
+
+    if not deliverable(to):
+        raise ValueError(f"no notice to {printable(to)!r}: not one plain address")
+    head = [
+        "From: sendguard <postmaster>",
+        f"To: {to}",
+        f"Subject: {encode_header(prefix + _line(meta.get('subject', '')))}",
+        f"Date: {formatdate(localtime=True)}",
+        f"Message-ID: {make_msgid('sendguard')}",
+        "Auto-Submitted: auto-generated",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
+    return ("\n".join(head) + "\n\n" + "\n".join(body) + "\n").encode("utf-8", "replace")
+
+
+def submit(command: list[str], text: bytes) -> None:
+    """Hand a notice to the MTA's sendmail, which must stop on SIGTERM even from a worker that
+    blocks the stop signals (a child inherits the mask)."""
+    import signal
+    import subprocess
+
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    unblock = (lambda: signal.pthread_sigmask(signal.SIG_SETMASK, set())) if blocked else None
+    subprocess.run(command, input=text, check=True, timeout=60, capture_output=True, preexec_fn=unblock)
+
+
+def contact(config: Any) -> str:
+    """Whom a notice names beside the administrator after a mistake: ``[oops] privacy_contact``."""
+    return str(getattr(getattr(config, "oops", None), "privacy_contact", "") or "")
