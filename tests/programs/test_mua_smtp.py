@@ -216,3 +216,46 @@ def test_git_send_email_a_warning_and_a_pass_look_like_any_sent_mail(tmp_path, s
         got = [m for m in team.delivered(2) if "kollege@nordwerk.example" in m.rcpt_tos]
         assert len(got) == 1 and b"X-Sendguard" not in got[0].data
 
+
+def _deliver(notice: object, maildir: Path) -> None:
+    """Put a notice from the relay into the sender's mailbox, as their mail server would."""
+    import uuid
+
+    data = unix(notice.data)  # type: ignore[attr-defined]
+    name = f"{uuid.uuid4().hex}.sendguard-test"
+    (maildir / "tmp" / name).write_bytes(data)
+    (maildir / "tmp" / name).rename(maildir / "new" / name)
+
+
+def test_neomutt_shows_no_550_so_the_hold_and_the_blind_resend_reach_its_index(tmp_path, smtp_server):
+    """neomutt 20220429 shows nothing when the server answers 550: the compose menu simply comes
+    back, and a second `y` confirms a hold its user never saw. The notice mails are what they see."""
+    exe = need("neomutt")
+    with Team(tmp_path, smtp_server, extra=HOLD_EXTERNAL) as team:
+        rc, env = _mutt_home(tmp_path / "home", team.postfix.port)
+        inbox = tmp_path / "home" / "Mail" / "inbox"
+        with rc.open("a") as f:  # look at the mailbox every second, as a user's would in time
+            f.write("set mail_check=1 timeout=1 sort=date\n")
+        with Terminal(env, "smtp-neomutt", width=100, height=30) as term:
+            term.start(f"{exe} -n -F {rc}")
+            term.wait_for("NeoMutt")
+            term.keys("m")
+            term.wait_for("To: ")
+            term.keys("anna@kundenfirma.example", "Enter")
+            term.wait_for("Subject: ")
+            term.keys("Falke offer", "Enter")
+            term.wait_for("-- NeoMutt: Compose")
+            term.keys("y")
+            (held,) = team.notices(1)  # the 550 was answered
+            screen = term.wait_for("-- NeoMutt: Compose")
+            assert "550" not in screen and "Held" not in screen, screen  # neomutt showed nothing
+            assert team.mail() == []
+            _deliver(held, inbox)
+            term.keys("y")  # again, blindly: this confirms the hold
+            (sent,) = team.notices(1, "Sent anyway after a hold")
+            _deliver(sent, inbox)
+            screen = term.wait_for("Sent anyway after a hold: Falke offer")
+            assert "Held, not sent: Falke offer" in screen, screen
+        (got,) = team.sent(1)
+        assert got.rcpt_tos == ["anna@kundenfirma.example"]
+        assert len(team.notices(subject="Held, not sent")) == 1
