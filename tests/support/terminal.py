@@ -20,7 +20,9 @@ class Terminal:
 
         self.tmux = need("tmux")
         self.socket = f"sg-{name}-{os.getpid()}-{next(_serial)}"
-        self.env = env
+        # pytest-xdist's workers export COLUMNS=80 LINES=24, and ncurses believes them over the
+        # pane's own size: neomutt drew 80x24 in a 100x30 pane and its status line was lost.
+        self.env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
         self.width, self.height = width, height
 
     def _tmux(self, *args: str) -> str:
