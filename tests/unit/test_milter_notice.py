@@ -1,10 +1,13 @@
-"""Who hears about a quarantined message: the person who logged in (senders.notice_address)."""
+"""The milter's notice mails: who hears about a held message (the person who logged in,
+senders.notice_address), what they are told, once, and that message text cannot forge a header."""
 
 from __future__ import annotations
 
 import shlex
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sendguard.config.schema import parse
 from sendguard.milter import senders
@@ -199,6 +202,36 @@ def test_a_notice_that_cannot_be_sent_costs_nothing_but_itself(tmp_path):
     assert [e.id for e in policy.queue.entries()] == [outcome.entry_id]
 
 
+HEADERS = [
+    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Auto-Submitted", b"MIME-Version",
+    b"Content-Type", b"Content-Transfer-Encoding",
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(subject=st.text(), reason=st.text(), recipient=st.text())
+def test_no_message_text_makes_a_header_or_reaches_the_body_as_a_control_character(subject, reason, recipient):
+    import re
+
+    from sendguard.milter import notices
+
+    meta = {
+        "subject": subject,
+        "recipients": [recipient],
+        "findings": [{"severity": "hold", "message": reason, "suggestion": recipient}],
+    }
+    for mail in (
+        notices.held(PETRA, meta, "ID1", window=600, now=0),
+        notices.sent_anyway(PETRA, meta, "ID1", now=0),
+        notices.quarantined(PETRA, meta, "ID1", "4ABC"),
+    ):
+        head, _, body = mail.partition(b"\n\n")
+        assert b"\r" not in head
+        names = [line.split(b":", 1)[0] for line in head.split(b"\n") if line[:1] not in (b" ", b"\t")]
+        assert names == HEADERS
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", body.decode())
+
+
 @pytest.mark.parametrize(
     "subject",
     ["Falke\r\nBcc: evil@example.org", "Falke\nTo: evil@example.org", "\x1b]0;pwned\x07 Angebot\u202e für Anna"],
@@ -219,10 +252,7 @@ def test_a_hostile_subject_adds_no_header_and_no_control_character(tmp_path, sub
     ):
         head, _, body = mail.partition(b"\n\n")
         names = [line.split(b":", 1)[0] for line in head.split(b"\n") if line[:1] not in (b" ", b"\t")]
-        assert names == [
-            b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Auto-Submitted", b"MIME-Version",
-            b"Content-Type", b"Content-Transfer-Encoding",
-        ]  # fmt: skip
+        assert names == HEADERS
         text = body.decode()
         assert not any(c in text for c in "\x1b\x07\r\u202e"), text
 
