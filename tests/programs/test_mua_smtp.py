@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sendguard.act.queue import Queue
-from tests.support.mua import HOLD_EXTERNAL, need, unix
+from tests.support.mua import HOLD_EXTERNAL, aerc_home, need, unix
 from tests.support.postfix import Team
 from tests.support.terminal import Terminal
 
@@ -89,28 +89,8 @@ def test_aerc_shows_the_way_out_for_a_while_and_sending_again_sends_it(tmp_path,
 
     exe = need("aerc")
     with Team(tmp_path, smtp_server, extra=HOLD_EXTERNAL) as team:
-        root = tmp_path / "aerc"
-        config = root / "config" / "aerc"
-        config.mkdir(parents=True)
-        for sub in ("cur", "new", "tmp"):
-            (root / "mail" / "INBOX" / sub).mkdir(parents=True)
-        accounts = config / "accounts.conf"
-        accounts.write_text(
-            f"[work]\nsource = maildir://{root / 'mail'}\noutgoing = smtp+none://127.0.0.1:{team.postfix.port}\n"
-            "from = Me <me@nordwerk.example>\ncopy-to =\n"
-        )
-        accounts.chmod(0o600)
-        editor = root / "editor.sh"
-        editor.write_text("#!/bin/sh\nprintf 'Hello Anna,\\n\\nthe Falke rollout is on track.\\n' >> \"$1\"\n")
-        editor.chmod(0o755)
-        (config / "aerc.conf").write_text(f"[compose]\neditor = {editor}\n")
-        (root / "run").mkdir(mode=0o700)
-        (root / "tmp").mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SENDGUARD", "TMUX"))}
-        env.update(
-            XDG_CONFIG_HOME=str(root / "config"), XDG_RUNTIME_DIR=str(root / "run"), HOME=str(root),
-            TERM="xterm-256color", TMPDIR=str(root / "tmp"),
-        )  # fmt: skip
+        env.update(aerc_home(tmp_path / "aerc", f"smtp+none://127.0.0.1:{team.postfix.port}"))
         with Terminal(env, "smtp-aerc", width=80, height=30) as term:
             width = [80]
 

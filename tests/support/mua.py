@@ -147,6 +147,34 @@ def git_send_email(repo: Path, env: dict[str, str], count: int, *args: str) -> s
     )
 
 
+def aerc_home(root: Path, outgoing: str) -> dict[str, str]:
+    """An aerc home under ``root``: one account sending through ``outgoing`` (a sendmail command or
+    an SMTP URL), an editor that writes the body; the environment that points aerc at it."""
+    config = root / "config" / "aerc"
+    config.mkdir(parents=True)
+    for sub in ("cur", "new", "tmp"):
+        (root / "mail" / "INBOX" / sub).mkdir(parents=True)
+    accounts = config / "accounts.conf"
+    accounts.write_text(
+        f"[work]\nsource = maildir://{root / 'mail'}\noutgoing = {outgoing}\n"
+        "from = Me <me@nordwerk.example>\ncopy-to =\n"
+    )
+    accounts.chmod(0o600)
+    editor = root / "editor.sh"
+    editor.write_text("#!/bin/sh\nprintf 'Hello Anna,\\n\\nthe Falke rollout is on track.\\n' >> \"$1\"\n")
+    editor.chmod(0o755)
+    (config / "aerc.conf").write_text(f"[compose]\neditor = {editor}\n")
+    (root / "run").mkdir(mode=0o700)
+    (root / "tmp").mkdir()  # aerc writes each draft under $TMPDIR: keep them in the test's directory
+    return {
+        "XDG_CONFIG_HOME": str(root / "config"),
+        "XDG_RUNTIME_DIR": str(root / "run"),
+        "HOME": str(root),
+        "TERM": "xterm-256color",
+        "TMPDIR": str(root / "tmp"),
+    }
+
+
 class Aerc:
     """aerc 0.14 under a private tmux server: it needs a terminal, repaints only on input, and
     throws the sendmail program's stderr away (the status bar shows only ``exit status N``)."""
@@ -155,33 +183,8 @@ class Aerc:
         need("aerc")
         self.tmux = need("tmux")
         self.socket = f"sendguard-test-{root.name}-{os.getpid()}-{id(self)}"
-        config = root / "config" / "aerc"
-        config.mkdir(parents=True)
-        maildir = root / "mail"
-        for sub in ("cur", "new", "tmp"):
-            (maildir / "INBOX" / sub).mkdir(parents=True)
-        accounts = config / "accounts.conf"
-        accounts.write_text(
-            f"[work]\nsource = maildir://{maildir}\noutgoing = {world.sendmail}\n"
-            "from = Me <me@nordwerk.example>\ncopy-to =\n"
-        )
-        accounts.chmod(0o600)
-        editor = root / "editor.sh"
-        editor.write_text("#!/bin/sh\nprintf 'Hello Anna,\\n\\nthe Falke rollout is on track.\\n' >> \"$1\"\n")
-        editor.chmod(0o755)
-        (config / "aerc.conf").write_text(f"[compose]\neditor = {editor}\n")
-        run = root / "run"
-        run.mkdir(mode=0o700)
-        scratch = root / "tmp"  # aerc writes each draft under $TMPDIR: keep them in the test's directory
-        scratch.mkdir()
         self.env = world.env()
-        self.env.update(
-            XDG_CONFIG_HOME=str(root / "config"),
-            XDG_RUNTIME_DIR=str(run),
-            HOME=str(root),
-            TERM="xterm-256color",
-            TMPDIR=str(scratch),
-        )
+        self.env.update(aerc_home(root, world.sendmail))
         self.env.update(extra_env or {})
         self.width = 160
 
