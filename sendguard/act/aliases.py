@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from sendguard.errors import SendguardError
 from sendguard.exitcodes import ExitCode
-from sendguard.mail.message import normalize_address
+from sendguard.mail.message import NOT_IN_BARE_ADDRESS, normalize_address
 from sendguard.printable import printable
 
 # msmtp's aliases.c: lines of at most MAXLINE - 2 characters, at most MAXTOKS addresses on one
@@ -28,7 +28,6 @@ MAXTOKS = 32
 MAXDEPTH = 16
 UNSET = "--aliases="
 """msmtp's option that turns its own alias expansion off, whatever its config says."""
-_NOT_ADDRESS = frozenset("\r\n<> \t\0") | frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
 _SPACE = " \t\n\v\f\r"  # C's isspace
 
 
@@ -162,7 +161,7 @@ def parse(data: bytes, path: str) -> dict[str, list[str]]:
         if len(addresses) > MAXTOKS:
             raise _refused(path, number, f"more than {MAXTOKS} addresses (msmtp would drop the rest)")
         for addr in addresses:
-            bad = sorted(_NOT_ADDRESS.intersection(addr))
+            bad = sorted(NOT_IN_BARE_ADDRESS.intersection(addr))
             if not addr or bad:
                 what = f"the address {printable(addr)!r} contains {bad}" if addr else "an empty address"
                 raise _refused(path, number, what)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from sendguard.config.schema import Config
 from sendguard.decide.decision import Decision, decide
 from sendguard.history.fit import Read
-from sendguard.mail.message import OutgoingMessage, normalize_address
+from sendguard.mail.message import CONTROL_CHARS, NOT_IN_BARE_ADDRESS, OutgoingMessage, normalize_address
 from sendguard.model import Action, Finding, Severity
 from sendguard.rules import CONTENT_RULES, Rule, load_rules
 from sendguard.rules.context import CheckContext
@@ -29,14 +29,6 @@ class CheckResult(NamedTuple):  # not a dataclass: see sendmail_args.SendmailArg
     decision: Decision
     read: Read | None = None
     """The recipient model's subject, body and words, when it read them (MessageView.read)."""
-
-
-# A recipient argument is one address: line breaks would reach the SMTP dialogue, angle
-# brackets and spaces mean a display name or a smuggled second address.
-_BAD_ARGUMENT_CHARS = frozenset("\r\n<> \t\0")
-# No address holds a control character (C0, DEL, C1); msmtp or the server would send the mail
-# to another one ("bob\x01x@" left as "bob_x@"), which nobody judged.
-_CONTROL_CHARS = frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
 
 
 def _argument_addresses(argv_recipients: Iterable[str]) -> Iterator[str]:
@@ -56,7 +48,7 @@ def recipients_for(message: OutgoingMessage, argv_recipients: Iterable[str], rea
     A recipient argument with a line break, angle bracket or space is refused (UsageError)."""
     seen: dict[str, str] = {}
     for addr in _argument_addresses(argv_recipients):
-        bad = sorted(_BAD_ARGUMENT_CHARS.union(_CONTROL_CHARS).intersection(addr))
+        bad = sorted(NOT_IN_BARE_ADDRESS.intersection(addr))
         if bad:
             from sendguard.errors import UsageError
             from sendguard.printable import printable
@@ -107,7 +99,7 @@ def _refuse_control_characters(message: OutgoingMessage) -> None:
     """Raise MessageReadError when a To, Cc or Bcc address holds a control character: the
     transport or the server would send it to another address than the one judged."""
     for box in message.sendmail_recipients:
-        bad = sorted(_CONTROL_CHARS.intersection(box.addr))
+        bad = sorted(CONTROL_CHARS.intersection(box.addr))
         if bad:
             from sendguard.errors import MessageReadError
             from sendguard.printable import printable

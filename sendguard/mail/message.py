@@ -36,6 +36,13 @@ MAX_TEXT_CHARS = 2_000_000
 RECIPIENT_FIELDS = ("to", "cc", "bcc")
 RESENT_RECIPIENT_FIELDS = ("resent-to", "resent-cc", "resent-bcc")
 
+# No address holds a control character (C0, DEL, C1): msmtp or the server would send the mail
+# to another one ("bob\x01x@" left as "bob_x@"), which nobody judged.
+CONTROL_CHARS = frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
+# A recipient written bare (an argument, an aliases entry) is one address: besides control
+# characters, angle brackets and spaces mean a display name or a smuggled second address.
+NOT_IN_BARE_ADDRESS = CONTROL_CHARS | frozenset("<> ")
+
 
 def normalize_address(addr: str) -> str:
     """Lower-case, stripped, without surrounding angle brackets. Idempotent."""

@@ -71,23 +71,13 @@ class CheckContext:
     def is_internal(self, addr: str) -> bool:
         """Its domain is the organization's, and so is every host its routing names: a routed
         address (``bob%evil.example@nordwerk.example``) leaves through the organization's relay."""
-        domains = self.config.organization.domains
-        if not domain_matches(domain_of(addr), domains):
-            return False
-        route = route_of(addr)
-        return route is None or all(domain_matches(host, domains) for host in route.hosts)
+        return _in_domains(addr, self.config.organization.domains)
 
     def is_allowed(self, addr: str) -> bool:
         """Listed in ``[allow] addresses``, or its domain and every host it routes through in
         ``[allow] domains``."""
         addr = normalize_address(addr)
-        if addr in self._allowed:
-            return True
-        domains = self.config.allow.domains
-        if not domain_matches(domain_of(addr), domains):
-            return False
-        route = route_of(addr)
-        return route is None or all(domain_matches(host, domains) for host in route.hosts)
+        return addr in self._allowed or _in_domains(addr, self.config.allow.domains)
 
     def client_of(self, addr: str) -> str | None:
         """The ``[clients.NAME]`` an address belongs to, if any: the first client that lists the
@@ -123,6 +113,14 @@ class CheckContext:
         from sendguard import history
 
         return history.open_for_check(self.state_dir)
+
+
+def _in_domains(addr: str, domains: list[str]) -> bool:
+    """The address's domain is one of ``domains``, and so is every host its routing names."""
+    if not domain_matches(domain_of(addr), domains):
+        return False
+    route = route_of(addr)
+    return route is None or all(domain_matches(host, domains) for host in route.hosts)
 
 
 def silenced(context: CheckContext, addr: str, rule: str) -> bool:
