@@ -22,43 +22,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
+from sendguard.milter.background import Background
+from sendguard.milter.background import log as _log
 from sendguard.milter.policy import Outcome, Policy, Transaction, tempfail
 from sendguard.printable import printable
 
 NAME = "sendguard"
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-
-
-def _log(line: str) -> None:
-    print(f"sendguard-milter: {line}", file=sys.stderr, flush=True)
-
-
-class Background:
-    """One thread running jobs in order; a failing job is logged in one line and skipped."""
-
-    def __init__(self) -> None:
-        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._work, name="sendguard-background", daemon=True)
-        self.thread.start()
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self.jobs.put(job)
-
-    def _work(self) -> None:
-        while True:
-            job = self.jobs.get()
-            try:
-                if job is None:
-                    return
-                job()
-            except Exception as err:  # noqa: BLE001 — learning or a notice must never stop the milter
-                _log(f"background work failed: {type(err).__name__}: {printable(str(err))}")
-            finally:
-                self.jobs.task_done()
-
-    def stop(self, timeout: float) -> None:
-        self.jobs.put(None)
-        self.thread.join(timeout)
 
 
 def _learn_and_refit(policy: Policy, sender: str, raw: bytes, own: list[str], read: Any) -> None:

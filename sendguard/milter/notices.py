@@ -33,18 +33,19 @@ def deliverable(to: str) -> bool:
     return bool(_ADDRESS.match(to)) and len(to) <= 254
 
 
+def reason(message: object, suggestion: object) -> str:
+    """A finding's sentence, with its suggestion where the sentence does not name it already."""
+    text = str(message).strip()
+    suggestion = str(suggestion or "")
+    if suggestion and suggestion.lower() not in text.lower():
+        text = f"{text.rstrip('.')}; did you mean {suggestion}?"
+    return text
+
+
 def reasons(meta: Meta) -> list[str]:
     """Every finding that weighs (warn and up) as a sentence, with its suggestion: all of them in full."""
-    out = []
-    for finding in meta.get("findings", []):
-        if finding.get("severity") in ("info", None):
-            continue
-        text = str(finding.get("message", "")).strip()
-        suggestion = str(finding.get("suggestion") or "")
-        if suggestion and suggestion.lower() not in text.lower():
-            text = f"{text.rstrip('.')}; did you mean {suggestion}?"
-        out.append(text)
-    return out or ["it could not be checked"]
+    found = [f for f in meta.get("findings", []) if f.get("severity") not in ("info", None)]
+    return [reason(f.get("message", ""), f.get("suggestion")) for f in found] or ["it could not be checked"]
 
 
 def clock_time(at: float) -> str:

@@ -97,10 +97,7 @@ def _weighty(decision: Any) -> list[Any]:
 
 def _reason(finding: Any) -> str:
     """A finding as a sentence, with its suggestion."""
-    text = str(finding.message).strip()
-    if finding.suggestion and finding.suggestion.lower() not in text.lower():
-        text = f"{text.rstrip('.')}; did you mean {finding.suggestion}?"
-    return text
+    return notices.reason(finding.message, finding.suggestion)
 
 
 def holding_reasons(decision: Any) -> list[str]:

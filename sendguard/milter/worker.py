@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from sendguard.printable import printable
+from sendguard.milter.background import Background
 
 if TYPE_CHECKING:
     from sendguard.history.fit import Read
@@ -109,39 +109,26 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     after.stop(NOTICE_WAIT)
 
 
-class Notices:
-    """Jobs handed over during a check, run in order on one thread once the reply is written
-    (``start``); a failing one is logged in one line and skipped."""
+class Notices(Background):
+    """Jobs handed over during a check, run in order on the background thread once the reply is
+    written (``start``); a failing one is logged in one line and skipped."""
 
     def __init__(self) -> None:
-        import queue
-        import threading
-
+        super().__init__("sendguard-notices", _log, "a notice could not be sent")
         self.held: list[Callable[[], None]] = []
-        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._work, name="sendguard-notices", daemon=True)
-        self.thread.start()
 
     def submit(self, job: Callable[[], None]) -> None:
         self.held.append(job)
 
     def start(self) -> None:
         for job in self.held:
-            self.jobs.put(job)
+            super().submit(job)
         self.held.clear()
-
-    def _work(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            try:
-                job()
-            except Exception as err:  # noqa: BLE001 — a notice must never stop the checks
-                _log(f"a notice could not be sent: {type(err).__name__}: {printable(str(err))}")
 
     def stop(self, timeout: float) -> None:
         """Let the notices handed over go out, waiting at most ``timeout`` seconds."""
         self.start()
-        self.jobs.put(None)
-        self.thread.join(timeout)
+        super().stop(timeout)
 
 
 def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Read | None]]]) -> None:
