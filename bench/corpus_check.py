@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Run ``sendguard check --json`` over corpus folders; report verdicts, held share and time.
 
-    bench/corpus_check.py [--config FILE] [--sendguard EXE] [--jobs N] [--show hold] [FOLDER...]
+    bench/corpus_check.py [--config FILE] [--sendguard EXE] [--jobs N] [--show hold] [--learn PATH] [FOLDER...]
 
 Default folders: ../shared/corpus/mime and ../shared/corpus/patches (relative to the repo), when
 present. Every file is checked by its own ``sendguard check --json FILE`` process, so the time
 reported per message is what a mail program would wait (start-up included) and a crash or hang
 in one message is visible as such. The run uses a throw-away HOME/XDG tree, so no learned
 history or personal config leaks in; ``--config`` defaults to ../shared/scenarios/config.toml.
+``--learn PATH`` (repeatable) learns PATH into that tree first, as a user who learned their mail
+(e.g. the folder itself: its list mail tells which addresses are mailing lists).
 
-Prints, per folder: count, verdict distribution, held % (hold + block), crashes (exit status
-outside 0-3 or no JSON line), timeouts, the slowest messages, and the check time measured in
-this process (without interpreter start-up, which dominates and varies with machine load).
+Prints, per folder: count, verdict distribution, held % (hold + block), the warnings and holds
+per rule, crashes (exit status outside 0-3 or no JSON line; exit 65 with a JSON line that names
+the error is "unreadable", as the contract has it for an empty file), timeouts, the slowest
+messages, and the check time measured in this process (without interpreter start-up, which
+dominates and varies with machine load).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TIMEOUT = 20.0
 
@@ -47,11 +51,15 @@ def check_one(exe: str, config: Path | None, env: dict[str, str], path: Path) ->
     except subprocess.TimeoutExpired:
         return path, "timeout", time.perf_counter() - start, ""
     elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1, 2, 3):
-        return path, "crash", elapsed, proc.stderr.decode("utf-8", "replace")[-300:]
     try:
         data = json.loads(proc.stdout.decode("utf-8").splitlines()[0])
     except (IndexError, ValueError):
+        data = None
+    if proc.returncode == 65 and data and data.get("verdict") is None and data.get("error"):
+        return path, "unreadable", elapsed, str(data["error"])[-300:]
+    if proc.returncode not in (0, 1, 2, 3):
+        return path, "crash", elapsed, proc.stderr.decode("utf-8", "replace")[-300:]
+    if data is None:
         return path, "crash", elapsed, "no JSON line"
     rules = ",".join(sorted({f["rule"] + ":" + f["severity"] for f in data["findings"] if f["severity"] != "info"}))
     return path, data["verdict"], elapsed, rules
@@ -89,6 +97,7 @@ def main() -> int:
         metavar="VERDICT",
         help="list the files that got this verdict (repeatable)",
     )
+    ap.add_argument("--learn", action="append", default=[], type=Path, metavar="PATH", help="learn PATH first")
     args = ap.parse_args()
     folders = args.folders or [f for f in (SHARED / "corpus" / "mime", SHARED / "corpus" / "patches") if f.is_dir()]
     if not folders:
@@ -100,6 +109,9 @@ def main() -> int:
         for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
             env[var] = str(Path(home) / var.lower())
             Path(env[var]).mkdir()
+        for path in args.learn:
+            cmd = [args.sendguard] + (["--config", str(config)] if config else []) + ["learn", str(path)]
+            subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
         failed = False
         for folder in folders:
             files = message_files(folder)
@@ -112,13 +124,19 @@ def main() -> int:
             print(f"count: {len(results)}")
             print("verdicts: " + ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items())))
             print(f"held: {held} ({100.0 * held / max(1, len(results)):.2f} %)")
+            per_rule = Counter(
+                f for r in results if r[1] not in ("crash", "timeout", "unreadable") for f in r[3].split(",") if f
+            )
+            print("warnings and holds by rule: " + (", ".join(f"{f} {n}" for f, n in per_rule.most_common()) or "none"))
             print(f"max time per message: {slowest[0][2]:.3f} s" if slowest else "max time per message: -")
             print(
                 f"median time per message: {sorted(r[2] for r in results)[len(results) // 2]:.3f} s" if results else ""
             )
             for path, verdict, elapsed, _ in slowest:
                 print(f"  slow {elapsed:.3f} s  {verdict:7} {path.relative_to(folder)}")
-            inner = sorted(in_process_times(files, config, Path(home) / "state"), key=lambda t: -t[0])
+            inner = sorted(
+                in_process_times(files, config, Path(env["XDG_DATA_HOME"]) / "sendguard"), key=lambda t: -t[0]
+            )
             if inner:
                 print(
                     f"max check time in process (no start-up): {inner[0][0]:.3f} s ({inner[0][1].relative_to(folder)}), "

@@ -22,6 +22,7 @@ from sendguard.history import names
 from sendguard.history.fit import Read
 from sendguard.history.store import prefix_of
 from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
+from sendguard.mail.lists import list_addresses
 from sendguard.mail.message import domain_matches, domain_of, named_mailboxes, normalize_address
 from sendguard.mail.mimetree import decode_header
 from sendguard.mail.voice import voice_of
@@ -64,6 +65,8 @@ class Observed:
     """The judgement's training examples simulated on it as the history stood before it (JSON)."""
     copy_key: str = ""
     """The same mail under another Message-ID (a copy in another folder) has the same key."""
+    lists: list[str] = field(default_factory=list)
+    """The mailing lists it came through (their posting addresses: mail.lists)."""
 
 
 def body_text(msg: Message) -> str:
@@ -165,6 +168,7 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Rea
         voice=voice_of(body) if sent else {},
         sample=_sample(msg, body) if sent and recipients else b"",
         copy_key=_copy_key(sender, date, recipients, subject),
+        lists=list_addresses(msg),
     )
 
 
@@ -196,7 +200,7 @@ def _sample(msg: Message, text: str) -> bytes:
 
 
 # What the ledger leaves out: the judgement's training material is not evidence to take back.
-NOT_IN_LEDGER = ("sample", "examples", "copy_key")
+NOT_IN_LEDGER = ("sample", "examples", "copy_key", "lists")
 
 
 def write_ledger(db: sqlite3.Connection, messages: list[Observed]) -> None:
@@ -485,6 +489,10 @@ class Learner:
             [(m.msgid, subject_key(m.subject), m.date, int(m.sent), int(m.outside)) for m in messages],
         )
         db.executemany("INSERT OR IGNORE INTO participants VALUES (?, ?)", participants)
+        lists = Counter(a for m in messages for a in m.lists)
+        db.executemany(
+            "INSERT INTO lists VALUES (?, ?) ON CONFLICT(addr) DO UPDATE SET n = n + excluded.n", lists.items()
+        )
         db.executemany(
             "INSERT OR IGNORE INTO copies VALUES (?, ?)", [(m.copy_key, m.msgid) for m in messages if m.copy_key]
         )

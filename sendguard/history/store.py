@@ -19,14 +19,16 @@ from typing import Any, cast
 
 FILENAME = "history.sqlite"
 MAX_KEPT_LOOKUPS = 200_000
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """2: the name-key indexes (``near_names``). Migration is the schema script itself: every
 ``open_for_write`` (learning, each delivered mail) runs it, and ``CREATE INDEX IF NOT EXISTS``
 builds a missing index from the rows already there. Until then a read-only check of an older
 file gets the same answers from a table scan.
 3: ``contacts.last_received`` (how recently the user heard from a contact; ``last_seen`` counts
 the user's own mail too). ``open_for_write`` adds the column to an older file; until then a
-reader sees 0 for it (HistoryStore.columns)."""
+reader sees 0 for it (HistoryStore.columns).
+4: ``lists``, the mailing lists received mail came through (``HistoryStore.lists``); until the
+first write a reader of an older file knows none."""
 
 # The expressions of the name-key indexes: sqlite uses an expression index only for a query that
 # spells the expression exactly the same way, so both sides take them from here.
@@ -81,6 +83,7 @@ CREATE TABLE IF NOT EXISTS copies (key TEXT PRIMARY KEY, msgid TEXT NOT NULL) WI
 CREATE TABLE IF NOT EXISTS examples (msgid TEXT PRIMARY KEY, date REAL NOT NULL, data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS trust (addr TEXT NOT NULL, rule TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (addr, rule)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lists (addr TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger (msgid TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS forgotten (msgid TEXT PRIMARY KEY, created REAL NOT NULL,
     subject TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
@@ -453,6 +456,15 @@ class HistoryStore:
                 row = None
             self.memo[key] = row[0] if row else ""
         return self.memo[key]  # type: ignore[return-value]
+
+    def lists(self, addrs: Iterable[str]) -> set[str]:
+        """Which of ``addrs`` are mailing lists the user received mail through (mail.lists)."""
+        wanted = sorted({a.lower() for a in addrs})
+        try:
+            rows = self.db.execute(f"SELECT addr FROM lists WHERE addr IN ({_marks(len(wanted))})", wanted)
+            return {r[0] for r in rows}
+        except sqlite3.OperationalError:
+            return set()  # a file from before schema 4, read before its first write adds the table
 
     def near_addresses(self, addr: str, limit: int = 12) -> list[Contact]:
         """Edit-distance candidates: the addresses just before and after this one in sorted order.

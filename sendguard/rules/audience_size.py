@@ -2,7 +2,9 @@
 
 Exposing a client list to itself is a data leak of its own. Counting only visible (To/Cc)
 outside addresses: Bcc exists for exactly this, and internal colleagues seeing each other is
-normal. A warning at ``threshold``; a hold at twice that.
+normal. A warning at ``threshold``; a hold at twice that. Not when a mailing list the user
+receives mail through is among them: the list shows every To and Cc address to its readers and
+its archive anyway, and a patch series Cc'd to its maintainers is how such lists work.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ class AudienceSize(Rule):
         outside = sorted(a for a in visible if not context.is_internal(a) and not context.is_own(a))
         domains = {a.rpartition("@")[2] for a in outside}
         if len(outside) < threshold or len(domains) < 2:
+            return []
+        history = context.history
+        if history is not None and history.lists(visible):
             return []
         severity = Severity.HOLD if len(outside) >= 2 * threshold else Severity.WARN
         return [
