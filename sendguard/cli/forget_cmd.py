@@ -1,8 +1,10 @@
-"""``sendguard forget ID|MESSAGE-ID...``: a message was a mistake; take it out of the history.
+"""``sendguard forget [--as SENDER] ID|MESSAGE-ID...``: a message was a mistake; take it out of the history.
 
 ID is a queue entry (its message is read from the queue, or from the incident log once the
 queue pruned it); anything else is a Message-ID. Either way the Message-ID is remembered, so
-``learn`` never takes the message in again (the mail program filed a copy in Sent).
+``learn`` never takes the message in again (the mail program filed a copy in Sent). With
+``--as``, the history is that sender's in the milter's state directory and ID a copy the milter
+kept (recover/team.py).
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ from sendguard.printable import printable
 @click.argument(
     "refs", nargs=-1, metavar="ID|MESSAGE-ID...", shell_complete=complete.incident_ids("tag:delivered", "delivered")
 )
+@click.option(
+    "--as",
+    "as_sender",
+    metavar="SENDER",
+    help="Forget from this sender's history on the team's milter; ID is a copy the milter kept.",
+)
 @click.pass_obj
-def forget(state, refs: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def forget(state, refs: tuple[str, ...], as_sender: str | None) -> None:  # type: ignore[no-untyped-def]
     """Remove delivered messages from the learned history; learn never learns them again."""
     from sendguard import paths
     from sendguard.act import queue as q
@@ -31,6 +39,9 @@ def forget(state, refs: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def
     if not refs:
         raise UsageError("nothing to forget: give a queue ID or a Message-ID")
     config = state.config
+    if as_sender is not None:
+        _forget_as(config, as_sender, refs)
+        return
     queue = q.Queue.default()
     db = open_for_write(paths.state_dir(create=True))
     try:
@@ -49,10 +60,23 @@ def forget(state, refs: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def
                     raise UsageError(f"{ref}: the message has no usable From: there is nothing learned to forget")
             else:
                 done = forget_id(db, ref)
-            what = printable(done.msgid)
-            if done.learned:
-                click.echo(f"forgot <{what}>: taken out of the history ({done.contacts} contacts); never learned again")
-            else:
-                click.echo(f"<{what}> was not in the history; it will never be learned")
+            _said(done, "the history")
     finally:
         db.close()
+
+
+def _forget_as(config, as_sender: str, refs: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    from sendguard.recover.team import forget as forget_team
+    from sendguard.recover.team import team_sender
+
+    sender = team_sender(config, as_sender)
+    for ref in refs:
+        _said(forget_team(sender, ref, list(config.organization.domains)), f"{printable(sender.key)}'s history")
+
+
+def _said(done, where: str) -> None:  # type: ignore[no-untyped-def]
+    what = printable(done.msgid)
+    if done.learned:
+        click.echo(f"forgot <{what}>: taken out of {where} ({done.contacts} contacts); never learned again")
+    else:
+        click.echo(f"<{what}> was not in {where}; it will never be learned")

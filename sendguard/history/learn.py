@@ -348,8 +348,17 @@ class Learner:
         if not self.batch.messages:
             return
         with self.db:
-            self._write(self.batch.messages)
-            write_ledger(self.db, self.batch.messages)
+            if not self.db.in_transaction:
+                # The write lock before the last look: a ``forget`` in another process (the
+                # milter's ``forget --as`` while a worker's batch waits) committed before, and is
+                # seen here, or waits for this write and then finds the message learned.
+                self.db.execute("BEGIN IMMEDIATE")
+            messages = [m for m in self.batch.messages if not self._known(m.msgid)]
+            self.added -= len(self.batch.messages) - len(messages)
+            self.skipped += len(self.batch.messages) - len(messages)
+            if messages:
+                self._write(messages)
+                write_ledger(self.db, messages)
         self.batch = Batch()
 
     def _contact_ids(self, people: dict[str, str]) -> dict[str, int]:

@@ -99,6 +99,32 @@ def test_a_message_forgotten_before_it_was_learned_stays_out(tmp_path):
     assert dump(state) == before
 
 
+def test_a_message_forgotten_while_a_learner_holds_it_is_not_learned(tmp_path):
+    """The milter's workers gather what they let through and learn it in a batch: a ``forget``
+    (``sendguard forget --as``) that commits between a message's arrival in the batch and the
+    batch's write keeps it out all the same."""
+    state = tmp_path / "s"
+    learn(state, hf.history_messages())
+    before = dump(state)
+    cfg = hf.config()
+    db = open_for_write(state)
+    learner = Learner(db, cfg.identity.addresses, cfg.organization.domains)
+    assert learner.add(MISTAKES[0]) and learner.add(MISTAKES[1])  # waiting in the batch
+    other = open_for_write(state)
+    assert not forget(other, "<mistake@x.example>").learned  # not yet learned: kept out
+    other.close()
+    learner.finish()
+    db.close()
+    learned = sqlite3.connect(path_in(state))
+    ids = {r[0] for r in learned.execute("SELECT msgid FROM messages")}
+    ledger = {r[0] for r in learned.execute("SELECT msgid FROM ledger")}
+    learned.close()
+    assert "mistake@x.example" not in ids and "mistake@x.example" not in ledger
+    assert "m2@x.example" in ids  # the rest of the batch is learned
+    forget_message(state, MISTAKES[1])
+    assert dump(state) == before
+
+
 def test_forget_by_message_id_uses_the_ledger(tmp_path):
     state = tmp_path / "s"
     learn(state, hf.history_messages())
