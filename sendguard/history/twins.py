@@ -3,9 +3,11 @@
 What autocomplete really confuses (Carvalho & Cohen; the misdirection benchmark's method): the
 same first name, the same last name, the same first letters typed, an address a couple of edits
 away, a full name a spelling away ("Jon Smyth" for "John Smith", found through the first letters
-of both names). Each is one indexed lookup; the near-address one is bounded by a two-letter range, and
-rapidfuzz measures the edits only for the few candidates that pass exact cheap prefilters (so
-most checks never import it).
+of both names). Never a second mailing list for a list the user receives mail through: one public
+list for another shows nothing to anyone who should not read it, and a patch series goes to a
+different list with each patch. Each is one indexed lookup; the near-address one is bounded by a
+two-letter range, and rapidfuzz measures the edits only for the few candidates that pass exact
+cheap prefilters (so most checks never import it).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def _candidates(store: HistoryStore, addr: str, display: str) -> list[tuple[Cont
     """
     first, last = names_of(store, addr, display)
     found: dict[str, tuple[Contact, str]] = {}
+    is_list = bool(store.lists([addr]))
 
     def add(contacts: list[Contact], why: str) -> None:
         for c in contacts:
@@ -133,4 +136,7 @@ def _candidates(store: HistoryStore, addr: str, display: str) -> list[tuple[Cont
             [c for c in store.near_names(first, last, limit=MAX_TWINS) if near_name(f"{c.first} {c.last}", name)],
             "a near-identical name",
         )
+    if is_list:  # one public list for another publishes nothing to anyone who should not read it
+        public = store.lists(found)
+        found = {a: cw for a, cw in found.items() if a not in public}
     return sorted(found.values(), key=lambda cw: (-cw[0].sent, -cw[0].seen))

@@ -73,8 +73,8 @@ def _series(to: str) -> bytes:
     ).encode()
 
 
-def _learn(state, messages) -> None:  # type: ignore[no-untyped-def]
-    cfg = config_mod.parse(CONFIG)
+def _learn(state, messages, config: str = CONFIG) -> None:  # type: ignore[no-untyped-def]
+    cfg = config_mod.parse(config)
     db = open_for_write(state)
     with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
         for raw in messages:
@@ -115,3 +115,35 @@ def test_a_history_from_before_the_lists_table_knows_no_list(tmp_path):
     assert [f.severity for f in found] == [Severity.HOLD]
     _learn(state, [_list_mail(5)])  # the next write brings the table back
     assert not findings_of(run_check(_series(LKML), state), "audience-size")
+
+
+def _patch(i: int, to: str, cc: str, day: int) -> bytes:
+    return (
+        f"From: Joe <joe@perches.example>\nTo: {to}\nCc: {cc}\nMessage-ID: <p{i}.{to}@perches.example>\n"
+        f"Date: Mon, {day} Nov 2026 10:00:00 +0000\nSubject: [PATCH {i}/9] remove unnecessary semicolons\n\n"
+        "Unnecessary semicolons after switch and if blocks removed; no functional change.\n"
+    ).encode()
+
+
+def _list_post(addr: str, i: int) -> bytes:
+    label, _, domain = addr.partition("@")
+    return (
+        f"From: Someone {i} <someone{i}@kernel.example>\nTo: {addr}\nMessage-ID: <{label}{i}@kernel.example>\n"
+        f"Date: Sun, 1 Nov 2026 10:0{i}:00 +0000\nList-Id: <{label}.{domain}>\nSubject: a post\n\nText.\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("lists_known", [True, False])
+def test_a_patch_to_one_known_list_is_no_mistake_for_another(tmp_path, lists_known):
+    state = tmp_path / "state"
+    scsi, usb = "linux-scsi@vger.kernel.org", "linux-usb@vger.kernel.org"
+    known = [_list_post(a, i) for a in (scsi, usb) for i in range(3)] if lists_known else []
+    series = [_patch(i, scsi, f"{LKML}, maint@scsi.example", 2 + i) for i in range(8)]
+    config = CONFIG.replace("d.wolff@nordwerk.example", "joe@perches.example")
+    _learn(state, known + series + [_patch(9, usb, "greg@usb.example", 12)], config)
+    found = findings_of(run_check(_patch(10, usb, f"{LKML}, maint@scsi.example", 20), state, config), "namesake")
+    holds = [f for f in found if f.severity is Severity.HOLD]
+    if lists_known:
+        assert holds == []
+    else:  # two addresses nothing says are lists: judged as people, as before
+        assert [f.suggestion for f in holds] == [scsi]
