@@ -463,7 +463,7 @@ def message_view(queue: q.Queue, entry_id: str, config: Any) -> MessageView:
         sender=str(message.sender or meta.get("from", "")),
         recipients=recipients,
         findings=findings,
-        body=message.body_text,
+        body=message.body_text.replace("\r\n", "\n"),  # aerc writes CRLF lines
         attachments=attachments,
         suggestions=suggestions,
         events=list(meta.get("events", [])),

@@ -336,3 +336,21 @@ def test_taking_a_suggestion_changes_the_one_address_and_no_other_recipient(boxe
     assert after == [a if a != "typo@nordwerk.exmaple" else "typo@nordwerk.example" for a in before]
     names_before = [box.name for box in OutgoingMessage(raw).header_recipients][:-1]
     assert [box.name for box in OutgoingMessage(new).header_recipients][:-1] == names_before
+
+
+def test_message_view_shows_a_crlf_message_without_carriage_returns(tmp_path):
+    """aerc hands sendmail CRLF lines, quoted-printable: the body on the review screen reads
+    as text, not with a visible "\\r" at the end of every line; a lone CR is still escaped."""
+    from sendguard.tui import render
+
+    raw = (
+        b"From: Daniel Wolff <d.wolff@nordwerk.example>\r\nTo: <anna@kundenfirma.example>\r\n"
+        b"Subject: Falke\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"Hallo Anna,\r\n\r\ndas Review f=C3=BCr Falke ist am Donnerstag.\r\nA\rB\r\n"
+    )
+    data.put(tmp_path / "queue", "20261205-120000-aaaaaa", raw, "held", -60, verdict="hold", findings=[])
+    view = message_view(Queue(tmp_path / "queue"), "20261205-120000-aaaaaa", config_mod.parse(data.CONFIG))
+    shown = render.detail(view).plain
+    assert "Hallo Anna,\n\ndas Review für Falke ist am Donnerstag.\n" in shown
+    assert "A\\rB" in shown and "Donnerstag.\\r" not in shown
