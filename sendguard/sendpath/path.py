@@ -377,6 +377,7 @@ class SendPath:
             "envelope": [normalize_address(addr) for addr in recipients],
             "read_recipients": args.read_recipients,
             "sender": args.sender,
+            "subject": message.subject,  # the queue list names it
         }
 
     def _deliver_new(self, raw: bytes, meta: q.Meta, config: config_mod.Config, event: str) -> int:

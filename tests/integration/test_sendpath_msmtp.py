@@ -128,6 +128,19 @@ def test_broken_config_exits_78_names_the_key_and_keeps_the_message(world):
     assert "config.toml:2" in err and "hold_acton" in err and "hold_action" in err
     assert "kept as" in err
     assert world.server.received == []
+    # the list names it by its subject, before and after the config is fixed and review checks it
+    (row,) = [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
+    assert row["subject"] == "Falke status"
+    world.write_config()
+    from sendguard import paths
+    from sendguard.act.queue import Queue
+    from sendguard.config.schema import load
+    from sendguard.recover.fix import refresh_stale
+
+    state = paths.state_dir()
+    assert refresh_stale(Queue(state / "queue"), load(world.config_path), state) == [row["id"]]
+    (row,) = [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
+    assert (row["subject"], row["state"]) == ("Falke status", "held")
 
 
 def test_a_confirmed_hold_covers_its_thread_but_not_new_reasons(world):
