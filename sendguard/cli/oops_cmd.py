@@ -1,5 +1,6 @@
-"""``sendguard oops [ID|last] [--json] [--noticed TIME] [--list]``: a message reached the wrong
-person — the record and the drafts (recover/oops.py), or the open incidents and their time left."""
+"""``sendguard oops [ID|last] [--json] [--noticed TIME] [--list] [--as SENDER]``: a message reached
+the wrong person — the record and the drafts (recover/oops.py), or the open incidents and their
+time left. ``--as``: a message that left through the team's milter (recover/team_oops.py)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,12 @@ def left_words(seconds: int) -> str:
     help="When the mistake was noticed (ISO 8601; default: the first `oops` for this message). The deadline runs from it.",
 )
 @click.option("--list", "as_list", is_flag=True, help="List open incidents (deadline not passed) with the time left.")
+@click.option(
+    "--as",
+    "as_sender",
+    metavar="SENDER",
+    help="A message of this sender that left through the team's milter; ID is the milter's copy (its notice names it).",
+)
 @click.pass_obj
 def oops(  # type: ignore[no-untyped-def]
     state,
@@ -67,6 +74,7 @@ def oops(  # type: ignore[no-untyped-def]
     intended: tuple[str, ...],
     noticed: str | None,
     as_list: bool,
+    as_sender: str | None,
 ) -> None:
     """Mail reached the wrong person: a breach-register record (72 h deadline) and drafts to act on it."""
     from sendguard import paths
@@ -77,8 +85,14 @@ def oops(  # type: ignore[no-untyped-def]
     from sendguard.recover.oops import open_incidents
 
     now = time.time()
+    team = None
+    if as_sender is not None:
+        from sendguard.recover.team import team_sender
+
+        team = team_sender(state.config, as_sender)
     if as_list:
-        rows = open_incidents(q.Queue.default(), now)
+        queue, sender = (q.Queue.default(), None) if team is None else (team.queue, team.key)
+        rows = open_incidents(queue, now, sender)
         if as_json:
             for row in rows:
                 click.echo(json_line(row))
@@ -92,35 +106,51 @@ def oops(  # type: ignore[no-untyped-def]
             )
         return
     config = state.config
-    report = do_oops(
-        q.Queue.default(),
-        ref,
-        config,
-        now=now,
-        drafts_dir=drafts_maildir(config, paths.state_dir()),
-        wrong=list(wrong),
-        intended=list(intended),
-        noticed=parse_noticed(noticed, now) if noticed else None,
-    )
-    if as_json:
-        click.echo(
-            json_line(
-                {
-                    "record": report.record,
-                    "drafts": [str(p) for p in report.drafts],
-                    "language": report.language,
-                    "notes": report.notes,
-                }
-            )
+    when = parse_noticed(noticed, now) if noticed else None
+    where = None
+    if team is None:
+        report = do_oops(
+            q.Queue.default(),
+            ref,
+            config,
+            now=now,
+            drafts_dir=drafts_maildir(config, paths.state_dir()),
+            wrong=list(wrong),
+            intended=list(intended),
+            noticed=when,
         )
+    else:
+        from sendguard.recover import team_oops
+
+        report, where = team_oops.oops(
+            config, team, ref, now=now, wrong=list(wrong), intended=list(intended), noticed=when
+        )
+    if as_json:
+        out = {
+            "record": report.record,
+            "drafts": [str(p) for p in report.drafts],
+            "language": report.language,
+            "notes": report.notes,
+        }
+        if where is not None:
+            out["record_file"] = str(where / "record.txt")
+        click.echo(json_line(out))
         return
     click.echo(printable(record_text(report.record), keep_newlines=True), nl=False)
     click.echo("")
     language = {"de": "German", "fr": "French"}.get(report.language, "English")
-    click.echo(f"Drafts ({language}), not sent — open them, check, send:")
-    for path in report.drafts:
-        click.echo(f"  mutt -H '{path}'")
+    if team is None:
+        click.echo(f"Drafts ({language}), not sent — open them, check, send:")
+        for path in report.drafts:
+            click.echo(f"  mutt -H '{path}'")
+    else:
+        who = printable(team.key)
+        click.echo(f"Drafts ({language}) in {who}'s name, not sent — give them to {who} to check and send:")
+        for path in report.drafts:
+            click.echo(f"  {path}")
+        click.echo(f"Record: {where}/record.txt (and record.json), kept when the milter prunes its copy.")
     for note in report.notes:
         click.echo(f"Note: {printable(note)}")
     click.echo(f"Deadline to decide on notifying the supervisory authority: {report.record['deadline']}.")
-    click.echo("The history has forgotten this message: it will not be learned as a real relationship.")
+    whose = "The history" if team is None else f"{printable(team.key)}'s history"
+    click.echo(f"{whose} has forgotten this message: it will not be learned as a real relationship.")

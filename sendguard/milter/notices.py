@@ -92,10 +92,9 @@ def _what(meta: Meta, entry_id: str) -> list[str]:
 def _after_a_mistake(contact: str) -> list[str]:
     who = f"your mail administrator (and {_line(contact)})" if contact else "your mail administrator"
     return _para(
-        f"If it reached someone it should not have: tell {who} now and give the id above; the server "
-        "kept a copy of it and a record. A breach of personal data may have to be reported within "
-        "72 hours: where you run sendguard yourself, `sendguard oops` writes that record and the "
-        "drafts to the people who got it."
+        f"If it reached someone it should not have: tell {who} now and give the id above; a breach "
+        "of personal data may have to be reported within 72 hours. With the id they can write the "
+        "record and the drafts to the people who got it, in your name, and make sendguard forget it."
     )
 
 

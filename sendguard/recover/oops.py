@@ -377,15 +377,45 @@ def oops(
     state_dir = queue.root.parent
     if found.path.parent != queue.root:  # restored from the incident log: lock it where it is
         queue = q.Queue(found.path.parent)
-    with queue.locked(found.id) as entry:
+    return report(
+        queue,
+        found.id,
+        config,
+        history=state_dir,
+        now=now,
+        drafts_dir=drafts_dir,
+        wrong=wrong,
+        intended=intended,
+        noticed=noticed,
+    )
+
+
+def report(
+    queue: q.Queue,
+    entry_id: str,
+    config: Any,
+    *,
+    history: Path,
+    now: float,
+    drafts_dir: Path,
+    wrong: list[str] | None = None,
+    intended: list[str] | None = None,
+    noticed: float | None = None,
+    observers: tuple[str, ...] | None = None,
+) -> OopsReport:
+    """The record and drafts for entry ``entry_id`` of ``queue``, the message forgotten from the
+    history in ``history`` (the user's, or a sender's on the team's milter: recover/team.py),
+    whose ledger gives the user's voice; ``observers``: who hears of it the first time
+    (default: all of act/events.py)."""
+    with queue.locked(entry_id) as entry:
         raw = entry.raw()
         previous = dict(entry.meta.get("oops") or {})
         first = not previous
-        forget_mistake(state_dir, raw, config)  # before the user's voice is read from the history
+        forget_mistake(history, raw, config)  # before the user's voice is read from the history
         wrong_given = [normalize_address(a) for a in wrong or []] or list(previous.get("wrong_given") or [])
         intended_given = [normalize_address(a) for a in intended or []] or list(previous.get("intended_given") or [])
         meta = cast(dict[str, Any], entry.meta)
-        unintended, meant, guess = classify_recipients(meta, config, wrong_given, intended_given, state_dir)
+        unintended, meant, guess = classify_recipients(meta, config, wrong_given, intended_given, history)
         message = OutgoingMessage(raw)
         language = previous.get("language") or language_of(
             f"{message.subject}\n{message.body_text}", message.header("Content-Language")
@@ -408,7 +438,7 @@ def oops(
             drafts_dir,
             now=now,
             raw=raw,
-            state_dir=state_dir,
+            state_dir=history,
             previous=previous.get("draft_files") or {},
         )
         if guess and meant:
@@ -437,19 +467,20 @@ def oops(
             else "breach record and drafts refreshed (sendguard oops)",
         )
         if first:
-            events.emit(entry, "oops", config)
+            events.emit(entry, "oops", config, observers=observers)
     return OopsReport(entry, record, list(written.values()), language, notes)
 
 
-def open_incidents(queue: q.Queue, now: float) -> list[dict[str, Any]]:
-    """Every message ``oops`` recorded whose 72-hour deadline has not passed, soonest first."""
+def open_incidents(queue: q.Queue, now: float, sender: str | None = None) -> list[dict[str, Any]]:
+    """Every message ``oops`` recorded whose 72-hour deadline has not passed, soonest first;
+    ``sender``: only that sender's (the milter's queue holds everyone's)."""
 
     found = []
     roots = [queue, q.Queue(restored_root(queue.root.parent))]
     for root in roots:
         for entry in root.entries():
             report = entry.meta.get("oops")
-            if not isinstance(report, dict):
+            if not isinstance(report, dict) or (sender is not None and entry.meta.get("milter_sender") != sender):
                 continue
             deadline = _timestamp(report.get("deadline"))
             if deadline is None or deadline <= now:

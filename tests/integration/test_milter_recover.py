@@ -9,10 +9,15 @@ identical resend confirms it (the "Sent anyway" case). The commands run as the i
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
+import json
 import os
 import sqlite3
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,3 +174,154 @@ def test_forget_as_says_what_is_wrong_in_one_line(team):
         assert out.returncode == 64, (args, out.stdout)
         assert said in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert not senders.sender_dir(team.state, "nobody@lindenhof.example").exists()
+
+
+# -- oops --as ----------------------------------------------------------------------------------
+
+MANAGER = "c.vogt@lindenhof.example"
+
+
+def drafts_by_role(paths: list[str], record_id: str) -> dict[str, email.message.EmailMessage]:
+    out = {}
+    for path in paths:
+        label = Path(path).name.split(":")[0].split(".", 2)[2]
+        role = label.removeprefix("oops-").removesuffix(f"-{record_id}")
+        out[role] = email.message_from_bytes(Path(path).read_bytes(), policy=email.policy.default)
+    return out
+
+
+def voice(draft: email.message.EmailMessage) -> tuple[str, str, str, str, str]:
+    """What says who writes to whom and how: From, To, Subject, greeting, closing and name."""
+    lines = [line for line in draft.get_body().get_content().splitlines() if line.strip()]
+    return str(draft["From"]), str(draft["To"]), str(draft["Subject"]), lines[0], "\n".join(lines[-2:])
+
+
+def test_oops_as_writes_the_local_record_and_drafts_in_the_senders_name(tmp_path, world):
+    """The same drafts as Petra's own `oops` for the same mistake, from the milter's copy."""
+    from tests.support.oops_world import deliver, setup_world
+
+    extra = f'\n[oops]\nmanager = "{MANAGER}"\n'
+    state = tmp_path / "milter"
+    config = tmp_path / "team.toml"
+    config.write_text(team_config(state, extra))
+    team = Team(tmp_path, config, state)
+    assert (
+        team.cli("learn", "--as", hf.ME, str(hf.write_maildir(tmp_path / "Sent", hf.history_messages()))).returncode
+        == 0
+    )
+    known = team.sent_to(hf.CLIENT_THOMAS)
+    policy = team.policy()
+    entry_id = sent_anyway(policy)
+
+    noticed = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() - 3600))  # one time for both
+    out = team.cli("oops", "--as", hf.ME, entry_id, "--json", "--noticed", noticed)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    record = got["record"]
+    assert record["id"] == entry_id and record["language"] == "de"
+    assert record["unintended_recipients"] == [hf.CLIENT_THOMAS] and record["intended_recipients"] == [hf.BOSS]
+    where = state / "oops" / entry_id
+    assert got["record_file"] == str(where / "record.txt")
+    assert entry_id in (where / "record.txt").read_text()
+    assert json.loads((where / "record.json").read_text())["deadline"] == record["deadline"]
+    assert all(Path(p).is_relative_to(where / "drafts") for p in got["drafts"])
+    team_drafts = drafts_by_role(got["drafts"], entry_id)
+    assert set(team_drafts) == {"unintended", "intended", "manager"}
+    assert not any("Traceback" in line for line in got["notes"])
+
+    # forgotten from her history as her own oops does: the next such mail is held again
+    assert team.sent_to(hf.CLIENT_THOMAS) == known
+    assert policy.judge(tx(wrong_thomas("next@lindenhof.example"))).action == REJECT
+
+    # again: the same record id, noticed time, deadline and drafts (the contract of oops)
+    again = json.loads(team.cli("oops", "--as", hf.ME, entry_id, "--json").stdout)
+    assert {k: again["record"][k] for k in ("id", "noticed", "deadline")} == {
+        k: record[k] for k in ("id", "noticed", "deadline")
+    }
+    assert sorted(again["drafts"]) == sorted(got["drafts"])
+
+    # Petra's own oops for the same mistake, on her machine with the same history
+    setup_world(world, tmp_path / "petra", extra=extra)
+    local_id = deliver(world, wrong_thomas("mistake@lindenhof.example"))
+    local = world.cli("oops", local_id, "--json", "--noticed", noticed)
+    assert local.returncode == 0, local.stderr
+    local_drafts = drafts_by_role(json.loads(local.stdout)["drafts"], local_id)
+    assert set(local_drafts) == set(team_drafts)
+    for role, draft in team_drafts.items():
+        assert voice(draft) == voice(local_drafts[role]), role
+    assert voice(team_drafts["unintended"])[0] == f"Petra Lang <{hf.ME}>"
+
+
+def test_oops_as_prints_where_the_record_and_drafts_are(team):
+    entry_id = sent_anyway(team.policy())
+    out = team.cli("oops", "--as", hf.ME, entry_id)
+    assert out.returncode == 0, out.stderr
+    where = team.state / "oops" / entry_id
+    assert f"in {hf.ME}'s name, not sent — give them to {hf.ME} to check and send:" in out.stdout
+    assert f"Record: {where}/record.txt" in out.stdout
+    assert f"{hf.ME}'s history has forgotten this message" in out.stdout
+    listed = team.cli("oops", "--as", hf.ME, "--list", "--json")
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [entry_id]
+    assert team.cli("oops", "--as", "k.neu@lindenhof.example", "--list", "--json").stdout == ""
+
+
+def test_oops_as_for_a_sender_whose_name_is_unknown_says_the_drafts_are_unsigned(tmp_path):
+    state = tmp_path / "milter"
+    config = tmp_path / "team.toml"
+    config.write_text(team_config(state, '\n[rules.external-recipient]\naction = "hold"\n'))
+    team = Team(tmp_path, config, state)
+    newcomer = "k.neu@lindenhof.example"
+    raw = hf.mail([hf.CLIENT_THOMAS], "Angebot", "Hallo,\n\nanbei das Angebot.\n", frm=newcomer, msgid="n@x.example")
+    raw = raw.replace(f"Petra Lang <{newcomer}>".encode(), newcomer.encode())
+    policy = team.policy()
+    held = policy.judge(tx(raw, sender=newcomer))
+    assert held.action == REJECT
+    assert policy.judge(tx(raw, sender=newcomer)).action == ACCEPT
+    out = team.cli("oops", "--as", newcomer, "--json")  # "last": the one that left
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["record"]["id"] == held.entry_id
+    assert any("not signed" in note for note in got["notes"]), got["notes"]
+    assert any("no draft for a manager" in note for note in got["notes"])
+
+
+def test_oops_as_says_what_is_wrong_in_one_line(team):
+    policy = team.policy()
+    only_held = hf.mail([hf.CLIENT_THOMAS], "Personalkosten", INTERNAL_NOTE, msgid="only-held@lindenhof.example", n=101)
+    held = policy.judge(tx(only_held)).entry_id
+    assert held
+    entry_id = sent_anyway(policy)
+    cases = [
+        (["oops", "--as", hf.ME, held], f"message {held} was held and not sent again: it did not leave"),
+        (["oops", "--as", "k.neu@lindenhof.example", entry_id], f"{entry_id} is a message of {hf.ME}, not of"),
+        (["oops", "--as", "k.neu@lindenhof.example"], "the milter kept no message of k.neu@lindenhof.example"),
+        (["oops", "--as", hf.ME, "20991231-000000-ffffff"], "the milter kept no such message"),
+    ]
+    for args, said in cases:
+        out = team.cli(*args)
+        assert out.returncode == 64, (args, out.stdout, out.stderr)
+        assert said in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (team.state / "oops" / held).exists()
+
+
+def test_oops_as_for_a_quarantined_message_once_the_administrator_released_it(tmp_path):
+    from sendguard.milter.policy import QUARANTINE
+    from sendguard.milter.postfix import _note_decision
+
+    state = tmp_path / "milter"
+    config = tmp_path / "team.toml"
+    config.write_text(team_config(state).replace('hold = "reject"', 'hold = "quarantine"'))
+    team = Team(tmp_path, config, state)
+    assert (
+        team.cli("learn", "--as", hf.ME, str(hf.write_maildir(tmp_path / "Sent", hf.history_messages()))).returncode
+        == 0
+    )
+    held = team.policy().judge(tx(wrong_thomas("q@lindenhof.example")))
+    assert held.action == QUARANTINE
+    out = team.cli("oops", "--as", hf.ME, held.entry_id)
+    assert out.returncode == 64 and "waits in Postfix's hold queue: it did not leave" in out.stderr, out.stderr
+    assert "sendguard discard --postfix 4ABC123DEF" in out.stderr
+    assert _note_decision(load(config), "4ABC123DEF", "released") == []  # what release --postfix notes
+    out = team.cli("oops", "--as", hf.ME, held.entry_id, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["record"]["unintended_recipients"] == [hf.CLIENT_THOMAS]

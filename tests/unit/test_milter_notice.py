@@ -156,7 +156,7 @@ def test_a_550_hold_mails_the_sender_every_reason_the_way_out_and_the_id(tmp_pat
         assert " ".join(reason.split()).rstrip(".") in flat, (reason, text)
     assert "send it again unchanged before " in flat and "within 10 min" in flat
     assert "it went out then" in flat and "mail administrator" in flat and "dsb@nordwerk.example" in flat
-    assert "sendguard oops" in flat
+    assert "With the id they can write the record and the drafts" in flat and "`" not in text
 
 
 def test_the_resend_that_confirms_sends_no_second_hold_notice_but_says_it_went_out(tmp_path):
@@ -174,6 +174,10 @@ def test_the_resend_that_confirms_sends_no_second_hold_notice_but_says_it_went_o
     assert subjects == ["Held, not sent: Falke status", "Sent anyway after a hold: Falke status"]
     (_, text) = _sent(out)[1]
     assert text.startswith("Sent anyway at ") and f"Id:      {first.entry_id}" in text
+    # what the administrator can do with that id (sendguard oops --as, forget --as), in plain words
+    flat = " ".join(text.split())
+    assert "give the id above" in flat and "make sendguard forget it" in flat and "72 hours" in flat
+    assert "`" not in text and max(len(line) for line in text.splitlines()) <= 80
 
 
 def test_notify_false_sends_no_notice(tmp_path):
