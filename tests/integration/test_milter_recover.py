@@ -64,6 +64,13 @@ class Team:
     def policy(self) -> Policy:
         return Policy(load(self.config_path), self.state)
 
+    def learned(self, msgid: str, sender: str = hf.ME) -> bool:
+        db = sqlite3.connect(senders.sender_dir(self.state, sender) / "history.sqlite")
+        try:
+            return db.execute("SELECT 1 FROM messages WHERE msgid = ?", (msgid,)).fetchone() is not None
+        finally:
+            db.close()
+
     def sent_to(self, addr: str, sender: str = hf.ME) -> int:
         db = sqlite3.connect(senders.sender_dir(self.state, sender) / "history.sqlite")
         try:
@@ -325,3 +332,60 @@ def test_oops_as_for_a_quarantined_message_once_the_administrator_released_it(tm
     out = team.cli("oops", "--as", hf.ME, held.entry_id, "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["record"]["unintended_recipients"] == [hf.CLIENT_THOMAS]
+
+
+@pytest.mark.slow
+def test_behind_postfix_the_id_from_the_notice_is_acted_on_while_the_milter_runs(tmp_path, smtp_server):
+    """The whole story with real parts: Postfix, the milter and its worker processes, msmtp.
+    Petra confirms a hold by sending again; the notice gives the id; the administrator runs
+    ``oops --as`` with the milter running; her next such mail is held again (without it, the
+    mistake learned would let it through: test_forget_as_takes_a_confirmed_mistake_out...)."""
+    import re
+
+    from tests.integration.test_milter_postfix import _petras_world
+    from tests.support.mua import unix
+    from tests.support.postfix import Team as PostfixTeam
+    from tests.support.postfix import wait_until
+
+    # one worker: what it learns, it learns in the order it let it through (the race below)
+    with PostfixTeam(tmp_path, smtp_server, base_config=_petras_world(), extra="workers = 1\n") as team:
+        sent = hf.write_maildir(tmp_path / "Sent", hf.history_messages())
+        assert team.cli("learn", "--as", hf.ME, str(sent)).returncode == 0
+        history = Team(tmp_path, team.config, team.state)
+        known = history.sent_to(hf.CLIENT_THOMAS)
+        wrong = wrong_thomas("mistake@lindenhof.example")
+        proc = team.msmtp(wrong, hf.ME, hf.CLIENT_THOMAS)
+        assert b"550 5.7.1 Held;" in proc.stderr, proc.stderr
+        (entry_id,) = re.findall(r"\(sendguard ([0-9a-f-]+)\)", proc.stderr.decode())[-1:]
+        assert team.msmtp(wrong, hf.ME, hf.CLIENT_THOMAS).returncode == 0  # sent anyway
+        team.sent(1)
+        (notice,) = team.notices(1, "Sent anyway after a hold:")
+        text = " ".join(unix(notice.data).decode().split())
+        assert f"Id: {entry_id}" in text and "With the id they can write the record" in text
+        wait_until(lambda: history.sent_to(hf.CLIENT_THOMAS) == known + 1, 60, "the worker learning it")
+
+        out = team.cli("oops", "--as", hf.ME, entry_id, "--json")
+        assert out.returncode == 0, out.stderr
+        got = json.loads(out.stdout)
+        assert got["record"]["unintended_recipients"] == [hf.CLIENT_THOMAS] and got["drafts"]
+        assert history.sent_to(hf.CLIENT_THOMAS) == known
+
+        again = wrong_thomas("again@lindenhof.example")
+        proc = team.msmtp(again, hf.ME, hf.CLIENT_THOMAS)
+        assert b"550 5.7.1 Held;" in proc.stderr, "the workers read her history without the mistake"
+
+        # forget --as racing the worker's learning: whichever comes first, it stays out
+        second = hf.mail([hf.CLIENT_THOMAS], "Personalkosten Q1", INTERNAL_NOTE, msgid="second@lindenhof.example")
+        proc = team.msmtp(second, hf.ME, hf.CLIENT_THOMAS)
+        (second_id,) = re.findall(r"\(sendguard ([0-9a-f-]+)\)", proc.stderr.decode())[-1:]
+        assert team.msmtp(second, hf.ME, hf.CLIENT_THOMAS).returncode == 0  # in the worker's batch now
+        raced = team.cli("forget", "--as", hf.ME, second_id)
+        assert raced.returncode == 0, raced.stderr
+        # (measured: forget comes while the batch waits; learned-then-forgotten is the oops above)
+        lunch = hf.mail(
+            [hf.COLLEAGUE], "Mittag", "Hallo Mia,\n\nMittag um zwölf?\n\nPetra", msgid="lunch@lindenhof.example"
+        )
+        assert team.msmtp(lunch, hf.ME, hf.COLLEAGUE).returncode == 0
+        wait_until(lambda: history.learned("lunch@lindenhof.example"), 60, "the worker learning what came after")
+        assert not history.learned("second@lindenhof.example")
+        assert history.sent_to(hf.CLIENT_THOMAS) == known
