@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def man(page: str) -> None:
     viewer = shutil.which("man")
     if viewer:
         sys.stdout.flush()
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # Python ignores it; man's formatters would too
         os.execv(viewer, [viewer, "-l", str(path)])
     scd = path.with_name(path.name + ".scd")
     click.echo((scd if scd.is_file() else path).read_text(encoding="utf-8"))

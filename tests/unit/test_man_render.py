@@ -64,6 +64,21 @@ def test_sendguard_man_shows_the_page_through_man():
     assert "sendguard-rules - what sendguard looks for" in proc.stdout
 
 
+def test_sendguard_man_piped_into_head_stops_quietly():
+    """`sendguard man config | head` ends as `man | head` does: no "Broken pipe" from man's
+    formatters (Python ignores SIGPIPE, and an exec'd man would inherit that)."""
+    from tests.conftest import sendguard_exe
+
+    if not shutil.which("man"):
+        pytest.skip("man is not installed")
+    env = {"PATH": "/usr/bin:/bin", "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80", "LANG": "C.UTF-8"}
+    proc = subprocess.run(
+        ["sh", "-c", f"'{sendguard_exe()}' man | head -1"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.stdout.startswith("sendguard(1)")
+    assert proc.stderr == ""
+
+
 def test_sendguard_man_without_man_prints_the_source(tmp_path):
     from tests.conftest import sendguard_exe
 
