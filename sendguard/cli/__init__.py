@@ -181,7 +181,8 @@ class State:
     "--config",
     "config_path",
     type=click.Path(path_type=Path),  # a directory is a config error (78, one line), not a usage error
-    help="Config file (default: $XDG_CONFIG_HOME/sendguard/config.toml).",
+    envvar="SENDGUARD_CONFIG",  # the file sendguard-sendmail reads: doctor, release, ... judge by it too
+    help="Config file (default: $SENDGUARD_CONFIG, else $XDG_CONFIG_HOME/sendguard/config.toml).",
 )
 @click.version_option(package_name="sendguard")
 @click.pass_context

@@ -13,9 +13,7 @@ file reads overlap the import instead of following it (bench/bench_tui.py).
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -38,9 +36,6 @@ def review(state, postfix: bool | None) -> None:  # type: ignore[no-untyped-def]
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise UsageError("sendguard review needs a terminal", hints=["use `sendguard queue list` in scripts"])
     config_path = state.config_path
-    if config_path is None and os.environ.get("SENDGUARD_CONFIG"):
-        config_path = Path(os.environ["SENDGUARD_CONFIG"])
-        state.config_path = config_path
     config = state.config
     if postfix is None:
         postfix = config.milter.hold == "quarantine"

@@ -451,3 +451,27 @@ def test_doctor_on_a_config_path_that_does_not_exist_says_so_and_how_to_get_one(
     assert command[0] == "sendguard"
     assert run(*command[1:]).returncode == 0  # the advice works: a starter config is written there
     assert run("--config", str(missing), "doctor").stdout.startswith("ok    config")
+
+
+def test_every_command_reads_the_config_sendguard_sendmail_reads(world):
+    """SENDGUARD_CONFIG is how a mail program's sendguard-sendmail gets a config of its own:
+    doctor, check, release and queue run then judge and deliver under that file, not another."""
+    broken = world.root / "dotfiles-sendguard.toml"
+    broken.write_text('[sendmail]\nhold_acton = "queue"\n')
+    env = {**world.env(), "SENDGUARD_CONFIG": str(broken)}
+    sent = world.send(make_message(), "anna@kundenfirma.example", env=env)
+    assert sent.returncode == 78 and b"hold_acton" in sent.stderr
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sendguard_exe(), *args], capture_output=True, text=True, env=env, timeout=120)
+
+    doctor = cli("doctor")
+    assert doctor.returncode == 1
+    assert f"FAIL  config                {broken}:2" in doctor.stdout, doctor.stdout
+    assert cli("config", "validate").returncode == 78
+    # the file mail is judged under: its [rules] hold what the default config would let pass
+    broken.write_text(world.config_path.read_text() + '[rules.external-recipient]\naction = "hold"\n')
+    msg = world.root / "msg.eml"
+    msg.write_bytes(make_message())
+    assert cli("check", str(msg)).returncode == 2
+    assert cli("--config", str(world.config_path), "check", str(msg)).returncode == 0  # --config still wins
