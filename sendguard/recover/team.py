@@ -10,6 +10,8 @@ transaction on the history file, which the workers' learning respects (history/l
 
 from __future__ import annotations
 
+import os
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,10 +48,26 @@ class TeamSender:
 
 
 def team_sender(config: Any, given: str) -> TeamSender:
+    """``given`` as the milter names senders, in the configured state directory; refused for
+    anyone but the user the milter runs as, who could no longer read what root would write."""
     key = senders.key_of(given, None)
     if not key:
         raise UsageError("--as needs the sender's address (or login) as the milter knows them")
-    return TeamSender(senders.state_dir(config), key)
+    root = senders.state_dir(config)
+    try:
+        owner = root.stat().st_uid
+    except OSError:
+        owner = os.getuid()  # nothing there yet: what is asked for is not there either, and says so
+    if owner != os.getuid():
+        try:
+            name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            name = str(owner)
+        raise UsageError(
+            f"{root} belongs to {name}: run this as {name} (sudo -u {name} sendguard ...), "
+            "so that the milter can still read what it changes"
+        )
+    return TeamSender(root, key)
 
 
 def kept_copy(sender: TeamSender, ref: str) -> q.Entry:

@@ -389,3 +389,19 @@ def test_behind_postfix_the_id_from_the_notice_is_acted_on_while_the_milter_runs
         wait_until(lambda: history.learned("lunch@lindenhof.example"), 60, "the worker learning what came after")
         assert not history.learned("second@lindenhof.example")
         assert history.sent_to(hf.CLIENT_THOMAS) == known
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to give the state directory to another user")
+def test_root_is_sent_to_the_milters_user_and_changes_nothing(team):
+    """Files root wrote (0600) the milter's own user could not read back."""
+    entry_id = sent_anyway(team.policy())
+    before = sorted((p, p.stat().st_mtime_ns) for p in team.state.rglob("*"))
+    os.chown(team.state, 65534, 65534)
+    try:
+        for args in (["forget", "--as", hf.ME, entry_id], ["oops", "--as", hf.ME, entry_id]):
+            out = team.cli(*args)
+            assert out.returncode == 64 and out.stderr.count("\n") == 1, out.stderr
+            assert f"{team.state} belongs to " in out.stderr and "run this as" in out.stderr
+    finally:
+        os.chown(team.state, 0, 0)
+    assert sorted((p, p.stat().st_mtime_ns) for p in team.state.rglob("*")) == before
