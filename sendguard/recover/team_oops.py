@@ -38,7 +38,9 @@ def left_at(meta: Any) -> str | None:
     for event in meta.get("events") or []:
         if event.get("state") == q.CONFIRMED or (released and str(event.get("event", "")).startswith("released")):
             return str(event.get("time") or "") or None
-    return str(meta.get("updated") or "") or None if released else None
+    if released:  # the event's text was changed by hand, say: when the copy last changed
+        return str(meta.get("updated") or "") or None
+    return None
 
 
 def _not_left(entry: q.Entry) -> UsageError:
