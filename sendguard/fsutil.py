@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -46,3 +47,29 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def as_owner_of(path: Path) -> Iterator[None]:
+    """Run the block with the file rights of ``path``'s owner when root acts on someone else's
+    directory: what it writes there stays theirs (owner, group, mode), not root's 0600.
+
+    For commands only root may run (postsuper) whose bookkeeping lives in another user's state
+    (the milter's). Effective ids only, restored on leaving; anywhere else a no-op."""
+    try:
+        st = path.stat()
+    except OSError:
+        st = None
+    if os.geteuid() != 0 or st is None or st.st_uid == 0:
+        yield
+        return
+    groups, egid = os.getgroups(), os.getegid()
+    os.setgroups([])
+    os.setegid(st.st_gid)
+    os.seteuid(st.st_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(egid)
+        os.setgroups(groups)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sendguard.act.queue import Meta
 
 _QUEUE_ID = re.compile(r"^[0-9A-Za-z]{6,20}$")
+_OBSERVERS = ("sendguard.incidents.observer",)
 
 
 def _config_args(config_dir: str) -> list[str]:
@@ -152,15 +153,31 @@ def discard(queue_id: str, config_dir: str = "", *, config: Any = None) -> list[
 
 
 def _note_decision(config: Any, queue_id: str, event: str) -> list[str]:
-    """Mark the milter's copy of ``queue_id`` as decided and write the incident record."""
+    """Mark the milter's copy of ``queue_id`` as decided and write the incident record.
+
+    postsuper is root's alone, the milter runs as its own user: what is written here is written
+    with that user's rights (fsutil.as_owner_of), so the milter can still read and prune it."""
     if config is None:
         return []
+    import importlib
+
+    from sendguard.fsutil import as_owner_of
+    from sendguard.milter import senders
+
+    # Loaded first: the owner's rights need not reach this interpreter's files (under /root).
+    for name in ("mmap", "sendguard.act.events", "sendguard.act.queue", *_OBSERVERS):
+        importlib.import_module(name)
+    root = senders.state_dir(config)
+    with as_owner_of(root):
+        return _note_as_owner(config, root, queue_id, event)
+
+
+def _note_as_owner(config: Any, root: Path, queue_id: str, event: str) -> list[str]:
     from sendguard.act import events
     from sendguard.act.queue import Queue
     from sendguard.errors import SendguardError
-    from sendguard.milter import senders
 
-    queue = Queue(senders.state_dir(config) / "queue")
+    queue = Queue(root / "queue")
     warnings: list[str] = []
     if not queue.root.is_dir():
         return warnings
@@ -175,7 +192,12 @@ def _note_decision(config: Any, queue_id: str, event: str) -> list[str]:
         for entry_id in ids:
             with queue.locked(entry_id) as entry:
                 entry.save(postfix_decision=event, event=f"{event} from Postfix's hold queue")
-                events.emit(entry, event, config, observers=("sendguard.incidents.observer",), warn=warnings.append)
+                events.emit(entry, event, config, observers=_OBSERVERS, warn=lambda w: warnings.append(_bare(w)))
     except (OSError, SendguardError) as err:
         warnings.append(f"{queue_id} was {event}, but sendguard's copy of it could not be marked so: {err}")
     return warnings
+
+
+def _bare(warning: str) -> str:
+    """A warning without its ``sendguard: warning:`` prefix (the command adds it once)."""
+    return warning.removeprefix("sendguard: warning: ")

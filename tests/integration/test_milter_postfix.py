@@ -6,9 +6,11 @@ what the client is told is asserted as the client sees it (msmtp's stderr, smtpl
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import smtplib
+import subprocess
 
 import pytest
 
@@ -405,3 +407,74 @@ def test_a_failing_test_still_stops_postfix_and_removes_its_directory(tmp_path, 
             raise AssertionError("on purpose")
     assert team.postfix.proc is None and not team.postfix.root.exists()
     assert team.milter.proc is not None and team.milter.proc.poll() is not None
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="postsuper needs root; the milter's user is another")
+def test_root_releasing_from_postfixs_hold_queue_leaves_the_milters_files_to_the_milters_user(smtp_server):
+    """postsuper is root's alone, so the administrator acts as root; what that notes on the
+    milter's copies and in its incident log stays the milter's user's, who prunes them later."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    nobody = 65534
+    base = Path(tempfile.mkdtemp(prefix="sendguard-owner-"))  # reachable for nobody, unlike tmp_path
+    base.chmod(0o755)
+    try:
+        extra = '[rules.external-recipient]\naction = "hold"\n'
+        with Team(base, smtp_server, hold="quarantine", extra=extra) as team:
+            for n in (1, 2):
+                with smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=60) as client:
+                    client.sendmail("me@nordwerk.example", ["anna@kundenfirma.example"], make_message(subject=f"F {n}"))
+            wait_until(lambda: len(team.held()) == 2, 60, "2 held")
+            # the milter's state as its own user has it (the milter here runs as root)
+            for path in [team.state, *team.state.rglob("*")]:
+                os.lchown(path, nobody, nobody)
+            copies = {e.meta["subject"]: e for e in Queue(team.state / "queue").entries()}
+            for action, subject in (("release", "F 1"), ("discard", "F 2")):
+                done = team.cli(action, "--postfix", copies[subject].meta["postfix_queue_id"])
+                assert done.returncode == 0 and done.stderr == "", done.stderr
+            wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
+            for copy in copies.values():
+                meta = copy.path / "meta.json"
+                assert (meta.stat().st_uid, meta.stat().st_gid) == (nobody, nobody)
+                assert meta.stat().st_mode & 0o777 == 0o600
+            records = list((log_dir(team.state) / "cur").iterdir()) + list((log_dir(team.state) / "new").iterdir())
+            assert records and all(r.stat().st_uid == nobody for r in records)
+            # the milter's user reads the decisions back: a year on, both copies go
+            script = (
+                "import json, sys, time\nfrom pathlib import Path\nfrom sendguard.config.schema import load\n"
+                "from sendguard.milter import retention\n"
+                "gone = retention.prune(Path(sys.argv[2]), load(Path(sys.argv[1])), time.time() + 365 * 86400,"
+                " held_ids=set)\nprint(json.dumps(sorted(gone)))\n"
+            )
+            pruned = _as_user(nobody, ["-c", script, str(team.config), str(team.state)], base)
+            assert pruned.returncode == 0, pruned.stderr
+            assert json.loads(pruned.stdout) == sorted(c.id for c in copies.values())
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _as_user(uid: int, args: list[str], home: object) -> subprocess.CompletedProcess[str]:
+    """A Python that ``uid`` may run (the venv's may sit under root's home), on this sendguard."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    import sendguard
+
+    source = str(Path(sendguard.__file__).resolve().parent.parent)
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": source}
+    for python in (sys.executable, shutil.which("python3") or "", "/usr/bin/python3"):
+        if not python:
+            continue
+        run = functools.partial(
+            subprocess.run, user=uid, group=uid, extra_groups=[], env=env, capture_output=True, text=True, timeout=120
+        )
+        try:
+            probe = run([python, "-c", "import sendguard.milter.retention, sendguard.config.schema"])
+        except OSError:
+            continue
+        if probe.returncode == 0:
+            return run([python, *args])  # type: ignore[no-any-return]
+    pytest.skip(f"no Python that uid {uid} may run imports sendguard from {source}")
