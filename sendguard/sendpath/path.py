@@ -252,7 +252,7 @@ class SendPath:
         if not recipients:
             from sendguard.errors import UsageError
 
-            raise UsageError("no recipients: give them as arguments or use -t")
+            raise UsageError("no recipients: none given as arguments, and none in the message's To, Cc or Bcc")
         options = without_read_recipients(args.options)
         # msmtp's aliases: expanded here, judged, and never expanded by msmtp (act/aliases.py)
         recipients, expanded = aliases.expand(

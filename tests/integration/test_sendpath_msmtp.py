@@ -166,3 +166,15 @@ def test_a_confirmed_hold_covers_its_thread_but_not_new_reasons(world):
     )
     assert world.send(blocked, "anna@kundenfirma.example", "carl@kundenfirma.example").returncode == 77
     assert len(world.server.received) == 2
+
+
+def test_no_recipients_anywhere_says_where_it_looked(world):
+    # without recipient arguments the headers are read, -t or not: "use -t" would send the
+    # person looking for a flag that changes nothing
+    raw = b"From: me@nordwerk.example\nSubject: cron\n\nno To line\n"
+    for args in (["-t"], ["-oi"]):
+        proc = world.send(raw, *args)
+        assert proc.returncode == 64
+        err = proc.stderr.decode()
+        assert "no recipients" in err and "To, Cc or Bcc" in err and "use -t" not in err, err
+    assert world.server.received == []
