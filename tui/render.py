@@ -169,7 +169,12 @@ def detail(view: MessageView) -> Text:
         out.append("  note ", style="bold red")
         out.append_text(text(note))
         out.append("\n")
-    if not shown and not view.notes:
+    let_pass = view.verdict in ("pass", "warn")  # its last check: a config error since fixed, or allowed since
+    if view.state in ("held", "blocked") and let_pass and not view.notes:
+        from sendguard.act.listing import nothing_holds
+
+        out.append(f" {nothing_holds('r')}\n", style="dim")
+    elif not shown and not view.notes:
         out.append(" nothing was found\n", style="dim")
     for suggestion in view.suggestions:
         out.append("\nDid you mean ", style="bold green")

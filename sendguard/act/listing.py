@@ -33,9 +33,18 @@ def reason(entry: q.Entry) -> str:
         return f"superseded by {meta.get('superseded_by', '?')}: sent again, fixed; nobody needs to act on this copy"
     if entry.state in (q.DEFERRED, q.FAILED) and (meta.get("transport_error") or meta.get("transport_exit")):
         return f"transport: {meta.get('transport_error') or 'exit ' + str(meta['transport_exit'])}"
-    return next(
+    why = next(
         (f["message"] for f in meta.get("findings", []) if f.get("severity") != "info"), (meta.get("error") or [""])[0]
     )
+    if not why and entry.state in (q.HELD, q.BLOCKED):
+        return nothing_holds(f"sendguard release {entry.id}")
+    return str(why)
+
+
+def nothing_holds(way_out: str) -> str:
+    """Why a message is kept that its last check let pass (kept by a config error since fixed,
+    or its recipient allowed since): nothing; a person still sends it, by ``way_out``."""
+    return f"nothing holds it now (checked again under the config in force): {way_out} sends it"
 
 
 def entries(queue: q.Queue, show_all: bool = False) -> Iterator[q.Entry]:

@@ -53,7 +53,7 @@ def _timestamp(value: Any) -> float | None:
         return None
 
 
-def main_reason(meta: q.Meta) -> str:
+def main_reason(meta: q.Meta, state: str = "") -> str:
     """The one sentence that best says why: the most serious finding, or the error."""
     if meta.get("state") == q.SUPERSEDED:
         return f"superseded by {meta.get('superseded_by', '?')}: sent again, fixed; r still sends this copy"
@@ -67,6 +67,10 @@ def main_reason(meta: q.Meta) -> str:
         return str(errors[0])
     if meta.get("transport_error"):
         return f"transport: {meta['transport_error']}"
+    if (state or meta.get("state")) in (q.HELD, q.BLOCKED):
+        from sendguard.act.listing import nothing_holds
+
+        return nothing_holds("r")
     return ""
 
 
@@ -122,7 +126,7 @@ class QueueRow:
 def row_for(entry_id: str, meta: q.Meta, state: str | None = None) -> QueueRow:
     state = state or str(meta.get("state", q.RECEIVED))
     recipients = tuple(str(a) for a in meta.get("envelope", meta.get("recipients", [])) or [])
-    subject, verdict, reason = str(meta.get("subject", "")), str(meta.get("verdict", "hold")), main_reason(meta)
+    subject, verdict, reason = str(meta.get("subject", "")), str(meta.get("verdict", "hold")), main_reason(meta, state)
     return QueueRow(
         id=entry_id,
         state=state,

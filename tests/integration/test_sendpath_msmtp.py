@@ -141,6 +141,19 @@ def test_broken_config_exits_78_names_the_key_and_keeps_the_message(world):
     assert refresh_stale(Queue(state / "queue"), load(world.config_path), state) == [row["id"]]
     (row,) = [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
     assert (row["subject"], row["state"]) == ("Falke status", "held")
+    # checked again, nothing holds it: the list says so, and the way out, instead of no reason
+    from sendguard.recover.review_data import queue_rows
+
+    listed = world.cli("queue", "list").stdout
+    assert "nothing holds it now" in listed and f"sendguard release {row['id']}" in listed, listed
+    (shown,) = queue_rows(Queue(state / "queue"), 0.0)
+    assert shown.reason.startswith("nothing holds it now") and shown.reason.endswith(": r sends it")
+    from sendguard.recover.review_data import message_view
+    from sendguard.tui.render import detail
+
+    assert (
+        "nothing holds it now" in detail(message_view(Queue(state / "queue"), row["id"], load(world.config_path))).plain
+    )
 
 
 def test_a_confirmed_hold_covers_its_thread_but_not_new_reasons(world):

@@ -93,7 +93,7 @@ async def test_review_shows_the_verdict_under_the_config_in_force(world):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         preview = str(app.screen.query_one("#preview", Static).render())
-        assert "Why (pass): nothing to report" in preview
+        assert "Why (pass): nothing holds it now (checked again under the config in force): r sends it" in preview
     world.write_config(STRICT)  # and the allow removed again: the next review start says so
     app = review(world)
     async with app.run_test(size=(100, 30)) as pilot:
