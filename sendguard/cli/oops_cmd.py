@@ -65,6 +65,12 @@ def left_words(seconds: int) -> str:
     metavar="SENDER",
     help="A message of this sender that left through the team's milter; ID is the milter's copy (its notice names it).",
 )
+@click.option(
+    "--mail",
+    "mail",
+    is_flag=True,
+    help="With --as: also mail the sender (them alone) what happened, the drafts attached, as the milter's notices go.",
+)
 @click.pass_obj
 def oops(  # type: ignore[no-untyped-def]
     state,
@@ -75,6 +81,7 @@ def oops(  # type: ignore[no-untyped-def]
     noticed: str | None,
     as_list: bool,
     as_sender: str | None,
+    mail: bool,
 ) -> None:
     """Mail reached the wrong person: a breach-register record (72 h deadline) and drafts to act on it."""
     from sendguard import paths
@@ -85,6 +92,8 @@ def oops(  # type: ignore[no-untyped-def]
     from sendguard.recover.oops import open_incidents
 
     now = time.time()
+    if mail and (as_sender is None or as_list):
+        raise UsageError("--mail goes with --as SENDER and a message: it mails that sender their drafts")
     team = None
     if as_sender is not None:
         from sendguard.recover.team import team_sender
@@ -125,6 +134,15 @@ def oops(  # type: ignore[no-untyped-def]
         report, where = team_oops.oops(
             config, team, ref, now=now, wrong=list(wrong), intended=list(intended), noticed=when
         )
+    mailed, unmailed = "", None
+    if mail and team is not None:
+        from sendguard.errors import SendguardError
+        from sendguard.recover import team_oops
+
+        try:
+            mailed = team_oops.mail_sender(config, team, report)
+        except SendguardError as err:
+            unmailed = err  # said after what was written
     if as_json:
         out = {
             "record": report.record,
@@ -134,7 +152,11 @@ def oops(  # type: ignore[no-untyped-def]
         }
         if where is not None:
             out["record_file"] = str(where / "record.txt")
+        if mail:
+            out["mailed_to"] = mailed
         click.echo(json_line(out))
+        if unmailed is not None:
+            raise unmailed
         return
     click.echo(printable(record_text(report.record), keep_newlines=True), nl=False)
     click.echo("")
@@ -149,8 +171,12 @@ def oops(  # type: ignore[no-untyped-def]
         for path in report.drafts:
             click.echo(f"  {path}")
         click.echo(f"Record: {where}/record.txt (and record.json), kept when the milter prunes its copy.")
+        if mailed:
+            click.echo(f"Mailed to {printable(mailed)} alone: what happened, and the drafts attached to send as new.")
     for note in report.notes:
         click.echo(f"Note: {printable(note)}")
     click.echo(f"Deadline to decide on notifying the supervisory authority: {report.record['deadline']}.")
     whose = "The history" if team is None else f"{printable(team.key)}'s history"
     click.echo(f"{whose} has forgotten this message: it will not be learned as a real relationship.")
+    if unmailed is not None:
+        raise unmailed

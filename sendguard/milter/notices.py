@@ -164,7 +164,66 @@ def sent_anyway(to: str, meta: Meta, entry_id: str, *, now: float, contact: str 
     return _mail(to, "Sent anyway after a hold: ", meta, body)
 
 
-def _mail(to: str, prefix: str, meta: Meta, body: list[str]) -> bytes:
+def oops_mail(to: str, record: Any, drafts: list[tuple[str, bytes]]) -> bytes:
+    """For ``oops --as --mail``: the sender hears what the administrator recorded (subject, who
+    got it, the deadline) and gets each draft attached as message/rfc822, byte for byte, to open
+    and send as new. ``drafts``: (file name, the draft's bytes). Only ``to`` is in the header:
+    ``sendmail -t`` reads recipients there, never from the attached drafts' own headers."""
+    import email
+    import email.policy
+    import secrets
+
+    about = {"subject": record.get("subject", ""), "recipients": record.get("recipients", [])}
+    body = [
+        *_para(
+            "Your mail administrator wrote the breach record for a message of yours that reached "
+            "someone it should not have, and the drafts below, in your name."
+        ),
+        "",
+        *_what(about, str(record.get("id", ""))),  # type: ignore[arg-type]
+        *textwrap.wrap(
+            _line(", ".join(record.get("unintended_recipients", []))) or "(not known)",
+            WIDTH,
+            initial_indent="  Wrong:   ",
+            subsequent_indent="           ",
+            break_long_words=False,
+        ),
+        "",
+        *_para(
+            f"Deadline to decide on notifying the supervisory authority: {_line(record.get('deadline', ''))} "
+            "(72 hours from when the mistake was noticed)."
+        ),
+        "",
+        "Attached, not sent: open each, check it, and send it as a new message:",
+    ]
+    for _, draft in drafts:
+        headers = email.message_from_bytes(draft.split(b"\n\n", 1)[0] + b"\n\n", policy=email.policy.default)
+        body += _bullets([f"to {headers.get('To', '?')}: {headers.get('Subject', '')}"])
+    boundary = "=_sendguard_" + secrets.token_hex(12)
+    while any(boundary.encode() in draft for _, draft in drafts):  # never, but a draft is untrusted text
+        boundary = "=_sendguard_" + secrets.token_hex(12)
+    parts = [
+        b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+        + ("\n".join(body) + "\n").encode("utf-8", "replace")
+    ]
+    for name, draft in drafts:
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "draft"
+        encoding = "7bit" if draft.isascii() else "8bit"
+        head = f'Content-Type: message/rfc822\nContent-Disposition: attachment; filename="{safe}.eml"\n'
+        parts.append(f"{head}Content-Transfer-Encoding: {encoding}\n\n".encode() + draft)
+    text = _mail(
+        to,
+        "Breach record and drafts: ",
+        about,  # type: ignore[arg-type]
+        [],
+        content_type=f'multipart/mixed; boundary="{boundary}"',
+    )
+    mark = f"--{boundary}".encode()
+    # the newline before a boundary belongs to it: each part, a draft's last newline too, stays whole
+    return text.rstrip(b"\n") + b"\n\n" + b"".join(mark + b"\n" + part + b"\n" for part in parts) + mark + b"--\n"
+
+
+def _mail(to: str, prefix: str, meta: Meta, body: list[str], content_type: str = "") -> bytes:
     from sendguard.incidents.record import encode_header
 
     if not deliverable(to):
@@ -177,7 +236,7 @@ def _mail(to: str, prefix: str, meta: Meta, body: list[str]) -> bytes:
         f"Message-ID: {make_msgid('sendguard')}",
         "Auto-Submitted: auto-generated",
         "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
+        *([f"Content-Type: {content_type}"] if content_type else ["Content-Type: text/plain; charset=utf-8"]),
         "Content-Transfer-Encoding: 8bit",
     ]
     return ("\n".join(head) + "\n\n" + "\n".join(body) + "\n").encode("utf-8", "replace")

@@ -4,7 +4,8 @@ The same record and drafts as a user's own ``oops`` (recover/oops.py), for the m
 message whose hold the sender confirmed (or that an administrator released from Postfix's hold
 queue): signed as the sender, in their voice from their history, the message forgotten from
 it. Record and drafts go to ``STATE/oops/ID`` in the milter's state directory, for the
-administrator to hand the drafts to the sender; nothing is sent.
+administrator to hand the drafts to the sender; nothing is sent but, with ``--mail``, one mail to
+the sender with the drafts attached (:func:`mail_sender`).
 """
 
 from __future__ import annotations
@@ -128,3 +129,33 @@ def oops(
     atomic_write(where / "record.txt", record_text(done.record).encode())
     atomic_write(where / "record.json", json.dumps(done.record, indent=1, ensure_ascii=False).encode())
     return done, where
+
+
+def mail_sender(config: Any, sender: TeamSender, done: OopsReport) -> str:
+    """``--mail``: send ``sender`` (them alone) what happened and the drafts attached, through the
+    milter's notice command; the address it went to. The files stay where they are either way."""
+    import subprocess
+
+    from sendguard.errors import DeliveryError
+    from sendguard.exitcodes import ExitCode
+    from sendguard.milter import notices
+
+    to = senders.notice_address(sender.root, sender.key, str(done.entry.meta.get("sender") or ""))
+    if not notices.deliverable(to):
+        raise UsageError(
+            f"no address to mail {printable(sender.key)} at: the milter knows none for this sender",
+            hints=["the record and drafts are written; hand them over yourself"],
+        )
+    drafts = [(path.name.split(":")[0].split(".", 2)[-1], path.read_bytes()) for path in done.drafts]
+    command = list(config.milter.notice_command)
+    try:
+        notices.submit(command, notices.oops_mail(to, done.record, drafts))
+    except (OSError, subprocess.SubprocessError) as err:
+        why = getattr(err, "stderr", b"") or b""
+        detail = why.decode("utf-8", "replace").strip().splitlines()[-1:] if isinstance(why, bytes) else []
+        raise DeliveryError(
+            f"the record and drafts could not be mailed to {to}: {detail[0] if detail else err}",
+            exit_code=ExitCode.TEMPFAIL,
+            hints=["they are written all the same; hand them over yourself, or try --mail again"],
+        ) from None
+    return to

@@ -364,11 +364,16 @@ def test_behind_postfix_the_id_from_the_notice_is_acted_on_while_the_milter_runs
         assert f"Id: {entry_id}" in text and "With the id they can write the record" in text
         wait_until(lambda: history.sent_to(hf.CLIENT_THOMAS) == known + 1, 60, "the worker learning it")
 
-        out = team.cli("oops", "--as", hf.ME, entry_id, "--json")
+        out = team.cli("oops", "--as", hf.ME, entry_id, "--json", "--mail")
         assert out.returncode == 0, out.stderr
         got = json.loads(out.stdout)
         assert got["record"]["unintended_recipients"] == [hf.CLIENT_THOMAS] and got["drafts"]
         assert history.sent_to(hf.CLIENT_THOMAS) == known
+        # Postfix's sendmail -t took the recipient from the header, not from the drafts inside
+        (mailed,) = team.notices(1, "Breach record and drafts:")
+        assert mailed.rcpt_tos == [hf.ME] and got["mailed_to"] == hf.ME
+        parts = list(email.message_from_bytes(unix(mailed.data), policy=email.policy.default).iter_parts())
+        assert [p.get_content_type() for p in parts] == ["text/plain", *["message/rfc822"] * len(got["drafts"])]
 
         again = wrong_thomas("again@lindenhof.example")
         proc = team.msmtp(again, hf.ME, hf.CLIENT_THOMAS)
@@ -405,3 +410,71 @@ def test_root_is_sent_to_the_milters_user_and_changes_nothing(team):
     finally:
         os.chown(team.state, 0, 0)
     assert sorted((p, p.stat().st_mtime_ns) for p in team.state.rglob("*")) == before
+
+
+def test_oops_as_mail_sends_the_sender_alone_the_drafts_to_open_and_send(tmp_path, smtp_server):
+    """msmtp -t as the notice command, aiosmtpd receiving: one mail, to Petra only; each draft
+    attached byte for byte; a subject carrying CR LF (an encoded word) adds no header."""
+    from sendguard.cli.support.loopback import write_msmtprc
+    from tests.support.mua import unix
+
+    rc = write_msmtprc(tmp_path / "msmtprc", smtp_server.port, "postmaster@lindenhof.example")
+    extra = f'notice_command = ["msmtp", "-C", "{rc}", "-t"]\n\n[oops]\nmanager = "{MANAGER}"\n'
+    state = tmp_path / "milter"
+    config = tmp_path / "team.toml"
+    config.write_text(team_config(state, extra))
+    team = Team(tmp_path, config, state)
+    sent = hf.write_maildir(tmp_path / "Sent", hf.history_messages())
+    assert team.cli("learn", "--as", hf.ME, str(sent)).returncode == 0
+    policy = team.policy()
+    hostile = "=?utf-8?q?Personalkosten=0D=0ABcc:_evil@angreifer.example=0D=0A?="
+    raw = wrong_thomas("mistake@lindenhof.example").replace(b"Personalkosten Abteilung", hostile.encode())
+    assert policy.judge(tx(raw)).action == REJECT
+    confirmed = policy.judge(tx(b"Received: by mx id 9XYZ; now\n" + raw))
+    assert confirmed.action == ACCEPT
+
+    out = team.cli("oops", "--as", hf.ME, confirmed.entry_id, "--mail", "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["mailed_to"] == hf.ME and len(got["drafts"]) == 3
+    (mail,) = smtp_server.received
+    assert mail.rcpt_tos == [hf.ME]
+    data = unix(mail.data)
+    head, _ = data.split(b"\n\n", 1)
+    assert b"angreifer" not in head.replace(b"\n ", b" ").split(b"Subject:", 1)[0]
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert parsed["To"] == hf.ME and parsed.get_all("Bcc") is None and parsed.get_all("Cc") is None
+    assert [h for h in parsed.keys() if h.lower() not in {"from", "to", "subject", "date", "message-id"}] == [
+        "Auto-Submitted",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+    ], [k for k in parsed.keys()]
+    text, *attached = parsed.iter_parts()
+    words = " ".join(text.get_content().split())
+    assert f"Deadline to decide on notifying the supervisory authority: {got['record']['deadline']}" in words
+    assert f"Wrong: {hf.CLIENT_THOMAS}" in words and f"Id: {confirmed.entry_id}" in words
+    assert [p.get_content_type() for p in attached] == ["message/rfc822"] * 3
+    assert all(p.is_attachment() for p in attached)
+    # byte for byte: what lies between the boundaries is each draft as written
+    boundary = parsed.get_boundary().encode()
+    pieces = data.split(b"\n--" + boundary)[2:-1]
+    bodies = [piece.split(b"\n\n", 1)[1] for piece in pieces]
+    assert bodies == [unix(Path(p).read_bytes()) for p in got["drafts"]]
+    assert [str(p.get_content()["To"]) for p in attached] == [
+        str(email.message_from_bytes(Path(p).read_bytes(), policy=email.policy.default)["To"]) for p in got["drafts"]
+    ]
+
+    # in words too; and a sender the milter has no address for is told in one line
+    out = team.cli("oops", "--as", hf.ME, confirmed.entry_id, "--mail")
+    assert out.returncode == 0, out.stderr
+    assert f"Mailed to {hf.ME} alone: what happened, and the drafts attached to send as new." in out.stdout
+    assert len(smtp_server.received) == 2
+    alone = team.cli("oops", "--mail")
+    assert alone.returncode == 64 and alone.stderr.count("\n") == 1, alone.stderr
+    # a submission that fails: what was written is still said, then the error, exit 75
+    config.write_text(team_config(state, 'notice_command = ["/nonexistent/sendmail"]\n'))
+    failed = team.cli("oops", "--as", hf.ME, confirmed.entry_id, "--mail")
+    assert failed.returncode == 75 and "Record: " in failed.stdout and "Mailed" not in failed.stdout
+    assert failed.stderr.startswith(f"sendguard: error: the record and drafts could not be mailed to {hf.ME}: ")
+    assert "Traceback" not in failed.stderr and len(smtp_server.received) == 2

@@ -281,3 +281,37 @@ def test_a_worker_runs_notices_only_once_its_reply_is_out_and_off_its_own_thread
     after.start()
     after.stop(30)
     assert ran == ["sendguard-notices"]
+
+
+@given(subject=st.text(), recipient=st.text(), deadline=st.text(), draft=st.binary())
+@settings(max_examples=200)
+def test_the_oops_mail_keeps_every_text_in_its_place_and_every_draft_whole(subject, recipient, deadline, draft):
+    """oops --as --mail: nothing from the message makes a header or a part; drafts come back whole."""
+    import email
+    import email.policy
+    import re
+
+    from sendguard.milter import notices
+
+    record = {
+        "id": "ID1",
+        "subject": subject,
+        "recipients": [recipient],
+        "unintended_recipients": [recipient],
+        "deadline": deadline,
+    }
+    drafts = [
+        ("oops-unintended-ID1", draft),
+        ("../../x y", b"To: a@b.example\nSubject: " + subject.encode() + b"\n\nx\n"),
+    ]
+    mail = notices.oops_mail(PETRA, record, drafts)
+    head, _, body = mail.partition(b"\n\n")
+    assert b"\r" not in head
+    names = [line.split(b":", 1)[0] for line in head.split(b"\n") if line[:1] not in (b" ", b"\t")]
+    assert names == HEADERS
+    parsed = email.message_from_bytes(mail, policy=email.policy.default)
+    text, *attached = parsed.iter_parts()
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text.get_content())
+    assert [p.get_filename() for p in attached] == ["oops-unintended-ID1.eml", ".._.._x_y.eml"]
+    boundary = parsed.get_boundary().encode()
+    assert [piece.split(b"\n\n", 1)[1] for piece in mail.split(b"\n--" + boundary)[2:-1]] == [d for _, d in drafts]
