@@ -91,6 +91,8 @@ WAITING_STATES = frozenset({HELD, BLOCKED, DEFERRED, FAILED, INTERRUPTED, DELAYE
 FINAL_STATES = frozenset({DELIVERED, DISCARDED, CONFIRMED, UNDONE})
 
 MESSAGE_IDS = ".message-ids"  # in the queue directory: per Message-ID, a file per entry kept with it
+TRANSPORT_FAILED = ".transport-failed"  # in the queue directory: a file per entry deferred or failed
+_TRANSPORT_FAILED_STATES = frozenset({DEFERRED, FAILED})
 
 
 def check_transition(old: str, new: str) -> None:
@@ -207,14 +209,31 @@ class Entry:
         "sending" — shown as interrupted, never sent again — so nothing is lost or doubled, and
         every delivered mail saves two fsyncs (~1–5 ms each on a busy disk, measured)."""
         event = changes.pop("event", None)
+        old = self.state
         if "state" in changes:
-            check_transition(self.state, changes["state"])
+            check_transition(old, changes["state"])
         self.meta.update(changes)  # type: ignore[typeddict-item]
         stamp = now_iso()
         self.meta["updated"] = stamp
         if event:
             self.meta.setdefault("events", []).append({"time": stamp, "event": event, "state": self.meta.get("state")})
         atomic_write(self.path / "meta.json", json.dumps(self.meta, indent=1, ensure_ascii=False).encode(), durable)
+        if (old in _TRANSPORT_FAILED_STATES) != (self.state in _TRANSPORT_FAILED_STATES):
+            self._mark_transport_failed(self.state in _TRANSPORT_FAILED_STATES)
+
+    def _mark_transport_failed(self, on: bool) -> None:
+        """Note (or forget) that this entry waits after a transport failure, so that the send
+        path finds the copy a person sends again without reading every entry (once.py). Best
+        effort: a note lost costs only that check; a stale one is read and skipped."""
+        mark = self.path.parent / TRANSPORT_FAILED / self.path.name
+        try:
+            if on:
+                mark.parent.mkdir(mode=0o700, exist_ok=True)
+                os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, 0o600))
+            else:
+                mark.unlink(missing_ok=True)
+        except OSError:
+            return
 
 
 def read_meta(path: Path) -> Meta:
@@ -393,6 +412,17 @@ class Queue:
                 os.close(os.open(directory / entry_id, os.O_WRONLY | os.O_CREAT, 0o600))
         except OSError:
             return
+
+    def remember_message_id(self, entry_id: str, message_id: str) -> None:
+        """Note that ``entry_id`` now carries ``message_id`` too (its message was replaced)."""
+        self._remember_message_id(entry_id, {"message_id": message_id})
+
+    def transport_failed(self) -> list[str]:
+        """Ids of entries noted as deferred or failed, newest first (some may have moved on)."""
+        try:
+            return sorted(os.listdir(self.root / TRANSPORT_FAILED), reverse=True)
+        except OSError:
+            return []
 
     def prune_message_ids(self) -> int:
         """Forget the Message-IDs of entries that are gone (pruned after keep_days); returns how

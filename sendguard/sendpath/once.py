@@ -12,6 +12,11 @@ Two ways one message reaches the send path twice:
    Message-ID and the same content, within ``[sendmail] duplicate_window``. If it already
    left, or may have, the new copy is held; if it waits in the queue, that copy is sent once
    and the new one is not kept.
+3. The person sent it again after the transport failed, and the program made a new Date and
+   Message-ID (git send-email, mutt in batch, mail(1)): :func:`failed_twin`, a deferred or
+   failed entry within the window whose message is the same but for those two. It is sent
+   once, as sent again (a series' next patches reply to the new Message-ID), and the new copy
+   is not kept — else ``queue run`` would send the deferred copy too.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sendguard.act import queue as q
-from sendguard.errors import QueueLockedError
+from sendguard.errors import QueueLockedError, SendguardError
 
+TWIN = "twin"  # kept after a transport failure, the same message but its Date and Message-ID (its lock is held)
 LEFT = "left"  # it was delivered
 MAYBE_LEFT = "maybe"  # its transport was interrupted, or is running right now
 WAITING = "waiting"  # in the undo window: it leaves on its own
@@ -70,6 +76,34 @@ def earlier_copy(
     kinds: dict[str, str] = {q.DELIVERED: LEFT, q.DELAYED: WAITING, q.SENDING: MAYBE_LEFT, q.INTERRUPTED: MAYBE_LEFT}
     kind = kinds.get(entry.state)
     return None if kind is None else Earlier(kind, entry, None)
+
+
+def failed_twin(queue: q.Queue, window: float, now: float, same: Callable[[q.Entry], bool]) -> Earlier | None:
+    """The latest entry deferred or failed within ``window`` seconds whose message is ``same``
+    (Date and Message-ID aside), locked; None if there is none."""
+    if window <= 0:
+        return None
+    for entry_id in queue.transport_failed():
+        try:
+            entry = queue.get(entry_id)
+        except SendguardError:  # gone (pruned): its note is stale
+            continue
+        if entry.state not in (q.DEFERRED, q.FAILED):
+            continue
+        stamp = entry.meta.get("created")
+        if not stamp or now - datetime.fromisoformat(stamp).timestamp() > window:
+            continue
+        if not same(entry):
+            continue
+        try:
+            lock = queue.try_lock(entry)
+        except QueueLockedError:  # queue run is delivering it right now
+            return Earlier(MAYBE_LEFT, entry, None)
+        entry.meta = queue.get(entry.id).meta
+        if entry.state in (q.DEFERRED, q.FAILED):
+            return Earlier(TWIN, entry, lock)
+        lock.release()
+    return None
 
 
 def wait_for_lock(queue: q.Queue, entry: q.Entry, timeout: float) -> q.EntryLock | None:

@@ -22,12 +22,15 @@ from sendguard.clock import now_iso
 from sendguard.config import schema as config_mod
 from sendguard.errors import DeliveryError, ResourceError, SendguardError, StateUnwritable
 from sendguard.exitcodes import ExitCode
+from sendguard.fsutil import atomic_write
 from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
 from sendguard.sendpath import once, render
 from sendguard.sendpath.args import UnsupportedMode, parse, refuse_control_characters, without_read_recipients
 from sendguard.sendpath.client import config_location, exit_now
 
+# What a message sent again after a transport failure brings to the copy kept (once.TWIN).
+_SENT_AGAIN_KEYS = ("message_id", "subject", "size", "fingerprint", "verdict", "findings", "config_key")
 _VOLATILE_HEADERS = (b"date:", b"message-id:", b"x-sendguard-")
 # A full disk or quota, or no memory or file descriptors left: exit 75 or 73, not 70.
 _RESOURCE_ERRORS = frozenset(
@@ -391,6 +394,13 @@ class SendPath:
             self.now,
             lambda entry: self._same_message(entry, raw, meta),
         )
+        if earlier is None and self.queue.transport_failed():
+            earlier = once.failed_twin(
+                self.queue,
+                config.sendmail.duplicate_window,
+                self.now,
+                lambda entry: self._same_message(entry, raw, meta),
+            )
         if earlier is not None:
             return self._sent_again(earlier, raw, meta, config)
         if undo.delay_seconds(meta, config):  # the undo window: keep it, a worker delivers it later
@@ -444,6 +454,20 @@ class SendPath:
         from sendguard.act.delivery import deliver
 
         entry = earlier.entry
+        if earlier.kind == once.TWIN:  # the new Date and Message-ID are what the program will refer to
+            assert earlier.lock is not None
+            try:
+                atomic_write(entry.message_path, raw)
+                entry.save(
+                    **{k: meta[k] for k in _SENT_AGAIN_KEYS if k in meta},  # type: ignore[literal-required]
+                    event="sent again by the mail program (new Date and Message-ID): this copy goes, once, as sent again",
+                )
+                if meta.get("message_id"):
+                    self.queue.remember_message_id(entry.id, str(meta["message_id"]))
+            except BaseException:
+                earlier.lock.release()
+                raise
+            earlier = once.Earlier(once.PENDING, entry, earlier.lock)
         if earlier.kind == once.PENDING:
             assert earlier.lock is not None
             try:

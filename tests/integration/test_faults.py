@@ -92,6 +92,36 @@ def test_transport_exit_75_is_passed_through_and_retried_by_queue_run(world, tmp
     assert got.mail_from == "me@nordwerk.example", "the caller's -f survives the queue"
 
 
+def test_a_deferred_message_sent_again_with_a_new_message_id_leaves_once(world, tmp_path):
+    """git send-email, mutt in batch and mail(1) make a new Date and Message-ID when the person
+    runs them again after "the transport failed": the copy kept deferred and the new one are one
+    message. It leaves once, as sent again (a series' next patches reply to that Message-ID)."""
+    first = make_message(extra_headers="X-Mailer: git-send-email 2.39.5\n")
+    again = first.replace(b"Date: Fri, 27 Nov 2026 09:00:00", b"Date: Fri, 27 Nov 2026 09:07:00").replace(
+        b"Message-ID: <test-", b"Message-ID: <again-"
+    )
+    assert again != first
+    set_transport(world, str(script(tmp_path / "tempfail", "cat >/dev/null; echo 'connection refused' >&2; exit 75\n")))
+    assert world.send(first, "-i", RCPT).returncode == 75
+    assert [r["state"] for r in queue_rows(world)] == ["deferred"]
+    set_transport(world, *msmtp_transport(world))
+    sent = world.send(again, "-i", RCPT)
+    assert sent.returncode == 0, sent.stderr
+    assert world.cli("queue", "run").returncode == 0
+    (got,) = world.server.received
+    assert crlf(got.data) == again
+    rows = queue_rows(world)
+    assert [r["state"] for r in rows] == ["delivered"], rows
+    # a different message to the same person is not taken for the deferred one
+    set_transport(world, str(tmp_path / "tempfail"))
+    assert world.send(first, "-i", RCPT).returncode == 75
+    set_transport(world, *msmtp_transport(world))
+    other = make_message(body="Hello Anna,\n\nsomething else entirely.\n")
+    assert world.send(other, "-i", RCPT).returncode == 0
+    assert world.cli("queue", "run").returncode == 0
+    assert len(world.server.received) == 3
+
+
 def test_transport_exit_69_is_passed_through_and_waits_for_a_person(world, tmp_path):
     set_transport(world, str(script(tmp_path / "unavailable", "cat >/dev/null; echo 'no DSN here' >&2; exit 69\n")))
     proc = world.send(MSG, RCPT)
