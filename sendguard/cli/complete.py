@@ -8,6 +8,7 @@ be read completes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import click
 from click.shell_completion import CompletionItem
@@ -49,10 +50,13 @@ def releasable(ctx: click.Context, param: click.Parameter, incomplete: str) -> l
 
 def incident_ids(query: str, *states: str) -> Completer:
     """Ids of the queue entries in ``states`` and of the incident log's records matching
-    ``query`` (an entry the queue has pruned is still in the log), newest first, each once."""
+    ``query`` (an entry the queue has pruned is still in the log), newest first, each once.
+    After ``--as SENDER``: the milter's copies of that sender's messages that left."""
     from_queue = queue_ids(*states)
 
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        if ctx.params.get("as_sender"):
+            return _milter_copies(ctx, str(ctx.params["as_sender"]), incomplete)
         items = from_queue(ctx, param, incomplete)
         seen = {i.value for i in items}
         for item in _logged(query, incomplete):
@@ -73,6 +77,45 @@ def _logged(query: str, incomplete: str) -> Iterable[CompletionItem]:
     except Exception:  # noqa: BLE001 — no notmuch, no log yet, a locked database: nothing to offer
         return []
     return [_item(r.id, r.event, r.subject) for r in rows if r.id.startswith(incomplete)]
+
+
+def _milter_state(ctx: click.Context) -> Path:
+    """The milter's state directory, as ``--config`` (or SENDGUARD_CONFIG) configures it."""
+    from sendguard.config import schema
+    from sendguard.milter import senders
+
+    config_path = ctx.find_root().params.get("config_path")
+    return senders.state_dir(schema.load(config_path, required=config_path is not None))
+
+
+def milter_senders(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """The senders the team's milter keeps a history for: one directory listing."""
+    import os
+    from urllib.parse import unquote
+
+    try:
+        names = os.listdir(_milter_state(ctx) / "senders")
+    except Exception:  # noqa: BLE001 — no milter here, a broken config, no rights: nothing to offer
+        return []
+    keys = sorted(unquote(name) for name in names if not name.startswith("."))
+    return [CompletionItem(key) for key in keys if key.startswith(incomplete.lower())]
+
+
+def _milter_copies(ctx: click.Context, sender: str, incomplete: str) -> list[CompletionItem]:
+    try:
+        from sendguard.act import queue as q
+        from sendguard.milter import senders
+        from sendguard.recover.team_oops import left_at
+
+        key = senders.key_of(sender, None)
+        entries = q.Queue(_milter_state(ctx) / "queue").entries()
+    except Exception:  # noqa: BLE001 — as above
+        return []
+    return [
+        _item(e.id, "left", str(e.meta.get("subject", "")))
+        for e in reversed(entries)
+        if e.id.startswith(incomplete) and e.meta.get("milter_sender") == key and left_at(e.meta)
+    ]
 
 
 def rule_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

@@ -25,6 +25,7 @@ from sendguard.printable import printable
     "as_sender",
     metavar="SENDER",
     help="Forget from this sender's history on the team's milter; ID is a copy the milter kept.",
+    shell_complete=complete.milter_senders,
 )
 @click.pass_obj
 def forget(state, refs: tuple[str, ...], as_sender: str | None) -> None:  # type: ignore[no-untyped-def]

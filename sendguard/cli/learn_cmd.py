@@ -14,6 +14,7 @@ from typing import TextIO, cast
 
 import click
 
+from sendguard.cli import complete
 from sendguard.errors import UsageError
 
 
@@ -30,6 +31,7 @@ from sendguard.errors import UsageError
     "as_sender",
     metavar="ADDRESS",
     help="Learn into this sender's own history, for `sendguard milter` (mail from ADDRESS counts as sent).",
+    shell_complete=complete.milter_senders,
 )
 @click.option(
     "--address",

@@ -64,6 +64,7 @@ def left_words(seconds: int) -> str:
     "as_sender",
     metavar="SENDER",
     help="A message of this sender that left through the team's milter; ID is the milter's copy (its notice names it).",
+    shell_complete=complete.milter_senders,
 )
 @click.option(
     "--mail",

@@ -478,3 +478,26 @@ def test_oops_as_mail_sends_the_sender_alone_the_drafts_to_open_and_send(tmp_pat
     assert failed.returncode == 75 and "Record: " in failed.stdout and "Mailed" not in failed.stdout
     assert failed.stderr.startswith(f"sendguard: error: the record and drafts could not be mailed to {hf.ME}: ")
     assert "Traceback" not in failed.stderr and len(smtp_server.received) == 2
+
+
+def test_the_shell_completes_the_milters_senders_and_their_copies_that_left(team):
+    """bash, as a user's would: ``--as`` offers the senders the milter keeps a history for,
+    the ID after it that sender's copies that left (not the local queue's)."""
+    import shutil
+
+    from tests.integration.test_completion import complete_in_bash
+
+    if not shutil.which("bash"):
+        pytest.skip("bash is not installed")
+    policy = team.policy()
+    entry_id = sent_anyway(policy)
+    held = policy.judge(tx(wrong_thomas("only-held@lindenhof.example"))).entry_id  # never left
+    policy.learn("dwolff", wrong_thomas("d@lindenhof.example"), ["d.wolff@lindenhof.example"])
+    config = ("--config", str(team.config_path))
+    assert complete_in_bash(*config, "oops", "--as", "") == ["dwolff", hf.ME]
+    assert complete_in_bash(*config, "forget", "--as", "p.") == [hf.ME]
+    assert complete_in_bash(*config, "learn", "--as", "dw") == ["dwolff"]
+    offered = complete_in_bash(*config, "oops", "--as", hf.ME, "")
+    assert offered == [entry_id] and held not in offered
+    assert complete_in_bash(*config, "forget", "--as", "dwolff", "") == []
+    assert complete_in_bash("--config", str(team.root / "nowhere.toml"), "oops", "--as", "") == []
