@@ -354,3 +354,38 @@ def test_message_view_shows_a_crlf_message_without_carriage_returns(tmp_path):
     shown = render.detail(view).plain
     assert "Hallo Anna,\n\ndas Review für Falke ist am Donnerstag.\n" in shown
     assert "A\\rB" in shown and "Donnerstag.\\r" not in shown
+
+
+async def test_the_preview_shows_a_namesake_reason_whole_on_80_columns(tmp_path, monkeypatch):
+    """The lines under the list promise every recipient and the main reason in full: a
+    namesake's reason takes three lines of 80 columns and was cut after two, mid-sentence."""
+    from textual.widgets import Static
+
+    from sendguard.tui.rowlist import RowList
+    from tests.support.tui_pilot import settle
+
+    monkeypatch.setenv("TZ", "UTC")
+    app = data.make_app(tmp_path)
+    reason = (
+        "markus.brandt@kundenfirma.example may be the wrong person: m.berger@nordwerk.example (same first "
+        "name) fits this message better (the other recipients, the organization of the other recipients, "
+        "a topic you keep inside the organization)."
+    )
+    long_id = "20261127-085600-bbbbbb"
+    data.put(
+        tmp_path / "sendguard" / "queue",
+        long_id,
+        data.message("markus.brandt@kundenfirma.example", "Kosten", "Hallo Markus,\n"),
+        "held",
+        -200,
+        verdict="hold",
+        findings=[data.finding("namesake", "hold", reason, "markus.brandt@kundenfirma.example")],
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one(RowList).move_to(long_id)
+        await pilot.pause()
+        preview = app.screen.query_one("#preview", Static)
+        lines = preview.render().wrap(preview.content_size.width)
+        assert "inside the organization)." in str(lines[-1])
+        assert preview.content_size.height >= len(lines), (preview.content_size, len(lines))
