@@ -64,10 +64,10 @@ def as_owner_of(path: Path) -> Iterator[None]:
         yield
         return
     groups, egid = os.getgroups(), os.getegid()
-    os.setgroups([])
-    os.setegid(st.st_gid)
-    os.seteuid(st.st_uid)
-    try:
+    try:  # a drop that fails half-way is undone as well
+        os.setgroups([])
+        os.setegid(st.st_gid)
+        os.seteuid(st.st_uid)
         yield
     finally:
         os.seteuid(0)
