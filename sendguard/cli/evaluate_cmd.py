@@ -21,7 +21,14 @@ def evaluate(state, seed: int, paths: tuple[Path, ...]) -> None:  # type: ignore
     config = state.config
     if not config.identity.addresses:
         raise UsageError("[identity] addresses is empty: sendguard cannot tell your sent mail apart")
-    messages = [raw for p in paths for f in sources.message_files(p) for raw in sources.read_messages(f)]
+    messages: list[bytes] = []
+    empty: list[str] = []
+    for path in paths:
+        found = [raw for f in sources.message_files(path) for raw in sources.read_messages(f)]
+        messages += found
+        if not found:
+            empty.append(str(path))
     score = run(messages, config, seed=seed)
+    score.empty, score.given = empty, len(paths)
     for line in score.lines():
         click.echo(line)

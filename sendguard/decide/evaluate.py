@@ -16,7 +16,7 @@ import email.utils
 import random
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sendguard.config.schema import Config
@@ -26,6 +26,7 @@ from sendguard.history.store import open_for_write, open_read_only
 from sendguard.history.twins import confusables
 from sendguard.mail.message import OutgoingMessage, normalize_address
 from sendguard.model import Verdict
+from sendguard.printable import printable
 
 LEARN_SHARE = 0.7
 
@@ -40,10 +41,25 @@ class Score:
     crossing_caught: int = 0
     received: int = 0
     """Messages given that are not the user's own (their inbox): none makes every figure poorer."""
+    empty: list[str] = field(default_factory=list)
+    """The paths given that held no messages: an inbox given but empty is why ``received`` is 0."""
+    given: int = 0
+    """How many paths were given: more than one, all the user's own, is an inbox of sent mail."""
     operating_point: str = ""
     """What the judgement fitted on the learned part expects (history.judgement)."""
     trade_off: str = ""
     """What it would hold at other budgets, on the same simulated mail."""
+
+    def _no_received(self) -> str:
+        unknown = "who writes to you, their threads and whom you quote were unknown"
+        if self.empty:
+            names = ", ".join(printable(p) for p in self.empty)
+            return f"no received mail: {names} {'holds' if len(self.empty) == 1 else 'hold'} no messages, so {unknown}"
+        if self.given > 1:
+            return f"no received mail: every message given is from [identity] addresses, so {unknown}"
+        return (
+            f"no received mail was given: {unknown}; give your inbox too (sendguard evaluate ~/Mail/Sent ~/Mail/INBOX)"
+        )
 
     def lines(self) -> list[str]:
         fh = self.false_holds / self.replayed if self.replayed else 0.0
@@ -58,10 +74,7 @@ class Score:
                 f"({self.crossing_caught / self.crossing:.1%})"
             )
         if self.replayed and not self.received:
-            out.append(
-                "no received mail was given: who writes to you, their threads and whom you quote "
-                "were unknown; give your inbox too (sendguard evaluate ~/Mail/Sent ~/Mail/INBOX)"
-            )
+            out.append(self._no_received())
         if self.operating_point:
             out.append(self.operating_point)
         if self.trade_off:

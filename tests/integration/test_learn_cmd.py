@@ -174,6 +174,21 @@ def test_evaluate_of_sent_mail_alone_asks_for_the_inbox(tmp_path):
     assert "no received mail was given" in sent_only.stdout and "~/Mail/INBOX" in sent_only.stdout
 
 
+def test_evaluate_says_the_inbox_given_held_no_received_mail(tmp_path):
+    """An empty inbox, or one holding only the user's own mail, is named, not "was not given"."""
+    own = [m for m in hf.history_messages() if f"<{hf.ME}>".encode() in m.split(b"\n", 1)[0]]
+    sent = hf.write_maildir(tmp_path / "sent", own)
+    empty = hf.write_maildir(tmp_path / "INBOX", [])
+    with_empty = sg(tmp_path, "evaluate", str(sent), str(empty))
+    assert with_empty.returncode == 0, with_empty.stderr
+    assert f"no received mail: {empty} holds no messages, so who writes to you" in with_empty.stdout
+    assert "was given" not in with_empty.stdout
+    copy = hf.write_maildir(tmp_path / "copy", own)
+    own_only = sg(tmp_path, "evaluate", str(sent), str(copy))
+    assert own_only.returncode == 0, own_only.stderr
+    assert "no received mail: every message given is from [identity] addresses" in own_only.stdout
+
+
 def test_a_notmuch_database_that_cannot_be_opened_is_bad_input_not_an_internal_error(tmp_path):
     """It exited 70, which means a bug in sendguard."""
     import os
