@@ -8,6 +8,7 @@ left off the relay behind Postfix.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sendguard.act.queue import Queue
 from tests.support.mua import HOLD_EXTERNAL, aerc_home, need, unix
 from tests.support.postfix import Team
 from tests.support.terminal import Terminal
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -197,6 +199,18 @@ def test_git_send_email_a_warning_and_a_pass_look_like_any_sent_mail(tmp_path, s
         assert len(got) == 1 and b"X-Sendguard" not in got[0].data
 
 
+def _sessions_ended(team: Team) -> int:
+    """How many SMTP sessions that gave Postfix a sender have ended (its maillog's disconnects)."""
+    return sum(" disconnect from " in line and " mail=1 " in line for line in team.postfix.log().splitlines())
+
+
+def _message_line(screen: str, status: str = "-- NeoMutt: Compose") -> str:
+    """The line below neomutt's status bar: where it shows its messages and errors."""
+    lines = screen.splitlines()
+    at = next((i for i, line in enumerate(lines) if status in line), len(lines))
+    return lines[at + 1] if at + 1 < len(lines) else ""
+
+
 def _deliver(notice: object, maildir: Path) -> None:
     """Put a notice from the relay into the sender's mailbox, as their mail server would."""
     import uuid
@@ -227,8 +241,17 @@ def test_neomutt_shows_no_550_so_the_hold_and_the_blind_resend_reach_its_index(t
             term.wait_for("-- NeoMutt: Compose")
             term.keys("y")
             (held,) = team.notices(1)  # the 550 was answered
-            screen = term.wait_for("-- NeoMutt: Compose")
-            assert "550" not in screen and "Held" not in screen, screen  # neomutt showed nothing
+            # the compose menu never left the screen: what says neomutt is back in it, the second
+            # `y` read there, is its first SMTP session over (Postfix logs the disconnect) and its
+            # message line no longer saying it is sending
+            assert wait_until(lambda: _sessions_ended(team) == 1, 30), team.postfix.log()
+            term.wait_for("-- NeoMutt: Compose")
+            assert wait_until(lambda: "Sending" not in _message_line(term.screen()), 30), term.screen()
+            screen = term.screen()
+            # neomutt showed nothing; the name of its temporary file, random digits that may
+            # hold "550", is left out
+            shown = re.sub(r"\S*neomutt-\S*", "", screen)
+            assert "550" not in shown and "Held" not in shown, screen
             assert team.mail() == []
             _deliver(held, inbox)
             term.keys("y")  # again, blindly: this confirms the hold
