@@ -92,7 +92,7 @@ FINAL_STATES = frozenset({DELIVERED, DISCARDED, CONFIRMED, UNDONE})
 
 MESSAGE_IDS = ".message-ids"  # in the queue directory: per Message-ID, a file per entry kept with it
 TRANSPORT_FAILED = ".transport-failed"  # in the queue directory: a file per entry deferred or failed
-_TRANSPORT_FAILED_STATES = frozenset({DEFERRED, FAILED})
+TRANSPORT_FAILED_STATES = frozenset({DEFERRED, FAILED})
 
 
 def check_transition(old: str, new: str) -> None:
@@ -218,8 +218,8 @@ class Entry:
         if event:
             self.meta.setdefault("events", []).append({"time": stamp, "event": event, "state": self.meta.get("state")})
         atomic_write(self.path / "meta.json", json.dumps(self.meta, indent=1, ensure_ascii=False).encode(), durable)
-        if (old in _TRANSPORT_FAILED_STATES) != (self.state in _TRANSPORT_FAILED_STATES):
-            self._mark_transport_failed(self.state in _TRANSPORT_FAILED_STATES)
+        if (old in TRANSPORT_FAILED_STATES) != (self.state in TRANSPORT_FAILED_STATES):
+            self._mark_transport_failed(self.state in TRANSPORT_FAILED_STATES)
 
     def _mark_transport_failed(self, on: bool) -> None:
         """Note (or forget) that this entry waits after a transport failure, so that the send

@@ -118,6 +118,7 @@ def oops(  # type: ignore[no-untyped-def]
     config = state.config
     when = parse_noticed(noticed, now) if noticed else None
     where = None
+    mailed, unmailed = "", None
     if team is None:
         report = do_oops(
             q.Queue.default(),
@@ -135,15 +136,13 @@ def oops(  # type: ignore[no-untyped-def]
         report, where = team_oops.oops(
             config, team, ref, now=now, wrong=list(wrong), intended=list(intended), noticed=when
         )
-    mailed, unmailed = "", None
-    if mail and team is not None:
-        from sendguard.errors import SendguardError
-        from sendguard.recover import team_oops
+        if mail:
+            from sendguard.errors import SendguardError
 
-        try:
-            mailed = team_oops.mail_sender(config, team, report)
-        except SendguardError as err:
-            unmailed = err  # said after what was written
+            try:
+                mailed = team_oops.mail_sender(config, team, report)
+            except SendguardError as err:
+                unmailed = err  # said after what was written
     if as_json:
         out = {
             "record": report.record,

@@ -23,13 +23,12 @@ from sendguard.errors import UsageError
 from sendguard.fsutil import atomic_write
 from sendguard.history.ledger import own_display_name
 from sendguard.milter import senders
+from sendguard.milter.retention import undecided_quarantine
 from sendguard.paths import ensure_private_dir
 from sendguard.printable import printable
 from sendguard.recover.breach_record import record_text
 from sendguard.recover.oops import OopsReport, report
 from sendguard.recover.team import TeamSender, kept_copy, own_addresses
-
-QUARANTINED = "quarantined"  # milter/policy.py's state for a copy in Postfix's hold queue
 
 
 def left_at(meta: Any) -> str | None:
@@ -46,7 +45,7 @@ def left_at(meta: Any) -> str | None:
 
 def _not_left(entry: q.Entry) -> UsageError:
     state = entry.state
-    if state == QUARANTINED and not entry.meta.get("postfix_decision"):
+    if undecided_quarantine(entry.meta):
         queue_id = printable(str(entry.meta.get("postfix_queue_id", "")))
         return UsageError(
             f"message {entry.id} waits in Postfix's hold queue: it did not leave",

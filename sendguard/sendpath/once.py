@@ -88,7 +88,7 @@ def failed_twin(queue: q.Queue, window: float, now: float, same: Callable[[q.Ent
             entry = queue.get(entry_id)
         except SendguardError:  # gone (pruned): its note is stale
             continue
-        if entry.state not in (q.DEFERRED, q.FAILED):
+        if entry.state not in q.TRANSPORT_FAILED_STATES:
             continue
         stamp = entry.meta.get("created")
         if not stamp or now - datetime.fromisoformat(stamp).timestamp() > window:
@@ -100,7 +100,7 @@ def failed_twin(queue: q.Queue, window: float, now: float, same: Callable[[q.Ent
         except QueueLockedError:  # queue run is delivering it right now
             return Earlier(MAYBE_LEFT, entry, None)
         entry.meta = queue.get(entry.id).meta
-        if entry.state in (q.DEFERRED, q.FAILED):
+        if entry.state in q.TRANSPORT_FAILED_STATES:
             return Earlier(TWIN, entry, lock)
         lock.release()
     return None

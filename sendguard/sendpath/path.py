@@ -394,7 +394,7 @@ class SendPath:
             self.now,
             lambda entry: self._same_message(entry, raw, meta),
         )
-        if earlier is None and self.queue.transport_failed():
+        if earlier is None:
             earlier = once.failed_twin(
                 self.queue,
                 config.sendmail.duplicate_window,
