@@ -13,6 +13,16 @@ from sendguard.model import Severity, Verdict
 from sendguard.printable import json_line, printable
 
 
+def _read(name: str) -> bytes | None:
+    """The bytes of FILE (``-``: stdin), or None for a device that may never end (/dev/zero)."""
+    from sendguard.sendpath.client import endless_device
+
+    if name == "-":
+        return None if endless_device(0) else sys.stdin.buffer.read()
+    with Path(name).open("rb") as file:
+        return None if endless_device(file.fileno()) else file.read()
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, one line per file.")
 @click.option(
@@ -38,13 +48,18 @@ def check(state, as_json: bool, envelope: tuple[str, ...], files: tuple[str, ...
     config_errors: list[SendguardError] = []
     for name in files:
         problem = None
+        raw = b""
         try:
-            raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+            read = _read(name)
         except OSError as err:
             problem = f"cannot be read: {err.strerror or type(err).__name__}"
         else:
-            if not raw or raw.isspace():  # the send path refuses it (65): so does its dry run
+            if read is None:
+                problem = "a device, not a message"
+            elif not read or read.isspace():  # the send path refuses it (65): so does its dry run
                 problem = "the message is empty"
+            else:
+                raw = read
         if problem is not None:
             # Its own line too: a script reading one line per file must not skip it unknowingly.
             read_errors += 1

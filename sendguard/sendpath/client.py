@@ -207,6 +207,36 @@ def sane_stdio() -> None:
             setattr(sys, name, open(fd, mode, closefd=False, encoding="utf-8", errors="backslashreplace"))  # noqa: SIM115
 
 
+DATAERR = 65  # ExitCode.DATAERR, without importing it on every mail
+
+
+def endless_device(fd: int) -> bool:
+    """Is ``fd`` a device that is no message and may never end (/dev/zero, a disk)? A terminal
+    (a person typing) and /dev/null (an empty message) are not."""
+    import stat
+
+    st = os.fstat(fd)
+    if stat.S_ISBLK(st.st_mode):
+        return True
+    return stat.S_ISCHR(st.st_mode) and not os.isatty(fd) and st.st_rdev != os.stat(os.devnull).st_rdev
+
+
+def read_stdin() -> bytes | None:
+    """The message on stdin, to EOF whatever the flags; None, after one line on stderr, when
+    stdin cannot be read (open for writing only, an I/O error) or is an endless device. Nothing
+    is kept then: nothing whole was read, and the mail program still has its message."""
+    try:
+        if endless_device(0):
+            problem = "standard input is a device, not a message"
+        else:
+            return sys.stdin.buffer.read()
+    except OSError as err:
+        problem = f"standard input cannot be read: {err.strerror or err}"
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no stderr: the code says it
+        sys.stderr.write(f"sendguard: error: {problem}; nothing was sent or kept.\n")
+    return None
+
+
 def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> int:
     """One mail from stdin, through the resident checker if there is one, else in this process."""
     sane_stdio()
@@ -227,7 +257,9 @@ def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> 
             return int(ExitCode.CANTCREAT)
         if code is not None:
             return code
-    raw = sys.stdin.buffer.read()  # to EOF, whatever the flags
+    raw = read_stdin()
+    if raw is None:
+        return DATAERR
     entry_id = new_id()
     if enabled() and sys.stderr is not None:  # no stderr to pass: check it here, where None is fine
         code = ask_server(argv, raw, config, entry_id)

@@ -9,6 +9,7 @@ work". stdout stays empty.
 from __future__ import annotations
 
 import errno
+import io
 import re
 import sys
 import time
@@ -27,7 +28,7 @@ from sendguard.model import Severity, Verdict
 from sendguard.printable import printable
 from sendguard.sendpath import once, render
 from sendguard.sendpath.args import UnsupportedMode, parse, refuse_control_characters, without_read_recipients
-from sendguard.sendpath.client import config_location, exit_now
+from sendguard.sendpath.client import config_location, exit_now, read_stdin
 
 # What a message sent again after a transport failure brings to the copy kept (once.TWIN).
 _SENT_AGAIN_KEYS = ("message_id", "subject", "size", "fingerprint", "verdict", "findings", "config_key")
@@ -619,8 +620,11 @@ def run(argv: list[str], config_path: Path | None = None, *, detach_observers: b
     code = modes.run(argv, located)
     if code is not None:
         return code
+    raw = read_stdin()
+    if raw is None:
+        return int(ExitCode.DATAERR)
     path = SendPath(Path(located) if located else None, sys.stderr, detach_observers=detach_observers)
-    return path.run(argv, sys.stdin.buffer)
+    return path.run(argv, io.BytesIO(raw))
 
 
 def main() -> None:

@@ -18,11 +18,15 @@ from tests.conftest import make_message
 def in_bash(world, words: tuple[str, ...], redirects: str) -> subprocess.CompletedProcess[bytes]:  # type: ignore[no-untyped-def]
     """``words`` run by bash with ``redirects``, in the world's environment less PYTHONUNBUFFERED
     (a developer's shell may set it): a user's stdout is buffered, so a full one fails at a
-    flush, not at the write."""
+    flush, not at the write. At most 2 GB of memory: reading /dev/zero fails, not the machine."""
     env = {k: v for k, v in world.env().items() if k != "PYTHONUNBUFFERED"}
     command = " ".join(shlex.quote(word) for word in words)
     return subprocess.run(
-        ["bash", "-c", f"exec {command} {redirects}"], capture_output=True, env=env, timeout=60, check=False
+        ["bash", "-c", f"ulimit -v 2000000; exec {command} {redirects}"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -41,6 +45,28 @@ def test_a_closed_stdin_is_an_empty_message_not_a_traceback(world):
     proc = run(world, b"", "<&-", "anna@kundenfirma.example")
     assert proc.returncode == 65
     assert proc.stderr == b"sendguard: error: the message is empty; nothing was sent or kept.\n"
+    assert kept(world) == [] and world.server.received == []
+
+
+@pytest.mark.parametrize(
+    ("redirects", "said"),
+    [
+        ("0>{file}", "standard input cannot be read: Bad file descriptor"),  # open for writing only
+        ("</dev/zero", "standard input is a device, not a message"),  # it would never end
+    ],
+    ids=["write-only", "endless-device"],
+)
+@pytest.mark.parametrize("entry", ["sendguard-sendmail", "sendguard sendmail"])
+def test_an_unreadable_stdin_is_one_line_and_exit_65_with_nothing_sent_or_kept(world, redirects, said, entry):
+    """A stdin open for writing only ended in a traceback (exit 1); /dev/zero was read until
+    memory ran out. Python itself refuses a directory on stdin before sendguard runs."""
+    file = world.root / "message.eml"
+    file.write_bytes(make_message(to="kai@nordwerk.example"))
+    words = (world.sendmail,) if entry == "sendguard-sendmail" else (world.sendguard, "sendmail")
+    proc = in_bash(world, (*words, "-t"), redirects.format(file=shlex.quote(str(file))))
+    assert proc.returncode == 65
+    assert proc.stderr == f"sendguard: error: {said}; nothing was sent or kept.\n".encode()
+    assert proc.stdout == b""
     assert kept(world) == [] and world.server.received == []
 
 
@@ -84,6 +110,10 @@ def cli(world, redirects: str, *args: str) -> subprocess.CompletedProcess[bytes]
     ("redirects", "args", "code", "said"),
     [
         ("<&-", ("check", "-"), 65, "sendguard: error: -: the message is empty"),
+        ("0>/dev/null", ("check", "-"), 65, "sendguard: error: -: cannot be read: Bad file descriptor"),
+        ("</dev/zero", ("check", "-"), 65, "sendguard: error: -: a device, not a message"),
+        ("</dev/zero", ("check", "--json", "-"), 65, "sendguard: error: -: a device, not a message"),
+        ("", ("check", "/dev/zero"), 65, "sendguard: error: /dev/zero: a device, not a message"),
         (
             ">/dev/full",
             ("queue", "list", "--json"),
@@ -93,7 +123,16 @@ def cli(world, redirects: str, *args: str) -> subprocess.CompletedProcess[bytes]
         (">/dev/full", ("--help",), 73, "sendguard: error: cannot write the output: No space left on device"),
         ("2>&-", ("release", "nonexistent"), 64, None),
     ],
-    ids=["check-stdin-closed", "list-to-dev-full", "help-to-dev-full", "stderr-closed"],
+    ids=[
+        "check-stdin-closed",
+        "check-stdin-write-only",
+        "check-stdin-endless",
+        "check-json-stdin-endless",
+        "check-endless-device",
+        "list-to-dev-full",
+        "help-to-dev-full",
+        "stderr-closed",
+    ],
 )
 def test_the_cli_with_a_closed_or_full_stream_says_one_true_line(world, redirects, args, code, said):
     """They were tracebacks (exit 1), or blamed a full disk under the state directory for a full
