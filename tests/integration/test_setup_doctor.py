@@ -320,6 +320,20 @@ def test_setup_proposes_aercs_copy_to_and_suggests_it_for_an_existing_config():
     assert 'maildir = "~/Maildir/Sent Items"' in proc.stdout and "aerc's copy-to" in proc.stdout
 
 
+def test_setup_tells_aerc_users_where_a_held_message_is_explained():
+    """aerc shows only "exit status 75": the lines setup prints say how to see why, inside aerc."""
+    write_msmtprc()
+    accounts = Path(os.environ["XDG_CONFIG_HOME"]) / "aerc" / "accounts.conf"
+    accounts.parent.mkdir(parents=True)
+    accounts.write_text(f"[work]\nsource = maildir://{home()}/Maildir\noutgoing = msmtp\n")
+    proc = run("setup")
+    assert proc.returncode == 0, proc.stderr
+    aerc = proc.stdout.split("  aerc (", 1)[1].split("\n\n", 1)[0]
+    review = Path(sendguard_exe())
+    assert f"outgoing = {review.with_name('sendguard-sendmail')}" in aerc
+    assert f"#   :term {review} review" in aerc, aerc
+
+
 def test_setup_leaves_the_sent_folder_commented_out_when_there_is_none():
     write_msmtprc()
     (home() / ".muttrc").write_text('set record = "~/sent-mbox"\n')  # an mbox file: no maildir

@@ -150,6 +150,31 @@ def test_aerc_shows_the_exit_status_the_reason_goes_to_a_notice_and_a_resend_doe
     assert len(world.server.received) == 1
 
 
+def test_aerc_term_opens_the_review_where_the_hold_is_explained_and_fixed(world, tmp_path):
+    """What setup and hooks/aerc-accounts.conf tell aerc users: after "exit status 75", aerc's own
+    :term runs sendguard review in a tab; the suggestion is taken there, then n drops aerc's copy."""
+    with Aerc(world, tmp_path / "aerc") as aerc:
+        aerc.compose(f"mailto:{WRONG}?subject=Falke%20status")
+        aerc.send()
+        aerc.wait_for("exit status 75")
+        aerc.keys("Escape")  # any key: the composer is back
+        aerc.wait_for("Send this email?")
+        aerc.command(f"term {world.sendguard} --config {world.config_path} review")
+        screen = aerc.wait_for("s suggest")
+        assert "1 need you" in screen and WRONG in screen and "Did you mean" in screen and MEANT in screen
+        aerc.keys("s")
+        aerc.wait_for("Change and send")
+        aerc.keys("y")
+        assert wait_until(lambda: len(world.server.received) == 1), aerc.screen()
+        aerc.wait_for("0 need you")
+        aerc.keys("q")
+        aerc.wait_for("Send this email?")  # aerc's copy, no longer needed
+        aerc.keys("n")
+        aerc.wait_for("Connected")
+    (got,) = world.server.received
+    assert got.rcpt_tos == [MEANT]
+
+
 def test_git_send_email_shows_the_hold_on_the_terminal(world, tmp_path):
     from tests.support.mua import git_repo
 

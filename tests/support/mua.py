@@ -220,6 +220,15 @@ class Aerc:
     def send(self) -> None:
         self._tmux("send-keys", "y")
 
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", *keys)
+
+    def command(self, text: str) -> None:
+        """An aerc command, typed as a person types it: ``:`` TEXT Enter."""
+        self._tmux("send-keys", ":")
+        self._tmux("send-keys", "-l", text)
+        self._tmux("send-keys", "Enter")
+
     def close(self) -> None:
         self._tmux("kill-server")
 

@@ -166,7 +166,16 @@ class MailProgram:
         if self.name in ("mutt", "neomutt"):
             return [f'set sendmail = "{sendmail}"']
         if self.name == "aerc":
-            return [f"outgoing = {sendmail}"]
+            # aerc shows only "exit status 75" for a hold and throws sendguard's text away; its
+            # own :term runs the review in a tab, where the reason and the fix are.
+            review = Path(sendmail).with_name("sendguard")
+            review_text = str(review) if review.is_file() else "sendguard"
+            return [
+                f"outgoing = {sendmail}",
+                '# held ("exit status 75"): in aerc type',
+                f"#   :term {review_text} review",
+                "# to see why and send, fix or discard it; then n closes aerc's copy",
+            ]
         hook = shipped_dir("hooks")
         out = [f"git config --global sendemail.sendmailCmd {quoted}", "git config --global sendemail.validate true"]
         if hook:
