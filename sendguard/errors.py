@@ -91,6 +91,14 @@ class DeliveryError(SendguardError):
         self.exit_code = exit_code  # type: ignore[assignment]  # the transport's own code passes through
         self.stderr = stderr
 
+    def reason_lines(self) -> list[str]:
+        """The message, a transport's reason of several lines each on its own, indented."""
+        first, *more = self.message.split("\n")
+        return [first, *(f"  {line}" for line in more)]
+
+    def details(self) -> list[str]:
+        return [*self.reason_lines(), *self.hints]
+
 
 class StateUnwritable(SendguardError):
     """sendguard cannot write where it keeps its state. One line: the path, why, and the fix."""

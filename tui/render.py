@@ -165,10 +165,15 @@ def detail(view: MessageView) -> Text:
         out.append("\n")
     if view.escalated:
         out.append("       (each alone would only warn; together they hold the message)\n", style="dim")
-    for note in view.notes:
+    for note in view.notes:  # a transport's reason may take several lines: each its own
+        first, *continued = note.split("\n")
         out.append("  note ", style="bold red")
-        out.append_text(text(note))
+        out.append_text(text(first))
         out.append("\n")
+        for line in continued:
+            out.append("       ")
+            out.append_text(text(line))
+            out.append("\n")
     let_pass = view.verdict in ("pass", "warn")  # its last check: a config error since fixed, or allowed since
     if view.state in ("held", "blocked") and let_pass and not view.notes:
         from sendguard.act.listing import nothing_holds

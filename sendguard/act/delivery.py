@@ -218,9 +218,13 @@ def _run_transport(
     else:
         code = int(ExitCode.TEMPFAIL)
         hint = f"it may have left: check your sent mail, then `sendguard release {entry.id}` or `discard` it"
+    what = f"the transport {'was ' + how if proc.returncode < 0 else 'failed (' + how + ')'}"
+    said = [line.rstrip() for line in stderr.split("\n") if line.strip()]
     raise DeliveryError(
-        f"the transport {'was ' + how if proc.returncode < 0 else 'failed (' + how + ')'}: "
-        f"{stderr or 'no message'}; the message is kept as {entry.id}",
+        # several lines (msmtp's reason, the server's reply, its account): each on its own line
+        f"{what}; the message is kept as {entry.id}:\n" + "\n".join(said)
+        if len(said) > 1
+        else f"{what}: {stderr or 'no message'}; the message is kept as {entry.id}",
         exit_code=code,
         stderr=stderr,
         hints=[hint],

@@ -64,11 +64,17 @@ def text_lines(entry: q.Entry) -> list[str]:
     lines = [f"{entry.id}  {entry.state:11} {recipients}  {column(printable(str(row['subject'])), 40).rstrip()}"]
     why = reason(entry)
     if why and entry.state not in q.FINAL_STATES:
-        lines.append(f"    {clip(printable(why), REASON_LIMIT)}")
+        # a transport's reason of several lines (msmtp's, the server's reply): each on its own
+        first, *more = [line for line in why.split("\n") if line.strip()]
+        lines.append(f"    {clip(printable(first), REASON_LIMIT)}")
+        lines += [f"      {clip(printable(line), REASON_LIMIT)}" for line in more[:REASON_LINES]]
+        if len(more) > REASON_LINES:
+            lines.append(f"      … {len(more) - REASON_LINES} more lines")
     return lines
 
 
 REASON_LIMIT = 300  # a namesake's reason with both addresses is ~200; a hostile one is cut
+REASON_LINES = 8  # msmtp: its reason, the server's reply (a line each), the account
 
 
 def clip(text: str, limit: int) -> str:

@@ -239,7 +239,8 @@ def run_due(queue: q.Queue, config: Config, now: float | None = None) -> RunRepo
                 deliver(entry, config)
             except DeliveryError as err:
                 report.failed += 1
-                report.lines.append(f"{entry.id}: {err.message}")
+                first, *more = err.reason_lines()
+                report.lines += [f"{entry.id}: {first}", *(f"  {line}" for line in more)]
                 continue
             report.delivered += 1
             report.lines.append(f"{entry.id}: delivered")

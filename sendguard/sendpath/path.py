@@ -417,7 +417,8 @@ class SendPath:
             try:
                 deliver(entry, config, env=self.environ, cwd=self.cwd)
             except DeliveryError as err:
-                self.say(f"sendguard: error: {printable(err.message)}", *(f"  {printable(h)}" for h in err.hints))
+                first, *more = err.details()
+                self.say(f"sendguard: error: {printable(first)}", *(f"  {printable(line)}" for line in more))
                 meta = {**entry.meta, "transport_error": err.message}
                 seen = render.caller_shows(self.caller, config.sendmail.silent_callers).failure
                 self._tell_unseen("deferred", entry.id, meta, config, seen)
@@ -479,7 +480,8 @@ class SendPath:
                 try:
                     deliver(entry, config, env=self.environ, cwd=self.cwd)
                 except DeliveryError as err:
-                    self.say(f"sendguard: error: {printable(err.message)}", *(f"  {printable(h)}" for h in err.hints))
+                    first, *more = err.details()
+                    self.say(f"sendguard: error: {printable(first)}", *(f"  {printable(line)}" for line in more))
                     return int(err.exit_code)
             finally:
                 earlier.lock.release()
@@ -541,7 +543,8 @@ class SendPath:
                 try:
                     deliver(entry, config, env=self.environ, cwd=self.cwd)
                 except DeliveryError as err:
-                    self.say(f"sendguard: error: {printable(err.message)}", *(f"  {printable(h)}" for h in err.hints))
+                    first, *more = err.details()
+                    self.say(f"sendguard: error: {printable(first)}", *(f"  {printable(line)}" for line in more))
                     return int(err.exit_code)
                 observe, code = "delivered", ExitCode.OK
             elif state == q.DELIVERED:

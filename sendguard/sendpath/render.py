@@ -135,8 +135,9 @@ def notice(kind: str, entry_id: str, meta: Mapping[str, Any]) -> tuple[str, list
         body.append(f"Why: {message}")
         if suggestion:
             body.append(f"Did you mean {suggestion}?")
-    if kind == "deferred":
-        body.append(f"Why: {meta.get('transport_error') or 'the transport failed'}")
+    if kind == "deferred":  # the transport's reason may take several lines: each its own
+        first, *more = str(meta.get("transport_error") or "the transport failed").split("\n")
+        body += [f"Why: {first}", *(f"  {line}" for line in more if line.strip())]
     body.append(
         {
             "held": f"sendguard release {entry_id}  ·  sendguard review",

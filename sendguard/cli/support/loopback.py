@@ -33,7 +33,8 @@ READY_TIMEOUT = 30.0  # seconds a starting server may take to answer; it normall
 
 
 class LoopbackSMTP:
-    """aiosmtpd on 127.0.0.1; ``received`` lists every message, ``refuse`` addresses get a 550."""
+    """aiosmtpd on 127.0.0.1; ``received`` lists every message, ``refuse`` addresses get
+    ``refusal`` (a 550)."""
 
     host = "127.0.0.1"
 
@@ -41,6 +42,7 @@ class LoopbackSMTP:
         self.port = port or free_port()
         self.received: list[Received] = []
         self.refuse: set[str] = set()
+        self.refusal = "550 no such user here"
         self._controller: Controller | None = None
 
     def start(self) -> LoopbackSMTP:
@@ -51,7 +53,7 @@ class LoopbackSMTP:
         class Handler:
             async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]  # noqa: N802
                 if address in server.refuse:
-                    return "550 no such user here"
+                    return server.refusal
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
