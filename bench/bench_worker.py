@@ -121,7 +121,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
         state = Path(tmp) / "milter"
         config_path = Path(tmp) / "sendguard.toml"
-        config_path.write_text(bench_milter.CONFIG.format(state=state, learn="true" if args.learn else "false"))
+        config_path.write_text(
+            bench_milter.TEAM_CONFIG.format(hold="reject", state=state)
+            + f"learn = {'true' if args.learn else 'false'}\n"
+        )
         seed(config_path, state)
         policy = Policy(load(config_path, required=True), state)
         fresh = args.rounds > 1
