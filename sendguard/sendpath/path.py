@@ -337,7 +337,7 @@ class SendPath:
             if resend is not None and resend.kind == "repeat":
                 # the same message, still held, from a program that showed nothing: keep one copy
                 self.say(*render.held_again(resend.earlier.id, resend.earlier.meta))
-                self._tell_unseen("held", resend.earlier.id, resend.earlier.meta, config, seen)
+                self._tell_unseen("held-again", resend.earlier.id, resend.earlier.meta, config, seen)
                 return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
         state = q.BLOCKED if decision.verdict == Verdict.BLOCK else q.HELD
         entry, lock = self.queue.create(raw, {**meta, "state": state})
@@ -592,7 +592,7 @@ class SendPath:
     def _tell_unseen(self, kind: str, entry_id: str, meta: q.Meta, config: config_mod.Config, seen: bool) -> None:
         """What the mail program does not show becomes a notice (shown at the next sendguard
         command and in review) and a desktop notification; a hold is notified either way."""
-        if seen and kind not in ("held", "blocked"):
+        if seen and kind not in ("held", "held-again", "blocked"):
             return
         title, body = render.notice(kind, entry_id, meta)
         if not seen:

@@ -119,11 +119,12 @@ def warned(meta: Mapping[str, Any]) -> list[str]:
 def notice(kind: str, entry_id: str, meta: Mapping[str, Any]) -> tuple[str, list[str]]:
     """(title, body lines) of a notice for a person whose mail program showed nothing.
 
-    ``kind``: ``held``, ``blocked``, ``warned``, ``waiting`` (warned, in the undo window) or
-    ``deferred``."""
+    ``kind``: ``held``, ``held-again`` (the same message sent again, still held), ``blocked``,
+    ``warned``, ``waiting`` (warned, in the undo window) or ``deferred``."""
     recipients = ", ".join(meta.get("envelope", [])[:3])
     title = {
         "held": f"sendguard held a message to {recipients}",
+        "held-again": f"sendguard still holds a message to {recipients}: sending it again did not send it",
         "blocked": f"sendguard blocked a message to {recipients}",
         "warned": f"sendguard sent a message to {recipients}, with a warning",
         "waiting": f"sendguard will send a message to {recipients}, with a warning",
@@ -138,9 +139,12 @@ def notice(kind: str, entry_id: str, meta: Mapping[str, Any]) -> tuple[str, list
     if kind == "deferred":  # the transport's reason may take several lines: each its own
         first, *more = str(meta.get("transport_error") or "the transport failed").split("\n")
         body += [f"Why: {first}", *(f"  {line}" for line in more if line.strip())]
+    if kind == "held-again":
+        body.append("Your mail program could not show why it was held, so sending it again is not a yes.")
     body.append(
         {
             "held": f"sendguard release {entry_id}  ·  sendguard review",
+            "held-again": f"If it is right: sendguard release {entry_id}  ·  sendguard review",
             "blocked": f"sendguard discard {entry_id}  ·  sendguard review",
             "warned": "if it went to the wrong person: sendguard oops",
             "waiting": "sendguard undo takes it back before it leaves",

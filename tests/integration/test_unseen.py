@@ -39,7 +39,11 @@ def test_a_resend_from_a_silent_caller_stays_held_once_and_is_noticed_each_time(
     assert again[0] == 75 and "HELD again" in again[1]
     assert [e.state for e in q.Queue.default().entries()] == [q.HELD], "one copy, still held"
     assert world.server.received == []
-    assert kinds() == ["held", "held"]
+    first_notice, again_notice = notices.take(paths.state_dir())
+    assert first_notice["kind"] == "held" and again_notice["kind"] == "held-again"
+    assert again_notice["title"] == f"sendguard still holds a message to {WRONG}: sending it again did not send it"
+    assert "sending it again is not a yes" in " ".join(again_notice["body"])
+    assert f"If it is right: sendguard release {first_notice['id']}" in again_notice["body"][-1]
     # the same resend from mutt, which showed the hold, is a yes
     assert send(world, raw, MUTT)[0] == 0
     assert len(world.server.received) == 1
@@ -75,7 +79,7 @@ def test_a_caller_that_reads_nothing_is_told_by_notice_and_its_resend_does_not_c
         )
         assert proc.returncode == 75
     assert [e.state for e in q.Queue.default().entries()] == [q.HELD]
-    assert kinds() == ["held", "held"]
+    assert kinds() == ["held", "held-again"]
     assert world.send(raw, WRONG).returncode == 0, "a caller that reads stderr saw it: its resend is a yes"
 
 

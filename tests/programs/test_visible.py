@@ -143,6 +143,7 @@ def test_aerc_shows_the_exit_status_the_reason_goes_to_a_notice_and_a_resend_doe
         aerc.wait_for("Send this email?")
         aerc.send()
         assert wait_until(lambda: len(unseen()) == 2), aerc.screen()
+        assert unseen()[1]["kind"] == "held-again", "says why y did not send it"
         aerc.wait_for("exit status 75")
     assert world.server.received == []
     assert [r["id"] for r in queue_rows(world)] == [row["id"]], "held once, not once per try"
