@@ -418,6 +418,26 @@ async def test_notifications_carry_message_text_inertly(app):
         assert not note.markup
 
 
+async def test_a_dialog_is_not_covered_by_the_notices_shown_at_start(app):
+    """The start's notices stay a minute and are drawn above every screen: in an 80x24 terminal
+    they hid the dialog's diff and its buttons. Opening a dialog puts them away."""
+    from sendguard.act import notices
+
+    for n in range(3):
+        notices.add(app.state_dir, "held", data.HELD_ID, f"sendguard held message {n}", ["Why: because"] * 4)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert len(app._notifications) == 3
+        await select(pilot, data.HELD_ID)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert list(app._notifications) == []
+        await pilot.press("n")
+        await settle(pilot)
+    assert queue_of(app).get(data.HELD_ID).state == "held"
+
+
 async def test_notices_no_mail_program_showed_appear_at_review_start_once(app):
     from sendguard.act import notices
 

@@ -15,6 +15,13 @@ from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
 
+def clear_toasts(modal: ModalScreen) -> None:  # type: ignore[type-arg]
+    """Toasts are drawn above every screen: the notices shown at start (a minute each) covered
+    a dialog's diff and its buttons in an 80- or 100-column terminal. A dialog is what the person
+    reads now."""
+    modal.app.clear_notifications()
+
+
 class ConfirmModal(ModalScreen[bool]):
     """Ask before anything that sends or destroys. y / Enter: yes; n / Esc: no."""
 
@@ -39,6 +46,7 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button("No (n)", id="no")
 
     def on_mount(self) -> None:
+        clear_toasts(self)
         self.query_one("#yes", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -66,6 +74,7 @@ class ChoiceModal(ModalScreen["int | None"]):
             yield Static(Text("Enter: choose   Esc: cancel", style="dim"))
 
     def on_mount(self) -> None:
+        clear_toasts(self)
         self.query_one(OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -102,6 +111,7 @@ class ErrorModal(ModalScreen[None]):
                 yield Button("Close (Esc)", id="close", variant="error")
 
     def on_mount(self) -> None:
+        clear_toasts(self)
         self.query_one("#close", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
