@@ -24,22 +24,32 @@ LOCK_NAME = ".fit.lock"
 
 def refit(state_dir: Path, config: Any, own: Any = None) -> jm.Judgement | None:
     """The new judgement, or None when it was fresh or another process is refitting it."""
-    from sendguard.decide.train import refresh, stale
+    from sendguard.decide.train import stale
 
     store = open_read_only(state_dir)
     if store is None or not stale(store.db, config):
         return None  # the common case: no lock, no write
+    db = open_for_write(state_dir)
+    try:
+        return refit_on(db, state_dir, config, own)
+    finally:
+        db.close()
+
+
+def refit_on(db: Any, state_dir: Path, config: Any, own: Any = None) -> jm.Judgement | None:
+    """``refit`` on a connection the caller has open for writing (the milter's workers, right
+    after learning, on the thread that learns: it reads none of the stores the checks share)."""
+    from sendguard.decide.train import refresh, stale
+
+    if not stale(db, config):
+        return None
     fd = os.open(state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
-        db = open_for_write(state_dir)
-        try:
-            return refresh(db, config, own=own)
-        finally:
-            db.close()
+        return refresh(db, config, own=own)
     finally:
         os.close(fd)
 

@@ -32,8 +32,8 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def _learn_and_refit(policy: Policy, sender: str, raw: bytes, own: list[str], read: Any) -> None:
-    policy.learn(sender, raw, own, read)
-    policy.refit(sender, own)
+    """On the background thread, beside the checks: the refit reads no store they share."""
+    policy.learn_many(sender, [raw], own, [read], refit=True)
 
 
 class Maintenance:

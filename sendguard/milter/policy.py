@@ -37,6 +37,10 @@ MAX_LINE = 480
 MAX_LINES = 8
 
 
+class RefitFailed(Exception):
+    """``learn_many(refit=True)`` learned, and then could not refit the judgement."""
+
+
 class Transaction(NamedTuple):
     """One SMTP transaction as the MTA showed it to the milter."""
 
@@ -351,17 +355,32 @@ class Policy:
         self.learn_many(sender, [raw], own, [read])
 
     def learn_many(
-        self, sender: str, raws: list[bytes], own: list[str], reads: list[Read | None] | None = None
+        self,
+        sender: str,
+        raws: list[bytes],
+        own: list[str],
+        reads: list[Read | None] | None = None,
+        *,
+        refit: bool = False,
     ) -> None:
-        """Add messages of one sender to their history: one connection, one transaction."""
+        """Add messages of one sender to their history: one connection, one transaction.
+        ``refit``: then refit their judgement if it is due, on the same connection (so a thread
+        that learns while another checks shares no open store with it)."""
+        from sendguard.decide.refit import refit_on
         from sendguard.history.learn import Learner
         from sendguard.history.store import open_for_write
 
-        db = open_for_write(senders.sender_dir(self.root, sender, create=True))
+        directory = senders.sender_dir(self.root, sender, create=True)
+        db = open_for_write(directory)
         try:
             with Learner(db, own or [sender], self.config.organization.domains) as learner:
                 for raw, read in zip(raws, reads or [None] * len(raws), strict=True):
                     learner.add(raw, read)
+            if refit:
+                try:
+                    refit_on(db, directory, self.config, own=own or [sender])
+                except Exception as err:  # noqa: BLE001 — learned all the same; the caller logs it
+                    raise RefitFailed(f"{type(err).__name__}: {err}") from err
         finally:
             db.close()
 

@@ -8,9 +8,11 @@ Protocol on stdin/stdout: frames of a 4-byte big-endian length and a pickle. The
 is ``(config, root)``; then each request is ``(transaction, deadline)`` (``time.time()``
 seconds) and each reply an Outcome. Nothing else is written to stdout; log lines go to stderr.
 
-Learning is batched: what a check let through is queued here and learned once no request came
-for LEARN_IDLE seconds (or the batch is full), one transaction per sender, so a burst of mail is
-answered first and learned right after, at a fraction of the cost per message. Notice mails
+Learning is batched: what a check let through is queued here and handed to a thread of its own
+once no request came for LEARN_IDLE seconds (or the batch is full), one transaction per sender,
+so a burst of mail is answered first and learned right after, at a fraction of the cost per
+message. The checks never wait for it: a history another process is writing (``learn --as``,
+``forget --as``) keeps the learning thread waiting for its lock, not the next message. Notice mails
 (a hold, a quarantine, a confirmed hold) go out on a thread of their own after the reply, so a
 slow ``sendmail`` never delays this worker's next check.
 On EOF (the milter stopped or died) the batch is learned and the worker exits.
@@ -20,19 +22,23 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import select
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from sendguard.milter.background import Background
+from sendguard.printable import printable
 
 if TYPE_CHECKING:
     from sendguard.history.fit import Read
 
-MAX_BATCH = 200  # messages waiting to be learned before a busy worker learns them anyway
+MAX_BATCH = 200  # messages waiting to be learned before a busy worker hands them over anyway
+MAX_BEHIND = 2000  # messages handed over and not yet learned past which more are not learned (logged)
 LEARN_IDLE = 0.5  # seconds without a request after which the waiting messages are learned
 # A check that has this little time left keeps and confirms nothing: the milter may kill it any
 # moment, and a copy kept without the client being told would make its retry a confirmation.
@@ -82,6 +88,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     policy = Policy(config, root)
     pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Read | None]]] = {}
     after = Notices()
+    learning = Learning(policy)
     policy.to_learn = lambda sender, raw, own, read: pending.setdefault((sender, tuple(own)), []).append((raw, read))
     policy.later = after.submit
     from sendguard.rules import load_rules
@@ -91,7 +98,8 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     while True:
         waiting = sum(len(v) for v in pending.values())
         if waiting and (waiting >= MAX_BATCH or not select.select([stdin], [], [], LEARN_IDLE)[0]):
-            _learn(policy, pending)
+            learning.submit(pending)
+            pending = {}
             continue
         request = read_frame(stdin)
         if request is None:
@@ -105,8 +113,62 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             after.held.clear()  # a notice of a hold would lie to a client told 451
         write_frame(stdout, outcome)
         after.start()  # what judge() handed over, now that the reply is out
-    _learn(policy, pending)
+    learning.submit(pending)
+    learning.stop()
     after.stop(NOTICE_WAIT)
+
+
+Batch = dict[tuple[str, tuple[str, ...]], list[tuple[bytes, "Read | None"]]]
+
+
+class Learning:
+    """Learns the batches handed over on a thread of its own, in order, one transaction per
+    sender, and refits each sender's judgement when due on that same connection."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+        self.batches: queue.Queue[Batch | None] = queue.Queue()
+        self.lock = threading.Lock()
+        self.behind = 0
+        """Messages handed over and not learned yet."""
+        self.thread = threading.Thread(target=self._work, name="sendguard-learn", daemon=True)
+        self.thread.start()
+
+    def submit(self, batch: Batch) -> None:
+        count = sum(len(items) for items in batch.values())
+        if not count:
+            return
+        with self.lock:
+            if self.behind + count > MAX_BEHIND:
+                _log(f"learning is {self.behind} messages behind: {count} let through are not learned")
+                return
+            self.behind += count
+        self.batches.put(batch)
+
+    def _work(self) -> None:
+        from sendguard.milter.policy import RefitFailed
+
+        while True:
+            batch = self.batches.get()
+            if batch is None:
+                return
+            for (sender, own), items in batch.items():
+                try:
+                    raws, reads = [raw for raw, _ in items], [read for _, read in items]
+                    self.policy.learn_many(sender, raws, list(own), reads, refit=True)
+                except RefitFailed as err:  # a judgement not refitted stays as it was fitted
+                    _log(f"could not refit the judgement of {printable(sender)}: {printable(str(err))}")
+                except Exception as err:  # noqa: BLE001 — a history that cannot be written costs learning, not mail
+                    why = f"{type(err).__name__}: {printable(str(err))}"
+                    _log(f"could not learn {len(items)} messages of {printable(sender)}: {why}")
+                finally:
+                    with self.lock:
+                        self.behind -= len(items)
+
+    def stop(self) -> None:
+        """Learn everything handed over, then end the thread."""
+        self.batches.put(None)
+        self.thread.join()
 
 
 class Notices(Background):
@@ -129,20 +191,6 @@ class Notices(Background):
         """Let the notices handed over go out, waiting at most ``timeout`` seconds."""
         self.start()
         super().stop(timeout)
-
-
-def _learn(policy: Any, pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Read | None]]]) -> None:
-    for (sender, own), items in list(pending.items()):
-        try:
-            policy.learn_many(sender, [raw for raw, _ in items], list(own), [read for _, read in items])
-        except Exception as err:  # noqa: BLE001 — a history that cannot be written costs learning, not mail
-            _log(f"could not learn {len(items)} messages of {sender}: {type(err).__name__}: {err}")
-            continue
-        try:
-            policy.refit(sender, list(own))
-        except Exception as err:  # noqa: BLE001 — a judgement not refitted stays as it was fitted
-            _log(f"could not refit the judgement of {sender}: {type(err).__name__}: {err}")
-    pending.clear()
 
 
 def main() -> None:

@@ -1,0 +1,105 @@
+"""The milter behind a real Postfix when things go wrong around it: a history another process is
+writing, a check worker that dies. What the client is told is asserted as smtplib sees it; the
+promises are the README's: never lose a message, never block the team, never let one through
+unchecked.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from sendguard.milter import senders
+from tests.conftest import make_message
+from tests.support.postfix import Team, wait_until
+
+pytestmark = pytest.mark.slow
+
+ME = "me@nordwerk.example"
+
+
+def submit(team: Team, to: str, subject: str) -> tuple[int, bytes]:
+    """Send one message with smtplib: (250, b"") when accepted, else the code and text."""
+    message = make_message(to=to, subject=subject)
+    try:
+        with smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=120) as client:
+            client.sendmail(ME, [to], message)
+    except smtplib.SMTPResponseException as err:
+        return err.smtp_code, err.smtp_error
+    return 250, b""
+
+
+def workers(team: Team) -> list[int]:
+    """The pids of the milter's check workers."""
+    milter = team.milter.proc
+    assert milter is not None
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{milter.pid}/task"):
+        with open(f"/proc/{milter.pid}/task/{task}/children") as children:
+            found += [int(pid) for pid in children.read().split()]
+    return found
+
+
+def waiting_for_a_lock(pid: int) -> bool:
+    """A thread of the process sleeps in the kernel's nanosleep: nothing in a check worker
+    sleeps but sqlite's busy handler, which waits so for a lock another process holds."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/wchan") as wchan:
+                if wchan.read() == "hrtimer_nanosleep":
+                    return True
+        except OSError:  # the thread ended meanwhile
+            continue
+    return False
+
+
+def learned(store: Path, address: str) -> bool:
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT sent FROM contacts WHERE addr = ?", (address,)).fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(row and row[0] >= 1)
+
+
+def fitted(store: Path) -> bool:
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            return db.execute("SELECT 1 FROM meta WHERE key = 'judgement'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+def test_a_history_another_process_is_writing_delays_no_check(tmp_path, smtp_server):
+    """``learn --as``, ``forget --as`` or ``oops --as`` hold the sender's history for writing
+    while the milter runs. The worker's learning then waits for the lock (sqlite gives it 30 s);
+    the next message, anyone's, is checked and answered meanwhile, not told 451 for the wait,
+    and what was let through is learned once the lock is free."""
+    with Team(tmp_path, smtp_server, extra="workers = 1\ntimeout = 5\n") as team:
+        assert submit(team, "kollege@nordwerk.example", "Lunch") == (250, b"")
+        store = senders.sender_dir(team.state, ME) / "history.sqlite"
+        # learned, and the judgement fitted (what a worker writes after learning someone new)
+        wait_until(lambda: learned(store, "kollege@nordwerk.example") and fitted(store), 60, "the first learned")
+        (worker,) = workers(team)
+        holder = sqlite3.connect(store, timeout=30, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")  # another writer holds the history
+            assert submit(team, "chefin@nordwerk.example", "Plan") == (250, b"")
+            # the worker learns it once idle, and waits for the lock: sqlite sleeps and tries again
+            wait_until(lambda: waiting_for_a_lock(worker), 60, "the worker waiting to learn")
+            started = time.monotonic()
+            assert submit(team, "team@nordwerk.example", "Agenda") == (250, b"")
+            assert time.monotonic() - started < 5, "answered without waiting for the lock"
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert len(team.delivered(3)) == 3
+        both = ("chefin@nordwerk.example", "team@nordwerk.example")
+        wait_until(lambda: all(learned(store, a) for a in both), 60, "both learned once the lock is free")
+        assert workers(team) == [worker], "the worker was not killed for the wait"
+        assert "not checked within" not in team.milter.log()
