@@ -139,6 +139,7 @@ class Meta(_MetaFrom, total=False):
     duplicate_of: str  # held because this message already left (or may have) as that entry
     size: int
     checker: str  # "process" or "resident"
+    program: str  # the mail program that called sendmail (sendpath/caller.py); "" unknown
     verdict: str
     findings: list[dict[str, Any]]
     error: list[str]

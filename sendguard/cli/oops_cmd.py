@@ -162,9 +162,12 @@ def oops(  # type: ignore[no-untyped-def]
     click.echo("")
     language = {"de": "German", "fr": "French"}.get(report.language, "English")
     if team is None:
+        from sendguard.cli.support import mailsetup
+
         click.echo(f"Drafts ({language}), not sent — open them, check, send:")
-        for path in report.drafts:
-            click.echo(f"  mutt -H '{path}'")
+        program = mailsetup.draft_program(str(report.entry.meta.get("program", "")))
+        for line in mailsetup.open_drafts(report.drafts, drafts_maildir(config, paths.state_dir()), program):
+            click.echo(f"  {printable(line)}")
     else:
         who = printable(team.key)
         click.echo(f"Drafts ({language}) in {who}'s name, not sent — give them to {who} to check and send:")

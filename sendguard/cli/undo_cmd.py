@@ -39,4 +39,10 @@ def undo(state, entry_id: str | None, as_json: bool) -> None:  # type: ignore[no
     click.echo(f"  To:      {printable(', '.join(meta.get('envelope', [])))}")
     click.echo(f"  Subject: {printable(meta.get('subject', ''))}")
     click.echo(f"  Draft:   {done.draft}")
-    click.echo(f"  Reopen it: mutt -H '{done.draft}'   (or neomutt -H; aerc: :recall from that maildir)")
+    from sendguard.cli.support import mailsetup
+
+    program = mailsetup.draft_program(str(meta.get("program", "")))
+    drafts_dir = drafts_maildir(config, paths.state_dir())
+    click.echo("  Reopen it:")
+    for line in mailsetup.open_drafts([done.draft], drafts_dir, program):
+        click.echo(f"    {printable(line)}")

@@ -291,6 +291,7 @@ class SendPath:
             "findings": [f.to_json() for f in decision.findings],
             "size": len(raw),
             "checker": self.checker,
+            "program": str(self.caller.get("program", "")),  # where oops and undo open their drafts
             "config_key": config_key,
             "message_id": message.header("Message-ID").strip(),
         }

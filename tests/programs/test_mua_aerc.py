@@ -8,6 +8,8 @@ instead, and why a resend from aerc does not confirm: test_visible.py.)
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from sendguard.act import queue as q
@@ -45,3 +47,30 @@ def test_held_message_keeps_aercs_bcc_and_is_released(world, tmp_path):
     (got,) = world.server.received
     assert sorted(got.rcpt_tos) == ENVELOPE
     assert "bcc" not in header_names(got.data)
+
+
+def test_oops_drafts_go_where_aerc_recalls_and_sends_them(world, tmp_path):
+    """aerc opens no draft file: oops's lines copy its drafts into the account's Drafts folder,
+    where :recall opens one and y sends it (the folder exists, as once aerc postponed a draft)."""
+    root = tmp_path / "aerc"
+    with Aerc(world, root) as aerc:
+        for sub in ("cur", "new", "tmp"):
+            (root / "mail" / "Drafts" / sub).mkdir(parents=True)
+        aerc.compose(MAILTO)
+        aerc.send()
+        assert wait_until(lambda: len(world.server.received) == 1), aerc.screen()
+        proc = subprocess.run(
+            [world.sendguard, "oops"], env=aerc.env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert proc.returncode == 0, proc.stderr
+        (copy,) = [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("mkdir -p ")]
+        subprocess.run(["sh", "-c", copy], check=True, timeout=30)
+        assert ":cf Drafts  then :recall" in proc.stdout
+        aerc.command("cf Drafts")
+        aerc.wait_for("Sent to you by mistake")
+        aerc.command("recall")
+        aerc.wait_for("Send this email?")
+        aerc.send()
+        assert wait_until(lambda: len(world.server.received) == 2), aerc.screen()
+    subjects = sorted(m.data.split(b"\nSubject: ", 1)[1].split(b"\n", 1)[0] for m in world.server.received[1:])
+    assert subjects[0].startswith((b"Sent to you by mistake", b"Fwd:")), subjects

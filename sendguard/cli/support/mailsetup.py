@@ -312,6 +312,81 @@ def _aerc_copy_to(path: Path) -> list[Path]:
     return out
 
 
+def _aerc_drafts_folders(path: Path) -> list[tuple[Path, str]]:
+    """(the account's maildir, its ``postpone`` folder: aerc's Drafts) for each maildir account."""
+    out: list[tuple[Path, str]] = []
+    source: str | None = None
+    postpone = "Drafts"  # aerc's default
+
+    def flush() -> None:
+        if source:
+            out.append((Path(os.path.expanduser(source)), postpone))
+
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            flush()
+            source, postpone = None, "Drafts"
+        elif re.match(r"source\s*=", stripped):
+            value = stripped.split("=", 1)[1].strip()
+            source = value.removeprefix("maildir://") if value.startswith("maildir://") else None
+        elif re.match(r"postpone\s*=", stripped):
+            postpone = stripped.split("=", 1)[1].strip() or "Drafts"
+    flush()
+    return out
+
+
+DRAFT_PROGRAMS = ("mutt", "neomutt", "aerc")
+
+
+def draft_program(sent_with: str = "") -> str:
+    """The mail program to open sendguard's drafts in: the one that sent the message, else the
+    first that sends through sendguard, else one that is installed (mutt when none is)."""
+    if sent_with in DRAFT_PROGRAMS:
+        return sent_with
+    programs = [p for p in find_mail_programs() if p.name in DRAFT_PROGRAMS]
+    for program in programs:
+        if program.uses_sendguard:
+            return program.name
+    return next((p.name for p in programs if p.installed), "mutt")
+
+
+def open_drafts(drafts: list[Path], drafts_dir: Path, program: str) -> list[str]:
+    """How the person opens ``drafts`` (in ``drafts_dir``) in ``program``: commands, one a line.
+
+    mutt and neomutt open a draft file (``-H``). aerc opens drafts only from a folder of its own
+    account (``:recall``): where sendguard's drafts maildir is not one, they are copied into the
+    account's Drafts (``postpone``) folder."""
+    if program in ("mutt", "neomutt"):
+        return [f"{program} -H {shlex.quote(str(path))}" for path in drafts]
+    accounts: list[tuple[Path, str]] = []
+    aerc = xdg_config() / "aerc" / "accounts.conf"
+    try:
+        accounts = _aerc_drafts_folders(aerc)
+    except OSError:
+        pass  # no accounts.conf: say where aerc's Drafts usually is
+    for root, _ in accounts:
+        try:
+            folder = drafts_dir.resolve().relative_to(root.resolve())
+        except (OSError, ValueError):
+            continue
+        return [f"in aerc: :cf {folder}  then :recall on each draft"]
+    root, postpone = accounts[0] if accounts else (home() / "Mail", "Drafts")
+    target = root / postpone
+    quoted = " ".join(shlex.quote(str(path)) for path in drafts)
+    return [
+        f"mkdir -p {shlex.quote(str(target / 'cur'))} && cp {quoted} {shlex.quote(str(target / 'cur'))}/",
+        f"in aerc: :cf {postpone}  then :recall on each draft (a folder aerc did not have shows after a restart)",
+        f'(for next time, [drafts] maildir = "{_tilde(target)}" in sendguard\'s config puts them there)',
+    ]
+
+
+def _tilde(path: Path) -> str:
+    text = str(path)
+    mine = str(home())
+    return "~" + text[len(mine) :] if text == mine or text.startswith(mine + "/") else text
+
+
 def sent_folder() -> tuple[Path, str] | None:
     """The mail program's Sent maildir and where it was found: mutt's or neomutt's ``record``,
     aerc's ``copy-to``, else a usual place. None when no maildir is found (an mbox ``record``
