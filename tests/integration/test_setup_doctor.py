@@ -406,6 +406,17 @@ def test_setup_and_doctor_say_how_to_reach_sendguard_off_path_and_the_way_works(
     assert on_path.returncode == 0, on_path.stderr
 
 
+def test_setup_says_a_new_local_bin_is_on_path_only_after_logging_in_again():
+    """Debian's ~/.profile adds ~/.local/bin to PATH only if it exists at login: right after the
+    mkdir that setup proposes, `sendguard` is still "command not found" in that shell."""
+    write_msmtprc()
+    exe = Path(sendguard_exe())
+    bare = {**os.environ, "PATH": f"/usr/bin{os.pathsep}/bin"}
+    setup = subprocess.run([str(exe), "setup"], capture_output=True, text=True, env=bare, timeout=60, check=False)
+    fix = next(line.strip() for line in setup.stdout.splitlines() if "ln -s" in line)
+    assert "not on your PATH yet: log in again" in fix and 'export PATH="$HOME/.local/bin:$PATH"' in fix
+
+
 def test_the_commands_the_starter_config_names_in_its_header_work():
     """A checkout installs no man pages: `man 5 sendguard.toml` says "No manual entry" there."""
     write_msmtprc()

@@ -62,7 +62,15 @@ def path_problem() -> tuple[str, str] | None:
     found = shutil.which("sendguard")
     if found and os.path.samefile(found, mine):
         return None
-    fix = f"mkdir -p ~/.local/bin && ln -s {mine} ~/.local/bin/   (~/.local/bin on PATH)"
+    fix = f"mkdir -p ~/.local/bin && ln -s {mine} ~/.local/bin/"
+    local_bin = str(home() / ".local" / "bin")
+    if local_bin in os.environ.get("PATH", "").split(os.pathsep):
+        fix += "   (~/.local/bin is on your PATH)"
+    else:  # Debian's ~/.profile puts it on PATH only if it exists when you log in
+        fix += (
+            "   (~/.local/bin is not on your PATH yet: log in again, as Debian's ~/.profile adds it"
+            ' once it exists, or: export PATH="$HOME/.local/bin:$PATH")'
+        )
     if found:
         return f"`sendguard` on PATH is {found}, not this one ({mine})", fix
     return '`sendguard` is not on PATH: the commands its messages name say "command not found"', fix
