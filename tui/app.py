@@ -88,7 +88,7 @@ class ReviewApp(App[None]):
         """What sendguard said where no mail program showed it (act/notices.py), once."""
         from sendguard.act import notices
 
-        for item in notices.take(self.state_dir):
+        for item in notices.latest_per_message(notices.take(self.state_dir)):
             self.notify(
                 "\n".join(str(line) for line in item.get("body", [])),
                 title=str(item.get("title", "")),

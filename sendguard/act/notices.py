@@ -71,8 +71,16 @@ def take(state_dir: Path) -> list[dict[str, Any]]:
     return notices
 
 
+def latest_per_message(notices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only the latest notice about each message: a message held, then sent again from aerc and
+    still held, has two, and the second says all the first did."""
+    last = {item.get("id"): index for index, item in enumerate(notices) if item.get("id")}
+    return [item for index, item in enumerate(notices) if not item.get("id") or last[item.get("id")] == index]
+
+
 def as_text(notices: list[dict[str, Any]]) -> list[str]:
     """Lines for a terminal (already printable: render.notice made them)."""
+    notices = latest_per_message(notices)
     lines = [f"sendguard: {len(notices)} notice{'s' if len(notices) != 1 else ''} you have not seen:"]
     for item in notices:
         lines.append(f"  {item.get('time', '')}  {item.get('title', '')}")

@@ -149,3 +149,24 @@ def test_notices_are_shown_once_and_concurrent_adds_all_arrive(tmp_path):
     assert notices.take(tmp_path) == [] and not notices.pending(tmp_path)
     assert (tmp_path / notices.FILE).exists() is False
     assert "20 notices you have not seen" in notices.as_text(taken)[0]
+
+
+def test_a_message_noticed_twice_is_shown_once_with_what_was_said_last(tmp_path):
+    """Held, then sent again from aerc and still held: the second notice says all the first did."""
+    title, body = notice("held", "E1", META)
+    notices.add(tmp_path, "held", "E1", title, body)
+    notices.add(tmp_path, "warned", "E2", "sendguard sent a message to kai@x.example, with a warning", ["Subject: s"])
+    again_title, again_body = notice("held-again", "E1", META)
+    notices.add(tmp_path, "held-again", "E1", again_title, again_body)
+    notices.add(tmp_path, "waiting", "", "sendguard will send a message", ["a"])
+    notices.add(tmp_path, "waiting", "", "sendguard will send a message", ["b"])
+    taken = notices.take(tmp_path)
+    assert [(n["kind"], n["id"]) for n in notices.latest_per_message(taken)] == [
+        ("warned", "E2"),
+        ("held-again", "E1"),
+        ("waiting", ""),
+        ("waiting", ""),
+    ]
+    text = "\n".join(notices.as_text(taken))
+    assert text.startswith("sendguard: 4 notices you have not seen:")
+    assert text.count("sendguard held a message to") == 0 and text.count("sendguard still holds") == 1

@@ -418,13 +418,23 @@ async def test_notifications_carry_message_text_inertly(app):
         assert not note.markup
 
 
+async def test_review_shows_a_message_noticed_twice_once(app):
+    from sendguard.act import notices
+
+    notices.add(app.state_dir, "held", data.HELD_ID, "sendguard held a message to x@y.example", ["Why: because"])
+    notices.add(app.state_dir, "held-again", data.HELD_ID, "sendguard still holds a message to x@y.example", ["Why"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert [n.title for n in app._notifications] == ["sendguard still holds a message to x@y.example"]
+
+
 async def test_a_dialog_is_not_covered_by_the_notices_shown_at_start(app):
     """The start's notices stay a minute and are drawn above every screen: in an 80x24 terminal
     they hid the dialog's diff and its buttons. Opening a dialog puts them away."""
     from sendguard.act import notices
 
     for n in range(3):
-        notices.add(app.state_dir, "held", data.HELD_ID, f"sendguard held message {n}", ["Why: because"] * 4)
+        notices.add(app.state_dir, "held", f"E{n}", f"sendguard held message {n}", ["Why: because"] * 4)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert len(app._notifications) == 3
