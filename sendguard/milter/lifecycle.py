@@ -10,6 +10,7 @@ then a milter that is down costs a retry, never a message.
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import subprocess
@@ -100,6 +101,15 @@ class Checker:
         load_rules()
 
 
+class NoAnswer(Exception):
+    """A worker gave no outcome: ``died`` (its pipe closed), else it was stuck past the deadline;
+    ``asked``: the message reached it."""
+
+    def __init__(self, died: bool, asked: bool) -> None:
+        super().__init__("the check worker died" if died else "the check worker did not answer in time")
+        self.died, self.asked = died, asked
+
+
 class Worker:
     """One check process (``python -m sendguard.milter.worker``) and its pipes."""
 
@@ -110,13 +120,21 @@ class Worker:
             [sys.executable, "-P", "-m", "sendguard.milter.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         write_frame(self.proc.stdin, setup)  # type: ignore[arg-type]
+        # From here on a request is written within its deadline or not at all (``_send``): a
+        # worker that does not read must not hold the milter's thread past the time limit.
+        os.set_blocking(self.proc.stdin.fileno(), False)  # type: ignore[union-attr]
 
     def wait_ready(self, timeout: float) -> None:
-        if self._read(timeout) != "ready":
+        try:
+            ready = self._read(timeout) == "ready"
+        except (TimeoutError, OSError, EOFError, ValueError):
+            ready = False
+        if not ready:
             self.kill()
             raise RuntimeError("a check worker did not start")
 
     def _read(self, timeout: float) -> Any:
+        """The next frame; None at EOF (the worker died); TimeoutError past ``timeout``."""
         import select
 
         from sendguard.milter.worker import read_frame
@@ -125,18 +143,48 @@ class Worker:
         assert stdout is not None  # Popen(stdout=PIPE)
         ready, _, _ = select.select([stdout], [], [], max(timeout, 0))
         if not ready:
-            return None
+            raise TimeoutError
         return read_frame(stdout)
 
-    def ask(self, tx: Transaction, deadline: float) -> Outcome | None:
-        """The worker's outcome, or None when it did not answer by ``deadline`` or died."""
-        from sendguard.milter.worker import write_frame
+    def _send(self, data: bytes, deadline: float) -> None:
+        """All of ``data`` into the worker's stdin by ``deadline`` (TimeoutError), however large
+        the message and whether or not the worker reads."""
+        import select
 
+        fd = self.proc.stdin.fileno()  # type: ignore[union-attr]
+        view = memoryview(data)
+        while view:
+            if not select.select([], [fd], [], max(deadline - time.time(), 0))[1]:
+                raise TimeoutError
+            try:
+                view = view[os.write(fd, view[: 1 << 20]) :]
+            except BlockingIOError:
+                continue
+
+    def ask(self, tx: Transaction, deadline: float) -> Outcome:
+        """The worker's outcome; NoAnswer when it died or did not answer by ``deadline``."""
+        import pickle
+        import struct
+
+        data = pickle.dumps((tx, deadline), protocol=pickle.HIGHEST_PROTOCOL)
+        frame = struct.pack(">I", len(data)) + data
+        if self.proc.poll() is not None:
+            raise NoAnswer(died=True, asked=False)
         try:
-            write_frame(self.proc.stdin, (tx, deadline))  # type: ignore[arg-type]
-            return self._read(deadline - time.time())  # type: ignore[no-any-return]
+            self._send(frame, deadline)
+        except TimeoutError:
+            raise NoAnswer(died=self.proc.poll() is not None, asked=True) from None
+        except OSError:  # EPIPE: it is gone, and the message never reached it
+            raise NoAnswer(died=True, asked=False) from None
+        try:
+            outcome = self._read(deadline - time.time())
+        except TimeoutError:
+            raise NoAnswer(died=False, asked=True) from None
         except (OSError, EOFError, ValueError):
-            return None
+            outcome = None
+        if outcome is None:  # EOF: it died checking (killed, out of memory, a crash)
+            raise NoAnswer(died=True, asked=True)
+        return outcome  # type: ignore[no-any-return]
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -168,29 +216,34 @@ class WorkerPool:
 
     def __call__(self, tx: Transaction) -> Outcome:
         deadline = time.time() + self.timeout
-        try:
-            worker = self.idle.get(timeout=self.timeout)
-        except queue.Empty:
-            _log(f"{tx.queue_id or '-'}: no check worker free within {self.timeout:g} s: 451, the client retries")
-            return tempfail("the check took too long")
-        outcome = worker.ask(tx, deadline)
-        if outcome is None:
-            died = worker.proc.poll() is not None
-            worker.kill()
-            with self.lock:
-                self.workers.discard(worker)
-            _log(
-                f"{tx.queue_id or '-'}: "
-                + ("the check worker died" if died else f"not checked within {self.timeout:g} s")
-                + ": 451, the client retries; starting another worker"
-            )
-            respawn = threading.Thread(target=self._replace, name="sendguard-respawn", daemon=True)
-            with self.lock:
-                self.respawns.append(respawn)
-            respawn.start()
-            return tempfail("internal error" if died else "the check took too long")
-        self.idle.put(worker)
-        return outcome
+        while True:
+            try:
+                worker = self.idle.get(timeout=max(deadline - time.time(), 0))
+            except queue.Empty:
+                _log(f"{tx.queue_id or '-'}: no check worker free within {self.timeout:g} s: 451, the client retries")
+                return tempfail("the check took too long")
+            try:
+                outcome = worker.ask(tx, deadline)
+            except NoAnswer as gone:
+                self._drop(worker)
+                _log(
+                    f"{tx.queue_id or '-'}: "
+                    + ("the check worker died" if gone.died else f"not checked within {self.timeout:g} s")
+                    + ": 451, the client retries; starting another worker"
+                )
+                return tempfail("internal error" if gone.died else "the check took too long")
+            self.idle.put(worker)
+            return outcome
+
+    def _drop(self, worker: Worker) -> None:
+        """Kill a worker that died or is stuck and start another in its place."""
+        worker.kill()
+        with self.lock:
+            self.workers.discard(worker)
+        respawn = threading.Thread(target=self._replace, name="sendguard-respawn", daemon=True)
+        with self.lock:
+            self.respawns.append(respawn)
+        respawn.start()
 
     def _replace(self) -> None:
         while not self.closing:

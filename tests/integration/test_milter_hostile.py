@@ -1,5 +1,5 @@
 """The milter behind a real Postfix when things go wrong around it: a history another process is
-writing, a check worker that dies. What the client is told is asserted as smtplib sees it; the
+writing, a check worker that dies or stops reading. What the client is told is asserted as smtplib sees it; the
 promises are the README's: never lose a message, never block the team, never let one through
 unchecked.
 """
@@ -7,6 +7,7 @@ unchecked.
 from __future__ import annotations
 
 import os
+import signal
 import smtplib
 import sqlite3
 import time
@@ -23,9 +24,9 @@ pytestmark = pytest.mark.slow
 ME = "me@nordwerk.example"
 
 
-def submit(team: Team, to: str, subject: str) -> tuple[int, bytes]:
+def submit(team: Team, to: str, subject: str, body: str = "") -> tuple[int, bytes]:
     """Send one message with smtplib: (250, b"") when accepted, else the code and text."""
-    message = make_message(to=to, subject=subject)
+    message = make_message(to=to, subject=subject, **({"body": body} if body else {}))
     try:
         with smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=120) as client:
             client.sendmail(ME, [to], message)
@@ -103,3 +104,72 @@ def test_a_history_another_process_is_writing_delays_no_check(tmp_path, smtp_ser
         wait_until(lambda: all(learned(store, a) for a in both), 60, "both learned once the lock is free")
         assert workers(team) == [worker], "the worker was not killed for the wait"
         assert "not checked within" not in team.milter.log()
+
+
+def queued_on_stdin(pid: int) -> int:
+    """Bytes waiting in the process's stdin pipe, unread (FIONREAD on a second open of it)."""
+    import fcntl
+    import struct
+    import termios
+
+    fd = os.open(f"/proc/{pid}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
+    finally:
+        os.close(fd)
+
+
+def in_background(call):  # type: ignore[no-untyped-def]
+    """Run ``call`` on a thread; the returned function waits for and returns its result."""
+    import threading
+
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+
+    def wait() -> object:
+        thread.join(300)
+        assert result, "no answer"
+        return result[0]
+
+    return wait
+
+
+def test_a_worker_killed_while_checking_is_a_451_at_once_and_the_next_message_goes(tmp_path, smtp_server):
+    """The check worker dies (SIGKILL, the kernel's OOM killer) with the message in hand: the
+    client is told 451 at once, the log says the worker died, not that time ran out, and a new
+    worker checks the retry, delivered once."""
+    with Team(tmp_path, smtp_server, extra="workers = 1\ntimeout = 60\n") as team:
+        (worker,) = workers(team)
+        os.kill(worker, signal.SIGSTOP)  # it cannot answer before it is killed, however fast
+        reply = in_background(lambda: submit(team, "kollege@nordwerk.example", "Numbers"))
+        wait_until(lambda: queued_on_stdin(worker) > 0, 60, "the message handed to the worker")
+        killed = time.monotonic()
+        os.kill(worker, signal.SIGKILL)
+        code, text = reply()  # type: ignore[misc]
+        assert code == 451 and b"4.3.0 sendguard: internal error; please try again later." in text, text
+        assert time.monotonic() - killed < 30, "told at once, not at the time limit"
+        log = team.milter.log()
+        assert "the check worker died: 451" in log and "not checked within" not in log, log
+        assert submit(team, "kollege@nordwerk.example", "Numbers") == (250, b"")
+        wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
+        (got,) = team.delivered(1)
+        assert b"Subject: Numbers" in got.data and len(smtp_server.received) == 1
+
+
+def test_a_worker_that_does_not_read_a_large_message_is_replaced_within_the_time_limit(tmp_path, smtp_server):
+    """The time limit holds for handing the message over too: a worker that does not read (here
+    stopped; stuck in anything between two checks) is killed at the limit and replaced, the
+    client gets the milter's 451 in time, and the next message goes through."""
+    large = "Numbers below.\n\n" + "Quarterly figures, line by line, for the board.\n" * 40_000  # 2 MB
+    with Team(tmp_path, smtp_server, extra="workers = 1\ntimeout = 5\n") as team:
+        (worker,) = workers(team)
+        os.kill(worker, signal.SIGSTOP)
+        started = time.monotonic()
+        code, text = submit(team, "kollege@nordwerk.example", "Quarter", body=large)
+        assert (code, text) == (451, b"4.3.0 sendguard: the check took too long; please try again later.")
+        assert time.monotonic() - started < 20, "at the milter's limit, not Postfix's own 30 s"
+        wait_until(lambda: len(workers(team)) == 1 and worker not in workers(team), 60, "a new worker")
+        assert submit(team, "kollege@nordwerk.example", "Quarter", body=large) == (250, b"")
+        (got,) = team.delivered(1)
+        assert b"Subject: Quarter" in got.data
