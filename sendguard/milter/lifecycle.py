@@ -103,7 +103,7 @@ class Checker:
 
 class NoAnswer(Exception):
     """A worker gave no outcome: ``died`` (its pipe closed), else it was stuck past the deadline;
-    ``asked``: the message reached it."""
+    ``asked``: the message reached it (else it may go to another worker)."""
 
     def __init__(self, died: bool, asked: bool) -> None:
         super().__init__("the check worker died" if died else "the check worker did not answer in time")
@@ -226,6 +226,9 @@ class WorkerPool:
                 outcome = worker.ask(tx, deadline)
             except NoAnswer as gone:
                 self._drop(worker)
+                if not gone.asked:  # it died idle: the message never reached it, another checks it
+                    _log("a check worker had died while idle; starting another")
+                    continue
                 _log(
                     f"{tx.queue_id or '-'}: "
                     + ("the check worker died" if gone.died else f"not checked within {self.timeout:g} s")

@@ -157,6 +157,19 @@ def test_a_worker_killed_while_checking_is_a_451_at_once_and_the_next_message_go
         assert b"Subject: Numbers" in got.data and len(smtp_server.received) == 1
 
 
+def test_a_worker_that_died_idle_costs_the_next_message_nothing(tmp_path, smtp_server):
+    """A worker gone while it waited (killed, out of memory) never had the next message: that
+    one is checked by another worker, not told 451."""
+    with Team(tmp_path, smtp_server, extra="workers = 1\n") as team:
+        (worker,) = workers(team)
+        os.kill(worker, signal.SIGKILL)
+        assert submit(team, "kollege@nordwerk.example", "Lunch") == (250, b"")
+        (got,) = team.delivered(1)
+        assert b"Subject: Lunch" in got.data
+        assert worker not in workers(team) and len(workers(team)) == 1
+        assert "a check worker had died while idle" in team.milter.log()
+
+
 def test_a_worker_that_does_not_read_a_large_message_is_replaced_within_the_time_limit(tmp_path, smtp_server):
     """The time limit holds for handing the message over too: a worker that does not read (here
     stopped; stuck in anything between two checks) is killed at the limit and replaced, the
