@@ -357,11 +357,51 @@ def run_checks(state) -> list[Check]:  # type: ignore[no-untyped-def]
     return checks
 
 
+def postfix_checks(cfg, config_dir: str | None, listen: str) -> list[Check]:  # type: ignore[no-untyped-def]
+    """The team's Postfix and its milter (``--postfix``): every submission checked, none let through
+    unchecked while the milter is down."""
+    from sendguard.milter import setup_check
+
+    if config_dir is None:
+        config_dir = cfg.milter.postfix_config if cfg is not None else ""
+    return [Check(a.name, a.status, a.detail, a.fix) for a in setup_check.check(config_dir, listen)]
+
+
 @click.command()
+@click.option(
+    "--postfix",
+    "team",
+    is_flag=True,
+    help="Also check the team's Postfix for the milter: which services pass mail to it, and what "
+    "Postfix does while it is down.",
+)
+@click.option(
+    "--postfix-config",
+    metavar="DIR",
+    help="Postfix's configuration directory (default: [milter] postfix_config, else Postfix's own).",
+)
+@click.option(
+    "--listen",
+    metavar="SPEC",
+    default="",
+    help="The socket `sendguard milter --listen` opens (unix:PATH, inet:PORT@HOST): checks that it "
+    "answers and that Postfix names it.",
+)
 @click.pass_obj
-def doctor(state) -> None:  # type: ignore[no-untyped-def]
-    """Check config, transport, state dir, history, notmuch and mail programs; say what to fix."""
-    checks = run_checks(state)
+def doctor(state, team: bool, postfix_config: str | None, listen: str) -> None:  # type: ignore[no-untyped-def]
+    """Check config, transport, state dir, history, notmuch and mail programs; say what to fix.
+
+    With --postfix (or --postfix-config, --listen): the config and the team's Postfix instead, as
+    its administrator needs them; one user's mail programs are not the server's business."""
+    if team or postfix_config is not None or listen:
+        if listen:
+            from sendguard.milter.spec import parse_listen
+
+            listen = parse_listen(listen)
+        config_check, cfg = check_config(state)
+        checks = [config_check, *postfix_checks(cfg, postfix_config, listen)]
+    else:
+        checks = run_checks(state)
     width = max(len(c.name) for c in checks)
     for check in checks:
         click.echo(f"{check.status:4}  {check.name:{width}}  {check.detail}")
