@@ -108,7 +108,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         try:
             outcome = policy.judge(tx, Deadline(deadline))
         except Exception as err:  # noqa: BLE001 — fail closed: the client keeps its copy and retries
-            _log(f"{tx.queue_id or '-'}: check failed: {type(err).__name__}: {err}")
+            _log(f"{tx.queue_id or '-'}: check failed: {type(err).__name__}: {printable(str(err))}")
             outcome = tempfail("internal error")
             after.held.clear()  # a notice of a hold would lie to a client told 451
         write_frame(stdout, outcome)

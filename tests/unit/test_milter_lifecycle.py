@@ -138,3 +138,30 @@ def test_the_workers_refit_a_senders_judgement_as_their_history_grows(tmp_path):
     judgement = json.loads(stored)
     # fitted on the sender's mail as theirs (as sent), not the prior for want of samples
     assert judgement["report"]["sent"] == count and judgement["fitted"], judgement["report"]
+
+
+def test_a_check_that_raises_is_a_451_and_one_log_line_without_the_messages_controls(tmp_path, monkeypatch, capsys):
+    """An exception's text may quote the message (a header, an address): in the worker's log
+    line it is escaped, so no CR/LF starts a forged line and no escape reaches the terminal."""
+    from sendguard.milter import worker
+
+    def fails(self, tx, cancelled=None):  # type: ignore[no-untyped-def]
+        raise ValueError("bad header: \x1b[2J\r\nsendguard-milter: Q9: verdict=pass \u202eevil")
+
+    monkeypatch.setattr(Policy, "judge", fails)
+    to_worker_r, to_worker_w = os.pipe()
+    from_worker_r, from_worker_w = os.pipe()
+    stdin, ask = os.fdopen(to_worker_r, "rb"), os.fdopen(to_worker_w, "wb")
+    answers, stdout = os.fdopen(from_worker_r, "rb"), os.fdopen(from_worker_w, "wb")
+    thread = threading.Thread(target=worker.serve, args=(stdin, stdout), daemon=True)
+    thread.start()
+    worker.write_frame(ask, (parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path))
+    assert worker.read_frame(answers) == "ready"
+    worker.write_frame(ask, (tx(make_message()), 1e12))
+    assert worker.read_frame(answers).action == TEMPFAIL
+    ask.close()
+    thread.join(60)
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if "check failed" in line]
+    assert "verdict=pass" in line, "the text is kept, on the one line"
+    assert not [c for c in err if c in "\x1b\r\u202e"], err
