@@ -39,10 +39,15 @@ def milter(state, spec: str, state_dir: Path | None) -> None:  # type: ignore[no
             hints=["install libmilter (Debian: libmilter1.0.1) and `pip install pymilter`"],
         ) from None
     from sendguard.milter.policy import Policy
+    from sendguard.milter.setup_check import at_start
     from sendguard.paths import ensure_private_dir
 
     root = state_dir or senders.state_dir(config)
     ensure_private_dir(root)
+    # a Postfix on this machine that would let mail through unchecked while this milter is
+    # down, or that names no milter here: said where the administrator reads the milter's log
+    for line in at_start(config.milter.postfix_config, spec):
+        click.echo(f"sendguard-milter: {line}", err=True)
     lifecycle.serve(spec, Policy(config, root), config.milter.timeout, workers=max(config.milter.workers, 0))
 
 

@@ -102,8 +102,21 @@ def reachable(listen: str) -> str:
     return ""
 
 
-def check(config_dir: str, listen: str) -> list[Answer]:
-    """Postfix's view of the milter at ``listen`` (empty: any milter a service names)."""
+def at_start(config_dir: str, listen: str) -> list[str]:
+    """What ``sendguard milter`` logs as it starts: every answer that is not ok, one line each;
+    nothing where this machine has no Postfix (the milter may serve one on another host)."""
+    if not (shutil.which("postconf") or shutil.which("postconf", path="/usr/sbin:/sbin")):
+        return []
+    return [
+        f"postfix: {a.status} {a.name}: {a.detail}" + (f" (fix: {a.fix})" if a.fix else "")
+        for a in check(config_dir, listen, probe=False)
+        if a.status != OK
+    ]
+
+
+def check(config_dir: str, listen: str, probe: bool = True) -> list[Answer]:
+    """Postfix's view of the milter at ``listen`` (empty: any milter a service names); ``probe``:
+    also connect to ``listen``."""
     try:
         main = _main(config_dir, (*MILTER_SETTINGS, "non_smtpd_milters", "queue_directory"))
         overrides = _overrides(config_dir)
@@ -174,7 +187,7 @@ def check(config_dir: str, listen: str) -> list[Answer]:
                 "(Postfix's MILTER_README, non-SMTP mail)",
             )
         )
-    if listen:
+    if listen and probe:
         why = reachable(listen)
         if why:
             answers.append(

@@ -110,3 +110,23 @@ def test_a_listen_spec_that_is_no_socket_is_one_clear_line(tmp_path):
     proc = doctor(tmp_path, conf, "--listen", "milter.sock")
     assert proc.returncode == 64 and "Traceback" not in proc.stderr
     assert "is not a milter socket" in proc.stderr
+
+
+def test_the_milter_says_at_start_that_postfix_would_let_mail_through_unchecked(tmp_path):
+    pytest.importorskip("Milter")
+    from tests.support.postfix import MilterProcess
+
+    milter = MilterProcess(sendguard_exe(), tmp_path / "sendguard.toml", tmp_path / "state", transport="inet")
+    conf = postfix_dir(
+        tmp_path, main_extra=f"smtpd_milters = {milter.postfix_spec}\nmilter_default_action = accept\n"
+    )
+    (tmp_path / "sendguard.toml").write_text(f'[log]\nnotmuch = false\n\n[milter]\npostfix_config = "{conf}"\n')
+    try:
+        milter.start()
+        log = milter.log()
+    finally:
+        milter.stop()
+    # smtp/inet takes main.cf's smtpd_milters; the shipped submission entry names another socket
+    assert "postfix: FAIL postfix smtp/inet: milter_default_action = accept: while the milter is down" in log
+    # and it listens all the same: a warning in its log, not a milter that refuses to run
+    assert "listening on inet:" in log
