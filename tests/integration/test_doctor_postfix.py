@@ -117,9 +117,7 @@ def test_the_milter_says_at_start_that_postfix_would_let_mail_through_unchecked(
     from tests.support.postfix import MilterProcess
 
     milter = MilterProcess(sendguard_exe(), tmp_path / "sendguard.toml", tmp_path / "state", transport="inet")
-    conf = postfix_dir(
-        tmp_path, main_extra=f"smtpd_milters = {milter.postfix_spec}\nmilter_default_action = accept\n"
-    )
+    conf = postfix_dir(tmp_path, main_extra=f"smtpd_milters = {milter.postfix_spec}\nmilter_default_action = accept\n")
     (tmp_path / "sendguard.toml").write_text(f'[log]\nnotmuch = false\n\n[milter]\npostfix_config = "{conf}"\n')
     try:
         milter.start()
