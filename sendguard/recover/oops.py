@@ -22,7 +22,7 @@ from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.act.drafts import rewrite_draft, write_draft
 from sendguard.act.restored import restored_root
-from sendguard.errors import QueueError
+from sendguard.errors import QueueError, UsageError
 from sendguard.history import open_for_check
 from sendguard.history.forget import forget_raw
 from sendguard.history.ledger import voice_with
@@ -361,6 +361,27 @@ def _timestamp(iso: object) -> float | None:
         return None
 
 
+def not_before_it_left(noticed: float, meta: dict[str, Any]) -> float:
+    """A time given as noticed, never before the message left. Within the minute before (a time
+    typed to the minute) it is the moment it left; earlier is refused: the breach record would
+    say the mistake was seen before it happened, and the deadline run from it would be short,
+    or over already (and the incident gone from ``oops --list``). A wrong date or zone, most
+    likely: the person says the right time."""
+    left = _timestamp(meta.get("delivered")) or _timestamp(meta.get("created"))
+    if left is None or noticed >= left:
+        return noticed
+    if noticed >= left - 60:
+        return left
+
+    def shown(stamp: float) -> str:
+        return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="minutes")
+
+    raise UsageError(
+        f"--noticed {shown(noticed)}: that is before the message left ({shown(left)})",
+        hints=["give the time you noticed the mistake, after it left (ISO 8601, with a zone if not local time)"],
+    )
+
+
 def oops(
     queue: q.Queue,
     ref: str | None,
@@ -408,6 +429,8 @@ def report(
     whose ledger gives the user's voice; ``observers``: who hears of it the first time
     (default: all of act/events.py)."""
     with queue.locked(entry_id) as entry:
+        if noticed is not None:  # refused before anything is forgotten or written
+            noticed = not_before_it_left(noticed, cast(dict[str, Any], entry.meta))
         raw = entry.raw()
         previous = dict(entry.meta.get("oops") or {})
         first = not previous

@@ -11,7 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sendguard.act import queue as q
@@ -166,6 +166,8 @@ def test_noticed_and_the_list_of_open_incidents(world, tmp_path):
     entry_id = deliver(
         world, hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", NOTE_DE, msgid="m2@x.example", n=300)
     )
+    left = datetime.now(UTC) - timedelta(hours=6)  # it left six hours ago, noticed an hour later
+    q.Queue.default().get(entry_id).save(delivered=left.isoformat(timespec="seconds"))
     noticed = (datetime.now().astimezone() - timedelta(hours=5)).replace(microsecond=0)
     out = world.cli("oops", entry_id, "--json", "--noticed", noticed.isoformat())
     assert out.returncode == 0, out.stderr
@@ -187,6 +189,51 @@ def test_noticed_and_the_list_of_open_incidents(world, tmp_path):
     assert "Fakten" not in again["art_33_3"]["d_measures"]  # no manager draft, none claimed
     bad = world.cli("oops", entry_id, "--noticed", "yesterday")
     assert bad.returncode == 64 and "ISO 8601" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_time_noticed_before_the_message_left_is_refused_and_changes_nothing(world, tmp_path):
+    """It was taken as given: the record said the mistake was seen before it happened, and the
+    deadline run from it was over already (the incident gone from `oops --list`)."""
+    setup_world(world, tmp_path)
+    entry_id = deliver(
+        world, hf.mail([hf.CLIENT_THOMAS], "Personalkosten Abteilung", NOTE_DE, msgid="m3@x.example", n=300)
+    )
+    bad = world.cli("oops", entry_id, "--noticed", "2026-01-01T10:00+00:00")
+    assert bad.returncode == 64, bad.stderr
+    first, hint = bad.stderr.splitlines()
+    left = datetime.fromisoformat(q.Queue.default().get(entry_id).meta["delivered"])
+    assert first == (
+        "sendguard: error: --noticed 2026-01-01T10:00+00:00: that is before the message left "
+        f"({left.astimezone().isoformat(timespec='minutes')})"
+    )
+    assert "after it left" in hint
+    assert "oops" not in q.Queue.default().get(entry_id).meta  # no record, no drafts
+    assert forgotten() == []  # and not taken out of the history
+    assert world.cli("oops", "--list").stdout.startswith("no open incidents")
+    # a time typed to the minute it left is that moment: never before it
+    minute = left.astimezone().replace(second=0)
+    out = world.cli("oops", entry_id, "--json", "--noticed", minute.isoformat(timespec="minutes"))
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)["record"]
+    assert datetime.fromisoformat(record["noticed"]) == left
+    assert datetime.fromisoformat(record["deadline"]) == left + timedelta(hours=72)
+    assert forgotten() == ["m3@x.example"]
+
+
+def forgotten() -> list[str]:
+    """The Message-IDs the history was told to forget."""
+    import sqlite3
+
+    from sendguard import paths
+    from sendguard.history.store import path_in
+
+    db = sqlite3.connect(path_in(paths.state_dir()))
+    try:
+        return [row[0] for row in db.execute("SELECT msgid FROM forgotten")]
+    except sqlite3.OperationalError:  # the table is made on the first forget
+        return []
+    finally:
+        db.close()
 
 
 ENGLISH_HISTORY = [
