@@ -19,10 +19,12 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from sendguard.act import queue as q
 from sendguard.config.schema import load
 from sendguard.milter import senders
 from sendguard.milter.policy import ACCEPT, REJECT, Policy, Transaction
@@ -220,7 +222,10 @@ def test_oops_as_writes_the_local_record_and_drafts_in_the_senders_name(tmp_path
     policy = team.policy()
     entry_id = sent_anyway(policy)
 
-    noticed = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() - 3600))  # one time for both
+    # one time for both, an hour ago: the copies left two hours ago (never noticed before that)
+    noticed = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() - 3600))
+    two_hours_ago = datetime.fromtimestamp(time.time() - 7200, UTC).isoformat(timespec="seconds")
+    q.Queue(state / "queue").get(entry_id).save(delivered=two_hours_ago)
     out = team.cli("oops", "--as", hf.ME, entry_id, "--json", "--noticed", noticed)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
@@ -250,6 +255,7 @@ def test_oops_as_writes_the_local_record_and_drafts_in_the_senders_name(tmp_path
     # Petra's own oops for the same mistake, on her machine with the same history
     setup_world(world, tmp_path / "petra", extra=extra)
     local_id = deliver(world, wrong_thomas("mistake@lindenhof.example"))
+    q.Queue.default().get(local_id).save(delivered=two_hours_ago)
     local = world.cli("oops", local_id, "--json", "--noticed", noticed)
     assert local.returncode == 0, local.stderr
     local_drafts = drafts_by_role(json.loads(local.stdout)["drafts"], local_id)
