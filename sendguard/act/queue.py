@@ -130,6 +130,7 @@ class Meta(_MetaFrom, total=False):
     options: list[str]
     recipients: list[str]  # given to the transport after ``--``; empty: it reads the headers
     envelope: list[str]  # who gets it, as checked
+    original_envelope: list[str]  # who it was for as the person wrote it, before a fix in review
     aliases_expanded: bool  # msmtp's aliases were replaced in recipients (act/aliases.py)
     aliases: dict[str, list[str]]  # each local recipient msmtp's aliases replaced -> by what
     read_recipients: bool

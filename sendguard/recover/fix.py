@@ -238,6 +238,7 @@ def take_suggestion(queue: q.Queue, entry_id: str, config: Config, state_dir: Pa
         # suggestion_taken: the incident log tags the entry's later records "fixed"
         entry.save(
             envelope=new_envelope,
+            original_envelope=list(meta.get("original_envelope") or envelope),
             recipients=_replace_list(list(meta.get("recipients", [])), replacements),
             size=len(new_raw),
             suggestion_taken=taken,
@@ -293,6 +294,7 @@ def replace_message(queue: q.Queue, entry_id: str, new_raw: bytes, config: Confi
         atomic_write(entry.message_path, new_raw)
         entry.save(
             envelope=new_envelope,
+            original_envelope=list(entry.meta.get("original_envelope") or envelope),
             recipients=recipients,
             subject=new_message.subject,
             size=len(new_raw),

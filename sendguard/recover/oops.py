@@ -95,18 +95,22 @@ def classify_recipients(
 ) -> tuple[list[str], list[str], bool]:
     """(unintended, intended, whether the intended ones are presumed).
 
-    Unintended: the given ones, else those the rules flagged, else the outsiders. Intended: the
-    given ones, else the rules' suggestions, else (with a history) the contact most confusable
-    with each unintended recipient."""
+    Unintended: the given ones, else those the rules flagged, else the outsiders; of a message
+    fixed in review before it left, only among those the fix brought in (the others the person
+    chose twice, as written and as fixed). Intended: the given ones, else the rules'
+    suggestions, else (with a history) the contact most confusable with each unintended
+    recipient."""
     envelope = list(meta.get("envelope") or meta.get("recipients") or [])
     findings = [f for f in meta.get("findings", []) if f.get("severity") != "info"]
     if wrong:
         unintended = [normalize_address(a) for a in wrong]
     else:
-        flagged = [f["recipient"] for f in findings if f.get("recipient") in envelope]
+        written = set(meta.get("original_envelope") or [])
+        suspects = [a for a in envelope if a not in written] or envelope
+        flagged = [f["recipient"] for f in findings if f.get("recipient") in suspects]
         org = config.organization.domains
-        outside = [a for a in envelope if not (org and domain_matches(domain_of(a), org))]
-        unintended = list(dict.fromkeys(flagged)) or outside or envelope
+        outside = [a for a in suspects if not (org and domain_matches(domain_of(a), org))]
+        unintended = list(dict.fromkeys(flagged)) or outside or suspects
     if intended:
         meant = [normalize_address(a) for a in intended]
         return unintended, [a for a in meant if a not in unintended], False

@@ -349,3 +349,34 @@ def test_the_drafts_are_signed_with_the_name_the_original_was_sent_under(world, 
     (draft,) = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in report.drafts]
     assert draft["From"].addresses[0].display_name == "Wolff, Daniel"
     assert draft["From"].addresses[0].addr_spec == "me@nordwerk.example"
+
+
+@pytest.mark.parametrize("how", ["suggestion", "edit"])
+def test_after_a_fix_in_review_only_who_the_fix_brought_in_got_it_by_mistake(world, how):
+    """The Cc that the original and the fixed message share was listed as unintended too: the
+    person chose that Cc twice; only the recipient the fix put in can have got it by mistake."""
+    from sendguard import paths
+    from sendguard.recover.fix import replace_message, take_suggestion
+
+    world.write_config()
+    raw = make_message(to="anna@kundenfirrna.example", extra_headers="Cc: kai@partner.example\n")
+    assert world.send(raw, "-t").returncode == 75  # a lookalike of the client's domain: held
+    (row,) = [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
+    config = config_mod.load(world.config_path)
+    if how == "suggestion":  # review's s
+        assert take_suggestion(q.Queue.default(), row["id"], config, paths.state_dir()).delivered
+    else:  # review's e, then r
+        fixed = raw.replace(b"To: anna@kundenfirrna.example", b"To: anna@kundenfirma.example")
+        assert replace_message(q.Queue.default(), row["id"], fixed, config, paths.state_dir()).verdict == "pass"
+        assert world.cli("release", row["id"]).returncode == 0
+    (got,) = world.server.received
+    assert sorted(got.rcpt_tos) == ["anna@kundenfirma.example", "kai@partner.example"]
+    out = world.cli("oops", "--json")
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)["record"]
+    assert sorted(record["recipients"]) == ["anna@kundenfirma.example", "kai@partner.example"]
+    assert record["unintended_recipients"] == ["anna@kundenfirma.example"]
+    assert "kai@partner.example" not in record["intended_recipients"]
+    # --wrong still names anyone
+    again = json.loads(world.cli("oops", "--json", "--wrong", "kai@partner.example").stdout)["record"]
+    assert again["unintended_recipients"] == ["kai@partner.example"]
