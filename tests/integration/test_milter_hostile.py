@@ -186,3 +186,92 @@ def test_a_worker_that_does_not_read_a_large_message_is_replaced_within_the_time
         assert submit(team, "kollege@nordwerk.example", "Quarter", body=large) == (250, b"")
         (got,) = team.delivered(1)
         assert b"Subject: Quarter" in got.data
+
+
+def enc(text: str) -> str:
+    import base64
+
+    return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+
+
+# CR/LF that would start a header or an SMTP reply line of its own, ESC/C1/OSC sequences, a bidi
+# override, BEL, and printf's and libmilter's "%"
+HOSTILE = "\x1b[2J\u009b2J\u009d0;owned\u009c \u202eevil\r\nX-Injected: yes\r\n\x07 %s %n"
+
+
+def test_hostile_subject_and_names_reach_no_reply_line_header_or_log_line_raw(tmp_path, smtp_server):
+    """Through Postfix, a held message whose subject and display names carry controls: the 550
+    the client reads, the notice mail's header and body and the milter's log hold none of them."""
+    import re
+
+    from tests.support.postfix import notice_subject
+
+    active = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+    extra = '[rules.external-recipient]\naction = "hold"\n'
+    with Team(tmp_path, smtp_server, extra=extra) as team:
+        message = make_message(
+            subject=enc(HOSTILE),
+            sender=f"{enc(HOSTILE)} <{ME}>",
+            to=f"{enc(HOSTILE)} <anna@kundenfirma.example>",
+            body="please find attached the offer\n",
+        )
+        with smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=60) as client:
+            with pytest.raises(smtplib.SMTPDataError) as caught:
+                client.sendmail(ME, ["anna@kundenfirma.example"], message)
+        assert caught.value.smtp_code == 550
+        reply = caught.value.smtp_error.decode("ascii")  # ASCII, or this raises
+        assert all(" " <= c <= "~" for line in reply.splitlines() for c in line), reply
+        (notice,) = team.notices(1)
+        head, body = notice.data.replace(b"\r\n", b"\n").split(b"\n\n", 1)
+        assert not [line for line in head.split(b"\n") if line.lower().startswith(b"x-injected")], head
+        assert not active.search(notice_subject(notice).replace("\n", "")), notice_subject(notice)
+        assert "Held, not sent: \\x1b[2J" in notice_subject(notice)  # the facts are there, escaped
+        assert not active.search(body.decode("utf-8").replace("\n", ""))
+        assert not active.search(team.milter.log().replace("\n", ""))
+
+
+def test_a_client_stalling_mid_body_past_the_time_limit_is_checked_once_it_ends(tmp_path, smtp_server):
+    """The milter's time limit is for the check, not for the client: a client that stops half-way
+    through the body for longer than it is still checked and delivered once when it finishes."""
+    with Team(tmp_path, smtp_server, extra="timeout = 4\n") as team:
+        message = make_message(to="kollege@nordwerk.example", subject="Slow line").replace(b"\n", b"\r\n")
+        client = smtplib.SMTP("127.0.0.1", team.postfix.port, timeout=120)
+        client.ehlo()
+        assert client.mail(ME)[0] == 250 and client.rcpt("kollege@nordwerk.example")[0] == 250
+        assert client.docmd("DATA")[0] == 354
+        client.send(message[: len(message) // 2])
+        time.sleep(6)  # the stall itself, past the 4 s limit: what the test is about, not a wait
+        client.send(message[len(message) // 2 :] + b"\r\n.\r\n")
+        code, _ = client.getreply()
+        client.close()
+        assert code == 250
+        wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
+        (got,) = team.delivered(1)
+        assert b"Subject: Slow line" in got.data and len(smtp_server.received) == 1
+
+
+def test_connections_dropped_mid_data_leave_no_thread_and_nothing_queued(tmp_path, smtp_server):
+    """Clients that hang up half-way through DATA: nothing is delivered or queued, the milter
+    ends each connection's thread, and the next message is checked as usual."""
+    import socket
+
+    with Team(tmp_path, smtp_server) as team:
+        milter = team.milter.proc
+        assert milter is not None
+        threads = len(os.listdir(f"/proc/{milter.pid}/task"))
+        for n in range(50):
+            with socket.create_connection(("127.0.0.1", team.postfix.port), timeout=60) as sock:
+                replies = sock.makefile("rb")
+                replies.readline()
+                sock.sendall(b"EHLO drop.example\r\n")
+                while replies.readline()[3:4] != b" ":
+                    pass
+                sock.sendall(f"MAIL FROM:<{ME}>\r\nRCPT TO:<kollege@nordwerk.example>\r\nDATA\r\n".encode())
+                assert [replies.readline()[:3] for _ in range(3)] == [b"250", b"250", b"354"]
+                sock.sendall(b"From: me@nordwerk.example\r\nSubject: cut\r\n\r\n" + b"half a body\r\n" * (n * 100))
+        assert submit(team, "kollege@nordwerk.example", "After the drops") == (250, b"")
+        (got,) = team.delivered(1)
+        assert b"Subject: After the drops" in got.data
+        wait_until(lambda: team.postfix.queue() == [], 60, "an empty Postfix queue")
+        wait_until(lambda: len(os.listdir(f"/proc/{milter.pid}/task")) <= threads, 60, "the connection threads gone")
+        assert len(smtp_server.received) == 1
