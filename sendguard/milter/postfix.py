@@ -29,7 +29,8 @@ def _config_args(config_dir: str) -> list[str]:
     return ["-c", config_dir] if config_dir else []
 
 
-def _run(command: list[str]) -> str:
+def run_tool(command: list[str]) -> str:
+    """A Postfix command's output; QueueError (one line) when it is missing, hangs or fails."""
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     except FileNotFoundError:
@@ -45,7 +46,7 @@ def _run(command: list[str]) -> str:
 def hold_queue(config_dir: str = "") -> list[dict[str, Any]]:
     """The messages in Postfix's hold queue, as ``postqueue -j`` describes them."""
     out = []
-    for line in _run(["postqueue", *_config_args(config_dir), "-j"]).splitlines():
+    for line in run_tool(["postqueue", *_config_args(config_dir), "-j"]).splitlines():
         try:
             item = json.loads(line)
         except ValueError:
@@ -135,9 +136,9 @@ def release(queue_id: str, config_dir: str = "", *, config: Any = None) -> list[
         raise QueueError(
             f"no message {queue_id} in Postfix's hold queue", hints=["see `sendguard queue list --postfix`"]
         )
-    _run(["postsuper", *_config_args(config_dir), "-H", queue_id])
+    run_tool(["postsuper", *_config_args(config_dir), "-H", queue_id])
     warnings = _note_decision(config, queue_id, "released")
-    _run(["postqueue", *_config_args(config_dir), "-i", queue_id])
+    run_tool(["postqueue", *_config_args(config_dir), "-i", queue_id])
     return warnings
 
 
@@ -148,7 +149,7 @@ def discard(queue_id: str, config_dir: str = "", *, config: Any = None) -> list[
         raise QueueError(
             f"no message {queue_id} in Postfix's hold queue", hints=["see `sendguard queue list --postfix`"]
         )
-    _run(["postsuper", *_config_args(config_dir), "-d", queue_id, "hold"])
+    run_tool(["postsuper", *_config_args(config_dir), "-d", queue_id, "hold"])
     return _note_decision(config, queue_id, "discarded")
 
 

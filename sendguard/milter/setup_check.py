@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 from dataclasses import dataclass
 
+from sendguard.errors import QueueError
 from sendguard.milter.spec import postfix_form
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -27,24 +27,12 @@ class Answer:
     fix: str = ""
 
 
-class PostconfError(Exception):
-    """postconf could not be run or failed; the message says why, for one doctor line."""
-
-
 def postconf(config_dir: str, *args: str) -> str:
+    from sendguard.milter.postfix import run_tool
+
     # /usr/sbin is not on an ordinary user's PATH; postconf needs no privilege
     exe = shutil.which("postconf") or shutil.which("postconf", path="/usr/sbin:/sbin") or "postconf"
-    command = [exe, *(["-c", config_dir] if config_dir else []), *args]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    except FileNotFoundError:
-        raise PostconfError("postconf not found: is Postfix installed on this machine?") from None
-    except subprocess.TimeoutExpired:
-        raise PostconfError(f"{' '.join(command)} did not answer within 30 s") from None
-    if done.returncode != 0:
-        why = (done.stderr or done.stdout).strip().splitlines()
-        raise PostconfError(f"{' '.join(command)} failed: {why[-1] if why else f'exit {done.returncode}'}")
-    return done.stdout
+    return run_tool([exe, *(["-c", config_dir] if config_dir else []), *args])
 
 
 def _main(config_dir: str, names: tuple[str, ...]) -> dict[str, str]:
@@ -121,7 +109,7 @@ def check(config_dir: str, listen: str, probe: bool = True) -> list[Answer]:
         main = _main(config_dir, (*MILTER_SETTINGS, "non_smtpd_milters", "queue_directory"))
         overrides = _overrides(config_dir)
         services = _smtpd_services(config_dir)
-    except PostconfError as err:
+    except QueueError as err:
         return [Answer(FAIL, "postfix", str(err), "run this where Postfix runs, or pass --postfix-config DIR")]
 
     def ours(value: str) -> list[str]:
