@@ -1,7 +1,7 @@
 """What ``sendguard doctor --postfix`` reads from Postfix: is every submission checked, and does
 a milter that is down make Postfix hold on rather than let mail through?
 
-Read-only: ``postconf`` for main.cf (``-h``) and for master.cf's per-service overrides (``-P``),
+Read-only: ``postconf`` for main.cf and for master.cf's per-service overrides (``-P``),
 and one connection to the milter's socket. Each answer is (status, name, detail, fix) with the
 status "ok", "warn" or "FAIL", as the doctor prints it.
 """
@@ -27,12 +27,15 @@ class Answer:
     fix: str = ""
 
 
+def _postconf_exe() -> str | None:
+    # /usr/sbin is not on an ordinary user's PATH; postconf needs no privilege
+    return shutil.which("postconf") or shutil.which("postconf", path="/usr/sbin:/sbin")
+
+
 def postconf(config_dir: str, *args: str) -> str:
     from sendguard.milter.postfix import run_tool
 
-    # /usr/sbin is not on an ordinary user's PATH; postconf needs no privilege
-    exe = shutil.which("postconf") or shutil.which("postconf", path="/usr/sbin:/sbin") or "postconf"
-    return run_tool([exe, *(["-c", config_dir] if config_dir else []), *args])
+    return run_tool([_postconf_exe() or "postconf", *(["-c", config_dir] if config_dir else []), *args])
 
 
 def _main(config_dir: str, names: tuple[str, ...]) -> dict[str, str]:
@@ -62,7 +65,7 @@ def _smtpd_services(config_dir: str) -> list[str]:
 
 
 def _milters(value: str) -> list[str]:
-    return [m for m in value.replace(",", " ").split() if m]
+    return value.replace(",", " ").split()
 
 
 def same_milter(postfix_spec: str, listen: str, queue_directory: str) -> bool:
@@ -93,7 +96,7 @@ def reachable(listen: str) -> str:
 def at_start(config_dir: str, listen: str) -> list[str]:
     """What ``sendguard milter`` logs as it starts: every answer that is not ok, one line each;
     nothing where this machine has no Postfix (the milter may serve one on another host)."""
-    if not (shutil.which("postconf") or shutil.which("postconf", path="/usr/sbin:/sbin")):
+    if _postconf_exe() is None:
         return []
     return [
         f"postfix: {a.status} {a.name}: {a.detail}" + (f" (fix: {a.fix})" if a.fix else "")
