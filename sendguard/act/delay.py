@@ -9,6 +9,7 @@ entry's lock. Never early, never twice and never lost come from the queue, not f
 
 from __future__ import annotations
 
+import email.utils
 import math
 import sys
 import time
@@ -277,17 +278,25 @@ def _too_late(entry: q.Entry) -> QueueError:
     )
 
 
-def draft_bytes(entry: q.Entry) -> bytes:
-    """The message as a draft: Bcc recipients (only in the envelope) written back as a Bcc header."""
+def draft_bytes(entry: q.Entry, *, now: float | None = None) -> bytes:
+    """The message as a draft: Bcc recipients (only in the envelope) written back as a Bcc
+    header, and a Date (when it was taken back) where the program that sent it gave none:
+    without one, aerc lists the draft with "???????" for its date."""
     from sendguard.mail.message import OutgoingMessage
 
     raw = entry.raw().replace(b"\r\n", b"\n")
-    shown = {a.addr for a in OutgoingMessage(raw).header_recipients}
+    message = OutgoingMessage(raw)
+    shown = {a.addr for a in message.header_recipients}
     hidden = [a for a in entry.meta.get("envelope", []) if a not in shown]
-    if not hidden:
+    added = b""
+    if hidden:
+        added += b"\nBcc: " + ", ".join(hidden).encode()
+    if not message.header("Date"):
+        added += b"\nDate: " + email.utils.formatdate(time.time() if now is None else now, localtime=True).encode()
+    if not added:
         return raw
     head, sep, body = raw.partition(b"\n\n")
-    return head + b"\nBcc: " + ", ".join(hidden).encode() + b"\n" + (sep[1:] or b"\n") + body
+    return head + added + b"\n" + (sep[1:] or b"\n") + body
 
 
 def undo(
@@ -314,7 +323,7 @@ def undo(
                 from sendguard.act.drafts import write_draft
 
                 try:
-                    draft = write_draft(drafts_dir, draft_bytes(entry), f"undone-{entry.id}", now=now)
+                    draft = write_draft(drafts_dir, draft_bytes(entry, now=now), f"undone-{entry.id}", now=now)
                 except OSError as err:  # taken back all the same: the person asked that it not leave
                     entry.save(state=q.UNDONE, event=f"undone; no draft could be written: {err.strerror}")
                     events.emit(entry, "undone", config)

@@ -229,6 +229,8 @@ def _draft(
     body: str,
     reply_to_id: str | None,
     attach: bytes | None = None,
+    *,
+    date: float,
 ) -> bytes:
     # Folded at 200: the default 78 splits a subject with one non-ASCII dash into encoded-word
     # fragments (even an empty one) that some programs show as they are.
@@ -237,6 +239,8 @@ def _draft(
         msg["From"] = sender
     msg["To"] = email.utils.formataddr((who.display, who.addr)) if who else to
     msg["Subject"] = subject
+    # When it was written: without a Date, aerc lists a draft with "???????" for its date.
+    msg["Date"] = email.utils.formatdate(date, localtime=True)
     if reply_to_id:
         msg["In-Reply-To"] = reply_to_id
         msg["References"] = reply_to_id
@@ -313,7 +317,7 @@ def write_drafts(
         fill = {**values, "greeting": greeting, "closing": closing}
         subject = text_for(language, f"{key}_subject", form).format(**fill)
         body = text_for(language, f"{key}_body", form).format(**fill)
-        jobs.append((role, _draft(sender, who, to, subject, body, reply, attach), kinds[key], to))
+        jobs.append((role, _draft(sender, who, to, subject, body, reply, attach, date=now), kinds[key], to))
 
     for i, who in enumerate(wrong_people):
         add(f"unintended-{i}" if i else "unintended", who, who.addr, "unintended", record["message_id"])

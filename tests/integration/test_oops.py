@@ -192,6 +192,25 @@ def test_english_message_gets_english_drafts_and_no_manager_draft_without_one(wo
     assert all(p.parent == tmp_path / "Drafts" / "cur" for p in report.drafts)
 
 
+def test_every_draft_is_dated_when_it_was_written(world, tmp_path):
+    """A draft without a Date is listed by aerc with "???????" for its date."""
+    world.config_path.write_text(config_text(world))
+    world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
+    config = config_mod.load(world.config_path)
+    kw = {"drafts_dir": tmp_path / "Drafts", "intended": ["anna.berg@kundenfirma.example"]}
+    report = oops(q.Queue.default(), None, config, now=NOW, **kw)
+    assert len(report.drafts) == 3
+    for path in report.drafts:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert len(msg.get_all("Date", [])) == 1, path.name
+        assert msg["Date"].datetime.timestamp() == NOW, msg["Date"]
+    # Refreshed later, each draft says when it was written again.
+    later = oops(q.Queue.default(), None, config, now=NOW + 600, **kw)
+    for path in later.drafts:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert msg["Date"].datetime.timestamp() == NOW + 600
+
+
 def test_the_note_without_a_manager_names_the_file_where_setting_one_works(world):
     """setup asks for the manager only when it writes a new config: the note must say where it goes."""
     world.write_config()

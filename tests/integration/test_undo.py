@@ -9,6 +9,8 @@ it, with generous bounds.
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import io
 import json
 import os
@@ -235,6 +237,21 @@ def test_undo_takes_it_back_as_a_draft_that_mutt_sends_again(world, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert len(world.server.received) == 1
     assert sorted(world.server.received[0].rcpt_tos) == ["anna@kundenfirma.example", "boss@nordwerk.example"]
+
+
+def test_an_undone_message_without_a_date_is_dated_when_taken_back(world):
+    """aerc lists a draft without a Date with "???????" for its date; one the program dated keeps its own."""
+    world.write_config("[delay]\nseconds = 60\n")
+    undated = make_message(subject="no date").replace(b"Date: Fri, 27 Nov 2026 09:00:00 +0000\n", b"")
+    assert b"Date:" not in undated
+    for message, expected in ((undated, NOW), (make_message(subject="dated"), 1795770000.0)):
+        assert world.send(message, "-t").returncode == 0
+        config = config_of(world)
+        done = undo.undo(q.Queue.default(), None, config, drafts_dir=world.root / "Drafts", now=NOW)
+        draft = email.message_from_bytes(done.draft.read_bytes(), policy=email.policy.default)
+        assert len(draft.get_all("Date", [])) == 1
+        assert draft["Date"].datetime.timestamp() == expected
+        assert draft.get_content() == "Hello Anna,\n\nthe Falke rollout is on track.\n\nRegards\nMe\n"
 
 
 def test_undo_without_a_writable_drafts_folder_still_takes_it_back(world, tmp_path):
