@@ -241,11 +241,37 @@ def _may_assign_keyword(line: str) -> bool:
     return any(word in folded for word in KEYWORD_WORDS)
 
 
-def _scan_line(line: str) -> list[tuple[str, str, bool]]:
-    """(what, value, conclusive) that detect-secrets finds in one line."""
+# Every pattern of detect-secrets' token plugins (_PLUGIN_NAMES) needs one of TOKEN_MARKS, or
+# "xox" or "hooks.slack.com" (folded: two patterns ignore case), or "://" with an "@" after it,
+# or a run of 20 characters of its classes (all within _TOKEN_RUN_20's, folded as re.IGNORECASE
+# compares them); a test generates every pattern's matches. A cue line of prose ("the key
+# point") has none: then detect-secrets is neither imported (~0.15 s, most of what a mail with
+# such a line costs) nor asked.
+_TOKEN_RUN_20 = LazyPattern(r"[\w+/=\\-]{20}")
+TOKEN_MARKS = ("eyJ", "BEGIN ", "PuTTY-User-Key-File-2", "_authToken=")
+FOLDED_TOKEN_MARKS = ("xox", "hooks.slack.com")
+
+
+def _may_hold_token(line: str) -> bool:
+    if any(mark in line for mark in TOKEN_MARKS):
+        return True
+    at = line.find("://")
+    if at >= 0 and "@" in line[at:]:
+        return True
+    folded = fold(line)
+    return any(mark in folded for mark in FOLDED_TOKEN_MARKS) or _TOKEN_RUN_20.search(folded) is not None
+
+
+def _scan_line(line: str, screen: bool = True) -> list[tuple[str, str, bool]]:
+    """(what, value, conclusive) that detect-secrets finds in one line. ``screen``: ask a plugin
+    only where its patterns could match (False: ask them all, for the tests' comparison)."""
+    may_token = not screen or _may_hold_token(line)
+    may_assign = not screen or _may_assign_keyword(line)
+    if not (may_token or may_assign):
+        return []
     tokens, keyword, base64, hexa = _detectors()
     out: list[tuple[str, str, bool]] = []
-    for plugin in tokens:
+    for plugin in tokens if may_token else ():
         for found in _analyze(plugin, "mail.txt", line):
             value = str(found.secret_value or "")
             if len(value) < 12:
@@ -266,7 +292,7 @@ def _scan_line(line: str) -> list[tuple[str, str, bool]]:
     # Keyword assignments: quoted values as any file has them; unquoted ones (.env, YAML) only
     # when the value looks random, since prose has "key: value" everywhere.
     values: dict[str, bool] = {}
-    if _may_assign_keyword(line):
+    if may_assign:
         values = {str(f.secret_value or ""): True for f in _analyze(keyword, "mail.txt", line)}
         values.update({str(f.secret_value or ""): False for f in _analyze(keyword, "settings.yaml", line) if f})
     for value, quoted in values.items():

@@ -309,3 +309,70 @@ def test_keyword_cues_skip_only_texts_without_a_keyword(text):
     lowered = text.lower()
     if sd._KEYWORDS.search(lowered):
         assert any(sd._has_cue(lowered, cue) for cue in sd.KEYWORD_CUES), text
+
+
+def _token_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    import importlib
+
+    patterns = []
+    for module, name in secrets._PLUGIN_NAMES:
+        plugin = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), name)
+        patterns += [(f"{name} {i}", pattern) for i, pattern in enumerate(plugin.denylist)]
+    return patterns
+
+
+@pytest.mark.parametrize("name, pattern", _token_patterns(), ids=[name for name, _ in _token_patterns()])
+def test_every_token_plugins_match_is_a_line_the_screen_lets_through(name, pattern):
+    @FAST
+    @given(st.from_regex(pattern, fullmatch=True))
+    def check(text: str) -> None:
+        assert secrets._may_hold_token(text), text
+
+    check()
+
+
+_LINE_PIECES = st.sampled_from(
+    [
+        " ",
+        "key",
+        "Key: ",
+        "password = ",
+        '"',
+        "'",
+        "token",
+        "AKIA",
+        "ghp_",
+        "xoxb-1-",
+        "eyJ",
+        ".",
+        "://",
+        "@",
+        "a1B2c3D4e5F6g7H8i9J0",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "Hunter2Geheim",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "ſ",
+        "K",
+        "İ",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_LINE_PIECES, st.text(max_size=6)), max_size=16).map("".join))
+@example("the key point: we ship in May")
+@example("key ghp_" + "a" * 36)
+def test_the_screen_changes_no_finding_of_a_line(line):
+    assert secrets._scan_line(line) == secrets._scan_line(line, screen=False)
+
+
+def test_a_line_with_a_cue_word_in_prose_does_not_load_detect_secrets():
+    """In a fresh interpreter: "key" in prose is a cue line, but nothing there can be a token."""
+    code = (
+        "from sendguard.rules import secrets\n"
+        "found = secrets.find_secrets('Hello Anna,\\n\\nthe key point is the author of the risk-list.\\n')\n"
+        "import sys\n"
+        "print(found, 'detect_secrets' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.stdout.strip() == "[] False", proc.stderr
