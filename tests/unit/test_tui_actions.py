@@ -448,6 +448,33 @@ async def test_a_dialog_is_not_covered_by_the_notices_shown_at_start(app):
     assert queue_of(app).get(data.HELD_ID).state == "held"
 
 
+async def test_the_last_decisions_notice_is_not_left_beside_the_next_dialog(app):
+    """Textual redraws only the top screen's toasts: "Sent to ..." stayed on the list beneath,
+    drawn beside the next dialog as if it were about that message."""
+
+    def shown(svg: str) -> str:
+        return svg.replace("&#160;", " ")
+
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        await select(pilot, data.HELD_ID)
+        await pilot.press("r", "y")
+        await settle(pilot)
+        assert "Sent to anna@kundenfirma.example." in shown(app.export_screenshot())
+        await select(pilot, data.BLOCKED_ID)
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        screen = shown(app.export_screenshot())
+        assert "Discard this message?" in screen
+        assert "Sent to" not in screen
+        await pilot.press("y")
+        await settle(pilot)
+        screen = shown(app.export_screenshot())
+        assert "Discarded " in screen and "Sent to" not in screen
+    assert queue_of(app).get(data.BLOCKED_ID).state == "discarded"
+
+
 async def test_notices_no_mail_program_showed_appear_at_review_start_once(app):
     from sendguard.act import notices
 

@@ -18,8 +18,13 @@ from textual.widgets.option_list import Option
 def clear_toasts(modal: ModalScreen) -> None:  # type: ignore[type-arg]
     """Toasts are drawn above every screen: the notices shown at start (a minute each) covered
     a dialog's diff and its buttons in an 80- or 100-column terminal. A dialog is what the person
-    reads now."""
-    modal.app.clear_notifications()
+    reads now. Textual refreshes only the top screen's toasts: the screens beneath, drawn around
+    the dialog, kept theirs ("Sent to ..." of the decision before, beside the next dialog)."""
+    app = modal.app
+    app.clear_notifications()
+    for screen in app.screen_stack:
+        if screen is not modal:
+            screen.query("#textual-toastrack > *").remove()
 
 
 class ConfirmModal(ModalScreen[bool]):
