@@ -81,7 +81,8 @@ def learn(  # type: ignore[no-untyped-def]
         target = sg_paths.state_dir(create=True)
     if not own:
         click.echo("sendguard: warning: [identity] addresses is empty: all mail counts as received", err=True)
-    files = [f for p in paths for f in sources.message_files(p)]
+    unreadable: list[str] = []  # folders and files that could not be read: said, and the exit code
+    files = [f for p in paths for f in sources.message_files(p, unreadable)]
     found = sources.notmuch_files(query, notmuch_db) if query else []
     db = open_for_write(target)
     try:
@@ -97,10 +98,13 @@ def learn(  # type: ignore[no-untyped-def]
             ) as bar:
                 for file in files:
                     done = 0
-                    for raw in sources.read_messages(file):
-                        learner.add(raw)
-                        bar.update(len(raw))
-                        done += len(raw)
+                    try:
+                        for raw in sources.read_messages(file):
+                            learner.add(raw)
+                            bar.update(len(raw))
+                            done += len(raw)
+                    except sources.LearnSourceError as err:
+                        unreadable.append(err.message)
                     bar.update(max(_size([file]) - done, 0))  # mbox separator lines, skipped files
                 for file in found:
                     try:
@@ -116,6 +120,13 @@ def learn(  # type: ignore[no-untyped-def]
     if fitted is not None:
         click.echo(fitted.operating_point())
     _propose_clients(config)
+    if unreadable:
+        from sendguard.printable import printable
+
+        for line in unreadable:
+            click.echo(f"sendguard: error: {printable(line)}: nothing in it was learned", err=True)
+        click.echo("sendguard: learn it again once it can be read (mail learned twice counts once)", err=True)
+        sys.exit(int(sources.LearnSourceError.exit_code))
 
 
 def _propose_clients(config) -> None:  # type: ignore[no-untyped-def]

@@ -24,15 +24,25 @@ class LearnSourceError(SendguardError):
     exit_code = ExitCode.DATAERR
 
 
-def message_files(path: Path) -> Iterator[Path]:
-    """Every message file under ``path`` (itself if it is a file), in a stable order."""
+def message_files(path: Path, unreadable: list[str] | None = None) -> Iterator[Path]:
+    """Every message file under ``path`` (itself if it is a file), in a stable order.
+
+    A folder that cannot be read is never skipped in silence: it is appended to ``unreadable``
+    (one line each, for the person), or without that list it ends the walk as an error."""
     if path.is_file():
         yield path
         return
     if not path.is_dir():
         what = "not a file or a directory" if path.exists() else "no such file or directory"
         raise UsageError(f"{path}: {what}")
-    for root, dirs, files in os.walk(path):
+
+    def refused(err: OSError) -> None:
+        line = f"{err.filename or path}: cannot be read: {err.strerror or err}"
+        if unreadable is None:
+            raise LearnSourceError(line)
+        unreadable.append(line)
+
+    for root, dirs, files in os.walk(path, onerror=refused):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "tmp")
         for name in sorted(files):
             # regular files only: reading a FIFO or a device found in a mail folder never ends

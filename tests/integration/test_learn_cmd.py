@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import sendguard_exe
 from tests.support import history_fixtures as hf
@@ -205,3 +212,77 @@ def test_a_notmuch_database_that_cannot_be_opened_is_bad_input_not_an_internal_e
     )
     assert proc.returncode == 65, proc.stderr
     assert proc.stderr.startswith("sendguard: error: the notmuch database cannot be opened")
+
+
+def as_a_user(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """sendguard run by a user who cannot read everything: this user when not root; as root
+    (who reads every folder whatever its mode) as nobody, in a home nobody owns."""
+    home = tmp / "home"
+    home.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        for path in [tmp, *tmp.rglob("*")]:
+            os.chown(path, 65534, 65534, follow_symlinks=False)
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    config = home / "config.toml"
+    config.write_text(hf.CONFIG_TEXT)
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+    }
+    return subprocess.run(
+        [*prefix, sendguard_exe(), "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def reachable():  # type: ignore[no-untyped-def]
+    """A directory another user can reach (pytest's tmp_path sits in root's 0700 one)."""
+    path = Path(tempfile.mkdtemp(prefix="sendguard-learn-"))
+    path.chmod(0o755)
+    yield path
+    for sub in [path, *path.rglob("*")]:  # the modes the test took away, back, so it can go
+        with contextlib.suppress(OSError):
+            sub.chmod(0o755 if sub.is_dir() else 0o644)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_folder_or_file_learn_cannot_read_is_named_and_fails_the_run(reachable):
+    """os.walk skips a folder it cannot list unless asked: a whole Archive went unlearned in silence."""
+    messages = hf.history_messages()
+    mail = reachable / "Mail"
+    hf.write_maildir(mail / "INBOX", messages[:3])
+    hf.write_maildir(mail / "Archive", messages[3:6])
+    hf.write_maildir(mail / "Sent", messages[6:8])
+    (mail / "Archive").chmod(0)
+    unreadable_file = sorted((mail / "Sent" / "cur").iterdir())[0]
+    unreadable_file.chmod(0)
+    result = as_a_user(reachable, "learn", str(mail))
+    assert result.returncode == 65, (result.stdout, result.stderr)
+    assert result.stdout.startswith("learned 4 new messages"), result.stdout  # all the rest is learned
+    errors = [line for line in result.stderr.splitlines() if line.startswith("sendguard: error: ")]
+    assert errors == [
+        f"sendguard: error: {mail / 'Archive'}: cannot be read: Permission denied: nothing in it was learned",
+        f"sendguard: error: {unreadable_file}: cannot be read: Permission denied: nothing in it was learned",
+    ], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_refuses_a_folder_it_cannot_read(reachable):
+    """Figures measured on part of the mail, without a word, would be wrong figures."""
+    messages = hf.history_messages()
+    sent = hf.write_maildir(reachable / "Sent", messages)
+    (sent / "cur").chmod(0)
+    result = as_a_user(reachable, "evaluate", str(sent))
+    assert result.returncode == 65, (result.stdout, result.stderr)
+    assert f"{sent / 'cur'}: cannot be read: Permission denied" in result.stderr
+    assert "Traceback" not in result.stderr
