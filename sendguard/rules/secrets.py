@@ -228,9 +228,19 @@ def _analyze(plugin: Any, filename: str, line: str) -> list[Any]:
 
 # Every pattern of detect-secrets' keyword plugin (for the two file types asked: .txt and .yaml)
 # holds one of its denylist's words, as re.IGNORECASE compares letters, and ":", "=" or ";" (a
-# test checks lines with and without): its ~10 case-insensitive searches per line, the most of
-# what a cue line of prose costs, are skipped for a line without both.
-KEYWORD_WORDS = ("key", "pass", "pwd", "secret", "contraseña", "contrasena")
+# test generates each word's matches and checks lines with and without): its ~10
+# case-insensitive searches per line, and loading detect-secrets at all, are skipped for a line
+# without both. "key" counts only as the plugin's names have it ("api_key", "privatekey"), not
+# in "hockey" or "the key point:".
+_KEY_NAMES = ("api", "auth", "service", "account", "db", "database", "priv", "private", "client")
+KEYWORD_WORDS = (
+    "pass",
+    "pwd",
+    "secret",
+    "contraseña",
+    "contrasena",
+    *(name + sep + "key" for name in _KEY_NAMES for sep in ("", "_")),
+)
 KEYWORD_SIGNS = (":", "=", ";")
 
 
