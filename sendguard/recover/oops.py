@@ -10,6 +10,7 @@ drafts go into ``[drafts] maildir``. How: ARCHITECTURE.md, "After a mistake".
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import email.utils
 from dataclasses import dataclass, field
@@ -54,11 +55,21 @@ class OopsReport:
     """One line each, for the user: what was not written and why, what to confirm."""
 
 
-def find_sent(queue: q.Queue, ref: str | None) -> q.Entry:
-    """The entry for ``ID``, or the latest one that left (``last`` / None)."""
+def find_sent(queue: q.Queue, ref: str | None, skipped: list[q.Entry] | None = None) -> q.Entry:
+    """The entry for ``ID``, or the latest one that left (``last`` / None) that is not one of
+    oops's own drafts, sent: after sending the apology, ``oops`` again is about the mistake,
+    not the apology (which would be taken for a new mistake, its recipient for the wrong
+    person, and the original forwarded to whoever got it by mistake). The drafts passed over
+    are appended to ``skipped``."""
     if ref in (None, "", "last"):
-        for entry in reversed(queue.entries()):
+        entries = queue.entries()
+        drafts = _draft_keys(entries)
+        for entry in reversed(entries):
             if entry.state in LEFT_STATES:
+                if _draft_key(entry.meta.get("envelope") or [], str(entry.meta.get("subject", ""))) in drafts:
+                    if skipped is not None:
+                        skipped.append(entry)
+                    continue
                 return entry
         restored = _restored(queue, None)
         if restored is not None:
@@ -81,6 +92,45 @@ def find_sent(queue: q.Queue, ref: str | None) -> q.Entry:
         )
         raise QueueError(f"message {entry.id} is {entry.state}: it did not leave", hints=[hint])
     return entry
+
+
+def _draft_key(recipients: list[str], subject: str) -> tuple[str, str] | None:
+    """What a sent draft of oops is known by: its one recipient and its subject."""
+    if len(recipients) != 1:
+        return None
+    return normalize_address(recipients[0]), " ".join(subject.split())
+
+
+def _draft_keys(entries: list[q.Entry]) -> set[tuple[str, str] | None]:
+    """The drafts oops wrote for every message it was run on."""
+    keys: set[tuple[str, str] | None] = set()
+    for entry in entries:
+        report = entry.meta.get("oops")
+        if isinstance(report, dict):
+            keys.update(_draft_key([str(to)], str(subject)) for to, subject in report.get("draft_keys") or [])
+    keys.discard(None)
+    return keys
+
+
+def _written_keys(paths: list[Path]) -> list[list[str]]:
+    """[recipient, subject] of each draft written, from its header."""
+    from sendguard.mail.message import named_mailboxes
+
+    keys = []
+    for path in paths:
+        head = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(path.read_bytes())
+        boxes = named_mailboxes(str(v) for v in head.get_all("To", []))
+        if len(boxes) == 1:
+            keys.append([boxes[0][1], str(head["Subject"] or "")])
+    return keys
+
+
+def _unique(keys: list[list[str]]) -> list[list[str]]:
+    seen: list[list[str]] = []
+    for key in keys:
+        if list(key) not in seen:
+            seen.append(list(key))
+    return seen
 
 
 def _restored(queue: q.Queue, ref: str | None) -> q.Entry | None:
@@ -402,11 +452,12 @@ def oops(
     noticed: float | None = None,
 ) -> OopsReport:
     """Build (or rebuild) the record and the drafts for a message that left; log it once. Sends nothing."""
-    found = find_sent(queue, ref)
+    skipped: list[q.Entry] = []
+    found = find_sent(queue, ref, skipped)
     state_dir = queue.root.parent
     if found.path.parent != queue.root:  # restored from the incident log: lock it where it is
         queue = q.Queue(found.path.parent)
-    return report(
+    done = report(
         queue,
         found.id,
         config,
@@ -417,6 +468,13 @@ def oops(
         intended=intended,
         noticed=noticed,
     )
+    for entry in skipped:
+        to = ", ".join(entry.meta.get("envelope") or [])
+        done.notes.append(
+            f"not about {entry.id} to {to}, which left later: a draft of sendguard oops; "
+            f"if it went wrong too: sendguard oops {entry.id}"
+        )
+    return done
 
 
 def report(
@@ -491,6 +549,7 @@ def report(
                 "draft_files": {role: str(p) for role, p in written.items()}
                 | {r: p for r, p in (previous.get("draft_files") or {}).items() if r not in written},
                 "drafts": [str(p) for p in written.values()],
+                "draft_keys": _unique([*(previous.get("draft_keys") or []), *_written_keys(list(written.values()))]),
                 "text": record_text(record),
             },
             event="reported as sent to the wrong person (sendguard oops)"

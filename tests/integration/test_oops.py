@@ -334,6 +334,45 @@ def test_mutt_sends_the_forwarding_draft_with_the_original_attached(world, tmp_p
     assert pdf.get_content() == PDF  # the original's attachment arrives intact
 
 
+@pytest.mark.slow
+def test_oops_again_after_sending_its_drafts_is_about_the_mistake_not_the_apology(world, tmp_path):
+    """The drafts, sent, are the latest mail that left: oops again (to refresh, or to see the
+    deadline) took the forward for a new mistake, the person it was meant for for the wrong one,
+    and drafted the confidential original to the one who got it by mistake."""
+    from tests.support.mua import need, write_muttrc
+
+    world.config_path.write_text(config_text(world))
+    world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
+    first = world.cli("oops", "--json", "--intended", "anna.berg@kundenfirma.example")
+    assert first.returncode == 0, first.stderr
+    record = json.loads(first.stdout)["record"]
+    drafts = json.loads(first.stdout)["drafts"]
+    home = tmp_path / "mutthome"
+    rc = write_muttrc(world, home)
+    for draft in drafts:
+        proc = subprocess.run(
+            [need("mutt"), "-F", str(rc), "-H", draft],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={**world.env(), "HOME": str(home)},
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert len(world.server.received) == 4  # the mistake and its three drafts
+    again = world.cli("oops")
+    assert again.returncode == 0, again.stderr
+    assert f"({record['id']})" in again.stdout.splitlines()[0]
+    skipped = [line for line in again.stdout.splitlines() if "a draft of sendguard oops" in line]
+    assert len(skipped) == 3, again.stdout
+    listed = world.cli("oops", "--list").stdout.splitlines()
+    assert [line.split()[0] for line in listed] == [record["id"]]
+    # A mistake made after the apology is the latest again.
+    world.send(make_message(to="zoe@elsewhere.example", body=ENGLISH), "-t")
+    latest = json.loads(world.cli("oops", "--json").stdout)["record"]
+    assert latest["id"] != record["id"] and latest["recipients"] == ["zoe@elsewhere.example"]
+
+
 def test_the_drafts_name_each_person_as_the_original_did(world, tmp_path):
     """The To field's encoded words were decoded before the list was read: an encoded
     "Müller, Hans" became the address "Müller" and the name "Hans"."""
