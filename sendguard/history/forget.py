@@ -20,7 +20,7 @@ from sendguard.mail.mimetree import decode_header
 
 CONTACT_REFS = ("a", "b", "contact")
 # Tables whose rows are not counts of messages: names, the user's trust, the bookkeeping itself.
-NOT_COUNTS = frozenset({"meta", "contacts", "alias", "trust", "forgotten"})
+NOT_COUNTS = frozenset({"meta", "contacts", "alias", "trust", "forgotten", "oops_drafts"})
 
 
 @dataclass
@@ -85,6 +85,32 @@ def remember_raw(db: sqlite3.Connection, raw: bytes, own: list[str], org_domains
     if observed is not None:
         with db:
             db.execute("DELETE FROM forgotten WHERE msgid = ?", (message_id(observed.msgid),))
+
+
+def _draft_key(recipient: str, subject: str) -> tuple[str, str]:
+    return normalize_address(recipient), " ".join(subject.split())
+
+
+def note_oops_drafts(db: sqlite3.Connection, drafts: list[tuple[str, str]], now: float | None = None) -> None:
+    """The drafts ``oops`` wrote, by their one recipient and subject: once sent, each is a
+    message about a mistake, not history (``is_oops_draft``)."""
+    with db:
+        db.executemany(
+            "INSERT OR IGNORE INTO oops_drafts VALUES (?, ?, ?)",
+            [(*_draft_key(to, subject), time.time() if now is None else now) for to, subject in drafts],
+        )
+
+
+def is_oops_draft(db: sqlite3.Connection, recipients: list[str], subject: str) -> bool:
+    """Whether a message to ``recipients`` with ``subject`` is a draft of ``oops``, as written.
+    The apology to whoever got the mistake names its subject, and the forward carries it whole:
+    learned, they would teach that the wrong person is one the user writes such mail to."""
+    if len(recipients) != 1:
+        return False
+    row = db.execute(
+        "SELECT 1 FROM oops_drafts WHERE recipient = ? AND subject = ?", _draft_key(recipients[0], subject)
+    ).fetchone()
+    return row is not None
 
 
 def is_forgotten(db: sqlite3.Connection, msgid: str) -> bool:

@@ -8,6 +8,9 @@ A held message the user discarded, or sent again fixed (superseded), or one take
 undo window, was a mistake caught in time: its Message-ID is recorded as forgotten
 (history/forget.py), so the copy the mail program filed in Sent is never learned. Should that
 very message leave later (its draft sent again), it is learned after all.
+
+A draft of ``oops``, sent (the apology to whoever got a mistake, the forward to whom it was
+meant for, the facts for the manager), is about the mistake: it is kept out the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from sendguard import paths
-from sendguard.history.forget import forget_raw, remember_raw
+from sendguard.history.forget import forget_raw, is_oops_draft, remember_raw
 from sendguard.history.learn import Learner
 from sendguard.history.store import open_for_write
 
@@ -33,6 +36,9 @@ def observe(entry: Any, event: str, config: Any) -> None:
         return
     db = open_for_write(paths.state_dir(create=True))
     try:
+        if is_oops_draft(db, list(entry.meta.get("envelope") or []), str(entry.meta.get("subject", ""))):
+            forget_raw(db, entry.raw(), config.identity.addresses, config.organization.domains)
+            return
         remember_raw(db, entry.raw(), config.identity.addresses, config.organization.domains)
         if config.history.learn_delivered:
             with Learner(db, config.identity.addresses, config.organization.domains) as learner:

@@ -87,6 +87,8 @@ CREATE TABLE IF NOT EXISTS lists (addr TEXT PRIMARY KEY, n INTEGER NOT NULL) WIT
 CREATE TABLE IF NOT EXISTS ledger (msgid TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS forgotten (msgid TEXT PRIMARY KEY, created REAL NOT NULL,
     subject TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS oops_drafts (recipient TEXT NOT NULL, subject TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (recipient, subject)) WITHOUT ROWID;
 """
 
 # How many characters of an address's local part count as "typed" for autocomplete.

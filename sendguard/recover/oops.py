@@ -530,6 +530,7 @@ def report(
             state_dir=history,
             previous=previous.get("draft_files") or {},
         )
+        _note_drafts(history, _written_keys(list(written.values())), now)
         if guess and meant:
             notes.append(
                 f"who it was meant for is presumed ({', '.join(meant)}): check, or say it with --intended ADDR"
@@ -588,6 +589,17 @@ def open_incidents(queue: q.Queue, now: float, sender: str | None = None) -> lis
             )
     unique = {row["id"]: row for row in found}
     return sorted(unique.values(), key=lambda row: row["seconds_left"])
+
+
+def _note_drafts(state_dir: Path, keys: list[list[str]], now: float) -> None:
+    """Each draft, once sent, is kept out of the history (history/observer.py)."""
+    from sendguard.history.forget import note_oops_drafts
+
+    db = open_for_write(state_dir)
+    try:
+        note_oops_drafts(db, [(to, subject) for to, subject in keys], now)
+    finally:
+        db.close()
 
 
 def forget_mistake(state_dir: Path, raw: bytes, config: Any) -> None:

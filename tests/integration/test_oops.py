@@ -373,6 +373,51 @@ def test_oops_again_after_sending_its_drafts_is_about_the_mistake_not_the_apolog
     assert latest["id"] != record["id"] and latest["recipients"] == ["zoe@elsewhere.example"]
 
 
+@pytest.mark.slow
+def test_the_drafts_once_sent_are_never_learned(world, tmp_path):
+    """The apology names the mistake's subject and the forward carries it whole: learned, they
+    taught the history that the wrong person is one the user writes such mail to, so the same
+    mistake went out unheld the next time (and the forward to the right person was held)."""
+    import sqlite3
+
+    from sendguard.history.forget import message_id
+    from sendguard.history.store import path_in
+    from tests.support.mua import need, write_muttrc
+
+    world.config_path.write_text(config_text(world))
+    world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
+    drafts = json.loads(world.cli("oops", "--json", "--intended", "anna.berg@kundenfirma.example").stdout)["drafts"]
+    home = tmp_path / "mutthome"
+    rc = write_muttrc(world, home)
+    for draft in drafts:
+        proc = subprocess.run(
+            [need("mutt"), "-F", str(rc), "-H", draft],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={**world.env(), "HOME": str(home)},
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+    sent = world.server.received[1:]
+    assert len(sent) == 3
+    world.cli("queue", "list")  # waits for the observers of the last delivery
+    ids = [message_id(email.message_from_bytes(m.data)["Message-ID"]) for m in sent]
+    db = sqlite3.connect(path_in(Path(os.environ["XDG_DATA_HOME"]) / "sendguard"))
+    learned = [i for i in ids if db.execute("SELECT 1 FROM messages WHERE msgid = ?", (i,)).fetchone()]
+    kept_out = [i for i in ids if db.execute("SELECT 1 FROM forgotten WHERE msgid = ?", (i,)).fetchone()]
+    db.close()
+    assert learned == [] and kept_out == ids
+    # The copies the mail program filed in Sent are not learned either.
+    sent_folder = tmp_path / "Sent"
+    for sub in ("cur", "new", "tmp"):
+        (sent_folder / sub).mkdir(parents=True)
+    for n, m in enumerate(sent):
+        (sent_folder / "cur" / f"{n}.copy:2,S").write_bytes(m.data.replace(b"\r\n", b"\n"))
+    learn = world.cli("learn", str(sent_folder))
+    assert learn.stdout.startswith("learned 0 new messages (3 already known or unusable)"), learn.stdout
+
+
 def test_the_drafts_name_each_person_as_the_original_did(world, tmp_path):
     """The To field's encoded words were decoded before the list was read: an encoded
     "Müller, Hans" became the address "Müller" and the name "Hans"."""
