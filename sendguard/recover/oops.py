@@ -364,7 +364,14 @@ def write_drafts(
         form = who.form if who else "formal"
         greeting = who.greeting if who else text["greeting_formal_unnamed"]
         closing = who.closing if who else text["closing_formal"]
-        fill = {**values, "greeting": greeting, "closing": closing}
+        fill = {**values, "greeting": greeting, "closing": closing, "wrong_shown": values["wrong"]}
+        fill["wrong_asked"] = values["wrong"]
+        if who is not None and not domain_matches(domain_of(who.addr), config.organization.domains):
+            # Outside the organization, naming who got it by mistake would disclose one more
+            # person's address (another client's contact, say): the draft says "someone else".
+            several = len(wrong_people) > 1
+            fill["wrong_shown"] = text["someone_else"][several]
+            fill["wrong_asked"] = text["the_recipient"][several]
         subject = text_for(language, f"{key}_subject", form).format(**fill)
         body = text_for(language, f"{key}_body", form).format(**fill)
         jobs.append((role, _draft(sender, who, to, subject, body, reply, attach, date=now), kinds[key], to))

@@ -48,13 +48,16 @@ TEXTS: dict[str, dict[str, Any]] = {
             ),
         },
         "with_attachments": " samt Anhängen",
+        # to someone outside the organization, who else got it is not named (one more disclosure)
+        "someone_else": ("jemand anderen", "andere Empfänger"),
+        "the_recipient": ("den Empfänger", "die Empfänger"),
         "intended_missed_subject": {"formal": "WG: {subject}", "familiar": "WG: {subject}"},
         "intended_missed_body": {
             "formal": (
                 "{greeting}\n\n"
                 "die angehängte Nachricht „{subject}“ vom {sent} war für Sie bestimmt. Ich habe sie "
-                "versehentlich an {wrong} geschickt statt an Sie.\n\n"
-                "Eine gesendete E-Mail lässt sich nicht zurückholen. Ich bitte {wrong} in einer eigenen "
+                "versehentlich an {wrong_shown} geschickt statt an Sie.\n\n"
+                "Eine gesendete E-Mail lässt sich nicht zurückholen. Ich bitte {wrong_asked} in einer eigenen "
                 "Nachricht, sie ungelesen zu löschen und mir das zu bestätigen.\n\n"
                 "Es tut mir leid.\n\n"
                 "{closing}\n{name}\n"
@@ -62,8 +65,8 @@ TEXTS: dict[str, dict[str, Any]] = {
             "familiar": (
                 "{greeting}\n\n"
                 "die angehängte Nachricht „{subject}“ vom {sent} war für dich bestimmt. Ich habe sie "
-                "versehentlich an {wrong} geschickt statt an dich.\n\n"
-                "Eine gesendete E-Mail lässt sich nicht zurückholen. Ich bitte {wrong} in einer eigenen "
+                "versehentlich an {wrong_shown} geschickt statt an dich.\n\n"
+                "Eine gesendete E-Mail lässt sich nicht zurückholen. Ich bitte {wrong_asked} in einer eigenen "
                 "Nachricht, sie ungelesen zu löschen und mir das zu bestätigen.\n\n"
                 "Es tut mir leid.\n\n"
                 "{closing}\n{name}\n"
@@ -73,18 +76,18 @@ TEXTS: dict[str, dict[str, Any]] = {
         "intended_also_body": {
             "formal": (
                 "{greeting}\n\n"
-                "meine Nachricht „{subject}“ vom {sent} an Sie ist versehentlich auch an {wrong} "
+                "meine Nachricht „{subject}“ vom {sent} an Sie ist versehentlich auch an {wrong_shown} "
                 "gegangen.\n\n"
-                "Eine gesendete E-Mail lässt sich nicht zurückholen. Ich bitte {wrong} in einer eigenen "
+                "Eine gesendete E-Mail lässt sich nicht zurückholen. Ich bitte {wrong_asked} in einer eigenen "
                 "Nachricht, sie ungelesen zu löschen und mir das zu bestätigen.\n\n"
                 "Es tut mir leid.\n\n"
                 "{closing}\n{name}\n"
             ),
             "familiar": (
                 "{greeting}\n\n"
-                "meine Nachricht „{subject}“ vom {sent} an dich ist versehentlich auch an {wrong} "
+                "meine Nachricht „{subject}“ vom {sent} an dich ist versehentlich auch an {wrong_shown} "
                 "gegangen.\n\n"
-                "Eine gesendete E-Mail lässt sich nicht zurückholen. Ich bitte {wrong} in einer eigenen "
+                "Eine gesendete E-Mail lässt sich nicht zurückholen. Ich bitte {wrong_asked} in einer eigenen "
                 "Nachricht, sie ungelesen zu löschen und mir das zu bestätigen.\n\n"
                 "Es tut mir leid.\n\n"
                 "{closing}\n{name}\n"
@@ -137,13 +140,15 @@ TEXTS: dict[str, dict[str, Any]] = {
             ),
         },
         "with_attachments": " and its attachments",
+        "someone_else": ("someone else", "other people"),
+        "the_recipient": ("the recipient", "the recipients"),
         "intended_missed_subject": {"formal": "Fwd: {subject}"},
         "intended_missed_body": {
             "formal": (
                 "{greeting}\n\n"
-                'The attached message "{subject}" of {sent} was meant for you. I sent it to {wrong} by '
+                'The attached message "{subject}" of {sent} was meant for you. I sent it to {wrong_shown} by '
                 "mistake instead of to you.\n\n"
-                "A sent e-mail cannot be recalled. I am asking {wrong} in a separate message to delete "
+                "A sent e-mail cannot be recalled. I am asking {wrong_asked} in a separate message to delete "
                 "it unread and to confirm that.\n\n"
                 "I am sorry.\n\n"
                 "{closing}\n{name}\n"
@@ -153,8 +158,8 @@ TEXTS: dict[str, dict[str, Any]] = {
         "intended_also_body": {
             "formal": (
                 "{greeting}\n\n"
-                'My message "{subject}" of {sent} to you also went to {wrong} by mistake.\n\n'
-                "A sent e-mail cannot be recalled. I am asking {wrong} in a separate message to delete "
+                'My message "{subject}" of {sent} to you also went to {wrong_shown} by mistake.\n\n'
+                "A sent e-mail cannot be recalled. I am asking {wrong_asked} in a separate message to delete "
                 "it unread and to confirm that.\n\n"
                 "I am sorry.\n\n"
                 "{closing}\n{name}\n"
@@ -220,13 +225,15 @@ TEXTS: dict[str, dict[str, Any]] = {
             ),
         },
         "with_attachments": " avec ses pièces jointes",
+        "someone_else": ("quelqu'un d'autre", "d'autres personnes"),
+        "the_recipient": ("ce destinataire", "ces destinataires"),
         "intended_missed_subject": {"formal": "TR : {subject}", "familiar": "TR : {subject}"},
         "intended_missed_body": {
             "formal": (
                 "{greeting}\n\n"
                 "Le message ci-joint « {subject} » du {sent} vous était destiné. Je l'ai envoyé par "
-                "erreur à {wrong} au lieu de vous.\n\n"
-                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong}, dans un message "
+                "erreur à {wrong_shown} au lieu de vous.\n\n"
+                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong_asked}, dans un message "
                 "séparé, de le supprimer sans le lire et de me le confirmer.\n\n"
                 "Toutes mes excuses.\n\n"
                 "{closing}\n{name}\n"
@@ -234,8 +241,8 @@ TEXTS: dict[str, dict[str, Any]] = {
             "familiar": (
                 "{greeting}\n\n"
                 "Le message ci-joint « {subject} » du {sent} t'était destiné. Je l'ai envoyé par "
-                "erreur à {wrong} au lieu de toi.\n\n"
-                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong}, dans un message "
+                "erreur à {wrong_shown} au lieu de toi.\n\n"
+                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong_asked}, dans un message "
                 "séparé, de le supprimer sans le lire et de me le confirmer.\n\n"
                 "Toutes mes excuses.\n\n"
                 "{closing}\n{name}\n"
@@ -246,8 +253,8 @@ TEXTS: dict[str, dict[str, Any]] = {
             "formal": (
                 "{greeting}\n\n"
                 "Mon message « {subject} » du {sent}, qui vous était adressé, est aussi parti par erreur "
-                "à {wrong}.\n\n"
-                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong}, dans un message "
+                "à {wrong_shown}.\n\n"
+                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong_asked}, dans un message "
                 "séparé, de le supprimer sans le lire et de me le confirmer.\n\n"
                 "Toutes mes excuses.\n\n"
                 "{closing}\n{name}\n"
@@ -255,8 +262,8 @@ TEXTS: dict[str, dict[str, Any]] = {
             "familiar": (
                 "{greeting}\n\n"
                 "Mon message « {subject} » du {sent}, qui t'était adressé, est aussi parti par erreur "
-                "à {wrong}.\n\n"
-                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong}, dans un message "
+                "à {wrong_shown}.\n\n"
+                "Un e-mail envoyé ne peut pas être rappelé. Je demande à {wrong_asked}, dans un message "
                 "séparé, de le supprimer sans le lire et de me le confirmer.\n\n"
                 "Toutes mes excuses.\n\n"
                 "{closing}\n{name}\n"

@@ -304,3 +304,27 @@ def test_a_manager_who_is_the_intended_person_gets_one_draft_not_two(world, tmp_
     data = json.loads(world.cli("oops", entry_id, "--json", "--intended", hf.BOSS).stdout)
     assert set(by_role(data["drafts"])) == {"unintended", "intended"}
     assert any("manager" in n and hf.BOSS in n for n in data["notes"])
+
+
+def test_to_someone_outside_the_organization_the_draft_does_not_name_who_got_it(world, tmp_path):
+    """Meant for a client, sent to another client's contact: the forward told the one client the
+    other's contact and address, one more disclosure. Inside the organization it still names them."""
+    setup_world(world, tmp_path)
+    note = "Hallo Anna,\n\ndie Wartung für Lotse ist am Freitag, anbei die Preise.\n\nGruß\nPetra"
+    entry_id = deliver(world, hf.mail([hf.CLIENT_THOMAS], "Lotse Wartung", note, msgid="lotse@x", n=300))
+    data = json.loads(world.cli("oops", entry_id, "--json", "--intended", hf.CLIENT_ANNA).stdout)
+    anna = by_role(data["drafts"])["intended"]
+    body = text_of(anna)
+    assert "Ich habe sie versehentlich an jemand anderen geschickt statt an dich." in body
+    assert "Ich bitte den Empfänger in einer eigenen Nachricht" in body
+    assert "kern" not in body.lower() and "bergwerk" not in body.lower()
+    assert data["record"]["unintended_recipients"] == [hf.CLIENT_THOMAS]  # the record names them
+    # Two outside recipients got it too, and the client it was meant for was one of them.
+    raw = hf.mail([hf.CLIENT_ANNA, hf.CLIENT_THOMAS, "x@elsewhere.example"], "Lotse Wartung", note, msgid="l2@x", n=301)
+    entry_id = deliver(world, raw)
+    wrong = ["--wrong", hf.CLIENT_THOMAS, "--wrong", "x@elsewhere.example"]
+    data = json.loads(world.cli("oops", entry_id, "--json", *wrong, "--intended", hf.CLIENT_ANNA).stdout)
+    body = text_of(by_role(data["drafts"])["intended"])
+    assert "an dich ist versehentlich auch an andere Empfänger gegangen." in body
+    assert "Ich bitte die Empfänger in einer eigenen Nachricht" in body
+    assert "kern" not in body.lower() and "elsewhere" not in body.lower()
