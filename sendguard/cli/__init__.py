@@ -200,7 +200,43 @@ def _drop_stdout() -> None:
         os.close(null)
 
 
+# what aerc's :term runs and then closes with its tab: these show their own screen, or none
+NO_PAUSE = frozenset({"review", "sendmail", "milter", "man", "completion"})
+
+
+def _command(argv: list[str]) -> str | None:
+    """The command named in ``argv`` (past the global --config)."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--config":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _in_an_aerc_tab(argv: list[str]) -> bool:
+    """Run with aerc's ``:term sendguard oops``: aerc closes the tab as the command ends, and what
+    it printed (the drafts, the deadline, what to do) with it, before anyone could read it."""
+    if _command(argv) in NO_PAUSE or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    from sendguard.sendpath.caller import detect
+
+    return detect()["program"] == "aerc"
+
+
 def main() -> None:
+    pause = _in_an_aerc_tab(sys.argv[1:])
+    try:
+        _main()
+    finally:
+        if pause:
+            with contextlib.suppress(OSError, ValueError, EOFError, KeyboardInterrupt):
+                click.echo("\n[Enter: close this tab and go back to aerc]", nl=False)
+                sys.stdin.readline()
+
+
+def _main() -> None:
     try:
         code = cli.main(prog_name="sendguard", standalone_mode=False)
     except OSError as err:  # the help, or a usage error, could not be written

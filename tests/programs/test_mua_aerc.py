@@ -74,3 +74,18 @@ def test_oops_drafts_go_where_aerc_recalls_and_sends_them(world, tmp_path):
         assert wait_until(lambda: len(world.server.received) == 2), aerc.screen()
     subjects = sorted(m.data.split(b"\nSubject: ", 1)[1].split(b"\n", 1)[0] for m in world.server.received[1:])
     assert subjects[0].startswith((b"Sent to you by mistake", b"Fwd:")), subjects
+
+
+def test_oops_run_from_aerc_stays_on_screen_until_enter(world, tmp_path):
+    """aerc's :term closes its tab as the command ends: `:term sendguard oops` showed nothing,
+    not the deadline, not how to open the drafts, though it had written them."""
+    with Aerc(world, tmp_path / "aerc") as aerc:
+        aerc.compose(MAILTO)
+        aerc.send()
+        assert wait_until(lambda: len(world.server.received) == 1), aerc.screen()
+        aerc.command(f"term {world.sendguard} oops")
+        screen = aerc.wait_for("[Enter: close this tab and go back to aerc]")
+        assert "Drafts (English), not sent" in screen and "in aerc: :cf Drafts" in screen
+        aerc.keys("Enter")
+        assert wait_until(lambda: "Drafts (English)" not in aerc.screen()), aerc.screen()
+    assert len(world.server.received) == 1  # oops sends nothing
