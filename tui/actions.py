@@ -153,6 +153,17 @@ class EntryActions:
     def action_release(self) -> None:
         from sendguard.act.ops import release
 
+        if self.review.postfix:
+            self._postfix_action("release")
+            return
+        found = self._meta()
+        if found is None:  # nothing selected, or unreadable: said already
+            return
+        if found[1].get("already_left"):
+            # sent again from the mail program after it had left (after r here, say): r sends it twice
+            question = f"This message already left as {found[1].get('duplicate_of', '?')}. Send it a second time?"
+            self._queue_op("release", question, "Send again", "Release failed", release, self._released)
+            return
         self._queue_op("release", "Send this message now?", "Send", "Release failed", release, self._released)
 
     def _released(self, entry: Any) -> None:

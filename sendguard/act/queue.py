@@ -138,6 +138,7 @@ class Meta(_MetaFrom, total=False):
     subject: str
     message_id: str
     duplicate_of: str  # held because this message already left (or may have) as that entry
+    already_left: bool  # with duplicate_of: it did leave; this copy needs nobody (sent twice only on release)
     size: int
     checker: str  # "process" or "resident"
     program: str  # the mail program that called sendmail (sendpath/caller.py); "" unknown

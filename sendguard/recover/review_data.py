@@ -74,6 +74,10 @@ def main_reason(meta: q.Meta, state: str = "") -> str:
     return ""
 
 
+NEEDS_YOU = frozenset({q.HELD, q.BLOCKED, q.INTERRUPTED, q.FAILED})
+"""What the review counts as needing a person (its title's "N need you")."""
+
+
 @dataclass(frozen=True)
 class QueueRow:
     """One line of the queue list."""
@@ -96,6 +100,12 @@ class QueueRow:
     """Who sent it, where several people's mail is listed (Postfix's hold queue)."""
     copy_id: str = ""
     """The milter's own copy of a message held in Postfix's queue: what Enter opens."""
+    already_left: bool = False
+    """Kept when it was sent again after it had left: releasing it sends it a second time."""
+
+    @property
+    def needs_you(self) -> bool:
+        return self.state in NEEDS_YOU and not self.already_left
 
     @property
     def urgency(self) -> int:
@@ -140,6 +150,7 @@ def row_for(entry_id: str, meta: q.Meta, state: str | None = None) -> QueueRow:
         search_text=" ".join((entry_id, state, verdict, subject, reason, *recipients)).lower(),
         suggestion=any(isinstance(f, dict) and f.get("suggestion") for f in meta.get("findings") or []),
         findings=bool(meta.get("findings")),
+        already_left=bool(meta.get("already_left")),
     )
 
 

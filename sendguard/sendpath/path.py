@@ -510,6 +510,8 @@ class SendPath:
             "evidence": None,
         }
         held: q.Meta = {**meta, "state": q.HELD, "verdict": "hold", "findings": [finding], "duplicate_of": entry.id}
+        if left:
+            held["already_left"] = True
         held.pop("fingerprint", None)  # not confirmable by sending it again: only release sends it
         new, lock = self.queue.create(raw, held)
         lock.release()

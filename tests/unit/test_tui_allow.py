@@ -14,7 +14,7 @@ from sendguard.act.queue import Queue
 from sendguard.config.schema import load
 from sendguard.tui.app import ReviewApp
 from sendguard.tui.rowlist import RowList
-from sendguard.tui.screens.modals import ChoiceModal, ErrorModal
+from sendguard.tui.screens.modals import ChoiceModal, ConfirmModal, ErrorModal
 from tests.conftest import make_message
 from tests.support.tui_pilot import settle
 
@@ -138,3 +138,32 @@ async def test_reviews_send_checks_a_message_kept_unchecked(world, monkeypatch):
         assert "Not sent: checked now, it is held" in note.message and "private key" in note.message
     assert world.server.received == []
     assert Queue.default().get(entry_id).state == "held"
+
+
+async def test_a_copy_of_mail_that_already_left_needs_nobody_and_r_says_it_sends_twice(world):
+    """Released in review from mutt's compose menu, then y in the composer: the copy is kept,
+    "held". It counted as needing the person, and r asked "Send this message now?", sending the
+    mistake a second time."""
+    world.write_config(STRICT)
+    message = make_message(to="anna@kundenfirma.example")
+    assert world.send(message, "-t").returncode == 75
+    first = held_id(world)
+    assert world.cli("release", first).returncode == 0
+    world.write_config("")  # the check lets it pass now (as once the history has learned it)
+    assert world.send(message, "-t").returncode == 0  # it left: the mail program may forget it
+    copy = held_id(world)
+    assert Queue.default().get(copy).meta["duplicate_of"] == first
+    app = review(world)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        title = str(app.screen.query_one("#title").render())
+        assert "0 need you" in title, title
+        app.screen.query_one(RowList).move_to(copy)
+        await pilot.pause()
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert app.screen.title_text == f"This message already left as {first}. Send it a second time?"
+        await pilot.press("n")
+        await settle(pilot)
+    assert len(world.server.received) == 1

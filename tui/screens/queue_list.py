@@ -114,7 +114,7 @@ class QueueScreen(EntryActions, ReviewScreen):
             title.append("   ? help", style="dim")
             self.query_one("#title", Static).update(title)
             return
-        held = sum(1 for r in self.rows if r.state in ("held", "blocked", "interrupted", "failed"))
+        held = sum(1 for r in self.rows if r.needs_you)
         waiting = sum(1 for r in self.rows if r.state == "delayed")
         title = text(f"sendguard review — {held} need you, {waiting} waiting, {len(self.rows)} in the queue", "bold")
         if count != len(self.rows):
