@@ -169,6 +169,8 @@ class Meta(_MetaFrom, total=False):
     thread: list[str]  # the milter's: the Message-IDs it replies to
     series: list[str]  # the milter's: Message-IDs let through on the strength of this confirmed hold
     confirmed_at: float  # the milter's: when the resend confirmed it (seconds since the epoch)
+    told: bool  # the milter's: False until its 550 was handed to the MTA; only then can a resend confirm it
+    told_at: float  # the milter's: when that 550 was handed over (seconds since the epoch)
 
 
 class Entry:
@@ -540,13 +542,22 @@ class Queue:
             lock.release()
 
     def find_confirmable(self, fingerprint: str, window: float, now: float | None = None) -> Entry | None:
-        """A held entry with this fingerprint, created within ``window`` seconds."""
+        """A held entry with this fingerprint, created within ``window`` seconds.
+
+        The milter's copies count from when the sender was told (``told_at``); one whose sender
+        was never told (``told`` False: the 550 never reached the MTA) is found whatever its
+        age, to be held again, never confirmed."""
         now = time.time() if now is None else now
         for entry in reversed(self.entries()):
             if entry.state != HELD or entry.meta.get("fingerprint") != fingerprint:
                 continue
-            created = datetime.fromisoformat(entry.meta["created"]).timestamp()
-            if now - created <= window:
+            if entry.meta.get("told") is False:
+                return entry
+            told_at = entry.meta.get("told_at")
+            start = told_at if isinstance(told_at, (int, float)) else None
+            if start is None:
+                start = datetime.fromisoformat(entry.meta["created"]).timestamp()
+            if now - start <= window:
                 return entry
         return None
 

@@ -10,7 +10,8 @@ came before, and the headers go out at once. At ``eom`` the whole message goes t
 the judge (lifecycle.Checker: the policy under a time limit) and its outcome becomes the reply:
 
 * accept — ACCEPT, with an ``X-Sendguard`` header for a warning or a confirmed hold;
-* reject — 550 5.7.1 and the policy's lines (a multi-line reply where the MTA supports it);
+* reject — 550 5.7.1 and the policy's lines (a multi-line reply where the MTA supports it); for
+  a hold, then ``told``: only a copy whose 550 went to the MTA can be confirmed by a resend;
 * quarantine — ``smfi_quarantine`` (Postfix: the hold queue) and ACCEPT;
 * tempfail — 451 4.3.0: the client keeps the message and tries again.
 
@@ -29,6 +30,7 @@ from sendguard.milter.policy import ACCEPT, HEADER, QUARANTINE, REJECT, Outcome,
 from sendguard.printable import printable
 
 Judge = Callable[[Transaction], Outcome]
+Told = Callable[[str], bool]
 
 
 def _log(line: str) -> None:
@@ -39,6 +41,7 @@ class SendguardMilter(Milter.Base):
     """One MTA connection. ``judge`` is set by the lifecycle before the milter starts."""
 
     judge: Judge = staticmethod(lambda tx: tempfail("not ready"))
+    told: Told = staticmethod(lambda entry_id: False)
 
     def __init__(self) -> None:
         self._reset()
@@ -102,6 +105,8 @@ class SendguardMilter(Milter.Base):
             outcome = tempfail("internal error")
             self.setreply(outcome.code, outcome.xcode, *outcome.lines)
             result = Milter.TEMPFAIL
+        if result == Milter.REJECT and outcome.untold:
+            self._told(queue_id, outcome.entry_id)
         _log(
             f"{queue_id or '-'}: sender={printable(tx.sender) if 'tx' in locals() else '?'} "
             f"verdict={outcome.verdict.label} action={outcome.action}"
@@ -121,6 +126,18 @@ class SendguardMilter(Milter.Base):
         self.setreply(outcome.code, outcome.xcode, *outcome.lines)
         return Milter.REJECT if outcome.action == REJECT else Milter.TEMPFAIL
 
+    def _told(self, queue_id: str, entry_id: str) -> None:
+        """The hold's 550 is set and goes to the MTA as this callback returns: from now on an
+        identical resend may confirm it (Policy.told). Not before: a copy kept by a check whose
+        reply never reached the client must not turn the client's retry into a confirmation."""
+        try:
+            noted = type(self).told(entry_id)
+        except Exception as err:  # noqa: BLE001 — the 550 goes out all the same; a resend is held again
+            _log(f"{queue_id or '-'}: noting the hold {entry_id} failed: {type(err).__name__}: {printable(str(err))}")
+            return
+        if not noted:
+            _log(f"{queue_id or '-'}: could not note the hold {entry_id} as told: an identical resend is held again")
+
     def abort(self) -> int:
         self._reset()
         return Milter.CONTINUE
@@ -129,9 +146,12 @@ class SendguardMilter(Milter.Base):
         return Milter.CONTINUE
 
 
-def run(name: str, spec: str, judge: Judge, mta_timeout: int) -> None:
-    """Listen on ``spec`` until SIGTERM/SIGINT (libmilter handles the signals)."""
+def run(name: str, spec: str, judge: Judge, mta_timeout: int, told: Told | None = None) -> None:
+    """Listen on ``spec`` until SIGTERM/SIGINT (libmilter handles the signals). ``told``: called
+    with a hold's copy once its 550 is set (Policy.told)."""
     SendguardMilter.judge = staticmethod(judge)
+    if told is not None:
+        SendguardMilter.told = staticmethod(told)
     Milter.factory = SendguardMilter
     Milter.set_flags(Milter.ADDHDRS | Milter.QUARANTINE)
     Milter.runmilter(name, spec, timeout=mta_timeout, rmsock=True)

@@ -330,7 +330,7 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
     )
     try:
         # libmilter's own MTA timeout: how long it waits on a silent MTA before dropping it.
-        adapter.run(NAME, spec, judge, mta_timeout=max(int(timeout) * 2, 30))
+        adapter.run(NAME, spec, judge, mta_timeout=max(int(timeout) * 2, 30), told=policy.told)
     finally:
         if isinstance(judge, WorkerPool):
             judge.close()

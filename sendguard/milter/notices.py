@@ -114,10 +114,13 @@ def quarantined(to: str, meta: Meta, entry_id: str, queue_id: str) -> bytes:
     return _mail(to, "Held for review: ", meta, body)
 
 
-def held(to: str, meta: Meta, entry_id: str, *, window: float, now: float, contact: str = "") -> bytes:
+def held(
+    to: str, meta: Meta, entry_id: str, *, window: float, now: float, contact: str = "", since: float | None = None
+) -> bytes:
     """A message was refused with a 550 and a way out: what, every reason, the way out and its
-    deadline, and what happened if they already sent it again."""
-    at = created_at(meta, now)
+    deadline, and what happened if they already sent it again. ``since``: when the way out
+    opened, if not when the copy was kept (a copy held again, its first 550 never seen)."""
+    at = created_at(meta, now) if since is None else since
     until = clock_time(at + window)
     minutes = max(1, int(window) // 60)
     body = [

@@ -63,6 +63,9 @@ class Outcome(NamedTuple):
     reason: str = ""
     """One line for the quarantine reason and the milter's log."""
     entry_id: str = ""
+    untold: bool = False
+    """A hold whose copy may be confirmed only once this 550 is handed to the MTA: whoever
+    hands it over calls :meth:`Policy.told` (the adapter, right after setting the reply)."""
 
 
 def tempfail(why: str) -> Outcome:
@@ -233,6 +236,16 @@ class Policy:
         meta["fingerprint"] = fingerprint(without_received(tx.raw), [*tx.recipients, f"sender:{tx.sender}"])
         with self._confirm_lock:  # two connections resending at once: only one confirms
             earlier = self.queue.find_confirmable(meta["fingerprint"], window, self.clock())
+            if earlier is not None and earlier.meta.get("told") is False:
+                # Its 550 never reached the client (the worker died or was timed out after
+                # keeping it, the client got a 451): this retry is the first time they hear of
+                # it. Held again, the same copy; the notice too, as the first may never have left.
+                again = self._hold_again(tx, earlier.id, cancelled)
+                if again is not None:
+                    return self._held(tx, again, decision, window, contact, again=True)
+                if cancelled.is_set():
+                    return tempfail("the check took too long")
+                earlier = None  # decided meanwhile (released, discarded): a hold of its own
             if earlier is not None and not cancelled.is_set() and self.queue.confirm(earlier.id):
                 self._note_series(earlier.id, message_id, rules)
                 self._learn_later(tx, config)
@@ -253,14 +266,57 @@ class Policy:
                     header=smtp_text(f"in a series the sender confirmed ({', '.join(rules)})"),
                     entry_id=series.id,
                 )
-            entry = self._keep(tx, meta, q.HELD, cancelled)
+            entry = self._keep(tx, {**meta, "told": False}, q.HELD, cancelled)
         if entry is None:
             return tempfail("the check took too long")
+        return self._held(tx, entry, decision, window, contact)
+
+    def _held(
+        self, tx: Transaction, entry: q.Entry, decision: Any, window: int, contact: str, again: bool = False
+    ) -> Outcome:
+        """The 550 for a held copy, and its notice after the reply (``again``: the way out opens
+        now, not when the copy was first kept)."""
         kept, now = entry.meta, self.clock()
-        self._notice_later(tx, lambda to: notices.held(to, kept, entry.id, window=window, now=now, contact=contact))
+        since = now if again else None
+        self._notice_later(
+            tx, lambda to: notices.held(to, kept, entry.id, window=window, now=now, contact=contact, since=since)
+        )
         minutes = max(1, window // 60)
         main = f"Held; send again within {minutes} min to send anyway. {headline(decision)} (sendguard {entry.id})"
-        return self._reply(REJECT, decision.verdict, reply_lines(decision, main), entry.id)
+        return self._reply(REJECT, decision.verdict, reply_lines(decision, main), entry.id)._replace(untold=True)
+
+    def _hold_again(self, tx: Transaction, entry_id: str, cancelled: Any) -> q.Entry | None:
+        """The held copy whose sender was never told, noted as held again; None when it is no
+        longer such a copy (decided meanwhile), another process has it, or time is up."""
+        from sendguard.errors import SendguardError
+
+        try:
+            with self.queue.locked(entry_id) as entry:
+                if entry.state != q.HELD or entry.meta.get("told") is not False or cancelled.is_set():
+                    return None
+                entry.save(
+                    postfix_queue_id=tx.queue_id,
+                    event="held again: the client never got the first 550 (it was told to try again)",
+                )
+                return entry
+        except SendguardError:
+            return None
+
+    def told(self, entry_id: str) -> bool:
+        """Note that the 550 for this held copy was handed to the MTA: from now on (for
+        ``confirm_window``) an identical resend confirms it. One save, not made durable: a
+        power cut that loses it only makes the next resend a hold again. False when the copy is
+        not waiting for this (a send-path entry, decided meanwhile) or cannot be had now."""
+        from sendguard.errors import SendguardError
+
+        try:
+            with self.queue.locked(entry_id) as entry:
+                if entry.state != q.HELD or entry.meta.get("told") is not False:
+                    return False
+                entry.save(durable=False, told=True, told_at=self.clock())
+                return True
+        except (SendguardError, OSError):
+            return False
 
     # git send-email sends a series as one message per patch, threaded to the first, and stops at
     # the first one held; sent again, each patch has a new Message-ID and its In-Reply-To points

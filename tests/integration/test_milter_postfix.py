@@ -58,6 +58,35 @@ def test_a_hold_is_a_550_with_the_reason_and_the_way_out_and_a_resend_confirms(t
         assert third.returncode != 0 and b"550" in third.stderr
 
 
+def test_a_hold_whose_worker_died_before_its_550_is_held_again_on_the_retry_not_sent(
+    tmp_path, smtp_server, monkeypatch
+):
+    """The check worker kept the held copy and died before its 550 went out: the client got a
+    451. Its identical retry must not confirm a hold nobody saw; it gets the 550 (same copy),
+    and the notice the dead worker never sent; only the resend after that sends it."""
+    import re
+
+    from sendguard import faults
+
+    monkeypatch.setenv(faults.ENV, "after-kept")  # the milter's workers die right after keeping a copy
+    extra = '[rules.external-recipient]\naction = "hold"\n'
+    with Team(tmp_path, smtp_server, extra=extra) as team:
+        message = make_message()
+        proc = team.msmtp(message, "me@nordwerk.example", "anna@kundenfirma.example")
+        assert proc.returncode != 0 and b"451 4.3.0" in proc.stderr, proc.stderr
+        retry = team.msmtp(message, "me@nordwerk.example", "anna@kundenfirma.example")
+        assert retry.returncode != 0 and b"550 5.7.1 Held;" in retry.stderr, retry.stderr
+        assert team.mail() == []
+        (entry_id,) = set(re.findall(r"\(sendguard ([0-9a-f-]+)\)", retry.stderr.decode()))
+        assert [e.id for e in Queue(team.state / "queue").entries()] == [entry_id], "one copy"
+        (notice,) = team.notices(1, "Held, not sent")
+        assert f"Id: {entry_id}" in " ".join(unix(notice.data).decode().split())
+        resend = team.msmtp(message, "me@nordwerk.example", "anna@kundenfirma.example")
+        assert resend.returncode == 0, resend.stderr
+        (got,) = team.sent(1)
+        assert b"X-Sendguard: confirmed by the sender (external-recipient)" in got.data
+
+
 def test_a_hold_mails_the_sender_a_notice_once_and_the_resend_that_confirms_says_it_went_out(tmp_path, smtp_server):
     """neomutt shows nothing when the server answers 550: the sender's mailbox is where the hold
     is seen. One notice per held message, every reason in full; the confirming resend sends no

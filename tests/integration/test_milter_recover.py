@@ -31,6 +31,7 @@ from sendguard.milter.policy import ACCEPT, REJECT, Policy, Transaction
 from sendguard.model import Verdict
 from tests.conftest import sendguard_exe
 from tests.support import history_fixtures as hf
+from tests.support.milter import answer
 
 INTERNAL_NOTE = (
     "Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken, "
@@ -106,9 +107,9 @@ def wrong_thomas(msgid: str) -> bytes:
 
 def sent_anyway(policy: Policy, msgid: str = "mistake@lindenhof.example") -> str:
     """Held, then confirmed by the identical resend: it went out and was learned. The id."""
-    held = policy.judge(tx(wrong_thomas(msgid)))
+    held = answer(policy, tx(wrong_thomas(msgid)))
     assert held.action == REJECT, held
-    confirmed = policy.judge(tx(b"Received: by mx id 9XYZ; now\n" + wrong_thomas(msgid)))
+    confirmed = answer(policy, tx(b"Received: by mx id 9XYZ; now\n" + wrong_thomas(msgid)))
     assert confirmed.action == ACCEPT and confirmed.entry_id == held.entry_id
     return held.entry_id
 
@@ -120,7 +121,7 @@ def test_forget_as_takes_a_confirmed_mistake_out_of_the_senders_history(team, ho
     entry_id = sent_anyway(policy)
     assert team.sent_to(hf.CLIENT_THOMAS) == known + 1, "the milter learned what it let through"
     next_one = wrong_thomas("next@lindenhof.example")
-    assert policy.judge(tx(next_one)).verdict == Verdict.PASS, "the mistake now looks routine"
+    assert answer(policy, tx(next_one)).verdict == Verdict.PASS, "the mistake now looks routine"
 
     out = team.cli("forget", "--as", hf.ME.upper(), entry_id if how == "id" else "<mistake@lindenhof.example>")
     assert out.returncode == 0, out.stderr
@@ -129,7 +130,7 @@ def test_forget_as_takes_a_confirmed_mistake_out_of_the_senders_history(team, ho
     )
     assert team.sent_to(hf.CLIENT_THOMAS) == known
     # the running policy reads the history as it is now: held again
-    assert policy.judge(tx(next_one)).action == REJECT
+    assert answer(policy, tx(next_one)).action == REJECT
     # and learning never takes it in again: not the milter, not learn --as from the Sent folder
     policy.learn(hf.ME, wrong_thomas("mistake@lindenhof.example"), [hf.ME])
     sent = hf.write_maildir(team.root / "Sent2", [wrong_thomas("mistake@lindenhof.example")])
@@ -157,6 +158,7 @@ def test_forget_as_while_a_workers_batch_holds_the_message(team, monkeypatch):
     worker.write_frame(ask, (tx(wrong_thomas("batched@lindenhof.example")), deadline))
     held = worker.read_frame(answers)
     assert held.action == REJECT
+    assert team.policy().told(held.entry_id)  # the milter process, once it handed the 550 to Postfix
     worker.write_frame(ask, (tx(b"Received: by mx; now\n" + wrong_thomas("batched@lindenhof.example")), deadline))
     assert worker.read_frame(answers).action == ACCEPT  # sent anyway; waiting in the batch
 
@@ -243,7 +245,7 @@ def test_oops_as_writes_the_local_record_and_drafts_in_the_senders_name(tmp_path
 
     # forgotten from her history as her own oops does: the next such mail is held again
     assert team.sent_to(hf.CLIENT_THOMAS) == known
-    assert policy.judge(tx(wrong_thomas("next@lindenhof.example"))).action == REJECT
+    assert answer(policy, tx(wrong_thomas("next@lindenhof.example"))).action == REJECT
 
     # again: the same record id, noticed time, deadline and drafts (the contract of oops)
     again = json.loads(team.cli("oops", "--as", hf.ME, entry_id, "--json").stdout)
@@ -287,9 +289,9 @@ def test_oops_as_for_a_sender_whose_name_is_unknown_says_the_drafts_are_unsigned
     raw = hf.mail([hf.CLIENT_THOMAS], "Angebot", "Hallo,\n\nanbei das Angebot.\n", frm=newcomer, msgid="n@x.example")
     raw = raw.replace(f"Petra Lang <{newcomer}>".encode(), newcomer.encode())
     policy = team.policy()
-    held = policy.judge(tx(raw, sender=newcomer))
+    held = answer(policy, tx(raw, sender=newcomer))
     assert held.action == REJECT
-    assert policy.judge(tx(raw, sender=newcomer)).action == ACCEPT
+    assert answer(policy, tx(raw, sender=newcomer)).action == ACCEPT
     out = team.cli("oops", "--as", newcomer, "--json")  # "last": the one that left
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
@@ -301,7 +303,7 @@ def test_oops_as_for_a_sender_whose_name_is_unknown_says_the_drafts_are_unsigned
 def test_oops_as_says_what_is_wrong_in_one_line(team):
     policy = team.policy()
     only_held = hf.mail([hf.CLIENT_THOMAS], "Personalkosten", INTERNAL_NOTE, msgid="only-held@lindenhof.example", n=101)
-    held = policy.judge(tx(only_held)).entry_id
+    held = answer(policy, tx(only_held)).entry_id
     assert held
     entry_id = sent_anyway(policy)
     cases = [
@@ -329,7 +331,7 @@ def test_oops_as_for_a_quarantined_message_once_the_administrator_released_it(tm
         team.cli("learn", "--as", hf.ME, str(hf.write_maildir(tmp_path / "Sent", hf.history_messages()))).returncode
         == 0
     )
-    held = team.policy().judge(tx(wrong_thomas("q@lindenhof.example")))
+    held = answer(team.policy(), tx(wrong_thomas("q@lindenhof.example")))
     assert held.action == QUARANTINE
     out = team.cli("oops", "--as", hf.ME, held.entry_id)
     assert out.returncode == 64 and "waits in Postfix's hold queue: it did not leave" in out.stderr, out.stderr
@@ -435,8 +437,8 @@ def test_oops_as_mail_sends_the_sender_alone_the_drafts_to_open_and_send(tmp_pat
     policy = team.policy()
     hostile = "=?utf-8?q?Personalkosten=0D=0ABcc:_evil@angreifer.example=0D=0A?="
     raw = wrong_thomas("mistake@lindenhof.example").replace(b"Personalkosten Abteilung", hostile.encode())
-    assert policy.judge(tx(raw)).action == REJECT
-    confirmed = policy.judge(tx(b"Received: by mx id 9XYZ; now\n" + raw))
+    assert answer(policy, tx(raw)).action == REJECT
+    confirmed = answer(policy, tx(b"Received: by mx id 9XYZ; now\n" + raw))
     assert confirmed.action == ACCEPT
 
     out = team.cli("oops", "--as", hf.ME, confirmed.entry_id, "--mail", "--json")
@@ -497,7 +499,7 @@ def test_the_shell_completes_the_milters_senders_and_their_copies_that_left(team
         pytest.skip("bash is not installed")
     policy = team.policy()
     entry_id = sent_anyway(policy)
-    held = policy.judge(tx(wrong_thomas("only-held@lindenhof.example"))).entry_id  # never left
+    held = answer(policy, tx(wrong_thomas("only-held@lindenhof.example"))).entry_id  # never left
     policy.learn("dwolff", wrong_thomas("d@lindenhof.example"), ["d.wolff@lindenhof.example"])
     config = ("--config", str(team.config_path))
     assert complete_in_bash(*config, "oops", "--as", "") == ["dwolff", hf.ME]

@@ -165,3 +165,34 @@ def test_a_check_that_raises_is_a_451_and_one_log_line_without_the_messages_cont
     (line,) = [line for line in err.splitlines() if "check failed" in line]
     assert "verdict=pass" in line, "the text is kept, on the one line"
     assert not [c for c in err if c in "\x1b\r\u202e"], err
+
+
+def test_a_worker_that_dies_after_keeping_a_hold_makes_the_retry_a_hold_not_a_confirmation(tmp_path, monkeypatch):
+    """The worker keeps the held copy and dies before its 550 reaches the milter: the client
+    is told 451 and sends the identical message again. That retry must be held (the sender has
+    not seen the hold yet), with the same copy; only the resend after that 550 confirms it."""
+    from sendguard import faults
+    from sendguard.milter.lifecycle import WorkerPool
+    from sendguard.milter.policy import REJECT
+    from tests.support.postfix import wait_until
+
+    assert not faults._ARMED, "this process must not die with its workers"
+    monkeypatch.setenv(faults.ENV, "after-kept")  # the workers die right after keeping a copy
+    policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path)
+    pool = WorkerPool(policy, count=1, timeout=30)
+    try:
+        (first,) = list(pool.idle.queue)
+        message = make_message()
+        assert pool(tx(message)).action == TEMPFAIL
+        assert first.proc.wait(30) == -signal.SIGKILL
+        (kept,) = policy.queue.entries()
+        assert kept.state == "held"
+        wait_until(lambda: pool.idle.qsize() == 1, 60, "a new worker")
+        retry = pool(tx(message))
+        assert retry.action == REJECT and retry.entry_id == kept.id, "held, not sent"
+        assert policy.told(retry.entry_id), "what the adapter does once the 550 is set"
+        resend = pool(tx(message.replace(b"<test-", b"<again-")))
+        assert resend.action == ACCEPT and resend.entry_id == kept.id
+        assert [e.state for e in policy.queue.entries()] == ["confirmed"]
+    finally:
+        pool.close()

@@ -13,6 +13,7 @@ from sendguard.config.schema import parse
 from sendguard.milter import senders
 from sendguard.milter.policy import QUARANTINE, Policy, Transaction
 from tests.conftest import make_message
+from tests.support.milter import answer
 
 BASE = '[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n\n'
 PETRA = "petra@nordwerk.example"
@@ -51,7 +52,7 @@ def test_the_quarantine_notice_goes_to_the_login_not_the_shared_mailbox(tmp_path
     jobs: list = []  # type: ignore[type-arg]
     policy = Policy(config, tmp_path / "milter", later=jobs.append)
     tx = Transaction(PETRA, SHARED, ["anna@kundenfirma.example"], make_message(sender=SHARED), "4ABC123DEF")
-    assert policy.judge(tx).action == QUARANTINE
+    assert answer(policy, tx).action == QUARANTINE
     assert not out.exists()  # not on the reply path
     (job,) = jobs
     job()
@@ -138,7 +139,7 @@ def test_a_550_hold_mails_the_sender_every_reason_the_way_out_and_the_id(tmp_pat
 
     policy, jobs, out = _reject_policy(tmp_path)
     body = "Hello Anna,\n\nplease find attached the offer.\n\nRegards\nMe\n"  # two reasons
-    outcome = policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], make_message(body=body)))
+    outcome = answer(policy, Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], make_message(body=body)))
     assert outcome.action == REJECT
     assert list(out.iterdir()) == []  # not on the reply path
     for job in jobs:
@@ -164,9 +165,9 @@ def test_the_resend_that_confirms_sends_no_second_hold_notice_but_says_it_went_o
 
     policy, jobs, out = _reject_policy(tmp_path)
     message = make_message()
-    first = policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message))
+    first = answer(policy, Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message))
     again = message.replace(b"09:00:00", b"09:02:00").replace(b"<test-", b"<r-")
-    second = policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], again))
+    second = answer(policy, Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], again))
     assert (first.action, second.action) == (REJECT, ACCEPT)
     for job in jobs:
         job()
@@ -185,8 +186,8 @@ def test_notify_false_sends_no_notice(tmp_path):
 
     policy, jobs, out = _reject_policy(tmp_path, "notify = false\n")
     message = make_message()
-    assert policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message)).action == REJECT
-    assert policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message)).action == ACCEPT
+    assert answer(policy, Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message)).action == REJECT
+    assert answer(policy, Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message)).action == ACCEPT
     assert jobs == []
 
 
@@ -200,7 +201,7 @@ def test_a_notice_that_cannot_be_sent_costs_nothing_but_itself(tmp_path):
     )
     after = Notices()
     policy = Policy(config, tmp_path, later=after.submit)
-    outcome = policy.judge(Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], make_message()))
+    outcome = answer(policy, Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], make_message()))
     after.stop(30)
     assert outcome.action == REJECT and not after.thread.is_alive()
     assert [e.id for e in policy.queue.entries()] == [outcome.entry_id]

@@ -25,6 +25,7 @@ from sendguard.milter.policy import (
 from sendguard.milter.spec import parse_listen, postfix_form
 from sendguard.model import Verdict
 from tests.conftest import make_message
+from tests.support.milter import answer
 
 BASE = """\
 [organization]
@@ -92,21 +93,21 @@ def test_received_lines_do_not_count_for_the_fingerprint():
 
 def test_a_pass_is_accepted_and_learned_into_the_senders_history(tmp_path):
     policy = Policy(parse(BASE), tmp_path)
-    outcome = policy.judge(tx(make_message(to="kollege@nordwerk.example"), to="kollege@nordwerk.example"))
+    outcome = answer(policy, tx(make_message(to="kollege@nordwerk.example"), to="kollege@nordwerk.example"))
     assert outcome.action == ACCEPT and outcome.verdict == Verdict.PASS and outcome.header == ""
     assert (senders.sender_dir(tmp_path, "me@nordwerk.example") / "history.sqlite").exists()
 
 
 def test_a_warning_adds_a_header_and_nothing_else(tmp_path):
     policy = Policy(parse(BASE + '[rules.external-recipient]\naction = "warn"\n'), tmp_path)
-    outcome = policy.judge(tx(make_message()))
+    outcome = answer(policy, tx(make_message()))
     assert outcome.action == ACCEPT and outcome.header.startswith("warn: ") and "external-recipient" in outcome.header
 
 
 def test_a_hold_is_rejected_with_the_way_out_and_the_identical_resend_confirms_it_once(tmp_path):
     policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
     message = make_message()
-    first = policy.judge(tx(message))
+    first = answer(policy, tx(message))
     assert first.action == REJECT and (first.code, first.xcode) == ("550", "5.7.1")
     # one reason, one line; what happened and the way out come first: mutt on an 80-column
     # terminal shows "SMTP session failed: 550 5.7.1 " and the next 49 characters only
@@ -116,17 +117,48 @@ def test_a_hold_is_rejected_with_the_way_out_and_the_identical_resend_confirms_i
     assert line.endswith(f"(sendguard {first.entry_id})")
     # Postfix's Received line and the client's Date and Message-ID differ on the resend
     again = b"Received: by mx id 9XYZ; now\n" + message.replace(b"09:00:00", b"09:02:00").replace(b"<test-", b"<r-")
-    second = policy.judge(tx(again))
+    second = answer(policy, tx(again))
     assert second.action == ACCEPT and second.entry_id == first.entry_id
     assert second.header.startswith("confirmed by the sender")
-    assert policy.judge(tx(again)).action == REJECT
+    assert answer(policy, tx(again)).action == REJECT
+
+
+def test_a_hold_whose_550_never_reached_the_client_is_held_again_by_its_retry_not_confirmed(tmp_path):
+    """The check kept the copy, but its 550 never went to Postfix (the worker died, or was
+    killed past the time limit): the client got a 451 and retries the identical message. That
+    retry is the first the sender hears of the hold, so it is held again, the same copy, and
+    only the resend after that 550 confirms it."""
+    policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
+    message = make_message()
+    first = policy.judge(tx(message))  # kept; the reply never handed over (no told)
+    assert first.action == REJECT and first.untold
+    retry = answer(policy, tx(b"Received: by mx id 9XYZ; now\n" + message))
+    assert retry.action == REJECT and retry.entry_id == first.entry_id, "held again, not sent"
+    assert retry.lines == first.lines
+    (entry,) = policy.queue.entries()
+    assert entry.state == "held" and entry.meta["told"] is True
+    assert len(policy.deferred) == 2, "the hold notice again: the first may never have gone out"
+    again = message.replace(b"09:00:00", b"09:02:00").replace(b"<test-", b"<r-")
+    confirmed = answer(policy, tx(again))
+    assert confirmed.action == ACCEPT and confirmed.entry_id == first.entry_id
+    assert [e.state for e in policy.queue.entries()] == ["confirmed"]
+
+
+def test_a_hold_from_the_send_path_without_the_told_flag_confirms_as_before(tmp_path):
+    policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
+    message = make_message()
+    first = policy.judge(tx(message))
+    with policy.queue.locked(first.entry_id) as entry:  # an older copy: no flag at all
+        del entry.meta["told"]
+        entry.save()
+    assert policy.judge(tx(message)).action == ACCEPT
 
 
 def test_with_several_reasons_the_way_out_is_the_first_line_and_the_last(tmp_path):
     """aerc shows a multi-line reply joined from its first line, mutt only the last line."""
     policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
     body = "Hello Anna,\n\nplease find attached the offer.\n\nRegards\nMe\n"
-    outcome = policy.judge(tx(make_message(body=body)))
+    outcome = answer(policy, tx(make_message(body=body)))
     assert outcome.action == REJECT and len(outcome.lines) >= 3, outcome.lines
     assert outcome.lines[0] == outcome.lines[-1] and outcome.lines[0].startswith("Held; send again within 10 min")
     assert all(line.startswith("Also: ") for line in outcome.lines[1:-1])
@@ -146,15 +178,15 @@ def test_a_confirmed_message_lets_the_rest_of_its_series_through_once_sent_again
     """git send-email stops at the first patch held; sent again, every patch has new ids."""
     now = [time.time()]
     policy = Policy(parse(HOLD_OUTSIDE), tmp_path, clock=lambda: now[0])
-    assert policy.judge(tx(_patch(1, ""))).action == REJECT  # run 1: git stops here
-    run2 = [policy.judge(tx(_patch(n, "2-1@nordwerk.example", run=2))) for n in (1, 2, 3)]
+    assert answer(policy, tx(_patch(1, ""))).action == REJECT  # run 1: git stops here
+    run2 = [answer(policy, tx(_patch(n, "2-1@nordwerk.example", run=2))) for n in (1, 2, 3)]
     assert [o.action for o in run2] == [ACCEPT] * 3
     assert run2[1].header.startswith("in a series the sender confirmed (external-recipient)")
     # chained (--chain-reply-to): each replies to the one before
-    assert policy.judge(tx(_patch(1, "", run=3))).action == REJECT
-    assert policy.judge(tx(_patch(1, "", run=4))).action == ACCEPT
-    assert policy.judge(tx(_patch(2, "4-1@nordwerk.example", run=4))).action == ACCEPT
-    assert policy.judge(tx(_patch(3, "4-2@nordwerk.example", run=4))).action == ACCEPT
+    assert answer(policy, tx(_patch(1, "", run=3))).action == REJECT
+    assert answer(policy, tx(_patch(1, "", run=4))).action == ACCEPT
+    assert answer(policy, tx(_patch(2, "4-1@nordwerk.example", run=4))).action == ACCEPT
+    assert answer(policy, tx(_patch(3, "4-2@nordwerk.example", run=4))).action == ACCEPT
 
 
 @pytest.mark.parametrize("case", ["other recipient", "other sender", "other reason", "too late", "no thread"])
@@ -162,8 +194,8 @@ def test_a_series_lends_its_confirmation_to_nothing_else(tmp_path, case):
     now = [time.time()]
     policy = Policy(parse(HOLD_OUTSIDE), tmp_path, clock=lambda: now[0])
     first = _patch(1, "")
-    assert policy.judge(tx(first)).action == REJECT
-    assert policy.judge(tx(first)).action == ACCEPT
+    assert answer(policy, tx(first)).action == REJECT
+    assert answer(policy, tx(first)).action == ACCEPT
     follower = _patch(2, "1-1@nordwerk.example" if case != "no thread" else "")
     if case == "no thread":
         follower = follower.replace(b"In-Reply-To: <>\nReferences: <>\n", b"")
@@ -179,28 +211,28 @@ def test_a_series_lends_its_confirmation_to_nothing_else(tmp_path, case):
         )
     elif case == "too late":
         now[0] += 601
-    assert policy.judge(tx(follower, to, sender)).action == REJECT
+    assert answer(policy, tx(follower, to, sender)).action == REJECT
 
 
 def test_another_sender_cannot_confirm_someone_elses_hold(tmp_path):
     policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
     message = make_message()
-    assert policy.judge(tx(message)).action == REJECT
-    assert policy.judge(tx(message, sender="other@nordwerk.example")).action == REJECT
+    assert answer(policy, tx(message)).action == REJECT
+    assert answer(policy, tx(message, sender="other@nordwerk.example")).action == REJECT
 
 
 def test_a_hold_after_the_time_limit_keeps_nothing_and_confirms_nothing(tmp_path):
     policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
     cancelled = threading.Event()
     cancelled.set()
-    assert policy.judge(tx(make_message()), cancelled).action == TEMPFAIL
+    assert answer(policy, tx(make_message()), cancelled).action == TEMPFAIL
     assert policy.queue.entries() == []
-    assert policy.judge(tx(make_message())).action == REJECT
+    assert answer(policy, tx(make_message())).action == REJECT
 
 
 def test_quarantine_keeps_a_copy_with_the_postfix_queue_id(tmp_path):
     policy = Policy(parse(HOLD_OUTSIDE + '[milter]\nhold = "quarantine"\nnotify = false\n'), tmp_path)
-    outcome = policy.judge(tx(make_message()))
+    outcome = answer(policy, tx(make_message()))
     assert outcome.action == QUARANTINE and "anna@kundenfirma.example" in outcome.reason
     (entry,) = policy.queue.entries()
     assert entry.meta["postfix_queue_id"] == "4ABC123DEF" and entry.state == "quarantined"
@@ -208,7 +240,7 @@ def test_quarantine_keeps_a_copy_with_the_postfix_queue_id(tmp_path):
 
 def test_a_block_has_no_way_out(tmp_path):
     policy = Policy(parse(BASE + '[block]\naddresses = ["anna@kundenfirma.example"]\n'), tmp_path)
-    outcome = policy.judge(tx(make_message()))
+    outcome = answer(policy, tx(make_message()))
     assert outcome.action == REJECT and outcome.verdict == Verdict.BLOCK
     assert outcome.lines[-1].startswith("Blocked; it cannot be sent as it is.")
     assert "send again" not in " ".join(outcome.lines).lower()

@@ -16,6 +16,7 @@ from sendguard.milter import retention
 from sendguard.milter.lifecycle import Maintenance
 from sendguard.milter.policy import ACCEPT, QUARANTINE, REJECT, Policy, Transaction
 from tests.conftest import make_message
+from tests.support.milter import answer
 from tests.support.wait import wait_until
 
 BASE = '[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n\n'
@@ -39,19 +40,20 @@ def copies(policy: Policy) -> dict[str, str]:
 def test_old_decided_copies_go_undecided_held_ones_stay_fresh_ones_stay(tmp_path):
     policy = quarantine(tmp_path)
     for n, qid in ((1, "4AAAAAAAA1"), (2, "4AAAAAAAA2"), (3, "4AAAAAAAA3")):
-        assert policy.judge(tx(make_message(subject=f"Falke {n}"), qid)).action == QUARANTINE
+        assert answer(policy, tx(make_message(subject=f"Falke {n}"), qid)).action == QUARANTINE
     # the administrator released number 2 (release --postfix notes it on the copy)
     (two,) = [e for e in policy.queue.entries() if e.meta["subject"] == "Falke 2"]
     two.save(postfix_decision="released", event="released from Postfix's hold queue")
     # a blocked message, a 550 hold and a hold confirmed by its resend
-    Policy(parse(HOLD_OUTSIDE + '[block]\naddresses = ["anna@kundenfirma.example"]\n'), tmp_path).judge(
-        tx(make_message(subject="Blocked"))
+    answer(
+        Policy(parse(HOLD_OUTSIDE + '[block]\naddresses = ["anna@kundenfirma.example"]\n'), tmp_path),
+        tx(make_message(subject="Blocked")),
     )
     rejecting = Policy(parse(HOLD_OUTSIDE), tmp_path)
-    assert rejecting.judge(tx(make_message(subject="Held"))).action == REJECT
+    assert answer(rejecting, tx(make_message(subject="Held"))).action == REJECT
     confirmed = make_message(subject="Confirmed")
-    assert rejecting.judge(tx(confirmed)).action == REJECT
-    assert rejecting.judge(tx(confirmed)).action == ACCEPT
+    assert answer(rejecting, tx(confirmed)).action == REJECT
+    assert answer(rejecting, tx(confirmed)).action == ACCEPT
     before = copies(policy)
     assert set(before.values()) == {"quarantined", "held", "blocked", "confirmed"}
     # Postfix still holds 1; 3 left its hold queue without a word to sendguard (postsuper by hand)
@@ -75,8 +77,8 @@ def test_old_decided_copies_go_undecided_held_ones_stay_fresh_ones_stay(tmp_path
 
 def test_when_the_hold_queue_cannot_be_read_every_undecided_quarantine_stays(tmp_path):
     policy = quarantine(tmp_path)
-    policy.judge(tx(make_message(subject="Falke 1"), "4AAAAAAAA1"))
-    policy.judge(tx(make_message(subject="Falke 2"), "4AAAAAAAA2"))
+    answer(policy, tx(make_message(subject="Falke 1"), "4AAAAAAAA1"))
+    answer(policy, tx(make_message(subject="Falke 2"), "4AAAAAAAA2"))
     (two,) = [e for e in policy.queue.entries() if e.meta["subject"] == "Falke 2"]
     two.save(postfix_decision="discarded", event="discarded from Postfix's hold queue")
     lines: list[str] = []
@@ -92,17 +94,17 @@ def test_when_the_hold_queue_cannot_be_read_every_undecided_quarantine_stays(tmp
 def test_a_hold_stays_confirmable_for_its_window_whatever_keep_days_says(tmp_path):
     policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nkeep_days = 0\n"), tmp_path)
     message = make_message()
-    assert policy.judge(tx(message)).action == REJECT
+    assert answer(policy, tx(message)).action == REJECT
     now = time.time()
     assert retention.prune(tmp_path, policy.config, now + 60) == []
-    assert policy.judge(tx(message)).action == ACCEPT  # the resend still confirms it
+    assert answer(policy, tx(message)).action == ACCEPT  # the resend still confirms it
     assert len(retention.prune(tmp_path, policy.config, now + 601)) == 1
     assert policy.queue.entries() == []
 
 
 def test_a_copy_being_decided_is_left_alone(tmp_path):
     policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
-    policy.judge(tx(make_message()))
+    answer(policy, tx(make_message()))
     (entry,) = policy.queue.entries()
     lock = policy.queue.try_lock(entry)
     try:
@@ -114,7 +116,7 @@ def test_a_copy_being_decided_is_left_alone(tmp_path):
 
 def test_the_milters_maintenance_thread_prunes_at_start_and_stops_at_once(tmp_path):
     policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nkeep_days = 7\n"), tmp_path)
-    policy.judge(tx(make_message()))
+    answer(policy, tx(make_message()))
     maintenance = Maintenance(policy, every=3600, clock=lambda: time.time() + 8 * DAY)
     maintenance.start()
     try:

@@ -1,0 +1,16 @@
+"""Drive a milter Policy the way the milter process does (sendguard.milter.adapter)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sendguard.milter.policy import Outcome, Policy, Transaction
+
+
+def answer(policy: Policy, tx: Transaction, cancelled: Any = None) -> Outcome:
+    """``policy.judge``, and then what the adapter does once it has handed a hold's 550 to the
+    MTA: note the copy as told, so that an identical resend may confirm it."""
+    outcome = policy.judge(tx, cancelled)
+    if outcome.untold:
+        policy.told(outcome.entry_id)
+    return outcome
