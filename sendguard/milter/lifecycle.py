@@ -25,7 +25,16 @@ from typing import Any
 
 from sendguard.milter.background import Background
 from sendguard.milter.background import log as _log
-from sendguard.milter.policy import Outcome, Policy, Transaction, tempfail
+from sendguard.milter.policy import (
+    FAILURE_LIMIT,
+    FAILURE_WINDOW,
+    TOO_LONG,
+    Outcome,
+    Policy,
+    Transaction,
+    tempfail,
+    too_long,
+)
 from sendguard.printable import printable
 
 NAME = "sendguard"
@@ -72,6 +81,62 @@ class Maintenance:
         self.thread.join(timeout)
 
 
+class Failures:
+    """How often the check of each message failed lately, in the milter's process; at the
+    FAILURE_LIMIT-th failure within FAILURE_WINDOW the message is refused (Policy.unchecked:
+    550, a copy kept) instead of getting another 451, so a message that breaks the check is not
+    retried for days while its sender only ever sees "temporary failure". A message is its
+    Policy.failure_key (a hold's fingerprint); at most ``size`` are remembered, the least
+    recently failed going first."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        limit: int = FAILURE_LIMIT,
+        window: float = FAILURE_WINDOW,
+        size: int = 4096,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        from collections import OrderedDict
+
+        self.policy = policy
+        self.limit, self.window, self.size, self.clock = limit, window, size, clock
+        self.lock = threading.Lock()
+        self.seen: OrderedDict[str, tuple[list[float], str]] = OrderedDict()
+        """key -> (times of its failures within the window, the copy kept when refused)"""
+
+    def after(self, tx: Transaction, outcome: Outcome, counts: bool = True) -> Outcome:
+        """``outcome`` (a tempfail whose ``failed`` says why), or the refusal once this message
+        failed often enough. ``counts``: False when the message may not be to blame (it got
+        too little of the time limit)."""
+        if not outcome.failed or not counts:
+            return outcome
+        key = self.policy.failure_key(tx)
+        now = self.clock()
+        with self.lock:
+            times, kept = self.seen.pop(key, ([], ""))
+            times = [t for t in times if now - t <= self.window] + [now]
+            self.seen[key] = (times, kept)
+            while len(self.seen) > self.size:
+                self.seen.popitem(last=False)
+        if len(times) < self.limit:
+            return outcome
+        try:
+            refused = self.policy.unchecked(tx, outcome.failed, len(times), kept)
+        except Exception as err:  # noqa: BLE001 — not kept (a full disk): a 451 as before, never a loss
+            why = f"{type(err).__name__}: {printable(str(err))}"
+            _log(f"{tx.queue_id or '-'}: could not keep a copy of a message the check failed on: {why}")
+            return outcome
+        with self.lock:
+            if key in self.seen:
+                self.seen[key] = (self.seen[key][0], refused.entry_id)
+        _log(
+            f"{tx.queue_id or '-'}: {outcome.failed}, {len(times)} times within {self.window / 3600:g} h: "
+            f"550, not sent, kept as {refused.entry_id}"
+        )
+        return refused
+
+
 class Checker:
     """``policy.judge`` on one thread, with a deadline per message."""
 
@@ -79,19 +144,32 @@ class Checker:
         self.policy = policy
         self.timeout = timeout
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sendguard-check")
+        self.failures = Failures(policy)
 
     def __call__(self, tx: Transaction) -> Outcome:
         cancelled = threading.Event()
-        future = self.pool.submit(self.policy.judge, tx, cancelled)
+        started: list[float] = []
+        deadline = time.time() + self.timeout
+
+        def judge() -> Outcome:
+            started.append(time.time())
+            return self.policy.judge(tx, cancelled)
+
+        future = self.pool.submit(judge)
         try:
-            return future.result(timeout=self.timeout)
+            outcome = future.result(timeout=self.timeout)
         except FutureTimeout:
             cancelled.set()
             _log(f"{tx.queue_id or '-'}: not checked within {self.timeout:g} s: 451, the client retries")
-            return tempfail("the check took too long")
+            outcome = too_long()
         except Exception as err:  # noqa: BLE001 — fail closed, keep the client's copy
             _log(f"{tx.queue_id or '-'}: check failed: {type(err).__name__}: {printable(str(err))}")
-            return tempfail("internal error")
+            return self.failures.after(
+                tx, tempfail("internal error", failed=f"the check failed ({type(err).__name__})")
+            )
+        # a check that waited for the thread most of its time is not to blame for running out of it
+        fair = outcome.failed != TOO_LONG or bool(started and deadline - started[0] >= self.timeout / 2)
+        return self.failures.after(tx, outcome, counts=fair)
 
     def warm_up(self) -> None:
         """Import the rules and the message parser before the first mail, not during it."""
@@ -204,6 +282,7 @@ class WorkerPool:
         self.workers: set[Worker] = set()
         """Every live worker, idle or busy: close() waits for each."""
         self.respawns: list[threading.Thread] = []
+        self.failures = Failures(policy)
         workers = [Worker(self.setup) for _ in range(count)]
         for worker in workers:
             worker.wait_ready(120)
@@ -222,6 +301,9 @@ class WorkerPool:
             except queue.Empty:
                 _log(f"{tx.queue_id or '-'}: no check worker free within {self.timeout:g} s: 451, the client retries")
                 return tempfail("the check took too long")
+            asked = time.time()
+            # a check that waited for a worker most of its time is not to blame for running out of it
+            fair = deadline - asked >= self.timeout / 2
             try:
                 outcome = worker.ask(tx, deadline)
             except NoAnswer as gone:
@@ -234,9 +316,11 @@ class WorkerPool:
                     + ("the check worker died" if gone.died else f"not checked within {self.timeout:g} s")
                     + ": 451, the client retries; starting another worker"
                 )
-                return tempfail("internal error" if gone.died else "the check took too long")
+                if gone.died:
+                    return self.failures.after(tx, tempfail("internal error", failed="the check process died"))
+                return self.failures.after(tx, too_long(), counts=fair)
             self.idle.put(worker)
-            return outcome
+            return self.failures.after(tx, outcome, counts=fair or outcome.failed != TOO_LONG)
 
     def _drop(self, worker: Worker) -> None:
         """Kill a worker that died or is stuck and start another in its place."""

@@ -66,10 +66,38 @@ class Outcome(NamedTuple):
     untold: bool = False
     """A hold whose copy may be confirmed only once this 550 is handed to the MTA: whoever
     hands it over calls :meth:`Policy.told` (the adapter, right after setting the reply)."""
+    failed: str = ""
+    """For a tempfail: why the check of this message failed (it raised, its process died, it
+    took too long), in a few words; '' when the message was not at fault (no worker was free).
+    The milter process counts these per message (lifecycle.Failures)."""
 
 
-def tempfail(why: str) -> Outcome:
-    return Outcome(TEMPFAIL, Verdict.HOLD, "451", "4.3.0", (smtp_text(f"sendguard: {why}; please try again later."),))
+TOO_LONG = "the check took too long"
+# A message whose check failed this many times within FAILURE_WINDOW seconds gets a 550 instead
+# of another 451 (lifecycle.Failures). Mail programs show a 4xx at once (msmtp, mutt, aerc, git
+# send-email), so their user sends it again by hand, and the third try says what is wrong; an
+# MTA (Postfix relaying through the submission server) retries after about 5, 15 and 35 minutes
+# and would go on for days (maximal_queue_lifetime, 5 d): it bounces the message to its sender
+# with the 550 after a quarter of an hour instead.
+FAILURE_LIMIT = 3
+FAILURE_WINDOW = 86400.0
+
+
+def tempfail(why: str, failed: str = "") -> Outcome:
+    return Outcome(
+        TEMPFAIL,
+        Verdict.HOLD,
+        "451",
+        "4.3.0",
+        (smtp_text(f"sendguard: {why}; please try again later."),),
+        reason=why,
+        failed=failed,
+    )
+
+
+def too_long() -> Outcome:
+    """The check ran out of time: a 451 that counts as a failed check of this message."""
+    return tempfail(TOO_LONG, failed=TOO_LONG)
 
 
 def smtp_text(text: str) -> str:
@@ -199,7 +227,7 @@ class Policy:
         result = check_message(message, config, envelope=tx.recipients, state_dir=sender_dir, now=self.clock())
         decision = result.decision
         if cancelled.is_set():
-            return tempfail("the check took too long")
+            return too_long()
         if decision.verdict <= Verdict.WARN:
             self._learn_later(tx, config, result.read)
             if decision.verdict == Verdict.WARN:
@@ -210,7 +238,7 @@ class Policy:
         if decision.verdict == Verdict.BLOCK:
             entry = self._keep(tx, meta, q.BLOCKED, cancelled)
             if entry is None:
-                return tempfail("the check took too long")
+                return too_long()
             main = (
                 f"Blocked; it cannot be sent as it is. {headline(decision)} "
                 f"(sendguard {entry.id}; ask your mail administrator)"
@@ -219,7 +247,7 @@ class Policy:
         if self.config.milter.hold == "quarantine":
             entry = self._keep(tx, meta, QUARANTINED, cancelled)
             if entry is None:
-                return tempfail("the check took too long")
+                return too_long()
             reason = smtp_text("sendguard: " + "; ".join(holding_reasons(decision)))
             queue_id = tx.queue_id
             self._notice_later(tx, lambda to: notices.quarantined(to, entry.meta, entry.id, queue_id))
@@ -244,7 +272,7 @@ class Policy:
                 if again is not None:
                     return self._held(tx, again, decision, window, contact, again=True)
                 if cancelled.is_set():
-                    return tempfail("the check took too long")
+                    return too_long()
                 earlier = None  # decided meanwhile (released, discarded): a hold of its own
             if earlier is not None and not cancelled.is_set() and self.queue.confirm(earlier.id):
                 self._note_series(earlier.id, message_id, rules)
@@ -268,7 +296,7 @@ class Policy:
                 )
             entry = self._keep(tx, {**meta, "told": False}, q.HELD, cancelled)
         if entry is None:
-            return tempfail("the check took too long")
+            return too_long()
         return self._held(tx, entry, decision, window, contact)
 
     def _held(
@@ -363,6 +391,49 @@ class Policy:
         if len(text) > MAX_LINES:
             text = (*text[: MAX_LINES - 1], text[-1])
         return Outcome(action, verdict, "550", "5.7.1", text, reason=text[-1], entry_id=entry_id)
+
+    # -- a message whose check keeps failing --------------------------------------------------
+
+    def failure_key(self, tx: Transaction) -> str:
+        """What makes two tries the same message (a hold's fingerprint: envelope, sender, the
+        bytes but for Received, Date, Message-ID and MIME boundaries); the bytes' digest where
+        even that cannot be had of this message."""
+        from sendguard.sendpath.path import fingerprint
+
+        envelope = [*tx.recipients, f"sender:{tx.sender}"]
+        try:
+            return fingerprint(without_received(tx.raw), envelope)
+        except Exception:  # noqa: BLE001 — the message that breaks the check may break this too
+            import hashlib
+
+            digest = hashlib.sha256(without_received(tx.raw))
+            digest.update("\0".join(envelope).encode("utf-8", "surrogateescape"))
+            return "raw:" + digest.hexdigest()
+
+    def unchecked(self, tx: Transaction, why: str, tries: int, entry_id: str = "") -> Outcome:
+        """Refuse a message whose check failed ``tries`` times (``why``: the last failure): a
+        550 with one line, and a copy kept (state blocked, the reason in ``error``, an incident
+        record), so it is never sent unchecked and never lost. ``entry_id``: the copy an
+        earlier refusal of the same message kept (nothing is kept twice)."""
+        if not entry_id:
+            meta: q.Meta = {
+                "sender": tx.envelope_from,
+                "milter_sender": tx.sender,
+                "recipients": list(tx.recipients),
+                "envelope": list(tx.recipients),
+                "subject": _subject(tx.raw),
+                "size": len(tx.raw),
+                "checker": "milter",
+                "postfix_queue_id": tx.queue_id,
+                "error": [f"not checked: {why} ({tries} tries)"],
+                "state": q.BLOCKED,
+            }
+            entry, lock = self.queue.create(tx.raw, meta)
+            lock.release()
+            self._record(entry, "unchecked")
+            entry_id = entry.id
+        main = f"sendguard could not check this message: {why} ({tries} tries); it was not sent (sendguard {entry_id})"
+        return self._reply(REJECT, Verdict.HOLD, [main], entry_id)
 
     # -- keeping and confirming ---------------------------------------------------------------
 
@@ -459,6 +530,16 @@ class Policy:
                 notices.submit(command, mail(to))
 
         self.later(notice)
+
+
+def _subject(raw: bytes) -> str:
+    """The Subject of a message no parser may be trusted with: its first line, printable, bounded."""
+    from sendguard.printable import printable
+
+    for line in raw[:65536].split(b"\n\n", 1)[0].splitlines():
+        if line[:8].lower() == b"subject:":
+            return printable(line[8:].strip()[:200].decode("utf-8", "replace"))
+    return ""
 
 
 def _thread_ids(message: Any) -> list[str]:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
+from sendguard import faults
 from sendguard.milter.background import Background
 from sendguard.printable import printable
 
@@ -105,11 +106,12 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         if request is None:
             break
         tx, deadline = request
+        faults.point("milter-worker-check")
         try:
             outcome = policy.judge(tx, Deadline(deadline))
         except Exception as err:  # noqa: BLE001 — fail closed: the client keeps its copy and retries
             _log(f"{tx.queue_id or '-'}: check failed: {type(err).__name__}: {printable(str(err))}")
-            outcome = tempfail("internal error")
+            outcome = tempfail("internal error", failed=f"the check failed ({type(err).__name__})")
             after.held.clear()  # a notice of a hold would lie to a client told 451
         write_frame(stdout, outcome)
         after.start()  # what judge() handed over, now that the reply is out

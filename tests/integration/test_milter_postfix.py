@@ -87,6 +87,34 @@ def test_a_hold_whose_worker_died_before_its_550_is_held_again_on_the_retry_not_
         assert b"X-Sendguard: confirmed by the sender (external-recipient)" in got.data
 
 
+def test_a_message_the_check_dies_on_every_time_gets_a_550_that_says_so_at_the_third_try(
+    tmp_path, smtp_server, monkeypatch
+):
+    """Not "temporary failure" for days: twice a 451, then a 550 the sender can read, and the
+    message kept on the server, never sent unchecked."""
+    import re
+
+    from sendguard import faults
+
+    monkeypatch.setenv(faults.ENV, "milter-worker-check")  # every check worker dies on every message
+    with Team(tmp_path, smtp_server) as team:
+        message = make_message(to="kollege@nordwerk.example")
+        for _ in range(2):
+            proc = team.msmtp(message, "me@nordwerk.example", "kollege@nordwerk.example")
+            assert proc.returncode != 0 and b"451 4.3.0" in proc.stderr, proc.stderr
+        again = message.replace(b"<test-", b"<again-")  # the mail program's resend: a new Message-ID
+        proc = team.msmtp(again, "me@nordwerk.example", "kollege@nordwerk.example")
+        err = proc.stderr.decode()
+        assert proc.returncode != 0, err
+        assert (
+            "550 5.7.1 sendguard could not check this message: the check process died (3 tries); it was not sent" in err
+        )
+        (entry_id,) = re.findall(r"\(sendguard ([0-9a-f-]+)\)", err)[-1:]
+        (kept,) = Queue(team.state / "queue").entries()
+        assert kept.id == entry_id and kept.state == "blocked"
+        assert team.mail() == []
+
+
 def test_a_hold_mails_the_sender_a_notice_once_and_the_resend_that_confirms_says_it_went_out(tmp_path, smtp_server):
     """neomutt shows nothing when the server answers 550: the sender's mailbox is where the hold
     is seen. One notice per held message, every reason in full; the confirming resend sends no

@@ -57,6 +57,37 @@ def test_a_crashing_check_is_a_451_never_an_accept(tmp_path):
     assert outcome.action == TEMPFAIL
 
 
+def test_a_message_the_check_fails_on_three_times_is_refused_with_why_and_kept(tmp_path):
+    """Not a 451 for days: the third failure of the same message (a resend with a new Date and
+    Message-ID is the same) is a 550 that says so, and the message is kept, not sent."""
+    from sendguard.milter.policy import REJECT
+
+    class Broken(Policy):
+        def judge(self, tx, cancelled=None):  # type: ignore[no-untyped-def]
+            raise RecursionError("maximum recursion depth exceeded")
+
+    policy = Broken(parse(HOLD_OUTSIDE), tmp_path)
+    checker = Checker(policy, timeout=5)
+    message = make_message()
+    again = message.replace(b"09:00:00", b"09:03:00").replace(b"<test-", b"<again-")
+    assert [checker(tx(m)).action for m in (message, again)] == [TEMPFAIL, TEMPFAIL]
+    assert checker(tx(make_message(subject="Another"))).action == TEMPFAIL, "counted per message"
+    third = checker(tx(message))
+    assert (third.action, third.code, third.xcode) == (REJECT, "550", "5.7.1")
+    (line,) = third.lines
+    assert line == (
+        "sendguard could not check this message: the check failed (RecursionError) (3 tries); "
+        f"it was not sent (sendguard {third.entry_id})"
+    )
+    (kept,) = policy.queue.entries()
+    assert kept.id == third.entry_id and kept.state == "blocked" and kept.message_path.read_bytes() == message
+    assert kept.meta["error"] == ["not checked: the check failed (RecursionError) (3 tries)"]
+    assert kept.meta["subject"] == "Falke status"
+    fourth = checker(tx(again))
+    assert fourth.action == REJECT and fourth.entry_id == third.entry_id, "one copy"
+    assert len(policy.queue.entries()) == 1
+
+
 def test_background_work_runs_in_order_and_survives_a_failing_job():
     background = Background()
     done: list[int] = []
@@ -158,7 +189,8 @@ def test_a_check_that_raises_is_a_451_and_one_log_line_without_the_messages_cont
     worker.write_frame(ask, (parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path))
     assert worker.read_frame(answers) == "ready"
     worker.write_frame(ask, (tx(make_message()), 1e12))
-    assert worker.read_frame(answers).action == TEMPFAIL
+    answered = worker.read_frame(answers)
+    assert answered.action == TEMPFAIL and answered.failed == "the check failed (ValueError)"
     ask.close()
     thread.join(60)
     err = capsys.readouterr().err
@@ -194,5 +226,27 @@ def test_a_worker_that_dies_after_keeping_a_hold_makes_the_retry_a_hold_not_a_co
         resend = pool(tx(message.replace(b"<test-", b"<again-")))
         assert resend.action == ACCEPT and resend.entry_id == kept.id
         assert [e.state for e in policy.queue.entries()] == ["confirmed"]
+    finally:
+        pool.close()
+
+
+def test_a_message_a_worker_dies_on_every_time_is_refused_at_the_third_try(tmp_path, monkeypatch):
+    from sendguard import faults
+    from sendguard.milter.lifecycle import WorkerPool
+    from sendguard.milter.policy import REJECT
+    from tests.support.postfix import wait_until
+
+    assert not faults._ARMED, "this process must not die with its workers"
+    monkeypatch.setenv(faults.ENV, "milter-worker-check")  # every worker dies on every message
+    policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path)
+    pool = WorkerPool(policy, count=1, timeout=30)
+    try:
+        outcomes = []
+        for _ in range(3):
+            wait_until(lambda: pool.idle.qsize() == 1, 60, "a worker")
+            outcomes.append(pool(tx(make_message())))
+        assert [o.action for o in outcomes] == [TEMPFAIL, TEMPFAIL, REJECT]
+        assert "could not check this message: the check process died (3 tries)" in outcomes[2].lines[0]
+        assert [e.state for e in policy.queue.entries()] == ["blocked"]
     finally:
         pool.close()
