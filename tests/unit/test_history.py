@@ -237,3 +237,35 @@ def test_names_are_decoded_after_the_addresses_are_read(sender, learned):
     assert observed is not None
     assert (observed.sender, observed.sender_name) == learned
     assert observed.recipients == [("kai@nordwerk.example", "boss@nordwerk.example, x")]
+
+
+def test_a_process_reading_many_histories_keeps_a_bounded_number_of_files_open(tmp_path, monkeypatch):
+    """The milter's workers read one history per sender: the stores they no longer keep close
+    their connections at once, not when the cyclic collector next runs (a worker checking for
+    2000 senders held over 1000 descriptors, past a service's default limit of 1024)."""
+    import gc
+    import os
+
+    from sendguard.history import store
+
+    monkeypatch.setattr(store, "MAX_OPEN", 4)
+    monkeypatch.setattr(store, "_OPEN", {})
+    states = [tmp_path / f"sender{n}" for n in range(20)]
+    for state in states:
+        state.mkdir()
+        learn(state, [hf.mail(["kollege@nordwerk.example"], "Plan", "Hallo,\n\nder Plan.\n")])
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
+    gc.disable()  # as between two runs of the collector in a busy worker
+    try:
+        for state in states:
+            assert open_read_only(state).contact("kollege@nordwerk.example").sent == 1
+        held = open_files() - before
+    finally:
+        gc.enable()
+        for kept in store._OPEN.values():
+            store._close(kept[1])
+    assert held <= 3 * store.MAX_OPEN, f"{held} descriptors for {store.MAX_OPEN} stores kept"
