@@ -250,3 +250,41 @@ def test_a_message_a_worker_dies_on_every_time_is_refused_at_the_third_try(tmp_p
         assert [e.state for e in policy.queue.entries()] == ["blocked"]
     finally:
         pool.close()
+
+
+def test_a_check_stuck_on_a_message_every_time_is_refused_at_the_third_try(tmp_path):
+    """A worker stuck past the limit counts against the message it had all the time for."""
+    from sendguard.milter.lifecycle import WorkerPool
+    from sendguard.milter.policy import REJECT
+    from tests.support.postfix import wait_until
+
+    policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path)
+    pool = WorkerPool(policy, count=1, timeout=30)
+    try:
+        outcomes = []
+        for _ in range(3):
+            wait_until(lambda: pool.idle.qsize() == 1, 60, "a worker")
+            (worker,) = list(pool.idle.queue)
+            os.kill(worker.proc.pid, signal.SIGSTOP)  # stuck for certain (see above)
+            pool.timeout = 1
+            outcomes.append(pool(tx(make_message())))
+            pool.timeout = 30
+        assert [o.action for o in outcomes] == [TEMPFAIL, TEMPFAIL, REJECT]
+        assert "could not check this message: the check took too long (3 tries)" in outcomes[2].lines[0]
+    finally:
+        pool.close()
+
+
+def test_waiting_for_a_free_worker_is_not_held_against_the_message(tmp_path):
+    from sendguard.milter.lifecycle import WorkerPool
+
+    policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path)
+    pool = WorkerPool(policy, count=1, timeout=30)
+    busy = pool.idle.get()  # every worker taken: the message waits its whole time for one
+    try:
+        pool.timeout = 0.2
+        assert [pool(tx(make_message())).action for _ in range(4)] == [TEMPFAIL] * 4
+        assert policy.queue.entries() == []
+    finally:
+        pool.idle.put(busy)
+        pool.close()
