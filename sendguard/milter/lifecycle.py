@@ -394,13 +394,12 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
     # inherit the mask; the check workers keep it (worker.main).
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     started = time.monotonic()
-    background: Background | None = None
+    background = Background()
+    policy.later = background.submit  # notices: the workers' own, and this process's refusals
     judge: Checker | WorkerPool
     if workers > 0:
         judge = WorkerPool(policy, workers, timeout)
     else:
-        background = Background()
-        policy.later = background.submit
         policy.to_learn = lambda sender, raw, own, read: background.submit(
             lambda: _learn_and_refit(policy, sender, raw, own, read)
         )
@@ -420,7 +419,6 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
             judge.close()
         else:
             judge.pool.shutdown(wait=False, cancel_futures=True)
-        if background is not None:
-            background.stop(timeout=30)
+        background.stop(timeout=30)
         maintenance.stop(timeout=30)
         _log("stopped")

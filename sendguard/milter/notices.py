@@ -167,6 +167,27 @@ def sent_anyway(to: str, meta: Meta, entry_id: str, *, now: float, contact: str 
     return _mail(to, "Sent anyway after a hold: ", meta, body)
 
 
+def unchecked(to: str, meta: Meta, entry_id: str, *, why: str, tries: int) -> bytes:
+    """The check failed on a message again and again, so it was refused (a 550) and kept: say so,
+    since some mail programs show the sender nothing of a 550."""
+    body = [
+        *_para(f"sendguard could not check your message, so it was not sent: {_line(why)} ({tries} tries)."),
+        "",
+        *_what(meta, entry_id),
+        "",
+        "What now:",
+        *_bullets(
+            [
+                "Sent again unchanged it will most likely fail the same way; a changed message "
+                "(another attachment, less text) is checked afresh.",
+                "Your mail administrator has a copy under the id above and the reason in the "
+                "milter's log; tell them, with the id, if it must go out as it is.",
+            ]
+        ),
+    ]
+    return _mail(to, "Not sent, could not be checked: ", meta, body)
+
+
 def oops_mail(to: str, record: Any, drafts: list[tuple[str, bytes]]) -> bytes:
     """For ``oops --as --mail``: the sender hears what the administrator recorded (subject, who
     got it, the deadline) and gets each draft attached as message/rfc822, byte for byte, to open

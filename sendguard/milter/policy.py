@@ -413,8 +413,9 @@ class Policy:
     def unchecked(self, tx: Transaction, why: str, tries: int, entry_id: str = "") -> Outcome:
         """Refuse a message whose check failed ``tries`` times (``why``: the last failure): a
         550 with one line, and a copy kept (state blocked, the reason in ``error``, an incident
-        record), so it is never sent unchecked and never lost. ``entry_id``: the copy an
-        earlier refusal of the same message kept (nothing is kept twice)."""
+        record, a notice to the sender), so it is never sent unchecked and never lost.
+        ``entry_id``: the copy an earlier refusal of the same message kept (nothing is kept or
+        mailed twice)."""
         if not entry_id:
             meta: q.Meta = {
                 "sender": tx.envelope_from,
@@ -432,6 +433,8 @@ class Policy:
             lock.release()
             self._record(entry, "unchecked")
             entry_id = entry.id
+            kept = entry.meta
+            self._notice_later(tx, lambda to: notices.unchecked(to, kept, entry.id, why=why, tries=tries))
         main = f"sendguard could not check this message: {why} ({tries} tries); it was not sent (sendguard {entry_id})"
         return self._reply(REJECT, Verdict.HOLD, [main], entry_id)
 

@@ -112,6 +112,9 @@ def test_a_message_the_check_dies_on_every_time_gets_a_550_that_says_so_at_the_t
         (entry_id,) = re.findall(r"\(sendguard ([0-9a-f-]+)\)", err)[-1:]
         (kept,) = Queue(team.state / "queue").entries()
         assert kept.id == entry_id and kept.state == "blocked"
+        (notice,) = team.notices(1, "Not sent, could not be checked")
+        assert notice.rcpt_tos == ["me@nordwerk.example"]
+        assert f"Id: {entry_id}" in " ".join(unix(notice.data).decode().split())
         assert team.mail() == []
 
 

@@ -288,3 +288,25 @@ def test_waiting_for_a_free_worker_is_not_held_against_the_message(tmp_path):
     finally:
         pool.idle.put(busy)
         pool.close()
+
+
+def test_the_sender_of_a_message_refused_unchecked_gets_one_notice(tmp_path):
+    """Some mail programs show nothing of a 550 (neomutt): the refusal is mailed too, once."""
+    out = tmp_path / "notice.eml"
+    config = parse(HOLD_OUTSIDE + f'[milter]\nnotice_command = ["sh", "-c", "cat >> {out}"]\n')
+
+    class Broken(Policy):
+        def judge(self, tx, cancelled=None):  # type: ignore[no-untyped-def]
+            raise MemoryError
+
+    jobs: list = []  # type: ignore[type-arg]
+    checker = Checker(Broken(config, tmp_path / "milter", later=jobs.append), timeout=5)
+    outcomes = [checker(tx(make_message())) for _ in range(4)]
+    assert [o.action for o in outcomes] == [TEMPFAIL, TEMPFAIL, "reject", "reject"]
+    assert len(jobs) == 1, "one notice for one copy"
+    jobs[0]()
+    text = out.read_text()
+    assert "To: me@nordwerk.example" in text
+    assert "Subject: Not sent, could not be checked: Falke status" in text
+    assert "not sent: the check failed (MemoryError) (3 tries)." in " ".join(text.split())
+    assert f"Id:      {outcomes[2].entry_id}" in text
