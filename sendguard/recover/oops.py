@@ -300,6 +300,12 @@ def _draft(
         original = email.message_from_bytes(attach, policy=email.policy.default)
         del original["Bcc"]  # whom the user sent a blind copy to is not the intended reader's business
         msg.add_attachment(original)
+        # named after the original's subject: aerc lists a nameless one as "message_rfc822_<digits>"
+        name = "".join(c if c.isprintable() and c not in '/\\"' else "_" for c in str(original["Subject"] or ""))
+        *_, part = msg.iter_attachments()
+        filename = f"{name.strip()[:60] or 'message'}.eml"
+        part.set_param("filename", filename, header="Content-Disposition")
+        part.set_param("name", filename)  # aerc names an attachment by its Content-Type's name
     return bytes(msg)
 
 

@@ -8,7 +8,10 @@ instead, and why a resend from aerc does not confirm: test_visible.py.)
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +92,32 @@ def test_oops_run_from_aerc_stays_on_screen_until_enter(world, tmp_path):
         aerc.keys("Enter")
         assert wait_until(lambda: "Drafts (English)" not in aerc.screen()), aerc.screen()
     assert len(world.server.received) == 1  # oops sends nothing
+
+
+def test_the_forward_drafts_attachment_is_named_after_the_original(world, tmp_path):
+    """aerc lists a message/rfc822 part without a name as "message_rfc822_<digits>": nothing to
+    tell the person which message the forward carries."""
+    root = tmp_path / "aerc"
+    with Aerc(world, root) as aerc:
+        drafts = root / "mail" / "Drafts"
+        for sub in ("cur", "new", "tmp"):
+            (drafts / sub).mkdir(parents=True)
+        aerc.compose(MAILTO)
+        aerc.send()
+        assert wait_until(lambda: len(world.server.received) == 1), aerc.screen()
+        proc = subprocess.run(
+            [world.sendguard, "oops", "--json", "--intended", "anna@nordwerk.example"],
+            env=aerc.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        (forward,) = [Path(p) for p in json.loads(proc.stdout)["drafts"] if ".oops-intended-" in p]
+        shutil.copy(forward, drafts / "cur" / forward.name)
+        aerc.command("cf Drafts")
+        aerc.wait_for("Fwd: Falke status")
+        aerc.command("recall")
+        screen = aerc.wait_for("Send this email?")
+        assert "Falke status.eml" in screen and "message_rfc822" not in screen, screen
