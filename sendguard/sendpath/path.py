@@ -297,6 +297,20 @@ class SendPath:
         }
         if decision.verdict <= Verdict.WARN:
             return self._deliver_new(raw, meta, config, "accepted")
+        # Held now, but this very message already left (released in review from mutt's compose
+        # menu, then sent from the composer): "held, not sent" would be untrue, and sending it
+        # again to confirm would send it twice. Say what the passing path says.
+        earlier = once.earlier_copy(
+            self.queue,
+            str(meta.get("message_id", "")),
+            config.sendmail.duplicate_window,
+            self.now,
+            lambda entry: self._same_message(entry, raw, meta),
+        )
+        if earlier is not None and earlier.kind in (once.LEFT, once.MAYBE_LEFT):
+            return self._sent_again(earlier, raw, meta, config)
+        if earlier is not None and earlier.lock is not None:
+            earlier.lock.release()  # kept and due: it goes on its own; this copy is judged as new
         # Only a kept hold can be confirmed, so only holds need the fingerprint (hashlib loads
         # OpenSSL: not worth it for the mail that simply goes out).
         meta["fingerprint"] = fingerprint(raw, envelope)

@@ -71,7 +71,23 @@ def test_sending_the_identical_message_again_confirms_a_hold(world):
     assert len(world.server.received) == 1
     assert crlf(world.server.received[0].data) == again
     third = world.send(again, "anna@kundenfirma.example")
-    assert third.returncode == 75, "a confirmation is used once"
+    assert len(world.server.received) == 1, "a confirmation is used once"
+    assert third.returncode == 0 and b"already sent \xe2\x80\x94 not sent twice." in third.stderr
+
+
+def test_a_held_message_sent_again_after_its_release_is_not_said_to_be_held(world):
+    """Released in review from mutt's compose menu, then y in the composer: the check holds it
+    again, and mutt's pager said "HELD - not sent" with a way to send it that sends it twice."""
+    world.write_config('[rules.external-recipient]\naction = "hold"\n')
+    message = make_message()
+    assert world.send(message, "anna@kundenfirma.example").returncode == 75
+    (row,) = [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
+    assert world.cli("release", row["id"]).returncode == 0
+    again = world.send(message, "anna@kundenfirma.example")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.startswith(b"sendguard: already sent \xe2\x80\x94 not sent twice.\n")
+    assert b"this message already left at " in again.stderr and b"HELD" not in again.stderr
+    assert len(world.server.received) == 1
 
 
 def test_hold_action_queue_exits_0_and_delivers_nothing_until_released(world):
