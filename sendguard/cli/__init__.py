@@ -218,7 +218,9 @@ def _command(argv: list[str]) -> str | None:
 def _in_an_aerc_tab(argv: list[str]) -> bool:
     """Run with aerc's ``:term sendguard oops``: aerc closes the tab as the command ends, and what
     it printed (the drafts, the deadline, what to do) with it, before anyone could read it."""
-    if _command(argv) in NO_PAUSE or not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if _command(argv) in NO_PAUSE or sys.stdin is None or sys.stdout is None:
+        return False
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return False
     from sendguard.sendpath.caller import detect
 
