@@ -285,7 +285,7 @@ def test_a_worker_runs_notices_only_once_its_reply_is_out_and_off_its_own_thread
 
 
 @given(subject=st.text(), recipient=st.text(), deadline=st.text(), draft=st.binary())
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # the first example imports the notices: 0.85 s at load 9
 def test_the_oops_mail_keeps_every_text_in_its_place_and_every_draft_whole(subject, recipient, deadline, draft):
     """oops --as --mail: nothing from the message makes a header or a part; drafts come back whole."""
     import email
