@@ -19,6 +19,36 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+# sendguard's own punctuation, for a terminal program in the C locale
+_ASCII = str.maketrans(
+    {
+        "—": "-",
+        "–": "-",
+        "→": "->",
+        "…": "...",
+        "·": "-",
+        "„": '"',
+        "“": '"',
+        "”": '"',
+        "‘": "'",
+        "’": "'",
+        "«": '"',
+        "»": '"',
+        "\u00a0": " ",
+    }
+)
+
+
+def ascii_text(text: str) -> str:
+    """``text`` in ASCII, for a program whose locale is C or POSIX: mutt there shows each byte
+    above 127 as an octal escape ("HELD \\342\\200\\224 not sent."). Accents go ("Gehälter"
+    becomes "Gehalter"), anything else becomes "?"."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text.translate(_ASCII))
+    return "".join(c for c in text if not unicodedata.combining(c)).encode("ascii", "replace").decode("ascii")
+
+
 def column(text: str, width: int) -> str:
     """``text`` in a column of ``width``: padded, or cut with "…" so a cut never passes for the
     whole (a recipient list missing its last address, "Freigab" for "Freigabe")."""

@@ -42,6 +42,9 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for var in ("NOTMUCH_CONFIG", "SENDGUARD_CONFIG", "DISPLAY", "WAYLAND_DISPLAY", "MAILDIR", "EDITOR", "VISUAL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    # The text sendmail writes depends on the caller's locale (ASCII in C): the same for everyone.
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
     # A resident checker per test HOME would outlive its test; tests/integration/test_resident.py turns it on.
     monkeypatch.setenv("SENDGUARD_RESIDENT", "0")
     return root

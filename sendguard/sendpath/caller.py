@@ -7,12 +7,13 @@ send-email, mutt in batch mode and mailx leave stderr on the terminal. The calle
 from the process that started us (its name, up past a ``sh -c``), and for mutt whether it has
 a terminal. Read from /proc, so only Linux knows it; elsewhere the caller is unknown.
 
-Imported by the resident checker's client on every mail: it uses nothing but ``os``.
+Imported by the resident checker's client on every mail: it uses nothing but ``os`` and ``sys``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 # comm (the kernel's process name) -> program
 _PROGRAMS = {
@@ -90,4 +91,14 @@ def _stderr() -> dict[str, bool]:
         tty = os.isatty(2)
     except OSError:
         tty = False
-    return {"stderr_tty": tty, "stderr_null": null}
+    return {"stderr_tty": tty, "stderr_null": null, "ascii": _c_locale()}
+
+
+def _c_locale() -> bool:
+    """Whether the calling program runs in the C or POSIX locale (no LANG, say), where mutt
+    shows every byte above 127 as an octal escape. Python starts in its UTF-8 mode exactly then
+    (PEP 540), unless PYTHONUTF8 asked for it; it sets LC_CTYPE then, never LANG or LC_ALL."""
+    if not sys.flags.utf8_mode or "PYTHONUTF8" in os.environ:
+        return False
+    named = (os.environ.get("LC_ALL") or os.environ.get("LANG") or "").lower()
+    return "utf-8" not in named and "utf8" not in named

@@ -25,7 +25,7 @@ from sendguard.errors import DeliveryError, ResourceError, SendguardError, State
 from sendguard.exitcodes import ExitCode
 from sendguard.fsutil import atomic_write
 from sendguard.model import Severity, Verdict
-from sendguard.printable import printable
+from sendguard.printable import ascii_text, printable
 from sendguard.sendpath import once, render
 from sendguard.sendpath.args import UnsupportedMode, parse, refuse_control_characters, without_read_recipients
 from sendguard.sendpath.client import config_location, exit_now, read_stdin
@@ -169,6 +169,8 @@ class SendPath:
     def say(self, *lines: str) -> None:
         """Write to the caller's stderr. One it cannot take (/dev/full, a closed pipe) changes
         nothing of what happens to the message: the queue and the incident log have it."""
+        if self.caller.get("ascii"):
+            lines = tuple(ascii_text(line) for line in lines)
         try:
             self.stderr.write("\n".join(lines) + "\n")
             self.stderr.flush()

@@ -83,6 +83,21 @@ def test_mutt_shows_the_hold_its_reason_suggestion_and_way_out(program, world, t
     assert unseen() == [], "mutt showed the hold: no notice needed"
 
 
+@pytest.mark.parametrize("program", ["mutt", "neomutt"])
+def test_in_the_c_locale_mutt_shows_the_hold_without_octal_escapes(program, world, tmp_path):
+    """No LANG (a fresh Debian account): mutt shows each byte above 127 as an octal escape, and
+    the hold began "sendguard: HELD \\342\\200\\224 not sent."."""
+    need(program)
+    rc, env = mutt_home(world, tmp_path)
+    env = {k: v for k, v in env.items() if k not in ("LANG", "LC_ALL", "LC_CTYPE", "LANGUAGE")}
+    with Terminal(env, program) as term:
+        compose_in_mutt(term, program, rc, tmp_path / "home", WRONG)
+        screen = term.wait_for("Output of the delivery process")
+        assert "sendguard: HELD - not sent." in screen and f"Did you mean {MEANT}?" in screen
+        assert "\\3" not in screen, screen
+    assert world.server.received == []
+
+
 def test_a_warning_mutt_does_not_show_becomes_a_notice_shown_once(world, tmp_path):
     need("mutt")
     world.write_config(LOOKALIKE_WARNS)
