@@ -54,9 +54,12 @@ class _ClientStderr(io.TextIOBase):
 
 
 class _Stamp:
-    """The files this server's code came from, with their mtimes, to notice an upgrade."""
+    """The files this server's code came from, with their mtimes, to notice an upgrade. The send
+    path itself (its messages, the delivery) is imported by the first request, after the stamp
+    was taken: a module loaded later counts as changed when its file is newer than the stamp."""
 
     def __init__(self) -> None:
+        self.taken = time.time_ns()
         self.files = {path: _mtime(path) for path in self._sources()}
 
     @staticmethod
@@ -70,7 +73,9 @@ class _Stamp:
         return paths
 
     def changed(self) -> bool:
-        return any(_mtime(path) != mtime for path, mtime in self.files.items())
+        if any(_mtime(path) != mtime for path, mtime in self.files.items()):
+            return True
+        return any(_mtime(path) > self.taken for path in self._sources() if path not in self.files)
 
 
 def _mtime(path: str) -> int:
@@ -104,7 +109,7 @@ def _warm_up(config_path: Path | None) -> Any:
         options=(),
         now=time.time(),
     )
-    for name in (*events.OBSERVERS, *events.LATER):
+    for name in (*events.OBSERVERS, *events.LATER, "sendguard.sendpath.path"):
         __import__(name)
     from sendguard.act import queue as q
 

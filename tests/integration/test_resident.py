@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -292,6 +293,39 @@ def test_a_changed_source_file_makes_the_server_stale(tmp_path, monkeypatch):
     assert not stamp.changed()
     os.utime(source, ns=(0, os.stat(source).st_mtime_ns + 1_000_000))
     assert stamp.changed()
+
+
+def test_a_module_first_imported_by_a_request_and_changed_since_makes_the_server_stale(tmp_path, monkeypatch):
+    """The send path's own modules (its messages, the delivery) were imported by the first
+    request, after the stamp: an upgrade that changed only them went unnoticed, and the old
+    code answered every mail for as long as mail kept coming."""
+    import sys
+    import time
+    import types
+
+    from sendguard.sendpath.server import _Stamp
+
+    source = tmp_path / "late.py"
+    source.write_text("x = 1\n")
+    os.utime(source, ns=(0, time.time_ns() - 1_000_000_000))  # as it was when the server started
+    stamp = _Stamp()
+    late = types.ModuleType("sendguard._late_for_test")
+    late.__file__ = str(source)
+    monkeypatch.setitem(sys.modules, late.__name__, late)
+    assert not stamp.changed()
+    os.utime(source, ns=(0, time.time_ns() + 1_000_000_000))  # upgraded since
+    assert stamp.changed()
+
+
+def test_the_warm_up_loads_the_send_path_so_its_stamp_covers_it(tmp_path):
+    code = (
+        "import sys; from sendguard.sendpath import server; server._warm_up(None); "
+        "stamp = server._Stamp(); "
+        "print(any(p.endswith('sendguard/sendpath/path.py') for p in stamp.files), "
+        "any(p.endswith('sendguard/printable.py') for p in stamp.files))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["True", "True"]
 
 
 @pytest.mark.slow
