@@ -64,7 +64,7 @@ class _Stamp:
 
     @staticmethod
     def _sources() -> list[str]:
-        paths = [sys.executable]
+        paths = [sys.executable, __file__]  # this module runs as __main__ (python -m): not named below
         for name, module in list(sys.modules.items()):
             if name == "sendguard" or name.startswith("sendguard."):
                 path = getattr(module, "__file__", None)
