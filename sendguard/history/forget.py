@@ -9,6 +9,7 @@ Message-ID in ``forgotten``, which learning skips.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from dataclasses import dataclass, fields
@@ -87,8 +88,14 @@ def remember_raw(db: sqlite3.Connection, raw: bytes, own: list[str], org_domains
             db.execute("DELETE FROM forgotten WHERE msgid = ?", (message_id(observed.msgid),))
 
 
-def _draft_key(recipient: str, subject: str) -> tuple[str, str]:
-    return normalize_address(recipient), " ".join(subject.split())
+_FOLDED = re.compile(r"(?:[^\x00-\x7f]|\?)+")
+
+
+def oops_draft_key(recipient: str, subject: str) -> tuple[str, str]:
+    """A draft of ``oops`` as it is known once sent: its one recipient and its subject, each
+    run of characters outside ASCII one "?" (mutt in the C locale sends "Geh??lter" for the
+    draft's "Gehälter")."""
+    return normalize_address(recipient), _FOLDED.sub("?", " ".join(subject.split()))
 
 
 def note_oops_drafts(db: sqlite3.Connection, drafts: list[tuple[str, str]], now: float | None = None) -> None:
@@ -97,7 +104,7 @@ def note_oops_drafts(db: sqlite3.Connection, drafts: list[tuple[str, str]], now:
     with db:
         db.executemany(
             "INSERT OR IGNORE INTO oops_drafts VALUES (?, ?, ?)",
-            [(*_draft_key(to, subject), time.time() if now is None else now) for to, subject in drafts],
+            [(*oops_draft_key(to, subject), time.time() if now is None else now) for to, subject in drafts],
         )
 
 
@@ -107,10 +114,9 @@ def is_oops_draft(db: sqlite3.Connection, recipients: list[str], subject: str) -
     learned, they would teach that the wrong person is one the user writes such mail to."""
     if len(recipients) != 1:
         return False
-    row = db.execute(
-        "SELECT 1 FROM oops_drafts WHERE recipient = ? AND subject = ?", _draft_key(recipients[0], subject)
-    ).fetchone()
-    return row is not None
+    recipient, folded = oops_draft_key(recipients[0], subject)
+    rows = db.execute("SELECT subject FROM oops_drafts WHERE recipient = ?", (recipient,)).fetchall()
+    return any(oops_draft_key(recipient, row[0])[1] == folded for row in rows)
 
 
 def is_forgotten(db: sqlite3.Connection, msgid: str) -> bool:

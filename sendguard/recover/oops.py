@@ -96,9 +96,11 @@ def find_sent(queue: q.Queue, ref: str | None, skipped: list[q.Entry] | None = N
 
 def _draft_key(recipients: list[str], subject: str) -> tuple[str, str] | None:
     """What a sent draft of oops is known by: its one recipient and its subject."""
+    from sendguard.history.forget import oops_draft_key
+
     if len(recipients) != 1:
         return None
-    return normalize_address(recipients[0]), " ".join(subject.split())
+    return oops_draft_key(recipients[0], subject)
 
 
 def _draft_keys(entries: list[q.Entry]) -> set[tuple[str, str] | None]:

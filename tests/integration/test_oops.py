@@ -418,6 +418,44 @@ def test_the_drafts_once_sent_are_never_learned(world, tmp_path):
     assert learn.stdout.startswith("learned 0 new messages (3 already known or unusable)"), learn.stdout
 
 
+@pytest.mark.slow
+def test_drafts_a_mutt_in_the_c_locale_sent_are_known_by_their_folded_subject(world, tmp_path):
+    """With no LANG, mutt sends the draft's "Gehälter" as "Geh??lter": the sent drafts were
+    neither passed over by oops again nor kept out of the history."""
+    import sqlite3
+
+    from sendguard.history.forget import message_id
+    from sendguard.history.store import path_in
+    from tests.support.mua import need, write_muttrc
+
+    world.config_path.write_text(config_text(world))
+    world.send(with_pdf("petra@falsch.example", GERMAN, subject="Gehälter Abteilung"), "-t")
+    first = json.loads(world.cli("oops", "--json", "--intended", "anna.berg@kundenfirma.example").stdout)
+    home = tmp_path / "mutthome"
+    rc = write_muttrc(world, home)
+    c_locale = {k: v for k, v in world.env().items() if k not in ("LANG", "LC_ALL", "LC_CTYPE", "LANGUAGE")}
+    for draft in first["drafts"]:
+        proc = subprocess.run(
+            [need("mutt"), "-F", str(rc), "-H", draft],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={**c_locale, "HOME": str(home)},
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+    sent = world.server.received[1:]
+    assert len(sent) == 3
+    assert any(b"Geh??lter" in m.data for m in sent), "mutt in the C locale sends what it can"
+    again = world.cli("oops")
+    assert f"({first['record']['id']})" in again.stdout.splitlines()[0]
+    ids = [message_id(email.message_from_bytes(m.data)["Message-ID"]) for m in sent]
+    db = sqlite3.connect(path_in(Path(os.environ["XDG_DATA_HOME"]) / "sendguard"))
+    learned = [i for i in ids if db.execute("SELECT 1 FROM messages WHERE msgid = ?", (i,)).fetchone()]
+    db.close()
+    assert learned == []
+
+
 def test_the_drafts_name_each_person_as_the_original_did(world, tmp_path):
     """The To field's encoded words were decoded before the list was read: an encoded
     "Müller, Hans" became the address "Müller" and the name "Hans"."""
