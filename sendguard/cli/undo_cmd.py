@@ -7,6 +7,9 @@ import click
 from sendguard.cli import complete
 from sendguard.printable import json_line, printable
 
+# what each program calls the copy of sent mail it files when sendmail exits 0
+FILES_A_COPY = {"mutt": "record", "neomutt": "record", "aerc": "copy-to"}
+
 
 @click.command()
 @click.argument("entry_id", metavar="[ID]", required=False, shell_complete=complete.queue_ids("delayed"))
@@ -46,3 +49,8 @@ def undo(state, entry_id: str | None, as_json: bool) -> None:  # type: ignore[no
     click.echo("  Reopen it:")
     for line in mailsetup.open_drafts([done.draft], drafts_dir, program):
         click.echo(f"    {printable(line)}")
+    sent_with = str(meta.get("program", ""))
+    if sent_with in FILES_A_COPY:  # it said "sent" when the undo window took the message
+        click.echo(
+            f"  {sent_with} may have filed a copy in its Sent folder ({FILES_A_COPY[sent_with]}): it never left."
+        )

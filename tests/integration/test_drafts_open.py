@@ -72,3 +72,5 @@ def test_undo_of_a_neomutt_message_reopens_it_with_neomutt(world):
     (line,) = [line.strip() for line in proc.stdout.splitlines() if " -H " in line]
     assert line.startswith("neomutt -H ") and Path(shlex.split(line)[2]).is_file(), proc.stdout
     assert world.server.received == []
+    # neomutt said "Mail sent" and filed its copy: the person is told that one never left
+    assert "neomutt may have filed a copy in its Sent folder (record): it never left." in proc.stdout
