@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_worker import proc_cpu, seed  # noqa: E402
 
+from tests.support.postfix import TEAM_CONFIG  # noqa: E402
+
 # libmilter's protocol (mfdef.h): commands, replies and the protocol bits the milter may set.
 VERSION = 6
 ALL_ACTIONS = 0x1FF
@@ -132,7 +134,7 @@ def main() -> None:
         state = Path(tmp) / "milter"
         config = Path(tmp) / "sendguard.toml"
         config.write_text(
-            bench_milter.CONFIG.format(state=state, learn="false") + f"workers = {args.workers}\n",
+            TEAM_CONFIG.format(hold="reject", state=state) + f"learn = false\nworkers = {args.workers}\n",
         )
         seed(config, state)
         sock = str(Path(tmp) / "milter.sock")
