@@ -314,8 +314,9 @@ class Policy:
         return self._reply(REJECT, decision.verdict, reply_lines(decision, main), entry.id)._replace(untold=True)
 
     def _hold_again(self, tx: Transaction, entry_id: str, cancelled: Any) -> q.Entry | None:
-        """The held copy whose sender was never told, noted as held again; None when it is no
-        longer such a copy (decided meanwhile), another process has it, or time is up."""
+        """The held copy whose sender was never told, noted as held again (in the incident log
+        too: the worker that kept it may have died before it wrote the record); None when it is
+        no longer such a copy (decided meanwhile), another process has it, or time is up."""
         from sendguard.errors import SendguardError
 
         try:
@@ -326,9 +327,10 @@ class Policy:
                     postfix_queue_id=tx.queue_id,
                     event="held again: the client never got the first 550 (it was told to try again)",
                 )
-                return entry
         except SendguardError:
             return None
+        self._record(entry, "held again")
+        return entry
 
     def told(self, entry_id: str) -> bool:
         """Note that the 550 for this held copy was handed to the MTA: from now on (for

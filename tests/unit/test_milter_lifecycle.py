@@ -222,6 +222,8 @@ def test_a_worker_that_dies_after_keeping_a_hold_makes_the_retry_a_hold_not_a_co
         wait_until(lambda: pool.idle.qsize() == 1, 60, "a new worker")
         retry = pool(tx(message))
         assert retry.action == REJECT and retry.entry_id == kept.id, "held, not sent"
+        records = [p.name for p in (tmp_path / "incidents").glob("cur/*")]
+        assert [n for n in records if f"_{kept.id}.held-again." in n], f"the incident log has the hold: {records}"
         assert policy.told(retry.entry_id), "what the adapter does once the 550 is set"
         resend = pool(tx(message.replace(b"<test-", b"<again-")))
         assert resend.action == ACCEPT and resend.entry_id == kept.id
