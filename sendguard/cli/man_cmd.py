@@ -28,9 +28,9 @@ PAGES = {
 
 
 def page_file(name: str, section: int) -> Path | None:
-    from sendguard.cli.support.mailsetup import shipped_dir
+    from sendguard.cli.support.mailsetup import install_prefixes, shipped_dir
 
-    candidates = [Path(sys.prefix) / "share" / "man" / f"man{section}" / f"{name}.{section}"]
+    candidates = [prefix / "share" / "man" / f"man{section}" / f"{name}.{section}" for prefix in install_prefixes()]
     source = shipped_dir("man")
     if source:
         candidates.append(source / f"{name}.{section}")

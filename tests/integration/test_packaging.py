@@ -53,6 +53,9 @@ class Dist:
     wheel: Path
     wheel_from_sdist: Path
     venv: Path
+    prefix: Path
+    """The wheel installed with ``pip install --prefix`` for the python of ``bare``, a venv without it."""
+    bare: Path
 
     def bin(self, name: str) -> str:
         return str(self.venv / "bin" / name)
@@ -108,7 +111,7 @@ def _copy_tree(dest: Path) -> None:
 
 def _build(base: Path) -> None:
     src, out, unpacked, venv = base / "src", base / "dist", base / "unpacked", base / "venv"
-    for path in (src, out, unpacked, venv):
+    for path in (src, out, unpacked, venv, base / "bare", base / "prefix"):
         shutil.rmtree(path, ignore_errors=True)
     _copy_tree(src)
     _run(sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", out, src)
@@ -129,6 +132,15 @@ def _build(base: Path) -> None:
     ).stdout.strip()
     ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
     (Path(purelib) / "_sendguard_test_deps.pth").write_text("".join(f"{p}\n" for p in ours))
+    # as Debian's own pip installs (into /usr/local, its sys.prefix being /usr), --user and --prefix:
+    # for the python of a venv without sendguard (pip --prefix would uninstall this venv's editable
+    # sendguard), which sees the dependencies only once it is installed
+    bare = base / "bare"
+    _run(sys.executable, "-m", "venv", "--without-pip", bare)
+    pip = [sys.executable, "-m", "pip", "--python", bare / "bin" / "python", "install", "--no-deps", "--no-index"]
+    _run(*pip, "--no-cache-dir", "--quiet", "--prefix", base / "prefix", wheel)
+    bare_purelib = Path(purelib.replace(str(venv), str(bare), 1))
+    (bare_purelib / "_sendguard_test_deps.pth").write_text("".join(f"{p}\n" for p in ours))
 
 
 @pytest.fixture(scope="session")
@@ -155,6 +167,8 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
         out / f"{NAME}-py3-none-any.whl",
         out / "from-sdist" / f"{NAME}-py3-none-any.whl",
         base / "venv",
+        base / "prefix",
+        base / "bare",
     )
 
 
@@ -359,3 +373,29 @@ def test_the_installed_review_app_starts(dist):
         term.wait_for("Nothing here.", 60)
         term.keys("q")
         assert "EXIT=0" in term.wait_for("EXIT=", 30)
+
+
+def test_an_install_under_another_prefix_finds_its_hooks_and_man_pages(dist, tmp_path):
+    """Debian's own pip installs into /usr/local, where its sys.prefix is /usr; ``--user`` and
+    ``--prefix DIR`` do the same elsewhere: the data files are under the prefix the package went to.
+    Here the prefix's scripts run on the python of a venv that has no sendguard data."""
+    package = next(dist.prefix.rglob("sendguard/__init__.py")).parent
+    scripts = next(dist.prefix.rglob("bin/sendguard")).parent
+    data = package.parents[3]  # PREFIX/lib/pythonX.Y/site-packages/sendguard
+    env = {**clean_env(), "PYTHONPATH": str(package.parent), "MANPAGER": "cat", "PAGER": "cat"}
+    env["PATH"] = f"{scripts}{os.pathsep}{env['PATH']}"
+    code = "import sys, sendguard; print(sendguard.__file__); print(sys.prefix)"
+    python = dist.bare / "bin" / "python"
+    proc = subprocess.run([python, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+    module, prefix = proc.stdout.splitlines()
+    assert Path(module).is_relative_to(dist.prefix) and Path(prefix) == dist.bare, proc.stdout
+    assert not (dist.bare / "share").exists()
+
+    sendguard = scripts / "sendguard"
+    proc = subprocess.run([sendguard, "man", "config"], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "sendguard.toml(5)" in proc.stdout or '.TH "sendguard.toml" "5"' in proc.stdout, proc.stdout[:500]
+    if shutil.which("git"):
+        proc = subprocess.run([sendguard, "setup", "--dry-run"], env=env, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert f"cp {data / 'share' / 'sendguard' / 'hooks' / 'sendemail-validate'} " in proc.stdout, proc.stdout

@@ -76,12 +76,26 @@ def path_problem() -> tuple[str, str] | None:
     return '`sendguard` is not on PATH: the commands its messages name say "command not found"', fix
 
 
+def install_prefixes() -> list[Path]:
+    """Where an installed sendguard's data files (man pages, hooks) are: ``PREFIX/share``.
+
+    pip puts them under the prefix of the scheme it installed the package with, which is not
+    always ``sys.prefix``: Debian's own pip installs into ``/usr/local`` (its ``sys.prefix`` is
+    ``/usr``), ``--user`` into ``~/.local``, ``--prefix DIR`` into DIR. Every POSIX scheme has the
+    packages in ``PREFIX/lib/pythonX.Y/site-packages`` (``dist-packages`` on Debian), so the
+    prefix is three levels above the directory that holds the package; ``sys.prefix`` after it.
+    """
+    site = Path(__file__).resolve().parents[3]
+    found = [site.parents[2]] if len(site.parents) > 2 and site.parents[1].name in ("lib", "lib64") else []
+    return list(dict.fromkeys([*found, Path(sys.prefix)]))
+
+
 def shipped_dir(name: str) -> Path | None:
     """``hooks`` or ``man`` as shipped: the source tree (editable install) or ``PREFIX/share/sendguard``."""
-    for base in (Path(__file__).resolve().parents[3] / name, Path(sys.prefix) / "share" / "sendguard" / name):
-        if base.is_dir():
-            return base
-    return None
+    tree = Path(__file__).resolve().parents[3]  # a checkout's, or the site-packages directory
+    bases = [tree / name] if (tree / "pyproject.toml").is_file() else []
+    bases += [prefix / "share" / "sendguard" / name for prefix in install_prefixes()]
+    return next((base for base in bases if base.is_dir()), None)
 
 
 # -- msmtp ---------------------------------------------------------------------------------------
