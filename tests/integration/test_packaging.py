@@ -267,6 +267,13 @@ def test_the_wheel_declares_both_console_scripts(dist):
     assert dict(entry_points["console_scripts"]) == SCRIPTS
 
 
+def test_the_wheel_carries_the_license_text(dist):
+    """pyproject names GPL-3.0-or-later; the text itself must travel with the package."""
+    with zipfile.ZipFile(dist.wheel) as z:
+        text = z.read(f"{NAME}.dist-info/licenses/COPYING").decode()
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 3" in text
+
+
 # -- the sdist -----------------------------------------------------------------------------------
 
 
@@ -274,7 +281,7 @@ def test_the_sdist_holds_what_building_and_packaging_need(dist):
     with tarfile.open(dist.sdist) as tar:
         names = {m.name.removeprefix(f"{NAME}/") for m in tar.getmembers() if m.isfile()}
     assert not shipped_wrongly(sorted(names)), shipped_wrongly(sorted(names))
-    needed = {"pyproject.toml", "README.md", "CHANGELOG.md", "PKG-INFO"}
+    needed = {"pyproject.toml", "README.md", "CHANGELOG.md", "COPYING", "PKG-INFO"}
     needed |= {f"man/{f}" for f in _files(ROOT / "man")}  # the .scd sources, the roff made of them, the Makefile
     needed |= {f"hooks/{h}" for h in _files(ROOT / "hooks")}
     needed |= {f"sendguard/{f}" for f in _files(ROOT / "sendguard")} | {f"tui/{f}" for f in _files(ROOT / "tui")}
