@@ -302,13 +302,7 @@ class SendPath:
         # Held now, but this very message already left (released in review from mutt's compose
         # menu, then sent from the composer): "held, not sent" would be untrue, and sending it
         # again to confirm would send it twice. Say what the passing path says.
-        earlier = once.earlier_copy(
-            self.queue,
-            str(meta.get("message_id", "")),
-            config.sendmail.duplicate_window,
-            self.now,
-            lambda entry: self._same_message(entry, raw, meta),
-        )
+        earlier = self._earlier_copy(raw, meta, config)
         if earlier is not None and earlier.kind in (once.LEFT, once.MAYBE_LEFT):
             return self._sent_again(earlier, raw, meta, config)
         if earlier is not None and earlier.lock is not None:
@@ -401,17 +395,21 @@ class SendPath:
             "subject": message.subject,  # the queue list names it
         }
 
-    def _deliver_new(self, raw: bytes, meta: q.Meta, config: config_mod.Config, event: str) -> int:
-        from sendguard.act import delay as undo
-        from sendguard.act.delivery import deliver
-
-        earlier = once.earlier_copy(
+    def _earlier_copy(self, raw: bytes, meta: q.Meta, config: config_mod.Config) -> once.Earlier | None:
+        """This message's copy kept earlier under its Message-ID within the duplicate window."""
+        return once.earlier_copy(
             self.queue,
             str(meta.get("message_id", "")),
             config.sendmail.duplicate_window,
             self.now,
             lambda entry: self._same_message(entry, raw, meta),
         )
+
+    def _deliver_new(self, raw: bytes, meta: q.Meta, config: config_mod.Config, event: str) -> int:
+        from sendguard.act import delay as undo
+        from sendguard.act.delivery import deliver
+
+        earlier = self._earlier_copy(raw, meta, config)
         if earlier is None:
             earlier = once.failed_twin(
                 self.queue,
