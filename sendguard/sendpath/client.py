@@ -9,7 +9,6 @@ checker" and "Exactly once".
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import sys
@@ -232,8 +231,10 @@ def read_stdin() -> bytes | None:
             return sys.stdin.buffer.read()
     except OSError as err:
         problem = f"standard input cannot be read: {err.strerror or err}"
-    with contextlib.suppress(OSError, ValueError, AttributeError):  # no stderr: the code says it
+    try:
         sys.stderr.write(f"sendguard: error: {problem}; nothing was sent or kept.\n")
+    except (OSError, ValueError, AttributeError):  # no stderr: the code says it
+        pass
     return None
 
 
@@ -252,8 +253,10 @@ def send(argv: list[str], config_path: str | os.PathLike[str] | None = None) -> 
                 raise
             from sendguard.exitcodes import ExitCode
 
-            with contextlib.suppress(OSError, ValueError):  # the help or -bp into /dev/full
+            try:
                 sys.stderr.write(f"sendguard: error: cannot write the output: {err.strerror}\n")
+            except (OSError, ValueError):  # the help or -bp into /dev/full
+                pass
             return int(ExitCode.CANTCREAT)
         if code is not None:
             return code
