@@ -2,9 +2,11 @@
 
 A loopback SMTP server on 127.0.0.1, a temporary world (msmtprc, config, a small learned
 history), then a few messages through mutt (or ``sendguard-sendmail`` when mutt is missing or
-``--no-mutt``) and the real msmtp: routine mail is delivered, a lookalike of the client's domain
-is held, and ``queue list`` shows it. HOME, XDG_* and SENDGUARD_CONFIG point into the temporary
-directory, so the demo never touches the user's own config, queue or history.
+``--no-mutt``) and the real msmtp: routine mail is delivered (to the client's Markus too); the
+internal note meant for the boss Markus but addressed to the client's Markus is held by what the
+history learned, and so is a lookalike of the client's domain; ``queue list`` shows both. HOME,
+XDG_* and SENDGUARD_CONFIG point into the temporary directory, so the demo never touches the
+user's own config, queue or history.
 """
 
 from __future__ import annotations
@@ -27,15 +29,33 @@ from sendguard.errors import SendguardError
 from sendguard.printable import printable
 
 ME = "me@nordwerk.example"
+BOSS = "markus.weber@nordwerk.example"
+CLIENT_NAMESAKE = "markus.brandt@kundenfirma.example"
 ROUTINE = [  # (to, subject, body): what the demo sends
     ("anna@kundenfirma.example", "Falke: status", "Hello Anna,\n\nthe Falke rollout is on track for Friday.\n"),
     ("kai@nordwerk.example", "Lunch?", "Hi Kai,\n\nlunch at 12:30?\n"),
+    (
+        CLIENT_NAMESAKE,
+        "Falke: data migration",
+        "Hello Markus,\n\nthe Falke data migration starts on Monday; the rollout stays on track.\n",
+    ),
 ]
+# The mistake sendguard exists for: the internal note meant for the boss, autocompleted to the
+# client of the same first name, one recipient and no Cc.
+STORY = (
+    CLIENT_NAMESAKE,
+    "Cost cuts: moving two developers",
+    "Hi Markus,\n\nas discussed, my proposals for the cost cuts: move two developers to the Leipzig "
+    "team in January, end the freelancer contracts at quarter end, cut the travel budget by 30 %.\n"
+    "Please keep this between us until we tell the team. OK from you?\n",
+)
 LOOKALIKE = (
     "anna@kundenfirrna.example",
     "Falke: invoice 2026-11",
     "Hello Anna,\n\nhere are the Falke numbers for November.\n",
 )
+SENDS = [*ROUTINE, STORY, LOOKALIKE]
+HELD = (STORY, LOOKALIKE)
 
 
 class DemoError(SendguardError):
@@ -53,9 +73,18 @@ def _history_message(n: int, to: str, subject: str, body: str) -> bytes:
 
 
 def write_history(maildir: Path) -> int:
-    """A small embedded sent folder: the user writes to Anna at the client and Kai in-house."""
+    """A small embedded sent folder: the user writes to Anna and Markus Brandt at the client about
+    the Falke project, to Kai in-house, and to their boss Markus Weber about budget and staff."""
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True, exist_ok=True)
+    boss_topics = [
+        ("Budget 2027", "the budget for 2027: staff costs are up, so we need savings in travel and freelancers."),
+        ("Team planning", "the team planning for January: two developers could move to the Leipzig team."),
+        ("Freelancer contracts", "the freelancer contracts end at quarter end; I would not renew them."),
+        ("Headcount", "headcount stays flat next year; the budget has no room for new staff."),
+        ("Travel budget", "the travel budget is over plan; I suggest we cut it for the team."),
+        ("Staff costs", "the staff costs report for the quarter, confidential until the team meeting."),
+    ]
     mails = []
     for i in range(6):
         mails.append(
@@ -66,6 +95,15 @@ def write_history(maildir: Path) -> int:
             )
         )
         mails.append(("kai@nordwerk.example", f"Re: Falke planning {i}", "Hi Kai,\n\nagreed, see you at standup.\n"))
+        subject, text = boss_topics[i]
+        mails.append((BOSS, subject, f"Hi Markus,\n\n{text}\n"))
+        mails.append(
+            (
+                CLIENT_NAMESAKE,
+                f"Falke: rollout step {i + 1}",
+                f"Hello Markus,\n\nstep {i + 1} of the Falke rollout is done; the data migration is next.\n",
+            )
+        )
     for n, (to, subject, body) in enumerate(mails):
         (maildir / "cur" / f"{n}.demo:2,S").write_bytes(_history_message(n, to, subject, body))
     return len(mails)
@@ -137,7 +175,7 @@ class Demo:
 
 
 def run_demo(root: Path, use_mutt: bool, keep: bool = False) -> bool:
-    """Run the demo in ``root``; True when it went as it should (routine delivered, one held)."""
+    """Run the demo in ``root``; True when it went as it should (routine delivered, the two held)."""
     from sendguard.rules import RULES
 
     demo = Demo(root, use_mutt)
@@ -160,14 +198,14 @@ def run_demo(root: Path, use_mutt: bool, keep: bool = False) -> bool:
             status = "learned" if learned.returncode == 0 else f"could not learn ({printable(learned.stderr.strip())})"
             click.echo(f"  sendguard learn: {count} sent messages {status}")
         via = "mutt" if demo.mutt else "sendguard-sendmail"
-        click.echo(f"\nSending {len(ROUTINE) + 1} messages: {via} → sendguard → msmtp → the server\n")
+        click.echo(f"\nSending {len(SENDS)} messages: {via} → sendguard → msmtp → the server\n")
         outcomes = []
-        for to, subject, body in [*ROUTINE, LOOKALIKE]:
+        for to, subject, body in SENDS:
             before = len(demo.received)
             proc = demo.send(env, paths, to, subject, body)
             delivered = len(demo.received) > before
             word = "delivered" if delivered else f"NOT SENT (exit {proc.returncode})"
-            click.echo(f"  {to:28} {subject!r:28} {word}")
+            click.echo(f"  {to:34} {subject!r:36} {word}")
             if not delivered and proc.stderr and not demo.mutt:
                 for line in proc.stderr.decode(errors="replace").splitlines():
                     click.echo(f"      {printable(line)}")
@@ -206,7 +244,7 @@ def run_demo(root: Path, use_mutt: bool, keep: bool = False) -> bool:
                 "held message and `sendguard discard ID` drops it in your own queue (`sendguard demo --keep` "
                 "keeps this world to look around). `sendguard setup` sets up your own mail."
             )
-        return outcomes == [True] * len(ROUTINE) + [False] and len(held) == 1
+        return outcomes == [True] * len(ROUTINE) + [False] * len(HELD) and len(held) == len(HELD)
     finally:
         # The first mail started a resident checker for the rest; it must not outlive the demo.
         from sendguard.sendpath import client as resident
@@ -238,7 +276,7 @@ def stop_helpers(root: Path, timeout: float = 10.0) -> bool:
 @click.option("--no-mutt", is_flag=True, help="Send with sendguard-sendmail directly, even if mutt is installed.")
 @click.option("--keep", is_flag=True, help="Keep the temporary directory to look around in it.")
 def demo(no_mutt: bool, keep: bool) -> None:
-    """Show sendguard at work: a loopback SMTP server, mutt, msmtp, one held message."""
+    """Show sendguard at work: a loopback SMTP server, mutt, msmtp, the wrong Markus held."""
     root = Path(tempfile.mkdtemp(prefix="sendguard-demo-"))
     try:
         ok = run_demo(root, use_mutt=not no_mutt, keep=keep)

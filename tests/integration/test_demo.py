@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("args", [[], ["--no-mutt"]], ids=["mutt", "sendmail"])
-def test_demo_delivers_routine_mail_holds_the_lookalike_and_leaves_nothing_behind(args):
+def test_demo_delivers_routine_mail_holds_the_wrong_markus_and_the_lookalike_and_leaves_nothing_behind(args):
     if not shutil.which("msmtp"):
         pytest.skip("msmtp is not installed")
     if not args and not shutil.which("mutt"):
@@ -26,10 +26,17 @@ def test_demo_delivers_routine_mail_holds_the_lookalike_and_leaves_nothing_behin
     out = proc.stdout
     assert re.search(r"anna@kundenfirma\.example +'Falke: status' +delivered", out)
     assert re.search(r"kai@nordwerk\.example +'Lunch\?' +delivered", out)
+    assert re.search(r"markus\.brandt@kundenfirma\.example +'Falke: data migration' +delivered", out)
+    assert re.search(r"markus\.brandt@kundenfirma\.example +'Cost cuts: moving two developers' +NOT SENT", out)
     assert re.search(r"anna@kundenfirrna\.example +'Falke: invoice 2026-11' +NOT SENT", out)
+    received = out.split("The server received:", 1)[1].split("\n\n", 1)[0]
+    assert "Cost cuts" not in received and "invoice" not in received
     listing = out.split("$ sendguard queue list", 1)[1]
-    assert re.search(r"held +anna@kundenfirrna\.example", listing)
-    assert "kundenfirma" in listing.split("\n")[2], "the reason is shown under the held message"
+    lines = listing.strip("\n").split("\n")
+    story = next(i for i, line in enumerate(lines) if re.search(r"held +markus\.brandt@kundenfirma\.example", line))
+    assert "markus.weber@nordwerk.example" in lines[story + 1], "the reason names the boss under the held note"
+    lookalike = next(i for i, line in enumerate(lines) if re.search(r"held +anna@kundenfirrna\.example", line))
+    assert "kundenfirma" in lines[lookalike + 1], "the reason is shown under the held message"
     root = Path(re.search(r"A throwaway world in (\S+):", out).group(1))  # type: ignore[union-attr]
     assert not root.exists(), "the temp dir is removed"
     held_id = re.search(r"^(\d{8}-\d{6}-[0-9a-f]+) +held", listing, re.M).group(1)  # type: ignore[union-attr]
