@@ -21,10 +21,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sendguard.milter.background import Background
 from sendguard.milter.background import log as _log
+from sendguard.milter.failures import FailureStore, Unavailable
 from sendguard.milter.policy import (
     FAILURE_LIMIT,
     FAILURE_WINDOW,
@@ -36,6 +37,8 @@ from sendguard.milter.policy import (
     too_long,
 )
 from sendguard.printable import printable
+
+_T = TypeVar("_T")
 
 NAME = "sendguard"
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
@@ -63,6 +66,13 @@ class Maintenance:
         removed = retention.prune(self.policy.root, self.policy.config, self.clock(), log=_log)
         if removed:
             _log(f"removed {len(removed)} copies older than {self.policy.config.milter.keep_days} days")
+        counts = FailureStore(self.policy.root, FAILURE_WINDOW)
+        try:
+            counts.prune(self.clock())
+        except Unavailable as err:  # failures are noted all the same (in memory, when need be)
+            _log(f"could not remove old counts of failed checks: {printable(str(err))}")
+        finally:
+            counts.close()
         return removed
 
     def _loop(self) -> None:
@@ -82,12 +92,14 @@ class Maintenance:
 
 
 class Failures:
-    """How often the check of each message failed lately, in the milter's process; at the
-    FAILURE_LIMIT-th failure within FAILURE_WINDOW the message is refused (Policy.unchecked:
-    550, a copy kept) instead of getting another 451, so a message that breaks the check is not
-    retried for days while its sender only ever sees "temporary failure". A message is its
-    Policy.failure_key (a hold's fingerprint); at most ``size`` are remembered, the least
-    recently failed going first."""
+    """How often the check of each message failed lately; at the FAILURE_LIMIT-th failure within
+    FAILURE_WINDOW the message is refused (Policy.unchecked: 550, a copy kept) instead of getting
+    another 451, so a message that breaks the check is not retried for days while its sender only
+    ever sees "temporary failure". A message is its Policy.failure_key (a hold's fingerprint).
+
+    The counts are kept in the state directory (failures.FailureStore), so a restart of the
+    milter does not start them again, and in memory (at most ``size`` messages, the least
+    recently failed going first), which is what counts while the file cannot be used."""
 
     def __init__(
         self,
@@ -96,14 +108,34 @@ class Failures:
         window: float = FAILURE_WINDOW,
         size: int = 4096,
         clock: Callable[[], float] = time.time,
+        store: FailureStore | None = None,
     ) -> None:
         from collections import OrderedDict
 
         self.policy = policy
         self.limit, self.window, self.size, self.clock = limit, window, size, clock
+        self.store = store or FailureStore(policy.root, window)
         self.lock = threading.Lock()
         self.seen: OrderedDict[str, tuple[list[float], str]] = OrderedDict()
         """key -> (times of its failures within the window, the copy kept when refused)"""
+        self.store_failed = False
+        """The last use of the store failed (logged once until it works again)."""
+
+    def _stored(self, use: Callable[[FailureStore], _T]) -> _T | None:
+        """``use(store)``, or None (logged) when the file cannot be used: count in memory."""
+        try:
+            result = use(self.store)
+        except Unavailable as err:
+            with self.lock:
+                first, self.store_failed = not self.store_failed, True
+            if first:
+                _log(f"cannot keep the count of failed checks on disk, counting in memory: {printable(str(err))}")
+            return None
+        with self.lock:
+            again, self.store_failed = self.store_failed, False
+        if again:
+            _log(f"the count of failed checks is kept in {self.store.path} again")
+        return result
 
     def after(self, tx: Transaction, outcome: Outcome, counts: bool = True) -> Outcome:
         """``outcome`` (a tempfail whose ``failed`` says why), or the refusal once this message
@@ -119,10 +151,14 @@ class Failures:
             self.seen[key] = (times, kept)
             while len(self.seen) > self.size:
                 self.seen.popitem(last=False)
-        if len(times) < self.limit:
+        tries = len(times)
+        stored = self._stored(lambda store: store.add(key, now))
+        if stored is not None:  # other milter processes' and earlier runs' failures count too
+            tries, kept = max(tries, len(stored[0])), stored[1] or kept
+        if tries < self.limit:
             return outcome
         try:
-            refused = self.policy.unchecked(tx, outcome.failed, len(times), kept)
+            refused = self.policy.unchecked(tx, outcome.failed, tries, kept)
         except Exception as err:  # noqa: BLE001 — not kept (a full disk): a 451 as before, never a loss
             why = f"{type(err).__name__}: {printable(str(err))}"
             _log(f"{tx.queue_id or '-'}: could not keep a copy of a message the check failed on: {why}")
@@ -130,8 +166,10 @@ class Failures:
         with self.lock:
             if key in self.seen:
                 self.seen[key] = (self.seen[key][0], refused.entry_id)
+        if stored is not None and stored[1] != refused.entry_id:
+            self._stored(lambda store: store.keep(key, refused.entry_id))
         _log(
-            f"{tx.queue_id or '-'}: {outcome.failed}, {len(times)} times within {self.window / 3600:g} h: "
+            f"{tx.queue_id or '-'}: {outcome.failed}, {tries} times within {self.window / 3600:g} h: "
             f"550, not sent, kept as {refused.entry_id}"
         )
         return refused
@@ -421,4 +459,5 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
             judge.pool.shutdown(wait=False, cancel_futures=True)
         background.stop(timeout=30)
         maintenance.stop(timeout=30)
+        judge.failures.store.close()
         _log("stopped")

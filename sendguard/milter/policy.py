@@ -417,7 +417,9 @@ class Policy:
         550 with one line, and a copy kept (state blocked, the reason in ``error``, an incident
         record, a notice to the sender), so it is never sent unchecked and never lost.
         ``entry_id``: the copy an earlier refusal of the same message kept (nothing is kept or
-        mailed twice)."""
+        mailed twice) while it is there."""
+        if entry_id and ("/" in entry_id or not (self.queue.root / entry_id / "meta.json").is_file()):
+            entry_id = ""  # removed meanwhile (keep_days): this try is kept
         if not entry_id:
             meta: q.Meta = {
                 "sender": tx.envelope_from,

@@ -118,6 +118,25 @@ def test_a_message_the_check_dies_on_every_time_gets_a_550_that_says_so_at_the_t
         assert team.mail() == []
 
 
+def test_the_failures_of_a_message_count_across_a_crash_and_a_restart_of_the_milter(tmp_path, smtp_server, monkeypatch):
+    """A client that retries for ever is not told 451 for ever because the milter restarted
+    between its tries (Restart=always after a crash, a systemd restart, an upgrade)."""
+    from sendguard import faults
+
+    monkeypatch.setenv(faults.ENV, "milter-worker-check")  # every check worker dies on every message
+    with Team(tmp_path, smtp_server) as team:
+        message = make_message(to="kollege@nordwerk.example")
+        for restart in (team.milter.kill, team.milter.stop):  # SIGKILL, then SIGTERM as systemd sends it
+            proc = team.msmtp(message, "me@nordwerk.example", "kollege@nordwerk.example")
+            assert proc.returncode != 0 and b"451 4.3.0" in proc.stderr, proc.stderr
+            restart()
+            team.milter.start()
+        proc = team.msmtp(message, "me@nordwerk.example", "kollege@nordwerk.example")
+        assert b"550 5.7.1 sendguard could not check this message: the check process died (3 tries)" in proc.stderr
+        assert [e.state for e in Queue(team.state / "queue").entries()] == ["blocked"]
+        assert team.mail() == []
+
+
 def test_a_hold_mails_the_sender_a_notice_once_and_the_resend_that_confirms_says_it_went_out(tmp_path, smtp_server):
     """neomutt shows nothing when the server answers 550: the sender's mailbox is where the hold
     is seen. One notice per held message, every reason in full; the confirming resend sends no

@@ -14,3 +14,14 @@ def answer(policy: Policy, tx: Transaction, cancelled: Any = None) -> Outcome:
     if outcome.untold:
         policy.told(outcome.entry_id)
     return outcome
+
+
+class Broken(Policy):
+    """A policy whose check raises ``error`` on every message (a rule that breaks on it)."""
+
+    def __init__(self, *args: Any, error: type[BaseException] = RuntimeError, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.error = error
+
+    def judge(self, tx: Transaction, cancelled: Any = None) -> Outcome:
+        raise self.error("boom")
