@@ -1,8 +1,10 @@
-"""Message text is untrusted: make it safe to put on a terminal.
+"""Message text is untrusted: make it safe to put on a terminal, or in a header of a mail we write.
 
 Any control character (ESC, CSI, OSC, BEL, backspace, carriage return ...) from a subject,
 name or body is shown as a visible escape (``\\x1b``), so no sequence from a message can move
 the cursor, set a title or hide text. Used for stderr, the CLI and the review screen.
+``encode_header`` puts such text into a header of a mail sendguard writes itself (an incident
+record, a notice mail): one field, whatever line breaks the text carries.
 """
 
 from __future__ import annotations
@@ -69,3 +71,41 @@ def json_line(value: object) -> str:
 
     text = json.dumps(value, ensure_ascii=False)
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def encode_header(value: str) -> str:
+    """A header value safe to write: no line breaks of its own, folded lines, RFC 2047 Q
+    words when not ASCII (so a hostile subject can never start a header of its own)."""
+    value = " ".join(value.split())
+    if value.isascii():
+        lines = [""]
+        for word in value.split(" "):  # fold long values (a hundred recipients) at spaces
+            if lines[-1] and len(lines[-1]) + 1 + len(word) > 76:
+                lines.append(word)
+            else:
+                lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
+        return "\n ".join(lines)
+    # Q, not B: notmuch's GMime joins adjacent base64 words before decoding, so a word that
+    # ends in padding ("=") loses every word after it. A Q word has no padding.
+    words, chunk = [], ""
+    for char in value:
+        code = _q_char(char)
+        if len(chunk) + len(code) > 63:  # "=?utf-8?q?" + 63 + "?=": a word stays within 75
+            words.append(chunk)
+            chunk = ""
+        chunk += code
+    if chunk:
+        words.append(chunk)
+    return "\n ".join(f"=?utf-8?q?{w}?=" for w in words)
+
+
+_Q_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+
+
+def _q_char(char: str) -> str:
+    """One character as RFC 2047 Q text (the set allowed in a phrase; a space is "_")."""
+    if char == " ":
+        return "_"
+    if char in _Q_LITERAL:
+        return char
+    return "".join(f"={byte:02X}" for byte in char.encode("utf-8", "replace"))

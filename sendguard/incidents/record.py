@@ -18,6 +18,7 @@ from typing import Any
 
 from sendguard.fsutil import write_new
 from sendguard.incidents import log_dir, pending_dir
+from sendguard.printable import encode_header
 
 RECORD_DOMAIN = "sendguard.invalid"
 INLINE_ORIGINAL_BYTES = 512_000
@@ -37,44 +38,6 @@ EVENT_TEXT = {
     "interrupted": "may or may not have left: the transport did not finish — kept for a person",
     "superseded": "superseded — sent again, fixed; this copy is kept but no longer waits",
 }
-
-
-def encode_header(value: str) -> str:
-    """A header value safe to write: no line breaks of its own, folded lines, RFC 2047 Q
-    words when not ASCII (so a hostile subject can never start a header of its own)."""
-    value = " ".join(value.split())
-    if value.isascii():
-        lines = [""]
-        for word in value.split(" "):  # fold long values (a hundred recipients) at spaces
-            if lines[-1] and len(lines[-1]) + 1 + len(word) > 76:
-                lines.append(word)
-            else:
-                lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
-        return "\n ".join(lines)
-    # Q, not B: notmuch's GMime joins adjacent base64 words before decoding, so a word that
-    # ends in padding ("=") loses every word after it. A Q word has no padding.
-    words, chunk = [], ""
-    for char in value:
-        code = _q_char(char)
-        if len(chunk) + len(code) > 63:  # "=?utf-8?q?" + 63 + "?=": a word stays within 75
-            words.append(chunk)
-            chunk = ""
-        chunk += code
-    if chunk:
-        words.append(chunk)
-    return "\n ".join(f"=?utf-8?q?{w}?=" for w in words)
-
-
-_Q_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
-
-
-def _q_char(char: str) -> str:
-    """One character as RFC 2047 Q text (the set allowed in a phrase; a space is "_")."""
-    if char == " ":
-        return "_"
-    if char in _Q_LITERAL:
-        return char
-    return "".join(f"={byte:02X}" for byte in char.encode("utf-8", "replace"))
 
 
 def _tag_word(text: str) -> str:

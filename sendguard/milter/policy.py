@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sendguard.act import notice_texts
 from sendguard.act import queue as q
 from sendguard.config.schema import Config, IdentitySection
 from sendguard.milter import notices, senders
@@ -132,7 +133,7 @@ def _weighty(decision: Any) -> list[Any]:
 
 def _reason(finding: Any) -> str:
     """A finding as a sentence, with its suggestion."""
-    return notices.reason(finding.message, finding.suggestion)
+    return notice_texts.reason(finding.message, finding.suggestion)
 
 
 def holding_reasons(decision: Any) -> list[str]:
@@ -250,7 +251,7 @@ class Policy:
                 return too_long()
             reason = smtp_text("sendguard: " + "; ".join(holding_reasons(decision)))
             queue_id = tx.queue_id
-            self._notice_later(tx, lambda to: notices.quarantined(to, entry.meta, entry.id, queue_id))
+            self._notice_later(tx, lambda to: notice_texts.quarantined(to, entry.meta, entry.id, queue_id))
             return Outcome(QUARANTINE, decision.verdict, reason=reason, entry_id=entry.id)
         return self._hold_or_confirm(tx, meta, decision, config, cancelled)
 
@@ -278,7 +279,9 @@ class Policy:
                 self._note_series(earlier.id, message_id, rules)
                 self._learn_later(tx, config)
                 now, found = self.clock(), earlier.meta
-                self._notice_later(tx, lambda to: notices.sent_anyway(to, found, earlier.id, now=now, contact=contact))
+                self._notice_later(
+                    tx, lambda to: notice_texts.sent_anyway(to, found, earlier.id, now=now, contact=contact)
+                )
                 return Outcome(
                     ACCEPT,
                     decision.verdict,
@@ -307,7 +310,7 @@ class Policy:
         kept, now = entry.meta, self.clock()
         since = now if again else None
         self._notice_later(
-            tx, lambda to: notices.held(to, kept, entry.id, window=window, now=now, contact=contact, since=since)
+            tx, lambda to: notice_texts.held(to, kept, entry.id, window=window, now=now, contact=contact, since=since)
         )
         minutes = max(1, window // 60)
         main = f"Held; send again within {minutes} min to send anyway. {headline(decision)} (sendguard {entry.id})"
@@ -438,7 +441,7 @@ class Policy:
             self._record(entry, "unchecked")
             entry_id = entry.id
             kept = entry.meta
-            self._notice_later(tx, lambda to: notices.unchecked(to, kept, entry.id, why=why, tries=tries))
+            self._notice_later(tx, lambda to: notice_texts.unchecked(to, kept, entry.id, why=why, tries=tries))
         main = f"sendguard could not check this message: {why} ({tries} tries); it was not sent (sendguard {entry_id})"
         return self._reply(REJECT, Verdict.HOLD, [main], entry_id)
 

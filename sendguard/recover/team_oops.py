@@ -135,12 +135,13 @@ def mail_sender(config: Any, sender: TeamSender, done: OopsReport) -> str:
     milter's notice command; the address it went to. The files stay where they are either way."""
     import subprocess
 
+    from sendguard.act import notice_texts
     from sendguard.errors import DeliveryError
     from sendguard.exitcodes import ExitCode
     from sendguard.milter import notices
 
     to = senders.notice_address(sender.root, sender.key, str(done.entry.meta.get("sender") or ""))
-    if not notices.deliverable(to):
+    if not notice_texts.deliverable(to):
         raise UsageError(
             f"no address to mail {printable(sender.key)} at: the milter knows none for this sender",
             hints=["the record and drafts are written; hand them over yourself"],
@@ -148,7 +149,7 @@ def mail_sender(config: Any, sender: TeamSender, done: OopsReport) -> str:
     drafts = [(path.name.split(":")[0].split(".", 2)[-1], path.read_bytes()) for path in done.drafts]
     command = list(config.milter.notice_command)
     try:
-        notices.submit(command, notices.oops_mail(to, done.record, drafts))
+        notices.submit(command, notice_texts.oops_mail(to, done.record, drafts))
     except (OSError, subprocess.SubprocessError) as err:
         why = getattr(err, "stderr", b"") or b""
         detail = why.decode("utf-8", "replace").strip().splitlines()[-1:] if isinstance(why, bytes) else []

@@ -218,7 +218,7 @@ HEADERS = [
 def test_no_message_text_makes_a_header_or_reaches_the_body_as_a_control_character(subject, reason, recipient):
     import re
 
-    from sendguard.milter import notices
+    from sendguard.act import notice_texts as notices
 
     meta = {
         "subject": subject,
@@ -242,7 +242,7 @@ def test_no_message_text_makes_a_header_or_reaches_the_body_as_a_control_charact
     ["Falke\r\nBcc: evil@example.org", "Falke\nTo: evil@example.org", "\x1b]0;pwned\x07 Angebot\u202e für Anna"],
 )
 def test_a_hostile_subject_adds_no_header_and_no_control_character(tmp_path, subject):
-    from sendguard.milter import notices
+    from sendguard.act import notice_texts as notices
 
     meta = {
         "subject": subject,
@@ -264,7 +264,7 @@ def test_a_hostile_subject_adds_no_header_and_no_control_character(tmp_path, sub
 
 @pytest.mark.parametrize("to", ["a@b.example, evil@example.org", "Petra <p@b.example>", "", "x\n@y"])
 def test_a_notice_goes_to_one_plain_address_or_nowhere(to):
-    from sendguard.milter import notices
+    from sendguard.act import notice_texts as notices
 
     with pytest.raises(ValueError):
         notices.held(to, {"subject": "x"}, "ID1", window=600, now=0)
@@ -292,7 +292,7 @@ def test_the_oops_mail_keeps_every_text_in_its_place_and_every_draft_whole(subje
     import email.policy
     import re
 
-    from sendguard.milter import notices
+    from sendguard.act import notice_texts as notices
 
     record = {
         "id": "ID1",
