@@ -3,11 +3,12 @@
 The milter's (milter/notices.py submits them): held for an administrator (``hold =
 "quarantine"``), held with a way out (``hold = "reject"``: the 550 is shown cut at the
 terminal's width by mutt, and not at all by neomutt), sent anyway (a resend confirmed that
-hold), not checkable, and the oops mail. Here, below the send path, so that it can mail them
-too. Plain text: everything from the message (subject, recipients, what the rules say about
-them) is untrusted and goes through ``printable``; the subject reaches the header only as
-``encode_header`` writes it, and the recipient must be one plain address, since ``sendmail -t``
-reads the recipients from the header.
+hold), not checkable, and the oops mail. Plain text: everything from
+the message (subject, recipients, what the rules say about them) is untrusted and goes through
+``printable``; the subject reaches the header only as ``encode_header`` writes it, and the
+recipient must be one plain address, since ``sendmail -t`` reads the recipients from the
+header. Every notice carries ``X-Sendguard-Notice: KIND``, so learning never takes one for the
+person's own mail (history/learn.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 # One address, nothing a header parser could read as a second one (a comma, a group, a quote).
 _ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$")
 WIDTH = 76
+NOTICE_HEADER = "X-Sendguard-Notice"
+"""Marks every notice sendguard mails; learning skips a message that has it (history.learn)."""
 
 
 def deliverable(to: str) -> bool:
@@ -113,7 +116,7 @@ def quarantined(to: str, meta: Meta, entry_id: str, queue_id: str) -> bytes:
         "If it is right, ask your administrator to release it; if not, nothing more leaves.",
         f"(Postfix queue id {_line(queue_id) or '?'}, sendguard id {entry_id}.)",
     ]
-    return _mail(to, "Held for review: ", meta, body)
+    return _mail(to, "Held for review: ", meta, body, kind="quarantined")
 
 
 def held(
@@ -149,7 +152,7 @@ def held(
         "",
         *_after_a_mistake(contact),
     ]
-    return _mail(to, "Held, not sent: ", meta, body)
+    return _mail(to, "Held, not sent: ", meta, body, kind="held")
 
 
 def sent_anyway(to: str, meta: Meta, entry_id: str, *, now: float, contact: str = "") -> bytes:
@@ -166,7 +169,7 @@ def sent_anyway(to: str, meta: Meta, entry_id: str, *, now: float, contact: str 
         "",
         *_after_a_mistake(contact),
     ]
-    return _mail(to, "Sent anyway after a hold: ", meta, body)
+    return _mail(to, "Sent anyway after a hold: ", meta, body, kind="sent-anyway")
 
 
 def unchecked(to: str, meta: Meta, entry_id: str, *, why: str, tries: int) -> bytes:
@@ -187,7 +190,7 @@ def unchecked(to: str, meta: Meta, entry_id: str, *, why: str, tries: int) -> by
             ]
         ),
     ]
-    return _mail(to, "Not sent, could not be checked: ", meta, body)
+    return _mail(to, "Not sent, could not be checked: ", meta, body, kind="unchecked")
 
 
 def oops_mail(to: str, record: Any, drafts: list[tuple[str, bytes]]) -> bytes:
@@ -243,22 +246,28 @@ def oops_mail(to: str, record: Any, drafts: list[tuple[str, bytes]]) -> bytes:
         about,  # type: ignore[arg-type]
         [],
         content_type=f'multipart/mixed; boundary="{boundary}"',
+        kind="oops",
     )
     mark = f"--{boundary}".encode()
     # the newline before a boundary belongs to it: each part, a draft's last newline too, stays whole
     return text.rstrip(b"\n") + b"\n\n" + b"".join(mark + b"\n" + part + b"\n" for part in parts) + mark + b"--\n"
 
 
-def _mail(to: str, prefix: str, meta: Meta, body: list[str], content_type: str = "") -> bytes:
+def _mail(
+    to: str, prefix: str, meta: Meta, body: list[str], content_type: str = "", *, kind: str, sender: str = "postmaster"
+) -> bytes:
+    """``sender``: the From address; the milter's MTA qualifies ``postmaster``, while the send
+    path's notice comes from the person's own address, the one their transport sends as."""
     if not deliverable(to):
         raise ValueError(f"no notice to {printable(to)!r}: not one plain address")
     head = [
-        "From: sendguard <postmaster>",
+        f"From: sendguard <{sender}>",
         f"To: {to}",
         f"Subject: {encode_header(prefix + _line(meta.get('subject', '')))}",
         f"Date: {formatdate(localtime=True)}",
-        f"Message-ID: {make_msgid('sendguard')}",
+        f"Message-ID: {make_msgid('sendguard', domain=sender.rsplit('@', 1)[1] if '@' in sender else None)}",
         "Auto-Submitted: auto-generated",
+        f"{NOTICE_HEADER}: {kind}",
         "MIME-Version: 1.0",
         *([f"Content-Type: {content_type}"] if content_type else ["Content-Type: text/plain; charset=utf-8"]),
         "Content-Transfer-Encoding: 8bit",

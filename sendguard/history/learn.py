@@ -28,6 +28,9 @@ from sendguard.mail.mimetree import decode_header
 from sendguard.mail.voice import voice_of
 
 MAX_PARTICIPANTS = 20
+# Every notice mail sendguard writes carries it (act/notice_texts.py; act sits above history):
+# the send path's comes from the person's own address, and would be learned as their own mail.
+NOTICE_HEADER = "X-Sendguard-Notice"
 BATCH = 2000
 # What the standard library's parser raises on mail it cannot read (deep nesting in addresses,
 # impossible dates, unknown charsets).
@@ -122,7 +125,8 @@ def parse(raw: bytes) -> Message:
 
 
 def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Read | None = None) -> Observed | None:
-    """Parse one message; None when it has no usable From. ``read``: what the check read of it."""
+    """Parse one message; None when it has no usable From or is one of sendguard's notices.
+    ``read``: what the check read of it."""
     body: str | None = None
     if len(raw) > BIG_MESSAGE:
         from sendguard.mail.message import OutgoingMessage
@@ -132,6 +136,8 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Rea
         body = outgoing.body_text[:MAX_BODY_CHARS]
     else:
         msg = parse(raw)
+    if msg.get(NOTICE_HEADER) is not None:
+        return None  # sendguard's own notice about a message: neither sent nor received mail
     senders = named_mailboxes(msg.get_all("From", []))
     if not senders or "@" not in senders[0][1]:
         return None

@@ -454,6 +454,7 @@ def test_oops_as_mail_sends_the_sender_alone_the_drafts_to_open_and_send(tmp_pat
     assert parsed["To"] == hf.ME and parsed.get_all("Bcc") is None and parsed.get_all("Cc") is None
     assert [h for h in parsed.keys() if h.lower() not in {"from", "to", "subject", "date", "message-id"}] == [
         "Auto-Submitted",
+        "X-Sendguard-Notice",
         "MIME-Version",
         "Content-Type",
         "Content-Transfer-Encoding",

@@ -208,8 +208,8 @@ def test_a_notice_that_cannot_be_sent_costs_nothing_but_itself(tmp_path):
 
 
 HEADERS = [
-    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Auto-Submitted", b"MIME-Version",
-    b"Content-Type", b"Content-Transfer-Encoding",
+    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Auto-Submitted", b"X-Sendguard-Notice",
+    b"MIME-Version", b"Content-Type", b"Content-Transfer-Encoding",
 ]  # fmt: skip
 
 
