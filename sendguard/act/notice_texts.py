@@ -3,7 +3,8 @@
 The milter's (milter/notices.py submits them): held for an administrator (``hold =
 "quarantine"``), held with a way out (``hold = "reject"``: the 550 is shown cut at the
 terminal's width by mutt, and not at all by neomutt), sent anyway (a resend confirmed that
-hold), not checkable, and the oops mail. Plain text: everything from
+hold), not checkable, and the oops mail. The send path's (act/notice_mail.py submits it): held
+or blocked, for a mail program that shows nothing sendguard writes. Plain text: everything from
 the message (subject, recipients, what the rules say about them) is untrusted and goes through
 ``printable``; the subject reaches the header only as ``encode_header`` writes it, and the
 recipient must be one plain address, since ``sendmail -t`` reads the recipients from the
@@ -153,6 +154,54 @@ def held(
         *_after_a_mistake(contact),
     ]
     return _mail(to, "Held, not sent: ", meta, body, kind="held")
+
+
+def kept_by_sendmail(
+    to: str, meta: Meta, entry_id: str, *, blocked: bool, now: float, sendguard: str = "sendguard", aerc: bool = False
+) -> bytes:
+    """The send path held or blocked a message for a mail program that shows nothing of what
+    sendguard writes: what, every reason, and the way out there is. Not "send it again": from
+    such a program a resend is no yes (it stays held). ``sendguard``: the command as the person
+    runs it; ``aerc``: name aerc's own ``:term``, which opens the review in a tab."""
+    verb = "blocked" if blocked else "held"
+    sendguard = _line(sendguard)
+    review = [f"      {sendguard} review", *(["    in aerc, type:", f"      :term {sendguard} review"] if aerc else [])]
+    if blocked:
+        now_what = [
+            *_bullets(["It stays kept, not sent. To drop it:"]),
+            f"      {sendguard} discard {entry_id}",
+            *_bullets(["To see it with its reasons:"]),
+            *review,
+        ]
+    else:
+        now_what = [
+            *_bullets(["If it is right as it is, send it (once):"]),
+            f"      {sendguard} release {entry_id}",
+            *_bullets(["If not, change it or its recipients in your mail program and send that; then drop this copy:"]),
+            f"      {sendguard} discard {entry_id}",
+            *_bullets(["To see everything held, with the fixes sendguard suggests:"]),
+            *review,
+        ]
+    body = [
+        f"sendguard {verb} your message at {clock_time(created_at(meta, now))}; it was not sent.",
+        "",
+        *_what(meta, entry_id),
+        "",
+        "Why:",
+        *_bullets(reasons(meta)),
+        "",
+        "What now:",
+        *now_what,
+    ]
+    if not blocked:
+        body += [
+            "",
+            *_para(
+                "Sending it again unchanged from your mail program does not send it: the program "
+                "could not show you why it was held, so a resend is no yes."
+            ),
+        ]
+    return _mail(to, f"{verb.capitalize()}, not sent: ", meta, body, kind=verb, sender=to)
 
 
 def sent_anyway(to: str, meta: Meta, entry_id: str, *, now: float, contact: str = "") -> bytes:

@@ -342,12 +342,30 @@ def check_resident(cfg) -> Check:  # type: ignore[no-untyped-def]
     return Check("resident checker", OK, f"running (pid {pid})")
 
 
+def check_notice_mail(cfg) -> Check:  # type: ignore[no-untyped-def]
+    """Where a hold the mail program cannot show (aerc) is mailed ([sendmail] notice_mail)."""
+    from sendguard.act.notice_mail import recipient
+
+    if not cfg.sendmail.notice_mail:
+        return Check("notice mail", OK, "off: a hold aerc cannot show reaches you only as a notice")
+    to = recipient("", cfg.identity.addresses)
+    if to is None:
+        return Check(
+            "notice mail",
+            WARN,
+            "no [identity] address to mail a hold to: in aerc a hold shows only as exit status 75",
+            "add your address: addresses = [...] under [identity]",
+        )
+    return Check("notice mail", OK, f"a hold your mail program cannot show is mailed to {printable(to)}")
+
+
 def run_checks(state) -> list[Check]:  # type: ignore[no-untyped-def]
     config_check, cfg = check_config(state)
     checks = [config_check]
     if cfg is not None:
         checks.append(check_transport(cfg))
         checks.append(check_resident(cfg))
+        checks.append(check_notice_mail(cfg))
     checks += [check_state_dir(), check_history(cfg), check_notmuch()]
     if cfg is not None:
         checks.append(check_incident_log(cfg))

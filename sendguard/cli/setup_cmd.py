@@ -167,6 +167,8 @@ def starter_config(
         "[sendmail]",
         '# "reject": a held message is refused (exit 75) with the reason; "queue": accepted, kept',
         'hold_action = "reject"',
+        "# a hold your mail program cannot show (aerc) is also mailed to you, to your own address",
+        "notice_mail = true",
         "",
         "[oops]",
         "# who gets the facts after a message reached the wrong person (manager or data protection officer)",

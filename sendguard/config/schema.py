@@ -153,11 +153,18 @@ class SendmailSection:
         most=YEAR,
     )
     notify: bool = key(True, "Show a desktop notification (notify-send) when a message is held.")
+    notice_mail: bool = key(
+        True,
+        "When a message is held or blocked and the mail program shows nothing sendguard writes "
+        "(silent_callers, or standard error is /dev/null), also mail a notice to your own [identity] "
+        "address through the transport: the reasons, the id and the way out, in your inbox.",
+    )
     silent_callers: list[str] = key(
         ["aerc"],
         "Mail programs (process names) that show nothing sendguard writes: sending a held message "
         "again from them does not confirm it, and holds and warnings reach you as notices "
-        "(sendguard review, the next sendguard command, a desktop notification).",
+        "(sendguard review, the next sendguard command, a desktop notification; a hold also as a "
+        "notice mail, notice_mail).",
     )
     resident: bool = key(
         True,

@@ -156,6 +156,8 @@ class SendPath:
         # The queue id the resident checker's client chose: it keeps the message under it, or
         # finishes the entry a server that stopped mid-way kept under it (once.py).
         self.entry_id = entry_id
+        # Notice mails to start once the caller has its answer (mail_notices; act/notice_mail.py).
+        self.notice_mails: list[tuple[str, str, config_mod.Config]] = []
 
     def _observe(self, entry: q.Entry, event: str, config: config_mod.Config) -> None:
         """Tell the observers, once the entry's state is on disk and its lock released."""
@@ -178,6 +180,27 @@ class SendPath:
             pass
 
     def run(self, argv: list[str], stdin: BinaryIO) -> int:
+        """One mail; the exit code. The resident checker (``observe_later``) starts the notice
+        mails itself once its client has the code; in a process of its own, they start here."""
+        code = self._run_once(argv, stdin)
+        if self.observe_later is None:
+            self.mail_notices()
+        return code
+
+    def mail_notices(self) -> None:
+        """Start the notice mails this mail left (detached: nobody waits for the transport)."""
+        if not self.notice_mails:
+            return  # passing mail imports nothing for them
+        from sendguard.act import notice_mail
+
+        aerc = self.caller.get("program") == "aerc"
+        for entry_id, to, config in self.notice_mails:
+            notice_mail.mail_later(
+                self.queue.root / entry_id, to, config.path, env=self.environ, cwd=self.cwd, aerc=aerc
+            )
+        self.notice_mails.clear()
+
+    def _run_once(self, argv: list[str], stdin: BinaryIO) -> int:
         raw = stdin.read()
         # nothing to check, deliver or keep: a blank held entry helps nobody (isspace, not
         # strip: strip would copy a 200 MB message to find that it is not blank)
@@ -608,7 +631,8 @@ class SendPath:
 
     def _tell_unseen(self, kind: str, entry_id: str, meta: q.Meta, config: config_mod.Config, seen: bool) -> None:
         """What the mail program does not show becomes a notice (shown at the next sendguard
-        command and in review) and a desktop notification; a hold is notified either way."""
+        command and in review) and a desktop notification; a hold is notified either way. A
+        hold or block it does not show is also mailed to the person (``[sendmail] notice_mail``)."""
         if seen and kind not in ("held", "held-again", "blocked"):
             return
         title, body = render.notice(kind, entry_id, meta)
@@ -616,6 +640,12 @@ class SendPath:
             from sendguard.act import notices
 
             notices.add(paths.state_dir(), kind, entry_id, title, body)
+            if kind in ("held", "blocked") and config.sendmail.notice_mail:  # not held-again: one each
+                from sendguard.act.notice_mail import recipient
+
+                to = recipient(str(meta.get("from", "")), config.identity.addresses)
+                if to is not None:
+                    self.notice_mails.append((entry_id, to, config))
         if config.sendmail.notify:
             from sendguard.act.notify import notify
 

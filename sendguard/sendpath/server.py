@@ -301,6 +301,7 @@ class Server(Runner):
         faults.point("server-before-answer")
         _tell(conn, f"X {int(code)}\n")
         conn.close()
+        path.mail_notices()  # detached: the next mail does not wait for their transport
         state_dir = paths.state_dir()
         for entry, event, config in path.observe_later or []:
             events.emit(

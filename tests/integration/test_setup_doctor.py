@@ -171,6 +171,19 @@ def test_doctor_exits_0_when_all_is_well(world):
     assert "warn  history" in proc.stdout and "sendguard learn" in proc.stdout
 
 
+def test_doctor_says_where_a_hold_aerc_cannot_show_is_mailed(world):
+    _healthy(world)
+    world.config_path.write_text(world.config_path.read_text().replace("notice_mail = false", "notice_mail = true"))
+    proc = world.cli("doctor")
+    assert "a hold your mail program cannot show is mailed to me@nordwerk.example" in proc.stdout, proc.stdout
+    world.config_path.write_text(world.config_path.read_text().replace('addresses = ["me@nordwerk.example"]', ""))
+    proc = world.cli("doctor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (line,) = [line for line in proc.stdout.splitlines() if "notice mail" in line]
+    assert line.split()[0] == "warn" and "no [identity] address" in line
+    assert "addresses = [...] under [identity]" in proc.stdout
+
+
 def test_doctor_names_a_mail_program_that_sends_past_sendguard(world):
     (home() / ".muttrc").write_text('set sendmail="/usr/bin/msmtp"\n')
     proc = world.cli("doctor")

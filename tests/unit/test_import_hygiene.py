@@ -66,6 +66,8 @@ def test_running_the_send_path_and_a_check_imports_nothing_heavy():
     result = loaded_modules(PROBE, raw)
     assert result["code"] == 0, result["stderr"]
     assert forbidden_in(result["modules"]) == []
+    # what only a hold needs stays out of passing mail
+    assert not {"sendguard.act.notice_mail", "sendguard.act.notice_texts"} & set(result["modules"])
 
 
 def test_the_sendguard_sendmail_fast_path_does_not_import_click():

@@ -91,11 +91,12 @@ def write_msmtprc(path: Path, port: int, sender: str, logfile: Path | None = Non
 
 def world_config(msmtprc: Path, sender: str = "me@nordwerk.example", msmtp: str = "msmtp") -> str:
     """The sendguard config of the small Nordwerk world the demo, tests and bench send from:
-    the user at nordwerk.example, one client, msmtp pointed at ``msmtprc``, no desktop pop-ups."""
+    the user at nordwerk.example, one client, msmtp pointed at ``msmtprc``, no desktop pop-ups
+    and no notice mails (the server then receives only what the user sent)."""
     return (
         f'[identity]\naddresses = ["{sender}"]\n\n'
         '[organization]\ndomains = ["nordwerk.example"]\n\n'
         '[clients.kundenfirma]\ndomains = ["kundenfirma.example"]\nkeywords = ["Falke", "Kundenfirma"]\n\n'
         f'[transport]\ncommand = ["{msmtp}", "-C", "{msmtprc}"]\n\n'
-        "[sendmail]\nnotify = false\n\n"
+        "[sendmail]\nnotify = false\nnotice_mail = false\n\n"
     )
