@@ -171,6 +171,7 @@ class Meta(_MetaFrom, total=False):
     confirmed_at: float  # the milter's: when the resend confirmed it (seconds since the epoch)
     told: bool  # the milter's: False until its 550 was handed to the MTA; only then can a resend confirm it
     told_at: float  # the milter's: when that 550 was handed over (seconds since the epoch)
+    notice_sent_at: float  # the milter's: when the hold notice was handed to sendmail (a re-hold mails none)
 
 
 class Entry:
@@ -528,10 +529,19 @@ class Queue:
         return EntryLock(fd)
 
     @contextlib.contextmanager
-    def locked(self, entry_id: str) -> Iterator[Entry]:
-        """Lock an entry and yield it freshly read (its state may have changed meanwhile)."""
+    def locked(self, entry_id: str, wait: float = 0.0) -> Iterator[Entry]:
+        """Lock an entry and yield it freshly read (its state may have changed meanwhile).
+        ``wait``: seconds to wait for another process that holds it, else QueueLockedError at once."""
         entry = Entry(self.resolve(entry_id))
-        lock = self.try_lock(entry)
+        end = time.monotonic() + wait
+        while True:
+            try:
+                lock = self.try_lock(entry)
+                break
+            except QueueLockedError:
+                if time.monotonic() >= end:
+                    raise
+                time.sleep(0.005)
         try:
             try:
                 entry.meta = read_meta(entry.path)

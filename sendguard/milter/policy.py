@@ -306,12 +306,15 @@ class Policy:
         self, tx: Transaction, entry: q.Entry, decision: Any, window: int, contact: str, again: bool = False
     ) -> Outcome:
         """The 550 for a held copy, and its notice after the reply (``again``: the way out opens
-        now, not when the copy was first kept)."""
+        now, not when the copy was first kept), unless the copy's notice already went out."""
         kept, now = entry.meta, self.clock()
         since = now if again else None
-        self._notice_later(
-            tx, lambda to: notice_texts.held(to, kept, entry.id, window=window, now=now, contact=contact, since=since)
-        )
+        if "notice_sent_at" not in kept:
+            self._notice_later(
+                tx,
+                lambda to: notice_texts.held(to, kept, entry.id, window=window, now=now, contact=contact, since=since),
+                noting=entry.id,
+            )
         minutes = max(1, window // 60)
         main = f"Held; send again within {minutes} min to send anyway. {headline(decision)} (sendguard {entry.id})"
         return self._reply(REJECT, decision.verdict, reply_lines(decision, main), entry.id)._replace(untold=True)
@@ -342,14 +345,25 @@ class Policy:
         not waiting for this (a send-path entry, decided meanwhile) or cannot be had now."""
         from sendguard.errors import SendguardError
 
-        try:
-            with self.queue.locked(entry_id) as entry:
+        try:  # waits out a notice being noted on the copy (_notice_sent)
+            with self.queue.locked(entry_id, wait=0.1) as entry:
                 if entry.state != q.HELD or entry.meta.get("told") is not False:
                     return False
                 entry.save(durable=False, told=True, told_at=self.clock())
                 return True
         except (SendguardError, OSError):
             return False
+
+    def _notice_sent(self, entry_id: str) -> None:
+        """Note on the held copy that its notice was handed to sendmail, so that holding it again
+        (its 550 lost) mails no second one. Not made durable: a lost note costs a second notice."""
+        from sendguard.errors import SendguardError
+
+        try:
+            with self.queue.locked(entry_id, wait=5) as entry:
+                entry.save(durable=False, notice_sent_at=self.clock(), event="hold notice mailed to the sender")
+        except (SendguardError, OSError):
+            return
 
     # git send-email sends a series as one message per patch, threaded to the first, and stops at
     # the first one held; sent again, each patch has a new Message-ID and its In-Reply-To points
@@ -527,9 +541,10 @@ class Policy:
 
         return refit(senders.sender_dir(self.root, sender, create=True), self.config, own=own or [sender])
 
-    def _notice_later(self, tx: Transaction, mail: Callable[[str], bytes]) -> None:
+    def _notice_later(self, tx: Transaction, mail: Callable[[str], bytes], noting: str = "") -> None:
         """Mail the sender ``mail(address)`` after the reply (its address may need their history);
-        a notice that cannot be made or sent is logged by whoever runs it, and costs nothing else."""
+        a notice that cannot be made or sent is logged by whoever runs it, and costs nothing else.
+        ``noting``: the held copy to note it on once sendmail took it."""
         if not self.config.milter.notify or not (tx.sender or tx.envelope_from):
             return
         command, root = list(self.config.milter.notice_command), self.root
@@ -538,6 +553,8 @@ class Policy:
             to = senders.notice_address(root, tx.sender, tx.envelope_from)
             if to:
                 notices.submit(command, mail(to))
+                if noting:
+                    self._notice_sent(noting)
 
         self.later(notice)
 

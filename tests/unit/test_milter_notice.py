@@ -181,6 +181,54 @@ def test_the_resend_that_confirms_sends_no_second_hold_notice_but_says_it_went_o
     assert "`" not in text and max(len(line) for line in text.splitlines()) <= 80
 
 
+def test_a_copy_held_again_mails_no_second_notice_once_the_first_went_out(tmp_path):
+    """The 550 never reached Postfix (the worker was timed out after answering, say), but the
+    notice did go out: the retry is held again with the same copy, and the sender is not mailed
+    the same hold twice."""
+    from sendguard.milter.policy import ACCEPT, REJECT
+
+    policy, jobs, out = _reject_policy(tmp_path)
+    message = make_message()
+    tx = Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], message)
+    first = policy.judge(tx)  # kept; its 550 never handed over (no told)
+    (job,) = jobs
+    job()  # the notice, after the reply
+    (entry,) = policy.queue.entries()
+    assert isinstance(entry.meta["notice_sent_at"], float) and not entry.meta["told"]
+    assert entry.meta["events"][-1]["event"] == "hold notice mailed to the sender"
+    retry = answer(policy, tx)
+    assert retry.action == REJECT and retry.entry_id == first.entry_id, "held again"
+    assert len(jobs) == 1, "no second notice"
+    again = message.replace(b"09:00:00", b"09:02:00").replace(b"<test-", b"<r-")
+    assert answer(policy, tx._replace(raw=again)).action == ACCEPT
+    for job in jobs[1:]:
+        job()
+    subjects = [head["Subject"] for head, _ in _sent(out)]
+    assert subjects == ["Held, not sent: Falke status", "Sent anyway after a hold: Falke status"]
+
+
+def test_a_copy_held_again_whose_notice_failed_mails_it_then(tmp_path):
+    import subprocess
+
+    from sendguard.milter.policy import REJECT
+
+    policy, jobs, out = _reject_policy(tmp_path)
+    sendmail = policy.config.milter.notice_command
+    policy.config.milter.notice_command = ["sh", "-c", "cat >/dev/null; exit 75"]  # EX_TEMPFAIL
+    tx = Transaction(PETRA, PETRA, ["anna@kundenfirma.example"], make_message())
+    first = policy.judge(tx)
+    with pytest.raises(subprocess.CalledProcessError):
+        jobs[0]()
+    (entry,) = policy.queue.entries()
+    assert "notice_sent_at" not in entry.meta
+    policy.config.milter.notice_command = sendmail
+    retry = answer(policy, tx)
+    assert retry.action == REJECT and retry.entry_id == first.entry_id
+    (_, again) = jobs
+    again()
+    assert [head["Subject"] for head, _ in _sent(out)] == ["Held, not sent: Falke status"]
+
+
 def test_notify_false_sends_no_notice(tmp_path):
     from sendguard.milter.policy import ACCEPT, REJECT
 

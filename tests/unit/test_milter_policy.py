@@ -144,6 +144,30 @@ def test_a_hold_whose_550_never_reached_the_client_is_held_again_by_its_retry_no
     assert [e.state for e in policy.queue.entries()] == ["confirmed"]
 
 
+def test_told_waits_a_moment_for_the_copys_lock_and_no_longer(tmp_path, monkeypatch):
+    """The worker notes on the copy that its notice went out, under the copy's lock: the
+    adapter's told() waits that out (else the resend would be held again), and gives up soon
+    on a lock held for longer (the 550 is already set)."""
+    from sendguard.act import queue as q
+
+    policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
+    first = policy.judge(tx(make_message()))
+    (entry,) = policy.queue.entries()
+    lock = policy.queue.try_lock(entry)
+    started = time.monotonic()
+    assert not policy.told(first.entry_id)
+    assert time.monotonic() - started < 2
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the other holder is done by told()'s first wait
+        waits.append(seconds)
+        lock.release()
+
+    monkeypatch.setattr(q.time, "sleep", sleep)
+    assert policy.told(first.entry_id) and len(waits) == 1
+    assert policy.queue.get(first.entry_id).meta["told"] is True
+
+
 def test_a_hold_from_the_send_path_without_the_told_flag_confirms_as_before(tmp_path):
     policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
     message = make_message()
