@@ -557,9 +557,17 @@ class Queue:
         The milter's copies count from when the sender was told (``told_at``); one whose sender
         was never told (``told`` False: the 550 never reached the MTA) is found whatever its
         age, to be held again, never confirmed."""
+        return self._latest_kept(HELD, fingerprint, window, now)
+
+    def find_blocked(self, fingerprint: str, window: float, now: float | None = None) -> Entry | None:
+        """A blocked entry with this fingerprint, created within ``window`` seconds: nothing
+        confirms a block, so the same message sent again is that one, blocked again."""
+        return self._latest_kept(BLOCKED, fingerprint, window, now)
+
+    def _latest_kept(self, state: State, fingerprint: str, window: float, now: float | None) -> Entry | None:
         now = time.time() if now is None else now
         for entry in reversed(self.entries()):
-            if entry.state != HELD or entry.meta.get("fingerprint") != fingerprint:
+            if entry.state != state or entry.meta.get("fingerprint") != fingerprint:
                 continue
             if entry.meta.get("told") is False:
                 return entry

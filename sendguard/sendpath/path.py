@@ -373,6 +373,12 @@ class SendPath:
                 self.say(*render.held_again(resend.earlier.id, resend.earlier.meta))
                 self._tell_unseen("held-again", resend.earlier.id, resend.earlier.meta, config, seen)
                 return ExitCode.OK if config.sendmail.hold_action == "queue" else ExitCode.TEMPFAIL
+        if decision.verdict == Verdict.BLOCK:
+            blocked = self.queue.find_blocked(meta["fingerprint"], config.sendmail.confirm_window, self.now)
+            if blocked is not None:  # the same message, blocked a moment ago: one copy, one notice
+                self.say(*render.blocked_again(blocked.id, blocked.meta))
+                self._tell_unseen("blocked-again", blocked.id, blocked.meta, config, seen)
+                return ExitCode.NOPERM
         state = q.BLOCKED if decision.verdict == Verdict.BLOCK else q.HELD
         entry, lock = self.queue.create(raw, {**meta, "state": state})
         lock.release()
@@ -633,7 +639,7 @@ class SendPath:
         """What the mail program does not show becomes a notice (shown at the next sendguard
         command and in review) and a desktop notification; a hold is notified either way. A
         hold or block it does not show is also mailed to the person (``[sendmail] notice_mail``)."""
-        if seen and kind not in ("held", "held-again", "blocked"):
+        if seen and kind not in ("held", "held-again", "blocked", "blocked-again"):
             return
         title, body = render.notice(kind, entry_id, meta)
         if not seen:

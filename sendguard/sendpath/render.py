@@ -104,6 +104,16 @@ def held_again(entry_id: str, meta: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def blocked_again(entry_id: str, meta: Mapping[str, Any]) -> list[str]:
+    """The same blocked message sent again: nothing sends it, and one copy is enough."""
+    first = _reasons(meta["findings"])[:1]
+    lines = [f"sendguard: BLOCKED again — not sent: the same message is already blocked as {entry_id}."]
+    if first:
+        lines.append(f"  Why: {printable(first[0][0])}")
+    lines.append(f"  Sending it again never sends it: fix it, or sendguard discard {entry_id}")
+    return lines
+
+
 def warned(meta: Mapping[str, Any]) -> list[str]:
     """A message that went out with a warning, for stderr."""
     reasons = _reasons(meta["findings"], ("warn",))
@@ -120,12 +130,13 @@ def notice(kind: str, entry_id: str, meta: Mapping[str, Any]) -> tuple[str, list
     """(title, body lines) of a notice for a person whose mail program showed nothing.
 
     ``kind``: ``held``, ``held-again`` (the same message sent again, still held), ``blocked``,
-    ``warned``, ``waiting`` (warned, in the undo window) or ``deferred``."""
+    ``blocked-again``, ``warned``, ``waiting`` (warned, in the undo window) or ``deferred``."""
     recipients = ", ".join(meta.get("envelope", [])[:3])
     title = {
         "held": f"sendguard held a message to {recipients}",
         "held-again": f"sendguard still holds a message to {recipients}: sending it again did not send it",
         "blocked": f"sendguard blocked a message to {recipients}",
+        "blocked-again": f"sendguard still blocks a message to {recipients}: sending it again did not send it",
         "warned": f"sendguard sent a message to {recipients}, with a warning",
         "waiting": f"sendguard will send a message to {recipients}, with a warning",
         "deferred": f"sendguard could not send a message to {recipients} yet",
@@ -146,6 +157,7 @@ def notice(kind: str, entry_id: str, meta: Mapping[str, Any]) -> tuple[str, list
             "held": f"sendguard release {entry_id}  ·  sendguard review",
             "held-again": f"If it is right: sendguard release {entry_id}  ·  sendguard review",
             "blocked": f"sendguard discard {entry_id}  ·  sendguard review",
+            "blocked-again": f"sendguard discard {entry_id}  ·  sendguard review",
             "warned": "if it went to the wrong person: sendguard oops",
             "waiting": "sendguard undo takes it back before it leaves",
             "deferred": f"sendguard queue run retries it  ·  sendguard release {entry_id}",

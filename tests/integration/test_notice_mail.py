@@ -126,6 +126,17 @@ def test_a_block_names_discard_and_no_release(world):
     assert f"sendguard discard {entry['id']}" in text and "release" not in text
 
 
+def test_a_block_sent_again_is_the_same_block_with_no_second_notice_mail(world):
+    notice_mail_on(world, '\n[rules.lookalike-domain]\naction = "block"\n')
+    raw = make_message(to=WRONG, subject="Angebot")
+    assert as_aerc(world, raw) == 77
+    assert as_aerc(world, raw) == 77, "y again in aerc"
+    assert [e["state"] for e in held_entries()] == ["blocked"], "one copy"
+    assert [n["kind"] for n in notices.take(paths.state_dir())] == ["blocked", "blocked-again"]
+    (got,) = settled(world)
+    assert parse(got.data)["X-Sendguard-Notice"] == "blocked"
+
+
 @pytest.mark.parametrize(
     "how",
     ["a terminal shows stderr", "notice_mail = false", "no identity address"],

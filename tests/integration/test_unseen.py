@@ -49,6 +49,22 @@ def test_a_resend_from_a_silent_caller_stays_held_once_and_is_noticed_each_time(
     assert len(world.server.received) == 1
 
 
+@pytest.mark.parametrize(("caller", "noticed"), [(AERC, ["blocked", "blocked-again"]), (MUTT, [])])
+def test_a_block_sent_again_unchanged_is_the_same_block_kept_once(world, caller, noticed):
+    world.write_config('[rules.lookalike-domain]\naction = "block"\n')
+    raw = make_message(to=WRONG)
+    assert send(world, raw, caller)[0] == 77
+    code, err = send(world, raw, caller)
+    (entry,) = q.Queue.default().entries()
+    assert code == 77 and entry.state == q.BLOCKED, "one copy, still blocked"
+    assert f"BLOCKED again — not sent: the same message is already blocked as {entry.id}" in err
+    assert f"sendguard discard {entry.id}" in err
+    assert kinds() == noticed
+    changed = send(world, make_message(to=WRONG, body="Other words.\n"), caller)
+    assert changed[0] == 77 and len(q.Queue.default().entries()) == 2, "another message is blocked on its own"
+    assert world.server.received == []
+
+
 def test_a_mutt_hold_is_shown_so_no_notice_but_its_warning_is_not(world):
     assert send(world, make_message(to=WRONG, subject="held"), MUTT)[0] == 75
     assert kinds() == []
