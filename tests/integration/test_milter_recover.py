@@ -16,7 +16,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from sendguard.milter.policy import ACCEPT, REJECT, Policy, Transaction
 from sendguard.model import Verdict
 from tests.conftest import sendguard_exe
 from tests.support import history_fixtures as hf
-from tests.support.milter import answer
+from tests.support.milter import PipedWorker, answer
 
 INTERNAL_NOTE = (
     "Hallo Thomas,\n\nzur Umstrukturierung: die Personalkosten der Abteilung müssen sinken, "
@@ -146,29 +145,19 @@ def test_forget_as_while_a_workers_batch_holds_the_message(team, monkeypatch):
 
     monkeypatch.setattr(worker, "LEARN_IDLE", 3600.0)  # learn at EOF only: the batch waits for us
     known = team.sent_to(hf.CLIENT_THOMAS)
-    to_worker_r, to_worker_w = os.pipe()
-    from_worker_r, from_worker_w = os.pipe()
-    stdin, ask = os.fdopen(to_worker_r, "rb"), os.fdopen(to_worker_w, "wb")
-    answers, stdout = os.fdopen(from_worker_r, "rb"), os.fdopen(from_worker_w, "wb")
-    thread = threading.Thread(target=worker.serve, args=(stdin, stdout), daemon=True)
-    thread.start()
-    worker.write_frame(ask, (load(team.config_path), team.state))
-    assert worker.read_frame(answers) == "ready"
-    deadline = 1e12
-    worker.write_frame(ask, (tx(wrong_thomas("batched@lindenhof.example")), deadline))
-    held = worker.read_frame(answers)
+    piped = PipedWorker(load(team.config_path), team.state)
+    held = piped.ask(tx(wrong_thomas("batched@lindenhof.example")))
     assert held.action == REJECT
     assert team.policy().told(held.entry_id)  # the milter process, once it handed the 550 to Postfix
-    worker.write_frame(ask, (tx(b"Received: by mx; now\n" + wrong_thomas("batched@lindenhof.example")), deadline))
-    assert worker.read_frame(answers).action == ACCEPT  # sent anyway; waiting in the batch
+    resend = piped.ask(tx(b"Received: by mx; now\n" + wrong_thomas("batched@lindenhof.example")))
+    assert resend.action == ACCEPT  # sent anyway; waiting in the batch
 
     out = team.cli("forget", "--as", hf.ME, held.entry_id)
     assert out.returncode == 0, out.stderr
     assert f"was not in {hf.ME}'s history; it will never be learned" in out.stdout
 
-    ask.close()  # the milter stops: the worker learns its batch and exits
-    thread.join(120)
-    assert not thread.is_alive()
+    piped.stop(120)  # the milter stops: the worker learns its batch and exits
+    assert not piped.thread.is_alive()
     assert team.sent_to(hf.CLIENT_THOMAS) == known
 
 

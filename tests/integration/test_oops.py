@@ -8,11 +8,11 @@ import email.policy
 import hashlib
 import json
 import os
-import subprocess
 import time
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,6 +62,26 @@ def config_text(world) -> str:  # type: ignore[no-untyped-def]
     base = world.config_path.read_text()
     kept = base.split("[clients.kundenfirma]", 1)[1]
     return EXTRA + "\n[clients.kundenfirma]" + kept
+
+
+def mistake_and_its_drafts_sent(
+    world,  # type: ignore[no-untyped-def]
+    home: Path,
+    subject: str = "Angebot Falke",
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The German offer sent to the wrong Petra, ``oops --json`` on it (Anna was meant), and
+    each of its drafts sent by mutt (tests.support.mua.mutt_sends_draft): oops's JSON."""
+    from tests.support.mua import mutt_sends_draft
+
+    world.config_path.write_text(config_text(world))
+    world.send(with_pdf("petra@falsch.example", GERMAN, subject=subject), "-t")
+    out = world.cli("oops", "--json", "--intended", "anna.berg@kundenfirma.example")
+    assert out.returncode == 0, out.stderr
+    report: dict[str, Any] = json.loads(out.stdout)
+    for draft in report["drafts"]:
+        mutt_sends_draft(world, home, draft, env)
+    return report
 
 
 @pytest.mark.parametrize(
@@ -275,23 +295,13 @@ def test_a_message_the_queue_pruned_is_read_back_from_the_incident_log(world, tm
 
 @pytest.mark.slow
 def test_mutt_sends_an_oops_draft_as_written(world, tmp_path):
-    from tests.support.mua import need, write_muttrc
+    from tests.support.mua import mutt_sends_draft
 
     world.config_path.write_text(config_text(world))
     world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
     config = config_mod.load(world.config_path)
     report = oops(q.Queue.default(), None, config, now=NOW, drafts_dir=tmp_path / "Drafts")
-    home = tmp_path / "mutthome"
-    rc = write_muttrc(world, home)
-    proc = subprocess.run(
-        [need("mutt"), "-F", str(rc), "-H", str(report.drafts[0])],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env={**world.env(), "HOME": str(home)},
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    mutt_sends_draft(world, tmp_path / "mutthome", report.drafts[0])
     sent = world.server.received[-1]
     assert sent.rcpt_tos == ["petra@falsch.example"]
     received = email.message_from_bytes(sent.data, policy=email.policy.default)
@@ -302,7 +312,7 @@ def test_mutt_sends_an_oops_draft_as_written(world, tmp_path):
 
 @pytest.mark.slow
 def test_mutt_sends_the_forwarding_draft_with_the_original_attached(world, tmp_path):
-    from tests.support.mua import need, write_muttrc
+    from tests.support.mua import mutt_sends_draft
 
     world.config_path.write_text(config_text(world))
     world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
@@ -311,17 +321,7 @@ def test_mutt_sends_the_forwarding_draft_with_the_original_attached(world, tmp_p
         q.Queue.default(), None, config, now=NOW, drafts_dir=tmp_path / "Drafts", intended=["bob@nordwerk.example"]
     )
     (forward,) = [p for p in report.drafts if ".oops-intended-" in p.name]
-    home = tmp_path / "mutthome"
-    rc = write_muttrc(world, home)
-    proc = subprocess.run(
-        [need("mutt"), "-F", str(rc), "-H", str(forward)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env={**world.env(), "HOME": str(home)},
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    mutt_sends_draft(world, tmp_path / "mutthome", forward)
     sent = world.server.received[-1]
     assert sent.rcpt_tos == ["bob@nordwerk.example"]
     received = email.message_from_bytes(sent.data, policy=email.policy.default)
@@ -339,26 +339,7 @@ def test_oops_again_after_sending_its_drafts_is_about_the_mistake_not_the_apolog
     """The drafts, sent, are the latest mail that left: oops again (to refresh, or to see the
     deadline) took the forward for a new mistake, the person it was meant for for the wrong one,
     and drafted the confidential original to the one who got it by mistake."""
-    from tests.support.mua import need, write_muttrc
-
-    world.config_path.write_text(config_text(world))
-    world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
-    first = world.cli("oops", "--json", "--intended", "anna.berg@kundenfirma.example")
-    assert first.returncode == 0, first.stderr
-    record = json.loads(first.stdout)["record"]
-    drafts = json.loads(first.stdout)["drafts"]
-    home = tmp_path / "mutthome"
-    rc = write_muttrc(world, home)
-    for draft in drafts:
-        proc = subprocess.run(
-            [need("mutt"), "-F", str(rc), "-H", draft],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env={**world.env(), "HOME": str(home)},
-            timeout=60,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
+    record = mistake_and_its_drafts_sent(world, tmp_path / "mutthome")["record"]
     assert len(world.server.received) == 4  # the mistake and its three drafts
     again = world.cli("oops")
     assert again.returncode == 0, again.stderr
@@ -382,23 +363,8 @@ def test_the_drafts_once_sent_are_never_learned(world, tmp_path):
 
     from sendguard.history.forget import message_id
     from sendguard.history.store import path_in
-    from tests.support.mua import need, write_muttrc
 
-    world.config_path.write_text(config_text(world))
-    world.send(with_pdf("petra@falsch.example", GERMAN), "-t")
-    drafts = json.loads(world.cli("oops", "--json", "--intended", "anna.berg@kundenfirma.example").stdout)["drafts"]
-    home = tmp_path / "mutthome"
-    rc = write_muttrc(world, home)
-    for draft in drafts:
-        proc = subprocess.run(
-            [need("mutt"), "-F", str(rc), "-H", draft],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env={**world.env(), "HOME": str(home)},
-            timeout=60,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
+    mistake_and_its_drafts_sent(world, tmp_path / "mutthome")
     sent = world.server.received[1:]
     assert len(sent) == 3
     world.cli("queue", "list")  # waits for the observers of the last delivery
@@ -426,24 +392,9 @@ def test_drafts_a_mutt_in_the_c_locale_sent_are_known_by_their_folded_subject(wo
 
     from sendguard.history.forget import message_id
     from sendguard.history.store import path_in
-    from tests.support.mua import need, write_muttrc
 
-    world.config_path.write_text(config_text(world))
-    world.send(with_pdf("petra@falsch.example", GERMAN, subject="Gehälter Abteilung"), "-t")
-    first = json.loads(world.cli("oops", "--json", "--intended", "anna.berg@kundenfirma.example").stdout)
-    home = tmp_path / "mutthome"
-    rc = write_muttrc(world, home)
     c_locale = {k: v for k, v in world.env().items() if k not in ("LANG", "LC_ALL", "LC_CTYPE", "LANGUAGE")}
-    for draft in first["drafts"]:
-        proc = subprocess.run(
-            [need("mutt"), "-F", str(rc), "-H", draft],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env={**c_locale, "HOME": str(home)},
-            timeout=60,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
+    first = mistake_and_its_drafts_sent(world, tmp_path / "mutthome", subject="Gehälter Abteilung", env=c_locale)
     sent = world.server.received[1:]
     assert len(sent) == 3
     assert any(b"Geh??lter" in m.data for m in sent), "mutt in the C locale sends what it can"

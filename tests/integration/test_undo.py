@@ -29,7 +29,7 @@ from sendguard.act.ops import run_due
 from sendguard.config import schema as config_mod
 from sendguard.sendpath.path import SendPath
 from tests.conftest import make_message
-from tests.support.mua import need, write_muttrc
+from tests.support.mua import mutt_sends_draft
 from tests.support.wait import pid_in, process_alive, wait_until
 
 # A day ahead of the real clock: a real worker never fires by itself during a test, and queue
@@ -223,18 +223,7 @@ def test_undo_takes_it_back_as_a_draft_that_mutt_sends_again(world, tmp_path):
     assert not _alive_worker(pid)
     # The person fixes nothing and sends the draft again with mutt: it goes out, Bcc included.
     world.write_config("")
-    home = tmp_path / "mutthome"
-    rc = write_muttrc(world, home)
-    env = {**world.env(), "HOME": str(home)}
-    proc = subprocess.run(
-        [need("mutt"), "-F", str(rc), "-H", str(draft)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    mutt_sends_draft(world, tmp_path / "mutthome", draft)
     assert len(world.server.received) == 1
     assert sorted(world.server.received[0].rcpt_tos) == ["anna@kundenfirma.example", "boss@nordwerk.example"]
 

@@ -157,16 +157,23 @@ def notmuch_mail_root(mail_root: Path, folder: str) -> Path:
     return mail_root
 
 
-def learned_state(tmp_path: Path) -> Path:
-    """A state dir with the synthetic history learned."""
+def learn_into(state: Path, messages: list[bytes], cfg: Any = None) -> Any:
+    """Learn ``messages`` (sent by ``cfg``'s identity, Petra's by default) into the history in
+    ``state``, as ``sendguard learn`` does; returns the Learner (its counts)."""
     from sendguard.history.learn import Learner
     from sendguard.history.store import open_for_write
 
-    state = tmp_path / "state"
-    cfg = config()
+    cfg = cfg or config()
     db = open_for_write(state)
     with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        for raw in history_messages():
+        for raw in messages:
             learner.add(raw)
     db.close()
+    return learner
+
+
+def learned_state(tmp_path: Path) -> Path:
+    """A state dir with the synthetic history learned."""
+    state = tmp_path / "state"
+    learn_into(state, history_messages())
     return state

@@ -63,6 +63,21 @@ def write_muttrc(world, home: Path) -> Path:  # type: ignore[no-untyped-def]
     return rc
 
 
+def mutt_sends_draft(world, home: Path, draft: Path | str, env: dict[str, str] | None = None) -> None:  # type: ignore[no-untyped-def]
+    """mutt sends a draft file as it is (``-H``, batch mode) with write_muttrc's muttrc in
+    ``home``, and succeeds; ``env``: the world's unless given, HOME always ``home``."""
+    rc = write_muttrc(world, home)
+    proc = subprocess.run(
+        [need("mutt"), "-F", str(rc), "-H", str(draft)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**(world.env() if env is None else env), "HOME": str(home)},
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
 def run_mutt(
     program: str,
     world,

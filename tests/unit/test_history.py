@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from sendguard import history
 from sendguard.act import events
 from sendguard.history import sources, trust
-from sendguard.history.learn import Learner, observe_message
+from sendguard.history.learn import observe_message
 from sendguard.history.store import open_for_write, open_read_only, path_in
 from sendguard.mail.greetings import fold
 from sendguard.mail.message import normalize_address
 from tests.support import history_fixtures as hf
+from tests.support.history_fixtures import learn_into as learn
 
 
 def dump(state) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
@@ -25,16 +26,6 @@ def dump(state) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
     out = {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
     db.close()
     return out
-
-
-def learn(state, messages) -> Learner:  # type: ignore[no-untyped-def]
-    cfg = hf.config()
-    db = open_for_write(state)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        for raw in messages:
-            learner.add(raw)
-    db.close()
-    return learner
 
 
 def test_nothing_learned_means_no_history(tmp_path):

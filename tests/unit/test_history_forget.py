@@ -12,6 +12,7 @@ from sendguard.history.learn import Learner
 from sendguard.history.store import open_for_write, path_in
 from sendguard.mail.voice import address_form, closing_of, usual, voice_of
 from tests.support import history_fixtures as hf
+from tests.support.history_fixtures import learn_into as learn
 
 # What forgetting cannot and need not restore: first-name forms learnt for a new contact (they
 # are a dictionary of names, not evidence) and its own bookkeeping.
@@ -29,16 +30,6 @@ def dump(state) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
     out = {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables if t not in NOT_COMPARED}
     db.close()
     return out
-
-
-def learn(state, messages) -> Learner:  # type: ignore[no-untyped-def]
-    cfg = hf.config()
-    db = open_for_write(state)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        for raw in messages:
-            learner.add(raw)
-    db.close()
-    return learner
 
 
 def forget_message(state, raw: bytes):  # type: ignore[no-untyped-def]

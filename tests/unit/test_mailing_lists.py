@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sendguard.config import schema as config_mod
-from sendguard.history.learn import Learner
-from sendguard.history.store import open_for_write, open_read_only, path_in
+from sendguard.history.store import open_read_only, path_in
 from sendguard.mail.lists import list_addresses
 from sendguard.mail.message import NOT_IN_BARE_ADDRESS
 from sendguard.model import Severity
+from tests.support import history_fixtures as hf
 from tests.support.content_fixtures import CONFIG, findings_of, run_check
 
 LKML = "linux-kernel@vger.kernel.org"
@@ -74,12 +74,7 @@ def _series(to: str) -> bytes:
 
 
 def _learn(state, messages, config: str = CONFIG) -> None:  # type: ignore[no-untyped-def]
-    cfg = config_mod.parse(config)
-    db = open_for_write(state)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        for raw in messages:
-            learner.add(raw)
-    db.close()
+    hf.learn_into(state, messages, config_mod.parse(config))
 
 
 def test_a_series_to_a_list_the_user_reads_shows_its_cc_to_nobody_new(tmp_path):

@@ -15,16 +15,11 @@ import time
 from sendguard.config.schema import parse
 from sendguard.milter.failures import FILE, FailureStore
 from sendguard.milter.lifecycle import Checker, Failures, Maintenance
-from sendguard.milter.policy import FAILURE_WINDOW, REJECT, TEMPFAIL, Transaction, tempfail
+from sendguard.milter.policy import FAILURE_WINDOW, REJECT, TEMPFAIL, tempfail
 from tests.conftest import make_message
-from tests.support.milter import Broken
+from tests.support.milter import HOLD_OUTSIDE, Broken, tx
 
-HOLD_OUTSIDE = '[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n\n[rules.external-recipient]\naction = "hold"\n'
 FAILED = tempfail("internal error", failed="the check failed (RuntimeError)")
-
-
-def tx(raw: bytes) -> Transaction:
-    return Transaction("me@nordwerk.example", "me@nordwerk.example", ["anna@kundenfirma.example"], raw, "Q1")
 
 
 def milter(tmp_path, jobs: list | None = None) -> Checker:  # type: ignore[no-untyped-def, type-arg]

@@ -8,14 +8,11 @@ import threading
 
 from sendguard.config.schema import parse
 from sendguard.milter.lifecycle import Background, Checker
-from sendguard.milter.policy import ACCEPT, TEMPFAIL, Policy, Transaction
+from sendguard.milter.policy import ACCEPT, TEMPFAIL, Policy
 from tests.conftest import make_message
+from tests.support.milter import HOLD_OUTSIDE, Broken, PipedWorker, tx, wait_for_worker, worker_pool
 
-HOLD_OUTSIDE = '[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n\n[rules.external-recipient]\naction = "hold"\n'
-
-
-def tx(raw: bytes, to: str = "anna@kundenfirma.example") -> Transaction:
-    return Transaction("me@nordwerk.example", "me@nordwerk.example", [to], raw, "Q1")
+QUIET = HOLD_OUTSIDE + "[milter]\nnotify = false\n"
 
 
 class SlowPolicy(Policy):
@@ -49,10 +46,6 @@ def test_a_check_past_the_time_limit_is_a_451_and_its_late_result_keeps_nothing(
 
 
 def test_a_crashing_check_is_a_451_never_an_accept(tmp_path):
-    class Broken(Policy):
-        def judge(self, tx, cancelled=None):  # type: ignore[no-untyped-def]
-            raise RuntimeError("boom")
-
     outcome = Checker(Broken(parse(HOLD_OUTSIDE), tmp_path), timeout=5)(tx(make_message()))
     assert outcome.action == TEMPFAIL
 
@@ -62,11 +55,7 @@ def test_a_message_the_check_fails_on_three_times_is_refused_with_why_and_kept(t
     Message-ID is the same) is a 550 that says so, and the message is kept, not sent."""
     from sendguard.milter.policy import REJECT
 
-    class Broken(Policy):
-        def judge(self, tx, cancelled=None):  # type: ignore[no-untyped-def]
-            raise RecursionError("maximum recursion depth exceeded")
-
-    policy = Broken(parse(HOLD_OUTSIDE), tmp_path)
+    policy = Broken(parse(HOLD_OUTSIDE), tmp_path, error=RecursionError)
     checker = Checker(policy, timeout=5)
     message = make_message()
     again = message.replace(b"09:00:00", b"09:03:00").replace(b"<test-", b"<again-")
@@ -103,12 +92,9 @@ def test_background_work_runs_in_order_and_survives_a_failing_job():
 
 
 def test_a_worker_past_the_time_limit_is_killed_and_replaced(tmp_path):
-    from sendguard.milter.lifecycle import WorkerPool
     from sendguard.milter.policy import REJECT
-    from tests.support.postfix import wait_until
 
-    pool = WorkerPool(Policy(parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path), count=1, timeout=30)
-    try:
+    with worker_pool(Policy(parse(QUIET), tmp_path)) as pool:
         (first,) = list(pool.idle.queue)
         # Stuck for certain: a stopped worker cannot answer, however loaded the machine. (A 1 ms
         # limit was not: while the pool thread waited for a core, the worker judged and answered
@@ -118,10 +104,8 @@ def test_a_worker_past_the_time_limit_is_killed_and_replaced(tmp_path):
         assert pool(tx(make_message())).action == TEMPFAIL
         assert first.proc.poll() is not None, "the stuck worker is gone"
         pool.timeout = 30
-        wait_until(lambda: pool.idle.qsize() == 1, 60, "a new worker")
+        wait_for_worker(pool, "a new worker")
         assert pool(tx(make_message())).action == REJECT
-    finally:
-        pool.close()
 
 
 def test_closing_waits_for_a_busy_worker_to_answer_learn_and_exit(tmp_path):
@@ -153,17 +137,14 @@ def test_the_workers_refit_a_senders_judgement_as_their_history_grows(tmp_path):
     from sendguard.decide import train
     from sendguard.history.store import open_read_only
     from sendguard.milter import senders
-    from sendguard.milter.lifecycle import WorkerPool
 
     config = parse('[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n')
-    pool = WorkerPool(Policy(config, tmp_path), count=1, timeout=60)
     count = train.MIN_SAMPLES + 10
-    try:
+    with worker_pool(Policy(config, tmp_path), timeout=60) as pool:
         for n in range(count):
             to = f"kollege{n % 4}@nordwerk.example"
             assert pool(tx(make_message(to=to, subject=f"Wochenplan {n}"), to=to)).action == ACCEPT
-    finally:
-        pool.close()  # the worker learns what it holds before it exits, and refits
+    # closed: the worker learns what it holds before it exits, and refits
     stored = open_read_only(senders.sender_dir(tmp_path, "me@nordwerk.example")).judgement()
     assert stored, "no judgement without a learn --as"
     judgement = json.loads(stored)
@@ -174,25 +155,15 @@ def test_the_workers_refit_a_senders_judgement_as_their_history_grows(tmp_path):
 def test_a_check_that_raises_is_a_451_and_one_log_line_without_the_messages_controls(tmp_path, monkeypatch, capsys):
     """An exception's text may quote the message (a header, an address): in the worker's log
     line it is escaped, so no CR/LF starts a forged line and no escape reaches the terminal."""
-    from sendguard.milter import worker
 
     def fails(self, tx, cancelled=None):  # type: ignore[no-untyped-def]
         raise ValueError("bad header: \x1b[2J\r\nsendguard-milter: Q9: verdict=pass \u202eevil")
 
     monkeypatch.setattr(Policy, "judge", fails)
-    to_worker_r, to_worker_w = os.pipe()
-    from_worker_r, from_worker_w = os.pipe()
-    stdin, ask = os.fdopen(to_worker_r, "rb"), os.fdopen(to_worker_w, "wb")
-    answers, stdout = os.fdopen(from_worker_r, "rb"), os.fdopen(from_worker_w, "wb")
-    thread = threading.Thread(target=worker.serve, args=(stdin, stdout), daemon=True)
-    thread.start()
-    worker.write_frame(ask, (parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path))
-    assert worker.read_frame(answers) == "ready"
-    worker.write_frame(ask, (tx(make_message()), 1e12))
-    answered = worker.read_frame(answers)
+    piped = PipedWorker(parse(QUIET), tmp_path)
+    answered = piped.ask(tx(make_message()))
     assert answered.action == TEMPFAIL and answered.failed == "the check failed (ValueError)"
-    ask.close()
-    thread.join(60)
+    piped.stop(60)
     err = capsys.readouterr().err
     (line,) = [line for line in err.splitlines() if "check failed" in line]
     assert "verdict=pass" in line, "the text is kept, on the one line"
@@ -204,22 +175,19 @@ def test_a_worker_that_dies_after_keeping_a_hold_makes_the_retry_a_hold_not_a_co
     is told 451 and sends the identical message again. That retry must be held (the sender has
     not seen the hold yet), with the same copy; only the resend after that 550 confirms it."""
     from sendguard import faults
-    from sendguard.milter.lifecycle import WorkerPool
     from sendguard.milter.policy import REJECT
-    from tests.support.postfix import wait_until
 
     assert not faults._ARMED, "this process must not die with its workers"
     monkeypatch.setenv(faults.ENV, "after-kept")  # the workers die right after keeping a copy
-    policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path)
-    pool = WorkerPool(policy, count=1, timeout=30)
-    try:
+    policy = Policy(parse(QUIET), tmp_path)
+    with worker_pool(policy) as pool:
         (first,) = list(pool.idle.queue)
         message = make_message()
         assert pool(tx(message)).action == TEMPFAIL
         assert first.proc.wait(30) == -signal.SIGKILL
         (kept,) = policy.queue.entries()
         assert kept.state == "held"
-        wait_until(lambda: pool.idle.qsize() == 1, 60, "a new worker")
+        wait_for_worker(pool, "a new worker")
         retry = pool(tx(message))
         assert retry.action == REJECT and retry.entry_id == kept.id, "held, not sent"
         records = [p.name for p in (tmp_path / "incidents").glob("cur/*")]
@@ -228,44 +196,33 @@ def test_a_worker_that_dies_after_keeping_a_hold_makes_the_retry_a_hold_not_a_co
         resend = pool(tx(message.replace(b"<test-", b"<again-")))
         assert resend.action == ACCEPT and resend.entry_id == kept.id
         assert [e.state for e in policy.queue.entries()] == ["confirmed"]
-    finally:
-        pool.close()
 
 
 def test_a_message_a_worker_dies_on_every_time_is_refused_at_the_third_try(tmp_path, monkeypatch):
     from sendguard import faults
-    from sendguard.milter.lifecycle import WorkerPool
     from sendguard.milter.policy import REJECT
-    from tests.support.postfix import wait_until
 
     assert not faults._ARMED, "this process must not die with its workers"
     monkeypatch.setenv(faults.ENV, "milter-worker-check")  # every worker dies on every message
-    policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path)
-    pool = WorkerPool(policy, count=1, timeout=30)
-    try:
+    policy = Policy(parse(QUIET), tmp_path)
+    with worker_pool(policy) as pool:
         outcomes = []
         for _ in range(3):
-            wait_until(lambda: pool.idle.qsize() == 1, 60, "a worker")
+            wait_for_worker(pool)
             outcomes.append(pool(tx(make_message())))
         assert [o.action for o in outcomes] == [TEMPFAIL, TEMPFAIL, REJECT]
         assert "could not check this message: the check process died (3 tries)" in outcomes[2].lines[0]
         assert [e.state for e in policy.queue.entries()] == ["blocked"]
-    finally:
-        pool.close()
 
 
 def test_a_check_stuck_on_a_message_every_time_is_refused_at_the_third_try(tmp_path):
     """A worker stuck past the limit counts against the message it had all the time for."""
-    from sendguard.milter.lifecycle import WorkerPool
     from sendguard.milter.policy import REJECT
-    from tests.support.postfix import wait_until
 
-    policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path)
-    pool = WorkerPool(policy, count=1, timeout=30)
-    try:
+    with worker_pool(Policy(parse(QUIET), tmp_path)) as pool:
         outcomes = []
         for _ in range(3):
-            wait_until(lambda: pool.idle.qsize() == 1, 60, "a worker")
+            wait_for_worker(pool)
             (worker,) = list(pool.idle.queue)
             os.kill(worker.proc.pid, signal.SIGSTOP)  # stuck for certain (see above)
             pool.timeout = 1
@@ -273,36 +230,26 @@ def test_a_check_stuck_on_a_message_every_time_is_refused_at_the_third_try(tmp_p
             pool.timeout = 30
         assert [o.action for o in outcomes] == [TEMPFAIL, TEMPFAIL, REJECT]
         assert "could not check this message: the check took too long (3 tries)" in outcomes[2].lines[0]
-    finally:
-        pool.close()
 
 
 def test_waiting_for_a_free_worker_is_not_held_against_the_message(tmp_path):
-    from sendguard.milter.lifecycle import WorkerPool
-
-    policy = Policy(parse(HOLD_OUTSIDE + "[milter]\nnotify = false\n"), tmp_path)
-    pool = WorkerPool(policy, count=1, timeout=30)
-    busy = pool.idle.get()  # every worker taken: the message waits its whole time for one
-    try:
-        pool.timeout = 0.2
-        assert [pool(tx(make_message())).action for _ in range(4)] == [TEMPFAIL] * 4
-        assert policy.queue.entries() == []
-    finally:
-        pool.idle.put(busy)
-        pool.close()
+    policy = Policy(parse(QUIET), tmp_path)
+    with worker_pool(policy) as pool:
+        busy = pool.idle.get()  # every worker taken: the message waits its whole time for one
+        try:
+            pool.timeout = 0.2
+            assert [pool(tx(make_message())).action for _ in range(4)] == [TEMPFAIL] * 4
+            assert policy.queue.entries() == []
+        finally:
+            pool.idle.put(busy)
 
 
 def test_the_sender_of_a_message_refused_unchecked_gets_one_notice(tmp_path):
     """Some mail programs show nothing of a 550 (neomutt): the refusal is mailed too, once."""
     out = tmp_path / "notice.eml"
     config = parse(HOLD_OUTSIDE + f'[milter]\nnotice_command = ["sh", "-c", "cat >> {out}"]\n')
-
-    class Broken(Policy):
-        def judge(self, tx, cancelled=None):  # type: ignore[no-untyped-def]
-            raise MemoryError
-
     jobs: list = []  # type: ignore[type-arg]
-    checker = Checker(Broken(config, tmp_path / "milter", later=jobs.append), timeout=5)
+    checker = Checker(Broken(config, tmp_path / "milter", later=jobs.append, error=MemoryError), timeout=5)
     outcomes = [checker(tx(make_message())) for _ in range(4)]
     assert [o.action for o in outcomes] == [TEMPFAIL, TEMPFAIL, "reject", "reject"]
     assert len(jobs) == 1, "one notice for one copy"

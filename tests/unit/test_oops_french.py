@@ -9,8 +9,6 @@ import email.policy
 from sendguard import paths
 from sendguard.act import queue as q
 from sendguard.config import schema as config_mod
-from sendguard.history.learn import Learner
-from sendguard.history.store import open_for_write
 from sendguard.recover.breach_record import record_text
 from sendguard.recover.oops import oops
 from sendguard.recover.oops_texts import language_of
@@ -43,12 +41,7 @@ def learn_french_history() -> None:
         )
         for i in range(3)
     ]
-    cfg = config()
-    db = open_for_write(paths.state_dir(create=True))
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        for raw in mails:
-            learner.add(raw)
-    db.close()
+    hf.learn_into(paths.state_dir(create=True), mails, config())
 
 
 def delivered(raw: bytes) -> q.Entry:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sendguard.history.learn import Learner
 from sendguard.history.ledger import own_display_name, voice_with
-from sendguard.history.store import open_for_write
 from sendguard.recover.oops import person
 from tests.support import history_fixtures as hf
 
@@ -20,17 +18,12 @@ ANNA_EN = "Hi Anna,\n\nthe Lotse maintenance is on Friday.\n\nCheers\nPetra"
 
 @pytest.fixture
 def state(tmp_path):  # type: ignore[no-untyped-def]
-    cfg = hf.config()
     mails = [hf.mail([hf.CLIENT_THOMAS], "Abnahme Granit", KERN_FORMAL, n=i, msgid=f"k{i}@x") for i in range(3)]
     mails += [hf.mail([hf.BOSS], "Budget", KELLER_DU, cc=[hf.COLLEAGUE], n=10 + i, msgid=f"b{i}@x") for i in range(3)]
     mails += [hf.mail([hf.CLIENT_ANNA], "Lotse", ANNA_EN, n=20 + i, msgid=f"a{i}@x") for i in range(2)]
     # a note to the colleague that greets the boss: it says nothing about how she writes to Mia
     mails += [hf.mail([hf.COLLEAGUE, hf.BOSS], "Budget", KELLER_DU, n=30, msgid="c@x")]
-    db = open_for_write(tmp_path)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        for raw in mails:
-            learner.add(raw)
-    db.close()
+    hf.learn_into(tmp_path, mails)
     return tmp_path
 
 
