@@ -30,13 +30,25 @@ def state_dir(create: bool = False) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) with mode 0700 if missing."""
+    """Create ``path`` and each missing parent with mode 0700. Each gets its mode from mkdir,
+    never from a umask switch: the umask is the whole process's, and the milter's threads
+    create files (and libmilter its socket) meanwhile."""
     if not path.is_dir():
-        old = os.umask(0o077)
-        try:
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        finally:
-            os.umask(old)
+        missing = []
+        for directory in (path, *path.parents):
+            if directory.exists():  # a file there makes the next mkdir fail: NotADirectoryError
+                break
+            missing.append(directory)
+        if not missing and not path.is_dir():
+            path.mkdir(mode=0o700)  # a file by that name: FileExistsError, as mkdir says it
+        for directory in reversed(missing):
+            try:
+                directory.mkdir(mode=0o700)
+            except FileExistsError:  # made meanwhile (another process): not ours to change
+                if not directory.is_dir():
+                    raise
+                continue
+            directory.chmod(0o700)  # mkdir's mode is masked by the umask; 0700 is what is meant
     return path
 
 

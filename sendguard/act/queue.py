@@ -301,7 +301,8 @@ class Queue:
         that a later ``queue run`` could send, and the error is raised."""
         self._ensure()
         reserved, self.reserved_id = self.reserved_id, None
-        old_umask = os.umask(0o077)
+        # Every file and directory below gets its mode explicitly, inside a 0700 root: no umask
+        # switch, which is the whole process's and would race the milter's other threads.
         lock_fd = -1
         tmp: Path | None = None
         try:
@@ -338,8 +339,6 @@ class Queue:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
             raise
-        finally:
-            os.umask(old_umask)
         entry = Entry(final, meta)
         faults.point("after-kept")
         if self.on_kept is not None:
@@ -414,7 +413,9 @@ class Queue:
             try:
                 os.close(os.open(directory / entry_id, os.O_WRONLY | os.O_CREAT, 0o600))
             except FileNotFoundError:
-                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                from sendguard.paths import ensure_private_dir
+
+                ensure_private_dir(directory)
                 os.close(os.open(directory / entry_id, os.O_WRONLY | os.O_CREAT, 0o600))
         except OSError:
             return

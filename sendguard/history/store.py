@@ -602,12 +602,12 @@ def open_for_write(state_dir: Path) -> sqlite3.Connection:
     from sendguard import paths
 
     paths.ensure_private_dir(Path(state_dir))
-    old_umask = os.umask(0o077)  # the history is as private as the mail it was learned from
-    try:
-        db = sqlite3.connect(path_in(state_dir), timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-    finally:
-        os.umask(old_umask)
+    # The history is as private as the mail it was learned from: the file is made 0600 before
+    # sqlite opens it, and sqlite gives its -wal and -shm files the same mode (no umask switch:
+    # that is the whole process's, and the milter's threads create files meanwhile).
+    os.close(os.open(path_in(state_dir), os.O_RDWR | os.O_CREAT, 0o600))
+    db = sqlite3.connect(path_in(state_dir), timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
     if not any(row[1] == "last_received" for row in db.execute("PRAGMA table_info(contacts)")):

@@ -491,3 +491,26 @@ def test_queue_list_and_log_mark_a_cut_recipient_list_and_subject(world):
     for line in (listed, logged):
         assert "anna.schmidt@kundenfirma.example, bernd…" in line, line
         assert line.endswith("…") and "Kostenoptimierung Niederlassung" in line, line
+
+
+def test_keeping_a_message_leaves_the_process_umask_alone(tmp_path, monkeypatch):
+    """The umask is the whole process's: the milter keeps copies on its connection threads
+    while others create files, so a switch there would race them. Modes are set explicitly."""
+    from sendguard.history.store import open_for_write
+
+    def umask(mask: int) -> int:
+        raise AssertionError("the umask was changed")
+
+    monkeypatch.setattr(os, "umask", umask)
+    queue = q.Queue(tmp_path / "deep" / "queue")
+    entry = keep(queue, message_id="<once@nordwerk.example>")
+    assert mode(tmp_path / "deep") == 0o700 and mode(queue.root) == 0o700 and mode(entry.path) == 0o700
+    assert queue.latest_with_message_id("<once@nordwerk.example>").id == entry.id  # type: ignore[union-attr]
+    assert mode(entry.path / "message.eml") == 0o600
+    db = open_for_write(tmp_path / "history")
+    db.execute("CREATE TABLE IF NOT EXISTS probe (x)")
+    db.commit()
+    assert mode(tmp_path / "history") == 0o700
+    files = {p.name: oct(mode(p)) for p in (tmp_path / "history").iterdir()}
+    assert len(files) == 3 and set(files.values()) == {oct(0o600)}, files  # the file, its -wal and -shm
+    db.close()
