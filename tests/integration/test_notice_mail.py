@@ -11,15 +11,14 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from sendguard import paths
 from sendguard.act import notices
 from tests.conftest import make_message
+from tests.support.isolated import notice_mailers
 from tests.support.wait import wait_until
 
 WRONG = "anna@kundenfirrna.example"
@@ -46,23 +45,9 @@ def as_aerc(world, raw: bytes, *args: str, env: dict[str, str] | None = None) ->
     return proc.returncode
 
 
-def notice_processes() -> list[str]:
-    """The detached notice mailers of this test's world (matched by its private data dir)."""
-    mine = f"XDG_DATA_HOME={os.environ['XDG_DATA_HOME']}".encode()
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if b"sendguard.act.notice_mail" in (proc / "cmdline").read_bytes():
-                if mine in (proc / "environ").read_bytes().split(b"\0"):
-                    found.append(proc.name)
-        except OSError:
-            continue  # gone meanwhile
-    return found
-
-
 def settled(world) -> list:  # type: ignore[no-untyped-def,type-arg]
     """What the server received, once no notice mailer of this world is left at work."""
-    assert wait_until(lambda: not notice_processes(), 60), "a notice mailer never ended"
+    assert wait_until(lambda: not notice_mailers(), 60), "a notice mailer never ended"
     return list(world.server.received)
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from sendguard import paths
 from sendguard.act import notices
+from tests.support.isolated import notice_mailers
 from tests.support.mua import Aerc, held_row, need, queue_rows, wait_until, write_muttrc
 from tests.support.terminal import Terminal
 
@@ -250,20 +251,6 @@ def open_in_aerc(aerc: Aerc, text: str) -> str:
         aerc.keys("q")
         assert wait_until(lambda: "(END)" not in aerc.screen()), aerc.screen()
     raise AssertionError(f"aerc never showed {text!r} in the message; screen:\n{screen}")
-
-
-def notice_mailers() -> list[str]:
-    """The detached notice mailers of this test's world (matched by its private data dir)."""
-    mine = f"XDG_DATA_HOME={os.environ['XDG_DATA_HOME']}".encode()
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if b"sendguard.act.notice_mail" in (proc / "cmdline").read_bytes():
-                if mine in (proc / "environ").read_bytes().split(b"\0"):
-                    found.append(proc.name)
-        except OSError:
-            continue  # gone meanwhile
-    return found
 
 
 def test_aerc_term_opens_the_review_where_the_hold_is_explained_and_fixed(world, tmp_path):

@@ -39,3 +39,20 @@ def swallowing_config(root: Path) -> Path:
         f'[transport]\ncommand = ["{transport}"]\n[sendmail]\nnotify = false\n[log]\nenabled = false\n'
     )
     return config
+
+
+def notice_mailers() -> list[str]:
+    """Pids of the detached notice mailers (sendguard.act.notice_mail) of this test's world,
+    matched by its private XDG_DATA_HOME."""
+    import os
+
+    mine = f"XDG_DATA_HOME={os.environ['XDG_DATA_HOME']}".encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"sendguard.act.notice_mail" in (proc / "cmdline").read_bytes():
+                if mine in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(proc.name)
+        except OSError:
+            continue  # gone meanwhile
+    return found
