@@ -52,6 +52,19 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def create_private_file(path: Path) -> None:
+    """Make ``path`` an empty 0600 file if there is none; an existing one is not opened.
+
+    For sqlite files: closing any descriptor of a file drops every POSIX lock this process
+    holds on it, so opening and closing one a connection in another thread has open would
+    take that connection's locks away (sqlite's "Posix advisory locks canceled")."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def probe_write(directory: Path) -> OSError | None:
     """Try a real write in ``directory`` (created 0700 if missing): None when it works, else the
     error. ``os.access`` is not enough: root passes it on an immutable or read-only directory."""

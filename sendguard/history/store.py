@@ -605,7 +605,7 @@ def open_for_write(state_dir: Path) -> sqlite3.Connection:
     # The history is as private as the mail it was learned from: the file is made 0600 before
     # sqlite opens it, and sqlite gives its -wal and -shm files the same mode (no umask switch:
     # that is the whole process's, and the milter's threads create files meanwhile).
-    os.close(os.open(path_in(state_dir), os.O_RDWR | os.O_CREAT, 0o600))
+    paths.create_private_file(path_in(state_dir))
     db = sqlite3.connect(path_in(state_dir), timeout=30)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from sendguard import paths
 
 FILE = "check-failures.sqlite"
 # How long noting a failure may wait for another process writing the file. It runs after a
@@ -55,7 +56,7 @@ class FailureStore:
         # Private by its mode, not by the umask: that is the process's, and libmilter creates
         # the socket Postfix connects to while the maintenance thread may be here.
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # its WAL files take its mode
+        paths.create_private_file(self.path)  # its WAL files take its mode
         db = sqlite3.connect(self.path, timeout=self.busy, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
