@@ -34,6 +34,7 @@ QUARANTINED = "quarantined"  # the milter queue's state for a copy of a message 
 
 HEADER = "X-Sendguard"
 # An SMTP reply line may be 512 octets (RFC 5321 4.5.3.1.5); leave room for "550-5.7.1 ".
+NOTING = 2.0  # seconds a check or told() waits for a held copy's lock while another thread notes one line on it
 MAX_LINE = 480
 MAX_LINES = 8
 
@@ -275,7 +276,7 @@ class Policy:
                 if cancelled.is_set():
                     return too_long()
                 earlier = None  # decided meanwhile (released, discarded): a hold of its own
-            if earlier is not None and not cancelled.is_set() and self.queue.confirm(earlier.id):
+            if earlier is not None and not cancelled.is_set() and self.queue.confirm(earlier.id, wait=NOTING):
                 self._note_series(earlier.id, message_id, rules)
                 self._learn_later(tx, config)
                 now, found = self.clock(), earlier.meta
@@ -326,7 +327,7 @@ class Policy:
         from sendguard.errors import SendguardError
 
         try:
-            with self.queue.locked(entry_id) as entry:
+            with self.queue.locked(entry_id, wait=NOTING) as entry:
                 if entry.state != q.HELD or entry.meta.get("told") is not False or cancelled.is_set():
                     return None
                 entry.save(
@@ -346,7 +347,7 @@ class Policy:
         from sendguard.errors import SendguardError
 
         try:  # waits out a notice being noted on the copy (_notice_sent)
-            with self.queue.locked(entry_id, wait=0.1) as entry:
+            with self.queue.locked(entry_id, wait=NOTING) as entry:
                 if entry.state != q.HELD or entry.meta.get("told") is not False:
                     return False
                 entry.save(durable=False, told=True, told_at=self.clock())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -144,28 +145,60 @@ def test_a_hold_whose_550_never_reached_the_client_is_held_again_by_its_retry_no
     assert [e.state for e in policy.queue.entries()] == ["confirmed"]
 
 
-def test_told_waits_a_moment_for_the_copys_lock_and_no_longer(tmp_path, monkeypatch):
-    """The worker notes on the copy that its notice went out, under the copy's lock: the
-    adapter's told() waits that out (else the resend would be held again), and gives up soon
-    on a lock held for longer (the 550 is already set)."""
-    from sendguard.act import queue as q
+class Clock:
+    """Time as ``Queue.locked`` sees it while another holder has the copy's lock: each wait
+    moves the clock on, and the holder lets go at the first wait (``lets_go``) or never."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, lock: Any, lets_go: bool) -> None:
+        from sendguard.act import queue as q
+
+        self.now, self.waits, self.lock, self.lets_go = 0.0, 0, lock, lets_go
+        monkeypatch.setattr(q.time, "sleep", self.sleep)
+        monkeypatch.setattr(q.time, "monotonic", lambda: self.now)
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.waits += 1
+        if self.lets_go and self.waits == 1:
+            self.lock.release()
+
+
+RESEND = b"Received: by mx id 9XYZ; now\n"
+
+
+@pytest.mark.parametrize("step", ["told", "confirming resend", "retry of an untold hold"])
+def test_each_step_on_a_held_copy_waits_out_a_note_another_thread_is_making_on_it(tmp_path, monkeypatch, step):
+    """The worker notes on the copy that its notice went out, under the copy's lock, while the
+    adapter notes the 550 as told and the client's resend arrives. Giving up at once on that
+    lock left the copy untold, or held the confirming resend as a new message of its own."""
+    policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
+    message = make_message()
+    first = policy.judge(tx(message)) if step != "confirming resend" else answer(policy, tx(message))
+    (entry,) = policy.queue.entries()
+    clock = Clock(monkeypatch, policy.queue.try_lock(entry), lets_go=True)
+    if step == "told":
+        assert policy.told(first.entry_id)
+        assert policy.queue.get(first.entry_id).meta["told"] is True
+    elif step == "confirming resend":
+        confirmed = policy.judge(tx(RESEND + message))
+        assert confirmed.action == ACCEPT and confirmed.entry_id == first.entry_id
+    else:
+        retry = policy.judge(tx(RESEND + message))
+        assert retry.action == REJECT and retry.entry_id == first.entry_id, "held again, the same copy"
+    assert clock.waits == 1 and len(policy.queue.entries()) == 1
+
+
+def test_told_gives_up_on_a_copy_another_holds_for_longer(tmp_path, monkeypatch):
+    """The 550 is set already: past the wait it goes out, and the resend is held again."""
+    from sendguard.milter.policy import NOTING
 
     policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
     first = policy.judge(tx(make_message()))
     (entry,) = policy.queue.entries()
-    lock = policy.queue.try_lock(entry)
-    started = time.monotonic()
+    clock = Clock(monkeypatch, policy.queue.try_lock(entry), lets_go=False)
     assert not policy.told(first.entry_id)
-    assert time.monotonic() - started < 2
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:  # the other holder is done by told()'s first wait
-        waits.append(seconds)
-        lock.release()
-
-    monkeypatch.setattr(q.time, "sleep", sleep)
-    assert policy.told(first.entry_id) and len(waits) == 1
-    assert policy.queue.get(first.entry_id).meta["told"] is True
+    assert NOTING <= clock.now < NOTING + 0.1
+    assert policy.queue.get(first.entry_id).meta["told"] is False
 
 
 def test_a_hold_from_the_send_path_without_the_told_flag_confirms_as_before(tmp_path):
