@@ -36,8 +36,10 @@ def recipient(sender: str, own: Sequence[str]) -> str | None:
     addresses (``[identity] addresses``), else the first of those; None when that is not one
     plain address (no notice mail then: the other notices still happen)."""
     from sendguard.act.notice_texts import deliverable
+    from sendguard.mail.addresses import parse_address_list
 
-    addr = sender.rsplit("<", 1)[-1].split(">", 1)[0].strip().lower() if "<" in sender else sender.strip().lower()
+    mailboxes = parse_address_list(sender).mailboxes
+    addr = mailboxes[0].addr.lower() if mailboxes else ""
     own = [a.strip() for a in own if a.strip()]
     chosen = next((a for a in own if a.lower() == addr), own[0] if own else "")
     return chosen if deliverable(chosen) else None
