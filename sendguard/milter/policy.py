@@ -276,8 +276,7 @@ class Policy:
                 if cancelled.is_set():
                     return too_long()
                 earlier = None  # decided meanwhile (released, discarded): a hold of its own
-            if earlier is not None and not cancelled.is_set() and self.queue.confirm(earlier.id, wait=NOTING):
-                self._note_series(earlier.id, message_id, rules)
+            if earlier is not None and self._confirm(earlier.id, message_id, rules, cancelled):
                 self._learn_later(tx, config)
                 now, found = self.clock(), earlier.meta
                 self._notice_later(
@@ -387,20 +386,38 @@ class Policy:
                 return entry
         return None
 
-    def _note_series(self, entry_id: str, message_id: str, rules: list[str] | None = None) -> bool:
-        """Add ``message_id`` to the series of a confirmed entry (``rules``: it was just confirmed
-        for these); False when the entry cannot be had."""
+    def _confirm(self, entry_id: str, message_id: str, rules: list[str], cancelled: Any) -> bool:
+        """Confirm the held copy by its resend (``message_id``) for ``rules``, in one save: state,
+        series and the rules together, so a follower never finds it confirmed for nothing. False
+        when it is no longer held, cannot be had, or time ran out while waiting for it (the
+        worker's reply would come too late: the client's retry must find it still held)."""
         from sendguard.errors import SendguardError
 
         try:
-            with self.queue.locked(entry_id) as entry:
+            with self.queue.locked(entry_id, wait=NOTING) as entry:
+                if entry.state != q.HELD or cancelled.is_set():
+                    return False
+                entry.save(
+                    state=q.CONFIRMED,
+                    event="confirmed by sending it again",
+                    series=[*entry.meta.get("series", []), *([message_id] if message_id else [])],
+                    confirmed_rules=rules,
+                    confirmed_at=self.clock(),
+                )
+                return True
+        except SendguardError:
+            return False
+
+    def _note_series(self, entry_id: str, message_id: str) -> bool:
+        """Add ``message_id`` to the series of a confirmed entry; False when the entry cannot be
+        had (another holds it past NOTING: its held notice may be noted on it just now)."""
+        from sendguard.errors import SendguardError
+
+        try:
+            with self.queue.locked(entry_id, wait=NOTING) as entry:
                 if entry.state != q.CONFIRMED:
                     return False
-                series = [*entry.meta.get("series", []), *([message_id] if message_id else [])]
-                changes: dict[str, Any] = {"series": series}
-                if rules is not None:
-                    changes.update(confirmed_rules=rules, confirmed_at=self.clock())
-                entry.save(**changes)
+                entry.save(series=[*entry.meta.get("series", []), *([message_id] if message_id else [])])
                 return True
         except SendguardError:
             return False

@@ -188,6 +188,44 @@ def test_each_step_on_a_held_copy_waits_out_a_note_another_thread_is_making_on_i
     assert clock.waits == 1 and len(policy.queue.entries()) == 1
 
 
+def test_a_resend_whose_time_runs_out_waiting_for_the_copy_leaves_it_held_for_the_retry(tmp_path, monkeypatch):
+    """The confirming resend waits for the copy's lock (NOTING) and may reach its worker's
+    margin meanwhile: its reply would come past the deadline, and the client gets a 451. Then
+    the copy must still be held, so that the client's retry confirms it rather than being held
+    as a new message (the copy already confirmed, by a message that was never accepted)."""
+
+    class RunsOut:
+        def is_set(self) -> bool:
+            return clock.waits > 0
+
+    policy = Policy(parse(HOLD_OUTSIDE), tmp_path)
+    message = make_message()
+    first = answer(policy, tx(message))
+    (entry,) = policy.queue.entries()
+    clock = Clock(monkeypatch, policy.queue.try_lock(entry), lets_go=True)
+    assert policy.judge(tx(RESEND + message), RunsOut()).action == TEMPFAIL
+    assert clock.waits == 1 and [e.state for e in policy.queue.entries()] == ["held"]
+    retry = answer(policy, tx(RESEND + message))
+    assert retry.action == ACCEPT and retry.entry_id == first.entry_id
+
+
+def test_the_next_patch_of_a_confirmed_series_waits_out_a_note_on_the_confirmed_copy(tmp_path, monkeypatch):
+    """The first hold's notice may be noted on its copy (under its lock) only once that copy is
+    confirmed: sendmail is slow, the sender quick to run git send-email again. The next patch
+    waits that out; giving up at once held it as a new message, breaking the series."""
+    now = [time.time()]
+    policy = Policy(parse(HOLD_OUTSIDE), tmp_path, clock=lambda: now[0])
+    assert answer(policy, tx(_patch(1, ""))).action == REJECT
+    first = answer(policy, tx(_patch(1, "", run=2)))
+    assert first.action == ACCEPT
+    (entry,) = policy.queue.entries()
+    clock = Clock(monkeypatch, policy.queue.try_lock(entry), lets_go=True)
+    second = answer(policy, tx(_patch(2, "2-1@nordwerk.example", run=2)))
+    assert second.action == ACCEPT and second.entry_id == first.entry_id
+    assert clock.waits == 1 and len(policy.queue.entries()) == 1
+    assert policy.queue.get(first.entry_id).meta["series"] == ["<2-1@nordwerk.example>", "<2-2@nordwerk.example>"]
+
+
 def test_told_gives_up_on_a_copy_another_holds_for_longer(tmp_path, monkeypatch):
     """The 550 is set already: past the wait it goes out, and the resend is held again."""
     from sendguard.milter.policy import NOTING
