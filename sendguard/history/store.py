@@ -12,6 +12,7 @@ import errno
 import functools
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -523,7 +524,8 @@ def open_read_only(state_dir: Path) -> HistoryStore | None:
         return None
     if stamp[0] is None:
         return None
-    hit = _OPEN.get(key)
+    kept = _KEPT.stores
+    hit = kept.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
     store = None
@@ -531,10 +533,10 @@ def open_read_only(state_dir: Path) -> HistoryStore | None:
         store = _reread(hit[1].db)  # the same file, changed: its connection reads what is new
     if store is None:
         store = _open(key)
-    _OPEN.pop(key, None)
-    while len(_OPEN) >= MAX_OPEN:  # the least recently opened goes, and its connection with it
-        _close(_OPEN.pop(next(iter(_OPEN)))[1])
-    _OPEN[key] = (stamp, store)
+    kept.pop(key, None)
+    while len(kept) >= MAX_OPEN:  # the least recently opened goes, and its connection with it
+        _close(kept.pop(next(iter(kept)))[1])
+    kept[key] = (stamp, store)
     return store
 
 
@@ -562,9 +564,18 @@ def _stamp(path: str) -> tuple[int, int, int, int] | None:
 # Open stores by file, each as of its stamp: one file replaces its own entry when it changes, so a
 # user's process keeps one store as before, and a process checking for many people (the milter's
 # workers: one history per sender) keeps each of theirs instead of reopening on every message.
+# Each thread keeps its own: making room closes a store, and one thread must never close the
+# store another is reading (a worker's notice thread reads histories while its checks run).
 MAX_OPEN = 32
 _Stamp = tuple[int, int, int, int]
-_OPEN: dict[str, tuple[tuple[_Stamp | None, _Stamp | None], HistoryStore | None]] = {}
+
+
+class _Kept(threading.local):
+    def __init__(self) -> None:
+        self.stores: dict[str, tuple[tuple[_Stamp | None, _Stamp | None], HistoryStore | None]] = {}
+
+
+_KEPT = _Kept()
 
 
 @functools.lru_cache(maxsize=4 * MAX_OPEN)

@@ -230,6 +230,36 @@ def test_names_are_decoded_after_the_addresses_are_read(sender, learned):
     assert observed.recipients == [("kai@nordwerk.example", "boss@nordwerk.example, x")]
 
 
+def test_a_store_a_check_reads_stays_open_while_another_thread_opens_other_histories(tmp_path, monkeypatch):
+    """A milter worker checks on its main thread while its notice thread reads another sender's
+    history (senders.notice_address: where a login's notice goes). Making room for that one
+    closed the store kept longest, which may be the very one the check was reading: its rules
+    then failed on a closed database and the message was held as not checkable."""
+    import threading
+
+    from sendguard.history import store
+
+    monkeypatch.setattr(store, "MAX_OPEN", 2)
+    monkeypatch.setattr(store, "_KEPT", store._Kept())
+    states = [tmp_path / f"sender{n}" for n in range(3)]
+    for state in states:
+        state.mkdir()
+        learn(state, [hf.mail(["kollege@nordwerk.example"], "Plan", "Hallo,\n\nder Plan.\n")])
+    checking = open_read_only(states[0])
+    assert open_read_only(states[1]) is not None
+
+    found: list[list[str]] = []
+    other = threading.Thread(target=lambda: found.append(open_read_only(states[2]).sent_from()))
+    other.start()
+    other.join()
+    try:
+        assert found == [[hf.ME]]
+        assert checking.contact("kollege@nordwerk.example").sent == 1
+    finally:
+        for kept in store._KEPT.stores.values():
+            store._close(kept[1])
+
+
 def test_a_process_reading_many_histories_keeps_a_bounded_number_of_files_open(tmp_path, monkeypatch):
     """The milter's workers read one history per sender: the stores they no longer keep close
     their connections at once, not when the cyclic collector next runs (a worker checking for
@@ -240,7 +270,7 @@ def test_a_process_reading_many_histories_keeps_a_bounded_number_of_files_open(t
     from sendguard.history import store
 
     monkeypatch.setattr(store, "MAX_OPEN", 4)
-    monkeypatch.setattr(store, "_OPEN", {})
+    monkeypatch.setattr(store, "_KEPT", store._Kept())
     states = [tmp_path / f"sender{n}" for n in range(20)]
     for state in states:
         state.mkdir()
@@ -257,6 +287,6 @@ def test_a_process_reading_many_histories_keeps_a_bounded_number_of_files_open(t
         held = open_files() - before
     finally:
         gc.enable()
-        for kept in store._OPEN.values():
+        for kept in store._KEPT.stores.values():
             store._close(kept[1])
     assert held <= 3 * store.MAX_OPEN, f"{held} descriptors for {store.MAX_OPEN} stores kept"
