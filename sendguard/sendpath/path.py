@@ -619,6 +619,11 @@ class SendPath:
                     if config.sendmail.hold_action == "queue"
                     else ExitCode.TEMPFAIL
                 )
+                # The resident checker starts the notice mail once its client has the code, so
+                # one that stopped before answering never did (the mail's claim keeps it one).
+                shows = render.caller_shows(self.caller, config.sendmail.silent_callers)
+                if not (shows.success if code == ExitCode.OK else shows.failure):
+                    self._notice_mail(entry_id, entry.meta, config)
             elif state == q.SENDING:
                 entry.save(state=q.INTERRUPTED, event="found interrupted while sending; not resent")
                 self.say(
@@ -646,16 +651,23 @@ class SendPath:
             from sendguard.act import notices
 
             notices.add(paths.state_dir(), kind, entry_id, title, body)
-            if kind in ("held", "blocked") and config.sendmail.notice_mail:  # not held-again: one each
-                from sendguard.act.notice_mail import recipient
-
-                to = recipient(str(meta.get("from", "")), config.identity.addresses)
-                if to is not None:
-                    self.notice_mails.append((entry_id, to, config))
+            if kind in ("held", "blocked"):  # not held-again: one each
+                self._notice_mail(entry_id, meta, config)
         if config.sendmail.notify:
             from sendguard.act.notify import notify
 
             notify(title, "\n".join(body), env=self.environ)
+
+    def _notice_mail(self, entry_id: str, meta: q.Meta, config: config_mod.Config) -> None:
+        """Mail the person the hold or block of this kept message, once the caller has its
+        answer (``[sendmail] notice_mail``)."""
+        if not config.sendmail.notice_mail:
+            return
+        from sendguard.act.notice_mail import recipient
+
+        to = recipient(str(meta.get("from", "")), config.identity.addresses)
+        if to is not None:
+            self.notice_mails.append((entry_id, to, config))
 
 
 def _holding_rules(decision) -> list[str]:  # type: ignore[no-untyped-def]

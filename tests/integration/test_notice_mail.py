@@ -182,3 +182,39 @@ def test_the_resident_checker_mails_it_after_its_answer(world, monkeypatch):
     (entry,) = [e for e in held_entries() if e["state"] == "held"]
     assert entry["checker"] == "resident"
     assert len(got) == 1 and parse(got[0].data)["Subject"] == "Held, not sent: through the checker"
+
+
+def test_a_hold_the_resident_checker_kept_and_never_answered_is_mailed_once(world, monkeypatch):
+    """The checker is killed right after keeping the held copy: the client finishes that entry
+    itself, and the notice mail the checker would have started after its answer goes out."""
+    import os
+    import sys
+
+    from sendguard import faults
+    from sendguard.sendpath import client as resident
+
+    monkeypatch.delenv("SENDGUARD_RESIDENT", raising=False)
+    notice_mail_on(world)
+    env = world.env()
+    checker = subprocess.Popen(
+        [sys.executable, "-m", "sendguard.sendpath.server", str(world.config_path)],
+        env=dict(env, **{faults.ENV: "after-kept"}),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        where = resident.socket_path(str(world.config_path))
+        assert wait_until(lambda: os.path.exists(where) or checker.poll() is not None, 60)
+        assert checker.poll() is None, "the checker did not start"
+        assert as_aerc(world, make_message(to=WRONG, subject="kept, then killed"), env=env) == 75
+        assert checker.wait(timeout=60) == -9, "the checker was killed after keeping it"
+        got = [m for m in settled(world) if m.rcpt_tos == [ME]]
+    finally:
+        if checker.poll() is None:
+            checker.kill()
+        resident.stop_servers(str(world.config_path), timeout=20)  # the one the client started
+    (entry,) = held_entries()
+    assert entry["checker"] == "resident" and entry["state"] == "held"
+    assert len(got) == 1 and parse(got[0].data)["Subject"] == "Held, not sent: kept, then killed"
