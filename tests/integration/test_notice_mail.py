@@ -55,6 +55,14 @@ def parse(data: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(data.replace(b"\r\n", b"\n"), policy=email.policy.default)  # type: ignore[return-value]
 
 
+def claim_of(entry_id: str) -> dict:  # type: ignore[type-arg]
+    """The notice mail's claim on a kept message; {} while there is none (or it is being written)."""
+    try:
+        return json.loads((paths.state_dir() / "queue" / entry_id / "notice-mail.json").read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return {}
+
+
 def held_entries() -> list[dict]:  # type: ignore[type-arg]
     return [
         json.loads(p.read_text()) | {"id": p.parent.name} for p in (paths.state_dir() / "queue").glob("*/meta.json")
@@ -176,6 +184,9 @@ def test_the_resident_checker_mails_it_after_its_answer(world, monkeypatch):
         assert world.send(make_message(subject="first of the day")).returncode == 0  # starts the checker
         assert wait_until(lambda: resident.running_server(paths.state_dir() / resident.PID_FILE), 60)
         assert as_aerc(world, make_message(to=WRONG, subject="through the checker")) == 75
+        # the checker starts the mailer after its answer: there may be none to wait for yet
+        (held,) = [e for e in held_entries() if e["state"] == "held"]
+        assert wait_until(lambda: "outcome" in claim_of(held["id"]), 60), "the checker never mailed it"
         got = [m for m in settled(world) if m.rcpt_tos == [ME]]
     finally:
         assert resident.stop_servers(str(world.config_path), timeout=20)
