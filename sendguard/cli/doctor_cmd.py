@@ -130,7 +130,20 @@ def _probe_creation(root: Path) -> OSError | None:
 
 def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
     from sendguard.history import open_for_check
+    from sendguard.history.store import damage, path_in
 
+    state = paths.state_dir()
+    where = path_in(state)
+    found = damage(where)
+    if found:  # its -wal and -shm go with it: a new file must not replay them
+        return Check(
+            "history",
+            FAIL,
+            f"{where} is damaged ({printable(found)}): the rules that read it fail, and each mail "
+            "they check is held as not checkable",
+            f"mkdir {state}/damaged && mv {where}* {state}/damaged/ && sendguard learn ~/Mail/Sent ~/Mail/INBOX   "
+            "(then forget again any mistake you had taken out with `sendguard forget`)",
+        )
     store = open_for_check(paths.state_dir())
     if store is None:
         return Check(

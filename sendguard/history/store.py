@@ -100,6 +100,24 @@ def path_in(state_dir: Path) -> Path:
     return Path(state_dir) / FILENAME
 
 
+def damage(path: Path) -> str:
+    """What sqlite finds wrong with the history file at ``path`` (its first complaint), or ""
+    when it is sound or there is none. Reads every page: for ``doctor``, not the send path."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return ""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as err:
+        return str(err)
+    try:
+        (first,) = db.execute("PRAGMA quick_check(1)").fetchone()
+        return "" if first == "ok" else str(first).replace("*** in database main ***", "").strip()
+    except sqlite3.Error as err:
+        return str(err)
+    finally:
+        db.close()
+
+
 def prefix_of(addr: str) -> str:
     return addr[:PREFIX_CHARS].lower()
 

@@ -513,3 +513,56 @@ def test_every_command_reads_the_config_sendguard_sendmail_reads(world):
     msg.write_bytes(make_message())
     assert cli("check", str(msg)).returncode == 2
     assert cli("--config", str(world.config_path), "check", str(msg)).returncode == 0  # --config still wins
+
+
+def test_doctor_finds_a_damaged_history_and_its_fix_works(world, tmp_path):
+    """A damaged history holds every mail a rule reading it checks, as not checkable: doctor
+    names the file and what sqlite found, and the command it gives makes mail pass again."""
+    import sqlite3
+
+    from sendguard.history.store import path_in
+    from tests.support import history_fixtures as hf
+
+    mail = [make_message(to=f"kollege{n}@nordwerk.example", subject=f"Plan {n}") for n in range(40)]
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "Sent", mail))).returncode == 0
+    state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+    history = path_in(state)
+    db = sqlite3.connect(history)
+    (page,) = db.execute("PRAGMA page_size").fetchone()
+    pages = [n for (n,) in db.execute("SELECT pageno FROM dbstat WHERE name = 'contacts'")]  # what the rules read
+    db.close()
+    raw = bytearray(history.read_bytes())
+    for n in pages:  # scribbled on, the file's header and the meta table left as they were
+        raw[(n - 1) * page + 8 : (n - 1) * page + 200] = b"\xff" * 192
+    history.write_bytes(bytes(raw))
+    out = tmp_path / "out.eml"
+    out.write_bytes(make_message(to="kollege1@nordwerk.example", subject="Plan 41"))
+    held = world.cli("check", "--json", str(out))
+    assert '"hold"' in held.stdout and "malformed" in held.stdout, held.stdout
+
+    proc = world.cli("doctor")
+    assert proc.returncode == 1
+    line, fix = next(
+        (line, after)
+        for line, after in zip(proc.stdout.splitlines(), proc.stdout.splitlines()[1:])
+        if line.split()[1:2] == ["history"]
+    )
+    assert line.startswith("FAIL") and f"{history} is damaged (" in line and "held as not checkable" in line
+    command = fix.split("→ ", 1)[1].split("   (", 1)[0]
+    assert command.startswith(f"mkdir {state}/damaged && mv {history}* {state}/damaged/ && sendguard learn ")
+    sent = tmp_path / "Sent"
+    done = subprocess.run(
+        command.replace("~/Mail/Sent ~/Mail/INBOX", str(sent)).replace("sendguard learn", f"{sendguard_exe()} learn"),
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=world.env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (state / "damaged" / history.name).exists()
+    checked = world.cli("check", "--json", str(out))
+    assert "malformed" not in checked.stdout and '"pass"' in checked.stdout, checked.stdout
+    line = next(line for line in world.cli("doctor").stdout.splitlines() if line.split()[1:2] == ["history"])
+    assert not line.startswith("FAIL"), line
