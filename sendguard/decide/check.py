@@ -167,12 +167,14 @@ def check_message(
                 )
             )
         except Exception as err:  # noqa: BLE001 — a broken rule must hold the mail, not lose it
+            # sqlite's errors (a damaged history) have a fix the person can run
+            hint = " `sendguard doctor` checks the history it read." if type(err).__module__ == "sqlite3" else ""
             findings.append(
                 Finding(
                     "internal-error",
                     Severity.HOLD,
                     f"The rule {rule.id} failed ({type(err).__name__}: {err}); "
-                    "the message was held because it could not be checked.",
+                    f"the message was held because it could not be checked.{hint}",
                     evidence=rule.id,
                 )
             )

@@ -539,6 +539,7 @@ def test_doctor_finds_a_damaged_history_and_its_fix_works(world, tmp_path):
     out.write_bytes(make_message(to="kollege1@nordwerk.example", subject="Plan 41"))
     held = world.cli("check", "--json", str(out))
     assert '"hold"' in held.stdout and "malformed" in held.stdout, held.stdout
+    assert "`sendguard doctor` checks the history it read." in held.stdout
 
     proc = world.cli("doctor")
     assert proc.returncode == 1
