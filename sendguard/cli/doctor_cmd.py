@@ -395,7 +395,32 @@ def postfix_checks(cfg, config_dir: str | None, listen: str) -> list[Check]:  # 
 
     if config_dir is None:
         config_dir = cfg.milter.postfix_config if cfg is not None else ""
-    return [Check(a.name, a.status, a.detail, a.fix) for a in setup_check.check(config_dir, listen)]
+    checks = [Check(a.name, a.status, a.detail, a.fix) for a in setup_check.check(config_dir, listen)]
+    return [*checks, check_sender_histories(cfg)]
+
+
+def check_sender_histories(cfg) -> Check:  # type: ignore[no-untyped-def]
+    """Each sender's history the milter keeps is sound: a damaged one holds that sender's mail."""
+    from urllib.parse import unquote
+
+    from sendguard.history.store import damage, path_in
+    from sendguard.milter import senders
+
+    root = senders.state_dir(cfg)
+    found = sorted(p for p in (root / "senders").glob("*") if path_in(p).is_file())
+    damaged = [(d, why) for d in found if (why := damage(path_in(d)))]
+    if not damaged:
+        return Check("sender histories", OK, f"{len(found)} in {root / 'senders'}, none damaged")
+    names = "; ".join(f"{printable(unquote(d.name))} ({printable(why)})" for d, why in damaged[:3])
+    more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+    first = damaged[0][0]
+    return Check(
+        "sender histories",
+        FAIL,
+        f"{len(damaged)} of {len(found)} damaged: {names}{more}; each such sender's mail is held as not checkable",
+        f"with the milter stopped: mkdir -p {root}/damaged && mv {first} {root}/damaged/, then "
+        f"sendguard learn --as {printable(unquote(first.name))} THEIR-SENT-FOLDER (likewise for each)",
+    )
 
 
 @click.command()

@@ -128,3 +128,34 @@ def test_the_milter_says_at_start_that_postfix_would_let_mail_through_unchecked(
     assert "postfix: FAIL postfix smtp/inet: milter_default_action = accept: while the milter is down" in log
     # and it listens all the same: a warning in its log, not a milter that refuses to run
     assert "listening on inet:" in log
+
+
+def test_a_damaged_sender_history_fails_with_the_way_to_rebuild_it(tmp_path):
+    """Each sender's history the milter keeps: one damaged holds that sender's every mail."""
+    from sendguard.history.store import path_in
+    from sendguard.milter import senders
+    from tests.support import history_fixtures as hf
+
+    conf = postfix_dir(tmp_path)
+    config = tmp_path / "sendguard.toml"
+    state = tmp_path / "milter"
+    config.write_text(f'[milter]\nstate_dir = "{state}"\n')
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sendguard_exe(), "--config", str(config), *args], capture_output=True, text=True, timeout=120, check=False
+        )
+
+    sent = hf.write_maildir(tmp_path / "Sent", hf.history_messages())
+    assert run("learn", "--as", hf.ME, str(sent)).returncode == 0
+    assert lines(run("doctor", "--postfix-config", str(conf)))["sender histories"].startswith("ok 1 in ")
+    hf.damage_table(path_in(senders.sender_dir(state, hf.ME)))
+    proc = run("doctor", "--postfix-config", str(conf))
+    line = lines(proc)["sender histories"]
+    assert proc.returncode == 1 and line.startswith(f"FAIL 1 of 1 damaged: {hf.ME} (")
+    fix = proc.stdout.split("sender histories", 1)[1].split("→ ", 1)[1].splitlines()[0]
+    move = fix.removeprefix("with the milter stopped: ").split(", then ", 1)[0]
+    assert subprocess.run(move, shell=True, check=False).returncode == 0
+    assert f"sendguard learn --as {hf.ME} THEIR-SENT-FOLDER" in fix
+    assert run("learn", "--as", hf.ME, str(sent)).returncode == 0
+    assert lines(run("doctor", "--postfix-config", str(conf)))["sender histories"].startswith("ok 1 in ")

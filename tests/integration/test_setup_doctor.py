@@ -518,8 +518,6 @@ def test_every_command_reads_the_config_sendguard_sendmail_reads(world):
 def test_doctor_finds_a_damaged_history_and_its_fix_works(world, tmp_path):
     """A damaged history holds every mail a rule reading it checks, as not checkable: doctor
     names the file and what sqlite found, and the command it gives makes mail pass again."""
-    import sqlite3
-
     from sendguard.history.store import path_in
     from tests.support import history_fixtures as hf
 
@@ -527,14 +525,7 @@ def test_doctor_finds_a_damaged_history_and_its_fix_works(world, tmp_path):
     assert world.cli("learn", str(hf.write_maildir(tmp_path / "Sent", mail))).returncode == 0
     state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
     history = path_in(state)
-    db = sqlite3.connect(history)
-    (page,) = db.execute("PRAGMA page_size").fetchone()
-    pages = [n for (n,) in db.execute("SELECT pageno FROM dbstat WHERE name = 'contacts'")]  # what the rules read
-    db.close()
-    raw = bytearray(history.read_bytes())
-    for n in pages:  # scribbled on, the file's header and the meta table left as they were
-        raw[(n - 1) * page + 8 : (n - 1) * page + 200] = b"\xff" * 192
-    history.write_bytes(bytes(raw))
+    hf.damage_table(history)
     out = tmp_path / "out.eml"
     out.write_bytes(make_message(to="kollege1@nordwerk.example", subject="Plan 41"))
     held = world.cli("check", "--json", str(out))

@@ -177,3 +177,20 @@ def learned_state(tmp_path: Path) -> Path:
     state = tmp_path / "state"
     learn_into(state, history_messages())
     return state
+
+
+def damage_table(history: Path, table: str = "contacts") -> None:
+    """Scribble on every page of one table of a history file (what the rules read), leaving the
+    file's header and its meta table as they were: sqlite opens it and fails on reading."""
+    import sqlite3
+
+    db = sqlite3.connect(history)
+    try:
+        (page,) = db.execute("PRAGMA page_size").fetchone()
+        pages = [n for (n,) in db.execute("SELECT pageno FROM dbstat WHERE name = ?", (table,))]
+    finally:
+        db.close()
+    raw = bytearray(history.read_bytes())
+    for n in pages:
+        raw[(n - 1) * page + 8 : (n - 1) * page + 200] = b"\xff" * 192
+    history.write_bytes(bytes(raw))
