@@ -580,11 +580,11 @@ class Queue:
                 return entry
         return None
 
-    def confirm(self, entry_id: str, wait: float = 0.0) -> bool:
+    def confirm(self, entry_id: str) -> bool:
         """Mark a held entry confirmed (its identical message was sent again); False when it is
-        no longer held or another process has it (for longer than ``wait`` seconds)."""
+        no longer held or another process has it."""
         try:
-            with self.locked(entry_id, wait=wait) as entry:
+            with self.locked(entry_id) as entry:
                 if entry.state != HELD:
                     return False
                 entry.save(state=CONFIRMED, event="confirmed by sending it again")

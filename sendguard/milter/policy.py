@@ -33,8 +33,8 @@ TEMPFAIL = "tempfail"
 QUARANTINED = "quarantined"  # the milter queue's state for a copy of a message in Postfix's hold queue
 
 HEADER = "X-Sendguard"
-# An SMTP reply line may be 512 octets (RFC 5321 4.5.3.1.5); leave room for "550-5.7.1 ".
 NOTING = 2.0  # seconds a check or told() waits for a held copy's lock while another thread notes one line on it
+# An SMTP reply line may be 512 octets (RFC 5321 4.5.3.1.5); leave room for "550-5.7.1 ".
 MAX_LINE = 480
 MAX_LINES = 8
 
