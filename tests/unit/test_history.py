@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 import sqlite3
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -230,6 +231,20 @@ def test_names_are_decoded_after_the_addresses_are_read(sender, learned):
     assert observed.recipients == [("kai@nordwerk.example", "boss@nordwerk.example, x")]
 
 
+def senders_kept(tmp_path, monkeypatch, senders: int, kept: int) -> list[Path]:  # type: ignore[no-untyped-def]
+    """``senders`` state directories with a learned history each, in a process that keeps at
+    most ``kept`` histories open (and nothing kept yet)."""
+    from sendguard.history import store
+
+    monkeypatch.setattr(store, "MAX_OPEN", kept)
+    monkeypatch.setattr(store, "_KEPT", store._Kept())
+    states = [tmp_path / f"sender{n}" for n in range(senders)]
+    for state in states:
+        state.mkdir()
+        learn(state, [hf.mail(["kollege@nordwerk.example"], "Plan", "Hallo,\n\nder Plan.\n")])
+    return states
+
+
 def test_a_store_a_check_reads_stays_open_while_another_thread_opens_other_histories(tmp_path, monkeypatch):
     """A milter worker checks on its main thread while its notice thread reads another sender's
     history (senders.notice_address: where a login's notice goes). Making room for that one
@@ -239,12 +254,7 @@ def test_a_store_a_check_reads_stays_open_while_another_thread_opens_other_histo
 
     from sendguard.history import store
 
-    monkeypatch.setattr(store, "MAX_OPEN", 2)
-    monkeypatch.setattr(store, "_KEPT", store._Kept())
-    states = [tmp_path / f"sender{n}" for n in range(3)]
-    for state in states:
-        state.mkdir()
-        learn(state, [hf.mail(["kollege@nordwerk.example"], "Plan", "Hallo,\n\nder Plan.\n")])
+    states = senders_kept(tmp_path, monkeypatch, senders=3, kept=2)
     checking = open_read_only(states[0])
     assert open_read_only(states[1]) is not None
 
@@ -269,12 +279,7 @@ def test_a_process_reading_many_histories_keeps_a_bounded_number_of_files_open(t
 
     from sendguard.history import store
 
-    monkeypatch.setattr(store, "MAX_OPEN", 4)
-    monkeypatch.setattr(store, "_KEPT", store._Kept())
-    states = [tmp_path / f"sender{n}" for n in range(20)]
-    for state in states:
-        state.mkdir()
-        learn(state, [hf.mail(["kollege@nordwerk.example"], "Plan", "Hallo,\n\nder Plan.\n")])
+    states = senders_kept(tmp_path, monkeypatch, senders=20, kept=4)
 
     def open_files() -> int:
         return len(os.listdir("/proc/self/fd"))
