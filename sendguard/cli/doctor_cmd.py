@@ -144,7 +144,7 @@ def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
             f"mkdir {state}/damaged && mv {where}* {state}/damaged/ && sendguard learn ~/Mail/Sent ~/Mail/INBOX   "
             "(then forget again any mistake you had taken out with `sendguard forget`)",
         )
-    store = open_for_check(paths.state_dir())
+    store = open_for_check(state)
     if store is None:
         return Check(
             "history",

@@ -400,7 +400,7 @@ class Policy:
                 entry.save(
                     state=q.CONFIRMED,
                     event="confirmed by sending it again",
-                    series=[*entry.meta.get("series", []), *([message_id] if message_id else [])],
+                    series=_with_series(entry.meta, message_id),
                     confirmed_rules=rules,
                     confirmed_at=self.clock(),
                 )
@@ -417,7 +417,7 @@ class Policy:
             with self.queue.locked(entry_id, wait=NOTING) as entry:
                 if entry.state != q.CONFIRMED:
                     return False
-                entry.save(series=[*entry.meta.get("series", []), *([message_id] if message_id else [])])
+                entry.save(series=_with_series(entry.meta, message_id))
                 return True
         except SendguardError:
             return False
@@ -591,3 +591,8 @@ def _thread_ids(message: Any) -> list[str]:
     """The Message-IDs a message replies to (In-Reply-To, References)."""
     text = message.header("In-Reply-To") + " " + message.header("References")
     return [word for word in text.split() if word.startswith("<") and word.endswith(">")]
+
+
+def _with_series(meta: Any, message_id: str) -> list[str]:
+    """A confirmed copy's series with ``message_id`` (one more of its messages let through)."""
+    return [*meta.get("series", []), *([message_id] if message_id else [])]
