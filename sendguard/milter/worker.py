@@ -15,7 +15,9 @@ message. The checks never wait for it: a history another process is writing (``l
 ``forget --as``) keeps the learning thread waiting for its lock, not the next message. Notice mails
 (a hold, a quarantine, a confirmed hold) go out on a thread of their own after the reply, so a
 slow ``sendmail`` never delays this worker's next check.
-On EOF (the milter stopped or died) the batch is learned and the worker exits.
+On EOF (the milter stopped or died) the batch is learned and the worker exits. What waits to
+be learned is also in a journal on disk (milter.journal): a worker killed before it learned its
+batch loses nothing, the next worker to start learns it.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from sendguard import faults
 from sendguard.milter.background import Background
+from sendguard.milter.journal import Journal, orphans
 from sendguard.printable import printable
 
 if TYPE_CHECKING:
@@ -87,20 +91,21 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         return
     config, root = setup
     policy = Policy(config, root)
-    pending: dict[tuple[str, tuple[str, ...]], list[tuple[bytes, Read | None]]] = {}
+    pending = Pending(root)
     after = Notices()
     learning = Learning(policy)
-    policy.to_learn = lambda sender, raw, own, read: pending.setdefault((sender, tuple(own)), []).append((raw, read))
+    policy.to_learn = lambda sender, raw, own, read: pending.add(sender, raw, tuple(own), read)
     policy.later = after.submit
     from sendguard.rules import load_rules
 
     load_rules()  # warm: the first mail should not pay for the imports
+    adopt_orphans(root, learning)
     write_frame(stdout, "ready")
     while True:
-        waiting = sum(len(v) for v in pending.values())
-        if waiting and (waiting >= MAX_BATCH or not select.select([stdin], [], [], LEARN_IDLE)[0]):
-            learning.submit(pending)
-            pending = {}
+        if pending.count and (pending.count >= MAX_BATCH or not select.select([stdin], [], [], LEARN_IDLE)[0]):
+            faults.point("milter-worker-handover")
+            learning.submit(pending.batch, pending.journal)
+            pending = Pending(root)
             continue
         request = read_frame(stdin)
         if request is None:
@@ -115,12 +120,50 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             after.held.clear()  # a notice of a hold would lie to a client told 451
         write_frame(stdout, outcome)
         after.start()  # what judge() handed over, now that the reply is out
-    learning.submit(pending)
+    learning.submit(pending.batch, pending.journal)
     learning.stop()
     after.stop(NOTICE_WAIT)
 
 
 Batch = dict[tuple[str, tuple[str, ...]], list[tuple[bytes, "Read | None"]]]
+
+
+class Pending:
+    """What the checks let through since the last hand-over to learning: in memory, by sender,
+    and appended to a journal, so that a worker killed before it learns loses none of it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.batch: Batch = {}
+        self.count = 0
+        self.journal: Journal | None = None
+        self.unjournaled = False
+
+    def add(self, sender: str, raw: bytes, own: tuple[str, ...], read: Read | None) -> None:
+        self.batch.setdefault((sender, own), []).append((raw, read))
+        self.count += 1
+        if self.unjournaled:
+            return
+        try:
+            if self.journal is None:
+                self.journal = Journal.create(self.root)
+            self.journal.append(sender, own, raw)
+        except OSError as err:  # learned all the same, unless this worker is killed first
+            self.unjournaled = True
+            _log(f"could not write the journal of what to learn: {type(err).__name__}: {printable(str(err))}")
+
+
+def adopt_orphans(root: Path, learning: Learning) -> None:
+    """Hand the journals of workers that died before they learned them to ``learning``."""
+    try:
+        for journal, records in orphans(root):
+            batch: Batch = {}
+            for sender, own, raw in records:
+                batch.setdefault((sender, own), []).append((raw, None))
+            _log(f"learning {len(records)} messages a stopped worker let through and had not learned")
+            learning.submit(batch, journal)
+    except OSError as err:  # they stay for the next worker that starts
+        _log(f"could not read the journals of stopped workers: {type(err).__name__}: {printable(str(err))}")
 
 
 class Learning:
@@ -129,43 +172,55 @@ class Learning:
 
     def __init__(self, policy: Any) -> None:
         self.policy = policy
-        self.batches: queue.Queue[Batch | None] = queue.Queue()
+        self.batches: queue.Queue[tuple[Batch, Journal | None] | None] = queue.Queue()
         self.lock = threading.Lock()
         self.behind = 0
         """Messages handed over and not learned yet."""
         self.thread = threading.Thread(target=self._work, name="sendguard-learn", daemon=True)
         self.thread.start()
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch, journal: Journal | None = None) -> None:
+        """Learn ``batch``, then remove its ``journal``."""
         count = sum(len(items) for items in batch.values())
-        if not count:
-            return
         with self.lock:
-            if self.behind + count > MAX_BEHIND:
+            refused = self.behind + count > MAX_BEHIND
+            if count and refused:
                 _log(f"learning is {self.behind} messages behind: {count} let through are not learned")
+            if not count or refused:
+                if journal is not None:
+                    journal.remove()
                 return
             self.behind += count
-        self.batches.put(batch)
+        self.batches.put((batch, journal))
 
     def _work(self) -> None:
+        while True:
+            job = self.batches.get()
+            if job is None:
+                return
+            batch, journal = job
+            self._learn(batch)
+            if journal is not None:
+                try:
+                    journal.remove()
+                except OSError as err:  # learned: a journal left behind is learned again, to no effect
+                    _log(f"could not remove a learned journal: {type(err).__name__}: {printable(str(err))}")
+
+    def _learn(self, batch: Batch) -> None:
         from sendguard.milter.policy import RefitFailed
 
-        while True:
-            batch = self.batches.get()
-            if batch is None:
-                return
-            for (sender, own), items in batch.items():
-                try:
-                    raws, reads = [raw for raw, _ in items], [read for _, read in items]
-                    self.policy.learn_many(sender, raws, list(own), reads, refit=True)
-                except RefitFailed as err:  # a judgement not refitted stays as it was fitted
-                    _log(f"could not refit the judgement of {printable(sender)}: {printable(str(err))}")
-                except Exception as err:  # noqa: BLE001 — a history that cannot be written costs learning, not mail
-                    why = f"{type(err).__name__}: {printable(str(err))}"
-                    _log(f"could not learn {len(items)} messages of {printable(sender)}: {why}")
-                finally:
-                    with self.lock:
-                        self.behind -= len(items)
+        for (sender, own), items in batch.items():
+            try:
+                raws, reads = [raw for raw, _ in items], [read for _, read in items]
+                self.policy.learn_many(sender, raws, list(own), reads, refit=True)
+            except RefitFailed as err:  # a judgement not refitted stays as it was fitted
+                _log(f"could not refit the judgement of {printable(sender)}: {printable(str(err))}")
+            except Exception as err:  # noqa: BLE001 — a history that cannot be written costs learning, not mail
+                why = f"{type(err).__name__}: {printable(str(err))}"
+                _log(f"could not learn {len(items)} messages of {printable(sender)}: {why}")
+            finally:
+                with self.lock:
+                    self.behind -= len(items)
 
     def stop(self) -> None:
         """Learn everything handed over, then end the thread."""

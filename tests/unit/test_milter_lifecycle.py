@@ -10,7 +10,7 @@ from sendguard.config.schema import parse
 from sendguard.milter.lifecycle import Background, Checker
 from sendguard.milter.policy import ACCEPT, TEMPFAIL, Policy
 from tests.conftest import make_message
-from tests.support.milter import HOLD_OUTSIDE, Broken, PipedWorker, tx, wait_for_worker, worker_pool
+from tests.support.milter import HOLD_OUTSIDE, ME, Broken, PipedWorker, tx, wait_for_worker, worker_pool
 
 QUIET = HOLD_OUTSIDE + "[milter]\nnotify = false\n"
 
@@ -259,3 +259,26 @@ def test_the_sender_of_a_message_refused_unchecked_gets_one_notice(tmp_path):
     assert "Subject: Not sent, could not be checked: Falke status" in text
     assert "not sent: the check failed (MemoryError) (3 tries)." in " ".join(text.split())
     assert f"Id:      {outcomes[2].entry_id}" in text
+
+
+def test_what_a_killed_worker_let_through_and_had_not_learned_is_learned_by_the_next(tmp_path, monkeypatch):
+    from sendguard import faults
+    from sendguard.history.store import open_read_only
+    from sendguard.milter import senders
+    from sendguard.milter.journal import DIRECTORY
+
+    assert not faults._ARMED, "this process must not die with its workers"
+    monkeypatch.setenv(faults.ENV, "milter-worker-handover")  # the worker dies as it would learn
+    config = parse('[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n')
+    to = "kollege@nordwerk.example"
+    with worker_pool(Policy(config, tmp_path)) as pool:
+        (first,) = list(pool.idle.queue)
+        assert pool(tx(make_message(to=to), to=to)).action == ACCEPT
+        assert first.proc.wait(30) == -signal.SIGKILL
+    assert not (senders.sender_dir(tmp_path, ME) / "history.sqlite").exists(), "killed before it learned"
+    assert len(list((tmp_path / DIRECTORY).glob("*.journal"))) == 1
+    monkeypatch.delenv(faults.ENV)
+    PipedWorker(config, tmp_path).stop(60)  # the next worker to start
+    contact = open_read_only(senders.sender_dir(tmp_path, ME)).contact(to)
+    assert contact is not None and contact.sent == 1
+    assert list((tmp_path / DIRECTORY).iterdir()) == [], "the journal goes once it is learned"

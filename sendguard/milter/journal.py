@@ -1,0 +1,119 @@
+"""What a check worker let through and has not learned yet, kept on disk until it is learned.
+
+A worker learns in batches (worker.Learning); a worker killed before it learned its batch (past
+the time limit, out of memory, the milter killed) would lose what it held, and a recipient a
+sender confirmed would stay unknown. So each message is also appended to a journal file of its
+batch, which is removed once the batch is learned. A journal is locked (flock) by the process
+that holds its batch; one nobody locks is an orphan, and the next worker to start learns it.
+Learning a message again changes nothing (the history knows it by Message-ID), so a journal
+learned and not yet removed costs time, not correctness. Appends are not fsynced: they survive
+the death of the process, not of the machine.
+
+A journal is a run of records: two 4-byte big-endian lengths, a JSON ``[sender, own addresses]``
+and the message's bytes. A record cut short (killed mid-write) ends the journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sendguard.paths import ensure_private_dir
+
+DIRECTORY = "learning"
+SUFFIX = ".journal"
+_HEAD = struct.Struct(">II")
+
+Record = tuple[str, tuple[str, ...], bytes]
+"""Sender, their own addresses, the message."""
+
+
+class Journal:
+    """One batch's journal file, open and locked by this process."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
+        self.path = path
+
+    @classmethod
+    def create(cls, root: Path) -> Journal:
+        """A new, empty journal under the milter's state directory ``root``, locked before any
+        other process can see it (it is made under a hidden name and renamed once locked)."""
+        directory = ensure_private_dir(root / DIRECTORY)
+        name = f"{os.getpid()}-{time.time_ns()}"
+        hidden = directory / f".{name}.new"
+        fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            path = directory / (name + SUFFIX)
+            os.rename(hidden, path)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(hidden)
+            raise
+        return cls(fd, path)
+
+    def append(self, sender: str, own: tuple[str, ...], raw: bytes) -> None:
+        head = json.dumps([sender, list(own)]).encode()
+        data = memoryview(_HEAD.pack(len(head), len(raw)) + head + raw)
+        while data:
+            data = data[os.write(self.fd, data) :]
+
+    def remove(self) -> None:
+        """Remove the journal (its batch is learned, or given up and logged), then let the lock go."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.close(self.fd)
+
+
+def orphans(root: Path) -> Iterator[tuple[Journal, list[Record]]]:
+    """The journals no live process holds, each now locked by this one, with its records.
+    A journal whose owner removed it meanwhile (learned) is skipped."""
+    directory = root / DIRECTORY
+    try:
+        paths = sorted(directory.glob("*" + SUFFIX))
+    except OSError:
+        return
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # its owner is alive and holds it
+            os.close(fd)
+            continue
+        if os.fstat(fd).st_nlink == 0:  # learned and removed between the glob and the lock
+            os.close(fd)
+            continue
+        yield Journal(fd, path), read(fd)
+
+
+def read(fd: int) -> list[Record]:
+    """The records of an open journal, up to the first one cut short or unreadable."""
+    data = os.pread(fd, os.fstat(fd).st_size, 0)
+    records: list[Record] = []
+    at = 0
+    while at + _HEAD.size <= len(data):
+        head_size, raw_size = _HEAD.unpack_from(data, at)
+        start = at + _HEAD.size
+        end = start + head_size + raw_size
+        if end > len(data):
+            break
+        try:
+            sender, own = json.loads(data[start : start + head_size])
+        except ValueError:
+            break
+        if not isinstance(sender, str) or not isinstance(own, list) or not all(isinstance(a, str) for a in own):
+            break
+        records.append((sender, tuple(own), data[start + head_size : end]))
+        at = end
+    return records
