@@ -431,10 +431,12 @@ class Team:
         self.stop()
 
     def stop(self) -> None:
+        """The milter first: on its way out it waits for the notice mails it hands to Postfix's
+        sendmail, which need Postfix's directories (a postdrop left waiting outlives the test)."""
         try:
-            self.postfix.stop()
-        finally:
             self.milter.stop()
+        finally:
+            self.postfix.stop()
 
     def msmtp(self, message: bytes, sender: str, *recipients: str) -> subprocess.CompletedProcess[bytes]:
         from sendguard.cli.support.loopback import write_msmtprc
