@@ -10,6 +10,7 @@ then a milter that is down costs a retry, never a message.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import signal
@@ -44,9 +45,42 @@ NAME = "sendguard"
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
-def _learn_and_refit(policy: Policy, sender: str, raw: bytes, own: list[str], read: Any) -> None:
-    """On the background thread, beside the checks: the refit reads no store they share."""
-    policy.learn_many(sender, [raw], own, [read], refit=True)
+def learn_in_process(policy: Policy, background: Background) -> None:
+    """``[milter] workers = 0``: learn what the checks let through on the background thread,
+    beside the checks (the refit reads no store they share), each message journaled until it
+    is learned as a worker's batch is (milter.journal); first, what stopped workers left."""
+    from sendguard.milter.journal import Journal, orphans
+
+    def learn(sender: str, raws: list[bytes], own: list[str], reads: list[Any], journal: Journal | None) -> None:
+        try:
+            policy.learn_many(sender, raws, own, reads, refit=True)
+        finally:
+            if journal is not None:
+                journal.remove()
+
+    def to_learn(sender: str, raw: bytes, own: list[str], read: Any) -> None:
+        journal: Journal | None = None
+        try:
+            journal = Journal.create(policy.root)
+            journal.append(sender, tuple(own), raw)
+        except OSError as err:  # learned all the same, unless the milter is killed first
+            _log(f"could not write the journal of what to learn: {type(err).__name__}: {printable(str(err))}")
+        background.submit(lambda: learn(sender, [raw], own, [read], journal))
+
+    try:
+        for journal, records in orphans(policy.root):
+            _log(f"learning {len(records)} messages a stopped checker let through and had not learned")
+            groups: dict[tuple[str, tuple[str, ...]], list[bytes]] = {}
+            for sender, own, raw in records:
+                groups.setdefault((sender, own), []).append(raw)
+            for n, ((sender, own), raws) in enumerate(groups.items(), 1):
+                last = journal if n == len(groups) else None
+                background.submit(functools.partial(learn, sender, raws, list(own), [None] * len(raws), last))
+            if not groups:
+                journal.remove()
+    except OSError as err:  # they stay for the next start
+        _log(f"could not read the journals of stopped checkers: {type(err).__name__}: {printable(str(err))}")
+    policy.to_learn = to_learn
 
 
 class Maintenance:
@@ -438,9 +472,7 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
     if workers > 0:
         judge = WorkerPool(policy, workers, timeout)
     else:
-        policy.to_learn = lambda sender, raw, own, read: background.submit(
-            lambda: _learn_and_refit(policy, sender, raw, own, read)
-        )
+        learn_in_process(policy, background)
         judge = Checker(policy, timeout)
         judge.warm_up()
     maintenance = Maintenance(policy)

@@ -282,3 +282,45 @@ def test_what_a_killed_worker_let_through_and_had_not_learned_is_learned_by_the_
     contact = open_read_only(senders.sender_dir(tmp_path, ME)).contact(to)
     assert contact is not None and contact.sent == 1
     assert list((tmp_path / DIRECTORY).iterdir()) == [], "the journal goes once it is learned"
+
+
+def test_without_workers_a_message_waits_in_a_journal_until_it_is_learned(tmp_path):
+    from sendguard.history.store import open_read_only
+    from sendguard.milter import senders
+    from sendguard.milter.journal import DIRECTORY, orphans
+    from sendguard.milter.lifecycle import learn_in_process
+
+    config = parse('[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n')
+    policy, background, go = Policy(config, tmp_path), Background(), threading.Event()
+    background.submit(lambda: None if go.wait(30) else None)  # learning is behind; the checks are not
+    learn_in_process(policy, background)
+    to = "kollege@nordwerk.example"
+    assert Checker(policy, timeout=30)(tx(make_message(to=to), to=to)).action == ACCEPT
+    assert len(list((tmp_path / DIRECTORY).glob("*.journal"))) == 1
+    assert list(orphans(tmp_path)) == [], "this process holds it"
+    go.set()
+    background.stop(60)
+    contact = open_read_only(senders.sender_dir(tmp_path, ME)).contact(to)
+    assert contact is not None and contact.sent == 1
+    assert list((tmp_path / DIRECTORY).iterdir()) == []
+
+
+def test_without_workers_the_milter_learns_what_a_killed_one_left_in_its_journal(tmp_path):
+    import os
+
+    from sendguard.history.store import open_read_only
+    from sendguard.milter import senders
+    from sendguard.milter.journal import DIRECTORY, Journal
+    from sendguard.milter.lifecycle import learn_in_process
+
+    to = "kollege@nordwerk.example"
+    left = Journal.create(tmp_path)
+    left.append(ME, (ME,), make_message(to=to))
+    os.close(left.fd)  # its process was killed
+    config = parse('[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n')
+    background = Background()
+    learn_in_process(Policy(config, tmp_path), background)
+    background.stop(60)
+    contact = open_read_only(senders.sender_dir(tmp_path, ME)).contact(to)
+    assert contact is not None and contact.sent == 1
+    assert list((tmp_path / DIRECTORY).iterdir()) == []
