@@ -24,6 +24,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sendguard.errors import SendguardError
 from sendguard.milter.background import Background
 from sendguard.milter.background import log as _log
 from sendguard.milter.failures import FailureStore, Unavailable
@@ -260,6 +261,10 @@ class NoAnswer(Exception):
         self.died, self.asked = died, asked
 
 
+class WorkerDidNotStart(SendguardError):
+    """A check process ended (or never answered) before it was ready."""
+
+
 class Worker:
     """One check process (``python -m sendguard.milter.worker``) and its pipes."""
 
@@ -281,7 +286,15 @@ class Worker:
             ready = False
         if not ready:
             self.kill()
-            raise RuntimeError("a check worker did not start")
+            status = self.proc.returncode
+            how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+            raise WorkerDidNotStart(
+                f"a check worker did not start: it {how} before it was ready (its own lines, if any, are above)",
+                hints=[
+                    f"it runs `{sys.executable} -P -m sendguard.milter.worker`: the same Python and sendguard as the milter",
+                    "`[milter] workers = 0` checks in the milter's own process instead",
+                ],
+            )
 
     def _read(self, timeout: float) -> Any:
         """The next frame; None at EOF (the worker died); TimeoutError past ``timeout``."""
@@ -356,9 +369,14 @@ class WorkerPool:
         self.respawns: list[threading.Thread] = []
         self.failures = Failures(policy)
         workers = [Worker(self.setup) for _ in range(count)]
-        for worker in workers:
-            worker.wait_ready(120)
-            self._add(worker)
+        try:
+            for worker in workers:
+                worker.wait_ready(120)
+                self._add(worker)
+        except BaseException:
+            for worker in workers:  # none outlives a milter that did not start
+                worker.kill()
+            raise
 
     def _add(self, worker: Worker) -> None:
         with self.lock:

@@ -86,6 +86,7 @@ def _log(line: str) -> None:
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     from sendguard.milter.policy import Policy, tempfail
 
+    faults.point("milter-worker-start")
     setup = read_frame(stdin)
     if setup is None:
         return

@@ -6,6 +6,8 @@ import os
 import signal
 import threading
 
+import pytest
+
 from sendguard.config.schema import parse
 from sendguard.milter.lifecycle import Background, Checker
 from sendguard.milter.policy import ACCEPT, TEMPFAIL, Policy
@@ -324,3 +326,29 @@ def test_without_workers_the_milter_learns_what_a_killed_one_left_in_its_journal
     contact = open_read_only(senders.sender_dir(tmp_path, ME)).contact(to)
     assert contact is not None and contact.sent == 1
     assert list((tmp_path / DIRECTORY).iterdir()) == []
+
+
+def test_a_milter_whose_workers_cannot_start_says_so_in_one_error(tmp_path):
+    import subprocess
+
+    from sendguard import faults
+    from tests.conftest import sendguard_exe
+
+    pytest.importorskip("Milter")
+    config = tmp_path / "sendguard.toml"
+    config.write_text("[log]\nnotmuch = false\n")
+    proc = subprocess.run(
+        [sendguard_exe(), "--config", str(config), "milter", "--listen", f"unix:{tmp_path / 'm.sock'}"]
+        + ["--state-dir", str(tmp_path / "state")],
+        env={**os.environ, faults.ENV: "milter-worker-start"},  # each worker dies as it starts
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 70 and "Traceback" not in proc.stderr, proc.stderr
+    assert (
+        "sendguard: error: a check worker did not start: it was killed by signal 9 before it was ready" in proc.stderr
+    )
+    assert "[milter] workers = 0" in proc.stderr
+    assert not (tmp_path / "m.sock").exists(), "it never listened"
