@@ -27,9 +27,10 @@ def milter(state, spec: str, state_dir: Path | None) -> None:  # type: ignore[no
     """Run the milter: every message Postfix receives is checked with its sender's own history;
     a hold is a 550 with the reason and the way out, or Postfix's hold queue."""
     from sendguard.milter import senders
-    from sendguard.milter.spec import parse_listen
+    from sendguard.milter.spec import check_listen, parse_listen
 
     spec = parse_listen(spec)
+    check_listen(spec)
     config = state.config
     try:
         from sendguard.milter import adapter, lifecycle  # noqa: F401  (adapter: pymilter)

@@ -27,6 +27,7 @@ import Milter
 
 from sendguard.milter import senders
 from sendguard.milter.policy import ACCEPT, HEADER, QUARANTINE, REJECT, Outcome, Transaction, tempfail
+from sendguard.milter.spec import ListenError
 from sendguard.printable import printable
 
 Judge = Callable[[Transaction], Outcome]
@@ -154,4 +155,7 @@ def run(name: str, spec: str, judge: Judge, mta_timeout: int, told: Told | None 
         SendguardMilter.told = staticmethod(told)
     Milter.factory = SendguardMilter
     Milter.set_flags(Milter.ADDHDRS | Milter.QUARANTINE)
-    Milter.runmilter(name, spec, timeout=mta_timeout, rmsock=True)
+    try:
+        Milter.runmilter(name, spec, timeout=mta_timeout, rmsock=True)
+    except Milter.milter.error as err:  # what spec.check_listen could not foresee (a race, a limit)
+        raise ListenError(f"cannot listen on {spec}: libmilter says {printable(str(err))}") from None
