@@ -4,7 +4,8 @@ A worker learns in batches (worker.Learning); a worker killed before it learned 
 the time limit, out of memory, the milter killed) would lose what it held, and a recipient a
 sender confirmed would stay unknown. So each message is also appended to a journal file of its
 batch, which is removed once the batch is learned. A journal is locked (flock) by the process
-that holds its batch; one nobody locks is an orphan, and the next worker to start learns it.
+that holds its batch; one nobody locks is an orphan, and the next worker to scan learns it (a
+worker scans as it starts, whenever it has learned all it was handed, and before it ends).
 Learning a message again changes nothing (the history knows it by Message-ID), so a journal
 learned and not yet removed costs time, not correctness. Appends are not fsynced: they survive
 the death of the process, not of the machine.
@@ -19,9 +20,10 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sendguard.paths import ensure_private_dir
@@ -67,34 +69,97 @@ class Journal:
             data = data[os.write(self.fd, data) :]
 
     def remove(self) -> None:
-        """Remove the journal (its batch is learned, or given up and logged), then let the lock go."""
+        """Remove the journal (its batch is learned), then let the lock go. One that cannot be
+        removed (a read-only state directory: OSError) stays locked while this process lives, so
+        that no scan, of this process or another, learns it again and again meanwhile."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
         os.close(self.fd)
 
+    def release(self) -> None:
+        """Let the lock go and leave the journal: an orphan, for the next scan of any worker."""
+        os.close(self.fd)
 
-def orphans(root: Path) -> Iterator[tuple[Journal, list[Record]]]:
-    """The journals no live process holds, each now locked by this one, with its records.
-    A journal whose owner removed it meanwhile (learned) is skipped."""
-    directory = root / DIRECTORY
-    try:
-        paths = sorted(directory.glob("*" + SUFFIX))
-    except OSError:
-        return
-    for path in paths:
+    def records(self) -> list[Record]:
+        return read(self.fd)
+
+    @classmethod
+    def adopt(cls, path: Path) -> Journal | None:
+        """The journal at ``path``, now locked by this process; None if another holds it, it is
+        gone (its owner learned and removed it) or it is no journal file."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
-            continue
+            return None
         try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                os.close(fd)
+                return None
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_nlink == 0:  # learned and removed between the listing and the lock
+                os.close(fd)
+                return None
         except BlockingIOError:  # its owner is alive and holds it
             os.close(fd)
-            continue
-        if os.fstat(fd).st_nlink == 0:  # learned and removed between the glob and the lock
+            return None
+        except BaseException:
             os.close(fd)
+            raise
+        return cls(fd, path)
+
+
+def adoptable(root: Path, failed: Callable[[OSError], None]) -> Iterator[tuple[Journal, list[Record]]]:
+    """Each orphan under ``root`` (orphans), locked by this process, with its records, one at a
+    time. One that cannot be read is let go (it stays for a later scan) and passed to ``failed``."""
+    for path in orphans(root):
+        try:
+            journal = Journal.adopt(path)
+            if journal is None:
+                continue
+            try:
+                records = journal.records()
+            except BaseException:
+                journal.release()
+                raise
+        except OSError as err:
+            failed(err)
             continue
-        yield Journal(fd, path), read(fd)
+        yield journal, records
+
+
+UNBORN_AGE = 60.0
+"""Seconds after which a hidden journal nobody locks is one whose maker died before naming it."""
+
+
+def orphans(root: Path) -> list[Path]:
+    """The journals under ``root`` to try (Journal.adopt), in name order. Hidden ones whose
+    maker died between making and naming them (they are empty) are removed on the way."""
+    directory = root / DIRECTORY
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    for name in names:
+        if name.startswith(".") and name.endswith(".new"):
+            _remove_unborn(directory / name)
+    return [directory / name for name in names if name.endswith(SUFFIX) and not name.startswith(".")]
+
+
+def _remove_unborn(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    # its maker locks it within microseconds of making it: one older and unlocked is dead;
+    # one held (its maker is alive) or that cannot be removed is looked at again next scan
+    try:
+        with contextlib.suppress(OSError):
+            if time.time() - os.fstat(fd).st_mtime > UNBORN_AGE:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(path)
+    finally:
+        os.close(fd)
 
 
 def read(fd: int) -> list[Record]:

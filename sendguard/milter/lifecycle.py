@@ -50,7 +50,7 @@ def learn_in_process(policy: Policy, background: Background) -> None:
     """``[milter] workers = 0``: learn what the checks let through on the background thread,
     beside the checks (the refit reads no store they share), each message journaled until it
     is learned as a worker's batch is (milter.journal); first, what stopped workers left."""
-    from sendguard.milter.journal import Journal, orphans
+    from sendguard.milter.journal import Journal, adoptable
 
     def learn(sender: str, raws: list[bytes], own: list[str], reads: list[Any], journal: Journal | None) -> None:
         try:
@@ -68,19 +68,19 @@ def learn_in_process(policy: Policy, background: Background) -> None:
             _log(f"could not write the journal of what to learn: {type(err).__name__}: {printable(str(err))}")
         background.submit(lambda: learn(sender, [raw], own, [read], journal))
 
-    try:
-        for journal, records in orphans(policy.root):
-            _log(f"learning {len(records)} messages a stopped checker let through and had not learned")
-            groups: dict[tuple[str, tuple[str, ...]], list[bytes]] = {}
-            for sender, own, raw in records:
-                groups.setdefault((sender, own), []).append(raw)
-            for n, ((sender, own), raws) in enumerate(groups.items(), 1):
-                last = journal if n == len(groups) else None
-                background.submit(functools.partial(learn, sender, raws, list(own), [None] * len(raws), last))
-            if not groups:
-                journal.remove()
-    except OSError as err:  # they stay for the next start
-        _log(f"could not read the journals of stopped checkers: {type(err).__name__}: {printable(str(err))}")
+    def failed(err: OSError) -> None:  # it stays for the next start
+        _log(f"could not read a journal of a stopped checker: {type(err).__name__}: {printable(str(err))}")
+
+    for journal, records in adoptable(policy.root, failed):
+        _log(f"learning {len(records)} messages a stopped checker let through and had not learned")
+        groups: dict[tuple[str, tuple[str, ...]], list[bytes]] = {}
+        for sender, own, raw in records:
+            groups.setdefault((sender, own), []).append(raw)
+        for n, ((sender, own), raws) in enumerate(groups.items(), 1):
+            last = journal if n == len(groups) else None
+            background.submit(functools.partial(learn, sender, raws, list(own), [None] * len(raws), last))
+        if not groups:
+            journal.remove()
     policy.to_learn = to_learn
 
 

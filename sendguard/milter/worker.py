@@ -17,7 +17,9 @@ message. The checks never wait for it: a history another process is writing (``l
 slow ``sendmail`` never delays this worker's next check.
 On EOF (the milter stopped or died) the batch is learned and the worker exits. What waits to
 be learned is also in a journal on disk (milter.journal): a worker killed before it learned its
-batch loses nothing, the next worker to start learns it.
+batch loses nothing, the next worker to scan learns it (each scans as it starts, whenever it
+has learned what it was handed, and before it ends). One whose milter died while it checked
+learns what it holds and exits, as at EOF.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sendguard import faults
 from sendguard.milter.background import Background
-from sendguard.milter.journal import Journal, orphans
+from sendguard.milter.journal import Journal, adoptable
 from sendguard.printable import printable
 
 if TYPE_CHECKING:
@@ -94,13 +96,12 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     policy = Policy(config, root)
     pending = Pending(root)
     after = Notices()
-    learning = Learning(policy)
+    learning = Learning(policy, root)
     policy.to_learn = lambda sender, raw, own, read: pending.add(sender, raw, tuple(own), read)
     policy.later = after.submit
     from sendguard.rules import load_rules
 
     load_rules()  # warm: the first mail should not pay for the imports
-    adopt_orphans(root, learning)
     write_frame(stdout, "ready")
     while True:
         if pending.count and (pending.count >= MAX_BATCH or not select.select([stdin], [], [], LEARN_IDLE)[0]):
@@ -119,7 +120,12 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             _log(f"{tx.queue_id or '-'}: check failed: {type(err).__name__}: {printable(str(err))}")
             outcome = tempfail("internal error", failed=f"the check failed ({type(err).__name__})")
             after.held.clear()  # a notice of a hold would lie to a client told 451
-        write_frame(stdout, outcome)
+        try:
+            write_frame(stdout, outcome)
+        except BrokenPipeError:  # the milter died: learn what this worker holds, as at EOF
+            after.held.clear()  # the client was told nothing, and is told 451 by its MTA
+            _log(f"{tx.queue_id or '-'}: the milter is gone before the answer: learning what this worker holds")
+            break
         after.start()  # what judge() handed over, now that the reply is out
     learning.submit(pending.batch, pending.journal)
     learning.stop()
@@ -154,25 +160,15 @@ class Pending:
             _log(f"could not write the journal of what to learn: {type(err).__name__}: {printable(str(err))}")
 
 
-def adopt_orphans(root: Path, learning: Learning) -> None:
-    """Hand the journals of workers that died before they learned them to ``learning``."""
-    try:
-        for journal, records in orphans(root):
-            batch: Batch = {}
-            for sender, own, raw in records:
-                batch.setdefault((sender, own), []).append((raw, None))
-            _log(f"learning {len(records)} messages a stopped worker let through and had not learned")
-            learning.submit(batch, journal)
-    except OSError as err:  # they stay for the next worker that starts
-        _log(f"could not read the journals of stopped workers: {type(err).__name__}: {printable(str(err))}")
-
-
 class Learning:
     """Learns the batches handed over on a thread of its own, in order, one transaction per
-    sender, and refits each sender's judgement when due on that same connection."""
+    sender, and refits each sender's judgement when due on that same connection. It learns the
+    orphan journals under ``root`` too (milter.journal), one at a time: as it starts, each time
+    it has learned all it was handed, and before it ends."""
 
-    def __init__(self, policy: Any) -> None:
+    def __init__(self, policy: Any, root: Path) -> None:
         self.policy = policy
+        self.root = root
         self.batches: queue.Queue[tuple[Batch, Journal | None] | None] = queue.Queue()
         self.lock = threading.Lock()
         self.behind = 0
@@ -181,33 +177,60 @@ class Learning:
         self.thread.start()
 
     def submit(self, batch: Batch, journal: Journal | None = None) -> None:
-        """Learn ``batch``, then remove its ``journal``."""
+        """Learn ``batch``, then remove its ``journal``. A batch past MAX_BEHIND is not held in
+        memory: its journal is left on disk for a later scan (without one it is not learned)."""
         count = sum(len(items) for items in batch.values())
         with self.lock:
             refused = self.behind + count > MAX_BEHIND
             if count and refused:
-                _log(f"learning is {self.behind} messages behind: {count} let through are not learned")
+                later = "left on disk, to be learned later" if journal is not None else "not learned"
+                _log(f"learning is {self.behind} messages behind: {count} let through are {later}")
             if not count or refused:
                 if journal is not None:
-                    journal.remove()
+                    journal.release()
                 return
             self.behind += count
         self.batches.put((batch, journal))
 
     def _work(self) -> None:
+        self._adopt()
         while True:
             job = self.batches.get()
+            if job is not None:
+                batch, journal = job
+                self._learn(batch, counted=True)
+                if journal is not None:
+                    self._remove(journal)
+            if job is None or self.batches.empty():
+                self._adopt()
             if job is None:
                 return
-            batch, journal = job
-            self._learn(batch)
-            if journal is not None:
-                try:
-                    journal.remove()
-                except OSError as err:  # learned: a journal left behind is learned again, to no effect
-                    _log(f"could not remove a learned journal: {type(err).__name__}: {printable(str(err))}")
 
-    def _learn(self, batch: Batch) -> None:
+    def _adopt(self) -> None:
+        """Learn the journals nobody holds (a worker died before it learned them, or left them
+        past MAX_BEHIND), each read only once locked, and removed once learned."""
+
+        def failed(err: OSError) -> None:  # it stays for a later scan
+            _log(f"could not read a journal of what to learn: {type(err).__name__}: {printable(str(err))}")
+
+        for journal, records in adoptable(self.root, failed):
+            batch: Batch = {}
+            for sender, own, raw in records:
+                batch.setdefault((sender, own), []).append((raw, None))
+            if records:
+                _log(f"learning {len(records)} messages let through and not learned by the worker that checked them")
+            self._learn(batch, counted=False)
+            self._remove(journal)
+
+    @staticmethod
+    def _remove(journal: Journal) -> None:
+        try:
+            journal.remove()
+        except OSError as err:  # learned: it stays locked while this worker lives, then is learned again, to no effect
+            _log(f"could not remove a learned journal: {type(err).__name__}: {printable(str(err))}")
+
+    def _learn(self, batch: Batch, counted: bool) -> None:
+        """``counted``: the batch is in ``behind`` (handed over, not read from a journal)."""
         from sendguard.milter.policy import RefitFailed
 
         for (sender, own), items in batch.items():
@@ -220,8 +243,9 @@ class Learning:
                 why = f"{type(err).__name__}: {printable(str(err))}"
                 _log(f"could not learn {len(items)} messages of {printable(sender)}: {why}")
             finally:
-                with self.lock:
-                    self.behind -= len(items)
+                if counted:
+                    with self.lock:
+                        self.behind -= len(items)
 
     def stop(self) -> None:
         """Learn everything handed over, then end the thread."""
