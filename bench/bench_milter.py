@@ -13,7 +13,11 @@ check reads a history; the milter learns every message it lets through, as in pr
 
 ``--kill`` adds a round that kills the milter (SIGKILL) halfway and starts it again: senders
 retry on a 4xx, as a mail program or msmtpq does; the sink must then hold every message
-exactly once (by Message-ID).
+exactly once (by Message-ID). Once the milter has stopped (and the killed one's workers have
+exited), it prints per sender how many of the messages at the sink its history learned, and
+what is left in the state directory's ``learning/``. ``--rounds 0 --kill`` runs that round alone;
+``--kill-workers`` SIGKILLs the milter's check workers first in that round (as a stop of the
+whole process group does), so that what they had not learned is only in their journals.
 
 Needs root and postfix (.ci/setup installs it). From the project root::
 
@@ -35,6 +39,7 @@ import multiprocessing
 import os
 import random
 import resource
+import signal
 import smtplib
 import statistics
 import sys
@@ -194,6 +199,8 @@ def send_all(
         for n in range(per_sender):
             to, raw = outgoing(s, n)
             raw = raw.replace(b"<bench-", f"<{tag}-".encode())
+            if kill_at is not None:  # not a copy of a seeded message (same date, subject, people): learned anew
+                raw = raw.replace(b"Subject: Falke status ", f"Subject: Falke status {tag} ".encode(), 1)
             while True:
                 try:
                     with smtplib.SMTP("127.0.0.1", port, timeout=120) as client:
@@ -226,7 +233,16 @@ def send_all(
     return sent[0], retries[0]
 
 
+killed_workers: list[int] = []  # the workers of the milter the --kill round killed
+kill_workers = False  # --kill-workers
+
+
 def restart(milter: MilterProcess) -> None:
+    if milter.proc is not None:
+        killed_workers.extend(children(milter.proc.pid))
+    if kill_workers:
+        for pid in killed_workers:
+            os.kill(pid, signal.SIGKILL)
     milter.kill()
     time.sleep(1.0)  # a second without a milter: Postfix tempfails whatever arrives meanwhile
     milter.start()
@@ -235,15 +251,70 @@ def restart(milter: MilterProcess) -> None:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            kids += [int(k) for k in f.read().split()]
+    return kids
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def learned_after_kill(state: Path, log: Path, tag: str) -> None:
+    """Per sender: the messages of round ``tag`` at the sink, and how many of them their history
+    learned; then what is left in ``learning/``. Waits first for the killed milter's workers
+    (they learn what they hold at EOF) to exit."""
+    import sqlite3
+
+    from sendguard.milter import senders
+
+    wait_until(lambda: not any(map(alive, killed_workers)), 120, "the killed milter's workers")
+    at_sink: dict[str, set[str]] = {s: set() for s in SENDERS}
+    for mid in delivered(log):
+        text = mid.decode()
+        if text.startswith(f"{tag}-"):
+            at_sink[text.split("-", 2)[2]].add(text)
+    missing = extra = 0
+    for sender in SENDERS:
+        path = senders.sender_dir(state, sender) / "history.sqlite"
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            learned = {r[0] for r in db.execute("SELECT msgid FROM messages WHERE msgid LIKE ?", (f"{tag}-%",))}
+        finally:
+            db.close()
+        missing += len(at_sink[sender] - learned)
+        extra += len(learned - at_sink[sender])
+        print(f"{'':12} {sender}: {len(at_sink[sender])} at the sink, {len(at_sink[sender] & learned)} of them learned")
+    journals = sorted(p.name for p in (state / "learning").glob("*")) if (state / "learning").is_dir() else []
+    print(
+        f"{'':12} learned: {sum(map(len, at_sink.values())) - missing} of {sum(map(len, at_sink.values()))} "
+        f"at the sink ({missing} not learned, {extra} learned and not at the sink); "
+        f"left in learning/: {len(journals)} {journals[:5]}",
+        flush=True,
+    )
+    said = [
+        line
+        for log_file in sorted(state.parent.glob("milter-*.log"))
+        for line in log_file.read_text(errors="replace").splitlines()
+        if "learn" in line or "journal" in line or "BrokenPipeError" in line
+    ]
+    for line in said[-12:]:
+        print(f"{'':12} log: {line[:160]}")
+
+
 def tree_cpu(pid: int) -> float:
     """CPU seconds of a process, its waited-for children and its live descendants (/proc)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        kids = []
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                kids += [int(k) for k in f.read().split()]
+        kids = children(pid)
     except OSError:
         return 0.0
     own = sum(int(v) for v in fields[11:15]) / TICK  # utime stime cutime cstime
@@ -348,6 +419,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=25, help="messages per sender per round (8 senders)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kill", action="store_true", help="also a round that kills the milter halfway")
+    parser.add_argument("--kill-workers", action="store_true", help="that round kills the check workers too")
     parser.add_argument(
         "--transport",
         choices=("unix", "inet"),
@@ -355,6 +427,8 @@ def main() -> None:
         help="how Postfix reaches the milter: a unix socket (as hooks/ set it up) or TCP on 127.0.0.1",
     )
     args = parser.parse_args()
+    global kill_workers
+    kill_workers = args.kill_workers
     if os.geteuid() != 0:
         sys.exit("bench_milter: needs root (Postfix)")
     from sendguard.cli.support.loopback import free_port
@@ -405,9 +479,12 @@ def main() -> None:
                         print(f"{'':12} CPU {per_message[kind][-1]:.1f} ms per message ({whose})", flush=True)
             if args.kill:
                 one_round("milter kill", args, sink_port, log, config, state, "kill", kill=True)
+                learned_after_kill(state, log, "kill")
         finally:
             sink.terminate()
             sink.join()
+        if not args.rounds:
+            return
         alone, milter = statistics.median(rates["alone"]), statistics.median(rates["with milter"])
         print(
             f"median: alone {alone:.1f}/s, with the milter {milter:.1f}/s; ratio {alone / milter:.2f} (target <= 1.5)"
