@@ -130,7 +130,7 @@ def _probe_creation(root: Path) -> OSError | None:
 
 def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
     from sendguard.history import open_for_check
-    from sendguard.history.store import damage, path_in
+    from sendguard.history.store import damage, path_in, set_aside_command
 
     state = paths.state_dir()
     where = path_in(state)
@@ -141,8 +141,7 @@ def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
             FAIL,
             f"{where} is damaged ({printable(found)}): the rules that read it fail, and each mail "
             "they check is held as not checkable",
-            f"mkdir {state}/damaged && mv {where}* {state}/damaged/ && sendguard learn ~/Mail/Sent ~/Mail/INBOX   "
-            "(then forget again any mistake you had taken out with `sendguard forget`)",
+            f"{set_aside_command(state)}   (then forget again any mistake you had taken out with `sendguard forget`)",
         )
     store = open_for_check(state)
     if store is None:

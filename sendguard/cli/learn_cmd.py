@@ -8,6 +8,7 @@ of a notmuch query are counted in the same bar.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TextIO, cast
@@ -55,7 +56,7 @@ def learn(  # type: ignore[no-untyped-def]
     from sendguard import paths as sg_paths
     from sendguard.history import sources
     from sendguard.history.learn import Learner
-    from sendguard.history.store import open_for_write
+    from sendguard.history.store import HistoryDamaged, open_for_write
 
     if not paths and not query:
         raise UsageError("nothing to learn from: give PATHs or --notmuch QUERY")
@@ -114,6 +115,11 @@ def learn(  # type: ignore[no-untyped-def]
                     learner.add(raw)
                     bar.update(len(raw))
         fitted = refresh(db, config, own=own)
+    except sqlite3.DatabaseError as err:  # a page damaged past what opening it reads
+        damaged = HistoryDamaged.of(err, target)
+        if damaged is None:
+            raise
+        raise damaged from None
     finally:
         db.close()
     click.echo(f"learned {learner.added} new messages ({learner.skipped} already known or unusable)")

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from sendguard.errors import SendguardError
+from sendguard.exitcodes import ExitCode
+
 FILENAME = "history.sqlite"
 MAX_KEPT_LOOKUPS = 200_000
 SCHEMA_VERSION = 4
@@ -98,6 +101,32 @@ PREFIX_CHARS = 3
 
 def path_in(state_dir: Path) -> Path:
     return Path(state_dir) / FILENAME
+
+
+def set_aside_command(state_dir: Path) -> str:
+    """The shell command that moves a damaged history (and its -wal, -shm) aside and learns anew."""
+    where = path_in(state_dir)
+    return f"mkdir {state_dir}/damaged && mv {where}* {state_dir}/damaged/ && sendguard learn ~/Mail/Sent ~/Mail/INBOX"
+
+
+class HistoryDamaged(SendguardError):
+    """The history file is no sound sqlite database (or no file at all): nothing is written into it."""
+
+    exit_code = ExitCode.DATAERR
+
+    def __init__(self, state_dir: Path, reason: str) -> None:
+        super().__init__(
+            f"the history {path_in(state_dir)} is damaged ({reason})",
+            hints=[
+                f"set it aside and learn again: {set_aside_command(state_dir)}",
+                "(then forget again any mistake you had taken out with `sendguard forget`)",
+            ],
+        )
+
+    @classmethod
+    def of(cls, err: sqlite3.DatabaseError, state_dir: Path) -> HistoryDamaged | None:
+        """``err`` as this error when sqlite says the file is not (or no longer) a database."""
+        return cls(state_dir, str(err)) if err.sqlite_errorname in ("SQLITE_NOTADB", "SQLITE_CORRUPT") else None
 
 
 def damage(path: Path) -> str:
@@ -635,10 +664,19 @@ def open_for_write(state_dir: Path) -> sqlite3.Connection:
     # sqlite opens it, and sqlite gives its -wal and -shm files the same mode (no umask switch:
     # that is the whole process's, and the milter's threads create files meanwhile).
     paths.create_private_file(path_in(state_dir))
+    if path_in(state_dir).is_dir():
+        raise HistoryDamaged(state_dir, "a directory, not a file")
     db = sqlite3.connect(path_in(state_dir), timeout=30)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.executescript(SCHEMA)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+    except sqlite3.DatabaseError as err:
+        db.close()
+        damaged = HistoryDamaged.of(err, state_dir)
+        if damaged is None:
+            raise
+        raise damaged from None
     if not any(row[1] == "last_received" for row in db.execute("PRAGMA table_info(contacts)")):
         db.execute("ALTER TABLE contacts ADD COLUMN last_received REAL NOT NULL DEFAULT 0")  # schema 3
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import sendguard_exe
+from tests.conftest import make_message, sendguard_exe
 from tests.support import history_fixtures as hf
 
 
@@ -212,6 +212,35 @@ def test_a_notmuch_database_that_cannot_be_opened_is_bad_input_not_an_internal_e
     )
     assert proc.returncode == 65, proc.stderr
     assert proc.stderr.startswith("sendguard: error: the notmuch database cannot be opened")
+
+
+@pytest.mark.parametrize("damage", ["not a database", "a directory", "a damaged table"])
+def test_a_damaged_history_is_one_clear_error_not_a_traceback(tmp_path, damage):
+    """learn, forget and trust opened the history for writing and ended in sqlite3's
+    DatabaseError with a traceback; the fix is the one doctor gives."""
+    from sendguard import paths
+    from sendguard.history.store import path_in
+
+    history = path_in(paths.state_dir(create=True))
+    commands: list[tuple[str, ...]] = [("learn", str(hf.write_maildir(tmp_path / "sent", hf.history_messages())))]
+    if damage == "a damaged table":  # opens as a database; learning reads a scribbled page
+        mail = [make_message(to=f"kollege{n}@nordwerk.example", subject=f"Plan {n}") for n in range(40)]
+        assert sg(tmp_path, "learn", str(hf.write_maildir(tmp_path / "colleagues", mail))).returncode == 0
+        hf.damage_table(history)
+        more = [make_message(to=f"neu{n}@kunde.example", subject=f"Plan {n}") for n in range(40)]
+        commands = [("learn", str(hf.write_maildir(tmp_path / "more", more)))]
+    else:
+        if damage == "a directory":
+            history.mkdir()
+        else:
+            history.write_bytes(b"not a database " * 100)
+        commands += [("forget", "<a@b.example>"), ("trust", hf.CLIENT_THOMAS), ("trust", "--list")]
+    for command in commands:
+        proc = sg(tmp_path, *command)
+        assert proc.returncode == 65, (command, proc.stderr)
+        first, *hints = proc.stderr.splitlines()
+        assert first.startswith(f"sendguard: error: the history {history} is damaged ("), (command, proc.stderr)
+        assert f"mv {history}* " in hints[0] and "Traceback" not in proc.stderr
 
 
 def as_a_user(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
