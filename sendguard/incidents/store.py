@@ -261,6 +261,14 @@ def search(state_dir: Path, query: str, *, limit: int | None = None) -> list[Log
     unclosed = _unclosed(query)
     if unclosed:  # notmuch takes these without a word and finds nothing: say what is wrong
         raise IncidentQueryError(f"the query {query!r} has {unclosed}", hints=[QUERY_HINT])
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:  # an argument's bytes that are not UTF-8 (a Latin-1 terminal)
+        shown = query.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise IncidentQueryError(
+            f"the query '{shown}' is not UTF-8 text: notmuch reads only UTF-8",
+            hints=["type it in a terminal that sends UTF-8 (a UTF-8 locale, e.g. LANG=C.UTF-8)"],
+        ) from None
     if db is None:
         return []
     rows: list[LogRow] = []

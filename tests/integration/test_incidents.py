@@ -353,6 +353,18 @@ def test_log_says_in_notmuchs_words_why_a_query_cannot_run(world):
     assert unclosed.returncode == 64 and "3 '(' not closed" in unclosed.stderr
 
 
+def test_a_query_that_is_not_utf8_is_an_error_for_a_person(world):
+    """A Latin-1 terminal's "Müller" reached notmuch2 as a str it cannot encode: a traceback."""
+    world.send(make_message(to="bob@nordwerk.example"), "-t")
+    assert world.cli("log", "--wait", "30", "*").returncode == 0  # the log exists and is indexed
+    latin1 = os.fsdecode(b"M\xfcller")
+    refused = world.cli("log", latin1, "tag:delivered")
+    assert refused.returncode == 64, refused.stderr
+    first, hint = refused.stderr.splitlines()
+    assert first == "sendguard: error: the query 'M\\xfcller tag:delivered' is not UTF-8 text: notmuch reads only UTF-8"
+    assert "UTF-8 locale" in hint
+
+
 def test_a_burst_of_mail_is_all_indexed_by_the_detached_indexers_alone(world):
     """Many sendmail processes at once: one indexer runs, the others see its lock and leave;
     it looks again before exiting, so no record is left unindexed without anyone calling log."""
