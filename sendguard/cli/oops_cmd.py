@@ -4,6 +4,7 @@ time left. ``--as``: a message that left through the team's milter (recover/team
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 
@@ -21,9 +22,17 @@ def parse_noticed(value: str, now: float) -> float:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise UsageError(f"--noticed {value!r}: not a time; write it like 2026-12-07T17:04 (ISO 8601)") from None
-    stamp = moment.timestamp()  # a naive time is local time
+    try:
+        stamp = moment.timestamp()  # a naive time is local time
+    except (ValueError, OverflowError):  # year 1 or 9999, pushed out of range by the local zone
+        stamp = -1.0 if moment.year < 1970 else math.inf
     if stamp > now + 60:
         raise UsageError(f"--noticed {value}: that is in the future")
+    if stamp < 0:  # no mail left then, and year 1 has no local time to show (year 0)
+        raise UsageError(
+            f"--noticed {value}: that is before 1970",
+            hints=["give the time you noticed the mistake (ISO 8601, with a zone if not local time)"],
+        )
     return stamp
 
 

@@ -210,6 +210,9 @@ def test_a_time_noticed_before_the_message_left_is_refused_and_changes_nothing(w
     assert "oops" not in q.Queue.default().get(entry_id).meta  # no record, no drafts
     assert forgotten() == []  # and not taken out of the history
     assert world.cli("oops", "--list").stdout.startswith("no open incidents")
+    ancient = world.cli("oops", entry_id, "--noticed", "0001-01-01T00:00+00:00")  # was a ValueError traceback
+    assert ancient.returncode == 64 and "Traceback" not in ancient.stderr, ancient.stderr
+    assert ancient.stderr.startswith("sendguard: error: --noticed 0001-01-01T00:00+00:00: that is before 1970\n")
     # a time typed to the minute it left is that moment: never before it
     minute = left.astimezone().replace(second=0)
     out = world.cli("oops", entry_id, "--json", "--noticed", minute.isoformat(timespec="minutes"))
