@@ -478,7 +478,10 @@ class Queue:
 
     def resolve(self, entry_id: str) -> Path:
         """The directory of ``entry_id`` or of the single entry it is a prefix of."""
-        if not entry_id or "/" in entry_id or entry_id.startswith("."):
+        # longer than a file name may be (a pasted Message-ID, a whole line): the lookup would
+        # fail with ENAMETOOLONG, no entry has such a name
+        too_long = len(os.fsencode(entry_id)) > 255
+        if not entry_id or "/" in entry_id or entry_id.startswith(".") or too_long:
             raise QueueError(f"no queued message with id {entry_id!r}", hints=["see `sendguard queue list`"])
         path = self.root / entry_id
         if path.is_dir():

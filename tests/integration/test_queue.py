@@ -136,7 +136,7 @@ def test_entries_are_oldest_first_even_within_one_second(queue):
     assert latest_undoable(queue).id == made[-1]
 
 
-@pytest.mark.parametrize("bad", ["", "nope", "../queue", ".new-x", "a/b"])
+@pytest.mark.parametrize("bad", ["", "nope", "../queue", ".new-x", "a/b", "x" * 300, "é" * 200])  # ENAMETOOLONG
 def test_unknown_or_unsafe_ids_are_errors(queue, bad):
     keep(queue)
     with pytest.raises(QueueError) as info:
