@@ -104,12 +104,20 @@ class StateUnwritable(SendguardError):
     """sendguard cannot write where it keeps its state. One line: the path, why, and the fix."""
 
     exit_code = ExitCode.CANTCREAT
-    WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+    # ENOTDIR, EEXIST: a file where the state dir (or a directory in it) belongs
+    WRITE_ERRNOS = frozenset(
+        {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EEXIST}
+    )
 
     def __init__(self, path: Path, err: OSError) -> None:
-        reason = os.strerror(err.errno) if err.errno else str(err)
-        super().__init__(f"cannot write {path} ({reason}): {self.fix(path, err.errno)}")
+        super().__init__(f"cannot write {path} ({self.reason(err)}): {self.fix(path, err.errno)}")
         self.path = path
+
+    @staticmethod
+    def reason(err: OSError) -> str:
+        if err.errno == errno.EEXIST:  # mkdir of a directory whose name a file has
+            return os.strerror(errno.ENOTDIR)
+        return os.strerror(err.errno) if err.errno else str(err)
 
     @staticmethod
     def fix(path: Path, code: int | None) -> str:
@@ -117,6 +125,8 @@ class StateUnwritable(SendguardError):
         culprit = path
         while not culprit.exists() and culprit.parent != culprit:
             culprit = culprit.parent  # a file or directory that could not be created: its parent refused
+        if code in (errno.ENOTDIR, errno.EEXIST) and not culprit.is_dir():
+            return f"{culprit} is a file where a directory belongs: move it aside (mv {culprit} {culprit}.moved)"
         if code == errno.EPERM:
             return f"is it immutable? lsattr -d {culprit}; chattr -i {culprit}"
         if code == errno.EACCES:

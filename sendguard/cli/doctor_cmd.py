@@ -99,7 +99,7 @@ def check_state_dir() -> Check:
         return Check("state dir", OK, f"{root} will be created private (0700) on first use")
     refused = paths.probe_write(root)  # a real write: mode bits say nothing of chattr +i, a read-only mount, root
     if refused is not None:
-        reason = os.strerror(refused.errno) if refused.errno else str(refused)
+        reason = StateUnwritable.reason(refused)
         return Check(
             "state dir",
             FAIL,
@@ -229,7 +229,7 @@ def check_incident_log(cfg, now: float | None = None) -> Check:  # type: ignore[
     root = log_dir(state)
     try:
         markers = [p for p in pending_dir(state).iterdir() if not p.name.startswith(".")]
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # none yet, or the state dir is a file (its own check)
         markers = []
     if not cfg.log.notmuch:
         return Check("incident log", OK, f"records in {root}, not indexed ([log] notmuch = false)")

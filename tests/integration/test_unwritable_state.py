@@ -95,3 +95,37 @@ def test_commands_that_keep_nothing_still_work(unwritable_state, tmp_path):
     proc = run(sendguard_exe(), "check", str(message))
     assert proc.returncode in (0, 1, 2, 3), proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def file_for_state():  # type: ignore[no-untyped-def]
+    """A file where the state dir belongs (a backup restored wrongly, a stray `>` redirect)."""
+    root = paths.state_dir()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root.write_text("not a directory\n")
+    return root
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+def test_a_file_where_the_state_dir_belongs_is_named_with_its_fix(file_for_state, tmp_path, args):
+    """It said "(File exists): make it writable", or for sendmail an internal NotADirectoryError."""
+    maildir = tmp_path / "Sent"
+    (maildir / "cur").mkdir(parents=True)
+    args = [str(maildir) if a == "MAILDIR" else a for a in args]
+    proc = run(sendguard_exe(), *args, stdin=make_message())
+    assert proc.returncode == CANTCREAT, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"sendguard: error: cannot write {file_for_state}"), line
+    assert f"(Not a directory): {file_for_state} is a file where a directory belongs: move it aside" in line
+    assert file_for_state.read_text() == "not a directory\n"
+
+
+def test_doctor_names_a_file_where_the_state_dir_belongs(file_for_state):
+    """doctor itself ended in `incidents-pending: Not a directory` (exit 73) instead of its report."""
+    proc = run(sendguard_exe(), "doctor")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    (at,) = [i for i, line in enumerate(lines) if line.startswith("FAIL  state dir")]
+    assert f"{file_for_state} cannot be written (Not a directory)" in lines[at]
+    assert f"→ {file_for_state} is a file where a directory belongs: move it aside (mv " in lines[at + 1]
