@@ -251,7 +251,18 @@ def read_meta(path: Path) -> Meta:
     return data  # type: ignore[return-value]  # a dict with the keys Entry.save writes
 
 
-def damaged(path: Path, error: Exception) -> QueueError:
+def meta_of(path: Path) -> Meta:
+    """The meta.json of the entry at ``path`` for a command on that one entry: unreadable, gone
+    or a directory (a hand, a disk error), it is a QueueError naming the message that is kept."""
+    try:
+        return read_meta(path)
+    except ValueError as err:
+        raise damaged(path, err) from None
+    except (FileNotFoundError, IsADirectoryError) as err:
+        raise damaged(path, err.strerror or str(err)) from None
+
+
+def damaged(path: Path, error: Exception | str) -> QueueError:
     """The one-line error for an entry whose meta.json cannot be read; its message is kept."""
     return QueueError(
         f"message {path.name} cannot be read: its meta.json is damaged ({error})",
@@ -495,10 +506,7 @@ class Queue:
 
     def get(self, entry_id: str) -> Entry:
         path = self.resolve(entry_id)
-        try:
-            return Entry(path, read_meta(path))
-        except ValueError as err:
-            raise damaged(path, err) from None
+        return Entry(path, meta_of(path))
 
     def _dirs(self) -> Iterator[Path]:
         try:
@@ -547,10 +555,7 @@ class Queue:
                     raise
                 time.sleep(0.005)
         try:
-            try:
-                entry.meta = read_meta(entry.path)
-            except ValueError as err:
-                raise damaged(entry.path, err) from None
+            entry.meta = meta_of(entry.path)
             yield entry
         finally:
             lock.release()

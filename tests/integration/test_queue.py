@@ -429,14 +429,19 @@ def test_message_id_notes_go_with_their_entries(queue):
 # ---- a damaged entry ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("damage", [b"", b"{bad", b"[]", b'"x"', b"null", b"5", b"\xff\xfe"])
+@pytest.mark.parametrize("damage", [b"", b"{bad", b"[]", b'"x"', b"null", b"5", b"\xff\xfe", "gone", "a directory"])
 def test_a_damaged_entry_is_named_in_one_line_and_stops_nothing_else(world, damage):
     """A meta.json that is not a JSON object (a disk error, a hand edit) made every later hold
-    an internal error (70) and every listing a traceback; an unparsable one, release and discard."""
+    an internal error (70) and every listing a traceback; an unparsable one, release and discard.
+    One gone, or a directory in its place: release and discard exited 73 (cannot write the state)."""
     world.write_config('[rules.external-recipient]\naction = "hold"\n')
     assert world.send(make_message(subject="first"), "anna@kundenfirma.example").returncode == 75
     (entry,) = q.Queue.default().entries()
-    (entry.path / "meta.json").write_bytes(damage)
+    (entry.path / "meta.json").unlink()
+    if damage == "a directory":
+        (entry.path / "meta.json").mkdir()
+    elif isinstance(damage, bytes):
+        (entry.path / "meta.json").write_bytes(damage)
     held = world.send(make_message(subject="second"), "anna@kundenfirma.example")
     assert held.returncode == 75, held.stderr
     listed = world.cli("queue", "list")
