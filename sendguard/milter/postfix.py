@@ -166,7 +166,7 @@ def _note_decision(config: Any, queue_id: str, event: str) -> list[str]:
     from sendguard.milter import senders
 
     # Loaded first: the owner's rights need not reach this interpreter's files (under /root).
-    for name in ("mmap", "sendguard.act.events", "sendguard.act.queue", *_OBSERVERS):
+    for name in ("mmap", "sendguard.act.events", "sendguard.act.queue", *_OBSERVERS, "sendguard.milter.journal"):
         importlib.import_module(name)
     root = senders.state_dir(config)
     with as_owner_of(root):
@@ -194,9 +194,34 @@ def _note_as_owner(config: Any, root: Path, queue_id: str, event: str) -> list[s
             with queue.locked(entry_id) as entry:
                 entry.save(postfix_decision=event, event=f"{event} from Postfix's hold queue")
                 events.emit(entry, event, config, observers=_OBSERVERS, warn=lambda w: warnings.append(_bare(w)))
+                if event == "released":
+                    warnings.extend(_learn_released(config, root, entry))
     except (OSError, SendguardError) as err:
         warnings.append(f"{queue_id} was {event}, but sendguard's copy of it could not be marked so: {err}")
     return warnings
+
+
+def _learn_released(config: Any, root: Path, entry: Any) -> list[str]:
+    """A released message leaves as one the milter let through: it goes into a journal of what
+    to learn (milter.journal), which the milter's learning threads take up within ADOPT_EVERY
+    seconds (or at its next start), so the sender's next mail to the same people is not held
+    again for what the administrator allowed. Learning it here would need the history's code
+    loaded under the milter's user's rights."""
+    from sendguard.milter.journal import Journal
+
+    sender = str(entry.meta.get("milter_sender") or "")
+    if not config.milter.learn or not sender:
+        return []
+    own = tuple(a for a in dict.fromkeys([sender, str(entry.meta.get("sender") or "").lower()]) if "@" in a)
+    try:
+        journal = Journal.create(root)
+        try:
+            journal.append(sender, own, entry.raw())
+        finally:
+            journal.release()
+    except OSError as err:
+        return [f"{entry.id} was released, but will not be learned into {sender}'s history: {err}"]
+    return []
 
 
 def _bare(warning: str) -> str:

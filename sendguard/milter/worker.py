@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 200  # messages waiting to be learned before a busy worker hands them over anyway
 MAX_BEHIND = 2000  # messages handed over and not yet learned past which more are not learned (logged)
+ADOPT_EVERY = 5.0  # seconds between looks for journals nobody holds while no batch comes
 LEARN_IDLE = 0.5  # seconds without a request after which the waiting messages are learned
 # A check that has this little time left keeps and confirms nothing: the milter may kill it any
 # moment, and a copy kept without the client being told would make its retry a confirmation.
@@ -164,7 +165,7 @@ class Learning:
     """Learns the batches handed over on a thread of its own, in order, one transaction per
     sender, and refits each sender's judgement when due on that same connection. It learns the
     orphan journals under ``root`` too (milter.journal), one at a time: as it starts, each time
-    it has learned all it was handed, and before it ends."""
+    it has learned all it was handed, every ADOPT_EVERY seconds while idle, and before it ends."""
 
     def __init__(self, policy: Any, root: Path) -> None:
         self.policy = policy
@@ -195,7 +196,11 @@ class Learning:
     def _work(self) -> None:
         self._adopt()
         while True:
-            job = self.batches.get()
+            try:
+                job = self.batches.get(timeout=ADOPT_EVERY)
+            except queue.Empty:  # idle: a journal may have come meanwhile (a release from Postfix's hold queue)
+                self._adopt()
+                continue
             if job is not None:
                 batch, journal = job
                 self._learn(batch, counted=True)

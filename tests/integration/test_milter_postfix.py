@@ -298,6 +298,9 @@ def test_what_the_milter_lets_through_grows_the_senders_history(tmp_path, smtp_s
 
 
 def test_quarantine_puts_it_in_postfixs_hold_queue_and_the_admin_releases_or_discards(tmp_path, smtp_server):
+    from sendguard.history.store import open_read_only
+    from sendguard.milter import senders
+
     extra = '[rules.external-recipient]\naction = "hold"\n'
     with Team(tmp_path, smtp_server, hold="quarantine", extra=extra) as team:
         for n in (1, 2):
@@ -330,6 +333,17 @@ def test_quarantine_puts_it_in_postfixs_hold_queue_and_the_admin_releases_or_dis
         assert copies["Falke offer 1"].meta["postfix_decision"] == "released"
         assert copies["Falke offer 2"].meta["postfix_decision"] == "discarded"
         assert copies["Falke offer 1"].meta["events"][-1]["event"] == "released from Postfix's hold queue"
+
+        # what the administrator let go is the sender's mail to Anna from now on; what they discarded is not
+        def learned() -> bool:
+            history = senders.sender_dir(team.state, "me@nordwerk.example")
+            if not (history / "history.sqlite").exists():
+                return False
+            sent = open_read_only(history).contact("anna@kundenfirma.example")
+            return sent is not None and sent.sent == 1
+
+        wait_until(learned, 60, "the released message in the sender's history")
+        wait_until(lambda: not list((team.state / "learning").iterdir()), 60, "its journal learned and gone")
         records = [f.read_bytes() for f in (log_dir(team.state) / "cur").iterdir()]
         events = {
             (line.split(b": ", 1)[1], r.split(b"X-Sendguard-Id: ", 1)[1].split(b"\n", 1)[0])
