@@ -9,6 +9,7 @@ loading reports every problem at once, with file, line and the nearest valid key
 from __future__ import annotations
 
 import functools
+import os
 import typing
 from dataclasses import MISSING, Field, dataclass, field, fields  # noqa: F401  (dataclass: sections may still use it)
 from pathlib import Path
@@ -19,13 +20,22 @@ from sendguard.model import Action
 from sendguard.rules import RULES, rule_class
 
 
-def key(default: Any, doc: str, *, least: float | None = None, most: float | None = None, command: bool = False) -> Any:
+def key(
+    default: Any,
+    doc: str,
+    *,
+    least: float | None = None,
+    most: float | None = None,
+    command: bool = False,
+    path: bool = False,
+) -> Any:
     """Declare a config key with its default and documentation; a number's value must be
-    finite, and within ``least`` .. ``most`` where given; a ``command`` (a list) must name a program."""
+    finite, and within ``least`` .. ``most`` where given; a ``command`` (a list) must name a
+    program; a ``path``'s ``~user`` must name a user."""
     if isinstance(default, (list, dict)):
         metadata = {"doc": doc, "command": command}
         return field(default_factory=functools.partial(type(default), default), metadata=metadata)
-    return field(default=default, metadata={"doc": doc, "range": (least, most)})
+    return field(default=default, metadata={"doc": doc, "range": (least, most), "path": path})
 
 
 YEAR = 365 * 86400  # the longest wait or window: beyond it, dates overflow
@@ -258,7 +268,9 @@ class DraftsSection:
     """Where `sendguard undo` and `sendguard oops` leave drafts for the mail program."""
 
     maildir: str = key(
-        "", "A maildir for drafts, e.g. the mail program's Drafts folder (empty: $XDG_DATA_HOME/sendguard/drafts)."
+        "",
+        "A maildir for drafts, e.g. the mail program's Drafts folder (empty: $XDG_DATA_HOME/sendguard/drafts).",
+        path=True,
     )
 
 
@@ -271,6 +283,7 @@ class SentSection:
         "A maildir (the mail program's Sent folder) that gets a copy, marked seen, of every message sendguard "
         "itself delivers from the queue: released, fixed in review, after the undo window, by `queue run`. "
         "Empty: none.",
+        path=True,
     )
 
 
@@ -295,7 +308,9 @@ class MilterSection:
         "Postfix's hold queue for an administrator (`sendguard queue list --postfix`).",
     )
     state_dir: str = key(
-        "", "Where the milter keeps each sender's history and its held copies (empty: $XDG_DATA_HOME/sendguard/milter)."
+        "",
+        "Where the milter keeps each sender's history and its held copies (empty: $XDG_DATA_HOME/sendguard/milter).",
+        path=True,
     )
     confirm_window: int = key(
         600, "Seconds within which sending the identical message again confirms a hold.", least=0, most=YEAR
@@ -571,6 +586,10 @@ def _build_section(cls: type, data: Any, name: str, ctx: _Loader) -> Any:
             continue
         if f.metadata.get("command") and not (v and v[0].strip()):
             ctx.problem(name, k, f"expected a program and its arguments, got {v!r}")
+            continue
+        user = v[1:].split("/", 1)[0] if f.metadata.get("path") and v.startswith("~") else ""
+        if user and os.path.expanduser(v).startswith("~"):  # unknown: pathlib's expanduser raises RuntimeError
+            ctx.problem(name, k, f"{v!r}: there is no user {user!r} on this machine (~/ is your own home)")
             continue
         if tp in (int, float) and not _in_range(v, f.metadata.get("range", (None, None))):
             least, most = f.metadata.get("range", (None, None))

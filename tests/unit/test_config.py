@@ -359,6 +359,22 @@ def test_sendmail_with_a_zero_transport_timeout_exits_78_and_keeps_the_message(w
     assert [r["state"] for r in rows] == ["held"]
 
 
+@pytest.mark.parametrize("key", ["sent.maildir", "drafts.maildir", "milter.state_dir"])
+def test_a_path_under_a_user_that_does_not_exist_is_a_config_error(key):
+    """pathlib's expanduser raised RuntimeError where the path was used: after a release had
+    delivered the message (the Sent copy), in oops (the drafts), in learn --as (the milter's
+    state): a traceback each."""
+    table, name = key.split(".")
+    ((line, where, problem, _),) = problems_of(f'[{table}]\n{name} = "~no-such-user-here/Mail"\n')
+    assert (line, where) == (2, key)
+    assert (
+        problem
+        == "'~no-such-user-here/Mail': there is no user 'no-such-user-here' on this machine (~/ is your own home)"
+    )
+    for fine in ("~/Mail", "~root/Mail", "/srv/mail"):
+        parse(f'[{table}]\n{name} = "{fine}"\n', "c.toml")
+
+
 @pytest.mark.parametrize("value", ["[]", '[""]', '["  ", "-C", "x"]'])
 def test_a_transport_command_must_name_a_program(value):
     """An empty one was taken, and every message then went to a transport called '--'."""
