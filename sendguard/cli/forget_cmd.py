@@ -12,17 +12,23 @@ from __future__ import annotations
 import click
 
 from sendguard.cli import complete
+from sendguard.cli.words import TEXT
 from sendguard.errors import QueueError, UsageError
 from sendguard.printable import printable
 
 
 @click.command()
 @click.argument(
-    "refs", nargs=-1, metavar="ID|MESSAGE-ID...", shell_complete=complete.incident_ids("tag:delivered", "delivered")
+    "refs",
+    nargs=-1,
+    type=TEXT,
+    metavar="ID|MESSAGE-ID...",
+    shell_complete=complete.incident_ids("tag:delivered", "delivered"),
 )
 @click.option(
     "--as",
     "as_sender",
+    type=TEXT,
     metavar="SENDER",
     help="Forget from this sender's history on the team's milter; ID is a copy the milter kept.",
     shell_complete=complete.milter_senders,

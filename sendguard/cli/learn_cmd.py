@@ -16,11 +16,14 @@ from typing import TextIO, cast
 import click
 
 from sendguard.cli import complete
+from sendguard.cli.words import TEXT
 from sendguard.errors import UsageError
 
 
 @click.command()
-@click.option("--notmuch", "query", metavar="QUERY", help="Also learn the messages matching this notmuch query.")
+@click.option(
+    "--notmuch", "query", type=TEXT, metavar="QUERY", help="Also learn the messages matching this notmuch query."
+)
 @click.option(
     "--notmuch-db",
     "notmuch_db",
@@ -30,6 +33,7 @@ from sendguard.errors import UsageError
 @click.option(
     "--as",
     "as_sender",
+    type=TEXT,
     metavar="ADDRESS",
     help="Learn into this sender's own history, for `sendguard milter` (mail from ADDRESS counts as sent).",
     shell_complete=complete.milter_senders,
@@ -37,6 +41,7 @@ from sendguard.errors import UsageError
 @click.option(
     "--address",
     "addresses",
+    type=TEXT,
     metavar="ADDRESS",
     multiple=True,
     help="With --as a login that is no address: mail from ADDRESS is theirs (repeatable).",

@@ -11,6 +11,7 @@ from datetime import datetime
 import click
 
 from sendguard.cli import complete
+from sendguard.cli.words import TEXT
 from sendguard.errors import UsageError
 from sendguard.printable import json_line, printable
 
@@ -53,12 +54,14 @@ def left_words(seconds: int) -> str:
 @click.option(
     "--wrong",
     multiple=True,
+    type=TEXT,
     metavar="ADDR",
     help="Who got it by mistake (repeatable; default: the recipients the rules flagged, else outsiders).",
 )
 @click.option(
     "--intended",
     multiple=True,
+    type=TEXT,
     metavar="ADDR",
     help="Who it was meant for (repeatable; default: presumed from the check's suggestion or the history).",
 )
@@ -71,6 +74,7 @@ def left_words(seconds: int) -> str:
 @click.option(
     "--as",
     "as_sender",
+    type=TEXT,
     metavar="SENDER",
     help="A message of this sender that left through the team's milter; ID is the milter's copy (its notice names it).",
     shell_complete=complete.milter_senders,

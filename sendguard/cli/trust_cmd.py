@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sendguard.cli import complete
+from sendguard.cli.words import TEXT
 from sendguard.errors import UsageError
 
 
@@ -18,7 +19,7 @@ from sendguard.errors import UsageError
 )
 @click.option("--remove", is_flag=True, help="Forget the trust instead.")
 @click.option("--list", "show", is_flag=True, help="List trusted addresses.")
-@click.argument("addresses", nargs=-1)
+@click.argument("addresses", nargs=-1, type=TEXT)
 def trust(rule: str | None, remove: bool, show: bool, addresses: tuple[str, ...]) -> None:
     """Never ask again about ADDRESSES (for one rule with --rule)."""
     from sendguard import paths

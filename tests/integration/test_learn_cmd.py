@@ -243,6 +243,28 @@ def test_a_damaged_history_is_one_clear_error_not_a_traceback(tmp_path, damage):
         assert f"mv {history}* " in hints[0] and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("trust", "M\udcfcller@kunde.example"),
+        ("forget", "<m\udcfc@nordwerk.example>"),
+        ("learn", "--as", "m\udcfcller@kunde.example", "SENT"),
+        ("learn", "--as", "login", "--address", "m\udcfcller@kunde.example", "SENT"),
+        ("learn", "--notmuch", "from:M\udcfcller"),
+    ],
+    ids=lambda a: " ".join(w for w in a if w.startswith("-")) or a[0],
+)
+def test_a_word_that_is_not_utf8_is_one_clear_error(tmp_path, args):
+    """A Latin-1 terminal's "Müller" (its byte 0xfc) reached sqlite, the milter's sender
+    directory or notmuch as a str they cannot encode: UnicodeEncodeError, a traceback."""
+    sent = hf.write_maildir(tmp_path / "sent", hf.history_messages())
+    proc = sg(tmp_path, *[str(sent) if a == "SENT" else a for a in args])
+    assert proc.returncode == 64, proc.stderr
+    first, hint = proc.stderr.splitlines()
+    assert first.startswith("sendguard: error: ") and "\\xfc" in first and first.endswith("' is not UTF-8 text")
+    assert "UTF-8 locale" in hint
+
+
 def as_a_user(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """sendguard run by a user who cannot read everything: this user when not root; as root
     (who reads every folder whatever its mode) as nobody, in a home nobody owns."""

@@ -421,6 +421,18 @@ def test_the_drafts_name_each_person_as_the_original_did(world, tmp_path):
     assert by_address["anna@k.example"]["To"].addresses[0].display_name == ""  # an address is no name
 
 
+@pytest.mark.parametrize("option", ["--wrong", "--intended"])
+def test_an_address_that_is_not_utf8_is_one_clear_error(world, option):
+    """A Latin-1 terminal's byte 0xfc went into a draft's header: UnicodeEncodeError, a traceback."""
+    assert world.send(make_message(to="anna@kundenfirma.example", body=ENGLISH), "-t").returncode == 0
+    proc = world.cli("oops", option, "m\udcfcller@kunde.example")
+    assert proc.returncode == 64, proc.stderr
+    first, hint = proc.stderr.splitlines()
+    assert first == f"sendguard: error: {option} 'm\\xfcller@kunde.example' is not UTF-8 text"
+    assert "UTF-8 locale" in hint
+    assert world.cli("oops", "--list").stdout.startswith("no open incidents")
+
+
 def test_a_drafts_folder_that_cannot_be_written_is_one_line_naming_it(world, tmp_path):
     """It was a NotADirectoryError traceback."""
     not_a_folder = tmp_path / "drafts-is-a-file"
