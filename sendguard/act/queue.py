@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -223,7 +223,7 @@ class Entry:
         self.meta["updated"] = stamp
         if event:
             self.meta.setdefault("events", []).append({"time": stamp, "event": event, "state": self.meta.get("state")})
-        atomic_write(self.path / "meta.json", json.dumps(self.meta, indent=1, ensure_ascii=False).encode(), durable)
+        atomic_write(self.path / "meta.json", meta_bytes(self.meta), durable)
         if (old in TRANSPORT_FAILED_STATES) != (self.state in TRANSPORT_FAILED_STATES):
             self._mark_transport_failed(self.state in TRANSPORT_FAILED_STATES)
 
@@ -249,6 +249,17 @@ def read_meta(path: Path) -> Meta:
     if not isinstance(data, dict):
         raise ValueError(f"meta.json holds a JSON {type(data).__name__}, not an object")
     return data  # type: ignore[return-value]  # a dict with the keys Entry.save writes
+
+
+def meta_bytes(meta: Mapping[str, Any]) -> bytes:
+    """meta.json as written: UTF-8. A word of the command line with bytes that are not UTF-8
+    (a recipient, -f: Python holds them as surrogates) is written as a \\udcXX escape and
+    read back as it was given: the message is kept, not lost to a UnicodeEncodeError."""
+    text = json.dumps(meta, indent=1, ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(meta, indent=1).encode()
 
 
 def meta_of(path: Path) -> Meta:
@@ -337,7 +348,7 @@ class Queue:
             write_new(tmp / "message.eml", raw)
             meta = {"id": entry_id, "created": now_iso(), **meta}
             meta.setdefault("events", []).append({"time": meta["created"], "event": "kept", "state": meta.get("state")})
-            write_new(tmp / "meta.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
+            write_new(tmp / "meta.json", meta_bytes(meta))
             fsync_dir(tmp)
             self._remember_message_id(entry_id, meta)
             final = self.root / entry_id

@@ -181,6 +181,12 @@ def refuse_control_characters(args: SendmailArgs) -> SendmailArgs:
                 f"the option word {shown} contains {', '.join(repr(c) for c in bad)}; "
                 "no sendmail option holds a control character"
             )
+    for word in (*args.options, *args.recipients):
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:  # its bytes are not UTF-8 (Python holds them as surrogates)
+            shown = word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(f"the argument {shown} is not UTF-8 text; an address is written in UTF-8") from None
     return args
 
 

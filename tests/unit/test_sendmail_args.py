@@ -396,3 +396,30 @@ def test_an_option_with_a_control_character_never_reaches_the_transport(world, a
     released = world.cli("release", row["id"])  # nor later, from the kept copy
     assert released.returncode == 64 and "control character" in released.stderr
     assert world.server.received == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["j\udcfcrgen@kundenfirma.example"], ["-f", "m\udcfc@nordwerk.example", "kai@nordwerk.example"]],
+    ids=["recipient", "-f"],
+)
+def test_a_word_that_is_not_utf8_is_refused_and_the_message_kept(world, argv):
+    """A recipient or -f with a Latin-1 byte (0xfc) ended sendguard-sendmail in a traceback
+    (UnicodeEncodeError, exit 1): the fingerprint could not encode it, then neither could the
+    kept copy's meta.json, so nothing was kept."""
+    from sendguard.act import queue as q
+
+    message = make_message(to="kai@nordwerk.example")
+    proc = world.send(message, *argv)
+    assert proc.returncode == 64, proc.stderr
+    first, kept = proc.stderr.decode().splitlines()
+    (bad,) = [word for word in argv if "\udcfc" in word]
+    shown = bad.replace("\udcfc", "\\xfc")
+    assert first == f"sendguard: error: the argument {shown} is not UTF-8 text; an address is written in UTF-8"
+    assert kept.startswith("  Not sent; the message is kept as ")
+    (row,) = [json.loads(line) for line in world.cli("queue", "list", "--json").stdout.splitlines()]
+    assert row["state"] == "held"
+    assert q.Queue.default().get(row["id"]).raw() == message
+    released = world.cli("release", row["id"])  # nor later, from the kept copy
+    assert released.returncode == 64 and "is not UTF-8 text" in released.stderr
+    assert world.server.received == []
