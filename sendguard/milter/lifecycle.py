@@ -10,7 +10,6 @@ then a milter that is down costs a retry, never a message.
 
 from __future__ import annotations
 
-import functools
 import os
 import queue
 import signal
@@ -46,42 +45,47 @@ NAME = "sendguard"
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
-def learn_in_process(policy: Policy, background: Background) -> None:
-    """``[milter] workers = 0``: learn what the checks let through on the background thread,
-    beside the checks (the refit reads no store they share), each message journaled until it
-    is learned as a worker's batch is (milter.journal); first, what stopped workers left."""
-    from sendguard.milter.journal import Journal, adoptable
+class LearningInProcess:
+    """``[milter] workers = 0``: what the checks let through is journaled and learned on a
+    thread of its own, as a check worker does it (worker.Pending, worker.Learning, which also
+    learns what stopped processes left): handed over whenever that thread has learned what it
+    had, or at MAX_BATCH, so a burst is learned in a few batches with a few journals open."""
 
-    def learn(sender: str, raws: list[bytes], own: list[str], reads: list[Any], journal: Journal | None) -> None:
-        try:
-            policy.learn_many(sender, raws, own, reads, refit=True)
-        finally:
-            if journal is not None:
-                journal.remove()
+    def __init__(self, policy: Policy) -> None:
+        from sendguard.milter.worker import Learning, Pending
 
-    def to_learn(sender: str, raw: bytes, own: list[str], read: Any) -> None:
-        journal: Journal | None = None
-        try:
-            journal = Journal.create(policy.root)
-            journal.append(sender, tuple(own), raw)
-        except OSError as err:  # learned all the same, unless the milter is killed first
-            _log(f"could not write the journal of what to learn: {type(err).__name__}: {printable(str(err))}")
-        background.submit(lambda: learn(sender, [raw], own, [read], journal))
+        self.root = policy.root
+        self.lock = threading.Lock()
+        self.pending = Pending(policy.root)
+        self.learning = Learning(policy, policy.root, idle=self._idle)
+        policy.to_learn = self.add
 
-    def failed(err: OSError) -> None:  # it stays for the next start
-        _log(f"could not read a journal of a stopped checker: {type(err).__name__}: {printable(str(err))}")
+    def add(self, sender: str, raw: bytes, own: list[str], read: Any) -> None:
+        from sendguard.milter.worker import MAX_BATCH
 
-    for journal, records in adoptable(policy.root, failed):
-        _log(f"learning {len(records)} messages a stopped checker let through and had not learned")
-        groups: dict[tuple[str, tuple[str, ...]], list[bytes]] = {}
-        for sender, own, raw in records:
-            groups.setdefault((sender, own), []).append(raw)
-        for n, ((sender, own), raws) in enumerate(groups.items(), 1):
-            last = journal if n == len(groups) else None
-            background.submit(functools.partial(learn, sender, raws, list(own), [None] * len(raws), last))
-        if not groups:
-            journal.remove()
-    policy.to_learn = to_learn
+        with self.lock:
+            self.pending.add(sender, raw, tuple(own), read)
+            if self.learning.batches.empty() or self.pending.count >= MAX_BATCH:
+                self._hand_over()
+
+    def _idle(self) -> None:
+        """On the learning thread, once it has learned all it was handed."""
+        with self.lock:
+            if self.pending.count:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        from sendguard.milter.worker import Pending
+
+        self.learning.submit(self.pending.batch, self.pending.journal)
+        self.pending = Pending(self.root)
+
+    def stop(self) -> None:
+        """Learn everything let through, then end the thread."""
+        with self.lock:
+            if self.pending.count:
+                self._hand_over()
+        self.learning.stop()
 
 
 class Maintenance:
@@ -487,10 +491,11 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
     background = Background()
     policy.later = background.submit  # notices: the workers' own, and this process's refusals
     judge: Checker | WorkerPool
+    in_process: LearningInProcess | None = None
     if workers > 0:
         judge = WorkerPool(policy, workers, timeout)
     else:
-        learn_in_process(policy, background)
+        in_process = LearningInProcess(policy)
         judge = Checker(policy, timeout)
         judge.warm_up()
     maintenance = Maintenance(policy)
@@ -507,6 +512,8 @@ def serve(spec: str, policy: Policy, timeout: float, workers: int = 2) -> None:
             judge.close()
         else:
             judge.pool.shutdown(wait=False, cancel_futures=True)
+        if in_process is not None:
+            in_process.stop()
         background.stop(timeout=30)
         maintenance.stop(timeout=30)
         judge.failures.store.close()

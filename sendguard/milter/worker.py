@@ -167,9 +167,11 @@ class Learning:
     orphan journals under ``root`` too (milter.journal), one at a time: as it starts, each time
     it has learned all it was handed, every ADOPT_EVERY seconds while idle, and before it ends."""
 
-    def __init__(self, policy: Any, root: Path) -> None:
+    def __init__(self, policy: Any, root: Path, idle: Callable[[], None] | None = None) -> None:
         self.policy = policy
         self.root = root
+        self.idle = idle
+        """Called on this thread each time it has learned all it was handed."""
         self.batches: queue.Queue[tuple[Batch, Journal | None] | None] = queue.Queue()
         self.lock = threading.Lock()
         self.behind = 0
@@ -206,6 +208,8 @@ class Learning:
                 self._learn(batch, counted=True)
                 if journal is not None:
                     self._remove(journal)
+                if self.idle is not None and self.batches.empty():
+                    self.idle()
             if job is None or self.batches.empty():
                 self._adopt()
             if job is None:

@@ -286,24 +286,39 @@ def test_what_a_killed_worker_let_through_and_had_not_learned_is_learned_by_the_
     assert list((tmp_path / DIRECTORY).iterdir()) == [], "the journal goes once it is learned"
 
 
-def test_without_workers_a_message_waits_in_a_journal_until_it_is_learned(tmp_path):
+class SlowLearning(Policy):
+    """Its first batch is learned only once the test lets it (a history another process writes)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.entered, self.go = threading.Event(), threading.Event()
+
+    def learn_many(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.entered.set()
+        self.go.wait(30)
+        super().learn_many(*args, **kwargs)
+
+
+def test_without_workers_a_burst_waits_in_a_few_journals_and_is_all_learned(tmp_path):
     from sendguard.history.store import open_read_only
     from sendguard.milter import senders
-    from sendguard.milter.journal import DIRECTORY, Journal, orphans
-    from sendguard.milter.lifecycle import learn_in_process
+    from sendguard.milter.journal import DIRECTORY
+    from sendguard.milter.lifecycle import LearningInProcess
 
     config = parse('[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n')
-    policy, background, go = Policy(config, tmp_path), Background(), threading.Event()
-    background.submit(lambda: None if go.wait(30) else None)  # learning is behind; the checks are not
-    learn_in_process(policy, background)
+    policy = SlowLearning(config, tmp_path)
+    in_process, checker = LearningInProcess(policy), Checker(policy, timeout=30)
     to = "kollege@nordwerk.example"
-    assert Checker(policy, timeout=30)(tx(make_message(to=to), to=to)).action == ACCEPT
-    assert len(list((tmp_path / DIRECTORY).glob("*.journal"))) == 1
-    assert [Journal.adopt(path) for path in orphans(tmp_path)] == [None], "this process holds it"
-    go.set()
-    background.stop(60)
+    assert checker(tx(make_message(to=to, subject="Plan 0"), to=to)).action == ACCEPT
+    assert policy.entered.wait(30), "the first is being learned"
+    for n in range(1, 40):  # learning is behind; the checks are not
+        assert checker(tx(make_message(to=to, subject=f"Plan {n}"), to=to)).action == ACCEPT
+    # the one being learned, the one handed over, the one filling: not one per message
+    assert len(list((tmp_path / DIRECTORY).glob("*.journal"))) == 3
+    policy.go.set()
+    in_process.stop()
     contact = open_read_only(senders.sender_dir(tmp_path, ME)).contact(to)
-    assert contact is not None and contact.sent == 1
+    assert contact is not None and contact.sent == 40
     assert list((tmp_path / DIRECTORY).iterdir()) == []
 
 
@@ -313,16 +328,14 @@ def test_without_workers_the_milter_learns_what_a_killed_one_left_in_its_journal
     from sendguard.history.store import open_read_only
     from sendguard.milter import senders
     from sendguard.milter.journal import DIRECTORY, Journal
-    from sendguard.milter.lifecycle import learn_in_process
+    from sendguard.milter.lifecycle import LearningInProcess
 
     to = "kollege@nordwerk.example"
     left = Journal.create(tmp_path)
     left.append(ME, (ME,), make_message(to=to))
     os.close(left.fd)  # its process was killed
     config = parse('[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n')
-    background = Background()
-    learn_in_process(Policy(config, tmp_path), background)
-    background.stop(60)
+    LearningInProcess(Policy(config, tmp_path)).stop()
     contact = open_read_only(senders.sender_dir(tmp_path, ME)).contact(to)
     assert contact is not None and contact.sent == 1
     assert list((tmp_path / DIRECTORY).iterdir()) == []
