@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import typing
 from dataclasses import MISSING, Field, dataclass, field, fields  # noqa: F401  (dataclass: sections may still use it)
 from pathlib import Path
@@ -763,6 +764,23 @@ def _decode(raw: bytes, file: str) -> str:
     return text
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def _read_config(file: Path) -> bytes:
+    """The file's bytes. A FIFO (opening it would wait for a writer) and anything past
+    MAX_CONFIG_BYTES (``--config /dev/zero`` read until memory ran out) are config errors."""
+    mode = os.stat(file).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        raise ConfigError([ConfigProblem(str(file), None, "(file)", "is a FIFO or a socket, not a config file")])
+    with open(file, "rb") as f:
+        raw = f.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        problem = f"is larger than {MAX_CONFIG_BYTES // 1024} KiB: is it the config file?"
+        raise ConfigError([ConfigProblem(str(file), None, "(file)", problem)])
+    return raw
+
+
 def load(path: Path | None, *, required: bool = False) -> Config:
     """Load the config file at ``path``; the embedded default when it does not exist.
 
@@ -782,7 +800,7 @@ def load(path: Path | None, *, required: bool = False) -> Config:
         # valid when cached, not now (sendguard changed): the file gives the errors their lines
     key = config_cache.key_of(file)
     try:
-        raw = file.read_bytes()
+        raw = _read_config(file)
     except FileNotFoundError:
         if required:
             raise ConfigError([ConfigProblem(str(file), None, "(file)", "no such file")]) from None

@@ -256,6 +256,25 @@ def test_check_with_broken_default_config_exits_78(tmp_path, isolated_home):
     assert "hold_acton" in proc.stderr and "config.toml:2" in proc.stderr
 
 
+def test_a_config_too_big_or_a_fifo_is_one_config_error(tmp_path):
+    """`--config /dev/zero` read until memory ran out (sendguard-sendmail was killed, exit -9),
+    and a FIFO waited for a writer forever; nothing in between limited either."""
+    import os
+
+    big = tmp_path / "big.toml"
+    big.write_text("# a comment\n" * 100_000)  # 1.2 MB
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    for path, problem in (
+        (big, "is larger than 1024 KiB: is it the config file?"),
+        ("/dev/zero", "is larger than 1024 KiB: is it the config file?"),
+        (fifo, "is a FIFO or a socket, not a config file"),
+    ):
+        proc = run(sendguard_exe(), "--config", str(path), "config", "validate")
+        assert proc.returncode == 78, proc.stderr
+        assert proc.stderr == f"sendguard: error: {path}: (file): {problem}\n"
+
+
 def test_missing_explicit_config_exits_78(tmp_path):
     proc = run(sendguard_exe(), "--config", str(tmp_path / "nope.toml"), "config", "validate")
     assert proc.returncode == 78
