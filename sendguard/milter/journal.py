@@ -5,7 +5,8 @@ the time limit, out of memory, the milter killed) would lose what it held, and a
 sender confirmed would stay unknown. So each message is also appended to a journal file of its
 batch, which is removed once the batch is learned. A journal is locked (flock) by the process
 that holds its batch; one nobody locks is an orphan, and the next worker to scan learns it (a
-worker scans as it starts, whenever it has learned all it was handed, and before it ends).
+worker scans as it starts, whenever it has learned all it was handed, every few seconds while
+idle, and before it ends). ``release --postfix`` leaves such an orphan for a released message.
 Learning a message again changes nothing (the history knows it by Message-ID), so a journal
 learned and not yet removed costs time, not correctness. Appends are not fsynced: they survive
 the death of the process, not of the machine.

@@ -18,7 +18,7 @@ slow ``sendmail`` never delays this worker's next check.
 On EOF (the milter stopped or died) the batch is learned and the worker exits. What waits to
 be learned is also in a journal on disk (milter.journal): a worker killed before it learned its
 batch loses nothing, the next worker to scan learns it (each scans as it starts, whenever it
-has learned what it was handed, and before it ends). One whose milter died while it checked
+has learned what it was handed, every ADOPT_EVERY seconds while idle, and before it ends). One whose milter died while it checked
 learns what it holds and exits, as at EOF.
 """
 
