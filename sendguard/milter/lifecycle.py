@@ -37,6 +37,7 @@ from sendguard.milter.policy import (
     tempfail,
     too_long,
 )
+from sendguard.milter.worker import MAX_BATCH, Learning, Pending
 from sendguard.printable import printable
 
 _T = TypeVar("_T")
@@ -52,8 +53,6 @@ class LearningInProcess:
     had, or at MAX_BATCH, so a burst is learned in a few batches with a few journals open."""
 
     def __init__(self, policy: Policy) -> None:
-        from sendguard.milter.worker import Learning, Pending
-
         self.root = policy.root
         self.lock = threading.Lock()
         self.pending = Pending(policy.root)
@@ -61,8 +60,6 @@ class LearningInProcess:
         policy.to_learn = self.add
 
     def add(self, sender: str, raw: bytes, own: list[str], read: Any) -> None:
-        from sendguard.milter.worker import MAX_BATCH
-
         with self.lock:
             self.pending.add(sender, raw, tuple(own), read)
             if self.learning.batches.empty() or self.pending.count >= MAX_BATCH:
@@ -75,8 +72,6 @@ class LearningInProcess:
                 self._hand_over()
 
     def _hand_over(self) -> None:
-        from sendguard.milter.worker import Pending
-
         self.learning.submit(self.pending.batch, self.pending.journal)
         self.pending = Pending(self.root)
 

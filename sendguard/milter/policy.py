@@ -208,7 +208,7 @@ class Policy:
         found = self._configs.get(key)
         if found is not None and found[0] is self.config:
             return found[1]
-        own = [a for a in dict.fromkeys([tx.sender, tx.envelope_from.lower()]) if "@" in a]
+        own = senders.own_addresses(tx.sender, tx.envelope_from)
         config = copy.copy(self.config)
         config.identity = IdentitySection(addresses=own, name=self.config.identity.name)
         if len(self._configs) >= self.MAX_CONFIGS:

@@ -207,12 +207,13 @@ def _learn_released(config: Any, root: Path, entry: Any) -> list[str]:
     seconds (or at its next start), so the sender's next mail to the same people is not held
     again for what the administrator allowed. Learning it here would need the history's code
     loaded under the milter's user's rights."""
+    from sendguard.milter import senders
     from sendguard.milter.journal import Journal
 
     sender = str(entry.meta.get("milter_sender") or "")
     if not config.milter.learn or not sender:
         return []
-    own = tuple(a for a in dict.fromkeys([sender, str(entry.meta.get("sender") or "").lower()]) if "@" in a)
+    own = tuple(senders.own_addresses(sender, str(entry.meta.get("sender") or "")))
     try:
         journal = Journal.create(root)
         try:

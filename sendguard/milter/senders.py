@@ -34,6 +34,12 @@ def key_of(auth_user: str | None, envelope_sender: str | None) -> str:
     return ""
 
 
+def own_addresses(sender: str, envelope_from: str) -> list[str]:
+    """The sender's own addresses for their check and their history: the login (or envelope
+    sender) and the envelope sender, each once."""
+    return [a for a in dict.fromkeys([sender, envelope_from.lower()]) if "@" in a]
+
+
 @functools.lru_cache(maxsize=1024)
 def _sender_path(root: Path, key: str) -> Path:
     """The directory of one sender's history, quoted and joined once per (root, sender): the
