@@ -336,10 +336,10 @@ def test_quarantine_puts_it_in_postfixs_hold_queue_and_the_admin_releases_or_dis
 
         # what the administrator let go is the sender's mail to Anna from now on; what they discarded is not
         def learned() -> bool:
-            history = senders.sender_dir(team.state, "me@nordwerk.example")
-            if not (history / "history.sqlite").exists():
+            history = open_read_only(senders.sender_dir(team.state, "me@nordwerk.example"))
+            if history is None:  # not there yet, or made and still empty
                 return False
-            sent = open_read_only(history).contact("anna@kundenfirma.example")
+            sent = history.contact("anna@kundenfirma.example")
             return sent is not None and sent.sent == 1
 
         wait_until(learned, 60, "the released message in the sender's history")
