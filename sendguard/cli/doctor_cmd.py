@@ -130,10 +130,19 @@ def _probe_creation(root: Path) -> OSError | None:
 
 def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
     from sendguard.history import open_for_check
-    from sendguard.history.store import damage, path_in, set_aside_command
+    from sendguard.history.store import damage, not_a_file, path_in, set_aside_command
 
     state = paths.state_dir()
     where = path_in(state)
+    odd = not_a_file(where)
+    if odd:  # not "nothing learned yet": nothing can be learned into it either
+        return Check(
+            "history",
+            FAIL,
+            f"{where} is {odd}, not a file: nothing can be learned into it, and the wrong-recipient "
+            "rules have nothing to compare with",
+            set_aside_command(state),
+        )
     found = damage(where)
     if found:  # its -wal and -shm go with it: a new file must not replay them
         return Check(
@@ -402,12 +411,16 @@ def check_sender_histories(cfg) -> Check:  # type: ignore[no-untyped-def]
     """Each sender's history the milter keeps is sound: a damaged one holds that sender's mail."""
     from urllib.parse import unquote
 
-    from sendguard.history.store import damage, path_in
+    from sendguard.history.store import damage, not_a_file, path_in
     from sendguard.milter import senders
 
+    def unsound(path: Path) -> str:
+        odd = not_a_file(path)
+        return f"{odd}, not a file" if odd else damage(path)
+
     root = senders.state_dir(cfg)
-    found = sorted(p for p in (root / "senders").glob("*") if path_in(p).is_file())
-    damaged = [(d, why) for d in found if (why := damage(path_in(d)))]
+    found = sorted(p for p in (root / "senders").glob("*") if path_in(p).exists())
+    damaged = [(d, why) for d in found if (why := unsound(path_in(d)))]
     if not damaged:
         return Check("sender histories", OK, f"{len(found)} in {root / 'senders'}, none damaged")
     names = "; ".join(f"{printable(unquote(d.name))} ({printable(why)})" for d, why in damaged[:3])

@@ -12,6 +12,7 @@ import errno
 import functools
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -127,6 +128,19 @@ class HistoryDamaged(SendguardError):
     def of(cls, err: sqlite3.DatabaseError, state_dir: Path) -> HistoryDamaged | None:
         """``err`` as this error when sqlite says the file is not (or no longer) a database."""
         return cls(state_dir, str(err)) if err.sqlite_errorname in ("SQLITE_NOTADB", "SQLITE_CORRUPT") else None
+
+
+def not_a_file(path: Path) -> str:
+    """What stands at ``path`` when it is there and no regular file (links followed), as words
+    ("a directory"), else "". sqlite cannot use it, and opening a FIFO would wait for a writer."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ""
+    if stat.S_ISREG(mode):
+        return ""
+    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
+    return next((words for test, words in kinds.items() if test(mode)), "a device")
 
 
 def damage(path: Path) -> str:
@@ -605,6 +619,8 @@ def _stamp(path: str) -> tuple[int, int, int, int] | None:
         if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):  # as Path.exists
             return None
         raise
+    if not stat.S_ISREG(st.st_mode):  # a directory or a FIFO (sqlite would wait on it): nothing learned
+        return None
     return st.st_mtime_ns, st.st_size, st.st_dev, st.st_ino
 
 
@@ -664,8 +680,9 @@ def open_for_write(state_dir: Path) -> sqlite3.Connection:
     # sqlite opens it, and sqlite gives its -wal and -shm files the same mode (no umask switch:
     # that is the whole process's, and the milter's threads create files meanwhile).
     paths.create_private_file(path_in(state_dir))
-    if path_in(state_dir).is_dir():
-        raise HistoryDamaged(state_dir, "a directory, not a file")
+    odd = not_a_file(path_in(state_dir))
+    if odd:
+        raise HistoryDamaged(state_dir, f"{odd}, not a file")
     db = sqlite3.connect(path_in(state_dir), timeout=30)
     try:
         db.execute("PRAGMA journal_mode=WAL")

@@ -159,3 +159,27 @@ def test_a_damaged_sender_history_fails_with_the_way_to_rebuild_it(tmp_path):
     assert f"sendguard learn --as {hf.ME} THEIR-SENT-FOLDER" in fix
     assert run("learn", "--as", hf.ME, str(sent)).returncode == 0
     assert lines(run("doctor", "--postfix-config", str(conf)))["sender histories"].startswith("ok 1 in ")
+
+
+def test_a_directory_where_a_sender_history_belongs_is_named_not_skipped(tmp_path):
+    """It was left out of the count: nothing can be learned into it, so the milter learns nothing
+    of that sender's mail."""
+    from sendguard.history.store import path_in
+    from sendguard.milter import senders
+
+    conf = postfix_dir(tmp_path)
+    config = tmp_path / "sendguard.toml"
+    state = tmp_path / "milter"
+    config.write_text(f'[milter]\nstate_dir = "{state}"\n')
+    path_in(senders.sender_dir(state, "me@nordwerk.example", create=True)).mkdir()
+    proc = subprocess.run(
+        [sendguard_exe(), "--config", str(config), "doctor", "--postfix-config", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    line = lines(proc)["sender histories"]
+    assert proc.returncode == 1 and line.startswith(
+        "FAIL 1 of 1 damaged: me@nordwerk.example (a directory, not a file)"
+    )

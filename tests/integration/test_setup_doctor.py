@@ -9,6 +9,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_message, sendguard_exe
 
 
@@ -556,5 +558,49 @@ def test_doctor_finds_a_damaged_history_and_its_fix_works(world, tmp_path):
     assert (state / "damaged" / history.name).exists()
     checked = world.cli("check", "--json", str(out))
     assert "malformed" not in checked.stdout and '"pass"' in checked.stdout, checked.stdout
+    line = next(line for line in world.cli("doctor").stdout.splitlines() if line.split()[1:2] == ["history"])
+    assert not line.startswith("FAIL"), line
+
+
+@pytest.mark.parametrize("kind", ["a directory", "a FIFO"])
+def test_doctor_names_what_stands_where_the_history_belongs_and_its_fix_works(world, tmp_path, kind):
+    """Not "nothing learned yet": nothing can be learned into it (learn and the delivery
+    observer fail), and a FIFO must not hang the check of a mail that reads it."""
+    from sendguard.history.store import path_in
+    from tests.support import history_fixtures as hf
+
+    state = Path(os.environ["XDG_DATA_HOME"]) / "sendguard"
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    history = path_in(state)
+    if kind == "a directory":
+        history.mkdir()
+    else:
+        os.mkfifo(history, 0o600)
+    out = tmp_path / "out.eml"
+    out.write_bytes(make_message(to="kollege1@nordwerk.example", subject="Plan 41"))
+    checked = world.cli("check", "--json", str(out))  # timeout=120 in world.cli: a hang fails here
+    assert checked.returncode in (0, 1), checked.stderr
+
+    proc = world.cli("doctor")
+    assert proc.returncode == 1, proc.stdout
+    rows = proc.stdout.splitlines()
+    line, fix = next((line, after) for line, after in zip(rows, rows[1:]) if line.split()[1:2] == ["history"])
+    assert line.startswith("FAIL") and f"{history} is {kind}, not a file" in line, line
+    assert "nothing learned yet" not in line
+    command = fix.split("→ ", 1)[1].split("   (", 1)[0]
+    assert command.startswith(f"mkdir {state}/damaged && mv {history}* {state}/damaged/ && sendguard learn ")
+    mail = [make_message(to=f"kollege{n}@nordwerk.example", subject=f"Plan {n}") for n in range(40)]
+    sent = hf.write_maildir(tmp_path / "Sent", mail)
+    done = subprocess.run(
+        command.replace("~/Mail/Sent ~/Mail/INBOX", str(sent)).replace("sendguard learn", f"{sendguard_exe()} learn"),
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=world.env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert history.is_file()
     line = next(line for line in world.cli("doctor").stdout.splitlines() if line.split()[1:2] == ["history"])
     assert not line.startswith("FAIL"), line
