@@ -145,7 +145,7 @@ class Fit:
     quoted: float
     org: float
     age: float
-    """log(1 + days) since the user last wrote to the contact (capped; the cap if never)."""
+    """log(1 + days) since the user last wrote to or heard from the contact (capped; the cap if never)."""
     topic_org: float = 0.0
     """1 when the message's topic has so far stayed inside the organization and so does the contact."""
 
@@ -377,9 +377,12 @@ class FitModel:
         return out
 
     def age(self, contact: Contact) -> float:
-        if not contact.last_sent or not self.when:
+        """How long since the user and the contact were last in touch, either way: answering
+        someone who wrote yesterday is as current as writing to someone one wrote to yesterday."""
+        last = max(contact.last_sent, contact.last_received)
+        if not last or not self.when:
             return AGE_CAP
-        days = max(self.when - contact.last_sent, 0.0) / 86400
+        days = max(self.when - last, 0.0) / 86400
         return min(math.log1p(days), AGE_CAP)
 
     def _kept_words(self, contacts: list[Contact]) -> dict[int, float]:

@@ -67,7 +67,7 @@ def reasons(twin: Fit, actual: Fit | None) -> str:
     if twin.mention > (actual.mention if actual else 0):
         said.append("the names in the text")
     if twin.age + 1 < (actual.age if actual else 0):
-        said.append("whom you wrote to recently")
+        said.append("whom you were in touch with recently")
     return ", ".join(said) or "the history"
 
 
