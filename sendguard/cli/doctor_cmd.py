@@ -404,7 +404,33 @@ def postfix_checks(cfg, config_dir: str | None, listen: str) -> list[Check]:  # 
     if config_dir is None:
         config_dir = cfg.milter.postfix_config if cfg is not None else ""
     checks = [Check(a.name, a.status, a.detail, a.fix) for a in setup_check.check(config_dir, listen)]
-    return [*checks, check_sender_histories(cfg)]
+    return [*checks, check_sender_histories(cfg), check_learning(cfg)]
+
+
+def check_learning(cfg) -> Check:  # type: ignore[no-untyped-def]
+    """The milter's journals of what to learn that it set aside (milter/journal.py): tried too
+    often, each one's learning failed or killed the process that learned it."""
+    from sendguard.milter import journal, senders
+
+    waiting = senders.state_dir(cfg) / journal.DIRECTORY
+    failed = waiting / journal.FAILED
+    try:
+        aside = sorted(p for p in failed.iterdir() if p.name.endswith(journal.SUFFIX))
+    except (FileNotFoundError, NotADirectoryError):
+        aside = []
+    if not aside:
+        return Check("learning", OK, f"no journal of what to learn set aside ({failed})")
+    size = sum(p.stat().st_size for p in aside if p.exists())
+    return Check(
+        "learning",
+        WARN,
+        f"{len(aside)} journal(s) of what the milter let through set aside in {failed} ({size} bytes): "
+        f"{journal.TRIES} attempts to learn each failed or ended the process, so what they hold is "
+        "not learned, and their senders' mail to those recipients may be held again",
+        f"the milter's log says why (`could not learn`, or a check worker that died while learning); once that "
+        f"is fixed, as the milter's user: mv {failed}/*{journal.SUFFIX} {waiting}/ (learned within seconds, "
+        f"{journal.TRIES} attempts again); or remove them to give up on learning them",
+    )
 
 
 def check_sender_histories(cfg) -> Check:  # type: ignore[no-untyped-def]

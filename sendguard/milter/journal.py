@@ -13,6 +13,11 @@ the death of the process, not of the machine.
 
 A journal is a run of records: two 4-byte big-endian lengths, a JSON ``[sender, own addresses]``
 and the message's bytes. A record cut short (killed mid-write) ends the journal.
+
+Each attempt to learn a journal is counted in its name (``NAME+N.journal``, renamed by whoever
+holds it) before it starts, so that a journal whose learning kills the process (out of memory)
+is not taken up by every next worker for ever: one tried TRIES times is set aside in
+``learning/failed/`` (``doctor --postfix`` names it) and never deleted.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from sendguard.paths import ensure_private_dir
 
 DIRECTORY = "learning"
 SUFFIX = ".journal"
+FAILED = "failed"
+"""Under DIRECTORY: the journals set aside after TRIES attempts."""
+TRIES = 3
 _HEAD = struct.Struct(">II")
 
 Record = tuple[str, tuple[str, ...], bytes]
@@ -43,6 +51,34 @@ class Journal:
     def __init__(self, fd: int, path: Path) -> None:
         self.fd = fd
         self.path = path
+
+    @property
+    def tries(self) -> int:
+        """Attempts to learn it so far (its name counts them)."""
+        return tries_of(self.path.name)
+
+    def attempt(self) -> None:
+        """Count one more attempt in the name, before it starts: an attempt that kills the
+        process is counted all the same."""
+        counted = self.path.with_name(f"{_base(self.path.name)}+{self.tries + 1}{SUFFIX}")
+        os.rename(self.path, counted)
+        self.path = counted
+
+    def set_aside(self) -> Path:
+        """Move it into ``learning/failed/`` under its first name (moved back, it starts its
+        count anew), and let it go; where it is now."""
+        try:
+            failed = ensure_private_dir(self.path.parent / FAILED)
+            base = _base(self.path.name)
+            target = failed / (base + SUFFIX)
+            n = 1
+            while target.exists():  # one set aside before, moved back and failing again
+                target, n = failed / f"{base}.{n}{SUFFIX}", n + 1
+            os.rename(self.path, target)
+            self.path = target
+        finally:
+            self._close()
+        return target
 
     @classmethod
     def create(cls, root: Path) -> Journal:
@@ -75,11 +111,16 @@ class Journal:
         that no scan, of this process or another, learns it again and again meanwhile."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-        os.close(self.fd)
+        self._close()
 
     def release(self) -> None:
         """Let the lock go and leave the journal: an orphan, for the next scan of any worker."""
-        os.close(self.fd)
+        self._close()
+
+    def _close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     def records(self) -> list[Record]:
         return read(self.fd)
@@ -98,7 +139,7 @@ class Journal:
                 os.close(fd)
                 return None
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_nlink == 0:  # learned and removed between the listing and the lock
+            if not _named(path, os.fstat(fd)):  # learned and removed, or renamed (an attempt counted), meanwhile
                 os.close(fd)
                 return None
         except BlockingIOError:  # its owner is alive and holds it
@@ -110,15 +151,43 @@ class Journal:
         return cls(fd, path)
 
 
-def adoptable(root: Path, failed: Callable[[OSError], None]) -> Iterator[tuple[Journal, list[Record]]]:
-    """Each orphan under ``root`` (orphans), locked by this process, with its records, one at a
-    time. One that cannot be read is let go (it stays for a later scan) and passed to ``failed``."""
+def _base(name: str) -> str:
+    """A journal's name without its count of attempts and suffix."""
+    stem = name.removesuffix(SUFFIX)
+    base, plus, count = stem.rpartition("+")
+    return base if plus and count.isdigit() else stem
+
+
+def tries_of(name: str) -> int:
+    _, plus, count = name.removesuffix(SUFFIX).rpartition("+")
+    return int(count) if plus and count.isdigit() else 0
+
+
+def _named(path: Path, info: os.stat_result) -> bool:
+    """Whether ``path`` still names the file ``info`` is of."""
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino) and info.st_nlink > 0
+
+
+def adoptable(
+    root: Path, failed: Callable[[OSError], None], aside: Callable[[Path], None]
+) -> Iterator[tuple[Journal, list[Record]]]:
+    """Each orphan under ``root`` (orphans), locked by this process, its attempt counted, with
+    its records, one at a time. One tried TRIES times is set aside and passed to ``aside`` (where it is now). One that cannot be
+    read (or counted) is let go (it stays for a later scan) and passed to ``failed``."""
     for path in orphans(root):
         try:
             journal = Journal.adopt(path)
             if journal is None:
                 continue
             try:
+                if journal.tries >= TRIES:
+                    aside(journal.set_aside())
+                    continue
+                journal.attempt()  # counted before it is even read: reading a huge one may kill too
                 records = journal.records()
             except BaseException:
                 journal.release()

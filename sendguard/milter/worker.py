@@ -38,7 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sendguard import faults
 from sendguard.milter.background import Background
-from sendguard.milter.journal import Journal, adoptable
+from sendguard.milter.journal import TRIES, Journal, adoptable
 from sendguard.printable import printable
 
 if TYPE_CHECKING:
@@ -205,6 +205,8 @@ class Learning:
                 continue
             if job is not None:
                 batch, journal = job
+                if journal is not None:
+                    self._attempt(journal)
                 self._learn(batch, counted=True)
                 if journal is not None:
                     self._remove(journal)
@@ -217,12 +219,13 @@ class Learning:
 
     def _adopt(self) -> None:
         """Learn the journals nobody holds (a worker died before it learned them, or left them
-        past MAX_BEHIND), each read only once locked, and removed once learned."""
+        past MAX_BEHIND), each read only once locked and its attempt counted, and removed once
+        learned; one tried TRIES times is set aside instead (journal.adoptable)."""
 
         def failed(err: OSError) -> None:  # it stays for a later scan
-            _log(f"could not read a journal of what to learn: {type(err).__name__}: {printable(str(err))}")
+            _log(f"could not take up a journal of what to learn: {type(err).__name__}: {printable(str(err))}")
 
-        for journal, records in adoptable(self.root, failed):
+        for journal, records in adoptable(self.root, failed, _set_aside):
             batch: Batch = {}
             for sender, own, raw in records:
                 batch.setdefault((sender, own), []).append((raw, None))
@@ -230,6 +233,13 @@ class Learning:
                 _log(f"learning {len(records)} messages let through and not learned by the worker that checked them")
             self._learn(batch, counted=False)
             self._remove(journal)
+
+    @staticmethod
+    def _attempt(journal: Journal) -> None:
+        try:
+            journal.attempt()
+        except OSError as err:  # learned all the same; a learning that kills this worker is not counted
+            _log(f"could not count an attempt to learn a journal: {type(err).__name__}: {printable(str(err))}")
 
     @staticmethod
     def _remove(journal: Journal) -> None:
@@ -245,6 +255,7 @@ class Learning:
         for (sender, own), items in batch.items():
             try:
                 raws, reads = [raw for raw, _ in items], [read for _, read in items]
+                faults.point("milter-learn")
                 self.policy.learn_many(sender, raws, list(own), reads, refit=True)
             except RefitFailed as err:  # a judgement not refitted stays as it was fitted
                 _log(f"could not refit the judgement of {printable(sender)}: {printable(str(err))}")
@@ -260,6 +271,13 @@ class Learning:
         """Learn everything handed over, then end the thread."""
         self.batches.put(None)
         self.thread.join()
+
+
+def _set_aside(where: Path) -> None:
+    _log(
+        f"set aside {where} after {TRIES} attempts to learn it failed or ended the process that "
+        "learned it: what it holds is not learned; `sendguard doctor --postfix` says what to do"
+    )
 
 
 class Notices(Background):

@@ -183,3 +183,40 @@ def test_a_directory_where_a_sender_history_belongs_is_named_not_skipped(tmp_pat
     assert proc.returncode == 1 and line.startswith(
         "FAIL 1 of 1 damaged: me@nordwerk.example (a directory, not a file)"
     )
+
+
+def test_a_journal_the_milter_set_aside_is_named_with_how_to_learn_it_again(tmp_path):
+    """After three attempts to learn it failed or killed the worker, the milter moves a journal
+    to learning/failed/ and logs it once; doctor keeps saying so, and its command works."""
+    from sendguard.milter import journal
+    from sendguard.milter.journal import Journal
+
+    conf = postfix_dir(tmp_path)
+    config = tmp_path / "sendguard.toml"
+    state = tmp_path / "milter"
+    config.write_text(f'[milter]\nstate_dir = "{state}"\n')
+
+    def learning_line() -> tuple[str, str]:
+        proc = subprocess.run(
+            [sendguard_exe(), "--config", str(config), "doctor", "--postfix-config", str(conf)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        rows = proc.stdout.splitlines()
+        return next((row, after) for row, after in zip(rows, [*rows[1:], ""]) if row.split()[1:2] == ["learning"])
+
+    assert learning_line()[0].startswith("ok  ")
+    held = Journal.create(state)
+    held.append("me@nordwerk.example", (), b"Subject: x\n\nbody\n")
+    aside = held.set_aside()
+    line, fix = learning_line()
+    assert (
+        line.startswith("warn") and f"1 journal(s) of what the milter let through set aside in {aside.parent}" in line
+    )
+    assert "not learned" in line
+    command = fix.split("→ ", 1)[1].split(" (learned within", 1)[0].split("as the milter's user: ", 1)[1]
+    assert subprocess.run(command, shell=True, check=False).returncode == 0
+    assert [p.name for p in (state / journal.DIRECTORY).glob("*.journal")] == [aside.name]
+    assert learning_line()[0].startswith("ok  ")

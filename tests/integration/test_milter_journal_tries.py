@@ -1,0 +1,153 @@
+"""A journal of what to learn whose learning kills the worker is tried a bounded number of
+times and then set aside, never lost (sendguard.milter.journal, worker.Learning).
+
+Real check worker processes (``python -m sendguard.milter.worker``) on a real state directory;
+the kill comes from the fault point in the learning itself, as an out-of-memory kill would.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sendguard import faults
+from sendguard.milter import journal, worker
+from sendguard.milter.journal import Journal
+from sendguard.milter.policy import ACCEPT
+from tests.conftest import make_message
+from tests.support.milter import ME, tx
+from tests.support.postfix import wait_until
+
+CONFIG = '[organization]\ndomains = ["nordwerk.example"]\n\n[log]\nnotmuch = false\n'
+
+
+def config():
+    from sendguard.config.schema import parse
+
+    return parse(CONFIG)
+
+
+class WorkerProcess:
+    """One check worker process on ``root``, its stderr in a file."""
+
+    def __init__(self, root: Path, log: Path, kill_at: str = "") -> None:
+        env = dict(os.environ)
+        env.pop(faults.ENV, None)
+        if kill_at:
+            env[faults.ENV] = kill_at
+        self.log = log
+        with log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "sendguard.milter.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=env,
+            )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        worker.write_frame(self.proc.stdin, (config(), root))
+
+    def ready(self) -> None:
+        assert worker.read_frame(self.proc.stdout) == "ready", self.log.read_text()
+
+    def ask(self, raw: bytes, to: str):  # type: ignore[no-untyped-def]
+        worker.write_frame(self.proc.stdin, (tx(raw, to=to), time.time() + 60))
+        return worker.read_frame(self.proc.stdout)
+
+    def stop(self) -> int:
+        """EOF, as when the milter stops: it learns what it holds and exits."""
+        self.proc.stdin.close()  # type: ignore[union-attr]
+        return self.proc.wait(60)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def orphan(root: Path, *recipients: str) -> str:
+    """A journal of one message from ME to each of ``recipients``, left by a worker that died; its name."""
+    owner = Journal.create(root)
+    for to in recipients:
+        owner.append(ME, (), make_message(to=to))
+    owner.release()
+    return owner.path.name.removesuffix(journal.SUFFIX)
+
+
+def waiting(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / journal.DIRECTORY).glob("*" + journal.SUFFIX))
+
+
+def set_aside(root: Path) -> list[str]:
+    failed = root / journal.DIRECTORY / journal.FAILED
+    return sorted(p.name for p in failed.iterdir()) if failed.is_dir() else []
+
+
+def sent_to(root: Path, to: str) -> int:
+    from sendguard.history.store import open_read_only
+    from sendguard.milter import senders
+
+    store = open_read_only(senders.sender_dir(root, ME))
+    contact = store.contact(to) if store is not None else None
+    return contact.sent if contact is not None else 0
+
+
+def test_a_journal_whose_learning_kills_the_worker_is_set_aside_after_three_tries(tmp_path):
+    """Out of memory on a batch killed every worker that took it up, for ever: each attempt is
+    counted before it starts, and the worker after the third sets it aside and lives."""
+    log = tmp_path / "workers.log"
+    state = tmp_path / "state"
+    name = orphan(state, "kollege@nordwerk.example")
+    content = (state / journal.DIRECTORY / f"{name}.journal").read_bytes()
+    for attempt in range(1, journal.TRIES + 1):
+        taker = WorkerProcess(state, log, kill_at="milter-learn")  # it scans as it starts
+        try:
+            assert taker.proc.wait(60) == -9, log.read_text()
+        finally:
+            taker.kill()
+        assert waiting(state) == [f"{name}+{attempt}.journal"]
+    survivor = WorkerProcess(state, log, kill_at="milter-learn")  # would die too, if it learned it
+    try:
+        survivor.ready()
+        wait_until(lambda: set_aside(state) == [f"{name}.journal"], 60, "the journal set aside")
+        assert survivor.stop() == 0, log.read_text()
+    finally:
+        survivor.kill()
+    assert waiting(state) == []
+    assert (state / journal.DIRECTORY / journal.FAILED / f"{name}.journal").read_bytes() == content, "kept whole"
+    lines = [line for line in log.read_text().splitlines() if "set aside" in line]
+    assert len(lines) == 1, log.read_text()
+    assert f"{journal.FAILED}/{name}.journal after 3 attempts" in lines[0]
+    assert "sendguard doctor --postfix" in lines[0]
+    assert sent_to(state, "kollege@nordwerk.example") == 0
+
+    # moved back, as doctor says, it is learned by a worker that survives learning it
+    os.rename(
+        state / journal.DIRECTORY / journal.FAILED / f"{name}.journal", state / journal.DIRECTORY / f"{name}.journal"
+    )
+    fixed = WorkerProcess(state, log)
+    try:
+        fixed.ready()
+        assert fixed.stop() == 0
+    finally:
+        fixed.kill()
+    assert sent_to(state, "kollege@nordwerk.example") == 1
+    assert waiting(state) == []
+
+
+def test_a_worker_killed_while_learning_its_own_batch_leaves_it_counted(tmp_path):
+    log = tmp_path / "workers.log"
+    state = tmp_path / "state"
+    checker = WorkerProcess(state, log, kill_at="milter-learn")
+    try:
+        checker.ready()
+        to = "kollege@nordwerk.example"
+        assert checker.ask(make_message(to=to), to).action == ACCEPT
+        assert checker.proc.wait(60) == -9, log.read_text()  # learned once idle: killed there
+    finally:
+        checker.kill()
+    (left,) = waiting(state)
+    assert left.endswith("+1.journal"), left
