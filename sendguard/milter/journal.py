@@ -17,7 +17,9 @@ and the message's bytes. A record cut short (killed mid-write) ends the journal.
 Each attempt to learn a journal is counted in its name (``NAME+N.journal``, renamed by whoever
 holds it) before it starts, so that a journal whose learning kills the process (out of memory)
 is not taken up by every next worker for ever: one tried TRIES times is set aside in
-``learning/failed/`` (``doctor --postfix`` names it) and never deleted.
+``learning/failed/`` (``doctor --postfix`` names it) and never deleted. One whose learning
+failed with an error (a history locked too long, or damaged) is kept, its mtime set to when it
+may be tried again (RETRY_AFTER).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ SUFFIX = ".journal"
 FAILED = "failed"
 """Under DIRECTORY: the journals set aside after TRIES attempts."""
 TRIES = 3
+RETRY_AFTER = 60.0
+"""Seconds after an attempt that failed with an error before the next one."""
 _HEAD = struct.Struct(">II")
 
 Record = tuple[str, tuple[str, ...], bytes]
@@ -63,6 +67,14 @@ class Journal:
         counted = self.path.with_name(f"{_base(self.path.name)}+{self.tries + 1}{SUFFIX}")
         os.rename(self.path, counted)
         self.path = counted
+
+    def later(self, delay: float = RETRY_AFTER) -> None:
+        """Keep it for an attempt ``delay`` seconds from now (its mtime says when), and let it go."""
+        try:
+            when = time.time() + delay
+            os.utime(self.fd, (when, when))
+        finally:
+            self._close()
 
     def set_aside(self) -> Path:
         """Move it into ``learning/failed/`` under its first name (moved back, it starts its
@@ -176,7 +188,8 @@ def adoptable(
     root: Path, failed: Callable[[OSError], None], aside: Callable[[Path], None]
 ) -> Iterator[tuple[Journal, list[Record]]]:
     """Each orphan under ``root`` (orphans), locked by this process, its attempt counted, with
-    its records, one at a time. One tried TRIES times is set aside and passed to ``aside`` (where it is now). One that cannot be
+    its records, one at a time. One kept after an error is left until its time has come; one
+    tried TRIES times is set aside and passed to ``aside`` (where it is now). One that cannot be
     read (or counted) is let go (it stays for a later scan) and passed to ``failed``."""
     for path in orphans(root):
         try:
@@ -186,6 +199,9 @@ def adoptable(
             try:
                 if journal.tries >= TRIES:
                     aside(journal.set_aside())
+                    continue
+                if journal.tries and os.fstat(journal.fd).st_mtime > time.time():  # kept after an error, not due
+                    journal.release()
                     continue
                 journal.attempt()  # counted before it is even read: reading a huge one may kill too
                 records = journal.records()

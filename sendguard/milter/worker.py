@@ -38,7 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sendguard import faults
 from sendguard.milter.background import Background
-from sendguard.milter.journal import TRIES, Journal, adoptable
+from sendguard.milter.journal import RETRY_AFTER, TRIES, Journal, adoptable
 from sendguard.printable import printable
 
 if TYPE_CHECKING:
@@ -207,9 +207,9 @@ class Learning:
                 batch, journal = job
                 if journal is not None:
                     self._attempt(journal)
-                self._learn(batch, counted=True)
+                learned = self._learn(batch, counted=True)
                 if journal is not None:
-                    self._remove(journal)
+                    self._done(journal, learned)
                 if self.idle is not None and self.batches.empty():
                     self.idle()
             if job is None or self.batches.empty():
@@ -231,8 +231,7 @@ class Learning:
                 batch.setdefault((sender, own), []).append((raw, None))
             if records:
                 _log(f"learning {len(records)} messages let through and not learned by the worker that checked them")
-            self._learn(batch, counted=False)
-            self._remove(journal)
+            self._done(journal, self._learn(batch, counted=False))
 
     @staticmethod
     def _attempt(journal: Journal) -> None:
@@ -242,16 +241,31 @@ class Learning:
             _log(f"could not count an attempt to learn a journal: {type(err).__name__}: {printable(str(err))}")
 
     @staticmethod
-    def _remove(journal: Journal) -> None:
+    def _done(journal: Journal, learned: bool) -> None:
+        """Remove ``journal`` once learned; else keep it for a later attempt, or set it aside
+        once it had its TRIES."""
         try:
-            journal.remove()
-        except OSError as err:  # learned: it stays locked while this worker lives, then is learned again, to no effect
-            _log(f"could not remove a learned journal: {type(err).__name__}: {printable(str(err))}")
+            if learned:
+                journal.remove()
+            elif journal.tries >= TRIES:
+                _set_aside(journal.set_aside())
+            else:
+                journal.later()
+                _log(
+                    f"kept what could not be learned, to be tried again in {RETRY_AFTER:g} s ({journal.tries} of {TRIES} tries)"
+                )
+        except (
+            OSError
+        ) as err:  # a learned one stays locked while this worker lives, then is learned again, to no effect
+            what = "remove a learned journal" if learned else "keep a journal for a later attempt"
+            _log(f"could not {what}: {type(err).__name__}: {printable(str(err))}")
 
-    def _learn(self, batch: Batch, counted: bool) -> None:
-        """``counted``: the batch is in ``behind`` (handed over, not read from a journal)."""
+    def _learn(self, batch: Batch, counted: bool) -> bool:
+        """Whether every sender's part of ``batch`` was learned (a refit that failed is learned).
+        ``counted``: the batch is in ``behind`` (handed over, not read from a journal)."""
         from sendguard.milter.policy import RefitFailed
 
+        learned = True
         for (sender, own), items in batch.items():
             try:
                 raws, reads = [raw for raw, _ in items], [read for _, read in items]
@@ -262,10 +276,12 @@ class Learning:
             except Exception as err:  # noqa: BLE001 — a history that cannot be written costs learning, not mail
                 why = f"{type(err).__name__}: {printable(str(err))}"
                 _log(f"could not learn {len(items)} messages of {printable(sender)}: {why}")
+                learned = False
             finally:
                 if counted:
                     with self.lock:
                         self.behind -= len(items)
+        return learned
 
     def stop(self) -> None:
         """Learn everything handed over, then end the thread."""

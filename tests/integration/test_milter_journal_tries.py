@@ -1,5 +1,5 @@
-"""A journal of what to learn whose learning kills the worker is tried a bounded number of
-times and then set aside, never lost (sendguard.milter.journal, worker.Learning).
+"""A journal of what to learn whose learning kills the worker, or fails, is tried a bounded
+number of times and then set aside, never lost (sendguard.milter.journal, worker.Learning).
 
 Real check worker processes (``python -m sendguard.milter.worker``) on a real state directory;
 the kill comes from the fault point in the learning itself, as an out-of-memory kill would.
@@ -7,6 +7,7 @@ the kill comes from the fault point in the learning itself, as an out-of-memory 
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -86,6 +87,17 @@ def set_aside(root: Path) -> list[str]:
     return sorted(p.name for p in failed.iterdir()) if failed.is_dir() else []
 
 
+def kept_after(root: Path, attempt: int) -> bool:
+    """Whether the one journal waiting is kept after its ``attempt``-th try failed (not due yet)."""
+    names = waiting(root)
+    if len(names) != 1 or journal.tries_of(names[0]) != attempt:
+        return False
+    try:
+        return (root / journal.DIRECTORY / names[0]).stat().st_mtime > time.time()
+    except FileNotFoundError:
+        return False
+
+
 def sent_to(root: Path, to: str) -> int:
     from sendguard.history.store import open_read_only
     from sendguard.milter import senders
@@ -151,3 +163,60 @@ def test_a_worker_killed_while_learning_its_own_batch_leaves_it_counted(tmp_path
         checker.kill()
     (left,) = waiting(state)
     assert left.endswith("+1.journal"), left
+
+
+def test_a_batch_whose_learning_fails_is_kept_and_learned_once_the_history_can_be_written(tmp_path):
+    """It was removed, and its messages never learned, after one failure (a history locked too
+    long, damaged, a full disk): it is kept, tried again later, and each try counts."""
+    from sendguard.history.store import path_in
+    from sendguard.milter import senders
+
+    log = tmp_path / "workers.log"
+    state = tmp_path / "state"
+    history = path_in(senders.sender_dir(state, ME, create=True))
+    history.mkdir()  # nothing can be learned into it
+    to = "kollege@nordwerk.example"
+    checker = WorkerProcess(state, log)
+    try:
+        checker.ready()
+        checker.ask(make_message(to=to), to)
+        wait_until(lambda: "kept what could not be learned" in log.read_text(), 60, "the failed attempt")
+        (left,) = waiting(state)
+        assert left.endswith("+1.journal"), left
+        assert (state / journal.DIRECTORY / left).stat().st_mtime > time.time() + journal.RETRY_AFTER - 30, (
+            "not due yet"
+        )
+        history.rmdir()  # the administrator's fix
+        past = time.time() - 1
+        os.utime(state / journal.DIRECTORY / left, (past, past))  # its time has come
+        wait_until(lambda: waiting(state) == [], 60, "the kept journal learned (the idle scan)")
+        assert sent_to(state, to) == 1
+        assert checker.stop() == 0
+    finally:
+        checker.kill()
+    assert "could not learn 1 messages of me@nordwerk.example: HistoryDamaged" in log.read_text()
+
+
+def test_a_batch_whose_learning_fails_three_times_is_set_aside_not_removed(tmp_path):
+    from sendguard.history.store import path_in
+    from sendguard.milter import senders
+
+    log = tmp_path / "workers.log"
+    state = tmp_path / "state"
+    path_in(senders.sender_dir(state, ME, create=True)).mkdir()  # and it stays so
+    to = "kollege@nordwerk.example"
+    checker = WorkerProcess(state, log)
+    try:
+        checker.ready()
+        checker.ask(make_message(to=to), to)
+        for attempt in range(1, journal.TRIES):  # the last one that fails sets it aside
+            wait_until(functools.partial(kept_after, state, attempt), 60, f"try {attempt} failed and kept")
+            (left,) = waiting(state)
+            past = time.time() - 1
+            os.utime(state / journal.DIRECTORY / left, (past, past))  # its time has come
+        wait_until(lambda: len(set_aside(state)) == 1, 60, "the journal set aside")
+        assert waiting(state) == []
+        assert checker.stop() == 0
+    finally:
+        checker.kill()
+    assert len([line for line in log.read_text().splitlines() if "set aside" in line]) == 1, log.read_text()
