@@ -163,6 +163,8 @@ def oops(  # type: ignore[no-untyped-def]
             "language": report.language,
             "notes": report.notes,
         }
+        if report.history_skipped is not None:
+            out["history_skipped"] = report.history_skipped.message
         if where is not None:
             out["record_file"] = str(where / "record.txt")
         if mail:
@@ -193,6 +195,20 @@ def oops(  # type: ignore[no-untyped-def]
         click.echo(f"Note: {printable(note)}")
     click.echo(f"Deadline to decide on notifying the supervisory authority: {report.record['deadline']}.")
     whose = "The history" if team is None else f"{printable(team.key)}'s history"
-    click.echo(f"{whose} has forgotten this message: it will not be learned as a real relationship.")
+    if report.history_skipped is None:
+        click.echo(f"{whose} has forgotten this message: it will not be learned as a real relationship.")
+    else:
+        if team is None:
+            fix, again = report.history_skipped.hints[0], f"sendguard oops {report.entry.id}"
+        else:
+            fix = "`sendguard doctor --postfix` says how to set it aside and seed it again"
+            again = f"sendguard oops {report.entry.id} --as {printable(team.key)}"
+        click.echo(
+            f"{whose} part was skipped: {printable(report.history_skipped.message)}, so this message is not "
+            "taken out of it, and the drafts use no greeting or name learned from it."
+        )
+        click.echo(
+            f"{printable(fix[:1].upper() + fix[1:])}; then `{again}` again takes it out (the same record and drafts)."
+        )
     if unmailed is not None:
         raise unmailed

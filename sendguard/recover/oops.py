@@ -13,6 +13,7 @@ import email
 import email.parser
 import email.policy
 import email.utils
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -27,7 +28,7 @@ from sendguard.errors import QueueError, UsageError
 from sendguard.history import open_for_check
 from sendguard.history.forget import forget_raw
 from sendguard.history.ledger import voice_with
-from sendguard.history.store import open_for_write
+from sendguard.history.store import HistoryDamaged, open_for_write
 from sendguard.history.twins import confusables
 from sendguard.mail.greetings import SALUTATIONS_BY_LANGUAGE
 from sendguard.mail.message import OutgoingMessage, domain_matches, domain_of, normalize_address
@@ -53,6 +54,9 @@ class OopsReport:
     language: str = "en"
     notes: list[str] = field(default_factory=list)
     """One line each, for the user: what was not written and why, what to confirm."""
+    history_skipped: HistoryDamaged | None = None
+    """Why the history was neither changed nor read (it is damaged): the message is not taken
+    out of it. The record and drafts do not need it."""
 
 
 def find_sent(queue: q.Queue, ref: str | None, skipped: list[q.Entry] | None = None) -> q.Entry:
@@ -246,12 +250,15 @@ class Person:
         return f"{self.display} ({self.addr})" if self.display else self.addr
 
 
-def person(state_dir: Path, addr: str, display: str, language: str) -> Person:
+def person(state_dir: Path | None, addr: str, display: str, language: str) -> Person:
     """``addr`` with the greeting, form and closing the user uses with them (the ledger), or the
-    language's polite defaults where the history has none in this language."""
+    language's polite defaults where the history has none in this language (or is not read:
+    ``state_dir`` None)."""
 
     words = TEXTS[language]
-    voice = voice_with(state_dir, addr, language)
+    voice = (
+        voice_with(state_dir, addr, language) if state_dir is not None else {"greeting": "", "closing": "", "form": ""}
+    )
     greeting = voice["greeting"] if fits_language(voice["greeting"], language, SALUTATIONS_BY_LANGUAGE) else ""
     closing = voice["closing"] if fits_language(voice["closing"], language, CLOSINGS_BY_LANGUAGE) else ""
     if voice["form"] in ("du", "sie", "tu", "vous"):
@@ -341,7 +348,7 @@ def write_drafts(
     *,
     now: float,
     raw: bytes,
-    state_dir: Path,
+    state_dir: Path | None,
     previous: dict[str, str] | None = None,
 ) -> tuple[dict[str, Path], list[str]]:
     """The drafts, by role; rewritten in place where ``previous`` names their files. Returns the
@@ -419,10 +426,10 @@ def write_drafts(
     return written, notes
 
 
-def _contact_display(state_dir: Path, addr: str) -> str:
+def _contact_display(state_dir: Path | None, addr: str) -> str:
     """The display name the history has for an address, or ""."""
 
-    store = open_for_check(state_dir)
+    store = open_for_check(state_dir) if state_dir is not None else None
     contact = store.contact(addr) if store is not None else None
     return contact.name if contact is not None else ""
 
@@ -515,11 +522,16 @@ def report(
         raw = entry.raw()
         previous = dict(entry.meta.get("oops") or {})
         first = not previous
-        forget_mistake(history, raw, config)  # before the user's voice is read from the history
+        skipped: HistoryDamaged | None = None
+        try:
+            forget_mistake(history, raw, config)  # before the user's voice is read from the history
+        except HistoryDamaged as err:  # the record needs none of it: written all the same, said
+            skipped = err
+        reads = history if skipped is None else None
         wrong_given = [normalize_address(a) for a in wrong or []] or list(previous.get("wrong_given") or [])
         intended_given = [normalize_address(a) for a in intended or []] or list(previous.get("intended_given") or [])
         meta = cast(dict[str, Any], entry.meta)
-        unintended, meant, guess = classify_recipients(meta, config, wrong_given, intended_given, history)
+        unintended, meant, guess = classify_recipients(meta, config, wrong_given, intended_given, reads)
         message = OutgoingMessage(raw)
         language = previous.get("language") or language_of(
             f"{message.subject}\n{message.body_text}", message.header("Content-Language")
@@ -542,10 +554,11 @@ def report(
             drafts_dir,
             now=now,
             raw=raw,
-            state_dir=history,
+            state_dir=reads,
             previous=previous.get("draft_files") or {},
         )
-        _note_drafts(history, _written_keys(list(written.values())), now)
+        if skipped is None:
+            _note_drafts(history, _written_keys(list(written.values())), now)
         if guess and meant:
             notes.append(
                 f"who it was meant for is presumed ({', '.join(meant)}): check, or say it with --intended ADDR"
@@ -574,7 +587,7 @@ def report(
         )
         if first:
             events.emit(entry, "oops", config, observers=observers)
-    return OopsReport(entry, record, list(written.values()), language, notes)
+    return OopsReport(entry, record, list(written.values()), language, notes, skipped)
 
 
 def open_incidents(queue: q.Queue, now: float, sender: str | None = None) -> list[dict[str, Any]]:
@@ -624,5 +637,10 @@ def forget_mistake(state_dir: Path, raw: bytes, config: Any) -> None:
     db = open_for_write(state_dir)
     try:
         forget_raw(db, raw, config.identity.addresses, config.organization.domains)
+    except sqlite3.DatabaseError as err:  # a damaged page, found while forgetting
+        damaged = HistoryDamaged.of(err, state_dir)
+        if damaged is None:
+            raise
+        raise damaged from None
     finally:
         db.close()

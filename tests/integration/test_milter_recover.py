@@ -499,3 +499,23 @@ def test_the_shell_completes_the_milters_senders_and_their_copies_that_left(team
     assert offered == [entry_id] and held not in offered
     assert complete_in_bash(*config, "forget", "--as", "dwolff", "") == []
     assert complete_in_bash("--config", str(team.root / "nowhere.toml"), "oops", "--as", "") == []
+
+
+def test_oops_as_with_the_senders_history_damaged_writes_the_record_and_says_what_was_skipped(team):
+    from sendguard.history.store import path_in
+    from sendguard.milter import senders
+
+    entry_id = sent_anyway(team.policy())
+    history = path_in(senders.sender_dir(team.state, hf.ME))
+    for part in history.parent.glob(history.name + "*"):
+        part.unlink()
+    history.write_bytes(b"not a database " * 100)
+    out = team.cli("oops", "--as", hf.ME, entry_id)
+    assert out.returncode == 0, out.stderr
+    assert (team.state / "oops" / entry_id / "record.txt").exists()
+    assert f"{hf.ME}'s history part was skipped: the history {history} is damaged (" in out.stdout
+    assert "has forgotten" not in out.stdout
+    assert (
+        f"`sendguard doctor --postfix` says how to set it aside and seed it again; then `sendguard oops {entry_id} --as {hf.ME}`"
+        in out.stdout
+    )

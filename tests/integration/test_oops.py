@@ -484,3 +484,68 @@ def test_after_a_fix_in_review_only_who_the_fix_brought_in_got_it_by_mistake(wor
     # --wrong still names anyone
     again = json.loads(world.cli("oops", "--json", "--wrong", "kai@partner.example").stdout)["record"]
     assert again["unintended_recipients"] == ["kai@partner.example"]
+
+
+@pytest.mark.parametrize("damage", ["not a database", "a directory"])
+def test_a_damaged_history_skips_the_history_part_and_the_record_is_written(world, tmp_path, damage):
+    """oops refused its record (exit 65) while the history was damaged, though the record and
+    the drafts need none of it: both are written, and it says what was skipped and why; once
+    the history is set aside and learned again, oops again takes the message out of it."""
+    import subprocess
+
+    from sendguard import paths
+    from sendguard.history.store import open_read_only, path_in
+    from tests.conftest import sendguard_exe
+    from tests.support import history_fixtures as hf
+
+    world.config_path.write_text(config_text(world))
+    mistake = with_pdf("petra@falsch.example", GERMAN)
+    mail = [make_message(to=f"kollege{n}@nordwerk.example", subject=f"Plan {n}") for n in range(5)]
+    sent = hf.write_maildir(tmp_path / "Sent", [*mail, mistake])
+    assert world.cli("learn", str(sent)).returncode == 0
+    assert world.send(mistake, "-t").returncode == 0
+    state = paths.state_dir()
+    assert events.settle(state)  # the delivery observer is done with the history
+    history = path_in(state)
+    for part in history.parent.glob(history.name + "*"):
+        part.unlink()
+    if damage == "a directory":
+        history.mkdir()
+    else:
+        history.write_bytes(b"not a database " * 100)
+
+    out = world.cli("oops", "--json", "--intended", "anna.berg@kundenfirma.example")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["record"]["unintended_recipients"] == ["petra@falsch.example"]
+    assert len(data["drafts"]) == 3 and all(Path(p).exists() for p in data["drafts"])
+    assert data["history_skipped"].startswith(f"the history {history} is damaged (")
+    text = world.cli("oops", data["record"]["id"])
+    assert text.returncode == 0, text.stderr
+    assert f"The history part was skipped: the history {history} is damaged (" in text.stdout
+    assert "so this message is not taken out of it" in text.stdout
+    assert "has forgotten" not in text.stdout
+    fix = next(line for line in text.stdout.splitlines() if line.startswith("Set it aside and learn again: "))
+    command = fix.removeprefix("Set it aside and learn again: ").split("; then `", 1)[0]
+    done = subprocess.run(
+        command.replace("~/Mail/Sent ~/Mail/INBOX", str(sent)).replace("sendguard learn", f"{sendguard_exe()} learn"),
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=world.env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    store = open_read_only(state)
+    assert store is not None and store.contact("petra@falsch.example") is not None, "learned again from Sent"
+
+    again = world.cli("oops", "--json", data["record"]["id"])
+    assert again.returncode == 0, again.stderr
+    redone = json.loads(again.stdout)
+    assert redone["record"]["id"] == data["record"]["id"]
+    assert redone["record"]["deadline"] == data["record"]["deadline"]
+    assert "history_skipped" not in redone
+    store = open_read_only(state)
+    contact = store.contact("petra@falsch.example") if store is not None else None
+    assert contact is None or contact.sent == 0, "taken out of the history now"
