@@ -23,6 +23,9 @@ from sendguard.cli.support import mailsetup
 from sendguard.errors import ConfigError, StateUnwritable
 from sendguard.printable import printable
 
+STALE_RECEIVED_DAYS = 14
+"""Sent mail this much newer than any received mail learned: the inbox is no longer learned."""
+
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
 
@@ -181,7 +184,23 @@ def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
             "quote are unknown, and the wrong recipient is found less often",
             "sendguard learn ~/Mail/INBOX   (the folder your mail arrives in)",
         )
+    sent_at, received_at = store.newest()
+    if received_at and sent_at - received_at > STALE_RECEIVED_DAYS * 86400:
+        return Check(
+            "history",
+            WARN,
+            f"{learned}; the newest mail received in it is from {_day(received_at)}, the newest you sent "
+            f"from {_day(sent_at)}: whom you heard from since, and their threads, are unknown",
+            "learn your inbox as mail arrives: hooks/notmuch-post-new (with notmuch) or "
+            "hooks/sendguard-learn.timer; once by hand: sendguard learn ~/Mail/INBOX",
+        )
     return Check("history", OK, f"{learned}; {judgement.operating_point()}")
+
+
+def _day(stamp: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(stamp, datetime.UTC).date().isoformat()
 
 
 # Two notmuch checks on purpose: this one is the user's own database (``learn --notmuch``),

@@ -510,6 +510,12 @@ class HistoryStore:
             self.memo[memo_key] = int(row[0]) if row else 0
         return self.memo[memo_key]  # type: ignore[return-value]
 
+    def newest(self) -> tuple[float, float]:
+        """(the Date of the newest mail the user sent, of the newest they received); 0.0 for none."""
+        received = "max(last_received)" if "0 AS last_received" not in self.columns else "0"
+        row = self.db.execute(f"SELECT max(last_sent), {received} FROM contacts").fetchone()
+        return float(row[0] or 0.0), float(row[1] or 0.0)
+
     def judgement(self) -> str:
         """The fitted judgement (JSON, ``history.judgement``), or '' before the first fit."""
         key = ("judgement",)

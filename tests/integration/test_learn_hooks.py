@@ -1,0 +1,109 @@
+"""What keeps the history hearing from people after the first learn: the notmuch post-new hook and
+the systemd user timer in hooks/, run as their install lines say, and doctor when neither runs."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sendguard import history, paths
+from tests.conftest import make_message
+from tests.support import history_fixtures as hf
+
+HOOKS = Path(__file__).resolve().parents[2] / "hooks"
+ANNA = "anna@kundenfirma.example"
+
+
+def received(days_ago: float, subject: str = "Frage zum Angebot") -> bytes:
+    dated = email.utils.formatdate(time.time() - days_ago * 86400)
+    raw = make_message(to="me@nordwerk.example", sender=f"Anna <{ANNA}>", subject=subject)
+    return raw.replace(b"Date: Fri, 27 Nov 2026 09:00:00 +0000", f"Date: {dated}".encode())
+
+
+def heard_from_anna() -> int:
+    store = history.open_for_check(paths.state_dir())
+    contact = store.contact(ANNA) if store is not None else None
+    return contact.received if contact is not None else 0
+
+
+def test_the_notmuch_post_new_hook_learns_what_notmuch_just_found(world, tmp_path):
+    if not shutil.which("notmuch"):
+        pytest.skip("notmuch is not installed (apt-get install notmuch)")
+    mail = tmp_path / "mail"
+    hf.write_maildir(mail / "INBOX", [])
+    config = tmp_path / "notmuch-config"
+    config.write_text(f"[database]\npath={mail}\n[new]\ntags=inbox;unread\n")
+    env = {**world.env(), "NOTMUCH_CONFIG": str(config)}
+
+    def notmuch(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["notmuch", *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    assert notmuch("new").returncode == 0
+    # the hook's install lines, as a user runs them
+    hook_dir = Path(notmuch("config", "get", "database.hook_dir").stdout.strip())
+    hook_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HOOKS / "notmuch-post-new", hook_dir / "post-new")
+    assert os.access(hook_dir / "post-new", os.X_OK)
+
+    (mail / "INBOX" / "cur" / "1.anna:2,").write_bytes(received(days_ago=1))
+    assert heard_from_anna() == 0
+    proc = notmuch("new")
+    assert proc.returncode == 0, proc.stderr
+    assert heard_from_anna() == 1
+    # the next `notmuch new` asks for the same week again: nothing is counted twice
+    assert notmuch("new").returncode == 0
+    assert heard_from_anna() == 1
+
+
+def test_the_learn_timers_units_are_valid_and_their_command_learns_the_inbox(world, tmp_path):
+    service = (HOOKS / "sendguard-learn.service").read_text()
+    timer = (HOOKS / "sendguard-learn.timer").read_text()
+    assert "OnUnitActiveSec=1h" in timer and "Persistent=true" in timer and "WantedBy=timers.target" in timer
+    exec_start = next(line.split("=", 1)[1] for line in service.splitlines() if line.startswith("ExecStart="))
+    assert exec_start == "%h/.local/bin/sendguard learn %h/Mail/INBOX"
+    home = tmp_path / "unithome"
+    (home / ".local" / "bin").mkdir(parents=True)
+    (home / ".local" / "bin" / "sendguard").symlink_to(world.sendguard)
+    hf.write_maildir(home / "Mail" / "INBOX", [received(days_ago=1)])
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        runtime = tmp_path / "run"
+        runtime.mkdir(mode=0o700)
+        proc = subprocess.run(
+            [analyze, "verify", "--user", str(HOOKS / "sendguard-learn.service"), str(HOOKS / "sendguard-learn.timer")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)},
+        )
+        assert proc.returncode == 0, proc.stderr
+    command = exec_start.replace("%h", str(home)).split()
+    for _ in range(2):  # the timer runs it every hour over the same inbox
+        assert subprocess.run(command, env=world.env(), capture_output=True, timeout=120).returncode == 0
+        assert heard_from_anna() == 1
+
+
+def test_doctor_says_when_the_inbox_is_no_longer_learned(world, tmp_path):
+    def history_line() -> str:
+        out = world.cli("doctor").stdout
+        return next(line for line in out.splitlines() if line.split()[1:2] == ["history"])
+
+    sent = make_message(to=ANNA, subject="Angebot")  # dated 27 Nov 2026
+    old = make_message(to="me@nordwerk.example", sender=f"Anna <{ANNA}>", subject="Frage").replace(
+        b"27 Nov 2026", b"01 Oct 2026"
+    )
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "Sent", [sent]))).returncode == 0
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "INBOX", [old]))).returncode == 0
+    line = history_line()
+    assert line.startswith("warn") and "2026-10-01" in line and "2026-11-27" in line, line
+    assert "hooks/notmuch-post-new" in world.cli("doctor").stdout
+
+    fresh = make_message(to="me@nordwerk.example", sender=f"Anna <{ANNA}>", subject="Re: Angebot")
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "INBOX2", [fresh]))).returncode == 0
+    assert history_line().startswith("ok")
