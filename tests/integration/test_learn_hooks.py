@@ -32,7 +32,14 @@ def heard_from_anna() -> int:
     return contact.received if contact is not None else 0
 
 
-def test_the_notmuch_post_new_hook_learns_what_notmuch_just_found(world, tmp_path):
+def install_lines(hook: str) -> str:
+    """The install lines written in a hook's comment, as a user pastes them."""
+    text = (HOOKS / hook).read_text().split("# Install", 1)[1].split("\n", 1)[1]
+    return "\n".join(line[4:] for line in text.splitlines() if line.startswith("#   "))
+
+
+def notmuch_world(world, tmp_path) -> dict[str, str]:
+    """A notmuch config as a new user has it: no database yet, no hook."""
     if not shutil.which("notmuch"):
         pytest.skip("notmuch is not installed (apt-get install notmuch)")
     mail = tmp_path / "mail"
@@ -40,25 +47,53 @@ def test_the_notmuch_post_new_hook_learns_what_notmuch_just_found(world, tmp_pat
     config = tmp_path / "notmuch-config"
     config.write_text(f"[database]\npath={mail}\n[new]\ntags=inbox;unread\n")
     env = {**world.env(), "NOTMUCH_CONFIG": str(config)}
-
-    def notmuch(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["notmuch", *args], env=env, capture_output=True, text=True, timeout=120, check=False)
-
-    assert notmuch("new").returncode == 0
-    # the hook's install lines, as a user runs them
-    hook_dir = Path(notmuch("config", "get", "database.hook_dir").stdout.strip())
-    hook_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(HOOKS / "notmuch-post-new", hook_dir / "post-new")
-    assert os.access(hook_dir / "post-new", os.X_OK)
-
-    (mail / "INBOX" / "cur" / "1.anna:2,").write_bytes(received(days_ago=1))
-    assert heard_from_anna() == 0
-    proc = notmuch("new")
+    # the hook's install lines, as a new user pastes them (-e: a line that fails stops them)
+    proc = subprocess.run(
+        ["sh", "-e", "-c", install_lines("notmuch-post-new")],
+        cwd=HOOKS.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
+    hook_dir = subprocess.run(
+        ["notmuch", "config", "get", "database.hook_dir"], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert hook_dir and os.access(Path(hook_dir) / "post-new", os.X_OK)
+    return env
+
+
+def notmuch_new_on_a_terminal(env: dict[str, str]) -> str:
+    """What `notmuch new` shows on a terminal, through its end (EXIT=status)."""
+    from tests.support.terminal import Terminal
+
+    with Terminal(env, "notmuch-new") as term:
+        term.start("notmuch new")
+        return term.wait_for("EXIT=", timeout=120)
+
+
+def test_the_notmuch_post_new_hook_learns_what_notmuch_just_found(world, tmp_path):
+    env = notmuch_world(world, tmp_path)
+    (tmp_path / "mail" / "INBOX" / "cur" / "1.anna:2,").write_bytes(received(days_ago=1))
+    assert heard_from_anna() == 0
+    shown = notmuch_new_on_a_terminal(env)
+    assert "EXIT=0" in shown and "Added 1 new message" in shown, shown
+    assert "learning" not in shown, shown  # no progress bar of the hook in notmuch's output
     assert heard_from_anna() == 1
     # the next `notmuch new` asks for the same week again: nothing is counted twice
-    assert notmuch("new").returncode == 0
+    shown = notmuch_new_on_a_terminal(env)
+    assert "EXIT=0" in shown and "learning" not in shown, shown
     assert heard_from_anna() == 1
+
+
+def test_the_post_new_hooks_error_is_shown_and_fails_notmuch_new(world, tmp_path):
+    env = notmuch_world(world, tmp_path)
+    world.config_path.write_text("[identity\n")
+    shown = notmuch_new_on_a_terminal(env)
+    assert "sendguard: error:" in shown and "post-new hook failed with status 78" in shown, shown
+    assert "EXIT=1" in shown, shown
 
 
 def test_the_learn_timers_units_are_valid_and_their_command_learns_the_inbox(world, tmp_path):
