@@ -13,6 +13,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
             "quote are unknown, and the wrong recipient is found less often",
             "sendguard learn ~/Mail/INBOX   (the folder your mail arrives in)",
         )
-    sent_at, received_at = store.newest()
+    sent_at, received_at = store.newest(until=time.time() + 86400)
     if received_at and sent_at - received_at > STALE_RECEIVED_DAYS * 86400:
         return Check(
             "history",

@@ -510,10 +510,14 @@ class HistoryStore:
             self.memo[memo_key] = int(row[0]) if row else 0
         return self.memo[memo_key]  # type: ignore[return-value]
 
-    def newest(self) -> tuple[float, float]:
-        """(the Date of the newest mail the user sent, of the newest they received); 0.0 for none."""
-        received = "max(last_received)" if "0 AS last_received" not in self.columns else "0"
-        row = self.db.execute(f"SELECT max(last_sent), {received} FROM contacts").fetchone()
+    def newest(self, until: float) -> tuple[float, float]:
+        """(the Date of the newest mail the user sent, of the newest they received), of those dated
+        no later than ``until`` (a Date in the future is a wrong clock); 0.0 for none."""
+        received = "max(CASE WHEN last_received <= ?1 THEN last_received END)"
+        if "0 AS last_received" in self.columns:
+            received = "0"
+        query = f"SELECT max(CASE WHEN last_sent <= ?1 THEN last_sent END), {received} FROM contacts"
+        row = self.db.execute(query, (until,)).fetchone()
         return float(row[0] or 0.0), float(row[1] or 0.0)
 
     def judgement(self) -> str:

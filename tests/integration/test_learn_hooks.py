@@ -142,3 +142,14 @@ def test_doctor_says_when_the_inbox_is_no_longer_learned(world, tmp_path):
     fresh = make_message(to="me@nordwerk.example", sender=f"Anna <{ANNA}>", subject="Re: Angebot")
     assert world.cli("learn", str(hf.write_maildir(tmp_path / "INBOX2", [fresh]))).returncode == 0
     assert history_line().startswith("ok")
+
+
+def test_sent_mail_dated_in_the_future_does_not_make_the_inbox_look_unlearned(world, tmp_path):
+    """A draft sent with the clock years ahead is the newest sent mail until then: doctor warned
+    that the inbox was no longer learned, and learning it changed nothing."""
+    sent = make_message(to=ANNA, subject="Angebot")
+    ahead = make_message(to="bob@kundenfirma.example", subject="Termin").replace(b"27 Nov 2026", b"27 Nov 2031")
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "Sent", [sent, ahead]))).returncode == 0
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "INBOX", [received(days_ago=1)]))).returncode == 0
+    line = next(line for line in world.cli("doctor").stdout.splitlines() if line.split()[1:2] == ["history"])
+    assert line.startswith("ok"), line
