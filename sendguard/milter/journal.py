@@ -163,16 +163,22 @@ class Journal:
         return cls(fd, path)
 
 
-def _base(name: str) -> str:
-    """A journal's name without its count of attempts and suffix."""
+def _split(name: str) -> tuple[str, int]:
+    """A journal's name without its count of attempts and suffix, and that count. A name the
+    milter did not make (``+²``, ``+5`` alone) counts none: int() of it would raise."""
     stem = name.removesuffix(SUFFIX)
     base, plus, count = stem.rpartition("+")
-    return base if plus and count.isdigit() else stem
+    if base and plus and count.isascii() and count.isdigit():
+        return base, int(count)
+    return stem, 0
+
+
+def _base(name: str) -> str:
+    return _split(name)[0]
 
 
 def tries_of(name: str) -> int:
-    _, plus, count = name.removesuffix(SUFFIX).rpartition("+")
-    return int(count) if plus and count.isdigit() else 0
+    return _split(name)[1]
 
 
 def _named(path: Path, info: os.stat_result) -> bool:

@@ -220,3 +220,22 @@ def test_a_batch_whose_learning_fails_three_times_is_set_aside_not_removed(tmp_p
     finally:
         checker.kill()
     assert len([line for line in log.read_text().splitlines() if "set aside" in line]) == 1, log.read_text()
+
+
+def test_journals_with_names_the_milter_did_not_make_are_learned_and_stop_nothing(tmp_path):
+    """A "+²" in a name (a digit to isdigit(), not to int()) ended the learning thread of every
+    worker that scanned it: nothing was learned any more, the other journals neither."""
+    log = tmp_path / "workers.log"
+    state = tmp_path / "state"
+    names = {"a+²": "eins@nordwerk.example", "+5": "fuenf@nordwerk.example", "z": "zwei@nordwerk.example"}
+    for name, to in names.items():
+        made = orphan(state, to)
+        os.rename(state / journal.DIRECTORY / f"{made}.journal", state / journal.DIRECTORY / f"{name}.journal")
+    taker = WorkerProcess(state, log)
+    try:
+        taker.ready()
+        assert taker.stop() == 0, log.read_text()
+    finally:
+        taker.kill()
+    assert {to: sent_to(state, to) for to in names.values()} == dict.fromkeys(names.values(), 1), log.read_text()
+    assert waiting(state) == [] and set_aside(state) == []
