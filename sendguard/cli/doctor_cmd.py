@@ -9,6 +9,7 @@ configuration (it can hold a password).
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -448,7 +449,8 @@ def check_learning(cfg) -> Check:  # type: ignore[no-untyped-def]
         f"{journal.TRIES} attempts to learn each failed or ended the process, so what they hold is "
         "not learned, and their senders' mail to those recipients may be held again",
         f"the milter's log says why (`could not learn`, or a check worker that died while learning); once that "
-        f"is fixed, as the milter's user: mv {failed}/*{journal.SUFFIX} {waiting}/ (learned within seconds, "
+        f"is fixed, as the milter's user: mv {shlex.quote(str(failed))}/*{journal.SUFFIX} "
+        f"{shlex.quote(str(waiting))}/ (learned within seconds, "
         f"{journal.TRIES} attempts again); or remove them to give up on learning them",
     )
 

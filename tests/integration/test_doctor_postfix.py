@@ -185,15 +185,17 @@ def test_a_directory_where_a_sender_history_belongs_is_named_not_skipped(tmp_pat
     )
 
 
-def test_a_journal_the_milter_set_aside_is_named_with_how_to_learn_it_again(tmp_path):
+@pytest.mark.parametrize("state_name", ["milter", "milter state"])
+def test_a_journal_the_milter_set_aside_is_named_with_how_to_learn_it_again(tmp_path, state_name):
     """After three attempts to learn it failed or killed the worker, the milter moves a journal
-    to learning/failed/ and logs it once; doctor keeps saying so, and its command works."""
+    to learning/failed/ and logs it once; doctor keeps saying so, and its command works as
+    pasted (a space in the state directory's path too)."""
     from sendguard.milter import journal
     from sendguard.milter.journal import Journal
 
     conf = postfix_dir(tmp_path)
     config = tmp_path / "sendguard.toml"
-    state = tmp_path / "milter"
+    state = tmp_path / state_name
     config.write_text(f'[milter]\nstate_dir = "{state}"\n')
 
     def learning_line() -> tuple[str, str]:
