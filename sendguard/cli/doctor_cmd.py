@@ -188,13 +188,14 @@ def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
         )
     sent_at, received_at = store.newest(until=time.time() + 86400)
     if received_at and sent_at - received_at > STALE_RECEIVED_DAYS * 86400:
+        hooks = mailsetup.shipped_dir("hooks") or "hooks"  # the installed package's, by absolute path
         return Check(
             "history",
             WARN,
             f"{learned}; the newest mail received in it is from {_day(received_at)}, the newest you sent "
             f"from {_day(sent_at)}: whom you heard from since, and their threads, are unknown",
-            "learn your inbox as mail arrives: hooks/notmuch-post-new (with notmuch) or "
-            "hooks/sendguard-learn.timer; once by hand: sendguard learn ~/Mail/INBOX",
+            f"learn your inbox as mail arrives: {hooks}/notmuch-post-new (with notmuch) or "
+            f"{hooks}/sendguard-learn.timer (install lines in each); once by hand: sendguard learn ~/Mail/INBOX",
         )
     return Check("history", OK, f"{learned}; {judgement.operating_point()}")
 

@@ -137,7 +137,10 @@ def test_doctor_says_when_the_inbox_is_no_longer_learned(world, tmp_path):
     assert world.cli("learn", str(hf.write_maildir(tmp_path / "INBOX", [old]))).returncode == 0
     line = history_line()
     assert line.startswith("warn") and "2026-10-01" in line and "2026-11-27" in line, line
-    assert "hooks/notmuch-post-new" in world.cli("doctor").stdout
+    fix = world.cli("doctor").stdout.split(line, 1)[1].split("\n")[1]
+    for hook in ("notmuch-post-new", "sendguard-learn.timer"):  # by a path that works from anywhere
+        (named,) = [word.rstrip(";") for word in fix.split() if word.endswith((hook, hook + ";"))]
+        assert Path(named).is_absolute() and Path(named).is_file(), fix
 
     fresh = make_message(to="me@nordwerk.example", sender=f"Anna <{ANNA}>", subject="Re: Angebot")
     assert world.cli("learn", str(hf.write_maildir(tmp_path / "INBOX2", [fresh]))).returncode == 0
