@@ -15,8 +15,8 @@ import pytest
 from sendguard import history, paths
 from tests.conftest import make_message
 from tests.support import history_fixtures as hf
+from tests.support.hooks import HOOKS, verify_user_units
 
-HOOKS = Path(__file__).resolve().parents[2] / "hooks"
 ANNA = "anna@kundenfirma.example"
 
 
@@ -106,18 +106,7 @@ def test_the_learn_timers_units_are_valid_and_their_command_learns_the_inbox(wor
     (home / ".local" / "bin").mkdir(parents=True)
     (home / ".local" / "bin" / "sendguard").symlink_to(world.sendguard)
     hf.write_maildir(home / "Mail" / "INBOX", [received(days_ago=1)])
-    analyze = shutil.which("systemd-analyze")
-    if analyze:
-        runtime = tmp_path / "run"
-        runtime.mkdir(mode=0o700)
-        proc = subprocess.run(
-            [analyze, "verify", "--user", str(HOOKS / "sendguard-learn.service"), str(HOOKS / "sendguard-learn.timer")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)},
-        )
-        assert proc.returncode == 0, proc.stderr
+    verify_user_units(tmp_path, home, "sendguard-learn.service", "sendguard-learn.timer")
     command = exec_start.replace("%h", str(home)).split()
     for _ in range(2):  # the timer runs it every hour over the same inbox
         assert subprocess.run(command, env=world.env(), capture_output=True, timeout=120).returncode == 0

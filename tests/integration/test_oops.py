@@ -22,6 +22,7 @@ from sendguard.config import schema as config_mod
 from sendguard.recover.oops import classify_recipients, oops
 from sendguard.recover.oops_texts import language_of
 from tests.conftest import make_message
+from tests.support.hooks import run_printed_learn
 from tests.support.wait import wait_until
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -491,7 +492,6 @@ def test_a_damaged_history_skips_the_history_part_and_the_record_is_written(worl
     """oops refused its record (exit 65) while the history was damaged, though the record and
     the drafts need none of it: both are written, and it says what was skipped and why; once
     the history is set aside and learned again, oops again takes the message out of it."""
-    import subprocess
 
     from sendguard import paths
     from sendguard.history.store import open_read_only, path_in
@@ -527,15 +527,7 @@ def test_a_damaged_history_skips_the_history_part_and_the_record_is_written(worl
     assert "has forgotten" not in text.stdout
     fix = next(line for line in text.stdout.splitlines() if line.startswith("Set it aside and learn again: "))
     command = fix.removeprefix("Set it aside and learn again: ").split("; then `", 1)[0]
-    done = subprocess.run(
-        command.replace("~/Mail/Sent ~/Mail/INBOX", str(sent)).replace("sendguard learn", f"{sendguard_exe()} learn"),
-        shell=True,
-        capture_output=True,
-        text=True,
-        env=world.env(),
-        timeout=120,
-        check=False,
-    )
+    done = run_printed_learn(command, sent, sendguard_exe(), world.env())
     assert done.returncode == 0, done.stderr
     store = open_read_only(state)
     assert store is not None and store.contact("petra@falsch.example") is not None, "learned again from Sent"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_message, sendguard_exe
+from tests.support.hooks import run_printed_learn
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -545,15 +546,7 @@ def test_doctor_finds_a_damaged_history_and_its_fix_works(world, tmp_path):
     command = fix.split("→ ", 1)[1].split("   (", 1)[0]
     assert command.startswith(f"mkdir {state}/damaged && mv {history}* {state}/damaged/ && sendguard learn ")
     sent = tmp_path / "Sent"
-    done = subprocess.run(
-        command.replace("~/Mail/Sent ~/Mail/INBOX", str(sent)).replace("sendguard learn", f"{sendguard_exe()} learn"),
-        shell=True,
-        capture_output=True,
-        text=True,
-        env=world.env(),
-        timeout=120,
-        check=False,
-    )
+    done = run_printed_learn(command, sent, sendguard_exe(), world.env())
     assert done.returncode == 0, done.stderr
     assert (state / "damaged" / history.name).exists()
     checked = world.cli("check", "--json", str(out))
@@ -591,15 +584,7 @@ def test_doctor_names_what_stands_where_the_history_belongs_and_its_fix_works(wo
     assert command.startswith(f"mkdir {state}/damaged && mv {history}* {state}/damaged/ && sendguard learn ")
     mail = [make_message(to=f"kollege{n}@nordwerk.example", subject=f"Plan {n}") for n in range(40)]
     sent = hf.write_maildir(tmp_path / "Sent", mail)
-    done = subprocess.run(
-        command.replace("~/Mail/Sent ~/Mail/INBOX", str(sent)).replace("sendguard learn", f"{sendguard_exe()} learn"),
-        shell=True,
-        capture_output=True,
-        text=True,
-        env=world.env(),
-        timeout=120,
-        check=False,
-    )
+    done = run_printed_learn(command, sent, sendguard_exe(), world.env())
     assert done.returncode == 0, done.stderr
     assert history.is_file()
     line = next(line for line in world.cli("doctor").stdout.splitlines() if line.split()[1:2] == ["history"])

@@ -29,6 +29,7 @@ from sendguard.act.ops import run_due
 from sendguard.config import schema as config_mod
 from sendguard.sendpath.path import SendPath
 from tests.conftest import make_message
+from tests.support.hooks import HOOKS, verify_user_units
 from tests.support.mua import mutt_sends_draft
 from tests.support.wait import pid_in, process_alive, wait_until
 
@@ -322,8 +323,6 @@ def test_undo_racing_the_delivery_never_both_never_neither(world):
 
 # ---- what runs queue run after a reboot: the systemd user timer, or cron -----------------------
 
-HOOKS = Path(__file__).resolve().parents[2] / "hooks"
-
 
 def test_the_systemd_user_units_are_valid_and_their_command_delivers_what_is_due(world, tmp_path):
     service = (HOOKS / "sendguard-queue.service").read_text()
@@ -334,18 +333,7 @@ def test_the_systemd_user_units_are_valid_and_their_command_delivers_what_is_due
     home = tmp_path / "unithome"
     (home / ".local" / "bin").mkdir(parents=True)
     (home / ".local" / "bin" / "sendguard").symlink_to(world.sendguard)
-    analyze = subprocess.run(["which", "systemd-analyze"], capture_output=True, text=True).stdout.strip()
-    if analyze:
-        runtime = tmp_path / "run"
-        runtime.mkdir(mode=0o700)
-        proc = subprocess.run(
-            [analyze, "verify", "--user", str(HOOKS / "sendguard-queue.service"), str(HOOKS / "sendguard-queue.timer")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)},
-        )
-        assert proc.returncode == 0, proc.stderr
+    verify_user_units(tmp_path, home, "sendguard-queue.service", "sendguard-queue.timer")
     # The unit's command, as systemd would run it, delivers a message whose worker was killed.
     # A long window, so the worker cannot have delivered it before the kill however late this
     # test gets to it; then its time is made to have come (the unit's command reads the real clock).
