@@ -121,10 +121,7 @@ def learn(  # type: ignore[no-untyped-def]
                     bar.update(len(raw))
         fitted = refresh(db, config, own=own)
     except sqlite3.DatabaseError as err:  # a page damaged past what opening it reads
-        damaged = HistoryDamaged.of(err, target)
-        if damaged is None:
-            raise
-        raise damaged from None
+        HistoryDamaged.reraise(err, target)
     finally:
         db.close()
     click.echo(f"learned {learner.added} new messages ({learner.skipped} already known or unusable)")

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sendguard.errors import SendguardError
 from sendguard.exitcodes import ExitCode
@@ -128,6 +128,14 @@ class HistoryDamaged(SendguardError):
     def of(cls, err: sqlite3.DatabaseError, state_dir: Path) -> HistoryDamaged | None:
         """``err`` as this error when sqlite says the file is not (or no longer) a database."""
         return cls(state_dir, str(err)) if err.sqlite_errorname in ("SQLITE_NOTADB", "SQLITE_CORRUPT") else None
+
+    @classmethod
+    def reraise(cls, err: sqlite3.DatabaseError, state_dir: Path) -> NoReturn:
+        """Raise ``err`` as this error when it says the history is damaged, else ``err`` itself."""
+        damaged = cls.of(err, state_dir)
+        if damaged is None:
+            raise err
+        raise damaged from None
 
 
 def not_a_file(path: Path) -> str:
@@ -700,10 +708,7 @@ def open_for_write(state_dir: Path) -> sqlite3.Connection:
         db.executescript(SCHEMA)
     except sqlite3.DatabaseError as err:
         db.close()
-        damaged = HistoryDamaged.of(err, state_dir)
-        if damaged is None:
-            raise
-        raise damaged from None
+        HistoryDamaged.reraise(err, state_dir)
     if not any(row[1] == "last_received" for row in db.execute("PRAGMA table_info(contacts)")):
         db.execute("ALTER TABLE contacts ADD COLUMN last_received REAL NOT NULL DEFAULT 0")  # schema 3
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))

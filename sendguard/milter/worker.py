@@ -254,9 +254,9 @@ class Learning:
                 _log(
                     f"kept what could not be learned, to be tried again in {RETRY_AFTER:g} s ({journal.tries} of {TRIES} tries)"
                 )
-        except (
-            OSError
-        ) as err:  # a learned one stays locked while this worker lives, then is learned again, to no effect
+        except OSError as err:
+            # a learned one that cannot be removed stays locked while this worker lives, then is
+            # learned again, to no effect
             what = "remove a learned journal" if learned else "keep a journal for a later attempt"
             _log(f"could not {what}: {type(err).__name__}: {printable(str(err))}")
 

@@ -638,9 +638,6 @@ def forget_mistake(state_dir: Path, raw: bytes, config: Any) -> None:
     try:
         forget_raw(db, raw, config.identity.addresses, config.organization.domains)
     except sqlite3.DatabaseError as err:  # a damaged page, found while forgetting
-        damaged = HistoryDamaged.of(err, state_dir)
-        if damaged is None:
-            raise
-        raise damaged from None
+        HistoryDamaged.reraise(err, state_dir)
     finally:
         db.close()

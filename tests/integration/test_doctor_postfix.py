@@ -43,14 +43,16 @@ def listening(tmp: Path) -> socket.socket:
     return sock
 
 
-def doctor(tmp: Path, conf: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    config = tmp / "sendguard.toml"
-    config.write_text("[milter]\n")
+def doctor(tmp: Path, conf: Path, *extra: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``doctor --postfix-config conf``, with ``config`` (else a bare ``[milter]`` one in ``tmp``)."""
+    if config is None:
+        config = tmp / "sendguard.toml"
+        config.write_text("[milter]\n")
     return subprocess.run(
         [sendguard_exe(), "--config", str(config), "doctor", "--postfix-config", str(conf), *extra],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
 
@@ -172,13 +174,7 @@ def test_a_directory_where_a_sender_history_belongs_is_named_not_skipped(tmp_pat
     state = tmp_path / "milter"
     config.write_text(f'[milter]\nstate_dir = "{state}"\n')
     path_in(senders.sender_dir(state, "me@nordwerk.example", create=True)).mkdir()
-    proc = subprocess.run(
-        [sendguard_exe(), "--config", str(config), "doctor", "--postfix-config", str(conf)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = doctor(tmp_path, conf, config=config)
     line = lines(proc)["sender histories"]
     assert proc.returncode == 1 and line.startswith(
         "FAIL 1 of 1 damaged: me@nordwerk.example (a directory, not a file)"
@@ -199,14 +195,7 @@ def test_a_journal_the_milter_set_aside_is_named_with_how_to_learn_it_again(tmp_
     config.write_text(f'[milter]\nstate_dir = "{state}"\n')
 
     def learning_line() -> tuple[str, str]:
-        proc = subprocess.run(
-            [sendguard_exe(), "--config", str(config), "doctor", "--postfix-config", str(conf)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        rows = proc.stdout.splitlines()
+        rows = doctor(tmp_path, conf, config=config).stdout.splitlines()
         return next((row, after) for row, after in zip(rows, [*rows[1:], ""]) if row.split()[1:2] == ["learning"])
 
     assert learning_line()[0].startswith("ok  ")
