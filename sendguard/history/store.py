@@ -691,7 +691,7 @@ def _reread(db: sqlite3.Connection) -> HistoryStore | None:
 
 def open_for_write(state_dir: Path) -> sqlite3.Connection:
     """A read-write connection, the schema in place (learning, the delivery observer, trust)."""
-    from sendguard import paths
+    from sendguard import paths, sqlitewal
 
     paths.ensure_private_dir(Path(state_dir))
     # The history is as private as the mail it was learned from: the file is made 0600 before
@@ -703,7 +703,7 @@ def open_for_write(state_dir: Path) -> sqlite3.Connection:
         raise HistoryDamaged(state_dir, f"{odd}, not a file")
     db = sqlite3.connect(path_in(state_dir), timeout=30)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
+        sqlitewal.use_wal(db, 30)
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
     except sqlite3.DatabaseError as err:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from sendguard import paths
+from sendguard import paths, sqlitewal
 
 FILE = "check-failures.sqlite"
 # How long noting a failure may wait for another process writing the file. It runs after a
@@ -59,7 +59,7 @@ class FailureStore:
         paths.create_private_file(self.path)  # its WAL files take its mode
         db = sqlite3.connect(self.path, timeout=self.busy, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            sqlitewal.use_wal(db, self.busy)
             db.execute("PRAGMA synchronous=NORMAL")  # a power cut may lose the last count: one more 451
             db.executescript(SCHEMA)
         except BaseException:
