@@ -8,6 +8,7 @@ configuration (it can hold a password).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -437,6 +438,17 @@ def check_learning(cfg) -> Check:  # type: ignore[no-untyped-def]
     waiting = senders.state_dir(cfg) / journal.DIRECTORY
     failed = waiting / journal.FAILED
     try:
+        names = [p.name for p in waiting.iterdir()]
+    except (FileNotFoundError, NotADirectoryError):
+        names = []
+    stuck = [
+        waiting / n
+        for n in names
+        if n.endswith(journal.SUFFIX) and not n.startswith(".") and journal.tries_of(n) >= journal.TRIES
+    ]
+    if stuck:
+        return _cannot_set_aside(stuck, waiting, failed)
+    try:
         aside = sorted(p for p in failed.iterdir() if p.name.endswith(journal.SUFFIX))
     except (FileNotFoundError, NotADirectoryError):
         aside = []
@@ -453,6 +465,29 @@ def check_learning(cfg) -> Check:  # type: ignore[no-untyped-def]
         f"is fixed, as the milter's user: mv {shlex.quote(str(failed))}/*{journal.SUFFIX} "
         f"{shlex.quote(str(waiting))}/ (learned within seconds, "
         f"{journal.TRIES} attempts again); or remove them to give up on learning them",
+    )
+
+
+def _cannot_set_aside(stuck: list[Path], waiting: Path, failed: Path) -> Check:
+    """Journals tried TRIES times that are still waiting: learning/failed/ cannot take them."""
+    import pwd
+
+    from sendguard.milter import journal
+
+    owner = str(waiting.stat().st_uid)
+    with contextlib.suppress(KeyError):
+        owner = pwd.getpwuid(waiting.stat().st_uid).pw_name
+    if failed.exists() and not failed.is_dir():
+        why, fix = "is not a directory", f"mv {shlex.quote(str(failed))} {shlex.quote(str(failed) + '.old')}"
+    else:
+        why, fix = "cannot be made or written", f"chown -R {shlex.quote(owner)} {shlex.quote(str(failed))}"
+    return Check(
+        "learning",
+        WARN,
+        f"{len(stuck)} journal(s) of what the milter let through were tried {journal.TRIES} times and cannot be set "
+        f"aside: {failed} {why}. What they hold is not learned, and the milter's workers try them again every "
+        "few seconds",
+        f"as root: {fix} (the milter's user {owner} owns {waiting}); then `sendguard doctor --postfix` again",
     )
 
 

@@ -176,6 +176,8 @@ class Learning:
         self.lock = threading.Lock()
         self.behind = 0
         """Messages handed over and not learned yet."""
+        self.adopt_errors: set[str] = set()
+        """What the last scan for orphan journals could not do (logged once while it lasts)."""
         self.thread = threading.Thread(target=self._work, name="sendguard-learn", daemon=True)
         self.thread.start()
 
@@ -222,8 +224,13 @@ class Learning:
         past MAX_BEHIND), each read only once locked and its attempt counted, and removed once
         learned; one tried TRIES times is set aside instead (journal.adoptable)."""
 
+        errors: list[str] = []
+
         def failed(err: OSError) -> None:  # it stays for a later scan
-            _log(f"could not take up a journal of what to learn: {type(err).__name__}: {printable(str(err))}")
+            why = f"{type(err).__name__}: {printable(str(err))}"
+            if why not in self.adopt_errors and why not in errors:
+                _log(f"could not take up a journal of what to learn (said once while it lasts): {why}")
+            errors.append(why)
 
         for journal, records in adoptable(self.root, failed, _set_aside):
             batch: Batch = {}
@@ -232,6 +239,7 @@ class Learning:
             if records:
                 _log(f"learning {len(records)} messages let through and not learned by the worker that checked them")
             self._done(journal, self._learn(batch, counted=False))
+        self.adopt_errors = set(errors)
 
     @staticmethod
     def _attempt(journal: Journal) -> None:

@@ -211,3 +211,39 @@ def test_a_journal_the_milter_set_aside_is_named_with_how_to_learn_it_again(tmp_
     assert subprocess.run(command, shell=True, check=False).returncode == 0
     assert [p.name for p in (state / journal.DIRECTORY).glob("*.journal")] == [aside.name]
     assert learning_line()[0].startswith("ok  ")
+
+
+def test_journals_that_cannot_be_set_aside_are_named_with_the_fix(tmp_path):
+    """learning/failed/ is a file: doctor said ok while the workers tried the journal again at
+    every scan. It names the file and the command that makes room; pasted, the journal can be
+    set aside and doctor says so as usual."""
+    from sendguard.milter import journal
+    from sendguard.milter.journal import Journal
+
+    conf = postfix_dir(tmp_path)
+    config = tmp_path / "sendguard.toml"
+    state = tmp_path / "milter state"
+    config.write_text(f'[milter]\nstate_dir = "{state}"\n')
+    held = Journal.create(state)
+    held.append("me@nordwerk.example", (), b"Subject: x\n\nbody\n")
+    held.release()
+    stuck = held.path.with_name(held.path.name.replace(journal.SUFFIX, f"+{journal.TRIES}{journal.SUFFIX}"))
+    held.path.rename(stuck)
+    failed = state / journal.DIRECTORY / journal.FAILED
+    failed.write_text("in the way\n")
+
+    def learning_line() -> tuple[str, str]:
+        rows = doctor(tmp_path, conf, config=config).stdout.splitlines()
+        return next((row, after) for row, after in zip(rows, [*rows[1:], ""]) if row.split()[1:2] == ["learning"])
+
+    line, fix = learning_line()
+    assert line.startswith("warn") and f"cannot be set aside: {failed} is not a directory" in line, line
+    command = fix.split("as root: ", 1)[1].split(" (the milter's user", 1)[0]
+    assert subprocess.run(command, shell=True, check=False).returncode == 0
+    again = Journal.adopt(stuck)
+    assert again is not None
+    again.set_aside()
+    assert (
+        learning_line()[0].startswith("warn")
+        and "1 journal(s) of what the milter let through set aside" in (learning_line()[0])
+    )

@@ -239,3 +239,28 @@ def test_journals_with_names_the_milter_did_not_make_are_learned_and_stop_nothin
         taker.kill()
     assert {to: sent_to(state, to) for to in names.values()} == dict.fromkeys(names.values(), 1), log.read_text()
     assert waiting(state) == [] and set_aside(state) == []
+
+
+def test_a_journal_that_cannot_be_set_aside_stays_and_is_said_once(tmp_path):
+    """learning/failed/ is a file: the journal tried three times stays where it is and every scan
+    tries again; the worker's log said so at every scan, every few seconds while idle."""
+    log = tmp_path / "workers.log"
+    state = tmp_path / "state"
+    directory = state / journal.DIRECTORY
+    name = orphan(state, "alt@nordwerk.example")
+    stuck = f"{name}+{journal.TRIES}.journal"
+    os.rename(directory / f"{name}.journal", directory / stuck)
+    (directory / journal.FAILED).write_text("not a directory\n")
+    to = "kollege@nordwerk.example"
+    taker = WorkerProcess(state, log)  # it scans as it starts
+    try:
+        taker.ready()
+        assert taker.ask(make_message(to=to), to).action == ACCEPT
+        wait_until(lambda: sent_to(state, to) == 1, 60, "the batch learned (a scan follows it)")
+        assert taker.stop() == 0  # and one before it ends
+    finally:
+        taker.kill()
+    assert waiting(state) == [stuck]
+    lines = [line for line in log.read_text().splitlines() if "could not take up a journal" in line]
+    assert len(lines) == 1, log.read_text()
+    assert "FileExistsError" in lines[0] and "said once while it lasts" in lines[0]
