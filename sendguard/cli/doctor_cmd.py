@@ -136,7 +136,7 @@ def _probe_creation(root: Path) -> OSError | None:
 
 def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
     from sendguard.history import open_for_check
-    from sendguard.history.store import damage, not_a_file, path_in, set_aside_command
+    from sendguard.history.store import FUTURE_SLACK, damage, not_a_file, path_in, set_aside_command
 
     state = paths.state_dir()
     where = path_in(state)
@@ -187,7 +187,7 @@ def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
             "quote are unknown, and the wrong recipient is found less often",
             "sendguard learn ~/Mail/INBOX   (the folder your mail arrives in)",
         )
-    sent_at, received_at = store.newest(until=time.time() + 86400)
+    sent_at, received_at = store.newest(until=time.time() + FUTURE_SLACK)
     if received_at and sent_at - received_at > STALE_RECEIVED_DAYS * 86400:
         hooks = mailsetup.shipped_dir("hooks") or "hooks"  # the installed package's, by absolute path
         return Check(

@@ -13,6 +13,7 @@ import email.utils
 import hashlib
 import json
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
@@ -20,7 +21,7 @@ from email.message import Message
 
 from sendguard.history import names
 from sendguard.history.fit import Read
-from sendguard.history.store import prefix_of
+from sendguard.history.store import FUTURE_SLACK, prefix_of
 from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
 from sendguard.mail.lists import list_addresses
 from sendguard.mail.message import domain_matches, domain_of, named_mailboxes, normalize_address
@@ -246,8 +247,10 @@ class Learner:
         own: Iterable[str],
         org_domains: Iterable[str],
         simulate: Callable[[Observed], str] | None = None,
+        now: float | None = None,
     ) -> None:
         self.db = db
+        self.until = (time.time() if now is None else now) + FUTURE_SLACK
         self.own = {a.lower() for a in own}
         self.org_domains = list(org_domains)
         self.simulate = simulate
@@ -424,9 +427,10 @@ class Learner:
         for m in messages:
             rcpt = [ids[a] for a, _ in m.recipients]
             party = rcpt if m.sent else [ids[m.sender], *rcpt]
+            when = m.date if m.date <= self.until else 0.0  # a wrong clock: the mail counts, its time not
             for cid in party:
                 seen[cid] += 1
-                last_seen[cid] = max(last_seen.get(cid, 0.0), m.date)
+                last_seen[cid] = max(last_seen.get(cid, 0.0), when)
                 participants.append((m.msgid, cid))
             for addr in {a for a, _ in m.recipients} | ({m.sender} if not m.sent else set()):
                 dom_seen[domain_of(addr)] += 1
@@ -434,13 +438,13 @@ class Learner:
                 for addr, _ in m.recipients:
                     cid = ids[addr]
                     sent[cid] += 1
-                    last_sent[cid] = max(last_sent.get(cid, 0.0), m.date)
+                    last_sent[cid] = max(last_sent.get(cid, 0.0), when)
                     dom_sent[domain_of(addr)] += 1
                     senders[(cid, m.sender)] += 1
                 owners = rcpt
             else:
                 received[ids[m.sender]] += 1
-                last_received[ids[m.sender]] = max(last_received.get(ids[m.sender], 0.0), m.date)
+                last_received[ids[m.sender]] = max(last_received.get(ids[m.sender], 0.0), when)
                 owners = []  # what others write about says little about what the user sends them
             small = len(party) <= MAX_PARTICIPANTS
             if small:

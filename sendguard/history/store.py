@@ -110,6 +110,12 @@ def set_aside_command(state_dir: Path) -> str:
     return f"mkdir {state_dir}/damaged && mv {where}* {state_dir}/damaged/ && sendguard learn ~/Mail/Sent ~/Mail/INBOX"
 
 
+FUTURE_SLACK = 86400.0
+"""A Date further ahead than this is a wrong clock: learning counts the message but not when the
+user was last in touch with its people (it would make them current until then), and doctor's
+newest mail ignores it."""
+
+
 class HistoryDamaged(SendguardError):
     """The history file is no sound sqlite database (or no file at all): nothing is written into it."""
 

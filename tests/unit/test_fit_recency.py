@@ -64,3 +64,20 @@ def test_answering_someone_who_wrote_yesterday_is_current(model):  # type: ignor
 def test_someone_only_copied_was_never_in_touch(model):  # type: ignore[no-untyped-def]
     # being copied on someone else's mail is no exchange with the user
     assert age(model, COPIED) == AGE_CAP > age(model, SILENT)
+
+
+def test_a_date_years_ahead_does_not_make_its_sender_current(tmp_path):  # type: ignore[no-untyped-def]
+    # a wrong clock on the other side: learned as it arrives, "in touch" until 2031 before
+    db = open_for_write(tmp_path)
+    when = NOW.timestamp()
+    with Learner(db, [ME], ["corp.example"], now=when) as learner:
+        learner.add(mail(ME, SILENT, 365, 1))
+        learner.add(mail(SILENT, ME, -5 * 365, 2))
+        learner.add(mail(WROTE_TO, ME, -0.5, 3))  # half a day ahead: time zones, a clock off a little
+    store = HistoryStore(db)
+    model = FitModel(store, MessageView(OutgoingMessage(mail(ME, SILENT, 0, 99)), [SILENT]), when=when)
+    silent, wrote = store.contact(SILENT), store.contact(WROTE_TO)
+    assert silent is not None and wrote is not None
+    assert (silent.received, silent.last_received) == (1, 0.0)
+    assert wrote.last_received == when + 0.5 * 86400
+    assert model.age(silent) > model.age(wrote)  # a year since the user wrote to them, as before
