@@ -241,16 +241,22 @@ def test_aerc_lists_a_block_as_a_notice_mail_that_names_discard(world, tmp_path)
 def open_in_aerc(aerc: Aerc, text: str) -> str:
     """Open the selected message and return the screen once its body shows ``text``. In about
     one run in twenty, aerc 0.14's pager came up with an empty body and stayed so (under the
-    resizes that make aerc repaint for capture-pane): closing and opening it again shows it."""
-    screen = ""
+    resizes that make aerc repaint for capture-pane): closing and opening it again shows it. On
+    a busy machine the body comes after the pager's (END): it is waited for first."""
+    screens = [""]
+
+    def shown() -> bool:
+        screens[0] = aerc.screen()
+        return text in screens[0]
+
     for _ in range(3):
         aerc.keys("Enter")
-        screen = aerc.wait_for("(END)")
-        if text in screen:
-            return screen
+        aerc.wait_for("(END)")
+        if wait_until(shown, 20):
+            return screens[0]
         aerc.keys("q")
         assert wait_until(lambda: "(END)" not in aerc.screen()), aerc.screen()
-    raise AssertionError(f"aerc never showed {text!r} in the message; screen:\n{screen}")
+    raise AssertionError(f"aerc never showed {text!r} in the message; screen:\n{screens[0]}")
 
 
 def test_aerc_term_opens_the_review_where_the_hold_is_explained_and_fixed(world, tmp_path):
