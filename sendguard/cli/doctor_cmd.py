@@ -480,7 +480,8 @@ def _cannot_set_aside(stuck: list[Path], waiting: Path, failed: Path) -> Check:
     if failed.exists() and not failed.is_dir():
         why, fix = "is not a directory", f"mv {shlex.quote(str(failed))} {shlex.quote(str(failed) + '.old')}"
     else:
-        why, fix = "cannot be made or written", f"chown -R {shlex.quote(owner)} {shlex.quote(str(failed))}"
+        where = shlex.quote(str(failed if failed.is_dir() else waiting))  # without it, learning/ is not writable
+        why, fix = "cannot be made or written", f"chown -R {shlex.quote(owner)} {where} && chmod u+rwx {where}"
     return Check(
         "learning",
         WARN,

@@ -7,6 +7,7 @@ service names (/sendguard/milter.sock inside the chroot) is one the test can ope
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -247,3 +248,31 @@ def test_journals_that_cannot_be_set_aside_are_named_with_the_fix(tmp_path):
         learning_line()[0].startswith("warn")
         and "1 journal(s) of what the milter let through set aside" in (learning_line()[0])
     )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes any directory")
+def test_journals_that_cannot_be_set_aside_for_the_permissions_are_named_with_the_fix(tmp_path):
+    from sendguard.milter import journal
+    from sendguard.milter.journal import Journal
+
+    conf = postfix_dir(tmp_path)
+    config = tmp_path / "sendguard.toml"
+    state = tmp_path / "milter"
+    config.write_text(f'[milter]\nstate_dir = "{state}"\n')
+    held = Journal.create(state)
+    held.append("me@nordwerk.example", (), b"Subject: x\n\nbody\n")
+    held.release()
+    stuck = held.path.with_name(held.path.name.replace(journal.SUFFIX, f"+{journal.TRIES}{journal.SUFFIX}"))
+    held.path.rename(stuck)
+    failed = state / journal.DIRECTORY / journal.FAILED
+    failed.mkdir(mode=0o500)
+    with pytest.raises(PermissionError):
+        Journal.adopt(stuck).set_aside()  # type: ignore[union-attr]
+    rows = doctor(tmp_path, conf, config=config).stdout.splitlines()
+    line, fix = next((row, after) for row, after in zip(rows, [*rows[1:], ""]) if row.split()[1:2] == ["learning"])
+    assert line.startswith("warn") and f"cannot be set aside: {failed} cannot be made or written" in line, line
+    command = fix.split("as root: ", 1)[1].split(" (the milter's user", 1)[0]
+    assert subprocess.run(command, shell=True, check=False).returncode == 0  # its owner may run it too
+    again = Journal.adopt(stuck)
+    assert again is not None
+    assert again.set_aside().parent == failed
