@@ -34,6 +34,23 @@ CREATE INDEX IF NOT EXISTS failures_last ON failures(last);
 """
 
 
+CLAIM = "claim:"
+"""``kept`` while one process keeps the copy of a refused message: ``claim:TOKEN:WHEN``."""
+CLAIM_FOR = 120.0
+"""Seconds a claim stands: one older is a keeper that died before it noted its copy."""
+
+
+def live_claim(kept: str, now: float) -> bool:
+    """Whether ``kept`` is another keeper's claim that still stands at ``now``."""
+    if not kept.startswith(CLAIM):
+        return False
+    try:
+        when = float(kept.rpartition(":")[2])
+    except ValueError:
+        return False
+    return now - when < CLAIM_FOR
+
+
 class Unavailable(Exception):
     """The file cannot be opened, read or written (locked too long, corrupt, no room)."""
 
@@ -107,6 +124,20 @@ class FailureStore:
             )
             db.execute("COMMIT")
         return times, kept
+
+    def claim(self, key: str, token: str, now: float) -> str:
+        """Become the one that keeps the copy of ``key``'s refusal: '' when this caller now holds
+        the claim, else what is there (the copy kept, or another keeper's claim that stands)."""
+        with self._using() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT kept FROM failures WHERE key = ?", (key,)).fetchone()
+            kept = str(row[0]) if row else ""
+            if (kept and not kept.startswith(CLAIM)) or live_claim(kept, now):
+                db.execute("COMMIT")
+                return kept
+            db.execute("UPDATE failures SET kept = ? WHERE key = ?", (f"{CLAIM}{token}:{now!r}", key))
+            db.execute("COMMIT")
+        return ""
 
     def keep(self, key: str, entry_id: str) -> None:
         """Note the copy kept when ``key`` was refused: its later tries reuse it."""

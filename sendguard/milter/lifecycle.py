@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from sendguard.errors import SendguardError
 from sendguard.milter.background import Background
 from sendguard.milter.background import log as _log
-from sendguard.milter.failures import FailureStore, Unavailable
+from sendguard.milter.failures import CLAIM, FailureStore, Unavailable, live_claim
 from sendguard.milter.policy import (
     FAILURE_LIMIT,
     FAILURE_WINDOW,
@@ -171,6 +171,33 @@ class Failures:
             _log(f"the count of failed checks is kept in {self.store.path} again")
         return result
 
+    def _claim(self, key: str, kept: str, now: float, on_disk: bool) -> tuple[str, str]:
+        """(the copy to refuse with, or another keeper's standing claim, or '' to keep one;
+        where this call claimed it: "disk", "memory" or ''): one copy is kept of a message
+        refused by several checks at once, claimed in the file every milter process shares,
+        else in this process's memory."""
+        token = f"{os.getpid()}.{threading.get_ident()}"
+        if on_disk and (not kept or kept.startswith(CLAIM)):
+            current = self._stored(lambda store: store.claim(key, token, now))
+            if current is not None:
+                return current, "" if current else "disk"
+        elif on_disk:
+            return kept, ""
+        with self.lock:
+            times, mine = self.seen.get(key, ([now], ""))
+            if mine and not (mine.startswith(CLAIM) and not live_claim(mine, now)):
+                return mine, ""
+            self.seen[key] = (times, f"{CLAIM}{token}:{now!r}")
+        return "", "memory"
+
+    def _unclaim(self, key: str, where: str) -> None:
+        if where == "disk":
+            self._stored(lambda store: store.keep(key, ""))
+            return
+        with self.lock:
+            if key in self.seen and self.seen[key][1].startswith(CLAIM):
+                self.seen[key] = (self.seen[key][0], "")
+
     def after(self, tx: Transaction, outcome: Outcome, counts: bool = True) -> Outcome:
         """``outcome`` (a tempfail whose ``failed`` says why), or the refusal once this message
         failed often enough. ``counts``: False when the message may not be to blame (it got
@@ -191,16 +218,25 @@ class Failures:
             tries, kept = max(tries, len(stored[0])), stored[1] or kept
         if tries < self.limit:
             return outcome
+        kept, claimed = self._claim(key, kept, now, stored is not None)
+        if live_claim(kept, now):
+            _log(
+                f"{tx.queue_id or '-'}: {outcome.failed}, {tries} times: another check is keeping its copy; "
+                "451 this time, refused with that copy at the next try"
+            )
+            return outcome
         try:
             refused = self.policy.unchecked(tx, outcome.failed, tries, kept)
         except Exception as err:  # noqa: BLE001 — not kept (a full disk): a 451 as before, never a loss
             why = f"{type(err).__name__}: {printable(str(err))}"
             _log(f"{tx.queue_id or '-'}: could not keep a copy of a message the check failed on: {why}")
+            if claimed:  # the next try may keep one
+                self._unclaim(key, claimed)
             return outcome
         with self.lock:
             if key in self.seen:
                 self.seen[key] = (self.seen[key][0], refused.entry_id)
-        if stored is not None and stored[1] != refused.entry_id:
+        if stored is not None and (claimed == "disk" or stored[1] != refused.entry_id):
             self._stored(lambda store: store.keep(key, refused.entry_id))
         _log(
             f"{tx.queue_id or '-'}: {outcome.failed}, {tries} times within {self.window / 3600:g} h: "

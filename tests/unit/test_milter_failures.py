@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from sendguard.config.schema import parse
 from sendguard.milter.failures import FILE, FailureStore
 from sendguard.milter.lifecycle import Checker, Failures, Maintenance
@@ -153,3 +155,60 @@ def test_the_file_is_private_without_touching_the_processs_umask(tmp_path, monke
     store.close()
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "milter").iterdir()}
     assert modes and set(modes.values()) == {0o600}, modes
+
+
+def test_a_refusal_another_milter_is_keeping_gets_451_and_one_copy_is_kept(tmp_path):
+    """Two milters refusing one message at the same moment kept two copies and mailed two
+    notices. The first to claim it keeps the copy; another check meanwhile answers 451, and the
+    client's next try is refused with that copy. A claim its keeper never ended (it died) is
+    taken over once CLAIM_FOR has passed."""
+    from sendguard.milter.failures import CLAIM_FOR
+
+    jobs: list = []  # type: ignore[type-arg]
+    message = make_message()
+    now = [time.time()]
+    first, second = (Failures(milter(tmp_path, jobs).policy, clock=lambda: now[0]) for _ in range(2))
+    assert [first.after(tx(message), FAILED).action for _ in range(2)] == [TEMPFAIL, TEMPFAIL]
+    key = first.policy.failure_key(tx(message))
+    assert FailureStore(tmp_path, FAILURE_WINDOW).claim(key, "the first, keeping", now[0]) == ""
+    assert second.after(tx(message), FAILED).action == TEMPFAIL, "another check is keeping the copy"
+    assert list(second.policy.queue.entries()) == [] and jobs == []
+    now[0] += CLAIM_FOR + 1  # its keeper died before it noted the copy
+    refused = second.after(tx(message), FAILED)
+    assert refused.action == REJECT and "(4 tries)" in refused.lines[0]
+    assert first.after(tx(message), FAILED).entry_id == refused.entry_id
+    assert [e.id for e in second.policy.queue.entries()] == [refused.entry_id], "one copy"
+    assert len(jobs) == 1, "one notice"
+
+
+@pytest.mark.parametrize("counted", ["on disk", "in memory"])
+def test_threads_refusing_one_message_at_once_keep_one_copy(tmp_path, counted):
+    """The same in one milter process, whose connection threads refuse at once: whichever claims
+    first keeps; the others answer 451. Counting in memory (the file broken) too."""
+    import threading
+
+    if counted == "in memory":
+        (tmp_path / FILE).write_bytes(b"not a database, " * 512)
+    jobs: list = []  # type: ignore[type-arg]
+    failures = Failures(milter(tmp_path, jobs).policy)
+    message = make_message()
+    assert [failures.after(tx(message), FAILED).action for _ in range(2)] == [TEMPFAIL, TEMPFAIL]
+    unchecked = failures.policy.unchecked
+    inside, go = threading.Event(), threading.Event()
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        inside.set()
+        assert go.wait(60)
+        return unchecked(*args, **kwargs)
+
+    failures.policy.unchecked = slow  # type: ignore[method-assign]
+    results: list = []  # type: ignore[type-arg]
+    keeper = threading.Thread(target=lambda: results.append(failures.after(tx(message), FAILED)))
+    keeper.start()
+    assert inside.wait(60)
+    meanwhile = failures.after(tx(message), FAILED)
+    go.set()
+    keeper.join(60)
+    assert meanwhile.action == TEMPFAIL and results[0].action == REJECT
+    assert [e.id for e in failures.policy.queue.entries()] == [results[0].entry_id]
+    assert len(jobs) == 1
