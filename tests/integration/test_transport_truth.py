@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from sendguard.act import events
 from sendguard.act import queue as q
 from sendguard.act.delivery import outcome
 from tests.conftest import make_message
@@ -219,6 +220,10 @@ def test_a_full_disk_keeps_the_message_or_leaves_nothing_that_could_be_sent(worl
 
     """Free space swept over the range where keeping the message fails part-way (it used to
     say "not kept", exit 70, and leave an entry the next queue run delivered)."""
+    # The free space is what each step sets, so nothing may write to the disk meanwhile: no
+    # indexer (it lingers after a mail) and no learning (a refit follows it, outside the lock
+    # settle() waits for); the rest of a mail's observers are waited for before each step.
+    world.write_config("[history]\nlearn_delivered = false\n\n[log]\nnotmuch = false\n")
     with small_disk(tmp_path / "disk", "512k") as disk:
         monkeypatch.setenv("XDG_DATA_HOME", str(disk))
         body = "Hello Anna,\n\n" + "the rollout is on track.\n" * 400  # ~10 kB
@@ -226,6 +231,7 @@ def test_a_full_disk_keeps_the_message_or_leaves_nothing_that_could_be_sent(worl
         config = load(world.config_path, required=True)
         for step, free in enumerate(range(0, 36 * 1024, 3072)):
             subject = f"full disk {step}"
+            assert events.settle(disk / "sendguard", 60), "the last mail's observers are still at work"
             filler = disk / "filler"
             filler.unlink(missing_ok=True)
             spare = free_bytes(disk) - free
