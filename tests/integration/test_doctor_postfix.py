@@ -182,6 +182,34 @@ def test_a_directory_where_a_sender_history_belongs_is_named_not_skipped(tmp_pat
     )
 
 
+def milter_state(tmp: Path, name: str) -> tuple[Path, Path, Path]:
+    """(Postfix's configuration, sendguard's config, the milter's state directory ``name``)."""
+    conf = postfix_dir(tmp)
+    config = tmp / "sendguard.toml"
+    state = tmp / name
+    config.write_text(f'[milter]\nstate_dir = "{state}"\n')
+    return conf, config, state
+
+
+def learning_row(tmp: Path, conf: Path, config: Path) -> tuple[str, str]:
+    """doctor --postfix's "learning" line and the line after it (the fix)."""
+    rows = doctor(tmp, conf, config=config).stdout.splitlines()
+    return next((row, after) for row, after in zip(rows, [*rows[1:], ""]) if row.split()[1:2] == ["learning"])
+
+
+def stuck_journal(state: Path) -> tuple[Path, Path]:
+    """(a journal tried as often as it may be and still waiting, where it would be set aside)."""
+    from sendguard.milter import journal
+    from sendguard.milter.journal import Journal
+
+    held = Journal.create(state)
+    held.append("me@nordwerk.example", (), b"Subject: x\n\nbody\n")
+    held.release()
+    stuck = held.path.with_name(held.path.name.replace(journal.SUFFIX, f"+{journal.TRIES}{journal.SUFFIX}"))
+    held.path.rename(stuck)
+    return stuck, state / journal.DIRECTORY / journal.FAILED
+
+
 @pytest.mark.parametrize("state_name", ["milter", "milter state"])
 def test_a_journal_the_milter_set_aside_is_named_with_how_to_learn_it_again(tmp_path, state_name):
     """After three attempts to learn it failed or killed the worker, the milter moves a journal
@@ -190,14 +218,10 @@ def test_a_journal_the_milter_set_aside_is_named_with_how_to_learn_it_again(tmp_
     from sendguard.milter import journal
     from sendguard.milter.journal import Journal
 
-    conf = postfix_dir(tmp_path)
-    config = tmp_path / "sendguard.toml"
-    state = tmp_path / state_name
-    config.write_text(f'[milter]\nstate_dir = "{state}"\n')
+    conf, config, state = milter_state(tmp_path, state_name)
 
     def learning_line() -> tuple[str, str]:
-        rows = doctor(tmp_path, conf, config=config).stdout.splitlines()
-        return next((row, after) for row, after in zip(rows, [*rows[1:], ""]) if row.split()[1:2] == ["learning"])
+        return learning_row(tmp_path, conf, config)
 
     assert learning_line()[0].startswith("ok  ")
     held = Journal.create(state)
@@ -218,24 +242,14 @@ def test_journals_that_cannot_be_set_aside_are_named_with_the_fix(tmp_path):
     """learning/failed/ is a file: doctor said ok while the workers tried the journal again at
     every scan. It names the file and the command that makes room; pasted, the journal can be
     set aside and doctor says so as usual."""
-    from sendguard.milter import journal
     from sendguard.milter.journal import Journal
 
-    conf = postfix_dir(tmp_path)
-    config = tmp_path / "sendguard.toml"
-    state = tmp_path / "milter state"
-    config.write_text(f'[milter]\nstate_dir = "{state}"\n')
-    held = Journal.create(state)
-    held.append("me@nordwerk.example", (), b"Subject: x\n\nbody\n")
-    held.release()
-    stuck = held.path.with_name(held.path.name.replace(journal.SUFFIX, f"+{journal.TRIES}{journal.SUFFIX}"))
-    held.path.rename(stuck)
-    failed = state / journal.DIRECTORY / journal.FAILED
+    conf, config, state = milter_state(tmp_path, "milter state")
+    stuck, failed = stuck_journal(state)
     failed.write_text("in the way\n")
 
     def learning_line() -> tuple[str, str]:
-        rows = doctor(tmp_path, conf, config=config).stdout.splitlines()
-        return next((row, after) for row, after in zip(rows, [*rows[1:], ""]) if row.split()[1:2] == ["learning"])
+        return learning_row(tmp_path, conf, config)
 
     line, fix = learning_line()
     assert line.startswith("warn") and f"cannot be set aside: {failed} is not a directory" in line, line
@@ -252,24 +266,14 @@ def test_journals_that_cannot_be_set_aside_are_named_with_the_fix(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes any directory")
 def test_journals_that_cannot_be_set_aside_for_the_permissions_are_named_with_the_fix(tmp_path):
-    from sendguard.milter import journal
     from sendguard.milter.journal import Journal
 
-    conf = postfix_dir(tmp_path)
-    config = tmp_path / "sendguard.toml"
-    state = tmp_path / "milter"
-    config.write_text(f'[milter]\nstate_dir = "{state}"\n')
-    held = Journal.create(state)
-    held.append("me@nordwerk.example", (), b"Subject: x\n\nbody\n")
-    held.release()
-    stuck = held.path.with_name(held.path.name.replace(journal.SUFFIX, f"+{journal.TRIES}{journal.SUFFIX}"))
-    held.path.rename(stuck)
-    failed = state / journal.DIRECTORY / journal.FAILED
+    conf, config, state = milter_state(tmp_path, "milter")
+    stuck, failed = stuck_journal(state)
     failed.mkdir(mode=0o500)
     with pytest.raises(PermissionError):
         Journal.adopt(stuck).set_aside()  # type: ignore[union-attr]
-    rows = doctor(tmp_path, conf, config=config).stdout.splitlines()
-    line, fix = next((row, after) for row, after in zip(rows, [*rows[1:], ""]) if row.split()[1:2] == ["learning"])
+    line, fix = learning_row(tmp_path, conf, config)
     assert line.startswith("warn") and f"cannot be set aside: {failed} cannot be made or written" in line, line
     command = fix.split("as root: ", 1)[1].split(" (the milter's user", 1)[0]
     assert subprocess.run(command, shell=True, check=False).returncode == 0  # its owner may run it too
