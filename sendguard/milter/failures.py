@@ -40,6 +40,16 @@ CLAIM_FOR = 120.0
 """Seconds a claim stands: one older is a keeper that died before it noted its copy."""
 
 
+def claim_of(token: str, now: float) -> str:
+    return f"{CLAIM}{token}:{now!r}"
+
+
+def taken(kept: str, now: float) -> bool:
+    """Whether ``kept`` is a copy kept already or another keeper's claim that stands (else the
+    caller may claim: nothing there, or a claim whose keeper died)."""
+    return bool(kept) and (not kept.startswith(CLAIM) or live_claim(kept, now))
+
+
 def live_claim(kept: str, now: float) -> bool:
     """Whether ``kept`` is another keeper's claim that still stands at ``now``."""
     if not kept.startswith(CLAIM):
@@ -132,10 +142,10 @@ class FailureStore:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT kept FROM failures WHERE key = ?", (key,)).fetchone()
             kept = str(row[0]) if row else ""
-            if (kept and not kept.startswith(CLAIM)) or live_claim(kept, now):
+            if taken(kept, now):
                 db.execute("COMMIT")
                 return kept
-            db.execute("UPDATE failures SET kept = ? WHERE key = ?", (f"{CLAIM}{token}:{now!r}", key))
+            db.execute("UPDATE failures SET kept = ? WHERE key = ?", (claim_of(token, now), key))
             db.execute("COMMIT")
         return ""
 

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from sendguard.errors import SendguardError
 from sendguard.milter.background import Background
 from sendguard.milter.background import log as _log
-from sendguard.milter.failures import CLAIM, FailureStore, Unavailable, live_claim
+from sendguard.milter.failures import CLAIM, FailureStore, Unavailable, claim_of, live_claim, taken
 from sendguard.milter.policy import (
     FAILURE_LIMIT,
     FAILURE_WINDOW,
@@ -177,7 +177,7 @@ class Failures:
         refused by several checks at once, claimed in the file every milter process shares,
         else in this process's memory."""
         token = f"{os.getpid()}.{threading.get_ident()}"
-        if on_disk and (not kept or kept.startswith(CLAIM)):
+        if on_disk and not taken(kept, now):
             current = self._stored(lambda store: store.claim(key, token, now))
             if current is not None:
                 return current, "" if current else "disk"
@@ -185,9 +185,9 @@ class Failures:
             return kept, ""
         with self.lock:
             times, mine = self.seen.get(key, ([now], ""))
-            if mine and not (mine.startswith(CLAIM) and not live_claim(mine, now)):
+            if taken(mine, now):
                 return mine, ""
-            self.seen[key] = (times, f"{CLAIM}{token}:{now!r}")
+            self.seen[key] = (times, claim_of(token, now))
         return "", "memory"
 
     def _unclaim(self, key: str, where: str) -> None:
