@@ -437,15 +437,11 @@ def check_learning(cfg) -> Check:  # type: ignore[no-untyped-def]
 
     waiting = senders.state_dir(cfg) / journal.DIRECTORY
     failed = waiting / journal.FAILED
-    try:
+    try:  # not journal.orphans: that removes what a dead worker left half made
         names = [p.name for p in waiting.iterdir()]
     except (FileNotFoundError, NotADirectoryError):
         names = []
-    stuck = [
-        waiting / n
-        for n in names
-        if n.endswith(journal.SUFFIX) and not n.startswith(".") and journal.tries_of(n) >= journal.TRIES
-    ]
+    stuck = [waiting / n for n in names if journal.is_journal(n) and journal.tries_of(n) >= journal.TRIES]
     if stuck:
         return _cannot_set_aside(stuck, waiting, failed)
     try:
@@ -476,7 +472,7 @@ def _cannot_set_aside(stuck: list[Path], waiting: Path, failed: Path) -> Check:
 
     owner = str(waiting.stat().st_uid)
     with contextlib.suppress(KeyError):
-        owner = pwd.getpwuid(waiting.stat().st_uid).pw_name
+        owner = pwd.getpwuid(int(owner)).pw_name
     if failed.exists() and not failed.is_dir():
         why, fix = "is not a directory", f"mv {shlex.quote(str(failed))} {shlex.quote(str(failed) + '.old')}"
     else:

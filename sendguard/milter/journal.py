@@ -235,7 +235,12 @@ def orphans(root: Path) -> list[Path]:
     for name in names:
         if name.startswith(".") and name.endswith(".new"):
             _remove_unborn(directory / name)
-    return [directory / name for name in names if name.endswith(SUFFIX) and not name.startswith(".")]
+    return [directory / name for name in names if is_journal(name)]
+
+
+def is_journal(name: str) -> bool:
+    """A named journal (a hidden one is still being made)."""
+    return name.endswith(SUFFIX) and not name.startswith(".")
 
 
 def _remove_unborn(path: Path) -> None:
