@@ -255,11 +255,7 @@ class SendPath:
         except SendguardError as err:  # the reserved id is taken: a server kept it meanwhile
             where = f"and it could not be kept either ({err}); your mail program still has it"
             code = int(ExitCode.CANTCREAT)
-        self.say(
-            f"sendguard: error: {printable(lines[0])}",
-            *(f"  {printable(x)}" for x in lines[1:]),
-            f"  Not sent; {where}.",
-        )
+        self.say(*render.error(lines), f"  Not sent; {where}.")
         return code
 
     def _run(self, argv: list[str], raw: bytes) -> int:
@@ -461,8 +457,7 @@ class SendPath:
             try:
                 deliver(entry, config, env=self.environ, cwd=self.cwd)
             except DeliveryError as err:
-                first, *more = err.details()
-                self.say(f"sendguard: error: {printable(first)}", *(f"  {printable(line)}" for line in more))
+                self.say(*render.error(err.details()))
                 meta = {**entry.meta, "transport_error": err.message}
                 seen = render.caller_shows(self.caller, config.sendmail.silent_callers).failure
                 self._tell_unseen("deferred", entry.id, meta, config, seen)
@@ -524,8 +519,7 @@ class SendPath:
                 try:
                     deliver(entry, config, env=self.environ, cwd=self.cwd)
                 except DeliveryError as err:
-                    first, *more = err.details()
-                    self.say(f"sendguard: error: {printable(first)}", *(f"  {printable(line)}" for line in more))
+                    self.say(*render.error(err.details()))
                     return int(err.exit_code)
             finally:
                 earlier.lock.release()
@@ -589,8 +583,7 @@ class SendPath:
                 try:
                     deliver(entry, config, env=self.environ, cwd=self.cwd)
                 except DeliveryError as err:
-                    first, *more = err.details()
-                    self.say(f"sendguard: error: {printable(first)}", *(f"  {printable(line)}" for line in more))
+                    self.say(*render.error(err.details()))
                     return int(err.exit_code)
                 observe, code = "delivered", ExitCode.OK
             elif state == q.DELIVERED:

@@ -40,6 +40,11 @@ def caller_shows(caller: dict[str, object], silent: Sequence[str]) -> Shows:
     return Shows(True, True)
 
 
+def error(lines: Sequence[str]) -> list[str]:
+    """An error and the lines after it (its hints), for stderr."""
+    return [f"sendguard: error: {printable(lines[0])}", *(f"  {printable(line)}" for line in lines[1:])]
+
+
 def _reasons(findings: Sequence[Mapping[str, Any]], severities: Sequence[str] = _WARN) -> list[tuple[str, str]]:
     """(message, suggestion or "") of the findings that count."""
     return [(str(f["message"]), str(f.get("suggestion") or "")) for f in findings if f.get("severity") in severities]
