@@ -10,7 +10,15 @@ from dataclasses import asdict, dataclass
 from enum import IntEnum
 
 
-class Severity(IntEnum):
+class _Labelled(IntEnum):
+    """An IntEnum whose ``label`` is its name in lower case."""
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Severity(_Labelled):
     """How much a single finding weighs. Ordered: a higher one is more serious."""
 
     INFO = 0
@@ -18,12 +26,8 @@ class Severity(IntEnum):
     HOLD = 2
     BLOCK = 3
 
-    @property
-    def label(self) -> str:
-        return self.name.lower()
 
-
-class Verdict(IntEnum):
+class Verdict(_Labelled):
     """What happens to the message. Ordered like Severity."""
 
     PASS = 0
@@ -31,16 +35,12 @@ class Verdict(IntEnum):
     HOLD = 2
     BLOCK = 3
 
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
     @classmethod
     def from_label(cls, label: str) -> Verdict:
         return cls[label.upper()]
 
 
-class Action(IntEnum):
+class Action(_Labelled):
     """What ``[rules.ID] action`` may say about a rule's findings."""
 
     OFF = -1
@@ -48,10 +48,6 @@ class Action(IntEnum):
     WARN = 1
     HOLD = 2
     BLOCK = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
 
 
 @dataclass(frozen=True)
