@@ -108,15 +108,10 @@ def test_a_demoted_reason_no_longer_corroborates_but_others_still_hold():
 
 
 def test_the_send_path_applies_the_stored_demotion(tmp_path):
-    from sendguard.history.learn import Learner
     from tests.unit.test_rules_recipients import DORMANT, forwarded_contract, run
 
     state = hf.learned_state(tmp_path)
-    cfg = hf.config()
-    db = open_for_write(state)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        learner.add(hf.mail([DORMANT], "Parkplatz", "Hallo Bernhard,\n\nder Parkplatz ist frei.\n\nPetra", n=0))
-    db.close()
+    hf.learn_into(state, [hf.mail([DORMANT], "Parkplatz", "Hallo Bernhard,\n\nder Parkplatz ist frei.\n\nPetra", n=0)])
     assert run(state, forwarded_contract(200)).verdict == Verdict.HOLD
     judgement = jm.Judgement(
         1.0, 0.75, True, {"samples": 300, "swaps": 250, "demoted": {"namesake:dormant": {"held": 4, "caught": 1}}}

@@ -14,7 +14,7 @@ from sendguard.history import learn
 from sendguard.history.learn import Learner, observe_message, parse
 from sendguard.history.store import open_for_write
 from sendguard.mail.greetings import words
-from tests.support.history_fixtures import config, history_messages
+from tests.support.history_fixtures import config, history_messages, learn_into
 
 FIELDS = st.sampled_from(
     [
@@ -123,12 +123,7 @@ def _bench_mail() -> list[bytes]:
 
 
 def _learned(tmp_path: Any, name: str, raws: list[bytes]) -> dict[str, list[tuple[Any, ...]]]:
-    cfg = config()
-    db = open_for_write(tmp_path / name)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        for raw in raws:
-            learner.add(raw)
-    db.close()
+    learn_into(tmp_path / name, raws)
     return _dump(tmp_path / name)
 
 

@@ -332,23 +332,11 @@ DAY = 86400.0
 
 @pytest.fixture
 def dormant_state(tmp_path):
-    from sendguard.history.learn import Learner
-    from sendguard.history.store import open_for_write
-
     state = hf.learned_state(tmp_path)
-    cfg = hf.config()
-    db = open_for_write(state)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        learner.add(
-            hf.mail(
-                [DORMANT],
-                "Parkplatz",
-                "Hallo Bernhard,\n\nder Parkplatz ist frei.\n\nPetra",
-                n=0,
-                msgid="park@test.example",
-            )
-        )
-    db.close()
+    park = hf.mail(
+        [DORMANT], "Parkplatz", "Hallo Bernhard,\n\nder Parkplatz ist frei.\n\nPetra", n=0, msgid="park@test.example"
+    )
+    hf.learn_into(state, [park])
     return state
 
 
@@ -384,36 +372,17 @@ def test_dormant_contact_check_can_be_turned_off(dormant_state):
 
 
 def test_contact_written_to_twice_is_not_dormant(dormant_state):
-    from sendguard.history.learn import Learner
-    from sendguard.history.store import open_for_write
-
-    cfg = hf.config()
-    db = open_for_write(dormant_state)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        learner.add(
-            hf.mail([DORMANT], "Parkplatz", "Bernhard, noch ein Parkplatz.\n\nPetra", n=1, msgid="park2@test.example")
-        )
-    db.close()
+    again = hf.mail([DORMANT], "Parkplatz", "Bernhard, noch ein Parkplatz.\n\nPetra", n=1, msgid="park2@test.example")
+    hf.learn_into(dormant_state, [again])
     assert run(dormant_state, forwarded_contract(200)).verdict <= Verdict.WARN
 
 
 def test_a_role_address_written_to_once_is_not_dormant(tmp_path):
-    from sendguard.history.learn import Learner
-    from sendguard.history.store import open_for_write
-
     state = hf.learned_state(tmp_path)
-    cfg = hf.config()
-    db = open_for_write(state)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        learner.add(
-            hf.mail(
-                ["support@drucker.example"],
-                "Toner",
-                "Der Drucker meldet Fehler 42.\n\nPetra",
-                msgid="toner@test.example",
-            )
-        )
-    db.close()
+    toner = hf.mail(
+        ["support@drucker.example"], "Toner", "Der Drucker meldet Fehler 42.\n\nPetra", msgid="toner@test.example"
+    )
+    hf.learn_into(state, [toner])
     again = hf.mail(
         ["support@drucker.example"],
         "Papierstau",
@@ -585,16 +554,10 @@ def test_rule_action_turns_a_recipient_rule_off_or_sets_its_weight(state, action
 
 def test_a_contact_only_heard_from_is_compared_with_its_namesakes(tmp_path):
     """Someone who wrote to the user but was never written to is scored like any contact."""
-    from sendguard.history.learn import Learner
-    from sendguard.history.store import open_for_write
-
     heard_from = "thomas.weber@lindenhof.example"
     state = hf.learned_state(tmp_path)
-    db = open_for_write(state)
-    cfg = hf.config()
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        learner.add(hf.mail([hf.ME], "Kantine", "Hallo Petra,\n\ndie Kantine ist zu.\n\nThomas", frm=heard_from, n=500))
-    db.close()
+    heard = hf.mail([hf.ME], "Kantine", "Hallo Petra,\n\ndie Kantine ist zu.\n\nThomas", frm=heard_from, n=500)
+    hf.learn_into(state, [heard])
     d = run(state, hf.mail([heard_from], "Personalkosten Abteilung", INTERNAL_NOTE, cc=[hf.COLLEAGUE], n=600))
     assert d.verdict >= Verdict.HOLD
     assert rules_of(d)["namesake"].suggestion == hf.BOSS

@@ -520,18 +520,13 @@ def test_a_changed_history_is_read_again_on_the_same_connection(tmp_path):
     import shutil
     import sqlite3
 
-    from sendguard.history.learn import Learner
-    from sendguard.history.store import open_for_write, open_read_only, path_in
+    from sendguard.history.store import open_read_only, path_in
     from tests.support import history_fixtures as hf
 
     state = hf.learned_state(tmp_path)
     first = open_read_only(state)
     assert first is not None and first.contact("neu@kunde.example") is None
-    cfg = hf.config()
-    db = open_for_write(state)
-    with Learner(db, cfg.identity.addresses, cfg.organization.domains) as learner:
-        learner.add(hf.mail(["neu@kunde.example"], "Angebot", "Hallo,\n\nanbei das Angebot.\n", n=99))
-    db.close()
+    hf.learn_into(state, [hf.mail(["neu@kunde.example"], "Angebot", "Hallo,\n\nanbei das Angebot.\n", n=99)])
     second = open_read_only(state)
     assert second is not first and second.db is first.db
     assert second.contact("neu@kunde.example").sent == 1
