@@ -59,9 +59,10 @@ def mail(
     msgid: str | None = None,
     reply_to: str | None = None,
     date: float = 1_700_000_000.0,
+    names: dict[str, str] = NAMES,
 ) -> bytes:
     def fmt(addrs: list[str]) -> str:
-        return ", ".join(email.utils.formataddr((NAMES.get(a, ""), a)) for a in addrs)
+        return ", ".join(email.utils.formataddr((names.get(a, ""), a)) for a in addrs)
 
     lines = [f"From: {fmt([frm])}", f"To: {fmt(to)}"]
     if cc:

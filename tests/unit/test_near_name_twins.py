@@ -8,7 +8,6 @@ address; only their names are a spelling apart.
 
 from __future__ import annotations
 
-import email.utils
 import sqlite3
 
 from sendguard.decide.check import check_message, envelope_for
@@ -35,22 +34,7 @@ GRANIT = "Hallo Katrin,\n\nder Meilenstein für Granit ist erreicht, die Abnahme
 
 
 def mail(to: list[str], subject: str, body: str, n: int, cc: list[str] = (), frm: str = hf.ME) -> bytes:  # type: ignore[assignment]
-    def fmt(addrs: list[str]) -> str:
-        return ", ".join(email.utils.formataddr((NAMES.get(a, ""), a)) for a in addrs)
-
-    lines = [f"From: {fmt([frm])}", f"To: {fmt(to)}"] + ([f"Cc: {fmt(list(cc))}"] if cc else [])
-    lines += [
-        f"Subject: {subject}",
-        f"Date: {email.utils.formatdate(1_700_000_000 + n * 3600)}",
-        f"Message-ID: <near{n}@test.example>",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-        "Content-Transfer-Encoding: 8bit",
-        "",
-        body,
-        "",
-    ]
-    return "\n".join(lines).encode()
+    return hf.mail(to, subject, body, cc=cc, frm=frm, n=n, msgid=f"near{n}@test.example", names=NAMES)
 
 
 def history() -> list[bytes]:
