@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,13 @@ def isolated_home(tmp_path_factory, monkeypatch):
     # A resident checker per test HOME would outlive its test; tests/integration/test_resident.py turns it on.
     monkeypatch.setenv("SENDGUARD_RESIDENT", "0")
     return root
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    """The local time zone is UTC, whatever the machine's."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
 
 
 @pytest.fixture

@@ -20,11 +20,7 @@ from sendguard.tui.screens.queue_list import QueueScreen
 from tests.support import tui_snapshot_app as data
 from tests.support.tui_pilot import settle
 
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # times on screen are UTC
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ for it but not what the message carries, and review shows the verdict under the 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from textual.widgets import Static
 
@@ -18,14 +16,10 @@ from sendguard.tui.screens.modals import ChoiceModal, ConfirmModal, ErrorModal
 from tests.conftest import make_message
 from tests.support.tui_pilot import settle
 
+pytestmark = pytest.mark.usefixtures("utc")  # times on screen are UTC
+
 STRICT = '[rules.external-recipient]\naction = "hold"\n'
 CONFIDENTIAL = "Hallo,\n\ndie Kostensenkung 2027: bitte streng vertraulich behandeln.\n\nGruss\n"
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
 
 
 def review(world) -> ReviewApp:

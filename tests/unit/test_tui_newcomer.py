@@ -5,7 +5,6 @@ name, and notmuch's own words for a search it cannot run."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from textual.widgets import Footer, Static
@@ -18,13 +17,9 @@ from sendguard.tui.screens.modals import ConfirmModal
 from tests.support import tui_snapshot_app as data
 from tests.support.tui_pilot import settle
 
+pytestmark = pytest.mark.usefixtures("utc")  # times on screen are UTC
+
 SIZE = (80, 24)
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ then look at the report before committing the new SVGs.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from textual.widgets import Input
 
 from sendguard.tui.rowlist import RowList
 from tests.support import tui_snapshot_app as data
 from tests.support.tui_pilot import wait_for_workers
+
+pytestmark = pytest.mark.usefixtures("utc")  # times on screen are UTC
 
 SIZE = (80, 24)
 # The pictures were made with these versions; another Textual or Rich draws other (equally
@@ -35,12 +35,6 @@ def pinned_versions(request):
         if request.config.getoption("--snapshot-update", default=False):
             pytest.fail(f"regenerate the snapshots only with {PINNED} (found {found}), or update PINNED too")
         pytest.skip(f"snapshots were drawn with {PINNED}; this is {found}")
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
 
 
 @pytest.fixture
