@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_milter_process import Client  # noqa: E402
+from bench_milter_process import Client, wait_for_socket  # noqa: E402
 
 from tests.support.postfix import TEAM_CONFIG  # noqa: E402
 
@@ -95,11 +95,7 @@ def main() -> None:
         replies: dict[bytes, int] = {}
         lock = threading.Lock()
         try:
-            deadline = time.monotonic() + 120
-            while not os.path.exists(sock):
-                if milter.poll() is not None or time.monotonic() > deadline:
-                    sys.exit("the milter did not start:\n" + (Path(tmp) / "milter.log").read_text())
-                time.sleep(0.05)
+            wait_for_socket(milter, sock, Path(tmp) / "milter.log")
             start = time.monotonic()
             print(f"{args.n} messages of 10 kB, {args.senders} senders, {args.workers} workers")
             print("| messages | s | milter RSS MB | milter fds | workers RSS MB | workers fds |")

@@ -121,6 +121,15 @@ class Client:
         self.sock.close()
 
 
+def wait_for_socket(milter: subprocess.Popen[bytes], sock: str, log: Path) -> None:
+    """Until the milter listens on ``sock``; exits with its ``log`` if it stops or takes 120 s."""
+    deadline = time.monotonic() + 120
+    while not os.path.exists(sock):
+        if milter.poll() is not None or time.monotonic() > deadline:
+            sys.exit("the milter did not start:\n" + log.read_text())
+        time.sleep(0.05)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=50, help="messages per sender in the timed window (8 senders)")
@@ -148,11 +157,7 @@ def main() -> None:
             stderr=log,
         )
         try:
-            deadline = time.monotonic() + 120
-            while not os.path.exists(sock):
-                if milter.poll() is not None or time.monotonic() > deadline:
-                    sys.exit("the milter did not start:\n" + (Path(tmp) / "milter.log").read_text())
-                time.sleep(0.05)
+            wait_for_socket(milter, sock, Path(tmp) / "milter.log")
             senders = len(bench_milter.SENDERS)
             warm = transactions(senders * 3)
             txs = transactions(senders * (args.n + 3))[senders * 3 :]
