@@ -323,7 +323,11 @@ def check_clients(cfg) -> Check:  # type: ignore[no-untyped-def]
             "sendguard setup --add-clients (adds those of your learned history), or a table per client",
         )
     keywords = sum(1 for c in cfg.clients.values() if c.keywords)
-    return Check("clients", OK, f"{len(cfg.clients)} clients configured, {keywords} with keywords")
+    return Check(
+        "clients",
+        OK,
+        f"{len(cfg.clients)} client{'' if len(cfg.clients) == 1 else 's'} configured, {keywords} with keywords",
+    )
 
 
 def check_programs(sendmail: Path | None) -> list[Check]:

@@ -172,6 +172,7 @@ def test_doctor_exits_0_when_all_is_well(world):
     lines = {line.split()[1]: line.split()[0] for line in proc.stdout.splitlines() if line[:1] and line[0] in "owF"}
     assert lines["config"] == "ok" and lines["transport"] == "ok" and lines["state"] == "ok"
     assert "warn  history" in proc.stdout and "sendguard learn" in proc.stdout
+    assert "1 client configured, 1 with keywords" in proc.stdout  # the world's one client, kundenfirma
 
 
 def test_doctor_says_where_a_hold_aerc_cannot_show_is_mailed(world):
