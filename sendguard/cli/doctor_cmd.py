@@ -27,6 +27,7 @@ from sendguard.errors import ConfigError, StateUnwritable
 from sendguard.printable import printable
 
 STALE_RECEIVED_DAYS = 14
+LEARNED_LATELY = 2 * 86400  # an inbox learned by a hook or timer was learned within this
 """Sent mail this much newer than any received mail learned: the inbox is no longer learned."""
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -189,16 +190,37 @@ def check_history(cfg) -> Check:  # type: ignore[no-untyped-def]
         )
     sent_at, received_at = store.newest(until=time.time() + FUTURE_SLACK)
     if received_at and sent_at - received_at > STALE_RECEIVED_DAYS * 86400:
-        hooks = mailsetup.shipped_dir("hooks") or "hooks"  # the installed package's, by absolute path
-        return Check(
-            "history",
-            WARN,
-            f"{learned}; the newest mail received in it is from {_day(received_at)}, the newest you sent "
-            f"from {_day(sent_at)}: whom you heard from since, and their threads, are unknown",
-            f"learn your inbox as mail arrives: {hooks}/notmuch-post-new (with notmuch) or "
-            f"{hooks}/sendguard-learn.timer (install lines in each); once by hand: sendguard learn ~/Mail/INBOX",
-        )
+        own = cfg.identity.addresses if cfg is not None else ()
+        newest = f"the newest mail received in it is from {_day(received_at)}, the newest you sent from {_day(sent_at)}"
+        return _stale_received(store, own, f"{learned}; {newest}", f"{learned}; {judgement.operating_point()}")
     return Check("history", OK, f"{learned}; {judgement.operating_point()}")
+
+
+def _stale_received(store, own, stale: str, well: str) -> Check:  # type: ignore[no-untyped-def]
+    """The received mail learned stops long before the mail sent: an inbox nobody learns any
+    more (what came into it since, when its folders say) or one nobody wrote to (all is well:
+    learned again and again over those weeks, lately too, and nothing changed there since)."""
+    from sendguard.history import arrivals
+
+    hooks = mailsetup.shipped_dir("hooks") or "hooks"  # the installed package's, by absolute path
+    fix = (
+        f"learn your inbox as mail arrives: {hooks}/notmuch-post-new (with notmuch) or "
+        f"{hooks}/sendguard-learn.timer (install lines in each); once by hand: sendguard learn ~/Mail/INBOX"
+    )
+    seen = [(s, arrivals.arrived(s, own)) for s in arrivals.learned_from(store.db)]
+    came = [(s, a) for s, a in seen if a is not None and a.new]
+    if came:
+        where = "; ".join(f"{a.new} into {printable(s.where)}, learned {_day(s.learned)}" for s, a in came[:3])
+        return Check("history", WARN, f"{stale}; mail came in after it was learned, and was not: {where}", fix)
+    now = time.time()
+    regular = [
+        (s, a) for s, a in seen if s.first < now - STALE_RECEIVED_DAYS * 86400 and s.learned > now - LEARNED_LATELY
+    ]
+    if regular and all(a is not None and not a.changed for _, a in regular):
+        where = ", ".join(printable(s.where) for s, _ in regular[:3])
+        since, last = _day(min(s.first for s, _ in regular)), _day(regular[0][0].learned)
+        return Check("history", OK, f"{well}; nothing new came into {where} (learned since {since}, last on {last})")
+    return Check("history", WARN, f"{stale}: whom you heard from since, and their threads, are unknown", fix)
 
 
 def _day(stamp: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import TextIO, cast
 
@@ -59,7 +60,7 @@ def learn(  # type: ignore[no-untyped-def]
     """Learn who you write to, with whom and about what, from maildirs, mbox files,
     folders of message files or a notmuch query."""
     from sendguard import paths as sg_paths
-    from sendguard.history import sources
+    from sendguard.history import arrivals, sources
     from sendguard.history.learn import Learner
     from sendguard.history.store import HistoryDamaged, open_for_write
 
@@ -88,8 +89,13 @@ def learn(  # type: ignore[no-untyped-def]
     if not own:
         click.echo("sendguard: warning: [identity] addresses is empty: all mail counts as received", err=True)
     unreadable: list[str] = []  # folders and files that could not be read: said, and the exit code
-    files = [f for p in paths for f in sources.message_files(p, unreadable)]
+    started = time.time()  # what comes in after this may not be learned by this run (arrivals)
+    per_path = []  # (path, its message files, whether all of it could be read so far)
+    for path in paths:
+        before = len(unreadable)
+        per_path.append((path, list(sources.message_files(path, unreadable)), len(unreadable) == before))
     found = sources.notmuch_files(query, notmuch_db) if query else []
+    inboxes: list[arrivals.Source] = []  # the sources this run read received mail from
     db = open_for_write(target)
     try:
         from sendguard.decide.train import Simulator, refresh
@@ -98,20 +104,25 @@ def learn(  # type: ignore[no-untyped-def]
         with Learner(db, own, config.organization.domains, simulate) as learner:
             show = sys.stderr.isatty()
             with click.progressbar(
-                length=max(_size(files + found), 1),
+                length=max(_size([f for _, files, _ in per_path for f in files] + found), 1),
                 label="learning",
                 file=sys.stderr if show else cast(TextIO, _Null()),
             ) as bar:
-                for file in files:
-                    done = 0
-                    try:
-                        for raw in sources.read_messages(file):
-                            learner.add(raw)
-                            bar.update(len(raw))
-                            done += len(raw)
-                    except sources.LearnSourceError as err:
-                        unreadable.append(err.message)
-                    bar.update(max(_size([file]) - done, 0))  # mbox separator lines, skipped files
+                for path, files, whole in per_path:
+                    received, before = learner.received, len(unreadable)
+                    for file in files:
+                        done = 0
+                        try:
+                            for raw in sources.read_messages(file):
+                                learner.add(raw)
+                                bar.update(len(raw))
+                                done += len(raw)
+                        except sources.LearnSourceError as err:
+                            unreadable.append(err.message)
+                        bar.update(max(_size([file]) - done, 0))  # mbox separator lines, skipped files
+                    if learner.received > received and whole and len(unreadable) == before:
+                        inboxes.append(arrivals.Source(arrivals.PATH, str(path.absolute()), "", started))
+                received = learner.received
                 for file in found:
                     try:
                         raw = file.read_bytes()
@@ -119,6 +130,10 @@ def learn(  # type: ignore[no-untyped-def]
                         continue  # notmuch knows a file that is gone: nothing to learn from it
                     learner.add(raw)
                     bar.update(len(raw))
+                if query and learner.received > received:
+                    database = str(notmuch_db.absolute()) if notmuch_db else ""
+                    inboxes.append(arrivals.Source(arrivals.NOTMUCH, query, database, started))
+        arrivals.note(db, inboxes)
         fitted = refresh(db, config, own=own)
     except sqlite3.DatabaseError as err:  # a page damaged past what opening it reads
         HistoryDamaged.reraise(err, target)

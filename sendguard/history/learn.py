@@ -257,6 +257,8 @@ class Learner:
         self.batch = Batch()
         self.added = 0
         self.skipped = 0
+        self.received = 0
+        """Messages read that the user received, learned now or before (arrivals: an inbox)."""
         self.tail: list[tuple[float, int, Observed]] = []
         self.tail_ids: set[str] = set()
         self.tail_sent = 0
@@ -318,6 +320,7 @@ class Learner:
             # One hostile or broken message in a decade of mail must not stop the learning
             # of the rest; it is counted with the unusable ones.
             observed = None
+        self.received += observed is not None and not observed.sent
         if (
             observed is None
             or observed.msgid in self.batch.ids

@@ -481,6 +481,106 @@ def test_doctor_asks_for_received_mail_and_says_when_the_budget_changed(world, t
     assert wait_until(lambda: history().startswith("ok")), history()
 
 
+def _received(subject: str, date: str) -> bytes:
+    """Mail a colleague sent the user on ``date`` (RFC 5322)."""
+    raw = make_message(to="me@nordwerk.example", sender="Kollege <kollege0@nordwerk.example>", subject=subject)
+    return raw.replace(b"Fri, 27 Nov 2026 09:00:00 +0000", date.encode())
+
+
+def _history_line(world) -> str:  # type: ignore[no-untyped-def]
+    return next(line for line in world.cli("doctor").stdout.splitlines() if line.split()[1:2] == ["history"])
+
+
+def _first_learned_weeks_ago(weeks: int) -> None:
+    """As if the sources noted so far had been learned again and again since ``weeks`` ago (what
+    a timer or notmuch hook does), without waiting for it."""
+    import json
+    import sqlite3
+    import time
+
+    from sendguard.history import arrivals
+    from sendguard.history.store import path_in
+
+    db = sqlite3.connect(path_in(Path(os.environ["XDG_DATA_HOME"]) / "sendguard"))
+    with db:
+        (value,) = db.execute("SELECT value FROM meta WHERE key = ?", (arrivals.KEY,)).fetchone()
+        noted = {key: [*row[:3], time.time() - weeks * 7 * 86400, row[4]] for key, row in json.loads(value).items()}
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(noted), arrivals.KEY))
+    db.close()
+
+
+def test_doctor_tells_an_inbox_nobody_wrote_to_from_one_nobody_learns(world, tmp_path):
+    """The received mail learned stops eight weeks before the mail sent. A quiet inbox, or mail
+    left unlearned? The inbox learned from tells: learned again and again, and its folders
+    unchanged since, or mail in it that came after it was learned."""
+    from tests.support import history_fixtures as hf
+
+    sent = [make_message(to=f"kollege{n}@nordwerk.example", subject=f"Plan {n}") for n in range(3)]  # 27 Nov
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "Sent", sent))).returncode == 0
+    inbox = hf.write_maildir(tmp_path / "INBOX", [_received("Re: Plan", "Thu, 01 Oct 2026 09:00:00 +0000")])
+    assert world.cli("learn", str(inbox)).returncode == 0
+    line = _history_line(world)  # learned once: it may be an old copy, not where mail arrives
+    assert line.startswith("warn") and "whom you heard from since, and their threads, are unknown" in line, line
+
+    _first_learned_weeks_ago(6)
+    assert world.cli("learn", str(inbox)).returncode == 0  # the timer's hourly run
+    line = _history_line(world)  # learned all along, nothing came: nobody wrote, nothing to fix
+    assert line.startswith("ok") and f"nothing new came into {inbox} (learned since 20" in line, line
+
+    (inbox / "new" / "1800000000.1.host").write_bytes(_received("Budget", "Fri, 02 Oct 2026 09:00:00 +0000"))
+    line = _history_line(world)  # ... until the learning stops while mail comes in
+    assert line.startswith("warn"), line
+    assert "the newest mail received in it is from 2026-10-01, the newest you sent from 2026-11-27" in line
+    assert f"mail came in after it was learned, and was not: 1 into {inbox}, learned 20" in line
+    assert "sendguard-learn.timer" in world.cli("doctor").stdout.split(line, 1)[1].splitlines()[1]
+
+    assert world.cli("learn", str(inbox)).returncode == 0  # learned: quiet again, as of this run
+    assert _history_line(world).startswith("ok")
+
+    old = next((inbox / "cur").iterdir())
+    old.rename(old.with_name(old.name.replace(":2,S", ":2,RS")))  # read mail flagged: not new, but a change
+    line = _history_line(world)  # what went on there cannot be told: learning may be missing mail
+    assert line.startswith("warn") and "whom you heard from since, and their threads, are unknown" in line, line
+    assert "mail came in after" not in line
+
+
+def test_doctor_counts_what_a_notmuch_query_learned_from_found_since(world, tmp_path):
+    import email.utils
+
+    import notmuch2
+
+    from tests.support import history_fixtures as hf
+
+    sent = [make_message(to=f"kollege{n}@nordwerk.example", subject=f"Plan {n}") for n in range(3)]
+    assert world.cli("learn", str(hf.write_maildir(tmp_path / "Sent", sent))).returncode == 0
+    root = tmp_path / "mail"
+    hf.write_maildir(root / "INBOX", [_received("Re: Plan", "Thu, 01 Oct 2026 09:00:00 +0000")])
+    db = notmuch2.Database.create(str(root), config=notmuch2.Database.CONFIG.EMPTY)
+    for f in (root / "INBOX" / "cur").iterdir():
+        db.add(str(f))
+    db.close()
+    learn = ("learn", "--notmuch", "folder:INBOX", "--notmuch-db", str(root))
+    assert world.cli(*learn).returncode == 0
+    _first_learned_weeks_ago(3)
+    assert world.cli(*learn).returncode == 0  # as the notmuch hook learns after each `notmuch new`
+    line = _history_line(world)
+    assert line.startswith("ok") and "nothing new came into folder:INBOX" in line, line
+
+    now = email.utils.formatdate(localtime=False)  # arrived after the learning, as notmuch dates it
+    mine = make_message(to="kollege1@nordwerk.example", subject="Filed copy").replace(
+        b"Fri, 27 Nov 2026 09:00:00 +0000", now.encode()
+    )
+    new = [_received("Budget", now), mine]  # the user's own copy is not mail received
+    for n, raw in enumerate(new):
+        (root / "INBOX" / "new" / f"18000000{n}.host").write_bytes(raw)
+    db = notmuch2.Database(str(root), mode=notmuch2.Database.MODE.READ_WRITE, config=notmuch2.Database.CONFIG.EMPTY)
+    for n in range(len(new)):
+        db.add(str(root / "INBOX" / "new" / f"18000000{n}.host"))
+    db.close()
+    line = _history_line(world)
+    assert line.startswith("warn") and "mail came in after it was learned, and was not: 1 into folder:INBOX" in line
+
+
 def test_doctor_on_a_config_path_that_does_not_exist_says_so_and_how_to_get_one(tmp_path):
     """ "fix the lines named above" named no line: the file is not there (a typo in --config)."""
     missing = tmp_path / "nope.toml"
