@@ -94,14 +94,16 @@ def arrived(source: Source, own: Iterable[str] = ()) -> Arrived | None:
             return Arrived(source, 0, path.stat().st_mtime > source.learned)
         if not path.is_dir():
             return None
-        return _arrived_in_folder(source, path)
+        return _arrived_in_folder(source, path, {a.lower() for a in own})
     except OSError:
         return None
 
 
-def _arrived_in_folder(source: Source, path: Path) -> Arrived:
+def _arrived_in_folder(source: Source, path: Path, own: set[str]) -> Arrived:
     """A message delivered into a folder, or renamed in it, changes the folder's time; a
-    message file is never written again in place. So only the folders changed since are read."""
+    message file is never written again in place. So only the folders changed since are read,
+    and of their new files those from someone else (a folder learned whole holds the copies of
+    the mail sent, too)."""
     new, changed = 0, False
     for root, dirs, _ in os.walk(path, onerror=_raise):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d != "tmp"]
@@ -112,8 +114,29 @@ def _arrived_in_folder(source: Source, path: Path) -> Arrived:
             for entry in entries:
                 if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                     continue
-                new += entry.stat(follow_symlinks=False).st_mtime > source.learned
+                if entry.stat(follow_symlinks=False).st_mtime > source.learned:
+                    new += not _from_own(Path(entry.path), own)
     return Arrived(source, new, changed)
+
+
+def _from_own(path: Path, own: set[str]) -> bool:
+    """Whether the message in ``path`` is from one of ``own`` (its header read, up to 64 kB)."""
+    from email.parser import BytesHeaderParser
+    from email.utils import getaddresses
+
+    if not own:
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return False  # gone meanwhile, or unreadable: counted as come in, the safe side
+    try:
+        headers = BytesHeaderParser().parsebytes(head)
+        found = getaddresses([str(v) for v in headers.get_all("From", [])])
+    except (ValueError, TypeError, LookupError):  # a header past reading: not shown to be theirs
+        return False
+    return any(addr.lower() in own for _, addr in found)
 
 
 def _arrived_by_query(source: Source, own: Iterable[str]) -> Arrived | None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from sendguard.history import arrivals
 from sendguard.history.store import open_for_write
 from tests.support import history_fixtures as hf
@@ -47,9 +50,12 @@ def test_a_folder_tells_new_mail_from_a_flag_set_on_old_mail(tmp_path):
 
     old.rename(old.with_name(old.name + "R"))  # a flag: the folder changed, nothing arrived
     assert arrivals.arrived(source) == arrivals.Arrived(source, 0, True)
-    (inbox / "new" / "2.host").write_bytes(b"Subject: new\n\nnew\n")
+    (inbox / "new" / "2.host").write_bytes(b"From: Anna <anna@kundenfirma.example>\nSubject: new\n\nnew\n")
     (inbox / "tmp" / "3.host").write_bytes(b"half-delivered")  # tmp is never mail yet
-    assert arrivals.arrived(source) == arrivals.Arrived(source, 1, True)
+    (inbox / "cur" / "4.host:2,S").write_bytes(b"From: Me <ME@nordwerk.example>\nSubject: sent\n\ncopy\n")
+    own = ["me@nordwerk.example"]
+    assert arrivals.arrived(source, own) == arrivals.Arrived(source, 1, True), "the copy of one's own mail is not"
+    assert arrivals.arrived(source) == arrivals.Arrived(source, 2, True)
 
 
 def test_a_source_gone_or_unreadable_tells_nothing(tmp_path):
@@ -60,3 +66,13 @@ def test_a_source_gone_or_unreadable_tells_nothing(tmp_path):
     learned = mbox.stat().st_mtime
     assert arrivals.arrived(arrivals.Source(arrivals.PATH, str(mbox), "", learned + 1)).changed is False
     assert arrivals.arrived(arrivals.Source(arrivals.PATH, str(mbox), "", learned - 1)).changed is True
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=3000))
+def test_whatever_a_new_file_holds_it_is_counted_or_not_without_an_error(tmp_path, raw):
+    inbox = tmp_path / "INBOX"
+    (inbox / "new").mkdir(parents=True, exist_ok=True)
+    (inbox / "new" / "1.host").write_bytes(raw)
+    found = arrivals.arrived(arrivals.Source(arrivals.PATH, str(inbox), "", 0.0), ["me@nordwerk.example"])
+    assert found is not None and found.changed and found.new in (0, 1)
