@@ -252,12 +252,12 @@ def check_notmuch() -> Check:
             f"the notmuch2 module cannot be loaded ({err})",
             "apt-get install libnotmuch-dev; pip install notmuch2",
         )
-    if found is None:
+    if found is None:  # optional: learn reads maildirs and mbox files without it
         return Check(
             "notmuch",
-            WARN,
-            "no notmuch config: `sendguard learn --notmuch` cannot be used",
-            "optional: notmuch setup (or learn from maildirs: sendguard learn PATH)",
+            OK,
+            "not set up (optional): `sendguard learn PATH` reads maildirs and mbox files; with notmuch "
+            "(`notmuch setup`), `sendguard learn --notmuch QUERY` too",
         )
     try:
         with notmuch2.Database(mode=notmuch2.Database.MODE.READ_ONLY, config=str(found)) as db:

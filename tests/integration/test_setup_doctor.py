@@ -173,6 +173,7 @@ def test_doctor_exits_0_when_all_is_well(world):
     assert lines["config"] == "ok" and lines["transport"] == "ok" and lines["state"] == "ok"
     assert "warn  history" in proc.stdout and "sendguard learn" in proc.stdout
     assert "1 client configured, 1 with keywords" in proc.stdout  # the world's one client, kundenfirma
+    assert lines["notmuch"] == "ok", "notmuch is optional: without it, no warning to act on"
 
 
 def test_doctor_says_where_a_hold_aerc_cannot_show_is_mailed(world):
