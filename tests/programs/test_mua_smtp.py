@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sendguard.act.queue import Queue
-from tests.support.mua import HOLD_EXTERNAL, aerc_home, need, unix
+from tests.support.mua import HOLD_EXTERNAL, aerc_home, need, unix, write_editor
 from tests.support.postfix import Team
 from tests.support.terminal import Terminal
 from tests.support.wait import wait_until
@@ -31,10 +31,7 @@ def _mutt_home(root: Path, port: int) -> tuple[Path, dict[str, str]]:
     import os
 
     root.mkdir()
-    editor = root / "editor.sh"
-    body = BODY.replace("\n", "\\n")
-    editor.write_text(f"#!/bin/sh\nprintf '{body}' >> \"$1\"\n")
-    editor.chmod(0o755)
+    editor = write_editor(root / "editor.sh", BODY)
     for sub in ("cur", "new", "tmp"):
         (root / "Mail" / "inbox" / sub).mkdir(parents=True)
     rc = root / "muttrc"

@@ -23,7 +23,7 @@ import pytest
 from sendguard import paths
 from sendguard.act import notices
 from tests.support.isolated import notice_mailers
-from tests.support.mua import Aerc, held_row, need, queue_rows, wait_until, write_muttrc
+from tests.support.mua import Aerc, held_row, need, queue_rows, wait_until, write_editor, write_muttrc
 from tests.support.terminal import Terminal
 
 pytestmark = pytest.mark.slow
@@ -42,9 +42,7 @@ def mutt_home(world, root: Path) -> tuple[Path, dict[str, str]]:  # type: ignore
     """A HOME with a muttrc for interactive use: an editor that writes the body, a maildir."""
     home = root / "home"
     rc = write_muttrc(world, home)
-    editor = root / "editor.sh"
-    editor.write_text("#!/bin/sh\nprintf 'Hello Anna,\\n\\nthe Falke rollout is on track.\\n' >> \"$1\"\n")
-    editor.chmod(0o755)
+    editor = write_editor(root / "editor.sh")
     for sub in ("cur", "new", "tmp"):
         (home / "mail" / "INBOX" / sub).mkdir(parents=True)
     with rc.open("a") as out:

@@ -51,6 +51,20 @@ def header_names(data: bytes) -> list[str]:
     return [line.split(b":", 1)[0].decode().lower() for line in head.split(b"\n") if line and line[:1] not in b" \t"]
 
 
+def write_editor(path: Path, body: str = "Hello Anna,\n\nthe Falke rollout is on track.\n") -> Path:
+    """An editor for the mail programs: appends ``body`` to the file, then dates the file 2000.
+
+    mutt and neomutt tell an edit from none by the file's time in whole seconds, read against
+    their own clock: a write in the same tick as a second's turn read as no edit ("Aborted
+    unmodified message") or as a change after the edit ("Attachment #1 modified. Update
+    encoding?"). A date long past is an edit to both, and never later than the compose screen.
+    """
+    text = body.replace("\\", "\\\\").replace("'", "'\\''").replace("%", "%%").replace("\n", "\\n")
+    path.write_text(f'#!/bin/sh\nprintf \'{text}\' >> "$1" && touch -d @946684800 "$1"\n')
+    path.chmod(0o755)
+    return path
+
+
 def write_muttrc(world, home: Path) -> Path:  # type: ignore[no-untyped-def]
     """A muttrc as hooks/muttrc suggests, plus what batch mode in a test needs."""
     home.mkdir(exist_ok=True)
@@ -175,9 +189,7 @@ def aerc_home(root: Path, outgoing: str) -> dict[str, str]:
         "from = Me <me@nordwerk.example>\ncopy-to =\n"
     )
     accounts.chmod(0o600)
-    editor = root / "editor.sh"
-    editor.write_text("#!/bin/sh\nprintf 'Hello Anna,\\n\\nthe Falke rollout is on track.\\n' >> \"$1\"\n")
-    editor.chmod(0o755)
+    editor = write_editor(root / "editor.sh")
     (config / "aerc.conf").write_text(f"[compose]\neditor = {editor}\n")
     (root / "run").mkdir(mode=0o700)
     (root / "tmp").mkdir()  # aerc writes each draft under $TMPDIR: keep them in the test's directory
