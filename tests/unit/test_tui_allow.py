@@ -120,6 +120,41 @@ async def test_review_judges_a_message_kept_unchecked_before_showing_it(world):
     assert Queue.default().get(entry_id).state == "held"
 
 
+async def test_a_read_of_the_queue_that_ends_after_a_newer_one_never_shows_the_older_state(world):
+    """review starts with a read of the queue (handed over by the command) while the check of
+    held mail under the config in force runs, which reads the queue again when done. However
+    late the first read ends, what it read is the queue as it was: the config error, not the
+    verdict. A thread cannot be stopped, so the replaced read's rows must not be shown."""
+    import time
+    from concurrent.futures import Future
+
+    from sendguard.recover.review_data import queue_rows
+
+    _kept_unchecked(world)
+    as_it_was = queue_rows(Queue.default(), time.time())
+    first: Future[object] = Future()
+    app = ReviewApp(
+        queue=Queue.default(),
+        config=load(world.config_path, required=True),
+        config_path=world.config_path,
+        state_dir=paths.state_dir(),
+        prefetch=first,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+
+        def preview() -> str:
+            return str(app.screen.query_one("#preview", Static).render())
+
+        for _ in range(1200):  # the check again, and the newer read it starts, while the first waits
+            if app.jobs_done and "private key" in preview():
+                break
+            await pilot.pause(0.05)
+        assert "private key" in preview(), preview()
+        first.set_result(as_it_was)  # the first read ends last
+        await settle(pilot)
+        assert "Why (hold)" in preview() and "private key" in preview(), preview()
+
+
 async def test_reviews_send_checks_a_message_kept_unchecked(world, monkeypatch):
     entry_id = _kept_unchecked(world)
     app = review(world)

@@ -15,6 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, get_current_worker
 
 from sendguard.errors import SendguardError
 from sendguard.printable import printable
@@ -64,6 +65,7 @@ class QueueScreen(EntryActions, ReviewScreen):
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def load(self) -> None:
         app = self.review
+        worker = get_current_worker()
         prefetch, app.prefetch = app.prefetch, None
         try:
             if app.hold_queue is not None:
@@ -77,7 +79,13 @@ class QueueScreen(EntryActions, ReviewScreen):
             title = "Cannot read Postfix's hold queue" if app.postfix else "Cannot read the queue"
             app.call_from_thread(app.show_error, title, err.details())
             return
-        app.call_from_thread(self.show_rows, rows)
+        app.call_from_thread(self._loaded, worker, rows)
+
+    def _loaded(self, worker: Worker[None], rows: list[QueueRow]) -> None:
+        """A read of the queue that a newer one replaced shows nothing: its thread ran on (a
+        thread cannot be stopped) and may end after the newer one, with what the queue was."""
+        if not worker.is_cancelled:
+            self.show_rows(rows)
 
     def show_rows(self, rows: list[QueueRow]) -> None:
         self.rows = rows
