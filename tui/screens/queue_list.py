@@ -11,11 +11,12 @@ again every few seconds: Postfix does not tell anyone when it holds or lets go o
 
 from __future__ import annotations
 
+import itertools
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Input, Static
-from textual.worker import Worker, get_current_worker
 
 from sendguard.errors import SendguardError
 from sendguard.printable import printable
@@ -45,6 +46,9 @@ class QueueScreen(EntryActions, ReviewScreen):
         self.loaded = False
         self.expired_seen: set[str] = set()
         self.signature: tuple[int, ...] | None = None
+        self.reads = itertools.count()
+        self.shown_read = -1
+        """The newest read of the queue shown: a read that began before it shows nothing."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -65,7 +69,7 @@ class QueueScreen(EntryActions, ReviewScreen):
     @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def load(self) -> None:
         app = self.review
-        worker = get_current_worker()
+        read = next(self.reads)
         prefetch, app.prefetch = app.prefetch, None
         try:
             if app.hold_queue is not None:
@@ -79,12 +83,13 @@ class QueueScreen(EntryActions, ReviewScreen):
             title = "Cannot read Postfix's hold queue" if app.postfix else "Cannot read the queue"
             app.call_from_thread(app.show_error, title, err.details())
             return
-        app.call_from_thread(self._loaded, worker, rows)
+        app.call_from_thread(self._loaded, read, rows)
 
-    def _loaded(self, worker: Worker[None], rows: list[QueueRow]) -> None:
-        """A read of the queue that a newer one replaced shows nothing: its thread ran on (a
-        thread cannot be stopped) and may end after the newer one, with what the queue was."""
-        if not worker.is_cancelled:
+    def _loaded(self, read: int, rows: list[QueueRow]) -> None:
+        """Reads of the queue overlap (a thread cannot be stopped) and may end out of order: one
+        that began before the read shown is what the queue was, and shows nothing."""
+        if read > self.shown_read:
+            self.shown_read = read
             self.show_rows(rows)
 
     def show_rows(self, rows: list[QueueRow]) -> None:
