@@ -27,8 +27,9 @@ from sendguard.errors import ConfigError, StateUnwritable
 from sendguard.printable import printable
 
 STALE_RECEIVED_DAYS = 14
-LEARNED_LATELY = 2 * 86400  # an inbox learned by a hook or timer was learned within this
 """Sent mail this much newer than any received mail learned: the inbox is no longer learned."""
+LEARNED_LATELY = 2 * 86400
+"""An inbox a hook or timer learns was learned within this many seconds."""
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 

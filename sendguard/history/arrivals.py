@@ -39,7 +39,6 @@ class Source:
 
 @dataclass(frozen=True)
 class Arrived:
-    source: Source
     new: int
     """Messages that came in after it was learned and are still there."""
     changed: bool
@@ -91,7 +90,7 @@ def arrived(source: Source, own: Iterable[str] = ()) -> Arrived | None:
     path = Path(source.where)
     try:
         if path.is_file():
-            return Arrived(source, 0, path.stat().st_mtime > source.learned)
+            return Arrived(0, path.stat().st_mtime > source.learned)
         if not path.is_dir():
             return None
         return _arrived_in_folder(source, path, {a.lower() for a in own})
@@ -116,7 +115,7 @@ def _arrived_in_folder(source: Source, path: Path, own: set[str]) -> Arrived:
                     continue
                 if entry.stat(follow_symlinks=False).st_mtime > source.learned:
                     new += not _from_own(Path(entry.path), own)
-    return Arrived(source, new, changed)
+    return Arrived(new, changed)
 
 
 def _from_own(path: Path, own: set[str]) -> bool:
@@ -150,7 +149,7 @@ def _arrived_by_query(source: Source, own: Iterable[str]) -> Arrived | None:
         found = notmuch_files(query, Path(source.database) if source.database else None)
     except LearnSourceError:
         return None
-    return Arrived(source, len(found), bool(found))
+    return Arrived(len(found), bool(found))
 
 
 def _raise(err: OSError) -> None:

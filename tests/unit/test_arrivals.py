@@ -46,16 +46,16 @@ def test_a_folder_tells_new_mail_from_a_flag_set_on_old_mail(tmp_path):
     for path in (old, inbox / "cur", inbox / "new", inbox / "tmp", inbox):
         os.utime(path, (past, past))
     source = arrivals.Source(arrivals.PATH, str(inbox), "", past + 50)
-    assert arrivals.arrived(source) == arrivals.Arrived(source, 0, False)
+    assert arrivals.arrived(source) == arrivals.Arrived(0, False)
 
     old.rename(old.with_name(old.name + "R"))  # a flag: the folder changed, nothing arrived
-    assert arrivals.arrived(source) == arrivals.Arrived(source, 0, True)
+    assert arrivals.arrived(source) == arrivals.Arrived(0, True)
     (inbox / "new" / "2.host").write_bytes(b"From: Anna <anna@kundenfirma.example>\nSubject: new\n\nnew\n")
     (inbox / "tmp" / "3.host").write_bytes(b"half-delivered")  # tmp is never mail yet
     (inbox / "cur" / "4.host:2,S").write_bytes(b"From: Me <ME@nordwerk.example>\nSubject: sent\n\ncopy\n")
     own = ["me@nordwerk.example"]
-    assert arrivals.arrived(source, own) == arrivals.Arrived(source, 1, True), "the copy of one's own mail is not"
-    assert arrivals.arrived(source) == arrivals.Arrived(source, 2, True)
+    assert arrivals.arrived(source, own) == arrivals.Arrived(1, True), "the copy of one's own mail is not"
+    assert arrivals.arrived(source) == arrivals.Arrived(2, True)
 
 
 def test_a_source_gone_or_unreadable_tells_nothing(tmp_path):
