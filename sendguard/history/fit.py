@@ -54,6 +54,7 @@ MIN_TOPIC_SHARE = 0.4
 AGE_CAP = 6.0  # about 400 days: older than that, all contacts are alike
 DIRICHLET_MU = 20.0
 MAX_WORD_GAIN = 4.0
+MAX_TOPIC_WORDS = 50  # the word evidence's words per message (bench/README.md, "Fifty words")
 MAX_KEPT_GAINS = 200_000  # per store: about as many as the lookups it keeps
 
 
@@ -244,6 +245,18 @@ class FitModel:
         return found
 
     @cached_property
+    def topic(self) -> dict[str, tuple[int, int, int]]:
+        """The words a contact's word evidence is read from: the vocabulary, or of a long message
+        the MAX_TOPIC_WORDS the history has seen in the fewest messages (the most telling, as a
+        "more like this" search keeps its query's rarest terms; ties in the vocabulary's order),
+        in the vocabulary's order."""
+        found = self.vocab
+        if len(found) <= MAX_TOPIC_WORDS:
+            return found
+        keep = set(sorted(found, key=lambda w: found[w][0])[:MAX_TOPIC_WORDS])
+        return {w: v for w, v in found.items() if w in keep}
+
+    @cached_property
     def internal_topic(self) -> list[str]:
         """The message's words the user has only ever used inside the organization.
 
@@ -352,7 +365,7 @@ class FitModel:
         # nor those of a contact whose kept gains answer for every word (``_kept_words``)
         words = self._kept_words([c for c in contacts if c.words])
         asked = [c.id for c in contacts if c.words and c.id not in words]
-        counts = self.store.contact_words(asked, list(self.vocab)) if asked else {}
+        counts = self.store.contact_words(asked, list(self.topic)) if asked else {}
         out = {}
         for c in contacts:
             # the share of the contact's mail each other recipient was in: how often the user writes to
@@ -391,7 +404,7 @@ class FitModel:
         word, once handed out, is its answer for the store's lifetime, and a gain is kept only
         once computed from it. The others are left to ``_words`` (and ``_unsummed``: their sum
         came out NaN)."""
-        vocab = self.vocab
+        vocab = self.topic
         if not vocab or not getattr(self.store, "keeps_lookups", False):
             return {}
         kept, messages = self._kept_gains[1], self.messages
@@ -422,12 +435,12 @@ class FitModel:
         gains, never below 0.0, would change nothing). ``incomplete``: the kept gains were summed
         to NaN already (``_kept_words``), so the sum starts with the missing gains.
         """
-        if not self.vocab or contact.words == 0:
+        if not self.topic or contact.words == 0:
             return 0.0
         gains = self._gains(contact, counts)
-        total = math.nan if incomplete else _gain_sum(gains, self.vocab)
+        total = math.nan if incomplete else _gain_sum(gains, self.topic)
         if total != total:  # NaN: a word without its gain yet (each gain is a number)
-            scale, messages, vocab, log = contact.words + DIRICHLET_MU, self.messages, self.vocab, math.log
+            scale, messages, vocab, log = contact.words + DIRICHLET_MU, self.messages, self.topic, math.log
             missing = list(filterfalse(gains.__contains__, vocab))
             for w in missing:
                 n = counts.get(w, 0)
@@ -438,7 +451,7 @@ class FitModel:
                 gains[w] = gain if gain < MAX_WORD_GAIN else MAX_WORD_GAIN  # once: a reader on another thread
             self._kept_gains[0] += len(missing)
             total = _gain_sum(gains, vocab)
-        return total / math.sqrt(len(self.vocab))
+        return total / math.sqrt(len(self.topic))
 
     def _gains(self, contact: Contact, counts: Mapping[str, int]) -> dict[str, float]:
         """word -> the contact's gain (capped; 0.0 if none) for the words asked about so far.

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sendguard.history.fit import DIRICHLET_MU, MAX_WORD_GAIN, FitModel
+from sendguard.history.fit import DIRICHLET_MU, MAX_TOPIC_WORDS, MAX_WORD_GAIN, FitModel
 from sendguard.history.store import Contact, HistoryStore
 
 
@@ -24,9 +24,17 @@ def run_together(jobs: list[Callable[[], None]]) -> None:
         thread.join()
 
 
+def rarest(vocab: dict[str, tuple[int, int, int]]) -> dict[str, tuple[int, int, int]]:
+    """The MAX_TOPIC_WORDS words seen in the fewest messages, the first ones on a tie."""
+    ranked = sorted(range(len(vocab)), key=lambda i: (list(vocab.values())[i][0], i))
+    keep = {list(vocab)[i] for i in ranked[:MAX_TOPIC_WORDS]}
+    return {w: v for w, v in vocab.items() if w in keep}
+
+
 def plain(vocab: dict[str, tuple[int, int, int]], messages: int, contact: Contact, counts: dict) -> float:
-    """The formula as first written: every word in the vocabulary's order, its rate computed
-    where it is used, the flat (id, word) -> n counts."""
+    """The formula as first written: every word of the topic (the vocabulary's rarest) in the
+    vocabulary's order, its rate computed where it is used, the flat (id, word) -> n counts."""
+    vocab = rarest(vocab)
     if not vocab or contact.words == 0:
         return 0.0
     total = 0.0
@@ -90,6 +98,19 @@ def test_word_evidence_is_the_plain_formula_to_the_last_bit(dfs, extra, words, l
         flat[(8, "other")] = 5  # another contact's count is never read
         model = model_of(store, vocab, messages)
         assert model._words(contact, counts) == plain(vocab, messages, contact, flat)
+
+
+def test_a_long_message_is_read_for_its_rarest_words_only():
+    """Sixty words the history knows: a contact who got only the ten most common of them has no
+    word evidence, one who got the rarest has it; with those ten alone, the first has it too."""
+    vocab = {f"w{i:02d}": (2 + i, 0, 0) for i in range(60)}
+    common, rare = list(vocab)[-10:], list(vocab)[:10]
+    usual = Contact(7, "a@b.example", "", "", "", "b.example", 1, 0, 1, 40, 0.0, 0.0)
+    other = Contact(8, "c@b.example", "", "", "", "b.example", 1, 0, 1, 40, 0.0, 0.0)
+    assert model_of(SimpleNamespace(memo={}), vocab, 1000)._words(usual, dict.fromkeys(common, 30)) == 0.0
+    assert model_of(SimpleNamespace(memo={}), vocab, 1000)._words(other, dict.fromkeys(rare, 30)) > 0.0
+    few = {w: vocab[w] for w in common}
+    assert model_of(SimpleNamespace(memo={}), few, 1000)._words(usual, dict.fromkeys(common, 30)) > 0.0
 
 
 def test_a_gain_is_kept_for_the_same_counts_and_computed_again_for_others():
