@@ -100,6 +100,15 @@ def test_word_evidence_is_the_plain_formula_to_the_last_bit(dfs, extra, words, l
         assert model._words(contact, counts) == plain(vocab, messages, contact, flat)
 
 
+@given(st.lists(st.integers(2, 9), max_size=130))
+def test_the_topic_is_the_rarest_words_the_first_on_a_tie(seen):
+    """Counts with many ties: the topic holds the MAX_TOPIC_WORDS words of the fewest messages,
+    those at the last count taken in the vocabulary's order, and keeps that order."""
+    vocab = {f"w{i:03d}": (n, 0, 0) for i, n in enumerate(seen)}
+    topic = model_of(SimpleNamespace(memo={}), vocab, 1000).topic
+    assert list(topic.items()) == list(rarest(vocab).items())
+
+
 def test_a_long_message_is_read_for_its_rarest_words_only():
     """Sixty words the history knows: a contact who got only the ten most common of them has no
     word evidence, one who got the rarest has it; with those ten alone, the first has it too."""
