@@ -24,7 +24,7 @@ from sendguard.history.learn import MAX_PARTICIPANTS, observe_message
 from sendguard.history.store import Contact, HistoryStore
 from sendguard.model import Action, Finding, Severity, Verdict
 
-VERSION = 6
+VERSION = 7
 """Of the simulated examples: a change to the margin or to what is recorded makes older ones useless."""
 JUDGED_RULES = (
     "first-time-recipient",
