@@ -100,9 +100,11 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     learning = Learning(policy, root)
     policy.to_learn = lambda sender, raw, own, read: pending.add(sender, raw, tuple(own), read)
     policy.later = after.submit
+    from sendguard.history import twins
     from sendguard.rules import load_rules
 
     load_rules()  # warm: the first mail should not pay for the imports
+    twins.warm()
     write_frame(stdout, "ready")
     while True:
         if pending.count and (pending.count >= MAX_BATCH or not select.select([stdin], [], [], LEARN_IDLE)[0]):

@@ -111,6 +111,9 @@ def _warm_up(config_path: Path | None) -> Any:
     )
     for name in (*events.OBSERVERS, *events.LATER, "sendguard.sendpath.path"):
         __import__(name)
+    from sendguard.history import twins
+
+    twins.warm()  # the sample has no near address to compare
     from sendguard.act import queue as q
 
     q.Queue.default().clean_leftovers()  # what processes that died while keeping a message left
