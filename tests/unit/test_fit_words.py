@@ -26,8 +26,8 @@ def run_together(jobs: list[Callable[[], None]]) -> None:
 
 def rarest(vocab: dict[str, tuple[int, int, int]]) -> dict[str, tuple[int, int, int]]:
     """The MAX_TOPIC_WORDS words seen in the fewest messages, the first ones on a tie."""
-    ranked = sorted(range(len(vocab)), key=lambda i: (list(vocab.values())[i][0], i))
-    keep = {list(vocab)[i] for i in ranked[:MAX_TOPIC_WORDS]}
+    ranked = sorted(enumerate(vocab.items()), key=lambda item: (item[1][1][0], item[0]))
+    keep = {word for _, (word, _) in ranked[:MAX_TOPIC_WORDS]}
     return {w: v for w, v in vocab.items() if w in keep}
 
 
