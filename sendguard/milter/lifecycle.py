@@ -11,7 +11,6 @@ then a milter that is down costs a retry, never a message.
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sendguard.errors import SendguardError
+from sendguard.milter.affinity import IdleWorkers, home_of
 from sendguard.milter.background import Background
 from sendguard.milter.background import log as _log
 from sendguard.milter.failures import CLAIM, FailureStore, Unavailable, claim_of, live_claim, taken
@@ -303,9 +303,12 @@ class WorkerDidNotStart(SendguardError):
 class Worker:
     """One check process (``python -m sendguard.milter.worker``) and its pipes."""
 
-    def __init__(self, setup: tuple[Any, Path]) -> None:
+    def __init__(self, setup: tuple[Any, Path], slot: int = 0) -> None:
         from sendguard.milter.worker import write_frame
 
+        self.slot = slot
+        """Which of the pool's places it fills (a worker started in place of another takes its
+        slot): the senders whose home it is are served here first (affinity)."""
         self.proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "sendguard.milter.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
@@ -396,14 +399,15 @@ class WorkerPool:
     def __init__(self, policy: Policy, count: int, timeout: float) -> None:
         self.setup = (policy.config, policy.root)
         self.timeout = timeout
-        self.idle: queue.Queue[Worker] = queue.Queue()
+        self.count = count
+        self.idle: IdleWorkers[Worker] = IdleWorkers()
         self.closing = False
         self.lock = threading.Lock()
         self.workers: set[Worker] = set()
         """Every live worker, idle or busy: close() waits for each."""
         self.respawns: list[threading.Thread] = []
         self.failures = Failures(policy)
-        workers = [Worker(self.setup) for _ in range(count)]
+        workers = [Worker(self.setup, slot) for slot in range(count)]
         try:
             for worker in workers:
                 worker.wait_ready(120)
@@ -420,10 +424,11 @@ class WorkerPool:
 
     def __call__(self, tx: Transaction) -> Outcome:
         deadline = time.time() + self.timeout
+        home = home_of(tx.sender, self.count)
         while True:
             try:
-                worker = self.idle.get(timeout=max(deadline - time.time(), 0))
-            except queue.Empty:
+                worker = self.idle.get(timeout=max(deadline - time.time(), 0), home=home)
+            except TimeoutError:
                 _log(f"{tx.queue_id or '-'}: no check worker free within {self.timeout:g} s: 451, the client retries")
                 return tempfail("the check took too long")
             asked = time.time()
@@ -452,15 +457,15 @@ class WorkerPool:
         worker.kill()
         with self.lock:
             self.workers.discard(worker)
-        respawn = threading.Thread(target=self._replace, name="sendguard-respawn", daemon=True)
+        respawn = threading.Thread(target=self._replace, args=(worker.slot,), name="sendguard-respawn", daemon=True)
         with self.lock:
             self.respawns.append(respawn)
         respawn.start()
 
-    def _replace(self) -> None:
+    def _replace(self, slot: int) -> None:
         while not self.closing:
             try:
-                worker = Worker(self.setup)
+                worker = Worker(self.setup, slot)
                 worker.wait_ready(120)
             except Exception as err:  # noqa: BLE001 — keep trying: without workers every mail is a 451
                 _log(f"could not start a check worker: {type(err).__name__}: {printable(str(err))}")
@@ -486,7 +491,7 @@ class WorkerPool:
                 break
             try:
                 worker = self.idle.get(timeout=max(end - time.monotonic(), 0.01))
-            except queue.Empty:
+            except TimeoutError:
                 break
             if worker in closed:
                 continue
