@@ -4,9 +4,12 @@ message waits while another worker is idle (sendguard.milter.affinity)."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sendguard.config.schema import parse
 from sendguard.milter.affinity import IdleWorkers, home_of
@@ -125,3 +128,47 @@ def test_a_sender_whose_home_worker_is_busy_is_checked_by_another_at_once(tmp_pa
         finally:
             pool.idle.put(busy)
     assert answered_by == [1 - home]
+
+
+@settings(max_examples=25)
+@given(
+    slots=st.integers(min_value=1, max_value=4),
+    homes=st.lists(st.integers(min_value=-1, max_value=4), min_size=1, max_size=8),
+    rounds=st.integers(min_value=1, max_value=30),
+)
+def test_every_check_gets_a_worker_of_its_own_and_every_worker_comes_back(slots, homes, rounds):
+    """Threads (one per entry of ``homes``, -1: no home) take a worker and give it back, again
+    and again: no worker is ever held by two at once, nobody waits for ever while one is free,
+    and all are idle at the end."""
+    idle: IdleWorkers[Fake] = IdleWorkers()
+    workers = [Fake(slot) for slot in range(slots)]
+    for worker in workers:
+        idle.put(worker)
+    held: set[int] = set()
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def check(home: int) -> None:
+        for _ in range(rounds):
+            try:
+                worker = idle.get(timeout=30, home=None if home < 0 else home)
+            except TimeoutError:
+                errors.append("waited 30 s")
+                return
+            with lock:
+                if id(worker) in held:
+                    errors.append(f"slot {worker.slot} handed out twice")
+                held.add(id(worker))
+            time.sleep(0)  # let the others run while it is held: not a wait for anything
+            with lock:
+                held.discard(id(worker))
+            idle.put(worker)
+
+    threads = [threading.Thread(target=check, args=(home,)) for home in homes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert not any(thread.is_alive() for thread in threads)
+    assert sorted(w.slot for w in idle.queue) == list(range(slots)) and idle.waiting() == 0
