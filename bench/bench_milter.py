@@ -354,6 +354,11 @@ def snapshot(postfix: Postfix, milter: MilterProcess | None) -> dict[str, float]
     return parts
 
 
+def sendguard_exe() -> str:
+    """The ``sendguard`` command of this Python's environment (the tree under test)."""
+    return str(Path(sys.executable).parent / "sendguard")
+
+
 def one_round(
     kind: str,
     args,
@@ -367,11 +372,12 @@ def one_round(
 ) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """(messages per second, CPU seconds of Postfix and the milter, start to stop, all processes)."""
     n = args.n if n is None else n
-    exe = str(Path(sys.executable).parent / "sendguard")
-    shared = shared_milter is not None and kind != "alone"
-    milter = shared_milter if shared else None
-    if kind != "alone" and milter is None:
-        milter = MilterProcess(exe, config, state, transport=args.transport)
+    milter = (
+        None
+        if kind == "alone"
+        else shared_milter or MilterProcess(sendguard_exe(), config, state, transport=args.transport)
+    )
+    shared = milter is not None and milter is shared_milter
     postfix = Postfix(sink_port, milter=milter.postfix_spec if milter else "")
     try:
         if milter and not shared:
@@ -468,8 +474,7 @@ def main() -> None:
         sink_pid = sink.pid or 0
         ready.wait(30)
         if args.one_milter:
-            exe = str(Path(sys.executable).parent / "sendguard")
-            shared_milter = MilterProcess(exe, config, state, transport=args.transport).start()
+            shared_milter = MilterProcess(sendguard_exe(), config, state, transport=args.transport).start()
         rates: dict[str, list[float]] = {"alone": [], "with milter": []}
         per_message: dict[str, list[float]] = {"alone": [], "with milter": []}
         try:
