@@ -123,7 +123,6 @@ def test_a_sender_whose_home_worker_is_busy_is_checked_by_another_at_once(tmp_pa
         busy = pool.idle.get(home=home)
         assert busy.slot == home
         try:
-            pool.timeout = 30
             assert pool(sent_by(sender, 1)).action == ACCEPT
         finally:
             pool.idle.put(busy)
