@@ -32,6 +32,9 @@ Needs root and postfix (.ci/setup installs it). From the project root::
 Environment: ``BENCH_SPLIT=1`` prints each part's CPU per message during the timed rounds;
 ``BENCH_LEARN=false`` stops the milter learning; ``BENCH_CONFIG`` is appended to the milter's
 config (``\n`` for a line break), e.g. every rule's ``action = "off"`` for the protocol's floor.
+``BENCH_DAEMONS=1`` (with ``BENCH_SPLIT``) adds Postfix's CPU per daemon: its live processes'
+own time, by command name (one that exits within the round leaves out its last part). The
+split's ``steal`` is the time the hypervisor ran other guests on this machine's CPUs.
 
 Target: ratio (alone / with milter, in messages per second) ≤ 1.5.
 """
@@ -327,6 +330,22 @@ def tree_cpu(pid: int) -> float:
     return own + sum(tree_cpu(k) for k in kids)
 
 
+def daemon_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each live descendant's own threads, summed by command name."""
+    out: dict[str, float] = {}
+    for kid in children(pid):
+        try:
+            with open(f"/proc/{kid}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+            name = head.split("(", 1)[1]
+            out[name] = out.get(name, 0.0) + sum(int(v) for v in tail.split()[11:13]) / TICK
+        except OSError:
+            continue
+        for name2, used in daemon_cpu(kid).items():
+            out[name2] = out.get(name2, 0.0) + used
+    return out
+
+
 def proc_cpu(pid: int) -> float:
     """CPU seconds (user + system) a live process used so far, its own threads only."""
     with open(f"/proc/{pid}/stat") as f:
@@ -342,6 +361,9 @@ def snapshot(postfix: Postfix, milter: MilterProcess | None) -> dict[str, float]
     idle = (fields[3] + fields[4]) / TICK
     own = resource.getrusage(resource.RUSAGE_SELF)
     parts = {"postfix": tree_cpu(postfix.proc.pid) if postfix.proc else 0.0}
+    if os.environ.get("BENCH_DAEMONS") and postfix.proc:
+        for name, used in daemon_cpu(postfix.proc.pid).items():
+            parts[f"pf:{name}"] = used
     if milter and milter.proc:
         parts["milter"] = proc_cpu(milter.proc.pid)
         parts["workers"] = tree_cpu(milter.proc.pid) - parts["milter"]
@@ -350,6 +372,7 @@ def snapshot(postfix: Postfix, milter: MilterProcess | None) -> dict[str, float]
         "sink": proc_cpu(sink_pid),
         "machine busy": sum(fields[:8]) / TICK - idle,
         "idle": idle,
+        "steal": fields[7] / TICK,
     }
     return parts
 
@@ -398,7 +421,9 @@ def one_round(
             after = snapshot(postfix, milter)
             print(
                 f"{'':12} CPU during the round, per message (ms): "
-                + ", ".join(f"{k} {(after[k] - marks[k]) / total * 1000:.2f}" for k in marks),
+                + ", ".join(
+                    f"{k} {(after.get(k, 0.0) - marks.get(k, 0.0)) / total * 1000:.2f}" for k in {**marks, **after}
+                ),
                 flush=True,
             )
         rate = total / elapsed if total else 0.0
