@@ -539,6 +539,9 @@ def main() -> None:
         print(
             f"median: alone {alone:.1f}/s, with the milter {milter:.1f}/s; ratio {alone / milter:.2f} (target <= 1.5)"
         )
+        pairs = sorted(a / m for a, m in zip(rates["alone"], rates["with milter"]) if m)
+        if len(pairs) > 1:  # each round against the "alone" round just before it: the spread of one run
+            print(f"each round's ratio: {' '.join(f'{x:.2f}' for x in pairs)} (median {statistics.median(pairs):.2f})")
         if per_message["alone"] and per_message["with milter"]:
             ca, cm = statistics.median(per_message["alone"]), statistics.median(per_message["with milter"])
             print(
