@@ -148,7 +148,8 @@ class Simulator:
         from sendguard.history.twins import confusables
         from sendguard.mail.message import OutgoingMessage
 
-        store = store if store is not None else HistoryStore(self.db)
+        # lookups kept for this message's judgements only: the history does not change between them
+        store = store if store is not None else HistoryStore(self.db, keep_lookups=True)
         # the margin is recorded as a number: the rule itself must neither warn nor hold on it
         jm.pin(store, *_prior(self.config), jm.Judgement(math.inf, math.inf))
         raw = observed.sample

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -182,3 +184,28 @@ def test_an_interrupted_learn_keeps_what_it_read_and_simulates_nothing(tmp_path)
     db.close()
     assert calls == []
     assert open_read_only(tmp_path).meta("messages") == 60
+
+
+def test_the_simulation_judges_alike_with_its_lookups_kept(tmp_path):
+    """The learn-time simulation keeps the history's lookups across one message's judgements (as
+    sent, and each swap): every judgement is what a store asking sqlite each time gives."""
+    from sendguard.history.learn import YOUNG
+    from sendguard.history.store import HistoryStore
+
+    cfg = parse(jw.CONFIG_TEXT)
+    db = open_for_write(tmp_path)
+    kept, asking = Simulator(db, cfg, seed=3), Simulator(db, cfg, seed=3)  # the same draws, in step
+    pairs = []
+
+    def examples(observed):  # type: ignore[no-untyped-def]
+        judged = kept.examples(observed)
+        pairs.append((judged, asking.examples(observed, HistoryStore(db))))
+        return judged
+
+    with Learner(db, cfg.identity.addresses, cfg.organization.domains, examples) as learner:
+        for raw in jw.messages(jw.world(teams=10), 150):
+            learner.add(raw)
+    db.close()
+    swaps = [s for judged, _ in pairs if judged not in ("", YOUNG) for s in json.loads(judged)["swaps"]]
+    assert len(swaps) >= 50 and any(margin > 0 for margin, _ in swaps)
+    assert [judged for judged, _ in pairs] == [plain for _, plain in pairs]
