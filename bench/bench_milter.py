@@ -54,6 +54,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -330,19 +331,16 @@ def tree_cpu(pid: int) -> float:
     return own + sum(tree_cpu(k) for k in kids)
 
 
-def daemon_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of each live descendant's own threads, summed by command name."""
-    out: dict[str, float] = {}
+def daemon_cpu(pid: int) -> Counter[str]:
+    """CPU seconds of each live descendant's own threads (``proc_cpu``), summed by command name."""
+    out: Counter[str] = Counter()
     for kid in children(pid):
         try:
-            with open(f"/proc/{kid}/stat") as f:
-                head, tail = f.read().rsplit(")", 1)
-            name = head.split("(", 1)[1]
-            out[name] = out.get(name, 0.0) + sum(int(v) for v in tail.split()[11:13]) / TICK
-        except OSError:
+            with open(f"/proc/{kid}/comm") as f:
+                out[f.read().strip()] += proc_cpu(kid)
+        except OSError:  # it exited meanwhile
             continue
-        for name2, used in daemon_cpu(kid).items():
-            out[name2] = out.get(name2, 0.0) + used
+        out.update(daemon_cpu(kid))
     return out
 
 
