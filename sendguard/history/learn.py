@@ -33,6 +33,9 @@ MAX_PARTICIPANTS = 20
 # the send path's comes from the person's own address, and would be learned as their own mail.
 NOTICE_HEADER = "X-Sendguard-Notice"
 BATCH = 2000
+COMMIT_SECONDS = 1.0
+MAX_NAMES = 100_000
+"""How long the simulated tail of a run may keep its writes in one transaction."""
 # What the standard library's parser raises on mail it cannot read (deep nesting in addresses,
 # impossible dates, unknown charsets).
 UNREADABLE = (
@@ -263,6 +266,10 @@ class Learner:
         self.tail_ids: set[str] = set()
         self.tail_sent = 0
         self.copies: set[str] = set()
+        self.names: dict[tuple[str, str], tuple[str, str, str, str, str, str]] = {}
+        """A contact row's values by (address, display name), as ``_contact_ids`` derived them."""
+        self.began = 0.0
+        """When the open write transaction began (``flush``)."""
 
     def __enter__(self) -> Learner:
         return self
@@ -280,7 +287,9 @@ class Learner:
         while self.tail:
             _, _, observed = heapq.heappop(self.tail)
             if self.simulate is not None and observed.sample:
-                self.flush()
+                # The simulation reads this connection, which sees its own writes: one commit
+                # a second, not one per simulated message (each rewrites the pages it touched).
+                self.flush(commit=time.monotonic() - self.began >= COMMIT_SECONDS)
                 # a young history judges everyone as new: mistakes on it say little about later
                 mature = learned >= WARM_UP * (learned + self.tail_sent)
                 observed.examples = self.simulate(observed) if mature else YOUNG
@@ -356,29 +365,55 @@ class Learner:
         q = "SELECT 1 FROM messages WHERE msgid = ? UNION ALL SELECT 1 FROM forgotten WHERE msgid = ?"
         return self.db.execute(q, (msgid, msgid)).fetchone() is not None
 
-    def flush(self) -> None:
-        if not self.batch.messages:
-            return
-        with self.db:
-            if not self.db.in_transaction:
+    def flush(self, commit: bool = True) -> None:
+        """Write the batch; with ``commit`` false the transaction stays open for the next one
+        (the write lock held: ``finish`` commits within COMMIT_SECONDS)."""
+        db = self.db
+        if self.batch.messages:
+            if not db.in_transaction:
                 # The write lock before the last look: a ``forget`` in another process (the
                 # milter's ``forget --as`` while a worker's batch waits) committed before, and is
                 # seen here, or waits for this write and then finds the message learned.
-                self.db.execute("BEGIN IMMEDIATE")
-            messages = [m for m in self.batch.messages if not self._known(m.msgid)]
-            self.added -= len(self.batch.messages) - len(messages)
-            self.skipped += len(self.batch.messages) - len(messages)
-            if messages:
-                self._write(messages)
-                write_ledger(self.db, messages)
-        self.batch = Batch()
+                db.execute("BEGIN IMMEDIATE")
+                self.began = time.monotonic()
+            try:
+                known = self._known_of([m.msgid for m in self.batch.messages])
+                messages = [m for m in self.batch.messages if m.msgid not in known]
+                self.added -= len(self.batch.messages) - len(messages)
+                self.skipped += len(self.batch.messages) - len(messages)
+                if messages:
+                    self._write(messages)
+                    write_ledger(db, messages)
+            except BaseException:
+                db.rollback()
+                raise
+            self.batch = Batch()
+        if commit and db.in_transaction:
+            db.commit()
+
+    def _known_of(self, msgids: list[str]) -> set[str]:
+        """Those of ``msgids`` learned already or forgotten on purpose (``_known``, in one query
+        per 500)."""
+        found: set[str] = set()
+        for start in range(0, len(msgids), 500):
+            chunk = msgids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            q = f"SELECT msgid FROM messages WHERE msgid IN ({marks}) UNION ALL SELECT msgid FROM forgotten WHERE msgid IN ({marks})"
+            found.update(r[0] for r in self.db.execute(q, (*chunk, *chunk)))
+        return found
 
     def _contact_ids(self, people: dict[str, str]) -> dict[str, int]:
         db = self.db
         rows = []
+        known_names = self.names
+        if len(known_names) > MAX_NAMES:
+            known_names.clear()
         for addr, display in people.items():
-            first, last = names.contact_names(display, addr)
-            rows.append((addr, display, first, last, prefix_of(addr), domain_of(addr)))
+            found = known_names.get((addr, display))
+            if found is None:
+                first, last = names.contact_names(display, addr)
+                found = known_names[(addr, display)] = (addr, display, first, last, prefix_of(addr), domain_of(addr))
+            rows.append(found)
         db.executemany(
             "INSERT INTO contacts (addr, name, first, last, prefix, domain) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(addr) DO UPDATE SET "
