@@ -284,18 +284,22 @@ class Learner:
         import heapq
 
         learned = self._count("sent") if self.tail_sent else 0
-        while self.tail:
-            _, _, observed = heapq.heappop(self.tail)
-            if self.simulate is not None and observed.sample:
-                # The simulation reads this connection, which sees its own writes: one commit
-                # a second, not one per simulated message (each rewrites the pages it touched).
-                self.flush(commit=time.monotonic() - self.began >= COMMIT_SECONDS)
-                # a young history judges everyone as new: mistakes on it say little about later
-                mature = learned >= WARM_UP * (learned + self.tail_sent)
-                observed.examples = self.simulate(observed) if mature else YOUNG
-                learned += 1
-                self.tail_sent -= 1
-            self._queue(observed)
+        try:
+            while self.tail:
+                _, _, observed = heapq.heappop(self.tail)
+                if self.simulate is not None and observed.sample:
+                    # The simulation reads this connection, which sees its own writes: one commit
+                    # a second, not one per simulated message (each rewrites the pages it touched).
+                    self.flush(commit=time.monotonic() - self.began >= COMMIT_SECONDS)
+                    # a young history judges everyone as new: mistakes on it say little about later
+                    mature = learned >= WARM_UP * (learned + self.tail_sent)
+                    observed.examples = self.simulate(observed) if mature else YOUNG
+                    learned += 1
+                    self.tail_sent -= 1
+                self._queue(observed)
+        finally:
+            if self.db.in_transaction:  # interrupted: what was written is whole (flush undoes its own failures)
+                self.db.commit()
         self.tail_ids.clear()
         self.tail_sent = 0
         self.flush()

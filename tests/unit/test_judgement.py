@@ -13,7 +13,7 @@ from sendguard.decide.check import check_message, envelope_for
 from sendguard.decide.train import Simulator, refresh, threshold
 from sendguard.history import judgement as jm
 from sendguard.history.learn import Learner
-from sendguard.history.store import open_for_write, open_read_only
+from sendguard.history.store import HistoryStore, open_for_write, open_read_only
 from sendguard.history.twins import confusables
 from sendguard.mail.message import OutgoingMessage
 from sendguard.model import Verdict
@@ -186,11 +186,34 @@ def test_an_interrupted_learn_keeps_what_it_read_and_simulates_nothing(tmp_path)
     assert open_read_only(tmp_path).meta("messages") == 60
 
 
+def test_a_simulation_interrupted_keeps_every_message_learned_before_it(tmp_path):
+    """The tail's writes share a transaction between simulated messages: one interrupted keeps
+    in the history every message the simulation had been shown by then, and none after."""
+    cfg = parse(jw.CONFIG_TEXT)
+    raws = jw.messages(jw.world(), 60)
+    db = open_for_write(tmp_path)
+    seen: list[int] = []
+
+    def simulate(observed):  # type: ignore[no-untyped-def]
+        seen.append(HistoryStore(db).meta("messages"))
+        if len(seen) == 20:
+            raise KeyboardInterrupt
+        return ""
+
+    with pytest.raises(KeyboardInterrupt):
+        with Learner(db, cfg.identity.addresses, cfg.organization.domains, simulate) as learner:
+            for raw in raws:
+                learner.add(raw)
+    assert not db.in_transaction
+    db.close()
+    assert seen == sorted(seen) and seen[0] < seen[-1] < 60
+    assert open_read_only(tmp_path).meta("messages") == seen[-1]
+
+
 def test_the_simulation_judges_alike_with_its_lookups_kept(tmp_path):
     """The learn-time simulation keeps the history's lookups across one message's judgements (as
     sent, and each swap): every judgement is what a store asking sqlite each time gives."""
     from sendguard.history.learn import YOUNG
-    from sendguard.history.store import HistoryStore
 
     cfg = parse(jw.CONFIG_TEXT)
     db = open_for_write(tmp_path)
