@@ -21,7 +21,7 @@ from sendguard.mail.mimetree import decode_header
 
 CONTACT_REFS = ("a", "b", "contact")
 # Tables whose rows are not counts of messages: names, the user's trust, the bookkeeping itself.
-NOT_COUNTS = frozenset({"meta", "contacts", "alias", "trust", "forgotten", "oops_drafts"})
+NOT_COUNTS = frozenset({"meta", "contacts", "alias", "trust", "forgotten", "oops_drafts", "changes"})
 
 
 @dataclass
@@ -74,6 +74,8 @@ def forget(
         if not learned or observed is None:
             return Forgotten(msgid, learned=False)
         touched = _subtract(db, observed)
+        # readers carry no kept count over this (store.HistoryStore.carry): an empty change
+        db.execute("INSERT INTO changes (before, after, data) VALUES (-1, -1, '')")
     return Forgotten(msgid, learned=True, contacts=touched)
 
 

@@ -21,7 +21,7 @@ from email.message import Message
 
 from sendguard.history import names
 from sendguard.history.fit import Read
-from sendguard.history.store import FUTURE_SLACK, prefix_of
+from sendguard.history.store import FUTURE_SLACK, KEPT_CHANGES, prefix_of
 from sendguard.mail.greetings import MAX_BODY_CHARS, MAX_WORDS, subject_key, words
 from sendguard.mail.lists import list_addresses
 from sendguard.mail.message import domain_matches, domain_of, named_mailboxes, normalize_address
@@ -35,6 +35,9 @@ NOTICE_HEADER = "X-Sendguard-Notice"
 BATCH = 2000
 COMMIT_SECONDS = 1.0
 MAX_NAMES = 100_000
+MAX_NOTED_CHANGES = 20_000
+"""A batch that changes more counts than this notes only that it changed them: readers start
+their lookups afresh after it (a first ``learn``), as they would after reading that many."""
 """How long the simulated tail of a run may keep its writes in one transaction."""
 # What the standard library's parser raises on mail it cannot read (deep nesting in addresses,
 # impossible dates, unknown charsets).
@@ -395,6 +398,36 @@ class Learner:
         if commit and db.in_transaction:
             db.commit()
 
+    def _note_changes(
+        self,
+        word_counts: Counter[tuple[int, str]],
+        pairs: Counter[tuple[int, int]],
+        vocab_df: Counter[str],
+        vocab_in: Counter[str],
+        vocab_out: Counter[str],
+        added: int,
+    ) -> None:
+        """What this batch adds to the counts readers keep, in ``changes`` (store.HistoryStore.carry),
+        with the message count before and after it; the newest KEPT_CHANGES are kept."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()
+        before = int(row[0]) if row else 0
+        data = ""
+        if len(word_counts) + len(pairs) + len(vocab_df) <= MAX_NOTED_CHANGES:
+            data = json.dumps(
+                {
+                    "w": [(c, w, n) for (c, w), n in word_counts.items()],
+                    "p": [(a, b, n) for (a, b), n in pairs.items()],
+                    "v": [(w, n, vocab_in[w], vocab_out[w]) for w, n in vocab_df.items()],
+                },
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+        seq = self.db.execute(
+            "INSERT INTO changes (before, after, data) VALUES (?, ?, ?)", (before, before + added, data)
+        ).lastrowid
+        if seq is not None and seq > KEPT_CHANGES:
+            self.db.execute("DELETE FROM changes WHERE seq <= ?", (seq - KEPT_CHANGES,))
+
     def _known_of(self, msgids: list[str]) -> set[str]:
         """Those of ``msgids`` learned already or forgotten on purpose (``_known``, in one query
         per 500)."""
@@ -571,6 +604,7 @@ class Learner:
                 [(m.msgid, m.date, m.examples) for m in samples if m.examples],
             )
             db.execute("DELETE FROM examples WHERE msgid NOT IN (SELECT msgid FROM samples)")
+        self._note_changes(word_counts, pairs, vocab_df, vocab_in, vocab_out, len(messages))
         n_sent = sum(1 for m in messages if m.sent)
         wordsum = sum(len(m.words) for m in messages)
         for key, n in (("messages", len(messages)), ("sent", n_sent), ("wordsum", wordsum)):

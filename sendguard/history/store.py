@@ -24,7 +24,7 @@ from sendguard.exitcodes import ExitCode
 
 FILENAME = "history.sqlite"
 MAX_KEPT_LOOKUPS = 200_000
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """2: the name-key indexes (``near_names``). Migration is the schema script itself: every
 ``open_for_write`` (learning, each delivered mail) runs it, and ``CREATE INDEX IF NOT EXISTS``
 builds a missing index from the rows already there. Until then a read-only check of an older
@@ -33,7 +33,12 @@ file gets the same answers from a table scan.
 the user's own mail too). ``open_for_write`` adds the column to an older file; until then a
 reader sees 0 for it (HistoryStore.columns).
 4: ``lists``, the mailing lists received mail came through (``HistoryStore.lists``); until the
-first write a reader of an older file knows none."""
+first write a reader of an older file knows none.
+5: ``changes``, what each learned batch added to the word, pair and vocabulary counts, so that a
+reader carries its kept lookups over a change (``HistoryStore.carry``); a reader of an older
+file, or of one written by an older version since, starts its lookups afresh."""
+KEPT_CHANGES = 64
+"""How many batches' changes the history keeps for readers that are behind."""
 
 # The expressions of the name-key indexes: sqlite uses an expression index only for a query that
 # spells the expression exactly the same way, so both sides take them from here.
@@ -92,6 +97,8 @@ CREATE TABLE IF NOT EXISTS lists (addr TEXT PRIMARY KEY, n INTEGER NOT NULL) WIT
 CREATE TABLE IF NOT EXISTS ledger (msgid TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS forgotten (msgid TEXT PRIMARY KEY, created REAL NOT NULL,
     subject TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, before INTEGER NOT NULL, after INTEGER NOT NULL,
+    data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS oops_drafts (recipient TEXT NOT NULL, subject TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (recipient, subject)) WITHOUT ROWID;
 """
@@ -242,6 +249,9 @@ class HistoryStore:
         store is replaced as soon as the file changes (``open_read_only``)."""
         self._kept_items = 0
         self._kept = {} if keep_lookups else None
+        self._at: tuple[int, int] | None = None
+        """(change, messages): the ``changes`` row and message count every kept count is read at,
+        for a store ``open_read_only`` made (None: unknown, nothing is carried from it)."""
         """Per-item answers of the word, name and pair lookups (``keep_lookups``: a store only read,
         replaced when its file changes, as ``open_read_only``'s). Each message asks about its own
         words and contacts, and the next message of the same writer about mostly the same: a
@@ -366,11 +376,27 @@ class HistoryStore:
         return out
 
     def _pair_counts(self, ids: Sequence[int], others: Sequence[int]) -> dict[tuple[int, int], int]:
-        rows = self.db.execute(
+        rows = self._read(
             f"SELECT a, b, n FROM pairs WHERE a IN ({_marks(len(ids))}) AND b IN ({_marks(len(others))})",
             (*ids, *others),
+            3,
         )
         return {(a, b): n for a, b, n in rows}
+
+    def _read(self, query: str, args: Sequence[object], width: int) -> list[Any]:
+        """The rows of a counts query. A store that may carry its lookups over a change reads,
+        in the same statement (one snapshot), which change the history is at: counts read at
+        another than the store's own cannot be carried."""
+        at = self._at
+        if at is None:
+            return self.db.execute(query, args).fetchall()
+        marker = ", ".join(["NULL"] * (width - 1))
+        rows = self.db.execute(
+            f"SELECT {marker}, (SELECT ifnull(max(seq), 0) FROM changes) UNION ALL {query}", args
+        ).fetchall()
+        if rows[0][-1] != at[0]:
+            self._at = None
+        return rows[1:]
 
     def contact_words(self, ids: Sequence[int], words: Sequence[str]) -> dict[int, Mapping[str, int]]:
         """Each id's word counts: of ``words``, those it has a row for, and maybe words asked
@@ -421,10 +447,11 @@ class HistoryStore:
         self._kept_items += sum(map(len, gaps.values()))
 
     def _contact_words(self, ids: Sequence[int], words: Sequence[str]) -> dict[int, Mapping[str, int]]:
-        rows = self.db.execute(
+        rows = self._read(
             f"SELECT contact, word, n FROM words WHERE contact IN ({_marks(len(ids))}) "
             f"AND word IN ({_marks(len(words))})",
             (*ids, *words),
+            3,
         )
         out: dict[int, dict[str, int]] = {i: {} for i in ids}
         for c, w, n in rows:
@@ -445,10 +472,52 @@ class HistoryStore:
         return dict(zip(found, map(known.__getitem__, found)))
 
     def _vocab(self, words: Sequence[str]) -> dict[str, tuple[int, int, int]]:
-        rows = self.db.execute(
-            f"SELECT word, df, internal, outside FROM vocab WHERE word IN ({_marks(len(words))})", tuple(words)
+        rows = self._read(
+            f"SELECT word, df, internal, outside FROM vocab WHERE word IN ({_marks(len(words))})", tuple(words), 4
         )
         return {w: (df, i, o) for w, df, i, o in rows}
+
+    def carry(self, previous: HistoryStore) -> bool:
+        """Take over ``previous``'s kept word, pair and vocabulary counts (a store of the same file
+        before it changed), with what each batch learned since added: a check after learning
+        then asks sqlite only about what is new to it. Nothing is carried (False) unless every
+        change between the two is in ``changes`` and every count was read at ``previous``'s own.
+        ``previous`` keeps no lookups afterwards."""
+        import json
+
+        before, now, kept = previous._at, self._at, previous._kept
+        if before is None or now is None or kept is None or self._kept is None or before[0] > now[0]:
+            return False
+        rows = self.db.execute(
+            "SELECT before, after, data FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq", (before[0], now[0])
+        ).fetchall()
+        messages = before[1]
+        for start, end, data in rows:
+            if start != messages or not data:
+                return False  # a change learned by a version that does not note them, or a forget
+            messages = end
+        if len(rows) != now[0] - before[0] or messages != now[1]:
+            return False
+        previous._kept, previous._at = None, None
+        for key in [k for k in kept if k[0] not in ("word", "pair", "vocab")]:
+            del kept[key]
+        for row in rows:
+            change = json.loads(row[2])
+            for kind, deltas in (("word", change["w"]), ("pair", change["p"])):
+                for i, x, n in deltas:
+                    entry = kept.get((kind, i))
+                    if entry is not None and x in entry[0]:  # type: ignore[index]
+                        counts = entry[1]  # type: ignore[index]
+                        counts[x] = counts.get(x, 0) + n
+            vocab = kept.get(("vocab",))
+            if vocab is not None:
+                asked, known = cast("tuple[set[str], dict[str, tuple[int, int, int]]]", vocab)
+                for w, df, inside, outside in change["v"]:
+                    if w in asked:
+                        was = known.get(w, (0, 0, 0))
+                        known[w] = (was[0] + df, was[1] + inside, was[2] + outside)
+        self._kept, self._kept_items = kept, previous._kept_items
+        return True
 
     def thread_participants(self, msgids: Sequence[str]) -> set[str]:
         if not msgids:
@@ -615,7 +684,7 @@ def open_read_only(state_dir: Path) -> HistoryStore | None:
         return hit[1]
     store = None
     if hit is not None and hit[1] is not None and hit[0][0] is not None and hit[0][0][2:] == stamp[0][2:]:
-        store = _reread(hit[1].db)  # the same file, changed: its connection reads what is new
+        store = _reread(hit[1].db, hit[1])  # the same file, changed: its connection reads what is new
     if store is None:
         store = _open(key)
     kept.pop(key, None)
@@ -682,15 +751,29 @@ def _open(path: str) -> HistoryStore | None:
     return store
 
 
-def _reread(db: sqlite3.Connection) -> HistoryStore | None:
+def _reread(db: sqlite3.Connection, previous: HistoryStore | None = None) -> HistoryStore | None:
     """A new store (no memos) on a connection to the file: reopening costs ~0.4 ms (sqlite
     reads the schema on a connection's first statement), and a connection sees each change
-    committed since its last statement. None when nothing was learned (or the file is foreign)."""
+    committed since its last statement. With ``previous`` (the store of the file before it
+    changed) the new one carries its kept counts over. None when nothing was learned (or the
+    file is foreign)."""
     try:
-        row = db.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()
-        if not row or int(row[0]) == 0:
+        at: tuple[int, int] | None = None
+        try:
+            row = db.execute(
+                "SELECT (SELECT value FROM meta WHERE key = 'messages'), (SELECT ifnull(max(seq), 0) FROM changes)"
+            ).fetchone()
+            if row[0] is not None:
+                at = (int(row[1]), int(row[0]))
+        except sqlite3.OperationalError:  # a file from before schema 5: nothing to carry
+            row = db.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()
+        if not row or row[0] is None or int(row[0]) == 0:
             return None
-        return HistoryStore(db, keep_lookups=True)
+        store = HistoryStore(db, keep_lookups=True)
+        store._at = at
+        if previous is not None:
+            store.carry(previous)
+        return store
     except sqlite3.Error:
         return None
 

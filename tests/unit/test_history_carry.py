@@ -1,0 +1,155 @@
+"""A reader's kept counts carried over learned batches (history.store.HistoryStore.carry): the
+store after a change answers every word, pair and vocabulary lookup as a store read afresh."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sendguard.config.schema import parse
+from sendguard.history.forget import forget
+from sendguard.history.store import HistoryStore, open_for_write, open_read_only, path_in
+from tests.support import history_fixtures as hf
+from tests.support import judgement_world as jw
+
+CFG = parse(jw.CONFIG_TEXT)
+EXTRA_WORDS = ["never", "heard", "zebra"]
+
+
+def received(raw: bytes, i: int) -> bytes:
+    """The same text as mail the user received from its first recipient (pairs, vocabulary)."""
+    head, body = raw.split(b"\n\n", 1)
+    lines = dict(line.split(b": ", 1) for line in head.split(b"\n"))
+    sender = lines[b"To"].split(b", ")[0]
+    head = b"\n".join(
+        [b"From: " + sender, b"To: " + jw.ME.encode(), b"Subject: " + lines[b"Subject"], b"Date: " + lines[b"Date"]]
+        + [b"Message-ID: <r%d@elsewhere.example>" % i]
+    )
+    return head + b"\n\n" + body
+
+
+def mail(n: int, seed: int = 5) -> list[bytes]:
+    sent = jw.messages(jw.world(teams=6), n, seed=seed)
+    return [received(raw, i) if i % 3 == 2 else raw for i, raw in enumerate(sent)]
+
+
+def learn(state, raws: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    hf.learn_into(state, raws, CFG)
+
+
+def universe(state) -> tuple[list[int], list[str]]:  # type: ignore[no-untyped-def]
+    db = sqlite3.connect(path_in(state))
+    ids = [r[0] for r in db.execute("SELECT id FROM contacts ORDER BY id")]
+    words = [r[0] for r in db.execute("SELECT word FROM vocab ORDER BY word")]
+    db.close()
+    return ids, words + EXTRA_WORDS
+
+
+def ask(store: HistoryStore, rng: random.Random, ids: list[int], words: list[str]) -> None:
+    """Some lookups, so the store keeps their answers."""
+    some_ids = rng.sample(ids, max(1, len(ids) // 2))
+    some_words = rng.sample(words, max(1, len(words) // 2))
+    store.contact_words(some_ids, some_words)
+    store.pair_counts(some_ids, rng.sample(ids, max(1, len(ids) // 2)))
+    store.vocab(some_words)
+
+
+def assert_answers_afresh(state, store: HistoryStore) -> None:  # type: ignore[no-untyped-def]
+    """Every id's counts of every word, every pair, the whole vocabulary: as sqlite says now."""
+    ids, words = universe(state)
+    fresh = HistoryStore(sqlite3.connect(f"file:{path_in(state)}?mode=ro", uri=True))
+    wanted = set(words)
+    kept = store.contact_words(ids, words)
+    plain = fresh.contact_words(ids, words)
+    assert {i: {w: n for w, n in kept[i].items() if w in wanted} for i in ids} == plain
+    assert store.pair_counts(ids, ids) == fresh.pair_counts(ids, ids)
+    assert store.vocab(words) == fresh.vocab(words)
+    fresh.db.close()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.integers(1, 10), min_size=1, max_size=4), seed=st.integers(0, 2**16))
+def test_kept_counts_carried_over_learned_batches_are_what_sqlite_says(tmp_path_factory, batches, seed):
+    state = tmp_path_factory.mktemp("carry")
+    raws = mail(40 + sum(batches))
+    learn(state, raws[:40])
+    rng = random.Random(seed)
+    store = open_read_only(state)
+    assert store is not None
+    at = 40
+    for n in batches:
+        ask(store, rng, *universe(state))
+        learn(state, raws[at : at + n])
+        at += n
+        carried = open_read_only(state)
+        assert carried is not None and carried is not store
+        assert not store.keeps_lookups  # its counts handed over to the new store
+        store = carried
+    assert_answers_afresh(state, store)
+
+
+def test_nothing_is_carried_over_a_forget(tmp_path):
+    raws = mail(50)
+    learn(tmp_path, raws[:45])
+    store = open_read_only(tmp_path)
+    ask(store, random.Random(1), *universe(tmp_path))
+    learn(tmp_path, raws[45:])
+    db = open_for_write(tmp_path)
+    assert forget(db, "<s5-46@home.example>").learned
+    db.close()
+    after = open_read_only(tmp_path)
+    assert store.keeps_lookups  # kept where they were: the new store reads afresh
+    assert_answers_afresh(tmp_path, after)
+
+
+def test_nothing_is_carried_over_a_change_it_has_no_note_of(tmp_path):
+    """A batch learned by a version that does not note its changes (its note taken out here)."""
+    raws = mail(50)
+    learn(tmp_path, raws[:45])
+    store = open_read_only(tmp_path)
+    ask(store, random.Random(2), *universe(tmp_path))
+    learn(tmp_path, raws[45:])
+    db = sqlite3.connect(path_in(tmp_path))
+    with db:
+        db.execute("DELETE FROM changes WHERE seq = (SELECT max(seq) FROM changes)")
+    db.close()
+    after = open_read_only(tmp_path)
+    assert store.keeps_lookups
+    assert_answers_afresh(tmp_path, after)
+
+
+def test_nothing_is_carried_over_a_change_without_a_note_between_two_with_one(tmp_path):
+    raws = mail(60)
+    learn(tmp_path, raws[:45])
+    store = open_read_only(tmp_path)
+    ask(store, random.Random(3), *universe(tmp_path))
+    learn(tmp_path, raws[45:50])
+    learn(tmp_path, raws[50:55])
+    db = sqlite3.connect(path_in(tmp_path))
+    with db:
+        db.execute("DELETE FROM changes WHERE seq = (SELECT max(seq) FROM changes)")
+    db.close()
+    learn(tmp_path, raws[55:])  # noted, under the number the one taken out had
+    after = open_read_only(tmp_path)
+    assert store.keeps_lookups
+    assert_answers_afresh(tmp_path, after)
+
+
+def test_counts_read_after_a_change_the_store_was_not_made_at_are_not_carried(tmp_path):
+    """A batch committed while a store lives: what it reads after is the newer history, so
+    carrying it over that batch's change would count the batch twice."""
+    raws = mail(60)
+    learn(tmp_path, raws[:45])
+    store = open_read_only(tmp_path)
+    store.vocab(["budget"])
+    learn(tmp_path, raws[45:52])  # committed; the store is not asked for anew
+    ids, words = universe(tmp_path)
+    store.contact_words(ids, words)  # read at the newer history
+    store.vocab(words)
+    learn(tmp_path, raws[52:])
+    after = open_read_only(tmp_path)
+    assert store.keeps_lookups
+    assert_answers_afresh(tmp_path, after)
