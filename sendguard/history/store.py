@@ -39,6 +39,9 @@ reader carries its kept lookups over a change (``HistoryStore.carry``); a reader
 file, or of one written by an older version since, starts its lookups afresh."""
 KEPT_CHANGES = 64
 """How many batches' changes the history keeps for readers that are behind."""
+MAX_CARRIED = 400_000
+"""The most characters of changes a store adds to the counts it carries over (~20,000 counts,
+~10 ms): a store further behind reads afresh, at ~1 ms per check for its next few checks."""
 
 # The expressions of the name-key indexes: sqlite uses an expression index only for a query that
 # spells the expression exactly the same way, so both sides take them from here.
@@ -498,6 +501,8 @@ class HistoryStore:
             messages = end
         if len(rows) != now[0] - before[0] or messages != now[1]:
             return False
+        if sum(len(row[2]) for row in rows) > MAX_CARRIED:
+            return False  # far behind: adding it all up would cost more than reading afresh
         previous._kept, previous._at = None, None
         for key in [k for k in kept if k[0] not in ("word", "pair", "vocab")]:
             del kept[key]

@@ -138,6 +138,23 @@ def test_nothing_is_carried_over_a_change_without_a_note_between_two_with_one(tm
     assert_answers_afresh(tmp_path, after)
 
 
+def test_a_store_far_behind_reads_afresh(tmp_path, monkeypatch):
+    from sendguard.history import store as store_module
+
+    raws = mail(60)
+    learn(tmp_path, raws[:45])
+    store = open_read_only(tmp_path)
+    ask(store, random.Random(4), *universe(tmp_path))
+    learn(tmp_path, raws[45:])
+    db = sqlite3.connect(path_in(tmp_path))
+    (noted,) = db.execute("SELECT length(data) FROM changes ORDER BY seq DESC LIMIT 1").fetchone()
+    db.close()
+    monkeypatch.setattr(store_module, "MAX_CARRIED", noted - 1)
+    after = open_read_only(tmp_path)
+    assert store.keeps_lookups
+    assert_answers_afresh(tmp_path, after)
+
+
 def test_counts_read_after_a_change_the_store_was_not_made_at_are_not_carried(tmp_path):
     """A batch committed while a store lives: what it reads after is the newer history, so
     carrying it over that batch's change would count the batch twice."""
