@@ -91,68 +91,67 @@ def test_kept_counts_carried_over_learned_batches_are_what_sqlite_says(tmp_path_
     assert_answers_afresh(state, store)
 
 
+def asked(state, n: int, seed: int) -> tuple[HistoryStore, list[bytes]]:  # type: ignore[no-untyped-def]
+    """A store of 45 learned messages that was asked some lookups, and ``n`` messages in all."""
+    raws = mail(n)
+    learn(state, raws[:45])
+    store = open_read_only(state)
+    assert store is not None
+    ask(store, random.Random(seed), *universe(state))
+    return store, raws
+
+
+def assert_read_afresh(state, store: HistoryStore) -> None:  # type: ignore[no-untyped-def]
+    """The store after the change carried nothing over, and answers as sqlite says."""
+    after = open_read_only(state)
+    assert store.keeps_lookups  # kept where they were: the new store reads afresh
+    assert after is not None
+    assert_answers_afresh(state, after)
+
+
+def take_out_last_note(state) -> None:  # type: ignore[no-untyped-def]
+    """As if the last batch were learned by a version that does not note its changes."""
+    db = sqlite3.connect(path_in(state))
+    with db:
+        db.execute("DELETE FROM changes WHERE seq = (SELECT max(seq) FROM changes)")
+    db.close()
+
+
 def test_nothing_is_carried_over_a_forget(tmp_path):
-    raws = mail(50)
-    learn(tmp_path, raws[:45])
-    store = open_read_only(tmp_path)
-    ask(store, random.Random(1), *universe(tmp_path))
+    store, raws = asked(tmp_path, 50, seed=1)
     learn(tmp_path, raws[45:])
     db = open_for_write(tmp_path)
     assert forget(db, "<s5-46@home.example>").learned
     db.close()
-    after = open_read_only(tmp_path)
-    assert store.keeps_lookups  # kept where they were: the new store reads afresh
-    assert_answers_afresh(tmp_path, after)
+    assert_read_afresh(tmp_path, store)
 
 
 def test_nothing_is_carried_over_a_change_it_has_no_note_of(tmp_path):
-    """A batch learned by a version that does not note its changes (its note taken out here)."""
-    raws = mail(50)
-    learn(tmp_path, raws[:45])
-    store = open_read_only(tmp_path)
-    ask(store, random.Random(2), *universe(tmp_path))
+    store, raws = asked(tmp_path, 50, seed=2)
     learn(tmp_path, raws[45:])
-    db = sqlite3.connect(path_in(tmp_path))
-    with db:
-        db.execute("DELETE FROM changes WHERE seq = (SELECT max(seq) FROM changes)")
-    db.close()
-    after = open_read_only(tmp_path)
-    assert store.keeps_lookups
-    assert_answers_afresh(tmp_path, after)
+    take_out_last_note(tmp_path)
+    assert_read_afresh(tmp_path, store)
 
 
 def test_nothing_is_carried_over_a_change_without_a_note_between_two_with_one(tmp_path):
-    raws = mail(60)
-    learn(tmp_path, raws[:45])
-    store = open_read_only(tmp_path)
-    ask(store, random.Random(3), *universe(tmp_path))
+    store, raws = asked(tmp_path, 60, seed=3)
     learn(tmp_path, raws[45:50])
     learn(tmp_path, raws[50:55])
-    db = sqlite3.connect(path_in(tmp_path))
-    with db:
-        db.execute("DELETE FROM changes WHERE seq = (SELECT max(seq) FROM changes)")
-    db.close()
+    take_out_last_note(tmp_path)
     learn(tmp_path, raws[55:])  # noted, under the number the one taken out had
-    after = open_read_only(tmp_path)
-    assert store.keeps_lookups
-    assert_answers_afresh(tmp_path, after)
+    assert_read_afresh(tmp_path, store)
 
 
 def test_a_store_far_behind_reads_afresh(tmp_path, monkeypatch):
     from sendguard.history import store as store_module
 
-    raws = mail(60)
-    learn(tmp_path, raws[:45])
-    store = open_read_only(tmp_path)
-    ask(store, random.Random(4), *universe(tmp_path))
+    store, raws = asked(tmp_path, 60, seed=4)
     learn(tmp_path, raws[45:])
     db = sqlite3.connect(path_in(tmp_path))
     (noted,) = db.execute("SELECT length(data) FROM changes ORDER BY seq DESC LIMIT 1").fetchone()
     db.close()
     monkeypatch.setattr(store_module, "MAX_CARRIED", noted - 1)
-    after = open_read_only(tmp_path)
-    assert store.keeps_lookups
-    assert_answers_afresh(tmp_path, after)
+    assert_read_afresh(tmp_path, store)
 
 
 def test_counts_read_after_a_change_the_store_was_not_made_at_are_not_carried(tmp_path):
@@ -161,12 +160,21 @@ def test_counts_read_after_a_change_the_store_was_not_made_at_are_not_carried(tm
     raws = mail(60)
     learn(tmp_path, raws[:45])
     store = open_read_only(tmp_path)
+    assert store is not None
     store.vocab(["budget"])
     learn(tmp_path, raws[45:52])  # committed; the store is not asked for anew
     ids, words = universe(tmp_path)
     store.contact_words(ids, words)  # read at the newer history
     store.vocab(words)
     learn(tmp_path, raws[52:])
-    after = open_read_only(tmp_path)
-    assert store.keeps_lookups
-    assert_answers_afresh(tmp_path, after)
+    assert_read_afresh(tmp_path, store)
+
+
+def test_nothing_is_carried_over_a_batch_too_large_to_note(tmp_path, monkeypatch):
+    """A first ``learn``'s batches note only that they changed the counts."""
+    from sendguard.history import learn as learn_module
+
+    store, raws = asked(tmp_path, 50, seed=5)
+    monkeypatch.setattr(learn_module, "MAX_NOTED_CHANGES", 0)
+    learn(tmp_path, raws[45:])
+    assert_read_afresh(tmp_path, store)
