@@ -397,9 +397,12 @@ class HistoryStore:
         rows = self.db.execute(
             f"SELECT {marker}, (SELECT ifnull(max(seq), 0) FROM changes) UNION ALL {query}", args
         ).fetchall()
-        if rows[0][-1] != at[0]:
+        # the marker is the row whose first column is NULL (no counted row has one): a compound
+        # select without ORDER BY promises no order
+        found = next(i for i, row in enumerate(rows) if row[0] is None)
+        if rows.pop(found)[-1] != at[0]:
             self._at = None
-        return rows[1:]
+        return rows
 
     def contact_words(self, ids: Sequence[int], words: Sequence[str]) -> dict[int, Mapping[str, int]]:
         """Each id's word counts: of ``words``, those it has a row for, and maybe words asked
