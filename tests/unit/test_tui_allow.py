@@ -145,12 +145,14 @@ async def test_a_read_of_the_queue_that_ends_after_a_newer_one_never_shows_the_o
         def preview() -> str:
             return str(app.screen.query_one("#preview", Static).render())
 
-        for _ in range(1200):  # the check again, and the newer read it starts, while the first waits
-            if app.jobs_done and "private key" in preview():
-                break
-            await pilot.pause(0.05)
-        assert "private key" in preview(), preview()
-        first.set_result(as_it_was)  # the first read ends last
+        try:
+            for _ in range(1200):  # the check again, and the newer read it starts, while the first waits
+                if app.jobs_done and "private key" in preview():
+                    break
+                await pilot.pause(0.05)
+            assert "private key" in preview(), preview()
+        finally:
+            first.set_result(as_it_was)  # the first read ends last (and a failure above is no hang)
         await settle(pilot)
         assert "Why (hold)" in preview() and "private key" in preview(), preview()
 
