@@ -34,11 +34,11 @@ MAX_PARTICIPANTS = 20
 NOTICE_HEADER = "X-Sendguard-Notice"
 BATCH = 2000
 COMMIT_SECONDS = 1.0
+"""How long the simulated tail of a run may keep its writes in one transaction."""
 MAX_NAMES = 100_000
 MAX_NOTED_CHANGES = 20_000
 """A batch that changes more counts than this notes only that it changed them: readers start
 their lookups afresh after it (a first ``learn``), as they would after reading that many."""
-"""How long the simulated tail of a run may keep its writes in one transaction."""
 # What the standard library's parser raises on mail it cannot read (deep nesting in addresses,
 # impossible dates, unknown charsets).
 UNREADABLE = (
@@ -369,8 +369,7 @@ class Learner:
 
     def _known(self, msgid: str) -> bool:
         """Learned already, or forgotten on purpose (a mistake: history/forget.py)."""
-        q = "SELECT 1 FROM messages WHERE msgid = ? UNION ALL SELECT 1 FROM forgotten WHERE msgid = ?"
-        return self.db.execute(q, (msgid, msgid)).fetchone() is not None
+        return bool(self._known_of([msgid]))
 
     def flush(self, commit: bool = True) -> None:
         """Write the batch; with ``commit`` false the transaction stays open for the next one
@@ -429,8 +428,7 @@ class Learner:
             self.db.execute("DELETE FROM changes WHERE seq <= ?", (seq - KEPT_CHANGES,))
 
     def _known_of(self, msgids: list[str]) -> set[str]:
-        """Those of ``msgids`` learned already or forgotten on purpose (``_known``, in one query
-        per 500)."""
+        """Those of ``msgids`` learned already or forgotten on purpose, one query per 500."""
         found: set[str] = set()
         for start in range(0, len(msgids), 500):
             chunk = msgids[start : start + 500]

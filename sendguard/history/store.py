@@ -252,13 +252,13 @@ class HistoryStore:
         store is replaced as soon as the file changes (``open_read_only``)."""
         self._kept_items = 0
         self._kept = {} if keep_lookups else None
-        self._at: tuple[int, int] | None = None
-        """(change, messages): the ``changes`` row and message count every kept count is read at,
-        for a store ``open_read_only`` made (None: unknown, nothing is carried from it)."""
         """Per-item answers of the word, name and pair lookups (``keep_lookups``: a store only read,
         replaced when its file changes, as ``open_read_only``'s). Each message asks about its own
         words and contacts, and the next message of the same writer about mostly the same: a
         lookup kept costs a dictionary access, against ~1-2 us per item in sqlite."""
+        self._at: tuple[int, int] | None = None
+        """(change, messages): the ``changes`` row and message count every kept count is read at,
+        for a store ``open_read_only`` made (None: unknown, nothing is carried from it)."""
 
     @property
     def keeps_lookups(self) -> bool:
