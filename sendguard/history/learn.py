@@ -410,19 +410,36 @@ class Learner:
         with the message count before and after it; the newest KEPT_CHANGES are kept."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()
         before = int(row[0]) if row else 0
-        data = ""
+        notes = ""
         if len(word_counts) + len(pairs) + len(vocab_df) <= MAX_NOTED_CHANGES:
-            data = json.dumps(
+            # per contact one string of its words and a list of their counts: a reader splits
+            # the string only for a contact it kept counts of (a list of triples cost it a
+            # decoded object per count)
+            by_contact: dict[int, tuple[list[str], list[int]]] = {}
+            for (c, w), n in word_counts.items():
+                entry = by_contact.get(c)
+                if entry is None:
+                    entry = by_contact[c] = ([], [])
+                entry[0].append(w)
+                entry[1].append(n)
+            vocab = list(vocab_df)
+            notes = json.dumps(
                 {
-                    "w": [(c, w, n) for (c, w), n in word_counts.items()],
-                    "p": [(a, b, n) for (a, b), n in pairs.items()],
-                    "v": [(w, n, vocab_in[w], vocab_out[w]) for w, n in vocab_df.items()],
+                    "words": [(c, " ".join(ws), ns) for c, (ws, ns) in by_contact.items()],
+                    "pairs": [(a, b, n) for (a, b), n in pairs.items()],
+                    "vocab": [
+                        " ".join(vocab),
+                        [vocab_df[w] for w in vocab],
+                        [vocab_in[w] for w in vocab],
+                        [vocab_out[w] for w in vocab],
+                    ],
                 },
                 separators=(",", ":"),
                 ensure_ascii=False,
             )
         seq = self.db.execute(
-            "INSERT INTO changes (before, after, data) VALUES (?, ?, ?)", (before, before + added, data)
+            "INSERT INTO changes (before, after, data, notes) VALUES (?, ?, '', ?)",
+            (before, before + added, notes or None),
         ).lastrowid
         if seq is not None and seq > KEPT_CHANGES:
             self.db.execute("DELETE FROM changes WHERE seq <= ?", (seq - KEPT_CHANGES,))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import sqlite3
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -133,6 +134,33 @@ def test_nothing_is_carried_over_a_change_it_has_no_note_of(tmp_path):
     assert_read_afresh(tmp_path, store)
 
 
+def test_nothing_is_carried_over_a_batch_an_earlier_version_noted(tmp_path):
+    """Schema 5 noted a batch in ``data`` as triples, and leaves ``notes`` empty."""
+    store, raws = asked(tmp_path, 50, seed=7)
+    learn(tmp_path, raws[45:])
+    db = sqlite3.connect(path_in(tmp_path))
+    with db:
+        db.execute(
+            "UPDATE changes SET data = ?, notes = NULL WHERE seq = (SELECT max(seq) FROM changes)",
+            ('{"w":[[1,"budget",2]],"p":[],"v":[["budget",1,1,0]]}',),
+        )
+    db.close()
+    assert_read_afresh(tmp_path, store)
+
+
+def test_a_file_without_the_notes_column_is_read_afresh(tmp_path):
+    """A file of schema 5 that this version has only read so far (learning adds the column)."""
+    store, raws = asked(tmp_path, 50, seed=8)
+    learn(tmp_path, raws[45:])
+    db = sqlite3.connect(path_in(tmp_path))
+    with db:
+        db.execute("ALTER TABLE changes DROP COLUMN notes")
+    db.close()
+    assert_read_afresh(tmp_path, store)
+    after = open_read_only(tmp_path)
+    assert after is not None and after.db is store.db  # the same connection reads on, not a new one
+
+
 def test_nothing_is_carried_over_a_change_without_a_note_between_two_with_one(tmp_path):
     store, raws = asked(tmp_path, 60, seed=3)
     learn(tmp_path, raws[45:50])
@@ -148,7 +176,7 @@ def test_a_store_far_behind_reads_afresh(tmp_path, monkeypatch):
     store, raws = asked(tmp_path, 60, seed=4)
     learn(tmp_path, raws[45:])
     db = sqlite3.connect(path_in(tmp_path))
-    (noted,) = db.execute("SELECT length(data) FROM changes ORDER BY seq DESC LIMIT 1").fetchone()
+    (noted,) = db.execute("SELECT length(notes) FROM changes ORDER BY seq DESC LIMIT 1").fetchone()
     db.close()
     monkeypatch.setattr(store_module, "MAX_CARRIED", noted - 1)
     assert_read_afresh(tmp_path, store)
@@ -177,4 +205,23 @@ def test_nothing_is_carried_over_a_batch_too_large_to_note(tmp_path, monkeypatch
     store, raws = asked(tmp_path, 50, seed=5)
     monkeypatch.setattr(learn_module, "MAX_NOTED_CHANGES", 0)
     learn(tmp_path, raws[45:])
+    assert_read_afresh(tmp_path, store)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"w":[[1,"budget",2]],"p":[],"v":[["budget",1,1,0]]}',  # an earlier version's triples
+        '{"words":[[1,"budget plan",[2]]],"pairs":[],"vocab":["budget",[1],[1],[0]]}',  # two words, one count
+        '{"words":[],"pairs":[],"vocab":["budget plan",[1,1],[1],[0,0]]}',  # a column short
+        "not json",
+    ],
+)
+def test_a_note_in_another_form_is_not_guessed_at(tmp_path, data):
+    store, raws = asked(tmp_path, 50, seed=6)
+    learn(tmp_path, raws[45:])
+    db = sqlite3.connect(path_in(tmp_path))
+    with db:
+        db.execute("UPDATE changes SET notes = ? WHERE seq = (SELECT max(seq) FROM changes)", (data,))
+    db.close()
     assert_read_afresh(tmp_path, store)
