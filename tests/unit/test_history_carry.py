@@ -110,12 +110,20 @@ def assert_read_afresh(state, store: HistoryStore) -> None:  # type: ignore[no-u
     assert_answers_afresh(state, after)
 
 
-def take_out_last_note(state) -> None:  # type: ignore[no-untyped-def]
-    """As if the last batch were learned by a version that does not note its changes."""
+LAST = "(SELECT max(seq) FROM changes)"
+
+
+def alter(state, statement: str, *args: object) -> None:  # type: ignore[no-untyped-def]
+    """One statement on the history file, as another program (or version) would write it."""
     db = sqlite3.connect(path_in(state))
     with db:
-        db.execute("DELETE FROM changes WHERE seq = (SELECT max(seq) FROM changes)")
+        db.execute(statement, args)
     db.close()
+
+
+def take_out_last_note(state) -> None:  # type: ignore[no-untyped-def]
+    """As if the last batch were learned by a version that does not note its changes."""
+    alter(state, f"DELETE FROM changes WHERE seq = {LAST}")
 
 
 def test_nothing_is_carried_over_a_forget(tmp_path):
@@ -138,13 +146,8 @@ def test_nothing_is_carried_over_a_batch_an_earlier_version_noted(tmp_path):
     """Schema 5 noted a batch in ``data`` as triples, and leaves ``notes`` empty."""
     store, raws = asked(tmp_path, 50, seed=7)
     learn(tmp_path, raws[45:])
-    db = sqlite3.connect(path_in(tmp_path))
-    with db:
-        db.execute(
-            "UPDATE changes SET data = ?, notes = NULL WHERE seq = (SELECT max(seq) FROM changes)",
-            ('{"w":[[1,"budget",2]],"p":[],"v":[["budget",1,1,0]]}',),
-        )
-    db.close()
+    old = '{"w":[[1,"budget",2]],"p":[],"v":[["budget",1,1,0]]}'
+    alter(tmp_path, f"UPDATE changes SET data = ?, notes = NULL WHERE seq = {LAST}", old)
     assert_read_afresh(tmp_path, store)
 
 
@@ -152,10 +155,7 @@ def test_a_file_without_the_notes_column_is_read_afresh(tmp_path):
     """A file of schema 5 that this version has only read so far (learning adds the column)."""
     store, raws = asked(tmp_path, 50, seed=8)
     learn(tmp_path, raws[45:])
-    db = sqlite3.connect(path_in(tmp_path))
-    with db:
-        db.execute("ALTER TABLE changes DROP COLUMN notes")
-    db.close()
+    alter(tmp_path, "ALTER TABLE changes DROP COLUMN notes")
     assert_read_afresh(tmp_path, store)
     after = open_read_only(tmp_path)
     assert after is not None and after.db is store.db  # the same connection reads on, not a new one
@@ -220,8 +220,5 @@ def test_nothing_is_carried_over_a_batch_too_large_to_note(tmp_path, monkeypatch
 def test_a_note_in_another_form_is_not_guessed_at(tmp_path, data):
     store, raws = asked(tmp_path, 50, seed=6)
     learn(tmp_path, raws[45:])
-    db = sqlite3.connect(path_in(tmp_path))
-    with db:
-        db.execute("UPDATE changes SET notes = ? WHERE seq = (SELECT max(seq) FROM changes)", (data,))
-    db.close()
+    alter(tmp_path, f"UPDATE changes SET notes = ? WHERE seq = {LAST}", data)
     assert_read_afresh(tmp_path, store)
