@@ -1,6 +1,7 @@
 """Benchmark (not a test): what the history costs — learning, the send path, check throughput.
 
-0. Learning as ``sendguard learn`` does, the judgement fitted: 100,000 synthetic messages (half of
+0. Learning as ``sendguard learn`` does (readers on the other cores, ``BENCH_READERS`` of them if
+   set), the judgement fitted: 100,000 synthetic messages (half of
    them sent, 50,000 contacts; ``--learn N``), timed. Target: under a minute.
 1. Learning: 10,000 synthetic messages (5,000 contacts) into a fresh store, timed.
 2. Send path: ``sendguard check`` of one message as its own process (as the send path starts),
@@ -85,15 +86,17 @@ def learn(state: Path, messages: list[bytes], judge: bool = False) -> float:
     from sendguard.config.schema import parse
     from sendguard.decide.train import Simulator, refresh
     from sendguard.history.learn import Learner
+    from sendguard.history.reading import Reading
     from sendguard.history.store import open_for_write
 
     config = parse(CONFIG) if judge else None
     start = time.perf_counter()
     db = open_for_write(state)
     simulate = Simulator(db, config).examples if config is not None else None
-    with Learner(db, ["me@home.example"], ["home.example"], simulate) as learner:
+    readers = int(os.environ["BENCH_READERS"]) if "BENCH_READERS" in os.environ else None
+    with Learner(db, ["me@home.example"], ["home.example"], simulate) as learner, Reading(learner, readers) as r:
         for raw in messages:
-            learner.add(raw)
+            r.add(raw)
     if config is not None:
         print(f"  {refresh(db, config).operating_point()}")
     db.close()

@@ -62,6 +62,7 @@ def learn(  # type: ignore[no-untyped-def]
     from sendguard import paths as sg_paths
     from sendguard.history import arrivals, sources
     from sendguard.history.learn import Learner
+    from sendguard.history.reading import Reading
     from sendguard.history.store import HistoryDamaged, open_for_write
 
     if not paths and not query:
@@ -101,7 +102,10 @@ def learn(  # type: ignore[no-untyped-def]
         from sendguard.decide.train import Simulator, refresh
 
         simulate = Simulator(db, config, own=own).examples
-        with Learner(db, own, config.organization.domains, simulate) as learner:
+        with (
+            Learner(db, own, config.organization.domains, simulate) as learner,
+            Reading(learner) as reading,
+        ):
             show = sys.stderr.isatty()
             with click.progressbar(
                 length=max(_size([f for _, files, _ in per_path for f in files] + found), 1),
@@ -114,12 +118,13 @@ def learn(  # type: ignore[no-untyped-def]
                         done = 0
                         try:
                             for raw in sources.read_messages(file):
-                                learner.add(raw)
+                                reading.add(raw)
                                 bar.update(len(raw))
                                 done += len(raw)
                         except sources.LearnSourceError as err:
                             unreadable.append(err.message)
                         bar.update(max(_size([file]) - done, 0))  # mbox separator lines, skipped files
+                    reading.drain()  # the learner's counts now hold this path's mail
                     if learner.received > received and whole and len(unreadable) == before:
                         inboxes.append(arrivals.Source(arrivals.PATH, str(path.absolute()), "", started))
                 received = learner.received
@@ -128,8 +133,9 @@ def learn(  # type: ignore[no-untyped-def]
                         raw = file.read_bytes()
                     except OSError:
                         continue  # notmuch knows a file that is gone: nothing to learn from it
-                    learner.add(raw)
+                    reading.add(raw)
                     bar.update(len(raw))
+                reading.drain()
                 if query and learner.received > received:
                     database = str(notmuch_db.absolute()) if notmuch_db else ""
                     inboxes.append(arrivals.Source(arrivals.NOTMUCH, query, database, started))

@@ -185,6 +185,16 @@ def observe_message(raw: bytes, own: set[str], org_domains: list[str], read: Rea
     )
 
 
+def observe(raw: bytes, own: set[str], org_domains: list[str], read: Read | None = None) -> Observed | None:
+    """``observe_message``, None for a message the standard library cannot read: one hostile or
+    broken message in a decade of mail must not stop the learning of the rest; it is counted with
+    the unusable ones."""
+    try:
+        return observe_message(raw, own, org_domains, read)
+    except UNREADABLE:
+        return None
+
+
 def _copy_key(sender: str, date: float, recipients: dict[str, str], subject: str) -> str:
     """Sender, date, recipients and subject: one mail filed twice, with two Message-IDs."""
     if not date:
@@ -330,12 +340,10 @@ class Learner:
             self.flush()
 
     def add(self, raw: bytes, read: Read | None = None) -> bool:
-        try:
-            observed = observe_message(raw, self.own, self.org_domains, read)
-        except UNREADABLE:
-            # One hostile or broken message in a decade of mail must not stop the learning
-            # of the rest; it is counted with the unusable ones.
-            observed = None
+        return self.add_observed(observe(raw, self.own, self.org_domains, read))
+
+    def add_observed(self, observed: Observed | None) -> bool:
+        """``add`` of what ``observe`` made of a message (read elsewhere: ``history.reading``)."""
         self.received += observed is not None and not observed.sent
         if (
             observed is None

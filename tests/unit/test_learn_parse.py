@@ -14,7 +14,7 @@ from sendguard.history import learn
 from sendguard.history.learn import Learner, observe_message, parse
 from sendguard.history.store import open_for_write
 from sendguard.mail.greetings import words
-from tests.support.history_fixtures import config, history_messages, learn_into
+from tests.support.history_fixtures import config, history_messages, learn_into, tables_of
 
 FIELDS = st.sampled_from(
     [
@@ -124,15 +124,7 @@ def _bench_mail() -> list[bytes]:
 
 def _learned(tmp_path: Any, name: str, raws: list[bytes]) -> dict[str, list[tuple[Any, ...]]]:
     learn_into(tmp_path / name, raws)
-    return _dump(tmp_path / name)
-
-
-def _dump(state: Any) -> dict[str, list[tuple[Any, ...]]]:
-    db = open_for_write(state)
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    dump = {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}  # noqa: S608
-    db.close()
-    return dump
+    return tables_of(tmp_path / name)
 
 
 def test_learning_gives_the_same_history_as_from_the_full_parse(tmp_path: Any) -> None:
@@ -184,4 +176,4 @@ def test_learning_from_what_the_check_read_gives_the_same_history(tmp_path: Any,
     db.close()
     assert len(computed) < len(raws) // 2, "learning took the check's words over"
     monkeypatch.undo()
-    assert _dump(tmp_path / "reused") == _learned(tmp_path, "raw", raws)
+    assert tables_of(tmp_path / "reused") == _learned(tmp_path, "raw", raws)

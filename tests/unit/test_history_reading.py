@@ -1,0 +1,72 @@
+"""Learning with readers on the other cores (history.reading): the history and the learner's
+counts are those learning each message in turn gives, also for broken mail, copies and a run
+interrupted by Ctrl-C."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sendguard.config.schema import parse
+from sendguard.history import reading
+from sendguard.history.learn import Learner
+from sendguard.history.reading import Reading
+from sendguard.history.store import open_for_write, open_read_only
+from tests.support import judgement_world as jw
+from tests.support.history_fixtures import tables_of
+
+CFG = parse(jw.CONFIG_TEXT)
+
+
+def mail() -> list[bytes]:
+    """Enough for several chunks and a partial one, with what learning skips among it."""
+    raws = jw.messages(jw.world(), 2 * reading.CHUNK + 17)
+    broken = [
+        b"no header block at all",
+        b"From: \nTo: anna.berger@home.example\nSubject: nobody\n\nwho sent this?\n",
+        b"From: =?x-unknown?q?a?= <a@b.example>\nDate: Mon, 99 Zzz 99999 99:99:99\nTo: c@d.example\n\nx\n",
+    ]
+    return raws[:70] + broken + raws[:5] + raws[70:]  # five copies of mail read before
+
+
+def learn(state: Path, raws: list[bytes], processes: int) -> Learner:
+    db = open_for_write(state)
+    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, processes) as r:
+        for raw in raws:
+            r.add(raw)
+    db.close()
+    return learner
+
+
+def test_readers_learn_the_history_learning_in_turn_gives(tmp_path):
+    raws = mail()
+    alone = learn(tmp_path / "alone", raws, 0)
+    beside = learn(tmp_path / "beside", raws, 2)
+    assert (beside.added, beside.skipped, beside.received) == (alone.added, alone.skipped, alone.received)
+    assert alone.skipped >= 5 + 2  # the copies and the unusable ones
+    assert tables_of(tmp_path / "beside") == tables_of(tmp_path / "alone")
+
+
+def test_the_counts_are_whole_after_drain(tmp_path):
+    raws = jw.messages(jw.world(), reading.CHUNK + 3)
+    db = open_for_write(tmp_path)
+    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1) as r:
+        for raw in raws:
+            r.add(raw)
+        r.drain()
+        assert learner.added == len(raws)
+    db.close()
+
+
+def test_a_run_interrupted_by_ctrl_c_keeps_every_message_read(tmp_path):
+    raws = jw.messages(jw.world(), reading.CHUNK * (reading.AHEAD + 2) + 1)
+    db = open_for_write(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1) as r:
+            for raw in raws:
+                r.add(raw)
+            raise KeyboardInterrupt
+    db.close()
+    store = open_read_only(tmp_path)
+    assert store is not None and store.meta("messages") == len(raws)
