@@ -1,8 +1,8 @@
 """Benchmark (not a test): what the history costs — learning, the send path, check throughput.
 
-0. Learning as ``sendguard learn`` does (readers on the other cores, ``BENCH_READERS`` of them if
-   set), the judgement fitted: 100,000 synthetic messages (half of
-   them sent, 50,000 contacts; ``--learn N``), timed. Target: under a minute.
+0. Learning as ``sendguard learn`` does (a reader on another core; with ``BENCH_READERS=0``
+   none), the judgement fitted: 100,000 synthetic messages (half of them sent, 50,000 contacts;
+   ``--learn N``), timed. Target: under a minute.
 1. Learning: 10,000 synthetic messages (5,000 contacts) into a fresh store, timed.
 2. Send path: ``sendguard check`` of one message as its own process (as the send path starts),
    N times with no history and N times with the 5,000-contact history, alternately; medians.

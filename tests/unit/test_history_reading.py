@@ -4,6 +4,8 @@ interrupted by Ctrl-C."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,12 @@ from tests.support.history_fixtures import tables_of
 CFG = parse(jw.CONFIG_TEXT)
 
 
+CHUNK = 16
+
+
 def mail() -> list[bytes]:
     """Enough for several chunks and a partial one, with what learning skips among it."""
-    raws = jw.messages(jw.world(), 2 * reading.CHUNK + 17)
+    raws = jw.messages(jw.world(), 8 * CHUNK + 7)
     broken = [
         b"no header block at all",
         b"From: \nTo: anna.berger@home.example\nSubject: nobody\n\nwho sent this?\n",
@@ -32,7 +37,10 @@ def mail() -> list[bytes]:
 
 def learn(state: Path, raws: list[bytes], processes: int) -> Learner:
     db = open_for_write(state)
-    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, processes) as r:
+    with (
+        Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner,
+        Reading(learner, processes, CHUNK) as r,
+    ):
         for raw in raws:
             r.add(raw)
     db.close()
@@ -49,9 +57,9 @@ def test_readers_learn_the_history_learning_in_turn_gives(tmp_path):
 
 
 def test_the_counts_are_whole_after_drain(tmp_path):
-    raws = jw.messages(jw.world(), reading.CHUNK + 3)
+    raws = jw.messages(jw.world(), CHUNK + 3)
     db = open_for_write(tmp_path)
-    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1) as r:
+    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1, CHUNK) as r:
         for raw in raws:
             r.add(raw)
         r.drain()
@@ -60,13 +68,29 @@ def test_the_counts_are_whole_after_drain(tmp_path):
 
 
 def test_a_run_interrupted_by_ctrl_c_keeps_every_message_read(tmp_path):
-    raws = jw.messages(jw.world(), reading.CHUNK * (reading.AHEAD + 2) + 1)
+    raws = jw.messages(jw.world(), CHUNK * (reading.AHEAD + 2) + 1)
     db = open_for_write(tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1) as r:
+        with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1, CHUNK) as r:
             for raw in raws:
                 r.add(raw)
             raise KeyboardInterrupt
     db.close()
     store = open_read_only(tmp_path)
     assert store is not None and store.meta("messages") == len(raws)
+
+
+def test_a_reader_that_dies_costs_nothing_learned(tmp_path):
+    """Killed mid-run (out of memory, an operator): what it held is read by the learner itself."""
+    raws = mail()
+    alone = learn(tmp_path / "alone", raws, 0)
+    db = open_for_write(tmp_path / "beside")
+    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1, CHUNK) as r:
+        for n, raw in enumerate(raws):
+            if n == 3 * CHUNK + 5:
+                assert r.process is not None and r.process.pid is not None
+                os.kill(r.process.pid, signal.SIGKILL)
+            r.add(raw)
+    db.close()
+    assert (learner.added, learner.skipped, learner.received) == (alone.added, alone.skipped, alone.received)
+    assert tables_of(tmp_path / "beside") == tables_of(tmp_path / "alone")
