@@ -12,6 +12,8 @@ again every few seconds: Postfix does not tell anyone when it holds or lets go o
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import Future
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -66,11 +68,17 @@ class QueueScreen(EntryActions, ReviewScreen):
             self.set_interval(POSTFIX_POLL, self.load)
         self.load()
 
-    @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
     def load(self) -> None:
+        """Read the queue anew on a thread; the newest read is shown (``_loaded``). Its number and
+        the command's first read (``prefetch``) are taken here, in call order: on the threads, a
+        later read could take the first read's place and show the queue as it was before."""
         app = self.review
-        read = next(self.reads)
         prefetch, app.prefetch = app.prefetch, None
+        self._load(next(self.reads), prefetch)
+
+    @work(thread=True, exclusive=True, group="queue-load", exit_on_error=False)
+    def _load(self, read: int, prefetch: Future[Any] | None) -> None:
+        app = self.review
         try:
             if app.hold_queue is not None:
                 rows = app.hold_queue()
