@@ -93,8 +93,8 @@ def learn(state: Path, messages: list[bytes], judge: bool = False) -> float:
     start = time.perf_counter()
     db = open_for_write(state)
     simulate = Simulator(db, config).examples if config is not None else None
-    readers = int(os.environ["BENCH_READERS"]) if "BENCH_READERS" in os.environ else None
-    with Learner(db, ["me@home.example"], ["home.example"], simulate) as learner, Reading(learner, readers) as r:
+    reader = os.environ["BENCH_READERS"] != "0" if "BENCH_READERS" in os.environ else None
+    with Learner(db, ["me@home.example"], ["home.example"], simulate) as learner, Reading(learner, reader) as r:
         for raw in messages:
             r.add(raw)
     if config is not None:

@@ -42,9 +42,9 @@ def _serve(chunks: Any, conn: Connection, own: set[str], org_domains: list[str])
         conn.send(_observe_all(raws, own, org_domains))
 
 
-def readers() -> int:
-    """How many processes may read beside the learner: one if this process may use another core."""
-    return min(len(os.sched_getaffinity(0)) - 1, 1)
+def another_core() -> bool:
+    """Whether this process may use another core, for the reader."""
+    return len(os.sched_getaffinity(0)) > 1
 
 
 class Reading:
@@ -52,12 +52,13 @@ class Reading:
     context manager inside the Learner's: leaving it takes every message read (also on Ctrl-C,
     as the learner keeps what was read), unless something else went wrong."""
 
-    def __init__(self, learner: Learner, processes: int | None = None, chunk: int = BATCH) -> None:
+    def __init__(self, learner: Learner, reader: bool | None = None, chunk: int = BATCH) -> None:
+        """``reader``: whether to fork one (by default, when there is another core)."""
         self.learner = learner
         self.size = chunk
         self.conn: Connection | None = None
         self.process: BaseProcess | None = None
-        if (readers() if processes is None else processes) > 0:
+        if another_core() if reader is None else reader:
             # fork: the reader needs nothing but this module's code, which this process has
             # loaded; it never touches the learner's database connection
             context = multiprocessing.get_context("fork")
@@ -98,12 +99,9 @@ class Reading:
             self._take()
 
     def _hand_out(self) -> None:
-        if self.conn is None:  # the reader died: learned here
-            for raw in self.chunk:
-                self.learner.add(raw)
-        else:
-            self.chunks.put(self.chunk)
-            self.out.append(self.chunk)
+        # a chunk grows only while the reader lives (``add``), and is handed out at once when full
+        self.chunks.put(self.chunk)
+        self.out.append(self.chunk)
         self.chunk = []
         while len(self.out) > AHEAD:
             self._take()

@@ -724,15 +724,11 @@ def _add_vocab(entry: tuple[set[str], dict[str, tuple[int, int, int]]], change: 
     asked, counts = entry
     hit = asked.intersection(change.vocab)
     if hit:
-        dfs, inside, outside = change.vocab_counts
-        place = dict(zip(change.vocab, range(len(dfs))))  # each word once in a change
+        place = dict(zip(change.vocab, zip(*change.vocab_counts)))  # each word once in a change
         for word in hit:
-            k = place[word]
-            was = counts.get(word)
-            if was is None:
-                counts[word] = (dfs[k], inside[k], outside[k])
-            else:
-                counts[word] = (was[0] + dfs[k], was[1] + inside[k], was[2] + outside[k])
+            df, inside, outside = place[word]
+            was = counts.get(word, (0, 0, 0))
+            counts[word] = (was[0] + df, was[1] + inside, was[2] + outside)
 
 
 def open_read_only(state_dir: Path) -> HistoryStore | None:

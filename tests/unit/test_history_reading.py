@@ -35,11 +35,11 @@ def mail() -> list[bytes]:
     return raws[:70] + broken + raws[:5] + raws[70:]  # five copies of mail read before
 
 
-def learn(state: Path, raws: list[bytes], processes: int) -> Learner:
+def learn(state: Path, raws: list[bytes], reader: bool) -> Learner:
     db = open_for_write(state)
     with (
         Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner,
-        Reading(learner, processes, CHUNK) as r,
+        Reading(learner, reader, CHUNK) as r,
     ):
         for raw in raws:
             r.add(raw)
@@ -49,8 +49,8 @@ def learn(state: Path, raws: list[bytes], processes: int) -> Learner:
 
 def test_readers_learn_the_history_learning_in_turn_gives(tmp_path):
     raws = mail()
-    alone = learn(tmp_path / "alone", raws, 0)
-    beside = learn(tmp_path / "beside", raws, 2)
+    alone = learn(tmp_path / "alone", raws, False)
+    beside = learn(tmp_path / "beside", raws, True)
     assert (beside.added, beside.skipped, beside.received) == (alone.added, alone.skipped, alone.received)
     assert alone.skipped >= 5 + 2  # the copies and the unusable ones
     assert tables_of(tmp_path / "beside") == tables_of(tmp_path / "alone")
@@ -59,7 +59,7 @@ def test_readers_learn_the_history_learning_in_turn_gives(tmp_path):
 def test_the_counts_are_whole_after_drain(tmp_path):
     raws = jw.messages(jw.world(), CHUNK + 3)
     db = open_for_write(tmp_path)
-    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1, CHUNK) as r:
+    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, True, CHUNK) as r:
         for raw in raws:
             r.add(raw)
         r.drain()
@@ -71,7 +71,10 @@ def test_a_run_interrupted_by_ctrl_c_keeps_every_message_read(tmp_path):
     raws = jw.messages(jw.world(), CHUNK * (reading.AHEAD + 2) + 1)
     db = open_for_write(tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1, CHUNK) as r:
+        with (
+            Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner,
+            Reading(learner, True, CHUNK) as r,
+        ):
             for raw in raws:
                 r.add(raw)
             raise KeyboardInterrupt
@@ -83,9 +86,9 @@ def test_a_run_interrupted_by_ctrl_c_keeps_every_message_read(tmp_path):
 def test_a_reader_that_dies_costs_nothing_learned(tmp_path):
     """Killed mid-run (out of memory, an operator): what it held is read by the learner itself."""
     raws = mail()
-    alone = learn(tmp_path / "alone", raws, 0)
+    alone = learn(tmp_path / "alone", raws, False)
     db = open_for_write(tmp_path / "beside")
-    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, 1, CHUNK) as r:
+    with Learner(db, CFG.identity.addresses, CFG.organization.domains) as learner, Reading(learner, True, CHUNK) as r:
         for n, raw in enumerate(raws):
             if n == 3 * CHUNK + 5:
                 assert r.process is not None and r.process.pid is not None
