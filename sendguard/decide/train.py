@@ -57,8 +57,6 @@ class LeaveOut(HistoryStore):
         self.columns = base.columns
         self.base = base
         self._aliases = base._aliases
-        self._forms = base._forms
-        self._lists = base._lists
         self._trusted = base._trusted
         self._contacts = {}
         self._rows = {}
@@ -77,8 +75,8 @@ class LeaveOut(HistoryStore):
     def contact(self, addr: str) -> Contact | None:
         return self._adjust(self.base.contact(addr))
 
-    def _many(self, column: str, value: str, limit: int) -> list[Contact]:
-        return [self._adjust(c) for c in self.base._many(column, value, limit)]  # type: ignore[misc]
+    def _many(self, where: str, args: Any, limit: int) -> list[Contact]:
+        return [self._adjust(c) for c in self.base._many(where, args, limit)]  # type: ignore[misc]
 
     def near_addresses(self, addr: str, limit: int = 12) -> list[Contact]:
         return [self._adjust(c) for c in self.base.near_addresses(addr, limit)]  # type: ignore[misc]

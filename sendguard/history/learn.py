@@ -409,21 +409,17 @@ class Learner:
         self,
         word_counts: Counter[tuple[int, str]],
         pairs: Counter[tuple[int, int]],
-        vocab: tuple[Counter[str], Counter[str], Counter[str]],
-        people: tuple[set[int], bool, bool],
+        vocab_df: Counter[str],
+        vocab_in: Counter[str],
+        vocab_out: Counter[str],
         added: int,
     ) -> None:
         """What this batch adds to the counts readers keep, in ``changes`` (store.HistoryStore.carry),
-        with the message count before and after it; the newest KEPT_CHANGES are kept. ``vocab``:
-        each word's messages, internal-only and with an outside participant; ``people``: the
-        contacts whose rows were written, whether short forms of names were added, and whether
-        mail through a list was learned."""
-        vocab_df, vocab_in, vocab_out = vocab
-        contacts, new_names, lists = people
+        with the message count before and after it; the newest KEPT_CHANGES are kept."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()
         before = int(row[0]) if row else 0
         notes = ""
-        if len(word_counts) + len(pairs) + len(vocab_df) + len(contacts) <= MAX_NOTED_CHANGES:
+        if len(word_counts) + len(pairs) + len(vocab_df) <= MAX_NOTED_CHANGES:
             # per contact one string of its words and a list of their counts: a reader splits
             # the string only for a contact it kept counts of (a list of triples cost it a
             # decoded object per count)
@@ -434,20 +430,17 @@ class Learner:
                     entry = by_contact[c] = ([], [])
                 entry[0].append(w)
                 entry[1].append(n)
-            words = list(vocab_df)
+            vocab = list(vocab_df)
             notes = json.dumps(
                 {
                     "words": [(c, " ".join(ws), ns) for c, (ws, ns) in by_contact.items()],
                     "pairs": [(a, b, n) for (a, b), n in pairs.items()],
                     "vocab": [
-                        " ".join(words),
-                        [vocab_df[w] for w in words],
-                        [vocab_in[w] for w in words],
-                        [vocab_out[w] for w in words],
+                        " ".join(vocab),
+                        [vocab_df[w] for w in vocab],
+                        [vocab_in[w] for w in vocab],
+                        [vocab_out[w] for w in vocab],
                     ],
-                    "contacts": sorted(contacts),
-                    "names": int(new_names),
-                    "lists": int(lists),
                 },
                 separators=(",", ":"),
                 ensure_ascii=False,
@@ -469,9 +462,7 @@ class Learner:
             found.update(r[0] for r in self.db.execute(q, (*chunk, *chunk)))
         return found
 
-    def _contact_ids(self, people: dict[str, str]) -> tuple[dict[str, int], bool]:
-        """Each address's contact id (rows made or updated), and whether short forms of new first
-        names were added."""
+    def _contact_ids(self, people: dict[str, str]) -> dict[str, int]:
         db = self.db
         rows = []
         known_names = self.names
@@ -504,8 +495,8 @@ class Learner:
             q = f"SELECT DISTINCT first FROM alias WHERE first IN ({','.join('?' * len(chunk))})"
             known.update(r[0] for r in self.db.execute(q, chunk))
         firsts = [f for f in firsts if f not in known]  # the nickname table loads only for new names
-        added = db.executemany("INSERT OR IGNORE INTO alias VALUES (?, ?)", sorted(names.all_aliases(firsts)))
-        return ids, added.rowcount > 0
+        db.executemany("INSERT OR IGNORE INTO alias VALUES (?, ?)", sorted(names.all_aliases(firsts)))
+        return ids
 
     def _write(self, messages: list[Observed]) -> None:
         people: dict[str, str] = {}
@@ -514,7 +505,7 @@ class Learner:
                 people[m.sender] = people.get(m.sender) or m.sender_name
             for addr, display in m.recipients:
                 people[addr] = people.get(addr) or display
-        ids, new_names = self._contact_ids(people)
+        ids = self._contact_ids(people)
         sent: Counter[int] = Counter()
         received: Counter[int] = Counter()
         seen: Counter[int] = Counter()
@@ -636,13 +627,7 @@ class Learner:
                 [(m.msgid, m.date, m.examples) for m in samples if m.examples],
             )
             db.execute("DELETE FROM examples WHERE msgid NOT IN (SELECT msgid FROM samples)")
-        self._note_changes(
-            word_counts,
-            pairs,
-            (vocab_df, vocab_in, vocab_out),
-            (set(ids.values()), new_names, bool(lists)),
-            len(messages),
-        )
+        self._note_changes(word_counts, pairs, vocab_df, vocab_in, vocab_out, len(messages))
         n_sent = sum(1 for m in messages if m.sent)
         wordsum = sum(len(m.words) for m in messages)
         for key, n in (("messages", len(messages)), ("sent", n_sent), ("wordsum", wordsum)):

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn, cast
@@ -42,9 +42,6 @@ its words in one string and their counts in a list); ``data`` stays empty, so a 
 5 carries nothing over such a batch, and one of 6 nothing over a batch noted in ``data``."""
 KEPT_CHANGES = 64
 """How many batches' changes the history keeps for readers that are behind."""
-MAX_KEPT_CONTACTS = 20_000
-"""The most contact rows, lists of contacts, near-address windows and name and list answers a
-store carries over a change: a store that kept more reads them afresh."""
 MAX_CARRIED = 400_000
 """The most characters of changes a store adds to the counts it carries over (a batch of 25
 ten-kB messages notes ~35,000, carried over in ~2 ms): a store further behind reads afresh, at
@@ -53,8 +50,6 @@ ten-kB messages notes ~35,000, carried over in ~2 ms): a store further behind re
 # The expressions of the name-key indexes: sqlite uses an expression index only for a query that
 # spells the expression exactly the same way, so both sides take them from here.
 NAME_KEYS = ("substr(first, 1, 2) || substr(last, 1, 1)", "substr(first, 1, 1) || substr(last, 1, 2)")
-LOOKUP_COLUMNS = ("first", "last", "domain", "prefix", *NAME_KEYS)
-"""What ``HistoryStore._many`` looks contacts up by."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -253,13 +248,8 @@ class HistoryStore:
         self.columns = CONTACT_COLUMNS if has_last_received else CONTACT_COLUMNS_V2
         self._contacts: dict[str, Contact | None] = {}
         self._aliases: dict[str, set[str]] = {}
-        self._forms: dict[tuple[str, ...], set[str]] = {}
-        self._lists: dict[str, bool] = {}
         self._trusted: dict[str, set[str]] = {}
-        self._rows: dict[tuple[str, str, int], list[Contact]] = {}
-        self._row_keys: dict[int | tuple[str, str], set[tuple[str, str, int]]] = {}
-        """The keys of ``_rows`` by contact id in the list, and by (column, value) asked."""
-        self._near: dict[tuple[str, int], _Window] = {}
+        self._rows: dict[tuple[object, ...], list[Contact]] = {}
         self.memo: dict[tuple[object, ...], object] = {}
         """Results derived from the store (e.g. history.twins), kept for the store's lifetime: one
         process checking many messages asks about the same contacts again and again, and the
@@ -289,53 +279,40 @@ class HistoryStore:
             self._contacts[addr] = Contact(*row) if row else None
         return self._contacts[addr]
 
-    def _many(self, column: str, value: str, limit: int) -> list[Contact]:
-        """The contacts written to most whose ``column`` (one of LOOKUP_COLUMNS) is ``value``."""
-        key = (column, value, limit)
-        found = self._rows.get(key)
-        if found is None:
+    def _many(self, where: str, args: Sequence[object], limit: int) -> list[Contact]:
+        key = (where, *args, limit)
+        if key not in self._rows:
             rows = self.db.execute(
-                f"SELECT {self.columns} FROM contacts WHERE {column} = ? ORDER BY sent DESC LIMIT ?", (value, limit)
+                f"SELECT {self.columns} FROM contacts WHERE {where} ORDER BY sent DESC LIMIT ?", (*args, limit)
             ).fetchall()
-            found = self._rows[key] = [Contact(*row) for row in rows]
-            index = self._row_keys
-            ats: list[int | tuple[str, str]] = [c.id for c in found]
-            ats.append((column, value))
-            for at in ats:
-                keys = index.get(at)
-                if keys is None:
-                    keys = index[at] = set()
-                keys.add(key)
-        return list(found)
+            self._rows[key] = [Contact(*row) for row in rows]
+        return list(self._rows[key])
 
     def full_forms(self, names: Iterable[str]) -> set[str]:
         """``names`` and the first names the history knows them as short forms of ("bill": william)."""
-        key = tuple(sorted(set(names)))
-        if not key:
+        names = sorted(set(names))
+        if not names:
             return set()
-        found = self._forms.get(key)
-        if found is None:
-            rows = self.db.execute(f"SELECT first FROM alias WHERE alias IN ({_marks(len(key))})", key)
-            found = self._forms[key] = {r[0] for r in rows} | set(key)
-        return set(found)
+        rows = self.db.execute(f"SELECT first FROM alias WHERE alias IN ({_marks(len(names))})", names)
+        return {r[0] for r in rows} | set(names)
 
     def by_first(self, names: Iterable[str], limit: int = 50) -> list[Contact]:
         """Contacts whose first name is one of ``names`` or has one of them as a short form."""
         firsts = self.full_forms(names)
         if not firsts:
             return []
-        found = [c for first in sorted(firsts) for c in self._many("first", first, limit)]
+        found = [c for first in sorted(firsts) for c in self._many("first = ?", (first,), limit)]
         return sorted(found, key=lambda c: -c.sent)[:limit]
 
     def by_last(self, name: str, limit: int = 50) -> list[Contact]:
-        return self._many("last", name, limit) if name else []
+        return self._many("last = ?", (name,), limit) if name else []
 
     def at_domain(self, domain: str, limit: int = 20) -> list[Contact]:
         """The contacts the user writes to most at one domain."""
-        return self._many("domain", domain, limit)
+        return self._many("domain = ?", (domain,), limit)
 
     def by_prefix(self, addr: str, limit: int = 50) -> list[Contact]:
-        return self._many("prefix", prefix_of(addr), limit)
+        return self._many("prefix = ?", (prefix_of(addr),), limit)
 
     def known_first_names(self, words: Sequence[str]) -> set[str]:
         """Those of ``words`` that are a first name (or a short form of one) in the history."""
@@ -383,15 +360,10 @@ class HistoryStore:
         """Every greeting form of a contact's first name."""
         if len(contact.first) < 2:
             return set()
-        return self.forms_of(contact.first)
-
-    def forms_of(self, first: str) -> set[str]:
-        """A first name and its short forms the history knows ("william": bill, will); read only."""
-        found = self._aliases.get(first)
-        if found is None:
-            rows = self.db.execute("SELECT alias FROM alias WHERE first = ?", (first,))
-            found = self._aliases[first] = {r[0] for r in rows} | {first}
-        return found
+        if contact.first not in self._aliases:
+            rows = self.db.execute("SELECT alias FROM alias WHERE first = ?", (contact.first,))
+            self._aliases[contact.first] = {r[0] for r in rows} | {contact.first}
+        return self._aliases[contact.first]
 
     # -- co-recipients, words, threads -------------------------------------------------------
 
@@ -543,10 +515,7 @@ class HistoryStore:
         if len(changes) != len(rows):
             return False  # not written by this version: read afresh rather than guess
         previous._kept, previous._at = None, None
-        people = _people_of(changes)
-        names = people is None or any(c.names for c in changes)
-        counts = ("word", "pair", "vocab") if names else ("word", "pair", "vocab", "name")
-        for key in [k for k in kept if k[0] not in counts]:
+        for key in [k for k in kept if k[0] not in ("word", "pair", "vocab")]:
             del kept[key]
         vocab = kept.get(("vocab",))
         for change in changes:
@@ -562,56 +531,7 @@ class HistoryStore:
             if vocab is not None:
                 _add_vocab(vocab, change)  # type: ignore[arg-type]
         self._kept, self._kept_items = kept, previous._kept_items
-        if people is not None:
-            self._carry_contacts(previous, people, names, any(c.lists for c in changes))
         return True
-
-    def _carry_contacts(self, previous: HistoryStore, touched: set[int], names: bool, lists: bool) -> None:
-        """Take over ``previous``'s contact rows, lists of contacts and near-address windows
-        that no contact the batches since wrote to can have changed (its own row, a list it is in
-        or now matches, a window it sorts into), and its name forms and list answers if the
-        batches added no name or list. The cost is in the contacts written, not those kept."""
-        if previous.columns != self.columns or previous._contact_entries() > MAX_KEPT_CONTACTS:
-            return
-        if not names:
-            self._aliases, self._forms = previous._aliases, previous._forms
-        if not lists:
-            self._lists = previous._lists
-        ids = sorted(touched)
-        values: list[tuple[str, ...]] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            query = f"SELECT addr, {', '.join(LOOKUP_COLUMNS)} FROM contacts WHERE id IN ({_marks(len(chunk))})"
-            values += self.db.execute(query, chunk)
-        contacts, rows, index, near = previous._contacts, previous._rows, previous._row_keys, previous._near
-        previous._contacts, previous._rows, previous._row_keys, previous._near = {}, {}, {}, {}
-        gone: set[tuple[str, str, int]] = set()
-        for i in ids:
-            gone |= index.pop(i, set())
-        for addr, *matched in values:
-            contacts.pop(addr, None)  # a row written, or made for an address not known before
-            for column, value in zip(LOOKUP_COLUMNS, matched):
-                gone |= index.pop((column, value), set())
-        for key in gone:
-            rows.pop(key, None)  # the other entries of its key in the index go when those are reached
-        addrs = [v[0] for v in values]
-        for window in [
-            k for k, w in near.items() if any(w.low <= a and (w.high is None or a <= w.high) for a in addrs)
-        ]:
-            del near[window]
-        self._contacts, self._rows, self._row_keys, self._near = contacts, rows, index, near
-
-    def _contact_entries(self) -> int:
-        kinds: tuple[Sized, ...] = (
-            self._contacts,
-            self._rows,
-            self._row_keys,
-            self._near,
-            self._aliases,
-            self._forms,
-            self._lists,
-        )
-        return sum(map(len, kinds))
 
     def thread_participants(self, msgids: Sequence[str]) -> set[str]:
         if not msgids:
@@ -710,17 +630,12 @@ class HistoryStore:
 
     def lists(self, addrs: Iterable[str]) -> set[str]:
         """Which of ``addrs`` are mailing lists the user received mail through (mail.lists)."""
-        known = self._lists
-        wanted = {a.lower() for a in addrs}
-        missing = sorted(wanted.difference(known))
-        if missing:
-            try:
-                rows = self.db.execute(f"SELECT addr FROM lists WHERE addr IN ({_marks(len(missing))})", missing)
-                found = {r[0] for r in rows}
-            except sqlite3.OperationalError:
-                found = set()  # a file from before schema 4, read before its first write adds the table
-            known.update((a, a in found) for a in missing)
-        return {a for a in wanted if known[a]}
+        wanted = sorted({a.lower() for a in addrs})
+        try:
+            rows = self.db.execute(f"SELECT addr FROM lists WHERE addr IN ({_marks(len(wanted))})", wanted)
+            return {r[0] for r in rows}
+        except sqlite3.OperationalError:
+            return set()  # a file from before schema 4, read before its first write adds the table
 
     def near_addresses(self, addr: str, limit: int = 12) -> list[Contact]:
         """Edit-distance candidates: the addresses just before and after this one in sorted order.
@@ -729,22 +644,13 @@ class HistoryStore:
         range scans on the unique index, ``limit`` rows each, whatever the history's size.
         """
         addr = addr.lower()
-        found = self._near.get((addr, limit))
-        if found is None:
-            after = self.db.execute(
-                f"SELECT {self.columns} FROM contacts WHERE addr > ? ORDER BY addr LIMIT ?", (addr, limit)
-            ).fetchall()
-            before = self.db.execute(
-                f"SELECT {self.columns} FROM contacts WHERE addr < ? ORDER BY addr DESC LIMIT ?", (addr, limit)
-            ).fetchall()
-            # the addresses a new or changed row changes it at: up to the last read on each side,
-            # or to the end of a side read short of the limit
-            low = before[-1][1] if len(before) == limit else ""
-            high = after[-1][1] if len(after) == limit else None
-            found = self._near[(addr, limit)] = _Window(
-                [Contact(*r) for r in after] + [Contact(*r) for r in before], low, high
-            )
-        return list(found.contacts)
+        rows = self.db.execute(
+            f"SELECT {self.columns} FROM contacts WHERE addr > ? ORDER BY addr LIMIT ?", (addr, limit)
+        ).fetchall()
+        rows += self.db.execute(
+            f"SELECT {self.columns} FROM contacts WHERE addr < ? ORDER BY addr DESC LIMIT ?", (addr, limit)
+        ).fetchall()
+        return [Contact(*row) for row in rows]
 
     def near_names(self, first: str, last: str, limit: int = 15) -> list[Contact]:
         """Candidates for a near-identical name ("Jon Smyth" for "John Smith").
@@ -758,7 +664,7 @@ class HistoryStore:
             return []
         found: dict[str, Contact] = {}
         for expr, key in zip(NAME_KEYS, (first[:2] + last[:1], first[:1] + last[:2])):
-            for c in self._many(expr, key, limit):
+            for c in self._many(f"{expr} = ?", (key,), limit):
                 found.setdefault(c.addr, c)
         return sorted(found.values(), key=lambda c: -c.sent)
 
@@ -773,15 +679,6 @@ class HistoryStore:
         return rule in rules or (blanket and "*" in rules)
 
 
-class _Window(NamedTuple):
-    """The contacts around an address in sorted order (``near_addresses``), and the range of
-    addresses a new or changed row would change them at (``high`` None: to the end)."""
-
-    contacts: list[Contact]
-    low: str
-    high: str | None
-
-
 class _Change(NamedTuple):
     """One learned batch's additions, as ``Learner._note_changes`` notes them."""
 
@@ -789,22 +686,6 @@ class _Change(NamedTuple):
     pairs: list[tuple[int, int, int]]
     vocab: list[str]
     vocab_counts: tuple[list[int], list[int], list[int]]
-    contacts: list[int] | None = None
-    """The contacts whose rows it wrote (None: a note that does not say)."""
-    names: bool = True
-    """Whether it added short forms of first names."""
-    lists: bool = True
-    """Whether it learned mail that came through a mailing list."""
-
-
-def _people_of(changes: list[_Change]) -> set[int] | None:
-    """The contacts the changes wrote to, None if a note does not say."""
-    people: set[int] = set()
-    for change in changes:
-        if change.contacts is None:
-            return None
-        people.update(change.contacts)
-    return people
 
 
 def _change_of(data: str) -> _Change | None:
@@ -825,12 +706,7 @@ def _change_of(data: str) -> _Change | None:
         return None
     if any(len(ws) != len(counts) for _, ws, counts in words):
         return None
-    people = change.get("contacts")
-    if not (people is None or (isinstance(people, list) and all(type(i) is int for i in people))):
-        return None
-    return _Change(
-        words, pairs, vocab, (dfs, inside, outside), people, bool(change.get("names", 1)), bool(change.get("lists", 1))
-    )
+    return _Change(words, pairs, vocab, (dfs, inside, outside))
 
 
 def _add(entry: tuple[set[Any], dict[Any, Any]], items: list[str], column: Sequence[int]) -> None:

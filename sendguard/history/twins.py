@@ -70,10 +70,19 @@ def same_person(store: HistoryStore, addr: str, first: str, last: str, other: Co
     a, b = first, other.first
     if a == b or len(a) == 1 or len(b) == 1:
         return True  # an initial may be the first or the middle one ("t..hodge", Jeffrey T. Hodge)
-    if a in store.first_names_of(other) or b in store.forms_of(a):
+    if a in store.first_names_of(other) or b in _aliases_of(store, a):
         return True  # a short form of the other's first name, or the other way round
     tokens, other_tokens = set(LOCAL_SPLIT.split(local)), set(LOCAL_SPLIT.split(other_local))
     return a in other_tokens or b in tokens
+
+
+def _aliases_of(store: HistoryStore, first: str) -> set[str]:
+    key = ("aliases", first)
+    found = store.memo.get(key)
+    if found is None:
+        rows = store.db.execute("SELECT alias FROM alias WHERE first = ?", (first,))
+        found = store.memo[key] = {r[0] for r in rows} | {first}
+    return found  # type: ignore[return-value]
 
 
 def names_of(store: HistoryStore, addr: str, display: str = "") -> tuple[str, str]:
