@@ -13,6 +13,10 @@ Two workloads, each against a learned history:
   round learned after it as a milter's worker learns them (``Policy.learn_many``): per round the
   CPU per check, per message learned, and per carry-over of a store's kept counts
   (``HistoryStore.carry``, once per sender and round). Not part of the default run.
+* ``service``: a misdirection folder (``--dir``) in service: its history learned, then each case
+  checked right after the case before was learned (as the resident checker and the milter's
+  workers learn what they let through), and the same case against a copy of the history that
+  learns nothing, alternating per case, ``--rounds`` passes. Not part of the default run.
 
 Times are CPU (``time.process_time``); each rule's ``check`` is timed by wrapping it, the rest
 (parsing the message, the decision, the policy) is "outside rules". The first pass warms up
@@ -23,6 +27,7 @@ Times are CPU (``time.process_time``); each rule's ``check`` is timed by wrappin
     .venv/bin/python bench/bench_check.py corpus --dir ../shared/corpus/misdirect/grigsby-m
     .venv/bin/python bench/bench_check.py milter --profile     # cProfile, top 30 by own time
     .venv/bin/python bench/bench_check.py learning --rounds 6
+    .venv/bin/python bench/bench_check.py service --rounds 1
 """
 
 from __future__ import annotations
@@ -145,6 +150,61 @@ def learning_rounds(tmp: Path, rounds: int) -> None:
         carried[:] = [0.0, 0]
 
 
+def service_rounds(tmp: Path, folder: Path, passes: int) -> None:
+    """A mailbox in service: each case checked right after the one before was learned (as the
+    resident checker and the milter's workers learn every message they let through), and the
+    same case checked against a copy of the history that learned nothing, alternating per case."""
+    import shutil
+
+    env = dict(os.environ)
+    for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        (tmp / var).mkdir()
+        env[var] = os.environ[var] = str(tmp / var)
+    cfg = folder / "config.toml"
+    sendguard = str(Path(sys.executable).parent / "sendguard")
+    learn = [sendguard, "--config", str(cfg), "learn", str(folder / "learn/sent"), str(folder / "learn/received")]
+    subprocess.run(learn, env=env, check=True, capture_output=True)
+    from sendguard import paths
+    from sendguard.config.schema import load
+    from sendguard.decide.check import check_message, envelope_for
+    from sendguard.history.learn import Learner
+    from sendguard.history.store import open_for_write
+    from sendguard.mail.message import OutgoingMessage
+
+    config = load(cfg, required=True)
+    learning = paths.state_dir()
+    unchanged = tmp / "unchanged"
+    shutil.copytree(learning, unchanged)
+    raws = [f.read_bytes() for f in sorted((folder / "cases").rglob("*.eml"))]
+    db = open_for_write(learning)
+    cpu = {"unchanged": 0.0, "learning": 0.0, "learn": 0.0}
+    counted = 0
+    print(f"service: {folder.name}, {len(raws)} cases x {passes}, each learned after its check (one history)")
+    for p in range(passes + 1):
+        for i, raw in enumerate(raws):
+            order = (unchanged, learning) if i % 2 else (learning, unchanged)
+            spent = {}
+            for state in order:
+                message = OutgoingMessage(raw)
+                t = clock()
+                check_message(message, config, envelope=envelope_for(message, (), False), state_dir=state)
+                spent[state] = clock() - t
+            t = clock()
+            with Learner(db, config.identity.addresses, config.organization.domains) as learner:
+                learner.add(b"Message-ID: <service-%d-%d@bench.example>\n" % (p, i) + raw)
+            if p:  # the first pass warms up: imports, patterns
+                cpu["unchanged"] += spent[unchanged]
+                cpu["learning"] += spent[learning]
+                cpu["learn"] += clock() - t
+                counted += 1
+    db.close()
+    per = {k: v / counted * 1000 for k, v in cpu.items()}
+    print(
+        f"  check against the unchanged history {per['unchanged']:.2f} ms, right after learning "
+        f"{per['learning']:.2f} ms (+{per['learning'] - per['unchanged']:.2f}); learning {per['learn']:.2f} ms a message"
+    )
+
+
 def _body_split(raw: bytes) -> int:
     ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
     return min(ends) if ends else len(raw)
@@ -227,23 +287,29 @@ def run(name: str, judge: Any, items: list[Any], profile: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workload", nargs="*", help="milter, corpus (default: both), learning")
+    parser.add_argument("workload", nargs="*", help="milter, corpus (default: both), learning, service")
     parser.add_argument("-n", type=int, default=0, help="messages (milter: 400; corpus: every case)")
     parser.add_argument("--dir", type=Path, default=CORPUS, help="a misdirect folder (learn/, cases/)")
     parser.add_argument("--pad", type=int, default=10_000, help="pad corpus bodies to this many bytes (0: as they are)")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--rounds", type=int, default=6, help="learning: rounds of 200 messages")
+    parser.add_argument("--rounds", type=int, help="learning: rounds of 200 messages (6); service: passes (1)")
     args = parser.parse_args()
     workloads = args.workload or ["milter", "corpus"]
-    if set(workloads) - {"milter", "corpus", "learning"}:
-        parser.error("workloads: milter, corpus, learning")
+    if set(workloads) - {"milter", "corpus", "learning", "service"}:
+        parser.error("workloads: milter, corpus, learning, service")
     time_rules()
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
         for name in workloads:
             sub = Path(tmp) / name
             sub.mkdir()
             if name == "learning":
-                learning_rounds(sub, args.rounds)
+                learning_rounds(sub, args.rounds or 6)
+                continue
+            if name == "service":
+                if args.dir.is_dir():
+                    service_rounds(sub, args.dir, args.rounds or 1)
+                else:
+                    print(f"service: {args.dir} not found; skipped")
                 continue
             if name == "milter":
                 judge, items = milter_workload(sub, args.n or 400)
