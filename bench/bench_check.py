@@ -150,12 +150,9 @@ def learning_rounds(tmp: Path, rounds: int) -> None:
         carried[:] = [0.0, 0]
 
 
-def service_rounds(tmp: Path, folder: Path, passes: int) -> None:
-    """A mailbox in service: each case checked right after the one before was learned (as the
-    resident checker and the milter's workers learn every message they let through), and the
-    same case checked against a copy of the history that learned nothing, alternating per case."""
-    import shutil
-
+def learned_folder(tmp: Path, folder: Path) -> Path:
+    """The folder's config, its learn/ mail learned by ``sendguard learn`` into a home of its own
+    under ``tmp`` (this process's XDG directories point there from now on)."""
     env = dict(os.environ)
     for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         (tmp / var).mkdir()
@@ -164,6 +161,16 @@ def service_rounds(tmp: Path, folder: Path, passes: int) -> None:
     sendguard = str(Path(sys.executable).parent / "sendguard")
     learn = [sendguard, "--config", str(cfg), "learn", str(folder / "learn/sent"), str(folder / "learn/received")]
     subprocess.run(learn, env=env, check=True, capture_output=True)
+    return cfg
+
+
+def service_rounds(tmp: Path, folder: Path, passes: int) -> None:
+    """A mailbox in service: each case checked right after the one before was learned (as the
+    resident checker and the milter's workers learn every message they let through), and the
+    same case checked against a copy of the history that learned nothing, alternating per case."""
+    import shutil
+
+    cfg = learned_folder(tmp, folder)
     from sendguard import paths
     from sendguard.config.schema import load
     from sendguard.decide.check import check_message, envelope_for
@@ -212,18 +219,7 @@ def _body_split(raw: bytes) -> int:
 
 def corpus_workload(tmp: Path, folder: Path, n: int, pad: int) -> tuple[Any, list[Any]]:
     """(check function, messages): the folder's history learned, its cases (padded) to check."""
-    env = dict(os.environ)
-    for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        (tmp / var).mkdir()
-        env[var] = os.environ[var] = str(tmp / var)
-    cfg = folder / "config.toml"
-    sendguard = str(Path(sys.executable).parent / "sendguard")
-    subprocess.run(
-        [sendguard, "--config", str(cfg), "learn", str(folder / "learn/sent"), str(folder / "learn/received")],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    cfg = learned_folder(tmp, folder)
     from sendguard import paths
     from sendguard.config.schema import load
     from sendguard.decide.check import check_message, envelope_for
