@@ -522,7 +522,7 @@ class HistoryStore:
             for i, words, ns in change.words:
                 entry = kept.get(("word", i))
                 if entry is not None:
-                    _add(entry, words, ns)  # type: ignore[arg-type]
+                    _add(entry, words.split(" "), ns)  # type: ignore[arg-type]
             for i, x, n in change.pairs:
                 entry = kept.get(("pair", i))
                 if entry is not None and x in entry[0]:  # type: ignore[index]
@@ -680,9 +680,10 @@ class HistoryStore:
 
 
 class _Change(NamedTuple):
-    """One learned batch's additions, as ``Learner._note_changes`` notes them."""
+    """One learned batch's additions, as ``Learner._note_changes`` notes them; a contact's words
+    stay one string until a reader that kept counts of that contact splits it."""
 
-    words: list[tuple[int, list[str], list[int]]]
+    words: list[tuple[int, str, list[int]]]
     pairs: list[tuple[int, int, int]]
     vocab: list[str]
     vocab_counts: tuple[list[int], list[int], list[int]]
@@ -698,13 +699,13 @@ def _change_of(data: str) -> _Change | None:
         change = json.loads(data)
         joined, dfs, inside, outside = change["vocab"]
         vocab = joined.split(" ") if joined else []
-        words = [(i, text.split(" "), counts) for i, text, counts in change["words"]]
+        words = [(i, text, counts) for i, text, counts in change["words"]]
         pairs = change["pairs"]
+        if any(text.count(" ") + 1 != len(counts) for _, text, counts in words):
+            return None  # a count for each word: the words between the spaces
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if not (len(dfs) == len(inside) == len(outside) == len(vocab)) or not isinstance(pairs, list):
-        return None
-    if any(len(ws) != len(counts) for _, ws, counts in words):
         return None
     return _Change(words, pairs, vocab, (dfs, inside, outside))
 
@@ -714,9 +715,10 @@ def _add(entry: tuple[set[Any], dict[Any, Any]], items: list[str], column: Seque
     asked, counts = entry
     hit = asked.intersection(items)
     if hit:
-        place = dict(zip(items, column))  # each item once in a change
-        for item in hit:
-            counts[item] = counts.get(item, 0) + place[item]
+        get = counts.get
+        for item, n in zip(items, column):  # each item once in a change
+            if item in hit:
+                counts[item] = get(item, 0) + n
 
 
 def _add_vocab(entry: tuple[set[str], dict[str, tuple[int, int, int]]], change: _Change) -> None:
@@ -724,11 +726,11 @@ def _add_vocab(entry: tuple[set[str], dict[str, tuple[int, int, int]]], change: 
     asked, counts = entry
     hit = asked.intersection(change.vocab)
     if hit:
-        place = dict(zip(change.vocab, zip(*change.vocab_counts)))  # each word once in a change
-        for word in hit:
-            df, inside, outside = place[word]
-            was = counts.get(word, (0, 0, 0))
-            counts[word] = (was[0] + df, was[1] + inside, was[2] + outside)
+        get, none = counts.get, (0, 0, 0)
+        for word, df, inside, outside in zip(change.vocab, *change.vocab_counts):  # each word once
+            if word in hit:
+                was = get(word, none)
+                counts[word] = (was[0] + df, was[1] + inside, was[2] + outside)
 
 
 def open_read_only(state_dir: Path) -> HistoryStore | None:
