@@ -407,7 +407,7 @@ class Learner:
 
     def _note_changes(
         self,
-        word_counts: Counter[tuple[int, str]],
+        contact_words: dict[int, Counter[str]],
         pairs: Counter[tuple[int, int]],
         vocab_df: Counter[str],
         vocab_in: Counter[str],
@@ -419,21 +419,14 @@ class Learner:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()
         before = int(row[0]) if row else 0
         notes = ""
-        if len(word_counts) + len(pairs) + len(vocab_df) <= MAX_NOTED_CHANGES:
+        if sum(map(len, contact_words.values())) + len(pairs) + len(vocab_df) <= MAX_NOTED_CHANGES:
             # per contact one string of its words and a list of their counts: a reader splits
             # the string only for a contact it kept counts of (a list of triples cost it a
             # decoded object per count)
-            by_contact: dict[int, tuple[list[str], list[int]]] = {}
-            for (c, w), n in word_counts.items():
-                entry = by_contact.get(c)
-                if entry is None:
-                    entry = by_contact[c] = ([], [])
-                entry[0].append(w)
-                entry[1].append(n)
             vocab = list(vocab_df)
             notes = json.dumps(
                 {
-                    "words": [(c, " ".join(ws), ns) for c, (ws, ns) in by_contact.items()],
+                    "words": [(c, " ".join(counts), list(counts.values())) for c, counts in contact_words.items()],
                     "pairs": [(a, b, n) for (a, b), n in pairs.items()],
                     "vocab": [
                         " ".join(vocab),
@@ -514,7 +507,7 @@ class Learner:
         last_seen: dict[int, float] = {}
         last_received: dict[int, float] = {}
         pairs: Counter[tuple[int, int]] = Counter()
-        word_counts: Counter[tuple[int, str]] = Counter()
+        contact_words: dict[int, Counter[str]] = {}  # per contact, its words' counts
         vocab_df: Counter[str] = Counter()
         vocab_in: Counter[str] = Counter()
         vocab_out: Counter[str] = Counter()
@@ -552,14 +545,12 @@ class Learner:
                             pairs[(a, b)] += 1
                 for cid in owners:
                     nwords[cid] += 1
-                    for w in m.words:
-                        word_counts[(cid, w)] += 1
-            for w in m.words:
-                vocab_df[w] += 1
-                if m.outside:
-                    vocab_out[w] += 1
-                else:
-                    vocab_in[w] += 1
+                    counts = contact_words.get(cid)
+                    if counts is None:
+                        counts = contact_words[cid] = Counter()
+                    counts.update(m.words)  # counted in C, a message's words at once
+            vocab_df.update(m.words)
+            (vocab_out if m.outside else vocab_in).update(m.words)
         db = self.db
         db.executemany(
             "UPDATE contacts SET sent = sent + ?, received = received + ?, seen = seen + ?, words = words + ?, "
@@ -585,7 +576,7 @@ class Learner:
         )
         db.executemany(
             "INSERT INTO words VALUES (?, ?, ?) ON CONFLICT(contact, word) DO UPDATE SET n = n + excluded.n",
-            [(c, w, n) for (c, w), n in word_counts.items()],
+            [(c, w, n) for c, counts in contact_words.items() for w, n in counts.items()],
         )
         db.executemany(
             "INSERT INTO vocab VALUES (?, ?, ?, ?) ON CONFLICT(word) DO UPDATE SET df = df + excluded.df, "
@@ -627,7 +618,7 @@ class Learner:
                 [(m.msgid, m.date, m.examples) for m in samples if m.examples],
             )
             db.execute("DELETE FROM examples WHERE msgid NOT IN (SELECT msgid FROM samples)")
-        self._note_changes(word_counts, pairs, vocab_df, vocab_in, vocab_out, len(messages))
+        self._note_changes(contact_words, pairs, vocab_df, vocab_in, vocab_out, len(messages))
         n_sent = sum(1 for m in messages if m.sent)
         wordsum = sum(len(m.words) for m in messages)
         for key, n in (("messages", len(messages)), ("sent", n_sent), ("wordsum", wordsum)):
