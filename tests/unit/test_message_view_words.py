@@ -140,6 +140,13 @@ VOICE = st.lists(
             "merci,",
             "«vous»",
             "\n",
+            "(the",
+            "ci-joint",
+            "für",
+            "Ihr",
+            "tes",
+            "\x1c",
+            "\u00a0",
         ]
     )
     | st.text(max_size=5),
