@@ -81,7 +81,7 @@ _FORMAL_DE_LOWERED = frozenset(w.lower() for w in FORMAL_DE)
 _ASCII_TOKENS = re.compile(r"[a-zA-Z]+|[.!?:]")
 _TOKENS = re.compile(r"[^\W\d_]+|[.!?:]")
 # The form of address and the language are read from the opening of the user's own text: the
-# greeting and the first paragraphs say them, and reading a long mail whole was a quarter of
+# greeting and the first paragraphs say them, and reading a long mail whole was a third of
 # what learning it cost (bench/README.md, "the voice of a long mail").
 VOICE_CHARS = 2000
 TITLED = re.compile(r"\b(herr|frau|mr|mrs|ms|dr|prof|monsieur|madame)\b\.?", re.IGNORECASE)
