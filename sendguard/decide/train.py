@@ -21,7 +21,7 @@ from typing import Any
 from sendguard.decide.decision import CORROBORATING_INFO, decide
 from sendguard.history import judgement as jm
 from sendguard.history.learn import MAX_PARTICIPANTS, observe_message
-from sendguard.history.store import Contact, HistoryStore
+from sendguard.history.store import Contact, HistoryStore, reread
 from sendguard.model import Action, Finding, Severity, Verdict
 
 VERSION = 7
@@ -139,6 +139,8 @@ class Simulator:
 
         off = {rule for rule, action in config.actions().items() if action is Action.OFF}
         self.rules = [rule_class(rule)() for rule in JUDGED_RULES if rule not in off]
+        self._store: HistoryStore | None = None
+        """The store the last message was judged against: the next carries its counts over."""
 
     def examples(self, observed: Any, store: Any = None) -> str:
         """JSON: {"v": VERSION, "sent": judged, "swaps": [judged, ...]}, each judged message
@@ -148,8 +150,10 @@ class Simulator:
         from sendguard.history.twins import confusables
         from sendguard.mail.message import OutgoingMessage
 
-        # lookups kept for this message's judgements only: the history does not change between them
-        store = store if store is not None else HistoryStore(self.db, keep_lookups=True)
+        # lookups kept for this message's judgements (the history does not change between them),
+        # the counts read for the message before carried over what was learned since
+        if store is None:
+            store = self._store = reread(self.db, self._store) or HistoryStore(self.db, keep_lookups=True)
         # the margin is recorded as a number: the rule itself must neither warn nor hold on it
         jm.pin(store, *_prior(self.config), jm.Judgement(math.inf, math.inf))
         raw = observed.sample

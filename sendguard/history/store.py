@@ -752,7 +752,7 @@ def open_read_only(state_dir: Path) -> HistoryStore | None:
         return hit[1]
     store = None
     if hit is not None and hit[1] is not None and hit[0][0] is not None and hit[0][0][2:] == stamp[0][2:]:
-        store = _reread(hit[1].db, hit[1])  # the same file, changed: its connection reads what is new
+        store = reread(hit[1].db, hit[1])  # the same file, changed: its connection reads what is new
     if store is None:
         store = _open(key)
     kept.pop(key, None)
@@ -813,13 +813,13 @@ def _open(path: str) -> HistoryStore | None:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     except sqlite3.Error:
         return None  # a half-written or foreign file: check as if nothing was learned
-    store = _reread(db)
+    store = reread(db)
     if store is None:
         db.close()
     return store
 
 
-def _reread(db: sqlite3.Connection, previous: HistoryStore | None = None) -> HistoryStore | None:
+def reread(db: sqlite3.Connection, previous: HistoryStore | None = None) -> HistoryStore | None:
     """A new store (no memos) on a connection to the file: reopening costs ~0.4 ms (sqlite
     reads the schema on a connection's first statement), and a connection sees each change
     committed since its last statement. With ``previous`` (the store of the file before it

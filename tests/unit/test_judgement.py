@@ -212,7 +212,8 @@ def test_a_simulation_interrupted_keeps_every_message_learned_before_it(tmp_path
 
 def test_the_simulation_judges_alike_with_its_lookups_kept(tmp_path):
     """The learn-time simulation keeps the history's lookups across one message's judgements (as
-    sent, and each swap): every judgement is what a store asking sqlite each time gives."""
+    sent, and each swap), and carries its counts over to the next message's store: every
+    judgement is what a store asking sqlite each time gives."""
     from sendguard.history.learn import YOUNG
 
     cfg = parse(jw.CONFIG_TEXT)
