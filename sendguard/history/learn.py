@@ -35,6 +35,10 @@ NOTICE_HEADER = "X-Sendguard-Notice"
 BATCH = 2000
 COMMIT_SECONDS = 1.0
 """How long the simulated tail of a run may keep its writes in one transaction."""
+CACHE_KIB = 65_536
+"""sqlite's page cache while a Learner is open (sqlite's own default is 2,000 KiB): a batch's
+counts land on pages all over the words and pairs tables, which a small cache writes out and
+reads back within one transaction. Given back when learning ends."""
 MAX_NAMES = 100_000
 MAX_NOTED_CHANGES = 20_000
 """A batch that changes more counts than this notes only that it changed them: readers start
@@ -283,14 +287,21 @@ class Learner:
         """A contact row's values by (address, display name), as ``_contact_ids`` derived them."""
         self.began = 0.0
         """When the open write transaction began (``flush``)."""
+        self._cache = -2000
+        """The connection's page cache before this Learner (``__enter__``), given back on exit."""
 
     def __enter__(self) -> Learner:
+        (self._cache,) = self.db.execute("PRAGMA cache_size").fetchone()
+        self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         return self
 
     def __exit__(self, kind: object, *exc: object) -> None:
         if kind is not None:
             self.simulate = None  # interrupted: learn what was read, judge nothing more
-        self.finish()
+        try:
+            self.finish()
+        finally:  # a connection kept open (a milter worker's) keeps no more pages than before
+            self.db.execute(f"PRAGMA cache_size = {int(self._cache)}")
 
     def finish(self) -> None:
         """Learn what was held back, in date order, simulating on each sent message first."""
