@@ -58,6 +58,17 @@ MAX_TOPIC_WORDS = 50  # the word evidence's words per message (bench/README.md, 
 MAX_KEPT_GAINS = 200_000  # per store: about as many as the lookups it keeps
 
 
+_ADDRESS_LINE = re.compile(r"[ \t>|]*(?:to|cc|an|à|a|para|aan|кому|копия)[ \t]*:", re.IGNORECASE)
+"""A quoted header's To or Cc line (as mail.quoted reads them), matched at a line's start."""
+
+
+def address_lines(body: str) -> list[str]:
+    """The body's quoted To and Cc lines; only lines with a colon near their start are tried."""
+    if ":" not in body:
+        return []
+    return [line for line in body.splitlines() if ":" in line[:16] and _ADDRESS_LINE.match(line)]
+
+
 class Read(NamedTuple):
     """What the check read of a message: its subject, body and words. Learning takes the words
     over when it reads the same subject and body."""
@@ -117,6 +128,26 @@ class MessageView:
     def tokens(self) -> KeysView[str]:
         """The body's distinct lower-cased runs of 2+ letters (a set)."""
         return self._runs.keys()
+
+    @cached_property
+    def named(self) -> KeysView[str]:
+        """``tokens`` outside quoted To and Cc lines: the names the message itself mentions."""
+        lines = set(address_lines(self.body))
+        rest = "\n".join(line for line in self.body.splitlines() if line not in lines)
+        return dict.fromkeys(lowered_runs(rest)).keys()
+
+    @cached_property
+    def listed(self) -> dict[str, float]:
+        """The runs of quoted To and Cc lines, each with 1/k for a line of k people (the largest
+        share if on several): who got an earlier message is not who this one is about, the less
+        so the longer its list ({} when the body quotes no such line)."""
+        out: dict[str, float] = {}
+        for line in address_lines(self.body):
+            share = 1.0 / max(line.count(";") + 1, line.count("@"), 1)
+            for run in lowered_runs(line):
+                if out.get(run, 0.0) < share:
+                    out[run] = share
+        return out
 
     @cached_property
     def forward(self) -> bool:
@@ -320,12 +351,14 @@ class FitModel:
         return {name[:1] for name in self.store.full_forms(names)}
 
     def mention(self, contact: Contact) -> float:
-        tokens = self.view.tokens
+        """Half for each of the contact's names in the text; a name only on a quoted To or Cc
+        line counts its share of that line (MessageView.listed)."""
+        view = self.view
         score = 0.0
-        if len(contact.first) >= 3 and contact.first in tokens:
-            score += 0.5
-        if len(contact.last) >= 3 and contact.last in tokens:
-            score += 0.5
+        for name in (contact.first, contact.last):
+            if len(name) >= 3 and name in view.tokens:
+                share = view.listed.get(name)
+                score += 0.5 if share is None or name in view.named else 0.5 * share
         return score
 
     def person_match(self, contact: Contact, who: Person) -> float:

@@ -64,7 +64,7 @@ def reasons(twin: Fit, actual: Fit | None) -> str:
         said.append("the organization of the other recipients")
     if twin.topic_org > (actual.topic_org if actual else 0):
         said.append("a topic you keep inside the organization")
-    if twin.mention > (actual.mention if actual else 0):
+    if twin.mention > (actual.mention if actual else 0) + 0.25:  # more than half a name: not a long quoted list
         said.append("the names in the text")
     if twin.age + 1 < (actual.age if actual else 0):
         said.append("whom you were in touch with recently")

@@ -215,7 +215,9 @@ def history(counts: dict[int, dict[str, int]], dfs: dict[str, int], messages: in
 def view_of(words: list[str]) -> SimpleNamespace:
     """What fits reads of a message besides its words: nothing (no thread, greeting or quote)."""
     message = SimpleNamespace(subject="")
-    return SimpleNamespace(words=words, refs=[], message=message, greeting=None, tokens=set(), forward=True)
+    return SimpleNamespace(
+        words=words, refs=[], message=message, greeting=None, tokens=set(), named=set(), listed={}, forward=True
+    )
 
 
 def plain_words(store: HistoryStore, vocab: dict, contact: Contact) -> float:
