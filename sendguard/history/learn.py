@@ -483,7 +483,10 @@ class Learner:
             "ON CONFLICT(addr) DO UPDATE SET "
             "name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END, "
             "first = CASE WHEN length(excluded.first) > length(first) THEN excluded.first ELSE first END, "
-            "last = CASE WHEN last = '' THEN excluded.last ELSE last END",
+            "last = CASE WHEN last = '' THEN excluded.last ELSE last END "
+            # only when something changes: an update of first or last rewrites the name indexes
+            "WHERE (excluded.name != '' AND excluded.name != name) OR length(excluded.first) > length(first) "
+            "OR (last = '' AND excluded.last != '')",
             rows,
         )
         ids: dict[str, int] = {}
@@ -563,6 +566,7 @@ class Learner:
             vocab_df.update(m.words)
             (vocab_out if m.outside else vocab_in).update(m.words)
         db = self.db
+        touched = set(ids.values())
         db.executemany(
             "UPDATE contacts SET sent = sent + ?, received = received + ?, seen = seen + ?, words = words + ?, "
             "last_sent = max(last_sent, ?), last_seen = max(last_seen, ?), last_received = max(last_received, ?) "
@@ -578,7 +582,18 @@ class Learner:
                     last_received.get(c, 0.0),
                     c,
                 )
-                for c in set(ids.values())
+                for c in touched
+                if sent[c]
+            ],
+        )
+        # without ``sent`` in the statement: every index of the contacts is by ``sent``
+        db.executemany(
+            "UPDATE contacts SET received = received + ?, seen = seen + ?, words = words + ?, "
+            "last_seen = max(last_seen, ?), last_received = max(last_received, ?) WHERE id = ?",
+            [
+                (received[c], seen[c], nwords[c], last_seen.get(c, 0.0), last_received.get(c, 0.0), c)
+                for c in touched
+                if not sent[c]
             ],
         )
         db.executemany(
