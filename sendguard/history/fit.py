@@ -35,7 +35,7 @@ from sendguard.mail.greetings import (
     subject_key,
 )
 from sendguard.mail.message import route_of
-from sendguard.mail.quoted import Person, QuotedPeople, quoted_people
+from sendguard.mail.quoted import Person, QuotedPeople, address_lines, quoted_people
 
 W_CO = 0.5
 CO_SHARE = 6.0  # co-recipients: the share of a contact's mail with each other recipient, in these units
@@ -56,17 +56,6 @@ DIRICHLET_MU = 20.0
 MAX_WORD_GAIN = 4.0
 MAX_TOPIC_WORDS = 50  # the word evidence's words per message (bench/README.md, "Fifty words")
 MAX_KEPT_GAINS = 200_000  # per store: about as many as the lookups it keeps
-
-
-_ADDRESS_LINE = re.compile(r"[ \t>|]*(?:to|cc|an|à|a|para|aan|кому|копия)[ \t]*:", re.IGNORECASE)
-"""A quoted header's To or Cc line (as mail.quoted reads them), matched at a line's start."""
-
-
-def address_lines(body: str) -> list[str]:
-    """The body's quoted To and Cc lines; only lines with a colon near their start are tried."""
-    if ":" not in body:
-        return []
-    return [line for line in body.splitlines() if ":" in line[:16] and _ADDRESS_LINE.match(line)]
 
 
 class Read(NamedTuple):
@@ -130,9 +119,13 @@ class MessageView:
         return self._runs.keys()
 
     @cached_property
+    def _address_lines(self) -> list[str]:
+        return address_lines(self.body)
+
+    @cached_property
     def named(self) -> KeysView[str]:
         """``tokens`` outside quoted To and Cc lines: the names the message itself mentions."""
-        lines = set(address_lines(self.body))
+        lines = set(self._address_lines)
         rest = "\n".join(line for line in self.body.splitlines() if line not in lines)
         return dict.fromkeys(lowered_runs(rest)).keys()
 
@@ -142,7 +135,7 @@ class MessageView:
         share if on several): who got an earlier message is not who this one is about, the less
         so the longer its list ({} when the body quotes no such line)."""
         out: dict[str, float] = {}
-        for line in address_lines(self.body):
+        for line in self._address_lines:
             share = 1.0 / max(line.count(";") + 1, line.count("@"), 1)
             for run in lowered_runs(line):
                 if out.get(run, 0.0) < share:

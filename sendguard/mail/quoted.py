@@ -243,6 +243,15 @@ def quoted_people(body: str) -> QuotedPeople:
     return out
 
 
+def address_lines(body: str) -> list[str]:
+    """The body's lines that read as a quoted header's To or Cc line (the ``to`` pattern), in or
+    out of a header block; only lines with a colon near their start are tried."""
+    if ":" not in body:
+        return []
+    to = _patterns()["to"]
+    return [line for line in body.splitlines() if ":" in line[:16] and to.match(line)]
+
+
 def _wrapped_attribution(line: str, previous: str) -> bool:
     """Is ``line`` the end of an attribution a mail program wrapped ("On Mon, 4 Dec 2026 10:00,"
     above it), or one that gives the writer's address? A name alone before "wrote:" could be prose."""
